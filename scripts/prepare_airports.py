@@ -1,0 +1,36 @@
+"""Convert the raw airport passenger table into the job's long input format.
+
+    python scripts/prepare_airports.py \
+        --raw ../shared/data/airports/air_passenger_traffic_monthly.csv \
+        --out data/airports.csv
+
+then: spark-submit jobs/train_forecast.py --config conf/airports.yaml
+"""
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.datasets import airports_to_long
+
+logger = logging.getLogger("prepare_airports")
+DEFAULT_RAW = Path(__file__).resolve().parents[1] / "../shared/data/airports/air_passenger_traffic_monthly.csv"
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW.resolve(), help="raw CSV file")
+    parser.add_argument("--out", type=Path, default=Path("data/airports.csv"), help="long CSV to write")
+    args = parser.parse_args()
+
+    long = airports_to_long(pd.read_csv(args.raw))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    long.to_csv(args.out, index=False, date_format="%Y-%m-%d")
+    series = long.groupby(["airport", "measure"]).ngroups
+    logger.info("wrote %d rows, %d series to %s", len(long), series, args.out)
+
+
+if __name__ == "__main__":
+    main()

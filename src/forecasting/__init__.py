@@ -1,0 +1,1 @@
+"""Many-model forecasting on Spark: one tuned Prophet model per series, tracked in MLflow."""

@@ -1,0 +1,50 @@
+"""Command-line front of the jobs: arguments, logging set-up, exit codes."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+
+from forecasting.config import ConfigError, JobConfig, load_config
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_INPUT = 3
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def run_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--run-date expects YYYY-MM-DD, got {text!r}") from None
+
+
+def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML file layered over the embedded defaults")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="override one config key (repeatable); the value is read as YAML",
+    )
+    parser.add_argument("--run-date", type=run_date, default=dt.date.today().isoformat(), help="YYYY-MM-DD, default today")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser.parse_args(argv)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def load_or_exit(args: argparse.Namespace) -> JobConfig:
+    """The validated config, or exit with a message naming the bad key."""
+    try:
+        return load_config(args.config, args.overrides)
+    except ConfigError as err:
+        logging.getLogger("forecasting").error("configuration error: %s", err)
+        sys.exit(EXIT_CONFIG)

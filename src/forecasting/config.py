@@ -1,0 +1,350 @@
+"""Job configuration: embedded defaults, layered YAML, ``--set`` overrides, validation.
+
+The dataclasses below are the schema; ``defaults.yaml`` holds every default
+value. Any error names the offending key, and it is raised before Spark starts.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SAMPLE_INPUT = "sample"
+INPUT_FORMATS = ("csv", "parquet", "delta", "table")
+OUTPUT_FORMATS = ("parquet", "delta")
+METRICS = ("mae", "rmse", "smape")
+DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
+# Prophet constructor arguments that can be tuned without extra inputs
+# (growth needs a cap column, so it stays a fixed model setting).
+TUNABLE_PARAMS = (
+    "changepoint_prior_scale",
+    "seasonality_prior_scale",
+    "holidays_prior_scale",
+    "changepoint_range",
+    "seasonality_mode",
+    "n_changepoints",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, reported before any Spark work."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    path: str
+    format: str
+    key_columns: list[str]
+    time_column: str
+    target_column: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    horizon: int
+    frequency: str
+    interval_width: float
+    min_history: int | None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    growth: str
+    yearly_seasonality: str | bool | int
+    weekly_seasonality: str | bool | int
+    daily_seasonality: str | bool | int
+    country_holidays: str | None
+    uncertainty_samples: int
+
+
+@dataclass(frozen=True)
+class ParamSpace:
+    distribution: str
+    low: float | None = None
+    high: float | None = None
+    q: float | None = None
+    values: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    max_evals: int
+    seed: int
+    metric: str
+    search_space: dict[str, ParamSpace]
+
+
+@dataclass(frozen=True)
+class CrossValidationConfig:
+    folds: int
+    horizon: int | None
+    step: int | None
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    uri: str
+    experiment: str
+    log_models: bool
+    log_plots: bool
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    path: str
+    format: str
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    shuffle_partitions: int
+    conf: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    input: InputConfig
+    forecast: ForecastConfig
+    model: ModelConfig
+    tuning: TuningConfig
+    cross_validation: CrossValidationConfig
+    tracking: TrackingConfig
+    output: OutputConfig
+    spark: SparkConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_defaults() -> dict[str, Any]:
+    text = resources.files("forecasting").joinpath("defaults.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``; a null removes a mapping entry."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        elif value is None and isinstance(merged.get(key), dict):
+            merged.pop(key)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn ``section.key=value`` into a nested dict; the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects section.key=value, got {text!r}")
+    dotted, raw = text.split("=", 1)
+    parts = dotted.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"--set has an empty key in {dotted!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
+    nested: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        nested = {part: nested}
+    return nested
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> JobConfig:
+    """Defaults, then the YAML file at ``path``, then each ``--set`` override."""
+    raw = load_defaults()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            layer = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        if not isinstance(layer, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections")
+        raw = deep_merge(raw, layer)
+    for text in overrides:
+        raw = deep_merge(raw, parse_override(text))
+    config = _build(JobConfig, raw, "")
+    validate(config)
+    return config
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        key = _join(prefix, unknown[0])
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
+        hint = f" (did you mean '{_join(prefix, close[0])}'?)" if close else ""
+        raise ConfigError(f"unknown config key '{key}'{hint}")
+    values = {}
+    for name, field in fields.items():
+        key = _join(prefix, name)
+        if name not in data:
+            if field.default is dataclasses.MISSING:
+                raise ConfigError(f"missing config key '{key}'")
+            continue
+        values[name] = _coerce(hints[name], data[name], key)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(option, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{key}' expects a list, got {value!r}")
+        return [_coerce(args[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' expects a mapping, got {value!r}")
+        return {str(k): _coerce(args[1], v, _join(key, str(k))) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # bool is a subclass of int; "yes" must not pass as a number and 1 not as a flag
+    if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}")
+
+
+def _describe(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if args:
+        return " or ".join(getattr(a, "__name__", str(a)) for a in args)
+    return getattr(hint, "__name__", str(hint))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"config key '{key}' {message}")
+
+
+def validate(config: JobConfig) -> None:
+    """Checks of values that types alone cannot express."""
+    inp = config.input
+    _require(bool(inp.path.strip()), "input.path", "must not be empty")
+    _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
+    _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
+    _require(
+        len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"
+    )
+    reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
+    _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
+    _require(
+        inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
+    )
+
+    fc = config.forecast
+    _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
+    _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency")
+    _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
+    _require(
+        fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
+    )
+
+    md = config.model
+    _require(md.growth in ("linear", "flat"), "model.growth", "must be 'linear' or 'flat'")
+    for name in ("yearly_seasonality", "weekly_seasonality", "daily_seasonality"):
+        value = getattr(md, name)
+        _require(
+            value == "auto" or isinstance(value, bool) or (isinstance(value, int) and value > 0),
+            f"model.{name}",
+            "must be auto, true, false or a positive number of Fourier terms",
+        )
+    _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
+    if md.country_holidays is not None:
+        _require(
+            _is_country(md.country_holidays), "model.country_holidays", "is not a known country"
+        )
+
+    tu = config.tuning
+    _require(tu.max_evals >= 1, "tuning.max_evals", "must be at least 1")
+    _require(tu.metric in METRICS, "tuning.metric", f"must be one of {METRICS}")
+    for name, space in tu.search_space.items():
+        _validate_space(name, space)
+
+    cv = config.cross_validation
+    _require(cv.folds >= 1, "cross_validation.folds", "must be at least 1")
+    _require(cv.horizon is None or cv.horizon > 0, "cross_validation.horizon", "must be positive")
+    _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
+
+    _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    _require(bool(config.tracking.experiment.strip()), "tracking.experiment", "must not be empty")
+    _require(bool(config.output.path.strip()), "output.path", "must not be empty")
+    _require(
+        config.output.format in OUTPUT_FORMATS, "output.format", f"must be one of {OUTPUT_FORMATS}"
+    )
+    _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+
+
+def _validate_space(name: str, space: ParamSpace) -> None:
+    key = f"tuning.search_space.{name}"
+    _require(name in TUNABLE_PARAMS, key, f"is not a tunable Prophet parameter {TUNABLE_PARAMS}")
+    _require(space.distribution in DISTRIBUTIONS, f"{key}.distribution", f"must be one of {DISTRIBUTIONS}")
+    if space.distribution == "choice":
+        _require(bool(space.values), f"{key}.values", "needs at least one value")
+        return
+    _require(space.low is not None and space.high is not None, key, "needs low and high")
+    _require(space.low < space.high, key, "needs low < high")
+    if space.distribution == "loguniform":
+        _require(space.low > 0, f"{key}.low", "must be positive for loguniform")
+    if space.distribution == "quniform":
+        _require(space.q is not None and space.q > 0, f"{key}.q", "must be positive for quniform")
+
+
+def _is_frequency(text: str) -> bool:
+    import pandas as pd
+
+    try:
+        pd.tseries.frequencies.to_offset(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_country(code: str) -> bool:
+    import holidays
+
+    return code in holidays.list_supported_countries()

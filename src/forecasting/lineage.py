@@ -1,0 +1,103 @@
+"""What a run was made from: data version, code version and package versions."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+import forecasting
+from forecasting.config import SAMPLE_INPUT, JobConfig
+
+logger = logging.getLogger(__name__)
+
+PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "cmdstanpy", "hyperopt", "mlflow")
+HASH_CHUNK = 1 << 20
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def code_version() -> str:
+    """The git commit of the package source (with ``-dirty`` for local edits), or
+    the package version when it was installed from a wheel."""
+    source = Path(forecasting.__file__).resolve().parent
+    try:
+        commit = _git(source, "rev-parse", "HEAD")
+        dirty = _git(source, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return f"forecasting=={metadata.version('forecasting')}"
+    return commit + ("-dirty" if dirty else "")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=10
+    )
+    return done.stdout.strip()
+
+
+def sample_version(frame: pd.DataFrame) -> dict:
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    return {"source": SAMPLE_INPUT, "rows": len(frame), "content_sha256": digest.hexdigest()}
+
+
+def files_version(spark, config: JobConfig, input_files: list[str]) -> dict:
+    """Each input file with its size; one hash over the contents of all of them.
+
+    Local files are hashed by content; files on a cluster file system by their
+    path, size and modification time, read through Hadoop (reading terabytes on
+    the driver to hash them would cost more than the job).
+    """
+    entries = []
+    digest = hashlib.sha256()
+    for uri in sorted(input_files):
+        parsed = urlparse(uri)
+        if parsed.scheme in ("", "file"):
+            path = Path(parsed.path)
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                while chunk := handle.read(HASH_CHUNK):
+                    digest.update(chunk)
+        else:
+            status = _hadoop_status(spark, uri)
+            size = status.getLen()
+            digest.update(f"{uri}|{size}|{status.getModificationTime()}".encode())
+        entries.append({"path": uri, "bytes": size})
+    return {
+        "source": config.input.path,
+        "format": config.input.format,
+        "files": entries,
+        "content_sha256": digest.hexdigest(),
+    }
+
+
+def _hadoop_status(spark, uri: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return fs.getFileStatus(path)
+
+
+def delta_version(spark, config: JobConfig) -> dict:
+    target = config.input.path
+    name = target if config.input.format == "table" else f"delta.`{target}`"
+    latest = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").select("version").first()
+    return {"source": target, "format": config.input.format, "delta_version": latest["version"]}
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,58 @@
+"""Progress of long Spark stages, logged by the driver at a steady pace."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+logger = logging.getLogger(__name__)
+
+
+class StageProgress:
+    """While active, log tasks done / total of the running stages every ``interval``
+    seconds, with elapsed time and a linear estimate of the time left.
+
+    With one series per task (the default partitioning), tasks are series.
+    """
+
+    def __init__(self, spark, label: str, interval: float = 15.0):
+        self._tracker = spark.sparkContext.statusTracker()
+        self._label = label
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"progress-{label}", daemon=True)
+        self._started = 0.0
+
+    def __enter__(self) -> "StageProgress":
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.report()
+            except Exception as err:  # progress must never break the job
+                logger.debug("progress report failed: %s", err)
+
+    def report(self) -> None:
+        done = total = failed = 0
+        for stage_id in self._tracker.getActiveStageIds():
+            info = self._tracker.getStageInfo(stage_id)
+            if info is None:
+                continue
+            done += info.numCompletedTasks
+            total += info.numTasks
+            failed += info.numFailedTasks
+        if not total:
+            return
+        elapsed = time.monotonic() - self._started
+        left = elapsed / done * (total - done) if done else float("nan")
+        logger.info(
+            "%s: %d/%d tasks done, %d failed attempts, %.0fs elapsed, about %.0fs left",
+            self._label, done, total, failed, elapsed, left,
+        )

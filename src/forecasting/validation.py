@@ -1,0 +1,80 @@
+"""Whole-input checks, and the projection to the job's internal columns.
+
+Anything that makes the whole input unusable stops the job here, before any
+training, with a message that names the column and shows offending values.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from forecasting.config import JobConfig
+from forecasting.io import InputError
+
+TIME, TARGET = "ds", "y"
+EXAMPLES = 3
+
+
+def parsed_time(df: DataFrame, column: str) -> Column:
+    kind = df.schema[column].dataType
+    if isinstance(kind, (T.TimestampType, T.TimestampNTZType)):
+        return F.col(column).cast(T.TimestampType())
+    if isinstance(kind, T.DateType):
+        return F.col(column).cast(T.TimestampType())
+    if isinstance(kind, T.StringType):
+        return F.try_to_timestamp(F.trim(F.col(column)))
+    raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text")
+
+
+def parsed_target(df: DataFrame, column: str) -> Column:
+    kind = df.schema[column].dataType
+    if isinstance(kind, T.NumericType):
+        return F.col(column).cast(T.DoubleType())
+    if isinstance(kind, T.StringType):
+        return F.trim(F.col(column)).try_cast(T.DoubleType())
+    raise InputError(f"target column '{column}' has type {kind.simpleString()}; expected numbers")
+
+
+def check_input(df: DataFrame, config: JobConfig) -> int:
+    """Raise InputError if the input cannot be used; return its row count."""
+    source = config.input
+    required = [*source.key_columns, source.time_column, source.target_column]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"input '{source.path}' lacks configured column(s) {missing}; it has {df.columns}. "
+            "Set input.key_columns, input.time_column and input.target_column to match."
+        )
+    time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
+    bad_time = F.col(source.time_column).isNotNull() & time.isNull()
+    bad_target = F.col(source.target_column).isNotNull() & target.isNull()
+    counts = df.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(bad_time).alias("bad_time"),
+        F.count_if(bad_target).alias("bad_target"),
+    ).first()
+    if counts["rows"] == 0:
+        raise InputError(f"input '{source.path}' is empty")
+    for column, bad, count in (
+        (source.time_column, bad_time, counts["bad_time"]),
+        (source.target_column, bad_target, counts["bad_target"]),
+    ):
+        if count:
+            examples = [row[0] for row in df.where(bad).select(column).limit(EXAMPLES).collect()]
+            what = "dates or timestamps" if column == source.time_column else "numbers"
+            raise InputError(
+                f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
+                f"e.g. {examples}"
+            )
+    return counts["rows"]
+
+
+def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
+    """Keys as they are, ``ds`` as timestamp, ``y`` as double."""
+    source = config.input
+    return df.select(
+        *[F.col(k) for k in source.key_columns],
+        parsed_time(df, source.time_column).alias(TIME),
+        parsed_target(df, source.target_column).alias(TARGET),
+    )
