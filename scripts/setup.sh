@@ -17,6 +17,6 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
 .venv/bin/python -m pip install -q --no-deps -e .
 echo "setup: ready; activate with '. .venv/bin/activate'" >&2

@@ -12,10 +12,13 @@ FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 
 
 def _prophet_class():
-    # Prophet and cmdstanpy log every fit at INFO, and prophet.plot logs an
-    # ERROR when plotly is absent; neither is news to the user of this job.
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    # Prophet and cmdstanpy log every fit at INFO; when L-BFGS stops early they
+    # log an error and Prophet retries with Newton by itself (a fit that really
+    # fails raises). prophet.plot logs an ERROR when plotly is absent. None of
+    # it is news to the user of this job.
+    logging.getLogger("cmdstanpy").setLevel(logging.CRITICAL)
     logging.getLogger("prophet").setLevel(logging.WARNING)
+    logging.getLogger("prophet.models").setLevel(logging.ERROR)
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     from prophet import Prophet
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 # The first fold must train on at least this many CV horizons of history.
 MIN_TRAIN_HORIZONS = 2
+# TPE draws its first 20 points at random by default, so budgets of 20 or
+# less never learn; a third of the budget at random, then TPE proper.
+STARTUP_SHARE = 3
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,11 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
 
     space = hyperopt_space(tuning.search_space)
     trials = Trials()
+    startup = max(1, min(20, tuning.max_evals // STARTUP_SHARE))
     fmin(
         objective,
         space,
-        algo=tpe.suggest,
+        algo=partial(tpe.suggest, n_startup_jobs=startup),
         max_evals=tuning.max_evals,
         trials=trials,
         rstate=np.random.default_rng(tuning.seed),

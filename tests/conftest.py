@@ -1,0 +1,52 @@
+"""Shared fixtures: one local SparkSession for the whole run, small fast configs."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+
+from forecasting.config import load_config
+from forecasting.spark_session import JOB_DEFAULTS
+
+# Settings that keep tests fast: short horizon, one quick fold, tiny budgets.
+FAST_OVERRIDES = [
+    "forecast.horizon=7",
+    "cross_validation.folds=2",
+    "tuning.max_evals=2",
+    "model.country_holidays=null",
+    "model.yearly_seasonality=false",
+    "model.uncertainty_samples=50",
+]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    builder = SparkSession.builder.master("local[2]").appName("forecasting-tests")
+    for key, value in JOB_DEFAULTS.items():
+        builder = builder.config(key, value)
+    session = (
+        builder.config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def fast_config():
+    def make(*overrides: str):
+        return load_config(None, [*FAST_OVERRIDES, *overrides])
+
+    return make
+
+
+def daily_series(days: int, level: float = 100.0, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
+    """A daily ``ds``/``y`` series with trend, a weekend bump and noise."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range(start, periods=days, freq="D")
+    weekly = np.where(ds.dayofweek >= 5, 0.3, 0.0) * level
+    y = level + 0.2 * np.arange(days) + weekly + rng.normal(0, 0.03 * level, days)
+    return pd.DataFrame({"ds": ds, "y": y})

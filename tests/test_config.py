@@ -1,0 +1,96 @@
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from forecasting.config import ConfigError, deep_merge, load_config, load_defaults, parse_override
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_load_and_validate():
+    config = load_config()
+    assert config.input.key_columns == load_defaults()["input"]["key_columns"]
+    assert config.tuning.search_space["seasonality_mode"].values == ["additive", "multiplicative"]
+
+
+def test_yaml_layer_and_set_overrides_apply_in_order(tmp_path):
+    layer = tmp_path / "run.yaml"
+    layer.write_text("forecast: {horizon: 12, frequency: MS}\ninput: {key_columns: [a, b]}\n")
+    config = load_config(layer, ["forecast.horizon=6", "tuning.search_space.seasonality_mode=null"])
+    assert config.forecast.horizon == 6  # --set wins over the file
+    assert config.forecast.frequency == "MS"  # the file wins over the defaults
+    assert config.input.key_columns == ["a", "b"]
+    assert "seasonality_mode" not in config.tuning.search_space  # null removes an entry
+    assert config.model.growth == load_defaults()["model"]["growth"]  # untouched default kept
+
+
+def test_parse_override_reads_values_as_yaml():
+    assert parse_override("a.b.c=[x, y]") == {"a": {"b": {"c": ["x", "y"]}}}
+    assert parse_override("a.b=0.5") == {"a": {"b": 0.5}}
+    with pytest.raises(ConfigError, match="section.key=value"):
+        parse_override("no-equals-sign")
+
+
+def test_deep_merge_does_not_mutate_its_inputs():
+    base = {"a": {"b": 1}}
+    merged = deep_merge(base, {"a": {"c": 2}})
+    assert merged == {"a": {"b": 1, "c": 2}} and base == {"a": {"b": 1}}
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("input.pathh=x", "input.pathh"),  # unknown key
+        ("nosuchsection.key=1", "nosuchsection"),
+        ("forecast.horizon=twelve", "forecast.horizon"),  # wrong type
+        ("forecast.horizon=true", "forecast.horizon"),  # a flag is not a number
+        ("forecast.horizon=0", "forecast.horizon"),  # bad value
+        ("forecast.frequency=fortnightly", "forecast.frequency"),
+        ("forecast.interval_width=1.5", "forecast.interval_width"),
+        ("input.format=xlsx", "input.format"),
+        ("input.key_columns=[]", "input.key_columns"),
+        ("input.key_columns=[date]", "input.key_columns"),
+        ("tuning.metric=r2", "tuning.metric"),
+        ("tuning.search_space.growth={distribution: choice, values: [flat]}", "tuning.search_space.growth"),
+        ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),
+        ("model.country_holidays=Atlantis", "model.country_holidays"),
+        ("output.format=csv", "output.format"),
+    ],
+)
+def test_bad_config_names_the_key(override, key):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [override])
+    assert f"'{key}" in str(error.value)
+
+
+def test_unknown_key_suggests_the_close_one():
+    with pytest.raises(ConfigError, match=r"did you mean 'input.path'"):
+        load_config(None, ["input.pathh=x"])
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def _leaf_keys(data, prefix=""):
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key not in ("search_space", "options", "conf"):
+            yield from _leaf_keys(value, f"{name}.")
+        else:
+            yield name
+
+
+def test_every_default_key_is_documented_in_conf_readme():
+    documented = set(re.findall(r"`([a-z_]+\.[a-z_.]+)`", (ROOT / "conf" / "README.md").read_text()))
+    missing = sorted(set(_leaf_keys(load_defaults())) - documented)
+    assert not missing, f"conf/README.md does not document {missing}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "conf").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    assert yaml.safe_load(path.read_text())
+    load_config(path)

@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forecasting.datasets import airports_to_long
+from forecasting.sample_data import make_sample_sales
+
+SHARED_AIRPORTS = Path(__file__).resolve().parents[2] / "shared/data/airports/air_passenger_traffic_monthly.csv"
+
+
+def test_sample_is_deterministic_and_big_enough():
+    first, second = make_sample_sales(), make_sample_sales()
+    pd.testing.assert_frame_equal(first, second)
+    series = first.groupby(["store", "item"])
+    assert series.ngroups >= 20
+    assert (series.size() >= 2 * 365).all()
+    assert (first["sales"] >= 0).all() and first["sales"].notna().all()
+
+
+def test_sample_has_weekly_and_yearly_seasonality():
+    sample = make_sample_sales()
+    ratio = sample["sales"] / sample.groupby(["store", "item"])["sales"].transform("mean")
+    weekend = sample["date"].dt.dayofweek >= 5
+    assert ratio[weekend].mean() > ratio[~weekend].mean() * 1.05
+    by_month = ratio.groupby([sample["store"], sample["item"], sample["date"].dt.month]).mean()
+    swing = by_month.groupby(level=[0, 1]).agg(lambda m: m.max() - m.min())
+    assert (swing > 0.05).mean() > 0.8  # most series have a visible yearly cycle
+
+
+def test_airports_raw_table_becomes_long_sorted_and_dated():
+    raw = pd.DataFrame(
+        {
+            "Airport Code": ["JFK", "JFK", "ACY"],
+            "Year": [2015, 2014, 2015],
+            "Month": ["Feb", "Dec", "Jan"],
+            "Domestic Passengers": [10, 11, 12],
+            "International Passengers": [1, 2, 3],
+            "Total Passengers": [11, 13, 15],
+        }
+    )
+    long = airports_to_long(raw)
+    assert list(long.columns) == ["airport", "measure", "month", "passengers"]
+    assert len(long) == 3 * len(raw)
+    jfk_total = long[(long.airport == "JFK") & (long.measure == "total")]
+    assert list(jfk_total["month"]) == [pd.Timestamp("2014-12-01"), pd.Timestamp("2015-02-01")]
+    assert list(jfk_total["passengers"]) == [13.0, 11.0]
+    assert long.equals(long.sort_values(["airport", "measure", "month"]).reset_index(drop=True))
+
+
+def test_airports_missing_column_is_named():
+    with pytest.raises(ValueError, match="Total Passengers"):
+        airports_to_long(pd.DataFrame({"Airport Code": ["JFK"], "Year": [2015], "Month": ["Jan"]}))
+
+
+@pytest.mark.skipif(not SHARED_AIRPORTS.exists(), reason="../shared airports data not present")
+def test_real_airports_file_gives_fifteen_series():
+    long = airports_to_long(pd.read_csv(SHARED_AIRPORTS))
+    assert long.groupby(["airport", "measure"]).ngroups == 15
+    assert not long.duplicated(["airport", "measure", "month"]).any()

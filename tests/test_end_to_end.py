@@ -1,0 +1,97 @@
+"""The real job through spark-submit, as a user starts it; tables and runs read back."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+JOB = ROOT / "jobs" / "train_forecast.py"
+SHARED_AIRPORTS = ROOT.parent / "shared/data/airports/air_passenger_traffic_monthly.csv"
+SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
+QUICK = ["--set", "tuning.max_evals=2", "--set", "cross_validation.folds=1"]
+
+
+def spark_submit(args, cwd, timeout=600):
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    command = [str(SPARK_SUBMIT), "--master", "local[2]", str(JOB), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_embedded_default_runs_end_to_end(tmp_path):
+    done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
+
+    # the embedded defaults write relative to the working directory
+    forecasts = pd.read_parquet(tmp_path / "output" / "forecasts")
+    results = pd.read_parquet(tmp_path / "output" / "series_results")
+    assert len(results) == 24 and (results["status"] == "ok").all()
+    assert forecasts.groupby(["store", "item"]).size().eq(28).all()
+    assert forecasts.groupby(["store", "item"]).ngroups == 24
+
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    [parent] = mlflow.search_runs(
+        experiment_names=["many-model-forecasting"], filter_string="tags.job = 'train_forecast'", output_format="list"
+    )
+    assert parent.info.status == "FINISHED" and parent.data.metrics["series_ok"] == 24
+    assert "Forecast run 2026-01-05" in done.stdout and parent.info.run_id in done.stdout
+    one = mlflow.search_runs(
+        experiment_names=["many-model-forecasting"], filter_string="tags.store = 'east' and tags.item = 'soap'"
+    )
+    assert len(one) == 1 and one.iloc[0]["tags.mlflow.parentRunId"] == parent.info.run_id
+    assert set(results["child_run_id"]) == set(
+        mlflow.search_runs(
+            experiment_names=["many-model-forecasting"],
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        )["run_id"]
+    )
+
+
+@pytest.mark.skipif(not SHARED_AIRPORTS.exists(), reason="../shared airports data not present")
+def test_airports_config_forecasts_every_airport_and_measure(tmp_path):
+    prepared = tmp_path / "data" / "airports.csv"
+    prep = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "prepare_airports.py"), "--raw", str(SHARED_AIRPORTS), "--out", str(prepared)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert prep.returncode == 0, prep.stderr
+    done = spark_submit(["--config", str(ROOT / "conf" / "airports.yaml"), *QUICK], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+    source = pd.read_csv(prepared)
+    results = pd.read_parquet(tmp_path / "output" / "airports" / "series_results")
+    expected = source.groupby(["airport", "measure"]).size()
+    assert len(results) == len(expected) == 15
+    assert (results["status"] == "ok").all(), results[["airport", "measure", "reason"]]
+    forecasts = pd.read_parquet(tmp_path / "output" / "airports" / "forecasts")
+    assert forecasts.groupby(["airport", "measure"]).size().eq(12).all()
+    assert forecasts["ds"].dt.is_month_start.all()
+
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    for airport, measure in expected.index:
+        runs = mlflow.search_runs(
+            experiment_names=["airports"], filter_string=f"tags.airport = '{airport}' and tags.measure = '{measure}'"
+        )
+        assert len(runs) == 1, (airport, measure)
+
+
+def test_config_error_exits_2_before_spark_and_names_the_key(tmp_path):
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run(
+        [sys.executable, str(JOB), "--set", "forecast.horizn=3"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "unknown config key 'forecast.horizn'" in done.stderr and "forecast.horizon" in done.stderr
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_missing_input_exits_3_with_the_path(tmp_path):
+    done = spark_submit(["--set", f"input.path={tmp_path / 'nope.csv'}"], cwd=tmp_path)
+    # spark-submit merges the Python driver's stderr into its stdout
+    assert done.returncode == 3, done.stdout[-2000:]
+    assert f"input error: cannot read input csv '{tmp_path / 'nope.csv'}'" in done.stdout

@@ -1,0 +1,26 @@
+import math
+
+import numpy as np
+import pytest
+
+from forecasting import metrics
+
+
+def test_metrics_on_a_worked_example():
+    actual, predicted = [10.0, 20.0, 30.0], [12.0, 18.0, 33.0]
+    errors = np.array([2.0, 2.0, 3.0])
+    assert metrics.mae(actual, predicted) == pytest.approx(errors.mean())
+    assert metrics.rmse(actual, predicted) == pytest.approx(math.sqrt((errors**2).mean()))
+    expected_smape = 200 * np.mean(errors / np.array([22.0, 38.0, 63.0]))
+    assert metrics.smape(actual, predicted) == pytest.approx(expected_smape)
+
+
+def test_missing_actuals_are_ignored_and_zero_over_zero_is_zero():
+    assert metrics.mae([1.0, np.nan], [2.0, 100.0]) == pytest.approx(1.0)
+    assert metrics.smape([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert math.isnan(metrics.rmse([np.nan], [1.0]))
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shape"):
+        metrics.mae([1.0, 2.0], [1.0])

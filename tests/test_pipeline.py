@@ -1,0 +1,148 @@
+"""The Spark stage and MLflow tracking, run for real on a small inline input."""
+import json
+
+import mlflow
+import mlflow.prophet
+import numpy as np
+import pandas as pd
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from conftest import FAST_OVERRIDES, daily_series
+from forecasting import pipeline
+from forecasting.config import load_config
+
+RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
+
+
+def dirty_input() -> pd.DataFrame:
+    """Two good series, one too short, one whose values are all missing."""
+    parts = {
+        ("north", "tea"): daily_series(60, level=100, seed=1),
+        ("south", "tea"): daily_series(60, level=40, seed=2),
+        ("south", "cake"): daily_series(10, level=10, seed=3),
+        ("east", "tea"): daily_series(60, seed=4).assign(y=np.nan),
+    }
+    frames = [s.assign(region=r, product=p) for (r, p), s in parts.items()]
+    return pd.concat(frames).rename(columns={"ds": "day", "y": "units"})[["region", "product", "day", "units"]]
+
+
+@pytest.fixture(scope="module")
+def job(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("job")
+    source = dirty_input()
+    source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(
+        None,
+        [
+            *FAST_OVERRIDES,
+            f"input.path={root / 'input.csv'}",
+            "input.key_columns=[region, product]",
+            "input.time_column=day",
+            "input.target_column=units",
+            f"tracking.uri={root / 'mlruns'}",
+            "tracking.experiment=pipeline-test",
+            f"output.path={root / 'out'}",
+        ],
+    )
+    first = pipeline.run_job(spark, config, RUN_DATE)
+    mlflow.set_tracking_uri(first.tracking_uri)
+    return {"config": config, "source": source, "summary": first, "root": root}
+
+
+def read(spark, job, table):
+    return spark.read.parquet(job["summary"].tables[table])
+
+
+def test_every_series_gets_one_result_row_with_its_status(spark, job):
+    source = job["source"]
+    lengths = source.groupby(["region", "product"]).size().rename("history_length").reset_index()
+    lengths["status"] = np.select(
+        [lengths["history_length"] < 20, lengths["region"] == "east"], ["skipped", "failed"], "ok"
+    )
+    expected = spark.createDataFrame(lengths[["region", "product", "status", "history_length"]]).withColumn(
+        "history_length", F.col("history_length").cast("int")
+    )
+    actual = read(spark, job, "series_results").select("region", "product", "status", "history_length")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert job["summary"].counts == {"ok": 2, "skipped": 1, "failed": 1}
+
+
+def test_failed_and_skipped_rows_say_why(spark, job):
+    rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
+    assert rows["skipped"]["reason"].startswith("too little history: 10 rows")
+    assert rows["failed"]["reason"]  # Prophet's own error text
+    assert rows["failed"]["child_run_id"]  # failures are tracked too
+
+
+def test_forecasts_continue_each_good_series_over_the_horizon(spark, job):
+    horizon = job["config"].forecast.horizon
+    forecasts = read(spark, job, "forecasts")
+    last_day = job["source"].groupby(["region", "product"])["day"].max()
+    for (region, product), group in forecasts.toPandas().groupby(["region", "product"]):
+        start = pd.Timestamp(last_day[(region, product)])
+        assert list(group.sort_values("ds")["ds"]) == list(pd.date_range(start, periods=horizon + 1, freq="D")[1:])
+        assert (group["yhat_lower"] <= group["yhat_upper"]).all()
+    assert forecasts.select("region", "product").distinct().count() == 2
+    assert forecasts.select("run_date").distinct().first()[0].isoformat() == RUN_DATE
+    assert {r[0] for r in forecasts.select("job_run_id").distinct().collect()} == {job["summary"].job_run_id}
+
+
+def test_child_run_is_found_by_its_key_tags_and_holds_params_metrics_plot_model(spark, job):
+    runs = mlflow.search_runs(
+        experiment_names=["pipeline-test"],
+        filter_string="tags.region = 'south' and tags.product = 'tea'",
+    )
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    row = read(spark, job, "series_results").where("region = 'south' and product = 'tea'").first()
+    assert run["run_id"] == row["child_run_id"]
+    assert run["tags.mlflow.parentRunId"] == job["summary"].job_run_id
+    assert run["tags.series_id"] == "south/tea"
+    assert run["tags.run_date"] == RUN_DATE and run["tags.status"] == "ok" and run["status"] == "FINISHED"
+    best = json.loads(row["best_params"])
+    assert {k: run[f"params.{k}"] for k in best} == {k: str(v) for k, v in best.items()}
+    assert run["metrics.cv_smape"] == pytest.approx(row["cv_smape"])
+
+    artifacts = mlflow.artifacts.list_artifacts(run_id=run["run_id"], artifact_path="plots")
+    assert [a.path for a in artifacts] == ["plots/forecast.png"]
+    model = mlflow.prophet.load_model(f"runs:/{run['run_id']}/model")
+    forecast = read(spark, job, "forecasts").where("region = 'south' and product = 'tea'").orderBy("ds").toPandas()
+    refit = model.predict(forecast[["ds"]])
+    np.testing.assert_allclose(refit["yhat"], forecast["yhat"], rtol=1e-9)
+
+
+def test_failed_series_run_ends_failed_with_its_reason(job):
+    runs = mlflow.search_runs(experiment_names=["pipeline-test"], filter_string="tags.region = 'east'")
+    assert len(runs) == 1 and runs.iloc[0]["status"] == "FAILED" and runs.iloc[0]["tags.status"] == "failed"
+    assert runs.iloc[0]["tags.reason"]
+
+
+def test_parent_run_records_counts_config_and_lineage(job):
+    parent = mlflow.get_run(job["summary"].job_run_id)
+    metrics = parent.data.metrics
+    assert (metrics["series_ok"], metrics["series_skipped"], metrics["series_failed"], metrics["series_total"]) == (2, 1, 1, 4)
+    assert parent.data.tags["run_date"] == RUN_DATE
+    assert parent.data.params["input.key_columns"] == '["region", "product"]'
+    resolved = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/config/resolved.yaml")
+    assert "target_column: units" in resolved
+    lineage = json.loads(mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/lineage/data_version.json"))
+    input_file = job["root"] / "input.csv"
+    assert [f["bytes"] for f in lineage["files"]] == [input_file.stat().st_size]
+    assert parent.data.tags["data_version"] == lineage["content_sha256"]
+    children = mlflow.search_runs(
+        experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(children) == 4  # a skipped series was never modelled, but its run says why
+
+
+def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job):
+    before = read(spark, job, "forecasts").count()
+    again = pipeline.run_job(spark, job["config"], RUN_DATE)
+    forecasts = read(spark, job, "forecasts")
+    assert forecasts.count() == before
+    assert {r[0] for r in forecasts.select("job_run_id").distinct().collect()} == {again.job_run_id}
+    pipeline.run_job(spark, job["config"], OTHER_DATE)
+    per_date = {r[0].isoformat(): r[1] for r in read(spark, job, "series_results").groupBy("run_date").count().collect()}
+    assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}

@@ -1,0 +1,63 @@
+"""Whole-input checks and the projection to series columns, on small inline data."""
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from forecasting.io import InputError
+from forecasting.validation import check_input, to_series_frame
+
+
+def text_input(spark, rows):
+    schema = "store string, item string, date string, sales string"
+    return spark.createDataFrame(rows, schema)
+
+
+def test_text_columns_are_parsed_to_timestamp_and_double(spark, fast_config):
+    config = fast_config()
+    raw = text_input(spark, [("a", "x", "2024-01-01", "1.5"), ("a", "x", " 2024-01-02 ", " 2 ")])
+    assert check_input(raw, config) == 2
+    expected = spark.createDataFrame(
+        [("a", "x", dt.datetime(2024, 1, 1), 1.5), ("a", "x", dt.datetime(2024, 1, 2), 2.0)],
+        "store string, item string, ds timestamp, y double",
+    )
+    assert_df_equality(to_series_frame(raw, config), expected, ignore_nullable=True)
+
+
+def test_typed_columns_pass_through(spark, fast_config):
+    config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
+    raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")
+    series = to_series_frame(raw, config)
+    assert series.schema["shop"].dataType == T.IntegerType()
+    assert series.schema["ds"].dataType == T.TimestampType()
+    assert series.first()["y"] == 3.0
+
+
+def test_missing_column_is_named_with_the_available_ones(spark, fast_config):
+    raw = spark.createDataFrame([("a", "2024-01-01", "1")], "store string, date string, sales string")
+    with pytest.raises(InputError, match=r"\['item'\].*it has \['store', 'date', 'sales'\]"):
+        check_input(raw, fast_config())
+
+
+def test_non_numeric_target_stops_with_examples(spark, fast_config):
+    raw = text_input(spark, [("a", "x", "2024-01-01", "12"), ("a", "x", "2024-01-02", "twelve")])
+    with pytest.raises(InputError, match=r"'sales' has 1 of 2 values that are not numbers, e.g. \['twelve'\]"):
+        check_input(raw, fast_config())
+
+
+def test_unparseable_time_stops_with_examples(spark, fast_config):
+    raw = text_input(spark, [("a", "x", "2024-13-45", "1"), ("a", "x", "2024-01-02", "2")])
+    with pytest.raises(InputError, match=r"'date' has 1 of 2 values that are not dates.*2024-13-45"):
+        check_input(raw, fast_config())
+
+
+def test_boolean_target_is_not_numeric(spark, fast_config):
+    raw = spark.createDataFrame([("a", "x", "2024-01-01", True)], "store string, item string, date string, sales boolean")
+    with pytest.raises(InputError, match="target column 'sales' has type boolean"):
+        check_input(raw, fast_config())
+
+
+def test_empty_input_stops(spark, fast_config):
+    with pytest.raises(InputError, match="is empty"):
+        check_input(text_input(spark, []), fast_config())
