@@ -19,4 +19,16 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
 .venv/bin/python -m pip install -q --no-deps -e .
+
+# Delta Lake's jars go into pyspark's own jar folder, so every spark-submit of
+# this environment has them without --packages. Versions follow delta-spark.
+DELTA_VERSION=$(.venv/bin/python -c "from importlib.metadata import version; print(version('delta-spark'))")
+SPARK_JARS=$(.venv/bin/python -c "import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), 'jars'))")
+for artifact in "io.delta:delta-spark_2.13:$DELTA_VERSION" "io.delta:delta-storage:$DELTA_VERSION"; do
+    name=$(echo "$artifact" | cut -d: -f2)
+    if [ ! -f "$SPARK_JARS/$name-$DELTA_VERSION.jar" ]; then
+        command -v mvn >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q maven; }
+        mvn -q -B dependency:copy -Dartifact="$artifact" -DoutputDirectory="$SPARK_JARS"
+    fi
+done
 echo "setup: ready; activate with '. .venv/bin/activate'" >&2

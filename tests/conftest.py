@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from forecasting.config import load_config
-from forecasting.spark_session import JOB_DEFAULTS
+from forecasting.spark_session import DELTA_CONF, JOB_DEFAULTS
 
 # Settings that keep tests fast: short horizon, one quick fold, tiny budgets.
 FAST_OVERRIDES = [
@@ -23,7 +23,7 @@ FAST_OVERRIDES = [
 @pytest.fixture(scope="session")
 def spark():
     builder = SparkSession.builder.master("local[2]").appName("forecasting-tests")
-    for key, value in JOB_DEFAULTS.items():
+    for key, value in {**JOB_DEFAULTS, **DELTA_CONF}.items():
         builder = builder.config(key, value)
     session = (
         builder.config("spark.ui.enabled", "false")

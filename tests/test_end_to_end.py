@@ -7,17 +7,19 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from deltalake import DeltaTable
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = ROOT / "jobs" / "train_forecast.py"
+SCORE_JOB = ROOT / "jobs" / "score_forecast.py"
 SHARED_AIRPORTS = ROOT.parent / "shared/data/airports/air_passenger_traffic_monthly.csv"
 SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
 QUICK = ["--set", "tuning.max_evals=2", "--set", "cross_validation.folds=1"]
 
 
-def spark_submit(args, cwd, timeout=600):
+def spark_submit(args, cwd, job=JOB, timeout=600):
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    command = [str(SPARK_SUBMIT), "--master", "local[2]", str(JOB), *args]
+    command = [str(SPARK_SUBMIT), "--master", "local[2]", str(job), *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -26,9 +28,9 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
 
-    # the embedded defaults write relative to the working directory
-    forecasts = pd.read_parquet(tmp_path / "output" / "forecasts")
-    results = pd.read_parquet(tmp_path / "output" / "series_results")
+    # the embedded defaults write Delta tables relative to the working directory
+    forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
+    results = DeltaTable(tmp_path / "output" / "series_results").to_pandas()
     assert len(results) == 24 and (results["status"] == "ok").all()
     assert forecasts.groupby(["store", "item"]).size().eq(28).all()
     assert forecasts.groupby(["store", "item"]).ngroups == 24
@@ -50,6 +52,15 @@ def test_embedded_default_runs_end_to_end(tmp_path):
         )["run_id"]
     )
 
+    # the scoring job reproduces the trained forecast from the stored models
+    scored = spark_submit(["--run-date", "2026-01-05"], cwd=tmp_path, job=SCORE_JOB)
+    assert scored.returncode == 0, scored.stdout[-3000:]
+    assert "Scoring run 2026-01-05" in scored.stdout and "from the models of run date 2026-01-05" in scored.stdout
+    both = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
+    by_source = {s: f.sort_values(["store", "item", "ds"]).reset_index(drop=True) for s, f in both.groupby("source")}
+    assert len(by_source["scored"]) == len(by_source["trained"]) == 24 * 28
+    pd.testing.assert_series_equal(by_source["scored"]["yhat"], by_source["trained"]["yhat"])
+
 
 @pytest.mark.skipif(not SHARED_AIRPORTS.exists(), reason="../shared airports data not present")
 def test_airports_config_forecasts_every_airport_and_measure(tmp_path):
@@ -63,11 +74,11 @@ def test_airports_config_forecasts_every_airport_and_measure(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
 
     source = pd.read_csv(prepared)
-    results = pd.read_parquet(tmp_path / "output" / "airports" / "series_results")
+    results = DeltaTable(tmp_path / "output" / "airports" / "series_results").to_pandas()
     expected = source.groupby(["airport", "measure"]).size()
     assert len(results) == len(expected) == 15
     assert (results["status"] == "ok").all(), results[["airport", "measure", "reason"]]
-    forecasts = pd.read_parquet(tmp_path / "output" / "airports" / "forecasts")
+    forecasts = DeltaTable(tmp_path / "output" / "airports" / "forecasts").to_pandas()
     assert forecasts.groupby(["airport", "measure"]).size().eq(12).all()
     assert forecasts["ds"].dt.is_month_start.all()
 

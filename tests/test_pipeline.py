@@ -10,7 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import pipeline
+from forecasting import pipeline, tables
 from forecasting.config import load_config
 
 RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
@@ -52,7 +52,7 @@ def job(spark, tmp_path_factory):
 
 
 def read(spark, job, table):
-    return spark.read.parquet(job["summary"].tables[table])
+    return tables.read_table(spark, job["config"], table)
 
 
 def test_every_series_gets_one_result_row_with_its_status(spark, job):

@@ -7,6 +7,8 @@ import logging
 import sys
 
 from forecasting.config import ConfigError, JobConfig, load_config
+from forecasting.io import InputError
+from forecasting.spark_session import MissingDeltaError, build_session
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -23,7 +25,8 @@ def run_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"--run-date expects YYYY-MM-DD, got {text!r}") from None
 
 
-def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
+def job_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every job takes; a job adds its own before parsing."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file layered over the embedded defaults")
     parser.add_argument(
@@ -32,13 +35,32 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
     )
     parser.add_argument("--run-date", type=run_date, default=dt.date.today().isoformat(), help="YYYY-MM-DD, default today")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    return parser.parse_args(argv)
+    return parser
 
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
     logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
+    """Config, session, ``job(spark, config)``, summary; errors become exit codes."""
+    config = load_or_exit(args)
+    try:
+        spark = build_session(app_name, config)
+    except MissingDeltaError as err:
+        logger.error("%s", err)
+        return EXIT_CONFIG
+    try:
+        summary = job(spark, config)
+    except InputError as err:
+        logger.error("input error: %s", err)
+        return EXIT_INPUT
+    finally:
+        spark.stop()
+    print(summary.format())  # the job's final report, for the person who started it
+    return EXIT_OK
 
 
 def load_or_exit(args: argparse.Namespace) -> JobConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class TrackingConfig:
 class OutputConfig:
     path: str
     format: str
+    table_prefix: str | None
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,12 @@ def validate(config: JobConfig) -> None:
     _require(bool(config.output.path.strip()), "output.path", "must not be empty")
     _require(
         config.output.format in OUTPUT_FORMATS, "output.format", f"must be one of {OUTPUT_FORMATS}"
+    )
+    prefix = config.output.table_prefix
+    _require(
+        prefix is None or re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z0-9_]*", prefix) is not None,
+        "output.table_prefix",
+        "must be letters, digits and underscores, optionally after 'database.'",
     )
     _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
 

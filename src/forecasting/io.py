@@ -34,7 +34,10 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
                 reader = reader.option("header", True).option("inferSchema", False)
             df = reader.load(source.path)
     except AnalysisException as err:
-        raise InputError(f"cannot read input {source.format} '{source.path}': {err.getMessage()}") from err
+        hint = ""
+        if "TIMESTAMP(NANOS" in err.getMessage():
+            hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
+        raise InputError(f"cannot read input {source.format} '{source.path}': {err.getMessage()}{hint}") from err
     if source.format in ("delta", "table") and _is_delta(spark, source.format, source.path):
         version = lineage.delta_version(spark, config)
     elif source.format == "table":

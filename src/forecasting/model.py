@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting.config import JobConfig
@@ -12,16 +14,19 @@ FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 
 
 def _prophet_class():
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # it logs on import
+    from cmdstanpy.utils import get_logger
+    from prophet import Prophet
+
     # Prophet and cmdstanpy log every fit at INFO; when L-BFGS stops early they
     # log an error and Prophet retries with Newton by itself (a fit that really
     # fails raises). prophet.plot logs an ERROR when plotly is absent. None of
-    # it is news to the user of this job.
+    # it is news to the user of this job. cmdstanpy resets its level when it
+    # first adds its handler, so that happens (get_logger) before ours is set.
+    get_logger()
     logging.getLogger("cmdstanpy").setLevel(logging.CRITICAL)
     logging.getLogger("prophet").setLevel(logging.WARNING)
     logging.getLogger("prophet.models").setLevel(logging.ERROR)
-    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
-    from prophet import Prophet
-
     return Prophet
 
 
@@ -49,14 +54,44 @@ def fit(history: pd.DataFrame, config: JobConfig, params: dict[str, Any], uncert
     return model
 
 
-def predict(model, horizon: int, frequency: str) -> pd.DataFrame:
-    """Forecast ``horizon`` periods after the end of the model's history."""
-    future = model.make_future_dataframe(periods=horizon, freq=frequency, include_history=False)
+def future_dates(last: pd.Timestamp, horizon: int, frequency: str) -> pd.DatetimeIndex:
+    """The ``horizon`` periods after ``last``, as Prophet's make_future_dataframe makes them."""
+    dates = pd.date_range(start=last, periods=horizon + 1, freq=frequency)
+    return dates[dates > last][:horizon]
+
+
+def predict(model, horizon: int, frequency: str, seed: int, last: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Forecast ``horizon`` periods after ``last`` (default: the end of the model's history).
+
+    Prophet draws its interval from NumPy's global generator; seeding it makes a
+    stored model reproduce its forecast exactly when it is scored again.
+    """
+    last = model.history["ds"].max() if last is None else last
+    future = pd.DataFrame({"ds": future_dates(last, horizon, frequency)})
+    np.random.seed(seed)
     forecast = model.predict(future)
     if model.uncertainty_samples == 0:
         # without sampling Prophet reports the point forecast as both bounds
         forecast["yhat_lower"] = forecast["yhat_upper"] = float("nan")
     return forecast[FORECAST_COLUMNS].reset_index(drop=True)
+
+
+def series_seed(series_id: str) -> int:
+    """A stable seed per series, the same in training and in scoring."""
+    return zlib.crc32(series_id.encode("utf-8"))
+
+
+def to_json(model) -> str:
+    from prophet.serialize import model_to_json
+
+    return model_to_json(model)
+
+
+def from_json(text: str):
+    _prophet_class()  # quiets Prophet's loggers before it loads
+    from prophet.serialize import model_from_json
+
+    return model_from_json(text)
 
 
 def predict_at(model, dates: pd.Series) -> pd.Series:

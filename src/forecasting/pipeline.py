@@ -5,20 +5,17 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import io, spark_training, tracking, validation
+from forecasting import io, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.progress import StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
 
 logger = logging.getLogger(__name__)
-
-TABLES = ("forecasts", "series_results")
 
 
 @dataclass
@@ -29,20 +26,26 @@ class JobSummary:
     tracking_uri: str
     tables: dict[str, str]
     counts: dict[str, int] = field(default_factory=dict)
+    catalog: dict[str, str] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    title: str = "Forecast run"
+    note: str = ""
+    statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     def format(self) -> str:
-        width = max(len(name) for name in (*self.tables, "series total"))
-        lines = [f"Forecast run {self.run_date} finished in {self.wall_seconds:.0f}s", ""]
-        for status in (OK, SKIPPED, FAILED):
-            lines.append(f"  {status:<{width}}  {self.counts.get(status, 0):>7}")
+        statuses = [*self.statuses, *(s for s in self.counts if s not in self.statuses)]
+        width = max(len(name) for name in (*self.tables, *statuses, "series total"))
+        lines = [f"{self.title} {self.run_date} finished in {self.wall_seconds:.0f}s", self.note]
+        lines += [f"  {status:<{width}}  {self.counts.get(status, 0):>7}" for status in statuses]
         lines.append(f"  {'series total':<{width}}  {self.total:>7}")
         lines.append("")
         lines += [f"  {name:<{width}}  {path}" for name, path in self.tables.items()]
+        if self.catalog:
+            lines.append(f"  {'catalog':<{width}}  {', '.join(self.catalog.values())}")
         lines += ["", f"  MLflow parent run {self.job_run_id} (experiment {self.experiment_id})"]
         if urlparse(self.tracking_uri).scheme == "file":
             lines.append(f"  open the UI with: mlflow ui --backend-store-uri {self.tracking_uri}")
@@ -51,11 +54,10 @@ class JobSummary:
         return "\n".join(lines)
 
 
-def table_paths(config: JobConfig) -> dict[str, str]:
-    root = config.output.path
-    if urlparse(root).scheme in ("", "file"):
-        root = str(Path(urlparse(root).path if root.startswith("file:") else root).resolve())
-    return {name: f"{root.rstrip('/')}/{name}" for name in TABLES}
+def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
+    """Only what was known on ``run_date``: rows up to the end of that day. A past
+    run date (a backfill) thereby reproduces what the job would have made then."""
+    return series_df.where(F.col(validation.TIME) < F.date_add(F.lit(run_date).cast("date"), 1))
 
 
 def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary:
@@ -63,13 +65,15 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary
     started = time.monotonic()
     raw, data_version = io.read_input(spark, config)
     rows = validation.check_input(raw, config)
-    series_df = validation.to_series_frame(raw, config)
+    series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
     keys = list(config.input.key_columns)
     series_count = series_df.select(*keys).distinct().count()
-    logger.info("input: %d rows in %d series", rows, series_count)
+    if series_count == 0:
+        raise io.InputError(f"no input rows on or before the run date {run_date}")
+    logger.info("input: %d rows in %d series with data up to %s", rows, series_count, run_date)
 
     context = tracking.start_parent_run(config, run_date, data_version)
-    paths = table_paths(config)
+    paths = tables.table_paths(config)
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
@@ -79,13 +83,14 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary
     )
     try:
         results = spark_training.train_all(series_df, config, context, series_count)
-        stage_path = _stage(spark, results, paths)
+        stage_path = _stage(spark, results, config)
         staged = spark.read.parquet(stage_path)
         _write_tables(staged, config, paths, run_date, context.parent_run_id)
         summary.counts = _status_counts(staged)
-        _delete(spark, stage_path)
+        tables.delete_path(spark, stage_path)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
+        summary.catalog = tables.register(spark, config)
     except BaseException:
         tracking.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
         raise
@@ -94,14 +99,13 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary
     return summary
 
 
-def _stage(spark: SparkSession, results: DataFrame, paths: dict[str, str]) -> str:
-    """Run the training once, into a staging folder both tables are then read from.
+def _stage(spark: SparkSession, results: DataFrame, config: JobConfig) -> str:
+    """Run the training once, into a staging folder all tables are then read from.
 
     Caching instead could be evicted and silently re-run the training, which
     would fit every model and log every child run a second time.
     """
-    root = paths["forecasts"].rsplit("/", 1)[0]
-    stage_path = f"{root}/_staging/{uuid.uuid4().hex}"
+    stage_path = f"{tables.output_root(config)}/_staging/{uuid.uuid4().hex}"
     spark.sparkContext.setJobDescription("train and forecast every series")
     with StageProgress(spark, "training"):
         results.write.mode("overwrite").parquet(stage_path)
@@ -109,21 +113,22 @@ def _stage(spark: SparkSession, results: DataFrame, paths: dict[str, str]) -> st
     return stage_path
 
 
-def _delete(spark: SparkSession, uri: str) -> None:
-    """Delete recursively through Hadoop, so that it works on any cluster file system."""
-    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
-    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
-
-
 def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], run_date: str, job_run_id: str) -> None:
     keys = list(config.input.key_columns)
-    tables = {
-        "forecasts": spark_training.forecasts_table(staged, keys, run_date, job_run_id),
-        "series_results": spark_training.series_results_table(staged, keys, run_date, job_run_id),
+    outputs = {
+        tables.FORECASTS: (
+            spark_training.forecasts_table(staged, keys, run_date, job_run_id),
+            {"run_date": run_date, "source": tables.TRAINED},
+        ),
+        tables.SERIES_RESULTS: (
+            spark_training.series_results_table(staged, keys, run_date, job_run_id),
+            {"run_date": run_date},
+        ),
+        tables.MODELS: (spark_training.models_table(staged, config, run_date, job_run_id), {"run_date": run_date}),
     }
-    for name, df in tables.items():
+    for name, (df, slice_values) in outputs.items():
         staged.sparkSession.sparkContext.setJobDescription(f"write {name}")
-        io.write_table(df, paths[name], config.output.format, partition_by=["run_date"])
+        tables.write_slice(df, name, paths[name], config.output.format, slice_values)
     staged.sparkSession.sparkContext.setJobDescription(None)
 
 

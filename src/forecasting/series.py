@@ -48,8 +48,9 @@ def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
     return None
 
 
-def train_series(history: pd.DataFrame, config: JobConfig) -> SeriesOutcome:
-    """Tune, fit and forecast one series given as columns ``ds`` and ``y``.
+def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0) -> SeriesOutcome:
+    """Tune, fit and forecast one series given as columns ``ds`` and ``y``; ``seed``
+    fixes the sampled forecast interval.
 
     Never raises: a problem becomes a ``skipped`` or ``failed`` outcome with a reason.
     """
@@ -63,7 +64,7 @@ def train_series(history: pd.DataFrame, config: JobConfig) -> SeriesOutcome:
     try:
         result = tuning.tune(history, config)
         fitted = model.fit(history, config, result.best_params, config.model.uncertainty_samples)
-        outcome.forecast = model.predict(fitted, config.forecast.horizon, config.forecast.frequency)
+        outcome.forecast = model.predict(fitted, config.forecast.horizon, config.forecast.frequency, seed)
         outcome.model = fitted
         outcome.best_params = result.best_params
         outcome.cv_metrics = result.cv_metrics

@@ -15,7 +15,31 @@ JOB_DEFAULTS = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # Python workers are reused across tasks, so Prophet is imported once per worker.
     "spark.python.worker.reuse": "true",
+    # The job logs its own progress; Spark's console bar would garble that log.
+    "spark.ui.showConsoleProgress": "false",
 }
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+DELTA_VERSION = "4.0.0"
+DELTA_PACKAGE = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
+
+
+class MissingDeltaError(RuntimeError):
+    """Delta output or input was configured but Spark cannot load Delta Lake."""
+
+
+def uses_delta(config: JobConfig) -> bool:
+    return config.output.format == "delta" or config.input.format == "delta"
+
+
+def session_conf(config: JobConfig) -> dict[str, str]:
+    conf = dict(JOB_DEFAULTS)
+    if uses_delta(config):
+        conf.update(DELTA_CONF)
+    conf.update({key: str(value) for key, value in config.spark.conf.items()})
+    return conf
 
 
 def build_session(app_name: str, config: JobConfig) -> SparkSession:
@@ -23,9 +47,21 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started with plain `python`, not spark-submit: run locally on all cores
         builder = builder.master("local[*]")
-    for key, value in {**JOB_DEFAULTS, **config.spark.conf}.items():
-        builder = builder.config(key, str(value))
+    for key, value in session_conf(config).items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     # Spark's INFO log drowns the job's own; its warnings and errors still show.
     spark.sparkContext.setLogLevel("WARN")
+    if uses_delta(config):
+        check_delta(spark)
     return spark
+
+
+def check_delta(spark: SparkSession) -> None:
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.sql.DeltaSparkSessionExtension")
+    except Exception as err:
+        raise MissingDeltaError(
+            "Delta Lake is not on Spark's classpath. Run scripts/setup.sh (it installs the jars), "
+            f"or add --packages {DELTA_PACKAGE} to spark-submit, or set output.format=parquet."
+        ) from err

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import tracking
+from forecasting import model, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_FUNCTIONS
 from forecasting.series import prepare_history, train_series
@@ -45,8 +45,12 @@ RESULT_FIELDS = [
     T.StructField("evaluations", T.IntegerType()),
     T.StructField("fit_seconds", T.DoubleType()),
     T.StructField("child_run_id", T.StringType()),
+    T.StructField("history_end", T.TimestampType()),
     T.StructField("forecast", T.ArrayType(FORECAST_POINT)),
+    T.StructField("model_json", T.StringType()),
 ]
+# Columns of the staged results that only feed the forecasts and models tables.
+BULKY_COLUMNS = ("forecast", "model_json")
 
 
 def result_schema(series_df: DataFrame, key_columns: list[str]) -> T.StructType:
@@ -59,7 +63,7 @@ def train_group(
     """applyInPandas body: train one series, log its child run, return its result row."""
     keys = {k: group[k].iloc[0] for k in key_columns}
     history = group[[TIME, TARGET]]
-    outcome = train_series(history, config)
+    outcome = train_series(history, config, seed=model.series_seed(tracking.series_id(keys)))
     run_id, reason = None, outcome.reason
     try:
         run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history))
@@ -79,7 +83,9 @@ def train_group(
         "evaluations": [outcome.evaluations],
         "fit_seconds": [outcome.fit_seconds],
         "child_run_id": [run_id],
+        "history_end": [history[TIME].max()],
         "forecast": [forecast],
+        "model_json": [model.to_json(outcome.model) if outcome.model is not None else None],
     }
     return pd.DataFrame(row)
 
@@ -110,22 +116,39 @@ def with_run_columns(df: DataFrame, run_date: str, job_run_id: str) -> DataFrame
     )
 
 
-def forecasts_table(results: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
-    """One row per series and forecast step."""
+def forecasts_table(
+    results: DataFrame, key_columns: list[str], run_date: str, job_run_id: str,
+    source: str = tables.TRAINED, model_run_date: str | None = None,
+) -> DataFrame:
+    """One row per series and forecast step; ``source`` tells trained from scored rows."""
     points = results.where(F.col("forecast").isNotNull()).select(
         *key_columns, F.explode("forecast").alias("point"), "child_run_id"
     )
     return (
         points.select(*key_columns, "point.*", "child_run_id")
         .transform(lambda df: with_run_columns(df, run_date, job_run_id))
-        .select(*key_columns, *FORECAST_POINT.names, "run_date", "job_run_id", "child_run_id")
+        .withColumn("source", F.lit(source))
+        .withColumn("model_run_date", F.lit(model_run_date or run_date).cast(T.DateType()))
+        .select(*key_columns, *FORECAST_POINT.names, "run_date", "source", "model_run_date", "job_run_id", "child_run_id")
     )
 
 
 def series_results_table(results: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
     """One row per input series, whatever became of it."""
-    columns = [f.name for f in RESULT_FIELDS if f.name not in ("forecast", "child_run_id")]
+    columns = [f.name for f in RESULT_FIELDS if f.name not in (*BULKY_COLUMNS, "child_run_id")]
     return (
         results.transform(lambda df: with_run_columns(df, run_date, job_run_id))
         .select(*key_columns, *columns, "run_date", "job_run_id", "child_run_id")
+    )
+
+
+def models_table(results: DataFrame, config: JobConfig, run_date: str, job_run_id: str) -> DataFrame:
+    """One row per modelled series: the serialized Prophet model and what made it."""
+    keys = list(config.input.key_columns)
+    return (
+        results.where(F.col("model_json").isNotNull())
+        .transform(lambda df: with_run_columns(df, run_date, job_run_id))
+        .withColumn("frequency", F.lit(config.forecast.frequency))
+        .select(*keys, "model_json", "best_params", "history_length", "history_end", "frequency",
+                "run_date", "job_run_id", "child_run_id")
     )

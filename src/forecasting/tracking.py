@@ -64,7 +64,9 @@ def series_id(keys: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- driver
 
 
-def start_parent_run(config: JobConfig, run_date: str, data_version: dict) -> RunContext:
+def start_parent_run(
+    config: JobConfig, run_date: str, data_version: dict, job: str = "train_forecast", extra_tags: dict | None = None
+) -> RunContext:
     uri = resolve_uri(config.tracking.uri)
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)
@@ -75,14 +77,15 @@ def start_parent_run(config: JobConfig, run_date: str, data_version: dict) -> Ru
     )
     versions = lineage.package_versions()
     tags = {
-        JOB_TAG: "train_forecast",
+        JOB_TAG: job,
         RUN_DATE_TAG: run_date,
         "input_path": config.input.path,
         "data_version": data_version.get("content_sha256") or str(data_version.get("delta_version")),
         "code_version": lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
+        **(extra_tags or {}),
     }
-    run = tracker.create_run(experiment_id, tags=tags, run_name=f"train_forecast {run_date}")
+    run = tracker.create_run(experiment_id, tags=tags, run_name=f"{job} {run_date}")
     run_id = run.info.run_id
     from mlflow.entities import Param
 

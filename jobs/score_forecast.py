@@ -1,0 +1,33 @@
+"""Forecast again from stored models, in parallel, without retraining.
+
+    spark-submit jobs/score_forecast.py                                   # latest models, as of today
+    spark-submit jobs/score_forecast.py --config conf/airports.yaml --model-run-date 2026-11-02
+    spark-submit jobs/score_forecast.py --set forecast.horizon=56 --run-date 2026-11-23
+
+Takes the models of --model-run-date (default: the latest on or before --run-date)
+from the models table, forecasts forecast.horizon periods after each series' last
+observation on or before --run-date, and writes them to the forecasts table with
+source = 'scored'. Pass the same --config as the training run.
+Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input or no models.
+"""
+import logging
+import sys
+
+from forecasting import cli, scoring
+
+logger = logging.getLogger("score_forecast")
+
+
+def main(argv=None) -> int:
+    parser = cli.job_parser(__doc__)
+    parser.add_argument("--model-run-date", type=cli.run_date, help="run date of the models to use")
+    args = parser.parse_args(argv)
+    cli.configure_logging(args.log_level)
+    return cli.run_job(
+        lambda spark, config: scoring.run_scoring(spark, config, args.run_date, args.model_run_date),
+        args, "score_forecast", logger,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

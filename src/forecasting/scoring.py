@@ -1,0 +1,129 @@
+"""Batch scoring: fresh forecasts from the stored models of a run, without retraining.
+
+A scored forecast starts after the last observation on or before the scoring
+run date (read from the input), so scoring as of a training run's own date
+reproduces that run's forecast, and a later date rolls the forecast forward.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from typing import Iterator
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from forecasting import io, model, spark_training, tables, tracking, validation
+from forecasting.config import JobConfig
+from forecasting.pipeline import JobSummary, as_of_cut
+
+logger = logging.getLogger(__name__)
+
+# "scored_no_input": the series has no input rows up to the run date, so its
+# forecast starts after the end of the model's own history.
+SCORED_OK, NO_INPUT = "scored", "scored_no_input"
+
+
+def score_model(model_json: str, last: pd.Timestamp | None, horizon: int, frequency: str, seed: int) -> pd.DataFrame:
+    """Forecast ``horizon`` periods after ``last`` (default: the model's own history end)."""
+    fitted = model.from_json(model_json)
+    return model.predict(fitted, horizon, frequency, seed, last=None if pd.isna(last) else last)
+
+
+def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
+    for batch in batches:
+        rows = []
+        for record in batch.to_dict("records"):
+            keys = {k: record[k] for k in key_columns}
+            seed = model.series_seed(tracking.series_id(keys))
+            forecast = score_model(record["model_json"], record["last_ds"], horizon, record["frequency"], seed)
+            rows.append(
+                {
+                    **keys,
+                    "forecast": forecast.to_dict("records"),
+                    "child_run_id": record["child_run_id"],
+                    "status": SCORED_OK if not pd.isna(record["last_ds"]) else NO_INPUT,
+                }
+            )
+        yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "child_run_id", "status"])
+
+
+def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
+    """The requested model run date, or the latest one on or before ``run_date``
+    (a model trained later than the scoring date has seen data from its future)."""
+    dates = sorted(r[0].isoformat() for r in models.select("run_date").distinct().collect())
+    if requested is not None:
+        if requested not in dates:
+            raise io.InputError(f"no models for run date {requested}; stored run dates: {dates}")
+        return requested
+    usable = [d for d in dates if d <= run_date]
+    if not usable:
+        raise io.InputError(f"no models trained on or before {run_date}; stored run dates: {dates}")
+    return usable[-1]
+
+
+def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
+    """Score every stored model of ``model_run_date`` as of ``run_date``."""
+    started = time.monotonic()
+    keys = list(config.input.key_columns)
+    try:
+        stored = tables.read_table(spark, config, tables.MODELS)
+    except Exception as err:
+        raise io.InputError(f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {err}") from err
+    chosen = choose_model_run_date(stored, run_date, model_run_date)
+    models = stored.where(F.col("run_date") == F.lit(chosen).cast("date"))
+
+    raw, data_version = io.read_input(spark, config)
+    validation.check_input(raw, config)
+    latest = (
+        as_of_cut(validation.to_series_frame(raw, config), run_date)
+        .groupBy(*keys).agg(F.max(validation.TIME).alias("last_ds"))
+    )
+    work = models.select(*keys, "model_json", "frequency", "child_run_id").join(latest, keys, how="left")
+    count = work.count()
+    logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
+
+    context = tracking.start_parent_run(
+        config, run_date, data_version, job="score_forecast", extra_tags={"model_run_date": chosen}
+    )
+    summary = JobSummary(
+        run_date=run_date, job_run_id=context.parent_run_id, experiment_id=context.experiment_id,
+        tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
+        title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT),
+    )
+    try:
+        schema = T.StructType(
+            [work.schema[k] for k in keys]
+            + [
+                T.StructField("forecast", T.ArrayType(spark_training.FORECAST_POINT)),
+                T.StructField("child_run_id", T.StringType()),
+                T.StructField("status", T.StringType()),
+            ]
+        )
+        spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+        scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
+            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
+        )
+        # materialise once: the forecasts are written and counted from the same rows
+        stage_path = f"{tables.output_root(config)}/_staging/score-{context.parent_run_id}"
+        scored.write.mode("overwrite").parquet(stage_path)
+        staged = spark.read.parquet(stage_path)
+        forecasts = spark_training.forecasts_table(
+            staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
+        )
+        tables.write_slice(
+            forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
+            {"run_date": run_date, "source": tables.SCORED},
+        )
+        summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
+        tables.delete_path(spark, stage_path)
+        summary.catalog = tables.register(spark, config)
+    except BaseException:
+        tracking.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
+        raise
+    summary.wall_seconds = time.monotonic() - started
+    tracking.finish_parent_run(context, summary.counts, summary.wall_seconds)
+    return summary

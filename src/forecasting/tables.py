@@ -1,0 +1,108 @@
+"""The output tables: where they live, how one run's slice is replaced, catalog names.
+
+Every row belongs to a slice named by its partition values (the run date, and
+for forecasts whether they were trained or scored). A run rewrites exactly its
+own slice, so a repeated or backfilled run date never duplicates rows and never
+touches other dates.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from forecasting.config import JobConfig
+
+logger = logging.getLogger(__name__)
+
+FORECASTS, SERIES_RESULTS, MODELS = "forecasts", "series_results", "models"
+PARTITIONS = {FORECASTS: ["run_date", "source"], SERIES_RESULTS: ["run_date"], MODELS: ["run_date"]}
+TRAINED, SCORED = "trained", "scored"
+
+
+def output_root(config: JobConfig) -> str:
+    """``output.path`` with a local path made absolute (executors share it)."""
+    root = config.output.path
+    if urlparse(root).scheme in ("", "file"):
+        root = str(Path(urlparse(root).path if root.startswith("file:") else root).resolve())
+    return root.rstrip("/")
+
+
+def table_paths(config: JobConfig) -> dict[str, str]:
+    return {name: f"{output_root(config)}/{name}" for name in PARTITIONS}
+
+
+def write_slice(df: DataFrame, name: str, path: str, fmt: str, slice_values: dict[str, str]) -> None:
+    """Replace the rows of one slice (partition values) of a table with ``df``."""
+    partitions = PARTITIONS[name]
+    if sorted(slice_values) != sorted(partitions):
+        raise ValueError(f"{name} slices are named by {partitions}, got {sorted(slice_values)}")
+    if fmt == "delta":
+        # replaceWhere is one atomic commit, and Delta refuses rows outside the slice
+        predicate = " AND ".join(f"{column} = '{value}'" for column, value in slice_values.items())
+        (
+            df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+            .partitionBy(*partitions).save(path)
+        )
+    else:
+        # Parquet has no transaction: drop the slice's folder, then add the new rows.
+        # An empty result still clears the slice, which dynamic overwrite would not.
+        folder = "/".join(f"{column}={slice_values[column]}" for column in partitions)
+        delete_path(df.sparkSession, f"{path}/{folder}")
+        df.write.format("parquet").mode("append").partitionBy(*partitions).save(path)
+    logger.info("wrote %s slice %s of %s", fmt, slice_values, path)
+
+
+def read_table(spark: SparkSession, config: JobConfig, name: str, version: int | None = None) -> DataFrame:
+    """A table by name; ``version`` reads an earlier Delta version (time travel)."""
+    reader = spark.read.format(config.output.format)
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(table_paths(config)[name])
+
+
+def register(spark: SparkSession, config: JobConfig) -> dict[str, str]:
+    """Register every table in the catalog under ``output.table_prefix``; return the names."""
+    prefix = config.output.table_prefix
+    if prefix is None:
+        return {}
+    if "." in prefix:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{prefix.split('.')[0]}`")
+    names = {}
+    for name, path in table_paths(config).items():
+        qualified = ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION '{path}'")
+        if config.output.format == "parquet":
+            spark.sql(f"ALTER TABLE {qualified} RECOVER PARTITIONS")
+        else:
+            spark.sql(f"REFRESH TABLE {qualified}")
+        names[name] = f"{prefix}{name}"
+    logger.info("catalog tables: %s", ", ".join(names.values()))
+    return names
+
+
+def delete_path(spark: SparkSession, uri: str) -> None:
+    """Delete recursively through Hadoop, so that it works on any cluster file system."""
+    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
+    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
+def latest_forecasts(forecasts: DataFrame, key_columns: list[str], as_of: str | None = None) -> DataFrame:
+    """Each series' newest forecast, or the newest made on or before ``as_of``.
+
+    Scored forecasts count as well as trained ones; at equal run dates the
+    trained one wins ('trained' sorts after 'scored'): its model saw all data
+    up to that date, a scored one's model only data up to its own run date.
+    """
+    if as_of is not None:
+        forecasts = forecasts.where(F.col("run_date") <= F.lit(as_of).cast("date"))
+    newest = Window.partitionBy(*key_columns).orderBy(F.col("run_date").desc(), F.col("source").desc())
+    chosen = (
+        forecasts.select(*key_columns, "run_date", "source").distinct()
+        .withColumn("rank", F.row_number().over(newest))
+        .where("rank = 1").drop("rank")
+    )
+    return forecasts.join(chosen, [*key_columns, "run_date", "source"], how="inner")

@@ -1,0 +1,190 @@
+"""Delta tables over repeated runs: backfills, stored models, scoring, readers, time travel."""
+import mlflow
+import mlflow.prophet
+import numpy as np
+import pandas as pd
+import pytest
+from chispa import assert_df_equality
+from deltalake import DeltaTable
+from pyspark.sql import functions as F
+
+from conftest import FAST_OVERRIDES, daily_series
+from forecasting import pipeline, scoring, tables
+from forecasting.config import load_config
+
+FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("tables")
+    source = pd.concat(
+        [daily_series(91, level=50, seed=5).assign(shop="a"), daily_series(91, level=80, seed=6).assign(shop="b")]
+    )
+    source.to_parquet(root / "input.parquet", index=False, coerce_timestamps="us")
+    config = load_config(
+        None,
+        [
+            *FAST_OVERRIDES,
+            f"input.path={root / 'input.parquet'}",
+            "input.format=parquet",
+            "input.key_columns=[shop]",
+            "input.time_column=ds",
+            "input.target_column=y",
+            f"tracking.uri={root / 'mlruns'}",
+            f"output.path={root / 'out'}",
+            "output.table_prefix=fc_",
+        ],
+    )
+    backfill = pipeline.run_job(spark, config, BACKFILL_DATE)
+    full = pipeline.run_job(spark, config, FULL_DATE)
+    return {"config": config, "source": source, "backfill": backfill, "full": full}
+
+
+def read(spark, runs, name, **kwargs):
+    return tables.read_table(spark, runs["config"], name, **kwargs)
+
+
+def test_backfill_uses_no_data_after_its_date(spark, runs):
+    known = runs["source"][runs["source"]["ds"] <= BACKFILL_DATE].groupby("shop").size()
+    results = read(spark, runs, tables.SERIES_RESULTS).where(F.col("run_date") == BACKFILL_DATE).toPandas()
+    assert dict(zip(results["shop"], results["history_length"])) == known.to_dict()
+    models = read(spark, runs, tables.MODELS).where(F.col("run_date") == BACKFILL_DATE)
+    assert models.agg(F.max("history_end")).first()[0] <= pd.Timestamp(BACKFILL_DATE)
+    first_forecast = (
+        read(spark, runs, tables.FORECASTS).where(F.col("run_date") == BACKFILL_DATE).agg(F.min("ds")).first()[0]
+    )
+    assert first_forecast == pd.Timestamp(BACKFILL_DATE) + pd.Timedelta(days=1)
+
+
+def test_models_table_holds_one_loadable_model_per_series_and_run(spark, runs):
+    models = read(spark, runs, tables.MODELS)
+    assert models.groupBy("shop", "run_date").count().where("count > 1").count() == 0
+    assert models.count() == 2 * 2  # two series, two run dates
+    row = models.where(F.col("run_date") == FULL_DATE).where("shop = 'a'").first()
+    run = mlflow.MlflowClient(runs["full"].tracking_uri).get_run(row["child_run_id"])
+    assert run.data.tags["shop"] == "a" and run.data.tags["run_date"] == FULL_DATE
+    assert row["frequency"] == "D" and row["history_length"] == 91
+
+
+def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs):
+    summary = scoring.run_scoring(spark, runs["config"], FULL_DATE)
+    assert summary.counts == {scoring.SCORED_OK: 2}
+    forecasts = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE)
+    trained = forecasts.where("source = 'trained'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")
+    scored = forecasts.where("source = 'scored'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")
+    assert scored.count() == trained.count() == 2 * runs["config"].forecast.horizon
+    assert_df_equality(scored, trained, ignore_row_order=True, ignore_nullable=True)
+    # scoring again replaces its own rows and leaves the trained ones alone
+    scoring.run_scoring(spark, runs["config"], FULL_DATE)
+    assert read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE).count() == 2 * scored.count()
+
+
+def test_scoring_rolls_forward_with_a_new_horizon_and_as_of_date(spark, runs):
+    config = load_config(None, [*_overrides(runs), "forecast.horizon=3"])
+    summary = scoring.run_scoring(spark, config, LATER_DATE, model_run_date=BACKFILL_DATE)
+    assert summary.counts == {scoring.SCORED_OK: 2}
+    scored = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == LATER_DATE).toPandas()
+    assert set(scored["model_run_date"].astype(str)) == {BACKFILL_DATE}
+    # the input ends on FULL_DATE, so the forecast starts the day after, 3 days long
+    last = runs["source"]["ds"].max()
+    assert sorted(scored["ds"].unique()) == list(pd.date_range(last, periods=4, freq="D")[1:])
+
+
+def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs):
+    with pytest.raises(Exception, match=r"no models trained on or before 2024-01-01.*2024-03-10"):
+        scoring.run_scoring(spark, runs["config"], "2024-01-01")
+
+
+def test_latest_forecast_per_series_and_as_of_a_date(spark, runs):
+    forecasts = read(spark, runs, tables.FORECASTS)
+    everything = forecasts.toPandas()
+    latest = tables.latest_forecasts(forecasts, ["shop"]).toPandas()
+    for shop, rows in everything.groupby("shop"):
+        newest = rows[rows["run_date"] == rows["run_date"].max()]
+        source = "trained" if (newest["source"] == "trained").any() else "scored"
+        expected = newest[newest["source"] == source]
+        chosen = latest[latest["shop"] == shop]
+        assert len(chosen) == len(expected)
+        assert set(chosen["run_date"]) == set(expected["run_date"]) and set(chosen["source"]) == {source}
+    as_of = tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-20").select("run_date", "source").distinct()
+    assert [(r[0].isoformat(), r[1]) for r in as_of.collect()] == [(BACKFILL_DATE, "trained")]
+
+
+def test_catalog_names_read_the_same_rows(spark, runs):
+    assert runs["full"].catalog[tables.FORECASTS] == "fc_forecasts"
+    by_name = spark.sql("select * from fc_series_results")
+    assert_df_equality(by_name, read(spark, runs, tables.SERIES_RESULTS), ignore_row_order=True)
+
+
+def test_pandas_reads_the_delta_tables_without_a_jvm(spark, runs):
+    path = runs["full"].tables[tables.FORECASTS]
+    columns = ["shop", "ds", "yhat", "yhat_lower", "yhat_upper", "run_date", "source", "child_run_id"]
+    by_pandas = DeltaTable(path).to_pandas()[columns]
+    by_spark = read(spark, runs, tables.FORECASTS).select(*columns).toPandas()
+    by_pandas["ds"] = pd.to_datetime(by_pandas["ds"]).dt.tz_localize(None)  # Delta stores UTC instants
+    by_pandas["run_date"] = pd.to_datetime(by_pandas["run_date"])
+    by_spark["run_date"] = pd.to_datetime(by_spark["run_date"])
+    order = ["run_date", "source", "shop", "ds"]
+    pd.testing.assert_frame_equal(
+        by_pandas.sort_values(order).reset_index(drop=True),
+        by_spark.sort_values(order).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs):
+    """A forecast row that a later rerun replaced still leads to its model and metrics."""
+    config = runs["config"]
+    first_version = _version_with(spark, runs, FULL_DATE)
+    before = read(spark, runs, tables.FORECASTS, version=first_version).where(
+        (F.col("run_date") == FULL_DATE) & (F.col("source") == "trained") & (F.col("shop") == "b")
+    ).orderBy("ds").toPandas()
+    pipeline.run_job(spark, config, FULL_DATE)  # the scheduled run is repeated
+    now = read(spark, runs, tables.FORECASTS).where(
+        (F.col("run_date") == FULL_DATE) & (F.col("source") == "trained") & (F.col("shop") == "b")
+    )
+    assert now.select("child_run_id").distinct().first()[0] != before["child_run_id"].iloc[0]
+
+    run_id = before["child_run_id"].iloc[0]
+    client = mlflow.MlflowClient(runs["full"].tracking_uri)
+    run = client.get_run(run_id)
+    assert run.data.tags["shop"] == "b" and "cv_smape" in run.data.metrics and run.data.params
+    mlflow.set_tracking_uri(runs["full"].tracking_uri)
+    model = mlflow.prophet.load_model(f"runs:/{run_id}/model")
+    np.testing.assert_allclose(model.predict(before[["ds"]])["yhat"], before["yhat"], rtol=1e-9)
+
+
+def _version_with(spark, runs, run_date):
+    """The first Delta version of the forecasts table that held ``run_date``'s trained rows."""
+    path = runs["full"].tables[tables.FORECASTS]
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").orderBy("version").collect()
+    for entry in history:
+        rows = read(spark, runs, tables.FORECASTS, version=entry["version"]).where(
+            (F.col("run_date") == run_date) & (F.col("source") == "trained")
+        )
+        if rows.count():
+            return entry["version"]
+    raise AssertionError(f"no version holds {run_date}")
+
+
+def _overrides(runs):
+    config = runs["config"]
+    return [
+        *FAST_OVERRIDES,
+        f"input.path={config.input.path}",
+        "input.format=parquet",
+        "input.key_columns=[shop]",
+        "input.time_column=ds",
+        "input.target_column=y",
+        f"tracking.uri={config.tracking.uri}",
+        f"output.path={config.output.path}",
+    ]
+
+
+def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):
+    config = load_config(None, [*_overrides(runs), "output.format=parquet", f"output.path={tmp_path}"])
+    pipeline.run_job(spark, config, FULL_DATE)
+    first = tables.read_table(spark, config, tables.FORECASTS).count()
+    pipeline.run_job(spark, config, FULL_DATE)
+    assert tables.read_table(spark, config, tables.FORECASTS).count() == first
