@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -73,41 +74,49 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary
     logger.info("input: %d rows in %d series with data up to %s", rows, series_count, run_date)
 
     context = tracking.start_parent_run(config, run_date, data_version)
-    paths = tables.table_paths(config)
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
         experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri,
-        tables=paths,
+        tables=tables.table_paths(config),
     )
-    try:
+    with finishing(context, summary, started):
         results = spark_training.train_all(series_df, config, context, series_count)
-        stage_path = _stage(spark, results, config)
+        stage_path = stage(results, config, "train and forecast every series")
         staged = spark.read.parquet(stage_path)
-        _write_tables(staged, config, paths, run_date, context.parent_run_id)
+        _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
         summary.counts = _status_counts(staged)
         tables.delete_path(spark, stage_path)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
         summary.catalog = tables.register(spark, config)
+    return summary
+
+
+@contextmanager
+def finishing(context: tracking.RunContext, summary: JobSummary, started: float):
+    """End the parent run when the block ends: FINISHED with the counts, or FAILED.
+    ``started`` is the job's start (time.monotonic) for its wall time."""
+    try:
+        yield
     except BaseException:
         tracking.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
         raise
     summary.wall_seconds = time.monotonic() - started
     tracking.finish_parent_run(context, summary.counts, summary.wall_seconds)
-    return summary
 
 
-def _stage(spark: SparkSession, results: DataFrame, config: JobConfig) -> str:
-    """Run the training once, into a staging folder all tables are then read from.
+def stage(results: DataFrame, config: JobConfig, description: str) -> str:
+    """Compute ``results`` once, into a staging folder the tables are then read from.
 
-    Caching instead could be evicted and silently re-run the training, which
-    would fit every model and log every child run a second time.
+    Caching instead could be evicted and silently re-run the work, which would
+    fit every model and log every child run a second time.
     """
+    spark = results.sparkSession
     stage_path = f"{tables.output_root(config)}/_staging/{uuid.uuid4().hex}"
-    spark.sparkContext.setJobDescription("train and forecast every series")
-    with StageProgress(spark, "training"):
+    spark.sparkContext.setJobDescription(description)
+    with StageProgress(spark, description):
         results.write.mode("overwrite").parquet(stage_path)
     spark.sparkContext.setJobDescription(None)
     return stage_path

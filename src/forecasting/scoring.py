@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 
 from forecasting import io, model, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
-from forecasting.pipeline import JobSummary, as_of_cut
+from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
         title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT),
     )
-    try:
+    with finishing(context, summary, started):
         schema = T.StructType(
             [work.schema[k] for k in keys]
             + [
@@ -107,9 +107,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
             partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
         )
-        # materialise once: the forecasts are written and counted from the same rows
-        stage_path = f"{tables.output_root(config)}/_staging/score-{context.parent_run_id}"
-        scored.write.mode("overwrite").parquet(stage_path)
+        stage_path = stage(scored, config, "score every stored model")
         staged = spark.read.parquet(stage_path)
         forecasts = spark_training.forecasts_table(
             staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
@@ -121,9 +119,4 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
         tables.delete_path(spark, stage_path)
         summary.catalog = tables.register(spark, config)
-    except BaseException:
-        tracking.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
-        raise
-    summary.wall_seconds = time.monotonic() - started
-    tracking.finish_parent_run(context, summary.counts, summary.wall_seconds)
     return summary
