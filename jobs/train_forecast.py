@@ -6,7 +6,8 @@
 
 --run-date (default today) names the run and cuts the input: only rows up to that
 day are used, so a past date backfills what the job would have made then.
-Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input.
+Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input,
+4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share.
 """
 import logging
 import sys

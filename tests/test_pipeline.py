@@ -16,13 +16,19 @@ from forecasting.config import load_config
 RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
 
 
-def dirty_input() -> pd.DataFrame:
-    """Two good series, one too short, one whose values are all missing."""
+# With forecast.min_history lowered to 3, a 2-row series is skipped as too short,
+# and a 4-row one passes that check but leaves the cross-validation no fold to
+# score, so every tuning evaluation fails: a genuine per-series failure.
+MIN_HISTORY = 3
+
+
+def mixed_input() -> pd.DataFrame:
+    """Two good series, one too short to model, one that fails in tuning."""
     parts = {
         ("north", "tea"): daily_series(60, level=100, seed=1),
         ("south", "tea"): daily_series(60, level=40, seed=2),
-        ("south", "cake"): daily_series(10, level=10, seed=3),
-        ("east", "tea"): daily_series(60, seed=4).assign(y=np.nan),
+        ("south", "cake"): daily_series(2, level=10, seed=3),
+        ("east", "tea"): daily_series(4, seed=4),
     }
     frames = [s.assign(region=r, product=p) for (r, p), s in parts.items()]
     return pd.concat(frames).rename(columns={"ds": "day", "y": "units"})[["region", "product", "day", "units"]]
@@ -31,7 +37,7 @@ def dirty_input() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def job(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("job")
-    source = dirty_input()
+    source = mixed_input()
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(
         None,
@@ -44,6 +50,7 @@ def job(spark, tmp_path_factory):
             f"tracking.uri={root / 'mlruns'}",
             "tracking.experiment=pipeline-test",
             f"output.path={root / 'out'}",
+            f"forecast.min_history={MIN_HISTORY}",
         ],
     )
     first = pipeline.run_job(spark, config, RUN_DATE)
@@ -59,7 +66,7 @@ def test_every_series_gets_one_result_row_with_its_status(spark, job):
     source = job["source"]
     lengths = source.groupby(["region", "product"]).size().rename("history_length").reset_index()
     lengths["status"] = np.select(
-        [lengths["history_length"] < 20, lengths["region"] == "east"], ["skipped", "failed"], "ok"
+        [lengths["history_length"] < MIN_HISTORY, lengths["history_length"] < 20], ["skipped", "failed"], "ok"
     )
     expected = spark.createDataFrame(lengths[["region", "product", "status", "history_length"]]).withColumn(
         "history_length", F.col("history_length").cast("int")
@@ -71,9 +78,11 @@ def test_every_series_gets_one_result_row_with_its_status(spark, job):
 
 def test_failed_and_skipped_rows_say_why(spark, job):
     rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
-    assert rows["skipped"]["reason"].startswith("too little history: 10 rows")
-    assert rows["failed"]["reason"]  # Prophet's own error text
+    assert rows["skipped"]["reason"] == "too little history: 2 rows, needs at least 3; fallback forecast: naive"
+    assert rows["failed"]["reason"].startswith("RuntimeError: every tuning evaluation failed")
+    assert rows["failed"]["reason"].endswith("; fallback forecast: naive")
     assert rows["failed"]["child_run_id"]  # failures are tracked too
+    assert {rows[s]["model"] for s in rows} == {"naive"}
 
 
 def test_forecasts_continue_each_good_series_over_the_horizon(spark, job):
@@ -83,8 +92,13 @@ def test_forecasts_continue_each_good_series_over_the_horizon(spark, job):
     for (region, product), group in forecasts.toPandas().groupby(["region", "product"]):
         start = pd.Timestamp(last_day[(region, product)])
         assert list(group.sort_values("ds")["ds"]) == list(pd.date_range(start, periods=horizon + 1, freq="D")[1:])
-        assert (group["yhat_lower"] <= group["yhat_upper"]).all()
-    assert forecasts.select("region", "product").distinct().count() == 2
+        prophet = group["model"] == "prophet"
+        assert (group.loc[prophet, "yhat_lower"] <= group.loc[prophet, "yhat_upper"]).all()
+        # a naive fallback on two rows has no spread to size an interval with: left empty
+        assert group.loc[~prophet, "yhat"].notna().all()
+    assert forecasts.select("region", "product").distinct().count() == 4  # the fallback forecasts too
+    models = {r["model"]: r["n"] for r in forecasts.groupBy("model").agg(F.countDistinct("region", "product").alias("n")).collect()}
+    assert models == {"prophet": 2, "naive": 2}
     assert forecasts.select("run_date").distinct().first()[0].isoformat() == RUN_DATE
     assert {r[0] for r in forecasts.select("job_run_id").distinct().collect()} == {job["summary"].job_run_id}
 

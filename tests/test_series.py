@@ -84,22 +84,52 @@ def test_a_good_series_is_forecast_over_the_horizon(fast_config):
 
 
 def test_too_short_a_series_is_skipped_with_its_reason(fast_config):
-    config = fast_config()
-    outcome = train_series(daily_series(10), config)
+    outcome = train_series(daily_series(10), fast_config("reliability.fallback=null"))
     assert outcome.status == SKIPPED
-    assert "too little history: 10 rows" in outcome.reason
-    assert outcome.forecast is None
+    assert outcome.reason == "too little history: 10 rows, needs at least 28"
+    assert outcome.forecast is None and outcome.model_name is None
 
 
-def test_duplicate_timestamps_are_reported(fast_config):
+def test_a_skipped_series_gets_the_fallback_forecast_marked_as_such(fast_config):
+    history = daily_series(10)
+    outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"))
+    assert outcome.status == SKIPPED
+    # ten days are not two weekly seasons: the plain naive forecast repeats the last value
+    assert outcome.model_name == "naive" and outcome.reason.endswith("; fallback forecast: naive")
+    assert (outcome.forecast["yhat"] == history["y"].iloc[-1]).all()
+
+
+def test_a_constant_series_is_skipped_and_says_so(fast_config):
+    history = daily_series(60).assign(y=5.0)
+    outcome = train_series(history, fast_config("reliability.fallback=naive"))
+    assert outcome.status == SKIPPED and outcome.reason.startswith("constant series: every value is 5")
+    assert (outcome.forecast["yhat"] == 5.0).all()
+
+
+def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
     history = daily_series(60)
-    outcome = train_series(pd.concat([history, history.tail(2)]), fast_config())
-    assert outcome.status == SKIPPED and "2 duplicate timestamps" in outcome.reason
+    doubled = pd.concat([history, history.tail(2)])
+    merged = train_series(doubled, fast_config())
+    assert merged.status == OK and merged.notes == ["2 duplicate timestamps merged (sum)"]
+    assert merged.history_length == 60
+    rejected = train_series(doubled, fast_config("cleaning.duplicates=reject"))
+    assert rejected.status == SKIPPED
+    assert rejected.reason == "2 duplicate timestamps (cleaning.duplicates = reject)"
+    assert rejected.forecast is None  # rejected data gets no fallback either
 
 
-def test_a_series_that_breaks_prophet_fails_without_raising(fast_config):
-    history = daily_series(60).assign(y=np.nan)
-    outcome = train_series(history, fast_config())
+def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(fast_config, monkeypatch):
+    def broken(history, config):
+        raise RuntimeError("optimizer exploded")
+
+    monkeypatch.setattr("forecasting.series.tuning.tune", broken)
+    history = daily_series(60)
+    outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"))
     assert outcome.status == FAILED
-    assert outcome.reason  # the error text, for the series_results row
-    assert outcome.forecast is None and outcome.fit_seconds > 0
+    assert outcome.reason == "RuntimeError: optimizer exploded; fallback forecast: seasonal_naive"
+    assert outcome.model_name == "seasonal_naive" and outcome.model is None
+    last_week = history["y"].iloc[-7:].to_numpy()
+    np.testing.assert_allclose(outcome.forecast["yhat"].to_numpy(), last_week)
+    assert outcome.fit_seconds > 0
+    without = train_series(history, fast_config("reliability.fallback=null"))
+    assert without.status == FAILED and without.forecast is None

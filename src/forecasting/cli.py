@@ -9,11 +9,14 @@ import sys
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
+from forecasting.tracking import TrackingUnavailable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_INPUT = 3
+EXIT_TRACKING = 4
+EXIT_TOO_MANY_FAILED = 5
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -57,10 +60,13 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     except InputError as err:
         logger.error("input error: %s", err)
         return EXIT_INPUT
+    except TrackingUnavailable as err:
+        logger.error("tracking error: %s", err)
+        return EXIT_TRACKING
     finally:
         spark.stop()
     print(summary.format())  # the job's final report, for the person who started it
-    return EXIT_OK
+    return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
 
 
 def load_or_exit(args: argparse.Namespace) -> JobConfig:

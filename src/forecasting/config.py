@@ -22,6 +22,14 @@ SAMPLE_INPUT = "sample"
 INPUT_FORMATS = ("csv", "parquet", "delta", "table")
 OUTPUT_FORMATS = ("parquet", "delta")
 METRICS = ("mae", "rmse", "smape")
+FALLBACKS = ("naive", "seasonal_naive", "drift")
+CLEANING_CHOICES = {
+    "missing_values": ("drop", "interpolate", "zero", "reject"),
+    "negative_values": ("allow", "clip", "drop", "reject"),
+    "off_grid": ("align", "reject"),
+    "duplicates": ("sum", "mean", "last", "reject"),
+    "gaps": ("keep", "interpolate", "zero", "reject"),
+}
 DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
 # Prophet constructor arguments that can be tuned without extra inputs
 # (growth needs a cap column, so it stays a fixed model setting).
@@ -55,6 +63,15 @@ class ForecastConfig:
     frequency: str
     interval_width: float
     min_history: int | None
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    missing_values: str
+    negative_values: str
+    off_grid: str
+    duplicates: str
+    gaps: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,16 @@ class TrackingConfig:
     experiment: str
     log_models: bool
     log_plots: bool
+    max_retries: int
+    backoff_seconds: int  # MLflow reads its retry settings as whole seconds
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class ReliabilityConfig:
+    fallback: str | None
+    max_failed_share: float
+    kill_worker_on_series: str | None
 
 
 @dataclass(frozen=True)
@@ -116,10 +143,12 @@ class SparkConfig:
 class JobConfig:
     input: InputConfig
     forecast: ForecastConfig
+    cleaning: CleaningConfig
     model: ModelConfig
     tuning: TuningConfig
     cross_validation: CrossValidationConfig
     tracking: TrackingConfig
+    reliability: ReliabilityConfig
     output: OutputConfig
     spark: SparkConfig
 
@@ -286,6 +315,9 @@ def validate(config: JobConfig) -> None:
         fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
     )
 
+    for name, choices in CLEANING_CHOICES.items():
+        _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
+
     md = config.model
     _require(md.growth in ("linear", "flat"), "model.growth", "must be 'linear' or 'flat'")
     for name in ("yearly_seasonality", "weekly_seasonality", "daily_seasonality"):
@@ -313,6 +345,12 @@ def validate(config: JobConfig) -> None:
     _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
+    _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
+    _require(config.tracking.timeout_seconds > 0, "tracking.timeout_seconds", "must be positive")
+    rel = config.reliability
+    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
+    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
     _require(bool(config.tracking.experiment.strip()), "tracking.experiment", "must not be empty")
     _require(bool(config.output.path.strip()), "output.path", "must not be empty")
     _require(

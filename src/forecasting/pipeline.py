@@ -32,6 +32,15 @@ class JobSummary:
     title: str = "Forecast run"
     note: str = ""
     statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
+    max_failed_share: float = 1.0
+
+    @property
+    def failed_share(self) -> float:
+        return self.counts.get(FAILED, 0) / self.total if self.total else 0.0
+
+    @property
+    def too_many_failed(self) -> bool:
+        return self.failed_share > self.max_failed_share
 
     @property
     def total(self) -> int:
@@ -52,6 +61,13 @@ class JobSummary:
             lines.append(f"  open the UI with: mlflow ui --backend-store-uri {self.tracking_uri}")
         else:
             lines.append(f"  tracking server: {self.tracking_uri}")
+        if self.counts.get(FAILED) or self.counts.get(SKIPPED):
+            lines.append("  why series failed or were skipped: the status and reason columns of series_results")
+        if self.too_many_failed:
+            lines.append(
+                f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
+                f"({self.max_failed_share:.0%}): exit code 5"
+            )
         return "\n".join(lines)
 
 
@@ -80,10 +96,12 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary
         experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri,
         tables=tables.table_paths(config),
+        max_failed_share=config.reliability.max_failed_share,
     )
     with finishing(context, summary, started):
+        tables.delete_staging(spark, config, f"train-{run_date}")  # left by a killed run of this date
         results = spark_training.train_all(series_df, config, context, series_count)
-        stage_path = stage(results, config, "train and forecast every series")
+        stage_path = stage(results, config, f"train-{run_date}", "train and forecast every series")
         staged = spark.read.parquet(stage_path)
         _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
         summary.counts = _status_counts(staged)
@@ -107,14 +125,14 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     tracking.finish_parent_run(context, summary.counts, summary.wall_seconds)
 
 
-def stage(results: DataFrame, config: JobConfig, description: str) -> str:
+def stage(results: DataFrame, config: JobConfig, label: str, description: str) -> str:
     """Compute ``results`` once, into a staging folder the tables are then read from.
 
     Caching instead could be evicted and silently re-run the work, which would
     fit every model and log every child run a second time.
     """
     spark = results.sparkSession
-    stage_path = f"{tables.output_root(config)}/_staging/{uuid.uuid4().hex}"
+    stage_path = f"{tables.staging_root(config)}/{label}-{uuid.uuid4().hex}"
     spark.sparkContext.setJobDescription(description)
     with StageProgress(spark, description):
         results.write.mode("overwrite").parquet(stage_path)

@@ -44,11 +44,12 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
                 {
                     **keys,
                     "forecast": forecast.to_dict("records"),
+                    "model": "prophet",
                     "child_run_id": record["child_run_id"],
                     "status": SCORED_OK if not pd.isna(record["last_ds"]) else NO_INPUT,
                 }
             )
-        yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "child_run_id", "status"])
+        yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status"])
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
@@ -99,6 +100,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             [work.schema[k] for k in keys]
             + [
                 T.StructField("forecast", T.ArrayType(spark_training.FORECAST_POINT)),
+                T.StructField("model", T.StringType()),
                 T.StructField("child_run_id", T.StringType()),
                 T.StructField("status", T.StringType()),
             ]
@@ -107,7 +109,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
             partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
         )
-        stage_path = stage(scored, config, "score every stored model")
+        stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
         staged = spark.read.parquet(stage_path)
         forecasts = spark_training.forecasts_table(
             staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen

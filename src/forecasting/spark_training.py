@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 from functools import partial
 
 import pandas as pd
@@ -18,7 +20,7 @@ from pyspark.sql import types as T
 from forecasting import model, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_FUNCTIONS
-from forecasting.series import prepare_history, train_series
+from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
 from forecasting.validation import TARGET, TIME
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ RESULT_FIELDS = [
     T.StructField("status", T.StringType(), False),
     T.StructField("reason", T.StringType()),
     T.StructField("history_length", T.IntegerType()),
+    T.StructField("data_notes", T.StringType()),
+    T.StructField("model", T.StringType()),
     *[T.StructField(name, T.DoubleType()) for name in CV_COLUMNS],
     T.StructField("best_params", T.StringType()),
     T.StructField("evaluations", T.IntegerType()),
@@ -61,14 +65,22 @@ def train_group(
     group: pd.DataFrame, config: JobConfig, key_columns: list[str], context: tracking.RunContext
 ) -> pd.DataFrame:
     """applyInPandas body: train one series, log its child run, return its result row."""
-    keys = {k: group[k].iloc[0] for k in key_columns}
+    keys = {k: _plain_key(group[k].iloc[0]) for k in key_columns}
+    name = tracking.series_id(keys)
     history = group[[TIME, TARGET]]
-    outcome = train_series(history, config, seed=model.series_seed(tracking.series_id(keys)))
+    attempt = _task_attempt()
+    if attempt == 0 and config.reliability.kill_worker_on_series == name:
+        _kill_this_worker(context, keys)
+    null_keys = [k for k, v in keys.items() if v is None]
+    if null_keys:
+        outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity", len(history))
+    else:
+        outcome = train_series(history, config, seed=model.series_seed(name))
     run_id, reason = None, outcome.reason
     try:
-        run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history))
+        run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history), retry=attempt > 0)
     except Exception as err:  # the forecast stays valid without its run
-        logger.warning("tracking failed for %s: %s", tracking.series_id(keys), err)
+        logger.warning("tracking failed for %s: %s", name, err)
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
     forecast = None
     if outcome.forecast is not None:
@@ -78,6 +90,8 @@ def train_group(
         "status": [outcome.status],
         "reason": [reason],
         "history_length": [outcome.history_length],
+        "data_notes": ["; ".join(outcome.notes) or None],
+        "model": [outcome.model_name],
         **{f"cv_{name}": [outcome.cv_metrics.get(name)] for name in METRIC_FUNCTIONS},
         "best_params": [json.dumps(outcome.best_params, sort_keys=True) if outcome.best_params else None],
         "evaluations": [outcome.evaluations],
@@ -88,6 +102,31 @@ def train_group(
         "model_json": [model.to_json(outcome.model) if outcome.model is not None else None],
     }
     return pd.DataFrame(row)
+
+
+def _plain_key(value):
+    """pandas turns a null key into None, NaN or NaT depending on the column type."""
+    return None if pd.isna(value) else value
+
+
+def _task_attempt() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.attemptNumber() if context is not None else 0
+
+
+def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
+    """Fault injection (reliability.kill_worker_on_series): die the way an
+    out-of-memory kill does, after the series' child run has been started."""
+    tracking.use_context_environment(context)
+    tracking.client(context.tracking_uri).create_run(
+        context.experiment_id,
+        tags={tracking.PARENT_TAG: context.parent_run_id, tracking.SERIES_HASH_TAG: tracking.series_hash(keys)},
+        run_name=tracking.series_id(keys),
+    )
+    logger.warning("fault injection: killing the Python worker of %s", tracking.series_id(keys))
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def shuffle_partitions(config: JobConfig, series_count: int) -> int:
@@ -122,14 +161,15 @@ def forecasts_table(
 ) -> DataFrame:
     """One row per series and forecast step; ``source`` tells trained from scored rows."""
     points = results.where(F.col("forecast").isNotNull()).select(
-        *key_columns, F.explode("forecast").alias("point"), "child_run_id"
+        *key_columns, F.explode("forecast").alias("point"), "model", "child_run_id"
     )
     return (
-        points.select(*key_columns, "point.*", "child_run_id")
+        points.select(*key_columns, "point.*", "model", "child_run_id")
         .transform(lambda df: with_run_columns(df, run_date, job_run_id))
         .withColumn("source", F.lit(source))
         .withColumn("model_run_date", F.lit(model_run_date or run_date).cast(T.DateType()))
-        .select(*key_columns, *FORECAST_POINT.names, "run_date", "source", "model_run_date", "job_run_id", "child_run_id")
+        .select(*key_columns, *FORECAST_POINT.names, "model", "run_date", "source", "model_run_date",
+                "job_run_id", "child_run_id")
     )
 
 

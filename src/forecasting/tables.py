@@ -31,6 +31,20 @@ def output_root(config: JobConfig) -> str:
     return root.rstrip("/")
 
 
+def staging_root(config: JobConfig) -> str:
+    return f"{output_root(config)}/_staging"
+
+
+def delete_staging(spark: SparkSession, config: JobConfig, label: str) -> None:
+    """Remove staging folders named ``label-*`` (left behind by a killed run)."""
+    jvm = spark.sparkContext._jvm
+    pattern = jvm.org.apache.hadoop.fs.Path(f"{staging_root(config)}/{label}-*")
+    fs = pattern.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    for status in fs.globStatus(pattern) or []:
+        logger.warning("removing staging folder of an unfinished run: %s", status.getPath())
+        fs.delete(status.getPath(), True)
+
+
 def table_paths(config: JobConfig) -> dict[str, str]:
     return {name: f"{output_root(config)}/{name}" for name in PARTITIONS}
 

@@ -5,11 +5,15 @@ built from the tracking URI, so nothing per series passes through the driver.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
+import os
+import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -23,6 +27,11 @@ from forecasting.series import SeriesOutcome
 logger = logging.getLogger(__name__)
 
 SERIES_ID_TAG = "series_id"
+SERIES_HASH_TAG = "series_hash"  # exact, escape-free handle on a series for lookups
+NULL_KEY = "<null>"
+CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+MAX_TAG_VALUE = 5000
+MAX_RUN_NAME = 200
 PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
@@ -31,7 +40,11 @@ JOB_TAG = "job"
 
 @dataclass(frozen=True)
 class RunContext:
-    """What an executor needs to log a child run; small, so it ships with the task."""
+    """What an executor needs to log a child run; small, so it ships with the task.
+
+    Credentials travel inside the task, read from the driver's environment: never
+    in the config, a log line, a run's params or tags, or Spark's environment page.
+    """
 
     tracking_uri: str
     experiment_id: str
@@ -39,7 +52,32 @@ class RunContext:
     run_date: str
     log_models: bool
     log_plots: bool
+    http_settings: dict[str, str] = field(default_factory=dict)
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)
 
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking server cannot be reached or refuses us; raised before training."""
+
+
+def http_settings(config: JobConfig) -> dict[str, str]:
+    """MLflow's own retry settings (it retries timeouts, 429 and 5xx with backoff)."""
+    tracking = config.tracking
+    return {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(tracking.max_retries),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(tracking.backoff_seconds),
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(tracking.timeout_seconds),
+    }
+
+
+def credentials_from_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in CREDENTIAL_VARIABLES if os.environ.get(name)}
+
+
+def use_context_environment(context: RunContext) -> None:
+    """Executors: MLflow reads retry settings and credentials from the environment."""
+    os.environ.update(context.http_settings)
+    os.environ.update(context.credentials)
 
 def resolve_uri(uri: str) -> str:
     """A bare path becomes an absolute ``file:`` URI, so executors started in other
@@ -56,9 +94,40 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def key_text(value: Any) -> str:
+    return NULL_KEY if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def series_id(keys: dict[str, Any]) -> str:
     """A readable identity of a series: its key values joined by '/'."""
-    return "/".join(str(value) for value in keys.values())
+    return "/".join(key_text(value) for value in keys.values())
+
+
+def series_hash(keys: dict[str, Any]) -> str:
+    """A digest of the key values, unambiguous whatever characters they hold."""
+    canonical = json.dumps([key_text(v) for v in keys.values()], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def tag_filter(column: str, value: Any) -> str:
+    """An MLflow search filter matching ``tags.<column> = value`` exactly.
+
+    MLflow's filter strings have no escape character: a value holding a single
+    quote is double-quoted, one holding both quote kinds cannot be written, so
+    such lookups go through the ``series_hash`` tag instead.
+    """
+    text = key_text(value)
+    name = f"tags.`{column}`" if re.search(r"[^A-Za-z0-9_]", column) else f"tags.{column}"
+    if "'" not in text:
+        return f"{name} = '{text}'"
+    if '"' not in text:
+        return f'{name} = "{text}"'
+    raise ValueError(f"{text!r} holds both quote kinds: search by tags.{SERIES_HASH_TAG} = '<series_hash(keys)>'")
+
+
+def series_filter(keys: dict[str, Any]) -> str:
+    """A filter for one series' runs that works for any key values."""
+    return f"tags.{SERIES_HASH_TAG} = '{series_hash(keys)}'"
 
 
 # --------------------------------------------------------------------------- driver
@@ -68,6 +137,8 @@ def start_parent_run(
     config: JobConfig, run_date: str, data_version: dict, job: str = "train_forecast", extra_tags: dict | None = None
 ) -> RunContext:
     uri = resolve_uri(config.tracking.uri)
+    os.environ.update(http_settings(config))
+    check_server(uri, config.tracking.timeout_seconds)
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)
     experiment_id = (
@@ -85,6 +156,7 @@ def start_parent_run(
         **{f"version.{name}": version for name, version in versions.items()},
         **(extra_tags or {}),
     }
+    end_stale_runs(tracker, experiment_id, job, run_date)
     run = tracker.create_run(experiment_id, tags=tags, run_name=f"{job} {run_date}")
     run_id = run.info.run_id
     from mlflow.entities import Param
@@ -104,7 +176,59 @@ def start_parent_run(
         run_date=run_date,
         log_models=config.tracking.log_models,
         log_plots=config.tracking.log_plots,
+        http_settings=http_settings(config),
+        credentials=credentials_from_environment(),
     )
+
+
+def check_server(uri: str, timeout: float) -> None:
+    """Fail fast, naming the URI, when a tracking server is down or refuses us;
+    MLflow's own retries would otherwise spend minutes before saying so."""
+    if urlparse(uri).scheme not in ("http", "https"):
+        return
+    import requests
+
+    try:
+        health = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
+    except requests.RequestException as err:
+        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {err}") from err
+    if health.status_code >= 500:
+        raise TrackingUnavailable(f"MLflow tracking server {uri} is unhealthy: HTTP {health.status_code}")
+    credentials = credentials_from_environment()
+    auth = None
+    headers = {}
+    if "MLFLOW_TRACKING_TOKEN" in credentials:
+        headers["Authorization"] = f"Bearer {credentials['MLFLOW_TRACKING_TOKEN']}"
+    elif "MLFLOW_TRACKING_USERNAME" in credentials:
+        auth = (credentials["MLFLOW_TRACKING_USERNAME"], credentials.get("MLFLOW_TRACKING_PASSWORD", ""))
+    probe = requests.get(
+        f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+        auth=auth, headers=headers, timeout=timeout,
+    )
+    if probe.status_code in (401, 403):
+        given = "were rejected" if credentials else "are needed"
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} answered HTTP {probe.status_code}: credentials {given}. "
+            "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
+        )
+
+
+def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str) -> None:
+    """A job killed midway leaves its runs RUNNING; the rerun of its date ends them."""
+    stale = tracker.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
+    )
+    for parent in stale:
+        children = tracker.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{PARENT_TAG} = '{parent.info.run_id}' and attributes.status = 'RUNNING'",
+        )
+        for run in [*children, parent]:
+            tracker.set_tag(run.info.run_id, "ended_by", f"a later {job} run of {run_date}")
+            tracker.set_terminated(run.info.run_id, status="FAILED")
+        logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
+                       job, parent.info.run_id, run_date, len(children))
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False) -> None:
@@ -143,45 +267,71 @@ def log_series_run(
     keys: dict[str, Any],
     outcome: SeriesOutcome,
     history,
+    retry: bool = False,
 ) -> str:
-    """Create, fill and end the child run of one series; return its run id."""
-    from mlflow.entities import Metric, Param
+    """Create (or, on a task retry, reuse), fill and end the child run of one series."""
+    from mlflow.entities import Metric, Param, RunTag
 
+    use_context_environment(context)
     tracker = client(context.tracking_uri)
     name = series_id(keys)
     tags = {
-        PARENT_TAG: context.parent_run_id,
-        SERIES_ID_TAG: name,
+        SERIES_ID_TAG: name[:MAX_TAG_VALUE],
+        SERIES_HASH_TAG: series_hash(keys),
         RUN_DATE_TAG: context.run_date,
         STATUS_TAG: outcome.status,
-        "model": "prophet",
-        **{column: str(value) for column, value in keys.items()},
+        "model": outcome.model_name or "none",
+        **{column: key_text(value)[:MAX_TAG_VALUE] for column, value in keys.items()},
     }
     if outcome.reason:
-        tags["reason"] = outcome.reason[:5000]
-    run = tracker.create_run(context.experiment_id, tags=tags, run_name=name)
-    run_id = run.info.run_id
-    try:
-        now = int(time.time() * 1000)
-        metrics = [Metric(f"cv_{k}", v, now, 0) for k, v in outcome.cv_metrics.items()]
-        metrics += [
-            Metric("fit_seconds", outcome.fit_seconds, now, 0),
-            Metric("history_length", float(outcome.history_length), now, 0),
-            Metric("evaluations", float(outcome.evaluations), now, 0),
-        ]
-        params = [Param(k, _param_value(v)) for k, v in outcome.best_params.items()]
+        tags["reason"] = outcome.reason[:MAX_TAG_VALUE]
+    if outcome.notes:
+        tags["data_notes"] = "; ".join(outcome.notes)[:MAX_TAG_VALUE]
+    now = int(time.time() * 1000)
+    metrics = [Metric(f"cv_{k}", v, now, 0) for k, v in outcome.cv_metrics.items()]
+    metrics += [
+        Metric("fit_seconds", outcome.fit_seconds, now, 0),
+        Metric("history_length", float(outcome.history_length), now, 0),
+        Metric("evaluations", float(outcome.evaluations), now, 0),
+    ]
+    params = [Param(k, _param_value(v)) for k, v in outcome.best_params.items()]
+    run_id = _earlier_attempt(tracker, context, keys) if retry else None
+    if run_id is not None:
+        try:  # the retried attempt found the same parameters (the search is seeded)
+            tracker.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag(k, v) for k, v in tags.items()])
+        except Exception as err:
+            logger.warning("cannot reuse run %s of %s (%s); starting a new one", run_id, name, err)
+            tracker.set_terminated(run_id, status="FAILED")
+            run_id = None
+    if run_id is None:
+        run = tracker.create_run(
+            context.experiment_id, tags={PARENT_TAG: context.parent_run_id, **tags}, run_name=name[:MAX_RUN_NAME]
+        )
+        run_id = run.info.run_id
         tracker.log_batch(run_id, metrics=metrics, params=params)
+    try:
         if outcome.forecast is not None and context.log_plots:
-            title = ", ".join(f"{k}={v}" for k, v in keys.items()) + f"  (run {context.run_date})"
-            figure = plots.forecast_figure(history, outcome.forecast, title)
+            title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
+            figure = plots.forecast_figure(history, outcome.forecast, f"{title}  (run {context.run_date})")
             tracker.log_figure(run_id, figure, "plots/forecast.png")
         if outcome.model is not None and context.log_models:
             _log_model(tracker, run_id, outcome.model)
     except Exception:
         tracker.set_terminated(run_id, status="FAILED")
         raise
-    tracker.set_terminated(run_id, status="FINISHED" if outcome.status != "failed" else "FAILED")
+    tracker.set_terminated(run_id, status="FAILED" if outcome.status == "failed" else "FINISHED")
     return run_id
+
+
+def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> str | None:
+    """The run an earlier, killed attempt of this task made for this series."""
+    runs = tracker.search_runs(
+        [context.experiment_id],
+        filter_string=f"tags.{PARENT_TAG} = '{context.parent_run_id}' and {series_filter(keys)}",
+    )
+    for extra in runs[1:]:
+        tracker.set_terminated(extra.info.run_id, status="FAILED")
+    return runs[0].info.run_id if runs else None
 
 
 def _log_model(tracker, run_id: str, model) -> None:

@@ -100,6 +100,7 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
     """Search the configured space with TPE (seeded) and return the best parameters
     with their cross-validated metrics. An empty space just cross-validates."""
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, space_eval, tpe
+    from hyperopt.exceptions import AllTrialsFailed
 
     # Hyperopt's logger announces every trial; the job reports per series instead.
     logging.getLogger("hyperopt").setLevel(logging.WARNING)
@@ -122,16 +123,19 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
     space = hyperopt_space(tuning.search_space)
     trials = Trials()
     startup = max(1, min(20, tuning.max_evals // STARTUP_SHARE))
-    fmin(
-        objective,
-        space,
-        algo=partial(tpe.suggest, n_startup_jobs=startup),
-        max_evals=tuning.max_evals,
-        trials=trials,
-        rstate=np.random.default_rng(tuning.seed),
-        show_progressbar=False,
-        return_argmin=False,
-    )
+    try:
+        fmin(
+            objective,
+            space,
+            algo=partial(tpe.suggest, n_startup_jobs=startup),
+            max_evals=tuning.max_evals,
+            trials=trials,
+            rstate=np.random.default_rng(tuning.seed),
+            show_progressbar=False,
+            return_argmin=False,
+        )
+    except AllTrialsFailed:
+        pass  # reported below with the trials' own errors
     succeeded = [t for t in trials.trials if t["result"]["status"] == STATUS_OK]
     if not succeeded:
         errors = {t["result"].get("error") for t in trials.trials}

@@ -1,0 +1,84 @@
+"""Simple forecasts that need no fitting: the fallback when Prophet cannot be used.
+
+Each takes a ``ds``/``y`` history and returns the same columns as Prophet's
+forecast, with a normal interval from the spread of the method's own in-sample
+one-step errors, widening with the horizon.
+"""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
+
+from forecasting.model import FORECAST_COLUMNS, future_dates
+
+# Seasonal period in steps, for frequencies of a day or longer: the cycle such
+# series most often repeat (a week of days, a year of months, ...).
+SEASON_BY_FREQUENCY = {"D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "SMS": 24, "QS": 4, "QE": 4}
+DAY = pd.Timedelta(days=1)
+
+
+def season_length(frequency: str) -> int:
+    """Steps per seasonal cycle for ``frequency`` (1 when it has no natural cycle).
+    Below a day the cycle is the day: 24 for hourly data, 96 for 15 minutes."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick) and pd.Timedelta(offset) < DAY:
+        steps, remainder = divmod(DAY, pd.Timedelta(offset))
+        return int(steps) if not remainder else 1
+    if offset.n != 1:
+        return 1
+    return SEASON_BY_FREQUENCY.get(offset.name.split("-")[0], 1)
+
+
+def _interval(point: np.ndarray, sigma: float, widening: np.ndarray, width: float) -> pd.DataFrame:
+    z = NormalDist().inv_cdf(0.5 + width / 2)
+    spread = z * sigma * widening if math.isfinite(sigma) else np.full(len(point), np.nan)
+    return pd.DataFrame({"yhat": point, "yhat_lower": point - spread, "yhat_upper": point + spread})
+
+
+def naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The last value, repeated."""
+    y = history["y"].to_numpy(dtype="float64")
+    sigma = float(np.std(np.diff(y), ddof=1)) if len(y) > 2 else float("nan")
+    steps = np.arange(1, horizon + 1)
+    frame = _interval(np.full(horizon, y[-1]), sigma, np.sqrt(steps), interval_width)
+    return _with_dates(frame, history, horizon, frequency)
+
+
+def seasonal_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The value one season earlier, repeated; the plain naive forecast when the
+    history is shorter than two seasons."""
+    m = season_length(frequency)
+    y = history["y"].to_numpy(dtype="float64")
+    if m <= 1 or len(y) < 2 * m:
+        return naive(history, horizon, frequency, interval_width)
+    steps = np.arange(horizon)
+    point = y[len(y) - m + steps % m]
+    sigma = float(np.std(y[m:] - y[:-m], ddof=1)) if len(y) > m + 1 else float("nan")
+    frame = _interval(point, sigma, np.sqrt(steps // m + 1), interval_width)
+    return _with_dates(frame, history, horizon, frequency)
+
+
+def drift(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The line from the first to the last value, extended."""
+    y = history["y"].to_numpy(dtype="float64")
+    n = len(y)
+    slope = (y[-1] - y[0]) / (n - 1) if n > 1 else 0.0
+    steps = np.arange(1, horizon + 1)
+    residuals = np.diff(y) - slope
+    sigma = float(np.std(residuals, ddof=1)) if n > 2 else float("nan")
+    widening = np.sqrt(steps * (1 + steps / max(n - 1, 1)))
+    frame = _interval(y[-1] + slope * steps, sigma, widening, interval_width)
+    return _with_dates(frame, history, horizon, frequency)
+
+
+def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, frequency: str) -> pd.DataFrame:
+    frame.insert(0, "ds", future_dates(history["ds"].max(), horizon, frequency))
+    return frame[FORECAST_COLUMNS]
+
+
+BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "drift": drift}

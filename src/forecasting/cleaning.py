@@ -1,0 +1,108 @@
+"""Per-series data problems and the configured policy for each (pure pandas).
+
+Each step either repairs the history and notes what it did, or rejects the
+series with a reason; nothing is changed or dropped without a note.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
+
+from forecasting.config import CleaningConfig
+
+
+@dataclass
+class Cleaned:
+    history: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    rejection: str | None = None
+
+
+def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
+    """Each timestamp moved back to the start of its period of ``frequency``."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick):  # fixed-length periods: hours, days, minutes
+        return ds.dt.floor(offset)
+    normalized = ds.dt.normalize()
+    return normalized.map(offset.rollback)
+
+
+def _fill(y: pd.Series, how: str) -> pd.Series:
+    if how == "zero":
+        return y.fillna(0.0)
+    return y.interpolate(method="linear", limit_direction="both")
+
+
+def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig) -> Cleaned:
+    """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time."""
+    result = Cleaned(history.copy())
+    frame = result.history
+    frame["y"] = frame["y"].astype("float64")
+
+    missing = ~np.isfinite(frame["y"].to_numpy())
+    if missing.any():
+        count = int(missing.sum())
+        if policy.missing_values == "reject":
+            return _reject(result, f"{count} missing or infinite values", "missing_values")
+        frame.loc[missing, "y"] = np.nan
+        if policy.missing_values == "drop":
+            frame = frame[~missing]
+            result.notes.append(f"{count} missing or infinite values dropped")
+        else:
+            frame["y"] = _fill(frame["y"], policy.missing_values)
+            result.notes.append(f"{count} missing or infinite values filled ({policy.missing_values})")
+
+    negative = frame["y"] < 0
+    if negative.any() and policy.negative_values != "allow":
+        count = int(negative.sum())
+        if policy.negative_values == "reject":
+            return _reject(result, f"{count} negative values", "negative_values")
+        if policy.negative_values == "clip":
+            frame.loc[negative, "y"] = 0.0
+        else:
+            frame = frame[~negative]
+        result.notes.append(f"{count} negative values {'clipped to 0' if policy.negative_values == 'clip' else 'dropped'}")
+
+    if frame.empty:
+        result.history = frame
+        return result
+
+    aligned = align_to_grid(frame["ds"], frequency)
+    off_grid = int((aligned != frame["ds"]).sum())
+    if off_grid:
+        if policy.off_grid == "reject":
+            return _reject(result, f"{off_grid} timestamps off the '{frequency}' grid", "off_grid")
+        frame = frame.assign(ds=aligned.to_numpy())
+        result.notes.append(f"{off_grid} timestamps aligned to the '{frequency}' grid")
+
+    duplicated = int(frame["ds"].duplicated().sum())
+    if duplicated:
+        if policy.duplicates == "reject":
+            return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
+        frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
+        result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
+
+    grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
+    gaps = len(grid.difference(pd.DatetimeIndex(frame["ds"])))
+    if gaps:
+        if policy.gaps == "reject":
+            return _reject(result, f"{gaps} missing periods", "gaps")
+        if policy.gaps == "keep":
+            result.notes.append(f"{gaps} missing periods left out")
+        else:
+            frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
+            frame = frame.rename_axis("ds").reset_index()
+            frame["y"] = _fill(frame["y"], policy.gaps)
+            result.notes.append(f"{gaps} missing periods filled ({policy.gaps})")
+
+    result.history = frame.sort_values("ds").reset_index(drop=True)
+    return result
+
+
+def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
+    result.rejection = f"{problem} (cleaning.{key} = reject)"
+    return result

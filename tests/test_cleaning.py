@@ -1,0 +1,77 @@
+"""Per-series data problems and their policies, without Spark."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import daily_series
+from forecasting.cleaning import align_to_grid, clean_history
+from forecasting.config import load_config
+
+
+def policy(**changes):
+    return load_config(None, [f"cleaning.{k}={v}" for k, v in changes.items()]).cleaning
+
+
+def frame(days, values):
+    return pd.DataFrame({"ds": pd.to_datetime(days, format="ISO8601"), "y": values})
+
+
+def test_clean_data_passes_untouched():
+    history = daily_series(30)
+    cleaned = clean_history(history, "D", policy())
+    pd.testing.assert_frame_equal(cleaned.history, history)
+    assert cleaned.notes == [] and cleaned.rejection is None
+
+
+@pytest.mark.parametrize(
+    "how, expected, note",
+    [
+        # dropped values leave gaps, which the default gap policy keeps out and notes
+        ("drop", [1.0, 3.0, 4.0], "2 missing or infinite values dropped; 2 missing periods left out"),
+        ("zero", [1.0, 0.0, 3.0, 0.0, 4.0], "2 missing or infinite values filled (zero)"),
+        ("interpolate", [1.0, 2.0, 3.0, 3.5, 4.0], "2 missing or infinite values filled (interpolate)"),
+    ],
+)
+def test_missing_and_infinite_values(how, expected, note):
+    history = frame(pd.date_range("2024-01-01", periods=5), [1.0, np.nan, 3.0, np.inf, 4.0])
+    cleaned = clean_history(history, "D", policy(missing_values=how))
+    assert cleaned.history["y"].tolist() == expected and "; ".join(cleaned.notes) == note
+
+
+def test_negative_values_clip_drop_or_reject():
+    history = frame(pd.date_range("2024-01-01", periods=3), [2.0, -1.0, 3.0])
+    assert clean_history(history, "D", policy()).history["y"].tolist() == [2.0, -1.0, 3.0]  # allowed by default
+    assert clean_history(history, "D", policy(negative_values="clip")).history["y"].tolist() == [2.0, 0.0, 3.0]
+    assert len(clean_history(history, "D", policy(negative_values="drop")).history) == 2
+    assert clean_history(history, "D", policy(negative_values="reject")).rejection == (
+        "1 negative values (cleaning.negative_values = reject)"
+    )
+
+
+def test_off_grid_timestamps_align_then_merge_as_duplicates():
+    history = frame(["2024-01-01", "2024-01-02 13:30", "2024-01-02", "2024-01-03"], [1.0, 2.0, 5.0, 3.0])
+    cleaned = clean_history(history, "D", policy(duplicates="mean"))
+    assert cleaned.history["ds"].tolist() == list(pd.date_range("2024-01-01", periods=3))
+    assert cleaned.history["y"].tolist() == [1.0, 3.5, 3.0]
+    assert cleaned.notes == ["1 timestamps aligned to the 'D' grid", "1 duplicate timestamps merged (mean)"]
+    assert "off the 'D' grid" in clean_history(history, "D", policy(off_grid="reject")).rejection
+
+
+def test_monthly_dates_align_to_month_start():
+    ds = pd.Series(pd.to_datetime(["2024-01-15", "2024-02-01", "2024-03-31 08:00"], format="ISO8601"))
+    assert align_to_grid(ds, "MS").tolist() == list(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]))
+
+
+def test_gaps_keep_fill_or_reject():
+    history = frame(["2024-01-01", "2024-01-02", "2024-01-05"], [1.0, 2.0, 5.0])
+    kept = clean_history(history, "D", policy())
+    assert len(kept.history) == 3 and kept.notes == ["2 missing periods left out"]
+    filled = clean_history(history, "D", policy(gaps="interpolate"))
+    assert filled.history["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert clean_history(history, "D", policy(gaps="zero")).history["y"].tolist() == [1.0, 2.0, 0.0, 0.0, 5.0]
+    assert clean_history(history, "D", policy(gaps="reject")).rejection == "2 missing periods (cleaning.gaps = reject)"
+
+
+def test_bad_policy_is_a_config_error_naming_the_key():
+    with pytest.raises(ValueError, match="'cleaning.gaps'"):
+        policy(gaps="guess")
