@@ -1,5 +1,6 @@
 """The real job through spark-submit, as a user starts it; tables and runs read back."""
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,13 @@ def test_missing_input_exits_3_with_the_path(tmp_path):
     # spark-submit merges the Python driver's stderr into its stdout
     assert done.returncode == 3, done.stdout[-2000:]
     assert f"input error: cannot read input csv '{tmp_path / 'nope.csv'}'" in done.stdout
+
+
+def test_unreachable_tracking_server_exits_4_naming_it(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket closes
+    done = spark_submit(["--set", f"tracking.uri={uri}", "--set", "tracking.timeout_seconds=2"], cwd=tmp_path)
+    assert done.returncode == 4, done.stdout[-2000:]
+    assert f"tracking error: MLflow tracking server {uri} is unreachable" in done.stdout
+    assert not (tmp_path / "output").exists()

@@ -89,8 +89,12 @@ def resolve_uri(uri: str) -> str:
 
 
 def client(uri: str):
+    import mlflow
     from mlflow.tracking import MlflowClient
 
+    # Artifacts served by a tracking server (mlflow-artifacts:/ URIs) are
+    # resolved against the global tracking URI, not the client's own.
+    mlflow.set_tracking_uri(uri)
     return MlflowClient(tracking_uri=uri)
 
 

@@ -1,0 +1,133 @@
+"""A deliberately dirty input: every key comes out exactly once, good series as usual."""
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from conftest import FAST_OVERRIDES, daily_series
+from forecasting import pipeline, tables, tracking
+from forecasting.config import load_config
+
+RUN_DATE = "2024-06-30"
+LONG_KEY = "a-very-long-store-name-" * 40
+ODD_KEYS = ["O'Brien's", 'say "cheese"', "a/b/../../etc", "with space.and.dots", "Zürich ☃", LONG_KEY]
+
+
+def dirty_series() -> dict[str, pd.DataFrame]:
+    good = daily_series(60, seed=11)
+    with_gaps = daily_series(60, seed=12).drop(index=range(20, 25))
+    off_grid = daily_series(60, seed=13)
+    off_grid.loc[10, "ds"] += pd.Timedelta(hours=13)
+    series = {
+        "good": good,
+        "too-short": daily_series(5, seed=14),
+        "single-row": daily_series(1, seed=15),
+        "nan-and-inf": daily_series(60, seed=16).assign(y=lambda f: f["y"].where(f.index % 9 != 0, np.nan)),
+        "all-missing": daily_series(60, seed=17).assign(y=np.nan),
+        "duplicates": pd.concat([daily_series(60, seed=18), daily_series(60, seed=18).tail(3)]),
+        "gaps": with_gaps,
+        "off-grid": off_grid,
+        "constant": daily_series(60).assign(y=7.0),
+        "negative": daily_series(60, seed=19).assign(y=lambda f: f["y"] - 150),
+        **{key: daily_series(60, seed=20 + i) for i, key in enumerate(ODD_KEYS)},
+    }
+    series["nan-and-inf"].loc[3, "y"] = np.inf
+    return series
+
+
+@pytest.fixture(scope="module")
+def dirty(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("dirty")
+    parts = [s.assign(store=name) for name, s in dirty_series().items()]
+    parts.append(daily_series(60, seed=30).assign(store=None))  # a null key
+    source = pd.concat(parts)[["store", "ds", "y"]]
+    source.to_parquet(root / "input.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    config = load_config(
+        None,
+        [
+            *FAST_OVERRIDES,
+            f"input.path={root / 'input.parquet'}",
+            "input.format=parquet",
+            "input.key_columns=[store]",
+            "input.time_column=ds",
+            "input.target_column=y",
+            "cleaning.negative_values=reject",
+            f"tracking.uri={root / 'mlruns'}",
+            "tracking.experiment=dirty",
+            f"output.path={root / 'out'}",
+        ],
+    )
+    summary = pipeline.run_job(spark, config, RUN_DATE)
+    results = tables.read_table(spark, config, tables.SERIES_RESULTS).toPandas().set_index("store", drop=False)
+    return {"config": config, "source": source, "summary": summary, "results": results}
+
+
+def test_every_input_key_appears_exactly_once(spark, dirty):
+    keys = dirty["source"]["store"].drop_duplicates(keep="first")
+    results = dirty["results"]
+    assert len(results) == len(keys)
+    assert sorted(results["store"].fillna("<null>")) == sorted(keys.fillna("<null>"))
+    assert dirty["summary"].total == len(keys)
+    parent = mlflow.MlflowClient(dirty["summary"].tracking_uri).get_run(dirty["summary"].job_run_id)
+    assert {k: parent.data.metrics.get(f"series_{k}", 0) for k in dirty["summary"].counts} == dirty["summary"].counts
+
+
+@pytest.mark.parametrize(
+    "store, status, reason",
+    [
+        ("too-short", "skipped", "too little history: 5 rows, needs at least 28; fallback forecast: naive"),
+        ("single-row", "skipped", "too little history: 1 rows, needs at least 28; fallback forecast: naive"),
+        ("all-missing", "skipped", "too little history: 0 rows, needs at least 28"),
+        ("constant", "skipped", "constant series: every value is 7; fallback forecast: seasonal_naive"),
+        ("negative", "skipped", "60 negative values (cleaning.negative_values = reject)"),
+    ],
+)
+def test_unusable_series_say_why(dirty, store, status, reason):
+    row = dirty["results"].loc[store]
+    assert (row["status"], row["reason"]) == (status, reason)
+
+
+@pytest.mark.parametrize(
+    "store, note",
+    [
+        # 7 NaN and 1 inf; the first row is among them, so the history starts a day later
+        ("nan-and-inf", "8 missing or infinite values dropped; 7 missing periods left out"),
+        ("duplicates", "3 duplicate timestamps merged (sum)"),
+        ("gaps", "5 missing periods left out"),
+        ("off-grid", "1 timestamps aligned to the 'D' grid"),
+    ],
+)
+def test_repaired_series_are_forecast_and_say_what_was_repaired(dirty, store, note):
+    row = dirty["results"].loc[store]
+    assert row["status"] == "ok" and row["model"] == "prophet" and row["data_notes"] == note
+
+
+def test_null_key_series_is_kept_and_reported(dirty):
+    row = dirty["results"][dirty["results"]["store"].isna()].iloc[0]
+    assert row["status"] == "skipped" and row["reason"].startswith("null key in ['store']")
+
+
+def test_good_and_odd_keyed_series_are_forecast_as_usual(spark, dirty):
+    horizon = dirty["config"].forecast.horizon
+    forecasts = tables.read_table(spark, dirty["config"], tables.FORECASTS)
+    for store in ["good", *ODD_KEYS]:
+        assert dirty["results"].loc[store, "status"] == "ok", store
+        rows = forecasts.where(F.col("store") == store)
+        assert rows.count() == horizon and rows.where("model = 'prophet'").count() == horizon
+
+
+def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
+    client = mlflow.MlflowClient(dirty["summary"].tracking_uri)
+    experiment = client.get_experiment_by_name("dirty").experiment_id
+    for store in ODD_KEYS:
+        expected = dirty["results"].loc[store, "child_run_id"]
+        by_hash = client.search_runs([experiment], filter_string=tracking.series_filter({"store": store}))
+        assert [r.info.run_id for r in by_hash] == [expected]
+        if not ("'" in store and '"' in store):
+            by_tag = client.search_runs([experiment], filter_string=tracking.tag_filter("store", store))
+            assert [r.info.run_id for r in by_tag] == [expected], store
+        run = client.get_run(expected)
+        assert run.data.tags["store"] == store[: tracking.MAX_TAG_VALUE]
+        # artifacts live under the run's own folder, whatever the key holds
+        assert [a.path for a in client.list_artifacts(expected, "plots")] == ["plots/forecast.png"]

@@ -1,0 +1,126 @@
+"""Real faults through spark-submit: a killed Python worker, a killed job, too many failures."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from deltalake import DeltaTable
+
+from conftest import daily_series
+
+ROOT = Path(__file__).resolve().parents[1]
+JOB = ROOT / "jobs" / "train_forecast.py"
+SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
+RUN_DATE = "2024-05-31"
+HORIZON = 7
+
+
+def write_input(folder: Path, series: dict[str, pd.DataFrame]) -> Path:
+    path = folder / "input.csv"
+    pd.concat([s.assign(store=name) for name, s in series.items()]).to_csv(path, index=False, date_format="%Y-%m-%d")
+    return path
+
+
+def command(folder: Path, input_path: Path, *settings: str, master: str = "local[2]") -> list[str]:
+    overrides = [
+        f"input.path={input_path}", "input.key_columns=[store]", "input.time_column=ds", "input.target_column=y",
+        f"forecast.horizon={HORIZON}", "cross_validation.folds=1", "tuning.max_evals=2",
+        "model.country_holidays=null", "model.yearly_seasonality=false", *settings,
+    ]
+    args = [arg for setting in overrides for arg in ("--set", setting)]
+    return [str(SPARK_SUBMIT), "--master", master, str(JOB), "--run-date", RUN_DATE, *args]
+
+
+def environment() -> dict:
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+
+def run(folder: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
+
+
+def child_runs(folder: Path, parent_id: str):
+    client = mlflow.MlflowClient((folder / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("many-model-forecasting").experiment_id
+    return client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+def parent_runs(folder: Path):
+    client = mlflow.MlflowClient((folder / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("many-model-forecasting").experiment_id
+    return client.search_runs([experiment], filter_string="tags.job = 'train_forecast'")
+
+
+def assert_clean_tables(folder: Path, stores: list[str]):
+    forecasts = DeltaTable(folder / "output" / "forecasts").to_pandas()
+    results = DeltaTable(folder / "output" / "series_results").to_pandas()
+    assert sorted(results["store"]) == sorted(stores)
+    assert len(forecasts) == len(stores) * HORIZON
+    assert not forecasts.duplicated(["store", "ds"]).any()
+    return results
+
+
+def test_a_killed_python_worker_is_retried_without_duplicates(tmp_path):
+    stores = [f"s{i}" for i in range(4)]
+    input_path = write_input(tmp_path, {s: daily_series(60, seed=i) for i, s in enumerate(stores)})
+    # two tasks of two series each, and up to four attempts per task (local[N,F])
+    argv = command(tmp_path, input_path, "reliability.kill_worker_on_series=s2", "spark.shuffle_partitions=2",
+                   master="local[2,4]")
+    done = run(tmp_path, argv)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "fault injection: killing the Python worker of s2" in done.stdout + done.stderr
+    results = assert_clean_tables(tmp_path, stores)
+    assert (results["status"] == "ok").all()
+
+    [parent] = parent_runs(tmp_path)
+    runs = child_runs(tmp_path, parent.info.run_id)
+    per_series = pd.Series([r.data.tags.get("series_id") for r in runs]).value_counts()
+    assert per_series.to_dict() == {s: 1 for s in stores}  # the killed attempt's run was reused
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert set(results["child_run_id"]) == {r.info.run_id for r in runs}
+
+
+def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):
+    stores = [f"s{i}" for i in range(6)]
+    input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
+    argv = command(tmp_path, input_path, "tuning.max_evals=4")
+    job = subprocess.Popen(argv, cwd=tmp_path, env=environment(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and job.poll() is None:
+            parents = parent_runs(tmp_path) if (tmp_path / "mlruns").exists() else []
+            if parents and child_runs(tmp_path, parents[0].info.run_id):
+                break  # training is under way: at least one series has its run
+            time.sleep(0.5)
+        assert job.poll() is None, "the job ended before it could be killed"
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    assert not (tmp_path / "output" / "forecasts").exists()  # killed before writing
+
+    done = run(tmp_path, argv)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert_clean_tables(tmp_path, stores)
+    assert not list((tmp_path / "output" / "_staging").glob(f"train-{RUN_DATE}-*"))
+    killed, finished = sorted(parent_runs(tmp_path), key=lambda r: r.info.start_time)
+    assert finished.info.status == "FINISHED"
+    assert killed.info.status == "FAILED" and killed.data.tags["ended_by"].startswith("a later train_forecast run")
+    assert all(r.info.status != "RUNNING" for r in child_runs(tmp_path, killed.info.run_id))
+
+
+def test_too_many_failed_series_exit_5_after_writing_everything(tmp_path):
+    # a 4-row series passes the lowered minimum but leaves cross-validation no fold: it fails
+    input_path = write_input(tmp_path, {"good": daily_series(60), "bad": daily_series(4)})
+    argv = command(tmp_path, input_path, "forecast.min_history=3", "reliability.max_failed_share=0.25")
+    done = run(tmp_path, argv)
+    assert done.returncode == 5, done.stdout[-3000:]
+    assert "50% of the series failed, above reliability.max_failed_share (25%): exit code 5" in done.stdout
+    results = DeltaTable(tmp_path / "output" / "series_results").to_pandas().set_index("store")
+    assert results.loc["good", "status"] == "ok" and results.loc["bad", "status"] == "failed"
+    forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
+    assert set(forecasts.groupby("store")["model"].first().items()) == {("good", "prophet"), ("bad", "naive")}

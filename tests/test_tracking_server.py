@@ -1,0 +1,149 @@
+"""The job against a real MLflow server over HTTP: plain, flaky, down, and with basic auth."""
+import socket
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pytest
+from pyspark.sql import functions as F
+
+from conftest import FAST_OVERRIDES, daily_series
+from flaky_proxy import FlakyProxy
+from forecasting import pipeline, tables, tracking
+from forecasting.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = ROOT / "scripts" / "mlflow_server.sh"
+RUN_DATE = "2024-05-31"
+ADMIN, PASSWORD = "forecaster", "a-long-test-password-4711"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path, env: dict | None = None) -> str:
+    done = subprocess.run(
+        ["bash", str(SERVER), "start", str(folder), str(free_port())],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    yield start_server(folder)
+    subprocess.run(["bash", str(SERVER), "stop", str(folder)], timeout=60)
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    import os
+
+    folder = tmp_path_factory.mktemp("mlflow-auth-server")
+    env = {**os.environ, "MLFLOW_SERVER_ADMIN_USERNAME": ADMIN, "MLFLOW_SERVER_ADMIN_PASSWORD": PASSWORD}
+    yield start_server(folder, env)
+    subprocess.run(["bash", str(SERVER), "stop", str(folder)], timeout=60)
+
+
+@pytest.fixture(scope="module")
+def input_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("server-input") / "input.csv"
+    frames = [daily_series(60, seed=i).assign(store=f"s{i}") for i in range(3)]
+    import pandas as pd
+
+    pd.concat(frames).to_csv(path, index=False, date_format="%Y-%m-%d")
+    return path
+
+
+def job_config(input_path, uri, output, *extra):
+    return load_config(
+        None,
+        [
+            *FAST_OVERRIDES,
+            f"input.path={input_path}",
+            "input.key_columns=[store]",
+            "input.time_column=ds",
+            "input.target_column=y",
+            f"tracking.uri={uri}",
+            "tracking.backoff_seconds=0",
+            f"output.path={output}",
+            *extra,
+        ],
+    )
+
+
+def children_of(client, summary):
+    return client.search_runs(
+        [summary.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{summary.job_run_id}'"
+    )
+
+
+def test_job_logs_over_http_to_a_real_server(spark, server, input_path, tmp_path):
+    summary = pipeline.run_job(spark, job_config(input_path, server, tmp_path), RUN_DATE)
+    assert summary.counts == {"ok": 3}
+    client = mlflow.MlflowClient(server)
+    runs = children_of(client, summary)
+    assert sorted(r.data.tags["store"] for r in runs) == ["s0", "s1", "s2"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    one = client.search_runs([summary.experiment_id], filter_string="tags.store = 's1'")[0]
+    local = client.download_artifacts(one.info.run_id, "model", str(tmp_path))
+    assert (Path(local) / "MLmodel").exists()  # the artifact went through the server
+
+
+def test_transient_server_errors_are_retried(spark, server, input_path, tmp_path):
+    with FlakyProxy(server, every=4) as proxy:
+        summary = pipeline.run_job(spark, job_config(input_path, proxy.uri, tmp_path), RUN_DATE)
+    assert proxy.failures >= 5  # the job really met errors, and rode them out
+    results = tables.read_table(spark, job_config(input_path, proxy.uri, tmp_path), tables.SERIES_RESULTS)
+    assert results.where(F.col("reason").contains("tracking failed")).count() == 0
+    runs = children_of(mlflow.MlflowClient(server), summary)
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_server_down_at_start_stops_before_training_naming_the_uri(spark, input_path, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(tracking.TrackingUnavailable, match=f"MLflow tracking server {uri} is unreachable"):
+        pipeline.run_job(spark, job_config(input_path, uri, tmp_path / "out", "tracking.timeout_seconds=2"), RUN_DATE)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_credentials_fail_clearly(spark, auth_server, input_path, tmp_path, monkeypatch):
+    for name in tracking.CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials are needed"):
+        pipeline.run_job(spark, job_config(input_path, auth_server, tmp_path), RUN_DATE)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong-password-123")
+    with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials were rejected"):
+        pipeline.run_job(spark, job_config(input_path, auth_server, tmp_path), RUN_DATE)
+
+
+def test_credentials_reach_executors_and_nowhere_else(spark, auth_server, input_path, tmp_path, monkeypatch, caplog, capfd):
+    # the executors' Python workers were started before these variables existed:
+    # they can only log because the credentials travel with the task
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    caplog.set_level("DEBUG")
+    config = job_config(input_path, auth_server, tmp_path)
+    summary = pipeline.run_job(spark, config, RUN_DATE)
+    assert summary.counts == {"ok": 3}
+    client = mlflow.MlflowClient(auth_server)
+    runs = [client.get_run(summary.job_run_id), *children_of(client, summary)]
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+
+    logged = caplog.text + "".join(capfd.readouterr())
+    resolved = client.download_artifacts(summary.job_run_id, "config/resolved.yaml", str(tmp_path))
+    places = {
+        "logs": logged,
+        "params and tags": repr([(r.data.params, r.data.tags) for r in runs]),
+        "saved config": Path(resolved).read_text(),
+        "spark environment": repr(spark.sparkContext.getConf().getAll()),
+        "summary": summary.format() + repr(summary),
+    }
+    for place, text in places.items():
+        assert PASSWORD not in text, f"the password leaked into the {place}"
