@@ -17,6 +17,7 @@ FAST_OVERRIDES = [
     "model.country_holidays=null",
     "model.yearly_seasonality=false",
     "model.uncertainty_samples=50",
+    "selection.candidates=[prophet]",
 ]
 
 

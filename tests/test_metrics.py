@@ -24,3 +24,17 @@ def test_missing_actuals_are_ignored_and_zero_over_zero_is_zero():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         metrics.mae([1.0, 2.0], [1.0])
+
+
+def test_mase_scales_by_the_seasonal_naive_error_of_the_history():
+    history = [1.0, 2.0, 3.0, 5.0, 4.0, 6.0]  # season 2: differences 2, 3, 1, 1
+    scale = np.mean([2.0, 3.0, 1.0, 1.0])
+    assert metrics.mase_scale(history, 2) == pytest.approx(scale)
+    assert metrics.mase([10.0, 10.0], [11.0, 8.0], history, 2) == pytest.approx(1.5 / scale)
+    assert metrics.mase_scale([1.0, 3.0], 24) == pytest.approx(2.0)  # shorter than a season: lag 1
+    assert metrics.mase([1.0], [1.0], [5.0, 5.0, 5.0], 1) == 0.0  # a flat history and a perfect forecast
+
+
+def test_coverage_and_width_of_an_interval():
+    assert metrics.coverage([1.0, 5.0, 9.0, np.nan], [0.0, 6.0, 8.0, 0.0], [2.0, 7.0, 10.0, 1.0]) == pytest.approx(2 / 3)
+    assert metrics.interval_width([0.0, 1.0], [2.0, 5.0]) == pytest.approx(3.0)

@@ -77,7 +77,7 @@ def test_a_good_series_is_forecast_over_the_horizon(fast_config):
     assert list(forecast["ds"]) == list(expected_dates)
     assert (forecast["yhat_lower"] <= forecast["yhat"]).all() and (forecast["yhat"] <= forecast["yhat_upper"]).all()
     assert outcome.history_length == 90
-    assert set(outcome.cv_metrics) == {"mae", "rmse", "smape"}
+    assert set(outcome.cv_metrics) == {"mae", "rmse", "smape", "mase"}
     # the weekly pattern is learnt: weekend forecasts sit above weekday ones
     weekend = forecast["ds"].dt.dayofweek >= 5
     assert forecast.loc[weekend, "yhat"].mean() > forecast.loc[~weekend, "yhat"].mean()
@@ -127,9 +127,36 @@ def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(f
     outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"))
     assert outcome.status == FAILED
     assert outcome.reason == "RuntimeError: optimizer exploded; fallback forecast: seasonal_naive"
-    assert outcome.model_name == "seasonal_naive" and outcome.model is None
+    assert outcome.model_name == "seasonal_naive"
     last_week = history["y"].iloc[-7:].to_numpy()
     np.testing.assert_allclose(outcome.forecast["yhat"].to_numpy(), last_week)
     assert outcome.fit_seconds > 0
     without = train_series(history, fast_config("reliability.fallback=null"))
     assert without.status == FAILED and without.forecast is None
+
+
+def test_selection_picks_the_candidate_with_the_best_cross_validated_score(fast_config):
+    # a pure weekly pattern without trend or noise: seasonal naive is exact, Prophet is not
+    ds = pd.date_range("2024-01-01", periods=70, freq="D")
+    pattern = pd.DataFrame({"ds": ds, "y": 10.0 + (ds.dayofweek * 3) % 7})
+    config = fast_config("selection.candidates=[prophet, seasonal_naive, naive, drift]", "tuning.metric=mase")
+    outcome = train_series(pattern, config)
+    assert set(outcome.candidate_scores) == {"prophet", "seasonal_naive", "naive", "drift"}
+    best = min(outcome.candidate_scores, key=lambda name: outcome.candidate_scores[name]["mase"])
+    assert outcome.model_name == best == "seasonal_naive"
+    assert outcome.cv_metrics == outcome.candidate_scores["seasonal_naive"]
+    assert outcome.best_params  # Prophet was tuned all the same, and its parameters are kept
+    np.testing.assert_allclose(outcome.forecast["yhat"], pattern["y"].iloc[-7:].to_numpy())
+
+
+def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
+    history = daily_series(90, seed=8)
+    config = fast_config("selection.candidates=[prophet, naive]")
+    outcome = train_series(history, config, holdout=7)
+    assert outcome.history_length == 83
+    assert outcome.forecast["ds"].min() == history["ds"].iloc[83]  # forecasts start where the held-out data does
+    assert set(outcome.holdout) == {"prophet", "naive"}
+    naive = outcome.holdout["naive"]
+    expected = np.mean(np.abs(history["y"].iloc[83:].to_numpy() - history["y"].iloc[82]))
+    assert naive["mae"] == pytest.approx(expected)
+    assert 0 <= naive["coverage"] <= 1 and naive["interval_width"] > 0

@@ -82,3 +82,22 @@ def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, freque
 
 
 BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "drift": drift}
+
+
+def forecast_until(
+    name: str, history: pd.DataFrame, last_date: pd.Timestamp, horizon: int, frequency: str, interval_width: float
+) -> pd.DataFrame:
+    """``horizon`` periods after ``last_date`` (on or after the history's end), as
+    the baseline forecasts them from its history: the periods in between count
+    as forecast steps too, so the interval widens with them."""
+    end = history["ds"].max()
+    between = len(pd.date_range(end, last_date, freq=frequency)) - 1 if last_date > end else 0
+    full = BASELINES[name](history, between + horizon, frequency, interval_width)
+    return full.iloc[between:].reset_index(drop=True)
+
+
+def predict_at(name: str, history: pd.DataFrame, dates: pd.Series, frequency: str, interval_width: float) -> np.ndarray:
+    """Point forecasts at ``dates`` (on the frequency's grid, after the history)."""
+    periods = len(pd.date_range(history["ds"].max(), pd.Timestamp(dates.max()), freq=frequency)) - 1
+    forecast = BASELINES[name](history, max(periods, 1), frequency, interval_width).set_index("ds")["yhat"]
+    return forecast.reindex(pd.DatetimeIndex(dates)).to_numpy()

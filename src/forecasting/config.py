@@ -21,7 +21,8 @@ import yaml
 SAMPLE_INPUT = "sample"
 INPUT_FORMATS = ("csv", "parquet", "delta", "table")
 OUTPUT_FORMATS = ("parquet", "delta")
-METRICS = ("mae", "rmse", "smape")
+METRICS = ("mae", "rmse", "smape", "mase")
+CANDIDATES = ("prophet", "naive", "seasonal_naive", "drift")
 FALLBACKS = ("naive", "seasonal_naive", "drift")
 CLEANING_CHOICES = {
     "missing_values": ("drop", "interpolate", "zero", "reject"),
@@ -102,6 +103,11 @@ class TuningConfig:
 
 
 @dataclass(frozen=True)
+class SelectionConfig:
+    candidates: list[str]
+
+
+@dataclass(frozen=True)
 class CrossValidationConfig:
     folds: int
     horizon: int | None
@@ -146,6 +152,7 @@ class JobConfig:
     cleaning: CleaningConfig
     model: ModelConfig
     tuning: TuningConfig
+    selection: SelectionConfig
     cross_validation: CrossValidationConfig
     tracking: TrackingConfig
     reliability: ReliabilityConfig
@@ -338,6 +345,11 @@ def validate(config: JobConfig) -> None:
     _require(tu.metric in METRICS, "tuning.metric", f"must be one of {METRICS}")
     for name, space in tu.search_space.items():
         _validate_space(name, space)
+
+    chosen = config.selection.candidates
+    _require(bool(chosen), "selection.candidates", "needs at least one model")
+    unknown = [c for c in chosen if c not in CANDIDATES]
+    _require(not unknown, "selection.candidates", f"has unknown models {unknown}; known: {CANDIDATES}")
 
     cv = config.cross_validation
     _require(cv.folds >= 1, "cross_validation.folds", "must be at least 1")

@@ -30,3 +30,27 @@ def airports_to_long(raw: pd.DataFrame) -> pd.DataFrame:
     long["passengers"] = long["passengers"].astype("float64")
     columns = ["airport", "measure", "month", "passengers"]
     return long[columns].sort_values(columns[:3]).reset_index(drop=True)
+
+
+M4_HOURLY_START = "2015-01-01 00:00"  # M4 gives no timestamps; any fixed start will do
+
+
+def m4_to_long(train: pd.DataFrame, test: pd.DataFrame, start: str = M4_HOURLY_START, frequency: str = "h") -> pd.DataFrame:
+    """M4's wide train and test tables (first column the series id, then the values,
+    padded with NaN) as one long table ``series, ds, y``; each series' test values
+    follow its training values, so holding out the last 48 hours is the official split."""
+    frames = []
+    for wide, part in ((train, "train"), (test, "test")):
+        ids = wide.iloc[:, 0].astype(str)
+        values = wide.iloc[:, 1:].apply(pd.to_numeric, errors="coerce")
+        long = values.set_axis(ids).stack().rename("y").reset_index()
+        long.columns = ["series", "step", "y"]
+        long["step"] = long.groupby("series").cumcount()
+        long["part"] = part
+        frames.append(long)
+    train_long, test_long = frames
+    offset = train_long.groupby("series")["step"].max() + 1
+    test_long["step"] += test_long["series"].map(offset)
+    both = pd.concat([train_long, test_long], ignore_index=True)
+    both["ds"] = pd.Timestamp(start) + pd.to_timedelta(both["step"], unit=frequency)
+    return both.sort_values(["series", "ds"])[["series", "ds", "y"]].reset_index(drop=True)

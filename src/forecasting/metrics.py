@@ -33,9 +33,47 @@ def smape(actual, predicted) -> float:
     return float(200 * np.mean(ratio))
 
 
+def mase_scale(insample, season: int) -> float:
+    """Mean absolute seasonal difference of the training history (M4's MASE scale).
+
+    The one-step difference stands in when the history is shorter than a season
+    plus one, or repeats its season exactly (a zero scale would make every
+    forecast infinitely bad)."""
+    y = np.asarray(insample, dtype="float64")
+    y = y[np.isfinite(y)]
+    for lag in (season, 1):
+        if len(y) > lag:
+            scale = float(np.mean(np.abs(y[lag:] - y[:-lag])))
+            if scale > 0 or lag == 1:
+                return scale
+    return float("nan")
+
+
+def mase(actual, predicted, insample, season: int) -> float:
+    """Mean absolute scaled error: MAE over the in-sample seasonal naive MAE."""
+    scale = mase_scale(insample, season)
+    if not scale > 0:  # a flat history: any error is infinitely worse than none
+        return 0.0 if mae(actual, predicted) == 0 else float("inf")
+    return mae(actual, predicted) / scale
+
+
+def coverage(actual, lower, upper) -> float:
+    """Share of actual values inside the forecast interval."""
+    y, lo = _pairs(actual, lower)
+    _, hi = _pairs(actual, upper)
+    return float(np.mean((y >= lo) & (y <= hi))) if len(y) else float("nan")
+
+
+def interval_width(lower, upper) -> float:
+    return float(np.nanmean(np.asarray(upper, dtype="float64") - np.asarray(lower, dtype="float64")))
+
+
 METRIC_FUNCTIONS = {"mae": mae, "rmse": rmse, "smape": smape}
+METRIC_NAMES = (*METRIC_FUNCTIONS, "mase")
 
 
-def score(actual, predicted) -> dict[str, float]:
-    """All metrics at once, keyed by name."""
-    return {name: fn(actual, predicted) for name, fn in METRIC_FUNCTIONS.items()}
+def score(actual, predicted, insample, season: int) -> dict[str, float]:
+    """Every point metric at once, keyed by name; ``insample`` scales MASE."""
+    scores = {name: fn(actual, predicted) for name, fn in METRIC_FUNCTIONS.items()}
+    scores["mase"] = mase(actual, predicted, insample, season)
+    return scores

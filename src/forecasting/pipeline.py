@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import io, spark_training, tables, tracking, validation
+from forecasting import evaluation, io, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.progress import StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
@@ -77,8 +77,13 @@ def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
     return series_df.where(F.col(validation.TIME) < F.date_add(F.lit(run_date).cast("date"), 1))
 
 
-def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary:
-    """Train, forecast and track every series of the configured input for ``run_date``."""
+def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: bool = False) -> JobSummary:
+    """Train, forecast and track every series of the configured input for ``run_date``.
+
+    With ``evaluate``, the last ``forecast.horizon`` rows of each series are held
+    out, every candidate's forecast of them is scored, and only the evaluation
+    table and report are written: the production tables stay untouched.
+    """
     started = time.monotonic()
     raw, data_version = io.read_input(spark, config)
     rows = validation.check_input(raw, config)
@@ -89,27 +94,48 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str) -> JobSummary
         raise io.InputError(f"no input rows on or before the run date {run_date}")
     logger.info("input: %d rows in %d series with data up to %s", rows, series_count, run_date)
 
-    context = tracking.start_parent_run(config, run_date, data_version)
+    job = "evaluate_forecast" if evaluate else "train_forecast"
+    context = tracking.start_parent_run(config, run_date, data_version, job=job)
+    written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
         experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri,
-        tables=tables.table_paths(config),
+        tables={name: tables.table_paths(config)[name] for name in written},
         max_failed_share=config.reliability.max_failed_share,
+        title="Evaluation run" if evaluate else "Forecast run",
     )
     with finishing(context, summary, started):
-        tables.delete_staging(spark, config, f"train-{run_date}")  # left by a killed run of this date
-        results = spark_training.train_all(series_df, config, context, series_count)
-        stage_path = stage(results, config, f"train-{run_date}", "train and forecast every series")
+        label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
+        tables.delete_staging(spark, config, label)  # left by a killed run of this date
+        holdout = config.forecast.horizon if evaluate else 0
+        results = spark_training.train_all(series_df, config, context, series_count, holdout=holdout)
+        stage_path = stage(results, config, label, "train and forecast every series")
         staged = spark.read.parquet(stage_path)
-        _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
+        if evaluate:
+            _write_evaluation(staged, config, summary, run_date, context)
+        else:
+            _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
         summary.counts = _status_counts(staged)
         tables.delete_path(spark, stage_path)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
-        summary.catalog = tables.register(spark, config)
+        summary.catalog = tables.register(spark, config, written)
     return summary
+
+
+def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, context) -> None:
+    keys = list(config.input.key_columns)
+    table = evaluation.evaluation_table(staged, keys, run_date, context.parent_run_id)
+    path = summary.tables[tables.EVALUATION]
+    tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date})
+    written = tables.read_table(staged.sparkSession, config, tables.EVALUATION).where(
+        F.col("run_date") == F.lit(run_date).cast("date")
+    )
+    by_candidate = evaluation.summary_by_candidate(written)
+    evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
+    summary.note = "\n" + by_candidate.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
 
 
 @contextmanager

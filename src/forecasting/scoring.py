@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import io, model, spark_training, tables, tracking, validation
+from forecasting import io, model, model_store, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
 
@@ -27,24 +27,21 @@ logger = logging.getLogger(__name__)
 SCORED_OK, NO_INPUT = "scored", "scored_no_input"
 
 
-def score_model(model_json: str, last: pd.Timestamp | None, horizon: int, frequency: str, seed: int) -> pd.DataFrame:
-    """Forecast ``horizon`` periods after ``last`` (default: the model's own history end)."""
-    fitted = model.from_json(model_json)
-    return model.predict(fitted, horizon, frequency, seed, last=None if pd.isna(last) else last)
-
-
 def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
-            forecast = score_model(record["model_json"], record["last_ds"], horizon, record["frequency"], seed)
+            last = None if pd.isna(record["last_ds"]) else record["last_ds"]
+            forecast = model_store.forecast(
+                record["model"], record["model_json"], last, horizon, record["frequency"], record["interval_width"], seed
+            )
             rows.append(
                 {
                     **keys,
                     "forecast": forecast.to_dict("records"),
-                    "model": "prophet",
+                    "model": record["model"],
                     "child_run_id": record["child_run_id"],
                     "status": SCORED_OK if not pd.isna(record["last_ds"]) else NO_INPUT,
                 }
@@ -83,7 +80,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         as_of_cut(validation.to_series_frame(raw, config), run_date)
         .groupBy(*keys).agg(F.max(validation.TIME).alias("last_ds"))
     )
-    work = models.select(*keys, "model_json", "frequency", "child_run_id").join(latest, keys, how="left")
+    work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
+        latest, keys, how="left"
+    )
     count = work.count()
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
@@ -120,5 +119,5 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         )
         summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
         tables.delete_path(spark, stage_path)
-        summary.catalog = tables.register(spark, config)
+        summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
     return summary

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting import model, tuning
+from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, season_length
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
@@ -22,19 +22,21 @@ OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 @dataclass
 class SeriesOutcome:
     """What one series produced. ``forecast`` is set when any model forecast it:
-    Prophet (status ok) or the fallback (``model_name`` says which)."""
+    the selected candidate (status ok) or the fallback; ``model_name`` says which."""
 
     status: str
     reason: str | None
     history_length: int
     notes: list[str] = field(default_factory=list)
     cv_metrics: dict[str, float] = field(default_factory=dict)
+    candidate_scores: dict[str, dict[str, float]] = field(default_factory=dict)
     best_params: dict[str, Any] = field(default_factory=dict)
     evaluations: int = 0
     fit_seconds: float = 0.0
     model_name: str | None = None
     forecast: pd.DataFrame | None = None
-    model: Any = None
+    model: Any = None  # the fitted Prophet model, or the history a baseline forecasts from
+    holdout: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
@@ -52,16 +54,20 @@ def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
     return None
 
 
-def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0) -> SeriesOutcome:
-    """Clean, tune, fit and forecast one series given as columns ``ds`` and ``y``;
-    ``seed`` fixes the sampled forecast interval.
+def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdout: int = 0) -> SeriesOutcome:
+    """Clean, select and tune, fit and forecast one series given as columns ``ds`` and ``y``.
 
-    Never raises: a problem becomes a ``skipped`` or ``failed`` outcome with a
-    reason, forecast by the configured fallback where the data allows.
+    ``seed`` fixes the sampled forecast interval. With ``holdout`` > 0 the last
+    ``holdout`` rows are kept out of everything and every candidate's forecast
+    of them is scored (evaluation mode). Never raises: a problem becomes a
+    ``skipped`` or ``failed`` outcome with a reason, forecast by the configured
+    fallback where the data allows.
     """
     started = time.perf_counter()
     cleaned = clean_history(prepare_history(history), config.forecast.frequency, config.cleaning)
-    history = cleaned.history
+    history, actual = cleaned.history, None
+    if holdout:
+        history, actual = history.iloc[:-holdout], history.iloc[-holdout:]
     outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes)
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
@@ -71,19 +77,58 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0) -> Ser
         outcome.status, outcome.reason = SKIPPED, problem
         return _with_fallback(outcome, history, config, started)
     try:
-        result = tuning.tune(history, config)
-        fitted = model.fit(history, config, result.best_params, config.model.uncertainty_samples)
-        outcome.forecast = model.predict(fitted, config.forecast.horizon, config.forecast.frequency, seed)
-        outcome.model, outcome.model_name = fitted, "prophet"
-        outcome.best_params = result.best_params
-        outcome.cv_metrics = result.cv_metrics
-        outcome.evaluations = result.evaluations
+        _select_and_forecast(outcome, history, config, seed, actual)
     except Exception as err:  # one series must never stop the others
         logger.warning("series failed: %s\n%s", err, traceback.format_exc())
         outcome.status, outcome.reason = FAILED, f"{type(err).__name__}: {err}"
         return _with_fallback(outcome, history, config, started)
     outcome.fit_seconds = time.perf_counter() - started
     return outcome
+
+
+def _select_and_forecast(
+    outcome: SeriesOutcome, history: pd.DataFrame, config: JobConfig, seed: int, actual: pd.DataFrame | None
+) -> None:
+    """Score every candidate on the same folds, refit the best on all history."""
+    fc = config.forecast
+    scores, tuned = {}, None
+    for name in config.selection.candidates:
+        if name == "prophet":
+            tuned = tuning.tune(history, config)
+            scores[name] = tuned.cv_metrics
+        else:
+            scores[name] = tuning.cross_validate_forecaster(history, config, tuning.baseline_forecaster(config, name))
+    metric = config.tuning.metric
+    winner = min(scores, key=lambda name: _loss(scores[name], metric))
+    forecasts = {}
+    for name in scores if actual is not None else [winner]:
+        if name == "prophet":
+            fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples)
+            forecasts[name] = (model.predict(fitted, fc.horizon, fc.frequency, seed), fitted)
+        else:
+            forecasts[name] = (BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width), history)
+    outcome.forecast, outcome.model = forecasts[winner]
+    outcome.model_name = winner
+    outcome.candidate_scores = scores
+    outcome.cv_metrics = scores[winner]
+    if tuned is not None:
+        outcome.best_params, outcome.evaluations = tuned.best_params, tuned.evaluations
+    if actual is not None:
+        outcome.holdout = {name: score_holdout(f, actual, history, fc.frequency) for name, (f, _) in forecasts.items()}
+
+
+def _loss(scores: dict[str, float], metric: str) -> float:
+    value = scores[metric]
+    return value if value == value else float("inf")  # NaN never wins
+
+
+def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.DataFrame, frequency: str) -> dict[str, float]:
+    """Errors and interval coverage of a forecast against the held-out values."""
+    joined = actual.merge(forecast, on="ds", how="left")
+    scores = metrics.score(joined["y"], joined["yhat"], history["y"], season_length(frequency))
+    scores["coverage"] = metrics.coverage(joined["y"], joined["yhat_lower"], joined["yhat_upper"])
+    scores["interval_width"] = metrics.interval_width(joined["yhat_lower"], joined["yhat_upper"])
+    return scores
 
 
 def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobConfig, started: float) -> SeriesOutcome:
@@ -93,7 +138,7 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
         name = "naive"  # not two full seasons to repeat: the last value it is
     if name and len(history) > 0:
         outcome.forecast = BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width)
-        outcome.model_name = name
+        outcome.model, outcome.model_name = history, name
         outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
     outcome.fit_seconds = time.perf_counter() - started
     return outcome

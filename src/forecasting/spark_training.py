@@ -17,9 +17,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import model, tables, tracking
+from forecasting import model, model_store, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.metrics import METRIC_FUNCTIONS
+from forecasting.metrics import METRIC_NAMES
 from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
 from forecasting.validation import TARGET, TIME
 
@@ -37,7 +37,10 @@ FORECAST_POINT = T.StructType(
         T.StructField("yhat_upper", T.DoubleType()),
     ]
 )
-CV_COLUMNS = [f"cv_{name}" for name in METRIC_FUNCTIONS]
+CV_COLUMNS = [f"cv_{name}" for name in METRIC_NAMES]
+HISTORY_POINT = T.StructType([T.StructField("ds", T.TimestampType()), T.StructField("y", T.DoubleType())])
+# Evaluation mode keeps this many forecast horizons of history for the report's plots.
+RECENT_HORIZONS = 5
 RESULT_FIELDS = [
     T.StructField("status", T.StringType(), False),
     T.StructField("reason", T.StringType()),
@@ -45,6 +48,7 @@ RESULT_FIELDS = [
     T.StructField("data_notes", T.StringType()),
     T.StructField("model", T.StringType()),
     *[T.StructField(name, T.DoubleType()) for name in CV_COLUMNS],
+    T.StructField("candidate_scores", T.StringType()),
     T.StructField("best_params", T.StringType()),
     T.StructField("evaluations", T.IntegerType()),
     T.StructField("fit_seconds", T.DoubleType()),
@@ -52,9 +56,11 @@ RESULT_FIELDS = [
     T.StructField("history_end", T.TimestampType()),
     T.StructField("forecast", T.ArrayType(FORECAST_POINT)),
     T.StructField("model_json", T.StringType()),
+    T.StructField("holdout_scores", T.StringType()),
+    T.StructField("recent", T.ArrayType(HISTORY_POINT)),
 ]
-# Columns of the staged results that only feed the forecasts and models tables.
-BULKY_COLUMNS = ("forecast", "model_json")
+# Columns of the staged results that only feed the other tables.
+BULKY_COLUMNS = ("forecast", "model_json", "holdout_scores", "recent")
 
 
 def result_schema(series_df: DataFrame, key_columns: list[str]) -> T.StructType:
@@ -62,9 +68,10 @@ def result_schema(series_df: DataFrame, key_columns: list[str]) -> T.StructType:
 
 
 def train_group(
-    group: pd.DataFrame, config: JobConfig, key_columns: list[str], context: tracking.RunContext
+    group: pd.DataFrame, config: JobConfig, key_columns: list[str], context: tracking.RunContext, holdout: int = 0
 ) -> pd.DataFrame:
-    """applyInPandas body: train one series, log its child run, return its result row."""
+    """applyInPandas body: train one series, log its child run, return its result row.
+    ``holdout`` > 0 is evaluation mode: the last rows are held out and scored."""
     keys = {k: _plain_key(group[k].iloc[0]) for k in key_columns}
     name = tracking.series_id(keys)
     history = group[[TIME, TARGET]]
@@ -75,7 +82,7 @@ def train_group(
     if null_keys:
         outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity", len(history))
     else:
-        outcome = train_series(history, config, seed=model.series_seed(name))
+        outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout)
     run_id, reason = None, outcome.reason
     try:
         run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history), retry=attempt > 0)
@@ -92,16 +99,24 @@ def train_group(
         "history_length": [outcome.history_length],
         "data_notes": ["; ".join(outcome.notes) or None],
         "model": [outcome.model_name],
-        **{f"cv_{name}": [outcome.cv_metrics.get(name)] for name in METRIC_FUNCTIONS},
+        **{f"cv_{name}": [outcome.cv_metrics.get(name)] for name in METRIC_NAMES},
+        "candidate_scores": [json.dumps(outcome.candidate_scores, sort_keys=True) if outcome.candidate_scores else None],
         "best_params": [json.dumps(outcome.best_params, sort_keys=True) if outcome.best_params else None],
         "evaluations": [outcome.evaluations],
         "fit_seconds": [outcome.fit_seconds],
         "child_run_id": [run_id],
         "history_end": [history[TIME].max()],
         "forecast": [forecast],
-        "model_json": [model.to_json(outcome.model) if outcome.model is not None else None],
+        "model_json": [model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None],
+        "holdout_scores": [json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None],
+        "recent": [_recent(history, config) if holdout else None],
     }
     return pd.DataFrame(row)
+
+
+def _recent(history: pd.DataFrame, config: JobConfig) -> list[dict]:
+    tail = prepare_history(history).tail((RECENT_HORIZONS + 1) * config.forecast.horizon)
+    return tail.rename(columns={TIME: "ds", TARGET: "y"}).to_dict("records")
 
 
 def _plain_key(value):
@@ -134,7 +149,7 @@ def shuffle_partitions(config: JobConfig, series_count: int) -> int:
 
 
 def train_all(
-    series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int
+    series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int, holdout: int = 0
 ) -> DataFrame:
     """Result rows, one per series. Lazy: nothing runs until the result is written."""
     spark = series_df.sparkSession
@@ -145,7 +160,7 @@ def train_all(
     spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
     keys = list(config.input.key_columns)
     logger.info("training %d series in %d partitions", series_count, partitions)
-    work = partial(train_group, config=config, key_columns=keys, context=context)
+    work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout)
     return series_df.groupBy(*keys).applyInPandas(work, schema=result_schema(series_df, keys))
 
 
@@ -189,6 +204,7 @@ def models_table(results: DataFrame, config: JobConfig, run_date: str, job_run_i
         results.where(F.col("model_json").isNotNull())
         .transform(lambda df: with_run_columns(df, run_date, job_run_id))
         .withColumn("frequency", F.lit(config.forecast.frequency))
-        .select(*keys, "model_json", "best_params", "history_length", "history_end", "frequency",
-                "run_date", "job_run_id", "child_run_id")
+        .withColumn("interval_width", F.lit(config.forecast.interval_width))
+        .select(*keys, "model", "model_json", "best_params", "history_length", "history_end", "frequency",
+                "interval_width", "run_date", "job_run_id", "child_run_id")
     )

@@ -18,8 +18,14 @@ from forecasting.config import JobConfig
 
 logger = logging.getLogger(__name__)
 
-FORECASTS, SERIES_RESULTS, MODELS = "forecasts", "series_results", "models"
-PARTITIONS = {FORECASTS: ["run_date", "source"], SERIES_RESULTS: ["run_date"], MODELS: ["run_date"]}
+FORECASTS, SERIES_RESULTS, MODELS, EVALUATION = "forecasts", "series_results", "models", "evaluation"
+PARTITIONS = {
+    FORECASTS: ["run_date", "source"],
+    SERIES_RESULTS: ["run_date"],
+    MODELS: ["run_date"],
+    EVALUATION: ["run_date"],
+}
+TRAINING_TABLES = (FORECASTS, SERIES_RESULTS, MODELS)
 TRAINED, SCORED = "trained", "scored"
 
 
@@ -59,6 +65,8 @@ def write_slice(df: DataFrame, name: str, path: str, fmt: str, slice_values: dic
         predicate = " AND ".join(f"{column} = '{value}'" for column, value in slice_values.items())
         (
             df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+            # a newer version of the job may add columns; older rows read them as null
+            .option("mergeSchema", "true")
             .partitionBy(*partitions).save(path)
         )
     else:
@@ -78,24 +86,26 @@ def read_table(spark: SparkSession, config: JobConfig, name: str, version: int |
     return reader.load(table_paths(config)[name])
 
 
-def register(spark: SparkSession, config: JobConfig) -> dict[str, str]:
-    """Register every table in the catalog under ``output.table_prefix``; return the names."""
+def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> dict[str, str]:
+    """Register tables ``names`` in the catalog under ``output.table_prefix``; return their names."""
     prefix = config.output.table_prefix
     if prefix is None:
         return {}
     if "." in prefix:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{prefix.split('.')[0]}`")
-    names = {}
-    for name, path in table_paths(config).items():
+    registered = {}
+    paths = table_paths(config)
+    for name in names:
+        path = paths[name]
         qualified = ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
         spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION '{path}'")
         if config.output.format == "parquet":
             spark.sql(f"ALTER TABLE {qualified} RECOVER PARTITIONS")
         else:
             spark.sql(f"REFRESH TABLE {qualified}")
-        names[name] = f"{prefix}{name}"
-    logger.info("catalog tables: %s", ", ".join(names.values()))
-    return names
+        registered[name] = f"{prefix}{name}"
+    logger.info("catalog tables: %s", ", ".join(registered.values()))
+    return registered
 
 
 def delete_path(spark: SparkSession, uri: str) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from forecasting import lineage, plots
+from forecasting import lineage, model_store, plots
 from forecasting.config import JobConfig
 from forecasting.series import SeriesOutcome
 
@@ -294,6 +294,12 @@ def log_series_run(
     now = int(time.time() * 1000)
     metrics = [Metric(f"cv_{k}", v, now, 0) for k, v in outcome.cv_metrics.items()]
     metrics += [
+        Metric(f"cv_{metric}_{candidate}", value, now, 0)
+        for candidate, scores in outcome.candidate_scores.items()
+        for metric, value in scores.items()
+        if math.isfinite(value)
+    ]
+    metrics += [
         Metric("fit_seconds", outcome.fit_seconds, now, 0),
         Metric("history_length", float(outcome.history_length), now, 0),
         Metric("evaluations", float(outcome.evaluations), now, 0),
@@ -319,7 +325,7 @@ def log_series_run(
             figure = plots.forecast_figure(history, outcome.forecast, f"{title}  (run {context.run_date})")
             tracker.log_figure(run_id, figure, "plots/forecast.png")
         if outcome.model is not None and context.log_models:
-            _log_model(tracker, run_id, outcome.model)
+            _log_model(tracker, run_id, outcome)
     except Exception:
         tracker.set_terminated(run_id, status="FAILED")
         raise
@@ -338,15 +344,19 @@ def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> str 
     return runs[0].info.run_id if runs else None
 
 
-def _log_model(tracker, run_id: str, model) -> None:
-    """Save in MLflow's prophet flavor (loadable with ``mlflow.prophet.load_model``).
+def _log_model(tracker, run_id: str, outcome: SeriesOutcome) -> None:
+    """Prophet in MLflow's prophet flavor (``mlflow.prophet.load_model``); a
+    baseline as the JSON the models table holds.
 
     Requirements are given explicitly: inferring them imports and scans the
     environment, which costs seconds per series."""
     import mlflow.prophet
 
+    if outcome.model_name != model_store.PROPHET:
+        tracker.log_text(run_id, model_store.dump(outcome.model_name, outcome.model), "model/baseline.json")
+        return
     requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "model"
-        mlflow.prophet.save_model(model, str(target), pip_requirements=requirements)
+        mlflow.prophet.save_model(outcome.model, str(target), pip_requirements=requirements)
         tracker.log_artifacts(run_id, str(target), "model")

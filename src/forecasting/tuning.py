@@ -5,12 +5,12 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from forecasting import metrics, model
+from forecasting import baselines, metrics, model
 from forecasting.config import JobConfig, ParamSpace
 
 logger = logging.getLogger(__name__)
@@ -52,21 +52,45 @@ def cutoffs(n_rows: int, folds: int, horizon: int, step: int) -> list[int]:
     return sorted(size for size in sizes if size > 0)
 
 
-def cross_validate(history: pd.DataFrame, config: JobConfig, params: dict[str, Any]) -> dict[str, float]:
-    """Mean of each metric over the folds for one parameter set.
+# Point forecasts of a model trained on ``train`` at the given dates.
+Forecaster = Callable[[pd.DataFrame, pd.Series], np.ndarray]
 
-    Folds fit without uncertainty sampling: only the point forecast is scored.
-    """
+
+def prophet_forecaster(config: JobConfig, params: dict[str, Any]) -> Forecaster:
+    """Prophet with ``params``, fit without uncertainty sampling: CV scores the point forecast."""
+
+    def forecast(train: pd.DataFrame, dates: pd.Series) -> np.ndarray:
+        fitted = model.fit(train, config, params, uncertainty_samples=0)
+        return model.predict_at(fitted, dates).to_numpy()
+
+    return forecast
+
+
+def baseline_forecaster(config: JobConfig, name: str) -> Forecaster:
+    def forecast(train: pd.DataFrame, dates: pd.Series) -> np.ndarray:
+        return baselines.predict_at(name, train, dates, config.forecast.frequency, config.forecast.interval_width)
+
+    return forecast
+
+
+def cross_validate_forecaster(history: pd.DataFrame, config: JobConfig, forecaster: Forecaster) -> dict[str, float]:
+    """Mean of each metric over the rolling folds; MASE is scaled by each fold's training data."""
     horizon = cv_horizon(config)
+    season = baselines.season_length(config.forecast.frequency)
     fold_scores = []
     for size in cutoffs(len(history), config.cross_validation.folds, horizon, cv_step(config)):
         train = history.iloc[:size]
         test = history.iloc[size : size + horizon]
-        fitted = model.fit(train, config, params, uncertainty_samples=0)
-        fold_scores.append(metrics.score(test["y"], model.predict_at(fitted, test["ds"])))
+        predicted = forecaster(train, test["ds"])
+        fold_scores.append(metrics.score(test["y"], predicted, train["y"], season))
     if not fold_scores:
         raise ValueError("no cross-validation fold fits in the history")
     return {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
+
+
+def cross_validate(history: pd.DataFrame, config: JobConfig, params: dict[str, Any]) -> dict[str, float]:
+    """Cross-validated metrics of Prophet with one parameter set."""
+    return cross_validate_forecaster(history, config, prophet_forecaster(config, params))
 
 
 def hyperopt_space(search_space: dict[str, ParamSpace]) -> dict[str, Any]:

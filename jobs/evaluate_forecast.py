@@ -1,0 +1,31 @@
+"""Measure forecast accuracy: hold out the last horizon of every series and score it.
+
+    spark-submit jobs/evaluate_forecast.py --config conf/m4_hourly.yaml
+    spark-submit jobs/evaluate_forecast.py --config conf/airports.yaml --set selection.candidates=[prophet]
+
+Runs the full pipeline (cleaning, tuning, model selection) on each series without
+its last forecast.horizon rows, scores every candidate's forecast of them (MASE,
+sMAPE, MAE, RMSE, interval coverage and width) into the evaluation table, and logs
+the means and a report with plots (evaluation/report.md) to the MLflow parent run.
+The forecasts, series_results and models tables are not touched.
+Exit codes: as train_forecast.py.
+"""
+import logging
+import sys
+
+from forecasting import cli, pipeline
+
+logger = logging.getLogger("evaluate_forecast")
+
+
+def main(argv=None) -> int:
+    args = cli.job_parser(__doc__).parse_args(argv)
+    cli.configure_logging(args.log_level)
+    return cli.run_job(
+        lambda spark, config: pipeline.run_job(spark, config, args.run_date, evaluate=True),
+        args, "evaluate_forecast", logger,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Evaluation mode: score every candidate's forecast of held-out data, and report it.
+
+The pipeline holds out the last ``forecast.horizon`` rows of every series and
+trains on the rest; each series' result carries its candidates' scores on the
+held-out rows. This module turns them into the ``evaluation`` table, aggregate
+metrics on the parent run and a markdown report with plots.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from forecasting import tracking
+
+logger = logging.getLogger(__name__)
+
+HOLDOUT_METRICS = ("mase", "smape", "mae", "rmse", "coverage", "interval_width")
+SELECTION = "selection"  # the per-series winner, reported beside each candidate
+SCORES_TYPE = T.MapType(T.StringType(), T.MapType(T.StringType(), T.DoubleType()))
+EXTREMES = 3  # best and worst series plotted in the report
+
+
+def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
+    """One row per evaluated series and candidate; ``selected`` marks the winner."""
+    exploded = staged.where(F.col("holdout_scores").isNotNull()).select(
+        *key_columns, "model", "child_run_id",
+        F.explode(F.from_json("holdout_scores", SCORES_TYPE)).alias("candidate", "scores"),
+    )
+    return exploded.select(
+        *key_columns,
+        "candidate",
+        (F.col("candidate") == F.col("model")).alias("selected"),
+        *[F.col("scores").getItem(name).alias(name) for name in HOLDOUT_METRICS],
+        F.lit(run_date).cast(T.DateType()).alias("run_date"),
+        F.lit(job_run_id).alias("job_run_id"),
+        "child_run_id",
+    )
+
+
+def summary_by_candidate(evaluation: DataFrame) -> pd.DataFrame:
+    """Mean of every metric per candidate, and for the selection; small, so collected."""
+    means = [F.mean(name).alias(name) for name in HOLDOUT_METRICS]
+    per_candidate = evaluation.groupBy("candidate").agg(F.count(F.lit(1)).alias("series"), *means)
+    selected = (
+        evaluation.where("selected").agg(F.count(F.lit(1)).alias("series"), *means)
+        .select(F.lit(SELECTION).alias("candidate"), "*")
+    )
+    wins = evaluation.where("selected").groupBy("candidate").agg(F.count(F.lit(1)).alias("wins"))
+    table = per_candidate.unionByName(selected).join(wins, "candidate", how="left").toPandas()
+    table["wins"] = table["wins"].fillna(0).astype(int)
+    order = {name: i for i, name in enumerate([SELECTION, "prophet", "seasonal_naive", "naive", "drift"])}
+    return table.sort_values("candidate", key=lambda c: c.map(order).fillna(99)).reset_index(drop=True)
+
+
+def parent_metrics(summary: pd.DataFrame) -> dict[str, float]:
+    return {
+        f"eval_{metric}_{row.candidate}": float(getattr(row, metric))
+        for row in summary.itertuples()
+        for metric in HOLDOUT_METRICS
+        if pd.notna(getattr(row, metric))
+    }
+
+
+def log_report(
+    context: tracking.RunContext, staged: DataFrame, evaluation: DataFrame, summary: pd.DataFrame,
+    key_columns: list[str], interval_width: float,
+) -> None:
+    """Aggregate metrics and a markdown report with plots on the parent run."""
+    from matplotlib.figure import Figure
+
+    tracker = tracking.client(context.tracking_uri)
+    tracker.log_batch(context.parent_run_id, metrics=_metrics(parent_metrics(summary)))
+    mase = evaluation.select("candidate", "selected", "mase").toPandas()
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        figure = Figure(figsize=(9, 4), dpi=100)
+        axes = figure.subplots()
+        clipped = mase.assign(mase=mase["mase"].clip(upper=mase["mase"].quantile(0.98)))
+        for candidate, group in clipped.groupby("candidate"):
+            axes.hist(group["mase"].dropna(), bins=40, alpha=0.45, label=candidate)
+        axes.hist(clipped.loc[clipped["selected"], "mase"].dropna(), bins=40, histtype="step", color="black",
+                  linewidth=1.5, label=SELECTION)
+        axes.set_xlabel("MASE on the held-out horizon (top 2% clipped)")
+        axes.set_ylabel("series")
+        axes.legend()
+        figure.tight_layout()
+        figure.savefig(folder / "mase_distribution.png")
+
+        ranked = evaluation.where("selected").select(*key_columns, "mase").orderBy("mase").toPandas()
+        extremes = {"best": ranked.head(EXTREMES), "worst": ranked.tail(EXTREMES).iloc[::-1]}
+        plots = {}
+        for label, rows in extremes.items():
+            for i, row in enumerate(rows.itertuples(index=False)):
+                keys = {k: getattr(row, k) for k in key_columns}
+                name = f"{label}_{i + 1}.png"
+                _series_figure(staged, keys, row.mase).savefig(folder / name)
+                plots.setdefault(label, []).append((tracking.series_id(keys), row.mase, name))
+        (folder / "report.md").write_text(_markdown(summary, plots, interval_width, len(ranked)))
+        tracker.log_artifacts(context.parent_run_id, str(folder), "evaluation")
+    logger.info("evaluation report logged to run %s under evaluation/", context.parent_run_id)
+
+
+def _series_figure(staged: DataFrame, keys: dict, mase: float):
+    from matplotlib.figure import Figure
+
+    condition = F.lit(True)
+    for column, value in keys.items():
+        condition = condition & (F.col(column) == F.lit(value))
+    row = staged.where(condition).select("recent", "forecast", "model").first()
+    recent = pd.DataFrame([r.asDict() for r in row["recent"]])
+    forecast = pd.DataFrame([p.asDict() for p in row["forecast"]])
+    figure = Figure(figsize=(9, 3.2), dpi=100)
+    axes = figure.subplots()
+    axes.plot(recent["ds"], recent["y"], color="black", linewidth=0.8, label="actual")
+    axes.plot(forecast["ds"], forecast["yhat"], color="tab:blue", label=f"forecast ({row['model']})")
+    axes.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="tab:blue", alpha=0.2)
+    axes.set_title(f"{tracking.series_id(keys)}: MASE {mase:.2f}")
+    axes.legend(loc="upper left")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
+
+
+def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, series: int) -> str:
+    lines = [
+        "# Forecast evaluation",
+        "",
+        f"{series} series; the last forecast horizon of each was held out and forecast from the rest.",
+        f"Nominal interval: {interval_width:.0%}.",
+        "",
+        "| model | series | wins | MASE | sMAPE | MAE | RMSE | coverage | interval width |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        lines.append(
+            f"| {row.candidate} | {row.series} | {row.wins if row.candidate != SELECTION else ''} | {row.mase:.3f} "
+            f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
+        )
+    lines += ["", "![MASE distribution](mase_distribution.png)", ""]
+    for label, entries in plots.items():
+        lines += [f"## {label.capitalize()} series (selected model)", ""]
+        lines += [f"![{name} MASE {value:.2f}]({image})" for name, value, image in entries]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _metrics(values: dict[str, float]):
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    return [Metric(key, value, now, 0) for key, value in values.items()]

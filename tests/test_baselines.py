@@ -1,0 +1,52 @@
+"""Baseline models, their season lengths and the stored-model round trip."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import daily_series
+from forecasting import baselines, model, model_store
+
+
+@pytest.mark.parametrize("frequency, season", [("h", 24), ("15min", 96), ("D", 7), ("W-MON", 52), ("MS", 12), ("QS", 4), ("YS", 1)])
+def test_season_length_follows_the_frequency(frequency, season):
+    assert baselines.season_length(frequency) == season
+
+
+def test_naive_seasonal_naive_and_drift_points():
+    history = daily_series(21, seed=2)
+    y = history["y"].to_numpy()
+    naive = baselines.naive(history, 10, "D", 0.8)
+    np.testing.assert_allclose(naive["yhat"], y[-1])
+    seasonal = baselines.seasonal_naive(history, 10, "D", 0.8)
+    np.testing.assert_allclose(seasonal["yhat"], np.concatenate([y[-7:], y[-7:-4]]))
+    drift = baselines.drift(history, 3, "D", 0.8)
+    slope = (y[-1] - y[0]) / 20
+    np.testing.assert_allclose(drift["yhat"], y[-1] + slope * np.arange(1, 4))
+    assert list(naive["ds"]) == list(pd.date_range(history["ds"].max(), periods=11, freq="D")[1:])
+
+
+def test_intervals_hold_the_point_and_widen_with_the_horizon():
+    forecast = baselines.naive(daily_series(30), 5, "D", 0.8)
+    width = (forecast["yhat_upper"] - forecast["yhat_lower"]).to_numpy()
+    assert (forecast["yhat_lower"] < forecast["yhat"]).all() and (np.diff(width) > 0).all()
+    wider = baselines.naive(daily_series(30), 5, "D", 0.95)
+    assert ((wider["yhat_upper"] - wider["yhat_lower"]).to_numpy() > width).all()
+
+
+def test_forecast_until_a_later_date_continues_the_same_forecast():
+    history = daily_series(30, seed=4)
+    direct = baselines.seasonal_naive(history, 12, "D", 0.8)
+    later = baselines.forecast_until("seasonal_naive", history, history["ds"].max() + pd.Timedelta(days=5), 7, "D", 0.8)
+    pd.testing.assert_frame_equal(later, direct.iloc[5:].reset_index(drop=True))
+
+
+def test_stored_models_forecast_exactly_as_when_they_were_made(fast_config):
+    history = daily_series(40, seed=5)
+    stored = model_store.dump("drift", history)
+    again = model_store.forecast("drift", stored, None, 7, "D", 0.8, seed=1)
+    pd.testing.assert_frame_equal(again, baselines.drift(history, 7, "D", 0.8))
+
+    fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)
+    original = model.predict(fitted, 7, "D", seed=3)
+    restored = model_store.forecast("prophet", model_store.dump("prophet", fitted), None, 7, "D", 0.8, seed=3)
+    pd.testing.assert_frame_equal(restored, original)

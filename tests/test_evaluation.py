@@ -1,0 +1,77 @@
+"""Evaluation mode on real Spark: held-out scores per candidate, aggregates and report."""
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from conftest import FAST_OVERRIDES, daily_series
+from forecasting import pipeline, tables
+from forecasting.config import load_config
+from forecasting.datasets import m4_to_long
+
+CANDIDATES = ["prophet", "seasonal_naive", "naive"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluation")
+    source = pd.concat([daily_series(70, seed=40 + i).assign(shop=f"s{i}") for i in range(3)])
+    source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(
+        None,
+        [
+            *FAST_OVERRIDES,
+            f"input.path={root / 'input.csv'}", "input.key_columns=[shop]", "input.time_column=ds",
+            "input.target_column=y", f"selection.candidates={CANDIDATES}".replace("'", ""), "tuning.metric=mase",
+            f"tracking.uri={root / 'mlruns'}", f"output.path={root / 'out'}",
+        ],
+    )
+    summary = pipeline.run_job(spark, config, "2024-12-31", evaluate=True)
+    table = tables.read_table(spark, config, tables.EVALUATION).toPandas()
+    return {"config": config, "source": source, "summary": summary, "table": table, "root": root}
+
+
+def test_every_series_is_scored_for_every_candidate_with_one_winner(evaluated):
+    table = evaluated["table"]
+    assert len(table) == 3 * len(CANDIDATES)
+    assert set(table["candidate"]) == set(CANDIDATES)
+    assert table.groupby("shop")["selected"].sum().eq(1).all()
+
+
+def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
+    horizon = evaluated["config"].forecast.horizon
+    naive = evaluated["table"].query("candidate == 'naive'").set_index("shop")
+    for shop, series in evaluated["source"].groupby("shop"):
+        y = series["y"].to_numpy()
+        held_out, last_seen = y[-horizon:], y[-horizon - 1]
+        assert naive.loc[shop, "mae"] == pytest.approx(np.mean(np.abs(held_out - last_seen)))
+        scale = np.mean(np.abs(y[7:-horizon] - y[: -horizon - 7]))  # weekly seasonal differences of the training part
+        assert naive.loc[shop, "mase"] == pytest.approx(np.mean(np.abs(held_out - last_seen)) / scale)
+    assert evaluated["table"]["coverage"].between(0, 1).all()
+
+
+def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_untouched(evaluated):
+    summary, table = evaluated["summary"], evaluated["table"]
+    client = mlflow.MlflowClient(summary.tracking_uri)
+    parent = client.get_run(summary.job_run_id)
+    assert parent.data.tags["job"] == "evaluate_forecast"
+    for candidate in CANDIDATES:
+        expected = table.query("candidate == @candidate")["mase"].mean()
+        assert parent.data.metrics[f"eval_mase_{candidate}"] == pytest.approx(expected)
+    assert parent.data.metrics["eval_mase_selection"] == pytest.approx(table.query("selected")["mase"].mean())
+    artifacts = {a.path for a in client.list_artifacts(summary.job_run_id, "evaluation")}
+    assert {"evaluation/report.md", "evaluation/mase_distribution.png", "evaluation/best_1.png"} <= artifacts
+    report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
+    assert "| selection |" in report and "![MASE distribution](mase_distribution.png)" in report
+    assert not (evaluated["root"] / "out" / "forecasts").exists()
+
+
+def test_m4_wide_tables_become_one_long_hourly_series_each():
+    train = pd.DataFrame({"V1": ["H1", "H2"], "V2": [1.0, 10.0], "V3": [2.0, 20.0], "V4": [3.0, np.nan]})
+    test = pd.DataFrame({"V1": ["H1", "H2"], "V2": [4.0, 30.0], "V3": [5.0, 40.0]})
+    long = m4_to_long(train, test, start="2015-01-01 00:00")
+    h2 = long[long["series"] == "H2"]
+    assert h2["y"].tolist() == [10.0, 20.0, 30.0, 40.0]  # the padding NaN is not a value
+    assert h2["ds"].tolist() == list(pd.date_range("2015-01-01", periods=4, freq="h"))
+    assert long[long["series"] == "H1"]["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
