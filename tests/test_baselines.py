@@ -50,3 +50,19 @@ def test_stored_models_forecast_exactly_as_when_they_were_made(fast_config):
     original = model.predict(fitted, 7, "D", seed=3)
     restored = model_store.forecast("prophet", model_store.dump("prophet", fitted), None, 7, "D", 0.8, seed=3)
     pd.testing.assert_frame_equal(restored, original)
+
+
+def test_the_ensemble_is_stored_with_both_parts_and_averages_them(fast_config):
+    from forecasting.series import mean_forecast
+
+    history = daily_series(40, seed=6)
+    fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)
+    stored = model_store.dump("ensemble", (fitted, history))
+    later = history["ds"].max() + pd.Timedelta(days=2)
+    again = model_store.forecast("ensemble", stored, later, 5, "D", 0.8, seed=9)
+    expected = mean_forecast(
+        model.predict(fitted, 5, "D", seed=9, last=later),
+        baselines.forecast_until("seasonal_naive", history, later, 5, "D", 0.8),
+    )
+    pd.testing.assert_frame_equal(again, expected)
+    assert again["ds"].min() == later + pd.Timedelta(days=1)

@@ -11,17 +11,23 @@ import pandas as pd
 
 from forecasting import baselines, model
 
-PROPHET = "prophet"
+PROPHET, ENSEMBLE = "prophet", "ensemble"
 
 
 def dump(name: str, fitted) -> str:
-    """``fitted`` is a Prophet model, or for a baseline the history it forecasts from."""
+    """``fitted`` is a Prophet model, for a baseline the history it forecasts from,
+    and for the ensemble both."""
     if name == PROPHET:
         return model.to_json(fitted)
-    history = pd.DataFrame(fitted)
-    return json.dumps(
-        {"kind": name, "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(), "y": history["y"].tolist()}
-    )
+    if name == ENSEMBLE:
+        prophet, history = fitted
+        return json.dumps({"kind": name, "prophet": model.to_json(prophet), **_history_json(history)})
+    return json.dumps({"kind": name, **_history_json(history=fitted)})
+
+
+def _history_json(history) -> dict:
+    history = pd.DataFrame(history)
+    return {"ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(), "y": history["y"].tolist()}
 
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
@@ -32,4 +38,10 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     stored = json.loads(text)
     history = pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
     last = history["ds"].max() if last is None else max(last, history["ds"].max())
+    if name == ENSEMBLE:
+        from forecasting.series import mean_forecast
+
+        prophet = model.predict(model.from_json(stored["prophet"]), horizon, frequency, seed, last=last)
+        seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
+        return mean_forecast(prophet, seasonal)
     return baselines.forecast_until(name, history, last, horizon, frequency, interval_width)

@@ -7,6 +7,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
@@ -17,6 +18,9 @@ from forecasting.config import JobConfig
 logger = logging.getLogger(__name__)
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+# The mean of tuned Prophet and seasonal naive: combinations of unlike models
+# often beat both, as in the M4 competition.
+ENSEMBLE = "ensemble"
 
 
 @dataclass
@@ -35,13 +39,16 @@ class SeriesOutcome:
     fit_seconds: float = 0.0
     model_name: str | None = None
     forecast: pd.DataFrame | None = None
-    model: Any = None  # the fitted Prophet model, or the history a baseline forecasts from
+    # the fitted Prophet model, the history a baseline forecasts from, or both for the ensemble
+    model: Any = None
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
-    """Sort by time and keep ``ds``/``y`` only."""
-    return history[["ds", "y"]].sort_values("ds", kind="stable").reset_index(drop=True)
+    """Sort by time and keep ``ds``/``y`` only, with nanosecond timestamps: Prophet
+    reads the integer value of ``ds`` as nanoseconds when it builds seasonalities."""
+    frame = history[["ds", "y"]].sort_values("ds", kind="stable").reset_index(drop=True)
+    return frame.assign(ds=frame["ds"].astype("datetime64[ns]"))
 
 
 def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
@@ -91,21 +98,31 @@ def _select_and_forecast(
 ) -> None:
     """Score every candidate on the same folds, refit the best on all history."""
     fc = config.forecast
-    scores, tuned = {}, None
+    scores, forecasters, tuned = {}, {}, None
     for name in config.selection.candidates:
+        if name == "prophet" or (name == ENSEMBLE and tuned is None and "prophet" not in config.selection.candidates):
+            tuned = tuned or tuning.tune(history, config)
+            forecasters["prophet"] = tuning.prophet_forecaster(config, tuned.best_params)
         if name == "prophet":
-            tuned = tuning.tune(history, config)
             scores[name] = tuned.cv_metrics
+        elif name == ENSEMBLE:
+            parts = [forecasters["prophet"], tuning.baseline_forecaster(config, "seasonal_naive")]
+            ensemble = lambda train, dates: np.mean([part(train, dates) for part in parts], axis=0)  # noqa: E731
+            scores[name] = tuning.cross_validate_forecaster(history, config, ensemble)
         else:
             scores[name] = tuning.cross_validate_forecaster(history, config, tuning.baseline_forecaster(config, name))
     metric = config.tuning.metric
     winner = min(scores, key=lambda name: _loss(scores[name], metric))
+    needed = list(scores) if actual is not None else [winner]
     forecasts = {}
-    for name in scores if actual is not None else [winner]:
-        if name == "prophet":
-            fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples)
-            forecasts[name] = (model.predict(fitted, fc.horizon, fc.frequency, seed), fitted)
-        else:
+    if {"prophet", ENSEMBLE} & set(needed):
+        fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples)
+        forecasts["prophet"] = (model.predict(fitted, fc.horizon, fc.frequency, seed), fitted)
+    for name in needed:
+        if name == ENSEMBLE:
+            seasonal = BASELINES["seasonal_naive"](history, fc.horizon, fc.frequency, fc.interval_width)
+            forecasts[name] = (mean_forecast(forecasts["prophet"][0], seasonal), (forecasts["prophet"][1], history))
+        elif name != "prophet":
             forecasts[name] = (BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width), history)
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
@@ -114,7 +131,16 @@ def _select_and_forecast(
     if tuned is not None:
         outcome.best_params, outcome.evaluations = tuned.best_params, tuned.evaluations
     if actual is not None:
-        outcome.holdout = {name: score_holdout(f, actual, history, fc.frequency) for name, (f, _) in forecasts.items()}
+        outcome.holdout = {
+            name: score_holdout(forecasts[name][0], actual, history, fc.frequency) for name in scores
+        }
+
+
+def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:
+    """The average of forecasts over the same dates, bounds included."""
+    columns = ["yhat", "yhat_lower", "yhat_upper"]
+    mean = sum(f[columns].to_numpy() for f in forecasts) / len(forecasts)
+    return pd.DataFrame(mean, columns=columns).assign(ds=forecasts[0]["ds"].to_numpy())[["ds", *columns]]
 
 
 def _loss(scores: dict[str, float], metric: str) -> float:

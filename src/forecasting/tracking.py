@@ -353,7 +353,7 @@ def _log_model(tracker, run_id: str, outcome: SeriesOutcome) -> None:
     import mlflow.prophet
 
     if outcome.model_name != model_store.PROPHET:
-        tracker.log_text(run_id, model_store.dump(outcome.model_name, outcome.model), "model/baseline.json")
+        tracker.log_text(run_id, model_store.dump(outcome.model_name, outcome.model), f"model/{outcome.model_name}.json")
         return
     requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
     with tempfile.TemporaryDirectory() as folder:
