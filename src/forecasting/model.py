@@ -13,7 +13,7 @@ from forecasting.config import JobConfig
 FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 
 
-def _prophet_class():
+def prophet_class():
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # it logs on import
     from cmdstanpy.utils import get_logger
     from prophet import Prophet
@@ -33,7 +33,7 @@ def _prophet_class():
 def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int):
     """A Prophet model with the job's fixed settings and the tuned ``params``."""
     settings = config.model
-    model = _prophet_class()(
+    model = prophet_class()(
         growth=settings.growth,
         yearly_seasonality=settings.yearly_seasonality,
         weekly_seasonality=settings.weekly_seasonality,
@@ -88,7 +88,7 @@ def to_json(model) -> str:
 
 
 def from_json(text: str):
-    _prophet_class()  # quiets Prophet's loggers before it loads
+    prophet_class()  # quiets Prophet's loggers before it loads
     from prophet.serialize import model_from_json
 
     return model_from_json(text)

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from forecasting import lineage, model_store, plots
+from forecasting import lineage, model, model_store, plots
 from forecasting.config import JobConfig
 from forecasting.series import SeriesOutcome
 
@@ -350,11 +350,11 @@ def _log_model(tracker, run_id: str, outcome: SeriesOutcome) -> None:
 
     Requirements are given explicitly: inferring them imports and scans the
     environment, which costs seconds per series."""
-    import mlflow.prophet
-
     if outcome.model_name != model_store.PROPHET:
         tracker.log_text(run_id, model_store.dump(outcome.model_name, outcome.model), f"model/{outcome.model_name}.json")
         return
+    model.prophet_class()  # quiets Prophet's loggers before mlflow.prophet imports it
+    import mlflow.prophet
     requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "model"

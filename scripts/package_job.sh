@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Build what a cluster needs to run the jobs, into dist/:
+#   dist/forecasting.zip           the package, for spark-submit --py-files
+#   dist/environment.tar.gz        (with --env) a relocatable virtualenv holding the
+#                                  dependencies, for clusters whose nodes lack them:
+#                                  spark-submit --archives dist/environment.tar.gz#environment
+#                                               --conf spark.pyspark.python=./environment/bin/python
+# The archive needs the same Python build at the same path on every node (venv-pack's
+# rule); conda-pack is the alternative where that cannot be arranged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${DIST:-dist}
+mkdir -p "$out"
+
+# Spark puts .zip files on the executors' sys.path (a .whl it only copies)
+python3 - "$out/forecasting.zip" <<'PY'
+import sys, zipfile
+from pathlib import Path
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as archive:
+    for path in sorted(Path("src/forecasting").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            archive.write(path, path.relative_to("src"))
+PY
+echo "built $out/forecasting.zip" >&2
+
+if [ "${1:-}" = "--env" ]; then
+    env_dir=$(mktemp -d)/environment
+    python3 -m venv "$env_dir"
+    "$env_dir/bin/python" -m pip install -q --upgrade pip venv-pack
+    # pyspark itself comes from the cluster's Spark installation
+    grep -v -E '^(pyspark|pytest|chispa|delta-spark|deltalake)==' requirements.txt > "$env_dir/requirements.txt"
+    "$env_dir/bin/python" -m pip install -q -r "$env_dir/requirements.txt" -c constraints.txt
+    "$env_dir/bin/venv-pack" -p "$env_dir" -o "$out/environment.tar.gz" --force
+    echo "built $out/environment.tar.gz" >&2
+fi
