@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run a forecasting job from a scheduler (cron, or any that runs commands), one run
+# date at a time, with a log file per run and no two runs of the same job and date
+# at once.
+#
+#   scripts/run_scheduled.sh train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]
+#
+# The run date defaults to today (UTC). Environment:
+#   FORECAST_HOME       the project folder (default: this script's parent)
+#   FORECAST_LOG_DIR    where logs go (default: $FORECAST_HOME/logs), one file per job and date
+#   SPARK_SUBMIT_ARGS   spark-submit options, e.g. "--master spark://host:7077 --py-files dist/forecasting.zip"
+#
+# Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
+# server, 5 too many failed series), 6 when the same job and date is still running,
+# 64 for a wrong call. Exit 1 and 4 are worth a retry; rerunning a date is always safe.
+set -uo pipefail
+home=${FORECAST_HOME:-$(cd "$(dirname "$0")/.." && pwd)}
+job=${1:-}
+case "$job" in
+    train|score|evaluate) shift ;;
+    *) echo "usage: $0 train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]" >&2; exit 64 ;;
+esac
+
+run_date=$(date -u +%F)
+args=()
+while [ $# -gt 0 ]; do
+    if [ "$1" = "--run-date" ] && [ $# -ge 2 ]; then run_date=$2; shift 2; else args+=("$1"); shift; fi
+done
+
+log_dir=${FORECAST_LOG_DIR:-$home/logs}
+mkdir -p "$log_dir"
+log="$log_dir/${job}_forecast-$run_date.log"
+lock="$log_dir/.${job}_forecast-$run_date.lock"
+
+exec 9> "$lock"
+if ! flock -n 9; then
+    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date is still going" | tee -a "$log" >&2
+    exit 6
+fi
+
+spark_submit=${SPARK_SUBMIT:-$home/.venv/bin/spark-submit}
+export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$home/.venv/bin/python}
+echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
+# shellcheck disable=SC2086  # SPARK_SUBMIT_ARGS is a list of options
+"$spark_submit" ${SPARK_SUBMIT_ARGS:-} "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" >> "$log" 2>&1
+code=$?
+echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
+exit $code

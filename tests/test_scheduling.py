@@ -1,0 +1,56 @@
+"""The scheduler wrapper, run the way cron runs it: its logs, lock and exit codes."""
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from deltalake import DeltaTable
+
+from conftest import daily_series
+
+ROOT = Path(__file__).resolve().parents[1]
+WRAPPER = ROOT / "scripts" / "run_scheduled.sh"
+QUICK = [
+    "--set", "forecast.horizon=7", "--set", "cross_validation.folds=1", "--set", "tuning.max_evals=2",
+    "--set", "model.country_holidays=null", "--set", "model.yearly_seasonality=false",
+]
+
+
+def wrapper(tmp_path, *args):
+    env = {**os.environ, "FORECAST_LOG_DIR": str(tmp_path / "logs"), "SPARK_SUBMIT_ARGS": "--master local[2]",
+           "SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit"), "PYSPARK_PYTHON": sys.executable}
+    return subprocess.run(["bash", str(WRAPPER), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
+    data = pd.concat([daily_series(60, seed=i).assign(store=f"s{i}") for i in range(2)])
+    data.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    settings = [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]", "input.time_column=ds",
+                "input.target_column=y", f"output.path={tmp_path / 'out'}", f"tracking.uri={tmp_path / 'mlruns'}"]
+    done = wrapper(tmp_path, "train", "--run-date", "2024-02-20", *QUICK, *[a for s in settings for a in ("--set", s)])
+    log = (tmp_path / "logs" / "train_forecast-2024-02-20.log").read_text()
+    assert done.returncode == 0, log[-3000:]
+    assert "train 2024-02-20: starting" in log and "Forecast run 2024-02-20 finished" in log
+    assert log.rstrip().endswith("train 2024-02-20: exit code 0")
+    results = DeltaTable(tmp_path / "out" / "series_results").to_pandas()
+    assert set(results["run_date"].astype(str)) == {"2024-02-20"}
+    # the run date cut the input: 51 of the 60 days are on or before it
+    assert (results["history_length"] == 51).all()
+
+
+def test_a_run_of_the_same_job_and_date_still_going_exits_6(tmp_path):
+    (tmp_path / "logs").mkdir()
+    with open(tmp_path / "logs" / ".train_forecast-2024-02-20.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = wrapper(tmp_path, "train", "--run-date", "2024-02-20")
+    assert done.returncode == 6 and "still going" in done.stderr
+
+
+def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
+    bad = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--set", "forecast.horizon=-1")
+    assert bad.returncode == 2
+    assert "forecast.horizon" in (tmp_path / "logs" / "train_forecast-2024-02-20.log").read_text()
+    assert wrapper(tmp_path, "predict").returncode == 64
