@@ -62,6 +62,18 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     assert len(by_source["scored"]) == len(by_source["trained"]) == 24 * 28
     pd.testing.assert_series_equal(by_source["scored"]["yhat"], by_source["trained"]["yhat"])
 
+    # the notebook runs on this output, as an analyst would open it in that folder
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(ROOT / "notebooks" / "explore_forecasts.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert f"run {parent.info.run_id} of 2026-01-05" in text and "1 run(s)" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the forecast and the comparison
+
 
 @pytest.mark.skipif(not SHARED_AIRPORTS.exists(), reason="../shared airports data not present")
 def test_airports_config_forecasts_every_airport_and_measure(tmp_path):

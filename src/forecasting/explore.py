@@ -1,0 +1,85 @@
+"""Helpers for looking at a finished run from a notebook, without Spark.
+
+They read the Delta tables with the ``deltalake`` package and MLflow with its
+client, so an analyst's laptop needs neither a JVM nor a cluster.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from forecasting import tracking
+from forecasting.config import SAMPLE_INPUT
+from forecasting.sample_data import make_sample_sales
+
+
+def latest_job_run(tracking_uri: str, experiment: str, job: str = "train_forecast"):
+    """The newest finished parent run of ``job`` in ``experiment``."""
+    client = tracking.client(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise LookupError(f"no experiment {experiment!r} at {tracking_uri}")
+    runs = client.search_runs(
+        [found.experiment_id],
+        filter_string=f"tags.{tracking.JOB_TAG} = '{job}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        raise LookupError(f"no finished {job} run in experiment {experiment!r}")
+    return runs[0]
+
+
+def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> pd.DataFrame:
+    """Every child run of one series, newest first, as a frame of runs."""
+    import mlflow
+
+    tracking.client(tracking_uri)
+    return mlflow.search_runs(
+        experiment_ids=[experiment_id], filter_string=tracking.series_filter(keys), order_by=["attributes.start_time DESC"]
+    )
+
+
+def read_table(path: str | Path, version: int | None = None) -> pd.DataFrame:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path), version=version).to_pandas()
+
+
+def run_config(tracking_uri: str, run_id: str) -> dict:
+    """The resolved configuration a job run used."""
+    import mlflow
+
+    tracking.client(tracking_uri)
+    return yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config/resolved.yaml"))
+
+
+def load_history(config: dict, keys: dict[str, Any]) -> pd.DataFrame:
+    """One series' input rows as ``ds``/``y``, read the way the job read them."""
+    source = config["input"]
+    if source["path"] == SAMPLE_INPUT:
+        frame = make_sample_sales()
+    elif source["format"] == "csv":
+        frame = pd.read_csv(source["path"], **source["options"])
+    elif source["format"] == "delta":
+        frame = read_table(source["path"])
+    else:
+        frame = pd.read_parquet(source["path"])
+    for column, value in keys.items():
+        frame = frame[frame[column] == value]
+    history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
+    return history.assign(ds=pd.to_datetime(history["ds"])).sort_values("ds")
+
+
+def as_image(figure):
+    """A matplotlib Figure made without pyplot, as an image a notebook shows."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return Image(buffer.getvalue())
