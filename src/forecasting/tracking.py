@@ -82,6 +82,8 @@ def use_context_environment(context: RunContext) -> None:
 def resolve_uri(uri: str) -> str:
     """A bare path becomes an absolute ``file:`` URI, so executors started in other
     working directories write to the same store."""
+    if uri == "databricks":  # the workspace's own tracking, not a folder
+        return uri
     if urlparse(uri).scheme in ("", "file"):
         path = urlparse(uri).path if uri.startswith("file:") else uri
         return Path(path).expanduser().resolve().as_uri()

@@ -1,0 +1,36 @@
+"""Tracking helpers that need no store: URIs, series identities, search filters."""
+from pathlib import Path
+
+import pytest
+
+from forecasting import tracking
+
+
+def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert tracking.resolve_uri("mlruns") == (tmp_path / "mlruns").as_uri()
+    assert tracking.resolve_uri(f"file:{tmp_path}/x") == (tmp_path / "x").as_uri()
+    assert tracking.resolve_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert tracking.resolve_uri("databricks") == "databricks"
+
+
+def test_series_identity_and_hash_are_stable_and_null_safe():
+    keys = {"store": "north", "item": None}
+    assert tracking.series_id(keys) == "north/<null>"
+    assert tracking.series_hash(keys) == tracking.series_hash(dict(keys))
+    # "a/b" + "c" and "a" + "b/c" read the same as ids, but never hash the same
+    assert tracking.series_id({"x": "a/b", "y": "c"}) == tracking.series_id({"x": "a", "y": "b/c"})
+    assert tracking.series_hash({"x": "a/b", "y": "c"}) != tracking.series_hash({"x": "a", "y": "b/c"})
+
+
+def test_tag_filters_quote_what_mlflow_can_express():
+    assert tracking.tag_filter("store", "north") == "tags.store = 'north'"
+    assert tracking.tag_filter("Airport Code", "JFK") == "tags.`Airport Code` = 'JFK'"
+    assert tracking.tag_filter("store", "O'Brien") == 'tags.store = "O\'Brien"'
+    with pytest.raises(ValueError, match="series_hash"):
+        tracking.tag_filter("store", """both ' and " quotes""")
+
+
+def test_credentials_never_show_in_the_run_context_repr():
+    context = tracking.RunContext("u", "1", "p", "2024-01-01", True, True, credentials={"MLFLOW_TRACKING_PASSWORD": "x" * 20})
+    assert "x" * 20 not in repr(context)
