@@ -120,6 +120,7 @@ class TrackingConfig:
     experiment: str
     log_models: bool
     log_plots: bool
+    registered_model: str | None
     max_retries: int
     backoff_seconds: int  # MLflow reads its retry settings as whole seconds
     timeout_seconds: int
@@ -357,6 +358,10 @@ def validate(config: JobConfig) -> None:
     _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    _require(
+        config.tracking.registered_model is None or config.output.format == "delta",
+        "tracking.registered_model", "needs output.format delta: the served model reads the models table with deltalake",
+    )
     _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
     _require(config.tracking.timeout_seconds > 0, "tracking.timeout_seconds", "must be positive")

@@ -17,7 +17,7 @@ from forecasting.config import SAMPLE_INPUT, JobConfig
 
 logger = logging.getLogger(__name__)
 
-PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "cmdstanpy", "hyperopt", "mlflow")
+PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "cmdstanpy", "hyperopt", "mlflow", "deltalake")
 HASH_CHUNK = 1 << 20
 
 
