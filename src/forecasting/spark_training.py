@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import time
 from functools import partial
 
 import pandas as pd
@@ -52,6 +53,7 @@ RESULT_FIELDS = [
     T.StructField("best_params", T.StringType()),
     T.StructField("evaluations", T.IntegerType()),
     T.StructField("fit_seconds", T.DoubleType()),
+    T.StructField("tracking_seconds", T.DoubleType()),
     T.StructField("child_run_id", T.StringType()),
     T.StructField("history_end", T.TimestampType()),
     T.StructField("forecast", T.ArrayType(FORECAST_POINT)),
@@ -84,11 +86,13 @@ def train_group(
     else:
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout)
     run_id, reason = None, outcome.reason
+    tracking_started = time.perf_counter()
     try:
         run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history), retry=attempt > 0)
     except Exception as err:  # the forecast stays valid without its run
         logger.warning("tracking failed for %s: %s", name, err)
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
+    tracking_seconds = time.perf_counter() - tracking_started
     forecast = None
     if outcome.forecast is not None:
         forecast = outcome.forecast.to_dict("records")
@@ -104,6 +108,7 @@ def train_group(
         "best_params": [json.dumps(outcome.best_params, sort_keys=True) if outcome.best_params else None],
         "evaluations": [outcome.evaluations],
         "fit_seconds": [outcome.fit_seconds],
+        "tracking_seconds": [tracking_seconds],
         "child_run_id": [run_id],
         "history_end": [history[TIME].max()],
         "forecast": [forecast],

@@ -1,0 +1,267 @@
+"""Measure the job against its physical limit and the alternatives, side by side in one run.
+
+    python scripts/benchmark.py --series 48 --cores 2 --max-evals 4 --out benchmark.json
+
+On the same M4 Hourly series (last 48 hours held out) and the same tuning budget:
+  ideal            the per-series work in one bare process: its CPU seconds / cores is the limit
+  job              jobs/train_forecast.py through spark-submit on local[cores], tracking on
+  naive            scripts/benchmark_naive_job.py: the straightforward Spark version
+  multiprocessing  a Pool(cores) over pandas groups, tracking on
+Prints a table and writes JSON: wall times, efficiency (ideal / job), ratios, the share of
+the job's time spent tracking, peak memory, and the MASE each reached on the held-out data.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from forecasting import metrics, tracking
+from forecasting.config import load_config
+from forecasting.datasets import m4_to_long
+from forecasting.series import train_series
+
+logger = logging.getLogger("benchmark")
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "m4"
+HORIZON, SEASON = 48, 24
+BIN = Path(sys.executable).parent
+
+
+class PeakMemory:
+    """Peak resident memory of a process tree, sampled: the JVM with the Python
+    driver, and the Python workers (executors) apart."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.pid, self.interval = pid, interval
+        self.driver = self.workers = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            driver = workers = 0
+            for pid in self._tree(self.pid):
+                rss, command = self._rss(pid), self._command(pid)
+                if "pyspark.daemon" in command or "pyspark/worker" in command or "pyspark.worker" in command:
+                    workers += rss
+                else:
+                    driver += rss
+            self.driver, self.workers = max(self.driver, driver), max(self.workers, workers)
+
+    def _tree(self, root: int) -> list[int]:
+        found, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo += [int(c) for c in task.read_text().split()]
+                except OSError:
+                    pass
+        return found
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    @staticmethod
+    def _command(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def prepare(series: int, folder: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    train = pd.read_csv(SHARED / "Hourly-train.csv").head(series)
+    test = pd.read_csv(SHARED / "Hourly-test.csv").head(series)
+    long = m4_to_long(train, test)
+    last = long.groupby("series")["ds"].transform("max")
+    held_out = long["ds"] > last - pd.Timedelta(hours=HORIZON)
+    history, actual = long[~held_out], long[held_out]
+    path = folder / "train.parquet"
+    history.to_parquet(path, index=False, coerce_timestamps="us")
+    return path, history, actual
+
+
+def write_config(folder: Path, data: Path, variant: str, args) -> Path:
+    layer = yaml.safe_load((ROOT / "conf" / "m4_hourly.yaml").read_text())
+    layer["input"]["path"] = str(data)
+    layer["tuning"]["max_evals"] = args.max_evals
+    layer["cross_validation"]["folds"] = args.folds
+    layer["selection"] = {"candidates": ["prophet"]}  # the same Prophet-only work in every variant
+    layer["tracking"] = {"uri": str(folder / variant / "mlruns"), "experiment": variant}
+    layer["output"] = {"path": str(folder / variant / "output")}
+    path = folder / f"{variant}.yaml"
+    path.write_text(yaml.safe_dump(layer))
+    return path
+
+
+def mase(forecasts: pd.DataFrame, history: pd.DataFrame, actual: pd.DataFrame) -> float:
+    ds = pd.to_datetime(forecasts["ds"])
+    if ds.dt.tz is not None:  # Delta hands timestamps back as UTC instants
+        ds = ds.dt.tz_localize(None)
+    forecasts = forecasts.assign(ds=ds.astype("datetime64[ns]"))
+    actual = actual.assign(ds=actual["ds"].astype("datetime64[ns]"))
+    scores = []
+    for name, truth in actual.groupby("series"):
+        joined = truth.merge(forecasts[forecasts["series"] == name], on=["series", "ds"], how="left")
+        scores.append(metrics.mase(joined["y"], joined["yhat"], history.loc[history["series"] == name, "y"], SEASON))
+    return float(np.mean(scores))
+
+
+def run_ideal(config_path: Path, history: pd.DataFrame) -> dict:
+    config = load_config(config_path)
+    started, cpu = time.perf_counter(), os.times()
+    forecasts = []
+    for name, group in history.groupby("series"):
+        outcome = train_series(group[["ds", "y"]], config)
+        forecasts.append(outcome.forecast.assign(series=name))
+    end = os.times()
+    # Prophet fits in cmdstan child processes: their CPU time counts too
+    cpu_seconds = sum(getattr(end, f) - getattr(cpu, f) for f in ("user", "system", "children_user", "children_system"))
+    return {"wall": time.perf_counter() - started, "cpu": cpu_seconds, "forecasts": pd.concat(forecasts)}
+
+
+def run_spark(argv: list[str], cwd: Path) -> dict:
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    started = time.perf_counter()
+    with open(cwd / "log.txt", "w") as log:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with PeakMemory(process.pid) as memory:
+            code = process.wait()
+    if code != 0:
+        raise RuntimeError(f"{argv[3]} exited {code}; see {cwd / 'log.txt'}")
+    return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "workers_peak": memory.workers}
+
+
+def run_job(config_path: Path, folder: Path, cores: int) -> dict:
+    from deltalake import DeltaTable
+
+    (folder / "job").mkdir(exist_ok=True)
+    result = run_spark(
+        [str(BIN / "spark-submit"), "--master", f"local[{cores}]", str(ROOT / "jobs" / "train_forecast.py"),
+         "--config", str(config_path)], folder / "job",
+    )
+    output = folder / "job" / "output"
+    result["forecasts"] = DeltaTable(str(output / "forecasts")).to_pandas()[["series", "ds", "yhat"]]
+    result["tracking"] = float(DeltaTable(str(output / "series_results")).to_pandas()["tracking_seconds"].sum())
+    return result
+
+
+def run_naive(config_path: Path, data: Path, folder: Path, cores: int) -> dict:
+    (folder / "naive").mkdir(exist_ok=True)
+    out = folder / "naive" / "forecasts.parquet"
+    result = run_spark(
+        [str(BIN / "spark-submit"), "--master", f"local[{cores}]", str(ROOT / "scripts" / "benchmark_naive_job.py"),
+         str(data), str(out), (folder / "naive" / "mlruns").as_uri(), str(config_path)], folder / "naive",
+    )
+    result["forecasts"] = pd.read_parquet(out)
+    return result
+
+
+def _pool_series(item, config_path: str, context: tracking.RunContext):
+    name, group = item
+    config = load_config(config_path)
+    outcome = train_series(group[["ds", "y"]], config)
+    tracking.log_series_run(context, {"series": name}, outcome, group[["ds", "y"]])
+    return outcome.forecast.assign(series=name)
+
+
+def run_multiprocessing(config_path: Path, history: pd.DataFrame, cores: int) -> dict:
+    config = load_config(config_path)
+    started = time.perf_counter()
+    context = tracking.start_parent_run(config, "2026-01-01", {"source": "benchmark"})
+    groups = list(history.groupby("series"))
+    groups.sort(key=lambda item: -len(item[1]))
+    with multiprocessing.get_context("spawn").Pool(cores) as pool:
+        forecasts = pool.map(partial(_pool_series, config_path=str(config_path), context=context), groups, chunksize=1)
+    tracking.finish_parent_run(context, {"ok": len(groups)}, time.perf_counter() - started)
+    return {"wall": time.perf_counter() - started, "forecasts": pd.concat(forecasts)}
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--series", type=int, default=48, help="M4 Hourly series to use (at most 414)")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--max-evals", type=int, default=4)
+    parser.add_argument("--folds", type=int, default=2)
+    parser.add_argument("--variants", default="ideal,job,naive,multiprocessing")
+    parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+
+    folder = Path(tempfile.mkdtemp(prefix="forecast-benchmark-"))
+    data, history, actual = prepare(args.series, folder)
+    results = {}
+    for variant in variants:
+        config_path = write_config(folder, data, variant, args)
+        logger.info("running %s on %d series", variant, args.series)
+        if variant == "ideal":
+            results[variant] = run_ideal(config_path, history)
+        elif variant == "job":
+            results[variant] = run_job(config_path, folder, args.cores)
+        elif variant == "naive":
+            results[variant] = run_naive(config_path, data, folder, args.cores)
+        else:
+            results[variant] = run_multiprocessing(config_path, history, args.cores)
+        results[variant]["mase"] = mase(results[variant].pop("forecasts"), history, actual)
+        logger.info("%s: %.1fs wall, MASE %.3f", variant, results[variant]["wall"], results[variant]["mase"])
+
+    report = {"series": args.series, "cores": args.cores, "max_evals": args.max_evals, "folds": args.folds,
+              "machine": f"{os.cpu_count()} CPUs", "variants": results}
+    if "ideal" in results:
+        report["ideal_wall"] = results["ideal"]["cpu"] / args.cores
+    if "job" in results:
+        job = results["job"]["wall"]
+        if "ideal" in results:
+            report["efficiency"] = report["ideal_wall"] / job
+        for other in ("naive", "multiprocessing"):
+            if other in results:
+                report[f"job_vs_{other}"] = results[other]["wall"] / job
+        report["tracking_share"] = results["job"]["tracking"] / (args.cores * job)
+    args.out.write_text(json.dumps(report, indent=2))
+
+    print(f"\n{args.series} M4 Hourly series, local[{args.cores}], {args.max_evals} evaluations x {args.folds} folds\n")
+    print(f"{'variant':<16} {'wall s':>8} {'MASE':>7} {'driver MB':>10} {'workers MB':>11}")
+    for variant, values in results.items():
+        driver = values.get("driver_peak", 0) / 2**20
+        workers = values.get("workers_peak", 0) / 2**20
+        print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}")
+    for key in ("ideal_wall", "efficiency", "job_vs_naive", "job_vs_multiprocessing", "tracking_share"):
+        if key in report:
+            print(f"{key:<24} {report[key]:.3f}")
+    print(f"\nJSON: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
