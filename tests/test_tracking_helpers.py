@@ -34,3 +34,23 @@ def test_tag_filters_quote_what_mlflow_can_express():
 def test_credentials_never_show_in_the_run_context_repr():
     context = tracking.RunContext("u", "1", "p", "2024-01-01", True, True, credentials={"MLFLOW_TRACKING_PASSWORD": "x" * 20})
     assert "x" * 20 not in repr(context)
+
+
+def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, monkeypatch):
+    """The per-series task body, called directly: tracking down mid-run loses only the run."""
+    import socket
+
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    settings = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+    for name, value in settings.items():  # the task body sets them; monkeypatch undoes it afterwards
+        monkeypatch.setenv(name, value)
+    context = tracking.RunContext(dead, "1", "parent", "2024-01-01", True, True, http_settings=settings)
+    group = daily_series(60).assign(store="north")
+    row = train_group(group, fast_config(), ["store"], context).iloc[0]
+    assert row["status"] == "ok" and len(row["forecast"]) == fast_config().forecast.horizon
+    assert row["reason"].startswith("tracking failed: ") and row["child_run_id"] is None
