@@ -29,7 +29,7 @@ def command(folder: Path, input_path: Path, *settings: str, master: str = "local
     overrides = [
         f"input.path={input_path}", "input.key_columns=[store]", "input.time_column=ds", "input.target_column=y",
         f"forecast.horizon={HORIZON}", "cross_validation.folds=1", "tuning.max_evals=2",
-        "model.country_holidays=null", "model.yearly_seasonality=false", *settings,
+        "model.country_holidays=null", "model.yearly_seasonality=false", "selection.candidates=[prophet]", *settings,
     ]
     args = [arg for setting in overrides for arg in ("--set", setting)]
     return [str(SPARK_SUBMIT), "--master", master, str(JOB), "--run-date", RUN_DATE, *args]
