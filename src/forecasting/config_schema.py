@@ -1,0 +1,274 @@
+"""The job configuration's schema: its sections as typed dataclasses, the allowed
+values, and the checks of values that types alone cannot express."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+SAMPLE_INPUT = "sample"
+INPUT_FORMATS = ("csv", "parquet", "delta", "table")
+OUTPUT_FORMATS = ("parquet", "delta")
+METRICS = ("mae", "rmse", "smape", "mase")
+CANDIDATES = ("prophet", "naive", "seasonal_naive", "drift", "ensemble")
+FALLBACKS = ("naive", "seasonal_naive", "drift")
+CLEANING_CHOICES = {
+    "missing_values": ("drop", "interpolate", "zero", "reject"),
+    "negative_values": ("allow", "clip", "drop", "reject"),
+    "off_grid": ("align", "reject"),
+    "duplicates": ("sum", "mean", "last", "reject"),
+    "gaps": ("keep", "interpolate", "zero", "reject"),
+}
+DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
+# Prophet constructor arguments that can be tuned without extra inputs
+# (growth needs a cap column, so it stays a fixed model setting).
+TUNABLE_PARAMS = (
+    "changepoint_prior_scale",
+    "seasonality_prior_scale",
+    "holidays_prior_scale",
+    "changepoint_range",
+    "seasonality_mode",
+    "n_changepoints",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, reported before any Spark work."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    path: str
+    format: str
+    key_columns: list[str]
+    time_column: str
+    target_column: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    horizon: int
+    frequency: str
+    interval_width: float
+    min_history: int | None
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    missing_values: str
+    negative_values: str
+    off_grid: str
+    duplicates: str
+    gaps: str
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    growth: str
+    yearly_seasonality: str | bool | int
+    weekly_seasonality: str | bool | int
+    daily_seasonality: str | bool | int
+    country_holidays: str | None
+    uncertainty_samples: int
+
+
+@dataclass(frozen=True)
+class ParamSpace:
+    distribution: str
+    low: float | None = None
+    high: float | None = None
+    q: float | None = None
+    values: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    max_evals: int
+    seed: int
+    metric: str
+    search_space: dict[str, ParamSpace]
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    candidates: list[str]
+
+
+@dataclass(frozen=True)
+class CrossValidationConfig:
+    folds: int
+    horizon: int | None
+    step: int | None
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    uri: str
+    experiment: str
+    log_models: bool
+    log_plots: bool
+    registered_model: str | None
+    max_retries: int
+    backoff_seconds: int  # MLflow reads its retry settings as whole seconds
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class ReliabilityConfig:
+    fallback: str | None
+    max_failed_share: float
+    kill_worker_on_series: str | None
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    path: str
+    format: str
+    table_prefix: str | None
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    shuffle_partitions: int
+    conf: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    input: InputConfig
+    forecast: ForecastConfig
+    cleaning: CleaningConfig
+    model: ModelConfig
+    tuning: TuningConfig
+    selection: SelectionConfig
+    cross_validation: CrossValidationConfig
+    tracking: TrackingConfig
+    reliability: ReliabilityConfig
+    output: OutputConfig
+    spark: SparkConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"config key '{key}' {message}")
+
+
+def validate(config: JobConfig) -> None:
+    """Checks of values that types alone cannot express."""
+    inp = config.input
+    _require(bool(inp.path.strip()), "input.path", "must not be empty")
+    _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
+    _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
+    _require(
+        len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"
+    )
+    reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
+    _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
+    _require(
+        inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
+    )
+
+    fc = config.forecast
+    _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
+    _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency")
+    _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
+    _require(
+        fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
+    )
+
+    for name, choices in CLEANING_CHOICES.items():
+        _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
+
+    md = config.model
+    _require(md.growth in ("linear", "flat"), "model.growth", "must be 'linear' or 'flat'")
+    for name in ("yearly_seasonality", "weekly_seasonality", "daily_seasonality"):
+        value = getattr(md, name)
+        _require(
+            value == "auto" or isinstance(value, bool) or (isinstance(value, int) and value > 0),
+            f"model.{name}",
+            "must be auto, true, false or a positive number of Fourier terms",
+        )
+    _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
+    if md.country_holidays is not None:
+        _require(
+            _is_country(md.country_holidays), "model.country_holidays", "is not a known country"
+        )
+
+    tu = config.tuning
+    _require(tu.max_evals >= 1, "tuning.max_evals", "must be at least 1")
+    _require(tu.metric in METRICS, "tuning.metric", f"must be one of {METRICS}")
+    for name, space in tu.search_space.items():
+        _validate_space(name, space)
+
+    chosen = config.selection.candidates
+    _require(bool(chosen), "selection.candidates", "needs at least one model")
+    unknown = [c for c in chosen if c not in CANDIDATES]
+    _require(not unknown, "selection.candidates", f"has unknown models {unknown}; known: {CANDIDATES}")
+
+    cv = config.cross_validation
+    _require(cv.folds >= 1, "cross_validation.folds", "must be at least 1")
+    _require(cv.horizon is None or cv.horizon > 0, "cross_validation.horizon", "must be positive")
+    _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
+
+    _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    _require(
+        config.tracking.registered_model is None or config.output.format == "delta",
+        "tracking.registered_model", "needs output.format delta: the served model reads the models table with deltalake",
+    )
+    _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
+    _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
+    _require(config.tracking.timeout_seconds > 0, "tracking.timeout_seconds", "must be positive")
+    rel = config.reliability
+    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
+    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
+    _require(bool(config.tracking.experiment.strip()), "tracking.experiment", "must not be empty")
+    _require(bool(config.output.path.strip()), "output.path", "must not be empty")
+    _require(
+        config.output.format in OUTPUT_FORMATS, "output.format", f"must be one of {OUTPUT_FORMATS}"
+    )
+    prefix = config.output.table_prefix
+    _require(
+        prefix is None or re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z0-9_]*", prefix) is not None,
+        "output.table_prefix",
+        "must be letters, digits and underscores, optionally after 'database.'",
+    )
+    _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+
+
+def _validate_space(name: str, space: ParamSpace) -> None:
+    key = f"tuning.search_space.{name}"
+    _require(name in TUNABLE_PARAMS, key, f"is not a tunable Prophet parameter {TUNABLE_PARAMS}")
+    _require(space.distribution in DISTRIBUTIONS, f"{key}.distribution", f"must be one of {DISTRIBUTIONS}")
+    if space.distribution == "choice":
+        _require(bool(space.values), f"{key}.values", "needs at least one value")
+        return
+    _require(space.low is not None and space.high is not None, key, "needs low and high")
+    _require(space.low < space.high, key, "needs low < high")
+    if space.distribution == "loguniform":
+        _require(space.low > 0, f"{key}.low", "must be positive for loguniform")
+    if space.distribution == "quniform":
+        _require(space.q is not None and space.q > 0, f"{key}.q", "must be positive for quniform")
+
+
+def _is_frequency(text: str) -> bool:
+    import pandas as pd
+
+    try:
+        pd.tseries.frequencies.to_offset(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_country(code: str) -> bool:
+    import holidays
+
+    return code in holidays.list_supported_countries()
