@@ -16,7 +16,8 @@ port=${3:-5000}
 case "$action" in
 start)
     args=(--backend-store-uri "sqlite:///$dir/mlflow.db" --artifacts-destination "$dir/artifacts"
-          --host 127.0.0.1 --port "$port" --workers 2)
+          --host 127.0.0.1 --port "$port")
+    workers=2
     if [ -n "${MLFLOW_SERVER_ADMIN_USERNAME:-}" ]; then
         umask 077
         cat > "$dir/auth.ini" <<INI
@@ -30,13 +31,21 @@ INI
         export MLFLOW_AUTH_CONFIG_PATH="$dir/auth.ini"
         export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SERVER_SECRET_KEY:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
         args+=(--app-name basic-auth)
+        # each worker of the auth app migrates the auth database as it boots: two race,
+        # one fails, and gunicorn then shuts the whole server down
+        workers=1
     fi
+    args+=(--workers "$workers")
     setsid mlflow server "${args[@]}" > "$dir/server.log" 2>&1 < /dev/null &
     echo $! > "$dir/server.pid"
     for _ in $(seq 1 120); do
         if curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; then
-            echo "http://127.0.0.1:$port"
-            exit 0
+            # a worker that fails to boot takes the server down a moment after it answered
+            sleep 2
+            if kill -0 "$(cat "$dir/server.pid")" 2>/dev/null && curl -sf "http://127.0.0.1:$port/health" > /dev/null; then
+                echo "http://127.0.0.1:$port"
+                exit 0
+            fi
         fi
         if ! kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
             echo "mlflow server exited; see $dir/server.log" >&2
