@@ -51,3 +51,19 @@ def daily_series(days: int, level: float = 100.0, seed: int = 0, start: str = "2
     weekly = np.where(ds.dayofweek >= 5, 0.3, 0.0) * level
     y = level + 0.2 * np.arange(days) + weekly + rng.normal(0, 0.03 * level, days)
     return pd.DataFrame({"ds": ds, "y": y})
+
+
+def job_settings(input_path, root, keys: list[str], time: str = "ds", target: str = "y", *extra: str) -> list[str]:
+    """The fast overrides, plus where a test job reads its input, tracks and writes."""
+    input_format = "parquet" if str(input_path).endswith(".parquet") else "csv"
+    return [
+        *FAST_OVERRIDES,
+        f"input.path={input_path}",
+        f"input.format={input_format}",
+        f"input.key_columns=[{', '.join(keys)}]",
+        f"input.time_column={time}",
+        f"input.target_column={target}",
+        f"tracking.uri={root / 'mlruns'}",
+        f"output.path={root / 'out'}",
+        *extra,
+    ]

@@ -3,7 +3,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
 from forecasting import pipeline, tables

@@ -9,7 +9,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from conftest import FAST_OVERRIDES, daily_series
+from conftest import daily_series, job_settings
 from forecasting import pipeline, tables
 from forecasting.config import load_config
 
@@ -41,17 +41,10 @@ def job(spark, tmp_path_factory):
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(
         None,
-        [
-            *FAST_OVERRIDES,
-            f"input.path={root / 'input.csv'}",
-            "input.key_columns=[region, product]",
-            "input.time_column=day",
-            "input.target_column=units",
-            f"tracking.uri={root / 'mlruns'}",
-            "tracking.experiment=pipeline-test",
-            f"output.path={root / 'out'}",
-            f"forecast.min_history={MIN_HISTORY}",
-        ],
+        job_settings(
+            root / "input.csv", root, ["region", "product"], "day", "units",
+            "tracking.experiment=pipeline-test", f"forecast.min_history={MIN_HISTORY}",
+        ),
     )
     first = pipeline.run_job(spark, config, RUN_DATE)
     mlflow.set_tracking_uri(first.tracking_uri)

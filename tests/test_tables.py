@@ -1,4 +1,6 @@
 """Delta tables over repeated runs: backfills, stored models, scoring, readers, time travel."""
+from pathlib import Path
+
 import mlflow
 import mlflow.prophet
 import numpy as np
@@ -8,7 +10,7 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
-from conftest import FAST_OVERRIDES, daily_series
+from conftest import daily_series, job_settings
 from forecasting import pipeline, scoring, tables
 from forecasting.config import load_config
 
@@ -22,20 +24,7 @@ def runs(spark, tmp_path_factory):
         [daily_series(91, level=50, seed=5).assign(shop="a"), daily_series(91, level=80, seed=6).assign(shop="b")]
     )
     source.to_parquet(root / "input.parquet", index=False, coerce_timestamps="us")
-    config = load_config(
-        None,
-        [
-            *FAST_OVERRIDES,
-            f"input.path={root / 'input.parquet'}",
-            "input.format=parquet",
-            "input.key_columns=[shop]",
-            "input.time_column=ds",
-            "input.target_column=y",
-            f"tracking.uri={root / 'mlruns'}",
-            f"output.path={root / 'out'}",
-            "output.table_prefix=fc_",
-        ],
-    )
+    config = load_config(None, job_settings(root / "input.parquet", root, ["shop"], "ds", "y", "output.table_prefix=fc_"))
     backfill = pipeline.run_job(spark, config, BACKFILL_DATE)
     full = pipeline.run_job(spark, config, FULL_DATE)
     return {"config": config, "source": source, "backfill": backfill, "full": full}
@@ -170,16 +159,8 @@ def _version_with(spark, runs, run_date):
 
 def _overrides(runs):
     config = runs["config"]
-    return [
-        *FAST_OVERRIDES,
-        f"input.path={config.input.path}",
-        "input.format=parquet",
-        "input.key_columns=[shop]",
-        "input.time_column=ds",
-        "input.target_column=y",
-        f"tracking.uri={config.tracking.uri}",
-        f"output.path={config.output.path}",
-    ]
+    root = Path(config.output.path).parent
+    return job_settings(config.input.path, root, ["shop"])
 
 
 def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):

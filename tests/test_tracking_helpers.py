@@ -1,6 +1,4 @@
 """Tracking helpers that need no store: URIs, series identities, search filters."""
-from pathlib import Path
-
 import pytest
 
 from forecasting import tracking

@@ -6,6 +6,7 @@ import json
 import logging
 import platform
 import subprocess
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,7 +22,10 @@ PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "
 HASH_CHUNK = 1 << 20
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a forecast (read once per process: the
+    model logging of every series asks)."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
