@@ -44,14 +44,65 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     )
     if settings.country_holidays:
         model.add_country_holidays(country_name=settings.country_holidays)
+    model.stan_backend = _array_backend()
     return model
 
 
-def fit(history: pd.DataFrame, config: JobConfig, params: dict[str, Any], uncertainty_samples: int):
-    """Fit on ``history`` (columns ``ds``, ``y``)."""
+_ARRAY_BACKEND = None
+
+
+def _array_backend():
+    """Prophet's cmdstanpy backend, handing Stan its data as NumPy arrays.
+
+    Prophet turns every array into nested Python lists, which cmdstanpy's JSON
+    writer then walks element by element: a third of a fit's time on hourly
+    series. Arrays take its one-call path (and ujson encodes them in C)."""
+    global _ARRAY_BACKEND
+    if _ARRAY_BACKEND is None:
+        from prophet.models import CmdStanPyBackend
+
+        class ArrayBackend(CmdStanPyBackend):
+            @staticmethod
+            def prepare_data(init, data):
+                arrays = {key: np.asarray(value) for key, value in data.items() if key in STAN_ARRAYS}
+                scalars = {key: value for key, value in data.items() if key in STAN_SCALARS}
+                inits = {**init, "delta": np.asarray(init["delta"]), "beta": np.asarray(init["beta"])}
+                return inits, {**scalars, **arrays}
+
+        _ARRAY_BACKEND = ArrayBackend
+    return _ARRAY_BACKEND()
+
+
+# The inputs of Prophet's Stan model (prophet.models.CmdStanPyBackend.prepare_data).
+STAN_SCALARS = ("T", "S", "K", "tau", "trend_indicator", "sigmas")
+STAN_ARRAYS = ("y", "t", "cap", "t_change", "s_a", "s_m", "X")
+
+
+def fit(
+    history: pd.DataFrame, config: JobConfig, params: dict[str, Any], uncertainty_samples: int,
+    init: dict[str, Any] | None = None,
+):
+    """Fit on ``history`` (columns ``ds``, ``y``), the optimiser starting from
+    ``init`` (see ``warm_start``) when given."""
     model = build_model(config, params, uncertainty_samples)
-    model.fit(history[["ds", "y"]])
+    if init is None:
+        model.fit(history[["ds", "y"]])
+    else:
+        model.fit(history[["ds", "y"]], init=init)
     return model
+
+
+def warm_start(fitted) -> dict[str, Any]:
+    """A fitted model's parameters as a starting point for the next fit of the
+    same series. Prophet checks their shapes and falls back to its own start."""
+    params = fitted.params
+    return {
+        "k": float(params["k"][0][0]),
+        "m": float(params["m"][0][0]),
+        "sigma_obs": float(params["sigma_obs"][0][0]),
+        "delta": np.asarray(params["delta"][0]),
+        "beta": np.asarray(params["beta"][0]),
+    }
 
 
 def future_dates(last: pd.Timestamp, horizon: int, frequency: str) -> pd.DatetimeIndex:
