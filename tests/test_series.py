@@ -55,16 +55,54 @@ def test_tuning_picks_the_lowest_loss_of_its_trials(fast_config, monkeypatch):
     config = fast_config("tuning.max_evals=4", "tuning.metric=mae")
     history = daily_series(80, seed=4)
     scores = []
-    real = tuning.cross_validate
+    real = tuning.cross_validate_predictions
 
-    def recording(history, config, params):
-        result = real(history, config, params)
-        scores.append(result["mae"])
+    def recording(history, config, forecaster):
+        result = real(history, config, forecaster)
+        scores.append(result[0]["mae"])
         return result
 
-    monkeypatch.setattr(tuning, "cross_validate", recording)
+    monkeypatch.setattr(tuning, "cross_validate_predictions", recording)
     result = tuning.tune(history, config)
+    assert len(scores) == 4
     assert result.cv_metrics["mae"] == pytest.approx(min(scores))
+
+
+def test_patience_stops_a_search_that_stopped_improving(fast_config):
+    history = daily_series(80, seed=5)
+    full = tuning.tune(history, fast_config("tuning.max_evals=10"))
+    patient = tuning.tune(history, fast_config("tuning.max_evals=10", "tuning.patience=1"))
+    assert full.evaluations == 10
+    assert 2 <= patient.evaluations < 10
+
+
+def test_warm_starts_remember_each_fold_and_reach_the_same_optimum(fast_config):
+    config = fast_config()
+    history = daily_series(90, seed=6)
+    warm = tuning.WarmStarts()
+    assert warm.get(60) is None
+    first = tuning.model.fit(history.iloc[:60], config, {}, 0)
+    warm.remember(60, first)
+    assert warm.get(60)["delta"].shape == first.params["delta"][0].shape
+    assert warm.get(75) is warm.get(60)  # an unseen size starts from the latest fit
+    cold = tuning.model.fit(history.iloc[:75], config, {}, 0)
+    warmed = tuning.model.fit(history.iloc[:75], config, {}, 0, init=warm.get(75))
+    dates = history["ds"].iloc[75:]
+    np.testing.assert_allclose(
+        tuning.model.predict_at(warmed, dates), tuning.model.predict_at(cold, dates), rtol=0.01
+    )
+
+
+def test_the_ensemble_reuses_the_tuned_prophet_folds_instead_of_refitting(fast_config, monkeypatch):
+    config = fast_config("selection.candidates=[prophet, ensemble]", "tuning.max_evals=2")
+    fits = []
+    real_fit = tuning.model.fit
+    monkeypatch.setattr(tuning.model, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    outcome = train_series(daily_series(90, seed=7), config)
+    assert outcome.status == OK, outcome.reason
+    # two parameter sets on each fold, then the final fit: none for the ensemble's folds
+    assert len(fits) == 2 * config.cross_validation.folds + 1
+    assert set(outcome.candidate_scores) == {"prophet", "ensemble"}
 
 
 def test_a_good_series_is_forecast_over_the_horizon(fast_config):
@@ -160,3 +198,17 @@ def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     expected = np.mean(np.abs(history["y"].iloc[83:].to_numpy() - history["y"].iloc[82]))
     assert naive["mae"] == pytest.approx(expected)
     assert 0 <= naive["coverage"] <= 1 and naive["interval_width"] > 0
+
+
+def test_the_array_backend_fits_exactly_what_prophets_own_backend_fits(fast_config):
+    from prophet.models import CmdStanPyBackend
+
+    config = fast_config()
+    history = daily_series(80, seed=8)
+    ours = tuning.model.fit(history, config, {}, 0)
+    stock = tuning.model.build_model(config, {}, 0)
+    stock.stan_backend = CmdStanPyBackend()
+    stock.fit(history)
+    assert type(ours.stan_backend) is not CmdStanPyBackend
+    for name in ("k", "m", "delta", "beta", "sigma_obs"):
+        np.testing.assert_array_equal(ours.params[name], stock.params[name])

@@ -89,6 +89,8 @@ class TuningConfig:
     seed: int
     metric: str
     search_space: dict[str, ParamSpace]
+    patience: int | None
+    warm_start: bool
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ def validate(config: JobConfig) -> None:
     tu = config.tuning
     _require(tu.max_evals >= 1, "tuning.max_evals", "must be at least 1")
     _require(tu.metric in METRICS, "tuning.metric", f"must be one of {METRICS}")
+    _require(tu.patience is None or tu.patience >= 1, "tuning.patience", "must be at least 1, or null")
     for name, space in tu.search_space.items():
         _validate_space(name, space)
 

@@ -98,15 +98,14 @@ def _select_and_forecast(
 ) -> None:
     """Score every candidate on the same folds, refit the best on all history."""
     fc = config.forecast
-    scores, forecasters, tuned = {}, {}, None
+    scores, tuned = {}, None
     for name in config.selection.candidates:
-        if name == "prophet" or (name == ENSEMBLE and tuned is None and "prophet" not in config.selection.candidates):
-            tuned = tuned or tuning.tune(history, config)
-            forecasters["prophet"] = tuning.prophet_forecaster(config, tuned.best_params)
+        if name in ("prophet", ENSEMBLE) and tuned is None:
+            tuned = tuning.tune(history, config)
         if name == "prophet":
             scores[name] = tuned.cv_metrics
-        elif name == ENSEMBLE:
-            parts = [forecasters["prophet"], tuning.baseline_forecaster(config, "seasonal_naive")]
+        elif name == ENSEMBLE:  # the tuned Prophet's fold forecasts are reused, not refit
+            parts = [tuning.cached_forecaster(tuned.fold_predictions), tuning.baseline_forecaster(config, "seasonal_naive")]
             ensemble = lambda train, dates: np.mean([part(train, dates) for part in parts], axis=0)  # noqa: E731
             scores[name] = tuning.cross_validate_forecaster(history, config, ensemble)
         else:
@@ -116,7 +115,8 @@ def _select_and_forecast(
     needed = list(scores) if actual is not None else [winner]
     forecasts = {}
     if {"prophet", ENSEMBLE} & set(needed):
-        fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples)
+        init = tuned.warm_starts.get(len(history)) if tuned.warm_starts else None
+        fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples, init=init)
         forecasts["prophet"] = (model.predict(fitted, fc.horizon, fc.frequency, seed), fitted)
     for name in needed:
         if name == ENSEMBLE:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
@@ -27,6 +27,27 @@ class TuningResult:
     best_params: dict[str, Any]
     cv_metrics: dict[str, float]
     evaluations: int
+    # the best parameters' point forecasts per fold, keyed by training size
+    fold_predictions: dict[int, np.ndarray] = field(default_factory=dict)
+    warm_starts: WarmStarts | None = None
+
+
+class WarmStarts:
+    """One series' last fitted Prophet parameters per training size.
+
+    Successive fits of a series differ little (another parameter set on the same
+    fold, or one fold more), so starting the optimiser where the last one ended
+    saves iterations. A size not seen yet starts from the latest fit."""
+
+    def __init__(self):
+        self._by_size: dict[int, dict[str, Any]] = {}
+        self._latest: dict[str, Any] | None = None
+
+    def get(self, size: int) -> dict[str, Any] | None:
+        return self._by_size.get(size, self._latest)
+
+    def remember(self, size: int, fitted) -> None:
+        self._latest = self._by_size[size] = model.warm_start(fitted)
 
 
 def cv_horizon(config: JobConfig) -> int:
@@ -56,11 +77,15 @@ def cutoffs(n_rows: int, folds: int, horizon: int, step: int) -> list[int]:
 Forecaster = Callable[[pd.DataFrame, pd.Series], np.ndarray]
 
 
-def prophet_forecaster(config: JobConfig, params: dict[str, Any]) -> Forecaster:
-    """Prophet with ``params``, fit without uncertainty sampling: CV scores the point forecast."""
+def prophet_forecaster(config: JobConfig, params: dict[str, Any], warm: WarmStarts | None = None) -> Forecaster:
+    """Prophet with ``params``, fit without uncertainty sampling: CV scores the point
+    forecast. With ``warm``, each fit starts from the series' previous one."""
 
     def forecast(train: pd.DataFrame, dates: pd.Series) -> np.ndarray:
-        fitted = model.fit(train, config, params, uncertainty_samples=0)
+        init = warm.get(len(train)) if warm is not None else None
+        fitted = model.fit(train, config, params, uncertainty_samples=0, init=init)
+        if warm is not None:
+            warm.remember(len(train), fitted)
         return model.predict_at(fitted, dates).to_numpy()
 
     return forecast
@@ -75,22 +100,51 @@ def baseline_forecaster(config: JobConfig, name: str) -> Forecaster:
 
 def cross_validate_forecaster(history: pd.DataFrame, config: JobConfig, forecaster: Forecaster) -> dict[str, float]:
     """Mean of each metric over the rolling folds; MASE is scaled by each fold's training data."""
+    return cross_validate_predictions(history, config, forecaster)[0]
+
+
+def cross_validate_predictions(
+    history: pd.DataFrame, config: JobConfig, forecaster: Forecaster
+) -> tuple[dict[str, float], dict[int, np.ndarray]]:
+    """The cross-validated metrics and each fold's predictions, keyed by training size."""
     horizon = cv_horizon(config)
     season = baselines.season_length(config.forecast.frequency)
-    fold_scores = []
+    fold_scores, predictions = [], {}
     for size in cutoffs(len(history), config.cross_validation.folds, horizon, cv_step(config)):
         train = history.iloc[:size]
         test = history.iloc[size : size + horizon]
-        predicted = forecaster(train, test["ds"])
-        fold_scores.append(metrics.score(test["y"], predicted, train["y"], season))
+        predictions[size] = forecaster(train, test["ds"])
+        fold_scores.append(metrics.score(test["y"], predictions[size], train["y"], season))
     if not fold_scores:
         raise ValueError("no cross-validation fold fits in the history")
-    return {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
+    scores = {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
+    return scores, predictions
 
 
 def cross_validate(history: pd.DataFrame, config: JobConfig, params: dict[str, Any]) -> dict[str, float]:
     """Cross-validated metrics of Prophet with one parameter set."""
     return cross_validate_forecaster(history, config, prophet_forecaster(config, params))
+
+
+def cached_forecaster(predictions: dict[int, np.ndarray]) -> Forecaster:
+    """Replays fold predictions computed before (the tuned Prophet's, for the ensemble)."""
+
+    def forecast(train: pd.DataFrame, dates: pd.Series) -> np.ndarray:
+        return predictions[len(train)]
+
+    return forecast
+
+
+def _patience_stop(patience: int):
+    """Hyperopt early stop: ``patience`` evaluations in a row without a lower loss
+    (a failed evaluation counts as one without)."""
+
+    def stop(trials, best: float = math.inf, stale: int = 0):
+        loss = trials.trials[-1]["result"].get("loss", math.inf)
+        best, stale = (loss, 0) if loss < best else (best, stale + 1)
+        return stale >= patience, [best, stale]
+
+    return stop
 
 
 def hyperopt_space(search_space: dict[str, ParamSpace]) -> dict[str, Any]:
@@ -129,20 +183,22 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
     # Hyperopt's logger announces every trial; the job reports per series instead.
     logging.getLogger("hyperopt").setLevel(logging.WARNING)
     tuning = config.tuning
+    warm = WarmStarts() if tuning.warm_start else None
     if not tuning.search_space:
-        return TuningResult({}, cross_validate(history, config, {}), 1)
+        scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, {}, warm))
+        return TuningResult({}, scores, 1, predictions, warm)
 
     def objective(params):
         params = _plain(params)
         try:
-            scores = cross_validate(history, config, params)
+            scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, params, warm))
         except Exception as err:  # one bad parameter set must not end the search
             logger.debug("parameters %s failed: %s", params, err)
             return {"status": STATUS_FAIL, "error": repr(err)}
         loss = scores[tuning.metric]
         if not math.isfinite(loss):
             return {"status": STATUS_FAIL, "error": f"{tuning.metric} is {loss}"}
-        return {"status": STATUS_OK, "loss": loss, "scores": scores}
+        return {"status": STATUS_OK, "loss": loss, "scores": scores, "predictions": predictions}
 
     space = hyperopt_space(tuning.search_space)
     trials = Trials()
@@ -157,6 +213,7 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
             rstate=np.random.default_rng(tuning.seed),
             show_progressbar=False,
             return_argmin=False,
+            early_stop_fn=_patience_stop(tuning.patience) if tuning.patience else None,
         )
     except AllTrialsFailed:
         pass  # reported below with the trials' own errors
@@ -167,4 +224,5 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
     best = min(succeeded, key=lambda t: t["result"]["loss"])
     chosen = {name: values[0] for name, values in best["misc"]["vals"].items() if values}
     best_params = _plain(space_eval(space, chosen))
-    return TuningResult(best_params, best["result"]["scores"], len(trials.trials))
+    result = best["result"]
+    return TuningResult(best_params, result["scores"], len(trials.trials), result["predictions"], warm)
