@@ -51,8 +51,8 @@ class StageProgress:
         if not total:
             return
         elapsed = time.monotonic() - self._started
-        left = elapsed / done * (total - done) if done else float("nan")
+        left = f"about {elapsed / done * (total - done):.0f}s left" if done else "time left not known yet"
         logger.info(
-            "%s: %d/%d tasks done, %d failed attempts, %.0fs elapsed, about %.0fs left",
+            "%s: %d/%d tasks done, %d failed attempts, %.0fs elapsed, %s",
             self._label, done, total, failed, elapsed, left,
         )

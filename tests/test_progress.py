@@ -1,0 +1,27 @@
+"""Progress of a running Spark stage, as the driver logs it."""
+import logging
+import time
+
+import pandas as pd
+
+from forecasting.progress import StageProgress
+
+
+def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(spark, caplog):
+    def slow_partition(batches):  # nested: pickled by value for the Python workers
+        for batch in batches:
+            time.sleep(0.4)
+            yield batch
+
+    df = spark.createDataFrame(pd.DataFrame({"x": range(8)})).repartition(8)
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        with StageProgress(spark, "slow stage", interval=0.3):
+            assert df.mapInPandas(slow_partition, schema="x long").count() == 8
+    lines = [r.getMessage() for r in caplog.records if r.name == "forecasting.progress"]
+    # the 8 slow tasks; the count's other, short stages may show up too
+    slow = [line for line in lines if "/8 tasks done" in line]
+    assert slow, f"the slow stage was never reported: {lines}"
+    assert all(line.startswith("slow stage: ") and ", 0 failed attempts, " in line for line in slow)
+    assert any(line.endswith("s left") and "about" in line for line in slow)
+    done = [int(line.split(": ")[1].split("/")[0]) for line in slow]
+    assert done == sorted(done)  # never goes backwards
