@@ -25,6 +25,21 @@ def test_naive_seasonal_naive_and_drift_points():
     assert list(naive["ds"]) == list(pd.date_range(history["ds"].max(), periods=11, freq="D")[1:])
 
 
+@pytest.mark.parametrize("frequency, week", [("h", 168), ("30min", 336), ("D", 7), ("W-MON", 1), ("MS", 1)])
+def test_week_length_follows_the_frequency(frequency, week):
+    assert baselines.week_length(frequency) == week
+
+
+def test_weekly_naive_repeats_the_same_hour_one_week_earlier():
+    ds = pd.date_range("2026-01-05", periods=3 * 168, freq="h")
+    y = np.random.default_rng(3).normal(100, 10, len(ds))
+    history = pd.DataFrame({"ds": ds, "y": y})
+    weekly = baselines.weekly_naive(history, 200, "h", 0.8)
+    np.testing.assert_allclose(weekly["yhat"], np.concatenate([y[-168:], y[-168:-136]]))
+    short = history.tail(300)  # under two weeks: the last value
+    np.testing.assert_allclose(baselines.weekly_naive(short, 5, "h", 0.8)["yhat"], y[-1])
+
+
 def test_intervals_hold_the_point_and_widen_with_the_horizon():
     forecast = baselines.naive(daily_series(30), 5, "D", 0.8)
     width = (forecast["yhat_upper"] - forecast["yhat_lower"]).to_numpy()

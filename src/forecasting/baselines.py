@@ -49,10 +49,28 @@ def naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: f
     return _with_dates(frame, history, horizon, frequency)
 
 
+def week_length(frequency: str) -> int:
+    """Steps per week for data of a day or finer (168 for hourly data), else 1."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick) and pd.Timedelta(offset) <= DAY:
+        steps, remainder = divmod(7 * DAY, pd.Timedelta(offset))
+        return int(steps) if not remainder else 1
+    return 1
+
+
 def seasonal_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
     """The value one season earlier, repeated; the plain naive forecast when the
     history is shorter than two seasons."""
-    m = season_length(frequency)
+    return _repeat_cycle(history, horizon, frequency, interval_width, season_length(frequency))
+
+
+def weekly_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The value one week earlier: for hourly data whose days differ by weekday
+    (traffic, footfall), which the daily cycle of seasonal naive misses."""
+    return _repeat_cycle(history, horizon, frequency, interval_width, week_length(frequency))
+
+
+def _repeat_cycle(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float, m: int) -> pd.DataFrame:
     y = history["y"].to_numpy(dtype="float64")
     if m <= 1 or len(y) < 2 * m:
         return naive(history, horizon, frequency, interval_width)
@@ -81,7 +99,7 @@ def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, freque
     return frame[FORECAST_COLUMNS]
 
 
-BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "drift": drift}
+BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "weekly_naive": weekly_naive, "drift": drift}
 
 
 def forecast_until(

@@ -11,8 +11,8 @@ SAMPLE_INPUT = "sample"
 INPUT_FORMATS = ("csv", "parquet", "delta", "table")
 OUTPUT_FORMATS = ("parquet", "delta")
 METRICS = ("mae", "rmse", "smape", "mase")
-CANDIDATES = ("prophet", "naive", "seasonal_naive", "drift", "ensemble")
-FALLBACKS = ("naive", "seasonal_naive", "drift")
+CANDIDATES = ("prophet", "naive", "seasonal_naive", "weekly_naive", "drift", "ensemble")
+FALLBACKS = ("naive", "seasonal_naive", "weekly_naive", "drift")
 CLEANING_CHOICES = {
     "missing_values": ("drop", "interpolate", "zero", "reject"),
     "negative_values": ("allow", "clip", "drop", "reject"),

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
-from forecasting.baselines import BASELINES, season_length
+from forecasting.baselines import BASELINES, season_length, week_length
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 
@@ -160,8 +160,9 @@ def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.Data
 def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobConfig, started: float) -> SeriesOutcome:
     name = config.reliability.fallback
     fc = config.forecast
-    if name == "seasonal_naive" and len(history) < 2 * season_length(fc.frequency):
-        name = "naive"  # not two full seasons to repeat: the last value it is
+    cycle = {"seasonal_naive": season_length, "weekly_naive": week_length}.get(name)
+    if cycle and len(history) < 2 * cycle(fc.frequency):
+        name = "naive"  # not two full cycles to repeat: the last value it is
     if name and len(history) > 0:
         outcome.forecast = BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width)
         outcome.model, outcome.model_name = history, name
