@@ -212,3 +212,17 @@ def test_the_array_backend_fits_exactly_what_prophets_own_backend_fits(fast_conf
     assert type(ours.stan_backend) is not CmdStanPyBackend
     for name in ("k", "m", "delta", "beta", "sigma_obs"):
         np.testing.assert_array_equal(ours.params[name], stock.params[name])
+
+
+def test_fits_leave_no_files_behind_in_cmdstanpys_temp_directory(fast_config):
+    import os
+
+    import cmdstanpy
+
+    config = fast_config()
+    history = daily_series(60, seed=9)
+    tuning.model.fit(history, config, {}, 0)  # cmdstanpy's folder exists from here on
+    before = set(os.listdir(cmdstanpy._TMPDIR))
+    for size in (40, 50, 60):
+        tuning.model.fit(history.iloc[:size], config, {}, 0)
+    assert set(os.listdir(cmdstanpy._TMPDIR)) == before

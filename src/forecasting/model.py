@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import zlib
 from typing import Any
 
@@ -52,16 +53,24 @@ _ARRAY_BACKEND = None
 
 
 def _array_backend():
-    """Prophet's cmdstanpy backend, handing Stan its data as NumPy arrays.
+    """Prophet's cmdstanpy backend, handing Stan its data as NumPy arrays and
+    removing each fit's output files.
 
     Prophet turns every array into nested Python lists, which cmdstanpy's JSON
     writer then walks element by element: a third of a fit's time on hourly
-    series. Arrays take its one-call path (and ujson encodes them in C)."""
+    series. Arrays take its one-call path (and ujson encodes them in C).
+    cmdstanpy keeps every fit's CSV output until its process exits, and Spark's
+    Python workers live long and may not exit cleanly: thousands of folders per
+    worker, left in the temp directory."""
     global _ARRAY_BACKEND
     if _ARRAY_BACKEND is None:
         from prophet.models import CmdStanPyBackend
 
         class ArrayBackend(CmdStanPyBackend):
+            def fit(self, stan_init, stan_data, **kwargs):
+                with tempfile.TemporaryDirectory(prefix="prophet-fit-") as folder:
+                    return super().fit(stan_init, stan_data, output_dir=folder, **kwargs)
+
             @staticmethod
             def prepare_data(init, data):
                 arrays = {key: np.asarray(value) for key, value in data.items() if key in STAN_ARRAYS}
