@@ -24,7 +24,9 @@ PY
 echo "built $out/forecasting.zip" >&2
 
 if [ "${1:-}" = "--env" ]; then
-    env_dir=$(mktemp -d)/environment
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT  # the unpacked environment is over a gigabyte
+    env_dir=$work/environment
     python3 -m venv "$env_dir"
     "$env_dir/bin/python" -m pip install -q --upgrade pip venv-pack
     # pyspark itself comes from the cluster's Spark installation

@@ -2,13 +2,16 @@
 
 The package reaches the executors only as a zip through --py-files: they run
 scripts/cluster_python.sh, a Python that has the dependencies but cannot import
-the project's source tree.
+the project's source tree. The second test ships the dependencies too, as the
+venv-pack archive of ``scripts/package_job.sh --env``, the way the README says.
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -18,11 +21,13 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from conftest import daily_series
+from conftest import daily_series, job_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 EXECUTOR_PYTHON = ROOT / "scripts" / "cluster_python.sh"
+ARCHIVE_PYTHON = "./environment/bin/python"  # the README's spark.pyspark.python
+POLL_SECONDS = 0.25
 
 
 def free_port() -> int:
@@ -118,3 +123,89 @@ def test_job_runs_on_a_standalone_cluster_with_the_package_as_a_zip(cluster, pac
     # the work ran in the cluster's executor, which was handed the package
     executor_logs = "".join(p.read_text(errors="replace") for p in (cluster["logs"] / "work").rglob("stderr"))
     assert package.name in executor_logs
+
+
+@pytest.fixture(scope="module")
+def packaged_environment(tmp_path_factory):
+    """``scripts/package_job.sh --env`` run in a folder, which then holds dist/ as in the README."""
+    root = tmp_path_factory.mktemp("packaged")
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "package_job.sh"), "--env"], timeout=600,
+                          env={**os.environ, "DIST": str(root / "dist")}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    yield root
+    shutil.rmtree(root / "dist")  # some 300 MB
+
+
+class PythonWorkerWatch:
+    """Records the PySpark Python worker processes started under ``root`` (a standalone
+    worker's work folder) while a job runs: their command line, working directory and the
+    shared libraries they loaded. Other Spark jobs on the machine are left out."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.seen: dict[int, dict] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self):
+        while not self._stop.wait(POLL_SECONDS):
+            for proc in Path("/proc").glob("[0-9]*"):
+                try:
+                    argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    cwd = Path(os.readlink(proc / "cwd"))
+                    if "pyspark.daemon" not in argv or not cwd.is_relative_to(self.root):
+                        continue
+                    libraries = {line.split()[-1] for line in (proc / "maps").read_text().splitlines()
+                                 if line.rstrip().endswith(".so") or ".so." in line}
+                    seen = self.seen.setdefault(int(proc.name), {"argv": argv, "cwd": cwd, "libraries": set()})
+                    seen["libraries"] |= libraries
+                except OSError:  # the process ended while being read
+                    continue
+
+
+def test_job_runs_with_the_environment_archive_as_the_readme_says(cluster, packaged_environment, tmp_path):
+    stores = [f"s{i}" for i in range(3)]
+    data = pd.concat([daily_series(60, seed=i).assign(store=s) for i, s in enumerate(stores)])
+    data.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    # the README's standalone command, run beside dist/; the driver's `python` is the
+    # project's environment, first on the PATH as after `. .venv/bin/activate`
+    command = [
+        str(BIN / "spark-submit"), "--master", cluster["master"],
+        "--archives", "dist/environment.tar.gz#environment",
+        "--conf", f"spark.pyspark.python={ARCHIVE_PYTHON}",
+        "--conf", "spark.pyspark.driver.python=python",
+        "--py-files", "dist/forecasting.zip",
+        str(ROOT / "jobs" / "train_forecast.py"), "--run-date", "2024-03-31",
+        *[arg for s in job_settings(tmp_path / "input.csv", tmp_path, ["store"]) for arg in ("--set", s)],
+    ]
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    work = cluster["logs"] / "work"
+    try:
+        with PythonWorkerWatch(work) as watch:
+            done = subprocess.run(command, cwd=packaged_environment, env=env, capture_output=True, text=True,
+                                  timeout=600)
+        assert done.returncode == 0, done.stdout[-4000:]
+        results = DeltaTable(tmp_path / "out" / "series_results").to_pandas()
+        assert sorted(results["store"]) == stores and (results["status"] == "ok").all()
+
+        # every Python worker of the executors was the archive's Python, started in the
+        # executor's folder where the archive was unpacked, and loaded its libraries from there
+        assert watch.seen, "no PySpark Python worker was seen"
+        for worker in watch.seen.values():
+            assert worker["argv"][0] == ARCHIVE_PYTHON and (worker["cwd"] / ARCHIVE_PYTHON).exists()
+        packed_site = f"/environment/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages/"
+        assert any(lib.startswith(f"{worker['cwd']}{packed_site}numpy/")
+                   for worker in watch.seen.values() for lib in worker["libraries"])
+        loaded = {lib for worker in watch.seen.values() for lib in worker["libraries"]}
+        assert not [lib for lib in loaded if "site-packages" in lib and packed_site not in lib]
+    finally:
+        for unpacked in work.glob("app-*/*/environment"):
+            shutil.rmtree(unpacked)  # over a gigabyte per run
