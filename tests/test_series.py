@@ -187,6 +187,14 @@ def test_selection_picks_the_candidate_with_the_best_cross_validated_score(fast_
     np.testing.assert_allclose(outcome.forecast["yhat"], pattern["y"].iloc[-7:].to_numpy())
 
 
+def test_holdout_scores_prophet_alone_even_where_only_the_ensemble_is_a_candidate(fast_config):
+    config = fast_config("selection.candidates=[ensemble, seasonal_naive]")
+    outcome = train_series(daily_series(90, seed=10), config, holdout=7)
+    assert set(outcome.candidate_scores) == {"ensemble", "seasonal_naive"}
+    assert set(outcome.holdout) == {"prophet", "ensemble", "seasonal_naive"}
+    assert outcome.model_name in ("ensemble", "seasonal_naive")
+
+
 def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     history = daily_series(90, seed=8)
     config = fast_config("selection.candidates=[prophet, naive]")

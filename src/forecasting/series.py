@@ -131,8 +131,9 @@ def _select_and_forecast(
     if tuned is not None:
         outcome.best_params, outcome.evaluations = tuned.best_params, tuned.evaluations
     if actual is not None:
+        # tuned Prophet is scored even where it is only the ensemble's part, not a candidate
         outcome.holdout = {
-            name: score_holdout(forecasts[name][0], actual, history, fc.frequency) for name in scores
+            name: score_holdout(forecast, actual, history, fc.frequency) for name, (forecast, _) in forecasts.items()
         }
 
 
