@@ -16,18 +16,30 @@ from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
 
 
-def latest_job_run(tracking_uri: str, experiment: str, job: str = "train_forecast"):
-    """The newest finished parent run of ``job`` in ``experiment``."""
+def job_runs(
+    tracking_uri: str, experiment: str, job: str | None = None, finished_only: bool = False, max_results: int = 10
+) -> list:
+    """The newest parent runs (one per job run) in ``experiment``, newest first: of ``job``,
+    or of every job (training, scoring, evaluation) when it is None."""
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise LookupError(f"no experiment {experiment!r} at {tracking_uri}")
-    runs = client.search_runs(
+    # child runs carry no job tag, so "any job tag" picks the parent runs
+    conditions = [f"tags.{tracking.JOB_TAG} = '{job}'" if job else f"tags.{tracking.JOB_TAG} LIKE '%'"]
+    if finished_only:
+        conditions.append("attributes.status = 'FINISHED'")
+    return client.search_runs(
         [found.experiment_id],
-        filter_string=f"tags.{tracking.JOB_TAG} = '{job}' and attributes.status = 'FINISHED'",
+        filter_string=" and ".join(conditions),
         order_by=["attributes.start_time DESC"],
-        max_results=1,
+        max_results=max_results,
     )
+
+
+def latest_job_run(tracking_uri: str, experiment: str, job: str = "train_forecast"):
+    """The newest finished parent run of ``job`` in ``experiment``."""
+    runs = job_runs(tracking_uri, experiment, job, finished_only=True, max_results=1)
     if not runs:
         raise LookupError(f"no finished {job} run in experiment {experiment!r}")
     return runs[0]
@@ -47,6 +59,39 @@ def read_table(path: str | Path, version: int | None = None) -> pd.DataFrame:
     from deltalake import DeltaTable
 
     return DeltaTable(str(path), version=version).to_pandas()
+
+
+def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> pd.DataFrame:
+    """One series' rows of an output table (``output.format`` ``delta`` or ``parquet``).
+
+    ``keys`` holds each key column's value as text, as typed on a command line or stored
+    in the MLflow tags (``tracking.key_text``: a null key is ``<null>``); the values are
+    converted to the columns' types and the filter is pushed down to the files.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if fmt == "delta":
+        from deltalake import DeltaTable
+
+        dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+    else:
+        dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+    missing = [column for column in keys if column not in dataset.schema.names]
+    if missing:
+        raise LookupError(f"{path} has no column {', '.join(missing)}; it has {', '.join(dataset.schema.names)}")
+    condition = None
+    for column, text in keys.items():
+        field = ds.field(column)
+        if text == tracking.NULL_KEY:
+            match = field.is_null()
+        else:
+            try:
+                match = field == pa.scalar(text).cast(dataset.schema.field(column).type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return dataset.schema.empty_table().to_pandas()  # no value of the column's type reads so
+        condition = match if condition is None else condition & match
+    return dataset.to_table(filter=condition).to_pandas()
 
 
 def run_config(tracking_uri: str, run_id: str) -> dict:
