@@ -62,6 +62,20 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     assert len(by_source["scored"]) == len(by_source["trained"]) == 24 * 28
     pd.testing.assert_series_equal(by_source["scored"]["yhat"], by_source["trained"]["yhat"])
 
+    # the everyday questions, asked in that folder: the embedded defaults find the output
+    runs = subprocess.run([sys.executable, "-m", "forecasting", "runs"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert runs.returncode == 0, runs.stderr
+    _, scoring_run, training_run = runs.stdout.splitlines()  # newest first
+    assert scoring_run.split()[:3] == ["2026-01-05", "score_forecast", "FINISHED"]
+    assert training_run.split()[:3] == ["2026-01-05", "train_forecast", "FINISHED"]
+    assert "  ok 24  " in training_run and training_run.endswith(parent.info.run_id)
+    soap = subprocess.run([sys.executable, "-m", "forecasting", "series", "store=east", "item=soap"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert soap.returncode == 0, soap.stderr
+    assert "  status      ok" in soap.stdout and f"  child run   {one.iloc[0]['run_id']} (FINISHED)" in soap.stdout
+    assert "latest forecast: run date 2026-01-05 (trained), 28 steps" in soap.stdout  # trained wins a tie with scored
+
     # the notebook runs on this output, as an analyst would open it in that folder
     import nbformat
     from nbclient import NotebookClient

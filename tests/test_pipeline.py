@@ -1,5 +1,9 @@
-"""The Spark stage and MLflow tracking, run for real on a small inline input."""
+"""The Spark stage and MLflow tracking, run for real on a small inline input;
+``python -m forecasting`` answering questions about that run."""
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import mlflow.prophet
@@ -11,6 +15,7 @@ from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
 from forecasting import pipeline, tables
+from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
 RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
@@ -39,16 +44,14 @@ def job(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("job")
     source = mixed_input()
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
-    config = load_config(
-        None,
-        job_settings(
-            root / "input.csv", root, ["region", "product"], "day", "units",
-            "tracking.experiment=pipeline-test", f"forecast.min_history={MIN_HISTORY}",
-        ),
+    settings = job_settings(
+        root / "input.csv", root, ["region", "product"], "day", "units",
+        "tracking.experiment=pipeline-test", f"forecast.min_history={MIN_HISTORY}",
     )
+    config = load_config(None, settings)
     first = pipeline.run_job(spark, config, RUN_DATE)
     mlflow.set_tracking_uri(first.tracking_uri)
-    return {"config": config, "source": source, "summary": first, "root": root}
+    return {"config": config, "source": source, "summary": first, "root": root, "settings": settings}
 
 
 def read(spark, job, table):
@@ -142,6 +145,65 @@ def test_parent_run_records_counts_config_and_lineage(job):
         experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
     assert len(children) == 4  # a skipped series was never modelled, but its run says why
+
+
+# python -m forecasting on the job's output, before the rerun below adds runs to it
+
+
+def settings_args(job) -> list[str]:
+    """The job's configuration as ``--set`` arguments, as the jobs take it."""
+    return [arg for setting in job["settings"] for arg in ("--set", setting)]
+
+
+def test_python_m_forecasting_shows_one_series_status_forecast_and_child_run(spark, job):
+    done = subprocess.run(
+        [sys.executable, "-m", "forecasting", "series", *settings_args(job), "region=south", "product=tea"],
+        cwd=job["root"], capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    row = read(spark, job, "series_results").where("region = 'south' and product = 'tea'").first()
+    forecast = read(spark, job, "forecasts").where("region = 'south' and product = 'tea'").orderBy("ds").toPandas()
+    lines = done.stdout.splitlines()
+    assert lines[0] == "series region=south product=tea"
+    assert "  status      ok" in lines and f"  run date    {RUN_DATE}" in lines
+    assert f"  child run   {row['child_run_id']} (FINISHED)" in lines
+    assert f"  job run     {job['summary'].job_run_id}" in lines
+    [folder] = [line.split(maxsplit=1)[1] for line in lines if line.startswith("  open")]
+    assert Path(folder).is_dir() and Path(folder).name == row["child_run_id"]  # the run's folder in mlruns
+    assert f"latest forecast: run date {RUN_DATE} (trained), 7 steps" in lines
+    first_step = lines[lines.index(f"latest forecast: run date {RUN_DATE} (trained), 7 steps") + 2].split()
+    expected = [f"{forecast[column][0]:.3f}" for column in ("yhat", "yhat_lower", "yhat_upper")]
+    assert first_step == [forecast["ds"][0].strftime("%Y-%m-%d"), *expected]
+
+
+def test_python_m_forecasting_says_why_a_series_failed_or_was_skipped(job, capsys):
+    assert forecasting_main(["series", *settings_args(job), "region=east", "product=tea"]) == 0
+    failed = capsys.readouterr().out
+    assert "  status      failed" in failed and "  reason      RuntimeError: every tuning evaluation failed" in failed
+    assert "  model       naive" in failed and "(FAILED)" in failed  # the fallback's forecast, the run ended FAILED
+    assert "(trained), 7 steps" in failed
+    assert forecasting_main(["series", *settings_args(job), "product=cake", "region=south"]) == 0
+    skipped = capsys.readouterr().out
+    assert skipped.startswith("series region=south product=cake") and "  status      skipped" in skipped
+    assert "  reason      too little history: 2 rows, needs at least 3" in skipped
+
+
+def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog):
+    assert forecasting_main(["series", *settings_args(job), "region=north", "product=coffee"]) == 1
+    assert "no series region=north product=coffee in" in caplog.text
+    assert forecasting_main(["series", *settings_args(job), "region=north", "item=tea"]) == 2
+    assert "'item' is not a key column; the key columns are region, product" in caplog.text
+    assert forecasting_main(["series", *settings_args(job), "region=north"]) == 2
+    assert "name every key column: product=... missing" in caplog.text
+
+
+def test_python_m_forecasting_lists_the_job_runs(job, capsys):
+    assert forecasting_main(["runs", *settings_args(job)]) == 0
+    header, *runs = capsys.readouterr().out.splitlines()
+    assert header.split() == ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
+    [run] = runs
+    assert run.split()[:3] == [RUN_DATE, "train_forecast", "FINISHED"]
+    assert "  4  " in run and "ok 2, skipped 1, failed 1" in run and run.endswith(job["summary"].job_run_id)
 
 
 def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job):

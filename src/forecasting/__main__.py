@@ -1,0 +1,71 @@
+"""Everyday questions about past runs, without Spark.
+
+    python -m forecasting runs                                 # the latest job runs
+    python -m forecasting runs --job train_forecast --limit 5
+    python -m forecasting series store=north item=milk        # status, latest forecast, MLflow run
+    python -m forecasting series --config conf/airports.yaml airport=JFK measure=total
+
+--config and --set find the tables and the tracking URI as they do for the jobs:
+run it in the folder the job ran in, or pass the job's configuration.
+Exit codes: 0 answered, 1 not found, 2 configuration error or wrong arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from forecasting import cli, lookup
+
+logger = logging.getLogger("forecasting")
+
+EXIT_NOT_FOUND = 1
+DEFAULT_RUNS = 10
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="the job's YAML file, layered over the embedded defaults")
+    common.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="override one config key (repeatable), as for the jobs",
+    )
+    common.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    main_parser = argparse.ArgumentParser(
+        prog="python -m forecasting", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    runs = commands.add_parser("runs", parents=[common], help="list the latest job runs from MLflow")
+    runs.add_argument("--limit", type=int, default=DEFAULT_RUNS, help=f"how many runs, default {DEFAULT_RUNS}")
+    runs.add_argument("--job", help="only this job: train_forecast, score_forecast, evaluate_forecast")
+    series = commands.add_parser(
+        "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
+    )
+    series.add_argument("keys", nargs="+", metavar="KEY=VALUE", help="every key column's value")
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    cli.configure_logging(args.log_level)
+    config = cli.load_or_exit(args)
+    try:
+        if args.command == "runs":
+            answer = lookup.format_runs(lookup.job_runs(config, args.limit, args.job))
+        else:
+            try:
+                keys = lookup.parse_keys(config, args.keys)
+            except ValueError as err:
+                logger.error("%s", err)
+                return cli.EXIT_CONFIG
+            answer = lookup.format_series(lookup.series_report(config, keys))
+    except lookup.NotFound as err:
+        logger.error("%s", err)
+        return EXIT_NOT_FOUND
+    print(answer)  # the answer itself, on standard output
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Everyday questions about past runs, answered from MLflow and the output tables.
+
+``python -m forecasting`` prints these answers. They read through the notebook
+helpers of ``forecasting.explore``: no Spark session, no JVM.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from forecasting import explore, tables, tracking
+from forecasting.config import JobConfig
+
+logger = logging.getLogger(__name__)
+
+FIRST_STATUSES = ("ok", "skipped", "failed")  # listed first in a run's counts, others after
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
+RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
+
+
+class NotFound(LookupError):
+    """What was asked for is not in the tables or not in MLflow."""
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
+    """The newest job runs of the config's experiment, newest first, one row each."""
+    uri = tracking.resolve_uri(config.tracking.uri)
+    try:
+        runs = explore.job_runs(uri, config.tracking.experiment, job, max_results=limit)
+    except LookupError as err:
+        raise NotFound(str(err)) from None
+    rows = [
+        {
+            "run_date": run.data.tags.get(tracking.RUN_DATE_TAG, ""),
+            "job": run.data.tags.get(tracking.JOB_TAG, ""),
+            "status": run.info.status,
+            "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "series": _count_text(run.data.metrics.get("series_total")),
+            "by_status": status_counts(run.data.metrics),
+            "parent_run_id": run.info.run_id,
+        }
+        for run in runs
+    ]
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _count_text(value: float | None) -> str:
+    return "-" if value is None else str(int(value))
+
+
+def status_counts(metrics: dict[str, float]) -> str:
+    """'ok 22, skipped 1, failed 1' from a parent run's series_<status> metrics."""
+    counts = {
+        name.removeprefix("series_"): int(value)
+        for name, value in metrics.items()
+        if name.startswith("series_") and name != "series_total"
+    }
+    order = [*(s for s in FIRST_STATUSES if s in counts), *sorted(s for s in counts if s not in FIRST_STATUSES)]
+    return ", ".join(f"{status} {counts[status]}" for status in order) or "-"
+
+
+def format_runs(runs: pd.DataFrame) -> str:
+    """A left-aligned text table, one line per run."""
+    if runs.empty:
+        return "no job runs yet"
+    cells = [list(runs.columns), *([str(value) for value in row] for row in runs.itertuples(index=False))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(runs.columns))]
+    return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells)
+
+
+# --------------------------------------------------------------------------- one series
+
+
+@dataclass
+class SeriesReport:
+    """What the tables and MLflow say about one series."""
+
+    keys: dict[str, str]
+    result: pd.Series  # the newest series_results row
+    forecast: pd.DataFrame  # the newest forecast, FORECAST_COLUMNS; empty when there is none
+    forecast_run_date: str | None
+    forecast_source: str | None
+    forecast_model_run_date: str | None
+    child_run_status: str | None
+    child_run_where: list[str]  # lines saying where to open the child run
+
+
+def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
+    """``["store=north", "item=milk"]`` as text values in the config's key column order."""
+    columns = config.input.key_columns
+    given = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
+        if name not in columns:
+            raise ValueError(f"{name!r} is not a key column; the key columns are {', '.join(columns)}")
+        given[name] = value
+    missing = [column for column in columns if column not in given]
+    if missing:
+        raise ValueError(f"name every key column: {', '.join(f'{c}=...' for c in missing)} missing")
+    return {column: given[column] for column in columns}
+
+
+def series_report(config: JobConfig, keys: dict[str, str]) -> SeriesReport:
+    """One series' newest result row and forecast, and where its MLflow child run is."""
+    paths = tables.table_paths(config)
+    results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
+    if results.empty:
+        raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}")
+    result = results.sort_values("run_date").iloc[-1]
+
+    forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
+    run_date = source = model_run_date = None
+    forecast = pd.DataFrame(columns=FORECAST_COLUMNS)
+    if not forecasts.empty:
+        # the rule of tables.latest_forecasts: newest run date, 'trained' before 'scored' on a tie
+        run_date, source = max(zip(forecasts["run_date"], forecasts["source"]))
+        newest = forecasts[(forecasts["run_date"] == run_date) & (forecasts["source"] == source)]
+        forecast = newest.sort_values("ds")[FORECAST_COLUMNS].reset_index(drop=True)
+        model_run_date = str(newest["model_run_date"].iloc[0]) if "model_run_date" in newest else None
+        run_date = str(run_date)
+
+    status, where = _child_run(config, result.get("child_run_id"))
+    return SeriesReport(keys, result, forecast, run_date, source, model_run_date, status, where)
+
+
+def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return explore.read_series(path, keys, fmt)
+    except (TableNotFoundError, FileNotFoundError):
+        raise NotFound(f"no {fmt} table at {path}: has a job written there with this config?") from None
+    except LookupError as err:  # the table lacks a key column: another job's table
+        raise NotFound(str(err)) from None
+
+
+def _child_run(config: JobConfig, run_id) -> tuple[str | None, list[str]]:
+    if not isinstance(run_id, str) or not run_id:
+        return None, []
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking.resolve_uri(config.tracking.uri)
+    try:
+        run = tracking.client(uri).get_run(run_id)
+    except MlflowException as err:
+        logger.warning("child run %s not found at %s: %s", run_id, uri, err)
+        return f"not found at {uri}", []
+    return run.info.status, run_location(uri, run.info.experiment_id, run_id)
+
+
+def run_location(uri: str, experiment_id: str, run_id: str) -> list[str]:
+    """Where to open a run: its page on a tracking server, or its folder and the local UI."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if urlparse(uri).scheme in ("http", "https"):
+        return [f"{uri.rstrip('/')}/{page}"]
+    if uri == "databricks":
+        return [f"in the workspace: #mlflow/experiments/{experiment_id}/runs/{run_id}"]
+    lines = []
+    if urlparse(uri).scheme == "file":
+        lines.append(str(Path(urlparse(uri).path) / experiment_id / run_id))
+    lines.append(f"mlflow ui --backend-store-uri {uri}, then {LOCAL_UI}/{page}")
+    return lines
+
+
+def describe(keys: dict[str, str]) -> str:
+    return " ".join(f"{column}={value}" for column, value in keys.items())
+
+
+def format_series(report: SeriesReport) -> str:
+    result = report.result
+    history_end = _times_text(pd.Series([result.get("history_end")]))[0]
+    rows = [
+        ("status", result["status"]),
+        ("reason", _text(result.get("reason"))),
+        ("model", _text(result.get("model"))),
+        ("run date", str(result["run_date"])),
+        ("history", f"{_text(result.get('history_length'))} rows up to {history_end}"),
+        ("cv MASE", _number(result.get("cv_mase"))),
+        ("cv sMAPE", _number(result.get("cv_smape"))),
+        ("data notes", _text(result.get("data_notes"))),
+        ("job run", _text(result.get("job_run_id"))),
+        ("child run", f"{_text(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
+        *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
+    ]
+    lines = [f"series {describe(report.keys)}", *(f"  {name:<11} {value}" for name, value in rows), ""]
+    if report.forecast.empty:
+        lines.append("no forecast")
+    else:
+        made = report.forecast_source
+        if report.forecast_source == tables.SCORED:
+            made = f"scored from the models of {report.forecast_model_run_date}"
+        lines.append(f"latest forecast: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
+        forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
+        lines.append(forecast.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return "\n".join(lines)
+
+
+def _times_text(values: pd.Series) -> pd.Series:
+    """Times as the job wrote them (the tables hold UTC): dates alone when all are midnight."""
+    stamps = pd.to_datetime(values, utc=True).dt.tz_convert(None)
+    daily = (stamps.dropna() == stamps.dropna().dt.normalize()).all()
+    return stamps.dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M").fillna("-")
+
+
+def _text(value) -> str:
+    missing = value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or value == ""
+    return "-" if missing else str(value)
+
+
+def _number(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.3f}"
