@@ -215,3 +215,14 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     pipeline.run_job(spark, job["config"], OTHER_DATE)
     per_date = {r[0].isoformat(): r[1] for r in read(spark, job, "series_results").groupBy("run_date").count().collect()}
     assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}
+
+
+def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks():
+    from forecasting.spark_training import shuffle_partitions
+
+    config = load_config()
+    assert shuffle_partitions(config, 400, cores=2) == 50  # about 8 series a task
+    assert shuffle_partitions(config, 24, cores=2) == 8  # at least 4 tasks per core
+    assert shuffle_partitions(config, 3, cores=16) == 3  # never an empty task by design
+    assert shuffle_partitions(config, 10**6, cores=2) == 2000
+    assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7

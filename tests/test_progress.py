@@ -25,3 +25,23 @@ def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(sp
     assert any(line.endswith("s left") and "about" in line for line in slow)
     done = [int(line.split(": ")[1].split("/")[0]) for line in slow]
     assert done == sorted(done)  # never goes backwards
+
+
+def test_progress_counts_series_with_an_accumulator_as_their_tasks_end(spark, caplog):
+    counter = spark.sparkContext.accumulator(0)
+
+    def slow_counted(batches):
+        for batch in batches:
+            time.sleep(0.4)
+            counter.add(len(batch))
+            yield batch
+
+    df = spark.createDataFrame(pd.DataFrame({"x": range(12)})).repartition(4)
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        with StageProgress(spark, "counted", interval=0.3, counter=counter, total=12):
+            assert df.mapInPandas(slow_counted, schema="x long").count() == 12
+    lines = [r.getMessage() for r in caplog.records if r.name == "forecasting.progress"]
+    assert lines and all("/12 series done" in line for line in lines)
+    done = [int(line.split(": ")[1].split("/")[0]) for line in lines]
+    assert done == sorted(done) and max(done) <= 12
+    assert counter.value == 12

@@ -9,14 +9,14 @@ logger = logging.getLogger(__name__)
 
 
 class StageProgress:
-    """While active, log tasks done / total of the running stages every ``interval``
-    seconds, with elapsed time and a linear estimate of the time left.
+    """While active, log progress every ``interval`` seconds, with elapsed time
+    and a linear estimate of the time left: series done / total when given a
+    ``counter`` (a Spark accumulator the tasks add their series to; it moves as
+    tasks end), else tasks done / total of the running stages."""
 
-    With one series per task (the default partitioning), tasks are series.
-    """
-
-    def __init__(self, spark, label: str, interval: float = 15.0):
+    def __init__(self, spark, label: str, interval: float = 15.0, counter=None, total: int = 0):
         self._tracker = spark.sparkContext.statusTracker()
+        self._counter, self._total = counter, total
         self._label = label
         self._interval = interval
         self._stop = threading.Event()
@@ -50,9 +50,12 @@ class StageProgress:
             failed += info.numFailedTasks
         if not total:
             return
+        unit = "tasks"
+        if self._counter is not None:
+            done, total, unit = self._counter.value, self._total, "series"
         elapsed = time.monotonic() - self._started
         left = f"about {elapsed / done * (total - done):.0f}s left" if done else "time left not known yet"
         logger.info(
-            "%s: %d/%d tasks done, %d failed attempts, %.0fs elapsed, %s",
-            self._label, done, total, failed, elapsed, left,
+            "%s: %d/%d %s done, %d failed attempts, %.0fs elapsed, %s",
+            self._label, done, total, unit, failed, elapsed, left,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import time
@@ -26,8 +27,13 @@ from forecasting.validation import TARGET, TIME
 
 logger = logging.getLogger(__name__)
 
-# Auto partitioning gives each series its own task (best balance: a core that
-# finishes early takes the next series) up to this many tasks.
+# Auto partitioning: tasks of about SERIES_PER_TASK series, but at least
+# TASKS_PER_CORE per core so that a core that finishes early takes more work,
+# and at most MAX_AUTO_PARTITIONS. Each task costs a fixed overhead (Arrow
+# streams, a staging file): measured on 400 M4 series, one series per task made
+# the training stage 14% slower than about ten.
+SERIES_PER_TASK = 8
+TASKS_PER_CORE = 4
 MAX_AUTO_PARTITIONS = 2000
 
 FORECAST_POINT = T.StructType(
@@ -70,7 +76,8 @@ def result_schema(series_df: DataFrame, key_columns: list[str]) -> T.StructType:
 
 
 def train_group(
-    group: pd.DataFrame, config: JobConfig, key_columns: list[str], context: tracking.RunContext, holdout: int = 0
+    group: pd.DataFrame, config: JobConfig, key_columns: list[str], context: tracking.RunContext, holdout: int = 0,
+    series_done=None,
 ) -> pd.DataFrame:
     """applyInPandas body: train one series, log its child run, return its result row.
     ``holdout`` > 0 is evaluation mode: the last rows are held out and scored."""
@@ -93,6 +100,8 @@ def train_group(
         logger.warning("tracking failed for %s: %s", name, err)
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
     tracking_seconds = time.perf_counter() - tracking_started
+    if series_done is not None:
+        series_done.add(1)
     forecast = None
     if outcome.forecast is not None:
         forecast = outcome.forecast.to_dict("records")
@@ -149,23 +158,29 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def shuffle_partitions(config: JobConfig, series_count: int) -> int:
-    return config.spark.shuffle_partitions or max(1, min(series_count, MAX_AUTO_PARTITIONS))
+def shuffle_partitions(config: JobConfig, series_count: int, cores: int) -> int:
+    if config.spark.shuffle_partitions:
+        return config.spark.shuffle_partitions
+    wanted = max(TASKS_PER_CORE * cores, math.ceil(series_count / SERIES_PER_TASK))
+    return max(1, min(series_count, wanted, MAX_AUTO_PARTITIONS))
 
 
 def train_all(
-    series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int, holdout: int = 0
+    series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int, holdout: int = 0,
+    series_done=None,
 ) -> DataFrame:
-    """Result rows, one per series. Lazy: nothing runs until the result is written."""
+    """Result rows, one per series. Lazy: nothing runs until the result is written.
+    ``series_done``, an accumulator, counts the series as their tasks end."""
     spark = series_df.sparkSession
-    partitions = shuffle_partitions(config, series_count)
+    partitions = shuffle_partitions(config, series_count, spark.sparkContext.defaultParallelism)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     # Adaptive execution would merge the small shuffle partitions (a few KB of
     # history each) into one task and leave every other core idle.
     spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
     keys = list(config.input.key_columns)
     logger.info("training %d series in %d partitions", series_count, partitions)
-    work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout)
+    work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
+                   series_done=series_done)
     return series_df.groupBy(*keys).applyInPandas(work, schema=result_schema(series_df, keys))
 
 
