@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--series", default="1000,10000", help="comma-separated input sizes")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append",
-                        default=["tuning.max_evals=2", "cross_validation.folds=1", "selection.candidates=[prophet]"],
+                        default=["tuning.max_evals=1", "cross_validation.folds=1", "selection.candidates=[prophet]"],
                         help="job config override (the small budget by default; repeatable)")
     parser.add_argument("--out", type=Path, default=Path("scale.json"))
     args = parser.parse_args()
