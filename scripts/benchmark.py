@@ -75,11 +75,11 @@ class PeakMemory:
         while todo:
             pid = todo.pop()
             found.append(pid)
-            for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                try:
+            try:  # a process may end while it is being read
+                for task in Path(f"/proc/{pid}/task").glob("*/children"):
                     todo += [int(c) for c in task.read_text().split()]
-                except OSError:
-                    pass
+            except OSError:
+                pass
         return found
 
     @staticmethod
