@@ -29,7 +29,7 @@ def test_cross_validation_never_trains_on_what_it_scores(fast_config, monkeypatc
     real_predict = tuning.model.predict_at
     scored = []
     monkeypatch.setattr(tuning.model, "predict_at", lambda m, ds: scored.append(ds.min()) or real_predict(m, ds))
-    tuning.cross_validate(history, config, {})
+    tuning.cross_validate_forecaster(history, config, tuning.prophet_forecaster(config, {}))
     assert len(seen) == config.cross_validation.folds
     assert all(last_train < first_scored for last_train, first_scored in zip(seen, scored))
 

@@ -121,11 +121,6 @@ def cross_validate_predictions(
     return scores, predictions
 
 
-def cross_validate(history: pd.DataFrame, config: JobConfig, params: dict[str, Any]) -> dict[str, float]:
-    """Cross-validated metrics of Prophet with one parameter set."""
-    return cross_validate_forecaster(history, config, prophet_forecaster(config, params))
-
-
 def cached_forecaster(predictions: dict[int, np.ndarray]) -> Forecaster:
     """Replays fold predictions computed before (the tuned Prophet's, for the ensemble)."""
 
