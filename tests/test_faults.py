@@ -43,16 +43,21 @@ def run(folder: Path, argv: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
 
 
-def child_runs(folder: Path, parent_id: str):
+def search_job_runs(folder: Path, filter_string: str):
+    """The job experiment's runs matching the filter; none while the job has not created it yet."""
+    if not (folder / "mlruns").exists():
+        return []
     client = mlflow.MlflowClient((folder / "mlruns").as_uri())
-    experiment = client.get_experiment_by_name("many-model-forecasting").experiment_id
-    return client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+    experiment = client.get_experiment_by_name("many-model-forecasting")
+    return client.search_runs([experiment.experiment_id], filter_string) if experiment else []
+
+
+def child_runs(folder: Path, parent_id: str):
+    return search_job_runs(folder, f"tags.mlflow.parentRunId = '{parent_id}'")
 
 
 def parent_runs(folder: Path):
-    client = mlflow.MlflowClient((folder / "mlruns").as_uri())
-    experiment = client.get_experiment_by_name("many-model-forecasting").experiment_id
-    return client.search_runs([experiment], filter_string="tags.job = 'train_forecast'")
+    return search_job_runs(folder, "tags.job = 'train_forecast'")
 
 
 def assert_clean_tables(folder: Path, stores: list[str]):
@@ -93,7 +98,7 @@ def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and job.poll() is None:
-            parents = parent_runs(tmp_path) if (tmp_path / "mlruns").exists() else []
+            parents = parent_runs(tmp_path)
             if parents and child_runs(tmp_path, parents[0].info.run_id):
                 break  # training is under way: at least one series has its run
             time.sleep(0.5)
