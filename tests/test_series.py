@@ -222,6 +222,33 @@ def test_the_array_backend_fits_exactly_what_prophets_own_backend_fits(fast_conf
         np.testing.assert_array_equal(ours.params[name], stock.params[name])
 
 
+def test_when_lbfgs_fails_bfgs_reaches_newtons_optimum_without_newton(fast_config, monkeypatch):
+    from prophet.models import CmdStanPyBackend
+
+    algorithms = []
+    stock_fit = CmdStanPyBackend.fit
+
+    def recording_fit(self, stan_init, stan_data, **kwargs):
+        algorithms.append(kwargs.get("algorithm", "default"))
+        return stock_fit(self, stan_init, stan_data, **kwargs)
+
+    monkeypatch.setattr(CmdStanPyBackend, "fit", recording_fit)
+    config = fast_config()
+    history = daily_series(120, seed=0)
+    tight = {"changepoint_prior_scale": 0.001, "seasonality_prior_scale": 0.1}  # L-BFGS stalls at the start
+    ours = tuning.model.fit(history, config, tight, 0)
+    assert algorithms == ["default", "BFGS"]
+
+    algorithms.clear()
+    stock = tuning.model.build_model(config, tight, 0)
+    stock.stan_backend = CmdStanPyBackend()  # Prophet's own fallback: Newton from its start
+    stock.fit(history)
+    assert algorithms == ["default"]  # it retries inside the same call
+    ours_forecast = tuning.model.predict(ours, 14, "D", seed=0)["yhat"]
+    stock_forecast = tuning.model.predict(stock, 14, "D", seed=0)["yhat"]
+    np.testing.assert_allclose(ours_forecast, stock_forecast, rtol=0.005)
+
+
 def test_fits_leave_no_files_behind_in_cmdstanpys_temp_directory(fast_config):
     import os
 
