@@ -43,11 +43,11 @@ BIN = Path(sys.executable).parent
 
 class PeakMemory:
     """Peak resident memory of a process tree, sampled: the JVM with the Python
-    driver, and the Python workers (executors) apart."""
+    driver, and the Python workers (executors) with the fits they start apart."""
 
     def __init__(self, pid: int, interval: float = 0.5):
         self.pid, self.interval = pid, interval
-        self.driver = self.workers = 0
+        self.driver = self.workers = self.jvm = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -61,23 +61,26 @@ class PeakMemory:
 
     def _run(self):
         while not self._stop.wait(self.interval):
-            driver = workers = 0
-            for pid in self._tree(self.pid):
-                rss, command = self._rss(pid), self._command(pid)
-                if "pyspark.daemon" in command or "pyspark/worker" in command or "pyspark.worker" in command:
+            driver = workers = jvm = 0
+            for pid, in_worker in self._tree(self.pid):
+                rss = self._rss(pid)
+                if in_worker:  # a Python worker, or what it started (the cmdstan fits)
                     workers += rss
                 else:
                     driver += rss
-            self.driver, self.workers = max(self.driver, driver), max(self.workers, workers)
+                    jvm += rss if "java" in self._command(pid).split(" ", 1)[0] else 0
+            self.driver, self.workers, self.jvm = max(self.driver, driver), max(self.workers, workers), max(self.jvm, jvm)
 
-    def _tree(self, root: int) -> list[int]:
-        found, todo = [], [root]
+    def _tree(self, root: int) -> list[tuple[int, bool]]:
+        found, todo = [], [(root, False)]
         while todo:
-            pid = todo.pop()
-            found.append(pid)
+            pid, in_worker = todo.pop()
+            command = self._command(pid)
+            in_worker = in_worker or any(mark in command for mark in ("pyspark.daemon", "pyspark/worker", "pyspark.worker"))
+            found.append((pid, in_worker))
             try:  # a process may end while it is being read
                 for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                    todo += [int(c) for c in task.read_text().split()]
+                    todo += [(int(c), in_worker) for c in task.read_text().split()]
             except OSError:
                 pass
         return found
@@ -160,7 +163,8 @@ def run_spark(argv: list[str], cwd: Path) -> dict:
             code = process.wait()
     if code != 0:
         raise RuntimeError(f"{argv[3]} exited {code}; see {cwd / 'log.txt'}")
-    return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "workers_peak": memory.workers}
+    return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "driver_jvm_peak": memory.jvm,
+            "workers_peak": memory.workers}
 
 
 def run_job(config_path: Path, folder: Path, cores: int) -> dict:
