@@ -31,4 +31,11 @@ for artifact in "io.delta:delta-spark_2.13:$DELTA_VERSION" "io.delta:delta-stora
         mvn -q -B dependency:copy -Dartifact="$artifact" -DoutputDirectory="$SPARK_JARS"
     fi
 done
+# glibc gives the JVM's many threads up to 8 malloc arenas per core, and the
+# local driver's memory then grows with the run (peak 1.66 GB against 0.95 GB at
+# 2,000 series). Two arenas, as Hadoop does for YARN containers; spark-submit
+# reads pyspark's conf/spark-env.sh, and an exported value still wins.
+SPARK_CONF="$(dirname "$SPARK_JARS")/conf"
+mkdir -p "$SPARK_CONF"
+echo 'export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}' > "$SPARK_CONF/spark-env.sh"
 echo "setup: ready; activate with '. .venv/bin/activate'" >&2

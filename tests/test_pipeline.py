@@ -1,6 +1,7 @@
 """The Spark stage and MLflow tracking, run for real on a small inline input;
 ``python -m forecasting`` answering questions about that run."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -226,3 +227,12 @@ def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks():
     assert shuffle_partitions(config, 3, cores=16) == 3  # never an empty task by design
     assert shuffle_partitions(config, 10**6, cores=2) == 2000
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
+
+
+def test_the_driver_jvm_runs_with_two_malloc_arenas(spark):
+    # scripts/setup.sh writes pyspark's conf/spark-env.sh; an exported value wins
+    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    environment = dict(
+        entry.split("=", 1) for entry in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry
+    )
+    assert environment.get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")

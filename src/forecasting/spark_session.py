@@ -17,6 +17,9 @@ JOB_DEFAULTS = {
     "spark.python.worker.reuse": "true",
     # The job logs its own progress; Spark's console bar would garble that log.
     "spark.ui.showConsoleProgress": "false",
+    # Bounds glibc's per-thread malloc arenas in cluster executors, as
+    # scripts/setup.sh does for the local driver (see there).
+    "spark.executorEnv.MALLOC_ARENA_MAX": "2",
 }
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
