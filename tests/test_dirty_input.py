@@ -130,4 +130,4 @@ def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
         run = client.get_run(expected)
         assert run.data.tags["store"] == store[: tracking.MAX_TAG_VALUE]
         # artifacts live under the run's own folder, whatever the key holds
-        assert [a.path for a in client.list_artifacts(expected, "plots")] == ["plots/forecast.png"]
+        assert [a.path for a in client.list_artifacts(expected, "plots")] == ["plots/forecast.svg"]

@@ -117,7 +117,7 @@ def test_child_run_is_found_by_its_key_tags_and_holds_params_metrics_plot_model(
     assert run["metrics.cv_smape"] == pytest.approx(row["cv_smape"])
 
     artifacts = mlflow.artifacts.list_artifacts(run_id=run["run_id"], artifact_path="plots")
-    assert [a.path for a in artifacts] == ["plots/forecast.png"]
+    assert [a.path for a in artifacts] == ["plots/forecast.svg"]
     model = mlflow.prophet.load_model(f"runs:/{run['run_id']}/model")
     forecast = read(spark, job, "forecasts").where("region = 'south' and product = 'tea'").orderBy("ds").toPandas()
     refit = model.predict(forecast[["ds"]])

@@ -324,8 +324,8 @@ def log_series_run(
     try:
         if outcome.forecast is not None and context.log_plots:
             title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
-            figure = plots.forecast_figure(history, outcome.forecast, f"{title}  (run {context.run_date})")
-            tracker.log_figure(run_id, figure, "plots/forecast.png", save_kwargs=plots.SAVE_KWARGS)
+            svg = plots.forecast_svg(history, outcome.forecast, f"{title}  (run {context.run_date})")
+            tracker.log_text(run_id, svg, "plots/forecast.svg")
         if outcome.model is not None and context.log_models:
             _log_model(tracker, run_id, outcome)
     except Exception:

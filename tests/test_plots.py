@@ -1,0 +1,68 @@
+"""The SVG forecast plot: well-formed, every point drawn inside the plot area,
+gaps and missing intervals shown as such."""
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+
+from conftest import daily_series
+from forecasting import plots
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def forecast_after(history: pd.DataFrame, periods: int, interval: bool = True) -> pd.DataFrame:
+    ds = pd.date_range(history["ds"].iloc[-1] + pd.Timedelta(days=1), periods=periods, freq="D")
+    yhat = np.linspace(150, 170, periods)
+    return pd.DataFrame({
+        "ds": ds, "yhat": yhat,
+        "yhat_lower": yhat - 10 if interval else np.nan, "yhat_upper": yhat + 10 if interval else np.nan,
+    })
+
+
+def drawn(svg: str, cls: str):
+    return ET.fromstring(svg).findall(f".//{SVG}*[@class='{cls}']")
+
+
+def path_points(element) -> list[tuple[str, float, float]]:
+    return [(pen, float(x), float(y)) for pen, x, y in re.findall(r"([ML])([-\d.]+),([-\d.]+)", element.get("d"))]
+
+
+def test_the_plot_draws_the_recent_history_and_every_forecast_point_inside_the_plot_area():
+    history = daily_series(400)
+    forecast = forecast_after(history, 30)
+    svg = plots.forecast_svg(history, forecast, "store=1 & item=<2>")
+
+    root = ET.fromstring(svg)  # well-formed, the title escaped
+    assert "store=1 & item=<2>" in "".join(root.itertext())
+    (history_line,), (forecast_line,) = drawn(svg, "history"), drawn(svg, "forecast")
+    shown = path_points(history_line)
+    assert len(shown) == min(len(history), plots.HISTORY_HORIZONS * len(forecast))
+    assert len(path_points(forecast_line)) == len(forecast)
+    everything = shown + path_points(forecast_line)
+    xs, ys = [x for _, x, _ in everything], [y for _, _, y in everything]
+    assert plots.LEFT <= min(xs) and max(xs) <= plots.WIDTH - plots.RIGHT
+    assert plots.TOP <= min(ys) and max(ys) <= plots.HEIGHT - plots.BOTTOM
+    assert xs == sorted(xs)  # time runs left to right
+    # the highest value is drawn highest (the smallest pixel row)
+    values = list(history["y"].tail(len(shown))) + list(forecast["yhat"])
+    assert ys[int(np.argmax(values))] == min(ys)
+    assert len(drawn(svg, "interval")) == 1
+
+
+def test_a_gap_in_the_history_breaks_the_line_and_a_missing_interval_is_not_drawn():
+    history = daily_series(100)
+    history.loc[50:52, "y"] = np.nan
+    svg = plots.forecast_svg(history, forecast_after(history, 7, interval=False), "gappy")
+
+    pens = [pen for pen, _, _ in path_points(drawn(svg, "history")[0])]
+    shown = plots.HISTORY_HORIZONS * 7  # the last 70 days, the gap among them
+    assert pens.count("M") == 2 and len(pens) == shown - 3
+    assert drawn(svg, "interval") == []
+
+
+def test_value_ticks_are_round_and_inside_the_range():
+    ticks = plots._value_ticks(3.2, 47.9)
+    assert [label for _, label in ticks] == ["10", "20", "30", "40"]
+    assert [label for _, label in plots._value_ticks(0.12, 0.31)][:2] == ["0.15", "0.20"]
