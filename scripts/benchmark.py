@@ -4,11 +4,13 @@
 
 On the same M4 Hourly series (last 48 hours held out) and the same tuning budget:
   ideal            the per-series work in one bare process: its CPU seconds / cores is the limit
+  parallel         the same bare work in a Pool(cores): what side-by-side fits cost on this machine
   job              jobs/train_forecast.py through spark-submit on local[cores], tracking on
   naive            scripts/benchmark_naive_job.py: the straightforward Spark version
   multiprocessing  a Pool(cores) over pandas groups, tracking on
 Prints a table and writes JSON: wall times, efficiency (ideal / job), ratios, the share of
-the job's time spent tracking, peak memory, and the MASE each reached on the held-out data.
+the job's time spent tracking and in the driver, peak memory, and the MASE each reached on
+the held-out data.
 """
 from __future__ import annotations
 
@@ -43,11 +45,13 @@ BIN = Path(sys.executable).parent
 
 class PeakMemory:
     """Peak resident memory of a process tree, sampled: the JVM with the Python
-    driver, and the Python workers (executors) with the fits they start apart."""
+    driver, and the Python workers (executors) with the fits they start apart;
+    also the CPU time the driver side used, which the fits could not."""
 
     def __init__(self, pid: int, interval: float = 0.5):
         self.pid, self.interval = pid, interval
         self.driver = self.workers = self.jvm = 0
+        self._driver_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -68,6 +72,7 @@ class PeakMemory:
                     workers += rss
                 else:
                     driver += rss
+                    self._driver_cpu[pid] = max(self._driver_cpu.get(pid, 0.0), self._cpu_seconds(pid))
                     jvm += rss if "java" in self._command(pid).split(" ", 1)[0] else 0
             self.driver, self.workers, self.jvm = max(self.driver, driver), max(self.workers, workers), max(self.jvm, jvm)
 
@@ -84,6 +89,18 @@ class PeakMemory:
             except OSError:
                 pass
         return found
+
+    @property
+    def driver_cpu(self) -> float:
+        return sum(self._driver_cpu.values())
+
+    @staticmethod
+    def _cpu_seconds(pid: int) -> float:
+        try:  # utime and stime, the 14th and 15th fields; the command name may hold spaces
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
 
     @staticmethod
     def _rss(pid: int) -> int:
@@ -164,7 +181,7 @@ def run_spark(argv: list[str], cwd: Path) -> dict:
     if code != 0:
         raise RuntimeError(f"{argv[3]} exited {code}; see {cwd / 'log.txt'}")
     return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "driver_jvm_peak": memory.jvm,
-            "workers_peak": memory.workers}
+            "workers_peak": memory.workers, "driver_cpu": memory.driver_cpu}
 
 
 def run_job(config_path: Path, folder: Path, cores: int) -> dict:
@@ -190,6 +207,21 @@ def run_naive(config_path: Path, data: Path, folder: Path, cores: int) -> dict:
     )
     result["forecasts"] = pd.read_parquet(out)
     return result
+
+
+def _bare_series(item, config_path: str):
+    name, group = item
+    return train_series(group[["ds", "y"]], load_config(config_path)).forecast.assign(series=name)
+
+
+def run_parallel(config_path: Path, history: pd.DataFrame, cores: int) -> dict:
+    """The ideal's loop spread over a Pool(cores): what running fits side by side
+    costs on this machine (shared caches, memory bandwidth), before any overhead."""
+    started = time.perf_counter()
+    groups = sorted(history.groupby("series"), key=lambda item: -len(item[1]))
+    with multiprocessing.get_context("spawn").Pool(cores) as pool:
+        forecasts = pool.map(partial(_bare_series, config_path=str(config_path)), groups, chunksize=1)
+    return {"wall": time.perf_counter() - started, "forecasts": pd.concat(forecasts)}
 
 
 def _pool_series(item, config_path: str, context: tracking.RunContext):
@@ -219,7 +251,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--max-evals", type=int, default=4)
     parser.add_argument("--folds", type=int, default=2)
-    parser.add_argument("--variants", default="ideal,job,naive,multiprocessing")
+    parser.add_argument("--variants", default="ideal,parallel,job,naive,multiprocessing")
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     args = parser.parse_args()
     variants = args.variants.split(",")
@@ -234,6 +266,8 @@ def main() -> None:
             results[variant] = run_ideal(config_path, history)
         elif variant == "job":
             results[variant] = run_job(config_path, folder, args.cores)
+        elif variant == "parallel":
+            results[variant] = run_parallel(config_path, history, args.cores)
         elif variant == "naive":
             results[variant] = run_naive(config_path, data, folder, args.cores)
         else:
@@ -253,6 +287,9 @@ def main() -> None:
             if other in results:
                 report[f"job_vs_{other}"] = results[other]["wall"] / job
         report["tracking_share"] = results["job"]["tracking"] / (args.cores * job)
+        report["driver_cpu_share"] = results["job"]["driver_cpu"] / (args.cores * job)
+    if "ideal" in results and "parallel" in results:
+        report["parallel_efficiency"] = report["ideal_wall"] / results["parallel"]["wall"]
     args.out.write_text(json.dumps(report, indent=2))
 
     print(f"\n{args.series} M4 Hourly series, local[{args.cores}], {args.max_evals} evaluations x {args.folds} folds\n")
@@ -261,7 +298,8 @@ def main() -> None:
         driver = values.get("driver_peak", 0) / 2**20
         workers = values.get("workers_peak", 0) / 2**20
         print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}")
-    for key in ("ideal_wall", "efficiency", "job_vs_naive", "job_vs_multiprocessing", "tracking_share"):
+    for key in ("ideal_wall", "efficiency", "parallel_efficiency", "job_vs_naive", "job_vs_multiprocessing",
+                "tracking_share", "driver_cpu_share"):
         if key in report:
             print(f"{key:<24} {report[key]:.3f}")
     print(f"\nJSON: {args.out}")
