@@ -229,10 +229,14 @@ def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks():
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
 
 
-def test_the_driver_jvm_runs_with_two_malloc_arenas(spark):
+def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_and_a_serial_collector(spark):
     # scripts/setup.sh writes pyspark's conf/spark-env.sh; an exported value wins
-    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    jvm = spark.sparkContext._jvm
+    pid = jvm.java.lang.ProcessHandle.current().pid()
     environment = dict(
         entry.split("=", 1) for entry in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry
     )
     assert environment.get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")
+    if "SPARK_SUBMIT_OPTS" not in os.environ:
+        options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+        assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)
