@@ -117,14 +117,3 @@ def load_history(config: dict, keys: dict[str, Any]) -> pd.DataFrame:
         frame = frame[frame[column] == value]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
     return history.assign(ds=pd.to_datetime(history["ds"])).sort_values("ds")
-
-
-def as_image(figure):
-    """A matplotlib Figure made without pyplot, as an image a notebook shows."""
-    import io
-
-    from IPython.display import Image
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return Image(buffer.getvalue())

@@ -31,6 +31,7 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
     """History (``ds``, ``y``) and forecast (``yhat`` in its interval
     ``yhat_lower``..``yhat_upper``) as an SVG document."""
     shown = history.tail(max(HISTORY_HORIZONS * len(forecast), 2 * len(forecast)))
+    shown, forecast = shown.assign(ds=_naive(shown["ds"])), forecast.assign(ds=_naive(forecast["ds"]))
     times = pd.concat([shown["ds"], forecast["ds"]], ignore_index=True)
     values = pd.concat([shown["y"], forecast["yhat"], forecast["yhat_lower"], forecast["yhat_upper"]])
     x = _Scale(_seconds(times).min(), _seconds(times).max(), LEFT, WIDTH - RIGHT)
@@ -86,6 +87,12 @@ class _Scale:
 
     def __call__(self, value):
         return self.start + (np.asarray(value, dtype=float) - self.low) * self.factor
+
+
+def _naive(times: pd.Series) -> pd.Series:
+    """Delta tables hand timestamps back as UTC instants, the job's input has none."""
+    times = pd.to_datetime(times)
+    return times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
