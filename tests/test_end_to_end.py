@@ -86,7 +86,8 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"run {parent.info.run_id} of 2026-01-05" in text and "1 run(s)" in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the forecast and the comparison
+    images = [kind for o in outputs for kind in o.get("data", {}) if kind.startswith("image/")]
+    assert sorted(images) == ["image/png", "image/svg+xml"]  # the comparison, and the forecast as logged
 
 
 @pytest.mark.skipif(not SHARED_AIRPORTS.exists(), reason="../shared airports data not present")
