@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from forecasting import lineage, model, model_store, plots
+from forecasting import lineage, mlflow_file_store, model, model_store, plots
 from forecasting.config import JobConfig
 from forecasting.series import SeriesOutcome
 
@@ -97,6 +97,8 @@ def client(uri: str):
     # Artifacts served by a tracking server (mlflow-artifacts:/ URIs) are
     # resolved against the global tracking URI, not the client's own.
     mlflow.set_tracking_uri(uri)
+    if urlparse(uri).scheme in ("", "file"):
+        mlflow_file_store.look_up_entries_by_name()
     return MlflowClient(tracking_uri=uri)
 
 

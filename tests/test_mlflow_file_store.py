@@ -1,0 +1,55 @@
+"""MLflow's file store, looking entries up by name instead of listing their folder."""
+import os
+
+import pytest
+from mlflow.utils import file_utils
+
+from conftest import daily_series
+from forecasting import mlflow_file_store, tracking
+from forecasting.series import train_series
+
+
+def test_a_lookup_by_name_answers_what_the_listing_answers(tmp_path):
+    from mlflow.store.tracking import file_store
+
+    mlflow_file_store.look_up_entries_by_name()
+    (tmp_path / "0a1b").mkdir()
+    (tmp_path / "meta.yaml").write_text("name: x\n")
+    for name in ("0a1b", "meta.yaml", "missing", "..", "0a1b/../0a1b", ""):
+        for full_path in (False, True):
+            expected = file_utils.find(str(tmp_path), name, full_path=full_path)
+            assert file_store.find(str(tmp_path), name, full_path=full_path) == expected, name
+    with pytest.raises(Exception, match="Invalid parent directory"):
+        file_store.find(str(tmp_path / "absent"), "0a1b")
+
+
+def test_a_child_run_is_logged_without_listing_its_experiment_folder(tmp_path, fast_config, monkeypatch):
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
+    context = tracking.start_parent_run(config, "2024-03-31", {})
+    history = daily_series(60)
+    outcome = train_series(history, config)
+    experiment_folder = os.path.realpath(tmp_path / "mlruns" / context.experiment_id)
+    listed, listdir = [], os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(os.path.realpath(path)) or listdir(path))
+
+    run_id = tracking.log_series_run(context, {"store": "north"}, outcome, history)
+
+    assert experiment_folder not in listed
+    run = tracking.client(context.tracking_uri).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["store"] == "north"
+    assert run.data.metrics["history_length"] == len(history)
+    file_utils.find(experiment_folder, run_id)  # the spy sees a listing when there is one
+    assert experiment_folder in listed
+
+
+def test_runs_are_found_in_a_deleted_and_a_restored_experiment(tmp_path):
+    tracker = tracking.client((tmp_path / "mlruns").as_uri())
+    experiment = tracker.create_experiment("to-delete")
+    run_id = tracker.create_run(experiment).info.run_id
+    tracker.delete_experiment(experiment)  # moves its folder to .trash
+    assert tracker.get_run(run_id).info.lifecycle_stage == "deleted"
+    tracker.restore_experiment(experiment)
+    tracker.set_tag(run_id, "seen", "after the restore")
+    assert tracker.get_run(run_id).data.tags["seen"] == "after the restore"
+    with pytest.raises(Exception, match="not found"):
+        tracker.get_run("0" * 32)
