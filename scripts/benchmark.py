@@ -48,9 +48,10 @@ class PeakMemory:
     driver, and the Python workers (executors) with the fits they start apart;
     also the CPU time the driver side used, which the fits could not."""
 
-    def __init__(self, pid: int, interval: float = 0.5):
-        self.pid, self.interval = pid, interval
+    def __init__(self, pid: int, interval: float = 0.5, count_root: bool = True):
+        self.pid, self.interval, self.count_root = pid, interval, count_root
         self.driver = self.workers = self.jvm = 0
+        self.jvm_peak_at = 0.0  # seconds after the start, when the JVM's peak was seen
         self._driver_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -64,28 +65,38 @@ class PeakMemory:
         self._thread.join()
 
     def _run(self):
+        started = time.perf_counter()
         while not self._stop.wait(self.interval):
             driver = workers = jvm = 0
             for pid, in_worker in self._tree(self.pid):
+                if pid == self.pid and not self.count_root:
+                    continue
                 rss = self._rss(pid)
                 if in_worker:  # a Python worker, or what it started (the cmdstan fits)
                     workers += rss
                 else:
                     driver += rss
                     self._driver_cpu[pid] = max(self._driver_cpu.get(pid, 0.0), self._cpu_seconds(pid))
-                    jvm += rss if "java" in self._command(pid).split(" ", 1)[0] else 0
-            self.driver, self.workers, self.jvm = max(self.driver, driver), max(self.workers, workers), max(self.jvm, jvm)
+                    jvm += rss if self._is_jvm(self._command(pid)) else 0
+            if jvm > self.jvm:
+                self.jvm, self.jvm_peak_at = jvm, time.perf_counter() - started
+            self.driver, self.workers = max(self.driver, driver), max(self.workers, workers)
 
     def _tree(self, root: int) -> list[tuple[int, bool]]:
-        found, todo = [], [(root, False)]
+        found, todo = [], [(root, False, None)]
         while todo:
-            pid, in_worker = todo.pop()
+            pid, in_worker, parent_command = todo.pop()
             command = self._command(pid)
+            if command == parent_command and self._is_jvm(command):
+                # A JVM starting a process (Hadoop's local file system runs chmod and
+                # readlink for every file it writes): until the child execs, it shows the
+                # JVM's command and counts the JVM's pages a second time.
+                continue
             in_worker = in_worker or any(mark in command for mark in ("pyspark.daemon", "pyspark/worker", "pyspark.worker"))
             found.append((pid, in_worker))
             try:  # a process may end while it is being read
                 for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                    todo += [(int(c), in_worker) for c in task.read_text().split()]
+                    todo += [(int(c), in_worker, command) for c in task.read_text().split()]
             except OSError:
                 pass
         return found
@@ -111,6 +122,10 @@ class PeakMemory:
         except OSError:
             pass
         return 0
+
+    @staticmethod
+    def _is_jvm(command: str) -> bool:
+        return Path(command.split(" ", 1)[0]).name == "java"
 
     @staticmethod
     def _command(pid: int) -> str:
@@ -181,7 +196,7 @@ def run_spark(argv: list[str], cwd: Path) -> dict:
     if code != 0:
         raise RuntimeError(f"{argv[3]} exited {code}; see {cwd / 'log.txt'}")
     return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "driver_jvm_peak": memory.jvm,
-            "workers_peak": memory.workers, "driver_cpu": memory.driver_cpu}
+            "driver_jvm_peak_at": memory.jvm_peak_at, "workers_peak": memory.workers, "driver_cpu": memory.driver_cpu}
 
 
 def run_job(config_path: Path, folder: Path, cores: int) -> dict:
