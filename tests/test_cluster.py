@@ -5,15 +5,11 @@ scripts/cluster_python.sh, a Python that has the dependencies but cannot import
 the project's source tree. The second test ships the dependencies too, as the
 venv-pack archive of ``scripts/package_job.sh --env``, the way the README says.
 """
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -24,54 +20,20 @@ from deltalake import DeltaTable
 from conftest import daily_series, job_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from local_cluster import standalone_cluster  # noqa: E402
+
 BIN = Path(sys.executable).parent
 EXECUTOR_PYTHON = ROOT / "scripts" / "cluster_python.sh"
 ARCHIVE_PYTHON = "./environment/bin/python"  # the README's spark.pyspark.python
 POLL_SECONDS = 0.25
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_worker(ui_port: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as answer:
-                if any(w["state"] == "ALIVE" for w in json.load(answer)["workers"]):
-                    return
-        except OSError:
-            pass
-        time.sleep(1)
-    raise TimeoutError("the standalone worker did not register with the master")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("cluster")
-    port, ui_port = free_port(), free_port()
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": str(EXECUTOR_PYTHON)}
-    spark_class = str(BIN / "spark-class")
-    master = subprocess.Popen(
-        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-         "--webui-port", str(ui_port)],
-        stdout=open(logs / "master.log", "w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    worker = subprocess.Popen(
-        [spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}", "--cores", "2",
-         "--memory", "2g", "--work-dir", str(logs / "work"), "--webui-port", str(free_port())],
-        stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    try:
-        wait_for_worker(ui_port)
-        yield {"master": f"spark://127.0.0.1:{port}", "logs": logs}
-    finally:
-        for process in (worker, master):
-            os.killpg(process.pid, 15)
-            process.wait(timeout=60)
+    with standalone_cluster(tmp_path_factory.mktemp("cluster"), cores=2, memory="2g",
+                            env={"PYSPARK_PYTHON": str(EXECUTOR_PYTHON)}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +72,7 @@ def test_job_runs_on_a_standalone_cluster_with_the_package_as_a_zip(cluster, pac
     ]
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-4000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
 
     results = DeltaTable(tmp_path / "output" / "series_results").to_pandas()
     assert sorted(results["store"]) == stores and (results["status"] == "ok").all()
