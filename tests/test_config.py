@@ -56,6 +56,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("tuning.search_space.growth={distribution: choice, values: [flat]}", "tuning.search_space.growth"),
         ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),
         ("model.country_holidays=Atlantis", "model.country_holidays"),
+        ("model.optimizer=newton", "model.optimizer"),
         ("output.format=csv", "output.format"),
     ],
 )

@@ -211,7 +211,7 @@ def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
 def test_the_array_backend_fits_exactly_what_prophets_own_backend_fits(fast_config):
     from prophet.models import CmdStanPyBackend
 
-    config = fast_config()
+    config = fast_config("model.optimizer=stan")
     history = daily_series(80, seed=8)
     ours = tuning.model.fit(history, config, {}, 0)
     stock = tuning.model.build_model(config, {}, 0)
@@ -233,7 +233,7 @@ def test_when_lbfgs_fails_bfgs_reaches_newtons_optimum_without_newton(fast_confi
         return stock_fit(self, stan_init, stan_data, **kwargs)
 
     monkeypatch.setattr(CmdStanPyBackend, "fit", recording_fit)
-    config = fast_config()
+    config = fast_config("model.optimizer=stan")
     history = daily_series(120, seed=0)
     tight = {"changepoint_prior_scale": 0.001, "seasonality_prior_scale": 0.1}  # L-BFGS stalls at the start
     ours = tuning.model.fit(history, config, tight, 0)
@@ -254,7 +254,7 @@ def test_fits_leave_no_files_behind_in_cmdstanpys_temp_directory(fast_config):
 
     import cmdstanpy
 
-    config = fast_config()
+    config = fast_config("model.optimizer=stan")
     history = daily_series(60, seed=9)
     tuning.model.fit(history, config, {}, 0)  # cmdstanpy's folder exists from here on
     before = set(os.listdir(cmdstanpy._TMPDIR))

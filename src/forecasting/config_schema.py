@@ -20,6 +20,8 @@ CLEANING_CHOICES = {
     "duplicates": ("sum", "mean", "last", "reject"),
     "gaps": ("keep", "interpolate", "zero", "reject"),
 }
+# How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.
+OPTIMIZERS = ("in_process", "stan")
 DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
 # Prophet constructor arguments that can be tuned without extra inputs
 # (growth needs a cap column, so it stays a fixed model setting).
@@ -72,6 +74,7 @@ class ModelConfig:
     daily_seasonality: str | bool | int
     country_holidays: str | None
     uncertainty_samples: int
+    optimizer: str
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ def validate(config: JobConfig) -> None:
             "must be auto, true, false or a positive number of Fourier terms",
         )
     _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
+    _require(md.optimizer in OPTIMIZERS, "model.optimizer", f"must be one of {OPTIMIZERS}")
     if md.country_holidays is not None:
         _require(
             _is_country(md.country_holidays), "model.country_holidays", "is not a known country"

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting import prophet_map
 from forecasting.config import JobConfig
 
 FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
@@ -46,6 +47,7 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     if settings.country_holidays:
         model.add_country_holidays(country_name=settings.country_holidays)
     model.stan_backend = _array_backend()
+    model.stan_backend.in_process = settings.optimizer == "in_process"
     return model
 
 
@@ -53,7 +55,8 @@ _ARRAY_BACKEND = None
 
 
 def _array_backend():
-    """Prophet's cmdstanpy backend, handing Stan its data as NumPy arrays,
+    """Prophet's cmdstanpy backend, fitting in this process when it can
+    (forecasting.prophet_map), else handing Stan its data as NumPy arrays,
     removing each fit's output files, and falling back cheaply when L-BFGS fails.
 
     Prophet turns every array into nested Python lists, which cmdstanpy's JSON
@@ -70,10 +73,16 @@ def _array_backend():
             def __init__(self):
                 super().__init__()
                 self.newton_fallback = False  # fit() falls back itself
+                self.in_process = True
 
             def fit(self, stan_init, stan_data, **kwargs):
                 if "init" in kwargs:  # a warm start replaces Prophet's starting point
                     stan_init = self.sanitize_custom_inits(stan_init, kwargs.pop("init"))
+                if self.in_process and not kwargs and prophet_map.supports(stan_data):
+                    try:
+                        return prophet_map.fit(stan_init, stan_data)
+                    except (prophet_map.NotConverged, np.linalg.LinAlgError) as err:
+                        logger.debug("in-process fit gave up (%s); fitting with Stan", err)
                 with tempfile.TemporaryDirectory(prefix="prophet-fit-") as folder:
                     try:
                         return super().fit(stan_init, stan_data, output_dir=folder, **kwargs)

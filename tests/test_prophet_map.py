@@ -1,0 +1,96 @@
+"""The in-process fit of Prophet's posterior against Stan's own optimiser."""
+import numpy as np
+import pytest
+
+from conftest import daily_series
+from forecasting import model, prophet_map
+
+
+def _fit_both(config, history, params):
+    """The same model fitted by Stan and in process, with the Stan data both saw."""
+    seen = {}
+    stan = model.build_model(config, params, 0)
+    stan.stan_backend.in_process = False
+    stan_fit = stan.stan_backend.fit
+
+    def recording_fit(stan_init, stan_data, **kwargs):
+        seen["data"] = stan_data
+        return stan_fit(stan_init, stan_data, **kwargs)
+
+    stan.stan_backend.fit = recording_fit
+    stan.fit(history)
+    ours = model.fit(history, config, params, 0)
+    return stan, ours, seen["data"]
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+@pytest.mark.parametrize("growth", ["linear", "flat"])
+def test_the_in_process_fit_reaches_stans_optimum_or_a_better_one(fast_config, mode, growth):
+    config = fast_config(f"model.growth={growth}")
+    history = daily_series(150, seed=3)
+    history.loc[90:, "y"] += 0.8 * np.arange(60)  # a change of slope for the changepoints to find
+    stan, ours, data = _fit_both(config, history, {"changepoint_prior_scale": 0.05, "seasonality_mode": mode})
+    posterior = prophet_map.Posterior(data)
+
+    def minus_log_posterior(fitted):
+        return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
+
+    assert minus_log_posterior(ours) <= minus_log_posterior(stan) + 1e-6 * abs(minus_log_posterior(stan))
+    ours_forecast = model.predict(ours, 14, "D", seed=0)["yhat"]
+    stan_forecast = model.predict(stan, 14, "D", seed=0)["yhat"]
+    np.testing.assert_allclose(ours_forecast, stan_forecast, rtol=0.02)
+
+
+def test_the_objective_is_stans_log_density(fast_config):
+    """Stan reports lp__ (the log density without constants) at its optimum."""
+    config = fast_config()
+    stan, _, data = _fit_both(config, daily_series(90, seed=4), {})
+    posterior = prophet_map.Posterior(data)
+    params = stan.params
+    value = posterior.value(posterior.coefficients(params), float(params["sigma_obs"][0, 0]))
+    assert value == pytest.approx(-stan.stan_backend.stan_fit.optimized_params_dict["lp__"], abs=0.01)
+
+
+def test_the_lasso_meets_its_optimality_conditions():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        size = 12
+        factor = rng.normal(size=(40, size))
+        hessian = factor.T @ factor + 0.1 * np.eye(size)
+        linear = rng.normal(size=size) * 5
+        penalised = rng.random(size) < 0.6
+        weight = rng.uniform(0.5, 5)
+        x = prophet_map.lasso(hessian, linear, penalised, weight, np.zeros(size))
+        gradient = hessian @ x - linear
+        nonzero = penalised & (x != 0)
+        np.testing.assert_allclose(gradient[~penalised], 0, atol=1e-8)
+        np.testing.assert_allclose(gradient[nonzero], -weight * np.sign(x[nonzero]), atol=1e-8)
+        assert np.all(np.abs(gradient[penalised & (x == 0)]) <= weight + 1e-8)
+
+
+def test_fits_start_no_stan_process_unless_configured(fast_config, monkeypatch):
+    import cmdstanpy
+
+    calls = []
+    stan_optimize = cmdstanpy.CmdStanModel.optimize
+
+    def recording_optimize(self, *args, **kwargs):
+        calls.append(1)
+        return stan_optimize(self, *args, **kwargs)
+
+    monkeypatch.setattr(cmdstanpy.CmdStanModel, "optimize", recording_optimize)
+    history = daily_series(80, seed=5)
+    for mode in ("additive", "multiplicative"):
+        model.fit(history, fast_config(), {"seasonality_mode": mode}, 0)
+    assert calls == []
+    model.fit(history, fast_config("model.optimizer=stan"), {}, 0)
+    assert calls == [1]
+
+
+def test_a_fit_the_solver_gives_up_on_goes_to_stan(fast_config, monkeypatch):
+    def give_up(stan_init, stan_data):
+        raise prophet_map.NotConverged("test")
+
+    monkeypatch.setattr(prophet_map, "fit", give_up)
+    fitted = model.fit(daily_series(80, seed=6), fast_config(), {}, 0)
+    assert fitted.stan_backend.stan_fit is not None
