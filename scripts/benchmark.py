@@ -14,11 +14,17 @@ the held-out data.
 """
 from __future__ import annotations
 
+import os
+
+# Spark starts its Python workers with OMP_NUM_THREADS = spark.task.cpus (1), so each
+# task's NumPy runs one BLAS thread. The bare loops here must too: otherwise idle BLAS
+# threads spin on each fit's small matrices and their CPU counts as the work's.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import json
 import logging
 import multiprocessing
-import os
 import subprocess
 import sys
 import tempfile
