@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import posixpath
 import re
 import tempfile
 import time
@@ -279,6 +280,7 @@ def log_series_run(
 ) -> str:
     """Create (or, on a task retry, reuse), fill and end the child run of one series."""
     from mlflow.entities import Metric, Param, RunTag
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     use_context_environment(context)
     tracker = client(context.tracking_uri)
@@ -309,27 +311,31 @@ def log_series_run(
         Metric("evaluations", float(outcome.evaluations), now, 0),
     ]
     params = [Param(k, _param_value(v)) for k, v in outcome.best_params.items()]
-    run_id = _earlier_attempt(tracker, context, keys) if retry else None
-    if run_id is not None:
+    run = _earlier_attempt(tracker, context, keys) if retry else None
+    batch_tags = [RunTag(k, v) for k, v in tags.items()]
+    if run is not None:
         try:  # the retried attempt found the same parameters (the search is seeded)
-            tracker.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag(k, v) for k, v in tags.items()])
+            tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
         except Exception as err:
-            logger.warning("cannot reuse run %s of %s (%s); starting a new one", run_id, name, err)
-            tracker.set_terminated(run_id, status="FAILED")
-            run_id = None
-    if run_id is None:
-        run = tracker.create_run(
-            context.experiment_id, tags={PARENT_TAG: context.parent_run_id, **tags}, run_name=name[:MAX_RUN_NAME]
-        )
-        run_id = run.info.run_id
-        tracker.log_batch(run_id, metrics=metrics, params=params)
+            logger.warning("cannot reuse run %s of %s (%s); starting a new one", run.info.run_id, name, err)
+            tracker.set_terminated(run.info.run_id, status="FAILED")
+            run = None
+    if run is None:
+        # Created with the two tags a retried task finds it by; the rest go in one
+        # batch (the file store rereads the run's metadata for every tag given here).
+        identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
+        run = tracker.create_run(context.experiment_id, tags=identity, run_name=name[:MAX_RUN_NAME])
+        tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
+    run_id = run.info.run_id
     try:
+        # straight to the run's artifact store: MLflow's client would read the whole run back to find it
+        artifacts = get_artifact_repository(run.info.artifact_uri)
         if outcome.forecast is not None and context.log_plots:
             title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
             svg = plots.forecast_svg(history, outcome.forecast, f"{title}  (run {context.run_date})")
-            tracker.log_text(run_id, svg, "plots/forecast.svg")
+            _log_text(artifacts, svg, "plots/forecast.svg")
         if outcome.model is not None and context.log_models:
-            _log_model(tracker, run_id, outcome)
+            _log_model(artifacts, outcome)
     except Exception:
         tracker.set_terminated(run_id, status="FAILED")
         raise
@@ -337,25 +343,33 @@ def log_series_run(
     return run_id
 
 
-def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> str | None:
-    """The run an earlier, killed attempt of this task made for this series."""
+def _log_text(artifacts, text: str, artifact_path: str) -> None:
+    folder, name = posixpath.split(artifact_path)
+    with tempfile.TemporaryDirectory() as local:
+        path = Path(local) / name
+        path.write_text(text, encoding="utf-8")
+        artifacts.log_artifact(str(path), folder or None)
+
+
+def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> Any:
+    """The mlflow Run an earlier, killed attempt of this task made for this series, or None."""
     runs = tracker.search_runs(
         [context.experiment_id],
         filter_string=f"tags.{PARENT_TAG} = '{context.parent_run_id}' and {series_filter(keys)}",
     )
     for extra in runs[1:]:
         tracker.set_terminated(extra.info.run_id, status="FAILED")
-    return runs[0].info.run_id if runs else None
+    return runs[0] if runs else None
 
 
-def _log_model(tracker, run_id: str, outcome: SeriesOutcome) -> None:
+def _log_model(artifacts, outcome: SeriesOutcome) -> None:
     """Prophet in MLflow's prophet flavor (``mlflow.prophet.load_model``); a
     baseline as the JSON the models table holds.
 
     Requirements are given explicitly: inferring them imports and scans the
     environment, which costs seconds per series."""
     if outcome.model_name != model_store.PROPHET:
-        tracker.log_text(run_id, model_store.dump(outcome.model_name, outcome.model), f"model/{outcome.model_name}.json")
+        _log_text(artifacts, model_store.dump(outcome.model_name, outcome.model), f"model/{outcome.model_name}.json")
         return
     model.prophet_class()  # quiets Prophet's loggers before mlflow.prophet imports it
     import mlflow.prophet
@@ -363,4 +377,4 @@ def _log_model(tracker, run_id: str, outcome: SeriesOutcome) -> None:
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "model"
         mlflow.prophet.save_model(outcome.model, str(target), pip_requirements=requirements)
-        tracker.log_artifacts(run_id, str(target), "model")
+        artifacts.log_artifacts(str(target), "model")
