@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 
 from forecasting import metrics, tracking
-from forecasting.config import load_config
+from forecasting.config import deep_merge, load_config, parse_override
 from forecasting.datasets import m4_to_long
 from forecasting.series import train_series
 
@@ -161,6 +161,8 @@ def write_config(folder: Path, data: Path, variant: str, args) -> Path:
     layer["selection"] = {"candidates": ["prophet"]}  # the same Prophet-only work in every variant
     layer["tracking"] = {"uri": str(folder / variant / "mlruns"), "experiment": variant}
     layer["output"] = {"path": str(folder / variant / "output")}
+    for text in args.set:
+        layer = deep_merge(layer, parse_override(text))
     path = folder / f"{variant}.yaml"
     path.write_text(yaml.safe_dump(layer))
     return path
@@ -274,6 +276,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--variants", default="ideal,parallel,job,naive,multiprocessing")
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every variant, e.g. model.optimizer=stan")
     args = parser.parse_args()
     variants = args.variants.split(",")
 
