@@ -93,9 +93,12 @@ def train_group(
     else:
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout)
     run_id, reason = None, outcome.reason
+    model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
     tracking_started = time.perf_counter()
     try:
-        run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history), retry=attempt > 0)
+        run_id = tracking.log_series_run(
+            context, keys, outcome, prepare_history(history), retry=attempt > 0, model_json=model_json
+        )
     except Exception as err:  # the forecast stays valid without its run
         logger.warning("tracking failed for %s: %s", name, err)
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
@@ -121,7 +124,7 @@ def train_group(
         "child_run_id": [run_id],
         "history_end": [history[TIME].max()],
         "forecast": [forecast],
-        "model_json": [model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None],
+        "model_json": [model_json],
         "holdout_scores": [json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None],
         "recent": [_recent(history, config) if holdout else None],
     }

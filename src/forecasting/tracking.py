@@ -5,6 +5,8 @@ built from the tracking URI, so nothing per series passes through the driver.
 """
 from __future__ import annotations
 
+import atexit
+import datetime
 import hashlib
 import json
 import logging
@@ -12,8 +14,10 @@ import math
 import os
 import posixpath
 import re
+import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,8 +281,10 @@ def log_series_run(
     outcome: SeriesOutcome,
     history,
     retry: bool = False,
+    model_json: str | None = None,
 ) -> str:
-    """Create (or, on a task retry, reuse), fill and end the child run of one series."""
+    """Create (or, on a task retry, reuse), fill and end the child run of one series.
+    ``model_json``: the outcome's model as model_store.dump gives it, if already made."""
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
@@ -335,7 +341,7 @@ def log_series_run(
             svg = plots.forecast_svg(history, outcome.forecast, f"{title}  (run {context.run_date})")
             _log_text(artifacts, svg, "plots/forecast.svg")
         if outcome.model is not None and context.log_models:
-            _log_model(artifacts, outcome)
+            _log_model(artifacts, outcome, model_json or model_store.dump(outcome.model_name, outcome.model))
     except Exception:
         tracker.set_terminated(run_id, status="FAILED")
         raise
@@ -362,19 +368,50 @@ def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> Any:
     return runs[0] if runs else None
 
 
-def _log_model(artifacts, outcome: SeriesOutcome) -> None:
+def _log_model(artifacts, outcome: SeriesOutcome, model_json: str) -> None:
     """Prophet in MLflow's prophet flavor (``mlflow.prophet.load_model``); a
-    baseline as the JSON the models table holds.
-
-    Requirements are given explicitly: inferring them imports and scans the
-    environment, which costs seconds per series."""
+    baseline as the JSON the models table holds. ``model_json`` is that JSON
+    (for Prophet, the flavor's model.pr too), serialized once for both."""
     if outcome.model_name != model_store.PROPHET:
-        _log_text(artifacts, model_store.dump(outcome.model_name, outcome.model), f"model/{outcome.model_name}.json")
+        _log_text(artifacts, model_json, f"model/{outcome.model_name}.json")
         return
-    model.prophet_class()  # quiets Prophet's loggers before mlflow.prophet imports it
-    import mlflow.prophet
-    requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
+    import mlflow.models
+
+    template = _prophet_model_template(outcome.model)
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "model"
-        mlflow.prophet.save_model(outcome.model, str(target), pip_requirements=requirements)
+        shutil.copytree(template, target)
+        # mlflow.prophet stores Prophet's JSON text as a JSON string
+        (target / PROPHET_MODEL_FILE).write_text(json.dumps(model_json), encoding="utf-8")
+        described = mlflow.models.Model.load(str(target / "MLmodel"))
+        described.model_uuid = uuid.uuid4().hex
+        described.utc_time_created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        described.model_size_bytes = sum(path.stat().st_size for path in target.iterdir())
+        described.save(str(target / "MLmodel"))
         artifacts.log_artifacts(str(target), "model")
+
+
+PROPHET_MODEL_FILE = "model.pr"  # where mlflow.prophet keeps the model's JSON
+_PROPHET_TEMPLATE: Path | None = None
+
+
+def _prophet_model_template(example) -> Path:
+    """A prophet-flavor model folder saved once per process by MLflow itself.
+
+    Its description and environment files (MLmodel, conda.yaml, python_env.yaml,
+    requirements.txt) are the same for every series, and MLflow works them out
+    from the installed packages on every save: half of what logging a series'
+    model cost. Each series copies them and writes its own model.pr.
+    Requirements are given explicitly: inferring them imports and scans the
+    environment, which costs seconds."""
+    global _PROPHET_TEMPLATE
+    if _PROPHET_TEMPLATE is None or not _PROPHET_TEMPLATE.is_dir():
+        model.prophet_class()  # quiets Prophet's loggers before mlflow.prophet imports it
+        import mlflow.prophet
+
+        folder = Path(tempfile.mkdtemp(prefix="forecasting-model-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
+        mlflow.prophet.save_model(example, str(folder / "model"), pip_requirements=requirements)
+        _PROPHET_TEMPLATE = folder / "model"
+    return _PROPHET_TEMPLATE

@@ -1,0 +1,30 @@
+"""A series' child run holds a model that MLflow loads and that forecasts what the job did."""
+import mlflow.models
+import mlflow.prophet
+import numpy as np
+
+from conftest import daily_series
+from forecasting import model_store, tracking
+from forecasting.series import train_series
+
+
+def test_every_series_model_loads_as_its_own_prophet_model(tmp_path, fast_config):
+    # the first model of a process is saved by MLflow, later ones reuse its environment files
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[prophet]")
+    context = tracking.start_parent_run(config, "2024-03-31", {})
+    uuids = set()
+    for seed, level in ((1, 100.0), (2, 500.0), (3, 50.0)):
+        history = daily_series(70, level=level, seed=seed)
+        outcome = train_series(history, config)
+        model_json = model_store.dump(outcome.model_name, outcome.model)
+        run_id = tracking.log_series_run(context, {"store": f"s{seed}"}, outcome, history, model_json=model_json)
+
+        loaded = mlflow.prophet.load_model(f"runs:/{run_id}/model")
+        again = loaded.predict(outcome.forecast[["ds"]])
+        np.testing.assert_allclose(again["yhat"], outcome.forecast["yhat"], rtol=1e-9)
+        local = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=str(tmp_path / run_id))
+        described = mlflow.models.Model.load(local)
+        assert described.flavors["prophet"]["data"] == "model.pr"
+        assert described.flavors["python_function"]["loader_module"] == "mlflow.prophet"
+        uuids.add(described.model_uuid)
+    assert len(uuids) == 3
