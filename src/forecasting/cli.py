@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import logging
 import sys
+import threading
 
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.io import InputError
@@ -47,9 +49,17 @@ def configure_logging(level: str) -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
+def _import_in_background(module: str) -> None:
+    """Import ``module`` on a thread while the JVM builds the session: MLflow's
+    import takes seconds of the driver's CPU, the session seconds of the JVM's,
+    and neither needs the other. A later import waits for this one to finish."""
+    threading.Thread(target=importlib.import_module, args=(module,), name=f"import-{module}", daemon=True).start()
+
+
 def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
     """Config, session, ``job(spark, config)``, summary; errors become exit codes."""
     config = load_or_exit(args)
+    _import_in_background("mlflow")
     try:
         spark = build_session(app_name, config)
     except MissingDeltaError as err:

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import evaluation, io, serving, spark_training, tables, tracking, validation
+from forecasting import evaluation, io, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.progress import StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
@@ -124,6 +124,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
         summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
+            from forecasting import serving  # MLflow's pyfunc module, imported only when it is used
+
             version = serving.register(
                 context, config.tracking.registered_model, summary.tables[tables.MODELS], run_date, keys
             )
