@@ -261,3 +261,25 @@ def test_fits_leave_no_files_behind_in_cmdstanpys_temp_directory(fast_config):
     for size in (40, 50, 60):
         tuning.model.fit(history.iloc[:size], config, {}, 0)
     assert set(os.listdir(cmdstanpy._TMPDIR)) == before
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config, mode):
+    from prophet import Prophet
+
+    config = fast_config("model.country_holidays=US")
+    history = daily_series(400, seed=11)
+    layouts = []
+    for prior in (0.05, 0.5):  # the second model finds its layouts cached
+        params = {"seasonality_mode": mode, "changepoint_prior_scale": prior}
+        ours = tuning.model.fit(history, config, params, 0)
+        plain = tuning.model.build_model(config, params, 0)
+        plain.__class__ = Prophet  # the same settings and backend, Prophet's own bookkeeping
+        plain.fit(history)
+        future = plain.make_future_dataframe(30)
+        expected, got = plain.predict(future), ours.predict(future)
+        layouts.append(len(tuning.model._COMPONENT_LAYOUTS))
+        assert type(ours) is not Prophet and list(got.columns) == list(expected.columns)
+        for column in ("yhat", "holidays", "weekly", "additive_terms", "multiplicative_terms"):
+            np.testing.assert_array_equal(got[column], expected[column])
+    assert layouts[1] == layouts[0]
