@@ -25,17 +25,26 @@ DATE_STEPS = [
     (freq, "%Y-%m") for freq in ("MS", "3MS", "6MS")
 ] + [(freq, "%Y") for freq in ("YS", "2YS", "5YS", "10YS", "20YS", "50YS")]
 MAX_TICKS = 8
+# The longest each spacing can be (months of 31 days, years of 366), so that a
+# spacing that must give too many ticks is skipped without building them.
+LONGEST_STEP = {
+    freq: pd.Timedelta(freq) if not freq.endswith("S")
+    else pd.Timedelta(days=31 * int(freq[:-2] or 1)) if freq.endswith("MS")
+    else pd.Timedelta(days=366 * int(freq[:-2] or 1))
+    for freq, _ in DATE_STEPS
+}
 
 
 def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> str:
     """History (``ds``, ``y``) and forecast (``yhat`` in its interval
     ``yhat_lower``..``yhat_upper``) as an SVG document."""
     shown = history.tail(max(HISTORY_HORIZONS * len(forecast), 2 * len(forecast)))
-    shown, forecast = shown.assign(ds=_naive(shown["ds"])), forecast.assign(ds=_naive(forecast["ds"]))
-    shown_seconds, forecast_seconds = _seconds(shown["ds"]), _seconds(forecast["ds"])
-    values = pd.concat([shown["y"], forecast["yhat"], forecast["yhat_lower"], forecast["yhat_upper"]])
+    shown_ds, forecast_ds = _naive(shown["ds"]), _naive(forecast["ds"])
+    shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
+    lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
+    history_y, forecast_y = shown["y"].to_numpy(dtype=float), forecast["yhat"].to_numpy(dtype=float)
     x = _Scale(shown_seconds.min(), forecast_seconds.max(), LEFT, WIDTH - RIGHT)
-    y_low, y_high = _padded_range(values.to_numpy(dtype=float))
+    y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper]))
     y = _Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
     parts = [
@@ -48,8 +57,8 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
         py = y(value)
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}" stroke="#e0e0e0"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{label}</text>')
-    for moment, label in _date_ticks(shown["ds"].min(), forecast["ds"].max()):
-        px = x(_seconds(pd.Series([moment]))[0])
+    for moment, label in _date_ticks(shown_ds.min(), forecast_ds.max()):
+        px = x(moment.value / 1e9)  # nanoseconds since the epoch
         parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#e0e0e0"/>')
         parts.append(f'<text x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{label}</text>')
     parts.append(
@@ -58,7 +67,6 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
     )
 
     forecast_x = x(forecast_seconds)
-    lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     known = np.isfinite(lower) & np.isfinite(upper)
     if known.any():
         outline = list(zip(forecast_x[known], y(upper[known]))) + list(zip(forecast_x[known], y(lower[known])))[::-1]
@@ -69,8 +77,8 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
         f'<line x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
         'stroke="#808080" stroke-dasharray="2,3"/>'
     )
-    history_path = _path(x(shown_seconds), y(shown["y"].to_numpy(dtype=float)))
-    forecast_path = _path(forecast_x, y(forecast["yhat"].to_numpy(dtype=float)))
+    history_path = _path(x(shown_seconds), y(history_y))
+    forecast_path = _path(forecast_x, y(forecast_y))
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8"/>')
     parts.append(f'<path class="forecast" d="{forecast_path}" fill="none" stroke="{FORECAST_COLOUR}" stroke-width="1.5"/>')
     parts += _legend(with_interval=bool(known.any()))
@@ -91,12 +99,14 @@ class _Scale:
 
 def _naive(times: pd.Series) -> pd.Series:
     """Delta tables hand timestamps back as UTC instants, the job's input has none."""
-    times = pd.to_datetime(times)
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        times = pd.to_datetime(times)
     return times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
-    return pd.to_datetime(times).to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
+    """Naive timestamps as seconds since the epoch."""
+    return times.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
 
 
 def _padded_range(values: np.ndarray) -> tuple[float, float]:
@@ -122,7 +132,10 @@ def _value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, 
 
 def _date_ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, str]]:
     """The finest date spacing that gives at most MAX_TICKS ticks."""
+    span = end - start
     for freq, label in DATE_STEPS:
+        if span / LONGEST_STEP[freq] - 1 > MAX_TICKS:
+            continue  # more ticks than allowed, whatever the calendar
         fixed = not freq.endswith("S")  # hours and days; months and years start aligned
         first = start.ceil(freq) if fixed else start
         ticks = pd.date_range(first, end, freq=freq)
