@@ -375,42 +375,46 @@ def _log_model(artifacts, outcome: SeriesOutcome, model_json: str) -> None:
     if outcome.model_name != model_store.PROPHET:
         _log_text(artifacts, model_json, f"model/{outcome.model_name}.json")
         return
-    template, described = _prophet_model_template(outcome.model)
+    template, description = _prophet_model_template(outcome.model)
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "model"
-        shutil.copytree(template, target)
+        target.mkdir()
+        for path in template.iterdir():
+            if path.name not in (PROPHET_MODEL_FILE, "MLmodel"):
+                shutil.copyfile(path, target / path.name)
         # mlflow.prophet stores Prophet's JSON text as a JSON string
         (target / PROPHET_MODEL_FILE).write_text(json.dumps(model_json), encoding="utf-8")
-        described.model_uuid = uuid.uuid4().hex
-        described.utc_time_created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-        described.model_size_bytes = sum(path.stat().st_size for path in target.iterdir())
-        described.save(str(target / "MLmodel"))
+        size = sum(path.stat().st_size for path in target.iterdir()) + len(description)
+        created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        for key, value in (("model_uuid", uuid.uuid4().hex), ("utc_time_created", f"'{created}'"),
+                           ("model_size_bytes", str(size))):
+            description = re.sub(rf"(?m)^{key}: .*$", f"{key}: {value}", description)
+        (target / "MLmodel").write_text(description, encoding="utf-8")
         artifacts.log_artifacts(str(target), "model")
 
 
 PROPHET_MODEL_FILE = "model.pr"  # where mlflow.prophet keeps the model's JSON
-_PROPHET_TEMPLATE: tuple[Path, Any] | None = None
+_PROPHET_TEMPLATE: tuple[Path, str] | None = None
 
 
-def _prophet_model_template(example) -> tuple[Path, Any]:
+def _prophet_model_template(example) -> tuple[Path, str]:
     """A prophet-flavor model folder saved once per process by MLflow itself.
 
     Its description and environment files (MLmodel, conda.yaml, python_env.yaml,
     requirements.txt) are the same for every series, and MLflow works them out
     from the installed packages on every save: half of what logging a series'
-    model cost. Each series copies them, writes its own model.pr and saves the
-    description (an mlflow Model, returned parsed) with its own id and time.
+    model cost. Each series copies them, writes its own model.pr, and its own
+    id, time and size into the description (MLmodel, returned as text).
     Requirements are given explicitly: inferring them imports and scans the
     environment, which costs seconds."""
     global _PROPHET_TEMPLATE
     if _PROPHET_TEMPLATE is None or not _PROPHET_TEMPLATE[0].is_dir():
         model.prophet_class()  # quiets Prophet's loggers before mlflow.prophet imports it
-        import mlflow.models
         import mlflow.prophet
 
         folder = Path(tempfile.mkdtemp(prefix="forecasting-model-template-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
         mlflow.prophet.save_model(example, str(folder / "model"), pip_requirements=requirements)
-        _PROPHET_TEMPLATE = folder / "model", mlflow.models.Model.load(str(folder / "model" / "MLmodel"))
+        _PROPHET_TEMPLATE = folder / "model", (folder / "model" / "MLmodel").read_text(encoding="utf-8")
     return _PROPHET_TEMPLATE
