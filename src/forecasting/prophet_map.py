@@ -4,18 +4,19 @@ Prophet fits by starting Stan's optimiser as a program of its own: the data
 written as JSON, a process started, its CSV output read back. On series of a
 few hundred points that costs more than the optimisation itself, and Stan's
 L-BFGS often stops short of the optimum (the changepoint prior has a kink at
-zero). For the models this job builds (linear or flat trend, additive
-features) the posterior of prophet.stan has a structure that is solved exactly
-here instead:
+zero). For the models this job builds (linear or flat trend) the posterior of
+prophet.stan has a structure that is solved exactly here instead:
 
-- given the noise scale sigma_obs, the mean is linear in [k, m, delta, beta],
-  so minus the log posterior is a quadratic plus an L1 penalty on delta (its
+- given the noise scale sigma_obs and (with multiplicative features) the
+  seasonal coefficients, the mean is linear in the trend's, so minus the log
+  posterior is a quadratic plus an L1 penalty on the rate changes (their
   Laplace prior): a small lasso, solved exactly by feature-sign search;
+- given the trend, the seasonal coefficients solve a ridge regression (with
+  additive features only, both are one lasso);
 - given the rest, the best sigma_obs is the root of a quadratic in sigma^2.
 
-Alternating the two never increases the objective; it stops when sigma_obs
-settles. Multiplicative features make the mean nonlinear: those fits stay
-with Stan, as does any fit this solver gives up on.
+Alternating these steps never increases the objective; it stops when the
+objective no longer falls. A fit the solver gives up on goes back to Stan.
 """
 from __future__ import annotations
 
