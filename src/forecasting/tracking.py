@@ -325,7 +325,8 @@ def log_series_run(
         # batch (the file store rereads the run's metadata for every tag given here).
         identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
         run = tracker.create_run(context.experiment_id, tags=identity, run_name=name[:MAX_RUN_NAME])
-        tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
+        rest = [tag for tag in batch_tags if tag.key not in identity]
+        tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=rest)
     run_id = run.info.run_id
     try:
         # straight to the run's artifact store: MLflow's client would read the whole run back to find it
