@@ -85,6 +85,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     table and report are written: the production tables stay untouched.
     """
     started = time.monotonic()
+    spark_training.start_worker_early(spark)
     raw, data_version = io.read_input(spark, config)
     rows = validation.check_input(raw, config)
     series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
