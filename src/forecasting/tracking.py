@@ -330,14 +330,16 @@ def log_series_run(
     run_id = run.info.run_id
     try:
         # straight to the run's artifact store: MLflow's client would read the whole run back to find it
-        artifacts = get_artifact_repository(run.info.artifact_uri)
+        files = {}
         if outcome.forecast is not None and context.log_plots:
             title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
             svg = plots.forecast_svg(history, outcome.forecast, f"{title}  (run {context.run_date})")
-            run_artifacts.log_text(artifacts, svg, "plots/forecast.svg")
+            files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
             model_json = model_json or model_store.dump(outcome.model_name, outcome.model)
-            run_artifacts.log_model(artifacts, outcome.model_name, outcome.model, model_json)
+            files.update(run_artifacts.model_files(outcome.model_name, outcome.model, model_json))
+        if files:
+            run_artifacts.write(get_artifact_repository(run.info.artifact_uri), files)
     except Exception:
         tracker.set_terminated(run_id, status="FAILED")
         raise
