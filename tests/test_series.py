@@ -1,4 +1,6 @@
 """The per-series work, without Spark."""
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -283,3 +285,10 @@ def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config
         for column in ("yhat", "holidays", "weekly", "additive_terms", "multiplicative_terms"):
             np.testing.assert_array_equal(got[column], expected[column])
     assert layouts[1] == layouts[0]
+
+
+def test_the_heap_a_process_built_for_its_first_series_is_frozen_out_of_garbage_collection(fast_config):
+    config = fast_config("selection.candidates=[naive]")
+    for _ in range(2):
+        train_series(daily_series(120), config)
+    assert gc.get_freeze_count() > 0

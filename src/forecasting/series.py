@@ -1,6 +1,7 @@
 """The whole per-series work, Spark-free: check, tune, refit on all history, forecast."""
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import traceback
@@ -61,6 +62,22 @@ def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
     return None
 
 
+_series_started = 0
+
+
+def _freeze_heap_after_first_series() -> None:
+    """Once a process has trained its first series, the modules and caches that
+    took are loaded for good. Python's full garbage collections walk every object
+    every time: on M4 hourly series 6 ms of each series' 140 ms. Frozen
+    (gc.freeze), those objects are left out of them (1.4 ms). Every caller of
+    train_series gets this, so the job and the benchmark's bare loops alike."""
+    global _series_started
+    _series_started += 1
+    if _series_started == 2:
+        gc.collect()  # nothing that is already garbage gets frozen
+        gc.freeze()
+
+
 def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdout: int = 0) -> SeriesOutcome:
     """Clean, select and tune, fit and forecast one series given as columns ``ds`` and ``y``.
 
@@ -71,6 +88,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     fallback where the data allows.
     """
     started = time.perf_counter()
+    _freeze_heap_after_first_series()
     cleaned = clean_history(prepare_history(history), config.forecast.frequency, config.cleaning)
     history, actual = cleaned.history, None
     if holdout:
