@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import model, model_store, tables, tracking
+from forecasting import model, model_store, python_worker, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
@@ -82,6 +82,7 @@ def train_group(
 ) -> pd.DataFrame:
     """applyInPandas body: train one series, log its child run, return its result row.
     ``holdout`` > 0 is evaluation mode: the last rows are held out and scored."""
+    python_worker.prepare()
     keys = {k: _plain_key(group[k].iloc[0]) for k in key_columns}
     name = tracking.series_id(keys)
     history = group[[TIME, TARGET]]
@@ -170,6 +171,7 @@ def _load_training_modules(batches):
     import importlib
     import sys
 
+    python_worker.prepare()
     model.prophet_class()  # first: it quiets Prophet's import-time logging
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
