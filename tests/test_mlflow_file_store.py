@@ -53,3 +53,22 @@ def test_runs_are_found_in_a_deleted_and_a_restored_experiment(tmp_path):
     assert tracker.get_run(run_id).data.tags["seen"] == "after the restore"
     with pytest.raises(Exception, match="not found"):
         tracker.get_run("0" * 32)
+
+
+def test_a_child_run_reads_its_metadata_once_and_ends_with_what_was_written(tmp_path, fast_config, monkeypatch):
+    from mlflow.store.tracking.file_store import FileStore
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
+    context = tracking.start_parent_run(config, "2024-03-31", {})
+    history = daily_series(60)
+    outcome = train_series(history, config)
+    reads, read = [], FileStore._get_run_info_from_dir
+    monkeypatch.setattr(FileStore, "_get_run_info_from_dir", lambda self, run_dir: reads.append(run_dir) or read(self, run_dir))
+
+    run_id = tracking.log_series_run(context, {"store": "north"}, outcome, history)
+
+    assert len(reads) == 1  # the store's own calls would read it 7 times
+    run = tracking.client(context.tracking_uri).get_run(run_id)  # outside the logging: read afresh
+    assert len(reads) >= 2
+    assert run.info.status == "FINISHED" and run.info.run_name == "north" and run.info.end_time
+    assert run.data.tags["store"] == "north" and run.data.tags[tracking.PARENT_TAG] == context.parent_run_id

@@ -1,4 +1,6 @@
-"""Lookups in MLflow's file store that do not slow down as an experiment fills up.
+"""MLflow's file store, made cheaper for the many small runs of a job.
+
+Lookups that do not slow down as an experiment fills up:
 
 MLflow 2's FileStore finds one entry of a folder (a run's folder in its
 experiment, an experiment's tags folder) by listing the whole folder: 15 listings
@@ -6,10 +8,18 @@ of the experiment folder per child run here. At 10,000 runs in the experiment a
 listing takes some 5 ms, and the job's child runs get three times slower from the
 start of a 10,000-series run to its end. Asking the folder for the name costs one
 stat, whatever its size.
+
+A run's metadata read once while one series' child run is logged: the store
+reads and parses the run's meta.yaml on every call (7 times per child run, for
+its tags, name, batch and end), although only that logging writes to it then.
 """
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
+
+_remembered = threading.local()
 
 
 def look_up_entries_by_name() -> None:
@@ -33,3 +43,47 @@ def look_up_entries_by_name() -> None:
 
     find.by_name = True
     file_store.find = find
+
+
+@contextmanager
+def run_metadata_read_once():
+    """Within the block, the file store (once patched, see remember_run_metadata)
+    reads each run's meta.yaml at most once and keeps what it writes there.
+    Only for blocks in which nothing else writes to those runs."""
+    _remembered.infos = {}
+    try:
+        yield
+    finally:
+        _remembered.infos = None
+
+
+def remember_run_metadata() -> None:
+    """Patches the file store once per process; inert outside run_metadata_read_once."""
+    from mlflow.store.tracking.file_store import FileStore
+
+    read, overwrite = getattr(FileStore, "_get_run_info", None), getattr(FileStore, "_overwrite_run_info", None)
+    if read is None or overwrite is None or getattr(read, "remembers", False):
+        return  # another MLflow layout, or patched already
+
+    def _get_run_info(self, run_uuid):
+        infos = getattr(_remembered, "infos", None)
+        if infos is None:
+            return read(self, run_uuid)
+        key = (self.root_directory, run_uuid)
+        if key not in infos:
+            infos[key] = read(self, run_uuid)
+        return infos[key]
+
+    def _overwrite_run_info(self, run_info, deleted_time=None):
+        overwrite(self, run_info, deleted_time)
+        infos = getattr(_remembered, "infos", None)
+        if infos is not None:
+            key = (self.root_directory, run_info.run_id)
+            if deleted_time is None:
+                infos[key] = run_info
+            else:
+                infos.pop(key, None)
+
+    _get_run_info.remembers = True
+    FileStore._get_run_info = _get_run_info
+    FileStore._overwrite_run_info = _overwrite_run_info

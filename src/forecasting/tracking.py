@@ -98,6 +98,7 @@ def client(uri: str):
     mlflow.set_tracking_uri(uri)
     if urlparse(uri).scheme in ("", "file"):
         mlflow_file_store.look_up_entries_by_name()
+        mlflow_file_store.remember_run_metadata()
     return MlflowClient(tracking_uri=uri)
 
 
@@ -279,6 +280,13 @@ def log_series_run(
 ) -> str:
     """Create (or, on a task retry, reuse), fill and end the child run of one series.
     ``model_json``: the outcome's model as model_store.dump gives it, if already made."""
+    # only this call writes to the series' run meanwhile (a retry's earlier attempt is dead)
+    with mlflow_file_store.run_metadata_read_once():
+        return _log_series_run(context, keys, outcome, history, retry, model_json)
+
+
+def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOutcome, history, retry: bool,
+                    model_json: str | None) -> str:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
