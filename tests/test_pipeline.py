@@ -15,7 +15,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import pipeline, spark_training, tables
+from forecasting import pipeline, python_worker, tables
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
@@ -243,7 +243,7 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_and_a_ser
 
 
 def test_a_python_worker_is_started_with_the_training_modules_while_the_input_is_checked(spark):
-    early = spark_training.start_worker_early(spark)
+    early = python_worker.start_worker_early(spark)
     early.join(timeout=120)
     assert not early.is_alive()
     assert early.worker_pid not in (None, os.getpid())  # a Spark Python worker, not the driver

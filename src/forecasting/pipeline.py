@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import evaluation, io, spark_training, tables, tracking, validation
+from forecasting import evaluation, io, python_worker, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.progress import StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
@@ -85,7 +85,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     table and report are written: the production tables stay untouched.
     """
     started = time.monotonic()
-    spark_training.start_worker_early(spark)
+    python_worker.start_worker_early(spark)
     raw, data_version = io.read_input(spark, config)
     rows = validation.check_input(raw, config)
     series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)

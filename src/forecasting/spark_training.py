@@ -11,12 +11,11 @@ import logging
 import math
 import os
 import signal
-import threading
 import time
 from functools import partial
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -161,52 +160,6 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
     )
     logger.warning("fault injection: killing the Python worker of %s", tracking.series_id(keys))
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-PRELOADED_MODULES = ("hyperopt", "mlflow.prophet", "forecasting.run_artifacts", "prophet")
-
-
-def _load_training_modules(batches):
-    """Import what a worker's first series needs (some 2.3 s of CPU); say which worker."""
-    import importlib
-    import sys
-
-    python_worker.prepare()
-    model.prophet_class()  # first: it quiets Prophet's import-time logging
-    for name in PRELOADED_MODULES:
-        importlib.import_module(name)
-    for batch in batches:
-        yield batch.assign(worker=os.getpid(), loaded=all(name in sys.modules for name in PRELOADED_MODULES))
-
-
-class EarlyWorker(threading.Thread):
-    """Starts a Python worker and loads the training's modules into it while the
-    driver reads and checks the input with a core to spare; the training's first
-    task then finds it ready (workers are reused). A failure here only loses the
-    head start, and says why at DEBUG."""
-
-    def __init__(self, spark: SparkSession):
-        super().__init__(name="start-python-worker", daemon=True)
-        self.spark = spark
-        self.worker_pid: int | None = None
-        self.loaded = False
-
-    def run(self) -> None:
-        try:
-            self.spark.sparkContext.setJobDescription("start a Python worker")
-            # a SQL task like the training's: Spark keeps RDD and SQL tasks' workers apart
-            row = self.spark.range(1, numPartitions=1).mapInPandas(
-                _load_training_modules, "id long, worker long, loaded boolean"
-            ).first()
-            self.worker_pid, self.loaded = row["worker"], row["loaded"]
-        except Exception as err:
-            logger.debug("starting a Python worker early failed: %s", err)
-
-
-def start_worker_early(spark: SparkSession) -> EarlyWorker:
-    worker = EarlyWorker(spark)
-    worker.start()
-    return worker
 
 
 def shuffle_partitions(config: JobConfig, series_count: int, cores: int) -> int:
