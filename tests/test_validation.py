@@ -6,7 +6,7 @@ from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from forecasting.io import InputError
-from forecasting.validation import check_input, to_series_frame
+from forecasting.validation import InputCounts, check_input, to_series_frame
 
 
 def text_input(spark, rows):
@@ -17,7 +17,7 @@ def text_input(spark, rows):
 def test_text_columns_are_parsed_to_timestamp_and_double(spark, fast_config):
     config = fast_config()
     raw = text_input(spark, [("a", "x", "2024-01-01", "1.5"), ("a", "x", " 2024-01-02 ", " 2 ")])
-    assert check_input(raw, config) == 2
+    assert check_input(raw, config).rows == 2
     expected = spark.createDataFrame(
         [("a", "x", dt.datetime(2024, 1, 1), 1.5), ("a", "x", dt.datetime(2024, 1, 2), 2.0)],
         "store string, item string, ds timestamp, y double",
@@ -61,3 +61,13 @@ def test_boolean_target_is_not_numeric(spark, fast_config):
 def test_empty_input_stops(spark, fast_config):
     with pytest.raises(InputError, match="is empty"):
         check_input(text_input(spark, []), fast_config())
+
+
+def test_the_series_known_on_the_run_date_are_counted_in_the_same_pass_null_keys_too(spark, fast_config):
+    raw = text_input(spark, [
+        ("a", "x", "2024-01-01", "1"), ("a", "x", "2024-01-02", "2"),
+        (None, "x", "2024-01-31 23:00", "3"),  # still on the run date
+        ("b", "y", "2024-02-01", "4"),  # after it
+    ])
+    assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(rows=4, series=2)
+    assert check_input(raw, fast_config()) == InputCounts(rows=4, series=None)

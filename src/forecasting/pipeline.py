@@ -74,7 +74,7 @@ class JobSummary:
 def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
     """Only what was known on ``run_date``: rows up to the end of that day. A past
     run date (a backfill) thereby reproduces what the job would have made then."""
-    return series_df.where(F.col(validation.TIME) < F.date_add(F.lit(run_date).cast("date"), 1))
+    return series_df.where(validation.known_on(F.col(validation.TIME), run_date))
 
 
 def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: bool = False) -> JobSummary:
@@ -87,13 +87,13 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     started = time.monotonic()
     python_worker.start_worker_early(spark)
     raw, data_version = io.read_input(spark, config)
-    rows = validation.check_input(raw, config)
+    counts = validation.check_input(raw, config, run_date)
     series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
     keys = list(config.input.key_columns)
-    series_count = series_df.select(*keys).distinct().count()
+    series_count = counts.series
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
-    logger.info("input: %d rows in %d series with data up to %s", rows, series_count, run_date)
+    logger.info("input: %d rows in %d series with data up to %s", counts.rows, series_count, run_date)
 
     job = "evaluate_forecast" if evaluate else "train_forecast"
     context = tracking.start_parent_run(config, run_date, data_version, job=job)

@@ -5,6 +5,8 @@ training, with a message that names the column and shows offending values.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -36,8 +38,20 @@ def parsed_target(df: DataFrame, column: str) -> Column:
     raise InputError(f"target column '{column}' has type {kind.simpleString()}; expected numbers")
 
 
-def check_input(df: DataFrame, config: JobConfig) -> int:
-    """Raise InputError if the input cannot be used; return its row count."""
+@dataclass(frozen=True)
+class InputCounts:
+    rows: int
+    series: int | None  # series with rows on or before the run date, when one was given
+
+
+def known_on(time: Column, run_date: str) -> Column:
+    """Whether a row was known on ``run_date``: its time is before the end of that day."""
+    return time < F.date_add(F.lit(run_date).cast("date"), 1)
+
+
+def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -> InputCounts:
+    """Raise InputError if the input cannot be used; count its rows and, given a
+    ``run_date``, the series known on that date, in one pass over the input."""
     source = config.input
     required = [*source.key_columns, source.time_column, source.target_column]
     missing = [c for c in required if c not in df.columns]
@@ -49,11 +63,16 @@ def check_input(df: DataFrame, config: JobConfig) -> int:
     time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
     bad_time = F.col(source.time_column).isNotNull() & time.isNull()
     bad_target = F.col(source.target_column).isNotNull() & target.isNull()
-    counts = df.agg(
+    aggregates = [
         F.count(F.lit(1)).alias("rows"),
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
-    ).first()
+    ]
+    if run_date is not None:
+        # a struct of null keys is itself not null: a series with a null key counts
+        series = F.struct(*[F.col(k) for k in source.key_columns])
+        aggregates.append(F.count_distinct(F.when(known_on(time, run_date), series)).alias("series"))
+    counts = df.agg(*aggregates).first()
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
     for column, bad, count in (
@@ -67,7 +86,7 @@ def check_input(df: DataFrame, config: JobConfig) -> int:
                 f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
                 f"e.g. {examples}"
             )
-    return counts["rows"]
+    return InputCounts(counts["rows"], counts["series"] if run_date is not None else None)
 
 
 def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
