@@ -11,7 +11,6 @@ The forecasts, series_results and models tables are not touched.
 Exit codes: as train_forecast.py.
 """
 import logging
-import sys
 
 from forecasting import cli, pipeline
 
@@ -28,4 +27,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_process(main())

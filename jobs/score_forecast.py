@@ -12,7 +12,6 @@ Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input or no 
 4 tracking server unreachable or refusing.
 """
 import logging
-import sys
 
 from forecasting import cli, scoring
 
@@ -31,4 +30,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_process(main())

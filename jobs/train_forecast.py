@@ -10,7 +10,6 @@ Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input,
 4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share.
 """
 import logging
-import sys
 
 from forecasting import cli, pipeline
 
@@ -26,4 +25,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_process(main())

