@@ -62,8 +62,9 @@ def _load_training_modules(batches):
     model.prophet_class()  # first: it quiets Prophet's import-time logging
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
+    loaded = all(name in sys.modules for name in PRELOADED_MODULES)
     for batch in batches:
-        yield batch.assign(worker=os.getpid(), loaded=all(name in sys.modules for name in PRELOADED_MODULES))
+        yield batch.assign(worker=os.getpid(), loaded=loaded)
 
 
 class EarlyWorker(threading.Thread):

@@ -19,9 +19,8 @@ def write(artifacts, files: dict[str, bytes]) -> None:
     """``files`` (artifact path: content) into a run's artifact repository.
 
     A local repository gets them written in place: through MLflow's API each file
-    would be written to a temporary folder first and copied, a third of what
-    tracking a series cost. Other repositories (a tracking server's) get them
-    uploaded from a temporary folder."""
+    would be written to a temporary folder first and copied from there. Other
+    repositories (a tracking server's) get them uploaded from a temporary folder."""
     from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
     if isinstance(artifacts, LocalArtifactRepository):
