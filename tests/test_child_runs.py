@@ -1,4 +1,5 @@
 """A series' child run holds a model that MLflow loads and that forecasts what the job did."""
+import mlflow
 import mlflow.models
 import mlflow.prophet
 import numpy as np
@@ -28,3 +29,26 @@ def test_every_series_model_loads_as_its_own_prophet_model(tmp_path, fast_config
         assert described.flavors["python_function"]["loader_module"] == "mlflow.prophet"
         uuids.add(described.model_uuid)
     assert len(uuids) == 3
+
+
+def test_model_requirements_pin_the_installed_versions_without_scanning_every_package(monkeypatch, fast_config):
+    # MLflow's own check maps every installed distribution to its modules (0.6 s a
+    # process); the template's pins are the installed versions, so it is skipped
+    from importlib import metadata
+
+    from mlflow.utils import environment, requirements_utils
+
+    from forecasting import run_artifacts
+
+    monkeypatch.setattr(run_artifacts, "_PROPHET_TEMPLATE", None)
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+    check = environment.warn_dependency_requirement_mismatches
+    outcome = train_series(daily_series(70, level=100.0, seed=1), fast_config("selection.candidates=[prophet]"))
+
+    files, _ = run_artifacts._prophet_model_template(outcome.model)
+
+    pins = files["requirements.txt"].decode().split()
+    assert f"prophet=={metadata.version('prophet')}" in pins
+    assert f"mlflow=={mlflow.__version__}" in pins
+    assert requirements_utils._MODULES_TO_PACKAGES is None  # nothing was scanned
+    assert environment.warn_dependency_requirement_mismatches is check  # restored

@@ -7,6 +7,7 @@ import json
 import re
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from forecasting import lineage, model, model_store
@@ -72,7 +73,8 @@ def _prophet_model_template(example) -> tuple[dict[str, bytes], str]:
         model.prophet_class()  # quiets Prophet's loggers before mlflow.prophet imports it
         import mlflow.prophet
 
-        with tempfile.TemporaryDirectory(prefix="forecasting-model-template-") as folder:
+        with tempfile.TemporaryDirectory(prefix="forecasting-model-template-") as folder, \
+                _installed_requirements_unchecked():
             saved = Path(folder) / "model"
             requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
             mlflow.prophet.save_model(example, str(saved), pip_requirements=requirements)
@@ -80,3 +82,22 @@ def _prophet_model_template(example) -> tuple[dict[str, bytes], str]:
                      if path.is_file() and path.name not in (PROPHET_MODEL_FILE, "MLmodel")}
             _PROPHET_TEMPLATE = files, (saved / "MLmodel").read_text(encoding="utf-8")
     return _PROPHET_TEMPLATE
+
+
+@contextmanager
+def _installed_requirements_unchecked():
+    """MLflow checks that a model's pinned requirements are installed, and to do so
+    maps every installed distribution's files to its modules: 0.6 s in each worker
+    process. The pins here are the installed versions (prophet's from the package
+    metadata, mlflow's MLflow's own), so the check is skipped while they are saved."""
+    from mlflow.utils import environment
+
+    check = getattr(environment, "warn_dependency_requirement_mismatches", None)
+    if check is None:  # an MLflow without the check: nothing to skip
+        yield
+        return
+    environment.warn_dependency_requirement_mismatches = lambda requirements: None
+    try:
+        yield
+    finally:
+        environment.warn_dependency_requirement_mismatches = check
