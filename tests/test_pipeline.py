@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -242,9 +243,14 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_and_a_ser
         assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)
 
 
-def test_a_python_worker_is_started_with_the_training_modules_while_the_input_is_checked(spark):
-    early = python_worker.start_worker_early(spark)
+def test_python_workers_are_started_with_the_training_modules_and_kept_for_the_training(spark):
+    early = python_worker.start_workers_early(spark)
     early.join(timeout=120)
     assert not early.is_alive()
-    assert early.worker_pid not in (None, os.getpid())  # a Spark Python worker, not the driver
+    assert len(early.worker_pids) == spark.sparkContext.defaultParallelism  # one per core
+    assert os.getpid() not in early.worker_pids  # Spark Python workers, not the driver
     assert early.loaded
+    time.sleep(1)  # a worker Spark does not reuse is killed as its task ends
+    for pid in early.worker_pids:  # still there, idle in the pool the training takes workers from
+        status = Path(f"/proc/{pid}/status")
+        assert status.exists() and "State:\tZ" not in status.read_text()

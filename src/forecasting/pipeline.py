@@ -85,7 +85,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     table and report are written: the production tables stay untouched.
     """
     started = time.monotonic()
-    python_worker.start_worker_early(spark)
+    python_worker.start_workers_early(spark)
     raw, data_version = io.read_input(spark, config)
     counts = validation.check_input(raw, config, run_date)
     series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)

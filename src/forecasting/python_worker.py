@@ -67,31 +67,35 @@ def _load_training_modules(batches):
         yield batch.assign(worker=os.getpid(), loaded=loaded)
 
 
-class EarlyWorker(threading.Thread):
-    """Starts a Python worker and loads the training's modules into it while the
-    driver reads and checks the input with a core to spare; the training's first
-    task then finds it ready (workers are reused). A failure here only loses the
-    head start, and says why at DEBUG."""
+class EarlyWorkers(threading.Thread):
+    """Starts as many Python workers as the training runs at once (one per core)
+    and loads the training's modules into them while the driver reads and checks
+    the input; the training's first tasks then find them ready (workers are
+    reused). A failure here only loses the head start, and says why at DEBUG."""
 
     def __init__(self, spark: SparkSession):
-        super().__init__(name="start-python-worker", daemon=True)
+        super().__init__(name="start-python-workers", daemon=True)
         self.spark = spark
-        self.worker_pid: int | None = None
+        self.worker_pids: set[int] = set()
         self.loaded = False
 
     def run(self) -> None:
         try:
-            self.spark.sparkContext.setJobDescription("start a Python worker")
-            # a SQL task like the training's: Spark keeps RDD and SQL tasks' workers apart
-            row = self.spark.range(1, numPartitions=1).mapInPandas(
+            self.spark.sparkContext.setJobDescription("start Python workers")
+            cores = self.spark.sparkContext.defaultParallelism
+            # A SQL task like the training's: Spark keeps RDD and SQL tasks' workers
+            # apart. Every row is read: a worker whose output is left unread (first())
+            # is killed when its task ends instead of going back to the pool.
+            rows = self.spark.range(cores, numPartitions=cores).mapInPandas(
                 _load_training_modules, "id long, worker long, loaded boolean"
-            ).first()
-            self.worker_pid, self.loaded = row["worker"], row["loaded"]
+            ).collect()
+            self.worker_pids = {row["worker"] for row in rows}
+            self.loaded = all(row["loaded"] for row in rows)
         except Exception as err:
-            logger.debug("starting a Python worker early failed: %s", err)
+            logger.debug("starting Python workers early failed: %s", err)
 
 
-def start_worker_early(spark: SparkSession) -> EarlyWorker:
-    worker = EarlyWorker(spark)
-    worker.start()
-    return worker
+def start_workers_early(spark: SparkSession) -> EarlyWorkers:
+    workers = EarlyWorkers(spark)
+    workers.start()
+    return workers
