@@ -66,6 +66,10 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     except MissingDeltaError as err:
         logger.error("%s", err)
         return EXIT_CONFIG
+    # No spark.stop(): the JVM stops the SparkContext itself when the driver process
+    # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
+    # its accumulator server's polling thread. And a session the job found already
+    # running (Databricks) is not the job's to stop.
     try:
         summary = job(spark, config)
     except InputError as err:
@@ -74,8 +78,6 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     except TrackingUnavailable as err:
         logger.error("tracking error: %s", err)
         return EXIT_TRACKING
-    finally:
-        spark.stop()
     print(summary.format())  # the job's final report, for the person who started it
     return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
 
