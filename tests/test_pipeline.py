@@ -11,6 +11,7 @@ import mlflow
 import mlflow.prophet
 import numpy as np
 import pandas as pd
+import pyspark
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
@@ -230,7 +231,9 @@ def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks():
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
 
 
-def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_and_a_serial_collector(spark):
+def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_a_serial_collector_and_the_class_archive(
+    spark,
+):
     # scripts/setup.sh writes pyspark's conf/spark-env.sh; an exported value wins
     jvm = spark.sparkContext._jvm
     pid = jvm.java.lang.ProcessHandle.current().pid()
@@ -241,6 +244,11 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_and_a_ser
     if "SPARK_SUBMIT_OPTS" not in os.environ:
         options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
         assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)
+        archive = Path(pyspark.__file__).parent / "jvm-classes.jsa"
+        assert f"-XX:SharedArchiveFile={archive}" in options
+        # the JVM keeps an archive it accepted mapped; one it refused (other jars,
+        # a folder with files on the class path) it unmaps, with a warning
+        assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
 
 
 def test_python_workers_are_started_with_the_training_modules_and_kept_for_the_training(spark):
