@@ -1,13 +1,15 @@
 """Shared fixtures: one local SparkSession for the whole run, small fast configs."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
 from forecasting.config import load_config
-from forecasting.spark_session import DELTA_CONF, JOB_DEFAULTS
+from forecasting.spark_session import DELTA_CONF, JOB_DEFAULTS, worker_daemon_conf
 
 # Settings that keep tests fast: short horizon, one quick fold, tiny budgets.
 FAST_OVERRIDES = [
@@ -24,7 +26,8 @@ FAST_OVERRIDES = [
 @pytest.fixture(scope="session")
 def spark():
     builder = SparkSession.builder.master("local[2]").appName("forecasting-tests")
-    for key, value in {**JOB_DEFAULTS, **DELTA_CONF}.items():
+    daemon = worker_daemon_conf("local[2]", os.environ.get("PYSPARK_PYTHON", "python3"))
+    for key, value in {**JOB_DEFAULTS, **DELTA_CONF, **daemon}.items():
         builder = builder.config(key, value)
     session = (
         builder.config("spark.ui.enabled", "false")

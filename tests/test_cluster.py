@@ -73,6 +73,7 @@ def test_job_runs_on_a_standalone_cluster_with_the_package_as_a_zip(cluster, pac
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "forecasting.worker_daemon" not in done.stdout + done.stderr  # Spark's own daemon: executors get the zip per task
 
     results = DeltaTable(tmp_path / "output" / "series_results").to_pandas()
     assert sorted(results["store"]) == stores and (results["status"] == "ok").all()

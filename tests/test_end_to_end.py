@@ -28,6 +28,7 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
+    assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
 
     # the embedded defaults write Delta tables relative to the working directory
     forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()

@@ -251,6 +251,21 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_a_serial_
         assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
 
 
+def test_python_workers_fork_from_a_daemon_that_loaded_the_training_modules(spark):
+    def worker_and_daemon(batches):  # defined here, so that Spark ships it by value
+        daemon = os.getppid()
+        for batch in batches:
+            yield batch.assign(
+                daemon=Path(f"/proc/{daemon}/cmdline").read_text().replace("\0", " "),
+                daemon_maps=Path(f"/proc/{daemon}/maps").read_text(),
+            )
+
+    rows = spark.range(1).mapInPandas(worker_and_daemon, "id long, daemon string, daemon_maps string").collect()
+    assert "-m forecasting.worker_daemon" in rows[0]["daemon"]
+    # Spark's own daemon loads no pandas, whose compiled code shows in its memory map
+    assert "/pandas/_libs/" in rows[0]["daemon_maps"]
+
+
 def test_python_workers_are_started_with_the_training_modules_and_kept_for_the_training(spark):
     early = python_worker.start_workers_early(spark)
     early.join(timeout=120)

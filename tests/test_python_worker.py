@@ -1,13 +1,15 @@
-"""Set-up of the Spark Python worker process, without Spark."""
+"""Set-up of the Spark Python worker processes, without Spark."""
 import importlib
 import os
 import sys
 import zipfile
 import zipimport
+from pathlib import Path
 
 import pytest
 
 from forecasting import python_worker
+from forecasting.spark_session import worker_daemon_conf
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 rereads zip directories lazily itself")
@@ -36,3 +38,21 @@ def test_zip_directories_are_reread_by_invalidate_caches_only_when_the_archive_c
     assert importlib.import_module("shipped_two").VALUE == 2
     for name in ("shipped_one", "shipped_two"):
         sys.modules.pop(name, None)
+
+
+def test_the_preloading_daemon_is_chosen_only_where_the_workers_python_finds_it_in_a_folder(tmp_path, monkeypatch):
+    assert worker_daemon_conf("local[2]", sys.executable) == {"spark.python.daemon.module": "forecasting.worker_daemon"}
+    assert worker_daemon_conf("spark://127.0.0.1:7077", sys.executable) == {}  # executors get the package later
+    # the interpreter under this virtualenv, without its packages
+    base_python = os.path.realpath(sys.executable)
+    assert worker_daemon_conf("local[2]", base_python) == {}
+    # shipped as a --py-files archive, which the daemon's path never holds
+    shipped = tmp_path / "forecasting.zip"
+    with zipfile.ZipFile(shipped, "w") as zipped:
+        for path in Path(python_worker.__file__).parent.glob("*.py"):
+            zipped.write(path, f"forecasting/{path.name}")
+    monkeypatch.setenv("PYTHONPATH", str(shipped))
+    assert worker_daemon_conf("local[2]", base_python) == {}
+    monkeypatch.setenv("PYTHONPATH", str(Path(python_worker.__file__).parent.parent))  # a source folder
+    assert worker_daemon_conf("local[2]", base_python) == {"spark.python.daemon.module": "forecasting.worker_daemon"}
+    assert worker_daemon_conf("local[2]", str(tmp_path / "no-python")) == {}

@@ -56,12 +56,17 @@ def _reread_zip_directories_only_when_changed() -> None:
 PRELOADED_MODULES = ("hyperopt", "mlflow.prophet", "forecasting.run_artifacts", "prophet")
 
 
-def _load_training_modules(batches):
-    """Import what a worker's first series needs (some 2.3 s of CPU); say which worker."""
+def load_training_modules() -> None:
+    """Import what a worker's first series needs (some 2.3 s of CPU)."""
     prepare()
     model.prophet_class()  # first: it quiets Prophet's import-time logging
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
+
+
+def _load_training_modules(batches):
+    """Load the modules in a Spark worker; say which worker."""
+    load_training_modules()
     loaded = all(name in sys.modules for name in PRELOADED_MODULES)
     for batch in batches:
         yield batch.assign(worker=os.getpid(), loaded=loaded)

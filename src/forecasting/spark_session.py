@@ -1,11 +1,16 @@
 """Building the SparkSession; only entry points call this, never an import."""
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
 
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from forecasting.config import JobConfig
+
+logger = logging.getLogger(__name__)
 
 # Settings the job relies on; config.spark.conf may override any of them.
 JOB_DEFAULTS = {
@@ -25,6 +30,7 @@ DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
+WORKER_DAEMON = "forecasting.worker_daemon"
 DELTA_VERSION = "4.0.0"
 DELTA_PACKAGE = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
 
@@ -45,14 +51,41 @@ def session_conf(config: JobConfig) -> dict[str, str]:
     return conf
 
 
+def worker_daemon_conf(master: str, worker_python: str) -> dict[str, str]:
+    """Spark forks its Python workers from a daemon; ours has the training's
+    modules loaded first (forecasting.worker_daemon). Spark starts it with
+    ``python -m``, before any task could add a --py-files archive to the path, so
+    it is used only where it is sure to be found: on a local master, by a worker
+    Python that finds this package in a folder. Elsewhere Spark's own daemon runs."""
+    if not master.startswith("local"):
+        return {}
+    folders = [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if os.path.isdir(path)]
+    try:
+        found = subprocess.run(
+            [worker_python, "-c", f"import importlib.util as u, sys; sys.exit(u.find_spec({WORKER_DAEMON!r}) is None)"],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(folders)}, capture_output=True, timeout=60,
+        ).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        found = False
+    return {"spark.python.daemon.module": WORKER_DAEMON} if found else {}
+
+
 def build_session(app_name: str, config: JobConfig) -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started with plain `python`, not spark-submit: run locally on all cores
         builder = builder.master("local[*]")
-    for key, value in session_conf(config).items():
+        master = "local[*]"
+    else:
+        SparkContext._ensure_initialized()  # so that SparkConf() holds spark-submit's settings
+        master = SparkConf().get("spark.master", "")
+    # PySpark's own choice of the workers' Python (SparkContext.pythonExec)
+    daemon = worker_daemon_conf(master, os.environ.get("PYSPARK_PYTHON", "python3"))
+    for key, value in {**daemon, **session_conf(config)}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if spark.sparkContext.getConf().get("spark.python.daemon.module") == WORKER_DAEMON:
+        logger.info("Python workers: forked from %s, which loads the training's modules once", WORKER_DAEMON)
     # Spark's INFO log drowns the job's own; its warnings and errors still show.
     spark.sparkContext.setLogLevel("WARN")
     if uses_delta(config):
