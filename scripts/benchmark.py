@@ -50,9 +50,12 @@ BIN = Path(sys.executable).parent
 
 
 class PeakMemory:
-    """Peak resident memory of a process tree, sampled: the JVM with the Python
-    driver, and the Python workers (executors) with the fits they start apart;
-    also the CPU time the driver side used, which the fits could not."""
+    """Peak memory of a process tree, sampled: the JVM with the Python driver, and
+    the Python workers (executors) with the fits they start apart; also the CPU
+    time the driver side used, which the fits could not. Memory is the
+    proportional set size: a page shared by several processes (the modules that
+    forked Python workers inherit from their daemon) is split among them, so the
+    sums count it once, where resident sizes would count it in every process."""
 
     def __init__(self, pid: int, interval: float = 0.5, count_root: bool = True):
         self.pid, self.interval, self.count_root = pid, interval, count_root
@@ -77,13 +80,13 @@ class PeakMemory:
             for pid, in_worker in self._tree(self.pid):
                 if pid == self.pid and not self.count_root:
                     continue
-                rss = self._rss(pid)
+                memory = self._memory(pid)
                 if in_worker:  # a Python worker, or what it started (the cmdstan fits)
-                    workers += rss
+                    workers += memory
                 else:
-                    driver += rss
+                    driver += memory
                     self._driver_cpu[pid] = max(self._driver_cpu.get(pid, 0.0), self._cpu_seconds(pid))
-                    jvm += rss if self._is_jvm(self._command(pid)) else 0
+                    jvm += memory if self._is_jvm(self._command(pid)) else 0
             if jvm > self.jvm:
                 self.jvm, self.jvm_peak_at = jvm, time.perf_counter() - started
             self.driver, self.workers = max(self.driver, driver), max(self.workers, workers)
@@ -98,7 +101,9 @@ class PeakMemory:
                 # readlink for every file it writes): until the child execs, it shows the
                 # JVM's command and counts the JVM's pages a second time.
                 continue
-            in_worker = in_worker or any(mark in command for mark in ("pyspark.daemon", "pyspark/worker", "pyspark.worker"))
+            in_worker = in_worker or any(
+                mark in command for mark in ("pyspark.daemon", "forecasting.worker_daemon", "pyspark/worker", "pyspark.worker")
+            )
             found.append((pid, in_worker))
             try:  # a process may end while it is being read
                 for task in Path(f"/proc/{pid}/task").glob("*/children"):
@@ -120,10 +125,10 @@ class PeakMemory:
             return 0.0
 
     @staticmethod
-    def _rss(pid: int) -> int:
+    def _memory(pid: int) -> int:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     return int(line.split()[1]) * 1024
         except OSError:
             pass
