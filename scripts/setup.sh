@@ -60,22 +60,29 @@ else
 fi
 ENV
 
-# The archive holds what one small run of the job loads (parquet in, Delta out);
-# it is made again when the jars change, as the JVM would no longer use it.
-if [ ! -f "$CLASS_ARCHIVE" ] || [ -n "$(find "$SPARK_JARS" -newer "$CLASS_ARCHIVE" -print -quit)" ]; then
+# The archive holds what one small run of the job loads (parquet in, Delta out).
+# -Xshare:on makes the JVM fail instead of running without an archive it cannot
+# use (other jars, another Java): then it is made again.
+archive_usable() {
+    [ -f "$CLASS_ARCHIVE" ] && PYSPARK_PYTHON="$PWD/.venv/bin/python" \
+        SPARK_SUBMIT_OPTS="$JVM_OPTS -XX:SharedArchiveFile=$CLASS_ARCHIVE -Xshare:on" \
+        .venv/bin/spark-submit --version >/dev/null 2>&1
+}
+if ! archive_usable; then
     echo "setup: building the JVM class archive (one small run of the job)" >&2
+    rm -f "$CLASS_ARCHIVE"
     work=$(mktemp -d)
     .venv/bin/python -c "import sys; from forecasting.sample_data import make_sample_sales
 make_sample_sales(stores=('north',), items=('bread', 'milk')).to_parquet(sys.argv[1], coerce_timestamps='us')" "$work/sample.parquet"
-    if PYSPARK_PYTHON="$PWD/.venv/bin/python" SPARK_SUBMIT_OPTS="$JVM_OPTS -XX:ArchiveClassesAtExit=$work/classes.jsa" \
+    PYSPARK_PYTHON="$PWD/.venv/bin/python" SPARK_SUBMIT_OPTS="$JVM_OPTS -XX:ArchiveClassesAtExit=$work/classes.jsa" \
         .venv/bin/spark-submit --master "local[2]" jobs/train_forecast.py --set input.path="$work/sample.parquet" \
         --set input.format=parquet --set tuning.max_evals=1 --set cross_validation.folds=1 \
         --set output.path="$work/output" --set tracking.uri="$work/mlruns" >"$work/log.txt" 2>&1 \
-        && [ -f "$work/classes.jsa" ]; then
-        mv "$work/classes.jsa" "$CLASS_ARCHIVE"
-    else
+        && [ -f "$work/classes.jsa" ] && mv "$work/classes.jsa" "$CLASS_ARCHIVE"
+    if ! archive_usable; then
+        rm -f "$CLASS_ARCHIVE"
         cp "$work/log.txt" "$SPARK_HOME_DIR/jvm-classes.log"
-        echo "setup: the class archive failed (jobs run without it); see $SPARK_HOME_DIR/jvm-classes.log" >&2
+        echo "setup: no JVM class archive (jobs run without it); see $SPARK_HOME_DIR/jvm-classes.log" >&2
     fi
     rm -rf "$work"
 fi
