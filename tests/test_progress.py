@@ -9,10 +9,15 @@ from forecasting.progress import StageProgress
 
 def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(spark, caplog):
     def slow_partition(batches):  # nested: pickled by value for the Python workers
-        for batch in batches:
-            time.sleep(0.4)
-            yield batch
+        time.sleep(0.6)  # every task, even one whose partition the repartition left empty
+        yield from batches
 
+    def passthrough(batches):
+        yield from batches
+
+    # Python workers started first: in a fresh session the daemon's start-up
+    # (it loads the training's modules) would take longer than the slow stage
+    spark.range(2).mapInPandas(passthrough, schema="id long").count()
     df = spark.createDataFrame(pd.DataFrame({"x": range(8)})).repartition(8)
     with caplog.at_level(logging.INFO, logger="forecasting.progress"):
         with StageProgress(spark, "slow stage", interval=0.3):
