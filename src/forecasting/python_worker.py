@@ -87,8 +87,8 @@ class EarlyWorkers(threading.Thread):
     def run(self) -> None:
         try:
             self.spark.sparkContext.setJobDescription("start Python workers")
-            # On local[2], warming a second worker too delayed the input check by as
-            # much as it saved the training (2.5 s): the driver's JVM needs that core.
+            # A warm-up task holds its task slot until the modules are loaded; with
+            # every slot held, the input check waited as long as it saved (local[2]).
             workers = max(1, self.spark.sparkContext.defaultParallelism - 1)
             # A SQL task like the training's: Spark keeps RDD and SQL tasks' workers
             # apart. Every row is read: a worker whose output is left unread (first())
