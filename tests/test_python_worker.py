@@ -56,3 +56,25 @@ def test_the_preloading_daemon_is_chosen_only_where_the_workers_python_finds_it_
     monkeypatch.setenv("PYTHONPATH", str(Path(python_worker.__file__).parent.parent))  # a source folder
     assert worker_daemon_conf("local[2]", base_python) == {"spark.python.daemon.module": "forecasting.worker_daemon"}
     assert worker_daemon_conf("local[2]", str(tmp_path / "no-python")) == {}
+
+
+def test_the_daemon_preloads_without_writing_to_stdout_where_spark_reads_its_port(capfd, monkeypatch, caplog):
+    from forecasting import worker_daemon
+
+    def chatty_import():
+        print("imported", flush=True)
+        os.write(1, b"from C\n")
+
+    monkeypatch.setattr(python_worker, "load_training_modules", chatty_import)
+    worker_daemon.preload()
+    print("after")  # standard output is back where it was
+    captured = capfd.readouterr()
+    assert captured.out == "after\n"
+    assert "imported" in captured.err and "from C" in captured.err
+
+    def failing_import():
+        raise ImportError("no prophet here")
+
+    monkeypatch.setattr(python_worker, "load_training_modules", failing_import)
+    worker_daemon.preload()  # the daemon still starts; the workers will say what is missing
+    assert "no prophet here" in caplog.text

@@ -5,7 +5,9 @@ copy-on-write) instead of importing them itself, some 2.3 s of CPU a worker.
 Spark starts it as ``python -m forecasting.worker_daemon`` where
 ``spark.python.daemon.module`` names it (spark_session sets that only where the
 workers' Python can import this package)."""
+import contextlib
 import gc
+import logging
 import os
 import sys
 
@@ -13,17 +15,21 @@ from pyspark import daemon
 
 from forecasting import python_worker
 
+# No handler is configured here: a warning reaches stderr, the executor's log, as is.
+logger = logging.getLogger("forecasting.worker_daemon")
+
 
 def preload() -> None:
     # The daemon tells Spark its port on stdout, so nothing imported may write there.
+    sys.stdout.flush()
     stdout = os.dup(1)
-    os.dup2(2, 1)
+    os.dup2(2, 1)  # for compiled code; redirect_stdout for Python's
     try:
-        python_worker.load_training_modules()
+        with contextlib.redirect_stdout(sys.stderr):
+            python_worker.load_training_modules()
     except Exception as err:  # the workers import for themselves and report it there
-        print(f"forecasting.worker_daemon: preloading failed: {err!r}", file=sys.stderr)
+        logger.warning("preloading the training's modules failed: %r", err)
     finally:
-        sys.stdout.flush()
         os.dup2(stdout, 1)
         os.close(stdout)
 
