@@ -18,9 +18,9 @@ SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
 QUICK = ["--set", "tuning.max_evals=2", "--set", "cross_validation.folds=1"]
 
 
-def spark_submit(args, cwd, job=JOB, timeout=600):
+def spark_submit(args, cwd, job=JOB, timeout=600, spark_args=()):
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    command = [str(SPARK_SUBMIT), "--master", "local[2]", str(job), *args]
+    command = [str(SPARK_SUBMIT), "--master", "local[2]", *spark_args, str(job), *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -54,9 +54,12 @@ def test_embedded_default_runs_end_to_end(tmp_path):
         )["run_id"]
     )
 
-    # the scoring job reproduces the trained forecast from the stored models
-    scored = spark_submit(["--run-date", "2026-01-05"], cwd=tmp_path, job=SCORE_JOB)
+    # the scoring job reproduces the trained forecast from the stored models, here
+    # with Spark's own worker daemon, which a daemon named by the user stays
+    scored = spark_submit(["--run-date", "2026-01-05"], cwd=tmp_path, job=SCORE_JOB,
+                          spark_args=["--conf", "spark.python.daemon.module=pyspark.daemon"])
     assert scored.returncode == 0, scored.stdout[-3000:]
+    assert "forecasting.worker_daemon" not in scored.stdout
     assert "Scoring run 2026-01-05" in scored.stdout and "from the models of run date 2026-01-05" in scored.stdout
     both = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
     by_source = {s: f.sort_values(["store", "item", "ds"]).reset_index(drop=True) for s, f in both.groupby("source")}

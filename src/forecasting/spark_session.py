@@ -75,12 +75,14 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started with plain `python`, not spark-submit: run locally on all cores
         builder = builder.master("local[*]")
-        master = "local[*]"
+        given = SparkConf(loadDefaults=False).setMaster("local[*]")
     else:
         SparkContext._ensure_initialized()  # so that SparkConf() holds spark-submit's settings
-        master = SparkConf().get("spark.master", "")
-    # PySpark's own choice of the workers' Python (SparkContext.pythonExec)
-    daemon = worker_daemon_conf(master, os.environ.get("PYSPARK_PYTHON", "python3"))
+        given = SparkConf()
+    daemon = {}
+    if not given.contains("spark.python.daemon.module"):  # a daemon of the user's own stays
+        # PySpark's own choice of the workers' Python (SparkContext.pythonExec)
+        daemon = worker_daemon_conf(given.get("spark.master", ""), os.environ.get("PYSPARK_PYTHON", "python3"))
     for key, value in {**daemon, **session_conf(config)}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
