@@ -74,8 +74,8 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started with plain `python`, not spark-submit: run locally on all cores
-        builder = builder.master("local[*]")
         given = SparkConf(loadDefaults=False).setMaster("local[*]")
+        builder = builder.master(given.get("spark.master"))
     else:
         SparkContext._ensure_initialized()  # so that SparkConf() holds spark-submit's settings
         given = SparkConf()
