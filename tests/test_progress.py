@@ -30,6 +30,7 @@ def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(sp
     assert any(line.endswith("s left") and "about" in line for line in slow)
     done = [int(line.split(": ")[1].split("/")[0]) for line in slow]
     assert done == sorted(done)  # never goes backwards
+    assert lines[-1].startswith("slow stage: finished in ") and float(lines[-1].split()[-1][:-1]) >= 0.6
 
 
 def test_progress_counts_series_with_an_accumulator_as_their_tasks_end(spark, caplog):
@@ -50,3 +51,4 @@ def test_progress_counts_series_with_an_accumulator_as_their_tasks_end(spark, ca
     done = [int(line.split(": ")[1].split("/")[0]) for line in lines]
     assert done == sorted(done) and max(done) <= 12
     assert counter.value == 12
+    assert lines[-1].startswith("counted: 12/12 series done in ")

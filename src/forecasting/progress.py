@@ -28,9 +28,15 @@ class StageProgress:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, error_type, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if error_type is None:  # the stage's wall time, also for a stage shorter than the interval
+            elapsed = time.monotonic() - self._started
+            if self._counter is not None:
+                logger.info("%s: %d/%d series done in %.1fs", self._label, self._counter.value, self._total, elapsed)
+            else:
+                logger.info("%s: finished in %.1fs", self._label, elapsed)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
