@@ -7,10 +7,12 @@ On the same M4 Hourly series (last 48 hours held out) and the same tuning budget
   parallel         the same bare work in a Pool(cores): what side-by-side fits cost on this machine
   job              jobs/train_forecast.py through spark-submit on local[cores], tracking on
   naive            scripts/benchmark_naive_job.py: the straightforward Spark version
-  multiprocessing  a Pool(cores) over pandas groups, tracking on
-Prints a table and writes JSON: wall times, efficiency (ideal / job), ratios, the share of
-the job's time spent tracking and in the driver, peak memory, and the MASE each reached on
-the held-out data.
+  multiprocessing  scripts/benchmark_multiprocessing.py: a Pool(cores) over pandas groups, tracking on
+The job, the naive version and the multiprocessing program are each timed as a whole
+program, from their start to their output written. Prints a table and writes JSON: wall
+times, efficiency (ideal / job), ratios, the job's phases (from its log), the share of the
+job's time spent tracking and in the driver, peak memory, and the MASE each reached on the
+held-out data.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -37,9 +40,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from forecasting import metrics, tracking
+from forecasting import metrics
 from forecasting.config import deep_merge, load_config, parse_override
 from forecasting.datasets import m4_to_long
+from forecasting.python_worker import load_training_modules
 from forecasting.series import train_series
 
 logger = logging.getLogger("benchmark")
@@ -57,8 +61,9 @@ class PeakMemory:
     forked Python workers inherit from their daemon) is split among them, so the
     sums count it once, where resident sizes would count it in every process."""
 
-    def __init__(self, pid: int, interval: float = 0.5, count_root: bool = True):
-        self.pid, self.interval, self.count_root = pid, interval, count_root
+    def __init__(self, pid: int, interval: float = 0.5, count_root: bool = True, children_work: bool = False):
+        # children_work: the root's child processes are its workers (a multiprocessing pool)
+        self.pid, self.interval, self.count_root, self.children_work = pid, interval, count_root, children_work
         self.driver = self.workers = self.jvm = 0
         self.jvm_peak_at = 0.0  # seconds after the start, when the JVM's peak was seen
         self._driver_cpu: dict[int, float] = {}
@@ -107,7 +112,8 @@ class PeakMemory:
             found.append((pid, in_worker))
             try:  # a process may end while it is being read
                 for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                    todo += [(int(c), in_worker, command) for c in task.read_text().split()]
+                    below = in_worker or (pid == root and self.children_work)
+                    todo += [(int(c), below, command) for c in task.read_text().split()]
             except OSError:
                 pass
         return found
@@ -188,6 +194,7 @@ def mase(forecasts: pd.DataFrame, history: pd.DataFrame, actual: pd.DataFrame) -
 
 def run_ideal(config_path: Path, history: pd.DataFrame) -> dict:
     config = load_config(config_path)
+    load_training_modules()  # importing Prophet and Hyperopt is not per-series work
     started, cpu = time.perf_counter(), os.times()
     forecasts = []
     for name, group in history.groupby("series"):
@@ -201,14 +208,15 @@ def run_ideal(config_path: Path, history: pd.DataFrame) -> dict:
 
 def run_spark(argv: list[str], cwd: Path) -> dict:
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     with open(cwd / "log.txt", "w") as log:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         with PeakMemory(process.pid) as memory:
             code = process.wait()
     if code != 0:
         raise RuntimeError(f"{argv[3]} exited {code}; see {cwd / 'log.txt'}")
-    return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "driver_jvm_peak": memory.jvm,
+    return {"wall": time.perf_counter() - started, "started_at": started_at, "driver_peak": memory.driver,
+            "driver_jvm_peak": memory.jvm,
             "driver_jvm_peak_at": memory.jvm_peak_at, "workers_peak": memory.workers, "driver_cpu": memory.driver_cpu}
 
 
@@ -220,10 +228,39 @@ def run_job(config_path: Path, folder: Path, cores: int) -> dict:
         [str(BIN / "spark-submit"), "--master", f"local[{cores}]", str(ROOT / "jobs" / "train_forecast.py"),
          "--config", str(config_path)], folder / "job",
     )
+    result["phases"] = job_phases(folder / "job" / "log.txt", result["started_at"], result["wall"])
     output = folder / "job" / "output"
     result["forecasts"] = DeltaTable(str(output / "forecasts")).to_pandas()[["series", "ds", "yhat"]]
     result["tracking"] = float(DeltaTable(str(output / "series_results")).to_pandas()["tracking_seconds"].sum())
     return result
+
+
+# The job's own log lines that end each of its phases, in order; the last phase ends
+# with the process.
+PHASE_ENDS = [
+    ("start, read and check", "forecasting.pipeline: input: "),
+    ("parent run", "forecasting.spark_training: training "),
+    ("training stage", " series done in "),
+    ("table writes", "forecasting.tables: wrote "),  # the last of the three
+]
+
+
+def job_phases(log: Path, started_at: float, wall: float) -> dict[str, float]:
+    """Seconds of each phase of the job, from the time stamps of its log lines."""
+    ends = {}
+    for line in log.read_text().splitlines():
+        try:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        except ValueError:
+            continue
+        for name, text in PHASE_ENDS:
+            if text in line:
+                ends[name] = stamp - started_at
+    if len(ends) < len(PHASE_ENDS):
+        return {}
+    bounds = [0.0, *(ends[name] for name, _ in PHASE_ENDS), wall]
+    names = [name for name, _ in PHASE_ENDS] + ["summary and exit"]
+    return {name: round(end - begin, 2) for name, begin, end in zip(names, bounds, bounds[1:])}
 
 
 def run_naive(config_path: Path, data: Path, folder: Path, cores: int) -> dict:
@@ -244,32 +281,30 @@ def _bare_series(item, config_path: str):
 
 def run_parallel(config_path: Path, history: pd.DataFrame, cores: int) -> dict:
     """The ideal's loop spread over a Pool(cores): what running fits side by side
-    costs on this machine (shared caches, memory bandwidth), before any overhead."""
+    costs on this machine (shared caches, memory bandwidth), before any overhead. The
+    workers fork from this process with the training's modules loaded, so that their
+    imports do not count as side-by-side cost."""
+    load_training_modules()
     started = time.perf_counter()
     groups = sorted(history.groupby("series"), key=lambda item: -len(item[1]))
-    with multiprocessing.get_context("spawn").Pool(cores) as pool:
+    with multiprocessing.Pool(cores) as pool:
         forecasts = pool.map(partial(_bare_series, config_path=str(config_path)), groups, chunksize=1)
     return {"wall": time.perf_counter() - started, "forecasts": pd.concat(forecasts)}
 
 
-def _pool_series(item, config_path: str, context: tracking.RunContext):
-    name, group = item
-    config = load_config(config_path)
-    outcome = train_series(group[["ds", "y"]], config)
-    tracking.log_series_run(context, {"series": name}, outcome, group[["ds", "y"]])
-    return outcome.forecast.assign(series=name)
-
-
-def run_multiprocessing(config_path: Path, history: pd.DataFrame, cores: int) -> dict:
-    config = load_config(config_path)
+def run_multiprocessing(config_path: Path, data: Path, folder: Path, cores: int) -> dict:
+    """scripts/benchmark_multiprocessing.py as its own program, timed from its start
+    to its output written, as the job is."""
+    out = folder / "multiprocessing" / "output"
     started = time.perf_counter()
-    context = tracking.start_parent_run(config, "2026-01-01", {"source": "benchmark"})
-    groups = list(history.groupby("series"))
-    groups.sort(key=lambda item: -len(item[1]))
-    with multiprocessing.get_context("spawn").Pool(cores) as pool:
-        forecasts = pool.map(partial(_pool_series, config_path=str(config_path), context=context), groups, chunksize=1)
-    tracking.finish_parent_run(context, {"ok": len(groups)}, time.perf_counter() - started)
-    return {"wall": time.perf_counter() - started, "forecasts": pd.concat(forecasts)}
+    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "benchmark_multiprocessing.py"),
+                                str(data), str(out), str(config_path), str(cores)])
+    with PeakMemory(process.pid, children_work=True) as memory:
+        code = process.wait()
+    if code != 0:
+        raise RuntimeError(f"benchmark_multiprocessing.py exited {code}")
+    return {"wall": time.perf_counter() - started, "driver_peak": memory.driver, "workers_peak": memory.workers,
+            "forecasts": pd.read_parquet(out / "forecasts.parquet")}
 
 
 def main() -> None:
@@ -304,7 +339,7 @@ def main() -> None:
         elif variant == "naive":
             results[variant] = run_naive(config_path, data, folder, args.cores)
         else:
-            results[variant] = run_multiprocessing(config_path, history, args.cores)
+            results[variant] = run_multiprocessing(config_path, data, folder, args.cores)
         results[variant]["mase"] = mase(results[variant].pop("forecasts"), history, actual)
         logger.info("%s: %.1fs wall, MASE %.3f", variant, results[variant]["wall"], results[variant]["mase"])
 
@@ -331,6 +366,8 @@ def main() -> None:
         driver = values.get("driver_peak", 0) / 2**20
         workers = values.get("workers_peak", 0) / 2**20
         print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}")
+    if results.get("job", {}).get("phases"):
+        print("job phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in results["job"]["phases"].items()))
     for key in ("ideal_wall", "efficiency", "parallel_efficiency", "job_vs_naive", "job_vs_multiprocessing",
                 "tracking_share", "driver_cpu_share"):
         if key in report:
