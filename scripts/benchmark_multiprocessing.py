@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import sys
 import time
+from collections import Counter
 from functools import partial
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def train_and_track(item: tuple[str, pd.DataFrame], config: JobConfig, context: 
     run_id = tracking.log_series_run(context, keys, outcome, prepare_history(history), model_json=model_json)
     result = {"series": name, "status": outcome.status, "reason": outcome.reason, "model": outcome.model_name,
               "params": str(outcome.best_params), "model_json": model_json, "run_id": run_id}
-    return outcome.forecast.assign(series=name), result
+    forecast = outcome.forecast.assign(series=name) if outcome.forecast is not None else None  # a failed series
+    return forecast, result
 
 
 def main() -> None:
@@ -47,9 +49,12 @@ def main() -> None:
     with multiprocessing.Pool(cores) as pool:
         done = pool.map(partial(train_and_track, config=config, context=context), groups, chunksize=1)
     out.mkdir(parents=True, exist_ok=True)
-    pd.concat([forecast for forecast, _ in done]).to_parquet(out / "forecasts.parquet", index=False)
+    pd.concat([forecast for forecast, _ in done if forecast is not None]).to_parquet(
+        out / "forecasts.parquet", index=False
+    )
     pd.DataFrame([result for _, result in done]).to_parquet(out / "series_results.parquet", index=False)
-    tracking.finish_parent_run(context, {"ok": len(done)}, time.perf_counter() - started)
+    statuses = Counter(result["status"] for _, result in done)
+    tracking.finish_parent_run(context, dict(statuses), time.perf_counter() - started)
 
 
 if __name__ == "__main__":
