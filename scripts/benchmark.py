@@ -4,7 +4,7 @@
 
 On the same M4 Hourly series (last 48 hours held out) and the same tuning budget:
   ideal            the per-series work in one bare process: its CPU seconds / cores is the limit
-  parallel         the same bare work in a Pool(cores): what side-by-side fits cost on this machine
+  parallel         the same bare work in a forked Pool(cores): what side-by-side fits cost here
   job              jobs/train_forecast.py through spark-submit on local[cores], tracking on
   naive            scripts/benchmark_naive_job.py: the straightforward Spark version
   multiprocessing  scripts/benchmark_multiprocessing.py: a Pool(cores) over pandas groups, tracking on
@@ -216,8 +216,8 @@ def run_spark(argv: list[str], cwd: Path) -> dict:
     if code != 0:
         raise RuntimeError(f"{argv[3]} exited {code}; see {cwd / 'log.txt'}")
     return {"wall": time.perf_counter() - started, "started_at": started_at, "driver_peak": memory.driver,
-            "driver_jvm_peak": memory.jvm,
-            "driver_jvm_peak_at": memory.jvm_peak_at, "workers_peak": memory.workers, "driver_cpu": memory.driver_cpu}
+            "driver_jvm_peak": memory.jvm, "driver_jvm_peak_at": memory.jvm_peak_at, "workers_peak": memory.workers,
+            "driver_cpu": memory.driver_cpu}
 
 
 def run_job(config_path: Path, folder: Path, cores: int) -> dict:
