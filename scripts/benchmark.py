@@ -358,6 +358,9 @@ def main() -> None:
         report["driver_cpu_share"] = results["job"]["driver_cpu"] / (args.cores * job)
     if "ideal" in results and "parallel" in results:
         report["parallel_efficiency"] = report["ideal_wall"] / results["parallel"]["wall"]
+    if "parallel" in results and results.get("job", {}).get("phases"):
+        # the job's training stage against the same work in the bare pool: its in-training overhead
+        report["training_vs_parallel"] = results["job"]["phases"]["training stage"] / results["parallel"]["wall"]
     args.out.write_text(json.dumps(report, indent=2))
 
     print(f"\n{args.series} M4 Hourly series, local[{args.cores}], {args.max_evals} evaluations x {args.folds} folds\n")
@@ -368,8 +371,8 @@ def main() -> None:
         print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}")
     if results.get("job", {}).get("phases"):
         print("job phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in results["job"]["phases"].items()))
-    for key in ("ideal_wall", "efficiency", "parallel_efficiency", "job_vs_naive", "job_vs_multiprocessing",
-                "tracking_share", "driver_cpu_share"):
+    for key in ("ideal_wall", "efficiency", "parallel_efficiency", "training_vs_parallel", "job_vs_naive",
+                "job_vs_multiprocessing", "tracking_share", "driver_cpu_share"):
         if key in report:
             print(f"{key:<24} {report[key]:.3f}")
     print(f"\nJSON: {args.out}")
