@@ -1,0 +1,39 @@
+"""scripts/benchmark.py on two M4 series: every variant runs, on the same per-series work."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+M4_TRAIN = ROOT.parent / "shared/data/m4/Hourly-train.csv"
+PHASES = ["start, read and check", "parent run", "training stage", "table writes", "summary and exit"]
+
+
+@pytest.mark.skipif(not M4_TRAIN.exists(), reason="../shared M4 data not present")
+def test_benchmark_runs_every_variant_and_compares_like_with_like(tmp_path):
+    out = tmp_path / "benchmark.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
+         "--max-evals", "1", "--folds", "1", "--out", str(out)],
+        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    variants = report["variants"]
+    assert list(variants) == ["ideal", "parallel", "job", "multiprocessing", "naive"]
+
+    # the job, the bare loops and the multiprocessing program fit the same models: same accuracy
+    same_work = [variants[name]["mase"] for name in ("ideal", "parallel", "job", "multiprocessing")]
+    assert all(value == pytest.approx(same_work[0], rel=1e-6) for value in same_work)
+    assert math.isfinite(variants["naive"]["mase"])
+
+    job = variants["job"]
+    assert report["efficiency"] == pytest.approx(report["ideal_wall"] / job["wall"])
+    assert report["job_vs_multiprocessing"] == pytest.approx(variants["multiprocessing"]["wall"] / job["wall"])
+    assert list(job["phases"]) == PHASES and sum(job["phases"].values()) == pytest.approx(job["wall"], abs=0.1)
+    assert 0 < report["tracking_share"] < 1 and job["driver_peak"] > job["driver_jvm_peak"] > 0
+    assert "job phases (s): start, read and check " in done.stdout
