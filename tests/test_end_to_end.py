@@ -1,10 +1,8 @@
 """The real job through spark-submit, as a user starts it; tables and runs read back."""
-import importlib.util
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -20,19 +18,6 @@ SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
 QUICK = ["--set", "tuning.max_evals=2", "--set", "cross_validation.folds=1"]
 
 
-def load_script(name: str):
-    """A module of scripts/, imported without keeping its changes to the environment."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    saved = dict(os.environ)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return module
-
-
 def spark_submit(args, cwd, job=JOB, timeout=600, spark_args=()):
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     command = [str(SPARK_SUBMIT), "--master", "local[2]", *spark_args, str(job), *args]
@@ -40,19 +25,11 @@ def spark_submit(args, cwd, job=JOB, timeout=600, spark_args=()):
 
 
 def test_embedded_default_runs_end_to_end(tmp_path):
-    started_at, started = time.time(), time.perf_counter()
     done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path)
-    wall = time.perf_counter() - started
     assert done.returncode == 0, done.stdout[-3000:]
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
     assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
     assert "train and forecast every series: 24/24 series done in " in done.stdout
-
-    # scripts/benchmark.py times the job's phases by the lines of this log
-    (tmp_path / "log.txt").write_text(done.stdout)
-    phases = load_script("benchmark").job_phases(tmp_path / "log.txt", started_at, wall)
-    assert list(phases) == ["start, read and check", "parent run", "training stage", "table writes", "summary and exit"]
-    assert all(seconds >= 0 for seconds in phases.values()) and sum(phases.values()) == pytest.approx(wall, abs=0.1)
 
     # the embedded defaults write Delta tables relative to the working directory
     forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
