@@ -292,3 +292,18 @@ def test_the_heap_a_process_built_for_its_first_series_is_frozen_out_of_garbage_
     for _ in range(2):
         train_series(daily_series(120), config)
     assert gc.get_freeze_count() > 0
+
+
+def test_to_datetime_no_longer_samples_datetimes_for_its_cache_but_still_caches_text(fast_config):
+    from pandas.core.tools import datetimes
+
+    tuning.model.fit(daily_series(60), fast_config(), {}, 0)  # building a model installs it
+    # few distinct values: pandas 2 would sample these and choose to cache
+    hourly = pd.Series(pd.date_range("2024-01-01", periods=100, freq="h"), name="ds").repeat(9)
+    assert not datetimes.should_cache(hourly)
+    assert not datetimes.should_cache(hourly.dt.tz_localize("UTC"))
+    assert not datetimes.should_cache(pd.DatetimeIndex(hourly))
+    text = hourly.dt.strftime("%Y-%m-%d %H:%M")
+    assert datetimes.should_cache(text)
+    pd.testing.assert_series_equal(pd.to_datetime(hourly), hourly)
+    pd.testing.assert_series_equal(pd.to_datetime(text), pd.to_datetime(text, cache=False))

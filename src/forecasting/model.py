@@ -69,6 +69,7 @@ def _cached_components_prophet():
     stay plain Prophet models otherwise (prophet.serialize reads them back as such)."""
     global _CACHED_COMPONENTS_PROPHET
     if _CACHED_COMPONENTS_PROPHET is None:
+        skip_cache_check_for_datetimes()
 
         class CachedComponentsProphet(prophet_class()):
             def regressor_column_matrix(self, seasonal_features, modes):
@@ -92,6 +93,31 @@ def _cached_components_prophet():
 
         _CACHED_COMPONENTS_PROPHET = CachedComponentsProphet
     return _CACHED_COMPONENTS_PROPHET
+
+
+def skip_cache_check_for_datetimes() -> None:
+    """Make pandas 2's to_datetime skip its caching check on input that already
+    holds datetimes, as pandas 3 does (pandas GH#65380); results are unchanged.
+
+    Prophet passes its ``ds`` column, already datetime64, through to_datetime
+    two or three times a fit. Before converting, pandas 2 decides whether to
+    cache by sampling the input, and iterating a datetime column boxes every
+    value as a Timestamp first: 0.26 ms on 900 hourly points, 7% of a tuned
+    series' CPU. Datetime input is returned as it is, so a cache cannot help."""
+    from pandas.core.tools import datetimes
+
+    sampling = datetimes.should_cache
+    if int(pd.__version__.split(".")[0]) >= 3 or getattr(sampling, "skips_datetimes", False):
+        return
+
+    def should_cache(arg, *args, **kwargs) -> bool:
+        dtype = getattr(arg, "dtype", None)
+        if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+            return False
+        return sampling(arg, *args, **kwargs)
+
+    should_cache.skips_datetimes = True
+    datetimes.should_cache = should_cache
 
 
 _ARRAY_BACKEND = None
