@@ -1,4 +1,5 @@
 """The real job through spark-submit, as a user starts it; tables and runs read back."""
+import json
 import os
 import socket
 import subprocess
@@ -25,11 +26,20 @@ def spark_submit(args, cwd, job=JOB, timeout=600, spark_args=()):
 
 
 def test_embedded_default_runs_end_to_end(tmp_path):
-    done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path)
+    events = tmp_path / "spark-events"
+    events.mkdir()
+    done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path,
+                        spark_args=["--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir={events}",
+                                    "--conf", "spark.eventLog.rolling.enabled=false", "--conf", "spark.eventLog.compress=false"])
     assert done.returncode == 0, done.stdout[-3000:]
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
     assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
     assert "train and forecast every series: 24/24 series done in " in done.stdout
+    # the Spark UI names each step's jobs, the table writes too (they run side by side, each in its thread)
+    [event_log] = events.iterdir()
+    starts = [json.loads(line) for line in event_log.read_text().splitlines() if '"SparkListenerJobStart"' in line]
+    described = {start["Properties"].get("spark.job.description") for start in starts}
+    assert {"train and forecast every series", "write forecasts", "write series_results", "write models"} <= described
 
     # the embedded defaults write Delta tables relative to the working directory
     forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()

@@ -220,6 +220,26 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}
 
 
+def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_end(spark, job, tmp_path, monkeypatch):
+    config = load_config(
+        None, [*job["settings"], f"output.path={tmp_path / 'out'}", "tracking.experiment=pipeline-write-failure"]
+    )
+    real_write = tables.write_slice
+
+    def write_slice(df, name, *args):
+        if name == tables.FORECASTS:  # the first of the three
+            raise OSError("no space left on device")
+        real_write(df, name, *args)
+
+    monkeypatch.setattr(tables, "write_slice", write_slice)
+    with pytest.raises(OSError, match="no space left"):
+        pipeline.run_job(spark, config, RUN_DATE)
+    for name in (tables.SERIES_RESULTS, tables.MODELS):  # written side by side, not cut short
+        assert tables.read_table(spark, config, name).count() > 0
+    runs = mlflow.search_runs(experiment_names=["pipeline-write-failure"], filter_string="tags.job = 'train_forecast'")
+    assert list(runs["status"]) == ["FAILED"]
+
+
 def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks():
     from forecasting.spark_training import shuffle_partitions
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -189,10 +190,18 @@ def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], r
         ),
         tables.MODELS: (spark_training.models_table(staged, config, run_date, job_run_id), {"run_date": run_date}),
     }
-    for name, (df, slice_values) in outputs.items():
-        staged.sparkSession.sparkContext.setJobDescription(f"write {name}")
+    context = staged.sparkSession.sparkContext
+
+    def write(name: str) -> None:
+        df, slice_values = outputs[name]
+        context.setJobDescription(f"write {name}")  # a thread's own, in PySpark's pinned threads
         tables.write_slice(df, name, paths[name], config.output.format, slice_values)
-    staged.sparkSession.sparkContext.setJobDescription(None)
+
+    # Side by side: each write is mostly the driver's planning and commit, one after
+    # another they left a core idle (400 series: 2.6 s in a row).
+    with ThreadPoolExecutor(len(outputs), thread_name_prefix="write") as pool:
+        for done in [pool.submit(write, name) for name in outputs]:
+            done.result()  # the first failure, after every write has ended
 
 
 def _status_counts(staged: DataFrame) -> dict[str, int]:
