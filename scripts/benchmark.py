@@ -1,6 +1,7 @@
 """Measure the job against its physical limit and the alternatives, side by side in one run.
 
     python scripts/benchmark.py --series 48 --cores 2 --max-evals 4 --out benchmark.json
+    python scripts/benchmark.py --series 400 --max-evals 6 --rounds 3   # each variant's median of 3
 
 On the same M4 Hourly series (last 48 hours held out) and the same tuning budget:
   ideal            the per-series work in one bare process: its CPU seconds / cores is the limit
@@ -12,7 +13,7 @@ The job, the naive version and the multiprocessing program are each timed as a w
 program, from their start to their output written. Prints a table and writes JSON: wall
 times, efficiency (ideal / job), ratios, the job's phases (from its log), the share of the
 job's time spent tracking and in the driver, peak memory, and the MASE each reached on the
-held-out data.
+held-out data. With --rounds N the variants run in turn N times and each reports its median run.
 """
 from __future__ import annotations
 
@@ -308,6 +309,16 @@ def run_multiprocessing(config_path: Path, data: Path, folder: Path, cores: int)
             "forecasts": pd.read_parquet(out / "forecasts.parquet")}
 
 
+def median_run(runs: list[dict], key: str) -> dict:
+    """The run whose ``key`` is the median (the lower one of an even count), with
+    every run's wall time (and CPU time, where measured) beside it."""
+    chosen = dict(sorted(runs, key=lambda run: run[key])[(len(runs) - 1) // 2])
+    chosen["walls"] = [round(run["wall"], 2) for run in runs]
+    if "cpu" in chosen:
+        chosen["cpus"] = [round(run["cpu"], 2) for run in runs]
+    return chosen
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -322,30 +333,39 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every variant, e.g. model.optimizer=stan")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the variants in turn this many times and report each one's median run "
+                             "(the naive version runs once, last)")
     args = parser.parse_args()
     variants = args.variants.split(",")
 
     folder = Path(tempfile.mkdtemp(prefix="forecast-benchmark-"))
     data, history, actual = prepare(args.series, folder)
-    results = {}
-    for variant in variants:
+    # In turn, so that the machine's drift from one minute to the next (see README
+    # "Performance") falls on every variant alike rather than on one.
+    schedule = [v for v in variants if v != "naive"] * args.rounds + [v for v in variants if v == "naive"]
+    runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+    for variant in schedule:
         config_path = write_config(folder, data, variant, args)
         logger.info("running %s on %d series", variant, args.series)
         if variant == "ideal":
-            results[variant] = run_ideal(config_path, history)
+            result = run_ideal(config_path, history)
         elif variant == "job":
-            results[variant] = run_job(config_path, folder, args.cores)
+            result = run_job(config_path, folder, args.cores)
         elif variant == "parallel":
-            results[variant] = run_parallel(config_path, history, args.cores)
+            result = run_parallel(config_path, history, args.cores)
         elif variant == "naive":
-            results[variant] = run_naive(config_path, data, folder, args.cores)
+            result = run_naive(config_path, data, folder, args.cores)
         else:
-            results[variant] = run_multiprocessing(config_path, data, folder, args.cores)
-        results[variant]["mase"] = mase(results[variant].pop("forecasts"), history, actual)
-        logger.info("%s: %.1fs wall, MASE %.3f", variant, results[variant]["wall"], results[variant]["mase"])
+            result = run_multiprocessing(config_path, data, folder, args.cores)
+        result["mase"] = mase(result.pop("forecasts"), history, actual)
+        logger.info("%s: %.1fs wall, MASE %.3f", variant, result["wall"], result["mase"])
+        runs[variant].append(result)
+    results = {variant: median_run(variant_runs, "cpu" if variant == "ideal" else "wall")
+               for variant, variant_runs in runs.items()}
 
     report = {"series": args.series, "cores": args.cores, "max_evals": args.max_evals, "folds": args.folds,
-              "machine": f"{os.cpu_count()} CPUs", "variants": results}
+              "rounds": args.rounds, "machine": f"{os.cpu_count()} CPUs", "variants": results}
     if "ideal" in results:
         report["ideal_wall"] = results["ideal"]["cpu"] / args.cores
     if "job" in results:
@@ -364,12 +384,15 @@ def main() -> None:
         report["training_vs_parallel"] = results["job"]["phases"]["training stage"] / results["parallel"]["wall"]
     args.out.write_text(json.dumps(report, indent=2))
 
-    print(f"\n{args.series} M4 Hourly series, local[{args.cores}], {args.max_evals} evaluations x {args.folds} folds\n")
-    print(f"{'variant':<16} {'wall s':>8} {'MASE':>7} {'driver MB':>10} {'workers MB':>11}")
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    print(f"\n{args.series} M4 Hourly series, local[{args.cores}], {args.max_evals} evaluations x {args.folds} folds"
+          f"{rounds}\n")
+    print(f"{'variant':<16} {'wall s':>8} {'MASE':>7} {'driver MB':>10} {'workers MB':>11}  every run's wall s")
     for variant, values in results.items():
         driver = values.get("driver_peak", 0) / 2**20
         workers = values.get("workers_peak", 0) / 2**20
-        print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}")
+        every = " ".join(f"{wall:.1f}" for wall in values["walls"])
+        print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}  {every}")
     if results.get("job", {}).get("phases"):
         print("job phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in results["job"]["phases"].items()))
     for key in ("ideal_wall", "efficiency", "parallel_efficiency", "training_vs_parallel", "job_vs_naive",

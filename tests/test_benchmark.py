@@ -37,3 +37,24 @@ def test_benchmark_runs_every_variant_and_compares_like_with_like(tmp_path):
     assert list(job["phases"]) == PHASES and sum(job["phases"].values()) == pytest.approx(job["wall"], abs=0.1)
     assert 0 < report["tracking_share"] < 1 and job["driver_peak"] > job["driver_jvm_peak"] > 0
     assert "job phases (s): start, read and check " in done.stdout
+
+
+@pytest.mark.skipif(not M4_TRAIN.exists(), reason="../shared M4 data not present")
+def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_run(tmp_path):
+    out = tmp_path / "benchmark.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
+         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel", "--rounds", "3", "--out", str(out)],
+        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    started = [line.split("running ")[1].split()[0] for line in done.stderr.splitlines() if "benchmark: running " in line]
+    assert started == ["ideal", "parallel"] * 3
+    report = json.loads(out.read_text())
+    ideal, parallel = report["variants"]["ideal"], report["variants"]["parallel"]
+    assert len(ideal["cpus"]) == len(parallel["walls"]) == 3 and report["rounds"] == 3
+    assert ideal["cpu"] == pytest.approx(sorted(ideal["cpus"])[1], abs=0.01)
+    assert parallel["wall"] == pytest.approx(sorted(parallel["walls"])[1], abs=0.01)
+    assert report["ideal_wall"] == pytest.approx(ideal["cpu"] / 2)
+    assert report["parallel_efficiency"] == pytest.approx(report["ideal_wall"] / parallel["wall"])
+    assert "median of 3 rounds" in done.stdout
