@@ -25,20 +25,27 @@ def spark_submit(args, cwd, job=JOB, timeout=600, spark_args=()):
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def event_log(folder: Path) -> list[str]:
+    """spark-submit arguments for Spark's event log, as one plain JSON file in ``folder``."""
+    folder.mkdir()
+    settings = {"enabled": "true", "dir": str(folder), "rolling.enabled": "false", "compress": "false"}
+    return [arg for key, value in settings.items() for arg in ("--conf", f"spark.eventLog.{key}={value}")]
+
+
+def started_jobs(folder: Path) -> list[dict]:
+    [log] = folder.iterdir()
+    return [json.loads(line) for line in log.read_text().splitlines() if '"SparkListenerJobStart"' in line]
+
+
 def test_embedded_default_runs_end_to_end(tmp_path):
-    events = tmp_path / "spark-events"
-    events.mkdir()
     done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path,
-                        spark_args=["--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir={events}",
-                                    "--conf", "spark.eventLog.rolling.enabled=false", "--conf", "spark.eventLog.compress=false"])
+                        spark_args=event_log(tmp_path / "training-events"))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
     assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
     assert "train and forecast every series: 24/24 series done in " in done.stdout
     # the Spark UI names each step's jobs, the table writes too (they run side by side, each in its thread)
-    [event_log] = events.iterdir()
-    starts = [json.loads(line) for line in event_log.read_text().splitlines() if '"SparkListenerJobStart"' in line]
-    described = {start["Properties"].get("spark.job.description") for start in starts}
+    described = {job["Properties"].get("spark.job.description") for job in started_jobs(tmp_path / "training-events")}
     assert {"train and forecast every series", "write forecasts", "write series_results", "write models"} <= described
 
     # the embedded defaults write Delta tables relative to the working directory
@@ -68,8 +75,13 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     # the scoring job reproduces the trained forecast from the stored models, here
     # with Spark's own worker daemon, which a daemon named by the user stays
     scored = spark_submit(["--run-date", "2026-01-05"], cwd=tmp_path, job=SCORE_JOB,
-                          spark_args=["--conf", "spark.python.daemon.module=pyspark.daemon"])
+                          spark_args=["--conf", "spark.python.daemon.module=pyspark.daemon",
+                                      *event_log(tmp_path / "scoring-events")])
     assert scored.returncode == 0, scored.stdout[-3000:]
+    # writing into the existing forecasts table, Delta replays its log in a few tasks, not its default 50
+    replays = [job for job in started_jobs(tmp_path / "scoring-events")
+               if "Compute snapshot" in job["Properties"].get("spark.job.description", "")]
+    assert replays and max(stage["Number of Tasks"] for job in replays for stage in job["Stage Infos"]) <= 4
     assert "forecasting.worker_daemon" not in scored.stdout
     assert "Scoring run 2026-01-05" in scored.stdout and "from the models of run date 2026-01-05" in scored.stdout
     both = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()

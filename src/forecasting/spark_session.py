@@ -29,6 +29,11 @@ JOB_DEFAULTS = {
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Before writing to a table that exists, Delta replays its log in this many
+    # tasks (50 by default, sized for tables of many thousands of files). These
+    # tables gain a few files per run date: with 50, a scheduled run's three writes
+    # took 8 s instead of 4 (400 series, 2 cores).
+    "spark.databricks.delta.snapshotPartitions": "4",
 }
 WORKER_DAEMON = "forecasting.worker_daemon"
 DELTA_VERSION = "4.0.0"
