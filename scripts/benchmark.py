@@ -343,21 +343,26 @@ def main() -> None:
     data, history, actual = prepare(args.series, folder)
     # In turn, so that the machine's drift from one minute to the next (see README
     # "Performance") falls on every variant alike rather than on one.
-    schedule = [v for v in variants if v != "naive"] * args.rounds + [v for v in variants if v == "naive"]
+    # Each run writes into a folder of its own: a job writing into the tables and the
+    # experiment of an earlier run does more (Delta replays the tables' logs first).
+    schedule = [(r, v) for r in range(1, args.rounds + 1) for v in variants if v != "naive"]
+    schedule += [(1, v) for v in variants if v == "naive"]
     runs: dict[str, list[dict]] = {variant: [] for variant in variants}
-    for variant in schedule:
-        config_path = write_config(folder, data, variant, args)
+    for round_number, variant in schedule:
+        work = folder / f"round-{round_number}"
+        work.mkdir(exist_ok=True)
+        config_path = write_config(work, data, variant, args)
         logger.info("running %s on %d series", variant, args.series)
         if variant == "ideal":
             result = run_ideal(config_path, history)
         elif variant == "job":
-            result = run_job(config_path, folder, args.cores)
+            result = run_job(config_path, work, args.cores)
         elif variant == "parallel":
             result = run_parallel(config_path, history, args.cores)
         elif variant == "naive":
-            result = run_naive(config_path, data, folder, args.cores)
+            result = run_naive(config_path, data, work, args.cores)
         else:
-            result = run_multiprocessing(config_path, data, folder, args.cores)
+            result = run_multiprocessing(config_path, data, work, args.cores)
         result["mase"] = mase(result.pop("forecasts"), history, actual)
         logger.info("%s: %.1fs wall, MASE %.3f", variant, result["wall"], result["mase"])
         runs[variant].append(result)

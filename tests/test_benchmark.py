@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 ROOT = Path(__file__).resolve().parents[1]
 M4_TRAIN = ROOT.parent / "shared/data/m4/Hourly-train.csv"
@@ -44,15 +45,20 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     out = tmp_path / "benchmark.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
-         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel", "--rounds", "3", "--out", str(out)],
+         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--out", str(out)],
         cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     started = [line.split("running ")[1].split()[0] for line in done.stderr.splitlines() if "benchmark: running " in line]
-    assert started == ["ideal", "parallel"] * 3
+    assert started == ["ideal", "parallel", "job"] * 3
     report = json.loads(out.read_text())
-    ideal, parallel = report["variants"]["ideal"], report["variants"]["parallel"]
-    assert len(ideal["cpus"]) == len(parallel["walls"]) == 3 and report["rounds"] == 3
+    ideal, parallel, job = (report["variants"][name] for name in ("ideal", "parallel", "job"))
+    assert len(ideal["cpus"]) == len(parallel["walls"]) == len(job["walls"]) == 3 and report["rounds"] == 3
+    # each job wrote into tables of its own: a first run each time, as alike as the rounds can be
+    [folder] = [path for path in tmp_path.iterdir() if path.name.startswith("forecast-benchmark-")]
+    for round_number in (1, 2, 3):
+        results = DeltaTable(folder / f"round-{round_number}" / "job" / "output" / "series_results")
+        assert results.version() == 0 and len(results.to_pandas()) == 2
     assert ideal["cpu"] == pytest.approx(sorted(ideal["cpus"])[1], abs=0.01)
     assert parallel["wall"] == pytest.approx(sorted(parallel["walls"])[1], abs=0.01)
     assert report["ideal_wall"] == pytest.approx(ideal["cpu"] / 2)
