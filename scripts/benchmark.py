@@ -313,9 +313,9 @@ def median_run(runs: list[dict], key: str) -> dict:
     """The run whose ``key`` is the median (the lower one of an even count), with
     every run's wall time (and CPU time, where measured) beside it."""
     chosen = dict(sorted(runs, key=lambda run: run[key])[(len(runs) - 1) // 2])
-    chosen["walls"] = [round(run["wall"], 2) for run in runs]
+    chosen["walls"] = [run["wall"] for run in runs]
     if "cpu" in chosen:
-        chosen["cpus"] = [round(run["cpu"], 2) for run in runs]
+        chosen["cpus"] = [run["cpu"] for run in runs]
     return chosen
 
 

@@ -59,8 +59,8 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     for round_number in (1, 2, 3):
         results = DeltaTable(folder / f"round-{round_number}" / "job" / "output" / "series_results")
         assert results.version() == 0 and len(results.to_pandas()) == 2
-    assert ideal["cpu"] == pytest.approx(sorted(ideal["cpus"])[1], abs=0.01)
-    assert parallel["wall"] == pytest.approx(sorted(parallel["walls"])[1], abs=0.01)
+    assert ideal["cpu"] == sorted(ideal["cpus"])[1]
+    assert parallel["wall"] == sorted(parallel["walls"])[1]
     assert report["ideal_wall"] == pytest.approx(ideal["cpu"] / 2)
     assert report["parallel_efficiency"] == pytest.approx(report["ideal_wall"] / parallel["wall"])
     assert "median of 3 rounds" in done.stdout
