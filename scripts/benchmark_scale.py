@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmark import BIN, ROOT, PeakMemory, run_spark
+from benchmark import BIN, ROOT, run_spark
+from peak_memory import PeakMemory
 from forecasting.sample_data import make_sample_sales
 from local_cluster import standalone_cluster
 
