@@ -17,23 +17,19 @@ def test_cutoffs_roll_back_by_step_and_end_at_the_last_row():
     assert tuning.cutoffs(n_rows=12, folds=3, horizon=10, step=5) == [2]  # folds that do not fit are dropped
 
 
-def test_cross_validation_never_trains_on_what_it_scores(fast_config, monkeypatch):
+def test_cross_validation_never_trains_on_what_it_scores(fast_config):
     config = fast_config()
     history = daily_series(60)
-    seen = []
+    prophet = tuning.prophet_forecaster(config, {})
+    folds = []
 
-    def recording_fit(train, *args, **kwargs):
-        seen.append(train["ds"].max())
-        return real_fit(train, *args, **kwargs)
+    def recording(train, dates):
+        folds.append((train["ds"].max(), dates.min()))
+        return prophet(train, dates)
 
-    real_fit = tuning.model.fit
-    monkeypatch.setattr(tuning.model, "fit", recording_fit)
-    real_predict = tuning.model.predict_at
-    scored = []
-    monkeypatch.setattr(tuning.model, "predict_at", lambda m, ds: scored.append(ds.min()) or real_predict(m, ds))
-    tuning.cross_validate_forecaster(history, config, tuning.prophet_forecaster(config, {}))
-    assert len(seen) == config.cross_validation.folds
-    assert all(last_train < first_scored for last_train, first_scored in zip(seen, scored))
+    tuning.cross_validate_forecaster(history, config, recording)
+    assert len(folds) == config.cross_validation.folds
+    assert all(last_train < first_scored for last_train, first_scored in folds)
 
 
 def test_min_history_follows_the_cross_validation_settings(fast_config):
@@ -98,12 +94,16 @@ def test_warm_starts_remember_each_fold_and_reach_the_same_optimum(fast_config):
 def test_the_ensemble_reuses_the_tuned_prophet_folds_instead_of_refitting(fast_config, monkeypatch):
     config = fast_config("selection.candidates=[prophet, ensemble]", "tuning.max_evals=2")
     fits = []
-    real_fit = tuning.model.fit
-    monkeypatch.setattr(tuning.model, "fit", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    real_fit, real_points = tuning.model.fit, tuning.prophet_points.point_forecast
+    monkeypatch.setattr(tuning.model, "fit", lambda *a, **k: fits.append("model") or real_fit(*a, **k))
+    monkeypatch.setattr(
+        tuning.prophet_points, "point_forecast", lambda *a, **k: fits.append("fold") or real_points(*a, **k)
+    )
     outcome = train_series(daily_series(90, seed=7), config)
     assert outcome.status == OK, outcome.reason
     # two parameter sets on each fold, then the final fit: none for the ensemble's folds
-    assert len(fits) == 2 * config.cross_validation.folds + 1
+    assert fits.count("fold") == 2 * config.cross_validation.folds
+    assert fits.count("model") == 1
     assert set(outcome.candidate_scores) == {"prophet", "ensemble"}
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from forecasting import baselines, metrics, model
+from forecasting import baselines, metrics, model, prophet_map, prophet_points
 from forecasting.config import JobConfig, ParamSpace
 
 logger = logging.getLogger(__name__)
@@ -79,9 +79,18 @@ Forecaster = Callable[[pd.DataFrame, pd.Series], np.ndarray]
 
 def prophet_forecaster(config: JobConfig, params: dict[str, Any], warm: WarmStarts | None = None) -> Forecaster:
     """Prophet with ``params``, fit without uncertainty sampling: CV scores the point
-    forecast. With ``warm``, each fit starts from the series' previous one."""
+    forecast. With ``warm``, each fit starts from the series' previous one.
+
+    Where it can, the point forecast is computed without a Prophet model
+    (forecasting.prophet_points: the same numbers, a third of the time)."""
+    arrays_only = warm is None and prophet_points.supports(config, params)
 
     def forecast(train: pd.DataFrame, dates: pd.Series) -> np.ndarray:
+        if arrays_only:
+            try:
+                return prophet_points.point_forecast(train, dates, config, params)
+            except (prophet_map.NotConverged, np.linalg.LinAlgError):
+                pass  # Prophet's own fit goes on to Stan
         init = warm.get(len(train)) if warm is not None else None
         fitted = model.fit(train, config, params, uncertainty_samples=0, init=init)
         if warm is not None:

@@ -1,0 +1,172 @@
+"""Prophet's point forecasts for cross-validation folds, without building Prophet models.
+
+Tuning fits Prophet evaluations x folds times per series and keeps only each fit's
+point forecast of the fold's horizon. A Prophet fit spends most of its time in
+pandas (its history frame, seasonality features, changepoint grid, component
+tables) and its prediction as much again, around a posterior mode found in a few
+milliseconds (forecasting.prophet_map). For the models this job tunes (linear or
+flat growth, the built-in seasonalities, no holidays) this module does the same
+steps on NumPy arrays: Prophet's scaling, automatic seasonalities, Fourier
+features, changepoint grid, starting point, the same in-process posterior mode and
+Prophet's point forecast formula, so the numbers are Prophet's own. Any other
+model is fitted by Prophet (``supports``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting import prophet_map
+from forecasting.config import JobConfig
+
+# Prophet's defaults (prophet.forecaster.Prophet.__init__) for the tunable settings.
+DEFAULTS = {
+    "changepoint_prior_scale": 0.05,
+    "seasonality_prior_scale": 10.0,
+    "holidays_prior_scale": 10.0,
+    "changepoint_range": 0.8,
+    "seasonality_mode": "additive",
+    "n_changepoints": 25,
+}
+# The built-in seasonalities in Prophet's order: name, period in days, default
+# Fourier order, and the history span below which "auto" leaves them out.
+SEASONALITIES = (
+    ("yearly", 365.25, 10, pd.Timedelta(days=730)),
+    ("weekly", 7, 3, pd.Timedelta(weeks=2)),
+    ("daily", 1, 4, pd.Timedelta(days=2)),
+)
+# "auto" also leaves weekly (daily) out when no two dates are closer than a week (day).
+FINEST_SPACING = {"yearly": None, "weekly": pd.Timedelta(weeks=1), "daily": pd.Timedelta(days=1)}
+NANOSECONDS_PER_SECOND = 10**9
+SECONDS_PER_DAY = 3600 * 24.0
+
+
+def supports(config: JobConfig, params: dict[str, Any]) -> bool:
+    """Whether ``point_forecast`` computes this model; else Prophet must fit it."""
+    settings = config.model
+    return (
+        settings.optimizer == "in_process"
+        and settings.growth in ("linear", "flat")
+        and not settings.country_holidays
+        and set(params) <= set(DEFAULTS)
+        and params.get("seasonality_mode", "additive") in ("additive", "multiplicative")
+        and 0 <= params.get("changepoint_range", 0.8) <= 1
+        and int(params.get("n_changepoints", 25)) >= 0
+    )
+
+
+def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, params: dict[str, Any]) -> np.ndarray:
+    """What ``Prophet(**params).fit(train).predict(dates)["yhat"]`` gives, with the
+    job's model settings and no uncertainty sampling, in the order of the sorted
+    ``dates``. Raises ``prophet_map.NotConverged`` where Prophet would go on to Stan."""
+    settings = {**DEFAULTS, **params}
+    observed = train["y"].notna().to_numpy()  # Prophet fits the rows that have a y
+    ds = train["ds"].to_numpy("datetime64[ns]")[observed]
+    y = train["y"].to_numpy(dtype=float)[observed]
+    if len(y) < 2:
+        raise ValueError("Dataframe has less than 2 non-NaN rows.")
+    order = np.argsort(ds, kind="mergesort")  # Prophet sorts its history, and its predictions
+    ds, y = ds[order], y[order]
+    future = np.sort(dates.to_numpy("datetime64[ns]"), kind="mergesort")
+    y_scale = float(np.abs(y).max()) or 1.0  # Prophet's default scaling, absmax (floor 0)
+    start, t_scale = ds[0], ds[-1] - ds[0]
+    t, t_future = (ds - start) / t_scale, (future - start) / t_scale
+
+    periods = _seasonalities(ds, config)
+    features, future_features = _fourier(ds, periods), _fourier(future, periods)
+    prior_scales = [float(settings["seasonality_prior_scale"])] * features.shape[1]
+    in_mode = np.ones(features.shape[1])
+    if not periods:  # Prophet's placeholder feature, in no component
+        features, future_features = np.zeros((len(y), 1)), np.zeros((len(future), 1))
+        prior_scales, in_mode = [1.0], np.zeros(1)
+    multiplicative = settings["seasonality_mode"] == "multiplicative"
+    s_a, s_m = (0 * in_mode, in_mode) if multiplicative else (in_mode, 0 * in_mode)
+    t_change = _changepoints(ds, start, t_scale, float(settings["changepoint_range"]), int(settings["n_changepoints"]))
+    flat = config.model.growth == "flat"
+    data = {
+        "T": len(y), "S": max(len(t_change), 1), "K": features.shape[1],
+        "tau": float(settings["changepoint_prior_scale"]),
+        "trend_indicator": prophet_map.FLAT if flat else prophet_map.LINEAR,
+        "y": y / y_scale, "t": t, "cap": np.zeros(len(y)),
+        "t_change": t_change if len(t_change) else np.zeros(1),  # Prophet's dummy changepoint
+        # column-major, as Prophet's DataFrame hands it over: the same sums in the same order
+        "X": np.asfortranarray(features), "sigmas": prior_scales, "s_a": s_a, "s_m": s_m,
+    }
+    k, m, delta, beta = _fit(data, constant=y.min() == y.max())
+    if len(t_change) == 0:  # Prophet folds the dummy's rate change into k
+        k, delta = k + float(delta[0]), np.zeros(1)
+
+    if flat:
+        trend = m * np.ones_like(t_future)
+    else:  # Prophet.piecewise_linear
+        changes = (data["t_change"][None, :] <= t_future[:, None]) * delta
+        rate, offset = changes.sum(axis=1) + k, (changes * -data["t_change"]).sum(axis=1) + m
+        trend = rate * t_future + offset
+    additive = future_features @ (beta * s_a) * y_scale
+    return trend * y_scale * (1 + future_features @ (beta * s_m)) + additive
+
+
+def _fit(data: dict, constant: bool) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """k, m, delta and beta at the posterior mode, from Prophet's starting point
+    (Prophet.calculate_initial_params); a constant series keeps that start, as in Prophet."""
+    y, t = data["y"], data["t"]
+    if data["trend_indicator"] == prophet_map.FLAT:
+        k, m = 0.0, float(np.mean(y))
+    else:
+        last = int(np.argmax(t))  # the first of the latest dates, as pandas' idxmax
+        k = (y[last] - y[0]) / (t[last] - t[0])
+        m = y[0] - k * t[0]
+    init = {"k": k, "m": m, "delta": np.zeros(data["S"]), "beta": np.zeros(data["K"]), "sigma_obs": 1.0}
+    if constant:
+        return float(k), float(m), init["delta"], init["beta"]
+    fitted = prophet_map.fit(init, data)
+    return float(fitted["k"][0, 0]), float(fitted["m"][0, 0]), fitted["delta"][0], fitted["beta"][0]
+
+
+def _seasonalities(ds: np.ndarray, config: JobConfig) -> list[tuple[float, int]]:
+    """(period, Fourier order) of each built-in seasonality Prophet turns on
+    (Prophet.set_auto_seasonalities)."""
+    span = pd.Timedelta(ds[-1] - ds[0])
+    spacing = np.diff(ds)
+    spacing = spacing[spacing != np.timedelta64(0, "ns")]
+    finest = pd.Timedelta(spacing.min()) if len(spacing) else None
+    chosen = []
+    for name, period, default_order, min_span in SEASONALITIES:
+        setting = getattr(config.model, f"{name}_seasonality")
+        if setting == "auto":
+            too_coarse = FINEST_SPACING[name] is not None and finest is not None and finest >= FINEST_SPACING[name]
+            order = 0 if span < min_span or too_coarse else default_order
+        elif setting is True:
+            order = default_order
+        elif setting is False:
+            order = 0
+        else:
+            order = int(setting)
+        if order > 0:
+            chosen.append((period, order))
+    return chosen
+
+
+def _fourier(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.ndarray:
+    """Prophet's seasonality features (Prophet.fourier_series), side by side."""
+    days = dates.astype(np.int64) // NANOSECONDS_PER_SECOND / SECONDS_PER_DAY
+    angle = days * np.pi * 2
+    columns = []
+    for period, order in periods:
+        for i in range(order):
+            c = angle * (i + 1) / period
+            columns += [np.sin(c), np.cos(c)]
+    return np.column_stack(columns) if columns else np.zeros((len(dates), 0))
+
+
+def _changepoints(ds: np.ndarray, start, t_scale, changepoint_range: float, wanted: int) -> np.ndarray:
+    """Prophet's grid of potential changepoints over the first ``changepoint_range``
+    of the history, in scaled time (Prophet.set_changepoints); empty for none."""
+    size = int(np.floor(len(ds) * changepoint_range))
+    count = min(wanted, size - 1)
+    if count <= 0:
+        return np.zeros(0)
+    index = np.linspace(0, size - 1, count + 1).round().astype(int)
+    return np.sort((ds[index][1:] - start) / t_scale)

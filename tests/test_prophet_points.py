@@ -1,0 +1,93 @@
+"""Cross-validation's point forecasts from arrays against Prophet's own fit and predict."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import daily_series
+from forecasting import model, prophet_map, prophet_points, tuning
+
+
+def hourly_series(hours: int, seed: int = 0) -> pd.DataFrame:
+    """Hourly data with a daily and a weekly cycle, a change of slope and noise."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2024-03-01", periods=hours, freq="h")
+    hour, day = np.arange(hours) % 24, np.arange(hours) // 24
+    y = 500 + 80 * np.sin(2 * np.pi * hour / 24) + 30 * (day % 7 >= 5) + rng.normal(0, 8, hours)
+    y[hours // 2:] += 0.4 * np.arange(hours - hours // 2)
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
+def prophets_forecast(config, train, dates, params):
+    return model.predict_at(model.fit(train, config, params, 0), dates).to_numpy()
+
+
+CASES = [
+    ("hourly, additive", hourly_series(24 * 21), {"changepoint_prior_scale": 0.01}, []),
+    ("hourly, multiplicative", hourly_series(24 * 21, seed=1),
+     {"seasonality_mode": "multiplicative", "changepoint_range": 0.9, "seasonality_prior_scale": 0.5}, []),
+    ("hourly, flat growth", hourly_series(24 * 15, seed=2), {"changepoint_prior_scale": 0.2}, ["model.growth=flat"]),
+    ("daily, weekly cycle on", daily_series(60, seed=3), {"changepoint_prior_scale": 0.3}, []),
+    # 10 days: too short for a weekly cycle and too coarse for a daily one, so no seasonality at all
+    ("daily, no seasonality", daily_series(10, seed=4), {}, []),
+    ("daily, no changepoints", daily_series(40, seed=5), {"n_changepoints": 0}, []),
+    ("daily, more changepoints than rows", daily_series(20, seed=6), {"n_changepoints": 30}, []),
+    ("daily, daily order given", daily_series(30, seed=7), {}, ["model.daily_seasonality=3"]),
+]
+
+
+@pytest.mark.parametrize("name, history, params, overrides", CASES, ids=[case[0] for case in CASES])
+def test_point_forecasts_are_prophets_own(fast_config, name, history, params, overrides):
+    config = fast_config(*overrides)
+    assert prophet_points.supports(config, params)
+    train, dates = history.iloc[:-7], history["ds"].iloc[-7:]
+    ours = prophet_points.point_forecast(train, dates, config, params)
+    np.testing.assert_allclose(ours, prophets_forecast(config, train, dates, params), rtol=1e-9)
+
+
+def test_gaps_constant_series_and_unsorted_dates_as_prophet_handles_them(fast_config):
+    config = fast_config()
+    history = daily_series(50, seed=8)
+    history.loc[[5, 17, 30], "y"] = np.nan  # left out of the fit, as Prophet leaves them
+    train, dates = history.iloc[:-7], history["ds"].iloc[-7:]
+    shuffled = train.sample(frac=1.0, random_state=0)
+    expected = prophets_forecast(config, train, dates, {})
+    np.testing.assert_allclose(prophet_points.point_forecast(shuffled, dates[::-1], config, {}), expected, rtol=1e-9)
+
+    constant = train.assign(y=42.0)
+    np.testing.assert_allclose(
+        prophet_points.point_forecast(constant, dates, config, {}), prophets_forecast(config, constant, dates, {}),
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match="less than 2"):
+        prophet_points.point_forecast(train.iloc[:1], dates, config, {})
+
+
+def test_models_it_does_not_compute_are_left_to_prophet(fast_config):
+    assert not prophet_points.supports(fast_config("model.optimizer=stan"), {})
+    assert not prophet_points.supports(fast_config("model.country_holidays=US"), {})
+    assert not prophet_points.supports(fast_config(), {"seasonality_mode": "additve"})
+    assert not prophet_points.supports(fast_config(), {"changepoint_range": 1.5})
+    assert not prophet_points.supports(fast_config(), {"growth": "logistic"})
+
+
+def test_tuning_fits_no_prophet_model_for_its_folds_but_falls_back_to_one(fast_config, monkeypatch):
+    config = fast_config()
+    history = daily_series(60, seed=9)
+    train, dates = history.iloc[:-7], history["ds"].iloc[-7:]
+    fits = []
+    real_fit = model.fit
+    monkeypatch.setattr(model, "fit", lambda *args, **kwargs: fits.append(args) or real_fit(*args, **kwargs))
+
+    forecast = tuning.prophet_forecaster(config, {"changepoint_prior_scale": 0.1})(train, dates)
+    assert fits == []
+    np.testing.assert_allclose(forecast, prophets_forecast(config, train, dates, {"changepoint_prior_scale": 0.1}),
+                               rtol=1e-9)
+
+    def gives_up(*args):
+        raise prophet_map.NotConverged("for the test")
+
+    monkeypatch.setattr(prophet_points, "point_forecast", gives_up)
+    fits.clear()
+    fallback = tuning.prophet_forecaster(config, {"changepoint_prior_scale": 0.1})(train, dates)
+    assert len(fits) == 1
+    np.testing.assert_allclose(fallback, forecast, rtol=1e-9)
