@@ -31,14 +31,13 @@ DEFAULTS = {
     "n_changepoints": 25,
 }
 # The built-in seasonalities in Prophet's order: name, period in days, default
-# Fourier order, and the history span below which "auto" leaves them out.
+# Fourier order, and when "auto" leaves them out: a history shorter than the
+# span, or no two dates closer than the spacing.
 SEASONALITIES = (
-    ("yearly", 365.25, 10, pd.Timedelta(days=730)),
-    ("weekly", 7, 3, pd.Timedelta(weeks=2)),
-    ("daily", 1, 4, pd.Timedelta(days=2)),
+    ("yearly", 365.25, 10, pd.Timedelta(days=730), None),
+    ("weekly", 7, 3, pd.Timedelta(weeks=2), pd.Timedelta(weeks=1)),
+    ("daily", 1, 4, pd.Timedelta(days=2), pd.Timedelta(days=1)),
 )
-# "auto" also leaves weekly (daily) out when no two dates are closer than a week (day).
-FINEST_SPACING = {"yearly": None, "weekly": pd.Timedelta(weeks=1), "daily": pd.Timedelta(days=1)}
 NANOSECONDS_PER_SECOND = 10**9
 SECONDS_PER_DAY = 3600 * 24.0
 
@@ -133,10 +132,10 @@ def _seasonalities(ds: np.ndarray, config: JobConfig) -> list[tuple[float, int]]
     spacing = spacing[spacing != np.timedelta64(0, "ns")]
     finest = pd.Timedelta(spacing.min()) if len(spacing) else None
     chosen = []
-    for name, period, default_order, min_span in SEASONALITIES:
+    for name, period, default_order, min_span, max_spacing in SEASONALITIES:
         setting = getattr(config.model, f"{name}_seasonality")
         if setting == "auto":
-            too_coarse = FINEST_SPACING[name] is not None and finest is not None and finest >= FINEST_SPACING[name]
+            too_coarse = max_spacing is not None and finest is not None and finest >= max_spacing
             order = 0 if span < min_span or too_coarse else default_order
         elif setting is True:
             order = default_order
