@@ -49,6 +49,26 @@ def test_tuning_is_reproducible_with_a_seed(fast_config):
     assert first.best_params["seasonality_mode"] in ("additive", "multiplicative")
 
 
+def test_tpe_builds_its_posterior_graph_once_per_search_and_suggests_the_same(fast_config, monkeypatch):
+    from hyperopt import tpe
+
+    config = fast_config("tuning.max_evals=6")
+    history = daily_series(80, seed=12)
+    builds = []
+    real_build = tpe.build_posterior
+    monkeypatch.setattr(tpe, "build_posterior", lambda *a, **k: builds.append(1) or real_build(*a, **k))
+    reused = tuning.tune(history, config)
+    assert len(builds) == 1
+
+    tuning.reuse_tpe_posterior_graph()
+    monkeypatch.setattr(tpe, "build_posterior_wrapper", tpe.build_posterior_wrapper.__wrapped__)
+    monkeypatch.setattr(tuning, "reuse_tpe_posterior_graph", lambda: None)
+    builds.clear()
+    rebuilt = tuning.tune(history, config)
+    assert len(builds) == 6  # Hyperopt builds it for every suggestion, the random first ones too
+    assert (reused.best_params, reused.cv_metrics) == (rebuilt.best_params, rebuilt.cv_metrics)
+
+
 def test_tuning_picks_the_lowest_loss_of_its_trials(fast_config, monkeypatch):
     config = fast_config("tuning.max_evals=4", "tuning.metric=mae")
     history = daily_series(80, seed=4)
