@@ -20,6 +20,10 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
 .venv/bin/python -m pip install -q --no-deps -e .
 
+# spark-submit imports pyspark from its zips, where Python caches no bytecode:
+# compiled once here instead of in every driver and worker daemon.
+.venv/bin/python scripts/precompile_zips.py
+
 # Delta Lake's jars go into pyspark's own jar folder, so every spark-submit of
 # this environment has them without --packages. Versions follow delta-spark.
 DELTA_VERSION=$(.venv/bin/python -c "from importlib.metadata import version; print(version('delta-spark'))")
