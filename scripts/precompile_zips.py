@@ -19,6 +19,7 @@ import marshal
 import os
 import sys
 import tempfile
+import warnings
 import zipfile
 from importlib.util import MAGIC_NUMBER, source_hash
 from pathlib import Path
@@ -42,14 +43,10 @@ def bytecode(source: bytes, filename: str) -> bytes:
 
 
 def is_current(archive: zipfile.ZipFile) -> bool:
-    """True when every module has bytecode of this Python version."""
-    names = set(archive.namelist())
-    for name in names:
-        if name.endswith(".py"):
-            compiled = name + "c"
-            if compiled not in names or archive.read(compiled)[:4] != MAGIC_NUMBER:
-                return False
-    return True
+    """True when the zip holds bytecode, all of it of this Python version (a module
+    that does not compile has none; a stale one is refused at import by its hash)."""
+    compiled = [name for name in archive.namelist() if name.endswith(".pyc")]
+    return bool(compiled) and all(archive.read(name)[:4] == MAGIC_NUMBER for name in compiled)
 
 
 def precompile(path: Path) -> int:
@@ -66,12 +63,21 @@ def precompile(path: Path) -> int:
             for info, data in entries:
                 rewritten.writestr(info, data)
                 if info.filename.endswith(".py"):
-                    compiled = zipfile.ZipInfo(info.filename + "c", info.date_time)
-                    compiled.compress_type = zipfile.ZIP_DEFLATED
-                    rewritten.writestr(compiled, bytecode(data, str(path.absolute() / info.filename)))
+                    try:
+                        with warnings.catch_warnings():  # shown when zipimport compiles it, not here
+                            warnings.simplefilter("ignore")
+                            compiled = bytecode(data, str(path.absolute() / info.filename))
+                    except (SyntaxError, ValueError) as err:  # left to fail at import, as it would
+                        logger.warning("left %s in %s uncompiled: %s", info.filename, path.name, err)
+                        continue
+                    entry = zipfile.ZipInfo(info.filename + "c", info.date_time)
+                    entry.compress_type = zipfile.ZIP_DEFLATED
+                    rewritten.writestr(entry, compiled)
                     added += 1
         os.chmod(staged, path.stat().st_mode)
-        os.replace(staged, path)  # a process reading the old zip keeps its open file
+        # in one step; a job running meanwhile could still fail a later import, as
+        # when pip replaces the zip (zipimport keeps each zip's entry offsets)
+        os.replace(staged, path)
     finally:
         if os.path.exists(staged):
             os.unlink(staged)

@@ -71,6 +71,18 @@ def test_stale_or_foreign_bytecode_is_not_used(tmp_path):
     assert zipfile.ZipFile(archive).read("pkg/mod.pyc")[:4] == importlib.util.MAGIC_NUMBER
 
 
+def test_a_module_that_does_not_compile_is_left_to_fail_at_import(tmp_path):
+    archive = tmp_path / "lib.zip"
+    write_zip(archive, {"pkg/__init__.py": b"", "pkg/mod.py": SOURCE.encode(), "pkg/broken.py": b"def (:\n"})
+    assert precompile_zips.precompile(archive) == 2
+    assert "pkg/broken.pyc" not in zipfile.ZipFile(archive).namelist()
+    assert precompile_zips.precompile(archive) == 0  # not tried again at every set-up
+    assert import_from(archive) == "pyc from source one True"
+    failed = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(archive)!r}); import pkg.broken"],
+                            capture_output=True, text=True)
+    assert "SyntaxError" in failed.stderr
+
+
 def test_setup_compiled_pysparks_own_zips():
     """spark-submit imports pyspark from these zips in the driver and the worker daemon."""
     zips = precompile_zips.pyspark_zips()
