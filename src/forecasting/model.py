@@ -230,11 +230,48 @@ def predict(model, horizon: int, frequency: str, seed: int, last: pd.Timestamp |
     last = model.history["ds"].max() if last is None else last
     future = pd.DataFrame({"ds": future_dates(last, horizon, frequency)})
     np.random.seed(seed)
-    forecast = model.predict(future)
-    if model.uncertainty_samples == 0:
-        # without sampling Prophet reports the point forecast as both bounds
-        forecast["yhat_lower"] = forecast["yhat_upper"] = float("nan")
-    return forecast[FORECAST_COLUMNS].reset_index(drop=True)
+    return forecast_frame(model, future)
+
+
+def forecast_frame(model, future: pd.DataFrame) -> pd.DataFrame:
+    """``model.predict(future)``'s ds, yhat, yhat_lower and yhat_upper, the same
+    numbers from the same random draws, without what predict makes besides: an
+    interval for every component and for the trend, and a frame of them all
+    (over a third of its time on hourly series). Without uncertainty samples the
+    bounds are NaN (Prophet leaves them out)."""
+    df = model.setup_dataframe(future.copy())
+    df["trend"] = model.predict_trend(df)
+    features, _, component_cols, _ = model.make_all_seasonality_features(df)
+    terms = {}
+    for component in ("additive_terms", "multiplicative_terms"):  # as predict_seasonal_components
+        beta = model.params["beta"] * component_cols[component].values
+        values = np.matmul(features.values, beta.transpose())
+        if component in model.component_modes["additive"]:
+            values *= model.y_scale
+        terms[component] = np.nanmean(values, axis=1)
+    yhat = df["trend"].to_numpy() * (1 + terms["multiplicative_terms"]) + terms["additive_terms"]
+    lower = upper = np.full(len(df), np.nan)
+    if model.uncertainty_samples:
+        samples = _yhat_samples(model, df, features, component_cols)
+        percentile = np.nanpercentile if np.isnan(samples).any() else np.percentile  # as Prophet.percentile
+        width = model.interval_width
+        lower, upper = percentile(samples, [100 * (1 - width) / 2, 100 * (1 + width) / 2], axis=1)
+    return pd.DataFrame({"ds": df["ds"].to_numpy(), "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+
+
+def _yhat_samples(model, df: pd.DataFrame, features: pd.DataFrame, component_cols: pd.DataFrame) -> np.ndarray:
+    """Prophet's sample_posterior_predictive(df)["yhat"], one column per sample.
+    A fit to the posterior mode has one parameter draw: its samples are then
+    computed as sample_model_vectorized does, in one array instead of a list of
+    one dict per sample stacked again (the same draws in the same order)."""
+    if model.params["k"].shape[0] != 1:  # MCMC draws
+        return model.sample_posterior_predictive(df, vectorized=True)["yhat"]
+    beta = model.params["beta"][0]
+    additive = np.matmul(features.values, beta * component_cols["additive_terms"].values) * model.y_scale
+    multiplicative = np.matmul(features.values, beta * component_cols["multiplicative_terms"].values)
+    trends = model.sample_predictive_trend_vectorized(df, model.uncertainty_samples, 0)
+    noise = np.random.normal(0, model.params["sigma_obs"][0], trends.shape) * model.y_scale
+    return (trends * (1 + multiplicative) + additive + noise).T
 
 
 def series_seed(series_id: str) -> int:
