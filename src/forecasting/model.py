@@ -237,7 +237,7 @@ def forecast_frame(model, future: pd.DataFrame) -> pd.DataFrame:
     """``model.predict(future)``'s ds, yhat, yhat_lower and yhat_upper, the same
     numbers from the same random draws, without what predict makes besides: an
     interval for every component and for the trend, and a frame of them all
-    (over a third of its time on hourly series). Without uncertainty samples the
+    (more than half of its time on hourly series). Without uncertainty samples the
     bounds are NaN (Prophet leaves them out)."""
     df = model.setup_dataframe(future.copy())
     df["trend"] = model.predict_trend(df)
