@@ -46,7 +46,12 @@ def is_current(archive: zipfile.ZipFile) -> bool:
     """True when the zip holds bytecode, all of it of this Python version (a module
     that does not compile has none; a stale one is refused at import by its hash)."""
     compiled = [name for name in archive.namelist() if name.endswith(".pyc")]
-    return bool(compiled) and all(archive.read(name)[:4] == MAGIC_NUMBER for name in compiled)
+    return bool(compiled) and all(_magic(archive, name) == MAGIC_NUMBER for name in compiled)
+
+
+def _magic(archive: zipfile.ZipFile, name: str) -> bytes:
+    with archive.open(name) as member:  # only the header is inflated, not the whole entry
+        return member.read(len(MAGIC_NUMBER))
 
 
 def precompile(path: Path) -> int:
