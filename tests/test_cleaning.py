@@ -62,6 +62,17 @@ def test_monthly_dates_align_to_month_start():
     assert align_to_grid(ds, "MS").tolist() == list(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]))
 
 
+def test_dates_align_to_the_date_that_names_their_period_whether_its_start_or_its_end():
+    ds = pd.Series(pd.to_datetime(["2024-01-01", "2024-02-15", "2024-03-31 08:00"], format="ISO8601"))
+    dates = lambda *texts: list(pd.to_datetime(list(texts)))  # noqa: E731
+    assert align_to_grid(ds, "ME").tolist() == dates("2024-01-31", "2024-02-29", "2024-03-31")
+    assert align_to_grid(ds, "QE").tolist() == dates("2024-03-31", "2024-03-31", "2024-03-31")
+    assert align_to_grid(ds, "YS").tolist() == dates("2024-01-01", "2024-01-01", "2024-01-01")
+    # weeks ending on Sunday: Monday 1 January is in the week of Sunday 7 January
+    weekly = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-07", "2024-01-08"]))
+    assert align_to_grid(weekly, "W-SUN").tolist() == dates("2024-01-07", "2024-01-07", "2024-01-14")
+
+
 def test_gaps_keep_fill_or_reject():
     history = frame(["2024-01-01", "2024-01-02", "2024-01-05"], [1.0, 2.0, 5.0])
     kept = clean_history(history, "D", policy())

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import Tick
+from pandas.tseries.offsets import Tick, Week
 
 from forecasting.config import CleaningConfig
 
@@ -23,12 +23,15 @@ class Cleaned:
 
 
 def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
-    """Each timestamp moved back to the start of its period of ``frequency``."""
+    """Each timestamp moved to the date that names its period of ``frequency``:
+    the period's start (hours, days, MS, QS, YS), or its end for frequencies
+    named by their end (ME, QE, YE, W-SUN: a week ending on Sunday), as pandas'
+    resample labels them. A monthly value dated the 15th is May's either way."""
     offset = to_offset(frequency)
     if isinstance(offset, Tick):  # fixed-length periods: hours, days, minutes
         return ds.dt.floor(offset)
-    normalized = ds.dt.normalize()
-    return normalized.map(offset.rollback)
+    named_by_end = type(offset).__name__.endswith("End") or (isinstance(offset, Week) and offset.weekday is not None)
+    return ds.dt.normalize().map(offset.rollforward if named_by_end else offset.rollback)
 
 
 def _fill(y: pd.Series, how: str) -> pd.Series:
