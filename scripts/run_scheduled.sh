@@ -5,7 +5,10 @@
 #
 #   scripts/run_scheduled.sh train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]
 #
-# The run date defaults to today (UTC). Environment:
+# The run date defaults to today (UTC). The job runs in FORECAST_HOME, so relative
+# paths (--config, and the config's input, output and tracking paths) are read
+# from there, wherever the scheduler starts it (cron starts in the home folder).
+# Environment:
 #   FORECAST_HOME       the project folder (default: this script's parent)
 #   FORECAST_LOG_DIR    where logs go (default: $FORECAST_HOME/logs), one file per job and date
 #   SPARK_SUBMIT_ARGS   spark-submit options, e.g. "--master spark://host:7077 --py-files dist/forecasting.zip"
@@ -14,7 +17,7 @@
 # server, 5 too many failed series), 6 when the same job and date is still running,
 # 64 for a wrong call. Exit 1 and 4 are worth a retry; rerunning a date is always safe.
 set -uo pipefail
-home=${FORECAST_HOME:-$(cd "$(dirname "$0")/.." && pwd)}
+home=$(cd "${FORECAST_HOME:-$(dirname "$0")/..}" && pwd) || exit 64
 job=${1:-}
 case "$job" in
     train|score|evaluate) shift ;;
@@ -38,6 +41,7 @@ if ! flock -n 9; then
     exit 6
 fi
 
+cd "$home" || exit 64
 spark_submit=${SPARK_SUBMIT:-$home/.venv/bin/spark-submit}
 export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$home/.venv/bin/python}
 echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"

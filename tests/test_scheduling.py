@@ -18,24 +18,38 @@ QUICK = [
 ]
 
 
-def wrapper(tmp_path, *args):
-    env = {**os.environ, "FORECAST_LOG_DIR": str(tmp_path / "logs"), "SPARK_SUBMIT_ARGS": "--master local[2]",
+def wrapper(tmp_path, *args, home=None):
+    env = {**os.environ, "SPARK_SUBMIT_ARGS": "--master local[2]",
            "SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit"), "PYSPARK_PYTHON": sys.executable}
+    if home is None:
+        env["FORECAST_LOG_DIR"] = str(tmp_path / "logs")
+    else:
+        env.pop("FORECAST_LOG_DIR", None)
+        env["FORECAST_HOME"] = str(home)
     return subprocess.run(["bash", str(WRAPPER), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=600)
 
 
 def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
+    # A project folder of its own (its jobs are this project's), and the wrapper
+    # started elsewhere, as cron starts it in the home folder: the relative paths
+    # below are found in FORECAST_HOME.
+    home = tmp_path / "project"
+    home.mkdir()
+    (home / "jobs").symlink_to(ROOT / "jobs")
+    (tmp_path / "cron_start").mkdir()
     data = pd.concat([daily_series(60, seed=i).assign(store=f"s{i}") for i in range(2)])
-    data.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
-    settings = [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]", "input.time_column=ds",
-                "input.target_column=y", f"output.path={tmp_path / 'out'}", f"tracking.uri={tmp_path / 'mlruns'}"]
-    done = wrapper(tmp_path, "train", "--run-date", "2024-02-20", *QUICK, *[a for s in settings for a in ("--set", s)])
-    log = (tmp_path / "logs" / "train_forecast-2024-02-20.log").read_text()
+    data.to_csv(home / "input.csv", index=False, date_format="%Y-%m-%d")
+    (home / "job.yaml").write_text("input:\n  path: input.csv\n  key_columns: [store]\n")
+    settings = ["input.time_column=ds", "input.target_column=y", "output.path=out", "tracking.uri=mlruns"]
+    done = wrapper(tmp_path / "cron_start", "train", "--config", "job.yaml", "--run-date", "2024-02-20", *QUICK,
+                   *[a for s in settings for a in ("--set", s)], home=home)
+    log = (home / "logs" / "train_forecast-2024-02-20.log").read_text()
     assert done.returncode == 0, log[-3000:]
     assert "train 2024-02-20: starting" in log and "Forecast run 2024-02-20 finished" in log
     assert log.rstrip().endswith("train 2024-02-20: exit code 0")
-    results = DeltaTable(tmp_path / "out" / "series_results").to_pandas()
+    assert (home / "mlruns").is_dir() and not any((tmp_path / "cron_start").iterdir())
+    results = DeltaTable(home / "out" / "series_results").to_pandas()
     assert set(results["run_date"].astype(str)) == {"2024-02-20"}
     # the run date cut the input: 51 of the 60 days are on or before it
     assert (results["history_length"] == 51).all()
