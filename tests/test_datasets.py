@@ -3,6 +3,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from chispa import assert_df_equality
+
+from forecasting import io
+from forecasting.config import load_config
 from forecasting.datasets import airports_to_long
 from forecasting.sample_data import make_sample_sales
 
@@ -16,6 +20,15 @@ def test_sample_is_deterministic_and_big_enough():
     assert series.ngroups >= 20
     assert (series.size() >= 2 * 365).all()
     assert (first["sales"] >= 0).all() and first["sales"].notna().all()
+
+
+def test_the_sample_reaches_spark_whole_in_slices_small_enough_for_a_task(spark):
+    df, version = io.read_input(spark, load_config())
+    sample = make_sample_sales()
+    rows_per_partition = df.rdd.glom().map(len).collect()
+    assert sum(rows_per_partition) == len(sample) and max(rows_per_partition) <= io.ROWS_PER_LOCAL_SLICE
+    assert_df_equality(df, spark.createDataFrame(sample), ignore_row_order=True)
+    assert version["rows"] == len(sample)
 
 
 def test_sample_has_weekly_and_yearly_seasonality():

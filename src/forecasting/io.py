@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+from functools import reduce
 
+import pandas as pd
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -11,6 +13,11 @@ from forecasting.config import SAMPLE_INPUT, JobConfig
 from forecasting.sample_data import make_sample_sales
 
 logger = logging.getLogger(__name__)
+
+# Spark ships a pandas frame's rows inside its tasks, in one slice per core: the
+# embedded sample (26,280 rows) made tasks of over 1 MB on two cores, which Spark
+# warns about. Slices of this many rows stay well below its 1,000 KiB.
+ROWS_PER_LOCAL_SLICE = 5000
 
 
 class InputError(ValueError):
@@ -23,7 +30,7 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
     if source.path == SAMPLE_INPUT:
         frame = make_sample_sales()
         logger.info("input: the embedded sample (%d rows)", len(frame))
-        return spark.createDataFrame(frame), lineage.sample_version(frame)
+        return from_pandas(spark, frame), lineage.sample_version(frame)
     try:
         if source.format == "table":
             df = spark.read.options(**source.options).table(source.path)
@@ -46,6 +53,14 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
         version = lineage.files_version(spark, config, df.inputFiles())
     logger.info("input: %s %s", source.format, source.path)
     return df, version
+
+
+def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
+    """``frame`` as a DataFrame of slices of at most ROWS_PER_LOCAL_SLICE rows."""
+    step = ROWS_PER_LOCAL_SLICE
+    if len(frame) <= step:
+        return spark.createDataFrame(frame)
+    return reduce(DataFrame.union, [spark.createDataFrame(frame.iloc[i:i + step]) for i in range(0, len(frame), step)])
 
 
 def _is_delta(spark: SparkSession, fmt: str, path: str) -> bool:
