@@ -60,6 +60,8 @@ def test_embedded_default_runs_end_to_end(tmp_path):
         experiment_names=["many-model-forecasting"], filter_string="tags.job = 'train_forecast'", output_format="list"
     )
     assert parent.info.status == "FINISHED" and parent.data.metrics["series_ok"] == 24
+    # statuses no series had are logged at zero, so that a search can ask for them
+    assert (parent.data.metrics["series_skipped"], parent.data.metrics["series_failed"]) == (0, 0)
     assert "Forecast run 2026-01-05" in done.stdout and parent.info.run_id in done.stdout
     one = mlflow.search_runs(
         experiment_names=["many-model-forecasting"], filter_string="tags.store = 'east' and tags.item = 'soap'"

@@ -158,7 +158,9 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         tracking.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
         raise
     summary.wall_seconds = time.monotonic() - started
-    tracking.finish_parent_run(context, summary.counts, summary.wall_seconds)
+    # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
+    counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
+    tracking.finish_parent_run(context, counts, summary.wall_seconds)
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str, counter=None, total: int = 0) -> str:
