@@ -13,6 +13,13 @@ if ! command -v java >/dev/null 2>&1; then
         exit 1
     fi
 fi
+# The Java spark-submit will start: JAVA_HOME's, else the first on PATH. Spark 4 needs 17 or later.
+java_bin=${JAVA_HOME:+$JAVA_HOME/bin/}java
+java_major=$("$java_bin" -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -n 1)
+if [ "${java_major:-0}" -lt 17 ]; then
+    echo "setup: $java_bin is Java ${java_major:-of unknown version}; Spark 4 needs Java 17 or later (set JAVA_HOME to one)" >&2
+    exit 1
+fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
