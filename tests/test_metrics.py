@@ -19,6 +19,8 @@ def test_missing_actuals_are_ignored_and_zero_over_zero_is_zero():
     assert metrics.mae([1.0, np.nan], [2.0, 100.0]) == pytest.approx(1.0)
     assert metrics.smape([0.0, 0.0], [0.0, 0.0]) == 0.0
     assert math.isnan(metrics.rmse([np.nan], [1.0]))
+    # a missing forecast is not a perfect one, in any metric
+    assert all(math.isnan(fn([10.0, 20.0], [11.0, np.nan])) for fn in metrics.METRIC_FUNCTIONS.values())
 
 
 def test_shape_mismatch_is_an_error():

@@ -30,6 +30,7 @@ def smape(actual, predicted) -> float:
         return float("nan")
     denominator = np.abs(y) + np.abs(f)
     ratio = np.divide(np.abs(y - f), denominator, out=np.zeros_like(y), where=denominator > 0)
+    ratio[np.isnan(f)] = np.nan  # a missing forecast is no error of zero: NaN, as in mae
     return float(200 * np.mean(ratio))
 
 
