@@ -227,7 +227,20 @@ def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     naive = outcome.holdout["naive"]
     expected = np.mean(np.abs(history["y"].iloc[83:].to_numpy() - history["y"].iloc[82]))
     assert naive["mae"] == pytest.approx(expected)
-    assert 0 <= naive["coverage"] <= 1 and naive["interval_width"] > 0
+    held_out = history["y"].iloc[83:].to_numpy()
+    winner = outcome.holdout[outcome.model_name]
+    assert winner["mae"] == pytest.approx(np.mean(np.abs(held_out - outcome.forecast["yhat"].to_numpy())))
+    inside = (held_out >= outcome.forecast["yhat_lower"]) & (held_out <= outcome.forecast["yhat_upper"])
+    assert winner["coverage"] == pytest.approx(inside.mean())
+
+
+def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config):
+    history = daily_series(90, seed=8).drop(index=86).reset_index(drop=True)  # a day missing among the last 7 rows
+    outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)
+    last_known = history.iloc[-8]
+    reached = history.iloc[-7:][lambda rows: rows["ds"] <= last_known["ds"] + pd.Timedelta(days=7)]
+    assert len(reached) == 6  # the seven held-out rows span eight days
+    assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(reached["y"] - last_known["y"])))
 
 
 def test_the_array_backend_fits_exactly_what_prophets_own_backend_fits(fast_config):

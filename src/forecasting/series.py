@@ -168,8 +168,10 @@ def _loss(scores: dict[str, float], metric: str) -> float:
 
 
 def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.DataFrame, frequency: str) -> dict[str, float]:
-    """Errors and interval coverage of a forecast against the held-out values."""
-    joined = actual.merge(forecast, on="ds", how="left")
+    """Errors and interval coverage of a forecast against the held-out values.
+    Held-out rows past the forecast's last date (a gap among them makes the last
+    ``horizon`` rows span more periods) are not the forecast's to answer for."""
+    joined = actual.merge(forecast, on="ds", how="inner")
     scores = metrics.score(joined["y"], joined["yhat"], history["y"], season_length(frequency))
     scores["coverage"] = metrics.coverage(joined["y"], joined["yhat_lower"], joined["yhat_upper"])
     scores["interval_width"] = metrics.interval_width(joined["yhat_lower"], joined["yhat_upper"])
