@@ -52,6 +52,18 @@ def test_unparseable_time_stops_with_examples(spark, fast_config):
         check_input(raw, fast_config())
 
 
+def test_a_time_pandas_cannot_hold_stops_with_examples(spark, fast_config):
+    raw = text_input(spark, [("a", "x", "0202-03-01", "1"), ("a", "x", "2024-01-02", "2")])
+    with pytest.raises(InputError, match=r"'date' has 1 times outside 1677-09-22 to 2262-04-11.*0202-03-01"):
+        check_input(raw, fast_config())
+
+
+def test_rows_without_a_time_are_counted_and_said_to_be_left_out(spark, fast_config, caplog):
+    raw = text_input(spark, [("a", "x", None, "1"), ("a", "x", "2024-01-02", "2"), ("b", "x", None, "3")])
+    assert check_input(raw, fast_config()).rows_without_time == 2
+    assert "2 of 3 input rows have no time in column 'date': they are left out" in caplog.text
+
+
 def test_boolean_target_is_not_numeric(spark, fast_config):
     raw = spark.createDataFrame([("a", "x", "2024-01-01", True)], "store string, item string, date string, sales boolean")
     with pytest.raises(InputError, match="target column 'sales' has type boolean"):

@@ -5,6 +5,7 @@ training, with a message that names the column and shows offending values.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
@@ -14,8 +15,13 @@ from pyspark.sql import types as T
 from forecasting.config import JobConfig
 from forecasting.io import InputError
 
+logger = logging.getLogger(__name__)
+
 TIME, TARGET = "ds", "y"
 EXAMPLES = 3
+# What a pandas timestamp can hold (nanoseconds in 64 bits): the series reach
+# pandas in the training tasks, which a time outside this range would fail.
+TIME_RANGE = ("1677-09-22", "2262-04-11")
 
 
 def parsed_time(df: DataFrame, column: str) -> Column:
@@ -42,6 +48,7 @@ def parsed_target(df: DataFrame, column: str) -> Column:
 class InputCounts:
     rows: int
     series: int | None  # series with rows on or before the run date, when one was given
+    rows_without_time: int = 0  # left out: no time, no place in a series
 
 
 def known_on(time: Column, run_date: str) -> Column:
@@ -63,10 +70,14 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
     bad_time = F.col(source.time_column).isNotNull() & time.isNull()
     bad_target = F.col(source.target_column).isNotNull() & target.isNull()
+    earliest, latest = (F.lit(day).cast(T.TimestampType()) for day in TIME_RANGE)
+    time_out_of_range = (time < earliest) | (time >= latest)
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
+        F.count_if(time_out_of_range).alias("time_out_of_range"),
+        F.count_if(F.col(source.time_column).isNull()).alias("no_time"),
     ]
     if run_date is not None:
         # a struct of null keys is itself not null: a series with a null key counts
@@ -86,7 +97,16 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                 f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
                 f"e.g. {examples}"
             )
-    return InputCounts(counts["rows"], counts["series"] if run_date is not None else None)
+    if counts["time_out_of_range"]:
+        examples = [row[0] for row in df.where(time_out_of_range).select(source.time_column).limit(EXAMPLES).collect()]
+        raise InputError(
+            f"column '{source.time_column}' has {counts['time_out_of_range']} times outside "
+            f"{TIME_RANGE[0]} to {TIME_RANGE[1]} (what pandas can hold), e.g. {examples}: a mistyped year?"
+        )
+    if counts["no_time"]:
+        logger.warning("%d of %d input rows have no time in column '%s': they are left out",
+                       counts["no_time"], counts["rows"], source.time_column)
+    return InputCounts(counts["rows"], counts["series"] if run_date is not None else None, counts["no_time"])
 
 
 def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
