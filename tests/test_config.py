@@ -48,6 +48,8 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("forecast.horizon=true", "forecast.horizon"),  # a flag is not a number
         ("forecast.horizon=0", "forecast.horizon"),  # bad value
         ("forecast.frequency=fortnightly", "forecast.frequency"),
+        ("forecast.frequency=0D", "forecast.frequency"),  # would never move forward
+        ("forecast.frequency=-1D", "forecast.frequency"),
         ("forecast.interval_width=1.5", "forecast.interval_width"),
         ("input.format=xlsx", "input.format"),
         ("input.key_columns=[]", "input.key_columns"),

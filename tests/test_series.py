@@ -7,7 +7,7 @@ import pytest
 
 from conftest import daily_series
 from forecasting import tuning
-from forecasting.series import FAILED, OK, SKIPPED, train_series
+from forecasting.series import BASELINES, FAILED, OK, SKIPPED, train_series
 
 
 def test_cutoffs_roll_back_by_step_and_end_at_the_last_row():
@@ -193,6 +193,24 @@ def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(f
     assert outcome.fit_seconds > 0
     without = train_series(history, fast_config("reliability.fallback=null"))
     assert without.status == FAILED and without.forecast is None
+
+
+def test_a_series_that_breaks_cleaning_or_its_fallback_fails_alone(fast_config, monkeypatch):
+    def broken(*args):
+        raise ZeroDivisionError("no periods")
+
+    history = daily_series(60)
+    monkeypatch.setattr("forecasting.series.clean_history", broken)
+    outcome = train_series(history, fast_config())
+    assert (outcome.status, outcome.reason) == (FAILED, "cleaning failed: ZeroDivisionError: no periods")
+    assert outcome.forecast is None and outcome.history_length == 60
+    monkeypatch.undo()
+    monkeypatch.setattr("forecasting.series.tuning.tune", broken)
+    monkeypatch.setitem(BASELINES, "seasonal_naive", broken)
+    outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"))
+    assert outcome.status == FAILED and outcome.forecast is None and outcome.model_name is None
+    assert outcome.reason == ("ZeroDivisionError: no periods; "
+                              "fallback seasonal_naive failed: ZeroDivisionError: no periods")
 
 
 def test_selection_picks_the_candidate_with_the_best_cross_validated_score(fast_config):

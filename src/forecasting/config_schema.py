@@ -183,7 +183,7 @@ def validate(config: JobConfig) -> None:
 
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
-    _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency")
+    _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
     _require(
         fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
@@ -269,10 +269,10 @@ def _is_frequency(text: str) -> bool:
     import pandas as pd
 
     try:
-        pd.tseries.frequencies.to_offset(text)
+        offset = pd.tseries.frequencies.to_offset(text)
     except ValueError:
         return False
-    return True
+    return offset.n > 0  # "0D" or "-1D" would never move forward in time
 
 
 def _is_country(code: str) -> bool:

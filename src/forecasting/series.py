@@ -89,7 +89,11 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     """
     started = time.perf_counter()
     _freeze_heap_after_first_series()
-    cleaned = clean_history(prepare_history(history), config.forecast.frequency, config.cleaning)
+    try:
+        cleaned = clean_history(prepare_history(history), config.forecast.frequency, config.cleaning)
+    except Exception as err:  # as below: this series fails, the others go on
+        logger.warning("series failed in cleaning: %s\n%s", err, traceback.format_exc())
+        return SeriesOutcome(FAILED, f"cleaning failed: {type(err).__name__}: {err}", len(history))
     history, actual = cleaned.history, None
     if holdout:
         history, actual = history.iloc[:-holdout], history.iloc[-holdout:]
@@ -185,8 +189,13 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
     if cycle and len(history) < 2 * cycle(fc.frequency):
         name = "naive"  # not two full cycles to repeat: the last value it is
     if name and len(history) > 0:
-        outcome.forecast = BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width)
-        outcome.model, outcome.model_name = history, name
-        outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
+        try:
+            outcome.forecast = BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width)
+        except Exception as err:  # the series keeps its status and reason, without a forecast
+            logger.warning("fallback %s failed: %s\n%s", name, err, traceback.format_exc())
+            outcome.reason = f"{outcome.reason}; fallback {name} failed: {type(err).__name__}: {err}"
+        else:
+            outcome.model, outcome.model_name = history, name
+            outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
     outcome.fit_seconds = time.perf_counter() - started
     return outcome
