@@ -12,14 +12,22 @@ cd "$(dirname "$0")/.."
 out=${DIST:-dist}
 mkdir -p "$out"
 
+# The commit the zip is built from, for the runs' code_version tag (a zip has no git)
+if commit=$(git rev-parse HEAD 2>/dev/null); then
+    [ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit-dirty"
+else
+    commit="unknown (built outside a git checkout)"
+fi
+
 # Spark puts .zip files on the executors' sys.path (a .whl it only copies)
-python3 - "$out/forecasting.zip" <<'PY'
+python3 - "$out/forecasting.zip" "$commit" <<'PY'
 import sys, zipfile
 from pathlib import Path
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as archive:
     for path in sorted(Path("src/forecasting").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             archive.write(path, path.relative_to("src"))
+    archive.writestr("forecasting/BUILD", sys.argv[2] + "\n")
 PY
 echo "built $out/forecasting.zip" >&2
 

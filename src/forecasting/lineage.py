@@ -7,9 +7,9 @@ import logging
 import platform
 import subprocess
 from functools import lru_cache
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "cmdstanpy", "hyperopt", "mlflow", "deltalake")
 HASH_CHUNK = 1 << 20
+# Written into dist/forecasting.zip by scripts/package_job.sh: the commit it was built from.
+BUILD_FILE = "BUILD"
 
 
 @lru_cache(maxsize=1)
@@ -36,15 +38,27 @@ def package_versions() -> dict[str, str]:
 
 
 def code_version() -> str:
-    """The git commit of the package source (with ``-dirty`` for local edits), or
-    the package version when it was installed from a wheel."""
+    """The git commit of the package source (with ``-dirty`` for local edits); from
+    a zip (``--py-files``), the commit scripts/package_job.sh recorded in it; else
+    the installed package's version."""
     source = Path(forecasting.__file__).resolve().parent
     try:
         commit = _git(source, "rev-parse", "HEAD")
         dirty = _git(source, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
-        return f"forecasting=={metadata.version('forecasting')}"
+        return _packaged_version()
     return commit + ("-dirty" if dirty else "")
+
+
+def _packaged_version() -> str:
+    try:
+        return resources.files("forecasting").joinpath(BUILD_FILE).read_text().strip()
+    except OSError:  # not a packed build
+        pass
+    try:
+        return f"forecasting=={metadata.version('forecasting')}"
+    except metadata.PackageNotFoundError:
+        return "unknown (no git checkout, build record or installed package)"
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -71,7 +85,7 @@ def files_version(spark, config: JobConfig, input_files: list[str]) -> dict:
     for uri in sorted(input_files):
         parsed = urlparse(uri)
         if parsed.scheme in ("", "file"):
-            path = Path(parsed.path)
+            path = Path(unquote(parsed.path))  # Spark's URIs are percent-encoded: "my%20sales"
             size = path.stat().st_size
             with path.open("rb") as handle:
                 while chunk := handle.read(HASH_CHUNK):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -55,11 +56,23 @@ class ManyModelForecaster(PythonModel):
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
 
 
+def package_source(spare_folder: Path) -> Path:
+    """The folder of this package's source; where it runs from a zip (``--py-files``),
+    the package is unpacked into ``spare_folder`` first."""
+    import forecasting
+
+    source = Path(forecasting.__file__).parent
+    if source.is_dir():
+        return source
+    archive = Path(forecasting.__spec__.loader.archive)  # zipimport's loader names its zip
+    with zipfile.ZipFile(archive) as packed:
+        packed.extractall(spare_folder, [name for name in packed.namelist() if name.startswith("forecasting/")])
+    return spare_folder / "forecasting"
+
+
 def register(context: tracking.RunContext, name: str, models_table: str, run_date: str, key_columns: list[str]) -> int:
     """Log the forecaster on the parent run and register it as a new version of ``name``."""
     import mlflow.pyfunc
-
-    import forecasting
 
     tracker = tracking.client(context.tracking_uri)
     with tempfile.TemporaryDirectory() as folder:
@@ -69,7 +82,7 @@ def register(context: tracking.RunContext, name: str, models_table: str, run_dat
         mlflow.pyfunc.save_model(
             str(target), python_model=ManyModelForecaster(), artifacts={"pointer": str(pointer)},
             # the server imports this package from the model itself, wherever it runs
-            code_paths=[str(Path(forecasting.__file__).parent)],
+            code_paths=[str(package_source(Path(folder) / "code"))],
             pip_requirements=[f"{name}=={version}" for name, version in _requirements().items()],
         )
         tracker.log_artifacts(context.parent_run_id, str(target), ARTIFACT_PATH)
