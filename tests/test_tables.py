@@ -1,4 +1,5 @@
 """Delta tables over repeated runs: backfills, stored models, scoring, readers, time travel."""
+import datetime as dt
 from pathlib import Path
 
 import mlflow
@@ -11,7 +12,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import pipeline, scoring, tables
+from forecasting import model_store, pipeline, scoring, tables
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -78,6 +79,28 @@ def test_scoring_rolls_forward_with_a_new_horizon_and_as_of_date(spark, runs):
     # the input ends on FULL_DATE, so the forecast starts the day after, 3 days long
     last = runs["source"]["ds"].max()
     assert sorted(scored["ds"].unique()) == list(pd.date_range(last, periods=4, freq="D")[1:])
+
+
+def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fast_config):
+    day = lambda d: dt.datetime(2024, 1, d)  # noqa: E731
+    rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),
+            ("b", day(4), 4.0), ("b", day(5), None)]
+    series = spark.createDataFrame(rows, "shop string, ds timestamp, y double")
+    expected = lambda *pairs: spark.createDataFrame(pairs, "shop string, last_ds timestamp")  # noqa: E731
+    dropped = scoring.last_observations(series, fast_config("input.key_columns=[shop]"))
+    assert_df_equality(dropped, expected(("a", day(2)), ("b", day(4))), ignore_row_order=True, ignore_nullable=True)
+    filled = scoring.last_observations(series, fast_config("input.key_columns=[shop]", "cleaning.missing_values=interpolate"))
+    assert_df_equality(filled, expected(("a", day(3)), ("b", day(5))), ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_scored_forecast_starts_on_the_frequencys_grid():
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=48, freq="h"), "y": np.arange(48.0)})
+    request = pd.DataFrame({
+        "shop": ["a"], "model": ["naive"], "model_json": [model_store.dump("naive", history)], "frequency": ["h"],
+        "interval_width": [0.8], "child_run_id": ["run"], "last_ds": [pd.Timestamp("2024-01-03 10:30")],
+    })
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=3)
+    assert [point["ds"] for point in scored["forecast"][0]] == list(pd.date_range("2024-01-03 11:00", periods=3, freq="h"))
 
 
 def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs):

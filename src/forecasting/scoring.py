@@ -1,8 +1,10 @@
 """Batch scoring: fresh forecasts from the stored models of a run, without retraining.
 
 A scored forecast starts after the last observation on or before the scoring
-run date (read from the input), so scoring as of a training run's own date
-reproduces that run's forecast, and a later date rolls the forecast forward.
+run date (read from the input, counted as training counts it: aligned to the
+frequency's grid, and without rows the cleaning drops for a missing value), so
+scoring as of a training run's own date reproduces that run's forecast, and a
+later date rolls the forecast forward.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import io, model, model_store, spark_training, tables, tracking, validation
+from forecasting.cleaning import align_to_grid
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
 
@@ -33,7 +36,9 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
-            last = None if pd.isna(record["last_ds"]) else record["last_ds"]
+            last = None
+            if not pd.isna(record["last_ds"]):
+                last = align_to_grid(pd.Series([pd.Timestamp(record["last_ds"])]), record["frequency"]).iloc[0]
             forecast = model_store.forecast(
                 record["model"], record["model_json"], last, horizon, record["frequency"], record["interval_width"], seed
             )
@@ -47,6 +52,15 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
                 }
             )
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status"])
+
+
+def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
+    """Each series' last time (``last_ds``); with ``cleaning.missing_values: drop``
+    a row whose target is missing or infinite does not count, training drops it."""
+    target = F.col(validation.TARGET)
+    if config.cleaning.missing_values == "drop":
+        series_df = series_df.where(target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf")))
+    return series_df.groupBy(*config.input.key_columns).agg(F.max(validation.TIME).alias("last_ds"))
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
@@ -76,10 +90,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
 
     raw, data_version = io.read_input(spark, config)
     validation.check_input(raw, config)
-    latest = (
-        as_of_cut(validation.to_series_frame(raw, config), run_date)
-        .groupBy(*keys).agg(F.max(validation.TIME).alias("last_ds"))
-    )
+    latest = last_observations(as_of_cut(validation.to_series_frame(raw, config), run_date), config)
     work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
         latest, keys, how="left"
     )
