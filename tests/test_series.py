@@ -166,6 +166,14 @@ def test_a_constant_series_is_skipped_and_says_so(fast_config):
     assert (outcome.forecast["yhat"] == 5.0).all()
 
 
+def test_the_history_ends_where_the_cleaned_data_does_and_the_forecast_goes_on_from_there(fast_config):
+    history = daily_series(60)
+    history.loc[59, "y"] = np.nan  # the last day's value missing: dropped by the default policy
+    outcome = train_series(history, fast_config("selection.candidates=[naive]"))
+    assert (outcome.history_length, outcome.history_end) == (59, history["ds"].iloc[58])
+    assert outcome.forecast["ds"].iloc[0] == history["ds"].iloc[59]
+
+
 def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
     history = daily_series(60)
     doubled = pd.concat([history, history.tail(2)])

@@ -33,6 +33,7 @@ class SeriesOutcome:
     reason: str | None
     history_length: int
     notes: list[str] = field(default_factory=list)
+    history_end: pd.Timestamp | None = None  # of the history modelled: after cleaning, before any holdout
     cv_metrics: dict[str, float] = field(default_factory=dict)
     candidate_scores: dict[str, dict[str, float]] = field(default_factory=dict)
     best_params: dict[str, Any] = field(default_factory=dict)
@@ -97,7 +98,8 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     history, actual = cleaned.history, None
     if holdout:
         history, actual = history.iloc[:-holdout], history.iloc[-holdout:]
-    outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes)
+    outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes,
+                            history_end=history["ds"].max() if len(history) else None)
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
         return outcome

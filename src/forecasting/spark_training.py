@@ -123,7 +123,7 @@ def train_group(
         "fit_seconds": [outcome.fit_seconds],
         "tracking_seconds": [tracking_seconds],
         "child_run_id": [run_id],
-        "history_end": [history[TIME].max()],
+        "history_end": [outcome.history_end if outcome.history_end is not None else history[TIME].max()],
         "forecast": [forecast],
         "model_json": [model_json],
         "holdout_scores": [json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None],
