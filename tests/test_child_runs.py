@@ -52,3 +52,25 @@ def test_model_requirements_pin_the_installed_versions_without_scanning_every_pa
     assert f"mlflow=={mlflow.__version__}" in pins
     assert requirements_utils._MODULES_TO_PACKAGES is None  # nothing was scanned
     assert environment.warn_dependency_requirement_mismatches is check  # restored
+
+
+def test_a_child_run_whose_logging_fails_ends_failed_not_running(tmp_path, fast_config, monkeypatch):
+    import pytest
+    from mlflow import MlflowClient
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
+    context = tracking.start_parent_run(config, "2024-03-31", {})
+    history = daily_series(30)
+    outcome = train_series(history, config)
+
+    def refused(self, run_id, **logged):  # as a server answers a batch it refuses
+        raise mlflow.exceptions.MlflowException("batch refused")
+
+    monkeypatch.setattr(MlflowClient, "log_batch", refused)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="batch refused"):
+        tracking.log_series_run(context, {"store": "north"}, outcome, history)
+    monkeypatch.undo()
+    [child] = MlflowClient(context.tracking_uri).search_runs(
+        [context.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{context.parent_run_id}'"
+    )
+    assert child.info.status == "FAILED"

@@ -54,6 +54,8 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("input.format=xlsx", "input.format"),
         ("input.key_columns=[]", "input.key_columns"),
         ("input.key_columns=[date]", "input.key_columns"),
+        ("input.key_columns=[store, status]", "input.key_columns"),  # a column of series_results
+        ("input.key_columns=[store#]", "input.key_columns"),  # not a tag name MLflow takes
         ("tuning.metric=r2", "tuning.metric"),
         ("tuning.search_space.growth={distribution: choice, values: [flat]}", "tuning.search_space.growth"),
         ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),

@@ -20,6 +20,7 @@ from conftest import daily_series, job_settings
 from forecasting import pipeline, python_worker, tables
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
+from forecasting.config_schema import RESERVED_KEY_NAMES
 
 RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
 
@@ -124,6 +125,19 @@ def test_child_run_is_found_by_its_key_tags_and_holds_params_metrics_plot_model(
     forecast = read(spark, job, "forecasts").where("region = 'south' and product = 'tea'").orderBy("ds").toPandas()
     refit = model.predict(forecast[["ds"]])
     np.testing.assert_allclose(refit["yhat"], forecast["yhat"], rtol=1e-9)
+
+
+def test_every_column_and_run_tag_the_job_adds_is_a_name_no_key_column_may_take(spark, job):
+    keys = set(job["config"].input.key_columns)
+    added = set()
+    for table in ("forecasts", "series_results", "models"):
+        added |= set(read(spark, job, table).columns) - keys
+    children = mlflow.search_runs(
+        experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{job['summary'].job_run_id}'"
+    )
+    added |= {c.removeprefix("tags.") for c in children.columns if c.startswith("tags.") and "mlflow." not in c} - keys
+    assert {"yhat", "status", "series_hash", "reason"} <= added  # columns and tags were read
+    assert added <= RESERVED_KEY_NAMES, sorted(added - RESERVED_KEY_NAMES)
 
 
 def test_failed_series_run_ends_failed_with_its_reason(job):

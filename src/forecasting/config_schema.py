@@ -20,6 +20,19 @@ CLEANING_CHOICES = {
     "duplicates": ("sum", "mean", "last", "reject"),
     "gaps": ("keep", "interpolate", "zero", "reject"),
 }
+# Names the job gives its own columns (series frame, output tables, evaluation) and
+# child-run tags; a key column of the same name would clash with them
+# (tests/test_pipeline.py checks the written tables and runs against this list).
+RESERVED_KEY_NAMES = frozenset({
+    "ds", "y", "point", "rank", "last_ds", "forecast", "holdout_scores", "recent",
+    "yhat", "yhat_lower", "yhat_upper", "model", "run_date", "source", "model_run_date", "job_run_id",
+    "child_run_id", "status", "reason", "history_length", "data_notes", "cv_mae", "cv_rmse", "cv_smape",
+    "cv_mase", "candidate_scores", "best_params", "evaluations", "fit_seconds", "tracking_seconds",
+    "history_end", "model_json", "frequency", "interval_width", "candidate", "selected", "mae", "rmse",
+    "smape", "mase", "coverage", "series_id", "series_hash", "job",
+})
+# What MLflow accepts as a tag name: each key column names a tag of its series' run.
+TAG_NAME = re.compile(r"[\w.\- :/]+")
 # How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.
 OPTIMIZERS = ("in_process", "stan")
 DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
@@ -177,6 +190,12 @@ def validate(config: JobConfig) -> None:
     )
     reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
     _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
+    clashes = sorted(set(inp.key_columns) & RESERVED_KEY_NAMES)
+    _require(not clashes, "input.key_columns",
+             f"has {clashes}, which the job names its own columns or run tags: rename the column(s) in the input")
+    untaggable = [k for k in inp.key_columns if not TAG_NAME.fullmatch(k)]
+    _require(not untaggable, "input.key_columns",
+             f"has {untaggable}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only)")
     _require(
         inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
     )

@@ -328,15 +328,17 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
             logger.warning("cannot reuse run %s of %s (%s); starting a new one", run.info.run_id, name, err)
             tracker.set_terminated(run.info.run_id, status="FAILED")
             run = None
+    rest = None
     if run is None:
         # Created with the two tags a retried task finds it by; the rest go in one
         # batch (the file store rereads the run's metadata for every tag given here).
         identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
         run = tracker.create_run(context.experiment_id, tags=identity, run_name=name[:MAX_RUN_NAME])
         rest = [tag for tag in batch_tags if tag.key not in identity]
-        tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=rest)
     run_id = run.info.run_id
-    try:
+    try:  # from here on a failure ends the run FAILED: no run is left RUNNING
+        if rest is not None:
+            tracker.log_batch(run_id, metrics=metrics, params=params, tags=rest)
         # straight to the run's artifact store: MLflow's client would read the whole run back to find it
         files = {}
         if outcome.forecast is not None and context.log_plots:
