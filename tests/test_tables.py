@@ -103,6 +103,13 @@ def test_a_scored_forecast_starts_on_the_frequencys_grid():
     assert [point["ds"] for point in scored["forecast"][0]] == list(pd.date_range("2024-01-03 11:00", periods=3, freq="h"))
 
 
+def test_scoring_without_a_models_table_is_an_input_error(spark, fast_config, tmp_path):
+    from forecasting.io import InputError
+
+    with pytest.raises(InputError, match="cannot read the models table at .*nothing/models"):
+        scoring.run_scoring(spark, fast_config(f"output.path={tmp_path / 'nothing'}"), "2024-01-01")
+
+
 def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs):
     with pytest.raises(Exception, match=r"no models trained on or before 2024-01-01.*2024-03-10"):
         scoring.run_scoring(spark, runs["config"], "2024-01-01")

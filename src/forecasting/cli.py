@@ -15,7 +15,7 @@ from forecasting.spark_session import MissingDeltaError, build_session
 from forecasting.tracking import TrackingUnavailable
 
 EXIT_OK = 0
-EXIT_FAILED = 1
+EXIT_FAILED = 1  # any other error: Python's own exit code for an uncaught exception
 EXIT_CONFIG = 2
 EXIT_INPUT = 3
 EXIT_TRACKING = 4

@@ -1,4 +1,4 @@
-"""Reading the input table and writing the output tables."""
+"""Reading the input table (the output tables are written by forecasting.tables)."""
 from __future__ import annotations
 
 import logging
@@ -68,16 +68,3 @@ def _is_delta(spark: SparkSession, fmt: str, path: str) -> bool:
         return True
     detail = spark.sql(f"DESCRIBE TABLE EXTENDED {path}").where("col_name = 'Provider'").first()
     return detail is not None and detail["data_type"].lower() == "delta"
-
-
-def write_table(df: DataFrame, path: str, fmt: str, partition_by: list[str]) -> None:
-    """Write ``df`` under ``path``, replacing only the partitions present in ``df``,
-    so that repeating a run date replaces that run's rows and keeps the others."""
-    (
-        df.write.format(fmt)
-        .mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
-        .partitionBy(*partition_by)
-        .save(path)
-    )
-    logger.info("wrote %s table %s", fmt, path)

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Iterator
 
 import pandas as pd
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -83,8 +84,10 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     keys = list(config.input.key_columns)
     try:
         stored = tables.read_table(spark, config, tables.MODELS)
-    except Exception as err:
-        raise io.InputError(f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {err}") from err
+    except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
+        raise io.InputError(
+            f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {err.getMessage()}"
+        ) from err
     chosen = choose_model_run_date(stored, run_date, model_run_date)
     models = stored.where(F.col("run_date") == F.lit(chosen).cast("date"))
 
@@ -119,6 +122,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
             partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
         )
+        tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
         staged = spark.read.parquet(stage_path)
         forecasts = spark_training.forecasts_table(

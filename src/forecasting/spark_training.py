@@ -1,8 +1,8 @@
 """The Spark stage: one Prophet model per series with ``groupBy(...).applyInPandas``.
 
 Each group's task runs the pure per-series function, logs the series' child run
-and returns one result row holding the forecast as an array, so a single pass
-over the data yields both output tables.
+and returns one result row holding the forecast as an array (and the model), so
+a single pass over the data yields every output table.
 """
 from __future__ import annotations
 
