@@ -35,6 +35,8 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
 JOB_TAG = "job"
+SECRET_NAME = re.compile(r"secret|passw|token|credential|private|(access|account|api)[._-]?key", re.IGNORECASE)
+REDACTED = "(redacted)"
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,12 @@ def start_parent_run(
     run_id = run.info.run_id
     from mlflow.entities import Param
 
-    params = [Param(key, _param_value(value)) for key, value in _flatten(config.to_dict()).items()]
+    recorded = redact_secrets(config.to_dict())
+    params = [Param(key, _param_value(value)) for key, value in _flatten(recorded).items()]
     params.append(Param("run_date", run_date))
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
         tracker.log_batch(run_id, params=params[start : start + 100])
-    tracker.log_text(run_id, yaml.safe_dump(config.to_dict(), sort_keys=False), "config/resolved.yaml")
+    tracker.log_text(run_id, yaml.safe_dump(recorded, sort_keys=False), "config/resolved.yaml")
     tracker.log_text(run_id, lineage.to_json(data_version), "lineage/data_version.json")
     tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
     logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
@@ -187,6 +190,24 @@ def start_parent_run(
         http_settings=http_settings(config),
         credentials=credentials_from_environment(),
     )
+
+
+def redact_secrets(data: dict, prefix: str = "") -> dict:
+    """``data`` with the values of secret-looking keys (a password in input.options,
+    an S3 secret key in spark.conf) replaced, so that no run records them. Secrets
+    belong in the environment; a warning says so."""
+    cleaned = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            cleaned[key] = redact_secrets(value, f"{path}.")
+        elif value is not None and SECRET_NAME.search(str(key)):
+            logger.warning("config key %s looks like a secret: not recorded in MLflow; pass it through "
+                           "the environment instead", path)
+            cleaned[key] = REDACTED
+        else:
+            cleaned[key] = value
+    return cleaned
 
 
 def check_server(uri: str, timeout: float) -> None:
