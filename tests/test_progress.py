@@ -1,6 +1,7 @@
 """Progress of a running Spark stage, as the driver logs it."""
 import logging
 import time
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -33,22 +34,52 @@ def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(sp
     assert lines[-1].startswith("slow stage: finished in ") and float(lines[-1].split()[-1][:-1]) >= 0.6
 
 
-def test_progress_counts_series_with_an_accumulator_as_their_tasks_end(spark, caplog):
-    counter = spark.sparkContext.accumulator(0)
+class StatusTracker:
+    """What SparkContext.statusTracker() answers about the running stages."""
 
-    def slow_counted(batches):
-        for batch in batches:
-            time.sleep(0.4)
-            counter.add(len(batch))
-            yield batch
+    def __init__(self, *stages):
+        self.stages = dict(enumerate(stages))
 
-    df = spark.createDataFrame(pd.DataFrame({"x": range(12)})).repartition(4)
+    def getActiveStageIds(self):
+        return list(self.stages)
+
+    def getStageInfo(self, stage_id):
+        done, total, failed = self.stages[stage_id]
+        return SimpleNamespace(numCompletedTasks=done, numTasks=total, numFailedTasks=failed)
+
+
+def progress_of(tracker, **kwargs):
+    spark = SimpleNamespace(sparkContext=SimpleNamespace(statusTracker=lambda: tracker))
+    return StageProgress(spark, "training", **kwargs)
+
+
+def test_a_report_says_done_failed_elapsed_and_time_left_by_a_linear_estimate(monkeypatch, caplog):
+    clock = iter([100.0, 110.0, 130.0])
+    monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
+    progress = progress_of(StatusTracker((2, 8, 1), (0, 2, 0)))
+    progress.__enter__()  # started at 100
+    progress._stop.set()  # no reports of its own: this test makes them
     with caplog.at_level(logging.INFO, logger="forecasting.progress"):
-        with StageProgress(spark, "counted", interval=0.3, counter=counter, total=12):
-            assert df.mapInPandas(slow_counted, schema="x long").count() == 12
-    lines = [r.getMessage() for r in caplog.records if r.name == "forecasting.progress"]
-    assert lines and all("/12 series done" in line for line in lines)
-    done = [int(line.split(": ")[1].split("/")[0]) for line in lines]
-    assert done == sorted(done) and max(done) <= 12
-    assert counter.value == 12
-    assert lines[-1].startswith("counted: 12/12 series done in ")
+        progress.report()  # at 110: 2 of 10 tasks in 10 s, so 8 more in about 40 s
+        progress._tracker.stages = {}
+        progress.report()  # no stage running: nothing to say
+    assert [r.getMessage() for r in caplog.records] == [
+        "training: 2/10 tasks done, 1 failed attempts, 10s elapsed, about 40s left"
+    ]
+
+
+def test_with_a_counter_the_report_counts_series_and_knows_no_estimate_before_the_first(monkeypatch, caplog):
+    clock = iter([0.0, 5.0, 20.0])
+    monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
+    counter = SimpleNamespace(value=0)
+    progress = progress_of(StatusTracker((0, 4, 0)), counter=counter, total=12)
+    progress.__enter__()
+    progress._stop.set()
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        progress.report()
+        counter.value = 8  # the series of finished tasks, whatever the tasks' count says
+        progress.report()
+    assert [r.getMessage() for r in caplog.records] == [
+        "training: 0/12 series done, 0 failed attempts, 5s elapsed, time left not known yet",
+        "training: 8/12 series done, 0 failed attempts, 20s elapsed, about 10s left",
+    ]

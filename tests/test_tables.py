@@ -115,19 +115,24 @@ def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs)
         scoring.run_scoring(spark, runs["config"], "2024-01-01")
 
 
-def test_latest_forecast_per_series_and_as_of_a_date(spark, runs):
-    forecasts = read(spark, runs, tables.FORECASTS)
-    everything = forecasts.toPandas()
-    latest = tables.latest_forecasts(forecasts, ["shop"]).toPandas()
-    for shop, rows in everything.groupby("shop"):
-        newest = rows[rows["run_date"] == rows["run_date"].max()]
-        source = "trained" if (newest["source"] == "trained").any() else "scored"
-        expected = newest[newest["source"] == source]
-        chosen = latest[latest["shop"] == shop]
-        assert len(chosen) == len(expected)
-        assert set(chosen["run_date"]) == set(expected["run_date"]) and set(chosen["source"]) == {source}
-    as_of = tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-20").select("run_date", "source").distinct()
-    assert [(r[0].isoformat(), r[1]) for r in as_of.collect()] == [(BACKFILL_DATE, "trained")]
+def test_latest_forecast_per_series_and_as_of_a_date(spark):
+    day = lambda text: dt.date.fromisoformat(text)  # noqa: E731
+    schema = "shop string, run_date date, source string, yhat double"
+    forecasts = spark.createDataFrame([
+        ("a", day("2024-03-10"), "trained", 1.0), ("a", day("2024-03-31"), "scored", 2.0),
+        ("a", day("2024-03-31"), "trained", 3.0),  # a trained forecast wins a tie with a scored one
+        ("b", day("2024-03-10"), "trained", 4.0), ("b", day("2024-04-20"), "scored", 5.0),  # newer wins
+    ], schema)
+    expected = spark.createDataFrame(
+        [("a", day("2024-03-31"), "trained", 3.0), ("b", day("2024-04-20"), "scored", 5.0)], schema
+    )
+    assert_df_equality(tables.latest_forecasts(forecasts, ["shop"]), expected, ignore_row_order=True,
+                       ignore_column_order=True, ignore_nullable=True)
+    as_of = spark.createDataFrame(
+        [("a", day("2024-03-10"), "trained", 1.0), ("b", day("2024-03-10"), "trained", 4.0)], schema
+    )
+    assert_df_equality(tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-20"), as_of,
+                       ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
 
 
 def test_catalog_names_read_the_same_rows(spark, runs):
