@@ -1,4 +1,8 @@
-"""Tracking helpers that need no store: URIs, series identities, search filters."""
+"""Tracking helpers: URIs, series identities, search filters, and what a run records or loses."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from forecasting import tracking
@@ -15,7 +19,12 @@ def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch)
 def test_series_identity_and_hash_are_stable_and_null_safe():
     keys = {"store": "north", "item": None}
     assert tracking.series_id(keys) == "north/<null>"
-    assert tracking.series_hash(keys) == tracking.series_hash(dict(keys))
+    # executors tag runs with the hash, the driver looks them up by it: another process, its own str hashing
+    probe = "from forecasting import tracking; print(tracking.series_hash({'store': 'north', 'item': None}))"
+    other = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": "12345"},
+                           capture_output=True, text=True, check=True, timeout=60)
+    assert other.stdout.strip() == tracking.series_hash(keys)
+    assert tracking.series_hash(keys) != tracking.series_hash({"store": "north", "item": "<null>"})
     # "a/b" + "c" and "a" + "b/c" read the same as ids, but never hash the same
     assert tracking.series_id({"x": "a/b", "y": "c"}) == tracking.series_id({"x": "a", "y": "b/c"})
     assert tracking.series_hash({"x": "a/b", "y": "c"}) != tracking.series_hash({"x": "a", "y": "b/c"})

@@ -104,8 +104,12 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def key_text(value: Any) -> str:
-    return NULL_KEY if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    return NULL_KEY if _is_null(value) else str(value)
 
 
 def series_id(keys: dict[str, Any]) -> str:
@@ -114,8 +118,9 @@ def series_id(keys: dict[str, Any]) -> str:
 
 
 def series_hash(keys: dict[str, Any]) -> str:
-    """A digest of the key values, unambiguous whatever characters they hold."""
-    canonical = json.dumps([key_text(v) for v in keys.values()], ensure_ascii=False)
+    """A digest of the key values, unambiguous whatever characters they hold (a
+    null key and the text "<null>" too), the same in every process."""
+    canonical = json.dumps([None if _is_null(v) else str(v) for v in keys.values()], ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
