@@ -12,7 +12,7 @@ import requests
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import pipeline, tables
+from forecasting import pipeline, serving, tables, tracking
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -35,7 +35,17 @@ def trained(spark, tmp_path_factory):
 
 
 def test_each_run_registers_a_new_version(trained):
-    assert f"registered model {NAME} version 1" in trained["summary"].format()
+    from mlflow import MlflowClient
+
+    summary = trained["summary"]
+    assert f"registered model {NAME} version 1" in summary.format()
+    registry = MlflowClient(summary.tracking_uri)
+    first = registry.get_model_version(NAME, "1")
+    assert first.run_id == summary.job_run_id and first.source.endswith(serving.ARTIFACT_PATH)
+    # what the next run's registration does: a new version, the first one kept
+    context = tracking.RunContext(summary.tracking_uri, summary.experiment_id, summary.job_run_id, RUN_DATE, True, True)
+    assert serving.register(context, NAME, summary.tables[tables.MODELS], RUN_DATE, ["store"]) == 2
+    assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
 
 def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
