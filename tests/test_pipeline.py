@@ -94,8 +94,9 @@ def test_forecasts_continue_each_good_series_over_the_horizon(spark, job):
         assert list(group.sort_values("ds")["ds"]) == list(pd.date_range(start, periods=horizon + 1, freq="D")[1:])
         prophet = group["model"] == "prophet"
         assert (group.loc[prophet, "yhat_lower"] <= group.loc[prophet, "yhat_upper"]).all()
-        # a naive fallback on two rows has no spread to size an interval with: left empty
         assert group.loc[~prophet, "yhat"].notna().all()
+        if (region, product) == ("south", "cake"):  # a naive fallback on two rows: no spread to size an interval
+            assert group[["yhat_lower", "yhat_upper"]].isna().all().all()
     assert forecasts.select("region", "product").distinct().count() == 4  # the fallback forecasts too
     models = {r["model"]: r["n"] for r in forecasts.groupBy("model").agg(F.countDistinct("region", "product").alias("n")).collect()}
     assert models == {"prophet": 2, "naive": 2}
@@ -274,15 +275,16 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_a_serial_
     environment = dict(
         entry.split("=", 1) for entry in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry
     )
-    assert environment.get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")
-    if "SPARK_SUBMIT_OPTS" not in os.environ:
-        options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
-        assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)
-        archive = Path(pyspark.__file__).parent / "jvm-classes.jsa"
-        assert f"-XX:SharedArchiveFile={archive}" in options
-        # the JVM keeps an archive it accepted mapped; one it refused (other jars,
-        # a folder with files on the class path) it unmaps, with a warning
-        assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
+    if "MALLOC_ARENA_MAX" in os.environ or "SPARK_SUBMIT_OPTS" in os.environ:
+        pytest.skip("MALLOC_ARENA_MAX or SPARK_SUBMIT_OPTS exported here: they replace what setup.sh set")
+    assert environment.get("MALLOC_ARENA_MAX") == "2"
+    options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)
+    archive = Path(pyspark.__file__).parent / "jvm-classes.jsa"
+    assert f"-XX:SharedArchiveFile={archive}" in options
+    # the JVM keeps an archive it accepted mapped; one it refused (other jars,
+    # a folder with files on the class path) it unmaps, with a warning
+    assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
 
 
 def test_python_workers_fork_from_a_daemon_that_loaded_the_training_modules(spark):

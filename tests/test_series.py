@@ -94,6 +94,22 @@ def test_patience_stops_a_search_that_stopped_improving(fast_config):
     assert 2 <= patient.evaluations < 10
 
 
+def test_patience_counts_evaluations_in_a_row_without_a_lower_loss():
+    from types import SimpleNamespace
+
+    stop, state, stopped_after = tuning._patience_stop(2), [], None
+    losses = [5.0, 4.0, 4.5, 3.0, 3.0, 3.5, 1.0]  # improvements reset the count; equal is no improvement
+    for n, loss in enumerate(losses, start=1):
+        trials = SimpleNamespace(trials=[{"result": {"loss": loss}}])
+        done, state = stop(trials, *state)
+        if done:
+            stopped_after = n
+            break
+    assert stopped_after == 6  # 3.0 at the 4th, then 3.0 and 3.5: two in a row
+    failed = SimpleNamespace(trials=[{"result": {"status": "fail"}}])  # no loss: counts as no improvement
+    assert stop(failed, 1.0, 1) == (True, [1.0, 2])
+
+
 def test_warm_starts_remember_each_fold_and_reach_the_same_optimum(fast_config):
     config = fast_config()
     history = daily_series(90, seed=6)
@@ -240,7 +256,8 @@ def test_holdout_scores_prophet_alone_even_where_only_the_ensemble_is_a_candidat
     outcome = train_series(daily_series(90, seed=10), config, holdout=7)
     assert set(outcome.candidate_scores) == {"ensemble", "seasonal_naive"}
     assert set(outcome.holdout) == {"prophet", "ensemble", "seasonal_naive"}
-    assert outcome.model_name in ("ensemble", "seasonal_naive")
+    scores = outcome.candidate_scores
+    assert outcome.model_name == min(scores, key=lambda name: scores[name][config.tuning.metric])
 
 
 def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
@@ -346,10 +363,15 @@ def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config
     assert layouts[1] == layouts[0]
 
 
-def test_the_heap_a_process_built_for_its_first_series_is_frozen_out_of_garbage_collection(fast_config):
+def test_the_heap_a_process_built_for_its_first_series_is_frozen_out_of_garbage_collection(fast_config, monkeypatch):
+    from forecasting import series
+
+    monkeypatch.setattr(series, "_series_started", 0)  # as in a fresh process
+    gc.unfreeze()
     config = fast_config("selection.candidates=[naive]")
-    for _ in range(2):
-        train_series(daily_series(120), config)
+    train_series(daily_series(120), config)
+    assert gc.get_freeze_count() == 0  # not yet: the first series is still loading what it needs
+    train_series(daily_series(120), config)
     assert gc.get_freeze_count() > 0
 
 

@@ -202,5 +202,7 @@ def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):
     config = load_config(None, [*_overrides(runs), "output.format=parquet", f"output.path={tmp_path}"])
     pipeline.run_job(spark, config, FULL_DATE)
     first = tables.read_table(spark, config, tables.FORECASTS).count()
-    pipeline.run_job(spark, config, FULL_DATE)
-    assert tables.read_table(spark, config, tables.FORECASTS).count() == first
+    rerun = pipeline.run_job(spark, config, FULL_DATE)
+    forecasts = tables.read_table(spark, config, tables.FORECASTS)
+    assert forecasts.count() == first  # replaced, not added to
+    assert [row[0] for row in forecasts.select("job_run_id").distinct().collect()] == [rerun.job_run_id]
