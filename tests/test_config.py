@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_defaults_load_and_validate():
     config = load_config()
-    assert config.input.key_columns == load_defaults()["input"]["key_columns"]
+    assert (config.input.path, config.input.key_columns) == ("sample", ["store", "item"])  # the embedded sample
     assert config.tuning.search_space["seasonality_mode"].values == ["additive", "multiplicative"]
 
 

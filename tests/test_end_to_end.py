@@ -98,7 +98,7 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     _, scoring_run, training_run = runs.stdout.splitlines()  # newest first
     assert scoring_run.split()[:3] == ["2026-01-05", "score_forecast", "FINISHED"]
     assert training_run.split()[:3] == ["2026-01-05", "train_forecast", "FINISHED"]
-    assert "  ok 24  " in training_run and training_run.endswith(parent.info.run_id)
+    assert "  ok 24, skipped 0, failed 0  " in training_run and training_run.endswith(parent.info.run_id)
     soap = subprocess.run([sys.executable, "-m", "forecasting", "series", "store=east", "item=soap"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert soap.returncode == 0, soap.stderr

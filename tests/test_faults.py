@@ -72,8 +72,9 @@ def assert_clean_tables(folder: Path, stores: list[str]):
 def test_a_killed_python_worker_is_retried_without_duplicates(tmp_path):
     stores = [f"s{i}" for i in range(4)]
     input_path = write_input(tmp_path, {s: daily_series(60, seed=i) for i, s in enumerate(stores)})
-    # two tasks of two series each, and up to four attempts per task (local[N,F])
-    argv = command(tmp_path, input_path, "reliability.kill_worker_on_series=s2", "spark.shuffle_partitions=2",
+    # one task for all four series (s0 and s1 are logged before s2's worker dies),
+    # and up to four attempts per task (local[N,F])
+    argv = command(tmp_path, input_path, "reliability.kill_worker_on_series=s2", "spark.shuffle_partitions=1",
                    master="local[2,4]")
     done = run(tmp_path, argv)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -87,6 +88,9 @@ def test_a_killed_python_worker_is_retried_without_duplicates(tmp_path):
     assert per_series.to_dict() == {s: 1 for s in stores}  # the killed attempt's run was reused
     assert all(r.info.status == "FINISHED" for r in runs)
     assert set(results["child_run_id"]) == {r.info.run_id for r in runs}
+    # the runs the killed attempt had finished were not logged a second time
+    client = mlflow.MlflowClient((tmp_path / "mlruns").as_uri())
+    assert all(len(client.get_metric_history(r.info.run_id, "fit_seconds")) == 1 for r in runs)
 
 
 def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):

@@ -346,6 +346,8 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
     ]
     params = [Param(k, _param_value(v)) for k, v in outcome.best_params.items()]
     run = _earlier_attempt(tracker, context, keys) if retry else None
+    if run is not None and run.info.status in ("FINISHED", "FAILED"):
+        return run.info.run_id  # the lost attempt had logged this series in full (the search is seeded)
     batch_tags = [RunTag(k, v) for k, v in tags.items()]
     if run is not None:
         try:  # the retried attempt found the same parameters (the search is seeded)
