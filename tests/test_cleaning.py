@@ -68,6 +68,11 @@ def test_dates_align_to_the_date_that_names_their_period_whether_its_start_or_it
     assert align_to_grid(ds, "ME").tolist() == dates("2024-01-31", "2024-02-29", "2024-03-31")
     assert align_to_grid(ds, "QE").tolist() == dates("2024-03-31", "2024-03-31", "2024-03-31")
     assert align_to_grid(ds, "YS").tolist() == dates("2024-01-01", "2024-01-01", "2024-01-01")
+    # business ends: Sunday 31 March is after March's (Friday 29th), and still March's
+    assert align_to_grid(ds, "BME").tolist() == dates("2024-01-31", "2024-02-29", "2024-03-29")
+    assert align_to_grid(pd.Series(pd.to_datetime(["2023-12-31", "2023-06-15"])), "BYE").tolist() == dates(
+        "2023-12-29", "2023-12-29"
+    )
     # weeks ending on Sunday: Monday 1 January is in the week of Sunday 7 January
     weekly = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-07", "2024-01-08"]))
     assert align_to_grid(weekly, "W-SUN").tolist() == dates("2024-01-07", "2024-01-07", "2024-01-14")

@@ -22,16 +22,29 @@ class Cleaned:
     rejection: str | None = None
 
 
+# Frequencies named by the end of a calendar period (ME, BME, QE, BQE, YE, BYE):
+# a date goes to the end its own month, quarter or year has on the grid. A
+# business end may come before the calendar end; the days after it are still its.
+_CALENDAR_ENDS = ("MonthEnd", "QuarterEnd", "YearEnd")
+
+
 def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
     """Each timestamp moved to the date that names its period of ``frequency``:
     the period's start (hours, days, MS, QS, YS), or its end for frequencies
-    named by their end (ME, QE, YE, W-SUN: a week ending on Sunday), as pandas'
-    resample labels them. A monthly value dated the 15th is May's either way."""
+    named by their end (ME, QE, YE, their business forms, W-SUN: a week ending on
+    Sunday, 52-53-week fiscal years). A monthly value dated the 15th is March's
+    either way."""
     offset = to_offset(frequency)
     if isinstance(offset, Tick):  # fixed-length periods: hours, days, minutes
         return ds.dt.floor(offset)
-    named_by_end = type(offset).__name__.endswith("End") or (isinstance(offset, Week) and offset.weekday is not None)
-    return ds.dt.normalize().map(offset.rollforward if named_by_end else offset.rollback)
+    days = ds.dt.normalize()
+    name = type(offset).__name__
+    if name.endswith(_CALENDAR_ENDS):
+        earlier, later = days.map(offset.rollback), days.map(offset.rollforward)
+        return earlier.where(earlier.dt.to_period("M") == days.dt.to_period("M"), later)
+    if name.startswith("FY5253") or (isinstance(offset, Week) and offset.weekday is not None):
+        return days.map(offset.rollforward)
+    return days.map(offset.rollback)
 
 
 def _fill(y: pd.Series, how: str) -> pd.Series:
