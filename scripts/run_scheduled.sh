@@ -32,6 +32,7 @@ done
 
 log_dir=${FORECAST_LOG_DIR:-$home/logs}
 mkdir -p "$log_dir"
+log_dir=$(cd "$log_dir" && pwd)  # absolute: the job runs in $home
 log="$log_dir/${job}_forecast-$run_date.log"
 lock="$log_dir/.${job}_forecast-$run_date.lock"
 

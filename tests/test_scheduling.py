@@ -18,11 +18,11 @@ QUICK = [
 ]
 
 
-def wrapper(tmp_path, *args, home=None):
+def wrapper(tmp_path, *args, home=None, log_dir=None):
     env = {**os.environ, "SPARK_SUBMIT_ARGS": "--master local[2]",
            "SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit"), "PYSPARK_PYTHON": sys.executable}
     if home is None:
-        env["FORECAST_LOG_DIR"] = str(tmp_path / "logs")
+        env["FORECAST_LOG_DIR"] = log_dir or str(tmp_path / "logs")
     else:
         env.pop("FORECAST_LOG_DIR", None)
         env["FORECAST_HOME"] = str(home)
@@ -64,7 +64,8 @@ def test_a_run_of_the_same_job_and_date_still_going_exits_6(tmp_path):
 
 
 def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
-    bad = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--set", "forecast.horizon=-1")
+    # a log folder given relative to where the wrapper starts, although the job runs in the project
+    bad = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--set", "forecast.horizon=-1", log_dir="my-logs")
     assert bad.returncode == 2
-    assert "forecast.horizon" in (tmp_path / "logs" / "train_forecast-2024-02-20.log").read_text()
+    assert "forecast.horizon" in (tmp_path / "my-logs" / "train_forecast-2024-02-20.log").read_text()
     assert wrapper(tmp_path, "predict").returncode == 64
