@@ -66,7 +66,8 @@ def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, mon
 def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path, fast_config, caplog):
     import mlflow
 
-    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "input.options={user: ana, password: hunter2-secret}",
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}",
+                         "input.options={user: ana, password: hunter2-secret, url: 'jdbc:postgresql://ana:hunter2@db/x'}",
                          "spark.conf={spark.hadoop.fs.s3a.secret.key: s3-hunter2, spark.executor.memory: 1g}")
     context = tracking.start_parent_run(config, "2024-03-31", {})
     run = mlflow.MlflowClient(context.tracking_uri).get_run(context.parent_run_id)
@@ -75,4 +76,5 @@ def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path
     assert "hunter2" not in recorded
     assert run.data.params["input.options.password"] == tracking.REDACTED
     assert run.data.params["input.options.user"] == "ana" and "spark.executor.memory: 1g" in resolved
+    assert run.data.params["input.options.url"] == f"jdbc:postgresql://ana:{tracking.REDACTED}@db/x"
     assert "input.options.password looks like a secret" in caplog.text

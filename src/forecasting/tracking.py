@@ -35,7 +35,10 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
 JOB_TAG = "job"
-SECRET_NAME = re.compile(r"secret|passw|token|credential|private|(access|account|api)[._-]?key", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
+)
+URL_PASSWORD = re.compile(r"(://[^/:@\s]+):[^/@\s]+@")  # scheme://user:password@host
 REDACTED = "(redacted)"
 
 
@@ -165,7 +168,7 @@ def start_parent_run(
     tags = {
         JOB_TAG: job,
         RUN_DATE_TAG: run_date,
-        "input_path": config.input.path,
+        "input_path": redact_url_password(config.input.path),
         "data_version": data_version.get("content_sha256") or str(data_version.get("delta_version")),
         "code_version": lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
@@ -204,15 +207,20 @@ def redact_secrets(data: dict, prefix: str = "") -> dict:
     cleaned = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            cleaned[key] = redact_secrets(value, f"{path}.")
-        elif value is not None and SECRET_NAME.search(str(key)):
+        if value is not None and SECRET_NAME.search(str(key)):
             logger.warning("config key %s looks like a secret: not recorded in MLflow; pass it through "
                            "the environment instead", path)
             cleaned[key] = REDACTED
+        elif isinstance(value, dict):
+            cleaned[key] = redact_secrets(value, f"{path}.")
         else:
-            cleaned[key] = value
+            cleaned[key] = redact_url_password(value) if isinstance(value, str) else value
     return cleaned
+
+
+def redact_url_password(text: str) -> str:
+    """``scheme://user:password@host`` with the password replaced."""
+    return URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
 
 
 def check_server(uri: str, timeout: float) -> None:
@@ -346,7 +354,8 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
     ]
     params = [Param(k, _param_value(v)) for k, v in outcome.best_params.items()]
     run = _earlier_attempt(tracker, context, keys) if retry else None
-    if run is not None and run.info.status in ("FINISHED", "FAILED"):
+    ended_as = "FAILED" if outcome.status == "failed" else "FINISHED"
+    if run is not None and run.info.status == ended_as:
         return run.info.run_id  # the lost attempt had logged this series in full (the search is seeded)
     batch_tags = [RunTag(k, v) for k, v in tags.items()]
     if run is not None:
