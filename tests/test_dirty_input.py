@@ -1,4 +1,6 @@
 """A deliberately dirty input: every key comes out exactly once, good series as usual."""
+import json
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -41,6 +43,7 @@ def dirty(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("dirty")
     parts = [s.assign(store=name) for name, s in dirty_series().items()]
     parts.append(daily_series(60, seed=30).assign(store=None))  # a null key
+    parts.append(pd.DataFrame({"store": ["good"], "ds": [pd.NaT], "y": [1.0]}))  # a row with no time
     source = pd.concat(parts)[["store", "ds", "y"]]
     source.to_parquet(root / "input.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     config = load_config(
@@ -61,6 +64,15 @@ def dirty(spark, tmp_path_factory):
     summary = pipeline.run_job(spark, config, RUN_DATE)
     results = tables.read_table(spark, config, tables.SERIES_RESULTS).toPandas().set_index("store", drop=False)
     return {"config": config, "source": source, "summary": summary, "results": results}
+
+
+def test_a_row_without_a_time_is_left_out_and_counted_in_the_runs_lineage(dirty):
+    assert dirty["results"].loc["good", "history_length"] == 60
+    lineage = mlflow.artifacts.load_text(
+        f"{mlflow.MlflowClient(dirty['summary'].tracking_uri).get_run(dirty['summary'].job_run_id).info.artifact_uri}"
+        "/lineage/data_version.json"
+    )
+    assert json.loads(lineage)["rows_without_time"] == 1
 
 
 def test_every_input_key_appears_exactly_once(spark, dirty):

@@ -95,6 +95,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
     logger.info("input: %d rows in %d series with data up to %s", counts.rows, series_count, run_date)
+    if counts.rows_without_time:  # in the run's lineage too, beside the data version
+        data_version = {**data_version, "rows_without_time": counts.rows_without_time}
 
     job = "evaluate_forecast" if evaluate else "train_forecast"
     context = tracking.start_parent_run(config, run_date, data_version, job=job)
