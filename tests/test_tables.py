@@ -58,7 +58,10 @@ def test_models_table_holds_one_loadable_model_per_series_and_run(spark, runs):
 
 
 def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs):
+    left_by_a_killed_run = Path(tables.staging_root(runs["config"])) / f"score-{FULL_DATE}-0123abcd"
+    left_by_a_killed_run.mkdir(parents=True)
     summary = scoring.run_scoring(spark, runs["config"], FULL_DATE)
+    assert not left_by_a_killed_run.exists()
     assert summary.counts == {scoring.SCORED_OK: 2}
     forecasts = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE)
     trained = forecasts.where("source = 'trained'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")
@@ -91,6 +94,9 @@ def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fa
     assert_df_equality(dropped, expected(("a", day(2)), ("b", day(4))), ignore_row_order=True, ignore_nullable=True)
     filled = scoring.last_observations(series, fast_config("input.key_columns=[shop]", "cleaning.missing_values=interpolate"))
     assert_df_equality(filled, expected(("a", day(3)), ("b", day(5))), ignore_row_order=True, ignore_nullable=True)
+    negative = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), -2.0)], "shop string, ds timestamp, y double")
+    without = scoring.last_observations(negative, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop"))
+    assert_df_equality(without, expected(("a", day(1))), ignore_nullable=True)
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():
@@ -108,6 +114,15 @@ def test_scoring_without_a_models_table_is_an_input_error(spark, fast_config, tm
 
     with pytest.raises(InputError, match="cannot read the models table at .*nothing/models"):
         scoring.run_scoring(spark, fast_config(f"output.path={tmp_path / 'nothing'}"), "2024-01-01")
+
+
+def test_a_storage_failure_reading_the_models_stays_an_error_worth_a_retry(spark, fast_config, monkeypatch):
+    def storage_down(*args, **kwargs):
+        raise RuntimeError("storage unavailable")
+
+    monkeypatch.setattr(scoring.tables, "read_table", storage_down)
+    with pytest.raises(RuntimeError, match="storage unavailable"):  # exit 1, not 3 (input error)
+        scoring.run_scoring(spark, fast_config(), "2024-01-01")
 
 
 def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs):

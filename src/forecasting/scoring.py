@@ -56,11 +56,14 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
 
 
 def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
-    """Each series' last time (``last_ds``); with ``cleaning.missing_values: drop``
-    a row whose target is missing or infinite does not count, training drops it."""
+    """Each series' last time (``last_ds``), without the rows training drops: with
+    ``cleaning.missing_values: drop`` those whose target is missing or infinite,
+    with ``cleaning.negative_values: drop`` those below zero."""
     target = F.col(validation.TARGET)
     if config.cleaning.missing_values == "drop":
         series_df = series_df.where(target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf")))
+    if config.cleaning.negative_values == "drop":
+        series_df = series_df.where(target.isNull() | ~(target < 0))  # null and NaN rows: the policy above
     return series_df.groupBy(*config.input.key_columns).agg(F.max(validation.TIME).alias("last_ds"))
 
 
