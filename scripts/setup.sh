@@ -13,12 +13,15 @@ if ! command -v java >/dev/null 2>&1; then
         exit 1
     fi
 fi
-# The Java spark-submit will start: JAVA_HOME's, else the first on PATH. Spark 4 needs 17 or later.
+# The Java spark-submit will start: JAVA_HOME's, else the first on PATH. Spark 4.0
+# runs on Java 17 and 21. ("1.8.0_381" is Java 8.)
 java_bin=${JAVA_HOME:+$JAVA_HOME/bin/}java
-java_major=$("$java_bin" -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -n 1)
+java_major=$("$java_bin" -version 2>&1 | sed -n 's/.* version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' | head -n 1) || true
 if [ "${java_major:-0}" -lt 17 ]; then
-    echo "setup: $java_bin is Java ${java_major:-of unknown version}; Spark 4 needs Java 17 or later (set JAVA_HOME to one)" >&2
+    echo "setup: $java_bin is ${java_major:+Java }${java_major:-missing or of unknown version}; Spark 4.0 needs Java 17 or 21 (set JAVA_HOME to one)" >&2
     exit 1
+elif [ "$java_major" -gt 21 ]; then
+    echo "setup: $java_bin is Java $java_major; Spark 4.0 is tested on Java 17 and 21 only" >&2
 fi
 
 PYTHON=${PYTHON:-python3}
