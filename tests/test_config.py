@@ -56,6 +56,8 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("input.key_columns=[date]", "input.key_columns"),
         ("input.key_columns=[store, status]", "input.key_columns"),  # a column of series_results
         ("input.key_columns=[store#]", "input.key_columns"),  # not a tag name MLflow takes
+        ("input.key_columns=[mlflow.user]", "input.key_columns"),  # MLflow's own tag
+        ("input.key_columns=[region/]", "input.key_columns"),  # a path MLflow refuses
         ("tuning.metric=r2", "tuning.metric"),
         ("tuning.search_space.growth={distribution: choice, values: [flat]}", "tuning.search_space.growth"),
         ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),

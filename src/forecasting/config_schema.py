@@ -3,6 +3,7 @@ values, and the checks of values that types alone cannot express."""
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ RESERVED_KEY_NAMES = frozenset({
     "child_run_id", "status", "reason", "history_length", "data_notes", "cv_mae", "cv_rmse", "cv_smape",
     "cv_mase", "candidate_scores", "best_params", "evaluations", "fit_seconds", "tracking_seconds",
     "history_end", "model_json", "frequency", "interval_width", "candidate", "selected", "mae", "rmse",
-    "smape", "mase", "coverage", "series_id", "series_hash", "job",
+    "smape", "mase", "coverage", "scores", "series_id", "series_hash", "job",
 })
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
@@ -193,7 +194,7 @@ def validate(config: JobConfig) -> None:
     clashes = sorted(set(inp.key_columns) & RESERVED_KEY_NAMES)
     _require(not clashes, "input.key_columns",
              f"has {clashes}, which the job names its own columns or run tags: rename the column(s) in the input")
-    untaggable = [k for k in inp.key_columns if not TAG_NAME.fullmatch(k)]
+    untaggable = [k for k in inp.key_columns if not _is_tag_name(k)]
     _require(not untaggable, "input.key_columns",
              f"has {untaggable}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only)")
     _require(
@@ -282,6 +283,12 @@ def _validate_space(name: str, space: ParamSpace) -> None:
         _require(space.low > 0, f"{key}.low", "must be positive for loguniform")
     if space.distribution == "quniform":
         _require(space.q is not None and space.q > 0, f"{key}.q", "must be positive for quniform")
+
+
+def _is_tag_name(name: str) -> bool:
+    """What MLflow takes as a tag name of its own: its characters, a plain relative
+    path (no "a/", "./a" or "/a"), and not one of MLflow's system tags."""
+    return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
 
 
 def _is_frequency(text: str) -> bool:
