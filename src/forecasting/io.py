@@ -58,9 +58,10 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
 def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
     """``frame`` as a DataFrame of slices of at most ROWS_PER_LOCAL_SLICE rows."""
     step = ROWS_PER_LOCAL_SLICE
-    if len(frame) <= step:
-        return spark.createDataFrame(frame)
-    return reduce(DataFrame.union, [spark.createDataFrame(frame.iloc[i:i + step]) for i in range(0, len(frame), step)])
+    first = spark.createDataFrame(frame.iloc[:step])
+    # the first slice's column types for every slice: each slice's own could differ (a column null in one)
+    rest = [spark.createDataFrame(frame.iloc[i:i + step], schema=first.schema) for i in range(step, len(frame), step)]
+    return reduce(DataFrame.union, rest, first)
 
 
 def _is_delta(spark: SparkSession, fmt: str, path: str) -> bool:
