@@ -37,7 +37,7 @@ def started_jobs(folder: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if '"SparkListenerJobStart"' in line]
 
 
-def test_embedded_default_runs_end_to_end(tmp_path):
+def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
     done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path,
                         spark_args=event_log(tmp_path / "training-events"))
     assert done.returncode == 0, done.stdout[-3000:]
@@ -109,8 +109,17 @@ def test_embedded_default_runs_end_to_end(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
+    # a kernel of this very Python: a "python3" kernel in the user's Jupyter folder would win otherwise
+    kernel = tmp_path / "jupyter" / "kernels" / "project-python"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps(
+        {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "language": "python",
+         "display_name": "project venv"}
+    ))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     notebook = nbformat.read(ROOT / "notebooks" / "explore_forecasts.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(notebook, timeout=300, kernel_name="project-python",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
