@@ -5,7 +5,7 @@ import mlflow.prophet
 import numpy as np
 
 from conftest import daily_series
-from forecasting import model_store, tracking
+from forecasting import child_runs, model_store, tracking
 from forecasting.series import train_series
 
 
@@ -18,7 +18,7 @@ def test_every_series_model_loads_as_its_own_prophet_model(tmp_path, fast_config
         history = daily_series(70, level=level, seed=seed)
         outcome = train_series(history, config)
         model_json = model_store.dump(outcome.model_name, outcome.model)
-        run_id = tracking.log_series_run(context, {"store": f"s{seed}"}, outcome, history, model_json=model_json)
+        run_id = child_runs.log_series_run(context, {"store": f"s{seed}"}, outcome, history, model_json=model_json)
 
         loaded = mlflow.prophet.load_model(f"runs:/{run_id}/model")
         again = loaded.predict(outcome.forecast[["ds"]])
@@ -68,7 +68,7 @@ def test_a_child_run_whose_logging_fails_ends_failed_not_running(tmp_path, fast_
 
     monkeypatch.setattr(MlflowClient, "log_batch", refused)
     with pytest.raises(mlflow.exceptions.MlflowException, match="batch refused"):
-        tracking.log_series_run(context, {"store": "north"}, outcome, history)
+        child_runs.log_series_run(context, {"store": "north"}, outcome, history)
     monkeypatch.undo()
     [child] = MlflowClient(context.tracking_uri).search_runs(
         [context.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{context.parent_run_id}'"

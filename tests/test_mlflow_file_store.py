@@ -5,7 +5,7 @@ import pytest
 from mlflow.utils import file_utils
 
 from conftest import daily_series
-from forecasting import mlflow_file_store, tracking
+from forecasting import child_runs, mlflow_file_store, tracking
 from forecasting.series import train_series
 
 
@@ -32,7 +32,7 @@ def test_a_child_run_is_logged_without_listing_its_experiment_folder(tmp_path, f
     listed, listdir = [], os.listdir
     monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(os.path.realpath(path)) or listdir(path))
 
-    run_id = tracking.log_series_run(context, {"store": "north"}, outcome, history)
+    run_id = child_runs.log_series_run(context, {"store": "north"}, outcome, history)
 
     assert experiment_folder not in listed
     run = tracking.client(context.tracking_uri).get_run(run_id)
@@ -65,7 +65,7 @@ def test_a_child_run_reads_its_metadata_once_and_ends_with_what_was_written(tmp_
     reads, read = [], FileStore._get_run_info_from_dir
     monkeypatch.setattr(FileStore, "_get_run_info_from_dir", lambda self, run_dir: reads.append(run_dir) or read(self, run_dir))
 
-    run_id = tracking.log_series_run(context, {"store": "north"}, outcome, history)
+    run_id = child_runs.log_series_run(context, {"store": "north"}, outcome, history)
 
     assert len(reads) == 1  # the store's own calls would read it 7 times
     run = tracking.client(context.tracking_uri).get_run(run_id)  # outside the logging: read afresh

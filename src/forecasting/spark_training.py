@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import model, model_store, python_worker, tables, tracking
+from forecasting import child_runs, model, model_store, python_worker, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
@@ -97,7 +97,7 @@ def train_group(
     model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
     tracking_started = time.perf_counter()
     try:
-        run_id = tracking.log_series_run(
+        run_id = child_runs.log_series_run(
             context, keys, outcome, prepare_history(history), retry=attempt > 0, model_json=model_json
         )
     except Exception as err:  # the forecast stays valid without its run

@@ -1,8 +1,5 @@
-"""MLflow tracking: one parent run per job run, one child run per series.
-
-Child runs are written by the executors themselves through an ``MlflowClient``
-built from the tracking URI, so nothing per series passes through the driver.
-"""
+"""MLflow tracking: the client, a series' identity in its tags, and the job's
+parent run. Each series' child run is logged by forecasting.child_runs."""
 from __future__ import annotations
 
 import hashlib
@@ -19,9 +16,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from forecasting import lineage, mlflow_file_store, model_store, plots, run_artifacts
+from forecasting import lineage, mlflow_file_store
 from forecasting.config import JobConfig
-from forecasting.series import SeriesOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +176,7 @@ def start_parent_run(
     from mlflow.entities import Param
 
     recorded = redact_secrets(config.to_dict())
-    params = [Param(key, _param_value(value)) for key, value in _flatten(recorded).items()]
+    params = [Param(key, param_value(value)) for key, value in _flatten(recorded).items()]
     params.append(Param("run_date", run_date))
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
         tracker.log_batch(run_id, params=params[start : start + 100])
@@ -297,109 +293,8 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _param_value(value: Any) -> str:
+def param_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 # --------------------------------------------------------------------------- executor
-
-
-def log_series_run(
-    context: RunContext,
-    keys: dict[str, Any],
-    outcome: SeriesOutcome,
-    history,
-    retry: bool = False,
-    model_json: str | None = None,
-) -> str:
-    """Create (or, on a task retry, reuse), fill and end the child run of one series.
-    ``model_json``: the outcome's model as model_store.dump gives it, if already made."""
-    # only this call writes to the series' run meanwhile (a retry's earlier attempt is dead)
-    with mlflow_file_store.run_metadata_read_once():
-        return _log_series_run(context, keys, outcome, history, retry, model_json)
-
-
-def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOutcome, history, retry: bool,
-                    model_json: str | None) -> str:
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    use_context_environment(context)
-    tracker = client(context.tracking_uri)
-    name = series_id(keys)
-    tags = {
-        SERIES_ID_TAG: name[:MAX_TAG_VALUE],
-        SERIES_HASH_TAG: series_hash(keys),
-        RUN_DATE_TAG: context.run_date,
-        STATUS_TAG: outcome.status,
-        "model": outcome.model_name or "none",
-        **{column: key_text(value)[:MAX_TAG_VALUE] for column, value in keys.items()},
-    }
-    if outcome.reason:
-        tags["reason"] = outcome.reason[:MAX_TAG_VALUE]
-    if outcome.notes:
-        tags["data_notes"] = "; ".join(outcome.notes)[:MAX_TAG_VALUE]
-    now = int(time.time() * 1000)
-    metrics = [Metric(f"cv_{k}", v, now, 0) for k, v in outcome.cv_metrics.items()]
-    metrics += [
-        Metric(f"cv_{metric}_{candidate}", value, now, 0)
-        for candidate, scores in outcome.candidate_scores.items()
-        for metric, value in scores.items()
-        if math.isfinite(value)
-    ]
-    metrics += [
-        Metric("fit_seconds", outcome.fit_seconds, now, 0),
-        Metric("history_length", float(outcome.history_length), now, 0),
-        Metric("evaluations", float(outcome.evaluations), now, 0),
-    ]
-    params = [Param(k, _param_value(v)) for k, v in outcome.best_params.items()]
-    run = _earlier_attempt(tracker, context, keys) if retry else None
-    ended_as = "FAILED" if outcome.status == "failed" else "FINISHED"
-    if run is not None and run.info.status == ended_as:
-        return run.info.run_id  # the lost attempt had logged this series in full (the search is seeded)
-    batch_tags = [RunTag(k, v) for k, v in tags.items()]
-    if run is not None:
-        try:  # the retried attempt found the same parameters (the search is seeded)
-            tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
-        except Exception as err:
-            logger.warning("cannot reuse run %s of %s (%s); starting a new one", run.info.run_id, name, err)
-            tracker.set_terminated(run.info.run_id, status="FAILED")
-            run = None
-    rest = None
-    if run is None:
-        # Created with the two tags a retried task finds it by; the rest go in one
-        # batch (the file store rereads the run's metadata for every tag given here).
-        identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
-        run = tracker.create_run(context.experiment_id, tags=identity, run_name=name[:MAX_RUN_NAME])
-        rest = [tag for tag in batch_tags if tag.key not in identity]
-    run_id = run.info.run_id
-    try:  # from here on a failure ends the run FAILED: no run is left RUNNING
-        if rest is not None:
-            tracker.log_batch(run_id, metrics=metrics, params=params, tags=rest)
-        # straight to the run's artifact store: MLflow's client would read the whole run back to find it
-        files = {}
-        if outcome.forecast is not None and context.log_plots:
-            title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
-            svg = plots.forecast_svg(history, outcome.forecast, f"{title}  (run {context.run_date})")
-            files["plots/forecast.svg"] = svg.encode("utf-8")
-        if outcome.model is not None and context.log_models:
-            model_json = model_json or model_store.dump(outcome.model_name, outcome.model)
-            files.update(run_artifacts.model_files(outcome.model_name, outcome.model, model_json))
-        if files:
-            run_artifacts.write(get_artifact_repository(run.info.artifact_uri), files)
-    except Exception:
-        tracker.set_terminated(run_id, status="FAILED")
-        raise
-    tracker.set_terminated(run_id, status="FAILED" if outcome.status == "failed" else "FINISHED")
-    return run_id
-
-
-def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> Any:
-    """The mlflow Run an earlier, killed attempt of this task made for this series, or None."""
-    runs = tracker.search_runs(
-        [context.experiment_id],
-        filter_string=f"tags.{PARENT_TAG} = '{context.parent_run_id}' and {series_filter(keys)}",
-    )
-    for extra in runs[1:]:
-        tracker.set_terminated(extra.info.run_id, status="FAILED")
-    return runs[0] if runs else None
