@@ -91,22 +91,26 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         (source.target_column, bad_target, counts["bad_target"]),
     ):
         if count:
-            examples = [row[0] for row in df.where(bad).select(column).limit(EXAMPLES).collect()]
             what = "dates or timestamps" if column == source.time_column else "numbers"
             raise InputError(
                 f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
-                f"e.g. {examples}"
+                f"e.g. {_examples(df, bad, column)}"
             )
     if counts["time_out_of_range"]:
-        examples = [row[0] for row in df.where(time_out_of_range).select(source.time_column).limit(EXAMPLES).collect()]
         raise InputError(
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
-            f"(the earliest pandas can hold), e.g. {examples}: a mistyped year?"
+            f"(the earliest pandas can hold), e.g. {_examples(df, time_out_of_range, source.time_column)}: "
+            "a mistyped year?"
         )
     if counts["no_time"]:
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
                        counts["no_time"], counts["rows"], source.time_column)
     return InputCounts(counts["rows"], counts["series"] if run_date is not None else None, counts["no_time"])
+
+
+def _examples(df: DataFrame, condition: Column, column: str) -> list:
+    """A few of ``column``'s values in the rows that meet ``condition``, as the input has them."""
+    return [row[0] for row in df.where(condition).select(column).limit(EXAMPLES).collect()]
 
 
 def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
