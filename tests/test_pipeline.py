@@ -255,13 +255,14 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
     assert list(runs["status"]) == ["FAILED"]
 
 
-def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks():
+def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks_in_whole_rounds():
     from forecasting.spark_training import shuffle_partitions
 
     config = load_config()
     assert shuffle_partitions(config, 400, cores=2) == 50  # about 8 series a task
     assert shuffle_partitions(config, 24, cores=2) == 8  # at least 4 tasks per core
     assert shuffle_partitions(config, 3, cores=16) == 3  # never an empty task by design
+    assert shuffle_partitions(config, 400, cores=8) == 56  # 50 would leave 6 of 8 cores idle in the last round
     assert shuffle_partitions(config, 10**6, cores=2) == 2000
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
 

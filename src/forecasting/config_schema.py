@@ -31,6 +31,7 @@ RESERVED_KEY_NAMES = frozenset({
     "cv_mase", "candidate_scores", "best_params", "evaluations", "fit_seconds", "tracking_seconds",
     "history_end", "model_json", "frequency", "interval_width", "candidate", "selected", "mae", "rmse",
     "smape", "mase", "coverage", "scores", "series_id", "series_hash", "job",
+    "_task", "_slot", "_rows",  # forecasting.balancing's, while series are dealt to tasks
 })
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")

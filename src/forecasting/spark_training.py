@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import child_runs, model, model_store, python_worker, tables, tracking
+from forecasting import balancing, child_runs, model, model_store, python_worker, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
@@ -29,9 +29,10 @@ logger = logging.getLogger(__name__)
 
 # Auto partitioning: tasks of about SERIES_PER_TASK series, but at least
 # TASKS_PER_CORE per core so that a core that finishes early takes more work,
-# and at most MAX_AUTO_PARTITIONS. Each task costs a fixed overhead (Arrow
-# streams, a staging file): measured on 400 M4 series, one series per task made
-# the training stage 14% slower than about ten.
+# a whole number of tasks per core (balancing makes them of equal size), and at
+# most MAX_AUTO_PARTITIONS. Each task costs a fixed overhead (Arrow streams, a
+# staging file): measured on 400 M4 series, one series per task made the
+# training stage 14% slower than about ten.
 SERIES_PER_TASK = 8
 TASKS_PER_CORE = 4
 MAX_AUTO_PARTITIONS = 2000
@@ -166,6 +167,7 @@ def shuffle_partitions(config: JobConfig, series_count: int, cores: int) -> int:
     if config.spark.shuffle_partitions:
         return config.spark.shuffle_partitions
     wanted = max(TASKS_PER_CORE * cores, math.ceil(series_count / SERIES_PER_TASK))
+    wanted = math.ceil(wanted / cores) * cores  # no core idle in the last round
     return max(1, min(series_count, wanted, MAX_AUTO_PARTITIONS))
 
 
@@ -177,15 +179,20 @@ def train_all(
     ``series_done``, an accumulator, counts the series as their tasks end."""
     spark = series_df.sparkSession
     partitions = shuffle_partitions(config, series_count, spark.sparkContext.defaultParallelism)
+    keys = list(config.input.key_columns)
+    work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
+                   series_done=series_done)
+    schema = result_schema(series_df, keys)
+    if series_count <= balancing.MAX_BALANCED_SERIES:
+        logger.info("training %d series in %d partitions of about equal size", series_count, partitions)
+        tasks = balancing.balanced(series_df, keys, partitions)
+        return tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
+    logger.info("training %d series in %d partitions", series_count, partitions)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     # Adaptive execution would merge the small shuffle partitions (a few KB of
     # history each) into one task and leave every other core idle.
     spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
-    keys = list(config.input.key_columns)
-    logger.info("training %d series in %d partitions", series_count, partitions)
-    work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
-                   series_done=series_done)
-    return series_df.groupBy(*keys).applyInPandas(work, schema=result_schema(series_df, keys))
+    return series_df.groupBy(*keys).applyInPandas(work, schema=schema)
 
 
 def with_run_columns(df: DataFrame, run_date: str, job_run_id: str) -> DataFrame:
