@@ -38,6 +38,8 @@ def test_benchmark_runs_every_variant_and_compares_like_with_like(tmp_path):
     assert list(job["phases"]) == PHASES and sum(job["phases"].values()) == pytest.approx(job["wall"], abs=0.1)
     assert 0 < report["tracking_share"] < 1 and job["driver_peak"] > job["driver_jvm_peak"] > 0
     assert "job phases (s): start, read and check " in done.stdout
+    # about 1 GB at 400 series: gone once the report is written, unless --keep
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith("forecast-benchmark-")]
 
 
 @pytest.mark.skipif(not M4_TRAIN.exists(), reason="../shared M4 data not present")
@@ -45,7 +47,7 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     out = tmp_path / "benchmark.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
-         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--out", str(out)],
+         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--keep", "--out", str(out)],
         cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -56,6 +58,7 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     assert len(ideal["cpus"]) == len(parallel["walls"]) == len(job["walls"]) == 3 and report["rounds"] == 3
     # each job wrote into tables of its own: a first run each time, as alike as the rounds can be
     [folder] = [path for path in tmp_path.iterdir() if path.name.startswith("forecast-benchmark-")]
+    assert f"runs kept in {folder}" in done.stdout
     for round_number in (1, 2, 3):
         results = DeltaTable(folder / f"round-{round_number}" / "job" / "output" / "series_results")
         assert results.version() == 0 and len(results.to_pandas()) == 2
