@@ -1,0 +1,99 @@
+"""The training stage on more cores, simulated from one run's measured per-series times.
+
+    python scripts/benchmark.py --series 400 --max-evals 60 --folds 3 --variants job --keep
+    python scripts/simulate_cores.py --config /tmp/forecast-benchmark-XXXX/job.yaml --cores 2,8,16
+
+For when no machine with that many cores is at hand: it reads the run's
+series_results (each series' fit and tracking seconds, measured in its task),
+deals the series into tasks twice, the way the job does (forecasting.balancing,
+with the job's task count for that many cores) and the way plain hash
+partitioning on the keys would, and plays each set of tasks in order onto N
+cores, each task to the first core free, as Spark's scheduler hands them out.
+It reports the stage's length against the ideal (all series' seconds / N) as the
+stage's efficiency.
+
+A simulation, not a measurement: it leaves out each task's own cost, the job's
+fixed costs (start, input, writes) and that cores share memory bandwidth. Which
+series are slow is partly chance (a fit's iterations), so each figure is the
+mean over --draws draws, with the worst 5% beside it: in each, a series takes
+its rows times the seconds per row of a series drawn at random from the run.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import logging
+import random
+import statistics
+
+from pyspark.sql import functions as F
+
+from forecasting import balancing, tables
+from forecasting.config import load_config
+from forecasting.spark_session import build_session
+from forecasting.spark_training import shuffle_partitions
+
+logger = logging.getLogger("simulate_cores")
+
+
+def stage_seconds(task_seconds: list[float], cores: int) -> float:
+    """When the last task ends, tasks started in order, each on the first free core."""
+    free_at = [0.0] * cores
+    for seconds in task_seconds:
+        heapq.heappush(free_at, heapq.heappop(free_at) + seconds)
+    return max(free_at)
+
+
+def efficiency(seconds: list[float], tasks: list[int], partitions: int, cores: int) -> float:
+    per_task = [0.0] * partitions
+    for cost, task in zip(seconds, tasks):
+        per_task[task] += cost
+    return sum(seconds) / cores / stage_seconds(per_task, cores)
+
+
+def placements(results, keys: list[str], partitions: int) -> tuple[list, list, list, list]:
+    """Each series' rows, seconds per row, task when balanced and task under hash partitioning."""
+    seconds = F.col("fit_seconds") + F.col("tracking_seconds")
+    rows = F.col("history_length")
+    sizes = results.select(*keys, rows.alias("rows"), (seconds / rows).alias("per_row"))
+    slots = balancing.task_slots(sizes, keys, partitions, "rows")
+    hashed = F.pmod(F.hash(*keys), F.lit(partitions)).alias("hashed")  # where groupBy(keys) would send it
+    found = sizes.join(slots, keys).select("rows", "per_row", balancing.SLOT_COLUMN, hashed).collect()
+    return tuple([row[i] for row in found] for i in range(4))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="the run's job config (its output and key columns)")
+    parser.add_argument("--cores", default="2,8,16")
+    parser.add_argument("--run-date", help="the run to read (default: the latest in series_results)")
+    parser.add_argument("--draws", type=int, default=300)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config)
+    keys = list(config.input.key_columns)
+    spark = build_session("simulate-cores", config)
+    results = tables.read_table(spark, config, tables.SERIES_RESULTS)
+    run_date = args.run_date or results.agg(F.max("run_date")).first()[0]
+    results = results.where((F.col("run_date") == F.lit(run_date).cast("date")) & (F.col("history_length") > 0)
+                            & F.col("fit_seconds").isNotNull())
+    series = results.count()
+    print(f"\n{series} series of the run of {run_date}, each series' fit and tracking seconds as measured; "
+          f"mean of {args.draws} draws (worst 5%)\n")
+    print(f"{'cores':>5} {'tasks':>5} {'ideal s':>8} {'balanced':>17} {'hash partitioning':>18}")
+    for cores in (int(text) for text in args.cores.split(",")):
+        partitions = shuffle_partitions(config, series, cores)
+        sizes, per_row, balanced, hashed = placements(results, keys, partitions)
+        draws = random.Random(0)
+        found = {"balanced": [], "hash": []}
+        for _ in range(args.draws):
+            seconds = [rows * draws.choice(per_row) for rows in sizes]
+            found["balanced"].append(efficiency(seconds, balanced, partitions, cores))
+            found["hash"].append(efficiency(seconds, hashed, partitions, cores))
+        cells = [f"{statistics.mean(v):.3f} ({sorted(v)[len(v) // 20]:.3f})" for v in found.values()]
+        measured = sum(rows * seconds for rows, seconds in zip(sizes, per_row))
+        print(f"{cores:>5} {partitions:>5} {measured / cores:>8.1f} {cells[0]:>17} {cells[1]:>18}")
+
+
+if __name__ == "__main__":
+    main()
