@@ -1,6 +1,8 @@
 """Series spread over the training tasks by size (forecasting.balancing)."""
 from __future__ import annotations
 
+import datetime
+
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
@@ -53,3 +55,41 @@ def test_a_landing_value_for_every_task_sends_its_rows_to_that_task(spark):
     landing = landing_values(spark, 7)
     placed = landing.repartition(7, TASK_COLUMN).select(SLOT_COLUMN, F.spark_partition_id().alias("task")).collect()
     assert sorted((r[SLOT_COLUMN], r["task"]) for r in placed) == [(slot, slot) for slot in range(7)]
+
+
+def _shuffle_under_training(df) -> str:
+    """The exchange the groupBy's applyInPandas reads from: the first below it in the plan."""
+    plan = df._jdf.queryExecution().executedPlan().toString().splitlines()
+    start = next(i for i, line in enumerate(plan) if "FlatMapGroupsInPandas" in line)
+    return next(line.strip(" +-:") for line in plan[start:] if "Exchange " in line)
+
+
+def _training(spark, fast_config):
+    from forecasting import tracking
+    from forecasting.spark_training import train_all
+
+    days = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=i) for i in range(30)]
+    rows = [(store, day, float(i)) for store in ("a", "b", "c") for i, day in enumerate(days)]
+    series = spark.createDataFrame(rows, "store string, ds timestamp, y double")
+    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the plan runs nothing
+    return train_all(series, fast_config("input.key_columns=[store]"), context, series_count=3)
+
+
+def test_the_training_groups_each_task_where_balancing_put_it_without_a_second_shuffle(spark, fast_config):
+    shuffle = _shuffle_under_training(_training(spark, fast_config))
+    # balancing's own repartition: groupBy(_task, store) needs no other
+    assert shuffle.startswith(f"Exchange hashpartitioning({TASK_COLUMN}#") and "REPARTITION_BY_NUM" in shuffle
+
+
+def test_above_the_balancing_limit_the_training_hashes_the_keys(spark, fast_config, monkeypatch):
+    from forecasting import balancing
+
+    monkeypatch.setattr(balancing, "MAX_BALANCED_SERIES", 2)
+    before = {key: spark.conf.get(key) for key in ("spark.sql.shuffle.partitions",
+                                                    "spark.sql.adaptive.coalescePartitions.enabled")}
+    try:
+        shuffle = _shuffle_under_training(_training(spark, fast_config))
+    finally:
+        for key, value in before.items():
+            spark.conf.set(key, value)
+    assert shuffle.startswith("Exchange hashpartitioning(store#") and "ENSURE_REQUIREMENTS" in shuffle

@@ -264,6 +264,7 @@ def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks_in
     assert shuffle_partitions(config, 3, cores=16) == 3  # never an empty task by design
     assert shuffle_partitions(config, 400, cores=8) == 56  # 50 would leave 6 of 8 cores idle in the last round
     assert shuffle_partitions(config, 10**6, cores=2) == 2000
+    assert shuffle_partitions(config, 10**6, cores=48) == 1968  # at most 2000, in whole rounds
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
 
 

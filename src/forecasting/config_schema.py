@@ -192,7 +192,7 @@ def validate(config: JobConfig) -> None:
     )
     reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
     _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
-    clashes = sorted(set(inp.key_columns) & RESERVED_KEY_NAMES)
+    clashes = sorted(k for k in inp.key_columns if k.lower() in RESERVED_KEY_NAMES)  # Spark ignores case
     _require(not clashes, "input.key_columns",
              f"has {clashes}, which the job names its own columns or run tags: rename the column(s) in the input")
     untaggable = [k for k in inp.key_columns if not _is_tag_name(k)]

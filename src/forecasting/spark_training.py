@@ -168,7 +168,8 @@ def shuffle_partitions(config: JobConfig, series_count: int, cores: int) -> int:
         return config.spark.shuffle_partitions
     wanted = max(TASKS_PER_CORE * cores, math.ceil(series_count / SERIES_PER_TASK))
     wanted = math.ceil(wanted / cores) * cores  # no core idle in the last round
-    return max(1, min(series_count, wanted, MAX_AUTO_PARTITIONS))
+    most = max(cores, MAX_AUTO_PARTITIONS - MAX_AUTO_PARTITIONS % cores)  # whole rounds too
+    return max(1, min(series_count, wanted, most))
 
 
 def train_all(
