@@ -1,10 +1,10 @@
 """The training stage on more cores, simulated from one run's measured per-series times.
 
     python scripts/benchmark.py --series 400 --max-evals 60 --folds 3 --variants job --keep
-    python scripts/simulate_cores.py --config /tmp/forecast-benchmark-XXXX/job.yaml --cores 2,8,16
+    python scripts/simulate_cores.py --config /tmp/forecast-benchmark-XXXX/round-1/job.yaml --cores 2,8,16
 
 For when no machine with that many cores is at hand: it reads the run's
-series_results (each series' fit and tracking seconds, measured in its task),
+series_results (each trained series' fit and tracking seconds, measured in its task),
 deals the series into tasks twice, the way the job does (forecasting.balancing,
 with the job's task count for that many cores) and the way plain hash
 partitioning on the keys would, and plays each set of tasks in order onto N
@@ -15,8 +15,11 @@ stage's efficiency.
 A simulation, not a measurement: it leaves out each task's own cost, the job's
 fixed costs (start, input, writes) and that cores share memory bandwidth. Which
 series are slow is partly chance (a fit's iterations), so each figure is the
-mean over --draws draws, with the worst 5% beside it: in each, a series takes
-its rows times the seconds per row of a series drawn at random from the run.
+mean over --draws draws, with the worst 5% beside it. With --draw rows (the
+default) a series takes, in each draw, its rows times the seconds per row of a
+series drawn at random from the run: time in proportion to rows, which is what
+balancing by rows assumes. With --draw series it takes the whole seconds of a
+series drawn at random, whatever its rows.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from pyspark.sql import functions as F
 
 from forecasting import balancing, tables
 from forecasting.config import load_config
+from forecasting.series import SKIPPED
 from forecasting.spark_session import build_session
 from forecasting.spark_training import shuffle_partitions
 
@@ -51,14 +55,24 @@ def efficiency(seconds: list[float], tasks: list[int], partitions: int, cores: i
     return sum(seconds) / cores / stage_seconds(per_task, cores)
 
 
+def draw_seconds(kind: str, sizes: list[int], per_row: list[float], draws: random.Random) -> list[float]:
+    """Each series' seconds in one draw: its rows times a random series' seconds per
+    row ("rows"), or the measured seconds of a random series ("series")."""
+    if kind == "rows":
+        return [rows * draws.choice(per_row) for rows in sizes]
+    whole = [rows * seconds for rows, seconds in zip(sizes, per_row)]
+    return draws.sample(whole, len(whole))
+
+
 def placements(results, keys: list[str], partitions: int) -> tuple[list, list, list, list]:
     """Each series' rows, seconds per row, task when balanced and task under hash partitioning."""
     seconds = F.col("fit_seconds") + F.col("tracking_seconds")
     rows = F.col("history_length")
-    sizes = results.select(*keys, rows.alias("rows"), (seconds / rows).alias("per_row"))
+    hashed = F.pmod(F.hash(*keys), F.lit(partitions))  # where groupBy(keys) would send the series
+    sizes = results.select(*keys, rows.alias("rows"), (seconds / rows).alias("per_row"), hashed.alias("hashed"))
     slots = balancing.task_slots(sizes, keys, partitions, "rows")
-    hashed = F.pmod(F.hash(*keys), F.lit(partitions)).alias("hashed")  # where groupBy(keys) would send it
-    found = sizes.join(slots, keys).select("rows", "per_row", balancing.SLOT_COLUMN, hashed).collect()
+    same_series = [sizes[k].eqNullSafe(slots[k]) for k in keys]
+    found = sizes.join(slots, same_series).select("rows", "per_row", balancing.SLOT_COLUMN, "hashed").collect()
     return tuple([row[i] for row in found] for i in range(4))
 
 
@@ -68,6 +82,8 @@ def main() -> None:
     parser.add_argument("--cores", default="2,8,16")
     parser.add_argument("--run-date", help="the run to read (default: the latest in series_results)")
     parser.add_argument("--draws", type=int, default=300)
+    parser.add_argument("--draw", choices=("rows", "series"), default="rows",
+                        help="each draw: rows times a random series' seconds per row, or a random series' seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args.config)
@@ -75,11 +91,12 @@ def main() -> None:
     spark = build_session("simulate-cores", config)
     results = tables.read_table(spark, config, tables.SERIES_RESULTS)
     run_date = args.run_date or results.agg(F.max("run_date")).first()[0]
-    results = results.where((F.col("run_date") == F.lit(run_date).cast("date")) & (F.col("history_length") > 0)
-                            & F.col("fit_seconds").isNotNull())
+    # the series that were trained (a skipped one costs next to nothing)
+    results = results.where((F.col("run_date") == F.lit(run_date).cast("date")) & (F.col("status") != SKIPPED)
+                            & (F.col("history_length") > 0) & (F.col("fit_seconds") > 0))
     series = results.count()
-    print(f"\n{series} series of the run of {run_date}, each series' fit and tracking seconds as measured; "
-          f"mean of {args.draws} draws (worst 5%)\n")
+    print(f"\n{series} trained series of the run of {run_date}, each one's fit and tracking seconds as measured; "
+          f"mean of {args.draws} draws by {args.draw} (worst 5%)\n")
     print(f"{'cores':>5} {'tasks':>5} {'ideal s':>8} {'balanced':>17} {'hash partitioning':>18}")
     for cores in (int(text) for text in args.cores.split(",")):
         partitions = shuffle_partitions(config, series, cores)
@@ -87,7 +104,7 @@ def main() -> None:
         draws = random.Random(0)
         found = {"balanced": [], "hash": []}
         for _ in range(args.draws):
-            seconds = [rows * draws.choice(per_row) for rows in sizes]
+            seconds = draw_seconds(args.draw, sizes, per_row, draws)
             found["balanced"].append(efficiency(seconds, balanced, partitions, cores))
             found["hash"].append(efficiency(seconds, hashed, partitions, cores))
         cells = [f"{statistics.mean(v):.3f} ({sorted(v)[len(v) // 20]:.3f})" for v in found.values()]

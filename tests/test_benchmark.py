@@ -47,7 +47,8 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     out = tmp_path / "benchmark.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
-         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--keep", "--out", str(out)],
+         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--keep",
+         "--out", str(out)],
         cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -21,6 +21,16 @@ def test_tasks_start_in_order_on_the_first_free_core_so_a_big_last_task_is_a_str
     )
 
 
+def test_a_draw_by_rows_keeps_time_in_proportion_to_rows_and_a_draw_by_series_deals_whole_series():
+    import random
+
+    sizes, per_row = [100, 200, 400], [0.01, 0.02, 0.03]
+    by_rows = simulate_cores.draw_seconds("rows", sizes, per_row, random.Random(1))
+    assert {seconds / rows for seconds, rows in zip(by_rows, sizes)} <= {0.01, 0.02, 0.03}
+    by_series = simulate_cores.draw_seconds("series", sizes, per_row, random.Random(1))
+    assert sorted(by_series) == pytest.approx([1.0, 4.0, 12.0])
+
+
 def _results(history_lengths: list[int], seconds_per_row: float) -> pd.DataFrame:
     return pd.DataFrame({
         "store": [f"s{i:02d}" for i in range(len(history_lengths))],
@@ -33,7 +43,10 @@ def _results(history_lengths: list[int], seconds_per_row: float) -> pd.DataFrame
 def test_series_in_proportion_to_their_rows_make_balanced_tasks_of_equal_length(spark):
     # 8 short and 4 long series into 8 tasks: dealt biggest first in a snake order,
     # the tasks take 400, 400, 400, 400, 200, 200, 200, 200 rows: two cores end together
-    results = spark.createDataFrame(_results([100] * 8 + [400] * 4, seconds_per_row=0.01))
+    table = _results([100] * 8 + [400] * 4, seconds_per_row=0.01)
+    table.loc[0, "store"] = None  # a series with a null key is placed too
+    schema = "store string, history_length long, fit_seconds double, tracking_seconds double"
+    results = spark.createDataFrame(table, schema)
     rows, per_row, balanced, hashed = simulate_cores.placements(results, ["store"], partitions=8)
     seconds = [n * s for n, s in zip(rows, per_row)]
     assert simulate_cores.efficiency(seconds, balanced, partitions=8, cores=2) == pytest.approx(1.0)
