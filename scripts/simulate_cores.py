@@ -37,8 +37,6 @@ from forecasting.series import SKIPPED
 from forecasting.spark_session import build_session
 from forecasting.spark_training import shuffle_partitions
 
-logger = logging.getLogger("simulate_cores")
-
 
 def stage_seconds(task_seconds: list[float], cores: int) -> float:
     """When the last task ends, tasks started in order, each on the first free core."""
