@@ -5,10 +5,11 @@
 
 For when no machine with that many cores is at hand: it reads the run's
 series_results (each trained series' fit and tracking seconds, measured in its task),
-deals the series into tasks twice, the way the job does (forecasting.balancing,
-with the job's task count for that many cores) and the way plain hash
-partitioning on the keys would, and plays each set of tasks in order onto N
-cores, each task to the first core free, as Spark's scheduler hands them out.
+deals the series into tasks three ways, with the job's task count for that many
+cores: the way the job does (forecasting.balancing: the later tasks smaller),
+into tasks of equal size, and the way plain hash partitioning on the keys would.
+It plays each set of tasks in order onto N cores, each task to the first core
+free, as Spark's scheduler hands them out.
 It reports the stage's length against the ideal (all series' seconds / N) as the
 stage's efficiency.
 
@@ -62,16 +63,24 @@ def draw_seconds(kind: str, sizes: list[int], per_row: list[float], draws: rando
     return draws.sample(whole, len(whole))
 
 
-def placements(results, keys: list[str], partitions: int) -> tuple[list, list, list, list]:
-    """Each series' rows, seconds per row, task when balanced and task under hash partitioning."""
+def placements(results, keys: list[str], per_task: list[int]) -> dict[str, list]:
+    """Each series' rows, seconds per row, and task: as the job deals them
+    ("job"), into equal tasks ("equal") and under hash partitioning ("hash")."""
+    partitions = len(per_task)
     seconds = F.col("fit_seconds") + F.col("tracking_seconds")
     rows = F.col("history_length")
     hashed = F.pmod(F.hash(*keys), F.lit(partitions))  # where groupBy(keys) would send the series
-    sizes = results.select(*keys, rows.alias("rows"), (seconds / rows).alias("per_row"), hashed.alias("hashed"))
-    slots = balancing.task_slots(sizes, keys, partitions, "rows")
-    same_series = [sizes[k].eqNullSafe(slots[k]) for k in keys]
-    found = sizes.join(slots, same_series).select("rows", "per_row", balancing.SLOT_COLUMN, "hashed").collect()
-    return tuple([row[i] for row in found] for i in range(4))
+    sizes = results.select(*keys, rows.alias("rows"), (seconds / rows).alias("per_row"), hashed.alias("hash"))
+    found = sizes
+    for name, slots in (("job", sum(per_task)), ("equal", partitions)):
+        dealt = balancing.series_slots(sizes, keys, slots, "rows").withColumnRenamed(balancing.SLOT_COLUMN, name)
+        found = found.join(dealt, [found[k].eqNullSafe(dealt[k]) for k in keys]).drop(*[dealt[k] for k in keys])
+    columns = ["rows", "per_row", "job", "equal", "hash"]
+    rows_found = found.select(*columns).collect()
+    placed = {name: [row[name] for row in rows_found] for name in columns}
+    owner = balancing.task_of_slot(per_task)
+    placed["job"] = [owner[slot] for slot in placed["job"]]
+    return placed
 
 
 def main() -> None:
@@ -95,19 +104,19 @@ def main() -> None:
     series = results.count()
     print(f"\n{series} trained series of the run of {run_date}, each one's fit and tracking seconds as measured; "
           f"mean of {args.draws} draws by {args.draw} (worst 5%)\n")
-    print(f"{'cores':>5} {'tasks':>5} {'ideal s':>8} {'balanced':>17} {'hash partitioning':>18}")
+    print(f"{'cores':>5} {'tasks':>5} {'ideal s':>8} {'the job':>15} {'equal tasks':>15} {'hash partitioning':>17}")
     for cores in (int(text) for text in args.cores.split(",")):
         partitions = shuffle_partitions(config, series, cores)
-        sizes, per_row, balanced, hashed = placements(results, keys, partitions)
+        placed = placements(results, keys, balancing.slots_per_task(series, partitions, cores))
         draws = random.Random(0)
-        found = {"balanced": [], "hash": []}
+        found = {"job": [], "equal": [], "hash": []}
         for _ in range(args.draws):
-            seconds = draw_seconds(args.draw, sizes, per_row, draws)
-            found["balanced"].append(efficiency(seconds, balanced, partitions, cores))
-            found["hash"].append(efficiency(seconds, hashed, partitions, cores))
+            seconds = draw_seconds(args.draw, placed["rows"], placed["per_row"], draws)
+            for name, runs in found.items():
+                runs.append(efficiency(seconds, placed[name], partitions, cores))
         cells = [f"{statistics.mean(v):.3f} ({sorted(v)[len(v) // 20]:.3f})" for v in found.values()]
-        measured = sum(rows * seconds for rows, seconds in zip(sizes, per_row))
-        print(f"{cores:>5} {partitions:>5} {measured / cores:>8.1f} {cells[0]:>17} {cells[1]:>18}")
+        measured = sum(rows * seconds for rows, seconds in zip(placed["rows"], placed["per_row"]))
+        print(f"{cores:>5} {partitions:>5} {measured / cores:>8.1f} {cells[0]:>15} {cells[1]:>15} {cells[2]:>17}")
 
 
 if __name__ == "__main__":

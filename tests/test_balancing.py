@@ -6,7 +6,7 @@ import datetime
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from forecasting.balancing import SLOT_COLUMN, TASK_COLUMN, balanced, landing_values
+from forecasting.balancing import TASK_COLUMN, balanced, landing_values, slots_per_task, task_of_slot
 
 
 def _long_table(spark, sizes: dict[tuple, int]):
@@ -28,7 +28,7 @@ def _tasks(df):
 def test_every_row_is_kept_once_and_each_series_stays_in_one_task(spark):
     sizes = {("s1", "a"): 40, ("s1", "b"): 3, ("s2", "a"): 17, (None, "a"): 5, ("s2", None): 9, ("s3", "c"): 1}
     df = _long_table(spark, sizes)
-    spread = balanced(df, ["store", "item"], partitions=3)
+    spread = balanced(df, ["store", "item"], [2, 1, 1])
     assert spread.rdd.getNumPartitions() == 3
     assert_df_equality(spread.drop(TASK_COLUMN), df, ignore_row_order=True)
     tasks_per_series = spread.withColumn("task", F.spark_partition_id()).groupBy("store", "item").agg(
@@ -42,7 +42,7 @@ def test_tasks_get_the_same_number_of_series_and_about_the_same_rows(spark):
     # a few series to a dozen; dealt biggest first, each gets 6 and close to a
     # quarter of the rows.
     sizes = {(f"s{i:02d}", "x"): 10 * (i + 1) for i in range(24)}
-    tasks = _tasks(balanced(_long_table(spark, sizes), ["store", "item"], partitions=4))
+    tasks = _tasks(balanced(_long_table(spark, sizes), ["store", "item"], [1, 1, 1, 1]))
     assert sorted(tasks.index) == [0, 1, 2, 3]
     assert list(tasks["series"]) == [6] * 4
     total = sum(sizes.values())
@@ -51,10 +51,36 @@ def test_tasks_get_the_same_number_of_series_and_about_the_same_rows(spark):
     assert tasks["rows"].max() < 1.1 * total / 4
 
 
+def test_tasks_started_first_hold_more_slots_and_the_last_round_one_each():
+    # 400 series, 16 cores, 64 tasks: four rounds; the largest taper (8, 4, 2, 1
+    # slots a round) would need 240 slots, more than one for every two series,
+    # so the next one is used
+    per_task = slots_per_task(400, 64, 16)
+    rounds = [per_task[i:i + 16] for i in range(0, 64, 16)]
+    assert [set(r) for r in rounds] == [{4}, {3}, {2}, {1}]
+    assert sum(per_task) * 2 <= 400
+    # many series: the taper of 8, falling round by round
+    many = slots_per_task(10_000, 1250, 2)
+    assert many[:2] == [8, 8] and many[-2:] == [1, 1] and many == sorted(many, reverse=True)
+    # one round, or too few series for two a slot: equal tasks
+    assert slots_per_task(400, 16, 16) == [1] * 16
+    assert slots_per_task(100, 64, 16) == [1] * 64
+    assert task_of_slot([3, 2, 1]) == [0, 0, 0, 1, 1, 2]
+
+
+def test_a_task_holding_more_slots_gets_as_many_times_the_series_and_rows(spark):
+    # 60 series of 20 to 80 rows into 3 tasks of 3, 2 and 1 slots: 30, 20 and 10 series
+    sizes = {(f"s{i:02d}", "x"): 20 + i for i in range(60)}
+    tasks = _tasks(balanced(_long_table(spark, sizes), ["store", "item"], [3, 2, 1]))
+    assert list(tasks.sort_index()["series"]) == [30, 20, 10]
+    share = tasks.sort_index()["rows"] / sum(sizes.values())
+    assert all(abs(got - want) < 0.02 for got, want in zip(share, [3 / 6, 2 / 6, 1 / 6]))
+
+
 def test_a_landing_value_for_every_task_sends_its_rows_to_that_task(spark):
     landing = landing_values(spark, 7)
-    placed = landing.repartition(7, TASK_COLUMN).select(SLOT_COLUMN, F.spark_partition_id().alias("task")).collect()
-    assert sorted((r[SLOT_COLUMN], r["task"]) for r in placed) == [(slot, slot) for slot in range(7)]
+    placed = landing.repartition(7, TASK_COLUMN).select("task_number", F.spark_partition_id().alias("task")).collect()
+    assert sorted((r.task_number, r.task) for r in placed) == [(task, task) for task in range(7)]
 
 
 def _shuffle_under_training(df) -> str:

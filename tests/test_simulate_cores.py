@@ -47,10 +47,15 @@ def test_series_in_proportion_to_their_rows_make_balanced_tasks_of_equal_length(
     table.loc[0, "store"] = None  # a series with a null key is placed too
     schema = "store string, history_length long, fit_seconds double, tracking_seconds double"
     results = spark.createDataFrame(table, schema)
-    rows, per_row, balanced, hashed = simulate_cores.placements(results, ["store"], partitions=8)
-    seconds = [n * s for n, s in zip(rows, per_row)]
-    assert simulate_cores.efficiency(seconds, balanced, partitions=8, cores=2) == pytest.approx(1.0)
-    assert set(hashed) <= set(range(8)) and len(hashed) == 12
+    placed = simulate_cores.placements(results, ["store"], per_task=[1] * 8)
+    seconds = [n * s for n, s in zip(placed["rows"], placed["per_row"])]
+    assert simulate_cores.efficiency(seconds, placed["equal"], partitions=8, cores=2) == pytest.approx(1.0)
+    assert placed["job"] == placed["equal"]  # one slot a task: the job's tasks are the equal ones
+    assert set(placed["hash"]) <= set(range(8)) and len(placed["hash"]) == 12
+    # tasks of 2, 1 and 1 slots: four slots of one long and two short series each
+    tapered = simulate_cores.placements(results, ["store"], per_task=[2, 1, 1])
+    rows_per_task = [sum(n for n, task in zip(tapered["rows"], tapered["job"]) if task == t) for t in range(3)]
+    assert rows_per_task == [1200, 600, 600]
 
 
 def test_the_script_reports_each_core_count_from_a_runs_series_results(tmp_path):
@@ -71,4 +76,5 @@ def test_the_script_reports_each_core_count_from_a_runs_series_results(tmp_path)
     lines = {line.split()[0]: line.split() for line in done.stdout.splitlines() if line.strip()[:1].isdigit()}
     assert set(lines) == {"12", "2", "4"}  # the heading's series count, then one line per core count
     assert lines["2"][:3] == ["2", "8", "12.0"] and lines["4"][:3] == ["4", "12", "6.0"]
-    assert float(lines["2"][3]) == pytest.approx(1.0)  # the same seconds per row in every draw: exact
+    # the same seconds per row in every draw: exact, for the job's tasks and equal ones
+    assert float(lines["2"][3]) == pytest.approx(1.0) and float(lines["2"][5]) == pytest.approx(1.0)

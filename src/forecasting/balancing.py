@@ -3,11 +3,18 @@
 Spark's hash partitioning gives each task a random number of series: with about
 eight series a task, some tasks get three and others fifteen, and the stage waits
 for the last big one. Here every series is ranked by its number of rows, biggest
-first, and dealt to the tasks in a snake order (0, 1, ... n-1, n-1, ... 0, ...),
-which gives every task about the same number of rows and of series.
+first, and dealt to equal slots in a snake order (0, 1, ... n-1, n-1, ... 0, ...),
+which gives every slot about the same number of rows and of series.
+
+Each task then takes a run of slots: the tasks Spark starts first take several,
+those it starts last take one. Which series are slow is partly chance, and the
+stage ends when the last task does: small last tasks end close together, while
+the cores that finished their big early tasks sooner have already picked up the
+next ones (guided self-scheduling).
 """
 from __future__ import annotations
 
+import math
 from functools import reduce
 
 from pyspark.sql import DataFrame, Window
@@ -16,34 +23,53 @@ from pyspark.sql import functions as F
 # The column that routes a series to its task: a value that Spark's hash
 # partitioner sends to that task (see landing_values).
 TASK_COLUMN = "_task"
-SLOT_COLUMN = "_slot"  # the task's number
+SLOT_COLUMN = "_slot"  # the slot a series is dealt to; a task holds one or more
 SIZE_COLUMN = "_rows"
 # Above this many series the assignment (one row per series) is no longer small
 # enough to broadcast to every task, and with that many series each task holds
 # enough of them for hash partitioning to even out on its own.
 MAX_BALANCED_SERIES = 200_000
+# How many times more slots the first round of tasks holds than the last: the
+# largest of these that leaves every slot MIN_SERIES_PER_SLOT series on average
+# (a slot of one series would make the last tasks as uneven as the series).
+TAPERS = (8, 4, 2)
+MIN_SERIES_PER_SLOT = 2
 
 
-def balanced(series_df: DataFrame, key_columns: list[str], partitions: int) -> DataFrame:
-    """``series_df`` with TASK_COLUMN, hash-partitioned on it into ``partitions``
-    tasks of about equal size. The task of a series depends on the input alone."""
+def slots_per_task(series_count: int, partitions: int, cores: int) -> list[int]:
+    """How many slots each task holds, in the order Spark starts the tasks (by
+    number): falling by the same factor from round to round (a round is one task
+    per core), down to one slot in the last round."""
+    rounds = math.ceil(partitions / cores)
+    if rounds > 1:
+        for taper in TAPERS:
+            per_task = [max(1, round(taper ** (1 - (task // cores) / (rounds - 1)))) for task in range(partitions)]
+            if sum(per_task) * MIN_SERIES_PER_SLOT <= series_count:
+                return per_task
+    return [1] * partitions
+
+
+def balanced(series_df: DataFrame, key_columns: list[str], per_task: list[int]) -> DataFrame:
+    """``series_df`` with TASK_COLUMN, hash-partitioned on it into ``len(per_task)``
+    tasks, task n holding ``per_task[n]`` slots of about equal size. The task of a
+    series depends on the input alone."""
     sizes = series_df.groupBy(*key_columns).agg(F.count(F.lit(1)).alias(SIZE_COLUMN))
     # Left joins, so that a row never goes missing: a series without a value
     # (the input changed since it was counted) still trains, where 0 sends it.
     assignment = (
-        task_slots(sizes, key_columns, partitions, SIZE_COLUMN)
-        .join(F.broadcast(landing_values(series_df.sparkSession, partitions)), SLOT_COLUMN, "left")
+        series_slots(sizes, key_columns, sum(per_task), SIZE_COLUMN)
+        .join(F.broadcast(slot_values(series_df.sparkSession, per_task)), SLOT_COLUMN, "left")
         .select(*key_columns, F.coalesce(TASK_COLUMN, SLOT_COLUMN).alias(TASK_COLUMN))
     )
     same_series = reduce(lambda a, b: a & b, [series_df[k].eqNullSafe(assignment[k]) for k in key_columns])
     joined = series_df.join(F.broadcast(assignment), same_series, "left").select(
         series_df["*"], F.coalesce(assignment[TASK_COLUMN], F.lit(0)).alias(TASK_COLUMN)
     )
-    return joined.repartition(partitions, TASK_COLUMN)
+    return joined.repartition(len(per_task), TASK_COLUMN)
 
 
-def task_slots(sizes: DataFrame, key_columns: list[str], partitions: int, size_column: str) -> DataFrame:
-    """The keys and SLOT_COLUMN, the task (0 to partitions - 1) of each series in
+def series_slots(sizes: DataFrame, key_columns: list[str], slots: int, size_column: str) -> DataFrame:
+    """The keys and SLOT_COLUMN, the slot (0 to slots - 1) of each series in
     ``sizes`` (one row per series): biggest first, dealt in a snake order."""
     # One window over all series (one row each): the rank needs every size. A
     # literal partition keeps Spark from warning about a window without one.
@@ -51,18 +77,29 @@ def task_slots(sizes: DataFrame, key_columns: list[str], partitions: int, size_c
         F.desc(size_column), *[F.asc_nulls_first(k) for k in key_columns]
     )
     rank = F.row_number().over(everything) - 1
-    lap, place = F.floor(rank / partitions), F.pmod(rank, F.lit(partitions))
-    slot = F.when(lap % 2 == 0, place).otherwise(partitions - 1 - place)
+    lap, place = F.floor(rank / slots), F.pmod(rank, F.lit(slots))
+    slot = F.when(lap % 2 == 0, place).otherwise(slots - 1 - place)
     return sizes.select(*key_columns, slot.alias(SLOT_COLUMN))
 
 
+def task_of_slot(per_task: list[int]) -> list[int]:
+    """The task number of each slot: task 0 holds the first per_task[0] slots, and so on."""
+    return [task for task, slots in enumerate(per_task) for _ in range(slots)]
+
+
+def slot_values(spark, per_task: list[int]) -> DataFrame:
+    """For each slot (SLOT_COLUMN), the landing value (TASK_COLUMN) of its task."""
+    owners = spark.createDataFrame(list(enumerate(task_of_slot(per_task))), f"{SLOT_COLUMN} int, task_number int")
+    return owners.join(landing_values(spark, len(per_task)), "task_number").select(SLOT_COLUMN, TASK_COLUMN)
+
+
 def landing_values(spark, partitions: int) -> DataFrame:
-    """For each task number (SLOT_COLUMN), the smallest integer (TASK_COLUMN) that
-    Spark's hash partitioning (Murmur3 of the value, modulo the partitions) sends
-    to that task."""
+    """For each task number (``task_number``), the smallest integer (TASK_COLUMN)
+    that Spark's hash partitioning (Murmur3 of the value, modulo the partitions)
+    sends to that task."""
     candidates = spark.range(0, 64 * partitions)
     return (
-        candidates.select(F.pmod(F.hash("id"), F.lit(partitions)).alias(SLOT_COLUMN), F.col("id"))
-        .groupBy(SLOT_COLUMN)
+        candidates.select(F.pmod(F.hash("id"), F.lit(partitions)).alias("task_number"), F.col("id"))
+        .groupBy("task_number")
         .agg(F.min("id").alias(TASK_COLUMN))
     )

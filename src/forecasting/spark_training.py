@@ -29,10 +29,10 @@ logger = logging.getLogger(__name__)
 
 # Auto partitioning: tasks of about SERIES_PER_TASK series, but at least
 # TASKS_PER_CORE per core so that a core that finishes early takes more work,
-# a whole number of tasks per core (balancing makes them of equal size), and at
-# most MAX_AUTO_PARTITIONS. Each task costs a fixed overhead (Arrow streams, a
-# staging file): measured on 400 M4 series, one series per task made the
-# training stage 14% slower than about ten.
+# a whole number of tasks per core (balancing sizes them, the later ones
+# smaller), and at most MAX_AUTO_PARTITIONS. Each task costs a fixed overhead
+# (Arrow streams, a staging file): measured on 400 M4 series, one series per
+# task made the training stage 14% slower than about ten.
 SERIES_PER_TASK = 8
 TASKS_PER_CORE = 4
 MAX_AUTO_PARTITIONS = 2000
@@ -179,14 +179,17 @@ def train_all(
     """Result rows, one per series. Lazy: nothing runs until the result is written.
     ``series_done``, an accumulator, counts the series as their tasks end."""
     spark = series_df.sparkSession
-    partitions = shuffle_partitions(config, series_count, spark.sparkContext.defaultParallelism)
+    cores = spark.sparkContext.defaultParallelism
+    partitions = shuffle_partitions(config, series_count, cores)
     keys = list(config.input.key_columns)
     work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
                    series_done=series_done)
     schema = result_schema(series_df, keys)
     if series_count <= balancing.MAX_BALANCED_SERIES:
-        logger.info("training %d series in %d partitions of about equal size", series_count, partitions)
-        tasks = balancing.balanced(series_df, keys, partitions)
+        per_task = balancing.slots_per_task(series_count, partitions, cores)
+        logger.info("training %d series in %d tasks, the first %d times the size of the last",
+                    series_count, partitions, per_task[0] // per_task[-1])
+        tasks = balancing.balanced(series_df, keys, per_task)
         return tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
     logger.info("training %d series in %d partitions", series_count, partitions)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
