@@ -6,7 +6,9 @@ import datetime
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from forecasting.balancing import TASK_COLUMN, balanced, landing_values, slots_per_task, task_of_slot
+from forecasting.balancing import (
+    SLOT_COLUMN, TASK_COLUMN, balanced, landing_values, series_slots, slot_values, slots_per_task, task_of_slot,
+)
 
 
 def _long_table(spark, sizes: dict[tuple, int]):
@@ -56,16 +58,33 @@ def test_tasks_started_first_hold_more_slots_and_the_last_round_one_each():
     # slots a round) would need 240 slots, more than one for every two series,
     # so the next one is used
     per_task = slots_per_task(400, 64, 16)
-    rounds = [per_task[i:i + 16] for i in range(0, 64, 16)]
-    assert [set(r) for r in rounds] == [{4}, {3}, {2}, {1}]
+    assert [set(r) for r in _rounds(per_task, 16)] == [{4}, {3}, {2}, {1}]
     assert sum(per_task) * 2 <= 400
     # many series: the taper of 8, falling round by round
     many = slots_per_task(10_000, 1250, 2)
     assert many[:2] == [8, 8] and many[-2:] == [1, 1] and many == sorted(many, reverse=True)
-    # one round, or too few series for two a slot: equal tasks
+    # one more series a slot and the largest taper fits: 240 slots for 480 series
+    assert [set(per_task) for per_task in _rounds(slots_per_task(480, 64, 16), 16)] == [{8}, {4}, {2}, {1}]
+    # a last round short of a task per core (a set spark.shuffle_partitions), one core
+    assert slots_per_task(1000, 17, 16) == [8] * 16 + [1]
+    assert slots_per_task(100, 4, 1) == [8, 4, 2, 1]
+    # one round, fewer tasks than cores, or too few series for two a slot: equal tasks
     assert slots_per_task(400, 16, 16) == [1] * 16
+    assert slots_per_task(400, 3, 16) == [1] * 3
     assert slots_per_task(100, 64, 16) == [1] * 64
     assert task_of_slot([3, 2, 1]) == [0, 0, 0, 1, 1, 2]
+
+
+def _rounds(per_task: list[int], cores: int) -> list[list[int]]:
+    return [per_task[i:i + cores] for i in range(0, len(per_task), cores)]
+
+
+def test_the_last_partial_lap_of_the_deal_goes_to_the_first_slots(spark):
+    # 7 series of 70 down to 10 rows into 3 slots: forward, back, and the odd one
+    # out forward again, to slot 0, whose task starts first
+    sizes = spark.createDataFrame([(f"s{i}", 70 - 10 * i) for i in range(7)], "store string, _rows long")
+    dealt = {r.store: r[SLOT_COLUMN] for r in series_slots(sizes, ["store"], 3, "_rows").collect()}
+    assert dealt == {"s0": 0, "s1": 1, "s2": 2, "s3": 2, "s4": 1, "s5": 0, "s6": 0}
 
 
 def test_a_task_holding_more_slots_gets_as_many_times_the_series_and_rows(spark):
@@ -75,6 +94,16 @@ def test_a_task_holding_more_slots_gets_as_many_times_the_series_and_rows(spark)
     assert list(tasks.sort_index()["series"]) == [30, 20, 10]
     share = tasks.sort_index()["rows"] / sum(sizes.values())
     assert all(abs(got - want) < 0.02 for got, want in zip(share, [3 / 6, 2 / 6, 1 / 6]))
+
+
+def test_each_slot_gets_its_tasks_landing_value_from_spark_alone(spark):
+    values = slot_values(spark, [3, 2, 1])
+    landing = {r.task_number: r[TASK_COLUMN] for r in landing_values(spark, 3).collect()}
+    assert sorted(tuple(r) for r in values.collect()) == [(slot, landing[task]) for slot, task in enumerate([0, 0, 0, 1, 1, 2])]
+    # no table of Python rows: reading one takes a Python worker of its own, a
+    # job before the training's (5 s of a 1,000 series run once)
+    plan = values._jdf.queryExecution().executedPlan().toString()
+    assert "Range" in plan and "ExistingRDD" not in plan and "LocalTableScan" not in plan
 
 
 def test_a_landing_value_for_every_task_sends_its_rows_to_that_task(spark):
@@ -119,3 +148,19 @@ def test_above_the_balancing_limit_the_training_hashes_the_keys(spark, fast_conf
         for key, value in before.items():
             spark.conf.set(key, value)
     assert shuffle.startswith("Exchange hashpartitioning(store#") and "ENSURE_REQUIREMENTS" in shuffle
+
+
+def test_the_training_deals_enough_series_into_tapering_tasks(spark, fast_config, monkeypatch):
+    from forecasting import balancing, tracking
+    from forecasting.spark_training import train_all
+
+    dealt = []
+    real = balancing.balanced
+    monkeypatch.setattr(balancing, "balanced", lambda df, keys, per_task: dealt.append(per_task) or real(df, keys, per_task))
+    rows = [(f"s{i:02d}", datetime.datetime(2024, 1, 1) + datetime.timedelta(days=d), float(d)) for i in range(48) for d in range(3)]
+    series = spark.createDataFrame(rows, "store string, ds timestamp, y double")
+    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the plan runs nothing
+    training = train_all(series, fast_config("input.key_columns=[store]"), context, series_count=48)
+    # 48 series on local[2]: 8 tasks in 4 rounds, 20 slots (a taper of 8 would need 30)
+    assert dealt == [[4, 4, 3, 3, 2, 2, 1, 1]]
+    assert training.rdd.getNumPartitions() == 8

@@ -10,10 +10,14 @@ Each task then takes a run of slots: the tasks Spark starts first take several,
 those it starts last take one. Which series are slow is partly chance, and the
 stage ends when the last task does: small last tasks end close together, while
 the cores that finished their big early tasks sooner have already picked up the
-next ones (guided self-scheduling).
+next ones (guided self-scheduling). This counts on Spark starting a stage's tasks
+in the order of their numbers, as its scheduler does on one machine; on a cluster,
+locality preferences, retried and speculative tasks can change the order. The
+order only changes how long the stage takes, never which series a task holds.
 """
 from __future__ import annotations
 
+import json
 import math
 from functools import reduce
 
@@ -38,8 +42,8 @@ MIN_SERIES_PER_SLOT = 2
 
 def slots_per_task(series_count: int, partitions: int, cores: int) -> list[int]:
     """How many slots each task holds, in the order Spark starts the tasks (by
-    number): falling by the same factor from round to round (a round is one task
-    per core), down to one slot in the last round."""
+    number): falling by about the same factor from round to round (a round is
+    one task per core), never rising, down to one slot in the last round."""
     rounds = math.ceil(partitions / cores)
     if rounds > 1:
         for taper in TAPERS:
@@ -70,15 +74,17 @@ def balanced(series_df: DataFrame, key_columns: list[str], per_task: list[int]) 
 
 def series_slots(sizes: DataFrame, key_columns: list[str], slots: int, size_column: str) -> DataFrame:
     """The keys and SLOT_COLUMN, the slot (0 to slots - 1) of each series in
-    ``sizes`` (one row per series): biggest first, dealt in a snake order."""
+    ``sizes`` (one row per series): biggest first, dealt in a snake order. The
+    last, partial lap runs forward, so that its series go to the first slots,
+    whose tasks start first."""
     # One window over all series (one row each): the rank needs every size. A
     # literal partition keeps Spark from warning about a window without one.
-    everything = Window.partitionBy(F.lit(0)).orderBy(
-        F.desc(size_column), *[F.asc_nulls_first(k) for k in key_columns]
-    )
-    rank = F.row_number().over(everything) - 1
+    everything = Window.partitionBy(F.lit(0))
+    ranked = everything.orderBy(F.desc(size_column), *[F.asc_nulls_first(k) for k in key_columns])
+    rank = F.row_number().over(ranked) - 1
+    full_laps = F.floor(F.count(F.lit(1)).over(everything) / slots)
     lap, place = F.floor(rank / slots), F.pmod(rank, F.lit(slots))
-    slot = F.when(lap % 2 == 0, place).otherwise(slots - 1 - place)
+    slot = F.when((lap % 2 == 0) | (lap == full_laps), place).otherwise(slots - 1 - place)
     return sizes.select(*key_columns, slot.alias(SLOT_COLUMN))
 
 
@@ -89,8 +95,14 @@ def task_of_slot(per_task: list[int]) -> list[int]:
 
 def slot_values(spark, per_task: list[int]) -> DataFrame:
     """For each slot (SLOT_COLUMN), the landing value (TASK_COLUMN) of its task."""
-    owners = spark.createDataFrame(list(enumerate(task_of_slot(per_task))), f"{SLOT_COLUMN} int, task_number int")
-    return owners.join(landing_values(spark, len(per_task)), "task_number").select(SLOT_COLUMN, TASK_COLUMN)
+    # The owners as one JSON literal, which Spark folds into a constant: a table
+    # made from Python rows (createDataFrame) would be read by a Python worker
+    # of its own, in a job before the training's.
+    owners = F.from_json(F.lit(json.dumps(task_of_slot(per_task))), "array<int>")
+    slots = spark.range(0, sum(per_task)).select(
+        F.col("id").cast("int").alias(SLOT_COLUMN), F.element_at(owners, F.col("id").cast("int") + 1).alias("task_number")
+    )
+    return slots.join(landing_values(spark, len(per_task)), "task_number").select(SLOT_COLUMN, TASK_COLUMN)
 
 
 def landing_values(spark, partitions: int) -> DataFrame:

@@ -187,8 +187,8 @@ def train_all(
     schema = result_schema(series_df, keys)
     if series_count <= balancing.MAX_BALANCED_SERIES:
         per_task = balancing.slots_per_task(series_count, partitions, cores)
-        logger.info("training %d series in %d tasks, the first %d times the size of the last",
-                    series_count, partitions, per_task[0] // per_task[-1])
+        logger.info("training %d series in %d tasks of %d down to %d slots, %.1f series a slot",
+                    series_count, partitions, per_task[0], per_task[-1], series_count / sum(per_task))
         tasks = balancing.balanced(series_df, keys, per_task)
         return tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
     logger.info("training %d series in %d partitions", series_count, partitions)
