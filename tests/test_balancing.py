@@ -96,14 +96,14 @@ def test_a_task_holding_more_slots_gets_as_many_times_the_series_and_rows(spark)
     assert all(abs(got - want) < 0.02 for got, want in zip(share, [3 / 6, 2 / 6, 1 / 6]))
 
 
-def test_each_slot_gets_its_tasks_landing_value_from_spark_alone(spark):
-    values = slot_values(spark, [3, 2, 1])
+def test_each_slot_gets_its_tasks_landing_value_and_the_plan_reads_no_python_rows(spark):
     landing = {r.task_number: r[TASK_COLUMN] for r in landing_values(spark, 3).collect()}
-    assert sorted(tuple(r) for r in values.collect()) == [(slot, landing[task]) for slot, task in enumerate([0, 0, 0, 1, 1, 2])]
-    # no table of Python rows: reading one takes a Python worker of its own, a
-    # job before the training's (5 s of a 1,000 series run once)
-    plan = values._jdf.queryExecution().executedPlan().toString()
-    assert "Range" in plan and "ExistingRDD" not in plan and "LocalTableScan" not in plan
+    assert slot_values(spark, [3, 2, 1]) == [landing[task] for task in [0, 0, 0, 1, 1, 2]]
+    # a table of Python rows would take a Python worker of its own, in a job
+    # before the training's (5 s of a 1,000 series run, once)
+    series = spark.range(40).select((F.col("id") % 8).cast("string").alias("store"), F.col("id").alias("day"))
+    plan = balanced(series, ["store"], [3, 2, 1])._jdf.queryExecution().executedPlan().toString()
+    assert "ExistingRDD" not in plan and "LocalTableScan" not in plan
 
 
 def test_a_landing_value_for_every_task_sends_its_rows_to_that_task(spark):

@@ -56,15 +56,18 @@ def slots_per_task(series_count: int, partitions: int, cores: int) -> list[int]:
 def balanced(series_df: DataFrame, key_columns: list[str], per_task: list[int]) -> DataFrame:
     """``series_df`` with TASK_COLUMN, hash-partitioned on it into ``len(per_task)``
     tasks, task n holding ``per_task[n]`` slots of about equal size. The task of a
-    series depends on the input alone."""
+    series depends on the input alone. Runs one small job now (slot_values)."""
+    values = slot_values(series_df.sparkSession, per_task)
+    # One JSON literal, which Spark folds into a constant array: no join, and no
+    # table of Python rows (createDataFrame), which a Python worker would read in
+    # a job of its own before the training's.
+    value_of_slot = F.from_json(F.lit(json.dumps(values)), "array<bigint>")
     sizes = series_df.groupBy(*key_columns).agg(F.count(F.lit(1)).alias(SIZE_COLUMN))
-    # Left joins, so that a row never goes missing: a series without a value
-    # (the input changed since it was counted) still trains, where 0 sends it.
-    assignment = (
-        series_slots(sizes, key_columns, sum(per_task), SIZE_COLUMN)
-        .join(F.broadcast(slot_values(series_df.sparkSession, per_task)), SLOT_COLUMN, "left")
-        .select(*key_columns, F.coalesce(TASK_COLUMN, SLOT_COLUMN).alias(TASK_COLUMN))
+    assignment = series_slots(sizes, key_columns, len(values), SIZE_COLUMN).select(
+        *key_columns, F.element_at(value_of_slot, F.col(SLOT_COLUMN) + 1).alias(TASK_COLUMN)
     )
+    # A left join, so that a row never goes missing: a series without a value
+    # (the input changed since it was counted) still trains, where 0 sends it.
     same_series = reduce(lambda a, b: a & b, [series_df[k].eqNullSafe(assignment[k]) for k in key_columns])
     joined = series_df.join(F.broadcast(assignment), same_series, "left").select(
         series_df["*"], F.coalesce(assignment[TASK_COLUMN], F.lit(0)).alias(TASK_COLUMN)
@@ -93,16 +96,12 @@ def task_of_slot(per_task: list[int]) -> list[int]:
     return [task for task, slots in enumerate(per_task) for _ in range(slots)]
 
 
-def slot_values(spark, per_task: list[int]) -> DataFrame:
-    """For each slot (SLOT_COLUMN), the landing value (TASK_COLUMN) of its task."""
-    # The owners as one JSON literal, which Spark folds into a constant: a table
-    # made from Python rows (createDataFrame) would be read by a Python worker
-    # of its own, in a job before the training's.
-    owners = F.from_json(F.lit(json.dumps(task_of_slot(per_task))), "array<int>")
-    slots = spark.range(0, sum(per_task)).select(
-        F.col("id").cast("int").alias(SLOT_COLUMN), F.element_at(owners, F.col("id").cast("int") + 1).alias("task_number")
-    )
-    return slots.join(landing_values(spark, len(per_task)), "task_number").select(SLOT_COLUMN, TASK_COLUMN)
+def slot_values(spark, per_task: list[int]) -> list[int]:
+    """For each slot, by number, the landing value (see landing_values) of its task."""
+    landing = dict(landing_values(spark, len(per_task)).collect())  # a row per task
+    # Among 64 candidates per task every task finds one; were one missing, its
+    # series would still train, in another task.
+    return [landing.get(task, task) for task in task_of_slot(per_task)]
 
 
 def landing_values(spark, partitions: int) -> DataFrame:

@@ -176,7 +176,8 @@ def train_all(
     series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int, holdout: int = 0,
     series_done=None,
 ) -> DataFrame:
-    """Result rows, one per series. Lazy: nothing runs until the result is written.
+    """Result rows, one per series. Lazy but for one small job (balancing's slots):
+    the training runs when the result is written.
     ``series_done``, an accumulator, counts the series as their tasks end."""
     spark = series_df.sparkSession
     cores = spark.sparkContext.defaultParallelism
