@@ -126,7 +126,7 @@ def _training(spark, fast_config):
     days = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=i) for i in range(30)]
     rows = [(store, day, float(i)) for store in ("a", "b", "c") for i, day in enumerate(days)]
     series = spark.createDataFrame(rows, "store string, ds timestamp, y double")
-    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the plan runs nothing
+    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the training itself never runs
     return train_all(series, fast_config("input.key_columns=[store]"), context, series_count=3)
 
 
@@ -156,10 +156,16 @@ def test_the_training_deals_enough_series_into_tapering_tasks(spark, fast_config
 
     dealt = []
     real = balancing.balanced
-    monkeypatch.setattr(balancing, "balanced", lambda df, keys, per_task: dealt.append(per_task) or real(df, keys, per_task))
-    rows = [(f"s{i:02d}", datetime.datetime(2024, 1, 1) + datetime.timedelta(days=d), float(d)) for i in range(48) for d in range(3)]
+
+    def recording(df, keys, per_task):
+        dealt.append(per_task)
+        return real(df, keys, per_task)
+
+    monkeypatch.setattr(balancing, "balanced", recording)
+    days = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=d) for d in range(3)]
+    rows = [(f"s{i:02d}", day, float(d)) for i in range(48) for d, day in enumerate(days)]
     series = spark.createDataFrame(rows, "store string, ds timestamp, y double")
-    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the plan runs nothing
+    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the training itself never runs
     training = train_all(series, fast_config("input.key_columns=[store]"), context, series_count=48)
     # 48 series on local[2]: 8 tasks in 4 rounds, 20 slots (a taper of 8 would need 30)
     assert dealt == [[4, 4, 3, 3, 2, 2, 1, 1]]
