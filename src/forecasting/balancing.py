@@ -108,7 +108,8 @@ def landing_values(spark, partitions: int) -> DataFrame:
     """For each task number (``task_number``), the smallest integer (TASK_COLUMN)
     that Spark's hash partitioning (Murmur3 of the value, modulo the partitions)
     sends to that task."""
-    candidates = spark.range(0, 64 * partitions)
+    # one partition: the minimum per task needs no shuffle (a job of one task)
+    candidates = spark.range(0, 64 * partitions, 1, numPartitions=1)
     return (
         candidates.select(F.pmod(F.hash("id"), F.lit(partitions)).alias("task_number"), F.col("id"))
         .groupBy("task_number")
