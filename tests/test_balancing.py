@@ -119,15 +119,15 @@ def _shuffle_under_training(df) -> str:
     return next(line.strip(" +-:") for line in plan[start:] if "Exchange " in line)
 
 
-def _training(spark, fast_config):
+def _training(spark, fast_config, stores=("a", "b", "c"), days=30):
     from forecasting import tracking
     from forecasting.spark_training import train_all
 
-    days = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=i) for i in range(30)]
-    rows = [(store, day, float(i)) for store in ("a", "b", "c") for i, day in enumerate(days)]
+    dates = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=i) for i in range(days)]
+    rows = [(store, day, float(i)) for store in stores for i, day in enumerate(dates)]
     series = spark.createDataFrame(rows, "store string, ds timestamp, y double")
     context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the training itself never runs
-    return train_all(series, fast_config("input.key_columns=[store]"), context, series_count=3)
+    return train_all(series, fast_config("input.key_columns=[store]"), context, series_count=len(stores))
 
 
 def test_the_training_groups_each_task_where_balancing_put_it_without_a_second_shuffle(spark, fast_config):
@@ -151,8 +151,7 @@ def test_above_the_balancing_limit_the_training_hashes_the_keys(spark, fast_conf
 
 
 def test_the_training_deals_enough_series_into_tapering_tasks(spark, fast_config, monkeypatch):
-    from forecasting import balancing, tracking
-    from forecasting.spark_training import train_all
+    from forecasting import balancing
 
     dealt = []
     real = balancing.balanced
@@ -162,11 +161,7 @@ def test_the_training_deals_enough_series_into_tapering_tasks(spark, fast_config
         return real(df, keys, per_task)
 
     monkeypatch.setattr(balancing, "balanced", recording)
-    days = [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=d) for d in range(3)]
-    rows = [(f"s{i:02d}", day, float(d)) for i in range(48) for d, day in enumerate(days)]
-    series = spark.createDataFrame(rows, "store string, ds timestamp, y double")
-    context = tracking.RunContext("unused", "0", "parent", "2024-01-01", False, False)  # the training itself never runs
-    training = train_all(series, fast_config("input.key_columns=[store]"), context, series_count=48)
+    training = _training(spark, fast_config, stores=[f"s{i:02d}" for i in range(48)], days=3)
     # 48 series on local[2]: 8 tasks in 4 rounds, 20 slots (a taper of 8 would need 30)
     assert dealt == [[4, 4, 3, 3, 2, 2, 1, 1]]
     assert training.rdd.getNumPartitions() == 8
