@@ -1,7 +1,9 @@
 """The Spark stage and MLflow tracking, run for real on a small inline input;
 ``python -m forecasting`` answering questions about that run."""
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -53,9 +55,29 @@ def job(spark, tmp_path_factory):
         "tracking.experiment=pipeline-test", f"forecast.min_history={MIN_HISTORY}",
     )
     config = load_config(None, settings)
-    first = pipeline.run_job(spark, config, RUN_DATE)
+    progress, progress_logger = ProgressLines(), logging.getLogger("forecasting.progress")
+    level = progress_logger.level
+    progress_logger.addHandler(progress)
+    progress_logger.setLevel(logging.INFO)
+    try:
+        first = pipeline.run_job(spark, config, RUN_DATE)
+    finally:
+        progress_logger.removeHandler(progress)
+        progress_logger.setLevel(level)
     mlflow.set_tracking_uri(first.tracking_uri)
-    return {"config": config, "source": source, "summary": first, "root": root, "settings": settings}
+    return {"config": config, "source": source, "summary": first, "root": root, "settings": settings,
+            "progress": progress.lines}
+
+
+class ProgressLines(logging.Handler):
+    """What the driver logs about the training stage's progress."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
 
 
 def read(spark, job, table):
@@ -74,6 +96,12 @@ def test_every_series_gets_one_result_row_with_its_status(spark, job):
     actual = read(spark, job, "series_results").select("region", "product", "status", "history_length")
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
     assert job["summary"].counts == {"ok": 2, "skipped": 1, "failed": 1}
+
+
+def test_progress_counts_the_failed_series_apart_from_failed_task_attempts(job):
+    # the accumulators' totals reach the driver; the one failed series is no failed task
+    [last] = [line for line in job["progress"] if " series done in " in line]
+    assert re.fullmatch(r"train and forecast every series: 4/4 series done in [0-9.]+s, 1 failed", last)
 
 
 def test_failed_and_skipped_rows_say_why(spark, job):

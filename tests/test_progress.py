@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from forecasting.progress import StageProgress
+from forecasting.progress import SeriesCounters, StageProgress
 
 
 def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(spark, caplog):
@@ -27,7 +27,7 @@ def test_progress_reports_tasks_done_elapsed_and_time_left_while_a_stage_runs(sp
     # the 8 slow tasks; the count's other, short stages may show up too
     slow = [line for line in lines if "/8 tasks done" in line]
     assert slow, f"the slow stage was never reported: {lines}"
-    assert all(line.startswith("slow stage: ") and ", 0 failed attempts, " in line for line in slow)
+    assert all(line.startswith("slow stage: ") and ", 0 failed task attempts, " in line for line in slow)
     assert any(line.endswith("s left") and "about" in line for line in slow)
     done = [int(line.split(": ")[1].split("/")[0]) for line in slow]
     assert done == sorted(done)  # never goes backwards
@@ -64,22 +64,30 @@ def test_a_report_says_done_failed_elapsed_and_time_left_by_a_linear_estimate(mo
         progress._tracker.stages = {}
         progress.report()  # no stage running: nothing to say
     assert [r.getMessage() for r in caplog.records] == [
-        "training: 2/10 tasks done, 1 failed attempts, 10s elapsed, about 40s left"
+        "training: 2/10 tasks done, 1 failed task attempts, 10s elapsed, about 40s left"
     ]
 
 
-def test_with_a_counter_the_report_counts_series_and_knows_no_estimate_before_the_first(monkeypatch, caplog):
-    clock = iter([0.0, 5.0, 20.0])
+class Accumulator(SimpleNamespace):
+    def add(self, amount):
+        self.value += amount
+
+
+def test_with_series_counters_the_report_counts_series_and_failures(monkeypatch, caplog):
+    clock = iter([0.0, 5.0, 20.0, 21.0])
     monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
-    counter = SimpleNamespace(value=0)
-    progress = progress_of(StatusTracker((0, 4, 0)), counter=counter, total=12)
+    series = SeriesCounters(Accumulator(value=0), Accumulator(value=0))
+    progress = progress_of(StatusTracker((0, 4, 1)), series=series, total=12)
     progress.__enter__()
     progress._stop.set()
     with caplog.at_level(logging.INFO, logger="forecasting.progress"):
-        progress.report()
-        counter.value = 8  # the series of finished tasks, whatever the tasks' count says
-        progress.report()
+        progress.report()  # no series done yet: no estimate
+        for status in ["ok"] * 5 + ["failed"] * 2 + ["skipped"]:  # what the tasks of 8 series added
+            series.add(status)
+        progress.report()  # the series of finished tasks, whatever the tasks' count says
+        progress.__exit__(None, None, None)
     assert [r.getMessage() for r in caplog.records] == [
-        "training: 0/12 series done, 0 failed attempts, 5s elapsed, time left not known yet",
-        "training: 8/12 series done, 0 failed attempts, 20s elapsed, about 10s left",
+        "training: 0/12 series done, 0 failed, 1 failed task attempts, 5s elapsed, time left not known yet",
+        "training: 8/12 series done, 2 failed, 1 failed task attempts, 20s elapsed, about 10s left",
+        "training: 8/12 series done in 21.0s, 2 failed",
     ]

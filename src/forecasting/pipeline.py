@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from forecasting import evaluation, io, python_worker, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
-from forecasting.progress import StageProgress
+from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
 
 logger = logging.getLogger(__name__)
@@ -114,9 +114,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         holdout = config.forecast.horizon if evaluate else 0
-        series_done = spark.sparkContext.accumulator(0)
-        results = spark_training.train_all(series_df, config, context, series_count, holdout, series_done)
-        stage_path = stage(results, config, label, "train and forecast every series", series_done, series_count)
+        counters = SeriesCounters.create(spark)
+        results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
+        stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
         staged = spark.read.parquet(stage_path)
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
@@ -165,9 +165,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     tracking.finish_parent_run(context, counts, summary.wall_seconds)
 
 
-def stage(results: DataFrame, config: JobConfig, label: str, description: str, counter=None, total: int = 0) -> str:
+def stage(results: DataFrame, config: JobConfig, label: str, description: str,
+          series: SeriesCounters | None = None, total: int = 0) -> str:
     """Compute ``results`` once, into a staging folder the tables are then read from;
-    progress counts ``counter`` (an accumulator) up to ``total`` when given.
+    progress counts ``series`` up to ``total`` when given.
 
     Caching instead could be evicted and silently re-run the work, which would
     fit every model and log every child run a second time.
@@ -175,7 +176,7 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str, c
     spark = results.sparkSession
     stage_path = f"{tables.staging_root(config)}/{label}-{uuid.uuid4().hex}"
     spark.sparkContext.setJobDescription(description)
-    with StageProgress(spark, description, counter=counter, total=total):
+    with StageProgress(spark, description, series=series, total=total):
         results.write.mode("overwrite").parquet(stage_path)
     spark.sparkContext.setJobDescription(None)
     return stage_path

@@ -4,19 +4,40 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SeriesCounters:
+    """Two Spark accumulators the training tasks add each series to: done, and
+    failed among them. Their values reach the driver as tasks end."""
+
+    done: object
+    failed: object
+
+    @classmethod
+    def create(cls, spark) -> "SeriesCounters":
+        return cls(spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
+
+    def add(self, status: str) -> None:
+        """In a task: one more series done, with its outcome's status."""
+        self.done.add(1)
+        if status == "failed":
+            self.failed.add(1)
+
+
 class StageProgress:
     """While active, log progress every ``interval`` seconds, with elapsed time
-    and a linear estimate of the time left: series done / total when given a
-    ``counter`` (a Spark accumulator the tasks add their series to; it moves as
-    tasks end), else tasks done / total of the running stages."""
+    and a linear estimate of the time left: series done and failed / total when
+    given ``series`` (SeriesCounters), else tasks done / total of the running
+    stages. Failed task attempts (a lost worker, retried) are counted apart."""
 
-    def __init__(self, spark, label: str, interval: float = 15.0, counter=None, total: int = 0):
+    def __init__(self, spark, label: str, interval: float = 15.0, series: SeriesCounters | None = None,
+                 total: int = 0):
         self._tracker = spark.sparkContext.statusTracker()
-        self._counter, self._total = counter, total
+        self._series, self._total = series, total
         self._label = label
         self._interval = interval
         self._stop = threading.Event()
@@ -33,8 +54,9 @@ class StageProgress:
         self._thread.join(timeout=5)
         if error_type is None:  # the stage's wall time, also for a stage shorter than the interval
             elapsed = time.monotonic() - self._started
-            if self._counter is not None:
-                logger.info("%s: %d/%d series done in %.1fs", self._label, self._counter.value, self._total, elapsed)
+            if self._series is not None:
+                logger.info("%s: %d/%d series done in %.1fs, %d failed", self._label, self._series.done.value,
+                            self._total, elapsed, self._series.failed.value)
             else:
                 logger.info("%s: finished in %.1fs", self._label, elapsed)
 
@@ -56,12 +78,13 @@ class StageProgress:
             failed += info.numFailedTasks
         if not total:
             return
-        unit = "tasks"
-        if self._counter is not None:
-            done, total, unit = self._counter.value, self._total, "series"
+        what = "tasks done"
+        if self._series is not None:
+            done, total = self._series.done.value, self._total
+            what = f"series done, {self._series.failed.value} failed"
         elapsed = time.monotonic() - self._started
         left = f"about {elapsed / done * (total - done):.0f}s left" if done else "time left not known yet"
         logger.info(
-            "%s: %d/%d %s done, %d failed attempts, %.0fs elapsed, %s",
-            self._label, done, total, unit, failed, elapsed, left,
+            "%s: %d/%d %s, %d failed task attempts, %.0fs elapsed, %s",
+            self._label, done, total, what, failed, elapsed, left,
         )

@@ -22,6 +22,7 @@ from pyspark.sql import types as T
 from forecasting import balancing, child_runs, model, model_store, python_worker, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
+from forecasting.progress import SeriesCounters
 from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
 from forecasting.validation import TARGET, TIME
 
@@ -78,7 +79,7 @@ def result_schema(series_df: DataFrame, key_columns: list[str]) -> T.StructType:
 
 def train_group(
     group: pd.DataFrame, config: JobConfig, key_columns: list[str], context: tracking.RunContext, holdout: int = 0,
-    series_done=None,
+    series_counters: SeriesCounters | None = None,
 ) -> pd.DataFrame:
     """applyInPandas body: train one series, log its child run, return its result row.
     ``holdout`` > 0 is evaluation mode: the last rows are held out and scored."""
@@ -105,8 +106,8 @@ def train_group(
         logger.warning("tracking failed for %s: %s", name, err)
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
     tracking_seconds = time.perf_counter() - tracking_started
-    if series_done is not None:
-        series_done.add(1)
+    if series_counters is not None:
+        series_counters.add(outcome.status)
     forecast = None
     if outcome.forecast is not None:
         forecast = outcome.forecast.to_dict("records")
@@ -174,17 +175,17 @@ def shuffle_partitions(config: JobConfig, series_count: int, cores: int) -> int:
 
 def train_all(
     series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int, holdout: int = 0,
-    series_done=None,
+    series_counters: SeriesCounters | None = None,
 ) -> DataFrame:
     """Result rows, one per series. Lazy but for one small job (balancing's slots):
     the training runs when the result is written.
-    ``series_done``, an accumulator, counts the series as their tasks end."""
+    ``series_counters`` count the series, and the failed ones, as their tasks end."""
     spark = series_df.sparkSession
     cores = spark.sparkContext.defaultParallelism
     partitions = shuffle_partitions(config, series_count, cores)
     keys = list(config.input.key_columns)
     work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
-                   series_done=series_done)
+                   series_counters=series_counters)
     schema = result_schema(series_df, keys)
     if series_count <= balancing.MAX_BALANCED_SERIES:
         per_task = balancing.slots_per_task(series_count, partitions, cores)
