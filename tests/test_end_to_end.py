@@ -44,9 +44,12 @@ def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
     assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
     assert "train and forecast every series: 24/24 series done in " in done.stdout
-    # the Spark UI names each step's jobs, the table writes too (they run side by side, each in its thread)
-    described = {job["Properties"].get("spark.job.description") for job in started_jobs(tmp_path / "training-events")}
-    assert {"train and forecast every series", "write forecasts", "write series_results", "write models"} <= described
+    # the Spark UI names every step's jobs, the table writes too (they run side by side, each in its thread)
+    descriptions = [job["Properties"].get("spark.job.description") for job in started_jobs(tmp_path / "training-events")]
+    assert None not in descriptions, descriptions
+    assert {"start Python workers", "read and check the input", "balance the series over the tasks",
+            "train and forecast every series", "read the staged results", "write forecasts", "write series_results",
+            "write models", "count the series by status"} <= set(descriptions)
 
     # the embedded defaults write Delta tables relative to the working directory
     forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
@@ -84,6 +87,8 @@ def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
     replays = [job for job in started_jobs(tmp_path / "scoring-events")
                if "Compute snapshot" in job["Properties"].get("spark.job.description", "")]
     assert replays and max(stage["Number of Tasks"] for job in replays for stage in job["Stage Infos"]) <= 4
+    scoring_descriptions = [job["Properties"].get("spark.job.description") for job in started_jobs(tmp_path / "scoring-events")]
+    assert None not in scoring_descriptions, scoring_descriptions
     assert "forecasting.worker_daemon" not in scored.stdout
     assert "Scoring run 2026-01-05" in scored.stdout and "from the models of run date 2026-01-05" in scored.stdout
     both = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()

@@ -16,6 +16,7 @@ from forecasting import evaluation, io, python_worker, spark_training, tables, t
 from forecasting.config import JobConfig
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
+from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     """
     started = time.monotonic()
     python_worker.start_workers_early(spark)
-    raw, data_version = io.read_input(spark, config)
-    counts = validation.check_input(raw, config, run_date)
+    with job_description(spark, "read and check the input"):
+        raw, data_version = io.read_input(spark, config)
+        counts = validation.check_input(raw, config, run_date)
     series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
     keys = list(config.input.key_columns)
     series_count = counts.series
@@ -115,18 +117,22 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         holdout = config.forecast.horizon if evaluate else 0
         counters = SeriesCounters.create(spark)
-        results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
+        with job_description(spark, "balance the series over the tasks"):
+            results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
         stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
-        staged = spark.read.parquet(stage_path)
+        with job_description(spark, "read the staged results"):
+            staged = spark.read.parquet(stage_path)
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
         else:
             _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
-        summary.counts = _status_counts(staged)
+        with job_description(spark, "count the series by status"):
+            summary.counts = _status_counts(staged)
         tables.delete_path(spark, stage_path)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
-        summary.catalog = tables.register(spark, config, written)
+        with job_description(spark, "register the tables in the catalog"):
+            summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
             from forecasting import serving  # MLflow's pyfunc module, imported only when it is used
 
@@ -141,12 +147,15 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
     keys = list(config.input.key_columns)
     table = evaluation.evaluation_table(staged, keys, run_date, context.parent_run_id)
     path = summary.tables[tables.EVALUATION]
-    tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date})
-    written = tables.read_table(staged.sparkSession, config, tables.EVALUATION).where(
-        F.col("run_date") == F.lit(run_date).cast("date")
-    )
-    by_candidate = evaluation.summary_by_candidate(written)
-    evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
+    spark = staged.sparkSession
+    with job_description(spark, f"write {tables.EVALUATION}"):
+        tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date})
+    with job_description(spark, "the evaluation's report"):
+        written = tables.read_table(spark, config, tables.EVALUATION).where(
+            F.col("run_date") == F.lit(run_date).cast("date")
+        )
+        by_candidate = evaluation.summary_by_candidate(written)
+        evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
     summary.note = "\n" + by_candidate.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
 
 
@@ -175,10 +184,8 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str,
     """
     spark = results.sparkSession
     stage_path = f"{tables.staging_root(config)}/{label}-{uuid.uuid4().hex}"
-    spark.sparkContext.setJobDescription(description)
-    with StageProgress(spark, description, series=series, total=total):
+    with job_description(spark, description), StageProgress(spark, description, series=series, total=total):
         results.write.mode("overwrite").parquet(stage_path)
-    spark.sparkContext.setJobDescription(None)
     return stage_path
 
 
@@ -195,12 +202,11 @@ def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], r
         ),
         tables.MODELS: (spark_training.models_table(staged, config, run_date, job_run_id), {"run_date": run_date}),
     }
-    context = staged.sparkSession.sparkContext
 
     def write(name: str) -> None:
         df, slice_values = outputs[name]
-        context.setJobDescription(f"write {name}")  # a thread's own, in PySpark's pinned threads
-        tables.write_slice(df, name, paths[name], config.output.format, slice_values)
+        with job_description(staged.sparkSession, f"write {name}"):  # each thread's own
+            tables.write_slice(df, name, paths[name], config.output.format, slice_values)
 
     # Side by side: each write is mostly the driver's planning and commit, one after
     # another they left a core idle (400 series: 2.6 s in a row).

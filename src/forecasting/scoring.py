@@ -23,6 +23,7 @@ from forecasting import io, model, model_store, spark_training, tables, tracking
 from forecasting.cleaning import align_to_grid
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
+from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
 
@@ -85,22 +86,25 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     """Score every stored model of ``model_run_date`` as of ``run_date``."""
     started = time.monotonic()
     keys = list(config.input.key_columns)
-    try:
-        stored = tables.read_table(spark, config, tables.MODELS)
-    except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
-        raise io.InputError(
-            f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {err.getMessage()}"
-        ) from err
-    chosen = choose_model_run_date(stored, run_date, model_run_date)
+    with job_description(spark, "read the stored models"):
+        try:
+            stored = tables.read_table(spark, config, tables.MODELS)
+        except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
+            raise io.InputError(
+                f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {err.getMessage()}"
+            ) from err
+        chosen = choose_model_run_date(stored, run_date, model_run_date)
     models = stored.where(F.col("run_date") == F.lit(chosen).cast("date"))
 
-    raw, data_version = io.read_input(spark, config)
-    validation.check_input(raw, config)
+    with job_description(spark, "read and check the input"):
+        raw, data_version = io.read_input(spark, config)
+        validation.check_input(raw, config)
     latest = last_observations(as_of_cut(validation.to_series_frame(raw, config), run_date), config)
     work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
         latest, keys, how="left"
     )
-    count = work.count()
+    with job_description(spark, "match the models to the input"):
+        count = work.count()
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = tracking.start_parent_run(
@@ -127,15 +131,19 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
-        staged = spark.read.parquet(stage_path)
+        with job_description(spark, "read the staged results"):
+            staged = spark.read.parquet(stage_path)
         forecasts = spark_training.forecasts_table(
             staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
         )
-        tables.write_slice(
-            forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
-            {"run_date": run_date, "source": tables.SCORED},
-        )
-        summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
+        with job_description(spark, f"write {tables.FORECASTS}"):
+            tables.write_slice(
+                forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
+                {"run_date": run_date, "source": tables.SCORED},
+            )
+        with job_description(spark, "count the series by status"):
+            summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
         tables.delete_path(spark, stage_path)
-        summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
+        with job_description(spark, "register the tables in the catalog"):
+            summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from contextlib import contextmanager
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -108,3 +109,15 @@ def check_delta(spark: SparkSession) -> None:
             "Delta Lake is not on Spark's classpath. Run scripts/setup.sh (it installs the jars), "
             f"or add --packages {DELTA_PACKAGE} to spark-submit, or set output.format=parquet."
         ) from err
+
+
+@contextmanager
+def job_description(spark: SparkSession, text: str):
+    """Names the Spark jobs the block starts, as the Spark UI's Jobs page shows
+    them. The description is the calling thread's own (PySpark pins threads)."""
+    context = spark.sparkContext
+    context.setJobDescription(text)
+    try:
+        yield
+    finally:
+        context.setJobDescription(None)
