@@ -12,6 +12,8 @@
 #   FORECAST_HOME       the project folder (default: this script's parent)
 #   FORECAST_LOG_DIR    where logs go (default: $FORECAST_HOME/logs), one file per job and date
 #   SPARK_SUBMIT_ARGS   spark-submit options, e.g. "--master spark://host:7077 --py-files dist/forecasting.zip"
+#   SPARK_SUBMIT        the spark-submit to run (default: $FORECAST_HOME/.venv/bin/spark-submit)
+#   PYSPARK_PYTHON      the Python of the job's workers (default: $FORECAST_HOME/.venv/bin/python)
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
 # server, 5 too many failed series), 6 when the same job and date is still running,

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import mlflow
@@ -86,6 +87,50 @@ def test_job_runs_on_a_standalone_cluster_with_the_package_as_a_zip(cluster, pac
     # the work ran in the cluster's executor, which was handed the package
     executor_logs = "".join(p.read_text(errors="replace") for p in (cluster["logs"] / "work").rglob("stderr"))
     assert package.name in executor_logs
+
+
+def test_scheduled_runs_on_the_cluster_as_the_readme_says(cluster, package, tmp_path):
+    # A project folder as on a scheduler's machine: the jobs, the environment set-up
+    # made (.venv), dist/ from package_job.sh and a config whose paths are relative.
+    home = tmp_path / "project"
+    (home / "dist").mkdir(parents=True)
+    (home / "jobs").symlink_to(ROOT / "jobs")
+    (home / ".venv").symlink_to(Path(sys.executable).parents[1])
+    shutil.copy(package, home / "dist" / "forecasting.zip")
+    stores = ["s0", "s1", "s2"]
+    data = pd.concat([daily_series(60, seed=i).assign(store=s) for i, s in enumerate(stores)])
+    data.to_csv(home / "input.csv", index=False, date_format="%Y-%m-%d")
+    (home / "conf").mkdir()
+    (home / "conf" / "my_data.yaml").write_text(
+        "input: {path: input.csv, key_columns: [store], time_column: ds, target_column: y}\n"
+        "forecast: {horizon: 7}\ncross_validation: {folds: 1}\ntuning: {max_evals: 2}\n"
+        "model: {country_holidays: null, yearly_seasonality: false}\n"
+        "output: {path: out}\ntracking: {uri: mlruns}\n"
+    )
+    # the wrapper's own defaults: spark-submit and the executors' Python from the project's .venv
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_SUBMIT", "PYSPARK_PYTHON", "FORECAST_LOG_DIR")}
+    env.update(FORECAST_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1",
+               SPARK_SUBMIT_ARGS=f"--master {cluster['master']} --py-files dist/forecasting.zip")
+    wrapper = str(ROOT / "scripts" / "run_scheduled.sh")
+
+    def scheduled(*args):
+        return subprocess.run(["bash", wrapper, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    # the README's backfill, then its daily scoring run, which takes today's date
+    apps_before = set((cluster["logs"] / "work").glob("app-*"))
+    trained = scheduled("train", "--config", "conf/my_data.yaml", "--run-date", "2024-03-31")
+    train_log = (home / "logs" / "train_forecast-2024-03-31.log").read_text()
+    assert trained.returncode == 0, train_log[-4000:]
+    today = datetime.now(timezone.utc).date().isoformat()
+    scored = scheduled("score", "--config", "conf/my_data.yaml")
+    score_log = (home / "logs" / f"score_forecast-{today}.log").read_text()
+    assert scored.returncode == 0, score_log[-4000:]
+    assert f"Scoring run {today} finished" in score_log and "from the models of run date 2024-03-31" in score_log
+    forecasts = DeltaTable(home / "out" / "forecasts").to_pandas()
+    by_source = forecasts.groupby("source")["store"].nunique().to_dict()
+    assert by_source == {"trained": 3, "scored": 3}
+    assert len(set((cluster["logs"] / "work").glob("app-*")) - apps_before) == 2  # both ran on the cluster
 
 
 @pytest.fixture(scope="module")

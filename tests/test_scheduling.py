@@ -69,3 +69,14 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     assert bad.returncode == 2
     assert "forecast.horizon" in (tmp_path / "my-logs" / "train_forecast-2024-02-20.log").read_text()
     assert wrapper(tmp_path, "predict").returncode == 64
+
+
+def test_the_crontab_example_calls_the_wrapper_with_shipped_configs():
+    lines = [line.split() for line in (ROOT / "scripts" / "crontab.example").read_text().splitlines()
+             if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
+    assert lines
+    for fields in lines:
+        schedule, command = fields[:5], [f.replace("$FORECAST_HOME", str(ROOT)) for f in fields[5:]]
+        assert all(field[0].isdigit() or field[0] == "*" for field in schedule), fields
+        assert command[0] == str(WRAPPER) and command[1] in ("train", "score", "evaluate"), fields
+        assert Path(command[command.index("--config") + 1]).is_file(), fields
