@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -19,19 +20,85 @@ RUN_DATE = "2024-03-31"
 NAME = "store-forecaster"
 
 
-@pytest.fixture(scope="module")
-def trained(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("serving")
-    data = pd.concat([daily_series(60, seed=50 + i).assign(store=f"s{i}") for i in range(2)])
+def train(spark, root: Path, *overrides: str, seed: int = 50):
+    data = pd.concat([daily_series(60, seed=seed + i).assign(store=f"s{i}") for i in range(2)])
     data.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(None, [
         *FAST_OVERRIDES, f"input.path={root / 'input.csv'}", "input.key_columns=[store]",
         "input.time_column=ds", "input.target_column=y", f"tracking.uri={root / 'mlruns'}",
-        f"output.path={root / 'out'}", f"tracking.registered_model={NAME}",
-        "selection.candidates=[prophet, seasonal_naive]",
+        f"output.path={root / 'out'}", "selection.candidates=[prophet, seasonal_naive]", *overrides,
     ])
-    summary = pipeline.run_job(spark, config, RUN_DATE)
+    return config, pipeline.run_job(spark, config, RUN_DATE)
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("serving")
+    config, summary = train(spark, root, f"tracking.registered_model={NAME}")
     return {"config": config, "summary": summary, "root": root}
+
+
+def served_in_process(summary, name: str, version: int, horizon: int = 5) -> pd.DataFrame:
+    """The registered version loaded as the server loads it, asked for both series."""
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri(summary.tracking_uri)
+    forecaster = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    return forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [horizon, horizon]}))
+
+
+def trained_forecasts(spark, config, horizon: int = 5) -> pd.DataFrame:
+    stored = tables.read_table(spark, config, tables.FORECASTS).where(F.col("source") == "trained").toPandas()
+    return stored.sort_values(["store", "ds"]).groupby("store").head(horizon).reset_index(drop=True)
+
+
+def test_the_default_job_registers_its_models(trained):
+    from forecasting.config import load_config as defaults
+
+    assert defaults(None, []).tracking.registered_model == "many-model-forecasting"
+
+
+def test_registering_does_not_load_every_series_model(trained, monkeypatch):
+    # MLflow loads a python model while saving it; the forecaster then skips its models
+    def refuse(*args):
+        raise AssertionError("the models table was read while registering")
+
+    summary = trained["summary"]
+    monkeypatch.setattr(serving, "read_models", refuse)
+    context = tracking.start_parent_run(trained["config"], RUN_DATE, {})  # a run of its own: its artifacts too
+    assert serving.register(context, "unread-forecaster", summary.tables[tables.MODELS], RUN_DATE, ["store"]) == 1
+
+
+def test_the_signature_names_the_keys_with_their_types(trained):
+    import mlflow.models
+
+    mlflow.set_tracking_uri(trained["summary"].tracking_uri)
+    info = mlflow.models.get_model_info(f"models:/{NAME}/1")
+    inputs = {spec.name: (spec.type.name, spec.required) for spec in info.signature.inputs.inputs}
+    assert inputs == {"store": ("string", True), "horizon": ("long", True), "as_of": ("datetime", False)}
+    outputs = [spec.name for spec in info.signature.outputs.inputs]
+    assert outputs == ["store", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
+
+
+def test_a_version_answers_with_its_own_run_after_a_rerun_replaced_the_models(spark, tmp_path):
+    config, first = train(spark, tmp_path, "tracking.registered_model=rerun-forecaster")
+    before = trained_forecasts(spark, config)
+    config, second = train(spark, tmp_path, "tracking.registered_model=rerun-forecaster", seed=80)  # other data
+    after = trained_forecasts(spark, config)
+    assert "version 2" in second.format()
+    assert not np.allclose(before["yhat"], after["yhat"])
+    for version, expected in ((1, before), (2, after)):
+        served = served_in_process(second, "rerun-forecaster", version)
+        for column in ("yhat", "yhat_lower", "yhat_upper"):
+            assert served[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9), (version, column)
+
+
+def test_a_parquet_models_table_is_served_as_it_is(spark, tmp_path):
+    config, summary = train(spark, tmp_path, "tracking.registered_model=parquet-forecaster", "output.format=parquet")
+    served = served_in_process(summary, "parquet-forecaster", 1)
+    expected = trained_forecasts(spark, config)
+    assert served["yhat"].tolist() == pytest.approx(expected["yhat"].tolist(), rel=1e-9)
+    assert list(pd.to_datetime(served["ds"])) == list(expected["ds"])
 
 
 def test_each_run_registers_a_new_version(trained):
@@ -43,8 +110,8 @@ def test_each_run_registers_a_new_version(trained):
     first = registry.get_model_version(NAME, "1")
     assert first.run_id == summary.job_run_id and first.source.endswith(serving.ARTIFACT_PATH)
     # what the next run's registration does: a new version, the first one kept
-    context = tracking.RunContext(summary.tracking_uri, summary.experiment_id, summary.job_run_id, RUN_DATE, True, True)
-    assert serving.register(context, NAME, summary.tables[tables.MODELS], RUN_DATE, ["store"]) == 2
+    context = tracking.start_parent_run(trained["config"], RUN_DATE, {})
+    assert serving.register(context, NAME, summary.tables[tables.MODELS], RUN_DATE, ["store"], horizon=7) == 2
     assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
 
@@ -81,5 +148,6 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
     for store, rows in served.groupby("store"):
         expected = stored[stored["store"] == store].sort_values("ds").head(len(rows))
         assert list(pd.to_datetime(rows["ds"])) == list(expected["ds"])
-        assert rows["yhat"].tolist() == pytest.approx(expected["yhat"].tolist(), rel=1e-9)
+        for column in ("yhat", "yhat_lower", "yhat_upper"):  # the interval too: the same seed per series
+            assert rows[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9), column
         assert set(rows["model"]) == set(expected["model"])

@@ -248,8 +248,8 @@ def validate(config: JobConfig) -> None:
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
     _require(
-        config.tracking.registered_model is None or config.output.format == "delta",
-        "tracking.registered_model", "needs output.format delta: the served model reads the models table with deltalake",
+        config.tracking.registered_model is None or bool(config.tracking.registered_model.strip()),
+        "tracking.registered_model", "must be a name, or null to register nothing",
     )
     _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")

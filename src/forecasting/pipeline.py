@@ -137,7 +137,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             from forecasting import serving  # MLflow's pyfunc module, imported only when it is used
 
             version = serving.register(
-                context, config.tracking.registered_model, summary.tables[tables.MODELS], run_date, keys
+                context, config.tracking.registered_model, summary.tables[tables.MODELS], run_date, keys,
+                config.output.format, config.forecast.horizon,
             )
             summary.note = f"  registered model {config.tracking.registered_model} version {version}\n"
     return summary

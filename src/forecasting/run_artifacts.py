@@ -74,7 +74,7 @@ def _prophet_model_template(example) -> tuple[dict[str, bytes], str]:
         import mlflow.prophet
 
         with tempfile.TemporaryDirectory(prefix="forecasting-model-template-") as folder, \
-                _installed_requirements_unchecked():
+                installed_requirements_unchecked():
             saved = Path(folder) / "model"
             requirements = [f"prophet=={lineage.package_versions()['prophet']}"]
             mlflow.prophet.save_model(example, str(saved), pip_requirements=requirements)
@@ -85,7 +85,7 @@ def _prophet_model_template(example) -> tuple[dict[str, bytes], str]:
 
 
 @contextmanager
-def _installed_requirements_unchecked():
+def installed_requirements_unchecked():
     """MLflow checks that a model's pinned requirements are installed, and to do so
     maps every installed distribution's files to its modules: 0.6 s in each worker
     process. The pins here are the installed versions (prophet's from the package

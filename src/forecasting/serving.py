@@ -2,20 +2,28 @@
 
 The registered pyfunc holds no per-series model itself: it points at the run's
 rows of the ``models`` table and loads them when the server starts, so
-registering costs the same for ten series as for ten thousand.
+registering costs the same for ten series as for ten thousand. A Delta table is
+read at the version the run wrote, so a version keeps answering with its run's
+models after a rerun of that date replaced them; a parquet table has no versions
+and is read as it is now.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
+import threading
+import time
+import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from forecasting import lineage, model, model_store, tracking
+from forecasting import lineage, model, model_store, run_artifacts, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +37,13 @@ class ManyModelForecaster(PythonModel):
     the series' history). Output: one row per series and step."""
 
     def load_context(self, context) -> None:
-        from deltalake import DeltaTable
-
         pointer = json.loads(Path(context.artifacts["pointer"]).read_text())
         self.key_columns = pointer["key_columns"]
-        rows = DeltaTable(pointer["models_table"]).to_pandas(
-            partitions=[("run_date", "=", pointer["run_date"])],
-            columns=[*self.key_columns, "model", "model_json", "frequency", "interval_width"],
-        )
+        self.horizon = pointer.get("horizon", 0)
+        if _saving.active:  # MLflow loads a model while saving it: every series' model, for nothing
+            self.models = {}
+            return
+        rows = read_models(pointer, [*self.key_columns, "model", "model_json", "frequency", "interval_width"])
         self.models = {tuple(str(r[k]) for k in self.key_columns): r for r in rows.to_dict("records")}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
@@ -47,13 +54,35 @@ class ManyModelForecaster(PythonModel):
             if stored is None:
                 raise KeyError(f"no model for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
+            # The interval is sampled over all the steps forecast: at least the run's
+            # own horizon, so that a shorter request gets the forecasts table's values.
+            steps = int(request["horizon"])
             forecast = model_store.forecast(
-                stored["model"], stored["model_json"], last, int(request["horizon"]), stored["frequency"],
+                stored["model"], stored["model_json"], last, max(steps, self.horizon), stored["frequency"],
                 stored["interval_width"], model.series_seed(tracking.series_id(keys)),
-            )
+            ).head(steps)
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+
+
+_saving = threading.local()
+_saving.active = False
+
+
+def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
+    """The models of the pointer's run date, without Spark."""
+    if pointer.get("format", "delta") == "delta":
+        from deltalake import DeltaTable
+
+        table = DeltaTable(pointer["models_table"], version=pointer.get("version"))
+        return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(pointer["models_table"], format="parquet", partitioning="hive")
+    rows = dataset.to_table(columns=[c for c in columns if c != "run_date"],
+                            filter=ds.field("run_date").cast("string") == pointer["run_date"])
+    return rows.to_pandas()
 
 
 def package_source(spare_folder: Path) -> Path:
@@ -70,28 +99,110 @@ def package_source(spare_folder: Path) -> Path:
     return spare_folder / "forecasting"
 
 
-def register(context: tracking.RunContext, name: str, models_table: str, run_date: str, key_columns: list[str]) -> int:
-    """Log the forecaster on the parent run and register it as a new version of ``name``."""
+def register(context: tracking.RunContext, name: str, models_table: str, run_date: str, key_columns: list[str],
+             table_format: str = "delta", horizon: int = 0) -> int:
+    """Log the forecaster on the parent run and register it as a new version of
+    ``name``. Called right after the run wrote the models table: a Delta table's
+    latest version is then the run's own. ``horizon``: the run's own."""
+    started = time.perf_counter()
+    tracker = tracking.client(context.tracking_uri)
+    target = {"models_table": models_table, "run_date": run_date, "key_columns": key_columns, "format": table_format,
+              "horizon": horizon}
+    if table_format == "delta":
+        from deltalake import DeltaTable
+
+        target["version"] = DeltaTable(models_table).version()
+    # no progress bars of MLflow's file copies in the job's log
+    with tempfile.TemporaryDirectory() as folder, _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+        saved = _save(Path(folder), target)
+        tracker.log_artifacts(context.parent_run_id, str(saved), ARTIFACT_PATH)
+        if not tracker.search_registered_models(filter_string=f"name = '{name}'"):
+            tracker.create_registered_model(name)
+        source = f"{tracker.get_run(context.parent_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
+        version = tracker.create_model_version(name, source, run_id=context.parent_run_id)
+    logger.info("registered model %s version %s in %.1fs", name, version.version, time.perf_counter() - started)
+    return int(version.version)
+
+
+def _save(folder: Path, target: dict) -> Path:
+    """The forecaster saved in ``folder``, pointing at ``target``; its folder."""
     import mlflow.pyfunc
 
-    tracker = tracking.client(context.tracking_uri)
-    with tempfile.TemporaryDirectory() as folder:
-        pointer = Path(folder) / POINTER
-        pointer.write_text(json.dumps({"models_table": models_table, "run_date": run_date, "key_columns": key_columns}))
-        target = Path(folder) / ARTIFACT_PATH
+    pointer = folder / POINTER
+    pointer.write_text(json.dumps(target))
+    saved = folder / ARTIFACT_PATH
+    # The pins are the installed versions: MLflow's check that they are installed
+    # would map every installed distribution's files first (0.5 s). An example
+    # request would need a real series' keys, and MLflow would run it.
+    with run_artifacts.installed_requirements_unchecked(), warnings.catch_warnings(), _saving_model():
+        warnings.filterwarnings("ignore", message=".*input example was not provided")
         mlflow.pyfunc.save_model(
-            str(target), python_model=ManyModelForecaster(), artifacts={"pointer": str(pointer)},
+            str(saved), python_model=ManyModelForecaster(), artifacts={"pointer": str(pointer)},
+            signature=signature(target),
             # the server imports this package from the model itself, wherever it runs
-            code_paths=[str(package_source(Path(folder) / "code"))],
+            code_paths=[str(package_source(folder / "code"))],
             pip_requirements=[f"{name}=={version}" for name, version in _requirements().items()],
         )
-        tracker.log_artifacts(context.parent_run_id, str(target), ARTIFACT_PATH)
-    if not tracker.search_registered_models(filter_string=f"name = '{name}'"):
-        tracker.create_registered_model(name)
-    source = f"{tracker.get_run(context.parent_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
-    version = tracker.create_model_version(name, source, run_id=context.parent_run_id)
-    logger.info("registered model %s version %s", name, version.version)
-    return int(version.version)
+    return saved
+
+
+@contextmanager
+def _saving_model():
+    _saving.active = True
+    try:
+        yield
+    finally:
+        _saving.active = False
+
+
+def signature(pointer: dict):
+    """What the served model takes and answers, the key columns typed as the
+    models table holds them; the server checks requests against it."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    keys = [ColSpec(_column_type(pointer, k), k) for k in pointer["key_columns"]]
+    inputs = [*keys, ColSpec("long", "horizon"), ColSpec("datetime", "as_of", required=False)]
+    outputs = [*keys, ColSpec("datetime", "ds"), *[ColSpec("double", c) for c in ("yhat", "yhat_lower", "yhat_upper")],
+               ColSpec("string", "model")]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def _column_type(pointer: dict, column: str) -> str:
+    import pyarrow as pa
+
+    if pointer["format"] == "delta":
+        from deltalake import DeltaTable
+
+        schema = pa.schema(DeltaTable(pointer["models_table"], version=pointer["version"]).schema().to_arrow())
+    else:
+        import pyarrow.dataset as ds
+
+        schema = ds.dataset(pointer["models_table"], format="parquet", partitioning="hive").schema
+    kind = schema.field(column).type
+    if pa.types.is_integer(kind):
+        return "long" if kind.bit_width == 64 else "integer"
+    if pa.types.is_floating(kind):
+        return "double"
+    if pa.types.is_boolean(kind):
+        return "boolean"
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return "datetime"
+    return "string"
+
+
+@contextmanager
+def _environment(**values: str):
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _requirements() -> dict[str, str]:
