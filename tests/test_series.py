@@ -388,3 +388,20 @@ def test_to_datetime_no_longer_samples_datetimes_for_its_cache_but_still_caches_
     assert datetimes.should_cache(text)
     pd.testing.assert_series_equal(pd.to_datetime(hourly), hourly)
     pd.testing.assert_series_equal(pd.to_datetime(text), pd.to_datetime(text, cache=False))
+
+
+def test_the_selection_metric_decides_the_winner(fast_config, monkeypatch):
+    # cross-validated scores where naive misses rarely but far, drift often but near
+    scores = {
+        "naive": {"mae": 1.0, "rmse": 5.0, "smape": 2.0, "mase": 0.5},
+        "drift": {"mae": 2.0, "rmse": 2.5, "smape": 3.0, "mase": 1.0},
+    }
+    monkeypatch.setattr(tuning, "baseline_forecaster", lambda config, name: name)
+    monkeypatch.setattr(tuning, "cross_validate_forecaster", lambda history, config, forecaster: scores[forecaster])
+    history = daily_series(60)
+    for metric, winner in (("mae", "naive"), ("rmse", "drift"), ("smape", "naive")):
+        config = fast_config("selection.candidates=[naive, drift]", f"tuning.metric={metric}")
+        outcome = train_series(history, config)
+        assert (outcome.model_name, outcome.cv_metrics) == (winner, scores[winner]), metric
+        expected = BASELINES[winner](history, config.forecast.horizon, config.forecast.frequency, 0.8)
+        np.testing.assert_allclose(outcome.forecast["yhat"], expected["yhat"])
