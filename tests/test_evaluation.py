@@ -15,7 +15,9 @@ CANDIDATES = ["prophet", "seasonal_naive", "naive"]
 @pytest.fixture(scope="module")
 def evaluated(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluation")
-    source = pd.concat([daily_series(70, seed=40 + i).assign(shop=f"s{i}") for i in range(3)])
+    # three series to model, and one too short for the folds: skipped, forecast by the fallback
+    parts = [daily_series(70, seed=40 + i).assign(shop=f"s{i}") for i in range(3)]
+    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny")])
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(
         None,
@@ -33,15 +35,25 @@ def evaluated(spark, tmp_path_factory):
 
 def test_every_series_is_scored_for_every_candidate_with_one_winner(evaluated):
     table = evaluated["table"]
-    assert len(table) == 3 * len(CANDIDATES)
-    assert set(table["candidate"]) == set(CANDIDATES)
-    assert table.groupby("shop")["selected"].sum().eq(1).all()
+    modelled = table[table["shop"] != "tiny"]
+    assert len(modelled) == 3 * len(CANDIDATES)
+    assert set(modelled["candidate"]) == set(CANDIDATES)
+    assert table.groupby("shop")["selected"].sum().eq(1).all()  # the short series too
+
+
+def test_a_skipped_series_is_scored_with_its_fallback_forecast(evaluated):
+    horizon = evaluated["config"].forecast.horizon
+    [tiny] = evaluated["table"].query("shop == 'tiny'").to_dict("records")
+    assert tiny["candidate"] == "fallback_seasonal_naive" and tiny["selected"]
+    y = evaluated["source"].query("shop == 'tiny'")["y"].to_numpy()
+    repeated = y[-horizon - 7:-horizon]  # the last week before the held-out one
+    assert tiny["mae"] == pytest.approx(np.mean(np.abs(y[-horizon:] - repeated)))
 
 
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
     horizon = evaluated["config"].forecast.horizon
     naive = evaluated["table"].query("candidate == 'naive'").set_index("shop")
-    for shop, series in evaluated["source"].groupby("shop"):
+    for shop, series in evaluated["source"].query("shop != 'tiny'").groupby("shop"):
         y = series["y"].to_numpy()
         held_out, last_seen = y[-horizon:], y[-horizon - 1]
         assert naive.loc[shop, "mae"] == pytest.approx(np.mean(np.abs(held_out - last_seen)))
@@ -60,9 +72,12 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
         assert parent.data.metrics[f"eval_mase_{candidate}"] == pytest.approx(expected)
     assert parent.data.metrics["eval_mase_selection"] == pytest.approx(table.query("selected")["mase"].mean())
     artifacts = {a.path for a in client.list_artifacts(summary.job_run_id, "evaluation")}
-    assert {"evaluation/report.md", "evaluation/mase_distribution.png", "evaluation/best_1.png"} <= artifacts
+    plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_3.png", "worst_1.png", "worst_3.png"}
+    assert {"evaluation/report.md", *(f"evaluation/{name}" for name in plots)} <= artifacts
     report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
-    assert "| selection |" in report and "![MASE distribution](mase_distribution.png)" in report
+    assert "| selection |" in report and "| fallback_seasonal_naive | 1 |" in report
+    assert "4 series;" in report and "3 were modelled, 1 skipped or failed and scored with their fallback" in report
+    assert all(f"]({name})" in report for name in plots)  # every plot shown in the report
     assert not (evaluated["root"] / "out" / "forecasts").exists()
 
 

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import tracking
+from forecasting.series import FALLBACK_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +28,17 @@ EXTREMES = 3  # best and worst series plotted in the report
 
 
 def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
-    """One row per evaluated series and candidate; ``selected`` marks the winner."""
+    """One row per evaluated series and candidate; ``selected`` marks what the job
+    forecast: the winner, or for a skipped or failed series its fallback."""
     exploded = staged.where(F.col("holdout_scores").isNotNull()).select(
         *key_columns, "model", "child_run_id",
         F.explode(F.from_json("holdout_scores", SCORES_TYPE)).alias("candidate", "scores"),
     )
+    fallback = F.concat(F.lit(FALLBACK_PREFIX), F.col("model"))
     return exploded.select(
         *key_columns,
         "candidate",
-        (F.col("candidate") == F.col("model")).alias("selected"),
+        F.col("candidate").isin(F.col("model"), fallback).alias("selected"),
         *[F.col("scores").getItem(name).alias(name) for name in HOLDOUT_METRICS],
         F.lit(run_date).cast(T.DateType()).alias("run_date"),
         F.lit(job_run_id).alias("job_run_id"),
@@ -76,9 +79,11 @@ def log_report(
 
     tracker = tracking.client(context.tracking_uri)
     tracker.log_batch(context.parent_run_id, metrics=_metrics(parent_metrics(summary)))
-    mase = evaluation.select("candidate", "selected", "mase").toPandas()
+    scores = evaluation.select("candidate", "selected", "mase", "coverage").toPandas()
+    mase = scores[["candidate", "selected", "mase"]]
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
+        _coverage_figure(scores, interval_width).savefig(folder / "coverage.png")
         figure = Figure(figsize=(9, 4), dpi=100)
         axes = figure.subplots()
         clipped = mase.assign(mase=mase["mase"].clip(upper=mase["mase"].quantile(0.98)))
@@ -101,7 +106,10 @@ def log_report(
                 name = f"{label}_{i + 1}.png"
                 _series_figure(staged, keys, row.mase).savefig(folder / name)
                 plots.setdefault(label, []).append((tracking.series_id(keys), row.mase, name))
-        (folder / "report.md").write_text(_markdown(summary, plots, interval_width, len(ranked)))
+        scored = staged.groupBy("status", F.col("holdout_scores").isNotNull().alias("scored")).count().collect()
+        (folder / "report.md").write_text(
+            _markdown(summary, plots, interval_width, {(r["status"], r["scored"]): r["count"] for r in scored})
+        )
         tracker.log_artifacts(context.parent_run_id, str(folder), "evaluation")
     logger.info("evaluation report logged to run %s under evaluation/", context.parent_run_id)
 
@@ -127,11 +135,38 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
     return figure
 
 
-def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, series: int) -> str:
+def _coverage_figure(scores: pd.DataFrame, interval_width: float):
+    """Each model's interval coverage per series, against the nominal width: a box
+    per model (the selection first), its mean marked."""
+    from matplotlib.figure import Figure
+
+    groups = {SELECTION: scores.loc[scores["selected"], "coverage"].dropna()}
+    groups.update({name: group["coverage"].dropna() for name, group in scores.groupby("candidate")})
+    groups = {name: values for name, values in groups.items() if len(values)}
+    figure = Figure(figsize=(9, 3.5), dpi=100)
+    axes = figure.subplots()
+    axes.boxplot(list(groups.values()), showmeans=True, whis=(5, 95))
+    axes.set_xticks(range(1, len(groups) + 1), list(groups), rotation=20)
+    axes.axhline(interval_width, color="tab:red", linestyle="--", label=f"nominal {interval_width:.0%}")
+    axes.set_ylabel("held-out values inside the interval")
+    axes.set_ylim(-0.02, 1.02)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts: dict[tuple[str, bool], int]) -> str:
+    """``counts``: series by (status, whether held-out scores exist)."""
+    total = sum(counts.values())
+    modelled = counts.get(("ok", True), 0)
+    fallback = sum(n for (status, scored), n in counts.items() if scored and status != "ok")
+    unscored = total - modelled - fallback
     lines = [
         "# Forecast evaluation",
         "",
-        f"{series} series; the last forecast horizon of each was held out and forecast from the rest.",
+        f"{total} series; the last forecast horizon of each was held out and forecast from the rest.",
+        f"{modelled} were modelled, {fallback} skipped or failed and scored with their fallback forecast "
+        f"(`{FALLBACK_PREFIX}<name>` below, part of the selection), {unscored} had no forecast to score.",
         f"Nominal interval: {interval_width:.0%}.",
         "",
         "| model | series | wins | MASE | sMAPE | MAE | RMSE | coverage | interval width |",
@@ -142,7 +177,9 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, series:
             f"| {row.candidate} | {row.series} | {row.wins if row.candidate != SELECTION else ''} | {row.mase:.3f} "
             f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
         )
-    lines += ["", "![MASE distribution](mase_distribution.png)", ""]
+    lines += ["", "![MASE distribution](mase_distribution.png)", "",
+              "## Interval coverage", "", "Per series: boxes from the 5th to the 95th percentile, means marked.", "",
+              "![Interval coverage](coverage.png)", ""]
     for label, entries in plots.items():
         lines += [f"## {label.capitalize()} series (selected model)", ""]
         lines += [f"![{name} MASE {value:.2f}]({image})" for name, value, image in entries]

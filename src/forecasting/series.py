@@ -22,6 +22,9 @@ OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 # The mean of tuned Prophet and seasonal naive: combinations of unlike models
 # often beat both, as in the M4 competition.
 ENSEMBLE = "ensemble"
+# Evaluation mode scores a skipped or failed series' fallback forecast under this
+# prefix and the fallback's name (fallback_naive), apart from the candidates.
+FALLBACK_PREFIX = "fallback_"
 
 
 @dataclass
@@ -106,13 +109,13 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     problem = check_history(history, config)
     if problem:
         outcome.status, outcome.reason = SKIPPED, problem
-        return _with_fallback(outcome, history, config, started)
+        return _with_fallback(outcome, history, config, started, actual)
     try:
         _select_and_forecast(outcome, history, config, seed, actual)
     except Exception as err:  # one series must never stop the others
         logger.warning("series failed: %s\n%s", err, traceback.format_exc())
         outcome.status, outcome.reason = FAILED, f"{type(err).__name__}: {err}"
-        return _with_fallback(outcome, history, config, started)
+        return _with_fallback(outcome, history, config, started, actual)
     outcome.fit_seconds = time.perf_counter() - started
     return outcome
 
@@ -184,7 +187,10 @@ def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.Data
     return scores
 
 
-def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobConfig, started: float) -> SeriesOutcome:
+def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobConfig, started: float,
+                   actual: pd.DataFrame | None = None) -> SeriesOutcome:
+    """The configured fallback's forecast, where the history allows one; in
+    evaluation mode (``actual``) scored on the held-out rows like any candidate."""
     name = config.reliability.fallback
     fc = config.forecast
     cycle = {"seasonal_naive": season_length, "weekly_naive": week_length}.get(name)
@@ -199,5 +205,7 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
         else:
             outcome.model, outcome.model_name = history, name
             outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
+            if actual is not None and len(actual):  # apart from the candidates' own scores
+                outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started
     return outcome
