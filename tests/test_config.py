@@ -60,7 +60,12 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("input.key_columns=[mlflow.user]", "input.key_columns"),  # MLflow's own tag
         ("input.key_columns=[region/]", "input.key_columns"),  # a path MLflow refuses
         ("tuning.metric=r2", "tuning.metric"),
-        ("tuning.search_space.growth={distribution: choice, values: [flat]}", "tuning.search_space.growth"),
+        ("tuning.search_space.growth={distribution: choice, values: [flat, logistic]}",
+         "tuning.search_space.growth.values[1]"),  # logistic growth needs a cap column
+        ("tuning.search_space.daily_seasonality={distribution: uniform, low: 1, high: 9}",
+         "tuning.search_space.daily_seasonality.distribution"),  # a Fourier order is a whole number
+        ("tuning.search_space.weekly_seasonality={distribution: choice, values: [3, -1]}",
+         "tuning.search_space.weekly_seasonality.values[1]"),
         ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),
         ("model.country_holidays=Atlantis", "model.country_holidays"),
         ("model.optimizer=newton", "model.optimizer"),

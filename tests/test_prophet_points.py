@@ -32,6 +32,9 @@ CASES = [
     ("daily, no changepoints", daily_series(40, seed=5), {"n_changepoints": 0}, []),
     ("daily, more changepoints than rows", daily_series(20, seed=6), {"n_changepoints": 30}, []),
     ("daily, daily order given", daily_series(30, seed=7), {}, ["model.daily_seasonality=3"]),
+    # growth and seasonalities chosen by the tuning, over the model settings
+    ("hourly, tuned flat growth and orders", hourly_series(24 * 15, seed=8),
+     {"growth": "flat", "daily_seasonality": 6, "weekly_seasonality": False}, ["model.weekly_seasonality=auto"]),
     ("daily over two years, yearly cycle on", daily_series(800, seed=10), {}, ["model.yearly_seasonality=auto"]),
     # a week apart: too coarse for the weekly cycle
     ("weekly data", daily_series(420, seed=11).iloc[::7].reset_index(drop=True), {}, []),

@@ -405,3 +405,15 @@ def test_the_selection_metric_decides_the_winner(fast_config, monkeypatch):
         assert (outcome.model_name, outcome.cv_metrics) == (winner, scores[winner]), metric
         expected = BASELINES[winner](history, config.forecast.horizon, config.forecast.frequency, 0.8)
         np.testing.assert_allclose(outcome.forecast["yhat"], expected["yhat"])
+
+
+def test_the_search_space_can_choose_growth_and_seasonalities_over_the_model_settings(fast_config):
+    config = fast_config(
+        "tuning.search_space.growth={distribution: choice, values: [flat]}",
+        "tuning.search_space.weekly_seasonality={distribution: choice, values: [2]}",
+    )
+    assert config.model.growth == "linear"  # the fixed setting the tuned value replaces
+    outcome = train_series(daily_series(60, seed=12), config)
+    assert outcome.status == OK
+    assert (outcome.best_params["growth"], outcome.best_params["weekly_seasonality"]) == ("flat", 2)
+    assert outcome.model.growth == "flat" and outcome.model.seasonalities["weekly"]["fourier_order"] == 2

@@ -38,8 +38,11 @@ TAG_NAME = re.compile(r"[\w.\- :/]+")
 # How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.
 OPTIMIZERS = ("in_process", "stan")
 DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
-# Prophet constructor arguments that can be tuned without extra inputs
-# (growth needs a cap column, so it stays a fixed model setting).
+# Model settings the search space may also choose among (choice only); a tuned
+# value replaces the model.* setting of the same name. Logistic growth, which
+# needs a cap column, is not among the growths allowed.
+MODEL_SETTINGS = ("growth", "yearly_seasonality", "weekly_seasonality", "daily_seasonality")
+# Prophet constructor arguments that can be tuned without extra inputs.
 TUNABLE_PARAMS = (
     "changepoint_prior_scale",
     "seasonality_prior_scale",
@@ -47,7 +50,9 @@ TUNABLE_PARAMS = (
     "changepoint_range",
     "seasonality_mode",
     "n_changepoints",
+    *MODEL_SETTINGS,
 )
+GROWTHS = ("linear", "flat")
 
 
 class ConfigError(ValueError):
@@ -214,14 +219,8 @@ def validate(config: JobConfig) -> None:
         _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
 
     md = config.model
-    _require(md.growth in ("linear", "flat"), "model.growth", "must be 'linear' or 'flat'")
-    for name in ("yearly_seasonality", "weekly_seasonality", "daily_seasonality"):
-        value = getattr(md, name)
-        _require(
-            value == "auto" or isinstance(value, bool) or (isinstance(value, int) and value > 0),
-            f"model.{name}",
-            "must be auto, true, false or a positive number of Fourier terms",
-        )
+    for name in MODEL_SETTINGS:
+        _validate_model_setting(f"model.{name}", name, getattr(md, name))
     _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
     _require(md.optimizer in OPTIMIZERS, "model.optimizer", f"must be one of {OPTIMIZERS}")
     if md.country_holidays is not None:
@@ -271,12 +270,32 @@ def validate(config: JobConfig) -> None:
     _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
 
 
+def _validate_model_setting(key: str, name: str, value: Any) -> None:
+    if name == "growth":
+        _require(value in GROWTHS, key, f"must be one of {GROWTHS}")
+        return
+    _require(
+        value == "auto" or isinstance(value, bool) or (isinstance(value, int) and value > 0),
+        key, "must be auto, true, false or a positive number of Fourier terms",
+    )
+
+
+def effective_model_settings(model: ModelConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """Growth and seasonalities of a model with tuned ``params``: a tuned value, else the model.* setting."""
+    return {name: params.get(name, getattr(model, name)) for name in MODEL_SETTINGS}
+
+
 def _validate_space(name: str, space: ParamSpace) -> None:
     key = f"tuning.search_space.{name}"
     _require(name in TUNABLE_PARAMS, key, f"is not a tunable Prophet parameter {TUNABLE_PARAMS}")
     _require(space.distribution in DISTRIBUTIONS, f"{key}.distribution", f"must be one of {DISTRIBUTIONS}")
+    if name in MODEL_SETTINGS:
+        _require(space.distribution == "choice", f"{key}.distribution", "must be choice for a model setting")
     if space.distribution == "choice":
         _require(bool(space.values), f"{key}.values", "needs at least one value")
+        if name in MODEL_SETTINGS:
+            for i, value in enumerate(space.values):
+                _validate_model_setting(f"{key}.values[{i}]", name, value)
         return
     _require(space.low is not None and space.high is not None, key, "needs low and high")
     _require(space.low < space.high, key, "needs low < high")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from forecasting import prophet_map
 from forecasting.config import JobConfig
+from forecasting.config_schema import effective_model_settings
 
 FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 logger = logging.getLogger(__name__)
@@ -38,13 +39,9 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     """A Prophet model with the job's fixed settings and the tuned ``params``."""
     settings = config.model
     model = _cached_components_prophet()(
-        growth=settings.growth,
-        yearly_seasonality=settings.yearly_seasonality,
-        weekly_seasonality=settings.weekly_seasonality,
-        daily_seasonality=settings.daily_seasonality,
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
-        **params,
+        **{**params, **effective_model_settings(settings, params)},
     )
     if settings.country_holidays:
         model.add_country_holidays(country_name=settings.country_holidays)

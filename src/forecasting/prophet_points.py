@@ -20,6 +20,7 @@ import pandas as pd
 
 from forecasting import prophet_map
 from forecasting.config import JobConfig
+from forecasting.config_schema import MODEL_SETTINGS, effective_model_settings
 
 # Prophet's defaults (prophet.forecaster.Prophet.__init__) for the tunable settings.
 DEFAULTS = {
@@ -47,9 +48,9 @@ def supports(config: JobConfig, params: dict[str, Any]) -> bool:
     settings = config.model
     return (
         settings.optimizer == "in_process"
-        and settings.growth in ("linear", "flat")
+        and effective_model_settings(settings, params)["growth"] in ("linear", "flat")
         and not settings.country_holidays
-        and set(params) <= set(DEFAULTS)
+        and set(params) <= set(DEFAULTS) | set(MODEL_SETTINGS)
         and params.get("seasonality_mode", "additive") in ("additive", "multiplicative")
         and 0 <= params.get("changepoint_range", 0.8) <= 1
         and int(params.get("n_changepoints", 25)) >= 0
@@ -60,7 +61,7 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     """What ``Prophet(**params).fit(train).predict(dates)["yhat"]`` gives, with the
     job's model settings and no uncertainty sampling, in the order of the sorted
     ``dates``. Raises ``prophet_map.NotConverged`` where Prophet would go on to Stan."""
-    settings = {**DEFAULTS, **params}
+    settings = {**DEFAULTS, **params, **effective_model_settings(config.model, params)}
     observed = train["y"].notna().to_numpy()  # Prophet fits the rows that have a y
     ds = train["ds"].to_numpy("datetime64[ns]")[observed]
     y = train["y"].to_numpy(dtype=float)[observed]
@@ -73,7 +74,7 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     start, t_scale = ds[0], ds[-1] - ds[0]
     t, t_future = (ds - start) / t_scale, (future - start) / t_scale
 
-    periods = _seasonalities(ds, config)
+    periods = _seasonalities(ds, settings)
     features, future_features = _fourier(ds, periods), _fourier(future, periods)
     prior_scales = [float(settings["seasonality_prior_scale"])] * features.shape[1]
     in_mode = np.ones(features.shape[1])
@@ -83,7 +84,7 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     multiplicative = settings["seasonality_mode"] == "multiplicative"
     s_a, s_m = (0 * in_mode, in_mode) if multiplicative else (in_mode, 0 * in_mode)
     t_change = _changepoints(ds, start, t_scale, float(settings["changepoint_range"]), int(settings["n_changepoints"]))
-    flat = config.model.growth == "flat"
+    flat = settings["growth"] == "flat"
     data = {
         "T": len(y), "S": max(len(t_change), 1), "K": features.shape[1],
         "tau": float(settings["changepoint_prior_scale"]),
@@ -124,16 +125,16 @@ def _fit(data: dict, constant: bool) -> tuple[float, float, np.ndarray, np.ndarr
     return float(fitted["k"][0, 0]), float(fitted["m"][0, 0]), fitted["delta"][0], fitted["beta"][0]
 
 
-def _seasonalities(ds: np.ndarray, config: JobConfig) -> list[tuple[float, int]]:
+def _seasonalities(ds: np.ndarray, settings: dict[str, Any]) -> list[tuple[float, int]]:
     """(period, Fourier order) of each built-in seasonality Prophet turns on
-    (Prophet.set_auto_seasonalities)."""
+    (Prophet.set_auto_seasonalities), given the model's ``<name>_seasonality`` settings."""
     span = pd.Timedelta(ds[-1] - ds[0])
     spacing = np.diff(ds)
     spacing = spacing[spacing != np.timedelta64(0, "ns")]
     finest = pd.Timedelta(spacing.min()) if len(spacing) else None
     chosen = []
     for name, period, default_order, min_span, max_spacing in SEASONALITIES:
-        setting = getattr(config.model, f"{name}_seasonality")
+        setting = settings[f"{name}_seasonality"]
         if setting == "auto":
             too_coarse = max_spacing is not None and finest is not None and finest >= max_spacing
             order = 0 if span < min_span or too_coarse else default_order
