@@ -70,12 +70,16 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     for candidate in CANDIDATES:
         expected = table.query("candidate == @candidate")["mase"].mean()
         assert parent.data.metrics[f"eval_mase_{candidate}"] == pytest.approx(expected)
-    assert parent.data.metrics["eval_mase_selection"] == pytest.approx(table.query("selected")["mase"].mean())
+    modelled = table.query("selected and not candidate.str.startswith('fallback_')", engine="python")
+    assert parent.data.metrics["eval_mase_selection"] == pytest.approx(modelled["mase"].mean())
+    assert len(modelled) == 3  # the selection compares with each candidate over the same series
+    assert parent.data.metrics["eval_mase_all_series"] == pytest.approx(table.query("selected")["mase"].mean())
     artifacts = {a.path for a in client.list_artifacts(summary.job_run_id, "evaluation")}
     plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_3.png", "worst_1.png", "worst_3.png"}
     assert {"evaluation/report.md", *(f"evaluation/{name}" for name in plots)} <= artifacts
     report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
-    assert "| selection |" in report and "| fallback_seasonal_naive | 1 |" in report
+    assert "| selection | 3 |" in report and "| all_series | 4 |" in report
+    assert "| fallback_seasonal_naive | 1 |" in report
     assert "4 series;" in report and "3 were modelled, 1 skipped or failed and scored with their fallback" in report
     assert all(f"]({name})" in report for name in plots)  # every plot shown in the report
     assert not (evaluated["root"] / "out" / "forecasts").exists()

@@ -22,7 +22,8 @@ from forecasting.series import FALLBACK_PREFIX
 logger = logging.getLogger(__name__)
 
 HOLDOUT_METRICS = ("mase", "smape", "mae", "rmse", "coverage", "interval_width")
-SELECTION = "selection"  # the per-series winner, reported beside each candidate
+SELECTION = "selection"  # the per-series winner, over the series the candidates were scored on
+ALL_SERIES = "all_series"  # what the job forecast for every series: the selection, else the fallback
 SCORES_TYPE = T.MapType(T.StringType(), T.MapType(T.StringType(), T.DoubleType()))
 EXTREMES = 3  # best and worst series plotted in the report
 
@@ -47,17 +48,25 @@ def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, j
 
 
 def summary_by_candidate(evaluation: DataFrame) -> pd.DataFrame:
-    """Mean of every metric per candidate, and for the selection; small, so collected."""
+    """Mean of every metric per candidate, for the selection (over the same series
+    as the candidates) and, where some series had only a fallback forecast, for
+    every series as the job forecast them; small, so collected."""
     means = [F.mean(name).alias(name) for name in HOLDOUT_METRICS]
     per_candidate = evaluation.groupBy("candidate").agg(F.count(F.lit(1)).alias("series"), *means)
-    selected = (
-        evaluation.where("selected").agg(F.count(F.lit(1)).alias("series"), *means)
+    fallback = F.col("candidate").startswith(FALLBACK_PREFIX)
+    selected = evaluation.where("selected")
+    rows = per_candidate.unionByName(
+        selected.where(~fallback).agg(F.count(F.lit(1)).alias("series"), *means)
         .select(F.lit(SELECTION).alias("candidate"), "*")
     )
-    wins = evaluation.where("selected").groupBy("candidate").agg(F.count(F.lit(1)).alias("wins"))
-    table = per_candidate.unionByName(selected).join(wins, "candidate", how="left").toPandas()
+    if not selected.where(fallback).isEmpty():
+        rows = rows.unionByName(
+            selected.agg(F.count(F.lit(1)).alias("series"), *means).select(F.lit(ALL_SERIES).alias("candidate"), "*")
+        )
+    wins = selected.groupBy("candidate").agg(F.count(F.lit(1)).alias("wins"))
+    table = rows.join(wins, "candidate", how="left").toPandas()
     table["wins"] = table["wins"].fillna(0).astype(int)
-    order = {name: i for i, name in enumerate([SELECTION, "prophet", "seasonal_naive", "naive", "drift"])}
+    order = {name: i for i, name in enumerate([ALL_SERIES, SELECTION, "prophet", "seasonal_naive", "naive", "drift"])}
     return table.sort_values("candidate", key=lambda c: c.map(order).fillna(99)).reset_index(drop=True)
 
 
@@ -90,7 +99,7 @@ def log_report(
         for candidate, group in clipped.groupby("candidate"):
             axes.hist(group["mase"].dropna(), bins=40, alpha=0.45, label=candidate)
         axes.hist(clipped.loc[clipped["selected"], "mase"].dropna(), bins=40, histtype="step", color="black",
-                  linewidth=1.5, label=SELECTION)
+                  linewidth=1.5, label=ALL_SERIES)
         axes.set_xlabel("MASE on the held-out horizon (top 2% clipped)")
         axes.set_ylabel("series")
         axes.legend()
@@ -140,7 +149,8 @@ def _coverage_figure(scores: pd.DataFrame, interval_width: float):
     per model (the selection first), its mean marked."""
     from matplotlib.figure import Figure
 
-    groups = {SELECTION: scores.loc[scores["selected"], "coverage"].dropna()}
+    modelled = scores["selected"] & ~scores["candidate"].str.startswith(FALLBACK_PREFIX)
+    groups = {SELECTION: scores.loc[modelled, "coverage"].dropna()}
     groups.update({name: group["coverage"].dropna() for name, group in scores.groupby("candidate")})
     groups = {name: values for name, values in groups.items() if len(values)}
     figure = Figure(figsize=(9, 3.5), dpi=100)
@@ -166,7 +176,8 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
         "",
         f"{total} series; the last forecast horizon of each was held out and forecast from the rest.",
         f"{modelled} were modelled, {fallback} skipped or failed and scored with their fallback forecast "
-        f"(`{FALLBACK_PREFIX}<name>` below, part of the selection), {unscored} had no forecast to score.",
+        f"(`{FALLBACK_PREFIX}<name>` below; `{ALL_SERIES}` is the selection with them), "
+        f"{unscored} had no forecast to score.",
         f"Nominal interval: {interval_width:.0%}.",
         "",
         "| model | series | wins | MASE | sMAPE | MAE | RMSE | coverage | interval width |",
@@ -174,7 +185,8 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
     ]
     for row in summary.itertuples():
         lines.append(
-            f"| {row.candidate} | {row.series} | {row.wins if row.candidate != SELECTION else ''} | {row.mase:.3f} "
+            f"| {row.candidate} | {row.series} | {row.wins if row.candidate not in (SELECTION, ALL_SERIES) else ''} "
+            f"| {row.mase:.3f} "
             f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
         )
     lines += ["", "![MASE distribution](mase_distribution.png)", "",
