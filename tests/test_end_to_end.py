@@ -14,6 +14,7 @@ from deltalake import DeltaTable
 ROOT = Path(__file__).resolve().parents[1]
 JOB = ROOT / "jobs" / "train_forecast.py"
 SCORE_JOB = ROOT / "jobs" / "score_forecast.py"
+EVALUATE_JOB = ROOT / "jobs" / "evaluate_forecast.py"
 SHARED_AIRPORTS = ROOT.parent / "shared/data/airports/air_passenger_traffic_monthly.csv"
 SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
 QUICK = ["--set", "tuning.max_evals=2", "--set", "cross_validation.folds=1"]
@@ -187,3 +188,17 @@ def test_unreachable_tracking_server_exits_4_naming_it(tmp_path):
     assert done.returncode == 4, done.stdout[-2000:]
     assert f"tracking error: MLflow tracking server {uri} is unreachable" in done.stdout
     assert not (tmp_path / "output").exists()
+
+
+def test_the_evaluation_job_scores_the_embedded_default(tmp_path):
+    done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path, job=EVALUATE_JOB)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Evaluation run 2026-01-05" in done.stdout and "selection" in done.stdout
+    evaluation = DeltaTable(tmp_path / "output" / "evaluation").to_pandas()
+    assert evaluation.groupby(["store", "item"])["selected"].sum().eq(1).all()
+    assert evaluation.groupby(["store", "item"]).ngroups == 24
+    assert not (tmp_path / "output" / "forecasts").exists()  # the production tables stay untouched
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    [parent] = mlflow.search_runs(experiment_names=["many-model-forecasting"], output_format="list",
+                                  filter_string="tags.job = 'evaluate_forecast'")
+    assert parent.info.status == "FINISHED" and "eval_mase_selection" in parent.data.metrics
