@@ -403,6 +403,9 @@ def test_the_selection_metric_decides_the_winner(fast_config, monkeypatch):
         config = fast_config("selection.candidates=[naive, drift]", f"tuning.metric={metric}")
         outcome = train_series(history, config)
         assert (outcome.model_name, outcome.cv_metrics) == (winner, scores[winner]), metric
+        # selection by a metric of its own, whatever the tuning minimises
+        config = fast_config("selection.candidates=[naive, drift]", "tuning.metric=mase", f"selection.metric={metric}")
+        assert train_series(history, config).model_name == winner, metric
         expected = BASELINES[winner](history, config.forecast.horizon, config.forecast.frequency, 0.8)
         np.testing.assert_allclose(outcome.forecast["yhat"], expected["yhat"])
 

@@ -119,6 +119,7 @@ class TuningConfig:
 @dataclass(frozen=True)
 class SelectionConfig:
     candidates: list[str]
+    metric: str | None  # None: tuning.metric
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,8 @@ def validate(config: JobConfig) -> None:
     _require(bool(chosen), "selection.candidates", "needs at least one model")
     unknown = [c for c in chosen if c not in CANDIDATES]
     _require(not unknown, "selection.candidates", f"has unknown models {unknown}; known: {CANDIDATES}")
+    metric = config.selection.metric
+    _require(metric is None or metric in METRICS, "selection.metric", f"must be null or one of {METRICS}")
 
     cv = config.cross_validation
     _require(cv.folds >= 1, "cross_validation.folds", "must be at least 1")

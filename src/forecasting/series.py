@@ -137,7 +137,7 @@ def _select_and_forecast(
             scores[name] = tuning.cross_validate_forecaster(history, config, ensemble)
         else:
             scores[name] = tuning.cross_validate_forecaster(history, config, tuning.baseline_forecaster(config, name))
-    metric = config.tuning.metric
+    metric = config.selection.metric or config.tuning.metric
     winner = min(scores, key=lambda name: _loss(scores[name], metric))
     needed = list(scores) if actual is not None else [winner]
     forecasts = {}
