@@ -60,3 +60,22 @@ def test_a_bad_config_key_exits_2(session):
     with pytest.raises(SystemExit) as exited:
         run(lambda spark, config: summary(failed=0), "--set", "tuning.no_such_key=1")
     assert exited.value.code == cli.EXIT_CONFIG
+
+
+def test_the_end_of_job_summary_is_a_table_with_every_status_and_where_to_look():
+    done = pipeline.JobSummary(
+        "2024-01-01", "abc123", "7", "file:///tmp/mlruns",
+        {"forecasts": "/out/forecasts", "series_results": "/out/series_results"}, max_failed_share=0.5,
+    )
+    done.counts, done.wall_seconds = {"ok": 1200, "failed": 3}, 61.4
+    lines = done.format().splitlines()
+    assert lines[0] == "Forecast run 2024-01-01 finished in 61s"
+    rows = {line.split()[0]: line for line in lines if line.startswith("  ") and len(line.split()) == 2}
+    # every status, those no series had too, with the counts right-aligned in one column
+    assert [rows[s].split()[1] for s in ("ok", "skipped", "failed")] == ["1200", "0", "3"]
+    assert len({len(rows[s]) for s in ("ok", "skipped", "failed")}) == 1
+    assert "  series total    " in done.format() and done.format().count("1203") == 1
+    assert {rows["forecasts"].split()[1], rows["series_results"].split()[1]} == {"/out/forecasts", "/out/series_results"}
+    assert "MLflow parent run abc123 (experiment 7)" in done.format()
+    assert "mlflow ui --backend-store-uri file:///tmp/mlruns" in done.format()
+    assert "series_results" in lines[-1]  # failed series: where to read why
