@@ -287,10 +287,11 @@ def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks_in
     from forecasting.spark_training import shuffle_partitions
 
     config = load_config()
-    assert shuffle_partitions(config, 400, cores=2) == 50  # about 8 series a task
+    assert shuffle_partitions(config, 400, cores=2) == 20  # about 20 series a task
     assert shuffle_partitions(config, 24, cores=2) == 8  # at least 4 tasks per core
+    assert shuffle_partitions(config, 400, cores=16) == 64
     assert shuffle_partitions(config, 3, cores=16) == 3  # never an empty task by design
-    assert shuffle_partitions(config, 400, cores=8) == 56  # 50 would leave 6 of 8 cores idle in the last round
+    assert shuffle_partitions(config, 1000, cores=8) == 56  # 50 would leave 6 of 8 cores idle in the last round
     assert shuffle_partitions(config, 10**6, cores=2) == 2000
     assert shuffle_partitions(config, 10**6, cores=48) == 1968  # at most 2000, in whole rounds
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
