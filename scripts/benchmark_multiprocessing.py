@@ -21,7 +21,7 @@ import pandas as pd
 from forecasting import child_runs, model, model_store, tracking
 from forecasting.config import JobConfig, load_config
 from forecasting.python_worker import load_training_modules
-from forecasting.series import prepare_history, train_series
+from forecasting.series import train_series
 
 
 def train_and_track(item: tuple[str, pd.DataFrame], config: JobConfig, context: tracking.RunContext):
@@ -30,7 +30,7 @@ def train_and_track(item: tuple[str, pd.DataFrame], config: JobConfig, context: 
     history = group[["ds", "y"]]
     outcome = train_series(history, config, seed=model.series_seed(tracking.series_id(keys)))  # as the job does
     model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
-    run_id = child_runs.log_series_run(context, keys, outcome, prepare_history(history), model_json=model_json)
+    run_id = child_runs.log_series_run(context, keys, outcome, history, model_json=model_json)
     result = {"series": name, "status": outcome.status, "reason": outcome.reason, "model": outcome.model_name,
               "params": str(outcome.best_params), "model_json": model_json, "run_id": run_id}
     forecast = outcome.forecast.assign(series=name) if outcome.forecast is not None else None  # a failed series

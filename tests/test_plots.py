@@ -73,3 +73,10 @@ def test_a_forecast_read_back_from_delta_in_utc_lines_up_with_a_naive_history():
     naive = forecast_after(history, 7)
     utc = naive.assign(ds=naive["ds"].dt.tz_localize("UTC"))
     assert plots.forecast_svg(history, utc, "x") == plots.forecast_svg(history, naive, "x")
+
+
+def test_the_history_may_come_in_any_order():
+    history = daily_series(120)
+    forecast = forecast_after(history, 7)
+    shuffled = history.sample(frac=1, random_state=3)  # as a Spark group hands its rows over
+    assert plots.forecast_svg(shuffled, forecast, "x") == plots.forecast_svg(history, forecast, "x")

@@ -27,6 +27,7 @@ def log_series_run(
     model_json: str | None = None,
 ) -> str:
     """Create (or, on a task retry, reuse), fill and end the child run of one series.
+    ``history``: its rows as given (``ds``, ``y``, any order), for the plot.
     ``model_json``: the outcome's model as model_store.dump gives it, if already made."""
     # only this call writes to the series' run meanwhile (a retry's earlier attempt is dead)
     with mlflow_file_store.run_metadata_read_once():

@@ -102,9 +102,7 @@ def train_group(
     model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
     tracking_started = time.perf_counter()
     try:
-        run_id = child_runs.log_series_run(
-            context, keys, outcome, prepare_history(history), retry=attempt > 0, model_json=model_json
-        )
+        run_id = child_runs.log_series_run(context, keys, outcome, history, retry=attempt > 0, model_json=model_json)
     except Exception as err:  # the forecast stays valid without its run
         logger.warning("tracking failed for %s: %s", name, err)
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
