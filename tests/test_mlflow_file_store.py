@@ -72,3 +72,28 @@ def test_a_child_run_reads_its_metadata_once_and_ends_with_what_was_written(tmp_
     assert len(reads) >= 2
     assert run.info.status == "FINISHED" and run.info.run_name == "north" and run.info.end_time
     assert run.data.tags["store"] == "north" and run.data.tags[tracking.PARENT_TAG] == context.parent_run_id
+
+
+def test_a_child_run_finds_its_experiment_folder_once(tmp_path, fast_config, monkeypatch):
+    from mlflow.store.tracking import file_store
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
+    context = tracking.start_parent_run(config, "2024-03-31", {})
+    history = daily_series(60)
+    outcome = train_series(history, config)
+    mlflow_file_store.look_up_entries_by_name()
+    lookups, find = [], file_store.find
+
+    def counting(root, name, full_path=False):
+        lookups.append(name)
+        return find(root, name, full_path)
+
+    counting.by_name = True  # already the lookup by name: left in place
+    monkeypatch.setattr(file_store, "find", counting)
+
+    run_id = child_runs.log_series_run(context, {"store": "north"}, outcome, history)
+
+    assert lookups.count(context.experiment_id) == 1  # some 25 times by the store's own calls
+    client = tracking.client(context.tracking_uri)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert lookups.count(context.experiment_id) > 1  # outside the logging: looked up afresh

@@ -48,13 +48,14 @@ def look_up_entries_by_name() -> None:
 @contextmanager
 def run_metadata_read_once():
     """Within the block, the file store (once patched, see remember_run_metadata)
-    reads each run's meta.yaml at most once and keeps what it writes there.
-    Only for blocks in which nothing else writes to those runs."""
-    _remembered.infos = {}
+    reads each run's meta.yaml at most once and keeps what it writes there, and
+    finds each experiment's folder once. Only for blocks in which nothing else
+    writes to those runs or moves their experiment."""
+    _remembered.infos, _remembered.paths = {}, {}
     try:
         yield
     finally:
-        _remembered.infos = None
+        _remembered.infos = _remembered.paths = None
 
 
 def remember_run_metadata() -> None:
@@ -87,3 +88,23 @@ def remember_run_metadata() -> None:
     _get_run_info.remembers = True
     FileStore._get_run_info = _get_run_info
     FileStore._overwrite_run_info = _overwrite_run_info
+
+    # Every path of a run is found from its experiment's folder, looked up anew
+    # (two stats) some 25 times per child run; within the block it stays put.
+    from mlflow.entities import ViewType
+
+    experiment_path = FileStore._get_experiment_path
+
+    def _get_experiment_path(self, experiment_id, view_type=ViewType.ALL, assert_exists=False):
+        paths = getattr(_remembered, "paths", None)
+        if paths is None:
+            return experiment_path(self, experiment_id, view_type, assert_exists)
+        key = (self.root_directory, experiment_id, view_type)
+        if key not in paths:
+            found = experiment_path(self, experiment_id, view_type, assert_exists)
+            if found is None:  # not remembered: it may yet be created
+                return None
+            paths[key] = found
+        return paths[key]
+
+    FileStore._get_experiment_path = _get_experiment_path
