@@ -79,8 +79,7 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
         return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(pointer["models_table"], format="parquet", partitioning="hive")
-    rows = dataset.to_table(columns=[c for c in columns if c != "run_date"],
+    rows = _parquet_dataset(pointer).to_table(columns=[c for c in columns if c != "run_date"],
                             filter=ds.field("run_date").cast("string") == pointer["run_date"])
     return rows.to_pandas()
 
@@ -161,25 +160,34 @@ def signature(pointer: dict):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    keys = [ColSpec(_column_type(pointer, k), k) for k in pointer["key_columns"]]
+    schema = _table_schema(pointer)  # read once, for every key column
+    keys = [ColSpec(_column_type(schema.field(k).type), k) for k in pointer["key_columns"]]
     inputs = [*keys, ColSpec("long", "horizon"), ColSpec("datetime", "as_of", required=False)]
     outputs = [*keys, ColSpec("datetime", "ds"), *[ColSpec("double", c) for c in ("yhat", "yhat_lower", "yhat_upper")],
                ColSpec("string", "model")]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
-def _column_type(pointer: dict, column: str) -> str:
+def _table_schema(pointer: dict):
     import pyarrow as pa
 
     if pointer["format"] == "delta":
         from deltalake import DeltaTable
 
-        schema = pa.schema(DeltaTable(pointer["models_table"], version=pointer["version"]).schema().to_arrow())
-    else:
-        import pyarrow.dataset as ds
+        return pa.schema(DeltaTable(pointer["models_table"], version=pointer["version"]).schema().to_arrow())
+    return _parquet_dataset(pointer).schema
 
-        schema = ds.dataset(pointer["models_table"], format="parquet", partitioning="hive").schema
-    kind = schema.field(column).type
+
+def _parquet_dataset(pointer: dict):
+    import pyarrow.dataset as ds
+
+    return ds.dataset(pointer["models_table"], format="parquet", partitioning="hive")
+
+
+def _column_type(kind) -> str:
+    """MLflow's name for a column of Arrow type ``kind``."""
+    import pyarrow as pa
+
     if pa.types.is_integer(kind):
         return "long" if kind.bit_width == 64 else "integer"
     if pa.types.is_floating(kind):
