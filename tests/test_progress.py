@@ -83,7 +83,7 @@ def test_with_series_counters_the_report_counts_series_and_failures(monkeypatch,
     with caplog.at_level(logging.INFO, logger="forecasting.progress"):
         progress.report()  # no series done yet: no estimate
         for status in ["ok"] * 5 + ["failed"] * 2 + ["skipped"]:  # what the tasks of 8 series added
-            series.add(status)
+            series.add(failed=status == "failed")
         progress.report()  # the series of finished tasks, whatever the tasks' count says
         progress.__exit__(None, None, None)
     assert [r.getMessage() for r in caplog.records] == [

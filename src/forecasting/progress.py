@@ -21,10 +21,10 @@ class SeriesCounters:
     def create(cls, spark) -> "SeriesCounters":
         return cls(spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
 
-    def add(self, status: str) -> None:
-        """In a task: one more series done, with its outcome's status."""
+    def add(self, failed: bool) -> None:
+        """In a task: one more series done, ``failed`` or not."""
         self.done.add(1)
-        if status == "failed":
+        if failed:
             self.failed.add(1)
 
 

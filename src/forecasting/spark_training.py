@@ -23,7 +23,7 @@ from forecasting import balancing, child_runs, model, model_store, python_worker
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.progress import SeriesCounters
-from forecasting.series import SKIPPED, SeriesOutcome, prepare_history, train_series
+from forecasting.series import FAILED, SKIPPED, SeriesOutcome, prepare_history, train_series
 from forecasting.validation import TARGET, TIME
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def train_group(
         reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
     tracking_seconds = time.perf_counter() - tracking_started
     if series_counters is not None:
-        series_counters.add(outcome.status)
+        series_counters.add(failed=outcome.status == FAILED)
     forecast = None
     if outcome.forecast is not None:
         forecast = outcome.forecast.to_dict("records")
