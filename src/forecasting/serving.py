@@ -40,7 +40,7 @@ class ManyModelForecaster(PythonModel):
         pointer = json.loads(Path(context.artifacts["pointer"]).read_text())
         self.key_columns = pointer["key_columns"]
         self.horizon = pointer.get("horizon", 0)
-        if _saving.active:  # MLflow loads a model while saving it: every series' model, for nothing
+        if getattr(_saving, "active", False):  # MLflow loads a model while saving it: every model, for nothing
             self.models = {}
             return
         rows = read_models(pointer, [*self.key_columns, "model", "model_json", "frequency", "interval_width"])
@@ -66,8 +66,7 @@ class ManyModelForecaster(PythonModel):
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
 
 
-_saving = threading.local()
-_saving.active = False
+_saving = threading.local()  # .active while register saves a model in this thread
 
 
 def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
