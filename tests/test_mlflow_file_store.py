@@ -97,3 +97,40 @@ def test_a_child_run_finds_its_experiment_folder_once(tmp_path, fast_config, mon
     client = tracking.client(context.tracking_uri)
     assert client.get_run(run_id).info.status == "FINISHED"
     assert lookups.count(context.experiment_id) > 1  # outside the logging: looked up afresh
+
+
+def test_a_child_run_reads_its_experiment_once_and_writes_its_metadata_only_when_it_changes(
+    tmp_path, fast_config, monkeypatch,
+):
+    from mlflow.store.tracking import file_store
+    from mlflow.store.tracking.file_store import FileStore
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
+    context = tracking.start_parent_run(config, "2024-03-31", {})
+    history = daily_series(60)
+    outcome = train_series(history, config)
+    tracking.client(context.tracking_uri)  # the store's patches are in place
+    experiment_folder = os.path.realpath(tmp_path / "mlruns" / context.experiment_id)
+    experiment_reads, written = [], []
+    read_yaml = FileStore._read_yaml
+
+    def counting_read(root, name, *args):
+        if os.path.realpath(root) == experiment_folder:
+            experiment_reads.append(name)
+        return read_yaml(root, name, *args)
+
+    monkeypatch.setattr(FileStore, "_read_yaml", staticmethod(counting_read))
+    write_yaml = file_store.write_yaml
+    monkeypatch.setattr(file_store, "write_yaml",
+                        lambda root, name, data, **kwargs: written.append(dict(data)) or write_yaml(root, name, data, **kwargs))
+
+    run_id = child_runs.log_series_run(context, {"store": "north"}, outcome, history)
+
+    assert experiment_reads == ["meta.yaml"]  # the store's own calls read it twice
+    # meta.yaml written when the run is created and when it ends; not again when
+    # create_run sets the run's name tag, which leaves it as it was
+    assert [meta["status"] for meta in written] == [1, 3]  # RUNNING, FINISHED
+    run = tracking.client(context.tracking_uri).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "north"
+    assert run.data.tags["mlflow.runName"] == "north"
+    assert FileStore(str(tmp_path / "mlruns")).get_experiment(context.experiment_id).name == config.tracking.experiment

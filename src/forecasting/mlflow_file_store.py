@@ -48,18 +48,19 @@ def look_up_entries_by_name() -> None:
 @contextmanager
 def run_metadata_read_once():
     """Within the block, the file store (once patched, see remember_run_metadata)
-    reads each run's meta.yaml at most once and keeps what it writes there, and
-    finds each experiment's folder once. Only for blocks in which nothing else
+    reads each run's meta.yaml at most once, keeps what it writes there and
+    writes it only when it changes, and finds and reads each experiment once. Only for blocks in which nothing else
     writes to those runs or moves their experiment."""
-    _remembered.infos, _remembered.paths = {}, {}
+    _remembered.infos, _remembered.paths, _remembered.experiments = {}, {}, {}
     try:
         yield
     finally:
-        _remembered.infos = _remembered.paths = None
+        _remembered.infos = _remembered.paths = _remembered.experiments = None
 
 
 def remember_run_metadata() -> None:
     """Patches the file store once per process; inert outside run_metadata_read_once."""
+    from mlflow.store.tracking import file_store
     from mlflow.store.tracking.file_store import FileStore
 
     read, overwrite = getattr(FileStore, "_get_run_info", None), getattr(FileStore, "_overwrite_run_info", None)
@@ -75,11 +76,16 @@ def remember_run_metadata() -> None:
             infos[key] = read(self, run_uuid)
         return infos[key]
 
+    persisted = getattr(file_store, "_make_persisted_run_info_dict", None)
+
     def _overwrite_run_info(self, run_info, deleted_time=None):
-        overwrite(self, run_info, deleted_time)
         infos = getattr(_remembered, "infos", None)
+        key = (self.root_directory, run_info.run_id)
+        if infos is not None and deleted_time is None and key in infos and persisted is not None \
+                and persisted(infos[key]) == persisted(run_info):
+            return  # meta.yaml holds this already: setting the run's name in create_run rewrote it as it was
+        overwrite(self, run_info, deleted_time)
         if infos is not None:
-            key = (self.root_directory, run_info.run_id)
             if deleted_time is None:
                 infos[key] = run_info
             else:
@@ -108,3 +114,17 @@ def remember_run_metadata() -> None:
         return paths[key]
 
     FileStore._get_experiment_path = _get_experiment_path
+
+    # The experiment itself (its meta.yaml and tags) is read twice per child run.
+    read_experiment = FileStore._get_experiment
+
+    def _get_experiment(self, experiment_id, view_type=ViewType.ALL):
+        experiments = getattr(_remembered, "experiments", None)
+        if experiments is None:
+            return read_experiment(self, experiment_id, view_type)
+        key = (self.root_directory, experiment_id, view_type)
+        if key not in experiments:
+            experiments[key] = read_experiment(self, experiment_id, view_type)
+        return experiments[key]
+
+    FileStore._get_experiment = _get_experiment
