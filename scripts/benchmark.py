@@ -242,10 +242,16 @@ def main() -> None:
                         help="keep the runs' inputs, tables and MLflow stores (about 1 GB at 400 series with "
                              "the naive version), e.g. for scripts/simulate_cores.py; by default they are "
                              "deleted once the report is written, and kept only when a run fails")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the runs' folder goes (default: the system's temporary folder). Tracking "
+                             "writes some 40 small files a series, so a folder where creating files is slow "
+                             "weighs on the job and the multiprocessing program (README: Performance)")
     args = parser.parse_args()
     variants = args.variants.split(",")
 
-    folder = Path(tempfile.mkdtemp(prefix="forecast-benchmark-"))
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="forecast-benchmark-", dir=args.workdir))
     data, history, actual = prepare(args.series, folder)
     # In turn, so that the machine's drift from one minute to the next (see README
     # "Performance") falls on every variant alike rather than on one.

@@ -99,11 +99,17 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="job config override, after the small budget's (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("scale.json"))
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the runs' folder goes (default: the system's temporary folder). Tracking "
+                             "writes some 40 small files a series, so a folder where creating files is slow "
+                             "weighs on the job and the multiprocessing program (README: Performance)")
     args = parser.parse_args()
     overrides = [*SMALL_BUDGET, *args.overrides]
     sizes = sorted(int(n) for n in args.series.split(","))
 
-    folder = Path(tempfile.mkdtemp(prefix="forecast-scale-"))
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="forecast-scale-", dir=args.workdir))
     started = time.time()
     results = {n: run_size(n, args.cores, folder, overrides, args.standalone) for n in sizes}
     report = {"cores": args.cores, "overrides": overrides, "standalone": args.standalone,

@@ -48,8 +48,8 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
          "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--keep",
-         "--out", str(out)],
-        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
+         "--out", str(out), "--workdir", str(tmp_path / "work")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     started = [line.split("running ")[1].split()[0] for line in done.stderr.splitlines() if "benchmark: running " in line]
@@ -58,7 +58,7 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     ideal, parallel, job = (report["variants"][name] for name in ("ideal", "parallel", "job"))
     assert len(ideal["cpus"]) == len(parallel["walls"]) == len(job["walls"]) == 3 and report["rounds"] == 3
     # each job wrote into tables of its own: a first run each time, as alike as the rounds can be
-    [folder] = [path for path in tmp_path.iterdir() if path.name.startswith("forecast-benchmark-")]
+    [folder] = [path for path in (tmp_path / "work").iterdir() if path.name.startswith("forecast-benchmark-")]
     assert f"runs kept in {folder}" in done.stdout
     for round_number in (1, 2, 3):
         results = DeltaTable(folder / f"round-{round_number}" / "job" / "output" / "series_results")
