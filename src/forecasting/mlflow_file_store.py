@@ -11,7 +11,9 @@ stat, whatever its size.
 
 A run's metadata read once while one series' child run is logged: the store
 reads and parses the run's meta.yaml on every call (7 times per child run, for
-its tags, name, batch and end), although only that logging writes to it then.
+its tags, name, batch and end), although only that logging writes to it then;
+it rewrites meta.yaml unchanged when create_run sets the run's name tag; and it
+reads the experiment's meta.yaml and tags twice.
 """
 from __future__ import annotations
 
@@ -49,8 +51,9 @@ def look_up_entries_by_name() -> None:
 def run_metadata_read_once():
     """Within the block, the file store (once patched, see remember_run_metadata)
     reads each run's meta.yaml at most once, keeps what it writes there and
-    writes it only when it changes, and finds and reads each experiment once. Only for blocks in which nothing else
-    writes to those runs or moves their experiment."""
+    writes it only when it changes, and finds and reads each experiment once.
+    Only for blocks in which nothing else writes to those runs or moves their
+    experiment."""
     _remembered.infos, _remembered.paths, _remembered.experiments = {}, {}, {}
     try:
         yield
@@ -116,7 +119,9 @@ def remember_run_metadata() -> None:
     FileStore._get_experiment_path = _get_experiment_path
 
     # The experiment itself (its meta.yaml and tags) is read twice per child run.
-    read_experiment = FileStore._get_experiment
+    read_experiment = getattr(FileStore, "_get_experiment", None)
+    if read_experiment is None:
+        return
 
     def _get_experiment(self, experiment_id, view_type=ViewType.ALL):
         experiments = getattr(_remembered, "experiments", None)
