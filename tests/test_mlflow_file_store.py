@@ -134,3 +134,46 @@ def test_a_child_run_reads_its_experiment_once_and_writes_its_metadata_only_when
     assert run.info.status == "FINISHED" and run.info.run_name == "north"
     assert run.data.tags["mlflow.runName"] == "north"
     assert FileStore(str(tmp_path / "mlruns")).get_experiment(context.experiment_id).name == config.tracking.experiment
+
+
+KILLED_MIDWAY = """
+import os, sys
+import yaml
+from mlflow.entities import Metric
+from forecasting import tracking
+
+tracker = tracking.client(sys.argv[1])  # the file store's patches
+experiment = tracker.get_experiment_by_name("e") or tracker.create_experiment("e")
+finished = tracker.create_run(experiment, run_name="finished")
+tracker.log_batch(finished.info.run_id, metrics=[Metric("mase", 0.9, 0, 0)])
+tracker.set_terminated(finished.info.run_id)
+if sys.argv[2] == "meta.yaml":  # killed while a new run's meta.yaml is written
+    yaml.dump = lambda *args, **kwargs: os._exit(9)
+    tracker.create_run(experiment, run_name="killed")
+else:  # killed while a run's first metric file is written
+    started = tracker.create_run(experiment, run_name="killed")
+    os.replace = lambda *args: os._exit(9)
+    tracker.log_batch(started.info.run_id, metrics=[Metric("mase", 1.1, 0, 0)])
+"""
+
+
+@pytest.mark.parametrize("killed_writing", ["meta.yaml", "metric"])
+def test_a_job_killed_while_writing_a_run_leaves_the_experiment_searchable(tmp_path, killed_writing):
+    """A rerun's first step searches the experiment for the runs the killed job left RUNNING."""
+    import subprocess
+    import sys
+
+    uri = (tmp_path / "mlruns").as_uri()
+    done = subprocess.run([sys.executable, "-c", KILLED_MIDWAY, uri, killed_writing], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 9, done.stderr[-2000:]
+
+    client = tracking.client(uri)
+    experiment = client.get_experiment_by_name("e").experiment_id
+    runs = {run.info.run_name: run for run in client.search_runs([experiment])}
+    assert runs["finished"].data.metrics == {"mase": 0.9}
+    if killed_writing == "meta.yaml":
+        assert set(runs) == {"finished"}  # a run without its meta.yaml: skipped as malformed
+    else:
+        assert runs["killed"].data.metrics == {} and runs["killed"].info.status == "RUNNING"
+    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first

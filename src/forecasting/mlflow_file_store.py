@@ -14,11 +14,20 @@ reads and parses the run's meta.yaml on every call (7 times per child run, for
 its tags, name, batch and end), although only that logging writes to it then;
 it rewrites meta.yaml unchanged when create_run sets the run's name tag; and it
 reads the experiment's meta.yaml and tags twice.
+
+Files a killed job cannot leave half-written: the store writes a run's
+meta.yaml and a new metric file by opening, then writing. A job killed between
+the two (out of memory, a lost node, a kill) leaves an empty file, and from then
+on every search of the experiment fails on that run, the rerun's own search for
+the runs it must end included. Written to a temporary name and renamed, such a
+file is there in full or not at all; a run without meta.yaml is one the store
+skips as malformed.
 """
 from __future__ import annotations
 
 import os
 import threading
+import uuid
 from contextlib import contextmanager
 
 _remembered = threading.local()
@@ -133,3 +142,45 @@ def remember_run_metadata() -> None:
         return experiments[key]
 
     FileStore._get_experiment = _get_experiment
+
+
+def write_files_atomically() -> None:
+    """Replaces the file store's meta.yaml and metric file writes, once per
+    process, with writes to a temporary name and a rename (see the docstring)."""
+    from mlflow.store.tracking import file_store
+
+    write_yaml, append_to = getattr(file_store, "write_yaml", None), getattr(file_store, "append_to", None)
+    if write_yaml is None or append_to is None or getattr(write_yaml, "atomic", False):
+        return  # another MLflow layout, or replaced already
+
+    def atomic_write_yaml(root, file_name, data, overwrite=False, sort_keys=True, ensure_yaml_extension=True):
+        target = os.path.join(root, file_name)
+        if ensure_yaml_extension and not target.endswith(".yaml"):
+            target += ".yaml"
+        if os.path.exists(target) and not overwrite:
+            return write_yaml(root, file_name, data, overwrite, sort_keys, ensure_yaml_extension)  # MLflow's error
+        partial = f".{os.path.basename(target)}.{uuid.uuid4().hex}.partial.yaml"
+        try:
+            write_yaml(root, partial, data, overwrite=False, sort_keys=sort_keys, ensure_yaml_extension=False)
+            os.replace(os.path.join(root, partial), target)
+        finally:
+            if os.path.exists(os.path.join(root, partial)):
+                os.remove(os.path.join(root, partial))
+
+    def atomic_append_to(filename, data):
+        if os.path.exists(filename):  # one small write to a file that has its first line: all or nothing
+            return append_to(filename, data)
+        # beside the run's metrics folder, where the store would read any file as a metric
+        run_folder, metrics, _ = filename.rpartition(os.sep + "metrics" + os.sep)
+        partial = os.path.join(run_folder if metrics else os.path.dirname(filename), f".metric.{uuid.uuid4().hex}.partial")
+        try:
+            with open(partial, "w") as handle:
+                handle.write(data)
+            os.replace(partial, filename)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+
+    atomic_write_yaml.atomic = True
+    file_store.write_yaml = atomic_write_yaml
+    file_store.append_to = atomic_append_to

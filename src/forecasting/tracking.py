@@ -100,6 +100,7 @@ def client(uri: str):
     if urlparse(uri).scheme in ("", "file"):
         mlflow_file_store.look_up_entries_by_name()
         mlflow_file_store.remember_run_metadata()
+        mlflow_file_store.write_files_atomically()
     return MlflowClient(tracking_uri=uri)
 
 
