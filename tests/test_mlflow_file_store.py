@@ -177,3 +177,20 @@ def test_a_job_killed_while_writing_a_run_leaves_the_experiment_searchable(tmp_p
     else:
         assert runs["killed"].data.metrics == {} and runs["killed"].info.status == "RUNNING"
     tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first
+
+
+def test_a_run_left_with_an_empty_meta_yaml_is_left_out_of_searches_with_a_warning(tmp_path, caplog):
+    """As a job killed mid-write left it before meta.yaml was written atomically."""
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment = client.create_experiment("e")
+    kept = client.create_run(experiment, run_name="kept").info.run_id
+    damaged = client.create_run(experiment, run_name="damaged").info.run_id
+    damaged_folder = tmp_path / "mlruns" / experiment / damaged
+    (damaged_folder / "meta.yaml").write_text("")
+
+    with caplog.at_level("WARNING", logger="forecasting.mlflow_file_store"):
+        found = client.search_runs([experiment])
+    assert [run.info.run_id for run in found] == [kept]
+    assert str(damaged_folder) in caplog.text and "empty meta.yaml" in caplog.text
+    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first

@@ -21,16 +21,34 @@ the two (out of memory, a lost node, a kill) leaves an empty file, and from then
 on every search of the experiment fails on that run, the rerun's own search for
 the runs it must end included. Written to a temporary name and renamed, such a
 file is there in full or not at all; a run without meta.yaml is one the store
-skips as malformed.
+skips as malformed. A run an older version left with an empty meta.yaml is
+skipped the same way, with a warning that names its folder.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
 from contextlib import contextmanager
 
 _remembered = threading.local()
+logger = logging.getLogger(__name__)
+
+
+_patched = False
+
+
+def patch_file_store() -> None:
+    """Every change here, once per process; other stores are not touched."""
+    global _patched
+    if _patched:
+        return
+    _patched = True
+    look_up_entries_by_name()
+    remember_run_metadata()
+    write_files_atomically()
+    skip_runs_without_metadata()
 
 
 def look_up_entries_by_name() -> None:
@@ -184,3 +202,27 @@ def write_files_atomically() -> None:
     atomic_write_yaml.atomic = True
     file_store.write_yaml = atomic_write_yaml
     file_store.append_to = atomic_append_to
+
+
+def skip_runs_without_metadata() -> None:
+    """An empty meta.yaml makes the store fail on the whole search (it reads None
+    as the run); one that is missing makes it skip the run as malformed. Both skip."""
+    from mlflow.exceptions import MissingConfigException
+    from mlflow.store.tracking import file_store
+    from mlflow.store.tracking.file_store import FileStore
+
+    read_from_dir = getattr(FileStore, "_get_run_info_from_dir", None)
+    run_info_of = getattr(file_store, "_read_persisted_run_info_dict", None)
+    if read_from_dir is None or run_info_of is None or getattr(read_from_dir, "skips_empty", False):
+        return
+
+    def _get_run_info_from_dir(self, run_dir):
+        meta = FileStore._read_yaml(run_dir, FileStore.META_DATA_FILE_NAME)
+        if not meta:
+            logger.warning("MLflow run folder %s has an empty meta.yaml (a job killed while writing it?): "
+                           "left out of searches; delete the folder to be rid of it", run_dir)
+            raise MissingConfigException(f"empty {FileStore.META_DATA_FILE_NAME} in {run_dir}")
+        return run_info_of(meta)  # what MLflow's own method does with it
+
+    _get_run_info_from_dir.skips_empty = True
+    FileStore._get_run_info_from_dir = _get_run_info_from_dir

@@ -98,9 +98,7 @@ def client(uri: str):
     # resolved against the global tracking URI, not the client's own.
     mlflow.set_tracking_uri(uri)
     if urlparse(uri).scheme in ("", "file"):
-        mlflow_file_store.look_up_entries_by_name()
-        mlflow_file_store.remember_run_metadata()
-        mlflow_file_store.write_files_atomically()
+        mlflow_file_store.patch_file_store()
     return MlflowClient(tracking_uri=uri)
 
 
