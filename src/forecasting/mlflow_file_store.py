@@ -177,13 +177,14 @@ def write_files_atomically() -> None:
             target += ".yaml"
         if os.path.exists(target) and not overwrite:
             return write_yaml(root, file_name, data, overwrite, sort_keys, ensure_yaml_extension)  # MLflow's error
-        partial = f".{os.path.basename(target)}.{uuid.uuid4().hex}.partial.yaml"
+        partial = os.path.join(root, f".{os.path.basename(target)}.{uuid.uuid4().hex}.partial.yaml")
         try:
-            write_yaml(root, partial, data, overwrite=False, sort_keys=sort_keys, ensure_yaml_extension=False)
-            os.replace(os.path.join(root, partial), target)
-        finally:
-            if os.path.exists(os.path.join(root, partial)):
-                os.remove(os.path.join(root, partial))
+            write_yaml(root, os.path.basename(partial), data, overwrite=False, sort_keys=sort_keys,
+                       ensure_yaml_extension=False)
+            os.replace(partial, target)
+        except BaseException:
+            _remove_if_there(partial)
+            raise
 
     def atomic_append_to(filename, data):
         if os.path.exists(filename):  # one small write to a file that has its first line: all or nothing
@@ -195,13 +196,20 @@ def write_files_atomically() -> None:
             with open(partial, "w") as handle:
                 handle.write(data)
             os.replace(partial, filename)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        except BaseException:
+            _remove_if_there(partial)
+            raise
 
     atomic_write_yaml.atomic = True
     file_store.write_yaml = atomic_write_yaml
     file_store.append_to = atomic_append_to
+
+
+def _remove_if_there(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def skip_runs_without_metadata() -> None:
