@@ -1,11 +1,12 @@
 """Tracking helpers: URIs, series identities, search filters, and what a run records or loses."""
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from forecasting import tracking
+from forecasting import result_row, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -58,7 +59,7 @@ def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, mon
         monkeypatch.setenv(name, value)
     context = tracking.RunContext(dead, "1", "parent", "2024-01-01", True, True, http_settings=settings)
     group = daily_series(60).assign(store="north")
-    row = train_group(group, fast_config(), ["store"], context).iloc[0]
+    row = json.loads(train_group(group, fast_config(), ["store"], context).iloc[0][result_row.PAYLOAD])
     assert row["status"] == "ok" and len(row["forecast"]) == fast_config().forecast.horizon
     assert row["reason"].startswith("tracking failed: ") and row["child_run_id"] is None
 
