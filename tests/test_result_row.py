@@ -6,10 +6,13 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from forecasting import result_row
+from forecasting.config import load_config
+from forecasting.config_schema import ConfigError
 from forecasting.spark_training import APART_FROM_JSON, RESULT_FIELDS, training_input
 
 KEY_FIELDS = [T.StructField("store", T.StringType()), T.StructField("item", T.IntegerType())]
@@ -100,3 +103,8 @@ def test_the_training_input_hands_pandas_the_same_times_as_a_timestamp_column(sp
             after = training_input(series).groupBy("store").applyInPandas(seen, schema)
             assert training_input(series).schema["ds"].dataType == T.TimestampNTZType()
             assert_df_equality(after, before, ignore_row_order=True)
+
+
+def test_a_key_column_cannot_take_the_name_of_the_json_text():
+    with pytest.raises(ConfigError, match=result_row.PAYLOAD):
+        load_config(None, [f"input.key_columns=[{result_row.PAYLOAD}]"])

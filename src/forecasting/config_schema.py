@@ -32,6 +32,7 @@ RESERVED_KEY_NAMES = frozenset({
     "history_end", "model_json", "frequency", "interval_width", "candidate", "selected", "mae", "rmse",
     "smape", "mase", "coverage", "scores", "series_id", "series_hash", "job",
     "_task", "_slot", "_rows",  # forecasting.balancing's, while series are dealt to tasks
+    "_payload",  # forecasting.result_row's, while a result row leaves its task
 })
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
