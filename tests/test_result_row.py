@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 from forecasting import result_row
 from forecasting.config import load_config
 from forecasting.config_schema import ConfigError
-from forecasting.spark_training import APART_FROM_JSON, RESULT_FIELDS, training_input
+from forecasting.spark_training import RESULT_FIELDS, RESULT_ROW, training_input
 
 KEY_FIELDS = [T.StructField("store", T.StringType()), T.StructField("item", T.IntegerType())]
 
@@ -55,9 +55,8 @@ def typed(spark, keys: dict, row: dict):
 
 
 def through_json(spark, keys: dict, row: dict):
-    frame = result_row.to_frame(keys, row, RESULT_FIELDS, APART_FROM_JSON)
-    wired = spark.createDataFrame(frame, result_row.wire_schema(KEY_FIELDS, RESULT_FIELDS, APART_FROM_JSON))
-    return result_row.expand(wired, ["store", "item"], RESULT_FIELDS, APART_FROM_JSON)
+    wired = spark.createDataFrame(RESULT_ROW.to_frame(keys, row), RESULT_ROW.wire_schema(KEY_FIELDS))
+    return RESULT_ROW.expand(wired, ["store", "item"])
 
 
 def test_a_row_through_its_json_text_is_the_typed_row(spark):
@@ -81,7 +80,7 @@ def test_times_read_back_in_the_session_time_zone_as_pyspark_reads_naive_pandas_
 
 
 def test_the_payload_is_json_that_other_readers_can_parse():
-    frame = result_row.to_frame({"store": "n", "item": 1}, values(), RESULT_FIELDS, APART_FROM_JSON)
+    frame = RESULT_ROW.to_frame({"store": "n", "item": 1}, values())
     assert list(frame.columns) == ["store", "item", result_row.PAYLOAD, "model_json"]
     payload = json.loads(frame[result_row.PAYLOAD][0])
     assert payload["history_end"] == "2024-03-10T00:59:59.999999" and "model_json" not in payload

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,30 +29,36 @@ PAYLOAD = "_payload"
 TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 
 
-def wire_schema(key_fields: list[T.StructField], fields: list[T.StructField], apart: tuple[str, ...]) -> T.StructType:
-    """What the Python worker returns: the keys, the JSON text of ``fields``
-    and, as they are, the string fields named in ``apart``."""
-    return T.StructType(
-        [*key_fields, T.StructField(PAYLOAD, T.StringType()), *[f for f in fields if f.name in apart]]
-    )
+@dataclass(frozen=True)
+class RowFormat:
+    """A result row's typed ``fields``, and the string fields kept ``apart`` from
+    its JSON text, as they are."""
 
+    fields: tuple[T.StructField, ...]
+    apart: tuple[str, ...] = ()
 
-def to_frame(keys: dict[str, Any], values: dict[str, Any], fields: list[T.StructField], apart: tuple[str, ...]) -> pd.DataFrame:
-    """The one-row frame of ``wire_schema``. ``values`` holds every field by name;
-    an array of structs is given as a DataFrame with the struct's columns, or None."""
-    payload = {f.name: _encoded(values[f.name], f.dataType) for f in fields if f.name not in apart}
-    row = {**keys, PAYLOAD: json.dumps(payload, default=_plain), **{name: values[name] for name in apart}}
-    return pd.DataFrame({name: [value] for name, value in row.items()})
+    def wire_schema(self, key_fields: list[T.StructField]) -> T.StructType:
+        """What the Python worker returns: the keys, the JSON text, the fields apart."""
+        return T.StructType(
+            [*key_fields, T.StructField(PAYLOAD, T.StringType()), *[f for f in self.fields if f.name in self.apart]]
+        )
 
+    def to_frame(self, keys: dict[str, Any], values: dict[str, Any]) -> pd.DataFrame:
+        """The one-row frame of ``wire_schema``. ``values`` holds every field by name;
+        an array of structs is given as a DataFrame with the struct's columns, or None."""
+        payload = {f.name: _encoded(values[f.name], f.dataType) for f in self.fields if f.name not in self.apart}
+        row = {**keys, PAYLOAD: json.dumps(payload, default=_plain), **{name: values[name] for name in self.apart}}
+        return pd.DataFrame({name: [value] for name, value in row.items()})
 
-def expand(wired: DataFrame, key_columns: list[str], fields: list[T.StructField], apart: tuple[str, ...]) -> DataFrame:
-    """``wired`` (as ``wire_schema``) with the JSON text parsed back: the keys, then
-    ``fields`` in their order."""
-    parsed = T.StructType([f for f in fields if f.name not in apart])
-    row = F.from_json(PAYLOAD, parsed, {"timestampFormat": TIME_FORMAT, "mode": "FAILFAST"})
-    return wired.select(*key_columns, row.alias(PAYLOAD), *apart).select(
-        *key_columns, *[F.col(f.name) if f.name in apart else F.col(f"{PAYLOAD}.{f.name}") for f in fields]
-    )
+    def expand(self, wired: DataFrame, key_columns: list[str]) -> DataFrame:
+        """``wired`` (as ``wire_schema``) with the JSON text parsed back: the keys,
+        then the fields in their order."""
+        parsed = T.StructType([f for f in self.fields if f.name not in self.apart])
+        row = F.from_json(PAYLOAD, parsed, {"timestampFormat": TIME_FORMAT, "mode": "FAILFAST"})
+        return wired.select(*key_columns, row.alias(PAYLOAD), *self.apart).select(
+            *key_columns,
+            *[F.col(f.name) if f.name in self.apart else F.col(f"{PAYLOAD}.{f.name}") for f in self.fields],
+        )
 
 
 def _encoded(value: Any, data_type: T.DataType) -> Any:

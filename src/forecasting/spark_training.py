@@ -74,8 +74,8 @@ RESULT_FIELDS = [
 ]
 # Columns of the staged results that only feed the other tables.
 BULKY_COLUMNS = ("forecast", "model_json", "holdout_scores", "recent")
-# Left out of the result row's JSON text (result_row): a model's JSON, escaped once more, would cost more.
-APART_FROM_JSON = ("model_json",)
+# How a result row leaves its task (result_row): the model's JSON apart, since escaping it once more would cost more.
+RESULT_ROW = result_row.RowFormat(tuple(RESULT_FIELDS), apart=("model_json",))
 
 
 def training_input(series_df: DataFrame) -> DataFrame:
@@ -133,7 +133,7 @@ def train_group(
         "holdout_scores": json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None,
         "recent": _recent(history, config) if holdout else None,
     }
-    return result_row.to_frame(keys, values, RESULT_FIELDS, APART_FROM_JSON)
+    return RESULT_ROW.to_frame(keys, values)
 
 
 def _recent(history: pd.DataFrame, config: JobConfig) -> pd.DataFrame:
@@ -188,7 +188,7 @@ def train_all(
     keys = list(config.input.key_columns)
     work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
                    series_counters=series_counters)
-    schema = result_row.wire_schema([series_df.schema[k] for k in keys], RESULT_FIELDS, APART_FROM_JSON)
+    schema = RESULT_ROW.wire_schema([series_df.schema[k] for k in keys])
     series_df = training_input(series_df)
     if series_count <= balancing.MAX_BALANCED_SERIES:
         per_task = balancing.slots_per_task(series_count, partitions, cores)
@@ -196,14 +196,14 @@ def train_all(
                     series_count, partitions, per_task[0], per_task[-1], series_count / sum(per_task))
         tasks = balancing.balanced(series_df, keys, per_task)
         wired = tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
-        return result_row.expand(wired, keys, RESULT_FIELDS, APART_FROM_JSON)
+        return RESULT_ROW.expand(wired, keys)
     logger.info("training %d series in %d partitions", series_count, partitions)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     # Adaptive execution would merge the small shuffle partitions (a few KB of
     # history each) into one task and leave every other core idle.
     spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
     wired = series_df.groupBy(*keys).applyInPandas(work, schema=schema)
-    return result_row.expand(wired, keys, RESULT_FIELDS, APART_FROM_JSON)
+    return RESULT_ROW.expand(wired, keys)
 
 
 def with_run_columns(df: DataFrame, run_date: str, job_run_id: str) -> DataFrame:
