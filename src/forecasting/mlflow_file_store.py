@@ -178,13 +178,9 @@ def write_files_atomically() -> None:
         if os.path.exists(target) and not overwrite:
             return write_yaml(root, file_name, data, overwrite, sort_keys, ensure_yaml_extension)  # MLflow's error
         partial = os.path.join(root, f".{os.path.basename(target)}.{uuid.uuid4().hex}.partial.yaml")
-        try:
-            write_yaml(root, os.path.basename(partial), data, overwrite=False, sort_keys=sort_keys,
-                       ensure_yaml_extension=False)
-            os.replace(partial, target)
-        except BaseException:
-            _remove_if_there(partial)
-            raise
+        _write_then_rename(partial, target, lambda: write_yaml(
+            root, os.path.basename(partial), data, overwrite=False, sort_keys=sort_keys, ensure_yaml_extension=False
+        ))
 
     def atomic_append_to(filename, data):
         if os.path.exists(filename):  # one small write to a file that has its first line: all or nothing
@@ -192,24 +188,24 @@ def write_files_atomically() -> None:
         # beside the run's metrics folder, where the store would read any file as a metric
         run_folder, metrics, _ = filename.rpartition(os.sep + "metrics" + os.sep)
         partial = os.path.join(run_folder if metrics else os.path.dirname(filename), f".metric.{uuid.uuid4().hex}.partial")
-        try:
-            with open(partial, "w") as handle:
-                handle.write(data)
-            os.replace(partial, filename)
-        except BaseException:
-            _remove_if_there(partial)
-            raise
+        _write_then_rename(partial, filename, lambda: append_to(partial, data))
 
     atomic_write_yaml.atomic = True
     file_store.write_yaml = atomic_write_yaml
     file_store.append_to = atomic_append_to
 
 
-def _remove_if_there(path: str) -> None:
+def _write_then_rename(partial: str, target: str, write) -> None:
+    """``write()`` creates ``partial``, which then replaces ``target``; removed if that fails."""
     try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+        write()
+        os.replace(partial, target)
+    except BaseException:
+        try:
+            os.remove(partial)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def skip_runs_without_metadata() -> None:
