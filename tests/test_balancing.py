@@ -87,6 +87,18 @@ def test_the_last_partial_lap_of_the_deal_goes_to_the_first_slots(spark):
     assert dealt == {"s0": 0, "s1": 1, "s2": 2, "s3": 2, "s4": 1, "s5": 0, "s6": 0}
 
 
+def test_series_of_equal_size_are_dealt_in_key_order_nulls_first_without_a_window(spark):
+    # a window over all series would make Spark warn, in every run, that it moves all rows to one partition
+    sizes = spark.createDataFrame(
+        [("b", "x", 10), (None, "x", 10), ("a", None, 10), ("a", "x", 10), ("c", "x", 20)],
+        "store string, item string, _rows long",
+    )
+    slots = series_slots(sizes, ["store", "item"], 5, "_rows")
+    dealt = {(r.store, r.item): r[SLOT_COLUMN] for r in slots.collect()}
+    assert dealt == {("c", "x"): 0, (None, "x"): 1, ("a", None): 2, ("a", "x"): 3, ("b", "x"): 4}
+    assert "Window" not in slots._jdf.queryExecution().executedPlan().toString()
+
+
 def test_a_task_holding_more_slots_gets_as_many_times_the_series_and_rows(spark):
     # 60 series of 20 to 80 rows into 3 tasks of 3, 2 and 1 slots: 30, 20 and 10 series
     sizes = {(f"s{i:02d}", "x"): 20 + i for i in range(60)}

@@ -21,7 +21,7 @@ import json
 import math
 from functools import reduce
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 # The column that routes a series to its task: a value that Spark's hash
@@ -80,15 +80,21 @@ def series_slots(sizes: DataFrame, key_columns: list[str], slots: int, size_colu
     ``sizes`` (one row per series): biggest first, dealt in a snake order. The
     last, partial lap runs forward, so that its series go to the first slots,
     whose tasks start first."""
-    # One window over all series (one row each): the rank needs every size. A
-    # literal partition keeps Spark from warning about a window without one.
-    everything = Window.partitionBy(F.lit(0))
-    ranked = everything.orderBy(F.desc(size_column), *[F.asc_nulls_first(k) for k in key_columns])
-    rank = F.row_number().over(ranked) - 1
-    full_laps = F.floor(F.count(F.lit(1)).over(everything) / slots)
+    # The rank needs every size: all series sorted in one array (a row each, up
+    # to MAX_BALANCED_SERIES), by size down, then keys up with nulls first.
+    # A window over all series would do the same, but Spark drops its literal
+    # partition and warns in every run about moving all rows to one partition.
+    # The keys nest in a struct of their own, so that no key's name can clash.
+    order = F.struct(F.negative(F.col(size_column)).alias("size"), F.struct(*key_columns).alias("keys"))
+    ranked = sizes.agg(F.sort_array(F.collect_list(order)).alias("_all")).select(
+        F.size("_all").alias("_series"), F.posexplode("_all").alias("_rank", "_one")
+    )
+    rank = F.col("_rank")
+    full_laps = F.floor(F.col("_series") / slots)
     lap, place = F.floor(rank / slots), F.pmod(rank, F.lit(slots))
     slot = F.when((lap % 2 == 0) | (lap == full_laps), place).otherwise(slots - 1 - place)
-    return sizes.select(*key_columns, slot.alias(SLOT_COLUMN))
+    keys = F.col("_one").getField("keys")
+    return ranked.select(*[keys.getField(k).alias(k) for k in key_columns], slot.alias(SLOT_COLUMN))
 
 
 def task_of_slot(per_task: list[int]) -> list[int]:
