@@ -33,6 +33,24 @@ def test_parse_override_reads_values_as_yaml():
         parse_override("no-equals-sign")
 
 
+def test_set_keeps_the_dots_of_an_entry_in_a_free_form_mapping():
+    config = load_config(None, ["spark.conf.spark.executor.memory=4g", "spark.conf.spark.sql.ansi.enabled=true",
+                                "input.options.header=false"])
+    assert config.spark.conf == {"spark.executor.memory": "4g", "spark.sql.ansi.enabled": True}
+    assert config.input.options == {"header": False}
+    # a search-space entry is a mapping of its own: its keys are walked as before
+    low = load_config(None, ["tuning.search_space.changepoint_prior_scale.low=0.01"])
+    assert low.tuning.search_space["changepoint_prior_scale"].low == 0.01
+
+
+def test_an_empty_mapping_empties_the_default_one(tmp_path):
+    assert load_config(None, ["tuning.search_space={}"]).tuning.search_space == {}  # no tuning
+    layer = tmp_path / "run.yaml"
+    layer.write_text("tuning: {search_space: {}}\n")
+    assert load_config(layer).tuning.search_space == {}
+    assert deep_merge({"a": {"b": 1}}, {"a": {}}) == {"a": {}}
+
+
 def test_deep_merge_does_not_mutate_its_inputs():
     base = {"a": {"b": 1}}
     merged = deep_merge(base, {"a": {"c": 2}})

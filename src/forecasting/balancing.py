@@ -1,7 +1,7 @@
 """Series spread over the training tasks by size, so that no task is a straggler.
 
 Spark's hash partitioning gives each task a random number of series: with about
-eight series a task, some tasks get three and others fifteen, and the stage waits
+twenty series a task, some tasks get a dozen and others thirty, and the stage waits
 for the last big one. Here every series is ranked by its number of rows, biggest
 first, and dealt to equal slots in a snake order (0, 1, ... n-1, n-1, ... 0, ...),
 which gives every slot about the same number of rows and of series.

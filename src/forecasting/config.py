@@ -35,10 +35,11 @@ def load_defaults() -> dict[str, Any]:
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into a copy of ``base``; a null removes a mapping entry."""
+    """Merge ``override`` into a copy of ``base``; a null removes a mapping entry,
+    an empty mapping empties one (``tuning.search_space: {}``: no tuning)."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
         elif value is None and isinstance(merged.get(key), dict):
             merged.pop(key)
@@ -52,7 +53,7 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set expects section.key=value, got {text!r}")
     dotted, raw = text.split("=", 1)
-    parts = dotted.strip().split(".")
+    parts = _config_path(dotted.strip().split("."))
     if not all(parts):
         raise ConfigError(f"--set has an empty key in {dotted!r}")
     try:
@@ -63,6 +64,25 @@ def parse_override(text: str) -> dict[str, Any]:
     for part in reversed(parts[:-1]):
         nested = {part: nested}
     return nested
+
+
+def _config_path(parts: list[str]) -> list[str]:
+    """``parts`` of a dotted ``--set`` key, where the names inside a free-form
+    mapping (``spark.conf``, ``input.options``) keep their dots:
+    ``spark.conf.spark.executor.memory`` sets the entry ``spark.executor.memory``."""
+    hint: Any = JobConfig
+    for i, part in enumerate(parts):
+        if dataclasses.is_dataclass(hint):
+            hint = typing.get_type_hints(hint).get(part)
+            continue
+        if typing.get_origin(hint) is dict:
+            value = typing.get_args(hint)[1]
+            if not dataclasses.is_dataclass(value):  # the rest is one entry's name
+                return [*parts[:i], ".".join(parts[i:])]
+            hint = value  # an entry of its own, e.g. one parameter of tuning.search_space
+            continue
+        break  # a plain value, or a key the schema does not know: validation names it
+    return parts
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> JobConfig:

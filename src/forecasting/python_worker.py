@@ -30,7 +30,7 @@ def _reread_zip_directories_only_when_changed() -> None:
     Python 3.10 and 3.11 that makes each zipimporter (one per package folder
     imported from pyspark.zip, py4j's zip or a --py-files zip) read its whole
     archive's directory again, in Python (CPython gh-103200, lazy since 3.12):
-    about 10 ms a series here, at 8 series a task. The archives do not change
+    about 10 ms a series here (measured with 8 series a task). The archives do not change
     while a worker lives; an importer now rereads one only when its size or
     modification time did."""
     if sys.version_info >= (3, 12):
