@@ -4,7 +4,7 @@
     spark-submit jobs/train_forecast.py --config conf/airports.yaml --run-date 2026-11-23
     spark-submit --master spark://host:7077 jobs/train_forecast.py --set tuning.max_evals=20
 
---run-date (default today) names the run and cuts the input: only rows up to that
+--run-date (default today, UTC) names the run and cuts the input: only rows up to that
 day are used, so a past date backfills what the job would have made then.
 Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input,
 4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share.

@@ -1,5 +1,9 @@
 """The jobs' command-line front: exit codes, and the session left to the JVM to stop."""
 import logging
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
 
 import pytest
 
@@ -79,3 +83,15 @@ def test_the_end_of_job_summary_is_a_table_with_every_status_and_where_to_look()
     assert "MLflow parent run abc123 (experiment 7)" in done.format()
     assert "mlflow ui --backend-store-uri file:///tmp/mlruns" in done.format()
     assert "series_results" in lines[-1]  # failed series: where to read why
+
+
+def test_the_default_run_date_is_todays_date_in_utc_whatever_the_machines_time_zone():
+    # UTC+14 and UTC-12 are never on the same date: a local date would differ between them
+    code = "from forecasting import cli; print(cli.job_parser('x').parse_args([]).run_date)"
+    before = datetime.now(timezone.utc).date().isoformat()
+    dates = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "TZ": zone}, capture_output=True,
+                       text=True, check=True).stdout.strip()
+        for zone in ("Etc/GMT-14", "Etc/GMT+12")
+    }
+    assert dates <= {before, datetime.now(timezone.utc).date().isoformat()} and len(dates) == 1

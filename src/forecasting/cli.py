@@ -39,7 +39,10 @@ def job_parser(description: str) -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config key (repeatable); the value is read as YAML",
     )
-    parser.add_argument("--run-date", type=run_date, default=dt.date.today().isoformat(), help="YYYY-MM-DD, default today")
+    # UTC, the session's time zone (spark_session) and scripts/run_scheduled.sh's: a
+    # machine's local date would name a different run near midnight.
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    parser.add_argument("--run-date", type=run_date, default=today, help="YYYY-MM-DD, default today in UTC")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
