@@ -35,9 +35,9 @@ def test_parse_override_reads_values_as_yaml():
 
 def test_set_keeps_the_dots_of_an_entry_in_a_free_form_mapping():
     config = load_config(None, ["spark.conf.spark.executor.memory=4g", "spark.conf.spark.sql.ansi.enabled=true",
-                                "input.options.header=false"])
+                                "input.options.sep=;"])
     assert config.spark.conf == {"spark.executor.memory": "4g", "spark.sql.ansi.enabled": True}
-    assert config.input.options == {"header": False}
+    assert config.input.options == {"sep": ";"}
     # a search-space entry is a mapping of its own: its keys are walked as before
     low = load_config(None, ["tuning.search_space.changepoint_prior_scale.low=0.01"])
     assert low.tuning.search_space["changepoint_prior_scale"].low == 0.01
@@ -85,6 +85,22 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("tuning.search_space.weekly_seasonality={distribution: choice, values: [3, -1]}",
          "tuning.search_space.weekly_seasonality.values[1]"),
         ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),
+        # values Prophet refuses would fail every series' evaluations that drew them
+        ("tuning.search_space.seasonality_mode={distribution: uniform, low: 0, high: 1}",
+         "tuning.search_space.seasonality_mode.distribution"),
+        ("tuning.search_space.seasonality_mode={distribution: choice, values: [additive, mult]}",
+         "tuning.search_space.seasonality_mode.values[1]"),
+        ("tuning.search_space.changepoint_range={distribution: uniform, low: 0.5, high: 1.5}",
+         "tuning.search_space.changepoint_range.high"),
+        ("tuning.search_space.n_changepoints={distribution: choice, values: [10, 2.5]}",
+         "tuning.search_space.n_changepoints.values[1]"),
+        ("tuning.search_space.seasonality_prior_scale={distribution: choice, values: [1, -1]}",
+         "tuning.search_space.seasonality_prior_scale.values[1]"),
+        ("tuning.seed=-1", "tuning.seed"),  # numpy's generators take no negative seed
+        ("input.key_columns=[store.id, item]", "input.key_columns"),  # Spark: a struct's field
+        ("input.time_column=sale.date", "input.time_column"),
+        ("input.options.inferSchema=true", "input.options"),  # the job parses a CSV's text itself
+        ("input.options.HEADER=false", "input.options"),
         ("model.country_holidays=Atlantis", "model.country_holidays"),
         ("model.optimizer=newton", "model.optimizer"),
         ("output.format=csv", "output.format"),

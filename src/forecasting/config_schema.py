@@ -54,6 +54,8 @@ TUNABLE_PARAMS = (
     *MODEL_SETTINGS,
 )
 GROWTHS = ("linear", "flat")
+# Tuned parameters that take one of a few names (a choice only).
+PARAM_VALUES = {"seasonality_mode": ("additive", "multiplicative")}
 
 
 class ConfigError(ValueError):
@@ -208,6 +210,15 @@ def validate(config: JobConfig) -> None:
     _require(
         inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
     )
+    for key, names in (("input.key_columns", inp.key_columns), ("input.time_column", [inp.time_column]),
+                       ("input.target_column", [inp.target_column])):
+        dotted = [name for name in names if "." in name]
+        _require(not dotted, key, f"has {dotted}: Spark reads a dot in a column name as a struct's field; "
+                 "rename the column in the input")
+    if inp.format == "csv":
+        fixed = sorted(k for k in inp.options if k.lower() in ("header", "inferschema"))
+        _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
+                 "column as text, then parses the time and target columns itself")
 
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
@@ -232,6 +243,7 @@ def validate(config: JobConfig) -> None:
 
     tu = config.tuning
     _require(tu.max_evals >= 1, "tuning.max_evals", "must be at least 1")
+    _require(tu.seed >= 0, "tuning.seed", "must be 0 or more")
     _require(tu.metric in METRICS, "tuning.metric", f"must be one of {METRICS}")
     _require(tu.patience is None or tu.patience >= 1, "tuning.patience", "must be at least 1, or null")
     for name, space in tu.search_space.items():
@@ -295,18 +307,39 @@ def _validate_space(name: str, space: ParamSpace) -> None:
     _require(space.distribution in DISTRIBUTIONS, f"{key}.distribution", f"must be one of {DISTRIBUTIONS}")
     if name in MODEL_SETTINGS:
         _require(space.distribution == "choice", f"{key}.distribution", "must be choice for a model setting")
+    if name in PARAM_VALUES:
+        _require(space.distribution == "choice", f"{key}.distribution", f"must be choice of {PARAM_VALUES[name]}")
     if space.distribution == "choice":
         _require(bool(space.values), f"{key}.values", "needs at least one value")
-        if name in MODEL_SETTINGS:
-            for i, value in enumerate(space.values):
+        for i, value in enumerate(space.values):
+            if name in MODEL_SETTINGS:
                 _validate_model_setting(f"{key}.values[{i}]", name, value)
+            else:
+                _validate_param_value(f"{key}.values[{i}]", name, value)
         return
     _require(space.low is not None and space.high is not None, key, "needs low and high")
     _require(space.low < space.high, key, "needs low < high")
+    _validate_param_value(f"{key}.low", name, space.low)
+    _validate_param_value(f"{key}.high", name, space.high)
     if space.distribution == "loguniform":
         _require(space.low > 0, f"{key}.low", "must be positive for loguniform")
     if space.distribution == "quniform":
         _require(space.q is not None and space.q > 0, f"{key}.q", "must be positive for quniform")
+
+
+def _validate_param_value(key: str, name: str, value: Any) -> None:
+    """What Prophet accepts for a tuned parameter: checked here, since a value it
+    refuses would fail every series' evaluations that draw it."""
+    if name in PARAM_VALUES:
+        _require(value in PARAM_VALUES[name], key, f"must be one of {PARAM_VALUES[name]}")
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "changepoint_range":
+        _require(number and 0 <= value <= 1, key, "must be a number from 0 to 1")
+    elif name == "n_changepoints":
+        _require(number and value >= 0 and float(value).is_integer(), key, "must be a whole number, 0 or more")
+    else:  # the prior scales
+        _require(number and value > 0, key, "must be a positive number")
 
 
 def _is_tag_name(name: str) -> bool:
