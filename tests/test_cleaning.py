@@ -38,6 +38,13 @@ def test_missing_and_infinite_values(how, expected, note):
     assert cleaned.history["y"].tolist() == expected and "; ".join(cleaned.notes) == note
 
 
+@pytest.mark.parametrize("how", ["drop", "zero", "interpolate", "reject"])
+def test_a_series_without_any_value_is_rejected_whatever_the_policy(how):
+    # interpolation had nothing to fill from and left every value missing, noted as filled
+    history = frame(pd.date_range("2024-01-01", periods=4), [np.nan, np.inf, np.nan, -np.inf])
+    assert clean_history(history, "D", policy(missing_values=how)).rejection == "no values: all 4 are missing or infinite"
+
+
 def test_negative_values_clip_drop_or_reject():
     history = frame(pd.date_range("2024-01-01", periods=3), [2.0, -1.0, 3.0])
     assert clean_history(history, "D", policy()).history["y"].tolist() == [2.0, -1.0, 3.0]  # allowed by default

@@ -90,7 +90,7 @@ def test_every_input_key_appears_exactly_once(spark, dirty):
     [
         ("too-short", "skipped", "too little history: 5 rows, needs at least 28; fallback forecast: naive"),
         ("single-row", "skipped", "too little history: 1 rows, needs at least 28; fallback forecast: naive"),
-        ("all-missing", "skipped", "too little history: 0 rows, needs at least 28"),
+        ("all-missing", "skipped", "no values: all 60 are missing or infinite"),
         ("constant", "skipped", "constant series: every value is 7; fallback forecast: seasonal_naive"),
         ("negative", "skipped", "60 negative values (cleaning.negative_values = reject)"),
     ],

@@ -86,6 +86,33 @@ def test_tuning_picks_the_lowest_loss_of_its_trials(fast_config, monkeypatch):
     assert result.cv_metrics["mae"] == pytest.approx(min(scores))
 
 
+def test_failed_tuning_evaluations_are_noted_while_the_search_goes_on(fast_config, monkeypatch):
+    real, calls = tuning.cross_validate_predictions, []
+
+    def second_fails(history, config, forecaster):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("changepoint_range must be in [0, 1]")
+        return real(history, config, forecaster)
+
+    monkeypatch.setattr(tuning, "cross_validate_predictions", second_fails)
+    outcome = train_series(daily_series(80, seed=4), fast_config("tuning.max_evals=4", "selection.candidates=[prophet]"))
+    assert outcome.status == OK and outcome.evaluations == 4
+    assert outcome.notes == ["1 of 4 tuning evaluations failed, e.g. ValueError('changepoint_range must be in [0, 1]')"]
+
+
+def test_mase_of_a_fold_whose_training_part_is_flat_is_scaled_by_the_whole_history(fast_config):
+    # a product launched late: every fold but the last trains on zeros only
+    rng = np.random.default_rng(3)
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": np.r_[np.zeros(50), 10 + rng.normal(size=10)]})
+    config = fast_config("tuning.metric=mase", "selection.candidates=[prophet, naive, drift]")
+    outcome = train_series(history, config)
+    assert outcome.status == OK, outcome.reason  # every evaluation's MASE was infinite: the series failed
+    scores = {name: s["mase"] for name, s in outcome.candidate_scores.items()}
+    assert all(np.isfinite(list(scores.values())))
+    assert outcome.model_name == min(scores, key=scores.get)  # chosen by score, not by the candidates' order
+
+
 def test_patience_stops_a_search_that_stopped_improving(fast_config):
     history = daily_series(80, seed=5)
     full = tuning.tune(history, fast_config("tuning.max_evals=10"))

@@ -60,6 +60,9 @@ def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig)
     frame["y"] = frame["y"].astype("float64")
 
     missing = ~np.isfinite(frame["y"].to_numpy())
+    if missing.all() and len(frame):  # nothing to fill from, whatever the policy
+        result.rejection = f"no values: all {len(frame)} are missing or infinite"
+        return result
     if missing.any():
         count = int(missing.sum())
         if policy.missing_values == "reject":

@@ -50,9 +50,10 @@ def mase_scale(insample, season: int) -> float:
     return float("nan")
 
 
-def mase(actual, predicted, insample, season: int) -> float:
-    """Mean absolute scaled error: MAE over the in-sample seasonal naive MAE."""
-    scale = mase_scale(insample, season)
+def mase(actual, predicted, insample, season: int, scale: float | None = None) -> float:
+    """Mean absolute scaled error: MAE over the in-sample seasonal naive MAE
+    (``scale``, where the caller has it already)."""
+    scale = mase_scale(insample, season) if scale is None else scale
     if not scale > 0:  # a flat history: any error is infinitely worse than none
         return 0.0 if mae(actual, predicted) == 0 else float("inf")
     return mae(actual, predicted) / scale
@@ -73,8 +74,8 @@ METRIC_FUNCTIONS = {"mae": mae, "rmse": rmse, "smape": smape}
 METRIC_NAMES = (*METRIC_FUNCTIONS, "mase")
 
 
-def score(actual, predicted, insample, season: int) -> dict[str, float]:
-    """Every point metric at once, keyed by name; ``insample`` scales MASE."""
+def score(actual, predicted, insample, season: int, scale: float | None = None) -> dict[str, float]:
+    """Every point metric at once, keyed by name; ``insample`` scales MASE, or ``scale``."""
     scores = {name: fn(actual, predicted) for name, fn in METRIC_FUNCTIONS.items()}
-    scores["mase"] = mase(actual, predicted, insample, season)
+    scores["mase"] = mase(actual, predicted, insample, season, scale)
     return scores

@@ -157,6 +157,9 @@ def _select_and_forecast(
     outcome.cv_metrics = scores[winner]
     if tuned is not None:
         outcome.best_params, outcome.evaluations = tuned.best_params, tuned.evaluations
+        if tuned.failed_evaluations:  # the search went on without them: said, not hidden
+            outcome.notes.append(f"{len(tuned.failed_evaluations)} of {tuned.evaluations} tuning evaluations "
+                                 f"failed, e.g. {tuned.failed_evaluations[0]}")
     if actual is not None:
         # tuned Prophet is scored even where it is only the ensemble's part, not a candidate
         outcome.holdout = {

@@ -30,6 +30,7 @@ class TuningResult:
     # the best parameters' point forecasts per fold, keyed by training size
     fold_predictions: dict[int, np.ndarray] = field(default_factory=dict)
     warm_starts: WarmStarts | None = None
+    failed_evaluations: list[str] = field(default_factory=list)  # each failed evaluation's error
 
 
 class WarmStarts:
@@ -108,7 +109,9 @@ def baseline_forecaster(config: JobConfig, name: str) -> Forecaster:
 
 
 def cross_validate_forecaster(history: pd.DataFrame, config: JobConfig, forecaster: Forecaster) -> dict[str, float]:
-    """Mean of each metric over the rolling folds; MASE is scaled by each fold's training data."""
+    """Mean of each metric over the rolling folds; MASE is scaled by each fold's training
+    data, or by the whole history where that is flat (a product launched later: any error
+    would be infinitely bad, every candidate alike)."""
     return cross_validate_predictions(history, config, forecaster)[0]
 
 
@@ -123,7 +126,10 @@ def cross_validate_predictions(
         train = history.iloc[:size]
         test = history.iloc[size : size + horizon]
         predictions[size] = forecaster(train, test["ds"])
-        fold_scores.append(metrics.score(test["y"], predictions[size], train["y"], season))
+        scale = metrics.mase_scale(train["y"], season)
+        if not scale > 0:
+            scale = metrics.mase_scale(history["y"], season)
+        fold_scores.append(metrics.score(test["y"], predictions[size], train["y"], season, scale))
     if not fold_scores:
         raise ValueError("no cross-validation fold fits in the history")
     scores = {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
@@ -247,11 +253,11 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
     except AllTrialsFailed:
         pass  # reported below with the trials' own errors
     succeeded = [t for t in trials.trials if t["result"]["status"] == STATUS_OK]
+    failed = [str(t["result"].get("error")) for t in trials.trials if t["result"]["status"] != STATUS_OK]
     if not succeeded:
-        errors = {t["result"].get("error") for t in trials.trials}
-        raise RuntimeError(f"every tuning evaluation failed: {sorted(map(str, errors))[:3]}")
+        raise RuntimeError(f"every tuning evaluation failed: {sorted(set(failed))[:3]}")
     best = min(succeeded, key=lambda t: t["result"]["loss"])
     chosen = {name: values[0] for name, values in best["misc"]["vals"].items() if values}
     best_params = _plain(space_eval(space, chosen))
     result = best["result"]
-    return TuningResult(best_params, result["scores"], len(trials.trials), result["predictions"], warm)
+    return TuningResult(best_params, result["scores"], len(trials.trials), result["predictions"], warm, failed)
