@@ -48,7 +48,22 @@ def test_an_empty_mapping_empties_the_default_one(tmp_path):
     layer = tmp_path / "run.yaml"
     layer.write_text("tuning: {search_space: {}}\n")
     assert load_config(layer).tuning.search_space == {}
-    assert deep_merge({"a": {"b": 1}}, {"a": {}}) == {"a": {}}
+    assert load_config(None, ["spark.conf.spark.ui.enabled=false", "spark.conf={}"]).spark.conf == {}
+    layer.write_text("cleaning: {}\n")  # an empty section, on the other hand, changes nothing
+    assert load_config(layer).cleaning == load_config().cleaning
+
+
+def test_a_section_whose_keys_are_all_commented_out_changes_nothing(tmp_path):
+    layer = tmp_path / "run.yaml"
+    layer.write_text("cleaning:\n#  missing_values: zero\nforecast: {horizon: 9}\n")
+    config = load_config(layer)
+    assert config.cleaning == load_config().cleaning and config.forecast.horizon == 9
+
+
+def test_a_yaml_flag_where_text_is_expected_says_to_quote_it():
+    with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, .* quote the value"):
+        load_config(None, ["model.country_holidays=NO"])  # Norway
+    assert load_config(None, ["model.country_holidays='NO'"]).model.country_holidays == "NO"
 
 
 def test_deep_merge_does_not_mutate_its_inputs():

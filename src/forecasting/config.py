@@ -34,13 +34,15 @@ def load_defaults() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     """Merge ``override`` into a copy of ``base``; a null removes a mapping entry,
-    an empty mapping empties one (``tuning.search_space: {}``: no tuning)."""
+    and an empty mapping empties a free-form one (``tuning.search_space: {}``: no
+    tuning), while an empty section changes nothing."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and value and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        emptied = value == {} and typing.get_origin(_schema_hint([*path, key])) is dict
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not emptied:
+            merged[key] = deep_merge(merged[key], value, (*path, key))
         elif value is None and isinstance(merged.get(key), dict):
             merged.pop(key)
         else:
@@ -70,19 +72,24 @@ def _config_path(parts: list[str]) -> list[str]:
     """``parts`` of a dotted ``--set`` key, where the names inside a free-form
     mapping (``spark.conf``, ``input.options``) keep their dots:
     ``spark.conf.spark.executor.memory`` sets the entry ``spark.executor.memory``."""
+    for i in range(1, len(parts)):
+        hint = _schema_hint(parts[:i])
+        if typing.get_origin(hint) is dict and not dataclasses.is_dataclass(typing.get_args(hint)[1]):
+            return [*parts[:i], ".".join(parts[i:])]  # the rest is one entry's name
+    return parts
+
+
+def _schema_hint(parts: list[str]) -> Any:
+    """The type the schema gives the config key ``parts``, or None where it has none."""
     hint: Any = JobConfig
-    for i, part in enumerate(parts):
+    for part in parts:
         if dataclasses.is_dataclass(hint):
             hint = typing.get_type_hints(hint).get(part)
-            continue
-        if typing.get_origin(hint) is dict:
-            value = typing.get_args(hint)[1]
-            if not dataclasses.is_dataclass(value):  # the rest is one entry's name
-                return [*parts[:i], ".".join(parts[i:])]
-            hint = value  # an entry of its own, e.g. one parameter of tuning.search_space
-            continue
-        break  # a plain value, or a key the schema does not know: validation names it
-    return parts
+        elif typing.get_origin(hint) is dict:
+            hint = typing.get_args(hint)[1]  # any entry: e.g. one parameter of tuning.search_space
+        else:
+            return None
+    return hint
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> JobConfig:
@@ -98,6 +105,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
+        # a section whose keys are all commented out reads as null: it changes nothing
+        layer = {name: value for name, value in layer.items() if value is not None}
         raw = deep_merge(raw, layer)
     for text in overrides:
         raw = deep_merge(raw, parse_override(text))
@@ -144,7 +153,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return _coerce(option, value, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}")
+        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint(args, value)}")
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"config key '{key}' expects a list, got {value!r}")
@@ -160,7 +169,14 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     # bool is a subclass of int; "yes" must not pass as a number and 1 not as a flag
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
-    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}")
+    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint((hint,), value)}")
+
+
+def _flag_hint(expected: tuple, value: Any) -> str:
+    """YAML 1.1 reads NO (Norway), yes, off, ... as flags where text was meant."""
+    if isinstance(value, bool) and str in expected:
+        return " (YAML reads yes, no, on, off, y and n as true or false: quote the value, e.g. 'NO')"
+    return ""
 
 
 def _describe(hint: Any) -> str:
