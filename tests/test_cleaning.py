@@ -80,6 +80,14 @@ def test_dates_align_to_the_date_that_names_their_period_whether_its_start_or_it
     assert align_to_grid(pd.Series(pd.to_datetime(["2023-12-31", "2023-06-15"])), "BYE").tolist() == dates(
         "2023-12-29", "2023-12-29"
     )
+    # business starts: Sunday 1 January 2023 is in the quarter that starts on Monday 2 January
+    starts = pd.Series(pd.to_datetime(["2023-01-01", "2023-02-15", "2023-04-01", "2023-10-01"]))
+    assert align_to_grid(starts, "BQS").tolist() == dates("2023-01-02", "2023-01-02", "2023-04-03", "2023-10-02")
+    assert align_to_grid(starts, "BMS").tolist() == dates("2023-01-02", "2023-02-01", "2023-04-03", "2023-10-02")
+    # half months: the 1st and 15th (SMS), the 15th and the month's end (SME)
+    halves = pd.Series(pd.to_datetime(["2023-03-10", "2023-03-15", "2023-03-20"]))
+    assert align_to_grid(halves, "SMS").tolist() == dates("2023-03-01", "2023-03-15", "2023-03-15")
+    assert align_to_grid(halves, "SME").tolist() == dates("2023-03-15", "2023-03-15", "2023-03-31")
     # weeks ending on Sunday: Monday 1 January is in the week of Sunday 7 January
     weekly = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-07", "2024-01-08"]))
     assert align_to_grid(weekly, "W-SUN").tolist() == dates("2024-01-07", "2024-01-07", "2024-01-14")

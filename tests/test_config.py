@@ -83,6 +83,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("forecast.frequency=fortnightly", "forecast.frequency"),
         ("forecast.frequency=0D", "forecast.frequency"),  # would never move forward
         ("forecast.frequency=-1D", "forecast.frequency"),
+        ("forecast.frequency=bh", "forecast.frequency"),  # business hours: not a grid of whole days
         ("forecast.interval_width=1.5", "forecast.interval_width"),
         ("input.format=xlsx", "input.format"),
         ("input.key_columns=[]", "input.key_columns"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import Tick, Week
+from pandas.tseries.offsets import MonthBegin, QuarterBegin, Tick, Week, YearBegin
 
 from forecasting.config import CleaningConfig
 
@@ -26,6 +26,9 @@ class Cleaned:
 # a date goes to the end its own month, quarter or year has on the grid. A
 # business end may come before the calendar end; the days after it are still its.
 _CALENDAR_ENDS = ("MonthEnd", "QuarterEnd", "YearEnd")
+# ... and by its start (MS, BMS, QS, BQS, YS, BYS): a business start may come after
+# the calendar start (a weekend on the 1st); the days before it are still its.
+_CALENDAR_BEGINS = ("MonthBegin", "QuarterBegin", "YearBegin")
 
 
 def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
@@ -39,12 +42,18 @@ def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
         return ds.dt.floor(offset)
     days = ds.dt.normalize()
     name = type(offset).__name__
+    if name.startswith("SemiMonth"):  # two periods a month (SMS: the 1st and 15th; SME: the 15th and the end)
+        return days.map(offset.rollforward if name.endswith("End") else offset.rollback)
     if name.endswith(_CALENDAR_ENDS):
-        earlier, later = days.map(offset.rollback), days.map(offset.rollforward)
-        return earlier.where(earlier.dt.to_period("M") == days.dt.to_period("M"), later)
+        earlier = days.map(offset.rollback)
+        return earlier.where(earlier.dt.to_period("M") == days.dt.to_period("M"), days.map(offset.rollforward))
     if name.startswith("FY5253") or (isinstance(offset, Week) and offset.weekday is not None):
         return days.map(offset.rollforward)
-    return days.map(offset.rollback)
+    earlier = days.map(offset.rollback)
+    if name.endswith(_CALENDAR_BEGINS) and not isinstance(offset, (MonthBegin, QuarterBegin, YearBegin)):
+        later = days.map(offset.rollforward)  # a business start: the days before it in its month are its
+        return later.where(later.dt.to_period("M") == days.dt.to_period("M"), earlier)
+    return earlier
 
 
 def _fill(y: pd.Series, how: str) -> pd.Series:

@@ -223,6 +223,8 @@ def validate(config: JobConfig) -> None:
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
     _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
+    _require(not _is_business_hours(fc.frequency), "forecast.frequency",
+             "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
     _require(
         fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
@@ -356,6 +358,12 @@ def _is_frequency(text: str) -> bool:
     except ValueError:
         return False
     return offset.n > 0  # "0D" or "-1D" would never move forward in time
+
+
+def _is_business_hours(text: str) -> bool:
+    import pandas as pd
+
+    return "BusinessHour" in type(pd.tseries.frequencies.to_offset(text)).__name__
 
 
 def _is_country(code: str) -> bool:
