@@ -221,3 +221,15 @@ def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):
     forecasts = tables.read_table(spark, config, tables.FORECASTS)
     assert forecasts.count() == first  # replaced, not added to
     assert [row[0] for row in forecasts.select("job_run_id").distinct().collect()] == [rerun.job_run_id]
+
+
+def test_a_catalog_name_an_earlier_run_registered_elsewhere_is_moved_to_the_new_output(spark, tmp_path, caplog):
+    # output.path changed between runs: the name must not go on serving the old files
+    for place in ("old", "new"):
+        config = load_config(None, [f"output.path={tmp_path / place}", "output.table_prefix=moved_"])
+        rows = spark.createDataFrame([(place,)], "shop string").withColumn("run_date", F.current_date())
+        rows.write.format("delta").partitionBy("run_date").save(tables.table_paths(config)[tables.MODELS])
+        assert tables.register(spark, config, (tables.MODELS,)) == {tables.MODELS: "moved_models"}
+        assert [row["shop"] for row in spark.table("moved_models").collect()] == [place]
+    assert caplog.text.count("registered again over") == 1  # not when it was already in place
+    assert (tmp_path / "old" / tables.MODELS).is_dir()  # only the name moved

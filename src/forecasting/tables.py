@@ -99,6 +99,7 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
         path = paths[name]
         qualified = ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
         spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION '{path}'")
+        _repoint_if_moved(spark, qualified, path, config.output.format)
         if config.output.format == "parquet":
             spark.sql(f"ALTER TABLE {qualified} RECOVER PARTITIONS")
         else:
@@ -106,6 +107,33 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
         registered[name] = f"{prefix}{name}"
     logger.info("catalog tables: %s", ", ".join(registered.values()))
     return registered
+
+
+def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) -> None:
+    """A name registered by an earlier run with another ``output.path`` or format
+    would go on serving the old files: it is registered again, over ``path``. A
+    table the catalog manages itself (its files would go with it) is left alone."""
+    details = {row["col_name"]: row["data_type"] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect()}
+    location, provider = details.get("Location", ""), details.get("Provider", "").lower()
+    if _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt:
+        return
+    if details.get("Type", "").upper() != "EXTERNAL":
+        raise RuntimeError(
+            f"catalog table {qualified} is a {provider} table the catalog manages at {location}, not the job's "
+            f"{fmt} table at {path}: drop or rename it, or set another output.table_prefix"
+        )
+    logger.warning("catalog table %s pointed at %s (%s); registered again over %s (%s)",
+                   qualified, location, provider, path, fmt)
+    spark.sql(f"DROP TABLE {qualified}")  # an external table: its files stay where they are
+    spark.sql(f"CREATE TABLE {qualified} USING {fmt} LOCATION '{path}'")
+
+
+def _qualified_uri(spark: SparkSession, uri: str) -> tuple[str, str, str]:
+    """``uri`` as its file system names it: file:/a, file:///a and /a are one place."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    qualified = urlparse(str(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).makeQualified(path).toUri()))
+    return qualified.scheme, qualified.netloc, qualified.path.rstrip("/")
 
 
 def delete_path(spark: SparkSession, uri: str) -> None:
