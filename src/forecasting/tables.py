@@ -115,7 +115,7 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
     table the catalog manages itself (its files would go with it) is left alone."""
     details = {row["col_name"]: row["data_type"] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect()}
     location, provider = details.get("Location", ""), details.get("Provider", "").lower()
-    if _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt:
+    if location and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt:
         return
     if details.get("Type", "").upper() != "EXTERNAL":
         raise RuntimeError(
