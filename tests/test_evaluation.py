@@ -15,9 +15,11 @@ CANDIDATES = ["prophet", "seasonal_naive", "naive"]
 @pytest.fixture(scope="module")
 def evaluated(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluation")
-    # three series to model, and one too short for the folds: skipped, forecast by the fallback
+    # three series to model, one too short for the folds and one flat until its held-out
+    # week (undefined MASE): skipped, forecast by the fallback
     parts = [daily_series(70, seed=40 + i).assign(shop=f"s{i}") for i in range(3)]
-    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny")])
+    flat = daily_series(70, seed=48).assign(y=np.r_[np.zeros(63), np.arange(1.0, 8.0)], shop="flat")
+    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny"), flat])
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(
         None,
@@ -35,7 +37,7 @@ def evaluated(spark, tmp_path_factory):
 
 def test_every_series_is_scored_for_every_candidate_with_one_winner(evaluated):
     table = evaluated["table"]
-    modelled = table[table["shop"] != "tiny"]
+    modelled = table[~table["shop"].isin(["tiny", "flat"])]
     assert len(modelled) == 3 * len(CANDIDATES)
     assert set(modelled["candidate"]) == set(CANDIDATES)
     assert table.groupby("shop")["selected"].sum().eq(1).all()  # the short series too
@@ -53,13 +55,21 @@ def test_a_skipped_series_is_scored_with_its_fallback_forecast(evaluated):
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
     horizon = evaluated["config"].forecast.horizon
     naive = evaluated["table"].query("candidate == 'naive'").set_index("shop")
-    for shop, series in evaluated["source"].query("shop != 'tiny'").groupby("shop"):
+    for shop, series in evaluated["source"].query("shop not in ['tiny', 'flat']").groupby("shop"):
         y = series["y"].to_numpy()
         held_out, last_seen = y[-horizon:], y[-horizon - 1]
         assert naive.loc[shop, "mae"] == pytest.approx(np.mean(np.abs(held_out - last_seen)))
         scale = np.mean(np.abs(y[7:-horizon] - y[: -horizon - 7]))  # weekly seasonal differences of the training part
         assert naive.loc[shop, "mase"] == pytest.approx(np.mean(np.abs(held_out - last_seen)) / scale)
     assert evaluated["table"]["coverage"].between(0, 1).all()
+
+
+def test_an_undefined_mase_is_left_out_of_the_means_not_infinite(evaluated):
+    # the flat series' fallback erred after a history without any change: its MASE has no scale
+    [flat] = evaluated["table"].query("shop == 'flat'").to_dict("records")
+    assert flat["selected"] and pd.isna(flat["mase"]) and flat["mae"] > 0
+    parent = mlflow.MlflowClient(evaluated["summary"].tracking_uri).get_run(evaluated["summary"].job_run_id)
+    assert np.isfinite(parent.data.metrics["eval_mase_all_series"])
 
 
 def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_untouched(evaluated):
@@ -78,9 +88,9 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_3.png", "worst_1.png", "worst_3.png"}
     assert {"evaluation/report.md", *(f"evaluation/{name}" for name in plots)} <= artifacts
     report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
-    assert "| selection | 3 |" in report and "| all_series | 4 |" in report
-    assert "| fallback_seasonal_naive | 1 |" in report
-    assert "4 series;" in report and "3 were modelled, 1 skipped or failed and scored with their fallback" in report
+    assert "| selection | 3 |" in report and "| all_series | 5 |" in report
+    assert "| fallback_seasonal_naive | 2 |" in report
+    assert "5 series;" in report and "3 were modelled, 2 skipped or failed and scored with their fallback" in report
     assert all(f"]({name})" in report for name in plots)  # every plot shown in the report
     assert not (evaluated["root"] / "out" / "forecasts").exists()
 

@@ -40,11 +40,17 @@ def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, j
         *key_columns,
         "candidate",
         F.col("candidate").isin(F.col("model"), fallback).alias("selected"),
-        *[F.col("scores").getItem(name).alias(name) for name in HOLDOUT_METRICS],
+        *[_defined(F.col("scores").getItem(name)).alias(name) for name in HOLDOUT_METRICS],
         F.lit(run_date).cast(T.DateType()).alias("run_date"),
         F.lit(job_run_id).alias("job_run_id"),
         "child_run_id",
     )
+
+
+def _defined(score):
+    """A score, or null where it is undefined: the MASE of a forecast after a flat
+    history (every error infinitely worse than none) would make every mean infinite."""
+    return F.when(~F.isnan(score) & (F.abs(score) != F.lit(float("inf"))), score)
 
 
 def summary_by_candidate(evaluation: DataFrame) -> pd.DataFrame:
@@ -106,7 +112,7 @@ def log_report(
         figure.tight_layout()
         figure.savefig(folder / "mase_distribution.png")
 
-        ranked = evaluation.where("selected").select(*key_columns, "mase").orderBy("mase").toPandas()
+        ranked = evaluation.where("selected and mase is not null").select(*key_columns, "mase").orderBy("mase").toPandas()
         extremes = {"best": ranked.head(EXTREMES), "worst": ranked.tail(EXTREMES).iloc[::-1]}
         plots = {}
         for label, rows in extremes.items():
