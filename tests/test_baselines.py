@@ -67,6 +67,18 @@ def test_stored_models_forecast_exactly_as_when_they_were_made(fast_config):
     pd.testing.assert_frame_equal(restored, original)
 
 
+def test_every_kind_of_stored_model_starts_after_the_period_of_as_of_and_never_inside_its_history(fast_config):
+    history = daily_series(40, seed=7)
+    fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)
+    end = history["ds"].max()
+    for name, stored in (("prophet", model_store.dump("prophet", fitted)), ("naive", model_store.dump("naive", history)),
+                         ("ensemble", model_store.dump("ensemble", (fitted, history)))):
+        early = model_store.forecast(name, stored, end - pd.Timedelta(days=10), 2, "D", 0.8, seed=1)
+        assert early["ds"].tolist() == [end + pd.Timedelta(days=1), end + pd.Timedelta(days=2)], name
+        midday = model_store.forecast(name, stored, end + pd.Timedelta(days=3, hours=12), 2, "D", 0.8, seed=1)
+        assert midday["ds"].tolist() == [end + pd.Timedelta(days=4), end + pd.Timedelta(days=5)], name
+
+
 def test_the_ensemble_is_stored_with_both_parts_and_averages_them(fast_config):
     from forecasting.series import mean_forecast
 

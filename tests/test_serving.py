@@ -101,6 +101,19 @@ def test_a_parquet_models_table_is_served_as_it_is(spark, tmp_path):
     assert list(pd.to_datetime(served["ds"])) == list(expected["ds"])
 
 
+def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(trained):
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(trained["summary"].tracking_uri)
+    forecaster = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
+    with pytest.raises(MlflowException, match="no model for series nowhere in this version") as unknown:
+        forecaster.predict(pd.DataFrame({"store": ["s0", "nowhere"], "horizon": [3, 3]}))
+    assert unknown.value.get_http_status_code() == 400
+    with pytest.raises(MlflowException, match="horizon must be a positive whole number, got -2 for series s1"):
+        forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
+
+
 def test_each_run_registers_a_new_version(trained):
     from mlflow import MlflowClient
 

@@ -32,12 +32,15 @@ def _history_json(history) -> dict:
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
              interval_width: float, seed: int) -> pd.DataFrame:
-    """``horizon`` periods after ``last`` (default: the end of the stored history)."""
+    """``horizon`` periods after ``last`` (default: the end of the stored history),
+    the same way for every kind of model: ``last`` moved to the period it falls in,
+    and never before the history's end (a model does not forecast what it saw)."""
     if name == PROPHET:
-        return model.predict(model.from_json(text), horizon, frequency, seed, last=last)
+        fitted = model.from_json(text)
+        return model.predict(fitted, horizon, frequency, seed, last=_start(last, fitted.history["ds"].max(), frequency))
     stored = json.loads(text)
     history = pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
-    last = history["ds"].max() if last is None else max(last, history["ds"].max())
+    last = _start(last, history["ds"].max(), frequency)
     if name == ENSEMBLE:
         from forecasting.series import mean_forecast
 
@@ -45,3 +48,11 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
         seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
         return mean_forecast(prophet, seasonal)
     return baselines.forecast_until(name, history, last, horizon, frequency, interval_width)
+
+
+def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str) -> pd.Timestamp:
+    if last is None:
+        return history_end
+    from forecasting.cleaning import align_to_grid
+
+    return max(align_to_grid(pd.Series([pd.Timestamp(last)]), frequency).iloc[0], history_end)

@@ -52,11 +52,15 @@ class ManyModelForecaster(PythonModel):
             keys = {k: request[k] for k in self.key_columns}
             stored = self.models.get(tuple(str(v) for v in keys.values()))
             if stored is None:
-                raise KeyError(f"no model for series {tracking.series_id(keys)}")
+                raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version")
+            steps = request["horizon"]
+            if pd.isna(steps) or steps < 1 or steps != int(steps):
+                raise _bad_request(f"horizon must be a positive whole number, got {steps!r} "
+                                   f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
             # The interval is sampled over all the steps forecast: at least the run's
             # own horizon, so that a shorter request gets the forecasts table's values.
-            steps = int(request["horizon"])
+            steps = int(steps)
             forecast = model_store.forecast(
                 stored["model"], stored["model_json"], last, max(steps, self.horizon), stored["frequency"],
                 stored["interval_width"], model.series_seed(tracking.series_id(keys)),
@@ -64,6 +68,14 @@ class ManyModelForecaster(PythonModel):
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+
+
+def _bad_request(message: str):
+    """An error the scoring server answers with status 400 and this message."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 _saving = threading.local()  # .active while register saves a model in this thread
