@@ -1,5 +1,24 @@
 """The pure parts of ``python -m forecasting``; tests/test_pipeline.py runs it on a real job's output."""
+import socket
+
+import pytest
+
 from forecasting import lookup
+from forecasting.__main__ import main as forecasting_main
+
+
+def test_an_unreachable_tracking_server_is_reported_with_exit_4_not_minutes_of_retries(caplog):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert forecasting_main(["runs", "--set", f"tracking.uri=http://127.0.0.1:{port}"]) == 4
+    assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in caplog.text
+
+
+def test_a_run_limit_below_one_is_a_wrong_call():
+    with pytest.raises(SystemExit) as wrong:
+        forecasting_main(["runs", "--limit", "0"])  # it answered "no job runs yet"
+    assert wrong.value.code == 2
 
 
 def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():

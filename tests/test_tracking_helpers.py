@@ -15,6 +15,8 @@ def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch)
     assert tracking.resolve_uri(f"file:{tmp_path}/x") == (tmp_path / "x").as_uri()
     assert tracking.resolve_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     assert tracking.resolve_uri("databricks") == "databricks"
+    spaced = (tmp_path / "my runs").as_uri()  # file:///.../my%20runs, as Path writes it
+    assert tracking.resolve_uri(spaced) == spaced and tracking.resolve_uri(str(tmp_path / "my runs")) == spaced
 
 
 def test_series_identity_and_hash_are_stable_and_null_safe():

@@ -7,15 +7,17 @@
 
 --config and --set find the tables and the tracking URI as they do for the jobs:
 run it in the folder the job ran in, or pass the job's configuration.
-Exit codes: 0 answered, 1 not found, 2 configuration error or wrong arguments.
+Exit codes: 0 answered, 1 not found, 2 configuration error or wrong arguments,
+4 tracking server unreachable or refusing.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
-from forecasting import cli, lookup
+from forecasting import cli, lookup, tracking
 
 logger = logging.getLogger("forecasting")
 
@@ -37,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = main_parser.add_subparsers(dest="command", required=True)
     runs = commands.add_parser("runs", parents=[common], help="list the latest job runs from MLflow")
-    runs.add_argument("--limit", type=int, default=DEFAULT_RUNS, help=f"how many runs, default {DEFAULT_RUNS}")
+    runs.add_argument("--limit", type=_positive, default=DEFAULT_RUNS, help=f"how many runs, default {DEFAULT_RUNS}")
     runs.add_argument("--job", help="only this job: train_forecast, score_forecast, evaluate_forecast")
     series = commands.add_parser(
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
@@ -50,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     cli.configure_logging(args.log_level)
     config = cli.load_or_exit(args)
+    # the jobs' retry settings, and a quick answer when the server is down (MLflow's
+    # own retries would spend minutes before a traceback)
+    os.environ.update(tracking.http_settings(config))
+    try:
+        tracking.check_server(tracking.resolve_uri(config.tracking.uri), config.tracking.timeout_seconds)
+    except tracking.TrackingUnavailable as err:
+        logger.error("tracking error: %s", err)
+        return cli.EXIT_TRACKING
     try:
         if args.command == "runs":
             answer = lookup.format_runs(lookup.job_runs(config, args.limit, args.job))
@@ -65,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NOT_FOUND
     print(answer)  # the answer itself, on standard output
     return cli.EXIT_OK
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expects a whole number above 0, got {text!r}")
+    return int(text)
 
 
 if __name__ == "__main__":

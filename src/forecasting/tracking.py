@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import yaml
 
@@ -85,7 +85,8 @@ def resolve_uri(uri: str) -> str:
     if uri == "databricks":  # the workspace's own tracking, not a folder
         return uri
     if urlparse(uri).scheme in ("", "file"):
-        path = urlparse(uri).path if uri.startswith("file:") else uri
+        # a file: URI's path is percent-encoded (Path.as_uri() writes a space as %20)
+        path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
         return Path(path).expanduser().resolve().as_uri()
     return uri
 
