@@ -109,6 +109,24 @@ def test_a_scored_forecast_starts_on_the_frequencys_grid():
     assert [point["ds"] for point in scored["forecast"][0]] == list(pd.date_range("2024-01-03 11:00", periods=3, freq="h"))
 
 
+def test_scoring_says_how_many_input_series_have_no_model_to_score(spark, tmp_path, caplog):
+    # "c" is new since the training run: nothing to score it with, which the run must say
+    source = pd.concat([daily_series(20, seed=1).assign(shop="a"), daily_series(20, seed=2).assign(shop="c")])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y"))
+    stored = pd.DataFrame({
+        "shop": ["a"], "model": ["naive"], "model_json": [model_store.dump("naive", source[source["shop"] == "a"])],
+        "frequency": ["D"], "interval_width": [0.8], "child_run_id": ["run"], "run_date": [dt.date(2024, 1, 20)],
+    })
+    spark.createDataFrame(stored).write.format("delta").partitionBy("run_date").save(
+        tables.table_paths(config)[tables.MODELS]
+    )
+    summary = scoring.run_scoring(spark, config, "2024-01-20")
+    assert summary.counts == {scoring.SCORED_OK: 1}
+    assert "1 series in the input have no model of that date: not scored (train them)" in summary.format()
+    assert "1 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
+
+
 def test_scoring_without_a_models_table_is_an_input_error(spark, fast_config, tmp_path):
     from forecasting.io import InputError
 

@@ -105,7 +105,10 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     )
     with job_description(spark, "match the models to the input"):
         count = work.count()
+        unmodelled = latest.join(models.select(*keys), keys, how="left_anti").count()
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
+    if unmodelled:  # new since that training run: they need one before they can be scored
+        logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
 
     context = tracking.start_parent_run(
         config, run_date, data_version, job="score_forecast", extra_tags={"model_run_date": chosen}
@@ -115,6 +118,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
         title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT),
     )
+    if unmodelled:
+        summary.note += f"  {unmodelled} series in the input have no model of that date: not scored (train them)\n"
     with finishing(context, summary, started):
         schema = T.StructType(
             [work.schema[k] for k in keys]
