@@ -103,17 +103,21 @@ def run_config(tracking_uri: str, run_id: str) -> dict:
 
 
 def load_history(config: dict, keys: dict[str, Any]) -> pd.DataFrame:
-    """One series' input rows as ``ds``/``y``, read the way the job read them."""
+    """One series' input rows as ``ds``/``y``, read the way the job read them: a
+    CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text."""
     source = config["input"]
     if source["path"] == SAMPLE_INPUT:
         frame = make_sample_sales()
     elif source["format"] == "csv":
-        frame = pd.read_csv(source["path"], **source["options"])
+        options = {name.lower(): value for name, value in source["options"].items()}  # Spark's, not pandas'
+        frame = pd.read_csv(source["path"], dtype=str, sep=options.get("sep", options.get("delimiter", ",")))
     elif source["format"] == "delta":
         frame = read_table(source["path"])
-    else:
+    elif source["format"] == "parquet":
         frame = pd.read_parquet(source["path"])
+    else:
+        raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
     for column, value in keys.items():
-        frame = frame[frame[column] == value]
+        frame = frame[frame[column].isna()] if value is None else frame[frame[column].astype(str) == str(value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
-    return history.assign(ds=pd.to_datetime(history["ds"])).sort_values("ds")
+    return history.assign(ds=pd.to_datetime(history["ds"]), y=pd.to_numeric(history["y"])).sort_values("ds")
