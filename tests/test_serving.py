@@ -114,6 +114,22 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
         forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
 
 
+def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_config):
+    import datetime as dt
+
+    from forecasting import model_store, serving
+
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=10), "y": np.arange(10.0)})
+    stored = {"cohort": dt.date(2024, 1, 1), "model": "naive", "model_json": model_store.dump("naive", history),
+              "frequency": "D", "interval_width": 0.8}  # a row as deltalake reads it
+    forecaster = serving.ManyModelForecaster()
+    forecaster.key_columns, forecaster.horizon = ["cohort"], 3
+    forecaster.models = {serving.series_key(stored, ["cohort"]): stored}
+    request = pd.DataFrame({"cohort": [pd.Timestamp("2024-01-01")], "horizon": [2]})  # as the signature makes it
+    answer = forecaster.predict(None, request)
+    assert answer["ds"].tolist() == list(pd.date_range("2024-01-11", periods=2)) and (answer["yhat"] == 9.0).all()
+
+
 def test_each_run_registers_a_new_version(trained):
     from mlflow import MlflowClient
 

@@ -9,6 +9,7 @@ and is read as it is now.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -44,13 +45,13 @@ class ManyModelForecaster(PythonModel):
             self.models = {}
             return
         rows = read_models(pointer, [*self.key_columns, "model", "model_json", "frequency", "interval_width"])
-        self.models = {tuple(str(r[k]) for k in self.key_columns): r for r in rows.to_dict("records")}
+        self.models = {series_key(r, self.key_columns): r for r in rows.to_dict("records")}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         answers = []
         for request in model_input.to_dict("records"):
             keys = {k: request[k] for k in self.key_columns}
-            stored = self.models.get(tuple(str(v) for v in keys.values()))
+            stored = self.models.get(series_key(keys, self.key_columns))
             if stored is None:
                 raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version")
             steps = request["horizon"]
@@ -68,6 +69,18 @@ class ManyModelForecaster(PythonModel):
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+
+
+def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
+    """The key values as text that a request and a stored row agree on: a date key
+    is read from the table as a date and comes in a request as a timestamp."""
+    def text(value) -> str:
+        if isinstance(value, (dt.date, pd.Timestamp)):  # datetime is a date too
+            stamp = pd.Timestamp(value)
+            return (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp).isoformat()
+        return str(value)
+
+    return tuple(text(values[k]) for k in key_columns)
 
 
 def _bad_request(message: str):
