@@ -81,3 +81,29 @@ def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path
     assert run.data.params["input.options.user"] == "ana" and "spark.executor.memory: 1g" in resolved
     assert run.data.params["input.options.url"] == f"jdbc:postgresql://ana:{tracking.REDACTED}@db/x"
     assert "input.options.password looks like a secret" in caplog.text
+
+
+def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_ends_those_it_could_not(tmp_path):
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment = client.create_experiment("e")
+
+    def job_run(date):
+        tags = {tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: date}
+        parent = client.create_run(experiment, tags=tags).info.run_id
+        children = [client.create_run(experiment, tags={tracking.PARENT_TAG: parent}).info.run_id for _ in range(2)]
+        client.set_terminated(children[0])  # a series that finished before the failure
+        return parent, children
+
+    parent, (done, in_flight) = job_run("2024-03-31")
+    context = tracking.RunContext(uri, experiment, parent, "2024-03-31", log_models=False, log_plots=False)
+    tracking.finish_parent_run(context, {"ok": 1}, 1.0, failed=True)
+    status = lambda run_id: client.get_run(run_id).info.status  # noqa: E731
+    assert (status(parent), status(done), status(in_flight)) == ("FAILED", "FINISHED", "FAILED")
+    assert client.get_run(in_flight).data.tags["ended_by"] == "its job run failing"
+
+    # a run marked FAILED while a series was still starting (or by an older version): the rerun ends it
+    other, (_, late) = job_run("2024-04-07")
+    client.set_terminated(other, status="FAILED")
+    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-04-07")
+    assert status(late) == "FAILED" and client.get_run(late).data.tags["ended_by"].startswith("a later train_forecast")

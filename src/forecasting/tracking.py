@@ -252,21 +252,33 @@ def check_server(uri: str, timeout: float) -> None:
 
 
 def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str) -> None:
-    """A job killed midway leaves its runs RUNNING; the rerun of its date ends them."""
-    stale = tracker.search_runs(
+    """A job killed midway leaves its runs RUNNING, and one that failed may have left
+    child runs RUNNING (the series in flight); the rerun of its date ends them."""
+    unfinished = tracker.search_runs(
         [experiment_id],
-        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
+        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status != 'FINISHED'",
     )
-    for parent in stale:
-        children = tracker.search_runs(
-            [experiment_id],
-            filter_string=f"tags.{PARENT_TAG} = '{parent.info.run_id}' and attributes.status = 'RUNNING'",
-        )
-        for run in [*children, parent]:
-            tracker.set_tag(run.info.run_id, "ended_by", f"a later {job} run of {run_date}")
-            tracker.set_terminated(run.info.run_id, status="FAILED")
+    ended_by = f"a later {job} run of {run_date}"
+    for parent in unfinished:
+        children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
+        if parent.info.status == "RUNNING":
+            tracker.set_tag(parent.info.run_id, "ended_by", ended_by)
+            tracker.set_terminated(parent.info.run_id, status="FAILED")
+        elif not children:
+            continue
         logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
-                       job, parent.info.run_id, run_date, len(children))
+                       job, parent.info.run_id, run_date, children)
+
+
+def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_by: str) -> int:
+    """Mark the parent's child runs still RUNNING as FAILED; how many there were."""
+    children = tracker.search_runs(
+        [experiment_id], filter_string=f"tags.{PARENT_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in children:
+        tracker.set_tag(run.info.run_id, "ended_by", ended_by)
+        tracker.set_terminated(run.info.run_id, status="FAILED")
+    return len(children)
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False) -> None:
@@ -279,6 +291,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     values["wall_seconds"] = wall_seconds
     metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
     tracker.log_batch(context.parent_run_id, metrics=metrics)
+    if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
+        end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     tracker.set_terminated(context.parent_run_id, status="FAILED" if failed else "FINISHED")
 
 
