@@ -114,6 +114,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
          "tuning.search_space.seasonality_prior_scale.values[1]"),
         ("tuning.seed=-1", "tuning.seed"),  # numpy's generators take no negative seed
         ("input.key_columns=[store.id, item]", "input.key_columns"),  # Spark: a struct's field
+        ("input.key_columns=['store id', item]", "input.key_columns"),  # Delta refuses it, after the training
         ("input.time_column=sale.date", "input.time_column"),
         ("input.options.inferSchema=true", "input.options"),  # the job parses a CSV's text itself
         ("input.options.HEADER=false", "input.options"),
@@ -126,6 +127,11 @@ def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     assert f"'{key}" in str(error.value)
+
+
+def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
+    config = load_config(None, ["input.key_columns=['store id', item]", "output.format=parquet"])
+    assert config.input.key_columns == ["store id", "item"]
 
 
 def test_unknown_key_suggests_the_close_one():

@@ -39,4 +39,6 @@ def test_mase_scales_by_the_seasonal_naive_error_of_the_history():
 
 def test_coverage_and_width_of_an_interval():
     assert metrics.coverage([1.0, 5.0, 9.0, np.nan], [0.0, 6.0, 8.0, 0.0], [2.0, 7.0, 10.0, 1.0]) == pytest.approx(2 / 3)
+    # no interval (uncertainty_samples: 0): nothing to cover, not a coverage of 0%
+    assert np.isnan(metrics.coverage([1.0, 2.0], [np.nan, np.nan], [np.nan, np.nan]))
     assert metrics.interval_width([0.0, 1.0], [2.0, 5.0]) == pytest.approx(3.0)

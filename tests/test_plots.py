@@ -80,3 +80,9 @@ def test_the_history_may_come_in_any_order():
     forecast = forecast_after(history, 7)
     shuffled = history.sample(frac=1, random_state=3)  # as a Spark group hands its rows over
     assert plots.forecast_svg(shuffled, forecast, "x") == plots.forecast_svg(history, forecast, "x")
+
+
+def test_a_title_with_control_characters_still_makes_a_well_formed_svg():
+    history = daily_series(20)
+    svg = plots.forecast_svg(history, forecast_after(history, 5), "store=a\x0bb & <c>")  # any key value
+    assert ET.fromstring(svg).find(f"{SVG}text").text == "store=a b & <c>"

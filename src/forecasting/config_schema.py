@@ -34,6 +34,8 @@ RESERVED_KEY_NAMES = frozenset({
     "_task", "_slot", "_rows",  # forecasting.balancing's, while series are dealt to tasks
     "_payload",  # forecasting.result_row's, while a result row leaves its task
 })
+# Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
+DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
 # How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.
@@ -215,6 +217,11 @@ def validate(config: JobConfig) -> None:
         dotted = [name for name in names if "." in name]
         _require(not dotted, key, f"has {dotted}: Spark reads a dot in a column name as a struct's field; "
                  "rename the column in the input")
+    if config.output.format == "delta":  # the key columns are the output tables' columns too
+        refused = [k for k in inp.key_columns if set(k) & set(DELTA_REFUSED_CHARACTERS)]
+        _require(not refused, "input.key_columns", f"has {refused}: Delta tables refuse a space or any of "
+                 f"{DELTA_REFUSED_CHARACTERS.strip()!r} in a column name; rename the column in the input, "
+                 "or set output.format: parquet")
     if inp.format == "csv":
         fixed = sorted(k for k in inp.options if k.lower() in ("header", "inferschema"))
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "

@@ -60,10 +60,12 @@ def mase(actual, predicted, insample, season: int, scale: float | None = None) -
 
 
 def coverage(actual, lower, upper) -> float:
-    """Share of actual values inside the forecast interval."""
+    """Share of actual values inside the forecast interval; NaN where there is no
+    interval (no uncertainty samples): no value is outside what was never drawn."""
     y, lo = _pairs(actual, lower)
     _, hi = _pairs(actual, upper)
-    return float(np.mean((y >= lo) & (y <= hi))) if len(y) else float("nan")
+    drawn = np.isfinite(lo) & np.isfinite(hi)
+    return float(np.mean((y[drawn] >= lo[drawn]) & (y[drawn] <= hi[drawn]))) if drawn.any() else float("nan")
 
 
 def interval_width(lower, upper) -> float:

@@ -7,6 +7,7 @@ artifacts as it does PNG ones, and browsers scale them without blur."""
 from __future__ import annotations
 
 import math
+import re
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -54,7 +55,7 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="14">{escape(title)}</text>',
+        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="14">{_text(title)}</text>',
     ]
     for value, label in _value_ticks(y_low, y_high):
         py = y(value)
@@ -176,3 +177,12 @@ def _legend(with_interval: bool) -> list[str]:
             parts.append(f'<rect x="{left + 8}" y="{row - 10}" width="24" height="10" fill="{colour}" fill-opacity="0.25"/>')
         parts.append(f'<text x="{left + 40}" y="{row}">{label}</text>')
     return parts
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 has no place for
+
+
+def _text(value: str) -> str:
+    """``value`` as SVG text: escaped, its control characters (a key value may hold
+    any) shown as spaces, or the document would not parse and the plot not show."""
+    return escape(_NOT_XML.sub(" ", value))
