@@ -83,7 +83,7 @@ def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path
     assert "input.options.password looks like a secret" in caplog.text
 
 
-def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_ends_those_it_could_not(tmp_path):
+def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_those_of_a_killed_one(tmp_path):
     uri = (tmp_path / "mlruns").as_uri()
     client = tracking.client(uri)
     experiment = client.create_experiment("e")
@@ -102,8 +102,8 @@ def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_ends_those_it_
     assert (status(parent), status(done), status(in_flight)) == ("FAILED", "FINISHED", "FAILED")
     assert client.get_run(in_flight).data.tags["ended_by"] == "its job run failing"
 
-    # a run marked FAILED while a series was still starting (or by an older version): the rerun ends it
-    other, (_, late) = job_run("2024-04-07")
-    client.set_terminated(other, status="FAILED")
+    # a killed job ended nothing: the rerun of its date ends its parent and the children in flight
+    killed, (_, in_flight) = job_run("2024-04-07")
     tracking.end_stale_runs(client, experiment, "train_forecast", "2024-04-07")
-    assert status(late) == "FAILED" and client.get_run(late).data.tags["ended_by"].startswith("a later train_forecast")
+    assert (status(killed), status(in_flight)) == ("FAILED", "FAILED")
+    assert client.get_run(in_flight).data.tags["ended_by"] == "a later train_forecast run of 2024-04-07"

@@ -252,20 +252,17 @@ def check_server(uri: str, timeout: float) -> None:
 
 
 def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str) -> None:
-    """A job killed midway leaves its runs RUNNING, and one that failed may have left
-    child runs RUNNING (the series in flight); the rerun of its date ends them."""
-    unfinished = tracker.search_runs(
+    """A job killed midway leaves its runs RUNNING; the rerun of its date ends them.
+    (A job that failed ended its own: finish_parent_run.)"""
+    stale = tracker.search_runs(
         [experiment_id],
-        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status != 'FINISHED'",
+        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
     )
     ended_by = f"a later {job} run of {run_date}"
-    for parent in unfinished:
+    for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
-        if parent.info.status == "RUNNING":
-            tracker.set_tag(parent.info.run_id, "ended_by", ended_by)
-            tracker.set_terminated(parent.info.run_id, status="FAILED")
-        elif not children:
-            continue
+        tracker.set_tag(parent.info.run_id, "ended_by", ended_by)
+        tracker.set_terminated(parent.info.run_id, status="FAILED")
         logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
                        job, parent.info.run_id, run_date, children)
 
