@@ -13,3 +13,29 @@ def test_a_series_history_is_found_by_its_keys_as_the_tables_hold_them(tmp_path)
     history = explore.load_history(config.to_dict(), {"store": "1"})
     assert history["ds"].tolist() == list(pd.to_datetime(["2024-01-01", "2024-01-02"]))
     assert history["y"].tolist() == [4, 5]
+
+
+def test_a_time_key_is_found_by_the_text_its_tags_show(tmp_path):
+    # the tasks see times in UTC without a zone, so the tags say "2024-01-01 00:00:00"
+    # where a Delta table gives the time back with its zone (and a parquet file may too)
+    from forecasting import tracking
+
+    stamps = pd.to_datetime(["2024-01-01 01:00+01:00", "2024-01-01 00:00Z", "2024-02-01 00:00Z"], utc=True)
+    table = pd.DataFrame({"cohort": stamps, "day": ["2024-01-05", "2024-01-06", "2024-01-05"], "sales": [1, 2, 9]})
+    table.to_parquet(tmp_path / "input.parquet")
+    tag = tracking.key_text(pd.Timestamp("2024-01-01"))  # as a task's pandas group has it
+    assert tag == tracking.key_text(stamps[0]) == "2024-01-01 00:00:00"
+
+    found = explore.read_series(tmp_path / "input.parquet", {"cohort": tag}, fmt="parquet")
+    assert found["sales"].tolist() == [1, 2]
+    config = load_config(None, [f"input.path={tmp_path / 'input.parquet'}", "input.format=parquet",
+                                "input.key_columns=[cohort]", "input.time_column=day", "input.target_column=sales"])
+    assert explore.load_history(config.to_dict(), {"cohort": tag})["y"].tolist() == [1, 2]
+
+
+def test_a_null_key_is_found_by_its_tag(tmp_path):
+    (tmp_path / "input.csv").write_text("store,day,sales\n,2024-01-01,4\n2,2024-01-01,9\n,2024-01-02,5\n")
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=day", "input.target_column=sales"])
+    for key in (None, "<null>"):
+        assert explore.load_history(config.to_dict(), {"store": key})["y"].tolist() == [4, 5]

@@ -87,11 +87,31 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
             match = field.is_null()
         else:
             try:
-                match = field == pa.scalar(text).cast(dataset.schema.field(column).type)
+                match = field == _typed(text, dataset.schema.field(column).type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return dataset.schema.empty_table().to_pandas()  # no value of the column's type reads so
         condition = match if condition is None else condition & match
     return dataset.to_table(filter=condition).to_pandas()
+
+
+def _typed(text: str, column_type):
+    """The text as a value of the column's type. A time without an offset, as the
+    tags show one, is in UTC."""
+    import pyarrow as pa
+
+    try:
+        return pa.scalar(text).cast(column_type)
+    except pa.ArrowInvalid:
+        if not (pa.types.is_timestamp(column_type) and column_type.tz):
+            raise
+        return pa.scalar(text).cast(pa.timestamp(column_type.unit)).cast(column_type)
+
+
+def _matches(column: pd.Series, value: Any) -> pd.Series:
+    """Which rows hold the key value, compared as text the way the tags show it
+    (``tracking.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
+    distinct = column.drop_duplicates()
+    return column.isin(distinct[distinct.map(tracking.key_text) == tracking.key_text(value)])
 
 
 def run_config(tracking_uri: str, run_id: str) -> dict:
@@ -118,6 +138,6 @@ def load_history(config: dict, keys: dict[str, Any]) -> pd.DataFrame:
     else:
         raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
     for column, value in keys.items():
-        frame = frame[frame[column].isna()] if value is None else frame[frame[column].astype(str) == str(value)]
+        frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
     return history.assign(ds=pd.to_datetime(history["ds"]), y=pd.to_numeric(history["y"])).sort_values("ds")

@@ -73,12 +73,12 @@ class ManyModelForecaster(PythonModel):
 
 def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
     """The key values as text that a request and a stored row agree on: a date key
-    is read from the table as a date and comes in a request as a timestamp."""
+    is read from the table as a date and comes in a request as a timestamp, so a date
+    is taken as its midnight."""
     def text(value) -> str:
-        if isinstance(value, (dt.date, pd.Timestamp)):  # datetime is a date too
-            stamp = pd.Timestamp(value)
-            return (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp).isoformat()
-        return str(value)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime.combine(value, dt.time())
+        return tracking.key_text(value)
 
     return tuple(text(values[k]) for k in key_columns)
 

@@ -2,6 +2,7 @@
 parent run. Each series' child run is logged by forecasting.child_runs."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -108,7 +109,13 @@ def _is_null(value: Any) -> bool:
 
 
 def key_text(value: Any) -> str:
-    return NULL_KEY if _is_null(value) else str(value)
+    """A key value as the child runs' tags show it. A time with a zone is shown in UTC
+    without it, as the tasks see every time (the session's zone is UTC)."""
+    if _is_null(value):
+        return NULL_KEY
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:  # pandas' Timestamp too
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return str(value)
 
 
 def series_id(keys: dict[str, Any]) -> str:
