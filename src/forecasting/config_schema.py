@@ -33,6 +33,7 @@ RESERVED_KEY_NAMES = frozenset({
     "smape", "mase", "coverage", "scores", "series_id", "series_hash", "job",
     "_task", "_slot", "_rows",  # forecasting.balancing's, while series are dealt to tasks
     "_payload",  # forecasting.result_row's, while a result row leaves its task
+    "_has_model",  # forecasting.scoring's, while the models are matched to the input
 })
 # Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
 DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="

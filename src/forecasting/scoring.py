@@ -82,6 +82,19 @@ def choose_model_run_date(models: DataFrame, run_date: str, requested: str | Non
     return usable[-1]
 
 
+def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int]:
+    """How many models there are, and how many input series have none, in one pass:
+    a row without the marker is an input series no model matched."""
+    matched = models.select(*keys, F.lit(True).alias("_has_model")).join(
+        latest.select(*keys), keys, how="full"
+    )
+    row = matched.agg(
+        F.count("_has_model").alias("models"),
+        F.count(F.when(F.col("_has_model").isNull(), True)).alias("unmodelled"),
+    ).first()
+    return row["models"], row["unmodelled"]
+
+
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
     """Score every stored model of ``model_run_date`` as of ``run_date``."""
     started = time.monotonic()
@@ -104,11 +117,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         latest, keys, how="left"
     )
     with job_description(spark, "match the models to the input"):
-        count = work.count()
-        unmodelled = latest.join(models.select(*keys), keys, how="left_anti").count()
+        count, unmodelled = _match_counts(models, latest, keys)
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
-    if unmodelled:  # new since that training run: they need one before they can be scored
-        logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
 
     context = tracking.start_parent_run(
         config, run_date, data_version, job="score_forecast", extra_tags={"model_run_date": chosen}
@@ -118,7 +128,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
         title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT),
     )
-    if unmodelled:
+    if unmodelled:  # new since that training run: they need one before they can be scored
+        logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
         summary.note += f"  {unmodelled} series in the input have no model of that date: not scored (train them)\n"
     with finishing(context, summary, started):
         schema = T.StructType(
