@@ -204,25 +204,14 @@ def validate(config: JobConfig) -> None:
     )
     reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
     _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
-    clashes = sorted(k for k in inp.key_columns if k.lower() in RESERVED_KEY_NAMES)  # Spark ignores case
-    _require(not clashes, "input.key_columns",
-             f"has {clashes}, which the job names its own columns or run tags: rename the column(s) in the input")
-    untaggable = [k for k in inp.key_columns if not _is_tag_name(k)]
-    _require(not untaggable, "input.key_columns",
-             f"has {untaggable}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only)")
     _require(
         inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
     )
     for key, names in (("input.key_columns", inp.key_columns), ("input.time_column", [inp.time_column]),
                        ("input.target_column", [inp.target_column])):
-        dotted = [name for name in names if "." in name]
-        _require(not dotted, key, f"has {dotted}: Spark reads a dot in a column name as a struct's field; "
-                 "rename the column in the input")
-    if config.output.format == "delta":  # the key columns are the output tables' columns too
-        refused = [k for k in inp.key_columns if set(k) & set(DELTA_REFUSED_CHARACTERS)]
-        _require(not refused, "input.key_columns", f"has {refused}: Delta tables refuse a space or any of "
-                 f"{DELTA_REFUSED_CHARACTERS.strip()!r} in a column name; rename the column in the input, "
-                 "or set output.format: parquet")
+        for name in names:
+            _check_column_name(key, name, is_key=key == "input.key_columns",
+                               delta_output=config.output.format == "delta")
     if inp.format == "csv":
         fixed = sorted(k for k in inp.options if k.lower() in ("header", "inferschema"))
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
@@ -350,6 +339,22 @@ def _validate_param_value(key: str, name: str, value: Any) -> None:
         _require(number and value >= 0 and float(value).is_integer(), key, "must be a whole number, 0 or more")
     else:  # the prior scales
         _require(number and value > 0, key, "must be a positive number")
+
+
+def _check_column_name(key: str, name: str, is_key: bool, delta_output: bool) -> None:
+    """A name Spark reads as a column's; a key column's also names the output tables'
+    columns and a tag of its series' child run."""
+    _require("." not in name, key, f"has {name!r}: Spark reads a dot in a column name as a struct's field; "
+             "rename the column in the input")
+    if not is_key:
+        return
+    _require(name.lower() not in RESERVED_KEY_NAMES, key,  # Spark ignores case
+             f"has {name!r}, which the job names its own columns or run tags: rename the column in the input")
+    _require(_is_tag_name(name), key,
+             f"has {name!r}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only)")
+    _require(not (delta_output and set(name) & set(DELTA_REFUSED_CHARACTERS)), key,
+             f"has {name!r}: Delta tables refuse a space or any of {DELTA_REFUSED_CHARACTERS.strip()!r} in a "
+             "column name; rename the column in the input, or set output.format: parquet")
 
 
 def _is_tag_name(name: str) -> bool:
