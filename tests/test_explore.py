@@ -1,5 +1,6 @@
 """The notebook's helpers, without Spark."""
 import pandas as pd
+import pytest
 
 from forecasting import explore
 from forecasting.config import load_config
@@ -39,3 +40,10 @@ def test_a_null_key_is_found_by_its_tag(tmp_path):
                                 "input.time_column=day", "input.target_column=sales"])
     for key in (None, "<null>"):
         assert explore.load_history(config.to_dict(), {"store": key})["y"].tolist() == [4, 5]
+
+
+def test_a_catalog_table_input_is_refused_with_what_to_do_instead():
+    # the notebook then shows the forecast without the history
+    config = load_config(None, ["input.format=table", "input.path=sales.daily"])
+    with pytest.raises(ValueError, match="the input is the catalog table sales.daily: read its rows with Spark"):
+        explore.load_history(config.to_dict(), {"store": "1"})
