@@ -36,3 +36,11 @@ def test_status_counts_list_the_usual_statuses_first():
     metrics = {"series_total": 6, "series_scored": 1, "series_failed": 2, "series_ok": 3, "wall_seconds": 9.5}
     assert lookup.status_counts(metrics) == "ok 3, failed 2, scored 1"
     assert lookup.status_counts({"wall_seconds": 1.0}) == "-"
+
+
+def test_a_missing_file_store_is_not_found_and_not_created(tmp_path, monkeypatch, caplog):
+    # run in the wrong folder, MLflow would create an empty ./mlruns and answer "no job runs yet"
+    monkeypatch.chdir(tmp_path)
+    assert forecasting_main(["runs"]) == 1
+    assert f"no MLflow store at {tmp_path / 'mlruns'}: run this in the folder the job ran in" in caplog.text
+    assert not (tmp_path / "mlruns").exists()

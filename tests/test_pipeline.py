@@ -234,6 +234,13 @@ def test_python_m_forecasting_says_why_a_series_failed_or_was_skipped(job, capsy
     assert "  reason      too little history: 2 rows, needs at least 3" in skipped
 
 
+def test_python_m_forecasting_shows_a_series_without_creating_a_missing_store(job, tmp_path, capsys):
+    nowhere = tmp_path / "mlruns"  # e.g. the job's relative tracking.uri, resolved in another folder
+    assert forecasting_main(["series", *settings_args(job), "--set", f"tracking.uri={nowhere}",
+                             "region=south", "product=tea"]) == 0
+    assert "(no MLflow store here)" in capsys.readouterr().out and not nowhere.exists()
+
+
 def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog):
     assert forecasting_main(["series", *settings_args(job), "region=north", "product=coffee"]) == 1
     assert "no series region=north product=coffee in" in caplog.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
@@ -30,9 +30,21 @@ class NotFound(LookupError):
 # --------------------------------------------------------------------------- runs
 
 
+def existing_store(config: JobConfig) -> str:
+    """The config's tracking URI. A file store that is not there is not found: MLflow
+    would create an empty one, in whatever folder this was run in."""
+    uri = tracking.resolve_uri(config.tracking.uri)
+    if urlparse(uri).scheme == "file" and not Path(unquote(urlparse(uri).path)).is_dir():
+        raise NotFound(
+            f"no MLflow store at {unquote(urlparse(uri).path)}: run this in the folder the job ran in, "
+            "or give the job's --config or --set tracking.uri=..."
+        )
+    return uri
+
+
 def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
     """The newest job runs of the config's experiment, newest first, one row each."""
-    uri = tracking.resolve_uri(config.tracking.uri)
+    uri = existing_store(config)
     try:
         runs = explore.job_runs(uri, config.tracking.experiment, job, max_results=limit)
     except LookupError as err:
@@ -149,7 +161,11 @@ def _child_run(config: JobConfig, run_id) -> tuple[str | None, list[str]]:
         return None, []
     from mlflow.exceptions import MlflowException
 
-    uri = tracking.resolve_uri(config.tracking.uri)
+    try:
+        uri = existing_store(config)
+    except NotFound as err:
+        logger.warning("child run %s: %s", run_id, err)
+        return "no MLflow store here", []
     try:
         run = tracking.client(uri).get_run(run_id)
     except MlflowException as err:
