@@ -40,6 +40,13 @@ def test_missing_column_is_named_with_the_available_ones(spark, fast_config):
         check_input(raw, fast_config())
 
 
+def test_a_key_column_of_arrays_is_refused_before_any_training(spark, fast_config):
+    raw = spark.createDataFrame([(["a", "b"], "x", "2024-01-01", "1")],
+                                "store array<string>, item string, date string, sales string")
+    with pytest.raises(InputError, match=r"key column\(s\) 'store' \(array<string>\) hold arrays, maps or structs"):
+        check_input(raw, fast_config())
+
+
 def test_non_numeric_target_stops_with_examples(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-01-01", "12"), ("a", "x", "2024-01-02", "twelve")])
     with pytest.raises(InputError, match=r"'sales' has 1 of 2 values that are not numbers, e.g. \['twelve'\]"):

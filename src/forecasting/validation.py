@@ -68,6 +68,13 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             f"input '{source.path}' lacks configured column(s) {missing}; it has {df.columns}. "
             "Set input.key_columns, input.time_column and input.target_column to match."
         )
+    nested = [f"'{k}' ({df.schema[k].dataType.simpleString()})" for k in source.key_columns
+              if isinstance(df.schema[k].dataType, (T.ArrayType, T.MapType, T.StructType))]
+    if nested:  # a key names a tag, a table column and a model: it needs one plain value per row
+        raise InputError(
+            f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
+            "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
+        )
     time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
     bad_time = F.col(source.time_column).isNotNull() & time.isNull()
     bad_target = F.col(source.target_column).isNotNull() & target.isNull()
