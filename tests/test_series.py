@@ -313,6 +313,16 @@ def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config)
     assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(reached["y"] - last_known["y"])))
 
 
+def test_mase_after_a_flat_history_is_undefined_even_for_a_perfect_forecast(fast_config):
+    # the evaluation leaves undefined scores out of its means: a 0 would pull them down
+    flat = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": 5.0})
+    [(name, scores)] = train_series(flat, fast_config(), holdout=7).holdout.items()
+    assert name.startswith("fallback_") and scores["mae"] == 0.0 and np.isnan(scores["mase"])
+    changed = flat.assign(y=lambda f: f["y"].where(f.index < 53, 6.0))
+    [(_, scores)] = train_series(changed, fast_config(), holdout=7).holdout.items()
+    assert scores["mae"] == 1.0 and np.isnan(scores["mase"])
+
+
 def test_the_array_backend_fits_exactly_what_prophets_own_backend_fits(fast_config):
     from prophet.models import CmdStanPyBackend
 

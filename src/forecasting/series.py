@@ -184,7 +184,11 @@ def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.Data
     Held-out rows past the forecast's last date (a gap among them makes the last
     ``horizon`` rows span more periods) are not the forecast's to answer for."""
     joined = actual.merge(forecast, on="ds", how="inner")
-    scores = metrics.score(joined["y"], joined["yhat"], history["y"], season_length(frequency))
+    season = season_length(frequency)
+    scale = metrics.mase_scale(history["y"], season)
+    scores = metrics.score(joined["y"], joined["yhat"], history["y"], season, scale)
+    if not scale > 0:  # a flat history: MASE is undefined, a perfect forecast's too (the evaluation leaves it out)
+        scores["mase"] = float("nan")
     scores["coverage"] = metrics.coverage(joined["y"], joined["yhat_lower"], joined["yhat_upper"])
     scores["interval_width"] = metrics.interval_width(joined["yhat_lower"], joined["yhat_upper"])
     return scores
