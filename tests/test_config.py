@@ -112,6 +112,11 @@ def test_deep_merge_does_not_mutate_its_inputs():
          "tuning.search_space.n_changepoints.values[1]"),
         ("tuning.search_space.seasonality_prior_scale={distribution: choice, values: [1, -1]}",
          "tuning.search_space.seasonality_prior_scale.values[1]"),
+        # Hyperopt rounds a quniform draw to a multiple of q: here down to 0, which Prophet refuses
+        ("tuning.search_space.changepoint_prior_scale={distribution: quniform, low: 0.001, high: 0.5, q: 0.01}",
+         "tuning.search_space.changepoint_prior_scale.q"),
+        ("tuning.search_space.changepoint_range={distribution: quniform, low: 0.5, high: 0.95, q: 0.6}",
+         "tuning.search_space.changepoint_range.q"),  # up to 1.2
         ("tuning.seed=-1", "tuning.seed"),  # numpy's generators take no negative seed
         ("input.key_columns=[store.id, item]", "input.key_columns"),  # Spark: a struct's field
         ("input.key_columns=['store id', item]", "input.key_columns"),  # Delta refuses it, after the training
@@ -127,6 +132,13 @@ def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     assert f"'{key}" in str(error.value)
+
+
+def test_a_quniform_space_whose_rounded_ends_prophet_takes_is_accepted():
+    config = load_config(None, [
+        "tuning.search_space.changepoint_prior_scale={distribution: quniform, low: 0.01, high: 0.5, q: 0.01}"
+    ])
+    assert config.tuning.search_space["changepoint_prior_scale"].q == 0.01
 
 
 def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():

@@ -324,21 +324,31 @@ def _validate_space(name: str, space: ParamSpace) -> None:
         _require(space.low > 0, f"{key}.low", "must be positive for loguniform")
     if space.distribution == "quniform":
         _require(space.q is not None and space.q > 0, f"{key}.q", "must be positive for quniform")
+        for end in (space.low, space.high):  # Hyperopt rounds every draw to a multiple of q
+            reached = round(end / space.q) * space.q
+            problem = _param_problem(name, reached)
+            _require(problem is None, f"{key}.q", f"rounds {end} to {reached}, where the parameter {problem}: "
+                     "make low and high multiples of q")
 
 
 def _validate_param_value(key: str, name: str, value: Any) -> None:
     """What Prophet accepts for a tuned parameter: checked here, since a value it
     refuses would fail every series' evaluations that draw it."""
+    problem = _param_problem(name, value)
+    _require(problem is None, key, problem or "")
+
+
+def _param_problem(name: str, value: Any) -> str | None:
+    """Why Prophet refuses a tuned parameter's value, or None when it takes it."""
     if name in PARAM_VALUES:
-        _require(value in PARAM_VALUES[name], key, f"must be one of {PARAM_VALUES[name]}")
-        return
+        return None if value in PARAM_VALUES[name] else f"must be one of {PARAM_VALUES[name]}"
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if name == "changepoint_range":
-        _require(number and 0 <= value <= 1, key, "must be a number from 0 to 1")
-    elif name == "n_changepoints":
-        _require(number and value >= 0 and float(value).is_integer(), key, "must be a whole number, 0 or more")
-    else:  # the prior scales
-        _require(number and value > 0, key, "must be a positive number")
+        return None if number and 0 <= value <= 1 else "must be a number from 0 to 1"
+    if name == "n_changepoints":
+        whole = number and value >= 0 and float(value).is_integer()
+        return None if whole else "must be a whole number, 0 or more"
+    return None if number and value > 0 else "must be a positive number"  # the prior scales
 
 
 def _check_column_name(key: str, name: str, is_key: bool, delta_output: bool) -> None:
