@@ -7,7 +7,10 @@ from conftest import daily_series
 from forecasting import baselines, model, model_store
 
 
-@pytest.mark.parametrize("frequency, season", [("h", 24), ("15min", 96), ("D", 7), ("W-MON", 52), ("MS", 12), ("QS", 4), ("YS", 1)])
+@pytest.mark.parametrize("frequency, season", [
+    ("h", 24), ("15min", 96), ("D", 7), ("W-MON", 52), ("MS", 12), ("QS", 4), ("YS", 1),
+    ("BMS", 12), ("BME", 12), ("SME", 24), ("BQS", 4), ("BQE-MAR", 4),  # as their calendar periods
+])
 def test_season_length_follows_the_frequency(frequency, season):
     assert baselines.season_length(frequency) == season
 

@@ -18,7 +18,11 @@ from forecasting.model import FORECAST_COLUMNS, future_dates
 
 # Seasonal period in steps, for frequencies of a day or longer: the cycle such
 # series most often repeat (a week of days, a year of months, ...).
-SEASON_BY_FREQUENCY = {"D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "SMS": 24, "QS": 4, "QE": 4}
+# Business and semi-month periods repeat as their calendar ones do.
+SEASON_BY_FREQUENCY = {
+    "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "BMS": 12, "BME": 12, "SMS": 24, "SME": 24,
+    "QS": 4, "QE": 4, "BQS": 4, "BQE": 4,
+}
 DAY = pd.Timedelta(days=1)
 
 
