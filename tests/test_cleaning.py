@@ -103,6 +103,16 @@ def test_gaps_keep_fill_or_reject():
     assert clean_history(history, "D", policy(gaps="reject")).rejection == "2 missing periods (cleaning.gaps = reject)"
 
 
+def test_interpolation_is_linear_in_time_across_a_gap():
+    # a missing value beside a gap was filled as if its neighbours were a row apart: 45 here
+    history = frame(["2024-01-01", "2024-01-02", "2024-01-10", "2024-01-11"], [0.0, np.nan, 90.0, 100.0])
+    assert clean_history(history, "D", policy(missing_values="interpolate")).history["y"].tolist() == [
+        0.0, 10.0, 90.0, 100.0
+    ]
+    both = clean_history(history, "D", policy(missing_values="interpolate", gaps="interpolate"))
+    assert both.history["y"].tolist() == pytest.approx([*range(0, 100, 10), 100.0])  # one straight line
+
+
 def test_bad_policy_is_a_config_error_naming_the_key():
     with pytest.raises(ValueError, match="'cleaning.gaps'"):
         policy(gaps="guess")

@@ -56,10 +56,12 @@ def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
     return earlier
 
 
-def _fill(y: pd.Series, how: str) -> pd.Series:
+def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
+    """``y`` with its gaps filled: zeros, or linear in time (a value two days from
+    its neighbour is not one row away); the ends take the nearest value."""
     if how == "zero":
-        return y.fillna(0.0)
-    return y.interpolate(method="linear", limit_direction="both")
+        return frame["y"].fillna(0.0).to_numpy()
+    return frame.set_index("ds")["y"].interpolate(method="time", limit_direction="both").to_numpy()
 
 
 def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig) -> Cleaned:
@@ -81,7 +83,7 @@ def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig)
             frame = frame[~missing]
             result.notes.append(f"{count} missing or infinite values dropped")
         else:
-            frame["y"] = _fill(frame["y"], policy.missing_values)
+            frame["y"] = _fill(frame, policy.missing_values)
             result.notes.append(f"{count} missing or infinite values filled ({policy.missing_values})")
 
     negative = frame["y"] < 0
@@ -124,7 +126,7 @@ def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig)
         else:
             frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
             frame = frame.rename_axis("ds").reset_index()
-            frame["y"] = _fill(frame["y"], policy.gaps)
+            frame["y"] = _fill(frame, policy.gaps)
             result.notes.append(f"{gaps} missing periods filled ({policy.gaps})")
 
     result.history = frame.sort_values("ds").reset_index(drop=True)
