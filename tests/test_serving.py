@@ -117,17 +117,22 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
 def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_config):
     import datetime as dt
 
-    from forecasting import model_store, serving
+    from forecasting import model, model_store, serving, tracking
 
-    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=10), "y": np.arange(10.0)})
-    stored = {"cohort": dt.date(2024, 1, 1), "model": "naive", "model_json": model_store.dump("naive", history),
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30), "y": np.arange(30.0) % 7})
+    fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)
+    stored = {"cohort": dt.date(2024, 1, 1), "model": "prophet", "model_json": model_store.dump("prophet", fitted),
               "frequency": "D", "interval_width": 0.8}  # a row as deltalake reads it
     forecaster = serving.ManyModelForecaster()
     forecaster.key_columns, forecaster.horizon = ["cohort"], 3
     forecaster.models = {serving.series_key(stored, ["cohort"]): stored}
     request = pd.DataFrame({"cohort": [pd.Timestamp("2024-01-01")], "horizon": [2]})  # as the signature makes it
     answer = forecaster.predict(None, request)
-    assert answer["ds"].tolist() == list(pd.date_range("2024-01-11", periods=2)) and (answer["yhat"] == 9.0).all()
+    # the interval sampled with the seed training and scoring use: the key as the task saw it
+    seed = model.series_seed(tracking.series_id({"cohort": dt.date(2024, 1, 1)}))
+    table = model_store.forecast("prophet", stored["model_json"], None, 3, "D", 0.8, seed).head(2)
+    assert answer["ds"].tolist() == list(pd.date_range("2024-01-31", periods=2))
+    pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], table)
 
 
 def test_each_run_registers_a_new_version(trained):

@@ -62,9 +62,11 @@ class ManyModelForecaster(PythonModel):
             # The interval is sampled over all the steps forecast: at least the run's
             # own horizon, so that a shorter request gets the forecasts table's values.
             steps = int(steps)
+            # the interval seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
+            seed = model.series_seed(tracking.series_id({k: stored[k] for k in self.key_columns}))
             forecast = model_store.forecast(
                 stored["model"], stored["model_json"], last, max(steps, self.horizon), stored["frequency"],
-                stored["interval_width"], model.series_seed(tracking.series_id(keys)),
+                stored["interval_width"], seed,
             ).head(steps)
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
