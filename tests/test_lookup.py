@@ -44,3 +44,32 @@ def test_a_missing_file_store_is_not_found_and_not_created(tmp_path, monkeypatch
     assert forecasting_main(["runs"]) == 1
     assert f"no MLflow store at {tmp_path / 'mlruns'}: run this in the folder the job ran in" in caplog.text
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.parametrize("api", ["stalls", "fails"])
+def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplog):
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class HealthOnly(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/health" and api == "stalls":
+                time.sleep(3)  # past the 1 s timeout
+            self.send_response(200 if self.path == "/health" else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HealthOnly)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert forecasting_main(["runs", "--set", f"tracking.uri={uri}", "--set", "tracking.timeout_seconds=1"]) == 4
+    finally:
+        server.shutdown()
+        server.server_close()
+    expected = "does not answer its API" if api == "stalls" else "fails its API: HTTP 503"
+    assert f"MLflow tracking server {uri} {expected}" in caplog.text

@@ -246,10 +246,15 @@ def check_server(uri: str, timeout: float) -> None:
         headers["Authorization"] = f"Bearer {credentials['MLFLOW_TRACKING_TOKEN']}"
     elif "MLFLOW_TRACKING_USERNAME" in credentials:
         auth = (credentials["MLFLOW_TRACKING_USERNAME"], credentials.get("MLFLOW_TRACKING_PASSWORD", ""))
-    probe = requests.get(
-        f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
-        auth=auth, headers=headers, timeout=timeout,
-    )
+    try:
+        probe = requests.get(
+            f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+            auth=auth, headers=headers, timeout=timeout,
+        )
+    except requests.RequestException as err:  # up, but its API does not answer
+        raise TrackingUnavailable(f"MLflow tracking server {uri} does not answer its API: {err}") from err
+    if probe.status_code >= 500:
+        raise TrackingUnavailable(f"MLflow tracking server {uri} fails its API: HTTP {probe.status_code}")
     if probe.status_code in (401, 403):
         given = "were rejected" if credentials else "are needed"
         raise TrackingUnavailable(
