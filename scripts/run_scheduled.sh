@@ -29,8 +29,17 @@ esac
 run_date=$(date -u +%F)
 args=()
 while [ $# -gt 0 ]; do
-    if [ "$1" = "--run-date" ] && [ $# -ge 2 ]; then run_date=$2; shift 2; else args+=("$1"); shift; fi
+    case "$1" in
+        --run-date) [ $# -ge 2 ] || { echo "$0: --run-date needs a date" >&2; exit 64; }; run_date=$2; shift 2 ;;
+        --run-date=*) run_date=${1#--run-date=}; shift ;;
+        *) args+=("$1"); shift ;;
+    esac
 done
+# one spelling per date, since the log and the lock are named by it
+if ! [[ "$run_date" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]]; then
+    echo "$0: --run-date must be YYYY-MM-DD, got '$run_date'" >&2
+    exit 64
+fi
 
 log_dir=${FORECAST_LOG_DIR:-$home/logs}
 mkdir -p "$log_dir"

@@ -60,7 +60,9 @@ def test_a_run_of_the_same_job_and_date_still_going_exits_6(tmp_path):
     with open(tmp_path / "logs" / ".train_forecast-2024-02-20.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         done = wrapper(tmp_path, "train", "--run-date", "2024-02-20")
-    assert done.returncode == 6 and "still going" in done.stderr
+        assert done.returncode == 6 and "still going" in done.stderr
+        joined = wrapper(tmp_path, "train", "--run-date=2024-02-20")  # the same date, spelt as one argument
+        assert joined.returncode == 6 and "train 2024-02-20: another run" in joined.stderr
 
 
 def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
@@ -69,6 +71,8 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     assert bad.returncode == 2
     assert "forecast.horizon" in (tmp_path / "my-logs" / "train_forecast-2024-02-20.log").read_text()
     assert wrapper(tmp_path, "predict").returncode == 64
+    other_spelling = wrapper(tmp_path, "train", "--run-date", "20240220")  # would take a lock of its own
+    assert other_spelling.returncode == 64 and "--run-date must be YYYY-MM-DD, got '20240220'" in other_spelling.stderr
 
 
 def test_the_crontab_example_calls_the_wrapper_with_shipped_configs():
