@@ -26,6 +26,15 @@ def test_yaml_layer_and_set_overrides_apply_in_order(tmp_path):
     assert config.model.growth == load_defaults()["model"]["growth"]  # untouched default kept
 
 
+def test_null_removes_a_spark_conf_or_input_option_entry(tmp_path):
+    # it stored None, which reached Spark as the text "None"
+    layer = tmp_path / "run.yaml"
+    layer.write_text("spark: {conf: {spark.executor.memory: 4g}}\ninput: {options: {sep: ';'}}\n")
+    config = load_config(layer, ["spark.conf.spark.executor.memory=null", "input.options.sep=null"])
+    assert "spark.executor.memory" not in config.spark.conf and "sep" not in config.input.options
+    assert load_config(layer).spark.conf["spark.executor.memory"] == "4g"
+
+
 def test_parse_override_reads_values_as_yaml():
     assert parse_override("a.b.c=[x, y]") == {"a": {"b": {"c": ["x", "y"]}}}
     assert parse_override("a.b=0.5") == {"a": {"b": 0.5}}
