@@ -99,6 +99,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("input.key_columns=[date]", "input.key_columns"),
         ("input.key_columns=[store, status]", "input.key_columns"),  # a column of series_results
         ("input.key_columns=[store, _Task]", "input.key_columns"),  # Spark's names ignore case
+        ("input.key_columns=[store, ended_by]", "input.key_columns"),  # the tag a rerun sets on a killed run
         ("input.key_columns=[store#]", "input.key_columns"),  # not a tag name MLflow takes
         ("input.key_columns=[mlflow.user]", "input.key_columns"),  # MLflow's own tag
         ("input.key_columns=[region/]", "input.key_columns"),  # a path MLflow refuses

@@ -29,6 +29,7 @@ def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():
         "/srv/mlruns/7/abc",
         "mlflow ui --backend-store-uri file:///srv/mlruns, then http://127.0.0.1:5000/#/experiments/7/runs/abc",
     ]
+    assert lookup.run_location("file:///srv/my%20runs", "7", "abc")[0] == "/srv/my runs/7/abc"
     assert lookup.run_location("databricks", "7", "abc") == ["in the workspace: #mlflow/experiments/7/runs/abc"]
 
 

@@ -183,7 +183,7 @@ def run_location(uri: str, experiment_id: str, run_id: str) -> list[str]:
         return [f"in the workspace: #mlflow/experiments/{experiment_id}/runs/{run_id}"]
     lines = []
     if urlparse(uri).scheme == "file":
-        lines.append(str(Path(urlparse(uri).path) / experiment_id / run_id))
+        lines.append(str(Path(unquote(urlparse(uri).path)) / experiment_id / run_id))  # a space is %20 in the URI
     lines.append(f"mlflow ui --backend-store-uri {uri}, then {LOCAL_UI}/{page}")
     return lines
 
