@@ -95,3 +95,16 @@ def test_the_default_run_date_is_todays_date_in_utc_whatever_the_machines_time_z
         for zone in ("Etc/GMT-14", "Etc/GMT+12")
     }
     assert dates <= {before, datetime.now(timezone.utc).date().isoformat()} and len(dates) == 1
+
+
+def test_log_lines_and_the_summary_hide_a_password_in_a_url():
+    try:
+        raise OSError("cannot open s3a://key:hunter2@bucket/input")
+    except OSError:
+        record = logging.LogRecord("forecasting.io", logging.ERROR, __file__, 1, "input %s", ("ftp://ana:hunter2@h/x",),
+                                   exc_info=sys.exc_info())
+    line = cli.RedactingFormatter(cli.LOG_FORMAT).format(record)  # the traceback too
+    assert "hunter2" not in line and "ftp://ana:(redacted)@h/x" in line and "s3a://key:(redacted)@bucket" in line
+    summary = pipeline.JobSummary(run_date="2024-03-31", job_run_id="r", experiment_id="1",
+                         tracking_uri="https://ana:hunter2@mlflow.example.com", tables={"forecasts": "out/forecasts"})
+    assert "tracking server: https://ana:(redacted)@mlflow.example.com" in summary.format()

@@ -72,11 +72,15 @@ def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}",
                          "input.options={user: ana, password: hunter2-secret, url: 'jdbc:postgresql://ana:hunter2@db/x'}",
                          "spark.conf={spark.hadoop.fs.s3a.secret.key: s3-hunter2, spark.executor.memory: 1g}")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    source = "ftp://ana:hunter2@files.example.com/sales.csv"  # Hadoop's FTP file system reads them from the URL
+    lineage = {"source": source, "files": [{"path": source, "bytes": 1}], "content_sha256": "0" * 64}
+    context = tracking.start_parent_run(config, "2024-03-31", lineage)
     run = mlflow.MlflowClient(context.tracking_uri).get_run(context.parent_run_id)
     resolved = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config/resolved.yaml")
-    recorded = resolved + str(run.data.params)
-    assert "hunter2" not in recorded
+    recorded = resolved + str(run.data.params) + mlflow.artifacts.load_text(
+        f"{run.info.artifact_uri}/lineage/data_version.json"
+    )
+    assert "hunter2" not in recorded and "ftp://ana:(redacted)@files.example.com/sales.csv" in recorded
     assert run.data.params["input.options.password"] == tracking.REDACTED
     assert run.data.params["input.options.user"] == "ana" and "spark.executor.memory: 1g" in resolved
     assert run.data.params["input.options.url"] == f"jdbc:postgresql://ana:{tracking.REDACTED}@db/x"

@@ -12,7 +12,7 @@ import threading
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
-from forecasting.tracking import TrackingUnavailable
+from forecasting.tracking import TrackingUnavailable, redact_url_password
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # any other error: Python's own exit code for an uncaught exception
@@ -47,8 +47,18 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+class RedactingFormatter(logging.Formatter):
+    """Log lines, tracebacks included, without the password of a ``scheme://user:password@host``
+    (an input path, an output path or the tracking URI may hold one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url_password(super().format(record))
+
+
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
     logging.getLogger("py4j").setLevel(logging.WARNING)
 

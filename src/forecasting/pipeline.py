@@ -70,7 +70,7 @@ class JobSummary:
                 f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
                 f"({self.max_failed_share:.0%}): exit code 5"
             )
-        return "\n".join(lines)
+        return tracking.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 
 def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:

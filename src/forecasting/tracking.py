@@ -188,7 +188,7 @@ def start_parent_run(
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
         tracker.log_batch(run_id, params=params[start : start + 100])
     tracker.log_text(run_id, yaml.safe_dump(recorded, sort_keys=False), "config/resolved.yaml")
-    tracker.log_text(run_id, lineage.to_json(data_version), "lineage/data_version.json")
+    tracker.log_text(run_id, redact_url_password(lineage.to_json(data_version)), "lineage/data_version.json")
     tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
     logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
     return RunContext(
