@@ -70,6 +70,13 @@ def test_stored_models_forecast_exactly_as_when_they_were_made(fast_config):
     pd.testing.assert_frame_equal(restored, original)
 
 
+def test_a_stored_model_of_several_day_steps_stays_on_its_own_grid():
+    mondays = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=4, freq="7D"), "y": [1.0, 2.0, 3.0, 4.0]})
+    scored = model_store.forecast("naive", model_store.dump("naive", mondays), pd.Timestamp("2024-01-31"), 2, "7D",
+                                  0.8, seed=1)  # a Wednesday, in the week of Monday the 29th
+    assert scored["ds"].tolist() == list(pd.to_datetime(["2024-02-05", "2024-02-12"]))
+
+
 def test_every_kind_of_stored_model_starts_after_the_period_of_as_of_and_never_inside_its_history(fast_config):
     history = daily_series(40, seed=7)
     fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)

@@ -93,6 +93,19 @@ def test_dates_align_to_the_date_that_names_their_period_whether_its_start_or_it
     assert align_to_grid(weekly, "W-SUN").tolist() == dates("2024-01-07", "2024-01-07", "2024-01-14")
 
 
+def test_steps_of_several_days_count_from_the_series_first_day_not_from_1970():
+    # 1970-01-01 was a Thursday: weekly data dated Mondays was all moved to Thursdays
+    mondays = frame(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"], [1.0, 2.0, 3.0, 4.0])
+    cleaned = clean_history(mondays, "7D", policy())
+    pd.testing.assert_frame_equal(cleaned.history, mondays)
+    assert cleaned.notes == []
+    late = mondays.assign(ds=mondays["ds"].where(mondays.index != 2, pd.Timestamp("2024-01-17 09:00")))
+    assert clean_history(late, "7D", policy()).history["ds"].tolist() == mondays["ds"].tolist()
+    # a stored model's as_of is counted from its history's end, a time on the grid
+    as_of = pd.Series(pd.to_datetime(["2024-01-31"]))
+    assert align_to_grid(as_of, "7D", origin=pd.Timestamp("2024-01-22")).tolist() == [pd.Timestamp("2024-01-29")]
+
+
 def test_gaps_keep_fill_or_reject():
     history = frame(["2024-01-01", "2024-01-02", "2024-01-05"], [1.0, 2.0, 5.0])
     kept = clean_history(history, "D", policy())

@@ -31,14 +31,19 @@ _CALENDAR_ENDS = ("MonthEnd", "QuarterEnd", "YearEnd")
 _CALENDAR_BEGINS = ("MonthBegin", "QuarterBegin", "YearBegin")
 
 
-def align_to_grid(ds: pd.Series, frequency: str) -> pd.Series:
+def align_to_grid(ds: pd.Series, frequency: str, origin: pd.Timestamp | None = None) -> pd.Series:
     """Each timestamp moved to the date that names its period of ``frequency``:
     the period's start (hours, days, MS, QS, YS), or its end for frequencies
     named by their end (ME, QE, YE, their business forms, W-SUN: a week ending on
     Sunday, 52-53-week fiscal years). A monthly value dated the 15th is March's
-    either way."""
+    either way. Steps of several days (7D) count from ``origin``, a time on the
+    grid (default: the first day of ``ds``), not from 1970's first Thursday."""
     offset = to_offset(frequency)
-    if isinstance(offset, Tick):  # fixed-length periods: hours, days, minutes
+    if isinstance(offset, Tick) and pd.Timedelta(offset) > pd.Timedelta(days=1):
+        step = pd.Timedelta(offset)
+        start = ds.min().normalize() if origin is None else pd.Timestamp(origin)
+        return start + ((ds - start) // step) * step
+    if isinstance(offset, Tick):  # fixed-length periods up to a day: hours, days, minutes
         return ds.dt.floor(offset)
     days = ds.dt.normalize()
     name = type(offset).__name__

@@ -55,4 +55,4 @@ def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str)
         return history_end
     from forecasting.cleaning import align_to_grid
 
-    return max(align_to_grid(pd.Series([pd.Timestamp(last)]), frequency).iloc[0], history_end)
+    return max(align_to_grid(pd.Series([pd.Timestamp(last)]), frequency, origin=history_end).iloc[0], history_end)

@@ -20,7 +20,6 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import io, model, model_store, spark_training, tables, tracking, validation
-from forecasting.cleaning import align_to_grid
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
 from forecasting.spark_session import job_description
@@ -38,9 +37,7 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
-            last = None
-            if not pd.isna(record["last_ds"]):
-                last = align_to_grid(pd.Series([pd.Timestamp(record["last_ds"])]), record["frequency"]).iloc[0]
+            last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])  # the store aligns it
             forecast = model_store.forecast(
                 record["model"], record["model_json"], last, horizon, record["frequency"], record["interval_width"], seed
             )
