@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting import baselines, model, model_store
+from forecasting import baselines, metrics, model, model_store
 
 
 @pytest.mark.parametrize("frequency, season", [
@@ -26,6 +26,20 @@ def test_naive_seasonal_naive_and_drift_points():
     slope = (y[-1] - y[0]) / 20
     np.testing.assert_allclose(drift["yhat"], y[-1] + slope * np.arange(1, 4))
     assert list(naive["ds"]) == list(pd.date_range(history["ds"].max(), periods=11, freq="D")[1:])
+
+
+def test_baselines_count_periods_not_rows_across_a_gap():
+    # a day missing (cleaning.gaps: keep) put the weekly pattern a day out and bent the drift
+    weekdays = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=35), "y": np.arange(35.0) % 7})
+    gappy = weekdays.drop(index=31)  # Thursday of the last week
+    seasonal = baselines.seasonal_naive(gappy, 7, "D", 0.8)
+    assert seasonal["yhat"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # Thursday from the week before
+    assert seasonal["ds"].min() == pd.Timestamp("2024-02-05")
+    line = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=20), "y": np.arange(20.0)}).drop(index=range(5, 15))
+    np.testing.assert_allclose(baselines.drift(line, 3, "D", 0.8)["yhat"], [20.0, 21.0, 22.0])
+    # and MASE's scale: differences between periods a season apart, none across a gap
+    rising = weekdays.assign(y=np.arange(35.0)).drop(index=31)  # a week apart, always 7 more
+    assert metrics.mase_scale(baselines.on_grid(rising, "D"), 7) == 7.0
 
 
 @pytest.mark.parametrize("frequency, week", [("h", 168), ("30min", 336), ("D", 7), ("W-MON", 1), ("MS", 1)])

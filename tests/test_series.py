@@ -313,6 +313,14 @@ def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config)
     assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(reached["y"] - last_known["y"])))
 
 
+def test_cross_validated_mase_is_scaled_by_periods_a_season_apart_across_a_gap(fast_config):
+    # a straight line: values a week apart always differ by 7, which rows a week apart do not across a gap
+    line = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": np.arange(60.0)}).drop(index=10)
+    config = fast_config()
+    scores = tuning.cross_validate_forecaster(line, config, tuning.baseline_forecaster(config, "naive"))
+    assert scores["mase"] == pytest.approx(scores["mae"] / 7)
+
+
 def test_mase_after_a_flat_history_is_undefined_even_for_a_perfect_forecast(fast_config):
     # the evaluation leaves undefined scores out of its means: a 0 would pull them down
     flat = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": 5.0})

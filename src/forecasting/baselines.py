@@ -44,12 +44,34 @@ def _interval(point: np.ndarray, sigma: float, widening: np.ndarray, width: floa
     return pd.DataFrame({"yhat": point, "yhat_lower": point - spread, "yhat_upper": point + spread})
 
 
+def on_grid(history: pd.DataFrame, frequency: str) -> np.ndarray:
+    """``y`` for every period from the history's first to its last (sorted, on the
+    grid, as cleaning leaves it), NaN where a period has no row (``cleaning.gaps:
+    keep``): a lag of m steps is then m periods, not m rows."""
+    y = history["y"].to_numpy(dtype="float64")
+    if len(y) < 2:
+        return y
+    first, last = history["ds"].iloc[0], history["ds"].iloc[-1]
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick) and last - first == (len(y) - 1) * pd.Timedelta(offset):
+        return y  # no gap, known without building the grid
+    grid = pd.date_range(first, last, freq=frequency)
+    if len(grid) == len(y):
+        return y
+    return history.set_index("ds")["y"].reindex(grid).to_numpy(dtype="float64")
+
+
+def _std(values: np.ndarray) -> float:
+    """Standard deviation of the defined values (a gap's difference is not one)."""
+    defined = values[np.isfinite(values)]
+    return float(np.std(defined, ddof=1)) if len(defined) > 1 else float("nan")
+
+
 def naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
     """The last value, repeated."""
-    y = history["y"].to_numpy(dtype="float64")
-    sigma = float(np.std(np.diff(y), ddof=1)) if len(y) > 2 else float("nan")
+    y = on_grid(history, frequency)
     steps = np.arange(1, horizon + 1)
-    frame = _interval(np.full(horizon, y[-1]), sigma, np.sqrt(steps), interval_width)
+    frame = _interval(np.full(horizon, y[-1]), _std(np.diff(y)), np.sqrt(steps), interval_width)
     return _with_dates(frame, history, horizon, frequency)
 
 
@@ -75,26 +97,28 @@ def weekly_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_w
 
 
 def _repeat_cycle(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float, m: int) -> pd.DataFrame:
-    y = history["y"].to_numpy(dtype="float64")
+    y = on_grid(history, frequency)
     if m <= 1 or len(y) < 2 * m:
         return naive(history, horizon, frequency, interval_width)
+    cycle = y[len(y) - m:]
+    earlier = len(y) - 2 * m
+    while np.isnan(cycle).any() and earlier >= 0:  # a period missing from the last cycle: the cycle before's
+        cycle = np.where(np.isnan(cycle), y[earlier:earlier + m], cycle)
+        earlier -= m
+    cycle = np.where(np.isnan(cycle), y[-1], cycle)
     steps = np.arange(horizon)
-    point = y[len(y) - m + steps % m]
-    sigma = float(np.std(y[m:] - y[:-m], ddof=1)) if len(y) > m + 1 else float("nan")
-    frame = _interval(point, sigma, np.sqrt(steps // m + 1), interval_width)
+    frame = _interval(cycle[steps % m], _std(y[m:] - y[:-m]), np.sqrt(steps // m + 1), interval_width)
     return _with_dates(frame, history, horizon, frequency)
 
 
 def drift(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
     """The line from the first to the last value, extended."""
-    y = history["y"].to_numpy(dtype="float64")
+    y = on_grid(history, frequency)
     n = len(y)
     slope = (y[-1] - y[0]) / (n - 1) if n > 1 else 0.0
     steps = np.arange(1, horizon + 1)
-    residuals = np.diff(y) - slope
-    sigma = float(np.std(residuals, ddof=1)) if n > 2 else float("nan")
     widening = np.sqrt(steps * (1 + steps / max(n - 1, 1)))
-    frame = _interval(y[-1] + slope * steps, sigma, widening, interval_width)
+    frame = _interval(y[-1] + slope * steps, _std(np.diff(y) - slope), widening, interval_width)
     return _with_dates(frame, history, horizon, frequency)
 
 

@@ -35,16 +35,19 @@ def smape(actual, predicted) -> float:
 
 
 def mase_scale(insample, season: int) -> float:
-    """Mean absolute seasonal difference of the training history (M4's MASE scale).
+    """Mean absolute seasonal difference of the training history (M4's MASE scale),
+    given one value per period (``baselines.on_grid``: NaN in a gap, whose
+    differences are left out).
 
     The one-step difference stands in when the history is shorter than a season
     plus one, or repeats its season exactly (a zero scale would make every
     forecast infinitely bad)."""
     y = np.asarray(insample, dtype="float64")
-    y = y[np.isfinite(y)]
     for lag in (season, 1):
-        if len(y) > lag:
-            scale = float(np.mean(np.abs(y[lag:] - y[:-lag])))
+        differences = y[lag:] - y[:-lag] if len(y) > lag else np.empty(0)
+        differences = differences[np.isfinite(differences)]
+        if len(differences):
+            scale = float(np.mean(np.abs(differences)))
             if scale > 0 or lag == 1:
                 return scale
     return float("nan")

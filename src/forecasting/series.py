@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
-from forecasting.baselines import BASELINES, season_length, week_length
+from forecasting.baselines import BASELINES, on_grid, season_length, week_length
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 
@@ -185,7 +185,7 @@ def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.Data
     ``horizon`` rows span more periods) are not the forecast's to answer for."""
     joined = actual.merge(forecast, on="ds", how="inner")
     season = season_length(frequency)
-    scale = metrics.mase_scale(history["y"], season)
+    scale = metrics.mase_scale(on_grid(history, frequency), season)
     scores = metrics.score(joined["y"], joined["yhat"], history["y"], season, scale)
     if not scale > 0:  # a flat history: MASE is undefined, a perfect forecast's too (the evaluation leaves it out)
         scores["mase"] = float("nan")

@@ -119,16 +119,19 @@ def cross_validate_predictions(
     history: pd.DataFrame, config: JobConfig, forecaster: Forecaster
 ) -> tuple[dict[str, float], dict[int, np.ndarray]]:
     """The cross-validated metrics and each fold's predictions, keyed by training size."""
-    horizon = cv_horizon(config)
-    season = baselines.season_length(config.forecast.frequency)
+    horizon, frequency = cv_horizon(config), config.forecast.frequency
+    season = baselines.season_length(frequency)
+    # MASE scales by differences between periods: with gaps, each fold's training part on the grid
+    whole = baselines.on_grid(history, frequency)
+    gaps = len(whole) > len(history)
     fold_scores, predictions = [], {}
     for size in cutoffs(len(history), config.cross_validation.folds, horizon, cv_step(config)):
         train = history.iloc[:size]
         test = history.iloc[size : size + horizon]
         predictions[size] = forecaster(train, test["ds"])
-        scale = metrics.mase_scale(train["y"], season)
+        scale = metrics.mase_scale(baselines.on_grid(train, frequency) if gaps else train["y"], season)
         if not scale > 0:
-            scale = metrics.mase_scale(history["y"], season)
+            scale = metrics.mase_scale(whole, season)
         fold_scores.append(metrics.score(test["y"], predictions[size], train["y"], season, scale))
     if not fold_scores:
         raise ValueError("no cross-validation fold fits in the history")
