@@ -19,13 +19,15 @@ def evaluated(spark, tmp_path_factory):
     # week (undefined MASE): skipped, forecast by the fallback
     parts = [daily_series(70, seed=40 + i).assign(shop=f"s{i}") for i in range(3)]
     flat = daily_series(70, seed=48).assign(y=np.r_[np.zeros(63), np.arange(1.0, 8.0)], shop="flat")
-    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny"), flat])
+    # a second key whose name is not a Python name, and null for one series: the report reads both
+    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny"), flat]).assign(**{"shop-group": "g"})
+    source.loc[source["shop"] == "s0", "shop-group"] = None
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(
         None,
         [
             *FAST_OVERRIDES,
-            f"input.path={root / 'input.csv'}", "input.key_columns=[shop]", "input.time_column=ds",
+            f"input.path={root / 'input.csv'}", "input.key_columns=[shop, shop-group]", "input.time_column=ds",
             "input.target_column=y", f"selection.candidates={CANDIDATES}".replace("'", ""), "tuning.metric=mase",
             f"tracking.uri={root / 'mlruns'}", f"output.path={root / 'out'}",
         ],

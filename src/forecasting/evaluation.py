@@ -112,15 +112,20 @@ def log_report(
         figure.tight_layout()
         figure.savefig(folder / "mase_distribution.png")
 
-        ranked = evaluation.where("selected and mase is not null").select(*key_columns, "mase").orderBy("mase").toPandas()
-        extremes = {"best": ranked.head(EXTREMES), "worst": ranked.tail(EXTREMES).iloc[::-1]}
+        # collected as rows: a key column's name need not be a Python name, and a time
+        # key goes back into Spark as it came out
+        ranked = evaluation.where("selected and mase is not null").select(*key_columns, "mase")
+        extremes = {
+            "best": ranked.orderBy("mase").limit(EXTREMES).collect(),
+            "worst": ranked.orderBy(F.desc("mase")).limit(EXTREMES).collect(),
+        }
         plots = {}
         for label, rows in extremes.items():
-            for i, row in enumerate(rows.itertuples(index=False)):
-                keys = {k: getattr(row, k) for k in key_columns}
+            for i, row in enumerate(rows):
+                keys = {k: row[k] for k in key_columns}
                 name = f"{label}_{i + 1}.png"
-                _series_figure(staged, keys, row.mase).savefig(folder / name)
-                plots.setdefault(label, []).append((tracking.series_id(keys), row.mase, name))
+                _series_figure(staged, keys, row["mase"]).savefig(folder / name)
+                plots.setdefault(label, []).append((tracking.series_id(keys), row["mase"], name))
         scored = staged.groupBy("status", F.col("holdout_scores").isNotNull().alias("scored")).count().collect()
         (folder / "report.md").write_text(
             _markdown(summary, plots, interval_width, {(r["status"], r["scored"]): r["count"] for r in scored})
@@ -134,7 +139,7 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
 
     condition = F.lit(True)
     for column, value in keys.items():
-        condition = condition & (F.col(column) == F.lit(value))
+        condition = condition & F.col(column).eqNullSafe(F.lit(value))  # a null key too
     row = staged.where(condition).select("recent", "forecast", "model").first()
     recent = pd.DataFrame([r.asDict() for r in row["recent"]])
     forecast = pd.DataFrame([p.asDict() for p in row["forecast"]])
