@@ -139,7 +139,7 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
 
     condition = F.lit(True)
     for column, value in keys.items():
-        condition = condition & F.col(column).eqNullSafe(F.lit(value))  # a null key too
+        condition = condition & (F.col(column) == F.lit(value))
     row = staged.where(condition).select("recent", "forecast", "model").first()
     recent = pd.DataFrame([r.asDict() for r in row["recent"]])
     forecast = pd.DataFrame([p.asDict() for p in row["forecast"]])
