@@ -56,9 +56,18 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> 
 
 
 def read_table(path: str | Path, version: int | None = None) -> pd.DataFrame:
+    """A Delta table's rows (as of ``version``, if given), its times in UTC without a
+    zone and in nanoseconds, as Spark gives them: deltalake gives zoned microseconds,
+    which Prophet refuses (a zone) or silently misreads (microseconds)."""
     from deltalake import DeltaTable
 
-    return DeltaTable(str(path), version=version).to_pandas()
+    frame = DeltaTable(str(path), version=version).to_pandas()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert(None)
+        if pd.api.types.is_datetime64_dtype(frame[column]):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
 
 
 def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> pd.DataFrame:
