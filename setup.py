@@ -7,7 +7,7 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     package_data={"forecasting": ["defaults.yaml"]},
-    python_requires=">=3.10",
+    python_requires=">=3.11,<3.13",  # constraints.txt pins for 3.11 and 3.12
     install_requires=[
         "pyspark>=4.0,<4.1",
         "pandas>=2.2,<2.3",
@@ -19,5 +19,6 @@ setup(
         "mlflow>=2.22,<3",
         "matplotlib",
         "PyYAML",
+        "deltalake>=1.1,<2",  # python -m forecasting, serving and the notebook read the tables without Spark
     ],
 )

@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 if ! command -v java >/dev/null 2>&1; then
     echo "setup: no Java found; installing a JRE (Spark needs Java 17)" >&2
-    if [ "$(id -u)" = 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -q && apt-get install -y -q openjdk-17-jre-headless
     else
-        echo "setup: run as root or install Java 17 yourself" >&2
+        echo "setup: install Java 17 or 21 yourself (only a root run with apt-get installs it)" >&2
         exit 1
     fi
 fi
@@ -24,8 +24,29 @@ elif [ "$java_major" -gt 21 ]; then
     echo "setup: $java_bin is Java $java_major; Spark 4.0 is tested on Java 17 and 21 only" >&2
 fi
 
+# Maven fetches Delta's jars below: checked now, not after minutes of pip.
+if ! command -v mvn >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -q && apt-get install -y -q maven
+    else
+        echo "setup: no Maven (mvn) found; install it (it fetches Delta Lake's jars from Maven Central)" >&2
+        exit 1
+    fi
+fi
+
+# The pins (constraints.txt) are for Python 3.11 and 3.12; PYTHON=python3.12 picks one.
 PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))'; then
+    echo "setup: $PYTHON is Python $("$PYTHON" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '(not found)'); the pins need 3.11 or 3.12 (set PYTHON=python3.11)" >&2
+    exit 1
+fi
+# A venv whose creation failed halfway (no ensurepip: Debian's python3-venv missing) is made again.
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    "$PYTHON" -m venv --clear .venv || {
+        echo "setup: '$PYTHON -m venv' failed; on Debian or Ubuntu install python3-venv" >&2
+        exit 1
+    }
+fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
 .venv/bin/python -m pip install -q --no-deps -e .
@@ -41,7 +62,6 @@ SPARK_JARS=$(.venv/bin/python -c "import os, pyspark; print(os.path.join(os.path
 for artifact in "io.delta:delta-spark_2.13:$DELTA_VERSION" "io.delta:delta-storage:$DELTA_VERSION"; do
     name=$(echo "$artifact" | cut -d: -f2)
     if [ ! -f "$SPARK_JARS/$name-$DELTA_VERSION.jar" ]; then
-        command -v mvn >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q maven; }
         mvn -q -B dependency:copy -Dartifact="$artifact" -DoutputDirectory="$SPARK_JARS"
     fi
 done
