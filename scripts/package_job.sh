@@ -35,10 +35,14 @@ if [ "${1:-}" = "--env" ]; then
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT  # the unpacked environment is over a gigabyte
     env_dir=$work/environment
-    python3 -m venv "$env_dir"
+    # the Python .venv was made with, whose driver the README pairs with these executors
+    base_python=${PYTHON:-python3}
+    [ -x .venv/bin/python ] && base_python=$(.venv/bin/python -c 'import sys; print(sys._base_executable)')
+    "$base_python" -m venv "$env_dir"
     "$env_dir/bin/python" -m pip install -q --upgrade pip venv-pack
-    # pyspark itself comes from the cluster's Spark installation
-    grep -v -E '^(pyspark|pytest|chispa|delta-spark|deltalake)==' requirements.txt > "$env_dir/requirements.txt"
+    # pyspark itself comes from the cluster's Spark installation; the tests' packages stay out
+    grep -v -E '^(pyspark|pytest|chispa|delta-spark|deltalake|nbclient|nbformat|ipykernel)==' requirements.txt \
+        > "$env_dir/requirements.txt"
     "$env_dir/bin/python" -m pip install -q -r "$env_dir/requirements.txt" -c constraints.txt
     "$env_dir/bin/venv-pack" -p "$env_dir" -o "$out/environment.tar.gz" --force
     echo "built $out/environment.tar.gz" >&2
