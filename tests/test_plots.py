@@ -86,3 +86,36 @@ def test_a_title_with_control_characters_still_makes_a_well_formed_svg():
     history = daily_series(20)
     svg = plots.forecast_svg(history, forecast_after(history, 5), "store=a\x0bb & <c>")  # any key value
     assert ET.fromstring(svg).find(f"{SVG}text").text == "store=a b & <c>"
+
+
+def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_path, fast_config):
+    # several rows a day, summed by cleaning: the raw rows were drawn at a tenth of the forecast's level
+    import mlflow
+
+    from forecasting import child_runs, tracking
+    from forecasting.series import train_series
+
+    daily = daily_series(60)
+    rows = daily.loc[daily.index.repeat(10)].assign(y=lambda f: f["y"] / 10)
+    rows["ds"] += pd.to_timedelta(np.tile(np.arange(10), len(daily)), unit="h")
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[seasonal_naive]")
+    outcome = train_series(rows, config)
+    run_id = child_runs.log_series_run(tracking.start_parent_run(config, "2024-03-31", {}), {"store": "a"}, outcome, rows)
+    svg = mlflow.artifacts.load_text(f"runs:/{run_id}/plots/forecast.svg")
+    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, "store=a  (run 2024-03-31)")
+    np.testing.assert_allclose(outcome.cleaned["y"], daily["y"])
+
+
+def test_centuries_of_yearly_data_and_minutes_of_data_get_date_ticks():
+    years = pd.DataFrame({"ds": pd.date_range("1700-01-01", periods=324, freq="YS"), "y": np.arange(324.0)})
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30, freq="YS"), "yhat": 1.0,
+                             "yhat_lower": 0.0, "yhat_upper": 2.0})
+    assert len(ET.fromstring(plots.forecast_svg(years, forecast, "x")).findall(f".//{SVG}line")) > 3  # it overflowed
+    start = pd.Timestamp("2024-01-01 08:00")
+    assert len(plots._date_ticks(start, start + pd.Timedelta(minutes=90))) >= 3  # one label before
+
+
+def test_a_title_with_characters_xml_refuses_still_makes_a_well_formed_svg():
+    history = daily_series(20)
+    svg = plots.forecast_svg(history, forecast_after(history, 5), "store=a\uffffb\ufffe")
+    assert ET.fromstring(svg).find(f"{SVG}text").text == "store=a b "

@@ -27,7 +27,8 @@ def log_series_run(
     model_json: str | None = None,
 ) -> str:
     """Create (or, on a task retry, reuse), fill and end the child run of one series.
-    ``history``: its rows as given (``ds``, ``y``, any order), for the plot.
+    ``history``: its rows as given (``ds``, ``y``, any order), plotted where the
+    outcome has no cleaned series (its cleaning failed)
     ``model_json``: the outcome's model as model_store.dump gives it, if already made."""
     # only this call writes to the series' run meanwhile (a retry's earlier attempt is dead)
     with mlflow_file_store.run_metadata_read_once():
@@ -95,7 +96,8 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         files = {}
         if outcome.forecast is not None and context.log_plots:
             title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
-            svg = plots.forecast_svg(history, outcome.forecast, f"{title}  (run {context.run_date})")
+            shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
+            svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date})")
             files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
             model_json = model_json or model_store.dump(outcome.model_name, outcome.model)

@@ -21,10 +21,10 @@ LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 45  # margins around the plot area, px
 HISTORY_COLOUR, FORECAST_COLOUR = "#000000", "#1f77b4"
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
-    (freq, "%m-%d %H:%M") for freq in ("1h", "3h", "6h", "12h")
+    (freq, "%m-%d %H:%M") for freq in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h")
 ] + [(freq, "%Y-%m-%d") for freq in ("1D", "2D", "7D", "14D")] + [
     (freq, "%Y-%m") for freq in ("MS", "3MS", "6MS")
-] + [(freq, "%Y") for freq in ("YS", "2YS", "5YS", "10YS", "20YS", "50YS")]
+] + [(freq, "%Y") for freq in ("YS", "2YS", "5YS", "10YS", "20YS", "50YS", "100YS")]
 MAX_TICKS = 8
 # The longest each spacing can be (months of 31 days, years of 366), so that a
 # spacing that must give too many ticks is skipped without building them.
@@ -138,9 +138,9 @@ def _value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, 
 
 def _date_ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, str]]:
     """The finest date spacing that gives at most MAX_TICKS ticks."""
-    span = end - start
+    span = (end.value - start.value) / 1e9  # seconds: a Timedelta overflows past 292 years
     for freq, label in DATE_STEPS:
-        if span / LONGEST_STEP[freq] - 1 > MAX_TICKS:
+        if span / LONGEST_STEP[freq].total_seconds() - 1 > MAX_TICKS:
             continue  # more ticks than allowed, whatever the calendar
         fixed = not freq.endswith("S")  # hours and days; months and years start aligned
         first = start.ceil(freq) if fixed else start
@@ -179,7 +179,8 @@ def _legend(with_interval: bool) -> list[str]:
     return parts
 
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 has no place for
+# characters XML 1.0 has no place for: controls, lone surrogates, U+FFFE and U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _text(value: str) -> str:

@@ -37,6 +37,7 @@ class SeriesOutcome:
     history_length: int
     notes: list[str] = field(default_factory=list)
     history_end: pd.Timestamp | None = None  # of the history modelled: after cleaning, before any holdout
+    cleaned: pd.DataFrame | None = None  # the series after cleaning, held-out rows too: what its plot shows
     cv_metrics: dict[str, float] = field(default_factory=dict)
     candidate_scores: dict[str, dict[str, float]] = field(default_factory=dict)
     best_params: dict[str, Any] = field(default_factory=dict)
@@ -102,7 +103,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     if holdout:
         history, actual = history.iloc[:-holdout], history.iloc[-holdout:]
     outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes,
-                            history_end=history["ds"].max() if len(history) else None)
+                            history_end=history["ds"].max() if len(history) else None, cleaned=cleaned.history)
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
         return outcome
