@@ -52,6 +52,7 @@ logger = logging.getLogger("benchmark")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "m4"
 HORIZON, SEASON = 48, 24
+VARIANTS = ("ideal", "parallel", "job", "multiprocessing", "naive")
 BIN = Path(sys.executable).parent
 
 
@@ -231,7 +232,7 @@ def main() -> None:
     # naive last: its Stan fits create and delete thousands of temporary files, and on a
     # file system without a journal (as on this project's VMs) ext4 then allocates new
     # inodes slowly for minutes, which would slow the tracking of a variant run after it
-    parser.add_argument("--variants", default="ideal,parallel,job,multiprocessing,naive")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every variant, e.g. model.optimizer=stan")
@@ -248,6 +249,12 @@ def main() -> None:
                              "weighs on the job and the multiprocessing program (README: Performance)")
     args = parser.parse_args()
     variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; the variants are {', '.join(VARIANTS)}")
+    missing = [path for path in (SHARED / "Hourly-train.csv", SHARED / "Hourly-test.csv") if not path.is_file()]
+    if missing:
+        parser.error(f"M4 Hourly data not found: {', '.join(map(str, missing))} (the shared data beside the project)")
 
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +280,7 @@ def main() -> None:
             result = run_parallel(config_path, history, args.cores)
         elif variant == "naive":
             result = run_naive(config_path, data, work, args.cores)
-        else:
+        else:  # multiprocessing
             result = run_multiprocessing(config_path, data, work, args.cores)
         result["mase"] = mase(result.pop("forecasts"), history, actual)
         logger.info("%s: %.1fs wall, MASE %.3f", variant, result["wall"], result["mase"])

@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, default=DEFAULT_RAW.resolve(), help="raw CSV file")
     parser.add_argument("--out", type=Path, default=Path("data/airports.csv"), help="long CSV to write")
     args = parser.parse_args()
+    if not args.raw.is_file():
+        parser.error(f"raw airport table not found: {args.raw} (give --raw)")
 
     long = airports_to_long(pd.read_csv(args.raw))
     args.out.parent.mkdir(parents=True, exist_ok=True)

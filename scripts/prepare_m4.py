@@ -25,9 +25,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/m4_hourly.parquet"))
     parser.add_argument("--series", type=int, default=None, help="only the first N series (all by default)")
     args = parser.parse_args()
+    missing = [path for path in (args.train, args.test) if not path.is_file()]
+    if missing:
+        parser.error(f"M4 Hourly file(s) not found: {', '.join(map(str, missing))} (give --train and --test)")
+    if args.series is not None and args.series < 1:
+        parser.error("--series must be 1 or more")
 
     train, test = pd.read_csv(args.train), pd.read_csv(args.test)
-    if args.series:
+    if args.series is not None:
         train, test = train.head(args.series), test.head(args.series)
     long = m4_to_long(train, test)
     args.out.parent.mkdir(parents=True, exist_ok=True)

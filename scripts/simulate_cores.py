@@ -29,6 +29,7 @@ import heapq
 import logging
 import random
 import statistics
+import sys
 
 from pyspark.sql import functions as F
 
@@ -102,6 +103,9 @@ def main() -> None:
     results = results.where((F.col("run_date") == F.lit(run_date).cast("date")) & (F.col("status") != SKIPPED)
                             & (F.col("history_length") > 0) & (F.col("fit_seconds") > 0))
     series = results.count()
+    if not series:
+        sys.exit(f"no trained series of run date {run_date} in {tables.table_paths(config)[tables.SERIES_RESULTS]}: "
+                 "check --config and --run-date")
     print(f"\n{series} trained series of the run of {run_date}, each one's fit and tracking seconds as measured; "
           f"mean of {args.draws} draws by {args.draw} (worst 5%)\n")
     print(f"{'cores':>5} {'tasks':>5} {'ideal s':>8} {'the job':>15} {'equal tasks':>15} {'hash partitioning':>17}")
