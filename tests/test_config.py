@@ -35,6 +35,12 @@ def test_null_removes_a_spark_conf_or_input_option_entry(tmp_path):
     assert load_config(layer).spark.conf["spark.executor.memory"] == "4g"
 
 
+def test_a_free_form_mapping_set_to_null_says_how_to_empty_it():
+    with pytest.raises(ConfigError, match=r"missing config key 'tuning.search_space' \(null removes it; \{\} empties it\)"):
+        load_config(None, ["tuning.search_space=null"])
+    assert load_config(None, ["tuning.search_space={}"]).tuning.search_space == {}
+
+
 def test_parse_override_reads_values_as_yaml():
     assert parse_override("a.b.c=[x, y]") == {"a": {"b": {"c": ["x", "y"]}}}
     assert parse_override("a.b=0.5") == {"a": {"b": 0.5}}

@@ -135,7 +135,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         key = _join(prefix, name)
         if name not in data:
             if field.default is dataclasses.MISSING:
-                raise ConfigError(f"missing config key '{key}'")
+                hint = " (null removes it; {} empties it)" if typing.get_origin(hints[name]) is dict else ""
+                raise ConfigError(f"missing config key '{key}'{hint}")
             continue
         values[name] = _coerce(hints[name], data[name], key)
     return cls(**values)
