@@ -78,3 +78,11 @@ def test_the_daemon_preloads_without_writing_to_stdout_where_spark_reads_its_por
     monkeypatch.setattr(python_worker, "load_training_modules", failing_import)
     worker_daemon.preload()  # the daemon still starts; the workers will say what is missing
     assert "no prophet here" in caplog.text
+
+
+def test_speculative_tasks_are_warned_about_since_they_would_log_child_runs_twice(spark):
+    from forecasting.spark_session import speculation_warning
+
+    assert speculation_warning(spark.sparkContext.getConf().get) is None  # the test session's default
+    assert "spark.speculation is on" in speculation_warning({"spark.speculation": "TRUE"}.get)
+    assert speculation_warning({"spark.speculation": "false"}.get) is None

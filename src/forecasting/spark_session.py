@@ -96,9 +96,21 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
         logger.info("Python workers: forked from %s, which loads the training's modules once", WORKER_DAEMON)
     # Spark's INFO log drowns the job's own; its warnings and errors still show.
     spark.sparkContext.setLogLevel("WARN")
+    warning = speculation_warning(spark.sparkContext.getConf().get)
+    if warning:
+        logger.warning("%s", warning)
     if uses_delta(config):
         check_delta(spark)
     return spark
+
+
+def speculation_warning(setting) -> str | None:
+    """What speculative tasks (``spark.speculation``, as a cluster may set it) do to the
+    child runs: two attempts of a task run at once, each logs its series."""
+    if str(setting("spark.speculation", "false")).strip().lower() != "true":
+        return None
+    return ("spark.speculation is on: a task's speculative copy can log its series' child runs a second time "
+            "(the tables hold one result each); set spark.speculation=false for this job")
 
 
 def check_delta(spark: SparkSession) -> None:
