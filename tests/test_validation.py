@@ -47,15 +47,6 @@ def test_a_key_column_of_arrays_is_refused_before_any_training(spark, fast_confi
         check_input(raw, fast_config())
 
 
-def test_a_float_key_with_both_nan_and_null_is_refused(spark, fast_config):
-    config = fast_config("input.key_columns=[size]", "input.time_column=day", "input.target_column=units")
-    rows = [(float("nan"), "2024-01-01", 1.0), (None, "2024-01-01", 2.0), (1.5, "2024-01-01", 3.0)]
-    raw = spark.createDataFrame(rows, "size double, day string, units double")
-    with pytest.raises(InputError, match=r"\['size'\] hold both NaN and null"):
-        check_input(raw, config)
-    assert check_input(raw.where("size is not null"), config).rows == 2  # NaN alone is a key like another
-
-
 def test_non_numeric_target_stops_with_examples(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-01-01", "12"), ("a", "x", "2024-01-02", "twelve")])
     with pytest.raises(InputError, match=r"'sales' has 1 of 2 values that are not numbers, e.g. \['twelve'\]"):

@@ -86,10 +86,6 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         F.count_if(time_out_of_range).alias("time_out_of_range"),
         F.count_if(F.col(source.time_column).isNull()).alias("no_time"),
     ]
-    # pandas holds a null float as NaN, so a task cannot tell a NaN key from a null one
-    float_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, (T.FloatType, T.DoubleType))]
-    for k in float_keys:
-        aggregates.append(F.least(F.count_if(F.isnan(k)), F.count_if(F.col(k).isNull())).alias(f"nan_and_null_{k}"))
     if run_date is not None:
         # a struct of null keys is itself not null: a series with a null key counts
         series = F.struct(*[F.col(k) for k in source.key_columns])
@@ -112,12 +108,6 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
             f"(the earliest pandas can hold), e.g. {_examples(df, time_out_of_range, source.time_column)}: "
             "a mistyped year?"
-        )
-    both = [k for k in float_keys if counts[f"nan_and_null_{k}"]]
-    if both:
-        raise InputError(
-            f"key column(s) {both} hold both NaN and null, which the series' runs and tables could not tell "
-            "apart: replace NaN by null (or by a value) in the input"
         )
     if counts["no_time"]:
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
