@@ -67,6 +67,10 @@ def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
     # statuses no series had are logged at zero, so that a search can ask for them
     assert (parent.data.metrics["series_skipped"], parent.data.metrics["series_failed"]) == (0, 0)
     assert "Forecast run 2026-01-05" in done.stdout and parent.info.run_id in done.stdout
+    # the embedded default registers the run's models as version 1 of its registered model
+    version = mlflow.MlflowClient().get_model_version("many-model-forecasting", "1")
+    assert version.run_id == parent.info.run_id
+    assert "registered model many-model-forecasting version 1" in done.stdout
     one = mlflow.search_runs(
         experiment_names=["many-model-forecasting"], filter_string="tags.store = 'east' and tags.item = 'soap'"
     )

@@ -30,6 +30,7 @@ def test_the_in_process_fit_reaches_stans_optimum_or_a_better_one(fast_config, m
     history = daily_series(150, seed=3)
     history.loc[90:, "y"] += 0.8 * np.arange(60)  # a change of slope for the changepoints to find
     stan, ours, data = _fit_both(config, history, {"changepoint_prior_scale": 0.05, "seasonality_mode": mode})
+    assert ours.stan_backend.stan_fit is None  # fitted in process, not by the Stan fallback
     posterior = prophet_map.Posterior(data)
 
     def minus_log_posterior(fitted):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import FAST_OVERRIDES
-from forecasting import pipeline, tables
+from forecasting import model_store, pipeline, tables
 from forecasting.config import load_config
 
 CANDIDATES = ["prophet", "seasonal_naive", "naive", "drift"]
@@ -41,10 +41,12 @@ def selected(spark, tmp_path_factory):
     summary = pipeline.run_job(spark, config, "2024-03-31")
     results = tables.read_table(spark, config, tables.SERIES_RESULTS).toPandas().set_index("shape")
     models = tables.read_table(spark, config, tables.MODELS).toPandas().set_index("shape")
+    forecasts = tables.read_table(spark, config, tables.FORECASTS).toPandas()
     runs = mlflow.MlflowClient(summary.tracking_uri).search_runs(
         [summary.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{summary.job_run_id}'"
     )
-    return {"results": results, "models": models, "runs": {run.data.tags["shape"]: run for run in runs}}
+    return {"results": results, "models": models, "forecasts": forecasts, "config": config,
+            "runs": {run.data.tags["shape"]: run for run in runs}}
 
 
 def test_series_results_hold_every_candidates_score_and_the_winner(selected):
@@ -74,3 +76,10 @@ def test_each_child_run_records_every_candidates_score_and_the_winner(selected):
 def test_the_models_table_keeps_each_series_winner(selected):
     results, models = selected["results"], selected["models"]
     assert models["model"].sort_index().tolist() == results["model"].sort_index().tolist()
+    # and each stored model is that winner: it forecasts what the forecasts table holds
+    horizon = selected["config"].forecast.horizon
+    for shape, row in models.iterrows():
+        again = model_store.forecast(row["model"], row["model_json"], None, horizon, row["frequency"],
+                                     row["interval_width"], seed=0)
+        written = selected["forecasts"].query("shape == @shape").sort_values("ds")
+        np.testing.assert_allclose(again["yhat"], written["yhat"], rtol=1e-9, err_msg=shape)

@@ -52,12 +52,6 @@ def trained_forecasts(spark, config, horizon: int = 5) -> pd.DataFrame:
     return stored.sort_values(["store", "ds"]).groupby("store").head(horizon).reset_index(drop=True)
 
 
-def test_the_default_job_registers_its_models(trained):
-    from forecasting.config import load_config as defaults
-
-    assert defaults(None, []).tracking.registered_model == "many-model-forecasting"
-
-
 def test_registering_does_not_load_every_series_model(trained, monkeypatch):
     # MLflow loads a python model while saving it; the forecaster then skips its models
     def refuse(*args):

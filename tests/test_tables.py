@@ -55,6 +55,13 @@ def test_models_table_holds_one_loadable_model_per_series_and_run(spark, runs):
     run = mlflow.MlflowClient(runs["full"].tracking_uri).get_run(row["child_run_id"])
     assert run.data.tags["shop"] == "a" and run.data.tags["run_date"] == FULL_DATE
     assert row["frequency"] == "D" and row["history_length"] == 91
+    # the model loads and forecasts what the forecasts table holds for that series and run
+    again = model_store.forecast(row["model"], row["model_json"], None, runs["config"].forecast.horizon, row["frequency"],
+                                 row["interval_width"], seed=0)
+    written = read(spark, runs, tables.FORECASTS).where(
+        (F.col("run_date") == FULL_DATE) & (F.col("source") == "trained") & (F.col("shop") == "a")
+    ).orderBy("ds").toPandas()
+    np.testing.assert_allclose(again["yhat"], written["yhat"], rtol=1e-9)
 
 
 def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs):
