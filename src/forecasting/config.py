@@ -39,12 +39,12 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any], path: tuple[str, 
     and an empty mapping empties a free-form one (``tuning.search_space: {}``: no
     tuning), while an empty section changes nothing."""
     merged = copy.deepcopy(base)
+    entries = typing.get_origin(_schema_hint(list(path))) is dict  # of search_space, spark.conf, options
     for key, value in override.items():
         emptied = value == {} and typing.get_origin(_schema_hint([*path, key])) is dict
-        entry = typing.get_origin(_schema_hint(list(path))) is dict  # of search_space, spark.conf, options
         if isinstance(value, dict) and isinstance(merged.get(key), dict) and not emptied:
             merged[key] = deep_merge(merged[key], value, (*path, key))
-        elif value is None and (entry or isinstance(merged.get(key), dict)):
+        elif value is None and (entries or isinstance(merged.get(key), dict)):
             merged.pop(key, None)
         else:
             merged[key] = copy.deepcopy(value)

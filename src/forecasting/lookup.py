@@ -34,9 +34,10 @@ def existing_store(config: JobConfig) -> str:
     """The config's tracking URI. A file store that is not there is not found: MLflow
     would create an empty one, in whatever folder this was run in."""
     uri = tracking.resolve_uri(config.tracking.uri)
-    if urlparse(uri).scheme == "file" and not Path(unquote(urlparse(uri).path)).is_dir():
+    parsed = urlparse(uri)
+    if parsed.scheme == "file" and not Path(unquote(parsed.path)).is_dir():
         raise NotFound(
-            f"no MLflow store at {unquote(urlparse(uri).path)}: run this in the folder the job ran in, "
+            f"no MLflow store at {unquote(parsed.path)}: run this in the folder the job ran in, "
             "or give the job's --config or --set tracking.uri=..."
         )
     return uri
