@@ -191,3 +191,13 @@ def test_every_default_key_is_documented_in_conf_readme():
 def test_shipped_configs_are_valid(path):
     assert yaml.safe_load(path.read_text())
     load_config(path)
+
+
+def test_the_readmes_example_config_is_valid_and_sets_what_it_shows(tmp_path):
+    example = re.search(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL).group(1)
+    path = tmp_path / "my_data.yaml"
+    path.write_text(example)
+    config = load_config(path)
+    shown = yaml.safe_load(example)
+    assert config.input.path == shown["input"]["path"] != load_defaults()["input"]["path"]
+    assert (config.input.format, config.forecast.frequency) == (shown["input"]["format"], shown["forecast"]["frequency"])
