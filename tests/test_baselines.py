@@ -91,6 +91,14 @@ def test_a_stored_model_of_several_day_steps_stays_on_its_own_grid():
     assert scored["ds"].tolist() == list(pd.to_datetime(["2024-02-05", "2024-02-12"]))
 
 
+def test_a_stored_model_of_steps_below_a_second_keeps_its_times():
+    ticks = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=6, freq="250ms"), "y": np.arange(6.0)})
+    stored = model_store.dump("naive", ticks)
+    again = model_store.forecast("naive", stored, None, 2, "250ms", 0.8, seed=1)
+    assert again["ds"].tolist() == list(pd.date_range("2024-01-01 00:00:01.500", periods=2, freq="250ms"))
+    pd.testing.assert_frame_equal(again, baselines.naive(ticks, 2, "250ms", 0.8))
+
+
 def test_every_kind_of_stored_model_starts_after_the_period_of_as_of_and_never_inside_its_history(fast_config):
     history = daily_series(40, seed=7)
     fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)

@@ -27,7 +27,12 @@ def dump(name: str, fitted) -> str:
 
 def _history_json(history) -> dict:
     history = pd.DataFrame(history)
-    return {"ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(), "y": history["y"].tolist()}
+    ds = history["ds"]
+    if (ds.dt.microsecond != 0).any() or (ds.dt.nanosecond != 0).any():  # data at steps below a second
+        text = ds.to_numpy("datetime64[ns]").astype(str)
+    else:  # the common case, without nine zeros in every time of the JSON
+        text = ds.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return {"ds": text.tolist(), "y": history["y"].tolist()}
 
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
