@@ -69,14 +69,27 @@ def test_tpe_builds_its_posterior_graph_once_per_search_and_suggests_the_same(fa
     assert (reused.best_params, reused.cv_metrics) == (rebuilt.best_params, rebuilt.cv_metrics)
 
 
+def test_a_series_folds_are_made_once_and_score_like_folds_made_per_candidate(fast_config, monkeypatch):
+    config = fast_config("tuning.max_evals=3", "selection.candidates=[prophet,ensemble,naive,drift]")
+    history = daily_series(80, seed=5)
+    real, made = tuning.make_folds, []
+    monkeypatch.setattr(tuning, "make_folds", lambda *args: made.append(1) or real(*args))
+    outcome = train_series(history, config)
+    assert len(made) == 1  # not once per evaluation and candidate
+    monkeypatch.undo()
+    for name in ("naive", "drift"):
+        alone = tuning.cross_validate_forecaster(history, config, tuning.baseline_forecaster(config, name))
+        assert outcome.candidate_scores[name] == pytest.approx(alone, nan_ok=True)
+
+
 def test_tuning_picks_the_lowest_loss_of_its_trials(fast_config, monkeypatch):
     config = fast_config("tuning.max_evals=4", "tuning.metric=mae")
     history = daily_series(80, seed=4)
     scores = []
     real = tuning.cross_validate_predictions
 
-    def recording(history, config, forecaster):
-        result = real(history, config, forecaster)
+    def recording(history, config, forecaster, folds=None):
+        result = real(history, config, forecaster, folds)
         scores.append(result[0]["mae"])
         return result
 
@@ -89,11 +102,11 @@ def test_tuning_picks_the_lowest_loss_of_its_trials(fast_config, monkeypatch):
 def test_failed_tuning_evaluations_are_noted_while_the_search_goes_on(fast_config, monkeypatch):
     real, calls = tuning.cross_validate_predictions, []
 
-    def second_fails(history, config, forecaster):
+    def second_fails(history, config, forecaster, folds=None):
         calls.append(1)
         if len(calls) == 2:
             raise ValueError("changepoint_range must be in [0, 1]")
-        return real(history, config, forecaster)
+        return real(history, config, forecaster, folds)
 
     monkeypatch.setattr(tuning, "cross_validate_predictions", second_fails)
     outcome = train_series(daily_series(80, seed=4), fast_config("tuning.max_evals=4", "selection.candidates=[prophet]"))
@@ -230,7 +243,7 @@ def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
 
 
 def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(fast_config, monkeypatch):
-    def broken(history, config):
+    def broken(history, config, folds=None):
         raise RuntimeError("optimizer exploded")
 
     monkeypatch.setattr("forecasting.series.tuning.tune", broken)
@@ -442,7 +455,7 @@ def test_the_selection_metric_decides_the_winner(fast_config, monkeypatch):
         "drift": {"mae": 2.0, "rmse": 2.5, "smape": 3.0, "mase": 1.0},
     }
     monkeypatch.setattr(tuning, "baseline_forecaster", lambda config, name: name)
-    monkeypatch.setattr(tuning, "cross_validate_forecaster", lambda history, config, forecaster: scores[forecaster])
+    monkeypatch.setattr(tuning, "cross_validate_forecaster", lambda history, config, forecaster, folds=None: scores[forecaster])
     history = daily_series(60)
     for metric, winner in (("mae", "naive"), ("rmse", "drift"), ("smape", "naive")):
         config = fast_config("selection.candidates=[naive, drift]", f"tuning.metric={metric}")

@@ -7,6 +7,7 @@ one-step errors, widening with the horizon.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -26,6 +27,7 @@ SEASON_BY_FREQUENCY = {
 DAY = pd.Timedelta(days=1)
 
 
+@lru_cache(maxsize=64)  # asked on every cross-validation (0.05 ms a parse of the frequency)
 def season_length(frequency: str) -> int:
     """Steps per seasonal cycle for ``frequency`` (1 when it has no natural cycle).
     Below a day the cycle is the day: 24 for hourly data, 96 for 15 minutes."""

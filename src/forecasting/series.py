@@ -127,17 +127,19 @@ def _select_and_forecast(
     """Score every candidate on the same folds, refit the best on all history."""
     fc = config.forecast
     scores, tuned = {}, None
+    folds = tuning.make_folds(history, config)  # every candidate is scored on the same folds
     for name in config.selection.candidates:
         if name in ("prophet", ENSEMBLE) and tuned is None:
-            tuned = tuning.tune(history, config)
+            tuned = tuning.tune(history, config, folds)
         if name == "prophet":
             scores[name] = tuned.cv_metrics
         elif name == ENSEMBLE:  # the tuned Prophet's fold forecasts are reused, not refit
             parts = [tuning.cached_forecaster(tuned.fold_predictions), tuning.baseline_forecaster(config, "seasonal_naive")]
             ensemble = lambda train, dates: np.mean([part(train, dates) for part in parts], axis=0)  # noqa: E731
-            scores[name] = tuning.cross_validate_forecaster(history, config, ensemble)
+            scores[name] = tuning.cross_validate_forecaster(history, config, ensemble, folds)
         else:
-            scores[name] = tuning.cross_validate_forecaster(history, config, tuning.baseline_forecaster(config, name))
+            baseline = tuning.baseline_forecaster(config, name)
+            scores[name] = tuning.cross_validate_forecaster(history, config, baseline, folds)
     metric = config.selection.metric or config.tuning.metric
     winner = min(scores, key=lambda name: _loss(scores[name], metric))
     needed = list(scores) if actual is not None else [winner]

@@ -108,33 +108,56 @@ def baseline_forecaster(config: JobConfig, name: str) -> Forecaster:
     return forecast
 
 
-def cross_validate_forecaster(history: pd.DataFrame, config: JobConfig, forecaster: Forecaster) -> dict[str, float]:
-    """Mean of each metric over the rolling folds; MASE is scaled by each fold's training
-    data, or by the whole history where that is flat (a product launched later: any error
-    would be infinitely bad, every candidate alike)."""
-    return cross_validate_predictions(history, config, forecaster)[0]
+@dataclass(frozen=True)
+class Fold:
+    """One rolling-origin fold: what it trains on, what it scores, and the MASE scale
+    of its training part. The same for every evaluation of a series, so made once."""
+    train: pd.DataFrame
+    test_ds: pd.Series
+    test_y: np.ndarray
+    train_y: np.ndarray
+    scale: float
 
 
-def cross_validate_predictions(
-    history: pd.DataFrame, config: JobConfig, forecaster: Forecaster
-) -> tuple[dict[str, float], dict[int, np.ndarray]]:
-    """The cross-validated metrics and each fold's predictions, keyed by training size."""
+def make_folds(history: pd.DataFrame, config: JobConfig) -> list[Fold]:
+    """The folds of ``history``, oldest first. MASE is scaled by each fold's training
+    data, or by the whole history where that is flat (a product launched later: any
+    error would be infinitely bad, every candidate alike)."""
     horizon, frequency = cv_horizon(config), config.forecast.frequency
     season = baselines.season_length(frequency)
     # MASE scales by differences between periods: with gaps, each fold's training part on the grid
     whole = baselines.on_grid(history, frequency)
     gaps = len(whole) > len(history)
-    fold_scores, predictions = [], {}
+    folds = []
     for size in cutoffs(len(history), config.cross_validation.folds, horizon, cv_step(config)):
-        train = history.iloc[:size]
-        test = history.iloc[size : size + horizon]
-        predictions[size] = forecaster(train, test["ds"])
-        scale = metrics.mase_scale(baselines.on_grid(train, frequency) if gaps else train["y"], season)
+        train, test = history.iloc[:size], history.iloc[size : size + horizon]
+        train_y = train["y"].to_numpy(dtype="float64")
+        scale = metrics.mase_scale(baselines.on_grid(train, frequency) if gaps else train_y, season)
         if not scale > 0:
             scale = metrics.mase_scale(whole, season)
-        fold_scores.append(metrics.score(test["y"], predictions[size], train["y"], season, scale))
-    if not fold_scores:
+        folds.append(Fold(train, test["ds"], test["y"].to_numpy(dtype="float64"), train_y, scale))
+    return folds
+
+
+def cross_validate_forecaster(
+    history: pd.DataFrame, config: JobConfig, forecaster: Forecaster, folds: list[Fold] | None = None
+) -> dict[str, float]:
+    """Mean of each metric over the rolling folds (``make_folds``, unless given)."""
+    return cross_validate_predictions(history, config, forecaster, folds)[0]
+
+
+def cross_validate_predictions(
+    history: pd.DataFrame, config: JobConfig, forecaster: Forecaster, folds: list[Fold] | None = None
+) -> tuple[dict[str, float], dict[int, np.ndarray]]:
+    """The cross-validated metrics and each fold's predictions, keyed by training size."""
+    folds = make_folds(history, config) if folds is None else folds
+    if not folds:
         raise ValueError("no cross-validation fold fits in the history")
+    season = baselines.season_length(config.forecast.frequency)
+    fold_scores, predictions = [], {}
+    for fold in folds:
+        predicted = predictions[len(fold.train)] = forecaster(fold.train, fold.test_ds)
+        fold_scores.append(metrics.score(fold.test_y, predicted, fold.train_y, season, fold.scale))
     scores = {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
     return scores, predictions
 
@@ -211,9 +234,10 @@ def reuse_tpe_posterior_graph() -> None:
     tpe.build_posterior_wrapper = build_once
 
 
-def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
+def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = None) -> TuningResult:
     """Search the configured space with TPE (seeded) and return the best parameters
-    with their cross-validated metrics. An empty space just cross-validates."""
+    with their cross-validated metrics on ``folds`` (``make_folds``, unless given).
+    An empty space just cross-validates."""
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, space_eval, tpe
     from hyperopt.exceptions import AllTrialsFailed
 
@@ -222,14 +246,16 @@ def tune(history: pd.DataFrame, config: JobConfig) -> TuningResult:
     reuse_tpe_posterior_graph()
     tuning = config.tuning
     warm = WarmStarts() if tuning.warm_start else None
+    folds = make_folds(history, config) if folds is None else folds
     if not tuning.search_space:
-        scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, {}, warm))
+        scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, {}, warm), folds)
         return TuningResult({}, scores, 1, predictions, warm)
 
     def objective(params):
         params = _plain(params)
         try:
-            scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, params, warm))
+            forecaster = prophet_forecaster(config, params, warm)
+            scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
         except Exception as err:  # one bad parameter set must not end the search
             logger.debug("parameters %s failed: %s", params, err)
             return {"status": STATUS_FAIL, "error": repr(err)}
