@@ -198,6 +198,7 @@ def test_the_readmes_example_config_is_valid_and_sets_what_it_shows(tmp_path):
     path = tmp_path / "my_data.yaml"
     path.write_text(example)
     config = load_config(path)
-    shown = yaml.safe_load(example)
-    assert config.input.path == shown["input"]["path"] != load_defaults()["input"]["path"]
-    assert (config.input.format, config.forecast.frequency) == (shown["input"]["format"], shown["forecast"]["frequency"])
+    shown, defaults = yaml.safe_load(example), load_defaults()
+    for section, values in shown.items():
+        for key, value in values.items():
+            assert getattr(getattr(config, section), key) == value != defaults[section][key], f"{section}.{key}"
