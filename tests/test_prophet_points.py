@@ -97,3 +97,26 @@ def test_tuning_fits_no_prophet_model_for_its_folds_but_falls_back_to_one(fast_c
     fallback = tuning.prophet_forecaster(config, {"changepoint_prior_scale": 0.1})(train, dates)
     assert len(fits) == 1
     np.testing.assert_allclose(fallback, forecast, rtol=1e-9)
+
+
+def test_one_folds_arrays_serve_every_parameter_set_as_prophet_would(fast_config):
+    # the seasonalities differ between the parameter sets: the arrays keep each one's features apart
+    config = fast_config("model.weekly_seasonality=auto")
+    history = hourly_series(24 * 17, seed=12)  # 16 days of training: the weekly cycle on, unless turned off
+    train, dates = history.iloc[:-24], history["ds"].iloc[-24:]
+    arrays = prophet_points.fold_arrays(train, dates)
+    for params in ({"daily_seasonality": 8}, {"daily_seasonality": 4, "seasonality_mode": "multiplicative"},
+                   {"daily_seasonality": 8, "weekly_seasonality": False}, {"daily_seasonality": 8}):
+        shared = prophet_points.point_forecast(train, dates, config, params, arrays)
+        np.testing.assert_array_equal(shared, prophet_points.point_forecast(train, dates, config, params))
+        np.testing.assert_allclose(shared, prophets_forecast(config, train, dates, params), rtol=1e-9)
+    assert len(arrays.features) == 3
+
+
+def test_tuning_prepares_each_folds_arrays_once_for_all_its_evaluations(fast_config, monkeypatch):
+    config = fast_config("tuning.max_evals=4", "cross_validation.folds=2")
+    made, real = [], prophet_points.fold_arrays
+    monkeypatch.setattr(prophet_points, "fold_arrays", lambda train, dates: made.append(len(train)) or real(train, dates))
+    result = tuning.tune(daily_series(80, seed=13), config)
+    assert result.evaluations == 4 and not result.failed_evaluations
+    assert sorted(made) == sorted(result.fold_predictions)  # one per fold, whatever the evaluations

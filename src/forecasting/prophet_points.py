@@ -13,6 +13,7 @@ model is fitted by Prophet (``supports``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,11 +58,31 @@ def supports(config: JobConfig, params: dict[str, Any]) -> bool:
     )
 
 
-def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, params: dict[str, Any]) -> np.ndarray:
-    """What ``Prophet(**params).fit(train).predict(dates)["yhat"]`` gives, with the
-    job's model settings and no uncertainty sampling, in the order of the sorted
-    ``dates``. Raises ``prophet_map.NotConverged`` where Prophet would go on to Stan."""
-    settings = {**DEFAULTS, **params, **effective_model_settings(config.model, params)}
+@dataclass
+class FoldArrays:
+    """What every point forecast of one fold needs from its data, whatever the
+    parameters: made once per fold and reused by each tuning evaluation."""
+    ds: np.ndarray  # the observed rows' dates and values, sorted as Prophet sorts them
+    y: np.ndarray
+    future: np.ndarray  # the dates to forecast, sorted
+    y_scale: float
+    start: np.datetime64
+    t_scale: np.timedelta64
+    t: np.ndarray
+    t_future: np.ndarray
+    span: pd.Timedelta  # for the automatic seasonalities
+    finest: pd.Timedelta | None
+    features: dict = field(default_factory=dict)  # Fourier features by seasonalities: (history's, future's)
+
+    def fourier(self, periods: list[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
+        key = tuple(periods)
+        if key not in self.features:
+            # column-major, as Prophet's DataFrame hands them to the fit: the same sums in the same order
+            self.features[key] = (np.asfortranarray(_fourier(self.ds, periods)), _fourier(self.future, periods))
+        return self.features[key]
+
+
+def fold_arrays(train: pd.DataFrame, dates: pd.Series) -> FoldArrays:
     observed = train["y"].notna().to_numpy()  # Prophet fits the rows that have a y
     ds = train["ds"].to_numpy("datetime64[ns]")[observed]
     y = train["y"].to_numpy(dtype=float)[observed]
@@ -72,10 +93,27 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     future = np.sort(dates.to_numpy("datetime64[ns]"), kind="mergesort")
     y_scale = float(np.abs(y).max()) or 1.0  # Prophet's default scaling, absmax (floor 0)
     start, t_scale = ds[0], ds[-1] - ds[0]
-    t, t_future = (ds - start) / t_scale, (future - start) / t_scale
+    spacing = np.diff(ds)
+    spacing = spacing[spacing != np.timedelta64(0, "ns")]
+    return FoldArrays(
+        ds, y, future, y_scale, start, t_scale, t=(ds - start) / t_scale, t_future=(future - start) / t_scale,
+        span=pd.Timedelta(ds[-1] - ds[0]), finest=pd.Timedelta(spacing.min()) if len(spacing) else None,
+    )
 
-    periods = _seasonalities(ds, settings)
-    features, future_features = _fourier(ds, periods), _fourier(future, periods)
+
+def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, params: dict[str, Any],
+                   arrays: FoldArrays | None = None) -> np.ndarray:
+    """What ``Prophet(**params).fit(train).predict(dates)["yhat"]`` gives, with the
+    job's model settings and no uncertainty sampling, in the order of the sorted
+    ``dates``. ``arrays``: ``fold_arrays(train, dates)``, where the caller kept them.
+    Raises ``prophet_map.NotConverged`` where Prophet would go on to Stan."""
+    settings = {**DEFAULTS, **params, **effective_model_settings(config.model, params)}
+    arrays = fold_arrays(train, dates) if arrays is None else arrays
+    ds, y, future, y_scale = arrays.ds, arrays.y, arrays.future, arrays.y_scale
+    start, t_scale, t, t_future = arrays.start, arrays.t_scale, arrays.t, arrays.t_future
+
+    periods = _seasonalities(arrays.span, arrays.finest, settings)
+    features, future_features = arrays.fourier(periods)
     prior_scales = [float(settings["seasonality_prior_scale"])] * features.shape[1]
     in_mode = np.ones(features.shape[1])
     if not periods:  # Prophet's placeholder feature, in no component
@@ -91,7 +129,6 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
         "trend_indicator": prophet_map.FLAT if flat else prophet_map.LINEAR,
         "y": y / y_scale, "t": t, "cap": np.zeros(len(y)),
         "t_change": t_change if len(t_change) else np.zeros(1),  # Prophet's dummy changepoint
-        # column-major, as Prophet's DataFrame hands it over: the same sums in the same order
         "X": np.asfortranarray(features), "sigmas": prior_scales, "s_a": s_a, "s_m": s_m,
     }
     k, m, delta, beta = _fit(data, constant=y.min() == y.max())
@@ -125,13 +162,10 @@ def _fit(data: dict, constant: bool) -> tuple[float, float, np.ndarray, np.ndarr
     return float(fitted["k"][0, 0]), float(fitted["m"][0, 0]), fitted["delta"][0], fitted["beta"][0]
 
 
-def _seasonalities(ds: np.ndarray, settings: dict[str, Any]) -> list[tuple[float, int]]:
+def _seasonalities(span: pd.Timedelta, finest: pd.Timedelta | None, settings: dict[str, Any]) -> list[tuple[float, int]]:
     """(period, Fourier order) of each built-in seasonality Prophet turns on
-    (Prophet.set_auto_seasonalities), given the model's ``<name>_seasonality`` settings."""
-    span = pd.Timedelta(ds[-1] - ds[0])
-    spacing = np.diff(ds)
-    spacing = spacing[spacing != np.timedelta64(0, "ns")]
-    finest = pd.Timedelta(spacing.min()) if len(spacing) else None
+    (Prophet.set_auto_seasonalities), given the model's ``<name>_seasonality`` settings,
+    the history's ``span`` and its ``finest`` spacing between distinct dates."""
     chosen = []
     for name, period, default_order, min_span, max_spacing in SEASONALITIES:
         setting = settings[f"{name}_seasonality"]

@@ -78,18 +78,27 @@ def cutoffs(n_rows: int, folds: int, horizon: int, step: int) -> list[int]:
 Forecaster = Callable[[pd.DataFrame, pd.Series], np.ndarray]
 
 
-def prophet_forecaster(config: JobConfig, params: dict[str, Any], warm: WarmStarts | None = None) -> Forecaster:
+def prophet_forecaster(
+    config: JobConfig, params: dict[str, Any], warm: WarmStarts | None = None,
+    arrays_by_size: dict[int, prophet_points.FoldArrays] | None = None,
+) -> Forecaster:
     """Prophet with ``params``, fit without uncertainty sampling: CV scores the point
     forecast. With ``warm``, each fit starts from the series' previous one.
 
     Where it can, the point forecast is computed without a Prophet model
-    (forecasting.prophet_points: the same numbers, a third of the time)."""
+    (forecasting.prophet_points: the same numbers, a third of the time), from each
+    fold's arrays, kept in ``arrays_by_size`` (by training size) for the next evaluation."""
     arrays_only = warm is None and prophet_points.supports(config, params)
 
     def forecast(train: pd.DataFrame, dates: pd.Series) -> np.ndarray:
         if arrays_only:
             try:
-                return prophet_points.point_forecast(train, dates, config, params)
+                arrays = None  # point_forecast makes them
+                if arrays_by_size is not None:
+                    if len(train) not in arrays_by_size:
+                        arrays_by_size[len(train)] = prophet_points.fold_arrays(train, dates)
+                    arrays = arrays_by_size[len(train)]
+                return prophet_points.point_forecast(train, dates, config, params, arrays)
             except (prophet_map.NotConverged, np.linalg.LinAlgError):
                 pass  # Prophet's own fit goes on to Stan
         init = warm.get(len(train)) if warm is not None else None
@@ -250,11 +259,12 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     if not tuning.search_space:
         scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, {}, warm), folds)
         return TuningResult({}, scores, 1, predictions, warm)
+    arrays: dict[int, prophet_points.FoldArrays] = {}  # each fold's, shared by the evaluations
 
     def objective(params):
         params = _plain(params)
         try:
-            forecaster = prophet_forecaster(config, params, warm)
+            forecaster = prophet_forecaster(config, params, warm, arrays)
             scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
         except Exception as err:  # one bad parameter set must not end the search
             logger.debug("parameters %s failed: %s", params, err)
