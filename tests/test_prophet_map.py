@@ -95,3 +95,37 @@ def test_a_fit_the_solver_gives_up_on_goes_to_stan(fast_config, monkeypatch):
     monkeypatch.setattr(prophet_map, "fit", give_up)
     fitted = model.fit(daily_series(80, seed=6), fast_config(), {}, 0)
     assert fitted.stan_backend.stan_fit is not None
+
+
+def _multiplicative_data(fast_config, growth="linear"):
+    history = daily_series(150, seed=6)
+    history.loc[90:, "y"] += 0.8 * np.arange(60)
+    config = fast_config(f"model.growth={growth}")
+    _, _, data = _fit_both(config, history, {"changepoint_prior_scale": 0.05, "seasonality_mode": "multiplicative"})
+    return data
+
+
+def _fitted_value(data, fitted):
+    theta = np.concatenate([fitted[name][0] for name in ("k", "m", "delta", "beta")])
+    return prophet_map.Posterior(data).value(theta, float(fitted["sigma_obs"][0, 0]))
+
+
+@pytest.mark.parametrize("growth", ["linear", "flat"])
+def test_multiplicative_fits_step_both_blocks_at_once_to_the_optimum_of_taking_them_in_turn(
+    fast_config, monkeypatch, growth
+):
+    data = _multiplicative_data(fast_config, growth)
+    joint_steps, real_step = [], prophet_map.Posterior.gauss_newton
+    monkeypatch.setattr(prophet_map.Posterior, "gauss_newton",
+                        lambda self, theta, sigma: joint_steps.append(1) or real_step(self, theta, sigma))
+    init = {"k": 0.0, "m": 0.0, "delta": np.zeros(data["S"]), "beta": np.zeros(data["K"]), "sigma_obs": 1.0}
+    joint = prophet_map.fit(init, data)
+    assert joint_steps
+
+    def refused(self, theta, sigma):
+        raise np.linalg.LinAlgError("for the test")
+
+    monkeypatch.setattr(prophet_map.Posterior, "gauss_newton", refused)
+    in_turn = prophet_map.fit(init, data)  # a refused joint step leaves the blocks in turn
+    assert _fitted_value(data, joint) <= _fitted_value(data, in_turn) + 1e-9 * abs(_fitted_value(data, in_turn))
+    np.testing.assert_allclose(joint["trend"], in_turn["trend"], rtol=1e-5)

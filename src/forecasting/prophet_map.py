@@ -16,7 +16,10 @@ prophet.stan has a structure that is solved exactly here instead:
 - given the rest, the best sigma_obs is the root of a quadratic in sigma^2.
 
 Alternating these steps never increases the objective; it stops when the
-objective no longer falls. A fit the solver gives up on goes back to Stan.
+objective no longer falls. With multiplicative features a round first tries
+both blocks at once on the mean linearised where it stands (a Gauss-Newton
+step, again a lasso), kept only where it lowers the objective. A fit the
+solver gives up on goes back to Stan.
 """
 from __future__ import annotations
 
@@ -119,6 +122,22 @@ class Posterior:
         theta[n:] = np.linalg.solve(hessian, design.T @ (self.y - trend) / sigma**2)
         return theta
 
+    def gauss_newton(self, theta: np.ndarray, sigma: float) -> np.ndarray:
+        """With multiplicative features: the best theta given sigma for the mean
+        linearised at ``theta`` (trend and seasonal coefficients together, where
+        improve takes them in turn), a lasso on all of them."""
+        n = self.n_trend
+        beta = theta[n:]
+        trend = self.trend(theta)
+        seasonal = self.multiplicative @ beta
+        jacobian = np.hstack([
+            self.trend_design * (1 + seasonal)[:, None],  # d mean / d trend coefficients
+            trend[:, None] * self.multiplicative + self.additive,  # d mean / d beta
+        ])
+        target = self.y + trend * seasonal  # y - mean + jacobian @ theta
+        hessian = jacobian.T @ jacobian / sigma**2 + np.diag(self.prior_precision)
+        return lasso(hessian, jacobian.T @ target / sigma**2, self.penalised, 1 / self.tau, theta)
+
 
 def lasso(hessian: np.ndarray, linear: np.ndarray, penalised: np.ndarray, weight: float,
           start: np.ndarray) -> np.ndarray:
@@ -167,6 +186,26 @@ def lasso(hessian: np.ndarray, linear: np.ndarray, penalised: np.ndarray, weight
     raise NotConverged("feature-sign search did not settle")
 
 
+def _round(posterior: Posterior, theta: np.ndarray, sigma: float, value: float) -> tuple[np.ndarray, float, float]:
+    """One round of the search: theta, sigma_obs and the objective after it. With
+    multiplicative features, the joint step where it lowers the objective (taken
+    in turn, the trend and seasonal blocks zigzag: on M4's hourly series 24 rounds
+    a fit against 12); else improve and the best sigma_obs, which never raise it."""
+    if posterior.gram is None:
+        try:
+            joint = posterior.gauss_newton(theta, sigma)
+        except (NotConverged, np.linalg.LinAlgError):
+            joint = None
+        if joint is not None and np.all(np.isfinite(joint)):
+            joint_sigma = posterior.noise_scale(joint)
+            joint_value = posterior.value(joint, joint_sigma)
+            if joint_value < value:
+                return joint, joint_sigma, joint_value
+    theta = posterior.improve(theta, sigma)
+    sigma = posterior.noise_scale(theta)
+    return theta, sigma, posterior.value(theta, sigma)
+
+
 def fit(stan_init: dict, stan_data: dict) -> dict[str, np.ndarray]:
     """The posterior mode from Prophet's starting point, in the shape Prophet's
     Stan backend returns: each parameter a (1, n) array."""
@@ -175,9 +214,8 @@ def fit(stan_init: dict, stan_data: dict) -> dict[str, np.ndarray]:
     sigma = posterior.noise_scale(theta)
     value = posterior.value(theta, sigma)
     for _ in range(MAX_ROUNDS):
-        theta = posterior.improve(theta, sigma)
-        sigma = posterior.noise_scale(theta)
-        previous, value = value, posterior.value(theta, sigma)
+        previous = value
+        theta, sigma, value = _round(posterior, theta, sigma, value)
         if previous - value <= VALUE_TOLERANCE * max(1.0, abs(value)):
             break
     else:
