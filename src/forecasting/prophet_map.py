@@ -18,7 +18,7 @@ prophet.stan has a structure that is solved exactly here instead:
 Alternating these steps never increases the objective; it stops when the
 objective no longer falls. With multiplicative features a round first tries
 both blocks at once on the mean linearised where it stands (a Gauss-Newton
-step, again a lasso), kept only where it lowers the objective. A fit the
+step: one lasso over both), kept only where it lowers the objective. A fit the
 solver gives up on goes back to Stan.
 """
 from __future__ import annotations
@@ -197,8 +197,9 @@ def _round(posterior: Posterior, theta: np.ndarray, sigma: float, value: float) 
         except (NotConverged, np.linalg.LinAlgError):
             joint = None
         if joint is not None and np.all(np.isfinite(joint)):
-            joint_sigma = posterior.noise_scale(joint)
-            joint_value = posterior.value(joint, joint_sigma)
+            with np.errstate(over="ignore", invalid="ignore"):  # a wild step's NaN objective is refused below
+                joint_sigma = posterior.noise_scale(joint)
+                joint_value = posterior.value(joint, joint_sigma)
             if joint_value < value:
                 return joint, joint_sigma, joint_value
     theta = posterior.improve(theta, sigma)

@@ -83,6 +83,7 @@ class FoldArrays:
 
 
 def fold_arrays(train: pd.DataFrame, dates: pd.Series) -> FoldArrays:
+    """The arrays of a fold trained on ``train`` and scored at ``dates``."""
     observed = train["y"].notna().to_numpy()  # Prophet fits the rows that have a y
     ds = train["ds"].to_numpy("datetime64[ns]")[observed]
     y = train["y"].to_numpy(dtype=float)[observed]
