@@ -37,6 +37,14 @@ def test_mase_scales_by_the_seasonal_naive_error_of_the_history():
     assert metrics.mase([1.0], [1.0], [5.0, 5.0, 5.0], 1) == 0.0  # a flat history and a perfect forecast
 
 
+def test_score_gives_every_point_metric_with_mase_by_the_given_scale():
+    scores = metrics.score([10.0, 10.0], [11.0, 8.0], 0.5)
+    assert scores == pytest.approx({"mae": 1.5, "rmse": np.sqrt(2.5), "smape": 100 * (1 / 21 + 2 / 18), "mase": 3.0})
+    # a flat history's scale: any error is infinitely bad, none is perfect
+    assert metrics.score([1.0], [2.0], 0.0)["mase"] == float("inf")
+    assert metrics.score([1.0], [1.0], float("nan"))["mase"] == 0.0
+
+
 def test_coverage_and_width_of_an_interval():
     assert metrics.coverage([1.0, 5.0, 9.0, np.nan], [0.0, 6.0, 8.0, 0.0], [2.0, 7.0, 10.0, 1.0]) == pytest.approx(2 / 3)
     # no interval (uncertainty_samples: 0): nothing to cover, not a coverage of 0%

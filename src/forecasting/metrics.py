@@ -53,10 +53,13 @@ def mase_scale(insample, season: int) -> float:
     return float("nan")
 
 
-def mase(actual, predicted, insample, season: int, scale: float | None = None) -> float:
-    """Mean absolute scaled error: MAE over the in-sample seasonal naive MAE
-    (``scale``, where the caller has it already)."""
-    scale = mase_scale(insample, season) if scale is None else scale
+def mase(actual, predicted, insample, season: int) -> float:
+    """Mean absolute scaled error: MAE over the in-sample seasonal naive MAE."""
+    return scaled_mae(actual, predicted, mase_scale(insample, season))
+
+
+def scaled_mae(actual, predicted, scale: float) -> float:
+    """MAE over ``scale`` (``mase_scale``'s, worked out once by the caller)."""
     if not scale > 0:  # a flat history: any error is infinitely worse than none
         return 0.0 if mae(actual, predicted) == 0 else float("inf")
     return mae(actual, predicted) / scale
@@ -79,8 +82,8 @@ METRIC_FUNCTIONS = {"mae": mae, "rmse": rmse, "smape": smape}
 METRIC_NAMES = (*METRIC_FUNCTIONS, "mase")
 
 
-def score(actual, predicted, insample, season: int, scale: float | None = None) -> dict[str, float]:
-    """Every point metric at once, keyed by name; ``insample`` scales MASE, or ``scale``."""
+def score(actual, predicted, scale: float) -> dict[str, float]:
+    """Every point metric at once, keyed by name; MASE by ``scale`` (``mase_scale``)."""
     scores = {name: fn(actual, predicted) for name, fn in METRIC_FUNCTIONS.items()}
-    scores["mase"] = mase(actual, predicted, insample, season, scale)
+    scores["mase"] = scaled_mae(actual, predicted, scale)
     return scores

@@ -69,8 +69,10 @@ class Posterior:
         self.prior_precision = np.concatenate([[TREND_PRIOR_SD**-2] * 2, np.zeros(self.n_trend - 2), sigmas**-2.0])
         self.penalised = np.zeros(len(self.prior_precision), dtype=bool)
         self.penalised[2:self.n_trend] = True
+        # with features multiplying the trend, the design depends on beta: no Gram matrix, fits take rounds
+        self.multiplicative_features = bool(np.any(self.multiplicative))
         self.gram = None
-        if not np.any(self.multiplicative):
+        if not self.multiplicative_features:
             design = np.hstack([trend_design, self.additive])
             self.gram, self.design_y, self.yy = design.T @ design, design.T @ y, float(y @ y)
 
@@ -191,7 +193,7 @@ def _round(posterior: Posterior, theta: np.ndarray, sigma: float, value: float) 
     multiplicative features, the joint step where it lowers the objective (taken
     in turn, the trend and seasonal blocks zigzag: on M4's hourly series 24 rounds
     a fit against 12); else improve and the best sigma_obs, which never raise it."""
-    if posterior.gram is None:
+    if posterior.multiplicative_features:
         try:
             joint = posterior.gauss_newton(theta, sigma)
         except (NotConverged, np.linalg.LinAlgError):

@@ -189,7 +189,7 @@ def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.Data
     joined = actual.merge(forecast, on="ds", how="inner")
     season = season_length(frequency)
     scale = metrics.mase_scale(on_grid(history, frequency), season)
-    scores = metrics.score(joined["y"], joined["yhat"], history["y"], season, scale)
+    scores = metrics.score(joined["y"], joined["yhat"], scale)
     if not scale > 0:  # a flat history: MASE is undefined, a perfect forecast's too (the evaluation leaves it out)
         scores["mase"] = float("nan")
     scores["coverage"] = metrics.coverage(joined["y"], joined["yhat_lower"], joined["yhat_upper"])

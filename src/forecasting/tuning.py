@@ -124,7 +124,6 @@ class Fold:
     train: pd.DataFrame
     test_ds: pd.Series
     test_y: np.ndarray
-    train_y: np.ndarray
     scale: float
 
 
@@ -140,11 +139,10 @@ def make_folds(history: pd.DataFrame, config: JobConfig) -> list[Fold]:
     folds = []
     for size in cutoffs(len(history), config.cross_validation.folds, horizon, cv_step(config)):
         train, test = history.iloc[:size], history.iloc[size : size + horizon]
-        train_y = train["y"].to_numpy(dtype="float64")
-        scale = metrics.mase_scale(baselines.on_grid(train, frequency) if gaps else train_y, season)
+        scale = metrics.mase_scale(baselines.on_grid(train, frequency) if gaps else train["y"], season)
         if not scale > 0:
             scale = metrics.mase_scale(whole, season)
-        folds.append(Fold(train, test["ds"], test["y"].to_numpy(dtype="float64"), train_y, scale))
+        folds.append(Fold(train, test["ds"], test["y"].to_numpy(dtype="float64"), scale))
     return folds
 
 
@@ -162,11 +160,10 @@ def cross_validate_predictions(
     folds = make_folds(history, config) if folds is None else folds
     if not folds:
         raise ValueError("no cross-validation fold fits in the history")
-    season = baselines.season_length(config.forecast.frequency)
     fold_scores, predictions = [], {}
     for fold in folds:
         predicted = predictions[len(fold.train)] = forecaster(fold.train, fold.test_ds)
-        fold_scores.append(metrics.score(fold.test_y, predicted, fold.train_y, season, fold.scale))
+        fold_scores.append(metrics.score(fold.test_y, predicted, fold.scale))
     scores = {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
     return scores, predictions
 
