@@ -1,12 +1,13 @@
 """The per-series work, without Spark."""
 import gc
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting import tuning
+from forecasting import hyperopt_speedups, tuning
 from forecasting.series import BASELINES, FAILED, OK, SKIPPED, train_series
 
 
@@ -49,24 +50,35 @@ def test_tuning_is_reproducible_with_a_seed(fast_config):
     assert first.best_params["seasonality_mode"] in ("additive", "multiplicative")
 
 
-def test_tpe_builds_its_posterior_graph_once_per_search_and_suggests_the_same(fast_config, monkeypatch):
-    from hyperopt import tpe
+def test_hyperopt_builds_its_graphs_once_per_process_and_suggests_the_same(fast_config, monkeypatch):
+    from hyperopt import base, pyll, tpe
 
     config = fast_config("tuning.max_evals=6")
-    history = daily_series(80, seed=12)
-    builds = []
-    real_build = tpe.build_posterior
+    histories = [daily_series(80, seed=12), daily_series(80, seed=13)]
+    builds, domains = [], []
+    real_build, real_domain = tpe.build_posterior, base.Domain
     monkeypatch.setattr(tpe, "build_posterior", lambda *a, **k: builds.append(1) or real_build(*a, **k))
-    reused = tuning.tune(history, config)
-    assert len(builds) == 1
+    monkeypatch.setattr(base, "Domain", lambda *a, **k: domains.append(1) or real_domain(*a, **k))
+    monkeypatch.setattr(hyperopt_speedups, "_domains", OrderedDict())
+    fast = [tuning.tune(history, config) for history in histories]
+    assert (len(builds), len(domains)) == (1, 1)  # for two searches
 
-    tuning.reuse_tpe_posterior_graph()
+    # Hyperopt as it comes: a Domain per search, a posterior graph per suggestion,
+    # each graph's evaluation order worked out on every evaluation
+    hyperopt_speedups.reuse_tpe_posterior_graph()
+    hyperopt_speedups.replay_graph_evaluation()
     monkeypatch.setattr(tpe, "build_posterior_wrapper", tpe.build_posterior_wrapper.__wrapped__)
-    monkeypatch.setattr(tuning, "reuse_tpe_posterior_graph", lambda: None)
+    monkeypatch.setattr(pyll, "rec_eval", pyll.rec_eval.__wrapped__)
+    monkeypatch.setattr(pyll.base, "rec_eval", pyll.rec_eval)
+    monkeypatch.setattr(hyperopt_speedups, "reuse_tpe_posterior_graph", lambda: None)
+    monkeypatch.setattr(hyperopt_speedups, "replay_graph_evaluation", lambda: None)
+    monkeypatch.setattr(hyperopt_speedups, "search_domain",
+                        lambda key, make_space, objective: real_domain(objective, make_space()))
     builds.clear()
-    rebuilt = tuning.tune(history, config)
-    assert len(builds) == 6  # Hyperopt builds it for every suggestion, the random first ones too
-    assert (reused.best_params, reused.cv_metrics) == (rebuilt.best_params, rebuilt.cv_metrics)
+    plain = [tuning.tune(history, config) for history in histories]
+    assert len(builds) == 12  # Hyperopt builds it for every suggestion, the random first ones too
+    for fast_result, plain_result in zip(fast, plain):
+        assert (fast_result.best_params, fast_result.cv_metrics) == (plain_result.best_params, plain_result.cv_metrics)
 
 
 def test_a_series_folds_are_made_once_and_score_like_folds_made_per_candidate(fast_config, monkeypatch):

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from forecasting import baselines, metrics, model, prophet_map, prophet_points
+from forecasting import baselines, hyperopt_speedups, metrics, model, prophet_map, prophet_points
 from forecasting.config import JobConfig, ParamSpace
 
 logger = logging.getLogger(__name__)
@@ -216,40 +216,17 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def reuse_tpe_posterior_graph() -> None:
-    """Make Hyperopt's TPE build its posterior graph once per search instead of for
-    every suggestion (hyperopt 0.2.7 builds it each time, even for the random first
-    points: much of TPE's cost).
-
-    The graph depends only on the search space (the search's Domain) and TPE's
-    prior weight and gamma; each suggestion evaluates it with the trials so far in
-    a memo of its own, so the suggestions are the same, as the tests check."""
-    from hyperopt import tpe
-
-    build = tpe.build_posterior_wrapper
-    if getattr(build, "reuses_graph", False):
-        return
-
-    def build_once(domain, prior_weight, gamma):
-        graphs = domain.__dict__.setdefault("_posterior_graphs", {})
-        if (prior_weight, gamma) not in graphs:
-            graphs[(prior_weight, gamma)] = build(domain, prior_weight, gamma)
-        return graphs[(prior_weight, gamma)]
-
-    build_once.reuses_graph, build_once.__wrapped__ = True, build
-    tpe.build_posterior_wrapper = build_once
-
-
 def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = None) -> TuningResult:
     """Search the configured space with TPE (seeded) and return the best parameters
     with their cross-validated metrics on ``folds`` (``make_folds``, unless given).
     An empty space just cross-validates."""
-    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, space_eval, tpe
-    from hyperopt.exceptions import AllTrialsFailed
+    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, space_eval, tpe
+    from hyperopt.fmin import FMinIter
 
     # Hyperopt's logger announces every trial; the job reports per series instead.
     logging.getLogger("hyperopt").setLevel(logging.WARNING)
-    reuse_tpe_posterior_graph()
+    hyperopt_speedups.reuse_tpe_posterior_graph()
+    hyperopt_speedups.replay_graph_evaluation()
     tuning = config.tuning
     warm = WarmStarts() if tuning.warm_start else None
     folds = make_folds(history, config) if folds is None else folds
@@ -271,29 +248,29 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
             return {"status": STATUS_FAIL, "error": f"{tuning.metric} is {loss}"}
         return {"status": STATUS_OK, "loss": loss, "scores": scores, "predictions": predictions}
 
-    space = hyperopt_space(tuning.search_space)
+    # what fmin does, with the space's Domain built once per process (hyperopt_speedups)
+    space_key = repr(sorted(tuning.search_space.items()))
+    domain = hyperopt_speedups.search_domain(space_key, lambda: hyperopt_space(tuning.search_space), objective)
     trials = Trials()
     startup = max(1, min(20, tuning.max_evals // STARTUP_SHARE))
     try:
-        fmin(
-            objective,
-            space,
-            algo=partial(tpe.suggest, n_startup_jobs=startup),
-            max_evals=tuning.max_evals,
-            trials=trials,
+        FMinIter(
+            partial(tpe.suggest, n_startup_jobs=startup),
+            domain,
+            trials,
             rstate=np.random.default_rng(tuning.seed),
+            max_evals=tuning.max_evals,
             show_progressbar=False,
-            return_argmin=False,
             early_stop_fn=_patience_stop(tuning.patience) if tuning.patience else None,
-        )
-    except AllTrialsFailed:
-        pass  # reported below with the trials' own errors
+        ).exhaust()
+    finally:
+        domain.fn = None  # the series' data is not kept until the next search
     succeeded = [t for t in trials.trials if t["result"]["status"] == STATUS_OK]
     failed = [str(t["result"].get("error")) for t in trials.trials if t["result"]["status"] != STATUS_OK]
     if not succeeded:
         raise RuntimeError(f"every tuning evaluation failed: {sorted(set(failed))[:3]}")
     best = min(succeeded, key=lambda t: t["result"]["loss"])
     chosen = {name: values[0] for name, values in best["misc"]["vals"].items() if values}
-    best_params = _plain(space_eval(space, chosen))
+    best_params = _plain(space_eval(domain.expr, chosen))
     result = best["result"]
     return TuningResult(best_params, result["scores"], len(trials.trials), result["predictions"], warm, failed)
