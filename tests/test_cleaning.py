@@ -1,4 +1,6 @@
 """Per-series data problems and their policies, without Spark."""
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +8,7 @@ import pytest
 from conftest import daily_series
 from forecasting.cleaning import align_to_grid, clean_history
 from forecasting.config import load_config
+from forecasting.series import prepare_history
 
 
 def policy(**changes):
@@ -62,6 +65,18 @@ def test_off_grid_timestamps_align_then_merge_as_duplicates():
     assert cleaned.history["y"].tolist() == [1.0, 3.5, 3.0]
     assert cleaned.notes == ["1 timestamps aligned to the 'D' grid", "1 duplicate timestamps merged (mean)"]
     assert "off the 'D' grid" in clean_history(history, "D", policy(off_grid="reject")).rejection
+
+
+def test_last_of_rows_with_the_very_same_time_does_not_depend_on_their_order():
+    ordered = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [1.0, 7.0, 4.0, 3.0])
+    kept = {
+        tuple(clean_history(prepare_history(ordered.iloc[list(order)]), "D", policy(duplicates="last")).history["y"])
+        for order in itertools.permutations(range(4))
+    }
+    assert kept == {(1.0, 7.0, 3.0)}  # the larger of the two at the same time, in every order
+    # a later time in the same period wins, whatever its value
+    later = frame(["2024-01-02", "2024-01-02 18:00", "2024-01-02"], [7.0, 2.0, 4.0])
+    assert clean_history(prepare_history(later), "D", policy(duplicates="last")).history["y"].tolist() == [2.0]
 
 
 def test_monthly_dates_align_to_month_start():

@@ -52,8 +52,10 @@ class SeriesOutcome:
 
 def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     """Sort by time and keep ``ds``/``y`` only, with nanosecond timestamps: Prophet
-    reads the integer value of ``ds`` as nanoseconds when it builds seasonalities."""
-    frame = history[["ds", "y"]].sort_values("ds", kind="stable").reset_index(drop=True)
+    reads the integer value of ``ds`` as nanoseconds when it builds seasonalities.
+    Rows with the very same time are sorted by value: Spark hands a group's rows
+    over in no fixed order, and cleaning's ``last`` must not depend on it."""
+    frame = history[["ds", "y"]].sort_values(["ds", "y"]).reset_index(drop=True)
     return frame.assign(ds=frame["ds"].astype("datetime64[ns]"))
 
 
