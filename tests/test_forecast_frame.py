@@ -26,7 +26,10 @@ CASES = [
     ("hourly, additive", hourly_series(24 * 14, 0), "h", {"changepoint_prior_scale": 0.01}, []),
     ("hourly, multiplicative, 90% interval", hourly_series(24 * 14, 1), "h",
      {"seasonality_mode": "multiplicative"}, ["forecast.interval_width=0.9"]),
+    ("hourly, daily order 8", hourly_series(24 * 10, 6), "h", {"daily_seasonality": 8}, []),
     ("daily, flat growth", daily_series(90, seed=2), "D", {}, ["model.growth=flat"]),
+    ("daily, no seasonality", daily_series(60, seed=7), "D", {},
+     ["model.weekly_seasonality=false", "model.yearly_seasonality=false", "model.daily_seasonality=false"]),
     ("daily, country holidays", daily_series(400, seed=3), "D", {"holidays_prior_scale": 1.0},
      ["model.country_holidays=US"]),
 ]
@@ -38,6 +41,9 @@ def test_forecast_and_interval_are_prophets_own(fast_config, name, history, freq
     ours = model.predict(fitted, 24, frequency, seed=SEED)
     pd.testing.assert_frame_equal(ours, prophets_predict(fitted, 24, frequency), check_exact=True)
     assert (ours["yhat_lower"] < ours["yhat"]).all() and (ours["yhat"] < ours["yhat_upper"]).all()
+
+    # without holidays, from arrays rather than Prophet's frames
+    assert model._plain_seasonal_model(fitted) == (name != "daily, country holidays")
 
     # a stored model, read back as a plain Prophet model (scoring, serving)
     stored = model.from_json(model.to_json(fitted))

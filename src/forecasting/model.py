@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting import prophet_map
+from forecasting import prophet_map, prophet_points
 from forecasting.config import JobConfig
 from forecasting.config_schema import effective_model_settings
 
@@ -236,27 +236,59 @@ def forecast_frame(model, future: pd.DataFrame) -> pd.DataFrame:
     interval for every component and for the trend, and a frame of them all
     (more than half of its time on hourly series). Without uncertainty samples the
     bounds are NaN (Prophet leaves them out)."""
-    df = model.setup_dataframe(future.copy())
-    df["trend"] = model.predict_trend(df)
-    features, _, component_cols, _ = model.make_all_seasonality_features(df)
+    if _plain_seasonal_model(model):
+        ds, df, features = _prediction_arrays(model, future)
+        component_cols = model.train_component_cols  # the same layout: the same seasonalities
+    else:
+        df = model.setup_dataframe(future.copy())
+        frame, _, component_cols, _ = model.make_all_seasonality_features(df)
+        ds, features = df["ds"].to_numpy(), frame.to_numpy()
+    trend = np.asarray(model.predict_trend(df))
     terms = {}
     for component in ("additive_terms", "multiplicative_terms"):  # as predict_seasonal_components
         beta = model.params["beta"] * component_cols[component].values
-        values = np.matmul(features.values, beta.transpose())
+        values = np.matmul(features, beta.transpose())
         if component in model.component_modes["additive"]:
             values *= model.y_scale
         terms[component] = np.nanmean(values, axis=1)
-    yhat = df["trend"].to_numpy() * (1 + terms["multiplicative_terms"]) + terms["additive_terms"]
+    yhat = trend * (1 + terms["multiplicative_terms"]) + terms["additive_terms"]
     lower = upper = np.full(len(df), np.nan)
     if model.uncertainty_samples:
         samples = _yhat_samples(model, df, features, component_cols)
         percentile = np.nanpercentile if np.isnan(samples).any() else np.percentile  # as Prophet.percentile
         width = model.interval_width
         lower, upper = percentile(samples, [100 * (1 - width) / 2, 100 * (1 + width) / 2], axis=1)
-    return pd.DataFrame({"ds": df["ds"].to_numpy(), "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+    return pd.DataFrame({"ds": ds, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
 
 
-def _yhat_samples(model, df: pd.DataFrame, features: pd.DataFrame, component_cols: pd.DataFrame) -> np.ndarray:
+def _plain_seasonal_model(model) -> bool:
+    """A model whose prediction inputs ``_prediction_arrays`` makes: one parameter
+    draw (a posterior mode), linear or flat growth from a zero floor, seasonalities
+    without conditions, no holidays, no extra regressors."""
+    return (
+        model.params["k"].shape[0] == 1
+        and model.growth in ("linear", "flat")
+        and model.scaling == "absmax"
+        and not model.logistic_floor
+        and model.train_holiday_names is None
+        and not model.extra_regressors
+        and all(props["condition_name"] is None for props in model.seasonalities.values())
+    )
+
+
+def _prediction_arrays(model, future: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """The sorted dates, a frame of the scaled time and floor (what the trend and its
+    samples read), and the seasonality features, as Prophet's setup_dataframe and
+    make_all_seasonality_features make them, from arrays. The features' columns in
+    Prophet's order, column-major as its frame hands them over: the same sums."""
+    ds = np.sort(future["ds"].to_numpy("datetime64[ns]"), kind="mergesort")
+    t = (ds - model.start.to_datetime64()) / model.t_scale.to_timedelta64()
+    periods = [(props["period"], props["fourier_order"]) for props in model.seasonalities.values()]
+    features = prophet_points.fourier_features(ds, periods) if periods else np.zeros((len(ds), 1))
+    return ds, pd.DataFrame({"t": t, "floor": np.zeros(len(ds))}), np.asfortranarray(features)
+
+
+def _yhat_samples(model, df: pd.DataFrame, features: np.ndarray, component_cols: pd.DataFrame) -> np.ndarray:
     """Prophet's sample_posterior_predictive(df)["yhat"], one column per sample.
     A fit to the posterior mode has one parameter draw: its samples are then
     computed as sample_model_vectorized does, in one array instead of a list of
@@ -264,8 +296,8 @@ def _yhat_samples(model, df: pd.DataFrame, features: pd.DataFrame, component_col
     if model.params["k"].shape[0] != 1:  # MCMC draws
         return model.sample_posterior_predictive(df, vectorized=True)["yhat"]
     beta = model.params["beta"][0]
-    additive = np.matmul(features.values, beta * component_cols["additive_terms"].values) * model.y_scale
-    multiplicative = np.matmul(features.values, beta * component_cols["multiplicative_terms"].values)
+    additive = np.matmul(features, beta * component_cols["additive_terms"].values) * model.y_scale
+    multiplicative = np.matmul(features, beta * component_cols["multiplicative_terms"].values)
     trends = model.sample_predictive_trend_vectorized(df, model.uncertainty_samples, 0)
     noise = np.random.normal(0, model.params["sigma_obs"][0], trends.shape) * model.y_scale
     return (trends * (1 + multiplicative) + additive + noise).T

@@ -78,7 +78,7 @@ class FoldArrays:
         key = tuple(periods)
         if key not in self.features:
             # column-major, as Prophet's DataFrame hands them to the fit: the same sums in the same order
-            self.features[key] = (np.asfortranarray(_fourier(self.ds, periods)), _fourier(self.future, periods))
+            self.features[key] = (np.asfortranarray(fourier_features(self.ds, periods)), fourier_features(self.future, periods))
         return self.features[key]
 
 
@@ -184,8 +184,9 @@ def _seasonalities(span: pd.Timedelta, finest: pd.Timedelta | None, settings: di
     return chosen
 
 
-def _fourier(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.ndarray:
-    """Prophet's seasonality features (Prophet.fourier_series), side by side."""
+def fourier_features(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.ndarray:
+    """Prophet's seasonality features (Prophet.fourier_series) at ``dates``
+    (datetime64[ns]), side by side, for each (period in days, Fourier order)."""
     days = dates.astype(np.int64) // NANOSECONDS_PER_SECOND / SECONDS_PER_DAY
     angle = days * np.pi * 2
     columns = []
