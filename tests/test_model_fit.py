@@ -1,0 +1,65 @@
+"""model.fit's final fit made from arrays against Prophet's own fit: the same model."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import daily_series
+from forecasting import model, prophet_map
+from test_forecast_frame import hourly_series
+
+CASES = [
+    ("hourly, additive", hourly_series(24 * 14, 0), {"changepoint_prior_scale": 0.01}, []),
+    ("hourly, multiplicative", hourly_series(24 * 14, 1), {"seasonality_mode": "multiplicative"}, []),
+    ("hourly, daily order 8", hourly_series(24 * 10, 6), {"daily_seasonality": 8, "changepoint_range": 0.9}, []),
+    ("daily, flat growth", daily_series(90, seed=2), {}, ["model.growth=flat"]),
+    ("daily, no seasonality", daily_series(60, seed=7), {},
+     ["model.weekly_seasonality=false", "model.yearly_seasonality=false", "model.daily_seasonality=false"]),
+    ("daily, no changepoints", daily_series(40, seed=8), {"n_changepoints": 0}, []),
+    ("daily, fewer rows than changepoints", daily_series(12, seed=9), {}, []),
+    ("constant", daily_series(30, seed=1).assign(y=5.0), {}, []),
+    ("unsorted, with a missing value", daily_series(50, seed=10).sample(frac=1, random_state=0)
+     .assign(y=lambda frame: frame["y"].mask(frame.index == 7)), {}, []),
+]
+
+
+@pytest.mark.parametrize("name, history, params, overrides", CASES, ids=[case[0] for case in CASES])
+def test_the_fit_from_arrays_is_prophets_own(fast_config, monkeypatch, name, history, params, overrides):
+    config = fast_config(*overrides)
+    history = history.assign(ds=history["ds"].astype("datetime64[ns]"))
+    made, fit_inputs = [], []
+    real, real_map_fit = model._fit_from_arrays, prophet_map.fit
+    monkeypatch.setattr(model, "_fit_from_arrays", lambda *args: made.append(1) or real(*args))
+    monkeypatch.setattr(prophet_map, "fit", lambda init, data: fit_inputs.append((init, data)) or real_map_fit(init, data))
+    ours = model.fit(history, config, params, uncertainty_samples=100)
+    assert made == [1]
+    monkeypatch.setattr(model, "_fits_from_arrays", lambda *args: False)
+    prophets = model.fit(history, config, params, uncertainty_samples=100)
+
+    # the same model but for the fitted parameters: its history, scales, seasonalities, changepoints
+    stored = [json.loads(model.to_json(fitted)) for fitted in (ours, prophets)]
+    assert [{**fields, "params": None} for fields in stored] == [{**stored[1], "params": None}] * 2
+    # the same inputs to the same fit, bit for bit
+    if fit_inputs:  # a constant series is not fitted
+        (our_init, our_data), (init, data) = fit_inputs
+        assert our_init.keys() == init.keys() and our_data.keys() == data.keys()
+        for key in init:
+            np.testing.assert_array_equal(our_init[key], init[key])
+        for key in data:
+            np.testing.assert_array_equal(np.asarray(our_data[key]), np.asarray(data[key]))
+    # the posterior mode to rounding: BLAS's sums may round differently with the arrays' alignment in memory
+    for key in prophets.params:
+        np.testing.assert_allclose(ours.params[key], prophets.params[key], rtol=1e-9, atol=1e-12)
+    pd.testing.assert_frame_equal(model.predict(ours, 10, "D", seed=3), model.predict(prophets, 10, "D", seed=3),
+                                  rtol=1e-9)
+
+
+def test_holidays_and_warm_starts_are_left_to_prophet(fast_config, monkeypatch):
+    monkeypatch.setattr(model, "_fit_from_arrays", lambda *args: pytest.fail("fitted from arrays"))
+    history = daily_series(400, seed=3)
+    model.fit(history, fast_config("model.country_holidays=US"), {}, uncertainty_samples=0)
+    monkeypatch.undo()
+    start = model.warm_start(model.fit(history, fast_config(), {}, uncertainty_samples=0))
+    monkeypatch.setattr(model, "_fit_from_arrays", lambda *args: pytest.fail("fitted from arrays"))
+    assert model.fit(history, fast_config(), {}, uncertainty_samples=0, init=start).params["k"].shape == (1, 1)
