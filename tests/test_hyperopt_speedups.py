@@ -15,7 +15,9 @@ FLAT = {
     "points": hp.quniform("points", 5, 40, 5),
     "order": hp.choice("order", [4, 8, 12]),
 }
-# a conditional space: its graphs have switches, which are left to Hyperopt's own evaluation
+# without a choice: even the space's own graph has no switch, and is replayed too
+NO_CHOICE = {name: FLAT[name] for name in ("scale", "share", "points")}
+# a conditional space: its own graph has switches, which are left to Hyperopt's own evaluation
 NESTED = {
     "mode": hp.choice("mode", [
         {"kind": "additive", "prior": hp.loguniform("prior_a", -3, 1)},
@@ -57,15 +59,24 @@ def hyperopt_as_it_comes(monkeypatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize("space", [FLAT, NESTED], ids=["flat", "nested"])
+@pytest.mark.parametrize("space", [FLAT, NO_CHOICE, NESTED], ids=["flat", "no choice", "nested"])
 def test_the_speedups_suggest_what_hyperopt_suggests(space, hyperopt_as_it_comes):
     plain = [search(space, seed) for seed in range(8)]
     hyperopt_as_it_comes.undo()
     hyperopt_speedups.reuse_tpe_posterior_graph()
     hyperopt_speedups.replay_graph_evaluation()
+    programs = []  # each graph's program, made once: None where it is left to Hyperopt
+    real_program = hyperopt_speedups._program
+    hyperopt_as_it_comes.setattr(hyperopt_speedups, "_program",
+                                 lambda top, given: programs.append((top, real_program(top, given))) or programs[-1][1])
     shared_domain = [search(space, seed, key=f"test-{id(space)}") for seed in range(8)]
     assert shared_domain == plain
     assert any(trials != plain[0] for trials in plain[1:])  # the seeds matter: the comparison can fail
+    # TPE's posterior and the random suggestions' graphs are replayed; only a graph with a switch is not
+    replayed = [top for top, program in programs if program is not None]
+    left = [top for top, program in programs if program is None]
+    assert len(replayed) >= 2 and all("switch" in str(top) for top in left)
+    assert bool(left) == (space is not NO_CHOICE)
 
 
 def test_a_graph_is_evaluated_in_the_order_rec_eval_takes():
@@ -80,8 +91,32 @@ def test_a_graph_is_evaluated_in_the_order_rec_eval_takes():
     assert replayed[0] != replayed[2]
 
 
-def test_a_domain_is_shared_by_key_and_calls_the_latest_objective():
+RNG = pyll.Literal()
+
+
+def graph_of_a_uniform_draw(upper):
+    """A node whose value is a graph, which rec_eval evaluates in turn (as Hyperopt's Lambdas)."""
+    return pyll.scope.uniform(0, upper, rng=RNG)
+
+
+pyll.scope.define_if_new(graph_of_a_uniform_draw)
+
+
+def test_a_node_that_returns_a_graph_is_evaluated_as_rec_eval_does():
+    graph = pyll.as_apply([pyll.scope.uniform(0, 1, rng=RNG), pyll.scope.graph_of_a_uniform_draw(5.0)])
+    hyperopt_speedups.replay_graph_evaluation()
+    replayed = [pyll.rec_eval(graph, memo={RNG: np.random.default_rng(seed)}) for seed in (4, 5)]
+    assert replayed == [pyll.rec_eval.__wrapped__(graph, memo={RNG: np.random.default_rng(seed)}) for seed in (4, 5)]
+    assert replayed[0] != replayed[1] and all(0 <= draws[1] <= 5 for draws in replayed)
+
+
+def test_a_domain_is_shared_by_key_one_search_at_a_time():
     first = hyperopt_speedups.search_domain("test-shared", lambda: FLAT, lambda params: 1.0)
-    second = hyperopt_speedups.search_domain("test-shared", lambda: pytest.fail("built twice"), lambda params: 2.0)
-    assert first is second and second.fn({}) == 2.0
-    assert hyperopt_speedups.search_domain("test-other", lambda: NESTED, lambda params: 3.0) is not first
+    # a second search while the first holds it (another thread) gets a Domain of its own
+    meanwhile = hyperopt_speedups.search_domain("test-shared", lambda: FLAT, lambda params: 2.0)
+    assert meanwhile is not first and (first.fn({}), meanwhile.fn({})) == (1.0, 2.0)
+    first.fn = None  # its search ended
+    second = hyperopt_speedups.search_domain("test-shared", lambda: pytest.fail("built twice"), lambda params: 3.0)
+    assert second is first and second.fn({}) == 3.0
+    assert hyperopt_speedups.search_domain("test-other", lambda: NESTED, lambda params: 4.0) is not first
+    second.fn = None

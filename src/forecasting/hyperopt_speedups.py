@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
-_install_lock = threading.Lock()
+_install_lock = threading.RLock()  # also guards the caches below
 
 
 def reuse_tpe_posterior_graph() -> None:
@@ -55,21 +55,25 @@ MAX_DOMAINS = 8
 
 def search_domain(key: str, make_space: Callable[[], dict], objective: Callable) -> Any:
     """The Hyperopt ``Domain`` of the space ``make_space()`` makes, built once per
-    ``key`` (a text naming the space) in this process, calling ``objective``.
+    ``key`` (a text naming the space) in this process, calling ``objective``. The
+    caller sets its ``fn`` back to None when its search ends.
 
     A Domain holds its space's graphs and the objective and nothing of a search's
-    own (the trials are kept apart), so searches one after another can share it.
-    Not for two searches at once in one process (each sets the objective)."""
+    own (the trials are kept apart), so searches one after another share it. A
+    search while another one holds it (threads) gets a Domain of its own."""
     from hyperopt import base
 
-    domain = _domains.get(key)
-    if domain is None:
-        domain = _domains[key] = base.Domain(objective, make_space())
-        while len(_domains) > MAX_DOMAINS:
-            _domains.popitem(last=False)
-    _domains.move_to_end(key)
-    domain.fn = objective
-    return domain
+    with _install_lock:
+        domain = _domains.get(key)
+        if domain is None:
+            domain = _domains[key] = base.Domain(None, make_space())
+            while len(_domains) > MAX_DOMAINS:
+                _domains.popitem(last=False)
+        _domains.move_to_end(key)
+        if domain.fn is not None:  # in use
+            return base.Domain(objective, make_space())
+        domain.fn = objective
+        return domain
 
 
 def _evaluation_order(top, given) -> list | None:
@@ -134,13 +138,14 @@ def replay_graph_evaluation() -> None:
                 return evaluate(expr, deepcopy_inputs, memo, max_program_len, memo_gc, print_trace,
                                 print_node_on_error)
             key = (id(expr), frozenset(memo))
-            kept = programs.get(key)
-            if kept is None or kept[0] is not expr:
-                top = base.as_apply(expr)  # a list or dict becomes a new node: kept with its program
-                kept = programs[key] = (expr, top, _program(top, memo))
-                while len(programs) > MAX_PROGRAMS:
-                    programs.popitem(last=False)
-            programs.move_to_end(key)
+            with _install_lock:
+                kept = programs.get(key)
+                if kept is None or kept[0] is not expr:
+                    top = base.as_apply(expr)  # a list or dict becomes a new node: kept with its program
+                    kept = programs[key] = (expr, top, _program(top, memo))
+                    while len(programs) > MAX_PROGRAMS:
+                        programs.popitem(last=False)
+                programs.move_to_end(key)
             _, top, steps = kept
             if steps is None:
                 return evaluate(expr, deepcopy_inputs, memo, max_program_len, memo_gc, print_trace,

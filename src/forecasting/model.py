@@ -282,6 +282,8 @@ def _plain_seasonal_model(model) -> bool:
         and model.growth in ("linear", "flat")
         and model.scaling == "absmax"
         and not model.logistic_floor
+        and model.holidays is None
+        and model.country_holidays is None
         and model.train_holiday_names is None
         and not model.extra_regressors
         and all(props["condition_name"] is None for props in model.seasonalities.values())
