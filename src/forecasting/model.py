@@ -132,19 +132,38 @@ def fit(
     return model
 
 
-def _fits_from_arrays(model, history: pd.DataFrame) -> bool:
-    """Whether ``_fit_from_arrays`` makes this model's fit: a posterior mode found in
-    process, linear or flat growth from a zero floor, no holidays, extra regressors
-    or conditional seasonalities, nanosecond dates and float values (as cleaning leaves them)."""
+def _arrays_cover(model) -> bool:
+    """Whether a model's inputs are what ``_seasonality_features`` and a zero floor
+    make: linear or flat growth scaled by the absolute maximum, seasonalities
+    without conditions, no holidays, no extra regressors."""
     return (
-        model.stan_backend.in_process
-        and model.mcmc_samples == 0
-        and model.growth in ("linear", "flat")
+        model.growth in ("linear", "flat")
         and model.scaling == "absmax"
+        and not model.logistic_floor
         and model.holidays is None
         and model.country_holidays is None
         and not model.extra_regressors
         and all(props["condition_name"] is None for props in model.seasonalities.values())
+    )
+
+
+def _seasonality_features(model, ds: np.ndarray) -> np.ndarray:
+    """Prophet's seasonality features of ``model`` at the sorted ``ds``, in its column
+    order (Prophet's placeholder column where there are none), column-major as
+    its frame hands them over: the same sums in the same order."""
+    periods = [(props["period"], props["fourier_order"]) for props in model.seasonalities.values()]
+    features = prophet_points.fourier_features(ds, periods) if periods else np.zeros((len(ds), 1))
+    return np.asfortranarray(features)
+
+
+def _fits_from_arrays(model, history: pd.DataFrame) -> bool:
+    """Whether ``_fit_from_arrays`` makes this model's fit: ``_arrays_cover`` it, its
+    posterior mode is found in process, and the dates are nanoseconds and the values
+    floats (as cleaning leaves them)."""
+    return (
+        _arrays_cover(model)
+        and model.stan_backend.in_process
+        and model.mcmc_samples == 0
         and history["ds"].dtype == np.dtype("datetime64[ns]")
         and history["y"].dtype == np.dtype("float64")
     )
@@ -158,34 +177,28 @@ def _fit_from_arrays(model, history: pd.DataFrame) -> None:
     its automatic seasonalities, changepoints, starting point and the fit itself."""
     from prophet.models import TrendIndicator
 
-    observed = history["y"].notna().to_numpy()
-    if observed.sum() < 2:
-        raise ValueError("Dataframe has less than 2 non-NaN rows.")
-    model.history_dates = pd.to_datetime(pd.Series(history["ds"].unique(), name="ds")).sort_values()
-    ds, y = history["ds"].to_numpy()[observed], history["y"].to_numpy(dtype="float64")[observed]
-    order = np.argsort(ds, kind="mergesort")  # as setup_dataframe sorts
-    ds, y = ds[order], y[order]
-    if np.isinf(y).any():
+    if np.isinf(history["y"].to_numpy()).any():
         raise ValueError("Found infinity in column y.")
-    model.y_min, model.y_scale = 0.0, float(np.abs(y).max()) or 1.0  # initialize_scales, absmax
-    model.start, model.t_scale = pd.Timestamp(ds[0]), pd.Timedelta(ds[-1] - ds[0])
-    floor = np.zeros(len(y))
     with np.errstate(invalid="ignore"):  # one distinct date: NaN, as pandas gives Prophet without a warning
-        t = (ds - ds[0]) / (ds[-1] - ds[0])
+        arrays = prophet_points.fold_arrays(history, history["ds"].iloc[:0])  # the observed rows, sorted, scaled
+    ds, y, t = arrays.ds, arrays.y, arrays.t
+    model.history_dates = pd.to_datetime(pd.Series(history["ds"].unique(), name="ds")).sort_values()
+    model.y_min, model.y_scale = 0.0, arrays.y_scale  # initialize_scales, absmax
+    model.start, model.t_scale = pd.Timestamp(arrays.start), pd.Timedelta(arrays.t_scale)
+    floor = np.zeros(len(y))
     model.history = pd.DataFrame({"ds": ds, "y": y, "floor": floor, "t": t, "y_scaled": (y - floor) / model.y_scale})
     model.set_auto_seasonalities()
 
-    # make_all_seasonality_features: the features, their priors and which component each is in
-    periods, columns, prior_scales = [], [], []
+    # make_all_seasonality_features: the features, their names and priors, which component each is in
+    features = _seasonality_features(model, ds)
+    columns, prior_scales = [], []
     modes: dict[str, list[str]] = {"additive": [], "multiplicative": []}
     for name, props in model.seasonalities.items():
-        periods.append((props["period"], props["fourier_order"]))
         columns += [f"{name}_delim_{i + 1}" for i in range(2 * props["fourier_order"])]
         prior_scales += [props["prior_scale"]] * (2 * props["fourier_order"])
         modes[props["mode"]].append(name)
-    features = prophet_points.fourier_features(ds, periods)
-    if not periods:  # Prophet's placeholder, so that X is never empty
-        features, columns, prior_scales = np.zeros((len(y), 1)), ["zeros"], [1.0]
+    if not columns:  # Prophet's placeholder, so that X is never empty
+        columns, prior_scales = ["zeros"], [1.0]
     # the layout depends on the features' names only: an empty frame of them (of floats: 20 times cheaper)
     named = pd.DataFrame(np.empty((0, len(columns))), columns=columns)
     component_cols, modes = model.regressor_column_matrix(named, modes)
@@ -196,7 +209,7 @@ def _fit_from_arrays(model, history: pd.DataFrame) -> None:
     stan_data = {
         "T": len(y), "S": len(model.changepoints_t), "K": features.shape[1], "tau": model.changepoint_prior_scale,
         "trend_indicator": TrendIndicator[model.growth.upper()].value, "y": model.history["y_scaled"].to_numpy(),
-        "t": t, "t_change": model.changepoints_t, "X": np.asfortranarray(features), "sigmas": prior_scales,
+        "t": t, "t_change": model.changepoints_t, "X": features, "sigmas": prior_scales,
         "s_a": component_cols["additive_terms"].to_numpy(), "s_m": component_cols["multiplicative_terms"].to_numpy(),
         "cap": np.zeros(len(y)),
     }
@@ -274,32 +287,18 @@ def forecast_frame(model, future: pd.DataFrame) -> pd.DataFrame:
 
 
 def _plain_seasonal_model(model) -> bool:
-    """A model whose prediction inputs ``_prediction_arrays`` makes: one parameter
-    draw (a posterior mode), linear or flat growth from a zero floor, seasonalities
-    without conditions, no holidays, no extra regressors."""
-    return (
-        model.params["k"].shape[0] == 1
-        and model.growth in ("linear", "flat")
-        and model.scaling == "absmax"
-        and not model.logistic_floor
-        and model.holidays is None
-        and model.country_holidays is None
-        and model.train_holiday_names is None
-        and not model.extra_regressors
-        and all(props["condition_name"] is None for props in model.seasonalities.values())
-    )
+    """A model whose prediction inputs ``_prediction_arrays`` makes: ``_arrays_cover``
+    it, it has one parameter draw (a posterior mode), and no holidays were trained."""
+    return _arrays_cover(model) and model.params["k"].shape[0] == 1 and model.train_holiday_names is None
 
 
 def _prediction_arrays(model, future: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """The sorted dates, a frame of the scaled time and floor (what the trend and its
     samples read), and the seasonality features, as Prophet's setup_dataframe and
-    make_all_seasonality_features make them, from arrays. The features' columns in
-    Prophet's order, column-major as its frame hands them over: the same sums."""
+    make_all_seasonality_features make them, from arrays."""
     ds = np.sort(future["ds"].to_numpy("datetime64[ns]"), kind="mergesort")
     t = (ds - model.start.to_datetime64()) / model.t_scale.to_timedelta64()
-    periods = [(props["period"], props["fourier_order"]) for props in model.seasonalities.values()]
-    features = prophet_points.fourier_features(ds, periods) if periods else np.zeros((len(ds), 1))
-    return ds, pd.DataFrame({"t": t, "floor": np.zeros(len(ds))}), np.asfortranarray(features)
+    return ds, pd.DataFrame({"t": t, "floor": np.zeros(len(ds))}), _seasonality_features(model, ds)
 
 
 def _yhat_samples(model, df: pd.DataFrame, features: np.ndarray, component_cols: pd.DataFrame) -> np.ndarray:
