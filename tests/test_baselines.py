@@ -1,4 +1,6 @@
 """Baseline models, their season lengths and the stored-model round trip."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,3 +127,38 @@ def test_the_ensemble_is_stored_with_both_parts_and_averages_them(fast_config):
     )
     pd.testing.assert_frame_equal(again, expected)
     assert again["ds"].min() == later + pd.Timedelta(days=1)
+
+
+@pytest.mark.parametrize("frequency", ["h", "15min", "D", "7D"])
+@pytest.mark.parametrize("name", sorted(baselines.BASELINES))
+def test_points_counted_in_steps_are_the_forecast_at_those_dates(name, frequency):
+    """predict_at's points for fixed-length periods, without dates or frames, against
+    the whole forecast looked up at the dates: on a gappy history, at dates off the
+    grid (NaN), inside the history (NaN) and beyond the next season."""
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+    rng = np.random.default_rng(len(name) + len(frequency))
+    ds = pd.Timestamp("2024-03-01") + step * np.arange(800)
+    history = pd.DataFrame({"ds": ds, "y": rng.gamma(2.0, 10.0, len(ds))}).drop(index=[790, 795, 796])
+    end = ds[-1]
+    dates = pd.Series([end + step * k for k in (1, 2, 5, 200, 400)] + [end + step / 2, end, end - step])
+    points = baselines.predict_at(name, history, dates, frequency, 0.8)
+    assert np.isnan(points[-3:]).all() and np.isfinite(points[:5]).all()
+    for part in (history, history.head(30), history.head(1)):  # shorter than a season, a single row
+        from_dates = baselines._predict_at_dates(name, part, dates, frequency, 0.8)
+        np.testing.assert_array_equal(baselines.predict_at(name, part, dates, frequency, 0.8), from_dates)
+
+
+def test_points_at_calendar_periods_still_come_from_the_dates():
+    months = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=36, freq="MS"), "y": np.arange(36.0) % 12})
+    dates = pd.Series(pd.date_range("2023-01-01", periods=3, freq="MS"))
+    np.testing.assert_array_equal(baselines.predict_at("seasonal_naive", months, dates, "MS", 0.8), [0.0, 1.0, 2.0])
+
+
+def test_a_stored_history_holds_its_times_to_the_second_or_finer_where_they_need_it():
+    def stored_times(times):
+        history = pd.DataFrame({"ds": pd.to_datetime(times), "y": [1.0] * len(times)})
+        return json.loads(model_store.dump("naive", history))["ds"]
+
+    assert stored_times(["1969-12-31 23:59:59", "2024-01-31 23:00:00"]) == ["1969-12-31T23:59:59", "2024-01-31T23:00:00"]
+    finer = stored_times(["1969-12-31 23:59:59.999999999", "2024-01-31 23:00:00.000000000"])  # before 1970 too
+    assert finer == ["1969-12-31T23:59:59.999999999", "2024-01-31T23:00:00.000000000"]

@@ -40,6 +40,15 @@ def season_length(frequency: str) -> int:
     return SEASON_BY_FREQUENCY.get(offset.name.split("-")[0], 1)
 
 
+def week_length(frequency: str) -> int:
+    """Steps per week for data of a day or finer (168 for hourly data), else 1."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick) and pd.Timedelta(offset) <= DAY:
+        steps, remainder = divmod(7 * DAY, pd.Timedelta(offset))
+        return int(steps) if not remainder else 1
+    return 1
+
+
 def _interval(point: np.ndarray, sigma: float, widening: np.ndarray, width: float) -> pd.DataFrame:
     z = NormalDist().inv_cdf(0.5 + width / 2)
     spread = z * sigma * widening if math.isfinite(sigma) else np.full(len(point), np.nan)
@@ -53,11 +62,11 @@ def on_grid(history: pd.DataFrame, frequency: str) -> np.ndarray:
     y = history["y"].to_numpy(dtype="float64")
     if len(y) < 2:
         return y
-    first, last = history["ds"].iloc[0], history["ds"].iloc[-1]
+    ds = history["ds"].to_numpy(dtype="datetime64[ns]")
     offset = to_offset(frequency)
-    if isinstance(offset, Tick) and last - first == (len(y) - 1) * pd.Timedelta(offset):
+    if isinstance(offset, Tick) and (ds[-1] - ds[0]).astype("int64") == (len(y) - 1) * offset.nanos:
         return y  # no gap, known without building the grid
-    grid = pd.date_range(first, last, freq=frequency)
+    grid = pd.date_range(ds[0], ds[-1], freq=frequency)
     if len(grid) == len(y):
         return y
     return history.set_index("ds")["y"].reindex(grid).to_numpy(dtype="float64")
@@ -69,39 +78,20 @@ def _std(values: np.ndarray) -> float:
     return float(np.std(defined, ddof=1)) if len(defined) > 1 else float("nan")
 
 
-def naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
-    """The last value, repeated."""
-    y = on_grid(history, frequency)
+# Each baseline's forecast from ``y`` on the grid (on_grid) as three arrays: the
+# points, the spread of its in-sample one-step errors, and how the interval widens
+# with each step. Cross-validation needs only the points, without dates or frames.
+Parts = tuple[np.ndarray, float, np.ndarray]
+
+
+def _naive_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
     steps = np.arange(1, horizon + 1)
-    frame = _interval(np.full(horizon, y[-1]), _std(np.diff(y)), np.sqrt(steps), interval_width)
-    return _with_dates(frame, history, horizon, frequency)
+    return np.full(horizon, y[-1]), _std(np.diff(y)), np.sqrt(steps)
 
 
-def week_length(frequency: str) -> int:
-    """Steps per week for data of a day or finer (168 for hourly data), else 1."""
-    offset = to_offset(frequency)
-    if isinstance(offset, Tick) and pd.Timedelta(offset) <= DAY:
-        steps, remainder = divmod(7 * DAY, pd.Timedelta(offset))
-        return int(steps) if not remainder else 1
-    return 1
-
-
-def seasonal_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
-    """The value one season earlier, repeated; the plain naive forecast when the
-    history is shorter than two seasons."""
-    return _repeat_cycle(history, horizon, frequency, interval_width, season_length(frequency))
-
-
-def weekly_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
-    """The value one week earlier: for hourly data whose days differ by weekday
-    (traffic, footfall), which the daily cycle of seasonal naive misses."""
-    return _repeat_cycle(history, horizon, frequency, interval_width, week_length(frequency))
-
-
-def _repeat_cycle(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float, m: int) -> pd.DataFrame:
-    y = on_grid(history, frequency)
+def _cycle_parts(y: np.ndarray, horizon: int, frequency: str, m: int) -> Parts:
     if m <= 1 or len(y) < 2 * m:
-        return naive(history, horizon, frequency, interval_width)
+        return _naive_parts(y, horizon, frequency)
     cycle = y[len(y) - m:]
     earlier = len(y) - 2 * m
     while np.isnan(cycle).any() and earlier >= 0:  # a period missing from the last cycle: the cycle before's
@@ -109,19 +99,55 @@ def _repeat_cycle(history: pd.DataFrame, horizon: int, frequency: str, interval_
         earlier -= m
     cycle = np.where(np.isnan(cycle), y[-1], cycle)
     steps = np.arange(horizon)
-    frame = _interval(cycle[steps % m], _std(y[m:] - y[:-m]), np.sqrt(steps // m + 1), interval_width)
-    return _with_dates(frame, history, horizon, frequency)
+    return cycle[steps % m], _std(y[m:] - y[:-m]), np.sqrt(steps // m + 1)
 
 
-def drift(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
-    """The line from the first to the last value, extended."""
-    y = on_grid(history, frequency)
+def _seasonal_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
+    return _cycle_parts(y, horizon, frequency, season_length(frequency))
+
+
+def _weekly_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
+    return _cycle_parts(y, horizon, frequency, week_length(frequency))
+
+
+def _drift_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
     n = len(y)
     slope = (y[-1] - y[0]) / (n - 1) if n > 1 else 0.0
     steps = np.arange(1, horizon + 1)
     widening = np.sqrt(steps * (1 + steps / max(n - 1, 1)))
-    frame = _interval(y[-1] + slope * steps, _std(np.diff(y) - slope), widening, interval_width)
+    return y[-1] + slope * steps, _std(np.diff(y) - slope), widening
+
+
+PARTS = {"naive": _naive_parts, "seasonal_naive": _seasonal_parts, "weekly_naive": _weekly_parts,
+         "drift": _drift_parts}
+
+
+def _forecast(name: str, history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    point, sigma, widening = PARTS[name](on_grid(history, frequency), horizon, frequency)
+    frame = _interval(point, sigma, widening, interval_width)
     return _with_dates(frame, history, horizon, frequency)
+
+
+def naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The last value, repeated."""
+    return _forecast("naive", history, horizon, frequency, interval_width)
+
+
+def seasonal_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The value one season earlier, repeated; the plain naive forecast when the
+    history is shorter than two seasons."""
+    return _forecast("seasonal_naive", history, horizon, frequency, interval_width)
+
+
+def weekly_naive(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The value one week earlier: for hourly data whose days differ by weekday
+    (traffic, footfall), which the daily cycle of seasonal naive misses."""
+    return _forecast("weekly_naive", history, horizon, frequency, interval_width)
+
+
+def drift(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The line from the first to the last value, extended."""
+    return _forecast("drift", history, horizon, frequency, interval_width)
 
 
 def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, frequency: str) -> pd.DataFrame:
@@ -145,7 +171,25 @@ def forecast_until(
 
 
 def predict_at(name: str, history: pd.DataFrame, dates: pd.Series, frequency: str, interval_width: float) -> np.ndarray:
-    """Point forecasts at ``dates`` (on the frequency's grid, after the history)."""
+    """Point forecasts at ``dates`` (NaN at a date off the frequency's grid after the
+    history). With periods of a fixed length (hours, days, ...) the dates are counted in
+    steps and only the points computed: a cross-validation asks for them for every
+    baseline and fold."""
+    offset = to_offset(frequency)
+    if not isinstance(offset, Tick):  # months, weeks on a weekday, ...: their own calendar
+        return _predict_at_dates(name, history, dates, frequency, interval_width)
+    last = history["ds"].to_numpy(dtype="datetime64[ns]").max()
+    after = (np.asarray(dates, dtype="datetime64[ns]") - last).astype("int64")
+    steps, off_grid = np.divmod(after, offset.nanos)
+    point = PARTS[name](on_grid(history, frequency), max(int(steps.max(initial=0)), 1), frequency)[0]
+    at = np.full(len(steps), np.nan)
+    on = (off_grid == 0) & (steps >= 1)
+    at[on] = point[steps[on] - 1]
+    return at
+
+
+def _predict_at_dates(name: str, history: pd.DataFrame, dates: pd.Series, frequency: str,
+                      interval_width: float) -> np.ndarray:
     periods = len(pd.date_range(history["ds"].max(), pd.Timestamp(dates.max()), freq=frequency)) - 1
     forecast = BASELINES[name](history, max(periods, 1), frequency, interval_width).set_index("ds")["yhat"]
     return forecast.reindex(pd.DatetimeIndex(dates)).to_numpy()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from forecasting import baselines, model
@@ -27,11 +28,11 @@ def dump(name: str, fitted) -> str:
 
 def _history_json(history) -> dict:
     history = pd.DataFrame(history)
-    ds = history["ds"]
-    if (ds.dt.microsecond != 0).any() or (ds.dt.nanosecond != 0).any():  # data at steps below a second
-        text = ds.to_numpy("datetime64[ns]").astype(str)
-    else:  # the common case, without nine zeros in every time of the JSON
-        text = ds.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    ds = history["ds"].to_numpy("datetime64[ns]")
+    if (ds.view("int64") % 1_000_000_000).any():  # data at steps below a second
+        text = ds.astype(str)
+    else:  # the common case, without nine zeros in every time of the JSON (2024-01-31T23:00:00)
+        text = np.datetime_as_string(ds.astype("datetime64[s]"))
     return {"ds": text.tolist(), "y": history["y"].tolist()}
 
 
