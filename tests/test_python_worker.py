@@ -40,6 +40,30 @@ def test_zip_directories_are_reread_by_invalidate_caches_only_when_the_archive_c
         sys.modules.pop(name, None)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 rereads zip directories lazily itself")
+def test_zip_importers_made_before_the_daemon_forks_are_not_reread_by_its_workers_first_task(tmp_path, monkeypatch):
+    archive = tmp_path / "preloaded.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("preloaded_one.py", "VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(archive))
+    importlib.invalidate_caches()
+    assert importlib.import_module("preloaded_one").VALUE == 1
+    python_worker.prepare()
+    python_worker._stamp_zip_directories()  # what the daemon does once its modules are loaded
+
+    reads = []
+    read_directory = zipimport._read_directory
+    monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or read_directory(path))
+    importlib.invalidate_caches()  # a forked worker's first task
+    assert str(archive) not in reads
+    with zipfile.ZipFile(archive, "a") as zipped:
+        zipped.writestr("preloaded_two.py", "VALUE = 2\n")
+    importlib.invalidate_caches()
+    assert reads.count(str(archive)) == 1 and importlib.import_module("preloaded_two").VALUE == 2
+    for name in ("preloaded_one", "preloaded_two"):
+        sys.modules.pop(name, None)
+
+
 def test_the_preloading_daemon_is_chosen_only_where_the_workers_python_finds_it_in_a_folder(tmp_path, monkeypatch):
     assert worker_daemon_conf("local[2]", sys.executable) == {"spark.python.daemon.module": "forecasting.worker_daemon"}
     assert worker_daemon_conf("spark://127.0.0.1:7077", sys.executable) == {}  # executors get the package later
