@@ -67,7 +67,10 @@ def _stamp_zip_directories() -> None:
             importer._archive_stat = _archive_stat(importer.archive)
 
 
-PRELOADED_MODULES = ("hyperopt", "mlflow.prophet", "forecasting.run_artifacts", "prophet")
+# What a series' task imports: Prophet, Hyperopt, MLflow's model flavour and the pyfunc module
+# its first saved model loads, and the package's per-series modules.
+PRELOADED_MODULES = ("hyperopt", "mlflow.prophet", "mlflow.pyfunc", "forecasting.run_artifacts",
+                     "forecasting.child_runs", "prophet")
 
 
 def load_training_modules() -> None:
