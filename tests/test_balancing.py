@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from forecasting.balancing import (
-    SLOT_COLUMN, TASK_COLUMN, balanced, landing_values, series_slots, slot_values, slots_per_task, task_of_slot,
+    SLOT_COLUMN, TASK_COLUMN, balanced, landing_values, series_slots, slot_values, slots_per_task, spark_hash_long,
+    task_of_slot,
 )
 
 
@@ -109,8 +111,8 @@ def test_a_task_holding_more_slots_gets_as_many_times_the_series_and_rows(spark)
 
 
 def test_each_slot_gets_its_tasks_landing_value_and_the_plan_reads_no_python_rows(spark):
-    landing = {r.task_number: r[TASK_COLUMN] for r in landing_values(spark, 3).collect()}
-    assert slot_values(spark, [3, 2, 1]) == [landing[task] for task in [0, 0, 0, 1, 1, 2]]
+    landing = landing_values(3)
+    assert slot_values([3, 2, 1]) == [landing[task] for task in [0, 0, 0, 1, 1, 2]]
     # a table of Python rows would take a Python worker of its own, in a job
     # before the training's (5 s of a 1,000 series run, once)
     series = spark.range(40).select((F.col("id") % 8).cast("string").alias("store"), F.col("id").alias("day"))
@@ -118,10 +120,23 @@ def test_each_slot_gets_its_tasks_landing_value_and_the_plan_reads_no_python_row
     assert "ExistingRDD" not in plan and "LocalTableScan" not in plan
 
 
-def test_a_landing_value_for_every_task_sends_its_rows_to_that_task(spark):
-    landing = landing_values(spark, 7)
-    placed = landing.repartition(7, TASK_COLUMN).select("task_number", F.spark_partition_id().alias("task")).collect()
-    assert sorted((r.task_number, r.task) for r in placed) == [(task, task) for task in range(7)]
+@pytest.mark.parametrize("partitions", [1, 7, 64, 250])
+def test_a_landing_value_for_every_task_sends_its_rows_to_that_task_in_spark(spark, partitions):
+    landing = landing_values(partitions)
+    values = spark.createDataFrame(sorted(landing.items()), f"task_number int, {TASK_COLUMN} bigint")
+    placed = values.repartition(partitions, TASK_COLUMN).select("task_number", F.spark_partition_id().alias("task"))
+    assert sorted((r.task_number, r.task) for r in placed.collect()) == [(task, task) for task in range(partitions)]
+    # and each is the smallest value that lands there
+    smaller = spark.range(max(landing.values())).select(
+        F.pmod(F.hash("id"), F.lit(partitions)).alias("task"), F.col("id")
+    ).groupBy("task").agg(F.min("id").alias("first"))
+    assert {r.task: r.first for r in smaller.collect()} == {t: v for t, v in landing.items() if v < max(landing.values())}
+
+
+def test_spark_hash_long_is_sparks_hash_of_a_bigint(spark):
+    values = [0, 1, -1, 42, 2**31 - 1, 2**31, -(2**31), 2**32 + 5, 2**63 - 1, -(2**63), 123456789012345]
+    hashed = spark.createDataFrame([(v,) for v in values], "v bigint").select("v", F.hash("v").alias("h")).collect()
+    assert {r.v: r.h for r in hashed} == {v: spark_hash_long(v) for v in values}
 
 
 def _shuffle_under_training(df) -> str:

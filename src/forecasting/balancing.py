@@ -56,8 +56,8 @@ def slots_per_task(series_count: int, partitions: int, cores: int) -> list[int]:
 def balanced(series_df: DataFrame, key_columns: list[str], per_task: list[int]) -> DataFrame:
     """``series_df`` with TASK_COLUMN, hash-partitioned on it into ``len(per_task)``
     tasks, task n holding ``per_task[n]`` slots of about equal size. The task of a
-    series depends on the input alone. Runs one small job now (slot_values)."""
-    values = slot_values(series_df.sparkSession, per_task)
+    series depends on the input alone."""
+    values = slot_values(per_task)
     # One JSON literal, which Spark folds into a constant array: no join, and no
     # table of Python rows (createDataFrame), which a Python worker would read in
     # a job of its own before the training's.
@@ -102,22 +102,46 @@ def task_of_slot(per_task: list[int]) -> list[int]:
     return [task for task, slots in enumerate(per_task) for _ in range(slots)]
 
 
-def slot_values(spark, per_task: list[int]) -> list[int]:
+def slot_values(per_task: list[int]) -> list[int]:
     """For each slot, by number, the landing value (see landing_values) of its task."""
-    landing = dict(landing_values(spark, len(per_task)).collect())  # a row per task
-    # Among 64 candidates per task every task finds one; were one missing, its
-    # series would still train, in another task.
-    return [landing.get(task, task) for task in task_of_slot(per_task)]
+    landing = landing_values(len(per_task))
+    return [landing[task] for task in task_of_slot(per_task)]
 
 
-def landing_values(spark, partitions: int) -> DataFrame:
-    """For each task number (``task_number``), the smallest integer (TASK_COLUMN)
-    that Spark's hash partitioning (Murmur3 of the value, modulo the partitions)
-    sends to that task."""
-    # one partition: the minimum per task needs no shuffle (a job of one task)
-    candidates = spark.range(0, 64 * partitions, 1, numPartitions=1)
-    return (
-        candidates.select(F.pmod(F.hash("id"), F.lit(partitions)).alias("task_number"), F.col("id"))
-        .groupBy("task_number")
-        .agg(F.min("id").alias(TASK_COLUMN))
-    )
+def landing_values(partitions: int) -> dict[int, int]:
+    """For each task number, the smallest integer (TASK_COLUMN) that Spark's hash
+    partitioning (Murmur3 of the value, modulo the partitions) sends to that task.
+    Worked out here rather than by Spark: a job less before the training (the
+    tests check it against Spark's own partitioner)."""
+    landing: dict[int, int] = {}
+    value = 0
+    while len(landing) < partitions:  # about partitions * ln(partitions) values
+        landing.setdefault(spark_hash_long(value) % partitions, value)
+        value += 1
+    return landing
+
+
+_MASK = 0xFFFFFFFF
+
+
+def _rotate_left(x: int, bits: int) -> int:
+    return ((x << bits) | (x >> (32 - bits))) & _MASK
+
+
+def _mix(h1: int, k1: int) -> int:
+    k1 = _rotate_left((k1 * 0xCC9E2D51) & _MASK, 15) * 0x1B873593 & _MASK
+    h1 = _rotate_left(h1 ^ k1, 13)
+    return (h1 * 5 + 0xE6546B64) & _MASK
+
+
+def spark_hash_long(value: int, seed: int = 42) -> int:
+    """Spark's ``hash()`` of a bigint (Murmur3_x86_32.hashLong, the seed its hash
+    partitioning uses): the low 32 bits, then the high, then the finalisation."""
+    h1 = _mix(_mix(seed, value & _MASK), (value >> 32) & _MASK)
+    h1 ^= 8
+    h1 ^= h1 >> 16
+    h1 = (h1 * 0x85EBCA6B) & _MASK
+    h1 ^= h1 >> 13
+    h1 = (h1 * 0xC2B2AE35) & _MASK
+    h1 ^= h1 >> 16
+    return h1 - (1 << 32) if h1 >= 1 << 31 else h1  # a Java int

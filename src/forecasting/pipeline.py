@@ -117,8 +117,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         holdout = config.forecast.horizon if evaluate else 0
         counters = SeriesCounters.create(spark)
-        with job_description(spark, "balance the series over the tasks"):
-            results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
+        results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
         stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)

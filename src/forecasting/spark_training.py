@@ -179,8 +179,7 @@ def train_all(
     series_df: DataFrame, config: JobConfig, context: tracking.RunContext, series_count: int, holdout: int = 0,
     series_counters: SeriesCounters | None = None,
 ) -> DataFrame:
-    """Result rows, one per series. Lazy but for one small job (balancing's slots):
-    the training runs when the result is written.
+    """Result rows, one per series. Lazy: the training runs when the result is written.
     ``series_counters`` count the series, and the failed ones, as their tasks end."""
     spark = series_df.sparkSession
     cores = spark.sparkContext.defaultParallelism
