@@ -131,7 +131,7 @@ def test_the_ensemble_is_stored_with_both_parts_and_averages_them(fast_config):
 
 @pytest.mark.parametrize("frequency", ["h", "15min", "D", "7D"])
 @pytest.mark.parametrize("name", sorted(baselines.BASELINES))
-def test_points_counted_in_steps_are_the_forecast_at_those_dates(name, frequency):
+def test_points_counted_in_steps_are_the_forecast_at_those_dates(name, frequency, monkeypatch):
     """predict_at's points for fixed-length periods, without dates or frames, against
     the whole forecast looked up at the dates: on a gappy history, at dates off the
     grid (NaN), inside the history (NaN) and beyond the next season."""
@@ -141,17 +141,30 @@ def test_points_counted_in_steps_are_the_forecast_at_those_dates(name, frequency
     history = pd.DataFrame({"ds": ds, "y": rng.gamma(2.0, 10.0, len(ds))}).drop(index=[790, 795, 796])
     end = ds[-1]
     dates = pd.Series([end + step * k for k in (1, 2, 5, 200, 400)] + [end + step / 2, end, end - step])
+    parts = (history, history.head(30), history.head(1))  # shorter than a season, a single row
+    from_dates = [baselines._predict_at_dates(name, part, dates, frequency, 0.8) for part in parts]
+    monkeypatch.setattr(baselines, "_predict_at_dates", None)  # the steps alone
+    for part, expected in zip(parts, from_dates):
+        np.testing.assert_array_equal(baselines.predict_at(name, part, dates, frequency, 0.8), expected)
     points = baselines.predict_at(name, history, dates, frequency, 0.8)
     assert np.isnan(points[-3:]).all() and np.isfinite(points[:5]).all()
-    for part in (history, history.head(30), history.head(1)):  # shorter than a season, a single row
-        from_dates = baselines._predict_at_dates(name, part, dates, frequency, 0.8)
-        np.testing.assert_array_equal(baselines.predict_at(name, part, dates, frequency, 0.8), from_dates)
 
 
-def test_points_at_calendar_periods_still_come_from_the_dates():
-    months = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=36, freq="MS"), "y": np.arange(36.0) % 12})
-    dates = pd.Series(pd.date_range("2023-01-01", periods=3, freq="MS"))
-    np.testing.assert_array_equal(baselines.predict_at("seasonal_naive", months, dates, "MS", 0.8), [0.0, 1.0, 2.0])
+@pytest.mark.parametrize("frequency", ["MS", "B", "W-MON"])
+def test_points_at_calendar_periods_still_come_from_the_dates(frequency):
+    ds = pd.date_range("2020-01-06", periods=40, freq=frequency)
+    history = pd.DataFrame({"ds": ds[:36], "y": np.arange(36.0)})
+    points = baselines.predict_at("drift", history, pd.Series(ds[36:]), frequency, 0.8)
+    np.testing.assert_allclose(points, [36.0, 37.0, 38.0, 39.0])  # a period a step, by the calendar
+    assert baselines.step_nanos(frequency) is None
+
+
+def test_times_with_a_zone_keep_their_calendar_across_a_clock_change():
+    days = pd.date_range("2024-03-25", periods=10, freq="D", tz="Europe/Berlin")  # the clock moved on the 31st
+    history = pd.DataFrame({"ds": days, "y": np.arange(10.0)}).drop(index=[7])  # a gap after the change
+    assert np.isnan(baselines.on_grid(history, "D")).sum() == 1
+    later = pd.Series(pd.date_range(days[-1], periods=4, freq="D")[1:])
+    np.testing.assert_allclose(baselines.predict_at("naive", history, later, "D", 0.8), [9.0, 9.0, 9.0])
 
 
 def test_a_stored_history_holds_its_times_to_the_second_or_finer_where_they_need_it():

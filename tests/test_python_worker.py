@@ -48,8 +48,8 @@ def test_zip_importers_made_before_the_daemon_forks_are_not_reread_by_its_worker
     monkeypatch.syspath_prepend(str(archive))
     importlib.invalidate_caches()
     assert importlib.import_module("preloaded_one").VALUE == 1
-    python_worker.prepare()
-    python_worker._stamp_zip_directories()  # what the daemon does once its modules are loaded
+    monkeypatch.setattr(python_worker, "PRELOADED_MODULES", ())
+    python_worker.load_training_modules()  # what the daemon does before it forks
 
     reads = []
     read_directory = zipimport._read_directory

@@ -27,6 +27,14 @@ SEASON_BY_FREQUENCY = {
 DAY = pd.Timedelta(days=1)
 
 
+@lru_cache(maxsize=64)  # asked for every baseline and fold (0.05 ms a parse of the frequency)
+def step_nanos(frequency: str) -> int | None:
+    """The length of one period in nanoseconds where it is fixed (hours, days, 15
+    minutes, ...); None for calendar periods (months, weeks on a weekday, business days)."""
+    offset = to_offset(frequency)
+    return offset.nanos if isinstance(offset, Tick) else None
+
+
 @lru_cache(maxsize=64)  # asked on every cross-validation (0.05 ms a parse of the frequency)
 def season_length(frequency: str) -> int:
     """Steps per seasonal cycle for ``frequency`` (1 when it has no natural cycle).
@@ -62,14 +70,19 @@ def on_grid(history: pd.DataFrame, frequency: str) -> np.ndarray:
     y = history["y"].to_numpy(dtype="float64")
     if len(y) < 2:
         return y
-    ds = history["ds"].to_numpy(dtype="datetime64[ns]")
-    offset = to_offset(frequency)
-    if isinstance(offset, Tick) and (ds[-1] - ds[0]).astype("int64") == (len(y) - 1) * offset.nanos:
+    step = step_nanos(frequency)
+    if step is not None and _elapsed(history["ds"]) == (len(y) - 1) * step:
         return y  # no gap, known without building the grid
-    grid = pd.date_range(ds[0], ds[-1], freq=frequency)
+    grid = pd.date_range(history["ds"].iloc[0], history["ds"].iloc[-1], freq=frequency)
     if len(grid) == len(y):
         return y
     return history.set_index("ds")["y"].reindex(grid).to_numpy(dtype="float64")
+
+
+def _elapsed(ds: pd.Series) -> int:
+    """Nanoseconds from the first time to the last (both in the row order)."""
+    first, last = ds.iloc[0], ds.iloc[-1]
+    return (last - first).value
 
 
 def _std(values: np.ndarray) -> float:
@@ -171,16 +184,17 @@ def forecast_until(
 
 
 def predict_at(name: str, history: pd.DataFrame, dates: pd.Series, frequency: str, interval_width: float) -> np.ndarray:
-    """Point forecasts at ``dates`` (NaN at a date off the frequency's grid after the
-    history). With periods of a fixed length (hours, days, ...) the dates are counted in
-    steps and only the points computed: a cross-validation asks for them for every
-    baseline and fold."""
-    offset = to_offset(frequency)
-    if not isinstance(offset, Tick):  # months, weeks on a weekday, ...: their own calendar
+    """Point forecasts at ``dates``; NaN at a date off the frequency's grid, or not
+    after the history. With periods of a fixed length (hours, days, ...) the dates are
+    counted in steps and only the points computed: a cross-validation asks for them
+    for every baseline and fold."""
+    step = step_nanos(frequency)
+    if step is None or getattr(history["ds"].dtype, "tz", None) is not None:
+        # months, business days, ...: their own calendar; and a day across a clock change
         return _predict_at_dates(name, history, dates, frequency, interval_width)
     last = history["ds"].to_numpy(dtype="datetime64[ns]").max()
     after = (np.asarray(dates, dtype="datetime64[ns]") - last).astype("int64")
-    steps, off_grid = np.divmod(after, offset.nanos)
+    steps, off_grid = np.divmod(after, step)
     point = PARTS[name](on_grid(history, frequency), max(int(steps.max(initial=0)), 1), frequency)[0]
     at = np.full(len(steps), np.nan)
     on = (off_grid == 0) & (steps >= 1)

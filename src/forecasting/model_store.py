@@ -28,7 +28,10 @@ def dump(name: str, fitted) -> str:
 
 def _history_json(history) -> dict:
     history = pd.DataFrame(history)
-    ds = history["ds"].to_numpy("datetime64[ns]")
+    ds = history["ds"]
+    if getattr(ds.dtype, "tz", None) is not None:  # its wall-clock times, as strftime wrote them
+        ds = ds.dt.tz_localize(None)
+    ds = ds.to_numpy("datetime64[ns]")
     if (ds.view("int64") % 1_000_000_000).any():  # data at steps below a second
         text = ds.astype(str)
     else:  # the common case, without nine zeros in every time of the JSON (2024-01-31T23:00:00)
