@@ -12,18 +12,28 @@ from forecasting import python_worker
 from forecasting.spark_session import worker_daemon_conf
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 rereads zip directories lazily itself")
-def test_zip_directories_are_reread_by_invalidate_caches_only_when_the_archive_changed(tmp_path, monkeypatch):
-    archive = tmp_path / "shipped.zip"
+def _imported_from_a_zip(tmp_path, monkeypatch, name: str):
+    """``{name}_one`` imported from a zip of its own on the path; the zip."""
+    archive = tmp_path / f"{name}.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("shipped_one.py", "VALUE = 1\n")
+        zipped.writestr(f"{name}_one.py", "VALUE = 1\n")
     monkeypatch.syspath_prepend(str(archive))
     importlib.invalidate_caches()
-    assert importlib.import_module("shipped_one").VALUE == 1
+    assert importlib.import_module(f"{name}_one").VALUE == 1
+    return archive
 
+
+def _count_directory_reads(monkeypatch) -> list[str]:
     reads = []
     read_directory = zipimport._read_directory
     monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or read_directory(path))
+    return reads
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 rereads zip directories lazily itself")
+def test_zip_directories_are_reread_by_invalidate_caches_only_when_the_archive_changed(tmp_path, monkeypatch):
+    archive = _imported_from_a_zip(tmp_path, monkeypatch, "shipped")
+    reads = _count_directory_reads(monkeypatch)
     python_worker.prepare()
     for _ in range(3):  # tasks in one worker
         importlib.invalidate_caches()
@@ -36,32 +46,25 @@ def test_zip_directories_are_reread_by_invalidate_caches_only_when_the_archive_c
     importlib.invalidate_caches()
     assert reads.count(str(archive)) == before + 1
     assert importlib.import_module("shipped_two").VALUE == 2
-    for name in ("shipped_one", "shipped_two"):
-        sys.modules.pop(name, None)
+    for module in ("shipped_one", "shipped_two"):
+        sys.modules.pop(module, None)
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 rereads zip directories lazily itself")
 def test_zip_importers_made_before_the_daemon_forks_are_not_reread_by_its_workers_first_task(tmp_path, monkeypatch):
-    archive = tmp_path / "preloaded.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("preloaded_one.py", "VALUE = 1\n")
-    monkeypatch.syspath_prepend(str(archive))
-    importlib.invalidate_caches()
-    assert importlib.import_module("preloaded_one").VALUE == 1
+    archive = _imported_from_a_zip(tmp_path, monkeypatch, "preloaded")
     monkeypatch.setattr(python_worker, "PRELOADED_MODULES", ())
     python_worker.load_training_modules()  # what the daemon does before it forks
 
-    reads = []
-    read_directory = zipimport._read_directory
-    monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or read_directory(path))
+    reads = _count_directory_reads(monkeypatch)
     importlib.invalidate_caches()  # a forked worker's first task
     assert str(archive) not in reads
     with zipfile.ZipFile(archive, "a") as zipped:
         zipped.writestr("preloaded_two.py", "VALUE = 2\n")
     importlib.invalidate_caches()
     assert reads.count(str(archive)) == 1 and importlib.import_module("preloaded_two").VALUE == 2
-    for name in ("preloaded_one", "preloaded_two"):
-        sys.modules.pop(name, None)
+    for module in ("preloaded_one", "preloaded_two"):
+        sys.modules.pop(module, None)
 
 
 def test_the_preloading_daemon_is_chosen_only_where_the_workers_python_finds_it_in_a_folder(tmp_path, monkeypatch):
