@@ -48,12 +48,13 @@ def season_length(frequency: str) -> int:
     return SEASON_BY_FREQUENCY.get(offset.name.split("-")[0], 1)
 
 
+@lru_cache(maxsize=64)  # asked for every weekly naive forecast
 def week_length(frequency: str) -> int:
     """Steps per week for data of a day or finer (168 for hourly data), else 1."""
-    offset = to_offset(frequency)
-    if isinstance(offset, Tick) and pd.Timedelta(offset) <= DAY:
-        steps, remainder = divmod(7 * DAY, pd.Timedelta(offset))
-        return int(steps) if not remainder else 1
+    step = step_nanos(frequency)
+    if step is not None and step <= DAY.value:
+        steps, remainder = divmod(7 * DAY.value, step)
+        return steps if not remainder else 1
     return 1
 
 
