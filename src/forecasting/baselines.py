@@ -39,10 +39,11 @@ def step_nanos(frequency: str) -> int | None:
 def season_length(frequency: str) -> int:
     """Steps per seasonal cycle for ``frequency`` (1 when it has no natural cycle).
     Below a day the cycle is the day: 24 for hourly data, 96 for 15 minutes."""
+    step = step_nanos(frequency)
+    if step is not None and step < DAY.value:
+        steps, remainder = divmod(DAY.value, step)
+        return steps if not remainder else 1
     offset = to_offset(frequency)
-    if isinstance(offset, Tick) and pd.Timedelta(offset) < DAY:
-        steps, remainder = divmod(DAY, pd.Timedelta(offset))
-        return int(steps) if not remainder else 1
     if offset.n != 1:
         return 1
     return SEASON_BY_FREQUENCY.get(offset.name.split("-")[0], 1)
