@@ -42,10 +42,18 @@ if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (
 fi
 # A venv whose creation failed halfway (no ensurepip: Debian's python3-venv missing) is made again.
 if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
-    "$PYTHON" -m venv --clear .venv || {
-        echo "setup: '$PYTHON -m venv' failed; on Debian or Ubuntu install python3-venv" >&2
-        exit 1
-    }
+    if ! "$PYTHON" -m venv --clear .venv; then
+        # Debian and Ubuntu ship venv's ensurepip apart, as python3.X-venv
+        venv_package="python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "setup: '$PYTHON -m venv' failed; installing $venv_package" >&2
+            apt-get update -q && apt-get install -y -q "$venv_package" || true  # not a Debian Python: said below
+        fi
+        "$PYTHON" -m venv --clear .venv || {
+            echo "setup: '$PYTHON -m venv' failed; on Debian or Ubuntu install $venv_package" >&2
+            exit 1
+        }
+    fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
