@@ -246,7 +246,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the runs' folder goes (default: the system's temporary folder). Tracking "
                              "writes some 40 small files a series, so a folder where creating files is slow "
-                             "weighs on the job and the multiprocessing program (docs/performance.md)")
+                             "weighs on the job and the multiprocessing program (docs/performance.md: Where the runs' files go)")
     args = parser.parse_args()
     variants = args.variants.split(",")
     unknown = sorted(set(variants) - set(VARIANTS))

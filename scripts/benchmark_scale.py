@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the runs' folder goes (default: the system's temporary folder). Tracking "
                              "writes some 40 small files a series, so a folder where creating files is slow "
-                             "weighs on the job (docs/performance.md)")
+                             "weighs on the job (docs/performance.md: Where the runs' files go)")
     args = parser.parse_args()
     overrides = [*SMALL_BUDGET, *args.overrides]
     sizes = sorted(int(n) for n in args.series.split(","))
