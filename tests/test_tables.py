@@ -1,5 +1,6 @@
 """Delta tables over repeated runs: backfills, stored models, scoring, readers, time travel."""
 import datetime as dt
+import json
 from pathlib import Path
 
 import mlflow
@@ -237,6 +238,46 @@ def _overrides(runs):
     config = runs["config"]
     root = Path(config.output.path).parent
     return job_settings(config.input.path, root, ["shop"])
+
+
+def _delta_log(path: str) -> tuple[dict, list[dict]]:
+    """A Delta table's configuration and each added file's statistics, from its log."""
+    configuration, stats = {}, []
+    for commit in sorted(Path(path, "_delta_log").glob("*.json")):
+        for action in map(json.loads, commit.read_text().splitlines()):
+            if "metaData" in action:
+                configuration = action["metaData"]["configuration"]
+            if "add" in action:
+                stats.append(json.loads(action["add"]["stats"]))
+    return configuration, stats
+
+
+def test_new_delta_tables_keep_statistics_on_the_keys_and_the_columns_readers_filter_on(runs):
+    for name, indexed in (
+        (tables.FORECASTS, ["shop", "ds"]),
+        (tables.SERIES_RESULTS, ["shop", "status", "model"]),
+        (tables.MODELS, ["shop", "model"]),
+    ):
+        configuration, stats = _delta_log(runs["full"].tables[name])
+        assert configuration["delta.dataSkippingStatsColumns"] == ",".join(f"`{c}`" for c in indexed)
+        assert stats and all(sorted(file["minValues"]) == sorted(indexed) for file in stats), name
+        assert all(file["numRecords"] > 0 for file in stats)
+
+
+def test_a_key_with_a_dash_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):
+    rows = spark.createDataFrame(
+        [("a-1", "ok", "prophet", "{}", dt.date(2024, 3, 31))],
+        "`shop:id` string, status string, model string, model_json string, run_date date",
+    )
+    new, older = str(tmp_path / "new"), str(tmp_path / "older")
+    tables.write_slice(rows, tables.MODELS, new, "delta", {"run_date": "2024-03-31"}, ["shop:id"])
+    assert sorted(_delta_log(new)[1][0]["minValues"]) == ["model", "shop:id"]
+
+    rows.write.format("delta").partitionBy("run_date").save(older)  # as a job before this setting made it
+    tables.write_slice(rows, tables.MODELS, older, "delta", {"run_date": "2024-03-31"}, ["shop:id"])
+    configuration, stats = _delta_log(older)
+    assert "delta.dataSkippingStatsColumns" not in configuration
+    assert sorted(stats[-1]["minValues"]) == ["model", "model_json", "shop:id", "status"]
 
 
 def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):

@@ -152,7 +152,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         with job_description(spark, f"write {tables.FORECASTS}"):
             tables.write_slice(
                 forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
-                {"run_date": run_date, "source": tables.SCORED},
+                {"run_date": run_date, "source": tables.SCORED}, keys,
             )
         with job_description(spark, "count the series by status"):
             summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
