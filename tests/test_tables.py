@@ -264,7 +264,7 @@ def test_new_delta_tables_keep_statistics_on_the_keys_and_the_columns_readers_fi
         assert all(file["numRecords"] > 0 for file in stats)
 
 
-def test_a_key_with_a_dash_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):
+def test_a_key_with_a_colon_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):
     rows = spark.createDataFrame(
         [("a-1", "ok", "prophet", "{}", dt.date(2024, 3, 31))],
         "`shop:id` string, status string, model string, model_json string, run_date date",
