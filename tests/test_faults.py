@@ -97,8 +97,14 @@ def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):
     stores = [f"s{i}" for i in range(6)]
     input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
     argv = command(tmp_path, input_path, "tuning.max_evals=4")
-    job = subprocess.Popen(argv, cwd=tmp_path, env=environment(), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+    # A killed process cannot delete its temporary folders (Spark's, the JVM's native
+    # libraries, a worker's model template): they go under tmp_path, not the system's.
+    scratch = tmp_path / "killed-job-temp"
+    scratch.mkdir()
+    killed_argv = [argv[0], "--driver-java-options", f"-Djava.io.tmpdir={scratch}", *argv[1:]]
+    job = subprocess.Popen(killed_argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**environment(), "TMPDIR": str(scratch), "SPARK_LOCAL_DIRS": str(scratch)},
+                           start_new_session=True)
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and job.poll() is None:
