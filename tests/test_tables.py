@@ -264,20 +264,20 @@ def test_new_delta_tables_keep_statistics_on_the_keys_and_the_columns_readers_fi
         assert all(file["numRecords"] > 0 for file in stats)
 
 
-def test_a_key_with_a_colon_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):
+def test_a_key_with_a_colon_and_a_backtick_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):
     rows = spark.createDataFrame(
         [("a-1", "ok", "prophet", "{}", dt.date(2024, 3, 31))],
-        "`shop:id` string, status string, model string, model_json string, run_date date",
+        "`shop:``id` string, status string, model string, model_json string, run_date date",
     )
     new, older = str(tmp_path / "new"), str(tmp_path / "older")
-    tables.write_slice(rows, tables.MODELS, new, "delta", {"run_date": "2024-03-31"}, ["shop:id"])
-    assert sorted(_delta_log(new)[1][0]["minValues"]) == ["model", "shop:id"]
+    tables.write_slice(rows, tables.MODELS, new, "delta", {"run_date": "2024-03-31"}, ["shop:`id"])
+    assert sorted(_delta_log(new)[1][0]["minValues"]) == ["model", "shop:`id"]
 
     rows.write.format("delta").partitionBy("run_date").save(older)  # as a job before this setting made it
-    tables.write_slice(rows, tables.MODELS, older, "delta", {"run_date": "2024-03-31"}, ["shop:id"])
+    tables.write_slice(rows, tables.MODELS, older, "delta", {"run_date": "2024-03-31"}, ["shop:`id"])
     configuration, stats = _delta_log(older)
     assert "delta.dataSkippingStatsColumns" not in configuration
-    assert sorted(stats[-1]["minValues"]) == ["model", "model_json", "shop:id", "status"]
+    assert sorted(stats[-1]["minValues"]) == ["model", "model_json", "shop:`id", "status"]
 
 
 def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):

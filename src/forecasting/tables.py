@@ -95,8 +95,8 @@ def write_slice(
 
 def skipping_columns(name: str, key_columns: list[str]) -> str:
     """Delta's list of statistics columns for table ``name``, each name quoted (a key
-    may hold a dash, a colon or a slash)."""
-    return ",".join(f"`{column}`" for column in [*key_columns, *SKIPPING_COLUMNS[name]])
+    may hold a dash, a colon or a slash) as Spark quotes one: a backtick in it doubled."""
+    return ",".join("`{}`".format(column.replace("`", "``")) for column in [*key_columns, *SKIPPING_COLUMNS[name]])
 
 
 def read_table(spark: SparkSession, config: JobConfig, name: str, version: int | None = None) -> DataFrame:
