@@ -17,6 +17,59 @@ def test_season_length_follows_the_frequency(frequency, season):
     assert baselines.season_length(frequency) == season
 
 
+@pytest.mark.parametrize("multiple, base, n", [
+    ("24h", "D", 1), ("1440min", "D", 1), ("7D", "W", 1), ("168h", "W", 1), ("14D", "W", 2), ("2W-SUN", "W", 2),
+    ("2h", "h", 2), ("3MS", "MS", 3), ("2QS", "QS", 2), ("2SMS", "SMS", 2),
+])
+def test_a_multiple_of_a_period_has_its_season_over_n(multiple, base, n):
+    # 24h and 7D were given no season (1), so seasonal naive was naive under its own name
+    assert baselines.season_length(multiple) == baselines.season_length(base) // n > 1
+
+
+@pytest.mark.parametrize("frequency", ["7h", "2D", "36h", "21D", "5MS", "2B"])
+def test_a_step_that_does_not_fit_its_cycle_a_whole_number_of_times_has_no_season(frequency):
+    assert baselines.season_length(frequency) == 1
+
+
+def test_seasonal_naive_of_weeks_written_in_days_repeats_the_year():
+    ds = pd.date_range("2020-01-06", periods=120, freq="7D")
+    history = pd.DataFrame({"ds": ds, "y": np.random.default_rng(8).normal(50, 5, len(ds))})
+    y = history["y"].to_numpy()
+    forecast = baselines.seasonal_naive(history, 3, "7D", 0.8)
+    np.testing.assert_allclose(forecast["yhat"], y[-52:-49])  # the same weeks a year earlier, not y[-1]
+    pd.testing.assert_frame_equal(forecast, baselines.seasonal_naive(history, 3, "W-MON", 0.8))
+    daily = daily_series(21, seed=3)
+    pd.testing.assert_frame_equal(baselines.seasonal_naive(daily, 9, "24h", 0.8),
+                                  baselines.seasonal_naive(daily, 9, "D", 0.8))
+
+
+@pytest.mark.parametrize("name, frequency, cycle", [("seasonal_naive", "D", 7), ("weekly_naive", "h", 168)])
+def test_naive_instead_says_when_a_cycle_baseline_forecasts_the_last_value(name, frequency, cycle):
+    step = pd.tseries.frequencies.to_offset(frequency)
+    ds = pd.date_range("2024-01-01", periods=2 * cycle, freq=step)
+    history = pd.DataFrame({"ds": ds, "y": np.random.default_rng(cycle).normal(100, 10, len(ds))})
+    forecast = baselines.BASELINES[name]
+    assert baselines.naive_instead(name, history, frequency) is None
+    assert not np.allclose(forecast(history, 3, frequency, 0.8)["yhat"], history["y"].iloc[-1])
+    short = history.iloc[1:]  # one period short of two cycles
+    note = baselines.naive_instead(name, short, frequency)
+    assert note and name in note and str(2 * cycle - 1) in note
+    pd.testing.assert_frame_equal(forecast(short, 3, frequency, 0.8), baselines.naive(short, 3, frequency, 0.8))
+    # periods count, not rows: a gap inside two cycles leaves the cycle to repeat
+    assert baselines.naive_instead(name, history.drop(index=[cycle]), frequency) is None
+    assert "no cycle" in baselines.naive_instead(name, history, "2D" if name == "seasonal_naive" else "W")
+    assert baselines.naive_instead("drift", short, frequency) is None
+
+
+def test_a_stored_seasonal_naive_too_short_for_its_season_forecasts_the_naive_numbers_again():
+    history = daily_series(10, seed=9)  # under two weeks: seasonal naive repeats the last value
+    assert baselines.naive_instead("seasonal_naive", history, "D")
+    stored = model_store.dump("seasonal_naive", history)
+    later = history["ds"].max() + pd.Timedelta(days=3)
+    again = model_store.forecast("seasonal_naive", stored, later, 4, "D", 0.8, seed=1)
+    pd.testing.assert_frame_equal(again, baselines.forecast_until("naive", history, later, 4, "D", 0.8))
+
+
 def test_naive_seasonal_naive_and_drift_points():
     history = daily_series(21, seed=2)
     y = history["y"].to_numpy()

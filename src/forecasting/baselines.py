@@ -1,4 +1,7 @@
-"""Simple forecasts that need no fitting: the fallback when Prophet cannot be used.
+"""Simple forecasts that need no fitting (naive, seasonal naive, weekly naive,
+drift): candidates scored against Prophet on the same cross-validation folds
+(``selection.candidates``), and the fallback for a series Prophet cannot model
+(``reliability.fallback``).
 
 Each takes a ``ds``/``y`` history and returns the same columns as Prophet's
 forecast, with a normal interval from the spread of the method's own in-sample
@@ -17,14 +20,16 @@ from pandas.tseries.offsets import Tick
 
 from forecasting.model import FORECAST_COLUMNS, future_dates
 
-# Seasonal period in steps, for frequencies of a day or longer: the cycle such
-# series most often repeat (a week of days, a year of months, ...).
-# Business and semi-month periods repeat as their calendar ones do.
+# Seasonal period in steps, for calendar frequencies of one period: the cycle such
+# series most often repeat (a week of days, a year of months, ...). Business and
+# semi-month periods repeat as their calendar ones do.
 SEASON_BY_FREQUENCY = {
     "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "BMS": 12, "BME": 12, "SMS": 24, "SME": 24,
     "QS": 4, "QE": 4, "BQS": 4, "BQE": 4,
 }
 DAY = pd.Timedelta(days=1)
+WEEK = 7 * DAY
+WEEKS_PER_YEAR = SEASON_BY_FREQUENCY["W"]
 
 
 @lru_cache(maxsize=64)  # asked for every baseline and fold (0.05 ms a parse of the frequency)
@@ -35,18 +40,32 @@ def step_nanos(frequency: str) -> int | None:
     return offset.nanos if isinstance(offset, Tick) else None
 
 
+def _steps_per(cycle: int, step: int) -> int:
+    """Whole steps in a cycle; 1 (no season) when the cycle is not a whole number
+    of steps: a lag of m steps would then fall at a different point of the cycle."""
+    steps, remainder = divmod(cycle, step)
+    return steps if not remainder and steps >= 1 else 1
+
+
 @lru_cache(maxsize=64)  # asked on every cross-validation (0.05 ms a parse of the frequency)
 def season_length(frequency: str) -> int:
     """Steps per seasonal cycle for ``frequency`` (1 when it has no natural cycle).
-    Below a day the cycle is the day: 24 for hourly data, 96 for 15 minutes."""
+
+    A fixed-length step's cycle follows from its length, whatever the unit it is
+    written in: the day below a day (24 for hourly data, 12 for 2 hours, 96 for 15
+    minutes), a year of 52 weeks for multiples of a week (``7D`` as ``W``: 52,
+    ``14D``: 26), else the week (``24h`` as ``D``: 7). A calendar multiple has its
+    base period's season over n (``3MS``: 4, as quarters; ``2W``: 26)."""
     step = step_nanos(frequency)
-    if step is not None and step < DAY.value:
-        steps, remainder = divmod(DAY.value, step)
-        return steps if not remainder else 1
+    if step is not None:
+        if step < DAY.value:
+            return _steps_per(DAY.value, step)
+        if step % WEEK.value == 0:
+            return _steps_per(WEEKS_PER_YEAR, step // WEEK.value)
+        return _steps_per(WEEK.value, step)
     offset = to_offset(frequency)
-    if offset.n != 1:
-        return 1
-    return SEASON_BY_FREQUENCY.get(offset.name.split("-")[0], 1)
+    base = SEASON_BY_FREQUENCY.get(offset.name.split("-")[0], 1)
+    return _steps_per(base, offset.n)
 
 
 @lru_cache(maxsize=64)  # asked for every weekly naive forecast
@@ -54,9 +73,29 @@ def week_length(frequency: str) -> int:
     """Steps per week for data of a day or finer (168 for hourly data), else 1."""
     step = step_nanos(frequency)
     if step is not None and step <= DAY.value:
-        steps, remainder = divmod(7 * DAY.value, step)
-        return steps if not remainder else 1
+        return _steps_per(WEEK.value, step)
     return 1
+
+
+# The baselines that repeat a cycle, and its length in steps.
+CYCLES = {"seasonal_naive": season_length, "weekly_naive": week_length}
+
+
+def naive_instead(name: str, history: pd.DataFrame, frequency: str) -> str | None:
+    """Why baseline ``name`` forecasts ``history`` as plain naive (the last value,
+    repeated), or None where it repeats its cycle: the frequency has no cycle of
+    whole steps, or the history spans fewer than two (counted in periods, as
+    ``on_grid`` counts them). The rule the forecast itself follows, so a stored
+    model forecasts the same again; for a note, or the name to report."""
+    if name not in CYCLES:
+        return None
+    m = CYCLES[name](frequency)
+    if m <= 1:
+        return f"{name} forecast as naive: '{frequency}' data have no cycle of whole steps to repeat"
+    periods = len(on_grid(history, frequency))
+    if periods < 2 * m:
+        return f"{name} forecast as naive: {periods} periods of history, shorter than two cycles of {m}"
+    return None
 
 
 def _interval(point: np.ndarray, sigma: float, widening: np.ndarray, width: float) -> pd.DataFrame:
@@ -105,7 +144,7 @@ def _naive_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
 
 
 def _cycle_parts(y: np.ndarray, horizon: int, frequency: str, m: int) -> Parts:
-    if m <= 1 or len(y) < 2 * m:
+    if m <= 1 or len(y) < 2 * m:  # naive_instead says so, for the name and notes
         return _naive_parts(y, horizon, frequency)
     cycle = y[len(y) - m:]
     earlier = len(y) - 2 * m
