@@ -1,4 +1,5 @@
-"""The Spark Python worker processes the training runs in: started early, set up once."""
+"""Set-up of the Spark Python worker processes that run the training tasks: started while
+the driver still reads the input, prepared once per process."""
 from __future__ import annotations
 
 import importlib
