@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import align_to_grid, clean_history
+from forecasting.cleaning import align_to_grid, clean_history, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
 
@@ -48,11 +48,35 @@ def test_a_series_without_any_value_is_rejected_whatever_the_policy(how):
     assert clean_history(history, "D", policy(missing_values=how)).rejection == "no values: all 4 are missing or infinite"
 
 
+def test_a_missing_value_among_values_is_rejected_with_its_count():
+    history = frame(pd.date_range("2024-01-01", periods=4), [1.0, np.nan, 3.0, 4.0])
+    cleaned = clean_history(history, "D", policy(missing_values="reject"))
+    assert cleaned.rejection == "1 missing or infinite values (cleaning.missing_values = reject)"
+
+
+def test_a_missing_value_in_a_period_that_has_a_value_is_dropped_not_filled_and_merged():
+    # filled from its neighbours (2.0 here) and summed with the 1.0 beside it, the day was worth 3.0
+    history = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-03"], [1.0, np.nan, 3.0, 4.0])
+    for how in ["interpolate", "zero"]:
+        cleaned = clean_history(history, "D", policy(missing_values=how))
+        assert cleaned.history["y"].tolist() == [1.0, 3.0, 4.0], how
+        assert cleaned.notes == ["1 missing or infinite values dropped: their period has a value"], how
+    # a missing value alone in its period is still filled, and only it is counted as filled
+    history = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-03"], [1.0, np.nan, np.nan, 4.0])
+    cleaned = clean_history(history, "D", policy(missing_values="interpolate"))
+    assert cleaned.history["y"].tolist() == [1.0, (1.0 + 4.0) / 2, 4.0]
+    assert cleaned.notes == ["1 missing or infinite values dropped: their period has a value",
+                             "1 missing or infinite values filled (interpolate)"]
+
+
 def test_negative_values_clip_drop_or_reject():
     history = frame(pd.date_range("2024-01-01", periods=3), [2.0, -1.0, 3.0])
     assert clean_history(history, "D", policy()).history["y"].tolist() == [2.0, -1.0, 3.0]  # allowed by default
-    assert clean_history(history, "D", policy(negative_values="clip")).history["y"].tolist() == [2.0, 0.0, 3.0]
-    assert len(clean_history(history, "D", policy(negative_values="drop")).history) == 2
+    clipped = clean_history(history, "D", policy(negative_values="clip"))
+    assert clipped.history["y"].tolist() == [2.0, 0.0, 3.0] and clipped.notes == ["1 negative values clipped to 0"]
+    dropped = clean_history(history, "D", policy(negative_values="drop"))
+    assert dropped.history["ds"].tolist() == [history["ds"][0], history["ds"][2]]
+    assert dropped.notes == ["1 negative values dropped", "1 missing periods left out"]
     assert clean_history(history, "D", policy(negative_values="reject")).rejection == (
         "1 negative values (cleaning.negative_values = reject)"
     )
@@ -139,6 +163,94 @@ def test_interpolation_is_linear_in_time_across_a_gap():
     ]
     both = clean_history(history, "D", policy(missing_values="interpolate", gaps="interpolate"))
     assert both.history["y"].tolist() == pytest.approx([*range(0, 100, 10), 100.0])  # one straight line
+
+
+def daily_rows(first, last, value=100.0):
+    return frame(pd.date_range(first, last), value)
+
+
+@pytest.mark.parametrize(
+    "label, frequency, end",
+    [
+        ("2024-03-01", "MS", "2024-04-01"),  # named by its start: up to the next start
+        ("2024-01-01", "QS", "2024-04-01"),
+        ("2024-03-01 13:00", "h", "2024-03-01 14:00"),
+        ("2024-03-10", "W", "2024-03-11"),  # weeks ending on Sunday: the end of that Sunday
+        ("2024-03-31", "ME", "2024-04-01"),
+        ("2024-03-31", "QE", "2024-04-01"),
+        ("2024-03-29", "BME", "2024-04-01"),  # Friday 29 March; the weekend after it is March's too
+        ("2023-06-01", "BMS", "2023-07-01"),  # Saturday 1 July is July's, whose first business day is the 3rd
+    ],
+)
+def test_a_period_ends_where_the_next_periods_dates_begin(label, frequency, end):
+    assert period_end(pd.Timestamp(label), frequency) == pd.Timestamp(end)
+    # the last instant before the end still aligns to the label, the end itself does not
+    last_instant = pd.Series([pd.Timestamp(end) - pd.Timedelta(1, "ns")])
+    assert align_to_grid(last_instant, frequency).iloc[0] == pd.Timestamp(label)
+    assert align_to_grid(pd.Series([pd.Timestamp(end)]), frequency).iloc[0] != pd.Timestamp(label)
+
+
+def test_a_last_period_aggregated_from_days_still_open_on_the_run_date_is_left_out():
+    history = daily_rows("2024-01-01", "2024-03-10")
+    cleaned = clean_history(history, "MS", policy(), "2024-03-10")
+    assert cleaned.history["ds"].tolist() == list(pd.to_datetime(["2024-01-01", "2024-02-01"]))
+    assert cleaned.history["y"].tolist() == [31 * 100.0, 29 * 100.0]  # whole months: 2024 is a leap year
+    assert "the last period 2024-03-01 is still open on the run date 2024-03-10: its 10 rows left out" in cleaned.notes
+    # on the month's last day March is whole; without a run date it is kept as before
+    whole = clean_history(daily_rows("2024-01-01", "2024-03-31"), "MS", policy(), "2024-03-31")
+    assert whole.history["y"].tolist() == [31 * 100.0, 29 * 100.0, 31 * 100.0]
+    assert clean_history(history, "MS", policy()).history["y"].tolist() == [31 * 100.0, 29 * 100.0, 10 * 100.0]
+
+
+def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():
+    # Wednesday 6 March: the week ending Sunday 10 March has three of its seven days
+    open_week = clean_history(daily_rows("2024-01-01", "2024-03-06"), "W", policy(), "2024-03-06")
+    assert open_week.history["ds"].iloc[-1] == pd.Timestamp("2024-03-03") and open_week.history["y"].iloc[-1] == 700.0
+    assert "the last period 2024-03-10 is still open on the run date 2024-03-06: its 3 rows left out" in open_week.notes
+    closed = clean_history(daily_rows("2024-01-01", "2024-03-10"), "W", policy(), "2024-03-10")
+    assert closed.history["ds"].iloc[-1] == pd.Timestamp("2024-03-10") and closed.history["y"].iloc[-1] == 700.0
+    assert not any("still open" in note for note in closed.notes)
+    month_end = clean_history(daily_rows("2024-01-01", "2024-03-10"), "ME", policy(), "2024-03-10")
+    assert month_end.history["ds"].iloc[-1] == pd.Timestamp("2024-02-29")
+
+
+def test_a_last_period_already_on_the_grid_is_kept_on_the_run_date():
+    # a monthly value dated the 1st is that month's figure, whenever it arrived
+    monthly = frame(pd.date_range("2023-10-01", "2024-03-01", freq="MS"), 5.0)
+    cleaned = clean_history(monthly, "MS", policy(), "2024-03-10")
+    pd.testing.assert_frame_equal(cleaned.history, monthly)
+    assert cleaned.notes == []
+
+
+def test_a_history_that_stopped_well_before_the_run_date_is_noted():
+    history = daily_rows("2023-12-01", "2024-01-10")
+    behind = (pd.Timestamp("2024-01-31") - pd.Timestamp("2024-01-10")).days
+    cleaned = clean_history(history, "D", policy(), "2024-01-31")
+    assert cleaned.notes == [f"last observation 2024-01-10, {behind} periods before the run date 2024-01-31"]
+    assert len(cleaned.history) == len(history)  # noted, not changed
+    # the run date's own period may not be in yet: one period behind is usual
+    assert clean_history(history, "D", policy(), "2024-01-11").notes == []
+    months = frame(pd.date_range("2023-01-01", "2023-10-01", freq="MS"), 1.0)
+    assert clean_history(months, "MS", policy(), "2024-03-10").notes == [
+        "last observation 2023-10-01, 5 periods before the run date 2024-03-10"  # November to March
+    ]
+    assert clean_history(history, "D", policy()).notes == []
+
+
+def test_zero_gaps_fill_up_to_the_last_whole_period_of_the_run_date():
+    history = daily_rows("2024-01-01", "2024-01-10")
+    cleaned = clean_history(history, "D", policy(gaps="zero"), "2024-01-15")
+    assert cleaned.history["ds"].tolist() == list(pd.date_range("2024-01-01", "2024-01-15"))
+    assert cleaned.history["y"].tolist() == [100.0] * 10 + [0.0] * 5
+    assert cleaned.notes == ["5 periods after the last row up to the run date 2024-01-15 filled (zero)"]
+    # 10 March is inside March: February is the last whole month, and March stays out
+    months = frame(pd.date_range("2023-06-01", "2023-10-01", freq="MS"), 1.0)
+    filled = clean_history(months, "MS", policy(gaps="zero"), "2024-03-10")
+    assert filled.history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
+    assert filled.history["y"].tolist() == [1.0] * 5 + [0.0] * 4  # November to February
+    # interpolation has nothing to the right to draw towards: only noted
+    interpolated = clean_history(history, "D", policy(gaps="interpolate"), "2024-01-15")
+    assert len(interpolated.history) == 10 and interpolated.notes[0].startswith("last observation 2024-01-10")
 
 
 def test_bad_policy_is_a_config_error_naming_the_key():

@@ -11,7 +11,7 @@ from conftest import FAST_OVERRIDES, daily_series
 from forecasting import pipeline, tables, tracking
 from forecasting.config import load_config
 
-RUN_DATE = "2024-06-30"
+RUN_DATE = "2024-02-29"  # the last day of the 60-day series from 1 January
 LONG_KEY = "a-very-long-store-name-" * 40
 ODD_KEYS = ["O'Brien's", 'say "cheese"', "a/b/../../etc", "with space.and.dots", "Zürich ☃", LONG_KEY]
 
@@ -31,6 +31,7 @@ def dirty_series() -> dict[str, pd.DataFrame]:
         "gaps": with_gaps,
         "off-grid": off_grid,
         "constant": daily_series(60).assign(y=7.0),
+        "stale": daily_series(60, seed=40, start="2023-12-01"),  # stopped a month before the run date
         "negative": daily_series(60, seed=19).assign(y=lambda f: f["y"] - 150),
         **{key: daily_series(60, seed=20 + i) for i, key in enumerate(ODD_KEYS)},
     }
@@ -108,11 +109,14 @@ def test_unusable_series_say_why(dirty, store, status, reason):
         ("duplicates", "3 duplicate timestamps merged (sum)"),
         ("gaps", "5 missing periods left out"),
         ("off-grid", "1 timestamps aligned to the 'D' grid"),
+        # the run date reaches each series' task: its forecast would start in the past
+        ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),
     ],
 )
 def test_repaired_series_are_forecast_and_say_what_was_repaired(dirty, store, note):
     row = dirty["results"].loc[store]
-    assert row["status"] == "ok" and row["model"] == "prophet" and row["data_notes"] == note
+    behind = (pd.Timestamp(RUN_DATE) - dirty_series()["stale"]["ds"].max()).days
+    assert row["status"] == "ok" and row["model"] == "prophet" and row["data_notes"] == note.format(behind=behind)
 
 
 def test_null_key_series_is_kept_and_reported(dirty):

@@ -329,6 +329,26 @@ def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     assert winner["coverage"] == pytest.approx(inside.mean())
 
 
+def test_the_run_date_keeps_a_week_still_open_out_of_the_model_and_its_holdout(fast_config):
+    # daily sales to Wednesday 10 April, modelled by weeks ending on Sunday: the week of
+    # 14 April has three days, and summed it looked like a collapse in demand
+    history = daily_series(101, start="2024-01-01")
+    assert history["ds"].iloc[-1] == pd.Timestamp("2024-04-10")
+    config = fast_config("forecast.frequency=W", "forecast.horizon=2", "forecast.min_history=6",
+                         "selection.candidates=[naive]")
+    outcome = train_series(history, config, run_date="2024-04-10")
+    assert outcome.history_end == pd.Timestamp("2024-04-07")
+    assert outcome.forecast["ds"].iloc[0] == pd.Timestamp("2024-04-14")  # the open week is forecast, not modelled
+    last_week = history[(history["ds"] > pd.Timestamp("2024-03-31")) & (history["ds"] <= pd.Timestamp("2024-04-07"))]
+    assert outcome.forecast["yhat"].iloc[0] == pytest.approx(last_week["y"].sum())
+    assert "the last period 2024-04-14 is still open on the run date 2024-04-10: its 3 rows left out" in outcome.notes
+    # without a run date (direct callers) the partial week is the last one, as before
+    assert train_series(history, config).history_end == pd.Timestamp("2024-04-14")
+    # evaluation mode holds out whole weeks only
+    evaluated = train_series(history, config, holdout=2, run_date="2024-04-10")
+    assert evaluated.history_end == pd.Timestamp("2024-03-24") and set(evaluated.holdout) == {"naive"}
+
+
 def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config):
     history = daily_series(90, seed=8).drop(index=86).reset_index(drop=True)  # a day missing among the last 7 rows
     outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)

@@ -69,11 +69,20 @@ def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
     return frame.set_index("ds")["y"].interpolate(method="time", limit_direction="both").to_numpy()
 
 
-def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig) -> Cleaned:
-    """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time."""
+def clean_history(
+    history: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp | None = None
+) -> Cleaned:
+    """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time.
+
+    ``run_date`` is the day the data is known up to (its end is the cut). Given
+    one, a last period aggregated from finer rows that is still open on it is
+    left out, a history that stopped well before it is noted, and ``gaps: zero``
+    fills up to it. Without one (direct callers, benchmarks) none of that applies.
+    """
     result = Cleaned(history.copy())
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
+    cut = None if run_date is None else pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
 
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
@@ -88,8 +97,18 @@ def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig)
             frame = frame[~missing]
             result.notes.append(f"{count} missing or infinite values dropped")
         else:
-            frame["y"] = _fill(frame, policy.missing_values)
-            result.notes.append(f"{count} missing or infinite values filled ({policy.missing_values})")
+            # A filled value beside a real one in its period would be merged with it
+            # (summed, averaged): the real value stands for the period on its own.
+            periods = align_to_grid(frame["ds"], frequency)
+            shared = missing & periods.isin(periods[~missing]).to_numpy()
+            if shared.any():
+                frame = frame[~shared]
+                result.notes.append(f"{int(shared.sum())} missing or infinite values dropped: "
+                                    "their period has a value")
+            if count > shared.sum():
+                frame = frame.assign(y=_fill(frame, policy.missing_values))
+                result.notes.append(f"{count - int(shared.sum())} missing or infinite values filled "
+                                    f"({policy.missing_values})")
 
     negative = frame["y"] < 0
     if negative.any() and policy.negative_values != "allow":
@@ -107,12 +126,18 @@ def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig)
         return result
 
     aligned = align_to_grid(frame["ds"], frequency)
-    off_grid = int((aligned != frame["ds"]).sum())
+    moved = (aligned != frame["ds"]).to_numpy()
+    off_grid = int(moved.sum())
     if off_grid:
         if policy.off_grid == "reject":
             return _reject(result, f"{off_grid} timestamps off the '{frequency}' grid", "off_grid")
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(f"{off_grid} timestamps aligned to the '{frequency}' grid")
+        if cut is not None:
+            frame = _without_open_period(frame, moved, frequency, cut, result.notes)
+            if frame.empty:
+                result.history = frame.reset_index(drop=True)
+                return result
 
     duplicated = int(frame["ds"].duplicated().sum())
     if duplicated:
@@ -134,8 +159,70 @@ def clean_history(history: pd.DataFrame, frequency: str, policy: CleaningConfig)
             frame["y"] = _fill(frame, policy.gaps)
             result.notes.append(f"{gaps} missing periods filled ({policy.gaps})")
 
-    result.history = frame.sort_values("ds").reset_index(drop=True)
+    frame = frame.sort_values("ds").reset_index(drop=True)
+    if cut is not None:
+        frame = _up_to_run_date(frame, frequency, policy, cut, result.notes)
+    result.history = frame
     return result
+
+
+def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
+    """The (exclusive) end of the period that ``label``, a date on the grid of
+    ``align_to_grid``, names: the next label for periods named by their start, the
+    end of the label's day for those named by their end, and for business ends
+    the end of the calendar month, quarter or year (its last days are still its)."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick):
+        return label + pd.Timedelta(offset)
+    following = label + offset  # the next label: aligned to itself, so the search ends there at the latest
+    days = pd.Series(pd.date_range(label.normalize(), following.normalize(), freq="D"))
+    others = days[(align_to_grid(days, frequency) != label).to_numpy() & (days > label).to_numpy()]
+    return others.iloc[0]
+
+
+def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
+                         notes: list[str]) -> pd.DataFrame:
+    """``frame`` (aligned) without its last period when finer rows were gathered
+    into it and it ends after ``cut``: a month of ten days' sales is no month.
+    Data that was on the grid already is left as it is."""
+    last = frame["ds"].max()
+    in_last = (frame["ds"] == last).to_numpy()
+    if not moved[in_last].any() or period_end(last, frequency) <= cut:
+        return frame
+    notes.append(f"the last period {_when(last)} is still open on the run date {_when(cut - pd.Timedelta(days=1))}: "
+                 f"its {int(in_last.sum())} rows left out")
+    return frame[~in_last]
+
+
+def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, cut: pd.Timestamp,
+                    notes: list[str]) -> pd.DataFrame:
+    """With ``gaps: zero`` the periods after the last row up to the last complete
+    one on the run date are zeros too; otherwise a history that stops more than a
+    period before the run date's is noted: its forecast starts in the past."""
+    offset = to_offset(frequency)
+    last = frame["ds"].max()
+    # the last instant of the run date names its period; steps of days count from the history's first day
+    current = align_to_grid(pd.Series([cut - pd.Timedelta(1, "ns")]), frequency, origin=frame["ds"].min()).iloc[0]
+    run_day = _when(cut - pd.Timedelta(days=1))
+    if policy.gaps == "zero":
+        complete = current if period_end(current, frequency) <= cut else current - offset
+        trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
+        if len(trailing):
+            frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
+            notes.append(f"{len(trailing)} periods after the last row up to the run date {run_day} filled (zero)")
+        return frame
+    if isinstance(offset, Tick):
+        behind = (current - last) // pd.Timedelta(offset)
+    else:
+        behind = len(pd.date_range(last, current, freq=frequency)) - 1 if current > last else 0
+    if behind > 1:
+        notes.append(f"last observation {_when(last)}, {behind} periods before the run date {run_day}")
+    return frame
+
+
+def _when(time: pd.Timestamp) -> str:
+    """A date, with its time of day only where it has one."""
+    return f"{time:%Y-%m-%d}" if time == time.normalize() else f"{time:%Y-%m-%d %H:%M}"
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:

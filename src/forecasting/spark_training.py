@@ -102,7 +102,9 @@ def train_group(
     if null_keys:
         outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity", len(history))
     else:
-        outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout)
+        # the run date is the as-of cut the job applied: a period still open on it is not a whole one
+        outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
+                               run_date=context.run_date)
     run_id, reason = None, outcome.reason
     model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
     tracking_started = time.perf_counter()
