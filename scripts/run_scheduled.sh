@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a forecasting job from a scheduler (cron, or any that runs commands), one run
-# date at a time, with a log file per run and no two runs of the same job and date
-# at once.
+# date at a time, with a log file per run and no two runs of the same job, date and
+# config at once (runs of other configs, other datasets, go on side by side).
 #
 #   scripts/run_scheduled.sh train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]
 #
@@ -10,13 +10,15 @@
 # from there, wherever the scheduler starts it (cron starts in the home folder).
 # Environment:
 #   FORECAST_HOME       the project folder (default: this script's parent)
-#   FORECAST_LOG_DIR    where logs go (default: $FORECAST_HOME/logs), one file per job and date
+#   FORECAST_LOG_DIR    where logs go (default: $FORECAST_HOME/logs), one file per job, date and config:
+#                       train_forecast-2026-11-23-airports-1a2b3c4d.log, named by the --config file's stem
+#                       ("defaults" without one) and a hash of the job arguments (--config's absolute path, --set)
 #   SPARK_SUBMIT_ARGS   spark-submit options, e.g. "--master spark://host:7077 --py-files dist/forecasting.zip"
 #   SPARK_SUBMIT        the spark-submit to run (default: $FORECAST_HOME/.venv/bin/spark-submit)
 #   PYSPARK_PYTHON      the Python of the job's workers (default: $FORECAST_HOME/.venv/bin/python)
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
-# server, 5 too many failed series), 6 when the same job and date is still running,
+# server, 5 too many failed series), 6 when the same job, date and config is still running,
 # 64 for a wrong call. Exit 1 and 4 are worth a retry; rerunning a date is always safe.
 set -uo pipefail
 home=$(cd "${FORECAST_HOME:-$(dirname "$0")/..}" && pwd) || exit 64
@@ -28,11 +30,15 @@ esac
 
 run_date=$(date -u +%F)
 args=()
+settings=()  # the job arguments but --config, which is hashed as its absolute path
+config=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --run-date) [ $# -ge 2 ] || { echo "$0: --run-date needs a date" >&2; exit 64; }; run_date=$2; shift 2 ;;
         --run-date=*) run_date=${1#--run-date=}; shift ;;
-        *) args+=("$1"); shift ;;
+        --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 64; }; config=$2; args+=("$1" "$2"); shift 2 ;;
+        --config=*) config=${1#--config=}; args+=("$1"); shift ;;
+        *) args+=("$1"); settings+=("$1"); shift ;;
     esac
 done
 # one spelling per date, since the log and the lock are named by it
@@ -44,12 +50,24 @@ fi
 log_dir=${FORECAST_LOG_DIR:-$home/logs}
 mkdir -p "$log_dir"
 log_dir=$(cd "$log_dir" && pwd)  # absolute: the job runs in $home
-log="$log_dir/${job}_forecast-$run_date.log"
-lock="$log_dir/.${job}_forecast-$run_date.lock"
+# Which config the run is, for its log and lock: each dataset's config runs on its own.
+# The arguments are hashed with the config's absolute path (relative ones are read in
+# $home), so that two spellings of one file are one config.
+stem=defaults
+identity=("${settings[@]}")
+if [ -n "$config" ]; then
+    stem=$(basename "$config"); stem=${stem%.*}; stem=${stem//[^A-Za-z0-9._-]/_}
+    identity+=("$(cd "$home" && realpath -m -- "$config")")
+fi
+hash=$(printf '%s\0' "${identity[@]}" | sha256sum | cut -c1-8)
+name="${job}_forecast-$run_date-$stem-$hash"
+log="$log_dir/$name.log"
+lock="$log_dir/.$name.lock"
 
 exec 9> "$lock"
 if ! flock -n 9; then
-    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date is still going" | tee -a "$log" >&2
+    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job, date and config ($stem) is still going" \
+        | tee -a "$log" >&2
     exit 6
 fi
 

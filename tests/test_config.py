@@ -1,3 +1,4 @@
+import json
 import re
 from pathlib import Path
 
@@ -148,6 +149,42 @@ def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     assert f"'{key}" in str(error.value)
+
+
+@pytest.mark.parametrize("frequency", ["2MS", "2W-MON", "6MS", "2QS", "2B"])
+def test_several_calendar_periods_a_step_are_refused_saying_what_is_supported(frequency):
+    # cleaning aligns to a calendar period with rollback/rollforward, which ignore the 2
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [f"forecast.frequency={frequency}"])
+    message = str(error.value)
+    assert f"'forecast.frequency' is '{frequency}'" in message
+    assert "one calendar period a step (MS, W-MON, QS, ...)" in message and "(2h, 15min, 14D)" in message
+
+
+@pytest.mark.parametrize("frequency", ["2h", "15min", "7D", "14D", "MS", "W-MON", "QS", "B"])
+def test_one_calendar_period_or_a_multiple_of_a_fixed_length_is_accepted(frequency):
+    assert load_config(None, [f"forecast.frequency={frequency}"]).forecast.frequency == frequency
+
+
+@pytest.mark.parametrize("name, refused", [("Joe's model", "'"), ('the "best" one', '"'), ("team/model", "/"),
+                                           ("100%", "%"), ("why?", "?"), ("a\\b", "\\")])
+def test_a_registered_model_name_mlflow_cannot_look_up_or_serve_is_refused(name, refused):
+    # accepted, it failed the run after every table was written
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [f"tracking.registered_model={json.dumps(name)}"])  # YAML reads JSON's quoting
+    assert f"'tracking.registered_model' has {name!r}" in str(error.value)
+    assert f"whose name holds {refused};" in str(error.value)
+
+
+def test_an_accepted_registered_model_name_is_registered_and_found_by_name(tmp_path):
+    from mlflow import MlflowClient
+
+    name = "store forecaster-v2.1 (daily), EU_west"
+    assert load_config(None, [f"tracking.registered_model={json.dumps(name)}"]).tracking.registered_model == name
+    registry = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    registry.create_registered_model(name)
+    assert registry.get_registered_model(name).name == name
+    assert [m.name for m in registry.search_registered_models(filter_string=f"name = '{name}'")] == [name]
 
 
 def test_a_quniform_space_whose_rounded_ends_prophet_takes_is_accepted():

@@ -1,14 +1,15 @@
 """The scheduler wrapper, run the way cron runs it: its logs, lock and exit codes."""
-import fcntl
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 from deltalake import DeltaTable
 
 from conftest import daily_series
+from forecasting import tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = ROOT / "scripts" / "run_scheduled.sh"
@@ -18,16 +19,28 @@ QUICK = [
 ]
 
 
-def wrapper(tmp_path, *args, home=None, log_dir=None):
+def wrapper_env(tmp_path, home=None, log_dir=None, spark_submit=None) -> dict:
     env = {**os.environ, "SPARK_SUBMIT_ARGS": "--master local[2]",
-           "SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit"), "PYSPARK_PYTHON": sys.executable}
+           "SPARK_SUBMIT": str(spark_submit or Path(sys.executable).parent / "spark-submit"),
+           "PYSPARK_PYTHON": sys.executable}
     if home is None:
         env["FORECAST_LOG_DIR"] = log_dir or str(tmp_path / "logs")
     else:
         env.pop("FORECAST_LOG_DIR", None)
         env["FORECAST_HOME"] = str(home)
-    return subprocess.run(["bash", str(WRAPPER), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return env
+
+
+def wrapper(tmp_path, *args, **where):
+    return subprocess.run(["bash", str(WRAPPER), *args], cwd=tmp_path, env=wrapper_env(tmp_path, **where),
+                          capture_output=True, text=True, timeout=600)
+
+
+def only_log(folder: Path, pattern: str) -> str:
+    """The text of the one log file in ``folder`` whose name matches ``pattern``."""
+    logs = list(folder.glob(pattern))
+    assert len(logs) == 1, sorted(p.name for p in folder.iterdir())
+    return logs[0].read_text()
 
 
 def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
@@ -44,7 +57,7 @@ def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
     settings = ["input.time_column=ds", "input.target_column=y", "output.path=out", "tracking.uri=mlruns"]
     done = wrapper(tmp_path / "cron_start", "train", "--config", "job.yaml", "--run-date", "2024-02-20", *QUICK,
                    *[a for s in settings for a in ("--set", s)], home=home)
-    log = (home / "logs" / "train_forecast-2024-02-20.log").read_text()
+    log = only_log(home / "logs", "train_forecast-2024-02-20-job-????????.log")  # named by the config too
     assert done.returncode == 0, log[-3000:]
     assert "train 2024-02-20: starting" in log and "Forecast run 2024-02-20 finished" in log
     assert log.rstrip().endswith("train 2024-02-20: exit code 0")
@@ -55,21 +68,72 @@ def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
     assert (results["history_length"] == 51).all()
 
 
-def test_a_run_of_the_same_job_and_date_still_going_exits_6(tmp_path):
-    (tmp_path / "logs").mkdir()
-    with open(tmp_path / "logs" / ".train_forecast-2024-02-20.lock", "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        done = wrapper(tmp_path, "train", "--run-date", "2024-02-20")
-        assert done.returncode == 6 and "still going" in done.stderr
-        joined = wrapper(tmp_path, "train", "--run-date=2024-02-20")  # the same date, spelt as one argument
-        assert joined.returncode == 6 and "train 2024-02-20: another run" in joined.stderr
+def test_a_run_of_the_same_job_date_and_config_still_going_exits_6_and_another_configs_runs(tmp_path):
+    # A stand-in for spark-submit: the run of held.yaml waits until the test lets it go.
+    home, marks = tmp_path / "project", tmp_path / "marks"
+    home.mkdir()
+    marks.mkdir()
+    for stem in ("held", "other"):
+        (home / f"{stem}.yaml").write_text("{}\n")
+    fake = tmp_path / "spark-submit"
+    fake.write_text(f"""#!/usr/bin/env bash
+case "$*" in *held.yaml*)
+    touch {marks}/started
+    for _ in $(seq 600); do [ -e {marks}/release ] && break; sleep 0.1; done ;;
+esac
+""")
+    fake.chmod(0o755)
+    env = wrapper_env(tmp_path, home=home, spark_submit=fake)
+    held = subprocess.Popen(["bash", str(WRAPPER), "train", "--config", "held.yaml", "--run-date", "2024-02-20"],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            if (marks / "started").exists():
+                break
+            time.sleep(0.1)
+        assert (marks / "started").exists(), "the held run never started"
+        # the same config spelt otherwise, the date as one argument: the same run
+        same = wrapper(tmp_path, "train", "--config=./held.yaml", "--run-date=2024-02-20", home=home, spark_submit=fake)
+        assert same.returncode == 6 and "train 2024-02-20: another run" in same.stderr
+        assert "still going" in same.stderr and "(held)" in same.stderr
+        # another dataset's config the same day runs beside it, with a log of its own
+        other = wrapper(tmp_path, "train", "--config", "other.yaml", "--run-date", "2024-02-20", home=home,
+                        spark_submit=fake)
+        assert other.returncode == 0, other.stderr
+    finally:
+        (marks / "release").touch()
+        held.wait(timeout=120)
+    assert held.returncode == 0, held.stderr.read()
+    held_log = only_log(home / "logs", "train_forecast-2024-02-20-held-????????.log")
+    assert "another run of this job, date and config (held) is still going" in held_log
+    assert held_log.rstrip().endswith("train 2024-02-20: exit code 0")
+    other_log = only_log(home / "logs", "train_forecast-2024-02-20-other-????????.log")
+    assert "still going" not in other_log and other_log.rstrip().endswith("exit code 0")
+
+
+def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config):
+    # two datasets' configs in one experiment, on the same day: neither's start ends the other's run
+    from mlflow import MlflowClient
+
+    def start(output: str) -> str:
+        config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / output}")
+        return tracking.start_parent_run(config, "2024-02-20", {}).parent_run_id
+
+    first_a, first_b = start("a"), start("b")  # both still going
+    store = MlflowClient((tmp_path / "mlruns").as_uri())
+    assert store.get_run(first_a).info.status == "RUNNING"
+    assert store.get_run(first_a).data.tags[tracking.OUTPUT_PATH_TAG] == str(tmp_path / "a")
+    second_a = start("a")  # a's rerun of the date: a's killed run ends, b's goes on
+    assert store.get_run(first_a).info.status == "FAILED"
+    assert store.get_run(first_a).data.tags["ended_by"] == "a later train_forecast run of 2024-02-20"
+    assert (store.get_run(first_b).info.status, store.get_run(second_a).info.status) == ("RUNNING", "RUNNING")
 
 
 def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     # a log folder given relative to where the wrapper starts, although the job runs in the project
     bad = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--set", "forecast.horizon=-1", log_dir="my-logs")
     assert bad.returncode == 2
-    assert "forecast.horizon" in (tmp_path / "my-logs" / "train_forecast-2024-02-20.log").read_text()
+    assert "forecast.horizon" in only_log(tmp_path / "my-logs", "train_forecast-2024-02-20-defaults-????????.log")
     assert wrapper(tmp_path, "predict").returncode == 64
     other_spelling = wrapper(tmp_path, "train", "--run-date", "20240220")  # would take a lock of its own
     assert other_spelling.returncode == 64 and "--run-date must be YYYY-MM-DD, got '20240220'" in other_spelling.stderr

@@ -52,15 +52,46 @@ def trained_forecasts(spark, config, horizon: int = 5) -> pd.DataFrame:
     return stored.sort_values(["store", "ds"]).groupby("store").head(horizon).reset_index(drop=True)
 
 
-def test_registering_does_not_load_every_series_model(trained, monkeypatch):
+def models_table(spark, summary) -> "serving.ModelsTable":
+    return serving.models_table(spark, summary.tables[tables.MODELS], "delta", ["store"])
+
+
+def test_registering_does_not_load_every_series_model(spark, trained, monkeypatch):
     # MLflow loads a python model while saving it; the forecaster then skips its models
     def refuse(*args):
         raise AssertionError("the models table was read while registering")
 
-    summary = trained["summary"]
+    table = models_table(spark, trained["summary"])
     monkeypatch.setattr(serving, "read_models", refuse)
     context = tracking.start_parent_run(trained["config"], RUN_DATE, {})  # a run of its own: its artifacts too
-    assert serving.register(context, "unread-forecaster", summary.tables[tables.MODELS], RUN_DATE, ["store"]) == 1
+    assert serving.register(context, "unread-forecaster", table, RUN_DATE) == 1
+
+
+def test_the_models_tables_version_and_key_types_come_from_spark(spark, trained):
+    # the driver's deltalake cannot open every file system Spark writes to (dbfs:/, abfss://)
+    path = trained["summary"].tables[tables.MODELS]
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version").collect()
+    table = models_table(spark, trained["summary"])
+    assert table.version == max(row["version"] for row in history) and table.key_types == {"store": "string"}
+
+
+def test_a_failed_registration_is_recorded_and_the_job_run_still_finishes(spark, trained, tmp_path, monkeypatch,
+                                                                         caplog):
+    # a registry that cannot be opened (here: a file where its folder should be), after every table was written
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", (tmp_path / "not-a-folder" / "registry").as_uri())
+    config, summary = trained["config"], trained["summary"]
+    context = tracking.start_parent_run(config, RUN_DATE, {})
+    job = pipeline.JobSummary(RUN_DATE, context.parent_run_id, context.experiment_id, context.tracking_uri,
+                              summary.tables, counts={"ok": 2})
+    with pipeline.finishing(context, job, time.monotonic()):  # as run_job ends its parent run
+        job.note = pipeline.register_model(spark, config, context, summary.tables[tables.MODELS], RUN_DATE)
+    parent = tracking.client(context.tracking_uri).get_run(context.parent_run_id)
+    assert parent.info.status == "FINISHED" and not job.too_many_failed  # exit code 0
+    error = parent.data.tags[pipeline.REGISTRATION_ERROR_TAG]
+    assert error.startswith(("NotADirectoryError", "FileExistsError")), error
+    assert f"registering model {NAME} FAILED (the tables are written): {error.splitlines()[0]}" in job.format()
+    assert f"registering model {NAME} failed" in caplog.text
 
 
 def test_the_signature_names_the_keys_with_their_types(trained):
@@ -129,7 +160,7 @@ def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_con
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], table)
 
 
-def test_each_run_registers_a_new_version(trained):
+def test_each_run_registers_a_new_version(spark, trained):
     from mlflow import MlflowClient
 
     summary = trained["summary"]
@@ -139,7 +170,7 @@ def test_each_run_registers_a_new_version(trained):
     assert first.run_id == summary.job_run_id and first.source.endswith(serving.ARTIFACT_PATH)
     # what the next run's registration does: a new version, the first one kept
     context = tracking.start_parent_run(trained["config"], RUN_DATE, {})
-    assert serving.register(context, NAME, summary.tables[tables.MODELS], RUN_DATE, ["store"], horizon=7) == 2
+    assert serving.register(context, NAME, models_table(spark, summary), RUN_DATE, horizon=7) == 2
     assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
 

@@ -39,6 +39,10 @@ RESERVED_KEY_NAMES = frozenset({
 DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
+# Characters of a registered model's name that MLflow cannot look up or serve: quotes
+# (its filter strings have no escape), path separators and % (its file store refuses
+# them; / splits a models:/ URI) and ? (starts a models:/ URI's query).
+MODEL_NAME_REFUSED_CHARACTERS = "'\"/\\%?"
 # How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.
 OPTIMIZERS = ("in_process", "stan")
 DISTRIBUTIONS = ("uniform", "loguniform", "quniform", "choice")
@@ -222,6 +226,9 @@ def validate(config: JobConfig) -> None:
     _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
     _require(not _is_business_hours(fc.frequency), "forecast.frequency",
              "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
+    _require(not _is_calendar_multiple(fc.frequency), "forecast.frequency",
+             f"is {fc.frequency!r}, several calendar periods a step, which cleaning cannot align to: use one "
+             "calendar period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D)")
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
     _require(
         fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
@@ -261,10 +268,13 @@ def validate(config: JobConfig) -> None:
     _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
-    _require(
-        config.tracking.registered_model is None or bool(config.tracking.registered_model.strip()),
-        "tracking.registered_model", "must be a name, or null to register nothing",
-    )
+    name = config.tracking.registered_model
+    _require(name is None or bool(name.strip()), "tracking.registered_model",
+             "must be a name, or null to register nothing")
+    refused = sorted(set(name or "") & set(MODEL_NAME_REFUSED_CHARACTERS))
+    _require(not refused, "tracking.registered_model",
+             f"has {name!r}: MLflow cannot look up, store or serve a registered model whose name holds "
+             f"{' or '.join(refused)}; use letters, digits, spaces, '-', '_' and '.'")
     _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
     _require(config.tracking.timeout_seconds > 0, "tracking.timeout_seconds", "must be positive")
@@ -381,6 +391,17 @@ def _is_frequency(text: str) -> bool:
     except ValueError:
         return False
     return offset.n > 0  # "0D" or "-1D" would never move forward in time
+
+
+def _is_calendar_multiple(text: str) -> bool:
+    """Several calendar periods a step (2MS, 2W-MON, 2QS, 2B): cleaning aligns a
+    date to its period with the offset's rollback/rollforward, which ignore the
+    multiple, and the baselines would then drop every row off the wider grid.
+    Multiples of a fixed length (Tick: 2h, 15min, 7D) are aligned by arithmetic."""
+    import pandas as pd
+
+    offset = pd.tseries.frequencies.to_offset(text)
+    return offset.n > 1 and not isinstance(offset, pd.offsets.Tick)
 
 
 def _is_business_hours(text: str) -> bool:

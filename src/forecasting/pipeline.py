@@ -1,4 +1,6 @@
-"""The training job, wired: read → check → track → train → write → summarise."""
+"""The training and evaluation jobs, wired: read → check → track → train → write →
+summarise; and the pieces the scoring job reuses (JobSummary, as_of_cut,
+finishing, stage)."""
 from __future__ import annotations
 
 import logging
@@ -19,6 +21,8 @@ from forecasting.series import FAILED, OK, SKIPPED
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
+
+REGISTRATION_ERROR_TAG = "registration_error"  # on the parent run whose model could not be registered
 
 
 @dataclass
@@ -92,7 +96,6 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         raw, data_version = io.read_input(spark, config)
         counts = validation.check_input(raw, config, run_date)
     series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
-    keys = list(config.input.key_columns)
     series_count = counts.series
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
@@ -133,14 +136,38 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
-            from forecasting import serving  # MLflow's pyfunc module, imported only when it is used
-
-            version = serving.register(
-                context, config.tracking.registered_model, summary.tables[tables.MODELS], run_date, keys,
-                config.output.format, config.forecast.horizon,
-            )
-            summary.note = f"  registered model {config.tracking.registered_model} version {version}\n"
+            summary.note = register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
     return summary
+
+
+def register_model(spark: SparkSession, config: JobConfig, context: tracking.RunContext, models_path: str,
+                   run_date: str) -> str:
+    """Register the run's models for serving; the summary's line saying how it went.
+
+    Everything is written by now, so a failure is not the job's: it is logged,
+    tagged on the parent run and shown in the summary, and the exit status stays
+    the job's own (a retry would retrain every series to fail the same way).
+    """
+    name = config.tracking.registered_model
+    try:
+        from forecasting import serving  # MLflow's pyfunc module, imported only when it is used
+
+        with job_description(spark, "read the models table's version for serving"):
+            table = serving.models_table(spark, models_path, config.output.format, list(config.input.key_columns))
+        version = serving.register(context, name, table, run_date, config.forecast.horizon)
+    except Exception as err:
+        logger.exception("registering model %s failed; the run's tables are written all the same", name)
+        reason = f"{type(err).__name__}: {err}"
+        try:
+            tracking.client(context.tracking_uri).set_tag(
+                context.parent_run_id, REGISTRATION_ERROR_TAG, reason[: tracking.MAX_TAG_VALUE]
+            )
+        except Exception:  # the tracking store itself is what failed
+            logger.exception("could not tag the parent run %s with the registration error", context.parent_run_id)
+        return (f"  registering model {name} FAILED (the tables are written): {reason.splitlines()[0]}\n"
+                f"  the parent run's tag {REGISTRATION_ERROR_TAG} and the log say why; a rerun of this date "
+                "registers again\n")
+    return f"  registered model {name} version {version}\n"
 
 
 def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, context) -> None:

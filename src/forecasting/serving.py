@@ -19,6 +19,7 @@ import time
 import warnings
 import zipfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -124,32 +125,65 @@ def package_source(spare_folder: Path) -> Path:
     return spare_folder / "forecasting"
 
 
-def register(context: tracking.RunContext, name: str, models_table: str, run_date: str, key_columns: list[str],
-             table_format: str = "delta", horizon: int = 0) -> int:
+@dataclass(frozen=True)
+class ModelsTable:
+    """What registering needs to know of a run's models table: its key columns'
+    types (MLflow's names, in key order) and, for Delta, the version the run wrote."""
+
+    path: str
+    format: str
+    key_types: dict[str, str]
+    version: int | None = None
+
+
+def models_table(spark, path: str, table_format: str, key_columns: list[str]) -> ModelsTable:
+    """The models table as Spark sees it, right after the run wrote it: a Delta
+    table's latest version is then the run's own. Through Spark, since the driver's
+    deltalake cannot open every file system the job writes to (dbfs:/, abfss://, or
+    hdfs:// without HADOOP_CONF_DIR)."""
+    schema = spark.read.format(table_format).load(path).schema
+    key_types = {k: _spark_column_type(schema[k].dataType) for k in key_columns}
+    version = None
+    if table_format == "delta":
+        quoted = path.replace("`", "``")  # a backquote in a path ends the name otherwise
+        version = spark.sql(f"DESCRIBE HISTORY delta.`{quoted}` LIMIT 1").first()["version"]
+    return ModelsTable(path, table_format, key_types, version)
+
+
+def register(context: tracking.RunContext, name: str, table: ModelsTable, run_date: str, horizon: int = 0) -> int:
     """Log the forecaster on the parent run and register it as a new version of
-    ``name``. Called right after the run wrote the models table: a Delta table's
-    latest version is then the run's own. ``horizon``: the run's own."""
+    ``name``, pointing at ``table``'s rows of ``run_date``. ``horizon``: the run's own."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, ErrorCode
+
     started = time.perf_counter()
     tracker = tracking.client(context.tracking_uri)
-    target = {"models_table": models_table, "run_date": run_date, "key_columns": key_columns, "format": table_format,
-              "horizon": horizon}
-    if table_format == "delta":
-        from deltalake import DeltaTable
-
-        target["version"] = DeltaTable(models_table).version()
+    target = {"models_table": table.path, "run_date": run_date, "key_columns": list(table.key_types),
+              "format": table.format, "horizon": horizon}
+    if table.format == "delta":
+        target["version"] = table.version
     # no progress bars of MLflow's file copies in the job's log
     with tempfile.TemporaryDirectory() as folder, _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-        saved = _save(Path(folder), target)
+        saved = _save(Path(folder), target, table.key_types)
         tracker.log_artifacts(context.parent_run_id, str(saved), ARTIFACT_PATH)
-        if not tracker.search_registered_models(filter_string=f"name = '{name}'"):
-            tracker.create_registered_model(name)
+        # looked up by name, not searched: a filter string cannot hold every name
+        try:
+            tracker.get_registered_model(name)
+        except MlflowException as err:
+            if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                raise
+            try:
+                tracker.create_registered_model(name)
+            except MlflowException as race:  # another run created it since
+                if race.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                    raise
         source = f"{tracker.get_run(context.parent_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
         version = tracker.create_model_version(name, source, run_id=context.parent_run_id)
     logger.info("registered model %s version %s in %.1fs", name, version.version, time.perf_counter() - started)
     return int(version.version)
 
 
-def _save(folder: Path, target: dict) -> Path:
+def _save(folder: Path, target: dict, key_types: dict[str, str]) -> Path:
     """The forecaster saved in ``folder``, pointing at ``target``; its folder."""
     import mlflow.pyfunc
 
@@ -163,7 +197,7 @@ def _save(folder: Path, target: dict) -> Path:
         warnings.filterwarnings("ignore", message=".*input example was not provided")
         mlflow.pyfunc.save_model(
             str(saved), python_model=ManyModelForecaster(), artifacts={"pointer": str(pointer)},
-            signature=signature(target),
+            signature=signature(key_types),
             # the server imports this package from the model itself, wherever it runs
             code_paths=[str(package_source(folder / "code"))],
             pip_requirements=[f"{name}=={version}" for name, version in _requirements().items()],
@@ -180,28 +214,17 @@ def _saving_model():
         _saving.active = False
 
 
-def signature(pointer: dict):
+def signature(key_types: dict[str, str]):
     """What the served model takes and answers, the key columns typed as the
     models table holds them; the server checks requests against it."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    schema = _table_schema(pointer)  # read once, for every key column
-    keys = [ColSpec(_column_type(schema.field(k).type), k) for k in pointer["key_columns"]]
+    keys = [ColSpec(kind, k) for k, kind in key_types.items()]
     inputs = [*keys, ColSpec("long", "horizon"), ColSpec("datetime", "as_of", required=False)]
     outputs = [*keys, ColSpec("datetime", "ds"), *[ColSpec("double", c) for c in ("yhat", "yhat_lower", "yhat_upper")],
                ColSpec("string", "model")]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
-
-
-def _table_schema(pointer: dict):
-    import pyarrow as pa
-
-    if pointer["format"] == "delta":
-        from deltalake import DeltaTable
-
-        return pa.schema(DeltaTable(pointer["models_table"], version=pointer["version"]).schema().to_arrow())
-    return _parquet_dataset(pointer).schema
 
 
 def _parquet_dataset(pointer: dict):
@@ -210,17 +233,19 @@ def _parquet_dataset(pointer: dict):
     return ds.dataset(pointer["models_table"], format="parquet", partitioning="hive")
 
 
-def _column_type(kind) -> str:
-    """MLflow's name for a column of Arrow type ``kind``."""
-    import pyarrow as pa
+def _spark_column_type(kind) -> str:
+    """MLflow's name for a column of Spark type ``kind``."""
+    from pyspark.sql import types as T
 
-    if pa.types.is_integer(kind):
-        return "long" if kind.bit_width == 64 else "integer"
-    if pa.types.is_floating(kind):
+    if isinstance(kind, (T.ByteType, T.ShortType, T.IntegerType)):
+        return "integer"
+    if isinstance(kind, T.LongType):
+        return "long"
+    if isinstance(kind, (T.FloatType, T.DoubleType)):
         return "double"
-    if pa.types.is_boolean(kind):
+    if isinstance(kind, T.BooleanType):
         return "boolean"
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+    if isinstance(kind, (T.DateType, T.TimestampType, T.TimestampNTZType)):
         return "datetime"
     return "string"
 

@@ -32,6 +32,7 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
 JOB_TAG = "job"
+OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share an experiment
 SECRET_NAME = re.compile(
     r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
@@ -172,12 +173,13 @@ def start_parent_run(
         JOB_TAG: job,
         RUN_DATE_TAG: run_date,
         "input_path": redact_url_password(config.input.path),
+        OUTPUT_PATH_TAG: redact_url_password(config.output.path),
         "data_version": data_version.get("content_sha256") or str(data_version.get("delta_version")),
         "code_version": lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
         **(extra_tags or {}),
     }
-    end_stale_runs(tracker, experiment_id, job, run_date)
+    end_stale_runs(tracker, experiment_id, job, run_date, tags[OUTPUT_PATH_TAG])
     run = tracker.create_run(experiment_id, tags=tags, run_name=f"{job} {run_date}")
     run_id = run.info.run_id
     from mlflow.entities import Param
@@ -263,13 +265,17 @@ def check_server(uri: str, timeout: float) -> None:
         )
 
 
-def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str) -> None:
+def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None = None) -> None:
     """A job killed midway leaves its runs RUNNING; the rerun of its date ends them.
-    (A job that failed ended its own: finish_parent_run.)"""
+    (A job that failed ended its own: finish_parent_run.) With ``output_path``, only
+    the runs of that output (and older ones without the tag): another config's run
+    of the same job and date may be going on in the same experiment."""
     stale = tracker.search_runs(
         [experiment_id],
         filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
     )
+    if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
+        stale = [run for run in stale if run.data.tags.get(OUTPUT_PATH_TAG, output_path) == output_path]
     ended_by = f"a later {job} run of {run_date}"
     for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
