@@ -227,6 +227,23 @@ def test_a_skipped_series_gets_the_fallback_forecast_marked_as_such(fast_config)
     assert (outcome.forecast["yhat"] == history["y"].iloc[-1]).all()
 
 
+def test_a_seasonal_naive_winner_without_two_seasons_keeps_its_name_and_notes_the_naive_forecast(fast_config):
+    config = fast_config("forecast.frequency=MS", "forecast.horizon=3", "selection.candidates=[seasonal_naive]")
+    months = pd.date_range("2022-01-01", periods=20, freq="MS")
+    short = pd.DataFrame({"ds": months, "y": np.arange(20.0) % 12 * 10 + 5})
+    outcome = train_series(short, config)
+    assert outcome.status == OK, outcome.reason
+    # 20 months are not two yearly seasons: the last value repeated, under the name its scores carry
+    assert outcome.model_name == "seasonal_naive"
+    assert (outcome.forecast["yhat"] == short["y"].iloc[-1]).all()
+    assert "seasonal_naive forecast as naive: 20 periods of history, shorter than two cycles of 12" in outcome.notes
+
+    longer = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=30, freq="MS"), "y": np.arange(30.0) % 12})
+    outcome = train_series(longer, config)
+    assert not any("forecast as naive" in note for note in outcome.notes)
+    assert list(outcome.forecast["yhat"]) == list(longer["y"].iloc[-12:-9])  # a year back
+
+
 def test_a_constant_series_is_skipped_and_says_so(fast_config):
     history = daily_series(60).assign(y=5.0)
     outcome = train_series(history, fast_config("reliability.fallback=naive"))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
-from forecasting.baselines import BASELINES, on_grid, season_length, week_length
+from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 
@@ -161,6 +161,10 @@ def _select_and_forecast(
             forecasts[name] = (BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width), history)
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
+    # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
+    repeated = naive_instead("seasonal_naive" if winner == ENSEMBLE else winner, history, fc.frequency)
+    if repeated:
+        outcome.notes.append(repeated)
     outcome.candidate_scores = scores
     outcome.cv_metrics = scores[winner]
     if tuned is not None:
@@ -208,9 +212,8 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
     evaluation mode (``actual``) scored on the held-out rows like any candidate."""
     name = config.reliability.fallback
     fc = config.forecast
-    cycle = {"seasonal_naive": season_length, "weekly_naive": week_length}.get(name)
-    if cycle and len(history) < 2 * cycle(fc.frequency):
-        name = "naive"  # not two full cycles to repeat: the last value it is
+    if name and naive_instead(name, history, fc.frequency):
+        name = "naive"  # no full cycles to repeat: the last value it is, and named so
     if name and len(history) > 0:
         try:
             outcome.forecast = BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width)
