@@ -237,17 +237,24 @@ def test_a_history_that_stopped_well_before_the_run_date_is_noted():
     assert clean_history(history, "D", policy()).notes == []
 
 
-def test_zero_gaps_fill_up_to_the_last_whole_period_of_the_run_date():
+def test_zero_gaps_fill_the_periods_over_before_the_run_date():
     history = daily_rows("2024-01-01", "2024-01-10")
     cleaned = clean_history(history, "D", policy(gaps="zero"), "2024-01-15")
-    assert cleaned.history["ds"].tolist() == list(pd.date_range("2024-01-01", "2024-01-15"))
-    assert cleaned.history["y"].tolist() == [100.0] * 10 + [0.0] * 5
-    assert cleaned.notes == ["5 periods after the last row up to the run date 2024-01-15 filled (zero)"]
+    # the 11th to the 14th; the run date itself may still be going (a scheduled run's default is today)
+    assert cleaned.history["ds"].tolist() == list(pd.date_range("2024-01-01", "2024-01-14"))
+    assert cleaned.history["y"].tolist() == [100.0] * 10 + [0.0] * 4
+    assert cleaned.notes == ["4 periods after the last row, before the run date 2024-01-15, filled (zero)"]
     # 10 March is inside March: February is the last whole month, and March stays out
     months = frame(pd.date_range("2023-06-01", "2023-10-01", freq="MS"), 1.0)
     filled = clean_history(months, "MS", policy(gaps="zero"), "2024-03-10")
     assert filled.history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
     assert filled.history["y"].tolist() == [1.0] * 5 + [0.0] * 4  # November to February
+    # a month that ends as the run date starts is over: 1 March's run fills February too
+    assert clean_history(months, "MS", policy(gaps="zero"), "2024-03-01").history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
+    assert clean_history(months, "MS", policy(gaps="zero"), "2024-02-29").history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")
+    # hours: up to 23:00 of the day before
+    hours = frame(pd.date_range("2024-01-01", periods=30, freq="h"), 2.0)
+    assert clean_history(hours, "h", policy(gaps="zero"), "2024-01-03").history["ds"].iloc[-1] == pd.Timestamp("2024-01-02 23:00")
     # interpolation has nothing to the right to draw towards: only noted
     interpolated = clean_history(history, "D", policy(gaps="interpolate"), "2024-01-15")
     assert len(interpolated.history) == 10 and interpolated.notes[0].startswith("last observation 2024-01-10")

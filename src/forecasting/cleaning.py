@@ -196,20 +196,24 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
 
 def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, cut: pd.Timestamp,
                     notes: list[str]) -> pd.DataFrame:
-    """With ``gaps: zero`` the periods after the last row up to the last complete
-    one on the run date are zeros too; otherwise a history that stops more than a
+    """With ``gaps: zero`` the periods after the last row up to the last one over
+    before the run date are zeros too; otherwise a history that stops more than a
     period before the run date's is noted: its forecast starts in the past."""
     offset = to_offset(frequency)
-    last = frame["ds"].max()
+    last = frame["ds"].iloc[-1]  # sorted
     # the last instant of the run date names its period; steps of days count from the history's first day
-    current = align_to_grid(pd.Series([cut - pd.Timedelta(1, "ns")]), frequency, origin=frame["ds"].min()).iloc[0]
+    current = _label(cut - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
     run_day = _when(cut - pd.Timedelta(days=1))
     if policy.gaps == "zero":
-        complete = current if period_end(current, frequency) <= cut else current - offset
+        # A scheduled run's date is today by default, still going: a period that has
+        # not ended when it starts may yet get rows, so it gets no zero.
+        started = cut - pd.Timedelta(days=1)
+        before = _label(started - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+        complete = before if period_end(before, frequency) <= started else before - offset
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
-            notes.append(f"{len(trailing)} periods after the last row up to the run date {run_day} filled (zero)")
+            notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
         return frame
     if isinstance(offset, Tick):
         behind = (current - last) // pd.Timedelta(offset)
@@ -218,6 +222,15 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     if behind > 1:
         notes.append(f"last observation {_when(last)}, {behind} periods before the run date {run_day}")
     return frame
+
+
+def _label(time: pd.Timestamp, offset, origin: pd.Timestamp) -> pd.Timestamp:
+    """``align_to_grid`` for one time; fixed-length steps by plain arithmetic,
+    since every series of a run pays this."""
+    if not isinstance(offset, Tick):
+        return align_to_grid(pd.Series([time]), offset.freqstr, origin=origin).iloc[0]
+    step = pd.Timedelta(offset)
+    return origin + ((time - origin) // step) * step if step > pd.Timedelta(days=1) else time.floor(offset)
 
 
 def _when(time: pd.Timestamp) -> str:
