@@ -260,8 +260,8 @@ def main() -> None:
         args.workdir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="forecast-benchmark-", dir=args.workdir))
     data, history, actual = prepare(args.series, folder)
-    # In turn, so that the machine's drift from one minute to the next (see README
-    # "Performance") falls on every variant alike rather than on one.
+    # In turn, so that the machine's drift from one minute to the next (see
+    # docs/performance.md, "Runs of the same command over time") falls on every variant alike.
     # Each run writes into a folder of its own: a job writing into the tables and the
     # experiment of an earlier run does more (Delta replays the tables' logs first).
     schedule = [(r, v) for r in range(1, args.rounds + 1) for v in variants if v != "naive"]
