@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from forecasting import cli, io, pipeline, tracking
+from forecasting.spark_session import MissingDeltaError
 
 
 class RecordingSession:
@@ -54,6 +55,27 @@ def test_input_and_tracking_errors_have_their_own_exit_codes(session, error, cod
         raise error
 
     assert run(job) == code
+
+
+def test_spark_without_delta_lake_is_a_configuration_error_before_the_job_starts(monkeypatch, caplog, capsys):
+    def without_delta(app_name, config):
+        raise MissingDeltaError("Delta Lake is not on Spark's classpath")
+
+    monkeypatch.setattr(cli, "build_session", without_delta)
+    started = []
+    assert run(lambda spark, config: started.append(spark)) == cli.EXIT_CONFIG
+    assert not started and "Delta Lake is not on Spark's classpath" in caplog.text
+    assert capsys.readouterr().out == ""
+
+
+def test_an_unexpected_error_escapes_for_python_to_exit_1_without_a_summary(session, capsys):
+    def job(spark, config):
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError, match="a bug"):  # its traceback, and Python's exit code 1
+        run(job)
+    assert capsys.readouterr().out == ""
+    assert cli.EXIT_FAILED == 1
 
 
 def test_too_many_failed_series_exit_5(session):

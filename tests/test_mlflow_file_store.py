@@ -144,14 +144,15 @@ from forecasting import tracking
 
 tracker = tracking.client(sys.argv[1])  # the file store's patches
 experiment = tracker.get_experiment_by_name("e") or tracker.create_experiment("e")
-finished = tracker.create_run(experiment, run_name="finished")
+JOB = {"job": "train_forecast", "run_date": "2024-03-31"}  # the tags a rerun finds its date's runs by
+finished = tracker.create_run(experiment, run_name="finished", tags=JOB)
 tracker.log_batch(finished.info.run_id, metrics=[Metric("mase", 0.9, 0, 0)])
 tracker.set_terminated(finished.info.run_id)
 if sys.argv[2] == "meta.yaml":  # killed while a new run's meta.yaml is written
     yaml.dump = lambda *args, **kwargs: os._exit(9)
-    tracker.create_run(experiment, run_name="killed")
+    tracker.create_run(experiment, run_name="killed", tags=JOB)
 else:  # killed while a run's first metric file is written
-    started = tracker.create_run(experiment, run_name="killed")
+    started = tracker.create_run(experiment, run_name="killed", tags=JOB)
     os.replace = lambda *args: os._exit(9)
     tracker.log_batch(started.info.run_id, metrics=[Metric("mase", 1.1, 0, 0)])
 """
@@ -178,7 +179,12 @@ def test_a_job_killed_while_writing_a_run_leaves_the_experiment_searchable(tmp_p
         assert all((path.stat().st_size > 0) for path in (tmp_path / "mlruns" / experiment).glob("*/meta.yaml"))
     else:
         assert runs["killed"].data.metrics == {} and runs["killed"].info.status == "RUNNING"
-    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # the rerun's first step does not fail
+    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # the rerun's first step
+    after = {run.info.run_name: run for run in client.search_runs([experiment])}
+    assert after["finished"].info.status == "FINISHED" and "ended_by" not in after["finished"].data.tags
+    if killed_writing == "metric":
+        assert after["killed"].info.status == "FAILED"
+        assert after["killed"].data.tags["ended_by"] == "a later train_forecast run of 2024-03-31"
 
 
 def test_a_run_left_with_an_empty_meta_yaml_is_left_out_of_searches_with_a_warning(tmp_path, caplog):
@@ -186,8 +192,9 @@ def test_a_run_left_with_an_empty_meta_yaml_is_left_out_of_searches_with_a_warni
     uri = (tmp_path / "mlruns").as_uri()
     client = tracking.client(uri)
     experiment = client.create_experiment("e")
-    kept = client.create_run(experiment, run_name="kept").info.run_id
-    damaged = client.create_run(experiment, run_name="damaged").info.run_id
+    left_running = {"job": "train_forecast", "run_date": "2024-03-31"}  # by a killed job of that date
+    kept = client.create_run(experiment, run_name="kept", tags=left_running).info.run_id
+    damaged = client.create_run(experiment, run_name="damaged", tags=left_running).info.run_id
     damaged_folder = tmp_path / "mlruns" / experiment / damaged
     (damaged_folder / "meta.yaml").write_text("")
 
@@ -196,3 +203,5 @@ def test_a_run_left_with_an_empty_meta_yaml_is_left_out_of_searches_with_a_warni
     assert [run.info.run_id for run in found] == [kept]
     assert str(damaged_folder) in caplog.text and "empty meta.yaml" in caplog.text
     tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first
+    ended = client.get_run(kept)  # past the damaged one
+    assert ended.info.status == "FAILED" and ended.data.tags["ended_by"] == "a later train_forecast run of 2024-03-31"

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -23,6 +22,7 @@ from forecasting import pipeline, python_worker, tables
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 from forecasting.config_schema import RESERVED_KEY_NAMES
+from forecasting.io import InputError
 
 RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
 
@@ -84,6 +84,11 @@ def read(spark, job, table):
     return tables.read_table(spark, job["config"], table)
 
 
+def of_the_job(job) -> str:
+    """A run search's filter for the child runs of the fixture's job run."""
+    return f"tags.mlflow.parentRunId = '{job['summary'].job_run_id}'"
+
+
 def test_every_series_gets_one_result_row_with_its_status(spark, job):
     source = job["source"]
     lengths = source.groupby(["region", "product"]).size().rename("history_length").reset_index()
@@ -133,9 +138,9 @@ def test_forecasts_continue_each_good_series_over_the_horizon(spark, job):
 
 
 def test_child_run_is_found_by_its_key_tags_and_holds_params_metrics_plot_model(spark, job):
-    runs = mlflow.search_runs(
+    runs = mlflow.search_runs(  # the fixture's job run's: later tests add runs of their own
         experiment_names=["pipeline-test"],
-        filter_string="tags.region = 'south' and tags.product = 'tea'",
+        filter_string=f"tags.region = 'south' and tags.product = 'tea' and {of_the_job(job)}",
     )
     assert len(runs) == 1
     run = runs.iloc[0]
@@ -161,16 +166,16 @@ def test_every_column_and_run_tag_the_job_adds_is_a_name_no_key_column_may_take(
     added = set()
     for table in ("forecasts", "series_results", "models"):
         added |= set(read(spark, job, table).columns) - keys
-    children = mlflow.search_runs(
-        experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{job['summary'].job_run_id}'"
-    )
+    children = mlflow.search_runs(experiment_names=["pipeline-test"], filter_string=of_the_job(job))
     added |= {c.removeprefix("tags.") for c in children.columns if c.startswith("tags.") and "mlflow." not in c} - keys
     assert {"yhat", "status", "series_hash", "reason"} <= added  # columns and tags were read
     assert added <= RESERVED_KEY_NAMES, sorted(added - RESERVED_KEY_NAMES)
 
 
 def test_failed_series_run_ends_failed_with_its_reason(job):
-    runs = mlflow.search_runs(experiment_names=["pipeline-test"], filter_string="tags.region = 'east'")
+    runs = mlflow.search_runs(
+        experiment_names=["pipeline-test"], filter_string=f"tags.region = 'east' and {of_the_job(job)}"
+    )
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FAILED" and runs.iloc[0]["tags.status"] == "failed"
     assert runs.iloc[0]["tags.reason"].startswith("RuntimeError: every tuning evaluation failed")
 
@@ -290,6 +295,19 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
     assert list(runs["status"]) == ["FAILED"]
 
 
+def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):
+    run_date = "2024-02-29"
+    first_day = pd.Timestamp(run_date) + pd.Timedelta(days=1)  # the day after: not yet known on the run date
+    source = pd.concat([daily_series(5, seed=s, start=first_day.isoformat()).assign(shop=shop)
+                        for s, shop in enumerate(("a", "b"))])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"]))
+    with pytest.raises(InputError, match=f"^no input rows on or before the run date {run_date}$"):
+        pipeline.run_job(spark, config, run_date)
+    assert not (tmp_path / "mlruns").exists()  # no experiment, no parent run
+    assert not (tmp_path / "out").exists()  # no table, no staging folder
+
+
 def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks_in_whole_rounds():
     from forecasting.spark_training import shuffle_partitions
 
@@ -347,7 +365,16 @@ def test_python_workers_are_started_with_the_training_modules_and_kept_for_the_t
     assert len(early.worker_pids) == spark.sparkContext.defaultParallelism - 1  # a core left to the driver
     assert os.getpid() not in early.worker_pids  # Spark Python workers, not the driver
     assert early.loaded
-    time.sleep(1)  # a worker Spark does not reuse is killed as its task ends
-    for pid in early.worker_pids:  # still there, idle in the pool the training takes workers from
-        status = Path(f"/proc/{pid}/status")
-        assert status.exists() and "State:\tZ" not in status.read_text()
+
+    def worker(batch):  # defined here, so that Spark ships it by value
+        return batch.assign(pid=os.getpid())
+
+    # A grouped pandas task as the training runs. Spark hands out the idle workers of
+    # a pool first come, first served, and earlier tests may have left some ahead of
+    # the early ones: more tasks than the pool holds take every one of them.
+    tasks = 16
+    pids = {
+        row["pid"] for row in spark.range(4 * tasks).repartition(tasks, "id").groupBy("id")
+        .applyInPandas(worker, "id long, pid long").select("pid").collect()
+    }
+    assert early.worker_pids <= pids  # went back to the pool the training takes workers from

@@ -92,6 +92,53 @@ def test_scoring_rolls_forward_with_a_new_horizon_and_as_of_date(spark, runs):
     assert sorted(scored["ds"].unique()) == list(pd.date_range(last, periods=4, freq="D")[1:])
 
 
+def test_scoring_between_two_training_runs_takes_the_earlier_runs_models(spark, runs):
+    # a model trained after the scoring date has seen data from that date's future
+    between = "2024-03-20"
+    assert BACKFILL_DATE < between < FULL_DATE
+    summary = scoring.run_scoring(spark, runs["config"], between)  # no model_run_date given
+    assert summary.counts == {scoring.SCORED_OK: 2}
+    scored = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == between).toPandas()
+    assert set(scored["source"]) == {"scored"} and set(scored["model_run_date"].astype(str)) == {BACKFILL_DATE}
+    backfill_runs = read(spark, runs, tables.MODELS).where(F.col("run_date") == BACKFILL_DATE).toPandas()
+    assert set(scored["child_run_id"]) == set(backfill_runs["child_run_id"])
+    # the backfill's models, rolled forward to the last observation on the scoring date
+    day_after = pd.Timestamp(between) + pd.Timedelta(days=1)
+    assert scored.groupby("shop")["ds"].min().to_dict() == {"a": day_after, "b": day_after}
+    parent = mlflow.MlflowClient(summary.tracking_uri).get_run(summary.job_run_id)
+    assert parent.data.tags["model_run_date"] == BACKFILL_DATE and parent.data.tags["run_date"] == between
+    assert f"from the models of run date {BACKFILL_DATE}" in summary.format()
+
+
+def test_a_model_run_date_is_usable_on_its_own_day_and_a_requested_one_must_be_stored(spark):
+    # each call is a Spark job: the other cases are left to this file's scoring runs
+    from forecasting.io import InputError
+
+    models = spark.createDataFrame(
+        [("a", dt.date(2024, 3, 10)), ("b", dt.date(2024, 3, 10)), ("a", dt.date(2024, 3, 31))],
+        "shop string, run_date date",
+    )
+    assert scoring.choose_model_run_date(models, "2024-03-31", None) == "2024-03-31"  # trained that day
+    stored = r"stored run dates: \['2024-03-10', '2024-03-31'\]"
+    with pytest.raises(InputError, match=f"no models for run date 2024-03-20; {stored}"):
+        scoring.choose_model_run_date(models, "2024-05-01", "2024-03-20")
+
+
+def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models_history():
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=10, freq="D"), "y": np.arange(10.0)})
+    request = pd.DataFrame({
+        "shop": ["a", "b"], "model": ["naive", "naive"], "model_json": [model_store.dump("naive", history)] * 2,
+        "frequency": ["D", "D"], "interval_width": [0.8, 0.8], "child_run_id": ["run-a", "run-b"],
+        "last_ds": [pd.Timestamp("2024-01-15"), pd.NaT],  # "b": no input row on or before the scoring date
+    })
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=2)
+    assert list(scored["status"]) == [scoring.SCORED_OK, scoring.NO_INPUT]
+    starts = [[point["ds"] for point in forecast] for forecast in scored["forecast"]]
+    assert starts == [list(pd.date_range("2024-01-16", periods=2, freq="D")),
+                      list(pd.date_range("2024-01-11", periods=2, freq="D"))]  # after the stored history's end
+    assert [point["yhat"] for point in scored["forecast"][1]] == [9.0, 9.0]  # naive: the last stored value
+
+
 def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fast_config):
     day = lambda d: dt.datetime(2024, 1, d)  # noqa: E731
     rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),
