@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forecasting import lineage
+from forecasting import io, lineage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,3 +41,22 @@ def test_the_package_run_from_its_zip_names_its_commit_and_unpacks_its_source(tm
     assert "forecasting.zip" in module_file  # imported from the zip, not from the checkout
     assert version == lineage.code_version()  # the commit the zip was built from, as git says here
     assert (Path(source) / "serving.py").read_text() == (ROOT / "src" / "forecasting" / "serving.py").read_text()
+
+
+def test_a_delta_input_by_path_or_by_table_name_is_read_at_its_latest_version(spark, fast_config, tmp_path):
+    path = str(tmp_path / "sales")
+    rows = spark.createDataFrame([("a", "2024-01-01", 1.0)], "store string, date string, sales double")
+    rows.write.format("delta").save(path)
+    rows.write.format("delta").mode("append").save(path)  # the table's second version: 1
+    df, version = io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta"))
+    assert version == {"source": path, "format": "delta", "delta_version": 1}
+    assert df.count() == 2
+
+    spark.sql(f"CREATE TABLE lineage_sales USING delta LOCATION '{path}'")
+    try:
+        rows.write.format("delta").mode("append").save(path)  # 2, seen through the catalog too
+        df, version = io.read_input(spark, fast_config("input.path=lineage_sales", "input.format=table"))
+        assert version == {"source": "lineage_sales", "format": "table", "delta_version": 2}
+        assert df.count() == 3
+    finally:
+        spark.sql("DROP TABLE lineage_sales")

@@ -40,14 +40,28 @@ def test_min_history_follows_the_cross_validation_settings(fast_config):
     assert tuning.min_history(fast_config("forecast.min_history=50")) == 50
 
 
-def test_tuning_is_reproducible_with_a_seed(fast_config):
+def test_tuning_is_reproducible_with_a_seed_and_follows_it(fast_config, monkeypatch):
     history = daily_series(80, seed=3)
-    first = tuning.tune(history, fast_config("tuning.max_evals=3"))
-    second = tuning.tune(history, fast_config("tuning.max_evals=3"))
-    assert first.best_params == second.best_params
-    assert first.evaluations == 3
+    tried, original = [], tuning.prophet_forecaster
+
+    def recording(config, params, *args, **kwargs):
+        tried.append(dict(params))
+        return original(config, params, *args, **kwargs)
+
+    monkeypatch.setattr(tuning, "prophet_forecaster", recording)
+
+    def search(seed: int):
+        tried.clear()
+        result = tuning.tune(history, fast_config("tuning.max_evals=3", f"tuning.seed={seed}"))
+        return result, list(tried)
+
+    first, first_trials = search(42)
+    second, second_trials = search(42)
+    other, other_trials = search(1)
+    assert first_trials == second_trials and first.best_params == second.best_params
+    assert first.evaluations == len(first_trials) == 3
+    assert other_trials != first_trials  # the seed, not a fixed one, drives the search
     assert set(first.best_params) == set(fast_config().tuning.search_space)
-    assert first.best_params["seasonality_mode"] in ("additive", "multiplicative")
 
 
 def test_hyperopt_builds_its_graphs_once_per_process_and_suggests_the_same(fast_config, monkeypatch):
@@ -177,6 +191,26 @@ def test_warm_starts_remember_each_fold_and_reach_the_same_optimum(fast_config):
     np.testing.assert_allclose(
         tuning.model.predict_at(warmed, dates), tuning.model.predict_at(cold, dates), rtol=0.01
     )
+
+
+def test_with_warm_starts_each_fold_fit_after_the_first_starts_from_the_one_before(fast_config, monkeypatch):
+    history = daily_series(80, seed=4)
+    starts, original = [], tuning.model.fit
+
+    def recording(train, config, params, uncertainty_samples=0, init=None):
+        starts.append((len(train), init is not None))
+        return original(train, config, params, uncertainty_samples, init=init)
+
+    monkeypatch.setattr(tuning.model, "fit", recording)
+    config = fast_config("tuning.warm_start=true", "tuning.max_evals=2")
+    outcome = train_series(history, config)
+    assert outcome.status == OK, outcome.reason
+    fits = config.cross_validation.folds * 2 + 1  # every evaluation's folds, then the final fit
+    assert len(starts) == fits
+    assert not starts[0][1] and all(warm for _, warm in starts[1:])  # only the very first fit starts cold
+    cold = train_series(history, fast_config("tuning.max_evals=2"))
+    assert set(outcome.cv_metrics) == set(cold.cv_metrics)
+    assert outcome.cv_metrics["mae"] == pytest.approx(cold.cv_metrics["mae"], rel=0.05)
 
 
 def test_the_ensemble_reuses_the_tuned_prophet_folds_instead_of_refitting(fast_config, monkeypatch):
