@@ -139,6 +139,26 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
         forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
 
 
+def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark, trained):
+    import mlflow.pyfunc
+
+    from forecasting import model, model_store
+
+    mlflow.set_tracking_uri(trained["summary"].tracking_uri)
+    forecaster = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
+    row = (tables.read_table(spark, trained["config"], tables.MODELS).where(F.col("store") == "s0")
+           .select("model", "model_json").first())
+    history_end = trained_forecasts(spark, trained["config"]).query("store == 's0'")["ds"].min() - pd.Timedelta(days=1)
+    as_of = history_end + pd.Timedelta(days=3, hours=6)
+    answer = forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [4], "as_of": [as_of]}))
+    assert answer["ds"].tolist() == list(pd.date_range(history_end + pd.Timedelta(days=4), periods=4))
+    # the interval is sampled over the run's own horizon at least, as the forecasts table's was
+    fc = trained["config"].forecast
+    expected = model_store.forecast(row["model"], row["model_json"], as_of, max(4, fc.horizon), fc.frequency,
+                                    fc.interval_width, model.series_seed(tracking.series_id({"store": "s0"}))).head(4)
+    pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], expected)
+
+
 def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_config):
     import datetime as dt
 
