@@ -129,3 +129,18 @@ def test_multiplicative_fits_step_both_blocks_at_once_to_the_optimum_of_taking_t
     in_turn = prophet_map.fit(init, data)  # a refused joint step leaves the blocks in turn
     assert _fitted_value(data, joint) <= _fitted_value(data, in_turn) + 1e-9 * abs(_fitted_value(data, in_turn))
     np.testing.assert_allclose(joint["trend"], in_turn["trend"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", ["a straight line", "a line and a weekly cycle"])
+def test_data_fitted_exactly_are_fitted_in_process_not_sent_to_stan(fast_config, shape):
+    # No mode exists (the density grows as sigma_obs goes to 0): the solver used to give
+    # up on such data, and each fit went to Stan, about a second each.
+    history = daily_series(120)
+    days = np.arange(120)
+    history["y"] = 10 + 0.5 * days + (3 * np.sin(2 * np.pi * days / 7) if "cycle" in shape else 0)
+    fitted = model.fit(history, fast_config(), {}, 0)
+    assert fitted.stan_backend.stan_fit is None  # fitted in process
+    assert fitted.params["sigma_obs"][0, 0] < 1e-5  # on data scaled to at most 1
+    later = history["ds"].max() + np.arange(1, 8) * np.timedelta64(1, "D")
+    extended = 10 + 0.5 * np.arange(120, 127) + (3 * np.sin(2 * np.pi * np.arange(120, 127) / 7) if "cycle" in shape else 0)
+    np.testing.assert_allclose(model.predict_at(fitted, later), extended, rtol=1e-6)

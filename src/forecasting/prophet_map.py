@@ -18,8 +18,10 @@ prophet.stan has a structure that is solved exactly here instead:
 Alternating these steps never increases the objective; it stops when the
 objective no longer falls. With multiplicative features a round first tries
 both blocks at once on the mean linearised where it stands (a Gauss-Newton
-step: one lasso over both), kept only where it lowers the objective. A fit the
-solver gives up on goes back to Stan.
+step: one lasso over both), kept only where it lowers the objective. Data that
+some theta fits exactly have no mode (the density grows as sigma_obs goes to 0):
+the exact fit is returned, with its tiny sigma_obs. A fit the solver gives up
+on goes back to Stan.
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ LINEAR, FLAT = 0, 2
 # Prior scales fixed in prophet.stan: k ~ normal(0, 5), m ~ normal(0, 5), sigma_obs ~ normal(0, 0.5).
 TREND_PRIOR_SD, SIGMA_PRIOR_SD = 5.0, 0.5
 SIGMA_FLOOR = 1e-9
+# A fit whose squared error is this small a part of y's own is exact to rounding: the
+# Gram matrix's form of the error cancels to about 1e-15 of it.
+EXACT_FIT = 1e-12
 VALUE_TOLERANCE = 1e-13  # relative decrease of the objective that ends the alternation
 MAX_ROUNDS = 2000
 MAX_LASSO_STEPS = 1000
@@ -64,6 +69,8 @@ class Posterior:
         self.additive = features * np.asarray(stan_data["s_a"], dtype=float).reshape(1, -1)
         self.multiplicative = features * np.asarray(stan_data["s_m"], dtype=float).reshape(1, -1)
         self.n_points, self.tau = len(y), float(stan_data["tau"])
+        # the noise scale of an exact fit (noise_scale's root when the error is EXACT_FIT of y's)
+        self.exact_fit_sigma = max(SIGMA_FLOOR, float(np.sqrt(EXACT_FIT * (y @ y) / len(y))))
         sigmas = np.asarray(stan_data["sigmas"], dtype=float).reshape(-1)
         # ridge weights of the normal priors: k and m, none for delta, beta
         self.prior_precision = np.concatenate([[TREND_PRIOR_SD**-2] * 2, np.zeros(self.n_trend - 2), sigmas**-2.0])
@@ -217,6 +224,12 @@ def fit(stan_init: dict, stan_data: dict) -> dict[str, np.ndarray]:
     sigma = posterior.noise_scale(theta)
     value = posterior.value(theta, sigma)
     for _ in range(MAX_ROUNDS):
+        if sigma <= posterior.exact_fit_sigma:
+            # theta fits the data exactly, to rounding (a straight line, a pure cycle):
+            # the density grows without bound as sigma_obs goes to 0, so there is no
+            # mode to find (Stan's optimiser stops somewhere on the way, at a second a
+            # fit), and a round at this sigma is ill-conditioned. The exact fit it is.
+            break
         previous = value
         theta, sigma, value = _round(posterior, theta, sigma, value)
         if previous - value <= VALUE_TOLERANCE * max(1.0, abs(value)):
