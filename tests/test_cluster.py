@@ -120,11 +120,11 @@ def test_scheduled_runs_on_the_cluster_as_the_readme_says(cluster, package, tmp_
     # the README's backfill, then its daily scoring run, which takes today's date
     apps_before = set((cluster["logs"] / "work").glob("app-*"))
     trained = scheduled("train", "--config", "conf/my_data.yaml", "--run-date", "2024-03-31")
-    train_log = (home / "logs" / "train_forecast-2024-03-31.log").read_text()
+    [train_log] = [p.read_text() for p in (home / "logs").glob("train_forecast-2024-03-31-my_data-*.log")]
     assert trained.returncode == 0, train_log[-4000:]
     today = datetime.now(timezone.utc).date().isoformat()
     scored = scheduled("score", "--config", "conf/my_data.yaml")
-    score_log = (home / "logs" / f"score_forecast-{today}.log").read_text()
+    [score_log] = [p.read_text() for p in (home / "logs").glob(f"score_forecast-{today}-my_data-*.log")]
     assert scored.returncode == 0, score_log[-4000:]
     assert f"Scoring run {today} finished" in score_log and "from the models of run date 2024-03-31" in score_log
     forecasts = DeltaTable(home / "out" / "forecasts").to_pandas()
