@@ -255,6 +255,14 @@ def test_zero_gaps_fill_the_periods_over_before_the_run_date():
     # hours: up to 23:00 of the day before
     hours = frame(pd.date_range("2024-01-01", periods=30, freq="h"), 2.0)
     assert clean_history(hours, "h", policy(gaps="zero"), "2024-01-03").history["ds"].iloc[-1] == pd.Timestamp("2024-01-02 23:00")
+    # an input whose data stop on the 12th (other series' rows show it): zeros up to then, not to the run date
+    bounded = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-12 18:00")
+    assert bounded.history["ds"].iloc[-1] == pd.Timestamp("2024-01-12")
+    assert bounded.notes == ["2 periods after the last row, before the run date 2024-01-15, filled (zero)",
+                             "last observation 2024-01-12, 3 periods before the run date 2024-01-15"]
+    stale_input = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-10")
+    assert len(stale_input.history) == 10
+    assert stale_input.notes == ["last observation 2024-01-10, 5 periods before the run date 2024-01-15"]
     # interpolation has nothing to the right to draw towards: only noted
     interpolated = clean_history(history, "D", policy(gaps="interpolate"), "2024-01-15")
     assert len(interpolated.history) == 10 and interpolated.notes[0].startswith("last observation 2024-01-10")

@@ -192,6 +192,9 @@ def test_parent_run_records_counts_config_and_lineage(job):
     input_file = job["root"] / "input.csv"
     assert [f["bytes"] for f in lineage["files"]] == [input_file.stat().st_size]
     assert parent.data.tags["data_version"] == lineage["content_sha256"]
+    known = pd.to_datetime(job["source"]["day"])
+    known = known[known < pd.Timestamp(RUN_DATE) + pd.Timedelta(days=1)]
+    assert parent.data.tags["input_end"] == known.max().isoformat()  # how far the data reach on the run date
     children = mlflow.search_runs(
         experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )

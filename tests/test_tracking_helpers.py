@@ -46,12 +46,10 @@ def test_credentials_never_show_in_the_run_context_repr():
     assert "x" * 20 not in repr(context)
 
 
-def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, monkeypatch):
-    """The per-series task body, called directly: tracking down mid-run loses only the run."""
+@pytest.fixture
+def dead_tracking(monkeypatch):
+    """A run context whose tracking server is not there, and MLflow told to give up at once."""
     import socket
-
-    from conftest import daily_series
-    from forecasting.spark_training import train_group
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,11 +57,31 @@ def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, mon
     settings = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
     for name, value in settings.items():  # the task body sets them; monkeypatch undoes it afterwards
         monkeypatch.setenv(name, value)
-    context = tracking.RunContext(dead, "1", "parent", "2024-01-01", True, True, http_settings=settings)
+    return lambda run_date="2024-01-01", **more: tracking.RunContext(
+        dead, "1", "parent", run_date, True, True, http_settings=settings, **more)
+
+
+def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, dead_tracking):
+    """The per-series task body, called directly: tracking down mid-run loses only the run."""
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
     group = daily_series(60).assign(store="north")
-    row = json.loads(train_group(group, fast_config(), ["store"], context).iloc[0][result_row.PAYLOAD])
+    row = json.loads(train_group(group, fast_config(), ["store"], dead_tracking()).iloc[0][result_row.PAYLOAD])
     assert row["status"] == "ok" and len(row["forecast"]) == fast_config().forecast.horizon
     assert row["reason"].startswith("tracking failed: ") and row["child_run_id"] is None
+
+
+def test_the_task_body_hands_cleaning_the_run_date_and_how_far_the_input_reaches(fast_config, dead_tracking):
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
+    group = daily_series(60).assign(store="north")  # 1 January to 29 February
+    context = dead_tracking("2024-03-10", input_end="2024-03-05T00:00:00")  # other series' rows reach 5 March
+    row = json.loads(train_group(group, fast_config("cleaning.gaps=zero"), ["store"], context).iloc[0][result_row.PAYLOAD])
+    assert row["data_notes"] == ("5 periods after the last row, before the run date 2024-03-10, filled (zero); "
+                                 "last observation 2024-03-05, 5 periods before the run date 2024-03-10")
+    assert row["history_length"] == 60 + 5
 
 
 def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path, fast_config, caplog):

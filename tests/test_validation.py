@@ -65,7 +65,8 @@ def test_a_time_pandas_cannot_hold_stops_with_examples(spark, fast_config):
         check_input(raw, fast_config())
     # a far-future placeholder is cut by the run date before it reaches pandas: no reason to stop
     placeholder = text_input(spark, [("a", "x", "9999-12-31", "1"), ("a", "x", "2024-01-02", "2")])
-    assert check_input(placeholder, fast_config(), run_date="2024-01-31") == InputCounts(rows=2, series=1)
+    counts = check_input(placeholder, fast_config(), run_date="2024-01-31")
+    assert counts == InputCounts(rows=2, series=1, latest=dt.datetime(2024, 1, 2))
 
 
 def test_rows_without_a_time_are_counted_and_said_to_be_left_out(spark, fast_config, caplog):
@@ -91,5 +92,7 @@ def test_the_series_known_on_the_run_date_are_counted_in_the_same_pass_null_keys
         (None, "x", "2024-01-31 23:00", "3"),  # still on the run date
         ("b", "y", "2024-02-01", "4"),  # after it
     ])
-    assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(rows=4, series=2)
+    # and the latest time known then: how far the data reach (zero gaps go no further)
+    latest = dt.datetime(2024, 1, 31, 23)
+    assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(rows=4, series=2, latest=latest)
     assert check_input(raw, fast_config()) == InputCounts(rows=4, series=None)

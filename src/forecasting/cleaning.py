@@ -70,14 +70,17 @@ def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
 
 
 def clean_history(
-    history: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp | None = None
+    history: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp | None = None,
+    input_end: str | pd.Timestamp | None = None,
 ) -> Cleaned:
     """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time.
 
     ``run_date`` is the day the data is known up to (its end is the cut). Given
     one, a last period aggregated from finer rows that is still open on it is
     left out, a history that stopped well before it is noted, and ``gaps: zero``
-    fills up to it. Without one (direct callers, benchmarks) none of that applies.
+    fills up to it, but not past ``input_end``'s period (the whole input's latest
+    time: an input that stopped long ago is no run of zeros). Without a run date
+    (direct callers, benchmarks) none of that applies.
     """
     result = Cleaned(history.copy())
     frame = result.history
@@ -161,7 +164,7 @@ def clean_history(
 
     frame = frame.sort_values("ds").reset_index(drop=True)
     if cut is not None:
-        frame = _up_to_run_date(frame, frequency, policy, cut, result.notes)
+        frame = _up_to_run_date(frame, frequency, policy, cut, result.notes, input_end)
     result.history = frame
     return result
 
@@ -195,10 +198,11 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
 
 
 def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, cut: pd.Timestamp,
-                    notes: list[str]) -> pd.DataFrame:
+                    notes: list[str], input_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """With ``gaps: zero`` the periods after the last row up to the last one over
-    before the run date are zeros too; otherwise a history that stops more than a
-    period before the run date's is noted: its forecast starts in the past."""
+    before the run date, and no later than ``input_end``'s, are zeros too. A
+    history that still stops more than a period before the run date's is noted:
+    its forecast starts in the past."""
     offset = to_offset(frequency)
     last = frame["ds"].iloc[-1]  # sorted
     # the last instant of the run date names its period; steps of days count from the history's first day
@@ -210,11 +214,13 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
         started = cut - pd.Timedelta(days=1)
         before = _label(started - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
         complete = before if period_end(before, frequency) <= started else before - offset
+        if input_end is not None:  # other series' rows show how far the data reach
+            complete = min(complete, _label(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
-        return frame
+            last = trailing[-1]
     if isinstance(offset, Tick):
         behind = (current - last) // pd.Timedelta(offset)
     else:

@@ -104,7 +104,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
 
     job = "evaluate_forecast" if evaluate else "train_forecast"
-    context = tracking.start_parent_run(config, run_date, data_version, job=job)
+    # the input's latest time: cleaning's zero gaps reach no further than the data do
+    input_end = counts.latest.isoformat() if counts.latest is not None else None
+    context = tracking.start_parent_run(config, run_date, data_version, job=job, input_end=input_end)
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     summary = JobSummary(
         run_date=run_date,

@@ -33,6 +33,7 @@ RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
 JOB_TAG = "job"
 OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share an experiment
+INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 SECRET_NAME = re.compile(
     r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
@@ -56,6 +57,8 @@ class RunContext:
     log_plots: bool
     http_settings: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
+    # the input's latest time on or before the run date (ISO): how far its data reach
+    input_end: str | None = None
 
 
 class TrackingUnavailable(RuntimeError):
@@ -156,8 +159,12 @@ def series_filter(keys: dict[str, Any]) -> str:
 
 
 def start_parent_run(
-    config: JobConfig, run_date: str, data_version: dict, job: str = "train_forecast", extra_tags: dict | None = None
+    config: JobConfig, run_date: str, data_version: dict, job: str = "train_forecast", extra_tags: dict | None = None,
+    input_end: str | None = None,
 ) -> RunContext:
+    """The job's parent run, tagged and given its config and lineage, and what the
+    tasks need to log under it. ``input_end``: the input's latest time on or before
+    the run date, a tag and, for cleaning's zero gaps, part of the context."""
     uri = resolve_uri(config.tracking.uri)
     os.environ.update(http_settings(config))
     check_server(uri, config.tracking.timeout_seconds)
@@ -177,6 +184,7 @@ def start_parent_run(
         "data_version": data_version.get("content_sha256") or str(data_version.get("delta_version")),
         "code_version": lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
+        **({INPUT_END_TAG: input_end} if input_end else {}),
         **(extra_tags or {}),
     }
     end_stale_runs(tracker, experiment_id, job, run_date, tags[OUTPUT_PATH_TAG])
@@ -202,6 +210,7 @@ def start_parent_run(
         log_plots=config.tracking.log_plots,
         http_settings=http_settings(config),
         credentials=credentials_from_environment(),
+        input_end=input_end,
     )
 
 

@@ -50,6 +50,7 @@ class InputCounts:
     rows: int
     series: int | None  # series with rows on or before the run date, when one was given
     rows_without_time: int = 0  # left out: no time, no place in a series
+    latest: object = None  # the latest time on or before the run date, when one was given
 
 
 def known_on(time: Column, run_date: str) -> Column:
@@ -90,6 +91,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         # a struct of null keys is itself not null: a series with a null key counts
         series = F.struct(*[F.col(k) for k in source.key_columns])
         aggregates.append(F.count_distinct(F.when(known_on(time, run_date), series)).alias("series"))
+        aggregates.append(F.max(F.when(known_on(time, run_date), time)).alias("latest"))
     counts = df.agg(*aggregates).first()
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
@@ -112,7 +114,9 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     if counts["no_time"]:
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
                        counts["no_time"], counts["rows"], source.time_column)
-    return InputCounts(counts["rows"], counts["series"] if run_date is not None else None, counts["no_time"])
+    if run_date is None:
+        return InputCounts(counts["rows"], None, counts["no_time"])
+    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"])
 
 
 def _examples(df: DataFrame, condition: Column, column: str) -> list:
