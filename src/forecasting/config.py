@@ -1,7 +1,7 @@
 """Job configuration: embedded defaults, layered YAML, ``--set`` overrides, validation.
 
-The dataclasses in ``config_schema`` are the schema; ``defaults.yaml`` holds every
-default value. Any error names the offending key, and it is raised before Spark starts.
+The dataclasses in ``config_schema`` are the schema, ``config_checks`` checks the
+values; ``defaults.yaml`` holds every default value. Any error names the offending key, and it is raised before Spark starts.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from forecasting.config_schema import (  # noqa: F401  (re-exported: the package
     ConfigError,
     JobConfig,
     ParamSpace,
-    validate,
 )
+from forecasting.config_checks import validate
 
 
 # --------------------------------------------------------------------------- loading

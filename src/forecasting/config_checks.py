@@ -1,0 +1,253 @@
+"""The checks of a configuration's values that types alone cannot express: each
+error names the key to fix, before Spark starts."""
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from forecasting.config_schema import (
+    CANDIDATES,
+    CLEANING_CHOICES,
+    DISTRIBUTIONS,
+    FALLBACKS,
+    GROWTHS,
+    INPUT_FORMATS,
+    METRICS,
+    MODEL_SETTINGS,
+    OPTIMIZERS,
+    OUTPUT_FORMATS,
+    PARAM_VALUES,
+    RESERVED_KEY_NAMES,
+    TUNABLE_PARAMS,
+    ConfigError,
+    JobConfig,
+    ParamSpace,
+)
+
+# Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
+DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
+# What MLflow accepts as a tag name: each key column names a tag of its series' run.
+TAG_NAME = re.compile(r"[\w.\- :/]+")
+# Characters of a registered model's name that MLflow cannot look up or serve: quotes
+# (its filter strings have no escape), path separators and % (its file store refuses
+# them; / splits a models:/ URI) and ? (starts a models:/ URI's query).
+MODEL_NAME_REFUSED_CHARACTERS = "'\"/\\%?"
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"config key '{key}' {message}")
+
+
+def validate(config: JobConfig) -> None:
+    """Checks of values that types alone cannot express."""
+    inp = config.input
+    _require(bool(inp.path.strip()), "input.path", "must not be empty")
+    _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
+    _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
+    _require(
+        len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"
+    )
+    reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
+    _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
+    _require(
+        inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
+    )
+    for key, names in (("input.key_columns", inp.key_columns), ("input.time_column", [inp.time_column]),
+                       ("input.target_column", [inp.target_column])):
+        for name in names:
+            _check_column_name(key, name, is_key=key == "input.key_columns",
+                               delta_output=config.output.format == "delta")
+    if inp.format == "csv":
+        fixed = sorted(k for k in inp.options if k.lower() in ("header", "inferschema"))
+        _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
+                 "column as text, then parses the time and target columns itself")
+
+    fc = config.forecast
+    _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
+    _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
+    _require(not _is_business_hours(fc.frequency), "forecast.frequency",
+             "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
+    _require(not _is_calendar_multiple(fc.frequency), "forecast.frequency",
+             f"is {fc.frequency!r}, several calendar periods a step, which cleaning cannot align to: use one "
+             "calendar period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D)")
+    _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
+    _require(
+        fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
+    )
+
+    for name, choices in CLEANING_CHOICES.items():
+        _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
+
+    md = config.model
+    for name in MODEL_SETTINGS:
+        _validate_model_setting(f"model.{name}", name, getattr(md, name))
+    _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
+    _require(md.optimizer in OPTIMIZERS, "model.optimizer", f"must be one of {OPTIMIZERS}")
+    if md.country_holidays is not None:
+        _require(
+            _is_country(md.country_holidays), "model.country_holidays", "is not a known country"
+        )
+
+    tu = config.tuning
+    _require(tu.max_evals >= 1, "tuning.max_evals", "must be at least 1")
+    _require(tu.seed >= 0, "tuning.seed", "must be 0 or more")
+    _require(tu.metric in METRICS, "tuning.metric", f"must be one of {METRICS}")
+    _require(tu.patience is None or tu.patience >= 1, "tuning.patience", "must be at least 1, or null")
+    for name, space in tu.search_space.items():
+        _validate_space(name, space)
+
+    chosen = config.selection.candidates
+    _require(bool(chosen), "selection.candidates", "needs at least one model")
+    unknown = [c for c in chosen if c not in CANDIDATES]
+    _require(not unknown, "selection.candidates", f"has unknown models {unknown}; known: {CANDIDATES}")
+    metric = config.selection.metric
+    _require(metric is None or metric in METRICS, "selection.metric", f"must be null or one of {METRICS}")
+
+    cv = config.cross_validation
+    _require(cv.folds >= 1, "cross_validation.folds", "must be at least 1")
+    _require(cv.horizon is None or cv.horizon > 0, "cross_validation.horizon", "must be positive")
+    _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
+
+    _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    name = config.tracking.registered_model
+    _require(name is None or bool(name.strip()), "tracking.registered_model",
+             "must be a name, or null to register nothing")
+    refused = sorted(set(name or "") & set(MODEL_NAME_REFUSED_CHARACTERS))
+    _require(not refused, "tracking.registered_model",
+             f"has {name!r}: MLflow cannot look up, store or serve a registered model whose name holds "
+             f"{' or '.join(refused)}; use letters, digits, spaces, '-', '_' and '.'")
+    _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
+    _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
+    _require(config.tracking.timeout_seconds > 0, "tracking.timeout_seconds", "must be positive")
+    rel = config.reliability
+    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
+    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
+    _require(bool(config.tracking.experiment.strip()), "tracking.experiment", "must not be empty")
+    _require(bool(config.output.path.strip()), "output.path", "must not be empty")
+    _require(
+        config.output.format in OUTPUT_FORMATS, "output.format", f"must be one of {OUTPUT_FORMATS}"
+    )
+    prefix = config.output.table_prefix
+    _require(
+        prefix is None or re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z0-9_]*", prefix) is not None,
+        "output.table_prefix",
+        "must be letters, digits and underscores, optionally after 'database.'",
+    )
+    _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+
+
+def _validate_model_setting(key: str, name: str, value: Any) -> None:
+    if name == "growth":
+        _require(value in GROWTHS, key, f"must be one of {GROWTHS}")
+        return
+    _require(
+        value == "auto" or isinstance(value, bool) or (isinstance(value, int) and value > 0),
+        key, "must be auto, true, false or a positive number of Fourier terms",
+    )
+
+
+def _validate_space(name: str, space: ParamSpace) -> None:
+    key = f"tuning.search_space.{name}"
+    _require(name in TUNABLE_PARAMS, key, f"is not a tunable Prophet parameter {TUNABLE_PARAMS}")
+    _require(space.distribution in DISTRIBUTIONS, f"{key}.distribution", f"must be one of {DISTRIBUTIONS}")
+    if name in MODEL_SETTINGS:
+        _require(space.distribution == "choice", f"{key}.distribution", "must be choice for a model setting")
+    if name in PARAM_VALUES:
+        _require(space.distribution == "choice", f"{key}.distribution", f"must be choice of {PARAM_VALUES[name]}")
+    if space.distribution == "choice":
+        _require(bool(space.values), f"{key}.values", "needs at least one value")
+        for i, value in enumerate(space.values):
+            if name in MODEL_SETTINGS:
+                _validate_model_setting(f"{key}.values[{i}]", name, value)
+            else:
+                _validate_param_value(f"{key}.values[{i}]", name, value)
+        return
+    _require(space.low is not None and space.high is not None, key, "needs low and high")
+    _require(space.low < space.high, key, "needs low < high")
+    _validate_param_value(f"{key}.low", name, space.low)
+    _validate_param_value(f"{key}.high", name, space.high)
+    if space.distribution == "loguniform":
+        _require(space.low > 0, f"{key}.low", "must be positive for loguniform")
+    if space.distribution == "quniform":
+        _require(space.q is not None and space.q > 0, f"{key}.q", "must be positive for quniform")
+        for end in (space.low, space.high):  # Hyperopt rounds every draw to a multiple of q
+            reached = round(end / space.q) * space.q
+            problem = _param_problem(name, reached)
+            _require(problem is None, f"{key}.q", f"rounds {end} to {reached}, where the parameter {problem}: "
+                     "make low and high multiples of q")
+
+
+def _validate_param_value(key: str, name: str, value: Any) -> None:
+    """What Prophet accepts for a tuned parameter: checked here, since a value it
+    refuses would fail every series' evaluations that draw it."""
+    problem = _param_problem(name, value)
+    _require(problem is None, key, problem or "")
+
+
+def _param_problem(name: str, value: Any) -> str | None:
+    """Why Prophet refuses a tuned parameter's value, or None when it takes it."""
+    if name in PARAM_VALUES:
+        return None if value in PARAM_VALUES[name] else f"must be one of {PARAM_VALUES[name]}"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "changepoint_range":
+        return None if number and 0 <= value <= 1 else "must be a number from 0 to 1"
+    if name == "n_changepoints":
+        whole = number and value >= 0 and float(value).is_integer()
+        return None if whole else "must be a whole number, 0 or more"
+    return None if number and value > 0 else "must be a positive number"  # the prior scales
+
+
+def _check_column_name(key: str, name: str, is_key: bool, delta_output: bool) -> None:
+    """A name Spark reads as a column's; a key column's also names the output tables'
+    columns and a tag of its series' child run."""
+    _require("." not in name, key, f"has {name!r}: Spark reads a dot in a column name as a struct's field; "
+             "rename the column in the input")
+    if not is_key:
+        return
+    _require(name.lower() not in RESERVED_KEY_NAMES, key,  # Spark ignores case
+             f"has {name!r}, which the job names its own columns or run tags: rename the column in the input")
+    _require(_is_tag_name(name), key,
+             f"has {name!r}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only)")
+    _require(not (delta_output and set(name) & set(DELTA_REFUSED_CHARACTERS)), key,
+             f"has {name!r}: Delta tables refuse a space or any of {DELTA_REFUSED_CHARACTERS.strip()!r} in a "
+             "column name; rename the column in the input, or set output.format: parquet")
+
+
+def _is_tag_name(name: str) -> bool:
+    """What MLflow takes as a tag name of its own: its characters, a plain relative
+    path (no "a/", "./a" or "/a"), and not one of MLflow's system tags."""
+    return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
+
+
+def _is_frequency(text: str) -> bool:
+    import pandas as pd
+
+    try:
+        offset = pd.tseries.frequencies.to_offset(text)
+    except ValueError:
+        return False
+    return offset.n > 0  # "0D" or "-1D" would never move forward in time
+
+
+def _is_calendar_multiple(text: str) -> bool:
+    """Several calendar periods a step (2MS, 2W-MON, 2QS, 2B): cleaning aligns a
+    date to its period with the offset's rollback/rollforward, which ignore the
+    multiple, and the baselines would then drop every row off the wider grid.
+    Multiples of a fixed length (Tick: 2h, 15min, 7D) are aligned by arithmetic."""
+    import pandas as pd
+
+    offset = pd.tseries.frequencies.to_offset(text)
+    return offset.n > 1 and not isinstance(offset, pd.offsets.Tick)
+
+
+def _is_business_hours(text: str) -> bool:
+    import pandas as pd
+
+    return "BusinessHour" in type(pd.tseries.frequencies.to_offset(text)).__name__
+
+
+def _is_country(code: str) -> bool:
+    import holidays
+
+    return code in holidays.list_supported_countries()
