@@ -228,3 +228,23 @@ def test_a_stored_history_holds_its_times_to_the_second_or_finer_where_they_need
     assert stored_times(["1969-12-31 23:59:59", "2024-01-31 23:00:00"]) == ["1969-12-31T23:59:59", "2024-01-31T23:00:00"]
     finer = stored_times(["1969-12-31 23:59:59.999999999", "2024-01-31 23:00:00.000000000"])  # before 1970 too
     assert finer == ["1969-12-31T23:59:59.999999999", "2024-01-31T23:00:00.000000000"]
+
+
+@pytest.mark.parametrize("frequency, run_date", [("MS", "2024-11-15"), ("W-SUN", "2024-11-13")])
+def test_scoring_on_the_run_date_starts_where_training_did_when_finer_rows_leave_a_period_open(frequency, run_date):
+    from forecasting.cleaning import clean_history
+    from forecasting.config import load_config
+
+    days = pd.date_range("2022-01-01", run_date, freq="D")
+    daily = pd.DataFrame({"ds": days, "y": 10.0 + (days.dayofweek >= 5)})
+    cleaned = clean_history(daily, frequency, load_config(None, []).cleaning, run_date)
+    assert cleaned.history["ds"].iloc[-1] < days[-1]  # the open period was left out of training
+    trained = baselines.naive(cleaned.history, 3, frequency, 0.8)
+    stored = model_store.dump("naive", cleaned.history)
+    # scoring reads the last input row, the run date's own day, as the observation to forecast after
+    scored = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=run_date)
+    pd.testing.assert_frame_equal(scored, trained)
+    # a later run date, when that period has ended, moves on by one period
+    later = (pd.Timestamp(run_date) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
+    rolled = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=later)
+    assert rolled["ds"].iloc[0] == trained["ds"].iloc[1]

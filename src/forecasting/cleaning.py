@@ -183,6 +183,11 @@ def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
     return others.iloc[0]
 
 
+def open_on(label: pd.Timestamp, frequency: str, run_date: str | pd.Timestamp) -> bool:
+    """Whether the period ``label`` names is still open at the end of ``run_date``."""
+    return period_end(label, frequency) > pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
+
+
 def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
                          notes: list[str]) -> pd.DataFrame:
     """``frame`` (aligned) without its last period when finer rows were gathered

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from forecasting import baselines, model
 
@@ -40,16 +41,20 @@ def _history_json(history) -> dict:
 
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
-             interval_width: float, seed: int) -> pd.DataFrame:
+             interval_width: float, seed: int, run_date: str | None = None) -> pd.DataFrame:
     """``horizon`` periods after ``last`` (default: the end of the stored history),
     the same way for every kind of model: ``last`` moved to the period it falls in,
-    and never before the history's end (a model does not forecast what it saw)."""
+    and never before the history's end (a model does not forecast what it saw).
+    ``last`` is an observation's time when ``run_date`` is given (scoring): a finer
+    row in a period still open on that date counts as training's cleaning counts
+    it, so the forecast starts at that period."""
     if name == PROPHET:
         fitted = model.from_json(text)
-        return model.predict(fitted, horizon, frequency, seed, last=_start(last, fitted.history["ds"].max(), frequency))
+        start = _start(last, fitted.history["ds"].max(), frequency, run_date)
+        return model.predict(fitted, horizon, frequency, seed, last=start)
     stored = json.loads(text)
     history = pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
-    last = _start(last, history["ds"].max(), frequency)
+    last = _start(last, history["ds"].max(), frequency, run_date)
     if name == ENSEMBLE:
         from forecasting.series import mean_forecast
 
@@ -59,9 +64,14 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     return baselines.forecast_until(name, history, last, horizon, frequency, interval_width)
 
 
-def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str) -> pd.Timestamp:
+def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str,
+           run_date: str | None = None) -> pd.Timestamp:
     if last is None:
         return history_end
-    from forecasting.cleaning import align_to_grid
+    from forecasting.cleaning import align_to_grid, open_on
 
-    return max(align_to_grid(pd.Series([pd.Timestamp(last)]), frequency, origin=history_end).iloc[0], history_end)
+    last = pd.Timestamp(last)
+    label = align_to_grid(pd.Series([last]), frequency, origin=history_end).iloc[0]
+    if run_date is not None and label != last and open_on(label, frequency, run_date):
+        label = label - to_offset(frequency)  # the period before: training left the open one out
+    return max(label, history_end)

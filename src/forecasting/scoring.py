@@ -2,7 +2,8 @@
 
 A scored forecast starts after the last observation on or before the scoring
 run date (read from the input, counted as training counts it: aligned to the
-frequency's grid, and without rows the cleaning drops for a missing value), so
+frequency's grid, a period of finer rows still open on the run date left out, and
+without rows the cleaning drops for a missing value), so
 scoring as of a training run's own date reproduces that run's forecast, and a
 later date rolls the forecast forward.
 """
@@ -31,16 +32,16 @@ logger = logging.getLogger(__name__)
 SCORED_OK, NO_INPUT = "scored", "scored_no_input"
 
 
-def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
+def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int,
+                   run_date: str) -> Iterator[pd.DataFrame]:
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
             last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])  # the store aligns it
-            forecast = model_store.forecast(
-                record["model"], record["model_json"], last, horizon, record["frequency"], record["interval_width"], seed
-            )
+            forecast = model_store.forecast(record["model"], record["model_json"], last, horizon, record["frequency"],
+                                            record["interval_width"], seed, run_date)
             rows.append(
                 {
                     **keys,
@@ -140,7 +141,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         )
         spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
         scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
-            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
+            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon, run_date=run_date), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
