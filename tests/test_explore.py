@@ -47,3 +47,22 @@ def test_a_catalog_table_input_is_refused_with_what_to_do_instead():
     config = load_config(None, ["input.format=table", "input.path=sales.daily"])
     with pytest.raises(ValueError, match="the input is the catalog table sales.daily: read its rows with Spark"):
         explore.load_history(config.to_dict(), {"store": "1"})
+
+
+def test_times_with_offsets_across_daylight_saving_are_read_as_the_job_reads_them_in_utc(tmp_path):
+    (tmp_path / "input.csv").write_text(
+        "store,hour,sales\n"
+        "a,2024-03-31T00:00:00+01:00,1\na,2024-03-31T01:00:00+01:00,2\n"
+        "a,2024-03-31T03:00:00+02:00,3\na,2024-03-31T04:00:00+02:00,4\n"
+    )  # the clocks go forward at 02:00 local: four hours in a row, in UTC
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=hour", "input.target_column=sales"])
+    history = explore.load_history(config.to_dict(), {"store": "a"})
+    assert history["ds"].tolist() == list(pd.date_range("2024-03-30 23:00", periods=4, freq="h"))
+
+
+def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
+    store = tmp_path / "mlruns"
+    with pytest.raises(LookupError, match=f"no MLflow store at {store}"):
+        explore.latest_job_run(store.as_uri(), "many-model-forecasting")
+    assert not store.exists()

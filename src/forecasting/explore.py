@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import yaml
@@ -21,6 +22,10 @@ def job_runs(
 ) -> list:
     """The newest parent runs (one per job run) in ``experiment``, newest first: of ``job``,
     or of every job (training, scoring, evaluation) when it is None."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "file" and not Path(unquote(parsed.path)).is_dir():  # MLflow would make an empty one
+        raise LookupError(f"no MLflow store at {unquote(parsed.path)}: run this in the folder the job ran in, "
+                          "or set MLFLOW_TRACKING_URI (and FORECAST_OUTPUT for the tables)")
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -149,4 +154,6 @@ def load_history(config: dict, keys: dict[str, Any]) -> pd.DataFrame:
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
-    return history.assign(ds=pd.to_datetime(history["ds"]), y=pd.to_numeric(history["y"])).sort_values("ds")
+    # as the job reads times: an offset converted to UTC, whose wall-clock times it models
+    ds = pd.to_datetime(history["ds"], utc=True).dt.tz_convert(None)
+    return history.assign(ds=ds, y=pd.to_numeric(history["y"])).sort_values("ds")
