@@ -124,6 +124,14 @@ def test_a_model_run_date_is_usable_on_its_own_day_and_a_requested_one_must_be_s
         scoring.choose_model_run_date(models, "2024-05-01", "2024-03-20")
 
 
+def test_scoring_counts_new_series_apart_from_null_keyed_ones_which_training_never_models(spark):
+    models = spark.createDataFrame([("a", "x"), ("b", "x")], "shop string, item string")
+    latest = spark.createDataFrame(
+        [("a", "x"), ("c", "x"), (None, "x"), ("c", None)], "shop string, item string"
+    )  # c-x is new since the training; the two with a null key value never get a model
+    assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2)
+
+
 def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models_history():
     history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=10, freq="D"), "y": np.arange(10.0)})
     request = pd.DataFrame({
@@ -299,7 +307,7 @@ def _delta_log(path: str) -> tuple[dict, list[dict]]:
     return configuration, stats
 
 
-def test_new_delta_tables_keep_statistics_on_the_keys_and_the_columns_readers_filter_on(runs):
+def test_new_delta_tables_keep_statistics_on_the_keys_and_readers_columns_and_ten_years_of_log(runs):
     for name, indexed in (
         (tables.FORECASTS, ["shop", "ds"]),
         (tables.SERIES_RESULTS, ["shop", "status", "model"]),
@@ -307,6 +315,8 @@ def test_new_delta_tables_keep_statistics_on_the_keys_and_the_columns_readers_fi
     ):
         configuration, stats = _delta_log(runs["full"].tables[name])
         assert configuration["delta.dataSkippingStatsColumns"] == ",".join(f"`{c}`" for c in indexed)
+        # old versions stay readable for registered models and replaced forecasts (Delta's default: 30 days)
+        assert configuration["delta.logRetentionDuration"] == "interval 3650 days"
         assert stats and all(sorted(file["minValues"]) == sorted(indexed) for file in stats), name
         assert all(file["numRecords"] > 0 for file in stats)
 

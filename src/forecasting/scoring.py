@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
+from functools import partial, reduce
 from typing import Iterator
 
 import pandas as pd
@@ -80,17 +80,21 @@ def choose_model_run_date(models: DataFrame, run_date: str, requested: str | Non
     return usable[-1]
 
 
-def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int]:
-    """How many models there are, and how many input series have none, in one pass:
-    a row without the marker is an input series no model matched."""
+def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int, int]:
+    """How many models there are, how many input series have none (new since that
+    training), and how many have a null key (never modelled), in one pass: a row
+    without the marker is an input series no model matched."""
     matched = models.select(*keys, F.lit(True).alias("_has_model")).join(
         latest.select(*keys), keys, how="full"
     )
+    null_key = reduce(lambda a, b: a | b, [F.col(k).isNull() for k in keys])
+    unmatched = F.col("_has_model").isNull()
     row = matched.agg(
         F.count("_has_model").alias("models"),
-        F.count(F.when(F.col("_has_model").isNull(), True)).alias("unmodelled"),
+        F.count(F.when(unmatched & ~null_key, True)).alias("unmodelled"),
+        F.count(F.when(unmatched & null_key, True)).alias("null_key"),
     ).first()
-    return row["models"], row["unmodelled"]
+    return row["models"], row["unmodelled"], row["null_key"]
 
 
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
@@ -115,7 +119,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         latest, keys, how="left"
     )
     with job_description(spark, "match the models to the input"):
-        count, unmodelled = _match_counts(models, latest, keys)
+        count, unmodelled, null_key = _match_counts(models, latest, keys)
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = tracking.start_parent_run(
@@ -129,6 +133,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     if unmodelled:  # new since that training run: they need one before they can be scored
         logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
         summary.note += f"  {unmodelled} series in the input have no model of that date: not scored (train them)\n"
+    if null_key:  # training skips them too: no identity to store a model under
+        logger.warning("%d input series have a null key value and are not scored", null_key)
+        summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
     with finishing(context, summary, started):
         schema = T.StructType(
             [work.schema[k] for k in keys]
