@@ -159,6 +159,12 @@ def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark,
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], expected)
 
 
+def test_a_models_table_version_gone_from_the_log_says_why(trained):
+    pointer = {"models_table": trained["summary"].tables[tables.MODELS], "version": 999, "run_date": RUN_DATE}
+    with pytest.raises(RuntimeError, match="cannot read version 999 of the models table .*logRetentionDuration"):
+        serving.read_models(pointer, ["store", "model"])
+
+
 def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_config):
     import datetime as dt
 

@@ -102,7 +102,14 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
     if pointer.get("format", "delta") == "delta":
         from deltalake import DeltaTable
 
-        table = DeltaTable(pointer["models_table"], version=pointer.get("version"))
+        try:
+            table = DeltaTable(pointer["models_table"], version=pointer.get("version"))
+        except Exception as err:  # deltalake's own words ("no log files") do not say why
+            raise RuntimeError(
+                f"cannot read version {pointer.get('version')} of the models table {pointer['models_table']}: {err}. "
+                "A Delta table forgets versions older than its delta.logRetentionDuration (the job creates its "
+                "tables with ten years; 30 days for one made before), and VACUUM removes their files"
+            ) from err
         return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
     import pyarrow.dataset as ds
 

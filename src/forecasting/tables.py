@@ -39,6 +39,10 @@ SKIPPING_COLUMNS = {
     EVALUATION: ["candidate"],
 }
 TRAINED, SCORED = "trained", "scored"
+# How long a new Delta table keeps its log, and so its old versions readable: a
+# registered model reads the models table's version its run wrote, and a replaced
+# forecast is explained from an old version. Delta's default, 30 days, made both fail.
+LOG_RETENTION = "interval 3650 days"
 
 
 def output_root(config: JobConfig) -> str:
@@ -82,6 +86,7 @@ def write_slice(
             # a newer version of the job may add columns; older rows read them as null
             .option("mergeSchema", "true")
             .option("delta.dataSkippingStatsColumns", skipping_columns(name, key_columns))
+            .option("delta.logRetentionDuration", LOG_RETENTION)
             .partitionBy(*partitions).save(path)
         )
     else:
