@@ -184,6 +184,7 @@ def test_parent_run_records_counts_config_and_lineage(job):
     parent = mlflow.get_run(job["summary"].job_run_id)
     metrics = parent.data.metrics
     assert (metrics["series_ok"], metrics["series_skipped"], metrics["series_failed"], metrics["series_total"]) == (2, 1, 1, 4)
+    assert metrics["series_untracked"] == 0  # every series' child run was logged
     assert parent.data.tags["run_date"] == RUN_DATE
     assert parent.data.params["input.key_columns"] == '["region", "product"]'
     resolved = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/config/resolved.yaml")
@@ -296,6 +297,17 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
         assert tables.read_table(spark, config, name).count() > 0
     runs = mlflow.search_runs(experiment_names=["pipeline-write-failure"], filter_string="tags.job = 'train_forecast'")
     assert list(runs["status"]) == ["FAILED"]
+
+
+def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
+    staged = spark.createDataFrame([
+        ("ok", None), ("ok", "tracking failed: HTTP 503"),
+        ("failed", "ValueError: x; tracking failed: connection refused"), ("skipped", "too little history"),
+    ], "status string, reason string")
+    counts, untracked = pipeline._status_counts(staged)
+    assert counts == {"ok": 2, "failed": 1, "skipped": 1} and untracked == 2
+    summary = pipeline.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counts, untracked=untracked)
+    assert "2 of 4 series have no child run: tracking failed for them" in summary.format()
 
 
 def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):

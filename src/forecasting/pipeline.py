@@ -39,6 +39,7 @@ class JobSummary:
     note: str = ""
     statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
     max_failed_share: float = 1.0
+    untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
 
     @property
     def failed_share(self) -> float:
@@ -69,6 +70,9 @@ class JobSummary:
             lines.append(f"  tracking server: {self.tracking_uri}")
         if self.counts.get(FAILED) or self.counts.get(SKIPPED):
             lines.append("  why series failed or were skipped: the status and reason columns of series_results")
+        if self.untracked:
+            lines.append(f"  {self.untracked} of {self.total} series have no child run: tracking failed for them "
+                         "(their forecasts are written; series_results' reason says why)")
         if self.too_many_failed:
             lines.append(
                 f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
@@ -131,7 +135,12 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         else:
             _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
         with job_description(spark, "count the series by status"):
-            summary.counts = _status_counts(staged)
+            summary.counts, summary.untracked = _status_counts(staged)
+        # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
+        tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "series_untracked", summary.untracked)
+        if summary.untracked:
+            logger.warning("%d of %d series have no child run: tracking failed for them",
+                           summary.untracked, summary.total)
         tables.delete_path(spark, stage_path)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
@@ -244,6 +253,9 @@ def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], r
             done.result()  # the first failure, after every write has ended
 
 
-def _status_counts(staged: DataFrame) -> dict[str, int]:
-    rows = staged.groupBy("status").agg(F.count(F.lit(1)).alias("n")).collect()
-    return {row["status"]: row["n"] for row in rows}
+def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int]:
+    """The series per status, and how many have no child run (tracking failed)."""
+    untracked = F.col("reason").contains(spark_training.TRACKING_FAILED)
+    counted = staged.groupBy("status").agg(F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"))
+    rows = counted.collect()
+    return {row["status"]: row["n"] for row in rows}, sum(row["untracked"] for row in rows)

@@ -76,6 +76,8 @@ RESULT_FIELDS = [
 BULKY_COLUMNS = ("forecast", "model_json", "holdout_scores", "recent")
 # How a result row leaves its task (result_row): the model's JSON apart, since escaping it once more would cost more.
 RESULT_ROW = result_row.RowFormat(tuple(RESULT_FIELDS), apart=("model_json",))
+# In a result row's reason: the series has no child run (the job's summary counts them).
+TRACKING_FAILED = "tracking failed: "
 
 
 def training_input(series_df: DataFrame) -> DataFrame:
@@ -112,7 +114,7 @@ def train_group(
         run_id = child_runs.log_series_run(context, keys, outcome, history, retry=attempt > 0, model_json=model_json)
     except Exception as err:  # the forecast stays valid without its run
         logger.warning("tracking failed for %s: %s", name, err)
-        reason = "; ".join(filter(None, [reason, f"tracking failed: {err}"]))
+        reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{err}"]))
     tracking_seconds = time.perf_counter() - tracking_started
     if series_counters is not None:
         series_counters.add(failed=outcome.status == FAILED)
