@@ -15,7 +15,13 @@
 #                       ("defaults" without one) and a hash of the job arguments (--config's absolute path, --set)
 #   SPARK_SUBMIT_ARGS   spark-submit options, e.g. "--master spark://host:7077 --py-files dist/forecasting.zip"
 #   SPARK_SUBMIT        the spark-submit to run (default: $FORECAST_HOME/.venv/bin/spark-submit)
-#   PYSPARK_PYTHON      the Python of the job's workers (default: $FORECAST_HOME/.venv/bin/python)
+#   PYSPARK_PYTHON      the Python of the job's workers, and of its driver without PYSPARK_DRIVER_PYTHON
+#                       (default: $FORECAST_HOME/.venv/bin/python on a local master, SPARK_SUBMIT_ARGS
+#                       without --master or with --master local...; on a cluster none, so that the
+#                       executors run their own python3 or the spark.pyspark.python given to spark-submit,
+#                       since PySpark sends the driver's PYSPARK_PYTHON to every executor)
+#   PYSPARK_DRIVER_PYTHON  the driver's Python (default on a cluster, in client mode, without
+#                       PYSPARK_PYTHON: $FORECAST_HOME/.venv/bin/python)
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
 # server, 5 too many failed series), 6 when the same job, date and config is still running,
@@ -73,7 +79,30 @@ fi
 
 cd "$home" || exit 64
 spark_submit=${SPARK_SUBMIT:-$home/.venv/bin/spark-submit}
-export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$home/.venv/bin/python}
+# The master and deploy mode in SPARK_SUBMIT_ARGS (a master set in spark-defaults.conf is not seen:
+# set PYSPARK_PYTHON for it).
+master=local deploy_mode=client
+read -ra submit_args <<< "${SPARK_SUBMIT_ARGS:-}"
+for i in "${!submit_args[@]}"; do
+    case "${submit_args[$i]}" in
+        --master) master=${submit_args[$((i + 1))]:-} ;;
+        --master=*) master=${submit_args[$i]#--master=} ;;
+        --deploy-mode) deploy_mode=${submit_args[$((i + 1))]:-} ;;
+        --deploy-mode=*) deploy_mode=${submit_args[$i]#--deploy-mode=} ;;
+    esac
+done
+# PySpark sends the driver's PYSPARK_PYTHON to every executor as its Python, and this
+# machine's .venv exists on this machine only: it is the workers' on a local master alone.
+if [ -z "${PYSPARK_PYTHON:-}" ]; then
+    if [[ "$master" == local* ]]; then
+        export PYSPARK_PYTHON=$home/.venv/bin/python
+    elif [ "$deploy_mode" = client ]; then
+        # The driver runs here, with the first of (spark-submit's order) spark.pyspark.driver.python,
+        # spark.pyspark.python, PYSPARK_DRIVER_PYTHON, PYSPARK_PYTHON and the python3 on PATH,
+        # which under cron lacks the job's packages. In cluster mode it runs on a node.
+        export PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$home/.venv/bin/python}
+    fi
+fi
 echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
 # shellcheck disable=SC2086  # SPARK_SUBMIT_ARGS is a list of options
 "$spark_submit" ${SPARK_SUBMIT_ARGS:-} "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" >> "$log" 2>&1

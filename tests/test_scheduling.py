@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from deltalake import DeltaTable
 
 from conftest import daily_series
@@ -127,6 +128,39 @@ def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config)
     assert store.get_run(first_a).info.status == "FAILED"
     assert store.get_run(first_a).data.tags["ended_by"] == "a later train_forecast run of 2024-02-20"
     assert (store.get_run(first_b).info.status, store.get_run(second_a).info.status) == ("RUNNING", "RUNNING")
+
+
+@pytest.mark.parametrize("submit_args, workers, driver", [
+    ("", "venv", "unset"),
+    ("--master local[2]", "venv", "unset"),
+    ("--master spark://master:7077 --py-files dist/forecasting.zip", "unset", "venv"),
+    ("--master=yarn --deploy-mode cluster", "unset", "unset"),  # the driver runs on a node
+])
+def test_the_projects_python_goes_to_the_executors_on_a_local_master_only(tmp_path, submit_args, workers, driver):
+    # PySpark sends the driver's PYSPARK_PYTHON to every executor: a cluster's have no .venv of this machine
+    home = tmp_path / "project"
+    home.mkdir()
+    seen = tmp_path / "seen"
+    fake = tmp_path / "spark-submit"
+    fake.write_text(f"""#!/usr/bin/env bash
+echo "${{PYSPARK_PYTHON-unset}} ${{PYSPARK_DRIVER_PYTHON-unset}}" > {seen}
+""")
+    fake.chmod(0o755)
+    env = {key: value for key, value in wrapper_env(tmp_path, home=home, spark_submit=fake).items()
+           if key not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
+    venv = str(home / ".venv" / "bin" / "python")
+
+    def run_with(**given) -> list[str]:
+        done = subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20"], cwd=tmp_path,
+                              env={**env, "SPARK_SUBMIT_ARGS": submit_args, **given}, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return seen.read_text().split()
+
+    assert run_with() == [venv if workers == "venv" else "unset", venv if driver == "venv" else "unset"]
+    # a Python given stays, the driver's too
+    assert run_with(PYSPARK_PYTHON="/opt/py/bin/python") == ["/opt/py/bin/python", "unset"]
+    assert run_with(PYSPARK_DRIVER_PYTHON="/opt/py/bin/python")[1] == "/opt/py/bin/python"
 
 
 def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
