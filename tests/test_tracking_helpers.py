@@ -46,6 +46,28 @@ def test_credentials_never_show_in_the_run_context_repr():
     assert "x" * 20 not in repr(context)
 
 
+def test_tls_settings_and_proxies_travel_with_the_credentials_and_stay_out_of_the_repr(monkeypatch):
+    proxy = "http://ana:proxy-hunter2@proxy.example.com:3128"
+    driver = {"MLFLOW_TRACKING_PASSWORD": "tracking-hunter2", "MLFLOW_TRACKING_SERVER_CERT_PATH": "/etc/ca/private.pem",
+              "MLFLOW_TRACKING_CLIENT_CERT_PATH": "/etc/ca/client.pem", "MLFLOW_TRACKING_INSECURE_TLS": "false",
+              "REQUESTS_CA_BUNDLE": "/etc/ca/bundle.pem", "HTTPS_PROXY": proxy, "https_proxy": proxy,
+              "NO_PROXY": "localhost,.internal", "no_proxy": "localhost,.internal"}
+    for name in tracking.FORWARDED_VARIABLES:  # set then removed: monkeypatch restores each afterwards
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    for name, value in driver.items():
+        monkeypatch.setenv(name, value)
+    context = tracking.RunContext("https://mlflow.example.com", "1", "p", "2024-01-01", True, True,
+                                  credentials=tracking.credentials_from_environment())
+    assert context.credentials == driver
+    assert "hunter2" not in repr(context) and "/etc/ca" not in repr(context)
+
+    for name in driver:  # an executor's worker, started without them
+        monkeypatch.delenv(name)
+    tracking.use_context_environment(context)
+    assert {name: os.environ.get(name) for name in driver} == driver
+
+
 @pytest.fixture
 def dead_tracking(monkeypatch):
     """A run context whose tracking server is not there, and MLflow told to give up at once."""

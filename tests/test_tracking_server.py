@@ -147,3 +147,129 @@ def test_credentials_reach_executors_and_nowhere_else(spark, auth_server, input_
     }
     for place, text in places.items():
         assert PASSWORD not in text, f"the password leaked into the {place}"
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, signed by its own key: (certificate, certificate and key in one file)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test private CA")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    cert_path, pair_path = folder / "cert.pem", folder / "cert-and-key.pem"
+    cert_path.write_bytes(cert_pem)
+    pair_path.write_bytes(cert_pem + key_pem)
+    return cert_path, pair_path
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """An HTTPS server answering what the pre-check and MLflow's experiment search ask,
+    its certificate from a private CA; ``require_client_cert`` asks for the same one back."""
+    import http.server
+    import ssl
+    import threading
+
+    cert, pair = self_signed_certificate(tmp_path)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = b"OK" if self.path == "/health" else b'{"experiments": []}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802 (MLflow's client searches with a POST)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.do_GET()
+
+        def log_message(self, *args):  # no access log on stderr
+            pass
+
+    def start(require_client_cert: bool = False) -> str:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pair)
+        if require_client_cert:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cert)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"https://127.0.0.1:{server.server_address[1]}"
+
+    servers = []
+    yield start, cert, pair
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+TLS_VARIABLES = ("MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def reaches(uri: str) -> tuple[bool, bool]:
+    """Whether the pre-check, and MLflow's own client, reach the server."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tracking.check_server(uri, timeout=5)
+        checked = True
+    except tracking.TrackingUnavailable:
+        checked = False
+    try:
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
+        mlflow_reached = True
+    except MlflowException:
+        mlflow_reached = False
+    return checked, mlflow_reached
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # MLFLOW_TRACKING_INSECURE_TLS's
+def test_the_server_check_takes_mlflows_tls_settings(https_server, monkeypatch):
+    start, cert, pair = https_server
+    for name in TLS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's refusal at once, not after backoff
+    uri = start()
+    with pytest.raises(tracking.TrackingUnavailable, match="fails the TLS check.*MLFLOW_TRACKING_SERVER_CERT_PATH"):
+        tracking.check_server(uri, timeout=5)
+    assert reaches(uri) == (False, False)
+    for name, value in (("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert)), ("MLFLOW_TRACKING_INSECURE_TLS", "true"),
+                        ("REQUESTS_CA_BUNDLE", str(cert))):
+        monkeypatch.setenv(name, value)
+        assert reaches(uri) == (True, True), name
+        monkeypatch.delenv(name)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert))
+    mutual = start(require_client_cert=True)
+    assert reaches(mutual) == (False, False)
+    monkeypatch.setenv("MLFLOW_TRACKING_CLIENT_CERT_PATH", str(pair))
+    assert reaches(mutual) == (True, True)
+
+    # settings MLflow refuses are named before any training
+    monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
+    with pytest.raises(tracking.TrackingUnavailable, match="both set"):
+        tracking.check_server(uri, timeout=5)
+    monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "yes")
+    with pytest.raises(tracking.TrackingUnavailable, match="true, false, 1 or 0"):
+        tracking.check_server(uri, timeout=5)

@@ -26,6 +26,15 @@ SERIES_ID_TAG = "series_id"
 SERIES_HASH_TAG = "series_hash"  # exact, escape-free handle on a series for lookups
 NULL_KEY = "<null>"
 CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+# How MLflow and requests reach the server: TLS settings, CA bundles and proxies (whose
+# URLs may hold a password). Forwarded to the executors with the credentials, and as secret.
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+CONNECTION_VARIABLES = (
+    "MLFLOW_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_CLIENT_CERT_PATH", "MLFLOW_TRACKING_INSECURE_TLS",
+    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    *PROXY_VARIABLES, *(name.lower() for name in PROXY_VARIABLES),
+)
+FORWARDED_VARIABLES = CREDENTIAL_VARIABLES + CONNECTION_VARIABLES
 MAX_TAG_VALUE = 5000
 MAX_RUN_NAME = 200
 PARENT_TAG = "mlflow.parentRunId"
@@ -56,6 +65,7 @@ class RunContext:
     log_models: bool
     log_plots: bool
     http_settings: dict[str, str] = field(default_factory=dict)
+    # FORWARDED_VARIABLES set on the driver: the credentials and how to reach the server
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
     # the input's latest time on or before the run date (ISO): how far its data reach
     input_end: str | None = None
@@ -75,14 +85,40 @@ def http_settings(config: JobConfig) -> dict[str, str]:
     }
 
 
-def credentials_from_environment() -> dict[str, str]:
-    return {name: os.environ[name] for name in CREDENTIAL_VARIABLES if os.environ.get(name)}
+def credentials_from_environment(names: tuple[str, ...] = FORWARDED_VARIABLES) -> dict[str, str]:
+    """The driver's values of ``names`` (by default what the executors need to reach
+    the server: credentials, TLS settings, CA bundles, proxies)."""
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
 
 
 def use_context_environment(context: RunContext) -> None:
-    """Executors: MLflow reads retry settings and credentials from the environment."""
+    """Executors: MLflow and requests read retry settings, credentials, TLS settings
+    and proxies from the environment."""
     os.environ.update(context.http_settings)
     os.environ.update(context.credentials)
+
+
+def tls_settings() -> dict[str, Any]:
+    """requests' ``verify`` and ``cert`` as MLflow derives them from its variables
+    (mlflow.utils.rest_utils.MlflowHostCreds), so the pre-check trusts what MLflow
+    trusts. ``verify=True`` still lets requests use REQUESTS_CA_BUNDLE, as MLflow's does."""
+    insecure_text = os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "false")
+    if insecure_text.lower() not in ("true", "false", "1", "0"):
+        raise TrackingUnavailable(
+            f"MLFLOW_TRACKING_INSECURE_TLS is {insecure_text!r}: MLflow takes true, false, 1 or 0"
+        )
+    insecure = insecure_text.lower() in ("true", "1")
+    server_cert = os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
+    if insecure and server_cert is not None:
+        raise TrackingUnavailable(
+            "MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH are both set, which MLflow "
+            "refuses: unset one of them"
+        )
+    settings: dict[str, Any] = {"verify": server_cert if server_cert is not None else not insecure}
+    client_cert = os.environ.get("MLFLOW_TRACKING_CLIENT_CERT_PATH")
+    if client_cert is not None:
+        settings["cert"] = client_cert
+    return settings
 
 def resolve_uri(uri: str) -> str:
     """A bare path becomes an absolute ``file:`` URI, so executors started in other
@@ -244,13 +280,20 @@ def check_server(uri: str, timeout: float) -> None:
         return
     import requests
 
+    tls = tls_settings()
     try:
-        health = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
+        health = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout, **tls)
+    except requests.exceptions.SSLError as err:  # not transient: a retry later would fail the same way
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} fails the TLS check: {err}. For a private CA set "
+            "MLFLOW_TRACKING_SERVER_CERT_PATH (or REQUESTS_CA_BUNDLE) to its certificate bundle; for a client "
+            "certificate MLFLOW_TRACKING_CLIENT_CERT_PATH"
+        ) from err
     except requests.RequestException as err:
         raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {err}") from err
     if health.status_code >= 500:
         raise TrackingUnavailable(f"MLflow tracking server {uri} is unhealthy: HTTP {health.status_code}")
-    credentials = credentials_from_environment()
+    credentials = credentials_from_environment(CREDENTIAL_VARIABLES)
     auth = None
     headers = {}
     if "MLFLOW_TRACKING_TOKEN" in credentials:
@@ -260,7 +303,7 @@ def check_server(uri: str, timeout: float) -> None:
     try:
         probe = requests.get(
             f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
-            auth=auth, headers=headers, timeout=timeout,
+            auth=auth, headers=headers, timeout=timeout, **tls,
         )
     except requests.RequestException as err:  # up, but its API does not answer
         raise TrackingUnavailable(f"MLflow tracking server {uri} does not answer its API: {err}") from err
