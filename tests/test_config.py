@@ -143,12 +143,30 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("model.country_holidays=Atlantis", "model.country_holidays"),
         ("model.optimizer=newton", "model.optimizer"),
         ("output.format=csv", "output.format"),
+        ("tracking.uri=htps://mlflow.example.com", "tracking.uri"),  # failed after Spark had read the input
+        ("tracking.uri=postgresql+psycopg2+x://db/mlflow", "tracking.uri"),  # one +driver at most
+        ("tracking.uri=databricks-uc", "tracking.uri"),  # a model registry, not a tracking store
     ],
 )
 def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     assert f"'{key}" in str(error.value)
+
+
+def test_a_tracking_uri_scheme_mlflow_has_no_store_for_is_refused_naming_those_it_has():
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["tracking.uri=htps://mlflow.example.com"])
+    message = str(error.value)
+    assert "'tracking.uri' has the scheme 'htps'" in message
+    assert "http: or https:" in message and "sqlite:, mysql:, postgresql:, mssql:" in message
+
+
+@pytest.mark.parametrize("uri", ["mlruns", "~/mlruns", "file:///tmp/mlruns", "http://127.0.0.1:5000",
+                                 "HTTPS://mlflow.example.com", "sqlite:///mlflow.db",
+                                 "postgresql+psycopg2://ana@db.example.com/mlflow", "mssql+pyodbc://db/mlflow"])
+def test_the_tracking_stores_mlflow_has_are_accepted(uri):
+    assert load_config(None, [f"tracking.uri={uri}"]).tracking.uri == uri
 
 
 @pytest.mark.parametrize("frequency", ["2MS", "2W-MON", "6MS", "2QS", "2B"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 from forecasting.config_schema import (
     CANDIDATES,
@@ -33,6 +34,14 @@ TAG_NAME = re.compile(r"[\w.\- :/]+")
 # (its filter strings have no escape), path separators and % (its file store refuses
 # them; / splits a models:/ URI) and ? (starts a models:/ URI's query).
 MODEL_NAME_REFUSED_CHARACTERS = "'\"/\\%?"
+# tracking.uri schemes MLflow's tracking stores take (mlflow.tracking._tracking_service.utils):
+# none (a path), file, a server, a Databricks workspace, and the databases of
+# mlflow.store.db.db_types, with or without a SQLAlchemy driver (postgresql+psycopg2).
+TRACKING_SCHEMES = ("file", "http", "https", "databricks")
+TRACKING_DATABASES = ("sqlite", "mysql", "postgresql", "mssql")
+DATABASE_SCHEME = re.compile(rf"({'|'.join(TRACKING_DATABASES)})(\+\w+)?")
+# what MLflow reads as a Unity Catalog registry, which this MLflow cannot track to
+UNITY_CATALOG_URIS = ("databricks-uc", "uc")
 
 def _require(condition: bool, key: str, message: str) -> None:
     if not condition:
@@ -110,6 +119,7 @@ def validate(config: JobConfig) -> None:
     _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    _check_tracking_uri(config.tracking.uri)
     name = config.tracking.registered_model
     _require(name is None or bool(name.strip()), "tracking.registered_model",
              "must be a name, or null to register nothing")
@@ -135,6 +145,28 @@ def validate(config: JobConfig) -> None:
         "must be letters, digits and underscores, optionally after 'database.'",
     )
     _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+
+
+def _check_tracking_uri(uri: str) -> None:
+    """A scheme MLflow has no tracking store for (a typo such as htps:) would fail the
+    job only after Spark started and the input was read."""
+    _require(uri.split(":")[0].lower() not in UNITY_CATALOG_URIS, "tracking.uri",
+             f"is {uri!r}, a Unity Catalog model registry, where MLflow cannot track runs: use databricks")
+    scheme = urlparse(uri).scheme
+    known = (scheme in ("", *TRACKING_SCHEMES) or DATABASE_SCHEME.fullmatch(scheme) is not None
+             or scheme in _plugin_tracking_schemes())
+    _require(known, "tracking.uri",
+             f"has the scheme {scheme!r}, which MLflow cannot track to: use a path, file:, http: or https:, "
+             f"databricks (or databricks://<profile>), or a database "
+             f"({', '.join(f'{name}:' for name in TRACKING_DATABASES)}, optionally with +driver)")
+
+
+def _plugin_tracking_schemes() -> list[str]:
+    """Schemes that installed MLflow plugins add as tracking stores (read from their
+    entry points, without importing MLflow)."""
+    from importlib.metadata import entry_points
+
+    return [point.name for point in entry_points(group="mlflow.tracking_store")]
 
 
 def _validate_model_setting(key: str, name: str, value: Any) -> None:
