@@ -146,6 +146,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("tracking.uri=htps://mlflow.example.com", "tracking.uri"),  # failed after Spark had read the input
         ("tracking.uri=postgresql+psycopg2+x://db/mlflow", "tracking.uri"),  # one +driver at most
         ("tracking.uri=databricks-uc", "tracking.uri"),  # a model registry, not a tracking store
+        ("tracking.uri=databricks", "tracking.experiment"),  # the default name is not a workspace path
     ],
 )
 def test_bad_config_names_the_key(override, key):
@@ -167,6 +168,16 @@ def test_a_tracking_uri_scheme_mlflow_has_no_store_for_is_refused_naming_those_i
                                  "postgresql+psycopg2://ana@db.example.com/mlflow", "mssql+pyodbc://db/mlflow"])
 def test_the_tracking_stores_mlflow_has_are_accepted(uri):
     assert load_config(None, [f"tracking.uri={uri}"]).tracking.uri == uri
+
+
+@pytest.mark.parametrize("uri", ["databricks", "databricks://my-profile"])
+def test_databricks_tracking_needs_an_absolute_workspace_path_as_experiment(uri):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [f"tracking.uri={uri}"])  # the default experiment, a bare name
+    assert "'tracking.experiment' is 'many-model-forecasting': Databricks" in str(error.value)
+    assert "/Shared/many-model-forecasting" in str(error.value)
+    config = load_config(None, [f"tracking.uri={uri}", "tracking.experiment=/Shared/many-model-forecasting"])
+    assert config.tracking.experiment == "/Shared/many-model-forecasting"
 
 
 @pytest.mark.parametrize("frequency", ["2MS", "2W-MON", "6MS", "2QS", "2B"])

@@ -120,6 +120,10 @@ def validate(config: JobConfig) -> None:
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
     _check_tracking_uri(config.tracking.uri)
+    _require(not is_databricks_uri(config.tracking.uri) or config.tracking.experiment.startswith("/"),
+             "tracking.experiment",
+             f"is {config.tracking.experiment!r}: Databricks names an experiment by its absolute workspace path, "
+             "such as /Shared/many-model-forecasting or /Users/<you>/many-model-forecasting")
     name = config.tracking.registered_model
     _require(name is None or bool(name.strip()), "tracking.registered_model",
              "must be a name, or null to register nothing")
@@ -167,6 +171,11 @@ def _plugin_tracking_schemes() -> list[str]:
     from importlib.metadata import entry_points
 
     return [point.name for point in entry_points(group="mlflow.tracking_store")]
+
+
+def is_databricks_uri(uri: str) -> bool:
+    """``databricks`` or ``databricks://<profile>``: a Databricks workspace's tracking."""
+    return uri == "databricks" or urlparse(uri).scheme == "databricks"
 
 
 def _validate_model_setting(key: str, name: str, value: Any) -> None:
