@@ -19,6 +19,18 @@ def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch)
     assert tracking.resolve_uri(spaced) == spaced and tracking.resolve_uri(str(tmp_path / "my runs")) == spaced
 
 
+def test_a_home_relative_output_path_lands_in_the_home_folder_as_the_tracking_store_does(tmp_path, monkeypatch):
+    from forecasting import tables
+    from forecasting.config import load_config
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # it wrote to ./~/forecasts
+    for path in ("~/forecasts", "file:~/forecasts"):
+        config = load_config(None, [f"output.path={path}", "tracking.uri=~/mlruns"])
+        assert tables.output_root(config) == str(tmp_path / "home" / "forecasts")
+    assert tracking.resolve_uri(config.tracking.uri) == (tmp_path / "home" / "mlruns").as_uri()
+
+
 def test_series_identity_and_hash_are_stable_and_null_safe():
     keys = {"store": "north", "item": None}
     assert tracking.series_id(keys) == "north/<null>"

@@ -46,10 +46,11 @@ LOG_RETENTION = "interval 3650 days"
 
 
 def output_root(config: JobConfig) -> str:
-    """``output.path`` with a local path made absolute (executors share it)."""
+    """``output.path`` with a local path made absolute (executors share it), ``~``
+    expanded as tracking.resolve_uri does (Hadoop would make ``~`` a folder)."""
     root = config.output.path
     if urlparse(root).scheme in ("", "file"):
-        root = str(Path(urlparse(root).path if root.startswith("file:") else root).resolve())
+        root = str(Path(urlparse(root).path if root.startswith("file:") else root).expanduser().resolve())
     return root.rstrip("/")
 
 
