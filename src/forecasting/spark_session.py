@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 from pyspark import SparkConf, SparkContext
@@ -13,7 +14,8 @@ from forecasting.config import JobConfig
 
 logger = logging.getLogger(__name__)
 
-# Settings the job relies on; config.spark.conf may override any of them.
+# Settings the job relies on; config.spark.conf may override any of them. One given to
+# spark-submit (--conf, spark-defaults.conf) stays, but for those in REQUIRED (session_conf).
 JOB_DEFAULTS = {
     # Prophet and the output tables work in naive timestamps: without a fixed
     # zone, hourly data would shift across daylight-saving changes.
@@ -36,6 +38,10 @@ DELTA_CONF = {
     # took 8 s instead of 4 (400 series, 2 cores).
     "spark.databricks.delta.snapshotPartitions": "4",
 }
+# JOB_DEFAULTS the job's results depend on: a value given to spark-submit is replaced, with a warning.
+REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
+DELTA_EXTENSION = DELTA_CONF["spark.sql.extensions"]
+DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
 WORKER_DAEMON = "forecasting.worker_daemon"
 DELTA_VERSION = "4.0.0"
 DELTA_PACKAGE = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
@@ -49,12 +55,35 @@ def uses_delta(config: JobConfig) -> bool:
     return config.output.format == "delta" or config.input.format == "delta"
 
 
-def session_conf(config: JobConfig) -> dict[str, str]:
-    conf = dict(JOB_DEFAULTS)
-    if uses_delta(config):
-        conf.update(DELTA_CONF)
-    conf.update({key: str(value) for key, value in config.spark.conf.items()})
-    return conf
+def session_conf(config: JobConfig, given: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The settings to build the session with, over ``given``: those spark-submit loaded
+    (``--conf``, spark-defaults.conf). Returns them and a warning for each given value
+    that was replaced or that leaves one of the job's settings out.
+
+    A given value stays, but for REQUIRED ones; Delta's extension is added to given
+    ``spark.sql.extensions``; a given ``spark_catalog`` stays instead of Delta's. The job
+    config's ``spark.conf`` wins over all of them."""
+    own = {key: str(value) for key, value in config.spark.conf.items()}
+    defaults = {**JOB_DEFAULTS, **(DELTA_CONF if uses_delta(config) else {})}
+    conf, warnings = {}, []
+    for key, value in defaults.items():
+        mine = given.get(key)
+        if key in own or mine is None or mine == value:
+            conf[key] = value
+        elif key == "spark.sql.extensions":
+            classes = [name.strip() for name in mine.split(",") if name.strip()]
+            conf[key] = ",".join(classes if value in classes else [*classes, value])
+        elif key == DELTA_CATALOG_KEY:
+            conf[key] = mine
+            warnings.append(f"{key}={mine} (given to spark-submit) is kept, so Delta's catalog ({value}) is not set: "
+                            "Delta tables read and written by path work, catalog tables' Delta features may not")
+        elif key in REQUIRED:
+            conf[key] = value
+            warnings.append(f"{key}={mine} (given to spark-submit) is replaced by {value}: {REQUIRED[key]} "
+                            "(the job config's spark.conf can set it)")
+        else:
+            conf[key] = mine
+    return {**conf, **own}, warnings
 
 
 def worker_daemon_conf(master: str, worker_python: str) -> dict[str, str]:
@@ -89,7 +118,10 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     if not given.contains("spark.python.daemon.module"):  # a daemon of the user's own stays
         # PySpark's own choice of the workers' Python (SparkContext.pythonExec)
         daemon = worker_daemon_conf(given.get("spark.master", ""), os.environ.get("PYSPARK_PYTHON", "python3"))
-    for key, value in {**daemon, **session_conf(config)}.items():
+    conf, warnings = session_conf(config, dict(given.getAll()))
+    for warning in warnings:
+        logger.warning("%s", warning)
+    for key, value in {**daemon, **conf}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     if spark.sparkContext.getConf().get("spark.python.daemon.module") == WORKER_DAEMON:

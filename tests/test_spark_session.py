@@ -1,0 +1,48 @@
+"""How the session's settings and master are chosen, without starting Spark."""
+from forecasting.config import load_config
+from forecasting.spark_session import (
+    DELTA_CATALOG_KEY, DELTA_CONF, DELTA_EXTENSION, JOB_DEFAULTS, session_conf,
+)
+
+SEDONA = "org.apache.sedona.sql.SedonaSqlExtensions"
+ICEBERG = "org.apache.iceberg.spark.SparkSessionCatalog"
+
+
+def test_without_given_settings_the_session_gets_the_jobs_and_deltas():
+    conf, warnings = session_conf(load_config(None, ["output.format=delta"]), {})
+    assert conf == {**JOB_DEFAULTS, **DELTA_CONF} and warnings == []
+    conf, _ = session_conf(load_config(None, ["output.format=parquet", "input.format=csv"]), {})
+    assert conf == JOB_DEFAULTS
+
+
+def test_settings_given_to_spark_submit_are_kept_or_replaced_with_a_warning():
+    given = {
+        "spark.sql.extensions": f" {SEDONA} ,", DELTA_CATALOG_KEY: ICEBERG,
+        "spark.sql.session.timeZone": "Europe/Paris", "spark.python.worker.reuse": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": JOB_DEFAULTS["spark.sql.execution.arrow.pyspark.enabled"],
+    }
+    conf, warnings = session_conf(load_config(None, ["output.format=delta"]), given)
+    assert conf["spark.sql.extensions"] == f"{SEDONA},{DELTA_EXTENSION}"
+    assert conf[DELTA_CATALOG_KEY] == ICEBERG
+    assert conf["spark.sql.session.timeZone"] == "UTC"  # the job's times rely on it
+    assert conf["spark.python.worker.reuse"] == "false"
+    assert conf["spark.ui.showConsoleProgress"] == JOB_DEFAULTS["spark.ui.showConsoleProgress"]
+    [zone, catalog] = warnings  # one for each value left out or replaced, none for the rest
+    assert catalog.startswith(f"{DELTA_CATALOG_KEY}={ICEBERG} (given to spark-submit) is kept")
+    assert DELTA_CONF[DELTA_CATALOG_KEY] in catalog
+    assert zone.startswith("spark.sql.session.timeZone=Europe/Paris (given to spark-submit) is replaced by UTC")
+
+
+def test_an_extension_list_holding_deltas_is_left_as_it_is():
+    given = {"spark.sql.extensions": f"{DELTA_EXTENSION},{SEDONA}"}
+    conf, warnings = session_conf(load_config(None, ["output.format=delta"]), given)
+    assert conf["spark.sql.extensions"] == f"{DELTA_EXTENSION},{SEDONA}" and warnings == []
+
+
+def test_the_job_configs_spark_conf_wins_over_everything_without_a_warning():
+    config = load_config(None, ["output.format=delta", "spark.conf.spark.sql.session.timeZone=Europe/Paris",
+                                f"spark.conf.spark.sql.extensions={SEDONA}"])
+    given = {"spark.sql.session.timeZone": "America/New_York", "spark.sql.extensions": "x.Other"}
+    conf, warnings = session_conf(config, given)
+    assert conf["spark.sql.session.timeZone"] == "Europe/Paris"
+    assert conf["spark.sql.extensions"] == SEDONA and warnings == []
