@@ -1,11 +1,26 @@
 """How the session's settings and master are chosen, without starting Spark."""
+import pytest
+
 from forecasting.config import load_config
 from forecasting.spark_session import (
-    DELTA_CATALOG_KEY, DELTA_CONF, DELTA_EXTENSION, JOB_DEFAULTS, session_conf,
+    DELTA_CATALOG_KEY, DELTA_CONF, DELTA_EXTENSION, JOB_DEFAULTS, session_conf, with_task_retries,
 )
 
 SEDONA = "org.apache.sedona.sql.SedonaSqlExtensions"
 ICEBERG = "org.apache.iceberg.spark.SparkSessionCatalog"
+
+
+@pytest.mark.parametrize("master, expected", [
+    ("local", "local[1,4]"), ("local[2]", "local[2,4]"), ("local[*]", "local[*,4]"),
+    ("local[2,3]", "local[2,3]"), ("local-cluster[2,1,1024]", "local-cluster[2,1,1024]"),
+    ("spark://master:7077", "spark://master:7077"), ("yarn", "yarn"),
+])
+def test_a_local_master_without_a_failure_count_gets_task_retries(master, expected):
+    assert with_task_retries(master) == expected
+
+
+def test_a_given_task_failure_count_is_the_local_masters():
+    assert with_task_retries("local[2]", "6") == "local[2,6]"
 
 
 def test_without_given_settings_the_session_gets_the_jobs_and_deltas():

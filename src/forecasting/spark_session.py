@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -42,6 +43,10 @@ DELTA_CONF = {
 REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
 DELTA_EXTENSION = DELTA_CONF["spark.sql.extensions"]
 DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
+# A local master given without a failure count, local[N] or local[*], gives each task one attempt
+# (spark.task.maxFailures applies to clusters only): one dead Python worker would fail the job.
+LOCAL_WITHOUT_RETRIES = re.compile(r"local(?:\[\s*([0-9]+|\*)\s*\])?")
+TASK_ATTEMPTS = 4  # spark.task.maxFailures' default on a cluster
 WORKER_DAEMON = "forecasting.worker_daemon"
 DELTA_VERSION = "4.0.0"
 DELTA_PACKAGE = f"io.delta:delta-spark_2.13:{DELTA_VERSION}"
@@ -86,6 +91,15 @@ def session_conf(config: JobConfig, given: Mapping[str, str]) -> tuple[dict[str,
     return {**conf, **own}, warnings
 
 
+def with_task_retries(master: str, attempts: int | str = TASK_ATTEMPTS) -> str:
+    """``master`` as ``local[N,attempts]`` where it is a local master without a failure
+    count (``local``, ``local[N]``, ``local[*]``); any other master as it is."""
+    match = LOCAL_WITHOUT_RETRIES.fullmatch(master.strip())
+    if not match:
+        return master
+    return f"local[{match.group(1) or 1},{attempts}]"
+
+
 def worker_daemon_conf(master: str, worker_python: str) -> dict[str, str]:
     """Spark forks its Python workers from a daemon; ours has the training's
     modules loaded first (forecasting.worker_daemon). Spark starts it with
@@ -110,20 +124,26 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started with plain `python`, not spark-submit: run locally on all cores
         given = SparkConf(loadDefaults=False).setMaster("local[*]")
-        builder = builder.master(given.get("spark.master"))
     else:
         SparkContext._ensure_initialized()  # so that SparkConf() holds spark-submit's settings
         given = SparkConf()
+    master = given.get("spark.master", "local[*]")
+    retried = with_task_retries(master, given.get("spark.task.maxFailures", str(TASK_ATTEMPTS)))
+    if retried != master:
+        logger.info("Spark master %s runs as %s: a task whose Python worker dies is retried", master, retried)
+    builder = builder.master(retried)
     daemon = {}
     if not given.contains("spark.python.daemon.module"):  # a daemon of the user's own stays
         # PySpark's own choice of the workers' Python (SparkContext.pythonExec)
-        daemon = worker_daemon_conf(given.get("spark.master", ""), os.environ.get("PYSPARK_PYTHON", "python3"))
+        daemon = worker_daemon_conf(retried, os.environ.get("PYSPARK_PYTHON", "python3"))
     conf, warnings = session_conf(config, dict(given.getAll()))
     for warning in warnings:
         logger.warning("%s", warning)
     for key, value in {**daemon, **conf}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if spark.sparkContext.master != retried:  # a session made before this one keeps its master
+        logger.warning("the session's Spark master is %s, not %s", spark.sparkContext.master, retried)
     if spark.sparkContext.getConf().get("spark.python.daemon.module") == WORKER_DAEMON:
         logger.info("Python workers: forked from %s, which loads the training's modules once", WORKER_DAEMON)
     # Spark's INFO log drowns the job's own; its warnings and errors still show.
