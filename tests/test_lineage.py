@@ -43,20 +43,36 @@ def test_the_package_run_from_its_zip_names_its_commit_and_unpacks_its_source(tm
     assert (Path(source) / "serving.py").read_text() == (ROOT / "src" / "forecasting" / "serving.py").read_text()
 
 
-def test_a_delta_input_by_path_or_by_table_name_is_read_at_its_latest_version(spark, fast_config, tmp_path):
+def test_a_delta_input_by_path_or_by_table_name_is_read_at_the_version_it_records(spark, fast_config, tmp_path):
+    """The latest version when read_input runs: the job's later actions (the input
+    check, the training) see that one, not rows written to the table since."""
     path = str(tmp_path / "sales")
-    rows = spark.createDataFrame([("a", "2024-01-01", 1.0)], "store string, date string, sales double")
+    schema = "store string, date string, sales double"
+    rows = spark.createDataFrame([("a", "2024-01-01", 1.0)], schema)
     rows.write.format("delta").save(path)
     rows.write.format("delta").mode("append").save(path)  # the table's second version: 1
+
     df, version = io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta"))
+    spark.createDataFrame([("b", "2024-01-01", 2.0)], schema).write.format("delta").mode("append").save(path)  # 2
     assert version == {"source": path, "format": "delta", "delta_version": 1}
-    assert df.count() == 2
+    assert sorted(df.collect()) == sorted(rows.union(rows).collect())  # no store "b"
 
     spark.sql(f"CREATE TABLE lineage_sales USING delta LOCATION '{path}'")
     try:
-        rows.write.format("delta").mode("append").save(path)  # 2, seen through the catalog too
         df, version = io.read_input(spark, fast_config("input.path=lineage_sales", "input.format=table"))
+        spark.createDataFrame([("c", "2024-01-01", 3.0)], schema).write.format("delta").mode("append").save(path)
         assert version == {"source": "lineage_sales", "format": "table", "delta_version": 2}
-        assert df.count() == 3
+        assert sorted(row["store"] for row in df.collect()) == ["a", "a", "b"]  # no store "c", written as 3
     finally:
         spark.sql("DROP TABLE lineage_sales")
+
+
+def test_a_delta_version_pinned_in_the_input_options_is_the_one_read_and_recorded(spark, fast_config, tmp_path):
+    path = str(tmp_path / "sales")
+    rows = spark.createDataFrame([("a", "2024-01-01", 1.0)], "store string, date string, sales double")
+    rows.write.format("delta").save(path)
+    rows.write.format("delta").mode("append").save(path)  # version 1, two rows
+    first = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("version = 0").first()["timestamp"]
+    for option in ("input.options.versionAsOf=0", f"input.options.timestampAsOf={first.isoformat(sep=' ')}"):
+        df, version = io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta", option))
+        assert (version["delta_version"], df.count()) == (0, 1), option

@@ -40,19 +40,40 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
                 # everything as text: validation then reports unparseable values by column
                 reader = reader.option("header", True).option("inferSchema", False)
             df = reader.load(source.path)
+        delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
+        if delta:
+            # The check, the counts and the training are separate Spark actions, each of
+            # which would re-read the latest snapshot: a table written to mid-run would be
+            # trained on other data than was checked and recorded. One version for all.
+            version = lineage.delta_version(spark, config)
+            df = _read_delta_at(spark, config, version["delta_version"])
     except AnalysisException as err:
         hint = ""
         if "TIMESTAMP(NANOS" in err.getMessage():
             hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
         raise InputError(f"cannot read input {source.format} '{source.path}': {err.getMessage()}{hint}") from err
-    if source.format in ("delta", "table") and _is_delta(spark, source.format, source.path):
-        version = lineage.delta_version(spark, config)
-    elif source.format == "table":
+    if delta:
+        logger.info("input: %s %s at Delta version %s", source.format, source.path, version["delta_version"])
+        return df, version
+    if source.format == "table":
         version = {"source": source.path, "format": "table"}
     else:
         version = lineage.files_version(spark, config, df.inputFiles())
     logger.info("input: %s %s", source.format, source.path)
     return df, version
+
+
+def _read_delta_at(spark: SparkSession, config: JobConfig, version: int | None) -> DataFrame:
+    """The Delta input at ``version``, with the user's other reader options."""
+    source = config.input
+    if version is None:
+        raise InputError(f"input '{source.path}' has no Delta version at or before "
+                         f"input.options timestampAsOf {lineage.time_travel(config)['timestampasof']}")
+    # the version replaces any timestampAsOf: Delta refuses both at once
+    options = {k: v for k, v in source.options.items() if k.lower() not in lineage.TIME_TRAVEL_OPTIONS}
+    reader = spark.read.options(**options).option("versionAsOf", version)
+    # DataFrameReader.table parses the name itself: no SQL text is built from the config
+    return reader.table(source.path) if source.format == "table" else reader.format("delta").load(source.path)
 
 
 def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:

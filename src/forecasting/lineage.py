@@ -22,6 +22,8 @@ PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "
 HASH_CHUNK = 1 << 20
 # Written into dist/forecasting.zip by scripts/package_job.sh: the commit it was built from.
 BUILD_FILE = "BUILD"
+# Delta's reader options that choose a table version (compared in lower case).
+TIME_TRAVEL_OPTIONS = ("versionasof", "timestampasof")
 
 
 @lru_cache(maxsize=1)
@@ -110,11 +112,31 @@ def _hadoop_status(spark, uri: str):
     return fs.getFileStatus(path)
 
 
+def time_travel(config: JobConfig) -> dict:
+    """The Delta time travel options input.options sets, by lower-case key (Spark's
+    options ignore case)."""
+    return {k.lower(): v for k, v in config.input.options.items() if k.lower() in TIME_TRAVEL_OPTIONS}
+
+
 def delta_version(spark, config: JobConfig) -> dict:
+    """The Delta version the job reads (forecasting.io reads exactly this one): the one
+    input.options pins with versionAsOf, the last at or before its timestampAsOf, else
+    the latest; None when timestampAsOf is before the table's first version."""
     target = config.input.path
     name = target if config.input.format == "table" else f"delta.`{target}`"
-    latest = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").select("version").first()
-    return {"source": target, "format": config.input.format, "delta_version": latest["version"]}
+    pinned = time_travel(config)
+    if "versionasof" in pinned:
+        version = int(pinned["versionasof"])
+    else:
+        history = spark.sql(f"DESCRIBE HISTORY {name}" + ("" if "timestampasof" in pinned else " LIMIT 1"))
+        if "timestampasof" in pinned:
+            from pyspark.sql import functions as F  # here: serving imports this module without Spark
+
+            at = F.lit(str(pinned["timestampasof"])).cast("timestamp")
+            history = history.where(F.col("timestamp") <= at).orderBy(F.col("version").desc())
+        latest = history.select("version").first()
+        version = None if latest is None else latest["version"]
+    return {"source": target, "format": config.input.format, "delta_version": version}
 
 
 def to_json(data: dict) -> str:
