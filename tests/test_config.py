@@ -268,3 +268,9 @@ def test_the_readmes_example_config_is_valid_and_sets_what_it_shows(tmp_path):
     for section, values in shown.items():
         for key, value in values.items():
             assert getattr(getattr(config, section), key) == value != defaults[section][key], f"{section}.{key}"
+
+
+def test_an_input_or_output_path_under_the_home_folder_is_expanded():
+    config = load_config(None, ["input.path=~/sales.csv", "output.path=~/forecasts"])
+    assert config.input.path == str(Path.home() / "sales.csv")
+    assert config.output.path == str(Path.home() / "forecasts")

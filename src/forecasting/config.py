@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import difflib
 import types
 import typing
@@ -111,6 +112,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
         raw = deep_merge(raw, layer)
     for text in overrides:
         raw = deep_merge(raw, parse_override(text))
+    for section in ("input", "output"):  # a local path under the home folder, as a shell would read it
+        value = raw.get(section, {}).get("path")
+        if isinstance(value, str) and value.startswith("~"):
+            raw[section]["path"] = os.path.expanduser(value)
     config = _build(JobConfig, raw, "")
     validate(config)
     return config
