@@ -107,9 +107,11 @@ def test_scheduled_runs_on_the_cluster_as_the_readme_says(cluster, package, tmp_
         "model: {country_holidays: null, yearly_seasonality: false}\n"
         "output: {path: out}\ntracking: {uri: mlruns}\n"
     )
-    # the wrapper's own defaults: spark-submit and the executors' Python from the project's .venv
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_SUBMIT", "PYSPARK_PYTHON", "FORECAST_LOG_DIR")}
-    env.update(FORECAST_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1",
+    # the wrapper's own defaults: spark-submit and the driver's Python from the project's .venv; the
+    # executors' Python is the nodes' own (the wrapper sends none on a cluster), here one without the source
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SPARK_SUBMIT", "PYSPARK_DRIVER_PYTHON", "FORECAST_LOG_DIR")}
+    env.update(FORECAST_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(EXECUTOR_PYTHON),
                SPARK_SUBMIT_ARGS=f"--master {cluster['master']} --py-files dist/forecasting.zip")
     wrapper = str(ROOT / "scripts" / "run_scheduled.sh")
 
