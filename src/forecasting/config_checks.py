@@ -43,6 +43,7 @@ DATABASE_SCHEME = re.compile(rf"({'|'.join(TRACKING_DATABASES)})(\+\w+)?")
 # what MLflow reads as a Unity Catalog registry, which this MLflow cannot track to
 UNITY_CATALOG_URIS = ("databricks-uc", "uc")
 
+
 def _require(condition: bool, key: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"config key '{key}' {message}")

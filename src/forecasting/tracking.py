@@ -120,6 +120,7 @@ def tls_settings() -> dict[str, Any]:
         settings["cert"] = client_cert
     return settings
 
+
 def resolve_uri(uri: str) -> str:
     """A bare path becomes an absolute ``file:`` URI, so executors started in other
     working directories write to the same store."""
