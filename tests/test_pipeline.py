@@ -184,7 +184,7 @@ def test_parent_run_records_counts_config_and_lineage(job):
     parent = mlflow.get_run(job["summary"].job_run_id)
     metrics = parent.data.metrics
     assert (metrics["series_ok"], metrics["series_skipped"], metrics["series_failed"], metrics["series_total"]) == (2, 1, 1, 4)
-    assert metrics["series_untracked"] == 0  # every series' child run was logged
+    assert metrics["untracked_series"] == 0  # every series' child run was logged
     assert parent.data.tags["run_date"] == RUN_DATE
     assert parent.data.params["input.key_columns"] == '["region", "product"]'
     resolved = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/config/resolved.yaml")

@@ -137,7 +137,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         with job_description(spark, "count the series by status"):
             summary.counts, summary.untracked = _status_counts(staged)
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
-        tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "series_untracked", summary.untracked)
+        tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
         if summary.untracked:
             logger.warning("%d of %d series have no child run: tracking failed for them",
                            summary.untracked, summary.total)

@@ -33,7 +33,9 @@ SCORED_OK, NO_INPUT = "scored", "scored_no_input"
 
 
 def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int,
-                   run_date: str) -> Iterator[pd.DataFrame]:
+                   run_date: str | None = None) -> Iterator[pd.DataFrame]:
+    """Each stored model's forecast after its series' last observation; with ``run_date``,
+    a last observation in a period still open on it counts as training counts it."""
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
