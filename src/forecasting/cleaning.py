@@ -85,7 +85,7 @@ def clean_history(
     result = Cleaned(history.copy())
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
-    cut = None if run_date is None else pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
+    cut = None if run_date is None else end_of_day(run_date)
 
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
@@ -183,9 +183,14 @@ def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
     return others.iloc[0]
 
 
-def open_on(label: pd.Timestamp, frequency: str, run_date: str | pd.Timestamp) -> bool:
-    """Whether the period ``label`` names is still open at the end of ``run_date``."""
-    return period_end(label, frequency) > pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
+def end_of_day(run_date: str | pd.Timestamp) -> pd.Timestamp:
+    """The (exclusive) end of the run date: the cut of what was known on it."""
+    return pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
+
+
+def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
+    """Whether the period ``label`` names is still open at ``cut`` (``end_of_day``)."""
+    return period_end(label, frequency) > cut
 
 
 def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
@@ -195,7 +200,7 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
     Data that was on the grid already is left as it is."""
     last = frame["ds"].max()
     in_last = (frame["ds"] == last).to_numpy()
-    if not moved[in_last].any() or period_end(last, frequency) <= cut:
+    if not moved[in_last].any() or not open_on(last, frequency, cut):
         return frame
     notes.append(f"the last period {_when(last)} is still open on the run date {_when(cut - pd.Timedelta(days=1))}: "
                  f"its {int(in_last.sum())} rows left out")
@@ -211,16 +216,16 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     offset = to_offset(frequency)
     last = frame["ds"].iloc[-1]  # sorted
     # the last instant of the run date names its period; steps of days count from the history's first day
-    current = _label(cut - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+    current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
     run_day = _when(cut - pd.Timedelta(days=1))
     if policy.gaps == "zero":
         # A scheduled run's date is today by default, still going: a period that has
         # not ended when it starts may yet get rows, so it gets no zero.
         started = cut - pd.Timedelta(days=1)
-        before = _label(started - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+        before = label_of(started - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
         complete = before if period_end(before, frequency) <= started else before - offset
         if input_end is not None:  # other series' rows show how far the data reach
-            complete = min(complete, _label(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
+            complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
@@ -235,9 +240,10 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     return frame
 
 
-def _label(time: pd.Timestamp, offset, origin: pd.Timestamp) -> pd.Timestamp:
-    """``align_to_grid`` for one time; fixed-length steps by plain arithmetic,
-    since every series of a run pays this."""
+def label_of(time: pd.Timestamp, frequency, origin: pd.Timestamp) -> pd.Timestamp:
+    """``align_to_grid`` for one time (``frequency`` as text or an offset); fixed-length
+    steps by plain arithmetic, since every series of a run pays this."""
+    offset = to_offset(frequency)
     if not isinstance(offset, Tick):
         return align_to_grid(pd.Series([time]), offset.freqstr, origin=origin).iloc[0]
     step = pd.Timedelta(offset)

@@ -118,12 +118,18 @@ def time_travel(config: JobConfig) -> dict:
     return {k.lower(): v for k, v in config.input.options.items() if k.lower() in TIME_TRAVEL_OPTIONS}
 
 
+def delta_table_name(path: str) -> str:
+    """The Delta table at ``path`` as Spark SQL names it: a backquote in the path doubled,
+    since one would end the name."""
+    return "delta.`{}`".format(path.replace("`", "``"))
+
+
 def delta_version(spark, config: JobConfig) -> dict:
     """The Delta version the job reads (forecasting.io reads exactly this one): the one
     input.options pins with versionAsOf, the last at or before its timestampAsOf, else
     the latest; None when timestampAsOf is before the table's first version."""
     target = config.input.path
-    name = target if config.input.format == "table" else f"delta.`{target}`"
+    name = target if config.input.format == "table" else delta_table_name(target)
     pinned = time_travel(config)
     if "versionasof" in pinned:
         version = int(pinned["versionasof"])

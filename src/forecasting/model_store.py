@@ -68,10 +68,10 @@ def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str,
            run_date: str | None = None) -> pd.Timestamp:
     if last is None:
         return history_end
-    from forecasting.cleaning import align_to_grid, open_on
+    from forecasting.cleaning import end_of_day, label_of, open_on
 
     last = pd.Timestamp(last)
-    label = align_to_grid(pd.Series([last]), frequency, origin=history_end).iloc[0]
-    if run_date is not None and label != last and open_on(label, frequency, run_date):
+    label = label_of(last, frequency, origin=history_end)
+    if run_date is not None and label != last and open_on(label, frequency, end_of_day(run_date)):
         label = label - to_offset(frequency)  # the period before: training left the open one out
     return max(label, history_end)

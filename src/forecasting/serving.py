@@ -152,8 +152,7 @@ def models_table(spark, path: str, table_format: str, key_columns: list[str]) ->
     key_types = {k: _spark_column_type(schema[k].dataType) for k in key_columns}
     version = None
     if table_format == "delta":
-        quoted = path.replace("`", "``")  # a backquote in a path ends the name otherwise
-        version = spark.sql(f"DESCRIBE HISTORY delta.`{quoted}` LIMIT 1").first()["version"]
+        version = spark.sql(f"DESCRIBE HISTORY {lineage.delta_table_name(path)} LIMIT 1").first()["version"]
     return ModelsTable(path, table_format, key_types, version)
 
 
