@@ -248,3 +248,22 @@ def test_scoring_on_the_run_date_starts_where_training_did_when_finer_rows_leave
     later = (pd.Timestamp(run_date) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
     rolled = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=later)
     assert rolled["ds"].iloc[0] == trained["ds"].iloc[1]
+
+
+def test_scoring_during_its_run_date_counts_the_current_hour_as_open_as_training_does():
+    from forecasting.cleaning import clean_history
+    from forecasting.config import load_config
+
+    minutes = pd.date_range("2024-03-08", "2024-03-10 10:19", freq="min")
+    rows = pd.DataFrame({"ds": minutes, "y": 1.0})
+    now = "2024-03-10 10:20"
+    cleaned = clean_history(rows, "h", load_config(None, []).cleaning, "2024-03-10", now=now)
+    stored = model_store.dump("naive", cleaned.history)
+    trained = baselines.naive(cleaned.history, 3, "h", 0.8)
+    scored = model_store.forecast("naive", stored, minutes[-1], 3, "h", 0.8, seed=1, run_date="2024-03-10", now=now)
+    pd.testing.assert_frame_equal(scored, trained)
+    assert scored["ds"].iloc[0] == pd.Timestamp("2024-03-10 10:00")
+    # an hour later the 10:00 hour is whole, and the forecast moves on by one
+    later = model_store.forecast("naive", stored, minutes[-1], 3, "h", 0.8, seed=1, run_date="2024-03-10",
+                                 now="2024-03-10 11:20")
+    assert later["ds"].iloc[0] == pd.Timestamp("2024-03-10 11:00")

@@ -74,3 +74,18 @@ def test_a_child_run_whose_logging_fails_ends_failed_not_running(tmp_path, fast_
         [context.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{context.parent_run_id}'"
     )
     assert child.info.status == "FAILED"
+
+
+def test_a_run_on_its_run_date_knows_data_up_to_its_own_start_and_a_past_run_date_up_to_its_end(tmp_path, fast_config):
+    import datetime as dt
+
+    import pandas as pd
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}")
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    context = tracking.start_parent_run(config, today, {})
+    started = pd.Timestamp(mlflow.MlflowClient(context.tracking_uri).get_run(context.parent_run_id).info.start_time,
+                           unit="ms")
+    if started.date().isoformat() == today:  # not when the clock passed midnight meanwhile
+        assert pd.Timestamp(context.known_until) == started
+    assert tracking.start_parent_run(config, "2024-03-31", {}).known_until is None  # cleaning cuts at its end

@@ -214,6 +214,25 @@ def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():
     assert month_end.history["ds"].iloc[-1] == pd.Timestamp("2024-02-29")
 
 
+def test_a_run_during_its_run_date_cuts_at_its_start_so_the_current_hour_of_minute_rows_is_open():
+    minutes = frame(pd.date_range("2024-03-10 00:00", "2024-03-10 10:19", freq="min"), 1.0)
+    # at 10:20 the hour from 10:00 has 20 of its 60 minutes: no hour yet
+    cleaned = clean_history(minutes, "h", policy(), "2024-03-10", now="2024-03-10 10:20")
+    assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-03-10 09:00")
+    assert cleaned.history["y"].tolist() == [60.0] * 10
+    assert "the last period 2024-03-10 10:00 is still open at 2024-03-10 10:20: its 20 rows left out" in cleaned.notes
+    # the last whole hour is one period before the start's: no stale history
+    assert not any("periods before" in note for note in cleaned.notes)
+    # the day's end as the cut (a past run date's) counts that hour whole, and the hours after it as missing
+    at_day_end = clean_history(minutes, "h", policy(), "2024-03-10")
+    assert at_day_end.history["y"].iloc[-1] == 20.0
+    assert "last observation 2024-03-10 10:00, 13 periods before the run date 2024-03-10" in at_day_end.notes
+    # the start only matters for periods shorter than a day: a month is open either way
+    days = daily_rows("2024-01-01", "2024-03-10")
+    assert (clean_history(days, "MS", policy(), "2024-03-10", now="2024-03-10 10:20").history.equals(
+        clean_history(days, "MS", policy(), "2024-03-10").history))
+
+
 def test_a_last_period_already_on_the_grid_is_kept_on_the_run_date():
     # a monthly value dated the 1st is that month's figure, whenever it arrived
     monthly = frame(pd.date_range("2023-10-01", "2024-03-01", freq="MS"), 5.0)

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from forecasting import result_row, tracking
@@ -116,6 +117,18 @@ def test_the_task_body_hands_cleaning_the_run_date_and_how_far_the_input_reaches
     assert row["data_notes"] == ("5 periods after the last row, before the run date 2024-03-10, filled (zero); "
                                  "last observation 2024-03-05, 5 periods before the run date 2024-03-10")
     assert row["history_length"] == 60 + 5
+
+
+def test_the_task_body_hands_cleaning_the_runs_start_on_its_run_date(fast_config, dead_tracking):
+    from forecasting.spark_training import train_group
+
+    minutes = pd.date_range("2024-03-08", "2024-03-10 10:19", freq="min")
+    group = pd.DataFrame({"ds": minutes, "y": 1.0, "store": "north"})
+    config = fast_config("forecast.frequency=h", "selection.candidates=[naive]")
+    context = dead_tracking("2024-03-10", known_until="2024-03-10T10:20:00.000")
+    row = json.loads(train_group(group, config, ["store"], context).iloc[0][result_row.PAYLOAD])
+    assert "the last period 2024-03-10 10:00 is still open at 2024-03-10 10:20: its 20 rows left out" in row["data_notes"]
+    assert row["forecast"][0]["ds"].startswith("2024-03-10T10:00")
 
 
 def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path, fast_config, caplog):

@@ -71,7 +71,7 @@ def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
 
 def clean_history(
     history: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp | None = None,
-    input_end: str | pd.Timestamp | None = None,
+    input_end: str | pd.Timestamp | None = None, now: str | pd.Timestamp | None = None,
 ) -> Cleaned:
     """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time.
 
@@ -79,13 +79,15 @@ def clean_history(
     one, a last period aggregated from finer rows that is still open on it is
     left out, a history that stopped well before it is noted, and ``gaps: zero``
     fills up to it, but not past ``input_end``'s period (the whole input's latest
-    time: an input that stopped long ago is no run of zeros). Without a run date
-    (direct callers, benchmarks) none of that applies.
+    time: an input that stopped long ago is no run of zeros). ``now``, the run's
+    start during its run date, cuts there instead of at the day's end: the
+    current hour of minute rows is still open. Without a run date (direct
+    callers, benchmarks) none of that applies.
     """
     result = Cleaned(history.copy())
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
-    cut = None if run_date is None else end_of_day(run_date)
+    cut = None if run_date is None else known_until(run_date, now)
 
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
@@ -164,7 +166,7 @@ def clean_history(
 
     frame = frame.sort_values("ds").reset_index(drop=True)
     if cut is not None:
-        frame = _up_to_run_date(frame, frequency, policy, cut, result.notes, input_end)
+        frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
     result.history = frame
     return result
 
@@ -184,12 +186,19 @@ def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
 
 
 def end_of_day(run_date: str | pd.Timestamp) -> pd.Timestamp:
-    """The (exclusive) end of the run date: the cut of what was known on it."""
+    """The (exclusive) end of the run date."""
     return pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
 
 
+def known_until(run_date: str | pd.Timestamp, now: str | pd.Timestamp | None = None) -> pd.Timestamp:
+    """The cut of what was known on the run date: its end, or ``now`` where a run
+    started during it (given only then, see ``tracking.start_parent_run``)."""
+    cut = end_of_day(run_date)
+    return cut if now is None else min(cut, pd.Timestamp(now))
+
+
 def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
-    """Whether the period ``label`` names is still open at ``cut`` (``end_of_day``)."""
+    """Whether the period ``label`` names is still open at ``cut`` (``known_until``)."""
     return period_end(label, frequency) > cut
 
 
@@ -202,26 +211,27 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
     in_last = (frame["ds"] == last).to_numpy()
     if not moved[in_last].any() or not open_on(last, frequency, cut):
         return frame
-    notes.append(f"the last period {_when(last)} is still open on the run date {_when(cut - pd.Timedelta(days=1))}: "
+    when = f"on the run date {_when(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else f"at {_when(cut)}"
+    notes.append(f"the last period {_when(last)} is still open {when}: "
                  f"its {int(in_last.sum())} rows left out")
     return frame[~in_last]
 
 
-def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, cut: pd.Timestamp,
-                    notes: list[str], input_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
+def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
+                    cut: pd.Timestamp, notes: list[str], input_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """With ``gaps: zero`` the periods after the last row up to the last one over
     before the run date, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the run date's is noted:
     its forecast starts in the past."""
     offset = to_offset(frequency)
     last = frame["ds"].iloc[-1]  # sorted
-    # the last instant of the run date names its period; steps of days count from the history's first day
+    # the last instant known names its period; steps of days count from the history's first day
     current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
-    run_day = _when(cut - pd.Timedelta(days=1))
+    started = pd.Timestamp(run_date).normalize()
+    run_day = _when(started)
     if policy.gaps == "zero":
         # A scheduled run's date is today by default, still going: a period that has
         # not ended when it starts may yet get rows, so it gets no zero.
-        started = cut - pd.Timedelta(days=1)
         before = label_of(started - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
         complete = before if period_end(before, frequency) <= started else before - offset
         if input_end is not None:  # other series' rows show how far the data reach

@@ -33,9 +33,10 @@ SCORED_OK, NO_INPUT = "scored", "scored_no_input"
 
 
 def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int,
-                   run_date: str | None = None) -> Iterator[pd.DataFrame]:
-    """Each stored model's forecast after its series' last observation; with ``run_date``,
-    a last observation in a period still open on it counts as training counts it."""
+                   run_date: str | None = None, now: str | None = None) -> Iterator[pd.DataFrame]:
+    """Each stored model's forecast after its series' last observation; with ``run_date``
+    (and ``now``, the run's start on it), a last observation in a period still open
+    then counts as training counts it."""
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
@@ -43,7 +44,7 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
             seed = model.series_seed(tracking.series_id(keys))
             last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])  # the store aligns it
             forecast = model_store.forecast(record["model"], record["model_json"], last, horizon, record["frequency"],
-                                            record["interval_width"], seed, run_date)
+                                            record["interval_width"], seed, run_date, now)
             rows.append(
                 {
                     **keys,
@@ -150,7 +151,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         )
         spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
         scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
-            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon, run_date=run_date), schema
+            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon, run_date=run_date,
+                    now=context.known_until), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")

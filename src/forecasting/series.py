@@ -87,7 +87,7 @@ def _freeze_heap_after_first_series() -> None:
 
 def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdout: int = 0,
                  run_date: str | pd.Timestamp | None = None, input_end: str | pd.Timestamp | None = None,
-                 ) -> SeriesOutcome:
+                 now: str | pd.Timestamp | None = None) -> SeriesOutcome:
     """Clean, select and tune, fit and forecast one series given as columns ``ds`` and ``y``.
 
     ``seed`` fixes the sampled forecast interval. With ``holdout`` > 0 the last
@@ -95,7 +95,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     of them is scored (evaluation mode). ``run_date``, the day the data is known
     up to, lets cleaning leave out a period still open on it and note a history
     that stopped well before it; ``input_end``, the whole input's latest time, bounds
-    zero gaps (see ``clean_history``). Never raises: a problem becomes a
+    zero gaps; ``now`` is the run's start during its run date (see ``clean_history``). Never raises: a problem becomes a
     ``skipped`` or ``failed`` outcome with a reason, forecast by the configured
     fallback where the data allows.
     """
@@ -103,7 +103,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     _freeze_heap_after_first_series()
     try:
         cleaned = clean_history(prepare_history(history), config.forecast.frequency, config.cleaning, run_date,
-                                input_end)
+                                input_end, now)
     except Exception as err:  # as below: this series fails, the others go on
         logger.warning("series failed in cleaning: %s\n%s", err, traceback.format_exc())
         return SeriesOutcome(FAILED, f"cleaning failed: {type(err).__name__}: {err}", len(history))

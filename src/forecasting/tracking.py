@@ -69,6 +69,8 @@ class RunContext:
     credentials: dict[str, str] = field(default_factory=dict, repr=False)
     # the input's latest time on or before the run date (ISO): how far its data reach
     input_end: str | None = None
+    # the parent run's start (ISO, UTC) when it falls on the run date: nothing later is known yet
+    known_until: str | None = None
 
 
 class TrackingUnavailable(RuntimeError):
@@ -225,7 +227,9 @@ def start_parent_run(
         **(extra_tags or {}),
     }
     end_stale_runs(tracker, experiment_id, job, run_date, tags[OUTPUT_PATH_TAG])
-    run = tracker.create_run(experiment_id, tags=tags, run_name=f"{job} {run_date}")
+    started_ms = int(time.time() * 1000)  # the run's own start time, which cleaning cuts at on its run date
+    started = dt.datetime.fromtimestamp(started_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
+    run = tracker.create_run(experiment_id, start_time=started_ms, tags=tags, run_name=f"{job} {run_date}")
     run_id = run.info.run_id
     from mlflow.entities import Param
 
@@ -248,6 +252,7 @@ def start_parent_run(
         http_settings=http_settings(config),
         credentials=credentials_from_environment(),
         input_end=input_end,
+        known_until=started.isoformat(timespec="milliseconds") if started.date().isoformat() == run_date else None,
     )
 
 
