@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
@@ -63,6 +64,10 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     for round_number in (1, 2, 3):
         results = DeltaTable(folder / f"round-{round_number}" / "job" / "output" / "series_results")
         assert results.version() == 0 and len(results.to_pandas()) == 2
+    # run as of the day the data reach, so no series is stale against today
+    latest = pd.read_parquet(folder / "train.parquet")["ds"].max()
+    assert set(results.to_pandas()["run_date"].astype(str)) == {latest.date().isoformat()}
+    assert not results.to_pandas()["data_notes"].fillna("").str.contains("before the run date").any()
     assert ideal["cpu"] == sorted(ideal["cpus"])[1]
     assert parallel["wall"] == sorted(parallel["walls"])[1]
     assert report["ideal_wall"] == pytest.approx(ideal["cpu"] / 2)

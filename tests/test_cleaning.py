@@ -223,10 +223,9 @@ def test_a_run_during_its_run_date_cuts_at_its_start_so_the_current_hour_of_minu
     assert "the last period 2024-03-10 10:00 is still open at 2024-03-10 10:20: its 20 rows left out" in cleaned.notes
     # the last whole hour is one period before the start's: no stale history
     assert not any("periods before" in note for note in cleaned.notes)
-    # the day's end as the cut (a past run date's) counts that hour whole, and the hours after it as missing
+    # the day's end as the cut (a past run date's) counts that hour whole: the hour such a run ran is not known
     at_day_end = clean_history(minutes, "h", policy(), "2024-03-10")
-    assert at_day_end.history["y"].iloc[-1] == 20.0
-    assert "last observation 2024-03-10 10:00, 13 periods before the run date 2024-03-10" in at_day_end.notes
+    assert at_day_end.history["y"].iloc[-1] == 20.0 and not any("periods before" in note for note in at_day_end.notes)
     # the start only matters for periods shorter than a day: a month is open either way
     days = daily_rows("2024-01-01", "2024-03-10")
     assert (clean_history(days, "MS", policy(), "2024-03-10", now="2024-03-10 10:20").history.equals(
@@ -254,6 +253,14 @@ def test_a_history_that_stopped_well_before_the_run_date_is_noted():
         "last observation 2023-10-01, 5 periods before the run date 2024-03-10"  # November to March
     ]
     assert clean_history(history, "D", policy()).notes == []
+    # hours of a past run date count from its start, not from its last hour
+    hours = frame(pd.date_range("2024-03-08", "2024-03-09 20:00", freq="h"), 1.0)
+    assert clean_history(hours, "h", policy(), "2024-03-10").notes == [
+        "last observation 2024-03-09 20:00, 3 periods before the run date 2024-03-10"
+    ]
+    assert clean_history(hours.iloc[:-1], "h", policy(), "2024-03-09", now="2024-03-09 21:30").notes == [
+        "last observation 2024-03-09 19:00, 2 periods before the run date 2024-03-09"  # the 21:00 hour is current
+    ]
 
 
 def test_zero_gaps_fill_the_periods_over_before_the_run_date():

@@ -221,13 +221,17 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
                     cut: pd.Timestamp, notes: list[str], input_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """With ``gaps: zero`` the periods after the last row up to the last one over
     before the run date, and no later than ``input_end``'s, are zeros too. A
-    history that still stops more than a period before the run date's is noted:
-    its forecast starts in the past."""
+    history that still stops more than a period before the cut's is noted: its
+    forecast starts in the past. Periods shorter than a day count from the run
+    date's start where the cut is its end (a past run date's): at what hour such
+    a run would have run is not known."""
     offset = to_offset(frequency)
     last = frame["ds"].iloc[-1]  # sorted
-    # the last instant known names its period; steps of days count from the history's first day
-    current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
     started = pd.Timestamp(run_date).normalize()
+    sub_daily = isinstance(offset, Tick) and pd.Timedelta(offset) < pd.Timedelta(days=1)
+    reference = started if sub_daily and cut == end_of_day(run_date) else cut
+    # the last instant known names its period; steps of days count from the history's first day
+    current = label_of(reference - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
     run_day = _when(started)
     if policy.gaps == "zero":
         # A scheduled run's date is today by default, still going: a period that has
