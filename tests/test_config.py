@@ -228,6 +228,22 @@ def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
     assert config.input.key_columns == ["store id", "item"]
 
 
+@pytest.mark.parametrize("options, message", [
+    ("{versionAsOf: latest}", r"input.options.versionAsOf' is 'latest': a Delta version is a whole number"),
+    ("{VERSIONASOF: -1}", r"input.options.VERSIONASOF' is -1: a Delta version"),
+    ("{timestampAsOf: 'last tuesday'}", r"input.options.timestampAsOf' is 'last tuesday', not a time"),
+    ("{versionAsOf: 3, timestampAsOf: '2024-01-01'}", r"sets both versionAsOf and timestampAsOf"),
+])
+def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_table_is_opened(options, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, ["input.format=delta", f"input.options={options}"])
+
+
+def test_delta_time_travel_options_that_name_a_version_pass():
+    for options in ("{versionAsOf: 3}", "{versionAsOf: '0'}", "{timestampAsOf: '2024-03-31 12:00:00'}"):
+        assert load_config(None, ["input.format=delta", f"input.options={options}"]).input.options
+
+
 def test_unknown_key_suggests_the_close_one():
     with pytest.raises(ConfigError, match=r"did you mean 'input.path'"):
         load_config(None, ["input.pathh=x"])

@@ -72,6 +72,7 @@ def validate(config: JobConfig) -> None:
         fixed = sorted(k for k in inp.options if k.lower() in ("header", "inferschema"))
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
                  "column as text, then parses the time and target columns itself")
+    _check_time_travel({k.lower(): (k, v) for k, v in inp.options.items()})
 
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
@@ -150,6 +151,24 @@ def validate(config: JobConfig) -> None:
         "must be letters, digits and underscores, optionally after 'database.'",
     )
     _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+
+
+def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:
+    """Delta's versionAsOf and timestampAsOf, checked before any table is opened."""
+    _require(not ("versionasof" in options and "timestampasof" in options), "input.options",
+             "sets both versionAsOf and timestampAsOf: Delta reads one version, pinned by either")
+    if "versionasof" in options:
+        key, value = options["versionasof"]
+        _require(re.fullmatch(r"\d+", str(value).strip()) is not None, f"input.options.{key}",
+                 f"is {value!r}: a Delta version is a whole number, 0 or more")
+    if "timestampasof" in options:
+        import pandas as pd
+
+        key, value = options["timestampasof"]
+        try:
+            pd.Timestamp(str(value))
+        except ValueError:
+            _require(False, f"input.options.{key}", f"is {value!r}, not a time (e.g. '2024-03-31 12:00:00')")
 
 
 def _check_tracking_uri(uri: str) -> None:
