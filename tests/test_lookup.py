@@ -31,6 +31,9 @@ def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():
     ]
     assert lookup.run_location("file:///srv/my%20runs", "7", "abc")[0] == "/srv/my runs/7/abc"
     assert lookup.run_location("databricks", "7", "abc") == ["in the workspace: #mlflow/experiments/7/runs/abc"]
+    assert lookup.run_location("databricks://prod", "7", "abc") == [
+        "in the workspace of profile prod: #mlflow/experiments/7/runs/abc"
+    ]
 
 
 def test_status_counts_list_the_usual_statuses_first():

@@ -14,6 +14,7 @@ import pandas as pd
 
 from forecasting import explore, tables, tracking
 from forecasting.config import JobConfig
+from forecasting.config_checks import is_databricks_uri
 
 logger = logging.getLogger(__name__)
 
@@ -180,8 +181,9 @@ def run_location(uri: str, experiment_id: str, run_id: str) -> list[str]:
     page = f"#/experiments/{experiment_id}/runs/{run_id}"
     if urlparse(uri).scheme in ("http", "https"):
         return [f"{uri.rstrip('/')}/{page}"]
-    if uri == "databricks":
-        return [f"in the workspace: #mlflow/experiments/{experiment_id}/runs/{run_id}"]
+    if is_databricks_uri(uri):
+        where = "the workspace" if uri == "databricks" else f"the workspace of profile {urlparse(uri).netloc}"
+        return [f"in {where}: #mlflow/experiments/{experiment_id}/runs/{run_id}"]
     lines = []
     if urlparse(uri).scheme == "file":
         lines.append(str(Path(unquote(urlparse(uri).path)) / experiment_id / run_id))  # a space is %20 in the URI
