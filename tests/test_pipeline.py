@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -268,14 +269,21 @@ def test_python_m_forecasting_lists_the_job_runs(job, capsys):
     assert "  4  " in run and "ok 2, skipped 1, failed 1" in run and run.endswith(job["summary"].job_run_id)
 
 
-def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job):
-    before = read(spark, job, "forecasts").count()
-    again = pipeline.run_job(spark, job["config"], RUN_DATE)
-    forecasts = read(spark, job, "forecasts")
-    assert forecasts.count() == before
-    assert {r[0] for r in forecasts.select("job_run_id").distinct().collect()} == {again.job_run_id}
-    pipeline.run_job(spark, job["config"], OTHER_DATE)
-    per_date = {r[0].isoformat(): r[1] for r in read(spark, job, "series_results").groupBy("run_date").count().collect()}
+def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job, tmp_path):
+    # on a copy of the fixture's tables, which the other tests read as one run left them
+    shutil.copytree(Path(job["config"].output.path), tmp_path / "out")
+    config = load_config(None, [*job["settings"], f"output.path={tmp_path / 'out'}", "tracking.experiment=pipeline-rerun"])
+    before = tables.read_table(spark, config, "forecasts")
+    rows = before.count()
+    assert rows == read(spark, job, "forecasts").count() > 0
+    first_run = {r[0] for r in before.select("job_run_id").distinct().collect()}
+    again = pipeline.run_job(spark, config, RUN_DATE)
+    forecasts = tables.read_table(spark, config, "forecasts")
+    assert forecasts.count() == rows
+    assert {r[0] for r in forecasts.select("job_run_id").distinct().collect()} == {again.job_run_id} != first_run
+    pipeline.run_job(spark, config, OTHER_DATE)
+    results = tables.read_table(spark, config, "series_results")
+    per_date = {r[0].isoformat(): r[1] for r in results.groupBy("run_date").count().collect()}
     assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}
 
 
