@@ -1,5 +1,6 @@
 """The in-process fit of Prophet's posterior against Stan's own optimiser."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import daily_series
@@ -144,3 +145,27 @@ def test_data_fitted_exactly_are_fitted_in_process_not_sent_to_stan(fast_config,
     later = history["ds"].max() + np.arange(1, 8) * np.timedelta64(1, "D")
     extended = 10 + 0.5 * np.arange(120, 127) + (3 * np.sin(2 * np.pi * np.arange(120, 127) / 7) if "cycle" in shape else 0)
     np.testing.assert_allclose(model.predict_at(fitted, later), extended, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_a_series_that_varies_by_a_millionth_of_its_level_is_fitted_not_taken_as_exact(fast_config, mode):
+    # A counter near 1e9 with a weekend bump of 500: the Gram form of the error, taken
+    # about zero, had lost it to rounding and returned Prophet's start as an "exact fit"
+    history = daily_series(120)
+    rng = np.random.default_rng(0)
+    weekend = (history["ds"].dt.dayofweek >= 5).to_numpy()
+    history["y"] = 1e9 + 2.5 * np.arange(120) + 500 * weekend + rng.normal(0, 30, 120)
+    stan, ours, data = _fit_both(fast_config(), history, {"seasonality_mode": mode})
+    assert ours.stan_backend.stan_fit is None  # fitted in process
+    posterior = prophet_map.Posterior(data)
+    assert ours.params["sigma_obs"][0, 0] > posterior.exact_fit_sigma
+
+    def minus_log_posterior(fitted):
+        return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
+
+    assert minus_log_posterior(ours) <= minus_log_posterior(stan)
+    later = history["ds"].max() + np.arange(1, 15) * np.timedelta64(1, "D")
+    forecast = np.asarray(model.predict_at(ours, later))
+    on_weekend = pd.DatetimeIndex(later).dayofweek >= 5
+    bump = forecast[on_weekend].mean() - forecast[~on_weekend].mean()
+    assert 400 < bump < 600

@@ -31,9 +31,12 @@ LINEAR, FLAT = 0, 2
 # Prior scales fixed in prophet.stan: k ~ normal(0, 5), m ~ normal(0, 5), sigma_obs ~ normal(0, 0.5).
 TREND_PRIOR_SD, SIGMA_PRIOR_SD = 5.0, 0.5
 SIGMA_FLOOR = 1e-9
-# A fit whose squared error is this small a part of y's own is exact to rounding: the
-# Gram matrix's form of the error cancels to about 1e-15 of it.
+# A fit whose squared error is this small a part of y's variation about its mean is
+# exact to rounding: the Gram matrix's form of the error cancels to about 1e-15 of it.
 EXACT_FIT = 1e-12
+# ... or this small a part of y's own squares: the coefficients, stored to about 1e-16
+# of y's level, leave residuals of that size in any form.
+EXACT_AT_LEVEL = 1e-24
 VALUE_TOLERANCE = 1e-13  # relative decrease of the objective that ends the alternation
 MAX_ROUNDS = 2000
 MAX_LASSO_STEPS = 1000
@@ -55,7 +58,9 @@ class Posterior:
     the mean as trend * (1 + X_m beta) + X_a beta, where trend = [t, 1, changes]
     @ [k, m, delta] and change j adds delta_j (t - t_change_j) after it. Without
     multiplicative features the mean is linear in theta, and the squared error
-    comes from the small Gram matrix of [t, 1, changes, X_a]."""
+    comes from the small Gram matrix of [t, 1, changes, X_a], taken about y's
+    mean (the offset moved into m): a series that varies by a millionth of its
+    level would otherwise lose its whole error to the Gram form's rounding."""
 
     def __init__(self, stan_data: dict):
         y = np.asarray(stan_data["y"], dtype=float)
@@ -69,8 +74,11 @@ class Posterior:
         self.additive = features * np.asarray(stan_data["s_a"], dtype=float).reshape(1, -1)
         self.multiplicative = features * np.asarray(stan_data["s_m"], dtype=float).reshape(1, -1)
         self.n_points, self.tau = len(y), float(stan_data["tau"])
-        # the noise scale of an exact fit (noise_scale's root when the error is EXACT_FIT of y's)
-        self.exact_fit_sigma = max(SIGMA_FLOOR, float(np.sqrt(EXACT_FIT * (y @ y) / len(y))))
+        self.level = float(y.mean())
+        centred = y - self.level
+        # the noise scale of an exact fit (noise_scale's root, near enough, for the error at rounding)
+        exact_error = EXACT_FIT * (centred @ centred) + EXACT_AT_LEVEL * (y @ y)
+        self.exact_fit_sigma = max(SIGMA_FLOOR, float(np.sqrt(exact_error / len(y))))
         sigmas = np.asarray(stan_data["sigmas"], dtype=float).reshape(-1)
         # ridge weights of the normal priors: k and m, none for delta, beta
         self.prior_precision = np.concatenate([[TREND_PRIOR_SD**-2] * 2, np.zeros(self.n_trend - 2), sigmas**-2.0])
@@ -81,7 +89,7 @@ class Posterior:
         self.gram = None
         if not self.multiplicative_features:
             design = np.hstack([trend_design, self.additive])
-            self.gram, self.design_y, self.yy = design.T @ design, design.T @ y, float(y @ y)
+            self.gram, self.design_y, self.yy = design.T @ design, design.T @ centred, float(centred @ centred)
 
     def coefficients(self, params: dict) -> np.ndarray:
         return np.concatenate([
@@ -92,9 +100,16 @@ class Posterior:
     def trend(self, theta: np.ndarray) -> np.ndarray:
         return self.trend_design @ theta[:self.n_trend]
 
+    def centred(self, theta: np.ndarray) -> np.ndarray:
+        """``theta`` for y about its mean: m less the mean (m's column is ones)."""
+        shifted = theta.copy()
+        shifted[1] -= self.level
+        return shifted
+
     def squared_error(self, theta: np.ndarray) -> float:
         if self.gram is not None:
-            return max(self.yy - 2 * theta @ self.design_y + theta @ self.gram @ theta, 0.0)
+            shifted = self.centred(theta)
+            return max(self.yy - 2 * shifted @ self.design_y + shifted @ self.gram @ shifted, 0.0)
         beta = theta[self.n_trend:]
         residual = self.y - self.trend(theta) * (1 + self.multiplicative @ beta) - self.additive @ beta
         return float(residual @ residual)
@@ -117,8 +132,13 @@ class Posterior:
         """The best theta given sigma; with multiplicative features, the best trend
         given beta and then the best beta given the trend (each step exact)."""
         if self.gram is not None:
+            # solved for the centred theta; m's prior, centred at 0, now pulls it towards minus the mean
             hessian = self.gram / sigma**2 + np.diag(self.prior_precision)
-            return lasso(hessian, self.design_y / sigma**2, self.penalised, 1 / self.tau, theta)
+            linear = self.design_y / sigma**2
+            linear[1] -= self.level * self.prior_precision[1]
+            shifted = lasso(hessian, linear, self.penalised, 1 / self.tau, self.centred(theta))
+            shifted[1] += self.level
+            return shifted
         n, theta = self.n_trend, theta.copy()
         beta = theta[n:]
         design = self.trend_design * (1 + self.multiplicative @ beta)[:, None]
