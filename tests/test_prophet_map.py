@@ -98,6 +98,27 @@ def test_a_fit_the_solver_gives_up_on_goes_to_stan(fast_config, monkeypatch):
     assert fitted.stan_backend.stan_fit is not None
 
 
+def test_a_cross_validation_fit_the_solver_gives_up_on_goes_straight_to_stan(fast_config, monkeypatch):
+    from forecasting import tuning
+
+    attempts = []
+
+    def give_up(stan_init, stan_data):
+        attempts.append(1)
+        raise prophet_map.NotConverged("test")
+
+    monkeypatch.setattr(prophet_map, "fit", give_up)
+    history = daily_series(80, seed=6)
+    config = fast_config()
+    forecast = tuning.prophet_forecaster(config, {})(history.iloc[:-7], history["ds"].iloc[-7:])
+    assert len(attempts) == 1  # the arrays' attempt; Prophet's own fit then goes to Stan, not in process again
+    stan = model.build_model(config, {}, 0)
+    stan.stan_backend.in_process = False
+    stan.fit(history.iloc[:-7])
+    np.testing.assert_allclose(forecast, model.predict_at(stan, history["ds"].iloc[-7:]), rtol=1e-9)
+    assert config.model.optimizer == "in_process"  # the job's own config is left as it was
+
+
 def _multiplicative_data(fast_config, growth="linear"):
     history = daily_series(150, seed=6)
     history.loc[90:, "y"] += 0.8 * np.arange(60)
@@ -118,12 +139,12 @@ def test_multiplicative_fits_step_both_blocks_at_once_to_the_optimum_of_taking_t
     data = _multiplicative_data(fast_config, growth)
     joint_steps, real_step = [], prophet_map.Posterior.gauss_newton
     monkeypatch.setattr(prophet_map.Posterior, "gauss_newton",
-                        lambda self, theta, sigma: joint_steps.append(1) or real_step(self, theta, sigma))
+                        lambda self, *args: joint_steps.append(1) or real_step(self, *args))
     init = {"k": 0.0, "m": 0.0, "delta": np.zeros(data["S"]), "beta": np.zeros(data["K"]), "sigma_obs": 1.0}
     joint = prophet_map.fit(init, data)
     assert joint_steps
 
-    def refused(self, theta, sigma):
+    def refused(self, *args):
         raise np.linalg.LinAlgError("for the test")
 
     monkeypatch.setattr(prophet_map.Posterior, "gauss_newton", refused)
@@ -169,3 +190,22 @@ def test_a_series_that_varies_by_a_millionth_of_its_level_is_fitted_not_taken_as
     on_weekend = pd.DatetimeIndex(later).dayofweek >= 5
     bump = forecast[on_weekend].mean() - forecast[~on_weekend].mean()
     assert 400 < bump < 600
+
+
+def test_a_multiplicative_fit_on_a_ridge_converges_in_process_to_at_least_stans_optimum(fast_config):
+    # 30 years of months, a yearly factor: the trend's scale and the seasonal factor trade
+    # off, and the blocks in turn (or an undamped joint step) crawled 2000 rounds, then Stan
+    rng = np.random.default_rng(0)
+    t = np.arange(360)
+    level = 1000 + 5 * t + np.where(t > 200, -8 * (t - 200), 0)
+    y = level * (1 + 0.3 * np.sin(2 * np.pi * t / 12) + 0.1 * np.cos(4 * np.pi * t / 12)) * (1 + rng.normal(0, 0.03, 360))
+    history = pd.DataFrame({"ds": pd.date_range("1990-01-01", periods=360, freq="MS"), "y": y})
+    params = {"seasonality_mode": "multiplicative", "yearly_seasonality": 15}
+    stan, ours, data = _fit_both(fast_config("forecast.frequency=MS"), history, params)
+    assert ours.stan_backend.stan_fit is None  # converged in process
+    posterior = prophet_map.Posterior(data)
+
+    def minus_log_posterior(fitted):
+        return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
+
+    assert minus_log_posterior(ours) <= minus_log_posterior(stan) + 1e-9 * abs(minus_log_posterior(stan))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable
 
@@ -100,7 +100,10 @@ def prophet_forecaster(
                     arrays = arrays_by_size[len(train)]
                 return prophet_points.point_forecast(train, dates, config, params, arrays)
             except (prophet_map.NotConverged, np.linalg.LinAlgError):
-                pass  # Prophet's own fit goes on to Stan
+                # Prophet's own fit, by Stan: in process, the same data would give up again
+                with_stan = replace(config, model=replace(config.model, optimizer="stan"))
+                fitted = model.fit(train, with_stan, params, uncertainty_samples=0)
+                return model.predict_at(fitted, dates).to_numpy()
         init = warm.get(len(train)) if warm is not None else None
         fitted = model.fit(train, config, params, uncertainty_samples=0, init=init)
         if warm is not None:
