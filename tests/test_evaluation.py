@@ -53,6 +53,16 @@ def test_a_skipped_series_is_scored_with_its_fallback_forecast(evaluated):
     assert tiny["mae"] == pytest.approx(np.mean(np.abs(y[-horizon:] - repeated)))
 
 
+def test_the_summary_sends_the_reader_for_skipped_series_to_the_child_runs_it_wrote(evaluated):
+    summary = evaluated["summary"]
+    assert summary.counts["skipped"] == 2 and list(summary.tables) == [tables.EVALUATION]  # no series_results
+    line = next(text for text in summary.format().splitlines() if "why series failed or were skipped" in text)
+    filter_string = line.split("(filter: ")[1].rstrip(")")
+    runs = mlflow.MlflowClient(summary.tracking_uri).search_runs([summary.experiment_id], filter_string)
+    assert sorted(run.data.tags["shop"] for run in runs) == ["flat", "tiny"]
+    assert all(run.data.tags["reason"] for run in runs)
+
+
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
     horizon = evaluated["config"].forecast.horizon
     naive = evaluated["table"].query("candidate == 'naive'").set_index("shop")

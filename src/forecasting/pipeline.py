@@ -40,6 +40,7 @@ class JobSummary:
     statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
     max_failed_share: float = 1.0
     untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
+    reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
 
     @property
     def failed_share(self) -> float:
@@ -69,7 +70,7 @@ class JobSummary:
         else:
             lines.append(f"  tracking server: {self.tracking_uri}")
         if self.counts.get(FAILED) or self.counts.get(SKIPPED):
-            lines.append("  why series failed or were skipped: the status and reason columns of series_results")
+            lines.append(f"  why series failed or were skipped: {self.reasons_in}")
         if self.untracked:
             lines.append(f"  {self.untracked} of {self.total} series have no child run: tracking failed for them "
                          "(their forecasts are written; series_results' reason says why)")
@@ -103,7 +104,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     series_count = counts.series
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
-    logger.info("input: %d rows in %d series with data up to %s", counts.rows, series_count, run_date)
+    logger.info("input: %d rows in %d series up to the run date %s, the latest at %s", counts.rows, series_count,
+                run_date, counts.latest)
     if counts.rows_without_time:  # in the run's lineage too, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
 
@@ -121,6 +123,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         max_failed_share=config.reliability.max_failed_share,
         title="Evaluation run" if evaluate else "Forecast run",
     )
+    if evaluate:  # it writes no series_results
+        summary.reasons_in = ("the status and reason tags of the child runs "
+                              f"(filter: tags.mlflow.parentRunId = '{context.parent_run_id}' and tags.status != 'ok')")
     with finishing(context, summary, started):
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
