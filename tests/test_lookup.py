@@ -77,3 +77,21 @@ def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplo
         server.server_close()
     expected = "does not answer its API" if api == "stalls" else "fails its API: HTTP 503"
     assert f"MLflow tracking server {uri} {expected}" in caplog.text
+
+
+@pytest.mark.parametrize("uri, store", [("sqlite:///mlflow.db", "mlflow.db"), ("mlruns", "mlruns")])
+def test_questions_about_a_local_store_that_is_not_there_create_none(tmp_path, monkeypatch, caplog, uri, store):
+    monkeypatch.chdir(tmp_path)  # e.g. asked from the wrong folder
+    assert forecasting_main(["runs", "--set", f"tracking.uri={uri}"]) == 1
+    assert f"no MLflow store at {tmp_path / store if store == 'mlruns' else store}" in caplog.text
+    assert list(tmp_path.iterdir()) == []  # MLflow had made and migrated an empty database here
+
+
+def test_an_absolute_sqlite_store_is_found_where_its_uri_points(tmp_path):
+    from forecasting import explore
+
+    database = tmp_path / "runs.db"
+    assert explore.missing_store(f"sqlite:///{database}") == str(database)  # four slashes: an absolute path
+    database.touch()
+    assert explore.missing_store(f"sqlite:///{database}") is None
+    assert explore.missing_store("sqlite:///:memory:") is None and explore.missing_store("http://host:5000") is None

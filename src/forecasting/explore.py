@@ -17,14 +17,27 @@ from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
 
 
+def missing_store(tracking_uri: str) -> str | None:
+    """The path of a local MLflow store (a ``file:`` folder, a ``sqlite:`` file) that is
+    not there: MLflow would create an empty one, in whatever folder this was run in."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+        return None if path.is_dir() else str(path)
+    if parsed.scheme.split("+")[0] == "sqlite" and parsed.path not in ("", "/", "/:memory:"):
+        path = Path(unquote(parsed.path[1:]))  # sqlite:///a.db is a.db, here; sqlite:////srv/a.db is /srv/a.db
+        return None if path.is_file() else str(path)
+    return None
+
+
 def job_runs(
     tracking_uri: str, experiment: str, job: str | None = None, finished_only: bool = False, max_results: int = 10
 ) -> list:
     """The newest parent runs (one per job run) in ``experiment``, newest first: of ``job``,
     or of every job (training, scoring, evaluation) when it is None."""
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme == "file" and not Path(unquote(parsed.path)).is_dir():  # MLflow would make an empty one
-        raise LookupError(f"no MLflow store at {unquote(parsed.path)}: run this in the folder the job ran in, "
+    missing = missing_store(tracking_uri)
+    if missing:
+        raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
                           "or set MLFLOW_TRACKING_URI (and FORECAST_OUTPUT for the tables)")
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)

@@ -32,13 +32,13 @@ class NotFound(LookupError):
 
 
 def existing_store(config: JobConfig) -> str:
-    """The config's tracking URI. A file store that is not there is not found: MLflow
+    """The config's tracking URI. A local store that is not there is not found: MLflow
     would create an empty one, in whatever folder this was run in."""
     uri = tracking.resolve_uri(config.tracking.uri)
-    parsed = urlparse(uri)
-    if parsed.scheme == "file" and not Path(unquote(parsed.path)).is_dir():
+    missing = explore.missing_store(uri)
+    if missing:
         raise NotFound(
-            f"no MLflow store at {unquote(parsed.path)}: run this in the folder the job ran in, "
+            f"no MLflow store at {missing}: run this in the folder the job ran in, "
             "or give the job's --config or --set tracking.uri=..."
         )
     return uri
