@@ -147,3 +147,17 @@ def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
         assert run.data.tags["store"] == store[: tracking.MAX_TAG_VALUE]
         # artifacts live under the run's own folder, whatever the key holds
         assert [a.path for a in client.list_artifacts(expected, "plots")] == ["plots/forecast.svg"]
+
+
+def test_odd_keys_in_a_csv_written_as_pandas_and_spreadsheets_write_it_are_read_as_they_are(spark, tmp_path):
+    from forecasting import explore, io
+
+    keys = [*ODD_KEYS, "comma, inside", 'ends with a quote"']
+    source = pd.concat([daily_series(3, seed=i).assign(store=key) for i, key in enumerate(keys)])
+    source.to_csv(tmp_path / "input.csv", index=False)  # a quote in a value doubled, the value quoted
+    config = load_config(None, [*FAST_OVERRIDES, f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=ds", "input.target_column=y"])
+    df, _ = io.read_input(spark, config)
+    assert sorted(row["store"] for row in df.select("store").distinct().collect()) == sorted(keys)
+    for key in keys:  # the notebook's helper reads the same rows for each
+        assert len(explore.load_history(config.to_dict(), {"store": key})) == 3, key

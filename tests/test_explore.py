@@ -66,3 +66,21 @@ def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
     with pytest.raises(LookupError, match=f"no MLflow store at {store}"):
         explore.latest_job_run(store.as_uri(), "many-model-forecasting")
     assert not store.exists()
+
+
+def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
+    from deltalake import write_deltalake
+
+    path = tmp_path / "sales"
+    rows = pd.DataFrame({"store": ["a"], "day": ["2024-01-01"], "sales": [1.0]})
+    write_deltalake(str(path), rows)
+    write_deltalake(str(path), rows.assign(sales=99.0), mode="overwrite")  # version 1, written after the run
+    settings = [f"input.path={path}", "input.format=delta", "input.key_columns=[store]", "input.time_column=day",
+                "input.target_column=sales"]
+    config = load_config(None, settings).to_dict()
+    assert explore.load_history(config, {"store": "a"}, data_version="0")["y"].tolist() == [1.0]  # the run's tag
+    assert explore.load_history(config, {"store": "a"})["y"].tolist() == [99.0]  # no run: the latest
+    pinned = load_config(None, [*settings, "input.options.versionAsOf=0"]).to_dict()
+    assert explore.load_history(pinned, {"store": "a"})["y"].tolist() == [1.0]
+    # a file input's data_version is a content hash, not a Delta version
+    assert explore.load_history(config, {"store": "a"}, data_version="3f2a9c")["y"].tolist() == [99.0]

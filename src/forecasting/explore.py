@@ -149,17 +149,23 @@ def run_config(tracking_uri: str, run_id: str) -> dict:
     return yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config/resolved.yaml"))
 
 
-def load_history(config: dict, keys: dict[str, Any]) -> pd.DataFrame:
+def load_history(config: dict, keys: dict[str, Any], data_version: str | None = None) -> pd.DataFrame:
     """One series' input rows as ``ds``/``y``, read the way the job read them: a
-    CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text."""
+    CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text.
+    ``data_version``, the run's tag of that name: for a Delta input the version it
+    read (else the one ``versionAsOf`` pins, else the latest)."""
     source = config["input"]
+    options = {name.lower(): value for name, value in source.get("options", {}).items()}  # Spark's, not pandas'
     if source["path"] == SAMPLE_INPUT:
         frame = make_sample_sales()
     elif source["format"] == "csv":
-        options = {name.lower(): value for name, value in source["options"].items()}  # Spark's, not pandas'
-        frame = pd.read_csv(source["path"], dtype=str, sep=options.get("sep", options.get("delimiter", ",")))
+        escape = options.get("escape", '"')  # as forecasting.io reads it
+        frame = pd.read_csv(source["path"], dtype=str, sep=options.get("sep", options.get("delimiter", ",")),
+                            quotechar=options.get("quote", '"'), doublequote=escape == '"',
+                            escapechar=None if escape == '"' else escape)
     elif source["format"] == "delta":
-        frame = read_table(source["path"])
+        pinned = data_version if data_version and data_version.isdigit() else options.get("versionasof")
+        frame = read_table(source["path"], version=None if pinned is None else int(pinned))
     elif source["format"] == "parquet":
         frame = pd.read_parquet(source["path"])
     else:

@@ -39,6 +39,10 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
             if source.format == "csv":
                 # everything as text: validation then reports unparseable values by column
                 reader = reader.option("header", True).option("inferSchema", False)
+                if not any(name.lower() == "escape" for name in source.options):
+                    # a quote inside a quoted value is doubled (RFC 4180, as pandas and spreadsheets
+                    # write it), where Spark's own default is a backslash before it
+                    reader = reader.option("escape", '"')
             df = reader.load(source.path)
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
