@@ -105,6 +105,16 @@ def test_the_signature_names_the_keys_with_their_types(trained):
     assert outputs == ["store", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
 
 
+def test_a_requests_own_fields_are_names_no_key_column_may_take():
+    from forecasting.config_schema import RESERVED_KEY_NAMES, ConfigError
+
+    own = {spec.name for spec in serving.signature({"store": "string"}).inputs.inputs} - {"store"}
+    assert own == {"horizon", "as_of"} and own <= RESERVED_KEY_NAMES
+    for name in sorted(own):  # a key named so had registered a model no request could reach
+        with pytest.raises(ConfigError, match=f"'{name}'"):
+            load_config(None, [f"input.key_columns=[{name}, item]"])
+
+
 def test_a_version_answers_with_its_own_run_after_a_rerun_replaced_the_models(spark, tmp_path):
     config, first = train(spark, tmp_path, "tracking.registered_model=rerun-forecaster")
     before = trained_forecasts(spark, config)
