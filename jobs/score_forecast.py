@@ -20,8 +20,12 @@ logger = logging.getLogger("score_forecast")
 
 def main(argv=None) -> int:
     parser = cli.job_parser(__doc__)
-    parser.add_argument("--model-run-date", type=cli.run_date, help="run date of the models to use")
+    parser.add_argument("--model-run-date", type=cli.run_date,
+                        help="run date of the models to use, on or before --run-date")
     args = parser.parse_args(argv)
+    if args.model_run_date is not None and args.model_run_date > args.run_date:
+        # its models saw data from after the run date: forecasts filed under it would not be what was known then
+        parser.error(f"--model-run-date {args.model_run_date} is after --run-date {args.run_date}")
     cli.configure_logging(args.log_level)
     return cli.run_job(
         lambda spark, config: scoring.run_scoring(spark, config, args.run_date, args.model_run_date),

@@ -130,3 +130,17 @@ def test_log_lines_and_the_summary_hide_a_password_in_a_url():
     summary = pipeline.JobSummary(run_date="2024-03-31", job_run_id="r", experiment_id="1",
                          tracking_uri="https://ana:hunter2@mlflow.example.com", tables={"forecasts": "out/forecasts"})
     assert "tracking server: https://ana:(redacted)@mlflow.example.com" in summary.format()
+
+
+def test_scoring_with_models_trained_after_its_run_date_is_a_wrong_call(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    job = Path(__file__).resolve().parents[1] / "jobs" / "score_forecast.py"
+    spec = importlib.util.spec_from_file_location("score_forecast", job)
+    score_forecast = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score_forecast)
+    with pytest.raises(SystemExit) as exited:  # before any session: the models had seen its future
+        score_forecast.main(["--run-date", "2024-03-31", "--model-run-date", "2024-04-05"])
+    assert exited.value.code == 2
+    assert "--model-run-date 2024-04-05 is after --run-date 2024-03-31" in capsys.readouterr().err
