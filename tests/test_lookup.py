@@ -95,3 +95,11 @@ def test_an_absolute_sqlite_store_is_found_where_its_uri_points(tmp_path):
     database.touch()
     assert explore.missing_store(f"sqlite:///{database}") is None
     assert explore.missing_store("sqlite:///:memory:") is None and explore.missing_store("http://host:5000") is None
+
+
+def test_a_job_name_that_names_no_job_is_a_wrong_call(capsys):
+    # a typo had answered "no job runs yet" with exit 0, a quote an MLflow traceback
+    for job in ("train_forcast", "train'x"):
+        with pytest.raises(SystemExit) as wrong:
+            forecasting_main(["runs", "--job", job])
+        assert wrong.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -40,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
     runs = commands.add_parser("runs", parents=[common], help="list the latest job runs from MLflow")
     runs.add_argument("--limit", type=_positive, default=DEFAULT_RUNS, help=f"how many runs, default {DEFAULT_RUNS}")
-    runs.add_argument("--job", help="only this job: train_forecast, score_forecast, evaluate_forecast")
+    runs.add_argument("--job", choices=("train_forecast", "score_forecast", "evaluate_forecast"),
+                      help="only this job's runs")
     series = commands.add_parser(
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
     )
