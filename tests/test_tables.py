@@ -186,7 +186,7 @@ def test_scoring_says_how_many_input_series_have_no_model_to_score(spark, tmp_pa
     )
     summary = scoring.run_scoring(spark, config, "2024-01-20")
     assert summary.counts == {scoring.SCORED_OK: 1}
-    assert "1 series in the input have no model of that date: not scored (train them)" in summary.format()
+    assert "1 series in the input have no model of that date: not scored (new since that training" in summary.format()
     assert "1 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
 
 

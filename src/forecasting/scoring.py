@@ -135,7 +135,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     )
     if unmodelled:  # new since that training run: they need one before they can be scored
         logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
-        summary.note += f"  {unmodelled} series in the input have no model of that date: not scored (train them)\n"
+        summary.note += (f"  {unmodelled} series in the input have no model of that date: not scored (new since "
+                         "that training, or skipped or failed then without a fallback: series_results says which)\n")
     if null_key:  # training skips them too: no identity to store a model under
         logger.warning("%d input series have a null key value and are not scored", null_key)
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
