@@ -42,7 +42,11 @@ def test_score_gives_every_point_metric_with_mase_by_the_given_scale():
     assert scores == pytest.approx({"mae": 1.5, "rmse": np.sqrt(2.5), "smape": 100 * (1 / 21 + 2 / 18), "mase": 3.0})
     # a flat history's scale: any error is infinitely bad, none is perfect
     assert metrics.score([1.0], [2.0], 0.0)["mase"] == float("inf")
-    assert metrics.score([1.0], [1.0], float("nan"))["mase"] == 0.0
+    assert metrics.score([1.0], [1.0], 0.0)["mase"] == 0.0
+    # undefined, not infinitely bad: a missing forecast, or a history with no two values to scale by
+    assert math.isnan(metrics.score([1.0], [np.nan], 0.0)["mase"])
+    assert math.isnan(metrics.score([1.0], [1.0], float("nan"))["mase"])
+    assert math.isnan(metrics.mase([1.0], [2.0], [5.0], 1)) and math.isnan(metrics.mase([1.0], [2.0], [np.nan] * 3, 1))
 
 
 def test_coverage_and_width_of_an_interval():

@@ -59,10 +59,14 @@ def mase(actual, predicted, insample, season: int) -> float:
 
 
 def scaled_mae(actual, predicted, scale: float) -> float:
-    """MAE over ``scale`` (``mase_scale``'s, worked out once by the caller)."""
+    """MAE over ``scale`` (``mase_scale``'s, worked out once by the caller); NaN
+    where either is undefined (a missing forecast, a history of no differences)."""
+    error = mae(actual, predicted)
+    if error != error or scale != scale:
+        return float("nan")
     if not scale > 0:  # a flat history: any error is infinitely worse than none
-        return 0.0 if mae(actual, predicted) == 0 else float("inf")
-    return mae(actual, predicted) / scale
+        return 0.0 if error == 0 else float("inf")
+    return error / scale
 
 
 def coverage(actual, lower, upper) -> float:
