@@ -95,8 +95,8 @@ def test_tuning_fits_no_prophet_model_for_its_folds_but_falls_back_to_one(fast_c
     monkeypatch.setattr(prophet_points, "point_forecast", gives_up)
     fits.clear()
     fallback = tuning.prophet_forecaster(config, {"changepoint_prior_scale": 0.1})(train, dates)
-    assert len(fits) == 1
-    np.testing.assert_allclose(fallback, forecast, rtol=1e-9)
+    assert len(fits) == 1 and fits[0][1].model.optimizer == "stan"  # the same data would give up in process too
+    np.testing.assert_allclose(fallback, forecast, rtol=0.02)  # Stan's optimiser stops near the mode
 
 
 def test_one_folds_arrays_serve_every_parameter_set_as_prophet_would(fast_config):
