@@ -64,3 +64,21 @@ def test_holidays_and_warm_starts_are_left_to_prophet(fast_config, monkeypatch):
     start = model.warm_start(model.fit(history, fast_config(), {}, uncertainty_samples=0))
     monkeypatch.setattr(model, "_fit_from_arrays", lambda *args: pytest.fail("fitted from arrays"))
     assert model.fit(history, fast_config(), {}, uncertainty_samples=0, init=start).params["k"].shape == (1, 1)
+
+
+def test_a_countrys_holidays_are_worked_out_once_per_process_as_the_holidays_package_gives_them(fast_config):
+    from prophet import forecaster, make_holidays
+
+    model.build_model(fast_config("model.country_holidays=US"), {}, 0)  # sets Prophet up for the job
+    years = [2024, 2023]
+    first = forecaster.make_holidays_df(year_list=years, country="US")
+    pd.testing.assert_frame_equal(first, make_holidays.make_holidays_df(year_list=years, country="US"))
+    first.loc[0, "holiday"] = "changed by a caller"
+    again = forecaster.make_holidays_df(year_list=years, country="US")  # kept, handed out as a copy
+    pd.testing.assert_frame_equal(again, make_holidays.make_holidays_df(year_list=years, country="US"))
+    assert forecaster.get_holiday_names("US") == make_holidays.get_holiday_names("US")
+    # a fit's holiday features, from the kept frames, are those of the holidays package
+    history = daily_series(400, seed=3)
+    fitted = model.fit(history, fast_config("model.country_holidays=US"), {}, uncertainty_samples=0)
+    assert "Christmas Day" in set(fitted.train_holiday_names)
+    assert forecaster.make_holidays_df.reused

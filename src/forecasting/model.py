@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import logging
 import zlib
@@ -66,6 +67,7 @@ def _cached_components_prophet():
     global _CACHED_COMPONENTS_PROPHET
     if _CACHED_COMPONENTS_PROPHET is None:
         skip_cache_check_for_datetimes()
+        reuse_country_holidays()
 
         class CachedComponentsProphet(prophet_class()):
             def regressor_column_matrix(self, seasonal_features, modes):
@@ -114,6 +116,36 @@ def skip_cache_check_for_datetimes() -> None:
 
     should_cache.skips_datetimes = True
     datetimes.should_cache = should_cache
+
+
+def reuse_country_holidays() -> None:
+    """Make Prophet work out a country's holidays once per process, not on every fit.
+
+    Each fit with ``model.country_holidays`` lists every holiday name of 50 years to
+    check the names (``get_holiday_names``), and each fit and prediction builds the
+    holidays of its years (``make_holidays_df``), both with the holidays package:
+    about 30 ms a fit, a third of a daily series' tuning. Their answers depend only
+    on their arguments, so each is kept, and handed out as a copy."""
+    from prophet import forecaster
+
+    if getattr(forecaster.make_holidays_df, "reused", False):
+        return
+    names_of, frame_of = functools.lru_cache(maxsize=64)(forecaster.get_holiday_names), {}
+    build = forecaster.make_holidays_df
+
+    def get_holiday_names(country):
+        return set(names_of(country))
+
+    def make_holidays_df(year_list, country, province=None, state=None):
+        key = (tuple(year_list), country, province, state)  # the years in the caller's order, as Prophet's rows
+        if key not in frame_of:
+            if len(frame_of) >= MAX_COMPONENT_LAYOUTS:
+                frame_of.clear()
+            frame_of[key] = build(year_list=year_list, country=country, province=province, state=state)
+        return frame_of[key].copy()
+
+    make_holidays_df.reused = True
+    forecaster.get_holiday_names, forecaster.make_holidays_df = get_holiday_names, make_holidays_df
 
 
 def fit(
