@@ -38,6 +38,18 @@ CASES = [
     ("daily over two years, yearly cycle on", daily_series(800, seed=10), {}, ["model.yearly_seasonality=auto"]),
     # a week apart: too coarse for the weekly cycle
     ("weekly data", daily_series(420, seed=11).iloc[::7].reset_index(drop=True), {}, []),
+    # a country's holidays: the held-out week holds 4 July, the history New Year and its observed day
+    ("daily, US holidays", daily_series(400, seed=12, start="2023-06-01"), {"holidays_prior_scale": 5.0},
+     ["model.country_holidays=US"]),
+    ("daily, US holidays, multiplicative", daily_series(400, seed=13, start="2023-06-01"),
+     {"seasonality_mode": "multiplicative"}, ["model.country_holidays=US"]),
+    # every hour of a holiday is the holiday; the held-out week is in a year the history barely saw
+    ("hourly, US holidays over New Year", hourly_series(24 * 21).assign(ds=lambda f: f["ds"] + pd.Timedelta(days=300)),
+     {}, ["model.country_holidays=US"]),
+    # a history in 2020 forecast into 2021: Juneteenth, a holiday since 2021, is no feature; GB's names differ
+    ("daily, holidays first seen after the history", daily_series(200, seed=14, start="2020-06-20"), {},
+     ["model.country_holidays=US"]),
+    ("daily, GB holidays", daily_series(400, seed=15, start="2023-06-01"), {}, ["model.country_holidays=GB"]),
 ]
 
 
@@ -70,7 +82,6 @@ def test_gaps_constant_series_and_unsorted_dates_as_prophet_handles_them(fast_co
 
 def test_models_it_does_not_compute_are_left_to_prophet(fast_config):
     assert not prophet_points.supports(fast_config("model.optimizer=stan"), {})
-    assert not prophet_points.supports(fast_config("model.country_holidays=US"), {})
     assert not prophet_points.supports(fast_config(), {"seasonality_mode": "additve"})
     assert not prophet_points.supports(fast_config(), {"changepoint_range": 1.5})
     assert not prophet_points.supports(fast_config(), {"growth": "logistic"})

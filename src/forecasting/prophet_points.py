@@ -5,11 +5,11 @@ point forecast of the fold's horizon. A Prophet fit spends most of its time in
 pandas (its history frame, seasonality features, changepoint grid, component
 tables) and its prediction as much again, around a posterior mode found in a few
 milliseconds (forecasting.prophet_map). For the models this job tunes (linear or
-flat growth, the built-in seasonalities, no holidays) this module does the same
-steps on NumPy arrays: Prophet's scaling, automatic seasonalities, Fourier
-features, changepoint grid, starting point, the same in-process posterior mode and
-Prophet's point forecast formula, so the numbers are Prophet's own. Any other
-model is fitted by Prophet (``supports``).
+flat growth, the built-in seasonalities, a country's holidays) this module does
+the same steps on NumPy arrays: Prophet's scaling, automatic seasonalities,
+Fourier and holiday features, changepoint grid, starting point, the same
+in-process posterior mode and Prophet's point forecast formula, so the numbers
+are Prophet's own. Any other model is fitted by Prophet (``supports``).
 """
 from __future__ import annotations
 
@@ -50,7 +50,6 @@ def supports(config: JobConfig, params: dict[str, Any]) -> bool:
     return (
         settings.optimizer == "in_process"
         and effective_model_settings(settings, params)["growth"] in ("linear", "flat")
-        and not settings.country_holidays
         and set(params) <= set(DEFAULTS) | set(MODEL_SETTINGS)
         and params.get("seasonality_mode", "additive") in ("additive", "multiplicative")
         and 0 <= params.get("changepoint_range", 0.8) <= 1
@@ -73,6 +72,7 @@ class FoldArrays:
     span: pd.Timedelta  # for the automatic seasonalities
     finest: pd.Timedelta | None
     features: dict = field(default_factory=dict)  # Fourier features by seasonalities: (history's, future's)
+    holiday_features: dict = field(default_factory=dict)  # by country: (history's, future's)
 
     def fourier(self, periods: list[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
         key = tuple(periods)
@@ -80,6 +80,11 @@ class FoldArrays:
             # column-major, as Prophet's DataFrame hands them to the fit: the same sums in the same order
             self.features[key] = (np.asfortranarray(fourier_features(self.ds, periods)), fourier_features(self.future, periods))
         return self.features[key]
+
+    def holidays(self, country: str) -> tuple[np.ndarray, np.ndarray]:
+        if country not in self.holiday_features:
+            self.holiday_features[country] = holiday_features(self.ds, self.future, country)
+        return self.holiday_features[country]
 
 
 def fold_arrays(train: pd.DataFrame, dates: pd.Series) -> FoldArrays:
@@ -117,7 +122,13 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     features, future_features = arrays.fourier(periods)
     prior_scales = [float(settings["seasonality_prior_scale"])] * features.shape[1]
     in_mode = np.ones(features.shape[1])
-    if not periods:  # Prophet's placeholder feature, in no component
+    if config.model.country_holidays:  # after the seasonalities, in their mode (Prophet's holidays_mode default)
+        holidays, future_holidays = arrays.holidays(config.model.country_holidays)
+        features = np.asfortranarray(np.hstack([features, holidays]))
+        future_features = np.hstack([future_features, future_holidays])
+        prior_scales += [float(settings["holidays_prior_scale"])] * holidays.shape[1]
+        in_mode = np.ones(features.shape[1])
+    if not features.shape[1]:  # Prophet's placeholder feature, in no component
         features, future_features = np.zeros((len(y), 1)), np.zeros((len(future), 1))
         prior_scales, in_mode = [1.0], np.zeros(1)
     multiplicative = settings["seasonality_mode"] == "multiplicative"
@@ -195,6 +206,31 @@ def fourier_features(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.
             c = angle * (i + 1) / period
             columns += [np.sin(c), np.cos(c)]
     return np.column_stack(columns) if columns else np.zeros((len(dates), 0))
+
+
+def holiday_features(ds: np.ndarray, future: np.ndarray, country: str) -> tuple[np.ndarray, np.ndarray]:
+    """Prophet's features of a country's holidays (Prophet.make_holiday_features) at
+    the history's dates ``ds`` and the ``future`` ones: one column per holiday named
+    in the history's years, in the order of Prophet's column names, 1 on each row
+    whose day is that holiday. The future keeps those names only (a holiday first
+    seen after the history has no coefficient), each a column of zeros if absent."""
+    from prophet import forecaster  # its make_holidays_df, kept once per process (model.reuse_country_holidays)
+
+    def holidays_of(dates: np.ndarray) -> pd.DataFrame:
+        years = np.unique(dates.astype("datetime64[Y]").astype(int) + 1970)
+        # the years as Prophet lists them (a set filled in date order), so that its own fits find them kept
+        return forecaster.make_holidays_df(year_list=list({int(year) for year in years}), country=country)
+
+    trained = holidays_of(ds)
+    names = sorted(set(trained["holiday"]), key=lambda name: f"{name}_delim_+0")  # Prophet's column order
+    columns = []
+    for dates, frame in ((ds, trained), (future, holidays_of(future) if len(future) else trained.iloc[:0])):
+        days = dates.astype("datetime64[D]")
+        on_day = {name: group["ds"].to_numpy("datetime64[D]") for name, group in frame.groupby("holiday")}
+        columns.append(np.column_stack([
+            np.isin(days, on_day[name]).astype(float) if name in on_day else np.zeros(len(days)) for name in names
+        ]) if names else np.zeros((len(days), 0)))
+    return columns[0], columns[1]
 
 
 def _changepoints(ds: np.ndarray, start, t_scale, changepoint_range: float, wanted: int) -> np.ndarray:
