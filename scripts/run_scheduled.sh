@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a forecasting job from a scheduler (cron, or any that runs commands), one run
-# date at a time, with a log file per run and no two runs of the same job, date and
-# config at once (runs of other configs, other datasets, go on side by side).
+# date at a time, with a log file per run and no two runs of the same job and date
+# writing the same output at once (runs that write elsewhere, other datasets, go on
+# side by side).
 #
 #   scripts/run_scheduled.sh train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]
 #
@@ -24,7 +25,7 @@
 #                       PYSPARK_PYTHON: $FORECAST_HOME/.venv/bin/python)
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
-# server, 5 too many failed series), 6 when the same job, date and config is still running,
+# server, 5 too many failed series), 6 when the same job and date is still writing that output,
 # 64 for a wrong call. Exit 1 and 4 are worth a retry; rerunning a date is always safe.
 set -uo pipefail
 home=$(cd "${FORECAST_HOME:-$(dirname "$0")/..}" && pwd) || exit 64
@@ -37,6 +38,7 @@ esac
 run_date=$(date -u +%F)
 args=()
 settings=()  # the job arguments but --config, which is hashed as its absolute path
+overrides=()  # the --set ones, which may move the output
 config=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -44,6 +46,9 @@ while [ $# -gt 0 ]; do
         --run-date=*) run_date=${1#--run-date=}; shift ;;
         --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 64; }; config=$2; args+=("$1" "$2"); shift 2 ;;
         --config=*) config=${1#--config=}; args+=("$1"); shift ;;
+        --set) [ $# -ge 2 ] || { echo "$0: --set needs a value" >&2; exit 64; }
+               args+=("$1" "$2"); settings+=("$1" "$2"); overrides+=("$1" "$2"); shift 2 ;;
+        --set=*) args+=("$1"); settings+=("$1"); overrides+=("$1"); shift ;;
         *) args+=("$1"); settings+=("$1"); shift ;;
     esac
 done
@@ -68,16 +73,26 @@ fi
 hash=$(printf '%s\0' "${identity[@]}" | sha256sum | cut -c1-8)
 name="${job}_forecast-$run_date-$stem-$hash"
 log="$log_dir/$name.log"
-lock="$log_dir/.$name.lock"
+
+cd "$home" || exit 64
+# The lock is named by the output the run writes: two configs, or one with other --set
+# values or log level, writing one output.path would replace each other's rows of the
+# date and delete each other's staged results. A config that does not load is the job's
+# to report (exit 2), under this log's own lock.
+python=$home/.venv/bin/python
+[ -x "$python" ] || python=${PYSPARK_DRIVER_PYTHON:-${PYSPARK_PYTHON:-python3}}
+config_args=()
+[ -n "$config" ] && config_args=(--config "$config")
+output=$("$python" -m forecasting output "${config_args[@]}" "${overrides[@]}" 2>/dev/null) || output=$name
+lock="$log_dir/.${job}_forecast-$run_date-$(printf '%s' "$output" | sha256sum | cut -c1-8).lock"
 
 exec 9> "$lock"
 if ! flock -n 9; then
-    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job, date and config ($stem) is still going" \
+    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date writing $output is still going" \
         | tee -a "$log" >&2
     exit 6
 fi
 
-cd "$home" || exit 64
 spark_submit=${SPARK_SUBMIT:-$home/.venv/bin/spark-submit}
 # The master and deploy mode in SPARK_SUBMIT_ARGS (a master set in spark-defaults.conf is not seen:
 # set PYSPARK_PYTHON for it).

@@ -1,5 +1,6 @@
 """The pure parts of ``python -m forecasting``; tests/test_pipeline.py runs it on a real job's output."""
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,13 @@ def test_a_job_name_that_names_no_job_is_a_wrong_call(capsys):
         with pytest.raises(SystemExit) as wrong:
             forecasting_main(["runs", "--job", job])
         assert wrong.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_the_output_a_config_writes_is_printed_resolved_without_asking_the_tracking_server(tmp_path, monkeypatch,
+                                                                                           capsys):
+    monkeypatch.chdir(tmp_path)
+    done = forecasting_main(["output", "--set", "output.path=~/forecasts/../out", "--set",
+                             "tracking.uri=http://127.0.0.1:9"])  # nothing listens there
+    assert done == 0 and capsys.readouterr().out.strip() == str(Path.home() / "out")
+    assert forecasting_main(["output", "--set", "output.path=s3a://bucket/out/"]) == 0
+    assert capsys.readouterr().out.strip() == "s3a://bucket/out"

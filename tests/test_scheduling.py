@@ -69,13 +69,13 @@ def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
     assert (results["history_length"] == 51).all()
 
 
-def test_a_run_of_the_same_job_date_and_config_still_going_exits_6_and_another_configs_runs(tmp_path):
+def test_a_run_of_the_same_job_and_date_writing_the_same_output_exits_6_and_another_outputs_runs(tmp_path):
     # A stand-in for spark-submit: the run of held.yaml waits until the test lets it go.
     home, marks = tmp_path / "project", tmp_path / "marks"
     home.mkdir()
     marks.mkdir()
-    for stem in ("held", "other"):
-        (home / f"{stem}.yaml").write_text("{}\n")
+    for stem, output in (("held", "out-held"), ("other", "out-other"), ("same_output", "out-held")):
+        (home / f"{stem}.yaml").write_text(f"output:\n  path: {output}\n")
     fake = tmp_path / "spark-submit"
     fake.write_text(f"""#!/usr/bin/env bash
 case "$*" in *held.yaml*)
@@ -96,7 +96,12 @@ esac
         # the same config spelt otherwise, the date as one argument: the same run
         same = wrapper(tmp_path, "train", "--config=./held.yaml", "--run-date=2024-02-20", home=home, spark_submit=fake)
         assert same.returncode == 6 and "train 2024-02-20: another run" in same.stderr
-        assert "still going" in same.stderr and "(held)" in same.stderr
+        assert f"writing {home / 'out-held'} is still going" in same.stderr
+        # other arguments, or another config, writing that output: they would replace each other's rows
+        for args in (["--config", "held.yaml", "--log-level", "DEBUG"], ["--config", "same_output.yaml"],
+                     ["--config", "other.yaml", "--set", "output.path=out-held"]):
+            clash = wrapper(tmp_path, "train", *args, "--run-date", "2024-02-20", home=home, spark_submit=fake)
+            assert clash.returncode == 6 and "still going" in clash.stderr, args
         # another dataset's config the same day runs beside it, with a log of its own
         other = wrapper(tmp_path, "train", "--config", "other.yaml", "--run-date", "2024-02-20", home=home,
                         spark_submit=fake)
@@ -105,11 +110,12 @@ esac
         (marks / "release").touch()
         held.wait(timeout=120)
     assert held.returncode == 0, held.stderr.read()
-    held_log = only_log(home / "logs", "train_forecast-2024-02-20-held-????????.log")
-    assert "another run of this job, date and config (held) is still going" in held_log
-    assert held_log.rstrip().endswith("train 2024-02-20: exit code 0")
-    other_log = only_log(home / "logs", "train_forecast-2024-02-20-other-????????.log")
-    assert "still going" not in other_log and other_log.rstrip().endswith("exit code 0")
+    # each call logs under its own arguments; the refused ones say why
+    logs = {path.name: path.read_text() for path in (home / "logs").glob("train_forecast-2024-02-20-*.log")}
+    finished = sorted(name for name, text in logs.items() if text.rstrip().endswith("exit code 0"))
+    assert [name.split("-")[-2] for name in finished] == ["held", "other"]
+    refused = [text for text in logs.values() if "still going" in text]
+    assert len(refused) == 4 and all(f"writing {home / 'out-held'} is still going" in text for text in refused)
 
 
 def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config):

@@ -4,6 +4,7 @@
     python -m forecasting runs --job train_forecast --limit 5
     python -m forecasting series store=north item=milk        # status, latest forecast, MLflow run
     python -m forecasting series --config conf/airports.yaml airport=JFK measure=total
+    python -m forecasting output --config conf/airports.yaml  # where that config's tables go
 
 --config and --set find the tables and the tracking URI as they do for the jobs:
 run it in the folder the job ran in, or pass the job's configuration.
@@ -17,7 +18,7 @@ import logging
 import os
 import sys
 
-from forecasting import cli, lookup, tracking
+from forecasting import cli, lookup, tables, tracking
 
 logger = logging.getLogger("forecasting")
 
@@ -46,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
     )
     series.add_argument("keys", nargs="+", metavar="KEY=VALUE", help="every key column's value")
+    commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")
     return main_parser
 
 
@@ -53,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     cli.configure_logging(args.log_level)
     config = cli.load_or_exit(args)
+    if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
+        print(tables.output_root(config))
+        return cli.EXIT_OK
     # the jobs' retry settings, and a quick answer when the server is down (MLflow's
     # own retries would spend minutes before a traceback)
     os.environ.update(tracking.http_settings(config))
