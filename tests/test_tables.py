@@ -357,3 +357,29 @@ def test_a_catalog_name_an_earlier_run_registered_elsewhere_is_moved_to_the_new_
         assert [row["shop"] for row in spark.table("moved_models").collect()] == [place]
     assert caplog.text.count("registered again over") == 1  # not when it was already in place
     assert (tmp_path / "old" / tables.MODELS).is_dir()  # only the name moved
+
+
+def test_tables_of_another_format_or_key_type_under_the_output_are_refused_before_any_training(spark, tmp_path):
+    from forecasting.io import InputError
+
+    data = pd.concat([daily_series(40, seed=i).assign(shop=i) for i in range(2)])  # an int key, once
+    data.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    settings = job_settings(tmp_path / "input.csv", tmp_path, ["shop"])
+    results = tables.table_paths(load_config(None, settings))[tables.SERIES_RESULTS]
+    spark.createDataFrame([(1, dt.date(2024, 1, 1))], "shop int, run_date date").write.format("delta").save(results)
+
+    # a CSV's columns are text: shop is a string now, where the table holds ints
+    with pytest.raises(InputError, match=rf"key column 'shop' is string in the input but int in {results}"):
+        pipeline.run_job(spark, load_config(None, settings), "2024-02-01")
+    with pytest.raises(InputError, match=rf"{results} holds a Delta table, but output.format is parquet"):
+        pipeline.run_job(spark, load_config(None, [*settings, "output.format=parquet"]), "2024-02-01")
+    assert not (tmp_path / "mlruns").exists()  # refused before the parent run, so before any training
+
+    (tmp_path / "out" / "forecasts").mkdir()
+    spark.createDataFrame([("1",)], "shop string").write.parquet(str(tmp_path / "out" / "forecasts" / "part"))
+    with pytest.raises(InputError, match="holds files that are no Delta table"):
+        tables.check_existing(spark, load_config(None, settings), (tables.FORECASTS,),
+                              spark.createDataFrame([("1",)], "shop string"))
+    # the same key type, and a table not written yet, pass
+    tables.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
+                          spark.createDataFrame([(1,)], "shop int"))

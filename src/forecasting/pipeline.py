@@ -108,6 +108,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                 run_date, counts.latest)
     if counts.rows_without_time:  # in the run's lineage too, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
+    with job_description(spark, "check the tables already written"):
+        tables.check_existing(spark, config, (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES, series_df)
 
     job = "evaluate_forecast" if evaluate else "train_forecast"
     # the input's latest time: cleaning's zero gaps reach no further than the data do

@@ -99,6 +99,41 @@ def write_slice(
     logger.info("wrote %s slice %s of %s", fmt, slice_values, path)
 
 
+def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...], series: DataFrame) -> None:
+    """Before any training: tables ``names`` already under output.path must be in
+    output.format and hold the key columns with the input's (``series``') types.
+    Else Delta refuses the writes after every series is trained (and a retry
+    fails alike), or Parquet takes them and leaves a table no reader can open."""
+    from forecasting.io import InputError
+
+    fmt, paths = config.output.format, table_paths(config)
+    for name in names:
+        path = paths[name]
+        if not path_exists(spark, path):
+            continue
+        is_delta = path_exists(spark, f"{path}/_delta_log")
+        if is_delta != (fmt == "delta"):
+            held = "a Delta table" if is_delta else "files that are no Delta table (Parquet?)"
+            raise InputError(f"{path} holds {held}, but output.format is {fmt}: set output.format back "
+                             "or give another output.path (the job would not read its own earlier rows)")
+        try:
+            stored = {field.name: field.dataType for field in spark.read.format(fmt).load(path).schema}
+        except Exception:  # a folder without a table's files yet: nothing to clash with
+            continue
+        for field in series.schema:
+            if field.name in config.input.key_columns and field.name in stored and stored[field.name] != field.dataType:
+                raise InputError(
+                    f"key column {field.name!r} is {field.dataType.simpleString()} in the input but "
+                    f"{stored[field.name].simpleString()} in {path}: cast it in the input as before, or give "
+                    "another output.path"
+                )
+
+
+def path_exists(spark: SparkSession, uri: str) -> bool:
+    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
+    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
+
+
 def skipping_columns(name: str, key_columns: list[str]) -> str:
     """Delta's list of statistics columns for table ``name``, each name quoted (a key
     may hold a dash, a colon or a slash) as Spark quotes one: a backtick in it doubled."""
