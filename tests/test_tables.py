@@ -337,6 +337,17 @@ def test_a_key_with_a_colon_and_a_backtick_is_indexed_and_an_older_table_keeps_i
     assert sorted(stats[-1]["minValues"]) == ["model", "model_json", "shop:`id", "status"]
 
 
+def test_a_boolean_key_is_written_without_statistics_on_it(spark, tmp_path):
+    # Delta keeps none for booleans and refused the table setting naming one, after every series was trained
+    rows = spark.createDataFrame([("a", True, "ok", "prophet", "{}", dt.date(2024, 3, 31))],
+                                 "shop string, promo boolean, status string, model string, model_json string, run_date date")
+    path = str(tmp_path / "models")
+    tables.write_slice(rows, tables.MODELS, path, "delta", {"run_date": "2024-03-31"}, ["shop", "promo"])
+    configuration, stats = _delta_log(path)
+    assert configuration["delta.dataSkippingStatsColumns"] == "`shop`,`model`"
+    assert DeltaTable(path).to_pandas()["promo"].tolist() == [True]
+
+
 def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):
     config = load_config(None, [*_overrides(runs), "output.format=parquet", f"output.path={tmp_path}"])
     pipeline.run_job(spark, config, FULL_DATE)

@@ -1,10 +1,12 @@
 """Whole-input checks and the projection to series columns, on small inline data."""
 import datetime as dt
 
+import pandas as pd
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
+from forecasting import io
 from forecasting.io import InputError
 from forecasting.validation import InputCounts, check_input, to_series_frame
 
@@ -96,3 +98,60 @@ def test_the_series_known_on_the_run_date_are_counted_in_the_same_pass_null_keys
     latest = dt.datetime(2024, 1, 31, 23)
     assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(rows=4, series=2, latest=latest)
     assert check_input(raw, fast_config()) == InputCounts(rows=4, series=None)
+
+
+def test_a_timestamp_key_pandas_cannot_hold_is_refused_before_the_training(spark, fast_config):
+    # a 9999-12-31 "valid until" sentinel had failed the training tasks, and with them the job
+    df = spark.createDataFrame(
+        [("a", dt.datetime(9999, 12, 31), "2024-01-01", 1.0), ("b", dt.datetime(2024, 1, 1), "2024-01-01", 2.0)],
+        "store string, valid_to timestamp, day string, sales double",
+    )
+    config = fast_config("input.key_columns=[store, valid_to]", "input.time_column=day", "input.target_column=sales")
+    with pytest.raises(InputError, match=r"key column 'valid_to' has 1 times outside 1677-09-22 to 2262-04-11"):
+        check_input(df, config, "2024-01-31")
+
+
+def test_an_input_without_any_time_says_so_rather_than_that_none_is_before_the_run_date(spark, fast_config):
+    df = spark.createDataFrame([("a", None, 1.0)], "store string, day string, sales double")
+    config = fast_config("input.key_columns=[store]", "input.time_column=day", "input.target_column=sales")
+    with pytest.raises(InputError, match="column 'day' has no time in any of the 1 rows"):
+        check_input(df, config, "2024-01-31")
+
+
+def test_the_latest_time_is_the_utc_wall_clock_time_whatever_the_drivers_time_zone(spark, fast_config, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")  # collect() turns a timestamp into this zone's local time
+    time.tzset()
+    try:
+        df = spark.createDataFrame([("a", "2024-03-30 23:00:00", 1.0)], "store string, day string, sales double")
+        config = fast_config("input.key_columns=[store]", "input.time_column=day", "input.target_column=sales")
+        assert check_input(df, config, "2024-03-31").latest == dt.datetime(2024, 3, 30, 23, 0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_files_that_cannot_be_read_as_one_table_are_an_input_error(spark, fast_config, tmp_path):
+    folder = tmp_path / "sales"
+    folder.mkdir()
+    for name, sales in (("a", "1.5"), ("b", "2")):  # double in one file, int in the other
+        frame = pd.DataFrame({"store": [name], "day": ["2024-01-01"], "sales": [float(sales) if "." in sales else 2]})
+        frame.to_parquet(folder / f"{name}.parquet")
+    config = fast_config(f"input.path={folder}", "input.format=parquet", "input.key_columns=[store]",
+                         "input.time_column=day", "input.target_column=sales")
+    df, _ = io.read_input(spark, config)
+    with pytest.raises(InputError, match=f"input '{folder}' cannot be read as one table"):
+        check_input(df, config, "2024-01-31")
+
+
+def test_csv_files_that_list_their_columns_in_another_order_are_refused_not_swapped(spark, fast_config, tmp_path):
+    folder = tmp_path / "sales"
+    folder.mkdir()
+    (folder / "a.csv").write_text("store,item,day,sales\nwest,milk,2024-01-01,1\n")
+    (folder / "b.csv").write_text("item,store,day,sales\nmilk,east,2024-01-01,2\n")  # item first
+    config = fast_config(f"input.path={folder}", "input.key_columns=[store, item]", "input.time_column=day",
+                         "input.target_column=sales")
+    df, _ = io.read_input(spark, config)
+    with pytest.raises(InputError, match="cannot be read as one table: .*CSV header does not conform"):
+        check_input(df, config, "2024-01-31")

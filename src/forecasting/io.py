@@ -39,10 +39,15 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
             if source.format == "csv":
                 # everything as text: validation then reports unparseable values by column
                 reader = reader.option("header", True).option("inferSchema", False)
-                if not any(name.lower() == "escape" for name in source.options):
+                given = {name.lower() for name in source.options}
+                if "escape" not in given:
                     # a quote inside a quoted value is doubled (RFC 4180, as pandas and spreadsheets
                     # write it), where Spark's own default is a backslash before it
                     reader = reader.option("escape", '"')
+                if "enforceschema" not in given:
+                    # every file's header checked against the first's: Spark would otherwise take a
+                    # second file's columns by position, swapping two listed in another order
+                    reader = reader.option("enforceSchema", False)
             df = reader.load(source.path)
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:

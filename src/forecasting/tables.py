@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from forecasting.config import JobConfig
 
@@ -86,7 +87,7 @@ def write_slice(
             df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
             # a newer version of the job may add columns; older rows read them as null
             .option("mergeSchema", "true")
-            .option("delta.dataSkippingStatsColumns", skipping_columns(name, key_columns))
+            .option("delta.dataSkippingStatsColumns", skipping_columns(name, with_statistics(df, key_columns)))
             .option("delta.logRetentionDuration", LOG_RETENTION)
             .partitionBy(*partitions).save(path)
         )
@@ -132,6 +133,13 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
 def path_exists(spark: SparkSession, uri: str) -> bool:
     path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
     return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
+
+
+def with_statistics(df: DataFrame, key_columns: list[str]) -> list[str]:
+    """The key columns Delta keeps file statistics of: numbers, text, dates and times
+    (it refuses the setting for a boolean key, after the training)."""
+    kept = (T.NumericType, T.StringType, T.DateType, T.TimestampType, T.TimestampNTZType)
+    return [column for column in key_columns if isinstance(df.schema[column].dataType, kept)]
 
 
 def skipping_columns(name: str, key_columns: list[str]) -> str:

@@ -23,6 +23,12 @@ EXAMPLES = 3
 # reach pandas in the training tasks, which an earlier time would fail. (Times
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
 EARLIEST_TIME = "1677-09-22"
+LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
+# Spark's errors for files the job cannot read as one table (types that differ between
+# files, a file of another format among them, CSV headers in another order): the input's
+# to fix, not worth a retry.
+UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS", "CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE",
+                    "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
 
 def parsed_time(df: DataFrame, column: str) -> Column:
@@ -80,21 +86,45 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     bad_time = F.col(source.time_column).isNotNull() & time.isNull()
     bad_target = F.col(source.target_column).isNotNull() & target.isNull()
     time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
+    stamped_keys = [k for k in source.key_columns
+                    if isinstance(df.schema[k].dataType, (T.TimestampType, T.TimestampNTZType))]
+    keys_out_of_range = {
+        k: (F.col(k) < F.lit(EARLIEST_TIME).cast(df.schema[k].dataType))
+        | (F.col(k) > F.lit(LATEST_TIME).cast(df.schema[k].dataType))
+        for k in stamped_keys
+    }
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
         F.count_if(time_out_of_range).alias("time_out_of_range"),
         F.count_if(F.col(source.time_column).isNull()).alias("no_time"),
+        *[F.count_if(outside).alias(f"key_out_of_range_{i}") for i, outside in enumerate(keys_out_of_range.values())],
     ]
     if run_date is not None:
         # a struct of null keys is itself not null: a series with a null key counts
         series = F.struct(*[F.col(k) for k in source.key_columns])
         aggregates.append(F.count_distinct(F.when(known_on(time, run_date), series)).alias("series"))
-        aggregates.append(F.max(F.when(known_on(time, run_date), time)).alias("latest"))
-    counts = df.agg(*aggregates).first()
+        # as the session's wall-clock time in UTC: collect() would turn a timestamp into the driver's local time
+        aggregates.append(F.max(F.when(known_on(time, run_date), time)).cast(T.TimestampNTZType()).alias("latest"))
+    try:
+        counts = df.agg(*aggregates).first()
+    except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
+        complaint = _unreadable(str(err))
+        if complaint is None:
+            raise
+        raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}") from None
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
+    if counts["no_time"] == counts["rows"]:
+        raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
+    for i, (key, outside) in enumerate(keys_out_of_range.items()):
+        if counts[f"key_out_of_range_{i}"]:
+            raise InputError(
+                f"key column '{key}' has {counts[f'key_out_of_range_{i}']} times outside {EARLIEST_TIME} to "
+                f"{LATEST_TIME}, the times pandas can hold, e.g. {_examples(df, outside, key)}: a sentinel such "
+                "as 9999-12-31 can be a date key (a date column) instead"
+            )
     for column, bad, count in (
         (source.time_column, bad_time, counts["bad_time"]),
         (source.target_column, bad_target, counts["bad_target"]),
@@ -117,6 +147,21 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     if run_date is None:
         return InputCounts(counts["rows"], None, counts["no_time"])
     return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"])
+
+
+def _unreadable(message: str) -> str | None:
+    """Spark's complaint in ``message`` when it is one of UNREADABLE_INPUT's: its line
+    and the few after it, up to the Java stack trace."""
+    lines = message.splitlines()
+    start = next((i for i, line in enumerate(lines) if any(marker in line for marker in UNREADABLE_INPUT)), None)
+    if start is None:
+        return None
+    kept = []
+    for line in lines[start:start + 4]:
+        if line.strip().startswith("at ") or not line.strip():
+            break
+        kept.append(line.strip())
+    return " ".join(kept)[:600]
 
 
 def _examples(df: DataFrame, condition: Column, column: str) -> list:
