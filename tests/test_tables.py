@@ -394,3 +394,15 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     # the same key type, and a table not written yet, pass
     tables.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
                           spark.createDataFrame([(1,)], "shop int"))
+
+
+def test_a_catalog_name_the_catalog_manages_itself_is_refused_before_any_training(spark, tmp_path):
+    from forecasting.io import InputError
+
+    config = load_config(None, [f"output.path={tmp_path / 'out'}", "output.table_prefix=managed_"])
+    spark.sql("CREATE TABLE managed_models (shop string) USING parquet")  # the catalog's own table and files
+    try:
+        with pytest.raises(InputError, match="catalog table `managed_models` is a parquet table the catalog manages"):
+            tables.check_existing(spark, config, tables.TRAINING_TABLES, spark.createDataFrame([("a",)], "shop string"))
+    finally:
+        spark.sql("DROP TABLE managed_models")

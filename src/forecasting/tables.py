@@ -110,6 +110,11 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
     fmt, paths = config.output.format, table_paths(config)
     for name in names:
         path = paths[name]
+        if config.output.table_prefix is not None:
+            qualified = _qualified_name(config.output.table_prefix, name)
+            refused = _managed_elsewhere(spark, qualified, path, fmt) if spark.catalog.tableExists(qualified) else None
+            if refused:
+                raise InputError(refused)
         if not path_exists(spark, path):
             continue
         is_delta = path_exists(spark, f"{path}/_delta_log")
@@ -167,7 +172,7 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
     paths = table_paths(config)
     for name in names:
         path = paths[name]
-        qualified = ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
+        qualified = _qualified_name(prefix, name)
         spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION '{path}'")
         _repoint_if_moved(spark, qualified, path, config.output.format)
         if config.output.format == "parquet":
@@ -179,19 +184,36 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
     return registered
 
 
+def _qualified_name(prefix: str, name: str) -> str:
+    return ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
+
+
+def _catalog_entry(spark: SparkSession, qualified: str) -> tuple[str, str, bool]:
+    """Where catalog table ``qualified`` points, its format, and whether it is external."""
+    details = {row["col_name"]: row["data_type"] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect()}
+    return details.get("Location", ""), details.get("Provider", "").lower(), details.get("Type", "").upper() == "EXTERNAL"
+
+
+def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str) -> str | None:
+    """Why catalog table ``qualified`` cannot name the job's table at ``path``: the
+    catalog manages it (its files would go with it), and it is not that table."""
+    location, provider, external = _catalog_entry(spark, qualified)
+    if external or (location and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt):
+        return None
+    return (f"catalog table {qualified} is a {provider} table the catalog manages at {location}, not the job's "
+            f"{fmt} table at {path}: drop or rename it, or set another output.table_prefix")
+
+
 def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) -> None:
     """A name registered by an earlier run with another ``output.path`` or format
     would go on serving the old files: it is registered again, over ``path``. A
-    table the catalog manages itself (its files would go with it) is left alone."""
-    details = {row["col_name"]: row["data_type"] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect()}
-    location, provider = details.get("Location", ""), details.get("Provider", "").lower()
+    table the catalog manages itself is refused (check_existing does so before training)."""
+    refused = _managed_elsewhere(spark, qualified, path, fmt)
+    if refused:
+        raise RuntimeError(refused)
+    location, provider, _ = _catalog_entry(spark, qualified)
     if location and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt:
         return
-    if details.get("Type", "").upper() != "EXTERNAL":
-        raise RuntimeError(
-            f"catalog table {qualified} is a {provider} table the catalog manages at {location}, not the job's "
-            f"{fmt} table at {path}: drop or rename it, or set another output.table_prefix"
-        )
     logger.warning("catalog table %s pointed at %s (%s); registered again over %s (%s)",
                    qualified, location, provider, path, fmt)
     spark.sql(f"DROP TABLE {qualified}")  # an external table: its files stay where they are
