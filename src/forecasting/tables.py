@@ -61,9 +61,7 @@ def staging_root(config: JobConfig) -> str:
 
 def delete_staging(spark: SparkSession, config: JobConfig, label: str) -> None:
     """Remove staging folders named ``label-*`` (left behind by a killed run)."""
-    jvm = spark.sparkContext._jvm
-    pattern = jvm.org.apache.hadoop.fs.Path(f"{staging_root(config)}/{label}-*")
-    fs = pattern.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    pattern, fs = _on_file_system(spark, f"{staging_root(config)}/{label}-*")
     for status in fs.globStatus(pattern) or []:
         logger.warning("removing staging folder of an unfinished run: %s", status.getPath())
         fs.delete(status.getPath(), True)
@@ -136,8 +134,8 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
 
 
 def path_exists(spark: SparkSession, uri: str) -> bool:
-    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
-    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
+    path, file_system = _on_file_system(spark, uri)
+    return bool(file_system.exists(path))
 
 
 def with_statistics(df: DataFrame, key_columns: list[str]) -> list[str]:
@@ -194,11 +192,18 @@ def _catalog_entry(spark: SparkSession, qualified: str) -> tuple[str, str, bool]
     return details.get("Location", ""), details.get("Provider", "").lower(), details.get("Type", "").upper() == "EXTERNAL"
 
 
-def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str) -> str | None:
+def _points_at(spark: SparkSession, entry: tuple[str, str, bool], path: str, fmt: str) -> bool:
+    location, provider, _ = entry
+    return bool(location) and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt
+
+
+def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str,
+                       entry: tuple[str, str, bool] | None = None) -> str | None:
     """Why catalog table ``qualified`` cannot name the job's table at ``path``: the
     catalog manages it (its files would go with it), and it is not that table."""
-    location, provider, external = _catalog_entry(spark, qualified)
-    if external or (location and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt):
+    entry = entry or _catalog_entry(spark, qualified)
+    location, provider, external = entry
+    if external or _points_at(spark, entry, path, fmt):
         return None
     return (f"catalog table {qualified} is a {provider} table the catalog manages at {location}, not the job's "
             f"{fmt} table at {path}: drop or rename it, or set another output.table_prefix")
@@ -208,12 +213,13 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
     """A name registered by an earlier run with another ``output.path`` or format
     would go on serving the old files: it is registered again, over ``path``. A
     table the catalog manages itself is refused (check_existing does so before training)."""
-    refused = _managed_elsewhere(spark, qualified, path, fmt)
+    entry = _catalog_entry(spark, qualified)
+    refused = _managed_elsewhere(spark, qualified, path, fmt, entry)
     if refused:
         raise RuntimeError(refused)
-    location, provider, _ = _catalog_entry(spark, qualified)
-    if location and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt:
+    if _points_at(spark, entry, path, fmt):
         return
+    location, provider, _ = entry
     logger.warning("catalog table %s pointed at %s (%s); registered again over %s (%s)",
                    qualified, location, provider, path, fmt)
     spark.sql(f"DROP TABLE {qualified}")  # an external table: its files stay where they are
@@ -222,16 +228,21 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
 
 def _qualified_uri(spark: SparkSession, uri: str) -> tuple[str, str, str]:
     """``uri`` as its file system names it: file:/a, file:///a and /a are one place."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    qualified = urlparse(str(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).makeQualified(path).toUri()))
+    path, file_system = _on_file_system(spark, uri)
+    qualified = urlparse(str(file_system.makeQualified(path).toUri()))
     return qualified.scheme, qualified.netloc, qualified.path.rstrip("/")
 
 
 def delete_path(spark: SparkSession, uri: str) -> None:
     """Delete recursively through Hadoop, so that it works on any cluster file system."""
+    path, file_system = _on_file_system(spark, uri)
+    file_system.delete(path, True)
+
+
+def _on_file_system(spark: SparkSession, uri: str):
+    """Hadoop's path for ``uri`` and its file system (local, HDFS, S3, ...)."""
     path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
-    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 
 def latest_forecasts(forecasts: DataFrame, key_columns: list[str], as_of: str | None = None) -> DataFrame:
