@@ -108,14 +108,14 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                 run_date, counts.latest)
     if counts.rows_without_time:  # in the run's lineage too, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
+    written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     with job_description(spark, "check the tables already written"):
-        tables.check_existing(spark, config, (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES, series_df)
+        tables.check_existing(spark, config, written, series_df)
 
     job = "evaluate_forecast" if evaluate else "train_forecast"
     # the input's latest time: cleaning's zero gaps reach no further than the data do
     input_end = counts.latest.isoformat() if counts.latest is not None else None
     context = tracking.start_parent_run(config, run_date, data_version, job=job, input_end=input_end)
-    written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
