@@ -99,7 +99,12 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_3.png", "worst_1.png", "worst_3.png"}
     assert {"evaluation/report.md", *(f"evaluation/{name}" for name in plots)} <= artifacts
     report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
-    assert "| selection | 3 |" in report and "| all_series | 5 |" in report
+    assert "| selection | 3 |  |" in report and "| all_series | 5 |  |" in report  # wins only per candidate
+    wins = table.query("selected")["candidate"].value_counts()
+    for candidate in CANDIDATES:
+        assert f"| {candidate} | 3 | {wins.get(candidate, 0)} |" in report
+    console = {line.split()[0]: line.split() for line in summary.note.splitlines() if line.strip()}
+    assert console["selection"][:2] == ["selection", "3"] and "." in console["selection"][2]  # no wins, MASE next
     assert "| fallback_seasonal_naive | 2 |" in report
     assert "5 series;" in report and "3 were modelled, 2 skipped or failed and scored with their fallback" in report
     assert all(f"]({name})" in report for name in plots)  # every plot shown in the report

@@ -71,7 +71,9 @@ def summary_by_candidate(evaluation: DataFrame) -> pd.DataFrame:
         )
     wins = selected.groupBy("candidate").agg(F.count(F.lit(1)).alias("wins"))
     table = rows.join(wins, "candidate", how="left").toPandas()
-    table["wins"] = table["wins"].fillna(0).astype(int)
+    # a candidate that won nothing has 0 wins; the aggregate rows have none to count
+    aggregate = table["candidate"].isin([SELECTION, ALL_SERIES])
+    table["wins"] = table["wins"].fillna(0).astype("Int64").mask(aggregate)
     order = {name: i for i, name in enumerate([ALL_SERIES, SELECTION, "prophet", "seasonal_naive", "naive", "drift"])}
     return table.sort_values("candidate", key=lambda c: c.map(order).fillna(99)).reset_index(drop=True)
 
@@ -196,7 +198,7 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
     ]
     for row in summary.itertuples():
         lines.append(
-            f"| {row.candidate} | {row.series} | {row.wins if row.candidate not in (SELECTION, ALL_SERIES) else ''} "
+            f"| {row.candidate} | {row.series} | {'' if pd.isna(row.wins) else row.wins} "
             f"| {row.mase:.3f} "
             f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
         )

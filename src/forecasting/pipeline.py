@@ -201,7 +201,8 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
         )
         by_candidate = evaluation.summary_by_candidate(written)
         evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
-    summary.note = "\n" + by_candidate.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
+    shown = by_candidate.assign(wins=by_candidate["wins"].astype("string").fillna(""))  # none for the aggregates
+    summary.note = "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
 
 
 @contextmanager
