@@ -69,7 +69,7 @@ def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
 
 
 def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
-    from deltalake import write_deltalake
+    from deltalake import DeltaTable, write_deltalake
 
     path = tmp_path / "sales"
     rows = pd.DataFrame({"store": ["a"], "day": ["2024-01-01"], "sales": [1.0]})
@@ -82,5 +82,9 @@ def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
     assert explore.load_history(config, {"store": "a"})["y"].tolist() == [99.0]  # no run: the latest
     pinned = load_config(None, [*settings, "input.options.versionAsOf=0"]).to_dict()
     assert explore.load_history(pinned, {"store": "a"})["y"].tolist() == [1.0]
+    first_commit = DeltaTable(str(path)).history()[-1]["timestamp"]  # ms since the epoch, UTC
+    at = pd.Timestamp(first_commit, unit="ms").strftime("%Y-%m-%d %H:%M:%S.%f")  # as a config writes it
+    by_time = load_config(None, [*settings, f"input.options.timestampAsOf={at}"]).to_dict()
+    assert explore.load_history(by_time, {"store": "a"})["y"].tolist() == [1.0]
     # a file input's data_version is a content hash, not a Delta version
     assert explore.load_history(config, {"store": "a"}, data_version="3f2a9c")["y"].tolist() == [99.0]

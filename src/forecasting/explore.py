@@ -73,13 +73,19 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> 
     )
 
 
-def read_table(path: str | Path, version: int | None = None) -> pd.DataFrame:
-    """A Delta table's rows (as of ``version``, if given), its times in UTC without a
-    zone and in nanoseconds, as Spark gives them: deltalake gives zoned microseconds,
-    which Prophet refuses (a zone) or silently misreads (microseconds)."""
+def read_table(path: str | Path, version: int | None = None, timestamp: str | None = None) -> pd.DataFrame:
+    """A Delta table's rows (as of ``version``, or of the last version committed at or
+    before ``timestamp``, as Spark's timestampAsOf; a time without a zone is UTC, as
+    the job's session reads it), its times in UTC without a zone and in nanoseconds, as
+    Spark gives them: deltalake gives zoned microseconds, which Prophet refuses (a
+    zone) or silently misreads (microseconds)."""
     from deltalake import DeltaTable
 
-    frame = DeltaTable(str(path), version=version).to_pandas()
+    table = DeltaTable(str(path), version=version)
+    if timestamp is not None:
+        at = pd.Timestamp(timestamp)
+        table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
+    frame = table.to_pandas()
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             frame[column] = frame[column].dt.tz_convert(None)
@@ -153,7 +159,7 @@ def load_history(config: dict, keys: dict[str, Any], data_version: str | None = 
     """One series' input rows as ``ds``/``y``, read the way the job read them: a
     CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text.
     ``data_version``, the run's tag of that name: for a Delta input the version it
-    read (else the one ``versionAsOf`` pins, else the latest)."""
+    read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest)."""
     source = config["input"]
     options = {name.lower(): value for name, value in source.get("options", {}).items()}  # Spark's, not pandas'
     if source["path"] == SAMPLE_INPUT:
@@ -165,7 +171,8 @@ def load_history(config: dict, keys: dict[str, Any], data_version: str | None = 
                             escapechar=None if escape == '"' else escape)
     elif source["format"] == "delta":
         pinned = data_version if data_version and data_version.isdigit() else options.get("versionasof")
-        frame = read_table(source["path"], version=None if pinned is None else int(pinned))
+        frame = read_table(source["path"], version=None if pinned is None else int(pinned),
+                           timestamp=options.get("timestampasof") if pinned is None else None)
     elif source["format"] == "parquet":
         frame = pd.read_parquet(source["path"])
     else:
