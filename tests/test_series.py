@@ -400,6 +400,43 @@ def test_the_run_date_keeps_a_week_still_open_out_of_the_model_and_its_holdout(f
     assert evaluated.history_end == pd.Timestamp("2024-03-24") and set(evaluated.holdout) == {"naive"}
 
 
+@pytest.mark.parametrize("policy", ["cleaning.missing_values=interpolate", "cleaning.gaps=interpolate"])
+def test_the_evaluation_learns_nothing_from_held_out_values_through_interpolation(fast_config, policy):
+    # three values missing just before the held-out week, which jumps by 500: interpolated
+    # over the whole series they had climbed towards it, and the naive forecast with them
+    history = daily_series(60, seed=3)
+    history.loc[53:, "y"] += 500
+    history = history.assign(y=history["y"].mask(history.index.isin([50, 51, 52])))
+    if "gaps" in policy:
+        history = history.dropna()
+    config = fast_config("selection.candidates=[naive]", policy)
+    outcome = train_series(history, config, holdout=7)
+    before = history["y"].iloc[49]
+    assert outcome.forecast["yhat"].iloc[0] == pytest.approx(before)  # as if the rows after it were never seen
+    held_out = history["y"].iloc[-7:].to_numpy()
+    assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(held_out - before)))
+    assert "evaluation: 3 interpolated periods before the held-out ones took the last value before them" in (
+        " ".join(outcome.notes))
+    # the same series trained for production keeps its interpolation
+    assert train_series(history, config).cleaned["y"].iloc[52] > before + 300
+
+
+def test_a_held_out_period_filled_by_interpolation_is_not_scored_but_one_filled_with_zero_is(fast_config):
+    history = daily_series(60, seed=4)
+    missing = history.assign(y=history["y"].mask(history.index == 56))  # among the held-out week
+    interpolated = train_series(missing, fast_config("selection.candidates=[naive]",
+                                                     "cleaning.missing_values=interpolate"), holdout=7)
+    scored = history["y"].iloc[53:].drop(index=56).to_numpy()
+    last = history["y"].iloc[52]
+    assert interpolated.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(scored - last)))
+    assert "evaluation: 1 held-out periods filled by interpolation not scored" in interpolated.notes
+    zero = train_series(missing, fast_config("selection.candidates=[naive]", "cleaning.missing_values=zero"),
+                        holdout=7)
+    with_zero = history["y"].iloc[53:].to_numpy().copy()
+    with_zero[3] = 0.0
+    assert zero.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(with_zero - last)))
+
+
 def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config):
     history = daily_series(90, seed=8).drop(index=86).reset_index(drop=True)  # a day missing among the last 7 rows
     outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
-from forecasting.cleaning import clean_history
+from forecasting.cleaning import Cleaned, align_to_grid, clean_history
 from forecasting.config import JobConfig
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,42 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ds=frame["ds"].astype("datetime64[ns]"))
 
 
+def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
+                  config: JobConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cleaned series' last ``holdout`` rows split off to be scored, without what
+    cleaning drew from them on either side. A period interpolated after the last
+    value before them leaned on held-out values: it takes that last value, as
+    cleaning the earlier rows alone gives it (the ends take the nearest value). A
+    held-out period interpolated is a guess, not a value to score. Filled by
+    ``zero``, a period is a value the policy declares, and stays. Notes both on
+    ``cleaned``, whose history becomes the series as modelled."""
+    frame, policy = cleaned.history.copy(), config.cleaning
+    origin = frame["ds"].iloc[0] if len(frame) else None
+    periods = align_to_grid(raw["ds"], config.forecast.frequency, origin=origin)
+    valued = periods[np.isfinite(raw["y"].to_numpy())]
+    had_value, had_row = frame["ds"].isin(valued).to_numpy(), frame["ds"].isin(periods).to_numpy()
+    by_missing = had_row & (policy.missing_values != "drop")  # else its row was dropped: a gap to the gaps policy
+    guessed = ~had_value & np.where(by_missing, policy.missing_values == "interpolate", policy.gaps == "interpolate")
+    split = max(len(frame) - holdout, 0)
+    anchors = np.flatnonzero(~guessed[:split])
+    leaning = np.zeros(len(frame), dtype=bool)
+    leaning[(anchors[-1] + 1 if len(anchors) else 0):split] = True
+    leaning &= guessed
+    if leaning.any() and len(anchors):
+        frame.loc[leaning, "y"] = frame["y"].iloc[anchors[-1]]
+        cleaned.notes.append(f"evaluation: {int(leaning.sum())} interpolated periods before the held-out ones took "
+                             "the last value before them, not values drawn from the held-out ones")
+    elif leaning.any():  # no value before the held-out rows to take
+        cleaned.notes.append(f"evaluation: {int(leaning.sum())} periods interpolated from held-out values left out")
+        frame = frame[~leaning]
+        split, guessed = split - int(leaning.sum()), guessed[~leaning]
+    unscored = int(guessed[split:].sum())
+    if unscored:
+        cleaned.notes.append(f"evaluation: {unscored} held-out periods filled by interpolation not scored")
+    cleaned.history = frame  # as modelled, for the child run's plot
+    return frame.iloc[:split], frame.iloc[split:][~guessed[split:]]
+
+
 def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
     """The reason this (cleaned) series cannot be modelled, or None."""
     needed = tuning.min_history(config)
@@ -102,14 +138,14 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     started = time.perf_counter()
     _freeze_heap_after_first_series()
     try:
-        cleaned = clean_history(prepare_history(history), config.forecast.frequency, config.cleaning, run_date,
-                                input_end, now)
+        prepared = prepare_history(history)
+        cleaned = clean_history(prepared, config.forecast.frequency, config.cleaning, run_date, input_end, now)
+        history, actual = cleaned.history, None
+        if holdout and not cleaned.rejection:
+            history, actual = split_holdout(prepared, cleaned, holdout, config)
     except Exception as err:  # as below: this series fails, the others go on
         logger.warning("series failed in cleaning: %s\n%s", err, traceback.format_exc())
         return SeriesOutcome(FAILED, f"cleaning failed: {type(err).__name__}: {err}", len(history))
-    history, actual = cleaned.history, None
-    if holdout:
-        history, actual = history.iloc[:-holdout], history.iloc[-holdout:]
     outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes,
                             history_end=history["ds"].max() if len(history) else None, cleaned=cleaned.history)
     if cleaned.rejection:
