@@ -437,6 +437,20 @@ def test_a_held_out_period_filled_by_interpolation_is_not_scored_but_one_filled_
     assert zero.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(with_zero - last)))
 
 
+def test_a_seasonal_winner_scored_as_naive_in_its_early_folds_says_so(fast_config):
+    # 120 weeks with a yearly cycle: the whole history holds two cycles of 52, the first
+    # two folds' parts (81 and 94 weeks) do not, and were scored as naive there
+    ds = pd.date_range("2020-01-06", periods=120, freq="W-MON")
+    y = 100 + 30 * np.sin(2 * np.pi * np.arange(120) / 52) + np.random.default_rng(0).normal(0, 3, 120)
+    config = fast_config("forecast.frequency=W-MON", "forecast.horizon=13", "cross_validation.folds=3",
+                         "selection.candidates=[seasonal_naive, naive]")
+    outcome = train_series(pd.DataFrame({"ds": ds, "y": y}), config)
+    assert outcome.model_name == "seasonal_naive"
+    np.testing.assert_allclose(outcome.forecast["yhat"], y[120 - 52:120 - 52 + 13])  # its cycle repeated
+    assert ("seasonal_naive scored as naive in 2 of 3 cross-validation folds (shorter than two cycles), "
+            "forecast repeating its cycle") in outcome.notes
+
+
 def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config):
     history = daily_series(90, seed=8).drop(index=86).reset_index(drop=True)  # a day missing among the last 7 rows
     outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)

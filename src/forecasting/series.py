@@ -201,9 +201,15 @@ def _select_and_forecast(
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
-    repeated = naive_instead("seasonal_naive" if winner == ENSEMBLE else winner, history, fc.frequency)
+    cycled = "seasonal_naive" if winner == ENSEMBLE else winner
+    repeated = naive_instead(cycled, history, fc.frequency)
     if repeated:
         outcome.notes.append(repeated)
+    else:  # the history has the cycles to repeat, an early fold's part may not have had them
+        as_naive = sum(naive_instead(cycled, fold.train, fc.frequency) is not None for fold in folds)
+        if as_naive:
+            outcome.notes.append(f"{cycled} scored as naive in {as_naive} of {len(folds)} cross-validation folds "
+                                 "(shorter than two cycles), forecast repeating its cycle")
     outcome.candidate_scores = scores
     outcome.cv_metrics = scores[winner]
     if tuned is not None:
