@@ -120,6 +120,28 @@ def test_intervals_hold_the_point_and_widen_with_the_horizon():
     assert ((wider["yhat_upper"] - wider["yhat_lower"]).to_numpy() > width).all()
 
 
+def test_an_interval_covers_the_bias_of_a_trend_not_only_the_noise_about_it():
+    # 10 weeks of a weekly cycle on a steady rise of 2 a day, with a little noise: every
+    # seasonal difference is about 14, so its spread about the mean is small, while the
+    # forecast (last week repeated) falls behind by 14 a week
+    ds = pd.date_range("2024-01-01", periods=70, freq="D")
+    noise = np.random.default_rng(5).normal(0, 0.5, 70)
+    history = pd.DataFrame({"ds": ds, "y": 2.0 * np.arange(70) + 10 * (ds.dayofweek == 5) + noise})
+    forecast = baselines.seasonal_naive(history, 7, "D", 0.8)
+    differences = history["y"].to_numpy()[7:] - history["y"].to_numpy()[:-7]
+    z = 1.2815515655446004  # the 90th percentile of the standard normal
+    half_width = (forecast["yhat_upper"] - forecast["yhat"]).to_numpy()
+    np.testing.assert_allclose(half_width, z * np.sqrt(np.mean(differences ** 2)))  # one week: no widening yet
+    actual = 2.0 * np.arange(70, 77) + 10 * (ds[-7:] + pd.Timedelta(days=7)).dayofweek.isin([5])
+    assert ((actual >= forecast["yhat_lower"]) & (actual <= forecast["yhat_upper"])).all()
+    # drift's slope is fitted from the same differences: a degree of freedom fewer
+    drift = baselines.drift(history, 1, "D", 0.8)
+    steps = np.diff(history["y"].to_numpy())
+    residuals = steps - (history["y"].iloc[-1] - history["y"].iloc[0]) / 69
+    expected = z * np.sqrt(np.sum(residuals ** 2) / 68) * np.sqrt(1 + 1 / 69)
+    assert drift["yhat_upper"].iloc[0] - drift["yhat"].iloc[0] == pytest.approx(expected)
+
+
 def test_forecast_until_a_later_date_continues_the_same_forecast():
     history = daily_series(30, seed=4)
     direct = baselines.seasonal_naive(history, 12, "D", 0.8)

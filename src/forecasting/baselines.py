@@ -126,10 +126,15 @@ def _elapsed(ds: pd.Series) -> int:
     return (last - first).value
 
 
-def _std(values: np.ndarray) -> float:
-    """Standard deviation of the defined values (a gap's difference is not one)."""
-    defined = values[np.isfinite(values)]
-    return float(np.std(defined, ddof=1)) if len(defined) > 1 else float("nan")
+def _spread(errors: np.ndarray, fitted: int = 0) -> float:
+    """The root mean square of the defined one-step errors (a gap's is not one),
+    about zero, not their mean: a naive forecast's errors on a trending series are
+    biased, and its interval has to cover that too. ``fitted``: parameters estimated
+    from the same errors (drift's slope), each taking a degree of freedom."""
+    defined = errors[np.isfinite(errors)]
+    if len(defined) <= max(fitted, 1):
+        return float("nan")
+    return float(np.sqrt(np.sum(defined ** 2) / (len(defined) - fitted)))
 
 
 # Each baseline's forecast from ``y`` on the grid (on_grid) as three arrays: the
@@ -140,7 +145,7 @@ Parts = tuple[np.ndarray, float, np.ndarray]
 
 def _naive_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
     steps = np.arange(1, horizon + 1)
-    return np.full(horizon, y[-1]), _std(np.diff(y)), np.sqrt(steps)
+    return np.full(horizon, y[-1]), _spread(np.diff(y)), np.sqrt(steps)
 
 
 def _cycle_parts(y: np.ndarray, horizon: int, frequency: str, m: int) -> Parts:
@@ -153,7 +158,7 @@ def _cycle_parts(y: np.ndarray, horizon: int, frequency: str, m: int) -> Parts:
         earlier -= m
     cycle = np.where(np.isnan(cycle), y[-1], cycle)
     steps = np.arange(horizon)
-    return cycle[steps % m], _std(y[m:] - y[:-m]), np.sqrt(steps // m + 1)
+    return cycle[steps % m], _spread(y[m:] - y[:-m]), np.sqrt(steps // m + 1)
 
 
 def _seasonal_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
@@ -169,7 +174,7 @@ def _drift_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
     slope = (y[-1] - y[0]) / (n - 1) if n > 1 else 0.0
     steps = np.arange(1, horizon + 1)
     widening = np.sqrt(steps * (1 + steps / max(n - 1, 1)))
-    return y[-1] + slope * steps, _std(np.diff(y) - slope), widening
+    return y[-1] + slope * steps, _spread(np.diff(y) - slope, fitted=1), widening
 
 
 PARTS = {"naive": _naive_parts, "seasonal_naive": _seasonal_parts, "weekly_naive": _weekly_parts,
