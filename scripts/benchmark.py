@@ -146,6 +146,7 @@ PHASE_ENDS = [
     ("parent run", "forecasting.spark_training: training "),
     ("training stage", " series done in "),
     ("table writes", "forecasting.tables: wrote "),  # the last of the three
+    ("model registration", "forecasting.serving: registered model "),
 ]
 
 
@@ -160,6 +161,8 @@ def job_phases(log: Path, started_at: float, wall: float) -> dict[str, float]:
         for name, text in PHASE_ENDS:
             if text in line:
                 ends[name] = stamp - started_at
+    if "table writes" in ends:  # a config without a registered model has none to register
+        ends.setdefault("model registration", ends["table writes"])
     if len(ends) < len(PHASE_ENDS):
         return {}
     bounds = [0.0, *(ends[name] for name, _ in PHASE_ENDS), wall]
@@ -260,6 +263,9 @@ def main() -> None:
         args.workdir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="forecast-benchmark-", dir=args.workdir))
     data, history, actual = prepare(args.series, folder)
+    if history["series"].nunique() < args.series:
+        shutil.rmtree(folder)
+        parser.error(f"--series {args.series}: M4 Hourly has {history['series'].nunique()} series")
     # the day the data reach, not today: M4's made-up 2015 times would make every series stale
     run_date = history["ds"].max().date().isoformat()
     # In turn, so that the machine's drift from one minute to the next (see
@@ -290,6 +296,8 @@ def main() -> None:
     results = {variant: median_run(variant_runs, "cpu" if variant == "ideal" else "wall")
                for variant, variant_runs in runs.items()}
 
+    budget = load_config(config_path)  # as every variant ran it, --set included
+    args.max_evals, args.folds = budget.tuning.max_evals, budget.cross_validation.folds
     report = {"series": args.series, "cores": args.cores, "max_evals": args.max_evals, "folds": args.folds,
               "rounds": args.rounds, "machine": f"{os.cpu_count()} CPUs", "variants": results}
     if "ideal" in results:

@@ -6,13 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
 ROOT = Path(__file__).resolve().parents[1]
 M4_TRAIN = ROOT.parent / "shared/data/m4/Hourly-train.csv"
-PHASES = ["start, read and check", "parent run", "training stage", "table writes", "summary and exit"]
+PHASES = ["start, read and check", "parent run", "training stage", "table writes", "model registration",
+          "summary and exit"]
 
 
 @pytest.mark.skipif(not M4_TRAIN.exists(), reason="../shared M4 data not present")
@@ -21,7 +23,9 @@ def test_benchmark_runs_every_variant_and_compares_like_with_like(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
          "--max-evals", "1", "--folds", "1", "--out", str(out)],
-        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600,
+        # a machine outside UTC: every variant's forecasts keep the input's times
+        cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp_path), "TZ": "America/New_York"}, capture_output=True,
+        text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -48,13 +52,13 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     out = tmp_path / "benchmark.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--series", "2", "--cores", "2",
-         "--max-evals", "1", "--folds", "1", "--variants", "ideal,parallel,job", "--rounds", "3", "--keep",
+         "--max-evals", "2", "--folds", "1", "--variants", "ideal,parallel,job,naive", "--rounds", "3", "--keep",
          "--out", str(out), "--workdir", str(tmp_path / "work")],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     started = [line.split("running ")[1].split()[0] for line in done.stderr.splitlines() if "benchmark: running " in line]
-    assert started == ["ideal", "parallel", "job"] * 3
+    assert started == ["ideal", "parallel", "job"] * 3 + ["naive"]  # the naive version once, last
     report = json.loads(out.read_text())
     ideal, parallel, job = (report["variants"][name] for name in ("ideal", "parallel", "job"))
     assert len(ideal["cpus"]) == len(parallel["walls"]) == len(job["walls"]) == 3 and report["rounds"] == 3
@@ -73,3 +77,17 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     assert report["ideal_wall"] == pytest.approx(ideal["cpu"] / 2)
     assert report["parallel_efficiency"] == pytest.approx(report["ideal_wall"] / parallel["wall"])
     assert "median of 3 rounds" in done.stdout
+    # the naive version tracks what the job does, the straightforward way: a run per series
+    # under its parent, with its model, and under it a run per Hyperopt evaluation
+    client = mlflow.MlflowClient((folder / "round-1" / "naive" / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("naive")
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    per_series = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    series = pd.read_parquet(folder / "train.parquet")["series"].unique()
+    assert sorted(run.data.tags["series"] for run in per_series) == sorted(series)
+    for run in per_series:
+        assert "cv_mase" in run.data.metrics and client.list_artifacts(run.info.run_id, "model")
+        evaluations = [other for other in runs if other.data.tags.get("mlflow.parentRunId") == run.info.run_id]
+        assert len(evaluations) == 2 and all("mase" in other.data.metrics for other in evaluations)
+    assert len(runs) == 1 + 2 * 3
