@@ -83,9 +83,12 @@ def children_of(client, summary):
     )
 
 
-def test_job_logs_over_http_to_a_real_server(spark, server, input_path, tmp_path):
+def test_job_logs_over_http_to_a_real_server(spark, server, input_path, tmp_path, capfd):
     summary = pipeline.run_job(spark, job_config(input_path, server, tmp_path), RUN_DATE)
     assert summary.counts == {"ok": 3}
+    # MLflow's own "View run ... at: URL" lines (the URL's password in them) for no run
+    printed = "".join(capfd.readouterr())
+    assert "View run" not in printed and "View experiment" not in printed
     client = mlflow.MlflowClient(server)
     runs = children_of(client, summary)
     assert sorted(r.data.tags["store"] for r in runs) == ["s0", "s1", "s2"]

@@ -12,7 +12,7 @@ from forecasting import mlflow_file_store, model_store, plots, run_artifacts
 from forecasting.series import SeriesOutcome
 from forecasting.tracking import (
     MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG, RunContext,
-    client, key_text, param_value, series_filter, series_hash, series_id, use_context_environment,
+    client, end_run, key_text, param_value, series_filter, series_hash, series_id, use_context_environment,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
             tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
         except Exception as err:
             logger.warning("cannot reuse run %s of %s (%s); starting a new one", run.info.run_id, name, err)
-            tracker.set_terminated(run.info.run_id, status="FAILED")
+            end_run(tracker, run.info.run_id, "FAILED")
             run = None
     rest = None
     if run is None:
@@ -105,9 +105,9 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         if files:
             run_artifacts.write(get_artifact_repository(run.info.artifact_uri), files)
     except Exception:
-        tracker.set_terminated(run_id, status="FAILED")
+        end_run(tracker, run_id, "FAILED")
         raise
-    tracker.set_terminated(run_id, status="FAILED" if outcome.status == "failed" else "FINISHED")
+    end_run(tracker, run_id, "FAILED" if outcome.status == "failed" else "FINISHED")
     return run_id
 
 
@@ -118,5 +118,5 @@ def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> Any:
         filter_string=f"tags.{PARENT_TAG} = '{context.parent_run_id}' and {series_filter(keys)}",
     )
     for extra in runs[1:]:
-        tracker.set_terminated(extra.info.run_id, status="FAILED")
+        end_run(tracker, extra.info.run_id, "FAILED")
     return runs[0] if runs else None

@@ -147,6 +147,21 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
+    """``tracker.set_terminated``, without what it adds against a tracking server:
+    it reads the run back and writes "View run ... at: URL" lines to standard output,
+    two for every run it ends (a password in the URL included, past the log's
+    redaction, and ahead of the job's summary)."""
+    from mlflow.entities import RunStatus
+
+    store = getattr(getattr(tracker, "_tracking_client", None), "store", None)
+    if store is None:  # another MLflow's client: its own way, prints and all
+        tracker.set_terminated(run_id, status=status)
+        return
+    store.update_run_info(run_id, run_status=RunStatus.from_string(status), end_time=int(time.time() * 1000),
+                          run_name=None)
+
+
 def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -338,7 +353,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
         tracker.set_tag(parent.info.run_id, "ended_by", ended_by)
-        tracker.set_terminated(parent.info.run_id, status="FAILED")
+        end_run(tracker, parent.info.run_id, "FAILED")
         logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
                        job, parent.info.run_id, run_date, children)
 
@@ -350,7 +365,7 @@ def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_
     )
     for run in children:
         tracker.set_tag(run.info.run_id, "ended_by", ended_by)
-        tracker.set_terminated(run.info.run_id, status="FAILED")
+        end_run(tracker, run.info.run_id, "FAILED")
     return len(children)
 
 
@@ -366,7 +381,7 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
-    tracker.set_terminated(context.parent_run_id, status="FAILED" if failed else "FINISHED")
+    end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
