@@ -60,6 +60,7 @@ def test_the_summary_sends_the_reader_for_skipped_series_to_the_child_runs_it_wr
     filter_string = line.split("(filter: ")[1].rstrip(")")
     runs = mlflow.MlflowClient(summary.tracking_uri).search_runs([summary.experiment_id], filter_string)
     assert sorted(run.data.tags["shop"] for run in runs) == ["flat", "tiny"]
+    assert {run.data.tags["from_job"] for run in runs} == {"evaluate_forecast"}  # not the forecasts' runs
     assert all(run.data.tags["reason"] for run in runs)
 
 

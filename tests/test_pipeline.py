@@ -150,6 +150,7 @@ def test_child_run_is_found_by_its_key_tags_and_holds_params_metrics_plot_model(
     assert run["tags.mlflow.parentRunId"] == job["summary"].job_run_id
     assert run["tags.series_id"] == "south/tea"
     assert run["tags.run_date"] == RUN_DATE and run["tags.status"] == "ok" and run["status"] == "FINISHED"
+    assert run["tags.from_job"] == "train_forecast"  # an evaluation's child runs say evaluate_forecast
     best = json.loads(row["best_params"])
     assert {k: run[f"params.{k}"] for k in best} == {k: str(v) for k, v in best.items()}
     assert run["metrics.cv_smape"] == pytest.approx(row["cv_smape"])

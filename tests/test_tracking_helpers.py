@@ -176,3 +176,36 @@ def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_those_of_a_kil
     tracking.end_stale_runs(client, experiment, "train_forecast", "2024-04-07")
     assert (status(killed), status(in_flight)) == ("FAILED", "FAILED")
     assert client.get_run(in_flight).data.tags["ended_by"] == "a later train_forecast run of 2024-04-07"
+
+
+def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_only_those(tmp_path):
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment = client.create_experiment("reruns")
+
+    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED"):
+        tags = {tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: date, tracking.OUTPUT_PATH_TAG: output}
+        run_id = client.create_run(experiment, tags=tags).info.run_id
+        client.set_terminated(run_id, status)
+        return run_id
+
+    replaced = job_run()
+    others = [job_run(output="elsewhere"), job_run(date="2024-03-30"), job_run(job="evaluate_forecast"),
+              job_run(status="FAILED")]  # a failed run's rows never reached the tables
+    rerun = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
+    context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, output_path="out")
+    tracking.finish_parent_run(context, {"ok": 1}, 1.0)
+    tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
+    assert tags(replaced)[tracking.SUPERSEDED_TAG] == rerun
+    assert not [run_id for run_id in [*others, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
+
+
+def test_a_run_that_failed_before_counting_its_series_records_no_total(tmp_path):
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment = client.create_experiment("early failure")
+    parent = client.create_run(experiment).info.run_id
+    context = tracking.RunContext(uri, experiment, parent, "2024-03-31", False, False)
+    tracking.finish_parent_run(context, {}, 3.0, failed=True)
+    metrics = client.get_run(parent).data.metrics
+    assert "series_total" not in metrics and metrics["wall_seconds"] == 3.0

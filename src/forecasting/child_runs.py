@@ -11,8 +11,9 @@ from typing import Any
 from forecasting import mlflow_file_store, model_store, plots, run_artifacts
 from forecasting.series import SeriesOutcome
 from forecasting.tracking import (
-    MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG, RunContext,
-    client, end_run, key_text, param_value, series_filter, series_hash, series_id, use_context_environment,
+    FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG,
+    RunContext, client, end_run, key_text, param_value, series_filter, series_hash, series_id,
+    use_context_environment,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         SERIES_ID_TAG: name[:MAX_TAG_VALUE],
         SERIES_HASH_TAG: series_hash(keys),
         RUN_DATE_TAG: context.run_date,
+        FROM_JOB_TAG: context.job,
         STATUS_TAG: outcome.status,
         "model": outcome.model_name or "none",
         **{column: key_text(value)[:MAX_TAG_VALUE] for column, value in keys.items()},

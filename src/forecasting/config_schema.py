@@ -28,7 +28,7 @@ RESERVED_KEY_NAMES = frozenset({
     "child_run_id", "status", "reason", "history_length", "data_notes", "cv_mae", "cv_rmse", "cv_smape",
     "cv_mase", "candidate_scores", "best_params", "evaluations", "fit_seconds", "tracking_seconds",
     "history_end", "model_json", "frequency", "interval_width", "candidate", "selected", "mae", "rmse",
-    "smape", "mase", "coverage", "scores", "series_id", "series_hash", "job", "ended_by",
+    "smape", "mase", "coverage", "scores", "series_id", "series_hash", "job", "from_job", "ended_by",
     "_task", "_slot", "_rows",  # forecasting.balancing's, while series are dealt to tasks
     "_payload",  # forecasting.result_row's, while a result row leaves its task
     "_has_model",  # forecasting.scoring's, while the models are matched to the input

@@ -55,7 +55,8 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
         {
             "run_date": run.data.tags.get(tracking.RUN_DATE_TAG, ""),
             "job": run.data.tags.get(tracking.JOB_TAG, ""),
-            "status": run.info.status,
+            # a later run of its date replaced its rows in the tables
+            "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else ""),
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": status_counts(run.data.metrics),

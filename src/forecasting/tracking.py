@@ -40,8 +40,10 @@ MAX_RUN_NAME = 200
 PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
-JOB_TAG = "job"
+JOB_TAG = "job"  # on parent runs only: "any job tag" picks them out (explore.job_runs)
+FROM_JOB_TAG = "from_job"  # a child run's job: an evaluation's runs are not the forecasts'
 OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share an experiment
+SUPERSEDED_TAG = "superseded_by"  # on a job run whose tables' rows a later run of its date replaced
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 SECRET_NAME = re.compile(
     r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
@@ -71,6 +73,8 @@ class RunContext:
     input_end: str | None = None
     # the parent run's start (ISO, UTC) when it falls on the run date: nothing later is known yet
     known_until: str | None = None
+    job: str = "train_forecast"  # the child runs' FROM_JOB_TAG
+    output_path: str | None = None  # as tagged (redacted)
 
 
 class TrackingUnavailable(RuntimeError):
@@ -268,6 +272,8 @@ def start_parent_run(
         credentials=credentials_from_environment(),
         input_end=input_end,
         known_until=started.isoformat(timespec="milliseconds") if started.date().isoformat() == run_date else None,
+        job=job,
+        output_path=tags[OUTPUT_PATH_TAG],
     )
 
 
@@ -375,13 +381,32 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     tracker = client(context.tracking_uri)
     now = int(time.time() * 1000)
     values = {f"series_{status}": count for status, count in counts.items()}
-    values["series_total"] = sum(counts.values())
+    if counts or not failed:  # a run that failed before its series were counted has no total, not 0
+        values["series_total"] = sum(counts.values())
     values["wall_seconds"] = wall_seconds
     metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
+    else:
+        mark_superseded(tracker, context)
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
+
+
+def mark_superseded(tracker, context: RunContext) -> None:
+    """Tag the earlier finished runs of this job, run date and output, whose rows in
+    the tables this run has just replaced, with this run's id: their child runs
+    still look current to a search by series."""
+    earlier = tracker.search_runs(
+        [context.experiment_id],
+        filter_string=f"tags.{JOB_TAG} = '{context.job}' and tags.{RUN_DATE_TAG} = '{context.run_date}' "
+                      "and attributes.status = 'FINISHED'",
+    )
+    for run in earlier:  # the path compared here: it may hold quotes, which a filter string cannot escape
+        tags = run.data.tags
+        if (run.info.run_id != context.parent_run_id and SUPERSEDED_TAG not in tags
+                and tags.get(OUTPUT_PATH_TAG) == context.output_path):
+            tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
