@@ -76,6 +76,27 @@ def test_a_section_whose_keys_are_all_commented_out_changes_nothing(tmp_path):
     assert config.cleaning == load_config().cleaning and config.forecast.horizon == 9
 
 
+def test_a_set_value_yaml_would_read_as_nothing_or_as_octal_is_kept_as_typed():
+    # | and > start a YAML block, # a comment; YAML 1.1 reads 0123 as 83
+    assert load_config(None, ["input.options.sep=|", "input.options.quote=>", "input.options.comment=#"]
+                       ).input.options == {"sep": "|", "quote": ">", "comment": "#"}
+    assert load_config(None, ["output.path=0123"]).output.path == "0123"
+    with pytest.raises(ConfigError, match="'tuning.max_evals' expects int, got '0123'"):
+        load_config(None, ["tuning.max_evals=0123"])
+    # null and a quoted empty text still mean what they say
+    assert parse_override("input.options.sep=''") == {"input": {"options": {"sep": ""}}}
+    assert parse_override("tuning.patience=null") == {"tuning": {"patience": None}}
+
+
+def test_a_number_where_text_is_expected_or_text_where_a_number_is_says_how_to_write_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"got 2024 \(YAML reads 2024 as a number: quote the value, e.g. '2024'\)"):
+        load_config(None, ["tracking.experiment=2024"])
+    layer = tmp_path / "run.yaml"
+    layer.write_text("tuning: {search_space: {changepoint_prior_scale: {low: 1e-4}}}\n")
+    with pytest.raises(ConfigError, match="only with a decimal point: write 1.0e-4"):
+        load_config(layer)
+
+
 def test_a_yaml_flag_where_text_is_expected_says_to_quote_it():
     with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, .* quote the value"):
         load_config(None, ["model.country_holidays=NO"])  # Norway

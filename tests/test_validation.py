@@ -145,6 +145,15 @@ def test_files_that_cannot_be_read_as_one_table_are_an_input_error(spark, fast_c
         check_input(df, config, "2024-01-31")
 
 
+def test_a_reader_option_spark_refuses_is_an_input_error(spark, fast_config, tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_text("store,day,sales\na,2024-01-01,1\n")
+    config = fast_config(f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
+                         "input.target_column=sales", "input.options.sep=''")
+    with pytest.raises(InputError, match=f"cannot read input csv '{path}': .*[Dd]elimiter cannot be empty"):
+        io.read_input(spark, config)
+
+
 def test_csv_files_that_list_their_columns_in_another_order_are_refused_not_swapped(spark, fast_config, tmp_path):
     folder = tmp_path / "sales"
     folder.mkdir()

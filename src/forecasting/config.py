@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import os
 import difflib
+import re
 import types
 import typing
 from importlib import resources
@@ -64,10 +65,24 @@ def parse_override(text: str) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
         raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
+    if _read_as_nothing(raw, value) or re.fullmatch(r"[-+]?0[0-9_]+", raw.strip()):
+        # YAML's syntax took it (| or > starts a block, # a comment) or YAML 1.1 read a
+        # leading zero as octal (0123 is 83): what was typed, as text, which a key
+        # expecting a number then reports
+        value = raw.strip()
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
         nested = {part: nested}
     return nested
+
+
+def _read_as_nothing(raw: str, value: Any) -> bool:
+    """Whether YAML read a value typed on the command line as empty or null, where
+    neither was written."""
+    written = raw.strip()
+    if value == "":
+        return bool(written) and written not in ("''", '""')
+    return value is None and bool(written) and written not in ("null", "Null", "NULL", "~")
 
 
 def _config_path(parts: list[str]) -> list[str]:
@@ -180,9 +195,15 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
 
 
 def _flag_hint(expected: tuple, value: Any) -> str:
-    """YAML 1.1 reads NO (Norway), yes, off, ... as flags where text was meant."""
+    """What YAML 1.1 made of a value: NO (Norway), yes, off, ... flags, 2024 a number
+    where text was meant; 1e-4 text where a number was (it wants 1.0e-4)."""
     if isinstance(value, bool) and str in expected:
         return " (YAML reads yes, no, on, off, y and n as true or false: quote the value, e.g. 'NO')"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
+        return f" (YAML reads {value!r} as a number: quote the value, e.g. '{value}')"
+    if isinstance(value, str) and float in expected and re.fullmatch(r"[-+]?[0-9]+[eE][-+]?[0-9]+", value.strip()):
+        mantissa, exponent = re.split("[eE]", value.strip())
+        return f" (YAML reads a number in e-notation only with a decimal point: write {mantissa}.0e{exponent})"
     return ""
 
 

@@ -5,7 +5,7 @@ import logging
 from functools import reduce
 
 import pandas as pd
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 
 from forecasting import lineage
@@ -56,11 +56,11 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
             # trained on other data than was checked and recorded. One version for all.
             version = lineage.delta_version(spark, config)
             df = _read_delta_at(spark, config, version["delta_version"])
-    except AnalysisException as err:
-        hint = ""
-        if "TIMESTAMP(NANOS" in err.getMessage():
+    except (AnalysisException, IllegalArgumentException) as err:  # the files, or the reader's options
+        message, hint = err.getMessage() or str(err), ""
+        if "TIMESTAMP(NANOS" in message:
             hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
-        raise InputError(f"cannot read input {source.format} '{source.path}': {err.getMessage()}{hint}") from err
+        raise InputError(f"cannot read input {source.format} '{source.path}': {message}{hint}") from err
     if delta:
         logger.info("input: %s %s at Delta version %s", source.format, source.path, version["delta_version"])
         return df, version
