@@ -44,8 +44,14 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --run-date) [ $# -ge 2 ] || { echo "$0: --run-date needs a date" >&2; exit 64; }; run_date=$2; shift 2 ;;
         --run-date=*) run_date=${1#--run-date=}; shift ;;
-        --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 64; }; config=$2; args+=("$1" "$2"); shift 2 ;;
-        --config=*) config=${1#--config=}; args+=("$1"); shift ;;
+        --config|--config=*)
+            [ -z "$config" ] || { echo "$0: --config given twice: the job reads one file" >&2; exit 64; }
+            if [ "$1" = --config ]; then
+                [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 64; }
+                config=$2; args+=("$1" "$2"); shift 2
+            else
+                config=${1#--config=}; args+=("$1"); shift
+            fi ;;
         --set) [ $# -ge 2 ] || { echo "$0: --set needs a value" >&2; exit 64; }
                args+=("$1" "$2"); settings+=("$1" "$2"); overrides+=("$1" "$2"); shift 2 ;;
         --set=*) args+=("$1"); settings+=("$1"); overrides+=("$1"); shift ;;

@@ -144,3 +144,15 @@ def test_scoring_with_models_trained_after_its_run_date_is_a_wrong_call(capsys):
         score_forecast.main(["--run-date", "2024-03-31", "--model-run-date", "2024-04-05"])
     assert exited.value.code == 2
     assert "--model-run-date 2024-04-05 is after --run-date 2024-03-31" in capsys.readouterr().err
+
+
+def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
+    from forecasting import __main__ as forecasting_main
+
+    with pytest.raises(SystemExit) as exited:
+        cli.job_parser("train").parse_args(["--config", "base.yaml", "--config", "prod.yaml"])
+    assert exited.value.code == 2
+    assert "--config given twice (base.yaml, prod.yaml): one file is read" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        forecasting_main.parser().parse_args(["output", "--config", "a.yaml", "--config=b.yaml"])
+    assert exited.value.code == 2 and "--config given twice" in capsys.readouterr().err

@@ -177,6 +177,8 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     assert wrapper(tmp_path, "predict").returncode == 64
     other_spelling = wrapper(tmp_path, "train", "--run-date", "20240220")  # would take a lock of its own
     assert other_spelling.returncode == 64 and "--run-date must be YYYY-MM-DD, got '20240220'" in other_spelling.stderr
+    twice = wrapper(tmp_path, "train", "--config", "conf/airports.yaml", "--config=conf/m4_hourly.yaml")
+    assert twice.returncode == 64 and "--config given twice" in twice.stderr
 
 
 def test_the_crontab_example_calls_the_wrapper_with_shipped_configs():

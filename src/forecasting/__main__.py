@@ -28,7 +28,7 @@ DEFAULT_RUNS = 10
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="the job's YAML file, layered over the embedded defaults")
+    common.add_argument("--config", action=cli.OneConfig, help="the job's YAML file, layered over the embedded defaults")
     common.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config key (repeatable), as for the jobs",

@@ -31,10 +31,21 @@ def run_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"--run-date expects YYYY-MM-DD, got {text!r}") from None
 
 
+class OneConfig(argparse.Action):
+    """``--config`` given once: argparse would keep only the last of several, and a
+    base file meant to go under another would be silently left out."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            parser.error(f"--config given twice ({getattr(namespace, self.dest)}, {value}): one file is read; "
+                         "put the keys of one in the other, or give them with --set")
+        setattr(namespace, self.dest, value)
+
+
 def job_parser(description: str) -> argparse.ArgumentParser:
     """The arguments every job takes; a job adds its own before parsing."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="YAML file layered over the embedded defaults")
+    parser.add_argument("--config", action=OneConfig, help="YAML file layered over the embedded defaults")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config key (repeatable); the value is read as YAML",
