@@ -3,11 +3,13 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
 
-from forecasting import cli, io, pipeline, tracking
+from forecasting import cli, io, pipeline, python_worker, tracking
 from forecasting.spark_session import MissingDeltaError
 
 
@@ -38,23 +40,33 @@ def summary(failed: int):
     return done
 
 
-def test_a_finished_job_exits_0_and_leaves_stopping_spark_to_the_jvm(session, capsys):
+def test_a_finished_job_exits_0_and_leaves_stopping_spark_to_the_jvm(session, capsys, tmp_path):
     # PySpark's stop() waits up to a second on its accumulator server; the JVM's
     # shutdown hook stops the context as the driver process exits
-    assert run(lambda spark, config: summary(failed=0)) == cli.EXIT_OK
+    kept = tmp_path / "summary.txt"
+    assert run(lambda spark, config: summary(failed=0), "--summary-file", str(kept)) == cli.EXIT_OK
     assert not session.stopped
-    assert "Forecast run 2024-01-01" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Forecast run 2024-01-01" in printed
+    assert kept.read_text() == printed  # the summary alone, whatever else went to standard output
 
 
 @pytest.mark.parametrize("error, code", [
     (io.InputError("no rows"), cli.EXIT_INPUT),
     (tracking.TrackingUnavailable("refused"), cli.EXIT_TRACKING),
 ])
-def test_input_and_tracking_errors_have_their_own_exit_codes(session, error, code):
+def test_input_and_tracking_errors_have_their_own_exit_codes(session, error, code, monkeypatch):
+    # the warm-up job that loads the Python workers may still be running: it is let end
+    # first, or Spark logs its worker as crashed after the job's own clean error
+    warming = threading.Thread(target=time.sleep, args=(0.5,))
+    monkeypatch.setattr(python_worker, "_started", [warming])
+
     def job(spark, config):
+        warming.start()
         raise error
 
     assert run(job) == code
+    assert not warming.is_alive()
 
 
 def test_spark_without_delta_lake_is_a_configuration_error_before_the_job_starts(monkeypatch, caplog, capsys):

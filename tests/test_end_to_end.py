@@ -39,10 +39,12 @@ def started_jobs(folder: Path) -> list[dict]:
 
 
 def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
-    done = spark_submit([*QUICK, "--run-date", "2026-01-05"], cwd=tmp_path,
+    done = spark_submit([*QUICK, "--run-date", "2026-01-05", "--summary-file", "summary.txt"], cwd=tmp_path,
                         spark_args=event_log(tmp_path / "training-events"))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
+    summary = (tmp_path / "summary.txt").read_text()  # the summary alone: the log came out with it
+    assert summary.startswith("Forecast run 2026-01-05 finished") and "INFO" not in summary and "INFO" in done.stdout
     assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
     assert "train and forecast every series: 24/24 series done in " in done.stdout
     # the Spark UI names every step's jobs, the table writes too (they run side by side, each in its thread)

@@ -8,7 +8,9 @@ import importlib
 import logging
 import sys
 import threading
+from pathlib import Path
 
+from forecasting import python_worker
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
@@ -54,6 +56,9 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     # machine's local date would name a different run near midnight.
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
     parser.add_argument("--run-date", type=run_date, default=today, help="YYYY-MM-DD, default today in UTC")
+    # spark-submit sends a Python driver's standard error to its standard output: the
+    # summary cannot be told from the log by the stream it is printed to
+    parser.add_argument("--summary-file", metavar="PATH", help="also write the end-of-job summary to this file")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -98,11 +103,16 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         summary = job(spark, config)
     except InputError as err:
         logger.error("input error: %s", err)
+        python_worker.wait_for_early_workers()
         return EXIT_INPUT
     except TrackingUnavailable as err:
         logger.error("tracking error: %s", err)
+        python_worker.wait_for_early_workers()
         return EXIT_TRACKING
-    print(summary.format())  # the job's final report, for the person who started it
+    report = summary.format()
+    print(report)  # the job's final report, for the person who started it
+    if getattr(args, "summary_file", None):
+        Path(args.summary_file).write_text(report + "\n")
     return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
 
 

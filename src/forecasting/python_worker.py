@@ -122,7 +122,19 @@ class EarlyWorkers(threading.Thread):
             logger.debug("starting Python workers early failed: %s", err)
 
 
+_started: list[EarlyWorkers] = []
+
+
 def start_workers_early(spark: SparkSession) -> EarlyWorkers:
     workers = EarlyWorkers(spark)
     workers.start()
+    _started.append(workers)
     return workers
+
+
+def wait_for_early_workers(timeout: float = 60.0) -> None:
+    """Let the warm-up job end before a job that stopped early (a bad input) exits:
+    the process leaving mid-task has Spark log a Python worker "crashed" after
+    the job's own clean error."""
+    for workers in _started:
+        workers.join(timeout)
