@@ -168,3 +168,23 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     with pytest.raises(SystemExit) as exited:
         forecasting_main.parser().parse_args(["output", "--config", "a.yaml", "--config=b.yaml"])
     assert exited.value.code == 2 and "--config given twice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("s3a://AKIAKEY:abc/def+ghi@bucket/x", "s3a://AKIAKEY:(redacted)@bucket/x"),  # a raw secret key holds /
+    ("https://:token123@host/api", "https://:(redacted)@host/api"),  # a token without a user
+    ("ftp://ana:p@ss@files/dir/f@x.csv", "ftp://ana:(redacted)@files/dir/f@x.csv"),  # an @ in the password
+    ("https://host:8080/team@x/y", "https://host:8080/team@x/y"),  # a port and an @ in the path: nothing secret
+    ("https://ana@host/x", "https://ana@host/x"),
+])
+def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
+    assert tracking.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"
+
+
+def test_a_traceback_nothing_caught_is_printed_redacted(capsys):
+    try:
+        raise RuntimeError("cannot open ftp://ana:hunter2@files/x.csv")
+    except RuntimeError as err:
+        cli.print_redacted_traceback(type(err), err, err.__traceback__)
+    printed = capsys.readouterr().err
+    assert "Traceback" in printed and "ftp://ana:(redacted)@files/x.csv" in printed and "hunter2" not in printed

@@ -8,6 +8,7 @@ import importlib
 import logging
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from forecasting import python_worker
@@ -71,10 +72,17 @@ class RedactingFormatter(logging.Formatter):
         return redact_url_password(super().format(record))
 
 
+def print_redacted_traceback(kind, error, trace) -> None:
+    """``sys.excepthook`` for a job's process: the traceback of an error nothing
+    caught, which Python prints past the log's formatter, redacted the same way."""
+    sys.stderr.write(redact_url_password("".join(traceback.format_exception(kind, error, trace))))
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    sys.excepthook = print_redacted_traceback
     # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
     logging.getLogger("py4j").setLevel(logging.WARNING)
 

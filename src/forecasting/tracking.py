@@ -48,7 +48,7 @@ INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 SECRET_NAME = re.compile(
     r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
-URL_PASSWORD = re.compile(r"(://[^/:@\s]+):[^/@\s]+@")  # scheme://user:password@host
+URL_AFTER_SCHEME = re.compile(r"://([^\s'\"<>]+)")  # scheme://[user:password@]host/path
 REDACTED = "(redacted)"
 
 
@@ -296,8 +296,23 @@ def redact_secrets(data: dict, prefix: str = "") -> dict:
 
 
 def redact_url_password(text: str) -> str:
-    """``scheme://user:password@host`` with the password replaced."""
-    return URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+    """``scheme://user:password@host`` with the password replaced, also where the
+    user is empty or the password holds a / or an @ (a raw AWS secret key may)."""
+    return URL_AFTER_SCHEME.sub(lambda match: "://" + _without_password(match.group(1)), text)
+
+
+def _without_password(rest: str) -> str:
+    """``rest`` of a URL after its scheme, its user info's password replaced. The
+    user info ends at the last @ before the path: the first / after an @."""
+    first_at = rest.find("@")
+    if first_at < 0:
+        return rest
+    path = rest.find("/", first_at)
+    at = rest.rfind("@", 0, path if path >= 0 else len(rest))
+    user, colon, password = rest[:at].partition(":")
+    if not colon or "/" in user or re.match(r"\d+[/?#]", password):  # no password; host:port/path@...
+        return rest
+    return f"{user}:{REDACTED}{rest[at:]}"
 
 
 def check_server(uri: str, timeout: float) -> None:
