@@ -84,7 +84,7 @@ def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplo
 def test_questions_about_a_local_store_that_is_not_there_create_none(tmp_path, monkeypatch, caplog, uri, store):
     monkeypatch.chdir(tmp_path)  # e.g. asked from the wrong folder
     assert forecasting_main(["runs", "--set", f"tracking.uri={uri}"]) == 1
-    assert f"no MLflow store at {tmp_path / store if store == 'mlruns' else store}" in caplog.text
+    assert f"no MLflow store at {tmp_path / store}" in caplog.text  # where the folder it was asked from puts it
     assert list(tmp_path.iterdir()) == []  # MLflow had made and migrated an empty database here
 
 

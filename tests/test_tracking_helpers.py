@@ -209,3 +209,20 @@ def test_a_run_that_failed_before_counting_its_series_records_no_total(tmp_path)
     tracking.finish_parent_run(context, {}, 3.0, failed=True)
     metrics = client.get_run(parent).data.metrics
     assert "series_total" not in metrics and metrics["wall_seconds"] == 3.0
+
+
+def test_a_sqlite_store_is_found_from_any_folder_and_keeps_its_artifacts_beside_it(tmp_path, monkeypatch):
+    from forecasting.config import load_config
+
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, ["tracking.uri=sqlite:///mlflow.db", "tracking.experiment=in a database"])
+    context = tracking.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
+    assert context.tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"  # four slashes: absolute
+    monkeypatch.chdir(tmp_path / "elsewhere")  # as an executor started in another folder
+    client = tracking.client(context.tracking_uri)
+    assert client.get_experiment(context.experiment_id).artifact_location == (tmp_path / "mlartifacts").as_uri()
+    assert (tmp_path / "mlartifacts" / context.parent_run_id / "artifacts" / "config" / "resolved.yaml").is_file()
+    assert not (tmp_path / "elsewhere" / "mlflow.db").exists()
+    # MLflow makes an empty ./mlruns for its default experiment; artifacts there had read as a broken file store
+    assert not list((tmp_path / "mlruns").glob("*"))

@@ -65,10 +65,10 @@ class JobSummary:
         if self.catalog:
             lines.append(f"  {'catalog':<{width}}  {', '.join(self.catalog.values())}")
         lines += ["", f"  MLflow parent run {self.job_run_id} (experiment {self.experiment_id})"]
-        if urlparse(self.tracking_uri).scheme == "file":
-            lines.append(f"  open the UI with: mlflow ui --backend-store-uri {self.tracking_uri}")
-        else:
+        if urlparse(self.tracking_uri).scheme in ("http", "https") or self.tracking_uri.startswith("databricks"):
             lines.append(f"  tracking server: {self.tracking_uri}")
+        else:  # a folder or a database
+            lines.append(f"  open the UI with: mlflow ui --backend-store-uri {self.tracking_uri}")
         if self.counts.get(FAILED) or self.counts.get(SKIPPED):
             lines.append(f"  why series failed or were skipped: {self.reasons_in}")
         if self.untracked:

@@ -127,11 +127,23 @@ def tls_settings() -> dict[str, Any]:
     return settings
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` tracking URI (``sqlite:///relative.db``,
+    ``sqlite:////absolute.db``), None for other stores and an in-memory one."""
+    parsed = urlparse(uri)
+    if parsed.scheme.split("+")[0] != "sqlite" or parsed.path in ("", "/", "/:memory:"):
+        return None
+    return Path(parsed.path[1:])
+
+
 def resolve_uri(uri: str) -> str:
-    """A bare path becomes an absolute ``file:`` URI, so executors started in other
-    working directories write to the same store."""
+    """A bare path becomes an absolute ``file:`` URI, and a ``sqlite:`` file an absolute
+    path, so executors started in other working directories write to the same store."""
     if uri == "databricks":  # the workspace's own tracking, not a folder
         return uri
+    database = sqlite_file(uri)
+    if database is not None:
+        return f"{urlparse(uri).scheme}:///{database.expanduser().resolve()}"
     if urlparse(uri).scheme in ("", "file"):
         # a file: URI's path is percent-encoded (Path.as_uri() writes a space as %20)
         path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
@@ -228,10 +240,14 @@ def start_parent_run(
     check_server(uri, config.tracking.timeout_seconds)
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)
+    # a database store's artifacts go to ./mlruns of whatever folder the job runs in unless
+    # told otherwise; a sqlite file's beside it
+    database = sqlite_file(uri)
+    artifacts = None if database is None else (database.parent / "mlartifacts").as_uri()
     experiment_id = (
         experiment.experiment_id
         if experiment is not None
-        else tracker.create_experiment(config.tracking.experiment)
+        else tracker.create_experiment(config.tracking.experiment, artifact_location=artifacts)
     )
     versions = lineage.package_versions()
     tags = {
