@@ -2,7 +2,8 @@
 # Start or stop a real MLflow tracking server on localhost, for local runs and tests:
 # SQLite backend store and an artifact root that the server itself serves over HTTP.
 #
-#   scripts/mlflow_server.sh start DIR [PORT]     # prints the tracking URI once it answers
+#   scripts/mlflow_server.sh start DIR [PORT]     # prints the tracking URI once it answers;
+#                                                 # refuses a port something already listens on
 #   scripts/mlflow_server.sh stop DIR
 #
 # With MLFLOW_SERVER_ADMIN_USERNAME and MLFLOW_SERVER_ADMIN_PASSWORD set, the server
@@ -44,26 +45,45 @@ INI
         "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
             "http://127.0.0.1:$port/health" > /dev/null 2>&1
     }
+    # Another server on the port would answer the health check for ours, whose gunicorn
+    # cannot bind it: refuse it. Bound as gunicorn binds (SO_REUSEADDR), so that only a
+    # listener, not a closed connection's TIME_WAIT, counts as taken.
+    if ! "$python" -c 'import socket, sys
+with socket.socket() as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    probe.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2> /dev/null; then
+        echo "port $port on 127.0.0.1 is already in use: stop what listens there or choose another port" >&2
+        exit 1
+    fi
     setsid mlflow server "${args[@]}" > "$dir/server.log" 2>&1 < /dev/null &
-    echo $! > "$dir/server.pid"
+    pid=$!
+    echo "$pid" > "$dir/server.pid"
+    # ours: the server started here still runs and its gunicorn has bound the port (its
+    # log says "Listening at"), so that an answer is its own, not a server's that took
+    # the port since the check above while gunicorn retries binding it
+    ours() {
+        kill -0 "$pid" 2>/dev/null && grep -qF "Listening at: http://127.0.0.1:$port (" "$dir/server.log"
+    }
+    give_up() {
+        echo "$1; see $dir/server.log" >&2
+        tail -20 "$dir/server.log" >&2
+        kill -TERM -- "-$pid" 2>/dev/null || true  # nothing of a failed start left running
+        rm -f "$dir/server.pid"
+        exit 1
+    }
     for _ in $(seq 1 120); do
-        if answers; then
+        if ours && answers; then
             # a worker that fails to boot takes the server down a moment after it answered
             sleep 2
-            if kill -0 "$(cat "$dir/server.pid")" 2>/dev/null && answers; then
+            if ours && answers; then
                 echo "http://127.0.0.1:$port"
                 exit 0
             fi
         fi
-        if ! kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
-            echo "mlflow server exited; see $dir/server.log" >&2
-            tail -20 "$dir/server.log" >&2
-            exit 1
-        fi
+        kill -0 "$pid" 2>/dev/null || give_up "mlflow server exited"
         sleep 0.5
     done
-    echo "mlflow server did not answer on port $port within 60s; see $dir/server.log" >&2
-    exit 1
+    give_up "mlflow server did not answer on port $port within 60s"
     ;;
 stop)
     if [ -f "$dir/server.pid" ]; then

@@ -1,4 +1,6 @@
 """The notebook's helpers, without Spark."""
+import re
+
 import pandas as pd
 import pytest
 
@@ -88,3 +90,158 @@ def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
     assert explore.load_history(by_time, {"store": "a"})["y"].tolist() == [1.0]
     # a file input's data_version is a content hash, not a Delta version
     assert explore.load_history(config, {"store": "a"}, data_version="3f2a9c")["y"].tolist() == [99.0]
+
+
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
+    # pyarrow gives an integer column holding a null as floats: the key 2 would read "2.0",
+    # neither the tags' text nor the series hash the job logged ("2")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    from forecasting import tracking
+
+    rows = pa.table({"item": pa.array([2, 2, None, 3], pa.int64()),
+                     "day": ["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-01"], "sales": [4.0, 5.0, 7.0, 9.0]})
+    path = tmp_path / "input"
+    if fmt == "delta":
+        write_deltalake(str(path), rows)
+        table = explore.read_table(path)
+    else:  # as Spark writes it: no pandas metadata to restore the type from
+        pq.write_table(rows, path.with_suffix(".parquet"))
+        path = path.with_suffix(".parquet")
+        table = explore.read_series(path, {"item": "2"}, fmt="parquet")
+    item = table.loc[table["day"] == "2024-01-02", "item"].iloc[0]
+    assert tracking.key_text(item) == "2"
+
+    config = load_config(None, [f"input.path={path}", f"input.format={fmt}", "input.key_columns=[item]",
+                                "input.time_column=day", "input.target_column=sales"]).to_dict()
+    for key in (item, "2"):
+        assert explore.load_history(config, {"item": key})["y"].tolist() == [4.0, 5.0]
+    for key in (None, "<null>", pd.NA):
+        assert explore.load_history(config, {"item": key})["y"].tolist() == [7.0]
+
+    # the child runs as the job tags them: the Spark row's int, a null as None
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment_id = client.create_experiment("forecasts")
+    tagged = {value: client.create_run(experiment_id, tags={
+        tracking.SERIES_HASH_TAG: tracking.series_hash({"item": value})}).info.run_id for value in (2, None)}
+    assert explore.series_runs(uri, experiment_id, {"item": item})["run_id"].tolist() == [tagged[2]]
+    null_item = pd.array([None], dtype="Int64")[0]  # a nullable column's missing value
+    assert explore.series_runs(uri, experiment_id, {"item": null_item})["run_id"].tolist() == [tagged[None]]
+
+
+def test_the_history_stops_at_the_end_of_the_run_date_as_the_jobs_did(tmp_path):
+    # a backfill: the input has grown since the run date, which the job's history ended with
+    (tmp_path / "input.csv").write_text(
+        "store,hour,sales\n"
+        "a,2024-01-02T23:00:00Z,1\n"
+        "a,2024-01-03T00:30:00+01:00,2\n"  # 23:30 UTC on the run date: the job's session reads UTC
+        "a,2024-01-03T00:00:00Z,3\n"
+        "a,2024-01-05T00:00:00Z,4\n"
+    )
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=hour", "input.target_column=sales"]).to_dict()
+    assert explore.load_history(config, {"store": "a"}, run_date="2024-01-02")["y"].tolist() == [1, 2]
+    assert explore.load_history(config, {"store": "a"})["y"].tolist() == [1, 2, 3, 4]
+
+
+def _job_run(run_id: str, output_path: str = "/data/forecasts", **tags):
+    from types import SimpleNamespace
+
+    tags = {"run_date": "2024-01-02", "output_path": output_path, **tags}
+    return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(tags=tags))
+
+
+def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path):
+    from deltalake import write_deltalake
+
+    path = tmp_path / "series_results"
+    rows = pd.DataFrame({"store": ["a", "b", "a"], "run_date": ["2024-01-02"] * 3, "job_run_id": ["r1", "r1", "r2"],
+                         "history_end": pd.to_datetime(["2024-01-02"] * 3, utc=True)})
+    write_deltalake(str(path), rows, partition_by=["run_date"])
+    mine = explore.job_rows(path, _job_run("r2"))
+    assert mine["store"].tolist() == ["a"] and mine["job_run_id"].tolist() == ["r2"]
+    assert mine["history_end"].dtype == "datetime64[ns]"  # as read_table gives times
+
+    # its tables are elsewhere: another config's run in the same experiment, on the same date
+    with pytest.raises(LookupError, match=r"no rows of job run r3 \(run date 2024-01-02\) in .*series_results: "
+                                          r"it wrote its tables to /data/forecasts\. Set FORECAST_OUTPUT"):
+        explore.job_rows(path, _job_run("r3"))
+    with pytest.raises(LookupError, match="it wrote its tables to output, relative to the folder it ran in"):
+        explore.job_rows(path, _job_run("r3", "output"))
+    # an earlier run of the date, whose rows a rerun replaced
+    with pytest.raises(LookupError, match=r"no rows of job run r0 .*: the later run r2 of that date replaced them"):
+        explore.job_rows(path, _job_run("r0", str(tmp_path), superseded_by="r2"))
+
+
+def _notebook_namespace() -> dict:
+    """The notebook's code cells run in order, as Jupyter would run them; their names."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "explore_forecasts.ipynb"
+    notebook = json.loads(path.read_text())
+    namespace: dict = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "explore_forecasts.ipynb", "exec"), namespace)
+    return namespace
+
+
+def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_its_run_date(tmp_path, monkeypatch):
+    import yaml
+    from deltalake import write_deltalake
+
+    from forecasting import tracking
+
+    # a backfill of 10 January, the input since grown to the 20th
+    days = pd.date_range("2024-01-01", "2024-01-20", freq="D")
+    pd.DataFrame({"store": "a", "day": days.strftime("%Y-%m-%d"), "sales": range(1, 21)}).to_csv(
+        tmp_path / "input.csv", index=False)
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=day", "input.target_column=sales"]).to_dict()
+    uri, output, run_date = (tmp_path / "mlruns").as_uri(), tmp_path / "output", "2024-01-10"
+    client = tracking.client(uri)
+    experiment_id = client.create_experiment("many-model-forecasting")
+
+    def job_run(started: int, output_path) -> str:
+        tags = {"job": "train_forecast", "run_date": run_date, "data_version": "3f2a9c",
+                "output_path": str(output_path)}
+        run_id = client.create_run(experiment_id, start_time=started, tags=tags).info.run_id
+        client.log_text(run_id, yaml.safe_dump(config), "config/resolved.yaml")
+        client.set_terminated(run_id)
+        child = client.create_run(experiment_id, start_time=started, tags={
+            tracking.PARENT_TAG: run_id, tracking.SERIES_HASH_TAG: tracking.series_hash({"store": "a"}),
+            "run_date": run_date, "status": "ok", "model": "prophet"})
+        client.log_metric(child.info.run_id, "cv_smape", 10.0)
+        return run_id
+
+    # two runs of the date whose rows the folder holds (the first's left over, as a failed write leaves them)
+    earlier, latest = job_run(1_000, output), job_run(2_000, output)
+    ahead = pd.date_range("2024-01-11", periods=3, freq="D")
+    for run_id, level in ((earlier, 100.0), (latest, 200.0)):
+        common = {"store": "a", "run_date": run_date, "job_run_id": run_id}
+        result = {**common, "status": "ok", "model": "prophet", "cv_mae": 1.0, "cv_smape": level, "cv_mase": 0.5}
+        write_deltalake(str(output / "series_results"), pd.DataFrame([result]), mode="append")
+        forecast = {**common, "ds": ahead, "yhat": level, "yhat_lower": level - 1, "yhat_upper": level + 1,
+                    "source": "trained"}
+        write_deltalake(str(output / "forecasts"), pd.DataFrame(forecast), mode="append")
+    monkeypatch.setenv("FORECAST_OUTPUT", str(output))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+    shown = _notebook_namespace()
+    assert shown["job"].info.run_id == latest
+    assert shown["results"]["job_run_id"].tolist() == [latest]
+    assert shown["forecast"]["yhat"].tolist() == [200.0] * 3  # not the earlier run's rows as well
+    assert shown["history"]["ds"].max() == pd.Timestamp(run_date)  # where its forecast starts
+    assert shown["history"]["y"].tolist() == list(range(1, 11))
+
+    # the latest run is another config's, sharing the experiment and the date: its rows are elsewhere
+    job_run(3_000, tmp_path / "other-output")
+    elsewhere = re.escape(f"it wrote its tables to {tmp_path / 'other-output'}. Set FORECAST_OUTPUT")
+    with pytest.raises(LookupError, match=elsewhere):
+        _notebook_namespace()

@@ -1,6 +1,10 @@
 """The job against a real MLflow server over HTTP: plain, flaky, down, and with basic auth."""
+import os
 import socket
 import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import mlflow
@@ -42,8 +46,6 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    import os
-
     folder = tmp_path_factory.mktemp("mlflow-auth-server")
     env = {**os.environ, "MLFLOW_SERVER_ADMIN_USERNAME": ADMIN, "MLFLOW_SERVER_ADMIN_PASSWORD": PASSWORD}
     yield start_server(folder, env)
@@ -106,6 +108,66 @@ def test_transient_server_errors_are_retried(spark, server, input_path, tmp_path
     assert results.where(F.col("reason").contains("tracking failed")).count() == 0
     runs = children_of(mlflow.MlflowClient(server), summary)
     assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+
+
+class _Healthy(BaseHTTPRequestHandler):
+    """Answers /health as an MLflow server does."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_start_refuses_a_port_another_server_answers_on(tmp_path):
+    # its answers would pass the health check while the script's own gunicorn failed to bind
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run(["bash", str(SERVER), "start", str(tmp_path), str(other.server_port)],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"port {other.server_port} on 127.0.0.1 is already in use" in done.stderr
+    assert not (tmp_path / "server.pid").exists()  # nothing started, nothing for stop to signal
+
+
+def test_start_fails_when_what_answers_is_not_the_server_it_started(tmp_path):
+    # The port is free when checked, but what answers on it is not the server started: as
+    # when another server takes the port meanwhile and gunicorn, failing to bind, retries
+    # for 5 s before it gives up. A stand-in for `mlflow` plays that: it answers, alive,
+    # without gunicorn's "Listening at", then exits.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)  # the script's health check runs the Python beside mlflow
+    stand_in = bin_dir / "mlflow"
+    stand_in.write_text(f"""#!{sys.executable}
+import sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Healthy(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+port = int(sys.argv[sys.argv.index("--port") + 1])
+threading.Thread(target=ThreadingHTTPServer(("127.0.0.1", port), Healthy).serve_forever, daemon=True).start()
+print(f"[ERROR] Connection in use: ('127.0.0.1', {{port}})", file=sys.stderr, flush=True)
+time.sleep(5)
+sys.exit(1)
+""")
+    stand_in.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(SERVER), "start", str(tmp_path / "state"), str(free_port())],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert "mlflow server exited; see" in done.stderr and "Connection in use" in done.stderr
+    assert not (tmp_path / "state" / "server.pid").exists()
 
 
 def test_server_down_at_start_stops_before_training_naming_the_uri(spark, input_path, tmp_path):

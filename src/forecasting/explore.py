@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from forecasting import tracking
+from forecasting.cleaning import end_of_day
 from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
 
@@ -68,9 +69,34 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> 
     import mlflow
 
     tracking.client(tracking_uri)
-    return mlflow.search_runs(
-        experiment_ids=[experiment_id], filter_string=tracking.series_filter(keys), order_by=["attributes.start_time DESC"]
-    )
+    return mlflow.search_runs(experiment_ids=[experiment_id], filter_string=tracking.series_filter(keys),
+                              order_by=["attributes.start_time DESC"])
+
+
+def job_rows(path: str | Path, job) -> pd.DataFrame:
+    """The rows of a Delta table that the job run ``job`` (its MLflow parent run) wrote,
+    read as ``read_table`` reads them. A run date alone is no run: two configs sharing
+    an experiment and a date write to different folders. LookupError when the run
+    has no rows here."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    run_id = job.info.run_id
+    dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+    frame = _from_arrow(dataset.to_table(filter=ds.field("job_run_id") == run_id))
+    if frame.empty:
+        tags = job.data.tags
+        written_to, replaced_by = tags.get(tracking.OUTPUT_PATH_TAG), tags.get(tracking.SUPERSEDED_TAG)
+        if replaced_by:
+            why = f"the later run {replaced_by} of that date replaced them"
+        elif written_to is None:
+            why = "it did not tag where it wrote its tables"
+        else:
+            relative = not (Path(written_to).is_absolute() or "://" in written_to)
+            why = (f"it wrote its tables to {written_to}{', relative to the folder it ran in' if relative else ''}. "
+                   "Set FORECAST_OUTPUT to that folder")
+        raise LookupError(f"no rows of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: {why}")
+    return frame
 
 
 def read_table(path: str | Path, version: int | None = None, timestamp: str | None = None) -> pd.DataFrame:
@@ -85,13 +111,40 @@ def read_table(path: str | Path, version: int | None = None, timestamp: str | No
     if timestamp is not None:
         at = pd.Timestamp(timestamp)
         table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
-    frame = table.to_pandas()
+    return _from_arrow(table.to_pyarrow_table())
+
+
+def _from_arrow(table) -> pd.DataFrame:
+    """An Arrow table of an output table as ``read_table`` gives it: integers as in
+    ``_to_pandas``, times in UTC without a zone, in nanoseconds."""
+    frame = _to_pandas(table)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             frame[column] = frame[column].dt.tz_convert(None)
         if pd.api.types.is_datetime64_dtype(frame[column]):
             frame[column] = frame[column].astype("datetime64[ns]")
     return frame
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """An Arrow table as pandas, an integer column holding a null as a nullable integer:
+    pyarrow makes it float, where a key 2 reads "2.0", neither the tags' text nor the
+    job's value. Columns without a null keep numpy's integers."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if pa.types.is_integer(field.type) and column.null_count:
+            nullable = pd.api.types.pandas_dtype(_NULLABLE_INTEGERS[str(field.type)])
+            # from Arrow, not from the floats, which lose integers above 2**53; by position,
+            # as the frame may have an index of its own (a parquet file written by pandas)
+            frame[field.name] = column.to_pandas(types_mapper={field.type: nullable}.get).array
+    return frame
+
+
+_NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+                      "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
 
 
 def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> pd.DataFrame:
@@ -122,9 +175,9 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
             try:
                 match = field == _typed(text, dataset.schema.field(column).type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return dataset.schema.empty_table().to_pandas()  # no value of the column's type reads so
+                return _to_pandas(dataset.schema.empty_table())  # no value of the column's type reads so
         condition = match if condition is None else condition & match
-    return dataset.to_table(filter=condition).to_pandas()
+    return _to_pandas(dataset.to_table(filter=condition))
 
 
 def _typed(text: str, column_type):
@@ -144,7 +197,10 @@ def _matches(column: pd.Series, value: Any) -> pd.Series:
     """Which rows hold the key value, compared as text the way the tags show it
     (``tracking.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
     distinct = column.drop_duplicates()
-    return column.isin(distinct[distinct.map(tracking.key_text) == tracking.key_text(value)])
+    # not Series.map, which hands a nullable integer column's values over as floats ("2.0");
+    # and isin matches no pandas NA, so a null is matched by isna
+    wanted = distinct[[tracking.key_text(item) == tracking.key_text(value) for item in distinct]]
+    return column.isin(wanted.dropna()) | (column.isna() & wanted.isna().any())
 
 
 def run_config(tracking_uri: str, run_id: str) -> dict:
@@ -155,11 +211,15 @@ def run_config(tracking_uri: str, run_id: str) -> dict:
     return yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config/resolved.yaml"))
 
 
-def load_history(config: dict, keys: dict[str, Any], data_version: str | None = None) -> pd.DataFrame:
+def load_history(
+    config: dict, keys: dict[str, Any], data_version: str | None = None, run_date: str | None = None
+) -> pd.DataFrame:
     """One series' input rows as ``ds``/``y``, read the way the job read them: a
     CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text.
     ``data_version``, the run's tag of that name: for a Delta input the version it
-    read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest)."""
+    read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest).
+    ``run_date``, the run's tag of that name: only the rows the job knew on it, those
+    before the end of that day (a backfill's history stops where its forecast starts)."""
     source = config["input"]
     options = {name.lower(): value for name, value in source.get("options", {}).items()}  # Spark's, not pandas'
     if source["path"] == SAMPLE_INPUT:
@@ -174,7 +234,9 @@ def load_history(config: dict, keys: dict[str, Any], data_version: str | None = 
         frame = read_table(source["path"], version=None if pinned is None else int(pinned),
                            timestamp=options.get("timestampasof") if pinned is None else None)
     elif source["format"] == "parquet":
-        frame = pd.read_parquet(source["path"])
+        import pyarrow.parquet as pq
+
+        frame = _to_pandas(pq.read_table(source["path"]))  # a Spark-written file has no pandas metadata
     else:
         raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
     for column, value in keys.items():
@@ -182,4 +244,7 @@ def load_history(config: dict, keys: dict[str, Any], data_version: str | None = 
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
     # as the job reads times: an offset converted to UTC, whose wall-clock times it models
     ds = pd.to_datetime(history["ds"], utc=True).dt.tz_convert(None)
-    return history.assign(ds=ds, y=pd.to_numeric(history["y"])).sort_values("ds")
+    history = history.assign(ds=ds, y=pd.to_numeric(history["y"]).astype("float64"))  # the job models doubles
+    if run_date is not None:
+        history = history[history["ds"] < end_of_day(run_date)]  # the job's cut: pipeline.as_of_cut
+    return history.sort_values("ds")

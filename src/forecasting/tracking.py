@@ -179,7 +179,10 @@ def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
 
 
 def _is_null(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, NaN, and pandas' NA and NaT (a nullable column's missing value)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def key_text(value: Any) -> str:
