@@ -415,10 +415,38 @@ def test_the_evaluation_learns_nothing_from_held_out_values_through_interpolatio
     assert outcome.forecast["yhat"].iloc[0] == pytest.approx(before)  # as if the rows after it were never seen
     held_out = history["y"].iloc[-7:].to_numpy()
     assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(held_out - before)))
-    assert "evaluation: 3 interpolated periods before the held-out ones took the last value before them" in (
-        " ".join(outcome.notes))
+    assert ("evaluation: 3 periods before the held-out ones cleaned from the earlier rows alone, not from values "
+            "drawn from the held-out ones") in outcome.notes
     # the same series trained for production keeps its interpolation
     assert train_series(history, config).cleaned["y"].iloc[52] > before + 300
+
+
+@pytest.mark.parametrize("settings, make", [
+    # a negative value dropped just before the held-out rows leaves a gap, interpolated
+    (["cleaning.negative_values=drop", "cleaning.gaps=interpolate"], lambda y: y.where(y.index != 26, -5.0)),
+    # a missing value, then a missing period: interpolated first, zero-filled after
+    (["cleaning.missing_values=interpolate", "cleaning.gaps=zero"],
+     lambda y: y.where(y.index != 25, np.nan).drop(index=26)),
+])
+def test_policies_combined_draw_nothing_from_held_out_values_either(fast_config, settings, make):
+    ds = pd.date_range("2024-01-01", periods=30, freq="D")
+    y = make(pd.Series(np.r_[np.arange(27.0), [1000.0] * 3]))  # the held-out days jump
+    history = pd.DataFrame({"ds": ds[y.index], "y": y.to_numpy()})
+    config = fast_config("selection.candidates=[naive]", "forecast.horizon=3", "cross_validation.folds=1",
+                         "forecast.min_history=10", *settings)
+    outcome = train_series(history, config, holdout=3)
+    modelled = outcome.cleaned["y"].to_numpy()[:-3]
+    assert modelled.max() <= 25.0, modelled  # nothing pulled towards the held-out 1000s
+    assert outcome.forecast["yhat"].iloc[0] == modelled[-1]
+
+
+def test_a_dropped_negative_among_the_held_out_rows_is_not_scored_as_its_interpolated_guess(fast_config):
+    ds = pd.date_range("2024-01-01", periods=30, freq="D")
+    y = np.r_[np.arange(27.0), 0.0, -5.0, 1000.0]
+    config = fast_config("selection.candidates=[naive]", "forecast.horizon=3", "cross_validation.folds=1",
+                         "forecast.min_history=10", "cleaning.negative_values=drop", "cleaning.gaps=interpolate")
+    outcome = train_series(pd.DataFrame({"ds": ds, "y": y}), config, holdout=3)
+    assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean([abs(0 - 26), abs(1000 - 26)]))
 
 
 def test_a_held_out_period_filled_by_interpolation_is_not_scored_but_one_filled_with_zero_is(fast_config):

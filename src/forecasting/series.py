@@ -62,37 +62,53 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
 def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
                   config: JobConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cleaned series' last ``holdout`` rows split off to be scored, without what
-    cleaning drew from them on either side. A period interpolated after the last
-    value before them leaned on held-out values: it takes that last value, as
-    cleaning the earlier rows alone gives it (the ends take the nearest value). A
-    held-out period interpolated is a guess, not a value to score. Filled by
-    ``zero``, a period is a value the policy declares, and stays. Notes both on
-    ``cleaned``, whose history becomes the series as modelled."""
-    frame, policy = cleaned.history.copy(), config.cleaning
-    origin = frame["ds"].iloc[0] if len(frame) else None
-    periods = align_to_grid(raw["ds"], config.forecast.frequency, origin=origin)
-    valued = periods[np.isfinite(raw["y"].to_numpy())]
-    had_value, had_row = frame["ds"].isin(valued).to_numpy(), frame["ds"].isin(periods).to_numpy()
-    by_missing = had_row & (policy.missing_values != "drop")  # else its row was dropped: a gap to the gaps policy
-    guessed = ~had_value & np.where(by_missing, policy.missing_values == "interpolate", policy.gaps == "interpolate")
+    cleaning drew from them on either side. The rows before them are cleaned again
+    from the earlier input rows alone: a period interpolated towards a held-out value
+    takes the value before it instead (the ends take the nearest value), and periods
+    after the earlier rows' last are filled as the gaps policy fills them (a zero, or
+    that last value). A held-out period filled by interpolation is a guess, not a
+    value to score; one filled by ``zero`` is a value the policy declares, and stays.
+    Notes both on ``cleaned``, whose history becomes the series as modelled."""
+    frame, policy, frequency = cleaned.history, config.cleaning, config.forecast.frequency
     split = max(len(frame) - holdout, 0)
-    anchors = np.flatnonzero(~guessed[:split])
-    leaning = np.zeros(len(frame), dtype=bool)
-    leaning[(anchors[-1] + 1 if len(anchors) else 0):split] = True
-    leaning &= guessed
-    if leaning.any() and len(anchors):
-        frame.loc[leaning, "y"] = frame["y"].iloc[anchors[-1]]
-        cleaned.notes.append(f"evaluation: {int(leaning.sum())} interpolated periods before the held-out ones took "
-                             "the last value before them, not values drawn from the held-out ones")
-    elif leaning.any():  # no value before the held-out rows to take
-        cleaned.notes.append(f"evaluation: {int(leaning.sum())} periods interpolated from held-out values left out")
-        frame = frame[~leaning]
-        split, guessed = split - int(leaning.sum()), guessed[~leaning]
-    unscored = int(guessed[split:].sum())
-    if unscored:
-        cleaned.notes.append(f"evaluation: {unscored} held-out periods filled by interpolation not scored")
-    cleaned.history = frame  # as modelled, for the child run's plot
-    return frame.iloc[:split], frame.iloc[split:][~guessed[split:]]
+    if split == 0:
+        return frame.iloc[:0], frame
+    periods = align_to_grid(raw["ds"], frequency, origin=frame["ds"].iloc[0])
+    earlier = (periods < frame["ds"].iloc[split]).to_numpy()
+    alone = clean_history(raw[earlier], frequency, policy)
+    alone_history = alone.history.iloc[:0] if alone.rejection else alone.history
+    known = frame.iloc[:split][["ds"]].merge(alone_history[["ds", "y"]], on="ds", how="left")
+    after = known["y"].isna().to_numpy()  # periods after the earlier rows' last
+    if after.any() and len(alone_history):
+        known.loc[after, "y"] = 0.0 if policy.gaps == "zero" else alone_history["y"].iloc[-1]
+    elif after.any():  # no value before the held-out rows to take
+        cleaned.notes.append(f"evaluation: {int(after.sum())} periods filled from held-out values left out")
+    values = known["y"].to_numpy()
+    moved = int((np.isfinite(values) & ~np.isclose(values, frame["y"].iloc[:split].to_numpy())).sum())
+    known = known[np.isfinite(values)]
+    if moved:
+        cleaned.notes.append(f"evaluation: {moved} periods before the held-out ones cleaned from the earlier rows "
+                             "alone, not from values drawn from the held-out ones")
+    held_out = frame.iloc[split:]
+    guessed = _interpolated(held_out["ds"], raw, periods, policy)
+    if guessed.any():
+        cleaned.notes.append(f"evaluation: {int(guessed.sum())} held-out periods filled by interpolation not scored")
+    cleaned.history = pd.concat([known, held_out], ignore_index=True)  # as modelled, for the child run's plot
+    return cleaned.history.iloc[:len(known)], held_out[~guessed]
+
+
+def _interpolated(labels: pd.Series, raw: pd.DataFrame, periods: pd.Series, policy) -> np.ndarray:
+    """Which cleaned periods ``labels`` were filled by interpolation: no input row of
+    theirs kept a value (one missing, or negative and dropped), and the policy that
+    filled them interpolates (missing values for a period whose row was missing and
+    kept, else the gaps policy)."""
+    y = raw["y"].to_numpy(dtype="float64")
+    kept = np.isfinite(y) & ((y >= 0) | (policy.negative_values != "drop"))
+    missing = ~np.isfinite(y) & (policy.missing_values != "drop")
+    valued, filled_as_missing = labels.isin(periods[kept]), labels.isin(periods[missing])
+    by_missing = filled_as_missing.to_numpy() & ~valued.to_numpy()
+    interpolated = np.where(by_missing, policy.missing_values == "interpolate", policy.gaps == "interpolate")
+    return ~valued.to_numpy() & interpolated
 
 
 def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
