@@ -188,3 +188,14 @@ def test_a_traceback_nothing_caught_is_printed_redacted(capsys):
         cli.print_redacted_traceback(type(err), err, err.__traceback__)
     printed = capsys.readouterr().err
     assert "Traceback" in printed and "ftp://ana:(redacted)@files/x.csv" in printed and "hunter2" not in printed
+
+
+def test_a_summary_file_that_cannot_be_written_is_refused_before_the_job_or_leaves_its_exit_code(
+        session, tmp_path, capsys, caplog):
+    with pytest.raises(SystemExit) as exited:  # a folder that is not there: before any work
+        cli.job_parser("train").parse_args(["--summary-file", str(tmp_path / "no-such-folder" / "summary.txt")])
+    assert exited.value.code == 2 and "--summary-file" in capsys.readouterr().err
+    taken = tmp_path / "a-folder"
+    taken.mkdir()  # a path that cannot be written as a file: the job's work is done all the same
+    assert run(lambda spark, config: summary(failed=0), "--summary-file", str(taken)) == cli.EXIT_OK
+    assert f"cannot write the summary to {taken}" in caplog.text

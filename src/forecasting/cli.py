@@ -34,6 +34,14 @@ def run_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"--run-date expects YYYY-MM-DD, got {text!r}") from None
 
 
+def summary_file(text: str) -> Path:
+    """A file in a folder that exists: found out before the job, not after its work."""
+    path = Path(text)
+    if not path.resolve().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"--summary-file {text}: no folder {path.resolve().parent}")
+    return path
+
+
 class OneConfig(argparse.Action):
     """``--config`` given once: argparse would keep only the last of several, and a
     base file meant to go under another would be silently left out."""
@@ -59,7 +67,8 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--run-date", type=run_date, default=today, help="YYYY-MM-DD, default today in UTC")
     # spark-submit sends a Python driver's standard error to its standard output: the
     # summary cannot be told from the log by the stream it is printed to
-    parser.add_argument("--summary-file", metavar="PATH", help="also write the end-of-job summary to this file")
+    parser.add_argument("--summary-file", metavar="PATH", type=summary_file,
+                        help="also write the end-of-job summary to this file")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -120,7 +129,10 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     report = summary.format()
     print(report)  # the job's final report, for the person who started it
     if getattr(args, "summary_file", None):
-        Path(args.summary_file).write_text(report + "\n")
+        try:
+            args.summary_file.write_text(report + "\n")
+        except OSError as err:  # the job's work is done and written: its exit code stands
+            logger.error("cannot write the summary to %s: %s", args.summary_file, err)
     return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
 
 
