@@ -226,3 +226,15 @@ def test_a_sqlite_store_is_found_from_any_folder_and_keeps_its_artifacts_beside_
     assert not (tmp_path / "elsewhere" / "mlflow.db").exists()
     # MLflow makes an empty ./mlruns for its default experiment; artifacts there had read as a broken file store
     assert not list((tmp_path / "mlruns").glob("*"))
+
+
+def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkeypatch):
+    from forecasting.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    tags = []
+    for path in ("output", "./output", str(tmp_path / "output")):  # one folder, written three ways
+        config = load_config(None, [f"output.path={path}", f"tracking.uri={tmp_path / 'mlruns'}"])
+        context = tracking.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
+        tags.append(context.output_path)
+    assert tags == [str(tmp_path / "output")] * 3

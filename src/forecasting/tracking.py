@@ -238,6 +238,8 @@ def start_parent_run(
     """The job's parent run, tagged and given its config and lineage, and what the
     tasks need to log under it. ``input_end``: the input's latest time on or before
     the run date, a tag and, for cleaning's zero gaps, part of the context."""
+    from forecasting.tables import output_root
+
     uri = resolve_uri(config.tracking.uri)
     os.environ.update(http_settings(config))
     check_server(uri, config.tracking.timeout_seconds)
@@ -257,7 +259,9 @@ def start_parent_run(
         JOB_TAG: job,
         RUN_DATE_TAG: run_date,
         "input_path": redact_url_password(config.input.path),
-        OUTPUT_PATH_TAG: redact_url_password(config.output.path),
+        # resolved: "output", "./output" and its absolute path are one folder, and two
+        # machines' "output" are not
+        OUTPUT_PATH_TAG: redact_url_password(output_root(config)),
         "data_version": data_version.get("content_sha256") or str(data_version.get("delta_version")),
         "code_version": lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
