@@ -18,7 +18,8 @@ class PeakMemory:
     The sampler shares the cores with what it measures, and reading a JVM's
     proportional size costs about 11 ms (the kernel walks all its pages): it is
     read again only when the process's resident size, which costs next to
-    nothing to read, has moved by 2% or more since."""
+    nothing to read, has moved by 2% or more since, or when a process of the tree
+    started or ended (which changes who shares which pages)."""
 
     def __init__(self, pid: int, interval: float = 0.5, count_root: bool = True, children_work: bool = False):
         # children_work: the root's child processes are its workers (a multiprocessing pool)
@@ -27,6 +28,7 @@ class PeakMemory:
         self.jvm_peak_at = 0.0  # seconds after the start, when the JVM's peak was seen
         self._driver_cpu: dict[int, float] = {}
         self._pss: dict[int, tuple[int, int]] = {}  # pid: (resident size when read, proportional size)
+        self._pids: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -42,7 +44,12 @@ class PeakMemory:
         started = time.perf_counter()
         while not self._stop.wait(self.interval):
             driver = workers = jvm = 0
-            for pid, in_worker in self._tree(self.pid):
+            tree = self._tree(self.pid)
+            pids = {pid for pid, _ in tree}
+            if pids != self._pids:  # a fork shares pages anew, an exit hands its share back: all read again
+                self._pss.clear()
+                self._pids = pids
+            for pid, in_worker in tree:
                 if pid == self.pid and not self.count_root:
                     continue
                 memory = self._proportional(pid)

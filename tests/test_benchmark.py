@@ -91,3 +91,30 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
         evaluations = [other for other in runs if other.data.tags.get("mlflow.parentRunId") == run.info.run_id]
         assert len(evaluations) == 2 and all("mase" in other.data.metrics for other in evaluations)
     assert len(runs) == 1 + 2 * 3
+
+
+def test_peak_memory_counts_pages_a_fork_shares_once(tmp_path):
+    # a worker daemon's stand-in fills 200 MB, then forks two workers that share them: the
+    # sum of proportional sizes stays about 200 MB, where resident sizes would count 600
+    script = tmp_path / "forking.py"
+    script.write_text(
+        "import os, time\n"
+        "data = bytearray(200 * 2**20)\n"
+        "for i in range(0, len(data), 4096): data[i] = 1\n"
+        "time.sleep(1.0)\n"
+        "for _ in range(2):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(2.0)\n"
+        "        os._exit(0)\n"
+        "os.wait()\n"
+        "os.wait()\n"
+    )
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from peak_memory import PeakMemory
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    process = subprocess.Popen([sys.executable, str(script)])
+    with PeakMemory(process.pid, interval=0.2) as memory:
+        process.wait()
+    assert 190 * 2**20 < memory.driver < 300 * 2**20
