@@ -176,6 +176,10 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     ("ftp://ana:p@ss@files/dir/f@x.csv", "ftp://ana:(redacted)@files/dir/f@x.csv"),  # an @ in the password
     ("https://host:8080/team@x/y", "https://host:8080/team@x/y"),  # a port and an @ in the path: nothing secret
     ("https://ana@host/x", "https://ana@host/x"),
+    ("http://u:p1@h1,http://u:p2@h2/x", "http://u:(redacted)@h1,http://u:(redacted)@h2/x"),  # two in one word
+    ("http://proxy:3128/http://u:pw@h/", "http://proxy:3128/http://u:(redacted)@h/"),  # one inside another's path
+    ("https://[2001:db8::1]/a@b", "https://[2001:db8::1]/a@b"),  # an IPv6 host is no user
+    ("https://u:pw@[::1]:5000/x", "https://u:(redacted)@[::1]:5000/x"),
 ])
 def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
     assert tracking.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"

@@ -89,7 +89,7 @@ def test_a_set_value_yaml_would_read_as_nothing_or_as_octal_is_kept_as_typed():
 
 
 def test_a_number_where_text_is_expected_or_text_where_a_number_is_says_how_to_write_it(tmp_path):
-    with pytest.raises(ConfigError, match=r"got 2024 \(YAML reads 2024 as a number: quote the value, e.g. '2024'\)"):
+    with pytest.raises(ConfigError, match=r"got 2024 \(YAML read a number: quote the value as you wrote it"):
         load_config(None, ["tracking.experiment=2024"])
     layer = tmp_path / "run.yaml"
     layer.write_text("tuning: {search_space: {changepoint_prior_scale: {low: 1e-4}}}\n")

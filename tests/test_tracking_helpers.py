@@ -219,6 +219,7 @@ def test_a_sqlite_store_is_found_from_any_folder_and_keeps_its_artifacts_beside_
     config = load_config(None, ["tracking.uri=sqlite:///mlflow.db", "tracking.experiment=in a database"])
     context = tracking.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
     assert context.tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"  # four slashes: absolute
+    assert tracking.resolve_uri("sqlite:///mlflow.db?timeout=20") == f"sqlite:///{tmp_path / 'mlflow.db'}?timeout=20"
     monkeypatch.chdir(tmp_path / "elsewhere")  # as an executor started in another folder
     client = tracking.client(context.tracking_uri)
     assert client.get_experiment(context.experiment_id).artifact_location == (tmp_path / "mlartifacts").as_uri()

@@ -92,6 +92,7 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
     sys.excepthook = print_redacted_traceback
+    threading.excepthook = lambda hook: print_redacted_traceback(hook.exc_type, hook.exc_value, hook.exc_traceback)
     # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
     logging.getLogger("py4j").setLevel(logging.WARNING)
 

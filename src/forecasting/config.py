@@ -200,7 +200,7 @@ def _flag_hint(expected: tuple, value: Any) -> str:
     if isinstance(value, bool) and str in expected:
         return " (YAML reads yes, no, on, off, y and n as true or false: quote the value, e.g. 'NO')"
     if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
-        return f" (YAML reads {value!r} as a number: quote the value, e.g. '{value}')"
+        return " (YAML read a number: quote the value as you wrote it, e.g. '2024')"
     if isinstance(value, str) and float in expected and re.fullmatch(r"[-+]?[0-9]+[eE][-+]?[0-9]+", value.strip()):
         mantissa, exponent = re.split("[eE]", value.strip())
         return f" (YAML reads a number in e-notation only with a decimal point: write {mantissa}.0e{exponent})"

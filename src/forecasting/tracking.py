@@ -48,7 +48,7 @@ INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 SECRET_NAME = re.compile(
     r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
-URL_AFTER_SCHEME = re.compile(r"://([^\s'\"<>]+)")  # scheme://[user:password@]host/path
+URL_AFTER_SCHEME = re.compile(r"://(?=([^\s'\"<>]+))")  # scheme://[user:password@]host/path, not consumed
 REDACTED = "(redacted)"
 
 
@@ -143,7 +143,8 @@ def resolve_uri(uri: str) -> str:
         return uri
     database = sqlite_file(uri)
     if database is not None:
-        return f"{urlparse(uri).scheme}:///{database.expanduser().resolve()}"
+        query = urlparse(uri).query  # SQLAlchemy's options (timeout=20, ...)
+        return f"{urlparse(uri).scheme}:///{database.expanduser().resolve()}" + (f"?{query}" if query else "")
     if urlparse(uri).scheme in ("", "file"):
         # a file: URI's path is percent-encoded (Path.as_uri() writes a space as %20)
         path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
@@ -320,22 +321,28 @@ def redact_secrets(data: dict, prefix: str = "") -> dict:
 
 def redact_url_password(text: str) -> str:
     """``scheme://user:password@host`` with the password replaced, also where the
-    user is empty or the password holds a / or an @ (a raw AWS secret key may)."""
-    return URL_AFTER_SCHEME.sub(lambda match: "://" + _without_password(match.group(1)), text)
+    user is empty or the password holds a / or an @ (a raw AWS secret key may), and
+    in every URL of the text, one inside another's path too."""
+    spans = [span for match in URL_AFTER_SCHEME.finditer(text) if (span := _password_span(text, match))]
+    for start, end in reversed(spans):
+        text = f"{text[:start]}{REDACTED}{text[end:]}"
+    return text
 
 
-def _without_password(rest: str) -> str:
-    """``rest`` of a URL after its scheme, its user info's password replaced. The
-    user info ends at the last @ before the path: the first / after an @."""
+def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
+    """Where the password of the URL whose ``://`` ``match`` found is, if it has one.
+    Its user info ends at the last @ before the path: the first / after an @."""
+    rest, offset = match.group(1), match.end()
     first_at = rest.find("@")
     if first_at < 0:
-        return rest
+        return None
     path = rest.find("/", first_at)
     at = rest.rfind("@", 0, path if path >= 0 else len(rest))
     user, colon, password = rest[:at].partition(":")
-    if not colon or "/" in user or re.match(r"\d+[/?#]", password):  # no password; host:port/path@...
-        return rest
-    return f"{user}:{REDACTED}{rest[at:]}"
+    if (not colon or any(mark in user for mark in "/[") or "://" in password
+            or re.match(r"\d+[/?#]", password)):  # no password; an IPv6 host; a later URL's; host:port/path@...
+        return None
+    return offset + len(user) + 1, offset + at
 
 
 def check_server(uri: str, timeout: float) -> None:
