@@ -394,6 +394,12 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     # the same key type, and a table not written yet, pass
     tables.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
                           spark.createDataFrame([(1,)], "shop int"))
+    # another data set's table, keyed otherwise: its rows and these would be mixed, each null in the other's keys
+    other = load_config(None, [*settings, "input.key_columns=[store, item]"])
+    with pytest.raises(InputError, match=rf"{results} holds series keyed by shop, but the config's key columns are "
+                                         "store, item: give this data set an output.path of its own"):
+        tables.check_existing(spark, other, (tables.SERIES_RESULTS,),
+                              spark.createDataFrame([("a", "b")], "store string, item string"))
 
 
 def test_a_catalog_name_the_catalog_manages_itself_is_refused_before_any_training(spark, tmp_path):

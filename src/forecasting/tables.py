@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting.config import JobConfig
+from forecasting.config_schema import RESERVED_KEY_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,15 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
             stored = {field.name: field.dataType for field in spark.read.format(fmt).load(path).schema}
         except Exception:  # a folder without a table's files yet: nothing to clash with
             continue
+        keys = list(config.input.key_columns)
+        stored_keys = [column for column in stored if column.lower() not in RESERVED_KEY_NAMES]
+        if sorted(stored_keys) != sorted(keys):
+            # another data set's table: its rows and these would share it, each null in the
+            # other's key columns, and scoring would read the other's models
+            raise InputError(
+                f"{path} holds series keyed by {', '.join(stored_keys) or 'no column'}, but the config's key "
+                f"columns are {', '.join(keys)}: give this data set an output.path of its own"
+            )
         for field in series.schema:
             if field.name in config.input.key_columns and field.name in stored and stored[field.name] != field.dataType:
                 raise InputError(
