@@ -148,6 +148,16 @@ def test_the_history_stops_at_the_end_of_the_run_date_as_the_jobs_did(tmp_path):
     assert explore.load_history(config, {"store": "a"})["y"].tolist() == [1, 2, 3, 4]
 
 
+def test_a_relative_input_path_is_read_from_the_folder_the_job_ran_in(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sales.csv").write_text("store,day,sales\na,2024-01-01,5\n")
+    config = load_config(None, ["input.path=data/sales.csv", "input.key_columns=[store]", "input.time_column=day",
+                                "input.target_column=sales"]).to_dict()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter starts the notebook
+    assert explore.load_history(config, {"store": "a"}, folder=tmp_path)["y"].tolist() == [5]
+
+
 def _job_run(run_id: str, output_path: str = "/data/forecasts", **tags):
     from types import SimpleNamespace
 

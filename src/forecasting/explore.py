@@ -212,15 +212,19 @@ def run_config(tracking_uri: str, run_id: str) -> dict:
 
 
 def load_history(
-    config: dict, keys: dict[str, Any], data_version: str | None = None, run_date: str | None = None
+    config: dict, keys: dict[str, Any], data_version: str | None = None, run_date: str | None = None,
+    folder: str | Path | None = None,
 ) -> pd.DataFrame:
     """One series' input rows as ``ds``/``y``, read the way the job read them: a
     CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text.
     ``data_version``, the run's tag of that name: for a Delta input the version it
     read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest).
     ``run_date``, the run's tag of that name: only the rows the job knew on it, those
-    before the end of that day (a backfill's history stops where its forecast starts)."""
-    source = config["input"]
+    before the end of that day (a backfill's history stops where its forecast starts).
+    ``folder``: the one the job ran in, which a relative input path is relative to."""
+    source = dict(config["input"])
+    if folder is not None and source["path"] != SAMPLE_INPUT and not urlparse(source["path"]).scheme:
+        source["path"] = str(Path(folder) / Path(source["path"]).expanduser())
     options = {name.lower(): value for name, value in source.get("options", {}).items()}  # Spark's, not pandas'
     if source["path"] == SAMPLE_INPUT:
         frame = make_sample_sales()
