@@ -211,6 +211,19 @@ def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs)
         scoring.run_scoring(spark, runs["config"], "2024-01-01")
 
 
+def test_scoring_another_data_sets_input_against_these_tables_is_refused_before_any_write(spark, runs, tmp_path):
+    from forecasting.io import InputError
+
+    other = tmp_path / "stores.parquet"
+    daily_series(91, seed=9).assign(store="s1").to_parquet(other, index=False, coerce_timestamps="us")
+    config = load_config(None, [*job_settings(other, tmp_path, ["store"], "ds", "y"),
+                                f"output.path={runs['config'].output.path}"])
+    models = tables.table_paths(config)[tables.MODELS]
+    with pytest.raises(InputError, match=rf"{models} holds series keyed by shop \(.*\), but the config's key columns "
+                                         "are store"):
+        scoring.run_scoring(spark, config, FULL_DATE)
+
+
 def test_latest_forecast_per_series_and_as_of_a_date(spark):
     day = lambda text: dt.date.fromisoformat(text)  # noqa: E731
     schema = "shop string, run_date date, source string, yhat double"
@@ -396,8 +409,8 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
                           spark.createDataFrame([(1,)], "shop int"))
     # another data set's table, keyed otherwise: its rows and these would be mixed, each null in the other's keys
     other = load_config(None, [*settings, "input.key_columns=[store, item]"])
-    with pytest.raises(InputError, match=rf"{results} holds series keyed by shop, but the config's key columns are "
-                                         "store, item: give this data set an output.path of its own"):
+    with pytest.raises(InputError, match=rf"{results} holds series keyed by shop \(.*\), but the config's key "
+                                         "columns are store, item: give this data set an output.path of its own"):
         tables.check_existing(spark, other, (tables.SERIES_RESULTS,),
                               spark.createDataFrame([("a", "b")], "store string, item string"))
 

@@ -118,6 +118,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         raw, data_version = io.read_input(spark, config)
         validation.check_input(raw, config)
     latest = last_observations(as_of_cut(validation.to_series_frame(raw, config), run_date), config)
+    with job_description(spark, "check the tables already written"):
+        # another data set's models, or forecasts keyed otherwise: refused, not mixed
+        tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), latest)
     work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
         latest, keys, how="left"
     )

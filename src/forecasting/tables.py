@@ -131,8 +131,9 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
             # another data set's table: its rows and these would share it, each null in the
             # other's key columns, and scoring would read the other's models
             raise InputError(
-                f"{path} holds series keyed by {', '.join(stored_keys) or 'no column'}, but the config's key "
-                f"columns are {', '.join(keys)}: give this data set an output.path of its own"
+                f"{path} holds series keyed by {', '.join(stored_keys) or 'no column'} (its columns besides the "
+                f"job's own), but the config's key columns are {', '.join(keys)}: give this data set an "
+                "output.path of its own"
             )
         for field in series.schema:
             if field.name in config.input.key_columns and field.name in stored and stored[field.name] != field.dataType:
