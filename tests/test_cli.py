@@ -180,9 +180,29 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     ("http://proxy:3128/http://u:pw@h/", "http://proxy:3128/http://u:(redacted)@h/"),  # one inside another's path
     ("https://[2001:db8::1]/a@b", "https://[2001:db8::1]/a@b"),  # an IPv6 host is no user
     ("https://u:pw@[::1]:5000/x", "https://u:(redacted)@[::1]:5000/x"),
+    ("http://h1,http://u:pw@h2/", "http://h1,http://u:(redacted)@h2/"),  # the first URL has none
+    ("http://h?a=http://u:pw@h2/", "http://h?a=http://u:(redacted)@h2/"),
 ])
 def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
     assert tracking.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"
+
+
+def test_a_threads_traceback_is_printed_as_python_would_but_redacted(capsys):
+    def fail():
+        raise RuntimeError("cannot open ftp://ana:hunter2@files/x.csv")
+
+    previous = threading.excepthook
+    threading.excepthook = cli.print_redacted_thread_traceback
+    try:
+        for target in (fail, sys.exit):  # SystemExit in a thread: silent, as Python's own hook
+            thread = threading.Thread(target=target, name="writer")
+            thread.start()
+            thread.join()
+    finally:
+        threading.excepthook = previous
+    printed = capsys.readouterr().err
+    assert printed.startswith("Exception in thread writer:\nTraceback") and "SystemExit" not in printed
+    assert "ftp://ana:(redacted)@files/x.csv" in printed and "hunter2" not in printed
 
 
 def test_a_traceback_nothing_caught_is_printed_redacted(capsys):

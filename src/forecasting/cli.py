@@ -87,12 +87,20 @@ def print_redacted_traceback(kind, error, trace) -> None:
     sys.stderr.write(redact_url_password("".join(traceback.format_exception(kind, error, trace))))
 
 
+def print_redacted_thread_traceback(hook) -> None:
+    """``threading.excepthook`` as Python's own (the thread named, SystemExit silent), redacted."""
+    if hook.exc_type is SystemExit:
+        return
+    sys.stderr.write(f"Exception in thread {hook.thread.name if hook.thread else '?'}:\n")
+    print_redacted_traceback(hook.exc_type, hook.exc_value, hook.exc_traceback)
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
     sys.excepthook = print_redacted_traceback
-    threading.excepthook = lambda hook: print_redacted_traceback(hook.exc_type, hook.exc_value, hook.exc_traceback)
+    threading.excepthook = print_redacted_thread_traceback
     # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
     logging.getLogger("py4j").setLevel(logging.WARNING)
 

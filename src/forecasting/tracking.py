@@ -48,7 +48,9 @@ INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 SECRET_NAME = re.compile(
     r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
-URL_AFTER_SCHEME = re.compile(r"://(?=([^\s'\"<>]+))")  # scheme://[user:password@]host/path, not consumed
+# what follows a scheme's :// up to a space, a quote or the next URL's :// (not consumed, so that
+# a URL inside another's text is matched too; bounded, so that the whole text is read once)
+URL_AFTER_SCHEME = re.compile(r"://(?=((?:(?!://)[^\s'\"<>])+))")
 REDACTED = "(redacted)"
 
 
@@ -323,13 +325,16 @@ def redact_url_password(text: str) -> str:
     """``scheme://user:password@host`` with the password replaced, also where the
     user is empty or the password holds a / or an @ (a raw AWS secret key may), and
     in every URL of the text, one inside another's path too."""
-    spans = [span for match in URL_AFTER_SCHEME.finditer(text) if (span := _password_span(text, match))]
-    for start, end in reversed(spans):
-        text = f"{text[:start]}{REDACTED}{text[end:]}"
-    return text
+    pieces, kept_from = [], 0
+    for match in URL_AFTER_SCHEME.finditer(text):
+        span = _password_span(match)
+        if span:
+            pieces += [text[kept_from:span[0]], REDACTED]
+            kept_from = span[1]
+    return "".join(pieces) + text[kept_from:]
 
 
-def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
+def _password_span(match: re.Match) -> tuple[int, int] | None:
     """Where the password of the URL whose ``://`` ``match`` found is, if it has one.
     Its user info ends at the last @ before the path: the first / after an @."""
     rest, offset = match.group(1), match.end()
@@ -339,9 +344,8 @@ def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
     path = rest.find("/", first_at)
     at = rest.rfind("@", 0, path if path >= 0 else len(rest))
     user, colon, password = rest[:at].partition(":")
-    if (not colon or any(mark in user for mark in "/[") or "://" in password
-            or re.match(r"\d+[/?#]", password)):  # no password; an IPv6 host; a later URL's; host:port/path@...
-        return None
+    if not colon or any(mark in user for mark in "/[") or re.match(r"\d+[/?#]", password):
+        return None  # no password; an IPv6 host; host:port/path@...
     return offset + len(user) + 1, offset + at
 
 
