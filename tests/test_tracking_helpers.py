@@ -239,3 +239,6 @@ def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkey
         context = tracking.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
         tags.append(context.output_path)
     assert tags == [str(tmp_path / "output")] * 3
+    # runs tagged before the tag was resolved hold the path as configured, from the folder they ran in
+    assert tracking.same_output("output", tags[0]) and tracking.same_output("./output", tags[0])
+    assert not tracking.same_output("elsewhere", tags[0]) and not tracking.same_output("s3a://b/output", tags[0])

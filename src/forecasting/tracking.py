@@ -403,7 +403,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
         filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
     )
     if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
-        stale = [run for run in stale if run.data.tags.get(OUTPUT_PATH_TAG, output_path) == output_path]
+        stale = [run for run in stale if same_output(run.data.tags.get(OUTPUT_PATH_TAG, output_path), output_path)]
     ended_by = f"a later {job} run of {run_date}"
     for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
@@ -442,6 +442,17 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
 
 
+def same_output(tagged: str | None, output: str | None) -> bool:
+    """Whether a run's output_path tag names ``output`` (resolved): runs tagged before
+    the tag was resolved hold the path as configured, taken from this folder as then."""
+    if tagged is None or output is None:
+        return tagged == output
+    if tagged == output:
+        return True
+    return not urlparse(tagged).scheme and not Path(tagged).is_absolute() and (
+        str(Path(tagged).expanduser().resolve()) == output)
+
+
 def mark_superseded(tracker, context: RunContext) -> None:
     """Tag the earlier finished runs of this job, run date and output, whose rows in
     the tables this run has just replaced, with this run's id: their child runs
@@ -454,7 +465,7 @@ def mark_superseded(tracker, context: RunContext) -> None:
     for run in earlier:  # the path compared here: it may hold quotes, which a filter string cannot escape
         tags = run.data.tags
         if (run.info.run_id != context.parent_run_id and SUPERSEDED_TAG not in tags
-                and tags.get(OUTPUT_PATH_TAG) == context.output_path):
+                and same_output(tags.get(OUTPUT_PATH_TAG), context.output_path)):
             tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
 
 
