@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 
 
+FULL_READ_SECONDS = 3.0
+
+
 class PeakMemory:
     """Peak memory of a process tree, sampled: the JVM with the Python driver, and
     the Python workers (executors) with the fits they start apart; also the CPU
@@ -18,8 +21,9 @@ class PeakMemory:
     The sampler shares the cores with what it measures, and reading a JVM's
     proportional size costs about 11 ms (the kernel walks all its pages): it is
     read again only when the process's resident size, which costs next to
-    nothing to read, has moved by 2% or more since, or when a process of the tree
-    started or ended (which changes who shares which pages)."""
+    nothing to read, has moved by 2% or more since, when a process of the tree
+    started or ended (which changes who shares which pages), and every few seconds
+    (a forked process writing to a page it shares moves no resident size)."""
 
     def __init__(self, pid: int, interval: float = 0.5, count_root: bool = True, children_work: bool = False):
         # children_work: the root's child processes are its workers (a multiprocessing pool)
@@ -29,6 +33,7 @@ class PeakMemory:
         self._driver_cpu: dict[int, float] = {}
         self._pss: dict[int, tuple[int, int]] = {}  # pid: (resident size when read, proportional size)
         self._pids: set[int] = set()
+        self._all_read = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -46,9 +51,12 @@ class PeakMemory:
             driver = workers = jvm = 0
             tree = self._tree(self.pid)
             pids = {pid for pid, _ in tree}
-            if pids != self._pids:  # a fork shares pages anew, an exit hands its share back: all read again
+            # a fork shares pages anew, an exit hands its share back, and a forked process
+            # writing a shared page copies it without its resident size moving: all read again
+            # when the tree changes, and every few seconds
+            if pids != self._pids or time.perf_counter() - self._all_read >= FULL_READ_SECONDS:
                 self._pss.clear()
-                self._pids = pids
+                self._pids, self._all_read = pids, time.perf_counter()
             for pid, in_worker in tree:
                 if pid == self.pid and not self.count_root:
                     continue

@@ -93,22 +93,10 @@ def test_benchmark_rounds_run_the_variants_in_turn_and_report_each_ones_median_r
     assert len(runs) == 1 + 2 * 3
 
 
-def test_peak_memory_counts_pages_a_fork_shares_once(tmp_path):
-    # a worker daemon's stand-in fills 200 MB, then forks two workers that share them: the
-    # sum of proportional sizes stays about 200 MB, where resident sizes would count 600
-    script = tmp_path / "forking.py"
-    script.write_text(
-        "import os, time\n"
-        "data = bytearray(200 * 2**20)\n"
-        "for i in range(0, len(data), 4096): data[i] = 1\n"
-        "time.sleep(1.0)\n"
-        "for _ in range(2):\n"
-        "    if os.fork() == 0:\n"
-        "        time.sleep(2.0)\n"
-        "        os._exit(0)\n"
-        "os.wait()\n"
-        "os.wait()\n"
-    )
+def peak_of(program: str, folder: Path) -> int:
+    """scripts/peak_memory.py's peak for a Python program's process tree."""
+    script = folder / "program.py"
+    script.write_text(program)
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         from peak_memory import PeakMemory
@@ -117,4 +105,38 @@ def test_peak_memory_counts_pages_a_fork_shares_once(tmp_path):
     process = subprocess.Popen([sys.executable, str(script)])
     with PeakMemory(process.pid, interval=0.2) as memory:
         process.wait()
-    assert 190 * 2**20 < memory.driver < 300 * 2**20
+    return memory.driver
+
+
+FILLED = "import os, time\ndata = bytearray(200 * 2**20)\nfor i in range(0, len(data), 4096): data[i] = 1\n"
+
+
+def test_peak_memory_counts_pages_a_fork_shares_once(tmp_path):
+    # a worker daemon's stand-in fills 200 MB, then forks two workers that share them: the
+    # sum of proportional sizes stays about 200 MB, where resident sizes would count 600
+    forking = FILLED + (
+        "time.sleep(1.0)\n"
+        "for _ in range(2):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(2.0)\n"
+        "        os._exit(0)\n"
+        "os.wait()\n"
+        "os.wait()\n"
+    )
+    assert 190 * 2**20 < peak_of(forking, tmp_path) < 300 * 2**20
+
+
+def test_peak_memory_sees_pages_a_forked_process_copies_by_writing_to_them(tmp_path):
+    # the two workers write to all 200 MB they share: each gets a private copy, while no
+    # process's resident size moves; the sampler reads every process again every few seconds
+    copying = FILLED + (
+        "for _ in range(2):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(0.5)\n"
+        "        for i in range(0, len(data), 4096): data[i] = 2\n"
+        "        time.sleep(4.0)\n"
+        "        os._exit(0)\n"
+        "os.wait()\n"
+        "os.wait()\n"
+    )
+    assert peak_of(copying, tmp_path) > 550 * 2**20
