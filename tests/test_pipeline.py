@@ -198,6 +198,7 @@ def test_parent_run_records_counts_config_and_lineage(job):
     known = pd.to_datetime(job["source"]["day"])
     known = known[known < pd.Timestamp(RUN_DATE) + pd.Timedelta(days=1)]
     assert parent.data.tags["input_end"] == known.max().isoformat()  # how far the data reach on the run date
+    assert parent.data.tags["working_folder"] == os.getcwd()  # what a relative input path is relative to
     children = mlflow.search_runs(
         experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )

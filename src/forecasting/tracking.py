@@ -43,6 +43,7 @@ STATUS_TAG = "status"
 JOB_TAG = "job"  # on parent runs only: "any job tag" picks them out (explore.job_runs)
 FROM_JOB_TAG = "from_job"  # a child run's job: an evaluation's runs are not the forecasts'
 OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share an experiment
+WORKING_FOLDER_TAG = "working_folder"  # the driver's, where the run started
 SUPERSEDED_TAG = "superseded_by"  # on a job run whose tables' rows a later run of its date replaced
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 SECRET_NAME = re.compile(
@@ -262,6 +263,7 @@ def start_parent_run(
         JOB_TAG: job,
         RUN_DATE_TAG: run_date,
         "input_path": redact_url_password(config.input.path),
+        WORKING_FOLDER_TAG: os.getcwd(),  # what a relative input path is relative to
         # resolved: "output", "./output" and its absolute path are one folder, and two
         # machines' "output" are not
         OUTPUT_PATH_TAG: redact_url_password(output_root(config)),
