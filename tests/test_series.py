@@ -440,6 +440,16 @@ def test_policies_combined_draw_nothing_from_held_out_values_either(fast_config,
     assert outcome.forecast["yhat"].iloc[0] == modelled[-1]
 
 
+def test_an_evaluation_whose_earlier_rows_hold_no_value_says_why_they_were_left_out(fast_config):
+    ds = pd.date_range("2024-01-01", periods=40, freq="D")
+    config = fast_config("selection.candidates=[naive]", "forecast.horizon=3", "cross_validation.folds=1",
+                         "forecast.min_history=10", "cleaning.missing_values=zero")
+    outcome = train_series(pd.DataFrame({"ds": ds, "y": np.r_[[np.nan] * 37, [5.0, 6.0, 7.0]]}), config, holdout=3)
+    assert outcome.status == SKIPPED  # the zeros were drawn from nothing the run could have known
+    assert "evaluation: 37 periods before the held-out ones left out: no values: all 37 are missing or infinite" in (
+        outcome.notes)
+
+
 def test_a_dropped_negative_among_the_held_out_rows_is_not_scored_as_its_interpolated_guess(fast_config):
     ds = pd.date_range("2024-01-01", periods=30, freq="D")
     y = np.r_[np.arange(27.0), 0.0, -5.0, 1000.0]

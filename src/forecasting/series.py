@@ -82,7 +82,8 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
     if after.any() and len(alone_history):
         known.loc[after, "y"] = 0.0 if policy.gaps == "zero" else alone_history["y"].iloc[-1]
     elif after.any():  # no value before the held-out rows to take
-        cleaned.notes.append(f"evaluation: {int(after.sum())} periods filled from held-out values left out")
+        cleaned.notes.append(f"evaluation: {int(after.sum())} periods before the held-out ones left out: "
+                             f"{alone.rejection or 'they had values only from the held-out ones'}")
     values = known["y"].to_numpy()
     moved = int((np.isfinite(values) & ~np.isclose(values, frame["y"].iloc[:split].to_numpy())).sum())
     known = known[np.isfinite(values)]
