@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forecasting import cli, io, pipeline, python_worker, tracking
+from forecasting import cli, io, pipeline, python_worker, redaction, tracking
 from forecasting.spark_session import MissingDeltaError
 
 
@@ -184,7 +184,7 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     ("http://h?a=http://u:pw@h2/", "http://h?a=http://u:(redacted)@h2/"),
 ])
 def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
-    assert tracking.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"
+    assert redaction.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"
 
 
 def test_a_threads_traceback_is_printed_as_python_would_but_redacted(capsys):

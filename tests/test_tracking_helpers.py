@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from forecasting import result_row, tracking
+from forecasting import redaction, result_row, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -146,9 +146,9 @@ def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path
         f"{run.info.artifact_uri}/lineage/data_version.json"
     )
     assert "hunter2" not in recorded and "ftp://ana:(redacted)@files.example.com/sales.csv" in recorded
-    assert run.data.params["input.options.password"] == tracking.REDACTED
+    assert run.data.params["input.options.password"] == redaction.REDACTED
     assert run.data.params["input.options.user"] == "ana" and "spark.executor.memory: 1g" in resolved
-    assert run.data.params["input.options.url"] == f"jdbc:postgresql://ana:{tracking.REDACTED}@db/x"
+    assert run.data.params["input.options.url"] == f"jdbc:postgresql://ana:{redaction.REDACTED}@db/x"
     assert "input.options.password looks like a secret" in caplog.text
 
 

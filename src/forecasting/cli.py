@@ -15,7 +15,8 @@ from forecasting import python_worker
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
-from forecasting.tracking import TrackingUnavailable, redact_url_password
+from forecasting.redaction import redact_url_password
+from forecasting.tracking import TrackingUnavailable
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # any other error: Python's own exit code for an uncaught exception

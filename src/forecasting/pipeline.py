@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import evaluation, io, python_worker, spark_training, tables, tracking, validation
+from forecasting import evaluation, io, python_worker, redaction, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
@@ -79,7 +79,7 @@ class JobSummary:
                 f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
                 f"({self.max_failed_share:.0%}): exit code 5"
             )
-        return tracking.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
+        return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 
 def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:

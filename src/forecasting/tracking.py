@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from forecasting import lineage, mlflow_file_store
+from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.config import JobConfig
 
 logger = logging.getLogger(__name__)
@@ -46,13 +47,6 @@ OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share
 WORKING_FOLDER_TAG = "working_folder"  # the driver's, where the run started
 SUPERSEDED_TAG = "superseded_by"  # on a job run whose tables' rows a later run of its date replaced
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
-SECRET_NAME = re.compile(
-    r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
-)
-# what follows a scheme's :// up to a space, a quote or the next URL's :// (not consumed, so that
-# a URL inside another's text is matched too; bounded, so that the whole text is read once)
-URL_AFTER_SCHEME = re.compile(r"://(?=((?:(?!://)[^\s'\"<>])+))")
-REDACTED = "(redacted)"
 
 
 @dataclass(frozen=True)
@@ -303,52 +297,6 @@ def start_parent_run(
         job=job,
         output_path=tags[OUTPUT_PATH_TAG],
     )
-
-
-def redact_secrets(data: dict, prefix: str = "") -> dict:
-    """``data`` with the values of secret-looking keys (a password in input.options,
-    an S3 secret key in spark.conf) replaced, so that no run records them. Secrets
-    belong in the environment; a warning says so."""
-    cleaned = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if value is not None and SECRET_NAME.search(str(key)):
-            logger.warning("config key %s looks like a secret: not recorded in MLflow; pass it through "
-                           "the environment instead", path)
-            cleaned[key] = REDACTED
-        elif isinstance(value, dict):
-            cleaned[key] = redact_secrets(value, f"{path}.")
-        else:
-            cleaned[key] = redact_url_password(value) if isinstance(value, str) else value
-    return cleaned
-
-
-def redact_url_password(text: str) -> str:
-    """``scheme://user:password@host`` with the password replaced, also where the
-    user is empty or the password holds a / or an @ (a raw AWS secret key may), and
-    in every URL of the text, one inside another's path too."""
-    pieces, kept_from = [], 0
-    for match in URL_AFTER_SCHEME.finditer(text):
-        span = _password_span(match)
-        if span:
-            pieces += [text[kept_from:span[0]], REDACTED]
-            kept_from = span[1]
-    return "".join(pieces) + text[kept_from:]
-
-
-def _password_span(match: re.Match) -> tuple[int, int] | None:
-    """Where the password of the URL whose ``://`` ``match`` found is, if it has one.
-    Its user info ends at the last @ before the path: the first / after an @."""
-    rest, offset = match.group(1), match.end()
-    first_at = rest.find("@")
-    if first_at < 0:
-        return None
-    path = rest.find("/", first_at)
-    at = rest.rfind("@", 0, path if path >= 0 else len(rest))
-    user, colon, password = rest[:at].partition(":")
-    if not colon or any(mark in user for mark in "/[") or re.match(r"\d+[/?#]", password):
-        return None  # no password; an IPv6 host; host:port/path@...
-    return offset + len(user) + 1, offset + at
 
 
 def check_server(uri: str, timeout: float) -> None:

@@ -1,0 +1,62 @@
+"""Secrets kept out of what a run records and prints: a secret-looking config key's
+value, and the password of a ``scheme://user:password@host`` in any text."""
+from __future__ import annotations
+
+import logging
+import re
+
+logger = logging.getLogger(__name__)
+
+SECRET_NAME = re.compile(
+    r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
+)
+# what follows a scheme's :// up to a space, a quote or the next URL's :// (not consumed, so that
+# a URL inside another's text is matched too; bounded, so that the whole text is read once)
+URL_AFTER_SCHEME = re.compile(r"://(?=((?:(?!://)[^\s'\"<>])+))")
+REDACTED = "(redacted)"
+
+
+def redact_secrets(data: dict, prefix: str = "") -> dict:
+    """``data`` with the values of secret-looking keys (a password in input.options,
+    an S3 secret key in spark.conf) replaced, so that no run records them. Secrets
+    belong in the environment; a warning says so."""
+    cleaned = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if value is not None and SECRET_NAME.search(str(key)):
+            logger.warning("config key %s looks like a secret: not recorded in MLflow; pass it through "
+                           "the environment instead", path)
+            cleaned[key] = REDACTED
+        elif isinstance(value, dict):
+            cleaned[key] = redact_secrets(value, f"{path}.")
+        else:
+            cleaned[key] = redact_url_password(value) if isinstance(value, str) else value
+    return cleaned
+
+
+def redact_url_password(text: str) -> str:
+    """``scheme://user:password@host`` with the password replaced, also where the
+    user is empty or the password holds a / or an @ (a raw AWS secret key may), and
+    in every URL of the text, one inside another's path too."""
+    pieces, kept_from = [], 0
+    for match in URL_AFTER_SCHEME.finditer(text):
+        span = _password_span(match)
+        if span:
+            pieces += [text[kept_from:span[0]], REDACTED]
+            kept_from = span[1]
+    return "".join(pieces) + text[kept_from:]
+
+
+def _password_span(match: re.Match) -> tuple[int, int] | None:
+    """Where the password of the URL whose ``://`` ``match`` found is, if it has one.
+    Its user info ends at the last @ before the path: the first / after an @."""
+    rest, offset = match.group(1), match.end()
+    first_at = rest.find("@")
+    if first_at < 0:
+        return None
+    path = rest.find("/", first_at)
+    at = rest.rfind("@", 0, path if path >= 0 else len(rest))
+    user, colon, password = rest[:at].partition(":")
+    if not colon or any(mark in user for mark in "/[") or re.match(r"\d+[/?#]", password):
+        return None  # no password; an IPv6 host; host:port/path@...
+    return offset + len(user) + 1, offset + at
