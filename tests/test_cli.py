@@ -182,6 +182,7 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     ("https://u:pw@[::1]:5000/x", "https://u:(redacted)@[::1]:5000/x"),
     ("http://h1,http://u:pw@h2/", "http://h1,http://u:(redacted)@h2/"),  # the first URL has none
     ("http://h?a=http://u:pw@h2/", "http://h?a=http://u:(redacted)@h2/"),
+    ("s3a://AKIAKEY://wJalrXUtnFEMI+K7MDENG@bucket/key", "s3a://AKIAKEY:(redacted)@bucket/key"),  # a key starting //
 ])
 def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
     assert redaction.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"

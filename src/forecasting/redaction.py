@@ -14,6 +14,7 @@ SECRET_NAME = re.compile(
 # a URL inside another's text is matched too; bounded, so that the whole text is read once)
 URL_AFTER_SCHEME = re.compile(r"://(?=((?:(?!://)[^\s'\"<>])+))")
 REDACTED = "(redacted)"
+MAX_PASSWORD = 256
 
 
 def redact_secrets(data: dict, prefix: str = "") -> dict:
@@ -40,17 +41,25 @@ def redact_url_password(text: str) -> str:
     in every URL of the text, one inside another's path too."""
     pieces, kept_from = [], 0
     for match in URL_AFTER_SCHEME.finditer(text):
-        span = _password_span(match)
-        if span:
+        span = _password_span(text, match)
+        if span and span[0] >= kept_from:
             pieces += [text[kept_from:span[0]], REDACTED]
             kept_from = span[1]
     return "".join(pieces) + text[kept_from:]
 
 
-def _password_span(match: re.Match) -> tuple[int, int] | None:
+def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
     """Where the password of the URL whose ``://`` ``match`` found is, if it has one.
     Its user info ends at the last @ before the path: the first / after an @."""
     rest, offset = match.group(1), match.end()
+    colon = offset + len(rest)
+    if "@" not in rest and ":" not in rest and text.startswith("://", colon):
+        # user://...@host: a password starting with // (a raw AWS key may) stopped the
+        # match at its colon; its @ looked for within a password's length only, and not
+        # past another colon, which is a URL of its own (h1,http://u:pw@h2)
+        at = text.find("@", colon, colon + MAX_PASSWORD)
+        return (colon + 1, at) if at > 0 and not re.search(r"[\s'\"<>]", text[colon:at]) and (
+            ":" not in text[colon + 1:at]) else None
     first_at = rest.find("@")
     if first_at < 0:
         return None
