@@ -25,9 +25,9 @@ def missing_store(tracking_uri: str) -> str | None:
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path))
         return None if path.is_dir() else str(path)
-    if parsed.scheme.split("+")[0] == "sqlite" and parsed.path not in ("", "/", "/:memory:"):
-        path = Path(unquote(parsed.path[1:]))  # sqlite:///a.db is a.db, here; sqlite:////srv/a.db is /srv/a.db
-        return None if path.is_file() else str(path)
+    database = tracking.sqlite_file(tracking_uri)  # sqlite:///a.db is a.db, here; sqlite:////srv/a.db is /srv/a.db
+    if database is not None:
+        return None if database.is_file() else str(database)
     return None
 
 

@@ -130,7 +130,7 @@ def sqlite_file(uri: str) -> Path | None:
     parsed = urlparse(uri)
     if parsed.scheme.split("+")[0] != "sqlite" or parsed.path in ("", "/", "/:memory:"):
         return None
-    return Path(parsed.path[1:])
+    return Path(unquote(parsed.path[1:]))
 
 
 def resolve_uri(uri: str) -> str:
