@@ -138,7 +138,7 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         return EXIT_TRACKING
     report = summary.format()
     print(report)  # the job's final report, for the person who started it
-    if getattr(args, "summary_file", None):
+    if args.summary_file:
         try:
             args.summary_file.write_text(report + "\n")
         except OSError as err:  # the job's work is done and written: its exit code stands
