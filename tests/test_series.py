@@ -18,6 +18,36 @@ def test_cutoffs_roll_back_by_step_and_end_at_the_last_row():
     assert tuning.cutoffs(n_rows=12, folds=3, horizon=10, step=5) == [2]  # folds that do not fit are dropped
 
 
+def test_period_cutoffs_score_periods_and_drop_folds_a_gap_leaves_empty_or_the_same():
+    # rows in periods 0-39 and 60-69: the fold scored on 55-59 has no rows, the one on 50-54
+    # would train on what the fold on 60-64 trains on
+    assert tuning.period_cutoffs(np.r_[0:40, 60:70], folds=4, horizon=5, step=5) == [(40, 45), (45, 50)]
+    # a cutoff inside a gap, its horizon reaching rows: the later fold of the same training rows kept
+    assert tuning.period_cutoffs(np.r_[0:40, 62:70], folds=3, horizon=5, step=5) == [(40, 43), (43, 48)]
+    # an older fold with fewer than two horizons of rows to train on is left out
+    assert tuning.period_cutoffs(np.r_[0:8, 30:50], folds=4, horizon=5, step=5) == [(13, 18), (18, 23), (23, 28)]
+    # without gaps, periods are rows
+    sizes = tuning.cutoffs(n_rows=100, folds=3, horizon=10, step=5)
+    assert tuning.period_cutoffs(np.arange(100), folds=3, horizon=10, step=5) == [(size, size + 10) for size in sizes]
+
+
+def test_folds_across_gaps_score_the_horizons_periods_as_the_forecast_does(fast_config):
+    config = fast_config("cross_validation.folds=3")  # horizon and step 7 days
+    history = daily_series(70)  # 2024-01-01 to 2024-03-10
+    gone = pd.to_datetime(["2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-05", "2024-03-06"])
+    history = history[~history["ds"].isin(gone)].reset_index(drop=True)
+    folds = tuning.make_folds(history, config)
+    last = history["ds"].iloc[-1]
+    assert len(folds) == 3
+    for weeks_back, fold in zip((2, 1, 0), folds):
+        start = last - pd.Timedelta(days=7 * weeks_back + 6)  # the fold's first scored day
+        in_window = history[(history["ds"] >= start) & (history["ds"] < start + pd.Timedelta(days=7))]
+        pd.testing.assert_series_equal(fold.test_ds.reset_index(drop=True), in_window["ds"].reset_index(drop=True))
+        np.testing.assert_array_equal(fold.test_y, in_window["y"].to_numpy())
+        pd.testing.assert_frame_equal(fold.train, history[history["ds"] < start])
+    assert [len(fold.test_ds) for fold in folds] == [7, 3, 5]
+
+
 def test_cross_validation_never_trains_on_what_it_scores(fast_config):
     config = fast_config()
     history = daily_series(60)

@@ -74,6 +74,26 @@ def cutoffs(n_rows: int, folds: int, horizon: int, step: int) -> list[int]:
     return sorted(size for size in sizes if size > 0)
 
 
+def period_cutoffs(positions: np.ndarray, folds: int, horizon: int, step: int) -> list[tuple[int, int]]:
+    """``cutoffs`` in periods, for a series with gaps: ``positions`` are its sorted
+    rows' periods counted from its first. Fold i is scored on the rows in the
+    ``horizon`` periods that end ``i * step`` periods before the last one, and trains
+    on the rows before them. Returns (train size, end of the scored rows) per fold,
+    oldest first, leaving out folds with nothing to score, folds before the newest
+    with fewer than ``MIN_TRAIN_HORIZONS`` horizons of rows to train on (``cutoffs``'
+    oldest fold has them where the series has ``min_history`` rows), and a fold whose
+    training rows a later fold's are too (its cutoff fell in a gap)."""
+    end = int(positions[-1]) + 1
+    folds_by_size: dict[int, int] = {}
+    for i in range(folds):
+        start = end - horizon - i * step
+        size, stop = (int(bound) for bound in np.searchsorted(positions, [start, start + horizon]))
+        enough = size >= MIN_TRAIN_HORIZONS * horizon or (i == 0 and size > 0)
+        if enough and stop > size and size not in folds_by_size:
+            folds_by_size[size] = stop
+    return sorted(folds_by_size.items())
+
+
 # Point forecasts of a model trained on ``train`` at the given dates.
 Forecaster = Callable[[pd.DataFrame, pd.Series], np.ndarray]
 
@@ -139,14 +159,28 @@ def make_folds(history: pd.DataFrame, config: JobConfig) -> list[Fold]:
     # MASE scales by differences between periods: with gaps, each fold's training part on the grid
     whole = baselines.on_grid(history, frequency)
     gaps = len(whole) > len(history)
+    count, step = config.cross_validation.folds, cv_step(config)
+    positions = _positions(history, frequency) if gaps else None
+    if positions is not None:  # the horizon and step count periods, as the forecast's horizon does
+        bounds = period_cutoffs(positions, count, horizon, step)
+    else:
+        bounds = [(size, size + horizon) for size in cutoffs(len(history), count, horizon, step)]
     folds = []
-    for size in cutoffs(len(history), config.cross_validation.folds, horizon, cv_step(config)):
-        train, test = history.iloc[:size], history.iloc[size : size + horizon]
+    for size, stop in bounds:
+        train, test = history.iloc[:size], history.iloc[size:stop]
         scale = metrics.mase_scale(baselines.on_grid(train, frequency) if gaps else train["y"], season)
         if not scale > 0:
             scale = metrics.mase_scale(whole, season)
         folds.append(Fold(train, test["ds"], test["y"].to_numpy(dtype="float64"), scale))
     return folds
+
+
+def _positions(history: pd.DataFrame, frequency: str) -> np.ndarray | None:
+    """Each row's period counted from the series' first; None unless every row is on
+    the grid, in order, as cleaning leaves them (then the folds count rows)."""
+    grid = pd.date_range(history["ds"].iloc[0], history["ds"].iloc[-1], freq=frequency)
+    positions = grid.get_indexer(pd.DatetimeIndex(history["ds"]))
+    return positions if (positions >= 0).all() and (np.diff(positions) > 0).all() else None
 
 
 def cross_validate_forecaster(
