@@ -102,7 +102,8 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     outcome = train_series(rows, config)
     run_id = child_runs.log_series_run(tracking.start_parent_run(config, "2024-03-31", {}), {"store": "a"}, outcome, rows)
     svg = mlflow.artifacts.load_text(f"runs:/{run_id}/plots/forecast.svg")
-    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, "store=a  (run 2024-03-31)")
+    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, "store=a  (run 2024-03-31)", outcome.backtest)
+    assert len(drawn(svg, "backtest")) == config.cross_validation.folds
     np.testing.assert_allclose(outcome.cleaned["y"], daily["y"])
 
 
@@ -119,3 +120,33 @@ def test_a_title_with_characters_xml_refuses_still_makes_a_well_formed_svg():
     history = daily_series(20)
     svg = plots.forecast_svg(history, forecast_after(history, 5), "store=a\uffffb\ufffe")
     assert ET.fromstring(svg).find(f"{SVG}text").text == "store=a b "
+
+
+def test_backtest_folds_are_drawn_dashed_from_their_cutoffs_inside_the_plot_area():
+    history = daily_series(200)
+    forecast = forecast_after(history, 7)  # 70 days of history shown
+    ds = history["ds"]
+    folds = [
+        (ds.iloc[99], ds.iloc[100:107], np.full(7, 130.0)),  # long before the days shown: left out
+        (ds.iloc[185], ds.iloc[186:193], np.full(7, 500.0)),  # far above the data: the range widens
+        (ds.iloc[192], ds.iloc[193:200], np.linspace(140, 160, 7)),
+    ]
+    svg = plots.forecast_svg(history, forecast, "x", folds)
+    lines, cutoffs = drawn(svg, "backtest"), drawn(svg, "cutoff")
+    assert len(lines) == 2 and len(cutoffs) == 2
+    assert all(line.get("stroke-dasharray") for line in lines)
+    points = [point for line in lines for point in path_points(line)]
+    assert len(points) == 14
+    xs, ys = [x for _, x, _ in points], [y for _, _, y in points]
+    assert plots.LEFT <= min(xs) and max(xs) <= plots.WIDTH - plots.RIGHT
+    assert plots.TOP <= min(ys) and max(ys) <= plots.HEIGHT - plots.BOTTOM
+    # each cutoff sits at its fold's last training day, where the history line has that day
+    history_x = {round(x, 1) for _, x, _ in path_points(drawn(svg, "history")[0])}
+    assert {round(float(line.get("x1")), 1) for line in cutoffs} <= history_x
+    assert "backtest" in "".join(ET.fromstring(svg).itertext())
+    # times as a Delta table hands them back (UTC instants) draw the same
+    utc = [(cutoff.tz_localize("UTC"), dates.dt.tz_localize("UTC"), values) for cutoff, dates, values in folds]
+    assert plots.forecast_svg(history, forecast, "x", utc) == svg
+    # without folds nothing of the kind, the legend included
+    plain = plots.forecast_svg(history, forecast, "x")
+    assert not drawn(plain, "backtest") and "backtest" not in "".join(ET.fromstring(plain).itertext())

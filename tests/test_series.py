@@ -48,6 +48,19 @@ def test_folds_across_gaps_score_the_horizons_periods_as_the_forecast_does(fast_
     assert [len(fold.test_ds) for fold in folds] == [7, 3, 5]
 
 
+def test_the_outcome_keeps_the_selected_candidates_fold_forecasts_for_the_plot(fast_config):
+    history = daily_series(60)
+    config = fast_config("cross_validation.folds=3", "selection.candidates=[naive, drift]")
+    outcome = train_series(history, config)
+    folds = tuning.make_folds(outcome.cleaned, config)
+    assert len(outcome.backtest) == len(folds) == 3
+    winner = tuning.baseline_forecaster(config, outcome.model_name)
+    for (cutoff, dates, predicted), fold in zip(outcome.backtest, folds):
+        assert cutoff == fold.train["ds"].iloc[-1]
+        pd.testing.assert_series_equal(dates, fold.test_ds)
+        np.testing.assert_array_equal(predicted, winner(fold.train, fold.test_ds))
+
+
 def test_cross_validation_never_trains_on_what_it_scores(fast_config):
     config = fast_config()
     history = daily_series(60)
@@ -657,7 +670,8 @@ def test_the_selection_metric_decides_the_winner(fast_config, monkeypatch):
         "drift": {"mae": 2.0, "rmse": 2.5, "smape": 3.0, "mase": 1.0},
     }
     monkeypatch.setattr(tuning, "baseline_forecaster", lambda config, name: name)
-    monkeypatch.setattr(tuning, "cross_validate_forecaster", lambda history, config, forecaster, folds=None: scores[forecaster])
+    monkeypatch.setattr(tuning, "cross_validate_predictions",
+                        lambda history, config, forecaster, folds=None: (scores[forecaster], {}))
     history = daily_series(60)
     for metric, winner in (("mae", "naive"), ("rmse", "drift"), ("smape", "naive")):
         config = fast_config("selection.candidates=[naive, drift]", f"tuning.metric={metric}")

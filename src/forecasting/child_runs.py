@@ -99,7 +99,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         if outcome.forecast is not None and context.log_plots:
             title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
             shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
-            svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date})")
+            svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date})", outcome.backtest)
             files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
             model_json = model_json or model_store.dump(outcome.model_name, outcome.model)

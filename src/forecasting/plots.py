@@ -18,7 +18,7 @@ import pandas as pd
 HISTORY_HORIZONS = 10
 WIDTH, HEIGHT = 1000, 400
 LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 45  # margins around the plot area, px
-HISTORY_COLOUR, FORECAST_COLOUR = "#000000", "#1f77b4"
+HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR = "#000000", "#1f77b4", "#d62728"
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
     (freq, "%m-%d %H:%M") for freq in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h")
@@ -36,9 +36,11 @@ LONGEST_STEP = {
 }
 
 
-def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> str:
+def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, backtest=()) -> str:
     """History (``ds``, ``y``, in any order) and forecast (``yhat`` in its interval
-    ``yhat_lower``..``yhat_upper``) as an SVG document."""
+    ``yhat_lower``..``yhat_upper``) as an SVG document. ``backtest``: the selected
+    model's cross-validation folds, each (last training time, scored times, point
+    forecasts), drawn dashed from a dotted cutoff line where the plot shows them."""
     history_ds = _naive(history["ds"])
     # the latest rows, in time order: sorted here rather than as a frame (a tenth of the time)
     latest = np.argsort(history_ds.to_numpy("datetime64[ns]"), kind="stable")
@@ -47,8 +49,9 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
     shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
+    folds = _shown_folds(backtest, shown_seconds.min())
     x = _Scale(shown_seconds.min(), forecast_seconds.max(), LEFT, WIDTH - RIGHT)
-    y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper]))
+    y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper, *(f[2] for f in folds)]))
     y = _Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
     parts = [
@@ -83,13 +86,35 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> s
         f'<line x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
         'stroke="#808080" stroke-dasharray="2,3"/>'
     )
+    for cutoff, seconds, predicted in folds:
+        if cutoff >= shown_seconds.min():
+            cut_x = x(cutoff)
+            parts.append(f'<line class="cutoff" x1="{cut_x:.1f}" y1="{TOP}" x2="{cut_x:.1f}" y2="{HEIGHT - BOTTOM}" '
+                         f'stroke="{BACKTEST_COLOUR}" stroke-opacity="0.5" stroke-dasharray="1,3"/>')
+        parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted))}" fill="none" '
+                     f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2"/>')
     history_path = _path(x(shown_seconds), y(history_y))
     forecast_path = _path(forecast_x, y(forecast_y))
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8"/>')
     parts.append(f'<path class="forecast" d="{forecast_path}" fill="none" stroke="{FORECAST_COLOUR}" stroke-width="1.5"/>')
-    parts += _legend(with_interval=bool(known.any()))
+    parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds))
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _shown_folds(backtest, first_shown: float) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """The backtest's folds as (cutoff, scored times, forecasts) in seconds, each cut
+    to the times the plot shows; a fold wholly before them is left out."""
+    folds = []
+    for cutoff, dates, predicted in backtest:
+        naive = dates.dtype == "datetime64[ns]"  # as the job's folds hand them over: no conversion
+        seconds = dates.to_numpy().astype("int64") / 1e9 if naive else _seconds(_naive(pd.Series(dates)))
+        inside = seconds >= first_shown
+        if inside.any():
+            cutoff = pd.Timestamp(cutoff)
+            cutoff = cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
+            folds.append((cutoff.value / 1e9, seconds[inside], np.asarray(predicted, dtype=float)[inside]))
+    return folds
 
 
 class _Scale:
@@ -163,16 +188,20 @@ def _path(xs: np.ndarray, ys: np.ndarray) -> str:
     )
 
 
-def _legend(with_interval: bool) -> list[str]:
+def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
     entries = [("history", HISTORY_COLOUR, "line"), ("forecast", FORECAST_COLOUR, "line")]
     if with_interval:
         entries.append(("interval", FORECAST_COLOUR, "box"))
+    if with_backtest:
+        entries.append(("backtest", BACKTEST_COLOUR, "dashed"))
     left, top = LEFT + 10, TOP + 10
     parts = [f'<rect x="{left}" y="{top}" width="100" height="{8 + 18 * len(entries)}" fill="white" stroke="#c0c0c0"/>']
     for i, (label, colour, mark) in enumerate(entries):
         row = top + 16 + 18 * i
-        if mark == "line":
-            parts.append(f'<line x1="{left + 8}" y1="{row - 4}" x2="{left + 32}" y2="{row - 4}" stroke="{colour}" stroke-width="2"/>')
+        if mark in ("line", "dashed"):
+            dashes = ' stroke-dasharray="4,2"' if mark == "dashed" else ""
+            parts.append(f'<line x1="{left + 8}" y1="{row - 4}" x2="{left + 32}" y2="{row - 4}" stroke="{colour}" '
+                         f'stroke-width="2"{dashes}/>')
         else:
             parts.append(f'<rect x="{left + 8}" y="{row - 10}" width="24" height="10" fill="{colour}" fill-opacity="0.25"/>')
         parts.append(f'<text x="{left + 40}" y="{row}">{label}</text>')

@@ -48,6 +48,9 @@ class SeriesOutcome:
     # the fitted Prophet model, the history a baseline forecasts from, or both for the ensemble
     model: Any = None
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the selected candidate's cross-validation forecasts: per fold its last training
+    # time, the scored times and the point forecasts (the plot shows them)
+    backtest: list[tuple[pd.Timestamp, pd.Series, np.ndarray]] = field(default_factory=list)
 
 
 def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
@@ -187,22 +190,24 @@ def _select_and_forecast(
 ) -> None:
     """Score every candidate on the same folds, refit the best on all history."""
     fc = config.forecast
-    scores, tuned = {}, None
+    scores, predictions, tuned = {}, {}, None
     folds = tuning.make_folds(history, config)  # every candidate is scored on the same folds
     for name in config.selection.candidates:
         if name in ("prophet", ENSEMBLE) and tuned is None:
             tuned = tuning.tune(history, config, folds)
         if name == "prophet":
-            scores[name] = tuned.cv_metrics
+            scores[name], predictions[name] = tuned.cv_metrics, tuned.fold_predictions
         elif name == ENSEMBLE:  # the tuned Prophet's fold forecasts are reused, not refit
             parts = [tuning.cached_forecaster(tuned.fold_predictions), tuning.baseline_forecaster(config, "seasonal_naive")]
             ensemble = lambda train, dates: np.mean([part(train, dates) for part in parts], axis=0)  # noqa: E731
-            scores[name] = tuning.cross_validate_forecaster(history, config, ensemble, folds)
+            scores[name], predictions[name] = tuning.cross_validate_predictions(history, config, ensemble, folds)
         else:
             baseline = tuning.baseline_forecaster(config, name)
-            scores[name] = tuning.cross_validate_forecaster(history, config, baseline, folds)
+            scores[name], predictions[name] = tuning.cross_validate_predictions(history, config, baseline, folds)
     metric = config.selection.metric or config.tuning.metric
     winner = min(scores, key=lambda name: _loss(scores[name], metric))
+    outcome.backtest = [(fold.train["ds"].iloc[-1], fold.test_ds, predictions[winner][len(fold.train)])
+                        for fold in folds if len(fold.train) in predictions[winner]]
     needed = list(scores) if actual is not None else [winner]
     forecasts = {}
     if {"prophet", ENSEMBLE} & set(needed):
