@@ -158,7 +158,26 @@ def client(uri: str):
     mlflow.set_tracking_uri(uri)
     if urlparse(uri).scheme in ("", "file"):
         mlflow_file_store.patch_file_store()
+    if sqlite_file(uri) is not None:
+        _store_artifacts_beside_database(urlparse(uri).scheme)
     return MlflowClient(tracking_uri=uri)
+
+
+def _store_artifacts_beside_database(scheme: str) -> None:
+    """MLflow builds a SQL store with ``./mlruns`` as its artifact root, and makes that
+    folder wherever the process happens to run: an empty folder in the user's working
+    folder, that reads as a broken file store. A sqlite store's root is ``mlartifacts``
+    beside its database instead, where the job's experiments keep their artifacts."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.tracking._tracking_service import utils
+
+    def build(store_uri: str, artifact_uri: str | None = None):
+        database = sqlite_file(store_uri)
+        if artifact_uri is None and database is not None:
+            artifact_uri = (database.parent / "mlartifacts").as_uri()
+        return SqlAlchemyStore(store_uri, artifact_uri or "./mlruns")
+
+    utils._tracking_store_registry.register(scheme, build)
 
 
 def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
