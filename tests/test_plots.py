@@ -128,7 +128,7 @@ def test_backtest_folds_are_drawn_dashed_from_their_cutoffs_inside_the_plot_area
     ds = history["ds"]
     folds = [
         (ds.iloc[99], ds.iloc[100:107], np.full(7, 130.0)),  # long before the days shown: left out
-        (ds.iloc[185], ds.iloc[186:193], np.full(7, 500.0)),  # far above the data: the range widens
+        (ds.iloc[185], ds.iloc[186:193], np.full(7, 1e5)),  # far above the data: clipped, the range kept
         (ds.iloc[192], ds.iloc[193:200], np.linspace(140, 160, 7)),
     ]
     svg = plots.forecast_svg(history, forecast, "x", folds)
@@ -137,9 +137,15 @@ def test_backtest_folds_are_drawn_dashed_from_their_cutoffs_inside_the_plot_area
     assert all(line.get("stroke-dasharray") for line in lines)
     points = [point for line in lines for point in path_points(line)]
     assert len(points) == 14
-    xs, ys = [x for _, x, _ in points], [y for _, _, y in points]
+    xs = [x for _, x, _ in points]
     assert plots.LEFT <= min(xs) and max(xs) <= plots.WIDTH - plots.RIGHT
-    assert plots.TOP <= min(ys) and max(ys) <= plots.HEIGHT - plots.BOTTOM
+    assert all(line.get("clip-path") == "url(#plot-area)" for line in lines)
+    (area,) = ET.fromstring(svg).findall(f".//{SVG}clipPath[@id='plot-area']/{SVG}rect")
+    assert float(area.get("y")) == plots.TOP and float(area.get("height")) == plots.HEIGHT - plots.TOP - plots.BOTTOM
+    # the history is drawn as large as without the backtest
+    assert path_points(drawn(svg, "history")[0]) == path_points(drawn(plots.forecast_svg(history, forecast, "x"), "history")[0])
+    last = [y for _, _, y in path_points(lines[-1])]  # the fold within the data's range is drawn inside the plot
+    assert plots.TOP <= min(last) and max(last) <= plots.HEIGHT - plots.BOTTOM
     # each cutoff sits at its fold's last training day, where the history line has that day
     history_x = {round(x, 1) for _, x, _ in path_points(drawn(svg, "history")[0])}
     assert {round(float(line.get("x1")), 1) for line in cutoffs} <= history_x
@@ -147,6 +153,8 @@ def test_backtest_folds_are_drawn_dashed_from_their_cutoffs_inside_the_plot_area
     # times as a Delta table hands them back (UTC instants) draw the same
     utc = [(cutoff.tz_localize("UTC"), dates.dt.tz_localize("UTC"), values) for cutoff, dates, values in folds]
     assert plots.forecast_svg(history, forecast, "x", utc) == svg
+    # a fold with no forecast to draw (NaN) is left out like one before the days shown
+    assert plots.forecast_svg(history, forecast, "x", [*folds, (ds.iloc[150], ds.iloc[151:158], np.full(7, np.nan))]) == svg
     # without folds nothing of the kind, the legend included
     plain = plots.forecast_svg(history, forecast, "x")
     assert not drawn(plain, "backtest") and "backtest" not in "".join(ET.fromstring(plain).itertext())

@@ -24,8 +24,10 @@ def test_period_cutoffs_score_periods_and_drop_folds_a_gap_leaves_empty_or_the_s
     assert tuning.period_cutoffs(np.r_[0:40, 60:70], folds=4, horizon=5, step=5) == [(40, 45), (45, 50)]
     # a cutoff inside a gap, its horizon reaching rows: the later fold of the same training rows kept
     assert tuning.period_cutoffs(np.r_[0:40, 62:70], folds=3, horizon=5, step=5) == [(40, 43), (43, 48)]
-    # an older fold with fewer than two horizons of rows to train on is left out
-    assert tuning.period_cutoffs(np.r_[0:8, 30:50], folds=4, horizon=5, step=5) == [(13, 18), (18, 23), (23, 28)]
+    # as with rows, a fold is kept while it has a row to train on
+    assert tuning.period_cutoffs(np.r_[0:1, 30:50], folds=4, horizon=5, step=5) == [(1, 6), (6, 11), (11, 16), (16, 21)]
+    # a fifth fold would score periods 25-29, which hold no row
+    assert tuning.period_cutoffs(np.r_[0:1, 30:50], folds=5, horizon=5, step=5) == [(1, 6), (6, 11), (11, 16), (16, 21)]
     # without gaps, periods are rows
     sizes = tuning.cutoffs(n_rows=100, folds=3, horizon=10, step=5)
     assert tuning.period_cutoffs(np.arange(100), folds=3, horizon=10, step=5) == [(size, size + 10) for size in sizes]
@@ -363,6 +365,18 @@ def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(f
     assert outcome.fit_seconds > 0
     without = train_series(history, fast_config("reliability.fallback=null"))
     assert without.status == FAILED and without.forecast is None
+
+
+def test_a_winner_whose_refit_fails_leaves_no_backtest_beside_the_fallbacks_forecast(fast_config, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("refit exploded")
+
+    # cross-validation scores drift through baselines.predict_at; only the refit calls BASELINES
+    monkeypatch.setitem(BASELINES, "drift", broken)
+    config = fast_config("selection.candidates=[drift]", "reliability.fallback=naive")
+    outcome = train_series(daily_series(60), config)
+    assert outcome.status == FAILED and outcome.model_name == "naive"
+    assert outcome.backtest == [] and outcome.cv_metrics == {}
 
 
 def test_a_series_that_breaks_cleaning_or_its_fallback_fails_alone(fast_config, monkeypatch):

@@ -51,13 +51,16 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
     folds = _shown_folds(backtest, shown_seconds.min())
     x = _Scale(shown_seconds.min(), forecast_seconds.max(), LEFT, WIDTH - RIGHT)
-    y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper, *(f[2] for f in folds)]))
+    # the backtest is clipped to the plot, not fitted in: one wild fold would flatten the rest
+    y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper]))
     y = _Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
+        f'<defs><clipPath id="plot-area"><rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
+        f'height="{HEIGHT - TOP - BOTTOM}"/></clipPath></defs>',
         f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="14">{_text(title)}</text>',
     ]
     for value, label in _value_ticks(y_low, y_high):
@@ -92,7 +95,7 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
             parts.append(f'<line class="cutoff" x1="{cut_x:.1f}" y1="{TOP}" x2="{cut_x:.1f}" y2="{HEIGHT - BOTTOM}" '
                          f'stroke="{BACKTEST_COLOUR}" stroke-opacity="0.5" stroke-dasharray="1,3"/>')
         parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted))}" fill="none" '
-                     f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2"/>')
+                     f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2" clip-path="url(#plot-area)"/>')
     history_path = _path(x(shown_seconds), y(history_y))
     forecast_path = _path(forecast_x, y(forecast_y))
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8"/>')
@@ -104,16 +107,17 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
 
 def _shown_folds(backtest, first_shown: float) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """The backtest's folds as (cutoff, scored times, forecasts) in seconds, each cut
-    to the times the plot shows; a fold wholly before them is left out."""
+    to the times the plot shows; a fold wholly before them, or with no forecast (a
+    failed fit's NaN), is left out."""
     folds = []
     for cutoff, dates, predicted in backtest:
         naive = dates.dtype == "datetime64[ns]"  # as the job's folds hand them over: no conversion
         seconds = dates.to_numpy().astype("int64") / 1e9 if naive else _seconds(_naive(pd.Series(dates)))
-        inside = seconds >= first_shown
-        if inside.any():
+        inside, predicted = seconds >= first_shown, np.asarray(predicted, dtype=float)
+        if np.isfinite(predicted[inside]).any():  # else nothing to draw
             cutoff = pd.Timestamp(cutoff)
             cutoff = cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
-            folds.append((cutoff.value / 1e9, seconds[inside], np.asarray(predicted, dtype=float)[inside]))
+            folds.append((cutoff.value / 1e9, seconds[inside], predicted[inside]))
     return folds
 
 

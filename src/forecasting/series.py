@@ -206,8 +206,6 @@ def _select_and_forecast(
             scores[name], predictions[name] = tuning.cross_validate_predictions(history, config, baseline, folds)
     metric = config.selection.metric or config.tuning.metric
     winner = min(scores, key=lambda name: _loss(scores[name], metric))
-    outcome.backtest = [(fold.train["ds"].iloc[-1], fold.test_ds, predictions[winner][len(fold.train)])
-                        for fold in folds if len(fold.train) in predictions[winner]]
     needed = list(scores) if actual is not None else [winner]
     forecasts = {}
     if {"prophet", ENSEMBLE} & set(needed):
@@ -234,6 +232,8 @@ def _select_and_forecast(
                                  "(shorter than two cycles), forecast repeating its cycle")
     outcome.candidate_scores = scores
     outcome.cv_metrics = scores[winner]
+    outcome.backtest = [(fold.train["ds"].iloc[-1], fold.test_ds, predictions[winner][len(fold.train)])
+                        for fold in folds if len(fold.train) in predictions[winner]]
     if tuned is not None:
         outcome.best_params, outcome.evaluations = tuned.best_params, tuned.evaluations
         if tuned.failed_evaluations:  # the search went on without them: said, not hidden

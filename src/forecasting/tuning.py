@@ -79,17 +79,15 @@ def period_cutoffs(positions: np.ndarray, folds: int, horizon: int, step: int) -
     rows' periods counted from its first. Fold i is scored on the rows in the
     ``horizon`` periods that end ``i * step`` periods before the last one, and trains
     on the rows before them. Returns (train size, end of the scored rows) per fold,
-    oldest first, leaving out folds with nothing to score, folds before the newest
-    with fewer than ``MIN_TRAIN_HORIZONS`` horizons of rows to train on (``cutoffs``'
-    oldest fold has them where the series has ``min_history`` rows), and a fold whose
-    training rows a later fold's are too (its cutoff fell in a gap)."""
+    oldest first, leaving out, as ``cutoffs`` does, folds with nothing to train on,
+    and also folds with nothing to score and a fold whose training rows a later
+    fold's are too (its cutoff fell in a gap)."""
     end = int(positions[-1]) + 1
     folds_by_size: dict[int, int] = {}
     for i in range(folds):
         start = end - horizon - i * step
         size, stop = (int(bound) for bound in np.searchsorted(positions, [start, start + horizon]))
-        enough = size >= MIN_TRAIN_HORIZONS * horizon or (i == 0 and size > 0)
-        if enough and stop > size and size not in folds_by_size:
+        if 0 < size < stop and size not in folds_by_size:
             folds_by_size[size] = stop
     return sorted(folds_by_size.items())
 
