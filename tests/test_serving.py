@@ -210,6 +210,28 @@ def test_each_run_registers_a_new_version(spark, trained):
     assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
 
+def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, trained):
+    # another data set's config naming the same model: its latest version would know none of the series asked for
+    from mlflow import MlflowClient
+
+    name, table = "keyed-forecaster", models_table(spark, trained["summary"])
+    context = tracking.start_parent_run(trained["config"], RUN_DATE, {})
+    assert serving.register(context, name, table, RUN_DATE) == 1
+    registry = MlflowClient(context.tracking_uri)
+    assert registry.get_model_version(name, "1").tags[serving.KEY_COLUMNS_TAG] == '["store"]'
+    other = serving.ModelsTable("/elsewhere/models", "delta", {"region": "string", "store": "string"}, 0)
+    with pytest.raises(ValueError, match=f"registered model {name} serves series keyed by store .* but this run's "
+                                         "are keyed by region, store: give this data set a tracking.registered_model"):
+        serving.register(context, name, other, RUN_DATE)
+    assert [int(v.version) for v in registry.search_model_versions(f"name = '{name}'")] == [1]
+    assert serving.register(context, name, table, RUN_DATE) == 2  # the same keys: a new version as ever
+    # the same columns in another order ask for the same series
+    two = serving.ModelsTable("/elsewhere/models", "delta", {"region": "string", "store": "string"}, 0)
+    assert serving.register(context, "two-keys", two, RUN_DATE) == 1
+    assert serving.register(context, "two-keys", serving.ModelsTable("/m", "delta", {"store": "string", "region": "string"}, 0),
+                            RUN_DATE) == 2
+
+
 def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

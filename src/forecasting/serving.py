@@ -30,6 +30,7 @@ from forecasting import lineage, model, model_store, run_artifacts, tracking
 logger = logging.getLogger(__name__)
 
 ARTIFACT_PATH = "forecaster"
+KEY_COLUMNS_TAG = "key_columns"  # on each registered version: the series it can answer for
 POINTER = "models_pointer.json"
 
 
@@ -156,6 +157,28 @@ def models_table(spark, path: str, table_format: str, key_columns: list[str]) ->
     return ModelsTable(path, table_format, key_types, version)
 
 
+def _check_same_keys(tracker, name: str, key_columns: list[str]) -> None:
+    """Refuse to add a version for series keyed otherwise than the model's latest
+    (another data set's config naming the same registered model): a consumer of the
+    latest version would be handed a model that knows none of its series."""
+    from mlflow.exceptions import MlflowException
+
+    try:  # config_checks refuses names with quotes, so the name can go in a filter string
+        latest = tracker.search_model_versions(f"name = '{name}'", max_results=1, order_by=["version_number DESC"])
+    except MlflowException as err:  # a registry that cannot order its search: registered unchecked
+        logger.warning("could not read the latest version of %s to compare its key columns: %s", name, err)
+        return
+    if not latest or KEY_COLUMNS_TAG not in latest[0].tags:  # none yet, or registered before the tag
+        return
+    theirs = json.loads(latest[0].tags[KEY_COLUMNS_TAG])
+    if sorted(theirs) != sorted(key_columns):  # the same columns in another order ask for the same series
+        raise ValueError(
+            f"registered model {name} serves series keyed by {', '.join(theirs)} (version {latest[0].version}, "
+            f"{latest[0].tags.get('models_table', 'another models table')}), but this run's are keyed by "
+            f"{', '.join(key_columns)}: give this data set a tracking.registered_model of its own"
+        )
+
+
 def register(context: tracking.RunContext, name: str, table: ModelsTable, run_date: str, horizon: int = 0) -> int:
     """Log the forecaster on the parent run and register it as a new version of
     ``name``, pointing at ``table``'s rows of ``run_date``. ``horizon``: the run's own."""
@@ -168,23 +191,25 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
               "format": table.format, "horizon": horizon}
     if table.format == "delta":
         target["version"] = table.version
+    # looked up by name, not searched: a filter string cannot hold every name
+    try:
+        tracker.get_registered_model(name)
+        _check_same_keys(tracker, name, list(table.key_types))  # before anything is logged
+    except MlflowException as err:
+        if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
+        try:
+            tracker.create_registered_model(name)
+        except MlflowException as race:  # another run created it since
+            if race.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
     # no progress bars of MLflow's file copies in the job's log
     with tempfile.TemporaryDirectory() as folder, _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
         saved = _save(Path(folder), target, table.key_types)
         tracker.log_artifacts(context.parent_run_id, str(saved), ARTIFACT_PATH)
-        # looked up by name, not searched: a filter string cannot hold every name
-        try:
-            tracker.get_registered_model(name)
-        except MlflowException as err:
-            if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-                raise
-            try:
-                tracker.create_registered_model(name)
-            except MlflowException as race:  # another run created it since
-                if race.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-                    raise
-        source = f"{tracker.get_run(context.parent_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
-        version = tracker.create_model_version(name, source, run_id=context.parent_run_id)
+    source = f"{tracker.get_run(context.parent_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
+    tags = {KEY_COLUMNS_TAG: json.dumps(list(table.key_types)), "models_table": table.path, "run_date": run_date}
+    version = tracker.create_model_version(name, source, run_id=context.parent_run_id, tags=tags)
     logger.info("registered model %s version %s in %.1fs", name, version.version, time.perf_counter() - started)
     return int(version.version)
 
