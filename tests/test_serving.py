@@ -219,15 +219,27 @@ def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, 
     assert serving.register(context, name, table, RUN_DATE) == 1
     registry = MlflowClient(context.tracking_uri)
     assert registry.get_model_version(name, "1").tags[serving.KEY_COLUMNS_TAG] == '["store"]'
-    other = serving.ModelsTable("/elsewhere/models", "delta", {"region": "string", "store": "string"}, 0)
+    other = serving.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"}, 0)
     with pytest.raises(ValueError, match=f"registered model {name} serves series keyed by store .* but this run's "
                                          "are keyed by region, store: give this data set a tracking.registered_model"):
         serving.register(context, name, other, RUN_DATE)
     assert [int(v.version) for v in registry.search_model_versions(f"name = '{name}'")] == [1]
+    # another job created the model between this one's lookup and its creating it: checked all the same
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+    def not_yet(self, model_name):
+        raise MlflowException("not there yet", error_code=RESOURCE_DOES_NOT_EXIST)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MlflowClient, "get_registered_model", not_yet)
+        with pytest.raises(ValueError, match="serves series keyed by store"):
+            serving.register(context, name, other, RUN_DATE)
     assert serving.register(context, name, table, RUN_DATE) == 2  # the same keys: a new version as ever
     # the same columns in another order ask for the same series
-    two = serving.ModelsTable("/elsewhere/models", "delta", {"region": "string", "store": "string"}, 0)
+    two = serving.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"}, 0)
     assert serving.register(context, "two-keys", two, RUN_DATE) == 1
+    assert "SECRET" not in registry.get_model_version("two-keys", "1").tags["models_table"]  # a key in the path
     assert serving.register(context, "two-keys", serving.ModelsTable("/m", "delta", {"store": "string", "region": "string"}, 0),
                             RUN_DATE) == 2
 

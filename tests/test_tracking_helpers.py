@@ -229,6 +229,17 @@ def test_a_sqlite_store_is_found_from_any_folder_and_keeps_its_artifacts_beside_
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "elsewhere" / "mlruns").exists()
 
 
+def test_a_users_own_relative_or_driver_sqlite_uri_keeps_its_artifacts_beside_the_database(tmp_path, monkeypatch):
+    # explore and the notebook pass MLFLOW_TRACKING_URI on as the user wrote it
+    monkeypatch.chdir(tmp_path)
+    for uri, database in (("sqlite:///relative.db", "relative.db"), ("sqlite+pysqlite:///driver.db", "driver.db")):
+        client = tracking.client(uri)
+        experiment = client.create_experiment(f"from {database}")
+        assert client.get_experiment(experiment).artifact_location == f"{(tmp_path / 'mlartifacts').as_uri()}/{experiment}"
+        assert (tmp_path / database).is_file()
+    assert not (tmp_path / "mlruns").exists()
+
+
 def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkeypatch):
     from forecasting.config import load_config
 

@@ -26,6 +26,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from forecasting import lineage, model, model_store, run_artifacts, tracking
+from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,9 @@ def models_table(spark, path: str, table_format: str, key_columns: list[str]) ->
 def _check_same_keys(tracker, name: str, key_columns: list[str]) -> None:
     """Refuse to add a version for series keyed otherwise than the model's latest
     (another data set's config naming the same registered model): a consumer of the
-    latest version would be handed a model that knows none of its series."""
+    latest version would be handed a model that knows none of its series. A latest
+    version without the tag (registered by hand, or before the tag existed) is not
+    compared; nor are two runs registering at the very same moment."""
     from mlflow.exceptions import MlflowException
 
     try:  # config_checks refuses names with quotes, so the name can go in a filter string
@@ -194,7 +197,6 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
     # looked up by name, not searched: a filter string cannot hold every name
     try:
         tracker.get_registered_model(name)
-        _check_same_keys(tracker, name, list(table.key_types))  # before anything is logged
     except MlflowException as err:
         if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             raise
@@ -203,12 +205,14 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
         except MlflowException as race:  # another run created it since
             if race.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
                 raise
+    _check_same_keys(tracker, name, list(table.key_types))  # before anything is logged
     # no progress bars of MLflow's file copies in the job's log
     with tempfile.TemporaryDirectory() as folder, _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
         saved = _save(Path(folder), target, table.key_types)
         tracker.log_artifacts(context.parent_run_id, str(saved), ARTIFACT_PATH)
     source = f"{tracker.get_run(context.parent_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
-    tags = {KEY_COLUMNS_TAG: json.dumps(list(table.key_types)), "models_table": table.path, "run_date": run_date}
+    tags = {KEY_COLUMNS_TAG: json.dumps(list(table.key_types)), "models_table": redact_url_password(table.path),
+            "run_date": run_date}
     version = tracker.create_model_version(name, source, run_id=context.parent_run_id, tags=tags)
     logger.info("registered model %s version %s in %.1fs", name, version.version, time.perf_counter() - started)
     return int(version.version)

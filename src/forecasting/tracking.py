@@ -159,11 +159,11 @@ def client(uri: str):
     if urlparse(uri).scheme in ("", "file"):
         mlflow_file_store.patch_file_store()
     if sqlite_file(uri) is not None:
-        _store_artifacts_beside_database(urlparse(uri).scheme)
+        _store_artifacts_beside_database()
     return MlflowClient(tracking_uri=uri)
 
 
-def _store_artifacts_beside_database(scheme: str) -> None:
+def _store_artifacts_beside_database() -> None:
     """MLflow builds a SQL store with ``./mlruns`` as its artifact root, and makes that
     folder wherever the process happens to run: an empty folder in the user's working
     folder, that reads as a broken file store. A sqlite store's root is ``mlartifacts``
@@ -173,11 +173,12 @@ def _store_artifacts_beside_database(scheme: str) -> None:
 
     def build(store_uri: str, artifact_uri: str | None = None):
         database = sqlite_file(store_uri)
-        if artifact_uri is None and database is not None:
-            artifact_uri = (database.parent / "mlartifacts").as_uri()
+        if artifact_uri is None and database is not None:  # a relative one too (a user's own URI)
+            artifact_uri = (database.expanduser().resolve().parent / "mlartifacts").as_uri()
         return SqlAlchemyStore(store_uri, artifact_uri or "./mlruns")
 
-    utils._tracking_store_registry.register(scheme, build)
+    # MLflow picks a store by the scheme without its driver: sqlite+pysqlite is sqlite
+    utils._tracking_store_registry.register("sqlite", build)
 
 
 def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
