@@ -205,3 +205,41 @@ def test_a_run_left_with_an_empty_meta_yaml_is_left_out_of_searches_with_a_warni
     tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first
     ended = client.get_run(kept)  # past the damaged one
     assert ended.info.status == "FAILED" and ended.data.tags["ended_by"] == "a later train_forecast run of 2024-03-31"
+
+
+def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_path, monkeypatch):
+    from mlflow.entities import ViewType
+    from mlflow.store.tracking.file_store import FileStore
+
+    client = tracking.client(str(tmp_path / "mlruns"))  # patches the store
+    experiment = client.create_experiment("searched")
+    parents = [client.create_run(experiment, tags={"job": job, "run_date": "2024-03-31"}).info.run_id
+               for job in ("train_forecast", "score_forecast")]
+    for i in range(12):
+        client.create_run(experiment, tags={"mlflow.parentRunId": parents[i % 2], "store": ["a", "O'Brien", "b"][i % 3]})
+    client.set_terminated(parents[0])
+    client.delete_run(client.create_run(experiment, tags={"job": "train_forecast"}).info.run_id)
+    (tmp_path / "mlruns" / experiment / "not-a-run").mkdir()  # a stray folder, no meta.yaml
+    store = client._tracking_client.store
+    read = []
+    original_read = FileStore._get_run_info_from_dir
+    monkeypatch.setattr(FileStore, "_get_run_info_from_dir", lambda self, path: read.append(path) or original_read(self, path))
+    searches = [
+        "tags.job = 'train_forecast' and tags.run_date = '2024-03-31' and attributes.status = 'FINISHED'",
+        "tags.job LIKE '%'",
+        f"tags.mlflow.parentRunId = '{parents[1]}' and attributes.status = 'RUNNING'",
+        "tags.store = \"O'Brien\"",
+        "tags.store != 'a'",  # no tag to read first: MLflow's own search
+        "attributes.status = 'RUNNING'",
+    ]
+    for text in searches:
+        for view in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            read.clear()
+            mine = store._search_runs([experiment], text, view, 1000, ["attributes.start_time DESC"], None)
+            theirs = FileStore._search_runs.original(store, [experiment], text, view, 1000,
+                                                     ["attributes.start_time DESC"], None)
+            assert [run.info.run_id for run in mine[0]] == [run.info.run_id for run in theirs[0]], text
+    # a parent run's search reads the parent runs alone, not the children
+    read.clear()
+    client.search_runs([experiment], "tags.job LIKE '%'")
+    assert len(read) == 3 and len(client.search_runs([experiment], "tags.job LIKE '%'", ViewType.ALL)) == 3
