@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import child_runs, model, model_store, tracking
+from forecasting import child_runs, model, model_store, parent_run, tracking
 from forecasting.config import JobConfig, load_config
 from forecasting.python_worker import load_training_modules
 from forecasting.series import train_series
@@ -45,7 +45,7 @@ def main() -> None:
     config = load_config(config_path)
     history = pd.read_parquet(data)
     groups = sorted(history.groupby("series"), key=lambda item: -len(item[1]))  # big series first
-    context = tracking.start_parent_run(config, "2026-01-01", {"source": str(data)})
+    context = parent_run.start_parent_run(config, "2026-01-01", {"source": str(data)})
     with multiprocessing.Pool(cores) as pool:
         done = pool.map(partial(train_and_track, config=config, context=context), groups, chunksize=1)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,7 @@ def main() -> None:
     )
     pd.DataFrame([result for _, result in done]).to_parquet(out / "series_results.parquet", index=False)
     statuses = Counter(result["status"] for _, result in done)
-    tracking.finish_parent_run(context, dict(statuses), time.perf_counter() - started)
+    parent_run.finish_parent_run(context, dict(statuses), time.perf_counter() - started)
 
 
 if __name__ == "__main__":

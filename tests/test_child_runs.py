@@ -5,14 +5,14 @@ import mlflow.prophet
 import numpy as np
 
 from conftest import daily_series
-from forecasting import child_runs, model_store, tracking
+from forecasting import child_runs, model_store, parent_run, tracking
 from forecasting.series import train_series
 
 
 def test_every_series_model_loads_as_its_own_prophet_model(tmp_path, fast_config):
     # the first model of a process is saved by MLflow, later ones reuse its environment files
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[prophet]")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
     uuids = set()
     for seed, level in ((1, 100.0), (2, 500.0), (3, 50.0)):
         history = daily_series(70, level=level, seed=seed)
@@ -59,7 +59,7 @@ def test_a_child_run_whose_logging_fails_ends_failed_not_running(tmp_path, fast_
     from mlflow import MlflowClient
 
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
     history = daily_series(30)
     outcome = train_series(history, config)
 
@@ -83,9 +83,9 @@ def test_a_run_on_its_run_date_knows_data_up_to_its_own_start_and_a_past_run_dat
 
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}")
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
-    context = tracking.start_parent_run(config, today, {})
+    context = parent_run.start_parent_run(config, today, {})
     started = pd.Timestamp(mlflow.MlflowClient(context.tracking_uri).get_run(context.parent_run_id).info.start_time,
                            unit="ms")
     if started.date().isoformat() == today:  # not when the clock passed midnight meanwhile
         assert pd.Timestamp(context.known_until) == started
-    assert tracking.start_parent_run(config, "2024-03-31", {}).known_until is None  # cleaning cuts at its end
+    assert parent_run.start_parent_run(config, "2024-03-31", {}).known_until is None  # cleaning cuts at its end

@@ -5,7 +5,7 @@ import pytest
 from mlflow.utils import file_utils
 
 from conftest import daily_series
-from forecasting import child_runs, mlflow_file_store, tracking
+from forecasting import child_runs, mlflow_file_store, parent_run, tracking
 from forecasting.series import train_series
 
 
@@ -25,7 +25,7 @@ def test_a_lookup_by_name_answers_what_the_listing_answers(tmp_path):
 
 def test_a_child_run_is_logged_without_listing_its_experiment_folder(tmp_path, fast_config, monkeypatch):
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
     history = daily_series(60)
     outcome = train_series(history, config)
     experiment_folder = os.path.realpath(tmp_path / "mlruns" / context.experiment_id)
@@ -59,7 +59,7 @@ def test_a_child_run_reads_its_metadata_once_and_ends_with_what_was_written(tmp_
     from mlflow.store.tracking.file_store import FileStore
 
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
     history = daily_series(60)
     outcome = train_series(history, config)
     reads, read = [], FileStore._get_run_info_from_dir
@@ -78,7 +78,7 @@ def test_a_child_run_finds_its_experiment_folder_once(tmp_path, fast_config, mon
     from mlflow.store.tracking import file_store
 
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
     history = daily_series(60)
     outcome = train_series(history, config)
     mlflow_file_store.look_up_entries_by_name()
@@ -106,7 +106,7 @@ def test_a_child_run_reads_its_experiment_once_and_writes_its_metadata_only_when
     from mlflow.store.tracking.file_store import FileStore
 
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
-    context = tracking.start_parent_run(config, "2024-03-31", {})
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
     history = daily_series(60)
     outcome = train_series(history, config)
     tracking.client(context.tracking_uri)  # the store's patches are in place
@@ -179,7 +179,7 @@ def test_a_job_killed_while_writing_a_run_leaves_the_experiment_searchable(tmp_p
         assert all((path.stat().st_size > 0) for path in (tmp_path / "mlruns" / experiment).glob("*/meta.yaml"))
     else:
         assert runs["killed"].data.metrics == {} and runs["killed"].info.status == "RUNNING"
-    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # the rerun's first step
+    parent_run.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # the rerun's first step
     after = {run.info.run_name: run for run in client.search_runs([experiment])}
     assert after["finished"].info.status == "FINISHED" and "ended_by" not in after["finished"].data.tags
     if killed_writing == "metric":
@@ -202,7 +202,7 @@ def test_a_run_left_with_an_empty_meta_yaml_is_left_out_of_searches_with_a_warni
         found = client.search_runs([experiment])
     assert [run.info.run_id for run in found] == [kept]
     assert str(damaged_folder) in caplog.text and "empty meta.yaml" in caplog.text
-    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first
+    parent_run.end_stale_runs(client, experiment, "train_forecast", "2024-03-31")  # what the rerun does first
     ended = client.get_run(kept)  # past the damaged one
     assert ended.info.status == "FAILED" and ended.data.tags["ended_by"] == "a later train_forecast run of 2024-03-31"
 

@@ -92,7 +92,7 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     # several rows a day, summed by cleaning: the raw rows were drawn at a tenth of the forecast's level
     import mlflow
 
-    from forecasting import child_runs, tracking
+    from forecasting import child_runs, parent_run, tracking
     from forecasting.series import train_series
 
     daily = daily_series(60)
@@ -100,7 +100,7 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     rows["ds"] += pd.to_timedelta(np.tile(np.arange(10), len(daily)), unit="h")
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[seasonal_naive]")
     outcome = train_series(rows, config)
-    run_id = child_runs.log_series_run(tracking.start_parent_run(config, "2024-03-31", {}), {"store": "a"}, outcome, rows)
+    run_id = child_runs.log_series_run(parent_run.start_parent_run(config, "2024-03-31", {}), {"store": "a"}, outcome, rows)
     svg = mlflow.artifacts.load_text(f"runs:/{run_id}/plots/forecast.svg")
     assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, "store=a  (run 2024-03-31)", outcome.backtest)
     assert len(drawn(svg, "backtest")) == config.cross_validation.folds

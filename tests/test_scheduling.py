@@ -10,7 +10,7 @@ import pytest
 from deltalake import DeltaTable
 
 from conftest import daily_series
-from forecasting import tracking
+from forecasting import parent_run, tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = ROOT / "scripts" / "run_scheduled.sh"
@@ -124,7 +124,7 @@ def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config)
 
     def start(output: str) -> str:
         config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / output}")
-        return tracking.start_parent_run(config, "2024-02-20", {}).parent_run_id
+        return parent_run.start_parent_run(config, "2024-02-20", {}).parent_run_id
 
     first_a, first_b = start("a"), start("b")  # both still going
     store = MlflowClient((tmp_path / "mlruns").as_uri())

@@ -13,7 +13,7 @@ import requests
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import pipeline, serving, tables, tracking
+from forecasting import parent_run, pipeline, serving, tables, tracking
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -63,7 +63,7 @@ def test_registering_does_not_load_every_series_model(spark, trained, monkeypatc
 
     table = models_table(spark, trained["summary"])
     monkeypatch.setattr(serving, "read_models", refuse)
-    context = tracking.start_parent_run(trained["config"], RUN_DATE, {})  # a run of its own: its artifacts too
+    context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})  # a run of its own: its artifacts too
     assert serving.register(context, "unread-forecaster", table, RUN_DATE) == 1
 
 
@@ -81,7 +81,7 @@ def test_a_failed_registration_is_recorded_and_the_job_run_still_finishes(spark,
     (tmp_path / "not-a-folder").write_text("")
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", (tmp_path / "not-a-folder" / "registry").as_uri())
     config, summary = trained["config"], trained["summary"]
-    context = tracking.start_parent_run(config, RUN_DATE, {})
+    context = parent_run.start_parent_run(config, RUN_DATE, {})
     job = pipeline.JobSummary(RUN_DATE, context.parent_run_id, context.experiment_id, context.tracking_uri,
                               summary.tables, counts={"ok": 2})
     with pipeline.finishing(context, job, time.monotonic()):  # as run_job ends its parent run
@@ -205,7 +205,7 @@ def test_each_run_registers_a_new_version(spark, trained):
     first = registry.get_model_version(NAME, "1")
     assert first.run_id == summary.job_run_id and first.source.endswith(serving.ARTIFACT_PATH)
     # what the next run's registration does: a new version, the first one kept
-    context = tracking.start_parent_run(trained["config"], RUN_DATE, {})
+    context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})
     assert serving.register(context, NAME, models_table(spark, summary), RUN_DATE, horizon=7) == 2
     assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
@@ -215,7 +215,7 @@ def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, 
     from mlflow import MlflowClient
 
     name, table = "keyed-forecaster", models_table(spark, trained["summary"])
-    context = tracking.start_parent_run(trained["config"], RUN_DATE, {})
+    context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})
     assert serving.register(context, name, table, RUN_DATE) == 1
     registry = MlflowClient(context.tracking_uri)
     assert registry.get_model_version(name, "1").tags[serving.KEY_COLUMNS_TAG] == '["store"]'

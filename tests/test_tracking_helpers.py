@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from forecasting import redaction, result_row, tracking
+from forecasting import parent_run, redaction, result_row, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -139,7 +139,7 @@ def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path
                          "spark.conf={spark.hadoop.fs.s3a.secret.key: s3-hunter2, spark.executor.memory: 1g}")
     source = "ftp://ana:hunter2@files.example.com/sales.csv"  # Hadoop's FTP file system reads them from the URL
     lineage = {"source": source, "files": [{"path": source, "bytes": 1}], "content_sha256": "0" * 64}
-    context = tracking.start_parent_run(config, "2024-03-31", lineage)
+    context = parent_run.start_parent_run(config, "2024-03-31", lineage)
     run = mlflow.MlflowClient(context.tracking_uri).get_run(context.parent_run_id)
     resolved = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/config/resolved.yaml")
     recorded = resolved + str(run.data.params) + mlflow.artifacts.load_text(
@@ -166,14 +166,14 @@ def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_those_of_a_kil
 
     parent, (done, in_flight) = job_run("2024-03-31")
     context = tracking.RunContext(uri, experiment, parent, "2024-03-31", log_models=False, log_plots=False)
-    tracking.finish_parent_run(context, {"ok": 1}, 1.0, failed=True)
+    parent_run.finish_parent_run(context, {"ok": 1}, 1.0, failed=True)
     status = lambda run_id: client.get_run(run_id).info.status  # noqa: E731
     assert (status(parent), status(done), status(in_flight)) == ("FAILED", "FINISHED", "FAILED")
     assert client.get_run(in_flight).data.tags["ended_by"] == "its job run failing"
 
     # a killed job ended nothing: the rerun of its date ends its parent and the children in flight
     killed, (_, in_flight) = job_run("2024-04-07")
-    tracking.end_stale_runs(client, experiment, "train_forecast", "2024-04-07")
+    parent_run.end_stale_runs(client, experiment, "train_forecast", "2024-04-07")
     assert (status(killed), status(in_flight)) == ("FAILED", "FAILED")
     assert client.get_run(in_flight).data.tags["ended_by"] == "a later train_forecast run of 2024-04-07"
 
@@ -194,7 +194,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
               job_run(status="FAILED")]  # a failed run's rows never reached the tables
     rerun = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
     context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, output_path="out")
-    tracking.finish_parent_run(context, {"ok": 1}, 1.0)
+    parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
     assert tags(replaced)[tracking.SUPERSEDED_TAG] == rerun
     assert not [run_id for run_id in [*others, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
@@ -206,7 +206,7 @@ def test_a_run_that_failed_before_counting_its_series_records_no_total(tmp_path)
     experiment = client.create_experiment("early failure")
     parent = client.create_run(experiment).info.run_id
     context = tracking.RunContext(uri, experiment, parent, "2024-03-31", False, False)
-    tracking.finish_parent_run(context, {}, 3.0, failed=True)
+    parent_run.finish_parent_run(context, {}, 3.0, failed=True)
     metrics = client.get_run(parent).data.metrics
     assert "series_total" not in metrics and metrics["wall_seconds"] == 3.0
 
@@ -217,7 +217,7 @@ def test_a_sqlite_store_is_found_from_any_folder_and_keeps_its_artifacts_beside_
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path)
     config = load_config(None, ["tracking.uri=sqlite:///mlflow.db", "tracking.experiment=in a database"])
-    context = tracking.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
+    context = parent_run.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
     assert context.tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"  # four slashes: absolute
     assert tracking.resolve_uri("sqlite:///mlflow.db?timeout=20") == f"sqlite:///{tmp_path / 'mlflow.db'}?timeout=20"
     monkeypatch.chdir(tmp_path / "elsewhere")  # as an executor started in another folder
@@ -247,9 +247,9 @@ def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkey
     tags = []
     for path in ("output", "./output", str(tmp_path / "output")):  # one folder, written three ways
         config = load_config(None, [f"output.path={path}", f"tracking.uri={tmp_path / 'mlruns'}"])
-        context = tracking.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
+        context = parent_run.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
         tags.append(context.output_path)
     assert tags == [str(tmp_path / "output")] * 3
     # runs tagged before the tag was resolved hold the path as configured, from the folder they ran in
-    assert tracking.same_output("output", tags[0]) and tracking.same_output("./output", tags[0])
-    assert not tracking.same_output("elsewhere", tags[0]) and not tracking.same_output("s3a://b/output", tags[0])
+    assert parent_run.same_output("output", tags[0]) and parent_run.same_output("./output", tags[0])
+    assert not parent_run.same_output("elsewhere", tags[0]) and not parent_run.same_output("s3a://b/output", tags[0])

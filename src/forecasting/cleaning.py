@@ -192,7 +192,7 @@ def end_of_day(run_date: str | pd.Timestamp) -> pd.Timestamp:
 
 def known_until(run_date: str | pd.Timestamp, now: str | pd.Timestamp | None = None) -> pd.Timestamp:
     """The cut of what was known on the run date: its end, or ``now`` where a run
-    started during it (given only then, see ``tracking.start_parent_run``)."""
+    started during it (given only then, see ``parent_run.start_parent_run``)."""
     cut = end_of_day(run_date)
     return cut if now is None else min(cut, pd.Timestamp(now))
 

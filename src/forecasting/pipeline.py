@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import evaluation, io, python_worker, redaction, spark_training, tables, tracking, validation
+from forecasting import evaluation, io, parent_run, python_worker, redaction, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
@@ -115,7 +115,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     job = "evaluate_forecast" if evaluate else "train_forecast"
     # the input's latest time: cleaning's zero gaps reach no further than the data do
     input_end = counts.latest.isoformat() if counts.latest is not None else None
-    context = tracking.start_parent_run(config, run_date, data_version, job=job, input_end=input_end)
+    context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=input_end)
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
@@ -212,12 +212,12 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     try:
         yield
     except BaseException:
-        tracking.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
+        parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
-    tracking.finish_parent_run(context, counts, summary.wall_seconds)
+    parent_run.finish_parent_run(context, counts, summary.wall_seconds)
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import io, model, model_store, spark_training, tables, tracking, validation
+from forecasting import io, model, model_store, parent_run, spark_training, tables, tracking, validation
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
 from forecasting.spark_session import job_description
@@ -128,7 +128,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         count, unmodelled, null_key = _match_counts(models, latest, keys)
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
-    context = tracking.start_parent_run(
+    context = parent_run.start_parent_run(
         config, run_date, data_version, job="score_forecast", extra_tags={"model_run_date": chosen}
     )
     summary = JobSummary(

@@ -1,0 +1,172 @@
+"""The job's parent run in MLflow: started with the run's config and lineage (ending
+the runs a killed job left RUNNING), and finished with its counts (tagging the runs
+whose rows it replaced). The client, a series' identity in tags and the run context
+the tasks log under are forecasting.tracking's; each series' child run is
+forecasting.child_runs'."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+from forecasting import lineage
+from forecasting.config import JobConfig
+from forecasting.redaction import redact_secrets, redact_url_password
+from forecasting.tracking import (
+    INPUT_END_TAG, JOB_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
+    _flatten, check_server, client, credentials_from_environment, end_run, http_settings, param_value, resolve_uri,
+    sqlite_file,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def start_parent_run(
+    config: JobConfig, run_date: str, data_version: dict, job: str = "train_forecast", extra_tags: dict | None = None,
+    input_end: str | None = None,
+) -> RunContext:
+    """The job's parent run, tagged and given its config and lineage, and what the
+    tasks need to log under it. ``input_end``: the input's latest time on or before
+    the run date, a tag and, for cleaning's zero gaps, part of the context."""
+    from forecasting.tables import output_root
+
+    uri = resolve_uri(config.tracking.uri)
+    os.environ.update(http_settings(config))
+    check_server(uri, config.tracking.timeout_seconds)
+    tracker = client(uri)
+    experiment = tracker.get_experiment_by_name(config.tracking.experiment)
+    # a database store's artifacts go to ./mlruns of whatever folder the job runs in unless
+    # told otherwise; a sqlite file's beside it
+    database = sqlite_file(uri)
+    artifacts = None if database is None else (database.parent / "mlartifacts").as_uri()
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else tracker.create_experiment(config.tracking.experiment, artifact_location=artifacts)
+    )
+    versions = lineage.package_versions()
+    tags = {
+        JOB_TAG: job,
+        RUN_DATE_TAG: run_date,
+        "input_path": redact_url_password(config.input.path),
+        WORKING_FOLDER_TAG: os.getcwd(),  # what a relative input path is relative to
+        # resolved: "output", "./output" and its absolute path are one folder, and two
+        # machines' "output" are not
+        OUTPUT_PATH_TAG: redact_url_password(output_root(config)),
+        "data_version": data_version.get("content_sha256") or str(data_version.get("delta_version")),
+        "code_version": lineage.code_version(),
+        **{f"version.{name}": version for name, version in versions.items()},
+        **({INPUT_END_TAG: input_end} if input_end else {}),
+        **(extra_tags or {}),
+    }
+    end_stale_runs(tracker, experiment_id, job, run_date, tags[OUTPUT_PATH_TAG])
+    started_ms = int(time.time() * 1000)  # the run's own start time, which cleaning cuts at on its run date
+    started = dt.datetime.fromtimestamp(started_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
+    run = tracker.create_run(experiment_id, start_time=started_ms, tags=tags, run_name=f"{job} {run_date}")
+    run_id = run.info.run_id
+    from mlflow.entities import Param
+
+    recorded = redact_secrets(config.to_dict())
+    params = [Param(key, param_value(value)) for key, value in _flatten(recorded).items()]
+    params.append(Param("run_date", run_date))
+    for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
+        tracker.log_batch(run_id, params=params[start : start + 100])
+    tracker.log_text(run_id, yaml.safe_dump(recorded, sort_keys=False), "config/resolved.yaml")
+    tracker.log_text(run_id, redact_url_password(lineage.to_json(data_version)), "lineage/data_version.json")
+    tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
+    logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
+    return RunContext(
+        tracking_uri=uri,
+        experiment_id=experiment_id,
+        parent_run_id=run_id,
+        run_date=run_date,
+        log_models=config.tracking.log_models,
+        log_plots=config.tracking.log_plots,
+        http_settings=http_settings(config),
+        credentials=credentials_from_environment(),
+        input_end=input_end,
+        known_until=started.isoformat(timespec="milliseconds") if started.date().isoformat() == run_date else None,
+        job=job,
+        output_path=tags[OUTPUT_PATH_TAG],
+    )
+
+
+def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None = None) -> None:
+    """A job killed midway leaves its runs RUNNING; the rerun of its date ends them.
+    (A job that failed ended its own: finish_parent_run.) With ``output_path``, only
+    the runs of that output (and older ones without the tag): another config's run
+    of the same job and date may be going on in the same experiment."""
+    stale = tracker.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
+    )
+    if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
+        stale = [run for run in stale if same_output(run.data.tags.get(OUTPUT_PATH_TAG, output_path), output_path)]
+    ended_by = f"a later {job} run of {run_date}"
+    for parent in stale:
+        children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
+        tracker.set_tag(parent.info.run_id, "ended_by", ended_by)
+        end_run(tracker, parent.info.run_id, "FAILED")
+        logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
+                       job, parent.info.run_id, run_date, children)
+
+
+def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_by: str) -> int:
+    """Mark the parent's child runs still RUNNING as FAILED; how many there were."""
+    children = tracker.search_runs(
+        [experiment_id], filter_string=f"tags.{PARENT_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in children:
+        tracker.set_tag(run.info.run_id, "ended_by", ended_by)
+        end_run(tracker, run.info.run_id, "FAILED")
+    return len(children)
+
+
+def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False) -> None:
+    from mlflow.entities import Metric
+
+    tracker = client(context.tracking_uri)
+    now = int(time.time() * 1000)
+    values = {f"series_{status}": count for status, count in counts.items()}
+    if counts or not failed:  # a run that failed before its series were counted has no total, not 0
+        values["series_total"] = sum(counts.values())
+    values["wall_seconds"] = wall_seconds
+    metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
+    tracker.log_batch(context.parent_run_id, metrics=metrics)
+    if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
+        end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
+    else:
+        mark_superseded(tracker, context)
+    end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
+
+
+def same_output(tagged: str | None, output: str | None) -> bool:
+    """Whether a run's output_path tag names ``output`` (resolved): runs tagged before
+    the tag was resolved hold the path as configured, taken from this folder as then."""
+    if tagged is None or output is None:
+        return tagged == output
+    if tagged == output:
+        return True
+    return not urlparse(tagged).scheme and not Path(tagged).is_absolute() and (
+        str(Path(tagged).expanduser().resolve()) == output)
+
+
+def mark_superseded(tracker, context: RunContext) -> None:
+    """Tag the earlier finished runs of this job, run date and output, whose rows in
+    the tables this run has just replaced, with this run's id: their child runs
+    still look current to a search by series."""
+    earlier = tracker.search_runs(
+        [context.experiment_id],
+        filter_string=f"tags.{JOB_TAG} = '{context.job}' and tags.{RUN_DATE_TAG} = '{context.run_date}' "
+                      "and attributes.status = 'FINISHED'",
+    )
+    for run in earlier:  # the path compared here: it may hold quotes, which a filter string cannot escape
+        tags = run.data.tags
+        if (run.info.run_id != context.parent_run_id and SUPERSEDED_TAG not in tags
+                and same_output(tags.get(OUTPUT_PATH_TAG), context.output_path)):
+            tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
