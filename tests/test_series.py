@@ -73,7 +73,7 @@ def test_cross_validation_never_trains_on_what_it_scores(fast_config):
         folds.append((train["ds"].max(), dates.min()))
         return prophet(train, dates)
 
-    tuning.cross_validate_forecaster(history, config, recording)
+    tuning.cross_validate_predictions(history, config, recording)
     assert len(folds) == config.cross_validation.folds
     assert all(last_train < first_scored for last_train, first_scored in folds)
 
@@ -149,7 +149,7 @@ def test_a_series_folds_are_made_once_and_score_like_folds_made_per_candidate(fa
     assert len(made) == 1  # not once per evaluation and candidate
     monkeypatch.undo()
     for name in ("naive", "drift"):
-        alone = tuning.cross_validate_forecaster(history, config, tuning.baseline_forecaster(config, name))
+        alone = tuning.cross_validate_predictions(history, config, tuning.baseline_forecaster(config, name))[0]
         assert outcome.candidate_scores[name] == pytest.approx(alone, nan_ok=True)
 
 
@@ -559,7 +559,7 @@ def test_cross_validated_mase_is_scaled_by_periods_a_season_apart_across_a_gap(f
     # a straight line: values a week apart always differ by 7, which rows a week apart do not across a gap
     line = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": np.arange(60.0)}).drop(index=10)
     config = fast_config()
-    scores = tuning.cross_validate_forecaster(line, config, tuning.baseline_forecaster(config, "naive"))
+    scores, _ = tuning.cross_validate_predictions(line, config, tuning.baseline_forecaster(config, "naive"))
     assert scores["mase"] == pytest.approx(scores["mae"] / 7)
 
 

@@ -181,17 +181,11 @@ def _positions(history: pd.DataFrame, frequency: str) -> np.ndarray | None:
     return positions if (positions >= 0).all() and (np.diff(positions) > 0).all() else None
 
 
-def cross_validate_forecaster(
-    history: pd.DataFrame, config: JobConfig, forecaster: Forecaster, folds: list[Fold] | None = None
-) -> dict[str, float]:
-    """Mean of each metric over the rolling folds (``make_folds``, unless given)."""
-    return cross_validate_predictions(history, config, forecaster, folds)[0]
-
-
 def cross_validate_predictions(
     history: pd.DataFrame, config: JobConfig, forecaster: Forecaster, folds: list[Fold] | None = None
 ) -> tuple[dict[str, float], dict[int, np.ndarray]]:
-    """The cross-validated metrics and each fold's predictions, keyed by training size."""
+    """The mean of each metric over the rolling folds (``make_folds``, unless given),
+    and each fold's predictions, keyed by training size."""
     folds = make_folds(history, config) if folds is None else folds
     if not folds:
         raise ValueError("no cross-validation fold fits in the history")
