@@ -218,6 +218,7 @@ def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_pat
     for i in range(12):
         client.create_run(experiment, tags={"mlflow.parentRunId": parents[i % 2], "store": ["a", "O'Brien", "b"][i % 3]})
     client.set_terminated(parents[0])
+    client.create_run(experiment, tags={"start_time": "x"})  # found by tags.created, MLflow's alias
     client.delete_run(client.create_run(experiment, tags={"job": "train_forecast"}).info.run_id)
     (tmp_path / "mlruns" / experiment / "not-a-run").mkdir()  # a stray folder, no meta.yaml
     store = client._tracking_client.store
@@ -230,6 +231,8 @@ def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_pat
         f"tags.mlflow.parentRunId = '{parents[1]}' and attributes.status = 'RUNNING'",
         "tags.store = \"O'Brien\"",
         "tags.store != 'a'",  # no tag to read first: MLflow's own search
+        "tags.created = 'x'",  # MLflow reads this name as start_time's: its own search too
+        f"tags.`{'k' * 300}` = 'a'",  # a name no file can have: no such tag
         "attributes.status = 'RUNNING'",
     ]
     for text in searches:

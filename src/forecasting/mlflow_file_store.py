@@ -22,7 +22,9 @@ runs by their job tag, or a series' runs by its hash: at 400 child runs the
 two searches of a job's start took 0.64 s, and an experiment gains a child run
 per series and run, so they grew by the year. Here a run whose tag file is
 missing or holds another value is left out before it is read; the filter is
-then applied to the rest as MLflow applies it.
+then applied to the rest as MLflow applies it. One difference: a run the store
+cannot read (a corrupt metric file) fails MLflow's search of the whole
+experiment, and fails this one only where its tags match.
 
 Files a killed job cannot leave half-written: the store writes a run's
 meta.yaml and a new metric file by opening, then writing. A job killed between
@@ -260,7 +262,7 @@ def search_by_tag_files() -> None:
         folder = os.path.join(run_dir, FileStore.TAGS_FOLDER_NAME)
         try:
             return os.path.isfile(os.path.join(folder, key)) if value is None else read_file(folder, key) == value
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        except (OSError, ValueError):  # no such file, or a name no file can have: no such tag
             return False
 
     def run_infos(self, experiment_id: str, view_type, needed: list[tuple[str, str | None]]) -> list:
@@ -290,6 +292,7 @@ def search_by_tag_files() -> None:
             for clause in SearchUtils.parse_search_filter(filter_string)
             if clause["type"] == "tag" and clause["comparator"] in ("=", "LIKE", "ILIKE")
             and isinstance(clause["key"], str) and os.sep not in clause["key"] and not clause["key"].startswith(".")
+            and SearchUtils.translate_key_alias(clause["key"]) == clause["key"]  # MLflow renames "created" and "run name"
         ]
         if not needed or max_results > SEARCH_MAX_RESULTS_THRESHOLD:
             return search(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
