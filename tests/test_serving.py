@@ -236,6 +236,13 @@ def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, 
         with pytest.raises(ValueError, match="serves series keyed by store"):
             serving.register(context, name, other, RUN_DATE)
     assert serving.register(context, name, table, RUN_DATE) == 2  # the same keys: a new version as ever
+    # a version registered before the tag existed: its forecaster's pointer says what it serves
+    registry.delete_model_version_tag(name, "2", serving.KEY_COLUMNS_TAG)
+    with pytest.raises(ValueError, match=f"registered model {name} serves series keyed by store"):
+        serving.register(context, name, other, RUN_DATE)
+    # one registered by hand, with no pointer to read, is not compared
+    registry.create_model_version(name, str(trained["root"] / "elsewhere"), run_id=context.parent_run_id)
+    assert serving.register(context, name, other, RUN_DATE) == 4
     # the same columns in another order ask for the same series
     two = serving.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"}, 0)
     assert serving.register(context, "two-keys", two, RUN_DATE) == 1

@@ -162,8 +162,9 @@ def _check_same_keys(tracker, name: str, key_columns: list[str]) -> None:
     """Refuse to add a version for series keyed otherwise than the model's latest
     (another data set's config naming the same registered model): a consumer of the
     latest version would be handed a model that knows none of its series. A latest
-    version without the tag (registered by hand, or before the tag existed) is not
-    compared; nor are two runs registering at the very same moment."""
+    version registered before the tag existed is compared by its forecaster's pointer;
+    one registered by hand is not compared, nor are two runs registering at the very
+    same moment."""
     from mlflow.exceptions import MlflowException
 
     try:  # config_checks refuses names with quotes, so the name can go in a filter string
@@ -171,15 +172,31 @@ def _check_same_keys(tracker, name: str, key_columns: list[str]) -> None:
     except MlflowException as err:  # a registry that cannot order its search: registered unchecked
         logger.warning("could not read the latest version of %s to compare its key columns: %s", name, err)
         return
-    if not latest or KEY_COLUMNS_TAG not in latest[0].tags:  # none yet, or registered before the tag
+    if not latest:
         return
-    theirs = json.loads(latest[0].tags[KEY_COLUMNS_TAG])
-    if sorted(theirs) != sorted(key_columns):  # the same columns in another order ask for the same series
+    tagged = latest[0].tags.get(KEY_COLUMNS_TAG)
+    theirs = json.loads(tagged) if tagged is not None else _pointed_keys(latest[0])
+    if theirs is not None and sorted(theirs) != sorted(key_columns):  # the same columns in another order ask for the same series
         raise ValueError(
             f"registered model {name} serves series keyed by {', '.join(theirs)} (version {latest[0].version}, "
             f"{latest[0].tags.get('models_table', 'another models table')}), but this run's are keyed by "
             f"{', '.join(key_columns)}: give this data set a tracking.registered_model of its own"
         )
+
+
+def _pointed_keys(version) -> list[str] | None:
+    """The key columns in a registered version's forecaster pointer; None where it has
+    none to read (not this package's forecaster, or its run's artifacts are gone)."""
+    import mlflow.artifacts
+
+    try:  # from the version's own source: the run may hold a later forecaster
+        with tempfile.TemporaryDirectory() as folder:
+            path = mlflow.artifacts.download_artifacts(f"{version.source}/artifacts/{POINTER}", dst_path=folder)
+            return list(json.loads(Path(path).read_text())["key_columns"])
+    except Exception as err:  # the check is a safeguard: without the pointer, the version registers
+        logger.info("version %s of %s has no forecaster pointer to compare key columns with: %s",
+                    version.version, version.name, err)
+        return None
 
 
 def register(context: tracking.RunContext, name: str, table: ModelsTable, run_date: str, horizon: int = 0) -> int:
