@@ -20,7 +20,7 @@ from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
     INPUT_END_TAG, JOB_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
     _flatten, check_server, client, credentials_from_environment, end_run, http_settings, param_value, resolve_uri,
-    sqlite_file,
+    sqlite_artifact_root,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,12 +42,10 @@ def start_parent_run(
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)
     # a database store's artifacts go to ./mlruns of whatever folder the job runs in unless
     # told otherwise; a sqlite file's beside it
-    database = sqlite_file(uri)
-    artifacts = None if database is None else (database.parent / "mlartifacts").as_uri()
     experiment_id = (
         experiment.experiment_id
         if experiment is not None
-        else tracker.create_experiment(config.tracking.experiment, artifact_location=artifacts)
+        else tracker.create_experiment(config.tracking.experiment, artifact_location=sqlite_artifact_root(uri))
     )
     versions = lineage.package_versions()
     tags = {

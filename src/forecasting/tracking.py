@@ -131,6 +131,13 @@ def sqlite_file(uri: str) -> Path | None:
     return Path(unquote(parsed.path[1:]))
 
 
+def sqlite_artifact_root(uri: str) -> str | None:
+    """Where a sqlite store keeps its runs' artifacts: ``mlartifacts`` beside the
+    database (a relative one's too); None for other stores and an in-memory one."""
+    database = sqlite_file(uri)
+    return None if database is None else (database.expanduser().resolve().parent / "mlartifacts").as_uri()
+
+
 def resolve_uri(uri: str) -> str:
     """A bare path becomes an absolute ``file:`` URI, and a ``sqlite:`` file an absolute
     path, so executors started in other working directories write to the same store."""
@@ -170,10 +177,7 @@ def _store_artifacts_beside_database() -> None:
     from mlflow.tracking._tracking_service import utils
 
     def build(store_uri: str, artifact_uri: str | None = None):
-        database = sqlite_file(store_uri)
-        if artifact_uri is None and database is not None:  # a relative one too (a user's own URI)
-            artifact_uri = (database.expanduser().resolve().parent / "mlartifacts").as_uri()
-        return SqlAlchemyStore(store_uri, artifact_uri or "./mlruns")
+        return SqlAlchemyStore(store_uri, artifact_uri or sqlite_artifact_root(store_uri) or "./mlruns")
 
     # MLflow picks a store by the scheme without its driver: sqlite+pysqlite is sqlite
     utils._tracking_store_registry.register("sqlite", build)
