@@ -437,6 +437,18 @@ def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     assert winner["coverage"] == pytest.approx(inside.mean())
 
 
+def test_the_holdout_is_the_last_horizons_periods_across_a_gap_as_the_folds_count_them(fast_config):
+    # days 85 and 86 missing: the last 7 rows reached back to day 81, and the forecast of
+    # days 81-87 left days 88 and 89 unscored
+    full = daily_series(90, seed=8)
+    history = full.drop(index=[85, 86]).reset_index(drop=True)
+    outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)
+    assert outcome.history_length == 83 and outcome.history_end == full["ds"].iloc[82]
+    assert outcome.forecast["ds"].tolist() == full["ds"].iloc[83:].tolist()
+    held_out = full["y"].iloc[[83, 84, 87, 88, 89]].to_numpy()  # every held-out row, none past the forecast
+    assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(held_out - full["y"].iloc[82])))
+
+
 def test_the_run_date_keeps_a_week_still_open_out_of_the_model_and_its_holdout(fast_config):
     # daily sales to Wednesday 10 April, modelled by weeks ending on Sunday: the week of
     # 14 April has three days, and summed it looked like a collapse in demand
@@ -547,11 +559,13 @@ def test_a_seasonal_winner_scored_as_naive_in_its_early_folds_says_so(fast_confi
 
 
 def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config):
-    history = daily_series(90, seed=8).drop(index=86).reset_index(drop=True)  # a day missing among the last 7 rows
+    # day 82 missing, just before the last 7 days: the forecast starts after day 81, the
+    # last row trained on, so its 7 days end before the held-out day 89
+    history = daily_series(90, seed=8).drop(index=82).reset_index(drop=True)
     outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)
     last_known = history.iloc[-8]
     reached = history.iloc[-7:][lambda rows: rows["ds"] <= last_known["ds"] + pd.Timedelta(days=7)]
-    assert len(reached) == 6  # the seven held-out rows span eight days
+    assert len(reached) == 6  # the seven held-out days are eight days after the last one trained on
     assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(reached["y"] - last_known["y"])))
 
 

@@ -64,8 +64,9 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
 
 def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
                   config: JobConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cleaned series' last ``holdout`` rows split off to be scored, without what
-    cleaning drew from them on either side. The rows before them are cleaned again
+    """The cleaned series' rows in its last ``holdout`` periods split off to be scored
+    (as cross-validation's folds count them: with gaps kept, periods, not rows),
+    without what cleaning drew from them on either side. The rows before them are cleaned again
     from the earlier input rows alone: a period interpolated towards a held-out value
     takes the value before it instead (the ends take the nearest value), and periods
     after the earlier rows' last are filled as the gaps policy fills them (a zero, or
@@ -73,7 +74,7 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
     value to score; one filled by ``zero`` is a value the policy declares, and stays.
     Notes both on ``cleaned``, whose history becomes the series as modelled."""
     frame, policy, frequency = cleaned.history, config.cleaning, config.forecast.frequency
-    split = max(len(frame) - holdout, 0)
+    split = _holdout_start(frame, holdout, frequency)
     if split == 0:
         return frame.iloc[:0], frame
     periods = align_to_grid(raw["ds"], frequency, origin=frame["ds"].iloc[0])
@@ -99,6 +100,16 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
         cleaned.notes.append(f"evaluation: {int(guessed.sum())} held-out periods filled by interpolation not scored")
     cleaned.history = pd.concat([known, held_out], ignore_index=True)  # as modelled, for the child run's plot
     return cleaned.history.iloc[:len(known)], held_out[~guessed]
+
+
+def _holdout_start(frame: pd.DataFrame, holdout: int, frequency: str) -> int:
+    """The first held-out row: the first in the last ``holdout`` periods. Counted in
+    rows where the series has no gaps or is off the grid (there the two agree, or
+    rows are all there is to count)."""
+    positions = tuning.period_positions(frame, frequency) if len(frame) else None
+    if positions is None:
+        return max(len(frame) - holdout, 0)
+    return int(np.searchsorted(positions, positions[-1] + 1 - holdout))
 
 
 def _interpolated(labels: pd.Series, raw: pd.DataFrame, periods: pd.Series, policy) -> np.ndarray:
@@ -146,9 +157,9 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
                  now: str | pd.Timestamp | None = None) -> SeriesOutcome:
     """Clean, select and tune, fit and forecast one series given as columns ``ds`` and ``y``.
 
-    ``seed`` fixes the sampled forecast interval. With ``holdout`` > 0 the last
-    ``holdout`` rows are kept out of everything and every candidate's forecast
-    of them is scored (evaluation mode). ``run_date``, the day the data is known
+    ``seed`` fixes the sampled forecast interval. With ``holdout`` > 0 the rows of
+    the last ``holdout`` periods are kept out of everything and every candidate's
+    forecast of them is scored (evaluation mode). ``run_date``, the day the data is known
     up to, lets cleaning leave out a period still open on it and note a history
     that stopped well before it; ``input_end``, the whole input's latest time, bounds
     zero gaps; ``now`` is the run's start during its run date (see ``clean_history``). Never raises: a problem becomes a
@@ -260,8 +271,9 @@ def _loss(scores: dict[str, float], metric: str) -> float:
 
 def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.DataFrame, frequency: str) -> dict[str, float]:
     """Errors and interval coverage of a forecast against the held-out values.
-    Held-out rows past the forecast's last date (a gap among them makes the last
-    ``horizon`` rows span more periods) are not the forecast's to answer for."""
+    Held-out rows past the forecast's last date are not the forecast's to answer
+    for: it starts after the last row trained on, so a gap just before the held-out
+    periods leaves their last ones beyond it."""
     joined = actual.merge(forecast, on="ds", how="inner")
     season = season_length(frequency)
     scale = metrics.mase_scale(on_grid(history, frequency), season)

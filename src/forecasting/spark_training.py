@@ -92,7 +92,7 @@ def train_group(
     series_counters: SeriesCounters | None = None,
 ) -> pd.DataFrame:
     """applyInPandas body: train one series, log its child run, return its result row.
-    ``holdout`` > 0 is evaluation mode: the last rows are held out and scored."""
+    ``holdout`` > 0 is evaluation mode: the last ``holdout`` periods are held out and scored."""
     python_worker.prepare()
     keys = {k: _plain_key(group[k].iloc[0]) for k in key_columns}
     name = tracking.series_id(keys)

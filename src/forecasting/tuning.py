@@ -158,7 +158,7 @@ def make_folds(history: pd.DataFrame, config: JobConfig) -> list[Fold]:
     whole = baselines.on_grid(history, frequency)
     gaps = len(whole) > len(history)
     count, step = config.cross_validation.folds, cv_step(config)
-    positions = _positions(history, frequency) if gaps else None
+    positions = period_positions(history, frequency) if gaps else None
     if positions is not None:  # the horizon and step count periods, as the forecast's horizon does
         bounds = period_cutoffs(positions, count, horizon, step)
     else:
@@ -173,7 +173,7 @@ def make_folds(history: pd.DataFrame, config: JobConfig) -> list[Fold]:
     return folds
 
 
-def _positions(history: pd.DataFrame, frequency: str) -> np.ndarray | None:
+def period_positions(history: pd.DataFrame, frequency: str) -> np.ndarray | None:
     """Each row's period counted from the series' first; None unless every row is on
     the grid, in order, as cleaning leaves them (then the folds count rows)."""
     grid = pd.date_range(history["ds"].iloc[0], history["ds"].iloc[-1], freq=frequency)
