@@ -4,7 +4,7 @@
     spark-submit jobs/evaluate_forecast.py --config conf/airports.yaml --set selection.candidates=[prophet]
 
 Runs the full pipeline (cleaning, tuning, model selection) on each series without
-its last forecast.horizon rows, scores every candidate's forecast of them (MASE,
+its last forecast.horizon periods, scores every candidate's forecast of them (MASE,
 sMAPE, MAE, RMSE, interval coverage and width) into the evaluation table, and logs
 the means and a report with plots (evaluation/report.md) to the MLflow parent run.
 The forecasts, series_results and models tables are not touched.

@@ -1,6 +1,6 @@
 """Evaluation mode: score every candidate's forecast of held-out data, and report it.
 
-The pipeline holds out the last ``forecast.horizon`` rows of every series and
+The pipeline holds out the last ``forecast.horizon`` periods of every series and
 trains on the rest; each series' result carries its candidates' scores on the
 held-out rows. This module turns them into the ``evaluation`` table, aggregate
 metrics on the parent run and a markdown report with plots.

@@ -91,7 +91,7 @@ def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
 def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: bool = False) -> JobSummary:
     """Train, forecast and track every series of the configured input for ``run_date``.
 
-    With ``evaluate``, the last ``forecast.horizon`` rows of each series are held
+    With ``evaluate``, the last ``forecast.horizon`` periods of each series are held
     out, every candidate's forecast of them is scored, and only the evaluation
     table and report are written: the production tables stay untouched.
     """
