@@ -558,15 +558,24 @@ def test_a_seasonal_winner_scored_as_naive_in_its_early_folds_says_so(fast_confi
             "forecast repeating its cycle") in outcome.notes
 
 
-def test_held_out_rows_past_the_forecast_are_left_out_of_its_scores(fast_config):
-    # day 82 missing, just before the last 7 days: the forecast starts after day 81, the
-    # last row trained on, so its 7 days end before the held-out day 89
-    history = daily_series(90, seed=8).drop(index=82).reset_index(drop=True)
-    outcome = train_series(history, fast_config("selection.candidates=[naive]"), holdout=7)
-    last_known = history.iloc[-8]
-    reached = history.iloc[-7:][lambda rows: rows["ds"] <= last_known["ds"] + pd.Timedelta(days=7)]
-    assert len(reached) == 6  # the seven held-out days are eight days after the last one trained on
-    assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(reached["y"] - last_known["y"])))
+def test_the_forecast_reaches_every_held_out_row_across_a_gap_just_before_them(fast_config):
+    # days 80-82 missing, just before the last 7 days: training ends on day 79, and a
+    # forecast of 7 days from there had left days 87-89 unscored, silently
+    full = daily_series(90, seed=8)
+    history = full.drop(index=[80, 81, 82]).reset_index(drop=True)
+    config = fast_config("selection.candidates=[naive, prophet]")
+    outcome = train_series(history, config, holdout=7)
+    assert outcome.history_end == full["ds"].iloc[79]
+    assert outcome.forecast["ds"].tolist() == full["ds"].iloc[80:].tolist()  # on to the last held-out day
+    held_out = full["y"].iloc[83:].to_numpy()
+    assert outcome.holdout["naive"]["mae"] == pytest.approx(np.mean(np.abs(held_out - full["y"].iloc[79])))
+    assert np.isfinite(outcome.holdout["prophet"]["mae"])
+    # a skipped series' fallback reaches them too: one held-out day after a long gap
+    sparse = full.drop(index=range(60, 89)).reset_index(drop=True)
+    skipped = train_series(sparse, fast_config("forecast.min_history=100"), holdout=7)
+    assert skipped.status == "skipped" and skipped.forecast["ds"].iloc[-1] == full["ds"].iloc[89]
+    [(name, scores)] = skipped.holdout.items()
+    assert name == "fallback_seasonal_naive" and np.isfinite(scores["mae"])
 
 
 def test_cross_validated_mase_is_scaled_by_periods_a_season_apart_across_a_gap(fast_config):

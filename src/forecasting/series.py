@@ -218,17 +218,18 @@ def _select_and_forecast(
     metric = config.selection.metric or config.tuning.metric
     winner = min(scores, key=lambda name: _loss(scores[name], metric))
     needed = list(scores) if actual is not None else [winner]
+    steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
     forecasts = {}
     if {"prophet", ENSEMBLE} & set(needed):
         init = tuned.warm_starts.get(len(history)) if tuned.warm_starts else None
         fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples, init=init)
-        forecasts["prophet"] = (model.predict(fitted, fc.horizon, fc.frequency, seed), fitted)
+        forecasts["prophet"] = (model.predict(fitted, steps, fc.frequency, seed), fitted)
     for name in needed:
         if name == ENSEMBLE:
-            seasonal = BASELINES["seasonal_naive"](history, fc.horizon, fc.frequency, fc.interval_width)
+            seasonal = BASELINES["seasonal_naive"](history, steps, fc.frequency, fc.interval_width)
             forecasts[name] = (mean_forecast(forecasts["prophet"][0], seasonal), (forecasts["prophet"][1], history))
         elif name != "prophet":
-            forecasts[name] = (BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width), history)
+            forecasts[name] = (BASELINES[name](history, steps, fc.frequency, fc.interval_width), history)
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
@@ -257,6 +258,17 @@ def _select_and_forecast(
         }
 
 
+def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon: int, frequency: str) -> int:
+    """How many periods to forecast: ``horizon``, or in evaluation mode as many as
+    reach the last held-out row. Those rows are the last ``horizon`` periods; where
+    values are missing just before them, training ends earlier and the forecast
+    must go further, as a cross-validation fold's does across the same gap."""
+    if actual is None or not len(actual) or not len(history):
+        return horizon
+    between = pd.date_range(history["ds"].max(), actual["ds"].max(), freq=frequency)
+    return max(horizon, len(between) - 1)
+
+
 def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:
     """The average of forecasts over the same dates, bounds included."""
     columns = ["yhat", "yhat_lower", "yhat_upper"]
@@ -271,9 +283,8 @@ def _loss(scores: dict[str, float], metric: str) -> float:
 
 def score_holdout(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.DataFrame, frequency: str) -> dict[str, float]:
     """Errors and interval coverage of a forecast against the held-out values.
-    Held-out rows past the forecast's last date are not the forecast's to answer
-    for: it starts after the last row trained on, so a gap just before the held-out
-    periods leaves their last ones beyond it."""
+    The forecast reaches the last of them (``_steps_to_score``); its periods in a
+    gap before them have no row to score."""
     joined = actual.merge(forecast, on="ds", how="inner")
     season = season_length(frequency)
     scale = metrics.mase_scale(on_grid(history, frequency), season)
@@ -295,7 +306,8 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
         name = "naive"  # no full cycles to repeat: the last value it is, and named so
     if name and len(history) > 0:
         try:
-            outcome.forecast = BASELINES[name](history, fc.horizon, fc.frequency, fc.interval_width)
+            steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
+            outcome.forecast = BASELINES[name](history, steps, fc.frequency, fc.interval_width)
         except Exception as err:  # the series keeps its status and reason, without a forecast
             logger.warning("fallback %s failed: %s\n%s", name, err, traceback.format_exc())
             outcome.reason = f"{outcome.reason}; fallback {name} failed: {type(err).__name__}: {err}"
