@@ -252,24 +252,45 @@ def test_a_stored_history_holds_its_times_to_the_second_or_finer_where_they_need
     assert finer == ["1969-12-31T23:59:59.999999999", "2024-01-31T23:00:00.000000000"]
 
 
-@pytest.mark.parametrize("frequency, run_date", [("MS", "2024-11-15"), ("W-SUN", "2024-11-13")])
-def test_scoring_on_the_run_date_starts_where_training_did_when_finer_rows_leave_a_period_open(frequency, run_date):
+@pytest.mark.parametrize("frequency, run_date, now", [
+    ("MS", "2024-11-15", None), ("W-SUN", "2024-11-13", None),
+    # run on the day that names the period: its last row sits on the grid, the days before it were moved there
+    ("W-SUN", "2024-11-17", "2024-11-17 10:00"), ("ME", "2024-11-30", "2024-11-30 06:00"),
+])
+def test_scoring_on_the_run_date_starts_where_training_did_when_finer_rows_leave_a_period_open(frequency, run_date, now):
     from forecasting.cleaning import clean_history
     from forecasting.config import load_config
 
     days = pd.date_range("2022-01-01", run_date, freq="D")
     daily = pd.DataFrame({"ds": days, "y": 10.0 + (days.dayofweek >= 5)})
-    cleaned = clean_history(daily, frequency, load_config(None, []).cleaning, run_date)
+    cleaned = clean_history(daily, frequency, load_config(None, []).cleaning, run_date, now=now)
     assert cleaned.history["ds"].iloc[-1] < days[-1]  # the open period was left out of training
     trained = baselines.naive(cleaned.history, 3, frequency, 0.8)
     stored = model_store.dump("naive", cleaned.history)
-    # scoring reads the last input row, the run date's own day, as the observation to forecast after
-    scored = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=run_date)
+    # scoring reads the last two input times, the run date's own day last, as the observations to forecast after
+    scored = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=run_date, now=now,
+                                  previous=days[-2])
     pd.testing.assert_frame_equal(scored, trained)
     # a later run date, when that period has ended, moves on by one period
     later = (pd.Timestamp(run_date) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
-    rolled = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=later)
+    rolled = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=later,
+                                  previous=days[-2])
     assert rolled["ds"].iloc[0] == trained["ds"].iloc[1]
+
+
+def test_scoring_on_the_run_date_keeps_a_period_whose_one_row_was_on_the_grid_as_training_does():
+    from forecasting.cleaning import clean_history
+    from forecasting.config import load_config
+
+    sundays = pd.date_range("2024-01-07", "2024-11-17", freq="W-SUN")
+    weekly = pd.DataFrame({"ds": sundays, "y": np.arange(len(sundays), dtype=float)})
+    now = "2024-11-17 10:00"
+    cleaned = clean_history(weekly, "W-SUN", load_config(None, []).cleaning, "2024-11-17", now=now)
+    assert cleaned.history["ds"].iloc[-1] == sundays[-1]  # a weekly value, not a week of days: kept
+    stored = model_store.dump("naive", cleaned.history)
+    scored = model_store.forecast("naive", stored, sundays[-1], 3, "W-SUN", 0.8, seed=1, run_date="2024-11-17",
+                                  now=now, previous=sundays[-2])
+    pd.testing.assert_frame_equal(scored, baselines.naive(cleaned.history, 3, "W-SUN", 0.8))
 
 
 def test_scoring_during_its_run_date_counts_the_current_hour_as_open_as_training_does():

@@ -147,19 +147,38 @@ def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models
     assert [point["yhat"] for point in scored["forecast"][1]] == [9.0, 9.0]  # naive: the last stored value
 
 
+def test_scoring_hands_the_observation_before_the_last_to_the_store_for_a_week_named_by_its_last_day():
+    # daily rows to Sunday 17 November, weeks ending on Sunday, scored at 10:00 that day: training left
+    # that week out (its other days were moved onto the Sunday), so its forecast starts at the week itself
+    weeks = pd.DataFrame({"ds": pd.date_range("2024-09-01", "2024-11-10", freq="W-SUN"), "y": 1.0})
+    request = pd.DataFrame({
+        "shop": ["a", "b"], "model": ["naive"] * 2, "model_json": [model_store.dump("naive", weeks)] * 2,
+        "frequency": ["W-SUN"] * 2, "interval_width": [0.8] * 2, "child_run_id": ["run-a", "run-b"],
+        "last_ds": [pd.Timestamp("2024-11-17")] * 2,
+        "previous_ds": [pd.Timestamp("2024-11-16"), pd.Timestamp("2024-11-10")],  # "b": weekly rows on the grid
+    })
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=1, run_date="2024-11-17",
+                                      now="2024-11-17 10:00")
+    assert [forecast[0]["ds"] for forecast in scored["forecast"]] == [pd.Timestamp("2024-11-17"),
+                                                                       pd.Timestamp("2024-11-24")]
+
+
 def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fast_config):
     day = lambda d: dt.datetime(2024, 1, d)  # noqa: E731
     rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),
             ("b", day(4), 4.0), ("b", day(5), None)]
     series = spark.createDataFrame(rows, "shop string, ds timestamp, y double")
-    expected = lambda *pairs: spark.createDataFrame(pairs, "shop string, last_ds timestamp")  # noqa: E731
+    expected = lambda *rows: spark.createDataFrame(rows, "shop string, last_ds timestamp, previous_ds timestamp")  # noqa: E731
     dropped = scoring.last_observations(series, fast_config("input.key_columns=[shop]"))
-    assert_df_equality(dropped, expected(("a", day(2)), ("b", day(4))), ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(dropped, expected(("a", day(2), day(1)), ("b", day(4), None)), ignore_row_order=True,
+                       ignore_nullable=True)
     filled = scoring.last_observations(series, fast_config("input.key_columns=[shop]", "cleaning.missing_values=interpolate"))
-    assert_df_equality(filled, expected(("a", day(3)), ("b", day(5))), ignore_row_order=True, ignore_nullable=True)
-    negative = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), -2.0)], "shop string, ds timestamp, y double")
+    assert_df_equality(filled, expected(("a", day(3), day(2)), ("b", day(5), day(4))), ignore_row_order=True,
+                       ignore_nullable=True)
+    negative = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), -2.0), ("a", day(1), 3.0)],
+                                     "shop string, ds timestamp, y double")  # a time twice: the one before is none
     without = scoring.last_observations(negative, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop"))
-    assert_df_equality(without, expected(("a", day(1))), ignore_nullable=True)
+    assert_df_equality(without, expected(("a", day(1), None)), ignore_nullable=True)
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

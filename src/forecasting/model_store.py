@@ -41,20 +41,25 @@ def _history_json(history) -> dict:
 
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
-             interval_width: float, seed: int, run_date: str | None = None, now: str | None = None) -> pd.DataFrame:
+             interval_width: float, seed: int, run_date: str | None = None, now: str | None = None,
+             previous: pd.Timestamp | None = None) -> pd.DataFrame:
     """``horizon`` periods after ``last`` (default: the end of the stored history),
     the same way for every kind of model: ``last`` moved to the period it falls in,
     and never before the history's end (a model does not forecast what it saw).
     ``last`` is an observation's time when ``run_date`` is given (scoring): a finer
     row in a period still open on that date (at ``now``, the run's start, on it)
-    counts as training's cleaning counts it, so the forecast starts at that period."""
+    counts as training's cleaning counts it, so the forecast starts at that period.
+    ``previous``, the observation before ``last``, tells whether finer rows were
+    gathered into that period where ``last`` falls on its date (weeks named by
+    their Sunday, months by their last day: the period's last day is on the grid,
+    its other days are not)."""
     if name == PROPHET:
         fitted = model.from_json(text)
-        start = _start(last, fitted.history["ds"].max(), frequency, run_date, now)
+        start = _start(last, fitted.history["ds"].max(), frequency, run_date, now, previous)
         return model.predict(fitted, horizon, frequency, seed, last=start)
     stored = json.loads(text)
     history = pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
-    last = _start(last, history["ds"].max(), frequency, run_date, now)
+    last = _start(last, history["ds"].max(), frequency, run_date, now, previous)
     if name == ENSEMBLE:
         from forecasting.series import mean_forecast
 
@@ -65,13 +70,16 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
 
 
 def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str,
-           run_date: str | None = None, now: str | None = None) -> pd.Timestamp:
+           run_date: str | None = None, now: str | None = None, previous: pd.Timestamp | None = None) -> pd.Timestamp:
     if last is None:
         return history_end
     from forecasting.cleaning import known_until, label_of, open_on
 
     last = pd.Timestamp(last)
     label = label_of(last, frequency, origin=history_end)
-    if run_date is not None and label != last and open_on(label, frequency, known_until(run_date, now)):
+    # training leaves an open period out where any of its rows was moved onto its date
+    gathered = label != last or (previous is not None and label_of(pd.Timestamp(previous), frequency,
+                                                                   origin=history_end) == label)
+    if run_date is not None and gathered and open_on(label, frequency, known_until(run_date, now)):
         label = label - to_offset(frequency)  # the period before: training left the open one out
     return max(label, history_end)

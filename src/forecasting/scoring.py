@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pandas as pd
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -43,8 +43,10 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
             last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])  # the store aligns it
+            previous = record.get("previous_ds")
+            previous = None if previous is None or pd.isna(previous) else pd.Timestamp(previous)
             forecast = model_store.forecast(record["model"], record["model_json"], last, horizon, record["frequency"],
-                                            record["interval_width"], seed, run_date, now)
+                                            record["interval_width"], seed, run_date, now, previous)
             rows.append(
                 {
                     **keys,
@@ -58,7 +60,8 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
 
 
 def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
-    """Each series' last time (``last_ds``), without the rows training drops: with
+    """Each series' last time (``last_ds``) and the one before it (``previous_ds``,
+    null for a single time), without the rows training drops: with
     ``cleaning.missing_values: drop`` those whose target is missing or infinite,
     with ``cleaning.negative_values: drop`` those below zero."""
     target = F.col(validation.TARGET)
@@ -66,7 +69,11 @@ def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
         series_df = series_df.where(target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf")))
     if config.cleaning.negative_values == "drop":
         series_df = series_df.where(target.isNull() | ~(target < 0))  # null and NaN rows: the policy above
-    return series_df.groupBy(*config.input.key_columns).agg(F.max(validation.TIME).alias("last_ds"))
+    keys, time = config.input.key_columns, F.col(validation.TIME)
+    with_last = series_df.withColumn("last_ds", F.max(time).over(Window.partitionBy(*keys)))
+    return with_last.groupBy(*keys).agg(
+        F.max("last_ds").alias("last_ds"), F.max(F.when(time < F.col("last_ds"), time)).alias("previous_ds")
+    )
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
