@@ -114,3 +114,20 @@ def test_the_output_a_config_writes_is_printed_resolved_without_asking_the_track
     assert done == 0 and capsys.readouterr().out.strip() == str(Path.home() / "out")
     assert forecasting_main(["output", "--set", "output.path=s3a://bucket/out/"]) == 0
     assert capsys.readouterr().out.strip() == "s3a://bucket/out"
+
+
+def test_a_config_naming_fewer_key_columns_than_the_tables_is_refused_not_answered_with_mixed_series(
+        tmp_path, monkeypatch, caplog):
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    # two series share region=north; asked by region alone, their rows came back interleaved, exit 0
+    results = pa.table({"region": ["north", "north"], "sku": ["1", "2"], "status": ["ok", "failed"],
+                        "run_date": ["2024-01-01"] * 2})
+    write_deltalake(str(tmp_path / "out" / "series_results"), results)
+    monkeypatch.chdir(tmp_path)
+    asked = ["series", "--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[region]",
+             "region=north"]
+    assert forecasting_main(asked) == 1
+    assert "holds series keyed by region, sku, but the config's key columns are region" in caplog.text
+

@@ -15,6 +15,7 @@ import pandas as pd
 from forecasting import explore, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_checks import is_databricks_uri
+from forecasting.config_schema import RESERVED_KEY_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +153,17 @@ def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        return explore.read_series(path, keys, fmt)
+        rows = explore.read_series(path, keys, fmt)
     except (TableNotFoundError, FileNotFoundError):
         raise NotFound(f"no {fmt} table at {path}: has a job written there with this config?") from None
     except LookupError as err:  # the table lacks a key column: another job's table
         raise NotFound(str(err)) from None
+    # keyed by more columns than the config names: the rows of several series would be mixed
+    others = [column for column in rows.columns if column.lower() not in RESERVED_KEY_NAMES and column not in keys]
+    if others:
+        raise NotFound(f"{path} holds series keyed by {', '.join([*keys, *others])}, but the config's key columns "
+                       f"are {', '.join(keys)}: give the --config of the job that wrote it")
+    return rows
 
 
 def _child_run(config: JobConfig, run_id) -> tuple[str | None, list[str]]:
