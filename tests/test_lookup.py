@@ -131,3 +131,11 @@ def test_a_config_naming_fewer_key_columns_than_the_tables_is_refused_not_answer
     assert forecasting_main(asked) == 1
     assert "holds series keyed by region, sku, but the config's key columns are region" in caplog.text
 
+
+def test_the_answer_is_flushed_and_its_code_kept_when_leaving_without_the_interpreters_teardown():
+    import subprocess
+    import sys
+
+    leave = "from forecasting.__main__ import exit_now; print('the answer'); exit_now(3)"
+    done = subprocess.run([sys.executable, "-c", leave], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (3, "the answer\n")  # a pipe buffers it: lost without a flush

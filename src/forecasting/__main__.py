@@ -89,5 +89,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def exit_now(code: int) -> None:
+    """Leave with ``code`` once the output is flushed, without the interpreter's
+    teardown: deltalake's scan threads can outlive it and abort the process
+    ("terminate called without an active exception", exit 134 instead of the
+    answer's code; delta-io/delta-rs#2184)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
