@@ -156,6 +156,10 @@ def test_scoring_with_models_trained_after_its_run_date_is_a_wrong_call(capsys):
         score_forecast.main(["--run-date", "2024-03-31", "--model-run-date", "2024-04-05"])
     assert exited.value.code == 2
     assert "--model-run-date 2024-04-05 is after --run-date 2024-03-31" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # the option named is the one written wrong
+        score_forecast.main(["--run-date", "2024-03-31", "--model-run-date", "10/03/2024"])
+    assert exited.value.code == 2
+    assert "argument --model-run-date: expects a date written YYYY-MM-DD, got '10/03/2024'" in capsys.readouterr().err
 
 
 def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):

@@ -32,7 +32,7 @@ def run_date(text: str) -> str:
     try:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--run-date expects YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expects a date written YYYY-MM-DD, got {text!r}") from None
 
 
 def summary_file(text: str) -> Path:
