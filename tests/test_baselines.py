@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.tseries.frequencies import to_offset
 
 from conftest import daily_series
 from forecasting import baselines, metrics, model, model_store
@@ -269,12 +270,12 @@ def test_scoring_on_the_run_date_starts_where_training_did_when_finer_rows_leave
     stored = model_store.dump("naive", cleaned.history)
     # scoring reads the last two input times, the run date's own day last, as the observations to forecast after
     scored = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=run_date, now=now,
-                                  previous=days[-2])
+                                  latest=model_store.LatestRows(days[-1], days[-2], days[-1], days[-2]))
     pd.testing.assert_frame_equal(scored, trained)
     # a later run date, when that period has ended, moves on by one period
     later = (pd.Timestamp(run_date) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
     rolled = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=later,
-                                  previous=days[-2])
+                                  latest=model_store.LatestRows(days[-1], days[-2]))
     assert rolled["ds"].iloc[0] == trained["ds"].iloc[1]
 
 
@@ -289,8 +290,33 @@ def test_scoring_on_the_run_date_keeps_a_period_whose_one_row_was_on_the_grid_as
     assert cleaned.history["ds"].iloc[-1] == sundays[-1]  # a weekly value, not a week of days: kept
     stored = model_store.dump("naive", cleaned.history)
     scored = model_store.forecast("naive", stored, sundays[-1], 3, "W-SUN", 0.8, seed=1, run_date="2024-11-17",
-                                  now=now, previous=sundays[-2])
+                                  now=now, latest=model_store.LatestRows(sundays[-1], sundays[-2]))
     pd.testing.assert_frame_equal(scored, baselines.naive(cleaned.history, 3, "W-SUN", 0.8))
+
+
+@pytest.mark.parametrize("missing", ["interpolate", "zero"])
+@pytest.mark.parametrize("frequency, run_date, now, blank", [
+    ("W-SUN", "2024-11-17", "2024-11-17 10:00", "2024-11-16"),  # a blank Saturday in the week of its Sunday's value
+    ("MS", "2025-01-06", None, "2025-01-05"),  # a blank 5 January after the month's value on the 1st
+])
+def test_scoring_drops_a_blank_row_whose_period_has_a_value_as_training_does(missing, frequency, run_date, now, blank):
+    from forecasting.cleaning import clean_history
+    from forecasting.config import load_config
+
+    # values on the grid to the run date's period, and a row without a value in that period: cleaning
+    # drops it (the period has a value), so no row was gathered there and training keeps the period
+    dates = pd.date_range("2023-01-01", run_date, freq=frequency)
+    rows = pd.concat([pd.DataFrame({"ds": dates, "y": np.arange(len(dates), dtype=float)}),
+                      pd.DataFrame({"ds": [pd.Timestamp(blank)], "y": [np.nan]})], ignore_index=True)
+    policy = load_config(None, [f"cleaning.missing_values={missing}"]).cleaning
+    trained = clean_history(rows, frequency, policy, run_date, now=now).history
+    assert trained["ds"].iloc[-1] == dates[-1]
+    stored = model_store.dump("naive", trained.iloc[:-1])  # the models of the week (month) before
+    last, previous = sorted(rows["ds"])[-1:-3:-1]  # as scoring.last_observations reads them
+    latest = model_store.LatestRows(last, previous, dates[-1], dates[-2])
+    scored = model_store.forecast("naive", stored, latest.last, 2, frequency, 0.8, seed=1, run_date=run_date,
+                                  now=now, latest=latest)
+    assert scored["ds"].iloc[0] == dates[-1] + to_offset(frequency)  # after the period training kept
 
 
 def test_scoring_during_its_run_date_counts_the_current_hour_as_open_as_training_does():

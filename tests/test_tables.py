@@ -168,17 +168,19 @@ def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fa
     rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),
             ("b", day(4), 4.0), ("b", day(5), None)]
     series = spark.createDataFrame(rows, "shop string, ds timestamp, y double")
-    expected = lambda *rows: spark.createDataFrame(rows, "shop string, last_ds timestamp, previous_ds timestamp")  # noqa: E731
+    expected = lambda *rows: spark.createDataFrame(  # noqa: E731
+        rows, "shop string, last_ds timestamp, previous_ds timestamp, valued_ds timestamp, previous_valued_ds timestamp")
     dropped = scoring.last_observations(series, fast_config("input.key_columns=[shop]"))
-    assert_df_equality(dropped, expected(("a", day(2), day(1)), ("b", day(4), None)), ignore_row_order=True,
-                       ignore_nullable=True)
+    assert_df_equality(dropped, expected(("a", day(2), day(1), day(2), day(1)), ("b", day(4), None, day(4), None)),
+                       ignore_row_order=True, ignore_nullable=True)
+    # kept by these policies, unless their period has a value: model_store.LatestRows tells which
     filled = scoring.last_observations(series, fast_config("input.key_columns=[shop]", "cleaning.missing_values=interpolate"))
-    assert_df_equality(filled, expected(("a", day(3), day(2)), ("b", day(5), day(4))), ignore_row_order=True,
-                       ignore_nullable=True)
+    assert_df_equality(filled, expected(("a", day(3), day(2), day(2), day(1)), ("b", day(5), day(4), day(4), None)),
+                       ignore_row_order=True, ignore_nullable=True)
     negative = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), -2.0), ("a", day(1), 3.0)],
                                      "shop string, ds timestamp, y double")  # a time twice: the one before is none
     without = scoring.last_observations(negative, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop"))
-    assert_df_equality(without, expected(("a", day(1), None)), ignore_nullable=True)
+    assert_df_equality(without, expected(("a", day(1), None, day(1), None)), ignore_nullable=True)
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

@@ -42,11 +42,10 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
-            last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])  # the store aligns it
-            previous = record.get("previous_ds")
-            previous = None if previous is None or pd.isna(previous) else pd.Timestamp(previous)
+            latest = _latest_rows(record)  # the store aligns them
+            last = None if latest is None else latest.last
             forecast = model_store.forecast(record["model"], record["model_json"], last, horizon, record["frequency"],
-                                            record["interval_width"], seed, run_date, now, previous)
+                                            record["interval_width"], seed, run_date, now, latest)
             rows.append(
                 {
                     **keys,
@@ -59,10 +58,21 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status"])
 
 
+def _latest_rows(record: dict) -> model_store.LatestRows | None:
+    def time(column: str):
+        value = record.get(column)
+        return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+    last = time("last_ds")
+    return None if last is None else model_store.LatestRows(
+        last, time("previous_ds"), time("valued_ds"), time("previous_valued_ds"))
+
+
 def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
     """Each series' last time (``last_ds``) and the one before it (``previous_ds``,
-    null for a single time), without the rows training drops: with
-    ``cleaning.missing_values: drop`` those whose target is missing or infinite,
+    null for a single time), and the same of its rows with a value (``valued_ds``,
+    ``previous_valued_ds``), without the rows training drops whatever their period:
+    with ``cleaning.missing_values: drop`` those whose target is missing or infinite,
     with ``cleaning.negative_values: drop`` those below zero."""
     target = F.col(validation.TARGET)
     if config.cleaning.missing_values == "drop":
@@ -70,9 +80,14 @@ def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
     if config.cleaning.negative_values == "drop":
         series_df = series_df.where(target.isNull() | ~(target < 0))  # null and NaN rows: the policy above
     keys, time = config.input.key_columns, F.col(validation.TIME)
-    with_last = series_df.withColumn("last_ds", F.max(time).over(Window.partitionBy(*keys)))
+    valued = target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf"))
+    series = Window.partitionBy(*keys)
+    with_last = series_df.withColumn("last_ds", F.max(time).over(series)).withColumn(
+        "valued_ds", F.max(F.when(valued, time)).over(series))
     return with_last.groupBy(*keys).agg(
-        F.max("last_ds").alias("last_ds"), F.max(F.when(time < F.col("last_ds"), time)).alias("previous_ds")
+        F.max("last_ds").alias("last_ds"), F.max(F.when(time < F.col("last_ds"), time)).alias("previous_ds"),
+        F.max("valued_ds").alias("valued_ds"),
+        F.max(F.when(valued & (time < F.col("valued_ds")), time)).alias("previous_valued_ds"),
     )
 
 
