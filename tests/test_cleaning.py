@@ -155,6 +155,19 @@ def test_gaps_keep_fill_or_reject():
     assert clean_history(history, "D", policy(gaps="reject")).rejection == "2 missing periods (cleaning.gaps = reject)"
 
 
+@pytest.mark.parametrize("missing", ["interpolate", "zero"])
+def test_steps_of_several_days_keep_one_grid_when_the_first_row_is_dropped(missing):
+    # the blank 1 January shares its week with the 3rd's value and is dropped; the weeks had
+    # then been counted from the 3rd, which put the blank 22nd, filled as alone in its week,
+    # into the 17th's week, and summed the two
+    history = pd.DataFrame({"ds": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-10", "2024-01-17", "2024-01-22"]),
+                            "y": [np.nan, 1.0, 2.0, 3.0, np.nan]})
+    cleaned = clean_history(history, "7D", policy(missing_values=missing))
+    assert cleaned.history["ds"].tolist() == list(pd.date_range("2024-01-01", periods=4, freq="7D"))
+    assert cleaned.history["y"].tolist()[:3] == [1.0, 2.0, 3.0]  # each week's own value, none summed
+    assert "1 missing or infinite values dropped: their period has a value" in cleaned.notes
+
+
 def test_interpolation_is_linear_in_time_across_a_gap():
     # a missing value beside a gap was filled as if its neighbours were a row apart: 45 here
     history = frame(["2024-01-01", "2024-01-02", "2024-01-10", "2024-01-11"], [0.0, np.nan, 90.0, 100.0])

@@ -88,6 +88,10 @@ def clean_history(
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
     cut = None if run_date is None else known_until(run_date, now)
+    # Steps of several days (7D) count from the series' first day, whichever rows are
+    # dropped below: one grid for every step, or a row found alone in its period by
+    # one step would share another's by the next (a filled value summed with a real one)
+    origin = frame["ds"].min().normalize() if len(frame) else None
 
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
@@ -104,7 +108,7 @@ def clean_history(
         else:
             # A filled value beside a real one in its period would be merged with it
             # (summed, averaged): the real value stands for the period on its own.
-            periods = align_to_grid(frame["ds"], frequency)
+            periods = align_to_grid(frame["ds"], frequency, origin=origin)
             shared = missing & periods.isin(periods[~missing]).to_numpy()
             if shared.any():
                 frame = frame[~shared]
@@ -130,7 +134,7 @@ def clean_history(
         result.history = frame
         return result
 
-    aligned = align_to_grid(frame["ds"], frequency)
+    aligned = align_to_grid(frame["ds"], frequency, origin=origin)
     moved = (aligned != frame["ds"]).to_numpy()
     off_grid = int(moved.sum())
     if off_grid:
