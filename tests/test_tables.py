@@ -181,6 +181,10 @@ def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fa
                                      "shop string, ds timestamp, y double")  # a time twice: the one before is none
     without = scoring.last_observations(negative, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop"))
     assert_df_equality(without, expected(("a", day(1), None, day(1), None)), ignore_nullable=True)
+    blank = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), float("-inf"))], "shop string, ds timestamp, y double")
+    filled_in = scoring.last_observations(blank, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop",
+                                                             "cleaning.missing_values=interpolate"))
+    assert_df_equality(filled_in, expected(("a", day(2), day(1), day(1), None)), ignore_nullable=True)  # -inf: missing
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

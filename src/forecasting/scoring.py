@@ -78,7 +78,8 @@ def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
     if config.cleaning.missing_values == "drop":
         series_df = series_df.where(target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf")))
     if config.cleaning.negative_values == "drop":
-        series_df = series_df.where(target.isNull() | ~(target < 0))  # null and NaN rows: the policy above
+        # null, NaN and -inf rows: the policy above (cleaning takes -inf for a missing value, not a negative one)
+        series_df = series_df.where(target.isNull() | ~(target < 0) | (target == float("-inf")))
     keys, time = config.input.key_columns, F.col(validation.TIME)
     valued = target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf"))
     series = Window.partitionBy(*keys)
