@@ -253,6 +253,18 @@ def test_a_stored_history_holds_its_times_to_the_second_or_finer_where_they_need
     assert finer == ["1969-12-31T23:59:59.999999999", "2024-01-31T23:00:00.000000000"]
 
 
+def _scored(rows: pd.DataFrame, stored: str, frequency: str, run_date: str, now: str | None = None,
+            horizon: int = 3, input_end: str | None = None, **policy) -> pd.DataFrame:
+    """A naive model's forecast as the scoring job makes it: after the series' history
+    as cleaned on ``run_date`` (scoring.history_end), from the model ``stored``."""
+    from forecasting import scoring
+    from forecasting.config import load_config
+
+    config = load_config(None, [f"cleaning.{key}={value}" for key, value in policy.items()])
+    end = scoring.history_end(rows.assign(frequency=frequency), config, run_date, input_end, now)
+    return model_store.forecast("naive", stored, end, horizon, frequency, 0.8, seed=1)
+
+
 @pytest.mark.parametrize("frequency, run_date, now", [
     ("MS", "2024-11-15", None), ("W-SUN", "2024-11-13", None),
     # run on the day that names the period: its last row sits on the grid, the days before it were moved there
@@ -268,15 +280,10 @@ def test_scoring_on_the_run_date_starts_where_training_did_when_finer_rows_leave
     assert cleaned.history["ds"].iloc[-1] < days[-1]  # the open period was left out of training
     trained = baselines.naive(cleaned.history, 3, frequency, 0.8)
     stored = model_store.dump("naive", cleaned.history)
-    # scoring reads the last two input times, the run date's own day last, as the observations to forecast after
-    scored = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=run_date, now=now,
-                                  latest=model_store.LatestRows(days[-1], days[-2], days[-1], days[-2]))
-    pd.testing.assert_frame_equal(scored, trained)
+    pd.testing.assert_frame_equal(_scored(daily, stored, frequency, run_date, now), trained)
     # a later run date, when that period has ended, moves on by one period
     later = (pd.Timestamp(run_date) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
-    rolled = model_store.forecast("naive", stored, days[-1], 3, frequency, 0.8, seed=1, run_date=later,
-                                  latest=model_store.LatestRows(days[-1], days[-2]))
-    assert rolled["ds"].iloc[0] == trained["ds"].iloc[1]
+    assert _scored(daily, stored, frequency, later)["ds"].iloc[0] == trained["ds"].iloc[1]
 
 
 def test_scoring_on_the_run_date_keeps_a_period_whose_one_row_was_on_the_grid_as_training_does():
@@ -289,9 +296,8 @@ def test_scoring_on_the_run_date_keeps_a_period_whose_one_row_was_on_the_grid_as
     cleaned = clean_history(weekly, "W-SUN", load_config(None, []).cleaning, "2024-11-17", now=now)
     assert cleaned.history["ds"].iloc[-1] == sundays[-1]  # a weekly value, not a week of days: kept
     stored = model_store.dump("naive", cleaned.history)
-    scored = model_store.forecast("naive", stored, sundays[-1], 3, "W-SUN", 0.8, seed=1, run_date="2024-11-17",
-                                  now=now, latest=model_store.LatestRows(sundays[-1], sundays[-2]))
-    pd.testing.assert_frame_equal(scored, baselines.naive(cleaned.history, 3, "W-SUN", 0.8))
+    pd.testing.assert_frame_equal(_scored(weekly, stored, "W-SUN", "2024-11-17", now),
+                                  baselines.naive(cleaned.history, 3, "W-SUN", 0.8))
 
 
 @pytest.mark.parametrize("missing", ["interpolate", "zero"])
@@ -300,23 +306,34 @@ def test_scoring_on_the_run_date_keeps_a_period_whose_one_row_was_on_the_grid_as
     ("MS", "2025-01-06", None, "2025-01-05"),  # a blank 5 January after the month's value on the 1st
 ])
 def test_scoring_drops_a_blank_row_whose_period_has_a_value_as_training_does(missing, frequency, run_date, now, blank):
-    from forecasting.cleaning import clean_history
-    from forecasting.config import load_config
-
     # values on the grid to the run date's period, and a row without a value in that period: cleaning
     # drops it (the period has a value), so no row was gathered there and training keeps the period
     dates = pd.date_range("2023-01-01", run_date, freq=frequency)
     rows = pd.concat([pd.DataFrame({"ds": dates, "y": np.arange(len(dates), dtype=float)}),
                       pd.DataFrame({"ds": [pd.Timestamp(blank)], "y": [np.nan]})], ignore_index=True)
-    policy = load_config(None, [f"cleaning.missing_values={missing}"]).cleaning
-    trained = clean_history(rows, frequency, policy, run_date, now=now).history
-    assert trained["ds"].iloc[-1] == dates[-1]
-    stored = model_store.dump("naive", trained.iloc[:-1])  # the models of the week (month) before
-    last, previous = sorted(rows["ds"])[-1:-3:-1]  # as scoring.last_observations reads them
-    latest = model_store.LatestRows(last, previous, dates[-1], dates[-2])
-    scored = model_store.forecast("naive", stored, latest.last, 2, frequency, 0.8, seed=1, run_date=run_date,
-                                  now=now, latest=latest)
+    stored = model_store.dump("naive", rows.iloc[:len(dates) - 1])  # the models of the week (month) before
+    scored = _scored(rows, stored, frequency, run_date, now, missing_values=missing)
     assert scored["ds"].iloc[0] == dates[-1] + to_offset(frequency)  # after the period training kept
+
+
+def test_scoring_starts_after_the_gap_before_an_open_period_and_after_zero_gaps_as_training_does():
+    from forecasting.cleaning import clean_history
+    from forecasting.config import load_config
+
+    # daily rows to January, none in February, five days of March open on 5 March: training ends in
+    # January and forecasts February on; the period before the open one had been taken for the last
+    days = pd.date_range("2023-11-01", "2024-01-31").append(pd.date_range("2024-03-01", "2024-03-05"))
+    rows = pd.DataFrame({"ds": days, "y": 1.0})
+    stored = model_store.dump("naive", pd.DataFrame({"ds": pd.date_range("2023-11-01", "2023-12-01", freq="MS"),
+                                                     "y": 30.0}))  # a model of December
+    assert _scored(rows, stored, "MS", "2024-03-05")["ds"].iloc[0] == pd.Timestamp("2024-02-01")
+    # sales to 3 January, the input to the 9th: zero days to the 8th (over before the run date), as in training
+    sales = pd.DataFrame({"ds": pd.date_range("2024-01-01", "2024-01-03"), "y": 5.0})
+    stored = model_store.dump("naive", sales.iloc[:2])
+    cleaned = clean_history(sales, "D", load_config(None, ["cleaning.gaps=zero"]).cleaning, "2024-01-09",
+                            input_end="2024-01-09 12:00", now="2024-01-09 13:00")
+    scored = _scored(sales, stored, "D", "2024-01-09", "2024-01-09 13:00", input_end="2024-01-09 12:00", gaps="zero")
+    assert scored["ds"].iloc[0] == cleaned.history["ds"].iloc[-1] + pd.Timedelta(days=1) == pd.Timestamp("2024-01-09")
 
 
 def test_scoring_during_its_run_date_counts_the_current_hour_as_open_as_training_does():
@@ -329,10 +346,8 @@ def test_scoring_during_its_run_date_counts_the_current_hour_as_open_as_training
     cleaned = clean_history(rows, "h", load_config(None, []).cleaning, "2024-03-10", now=now)
     stored = model_store.dump("naive", cleaned.history)
     trained = baselines.naive(cleaned.history, 3, "h", 0.8)
-    scored = model_store.forecast("naive", stored, minutes[-1], 3, "h", 0.8, seed=1, run_date="2024-03-10", now=now)
+    scored = _scored(rows, stored, "h", "2024-03-10", now)
     pd.testing.assert_frame_equal(scored, trained)
     assert scored["ds"].iloc[0] == pd.Timestamp("2024-03-10 10:00")
     # an hour later the 10:00 hour is whole, and the forecast moves on by one
-    later = model_store.forecast("naive", stored, minutes[-1], 3, "h", 0.8, seed=1, run_date="2024-03-10",
-                                 now="2024-03-10 11:20")
-    assert later["ds"].iloc[0] == pd.Timestamp("2024-03-10 11:00")
+    assert _scored(rows, stored, "h", "2024-03-10", "2024-03-10 11:20")["ds"].iloc[0] == pd.Timestamp("2024-03-10 11:00")

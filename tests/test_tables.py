@@ -147,44 +147,28 @@ def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models
     assert [point["yhat"] for point in scored["forecast"][1]] == [9.0, 9.0]  # naive: the last stored value
 
 
-def test_scoring_hands_the_observation_before_the_last_to_the_store_for_a_week_named_by_its_last_day():
-    # daily rows to Sunday 17 November, weeks ending on Sunday, scored at 10:00 that day: training left
-    # that week out (its other days were moved onto the Sunday), so its forecast starts at the week itself
-    weeks = pd.DataFrame({"ds": pd.date_range("2024-09-01", "2024-11-10", freq="W-SUN"), "y": 1.0})
-    request = pd.DataFrame({
-        "shop": ["a", "b"], "model": ["naive"] * 2, "model_json": [model_store.dump("naive", weeks)] * 2,
-        "frequency": ["W-SUN"] * 2, "interval_width": [0.8] * 2, "child_run_id": ["run-a", "run-b"],
-        "last_ds": [pd.Timestamp("2024-11-17")] * 2,
-        "previous_ds": [pd.Timestamp("2024-11-16"), pd.Timestamp("2024-11-10")],  # "b": weekly rows on the grid
-    })
-    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=1, run_date="2024-11-17",
-                                      now="2024-11-17 10:00")
-    assert [forecast[0]["ds"] for forecast in scored["forecast"]] == [pd.Timestamp("2024-11-17"),
-                                                                       pd.Timestamp("2024-11-24")]
-
-
-def test_scoring_starts_after_the_last_observation_training_would_keep(spark, fast_config):
+def test_scoring_starts_after_the_history_training_would_keep_at_each_models_frequency(spark, fast_config):
     day = lambda d: dt.datetime(2024, 1, d)  # noqa: E731
     rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),
-            ("b", day(4), 4.0), ("b", day(5), None)]
+            ("b", day(4), 4.0), ("b", day(5), None), ("c", day(1), 3.0), ("d", day(2), None), (None, day(2), 1.0)]
     series = spark.createDataFrame(rows, "shop string, ds timestamp, y double")
-    expected = lambda *rows: spark.createDataFrame(  # noqa: E731
-        rows, "shop string, last_ds timestamp, previous_ds timestamp, valued_ds timestamp, previous_valued_ds timestamp")
-    dropped = scoring.last_observations(series, fast_config("input.key_columns=[shop]"))
-    assert_df_equality(dropped, expected(("a", day(2), day(1), day(2), day(1)), ("b", day(4), None, day(4), None)),
-                       ignore_row_order=True, ignore_nullable=True)
-    # kept by these policies, unless their period has a value: model_store.LatestRows tells which
-    filled = scoring.last_observations(series, fast_config("input.key_columns=[shop]", "cleaning.missing_values=interpolate"))
-    assert_df_equality(filled, expected(("a", day(3), day(2), day(2), day(1)), ("b", day(5), day(4), day(4), None)),
-                       ignore_row_order=True, ignore_nullable=True)
-    negative = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), -2.0), ("a", day(1), 3.0)],
-                                     "shop string, ds timestamp, y double")  # a time twice: the one before is none
-    without = scoring.last_observations(negative, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop"))
-    assert_df_equality(without, expected(("a", day(1), None, day(1), None)), ignore_nullable=True)
-    blank = spark.createDataFrame([("a", day(1), 1.0), ("a", day(2), float("-inf"))], "shop string, ds timestamp, y double")
-    filled_in = scoring.last_observations(blank, fast_config("input.key_columns=[shop]", "cleaning.negative_values=drop",
-                                                             "cleaning.missing_values=interpolate"))
-    assert_df_equality(filled_in, expected(("a", day(2), day(1), day(1), None)), ignore_nullable=True)  # -inf: missing
+    # no model of c (new since the training) nor of the null key: not scored; d's one row has no value
+    models = spark.createDataFrame([("a", "D"), ("b", "D"), ("d", "D"), ("w", "W-SUN")], "shop string, frequency string")
+    expected = lambda *ends: spark.createDataFrame(ends, "shop string, last_ds timestamp_ntz")  # noqa: E731
+
+    def ends(*overrides):
+        config = fast_config("input.key_columns=[shop]", *overrides)
+        return scoring.history_ends(series, models, config, "2024-01-31", None, None)
+
+    assert_df_equality(ends(), expected(("a", day(2)), ("b", day(4)), ("d", None)), ignore_row_order=True,
+                       ignore_nullable=True)
+    filled = ends("cleaning.missing_values=interpolate")  # the blank last days filled
+    assert_df_equality(filled, expected(("a", day(3)), ("b", day(5)), ("d", None)), ignore_row_order=True,
+                       ignore_nullable=True)
+    weekly = spark.createDataFrame([("w", day(1), 1.0), ("w", day(9), 2.0)], "shop string, ds timestamp, y double")
+    # the model's frequency, not the config's: the weeks ending on Sunday 7 and 14 January
+    assert_df_equality(scoring.history_ends(weekly, models, fast_config("input.key_columns=[shop]"), "2024-01-31",
+                                            None, None), expected(("w", day(14))), ignore_nullable=True)
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

@@ -1,11 +1,11 @@
 """Batch scoring: fresh forecasts from the stored models of a run, without retraining.
 
-A scored forecast starts after the last observation on or before the scoring
-run date (read from the input, counted as training counts it: aligned to the
-frequency's grid, a period of finer rows still open on the run date left out, and
-without rows the cleaning drops for a missing value), so
-scoring as of a training run's own date reproduces that run's forecast, and a
-later date rolls the forecast forward.
+A scored forecast starts after the end of the series' history as training would
+clean it on the scoring run date (``cleaning.clean_history`` on its input rows up
+to that date: aligned to the model's frequency, a period of finer rows still open
+left out, values dropped or filled, zero gaps up to the input's end), so scoring as
+of a training run's own date reproduces that run's forecast, and a later date rolls
+the forecast forward.
 """
 from __future__ import annotations
 
@@ -16,80 +16,78 @@ from typing import Iterator
 
 import pandas as pd
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import io, model, model_store, parent_run, spark_training, tables, tracking, validation
+from forecasting import (io, model, model_store, parent_run, python_worker, spark_training, tables, tracking,
+                         validation)
+from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
+from forecasting.series import prepare_history
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
 
-# "scored_no_input": the series has no input rows up to the run date, so its
-# forecast starts after the end of the model's own history.
+# "scored_no_input": the series has no input rows up to the run date that cleaning
+# keeps, so its forecast starts after the end of the model's own history.
 SCORED_OK, NO_INPUT = "scored", "scored_no_input"
 
 
-def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int,
-                   run_date: str | None = None, now: str | None = None) -> Iterator[pd.DataFrame]:
-    """Each stored model's forecast after its series' last observation; with ``run_date``
-    (and ``now``, the run's start on it), a last observation in a period still open
-    then counts as training counts it."""
+def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
+    """Each stored model's forecast after its series' history as cleaned on the
+    scoring run date (``last_ds``, see ``history_ends``)."""
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             seed = model.series_seed(tracking.series_id(keys))
-            latest = _latest_rows(record)  # the store aligns them
-            last = None if latest is None else latest.last
+            last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
             forecast = model_store.forecast(record["model"], record["model_json"], last, horizon, record["frequency"],
-                                            record["interval_width"], seed, run_date, now, latest)
+                                            record["interval_width"], seed)
             rows.append(
                 {
                     **keys,
                     "forecast": forecast.to_dict("records"),
                     "model": record["model"],
                     "child_run_id": record["child_run_id"],
-                    "status": SCORED_OK if not pd.isna(record["last_ds"]) else NO_INPUT,
+                    "status": SCORED_OK if last is not None else NO_INPUT,
                 }
             )
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status"])
 
 
-def _latest_rows(record: dict) -> model_store.LatestRows | None:
-    def time(column: str):
-        value = record.get(column)
-        return None if value is None or pd.isna(value) else pd.Timestamp(value)
+def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end: str | None,
+                now: str | None) -> pd.Timestamp | None:
+    """The end of one series' history (``ds``, ``y`` and its model's ``frequency``) as
+    training's cleaning leaves it on ``run_date``; None where nothing is left."""
+    frequency = group["frequency"].iloc[0]
+    try:
+        cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now)
+    except Exception as err:  # this series falls back on its model's history, the others go on
+        logger.warning("cleaning failed for scoring: %s", err)
+        return None
+    if cleaned.rejection or cleaned.history.empty:
+        return None
+    return cleaned.history["ds"].max()
 
-    last = time("last_ds")
-    return None if last is None else model_store.LatestRows(
-        last, time("previous_ds"), time("valued_ds"), time("previous_valued_ds"))
 
+def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
+                 input_end: str | None, now: str | None) -> DataFrame:
+    """``last_ds`` of each input series that has a model: ``history_end`` at the
+    model's frequency, on the executors (every row of the input, as training)."""
+    keys = list(config.input.key_columns)
+    rows = spark_training.training_input(series_df).join(models.select(*keys, "frequency"), keys)
+    schema = T.StructType([series_df.schema[k] for k in keys] + [T.StructField("last_ds", T.TimestampNTZType())])
 
-def last_observations(series_df: DataFrame, config: JobConfig) -> DataFrame:
-    """Each series' last time (``last_ds``) and the one before it (``previous_ds``,
-    null for a single time), and the same of its rows with a value (``valued_ds``,
-    ``previous_valued_ds``), without the rows training drops whatever their period:
-    with ``cleaning.missing_values: drop`` those whose target is missing or infinite,
-    with ``cleaning.negative_values: drop`` those below zero."""
-    target = F.col(validation.TARGET)
-    if config.cleaning.missing_values == "drop":
-        series_df = series_df.where(target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf")))
-    if config.cleaning.negative_values == "drop":
-        # null, NaN and -inf rows: the policy above (cleaning takes -inf for a missing value, not a negative one)
-        series_df = series_df.where(target.isNull() | ~(target < 0) | (target == float("-inf")))
-    keys, time = config.input.key_columns, F.col(validation.TIME)
-    valued = target.isNotNull() & ~F.isnan(target) & (F.abs(target) != float("inf"))
-    series = Window.partitionBy(*keys)
-    with_last = series_df.withColumn("last_ds", F.max(time).over(series)).withColumn(
-        "valued_ds", F.max(F.when(valued, time)).over(series))
-    return with_last.groupBy(*keys).agg(
-        F.max("last_ds").alias("last_ds"), F.max(F.when(time < F.col("last_ds"), time)).alias("previous_ds"),
-        F.max("valued_ds").alias("valued_ds"),
-        F.max(F.when(valued & (time < F.col("valued_ds")), time)).alias("previous_valued_ds"),
-    )
+    def end(group: pd.DataFrame) -> pd.DataFrame:
+        python_worker.prepare()
+        return pd.DataFrame([{**{k: group[k].iloc[0] for k in keys},
+                              "last_ds": history_end(group, config, run_date, input_end, now)}],
+                            columns=schema.names)
+
+    return rows.groupBy(*keys).applyInPandas(end, schema)
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
@@ -139,16 +137,13 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
 
     with job_description(spark, "read and check the input"):
         raw, data_version = io.read_input(spark, config)
-        validation.check_input(raw, config)
-    latest = last_observations(as_of_cut(validation.to_series_frame(raw, config), run_date), config)
+        counts = validation.check_input(raw, config, run_date)
+    series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
     with job_description(spark, "check the tables already written"):
         # another data set's models, or forecasts keyed otherwise: refused, not mixed
-        tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), latest)
-    work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
-        latest, keys, how="left"
-    )
+        tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
     with job_description(spark, "match the models to the input"):
-        count, unmodelled, null_key = _match_counts(models, latest, keys)
+        count, unmodelled, null_key = _match_counts(models, series_df.select(*keys).distinct(), keys)
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = parent_run.start_parent_run(
@@ -167,6 +162,12 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         logger.warning("%d input series have a null key value and are not scored", null_key)
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
     with finishing(context, summary, started):
+        # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
+        input_end = counts.latest.isoformat() if counts.latest is not None else None
+        ends = history_ends(series_df, models, config, run_date, input_end, context.known_until)
+        work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
+            ends, keys, how="left"
+        )
         schema = T.StructType(
             [work.schema[k] for k in keys]
             + [
@@ -178,8 +179,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         )
         spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
         scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
-            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon, run_date=run_date,
-                    now=context.known_until), schema
+            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
