@@ -154,7 +154,8 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     series = spark.createDataFrame(rows, "shop string, ds timestamp, y double")
     # no model of c (new since the training) nor of the null key: not scored; d's one row has no value
     models = spark.createDataFrame([("a", "D"), ("b", "D"), ("d", "D"), ("w", "W-SUN")], "shop string, frequency string")
-    expected = lambda *ends: spark.createDataFrame(ends, "shop string, last_ds timestamp_ntz")  # noqa: E731
+    expected = lambda *ends: spark.createDataFrame(  # noqa: E731
+        [(*end, None) for end in ends], "shop string, last_ds timestamp_ntz, rejection string")
 
     def ends(*overrides):
         config = fast_config("input.key_columns=[shop]", *overrides)
@@ -169,6 +170,9 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     # the model's frequency, not the config's: the weeks ending on Sunday 7 and 14 January
     assert_df_equality(scoring.history_ends(weekly, models, fast_config("input.key_columns=[shop]"), "2024-01-31",
                                             None, None), expected(("w", day(14))), ignore_nullable=True)
+    refused = ends("cleaning.missing_values=reject").where("shop = 'a'").collect()  # a's blank 3 January
+    assert [(row["last_ds"], row["rejection"]) for row in refused] == [
+        (None, "1 missing or infinite values (cleaning.missing_values = reject)")]
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():
@@ -181,22 +185,31 @@ def test_a_scored_forecast_starts_on_the_frequencys_grid():
     assert [point["ds"] for point in scored["forecast"][0]] == list(pd.date_range("2024-01-03 11:00", periods=3, freq="h"))
 
 
-def test_scoring_says_how_many_input_series_have_no_model_to_score(spark, tmp_path, caplog):
-    # "c" is new since the training run: nothing to score it with, which the run must say
-    source = pd.concat([daily_series(20, seed=1).assign(shop="a"), daily_series(20, seed=2).assign(shop="c")])
+def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path, caplog):
+    # "c" is new since the training run: nothing to score it with, which the run must say; "b"
+    # has a day missing, which gaps: reject refuses, as training would
+    source = pd.concat([daily_series(20, seed=1).assign(shop="a"), daily_series(20, seed=3).assign(shop="b").drop(5),
+                        daily_series(20, seed=2).assign(shop="c")])
     source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
-    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y"))
+    config = load_config(None, [*job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y"),
+                                "cleaning.gaps=reject"])
     stored = pd.DataFrame({
-        "shop": ["a"], "model": ["naive"], "model_json": [model_store.dump("naive", source[source["shop"] == "a"])],
-        "frequency": ["D"], "interval_width": [0.8], "child_run_id": ["run"], "run_date": [dt.date(2024, 1, 20)],
+        "shop": ["a", "b"], "model": ["naive"] * 2, "frequency": ["D"] * 2, "interval_width": [0.8] * 2,
+        "model_json": [model_store.dump("naive", source[source["shop"] == shop]) for shop in ("a", "b")],
+        "child_run_id": ["run-a", "run-b"], "run_date": [dt.date(2024, 1, 20)] * 2,
     })
     spark.createDataFrame(stored).write.format("delta").partitionBy("run_date").save(
         tables.table_paths(config)[tables.MODELS]
     )
     summary = scoring.run_scoring(spark, config, "2024-01-20")
-    assert summary.counts == {scoring.SCORED_OK: 1}
-    assert "1 series in the input have no model of that date: not scored (new since that training" in summary.format()
+    assert summary.counts == {scoring.SCORED_OK: 1, scoring.REJECTED: 1}
+    said = summary.format()
+    assert "1 series in the input have no model of that date: not scored (new since that training" in said
     assert "1 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
+    assert ("1 series not scored: their input is refused by a cleaning reject policy, as training would refuse it, "
+            "e.g. b: 1 missing periods (cleaning.gaps = reject)") in said
+    forecasts = tables.read_table(spark, config, tables.FORECASTS).toPandas()
+    assert set(forecasts["shop"]) == {"a"}  # no forecast from the rejected input's old start
 
 
 def test_scoring_without_a_models_table_is_an_input_error(spark, fast_config, tmp_path):

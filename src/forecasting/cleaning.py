@@ -20,6 +20,7 @@ class Cleaned:
     history: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     rejection: str | None = None
+    refused_by: str | None = None  # the cleaning policy whose reject refused it, if one did
 
 
 # Frequencies named by the end of a calendar period (ME, BME, QE, BQE, YE, BYE):
@@ -274,5 +275,5 @@ def _when(time: pd.Timestamp) -> str:
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
-    result.rejection = f"{problem} (cleaning.{key} = reject)"
+    result.rejection, result.refused_by = f"{problem} (cleaning.{key} = reject)", key
     return result

@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 # "scored_no_input": the series has no input rows up to the run date that cleaning
 # keeps, so its forecast starts after the end of the model's own history.
-SCORED_OK, NO_INPUT = "scored", "scored_no_input"
+# "rejected": a cleaning reject policy refuses its input, as training would: not scored.
+SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
+EXAMPLES = 3  # rejected series named in the log and the summary
 
 
 def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
@@ -42,52 +44,64 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
         rows = []
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
-            seed = model.series_seed(tracking.series_id(keys))
-            last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
-            forecast = model_store.forecast(record["model"], record["model_json"], last, horizon, record["frequency"],
-                                            record["interval_width"], seed)
-            rows.append(
-                {
-                    **keys,
-                    "forecast": forecast.to_dict("records"),
-                    "model": record["model"],
-                    "child_run_id": record["child_run_id"],
-                    "status": SCORED_OK if last is not None else NO_INPUT,
-                }
-            )
-        yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status"])
+            row = {**keys, "forecast": None, "model": record["model"], "child_run_id": record["child_run_id"],
+                   "status": REJECTED, "reason": record.get("rejection")}
+            if pd.isna(row["reason"]):
+                seed = model.series_seed(tracking.series_id(keys))
+                last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
+                forecast = model_store.forecast(record["model"], record["model_json"], last, horizon,
+                                                record["frequency"], record["interval_width"], seed)
+                row.update(forecast=forecast.to_dict("records"), status=SCORED_OK if last is not None else NO_INPUT)
+            rows.append(row)
+        yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status", "reason"])
 
 
 def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end: str | None,
-                now: str | None) -> pd.Timestamp | None:
+                now: str | None) -> tuple[pd.Timestamp | None, str | None]:
     """The end of one series' history (``ds``, ``y`` and its model's ``frequency``) as
-    training's cleaning leaves it on ``run_date``; None where nothing is left."""
+    training's cleaning leaves it on ``run_date`` (None where nothing is left), and
+    why a cleaning reject policy refuses it, if one does."""
     frequency = group["frequency"].iloc[0]
     try:
         cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now)
     except Exception as err:  # this series falls back on its model's history, the others go on
         logger.warning("cleaning failed for scoring: %s", err)
-        return None
+        return None, None
+    if cleaned.refused_by:  # a policy's refusal, not a want of values
+        return None, cleaned.rejection
     if cleaned.rejection or cleaned.history.empty:
-        return None
-    return cleaned.history["ds"].max()
+        return None, None
+    return cleaned.history["ds"].max(), None
 
 
 def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
-                 input_end: str | None, now: str | None) -> DataFrame:
-    """``last_ds`` of each input series that has a model: ``history_end`` at the
-    model's frequency, on the executors (every row of the input, as training)."""
+                 input_end: str | None, now: str | None, partitions: int = 1) -> DataFrame:
+    """``last_ds`` and ``rejection`` of each input series that has a model:
+    ``history_end`` at the model's frequency, on the executors (every row of the
+    input, as training), in ``partitions`` tasks."""
     keys = list(config.input.key_columns)
     rows = spark_training.training_input(series_df).join(models.select(*keys, "frequency"), keys)
-    schema = T.StructType([series_df.schema[k] for k in keys] + [T.StructField("last_ds", T.TimestampNTZType())])
+    schema = T.StructType([series_df.schema[k] for k in keys] + [T.StructField("last_ds", T.TimestampNTZType()),
+                                                                 T.StructField("rejection", T.StringType())])
 
     def end(group: pd.DataFrame) -> pd.DataFrame:
         python_worker.prepare()
-        return pd.DataFrame([{**{k: group[k].iloc[0] for k in keys},
-                              "last_ds": history_end(group, config, run_date, input_end, now)}],
+        last, rejection = history_end(group, config, run_date, input_end, now)
+        return pd.DataFrame([{**{k: group[k].iloc[0] for k in keys}, "last_ds": last, "rejection": rejection}],
                             columns=schema.names)
 
-    return rows.groupBy(*keys).applyInPandas(end, schema)
+    # grouped within the partitions by key: no second shuffle, and not spark.sql.shuffle.partitions' 200 tasks
+    return rows.repartition(partitions, *keys).groupBy(*keys).applyInPandas(end, schema)
+
+
+def _say_rejected(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Which series a reject policy refused (their new input breaks it), with a few examples."""
+    examples = staged.where(F.col("status") == REJECTED).select(*keys, "reason").limit(EXAMPLES).collect()
+    named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}" for row in examples)
+    count = summary.counts[REJECTED]
+    logger.warning("%d series not scored: their input is refused by a cleaning reject policy, e.g. %s", count, named)
+    summary.note += (f"  {count} series not scored: their input is refused by a cleaning reject policy, as training "
+                     f"would refuse it, e.g. {named}\n")
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
@@ -152,7 +166,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     summary = JobSummary(
         run_date=run_date, job_run_id=context.parent_run_id, experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
-        title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT),
+        title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT, REJECTED),
     )
     if unmodelled:  # new since that training run: they need one before they can be scored
         logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
@@ -164,7 +178,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     with finishing(context, summary, started):
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = counts.latest.isoformat() if counts.latest is not None else None
-        ends = history_ends(series_df, models, config, run_date, input_end, context.known_until)
+        partitions = spark_training.shuffle_partitions(config, max(count, 1), spark.sparkContext.defaultParallelism)
+        ends = history_ends(series_df, models, config, run_date, input_end, context.known_until, partitions)
         work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
             ends, keys, how="left"
         )
@@ -175,6 +190,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 T.StructField("model", T.StringType()),
                 T.StructField("child_run_id", T.StringType()),
                 T.StructField("status", T.StringType()),
+                T.StructField("reason", T.StringType()),
             ]
         )
         spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
@@ -195,6 +211,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             )
         with job_description(spark, "count the series by status"):
             summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
+        if summary.counts.get(REJECTED):
+            _say_rejected(staged, keys, summary)
         tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
