@@ -194,7 +194,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             ]
         )
         spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
-        scored = work.repartition(max(1, min(count, spark_training.MAX_AUTO_PARTITIONS))).mapInPandas(
+        # a task costs 40-60 ms of a core: in as many tasks as training's, not one a series
+        scored = work.repartition(partitions).mapInPandas(
             partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
