@@ -217,14 +217,18 @@ def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, freque
 BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "weekly_naive": weekly_naive, "drift": drift}
 
 
+def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
+    """How many periods of ``frequency`` ``end`` is after ``start`` (on its grid); 0 where it is not after it."""
+    return len(pd.date_range(start, end, freq=frequency)) - 1 if end > start else 0
+
+
 def forecast_until(
     name: str, history: pd.DataFrame, last_date: pd.Timestamp, horizon: int, frequency: str, interval_width: float
 ) -> pd.DataFrame:
     """``horizon`` periods after ``last_date`` (on or after the history's end), as
     the baseline forecasts them from its history: the periods in between count
     as forecast steps too, so the interval widens with them."""
-    end = history["ds"].max()
-    between = len(pd.date_range(end, last_date, freq=frequency)) - 1 if last_date > end else 0
+    between = periods_between(history["ds"].max(), last_date, frequency)
     full = BASELINES[name](history, between + horizon, frequency, interval_width)
     return full.iloc[between:].reset_index(drop=True)
 

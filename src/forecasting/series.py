@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
-from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
+from forecasting.baselines import BASELINES, naive_instead, on_grid, periods_between, season_length
 from forecasting.cleaning import Cleaned, align_to_grid, clean_history
 from forecasting.config import JobConfig
 
@@ -265,8 +265,7 @@ def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon:
     must go further, as a cross-validation fold's does across the same gap."""
     if actual is None or not len(actual) or not len(history):
         return horizon
-    between = pd.date_range(history["ds"].max(), actual["ds"].max(), freq=frequency)
-    return max(horizon, len(between) - 1)
+    return max(horizon, periods_between(history["ds"].max(), actual["ds"].max(), frequency))
 
 
 def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:
