@@ -173,6 +173,14 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     refused = ends("cleaning.missing_values=reject").where("shop = 'a'").collect()  # a's blank 3 January
     assert [(row["last_ds"], row["rejection"]) for row in refused] == [
         (None, "1 missing or infinite values (cleaning.missing_values = reject)")]
+    # the columns scoring adds beside the keys are names no key column may take (a key "rejection" broke it)
+    from forecasting.config_schema import RESERVED_KEY_NAMES
+
+    [scored] = scoring._score_batches(iter([filled.toPandas().assign(
+        model="naive", model_json=model_store.dump("naive", daily_series(5)), frequency="D", interval_width=0.8,
+        child_run_id="run")]), ["shop"], horizon=1)
+    added = {*filled.columns, *scored.columns, *models.columns, "model_json", "interval_width", "child_run_id"}
+    assert added - {"shop"} <= RESERVED_KEY_NAMES, sorted(added - {"shop"} - RESERVED_KEY_NAMES)
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

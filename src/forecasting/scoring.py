@@ -96,8 +96,10 @@ def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run
 
 def _say_rejected(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which series a reject policy refused (their new input breaks it), with a few examples."""
-    examples = staged.where(F.col("status") == REJECTED).select(*keys, "reason").limit(EXAMPLES).collect()
-    named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}" for row in examples)
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    examples = staged.where(F.col("status") == REJECTED).select(*keys, "reason").limit(EXAMPLES).toPandas()
+    named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
+                      for row in examples.to_dict("records"))
     count = summary.counts[REJECTED]
     logger.warning("%d series not scored: their input is refused by a cleaning reject policy, e.g. %s", count, named)
     summary.note += (f"  {count} series not scored: their input is refused by a cleaning reject policy, as training "
@@ -179,6 +181,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = counts.latest.isoformat() if counts.latest is not None else None
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark.sparkContext.defaultParallelism)
+        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))  # the join and counts too, not 200 tasks
         ends = history_ends(series_df, models, config, run_date, input_end, context.known_until, partitions)
         work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
             ends, keys, how="left"
