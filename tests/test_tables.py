@@ -220,6 +220,22 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     assert set(forecasts["shop"]) == {"a"}  # no forecast from the rejected input's old start
 
 
+def test_a_rejected_series_is_named_by_its_time_key_in_utc_whatever_the_drivers_time_zone(spark, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    staged = spark.sql("select timestamp'2024-03-31 01:30:00' as opened, 'rejected' as status, 'why' as reason")
+    summary = SimpleNamespace(counts={scoring.REJECTED: 1}, note="")
+    monkeypatch.setenv("TZ", "America/New_York")  # collect() turns times into the driver's local time
+    time.tzset()
+    try:
+        scoring._say_rejected(staged, ["opened"], summary)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert "e.g. 2024-03-31 01:30:00: why" in summary.note  # as training's child run tags name the series
+
+
 def test_scoring_without_a_models_table_is_an_input_error(spark, fast_config, tmp_path):
     from forecasting.io import InputError
 
