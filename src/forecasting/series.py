@@ -103,13 +103,15 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
 
 
 def _holdout_start(frame: pd.DataFrame, holdout: int, frequency: str) -> int:
-    """The first held-out row: the first in the last ``holdout`` periods. Counted in
-    rows where the series has no gaps or is off the grid (there the two agree, or
-    rows are all there is to count)."""
+    """The first held-out row: the first in the last ``holdout`` periods, where the
+    last cross-validation fold of that horizon starts scoring. Counted in rows where
+    the series has no gaps or is off the grid (there the two agree, or rows are all
+    there is to count)."""
     positions = tuning.period_positions(frame, frequency) if len(frame) else None
     if positions is None:
         return max(len(frame) - holdout, 0)
-    return int(np.searchsorted(positions, positions[-1] + 1 - holdout))
+    last_fold = tuning.period_cutoffs(positions, 1, holdout, holdout)
+    return last_fold[0][0] if last_fold else 0  # none: no row before the held-out periods
 
 
 def _interpolated(labels: pd.Series, raw: pd.DataFrame, periods: pd.Series, policy) -> np.ndarray:
