@@ -338,6 +338,18 @@ def test_the_history_ends_where_the_cleaned_data_does_and_the_forecast_goes_on_f
     assert outcome.forecast["ds"].iloc[0] == history["ds"].iloc[59]
 
 
+def test_times_with_a_time_zone_are_trained_on_as_the_same_instants_in_utc(fast_config):
+    naive = daily_series(60)
+    # midnight in New York is 05:00 UTC: the series' days as the job would hand them over
+    zoned = naive.assign(ds=naive["ds"].dt.tz_localize("America/New_York"))
+    in_utc = naive.assign(ds=zoned["ds"].dt.tz_convert("UTC").dt.tz_localize(None))
+    config = fast_config("selection.candidates=[naive, drift]")
+    outcome, expected = train_series(zoned, config), train_series(in_utc, config)
+    assert outcome.status == OK, outcome.reason
+    assert (outcome.history_end, outcome.notes) == (expected.history_end, expected.notes)
+    pd.testing.assert_frame_equal(outcome.forecast, expected.forecast)
+
+
 def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
     history = daily_series(60)
     doubled = pd.concat([history, history.tail(2)])

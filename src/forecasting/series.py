@@ -57,9 +57,13 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     """Sort by time and keep ``ds``/``y`` only, with nanosecond timestamps: Prophet
     reads the integer value of ``ds`` as nanoseconds when it builds seasonalities.
     Rows with the very same time are sorted by value: Spark hands a group's rows
-    over in no fixed order, and cleaning's ``last`` must not depend on it."""
+    over in no fixed order, and cleaning's ``last`` must not depend on it. Times with
+    a time zone become naive UTC, as the job hands them over."""
     frame = history[["ds", "y"]].sort_values(["ds", "y"]).reset_index(drop=True)
-    return frame.assign(ds=frame["ds"].astype("datetime64[ns]"))
+    times = frame["ds"]
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame.assign(ds=times.astype("datetime64[ns]"))
 
 
 def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
