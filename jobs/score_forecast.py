@@ -9,7 +9,7 @@ from the models table, forecasts forecast.horizon periods after each series' las
 observation on or before --run-date, and writes them to the forecasts table with
 source = 'scored'. Pass the same --config as the training run.
 Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input or no models,
-4 tracking server unreachable or refusing.
+4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share.
 """
 import logging
 

@@ -155,7 +155,7 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     # no model of c (new since the training) nor of the null key: not scored; d's one row has no value
     models = spark.createDataFrame([("a", "D"), ("b", "D"), ("d", "D"), ("w", "W-SUN")], "shop string, frequency string")
     expected = lambda *ends: spark.createDataFrame(  # noqa: E731
-        [(*end, None) for end in ends], "shop string, last_ds timestamp_ntz, rejection string")
+        [(*end, None, None) for end in ends], "shop string, last_ds timestamp_ntz, status string, reason string")
 
     def ends(*overrides):
         config = fast_config("input.key_columns=[shop]", *overrides)
@@ -171,8 +171,8 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     assert_df_equality(scoring.history_ends(weekly, models, fast_config("input.key_columns=[shop]"), "2024-01-31",
                                             None, None), expected(("w", day(14))), ignore_nullable=True)
     refused = ends("cleaning.missing_values=reject").where("shop = 'a'").collect()  # a's blank 3 January
-    assert [(row["last_ds"], row["rejection"]) for row in refused] == [
-        (None, "1 missing or infinite values (cleaning.missing_values = reject)")]
+    assert [(row["last_ds"], row["status"], row["reason"]) for row in refused] == [
+        (None, scoring.REJECTED, "1 missing or infinite values (cleaning.missing_values = reject)")]
     # the columns scoring adds beside the keys are names no key column may take (a key "rejection" broke it)
     from forecasting.config_schema import RESERVED_KEY_NAMES
 
@@ -181,6 +181,35 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
         child_run_id="run")]), ["shop"], horizon=1)
     added = {*filled.columns, *scored.columns, *models.columns, "model_json", "interval_width", "child_run_id"}
     assert added - {"shop"} <= RESERVED_KEY_NAMES, sorted(added - {"shop"} - RESERVED_KEY_NAMES)
+
+
+def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_config, monkeypatch):
+    from types import SimpleNamespace
+
+    history = daily_series(10).assign(frequency="D")
+    config = fast_config("input.key_columns=[shop]")
+    assert scoring.history_end(history, config, "2024-01-31", None, None)[1:] == (None, None)  # scored
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(scoring, "clean_history", broken)
+    last, status, reason = scoring.history_end(history, config, "2024-01-31", None, None)
+    assert (last, status, reason) == (None, scoring.FAILED, "cleaning failed: ValueError: a bug")
+    # not scored from its model's old end as if it had no input
+    request = pd.DataFrame({
+        "shop": ["a"], "model": ["naive"], "model_json": [model_store.dump("naive", daily_series(10))],
+        "frequency": ["D"], "interval_width": [0.8], "child_run_id": ["run"], "last_ds": [last], "status": [status],
+        "reason": [reason],
+    })
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=2)
+    assert scored[["status", "reason", "forecast"]].to_dict("records") == [
+        {"status": scoring.FAILED, "reason": reason, "forecast": None}]
+    summary = SimpleNamespace(counts={scoring.FAILED: 1}, note="")
+    scoring._say_not_scored(spark.createDataFrame(scored[["shop", "status", "reason"]]), ["shop"], summary,
+                            scoring.FAILED)
+    assert summary.note == ("  1 series not scored: cleaning their input failed, as it would fail them in training, "
+                            "e.g. a: cleaning failed: ValueError: a bug\n")
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():
@@ -229,7 +258,7 @@ def test_a_rejected_series_is_named_by_its_time_key_in_utc_whatever_the_drivers_
     monkeypatch.setenv("TZ", "America/New_York")  # collect() turns times into the driver's local time
     time.tzset()
     try:
-        scoring._say_rejected(staged, ["opened"], summary)
+        scoring._say_not_scored(staged, ["opened"], summary, scoring.REJECTED)
     finally:
         monkeypatch.undo()
         time.tzset()

@@ -23,7 +23,7 @@ CLEANING_CHOICES = {
 # child-run tags; a key column of the same name would clash with them
 # (tests/test_pipeline.py checks the written tables and runs against this list).
 RESERVED_KEY_NAMES = frozenset({
-    "ds", "y", "point", "rank", "last_ds", "rejection", "forecast", "holdout_scores", "recent",
+    "ds", "y", "point", "rank", "last_ds", "forecast", "holdout_scores", "recent",
     "yhat", "yhat_lower", "yhat_upper", "model", "run_date", "source", "model_run_date", "job_run_id",
     "child_run_id", "status", "reason", "history_length", "data_notes", "cv_mae", "cv_rmse", "cv_smape",
     "cv_mase", "candidate_scores", "best_params", "evaluations", "fit_seconds", "tracking_seconds",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from functools import partial, reduce
 from typing import Iterator
 
@@ -33,20 +34,22 @@ logger = logging.getLogger(__name__)
 # "scored_no_input": the series has no input rows up to the run date that cleaning
 # keeps, so its forecast starts after the end of the model's own history.
 # "rejected": a cleaning reject policy refuses its input, as training would: not scored.
-SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
-EXAMPLES = 3  # rejected series named in the log and the summary
+# "failed": cleaning its input raised, as it fails a series in training: not scored.
+SCORED_OK, NO_INPUT, REJECTED, FAILED = "scored", "scored_no_input", "rejected", "failed"
+EXAMPLES = 3  # series not scored named in the log and the summary, for each reason
 
 
 def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
     """Each stored model's forecast after its series' history as cleaned on the
-    scoring run date (``last_ds``, see ``history_ends``)."""
+    scoring run date (``last_ds``), unless cleaning refused or failed it (``status``
+    and ``reason``, see ``history_ends``)."""
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
             keys = {k: record[k] for k in key_columns}
             row = {**keys, "forecast": None, "model": record["model"], "child_run_id": record["child_run_id"],
-                   "status": REJECTED, "reason": record.get("rejection")}
-            if pd.isna(row["reason"]):
+                   "status": record.get("status"), "reason": record.get("reason")}
+            if pd.isna(row["status"]):
                 seed = model.series_seed(tracking.series_id(keys))
                 last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
                 forecast = model_store.forecast(record["model"], record["model_json"], last, horizon,
@@ -57,53 +60,62 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
 
 
 def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end: str | None,
-                now: str | None) -> tuple[pd.Timestamp | None, str | None]:
+                now: str | None) -> tuple[pd.Timestamp | None, str | None, str | None]:
     """The end of one series' history (``ds``, ``y`` and its model's ``frequency``) as
-    training's cleaning leaves it on ``run_date`` (None where nothing is left), and
-    why a cleaning reject policy refuses it, if one does."""
+    training's cleaning leaves it on ``run_date`` (None where nothing is left); and,
+    where the series is not to be scored, its status and why: ``rejected`` by a
+    cleaning reject policy, or ``failed`` where cleaning raised (as in training)."""
     frequency = group["frequency"].iloc[0]
     try:
         cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now)
-    except Exception as err:  # this series falls back on its model's history, the others go on
-        logger.warning("cleaning failed for scoring: %s", err)
-        return None, None
+    except Exception as err:  # this series is not scored, the others go on
+        logger.warning("cleaning failed for scoring: %s\n%s", err, traceback.format_exc())
+        return None, FAILED, f"cleaning failed: {type(err).__name__}: {err}"
     if cleaned.refused_by:  # a policy's refusal, not a want of values
-        return None, cleaned.rejection
+        return None, REJECTED, cleaned.rejection
     if cleaned.rejection or cleaned.history.empty:
-        return None, None
-    return cleaned.history["ds"].max(), None
+        return None, None, None
+    return cleaned.history["ds"].max(), None, None
 
 
 def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
                  input_end: str | None, now: str | None, partitions: int = 1) -> DataFrame:
-    """``last_ds`` and ``rejection`` of each input series that has a model:
+    """``last_ds``, ``status`` and ``reason`` of each input series that has a model:
     ``history_end`` at the model's frequency, on the executors (every row of the
     input, as training), in ``partitions`` tasks."""
     keys = list(config.input.key_columns)
     rows = spark_training.training_input(series_df).join(models.select(*keys, "frequency"), keys)
     schema = T.StructType([series_df.schema[k] for k in keys] + [T.StructField("last_ds", T.TimestampNTZType()),
-                                                                 T.StructField("rejection", T.StringType())])
+                                                                 T.StructField("status", T.StringType()),
+                                                                 T.StructField("reason", T.StringType())])
 
     def end(group: pd.DataFrame) -> pd.DataFrame:
         python_worker.prepare()
-        last, rejection = history_end(group, config, run_date, input_end, now)
-        return pd.DataFrame([{**{k: group[k].iloc[0] for k in keys}, "last_ds": last, "rejection": rejection}],
-                            columns=schema.names)
+        last, status, reason = history_end(group, config, run_date, input_end, now)
+        return pd.DataFrame([{**{k: group[k].iloc[0] for k in keys}, "last_ds": last, "status": status,
+                              "reason": reason}], columns=schema.names)
 
     # grouped within the partitions by key: no second shuffle, and not spark.sql.shuffle.partitions' 200 tasks
     return rows.repartition(partitions, *keys).groupBy(*keys).applyInPandas(end, schema)
 
 
-def _say_rejected(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
-    """Which series a reject policy refused (their new input breaks it), with a few examples."""
+# why a series of each status was not scored, in the log and the summary
+NOT_SCORED = {
+    REJECTED: "their input is refused by a cleaning reject policy, as training would refuse it",
+    FAILED: "cleaning their input failed, as it would fail them in training",
+}
+
+
+def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, status: str) -> None:
+    """Which series were not scored with ``status`` (their new input breaks a reject
+    policy, or cleaning it raised), with a few examples."""
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    examples = staged.where(F.col("status") == REJECTED).select(*keys, "reason").limit(EXAMPLES).toPandas()
+    examples = staged.where(F.col("status") == status).select(*keys, "reason").limit(EXAMPLES).toPandas()
     named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
                       for row in examples.to_dict("records"))
-    count = summary.counts[REJECTED]
-    logger.warning("%d series not scored: their input is refused by a cleaning reject policy, e.g. %s", count, named)
-    summary.note += (f"  {count} series not scored: their input is refused by a cleaning reject policy, as training "
-                     f"would refuse it, e.g. {named}\n")
+    count = summary.counts[status]
+    logger.warning("%d series not scored: %s, e.g. %s", count, NOT_SCORED[status], named)
+    summary.note += f"  {count} series not scored: {NOT_SCORED[status]}, e.g. {named}\n"
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
@@ -168,7 +180,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     summary = JobSummary(
         run_date=run_date, job_run_id=context.parent_run_id, experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
-        title="Scoring run", note=f"  from the models of run date {chosen}\n", statuses=(SCORED_OK, NO_INPUT, REJECTED),
+        title="Scoring run", note=f"  from the models of run date {chosen}\n",
+        statuses=(SCORED_OK, NO_INPUT, REJECTED, FAILED), max_failed_share=config.reliability.max_failed_share,
+        reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
     if unmodelled:  # new since that training run: they need one before they can be scored
         logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
@@ -215,8 +229,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             )
         with job_description(spark, "count the series by status"):
             summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
-        if summary.counts.get(REJECTED):
-            _say_rejected(staged, keys, summary)
+        for status in NOT_SCORED:
+            if summary.counts.get(status):
+                _say_not_scored(staged, keys, summary, status)
         tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
