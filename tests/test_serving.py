@@ -128,12 +128,20 @@ def test_a_version_answers_with_its_own_run_after_a_rerun_replaced_the_models(sp
             assert served[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9), (version, column)
 
 
-def test_a_parquet_models_table_is_served_as_it_is(spark, tmp_path):
+def test_a_parquet_models_table_is_served_as_it_is_and_a_version_a_rerun_replaced_says_so(spark, tmp_path):
     config, summary = train(spark, tmp_path, "tracking.registered_model=parquet-forecaster", "output.format=parquet")
     served = served_in_process(summary, "parquet-forecaster", 1)
     expected = trained_forecasts(spark, config)
     assert served["yhat"].tolist() == pytest.approx(expected["yhat"].tolist(), rel=1e-9)
     assert list(pd.to_datetime(served["ds"])) == list(expected["ds"])
+    # a rerun of the date overwrites the parquet rows: version 1 would answer with version 2's models
+    config, rerun = train(spark, tmp_path, "tracking.registered_model=parquet-forecaster", "output.format=parquet",
+                          seed=80)
+    assert served_in_process(rerun, "parquet-forecaster", 2)["yhat"].tolist() == pytest.approx(
+        trained_forecasts(spark, config)["yhat"].tolist(), rel=1e-9)
+    with pytest.raises(Exception, match=f"models of job run {summary.job_run_id} .* were replaced by job run "
+                                        f"{rerun.job_run_id}, a rerun of that date"):
+        served_in_process(rerun, "parquet-forecaster", 1)
 
 
 def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(trained):

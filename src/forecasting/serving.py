@@ -115,9 +115,21 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
         return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
     import pyarrow.dataset as ds
 
-    rows = _parquet_dataset(pointer).to_table(columns=[c for c in columns if c != "run_date"],
-                            filter=ds.field("run_date").cast("string") == pointer["run_date"])
-    return rows.to_pandas()
+    wanted = [c for c in columns if c != "run_date"]
+    own = pointer.get("job_run_id")  # versions registered before it was in the pointer are not checked
+    rows = _parquet_dataset(pointer).to_table(columns=[*wanted, "job_run_id"] if own else wanted,
+                                              filter=ds.field("run_date").cast("string") == pointer["run_date"])
+    models = rows.to_pandas()
+    if own:
+        others = sorted(set(models.pop("job_run_id")) - {own})
+        if others:  # a parquet table keeps no old versions: the rows would be another run's models
+            raise RuntimeError(
+                f"the models of job run {own} (run date {pointer['run_date']}) in {pointer['models_table']} were "
+                f"replaced by job run {', '.join(others)}, a rerun of that date: a parquet table keeps no earlier "
+                "versions. Serve the registered model's latest version, or write output.format: delta, whose "
+                "versions keep their own models"
+            )
+    return models
 
 
 def package_source(spare_folder: Path) -> Path:
@@ -208,7 +220,7 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
     started = time.perf_counter()
     tracker = tracking.client(context.tracking_uri)
     target = {"models_table": table.path, "run_date": run_date, "key_columns": list(table.key_types),
-              "format": table.format, "horizon": horizon}
+              "format": table.format, "horizon": horizon, "job_run_id": context.parent_run_id}
     if table.format == "delta":
         target["version"] = table.version
     # looked up by name, not searched: a filter string cannot hold every name
