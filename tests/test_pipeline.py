@@ -19,7 +19,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import pipeline, python_worker, tables
+from forecasting import pipeline, python_worker, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 from forecasting.config_schema import RESERVED_KEY_NAMES
@@ -279,10 +279,19 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     rows = before.count()
     assert rows == read(spark, job, "forecasts").count() > 0
     first_run = {r[0] for r in before.select("job_run_id").distinct().collect()}
+    # a scoring run that forecast from this date's models, which the rerun replaces
+    tracker = tracking.client(tracking.resolve_uri(config.tracking.uri))
+    scoring_run = tracker.create_run(tracker.create_experiment("pipeline-rerun"), tags={
+        tracking.JOB_TAG: "score_forecast", tracking.RUN_DATE_TAG: OTHER_DATE, tracking.MODEL_RUN_DATE_TAG: RUN_DATE,
+        tracking.OUTPUT_PATH_TAG: tables.output_root(config)}).info.run_id
+    tracker.set_terminated(scoring_run)
     again = pipeline.run_job(spark, config, RUN_DATE)
     forecasts = tables.read_table(spark, config, "forecasts")
     assert forecasts.count() == rows
     assert {r[0] for r in forecasts.select("job_run_id").distinct().collect()} == {again.job_run_id} != first_run
+    assert tracker.get_run(scoring_run).data.tags[tracking.MODELS_REPLACED_TAG] == again.job_run_id
+    assert (f"the scored forecasts of {OTHER_DATE} came from the models of this date that this run replaced: score "
+            "those dates again") in again.format()
     pipeline.run_job(spark, config, OTHER_DATE)
     results = tables.read_table(spark, config, "series_results")
     per_date = {r[0].isoformat(): r[1] for r in results.groupBy("run_date").count().collect()}

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from forecasting import parent_run, redaction, result_row, tracking
+from forecasting import lookup, parent_run, redaction, result_row, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -178,26 +178,48 @@ def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_those_of_a_kil
     assert client.get_run(in_flight).data.tags["ended_by"] == "a later train_forecast run of 2024-04-07"
 
 
-def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_only_those(tmp_path):
+def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_only_those(tmp_path, fast_config):
     uri = (tmp_path / "mlruns").as_uri()
     client = tracking.client(uri)
     experiment = client.create_experiment("reruns")
 
-    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED"):
-        tags = {tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: date, tracking.OUTPUT_PATH_TAG: output}
+    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED", **more):
+        tags = {tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: date, tracking.OUTPUT_PATH_TAG: output, **more}
         run_id = client.create_run(experiment, tags=tags).info.run_id
-        client.set_terminated(run_id, status)
+        if status != "RUNNING":
+            client.set_terminated(run_id, status)
         return run_id
 
-    replaced = job_run()
+    # a run that failed among or after its writes may have rows in the tables too
+    replaced = [job_run(), job_run(status="FAILED")]
     others = [job_run(output="elsewhere"), job_run(date="2024-03-30"), job_run(job="evaluate_forecast"),
-              job_run(status="FAILED")]  # a failed run's rows never reached the tables
+              job_run(status="RUNNING")]
+    # scoring runs that forecast from this date's models, which the rerun replaces, and others
+    scored = [job_run(job="score_forecast", date=date, model_run_date="2024-03-31") for date in ("2024-04-02", "2024-03-31")]
+    scored_others = [job_run(job="score_forecast", date="2024-04-02", model_run_date="2024-03-30"),
+                     job_run(job="score_forecast", date="2024-04-03", output="elsewhere", model_run_date="2024-03-31")]
     rerun = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
-    context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, output_path="out")
-    parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
+    context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, job="train_forecast",
+                                  output_path="out")
+    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
-    assert tags(replaced)[tracking.SUPERSEDED_TAG] == rerun
-    assert not [run_id for run_id in [*others, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
+    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun, rerun]
+    assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
+    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun, rerun]
+    assert not [run_id for run_id in [*scored_others, *replaced] if tracking.MODELS_REPLACED_TAG in tags(run_id)]
+    listed = lookup.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
+    shown = dict(zip(listed["parent_run_id"], listed["status"]))  # python -m forecasting runs
+    assert (shown[replaced[0]], shown[scored[0]]) == ("FINISHED, replaced", "FINISHED, models replaced")
+
+    # a run that failed after its writes replaced the rows too; one that failed before them did not
+    for wrote in (False, True):
+        earlier = job_run(date="2024-04-07")
+        failed = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
+        context = tracking.RunContext(uri, experiment, failed, "2024-04-07", False, False, job="train_forecast",
+                                      output_path="out")
+        parent_run.finish_parent_run(context, {"ok": 1}, 1.0, failed=True, wrote=wrote)
+        assert tags(earlier).get(tracking.SUPERSEDED_TAG) == (failed if wrote else None)
+        client.set_tag(earlier, tracking.SUPERSEDED_TAG, "done")  # out of the next round's way
 
 
 def test_a_run_that_failed_before_counting_its_series_records_no_total(tmp_path):

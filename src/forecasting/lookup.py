@@ -56,8 +56,9 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
         {
             "run_date": run.data.tags.get(tracking.RUN_DATE_TAG, ""),
             "job": run.data.tags.get(tracking.JOB_TAG, ""),
-            # a later run of its date replaced its rows in the tables
-            "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else ""),
+            # a later run of its date replaced its rows in the tables; a scoring run's models were replaced
+            "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else "")
+            + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else ""),
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": status_counts(run.data.metrics),

@@ -18,7 +18,8 @@ from forecasting import lineage
 from forecasting.config import JobConfig
 from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
-    INPUT_END_TAG, JOB_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
+    INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG,
+    SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
     _flatten, check_server, client, credentials_from_environment, end_run, http_settings, param_value, resolve_uri,
     sqlite_artifact_root,
 )
@@ -125,7 +126,11 @@ def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_
     return len(children)
 
 
-def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False) -> None:
+def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
+                      wrote: bool | None = None) -> list[str]:
+    """Log the counts and end the run, tagging the earlier runs whose rows it replaced
+    where it wrote its tables (``wrote``, by default: it did not fail). The run
+    dates of the scoring runs whose models it replaced, if any (``mark_superseded``)."""
     from mlflow.entities import Metric
 
     tracker = client(context.tracking_uri)
@@ -138,9 +143,9 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
-    else:
-        mark_superseded(tracker, context)
+    rescore = mark_superseded(tracker, context) if (not failed if wrote is None else wrote) else []
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
+    return rescore
 
 
 def same_output(tagged: str | None, output: str | None) -> bool:
@@ -154,17 +159,38 @@ def same_output(tagged: str | None, output: str | None) -> bool:
         str(Path(tagged).expanduser().resolve()) == output)
 
 
-def mark_superseded(tracker, context: RunContext) -> None:
-    """Tag the earlier finished runs of this job, run date and output, whose rows in
-    the tables this run has just replaced, with this run's id: their child runs
-    still look current to a search by series."""
-    earlier = tracker.search_runs(
-        [context.experiment_id],
-        filter_string=f"tags.{JOB_TAG} = '{context.job}' and tags.{RUN_DATE_TAG} = '{context.run_date}' "
-                      "and attributes.status = 'FINISHED'",
-    )
-    for run in earlier:  # the path compared here: it may hold quotes, which a filter string cannot escape
-        tags = run.data.tags
-        if (run.info.run_id != context.parent_run_id and SUPERSEDED_TAG not in tags
-                and same_output(tags.get(OUTPUT_PATH_TAG), context.output_path)):
+def mark_superseded(tracker, context: RunContext) -> list[str]:
+    """Tag the earlier runs of this job, run date and output, whose rows in the tables
+    this run has just replaced, with this run's id: their child runs still look
+    current to a search by series. Those that failed or were killed count too: they
+    may have written some of their rows. A training run also tags the scoring runs
+    that forecast from the models of its date, which it has just replaced: their
+    forecasts stay in the table until those dates are scored again. Their run dates."""
+    earlier = _same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
+                                             f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
+    for run in earlier:
+        if SUPERSEDED_TAG not in run.data.tags:
             tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
+    if context.job != "train_forecast":
+        return []
+    scored = _same_output(tracker, context, f"tags.{JOB_TAG} = 'score_forecast' and "
+                                            f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
+    stale = [run for run in scored if MODELS_REPLACED_TAG not in run.data.tags
+             and SUPERSEDED_TAG not in run.data.tags]  # a superseded one's rows are gone already
+    for run in stale:
+        tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
+    dates = sorted({run.data.tags.get(RUN_DATE_TAG, "?") for run in stale})
+    if dates:
+        logger.warning("the scored forecasts of run dates %s came from the models of %s that this run replaced "
+                       "(their scoring runs are tagged %s): score those dates again", ", ".join(dates),
+                       context.run_date, MODELS_REPLACED_TAG)
+    return dates
+
+
+def _same_output(tracker, context: RunContext, filter_string: str) -> list:
+    """The other ended runs of the search that wrote to this run's output (RUNNING
+    ones are another job going on, or ended by end_stale_runs at the start)."""
+    runs = tracker.search_runs([context.experiment_id], filter_string=filter_string)
+    # the path compared here: it may hold quotes, which a filter string cannot escape
+    return [run for run in runs if run.info.run_id != context.parent_run_id and run.info.status != "RUNNING"
+            and same_output(run.data.tags.get(OUTPUT_PATH_TAG), context.output_path)]

@@ -40,6 +40,7 @@ class JobSummary:
     statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
     max_failed_share: float = 1.0
     untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
+    wrote: bool = False  # its tables' rows are written: those of an earlier run of its date are replaced
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
 
     @property
@@ -142,6 +143,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             _write_evaluation(staged, config, summary, run_date, context)
         else:
             _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
+        summary.wrote = True
         with job_description(spark, "count the series by status"):
             summary.counts, summary.untracked = _status_counts(staged)
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
@@ -213,12 +215,17 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     try:
         yield
     except BaseException:
-        parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True)
+        parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
+                                     wrote=summary.wrote)
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
-    parent_run.finish_parent_run(context, counts, summary.wall_seconds)
+    rescore = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True)
+    if rescore:
+        summary.note += (f"  the scored forecasts of {', '.join(rescore)} came from the models of this date that this "
+                         f"run replaced: score those dates again (their scoring runs are tagged "
+                         f"{tracking.MODELS_REPLACED_TAG})\n")
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,

@@ -175,7 +175,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = parent_run.start_parent_run(
-        config, run_date, data_version, job="score_forecast", extra_tags={"model_run_date": chosen}
+        config, run_date, data_version, job="score_forecast", extra_tags={tracking.MODEL_RUN_DATE_TAG: chosen}
     )
     summary = JobSummary(
         run_date=run_date, job_run_id=context.parent_run_id, experiment_id=context.experiment_id,
@@ -227,6 +227,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
                 {"run_date": run_date, "source": tables.SCORED}, keys,
             )
+        summary.wrote = True
         with job_description(spark, "count the series by status"):
             summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
         for status in NOT_SCORED:

@@ -44,6 +44,9 @@ FROM_JOB_TAG = "from_job"  # a child run's job: an evaluation's runs are not the
 OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share an experiment
 WORKING_FOLDER_TAG = "working_folder"  # the driver's, where the run started
 SUPERSEDED_TAG = "superseded_by"  # on a job run whose tables' rows a later run of its date replaced
+# on a scoring run whose forecasts came from models that a later training run of their date replaced
+MODELS_REPLACED_TAG = "models_replaced_by"
+MODEL_RUN_DATE_TAG = "model_run_date"  # on a scoring run: the run date of the models it forecast from
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 
 
