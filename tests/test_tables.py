@@ -456,6 +456,12 @@ def test_a_catalog_name_an_earlier_run_registered_elsewhere_is_moved_to_the_new_
         assert [row["shop"] for row in spark.table("moved_models").collect()] == [place]
     assert caplog.text.count("registered again over") == 1  # not when it was already in place
     assert (tmp_path / "old" / tables.MODELS).is_dir()  # only the name moved
+    # a path with a quote and a backslash, written into the registration's SQL
+    config = load_config(None, [f"output.path={tmp_path / ('bob' + chr(39) + 's out' + chr(92))}",
+                                "output.table_prefix=quoted_"])
+    rows.write.format("delta").partitionBy("run_date").save(tables.table_paths(config)[tables.MODELS])
+    tables.register(spark, config, (tables.MODELS,))
+    assert [row["shop"] for row in spark.table("quoted_models").collect()] == ["new"]
 
 
 def test_tables_of_another_format_or_key_type_under_the_output_are_refused_before_any_training(spark, tmp_path):

@@ -182,7 +182,7 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
     for name in names:
         path = paths[name]
         qualified = _qualified_name(prefix, name)
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION '{path}'")
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION {_sql_text(path)}")
         _repoint_if_moved(spark, qualified, path, config.output.format)
         if config.output.format == "parquet":
             spark.sql(f"ALTER TABLE {qualified} RECOVER PARTITIONS")
@@ -191,6 +191,11 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
         registered[name] = f"{prefix}{name}"
     logger.info("catalog tables: %s", ", ".join(registered.values()))
     return registered
+
+
+def _sql_text(value: str) -> str:
+    """``value`` as a Spark SQL string literal: a path may hold quotes and backslashes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _qualified_name(prefix: str, name: str) -> str:
@@ -234,7 +239,7 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
     logger.warning("catalog table %s pointed at %s (%s); registered again over %s (%s)",
                    qualified, location, provider, path, fmt)
     spark.sql(f"DROP TABLE {qualified}")  # an external table: its files stay where they are
-    spark.sql(f"CREATE TABLE {qualified} USING {fmt} LOCATION '{path}'")
+    spark.sql(f"CREATE TABLE {qualified} USING {fmt} LOCATION {_sql_text(path)}")
 
 
 def _qualified_uri(spark: SparkSession, uri: str) -> tuple[str, str, str]:
