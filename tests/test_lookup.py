@@ -31,6 +31,10 @@ def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():
         "mlflow ui --backend-store-uri file:///srv/mlruns, then http://127.0.0.1:5000/#/experiments/7/runs/abc",
     ]
     assert lookup.run_location("file:///srv/my%20runs", "7", "abc")[0] == "/srv/my runs/7/abc"
+    # printed on standard output, which the log's redaction does not see
+    assert lookup.run_location("https://ana:S3cret@mlflow.example.com", "7", "abc") == [
+        "https://ana:(redacted)@mlflow.example.com/#/experiments/7/runs/abc"]
+    assert "S3cret" not in " ".join(lookup.run_location("postgresql://fc:S3cret@db.example/mlflow", "7", "abc"))
     assert lookup.run_location("databricks", "7", "abc") == ["in the workspace: #mlflow/experiments/7/runs/abc"]
     assert lookup.run_location("databricks://prod", "7", "abc") == [
         "in the workspace of profile prod: #mlflow/experiments/7/runs/abc"
@@ -139,3 +143,10 @@ def test_the_answer_is_flushed_and_its_code_kept_when_leaving_without_the_interp
     leave = "from forecasting.__main__ import exit_now; print('the answer'); exit_now(3)"
     done = subprocess.run([sys.executable, "-c", leave], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (3, "the answer\n")  # a pipe buffers it: lost without a flush
+
+
+def test_a_key_given_twice_with_two_values_is_refused(fast_config):
+    config = fast_config("input.key_columns=[store, item]")
+    assert lookup.parse_keys(config, ["item=2", "store=1"]) == {"store": "1", "item": "2"}
+    with pytest.raises(ValueError, match="store is given twice: store=1 and store=3"):
+        lookup.parse_keys(config, ["store=1", "item=2", "store=3"])  # the last had won

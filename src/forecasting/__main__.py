@@ -19,6 +19,7 @@ import os
 import sys
 
 from forecasting import cli, lookup, tables, tracking
+from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger("forecasting")
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except lookup.NotFound as err:
         logger.error("%s", err)
         return EXIT_NOT_FOUND
-    print(answer)  # the answer itself, on standard output
+    print(redact_url_password(answer))  # the answer itself, on standard output, as the log: no password
     return cli.EXIT_OK
 
 

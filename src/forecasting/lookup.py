@@ -16,6 +16,7 @@ from forecasting import explore, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_checks import is_databricks_uri
 from forecasting.config_schema import RESERVED_KEY_NAMES
+from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
             raise ValueError(f"expected KEY=VALUE, got {pair!r}")
         if name not in columns:
             raise ValueError(f"{name!r} is not a key column; the key columns are {', '.join(columns)}")
+        if name in given and given[name] != value:
+            raise ValueError(f"{name} is given twice: {name}={given[name]} and {name}={value}")
         given[name] = value
     missing = [column for column in columns if column not in given]
     if missing:
@@ -181,12 +184,14 @@ def _child_run(config: JobConfig, run_id) -> tuple[str | None, list[str]]:
         run = tracking.client(uri).get_run(run_id)
     except MlflowException as err:
         logger.warning("child run %s not found at %s: %s", run_id, uri, err)
-        return f"not found at {uri}", []
+        return f"not found at {redact_url_password(uri)}", []
     return run.info.status, run_location(uri, run.info.experiment_id, run_id)
 
 
 def run_location(uri: str, experiment_id: str, run_id: str) -> list[str]:
-    """Where to open a run: its page on a tracking server, or its folder and the local UI."""
+    """Where to open a run: its page on a tracking server, or its folder and the local UI
+    (a password in the URI left out)."""
+    uri = redact_url_password(uri)
     page = f"#/experiments/{experiment_id}/runs/{run_id}"
     if urlparse(uri).scheme in ("http", "https"):
         return [f"{uri.rstrip('/')}/{page}"]
