@@ -88,17 +88,44 @@ def test_a_set_value_yaml_would_read_as_nothing_or_as_octal_is_kept_as_typed():
     assert parse_override("tuning.patience=null") == {"tuning": {"patience": None}}
 
 
-def test_a_number_where_text_is_expected_or_text_where_a_number_is_says_how_to_write_it(tmp_path):
+def test_a_number_or_date_where_text_is_expected_says_how_to_write_it():
     with pytest.raises(ConfigError, match=r"got 2024 \(YAML read a number: quote the value as you wrote it"):
         load_config(None, ["tracking.experiment=2024"])
+    with pytest.raises(ConfigError, match=r"got datetime.date\(2024, 1, 1\) \(YAML read a date: quote the value"):
+        load_config(None, ["tracking.experiment=2024-01-01"])
+
+
+def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read_otherwise(tmp_path):
     layer = tmp_path / "run.yaml"
-    layer.write_text("tuning: {search_space: {changepoint_prior_scale: {low: 1e-4}}}\n")
-    with pytest.raises(ConfigError, match="only with a decimal point: write 1.0e-4"):
+    layer.write_text("tuning: {max_evals: 12, metric: mase}\nforecast: {horizon: 7}\ntuning: {seed: 1}\n")
+    with pytest.raises(ConfigError, match="the key 'tuning' is given twice"):  # the first tuning block dropped
         load_config(layer)
+    with pytest.raises(ConfigError, match="the key 'horizon' is given twice"):
+        load_config(None, ["forecast={horizon: 7, horizon: 14}"])
+    layer.write_text("on: 1\n")
+    with pytest.raises(ConfigError, match="the key 'on' reads as True, not as text: quote it"):
+        load_config(layer)
+    layer.write_text("forecast: {horizon: 010}\n")  # YAML 1.1: octal 8
+    with pytest.raises(ConfigError, match="'forecast.horizon' expects int, got '010'"):
+        load_config(layer)
+    with pytest.raises(ConfigError, match="'tuning.max_evals' expects int, got '1:00'"):  # base 60: 60
+        load_config(None, ["tuning.max_evals=1:00"])
+    # e-notation without a decimal point is a number, as it is in YAML 1.2 and Python
+    layer.write_text("tuning: {search_space: {changepoint_prior_scale: {low: 1e-4, high: 5E-1}}}\n")
+    space = load_config(layer).tuning.search_space["changepoint_prior_scale"]
+    assert (space.low, space.high) == (1e-4, 0.5)
+    assert load_config(None, ["tuning.max_evals=0x10", "forecast.horizon=+7"]).tuning.max_evals == 16
+    layer.write_bytes("# \xe9t\xe9 en latin-1\nforecast: {horizon: 7}\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_config(layer)
+    for section in ("output: results/\n", "input: [a]\n"):  # a section that is not a mapping
+        layer.write_text(section)
+        with pytest.raises(ConfigError, match="expected a mapping"):
+            load_config(layer)
 
 
 def test_a_yaml_flag_where_text_is_expected_says_to_quote_it():
-    with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, .* quote the value"):
+    with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, on and off as true or false: quote"):
         load_config(None, ["model.country_holidays=NO"])  # Norway
     assert load_config(None, ["model.country_holidays='NO'"]).model.country_holidays == "NO"
 
@@ -148,6 +175,11 @@ def test_deep_merge_does_not_mutate_its_inputs():
          "tuning.search_space.changepoint_range.high"),
         ("tuning.search_space.n_changepoints={distribution: choice, values: [10, 2.5]}",
          "tuning.search_space.n_changepoints.values[1]"),
+        # a continuous draw would be cut to a whole number
+        ("tuning.search_space.n_changepoints={distribution: uniform, low: 5, high: 30}",
+         "tuning.search_space.n_changepoints.distribution"),
+        ("tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 2.5}",
+         "tuning.search_space.n_changepoints.q"),
         ("tuning.search_space.seasonality_prior_scale={distribution: choice, values: [1, -1]}",
          "tuning.search_space.seasonality_prior_scale.values[1]"),
         # Hyperopt rounds a quniform draw to a multiple of q: here down to 0, which Prophet refuses
@@ -253,6 +285,10 @@ def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
     ("{versionAsOf: latest}", r"input.options.versionAsOf' is 'latest': a Delta version is a whole number"),
     ("{VERSIONASOF: -1}", r"input.options.VERSIONASOF' is -1: a Delta version"),
     ("{timestampAsOf: 'last tuesday'}", r"input.options.timestampAsOf' is 'last tuesday', not a time"),
+    # pandas reads these as times, Delta does not
+    *[(f"{{timestampAsOf: '{text}'}}", f"input.options.timestampAsOf' is '{text}', not a time")
+      for text in ("NaT", "", "now", "31/03/2024")],
+    ("{nullValue: [a]}", r"input.options.nullValue' is \['a'\], not text, a number, a time or true/false: quote it"),
     ("{versionAsOf: 3, timestampAsOf: '2024-01-01'}", r"sets both versionAsOf and timestampAsOf"),
 ])
 def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_table_is_opened(options, message):
@@ -261,8 +297,24 @@ def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_t
 
 
 def test_delta_time_travel_options_that_name_a_version_pass():
-    for options in ("{versionAsOf: 3}", "{versionAsOf: '0'}", "{timestampAsOf: '2024-03-31 12:00:00'}"):
+    for options in ("{versionAsOf: 3}", "{versionAsOf: '0'}", "{timestampAsOf: '2024-03-31 12:00:00'}",
+                    "{timestampAsOf: 2024-03-31}", "{timestampAsOf: '2024-03-31T12:00:00.5+01:00'}"):
         assert load_config(None, ["input.format=delta", f"input.options={options}"]).input.options
+
+
+def test_an_entry_of_input_options_or_spark_conf_is_text_as_typed_and_nested_ones_say_how_to_write_them(tmp_path):
+    # YAML would read these as a list, a mapping or nothing valid; a reader option is text
+    given = load_config(None, ["input.options.nullValue=-", "input.options.sep=,", "input.options.quote=\"",
+                               "input.options.comment=?", "spark.conf.spark.executor.memory=4g"])
+    assert given.input.options == {"nullValue": "-", "sep": ",", "quote": '"', "comment": "?"}
+    assert given.spark.conf["spark.executor.memory"] == "4g"
+    assert "nullValue" not in load_config(None, ["input.options.nullValue=-", "input.options.nullValue=null"]
+                                          ).input.options  # null still removes an entry
+    layer = tmp_path / "run.yaml"
+    layer.write_text("spark:\n  conf:\n    spark: {executor: {memory: 4g}}\n")
+    with pytest.raises(ConfigError, match="spark.conf.spark' is .* write each setting's full name as one key, "
+                                          "e.g. 'spark.executor.memory'"):
+        load_config(layer)
 
 
 def test_unknown_key_suggests_the_close_one():

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from forecasting import io, lineage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,3 +78,7 @@ def test_a_delta_version_pinned_in_the_input_options_is_the_one_read_and_recorde
     for option in ("input.options.versionAsOf=0", f"input.options.timestampAsOf={first.isoformat(sep=' ')}"):
         df, version = io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta", option))
         assert (version["delta_version"], df.count()) == (0, 1), option
+    # a time after the last commit: Delta's own words, as an input error (exit 3), not a Py4J error
+    with pytest.raises(io.InputError, match=f"cannot read input delta '{path}': .*DELTA_TIMESTAMP_GREATER_THAN_COMMIT"):
+        io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta",
+                                         "input.options.timestampAsOf='2099-01-01'"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import os
 import difflib
 import re
@@ -31,9 +32,48 @@ from forecasting.config_checks import validate
 # --------------------------------------------------------------------------- loading
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """YAML as ``yaml.safe_load`` reads it, except where YAML 1.1 silently reads
+    something else than was meant: a key given twice (the last would win, a whole
+    section dropped), a key that is not text (``on:`` is true), 010 (octal 8) and
+    1:30 (base 60, 90) read as the text typed, and 1e-3 read as a number."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # << of an anchor: its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key_node.value!r} reads as {key!r}, not as text: quote it",
+                    key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(_FLOAT, re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+ConfigLoader.add_implicit_resolver(_INT, re.compile(
+    r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?(?:0|[1-9][0-9_]*))$"), list("-+0123456789"))
+
+
+def read_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=ConfigLoader)
+
+
 def load_defaults() -> dict[str, Any]:
-    text = resources.files("forecasting").joinpath("defaults.yaml").read_text()
-    return yaml.safe_load(text)
+    text = resources.files("forecasting").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    return read_yaml(text)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -61,15 +101,17 @@ def parse_override(text: str) -> dict[str, Any]:
     parts = _config_path(dotted.strip().split("."))
     if not all(parts):
         raise ConfigError(f"--set has an empty key in {dotted!r}")
+    # an entry of input.options or spark.conf is text for Spark: what YAML cannot read,
+    # or reads as a list or mapping (-, ?, ",", *), is the text typed
+    entry = len(parts) > 1 and _schema_hint(parts) is Any and typing.get_origin(_schema_hint(parts[:-1])) is dict
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = read_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
-        raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
-    if _read_as_nothing(raw, value) or re.fullmatch(r"[-+]?0[0-9_]+", raw.strip()):
-        # YAML's syntax took it (| or > starts a block, # a comment) or YAML 1.1 read a
-        # leading zero as octal (0123 is 83): what was typed, as text, which a key
-        # expecting a number then reports
+        if not entry:
+            raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
         value = raw.strip()
+    if _read_as_nothing(raw, value) or (entry and isinstance(value, (list, dict))):
+        value = raw.strip()  # YAML's syntax took it (| or > starts a block, # a comment)
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
         nested = {part: nested}
@@ -117,9 +159,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            layer = yaml.safe_load(path.read_text()) or {}
+            layer = read_yaml(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"config file {path} is not UTF-8 text: {err}") from err
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
         # a section whose keys are all commented out reads as null: it changes nothing
@@ -128,7 +172,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
     for text in overrides:
         raw = deep_merge(raw, parse_override(text))
     for section in ("input", "output"):  # a local path under the home folder, as a shell would read it
-        value = raw.get(section, {}).get("path")
+        value = raw[section].get("path") if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and value.startswith("~"):
             raw[section]["path"] = os.path.expanduser(value)
     config = _build(JobConfig, raw, "")
@@ -196,14 +240,13 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
 
 def _flag_hint(expected: tuple, value: Any) -> str:
     """What YAML 1.1 made of a value: NO (Norway), yes, off, ... flags, 2024 a number
-    where text was meant; 1e-4 text where a number was (it wants 1.0e-4)."""
+    where text was meant; a date where text was."""
     if isinstance(value, bool) and str in expected:
-        return " (YAML reads yes, no, on, off, y and n as true or false: quote the value, e.g. 'NO')"
+        return " (YAML reads yes, no, on and off as true or false: quote the value, e.g. 'NO')"
+    if isinstance(value, (dt.date, dt.datetime)) and str in expected:
+        return " (YAML read a date: quote the value as you wrote it, e.g. '2024-01-01')"
     if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
         return " (YAML read a number: quote the value as you wrote it, e.g. '2024')"
-    if isinstance(value, str) and float in expected and re.fullmatch(r"[-+]?[0-9]+[eE][-+]?[0-9]+", value.strip()):
-        mantissa, exponent = re.split("[eE]", value.strip())
-        return f" (YAML reads a number in e-notation only with a decimal point: write {mantissa}.0e{exponent})"
     return ""
 
 

@@ -2,6 +2,7 @@
 error names the key to fix, before Spark starts."""
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
 import re
 from typing import Any
@@ -73,6 +74,14 @@ def validate(config: JobConfig) -> None:
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
                  "column as text, then parses the time and target columns itself")
     _check_time_travel({k.lower(): (k, v) for k, v in inp.options.items()})
+    for section, entries in (("input.options", inp.options), ("spark.conf", config.spark.conf)):
+        for name, value in entries.items():
+            full, inner = name, value
+            while isinstance(inner, dict) and inner:  # YAML nested a dotted name: spark: {executor: ...}
+                full, inner = f"{full}.{next(iter(inner))}", next(iter(inner.values()))
+            how = f"write each setting's full name as one key, e.g. '{full}'" if full != name else "quote it"
+            _require(isinstance(value, (str, int, float, bool, dt.date)), f"{section}.{name}",
+                     f"is {value!r}, not text, a number, a time or true/false: {how}")
 
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
@@ -165,10 +174,14 @@ def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:
         import pandas as pd
 
         key, value = options["timestampasof"]
+        # as Spark casts text to a time: pandas also takes '', 'NaT', 'now' and 31/03/2024
+        written = re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?",
+                               str(value).strip())
         try:
             pd.Timestamp(str(value))
         except ValueError:
-            _require(False, f"input.options.{key}", f"is {value!r}, not a time (e.g. '2024-03-31 12:00:00')")
+            written = None
+        _require(written is not None, f"input.options.{key}", f"is {value!r}, not a time (e.g. '2024-03-31 12:00:00')")
 
 
 def _check_tracking_uri(uri: str) -> None:
@@ -224,6 +237,11 @@ def _validate_space(name: str, space: ParamSpace) -> None:
             else:
                 _validate_param_value(f"{key}.values[{i}]", name, value)
         return
+    # a continuous draw would be cut to a whole number, silently: 30.9 changepoints are 30
+    _require(name != "n_changepoints" or space.distribution == "quniform", f"{key}.distribution",
+             "must be choice or quniform (with a whole q) for a whole number")
+    _require(name != "n_changepoints" or (space.q is not None and float(space.q).is_integer()), f"{key}.q",
+             "must be a whole number for a whole number of changepoints")
     _require(space.low is not None and space.high is not None, key, "needs low and high")
     _require(space.low < space.high, key, "needs low < high")
     _validate_param_value(f"{key}.low", name, space.low)

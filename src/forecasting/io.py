@@ -57,7 +57,7 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
             version = lineage.delta_version(spark, config)
             df = _read_delta_at(spark, config, version["delta_version"])
     except (AnalysisException, IllegalArgumentException) as err:  # the files, or the reader's options
-        message, hint = err.getMessage() or str(err), ""
+        message, hint = spark_message(err), ""
         if "TIMESTAMP(NANOS" in message:
             hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
         raise InputError(f"cannot read input {source.format} '{source.path}': {message}{hint}") from err
@@ -70,6 +70,15 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
         version = lineage.files_version(spark, config, df.inputFiles())
     logger.info("input: %s %s", source.format, source.path)
     return df, version
+
+
+def spark_message(err: Exception) -> str:
+    """A Spark error's message. getMessage looks its error class up in Spark's own
+    list and itself fails on Delta's (DELTA_TIMESTAMP_GREATER_THAN_COMMIT)."""
+    try:
+        return err.getMessage() or str(err)
+    except Exception:
+        return str(err)
 
 
 def _read_delta_at(spark: SparkSession, config: JobConfig, version: int | None) -> DataFrame:

@@ -158,7 +158,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             stored = tables.read_table(spark, config, tables.MODELS)
         except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
             raise io.InputError(
-                f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {err.getMessage()}"
+                f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {io.spark_message(err)}"
             ) from err
         chosen = choose_model_run_date(stored, run_date, model_run_date)
     models = stored.where(F.col("run_date") == F.lit(chosen).cast("date"))
