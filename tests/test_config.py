@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forecasting.config import ConfigError, deep_merge, load_config, load_defaults, parse_override
+from forecasting.config import ConfigError, deep_merge, load_config, load_defaults, parse_override, read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,7 +179,9 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("tuning.search_space.n_changepoints={distribution: uniform, low: 5, high: 30}",
          "tuning.search_space.n_changepoints.distribution"),
         ("tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 2.5}",
-         "tuning.search_space.n_changepoints.q"),
+         "tuning.search_space.n_changepoints.q' must be a whole number"),
+        ("tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30}",
+         "tuning.search_space.n_changepoints.q' must be positive for quniform"),
         ("tuning.search_space.seasonality_prior_scale={distribution: choice, values: [1, -1]}",
          "tuning.search_space.seasonality_prior_scale.values[1]"),
         # Hyperopt rounds a quniform draw to a multiple of q: here down to 0, which Prophet refuses
@@ -298,7 +300,10 @@ def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_t
 
 def test_delta_time_travel_options_that_name_a_version_pass():
     for options in ("{versionAsOf: 3}", "{versionAsOf: '0'}", "{timestampAsOf: '2024-03-31 12:00:00'}",
-                    "{timestampAsOf: 2024-03-31}", "{timestampAsOf: '2024-03-31T12:00:00.5+01:00'}"):
+                    "{timestampAsOf: 2024-03-31}", "{timestampAsOf: '2024-03-31T12:00:00.5+01:00'}",
+                    # as Spark casts them too
+                    "{timestampAsOf: '2024-03-31 12:00:00 UTC'}", "{timestampAsOf: '2024-3-1'}",
+                    "{timestampAsOf: '2024-03'}"):
         assert load_config(None, ["input.format=delta", f"input.options={options}"]).input.options
 
 
@@ -310,6 +315,10 @@ def test_an_entry_of_input_options_or_spark_conf_is_text_as_typed_and_nested_one
     assert given.spark.conf["spark.executor.memory"] == "4g"
     assert "nullValue" not in load_config(None, ["input.options.nullValue=-", "input.options.nullValue=null"]
                                           ).input.options  # null still removes an entry
+    assert load_config(None, ["input.options.nullValue=NULL"]).input.options == {"nullValue": "NULL"}  # a marker
+    # keys an anchor merges in may be given again beside it, however deep the merge
+    assert read_yaml("a:\n  b: &B\n    <<: {k: 0, j: 1}\n    k: 1\ny:\n  <<: *B\n") == {
+        "a": {"b": {"k": 1, "j": 1}}, "y": {"k": 1, "j": 1}}
     layer = tmp_path / "run.yaml"
     layer.write_text("spark:\n  conf:\n    spark: {executor: {memory: 4g}}\n")
     with pytest.raises(ConfigError, match="spark.conf.spark' is .* write each setting's full name as one key, "

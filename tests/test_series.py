@@ -339,8 +339,8 @@ def test_the_history_ends_where_the_cleaned_data_does_and_the_forecast_goes_on_f
 
 
 def test_times_with_a_time_zone_are_trained_on_as_the_same_instants_in_utc(fast_config):
-    naive = daily_series(60)
-    # midnight in New York is 05:00 UTC: the series' days as the job would hand them over
+    naive = daily_series(90)  # across the start of daylight saving time, 10 March 2024
+    # midnight in New York is 05:00 UTC (04:00 in summer): the series' days as the job would hand them over
     zoned = naive.assign(ds=naive["ds"].dt.tz_localize("America/New_York"))
     in_utc = naive.assign(ds=zoned["ds"].dt.tz_convert("UTC").dt.tz_localize(None))
     config = fast_config("selection.candidates=[naive, drift]")
@@ -348,6 +348,9 @@ def test_times_with_a_time_zone_are_trained_on_as_the_same_instants_in_utc(fast_
     assert outcome.status == OK, outcome.reason
     assert (outcome.history_end, outcome.notes) == (expected.history_end, expected.notes)
     pd.testing.assert_frame_equal(outcome.forecast, expected.forecast)
+    # the same times as Python datetimes whose offset changes with daylight saving (pandas keeps them as objects)
+    offsets = zoned.assign(ds=pd.Series([t.to_pydatetime() for t in zoned["ds"]], dtype=object))
+    pd.testing.assert_frame_equal(train_series(offsets, config).forecast, expected.forecast)
 
 
 def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):

@@ -144,6 +144,15 @@ def test_a_parquet_models_table_is_served_as_it_is_and_a_version_a_rerun_replace
         served_in_process(rerun, "parquet-forecaster", 1)
 
 
+def test_a_parquet_version_whose_rows_a_rerun_removed_refuses_to_load_rather_than_answer_nothing(tmp_path):
+    other_date = tmp_path / "models" / "run_date=2024-03-30"
+    other_date.mkdir(parents=True)
+    pd.DataFrame({"store": ["s0"], "model": ["naive"], "job_run_id": ["R0"]}).to_parquet(other_date / "part.parquet")
+    pointer = {"models_table": str(tmp_path / "models"), "run_date": RUN_DATE, "format": "parquet", "job_run_id": "R1"}
+    with pytest.raises(RuntimeError, match="the models of job run R1 .* were removed, a rerun of that date"):
+        serving.read_models(pointer, ["store", "model", "run_date"])
+
+
 def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(trained):
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException

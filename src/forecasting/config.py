@@ -38,24 +38,30 @@ class ConfigLoader(yaml.SafeLoader):
     section dropped), a key that is not text (``on:`` is true), 010 (octal 8) and
     1:30 (base 60, 90) read as the text typed, and 1e-3 read as a number."""
 
+    def flatten_mapping(self, node):
+        if any(key_node.tag == _MERGE for key_node, _ in node.value):  # its node now holds the merged keys too
+            self.__dict__.setdefault("merged", set()).add(id(node))
+        super().flatten_mapping(node)
+
     def construct_mapping(self, node, deep=False):
         seen = set()
+        merged = id(node) in self.__dict__.get("merged", ()) or any(k.tag == _MERGE for k, _ in node.value)
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # << of an anchor: its keys may be overridden
+            if key_node.tag == _MERGE:  # << of an anchor: its keys may be overridden
                 continue
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key_node.value!r} reads as {key!r}, not as text: quote it",
                     key_node.start_mark)
-            if key in seen:
+            if key in seen and not merged:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key!r} is given twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
 
 
-_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_INT, _FLOAT, _MERGE = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
 ConfigLoader.yaml_implicit_resolvers = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -110,8 +116,11 @@ def parse_override(text: str) -> dict[str, Any]:
         if not entry:
             raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
         value = raw.strip()
-    if _read_as_nothing(raw, value) or (entry and isinstance(value, (list, dict))):
-        value = raw.strip()  # YAML's syntax took it (| or > starts a block, # a comment)
+    # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
+    # CSV null marker, only null itself removes the entry
+    entry_text = entry and (isinstance(value, (list, dict)) or (value is None and raw.strip() != "null"))
+    if _read_as_nothing(raw, value) or entry_text:
+        value = raw.strip()
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
         nested = {part: nested}

@@ -174,11 +174,10 @@ def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:
         import pandas as pd
 
         key, value = options["timestampasof"]
-        # as Spark casts text to a time: pandas also takes '', 'NaT', 'now' and 31/03/2024
-        written = re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?",
-                               str(value).strip())
+        # Spark casts text that starts with the year; pandas also takes '', 'NaT', 'now' and 31/03/2024
+        written = re.match(r"\d{4}", str(value).strip())
         try:
-            pd.Timestamp(str(value))
+            written = written and pd.notna(pd.Timestamp(str(value)))
         except ValueError:
             written = None
         _require(written is not None, f"input.options.{key}", f"is {value!r}, not a time (e.g. '2024-03-31 12:00:00')")
@@ -240,7 +239,7 @@ def _validate_space(name: str, space: ParamSpace) -> None:
     # a continuous draw would be cut to a whole number, silently: 30.9 changepoints are 30
     _require(name != "n_changepoints" or space.distribution == "quniform", f"{key}.distribution",
              "must be choice or quniform (with a whole q) for a whole number")
-    _require(name != "n_changepoints" or (space.q is not None and float(space.q).is_integer()), f"{key}.q",
+    _require(name != "n_changepoints" or space.q is None or float(space.q).is_integer(), f"{key}.q",
              "must be a whole number for a whole number of changepoints")
     _require(space.low is not None and space.high is not None, key, "needs low and high")
     _require(space.low < space.high, key, "needs low < high")

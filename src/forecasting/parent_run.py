@@ -163,9 +163,11 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
     """Tag the earlier runs of this job, run date and output, whose rows in the tables
     this run has just replaced, with this run's id: their child runs still look
     current to a search by series. Those that failed or were killed count too: they
-    may have written some of their rows. A training run also tags the scoring runs
-    that forecast from the models of its date, which it has just replaced: their
-    forecasts stay in the table until those dates are scored again. Their run dates."""
+    may have written some of their rows. A training run also tags the finished
+    scoring runs that forecast from the models of its date, which it has just
+    replaced (again where an earlier rerun tagged them: their rows are still there),
+    unless a later scoring run of their date replaced their rows: those forecasts
+    stay in the table until those dates are scored again. Their run dates."""
     earlier = _same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
                                              f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
     for run in earlier:
@@ -175,8 +177,8 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
         return []
     scored = _same_output(tracker, context, f"tags.{JOB_TAG} = 'score_forecast' and "
                                             f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
-    stale = [run for run in scored if MODELS_REPLACED_TAG not in run.data.tags
-             and SUPERSEDED_TAG not in run.data.tags]  # a superseded one's rows are gone already
+    # a superseded one's rows are gone already; a failed one most likely wrote none
+    stale = [run for run in scored if run.info.status == "FINISHED" and SUPERSEDED_TAG not in run.data.tags]
     for run in stale:
         tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
     dates = sorted({run.data.tags.get(RUN_DATE_TAG, "?") for run in stale})

@@ -143,6 +143,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             _write_evaluation(staged, config, summary, run_date, context)
         else:
             _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
+        # not after a failure among the writes, which leaves some tables as the earlier run
+        # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
         with job_description(spark, "count the series by status"):
             summary.counts, summary.untracked = _status_counts(staged)

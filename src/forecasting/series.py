@@ -61,8 +61,8 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     a time zone become naive UTC, as the job hands them over."""
     frame = history[["ds", "y"]].sort_values(["ds", "y"]).reset_index(drop=True)
     times = frame["ds"]
-    if isinstance(times.dtype, pd.DatetimeTZDtype):
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    if isinstance(times.dtype, pd.DatetimeTZDtype) or times.dtype == object:  # object: offsets that vary (DST)
+        times = pd.to_datetime(times, utc=True).dt.tz_localize(None)
     return frame.assign(ds=times.astype("datetime64[ns]"))
 
 
