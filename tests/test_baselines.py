@@ -261,8 +261,8 @@ def _scored(rows: pd.DataFrame, stored: str, frequency: str, run_date: str, now:
     from forecasting.config import load_config
 
     config = load_config(None, [f"cleaning.{key}={value}" for key, value in policy.items()])
-    end, refused = scoring.history_end(rows.assign(frequency=frequency), config, run_date, input_end, now)
-    assert refused is None
+    end, status, reason = scoring.history_end(rows.assign(frequency=frequency), config, run_date, input_end, now)
+    assert status is None, reason
     return model_store.forecast("naive", stored, end, horizon, frequency, 0.8, seed=1)
 
 
