@@ -229,7 +229,10 @@ def test_python_m_forecasting_shows_one_series_status_forecast_and_child_run(spa
     [folder] = [line.split(maxsplit=1)[1] for line in lines if line.startswith("  open")]
     assert Path(folder).is_dir() and Path(folder).name == row["child_run_id"]  # the run's folder in mlruns
     assert f"latest forecast: run date {RUN_DATE} (trained), 7 steps" in lines
-    first_step = lines[lines.index(f"latest forecast: run date {RUN_DATE} (trained), 7 steps") + 2].split()
+    made_by = lines.index(f"latest forecast: run date {RUN_DATE} (trained), 7 steps") + 1
+    assert lines[made_by] == (f"  made by job run {job['summary'].job_run_id}, from the model of child run "
+                              f"{row['child_run_id']}")
+    first_step = lines[made_by + 2].split()
     expected = [f"{forecast[column][0]:.3f}" for column in ("yhat", "yhat_lower", "yhat_upper")]
     assert first_step == [forecast["ds"][0].strftime("%Y-%m-%d"), *expected]
 

@@ -107,6 +107,7 @@ class SeriesReport:
     forecast_run_date: str | None
     forecast_source: str | None
     forecast_model_run_date: str | None
+    forecast_runs: tuple[str, str] | None  # the forecast's own job run and child run (the model's)
     child_run_status: str | None
     child_run_where: list[str]  # lines saying where to open the child run
 
@@ -139,7 +140,7 @@ def series_report(config: JobConfig, keys: dict[str, str]) -> SeriesReport:
     result = results.sort_values("run_date").iloc[-1]
 
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
-    run_date = source = model_run_date = None
+    run_date = source = model_run_date = runs = None
     forecast = pd.DataFrame(columns=FORECAST_COLUMNS)
     if not forecasts.empty:
         # the rule of tables.latest_forecasts: newest run date, 'trained' before 'scored' on a tie
@@ -148,9 +149,11 @@ def series_report(config: JobConfig, keys: dict[str, str]) -> SeriesReport:
         forecast = newest.sort_values("ds")[FORECAST_COLUMNS].reset_index(drop=True)
         model_run_date = str(newest["model_run_date"].iloc[0]) if "model_run_date" in newest else None
         run_date = str(run_date)
+        # another run's than the result row's where it was scored, or the series left out of a later run
+        runs = (_text(newest["job_run_id"].iloc[0]), _text(newest["child_run_id"].iloc[0]))
 
     status, where = _child_run(config, result.get("child_run_id"))
-    return SeriesReport(keys, result, forecast, run_date, source, model_run_date, status, where)
+    return SeriesReport(keys, result, forecast, run_date, source, model_run_date, runs, status, where)
 
 
 def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
@@ -233,6 +236,8 @@ def format_series(report: SeriesReport) -> str:
         if report.forecast_source == tables.SCORED:
             made = f"scored from the models of {report.forecast_model_run_date}"
         lines.append(f"latest forecast: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
+        if report.forecast_runs:
+            lines.append("  made by job run {}, from the model of child run {}".format(*report.forecast_runs))
         forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
         lines.append(forecast.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return "\n".join(lines)
