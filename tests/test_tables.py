@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import explore, model_store, pipeline, scoring, tables
+from forecasting import explore, model_store, pipeline, scoring, tables, tracking
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -125,11 +125,22 @@ def test_a_model_run_date_is_usable_on_its_own_day_and_a_requested_one_must_be_s
 
 
 def test_scoring_counts_new_series_apart_from_null_keyed_ones_which_training_never_models(spark):
-    models = spark.createDataFrame([("a", "x"), ("b", "x")], "shop string, item string")
+    models = spark.createDataFrame([("a", "x", "job-1"), ("b", "x", "job-1")], "shop string, item string, job_run_id string")
     latest = spark.createDataFrame(
         [("a", "x"), ("c", "x"), (None, "x"), ("c", None)], "shop string, item string"
     )  # c-x is new since the training; the two with a null key value never get a model
-    assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2)
+    assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2, "job-1")
+
+
+def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_did(tmp_path, fast_config):
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    trained_by = client.create_run(client.create_experiment("e")).info.run_id
+    for name, value in {"cleaning.gaps": "zero", "cleaning.missing_values": "drop"}.items():
+        client.log_param(trained_by, name, value)
+    assert scoring.cleaning_differences(fast_config("cleaning.gaps=zero"), uri, trained_by) == []
+    assert scoring.cleaning_differences(fast_config(), uri, trained_by) == ["cleaning.gaps = zero in training, keep here"]
+    assert scoring.cleaning_differences(fast_config(), uri, "no-such-run") == []  # another store: not compared
 
 
 def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models_history():
@@ -233,7 +244,7 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     stored = pd.DataFrame({
         "shop": ["a", "b"], "model": ["naive"] * 2, "frequency": ["D"] * 2, "interval_width": [0.8] * 2,
         "model_json": [model_store.dump("naive", source[source["shop"] == shop]) for shop in ("a", "b")],
-        "child_run_id": ["run-a", "run-b"], "run_date": [dt.date(2024, 1, 20)] * 2,
+        "child_run_id": ["run-a", "run-b"], "run_date": [dt.date(2024, 1, 20)] * 2, "job_run_id": ["job-1"] * 2,
     })
     spark.createDataFrame(stored).write.format("delta").partitionBy("run_date").save(
         tables.table_paths(config)[tables.MODELS]

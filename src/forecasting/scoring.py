@@ -9,6 +9,7 @@ the forecast forward.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import traceback
@@ -132,11 +133,12 @@ def choose_model_run_date(models: DataFrame, run_date: str, requested: str | Non
     return usable[-1]
 
 
-def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int, int]:
+def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int, int, str | None]:
     """How many models there are, how many input series have none (new since that
     training), and how many have a null key (never modelled), in one pass: a row
-    without the marker is an input series no model matched."""
-    matched = models.select(*keys, F.lit(True).alias("_has_model")).join(
+    without the marker is an input series no model matched. And the job run that
+    trained the models (a run date's models are one run's)."""
+    matched = models.select(*keys, "job_run_id", F.lit(True).alias("_has_model")).join(
         latest.select(*keys), keys, how="full"
     )
     null_key = reduce(lambda a, b: a | b, [F.col(k).isNull() for k in keys])
@@ -145,8 +147,26 @@ def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tupl
         F.count("_has_model").alias("models"),
         F.count(F.when(unmatched & ~null_key, True)).alias("unmodelled"),
         F.count(F.when(unmatched & null_key, True)).alias("null_key"),
+        F.max("job_run_id").alias("trained_by"),
     ).first()
-    return row["models"], row["unmodelled"], row["null_key"]
+    return row["models"], row["unmodelled"], row["null_key"], row["trained_by"]
+
+
+def cleaning_differences(config: JobConfig, tracking_uri: str, trained_by: str | None) -> list[str]:
+    """The cleaning policies of ``config`` that differ from those of the training run
+    ``trained_by`` (its params): scoring cleans the input as its own config says, and
+    starts elsewhere than training would where they differ. None where that run cannot
+    be read (another tracking store)."""
+    if not trained_by:
+        return []
+    try:
+        params = tracking.client(tracking_uri).get_run(trained_by).data.params
+    except Exception as err:  # MlflowException: not in this store
+        logger.info("could not read the training run %s to compare its cleaning policies: %s", trained_by, err)
+        return []
+    ours = {f"cleaning.{name}": str(value) for name, value in dataclasses.asdict(config.cleaning).items()}
+    return [f"{key} = {params[key]} in training, {value} here" for key, value in ours.items()
+            if key in params and params[key] != value]
 
 
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
@@ -171,7 +191,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         # another data set's models, or forecasts keyed otherwise: refused, not mixed
         tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
     with job_description(spark, "match the models to the input"):
-        count, unmodelled, null_key = _match_counts(models, series_df.select(*keys).distinct(), keys)
+        count, unmodelled, null_key, trained_by = _match_counts(models, series_df.select(*keys).distinct(), keys)
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = parent_run.start_parent_run(
@@ -188,6 +208,12 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
         summary.note += (f"  {unmodelled} series in the input have no model of that date: not scored (new since "
                          "that training, or skipped or failed then without a fallback: series_results says which)\n")
+    differences = cleaning_differences(config, context.tracking_uri, trained_by)
+    if differences:  # another config than the training's: the forecasts start elsewhere than training's would
+        logger.warning("the input is cleaned otherwise than for training (%s): pass the training's --config",
+                       "; ".join(differences))
+        summary.note += (f"  the input is cleaned otherwise than for training ({'; '.join(differences)}): pass the "
+                         "training's --config for forecasts that start where training's would\n")
     if null_key:  # training skips them too: no identity to store a model under
         logger.warning("%d input series have a null key value and are not scored", null_key)
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
