@@ -289,7 +289,7 @@ def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
     ("{timestampAsOf: 'last tuesday'}", r"input.options.timestampAsOf' is 'last tuesday', not a time"),
     # pandas reads these as times, Delta does not
     *[(f"{{timestampAsOf: '{text}'}}", f"input.options.timestampAsOf' is '{text}', not a time")
-      for text in ("NaT", "", "now", "31/03/2024")],
+      for text in ("NaT", "", "now", "31/03/2024", "2024/03/31", "20240331", "2024 March 31")],
     ("{nullValue: [a]}", r"input.options.nullValue' is \['a'\], not text, a number, a time or true/false: quote it"),
     ("{versionAsOf: 3, timestampAsOf: '2024-01-01'}", r"sets both versionAsOf and timestampAsOf"),
 ])
@@ -303,7 +303,8 @@ def test_delta_time_travel_options_that_name_a_version_pass():
                     "{timestampAsOf: 2024-03-31}", "{timestampAsOf: '2024-03-31T12:00:00.5+01:00'}",
                     # as Spark casts them too
                     "{timestampAsOf: '2024-03-31 12:00:00 UTC'}", "{timestampAsOf: '2024-3-1'}",
-                    "{timestampAsOf: '2024-03'}"):
+                    "{timestampAsOf: '2024-03'}", "{timestampAsOf: '2024-03-31 12:00:00 Europe/Paris'}",
+                    "{timestampAsOf: '10000-01-01'}"):
         assert load_config(None, ["input.format=delta", f"input.options={options}"]).input.options
 
 
@@ -319,6 +320,8 @@ def test_an_entry_of_input_options_or_spark_conf_is_text_as_typed_and_nested_one
     # keys an anchor merges in may be given again beside it, however deep the merge
     assert read_yaml("a:\n  b: &B\n    <<: {k: 0, j: 1}\n    k: 1\ny:\n  <<: *B\n") == {
         "a": {"b": {"k": 1, "j": 1}}, "y": {"k": 1, "j": 1}}
+    with pytest.raises(yaml.YAMLError, match="the key 'j' is given twice"):  # written twice beside a merge
+        read_yaml("base: &B {k: 0}\nsec:\n  <<: *B\n  j: 1\n  j: 2\n")
     layer = tmp_path / "run.yaml"
     layer.write_text("spark:\n  conf:\n    spark: {executor: {memory: 4g}}\n")
     with pytest.raises(ConfigError, match="spark.conf.spark' is .* write each setting's full name as one key, "

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import daily_series
 from forecasting import hyperopt_speedups, tuning
-from forecasting.series import BASELINES, FAILED, OK, SKIPPED, train_series
+from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, train_series
 
 
 def test_cutoffs_roll_back_by_step_and_end_at_the_last_row():
@@ -351,6 +351,13 @@ def test_times_with_a_time_zone_are_trained_on_as_the_same_instants_in_utc(fast_
     # the same times as Python datetimes whose offset changes with daylight saving (pandas keeps them as objects)
     offsets = zoned.assign(ds=pd.Series([t.to_pydatetime() for t in zoned["ds"]], dtype=object))
     pd.testing.assert_frame_equal(train_series(offsets, config).forecast, expected.forecast)
+    # sorted as instants, not as the text or objects given: 01:45 in summer time comes before 01:30 in winter time
+    autumn = pd.DataFrame({"ds": pd.Series([pd.Timestamp("2024-11-03 01:30-05:00"),
+                                            pd.Timestamp("2024-11-03 01:45-04:00")], dtype=object), "y": [1.0, 2.0]})
+    assert prepare_history(autumn)["y"].tolist() == [2.0, 1.0]
+    # naive text in several ISO forms is read as before
+    texts = naive.assign(ds=[t.isoformat() if i % 2 else t.strftime("%Y-%m-%d") for i, t in enumerate(naive["ds"])])
+    pd.testing.assert_frame_equal(prepare_history(texts), prepare_history(naive))
 
 
 def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):

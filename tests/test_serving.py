@@ -149,7 +149,7 @@ def test_a_parquet_version_whose_rows_a_rerun_removed_refuses_to_load_rather_tha
     other_date.mkdir(parents=True)
     pd.DataFrame({"store": ["s0"], "model": ["naive"], "job_run_id": ["R0"]}).to_parquet(other_date / "part.parquet")
     pointer = {"models_table": str(tmp_path / "models"), "run_date": RUN_DATE, "format": "parquet", "job_run_id": "R1"}
-    with pytest.raises(RuntimeError, match="the models of job run R1 .* were removed, a rerun of that date"):
+    with pytest.raises(RuntimeError, match="the models of job run R1 .* are not there \\(a rerun of that date removed them"):
         serving.read_models(pointer, ["store", "model", "run_date"])
 
 

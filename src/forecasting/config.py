@@ -39,22 +39,20 @@ class ConfigLoader(yaml.SafeLoader):
     1:30 (base 60, 90) read as the text typed, and 1e-3 read as a number."""
 
     def flatten_mapping(self, node):
-        if any(key_node.tag == _MERGE for key_node, _ in node.value):  # its node now holds the merged keys too
-            self.__dict__.setdefault("merged", set()).add(id(node))
+        # the keys written in the mapping itself, before those an anchor merges in (<<) join
+        # them in place: those may be given again beside it
+        self.__dict__.setdefault("own_keys", {}).setdefault(id(node), _own_keys(node))
         super().flatten_mapping(node)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
-        merged = id(node) in self.__dict__.get("merged", ()) or any(k.tag == _MERGE for k, _ in node.value)
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE:  # << of an anchor: its keys may be overridden
-                continue
+        for key_node in self.__dict__.get("own_keys", {}).get(id(node)) or _own_keys(node):
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key_node.value!r} reads as {key!r}, not as text: quote it",
                     key_node.start_mark)
-            if key in seen and not merged:
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key {key!r} is given twice", key_node.start_mark)
             seen.add(key)
@@ -62,6 +60,10 @@ class ConfigLoader(yaml.SafeLoader):
 
 
 _INT, _FLOAT, _MERGE = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
+
+
+def _own_keys(node) -> list:
+    return [key_node for key_node, _ in node.value if key_node.tag != _MERGE]
 ConfigLoader.yaml_implicit_resolvers = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

@@ -171,15 +171,11 @@ def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:
         _require(re.fullmatch(r"\d+", str(value).strip()) is not None, f"input.options.{key}",
                  f"is {value!r}: a Delta version is a whole number, 0 or more")
     if "timestampasof" in options:
-        import pandas as pd
-
         key, value = options["timestampasof"]
-        # Spark casts text that starts with the year; pandas also takes '', 'NaT', 'now' and 31/03/2024
-        written = re.match(r"\d{4}", str(value).strip())
-        try:
-            written = written and pd.notna(pd.Timestamp(str(value)))
-        except ValueError:
-            written = None
+        # the forms Spark casts to a time (a year, its month and day, a time of day, a zone);
+        # pandas also takes '', 'NaT', 'now', 31/03/2024 and 2024/03/31, which Delta refuses
+        written = re.fullmatch(r"\d{4,6}(-\d{1,2}(-\d{1,2}([ T]\d{1,2}(:\d{1,2}(:\d{1,2}(\.\d{1,9})?)?)?)?)?)?"
+                               r"( ?(Z|UTC|GMT|[+-]\d{1,2}(:?\d{2})?|[A-Za-z]+(/[A-Za-z_]+)+))?", str(value).strip())
         _require(written is not None, f"input.options.{key}", f"is {value!r}, not a time (e.g. '2024-03-31 12:00:00')")
 
 

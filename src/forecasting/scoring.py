@@ -155,8 +155,8 @@ def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tupl
 def cleaning_differences(config: JobConfig, tracking_uri: str, trained_by: str | None) -> list[str]:
     """The cleaning policies of ``config`` that differ from those of the training run
     ``trained_by`` (its params): scoring cleans the input as its own config says, and
-    starts elsewhere than training would where they differ. None where that run cannot
-    be read (another tracking store)."""
+    starts elsewhere than training would where they differ. None listed where that run
+    cannot be read (another tracking store)."""
     if not trained_by:
         return []
     try:

@@ -58,12 +58,17 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     reads the integer value of ``ds`` as nanoseconds when it builds seasonalities.
     Rows with the very same time are sorted by value: Spark hands a group's rows
     over in no fixed order, and cleaning's ``last`` must not depend on it. Times with
-    a time zone become naive UTC, as the job hands them over."""
-    frame = history[["ds", "y"]].sort_values(["ds", "y"]).reset_index(drop=True)
-    times = frame["ds"]
-    if isinstance(times.dtype, pd.DatetimeTZDtype) or times.dtype == object:  # object: offsets that vary (DST)
-        times = pd.to_datetime(times, utc=True).dt.tz_localize(None)
-    return frame.assign(ds=times.astype("datetime64[ns]"))
+    a time zone become naive UTC, as the job hands them over (before sorting: the
+    same instant may be written with two offsets)."""
+    times = history["ds"]
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    try:
+        times = times.astype("datetime64[ns]")
+    except (TypeError, ValueError):  # objects with an offset, which may vary (daylight saving)
+        times = pd.to_datetime(times, utc=True, format="mixed").dt.tz_localize(None).astype("datetime64[ns]")
+    frame = pd.DataFrame({"ds": times.reset_index(drop=True), "y": history["y"].reset_index(drop=True)})
+    return frame.sort_values(["ds", "y"]).reset_index(drop=True)
 
 
 def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,

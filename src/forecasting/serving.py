@@ -123,11 +123,12 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
     if own:
         others = sorted(set(models.pop("job_run_id")) - {own})
         if others or models.empty:  # a parquet table keeps no old versions: the rows would be another run's models
-            by = f"replaced by job run {', '.join(others)}" if others else "removed"
+            by = (f"were replaced by job run {', '.join(others)}, a rerun of that date" if others else
+                  "are not there (a rerun of that date removed them, or the run wrote none)")
             raise RuntimeError(
-                f"the models of job run {own} (run date {pointer['run_date']}) in {pointer['models_table']} were "
-                f"{by}, a rerun of that date: a parquet table keeps no earlier versions. Serve the registered "
-                "model's latest version, or write output.format: delta, whose versions keep their own models"
+                f"the models of job run {own} (run date {pointer['run_date']}) in {pointer['models_table']} {by}: "
+                "a parquet table keeps no earlier versions. Serve the registered model's latest version, or write "
+                "output.format: delta, whose versions keep their own models"
             )
     return models
 
