@@ -32,6 +32,13 @@ from forecasting.config_checks import validate
 # --------------------------------------------------------------------------- loading
 
 
+_INT, _FLOAT, _MERGE = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
+
+
+def _own_keys(node) -> list:
+    return [key_node for key_node, _ in node.value if key_node.tag != _MERGE]
+
+
 class ConfigLoader(yaml.SafeLoader):
     """YAML as ``yaml.safe_load`` reads it, except where YAML 1.1 silently reads
     something else than was meant: a key given twice (the last would win, a whole
@@ -59,11 +66,7 @@ class ConfigLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-_INT, _FLOAT, _MERGE = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
-
-
-def _own_keys(node) -> list:
-    return [key_node for key_node, _ in node.value if key_node.tag != _MERGE]
+# YAML 1.1's numbers less octal (010) and base 60 (1:30), and with e-notation as YAML 1.2 reads it
 ConfigLoader.yaml_implicit_resolvers = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
