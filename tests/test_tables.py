@@ -71,6 +71,9 @@ def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs)
     summary = scoring.run_scoring(spark, runs["config"], FULL_DATE)
     assert not left_by_a_killed_run.exists()
     assert summary.counts == {scoring.SCORED_OK: 2}
+    # which training run's models it read: a rerun of that date tells from it whether they were its own
+    scoring_run = mlflow.MlflowClient(summary.tracking_uri).get_run(summary.job_run_id)
+    assert scoring_run.data.tags[tracking.MODELS_JOB_RUN_TAG] == runs["full"].job_run_id
     forecasts = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE)
     trained = forecasts.where("source = 'trained'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")
     scored = forecasts.where("source = 'scored'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")

@@ -18,8 +18,8 @@ from forecasting import lineage
 from forecasting.config import JobConfig
 from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
-    INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG,
-    SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
+    INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG,
+    RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
     _flatten, check_server, client, credentials_from_environment, end_run, http_settings, param_value, resolve_uri,
     sqlite_artifact_root,
 )
@@ -177,8 +177,10 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
         return []
     scored = _same_output(tracker, context, f"tags.{JOB_TAG} = 'score_forecast' and "
                                             f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
-    # a superseded one's rows are gone already; a failed one most likely wrote none
-    stale = [run for run in scored if run.info.status == "FINISHED" and SUPERSEDED_TAG not in run.data.tags]
+    # a superseded one's rows are gone already; a failed one most likely wrote none; one that
+    # read this run's models (it names the training run it read) is current
+    stale = [run for run in scored if run.info.status == "FINISHED" and SUPERSEDED_TAG not in run.data.tags
+             and run.data.tags.get(MODELS_JOB_RUN_TAG) != context.parent_run_id]
     for run in stale:
         tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
     dates = sorted({run.data.tags.get(RUN_DATE_TAG, "?") for run in stale})

@@ -195,7 +195,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = parent_run.start_parent_run(
-        config, run_date, data_version, job="score_forecast", extra_tags={tracking.MODEL_RUN_DATE_TAG: chosen}
+        config, run_date, data_version, job="score_forecast",
+        extra_tags={tracking.MODEL_RUN_DATE_TAG: chosen,
+                    **({tracking.MODELS_JOB_RUN_TAG: trained_by} if trained_by else {})},
     )
     summary = JobSummary(
         run_date=run_date, job_run_id=context.parent_run_id, experiment_id=context.experiment_id,

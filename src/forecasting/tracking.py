@@ -47,6 +47,7 @@ SUPERSEDED_TAG = "superseded_by"  # on a job run whose tables' rows a later run 
 # on a scoring run whose forecasts came from models that a later training run of their date replaced
 MODELS_REPLACED_TAG = "models_replaced_by"
 MODEL_RUN_DATE_TAG = "model_run_date"  # on a scoring run: the run date of the models it forecast from
+MODELS_JOB_RUN_TAG = "models_job_run_id"  # on a scoring run: the training run whose models it read
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 
 
