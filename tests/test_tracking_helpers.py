@@ -199,25 +199,29 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     scored_others = [job_run(job="score_forecast", date="2024-04-02", model_run_date="2024-03-30"),
                      job_run(job="score_forecast", date="2024-04-03", output="elsewhere", model_run_date="2024-03-31"),
                      job_run(job="score_forecast", date="2024-04-04", model_run_date="2024-03-31", status="FAILED")]
+    # one that failed after writing its rows: they are there
+    scored.append(job_run(job="score_forecast", date="2024-04-06", model_run_date="2024-03-31", status="FAILED",
+                          failed_after_writing="true"))
     rerun = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
     # a scoring run that read the rerun's own models, between its writes and its end
     scored_others.append(job_run(job="score_forecast", date="2024-04-05", model_run_date="2024-03-31",
                                  models_job_run_id=rerun))
     context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
-    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02"]
+    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02", "2024-04-06"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
     assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun, rerun]
     assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
-    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun, rerun]
+    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 3
     assert not [run_id for run_id in [*scored_others, *replaced] if tracking.MODELS_REPLACED_TAG in tags(run_id)]
     # a second rerun names the same dates again (their forecasts are still those of the first models),
     # and that of the scoring run that read the first rerun's
     again = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
     context = tracking.RunContext(uri, experiment, again, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
-    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02", "2024-04-05"]
-    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1]]] == [again] * 3
+    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02", "2024-04-05",
+                                                                      "2024-04-06"]
+    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1]]] == [again] * 4
     listed = lookup.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
     shown = dict(zip(listed["parent_run_id"], listed["status"]))  # python -m forecasting runs
     assert (shown[replaced[0]], shown[scored[0]]) == ("FINISHED, replaced", "FINISHED, models replaced")
@@ -230,6 +234,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
                                       output_path="out")
         parent_run.finish_parent_run(context, {"ok": 1}, 1.0, failed=True, wrote=wrote)
         assert tags(earlier).get(tracking.SUPERSEDED_TAG) == (failed if wrote else None)
+        assert tags(failed).get(tracking.FAILED_AFTER_WRITING_TAG) == ("true" if wrote else None)
         client.set_tag(earlier, tracking.SUPERSEDED_TAG, "done")  # out of the next round's way
 
 

@@ -18,8 +18,8 @@ from forecasting import lineage
 from forecasting.config import JobConfig
 from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
-    INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG,
-    RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
+    FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG,
+    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
     _flatten, check_server, client, credentials_from_environment, end_run, http_settings, param_value, resolve_uri,
     sqlite_artifact_root,
 )
@@ -143,6 +143,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
+    if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none
+        tracker.set_tag(context.parent_run_id, FAILED_AFTER_WRITING_TAG, "true")
     rescore = mark_superseded(tracker, context) if (not failed if wrote is None else wrote) else []
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
     return rescore
@@ -163,8 +165,8 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
     """Tag the earlier runs of this job, run date and output, whose rows in the tables
     this run has just replaced, with this run's id: their child runs still look
     current to a search by series. Those that failed or were killed count too: they
-    may have written some of their rows. A training run also tags the finished
-    scoring runs that forecast from the models of its date, which it has just
+    may have written some of their rows. A training run also tags the scoring runs
+    (finished, or failed after writing) that forecast from the models of its date, which it has just
     replaced (again where an earlier rerun tagged them: their rows are still there),
     unless a later scoring run of their date replaced their rows: those forecasts
     stay in the table until those dates are scored again. Their run dates."""
@@ -177,10 +179,10 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
         return []
     scored = _same_output(tracker, context, f"tags.{JOB_TAG} = 'score_forecast' and "
                                             f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
-    # a superseded one's rows are gone already; a failed one most likely wrote none; one that
-    # read this run's models (it names the training run it read) is current
-    stale = [run for run in scored if run.info.status == "FINISHED" and SUPERSEDED_TAG not in run.data.tags
-             and run.data.tags.get(MODELS_JOB_RUN_TAG) != context.parent_run_id]
+    # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
+    # that read this run's models (it names the training run it read) is current
+    stale = [run for run in scored if (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in run.data.tags)
+             and SUPERSEDED_TAG not in run.data.tags and run.data.tags.get(MODELS_JOB_RUN_TAG) != context.parent_run_id]
     for run in stale:
         tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
     dates = sorted({run.data.tags.get(RUN_DATE_TAG, "?") for run in stale})

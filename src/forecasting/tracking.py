@@ -48,6 +48,7 @@ SUPERSEDED_TAG = "superseded_by"  # on a job run whose tables' rows a later run 
 MODELS_REPLACED_TAG = "models_replaced_by"
 MODEL_RUN_DATE_TAG = "model_run_date"  # on a scoring run: the run date of the models it forecast from
 MODELS_JOB_RUN_TAG = "models_job_run_id"  # on a scoring run: the training run whose models it read
+FAILED_AFTER_WRITING_TAG = "failed_after_writing"  # on a job run that failed once its tables' rows were written
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 
 
