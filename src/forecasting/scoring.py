@@ -27,7 +27,7 @@ from forecasting import (io, model, model_store, parent_run, python_worker, spar
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
-from forecasting.series import prepare_history
+from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 # "scored_no_input": the series has no input rows up to the run date that cleaning
 # keeps, so its forecast starts after the end of the model's own history.
 # "rejected": a cleaning reject policy refuses its input, as training would: not scored.
-# "failed": cleaning its input raised, as it fails a series in training: not scored.
-SCORED_OK, NO_INPUT, REJECTED, FAILED = "scored", "scored_no_input", "rejected", "failed"
+# FAILED (training's own status, which reliability.max_failed_share counts): cleaning its
+# input raised, as it fails a series in training: not scored.
+SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
 EXAMPLES = 3  # series not scored named in the log and the summary, for each reason
 
 
@@ -164,7 +165,9 @@ def cleaning_differences(config: JobConfig, tracking_uri: str, trained_by: str |
     except Exception as err:  # MlflowException: not in this store
         logger.info("could not read the training run %s to compare its cleaning policies: %s", trained_by, err)
         return []
-    ours = {f"cleaning.{name}": str(value) for name, value in dataclasses.asdict(config.cleaning).items()}
+    # written as the parent run records its params
+    policies = dataclasses.asdict(config.cleaning)
+    ours = {f"cleaning.{name}": tracking.param_value(value) for name, value in policies.items()}
     return [f"{key} = {params[key]} in training, {value} here" for key, value in ours.items()
             if key in params and params[key] != value]
 
