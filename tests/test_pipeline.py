@@ -301,6 +301,24 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}
 
 
+def test_a_job_puts_the_sessions_query_settings_back_as_they_were(spark, job, tmp_path, monkeypatch, caplog):
+    from forecasting import balancing
+
+    monkeypatch.setattr(balancing, "MAX_BALANCED_SERIES", 1)  # the training then sets the shuffle's own settings
+    config = load_config(None, [*job["settings"], f"output.path={tmp_path / 'out'}", "tracking.experiment=settings"])
+    partitions, coalesce = "spark.sql.shuffle.partitions", "spark.sql.adaptive.coalescePartitions.enabled"
+    before = {partitions: spark.conf.get(partitions), coalesce: spark.conf.get(coalesce, None)}
+    spark.conf.set(partitions, "7")  # a notebook's own setting
+    try:
+        with caplog.at_level(logging.INFO, logger="forecasting.spark_training"):
+            summary = pipeline.run_job(spark, config, RUN_DATE)
+        assert spark.conf.get(partitions) == "7" and spark.conf.get(coalesce, None) == before[coalesce]
+    finally:
+        spark.conf.set(partitions, before[partitions])
+    assert re.search(r"training 4 series in \d+ partitions", caplog.text)  # the settings were set meanwhile
+    assert summary.counts == job["summary"].counts
+
+
 def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_end(spark, job, tmp_path, monkeypatch):
     config = load_config(
         None, [*job["settings"], f"output.path={tmp_path / 'out'}", "tracking.experiment=pipeline-write-failure"]

@@ -68,7 +68,14 @@ def test_models_table_holds_one_loadable_model_per_series_and_run(spark, runs):
 def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs):
     left_by_a_killed_run = Path(tables.staging_root(runs["config"])) / f"score-{FULL_DATE}-0123abcd"
     left_by_a_killed_run.mkdir(parents=True)
-    summary = scoring.run_scoring(spark, runs["config"], FULL_DATE)
+    partitions = "spark.sql.shuffle.partitions"
+    before = spark.conf.get(partitions)
+    spark.conf.set(partitions, "7")  # a notebook's own setting, which scoring changes for its own queries
+    try:
+        summary = scoring.run_scoring(spark, runs["config"], FULL_DATE)
+        assert spark.conf.get(partitions) == "7"
+    finally:
+        spark.conf.set(partitions, before)
     assert not left_by_a_killed_run.exists()
     assert summary.counts == {scoring.SCORED_OK: 2}
     # which training run's models it read: a rerun of that date tells from it whether they were its own

@@ -18,7 +18,7 @@ from forecasting import evaluation, io, parent_run, python_worker, redaction, sp
 from forecasting.config import JobConfig
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
-from forecasting.spark_session import job_description
+from forecasting.spark_session import job_description, settings_restored
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         holdout = config.forecast.horizon if evaluate else 0
         counters = SeriesCounters.create(spark)
-        results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
-        stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
+        with settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
+            results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
+            stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
         if evaluate:

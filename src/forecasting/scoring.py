@@ -28,7 +28,7 @@ from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
 from forecasting.series import FAILED, prepare_history
-from forecasting.spark_session import job_description
+from forecasting.spark_session import job_description, settings_restored
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     if null_key:  # training skips them too: no identity to store a model under
         logger.warning("%d input series have a null key value and are not scored", null_key)
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
-    with finishing(context, summary, started):
+    with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = counts.latest.isoformat() if counts.latest is not None else None
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark.sparkContext.defaultParallelism)

@@ -185,3 +185,18 @@ def job_description(spark: SparkSession, text: str):
         yield
     finally:
         context.setJobDescription(None)
+
+
+@contextmanager
+def settings_restored(spark: SparkSession, keys: tuple[str, ...]):
+    """Put the session's ``keys`` back as they were when the block ends, so that a
+    job run from a notebook's session leaves its own query settings behind it."""
+    before = {key: spark.conf.get(key, None) for key in keys}
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 SERIES_PER_TASK = 20
 TASKS_PER_CORE = 4
 MAX_AUTO_PARTITIONS = 2000
+# The session settings the training and scoring set for their own queries; a job
+# puts them back as they were once its tables are written (settings_restored).
+SHUFFLE_SETTINGS = ("spark.sql.shuffle.partitions", "spark.sql.adaptive.coalescePartitions.enabled")
 
 FORECAST_POINT = T.StructType(
     [
@@ -201,6 +204,7 @@ def train_all(
         wired = tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
         return RESULT_ROW.expand(wired, keys)
     logger.info("training %d series in %d partitions", series_count, partitions)
+    # session settings, which the caller restores once the results are written (SHUFFLE_SETTINGS)
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     # Adaptive execution would merge the small shuffle partitions (a few KB of
     # history each) into one task and leave every other core idle.
