@@ -55,6 +55,22 @@ def test_non_numeric_target_stops_with_examples(spark, fast_config):
         check_input(raw, fast_config())
 
 
+def test_java_style_number_text_is_not_taken_for_a_number(spark, fast_config):
+    raw = text_input(spark, [("a", "x", "2024-01-01", "12d"), ("a", "x", "2024-01-02", "0x1p3"),
+                             ("a", "x", "2024-01-03", "5f"), ("a", "x", "2024-01-04", "4")])
+    with pytest.raises(InputError, match=r"'sales' has 3 of 4 values that are not numbers, e.g. \['12d', '0x1p3', '5f'\]"):
+        check_input(raw, fast_config())
+
+
+def test_blank_target_text_is_a_missing_value_and_numbers_keep_their_written_forms(spark, fast_config):
+    written = ["", "  ", "-1.5e3", "+.5", "7.", "NaN", "-Infinity", " 42 "]
+    raw = text_input(spark, [("a", "x", f"2024-01-{day + 1:02d}", text) for day, text in enumerate(written)])
+    assert check_input(raw, fast_config()).rows == len(written)  # none refused
+    values = [row["y"] for row in to_series_frame(raw, fast_config()).orderBy("ds").collect()]
+    assert values[:5] == [None, None, -1500.0, 0.5, 7.0] and values[5] != values[5]  # NaN
+    assert values[6:] == [float("-inf"), 42.0]
+
+
 def test_unparseable_time_stops_with_examples(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-13-45", "1"), ("a", "x", "2024-01-02", "2")])
     with pytest.raises(InputError, match=r"'date' has 1 of 2 values that are not dates.*2024-13-45"):

@@ -24,6 +24,8 @@ EXAMPLES = 3
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
 EARLIEST_TIME = "1677-09-22"
 LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
+# A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
+NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order): the input's
 # to fix, not worth a retry.
@@ -43,11 +45,17 @@ def parsed_time(df: DataFrame, column: str) -> Column:
 
 
 def parsed_target(df: DataFrame, column: str) -> Column:
+    """The target as a double. Text is a number as written in decimal, optionally with
+    an exponent, or inf/infinity/nan; blank text is a missing value, as an empty CSV
+    cell is. Spark's own cast also takes Java's forms ('12d', '5f', '0x1p3'), which
+    here are typos, not values."""
     kind = df.schema[column].dataType
     if isinstance(kind, T.NumericType):
         return F.col(column).cast(T.DoubleType())
     if isinstance(kind, T.StringType):
-        return F.trim(F.col(column)).try_cast(T.DoubleType())
+        text = F.trim(F.col(column))
+        return (F.when(text == "", F.lit(None).cast(T.DoubleType()))
+                .when(text.rlike(NUMBER_TEXT), text.try_cast(T.DoubleType())))
     raise InputError(f"target column '{column}' has type {kind.simpleString()}; expected numbers")
 
 
@@ -84,7 +92,10 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         )
     time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
     bad_time = F.col(source.time_column).isNotNull() & time.isNull()
-    bad_target = F.col(source.target_column).isNotNull() & target.isNull()
+    given = F.col(source.target_column).isNotNull()
+    if isinstance(df.schema[source.target_column].dataType, T.StringType):
+        given = given & (F.trim(F.col(source.target_column)) != "")  # blank: a missing value, as in a CSV
+    bad_target = given & target.isNull()
     time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
     stamped_keys = [k for k in source.key_columns
                     if isinstance(df.schema[k].dataType, (T.TimestampType, T.TimestampNTZType))]
