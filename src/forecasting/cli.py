@@ -26,13 +26,20 @@ EXIT_TRACKING = 4
 EXIT_TOO_MANY_FAILED = 5
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The last day whose end pandas' nanosecond times can hold (2262-04-11 23:47): a later
+# run date would fail every series in cleaning, after Spark had started.
+LATEST_RUN_DATE = dt.date(2262, 4, 10)
 
 
 def run_date(text: str) -> str:
     try:
-        return dt.date.fromisoformat(text).isoformat()
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a date written YYYY-MM-DD, got {text!r}") from None
+    if day > LATEST_RUN_DATE:
+        raise argparse.ArgumentTypeError(f"{text} is after {LATEST_RUN_DATE}, the last day whose end pandas can "
+                                         "hold as a time: a mistyped year?")
+    return day.isoformat()
 
 
 def summary_file(text: str) -> Path:
