@@ -45,6 +45,7 @@ def dirty(spark, tmp_path_factory):
     parts = [s.assign(store=name) for name, s in dirty_series().items()]
     parts.append(daily_series(60, seed=30).assign(store=None))  # a null key
     parts.append(pd.DataFrame({"store": ["good"], "ds": [pd.NaT], "y": [1.0]}))  # a row with no time
+    parts.append(pd.DataFrame({"store": ["no-time"] * 3, "ds": [pd.NaT] * 3, "y": [1.0, 2.0, 3.0]}))  # none with one
     source = pd.concat(parts)[["store", "ds", "y"]]
     source.to_parquet(root / "input.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     config = load_config(
@@ -73,7 +74,13 @@ def test_a_row_without_a_time_is_left_out_and_counted_in_the_runs_lineage(dirty)
         f"{mlflow.MlflowClient(dirty['summary'].tracking_uri).get_run(dirty['summary'].job_run_id).info.artifact_uri}"
         "/lineage/data_version.json"
     )
-    assert json.loads(lineage)["rows_without_time"] == 1
+    assert json.loads(lineage)["rows_without_time"] == 4
+
+
+def test_a_series_without_any_time_is_skipped_and_named_not_dropped_unseen(dirty):
+    row = dirty["results"].loc["no-time"]
+    assert (row["status"], row["reason"], row["history_length"]) == ("skipped", "no row has a time in column 'ds'", 0)
+    assert "1 series have no row with a time in column 'ds': skipped, e.g. ['no-time']" in dirty["summary"].format()
 
 
 def test_every_input_key_appears_exactly_once(spark, dirty):

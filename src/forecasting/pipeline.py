@@ -101,10 +101,15 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     with job_description(spark, "read and check the input"):
         raw, data_version = io.read_input(spark, config)
         counts = validation.check_input(raw, config, run_date)
-    series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
+    frame = validation.to_series_frame(raw, config)
+    series_df = as_of_cut(frame, run_date)
     series_count = counts.series
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
+    timeless_note = ""
+    if counts.rows_without_time:  # each series of such rows alone gets its skipped row in series_results
+        series_df, added, timeless_note = _add_series_without_time(series_df, frame, config)
+        series_count += added
     # the whole input's rows: those without a time (warned about apart) and after the run date included
     logger.info("input: %d rows; %d series with rows up to the run date %s, the latest at %s", counts.rows,
                 series_count, run_date, counts.latest)
@@ -126,6 +131,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables={name: tables.table_paths(config)[name] for name in written},
         max_failed_share=config.reliability.max_failed_share,
         title="Evaluation run" if evaluate else "Forecast run",
+        note=timeless_note,
     )
     if evaluate:  # it writes no series_results
         summary.reasons_in = ("the status and reason tags of the child runs "
@@ -160,7 +166,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
-            summary.note = register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
+            summary.note += register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
     return summary
 
 
@@ -208,7 +214,7 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
         by_candidate = evaluation.summary_by_candidate(written)
         evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
     shown = by_candidate.assign(wins=by_candidate["wins"].astype("string").fillna(""))  # none for the aggregates
-    summary.note = "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
+    summary.note += "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
 
 
 @contextmanager
@@ -270,6 +276,21 @@ def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], r
     with ThreadPoolExecutor(len(outputs), thread_name_prefix="write") as pool:
         for done in [pool.submit(write, name) for name in outputs]:
             done.result()  # the first failure, after every write has ended
+
+
+def _add_series_without_time(series_df: DataFrame, frame: DataFrame, config: JobConfig) -> tuple[DataFrame, int, str]:
+    """``series_df`` with a row for each series none of whose rows has a time
+    (validation.series_without_time), how many there are, and the summary's line."""
+    keys = list(config.input.key_columns)
+    with job_description(frame.sparkSession, "find the series without a time"):
+        timeless = validation.series_without_time(frame, keys)
+        count = timeless.count()
+        if not count:
+            return series_df, 0, ""
+        examples = [tracking.series_id(row.asDict()) for row in timeless.select(*keys).limit(validation.EXAMPLES).collect()]
+    said = f"{count} series have no row with a time in column '{config.input.time_column}': skipped, e.g. {examples}"
+    logger.warning("%s", said)
+    return series_df.unionByName(timeless), count, f"  {said}\n"
 
 
 def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int]:

@@ -106,6 +106,8 @@ def train_group(
     null_keys = [k for k, v in keys.items() if v is None]
     if null_keys:
         outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity", len(history))
+    elif history[TIME].isna().all():  # validation.series_without_time's row: its input rows were left out
+        outcome = SeriesOutcome(SKIPPED, f"no row has a time in column '{config.input.time_column}'", 0)
     else:
         # the run date is the as-of cut the job applied: a period still open on it is not a whole one
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
@@ -138,7 +140,7 @@ def train_group(
         "forecast": outcome.forecast,
         "model_json": model_json,
         "holdout_scores": json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None,
-        "recent": _recent(history, config) if holdout else None,
+        "recent": _recent(history, config) if holdout and outcome.history_length else None,
     }
     return RESULT_ROW.to_frame(keys, values)
 

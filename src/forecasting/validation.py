@@ -188,3 +188,13 @@ def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
         parsed_time(df, source.time_column).alias(TIME),
         parsed_target(df, source.target_column).alias(TARGET),
     )
+
+
+def series_without_time(series: DataFrame, key_columns: list[str]) -> DataFrame:
+    """One row (``ds`` and ``y`` null) per series none of whose rows has a time. The run
+    date's cut leaves out every row without a time, which would drop such a series
+    unseen; added back, training skips it and says why in series_results."""
+    per_series = series.groupBy(*key_columns).agg(F.count(TIME).alias("timed_rows"))
+    return per_series.where(F.col("timed_rows") == 0).select(
+        *key_columns, F.lit(None).cast(T.TimestampType()).alias(TIME), F.lit(None).cast(T.DoubleType()).alias(TARGET)
+    )
