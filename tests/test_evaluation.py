@@ -112,6 +112,43 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     assert not (evaluated["root"] / "out" / "forecasts").exists()
 
 
+def test_a_report_that_fails_after_the_table_is_written_marks_the_run_as_having_written(spark, evaluated, tmp_path,
+                                                                                         monkeypatch):
+    from forecasting import evaluation, tracking
+
+    def broken_report(*args):
+        raise RuntimeError("the report broke")
+
+    monkeypatch.setattr(evaluation, "log_report", broken_report)
+    config = load_config(None, [*FAST_OVERRIDES, f"input.path={evaluated['root'] / 'input.csv'}",
+                                "input.key_columns=[shop, shop-group]", "input.time_column=ds", "input.target_column=y",
+                                "selection.candidates=[naive]",
+                                f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}"])
+    with pytest.raises(RuntimeError, match="the report broke"):
+        pipeline.run_job(spark, config, "2024-12-31", evaluate=True)
+    assert tables.read_table(spark, config, tables.EVALUATION).count() == 5  # written before the report
+    client = mlflow.MlflowClient(str(tmp_path / "mlruns"))
+    [run] = client.search_runs([client.get_experiment_by_name(config.tracking.experiment).experiment_id],
+                               filter_string="tags.job = 'evaluate_forecast'")
+    assert run.info.status == "FAILED" and run.data.tags[tracking.FAILED_AFTER_WRITING_TAG] == "true"
+
+
+def test_a_report_plot_takes_missing_bounds_and_a_key_matplotlib_would_read_as_math(spark):
+    import datetime as dt
+    import io
+
+    from forecasting import evaluation, spark_training
+
+    day = dt.datetime(2024, 1, 1)
+    schema = ("shop string, model string, recent array<struct<ds: timestamp, y: double>>, "
+              f"forecast array<{spark_training.FORECAST_POINT.simpleString()}>")
+    points = [(day + dt.timedelta(days=i), 1.0 + i, None, None) for i in range(3)]  # no interval
+    staged = spark.createDataFrame([("a_$1", "naive", [(day, 1.0), (day, None)], points)], schema)
+    figure = evaluation._series_figure(staged, {"shop": "a_$1"}, 0.5)
+    figure.savefig(io.BytesIO(), format="png")  # drawing it is what failed
+    assert figure.axes[0].get_title() == "a_$1: MASE 0.50"
+
+
 def test_m4_wide_tables_become_one_long_hourly_series_each():
     train = pd.DataFrame({"V1": ["H1", "H2"], "V2": [1.0, 10.0], "V3": [2.0, 20.0], "V4": [3.0, np.nan]})
     test = pd.DataFrame({"V1": ["H1", "H2"], "V2": [4.0, 30.0], "V3": [5.0, 40.0]})

@@ -131,6 +131,19 @@ def test_the_task_body_hands_cleaning_the_runs_start_on_its_run_date(fast_config
     assert row["forecast"][0]["ds"].startswith("2024-03-10T10:00")
 
 
+def test_the_evaluations_recent_values_are_the_series_as_modelled_not_its_rows(fast_config, dead_tracking):
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
+    days = daily_series(40)
+    group = pd.concat([days, days]).assign(store="north")  # every day twice: merged by summing
+    config = fast_config("selection.candidates=[naive]")
+    row = json.loads(train_group(group, config, ["store"], dead_tracking(), holdout=7).iloc[0][result_row.PAYLOAD])
+    recent = pd.DataFrame(row["recent"])
+    assert len(recent) == min(40, 6 * config.forecast.horizon)  # one value a day, held-out days too
+    assert recent["y"].tolist() == (2 * days["y"]).tail(len(recent)).tolist()
+
+
 def test_secrets_given_in_the_config_are_not_recorded_in_the_parent_run(tmp_path, fast_config, caplog):
     import mlflow
 

@@ -143,14 +143,17 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
     for column, value in keys.items():
         condition = condition & (F.col(column) == F.lit(value))
     row = staged.where(condition).select("recent", "forecast", "model").first()
-    recent = pd.DataFrame([r.asDict() for r in row["recent"]])
-    forecast = pd.DataFrame([p.asDict() for p in row["forecast"]])
+    # a missing value or bound comes back as None: numbers as floats, NaN where missing
+    recent = pd.DataFrame([r.asDict() for r in row["recent"]]).astype({"y": float})
+    forecast = pd.DataFrame([p.asDict() for p in row["forecast"]]).astype(
+        {"yhat": float, "yhat_lower": float, "yhat_upper": float}
+    )
     figure = Figure(figsize=(9, 3.2), dpi=100)
     axes = figure.subplots()
     axes.plot(recent["ds"], recent["y"], color="black", linewidth=0.8, label="actual")
     axes.plot(forecast["ds"], forecast["yhat"], color="tab:blue", label=f"forecast ({row['model']})")
     axes.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="tab:blue", alpha=0.2)
-    axes.set_title(f"{tracking.series_id(keys)}: MASE {mase:.2f}")
+    axes.set_title(f"{tracking.series_id(keys)}: MASE {mase:.2f}", parse_math=False)  # a key's $ is text
     axes.legend(loc="upper left")
     figure.autofmt_xdate()
     figure.tight_layout()

@@ -207,6 +207,7 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
     spark = staged.sparkSession
     with job_description(spark, f"write {tables.EVALUATION}"):
         tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date}, keys)
+    summary.wrote = True  # a failure in the report below leaves the rows written
     with job_description(spark, "the evaluation's report"):
         written = tables.read_table(spark, config, tables.EVALUATION).where(
             F.col("run_date") == F.lit(run_date).cast("date")

@@ -140,13 +140,17 @@ def train_group(
         "forecast": outcome.forecast,
         "model_json": model_json,
         "holdout_scores": json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None,
-        "recent": _recent(history, config) if holdout and outcome.history_length else None,
+        "recent": _recent(history if outcome.cleaned is None else outcome.cleaned, config) if holdout else None,
     }
     return RESULT_ROW.to_frame(keys, values)
 
 
-def _recent(history: pd.DataFrame, config: JobConfig) -> pd.DataFrame:
-    tail = prepare_history(history).tail((RECENT_HORIZONS + 1) * config.forecast.horizon)
+def _recent(series: pd.DataFrame, config: JobConfig) -> pd.DataFrame | None:
+    """The series' last periods, for the evaluation report's plots: as modelled where it
+    was cleaned (aggregated to the frequency, merged, filled), else its rows as given."""
+    if series[TIME].isna().all():  # validation.series_without_time's row
+        return None
+    tail = prepare_history(series).tail((RECENT_HORIZONS + 1) * config.forecast.horizon)
     return tail.rename(columns={TIME: "ds", TARGET: "y"})
 
 
