@@ -82,6 +82,17 @@ def test_negative_values_clip_drop_or_reject():
     )
 
 
+def test_negative_values_go_before_missing_ones_are_filled():
+    # day 2: a missing value beside a negative one, which is dropped: the day is then filled
+    history = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04"],
+                    [2.0, np.nan, -5.0, 4.0, -np.inf])
+    cleaned = clean_history(history, "D", policy(negative_values="drop", missing_values="interpolate"))
+    assert cleaned.history["y"].tolist() == [2.0, 3.0, 4.0, 4.0]  # -inf is missing, not negative: filled too
+    assert cleaned.notes == ["1 negative values dropped", "2 missing or infinite values filled (interpolate)"]
+    clipped = clean_history(history, "D", policy(negative_values="clip", missing_values="interpolate"))
+    assert clipped.history["y"].tolist() == [2.0, 0.0, 4.0, 4.0]  # the clipped value stands for its day
+
+
 def test_off_grid_timestamps_align_then_merge_as_duplicates():
     history = frame(["2024-01-01", "2024-01-02 13:30", "2024-01-02", "2024-01-03"], [1.0, 2.0, 5.0, 3.0])
     cleaned = clean_history(history, "D", policy(duplicates="mean"))

@@ -94,6 +94,19 @@ def clean_history(
     # one step would share another's by the next (a filled value summed with a real one)
     origin = frame["ds"].min().normalize() if len(frame) else None
 
+    # Before the missing values: a value dropped here leaves its period to be filled, and
+    # none is filled from a value that is then dropped or clipped.
+    negative = (frame["y"] < 0) & np.isfinite(frame["y"])  # -inf is a missing value, below
+    if negative.any() and policy.negative_values != "allow":
+        count = int(negative.sum())
+        if policy.negative_values == "reject":
+            return _reject(result, f"{count} negative values", "negative_values")
+        if policy.negative_values == "clip":
+            frame.loc[negative, "y"] = 0.0
+        else:
+            frame = frame[~negative]
+        result.notes.append(f"{count} negative values {'clipped to 0' if policy.negative_values == 'clip' else 'dropped'}")
+
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
         result.rejection = f"no values: all {len(frame)} are missing or infinite"
@@ -119,17 +132,6 @@ def clean_history(
                 frame = frame.assign(y=_fill(frame, policy.missing_values))
                 result.notes.append(f"{count - int(shared.sum())} missing or infinite values filled "
                                     f"({policy.missing_values})")
-
-    negative = frame["y"] < 0
-    if negative.any() and policy.negative_values != "allow":
-        count = int(negative.sum())
-        if policy.negative_values == "reject":
-            return _reject(result, f"{count} negative values", "negative_values")
-        if policy.negative_values == "clip":
-            frame.loc[negative, "y"] = 0.0
-        else:
-            frame = frame[~negative]
-        result.notes.append(f"{count} negative values {'clipped to 0' if policy.negative_values == 'clip' else 'dropped'}")
 
     if frame.empty:
         result.history = frame
