@@ -46,6 +46,7 @@ def dirty(spark, tmp_path_factory):
     parts.append(daily_series(60, seed=30).assign(store=None))  # a null key
     parts.append(pd.DataFrame({"store": ["good"], "ds": [pd.NaT], "y": [1.0]}))  # a row with no time
     parts.append(pd.DataFrame({"store": ["no-time"] * 3, "ds": [pd.NaT] * 3, "y": [1.0, 2.0, 3.0]}))  # none with one
+    parts.append(pd.DataFrame({"store": [None], "ds": [pd.NaT], "y": [4.0]}))  # nor the null key's only other row
     source = pd.concat(parts)[["store", "ds", "y"]]
     source.to_parquet(root / "input.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     config = load_config(
@@ -74,7 +75,7 @@ def test_a_row_without_a_time_is_left_out_and_counted_in_the_runs_lineage(dirty)
         f"{mlflow.MlflowClient(dirty['summary'].tracking_uri).get_run(dirty['summary'].job_run_id).info.artifact_uri}"
         "/lineage/data_version.json"
     )
-    assert json.loads(lineage)["rows_without_time"] == 4
+    assert json.loads(lineage)["rows_without_time"] == 5
 
 
 def test_a_series_without_any_time_is_skipped_and_named_not_dropped_unseen(dirty):
@@ -127,8 +128,9 @@ def test_repaired_series_are_forecast_and_say_what_was_repaired(dirty, store, no
 
 
 def test_null_key_series_is_kept_and_reported(dirty):
-    row = dirty["results"][dirty["results"]["store"].isna()].iloc[0]
+    [row] = dirty["results"][dirty["results"]["store"].isna()].to_dict("records")  # one, its row without a time too
     assert row["status"] == "skipped" and row["reason"].startswith("null key in ['store']")
+    assert row["history_length"] == 60
 
 
 def test_good_and_odd_keyed_series_are_forecast_as_usual(spark, dirty):

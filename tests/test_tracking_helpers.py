@@ -131,6 +131,15 @@ def test_the_task_body_hands_cleaning_the_runs_start_on_its_run_date(fast_config
     assert row["forecast"][0]["ds"].startswith("2024-03-10T10:00")
 
 
+def test_a_series_without_a_time_counts_no_history_whatever_its_key(fast_config, dead_tracking):
+    from forecasting.spark_training import train_group
+
+    for store, reason in (("north", "no row has a time in column 'date'"), (None, "null key in ['store']")):
+        group = pd.DataFrame({"store": [store], "ds": [pd.NaT], "y": [None]})  # validation.series_without_time's row
+        row = json.loads(train_group(group, fast_config(), ["store"], dead_tracking()).iloc[0][result_row.PAYLOAD])
+        assert (row["status"], row["history_length"]) == ("skipped", 0) and row["reason"].startswith(reason)
+
+
 def test_the_evaluations_recent_values_are_the_series_as_modelled_not_its_rows(fast_config, dead_tracking):
     from conftest import daily_series
     from forecasting.spark_training import train_group

@@ -63,7 +63,7 @@ def test_java_style_number_text_is_not_taken_for_a_number(spark, fast_config):
 
 
 def test_blank_target_text_is_a_missing_value_and_numbers_keep_their_written_forms(spark, fast_config):
-    written = ["", "  ", "-1.5e3", "+.5", "7.", "NaN", "-Infinity", " 42 "]
+    written = ["", " \t", "-1.5e3", "+.5", "7.", "NaN", "-Infinity", "\t42\n"]
     raw = text_input(spark, [("a", "x", f"2024-01-{day + 1:02d}", text) for day, text in enumerate(written)])
     assert check_input(raw, fast_config()).rows == len(written)  # none refused
     values = [row["y"] for row in to_series_frame(raw, fast_config()).orderBy("ds").collect()]
@@ -91,6 +91,12 @@ def test_rows_without_a_time_are_counted_and_said_to_be_left_out(spark, fast_con
     raw = text_input(spark, [("a", "x", None, "1"), ("a", "x", "2024-01-02", "2"), ("b", "x", None, "3")])
     assert check_input(raw, fast_config()).rows_without_time == 2
     assert "2 of 3 input rows have no time in column 'date': they are left out" in caplog.text
+
+
+def test_blank_time_text_is_a_row_without_a_time_not_an_unreadable_one(spark, fast_config):
+    raw = text_input(spark, [("a", "x", "", "1"), ("a", "x", "\t2024-01-02 ", "2"), ("a", "x", " \t", "3")])
+    counts = check_input(raw, fast_config(), run_date="2024-01-31")
+    assert (counts.rows_without_time, counts.series, counts.latest) == (2, 1, dt.datetime(2024, 1, 2))
 
 
 def test_boolean_target_is_not_numeric(spark, fast_config):

@@ -26,9 +26,10 @@ EXIT_TRACKING = 4
 EXIT_TOO_MANY_FAILED = 5
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# The last day whose end pandas' nanosecond times can hold (2262-04-11 23:47): a later
-# run date would fail every series in cleaning, after Spark had started.
-LATEST_RUN_DATE = dt.date(2262, 4, 10)
+# pandas' nanosecond times end on 2262-04-11: a run date in 2261 or later could fail
+# every series in cleaning (the end of its period, or the next period's), after
+# Spark had started.
+LATEST_RUN_DATE = dt.date(2260, 12, 31)
 
 
 def run_date(text: str) -> str:
@@ -37,8 +38,8 @@ def run_date(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a date written YYYY-MM-DD, got {text!r}") from None
     if day > LATEST_RUN_DATE:
-        raise argparse.ArgumentTypeError(f"{text} is after {LATEST_RUN_DATE}, the last day whose end pandas can "
-                                         "hold as a time: a mistyped year?")
+        raise argparse.ArgumentTypeError(f"{text} is after {LATEST_RUN_DATE}: pandas' times end in April 2262 "
+                                         "(a mistyped year?)")
     return day.isoformat()
 
 

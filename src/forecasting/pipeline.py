@@ -106,13 +106,13 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     series_count = counts.series
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
+    # the whole input's rows: those without a time (warned about apart) and after the run date included
+    logger.info("input: %d rows; %d series with rows up to the run date %s, the latest at %s", counts.rows,
+                series_count, run_date, counts.latest)
     timeless_note = ""
     if counts.rows_without_time:  # each series of such rows alone gets its skipped row in series_results
         series_df, added, timeless_note = _add_series_without_time(series_df, frame, config)
         series_count += added
-    # the whole input's rows: those without a time (warned about apart) and after the run date included
-    logger.info("input: %d rows; %d series with rows up to the run date %s, the latest at %s", counts.rows,
-                series_count, run_date, counts.latest)
     if counts.rows_without_time:  # in the run's lineage too, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES

@@ -104,8 +104,9 @@ def train_group(
     if attempt == 0 and config.reliability.kill_worker_on_series == name:
         _kill_this_worker(context, keys)
     null_keys = [k for k, v in keys.items() if v is None]
-    if null_keys:
-        outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity", len(history))
+    if null_keys:  # its rows with a time (none in validation.series_without_time's row)
+        outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity",
+                                int(history[TIME].notna().sum()))
     elif history[TIME].isna().all():  # validation.series_without_time's row: its input rows were left out
         outcome = SeriesOutcome(SKIPPED, f"no row has a time in column '{config.input.time_column}'", 0)
     else:

@@ -33,6 +33,18 @@ UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS",
                     "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
 
+def _stripped(column: str) -> Column:
+    """Text without the whitespace around it: tabs and line breaks too (F.trim strips spaces only)."""
+    return F.regexp_replace(F.col(column), r"^\s+|\s+$", "")
+
+
+def has_value(df: DataFrame, column: str) -> Column:
+    """Whether a row holds a value in ``column``: blank text is none, as an empty CSV cell is."""
+    if isinstance(df.schema[column].dataType, T.StringType):
+        return F.col(column).isNotNull() & (_stripped(column) != "")
+    return F.col(column).isNotNull()
+
+
 def parsed_time(df: DataFrame, column: str) -> Column:
     kind = df.schema[column].dataType
     if isinstance(kind, (T.TimestampType, T.TimestampNTZType)):
@@ -40,7 +52,7 @@ def parsed_time(df: DataFrame, column: str) -> Column:
     if isinstance(kind, T.DateType):
         return F.col(column).cast(T.TimestampType())
     if isinstance(kind, T.StringType):
-        return F.try_to_timestamp(F.trim(F.col(column)))
+        return F.try_to_timestamp(_stripped(column))  # blank text: null, a row without a time
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text")
 
 
@@ -53,9 +65,8 @@ def parsed_target(df: DataFrame, column: str) -> Column:
     if isinstance(kind, T.NumericType):
         return F.col(column).cast(T.DoubleType())
     if isinstance(kind, T.StringType):
-        text = F.trim(F.col(column))
-        return (F.when(text == "", F.lit(None).cast(T.DoubleType()))
-                .when(text.rlike(NUMBER_TEXT), text.try_cast(T.DoubleType())))
+        text = _stripped(column)
+        return F.when(text.rlike(NUMBER_TEXT), text.try_cast(T.DoubleType()))  # else null: blank, or refused
     raise InputError(f"target column '{column}' has type {kind.simpleString()}; expected numbers")
 
 
@@ -91,11 +102,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
     time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
-    bad_time = F.col(source.time_column).isNotNull() & time.isNull()
-    given = F.col(source.target_column).isNotNull()
-    if isinstance(df.schema[source.target_column].dataType, T.StringType):
-        given = given & (F.trim(F.col(source.target_column)) != "")  # blank: a missing value, as in a CSV
-    bad_target = given & target.isNull()
+    bad_time = has_value(df, source.time_column) & time.isNull()
+    bad_target = has_value(df, source.target_column) & target.isNull()
     time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
     stamped_keys = [k for k in source.key_columns
                     if isinstance(df.schema[k].dataType, (T.TimestampType, T.TimestampNTZType))]
@@ -109,7 +117,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
         F.count_if(time_out_of_range).alias("time_out_of_range"),
-        F.count_if(F.col(source.time_column).isNull()).alias("no_time"),
+        F.count_if(~has_value(df, source.time_column)).alias("no_time"),
         *[F.count_if(outside).alias(f"key_out_of_range_{i}") for i, outside in enumerate(keys_out_of_range.values())],
     ]
     if run_date is not None:
