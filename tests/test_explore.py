@@ -185,6 +185,10 @@ def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path)
     # an earlier run of the date, whose rows a rerun replaced
     with pytest.raises(LookupError, match=r"no rows of job run r0 .*: the later run r2 of that date replaced them"):
         explore.job_rows(path, _job_run("r0", str(tmp_path), superseded_by="r2"))
+    # FORECAST_OUTPUT pointing where no table is: the same answer, not deltalake's own error
+    with pytest.raises(LookupError, match=r"no table, so no rows of job run r3 .* in .*nowhere/series_results: "
+                                          r"it wrote its tables to /data/forecasts\. Set FORECAST_OUTPUT"):
+        explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3"))
 
 
 def _notebook_namespace() -> dict:

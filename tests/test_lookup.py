@@ -110,6 +110,19 @@ def test_a_job_name_that_names_no_job_is_a_wrong_call(capsys):
         assert wrong.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
+def test_no_runs_of_the_job_asked_for_says_which_job(tmp_path, monkeypatch, capsys):
+    from forecasting import tracking
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("forecasting")
+    tracker.set_terminated(tracker.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id)
+    settings = ["--set", f"tracking.uri={store}", "--set", "tracking.experiment=forecasting"]
+    assert forecasting_main(["runs", "--job", "evaluate_forecast", *settings]) == 0
+    assert capsys.readouterr().out.strip() == "no evaluate_forecast runs yet"  # there are training runs
+
+
 def test_the_output_a_config_writes_is_printed_resolved_without_asking_the_tracking_server(tmp_path, monkeypatch,
                                                                                            capsys):
     monkeypatch.chdir(tmp_path)

@@ -162,8 +162,13 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
     with pytest.raises(MlflowException, match="no model for series nowhere in this version") as unknown:
         forecaster.predict(pd.DataFrame({"store": ["s0", "nowhere"], "horizon": [3, 3]}))
     assert unknown.value.get_http_status_code() == 400
-    with pytest.raises(MlflowException, match="horizon must be a positive whole number, got -2 for series s1"):
+    with pytest.raises(MlflowException, match="a positive whole number up to 10000, got -2 for series s1"):
         forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
+    with pytest.raises(MlflowException, match=f"up to {serving.MAX_HORIZON}, got 1000000000 for series s0"):
+        forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [10**9]}))  # past pandas' last time
+    with pytest.raises(MlflowException, match="would run past the times pandas can hold") as late:
+        forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [3], "as_of": [pd.Timestamp("2262-04-10")]}))
+    assert late.value.get_http_status_code() == 400
 
 
 def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark, trained):

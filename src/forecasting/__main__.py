@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.EXIT_TRACKING
     try:
         if args.command == "runs":
-            answer = lookup.format_runs(lookup.job_runs(config, args.limit, args.job))
+            answer = lookup.format_runs(lookup.job_runs(config, args.limit, args.job), args.job)
         else:
             try:
                 keys = lookup.parse_keys(config, args.keys)

@@ -81,9 +81,14 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
 
+    from deltalake.exceptions import TableNotFoundError
+
     run_id = job.info.run_id
-    dataset = DeltaTable(str(path)).to_pyarrow_dataset()
-    frame = _from_arrow(dataset.to_table(filter=ds.field("job_run_id") == run_id))
+    try:
+        dataset = DeltaTable(str(path)).to_pyarrow_dataset()
+        frame, found = _from_arrow(dataset.to_table(filter=ds.field("job_run_id") == run_id)), "no rows"
+    except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
+        frame, found = pd.DataFrame(), "no table, so no rows"
     if frame.empty:
         tags = job.data.tags
         written_to, replaced_by = tags.get(tracking.OUTPUT_PATH_TAG), tags.get(tracking.SUPERSEDED_TAG)
@@ -95,7 +100,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
             relative = not (Path(written_to).is_absolute() or "://" in written_to)
             why = (f"it wrote its tables to {written_to}{', relative to the folder it ran in' if relative else ''}. "
                    "Set FORECAST_OUTPUT to that folder")
-        raise LookupError(f"no rows of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: {why}")
+        raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: {why}")
     return frame
 
 

@@ -85,10 +85,10 @@ def status_counts(metrics: dict[str, float]) -> str:
     return ", ".join(f"{status} {counts[status]}" for status in order) or "-"
 
 
-def format_runs(runs: pd.DataFrame) -> str:
-    """A left-aligned text table, one line per run."""
+def format_runs(runs: pd.DataFrame, job: str | None = None) -> str:
+    """A left-aligned text table, one line per run; ``job``: the job they were looked up for."""
     if runs.empty:
-        return "no job runs yet"
+        return f"no {job} runs yet" if job else "no job runs yet"
     cells = [list(runs.columns), *([str(value) for value in row] for row in runs.itertuples(index=False))]
     widths = [max(len(row[i]) for row in cells) for i in range(len(runs.columns))]
     return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells)

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 ARTIFACT_PATH = "forecaster"
 KEY_COLUMNS_TAG = "key_columns"  # on each registered version: the series it can answer for
 POINTER = "models_pointer.json"
+# The most steps a request may ask for: more is a mistake (a horizon of 10 million took
+# pandas past its last time with a stack trace), and its sampled interval would fill memory.
+MAX_HORIZON = 10_000
 
 
 class ManyModelForecaster(PythonModel):
@@ -58,8 +61,8 @@ class ManyModelForecaster(PythonModel):
             if stored is None:
                 raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version")
             steps = request["horizon"]
-            if pd.isna(steps) or steps < 1 or steps != int(steps):
-                raise _bad_request(f"horizon must be a positive whole number, got {steps!r} "
+            if pd.isna(steps) or steps < 1 or steps != int(steps) or steps > MAX_HORIZON:
+                raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {steps!r} "
                                    f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
             # The interval is sampled over all the steps forecast: at least the run's
@@ -67,10 +70,14 @@ class ManyModelForecaster(PythonModel):
             steps = int(steps)
             # the interval seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
             seed = model.series_seed(tracking.series_id({k: stored[k] for k in self.key_columns}))
-            forecast = model_store.forecast(
-                stored["model"], stored["model_json"], last, max(steps, self.horizon), stored["frequency"],
-                stored["interval_width"], seed,
-            ).head(steps)
+            try:
+                forecast = model_store.forecast(
+                    stored["model"], stored["model_json"], last, max(steps, self.horizon), stored["frequency"],
+                    stored["interval_width"], seed,
+                ).head(steps)
+            except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
+                raise _bad_request(f"the forecast of series {tracking.series_id(keys)} would run past the times "
+                                   f"pandas can hold (2262-04-11): {err}") from None
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
