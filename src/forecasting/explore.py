@@ -80,7 +80,6 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
     has no rows here."""
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
-
     from deltalake.exceptions import TableNotFoundError
 
     run_id = job.info.run_id
