@@ -26,7 +26,9 @@
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
 # server, 5 too many failed series), 6 when the same job and date is still writing that output,
-# 64 for a wrong call. Exit 1 and 4 are worth a retry; rerunning a date is always safe.
+# 64 for a wrong call (or a log folder it cannot write to). Exit 1 and 4 are worth a retry;
+# rerunning a date is always safe. A run that fails prints one line saying so, with its log's
+# path, for cron's mail; everything else goes to the log.
 set -uo pipefail
 home=$(cd "${FORECAST_HOME:-$(dirname "$0")/..}" && pwd) || exit 64
 job=${1:-}
@@ -65,8 +67,11 @@ if ! [[ "$run_date" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]]; then
 fi
 
 log_dir=${FORECAST_LOG_DIR:-$home/logs}
-mkdir -p "$log_dir"
-log_dir=$(cd "$log_dir" && pwd)  # absolute: the job runs in $home
+# absolute: the job runs in $home; a folder it cannot write to is a wrong call, said here
+if ! mkdir -p "$log_dir" 2>/dev/null || ! log_dir=$(cd "$log_dir" 2>/dev/null && pwd) || [ ! -w "$log_dir" ]; then
+    echo "$0: cannot write logs to the folder '$log_dir' (FORECAST_LOG_DIR, default \$FORECAST_HOME/logs)" >&2
+    exit 64
+fi
 # Which config the run is, for its log and lock: each dataset's config runs on its own.
 # The arguments are hashed with the config's absolute path (relative ones are read in
 # $home), so that two spellings of one file are one config.
@@ -92,7 +97,10 @@ config_args=()
 output=$("$python" -m forecasting output "${config_args[@]}" "${overrides[@]}" 2>/dev/null) || output=$name
 lock="$log_dir/.${job}_forecast-$run_date-$(printf '%s' "$output" | sha256sum | cut -c1-8).lock"
 
-exec 9> "$lock"
+if ! exec 9> "$lock"; then
+    echo "$0: cannot create the lock file $lock" >&2
+    exit 64
+fi
 if ! flock -n 9; then
     echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date writing $output is still going" \
         | tee -a "$log" >&2
@@ -100,6 +108,12 @@ if ! flock -n 9; then
 fi
 
 spark_submit=${SPARK_SUBMIT:-$home/.venv/bin/spark-submit}
+# pyspark's find-spark-home runs the driver's Python unquoted: a project folder with a
+# space in its path failed every run (exit 127). Named here, it is not looked for.
+if [ -z "${SPARK_HOME:-}" ] && [ "$spark_submit" = "$home/.venv/bin/spark-submit" ] && [ -x "$python" ]; then
+    SPARK_HOME=$("$python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null) \
+        && export SPARK_HOME
+fi
 # The master and deploy mode in SPARK_SUBMIT_ARGS (a master set in spark-defaults.conf is not seen:
 # set PYSPARK_PYTHON for it).
 master=local deploy_mode=client
@@ -129,4 +143,6 @@ echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
 "$spark_submit" ${SPARK_SUBMIT_ARGS:-} "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" >> "$log" 2>&1
 code=$?
 echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
+# cron mails what a job prints, not its exit code: a failed run says so, and where to look
+[ "$code" -eq 0 ] || echo "$0: $job $run_date failed with exit code $code; its log: $log" >&2
 exit $code

@@ -174,11 +174,31 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     bad = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--set", "forecast.horizon=-1", log_dir="my-logs")
     assert bad.returncode == 2
     assert "forecast.horizon" in only_log(tmp_path / "my-logs", "train_forecast-2024-02-20-defaults-????????.log")
+    # what cron mails: one line, naming the log
+    [said] = bad.stderr.splitlines()
+    assert "train 2024-02-20 failed with exit code 2; its log: " in said and said.endswith(".log")
+    (tmp_path / "a-file").write_text("")  # a log folder that cannot be one: a wrong call, not "still running"
+    no_logs = wrapper(tmp_path, "train", "--run-date", "2024-02-20", log_dir=str(tmp_path / "a-file"))
+    assert no_logs.returncode == 64 and "cannot write logs to the folder" in no_logs.stderr
     assert wrapper(tmp_path, "predict").returncode == 64
     other_spelling = wrapper(tmp_path, "train", "--run-date", "20240220")  # would take a lock of its own
     assert other_spelling.returncode == 64 and "--run-date must be YYYY-MM-DD, got '20240220'" in other_spelling.stderr
     twice = wrapper(tmp_path, "train", "--config", "conf/airports.yaml", "--config=conf/m4_hourly.yaml")
     assert twice.returncode == 64 and "--config given twice" in twice.stderr
+
+
+def test_a_project_folder_with_a_space_in_its_path_runs_its_own_spark_submit(tmp_path):
+    # pyspark's find-spark-home runs the driver's Python unquoted: exit 127 before the job began
+    home = tmp_path / "my project"
+    home.mkdir()
+    (home / "jobs").symlink_to(ROOT / "jobs")
+    (home / ".venv").symlink_to(Path(sys.executable).parents[1])
+    env = {key: value for key, value in wrapper_env(tmp_path, home=home).items()
+           if key not in ("SPARK_SUBMIT", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME")}
+    done = subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20", "--set", "forecast.horizon=-1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    log = only_log(home / "logs", "train_forecast-2024-02-20-defaults-????????.log")
+    assert done.returncode == 2 and "forecast.horizon" in log, log[-2000:]  # the job's own answer
 
 
 def test_the_crontab_example_calls_the_wrapper_with_shipped_configs():
