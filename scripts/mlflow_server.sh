@@ -9,9 +9,16 @@
 # With MLFLOW_SERVER_ADMIN_USERNAME and MLFLOW_SERVER_ADMIN_PASSWORD set, the server
 # requires HTTP basic auth and that user is its admin. Nothing secret is written to
 # the command line; the auth config holding the admin password is readable by its owner only.
+# MLflow creates the admin user on the first start in DIR: a later start with another
+# password keeps the first (change it through MLflow's users API, or start in a new DIR).
 set -euo pipefail
 action=${1:?start or stop}
-dir=$(mkdir -p "${2:?state folder}" && cd "$2" && pwd)
+case "$action" in
+start) dir=$(mkdir -p "${2:?state folder}" && cd "$2" && pwd) ;;
+stop) [ -d "${2:?state folder}" ] || exit 0  # nothing was started there
+      dir=$(cd "$2" && pwd) ;;
+*) echo "usage: $0 start|stop DIR [PORT]" >&2; exit 2 ;;
+esac
 port=${3:-5000}
 
 case "$action" in
@@ -21,12 +28,14 @@ start)
     workers=2
     if [ -n "${MLFLOW_SERVER_ADMIN_USERNAME:-}" ]; then
         umask 077
+        password=${MLFLOW_SERVER_ADMIN_PASSWORD:?MLFLOW_SERVER_ADMIN_PASSWORD must be set too}
+        # MLflow reads the file with ConfigParser's interpolation: a % is written %%
         cat > "$dir/auth.ini" <<INI
 [mlflow]
 default_permission = READ
-database_uri = sqlite:///$dir/auth.db
-admin_username = $MLFLOW_SERVER_ADMIN_USERNAME
-admin_password = ${MLFLOW_SERVER_ADMIN_PASSWORD:?MLFLOW_SERVER_ADMIN_PASSWORD must be set too}
+database_uri = sqlite:///${dir//%/%%}/auth.db
+admin_username = ${MLFLOW_SERVER_ADMIN_USERNAME//%/%%}
+admin_password = ${password//%/%%}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 INI
         export MLFLOW_AUTH_CONFIG_PATH="$dir/auth.ini"

@@ -19,7 +19,7 @@ from forecasting.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "scripts" / "mlflow_server.sh"
 RUN_DATE = "2024-05-31"
-ADMIN, PASSWORD = "forecaster", "a-long-test-password-4711"
+ADMIN, PASSWORD = "forecaster", "a-long-test-password-%4711"  # a % as ConfigParser reads it
 
 
 def free_port() -> int:
