@@ -51,6 +51,24 @@ def test_a_finished_job_exits_0_and_leaves_stopping_spark_to_the_jvm(session, ca
     assert kept.read_text() == printed  # the summary alone, whatever else went to standard output
 
 
+def test_a_session_spark_cannot_start_is_one_line_naming_the_java_error_and_exit_1(monkeypatch, caplog):
+    class Py4JLike(Exception):  # the text of a Py4JJavaError: the call, then the Java exception and its stack
+        def __str__(self):
+            return ("An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+                    ": java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext.\n"
+                    "\tat org.apache.spark.SparkContext.assertNotStopped(SparkContext.scala:122)\n")
+
+    def unreachable(app_name, config):
+        raise Py4JLike()
+
+    monkeypatch.setattr(cli, "build_session", unreachable)
+    assert run(lambda spark, config: summary(failed=0)) == cli.EXIT_FAILED
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage().startswith(
+        "cannot start Spark: java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext.")
+    assert record.exc_info is None  # no Python traceback on top of Spark's own log
+
+
 @pytest.mark.parametrize("error, code", [
     (io.InputError("no rows"), cli.EXIT_INPUT),
     (tracking.TrackingUnavailable("refused"), cli.EXIT_TRACKING),

@@ -6,6 +6,7 @@ import datetime as dt
 import gc
 import importlib
 import logging
+import re
 import sys
 import threading
 import traceback
@@ -130,6 +131,10 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     except MissingDeltaError as err:
         logger.error("%s", err)
         return EXIT_CONFIG
+    except Exception as err:  # an unreachable master, a setting Spark refuses: Spark's log above has the rest
+        logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
+                     "was down is worth a retry)", _java_cause(err))
+        return EXIT_FAILED
     # No spark.stop(): the JVM stops the SparkContext itself when the driver process
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
     # its accumulator server's polling thread. And a session the job found already
@@ -152,6 +157,14 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         except OSError as err:  # the job's work is done and written: its exit code stands
             logger.error("cannot write the summary to %s: %s", args.summary_file, err)
     return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
+
+
+def _java_cause(err: Exception) -> str:
+    """The line naming the Java exception in a Py4J error's text (its first line only
+    says which call failed), else the error's first line."""
+    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"[\w.$]+(Exception|Error): ", line)]
+    return (named or lines or [type(err).__name__])[0]
 
 
 def exit_process(code: int) -> None:
