@@ -8,6 +8,10 @@
 # The archive needs the same Python build at the same path on every node (venv-pack's
 # rule); conda-pack is the alternative where that cannot be arranged.
 set -euo pipefail
+case "${1:-}" in
+""|--env) ;;
+*) echo "usage: $0 [--env]   (got '$1')" >&2; exit 64 ;;
+esac
 cd "$(dirname "$0")/.."
 out=${DIST:-dist}
 mkdir -p "$out"
@@ -40,8 +44,10 @@ if [ "${1:-}" = "--env" ]; then
     [ -x .venv/bin/python ] && base_python=$(.venv/bin/python -c 'import sys; print(sys._base_executable)')
     "$base_python" -m venv "$env_dir"
     "$env_dir/bin/python" -m pip install -q --upgrade pip venv-pack
-    # pyspark itself comes from the cluster's Spark installation; the tests' packages stay out
-    grep -v -E '^(pyspark|pytest|chispa|delta-spark|deltalake|nbclient|nbformat|ipykernel)==' requirements.txt \
+    # pyspark itself comes from the cluster's Spark installation; the tests' packages stay out.
+    # deltalake stays in: a driver running in this environment (cluster deploy mode) pins its
+    # version in the served model's requirements, which read the models table with it.
+    grep -v -E '^(pyspark|pytest|chispa|delta-spark|nbclient|nbformat|ipykernel)==' requirements.txt \
         > "$env_dir/requirements.txt"
     "$env_dir/bin/python" -m pip install -q -r "$env_dir/requirements.txt" -c constraints.txt
     "$env_dir/bin/venv-pack" -p "$env_dir" -o "$out/environment.tar.gz" --force

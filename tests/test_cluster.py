@@ -216,6 +216,9 @@ def test_job_runs_with_the_environment_archive_as_the_readme_says(cluster, packa
                    for worker in watch.seen.values() for lib in worker["libraries"])
         loaded = {lib for worker in watch.seen.values() for lib in worker["libraries"]}
         assert not [lib for lib in loaded if "site-packages" in lib and packed_site not in lib]
+        # a driver in this environment (cluster deploy mode) pins deltalake for the served model
+        unpacked = next(work.glob("app-*/*/environment"))
+        assert (unpacked / packed_site.strip("/").removeprefix("environment/") / "deltalake").is_dir()
     finally:
         for unpacked in work.glob("app-*/*/environment"):
             shutil.rmtree(unpacked)  # over a gigabyte per run
