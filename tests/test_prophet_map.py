@@ -127,11 +127,6 @@ def _multiplicative_data(fast_config, growth="linear"):
     return data
 
 
-def _fitted_value(data, fitted):
-    theta = np.concatenate([fitted[name][0] for name in ("k", "m", "delta", "beta")])
-    return prophet_map.Posterior(data).value(theta, float(fitted["sigma_obs"][0, 0]))
-
-
 @pytest.mark.parametrize("growth", ["linear", "flat"])
 def test_multiplicative_fits_step_both_blocks_at_once_to_the_optimum_of_taking_them_in_turn(
     fast_config, monkeypatch, growth
@@ -149,7 +144,7 @@ def test_multiplicative_fits_step_both_blocks_at_once_to_the_optimum_of_taking_t
 
     monkeypatch.setattr(prophet_map.Posterior, "gauss_newton", refused)
     in_turn = prophet_map.fit(init, data)  # a refused joint step leaves the blocks in turn
-    assert _fitted_value(data, joint) <= _fitted_value(data, in_turn) + 1e-9 * abs(_fitted_value(data, in_turn))
+    assert prophet_map.value_of(data, joint) <= prophet_map.value_of(data, in_turn) + 1e-9 * abs(prophet_map.value_of(data, in_turn))
     np.testing.assert_allclose(joint["trend"], in_turn["trend"], rtol=1e-5)
 
 
@@ -209,3 +204,73 @@ def test_a_multiplicative_fit_on_a_ridge_converges_in_process_to_at_least_stans_
         return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
 
     assert minus_log_posterior(ours) <= minus_log_posterior(stan) + 1e-9 * abs(minus_log_posterior(stan))
+
+
+def _airport_gone_quiet() -> pd.DataFrame:
+    """An airport's international passengers (SWF: a December a year for 1994-2005, then
+    monthly to 2014): a few busy periods, mostly none. A multiplicative trend passes near
+    zero, where the search has local modes."""
+    busy = {0: 4682, 1: 4314, 2: 6, 3: 6, 4: 350, 5: 336, 6: 228, 7: 125, 9: 375, 11: 6, 12: 19, 19: 125,
+            73: 503, 74: 545, 75: 553}
+    y = np.zeros(120)
+    y[list(busy)] = list(busy.values())
+    ds = pd.date_range("1994-12-01", periods=12, freq="12MS").append(pd.date_range("2006-01-01", periods=108, freq="MS"))
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
+def _product_wound_down() -> pd.DataFrame:
+    """Weekly sales with a yearly cycle, falling to none after two years."""
+    rng = np.random.default_rng(0)
+    t = np.arange(156)
+    level = np.maximum(0, 0.6 - t / 156) * 1000 * (1 + 0.4 * np.sin(2 * np.pi * t / 52.18))
+    y = np.maximum(level + rng.normal(0, 5, 156), 0).round()
+    return pd.DataFrame({"ds": pd.date_range("2015-01-04", periods=156, freq="W-SUN"), "y": y})
+
+
+# The in-process search stopped far worse than Stan on the airport (forecasts 40 times
+# off) and far better on the product (Stan's objective twice as high): either may win.
+LOCAL_MODES = {
+    "an airport gone quiet": (_airport_gone_quiet, ["forecast.frequency=MS"],
+                              {"seasonality_mode": "multiplicative", "yearly_seasonality": 15}, "stan"),
+    "a product wound down": (_product_wound_down, ["forecast.frequency=W-SUN", "model.yearly_seasonality=auto"],
+                             {"seasonality_mode": "multiplicative", "changepoint_prior_scale": 0.01,
+                              "seasonality_prior_scale": 0.05}, "in process"),
+}
+
+
+@pytest.mark.parametrize("case", list(LOCAL_MODES))
+def test_a_multiplicative_fit_whose_trend_nears_zero_keeps_the_better_of_its_mode_and_stans(
+    fast_config, monkeypatch, case
+):
+    make_history, overrides, params, winner = LOCAL_MODES[case]
+    local_modes, search = [], prophet_map.fit
+
+    def recording_fit(stan_init, stan_data):
+        try:
+            return search(stan_init, stan_data)
+        except prophet_map.LocalMode as local:
+            local_modes.append(local.params)
+            raise
+
+    monkeypatch.setattr(prophet_map, "fit", recording_fit)
+    stan, ours, data = _fit_both(fast_config(*overrides), make_history(), params)
+    assert len(local_modes) == 1
+    in_process, stans = prophet_map.value_of(data, local_modes[0]), prophet_map.value_of(data, stan.params)
+    assert prophet_map.value_of(data, ours.params) == min(in_process, stans)
+    assert (in_process < stans) == (winner == "in process")
+    assert (ours.stan_backend.stan_fit is None) == (winner == "in process")
+
+
+def test_cross_validation_keeps_the_better_mode_as_the_final_fit_does(fast_config):
+    from forecasting import tuning
+
+    make_history, overrides, params, _ = LOCAL_MODES["an airport gone quiet"]
+    history, config = make_history(), fast_config(*overrides)
+    train, dates = history.iloc[:108], history["ds"].iloc[108:]
+    in_cross_validation = tuning.prophet_forecaster(config, params)(train, dates)
+    final = model.fit(train, config, params, 0)
+    np.testing.assert_allclose(in_cross_validation, model.predict_at(final, dates), rtol=1e-9)
+    stan = model.build_model(config, params, 0)
+    stan.stan_backend.in_process = False
+    stan.fit(train)
+    np.testing.assert_allclose(in_cross_validation, model.predict_at(stan, dates), rtol=1e-6)

@@ -40,8 +40,18 @@ def array_backend():
                 if self.in_process and not kwargs and prophet_map.supports(stan_data):
                     try:
                         return prophet_map.fit(stan_init, stan_data)
+                    except prophet_map.LocalMode as local:
+                        # both searches can stop at a local mode here: the higher density wins
+                        stans = self.fit_with_stan(stan_init, stan_data)
+                        if prophet_map.value_of(stan_data, local.params) < prophet_map.value_of(stan_data, stans):
+                            self.stan_fit = None  # the model is this process's fit
+                            return local.params
+                        return stans
                     except (prophet_map.NotConverged, np.linalg.LinAlgError) as err:
                         logger.debug("in-process fit gave up (%s); fitting with Stan", err)
+                return self.fit_with_stan(stan_init, stan_data, **kwargs)
+
+            def fit_with_stan(self, stan_init, stan_data, **kwargs):
                 with tempfile.TemporaryDirectory(prefix="prophet-fit-") as folder:
                     try:
                         return super().fit(stan_init, stan_data, output_dir=folder, **kwargs)
