@@ -110,10 +110,11 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     logger.info("input: %d rows; %d series with rows up to the run date %s, the latest at %s", counts.rows,
                 series_count, run_date, counts.latest)
     timeless_note = ""
-    if counts.rows_without_time:  # each series of such rows alone gets its skipped row in series_results
+    if counts.rows_without_time:
+        # each series of such rows alone gets its skipped row in series_results
         series_df, added, timeless_note = _add_series_without_time(series_df, frame, config)
         series_count += added
-    if counts.rows_without_time:  # in the run's lineage too, beside the data version
+        # and the count goes in the run's lineage, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     with job_description(spark, "check the tables already written"):
