@@ -202,6 +202,17 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     assert exited.value.code == 2 and "--config given twice" in capsys.readouterr().err
 
 
+def test_a_series_keys_may_come_on_either_side_of_its_options(capsys):
+    from forecasting import __main__ as forecasting_main
+
+    args = forecasting_main.parse_arguments(["series", "store=north", "--set", "tracking.uri=x", "item=milk"])
+    assert args.keys == ["store=north", "item=milk"] and args.overrides == ["tracking.uri=x"]
+    for stray in (["runs", "extra=1"], ["series", "a=1", "--nope"]):
+        with pytest.raises(SystemExit) as exited:
+            forecasting_main.parse_arguments(stray)
+        assert exited.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("url, shown", [
     ("s3a://AKIAKEY:abc/def+ghi@bucket/x", "s3a://AKIAKEY:(redacted)@bucket/x"),  # a raw secret key holds /
     ("https://:token123@host/api", "https://:(redacted)@host/api"),  # a token without a user

@@ -52,8 +52,20 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with a series' KEY=VALUE words on either side of its options
+    (argparse stops a positional list at the first option, and cannot intermix subcommands)."""
+    main_parser = parser()
+    args, extra = main_parser.parse_known_args(argv)
+    if args.command == "series" and not any(word.startswith("-") for word in extra):
+        args.keys += extra
+    elif extra:
+        main_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse_arguments(argv)
     cli.configure_logging(args.log_level)
     config = cli.load_or_exit(args)
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
