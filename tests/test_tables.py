@@ -244,10 +244,12 @@ def test_a_scored_forecast_starts_on_the_frequencys_grid():
 
 
 def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path, caplog):
-    # "c" is new since the training run: nothing to score it with, which the run must say; "b"
-    # has a day missing, which gaps: reject refuses, as training would
+    # "c" is new since the training run: nothing to score it with, which the run must say, as
+    # for "d", none of whose rows has a time, and for the null key's; "b" has a day missing,
+    # which gaps: reject refuses, as training would
+    no_time = pd.DataFrame({"ds": [pd.NaT] * 2, "y": [1.0, 2.0]})
     source = pd.concat([daily_series(20, seed=1).assign(shop="a"), daily_series(20, seed=3).assign(shop="b").drop(5),
-                        daily_series(20, seed=2).assign(shop="c")])
+                        daily_series(20, seed=2).assign(shop="c"), no_time.assign(shop="d"), no_time.assign(shop=None)])
     source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(None, [*job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y"),
                                 "cleaning.gaps=reject"])
@@ -262,8 +264,9 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     summary = scoring.run_scoring(spark, config, "2024-01-20")
     assert summary.counts == {scoring.SCORED_OK: 1, scoring.REJECTED: 1}
     said = summary.format()
-    assert "1 series in the input have no model of that date: not scored (new since that training" in said
-    assert "1 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
+    assert "2 series in the input have no model of that date: not scored (new since that training" in said
+    assert "2 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
+    assert "1 series in the input have a null key value: never modelled, not scored" in said
     assert ("1 series not scored: their input is refused by a cleaning reject policy, as training would refuse it, "
             "e.g. b: 1 missing periods (cleaning.gaps = reject)") in said
     forecasts = tables.read_table(spark, config, tables.FORECASTS).toPandas()

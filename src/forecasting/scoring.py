@@ -189,12 +189,16 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     with job_description(spark, "read and check the input"):
         raw, data_version = io.read_input(spark, config)
         counts = validation.check_input(raw, config, run_date)
-    series_df = as_of_cut(validation.to_series_frame(raw, config), run_date)
+    frame = validation.to_series_frame(raw, config)
+    series_df = as_of_cut(frame, run_date)
     with job_description(spark, "check the tables already written"):
         # another data set's models, or forecasts keyed otherwise: refused, not mixed
         tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
+    input_series = series_df.select(*keys)
+    if counts.rows_without_time:  # a series none of whose rows has a time is an input series too, as in training
+        input_series = input_series.unionByName(validation.series_without_time(frame, keys).select(*keys))
     with job_description(spark, "match the models to the input"):
-        count, unmodelled, null_key, trained_by = _match_counts(models, series_df.select(*keys).distinct(), keys)
+        count, unmodelled, null_key, trained_by = _match_counts(models, input_series.distinct(), keys)
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = parent_run.start_parent_run(
