@@ -113,7 +113,7 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
 
 
 def test_a_report_that_fails_after_the_table_is_written_marks_the_run_as_having_written(spark, evaluated, tmp_path,
-                                                                                         monkeypatch):
+                                                                                         monkeypatch, caplog):
     from forecasting import evaluation, tracking
 
     def broken_report(*args):
@@ -131,6 +131,8 @@ def test_a_report_that_fails_after_the_table_is_written_marks_the_run_as_having_
     [run] = client.search_runs([client.get_experiment_by_name(config.tracking.experiment).experiment_id],
                                filter_string="tags.job = 'evaluate_forecast'")
     assert run.info.status == "FAILED" and run.data.tags[tracking.FAILED_AFTER_WRITING_TAG] == "true"
+    assert (f"the run failed after writing its tables (evaluation): their rows of run date 2024-12-31 are in place, "
+            f"its MLflow run {run.info.run_id} is tagged failed_after_writing") in caplog.text
 
 
 def test_a_report_plot_takes_missing_bounds_and_a_key_matplotlib_would_read_as_math(spark):

@@ -228,6 +228,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     except BaseException:
         parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
                                      wrote=summary.wrote)
+        if summary.wrote:  # the traceback that follows reads as if nothing was written
+            logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place, its "
+                         "MLflow run %s is tagged %s; rerunning the date rewrites them", ", ".join(summary.tables),
+                         summary.run_date, context.parent_run_id, tracking.FAILED_AFTER_WRITING_TAG)
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
