@@ -274,3 +274,15 @@ def test_cross_validation_keeps_the_better_mode_as_the_final_fit_does(fast_confi
     stan.stan_backend.in_process = False
     stan.fit(train)
     np.testing.assert_allclose(in_cross_validation, model.predict_at(stan, dates), rtol=1e-6)
+
+
+def test_a_local_mode_stands_where_stan_fails_outright(fast_config, monkeypatch):
+    from forecasting import prophet_backend
+
+    def stan_failing(self, stan_init, stan_data, **kwargs):
+        raise RuntimeError("Error during optimization")
+
+    monkeypatch.setattr(type(prophet_backend.array_backend()), "fit_with_stan", stan_failing)
+    make_history, overrides, params, _ = LOCAL_MODES["an airport gone quiet"]
+    fitted = model.fit(make_history(), fast_config(*overrides), params, 0)
+    assert fitted.stan_backend.stan_fit is None and np.all(np.isfinite(fitted.params["beta"]))

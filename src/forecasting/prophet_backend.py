@@ -42,7 +42,12 @@ def array_backend():
                         return prophet_map.fit(stan_init, stan_data)
                     except prophet_map.LocalMode as local:
                         # both searches can stop at a local mode here: the higher density wins
-                        stans = self.fit_with_stan(stan_init, stan_data)
+                        try:
+                            stans = self.fit_with_stan(stan_init, stan_data)
+                        except RuntimeError as err:  # Stan failed outright: this process's mode stands
+                            logger.debug("Stan failed beside a local mode (%s); keeping the in-process fit", err)
+                            self.stan_fit = None
+                            return local.params
                         if prophet_map.value_of(stan_data, local.params) < prophet_map.value_of(stan_data, stans):
                             self.stan_fit = None  # the model is this process's fit
                             return local.params
