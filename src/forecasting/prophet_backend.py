@@ -41,20 +41,23 @@ def array_backend():
                     try:
                         return prophet_map.fit(stan_init, stan_data)
                     except prophet_map.LocalMode as local:
-                        # both searches can stop at a local mode here: the higher density wins
-                        try:
-                            stans = self.fit_with_stan(stan_init, stan_data)
-                        except RuntimeError as err:  # Stan failed outright: this process's mode stands
-                            logger.debug("Stan failed beside a local mode (%s); keeping the in-process fit", err)
-                            self.stan_fit = None
-                            return local.params
-                        if prophet_map.value_of(stan_data, local.params) < prophet_map.value_of(stan_data, stans):
-                            self.stan_fit = None  # the model is this process's fit
-                            return local.params
-                        return stans
+                        return self.better_of(local.params, stan_init, stan_data)
                     except (prophet_map.NotConverged, np.linalg.LinAlgError) as err:
                         logger.debug("in-process fit gave up (%s); fitting with Stan", err)
                 return self.fit_with_stan(stan_init, stan_data, **kwargs)
+
+            def better_of(self, local, stan_init, stan_data):
+                """The in-process local mode or Stan's answer, whichever has the higher
+                posterior density: either search can stop at a local mode here."""
+                try:
+                    stans = self.fit_with_stan(stan_init, stan_data)
+                except RuntimeError as err:  # Stan failed outright: this process's mode stands
+                    logger.debug("Stan failed beside a local mode (%s); keeping the in-process fit", err)
+                    stans = None
+                if stans is not None and prophet_map.value_of(stan_data, stans) <= prophet_map.value_of(stan_data, local):
+                    return stans
+                self.stan_fit = None  # the model is this process's fit
+                return local
 
             def fit_with_stan(self, stan_init, stan_data, **kwargs):
                 with tempfile.TemporaryDirectory(prefix="prophet-fit-") as folder:
