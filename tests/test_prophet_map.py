@@ -32,12 +32,8 @@ def test_the_in_process_fit_reaches_stans_optimum_or_a_better_one(fast_config, m
     history.loc[90:, "y"] += 0.8 * np.arange(60)  # a change of slope for the changepoints to find
     stan, ours, data = _fit_both(config, history, {"changepoint_prior_scale": 0.05, "seasonality_mode": mode})
     assert ours.stan_backend.stan_fit is None  # fitted in process, not by the Stan fallback
-    posterior = prophet_map.Posterior(data)
-
-    def minus_log_posterior(fitted):
-        return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
-
-    assert minus_log_posterior(ours) <= minus_log_posterior(stan) + 1e-6 * abs(minus_log_posterior(stan))
+    ours_value, stans = prophet_map.value_of(data, ours.params), prophet_map.value_of(data, stan.params)
+    assert ours_value <= stans + 1e-6 * abs(stans)
     ours_forecast = model.predict(ours, 14, "D", seed=0)["yhat"]
     stan_forecast = model.predict(stan, 14, "D", seed=0)["yhat"]
     np.testing.assert_allclose(ours_forecast, stan_forecast, rtol=0.02)
@@ -47,9 +43,7 @@ def test_the_objective_is_stans_log_density(fast_config):
     """Stan reports lp__ (the log density without constants) at its optimum."""
     config = fast_config()
     stan, _, data = _fit_both(config, daily_series(90, seed=4), {})
-    posterior = prophet_map.Posterior(data)
-    params = stan.params
-    value = posterior.value(posterior.coefficients(params), float(params["sigma_obs"][0, 0]))
+    value = prophet_map.value_of(data, stan.params)
     assert value == pytest.approx(-stan.stan_backend.stan_fit.optimized_params_dict["lp__"], abs=0.01)
 
 
@@ -175,11 +169,7 @@ def test_a_series_that_varies_by_a_millionth_of_its_level_is_fitted_not_taken_as
     assert ours.stan_backend.stan_fit is None  # fitted in process
     posterior = prophet_map.Posterior(data)
     assert ours.params["sigma_obs"][0, 0] > posterior.exact_fit_sigma
-
-    def minus_log_posterior(fitted):
-        return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
-
-    assert minus_log_posterior(ours) <= minus_log_posterior(stan)
+    assert prophet_map.value_of(data, ours.params) <= prophet_map.value_of(data, stan.params)
     later = history["ds"].max() + np.arange(1, 15) * np.timedelta64(1, "D")
     forecast = np.asarray(model.predict_at(ours, later))
     on_weekend = pd.DatetimeIndex(later).dayofweek >= 5
@@ -198,12 +188,8 @@ def test_a_multiplicative_fit_on_a_ridge_converges_in_process_to_at_least_stans_
     params = {"seasonality_mode": "multiplicative", "yearly_seasonality": 15}
     stan, ours, data = _fit_both(fast_config("forecast.frequency=MS"), history, params)
     assert ours.stan_backend.stan_fit is None  # converged in process
-    posterior = prophet_map.Posterior(data)
-
-    def minus_log_posterior(fitted):
-        return posterior.value(posterior.coefficients(fitted.params), float(fitted.params["sigma_obs"][0, 0]))
-
-    assert minus_log_posterior(ours) <= minus_log_posterior(stan) + 1e-9 * abs(minus_log_posterior(stan))
+    ours_value, stans = prophet_map.value_of(data, ours.params), prophet_map.value_of(data, stan.params)
+    assert ours_value <= stans + 1e-9 * abs(stans)
 
 
 def _airport_gone_quiet() -> pd.DataFrame:

@@ -117,14 +117,12 @@ def prophet_forecaster(
                         arrays_by_size[len(train)] = prophet_points.fold_arrays(train, dates)
                     arrays = arrays_by_size[len(train)]
                 return prophet_points.point_forecast(train, dates, config, params, arrays)
-            except prophet_map.LocalMode:
-                # a local mode: the model's fit, which compares it with Stan's answer
-                fitted = model.fit(train, config, params, uncertainty_samples=0)
-                return model.predict_at(fitted, dates).to_numpy()
-            except (prophet_map.NotConverged, np.linalg.LinAlgError):
-                # Prophet's own fit, by Stan: in process, the same data would give up again
-                with_stan = replace(config, model=replace(config.model, optimizer="stan"))
-                fitted = model.fit(train, with_stan, params, uncertainty_samples=0)
+            except (prophet_map.NotConverged, np.linalg.LinAlgError) as err:
+                # A Prophet model's fit: for a local mode the backend's, which compares it with
+                # Stan's answer; else Stan's alone (in process, the same data would give up again)
+                fit_config = config if isinstance(err, prophet_map.LocalMode) else replace(
+                    config, model=replace(config.model, optimizer="stan"))
+                fitted = model.fit(train, fit_config, params, uncertainty_samples=0)
                 return model.predict_at(fitted, dates).to_numpy()
         init = warm.get(len(train)) if warm is not None else None
         fitted = model.fit(train, config, params, uncertainty_samples=0, init=init)
