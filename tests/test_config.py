@@ -210,6 +210,18 @@ def test_bad_config_names_the_key(override, key):
     assert f"'{key}" in str(error.value)
 
 
+def test_a_min_history_that_leaves_a_series_no_cross_validation_fold_is_refused():
+    # a fold scores the horizon's 28 rows, and Prophet trains on at least 2
+    with pytest.raises(ConfigError, match=r"'forecast.min_history' is 29, below the 30 rows one cross-validation "
+                                          r"fold needs \(28 to score, 2 to train on\)"):
+        load_config(None, ["forecast.horizon=28", "forecast.min_history=29"])
+    assert load_config(None, ["forecast.horizon=28", "forecast.min_history=30"]).forecast.min_history == 30
+    # the fold's own horizon, where it has one
+    with pytest.raises(ConfigError, match="below the 9 rows"):
+        load_config(None, ["forecast.horizon=28", "cross_validation.horizon=7", "forecast.min_history=8"])
+    assert load_config(None, ["forecast.horizon=28", "cross_validation.horizon=7", "forecast.min_history=9"])
+
+
 def test_a_tracking_uri_scheme_mlflow_has_no_store_for_is_refused_naming_those_it_has():
     with pytest.raises(ConfigError) as error:
         load_config(None, ["tracking.uri=htps://mlflow.example.com"])

@@ -135,9 +135,10 @@ def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):
 
 
 def test_too_many_failed_series_exit_5_after_writing_everything(tmp_path):
-    # a 4-row series passes the lowered minimum but leaves cross-validation no fold: it fails
-    input_path = write_input(tmp_path, {"good": daily_series(60), "bad": daily_series(4)})
-    argv = command(tmp_path, input_path, "forecast.min_history=3", "reliability.max_failed_share=0.25")
+    # a 10-row series (under two weeks: the fallback is naive) whose training fails
+    input_path = write_input(tmp_path, {"good": daily_series(60), "bad": daily_series(10)})
+    argv = command(tmp_path, input_path, "forecast.min_history=9", "reliability.fail_series=bad",
+                   "reliability.max_failed_share=0.25")
     done = run(tmp_path, argv)
     assert done.returncode == 5, done.stdout[-3000:]
     assert "50% of the series failed, above reliability.max_failed_share (25%): exit code 5" in done.stdout

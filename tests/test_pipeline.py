@@ -28,10 +28,11 @@ from forecasting.io import InputError
 RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
 
 
-# With forecast.min_history lowered to 3, a 2-row series is skipped as too short,
-# and a 4-row one passes that check but leaves the cross-validation no fold to
-# score, so every tuning evaluation fails: a genuine per-series failure.
-MIN_HISTORY = 3
+# With forecast.min_history lowered to what one fold needs (7 + 2), a 2-row series is
+# skipped as too short, and a 10-row one is modelled, but reliability.fail_series makes
+# its training raise: a per-series failure (the fallback: naive, under two weeks).
+MIN_HISTORY = 9
+FAILING = "east/tea"
 
 
 def mixed_input() -> pd.DataFrame:
@@ -40,7 +41,7 @@ def mixed_input() -> pd.DataFrame:
         ("north", "tea"): daily_series(60, level=100, seed=1),
         ("south", "tea"): daily_series(60, level=40, seed=2),
         ("south", "cake"): daily_series(2, level=10, seed=3),
-        ("east", "tea"): daily_series(4, seed=4),
+        ("east", "tea"): daily_series(10, seed=4),
     }
     frames = [s.assign(region=r, product=p) for (r, p), s in parts.items()]
     return pd.concat(frames).rename(columns={"ds": "day", "y": "units"})[["region", "product", "day", "units"]]
@@ -54,6 +55,7 @@ def job(spark, tmp_path_factory):
     settings = job_settings(
         root / "input.csv", root, ["region", "product"], "day", "units",
         "tracking.experiment=pipeline-test", f"forecast.min_history={MIN_HISTORY}",
+        f"reliability.fail_series={FAILING}",
     )
     config = load_config(None, settings)
     progress, progress_logger = ProgressLines(), logging.getLogger("forecasting.progress")
@@ -93,9 +95,8 @@ def of_the_job(job) -> str:
 def test_every_series_gets_one_result_row_with_its_status(spark, job):
     source = job["source"]
     lengths = source.groupby(["region", "product"]).size().rename("history_length").reset_index()
-    lengths["status"] = np.select(
-        [lengths["history_length"] < MIN_HISTORY, lengths["history_length"] < 20], ["skipped", "failed"], "ok"
-    )
+    ids = lengths["region"] + "/" + lengths["product"]
+    lengths["status"] = np.select([lengths["history_length"] < MIN_HISTORY, ids == FAILING], ["skipped", "failed"], "ok")
     expected = spark.createDataFrame(lengths[["region", "product", "status", "history_length"]]).withColumn(
         "history_length", F.col("history_length").cast("int")
     )
@@ -112,9 +113,8 @@ def test_progress_counts_the_failed_series_apart_from_failed_task_attempts(job):
 
 def test_failed_and_skipped_rows_say_why(spark, job):
     rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
-    assert rows["skipped"]["reason"] == "too little history: 2 rows, needs at least 3; fallback forecast: naive"
-    assert rows["failed"]["reason"].startswith("RuntimeError: every tuning evaluation failed")
-    assert rows["failed"]["reason"].endswith("; fallback forecast: naive")
+    assert rows["skipped"]["reason"] == "too little history: 2 rows, needs at least 9; fallback forecast: naive"
+    assert rows["failed"]["reason"] == "RuntimeError: fault injection (reliability.fail_series); fallback forecast: naive"
     assert rows["failed"]["child_run_id"]  # failures are tracked too
     assert {rows[s]["model"] for s in rows} == {"naive"}
 
@@ -179,7 +179,7 @@ def test_failed_series_run_ends_failed_with_its_reason(job):
         experiment_names=["pipeline-test"], filter_string=f"tags.region = 'east' and {of_the_job(job)}"
     )
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FAILED" and runs.iloc[0]["tags.status"] == "failed"
-    assert runs.iloc[0]["tags.reason"].startswith("RuntimeError: every tuning evaluation failed")
+    assert runs.iloc[0]["tags.reason"].startswith("RuntimeError: fault injection (reliability.fail_series)")
 
 
 def test_parent_run_records_counts_config_and_lineage(job):
@@ -240,13 +240,13 @@ def test_python_m_forecasting_shows_one_series_status_forecast_and_child_run(spa
 def test_python_m_forecasting_says_why_a_series_failed_or_was_skipped(job, capsys):
     assert forecasting_main(["series", *settings_args(job), "region=east", "product=tea"]) == 0
     failed = capsys.readouterr().out
-    assert "  status      failed" in failed and "  reason      RuntimeError: every tuning evaluation failed" in failed
+    assert "  status      failed" in failed and "  reason      RuntimeError: fault injection" in failed
     assert "  model       naive" in failed and "(FAILED)" in failed  # the fallback's forecast, the run ended FAILED
     assert "(trained), 7 steps" in failed
     assert forecasting_main(["series", *settings_args(job), "product=cake", "region=south"]) == 0
     skipped = capsys.readouterr().out
     assert skipped.startswith("series region=south product=cake") and "  status      skipped" in skipped
-    assert "  reason      too little history: 2 rows, needs at least 3" in skipped
+    assert "  reason      too little history: 2 rows, needs at least 9" in skipped
 
 
 def test_python_m_forecasting_shows_a_series_without_creating_a_missing_store(job, tmp_path, capsys):

@@ -27,6 +27,8 @@ from forecasting.config_schema import (
     ParamSpace,
 )
 
+# Prophet fits no fewer rows than this.
+MIN_FOLD_TRAIN_ROWS = 2
 # Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
 DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
@@ -92,9 +94,6 @@ def validate(config: JobConfig) -> None:
              f"is {fc.frequency!r}, several calendar periods a step, which cleaning cannot align to: use one "
              "calendar period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D)")
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
-    _require(
-        fc.min_history is None or fc.min_history > 1, "forecast.min_history", "must be above 1"
-    )
 
     for name, choices in CLEANING_CHOICES.items():
         _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
@@ -128,6 +127,12 @@ def validate(config: JobConfig) -> None:
     _require(cv.folds >= 1, "cross_validation.folds", "must be at least 1")
     _require(cv.horizon is None or cv.horizon > 0, "cross_validation.horizon", "must be positive")
     _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
+    # below this a series passes the check but leaves tuning no fold to score, and fails
+    fold_rows = (cv.horizon or fc.horizon) + MIN_FOLD_TRAIN_ROWS
+    _require(fc.min_history is None or fc.min_history >= fold_rows, "forecast.min_history",
+             f"is {fc.min_history}, below the {fold_rows} rows one cross-validation fold needs "
+             f"({fold_rows - MIN_FOLD_TRAIN_ROWS} to score, {MIN_FOLD_TRAIN_ROWS} to train on): raise it, "
+             "or shorten cross_validation.horizon")
 
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
     _check_tracking_uri(config.tracking.uri)

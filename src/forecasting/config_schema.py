@@ -147,6 +147,7 @@ class ReliabilityConfig:
     fallback: str | None
     max_failed_share: float
     kill_worker_on_series: str | None
+    fail_series: str | None
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ def _freeze_heap_after_first_series() -> None:
 
 def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdout: int = 0,
                  run_date: str | pd.Timestamp | None = None, input_end: str | pd.Timestamp | None = None,
-                 now: str | pd.Timestamp | None = None) -> SeriesOutcome:
+                 now: str | pd.Timestamp | None = None, inject_failure: bool = False) -> SeriesOutcome:
     """Clean, select and tune, fit and forecast one series given as columns ``ds`` and ``y``.
 
     ``seed`` fixes the sampled forecast interval. With ``holdout`` > 0 the rows of
@@ -175,7 +175,8 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     that stopped well before it; ``input_end``, the whole input's latest time, bounds
     zero gaps; ``now`` is the run's start during its run date (see ``clean_history``). Never raises: a problem becomes a
     ``skipped`` or ``failed`` outcome with a reason, forecast by the configured
-    fallback where the data allows.
+    fallback where the data allows. ``inject_failure`` (reliability.fail_series, for
+    tests) makes the selection raise, as a broken fit would.
     """
     started = time.perf_counter()
     _freeze_heap_after_first_series()
@@ -198,6 +199,8 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
         outcome.status, outcome.reason = SKIPPED, problem
         return _with_fallback(outcome, history, config, started, actual)
     try:
+        if inject_failure:
+            raise RuntimeError("fault injection (reliability.fail_series)")
         _select_and_forecast(outcome, history, config, seed, actual)
     except Exception as err:  # one series must never stop the others
         logger.warning("series failed: %s\n%s", err, traceback.format_exc())
