@@ -102,6 +102,15 @@ def test_off_grid_timestamps_align_then_merge_as_duplicates():
     assert "off the 'D' grid" in clean_history(history, "D", policy(off_grid="reject")).rejection
 
 
+@pytest.mark.parametrize("how", ["sum", "mean"])
+def test_duplicates_whose_merge_overflows_reject_the_series(how):
+    # each value is finite, their sum is not: an infinite period would fail every fit
+    history = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [1.0, 1e308, 1e308, 3.0])
+    cleaned = clean_history(history, "D", policy(duplicates=how))
+    assert cleaned.rejection == f"values too large: merging duplicate timestamps ({how}) overflows float64 in 1 periods"
+    assert clean_history(history, "D", policy(duplicates="last")).history["y"].tolist() == [1.0, 1e308, 3.0]
+
+
 def test_last_of_rows_with_the_very_same_time_does_not_depend_on_their_order():
     ordered = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [1.0, 7.0, 4.0, 3.0])
     kept = {

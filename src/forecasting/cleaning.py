@@ -157,6 +157,11 @@ def clean_history(
             return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
         result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
+        overflowed = int((~np.isfinite(frame["y"].to_numpy())).sum())
+        if overflowed:  # values near float64's largest: no value to model, nor to fill from
+            result.rejection = (f"values too large: merging duplicate timestamps ({policy.duplicates}) "
+                                f"overflows float64 in {overflowed} periods")
+            return result
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
     gaps = len(grid.difference(pd.DatetimeIndex(frame["ds"])))
