@@ -140,6 +140,10 @@ def test_scoring_counts_new_series_apart_from_null_keyed_ones_which_training_nev
         [("a", "x"), ("c", "x"), (None, "x"), ("c", None)], "shop string, item string"
     )  # c-x is new since the training; the two with a null key value never get a model
     assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2, "job-1")
+    # a float key's NaN is a null key to training (pandas hands both over as NaN)
+    models = spark.createDataFrame([(1.0, "job-1")], "shop double, job_run_id string")
+    latest = spark.createDataFrame([(1.0,), (2.0,), (float("nan"),), (None,)], "shop double")
+    assert scoring._match_counts(models, latest, ["shop"]) == (1, 1, 2, "job-1")
 
 
 def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_did(tmp_path, fast_config):

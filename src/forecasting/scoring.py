@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pandas as pd
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -134,6 +134,14 @@ def choose_model_run_date(models: DataFrame, run_date: str, requested: str | Non
     return usable[-1]
 
 
+def _null_or_nan(df: DataFrame, column: str) -> Column:
+    """A null key value; in a float column NaN too, which training reads as one
+    (pandas hands both over as NaN)."""
+    if isinstance(df.schema[column].dataType, (T.FloatType, T.DoubleType)):
+        return F.col(column).isNull() | F.isnan(column)
+    return F.col(column).isNull()
+
+
 def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int, int, str | None]:
     """How many models there are, how many input series have none (new since that
     training), and how many have a null key (never modelled), in one pass: a row
@@ -142,7 +150,7 @@ def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tupl
     matched = models.select(*keys, "job_run_id", F.lit(True).alias("_has_model")).join(
         latest.select(*keys), keys, how="full"
     )
-    null_key = reduce(lambda a, b: a | b, [F.col(k).isNull() for k in keys])
+    null_key = reduce(lambda a, b: a | b, [_null_or_nan(latest, k) for k in keys])
     unmatched = F.col("_has_model").isNull()
     row = matched.agg(
         F.count("_has_model").alias("models"),
