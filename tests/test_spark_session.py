@@ -30,6 +30,14 @@ def test_without_given_settings_the_session_gets_the_jobs_and_deltas():
     assert conf == JOB_DEFAULTS
 
 
+def test_the_configs_spark_settings_are_texts_spark_reads_whole_numbers_and_flags_included():
+    config = load_config(None, ["spark.conf={spark.sql.autoBroadcastJoinThreshold: 1e5, spark.sql.ansi.enabled: true, "
+                                "spark.memory.fraction: 0.5}"])
+    conf, _ = session_conf(config, {})
+    assert (conf["spark.sql.autoBroadcastJoinThreshold"], conf["spark.sql.ansi.enabled"],
+            conf["spark.memory.fraction"]) == ("100000", "true", "0.5")
+
+
 def test_settings_given_to_spark_submit_are_kept_or_replaced_with_a_warning():
     given = {
         "spark.sql.extensions": f" {SEDONA} ,", DELTA_CATALOG_KEY: ICEBERG,

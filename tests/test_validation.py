@@ -176,6 +176,16 @@ def test_a_reader_option_spark_refuses_is_an_input_error(spark, fast_config, tmp
         io.read_input(spark, config)
 
 
+def test_a_whole_number_written_with_an_exponent_reaches_the_reader_as_a_whole_number(spark, fast_config, tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_text("store,day,sales\na,2024-01-01,1\n")
+    config = fast_config(f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
+                         "input.target_column=sales", "input.options.maxColumns=1e5")
+    assert config.input.options["maxColumns"] == 100000.0  # as YAML reads it; Spark refused "100000.0"
+    df, _ = io.read_input(spark, config)
+    assert df.count() == 1
+
+
 def test_csv_files_that_list_their_columns_in_another_order_are_refused_not_swapped(spark, fast_config, tmp_path):
     folder = tmp_path / "sales"
     folder.mkdir()

@@ -273,3 +273,13 @@ def _describe(hint: Any) -> str:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def setting_text(value: Any) -> str:
+    """A ``spark.conf`` or ``input.options`` value as Spark reads it: YAML reads ``1e5``
+    as 100000.0, which Spark's whole-number settings refuse; true and false in lower case."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -9,7 +9,7 @@ from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 
 from forecasting import lineage
-from forecasting.config import SAMPLE_INPUT, JobConfig
+from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
 from forecasting.sample_data import make_sample_sales
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ class InputError(ValueError):
     """The input as a whole cannot be used; raised before any training."""
 
 
+def reader_options(options: dict) -> dict[str, str]:
+    return {name: setting_text(value) for name, value in options.items()}
+
+
 def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]:
     """The raw input DataFrame and a description of its version for lineage."""
     source = config.input
@@ -33,9 +37,9 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
         return from_pandas(spark, frame), lineage.sample_version(frame)
     try:
         if source.format == "table":
-            df = spark.read.options(**source.options).table(source.path)
+            df = spark.read.options(**reader_options(source.options)).table(source.path)
         else:
-            reader = spark.read.format(source.format).options(**source.options)
+            reader = spark.read.format(source.format).options(**reader_options(source.options))
             if source.format == "csv":
                 # everything as text: validation then reports unparseable values by column
                 reader = reader.option("header", True).option("inferSchema", False)
@@ -89,7 +93,7 @@ def _read_delta_at(spark: SparkSession, config: JobConfig, version: int | None) 
                          f"input.options timestampAsOf {lineage.time_travel(config)['timestampasof']}")
     # the version replaces any timestampAsOf: Delta refuses both at once
     options = {k: v for k, v in source.options.items() if k.lower() not in lineage.TIME_TRAVEL_OPTIONS}
-    reader = spark.read.options(**options).option("versionAsOf", version)
+    reader = spark.read.options(**reader_options(options)).option("versionAsOf", version)
     # DataFrameReader.table parses the name itself: no SQL text is built from the config
     return reader.table(source.path) if source.format == "table" else reader.format("delta").load(source.path)
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from forecasting.config import JobConfig
+from forecasting.config import JobConfig, setting_text
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def session_conf(config: JobConfig, given: Mapping[str, str]) -> tuple[dict[str,
     A given value stays, but for REQUIRED ones; Delta's extension is added to given
     ``spark.sql.extensions``; a given ``spark_catalog`` stays instead of Delta's. The job
     config's ``spark.conf`` wins over all of them."""
-    own = {key: str(value) for key, value in config.spark.conf.items()}
+    own = {key: setting_text(value) for key, value in config.spark.conf.items()}
     defaults = {**JOB_DEFAULTS, **(DELTA_CONF if uses_delta(config) else {})}
     conf, warnings = {}, []
     for key, value in defaults.items():
