@@ -97,7 +97,10 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     assert len(modelled) == 3  # the selection compares with each candidate over the same series
     assert parent.data.metrics["eval_mase_all_series"] == pytest.approx(table.query("selected")["mase"].mean())
     artifacts = {a.path for a in client.list_artifacts(summary.job_run_id, "evaluation")}
-    plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_3.png", "worst_1.png", "worst_3.png"}
+    # 4 series with a MASE (the flat one has none): each plotted once, the better 2 as the best
+    assert table.query("selected")["mase"].notna().sum() == 4
+    plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_2.png", "worst_1.png", "worst_2.png"}
+    assert not {"evaluation/best_3.png", "evaluation/worst_3.png"} & artifacts
     assert {"evaluation/report.md", *(f"evaluation/{name}" for name in plots)} <= artifacts
     report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
     assert "| selection | 3 |  |" in report and "| all_series | 5 |  |" in report  # wins only per candidate
@@ -109,7 +112,47 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     assert "| fallback_seasonal_naive | 2 |" in report
     assert "5 series;" in report and "3 were modelled, 2 skipped or failed and scored with their fallback" in report
     assert all(f"]({name})" in report for name in plots)  # every plot shown in the report
+    best, worst = (report.split(f"## {label} series")[1].split("##")[0] for label in ("Best", "Worst"))
+    ranked = table.query("selected and mase.notna()", engine="python").sort_values("mase")["shop"].tolist()
+    assert [f"![{shop}/g " in best for shop in ranked] == [True, True, False, False]
+    assert [f"![{shop}/g " in worst for shop in ranked] == [False, False, True, True]
     assert not (evaluated["root"] / "out" / "forecasts").exists()
+
+
+def test_wins_are_counted_for_candidates_and_fallbacks_and_rows_keep_one_order(spark):
+    from forecasting.evaluation import _markdown, summary_by_candidate
+
+    # prophet scored as the ensemble's part only; two candidates the order list does not name
+    rows = [("a", "ensemble", True, 1.0), ("a", "prophet", False, 2.0), ("a", "weekly_naive", False, 3.0),
+            ("a", "drift", False, 4.0), ("b", "ensemble", False, 2.0), ("b", "prophet", False, 1.0),
+            ("b", "weekly_naive", True, 1.5), ("b", "drift", False, 3.0), ("c", "fallback_naive", True, 5.0)]
+    frame = spark.createDataFrame(rows, "shop string, candidate string, selected boolean, mase double")
+    for name in ("smape", "mae", "rmse", "coverage", "interval_width"):
+        frame = frame.withColumn(name, frame["mase"])
+    summary = summary_by_candidate(frame, ["weekly_naive", "ensemble", "drift"])
+    assert summary["candidate"].tolist() == ["all_series", "selection", "prophet", "drift", "ensemble",
+                                             "fallback_naive", "weekly_naive"]
+    wins = dict(zip(summary["candidate"], summary["wins"].astype("object")))
+    assert wins == {"all_series": pd.NA, "selection": pd.NA, "prophet": pd.NA, "drift": 0, "ensemble": 1,
+                    "fallback_naive": 1, "weekly_naive": 1}
+    report = _markdown(summary, {}, 0.8, {("ok", True): 2, ("skipped", True): 1})
+    assert "| prophet | 2 |  |" in report and "| drift | 2 | 0 |" in report
+    assert "No wins for prophet: scored as the ensemble's part, not a candidate." in report
+
+
+def test_best_and_worst_plots_show_each_series_once():
+    from forecasting.evaluation import _best_and_worst
+
+    def extremes(count):
+        rows = [{"shop": f"s{i}", "mase": float(i)} for i in range(count)]  # s0 best
+        picked = _best_and_worst(rows[:3], rows[::-1][:3], ["shop"])
+        return [r["shop"] for r in picked["best"]], [r["shop"] for r in picked["worst"]]
+
+    assert extremes(8) == (["s0", "s1", "s2"], ["s7", "s6", "s5"])
+    assert extremes(6) == (["s0", "s1", "s2"], ["s5", "s4", "s3"])
+    assert extremes(5) == (["s0", "s1", "s2"], ["s4", "s3"])
+    assert extremes(4) == (["s0", "s1"], ["s3", "s2"])
+    assert extremes(1) == (["s0"], [])
 
 
 def test_a_report_that_fails_after_the_table_is_written_marks_the_run_as_having_written(spark, evaluated, tmp_path,

@@ -53,10 +53,11 @@ def _defined(score):
     return F.when(~F.isnan(score) & (F.abs(score) != F.lit(float("inf"))), score)
 
 
-def summary_by_candidate(evaluation: DataFrame) -> pd.DataFrame:
+def summary_by_candidate(evaluation: DataFrame, candidates: list[str]) -> pd.DataFrame:
     """Mean of every metric per candidate, for the selection (over the same series
     as the candidates) and, where some series had only a fallback forecast, for
-    every series as the job forecast them; small, so collected."""
+    every series as the job forecast them; small, so collected. Wins are counted for
+    ``candidates`` and fallbacks, not for Prophet scored only as the ensemble's part."""
     means = [F.mean(name).alias(name) for name in HOLDOUT_METRICS]
     per_candidate = evaluation.groupBy("candidate").agg(F.count(F.lit(1)).alias("series"), *means)
     fallback = F.col("candidate").startswith(FALLBACK_PREFIX)
@@ -71,11 +72,12 @@ def summary_by_candidate(evaluation: DataFrame) -> pd.DataFrame:
         )
     wins = selected.groupBy("candidate").agg(F.count(F.lit(1)).alias("wins"))
     table = rows.join(wins, "candidate", how="left").toPandas()
-    # a candidate that won nothing has 0 wins; the aggregate rows have none to count
-    aggregate = table["candidate"].isin([SELECTION, ALL_SERIES])
-    table["wins"] = table["wins"].fillna(0).astype("Int64").mask(aggregate)
+    # a candidate that won nothing has 0 wins; the aggregate rows and a non-candidate have none to count
+    competed = table["candidate"].isin(candidates) | table["candidate"].str.startswith(FALLBACK_PREFIX)
+    table["wins"] = table["wins"].fillna(0).astype("Int64").where(competed)
     order = {name: i for i, name in enumerate([ALL_SERIES, SELECTION, "prophet", "seasonal_naive", "naive", "drift"])}
-    return table.sort_values("candidate", key=lambda c: c.map(order).fillna(99)).reset_index(drop=True)
+    table["_order"] = table["candidate"].map(order).fillna(len(order))
+    return table.sort_values(["_order", "candidate"]).drop(columns="_order").reset_index(drop=True)
 
 
 def parent_metrics(summary: pd.DataFrame) -> dict[str, float]:
@@ -117,10 +119,8 @@ def log_report(
         # collected as rows: a key column's name need not be a Python name, and a time
         # key goes back into Spark as it came out
         ranked = evaluation.where("selected and mase is not null").select(*key_columns, "mase")
-        extremes = {
-            "best": ranked.orderBy("mase").limit(EXTREMES).collect(),
-            "worst": ranked.orderBy(F.desc("mase")).limit(EXTREMES).collect(),
-        }
+        extremes = _best_and_worst(ranked.orderBy("mase").limit(EXTREMES).collect(),
+                                   ranked.orderBy(F.desc("mase")).limit(EXTREMES).collect(), key_columns)
         plots = {}
         for label, rows in extremes.items():
             for i, row in enumerate(rows):
@@ -134,6 +134,19 @@ def log_report(
         )
         tracker.log_artifacts(context.parent_run_id, str(folder), "evaluation")
     logger.info("evaluation report logged to run %s under evaluation/", context.parent_run_id)
+
+
+def _best_and_worst(best: list, worst: list, key_columns: list[str]) -> dict[str, list]:
+    """The best and worst rows by MASE, each series once: with fewer than twice
+    ``EXTREMES`` series, the better half are the best and the rest the worst."""
+    key = lambda row: tuple(row[k] for k in key_columns)  # noqa: E731
+    best_keys = {key(row) for row in best}
+    rest = [row for row in reversed(worst) if key(row) not in best_keys]  # better first
+    if len(best) + len(rest) < 2 * EXTREMES:
+        ordered = best + rest
+        half = (len(ordered) + 1) // 2
+        best, worst = ordered[:half], ordered[half:][::-1]
+    return {"best": best, "worst": worst}
 
 
 def _series_figure(staged: DataFrame, keys: dict, mase: float):
@@ -205,6 +218,9 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
             f"| {row.mase:.3f} "
             f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
         )
+    scored_only = summary.loc[summary["wins"].isna() & ~summary["candidate"].isin([SELECTION, ALL_SERIES]), "candidate"]
+    if len(scored_only):
+        lines += ["", f"No wins for {', '.join(scored_only)}: scored as the ensemble's part, not a candidate."]
     lines += ["", "![MASE distribution](mase_distribution.png)", "",
               "## Interval coverage", "", "Per series: boxes from the 5th to the 95th percentile, means marked.", "",
               "![Interval coverage](coverage.png)", ""]

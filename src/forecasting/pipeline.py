@@ -213,7 +213,7 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
         written = tables.read_table(spark, config, tables.EVALUATION).where(
             F.col("run_date") == F.lit(run_date).cast("date")
         )
-        by_candidate = evaluation.summary_by_candidate(written)
+        by_candidate = evaluation.summary_by_candidate(written, config.selection.candidates)
         evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
     shown = by_candidate.assign(wins=by_candidate["wins"].astype("string").fillna(""))  # none for the aggregates
     summary.note += "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
