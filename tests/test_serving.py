@@ -94,6 +94,18 @@ def test_a_failed_registration_is_recorded_and_the_job_run_still_finishes(spark,
     assert f"registering model {NAME} failed" in caplog.text
 
 
+def test_a_run_without_any_model_registers_no_version_that_could_answer_nothing(spark, tmp_path):
+    from mlflow import MlflowClient
+
+    # both series too short to model, and no fallback: no model written
+    _, summary = train(spark, tmp_path, "tracking.registered_model=empty-forecaster", "forecast.min_history=100",
+                       "reliability.fallback=null")
+    assert summary.counts == {"skipped": 2}
+    assert ("model empty-forecaster not registered: the run wrote no models (no series was modelled, and no "
+            "fallback forecast any)") in summary.format()
+    assert MlflowClient(summary.tracking_uri).search_registered_models("name = 'empty-forecaster'") == []
+
+
 def test_the_signature_names_the_keys_with_their_types(trained):
     import mlflow.models
 

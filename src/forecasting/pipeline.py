@@ -155,7 +155,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
         with job_description(spark, "count the series by status"):
-            summary.counts, summary.untracked = _status_counts(staged)
+            summary.counts, summary.untracked, models = _status_counts(staged)
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
         if summary.untracked:
@@ -167,7 +167,11 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
-            summary.note += register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
+            if models:
+                summary.note += register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
+            else:  # a version that could answer no request
+                summary.note += (f"  model {config.tracking.registered_model} not registered: the run wrote no "
+                                 "models (no series was modelled, and no fallback forecast any)\n")
     return summary
 
 
@@ -299,9 +303,12 @@ def _add_series_without_time(series_df: DataFrame, frame: DataFrame, config: Job
     return series_df.unionByName(timeless), count, f"  {said}\n"
 
 
-def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int]:
-    """The series per status, and how many have no child run (tracking failed)."""
+def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int, int]:
+    """The series per status, how many have no child run (tracking failed), and how
+    many have a model (modelled, or forecast by the fallback)."""
     untracked = F.col("reason").contains(spark_training.TRACKING_FAILED)
-    counted = staged.groupBy("status").agg(F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"))
+    counted = staged.groupBy("status").agg(F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
+                                           F.count("model_json").alias("models"))
     rows = counted.collect()
-    return {row["status"]: row["n"] for row in rows}, sum(row["untracked"] for row in rows)
+    return ({row["status"]: row["n"] for row in rows}, sum(row["untracked"] for row in rows),
+            sum(row["models"] for row in rows))
