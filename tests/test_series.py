@@ -442,6 +442,32 @@ def test_holdout_scores_prophet_alone_even_where_only_the_ensemble_is_a_candidat
     assert outcome.model_name == min(scores, key=lambda name: scores[name][config.tuning.metric])
 
 
+def test_the_ensemble_averages_prophet_and_seasonal_naive_in_every_fold_and_forecast(fast_config):
+    from forecasting import model
+
+    config = fast_config("selection.candidates=[ensemble]")
+    history = daily_series(90, seed=10)
+    outcome = train_series(history, config, holdout=7)
+    train, held_out = history.iloc[:-7].reset_index(drop=True), history["y"].iloc[-7:].to_numpy()
+    assert outcome.model_name == "ensemble" and set(outcome.holdout) == {"prophet", "ensemble"}
+    # the cross-validation: each fold's forecast the mean of the parts' refit on that fold
+    prophet_at = tuning.prophet_forecaster(config, outcome.best_params)
+    folds = tuning.make_folds(train, config)
+    assert len(outcome.backtest) == len(folds) == config.cross_validation.folds
+    for fold, (_, dates, predicted) in zip(folds, outcome.backtest):
+        seasonal = BASELINES["seasonal_naive"](fold.train, len(dates), "D", 0.8)["yhat"].to_numpy()
+        np.testing.assert_allclose(predicted, (prophet_at(fold.train, dates) + seasonal) / 2)
+    # the forecast: the tuned Prophet's (seeded as the job seeds it) and the seasonal naive's, bounds too
+    fitted, _ = outcome.model
+    prophet = model.predict(fitted, 7, "D", seed=0)
+    seasonal = BASELINES["seasonal_naive"](train, 7, "D", 0.8)
+    for column in ("yhat", "yhat_lower", "yhat_upper"):
+        np.testing.assert_allclose(outcome.forecast[column], (prophet[column] + seasonal[column]) / 2)
+    # the held-out scores: Prophet's alone, and the average's
+    assert outcome.holdout["prophet"]["mae"] == pytest.approx(np.mean(np.abs(held_out - prophet["yhat"])))
+    assert outcome.holdout["ensemble"]["mae"] == pytest.approx(np.mean(np.abs(held_out - outcome.forecast["yhat"])))
+
+
 def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     history = daily_series(90, seed=8)
     config = fast_config("selection.candidates=[prophet, naive]")
