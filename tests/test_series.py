@@ -700,12 +700,22 @@ def test_fits_leave_no_files_behind_in_cmdstanpys_temp_directory(fast_config):
 
 
 @pytest.mark.parametrize("mode", ["additive", "multiplicative"])
-def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config, mode):
+def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config, mode, monkeypatch):
     from prophet import Prophet
 
+    monkeypatch.setattr(tuning.model, "_COMPONENT_LAYOUTS", {})  # none cached by earlier tests
+    worked_out = []  # Prophet's own layouts made for our models
+    own = Prophet.regressor_column_matrix
+
+    def counted(self, *args, **kwargs):
+        if type(self) is not Prophet:
+            worked_out.append(1)
+        return own(self, *args, **kwargs)
+
+    monkeypatch.setattr(Prophet, "regressor_column_matrix", counted)
     config = fast_config("model.country_holidays=US")
     history = daily_series(400, seed=11)
-    layouts = []
+    layouts, made = [], []
     for prior in (0.05, 0.5):  # the second model finds its layouts cached
         params = {"seasonality_mode": mode, "changepoint_prior_scale": prior}
         ours = tuning.model.fit(history, config, params, 0)
@@ -715,10 +725,11 @@ def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config
         future = plain.make_future_dataframe(30)
         expected, got = plain.predict(future), ours.predict(future)
         layouts.append(len(tuning.model._COMPONENT_LAYOUTS))
+        made.append(len(worked_out))
         assert type(ours) is not Prophet and list(got.columns) == list(expected.columns)
         for column in ("yhat", "holidays", "weekly", "additive_terms", "multiplicative_terms"):
             np.testing.assert_array_equal(got[column], expected[column])
-    assert layouts[1] == layouts[0]
+    assert made[0] == layouts[0] > 0 and made[1] == made[0] and layouts[1] == layouts[0]  # none made again
 
 
 def test_the_heap_a_process_built_for_its_first_series_is_frozen_out_of_garbage_collection(fast_config, monkeypatch):
