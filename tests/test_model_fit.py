@@ -66,10 +66,20 @@ def test_holidays_and_warm_starts_are_left_to_prophet(fast_config, monkeypatch):
     assert model.fit(history, fast_config(), {}, uncertainty_samples=0, init=start).params["k"].shape == (1, 1)
 
 
-def test_a_countrys_holidays_are_worked_out_once_per_process_as_the_holidays_package_gives_them(fast_config):
+def test_a_countrys_holidays_are_worked_out_once_per_process_as_the_holidays_package_gives_them(fast_config,
+                                                                                               monkeypatch):
     from prophet import forecaster, make_holidays
 
     model.build_model(fast_config("model.country_holidays=US"), {}, 0)  # sets Prophet up for the job
+    looked_up = []  # each time the holidays package is asked for a country's holidays
+    country_class = make_holidays.get_country_holidays_class
+    monkeypatch.setattr(make_holidays, "get_country_holidays_class",
+                        lambda country: looked_up.append(country) or country_class(country))
+    for _ in range(3):  # years and a country no other test asks for
+        forecaster.make_holidays_df(year_list=[1990, 1991], country="FR")
+        forecaster.get_holiday_names("FR")
+    assert looked_up == ["FR", "FR"]  # once for the frame, once for the names
+    monkeypatch.undo()
     years = [2024, 2023]
     first = forecaster.make_holidays_df(year_list=years, country="US")
     pd.testing.assert_frame_equal(first, make_holidays.make_holidays_df(year_list=years, country="US"))
