@@ -230,6 +230,10 @@ def test_warm_starts_remember_each_fold_and_reach_the_same_optimum(fast_config):
     warm.remember(60, first)
     assert warm.get(60)["delta"].shape == first.params["delta"][0].shape
     assert warm.get(75) is warm.get(60)  # an unseen size starts from the latest fit
+    second = tuning.model.fit(history.iloc[:75], config, {"changepoint_prior_scale": 0.5}, 0)
+    warm.remember(75, second)
+    for size, fitted in ((60, first), (75, second), (90, second)):  # each size its own, an unseen one the latest
+        np.testing.assert_array_equal(warm.get(size)["delta"], tuning.model.warm_start(fitted)["delta"])
     cold = tuning.model.fit(history.iloc[:75], config, {}, 0)
     warmed = tuning.model.fit(history.iloc[:75], config, {}, 0, init=warm.get(75))
     dates = history["ds"].iloc[75:]
@@ -243,8 +247,9 @@ def test_with_warm_starts_each_fold_fit_after_the_first_starts_from_the_one_befo
     starts, original = [], tuning.model.fit
 
     def recording(train, config, params, uncertainty_samples=0, init=None):
-        starts.append((len(train), init is not None))
-        return original(train, config, params, uncertainty_samples, init=init)
+        fitted = original(train, config, params, uncertainty_samples, init=init)
+        starts.append((len(train), init, tuning.model.warm_start(fitted)))
+        return fitted
 
     monkeypatch.setattr(tuning.model, "fit", recording)
     config = fast_config("tuning.warm_start=true", "tuning.max_evals=2")
@@ -252,7 +257,15 @@ def test_with_warm_starts_each_fold_fit_after_the_first_starts_from_the_one_befo
     assert outcome.status == OK, outcome.reason
     fits = config.cross_validation.folds * 2 + 1  # every evaluation's folds, then the final fit
     assert len(starts) == fits
-    assert not starts[0][1] and all(warm for _, warm in starts[1:])  # only the very first fit starts cold
+    # each fit starts from the last one on the same rows, else from the latest (the final fit's rows are new)
+    by_size, latest = {}, None
+    for size, init, ended in starts:
+        expected = by_size.get(size, latest)
+        assert (init is None) == (expected is None)  # only the very first fit starts cold
+        for name in (expected or {}):
+            np.testing.assert_array_equal(init[name], expected[name])
+        by_size[size] = latest = ended
+    assert len(by_size) == config.cross_validation.folds + 1
     cold = train_series(history, fast_config("tuning.max_evals=2"))
     assert set(outcome.cv_metrics) == set(cold.cv_metrics)
     assert outcome.cv_metrics["mae"] == pytest.approx(cold.cv_metrics["mae"], rel=0.05)
