@@ -80,11 +80,21 @@ def test_gaps_constant_series_and_unsorted_dates_as_prophet_handles_them(fast_co
         prophet_points.point_forecast(train.iloc[:1], dates, config, {})
 
 
-def test_models_it_does_not_compute_are_left_to_prophet(fast_config):
+def test_models_it_does_not_compute_are_left_to_prophet(fast_config, monkeypatch):
     assert not prophet_points.supports(fast_config("model.optimizer=stan"), {})
     assert not prophet_points.supports(fast_config(), {"seasonality_mode": "additve"})
     assert not prophet_points.supports(fast_config(), {"changepoint_range": 1.5})
     assert not prophet_points.supports(fast_config(), {"growth": "logistic"})
+    # and tuning's folds go by it: Stan's fits are Prophet models
+    calls, real_fit = [], model.fit
+    monkeypatch.setattr(prophet_points, "point_forecast", lambda *args, **kwargs: pytest.fail("computed from arrays"))
+    monkeypatch.setattr(model, "fit", lambda *args, **kwargs: calls.append(args) or real_fit(*args, **kwargs))
+    history = daily_series(60, seed=9)
+    train, dates = history.iloc[:-7], history["ds"].iloc[-7:]
+    config = fast_config("model.optimizer=stan")
+    forecast = tuning.prophet_forecaster(config, {})(train, dates)
+    assert len(calls) == 1
+    np.testing.assert_allclose(forecast, prophets_forecast(config, train, dates, {}), rtol=1e-9)
 
 
 def test_tuning_fits_no_prophet_model_for_its_folds_but_falls_back_to_one(fast_config, monkeypatch):
