@@ -1,6 +1,7 @@
 """Set-up of the Spark Python worker processes, without Spark."""
 import importlib
 import os
+import subprocess
 import sys
 import zipfile
 import zipimport
@@ -113,3 +114,10 @@ def test_speculative_tasks_are_warned_about_since_they_would_log_child_runs_twic
     assert speculation_warning(spark.sparkContext.getConf().get) is None  # the test session's default
     assert "spark.speculation is on" in speculation_warning({"spark.speculation": "TRUE"}.get)
     assert speculation_warning({"spark.speculation": "false"}.get) is None
+    # a session of its own, in a process of its own: Spark settings hold for a whole context
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); from forecasting.config import load_config; "
+            "from forecasting.spark_session import build_session; build_session('t', load_config(None, sys.argv[1:])).stop()")
+    settings = ["spark.conf={spark.speculation: true, spark.ui.enabled: false}", "output.format=parquet"]
+    done = subprocess.run([sys.executable, "-c", code, *settings], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "WARNING:forecasting.spark_session:spark.speculation is on: a task's speculative copy" in done.stderr
