@@ -81,7 +81,10 @@ def test_an_undefined_mase_is_left_out_of_the_means_not_infinite(evaluated):
     [flat] = evaluated["table"].query("shop == 'flat'").to_dict("records")
     assert flat["selected"] and pd.isna(flat["mase"]) and flat["mae"] > 0
     parent = mlflow.MlflowClient(evaluated["summary"].tracking_uri).get_run(evaluated["summary"].job_run_id)
-    assert np.isfinite(parent.data.metrics["eval_mase_all_series"])
+    selected = evaluated["table"].query("selected")["mase"]
+    defined = selected[np.isfinite(selected)]
+    assert len(defined) == len(selected) - 1  # the flat series' alone
+    assert parent.data.metrics["eval_mase_all_series"] == pytest.approx(defined.mean())  # not 0, not infinite
 
 
 def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_untouched(evaluated):
