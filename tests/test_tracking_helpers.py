@@ -308,7 +308,9 @@ def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkey
     for path in ("output", "./output", str(tmp_path / "output")):  # one folder, written three ways
         config = load_config(None, [f"output.path={path}", f"tracking.uri={tmp_path / 'mlruns'}"])
         context = parent_run.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
-        tags.append(context.output_path)
+        run = tracking.client(context.tracking_uri).get_run(context.parent_run_id)
+        tags.append(run.data.tags[parent_run.OUTPUT_PATH_TAG])
+        assert context.output_path == tags[-1]  # what the run compares with others' tags
     assert tags == [str(tmp_path / "output")] * 3
     # runs tagged before the tag was resolved hold the path as configured, from the folder they ran in
     assert parent_run.same_output("output", tags[0]) and parent_run.same_output("./output", tags[0])
