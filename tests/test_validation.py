@@ -110,7 +110,7 @@ def test_empty_input_stops(spark, fast_config):
         check_input(text_input(spark, []), fast_config())
 
 
-def test_the_series_known_on_the_run_date_are_counted_in_the_same_pass_null_keys_too(spark, fast_config):
+def test_the_series_known_on_the_run_date_are_counted_null_keys_too(spark, fast_config):
     raw = text_input(spark, [
         ("a", "x", "2024-01-01", "1"), ("a", "x", "2024-01-02", "2"),
         (None, "x", "2024-01-31 23:00", "3"),  # still on the run date
