@@ -186,6 +186,20 @@ def test_a_whole_number_written_with_an_exponent_reaches_the_reader_as_a_whole_n
     assert df.count() == 1
 
 
+def test_a_csv_file_in_another_encoding_is_refused_before_its_keys_merge(spark, fast_config, tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_bytes("region;day;sales\nM\u00fcller;2024-01-01;1\nM\u00f6ller;2024-01-01;50\n".encode("cp1252"))
+    settings = [f"input.path={path}", "input.key_columns=[region]", "input.time_column=day",
+                "input.target_column=sales", "input.options.sep=';'"]
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match="2 rows of .* have key values with bytes that are not UTF-8 text .*"
+                                         "distinct keys would merge into one series.*input.options.encoding"):
+        check_input(df, fast_config(*settings), "2024-01-31")
+    latin = fast_config(*settings, "input.options.encoding=ISO-8859-1")
+    df, _ = io.read_input(spark, latin)
+    assert check_input(df, latin, "2024-01-31").series == 2  # M\u00fcller and M\u00f6ller
+
+
 def test_csv_files_that_list_their_columns_in_another_order_are_refused_not_swapped(spark, fast_config, tmp_path):
     folder = tmp_path / "sales"
     folder.mkdir()

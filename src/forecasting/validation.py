@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 TIME, TARGET = "ds", "y"
 EXAMPLES = 3
+UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's encoding as
 # The earliest time a pandas timestamp holds (nanoseconds in 64 bits): the series
 # reach pandas in the training tasks, which an earlier time would fail. (Times
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
@@ -112,8 +114,13 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         | (F.col(k) > F.lit(LATEST_TIME).cast(df.schema[k].dataType))
         for k in stamped_keys
     }
+    # a CSV file read in the wrong encoding: distinct keys (Müller, Möller) would read alike and merge
+    text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
+    undecoded = (reduce(lambda a, b: a | b, [F.col(k).contains(UNDECODED) for k in text_keys])
+                 if source.format == "csv" and text_keys else F.lit(False))
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
+        F.count_if(undecoded).alias("undecoded"),
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
         F.count_if(time_out_of_range).alias("time_out_of_range"),
@@ -137,6 +144,16 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         raise InputError(f"input '{source.path}' is empty")
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
+    if counts["undecoded"]:
+        examples = [row.asDict() for row in df.where(undecoded).select(*text_keys).limit(EXAMPLES).collect()]
+        given = {name.lower(): value for name, value in source.options.items()}
+        encoding = given.get("encoding", given.get("charset", "UTF-8"))
+        raise InputError(
+            f"{counts['undecoded']} rows of '{source.path}' have key values with bytes that are not "
+            f"{encoding} text (read as {UNDECODED}), e.g. {examples}: distinct keys "
+            "would merge into one series. Set input.options.encoding to the file's encoding, e.g. ISO-8859-1; "
+            "for windows-1252 (a Windows spreadsheet's CSV) also spark.conf spark.sql.legacy.javaCharsets: true"
+        )
     for i, (key, outside) in enumerate(keys_out_of_range.items()):
         if counts[f"key_out_of_range_{i}"]:
             raise InputError(
