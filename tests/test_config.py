@@ -195,6 +195,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("input.time_column=sale.date", "input.time_column"),
         ("input.options.inferSchema=true", "input.options"),  # the job parses a CSV's text itself
         ("input.options.HEADER=false", "input.options"),
+        ("input.options.dateFormat=dd.MM.yyyy", "input.options"),  # ignored: a CSV file's times are parsed as ISO
         ("model.country_holidays=Atlantis", "model.country_holidays"),
         ("model.optimizer=newton", "model.optimizer"),
         ("output.format=csv", "output.format"),

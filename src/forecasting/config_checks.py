@@ -27,6 +27,8 @@ from forecasting.config_schema import (
     ParamSpace,
 )
 
+# CSV reader options the job's own reading would ignore or contradict: it reads every column as text.
+CSV_FIXED_OPTIONS = ("header", "inferschema", "dateformat", "timestampformat", "timestampntzformat")
 # Prophet fits no fewer rows than this.
 MIN_FOLD_TRAIN_ROWS = 2
 # Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
@@ -72,9 +74,10 @@ def validate(config: JobConfig) -> None:
             _check_column_name(key, name, is_key=key == "input.key_columns",
                                delta_output=config.output.format == "delta")
     if inp.format == "csv":
-        fixed = sorted(k for k in inp.options if k.lower() in ("header", "inferschema"))
+        fixed = sorted(k for k in inp.options if k.lower() in CSV_FIXED_OPTIONS)
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
-                 "column as text, then parses the time and target columns itself")
+                 "column as text, then parses the time and target columns itself (times as ISO 8601 text, "
+                 "e.g. 2024-03-31 or 2024-03-31T14:00:00+02:00: convert other forms before the job)")
     _check_time_travel({k.lower(): (k, v) for k, v in inp.options.items()})
     for section, entries in (("input.options", inp.options), ("spark.conf", config.spark.conf)):
         for name, value in entries.items():
