@@ -256,11 +256,16 @@ def test_python_m_forecasting_shows_a_series_without_creating_a_missing_store(jo
     assert "(no MLflow store here)" in capsys.readouterr().out and not nowhere.exists()
 
 
-def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog):
+def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog, tmp_path, monkeypatch):
     assert forecasting_main(["series", *settings_args(job), "region=north", "product=coffee"]) == 1
     assert "no series region=north product=coffee in" in caplog.text
     assert forecasting_main(["series", *settings_args(job), "region=north", "item=tea"]) == 2
     assert "'item' is not a key column; the key columns are region, product" in caplog.text
+    assert "embedded defaults" not in caplog.text  # the job's settings were given
+    monkeypatch.chdir(tmp_path)  # without them: the defaults' key columns, which the job did not have
+    assert forecasting_main(["series", "region=north", "product=tea"]) == 2
+    assert ("'region' is not a key column; the key columns are store, item (read with the embedded defaults "
+            "only: give the job's --config") in caplog.text
     assert forecasting_main(["series", *settings_args(job), "region=north"]) == 2
     assert "name every key column: product=... missing" in caplog.text
 

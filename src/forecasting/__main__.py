@@ -86,14 +86,23 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 keys = lookup.parse_keys(config, args.keys)
             except ValueError as err:
-                logger.error("%s", err)
+                logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG
             answer = lookup.format_series(lookup.series_report(config, keys))
     except lookup.NotFound as err:
-        logger.error("%s", err)
+        logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND
     print(redact_url_password(answer))  # the answer itself, on standard output, as the log: no password
     return cli.EXIT_OK
+
+
+def _defaults_only(args: argparse.Namespace, err: Exception) -> str:
+    """Where nothing but the embedded defaults was read, a hint that the job's config
+    (its keys, experiment, output and tracking) may be what is missing."""
+    if args.config is None and not args.overrides and "--config" not in str(err):
+        return (" (read with the embedded defaults only: give the job's --config, "
+                "or run it in the folder the job ran in with the same settings)")
+    return ""
 
 
 def _positive(text: str) -> int:
