@@ -27,6 +27,7 @@ UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's e
 EARLIEST_TIME = "1677-09-22"
 LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
 # A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
+MINUTES_WITH_ZONE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order): the input's
@@ -54,7 +55,9 @@ def parsed_time(df: DataFrame, column: str) -> Column:
     if isinstance(kind, T.DateType):
         return F.col(column).cast(T.TimestampType())
     if isinstance(kind, T.StringType):
-        return F.try_to_timestamp(_stripped(column))  # blank text: null, a row without a time
+        # ISO 8601 lets a time with a zone leave out its seconds (14:00+02:00), which Spark's parser refuses
+        text = F.regexp_replace(_stripped(column), MINUTES_WITH_ZONE, "$1:00$2")
+        return F.try_to_timestamp(text)  # blank text: null, a row without a time
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text")
 
 
