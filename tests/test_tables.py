@@ -502,7 +502,8 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     spark.createDataFrame([(1, dt.date(2024, 1, 1))], "shop int, run_date date").write.format("delta").save(results)
 
     # a CSV's columns are text: shop is a string now, where the table holds ints
-    with pytest.raises(InputError, match=rf"key column 'shop' is string in the input but int in {results}"):
+    with pytest.raises(InputError, match=rf"key column 'shop' is string in the input but int in {results}: a CSV "
+                                         "file's columns are all text: write the input as parquet or Delta"):
         pipeline.run_job(spark, load_config(None, settings), "2024-02-01")
     with pytest.raises(InputError, match=rf"{results} holds a Delta table, but output.format is parquet"):
         pipeline.run_job(spark, load_config(None, [*settings, "output.format=parquet"]), "2024-02-01")

@@ -137,10 +137,11 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
             )
         for field in series.schema:
             if field.name in config.input.key_columns and field.name in stored and stored[field.name] != field.dataType:
+                how = ("a CSV file's columns are all text: write the input as parquet or Delta with the earlier "
+                       "type" if config.input.format == "csv" else "cast it in the input as before")
                 raise InputError(
                     f"key column {field.name!r} is {field.dataType.simpleString()} in the input but "
-                    f"{stored[field.name].simpleString()} in {path}: cast it in the input as before, or give "
-                    "another output.path"
+                    f"{stored[field.name].simpleString()} in {path}: {how}, or give another output.path"
                 )
 
 
