@@ -224,11 +224,8 @@ LOCAL_MODES = {
 }
 
 
-@pytest.mark.parametrize("case", list(LOCAL_MODES))
-def test_a_multiplicative_fit_whose_trend_nears_zero_keeps_the_better_of_its_mode_and_stans(
-    fast_config, monkeypatch, case
-):
-    make_history, overrides, params, winner = LOCAL_MODES[case]
+def recorded_local_modes(monkeypatch) -> list:
+    """The parameters of each local mode the in-process search stops at, from now on."""
     local_modes, search = [], prophet_map.fit
 
     def recording_fit(stan_init, stan_data):
@@ -239,6 +236,15 @@ def test_a_multiplicative_fit_whose_trend_nears_zero_keeps_the_better_of_its_mod
             raise
 
     monkeypatch.setattr(prophet_map, "fit", recording_fit)
+    return local_modes
+
+
+@pytest.mark.parametrize("case", list(LOCAL_MODES))
+def test_a_multiplicative_fit_whose_trend_nears_zero_keeps_the_better_of_its_mode_and_stans(
+    fast_config, monkeypatch, case
+):
+    make_history, overrides, params, winner = LOCAL_MODES[case]
+    local_modes = recorded_local_modes(monkeypatch)
     stan, ours, data = _fit_both(fast_config(*overrides), make_history(), params)
     assert len(local_modes) == 1
     in_process, stans = prophet_map.value_of(data, local_modes[0]), prophet_map.value_of(data, stan.params)
@@ -268,17 +274,8 @@ def test_a_local_mode_stands_where_stan_fails_outright(fast_config, monkeypatch)
     def stan_failing(self, stan_init, stan_data, **kwargs):
         raise RuntimeError("Error during optimization")
 
-    local_modes, search = [], prophet_map.fit
-
-    def recording_fit(stan_init, stan_data):
-        try:
-            return search(stan_init, stan_data)
-        except prophet_map.LocalMode as local:
-            local_modes.append(local.params)
-            raise
-
     monkeypatch.setattr(type(prophet_backend.array_backend()), "fit_with_stan", stan_failing)
-    monkeypatch.setattr(prophet_map, "fit", recording_fit)
+    local_modes = recorded_local_modes(monkeypatch)
     make_history, overrides, params, _ = LOCAL_MODES["an airport gone quiet"]
     fitted = model.fit(make_history(), fast_config(*overrides), params, 0)
     assert len(local_modes) == 1 and fitted.stan_backend.stan_fit is None
