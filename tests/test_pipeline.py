@@ -346,11 +346,12 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
 
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     staged = spark.createDataFrame([
-        ("ok", None), ("ok", "tracking failed: HTTP 503"),
-        ("failed", "ValueError: x; tracking failed: connection refused"), ("skipped", "too little history"),
-    ], "status string, reason string")
-    counts, untracked = pipeline._status_counts(staged)
+        ("ok", None, "{}"), ("ok", "tracking failed: HTTP 503", "{}"),
+        ("failed", "ValueError: x; tracking failed: connection refused", "{}"), ("skipped", "too little history", None),
+    ], "status string, reason string, model_json string")
+    counts, untracked, models = pipeline._status_counts(staged)
     assert counts == {"ok": 2, "failed": 1, "skipped": 1} and untracked == 2
+    assert models == 3  # the skipped series had no fallback forecast
     summary = pipeline.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counts, untracked=untracked)
     assert "2 of 4 series have no child run: tracking failed for them" in summary.format()
 
