@@ -33,6 +33,10 @@ CSV_FIXED_OPTIONS = ("header", "inferschema", "dateformat", "timestampformat", "
 MIN_FOLD_TRAIN_ROWS = 2
 # Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
 DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
+# A catalog table's name as Spark reads it (table, database.table or catalog.database.table,
+# a part in backquotes when it holds other characters, a backquote in it doubled): the job
+# puts input.path into SQL text (DESCRIBE) when input.format is table.
+TABLE_NAME = re.compile(r"(\w+|`(?:[^`]|``)+`)(\.(\w+|`(?:[^`]|``)+`)){0,2}")
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
 # Characters of a registered model's name that MLflow cannot look up or serve: quotes
@@ -59,6 +63,9 @@ def validate(config: JobConfig) -> None:
     inp = config.input
     _require(bool(inp.path.strip()), "input.path", "must not be empty")
     _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
+    _require(inp.format != "table" or TABLE_NAME.fullmatch(inp.path) is not None, "input.path",
+             f"is {inp.path!r}, not a table name: write [catalog.][database.]table, a part in backquotes "
+             "where it holds characters other than letters, digits and _ (`my-db`.sales)")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
     _require(
         len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"

@@ -94,7 +94,6 @@ def _read_delta_at(spark: SparkSession, config: JobConfig, version: int | None) 
     # the version replaces any timestampAsOf: Delta refuses both at once
     options = {k: v for k, v in source.options.items() if k.lower() not in lineage.TIME_TRAVEL_OPTIONS}
     reader = spark.read.options(**reader_options(options)).option("versionAsOf", version)
-    # DataFrameReader.table parses the name itself: no SQL text is built from the config
     return reader.table(source.path) if source.format == "table" else reader.format("delta").load(source.path)
 
 
@@ -110,5 +109,6 @@ def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
 def _is_delta(spark: SparkSession, fmt: str, path: str) -> bool:
     if fmt == "delta":
         return True
+    # a table name, as config_checks.TABLE_NAME made sure: nothing else in the SQL text
     detail = spark.sql(f"DESCRIBE TABLE EXTENDED {path}").where("col_name = 'Provider'").first()
     return detail is not None and detail["data_type"].lower() == "delta"
