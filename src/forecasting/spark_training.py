@@ -255,7 +255,8 @@ def series_results_table(results: DataFrame, key_columns: list[str], run_date: s
 
 
 def models_table(results: DataFrame, config: JobConfig, run_date: str, job_run_id: str) -> DataFrame:
-    """One row per modelled series: the serialized model (Prophet's or a baseline's) and what made it."""
+    """One row per series with a model, a skipped or failed series' fallback too: the
+    serialized model (Prophet's or a baseline's) and what made it."""
     keys = list(config.input.key_columns)
     return (
         results.where(F.col("model_json").isNotNull())

@@ -311,5 +311,3 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
 def param_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
-
-# --------------------------------------------------------------------------- executor

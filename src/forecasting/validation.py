@@ -26,8 +26,9 @@ UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's e
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
 EARLIEST_TIME = "1677-09-22"
 LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
-# A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
+# An ISO 8601 time with a zone and without seconds (2025-03-25T14:00+02:00), which Spark's parser refuses
 MINUTES_WITH_ZONE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+# A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
 NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order): the input's
@@ -50,12 +51,9 @@ def has_value(df: DataFrame, column: str) -> Column:
 
 def parsed_time(df: DataFrame, column: str) -> Column:
     kind = df.schema[column].dataType
-    if isinstance(kind, (T.TimestampType, T.TimestampNTZType)):
-        return F.col(column).cast(T.TimestampType())
-    if isinstance(kind, T.DateType):
+    if isinstance(kind, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         return F.col(column).cast(T.TimestampType())
     if isinstance(kind, T.StringType):
-        # ISO 8601 lets a time with a zone leave out its seconds (14:00+02:00), which Spark's parser refuses
         text = F.regexp_replace(_stripped(column), MINUTES_WITH_ZONE, "$1:00$2")
         return F.try_to_timestamp(text)  # blank text: null, a row without a time
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text")
