@@ -517,6 +517,14 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     # the same key type, and a table not written yet, pass
     tables.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
                           spark.createDataFrame([(1,)], "shop int"))
+    # so does a parquet table's folder without its files yet; one that cannot be read stops the job
+    parquet = load_config(None, [*settings, "output.format=parquet", f"output.path={tmp_path / 'parquet'}"])
+    (tmp_path / "parquet" / "models").mkdir(parents=True)
+    tables.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
+    (tmp_path / "parquet" / "models" / "part-0.parquet").write_bytes(b"not parquet")
+    with pytest.raises(Exception, match="part-0.parquet") as unreadable:
+        tables.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
+    assert not isinstance(unreadable.value, InputError)
     # another data set's table, keyed otherwise: its rows and these would be mixed, each null in the other's keys
     other = load_config(None, [*settings, "input.key_columns=[store, item]"])
     with pytest.raises(InputError, match=rf"{results} holds series keyed by shop \(.*\), but the config's key "

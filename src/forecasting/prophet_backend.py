@@ -63,8 +63,8 @@ def array_backend():
                 with tempfile.TemporaryDirectory(prefix="prophet-fit-") as folder:
                     try:
                         return super().fit(stan_init, stan_data, output_dir=folder, **kwargs)
-                    except RuntimeError:
-                        pass
+                    except RuntimeError as err:
+                        logger.debug("L-BFGS failed (%s); BFGS from a plausible noise scale", err)
                     # With tight priors (a small changepoint_prior_scale) L-BFGS cannot
                     # leave Prophet's start, where the noise scale is the whole range of
                     # y. Prophet then runs Newton from that start, 25 to 40 times slower

@@ -119,7 +119,7 @@ class EarlyWorkers(threading.Thread):
             self.worker_pids = {row["worker"] for row in rows}
             self.loaded = all(row["loaded"] for row in rows)
         except Exception as err:
-            logger.debug("starting Python workers early failed: %s", err)
+            logger.info("starting Python workers early failed (the training starts them itself): %s", err)
 
 
 _started: list[EarlyWorkers] = []

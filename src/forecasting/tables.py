@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -123,7 +124,8 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
                              "or give another output.path (the job would not read its own earlier rows)")
         try:
             stored = {field.name: field.dataType for field in spark.read.format(fmt).load(path).schema}
-        except Exception:  # a folder without a table's files yet: nothing to clash with
+        except AnalysisException as err:  # a folder without a table's files yet: nothing to clash with
+            logger.debug("%s holds no table yet: %s", path, err)
             continue
         keys = list(config.input.key_columns)
         stored_keys = [column for column in stored if column.lower() not in RESERVED_KEY_NAMES]
