@@ -1,5 +1,6 @@
 """A deliberately dirty input: every key comes out exactly once, good series as usual."""
 import json
+import re
 
 import mlflow
 import numpy as np
@@ -14,6 +15,15 @@ from forecasting.config import load_config
 RUN_DATE = "2024-02-29"  # the last day of the 60-day series from 1 January
 LONG_KEY = "a-very-long-store-name-" * 40
 ODD_KEYS = ["O'Brien's", 'say "cheese"', "a/b/../../etc", "with space.and.dots", "Zürich ☃", LONG_KEY]
+
+
+def tag_filter(column: str, value) -> str:
+    """The filter docs/results.md tells a user to write for ``tags.<column> = value``:
+    a value holding a single quote in double quotes, a column name that is not a
+    plain word in backquotes (MLflow's filters have no escape character)."""
+    text = tracking.key_text(value)
+    name = f"tags.`{column}`" if re.search(r"[^A-Za-z0-9_]", column) else f"tags.{column}"
+    return f"{name} = '{text}'" if "'" not in text else f'{name} = "{text}"'
 
 
 def dirty_series() -> dict[str, pd.DataFrame]:
@@ -150,7 +160,7 @@ def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
         by_hash = client.search_runs([experiment], filter_string=tracking.series_filter({"store": store}))
         assert [r.info.run_id for r in by_hash] == [expected]
         if not ("'" in store and '"' in store):
-            by_tag = client.search_runs([experiment], filter_string=tracking.tag_filter("store", store))
+            by_tag = client.search_runs([experiment], filter_string=tag_filter("store", store))
             assert [r.info.run_id for r in by_tag] == [expected], store
         run = client.get_run(expected)
         assert run.data.tags["store"] == store[: tracking.MAX_TAG_VALUE]

@@ -3,11 +3,12 @@ import pytest
 
 from forecasting.config import load_config
 from forecasting.spark_session import (
-    DELTA_CATALOG_KEY, DELTA_CONF, DELTA_EXTENSION, JOB_DEFAULTS, session_conf, with_task_retries,
+    DELTA_CATALOG_KEY, DELTA_CONF, JOB_DEFAULTS, session_conf, with_task_retries,
 )
 
 SEDONA = "org.apache.sedona.sql.SedonaSqlExtensions"
 ICEBERG = "org.apache.iceberg.spark.SparkSessionCatalog"
+DELTA_EXTENSION = DELTA_CONF["spark.sql.extensions"]
 
 
 @pytest.mark.parametrize("master, expected", [

@@ -46,14 +46,6 @@ def test_series_identity_and_hash_are_stable_and_null_safe():
     assert tracking.series_hash({"x": "a/b", "y": "c"}) != tracking.series_hash({"x": "a", "y": "b/c"})
 
 
-def test_tag_filters_quote_what_mlflow_can_express():
-    assert tracking.tag_filter("store", "north") == "tags.store = 'north'"
-    assert tracking.tag_filter("Airport Code", "JFK") == "tags.`Airport Code` = 'JFK'"
-    assert tracking.tag_filter("store", "O'Brien") == 'tags.store = "O\'Brien"'
-    with pytest.raises(ValueError, match="series_hash"):
-        tracking.tag_filter("store", """both ' and " quotes""")
-
-
 def test_credentials_never_show_in_the_run_context_repr():
     context = tracking.RunContext("u", "1", "p", "2024-01-01", True, True, credentials={"MLFLOW_TRACKING_PASSWORD": "x" * 20})
     assert "x" * 20 not in repr(context)

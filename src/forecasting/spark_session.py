@@ -41,7 +41,6 @@ DELTA_CONF = {
 }
 # JOB_DEFAULTS the job's results depend on: a value given to spark-submit is replaced, with a warning.
 REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
-DELTA_EXTENSION = DELTA_CONF["spark.sql.extensions"]
 DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
 # A local master given without a failure count, local[N] or local[*], gives each task one attempt
 # (spark.task.maxFailures applies to clusters only): one dead Python worker would fail the job.

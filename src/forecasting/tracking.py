@@ -9,7 +9,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,22 +229,6 @@ def series_hash(keys: dict[str, Any]) -> str:
     null key and the text "<null>" too), the same in every process."""
     canonical = json.dumps([None if _is_null(v) else str(v) for v in keys.values()], ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
-
-
-def tag_filter(column: str, value: Any) -> str:
-    """An MLflow search filter matching ``tags.<column> = value`` exactly.
-
-    MLflow's filter strings have no escape character: a value holding a single
-    quote is double-quoted, one holding both quote kinds cannot be written, so
-    such lookups go through the ``series_hash`` tag instead.
-    """
-    text = key_text(value)
-    name = f"tags.`{column}`" if re.search(r"[^A-Za-z0-9_]", column) else f"tags.{column}"
-    if "'" not in text:
-        return f"{name} = '{text}'"
-    if '"' not in text:
-        return f'{name} = "{text}"'
-    raise ValueError(f"{text!r} holds both quote kinds: search by tags.{SERIES_HASH_TAG} = '<series_hash(keys)>'")
 
 
 def series_filter(keys: dict[str, Any]) -> str:
