@@ -63,6 +63,21 @@ def test_times_with_offsets_across_daylight_saving_are_read_as_the_job_reads_the
     assert history["ds"].tolist() == list(pd.date_range("2024-03-30 23:00", periods=4, freq="h"))
 
 
+def test_times_written_in_the_several_iso_forms_the_job_reads_are_read_alike(tmp_path):
+    # the job takes dates, times with or without seconds or a zone, and whitespace around them,
+    # in one column; pandas guessed one format from the first row and failed on the others
+    (tmp_path / "input.csv").write_text(
+        "store,day,sales\n"
+        "a,2024-01-01,1\na,2024-01-02T00:00:00,2\na, 2024-01-03 00:00 ,3\na,2024-01-04T01:00+01:00,4\n"
+        "a,2024-01-05 00:00:00Z,5\na,,6\n"
+    )
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=day", "input.target_column=sales"])
+    history = explore.load_history(config.to_dict(), {"store": "a"})
+    assert history["ds"].tolist() == list(pd.date_range("2024-01-01", periods=5, freq="D"))
+    assert history["y"].tolist() == [1, 2, 3, 4, 5]  # a row without a time is left out, as the job leaves it
+
+
 def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
     store = tmp_path / "mlruns"
     with pytest.raises(LookupError, match=f"no MLflow store at {store}"):

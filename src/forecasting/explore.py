@@ -250,9 +250,11 @@ def load_history(
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
-    # as the job reads times: an offset converted to UTC, whose wall-clock times it models
-    ds = pd.to_datetime(history["ds"], utc=True).dt.tz_convert(None)
+    times = history["ds"].str.strip() if history["ds"].dtype == object else history["ds"]
+    # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
+    ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
     history = history.assign(ds=ds, y=pd.to_numeric(history["y"]).astype("float64"))  # the job models doubles
+    history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:
         history = history[history["ds"] < end_of_day(run_date)]  # the job's cut: pipeline.as_of_cut
     return history.sort_values("ds")
