@@ -385,14 +385,17 @@ def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
     assert rejected.forecast is None  # rejected data gets no fallback either
 
 
-def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(fast_config, monkeypatch):
+def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(fast_config, monkeypatch, caplog):
     def broken(history, config, folds=None):
         raise RuntimeError("optimizer exploded")
 
     monkeypatch.setattr("forecasting.series.tuning.tune", broken)
     history = daily_series(60)
-    outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"))
+    outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"), name="series east/tea")
     assert outcome.status == FAILED
+    # the log names the series: among thousands, the traceback alone would not say which
+    assert [r.getMessage().splitlines()[0] for r in caplog.records if r.levelname == "WARNING"] == [
+        "series east/tea failed: optimizer exploded"]
     assert outcome.reason == "RuntimeError: optimizer exploded; fallback forecast: seasonal_naive"
     assert outcome.model_name == "seasonal_naive"
     last_week = history["y"].iloc[-7:].to_numpy()
@@ -414,14 +417,15 @@ def test_a_winner_whose_refit_fails_leaves_no_backtest_beside_the_fallbacks_fore
     assert outcome.backtest == [] and outcome.cv_metrics == {}
 
 
-def test_a_series_that_breaks_cleaning_or_its_fallback_fails_alone(fast_config, monkeypatch):
+def test_a_series_that_breaks_cleaning_or_its_fallback_fails_alone(fast_config, monkeypatch, caplog):
     def broken(*args):
         raise ZeroDivisionError("no periods")
 
     history = daily_series(60)
     monkeypatch.setattr("forecasting.series.clean_history", broken)
-    outcome = train_series(history, fast_config())
+    outcome = train_series(history, fast_config(), name="series east/tea")
     assert (outcome.status, outcome.reason) == (FAILED, "cleaning failed: ZeroDivisionError: no periods")
+    assert "series east/tea failed in cleaning: no periods" in caplog.text
     assert outcome.forecast is None and outcome.history_length == 60
     monkeypatch.undo()
     monkeypatch.setattr("forecasting.series.tuning.tune", broken)

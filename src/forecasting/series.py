@@ -165,7 +165,8 @@ def _freeze_heap_after_first_series() -> None:
 
 def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdout: int = 0,
                  run_date: str | pd.Timestamp | None = None, input_end: str | pd.Timestamp | None = None,
-                 now: str | pd.Timestamp | None = None, inject_failure: bool = False) -> SeriesOutcome:
+                 now: str | pd.Timestamp | None = None, inject_failure: bool = False,
+                 name: str = "a series") -> SeriesOutcome:
     """Clean, select and tune, fit and forecast one series given as columns ``ds`` and ``y``.
 
     ``seed`` fixes the sampled forecast interval. With ``holdout`` > 0 the rows of
@@ -176,7 +177,8 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     zero gaps; ``now`` is the run's start during its run date (see ``clean_history``). Never raises: a problem becomes a
     ``skipped`` or ``failed`` outcome with a reason, forecast by the configured
     fallback where the data allows. ``inject_failure`` (reliability.fail_series, for
-    tests) makes the selection raise, as a broken fit would.
+    tests) makes the selection raise, as a broken fit would. ``name``, the series' id,
+    names it in the log when it fails.
     """
     started = time.perf_counter()
     _freeze_heap_after_first_series()
@@ -187,7 +189,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
         if holdout and not cleaned.rejection:
             history, actual = split_holdout(prepared, cleaned, holdout, config)
     except Exception as err:  # as below: this series fails, the others go on
-        logger.warning("series failed in cleaning: %s\n%s", err, traceback.format_exc())
+        logger.warning("%s failed in cleaning: %s\n%s", name, err, traceback.format_exc())
         return SeriesOutcome(FAILED, f"cleaning failed: {type(err).__name__}: {err}", len(history))
     outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes,
                             history_end=history["ds"].max() if len(history) else None, cleaned=cleaned.history)
@@ -203,7 +205,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
             raise RuntimeError("fault injection (reliability.fail_series)")
         _select_and_forecast(outcome, history, config, seed, actual)
     except Exception as err:  # one series must never stop the others
-        logger.warning("series failed: %s\n%s", err, traceback.format_exc())
+        logger.warning("%s failed: %s\n%s", name, err, traceback.format_exc())
         outcome.status, outcome.reason = FAILED, f"{type(err).__name__}: {err}"
         return _with_fallback(outcome, history, config, started, actual)
     outcome.fit_seconds = time.perf_counter() - started

@@ -113,7 +113,7 @@ def train_group(
         # the run date is the as-of cut the job applied: a period still open on it is not a whole one
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
                                run_date=context.run_date, input_end=context.input_end, now=context.known_until,
-                               inject_failure=config.reliability.fail_series == name)
+                               inject_failure=config.reliability.fail_series == name, name=f"series {name}")
     run_id, reason = None, outcome.reason
     model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
     tracking_started = time.perf_counter()
