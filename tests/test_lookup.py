@@ -158,6 +158,18 @@ def test_the_answer_is_flushed_and_its_code_kept_when_leaving_without_the_interp
     assert (done.returncode, done.stdout) == (3, "the answer\n")  # a pipe buffers it: lost without a flush
 
 
+def test_an_answer_whose_reader_stops_early_ends_without_a_traceback():
+    import subprocess
+    import sys
+
+    # as `python -m forecasting runs | head -1`: the reader closes the pipe before the answer is written
+    answer = "from forecasting.__main__ import exit_now, print_answer; print_answer('row\\n' * 100000); exit_now(0)"
+    process = subprocess.Popen([sys.executable, "-c", answer], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
+
+
 def test_a_key_given_twice_with_two_values_is_refused(fast_config):
     config = fast_config("input.key_columns=[store, item]")
     assert lookup.parse_keys(config, ["item=2", "store=1"]) == {"store": "1", "item": "2"}

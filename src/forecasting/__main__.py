@@ -92,8 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     except lookup.NotFound as err:
         logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND
-    print(redact_url_password(answer))  # the answer itself, on standard output, as the log: no password
+    print_answer(redact_url_password(answer))  # as the log: no password
     return cli.EXIT_OK
+
+
+def print_answer(text: str) -> None:
+    """The answer itself, on standard output. A reader that stops early (``| head``)
+    closes the pipe: the rest is not wanted, which is no error to report."""
+    try:
+        print(text)
+    except BrokenPipeError:
+        pass
 
 
 def _defaults_only(args: argparse.Namespace, err: Exception) -> str:
@@ -117,7 +126,10 @@ def exit_now(code: int) -> None:
     ("terminate called without an active exception", exit 134 instead of the
     answer's code; delta-io/delta-rs#2184)."""
     logging.shutdown()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (print_answer)
+        pass
     sys.stderr.flush()
     os._exit(code)
 
