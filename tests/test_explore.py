@@ -78,6 +78,38 @@ def test_times_written_in_the_several_iso_forms_the_job_reads_are_read_alike(tmp
     assert history["y"].tolist() == [1, 2, 3, 4, 5]  # a row without a time is left out, as the job leaves it
 
 
+def test_local_input_files_changed_since_the_run_are_warned_about(tmp_path, caplog):
+    import hashlib
+
+    path = tmp_path / "input.csv"
+    path.write_text("store,day,sales\na,2024-01-01,1\na,2024-01-02,2\n")
+    config = load_config(None, [f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
+                                "input.target_column=sales"]).to_dict()
+    as_run = hashlib.sha256(path.read_bytes()).hexdigest()  # the run's data_version: the file's content hash
+    explore.load_history(config, {"store": "a"}, data_version=as_run)
+    assert "has changed" not in caplog.text
+    path.write_text("store,day,sales\na,2024-01-01,1\na,2024-01-02,20\n")
+    assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [1, 20]
+    assert f"input {path} has changed since the run read it" in caplog.text and as_run in caplog.text
+
+    # a folder: its data files in order, not the ones Spark leaves out (_SUCCESS, .crc, _temporary)
+    folder = tmp_path / "parts"
+    for name, shop in (("part-1.parquet", "b"), ("part-0.parquet", "a")):
+        (folder / "day=2024-01-01").mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"store": [shop], "sales": [1.0]}).to_parquet(folder / "day=2024-01-01" / name)
+    (folder / "_SUCCESS").write_text("")
+    (folder / "day=2024-01-01" / ".part-0.parquet.crc").write_text("x")
+    (folder / "_temporary").mkdir()
+    (folder / "_temporary" / "part-9.parquet").write_text("x")
+    parts = sorted((folder / "day=2024-01-01").glob("part-*"))
+    as_run = hashlib.sha256(b"".join(part.read_bytes() for part in parts)).hexdigest()
+    config = load_config(None, [f"input.path={folder}", "input.format=parquet", "input.key_columns=[store]",
+                                "input.time_column=day", "input.target_column=sales"]).to_dict()
+    caplog.clear()
+    assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [1.0]
+    assert "has changed" not in caplog.text
+
+
 def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
     store = tmp_path / "mlruns"
     with pytest.raises(LookupError, match=f"no MLflow store at {store}"):

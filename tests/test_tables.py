@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import explore, model_store, pipeline, scoring, tables, tracking
+from forecasting import explore, model, model_store, pipeline, scoring, tables, tracking
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -369,27 +369,51 @@ def test_pandas_reads_the_delta_tables_without_a_jvm(spark, runs):
     )
 
 
-def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs):
+def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, caplog):
     """A forecast row that a later rerun replaced still leads to its model and metrics."""
-    config = runs["config"]
-    first_version = _version_with(spark, runs, FULL_DATE)
-    old = explore.read_table(runs["full"].tables[tables.FORECASTS], version=first_version)  # as the README does
+    config, path, job_run_id = runs["config"], runs["full"].tables[tables.FORECASTS], runs["full"].job_run_id
+    # each commit records the job run it wrote for: the version needs no search through the rows
+    first_version = explore.version_written_by(path, job_run_id)
+    assert first_version == _version_with(spark, runs, FULL_DATE)
+    old = explore.read_table(path, version=first_version)  # as docs/results.md does
     before = old[(old.shop == "b") & (old.source == "trained") & (old.run_date.astype(str) == FULL_DATE)]
-    before = before.sort_values("ds")
+    before = before.sort_values("ds").reset_index(drop=True)
     pipeline.run_job(spark, config, FULL_DATE)  # the scheduled run is repeated
     now = read(spark, runs, tables.FORECASTS).where(
         (F.col("run_date") == FULL_DATE) & (F.col("source") == "trained") & (F.col("shop") == "b")
     )
     assert now.select("child_run_id").distinct().first()[0] != before["child_run_id"].iloc[0]
 
-    run_id = before["child_run_id"].iloc[0]
+    # the notebook's rows of that job run: from the version it wrote, since the rerun replaced them
     client = mlflow.MlflowClient(runs["full"].tracking_uri)
+    job = client.get_run(job_run_id)
+    assert job.data.tags[tracking.SUPERSEDED_TAG]
+    replaced = explore.job_rows(path, job)
+    pd.testing.assert_frame_equal(
+        replaced[(replaced.shop == "b") & (replaced.source == "trained")].sort_values("ds").reset_index(drop=True),
+        before)
+    assert f"were replaced by the later run {job.data.tags[tracking.SUPERSEDED_TAG]}" in caplog.text
+    # its input, checked against the content hash the run recorded (through Spark's list of files)
+    history = explore.load_history(config.to_dict(), {"shop": "b"}, data_version=job.data.tags["data_version"],
+                                   run_date=FULL_DATE)
+    source = runs["source"][runs["source"].shop == "b"]
+    assert history["y"].tolist() == source["y"].tolist() and "has changed" not in caplog.text
+
+    run_id = before["child_run_id"].iloc[0]
     run = client.get_run(run_id)
     assert run.data.tags["shop"] == "b" and "cv_smape" in run.data.metrics and run.data.params
     mlflow.set_tracking_uri(runs["full"].tracking_uri)
-    model = mlflow.prophet.load_model(f"runs:/{run_id}/model")
+    prophet = mlflow.prophet.load_model(f"runs:/{run_id}/model")
     # deltalake's zoned microseconds, which Prophet misread, are gone
-    np.testing.assert_allclose(model.predict(before[["ds"]])["yhat"], before["yhat"], rtol=1e-9)
+    np.testing.assert_allclose(prophet.predict(before[["ds"]])["yhat"], before["yhat"], rtol=1e-9)
+    # the whole row, interval too: the models table's row at the version that run wrote, with the series' seed
+    models_path = runs["full"].tables[tables.MODELS]
+    stored = explore.read_table(models_path, version=explore.version_written_by(models_path, job_run_id))
+    stored = stored[(stored.shop == "b") & (stored.run_date.astype(str) == FULL_DATE)].iloc[0]
+    again = model_store.forecast(stored.model, stored.model_json, None, config.forecast.horizon, stored.frequency,
+                                 stored.interval_width, model.series_seed(tracking.series_id({"shop": "b"})))
+    columns = ["ds", "yhat", "yhat_lower", "yhat_upper"]
+    pd.testing.assert_frame_equal(again[columns].reset_index(drop=True), before[columns], check_exact=False, rtol=1e-9)
 
 
 def _version_with(spark, runs, run_date):
@@ -443,11 +467,11 @@ def test_a_key_with_a_colon_and_a_backtick_is_indexed_and_an_older_table_keeps_i
         "`shop:``id` string, status string, model string, model_json string, run_date date",
     )
     new, older = str(tmp_path / "new"), str(tmp_path / "older")
-    tables.write_slice(rows, tables.MODELS, new, "delta", {"run_date": "2024-03-31"}, ["shop:`id"])
+    tables.write_slice(rows, tables.MODELS, new, "delta", {"run_date": "2024-03-31"}, ["shop:`id"], "r1")
     assert sorted(_delta_log(new)[1][0]["minValues"]) == ["model", "shop:`id"]
 
     rows.write.format("delta").partitionBy("run_date").save(older)  # as a job before this setting made it
-    tables.write_slice(rows, tables.MODELS, older, "delta", {"run_date": "2024-03-31"}, ["shop:`id"])
+    tables.write_slice(rows, tables.MODELS, older, "delta", {"run_date": "2024-03-31"}, ["shop:`id"], "r1")
     configuration, stats = _delta_log(older)
     assert "delta.dataSkippingStatsColumns" not in configuration
     assert sorted(stats[-1]["minValues"]) == ["model", "model_json", "shop:`id", "status"]
@@ -458,7 +482,7 @@ def test_a_boolean_key_is_written_without_statistics_on_it(spark, tmp_path):
     rows = spark.createDataFrame([("a", True, "ok", "prophet", "{}", dt.date(2024, 3, 31))],
                                  "shop string, promo boolean, status string, model string, model_json string, run_date date")
     path = str(tmp_path / "models")
-    tables.write_slice(rows, tables.MODELS, path, "delta", {"run_date": "2024-03-31"}, ["shop", "promo"])
+    tables.write_slice(rows, tables.MODELS, path, "delta", {"run_date": "2024-03-31"}, ["shop", "promo"], "r1")
     configuration, stats = _delta_log(path)
     assert configuration["delta.dataSkippingStatsColumns"] == "`shop`,`model`"
     assert DeltaTable(path).to_pandas()["promo"].tolist() == [True]

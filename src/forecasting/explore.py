@@ -5,6 +5,8 @@ client, so an analyst's laptop needs neither a JVM nor a cluster.
 """
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -12,10 +14,12 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 import yaml
 
-from forecasting import tracking
+from forecasting import lineage, tracking
 from forecasting.cleaning import end_of_day
 from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
+
+logger = logging.getLogger(__name__)
 
 
 def missing_store(tracking_uri: str) -> str | None:
@@ -76,20 +80,28 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> 
 def job_rows(path: str | Path, job) -> pd.DataFrame:
     """The rows of a Delta table that the job run ``job`` (its MLflow parent run) wrote,
     read as ``read_table`` reads them. A run date alone is no run: two configs sharing
-    an experiment and a date write to different folders. LookupError when the run
-    has no rows here."""
+    an experiment and a date write to different folders. Rows a later run of the date
+    replaced are read from the version that wrote them (``version_written_by``), with a
+    warning. LookupError when the run has no rows here."""
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     run_id = job.info.run_id
     try:
-        dataset = DeltaTable(str(path)).to_pyarrow_dataset()
-        frame, found = _from_arrow(dataset.to_table(filter=ds.field("job_run_id") == run_id)), "no rows"
+        table, found = DeltaTable(str(path)), "no rows"
+        frame = _from_arrow(table.to_pyarrow_dataset().to_table(filter=ds.field("job_run_id") == run_id))
     except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
-        frame, found = pd.DataFrame(), "no table, so no rows"
+        table, frame, found = None, pd.DataFrame(), "no table, so no rows"
+    tags = job.data.tags
+    written = version_written_by(table, run_id) if frame.empty and table is not None else None
+    if written is not None:
+        table.load_as_version(written)
+        frame = _from_arrow(table.to_pyarrow_dataset().to_table(filter=ds.field("job_run_id") == run_id))
+        logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
+                       run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
+                       if tags.get(tracking.SUPERSEDED_TAG) else "", written)
     if frame.empty:
-        tags = job.data.tags
         written_to, replaced_by = tags.get(tracking.OUTPUT_PATH_TAG), tags.get(tracking.SUPERSEDED_TAG)
         if replaced_by:
             why = f"the later run {replaced_by} of that date replaced them"
@@ -101,6 +113,24 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
                    "Set FORECAST_OUTPUT to that folder")
         raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: {why}")
     return frame
+
+
+def version_written_by(table, job_run_id: str) -> int | None:
+    """The version of a Delta table (a path or a ``DeltaTable``) that job run
+    ``job_run_id`` committed, from the run id each commit of the job records
+    (``tables.write_slice``); None when no commit says so (a table written before
+    the job recorded it, or by another run)."""
+    from deltalake import DeltaTable
+
+    table = table if isinstance(table, DeltaTable) else DeltaTable(str(table))
+    for commit in table.history():  # newest first
+        try:
+            metadata = json.loads(commit.get("userMetadata") or "{}")
+        except ValueError:  # another writer's own text
+            continue
+        if isinstance(metadata, dict) and metadata.get(tracking.COMMIT_RUN_KEY) == job_run_id:
+            return commit["version"]
+    return None
 
 
 def read_table(path: str | Path, version: int | None = None, timestamp: str | None = None) -> pd.DataFrame:
@@ -197,6 +227,22 @@ def _typed(text: str, column_type):
         return pa.scalar(text).cast(pa.timestamp(column_type.unit)).cast(column_type)
 
 
+def _warn_if_changed(path: str, data_version: str) -> None:
+    """Warn when local input files no longer hash to the run's ``data_version``
+    (``lineage.files_digest``, over the files Spark reads: none whose name starts
+    with _ or .)."""
+    if urlparse(path).scheme not in ("", "file"):
+        return  # hashed by path, size and modification time, through Hadoop
+    root = Path(unquote(urlparse(path).path)).expanduser()
+    files = [root] if root.is_file() else sorted(
+        found for found in root.rglob("*")
+        if found.is_file() and not any(part.startswith(("_", ".")) for part in found.relative_to(root).parts))
+    _, digest = lineage.files_digest(None, [found.resolve().as_uri() for found in files])
+    if digest != data_version:
+        logger.warning("input %s has changed since the run read it (its content hash is now %s, the run's "
+                       "data_version is %s): these rows are the input as it is now", path, digest, data_version)
+
+
 def _matches(column: pd.Series, value: Any) -> pd.Series:
     """Which rows hold the key value, compared as text the way the tags show it
     (``tracking.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
@@ -225,7 +271,9 @@ def load_history(
     read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest).
     ``run_date``, the run's tag of that name: only the rows the job knew on it, those
     before the end of that day (a backfill's history stops where its forecast starts).
-    ``folder``: the one the job ran in, which a relative input path is relative to."""
+    ``folder``: the one the job ran in, which a relative input path is relative to.
+    For local CSV or parquet files, ``data_version`` is their content's hash: a warning
+    says when they changed since the run read them."""
     source = dict(config["input"])
     if folder is not None and source["path"] != SAMPLE_INPUT and not urlparse(source["path"]).scheme:
         source["path"] = str(Path(folder) / Path(source["path"]).expanduser())
@@ -247,6 +295,8 @@ def load_history(
         frame = _to_pandas(pq.read_table(source["path"]))  # a Spark-written file has no pandas metadata
     else:
         raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
+    if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
+        _warn_if_changed(source["path"], data_version)
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]

@@ -76,11 +76,19 @@ def sample_version(frame: pd.DataFrame) -> dict:
 
 
 def files_version(spark, config: JobConfig, input_files: list[str]) -> dict:
-    """Each input file with its size; one hash over the contents of all of them.
+    """Each input file with its size; one hash over the contents of all of them
+    (``files_digest``)."""
+    entries, digest = files_digest(spark, input_files)
+    return {"source": config.input.path, "format": config.input.format, "files": entries, "content_sha256": digest}
+
+
+def files_digest(spark, input_files: list[str]) -> tuple[list[dict], str]:
+    """The files (URIs) with their sizes, and one hash over all of them in URI order.
 
     Local files are hashed by content; files on a cluster file system by their
     path, size and modification time, read through Hadoop (reading terabytes on
-    the driver to hash them would cost more than the job).
+    the driver to hash them would cost more than the job). Local files need no
+    ``spark``: a notebook checks a run's data version with it.
     """
     entries = []
     digest = hashlib.sha256()
@@ -97,12 +105,7 @@ def files_version(spark, config: JobConfig, input_files: list[str]) -> dict:
             size = status.getLen()
             digest.update(f"{uri}|{size}|{status.getModificationTime()}".encode())
         entries.append({"path": uri, "bytes": size})
-    return {
-        "source": config.input.path,
-        "format": config.input.format,
-        "files": entries,
-        "content_sha256": digest.hexdigest(),
-    }
+    return entries, digest.hexdigest()
 
 
 def _hadoop_status(spark, uri: str):

@@ -211,7 +211,8 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
     path = summary.tables[tables.EVALUATION]
     spark = staged.sparkSession
     with job_description(spark, f"write {tables.EVALUATION}"):
-        tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date}, keys)
+        tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date}, keys,
+                           context.parent_run_id)
     summary.wrote = True  # a failure in the report below leaves the rows written
     with job_description(spark, "the evaluation's report"):
         written = tables.read_table(spark, config, tables.EVALUATION).where(
@@ -279,7 +280,7 @@ def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], r
     def write(name: str) -> None:
         df, slice_values = outputs[name]
         with job_description(staged.sparkSession, f"write {name}"):  # each thread's own
-            tables.write_slice(df, name, paths[name], config.output.format, slice_values, keys)
+            tables.write_slice(df, name, paths[name], config.output.format, slice_values, keys, job_run_id)
 
     # Side by side: each write is mostly the driver's planning and commit, one after
     # another they left a core idle (400 series: 2.6 s in a row).

@@ -268,7 +268,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         with job_description(spark, f"write {tables.FORECASTS}"):
             tables.write_slice(
                 forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
-                {"run_date": run_date, "source": tables.SCORED}, keys,
+                {"run_date": run_date, "source": tables.SCORED}, keys, context.parent_run_id,
             )
         summary.wrote = True
         with job_description(spark, "count the series by status"):

@@ -7,6 +7,7 @@ touches other dates.
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from forecasting import tracking
 from forecasting.config import JobConfig
 from forecasting.config_schema import RESERVED_KEY_NAMES
 
@@ -74,9 +76,13 @@ def table_paths(config: JobConfig) -> dict[str, str]:
 
 
 def write_slice(
-    df: DataFrame, name: str, path: str, fmt: str, slice_values: dict[str, str], key_columns: list[str]
+    df: DataFrame, name: str, path: str, fmt: str, slice_values: dict[str, str], key_columns: list[str],
+    job_run_id: str,
 ) -> None:
-    """Replace the rows of one slice (partition values) of a table with ``df``."""
+    """Replace the rows of one slice (partition values) of a table with ``df``, which
+    job run ``job_run_id`` (its MLflow parent run) computed. A Delta commit records
+    it (``userMetadata``): after a rerun, ``history()`` still says which version holds
+    a run's rows (``explore.version_written_by``)."""
     partitions = PARTITIONS[name]
     if sorted(slice_values) != sorted(partitions):
         raise ValueError(f"{name} slices are named by {partitions}, got {sorted(slice_values)}")
@@ -89,6 +95,7 @@ def write_slice(
             .option("mergeSchema", "true")
             .option("delta.dataSkippingStatsColumns", skipping_columns(name, with_statistics(df, key_columns)))
             .option("delta.logRetentionDuration", LOG_RETENTION)
+            .option("userMetadata", json.dumps({tracking.COMMIT_RUN_KEY: job_run_id}))
             .partitionBy(*partitions).save(path)
         )
     else:
