@@ -149,6 +149,42 @@ def test_a_config_naming_fewer_key_columns_than_the_tables_is_refused_not_answer
     assert "holds series keyed by region, sku, but the config's key columns are region" in caplog.text
 
 
+def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_named(tmp_path, monkeypatch, capsys,
+                                                                                   caplog):
+    import datetime as dt
+
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    dates = [dt.date(2024, 1, day) for day in (1, 8, 15)]
+    results = pd.DataFrame({"region": "north", "status": ["failed", "ok", "ok"], "reason": ["broke", "", ""],
+                            "run_date": dates, "job_run_id": ["j1", "j8", "j15"], "child_run_id": [""] * 3})
+    write_deltalake(str(tmp_path / "out" / "series_results"), results, partition_by=["run_date"])
+    forecasts = pd.DataFrame({
+        "region": "north", "ds": pd.to_datetime(["2024-01-02", "2024-01-09", "2024-01-16"], utc=True),
+        "yhat": [1.0, 8.0, 15.0], "yhat_lower": 0.0, "yhat_upper": 20.0, "model": "naive", "run_date": dates,
+        "source": "trained", "model_run_date": dates, "job_run_id": ["j1", "j8", "j15"], "child_run_id": [""] * 3})
+    write_deltalake(str(tmp_path / "out" / "forecasts"), forecasts, partition_by=["run_date", "source"])
+    monkeypatch.chdir(tmp_path)
+    asked = ["series", "--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[region]",
+             "--set", f"tracking.uri={tmp_path / 'mlruns'}", "region=north"]
+
+    assert forecasting_main(asked) == 0
+    latest = capsys.readouterr().out
+    assert "  run date    2024-01-15" in latest and "latest forecast: run date 2024-01-15" in latest
+    assert "  run dates   3: 2024-01-01, 2024-01-08, 2024-01-15 (--run-date to see another)" in latest
+
+    assert forecasting_main([*asked, "--run-date", "2024-01-01"]) == 0
+    first = capsys.readouterr().out
+    assert "  status      failed" in first and "  reason      broke" in first and "  job run     j1" in first
+    assert "forecast: run date 2024-01-01 (trained), 1 steps" in first and "latest forecast" not in first
+    assert "\n2024-01-02 1.000 " in first
+
+    assert forecasting_main([*asked, "--run-date", "2024-01-02"]) == 1
+    assert "no run date 2024-01-02 for series region=north in" in caplog.text
+    assert "its run dates: 2024-01-01, 2024-01-08, 2024-01-15" in caplog.text
+
+
 def test_the_answer_is_flushed_and_its_code_kept_when_leaving_without_the_interpreters_teardown():
     import subprocess
     import sys

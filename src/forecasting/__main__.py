@@ -48,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
     )
     series.add_argument("keys", nargs="+", metavar="KEY=VALUE", help="every key column's value")
+    series.add_argument("--run-date", type=cli.run_date,
+                        help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
     commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")
     return main_parser
 
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.configure_logging(args.log_level)
     config = cli.load_or_exit(args)
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
-        print(tables.output_root(config))
+        print_answer(tables.output_root(config))
         return cli.EXIT_OK
     # the jobs' retry settings, and a quick answer when the server is down (MLflow's
     # own retries would spend minutes before a traceback)
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG
-            answer = lookup.format_series(lookup.series_report(config, keys))
+            answer = lookup.format_series(lookup.series_report(config, keys, args.run_date))
     except lookup.NotFound as err:
         logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND

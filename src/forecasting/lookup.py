@@ -102,7 +102,8 @@ class SeriesReport:
     """What the tables and MLflow say about one series."""
 
     keys: dict[str, str]
-    result: pd.Series  # the newest series_results row
+    result: pd.Series  # the newest series_results row, or the asked run date's
+    run_dates: list[str]  # every run date series_results holds for the series, oldest first
     forecast: pd.DataFrame  # the newest forecast, FORECAST_COLUMNS; empty when there is none
     forecast_run_date: str | None
     forecast_source: str | None
@@ -110,6 +111,7 @@ class SeriesReport:
     forecast_runs: tuple[str, str] | None  # the forecast's own job run and child run (the model's)
     child_run_status: str | None
     child_run_where: list[str]  # lines saying where to open the child run
+    asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
@@ -131,29 +133,47 @@ def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
     return {column: given[column] for column in columns}
 
 
-def series_report(config: JobConfig, keys: dict[str, str]) -> SeriesReport:
-    """One series' newest result row and forecast, and where its MLflow child run is."""
+def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
+    """One series' newest result row and forecast (or those of ``run_date``), and
+    where its MLflow child run is."""
     paths = tables.table_paths(config)
     results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
     if results.empty:
         raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}")
-    result = results.sort_values("run_date").iloc[-1]
+    results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
+    run_dates = results["run_date"].drop_duplicates().tolist()
+    if run_date is not None:
+        results = results[results["run_date"] == run_date]
+        if results.empty:
+            raise NotFound(f"no run date {run_date} for series {describe(keys)} in {paths[tables.SERIES_RESULTS]}; "
+                           f"its run dates: {_dates_text(run_dates)}")
+    result = results.iloc[-1]
 
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
-    run_date = source = model_run_date = runs = None
+    if run_date is not None and not forecasts.empty:
+        forecasts = forecasts[forecasts["run_date"].astype(str) == run_date]
+    forecast_date = source = model_run_date = runs = None
     forecast = pd.DataFrame(columns=FORECAST_COLUMNS)
     if not forecasts.empty:
         # the rule of tables.latest_forecasts: newest run date, 'trained' before 'scored' on a tie
-        run_date, source = max(zip(forecasts["run_date"], forecasts["source"]))
-        newest = forecasts[(forecasts["run_date"] == run_date) & (forecasts["source"] == source)]
+        forecast_date, source = max(zip(forecasts["run_date"], forecasts["source"]))
+        newest = forecasts[(forecasts["run_date"] == forecast_date) & (forecasts["source"] == source)]
         forecast = newest.sort_values("ds")[FORECAST_COLUMNS].reset_index(drop=True)
         model_run_date = str(newest["model_run_date"].iloc[0]) if "model_run_date" in newest else None
-        run_date = str(run_date)
+        forecast_date = str(forecast_date)
         # another run's than the result row's where it was scored, or the series left out of a later run
         runs = (_text(newest["job_run_id"].iloc[0]), _text(newest["child_run_id"].iloc[0]))
 
     status, where = _child_run(config, result.get("child_run_id"))
-    return SeriesReport(keys, result, forecast, run_date, source, model_run_date, runs, status, where)
+    return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
+                        run_date)
+
+
+def _dates_text(dates: list[str], shown: int = 6) -> str:
+    """The dates, the oldest and newest of a long list."""
+    if len(dates) <= shown:
+        return ", ".join(dates)
+    return f"{', '.join(dates[:2])}, ... ({len(dates) - 4} more), {', '.join(dates[-2:])}"
 
 
 def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
@@ -220,6 +240,8 @@ def format_series(report: SeriesReport) -> str:
         ("reason", _text(result.get("reason"))),
         ("model", _text(result.get("model"))),
         ("run date", str(result["run_date"])),
+        ("run dates", f"{len(report.run_dates)}: {_dates_text(report.run_dates)} (--run-date to see another)"
+         if len(report.run_dates) > 1 else "this one only"),
         ("history", f"{_text(result.get('history_length'))} rows up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
@@ -235,7 +257,8 @@ def format_series(report: SeriesReport) -> str:
         made = report.forecast_source
         if report.forecast_source == tables.SCORED:
             made = f"scored from the models of {report.forecast_model_run_date}"
-        lines.append(f"latest forecast: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
+        which = "forecast" if report.asked_run_date else "latest forecast"
+        lines.append(f"{which}: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
         if report.forecast_runs:
             lines.append("  made by job run {}, from the model of child run {}".format(*report.forecast_runs))
         forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
