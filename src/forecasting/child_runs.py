@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from forecasting import mlflow_file_store, model_store, plots, run_artifacts
-from forecasting.series import SeriesOutcome
+from forecasting.series import FAILED, SeriesOutcome
 from forecasting.tracking import (
     FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG,
     RunContext, client, end_run, key_text, param_value, series_filter, series_hash, series_id,
@@ -72,7 +72,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
     ]
     params = [Param(k, param_value(v)) for k, v in outcome.best_params.items()]
     run = _earlier_attempt(tracker, context, keys) if retry else None
-    ended_as = "FAILED" if outcome.status == "failed" else "FINISHED"
+    ended_as = "FAILED" if outcome.status == FAILED else "FINISHED"  # a failed series' fallback is logged too
     if run is not None and run.info.status == ended_as:
         return run.info.run_id  # the lost attempt had logged this series in full (the search is seeded)
     batch_tags = [RunTag(k, v) for k, v in tags.items()]
@@ -109,7 +109,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
     except Exception:
         end_run(tracker, run_id, "FAILED")
         raise
-    end_run(tracker, run_id, "FAILED" if outcome.status == "failed" else "FINISHED")
+    end_run(tracker, run_id, ended_as)
     return run_id
 
 
