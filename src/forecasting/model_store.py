@@ -12,7 +12,10 @@ import pandas as pd
 
 from forecasting import baselines, model
 
-PROPHET, ENSEMBLE = "prophet", "ensemble"
+PROPHET = "prophet"
+# The mean of tuned Prophet and seasonal naive: combinations of unlike models
+# often beat both, as in the M4 competition.
+ENSEMBLE = "ensemble"
 
 
 def dump(name: str, fitted) -> str:
@@ -53,8 +56,6 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     history = pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
     last = _start(last, history["ds"].max(), frequency)
     if name == ENSEMBLE:
-        from forecasting.series import mean_forecast
-
         prophet = model.predict(model.from_json(stored["prophet"]), horizon, frequency, seed, last=last)
         seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
         return mean_forecast(prophet, seasonal)
@@ -67,3 +68,10 @@ def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str)
     from forecasting.cleaning import label_of
 
     return max(label_of(pd.Timestamp(last), frequency, origin=history_end), history_end)
+
+
+def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:
+    """The average of forecasts over the same dates, bounds included."""
+    columns = ["yhat", "yhat_lower", "yhat_upper"]
+    mean = sum(f[columns].to_numpy() for f in forecasts) / len(forecasts)
+    return pd.DataFrame(mean, columns=columns).assign(ds=forecasts[0]["ds"].to_numpy())[["ds", *columns]]

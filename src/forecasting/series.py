@@ -15,13 +15,11 @@ from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, naive_instead, on_grid, periods_between, season_length
 from forecasting.cleaning import Cleaned, align_to_grid, clean_history
 from forecasting.config import JobConfig
+from forecasting.model_store import ENSEMBLE, PROPHET, mean_forecast
 
 logger = logging.getLogger(__name__)
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
-# The mean of tuned Prophet and seasonal naive: combinations of unlike models
-# often beat both, as in the M4 competition.
-ENSEMBLE = "ensemble"
 # Evaluation mode scores a skipped or failed series' fallback forecast under this
 # prefix and the fallback's name (fallback_naive), apart from the candidates.
 FALLBACK_PREFIX = "fallback_"
@@ -220,9 +218,9 @@ def _select_and_forecast(
     scores, predictions, tuned = {}, {}, None
     folds = tuning.make_folds(history, config)  # every candidate is scored on the same folds
     for name in config.selection.candidates:
-        if name in ("prophet", ENSEMBLE) and tuned is None:
+        if name in (PROPHET, ENSEMBLE) and tuned is None:
             tuned = tuning.tune(history, config, folds)
-        if name == "prophet":
+        if name == PROPHET:
             scores[name], predictions[name] = tuned.cv_metrics, tuned.fold_predictions
         elif name == ENSEMBLE:  # the tuned Prophet's fold forecasts are reused, not refit
             parts = [tuning.cached_forecaster(tuned.fold_predictions), tuning.baseline_forecaster(config, "seasonal_naive")]
@@ -236,15 +234,15 @@ def _select_and_forecast(
     needed = list(scores) if actual is not None else [winner]
     steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
     forecasts = {}
-    if {"prophet", ENSEMBLE} & set(needed):
+    if {PROPHET, ENSEMBLE} & set(needed):
         init = tuned.warm_starts.get(len(history)) if tuned.warm_starts else None
         fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples, init=init)
-        forecasts["prophet"] = (model.predict(fitted, steps, fc.frequency, seed), fitted)
+        forecasts[PROPHET] = (model.predict(fitted, steps, fc.frequency, seed), fitted)
     for name in needed:
         if name == ENSEMBLE:
             seasonal = BASELINES["seasonal_naive"](history, steps, fc.frequency, fc.interval_width)
-            forecasts[name] = (mean_forecast(forecasts["prophet"][0], seasonal), (forecasts["prophet"][1], history))
-        elif name != "prophet":
+            forecasts[name] = (mean_forecast(forecasts[PROPHET][0], seasonal), (forecasts[PROPHET][1], history))
+        elif name != PROPHET:
             forecasts[name] = (BASELINES[name](history, steps, fc.frequency, fc.interval_width), history)
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
@@ -282,13 +280,6 @@ def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon:
     if actual is None or not len(actual) or not len(history):
         return horizon
     return max(horizon, periods_between(history["ds"].max(), actual["ds"].max(), frequency))
-
-
-def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:
-    """The average of forecasts over the same dates, bounds included."""
-    columns = ["yhat", "yhat_lower", "yhat_upper"]
-    mean = sum(f[columns].to_numpy() for f in forecasts) / len(forecasts)
-    return pd.DataFrame(mean, columns=columns).assign(ds=forecasts[0]["ds"].to_numpy())[["ds", *columns]]
 
 
 def _loss(scores: dict[str, float], metric: str) -> float:

@@ -79,7 +79,7 @@ class ManyModelForecaster(PythonModel):
                 raise _bad_request(f"the forecast of series {tracking.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
             answers.append(forecast.assign(**keys, model=stored["model"]))
-        columns = [*self.key_columns, "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
+        columns = [*self.key_columns, *model.FORECAST_COLUMNS, "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
 
 
