@@ -8,7 +8,7 @@ import pandas as pd
 from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 
-from forecasting import lineage
+from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
 from forecasting.sample_data import make_sample_sales
 
@@ -110,5 +110,4 @@ def _is_delta(spark: SparkSession, fmt: str, path: str) -> bool:
     if fmt == "delta":
         return True
     # a table name, as config_checks.TABLE_NAME made sure: nothing else in the SQL text
-    detail = spark.sql(f"DESCRIBE TABLE EXTENDED {path}").where("col_name = 'Provider'").first()
-    return detail is not None and detail["data_type"].lower() == "delta"
+    return tables.catalog_entry(spark, path)[1] == "delta"

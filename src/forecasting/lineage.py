@@ -101,18 +101,14 @@ def files_digest(spark, input_files: list[str]) -> tuple[list[dict], str]:
                 while chunk := handle.read(HASH_CHUNK):
                     digest.update(chunk)
         else:
-            status = _hadoop_status(spark, uri)
+            from forecasting.tables import on_file_system  # here: serving imports this module without Spark
+
+            hadoop_path, file_system = on_file_system(spark, uri)
+            status = file_system.getFileStatus(hadoop_path)
             size = status.getLen()
             digest.update(f"{uri}|{size}|{status.getModificationTime()}".encode())
         entries.append({"path": uri, "bytes": size})
     return entries, digest.hexdigest()
-
-
-def _hadoop_status(spark, uri: str):
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return fs.getFileStatus(path)
 
 
 def time_travel(config: JobConfig) -> dict:

@@ -65,7 +65,7 @@ def staging_root(config: JobConfig) -> str:
 
 def delete_staging(spark: SparkSession, config: JobConfig, label: str) -> None:
     """Remove staging folders named ``label-*`` (left behind by a killed run)."""
-    pattern, fs = _on_file_system(spark, f"{staging_root(config)}/{label}-*")
+    pattern, fs = on_file_system(spark, f"{staging_root(config)}/{label}-*")
     for status in fs.globStatus(pattern) or []:
         logger.warning("removing staging folder of an unfinished run: %s", status.getPath())
         fs.delete(status.getPath(), True)
@@ -155,7 +155,7 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
 
 
 def path_exists(spark: SparkSession, uri: str) -> bool:
-    path, file_system = _on_file_system(spark, uri)
+    path, file_system = on_file_system(spark, uri)
     return bool(file_system.exists(path))
 
 
@@ -212,8 +212,9 @@ def _qualified_name(prefix: str, name: str) -> str:
     return ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
 
 
-def _catalog_entry(spark: SparkSession, qualified: str) -> tuple[str, str, bool]:
-    """Where catalog table ``qualified`` points, its format, and whether it is external."""
+def catalog_entry(spark: SparkSession, qualified: str) -> tuple[str, str, bool]:
+    """Where catalog table ``qualified`` (a name as Spark SQL reads it) points, its
+    format, and whether it is external."""
     details = {row["col_name"]: row["data_type"] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect()}
     return details.get("Location", ""), details.get("Provider", "").lower(), details.get("Type", "").upper() == "EXTERNAL"
 
@@ -227,7 +228,7 @@ def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str,
                        entry: tuple[str, str, bool] | None = None) -> str | None:
     """Why catalog table ``qualified`` cannot name the job's table at ``path``: the
     catalog manages it (its files would go with it), and it is not that table."""
-    entry = entry or _catalog_entry(spark, qualified)
+    entry = entry or catalog_entry(spark, qualified)
     location, provider, external = entry
     if external or _points_at(spark, entry, path, fmt):
         return None
@@ -239,7 +240,7 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
     """A name registered by an earlier run with another ``output.path`` or format
     would go on serving the old files: it is registered again, over ``path``. A
     table the catalog manages itself is refused (check_existing does so before training)."""
-    entry = _catalog_entry(spark, qualified)
+    entry = catalog_entry(spark, qualified)
     refused = _managed_elsewhere(spark, qualified, path, fmt, entry)
     if refused:
         raise RuntimeError(refused)
@@ -254,18 +255,18 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
 
 def _qualified_uri(spark: SparkSession, uri: str) -> tuple[str, str, str]:
     """``uri`` as its file system names it: file:/a, file:///a and /a are one place."""
-    path, file_system = _on_file_system(spark, uri)
+    path, file_system = on_file_system(spark, uri)
     qualified = urlparse(str(file_system.makeQualified(path).toUri()))
     return qualified.scheme, qualified.netloc, qualified.path.rstrip("/")
 
 
 def delete_path(spark: SparkSession, uri: str) -> None:
     """Delete recursively through Hadoop, so that it works on any cluster file system."""
-    path, file_system = _on_file_system(spark, uri)
+    path, file_system = on_file_system(spark, uri)
     file_system.delete(path, True)
 
 
-def _on_file_system(spark: SparkSession, uri: str):
+def on_file_system(spark: SparkSession, uri: str):
     """Hadoop's path for ``uri`` and its file system (local, HDFS, S3, ...)."""
     path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
     return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
