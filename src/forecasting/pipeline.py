@@ -1,5 +1,5 @@
 """The training and evaluation jobs, wired: read → check → track → train → write →
-summarise; and the pieces the scoring job reuses (JobSummary, as_of_cut,
+summarise; and the pieces the scoring job reuses (read_checked_input, JobSummary,
 finishing, stage)."""
 from __future__ import annotations
 
@@ -89,6 +89,31 @@ def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
     return series_df.where(validation.known_on(F.col(validation.TIME), run_date))
 
 
+@dataclass
+class CheckedInput:
+    """The input as training and scoring read it for one run date."""
+
+    data_version: dict  # for lineage: the files' hash or the Delta version
+    counts: validation.InputCounts
+    frame: DataFrame  # every row as the series frame (ds, y and the keys)
+    series_df: DataFrame  # the rows known on the run date (as_of_cut)
+
+    @property
+    def input_end(self) -> str | None:
+        """The input's latest time on or before the run date (ISO): cleaning's zero
+        gaps reach no further than the data do."""
+        return self.counts.latest.isoformat() if self.counts.latest is not None else None
+
+
+def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) -> CheckedInput:
+    """Read the input, check it as a whole (InputError) and cut it at the run date."""
+    with job_description(spark, "read and check the input"):
+        raw, data_version = io.read_input(spark, config)
+        counts = validation.check_input(raw, config, run_date)
+    frame = validation.to_series_frame(raw, config)
+    return CheckedInput(data_version, counts, frame, as_of_cut(frame, run_date))
+
+
 def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: bool = False) -> JobSummary:
     """Train, forecast and track every series of the configured input for ``run_date``.
 
@@ -98,11 +123,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     """
     started = time.monotonic()
     python_worker.start_workers_early(spark)
-    with job_description(spark, "read and check the input"):
-        raw, data_version = io.read_input(spark, config)
-        counts = validation.check_input(raw, config, run_date)
-    frame = validation.to_series_frame(raw, config)
-    series_df = as_of_cut(frame, run_date)
+    checked = read_checked_input(spark, config, run_date)
+    data_version, counts, frame, series_df = checked.data_version, checked.counts, checked.frame, checked.series_df
     series_count = counts.series
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
@@ -120,10 +142,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     with job_description(spark, "check the tables already written"):
         tables.check_existing(spark, config, written, series_df)
 
-    job = "evaluate_forecast" if evaluate else "train_forecast"
-    # the input's latest time: cleaning's zero gaps reach no further than the data do
-    input_end = counts.latest.isoformat() if counts.latest is not None else None
-    context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=input_end)
+    job = tracking.EVALUATE_JOB if evaluate else tracking.TRAIN_JOB
+    context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=checked.input_end)
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
@@ -135,8 +155,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         note=timeless_note,
     )
     if evaluate:  # it writes no series_results
-        summary.reasons_in = ("the status and reason tags of the child runs "
-                              f"(filter: tags.mlflow.parentRunId = '{context.parent_run_id}' and tags.status != 'ok')")
+        summary.reasons_in = ("the status and reason tags of the child runs (filter: "
+                              f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
+                              f"!= '{OK}')")
     with finishing(context, summary, started):
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date

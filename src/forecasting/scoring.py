@@ -26,7 +26,7 @@ from forecasting import (io, model, model_store, parent_run, python_worker, spar
                          validation)
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
-from forecasting.pipeline import JobSummary, as_of_cut, finishing, stage
+from forecasting.pipeline import JobSummary, finishing, read_checked_input, stage
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
 
@@ -194,11 +194,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         chosen = choose_model_run_date(stored, run_date, model_run_date)
     models = stored.where(F.col("run_date") == F.lit(chosen).cast("date"))
 
-    with job_description(spark, "read and check the input"):
-        raw, data_version = io.read_input(spark, config)
-        counts = validation.check_input(raw, config, run_date)
-    frame = validation.to_series_frame(raw, config)
-    series_df = as_of_cut(frame, run_date)
+    checked = read_checked_input(spark, config, run_date)
+    data_version, counts, frame, series_df = checked.data_version, checked.counts, checked.frame, checked.series_df
     with job_description(spark, "check the tables already written"):
         # another data set's models, or forecasts keyed otherwise: refused, not mixed
         tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
@@ -210,7 +207,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
 
     context = parent_run.start_parent_run(
-        config, run_date, data_version, job="score_forecast",
+        config, run_date, data_version, job=tracking.SCORE_JOB,
         extra_tags={tracking.MODEL_RUN_DATE_TAG: chosen,
                     **({tracking.MODELS_JOB_RUN_TAG: trained_by} if trained_by else {})},
     )
@@ -236,7 +233,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
-        input_end = counts.latest.isoformat() if counts.latest is not None else None
+        input_end = checked.input_end
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark.sparkContext.defaultParallelism)
         spark.conf.set("spark.sql.shuffle.partitions", str(partitions))  # the join and counts too, not 200 tasks
         ends = history_ends(series_df, models, config, run_date, input_end, context.known_until, partitions)
