@@ -29,11 +29,7 @@ DEFAULT_RUNS = 10
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", action=cli.OneConfig, help="the job's YAML file, layered over the embedded defaults")
-    common.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-        help="override one config key (repeatable), as for the jobs",
-    )
+    cli.add_config_arguments(common)  # the job's own, to find its runs and tables
     common.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     main_parser = argparse.ArgumentParser(
@@ -42,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
     runs = commands.add_parser("runs", parents=[common], help="list the latest job runs from MLflow")
     runs.add_argument("--limit", type=_positive, default=DEFAULT_RUNS, help=f"how many runs, default {DEFAULT_RUNS}")
-    runs.add_argument("--job", choices=("train_forecast", "score_forecast", "evaluate_forecast"),
+    runs.add_argument("--job", choices=(tracking.TRAIN_JOB, tracking.SCORE_JOB, tracking.EVALUATE_JOB),
                       help="only this job's runs")
     series = commands.add_parser(
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
@@ -73,11 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
         print_answer(tables.output_root(config))
         return cli.EXIT_OK
-    # the jobs' retry settings, and a quick answer when the server is down (MLflow's
-    # own retries would spend minutes before a traceback)
-    os.environ.update(tracking.http_settings(config))
     try:
-        tracking.check_server(tracking.resolve_uri(config.tracking.uri), config.tracking.timeout_seconds)
+        tracking.prepare_server(config)
     except tracking.TrackingUnavailable as err:
         logger.error("tracking error: %s", err)
         return cli.EXIT_TRACKING

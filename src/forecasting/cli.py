@@ -63,14 +63,19 @@ class OneConfig(argparse.Action):
         setattr(namespace, self.dest, value)
 
 
-def job_parser(description: str) -> argparse.ArgumentParser:
-    """The arguments every job takes; a job adds its own before parsing."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config and --set, as the jobs and ``python -m forecasting`` take them."""
     parser.add_argument("--config", action=OneConfig, help="YAML file layered over the embedded defaults")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config key (repeatable); the value is read as YAML",
     )
+
+
+def job_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every job takes; a job adds its own before parsing."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser)
     # UTC, the session's time zone (spark_session) and scripts/run_scheduled.sh's: a
     # machine's local date would name a different run near midnight.
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()

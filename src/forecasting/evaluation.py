@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import tracking
-from forecasting.series import FALLBACK_PREFIX
+from forecasting.series import FALLBACK_PREFIX, OK
 
 logger = logging.getLogger(__name__)
 
@@ -197,8 +197,8 @@ def _coverage_figure(scores: pd.DataFrame, interval_width: float):
 def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts: dict[tuple[str, bool], int]) -> str:
     """``counts``: series by (status, whether held-out scores exist)."""
     total = sum(counts.values())
-    modelled = counts.get(("ok", True), 0)
-    fallback = sum(n for (status, scored), n in counts.items() if scored and status != "ok")
+    modelled = counts.get((OK, True), 0)
+    fallback = sum(n for (status, scored), n in counts.items() if scored and status != OK)
     unscored = total - modelled - fallback
     lines = [
         "# Forecast evaluation",

@@ -60,7 +60,7 @@ def job_runs(
     )
 
 
-def latest_job_run(tracking_uri: str, experiment: str, job: str = "train_forecast"):
+def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB):
     """The newest finished parent run of ``job`` in ``experiment``."""
     runs = job_runs(tracking_uri, experiment, job, finished_only=True, max_results=1)
     if not runs:

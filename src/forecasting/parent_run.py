@@ -19,8 +19,8 @@ from forecasting.config import JobConfig
 from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
     FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG,
-    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, WORKING_FOLDER_TAG, RunContext,
-    _flatten, check_server, client, credentials_from_environment, end_run, http_settings, param_value, resolve_uri,
+    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG, RunContext,
+    _flatten, client, credentials_from_environment, end_run, http_settings, param_value, prepare_server,
     sqlite_artifact_root,
 )
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def start_parent_run(
-    config: JobConfig, run_date: str, data_version: dict, job: str = "train_forecast", extra_tags: dict | None = None,
+    config: JobConfig, run_date: str, data_version: dict, job: str = TRAIN_JOB, extra_tags: dict | None = None,
     input_end: str | None = None,
 ) -> RunContext:
     """The job's parent run, tagged and given its config and lineage, and what the
@@ -36,9 +36,7 @@ def start_parent_run(
     the run date, a tag and, for cleaning's zero gaps, part of the context."""
     from forecasting.tables import output_root
 
-    uri = resolve_uri(config.tracking.uri)
-    os.environ.update(http_settings(config))
-    check_server(uri, config.tracking.timeout_seconds)
+    uri = prepare_server(config)
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)
     # a database store's artifacts go to ./mlruns of whatever folder the job runs in unless
@@ -175,7 +173,7 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
     for run in earlier:
         if SUPERSEDED_TAG not in run.data.tags:
             tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
-    if context.job != "train_forecast":
+    if context.job != TRAIN_JOB:
         return []
     scored = _same_output(tracker, context, f"tags.{JOB_TAG} = 'score_forecast' and "
                                             f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")

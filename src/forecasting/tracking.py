@@ -39,6 +39,8 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
 JOB_TAG = "job"  # on parent runs only: "any job tag" picks them out (explore.job_runs)
+# The jobs, as JOB_TAG and FROM_JOB_TAG name them
+TRAIN_JOB, SCORE_JOB, EVALUATE_JOB = "train_forecast", "score_forecast", "evaluate_forecast"
 FROM_JOB_TAG = "from_job"  # a child run's job: an evaluation's runs are not the forecasts'
 OUTPUT_PATH_TAG = "output_path"  # which config's run it is, where configs share an experiment
 WORKING_FOLDER_TAG = "working_folder"  # the driver's, where the run started
@@ -73,7 +75,7 @@ class RunContext:
     input_end: str | None = None
     # the parent run's start (ISO, UTC) when it falls on the run date: nothing later is known yet
     known_until: str | None = None
-    job: str = "train_forecast"  # the child runs' FROM_JOB_TAG
+    job: str = TRAIN_JOB  # the child runs' FROM_JOB_TAG
     output_path: str | None = None  # as tagged (redacted)
 
 
@@ -89,6 +91,16 @@ def http_settings(config: JobConfig) -> dict[str, str]:
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(tracking.backoff_seconds),
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(tracking.timeout_seconds),
     }
+
+
+def prepare_server(config: JobConfig) -> str:
+    """The config's tracking URI, resolved, once MLflow's retry settings are in the
+    environment and the server (if any) has answered: a quick TrackingUnavailable
+    when it is down, where MLflow's own retries would spend minutes before a traceback."""
+    uri = resolve_uri(config.tracking.uri)
+    os.environ.update(http_settings(config))
+    check_server(uri, config.tracking.timeout_seconds)
+    return uri
 
 
 def credentials_from_environment(names: tuple[str, ...] = FORWARDED_VARIABLES) -> dict[str, str]:

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 MIN_TRAIN_HORIZONS = 2
 # TPE draws its first 20 points at random by default, so budgets of 20 or
 # less never learn; a third of the budget at random, then TPE proper.
-STARTUP_SHARE = 3
+RANDOM_START_DIVISOR = 3  # max_evals // 3 random points
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     space_key = repr(sorted(tuning.search_space.items()))
     domain = hyperopt_speedups.search_domain(space_key, lambda: hyperopt_space(tuning.search_space), objective)
     trials = Trials()
-    startup = max(1, min(20, tuning.max_evals // STARTUP_SHARE))
+    startup = max(1, min(20, tuning.max_evals // RANDOM_START_DIVISOR))
     try:
         FMinIter(
             partial(tpe.suggest, n_startup_jobs=startup),
