@@ -78,6 +78,19 @@ def test_times_written_in_the_several_iso_forms_the_job_reads_are_read_alike(tmp
     assert history["y"].tolist() == [1, 2, 3, 4, 5]  # a row without a time is left out, as the job leaves it
 
 
+def test_a_time_column_typed_as_dates_is_read_as_midnights(tmp_path):
+    import datetime as dt
+
+    # parquet and Delta give a date column to pandas as date objects, not text
+    pd.DataFrame({"store": ["a", "a"], "day": [dt.date(2024, 1, 2), dt.date(2024, 1, 1)], "sales": [2.0, 1.0]}
+                 ).to_parquet(tmp_path / "input.parquet")
+    config = load_config(None, [f"input.path={tmp_path / 'input.parquet'}", "input.format=parquet",
+                                "input.key_columns=[store]", "input.time_column=day", "input.target_column=sales"])
+    history = explore.load_history(config.to_dict(), {"store": "a"})
+    assert history["ds"].tolist() == list(pd.date_range("2024-01-01", periods=2, freq="D"))
+    assert history["y"].tolist() == [1.0, 2.0]
+
+
 def test_local_input_files_changed_since_the_run_are_warned_about(tmp_path, caplog):
     import hashlib
 
@@ -108,6 +121,9 @@ def test_local_input_files_changed_since_the_run_are_warned_about(tmp_path, capl
     caplog.clear()
     assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [1.0]
     assert "has changed" not in caplog.text
+    pd.DataFrame({"store": ["a"], "sales": [2.0]}).to_parquet(parts[0])  # one data file rewritten
+    assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [2.0]
+    assert f"input {folder} has changed since the run read it" in caplog.text
 
 
 def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
@@ -236,6 +252,33 @@ def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path)
     with pytest.raises(LookupError, match=r"no table, so no rows of job run r3 .* in .*nowhere/series_results: "
                                           r"it wrote its tables to /data/forecasts\. Set FORECAST_OUTPUT"):
         explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3"))
+
+
+def test_a_replaced_runs_rows_are_read_from_the_version_its_commit_names(tmp_path, caplog):
+    from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+    def write(rows, metadata, mode="append"):
+        # as Spark's userMetadata option writes it (tables.write_slice)
+        write_deltalake(str(path), rows, mode=mode, commit_properties=CommitProperties(
+            custom_metadata={"userMetadata": metadata}))
+
+    path = tmp_path / "series_results"
+    write(pd.DataFrame({"store": ["a"], "run_date": ["2024-01-02"], "job_run_id": ["r1"]}), '{"job_run_id": "r1"}')
+    write(pd.DataFrame({"store": ["a"], "run_date": ["2024-01-02"], "job_run_id": ["r2"]}), '{"job_run_id": "r2"}',
+          mode="overwrite")  # the rerun of the date
+    write(pd.DataFrame({"store": ["b"], "run_date": ["2024-01-09"], "job_run_id": ["r3"]}), "another writer's text")
+    assert [explore.version_written_by(path, run) for run in ("r1", "r2", "r3")] == [0, 1, None]
+
+    replaced = explore.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
+    assert replaced["job_run_id"].tolist() == ["r1"]
+    assert "the rows of job run r1 in" in caplog.text and "replaced by the later run r2: these are from version 0" \
+        in caplog.text
+    assert explore.job_rows(path, _job_run("r2"))["job_run_id"].tolist() == ["r2"]
+
+    DeltaTable(str(path)).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    with pytest.raises(LookupError, match=r"the later run r2 of that date replaced them \(version 0, which it wrote, "
+                                          r"cannot be read: .*VACUUM removes old versions' files\)"):
+        explore.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
 
 
 def _notebook_namespace() -> dict:

@@ -398,6 +398,8 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
                                    run_date=FULL_DATE)
     source = runs["source"][runs["source"].shop == "b"]
     assert history["y"].tolist() == source["y"].tolist() and "has changed" not in caplog.text
+    explore.load_history(config.to_dict(), {"shop": "b"}, data_version="0" * 64, run_date=FULL_DATE)
+    assert "has changed since the run read it" in caplog.text  # so the check above compared the hashes
 
     run_id = before["child_run_id"].iloc[0]
     run = client.get_run(run_id)

@@ -85,7 +85,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
     warning. LookupError when the run has no rows here."""
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    from deltalake.exceptions import DeltaError, TableNotFoundError
 
     run_id = job.info.run_id
     try:
@@ -95,12 +95,18 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
         table, frame, found = None, pd.DataFrame(), "no table, so no rows"
     tags = job.data.tags
     written = version_written_by(table, run_id) if frame.empty and table is not None else None
+    gone = ""
     if written is not None:
-        table.load_as_version(written)
-        frame = _from_arrow(table.to_pyarrow_dataset().to_table(filter=ds.field("job_run_id") == run_id))
-        logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
-                       run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
-                       if tags.get(tracking.SUPERSEDED_TAG) else "", written)
+        try:
+            table.load_as_version(written)
+            frame = _from_arrow(table.to_pyarrow_dataset().to_table(filter=ds.field("job_run_id") == run_id))
+        except (OSError, DeltaError) as err:  # VACUUM removed that version's files
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__  # deltalake's run on
+            gone = f" (version {written}, which it wrote, cannot be read: {first}; VACUUM removes old versions' files)"
+        else:
+            logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
+                           run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
+                           if tags.get(tracking.SUPERSEDED_TAG) else "", written)
     if frame.empty:
         written_to, replaced_by = tags.get(tracking.OUTPUT_PATH_TAG), tags.get(tracking.SUPERSEDED_TAG)
         if replaced_by:
@@ -111,7 +117,8 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
             relative = not (Path(written_to).is_absolute() or "://" in written_to)
             why = (f"it wrote its tables to {written_to}{', relative to the folder it ran in' if relative else ''}. "
                    "Set FORECAST_OUTPUT to that folder")
-        raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: {why}")
+        raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: "
+                          f"{why}{gone}")
     return frame
 
 
@@ -300,7 +307,8 @@ def load_history(
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
-    times = history["ds"].str.strip() if history["ds"].dtype == object else history["ds"]
+    text = pd.api.types.infer_dtype(history["ds"], skipna=True) == "string"  # not dates or times
+    times = history["ds"].str.strip() if text else history["ds"]
     # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
     ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
     history = history.assign(ds=ds, y=pd.to_numeric(history["y"]).astype("float64"))  # the job models doubles

@@ -83,7 +83,7 @@ def files_version(spark, config: JobConfig, input_files: list[str]) -> dict:
 
 
 def files_digest(spark, input_files: list[str]) -> tuple[list[dict], str]:
-    """The files (URIs) with their sizes, and one hash over all of them in URI order.
+    """The files (URIs) with their sizes, and one hash over all of them in path order.
 
     Local files are hashed by content; files on a cluster file system by their
     path, size and modification time, read through Hadoop (reading terabytes on
@@ -92,7 +92,7 @@ def files_digest(spark, input_files: list[str]) -> tuple[list[dict], str]:
     """
     entries = []
     digest = hashlib.sha256()
-    for uri in sorted(input_files):
+    for uri in sorted(input_files, key=unquote):  # as written or percent-encoded, the same order
         parsed = urlparse(uri)
         if parsed.scheme in ("", "file"):
             path = Path(unquote(parsed.path))  # Spark's URIs are percent-encoded: "my%20sales"
