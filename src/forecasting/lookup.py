@@ -103,7 +103,7 @@ class SeriesReport:
 
     keys: dict[str, str]
     result: pd.Series  # the newest series_results row, or the asked run date's
-    run_dates: list[str]  # every run date series_results holds for the series, oldest first
+    run_dates: list[str]  # every run date series_results or forecasts hold for the series, oldest first
     forecast: pd.DataFrame  # the newest forecast, FORECAST_COLUMNS; empty when there is none
     forecast_run_date: str | None
     forecast_source: str | None
@@ -141,17 +141,20 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     if results.empty:
         raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}")
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
-    run_dates = results["run_date"].drop_duplicates().tolist()
+    forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
+    forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
+    # a scoring run writes forecasts only: its dates are the series' run dates too
+    run_dates = sorted({*results["run_date"], *(forecasts["run_date"] if not forecasts.empty else [])})
     if run_date is not None:
-        results = results[results["run_date"] == run_date]
+        forecasts = forecasts[forecasts["run_date"] == run_date] if not forecasts.empty else forecasts
+        if run_date not in set(results["run_date"]) and forecasts.empty:
+            raise NotFound(f"no run date {run_date} for series {describe(keys)} in {paths[tables.SERIES_RESULTS]} "
+                           f"or {paths[tables.FORECASTS]}; its run dates: {_dates_text(run_dates)}")
+        results = results[results["run_date"] <= run_date]  # a scoring date's: the training's before it
         if results.empty:
-            raise NotFound(f"no run date {run_date} for series {describe(keys)} in {paths[tables.SERIES_RESULTS]}; "
-                           f"its run dates: {_dates_text(run_dates)}")
+            raise NotFound(f"no training result for series {describe(keys)} on or before {run_date}")
     result = results.iloc[-1]
 
-    forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
-    if run_date is not None and not forecasts.empty:
-        forecasts = forecasts[forecasts["run_date"].astype(str) == run_date]
     forecast_date = source = model_run_date = runs = None
     forecast = pd.DataFrame(columns=FORECAST_COLUMNS)
     if not forecasts.empty:
