@@ -223,14 +223,15 @@ def test_a_min_history_that_leaves_a_series_no_cross_validation_fold_is_refused(
     assert load_config(None, ["forecast.horizon=28", "cross_validation.horizon=7", "forecast.min_history=9"])
 
 
-@pytest.mark.parametrize("name", ["sales", "shop.sales", "main.shop.sales", "'`my-db`.sales'", "'`odd``name`'"])
+@pytest.mark.parametrize("name", ["sales", "shop.sales", "main.shop.sales", "cat.ns1.ns2.sales", "'`my-db`.sales'",
+                                  "'`odd``name`'", "'`ventes_été`'"])
 def test_a_catalog_table_name_is_accepted(name):
     config = load_config(None, ["input.format=table", f"input.path={name}"])
     assert config.input.path == name.strip("'")
 
 
-@pytest.mark.parametrize("name", ["sales LIMIT 0", "shop.sales; DROP TABLE x", "a.b.c.d", "shop..sales", "/data/sales",
-                                  "'`unclosed.sales'"])
+@pytest.mark.parametrize("name", ["sales LIMIT 0", "shop.sales; DROP TABLE x", "shop..sales", "/data/sales",
+                                  "'`unclosed.sales'", "ventes_été"])  # Spark's parser wants the last in backquotes
 def test_what_is_no_table_name_is_refused_before_it_reaches_sql_text(name):
     # the job puts a table input's name into SQL text (DESCRIBE TABLE EXTENDED)
     with pytest.raises(ConfigError, match=r"'input.path' is .*, not a table name"):

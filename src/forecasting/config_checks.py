@@ -33,10 +33,11 @@ CSV_FIXED_OPTIONS = ("header", "inferschema", "dateformat", "timestampformat", "
 MIN_FOLD_TRAIN_ROWS = 2
 # Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
 DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
-# A catalog table's name as Spark reads it (table, database.table or catalog.database.table,
-# a part in backquotes when it holds other characters, a backquote in it doubled): the job
-# puts input.path into SQL text (DESCRIBE) when input.format is table.
-TABLE_NAME = re.compile(r"(\w+|`(?:[^`]|``)+`)(\.(\w+|`(?:[^`]|``)+`)){0,2}")
+# A catalog table's name as Spark reads it (table, database.table, catalog.database.table or
+# deeper namespaces; a part in backquotes when it holds other characters than ASCII letters,
+# digits and _, a backquote in it doubled): the job puts input.path into SQL text (DESCRIBE)
+# when input.format is table.
+TABLE_NAME = re.compile(r"([A-Za-z0-9_]+|`(?:[^`]|``)+`)(\.([A-Za-z0-9_]+|`(?:[^`]|``)+`))*")
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
 # Characters of a registered model's name that MLflow cannot look up or serve: quotes
