@@ -102,7 +102,7 @@ def run_ideal(config_path: Path, history: pd.DataFrame) -> dict:
     started, cpu = time.perf_counter(), os.times()
     forecasts = []
     for name, group in history.groupby("series"):
-        outcome = train_series(group[["ds", "y"]], config)
+        outcome = train_series(group[["ds", "y"]], config, name=f"series {name}")
         forecasts.append(outcome.forecast.assign(series=name))
     end = os.times()
     # Prophet fits in cmdstan child processes: their CPU time counts too
@@ -183,7 +183,7 @@ def run_naive(config_path: Path, data: Path, folder: Path, cores: int) -> dict:
 
 def _bare_series(item, config: JobConfig):
     name, group = item
-    return train_series(group[["ds", "y"]], config).forecast.assign(series=name)
+    return train_series(group[["ds", "y"]], config, name=f"series {name}").forecast.assign(series=name)
 
 
 def run_parallel(config_path: Path, history: pd.DataFrame, cores: int) -> dict:

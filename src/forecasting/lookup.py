@@ -17,11 +17,12 @@ from forecasting.config import JobConfig
 from forecasting.config_checks import is_databricks_uri
 from forecasting.config_schema import RESERVED_KEY_NAMES
 from forecasting.model import FORECAST_COLUMNS
+from forecasting.series import FAILED, OK, SKIPPED
 from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger(__name__)
 
-FIRST_STATUSES = ("ok", "skipped", "failed")  # listed first in a run's counts, others after
+FIRST_STATUSES = (OK, SKIPPED, FAILED)  # listed first in a run's counts, others after
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
 

@@ -19,8 +19,8 @@ from forecasting.config import JobConfig
 from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
     FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG,
-    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG, RunContext,
-    _flatten, client, credentials_from_environment, end_run, http_settings, param_value, prepare_server,
+    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
+    RunContext, _flatten, client, credentials_from_environment, end_run, http_settings, param_value, prepare_server,
     sqlite_artifact_root,
 )
 
@@ -175,7 +175,7 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
             tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
     if context.job != TRAIN_JOB:
         return []
-    scored = _same_output(tracker, context, f"tags.{JOB_TAG} = 'score_forecast' and "
+    scored = _same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                             f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
     # that read this run's models (it names the training run it read) is current
