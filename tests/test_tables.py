@@ -540,7 +540,8 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     with pytest.raises(InputError, match="holds files that are no Delta table"):
         tables.check_existing(spark, load_config(None, settings), (tables.FORECASTS,),
                               spark.createDataFrame([("1",)], "shop string"))
-    # the same key type, and a table not written yet, pass
+    # the same key type, a table not written yet, and a Delta log folder without commits yet, pass
+    (tmp_path / "out" / "models" / "_delta_log").mkdir(parents=True)
     tables.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
                           spark.createDataFrame([(1,)], "shop int"))
     # so does a parquet table's folder without its files yet; one that cannot be read stops the job

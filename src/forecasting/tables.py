@@ -31,6 +31,8 @@ PARTITIONS = {
     EVALUATION: ["run_date"],
 }
 TRAINING_TABLES = (FORECASTS, SERIES_RESULTS, MODELS)
+# Spark's errors for a table's folder without a table's files yet (no parquet file, an empty _delta_log)
+NO_TABLE_YET = ("UNABLE_TO_INFER_SCHEMA", "DELTA_TABLE_NOT_FOUND")
 # The columns a new Delta table keeps each file's minimum and maximum of, with which
 # readers skip files: the series' keys and these. Delta's default, the first 32
 # columns, also covered the model JSON, the forecast's numbers and the scores,
@@ -131,8 +133,10 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
                              "or give another output.path (the job would not read its own earlier rows)")
         try:
             stored = {field.name: field.dataType for field in spark.read.format(fmt).load(path).schema}
-        except AnalysisException as err:  # a folder without a table's files yet: nothing to clash with
-            logger.debug("%s holds no table yet: %s", path, err)
+        except AnalysisException as err:
+            if err.getCondition() not in NO_TABLE_YET:
+                raise
+            logger.debug("%s holds no table yet: %s", path, err)  # nothing to clash with
             continue
         keys = list(config.input.key_columns)
         stored_keys = [column for column in stored if column.lower() not in RESERVED_KEY_NAMES]
