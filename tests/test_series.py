@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting import hyperopt_speedups, tuning
+from forecasting import hyperopt_speedups, prophet_speedups, tuning
 from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, train_series
 
 
@@ -720,7 +720,7 @@ def test_fits_leave_no_files_behind_in_cmdstanpys_temp_directory(fast_config):
 def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config, mode, monkeypatch):
     from prophet import Prophet
 
-    monkeypatch.setattr(tuning.model, "_COMPONENT_LAYOUTS", {})  # none cached by earlier tests
+    monkeypatch.setattr(prophet_speedups, "_COMPONENT_LAYOUTS", {})  # none cached by earlier tests
     worked_out = []  # Prophet's own layouts made for our models
     own = Prophet.regressor_column_matrix
 
@@ -741,7 +741,7 @@ def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config
         plain.fit(history)
         future = plain.make_future_dataframe(30)
         expected, got = plain.predict(future), ours.predict(future)
-        layouts.append(len(tuning.model._COMPONENT_LAYOUTS))
+        layouts.append(len(prophet_speedups._COMPONENT_LAYOUTS))
         made.append(len(worked_out))
         assert type(ours) is not Prophet and list(got.columns) == list(expected.columns)
         for column in ("yhat", "holidays", "weekly", "additive_terms", "multiplicative_terms"):

@@ -1,10 +1,7 @@
 """Prophet construction, fitting and forecasting for one series (pure pandas)."""
 from __future__ import annotations
 
-import copy
 import dataclasses
-import functools
-import json
 import logging
 import zlib
 from typing import Any
@@ -12,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting import prophet_backend, prophet_points
+from forecasting import prophet_backend, prophet_points, prophet_speedups
 from forecasting.config import JobConfig
 from forecasting.config_schema import effective_model_settings
 
@@ -38,7 +35,7 @@ def prophet_class():
 def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int):
     """A Prophet model with the job's fixed settings and the tuned ``params``."""
     settings = config.model
-    model = _cached_components_prophet()(
+    model = _prophet()(
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
         **{**params, **effective_model_settings(settings, params)},
@@ -50,102 +47,15 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     return model
 
 
-_CACHED_COMPONENTS_PROPHET = None
-# Component layouts seen by this process, keyed by everything that shapes them.
-_COMPONENT_LAYOUTS: dict[tuple, tuple] = {}
-MAX_COMPONENT_LAYOUTS = 256
+_PROPHET = None
 
 
-def _cached_components_prophet():
-    """Prophet, working out which feature columns make which forecast component
-    once per distinct layout instead of on every fit and every prediction.
-
-    Prophet builds that table (regressor_column_matrix) with pandas crosstabs:
-    over a third of a whole fit's time on hourly series, for a result that only
-    depends on the names of the features, their modes and the holidays. Models
-    stay plain Prophet models otherwise (prophet.serialize reads them back as such)."""
-    global _CACHED_COMPONENTS_PROPHET
-    if _CACHED_COMPONENTS_PROPHET is None:
-        skip_cache_check_for_datetimes()
-        reuse_country_holidays()
-
-        class CachedComponentsProphet(prophet_class()):
-            def regressor_column_matrix(self, seasonal_features, modes):
-                trained = self.train_component_cols
-                key = (
-                    tuple(seasonal_features.columns),
-                    json.dumps(modes, sort_keys=True),
-                    None if self.train_holiday_names is None else tuple(self.train_holiday_names),
-                    self.holidays_mode,
-                    tuple((name, props["mode"]) for name, props in self.extra_regressors.items()),
-                    None if trained is None else (tuple(trained.columns), trained.to_numpy().tobytes()),
-                )
-                if key not in _COMPONENT_LAYOUTS:
-                    if len(_COMPONENT_LAYOUTS) >= MAX_COMPONENT_LAYOUTS:
-                        _COMPONENT_LAYOUTS.clear()
-                    _COMPONENT_LAYOUTS[key] = super().regressor_column_matrix(seasonal_features, copy.deepcopy(modes))
-                component_cols, filled_modes = _COMPONENT_LAYOUTS[key]
-                modes.clear()  # Prophet's own fills in the caller's dict
-                modes.update(copy.deepcopy(filled_modes))
-                return component_cols.copy(), modes
-
-        _CACHED_COMPONENTS_PROPHET = CachedComponentsProphet
-    return _CACHED_COMPONENTS_PROPHET
-
-
-def skip_cache_check_for_datetimes() -> None:
-    """Make pandas 2's to_datetime skip its caching check on input that already
-    holds datetimes, as pandas 3 does (pandas GH#65380); results are unchanged.
-
-    Prophet passes its ``ds`` column, already datetime64, through to_datetime
-    two or three times a fit. Before converting, pandas 2 decides whether to
-    cache by sampling the input, and iterating a datetime column boxes every
-    value as a Timestamp first: 0.26 ms on 900 hourly points, 7% of a tuned
-    series' CPU. Datetime input is returned as it is, so a cache cannot help."""
-    from pandas.core.tools import datetimes
-
-    sampling = datetimes.should_cache
-    if int(pd.__version__.split(".")[0]) >= 3 or getattr(sampling, "skips_datetimes", False):
-        return
-
-    def should_cache(arg, *args, **kwargs) -> bool:
-        dtype = getattr(arg, "dtype", None)
-        if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
-            return False
-        return sampling(arg, *args, **kwargs)
-
-    should_cache.skips_datetimes = True
-    datetimes.should_cache = should_cache
-
-
-def reuse_country_holidays() -> None:
-    """Make Prophet work out a country's holidays once per process, not on every fit.
-
-    Each fit with ``model.country_holidays`` lists every holiday name of 50 years to
-    check the names (``get_holiday_names``), and each fit and prediction builds the
-    holidays of its years (``make_holidays_df``), both with the holidays package:
-    about 30 ms a fit, a third of a daily series' tuning. Their answers depend only
-    on their arguments, so each is kept, and handed out as a copy."""
-    from prophet import forecaster
-
-    if getattr(forecaster.make_holidays_df, "reused", False):
-        return
-    names_of, frame_of = functools.lru_cache(maxsize=64)(forecaster.get_holiday_names), {}
-    build = forecaster.make_holidays_df
-
-    def get_holiday_names(country):
-        return set(names_of(country))
-
-    def make_holidays_df(year_list, country, province=None, state=None):
-        key = (tuple(year_list), country, province, state)  # the years in the caller's order, as Prophet's rows
-        if key not in frame_of:
-            if len(frame_of) >= MAX_COMPONENT_LAYOUTS:
-                frame_of.clear()
-            frame_of[key] = build(year_list=year_list, country=country, province=province, state=state)
-        return frame_of[key].copy()
-
-    make_holidays_df.reused = True
-    forecaster.get_holiday_names, forecaster.make_holidays_df = get_holiday_names, make_holidays_df
+def _prophet():
+    """The Prophet class build_model makes: Prophet with this package's speed-ups."""
+    global _PROPHET
+    if _PROPHET is None:
+        _PROPHET = prophet_speedups.with_cached_components(prophet_class())
+    return _PROPHET
 
 
 def fit(

@@ -214,7 +214,7 @@ def holiday_features(ds: np.ndarray, future: np.ndarray, country: str) -> tuple[
     in the history's years, in the order of Prophet's column names, 1 on each row
     whose day is that holiday. The future keeps those names only (a holiday first
     seen after the history has no coefficient), each a column of zeros if absent."""
-    from prophet import forecaster  # its make_holidays_df, kept once per process (model.reuse_country_holidays)
+    from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups.reuse_country_holidays)
 
     def holidays_of(dates: np.ndarray) -> pd.DataFrame:
         years = np.unique(dates.astype("datetime64[Y]").astype(int) + 1970)
