@@ -196,6 +196,29 @@ def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_n
     assert "its run dates: 2024-01-01, 2024-01-08, 2024-01-15, 2024-01-22" in caplog.text
 
 
+def test_a_series_with_a_null_key_is_asked_for_as_its_tags_show_it(tmp_path, monkeypatch, capsys):
+    import datetime as dt
+
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    results = pd.DataFrame({"region": [None, "north"], "status": ["skipped", "ok"],
+                            "reason": ["null key in ['region']: the series has no identity", ""],
+                            "run_date": [dt.date(2024, 1, 1)] * 2, "job_run_id": ["j1"] * 2, "child_run_id": [""] * 2})
+    write_deltalake(str(tmp_path / "out" / "series_results"), results, partition_by=["run_date"])
+    write_deltalake(str(tmp_path / "out" / "forecasts"), pd.DataFrame({
+        "region": ["north"], "ds": pd.to_datetime(["2024-01-02"], utc=True), "yhat": [1.0], "yhat_lower": [0.0],
+        "yhat_upper": [2.0], "model": ["naive"], "run_date": [dt.date(2024, 1, 1)], "source": ["trained"],
+        "model_run_date": [dt.date(2024, 1, 1)], "job_run_id": ["j1"], "child_run_id": [""]}),
+        partition_by=["run_date", "source"])
+    monkeypatch.chdir(tmp_path)
+    asked = ["series", "--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[region]",
+             "--set", f"tracking.uri={tmp_path / 'mlruns'}", "region=<null>"]
+    assert forecasting_main(asked) == 0
+    answer = capsys.readouterr().out
+    assert "  status      skipped" in answer and "null key in ['region']" in answer and "no forecast" in answer
+
+
 def test_the_answer_is_flushed_and_its_code_kept_when_leaving_without_the_interpreters_teardown():
     import subprocess
     import sys
