@@ -117,8 +117,8 @@ def test_the_signature_names_the_keys_with_their_types(trained):
 
     mlflow.set_tracking_uri(trained["summary"].tracking_uri)
     info = mlflow.models.get_model_info(f"models:/{NAME}/1")
-    inputs = {spec.name: (spec.type.name, spec.required) for spec in info.signature.inputs.inputs}
-    assert inputs == {"store": ("string", True), "horizon": ("long", True), "as_of": ("datetime", False)}
+    inputs = {spec.name: (spec.to_dict()["type"], spec.required) for spec in info.signature.inputs.inputs}
+    assert inputs == {"store": ("string", True), "horizon": ("any", True), "as_of": ("datetime", False)}
     outputs = [spec.name for spec in info.signature.outputs.inputs]
     assert outputs == ["store", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
 
@@ -182,6 +182,10 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
     assert unknown.value.get_http_status_code() == 400
     with pytest.raises(MlflowException, match="a positive whole number up to 10000, got -2 for series s1"):
         forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
+    with pytest.raises(MlflowException, match="got 2.5 for series s0"):
+        forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [2.5]}))
+    with pytest.raises(MlflowException, match="got 'seven' for series s0"):
+        forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": ["seven"]}))
     with pytest.raises(MlflowException, match=f"up to {serving.MAX_HORIZON}, got 1000000000 for series s0"):
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [10**9]}))  # past pandas' last time
     with pytest.raises(MlflowException, match="would run past the times pandas can hold") as late:
@@ -316,6 +320,10 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
         answer = requests.post(f"{url}/invocations", json=request, timeout=120)
         assert answer.status_code == 200, answer.text
         served = pd.DataFrame(answer.json()["predictions"])
+        # a fractional horizon is refused, not cut to a whole number on its way in
+        fractional = {"dataframe_split": {"columns": ["store", "horizon"], "data": [["s0", 2.5]]}}
+        refused = requests.post(f"{url}/invocations", json=fractional, timeout=120)
+        assert refused.status_code == 400 and "a positive whole number" in refused.text, refused.text
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)

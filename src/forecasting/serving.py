@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import numbers
 import os
 import tempfile
 import threading
@@ -61,8 +62,9 @@ class ManyModelForecaster(PythonModel):
             if stored is None:
                 raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version")
             steps = request["horizon"]
-            if pd.isna(steps) or steps < 1 or steps != int(steps) or steps > MAX_HORIZON:
-                raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {steps!r} "
+            if not _valid_horizon(steps):
+                shown = f"{steps:.15g}" if isinstance(steps, numbers.Real) else repr(steps)
+                raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
                                    f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
             # The interval is sampled over all the steps forecast: at least the run's
@@ -81,6 +83,13 @@ class ManyModelForecaster(PythonModel):
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+
+
+def _valid_horizon(steps) -> bool:
+    """A whole number of steps from 1 to MAX_HORIZON (as an integer or a float)."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Real) or pd.isna(steps):
+        return False
+    return 1 <= steps <= MAX_HORIZON and steps == int(steps)
 
 
 def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
@@ -291,9 +300,12 @@ def signature(key_types: dict[str, str]):
     models table holds them; the server checks requests against it."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
 
     keys = [ColSpec(kind, k) for k, kind in key_types.items()]
-    inputs = [*keys, ColSpec("long", "horizon"), ColSpec("datetime", "as_of", required=False)]
+    # the horizon of any type, checked by predict: declared long, MLflow's server cut 2.5 to 2 unsaid,
+    # and declared double, it refused a client's integers
+    inputs = [*keys, ColSpec(AnyType(), "horizon"), ColSpec("datetime", "as_of", required=False)]
     outputs = [*keys, ColSpec("datetime", "ds"), *[ColSpec("double", c) for c in ("yhat", "yhat_lower", "yhat_upper")],
                ColSpec("string", "model")]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
