@@ -38,6 +38,24 @@ def test_iso_times_with_a_zone_and_without_seconds_are_read_as_with_them(spark, 
     assert times[0] == times[1] and None not in times[0] and len(set(times[0])) == 3
 
 
+def test_a_csv_inputs_folder_keys_are_text_as_written_not_merged_by_type_inference(spark, fast_config, tmp_path):
+    # Hive-style folders: Spark's inference read 007 and 7 as the number 7, one series
+    for store, value in (("007", 1), ("7", 2), ("7", 3)):
+        folder = tmp_path / "sales" / f"store={store}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"part-{value}.csv").write_text(f"date,sales\n2024-01-0{value},{value}\n")
+    config = fast_config(f"input.path={tmp_path / 'sales'}", "input.format=csv", "input.key_columns=[store]")
+    raw, _ = io.read_input(spark, config)
+    assert raw.schema["store"].dataType == T.StringType()
+    assert sorted((r["store"], r["n"]) for r in raw.groupBy("store").count().withColumnRenamed("count", "n").collect()) \
+        == [("007", 1), ("7", 2)]
+    assert spark.conf.get(io.PARTITION_INFERENCE) == "true"  # the session's own setting, for other reads
+    # a setting the config gives wins
+    typed, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'sales'}", "input.format=csv",
+                                                "input.key_columns=[store]", f"spark.conf.{io.PARTITION_INFERENCE}=true"))
+    assert typed.schema["store"].dataType == T.IntegerType()
+
+
 def test_typed_columns_pass_through(spark, fast_config):
     config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
     raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")

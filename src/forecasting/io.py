@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
 from forecasting.sample_data import make_sample_sales
+from forecasting.spark_session import settings_restored
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,8 @@ logger = logging.getLogger(__name__)
 # embedded sample (26,280 rows) made tasks of over 1 MB on two cores, which Spark
 # warns about. Slices of this many rows stay well below its 1,000 KiB.
 ROWS_PER_LOCAL_SLICE = 5000
+# Spark's typing of the values in Hive-style folder names (store=007): a session setting
+PARTITION_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
 
 
 class InputError(ValueError):
@@ -52,7 +55,14 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
                     # every file's header checked against the first's: Spark would otherwise take a
                     # second file's columns by position, swapping two listed in another order
                     reader = reader.option("enforceSchema", False)
-            df = reader.load(source.path)
+            if source.format == "csv" and PARTITION_INFERENCE not in config.spark.conf:
+                # folder keys as text too (store=007 stays 007): inferred, 007 and 7 were one series 7;
+                # Spark fixes a folder's partition columns when it is loaded
+                with settings_restored(spark, (PARTITION_INFERENCE,)):
+                    spark.conf.set(PARTITION_INFERENCE, "false")
+                    df = reader.load(source.path)
+            else:
+                df = reader.load(source.path)
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
             # The check, the counts and the training are separate Spark actions, each of
