@@ -88,11 +88,28 @@ def test_a_set_value_yaml_would_read_as_nothing_or_as_octal_is_kept_as_typed():
     assert parse_override("tuning.patience=null") == {"tuning": {"patience": None}}
 
 
-def test_a_number_or_date_where_text_is_expected_says_how_to_write_it():
+def test_a_number_or_date_where_text_is_expected_says_how_to_write_it_in_a_file(tmp_path):
+    layer = tmp_path / "run.yaml"
+    layer.write_text("tracking: {experiment: 2024}\n")
     with pytest.raises(ConfigError, match=r"got 2024 \(YAML read a number: quote the value as you wrote it"):
-        load_config(None, ["tracking.experiment=2024"])
+        load_config(layer)
+    layer.write_text("tracking: {experiment: 2024-01-01}\n")
     with pytest.raises(ConfigError, match=r"got datetime.date\(2024, 1, 1\) \(YAML read a date: quote the value"):
-        load_config(None, ["tracking.experiment=2024-01-01"])
+        load_config(layer)
+
+
+@pytest.mark.parametrize("override, key, text", [
+    ("tracking.experiment=2024", "experiment", "2024"),
+    ("tracking.experiment=2024-01-01", "experiment", "2024-01-01"),
+    ("tracking.experiment=1e3", "experiment", "1e3"),
+    ("output.table_prefix=1_", "table_prefix", "1_"),  # YAML 1.1 reads the number 1
+    ("input.path=on", "path", "on"),
+    ("model.country_holidays=NO", "country_holidays", "NO"),  # Norway, not false
+])
+def test_a_text_key_given_with_set_takes_the_text_as_typed(override, key, text):
+    config = load_config(None, [override]).to_dict()
+    section = override.split(".")[0]
+    assert config[section][key] == text
 
 
 def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read_otherwise(tmp_path):
@@ -124,10 +141,13 @@ def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read
             load_config(layer)
 
 
-def test_a_yaml_flag_where_text_is_expected_says_to_quote_it():
+def test_a_yaml_flag_where_text_is_expected_says_to_quote_it(tmp_path):
+    layer = tmp_path / "run.yaml"
+    layer.write_text("model: {country_holidays: NO}\n")  # Norway
     with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, on and off as true or false: quote"):
-        load_config(None, ["model.country_holidays=NO"])  # Norway
+        load_config(layer)
     assert load_config(None, ["model.country_holidays='NO'"]).model.country_holidays == "NO"
+    assert load_config(None, ["output.table_prefix=null"]).output.table_prefix is None  # null still means none
 
 
 def test_deep_merge_does_not_mutate_its_inputs():

@@ -105,7 +105,8 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any], path: tuple[str, 
 
 
 def parse_override(text: str) -> dict[str, Any]:
-    """Turn ``section.key=value`` into a nested dict; the value is read as YAML."""
+    """Turn ``section.key=value`` into a nested dict; the value is read as YAML, but
+    for a text key, which takes the text as typed."""
     if "=" not in text:
         raise ConfigError(f"--set expects section.key=value, got {text!r}")
     dotted, raw = text.split("=", 1)
@@ -124,12 +125,20 @@ def parse_override(text: str) -> dict[str, Any]:
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
     # CSV null marker, only null itself removes the entry
     entry_text = entry and (isinstance(value, (list, dict)) or (value is None and raw.strip() != "null"))
-    if _read_as_nothing(raw, value) or entry_text:
+    # a text key takes the text as typed: 2024, 1_ (an int to YAML 1.1), NO (Norway), 2024-01-01
+    typed_otherwise = _is_text(_schema_hint(parts)) and isinstance(value, (bool, int, float, dt.date))
+    if _read_as_nothing(raw, value) or entry_text or typed_otherwise:
         value = raw.strip()
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
         nested = {part: nested}
     return nested
+
+
+def _is_text(hint: Any) -> bool:
+    """Whether the schema types a key as text (or text or null)."""
+    return hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType)
+                           and set(typing.get_args(hint)) == {str, type(None)})
 
 
 def _read_as_nothing(raw: str, value: Any) -> bool:
