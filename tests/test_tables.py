@@ -498,6 +498,11 @@ def test_parquet_output_also_replaces_a_rerun_slice(spark, runs, tmp_path):
     forecasts = tables.read_table(spark, config, tables.FORECASTS)
     assert forecasts.count() == first  # replaced, not added to
     assert [row[0] for row in forecasts.select("job_run_id").distinct().collect()] == [rerun.job_run_id]
+    # its times as Delta's: microseconds in UTC, which pandas reads with their zone (INT96 came without)
+    import pyarrow.parquet as pq
+
+    written = next(Path(rerun.tables[tables.FORECASTS]).rglob("*.parquet"))
+    assert str(pq.read_schema(written).field("ds").type) == "timestamp[us, tz=UTC]"
 
 
 def test_a_catalog_name_an_earlier_run_registered_elsewhere_is_moved_to_the_new_output(spark, tmp_path, caplog):

@@ -29,6 +29,9 @@ JOB_DEFAULTS = {
     # Bounds glibc's per-thread malloc arenas in cluster executors, as
     # scripts/setup.sh does for the local driver (see there).
     "spark.executorEnv.MALLOC_ARENA_MAX": "2",
+    # Parquet output's times as Delta writes them (microseconds, adjusted to UTC), not as
+    # the deprecated INT96 that pandas reads without a zone: the same ds from either format.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
