@@ -523,6 +523,30 @@ def test_a_catalog_name_an_earlier_run_registered_elsewhere_is_moved_to_the_new_
     assert [row["shop"] for row in spark.table("quoted_models").collect()] == ["new"]
 
 
+def test_a_catalog_name_another_data_set_registered_is_refused_before_any_training(spark, tmp_path):
+    from forecasting.io import InputError
+
+    def config(place, keys):
+        return load_config(None, [f"output.path={tmp_path / place}", "output.table_prefix=shared_",
+                                  f"input.key_columns=[{keys}]"])
+
+    other = config("other", "shop")
+    rows = spark.createDataFrame([("a",)], "shop string").withColumn("run_date", F.current_date())
+    rows.write.format("delta").partitionBy("run_date").save(tables.table_paths(other)[tables.MODELS])
+    tables.register(spark, other, (tables.MODELS,))
+    try:
+        # another data set with the same prefix: the name was moved to its tables, with a warning only
+        with pytest.raises(InputError, match=r"catalog table `shared_models` names a table at .*other/models keyed by "
+                                             r"shop, but the config's key columns are store, item"):
+            tables.check_existing(spark, config("mine", "store, item"), (tables.MODELS,),
+                                  spark.createDataFrame([("a", "b")], "store string, item string"))
+        # the same data set, its output.path moved: the name follows it (register)
+        tables.check_existing(spark, config("moved", "shop"), (tables.MODELS,),
+                              spark.createDataFrame([("a",)], "shop string"))
+    finally:
+        spark.sql("DROP TABLE shared_models")
+
+
 def test_tables_of_another_format_or_key_type_under_the_output_are_refused_before_any_training(spark, tmp_path):
     from forecasting.io import InputError
 

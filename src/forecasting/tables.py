@@ -121,9 +121,10 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
         path = paths[name]
         if config.output.table_prefix is not None:
             qualified = _qualified_name(config.output.table_prefix, name)
-            refused = _managed_elsewhere(spark, qualified, path, fmt) if spark.catalog.tableExists(qualified) else None
-            if refused:
-                raise InputError(refused)
+            if spark.catalog.tableExists(qualified):
+                refused = _managed_elsewhere(spark, qualified, path, fmt) or _keyed_otherwise(spark, qualified, config)
+                if refused:
+                    raise InputError(refused)
         if not path_exists(spark, path):
             continue
         is_delta = path_exists(spark, f"{path}/_delta_log")
@@ -238,6 +239,24 @@ def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str,
         return None
     return (f"catalog table {qualified} is a {provider} table the catalog manages at {location}, not the job's "
             f"{fmt} table at {path}: drop or rename it, or set another output.table_prefix")
+
+
+def _keyed_otherwise(spark: SparkSession, qualified: str, config: JobConfig) -> str | None:
+    """Why catalog table ``qualified`` names another data set's table: its series are
+    keyed by other columns. Registering it over this job's table (an output.path that
+    moved) would silently hand its readers another data set."""
+    try:
+        columns = spark.table(qualified).columns
+    except AnalysisException:  # its files are gone: nothing a reader would still get
+        return None
+    stored_keys = [column for column in columns if column.lower() not in RESERVED_KEY_NAMES]
+    keys = list(config.input.key_columns)
+    if sorted(stored_keys) == sorted(keys):
+        return None
+    location = catalog_entry(spark, qualified)[0]
+    return (f"catalog table {qualified} names a table at {location} keyed by {', '.join(stored_keys) or 'no column'}, "
+            f"but the config's key columns are {', '.join(keys)}: another data set's, whose readers would be handed "
+            "this one's rows. Give this data set an output.table_prefix of its own")
 
 
 def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) -> None:
