@@ -102,14 +102,32 @@ def test_a_number_or_date_where_text_is_expected_says_how_to_write_it_in_a_file(
     ("tracking.experiment=2024", "experiment", "2024"),
     ("tracking.experiment=2024-01-01", "experiment", "2024-01-01"),
     ("tracking.experiment=1e3", "experiment", "1e3"),
+    ("tracking.experiment=2024 # the year", "experiment", "2024"),  # a comment is YAML's, as ever
     ("output.table_prefix=1_", "table_prefix", "1_"),  # YAML 1.1 reads the number 1
     ("input.path=on", "path", "on"),
-    ("model.country_holidays=NO", "country_holidays", "NO"),  # Norway, not false
+    ("input.key_columns=[2024, item]", "key_columns", ["2024", "item"]),
 ])
 def test_a_text_key_given_with_set_takes_the_text_as_typed(override, key, text):
     config = load_config(None, [override]).to_dict()
     section = override.split(".")[0]
     assert config[section][key] == text
+
+
+def test_a_flag_word_for_a_key_that_can_be_none_is_refused_saying_null_means_none():
+    # false could mean none as well as a model named "false"
+    for override in ("tracking.registered_model=false", "output.table_prefix=off", "model.country_holidays=NO"):
+        with pytest.raises(ConfigError, match="write null for none, or quote the value"):
+            load_config(None, [override])
+    assert load_config(None, ["tracking.registered_model=null"]).tracking.registered_model is None
+
+
+def test_an_input_option_given_a_flag_word_reaches_spark_as_typed():
+    from forecasting.io import reader_options
+
+    options = load_config(None, ["input.format=parquet", "input.options.nullValue=NO", "input.options.maxColumns=1e5",
+                                 "input.options.mergeSchema=true"]).input.options
+    # NO was false, so cells reading "false" became nulls and those reading NO stayed
+    assert reader_options(options) == {"nullValue": "NO", "maxColumns": "100000", "mergeSchema": "true"}
 
 
 def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read_otherwise(tmp_path):
@@ -144,7 +162,8 @@ def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read
 def test_a_yaml_flag_where_text_is_expected_says_to_quote_it(tmp_path):
     layer = tmp_path / "run.yaml"
     layer.write_text("model: {country_holidays: NO}\n")  # Norway
-    with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, on and off as true or false: quote"):
+    with pytest.raises(ConfigError, match=r"got False \(YAML reads yes, no, on and off as true or false: write null for "
+                                          r"none, or quote"):
         load_config(layer)
     assert load_config(None, ["model.country_holidays='NO'"]).model.country_holidays == "NO"
     assert load_config(None, ["output.table_prefix=null"]).output.table_prefix is None  # null still means none

@@ -125,20 +125,35 @@ def parse_override(text: str) -> dict[str, Any]:
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
     # CSV null marker, only null itself removes the entry
     entry_text = entry and (isinstance(value, (list, dict)) or (value is None and raw.strip() != "null"))
-    # a text key takes the text as typed: 2024, 1_ (an int to YAML 1.1), NO (Norway), 2024-01-01
-    typed_otherwise = _is_text(_schema_hint(parts)) and isinstance(value, (bool, int, float, dt.date))
-    if _read_as_nothing(raw, value) or entry_text or typed_otherwise:
+    if _read_as_nothing(raw, value) or entry_text:
         value = raw.strip()
+    elif _typed_otherwise(parts, value):
+        value = yaml.load(raw, Loader=yaml.BaseLoader)  # the text as typed, without quotes or a comment
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
         nested = {part: nested}
     return nested
 
 
-def _is_text(hint: Any) -> bool:
-    """Whether the schema types a key as text (or text or null)."""
-    return hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType)
-                           and set(typing.get_args(hint)) == {str, type(None)})
+def _typed_otherwise(parts: list[str], value: Any) -> bool:
+    """Whether YAML read text typed for a text key as something else, which the key
+    would refuse: a number, a date (2024, 1_ to YAML 1.1, 2024-01-01), also in a list
+    of text; a flag (on, NO) where the key cannot be null, and in an entry of
+    input.options (nullValue=NO; its numbers reach Spark as config.setting_text writes
+    them). Where a key can be null, a flag is more likely meant as none: refused, with
+    the hint to write null."""
+    hint = _schema_hint(parts)
+    scalar = (int, float, dt.date)  # a bool is an int too: told apart below
+    if len(parts) == 3 and parts[:2] == ["input", "options"]:
+        return isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, (*scalar, bool))
+    if hint == (str | None) or hint == typing.Optional[str]:
+        return isinstance(value, scalar) and not isinstance(value, bool)
+    if typing.get_origin(hint) is list and typing.get_args(hint) == (str,):
+        return isinstance(value, list) and any(isinstance(item, scalar) and not isinstance(item, bool)
+                                               for item in value)
+    return False
 
 
 def _read_as_nothing(raw: str, value: Any) -> bool:
@@ -265,7 +280,8 @@ def _flag_hint(expected: tuple, value: Any) -> str:
     """What YAML 1.1 made of a value: NO (Norway), yes, off, ... flags, 2024 a number
     where text was meant; a date where text was."""
     if isinstance(value, bool) and str in expected:
-        return " (YAML reads yes, no, on and off as true or false: quote the value, e.g. 'NO')"
+        none = "write null for none, or " if type(None) in expected else ""
+        return f" (YAML reads yes, no, on and off as true or false: {none}quote the value, e.g. 'NO')"
     if isinstance(value, (dt.date, dt.datetime)) and str in expected:
         return " (YAML read a date: quote the value as you wrote it, e.g. '2024-01-01')"
     if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
