@@ -558,7 +558,9 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
 
     # a CSV's columns are text: shop is a string now, where the table holds ints
     with pytest.raises(InputError, match=rf"key column 'shop' is string in the input but int in {results}: a CSV "
-                                         "file's columns are all text: write the input as parquet or Delta"):
+                                         r"input's columns and folder keys \(store=7/\) are all text: write the input "
+                                         r"as parquet or Delta with the earlier type \(a key in folder names: --set "
+                                         r"spark.conf.spark.sql.sources.partitionColumnTypeInference.enabled=true"):
         pipeline.run_job(spark, load_config(None, settings), "2024-02-01")
     with pytest.raises(InputError, match=rf"{results} holds a Delta table, but output.format is parquet"):
         pipeline.run_job(spark, load_config(None, [*settings, "output.format=parquet"]), "2024-02-01")

@@ -55,7 +55,9 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
                     # every file's header checked against the first's: Spark would otherwise take a
                     # second file's columns by position, swapping two listed in another order
                     reader = reader.option("enforceSchema", False)
-            if source.format == "csv" and PARTITION_INFERENCE not in config.spark.conf:
+            chosen = PARTITION_INFERENCE in config.spark.conf or spark.sparkContext.getConf().contains(
+                PARTITION_INFERENCE)  # by the config or spark-submit
+            if source.format == "csv" and not chosen:
                 # folder keys as text too (store=007 stays 007): inferred, 007 and 7 were one series 7;
                 # Spark fixes a folder's partition columns when it is loaded
                 with settings_restored(spark, (PARTITION_INFERENCE,)):

@@ -114,7 +114,7 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
     output.format and hold the key columns with the input's (``series``') types.
     Else Delta refuses the writes after every series is trained (and a retry
     fails alike), or Parquet takes them and leaves a table no reader can open."""
-    from forecasting.io import InputError
+    from forecasting.io import PARTITION_INFERENCE, InputError
 
     fmt, paths = config.output.format, table_paths(config)
     for name in names:
@@ -151,8 +151,10 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
             )
         for field in series.schema:
             if field.name in config.input.key_columns and field.name in stored and stored[field.name] != field.dataType:
-                how = ("a CSV file's columns are all text: write the input as parquet or Delta with the earlier "
-                       "type" if config.input.format == "csv" else "cast it in the input as before")
+                how = ("a CSV input's columns and folder keys (store=7/) are all text: write the input as parquet or "
+                       "Delta with the earlier type (a key in folder names: --set spark.conf."
+                       f"{PARTITION_INFERENCE}=true types it as Spark infers it)"
+                       if config.input.format == "csv" else "cast it in the input as before")
                 raise InputError(
                     f"key column {field.name!r} is {field.dataType.simpleString()} in the input but "
                     f"{stored[field.name].simpleString()} in {path}: {how}, or give another output.path"
