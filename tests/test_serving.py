@@ -186,6 +186,8 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [2.5]}))
     with pytest.raises(MlflowException, match="got 'seven' for series s0"):
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": ["seven"]}))
+    # whole numbers as text, as MLflow's server took them while the horizon was declared long
+    assert len(forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": ["2", " 3.0 "]}))) == 5
     with pytest.raises(MlflowException, match=f"up to {serving.MAX_HORIZON}, got 1000000000 for series s0"):
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [10**9]}))  # past pandas' last time
     with pytest.raises(MlflowException, match="would run past the times pandas can hold") as late:
@@ -324,6 +326,10 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
         fractional = {"dataframe_split": {"columns": ["store", "horizon"], "data": [["s0", 2.5]]}}
         refused = requests.post(f"{url}/invocations", json=fractional, timeout=120)
         assert refused.status_code == 400 and "a positive whole number" in refused.text, refused.text
+        for horizon in ("2", None, True, [2]):  # text as before; no horizon, a flag or a list: refused, saying so
+            answer = requests.post(f"{url}/invocations", json={
+                "dataframe_split": {"columns": ["store", "horizon"], "data": [["s0", horizon]]}}, timeout=120)
+            assert answer.status_code == (200 if horizon == "2" else 400), (horizon, answer.text)
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)

@@ -61,16 +61,16 @@ class ManyModelForecaster(PythonModel):
             stored = self.models.get(series_key(keys, self.key_columns))
             if stored is None:
                 raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version")
-            steps = request["horizon"]
-            if not _valid_horizon(steps):
-                shown = f"{steps:.15g}" if isinstance(steps, numbers.Real) else repr(steps)
+            steps = _horizon_steps(request["horizon"])
+            if steps is None:
+                given = request["horizon"]
+                shown = f"{given:.15g}" if isinstance(given, numbers.Real) else repr(given)
                 raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
                                    f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
             # The interval is sampled over all the steps forecast: at least the run's
             # own horizon, so that a shorter request gets the forecasts table's values.
-            steps = int(steps)
-            # the interval seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
+            # The interval seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
             seed = model.series_seed(tracking.series_id({k: stored[k] for k in self.key_columns}))
             try:
                 forecast = model_store.forecast(
@@ -85,11 +85,17 @@ class ManyModelForecaster(PythonModel):
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
 
 
-def _valid_horizon(steps) -> bool:
-    """A whole number of steps from 1 to MAX_HORIZON (as an integer or a float)."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Real) or pd.isna(steps):
-        return False
-    return 1 <= steps <= MAX_HORIZON and steps == int(steps)
+def _horizon_steps(value) -> int | None:
+    """A request's horizon as a whole number of steps from 1 to MAX_HORIZON (given
+    as an integer, a float or their text, as MLflow's server once took "7"), or None."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or pd.isna(value):
+        return None
+    return int(value) if 1 <= value <= MAX_HORIZON and value == int(value) else None
 
 
 def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
