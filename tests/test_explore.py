@@ -126,6 +126,24 @@ def test_local_input_files_changed_since_the_run_are_warned_about(tmp_path, capl
     assert f"input {folder} has changed since the run read it" in caplog.text
 
 
+def test_a_parquet_tables_older_int96_times_and_newer_utc_times_read_alike(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # a parquet output table written before its times became microseconds in UTC, its first date rerun since:
+    # pyarrow takes the first file's type for all, which flipped from naive to zoned with that rerun
+    midnight = pd.Timestamp("2024-01-02")
+    for run_date, kind, int96 in (("2024-01-01", pa.timestamp("us", "UTC"), False),
+                                  ("2024-01-08", pa.timestamp("ns"), True)):
+        folder = tmp_path / "forecasts" / f"run_date={run_date}"
+        folder.mkdir(parents=True)
+        stamp = midnight.value if int96 else midnight.value // 1000
+        pq.write_table(pa.table({"store": ["a"], "ds": pa.array([stamp], kind)}), folder / "part-0.parquet",
+                       use_deprecated_int96_timestamps=int96)
+    rows = explore.read_series(tmp_path / "forecasts", {"store": "a"}, fmt="parquet")
+    assert rows["ds"].dtype == "datetime64[ns]" and rows["ds"].tolist() == [midnight, midnight]
+
+
 def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
     store = tmp_path / "mlruns"
     with pytest.raises(LookupError, match=f"no MLflow store at {store}"):

@@ -216,9 +216,11 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
             try:
                 match = field == _typed(text, dataset.schema.field(column).type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return _to_pandas(dataset.schema.empty_table())  # no value of the column's type reads so
+                return _from_arrow(dataset.schema.empty_table())  # no value of the column's type reads so
         condition = match if condition is None else condition & match
-    return _to_pandas(dataset.to_table(filter=condition))
+    # times as read_table gives them, whichever way a file stored them (a parquet table's
+    # older dates as INT96, its newer in UTC)
+    return _from_arrow(dataset.to_table(filter=condition))
 
 
 def _typed(text: str, column_type):
