@@ -164,7 +164,8 @@ def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_n
     forecasts = pd.DataFrame({
         "region": "north", "ds": pd.to_datetime(["2024-01-02", "2024-01-09", "2024-01-16", "2024-01-23"], utc=True),
         "yhat": [1.0, 8.0, 15.0, 22.0], "yhat_lower": 0.0, "yhat_upper": 30.0, "model": "naive",
-        "run_date": [*dates, scored], "source": ["trained"] * 3 + ["scored"], "model_run_date": [*dates, dates[-1]],
+        # scored from the models of 01-08 (asked for), not the 01-15 training's
+        "run_date": [*dates, scored], "source": ["trained"] * 3 + ["scored"], "model_run_date": [*dates, dates[1]],
         "job_run_id": ["j1", "j8", "j15", "s22"], "child_run_id": [""] * 4})
     write_deltalake(str(tmp_path / "out" / "forecasts"), forecasts, partition_by=["run_date", "source"])
     monkeypatch.chdir(tmp_path)
@@ -174,7 +175,7 @@ def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_n
     assert forecasting_main(asked) == 0
     latest = capsys.readouterr().out
     assert "  run date    2024-01-15" in latest
-    assert "latest forecast: run date 2024-01-22 (scored from the models of 2024-01-15)" in latest
+    assert "latest forecast: run date 2024-01-22 (scored from the models of 2024-01-08)" in latest
     assert "  run dates   4: 2024-01-01, 2024-01-08, 2024-01-15, 2024-01-22 (--run-date to see another)" in latest
 
     assert forecasting_main([*asked, "--run-date", "2024-01-01"]) == 0
@@ -183,13 +184,13 @@ def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_n
     assert "forecast: run date 2024-01-01 (trained), 1 steps" in first and "latest forecast" not in first
     assert "\n2024-01-02 1.000 " in first
 
-    # the scoring date: its forecast, beside the result of the training before it
+    # the scoring date: its forecast, beside the result of the training whose models it used
     assert forecasting_main([*asked, "--run-date", "2024-01-15"]) == 0
     assert "forecast: run date 2024-01-15 (trained), 1 steps" in capsys.readouterr().out
     assert forecasting_main([*asked, "--run-date", "2024-01-22"]) == 0
     on_scoring_date = capsys.readouterr().out
-    assert "  run date    2024-01-15" in on_scoring_date and "  job run     j15" in on_scoring_date
-    assert "forecast: run date 2024-01-22 (scored from the models of 2024-01-15), 1 steps" in on_scoring_date
+    assert "  run date    2024-01-08" in on_scoring_date and "  job run     j8" in on_scoring_date
+    assert "forecast: run date 2024-01-22 (scored from the models of 2024-01-08), 1 steps" in on_scoring_date
 
     assert forecasting_main([*asked, "--run-date", "2024-01-02"]) == 1
     assert "no run date 2024-01-02 for series region=north in" in caplog.text

@@ -167,6 +167,9 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
         forecast_date = str(forecast_date)
         # another run's than the result row's where it was scored, or the series left out of a later run
         runs = (_text(newest["job_run_id"].iloc[0]), _text(newest["child_run_id"].iloc[0]))
+        trained_on = results[results["run_date"] == model_run_date]
+        if run_date is not None and source == tables.SCORED and not trained_on.empty:
+            result = trained_on.iloc[-1]  # the training whose model that scoring run forecast from
 
     status, where = _child_run(config, result.get("child_run_id"))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
