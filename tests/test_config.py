@@ -270,9 +270,10 @@ def test_a_catalog_table_name_is_accepted(name):
 
 
 @pytest.mark.parametrize("name", ["sales LIMIT 0", "shop.sales; DROP TABLE x", "shop..sales", "/data/sales",
-                                  "'`unclosed.sales'", "ventes_été"])  # Spark's parser wants the last in backquotes
+                                  "'`unclosed.sales'", "ventes_été", "'2024'", "shop.2024"])
 def test_what_is_no_table_name_is_refused_before_it_reaches_sql_text(name):
-    # the job puts a table input's name into SQL text (DESCRIBE TABLE EXTENDED)
+    # the job puts a table input's name into SQL text (DESCRIBE TABLE EXTENDED); Spark's parser
+    # wants the last three in backquotes
     with pytest.raises(ConfigError, match=r"'input.path' is .*, not a table name"):
         load_config(None, ["input.format=table", f"input.path={name}"])
     assert load_config(None, ["input.format=parquet", f"input.path={name}"]).input.path == name.strip("'")

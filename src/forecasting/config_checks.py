@@ -37,7 +37,8 @@ DELTA_REFUSED_CHARACTERS = " ,;{}()\n\t="
 # deeper namespaces; a part in backquotes when it holds other characters than ASCII letters,
 # digits and _, a backquote in it doubled): the job puts input.path into SQL text (DESCRIBE)
 # when input.format is table.
-TABLE_NAME = re.compile(r"([A-Za-z0-9_]+|`(?:[^`]|``)+`)(\.([A-Za-z0-9_]+|`(?:[^`]|``)+`))*")
+TABLE_NAME = re.compile(r"([A-Za-z0-9_]*[A-Za-z_][A-Za-z0-9_]*|`(?:[^`]|``)+`)"
+                        r"(\.([A-Za-z0-9_]*[A-Za-z_][A-Za-z0-9_]*|`(?:[^`]|``)+`))*")  # digits alone: a number
 # What MLflow accepts as a tag name: each key column names a tag of its series' run.
 TAG_NAME = re.compile(r"[\w.\- :/]+")
 # Characters of a registered model's name that MLflow cannot look up or serve: quotes

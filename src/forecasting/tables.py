@@ -258,7 +258,8 @@ def _keyed_otherwise(spark: SparkSession, qualified: str, config: JobConfig) -> 
     location = catalog_entry(spark, qualified)[0]
     return (f"catalog table {qualified} names a table at {location} keyed by {', '.join(stored_keys) or 'no column'}, "
             f"but the config's key columns are {', '.join(keys)}: another data set's, whose readers would be handed "
-            "this one's rows. Give this data set an output.table_prefix of its own")
+            f"this one's rows. Give this data set an output.table_prefix of its own (or DROP TABLE {qualified} if "
+            "nothing reads it any more)")
 
 
 def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) -> None:
