@@ -15,10 +15,9 @@ import pandas as pd
 from forecasting import explore, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_checks import is_databricks_uri
-from forecasting.config_schema import RESERVED_KEY_NAMES
 from forecasting.model import FORECAST_COLUMNS
-from forecasting.series import FAILED, OK, SKIPPED
 from forecasting.redaction import redact_url_password
+from forecasting.series import FAILED, OK, SKIPPED
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +192,7 @@ def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
     except LookupError as err:  # the table lacks a key column: another job's table
         raise NotFound(str(err)) from None
     # keyed by more columns than the config names: the rows of several series would be mixed
-    others = [column for column in rows.columns if column.lower() not in RESERVED_KEY_NAMES and column not in keys]
+    others = [column for column in tables.key_columns_of(rows.columns) if column not in keys]
     if others:
         raise NotFound(f"{path} holds series keyed by {', '.join([*keys, *others])}, but the config's key columns "
                        f"are {', '.join(keys)}: give the --config of the job that wrote it")

@@ -140,7 +140,7 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
             logger.debug("%s holds no table yet: %s", path, err)  # nothing to clash with
             continue
         keys = list(config.input.key_columns)
-        stored_keys = [column for column in stored if column.lower() not in RESERVED_KEY_NAMES]
+        stored_keys = key_columns_of(stored)
         if sorted(stored_keys) != sorted(keys):
             # another data set's table: its rows and these would share it, each null in the
             # other's key columns, and scoring would read the other's models
@@ -159,6 +159,11 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
                     f"key column {field.name!r} is {field.dataType.simpleString()} in the input but "
                     f"{stored[field.name].simpleString()} in {path}: {how}, or give another output.path"
                 )
+
+
+def key_columns_of(columns) -> list[str]:
+    """A table's key columns: those of ``columns`` that the job does not name itself."""
+    return [column for column in columns if column.lower() not in RESERVED_KEY_NAMES]
 
 
 def path_exists(spark: SparkSession, uri: str) -> bool:
@@ -251,7 +256,7 @@ def _keyed_otherwise(spark: SparkSession, qualified: str, config: JobConfig) -> 
         columns = spark.table(qualified).columns
     except AnalysisException:  # its files are gone: nothing a reader would still get
         return None
-    stored_keys = [column for column in columns if column.lower() not in RESERVED_KEY_NAMES]
+    stored_keys = key_columns_of(columns)
     keys = list(config.input.key_columns)
     if sorted(stored_keys) == sorted(keys):
         return None
