@@ -68,9 +68,9 @@ class ManyModelForecaster(PythonModel):
                 raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
                                    f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
-            # The interval is sampled over all the steps forecast: at least the run's
-            # own horizon, so that a shorter request gets the forecasts table's values.
-            # The interval seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
+            # The interval is sampled over all the steps forecast: at least the run's own horizon, so that
+            # a shorter request gets the forecasts table's values. It is seeded by the keys as training and
+            # scoring saw them (a date, not a request's timestamp).
             seed = model.series_seed(tracking.series_id({k: stored[k] for k in self.key_columns}))
             try:
                 forecast = model_store.forecast(
