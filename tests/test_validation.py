@@ -27,15 +27,16 @@ def test_text_columns_are_parsed_to_timestamp_and_double(spark, fast_config):
     assert_df_equality(to_series_frame(raw, config), expected, ignore_nullable=True)
 
 
-def test_iso_times_with_a_zone_and_without_seconds_are_read_as_with_them(spark, fast_config):
+def test_iso_times_with_a_zone_and_without_seconds_or_minutes_are_read_as_with_them(spark, fast_config):
     config = fast_config()
     forms = [("2024-01-01T14:00+02:00", "2024-01-01T14:00:00+02:00"), ("2024-01-01T14:00Z", "2024-01-01T14:00:00Z"),
-             ("2024-01-01 14:00-0530", "2024-01-01 14:00:00-05:30")]
+             ("2024-01-01 14:00-0530", "2024-01-01 14:00:00-05:30"), ("2024-01-01T09Z", "2024-01-01T09:00:00Z"),
+             ("2024-01-01T20+01:00", "2024-01-01T20:00:00+01:00")]
     short = text_input(spark, [("a", "x", given, "1") for given, _ in forms])
     full = text_input(spark, [("a", "x", written, "1") for _, written in forms])
-    assert check_input(short, config).rows == 3  # none refused as not a time
+    assert check_input(short, config).rows == 5  # none refused as not a time
     times = [[row["ds"] for row in to_series_frame(frame, config).collect()] for frame in (short, full)]
-    assert times[0] == times[1] and None not in times[0] and len(set(times[0])) == 3
+    assert times[0] == times[1] and None not in times[0] and len(set(times[0])) == 5
 
 
 def test_a_csv_inputs_folder_keys_are_text_as_written_not_merged_by_type_inference(spark, fast_config, tmp_path):

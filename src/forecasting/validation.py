@@ -26,8 +26,11 @@ UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's e
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
 EARLIEST_TIME = "1677-09-22"
 LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
-# An ISO 8601 time with a zone and without seconds (2025-03-25T14:00+02:00), which Spark's parser refuses
-MINUTES_WITH_ZONE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+# ISO 8601 times with a zone and without seconds (2025-03-25T14:00+02:00) or minutes (…T14Z),
+# which Spark's parser refuses (it takes them without a zone)
+ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+HOURS_WITH_ZONE = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}){ZONE}$"
+MINUTES_WITH_ZONE = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}:[0-9]{{2}}){ZONE}$"
 # A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
 NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
 # Spark's errors for files the job cannot read as one table (types that differ between
@@ -54,7 +57,8 @@ def parsed_time(df: DataFrame, column: str) -> Column:
     if isinstance(kind, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         return F.col(column).cast(T.TimestampType())
     if isinstance(kind, T.StringType):
-        text = F.regexp_replace(_stripped(column), MINUTES_WITH_ZONE, "$1:00$2")
+        text = F.regexp_replace(F.regexp_replace(_stripped(column), HOURS_WITH_ZONE, "$1:00$2"), MINUTES_WITH_ZONE,
+                                "$1:00$2")
         return F.try_to_timestamp(text)  # blank text: null, a row without a time
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text")
 
