@@ -7,6 +7,7 @@
 #                                               --conf spark.pyspark.python=./environment/bin/python
 # The archive needs the same Python build at the same path on every node (venv-pack's
 # rule); conda-pack is the alternative where that cannot be arranged.
+# DIST=<folder> writes them there instead of dist/ (relative to the project folder).
 set -euo pipefail
 case "${1:-}" in
 ""|--env) ;;
