@@ -3,6 +3,8 @@
 Used by the cluster tests and by benchmark_scale.py --standalone, where the
 driver must be a process of its own (on local[N] the executor runs inside the
 driver's JVM, so the driver's memory would include the executor's work).
+``python scripts/local_cluster.py`` runs one until interrupted, to try the job
+with ``--master spark://...`` on one machine.
 """
 from __future__ import annotations
 
@@ -63,3 +65,40 @@ def standalone_cluster(folder: Path, cores: int = 2, memory: str = "2g", env: di
         for process in (worker, master):
             os.killpg(process.pid, 15)
             process.wait(timeout=60)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a master and a worker until interrupted, to try ``--master spark://...``
+    on one machine."""
+    import argparse
+    import logging
+    import signal
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2, help="the worker's cores (default: all)")
+    parser.add_argument("--memory", default="2g", help="the worker's memory for executors (default: 2g)")
+    parser.add_argument("--folder", type=Path,
+                        help="where the logs and the executors' work go (default: a new temporary folder)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="local-cluster-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    with standalone_cluster(folder, args.cores, args.memory) as running:
+        logging.info("master %s, a worker of %d cores; logs in %s", running["master"], args.cores, folder)
+        # the executors' Python: this one, which has the job's packages
+        logging.info("try: spark-submit --master %s --conf spark.pyspark.python=%s jobs/train_forecast.py",
+                     running["master"], sys.executable)
+        logging.info("Ctrl-C stops both")
+        try:
+            while not stop["now"] and running["worker"].poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -222,3 +222,19 @@ def test_job_runs_with_the_environment_archive_as_the_readme_says(cluster, packa
     finally:
         for unpacked in work.glob("app-*/*/environment"):
             shutil.rmtree(unpacked)  # over a gigabyte per run
+
+
+def test_the_cluster_script_runs_a_master_and_worker_until_stopped(tmp_path):
+    import signal
+
+    script = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "local_cluster.py"), "--cores", "1",
+                               "--folder", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        first = script.stderr.readline()  # once the worker has registered with the master
+        assert first.startswith("master spark://127.0.0.1:") and f"logs in {tmp_path}" in first, first
+        assert "spark-submit --master spark://127.0.0.1:" in script.stderr.readline()
+    finally:
+        script.send_signal(signal.SIGTERM)
+        assert script.wait(timeout=120) == 0
+    assert "Successfully registered with master" in (tmp_path / "worker.log").read_text()
+
