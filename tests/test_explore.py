@@ -78,6 +78,24 @@ def test_times_written_in_the_several_iso_forms_the_job_reads_are_read_alike(tmp
     assert history["y"].tolist() == [1, 2, 3, 4, 5]  # a row without a time is left out, as the job leaves it
 
 
+def test_times_in_another_form_are_read_with_the_configured_pattern_as_the_job_reads_them(tmp_path):
+    (tmp_path / "input.csv").write_text("store,day,sales\na,31/03/2024,1\na, 01/04/2024 ,2\na,,3\n")
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=day", "input.target_column=sales", "input.time_format=dd/MM/yyyy"])
+    history = explore.load_history(config.to_dict(), {"store": "a"})
+    assert history["ds"].tolist() == list(pd.to_datetime(["2024-03-31", "2024-04-01"])) and history["y"].tolist() == [1, 2]
+    # whole numbers in a parquet file
+    pd.DataFrame({"store": ["a"], "day": [20240331], "sales": [1.0]}).to_parquet(tmp_path / "input.parquet")
+    numbers = load_config(None, [f"input.path={tmp_path / 'input.parquet'}", "input.format=parquet",
+                                 "input.key_columns=[store]", "input.time_column=day", "input.target_column=sales",
+                                 "input.time_format=yyyyMMdd"])
+    assert explore.load_history(numbers.to_dict(), {"store": "a"})["ds"].tolist() == [pd.Timestamp("2024-03-31")]
+    assert explore.strftime_format("yyyy-MM-dd'T'HH:mm") == "%Y-%m-%dT%H:%M"
+    with pytest.raises(ValueError, match="input.time_format 'dd MMM yyyy' has letters this reader does not translate"):
+        explore.load_history({**config.to_dict(), "input": {**config.to_dict()["input"], "time_format": "dd MMM yyyy"}},
+                             {"store": "a"})
+
+
 def test_a_time_column_typed_as_dates_is_read_as_midnights(tmp_path):
     import datetime as dt
 

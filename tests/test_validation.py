@@ -39,6 +39,31 @@ def test_iso_times_with_a_zone_and_without_seconds_or_minutes_are_read_as_with_t
     assert times[0] == times[1] and None not in times[0] and len(set(times[0])) == 5
 
 
+def test_times_in_another_form_are_read_with_the_configured_pattern(spark, fast_config):
+    config = fast_config("input.time_format=dd/MM/yyyy")
+    raw = text_input(spark, [("a", "x", "31/03/2024", "1"), ("a", "x", " 01/04/2024 ", "2"), ("a", "x", "", "3")])
+    assert check_input(raw, config).rows == 3  # the blank one a row without a time, as ever
+    times = [row["ds"] for row in to_series_frame(raw, config).orderBy("y").collect()]
+    assert times == [dt.datetime(2024, 3, 31), dt.datetime(2024, 4, 1), None]
+    # whole numbers, as a parquet file or a database export gives yyyymmdd
+    numbers = spark.createDataFrame([("a", "x", 20240331, 1.0)], "store string, item string, date int, sales double")
+    assert to_series_frame(numbers, fast_config("input.time_format=yyyyMMdd")).first()["ds"] == dt.datetime(2024, 3, 31)
+    with pytest.raises(InputError, match=r"time column 'date' has type int; .* read with input.time_format: yyyyMMdd"):
+        check_input(numbers, fast_config())
+
+
+def test_times_the_pattern_does_not_read_and_a_pattern_spark_cannot_use_are_input_errors(spark, fast_config):
+    raw = text_input(spark, [("a", "x", "2024-03-31", "1")])
+    with pytest.raises(InputError, match=r"values that are not dates or timestamps as input.time_format 'dd/MM/yyyy' "
+                                         r"reads them, e.g. \['2024-03-31'\]"):
+        check_input(raw, fast_config("input.time_format=dd/MM/yyyy"))
+    with pytest.raises(InputError, match=r"not dates or timestamps as ISO 8601 reads them .*: set input.time_format"):
+        check_input(text_input(spark, [("a", "x", "31/03/2024", "1")]), fast_config())
+    for pattern in ("yyyy-bb", "YYYY-MM-dd"):  # an unknown letter; week-based years, which Spark 3 refuses
+        with pytest.raises(InputError, match=f"input.time_format '{pattern}' is not a datetime pattern Spark can use"):
+            check_input(raw, fast_config(f"input.time_format={pattern}"))
+
+
 def test_a_csv_inputs_folder_keys_are_text_as_written_not_merged_by_type_inference(spark, fast_config, tmp_path):
     # Hive-style folders: Spark's inference read 007 and 7 as the number 7, one series
     for store, value in (("007", 1), ("7", 2), ("7", 3)):

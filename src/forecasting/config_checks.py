@@ -68,6 +68,8 @@ def validate(config: JobConfig) -> None:
     _require(inp.format != "table" or TABLE_NAME.fullmatch(inp.path) is not None, "input.path",
              f"is {inp.path!r}, not a table name: write [catalog.][database.]table, a part in backquotes "
              "where it holds characters other than letters, digits and _ (`my-db`.sales)")
+    _require(inp.time_format is None or bool(inp.time_format.strip()), "input.time_format",
+             "must be null (ISO 8601 times) or a Spark datetime pattern, e.g. dd/MM/yyyy")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
     _require(
         len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"
@@ -86,7 +88,7 @@ def validate(config: JobConfig) -> None:
         fixed = sorted(k for k in inp.options if k.lower() in CSV_FIXED_OPTIONS)
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
                  "column as text, then parses the time and target columns itself (times as ISO 8601 text, "
-                 "e.g. 2024-03-31 or 2024-03-31T14:00:00+02:00: convert other forms before the job)")
+                 "e.g. 2024-03-31 or 2024-03-31T14:00:00+02:00; another form with input.time_format, e.g. dd/MM/yyyy)")
     _check_time_travel({k.lower(): (k, v) for k, v in inp.options.items()})
     for section, entries in (("input.options", inp.options), ("spark.conf", config.spark.conf)):
         for name, value in entries.items():

@@ -68,6 +68,7 @@ class InputConfig:
     time_column: str
     target_column: str
     options: dict[str, Any]
+    time_format: str | None  # a Spark datetime pattern for times in another form than ISO 8601
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,36 @@ def _warn_if_changed(path: str, data_version: str) -> None:
                        "data_version is %s): these rows are the input as it is now", path, digest, data_version)
 
 
+# Spark's datetime pattern letters (their run's length counts) as strftime's
+STRFTIME = {"y": "%Y", "yyyy": "%Y", "yy": "%y", "M": "%m", "MM": "%m", "d": "%d", "dd": "%d", "H": "%H", "HH": "%H",
+            "mm": "%M", "ss": "%S"}
+
+
+def strftime_format(pattern: str) -> str | None:
+    """Spark's datetime ``pattern`` as a strftime format, or None where it holds a
+    letter run STRFTIME lacks (month names, zones, fractions)."""
+    parts, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":  # quoted text; '' is a quote
+            end = pattern.find("'", i + 1)
+            if end < 0:
+                return None
+            parts.append((pattern[i + 1:end] or "'").replace("%", "%%"))
+            i = end + 1
+        elif char.isalpha():
+            run = len(pattern[i:]) - len(pattern[i:].lstrip(char))
+            letters = pattern[i:i + run]
+            if letters not in STRFTIME:
+                return None
+            parts.append(STRFTIME[letters])
+            i += run
+        else:
+            parts.append(char.replace("%", "%%"))
+            i += 1
+    return "".join(parts)
+
+
 def _matches(column: pd.Series, value: Any) -> pd.Series:
     """Which rows hold the key value, compared as text the way the tags show it
     (``tracking.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
@@ -309,10 +339,18 @@ def load_history(
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
-    text = pd.api.types.infer_dtype(history["ds"], skipna=True) == "string"  # not dates or times
-    times = history["ds"].str.strip() if text else history["ds"]
-    # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
-    ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
+    kind = pd.api.types.infer_dtype(history["ds"], skipna=True)
+    times = history["ds"].str.strip() if kind == "string" else history["ds"]
+    pattern = source.get("time_format")
+    if pattern and kind in ("string", "integer"):  # as validation.parsed_time reads them
+        translated = strftime_format(pattern)
+        if translated is None:
+            raise ValueError(f"input.time_format {pattern!r} has letters this reader does not translate "
+                             "(it takes y, M, d, H, m, s and quoted text): read the history with Spark")
+        ds = pd.to_datetime(times.astype("string"), format=translated, errors="coerce")
+    else:
+        # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
+        ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
     history = history.assign(ds=ds, y=pd.to_numeric(history["y"]).astype("float64"))  # the job models doubles
     history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:

@@ -9,12 +9,13 @@ import logging
 from dataclasses import dataclass
 from functools import reduce
 
+from pyspark.errors import IllegalArgumentException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting.config import JobConfig
-from forecasting.io import InputError
+from forecasting.io import InputError, spark_message
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +53,23 @@ def has_value(df: DataFrame, column: str) -> Column:
     return F.col(column).isNotNull()
 
 
-def parsed_time(df: DataFrame, column: str) -> Column:
+def parsed_time(df: DataFrame, column: str, time_format: str | None = None) -> Column:
+    """The time column as a timestamp: a date or timestamp as it is; text as ISO 8601,
+    or by ``time_format`` (input.time_format, a Spark datetime pattern), which also
+    reads whole numbers (20240331 as yyyyMMdd)."""
     kind = df.schema[column].dataType
     if isinstance(kind, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         return F.col(column).cast(T.TimestampType())
+    if time_format is not None and isinstance(kind, (T.StringType, T.IntegralType)):
+        text = _stripped(column) if isinstance(kind, T.StringType) else F.col(column).cast(T.StringType())
+        return F.try_to_timestamp(text, F.lit(time_format))
     if isinstance(kind, T.StringType):
         text = F.regexp_replace(F.regexp_replace(_stripped(column), HOURS_WITH_ZONE, "$1:00$2"), MINUTES_WITH_ZONE,
                                 "$1:00$2")
         return F.try_to_timestamp(text)  # blank text: null, a row without a time
-    raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text")
+    hint = " (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd)" if isinstance(
+        kind, T.IntegralType) else ""
+    raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text{hint}")
 
 
 def parsed_target(df: DataFrame, column: str) -> Column:
@@ -108,7 +117,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
-    time, target = parsed_time(df, source.time_column), parsed_target(df, source.target_column)
+    time, target = parsed_time(df, source.time_column, source.time_format), parsed_target(df, source.target_column)
     bad_time = has_value(df, source.time_column) & time.isNull()
     bad_target = has_value(df, source.target_column) & target.isNull()
     time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
@@ -141,6 +150,10 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     try:
         counts = df.agg(*aggregates).first()
     except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
+        # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
+        if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
+            raise InputError(f"input.time_format {source.time_format!r} is not a datetime pattern Spark can use: "
+                             f"{spark_message(err)}") from None
         complaint = _unreadable(str(err))
         if complaint is None:
             raise
@@ -171,9 +184,14 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         (source.target_column, bad_target, counts["bad_target"]),
     ):
         if count:
-            what = "dates or timestamps" if column == source.time_column else "numbers"
+            what, hint = "numbers", ""
+            if column == source.time_column:
+                what = "dates or timestamps"
+                hint = (f" as input.time_format {source.time_format!r} reads them" if source.time_format else
+                        " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
+                        "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
             raise InputError(
-                f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
+                f"column '{column}' has {count} of {counts['rows']} values that are not {what}{hint}, "
                 f"e.g. {_examples(df, bad, column)}"
             )
     if counts["time_out_of_range"]:
@@ -215,7 +233,7 @@ def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
     source = config.input
     return df.select(
         *[F.col(k) for k in source.key_columns],
-        parsed_time(df, source.time_column).alias(TIME),
+        parsed_time(df, source.time_column, source.time_format).alias(TIME),
         parsed_target(df, source.target_column).alias(TARGET),
     )
 
