@@ -106,6 +106,7 @@ def test_a_number_or_date_where_text_is_expected_says_how_to_write_it_in_a_file(
     ("output.table_prefix=1_", "table_prefix", "1_"),  # YAML 1.1 reads the number 1
     ("input.path=on", "path", "on"),
     ("input.key_columns=[2024, item]", "key_columns", ["2024", "item"]),
+    ("input.decimal_separator=,", "decimal_separator", ","),  # not YAML at all
 ])
 def test_a_text_key_given_with_set_takes_the_text_as_typed(override, key, text):
     config = load_config(None, [override]).to_dict()

@@ -96,6 +96,14 @@ def test_times_in_another_form_are_read_with_the_configured_pattern_as_the_job_r
                              {"store": "a"})
 
 
+def test_targets_with_a_decimal_comma_are_read_as_the_job_reads_them(tmp_path):
+    (tmp_path / "input.csv").write_text("store;day;sales\na;2024-01-01;96,54\na;2024-01-02; 7 \n")
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                                "input.time_column=day", "input.target_column=sales", "input.options={sep: ';'}",
+                                "input.decimal_separator=,"])
+    assert explore.load_history(config.to_dict(), {"store": "a"})["y"].tolist() == [96.54, 7.0]
+
+
 def test_a_time_column_typed_as_dates_is_read_as_midnights(tmp_path):
     import datetime as dt
 

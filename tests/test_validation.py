@@ -39,6 +39,20 @@ def test_iso_times_with_a_zone_and_without_seconds_or_minutes_are_read_as_with_t
     assert times[0] == times[1] and None not in times[0] and len(set(times[0])) == 5
 
 
+def test_targets_written_with_a_decimal_comma_are_read_when_configured(spark, fast_config):
+    rows = [("a", "x", "2024-01-01", "96,54"), ("a", "x", "2024-01-02", " -1,5e2 "), ("a", "x", "2024-01-03", "7")]
+    config = fast_config("input.decimal_separator=,")
+    assert check_input(text_input(spark, rows), config).rows == 3
+    assert [row["y"] for row in to_series_frame(text_input(spark, rows), config).orderBy("ds").collect()] == \
+        [96.54, -150.0, 7.0]
+    # a point is no separator of thousands there: 1.234,5 could be read two ways
+    with pytest.raises(InputError, match=r"values that are not numbers with a decimal comma .*\['1.234,5'\]"):
+        check_input(text_input(spark, [("a", "x", "2024-01-01", "1.234,5")]), config)
+    # without the setting, the error says how to read a decimal comma
+    with pytest.raises(InputError, match=r"not numbers \(a decimal comma, 96,5, needs input.decimal_separator: ','\)"):
+        check_input(text_input(spark, rows), fast_config())
+
+
 def test_times_in_another_form_are_read_with_the_configured_pattern(spark, fast_config):
     config = fast_config("input.time_format=dd/MM/yyyy")
     raw = text_input(spark, [("a", "x", "31/03/2024", "1"), ("a", "x", " 01/04/2024 ", "2"), ("a", "x", "", "3")])

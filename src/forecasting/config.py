@@ -119,7 +119,7 @@ def parse_override(text: str) -> dict[str, Any]:
     try:
         value = read_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
-        if not entry:
+        if not entry and _schema_hint(parts) not in (str, str | None):  # a text key takes it as typed (",")
             raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
         value = raw.strip()
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a

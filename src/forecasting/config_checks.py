@@ -70,6 +70,8 @@ def validate(config: JobConfig) -> None:
              "where it holds characters other than letters, digits and _ (`my-db`.sales)")
     _require(inp.time_format is None or bool(inp.time_format.strip()), "input.time_format",
              "must be null (ISO 8601 times) or a Spark datetime pattern, e.g. dd/MM/yyyy")
+    _require(inp.decimal_separator in (".", ","), "input.decimal_separator",
+             f"is {inp.decimal_separator!r}: a target's text has its decimals after '.' or ','")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
     _require(
         len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"

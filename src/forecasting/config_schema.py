@@ -69,6 +69,7 @@ class InputConfig:
     target_column: str
     options: dict[str, Any]
     time_format: str | None  # a Spark datetime pattern for times in another form than ISO 8601
+    decimal_separator: str  # of a target written as text: "." or ","
 
 
 @dataclass(frozen=True)

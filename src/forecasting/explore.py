@@ -351,7 +351,10 @@ def load_history(
     else:
         # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
         ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
-    history = history.assign(ds=ds, y=pd.to_numeric(history["y"]).astype("float64"))  # the job models doubles
+    y = history["y"]
+    if source.get("decimal_separator") == "," and pd.api.types.infer_dtype(y, skipna=True) == "string":
+        y = y.str.strip().str.replace(",", ".", regex=False)  # as validation.parsed_target reads it
+    history = history.assign(ds=ds, y=pd.to_numeric(y).astype("float64"))  # the job models doubles
     history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:
         history = history[history["ds"] < end_of_day(run_date)]  # the job's cut: pipeline.as_of_cut

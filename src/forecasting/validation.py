@@ -72,16 +72,20 @@ def parsed_time(df: DataFrame, column: str, time_format: str | None = None) -> C
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text{hint}")
 
 
-def parsed_target(df: DataFrame, column: str) -> Column:
-    """The target as a double. Text is a number as written in decimal, optionally with
-    an exponent, or inf/infinity/nan; blank text is a missing value, as an empty CSV
-    cell is. Spark's own cast also takes Java's forms ('12d', '5f', '0x1p3'), which
-    here are typos, not values."""
+def parsed_target(df: DataFrame, column: str, decimal_separator: str = ".") -> Column:
+    """The target as a double. Text is a number as written in decimal (with
+    ``decimal_separator``, input.decimal_separator), optionally with an exponent, or
+    inf/infinity/nan; blank text is a missing value, as an empty CSV cell is. Spark's
+    own cast also takes Java's forms ('12d', '5f', '0x1p3'), which here are typos, not
+    values; with a decimal comma, a point (1.234,5) is one too."""
     kind = df.schema[column].dataType
     if isinstance(kind, T.NumericType):
         return F.col(column).cast(T.DoubleType())
     if isinstance(kind, T.StringType):
         text = _stripped(column)
+        if decimal_separator == ",":
+            written = text.rlike(NUMBER_TEXT.replace("\\.", ","))
+            return F.when(written, F.translate(text, ",", ".").try_cast(T.DoubleType()))
         return F.when(text.rlike(NUMBER_TEXT), text.try_cast(T.DoubleType()))  # else null: blank, or refused
     raise InputError(f"target column '{column}' has type {kind.simpleString()}; expected numbers")
 
@@ -117,7 +121,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
-    time, target = parsed_time(df, source.time_column, source.time_format), parsed_target(df, source.target_column)
+    time = parsed_time(df, source.time_column, source.time_format)
+    target = parsed_target(df, source.target_column, source.decimal_separator)
     bad_time = has_value(df, source.time_column) & time.isNull()
     bad_target = has_value(df, source.target_column) & target.isNull()
     time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
@@ -184,16 +189,19 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         (source.target_column, bad_target, counts["bad_target"]),
     ):
         if count:
-            what, hint = "numbers", ""
+            examples = _examples(df, bad, column)
             if column == source.time_column:
                 what = "dates or timestamps"
-                hint = (f" as input.time_format {source.time_format!r} reads them" if source.time_format else
-                        " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
-                        "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
-            raise InputError(
-                f"column '{column}' has {count} of {counts['rows']} values that are not {what}{hint}, "
-                f"e.g. {_examples(df, bad, column)}"
-            )
+                what += (f" as input.time_format {source.time_format!r} reads them" if source.time_format else
+                         " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
+                         "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
+            elif source.decimal_separator == ",":
+                what = "numbers with a decimal comma (input.decimal_separator)"
+            else:
+                commas = any("," in str(example) for example in examples)
+                what = "numbers" + (" (a decimal comma, 96,5, needs input.decimal_separator: ',')" if commas else "")
+            raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
+                             f"e.g. {examples}")
     if counts["time_out_of_range"]:
         raise InputError(
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
@@ -234,7 +242,7 @@ def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
     return df.select(
         *[F.col(k) for k in source.key_columns],
         parsed_time(df, source.time_column, source.time_format).alias(TIME),
-        parsed_target(df, source.target_column).alias(TARGET),
+        parsed_target(df, source.target_column, source.decimal_separator).alias(TARGET),
     )
 
 
