@@ -43,7 +43,7 @@ def wait_for_worker(ui_port: int, timeout: float = 120) -> None:
 
 @contextmanager
 def standalone_cluster(folder: Path, cores: int = 2, memory: str = "2g", env: dict | None = None) -> Iterator[dict]:
-    """Yields the master's URL, the worker's process and the folder that holds
+    """Yields the master's URL, the worker's and master's processes and the folder that holds
     the logs (``work/`` there has each executor's stdout and stderr)."""
     port, ui_port = free_port(), free_port()
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **(env or {})}
@@ -60,10 +60,13 @@ def standalone_cluster(folder: Path, cores: int = 2, memory: str = "2g", env: di
     )
     try:
         wait_for_worker(ui_port)
-        yield {"master": f"spark://127.0.0.1:{port}", "logs": folder, "worker": worker}
+        yield {"master": f"spark://127.0.0.1:{port}", "logs": folder, "worker": worker, "master_process": master}
     finally:
         for process in (worker, master):
-            os.killpg(process.pid, 15)
+            try:
+                os.killpg(process.pid, 15)
+            except ProcessLookupError:  # it had stopped already
+                pass
             process.wait(timeout=60)
 
 
@@ -92,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("try: spark-submit --master %s --conf spark.pyspark.python=%s jobs/train_forecast.py",
                      running["master"], sys.executable)
         logging.info("Ctrl-C stops both")
+        processes = {"worker": running["worker"], "master": running["master_process"]}
         try:
-            while not stop["now"] and running["worker"].poll() is None:
+            while not stop["now"] and all(process.poll() is None for process in processes.values()):
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
+        died = [name for name, process in processes.items() if process.poll() is not None]
+    if died:
+        logging.error("the %s stopped by itself: see %s", " and ".join(died), folder)
+        return 1
     return 0
 
 

@@ -238,3 +238,16 @@ def test_the_cluster_script_runs_a_master_and_worker_until_stopped(tmp_path):
         assert script.wait(timeout=120) == 0
     assert "Successfully registered with master" in (tmp_path / "worker.log").read_text()
 
+
+def test_the_cluster_script_says_so_when_its_worker_dies(tmp_path):
+    script = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "local_cluster.py"), "--cores", "1",
+                               "--folder", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert script.stderr.readline().startswith("master spark://")
+        subprocess.run(["pkill", "-9", "-f", f"deploy.worker.Worker.*{tmp_path}"], check=True, timeout=30)
+        assert script.wait(timeout=60) == 1
+        assert f"the worker stopped by itself: see {tmp_path}" in script.stderr.read()
+    finally:
+        if script.poll() is None:
+            script.kill()
+

@@ -107,6 +107,7 @@ def test_a_number_or_date_where_text_is_expected_says_how_to_write_it_in_a_file(
     ("input.path=on", "path", "on"),
     ("input.key_columns=[2024, item]", "key_columns", ["2024", "item"]),
     ("input.decimal_separator=,", "decimal_separator", ","),  # not YAML at all
+    ("input.key_columns=[NO, item]", "key_columns", ["NO", "item"]),  # a list of text cannot be null
 ])
 def test_a_text_key_given_with_set_takes_the_text_as_typed(override, key, text):
     config = load_config(None, [override]).to_dict()
@@ -278,6 +279,15 @@ def test_what_is_no_table_name_is_refused_before_it_reaches_sql_text(name):
     with pytest.raises(ConfigError, match=r"'input.path' is .*, not a table name"):
         load_config(None, ["input.format=table", f"input.path={name}"])
     assert load_config(None, ["input.format=parquet", f"input.path={name}"]).input.path == name.strip("'")
+
+
+def test_a_time_format_with_a_two_digit_year_or_spaces_around_it_is_refused():
+    # Spark reads yy as 2000-2099: 01/01/85 would be 2085, cut off as after the run date without a word
+    with pytest.raises(ConfigError, match="'input.time_format' is 'dd/MM/yy': a two-digit year"):
+        load_config(None, ["input.time_format=dd/MM/yy"])
+    with pytest.raises(ConfigError, match="'input.time_format' must be null .* without spaces around it"):
+        load_config(None, ["input.time_format=' dd/MM/yyyy'"])  # every stripped value would fail it
+    assert load_config(None, ["input.time_format=dd/MM/yyyy"]).input.time_format == "dd/MM/yyyy"
 
 
 def test_a_tracking_uri_scheme_mlflow_has_no_store_for_is_refused_naming_those_it_has():

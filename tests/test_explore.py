@@ -91,17 +91,24 @@ def test_times_in_another_form_are_read_with_the_configured_pattern_as_the_job_r
                                  "input.time_format=yyyyMMdd"])
     assert explore.load_history(numbers.to_dict(), {"store": "a"})["ds"].tolist() == [pd.Timestamp("2024-03-31")]
     assert explore.strftime_format("yyyy-MM-dd'T'HH:mm") == "%Y-%m-%dT%H:%M"
+    # optional sections and doubled quotes inside quoted text have no strftime: refused, not read as nothing
+    assert explore.strftime_format("yyyy-MM-dd[ HH:mm]") is None and explore.strftime_format("H 'o''clock'") is None
     with pytest.raises(ValueError, match="input.time_format 'dd MMM yyyy' has letters this reader does not translate"):
         explore.load_history({**config.to_dict(), "input": {**config.to_dict()["input"], "time_format": "dd MMM yyyy"}},
                              {"store": "a"})
 
 
 def test_targets_with_a_decimal_comma_are_read_as_the_job_reads_them(tmp_path):
-    (tmp_path / "input.csv").write_text("store;day;sales\na;2024-01-01;96,54\na;2024-01-02; 7 \n")
+    (tmp_path / "input.csv").write_text("store;day;sales\na;2024-01-01;96,54\na;2024-01-02; 7 \na;2024-01-03; \n")
     config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
                                 "input.time_column=day", "input.target_column=sales", "input.options={sep: ';'}",
                                 "input.decimal_separator=,"])
-    assert explore.load_history(config.to_dict(), {"store": "a"})["y"].tolist() == [96.54, 7.0]
+    history = explore.load_history(config.to_dict(), {"store": "a"})
+    assert history["y"].tolist()[:2] == [96.54, 7.0] and pd.isna(history["y"].iloc[2])  # blank: missing, as the job
+    point = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
+                               "input.time_column=day", "input.target_column=sales", "input.options={sep: ';'}"])
+    (tmp_path / "input.csv").write_text("store;day;sales\na;2024-01-01;1.5\na;2024-01-02; \n")
+    assert pd.isna(explore.load_history(point.to_dict(), {"store": "a"})["y"].iloc[1])  # it raised on " "
 
 
 def test_a_time_column_typed_as_dates_is_read_as_midnights(tmp_path):

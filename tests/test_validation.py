@@ -51,6 +51,9 @@ def test_targets_written_with_a_decimal_comma_are_read_when_configured(spark, fa
     # without the setting, the error says how to read a decimal comma
     with pytest.raises(InputError, match=r"not numbers \(a decimal comma, 96,5, needs input.decimal_separator: ','\)"):
         check_input(text_input(spark, rows), fast_config())
+    # but not for a thousands separator, which the setting would read a thousand times smaller
+    with pytest.raises(InputError, match=r"values that are not numbers, e.g. \['1,234'\]"):
+        check_input(text_input(spark, [("a", "x", "2024-01-01", "1,234")]), fast_config())
 
 
 def test_times_in_another_form_are_read_with_the_configured_pattern(spark, fast_config):
@@ -64,6 +67,12 @@ def test_times_in_another_form_are_read_with_the_configured_pattern(spark, fast_
     assert to_series_frame(numbers, fast_config("input.time_format=yyyyMMdd")).first()["ds"] == dt.datetime(2024, 3, 31)
     with pytest.raises(InputError, match=r"time column 'date' has type int; .* read with input.time_format: yyyyMMdd"):
         check_input(numbers, fast_config())
+    from decimal import Decimal
+
+    exported = spark.createDataFrame([("a", "x", Decimal(20240331), 1.0)], "store string, item string, date decimal(8,0), "
+                                                                  "sales double")  # a database export's
+    assert to_series_frame(exported, fast_config("input.time_format=yyyyMMdd")).first()["ds"] == \
+        dt.datetime(2024, 3, 31)
 
 
 def test_times_the_pattern_does_not_read_and_a_pattern_spark_cannot_use_are_input_errors(spark, fast_config):

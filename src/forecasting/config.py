@@ -151,8 +151,7 @@ def _typed_otherwise(parts: list[str], value: Any) -> bool:
     if hint == (str | None) or hint == typing.Optional[str]:
         return isinstance(value, scalar) and not isinstance(value, bool)
     if typing.get_origin(hint) is list and typing.get_args(hint) == (str,):
-        return isinstance(value, list) and any(isinstance(item, scalar) and not isinstance(item, bool)
-                                               for item in value)
+        return isinstance(value, list) and any(isinstance(item, (*scalar, bool)) for item in value)  # not null
     return False
 
 

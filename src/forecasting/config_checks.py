@@ -68,8 +68,12 @@ def validate(config: JobConfig) -> None:
     _require(inp.format != "table" or TABLE_NAME.fullmatch(inp.path) is not None, "input.path",
              f"is {inp.path!r}, not a table name: write [catalog.][database.]table, a part in backquotes "
              "where it holds characters other than letters, digits and _ (`my-db`.sales)")
-    _require(inp.time_format is None or bool(inp.time_format.strip()), "input.time_format",
-             "must be null (ISO 8601 times) or a Spark datetime pattern, e.g. dd/MM/yyyy")
+    _require(inp.time_format is None or (bool(inp.time_format.strip()) and inp.time_format == inp.time_format.strip()),
+             "input.time_format", "must be null (ISO 8601 times) or a Spark datetime pattern without spaces around "
+             "it, e.g. dd/MM/yyyy (each value's own spaces are stripped)")
+    # Spark reads yy as 2000-2099: 85 would be 2085, cut off as after the run date without a word
+    _require(inp.time_format is None or re.search(r"(?<![y'])yy(?!y)", inp.time_format) is None, "input.time_format",
+             f"is {inp.time_format!r}: a two-digit year (yy) reads as 2000-2099; write yyyy, or convert the years")
     _require(inp.decimal_separator in (".", ","), "input.decimal_separator",
              f"is {inp.decimal_separator!r}: a target's text has its decimals after '.' or ','")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")

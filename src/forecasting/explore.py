@@ -253,7 +253,7 @@ def _warn_if_changed(path: str, data_version: str) -> None:
 
 
 # Spark's datetime pattern letters (their run's length counts) as strftime's
-STRFTIME = {"y": "%Y", "yyyy": "%Y", "yy": "%y", "M": "%m", "MM": "%m", "d": "%d", "dd": "%d", "H": "%H", "HH": "%H",
+STRFTIME = {"y": "%Y", "yyyy": "%Y", "M": "%m", "MM": "%m", "d": "%d", "dd": "%d", "H": "%H", "HH": "%H",
             "mm": "%M", "ss": "%S"}
 
 
@@ -267,8 +267,12 @@ def strftime_format(pattern: str) -> str | None:
             end = pattern.find("'", i + 1)
             if end < 0:
                 return None
+            if end + 1 < len(pattern) and pattern[end + 1] == "'" and end > i + 1:
+                return None  # a quote doubled inside quoted text
             parts.append((pattern[i + 1:end] or "'").replace("%", "%%"))
             i = end + 1
+        elif char in "[]#{}":  # optional sections and reserved characters: no strftime for them
+            return None
         elif char.isalpha():
             run = len(pattern[i:]) - len(pattern[i:].lstrip(char))
             letters = pattern[i:i + run]
@@ -347,13 +351,16 @@ def load_history(
         if translated is None:
             raise ValueError(f"input.time_format {pattern!r} has letters this reader does not translate "
                              "(it takes y, M, d, H, m, s and quoted text): read the history with Spark")
-        ds = pd.to_datetime(times.astype("string"), format=translated, errors="coerce")
+        texts = times.astype("string")
+        ds = pd.to_datetime(texts.where(texts.str.len() > 0), format=translated)  # blank: no time
     else:
         # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
         ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
     y = history["y"]
-    if source.get("decimal_separator") == "," and pd.api.types.infer_dtype(y, skipna=True) == "string":
-        y = y.str.strip().str.replace(",", ".", regex=False)  # as validation.parsed_target reads it
+    if pd.api.types.infer_dtype(y, skipna=True) == "string":  # as validation.parsed_target reads it
+        y = y.str.strip().replace("", None)
+        if source.get("decimal_separator") == ",":
+            y = y.str.replace(",", ".", regex=False)
     history = history.assign(ds=ds, y=pd.to_numeric(y).astype("float64"))  # the job models doubles
     history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:

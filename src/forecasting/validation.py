@@ -6,6 +6,7 @@ training, with a message that names the column and shows offending values.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import reduce
 
@@ -60,15 +61,17 @@ def parsed_time(df: DataFrame, column: str, time_format: str | None = None) -> C
     kind = df.schema[column].dataType
     if isinstance(kind, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         return F.col(column).cast(T.TimestampType())
-    if time_format is not None and isinstance(kind, (T.StringType, T.IntegralType)):
-        text = _stripped(column) if isinstance(kind, T.StringType) else F.col(column).cast(T.StringType())
+    whole = isinstance(kind, T.IntegralType) or (isinstance(kind, T.DecimalType) and kind.scale == 0)
+    if time_format is not None and (isinstance(kind, T.StringType) or whole):
+        # a decimal(8,0) of a database export as its digits, as a whole number's
+        text = _stripped(column) if isinstance(kind, T.StringType) else F.col(column).cast(T.LongType()).cast(
+            T.StringType())
         return F.try_to_timestamp(text, F.lit(time_format))
     if isinstance(kind, T.StringType):
         text = F.regexp_replace(F.regexp_replace(_stripped(column), HOURS_WITH_ZONE, "$1:00$2"), MINUTES_WITH_ZONE,
                                 "$1:00$2")
         return F.try_to_timestamp(text)  # blank text: null, a row without a time
-    hint = " (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd)" if isinstance(
-        kind, T.IntegralType) else ""
+    hint = " (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd)" if whole else ""
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text{hint}")
 
 
@@ -198,7 +201,9 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             elif source.decimal_separator == ",":
                 what = "numbers with a decimal comma (input.decimal_separator)"
             else:
-                commas = any("," in str(example) for example in examples)
+                # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
+                commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
+                             and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
                 what = "numbers" + (" (a decimal comma, 96,5, needs input.decimal_separator: ',')" if commas else "")
             raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
                              f"e.g. {examples}")
