@@ -119,7 +119,7 @@ def parse_override(text: str) -> dict[str, Any]:
     try:
         value = read_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
-        if not entry and _schema_hint(parts) not in (str, str | None):  # a text key takes it as typed (",")
+        if not entry and not _is_text(_schema_hint(parts)):  # a text key takes it as typed (",")
             raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
         value = raw.strip()
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
@@ -135,6 +135,11 @@ def parse_override(text: str) -> dict[str, Any]:
     return nested
 
 
+def _is_text(hint: Any) -> bool:
+    """Whether the schema types a key as text, or as text or null."""
+    return hint is str or hint == (str | None)
+
+
 def _typed_otherwise(parts: list[str], value: Any) -> bool:
     """Whether YAML read text typed for a text key as something else, which the key
     would refuse: a number, a date (2024, 1_ to YAML 1.1, 2024-01-01), also in a list
@@ -148,7 +153,7 @@ def _typed_otherwise(parts: list[str], value: Any) -> bool:
         return isinstance(value, bool)
     if hint is str:
         return isinstance(value, (*scalar, bool))
-    if hint == (str | None) or hint == typing.Optional[str]:
+    if _is_text(hint):  # text or null
         return isinstance(value, scalar) and not isinstance(value, bool)
     if typing.get_origin(hint) is list and typing.get_args(hint) == (str,):
         return isinstance(value, list) and any(isinstance(item, (*scalar, bool)) for item in value)  # not null

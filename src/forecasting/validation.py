@@ -93,6 +93,13 @@ def parsed_target(df: DataFrame, column: str, decimal_separator: str = ".") -> C
     raise InputError(f"target column '{column}' has type {kind.simpleString()}; expected numbers")
 
 
+def parsed_columns(df: DataFrame, config: JobConfig) -> tuple[Column, Column]:
+    """The time and target columns as the input settings read them (parsed_time, parsed_target)."""
+    source = config.input
+    return (parsed_time(df, source.time_column, source.time_format),
+            parsed_target(df, source.target_column, source.decimal_separator))
+
+
 @dataclass(frozen=True)
 class InputCounts:
     rows: int
@@ -124,8 +131,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
-    time = parsed_time(df, source.time_column, source.time_format)
-    target = parsed_target(df, source.target_column, source.decimal_separator)
+    time, target = parsed_columns(df, config)
     bad_time = has_value(df, source.time_column) & time.isNull()
     bad_target = has_value(df, source.target_column) & target.isNull()
     time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
@@ -243,12 +249,8 @@ def _examples(df: DataFrame, condition: Column, column: str) -> list:
 
 def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
     """Keys as they are, ``ds`` as timestamp, ``y`` as double."""
-    source = config.input
-    return df.select(
-        *[F.col(k) for k in source.key_columns],
-        parsed_time(df, source.time_column, source.time_format).alias(TIME),
-        parsed_target(df, source.target_column, source.decimal_separator).alias(TARGET),
-    )
+    time, target = parsed_columns(df, config)
+    return df.select(*[F.col(k) for k in config.input.key_columns], time.alias(TIME), target.alias(TARGET))
 
 
 def series_without_time(series: DataFrame, key_columns: list[str]) -> DataFrame:
