@@ -288,3 +288,26 @@ def test_csv_files_that_list_their_columns_in_another_order_are_refused_not_swap
     df, _ = io.read_input(spark, config)
     with pytest.raises(InputError, match="cannot be read as one table: .*CSV header does not conform"):
         check_input(df, config, "2024-01-31")
+
+
+def test_a_csv_row_with_more_or_fewer_fields_than_its_header_stops_the_job_naming_it(spark, fast_config, tmp_path):
+    # an unquoted thousands separator: Spark kept the 1 and dropped the 008 without a word
+    folder = tmp_path / "sales" / "region=007"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("store,day,sales\na,2024-01-01,950\nb,2024-01-01,1,008\nc,2024-01-02\n"
+                                  'd,2024-01-03,"1,008"\n')
+    settings = [f"input.path={tmp_path / 'sales'}", "input.key_columns=[store]", "input.time_column=day",
+                "input.target_column=sales"]
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match=r"2 of 4 rows of .* have more or fewer fields than the header's 3 "
+                                         r"\(store, day, sales\), e\.g\. \['b,2024-01-01,1,008', 'c,2024-01-02'\]"):
+        check_input(df, fast_config(*settings), "2024-01-31")
+    # the series frame has the configured columns only; the folder's key is still read
+    assert io.MALFORMED_ROW not in to_series_frame(df, fast_config(*settings)).columns
+    assert df.select("region").distinct().collect()[0][0] == "007"
+    # a mode of the user's own is Spark's to apply: DROPMALFORMED leaves both rows out
+    dropping = fast_config(*settings, "input.options.mode=DROPMALFORMED")
+    df, _ = io.read_input(spark, dropping)
+    with pytest.raises(InputError, match="'sales' has 1 of 2 values that are not numbers"):  # the quoted 1,008
+        check_input(df, dropping, "2024-01-31")
+    assert sorted(row["store"] for row in df.collect()) == ["a", "d"]

@@ -7,6 +7,7 @@ from functools import reduce
 import pandas as pd
 from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
@@ -21,6 +22,10 @@ logger = logging.getLogger(__name__)
 ROWS_PER_LOCAL_SLICE = 5000
 # Spark's typing of the values in Hive-style folder names (store=007): a session setting
 PARTITION_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
+# A CSV row whose fields do not match its header, as the file has it (Spark's corrupt-record
+# column): Spark otherwise drops a row's extra fields (1,008, a thousands separator unquoted)
+# and fills missing ones with null, without a word. validation.check_input refuses such rows.
+MALFORMED_ROW = "_malformed_row"
 
 
 class InputError(ValueError):
@@ -62,7 +67,9 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
                 # Spark fixes a folder's partition columns when it is loaded
                 with settings_restored(spark, (PARTITION_INFERENCE,)):
                     spark.conf.set(PARTITION_INFERENCE, "false")
-                    df = reader.load(source.path)
+                    df = _read_csv(reader, source.path, source.options)
+            elif source.format == "csv":
+                df = _read_csv(reader, source.path, source.options)
             else:
                 df = reader.load(source.path)
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
@@ -86,6 +93,18 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
         version = lineage.files_version(spark, config, df.inputFiles())
     logger.info("input: %s %s", source.format, source.path)
     return df, version
+
+
+def _read_csv(reader, path: str, options: dict) -> DataFrame:
+    """The CSV input with its header's columns and MALFORMED_ROW, which holds the text
+    of a row whose field count differs from the header's. Without it where the user
+    chose how Spark treats such rows (``mode``, a corrupt-record column)."""
+    df = reader.load(path)
+    given = {name.lower() for name in options}
+    if given & {"mode", "columnnameofcorruptrecord"} or MALFORMED_ROW in df.columns:
+        return df
+    schema = T.StructType([*df.schema.fields, T.StructField(MALFORMED_ROW, T.StringType())])
+    return reader.schema(schema).option("columnNameOfCorruptRecord", MALFORMED_ROW).load(path)
 
 
 def spark_message(err: Exception) -> str:

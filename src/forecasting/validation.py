@@ -16,7 +16,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting.config import JobConfig
-from forecasting.io import InputError, spark_message
+from forecasting.io import MALFORMED_ROW, InputError, spark_message
+from forecasting.spark_session import settings_restored
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinit
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order): the input's
 # to fix, not worth a retry.
+# Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
+# from its header's: the check parses every column, so that MALFORMED_ROW is filled
+CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS", "CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE",
                     "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
@@ -121,7 +125,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(
-            f"input '{source.path}' lacks configured column(s) {missing}; it has {df.columns}. "
+            f"input '{source.path}' lacks configured column(s) {missing}; it has "
+            f"{[c for c in df.columns if c != MALFORMED_ROW]}. "
             "Set input.key_columns, input.time_column and input.target_column to match."
         )
     nested = [f"'{k}' ({df.schema[k].dataType.simpleString()})" for k in source.key_columns
@@ -146,8 +151,10 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
     undecoded = (reduce(lambda a, b: a | b, [F.col(k).contains(UNDECODED) for k in text_keys])
                  if source.format == "csv" and text_keys else F.lit(False))
+    malformed = F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False)
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
+        F.count_if(malformed).alias("malformed"),
         F.count_if(undecoded).alias("undecoded"),
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
@@ -162,7 +169,11 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         # as the session's wall-clock time in UTC: collect() would turn a timestamp into the driver's local time
         aggregates.append(F.max(F.when(known_on(time, run_date), time)).cast(T.TimestampNTZType()).alias("latest"))
     try:
-        counts = df.agg(*aggregates).first()
+        with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
+            df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
+            counts = df.agg(*aggregates).first()
+            examples = ([row[0] for row in df.where(malformed).select(MALFORMED_ROW, source.time_column)
+                         .limit(EXAMPLES).collect()] if counts["malformed"] else [])
     except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
         # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
@@ -174,6 +185,15 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}") from None
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
+    if counts["malformed"]:
+        header = df.columns[:df.columns.index(MALFORMED_ROW)]  # the folders' key columns follow it
+        raise InputError(
+            f"{counts['malformed']} of {counts['rows']} rows of '{source.path}' have more or fewer fields than "
+            f"the header's {len(header)} ({', '.join(header)}), e.g. {examples}: Spark would drop the extra "
+            "fields or read the missing ones as empty. A comma in a value (a thousands separator, 1,008) needs the "
+            "value quoted; input.options.sep sets another separator; input.options.mode: DROPMALFORMED leaves "
+            "such rows out"
+        )
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
     if counts["undecoded"]:
