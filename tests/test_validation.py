@@ -1,5 +1,6 @@
 """Whole-input checks and the projection to series columns, on small inline data."""
 import datetime as dt
+import logging
 
 import pandas as pd
 import pytest
@@ -163,6 +164,23 @@ def test_a_time_pandas_cannot_hold_stops_with_examples(spark, fast_config):
     placeholder = text_input(spark, [("a", "x", "9999-12-31", "1"), ("a", "x", "2024-01-02", "2")])
     counts = check_input(placeholder, fast_config(), run_date="2024-01-31")
     assert counts == InputCounts(rows=2, series=1, latest=dt.datetime(2024, 1, 2))
+
+
+def test_rows_after_the_run_date_are_said_to_be_left_out_and_a_year_past_pandas_is_warned_of(spark, fast_config, caplog):
+    later = text_input(spark, [("a", "x", "2024-02-03", "1"), ("a", "x", "2024-01-02", "2"),
+                               ("b", "x", "2024-03-01", "3")])
+    with caplog.at_level(logging.INFO, logger="forecasting.validation"):
+        assert check_input(later, fast_config(), run_date="2024-01-31").series == 1  # b's rows all come later
+    [record] = [r for r in caplog.records if "after the run date" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert "2 of 3 input rows are after the run date 2024-01-31, up to 2024-03-01 00:00:00" in record.getMessage()
+    caplog.clear()
+    typo = text_input(spark, [("a", "x", "20244-01-02", "1"), ("a", "x", "2024-01-02", "2")])  # a five-digit year
+    with caplog.at_level(logging.INFO, logger="forecasting.validation"):
+        check_input(typo, fast_config(), run_date="2024-01-31")
+    [record] = [r for r in caplog.records if "after the run date" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "up to +20244-01-02" in record.getMessage() and "(1 after 2262-04-11: a mistyped year" in record.getMessage()
 
 
 def test_rows_without_a_time_are_counted_and_said_to_be_left_out(spark, fast_config, caplog):

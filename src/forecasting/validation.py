@@ -168,6 +168,10 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         aggregates.append(F.count_distinct(F.when(known_on(time, run_date), series)).alias("series"))
         # as the session's wall-clock time in UTC: collect() would turn a timestamp into the driver's local time
         aggregates.append(F.max(F.when(known_on(time, run_date), time)).cast(T.TimestampNTZType()).alias("latest"))
+        aggregates.append(F.count_if(~known_on(time, run_date)).alias("after_run_date"))
+        # as text: Python's datetime ends in 9999, Spark's times do not (a mistyped 20244)
+        aggregates.append(F.max(time).cast(T.TimestampNTZType()).cast("string").alias("last"))
+        aggregates.append(F.count_if(time > F.lit(LATEST_TIME).cast(T.TimestampType())).alias("beyond_pandas"))
     try:
         with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
             df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
@@ -244,6 +248,12 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                        counts["no_time"], counts["rows"], source.time_column)
     if run_date is None:
         return InputCounts(counts["rows"], None, counts["no_time"])
+    if counts["after_run_date"]:  # not known on the run date: a backfill's later rows, or a mistyped year
+        beyond = counts["beyond_pandas"]
+        logger.log(logging.WARNING if beyond else logging.INFO,
+                   "%d of %d input rows are after the run date %s, up to %s: left out, not known on that date%s",
+                   counts["after_run_date"], counts["rows"], run_date, counts["last"],
+                   f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
     return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"])
 
 
