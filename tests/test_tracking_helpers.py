@@ -1,5 +1,6 @@
 """Tracking helpers: URIs, series identities, search filters, and what a run records or loses."""
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -56,12 +57,16 @@ def test_tls_settings_and_proxies_travel_with_the_credentials_and_stay_out_of_th
     driver = {"MLFLOW_TRACKING_PASSWORD": "tracking-hunter2", "MLFLOW_TRACKING_SERVER_CERT_PATH": "/etc/ca/private.pem",
               "MLFLOW_TRACKING_CLIENT_CERT_PATH": "/etc/ca/client.pem", "MLFLOW_TRACKING_INSECURE_TLS": "false",
               "REQUESTS_CA_BUNDLE": "/etc/ca/bundle.pem", "HTTPS_PROXY": proxy, "https_proxy": proxy,
-              "NO_PROXY": "localhost,.internal", "no_proxy": "localhost,.internal"}
-    for name in tracking.FORWARDED_VARIABLES:  # set then removed: monkeypatch restores each afterwards
+              "NO_PROXY": "localhost,.internal", "no_proxy": "localhost,.internal",
+              # a server that leaves artifacts to its clients (s3://...): each executor writes there itself
+              "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "aws-hunter2",
+              "MLFLOW_S3_ENDPOINT_URL": "https://minio.internal:9000", "DATABRICKS_TOKEN": "dapi-hunter2"}
+    for name in (*tracking.FORWARDED_VARIABLES, "AWS_PROFILE"):  # set then removed: monkeypatch restores each
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     for name, value in driver.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_PROFILE", "analyst")  # names a file of the driver's: a node without it would fail
     context = tracking.RunContext("https://mlflow.example.com", "1", "p", "2024-01-01", True, True,
                                   credentials=tracking.credentials_from_environment())
     assert context.credentials == driver
@@ -97,6 +102,23 @@ def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, dea
     row = json.loads(train_group(group, fast_config(), ["store"], dead_tracking()).iloc[0][result_row.PAYLOAD])
     assert row["status"] == "ok" and len(row["forecast"]) == fast_config().forecast.horizon
     assert row["reason"].startswith("tracking failed: ") and row["child_run_id"] is None
+
+
+def test_a_tracking_failures_reason_and_log_line_leave_out_the_uris_password(fast_config, dead_tracking, caplog):
+    """MLflow's error quotes the URL it called; an executor logs without the job's redacting formatter."""
+    from dataclasses import replace
+
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
+    context = dead_tracking()
+    with_password = replace(context, tracking_uri=context.tracking_uri.replace("http://", "http://ana:hunter2@"))
+    with caplog.at_level(logging.WARNING, logger="forecasting.spark_training"):
+        row = json.loads(train_group(daily_series(60).assign(store="north"), fast_config(), ["store"],
+                                     with_password).iloc[0][result_row.PAYLOAD])
+    assert row["reason"].startswith("tracking failed: ") and "ana:(redacted)@127.0.0.1" in row["reason"]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "ana:(redacted)@" in logged and "hunter2" not in logged + row["reason"]
 
 
 def test_the_task_body_hands_cleaning_the_run_date_and_how_far_the_input_reaches(fast_config, dead_tracking):

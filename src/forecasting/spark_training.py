@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import balancing, child_runs, model, model_store, python_worker, result_row, tables, tracking
+from forecasting import balancing, child_runs, model, model_store, python_worker, redaction, result_row, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.progress import SeriesCounters
@@ -120,8 +120,11 @@ def train_group(
     try:
         run_id = child_runs.log_series_run(context, keys, outcome, history, retry=attempt > 0, model_json=model_json)
     except Exception as err:  # the forecast stays valid without its run
-        logger.warning("tracking failed for %s: %s", name, err)
-        reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{err}"]))
+        # MLflow's errors quote the URL they called, a password in the tracking URI too; an
+        # executor's log has no redacting formatter, and the reason goes into a table
+        message = redaction.redact_url_password(str(err))
+        logger.warning("tracking failed for %s: %s", name, message)
+        reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{message}"]))
     tracking_seconds = time.perf_counter() - tracking_started
     if series_counters is not None:
         series_counters.add(failed=outcome.status == FAILED)

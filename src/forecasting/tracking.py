@@ -32,7 +32,18 @@ CONNECTION_VARIABLES = (
     "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
     *PROXY_VARIABLES, *(name.lower() for name in PROXY_VARIABLES),
 )
-FORWARDED_VARIABLES = CREDENTIAL_VARIABLES + CONNECTION_VARIABLES
+# Where a server leaves artifacts to its clients (--default-artifact-root s3://...) or the
+# tracking is a Databricks workspace's, each executor's MLflow writes there itself, with the
+# driver's keys: on a cluster the executors' environment has none of them. Variables that
+# name a profile in a file of the driver's (AWS_PROFILE) stay: a node without that file fails.
+ARTIFACT_STORE_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_CA_BUNDLE", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS", "MLFLOW_TRACKING_AWS_SIGV4",
+    "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID", "GOOGLE_APPLICATION_CREDENTIALS",
+    "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
+)
+FORWARDED_VARIABLES = CREDENTIAL_VARIABLES + CONNECTION_VARIABLES + ARTIFACT_STORE_VARIABLES
 MAX_TAG_VALUE = 5000
 MAX_RUN_NAME = 200
 PARENT_TAG = "mlflow.parentRunId"
@@ -105,7 +116,8 @@ def prepare_server(config: JobConfig) -> str:
 
 def credentials_from_environment(names: tuple[str, ...] = FORWARDED_VARIABLES) -> dict[str, str]:
     """The driver's values of ``names`` (by default what the executors need to reach
-    the server: credentials, TLS settings, CA bundles, proxies)."""
+    the server and its artifact store: credentials, TLS settings, CA bundles, proxies,
+    cloud storage keys)."""
     return {name: os.environ[name] for name in names if os.environ.get(name)}
 
 
