@@ -601,3 +601,26 @@ def test_a_catalog_name_the_catalog_manages_itself_is_refused_before_any_trainin
             tables.check_existing(spark, config, tables.TRAINING_TABLES, spark.createDataFrame([("a",)], "shop string"))
     finally:
         spark.sql("DROP TABLE managed_models")
+
+
+def test_an_output_path_without_a_scheme_is_on_hadoops_default_file_system_as_an_input_path_is(spark, monkeypatch,
+                                                                                              tmp_path):
+    """On YARN or Databricks the default file system is HDFS or DBFS: made absolute on the driver's
+    local disk, output/ named a folder there (a new container's each run in cluster mode)."""
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, ["output.path=forecasting/output"])
+    assert tables.on_default_file_system(spark, config) == config  # the local disk: resolved as before
+    assert tables.output_root(config) == str(tmp_path / "forecasting" / "output")
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    before = hadoop.get("fs.defaultFS")
+    hadoop.set("fs.defaultFS", "hdfs://localhost:1")  # qualifying a path needs no name node
+    try:
+        on_hdfs = tables.on_default_file_system(spark, config)
+        with_scheme = tables.on_default_file_system(spark, load_config(None, [f"output.path={tmp_path.as_uri()}"]))
+    finally:
+        hadoop.set("fs.defaultFS", before)
+    user = spark.sparkContext._jvm.org.apache.hadoop.security.UserGroupInformation.getCurrentUser().getShortUserName()
+    assert tables.output_root(on_hdfs) == f"hdfs://localhost:1/user/{user}/forecasting/output"
+    assert tables.table_paths(on_hdfs)[tables.FORECASTS] == f"hdfs://localhost:1/user/{user}/forecasting/output/forecasts"
+    assert with_scheme.output.path == tmp_path.as_uri()  # a scheme says where already
+    assert on_hdfs.input == config.input

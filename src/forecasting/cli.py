@@ -12,7 +12,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from forecasting import python_worker
+from forecasting import python_worker, tables
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
@@ -144,6 +144,7 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
     # its accumulator server's polling thread. And a session the job found already
     # running (Databricks) is not the job's to stop.
+    config = tables.on_default_file_system(spark, config)
     try:
         summary = job(spark, config)
     except InputError as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -59,6 +60,23 @@ def output_root(config: JobConfig) -> str:
     if urlparse(root).scheme in ("", "file"):
         root = str(Path(urlparse(root).path if root.startswith("file:") else root).expanduser().resolve())
     return root.rstrip("/")
+
+
+def on_default_file_system(spark: SparkSession, config: JobConfig) -> JobConfig:
+    """``config`` with an ``output.path`` without a scheme qualified against Hadoop's
+    default file system where that is not the local disk (HDFS on YARN, DBFS), as Spark
+    reads an input path without one. output_root would make it a folder of the driver's
+    local disk, on YARN in cluster mode a new container's each run, which Hadoop then
+    looks for on the default file system."""
+    root = config.output.path
+    if urlparse(root).scheme:
+        return config
+    path, fs = on_file_system(spark, root)
+    if fs.getUri().getScheme() == "file":
+        return config
+    qualified = fs.makeQualified(path).toString()
+    logger.info("output.path %s is on the default file system: %s", root, qualified)
+    return replace(config, output=replace(config.output, path=qualified))
 
 
 def staging_root(config: JobConfig) -> str:
