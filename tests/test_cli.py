@@ -26,6 +26,7 @@ class RecordingSession:
 def session(monkeypatch):
     made = RecordingSession()
     monkeypatch.setattr(cli, "build_session", lambda app_name, config: made)
+    monkeypatch.setattr(cli.tables, "on_default_file_system", lambda spark, config: config)  # no Hadoop here
     return made
 
 
