@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting import hyperopt_speedups, prophet_speedups, tuning
+from forecasting import hyperopt_speedups, metrics, prophet_speedups, tuning
 from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, train_series
 
 
@@ -195,6 +195,29 @@ def test_mase_of_a_fold_whose_training_part_is_flat_is_scaled_by_the_whole_histo
     scores = {name: s["mase"] for name, s in outcome.candidate_scores.items()}
     assert all(np.isfinite(list(scores.values())))
     assert outcome.model_name == min(scores, key=scores.get)  # chosen by score, not by the candidates' order
+
+
+def test_where_mase_is_undefined_for_a_series_tuning_and_the_choice_rank_by_smape_and_say_so(fast_config):
+    # a daily series observed every other day: no two values a week or a day apart scale MASE
+    every_other_day = daily_series(160).iloc[::2]
+    config = fast_config("tuning.metric=mase", "selection.candidates=[drift, prophet, naive]")
+    outcome = train_series(every_other_day, config)
+    assert outcome.status == OK, outcome.reason  # every evaluation's MASE was NaN: the series failed
+    assert all(scores["mase"] != scores["mase"] for scores in outcome.candidate_scores.values())
+    smape = {name: scores["smape"] for name, scores in outcome.candidate_scores.items()}
+    assert outcome.model_name == min(smape, key=smape.get)  # not drift for being listed first
+    assert "mase undefined for this series in every cross-validation fold (no two values a season or a period " \
+           "apart to scale it by): tuning and the model choice ranked by smape" in outcome.notes
+    # chosen by MASE where it is defined: no note
+    assert not [note for note in train_series(daily_series(80), config).notes if "undefined" in note]
+
+
+def test_ranking_falls_back_only_where_the_metric_is_nan_in_every_score_set():
+    nan = float("nan")
+    assert metrics.ranking_metric("mase", [{"mase": nan, "smape": 3.0}, {"mase": 1.2, "smape": 2.0}]) == "mase"
+    assert metrics.ranking_metric("mase", [{"mase": nan, "smape": 3.0}, {"mase": nan, "smape": 2.0}]) == "smape"
+    assert metrics.ranking_metric("mase", [{"mase": nan, "smape": nan, "mae": 4.0}]) == "mae"
+    assert metrics.ranking_metric("rmse", [{"rmse": float("inf"), "smape": 1.0}]) == "rmse"  # infinite is defined
 
 
 def test_patience_stops_a_search_that_stopped_improving(fast_config):

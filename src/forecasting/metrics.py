@@ -84,6 +84,20 @@ def interval_width(lower, upper) -> float:
 
 METRIC_FUNCTIONS = {"mae": mae, "rmse": rmse, "smape": smape}
 METRIC_NAMES = (*METRIC_FUNCTIONS, "mase")
+# What ranks parameters and candidates where the chosen metric is undefined for a series in
+# every fold, as MASE is for a history with no two values a season or a period apart (every
+# other day missing): scale-free first. Ranking by an undefined metric picked the first listed.
+FALLBACK_METRICS = ("smape", "mae")
+
+
+def ranking_metric(metric: str, score_sets) -> str:
+    """``metric``, unless it is NaN in every one of ``score_sets`` (dicts by metric name):
+    then the first of FALLBACK_METRICS that is not."""
+    score_sets = list(score_sets)
+    for name in (metric, *FALLBACK_METRICS):
+        if any(scores.get(name) == scores.get(name) is not None for scores in score_sets):
+            return name
+    return metric
 
 
 def score(actual, predicted, scale: float) -> dict[str, float]:

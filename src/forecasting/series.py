@@ -230,7 +230,9 @@ def _select_and_forecast(
             baseline = tuning.baseline_forecaster(config, name)
             scores[name], predictions[name] = tuning.cross_validate_predictions(history, config, baseline, folds)
     metric = config.selection.metric or config.tuning.metric
-    winner = min(scores, key=lambda name: _loss(scores[name], metric))
+    ranked_by = metrics.ranking_metric(metric, scores.values())
+    winner = min(scores, key=lambda name: _loss(scores[name], ranked_by))
+    outcome.notes += _undefined_metric_notes(metric, ranked_by, tuned, config.tuning.metric)
     needed = list(scores) if actual is not None else [winner]
     steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
     forecasts = {}
@@ -270,6 +272,23 @@ def _select_and_forecast(
         outcome.holdout = {
             name: score_holdout(forecast, actual, history, fc.frequency) for name, (forecast, _) in forecasts.items()
         }
+
+
+def _undefined_metric_notes(metric: str, ranked_by: str, tuned: tuning.TuningResult | None,
+                            tuning_metric: str) -> list[str]:
+    """What ranked tuning's parameters and the candidates where the configured metric
+    was undefined for the series in every fold (metrics.ranking_metric)."""
+    replaced = []  # (what was ranked, the metric configured, the one used)
+    if tuned is not None and metrics.ranking_metric(tuning_metric, [tuned.cv_metrics]) != tuning_metric:
+        replaced.append(["tuning", tuning_metric, metrics.ranking_metric(tuning_metric, [tuned.cv_metrics])])
+    if ranked_by != metric:
+        if replaced and replaced[0][1:] == [metric, ranked_by]:
+            replaced[0][0] = "tuning and the model choice"
+        else:
+            replaced.append(["the model choice", metric, ranked_by])
+    why = {"mase": " (no two values a season or a period apart to scale it by)"}
+    return [f"{wanted} undefined for this series in every cross-validation fold{why.get(wanted, '')}: "
+            f"{what} ranked by {used}" for what, wanted, used in replaced]
 
 
 def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon: int, frequency: str) -> int:

@@ -195,8 +195,15 @@ def cross_validate_predictions(
     for fold in folds:
         predicted = predictions[len(fold.train)] = forecaster(fold.train, fold.test_ds)
         fold_scores.append(metrics.score(fold.test_y, predicted, fold.scale))
-    scores = {name: float(np.nanmean([s[name] for s in fold_scores])) for name in fold_scores[0]}
+    scores = {name: _mean_of_defined([s[name] for s in fold_scores]) for name in fold_scores[0]}
     return scores, predictions
+
+
+def _mean_of_defined(values: list[float]) -> float:
+    """The mean of the values that are not NaN; NaN if none is (np.nanmean's answer,
+    without its warning for every evaluation of a series whose MASE is undefined)."""
+    defined = [value for value in values if value == value]
+    return float(np.mean(defined)) if defined else float("nan")
 
 
 def cached_forecaster(predictions: dict[int, np.ndarray]) -> Forecaster:
@@ -274,9 +281,10 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
         except Exception as err:  # one bad parameter set must not end the search
             logger.debug("parameters %s failed: %s", params, err)
             return {"status": STATUS_FAIL, "error": repr(err)}
-        loss = scores[tuning.metric]
+        ranked_by = metrics.ranking_metric(tuning.metric, [scores])  # MASE may be undefined for the series
+        loss = scores[ranked_by]
         if not math.isfinite(loss):
-            return {"status": STATUS_FAIL, "error": f"{tuning.metric} is {loss}"}
+            return {"status": STATUS_FAIL, "error": f"{ranked_by} is {loss}"}
         return {"status": STATUS_OK, "loss": loss, "scores": scores, "predictions": predictions}
 
     # what fmin does, with the space's Domain built once per process (hyperopt_speedups)
