@@ -1,4 +1,5 @@
 """Per-series data problems and their policies, without Spark."""
+import datetime as dt
 import itertools
 
 import numpy as np
@@ -294,6 +295,11 @@ def test_a_history_that_stopped_well_before_the_run_date_is_noted():
     assert clean_history(hours.iloc[:-1], "h", policy(), "2024-03-09", now="2024-03-09 21:30").notes == [
         "last observation 2024-03-09 19:00, 2 periods before the run date 2024-03-09"  # the 21:00 hour is current
     ]
+    # more than 292 years before (pandas' longest Timedelta): counted all the same, not an overflow
+    old = daily_rows("1700-01-01", "1700-03-01")
+    behind = (dt.date(2024, 9, 1) - dt.date(1700, 3, 1)).days
+    assert clean_history(old, "D", policy(), "2024-09-01").notes == [
+        f"last observation 1700-03-01, {behind} periods before the run date 2024-09-01"]
 
 
 def test_zero_gaps_fill_the_periods_over_before_the_run_date():

@@ -258,7 +258,8 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
             last = trailing[-1]
     if isinstance(offset, Tick):
-        behind = (current - last) // pd.Timedelta(offset)
+        # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
+        behind = (current.value - last.value) // pd.Timedelta(offset).value
     else:
         behind = len(pd.date_range(last, current, freq=frequency)) - 1 if current > last else 0
     if behind > 1:
