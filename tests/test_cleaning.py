@@ -236,6 +236,37 @@ def test_a_last_period_aggregated_from_days_still_open_on_the_run_date_is_left_o
     assert clean_history(history, "MS", policy()).history["y"].tolist() == [31 * 100.0, 29 * 100.0, 10 * 100.0]
 
 
+def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_when_summed():
+    # daily sales from 20 January and up to 10 January a year later, summed into months
+    # while other series' rows go on to February (input_end)
+    history = daily_rows("2023-01-20", "2024-01-10")
+    cleaned = clean_history(history, "MS", policy(), "2024-03-01", input_end="2024-02-29")
+    assert cleaned.history["ds"].tolist() == list(pd.date_range("2023-02-01", "2023-12-01", freq="MS"))
+    assert cleaned.history["y"].iloc[0] == 28 * 100.0 and cleaned.history["y"].iloc[-1] == 31 * 100.0
+    assert [note for note in cleaned.notes if "part summed" in note] == [
+        "the first period 2023-01-01 has rows from 2023-01-20 to 2023-01-31 only: its 12 rows left out, "
+        "a part summed is no whole period",
+        "the last period 2024-01-01 has rows from 2024-01-01 to 2024-01-10 only: its 10 rows left out, "
+        "a part summed is no whole period"]
+    # a week ending Monday whose first day of data is that Monday: one day of seven
+    weeks = clean_history(daily_rows("2023-01-02", "2023-01-29"), "W-MON", policy(), "2023-03-01")
+    assert weeks.history["ds"].iloc[0] == pd.Timestamp("2023-01-09") and weeks.history["y"].iloc[0] == 7 * 100.0
+    # whole first and last periods are kept; so are rows a period apart, and hours at noon are a whole day
+    assert len(clean_history(daily_rows("2023-01-01", "2023-12-31"), "MS", policy(), "2024-03-01").history) == 12
+    mid_month = frame(pd.date_range("2023-01-01", periods=12, freq="MS") + pd.Timedelta(days=14), 1.0)
+    assert len(clean_history(mid_month, "MS", policy(), "2024-03-01").history) == 12
+    semimonthly = frame(pd.date_range("2023-01-01", "2023-12-15", freq="SMS"), 1.0)  # the 1st and the 15th
+    assert clean_history(semimonthly, "MS", policy(), "2024-03-01").history["y"].tolist() == [2.0] * 12
+    noon = frame(pd.date_range("2023-01-01 12:00", "2023-03-31 12:00", freq="D"), 1.0)
+    assert clean_history(noon, "MS", policy(), "2024-03-01").history["y"].tolist() == [31.0, 28.0, 31.0]
+    # averaged, a part of a period is still its level: kept
+    averaged = clean_history(history, "MS", policy(duplicates="mean"), "2024-03-01", input_end="2024-02-29")
+    assert len(averaged.history) == 13 and not [note for note in averaged.notes if "part summed" in note]
+    # where the whole input stops inside the last period, that period is the run date's to judge (open or not)
+    alone = clean_history(history, "MS", policy(), "2024-03-01", input_end="2024-01-10")
+    assert alone.history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")
+
+
 def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():
     # Wednesday 6 March: the week ending Sunday 10 March has three of its seven days
     open_week = clean_history(daily_rows("2024-01-01", "2024-03-06"), "W", policy(), "2024-03-06")

@@ -143,6 +143,7 @@ def clean_history(
     if off_grid:
         if policy.off_grid == "reject":
             return _reject(result, f"{off_grid} timestamps off the '{frequency}' grid", "off_grid")
+        raw = frame["ds"]
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(f"{off_grid} timestamps aligned to the '{frequency}' grid")
         if cut is not None:
@@ -150,6 +151,8 @@ def clean_history(
             if frame.empty:
                 result.history = frame.reset_index(drop=True)
                 return result
+        if policy.duplicates == "sum":
+            frame = _without_partial_ends(frame, raw.loc[frame.index], frequency, result.notes, input_end)
 
     duplicated = int(frame["ds"].duplicated().sum())
     if duplicated:
@@ -227,6 +230,47 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
     notes.append(f"the last period {_when(last)} is still open {when}: "
                  f"its {int(in_last.sum())} rows left out")
     return frame[~in_last]
+
+
+def period_start(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
+    """The start of the period that ``label`` (on ``align_to_grid``'s grid) names."""
+    offset = to_offset(frequency)
+    return label if isinstance(offset, Tick) else period_end(label - offset, frequency)
+
+
+def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],
+                          input_end: str | pd.Timestamp | None) -> pd.DataFrame:
+    """``frame`` (aligned from ``raw``'s times, rows not yet summed) without its first or
+    last period where the series' rows are finer than its periods and start or end a
+    step of theirs (their usual spacing) or more inside it: daily sales from 20 January
+    summed are no January, nor daily rows that stop on 10 January while the input's
+    rows (``input_end``) go on past January. Where the input itself stops inside the
+    last period, the run date's open period decides (``_without_open_period``).
+    Periods between are kept as they are."""
+    times = np.unique(raw.to_numpy())
+    labels = frame["ds"]
+    first, last = labels.min(), labels.max()
+    if len(times) < 3 or first == last:
+        return frame
+    step = pd.Timedelta(int(np.median(np.diff(times).astype("int64"))), "ns")  # the rows' own spacing
+    start = period_start(first, frequency)
+    if 2 * step > period_end(first, frequency) - start:  # about a row a period: nothing gathered
+        return frame
+    dropped = pd.Series(False, index=frame.index)
+    for label, edge in ((first, "first"), (last, "last")):
+        inside = (labels == label).to_numpy()
+        covered_from, covered_to = raw[inside].min(), raw[inside].max()
+        # a row stands for a step from its time: a step or more of the period before the first
+        # row or after the last one's step has no row
+        missing_start = edge == "first" and covered_from - period_start(label, frequency) >= step
+        missing_end = (edge == "last" and input_end is not None and period_end(label, frequency) - covered_to >= 2 * step
+                       and period_end(label, frequency) <= pd.Timestamp(input_end))
+        if missing_start or missing_end:
+            dropped |= inside
+            notes.append(f"the {edge} period {_when(label)} has rows from {_when(covered_from)} to "
+                         f"{_when(covered_to)} only: its {int(inside.sum())} rows left out, a part summed "
+                         "is no whole period")
+    return frame[~dropped.to_numpy()]
 
 
 def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
