@@ -624,3 +624,17 @@ def test_an_output_path_without_a_scheme_is_on_hadoops_default_file_system_as_an
     assert tables.table_paths(on_hdfs)[tables.FORECASTS] == f"hdfs://localhost:1/user/{user}/forecasting/output/forecasts"
     assert with_scheme.output.path == tmp_path.as_uri()  # a scheme says where already
     assert on_hdfs.input == config.input
+
+
+def test_scoring_chooses_counts_and_forecasts_from_one_version_of_the_models_table(spark, runs, monkeypatch, caplog):
+    # as if the full run's models were committed while this scoring run read the table: it goes on
+    # with the version it read first, whose latest models are the backfill's
+    path = tables.table_paths(runs["config"])[tables.MODELS]
+    before_full = explore.version_written_by(path, runs["backfill"].job_run_id)
+    assert before_full is not None and before_full < DeltaTable(path).version()
+    monkeypatch.setattr(tables, "latest_version", lambda spark, path, table_format: before_full)
+    with caplog.at_level("INFO", logger="forecasting.scoring"):
+        summary = scoring.run_scoring(spark, runs["config"], "2024-04-25")
+    assert f"from the models of run date {BACKFILL_DATE}" in summary.format()
+    assert summary.counts == {scoring.SCORED_OK: 2}
+    assert f"(models table version {before_full})" in caplog.text

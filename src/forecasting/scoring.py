@@ -186,7 +186,11 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     keys = list(config.input.key_columns)
     with job_description(spark, "read the stored models"):
         try:
-            stored = tables.read_table(spark, config, tables.MODELS)
+            # one version for the choice, the counts and the forecasts: a training rerun of the
+            # models' date may commit meanwhile (training and scoring take different locks)
+            models_path = tables.table_paths(config)[tables.MODELS]
+            version = tables.latest_version(spark, models_path, config.output.format)
+            stored = tables.read_table(spark, config, tables.MODELS, version)
         except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
             raise io.InputError(
                 f"cannot read the models table at {tables.table_paths(config)[tables.MODELS]}: {io.spark_message(err)}"
@@ -204,7 +208,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         input_series = input_series.unionByName(validation.series_without_time(frame, keys).select(*keys))
     with job_description(spark, "match the models to the input"):
         count, unmodelled, null_key, trained_by = _match_counts(models, input_series.distinct(), keys)
-    logger.info("scoring %d models of run date %s as of %s", count, chosen, run_date)
+    logger.info("scoring %d models of run date %s as of %s%s", count, chosen, run_date,
+                "" if version is None else f" (models table version {version})")
 
     context = parent_run.start_parent_run(
         config, run_date, data_version, job=tracking.SCORE_JOB,
