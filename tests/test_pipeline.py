@@ -383,6 +383,26 @@ def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks_in
     assert shuffle_partitions(load_config(overrides=["spark.shuffle_partitions=7"]), 400, cores=2) == 7
 
 
+def test_with_dynamic_allocation_tasks_are_planned_for_the_executors_it_may_add():
+    from types import SimpleNamespace
+
+    from forecasting.spark_training import available_cores
+
+    def session(**conf):  # a cluster's settings as spark-submit gives them; two cores up when the job starts
+        settings = {f"spark.{key.replace('_', '.')}": value for key, value in conf.items()}
+        context = SimpleNamespace(defaultParallelism=2, getConf=lambda: SimpleNamespace(get=settings.get))
+        return SimpleNamespace(sparkContext=context)
+
+    assert available_cores(session()) == 2
+    assert available_cores(session(dynamicAllocation_enabled="true", dynamicAllocation_maxExecutors="25",
+                                   executor_cores="4")) == 100
+    assert available_cores(session(dynamicAllocation_enabled="true", dynamicAllocation_maxExecutors="25",
+                                   executor_cores="4", task_cpus="2")) == 50
+    assert available_cores(session(dynamicAllocation_enabled="true")) == 2  # no bound given: the cores there are
+    assert available_cores(session(dynamicAllocation_enabled="false", dynamicAllocation_maxExecutors="25",
+                                   executor_cores="4")) == 2
+
+
 def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_a_serial_collector_and_the_class_archive(
     spark,
 ):

@@ -239,7 +239,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = checked.input_end
-        partitions = spark_training.shuffle_partitions(config, max(count, 1), spark.sparkContext.defaultParallelism)
+        partitions = spark_training.shuffle_partitions(config, max(count, 1), spark_training.available_cores(spark))
         spark.conf.set("spark.sql.shuffle.partitions", str(partitions))  # the join and counts too, not 200 tasks
         ends = history_ends(series_df, models, config, run_date, input_end, context.known_until, partitions)
         work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(

@@ -184,6 +184,24 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def available_cores(spark) -> int:
+    """The task slots to plan the training's tasks for: Spark's default parallelism,
+    the executors' cores when the job starts; with dynamic allocation (YARN, Kubernetes,
+    Databricks autoscaling) the most it may add, since executors come as tasks wait,
+    where ``maxExecutors`` and ``spark.executor.cores`` say how many: planned for the
+    two cores of a first executor, 200 series went to 10 tasks on a 100-core cluster."""
+    context = spark.sparkContext
+    cores, conf = context.defaultParallelism, context.getConf()
+    if conf.get("spark.dynamicAllocation.enabled", "false").strip().lower() != "true":
+        return cores
+    most, per_executor = conf.get("spark.dynamicAllocation.maxExecutors", None), conf.get("spark.executor.cores", None)
+    if most is None or per_executor is None:
+        logger.info("dynamic allocation without spark.dynamicAllocation.maxExecutors and spark.executor.cores: "
+                    "tasks planned for the %d cores there are now (spark.shuffle_partitions sets their number)", cores)
+        return cores
+    return max(cores, int(most) * int(per_executor) // int(conf.get("spark.task.cpus", "1")))
+
+
 def shuffle_partitions(config: JobConfig, series_count: int, cores: int) -> int:
     if config.spark.shuffle_partitions:
         return config.spark.shuffle_partitions
@@ -200,7 +218,7 @@ def train_all(
     """Result rows, one per series. Lazy: the training runs when the result is written.
     ``series_counters`` count the series, and the failed ones, as their tasks end."""
     spark = series_df.sparkSession
-    cores = spark.sparkContext.defaultParallelism
+    cores = available_cores(spark)
     partitions = shuffle_partitions(config, series_count, cores)
     keys = list(config.input.key_columns)
     work = partial(train_group, config=config, key_columns=keys, context=context, holdout=holdout,
