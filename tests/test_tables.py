@@ -304,7 +304,7 @@ def test_a_storage_failure_reading_the_models_stays_an_error_worth_a_retry(spark
     def storage_down(*args, **kwargs):
         raise RuntimeError("storage unavailable")
 
-    monkeypatch.setattr(scoring.tables, "read_table", storage_down)
+    monkeypatch.setattr(scoring.tables, "latest_version", storage_down)  # the table's first read
     with pytest.raises(RuntimeError, match="storage unavailable"):  # exit 1, not 3 (input error)
         scoring.run_scoring(spark, fast_config(), "2024-01-01")
 
