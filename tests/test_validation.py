@@ -329,3 +329,28 @@ def test_a_csv_row_with_more_or_fewer_fields_than_its_header_stops_the_job_namin
     with pytest.raises(InputError, match="'sales' has 1 of 2 values that are not numbers"):  # the quoted 1,008
         check_input(df, dropping, "2024-01-31")
     assert sorted(row["store"] for row in df.collect()) == ["a", "d"]
+
+
+def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned_of(spark, fast_config, caplog):
+    raw = text_input(spark, [(" north", "x", "2024-01-01", "1"), ("north", "x", "2024-01-01", "2"),
+                             ("south", "x ", "2024-01-01", "3")])
+    with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+        assert check_input(raw, fast_config(), run_date="2024-01-31").series == 3
+    [record] = [r for r in caplog.records if "spaces before or after" in r.getMessage()]
+    assert record.getMessage().startswith("2 input rows have key values with spaces before or after them")
+    assert "' north'" in record.getMessage() and "'x '" in record.getMessage()
+
+
+def test_a_csv_header_naming_a_column_twice_whatever_the_case_is_said_to(spark, fast_config, tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_text("store,item,date,sales,Sales\na,x,2024-01-01,1,2\n")
+    config = fast_config(f"input.path={path}")
+    df, _ = io.read_input(spark, config)
+    with pytest.raises(InputError, match=r"lacks configured column\(s\) \['sales'\].*The header names \['sales'\] "
+                                         r"more than once .*rename all but one"):
+        check_input(df, config)
+    # a column whose name merely ends in digits is no such case
+    raw = spark.createDataFrame([("a", "x", "2024-01-01", "1")], "store string, item string, date string, sales2024 string")
+    with pytest.raises(InputError) as refused:
+        check_input(raw, fast_config("input.format=csv"))
+    assert "more than once" not in str(refused.value)

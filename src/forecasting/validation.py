@@ -124,9 +124,14 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     required = [*source.key_columns, source.time_column, source.target_column]
     missing = [c for c in required if c not in df.columns]
     if missing:
+        # Spark suffixes a CSV header's repeated name (case aside: sales and Sales are one) with
+        # each one's position: sales2, Sales3
+        repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(df.columns))]
+        hint = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
+                "numbered each by its position): rename all but one." if repeated and source.format == "csv" else "")
         raise InputError(
             f"input '{source.path}' lacks configured column(s) {missing}; it has "
-            f"{[c for c in df.columns if c != MALFORMED_ROW]}. "
+            f"{[c for c in df.columns if c != MALFORMED_ROW]}.{hint} "
             "Set input.key_columns, input.time_column and input.target_column to match."
         )
     nested = [f"'{k}' ({df.schema[k].dataType.simpleString()})" for k in source.key_columns
@@ -151,11 +156,14 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
     undecoded = (reduce(lambda a, b: a | b, [F.col(k).contains(UNDECODED) for k in text_keys])
                  if source.format == "csv" and text_keys else F.lit(False))
+    # ' X' and 'X' are two series, as written; spaces around a key are seldom meant, so said
+    padded = reduce(lambda a, b: a | b, [F.col(k) != F.trim(F.col(k)) for k in text_keys]) if text_keys else F.lit(False)
     malformed = F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False)
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
         F.count_if(malformed).alias("malformed"),
         F.count_if(undecoded).alias("undecoded"),
+        F.count_if(padded).alias("padded_keys"),
         F.count_if(bad_time).alias("bad_time"),
         F.count_if(bad_target).alias("bad_target"),
         F.count_if(time_out_of_range).alias("time_out_of_range"),
@@ -210,6 +218,11 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             "would merge into one series. Set input.options.encoding to the file's encoding, e.g. ISO-8859-1; "
             "for windows-1252 (a Windows spreadsheet's CSV) also spark.conf spark.sql.legacy.javaCharsets: true"
         )
+    if counts["padded_keys"]:
+        examples = [row.asDict() for row in df.where(padded).select(*text_keys).distinct().limit(EXAMPLES).collect()]
+        logger.warning("%d input rows have key values with spaces before or after them, e.g. %s: each is a series "
+                       "of its own, apart from one written without them; trim them in the input if they are one",
+                       counts["padded_keys"], examples)
     for i, (key, outside) in enumerate(keys_out_of_range.items()):
         if counts[f"key_out_of_range_{i}"]:
             raise InputError(
