@@ -70,3 +70,16 @@ def test_the_job_configs_spark_conf_wins_over_everything_without_a_warning():
     conf, warnings = session_conf(config, given)
     assert conf["spark.sql.session.timeZone"] == "Europe/Paris"
     assert conf["spark.sql.extensions"] == SEDONA and warnings == []
+
+
+def test_sparks_environment_page_and_event_log_hide_the_keys_the_runs_record_leaves_out(spark):
+    # Spark's own default missed an Azure account key given in the config's spark.conf
+    regex = spark.sparkContext.getConf().get("spark.redaction.regex")
+    pattern = spark.sparkContext._jvm.java.util.regex.Pattern.compile(regex)  # as the JVM reads it
+    hidden = ["spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net", "spark.hadoop.fs.s3a.secret.key",
+              "spark.hadoop.fs.azure.sas.container.acct.blob.core.windows.net", "spark.executorEnv.MLFLOW_TRACKING_TOKEN",
+              "spark.hadoop.fs.s3a.access.key"]
+    assert [key for key in hidden if not pattern.matcher(key).find()] == []
+    assert not pattern.matcher("spark.sql.shuffle.partitions").find()
+    conf, _ = session_conf(load_config(None, []), {"spark.redaction.regex": "(?i)mine"})
+    assert conf["spark.redaction.regex"] == "(?i)mine"  # a cluster's own stays
