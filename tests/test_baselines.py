@@ -13,6 +13,7 @@ from forecasting import baselines, metrics, model, model_store
 @pytest.mark.parametrize("frequency, season", [
     ("h", 24), ("15min", 96), ("D", 7), ("W-MON", 52), ("MS", 12), ("QS", 4), ("YS", 1),
     ("BMS", 12), ("BME", 12), ("SME", 24), ("BQS", 4), ("BQE-MAR", 4),  # as their calendar periods
+    ("B", 5), ("ME", 12), ("QE", 4), ("SMS", 24), ("W-SUN", 52),  # a business week; ends as their starts
 ])
 def test_season_length_follows_the_frequency(frequency, season):
     assert baselines.season_length(frequency) == season

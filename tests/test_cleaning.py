@@ -42,6 +42,13 @@ def test_missing_and_infinite_values(how, expected, note):
     assert cleaned.history["y"].tolist() == expected and "; ".join(cleaned.notes) == note
 
 
+def test_interpolation_fills_a_first_or_last_missing_value_from_the_nearest_one():
+    history = frame(pd.date_range("2024-01-01", periods=5), [np.nan, 2.0, 3.0, 5.0, np.nan])
+    cleaned = clean_history(history, "D", policy(missing_values="interpolate"))
+    assert cleaned.history["y"].tolist() == [2.0, 2.0, 3.0, 5.0, 5.0]
+    assert cleaned.notes == ["2 missing or infinite values filled (interpolate)"]
+
+
 @pytest.mark.parametrize("how", ["drop", "zero", "interpolate", "reject"])
 def test_a_series_without_any_value_is_rejected_whatever_the_policy(how):
     # interpolation had nothing to fill from and left every value missing, noted as filled
@@ -234,6 +241,15 @@ def test_a_last_period_aggregated_from_days_still_open_on_the_run_date_is_left_o
     whole = clean_history(daily_rows("2024-01-01", "2024-03-31"), "MS", policy(), "2024-03-31")
     assert whole.history["y"].tolist() == [31 * 100.0, 29 * 100.0, 31 * 100.0]
     assert clean_history(history, "MS", policy()).history["y"].tolist() == [31 * 100.0, 29 * 100.0, 10 * 100.0]
+
+
+def test_a_last_period_on_the_grid_stays_though_an_earlier_row_was_aligned():
+    # weeks summed before the job, dated Monday, one of them dated a Tuesday: the open week's
+    # row was on the grid, and stays (leave such a row out of the input)
+    history = frame(["2024-02-06", "2024-02-19", "2024-02-26", "2024-03-04"], [7.0, 7.0, 7.0, 3.0])
+    cleaned = clean_history(history, "W-MON", policy(), "2024-03-01")
+    assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-03-04") and cleaned.history["y"].iloc[-1] == 3.0
+    assert not [note for note in cleaned.notes if "still open" in note]
 
 
 def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_when_summed():

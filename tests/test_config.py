@@ -16,6 +16,14 @@ def test_defaults_load_and_validate():
     assert config.tuning.search_space["seasonality_mode"].values == ["additive", "multiplicative"]
 
 
+def test_the_documented_edge_values_are_accepted():
+    # no uncertainty samples (no intervals), a run that stops at any failure, a value holding '='
+    config = load_config(None, ["model.uncertainty_samples=0", "reliability.max_failed_share=0",
+                                "spark.conf.spark.driver.extraJavaOptions=-Dlog4j.level=WARN"])
+    assert config.model.uncertainty_samples == 0 and config.reliability.max_failed_share == 0
+    assert config.spark.conf["spark.driver.extraJavaOptions"] == "-Dlog4j.level=WARN"
+
+
 def test_yaml_layer_and_set_overrides_apply_in_order(tmp_path):
     layer = tmp_path / "run.yaml"
     layer.write_text("forecast: {horizon: 12, frequency: MS}\ninput: {key_columns: [a, b]}\n")
@@ -190,6 +198,8 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("forecast.frequency=-1D", "forecast.frequency"),
         ("forecast.frequency=bh", "forecast.frequency"),  # business hours: not a grid of whole days
         ("forecast.interval_width=1.5", "forecast.interval_width"),
+        ("forecast.interval_width=0", "forecast.interval_width"),  # no interval: every series would fail
+        ("forecast.interval_width=1", "forecast.interval_width"),  # an interval of infinite width
         ("input.format=xlsx", "input.format"),
         ("input.key_columns=[]", "input.key_columns"),
         ("input.key_columns=[date]", "input.key_columns"),
@@ -207,6 +217,11 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("tuning.search_space.weekly_seasonality={distribution: choice, values: [3, -1]}",
          "tuning.search_space.weekly_seasonality.values[1]"),
         ("tuning.search_space.changepoint_prior_scale.low=0", "tuning.search_space.changepoint_prior_scale.low"),
+        # 0 is a changepoint range Prophet takes, but no loguniform draw's end
+        ("tuning.search_space.changepoint_range={distribution: loguniform, low: 0, high: 0.9}",
+         "tuning.search_space.changepoint_range.low' must be positive for loguniform"),
+        ("tuning.search_space.changepoint_prior_scale={distribution: loguniform, low: 0.5, high: 0.5}",
+         "tuning.search_space.changepoint_prior_scale' needs low < high"),
         # values Prophet refuses would fail every series' evaluations that drew them
         ("tuning.search_space.seasonality_mode={distribution: uniform, low: 0, high: 1}",
          "tuning.search_space.seasonality_mode.distribution"),

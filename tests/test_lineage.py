@@ -25,6 +25,17 @@ def test_input_files_in_a_folder_whose_name_has_a_space_are_hashed(spark, fast_c
     assert version["content_sha256"] == hashlib.sha256(content).hexdigest()
 
 
+def test_the_same_files_listed_in_another_order_have_the_same_hash(spark, fast_config, tmp_path):
+    (tmp_path / "a.csv").write_text("store,date,sales\na,2024-01-01,1\n")
+    (tmp_path / "b.csv").write_text("store,date,sales\nb,2024-01-01,2\n")
+    config = fast_config(f"input.path={tmp_path}", "input.format=csv")
+    files = sorted(spark.read.option("header", True).csv(str(tmp_path)).inputFiles())
+    assert len(files) == 2
+    forward, backward = (lineage.files_version(spark, config, order) for order in (files, files[::-1]))
+    assert forward["content_sha256"] == backward["content_sha256"]
+    assert forward["files"] == backward["files"]
+
+
 def test_the_package_run_from_its_zip_names_its_commit_and_unpacks_its_source(tmp_path):
     """As on a cluster's driver with --py-files: no git checkout around the code."""
     subprocess.run(["bash", str(ROOT / "scripts" / "package_job.sh")], check=True, timeout=120,
@@ -78,6 +89,12 @@ def test_a_delta_version_pinned_in_the_input_options_is_the_one_read_and_recorde
     for option in ("input.options.versionAsOf=0", f"input.options.timestampAsOf={first.isoformat(sep=' ')}"):
         df, version = io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta", option))
         assert (version["delta_version"], df.count()) == (0, 1), option
+    # a time between two later commits: the last version at or before it, not the first
+    rows.write.format("delta").mode("append").save(path)  # version 2, three rows
+    second = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("version = 1").first()["timestamp"]
+    df, version = io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta",
+                                                   f"input.options.timestampAsOf={second.isoformat(sep=' ')}"))
+    assert (version["delta_version"], df.count()) == (1, 2)
     # a time after the last commit: Delta's own words, as an input error (exit 3), not a Py4J error
     with pytest.raises(io.InputError, match=f"cannot read input delta '{path}': .*DELTA_TIMESTAMP_GREATER_THAN_COMMIT"):
         io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta",

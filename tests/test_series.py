@@ -333,6 +333,21 @@ def test_too_short_a_series_is_skipped_with_its_reason(fast_config):
     assert outcome.forecast is None and outcome.model_name is None
 
 
+def test_a_series_one_row_short_of_min_history_is_skipped_and_one_with_it_modelled(fast_config):
+    config = fast_config("reliability.fallback=null", "selection.candidates=[naive]")
+    needed = tuning.min_history(config)
+    short = train_series(daily_series(needed - 1), config)
+    assert (short.status, short.reason) == (SKIPPED, f"too little history: {needed - 1} rows, needs at least {needed}")
+    assert train_series(daily_series(needed), config).status == OK
+
+
+def test_a_candidate_whose_score_is_nan_loses_to_any_scored_one():
+    from forecasting.series import _loss
+
+    scores = {"prophet": {"mase": float("nan")}, "naive": {"mase": 3.0}, "drift": {"mase": 2.5}}
+    assert min(scores, key=lambda name: _loss(scores[name], "mase")) == "drift"
+
+
 def test_a_skipped_series_gets_the_fallback_forecast_marked_as_such(fast_config):
     history = daily_series(10)
     outcome = train_series(history, fast_config("reliability.fallback=seasonal_naive"))

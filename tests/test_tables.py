@@ -345,6 +345,12 @@ def test_latest_forecast_per_series_and_as_of_a_date(spark):
     )
     assert_df_equality(tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-20"), as_of,
                        ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
+    # a forecast made on the as-of date itself counts
+    on_the_day = spark.createDataFrame(
+        [("a", day("2024-03-31"), "trained", 3.0), ("b", day("2024-03-10"), "trained", 4.0)], schema
+    )
+    assert_df_equality(tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-31"), on_the_day,
+                       ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
 
 
 def test_catalog_names_read_the_same_rows(spark, runs):
