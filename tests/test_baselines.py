@@ -122,6 +122,18 @@ def test_intervals_hold_the_point_and_widen_with_the_horizon():
     assert ((wider["yhat_upper"] - wider["yhat_lower"]).to_numpy() > width).all()
 
 
+def test_a_gaps_differences_are_no_errors_of_zero_in_the_interval():
+    # days 10 and 20 missing: their one-step differences are undefined, not zero, so the
+    # spread is the root mean square of the 25 defined ones (each gap takes two of the 29)
+    history = daily_series(30).drop(index=[10, 20])
+    forecast = baselines.naive(history, 1, "D", 0.8)
+    y = history.set_index("ds")["y"].reindex(pd.date_range("2024-01-01", periods=30)).to_numpy()
+    defined = np.diff(y)[np.isfinite(np.diff(y))]
+    assert len(defined) == 25
+    z = 1.2815515655446004  # the 90th percentile of the standard normal
+    np.testing.assert_allclose((forecast["yhat_upper"] - forecast["yhat"]).iloc[0], z * np.sqrt(np.mean(defined ** 2)))
+
+
 def test_an_interval_covers_the_bias_of_a_trend_not_only_the_noise_about_it():
     # 10 weeks of a weekly cycle on a steady rise of 2 a day, with a little noise: every
     # seasonal difference is about 14, so its spread about the mean is small, while the
