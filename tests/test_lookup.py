@@ -2,10 +2,12 @@
 import socket
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from forecasting import lookup
+from forecasting import lookup, tables
 from forecasting.__main__ import main as forecasting_main
+from forecasting.config import load_config
 
 
 def test_an_unreachable_tracking_server_is_reported_with_exit_4_not_minutes_of_retries(caplog):
@@ -247,3 +249,21 @@ def test_a_key_given_twice_with_two_values_is_refused(fast_config):
     assert lookup.parse_keys(config, ["item=2", "store=1"]) == {"store": "1", "item": "2"}
     with pytest.raises(ValueError, match="store is given twice: store=1 and store=3"):
         lookup.parse_keys(config, ["store=1", "item=2", "store=3"])  # the last had won
+
+
+def test_a_series_report_shows_the_trained_forecast_where_a_scored_one_has_the_same_run_date(monkeypatch):
+    # the rule of tables.latest_forecasts: the newest run date, and on a tie the training's
+    config = load_config(None, ["input.key_columns=[store]"])
+    results = pd.DataFrame({"store": ["s1"], "run_date": ["2024-03-31"], "status": ["ok"], "child_run_id": [None]})
+    forecasts = pd.DataFrame({
+        "store": "s1", "ds": pd.to_datetime(["2024-04-01"] * 3), "yhat": [1.0, 2.0, 3.0],
+        "yhat_lower": [0.0] * 3, "yhat_upper": [4.0] * 3, "run_date": ["2024-03-10", "2024-03-31", "2024-03-31"],
+        "source": ["trained", "scored", "trained"], "model_run_date": ["2024-03-10", "2024-03-10", "2024-03-31"],
+        "job_run_id": ["j1", "j2", "j3"], "child_run_id": [None] * 3,
+    })
+    paths = tables.table_paths(config)
+    by_path = {paths[tables.SERIES_RESULTS]: results, paths[tables.FORECASTS]: forecasts}
+    monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
+    report = lookup.series_report(config, {"store": "s1"})
+    assert (report.forecast_run_date, report.forecast_source, report.forecast["yhat"].tolist()) == (
+        "2024-03-31", "trained", [3.0])
