@@ -260,13 +260,21 @@ def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_wh
     assert cleaned.history["ds"].tolist() == list(pd.date_range("2023-02-01", "2023-12-01", freq="MS"))
     assert cleaned.history["y"].iloc[0] == 28 * 100.0 and cleaned.history["y"].iloc[-1] == 31 * 100.0
     assert [note for note in cleaned.notes if "part summed" in note] == [
-        "the first period 2023-01-01 has rows from 2023-01-20 to 2023-01-31 only: its 12 rows left out, "
+        "the first period 2023-01-01 has 12 distinct times, against 31 in its other periods: its 12 rows left out, "
         "a part summed is no whole period",
-        "the last period 2024-01-01 has rows from 2024-01-01 to 2024-01-10 only: its 10 rows left out, "
+        "the last period 2024-01-01 has 10 distinct times, against 31 in its other periods: its 10 rows left out, "
         "a part summed is no whole period"]
     # a week ending Monday whose first day of data is that Monday: one day of seven
     weeks = clean_history(daily_rows("2023-01-02", "2023-01-29"), "W-MON", policy(), "2023-03-01")
     assert weeks.history["ds"].iloc[0] == pd.Timestamp("2023-01-09") and weeks.history["y"].iloc[0] == 7 * 100.0
+    # with zero gaps a day without a row sold nothing: the partial months are what was sold
+    zeros = clean_history(history, "MS", policy(gaps="zero"), "2024-03-01", input_end="2024-02-29")
+    assert zeros.history["y"].iloc[0] == 12 * 100.0 and zeros.history["y"].iloc[12] == 10 * 100.0
+    # weekdays whose months start or end on a weekend, and daily data from 2 January, are whole months
+    weekdays = frame(pd.bdate_range("2024-06-03", "2024-11-29"), 1.0)  # June starts and August ends on a Saturday
+    kept = clean_history(weekdays, "MS", policy(), "2024-12-31", input_end="2024-12-31")
+    assert kept.history["y"].tolist() == [20.0, 23.0, 22.0, 21.0, 23.0, 21.0]
+    assert len(clean_history(daily_rows("2023-01-02", "2023-06-30"), "MS", policy(), "2024-03-01").history) == 6
     # whole first and last periods are kept; so are rows a period apart, and hours at noon are a whole day
     assert len(clean_history(daily_rows("2023-01-01", "2023-12-31"), "MS", policy(), "2024-03-01").history) == 12
     mid_month = frame(pd.date_range("2023-01-01", periods=12, freq="MS") + pd.Timedelta(days=14), 1.0)
@@ -347,6 +355,9 @@ def test_a_history_that_stopped_well_before_the_run_date_is_noted():
     behind = (dt.date(2024, 9, 1) - dt.date(1700, 3, 1)).days
     assert clean_history(old, "D", policy(), "2024-09-01").notes == [
         f"last observation 1700-03-01, {behind} periods before the run date 2024-09-01"]
+    weeks = (dt.date(2024, 9, 1) - dt.date(1700, 1, 1)).days // 7 - (dt.date(1700, 2, 26) - dt.date(1700, 1, 1)).days // 7
+    assert clean_history(old, "7D", policy(), "2024-09-01").notes[-1] == (  # steps of days too
+        f"last observation 1700-02-26, {weeks} periods before the run date 2024-09-01")
 
 
 def test_zero_gaps_fill_the_periods_over_before_the_run_date():

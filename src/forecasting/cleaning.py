@@ -23,6 +23,10 @@ class Cleaned:
     refused_by: str | None = None  # the cleaning policy whose reject refused it, if one did
 
 
+# A first or last period gathered from finer rows is a part of one (left out where summed)
+# when it has fewer than this share of the distinct times its series' other periods have
+PARTIAL_SHARE = 0.75
+
 # Frequencies named by the end of a calendar period (ME, BME, QE, BQE, YE, BYE):
 # a date goes to the end its own month, quarter or year has on the grid. A
 # business end may come before the calendar end; the days after it are still its.
@@ -151,7 +155,7 @@ def clean_history(
             if frame.empty:
                 result.history = frame.reset_index(drop=True)
                 return result
-        if policy.duplicates == "sum":
+        if policy.duplicates == "sum" and policy.gaps != "zero":  # with zero gaps, no row is no sales
             frame = _without_partial_ends(frame, raw.loc[frame.index], frequency, result.notes, input_end)
 
     duplicated = int(frame["ds"].duplicated().sum())
@@ -232,45 +236,31 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
     return frame[~in_last]
 
 
-def period_start(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
-    """The start of the period that ``label`` (on ``align_to_grid``'s grid) names."""
-    offset = to_offset(frequency)
-    return label if isinstance(offset, Tick) else period_end(label - offset, frequency)
-
-
 def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],
                           input_end: str | pd.Timestamp | None) -> pd.DataFrame:
     """``frame`` (aligned from ``raw``'s times, rows not yet summed) without its first or
-    last period where the series' rows are finer than its periods and start or end a
-    step of theirs (their usual spacing) or more inside it: daily sales from 20 January
-    summed are no January, nor daily rows that stop on 10 January while the input's
-    rows (``input_end``) go on past January. Where the input itself stops inside the
-    last period, the run date's open period decides (``_without_open_period``).
-    Periods between are kept as they are."""
-    times = np.unique(raw.to_numpy())
-    labels = frame["ds"]
-    first, last = labels.min(), labels.max()
-    if len(times) < 3 or first == last:
+    last period where that period has fewer than PARTIAL_SHARE of the distinct times the
+    periods between have (their median): daily sales from 20 January summed are no
+    January, nor daily rows that stop on 10 January while the input's rows
+    (``input_end``) go on past January. By counts, not by spans: a month of weekdays
+    that starts on a Saturday, or daily data from 2 January, is whole. Where the input
+    itself stops inside the last period, the run date's open period decides
+    (``_without_open_period``). Periods between are kept as they are."""
+    times = pd.Series(raw.to_numpy()).groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
+    if len(times) < 4:  # too few periods between to say what a whole one has
         return frame
-    step = pd.Timedelta(int(np.median(np.diff(times).astype("int64"))), "ns")  # the rows' own spacing
-    start = period_start(first, frequency)
-    if 2 * step > period_end(first, frequency) - start:  # about a row a period: nothing gathered
-        return frame
-    dropped = pd.Series(False, index=frame.index)
-    for label, edge in ((first, "first"), (last, "last")):
-        inside = (labels == label).to_numpy()
-        covered_from, covered_to = raw[inside].min(), raw[inside].max()
-        # a row stands for a step from its time: a step or more of the period before the first
-        # row or after the last one's step has no row
-        missing_start = edge == "first" and covered_from - period_start(label, frequency) >= step
-        missing_end = (edge == "last" and input_end is not None and period_end(label, frequency) - covered_to >= 2 * step
-                       and period_end(label, frequency) <= pd.Timestamp(input_end))
-        if missing_start or missing_end:
-            dropped |= inside
-            notes.append(f"the {edge} period {_when(label)} has rows from {_when(covered_from)} to "
-                         f"{_when(covered_to)} only: its {int(inside.sum())} rows left out, a part summed "
-                         "is no whole period")
-    return frame[~dropped.to_numpy()]
+    typical = float(np.median(times.iloc[1:-1]))
+    dropped = np.zeros(len(frame), dtype=bool)
+    for label, edge in ((times.index[0], "first"), (times.index[-1], "last")):
+        if times[label] >= PARTIAL_SHARE * typical:
+            continue
+        if edge == "last" and (input_end is None or period_end(label, frequency) > pd.Timestamp(input_end)):
+            continue
+        inside = (frame["ds"] == label).to_numpy()
+        dropped |= inside
+        notes.append(f"the {edge} period {_when(label)} has {times[label]} distinct times, against {typical:g} in "
+                     f"its other periods: its {int(inside.sum())} rows left out, a part summed is no whole period")
+    return frame[~dropped]
 
 
 def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
@@ -318,7 +308,10 @@ def label_of(time: pd.Timestamp, frequency, origin: pd.Timestamp) -> pd.Timestam
     if not isinstance(offset, Tick):
         return align_to_grid(pd.Series([time]), offset.freqstr, origin=origin).iloc[0]
     step = pd.Timedelta(offset)
-    return origin + ((time - origin) // step) * step if step > pd.Timedelta(days=1) else time.floor(offset)
+    if step <= pd.Timedelta(days=1):
+        return time.floor(offset)
+    # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
+    return pd.Timestamp(origin.value + (time.value - origin.value) // step.value * step.value)
 
 
 def _when(time: pd.Timestamp) -> str:
