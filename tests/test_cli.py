@@ -52,6 +52,16 @@ def test_a_finished_job_exits_0_and_leaves_stopping_spark_to_the_jvm(session, ca
     assert kept.read_text() == printed  # the summary alone, whatever else went to standard output
 
 
+def test_the_job_gets_the_config_with_output_path_on_the_default_file_system(session, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setattr(cli.tables, "on_default_file_system",
+                        lambda spark, config: replace(config, output=replace(config.output, path="hdfs://nn/user/a/out")))
+    seen = []
+    assert run(lambda spark, config: seen.append(config.output.path) or summary(failed=0)) == cli.EXIT_OK
+    assert seen == ["hdfs://nn/user/a/out"]
+
+
 def test_a_session_spark_cannot_start_is_one_line_naming_the_java_error_and_exit_1(monkeypatch, caplog):
     class Py4JLike(Exception):  # the text of a Py4JJavaError: the call, then the Java exception and its stack
         def __str__(self):

@@ -304,7 +304,7 @@ def test_a_storage_failure_reading_the_models_stays_an_error_worth_a_retry(spark
     def storage_down(*args, **kwargs):
         raise RuntimeError("storage unavailable")
 
-    monkeypatch.setattr(scoring.tables, "latest_version", storage_down)  # the table's first read
+    monkeypatch.setattr(scoring.lineage, "latest_version", storage_down)  # the table's first read
     with pytest.raises(RuntimeError, match="storage unavailable"):  # exit 1, not 3 (input error)
         scoring.run_scoring(spark, fast_config(), "2024-01-01")
 
@@ -638,7 +638,7 @@ def test_scoring_chooses_counts_and_forecasts_from_one_version_of_the_models_tab
     path = tables.table_paths(runs["config"])[tables.MODELS]
     before_full = explore.version_written_by(path, runs["backfill"].job_run_id)
     assert before_full is not None and before_full < DeltaTable(path).version()
-    monkeypatch.setattr(tables, "latest_version", lambda spark, path, table_format: before_full)
+    monkeypatch.setattr(scoring.lineage, "latest_version", lambda spark, path, table_format: before_full)
     with caplog.at_level("INFO", logger="forecasting.scoring"):
         summary = scoring.run_scoring(spark, runs["config"], "2024-04-25")
     assert f"from the models of run date {BACKFILL_DATE}" in summary.format()

@@ -349,6 +349,13 @@ def test_a_csv_header_naming_a_column_twice_whatever_the_case_is_said_to(spark, 
     with pytest.raises(InputError, match=r"lacks configured column\(s\) \['sales'\].*The header names \['sales'\] "
                                          r"more than once .*rename all but one"):
         check_input(df, config)
+    # a column the config does not name, repeated, or one without a name: Spark's own header check fails
+    for header, hint in (("store,item,date,sales,note,Note", "the header names 'note' more than once"),
+                         ("store,item,date,sales,", "the header has a column without a name")):
+        path.write_text(f"{header}\na,x,2024-01-01,1,p{',q' if 'Note' in header else ''}\n")
+        df, _ = io.read_input(spark, config)
+        with pytest.raises(InputError, match=f"cannot be read as one table: .*{hint}"):
+            check_input(df, config)
     # a column whose name merely ends in digits is no such case
     raw = spark.createDataFrame([("a", "x", "2024-01-01", "1")], "store string, item string, date string, sales2024 string")
     with pytest.raises(InputError) as refused:

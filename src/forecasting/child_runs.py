@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from forecasting import mlflow_file_store, model_store, plots, run_artifacts
+from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, SeriesOutcome
 from forecasting.tracking import (
     FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG,
@@ -80,7 +81,9 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         try:  # the retried attempt found the same parameters (the search is seeded)
             tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
         except Exception as err:
-            logger.warning("cannot reuse run %s of %s (%s); starting a new one", run.info.run_id, name, err)
+            # redacted: MLflow's error quotes the URL, and an executor logs without the job's formatter
+            logger.warning("cannot reuse run %s of %s (%s); starting a new one", run.info.run_id, name,
+                           redact_url_password(str(err)))
             end_run(tracker, run.info.run_id, "FAILED")
             run = None
     rest = None

@@ -98,7 +98,8 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
 def _read_csv(reader, path: str, options: dict) -> DataFrame:
     """The CSV input with its header's columns and MALFORMED_ROW, which holds the text
     of a row whose field count differs from the header's. Without it where the user
-    chose how Spark treats such rows (``mode``, a corrupt-record column)."""
+    chose how Spark treats such rows (``mode``, a corrupt-record column). The files are
+    listed twice: once for the header's columns, once with them as the schema."""
     df = reader.load(path)
     given = {name.lower() for name in options}
     if given & {"mode", "columnnameofcorruptrecord"} or MALFORMED_ROW in df.columns:

@@ -123,6 +123,13 @@ def delta_table_name(path: str) -> str:
     return "delta.`{}`".format(path.replace("`", "``"))
 
 
+def latest_version(spark, path: str, table_format: str) -> int | None:
+    """A Delta table's latest version (None for parquet, which has none)."""
+    if table_format != "delta":
+        return None
+    return spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT 1").first()["version"]
+
+
 def delta_version(spark, config: JobConfig) -> dict:
     """The Delta version the job reads (forecasting.io reads exactly this one): the one
     input.options pins with versionAsOf, the last at or before its timestampAsOf, else

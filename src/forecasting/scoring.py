@@ -22,7 +22,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import (io, model, model_store, parent_run, python_worker, spark_training, tables, tracking,
+from forecasting import (io, lineage, model, model_store, parent_run, python_worker, spark_training, tables, tracking,
                          validation)
 from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
@@ -189,7 +189,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             # one version for the choice, the counts and the forecasts: a training rerun of the
             # models' date may commit meanwhile (training and scoring take different locks)
             models_path = tables.table_paths(config)[tables.MODELS]
-            version = tables.latest_version(spark, models_path, config.output.format)
+            version = lineage.latest_version(spark, models_path, config.output.format)
             stored = tables.read_table(spark, config, tables.MODELS, version)
         except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
             raise io.InputError(

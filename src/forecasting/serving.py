@@ -187,9 +187,7 @@ def models_table(spark, path: str, table_format: str, key_columns: list[str]) ->
     hdfs:// without HADOOP_CONF_DIR)."""
     schema = spark.read.format(table_format).load(path).schema
     key_types = {k: _spark_column_type(schema[k].dataType) for k in key_columns}
-    from forecasting import tables  # here: the served model imports this module without Spark
-
-    return ModelsTable(path, table_format, key_types, tables.latest_version(spark, path, table_format))
+    return ModelsTable(path, table_format, key_types, lineage.latest_version(spark, path, table_format))
 
 
 def _check_same_keys(tracker, name: str, key_columns: list[str]) -> None:

@@ -12,7 +12,6 @@ from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from forecasting.config import JobConfig, setting_text
-from forecasting.redaction import SECRET_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +32,12 @@ JOB_DEFAULTS = {
     # Parquet output's times as Delta writes them (microseconds, adjusted to UTC), not as
     # the deprecated INT96 that pandas reads without a zone: the same ds from either format.
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    # The settings Spark's environment page and event log hide: its own default names
-    # (secret, password, token, access key), and those the run's record leaves out, an
-    # Azure account key (spark.hadoop.fs.azure.account.key...) or a SAS token among them.
-    "spark.redaction.regex": f"(?i)secret|password|token|access[.]?key|{SECRET_NAME.pattern}",
+    # The settings Spark's environment page and event log hide (where a key or its value
+    # matches): its own default names (secret, password, token, access key), and keys the
+    # run's record leaves out too, an Azure account key (spark.hadoop.fs.azure.account.key...)
+    # or a SAS token. Not redaction.SECRET_NAME's "credential" or "private": they would hide
+    # credentials-provider class names and paths, which help in reading the page.
+    "spark.redaction.regex": r"(?i)secret|passw|token|access[.]?key|(account|api|encryption)[._-]?key|\bsas\b",
 }
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",

@@ -186,8 +186,8 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
 
 def available_cores(spark) -> int:
     """The task slots to plan the training's tasks for: Spark's default parallelism,
-    the executors' cores when the job starts; with dynamic allocation (YARN, Kubernetes,
-    Databricks autoscaling) the most it may add, since executors come as tasks wait,
+    the executors' cores when the job starts; with Spark's dynamic allocation (YARN,
+    Kubernetes) the most it may add, since executors come as tasks wait,
     where ``maxExecutors`` and ``spark.executor.cores`` say how many: planned for the
     two cores of a first executor, 200 series went to 10 tasks on a 100-core cluster."""
     context = spark.sparkContext

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import lineage, tracking
+from forecasting import tracking
 from forecasting.config import JobConfig
 from forecasting.config_schema import RESERVED_KEY_NAMES
 
@@ -200,13 +200,6 @@ def skipping_columns(name: str, key_columns: list[str]) -> str:
     """Delta's list of statistics columns for table ``name``, each name quoted (a key
     may hold a dash, a colon or a slash) as Spark quotes one: a backtick in it doubled."""
     return ",".join("`{}`".format(column.replace("`", "``")) for column in [*key_columns, *SKIPPING_COLUMNS[name]])
-
-
-def latest_version(spark: SparkSession, path: str, table_format: str) -> int | None:
-    """A Delta table's latest version (None for parquet, which has none)."""
-    if table_format != "delta":
-        return None
-    return spark.sql(f"DESCRIBE HISTORY {lineage.delta_table_name(path)} LIMIT 1").first()["version"]
 
 
 def read_table(spark: SparkSession, config: JobConfig, name: str, version: int | None = None) -> DataFrame:

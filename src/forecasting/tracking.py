@@ -35,12 +35,13 @@ CONNECTION_VARIABLES = (
 # Where a server leaves artifacts to its clients (--default-artifact-root s3://...) or the
 # tracking is a Databricks workspace's, each executor's MLflow writes there itself, with the
 # driver's keys: on a cluster the executors' environment has none of them. Variables that
-# name a profile in a file of the driver's (AWS_PROFILE) stay: a node without that file fails.
+# name a file of the driver's (AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS) stay: a node
+# without that file would fail, where it would otherwise use its own machine's credentials.
 ARTIFACT_STORE_VARIABLES = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
     "AWS_CA_BUNDLE", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS", "MLFLOW_TRACKING_AWS_SIGV4",
     "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
-    "AZURE_TENANT_ID", "GOOGLE_APPLICATION_CREDENTIALS",
+    "AZURE_TENANT_ID",
     "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
 )
 FORWARDED_VARIABLES = CREDENTIAL_VARIABLES + CONNECTION_VARIABLES + ARTIFACT_STORE_VARIABLES

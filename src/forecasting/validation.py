@@ -36,12 +36,12 @@ HOURS_WITH_ZONE = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}){ZONE}$"
 MINUTES_WITH_ZONE = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}:[0-9]{{2}}){ZONE}$"
 # A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
 NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
-# Spark's errors for files the job cannot read as one table (types that differ between
-# files, a file of another format among them, CSV headers in another order): the input's
-# to fix, not worth a retry.
 # Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
 # from its header's: the check parses every column, so that MALFORMED_ROW is filled
 CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
+# Spark's errors for files the job cannot read as one table (types that differ between
+# files, a file of another format among them, CSV headers in another order): the input's
+# to fix, not worth a retry.
 UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS", "CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE",
                     "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
@@ -194,7 +194,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         complaint = _unreadable(str(err))
         if complaint is None:
             raise
-        raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}") from None
+        raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{_header_hint(complaint)}") \
+            from None
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
     if counts["malformed"]:
@@ -283,6 +284,22 @@ def _unreadable(message: str) -> str | None:
             break
         kept.append(line.strip())
     return " ".join(kept)[:600]
+
+
+def _header_hint(complaint: str) -> str:
+    """What a CSV header Spark finds not to conform to its own reading of it says: Spark
+    names a column without a name _c4, and numbers a repeated name (note, Note) by its
+    position, note4, then finds the header's own names no match."""
+    found = re.search(r"Expected: (\S+) but found:\s*(\S*)", complaint)
+    if not found:
+        return ""
+    expected, written = found.groups()
+    if not written and re.fullmatch(r"_c[0-9]+", expected):
+        return " (the header has a column without a name, a comma at its end?: name it or remove it)"
+    if written and expected.lower().startswith(written.lower()) and expected[len(written):].isdigit():
+        return (f" (the header names {written!r} more than once, whatever the case, and Spark numbered them: "
+                "rename all but one)")
+    return ""
 
 
 def _examples(df: DataFrame, condition: Column, column: str) -> list:
