@@ -141,6 +141,12 @@ def test_wins_are_counted_for_candidates_and_fallbacks_and_rows_keep_one_order(s
     report = _markdown(summary, {}, 0.8, {("ok", True): 2, ("skipped", True): 1})
     assert "| prophet | 2 |  |" in report and "| drift | 2 | 0 |" in report
     assert "No wins for prophet: scored as the ensemble's part, not a candidate." in report
+    # the opening counts: modelled, scored with a fallback, and those with nothing to score
+    counted = _markdown(summary, {}, 0.8, {("ok", True): 2, ("skipped", True): 1, ("failed", True): 1,
+                                           ("skipped", False): 3, ("ok", False): 1})
+    assert ("8 series; the last forecast horizon of each was held out" in counted
+            and "2 were modelled, 2 skipped or failed and scored with their fallback forecast" in counted
+            and "4 had no forecast to score." in counted)
 
 
 def test_best_and_worst_plots_show_each_series_once():

@@ -523,6 +523,15 @@ def test_the_ensemble_averages_prophet_and_seasonal_naive_in_every_fold_and_fore
     assert outcome.holdout["ensemble"]["mae"] == pytest.approx(np.mean(np.abs(held_out - outcome.forecast["yhat"])))
 
 
+def test_with_zero_gaps_the_periods_just_before_the_held_out_ones_are_zeros_as_in_training(fast_config):
+    # three days without a row before the last week: sold nothing, not the last day's value again
+    history = daily_series(90, seed=8).drop(index=[80, 81, 82])
+    config = fast_config("selection.candidates=[naive]", "cleaning.gaps=zero")
+    outcome = train_series(history, config, holdout=7)
+    assert outcome.history_length == 83
+    assert outcome.forecast["yhat"].tolist() == [0.0] * 7  # the naive forecast repeats the last, zero day
+
+
 def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     history = daily_series(90, seed=8)
     config = fast_config("selection.candidates=[prophet, naive]")
