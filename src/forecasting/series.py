@@ -279,8 +279,9 @@ def _undefined_metric_notes(metric: str, ranked_by: str, tuned: tuning.TuningRes
     """What ranked tuning's parameters and the candidates where the configured metric
     was undefined for the series in every fold (metrics.ranking_metric)."""
     replaced = []  # (what was ranked, the metric configured, the one used)
-    if tuned is not None and metrics.ranking_metric(tuning_metric, [tuned.cv_metrics]) != tuning_metric:
-        replaced.append(["tuning", tuning_metric, metrics.ranking_metric(tuning_metric, [tuned.cv_metrics])])
+    tuned_by = metrics.ranking_metric(tuning_metric, [tuned.cv_metrics]) if tuned is not None else tuning_metric
+    if tuned_by != tuning_metric:
+        replaced.append(["tuning", tuning_metric, tuned_by])
     if ranked_by != metric:
         if replaced and replaced[0][1:] == [metric, ranked_by]:
             replaced[0][0] = "tuning and the model choice"
