@@ -91,6 +91,25 @@ def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs)
     assert read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE).count() == 2 * scored.count()
 
 
+def test_a_shorter_scoring_horizon_draws_the_trainings_intervals_for_its_steps(spark, runs):
+    """Prophet samples every step at once: sampled over fewer steps, the bounds came out otherwise."""
+    horizon = runs["config"].forecast.horizon
+    models = read(spark, runs, tables.MODELS).where(F.col("run_date") == FULL_DATE).toPandas()
+    batch = models.assign(last_ds=None, status=None, reason=None)
+    [scored] = scoring._score_batches(iter([batch]), ["shop"], horizon=3, sampled=horizon)
+    trained = (read(spark, runs, tables.FORECASTS).where((F.col("run_date") == FULL_DATE) & (F.col("source") == "trained"))
+               .toPandas().sort_values(["shop", "ds"]))
+    for shop, forecast in zip(scored["shop"], scored["forecast"]):
+        expected = trained[trained["shop"] == shop].head(3)
+        assert len(forecast) == 3
+        for column in ("yhat", "yhat_lower", "yhat_upper"):
+            np.testing.assert_allclose([step[column] for step in forecast], expected[column].to_numpy())
+    # sampled over the three steps alone, the bounds differ: what scoring did before
+    [alone] = scoring._score_batches(iter([batch]), ["shop"], horizon=3)
+    assert [step["yhat_lower"] for step in alone["forecast"].iloc[0]] != \
+        [step["yhat_lower"] for step in scored["forecast"].iloc[0]]
+
+
 def test_scoring_rolls_forward_with_a_new_horizon_and_as_of_date(spark, runs):
     config = load_config(None, [*_overrides(runs), "forecast.horizon=3"])
     summary = scoring.run_scoring(spark, config, LATER_DATE, model_run_date=BACKFILL_DATE)
@@ -152,9 +171,17 @@ def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_
     trained_by = client.create_run(client.create_experiment("e")).info.run_id
     for name, value in {"cleaning.gaps": "zero", "cleaning.missing_values": "drop"}.items():
         client.log_param(trained_by, name, value)
-    assert scoring.cleaning_differences(fast_config("cleaning.gaps=zero"), uri, trained_by) == []
-    assert scoring.cleaning_differences(fast_config(), uri, trained_by) == ["cleaning.gaps = zero in training, keep here"]
-    assert scoring.cleaning_differences(fast_config(), uri, "no-such-run") == []  # another store: not compared
+    params = scoring.training_params(uri, trained_by)
+    assert scoring.cleaning_differences(fast_config("cleaning.gaps=zero"), params) == []
+    assert scoring.cleaning_differences(fast_config(), params) == ["cleaning.gaps = zero in training, keep here"]
+    assert scoring.training_params(uri, "no-such-run") == {}  # another store: not compared
+    # each model forecasts at its own frequency: another one asked for is said, not silently ignored
+    client.log_param(trained_by, "forecast.frequency", "D")
+    params = scoring.training_params(uri, trained_by)
+    assert scoring.frequency_difference(fast_config(), params) is None
+    assert scoring.frequency_difference(fast_config("forecast.frequency=W-MON"), params) == (
+        "the models forecast at the frequency they were trained at, D, not forecast.frequency W-MON: "
+        "train at that frequency for its forecasts")
 
 
 def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models_history():

@@ -41,10 +41,18 @@ SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
 EXAMPLES = 3  # series not scored named in the log and the summary, for each reason
 
 
-def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int) -> Iterator[pd.DataFrame]:
+def _whole(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
+def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], horizon: int,
+                   sampled: int = 0) -> Iterator[pd.DataFrame]:
     """Each stored model's forecast after its series' history as cleaned on the
     scoring run date (``last_ds``), unless cleaning refused or failed it (``status``
-    and ``reason``, see ``history_ends``)."""
+    and ``reason``, see ``history_ends``). Its interval is sampled over ``sampled``
+    steps where that is longer, the training's horizon, as serving does: Prophet draws
+    its samples for every step at once, so a shorter horizon would draw other bounds
+    than the training's forecast for the same steps."""
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
@@ -54,8 +62,8 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
             if pd.isna(row["status"]):
                 seed = model.series_seed(tracking.series_id(keys))
                 last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
-                forecast = model_store.forecast(record["model"], record["model_json"], last, horizon,
-                                                record["frequency"], record["interval_width"], seed)
+                forecast = model_store.forecast(record["model"], record["model_json"], last, max(horizon, sampled),
+                                                record["frequency"], record["interval_width"], seed).head(horizon)
                 row.update(forecast=forecast.to_dict("records"), status=SCORED_OK if last is not None else NO_INPUT)
             rows.append(row)
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status", "reason"])
@@ -161,23 +169,37 @@ def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tupl
     return row["models"], row["unmodelled"], row["null_key"], row["trained_by"]
 
 
-def cleaning_differences(config: JobConfig, tracking_uri: str, trained_by: str | None) -> list[str]:
-    """The cleaning policies of ``config`` that differ from those of the training run
-    ``trained_by`` (its params): scoring cleans the input as its own config says, and
-    starts elsewhere than training would where they differ. None listed where that run
-    cannot be read (another tracking store)."""
+def training_params(tracking_uri: str, trained_by: str | None) -> dict[str, str]:
+    """The params of the training run ``trained_by`` (its config, as the parent run
+    records it); none where that run cannot be read (another tracking store)."""
     if not trained_by:
-        return []
+        return {}
     try:
-        params = tracking.client(tracking_uri).get_run(trained_by).data.params
+        return tracking.client(tracking_uri).get_run(trained_by).data.params
     except Exception as err:  # MlflowException: not in this store
-        logger.info("could not read the training run %s to compare its cleaning policies: %s", trained_by, err)
-        return []
+        logger.info("could not read the training run %s to compare its settings: %s", trained_by, err)
+        return {}
+
+
+def cleaning_differences(config: JobConfig, params: dict[str, str]) -> list[str]:
+    """The cleaning policies of ``config`` that differ from those of the training run
+    whose ``params`` are given: scoring cleans the input as its own config says, and
+    starts elsewhere than training would where they differ."""
     # written as the parent run records its params
     policies = dataclasses.asdict(config.cleaning)
     ours = {f"cleaning.{name}": tracking.param_value(value) for name, value in policies.items()}
     return [f"{key} = {params[key]} in training, {value} here" for key, value in ours.items()
             if key in params and params[key] != value]
+
+
+def frequency_difference(config: JobConfig, params: dict[str, str]) -> str | None:
+    """What to say where ``config`` asks for another frequency than the training run
+    (``params``) had: each stored model forecasts at its own."""
+    frequency = params.get("forecast.frequency")
+    if not frequency or frequency == config.forecast.frequency:
+        return None
+    return (f"the models forecast at the frequency they were trained at, {frequency}, not forecast.frequency "
+            f"{config.forecast.frequency}: train at that frequency for its forecasts")
 
 
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
@@ -227,12 +249,17 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
         summary.note += (f"  {unmodelled} series in the input have no model of that date: not scored (new since "
                          "that training, or skipped or failed then without a fallback: series_results says which)\n")
-    differences = cleaning_differences(config, context.tracking_uri, trained_by)
+    trained_with = training_params(context.tracking_uri, trained_by)
+    differences = cleaning_differences(config, trained_with)
     if differences:  # another config than the training's: the forecasts start elsewhere than training's would
         logger.warning("the input is cleaned otherwise than for training (%s): pass the training's --config",
                        "; ".join(differences))
         summary.note += (f"  the input is cleaned otherwise than for training ({'; '.join(differences)}): pass the "
                          "training's --config for forecasts that start where training's would\n")
+    other_frequency = frequency_difference(config, trained_with)
+    if other_frequency:
+        logger.warning("%s", other_frequency)
+        summary.note += f"  {other_frequency}\n"
     if null_key:  # training skips them too: no identity to store a model under
         logger.warning("%d input series have a null key value and are not scored", null_key)
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
@@ -258,7 +285,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
         # a task costs 40-60 ms of a core: in as many tasks as training's, not one a series
         scored = work.repartition(partitions).mapInPandas(
-            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon), schema
+            partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon,
+                    sampled=max(config.forecast.horizon, _whole(trained_with.get("forecast.horizon")))), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
