@@ -341,3 +341,17 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
         for column in ("yhat", "yhat_lower", "yhat_upper"):  # the interval too: the same seed per series
             assert rows[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9), column
         assert set(rows["model"]) == set(expected["model"])
+
+
+def test_a_served_version_whose_files_vacuum_removed_says_so(tmp_path):
+    from deltalake import DeltaTable, write_deltalake
+
+    path = str(tmp_path / "models")
+    rows = pd.DataFrame({"store": ["s0"], "model": ["naive"], "model_json": ["{}"], "run_date": ["2024-01-31"]})
+    write_deltalake(path, rows, partition_by=["run_date"])  # version 0, which a registered version points at
+    write_deltalake(path, rows.assign(model="drift"), partition_by=["run_date"], mode="overwrite")  # a rerun
+    DeltaTable(path).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    pointer = {"models_table": path, "version": 0, "run_date": "2024-01-31", "format": "delta"}
+    with pytest.raises(RuntimeError, match="(?s)cannot read version 0 of the models table .*VACUUM removed the files"):
+        serving.read_models(pointer, ["store", "model"])
+    assert serving.read_models({**pointer, "version": 1}, ["store", "model"])["model"].tolist() == ["drift"]

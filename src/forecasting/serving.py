@@ -126,15 +126,23 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
     if pointer.get("format", "delta") == "delta":
         from deltalake import DeltaTable
 
+        unreadable = f"cannot read version {pointer.get('version')} of the models table {pointer['models_table']}"
         try:
             table = DeltaTable(pointer["models_table"], version=pointer.get("version"))
         except Exception as err:  # deltalake's own words ("no log files") do not say why
             raise RuntimeError(
-                f"cannot read version {pointer.get('version')} of the models table {pointer['models_table']}: {err}. "
-                "A Delta table forgets versions older than its delta.logRetentionDuration (the job creates its "
-                "tables with ten years; 30 days for one made before), and VACUUM removes their files"
+                f"{unreadable}: {err}. A Delta table forgets versions older than its delta.logRetentionDuration "
+                "(the job creates its tables with ten years; 30 days for one made before), and VACUUM removes "
+                "their files"
             ) from err
-        return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
+        try:
+            return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
+        except FileNotFoundError as err:  # its log is there, its files are not
+            raise RuntimeError(
+                f"{unreadable}: {err}. VACUUM removed the files of that version (a rerun of its run date replaced "
+                "them): serve a later version of the registered model, or VACUUM with a retention that keeps "
+                "the versions still served"
+            ) from err
     import pyarrow.dataset as ds
 
     wanted = [c for c in columns if c != "run_date"]
