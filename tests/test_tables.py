@@ -207,21 +207,25 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     # no model of c (new since the training) nor of the null key: not scored; d's one row has no value
     models = spark.createDataFrame([("a", "D"), ("b", "D"), ("d", "D"), ("w", "W-SUN")], "shop string, frequency string")
     expected = lambda *ends: spark.createDataFrame(  # noqa: E731
-        [(*end, None, None) for end in ends], "shop string, last_ds timestamp_ntz, status string, reason string")
+        [(*end, None) for end in ends], "shop string, last_ds timestamp_ntz, status string")
 
     def ends(*overrides):
         config = fast_config("input.key_columns=[shop]", *overrides)
         return scoring.history_ends(series, models, config, "2024-01-31", None, None)
 
-    assert_df_equality(ends(), expected(("a", day(2)), ("b", day(4)), ("d", None)), ignore_row_order=True,
-                       ignore_nullable=True)
+    assert_df_equality(ends().drop("reason"), expected(("a", day(2)), ("b", day(4)), ("d", None)),
+                       ignore_row_order=True, ignore_nullable=True)
+    # scored all the same, but said: their data stop weeks before the run date, as training notes it
+    assert {row["shop"]: row["reason"] for row in ends().collect()} == {
+        "a": "last observation 2024-01-02, 29 periods before the run date 2024-01-31",
+        "b": "last observation 2024-01-04, 27 periods before the run date 2024-01-31", "d": None}
     filled = ends("cleaning.missing_values=interpolate")  # the blank last days filled
-    assert_df_equality(filled, expected(("a", day(3)), ("b", day(5)), ("d", None)), ignore_row_order=True,
-                       ignore_nullable=True)
+    assert_df_equality(filled.drop("reason"), expected(("a", day(3)), ("b", day(5)), ("d", None)),
+                       ignore_row_order=True, ignore_nullable=True)
     weekly = spark.createDataFrame([("w", day(1), 1.0), ("w", day(9), 2.0)], "shop string, ds timestamp, y double")
     # the model's frequency, not the config's: the weeks ending on Sunday 7 and 14 January
     assert_df_equality(scoring.history_ends(weekly, models, fast_config("input.key_columns=[shop]"), "2024-01-31",
-                                            None, None), expected(("w", day(14))), ignore_nullable=True)
+                                            None, None).drop("reason"), expected(("w", day(14))), ignore_nullable=True)
     refused = ends("cleaning.missing_values=reject").where("shop = 'a'").collect()  # a's blank 3 January
     assert [(row["last_ds"], row["status"], row["reason"]) for row in refused] == [
         (None, scoring.REJECTED, "1 missing or infinite values (cleaning.missing_values = reject)")]
@@ -233,6 +237,17 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
         child_run_id="run")]), ["shop"], horizon=1)
     added = {*filled.columns, *scored.columns, *models.columns, "model_json", "interval_width", "child_run_id"}
     assert added - {"shop"} <= RESERVED_KEY_NAMES, sorted(added - {"shop"} - RESERVED_KEY_NAMES)
+
+
+def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before_the_run_date(spark):
+    stale = "last observation 2024-01-02, 29 periods before the run date 2024-01-31"
+    staged = spark.createDataFrame([("a", scoring.SCORED_OK, stale), ("b", scoring.SCORED_OK, None),
+                                    ("c", scoring.REJECTED, "1 missing or infinite values")],
+                                   "shop string, status string, reason string")
+    summary = pipeline.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    scoring._say_stale(staged, ["shop"], summary)
+    assert summary.note == (f"  1 series scored from data that stop well before the run date (their forecasts start "
+                            f"in the past), e.g. a: {stale}\n")
 
 
 def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_config, monkeypatch):

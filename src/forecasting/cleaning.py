@@ -23,6 +23,8 @@ class Cleaned:
     refused_by: str | None = None  # the cleaning policy whose reject refused it, if one did
 
 
+# How the note on a history that stopped well before the run date starts (scoring looks for it)
+STALE_NOTE = "last observation "
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -297,7 +299,7 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     else:
         behind = len(pd.date_range(last, current, freq=frequency)) - 1 if current > last else 0
     if behind > 1:
-        notes.append(f"last observation {_when(last)}, {behind} periods before the run date {run_day}")
+        notes.append(f"{STALE_NOTE}{_when(last)}, {behind} periods before the run date {run_day}")
     return frame
 
 

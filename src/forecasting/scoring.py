@@ -24,7 +24,7 @@ from pyspark.sql import types as T
 
 from forecasting import (io, lineage, model, model_store, parent_run, python_worker, spark_training, tables, tracking,
                          validation)
-from forecasting.cleaning import clean_history
+from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.pipeline import JobSummary, finishing, read_checked_input, stage
 from forecasting.series import FAILED, prepare_history
@@ -74,7 +74,9 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
     """The end of one series' history (``ds``, ``y`` and its model's ``frequency``) as
     training's cleaning leaves it on ``run_date`` (None where nothing is left); and,
     where the series is not to be scored, its status and why: ``rejected`` by a
-    cleaning reject policy, or ``failed`` where cleaning raised (as in training)."""
+    cleaning reject policy, or ``failed`` where cleaning raised (as in training). A
+    series scored from data that stop well before the run date has no status but
+    cleaning's note as its reason: its forecast starts in the past."""
     frequency = group["frequency"].iloc[0]
     try:
         cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now)
@@ -85,7 +87,8 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
         return None, REJECTED, cleaned.rejection
     if cleaned.rejection or cleaned.history.empty:
         return None, None, None
-    return cleaned.history["ds"].max(), None, None
+    behind = next((note for note in cleaned.notes if note.startswith(STALE_NOTE)), None)
+    return cleaned.history["ds"].max(), None, behind
 
 
 def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
@@ -114,6 +117,22 @@ NOT_SCORED = {
     REJECTED: "their input is refused by a cleaning reject policy, as training would refuse it",
     FAILED: "cleaning their input failed, as it would fail them in training",
 }
+
+
+def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Which scored series' data stop more than a period before the run date (as
+    training notes them in data_notes), with a few examples."""
+    stale = staged.where((F.col("status") == SCORED_OK) & F.col("reason").startswith(STALE_NOTE))
+    count = stale.count()
+    if not count:
+        return
+    examples = stale.select(*keys, "reason").limit(EXAMPLES).toPandas()
+    named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
+                      for row in examples.to_dict("records"))
+    logger.warning("%d series scored from data that stop well before the run date, their forecasts starting in "
+                   "the past, e.g. %s", count, named)
+    summary.note += (f"  {count} series scored from data that stop well before the run date (their forecasts "
+                     f"start in the past), e.g. {named}\n")
 
 
 def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, status: str) -> None:
@@ -306,6 +325,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         for status in NOT_SCORED:
             if summary.counts.get(status):
                 _say_not_scored(staged, keys, summary, status)
+        if summary.counts.get(SCORED_OK):
+            _say_stale(staged, keys, summary)
         tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
