@@ -186,6 +186,8 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [2.5]}))
     with pytest.raises(MlflowException, match="got 'seven' for series s0"):
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": ["seven"]}))
+    with pytest.raises(MlflowException, match="got True for series s0"):  # not "got 1"
+        forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [True]}))
     # whole numbers as text, as MLflow's server took them while the horizon was declared long
     assert len(forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": ["2", " 3.0 "]}))) == 5
     with pytest.raises(MlflowException, match=f"up to {serving.MAX_HORIZON}, got 1000000000 for series s0"):

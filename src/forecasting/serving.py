@@ -64,7 +64,8 @@ class ManyModelForecaster(PythonModel):
             steps = _horizon_steps(request["horizon"])
             if steps is None:
                 given = request["horizon"]
-                shown = f"{given:.15g}" if isinstance(given, numbers.Real) else repr(given)
+                # a flag is a Real to Python: shown as written, not as 1
+                shown = f"{given:.15g}" if isinstance(given, numbers.Real) and not isinstance(given, bool) else repr(given)
                 raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
                                    f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
