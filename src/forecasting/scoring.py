@@ -322,11 +322,12 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         summary.wrote = True
         with job_description(spark, "count the series by status"):
             summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
-        for status in NOT_SCORED:
-            if summary.counts.get(status):
-                _say_not_scored(staged, keys, summary, status)
-        if summary.counts.get(SCORED_OK):
-            _say_stale(staged, keys, summary)
+        with job_description(spark, "name the series not scored, or scored from old data"):
+            for status in NOT_SCORED:
+                if summary.counts.get(status):
+                    _say_not_scored(staged, keys, summary, status)
+            if summary.counts.get(SCORED_OK):
+                _say_stale(staged, keys, summary)
         tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
