@@ -119,6 +119,14 @@ NOT_SCORED = {
 }
 
 
+def _named_reasons(rows: DataFrame, keys: list[str]) -> str:
+    """A few of ``rows``' series, each with its reason, for the log and the summary."""
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    examples = rows.select(*keys, "reason").limit(EXAMPLES).toPandas()
+    return "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
+                     for row in examples.to_dict("records"))
+
+
 def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series' data stop more than a period before the run date (as
     training notes them in data_notes), with a few examples."""
@@ -126,9 +134,7 @@ def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     count = stale.count()
     if not count:
         return
-    examples = stale.select(*keys, "reason").limit(EXAMPLES).toPandas()
-    named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
-                      for row in examples.to_dict("records"))
+    named = _named_reasons(stale, keys)
     logger.warning("%d series scored from data that stop well before the run date, their forecasts starting in "
                    "the past, e.g. %s", count, named)
     summary.note += (f"  {count} series scored from data that stop well before the run date (their forecasts "
@@ -138,10 +144,7 @@ def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
 def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, status: str) -> None:
     """Which series were not scored with ``status`` (their new input breaks a reject
     policy, or cleaning it raised), with a few examples."""
-    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    examples = staged.where(F.col("status") == status).select(*keys, "reason").limit(EXAMPLES).toPandas()
-    named = "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
-                      for row in examples.to_dict("records"))
+    named = _named_reasons(staged.where(F.col("status") == status), keys)
     count = summary.counts[status]
     logger.warning("%d series not scored: %s, e.g. %s", count, NOT_SCORED[status], named)
     summary.note += f"  {count} series not scored: {NOT_SCORED[status]}, e.g. {named}\n"
