@@ -1,9 +1,11 @@
 """How the session's settings and master are chosen, without starting Spark."""
+import logging
+
 import pytest
 
 from forecasting.config import load_config
 from forecasting.spark_session import (
-    DELTA_CATALOG_KEY, DELTA_CONF, JOB_DEFAULTS, session_conf, with_task_retries,
+    DELTA_CATALOG_KEY, DELTA_CONF, JOB_DEFAULTS, build_session, session_conf, with_task_retries,
 )
 
 SEDONA = "org.apache.sedona.sql.SedonaSqlExtensions"
@@ -83,3 +85,24 @@ def test_sparks_environment_page_and_event_log_hide_the_keys_the_runs_record_lea
     assert not pattern.matcher("spark.sql.shuffle.partitions").find()
     conf, _ = session_conf(load_config(None, []), {"spark.redaction.regex": "(?i)mine"})
     assert conf["spark.redaction.regex"] == "(?i)mine"  # a cluster's own stays
+
+
+def test_a_session_already_running_is_used_with_the_settings_spark_can_still_change(spark, caplog):
+    # a notebook's or Databricks' session: its master stays, runtime settings are set on it,
+    # and a setting Spark fixes at start that the session lacks is named, not silently dropped
+    config = load_config(None, ["spark.conf.spark.sql.shuffle.partitions=3",
+                                "spark.conf.spark.python.worker.reuse=false"])
+    try:
+        with caplog.at_level(logging.INFO, logger="forecasting.spark_session"):
+            session = build_session("another-name", config)
+        assert session is spark
+        assert session.conf.get("spark.sql.shuffle.partitions") == "3"
+        assert session.sparkContext.getConf().get("spark.python.worker.reuse") == "true"
+        messages = [record.getMessage() for record in caplog.records]
+        assert not [text for text in messages if "master is" in text]  # no master asked of it
+        fixed = [text for text in messages if "started without these settings" in text]
+        assert len(fixed) == 1 and "spark.python.worker.reuse=false" in fixed[0]
+        assert "spark.sql.shuffle.partitions" not in fixed[0]
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "4")  # the fixture's, for the tests after
+        spark.sparkContext.setLogLevel("ERROR")

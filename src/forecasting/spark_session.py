@@ -128,6 +128,19 @@ def worker_daemon_conf(master: str, worker_python: str) -> dict[str, str]:
 
 
 def build_session(app_name: str, config: JobConfig) -> SparkSession:
+    running = SparkContext._active_spark_context
+    spark = _new_session(app_name, config) if running is None else _running_session(config, running)
+    # Spark's INFO log drowns the job's own; its warnings and errors still show.
+    spark.sparkContext.setLogLevel("WARN")
+    warning = speculation_warning(spark.sparkContext.getConf().get)
+    if warning:
+        logger.warning("%s", warning)
+    if uses_delta(config):
+        check_delta(spark)
+    return spark
+
+
+def _new_session(app_name: str, config: JobConfig) -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started with plain `python`, not spark-submit: run locally on all cores
@@ -154,13 +167,29 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
         logger.warning("the session's Spark master is %s, not %s", spark.sparkContext.master, retried)
     if spark.sparkContext.getConf().get("spark.python.daemon.module") == WORKER_DAEMON:
         logger.info("Python workers: forked from %s, which loads the training's modules once", WORKER_DAEMON)
-    # Spark's INFO log drowns the job's own; its warnings and errors still show.
-    spark.sparkContext.setLogLevel("WARN")
-    warning = speculation_warning(spark.sparkContext.getConf().get)
-    if warning:
+    return spark
+
+
+def _running_session(config: JobConfig, running: SparkContext) -> SparkSession:
+    """The session of a SparkContext already running in this process (a notebook's, a
+    platform's such as Databricks'), with the job's settings that can still change set on
+    it. Its master, and the settings Spark fixes when a context starts, stay its own: the
+    job names those of its settings that the session lacks."""
+    spark = SparkSession.builder.getOrCreate()
+    conf, warnings = session_conf(config, dict(running.getConf().getAll()))
+    for warning in warnings:
         logger.warning("%s", warning)
-    if uses_delta(config):
-        check_delta(spark)
+    fixed = {}
+    for key, value in conf.items():
+        if spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
+        elif spark.conf.get(key, None) != value:
+            fixed[key] = value
+    logger.info("using the Spark session already running in this process (master %s)", running.master)
+    if fixed:
+        logger.warning("the running Spark session was started without these settings of the job, which Spark "
+                       "sets only when a session starts: %s; the job runs with the session's own",
+                       ", ".join(f"{key}={value}" for key, value in sorted(fixed.items())))
     return spark
 
 
