@@ -137,6 +137,19 @@ def test_repaired_series_are_forecast_and_say_what_was_repaired(dirty, store, no
     assert row["status"] == "ok" and row["model"] == "prophet" and row["data_notes"] == note.format(behind=behind)
 
 
+def test_the_summary_and_log_name_the_series_trained_on_data_that_stop_well_before_the_run_date(dirty):
+    # a data note alone went unseen: the summary said "ok" for forecasts starting in the past
+    notes = dirty["results"]["data_notes"].fillna("")
+    stale = notes[notes.str.contains("last observation ")]
+    assert "stale" in stale.index and "good" not in stale.index and len(stale) <= 3  # all named
+    summary = dirty["summary"].format()
+    assert (f"{len(stale)} series trained on data that stop well before the run date (their forecasts start "
+            "in the past), e.g. ") in summary
+    for store, note in stale.items():  # the stale note only, not the series' other notes
+        said = next(part for part in note.split("; ") if part.startswith("last observation "))
+        assert f"{store}: {said}" in summary
+
+
 def test_null_key_series_is_kept_and_reported(dirty):
     [row] = dirty["results"][dirty["results"]["store"].isna()].to_dict("records")  # one, its row without a time too
     assert row["status"] == "skipped" and row["reason"].startswith("null key in ['store']")

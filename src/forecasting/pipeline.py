@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import evaluation, io, parent_run, python_worker, redaction, spark_training, tables, tracking, validation
+from forecasting.cleaning import STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import FAILED, OK, SKIPPED
@@ -23,6 +24,8 @@ from forecasting.spark_session import job_description, settings_restored
 logger = logging.getLogger(__name__)
 
 REGISTRATION_ERROR_TAG = "registration_error"  # on the parent run whose model could not be registered
+# cleaning's note, among a series' data_notes, that its data stop well before the run date
+STALE_IN_NOTES = rf"(?:^|; )({STALE_NOTE}[^;]*)"
 
 
 @dataclass
@@ -176,7 +179,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
         with job_description(spark, "count the series by status"):
-            summary.counts, summary.untracked, models = _status_counts(staged)
+            summary.counts, summary.untracked, models, stale = _status_counts(staged)
+        if stale:
+            with job_description(spark, "name the series trained on old data"):
+                _say_stale(staged, list(config.input.key_columns), summary, stale)
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
         if summary.untracked:
@@ -325,12 +331,34 @@ def _add_series_without_time(series_df: DataFrame, frame: DataFrame, config: Job
     return series_df.unionByName(timeless), count, f"  {said}\n"
 
 
-def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int, int]:
-    """The series per status, how many have no child run (tracking failed), and how
-    many have a model (modelled, or forecast by the fallback)."""
+def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int, int, int]:
+    """The series per status, how many have no child run (tracking failed), how
+    many have a model (modelled, or forecast by the fallback), and how many were
+    trained on data that stop well before the run date."""
     untracked = F.col("reason").contains(spark_training.TRACKING_FAILED)
     counted = staged.groupBy("status").agg(F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
-                                           F.count("model_json").alias("models"))
+                                           F.count("model_json").alias("models"),
+                                           F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"))
     rows = counted.collect()
     return ({row["status"]: row["n"] for row in rows}, sum(row["untracked"] for row in rows),
-            sum(row["models"] for row in rows))
+            sum(row["models"] for row in rows), sum(row["stale"] for row in rows))
+
+
+def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
+    """Name the series whose data stop more than a period before the run date: their
+    forecasts start in the past. Their data_notes say so too, but a note is easy to miss."""
+    notes = staged.where(F.col("data_notes").rlike(STALE_IN_NOTES)).select(
+        *keys, F.regexp_extract("data_notes", STALE_IN_NOTES, 1).alias("reason"))
+    named = named_examples(notes, keys)
+    logger.warning("%d series trained on data that stop well before the run date, their forecasts starting in "
+                   "the past, e.g. %s", count, named)
+    summary.note += (f"  {count} series trained on data that stop well before the run date (their forecasts "
+                     f"start in the past), e.g. {named}\n")
+
+
+def named_examples(rows: DataFrame, keys: list[str]) -> str:
+    """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
+    return "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
+                     for row in examples.to_dict("records"))

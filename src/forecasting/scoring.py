@@ -26,7 +26,7 @@ from forecasting import (io, lineage, model, model_store, parent_run, python_wor
                          validation)
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
-from forecasting.pipeline import JobSummary, finishing, read_checked_input, stage
+from forecasting.pipeline import JobSummary, finishing, named_examples, read_checked_input, stage
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
 
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 # FAILED (training's own status, which reliability.max_failed_share counts): cleaning its
 # input raised, as it fails a series in training: not scored.
 SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
-EXAMPLES = 3  # series not scored named in the log and the summary, for each reason
 
 
 def _whole(text: str | None) -> int:
@@ -119,14 +118,6 @@ NOT_SCORED = {
 }
 
 
-def _named_reasons(rows: DataFrame, keys: list[str]) -> str:
-    """A few of ``rows``' series, each with its reason, for the log and the summary."""
-    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    examples = rows.select(*keys, "reason").limit(EXAMPLES).toPandas()
-    return "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
-                     for row in examples.to_dict("records"))
-
-
 def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series' data stop more than a period before the run date (as
     training notes them in data_notes), with a few examples."""
@@ -134,7 +125,7 @@ def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     count = stale.count()
     if not count:
         return
-    named = _named_reasons(stale, keys)
+    named = named_examples(stale, keys)
     logger.warning("%d series scored from data that stop well before the run date, their forecasts starting in "
                    "the past, e.g. %s", count, named)
     summary.note += (f"  {count} series scored from data that stop well before the run date (their forecasts "
@@ -144,7 +135,7 @@ def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
 def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, status: str) -> None:
     """Which series were not scored with ``status`` (their new input breaks a reject
     policy, or cleaning it raised), with a few examples."""
-    named = _named_reasons(staged.where(F.col("status") == status), keys)
+    named = named_examples(staged.where(F.col("status") == status), keys)
     count = summary.counts[status]
     logger.warning("%d series not scored: %s, e.g. %s", count, NOT_SCORED[status], named)
     summary.note += f"  {count} series not scored: {NOT_SCORED[status]}, e.g. {named}\n"
