@@ -81,6 +81,9 @@ def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs)
     # which training run's models it read: a rerun of that date tells from it whether they were its own
     scoring_run = mlflow.MlflowClient(summary.tracking_uri).get_run(summary.job_run_id)
     assert scoring_run.data.tags[tracking.MODELS_JOB_RUN_TAG] == runs["full"].job_run_id
+    # how far its input reached, as a training run records it
+    training_run = mlflow.MlflowClient(summary.tracking_uri).get_run(runs["full"].job_run_id)
+    assert scoring_run.data.tags[tracking.INPUT_END_TAG] == training_run.data.tags[tracking.INPUT_END_TAG]
     forecasts = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE)
     trained = forecasts.where("source = 'trained'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")
     scored = forecasts.where("source = 'scored'").select("shop", "ds", "yhat", "yhat_lower", "yhat_upper", "child_run_id")

@@ -247,7 +247,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 "" if version is None else f" (models table version {version})")
 
     context = parent_run.start_parent_run(
-        config, run_date, data_version, job=tracking.SCORE_JOB,
+        config, run_date, data_version, job=tracking.SCORE_JOB, input_end=checked.input_end,
         extra_tags={tracking.MODEL_RUN_DATE_TAG: chosen,
                     **({tracking.MODELS_JOB_RUN_TAG: trained_by} if trained_by else {})},
     )
