@@ -5,8 +5,8 @@
     spark-submit jobs/score_forecast.py --set forecast.horizon=56 --run-date 2026-11-23
 
 Takes the models of --model-run-date (default: the latest on or before --run-date)
-from the models table, forecasts forecast.horizon periods after each series' last
-observation on or before --run-date, and writes them to the forecasts table with
+from the models table, forecasts forecast.horizon periods after the end of each series'
+history as training would clean it on --run-date, and writes them to the forecasts table with
 source = 'scored'. Pass the same --config as the training run (cleaning policies that
 differ from the training run's are named in the log and the summary).
 Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input or no models,
