@@ -1,4 +1,5 @@
-"""The maps a newcomer reads first (modules, scripts) name every file, and only those."""
+"""The maps a newcomer reads first (modules, scripts) name every file, and only those; the
+config reference names every key with its embedded default."""
 import re
 from pathlib import Path
 
@@ -18,3 +19,29 @@ def test_the_scripts_table_lists_every_script():
     listed = set(re.findall(r"`([\w.]+\.(?:py|sh|example))`", table))
     scripts = {path.name for path in (ROOT / "scripts").iterdir() if path.is_file()}
     assert listed == scripts, f"not listed: {scripts - listed}; listed but gone: {listed - scripts}"
+
+
+def _flattened(section: dict, prefix: str = "") -> dict:
+    """Each leaf key of the defaults as ``section.key``; ``options`` and ``conf`` are maps of
+    their own, and the search space is documented apart."""
+    flat = {}
+    for key, value in section.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key not in ("options", "conf", "search_space"):
+            flat.update(_flattened(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def test_the_config_reference_lists_every_key_with_its_embedded_default():
+    import yaml
+
+    defaults = _flattened(yaml.safe_load((ROOT / "src" / "forecasting" / "defaults.yaml").read_text()))
+    rows = re.findall(r"^\| `([\w.]+)` \| (`[^`]*`|see below)", (ROOT / "conf" / "README.md").read_text(), re.MULTILINE)
+    documented = {key: default for key, default in rows}
+    assert set(documented) == set(defaults), \
+        f"undocumented: {set(defaults) - set(documented)}; documented but no key: {set(documented) - set(defaults)}"
+    wrong = {key: (documented[key], defaults[key]) for key in defaults
+             if documented[key] != "see below" and yaml.safe_load(documented[key].strip("`")) != defaults[key]}
+    assert wrong == {}
