@@ -1,4 +1,6 @@
+import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 
@@ -134,7 +136,8 @@ def test_a_flag_word_for_a_key_that_can_be_none_is_refused_saying_null_means_non
 def test_an_input_option_given_a_flag_word_reaches_spark_as_typed():
     from forecasting.io import reader_options
 
-    options = load_config(None, ["input.format=parquet", "input.options.nullValue=NO", "input.options.maxColumns=1e5",
+    options = load_config(None, ["input.format=parquet", "input.path=sales.parquet",
+                                 "input.options.nullValue=NO", "input.options.maxColumns=1e5",
                                  "input.options.mergeSchema=true"]).input.options
     # NO was false, so cells reading "false" became nulls and those reading NO stayed
     assert reader_options(options) == {"nullValue": "NO", "maxColumns": "100000", "mergeSchema": "true"}
@@ -316,7 +319,10 @@ def test_a_tracking_uri_scheme_mlflow_has_no_store_for_is_refused_naming_those_i
 @pytest.mark.parametrize("uri", ["mlruns", "~/mlruns", "file:///tmp/mlruns", "http://127.0.0.1:5000",
                                  "HTTPS://mlflow.example.com", "sqlite:///mlflow.db",
                                  "postgresql+psycopg2://ana@db.example.com/mlflow", "mssql+pyodbc://db/mlflow"])
-def test_the_tracking_stores_mlflow_has_are_accepted(uri):
+def test_the_tracking_stores_mlflow_has_are_accepted(uri, monkeypatch):
+    from forecasting import config_checks
+
+    monkeypatch.setattr(config_checks, "_importable", lambda module: True)  # where the database's driver is installed
     assert load_config(None, [f"tracking.uri={uri}"]).tracking.uri == uri
 
 
@@ -390,7 +396,7 @@ def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
 ])
 def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_table_is_opened(options, message):
     with pytest.raises(ConfigError, match=message):
-        load_config(None, ["input.format=delta", f"input.options={options}"])
+        load_config(None, ["input.format=delta", "input.path=tables/sales", f"input.options={options}"])
 
 
 def test_delta_time_travel_options_that_name_a_version_pass():
@@ -400,7 +406,7 @@ def test_delta_time_travel_options_that_name_a_version_pass():
                     "{timestampAsOf: '2024-03-31 12:00:00 UTC'}", "{timestampAsOf: '2024-3-1'}",
                     "{timestampAsOf: '2024-03'}", "{timestampAsOf: '2024-03-31 12:00:00 Europe/Paris'}",
                     "{timestampAsOf: '10000-01-01'}"):
-        assert load_config(None, ["input.format=delta", f"input.options={options}"]).input.options
+        assert load_config(None, ["input.format=delta", "input.path=tables/sales", f"input.options={options}"]).input.options
 
 
 def test_an_entry_of_input_options_or_spark_conf_is_text_as_typed_and_nested_ones_say_how_to_write_them(tmp_path):
@@ -470,3 +476,84 @@ def test_an_input_or_output_path_under_the_home_folder_is_expanded():
     config = load_config(None, ["input.path=~/sales.csv", "output.path=~/forecasts"])
     assert config.input.path == str(Path.home() / "sales.csv")
     assert config.output.path == str(Path.home() / "forecasts")
+
+
+def test_a_config_path_that_is_a_folder_empty_or_unreadable_is_a_configuration_error(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match="--config is empty"):
+        load_config("")
+    layer = tmp_path / "run.yaml"
+    layer.write_text("forecast: {horizon: 5}\n")
+
+    readable = Path.read_text
+
+    def refused(self, *args, **kwargs):
+        if self == layer:
+            raise PermissionError(13, "Permission denied")
+        return readable(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refused)  # as chmod 000 does to another user than root
+    with pytest.raises(ConfigError, match="cannot read config file .*run.yaml: Permission denied"):
+        load_config(layer)
+
+
+def test_a_config_read_from_a_pipe_as_a_shells_process_substitution_gives_it_is_read():
+    # bash's --config <(...) passes /dev/fd/63, which is no regular file
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"forecast: {horizon: 5}\n")
+    os.close(write_end)
+    try:
+        assert load_config(f"/dev/fd/{read_end}").forecast.horizon == 5
+    finally:
+        os.close(read_end)
+
+
+def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secret(tmp_path):
+    layer = tmp_path / "secret.yaml"
+    layer.write_text("spark:\n  conf:\n    spark.hadoop.fs.s3a.secret.key: @Xy9s3cr3t/abc\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(layer)
+    assert "line 3, column 37" in str(error.value) and "Xy9s3cr3t" not in str(error.value)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tuning.search_space.changepoint_prior_scale.high=.inf", "high' must be a positive number"),
+    ("tracking.uri=http://", "names no host"),
+    ("tracking.timeout_seconds=999999999999", "at most 3600"),
+    ("forecast.frequency=H", "is 'H', an alias pandas is removing: 'H' is deprecated .* please use 'h' instead"),
+    ("forecast.frequency=M", "please use 'ME' instead"),
+    ("model.country_holidays=us", r"not a known country \(did you mean 'US'\?\)"),
+    ("selection.candidates=[naive, naive]", "names a model twice"),
+    ("input.time_column=' '", "must name a column, not be blank"),
+    ("tracking.experiment=' sales'", "spaces around a name make it another experiment"),
+    ("tracking.registered_model=\"a\\nb\"", "control character"),
+    ("tracking.registered_model=" + "m" * 256, "256 bytes long: at most 255"),
+    ("input.format=table", "is 'sample', the embedded sample's name, which input.format table does not read"),
+    ("output.path=~no-such-user-here/out", "no home folder for '~no-such-user-here'"),
+])
+def test_values_that_would_fail_after_spark_started_are_refused_first(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_an_output_path_inside_a_file_is_refused(tmp_path):
+    # Spark failed its first write with ParentNotDirectoryException, after the input and the parent run
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    for path in (taken, taken / "out", f"file:{taken}/out"):
+        with pytest.raises(ConfigError, match=f"but {taken} is a file, not a folder"):
+            load_config(None, [f"output.path={path}"])
+    assert load_config(None, [f"output.path={tmp_path / 'new' / 'out'}"])  # a folder to be made
+    assert load_config(None, [f"output.path=hdfs://namenode:8020{taken}"])  # the cluster's to check
+
+
+def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path):
+    with pytest.raises(ConfigError, match="is a SQLite file in .*missing, which is not a folder"):
+        load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'missing' / 'runs.db'}"])
+    assert load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'runs.db'}"])
+    for uri, package in (("postgresql+pg8000://u@db/runs", "pg8000"), ("mysql+mysqlconnector://u@db/runs",
+                                                                        "mysql-connector-python")):
+        if importlib.util.find_spec(package.split("-")[0]) is None:  # not installed here, as by default
+            with pytest.raises(ConfigError, match=f"not installed: pip install {package}"):
+                load_config(None, [f"tracking.uri={uri}"])

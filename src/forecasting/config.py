@@ -82,6 +82,16 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=ConfigLoader)
 
 
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """What YAML found wrong, and where, without PyYAML's quote of the line: a line
+    holding a secret (spark.conf's S3 key) would be printed to the log."""
+    mark = getattr(err, "problem_mark", None)
+    if mark is None:
+        return str(err)
+    context = f"{err.context}, " if getattr(err, "context", None) else ""
+    return f"{context}{err.problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
 def load_defaults() -> dict[str, Any]:
     text = resources.files("forecasting").joinpath("defaults.yaml").read_text(encoding="utf-8")
     return read_yaml(text)
@@ -197,15 +207,22 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
     """Defaults, then the YAML file at ``path``, then each ``--set`` override."""
     raw = load_defaults()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
+        given, path = str(path), Path(path)
+        if not given.strip():
+            raise ConfigError("--config is empty: give a YAML file's path")
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a folder, not a file")
+        if not path.exists():
             raise ConfigError(f"config file not found: {path}")
         try:
+            # not only a regular file: /dev/stdin and a shell's <(...) are read as well
             layer = read_yaml(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+            raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from err
         except UnicodeDecodeError as err:
             raise ConfigError(f"config file {path} is not UTF-8 text: {err}") from err
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
         # a section whose keys are all commented out reads as null: it changes nothing
@@ -217,6 +234,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
         value = raw[section].get("path") if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and value.startswith("~"):
             raw[section]["path"] = os.path.expanduser(value)
+            if raw[section]["path"].startswith("~"):  # ~name of a user this machine does not know
+                raise ConfigError(f"config key '{section}.path' is {value!r}: no home folder for "
+                                  f"{value.split('/')[0]!r} on this machine")
     config = _build(JobConfig, raw, "")
     validate(config)
     return config

@@ -3,10 +3,14 @@ error names the key to fix, before Spark starts."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import math
+import os
 import posixpath
 import re
+import warnings
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from forecasting.config_schema import (
     CANDIDATES,
@@ -21,6 +25,7 @@ from forecasting.config_schema import (
     OUTPUT_FORMATS,
     PARAM_VALUES,
     RESERVED_KEY_NAMES,
+    SAMPLE_INPUT,
     TUNABLE_PARAMS,
     ConfigError,
     JobConfig,
@@ -53,6 +58,18 @@ TRACKING_DATABASES = ("sqlite", "mysql", "postgresql", "mssql")
 DATABASE_SCHEME = re.compile(rf"({'|'.join(TRACKING_DATABASES)})(\+\w+)?")
 # what MLflow reads as a Unity Catalog registry, which this MLflow cannot track to
 UNITY_CATALOG_URIS = ("databricks-uc", "uc")
+# The module each database's SQLAlchemy driver imports (the default driver where the URI names
+# none), and the package that installs it: none of them is among the requirements.
+DATABASE_DRIVERS = {
+    "postgresql": ("psycopg2", "psycopg2-binary"), "psycopg2": ("psycopg2", "psycopg2-binary"),
+    "psycopg": ("psycopg", "psycopg[binary]"), "pg8000": ("pg8000", "pg8000"),
+    "mysql": ("MySQLdb", "mysqlclient"), "mysqldb": ("MySQLdb", "mysqlclient"), "pymysql": ("pymysql", "pymysql"),
+    "mysqlconnector": ("mysql.connector", "mysql-connector-python"),
+    "mssql": ("pyodbc", "pyodbc"), "pyodbc": ("pyodbc", "pyodbc"), "pymssql": ("pymssql", "pymssql"),
+}
+MAX_TIMEOUT_SECONDS = 3600  # an hour for one call to the tracking server; far more overflows a clock
+# MLflow's file store keeps a registered model in a folder of its name
+MAX_MODEL_NAME_BYTES = 255
 
 
 def _require(condition: bool, key: str, message: str) -> None:
@@ -65,6 +82,9 @@ def validate(config: JobConfig) -> None:
     inp = config.input
     _require(bool(inp.path.strip()), "input.path", "must not be empty")
     _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
+    _require(inp.path != SAMPLE_INPUT or inp.format == "csv", "input.path",
+             f"is {SAMPLE_INPUT!r}, the embedded sample's name, which input.format {inp.format} does not read: "
+             f"write a folder or file of that name as ./{SAMPLE_INPUT}, a table as database.{SAMPLE_INPUT}")
     _require(inp.format != "table" or TABLE_NAME.fullmatch(inp.path) is not None, "input.path",
              f"is {inp.path!r}, not a table name: write [catalog.][database.]table, a part in backquotes "
              "where it holds characters other than letters, digits and _ (`my-db`.sales)")
@@ -88,6 +108,7 @@ def validate(config: JobConfig) -> None:
     for key, names in (("input.key_columns", inp.key_columns), ("input.time_column", [inp.time_column]),
                        ("input.target_column", [inp.target_column])):
         for name in names:
+            _require(bool(name.strip()), key, "must name a column, not be blank")
             _check_column_name(key, name, is_key=key == "input.key_columns",
                                delta_output=config.output.format == "delta")
     if inp.format == "csv":
@@ -108,6 +129,10 @@ def validate(config: JobConfig) -> None:
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
     _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
+    deprecated = _deprecation(fc.frequency)
+    _require(deprecated is None, "forecast.frequency",
+             f"is {fc.frequency!r}, an alias pandas is removing: {str(deprecated).rstrip('.')}; the models would "
+             "store it, and could not be read once it is gone")
     _require(not _is_business_hours(fc.frequency), "forecast.frequency",
              "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
     _require(not _is_calendar_multiple(fc.frequency), "forecast.frequency",
@@ -124,8 +149,10 @@ def validate(config: JobConfig) -> None:
     _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
     _require(md.optimizer in OPTIMIZERS, "model.optimizer", f"must be one of {OPTIMIZERS}")
     if md.country_holidays is not None:
+        upper = md.country_holidays.upper()
+        hint = f" (did you mean {upper!r}?)" if upper != md.country_holidays and _is_country(upper) else ""
         _require(
-            _is_country(md.country_holidays), "model.country_holidays", "is not a known country"
+            _is_country(md.country_holidays), "model.country_holidays", f"is not a known country{hint}"
         )
 
     tu = config.tuning
@@ -140,6 +167,8 @@ def validate(config: JobConfig) -> None:
     _require(bool(chosen), "selection.candidates", "needs at least one model")
     unknown = [c for c in chosen if c not in CANDIDATES]
     _require(not unknown, "selection.candidates", f"has unknown models {unknown}; known: {CANDIDATES}")
+    _require(len(set(chosen)) == len(chosen), "selection.candidates",
+             f"names a model twice ({chosen}): each is scored once")
     metric = config.selection.metric
     _require(metric is None or metric in METRICS, "selection.metric", f"must be null or one of {METRICS}")
 
@@ -167,14 +196,24 @@ def validate(config: JobConfig) -> None:
     _require(not refused, "tracking.registered_model",
              f"has {name!r}: MLflow cannot look up, store or serve a registered model whose name holds "
              f"{' or '.join(refused)}; use letters, digits, spaces, '-', '_' and '.'")
+    _require(name is None or name.isprintable(), "tracking.registered_model",
+             f"has {name!r}: a line break or other control character cannot name a model")
+    _require(name is None or len(name.encode()) <= MAX_MODEL_NAME_BYTES, "tracking.registered_model",
+             f"is {len(name.encode()) if name else 0} bytes long: at most {MAX_MODEL_NAME_BYTES}, the longest file "
+             "name a file system takes (MLflow's file store keeps a model in a folder of its name)")
     _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
-    _require(config.tracking.timeout_seconds > 0, "tracking.timeout_seconds", "must be positive")
+    _require(0 < config.tracking.timeout_seconds <= MAX_TIMEOUT_SECONDS, "tracking.timeout_seconds",
+             f"must be positive and at most {MAX_TIMEOUT_SECONDS} (an hour)")
     rel = config.reliability
     _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
     _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
-    _require(bool(config.tracking.experiment.strip()), "tracking.experiment", "must not be empty")
+    experiment = config.tracking.experiment
+    _require(bool(experiment.strip()), "tracking.experiment", "must not be empty")
+    _require(experiment == experiment.strip(), "tracking.experiment",
+             f"is {experiment!r}: spaces around a name make it another experiment than the name alone")
     _require(bool(config.output.path.strip()), "output.path", "must not be empty")
+    _check_output_folder(config.output.path)
     _require(
         config.output.format in OUTPUT_FORMATS, "output.format", f"must be one of {OUTPUT_FORMATS}"
     )
@@ -185,6 +224,22 @@ def validate(config: JobConfig) -> None:
         "must be letters, digits and underscores, optionally after 'database.'",
     )
     _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+
+
+def horizon_problem(config: JobConfig, run_date: str) -> str | None:
+    """Why ``forecast.horizon`` periods from ``run_date`` cannot be forecast: they would
+    reach past April 2262, where pandas' times end, and every series would fail after
+    its tuning. None where they fit."""
+    import pandas as pd
+
+    horizon, frequency = config.forecast.horizon, config.forecast.frequency
+    try:  # a series' data end on the run date at the latest
+        end = pd.Timestamp(run_date) + pd.tseries.frequencies.to_offset(frequency) * (horizon + 1)
+        fits = end <= pd.Timestamp.max
+    except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime is a ValueError
+        fits = False
+    return None if fits else (f"config key 'forecast.horizon' is {horizon}: {horizon} periods of {frequency!r} from the "
+                              f"run date {run_date} reach past April 2262, where pandas' times end")
 
 
 def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:
@@ -204,18 +259,51 @@ def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:
         _require(written is not None, f"input.options.{key}", f"is {value!r}, not a time (e.g. '2024-03-31 12:00:00')")
 
 
+def _check_output_folder(path: str) -> None:
+    """A local output.path whose nearest existing part is a file, not a folder: Spark
+    would fail its first write, after the input was read and the parent run opened.
+    A path with a scheme (hdfs:, s3a:, dbfs:) is the cluster's to check."""
+    if re.match(r"[A-Za-z][\w+.-]+://", path):
+        return
+    folder = os.path.abspath(os.path.expanduser(path[len("file:"):] if path.startswith("file:") else path))
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    _require(os.path.isdir(folder), "output.path", f"is {path!r}, but {folder} is a file, not a folder")
+
+
 def _check_tracking_uri(uri: str) -> None:
     """A scheme MLflow has no tracking store for (a typo such as htps:) would fail the
-    job only after Spark started and the input was read."""
+    job only after Spark started and the input was read; so would a server URI
+    without a host, or a database whose driver is not installed."""
     _require(uri.split(":")[0].lower() not in UNITY_CATALOG_URIS, "tracking.uri",
              f"is {uri!r}, a Unity Catalog model registry, where MLflow cannot track runs: use databricks")
     scheme = urlparse(uri).scheme
+    _require(scheme not in ("http", "https") or bool(urlparse(uri).hostname), "tracking.uri",
+             "names no host: write http://host:port")
+    database = DATABASE_SCHEME.fullmatch(scheme)
+    path = urlparse(uri).path
+    if database and database.group(1) == "sqlite" and path not in ("", "/", "/:memory:"):
+        # SQLite creates the file, not its folder; MLflow retried opening it for minutes
+        folder = os.path.dirname(os.path.abspath(os.path.expanduser(unquote(path[1:]))))
+        _require(os.path.isdir(folder), "tracking.uri", f"is a SQLite file in {folder}, which is not a folder")
+    elif database:
+        driver = (database.group(2) or database.group(1)).lstrip("+").lower()
+        module, package = DATABASE_DRIVERS.get(driver, (None, None))
+        _require(module is None or _importable(module), "tracking.uri",
+                 f"needs the database driver {module}, which is not installed: pip install {package}")
     known = (scheme in ("", *TRACKING_SCHEMES) or DATABASE_SCHEME.fullmatch(scheme) is not None
              or scheme in _plugin_tracking_schemes())
     _require(known, "tracking.uri",
              f"has the scheme {scheme!r}, which MLflow cannot track to: use a path, file:, http: or https:, "
              f"databricks (or databricks://<profile>), or a database "
              f"({', '.join(f'{name}:' for name in TRACKING_DATABASES)}, optionally with +driver)")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing (mysql of mysql.connector)
+        return False
 
 
 def _plugin_tracking_schemes() -> list[str]:
@@ -288,7 +376,8 @@ def _param_problem(name: str, value: Any) -> str | None:
     """Why Prophet refuses a tuned parameter's value, or None when it takes it."""
     if name in PARAM_VALUES:
         return None if value in PARAM_VALUES[name] else f"must be one of {PARAM_VALUES[name]}"
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    # infinity is no number to draw from: Hyperopt's range overflows, failing every series
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if name == "changepoint_range":
         return None if number and 0 <= value <= 1 else "must be a number from 0 to 1"
     if name == "n_changepoints":
@@ -323,10 +412,24 @@ def _is_frequency(text: str) -> bool:
     import pandas as pd
 
     try:
-        offset = pd.tseries.frequencies.to_offset(text)
+        with warnings.catch_warnings():  # a deprecated alias is named by _deprecation
+            warnings.simplefilter("ignore", FutureWarning)
+            offset = pd.tseries.frequencies.to_offset(text)
     except ValueError:
         return False
     return offset.n > 0  # "0D" or "-1D" would never move forward in time
+
+
+def _deprecation(text: str) -> str | None:
+    """pandas' warning for a frequency alias it is removing ('H', 'M', 'T'), which
+    names the one to write instead; None for a current alias."""
+    import pandas as pd
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FutureWarning)
+        pd.tseries.frequencies.to_offset(text)
+    said = [str(warning.message) for warning in caught if issubclass(warning.category, FutureWarning)]
+    return said[0] if said else None
 
 
 def _is_calendar_multiple(text: str) -> bool:
