@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from forecasting import cli, io, pipeline, python_worker, redaction, tracking
+from forecasting.config import load_config
 from forecasting.spark_session import MissingDeltaError
 
 
@@ -242,6 +243,36 @@ def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
     assert redaction.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"
 
 
+@pytest.mark.parametrize("text, shown", [
+    ("postgresql://u@db/runs?password=pw1&sslmode=require", "postgresql://u@db/runs?password=(redacted)&sslmode=require"),
+    ("server http://h:5000/api?token=t0k is down", "server http://h:5000/api?token=(redacted) is down"),
+    ("https://acct.blob.core.windows.net/c/f.csv?sv=2022&sig=AbC%2B", "https://acct.blob.core.windows.net/c/f.csv?sv=2022&sig=(redacted)"),
+    ("s3a://bucket/data?versionId=3&a=1", "s3a://bucket/data?versionId=3&a=1"),  # nothing secret: kept
+])
+def test_a_secret_in_a_urls_query_is_redacted_and_its_other_parameters_kept(text, shown):
+    # libpq takes a password in the query, a SAS URL its signature: MLflow's errors quote the URL
+    assert redaction.redact_url_password(text) == shown
+
+
+def test_a_summary_file_given_as_a_folder_or_empty_is_refused_before_the_job(tmp_path, capsys):
+    for given in (str(tmp_path), ""):  # the job ran, then could not write it, and exited 0
+        with pytest.raises(SystemExit) as exited:
+            cli.job_parser("train").parse_args(["--summary-file", given])
+        assert exited.value.code == 2 and "a file's path, not a folder's" in capsys.readouterr().err
+
+
+def test_a_horizon_reaching_past_pandas_last_time_is_a_configuration_error_before_spark(monkeypatch, caplog):
+    # every series failed after its tuning (exit 5); the end of the week's run is in range
+    monkeypatch.setattr(cli, "build_session", lambda app_name, config: pytest.fail("Spark started"))
+    args = cli.job_parser("train").parse_args(["--run-date", "2026-12-01", "--set", "forecast.horizon=100000"])
+    assert cli.run_job(lambda spark, config: None, args, "train", logging.getLogger("train")) == cli.EXIT_CONFIG
+    assert "100000 periods of 'D' from the run date 2026-12-01 reach past April 2262" in caplog.text
+    from forecasting.config_checks import horizon_problem
+    assert horizon_problem(load_config(None, ["forecast.horizon=80000"]), "2026-12-01") is None  # 2245
+    assert horizon_problem(load_config(None, ["forecast.frequency=h", "forecast.horizon=10000000000000"]),
+                           "2026-12-01") is not None
+
+
 def test_a_threads_traceback_is_printed_as_python_would_but_redacted(capsys):
     def fail():
         raise RuntimeError("cannot open ftp://ana:hunter2@files/x.csv")
@@ -274,7 +305,13 @@ def test_a_summary_file_that_cannot_be_written_is_refused_before_the_job_or_leav
     with pytest.raises(SystemExit) as exited:  # a folder that is not there: before any work
         cli.job_parser("train").parse_args(["--summary-file", str(tmp_path / "no-such-folder" / "summary.txt")])
     assert exited.value.code == 2 and "--summary-file" in capsys.readouterr().err
-    taken = tmp_path / "a-folder"
-    taken.mkdir()  # a path that cannot be written as a file: the job's work is done all the same
-    assert run(lambda spark, config: summary(failed=0), "--summary-file", str(taken)) == cli.EXIT_OK
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    taken = folder / "summary.txt"
+
+    def job_that_removes_the_folder(spark, config):  # it cannot be written then: the job's work is done all the same
+        folder.rmdir()
+        return summary(failed=0)
+
+    assert run(job_that_removes_the_folder, "--summary-file", str(taken)) == cli.EXIT_OK
     assert f"cannot write the summary to {taken}" in caplog.text

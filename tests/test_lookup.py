@@ -18,10 +18,11 @@ def test_an_unreachable_tracking_server_is_reported_with_exit_4_not_minutes_of_r
     assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in caplog.text
 
 
-def test_a_run_limit_below_one_is_a_wrong_call():
+@pytest.mark.parametrize("limit", ["0", "50001"])  # 0 answered "no job runs yet"; MLflow refuses above 50,000
+def test_a_run_limit_below_one_or_above_mlflows_most_is_a_wrong_call(limit, capsys):
     with pytest.raises(SystemExit) as wrong:
-        forecasting_main(["runs", "--limit", "0"])  # it answered "no job runs yet"
-    assert wrong.value.code == 2
+        forecasting_main(["runs", "--limit", limit])
+    assert wrong.value.code == 2 and "from 1 to 50000" in capsys.readouterr().err
 
 
 def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():

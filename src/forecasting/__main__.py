@@ -25,6 +25,7 @@ logger = logging.getLogger("forecasting")
 
 EXIT_NOT_FOUND = 1
 DEFAULT_RUNS = 10
+MAX_RUNS = 50_000  # the most runs one MLflow search returns
 
 
 def parser() -> argparse.ArgumentParser:
@@ -110,8 +111,8 @@ def _defaults_only(args: argparse.Namespace, err: Exception) -> str:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expects a whole number above 0, got {text!r}")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS:
+        raise argparse.ArgumentTypeError(f"expects a whole number from 1 to {MAX_RUNS}, got {text!r}")
     return int(text)
 
 

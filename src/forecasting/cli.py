@@ -14,6 +14,7 @@ from pathlib import Path
 
 from forecasting import python_worker, tables
 from forecasting.config import ConfigError, JobConfig, load_config
+from forecasting.config_checks import horizon_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
 from forecasting.redaction import redact_url_password
@@ -47,6 +48,8 @@ def run_date(text: str) -> str:
 def summary_file(text: str) -> Path:
     """A file in a folder that exists: found out before the job, not after its work."""
     path = Path(text)
+    if not text.strip() or path.is_dir():
+        raise argparse.ArgumentTypeError(f"--summary-file {text!r}: a file's path, not a folder's")
     if not path.resolve().parent.is_dir():
         raise argparse.ArgumentTypeError(f"--summary-file {text}: no folder {path.resolve().parent}")
     return path
@@ -130,6 +133,10 @@ def _import_in_background(module: str) -> None:
 def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
     """Config, session, ``job(spark, config)``, summary; errors become exit codes."""
     config = load_or_exit(args)
+    problem = horizon_problem(config, args.run_date)
+    if problem:
+        logger.error("configuration error: %s", problem)
+        return EXIT_CONFIG
     _import_in_background("mlflow")
     try:
         spark = build_session(app_name, config)

@@ -15,6 +15,9 @@ SECRET_NAME = re.compile(
 URL_AFTER_SCHEME = re.compile(r"://(?=((?:(?!://)[^\s'\"<>])+))")
 REDACTED = "(redacted)"
 MAX_PASSWORD = 256
+# A URL query's secret parameter (?password=..., &token=..., an Azure SAS token's sig=):
+# libpq and SQLAlchemy take a database password so, servers a token.
+QUERY_PARAMETER = re.compile(r"([?&]([^=&\s'\"<>#?]+)=)([^&\s'\"<>#]+)")
 
 
 def redact_secrets(data: dict, prefix: str = "") -> dict:
@@ -45,7 +48,12 @@ def redact_url_password(text: str) -> str:
         if span and span[0] >= kept_from:
             pieces += [text[kept_from:span[0]], REDACTED]
             kept_from = span[1]
-    return "".join(pieces) + text[kept_from:]
+    text = "".join(pieces) + text[kept_from:]
+    if "://" not in text:
+        return text
+    return QUERY_PARAMETER.sub(
+        lambda m: m.group(1) + REDACTED if SECRET_NAME.search(m.group(2)) or m.group(2).lower() == "sig" else m.group(0),
+        text)
 
 
 def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
