@@ -192,6 +192,14 @@ def test_scoring_with_models_trained_after_its_run_date_is_a_wrong_call(capsys):
     assert "argument --model-run-date: expects a date written YYYY-MM-DD, got '10/03/2024'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("written", ["20261201", "2026-W49-2", "2026-12-1"])
+def test_a_run_date_is_written_yyyy_mm_dd_as_the_scheduling_wrapper_takes_it(written, capsys):
+    # Python's fromisoformat reads these too: a run the wrapper refuses ran when started by hand
+    with pytest.raises(SystemExit) as exited:
+        cli.job_parser("train").parse_args(["--run-date", written])
+    assert exited.value.code == 2 and f"expects a date written YYYY-MM-DD, got '{written}'" in capsys.readouterr().err
+
+
 def test_a_run_date_past_what_pandas_times_hold_is_refused_before_the_job(capsys):
     parser = cli.job_parser("train")
     assert parser.parse_args(["--run-date", "2260-12-31"]).run_date == "2260-12-31"

@@ -537,6 +537,15 @@ def test_values_that_would_fail_after_spark_started_are_refused_first(override, 
         load_config(None, [override])
 
 
+@pytest.mark.parametrize("override, hint", [
+    ("forecast.horizon='10'", "a number in quotes is text: write it without the quotes"),
+    ("output.path=~", "YAML reads ~ and an empty value as null: quote a path"),
+])
+def test_a_values_type_error_says_what_yaml_made_of_it(override, hint):
+    with pytest.raises(ConfigError, match=re.escape(hint)):
+        load_config(None, [override])
+
+
 def test_an_output_path_inside_a_file_is_refused(tmp_path):
     # Spark failed its first write with ParentNotDirectoryException, after the input and the parent run
     taken = tmp_path / "taken"

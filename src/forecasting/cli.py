@@ -36,6 +36,9 @@ LATEST_RUN_DATE = dt.date(2260, 12, 31)
 
 def run_date(text: str) -> str:
     try:
+        # as scripts/run_scheduled.sh takes it: Python also reads 20261201 and 2026-W49-1
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a date written YYYY-MM-DD, got {text!r}") from None

@@ -310,6 +310,14 @@ def _flag_hint(expected: tuple, value: Any) -> str:
         return " (YAML read a date: quote the value as you wrote it, e.g. '2024-01-01')"
     if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
         return " (YAML read a number: quote the value as you wrote it, e.g. '2024')"
+    if value is None and str in expected:
+        return " (YAML reads ~ and an empty value as null: quote a path, e.g. '~/out')"
+    if isinstance(value, str) and (int in expected or float in expected) and str not in expected:
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (a number in quotes is text: write it without the quotes)"
     return ""
 
 
