@@ -69,6 +69,23 @@ def test_a_scheduled_run_logs_to_its_own_file_and_passes_the_run_date(tmp_path):
     assert (results["history_length"] == 51).all()
 
 
+def test_a_refused_runs_message_leaves_out_a_password_in_the_output_path(tmp_path):
+    import fcntl
+    import hashlib
+
+    output = "s3a://AKIAEXAMPLE:se/cr+et@bucket/out"  # a raw secret key may hold / and +
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lock = logs / f".train_forecast-2024-02-20-{hashlib.sha256(output.encode()).hexdigest()[:8]}.lock"
+    with open(lock, "w") as held:  # another run of that job, date and output holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        refused = wrapper(tmp_path, "train", "--set", f"output.path={output}", "--run-date", "2024-02-20",
+                          spark_submit="/bin/false")
+    assert refused.returncode == 6, refused.stderr
+    assert "writing s3a://AKIAEXAMPLE:(redacted)@bucket/out is still going" in refused.stderr
+    assert "se/cr+et" not in refused.stderr + "".join(path.read_text() for path in logs.glob("*.log"))
+
+
 def test_a_run_of_the_same_job_and_date_writing_the_same_output_exits_6_and_another_outputs_runs(tmp_path):
     # A stand-in for spark-submit: the run of held.yaml waits until the test lets it go.
     home, marks = tmp_path / "project", tmp_path / "marks"
