@@ -68,7 +68,8 @@ def uses_delta(config: JobConfig) -> bool:
     return config.output.format == "delta" or config.input.format == "delta"
 
 
-def session_conf(config: JobConfig, given: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+def session_conf(config: JobConfig, given: Mapping[str, str],
+                 given_by: str = "given to spark-submit") -> tuple[dict[str, str], list[str]]:
     """The settings to build the session with, over ``given``: those spark-submit loaded
     (``--conf``, spark-defaults.conf). Returns them and a warning for each given value
     that was replaced or that leaves one of the job's settings out.
@@ -88,11 +89,11 @@ def session_conf(config: JobConfig, given: Mapping[str, str]) -> tuple[dict[str,
             conf[key] = ",".join(classes if value in classes else [*classes, value])
         elif key == DELTA_CATALOG_KEY:
             conf[key] = mine
-            warnings.append(f"{key}={mine} (given to spark-submit) is kept, so Delta's catalog ({value}) is not set: "
+            warnings.append(f"{key}={mine} ({given_by}) is kept, so Delta's catalog ({value}) is not set: "
                             "Delta tables read and written by path work, catalog tables' Delta features may not")
         elif key in REQUIRED:
             conf[key] = value
-            warnings.append(f"{key}={mine} (given to spark-submit) is replaced by {value}: {REQUIRED[key]} "
+            warnings.append(f"{key}={mine} ({given_by}) is replaced by {value}: {REQUIRED[key]} "
                             "(the job config's spark.conf can set it)")
         else:
             conf[key] = mine
@@ -172,25 +173,42 @@ def _new_session(app_name: str, config: JobConfig) -> SparkSession:
 
 def _running_session(config: JobConfig, running: SparkContext) -> SparkSession:
     """The session of a SparkContext already running in this process (a notebook's, a
-    platform's such as Databricks'), with the job's settings that can still change set on
-    it. Its master, and the settings Spark fixes when a context starts, stay its own: the
-    job names those of its settings that the session lacks."""
+    platform's such as Databricks'), with the job's settings set on it where Spark still
+    takes them. Its master, and the settings Spark fixes when a context or session starts
+    (spark.python.*, spark.sql.extensions, ...), stay its own: the job names those of its
+    settings that the session lacks."""
     spark = SparkSession.builder.getOrCreate()
-    conf, warnings = session_conf(config, dict(running.getConf().getAll()))
+    given = dict(running.getConf().getAll())
+    conf, warnings = session_conf(config, given, given_by="the running session's")
     for warning in warnings:
         logger.warning("%s", warning)
     fixed = {}
     for key, value in conf.items():
-        if spark.conf.isModifiable(key):
-            spark.conf.set(key, value)
-        elif spark.conf.get(key, None) != value:
+        context_setting = _is_context_setting(key)
+        if (given.get(key) if context_setting else spark.conf.get(key, None)) == value:
+            continue
+        try:
+            if context_setting:  # Spark would take one of no name it knows, to no effect
+                raise ValueError(key)
+            spark.conf.set(key, value)  # a session's setting, a Hadoop or data source's option too
+        except Exception:  # Spark refuses to change a static one
             fixed[key] = value
     logger.info("using the Spark session already running in this process (master %s)", running.master)
     if fixed:
         logger.warning("the running Spark session was started without these settings of the job, which Spark "
                        "sets only when a session starts: %s; the job runs with the session's own",
                        ", ".join(f"{key}={value}" for key, value in sorted(fixed.items())))
+    if with_task_retries(running.master) != running.master:
+        logger.warning("the running session's master %s gives each task one attempt: a Python worker that dies "
+                       "fails the job (a session started as %s would retry it)", running.master,
+                       with_task_retries(running.master))
     return spark
+
+
+def _is_context_setting(key: str) -> bool:
+    """A SparkContext's setting (spark.python.worker.reuse, spark.executorEnv.*), which
+    only a new context takes: Spark's, but not a session's SQL or Hadoop settings."""
+    return key.startswith("spark.") and not key.startswith(("spark.sql.", "spark.hadoop.", "spark.databricks."))
 
 
 def speculation_warning(setting) -> str | None:
