@@ -256,6 +256,11 @@ def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
     ("server http://h:5000/api?token=t0k is down", "server http://h:5000/api?token=(redacted) is down"),
     ("https://acct.blob.core.windows.net/c/f.csv?sv=2022&sig=AbC%2B", "https://acct.blob.core.windows.net/c/f.csv?sv=2022&sig=(redacted)"),
     ("s3a://bucket/data?versionId=3&a=1", "s3a://bucket/data?versionId=3&a=1"),  # nothing secret: kept
+    # a presigned URL: its signature hidden, whose key and when it expires kept
+    ("https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F20261203&X-Amz-Expires=60&X-Amz-Signature=deadbeef",
+     "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F20261203&X-Amz-Expires=60&X-Amz-Signature=(redacted)"),
+    ("see (http://h/api?token=abc), then", "see (http://h/api?token=(redacted)), then"),  # the text around kept
+    ("http://h/cb#access_token=abc&next_page_token=2", "http://h/cb#access_token=(redacted)&next_page_token=2"),
 ])
 def test_a_secret_in_a_urls_query_is_redacted_and_its_other_parameters_kept(text, shown):
     # libpq takes a password in the query, a SAS URL its signature: MLflow's errors quote the URL

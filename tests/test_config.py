@@ -509,12 +509,16 @@ def test_a_config_read_from_a_pipe_as_a_shells_process_substitution_gives_it_is_
         os.close(read_end)
 
 
-def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secret(tmp_path):
+@pytest.mark.parametrize("value", ["@Xy9s3cr3t/abc", "*Xy9s3cr3t", "!Xy9s3cr3t abc"])  # the line, an alias, a tag
+def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secret(tmp_path, value):
     layer = tmp_path / "secret.yaml"
-    layer.write_text("spark:\n  conf:\n    spark.hadoop.fs.s3a.secret.key: @Xy9s3cr3t/abc\n")
+    layer.write_text(f"spark:\n  conf:\n    spark.hadoop.fs.s3a.secret.key: {value}\n")
     with pytest.raises(ConfigError) as error:
         load_config(layer)
     assert "line 3, column 37" in str(error.value) and "Xy9s3cr3t" not in str(error.value)
+    with pytest.raises(ConfigError) as error:  # what to fix stays said
+        load_config(None, ["forecast.horizon=[1"])
+    assert "value '[1' is not valid YAML: while parsing a flow sequence, expected ',' or ']'" in str(error.value)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -27,6 +27,7 @@ from forecasting.config_schema import (  # noqa: F401  (re-exported: the package
     ParamSpace,
 )
 from forecasting.config_checks import validate
+from forecasting.redaction import SECRET_NAME
 
 
 # --------------------------------------------------------------------------- loading
@@ -83,13 +84,15 @@ def read_yaml(text: str) -> Any:
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
-    """What YAML found wrong, and where, without PyYAML's quote of the line: a line
-    holding a secret (spark.conf's S3 key) would be printed to the log."""
+    """What YAML found wrong, and where, without the text it quotes: PyYAML shows the
+    line, and names an alias or tag as written, which may be a secret (spark.conf's S3
+    key). A single quoted character ('@') stays: it says what to fix."""
     mark = getattr(err, "problem_mark", None)
     if mark is None:
-        return str(err)
+        return "a YAML error"
     context = f"{err.context}, " if getattr(err, "context", None) else ""
-    return f"{context}{err.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    said = re.sub(r"'[^'\s]{2,}'", "'...'", f"{context}{err.problem}")  # not ',' nor '<stream end>'
+    return f"{said} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def load_defaults() -> dict[str, Any]:
@@ -130,7 +133,8 @@ def parse_override(text: str) -> dict[str, Any]:
         value = read_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
         if not entry and not _is_text(_schema_hint(parts)):  # a text key takes it as typed (",")
-            raise ConfigError(f"--set {dotted}: value {raw!r} is not valid YAML: {err}") from err
+            shown = "" if SECRET_NAME.search(dotted) else f" {raw!r}"
+            raise ConfigError(f"--set {dotted}: value{shown} is not valid YAML: {_yaml_problem(err)}") from err
         value = raw.strip()
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
     # CSV null marker, only null itself removes the entry

@@ -15,9 +15,16 @@ SECRET_NAME = re.compile(
 URL_AFTER_SCHEME = re.compile(r"://(?=((?:(?!://)[^\s'\"<>])+))")
 REDACTED = "(redacted)"
 MAX_PASSWORD = 256
-# A URL query's secret parameter (?password=..., &token=..., an Azure SAS token's sig=):
-# libpq and SQLAlchemy take a database password so, servers a token.
-QUERY_PARAMETER = re.compile(r"([?&]([^=&\s'\"<>#?]+)=)([^&\s'\"<>#]+)")
+# A URL's query or fragment parameter, and those whose value is a secret by name (whole names,
+# any case): a database password (libpq, SQLAlchemy), a bearer token, a presigned URL's
+# signature (S3, Google Cloud Storage, an Azure SAS token's sig), an API key. Not the
+# access key id or scope beside a signature (X-Amz-Credential), which say whose it is.
+QUERY_PARAMETER = re.compile(r"([?&#]([^=&\s'\"<>#?]+)=)([^&\s'\"<>#),;]+)")
+SECRET_PARAMETERS = frozenset({
+    "password", "passwd", "pwd", "sslpassword", "token", "access_token", "refresh_token", "id_token",
+    "auth_token", "x-amz-security-token", "x-amz-signature", "signature", "x-goog-signature", "sig", "key",
+    "api_key", "apikey", "api-key", "client_secret", "secret",
+})
 
 
 def redact_secrets(data: dict, prefix: str = "") -> dict:
@@ -51,9 +58,8 @@ def redact_url_password(text: str) -> str:
     text = "".join(pieces) + text[kept_from:]
     if "://" not in text:
         return text
-    return QUERY_PARAMETER.sub(
-        lambda m: m.group(1) + REDACTED if SECRET_NAME.search(m.group(2)) or m.group(2).lower() == "sig" else m.group(0),
-        text)
+    return QUERY_PARAMETER.sub(lambda m: m.group(1) + REDACTED if m.group(2).lower() in SECRET_PARAMETERS
+                               else m.group(0), text)
 
 
 def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
