@@ -527,6 +527,8 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     ("tracking.timeout_seconds=999999999999", "at most 3600"),
     ("forecast.frequency=H", "is 'H', an alias pandas is removing: 'H' is deprecated .* please use 'h' instead"),
     ("forecast.frequency=M", "please use 'ME' instead"),
+    ("forecast.frequency=BH", "counts business hours"),  # not "use 'bh'", refused too
+    ("forecast.frequency=2M", "several calendar periods a step"),  # not "use 'ME'": 2ME is refused too
     ("model.country_holidays=us", r"not a known country \(did you mean 'US'\?\)"),
     ("selection.candidates=[naive, naive]", "names a model twice"),
     ("input.time_column=' '", "must name a column, not be blank"),

@@ -185,6 +185,9 @@ def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_
     assert scoring.frequency_difference(fast_config("forecast.frequency=W-MON"), params) == (
         "the models forecast at the frequency they were trained at, D, not forecast.frequency W-MON: "
         "train at that frequency for its forecasts")
+    # the same step written otherwise: 'H', which training stored before the config refused it, is 'h'
+    assert scoring.frequency_difference(fast_config("forecast.frequency=h"), {"forecast.frequency": "H"}) is None
+    assert scoring.frequency_difference(fast_config("forecast.frequency=W-SUN"), {"forecast.frequency": "W"}) is None
 
 
 def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models_history():

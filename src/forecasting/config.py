@@ -83,15 +83,21 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=ConfigLoader)
 
 
+# PyYAML's problems that quote what was written as a value: an alias's or a tag's name
+VALUE_QUOTING_PROBLEMS = ("found undefined alias", "could not determine a constructor", "found undefined tag handle")
+
+
 def _yaml_problem(err: yaml.YAMLError) -> str:
     """What YAML found wrong, and where, without the text it quotes: PyYAML shows the
     line, and names an alias or tag as written, which may be a secret (spark.conf's S3
-    key). A single quoted character ('@') stays: it says what to fix."""
+    key); the config's own errors name keys, not values, and stay."""
     mark = getattr(err, "problem_mark", None)
     if mark is None:
         return "a YAML error"
     context = f"{err.context}, " if getattr(err, "context", None) else ""
-    said = re.sub(r"'[^'\s]{2,}'", "'...'", f"{context}{err.problem}")  # not ',' nor '<stream end>'
+    said = f"{context}{err.problem}"
+    if str(err.problem).startswith(VALUE_QUOTING_PROBLEMS):
+        said = re.sub(r"'[^']{2,}'", "'...'", said)
     return f"{said} at line {mark.line + 1}, column {mark.column + 1}"
 
 

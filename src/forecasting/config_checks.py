@@ -129,15 +129,15 @@ def validate(config: JobConfig) -> None:
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
     _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
-    deprecated = _deprecation(fc.frequency)
-    _require(deprecated is None, "forecast.frequency",
-             f"is {fc.frequency!r}, an alias pandas is removing: {str(deprecated).rstrip('.')}; the models would "
-             "store it, and could not be read once it is gone")
     _require(not _is_business_hours(fc.frequency), "forecast.frequency",
              "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
     _require(not _is_calendar_multiple(fc.frequency), "forecast.frequency",
              f"is {fc.frequency!r}, several calendar periods a step, which cleaning cannot align to: use one "
              "calendar period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D)")
+    deprecated = _deprecation(fc.frequency)  # after those, whose hints lead elsewhere (BH is not bh)
+    _require(deprecated is None, "forecast.frequency",
+             f"is {fc.frequency!r}, an alias pandas is removing: {str(deprecated).rstrip('.')}; the models would "
+             "store it, and could not be read once it is gone")
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
 
     for name, choices in CLEANING_CHOICES.items():
@@ -408,13 +408,19 @@ def _is_tag_name(name: str) -> bool:
     return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
 
 
-def _is_frequency(text: str) -> bool:
+def _offset(text: str):
+    """pandas' offset for ``text``, without its warning for a deprecated alias
+    (_deprecation names that, once)."""
     import pandas as pd
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return pd.tseries.frequencies.to_offset(text)
+
+
+def _is_frequency(text: str) -> bool:
     try:
-        with warnings.catch_warnings():  # a deprecated alias is named by _deprecation
-            warnings.simplefilter("ignore", FutureWarning)
-            offset = pd.tseries.frequencies.to_offset(text)
+        offset = _offset(text)
     except ValueError:
         return False
     return offset.n > 0  # "0D" or "-1D" would never move forward in time
@@ -439,14 +445,12 @@ def _is_calendar_multiple(text: str) -> bool:
     Multiples of a fixed length (Tick: 2h, 15min, 7D) are aligned by arithmetic."""
     import pandas as pd
 
-    offset = pd.tseries.frequencies.to_offset(text)
+    offset = _offset(text)
     return offset.n > 1 and not isinstance(offset, pd.offsets.Tick)
 
 
 def _is_business_hours(text: str) -> bool:
-    import pandas as pd
-
-    return "BusinessHour" in type(pd.tseries.frequencies.to_offset(text)).__name__
+    return "BusinessHour" in type(_offset(text)).__name__
 
 
 def _is_country(code: str) -> bool:

@@ -13,10 +13,12 @@ import dataclasses
 import logging
 import time
 import traceback
+import warnings
 from functools import partial, reduce
 from typing import Iterator
 
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -209,10 +211,21 @@ def frequency_difference(config: JobConfig, params: dict[str, str]) -> str | Non
     """What to say where ``config`` asks for another frequency than the training run
     (``params``) had: each stored model forecasts at its own."""
     frequency = params.get("forecast.frequency")
-    if not frequency or frequency == config.forecast.frequency:
+    if not frequency or _same_frequency(frequency, config.forecast.frequency):
         return None
     return (f"the models forecast at the frequency they were trained at, {frequency}, not forecast.frequency "
             f"{config.forecast.frequency}: train at that frequency for its forecasts")
+
+
+def _same_frequency(trained: str, asked: str) -> bool:
+    """The same step however written: H, as training may have stored it before the
+    config refused pandas' deprecated aliases, is h; W is W-SUN."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return to_offset(trained) == to_offset(asked)
+    except ValueError:
+        return trained == asked
 
 
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
