@@ -394,6 +394,11 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     assert shown["forecast"]["yhat"].tolist() == [200.0] * 3  # not the earlier run's rows as well
     assert shown["history"]["ds"].max() == pd.Timestamp(run_date)  # where its forecast starts
     assert shown["history"]["y"].tolist() == list(range(1, 11))
+    # a relative FORECAST_OUTPUT is the project folder's, above notebooks/ where Jupyter starts
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.setenv("FORECAST_OUTPUT", "output")
+    assert _notebook_namespace()["results"]["job_run_id"].tolist() == [latest]
 
     # the latest run is another config's, sharing the experiment and the date: its rows are elsewhere
     job_run(3_000, tmp_path / "other-output")
