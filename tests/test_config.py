@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import os
 import re
@@ -524,7 +523,7 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
 @pytest.mark.parametrize("override, message", [
     ("tuning.search_space.changepoint_prior_scale.high=.inf", "high' must be a positive number"),
     ("tracking.uri=http://", "names no host"),
-    ("tracking.timeout_seconds=999999999999", "at most 3600"),
+    ("tracking.timeout_seconds=999999999999", "at most 86400"),
     ("forecast.frequency=H", "is 'H', an alias pandas is removing: 'H' is deprecated .* please use 'h' instead"),
     ("forecast.frequency=M", "please use 'ME' instead"),
     ("forecast.frequency=BH", "counts business hours"),  # not "use 'bh'", refused too
@@ -556,19 +555,27 @@ def test_an_output_path_inside_a_file_is_refused(tmp_path):
     # Spark failed its first write with ParentNotDirectoryException, after the input and the parent run
     taken = tmp_path / "taken"
     taken.write_text("x")
-    for path in (taken, taken / "out", f"file:{taken}/out"):
+    for path in (taken, taken / "out", f"file:{taken}/out", f"file://{taken}/out"):
         with pytest.raises(ConfigError, match=f"but {taken} is a file, not a folder"):
             load_config(None, [f"output.path={path}"])
     assert load_config(None, [f"output.path={tmp_path / 'new' / 'out'}"])  # a folder to be made
     assert load_config(None, [f"output.path=hdfs://namenode:8020{taken}"])  # the cluster's to check
 
 
-def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path):
+def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="is a SQLite file in .*missing, which is not a folder"):
         load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'missing' / 'runs.db'}"])
     assert load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'runs.db'}"])
-    for uri, package in (("postgresql+pg8000://u@db/runs", "pg8000"), ("mysql+mysqlconnector://u@db/runs",
-                                                                        "mysql-connector-python")):
-        if importlib.util.find_spec(package.split("-")[0]) is None:  # not installed here, as by default
-            with pytest.raises(ConfigError, match=f"not installed: pip install {package}"):
-                load_config(None, [f"tracking.uri={uri}"])
+    from forecasting import config_checks
+
+    asked = []
+    monkeypatch.setattr(config_checks, "_importable", lambda module: asked.append(module) and False)  # none installed
+    for uri, module, package in (("postgresql://u@db/runs", "psycopg2", "psycopg2-binary"),
+                                 ("postgresql+pg8000://u@db/runs", "pg8000", "pg8000"),
+                                 ("mysql+mysqlconnector://u@db/runs", "mysql.connector", "mysql-connector-python"),
+                                 ("mssql://db/runs", "pyodbc", "pyodbc")):
+        with pytest.raises(ConfigError, match=f"needs the database driver {module}, which is not installed: "
+                                              f"pip install {re.escape(package)}"):
+            load_config(None, [f"tracking.uri={uri}"])
+        assert asked.pop() == module
+    assert not config_checks._importable("mysql.connector.no_such_module")  # a parent package missing: no error

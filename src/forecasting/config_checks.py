@@ -67,7 +67,7 @@ DATABASE_DRIVERS = {
     "mysqlconnector": ("mysql.connector", "mysql-connector-python"),
     "mssql": ("pyodbc", "pyodbc"), "pyodbc": ("pyodbc", "pyodbc"), "pymssql": ("pymssql", "pymssql"),
 }
-MAX_TIMEOUT_SECONDS = 3600  # an hour for one call to the tracking server; far more overflows a clock
+MAX_TIMEOUT_SECONDS = 86_400  # a day for one call to the tracking server is a typo; far more overflowed Python's clock
 # MLflow's file store keeps a registered model in a folder of its name
 MAX_MODEL_NAME_BYTES = 255
 
@@ -204,7 +204,7 @@ def validate(config: JobConfig) -> None:
     _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
     _require(0 < config.tracking.timeout_seconds <= MAX_TIMEOUT_SECONDS, "tracking.timeout_seconds",
-             f"must be positive and at most {MAX_TIMEOUT_SECONDS} (an hour)")
+             f"must be positive and at most {MAX_TIMEOUT_SECONDS} (a day)")
     rel = config.reliability
     _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
     _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
@@ -263,9 +263,9 @@ def _check_output_folder(path: str) -> None:
     """A local output.path whose nearest existing part is a file, not a folder: Spark
     would fail its first write, after the input was read and the parent run opened.
     A path with a scheme (hdfs:, s3a:, dbfs:) is the cluster's to check."""
-    if re.match(r"[A-Za-z][\w+.-]+://", path):
+    if urlparse(path).scheme not in ("", "file"):  # as tables.output_root tells them apart
         return
-    folder = os.path.abspath(os.path.expanduser(path[len("file:"):] if path.startswith("file:") else path))
+    folder = os.path.abspath(os.path.expanduser(unquote(urlparse(path).path) if path.startswith("file:") else path))
     while not os.path.exists(folder) and os.path.dirname(folder) != folder:
         folder = os.path.dirname(folder)
     _require(os.path.isdir(folder), "output.path", f"is {path!r}, but {folder} is a file, not a folder")
@@ -280,13 +280,13 @@ def _check_tracking_uri(uri: str) -> None:
     scheme = urlparse(uri).scheme
     _require(scheme not in ("http", "https") or bool(urlparse(uri).hostname), "tracking.uri",
              "names no host: write http://host:port")
-    database = DATABASE_SCHEME.fullmatch(scheme)
-    path = urlparse(uri).path
-    if database and database.group(1) == "sqlite" and path not in ("", "/", "/:memory:"):
-        # SQLite creates the file, not its folder; MLflow retried opening it for minutes
-        folder = os.path.dirname(os.path.abspath(os.path.expanduser(unquote(path[1:]))))
-        _require(os.path.isdir(folder), "tracking.uri", f"is a SQLite file in {folder}, which is not a folder")
-    elif database:
+    from forecasting.tracking import sqlite_file  # tracking imports the config: not at the top
+
+    database, sqlite = DATABASE_SCHEME.fullmatch(scheme), sqlite_file(uri)
+    if sqlite is not None:  # SQLite creates the file, not its folder; MLflow retried opening it for minutes
+        folder = sqlite.expanduser().absolute().parent
+        _require(folder.is_dir(), "tracking.uri", f"is a SQLite file in {folder}, which is not a folder")
+    elif database and database.group(1) != "sqlite":
         driver = (database.group(2) or database.group(1)).lstrip("+").lower()
         module, package = DATABASE_DRIVERS.get(driver, (None, None))
         _require(module is None or _importable(module), "tracking.uri",

@@ -4,6 +4,7 @@ finishing, stage)."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 REGISTRATION_ERROR_TAG = "registration_error"  # on the parent run whose model could not be registered
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
-STALE_IN_NOTES = rf"(?:^|; )({STALE_NOTE}[^;]*)"
+STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
 
 
 @dataclass
@@ -345,14 +346,21 @@ def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int, int, int]:
 
 
 def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
-    """Name the series whose data stop more than a period before the run date: their
-    forecasts start in the past. Their data_notes say so too, but a note is easy to miss."""
+    """Name the series whose data stop more than a period before the run date, the
+    fallback's too: their data_notes say so, but a note is easy to miss."""
     notes = staged.where(F.col("data_notes").rlike(STALE_IN_NOTES)).select(
         *keys, F.regexp_extract("data_notes", STALE_IN_NOTES, 1).alias("reason"))
-    named = named_examples(notes, keys)
-    logger.warning("%d series trained on data that stop well before the run date, their forecasts starting in "
-                   "the past, e.g. %s", count, named)
-    summary.note += (f"  {count} series trained on data that stop well before the run date (their forecasts "
+    say_stale(notes, keys, summary, count, "forecast")
+
+
+def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int, done: str) -> None:
+    """Log and summarise the ``count`` series ``done`` (forecast, scored) from data that stop
+    more than a period before the run date, their forecasts starting in the past, with a
+    few of ``rows`` (keys and ``reason``, cleaning's note) as examples."""
+    named = named_examples(rows, keys)
+    logger.warning("%d series %s from data that stop well before the run date, their forecasts starting in the "
+                   "past, e.g. %s", count, done, named)
+    summary.note += (f"  {count} series {done} from data that stop well before the run date (their forecasts "
                      f"start in the past), e.g. {named}\n")
 
 

@@ -28,7 +28,7 @@ from forecasting import (io, lineage, model, model_store, parent_run, python_wor
                          validation)
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
-from forecasting.pipeline import JobSummary, finishing, named_examples, read_checked_input, stage
+from forecasting.pipeline import JobSummary, finishing, named_examples, read_checked_input, say_stale, stage
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
 
@@ -122,16 +122,11 @@ NOT_SCORED = {
 
 def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series' data stop more than a period before the run date (as
-    training notes them in data_notes), with a few examples."""
+    training names them), with a few examples."""
     stale = staged.where((F.col("status") == SCORED_OK) & F.col("reason").startswith(STALE_NOTE))
     count = stale.count()
-    if not count:
-        return
-    named = named_examples(stale, keys)
-    logger.warning("%d series scored from data that stop well before the run date, their forecasts starting in "
-                   "the past, e.g. %s", count, named)
-    summary.note += (f"  {count} series scored from data that stop well before the run date (their forecasts "
-                     f"start in the past), e.g. {named}\n")
+    if count:
+        say_stale(stale, keys, summary, count, "scored")
 
 
 def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, status: str) -> None:
