@@ -536,6 +536,10 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     ("tracking.registered_model=" + "m" * 256, "256 bytes long: at most 255"),
     ("input.format=table", "is 'sample', the embedded sample's name, which input.format table does not read"),
     ("output.path=~no-such-user-here/out", "no home folder for '~no-such-user-here'"),
+    # silently ignored before: one spelling of an option dropped, a Delta pin on a parquet reader, values of a range
+    ("input.options={sep: ';', SEP: ','}", "sets sep and SEP: Spark reads an option's name in any case"),
+    ("input.options.versionAsOf=3", r"sets \['versionAsOf'\], which pin a Delta table's version: input.format is csv"),
+    ("tuning.search_space.changepoint_prior_scale.values=[0.01, 0.1]", "are read with distribution choice only"),
 ])
 def test_values_that_would_fail_after_spark_started_are_refused_first(override, message):
     with pytest.raises(ConfigError, match=message):

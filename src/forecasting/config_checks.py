@@ -116,6 +116,15 @@ def validate(config: JobConfig) -> None:
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
                  "column as text, then parses the time and target columns itself (times as ISO 8601 text, "
                  "e.g. 2024-03-31 or 2024-03-31T14:00:00+02:00; another form with input.time_format, e.g. dd/MM/yyyy)")
+    spellings: dict[str, list[str]] = {}
+    for name in inp.options:
+        spellings.setdefault(name.lower(), []).append(name)
+    twice = [names for names in spellings.values() if len(names) > 1]
+    _require(not twice, "input.options", f"sets {' and '.join(twice[0]) if twice else ''}: Spark reads an option's "
+             "name in any case, so one of them would be dropped without a word")
+    pinned = sorted(k for k in inp.options if k.lower() in ("versionasof", "timestampasof"))
+    _require(not pinned or inp.format == "delta", "input.options",
+             f"sets {pinned}, which pin a Delta table's version: input.format is {inp.format}, whose reader ignores them")
     _check_time_travel({k.lower(): (k, v) for k, v in inp.options.items()})
     for section, entries in (("input.options", inp.options), ("spark.conf", config.spark.conf)):
         for name, value in entries.items():
@@ -337,6 +346,10 @@ def _validate_space(name: str, space: ParamSpace) -> None:
         _require(space.distribution == "choice", f"{key}.distribution", "must be choice for a model setting")
     if name in PARAM_VALUES:
         _require(space.distribution == "choice", f"{key}.distribution", f"must be choice of {PARAM_VALUES[name]}")
+    # values are drawn from with choice alone: with another distribution they were ignored
+    _require(space.distribution == "choice" or space.values is None, f"{key}.values",
+             f"are read with distribution choice only, not {space.distribution}: set distribution: choice, or "
+             "values: null for the range low-high")
     if space.distribution == "choice":
         _require(bool(space.values), f"{key}.values", "needs at least one value")
         for i, value in enumerate(space.values):
