@@ -328,3 +328,31 @@ def test_a_summary_file_that_cannot_be_written_is_refused_before_the_job_or_leav
 
     assert run(job_that_removes_the_folder, "--summary-file", str(taken)) == cli.EXIT_OK
     assert f"cannot write the summary to {taken}" in caplog.text
+
+
+@pytest.mark.parametrize("key", [
+    "spark.hadoop.fs.s3a.encryption.key",  # S3A's SSE-C key
+    "Password",  # a JDBC option as a user may capitalise it
+    "AWS_SECRET_ACCESS_KEY",
+    "fs.azure.SAS.token",
+])
+def test_a_secret_looking_key_is_redacted_whatever_its_case_or_kind(key):
+    cleaned = redaction.redact_secrets({"input": {"options": {key: "hunter2", "user": "ana"}}})
+    assert cleaned["input"]["options"] == {key: redaction.REDACTED, "user": "ana"}
+
+
+@pytest.mark.parametrize("text", [
+    # two URLs in a row, then an address: nothing of the text between them is a password
+    "tried http://a,http://b and then wrote to ana@example.com",
+    "copy s3a://bucket://x 'failed' for ana@example.com",
+])
+def test_text_between_a_url_and_a_later_at_sign_is_kept(text):
+    assert redaction.redact_url_password(text) == text
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://h/api?access_token=abc123&page=2", "https://h/api?access_token=(redacted)&page=2"),
+    ("postgresql://h/db?user=ana&db_password=hunter2", "postgresql://h/db?user=ana&db_password=(redacted)"),
+])
+def test_a_query_parameter_whose_name_holds_a_secret_word_is_redacted(url, shown):
+    assert redaction.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"

@@ -583,3 +583,30 @@ def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path, monkeypat
             load_config(None, [f"tracking.uri={uri}"])
         assert asked.pop() == module
     assert not config_checks._importable("mysql.connector.no_such_module")  # a parent package missing: no error
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        # one key column named twice: Spark's select would make two columns of one name, after Spark started
+        ("input.key_columns=[store, store]", "input.key_columns"),
+        # patience 0 read as "off" by tuning: a value the docs refuse, silently running max_evals
+        ("tuning.patience=0", "tuning.patience"),
+        # every request to the tracking server would time out at once
+        ("tracking.timeout_seconds=0", "tracking.timeout_seconds"),
+        # https as much as http: MLflow fails such a URI only after Spark started
+        ("tracking.uri=https:///mlflow", "tracking.uri"),
+        # 130 characters, 260 bytes in UTF-8: the file store's folder name takes 255 bytes
+        (f"tracking.registered_model={'é' * 130}", "tracking.registered_model"),
+    ],
+)
+def test_more_bad_values_name_the_key(override, key):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [override])
+    assert f"'{key}" in str(error.value)
+
+
+def test_the_ends_of_the_documented_ranges_are_accepted():
+    # a run that never fails for its failed series' share; the longest request timeout the docs allow
+    config = load_config(None, ["reliability.max_failed_share=1", "tracking.timeout_seconds=86400"])
+    assert config.reliability.max_failed_share == 1 and config.tracking.timeout_seconds == 86400

@@ -1,10 +1,12 @@
 """The notebook's helpers, without Spark."""
 import re
+import time
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
-from forecasting import explore
+from forecasting import explore, tracking
 from forecasting.config import load_config
 
 
@@ -405,3 +407,71 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     elsewhere = re.escape(f"it wrote its tables to {tmp_path / 'other-output'}. Set FORECAST_OUTPUT")
     with pytest.raises(LookupError, match=elsewhere):
         _notebook_namespace()
+
+
+def test_the_latest_job_run_is_the_latest_finished_one(tmp_path):
+    store = str(tmp_path / "mlruns")
+    tracker = tracking.client(store)
+    experiment = tracker.create_experiment("forecasting")
+    finished, failed = (tracker.create_run(experiment, start_time=start, tags={tracking.JOB_TAG: tracking.TRAIN_JOB})
+                        for start in (1_700_000_000_000, 1_700_000_100_000))
+    tracker.set_terminated(finished.info.run_id, status="FINISHED")
+    tracker.set_terminated(failed.info.run_id, status="FAILED")  # newer, but it failed
+    assert explore.latest_job_run(store, "forecasting").info.run_id == finished.info.run_id
+
+
+def test_a_time_without_a_zone_picks_the_delta_version_in_utc_whatever_the_machines_zone(tmp_path, monkeypatch):
+    from deltalake import DeltaTable, write_deltalake
+
+    path = tmp_path / "sales"
+    rows = pd.DataFrame({"store": ["a"], "day": ["2024-01-01"], "sales": [1.0]})
+    write_deltalake(str(path), rows)
+    write_deltalake(str(path), rows.assign(sales=99.0), mode="overwrite")
+    first_commit = DeltaTable(str(path)).history()[-1]["timestamp"]  # ms since the epoch, UTC
+    at = pd.Timestamp(first_commit, unit="ms").strftime("%Y-%m-%d %H:%M:%S.%f")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert explore.read_table(path, timestamp=at)["sales"].tolist() == [1.0]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def csv_config(path, *extra):
+    return load_config(None, [f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
+                              "input.target_column=sales", *extra]).to_dict()
+
+
+def test_an_input_path_given_as_a_file_uri_is_read_there_whatever_the_folder_the_job_ran_in(tmp_path):
+    (tmp_path / "input.csv").write_text("store,day,sales\na,2024-01-01,4\n")
+    config = csv_config((tmp_path / "input.csv").as_uri())
+    history = explore.load_history(config, {"store": "a"}, folder=tmp_path / "elsewhere")
+    assert history["y"].tolist() == [4.0]
+
+
+def test_a_key_with_doubled_quotes_and_a_delimiter_option_are_read_as_spark_reads_them(tmp_path):
+    (tmp_path / "quoted.csv").write_text('store,day,sales\n"say ""cheese""",2024-01-01,4\nb,2024-01-01,9\n')
+    history = explore.load_history(csv_config(tmp_path / "quoted.csv"), {"store": 'say "cheese"'})
+    assert history["y"].tolist() == [4.0]
+    (tmp_path / "semicolons.csv").write_text("store;day;sales\na;2024-01-01;4\n")
+    config = csv_config(tmp_path / "semicolons.csv", "input.options={delimiter: ';'}")  # Spark's other name of sep
+    assert explore.load_history(config, {"store": "a"})["y"].tolist() == [4.0]
+
+
+def test_a_runs_current_rows_are_read_without_saying_they_were_replaced(tmp_path, caplog):
+    from deltalake import CommitProperties, write_deltalake
+
+    path = tmp_path / "series_results"
+    for store, run_date, run in (("a", "2024-01-02", "r1"), ("b", "2024-01-09", "r2")):  # r2: a later date's run
+        write_deltalake(str(path), pd.DataFrame({"store": [store], "run_date": [run_date], "job_run_id": [run]}),
+                        mode="append", commit_properties=CommitProperties(
+                            custom_metadata={"userMetadata": f'{{"job_run_id": "{run}"}}'}))
+    assert explore.job_rows(path, _job_run("r1"))["store"].tolist() == ["a"]
+    assert "replaced" not in caplog.text
+
+
+def test_a_run_that_wrote_to_a_cluster_file_system_is_not_said_to_have_written_relative_to_its_folder(tmp_path):
+    with pytest.raises(LookupError, match=r"it wrote its tables to s3a://bucket/forecasts\. Set FORECAST_OUTPUT") as no:
+        explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3", "s3a://bucket/forecasts"))
+    assert "relative" not in str(no.value)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -99,3 +100,52 @@ def test_a_delta_version_pinned_in_the_input_options_is_the_one_read_and_recorde
     with pytest.raises(io.InputError, match=f"cannot read input delta '{path}': .*DELTA_TIMESTAMP_GREATER_THAN_COMMIT"):
         io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta",
                                          "input.options.timestampAsOf='2099-01-01'"))
+
+
+def test_files_given_as_written_or_percent_encoded_hash_alike(tmp_path):
+    # Spark's URIs are percent-encoded as Java encodes them, a notebook's as pathlib does
+    files = [tmp_path / "store@north.csv", tmp_path / "store-south.csv"]
+    for i, path in enumerate(files):
+        path.write_text(f"store,date,sales\n{i},2024-01-01,{i}\n")
+    written = [f"file://{path}" for path in files]
+    encoded = [path.as_uri() for path in files]
+    assert encoded != written
+    assert lineage.files_digest(None, written)[1] == lineage.files_digest(None, encoded)[1]
+
+
+def test_a_local_file_given_as_a_plain_path_is_hashed_without_spark(tmp_path):
+    path = tmp_path / "input.csv"
+    path.write_text("store,date,sales\na,2024-01-01,1\n")
+    entries, digest = lineage.files_digest(None, [str(path)])
+    assert entries == [{"path": str(path), "bytes": path.stat().st_size}]
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest() == lineage.files_digest(None, [path.as_uri()])[1]
+
+
+def test_a_files_version_records_the_inputs_own_format(fast_config, tmp_path):
+    path = tmp_path / "input.parquet"
+    path.write_bytes(b"PAR1")
+    version = lineage.files_version(None, fast_config(f"input.path={path}", "input.format=parquet"), [path.as_uri()])
+    assert (version["source"], version["format"]) == (str(path), "parquet")
+
+
+def test_a_delta_path_with_a_backquote_is_named_as_spark_sql_reads_it_back():
+    path = "/data/odd`name/sales"
+    name = lineage.delta_table_name(path)
+    assert name.startswith("delta.`") and name.endswith("`")
+    assert name[len("delta.`"):-1].replace("``", "`") == path  # what Spark reads back
+    assert "`" not in name[len("delta.`"):-1].replace("``", "")  # no lone backquote to end the name early
+
+
+def test_a_file_on_a_cluster_file_system_rewritten_with_the_same_size_hashes_anew(monkeypatch):
+    # hashed by path, size and modification time: its contents are not read on the driver
+    times = iter([1_700_000_000_000, 1_700_000_500_000])
+
+    def on_file_system(spark, uri):
+        status = SimpleNamespace(getLen=lambda: 123, getModificationTime=lambda now=next(times): now)
+        return uri, SimpleNamespace(getFileStatus=lambda path: status)
+
+    monkeypatch.setattr("forecasting.tables.on_file_system", on_file_system)
+    uri = "hdfs://nn/data/sales.csv"
+    before, after = (lineage.files_digest(object(), [uri]) for _ in range(2))
+    assert before[0] == after[0] == [{"path": uri, "bytes": 123}]
+    assert before[1] != after[1]

@@ -1,11 +1,12 @@
 """The pure parts of ``python -m forecasting``; tests/test_pipeline.py runs it on a real job's output."""
+import re
 import socket
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from forecasting import lookup, tables
+from forecasting import lookup, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
@@ -268,3 +269,64 @@ def test_a_series_report_shows_the_trained_forecast_where_a_scored_one_has_the_s
     report = lookup.series_report(config, {"store": "s1"})
     assert (report.forecast_run_date, report.forecast_source, report.forecast["yhat"].tolist()) == (
         "2024-03-31", "trained", [3.0])
+
+
+def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("forecasting")
+    run = tracker.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-03-31"})
+    tracker.set_terminated(run.info.run_id, status="FAILED")  # failed before it counted its series
+    config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=forecasting"])
+    [row] = lookup.job_runs(config).to_dict("records")
+    assert (row["series"], row["by_status"]) == ("-", "-")
+
+
+def test_the_keys_come_back_in_the_configs_column_order_whatever_order_they_were_typed_in(fast_config):
+    config = fast_config("input.key_columns=[store, item, region]")
+    keys = lookup.parse_keys(config, ["region=north", "item=milk", "store=7"])
+    assert list(keys) == ["store", "item", "region"]
+    assert lookup.describe(keys) == "store=7 item=milk region=north"
+
+
+def test_a_long_list_of_run_dates_says_how_many_it_leaves_out():
+    dates = [f"2024-01-{day:02d}" for day in range(1, 11)]
+    text = lookup._dates_text(dates)
+    shown = re.findall(r"\d{4}-\d{2}-\d{2}", text)
+    left_out = int(re.search(r"\((\d+) more\)", text).group(1))
+    assert shown == [*dates[:2], *dates[-2:]] and len(shown) + left_out == len(dates)
+
+
+def report_with(forecast: pd.DataFrame) -> lookup.SeriesReport:
+    result = pd.Series({"status": "ok", "run_date": "2024-03-31", "history_end": pd.Timestamp("2024-03-31 23:00")})
+    return lookup.SeriesReport({"store": "s1"}, result, ["2024-03-31"], forecast, "2024-03-31", "trained", None,
+                               None, None, [])
+
+
+def test_an_hourly_forecast_is_shown_with_its_hours():
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=3, freq="h"), "yhat": [1.0, 2.0, 3.0],
+                             "yhat_lower": [0.0] * 3, "yhat_upper": [4.0] * 3})
+    shown = lookup.format_series(report_with(forecast))
+    assert "2024-03-31 23:00" in shown  # the history's end
+    assert all(f"2024-04-01 0{hour}:00" in shown for hour in range(3))
+
+
+def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():
+    runs = pd.DataFrame([["2024-03-31", "train_forecast", "FINISHED", "2024-04-01 02:00", "4", "ok 4", "abc"]],
+                        columns=lookup.RUN_COLUMNS)
+    header, row = lookup.format_runs(runs).splitlines()
+    starts = [match.start() for match in re.finditer(r"\S+(?: \S+)?", header)]
+    assert [match.start() for match in re.finditer(r"\S+(?: \S+)?", row)] == starts
+
+
+def test_a_child_run_not_found_on_a_server_says_where_without_its_password(monkeypatch, caplog):
+    from mlflow.exceptions import MlflowException
+
+    class Server:
+        def get_run(self, run_id):
+            raise MlflowException(f"run {run_id} not found")
+
+    monkeypatch.setattr(lookup.tracking, "client", lambda uri: Server())
+    config = load_config(None, ["tracking.uri=https://ana:hunter2@mlflow.example.com"])
+    status, where = lookup._child_run(config, "abc")
+    assert status == "not found at https://ana:(redacted)@mlflow.example.com" and where == []

@@ -1,5 +1,6 @@
 """Progress of a running Spark stage, as the driver logs it."""
 import logging
+import threading
 import time
 from types import SimpleNamespace
 
@@ -91,3 +92,51 @@ def test_with_series_counters_the_report_counts_series_and_failures(monkeypatch,
         "training: 8/12 series done, 2 failed, 1 failed task attempts, 20s elapsed, about 10s left",
         "training: 8/12 series done in 21.0s, 2 failed",
     ]
+
+
+class EndingStage:
+    """A stage that ends between Spark listing it and describing it: no info."""
+
+    def getActiveStageIds(self):
+        return [0, 1]
+
+    def getStageInfo(self, stage_id):
+        return None if stage_id == 0 else SimpleNamespace(numCompletedTasks=1, numTasks=4, numFailedTasks=0)
+
+
+def test_a_stage_that_ended_while_the_report_was_made_is_left_out_of_it(monkeypatch, caplog):
+    clock = iter([100.0, 106.0])
+    monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
+    progress = progress_of(EndingStage())
+    progress.__enter__()
+    progress._stop.set()
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        progress.report()
+    assert [r.getMessage() for r in caplog.records] == [
+        "training: 1/4 tasks done, 0 failed task attempts, 6s elapsed, about 18s left"]
+
+
+class FailingOnce:
+    """Spark's status tracker failing once (a Py4J error), then answering."""
+
+    def __init__(self):
+        self.calls = 0
+        self.answered = threading.Event()
+
+    def getActiveStageIds(self):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("py4j: connection reset")
+        self.answered.set()
+        return [0]
+
+    def getStageInfo(self, stage_id):
+        return SimpleNamespace(numCompletedTasks=1, numTasks=2, numFailedTasks=0)
+
+
+def test_a_report_that_fails_does_not_end_the_reports_after_it(caplog):
+    tracker = FailingOnce()
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        with progress_of(tracker, interval=0.01):
+            assert tracker.answered.wait(timeout=5), "no report after the failed one"
+    assert any("1/2 tasks done" in r.getMessage() for r in caplog.records)

@@ -141,3 +141,23 @@ def test_tuning_prepares_each_folds_arrays_once_for_all_its_evaluations(fast_con
     result = tuning.tune(daily_series(80, seed=13), config)
     assert result.evaluations == 4 and not result.failed_evaluations
     assert sorted(made) == sorted(result.fold_predictions)  # one per fold, whatever the evaluations
+
+
+def test_the_arrays_scale_a_series_below_zero_as_prophet_does():
+    # Prophet's absmax scaling: the largest absolute value, not the largest value (here negative).
+    # model.fit's own fast path takes the arrays' scale too, so its forecasts cannot tell.
+    from prophet import Prophet
+
+    history = daily_series(53, seed=21).assign(y=lambda f: f["y"] - 400)
+    prophet = Prophet()
+    prophet.setup_dataframe(history.copy(), initialize_scales=True)
+    assert prophet_points.fold_arrays(history, history["ds"].iloc[:0]).y_scale == prophet.y_scale > 0
+
+
+def test_two_weeks_of_history_to_the_day_turn_the_weekly_cycle_on_as_prophet_does(fast_config):
+    config = fast_config("model.weekly_seasonality=auto")
+    history = daily_series(22, seed=22)  # 15 days to train on: a span of exactly two weeks
+    train, dates = history.iloc[:-7], history["ds"].iloc[-7:]
+    ours = prophet_points.point_forecast(train, dates, config, {})
+    prophets = model.predict_at(model.fit(train, config, {}, 0), dates).to_numpy()
+    np.testing.assert_allclose(ours, prophets, rtol=1e-9)

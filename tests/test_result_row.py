@@ -11,6 +11,7 @@ from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from forecasting import result_row
+from forecasting.result_row import PAYLOAD, RowFormat
 from forecasting.config import load_config
 from forecasting.config_schema import ConfigError
 from forecasting.spark_training import RESULT_FIELDS, RESULT_ROW, training_input
@@ -107,3 +108,12 @@ def test_the_training_input_hands_pandas_the_same_times_as_a_timestamp_column(sp
 def test_a_key_column_cannot_take_the_name_of_the_json_text():
     with pytest.raises(ConfigError, match=result_row.PAYLOAD):
         load_config(None, [f"input.key_columns=[{result_row.PAYLOAD}]"])
+
+
+def test_a_payload_that_does_not_parse_as_its_fields_stops_the_stage_not_reads_as_nulls(spark):
+    row_format = RowFormat((T.StructField("score", T.DoubleType()), T.StructField("status", T.StringType())))
+    key = [T.StructField("store", T.StringType())]
+    wired = spark.createDataFrame([("a", '{"score": "not a number", "status": "ok"}')], row_format.wire_schema(key))
+    assert wired.columns == ["store", PAYLOAD]
+    with pytest.raises(Exception, match="(?i)malformed"):
+        row_format.expand(wired, ["store"]).collect()

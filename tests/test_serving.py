@@ -1,4 +1,5 @@
 """Each training run's models as one registered MLflow model, served over HTTP for real."""
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -10,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import parent_run, pipeline, serving, tables, tracking
+from forecasting import model, model_store, parent_run, pipeline, serving, tables, tracking
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -357,3 +359,57 @@ def test_a_served_version_whose_files_vacuum_removed_says_so(tmp_path):
     with pytest.raises(RuntimeError, match="(?s)cannot read version 0 of the models table .*VACUUM removed the files"):
         serving.read_models(pointer, ["store", "model"])
     assert serving.read_models({**pointer, "version": 1}, ["store", "model"])["model"].tolist() == ["drift"]
+
+
+COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
+
+
+def forecaster_of(stored: dict, key_columns: list[str], horizon: int = 3) -> serving.ManyModelForecaster:
+    """A loaded forecaster holding one series' row of the models table."""
+    forecaster = serving.ManyModelForecaster()
+    forecaster.key_columns, forecaster.horizon = key_columns, horizon
+    forecaster.models = {serving.series_key(stored, key_columns): stored}
+    return forecaster
+
+
+def naive_forecaster(history: pd.DataFrame) -> serving.ManyModelForecaster:
+    return forecaster_of({"store": "s0", "model": "naive", "model_json": model_store.dump("naive", history),
+                          "frequency": "D", "interval_width": 0.8}, ["store"])
+
+
+def test_a_horizon_of_zero_is_refused_and_the_largest_allowed_is_answered():
+    forecaster = naive_forecaster(daily_series(30))
+    for horizon in (0, serving.MAX_HORIZON + 1):
+        with pytest.raises(MlflowException, match=f"up to {serving.MAX_HORIZON}, got {horizon} for series s0"):
+            forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [horizon]}))
+    answer = forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [serving.MAX_HORIZON]}))
+    assert len(answer) == serving.MAX_HORIZON
+
+
+def test_an_empty_request_is_answered_with_no_rows():
+    answer = naive_forecaster(daily_series(30)).predict(
+        None, pd.DataFrame({"store": pd.Series(dtype=str), "horizon": pd.Series(dtype="int64")}))
+    assert answer.empty and list(answer.columns) == ["store", *COLUMNS, "model"]
+
+
+def test_the_interval_is_seeded_by_the_key_as_stored_not_as_the_request_gives_it(fast_config):
+    fitted = model.fit(daily_series(40, seed=3), fast_config(), {}, uncertainty_samples=50)
+    stored = {"cohort": dt.date(2024, 1, 1), "model": "prophet", "model_json": model_store.dump("prophet", fitted),
+              "frequency": "D", "interval_width": 0.8}  # a date key, as deltalake reads it
+    answer = forecaster_of(stored, ["cohort"]).predict(
+        None, pd.DataFrame({"cohort": [pd.Timestamp("2024-01-01")], "horizon": [3]}))  # a timestamp, as requested
+    as_trained, as_requested = (
+        model_store.forecast("prophet", stored["model_json"], None, 3, "D", 0.8,
+                             model.series_seed(tracking.series_id({"cohort": key})))
+        for key in (dt.date(2024, 1, 1), pd.Timestamp("2024-01-01")))
+    assert not np.allclose(as_trained["yhat_lower"], as_requested["yhat_lower"])  # the seed shows in the interval
+    pd.testing.assert_frame_equal(answer[COLUMNS], as_trained)
+
+
+def test_a_long_key_column_is_declared_so_that_integer_requests_pass_the_servers_check():
+    from mlflow.models.utils import _enforce_schema  # what pyfunc's predict checks a request with
+    from pyspark.sql import types as T
+
+    inputs = serving.signature({"store": serving._spark_column_type(T.LongType())}).inputs
+    checked = _enforce_schema(pd.DataFrame({"store": [7, 2**40], "horizon": [3, 3]}), inputs)
+    assert checked["store"].tolist() == [7, 2**40]

@@ -692,3 +692,44 @@ def test_scoring_chooses_counts_and_forecasts_from_one_version_of_the_models_tab
     assert f"from the models of run date {BACKFILL_DATE}" in summary.format()
     assert summary.counts == {scoring.SCORED_OK: 2}
     assert f"(models table version {before_full})" in caplog.text
+
+
+def test_no_frequency_difference_is_said_where_the_training_runs_settings_cannot_be_read(fast_config):
+    # training_params gives {} for a training run in another tracking store: nothing to compare
+    assert scoring.frequency_difference(fast_config("forecast.frequency=W-MON"), {}) is None
+    assert scoring.frequency_difference(fast_config(), {"forecast.frequency": "D"}) is None
+    assert "trained at, W-MON" in scoring.frequency_difference(fast_config(), {"forecast.frequency": "W-MON"})
+
+
+def test_the_same_key_columns_listed_in_another_order_are_the_same_data_set(spark, tmp_path):
+    def config(keys):
+        return load_config(None, [f"output.path={tmp_path / 'out'}", "output.table_prefix=reordered_",
+                                  f"input.key_columns=[{keys}]"])
+
+    first = config("store, item")
+    rows = spark.createDataFrame([("a", "b")], "store string, item string").withColumn("run_date", F.current_date())
+    rows.write.format("delta").partitionBy("run_date").save(tables.table_paths(first)[tables.MODELS])
+    tables.register(spark, first, (tables.MODELS,))
+    try:  # the config's key columns reordered: the same series, asked for in the same tables
+        tables.check_existing(spark, config("item, store"), (tables.MODELS,),
+                              spark.createDataFrame([("b", "a")], "item string, store string"))
+    finally:
+        spark.sql("DROP TABLE reordered_models")
+
+
+def test_a_parquet_scoring_slice_leaves_the_trained_forecasts_of_its_date(spark, tmp_path):
+    path = str(tmp_path / "forecasts")
+
+    def forecasts(source, yhat):
+        return (spark.createDataFrame([("a", yhat)], "shop string, yhat double")
+                .withColumn("run_date", F.lit("2024-03-31").cast("date")).withColumn("source", F.lit(source)))
+
+    def write(source, yhat, run):
+        tables.write_slice(forecasts(source, yhat), tables.FORECASTS, path, "parquet",
+                           {"run_date": "2024-03-31", "source": source}, ["shop"], run)
+
+    write(tables.TRAINED, 1.0, "train-run")
+    write(tables.SCORED, 2.0, "score-run")
+    write(tables.SCORED, 3.0, "score-rerun")  # a rerun of the scoring replaces its own slice only
+    rows = sorted((r["source"], r["yhat"]) for r in spark.read.parquet(path).collect())
+    assert rows == [(tables.SCORED, 3.0), (tables.TRAINED, 1.0)]

@@ -58,8 +58,12 @@ def redact_url_password(text: str) -> str:
     text = "".join(pieces) + text[kept_from:]
     if "://" not in text:
         return text
-    return QUERY_PARAMETER.sub(lambda m: m.group(1) + REDACTED if m.group(2).lower() in SECRET_PARAMETERS
-                               else m.group(0), text)
+    return QUERY_PARAMETER.sub(lambda m: m.group(1) + REDACTED if _secret_parameter(m.group(2)) else m.group(0), text)
+
+
+def _secret_parameter(name: str) -> bool:
+    """A URL parameter whose value is a secret: by name, or a password's or secret's of any prefix (db_password)."""
+    return name.lower() in SECRET_PARAMETERS or name.lower().endswith(("password", "passwd", "secret"))
 
 
 def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
