@@ -406,10 +406,12 @@ def test_the_interval_is_seeded_by_the_key_as_stored_not_as_the_request_gives_it
     pd.testing.assert_frame_equal(answer[COLUMNS], as_trained)
 
 
-def test_a_long_key_column_is_declared_so_that_integer_requests_pass_the_servers_check():
+@pytest.mark.parametrize("kind", ["IntegerType", "LongType", "ShortType"])
+def test_a_whole_number_key_column_is_declared_so_that_integer_requests_pass_the_servers_check(kind):
     from mlflow.models.utils import _enforce_schema  # what pyfunc's predict checks a request with
     from pyspark.sql import types as T
 
-    inputs = serving.signature({"store": serving._spark_column_type(T.LongType())}).inputs
+    inputs = serving.signature({"store": serving._spark_column_type(getattr(T, kind)())}).inputs
+    # JSON numbers arrive as int64: an int key column declared "integer" refused them
     checked = _enforce_schema(pd.DataFrame({"store": [7, 2**40], "horizon": [3, 3]}), inputs)
     assert checked["store"].tolist() == [7, 2**40]

@@ -333,9 +333,9 @@ def _spark_column_type(kind) -> str:
     """MLflow's name for a column of Spark type ``kind``."""
     from pyspark.sql import types as T
 
-    if isinstance(kind, (T.ByteType, T.ShortType, T.IntegerType)):
-        return "integer"
-    if isinstance(kind, T.LongType):
+    # every whole-number key as long: a request's JSON numbers reach the schema check as int64,
+    # which MLflow would not narrow to a column declared integer
+    if isinstance(kind, (T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
         return "long"
     if isinstance(kind, (T.FloatType, T.DoubleType)):
         return "double"
