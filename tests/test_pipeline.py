@@ -345,13 +345,16 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
 
 
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
+    stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
-        ("ok", None, "{}"), ("ok", "tracking failed: HTTP 503", "{}"),
-        ("failed", "ValueError: x; tracking failed: connection refused", "{}"), ("skipped", "too little history", None),
-    ], "status string, reason string, model_json string")
-    counts, untracked, models = pipeline._status_counts(staged)
+        ("ok", None, "{}", None), ("ok", "tracking failed: HTTP 503", "{}", f"2 duplicate timestamps merged; {stale}"),
+        ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale),
+        ("skipped", "too little history", None, "a last observation 2024-01-10 named in another note"),
+    ], "status string, reason string, model_json string, data_notes string")
+    counts, untracked, models, old_data = pipeline._status_counts(staged)
     assert counts == {"ok": 2, "failed": 1, "skipped": 1} and untracked == 2
     assert models == 3  # the skipped series had no fallback forecast
+    assert old_data == 2  # cleaning's note, first or after another; not the words inside another note
     summary = pipeline.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counts, untracked=untracked)
     assert "2 of 4 series have no child run: tracking failed for them" in summary.format()
 
