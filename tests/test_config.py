@@ -319,9 +319,9 @@ def test_a_tracking_uri_scheme_mlflow_has_no_store_for_is_refused_naming_those_i
                                  "HTTPS://mlflow.example.com", "sqlite:///mlflow.db",
                                  "postgresql+psycopg2://ana@db.example.com/mlflow", "mssql+pyodbc://db/mlflow"])
 def test_the_tracking_stores_mlflow_has_are_accepted(uri, monkeypatch):
-    from forecasting import config_checks
+    from forecasting import config_stores
 
-    monkeypatch.setattr(config_checks, "_importable", lambda module: True)  # where the database's driver is installed
+    monkeypatch.setattr(config_stores, "_importable", lambda module: True)  # where the database's driver is installed
     assert load_config(None, [f"tracking.uri={uri}"]).tracking.uri == uri
 
 
@@ -570,10 +570,10 @@ def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path, monkeypat
     with pytest.raises(ConfigError, match="is a SQLite file in .*missing, which is not a folder"):
         load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'missing' / 'runs.db'}"])
     assert load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'runs.db'}"])
-    from forecasting import config_checks
+    from forecasting import config_stores
 
     asked = []
-    monkeypatch.setattr(config_checks, "_importable", lambda module: asked.append(module) and False)  # none installed
+    monkeypatch.setattr(config_stores, "_importable", lambda module: asked.append(module) and False)  # none installed
     for uri, module, package in (("postgresql://u@db/runs", "psycopg2", "psycopg2-binary"),
                                  ("postgresql+pg8000://u@db/runs", "pg8000", "pg8000"),
                                  ("mysql+mysqlconnector://u@db/runs", "mysql.connector", "mysql-connector-python"),
@@ -582,7 +582,7 @@ def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path, monkeypat
                                               f"pip install {re.escape(package)}"):
             load_config(None, [f"tracking.uri={uri}"])
         assert asked.pop() == module
-    assert not config_checks._importable("mysql.connector.no_such_module")  # a parent package missing: no error
+    assert not config_stores._importable("mysql.connector.no_such_module")  # a parent package missing: no error
 
 
 @pytest.mark.parametrize(

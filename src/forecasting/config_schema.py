@@ -60,6 +60,12 @@ class ConfigError(ValueError):
     """A configuration problem, reported before any Spark work."""
 
 
+def require(condition: bool, key: str, message: str) -> None:
+    """Refuse the config, naming ``key``, unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(f"config key '{key}' {message}")
+
+
 @dataclass(frozen=True)
 class InputConfig:
     path: str

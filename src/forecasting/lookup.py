@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecasting import explore, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.config_checks import is_databricks_uri
+from forecasting.config_stores import is_databricks_uri
 from forecasting.model import FORECAST_COLUMNS
 from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, OK, SKIPPED
