@@ -220,7 +220,7 @@ def horizon_problem(config: JobConfig, run_date: str) -> str | None:
 
     horizon, frequency = config.forecast.horizon, config.forecast.frequency
     try:  # a series' data end on the run date at the latest
-        end = pd.Timestamp(run_date) + pd.tseries.frequencies.to_offset(frequency) * (horizon + 1)
+        end = pd.Timestamp(run_date) + frequency_offset(frequency) * (horizon + 1)
         fits = end <= pd.Timestamp.max
     except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime is a ValueError
         fits = False
@@ -338,9 +338,9 @@ def _is_tag_name(name: str) -> bool:
     return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
 
 
-def _offset(text: str):
-    """pandas' offset for ``text``, without its warning for a deprecated alias
-    (_deprecation names that, once)."""
+def frequency_offset(text: str):
+    """pandas' offset for ``text``, without its warning for a deprecated alias (the config
+    check names that once; a models table may hold one written before)."""
     import pandas as pd
 
     with warnings.catch_warnings():
@@ -350,7 +350,7 @@ def _offset(text: str):
 
 def _is_frequency(text: str) -> bool:
     try:
-        offset = _offset(text)
+        offset = frequency_offset(text)
     except ValueError:
         return False
     return offset.n > 0  # "0D" or "-1D" would never move forward in time
@@ -375,12 +375,12 @@ def _is_calendar_multiple(text: str) -> bool:
     Multiples of a fixed length (Tick: 2h, 15min, 7D) are aligned by arithmetic."""
     import pandas as pd
 
-    offset = _offset(text)
+    offset = frequency_offset(text)
     return offset.n > 1 and not isinstance(offset, pd.offsets.Tick)
 
 
 def _is_business_hours(text: str) -> bool:
-    return "BusinessHour" in type(_offset(text)).__name__
+    return "BusinessHour" in type(frequency_offset(text)).__name__
 
 
 def _is_country(code: str) -> bool:

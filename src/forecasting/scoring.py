@@ -13,12 +13,10 @@ import dataclasses
 import logging
 import time
 import traceback
-import warnings
 from functools import partial, reduce
 from typing import Iterator
 
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -28,6 +26,7 @@ from forecasting import (io, lineage, model, model_store, parent_run, python_wor
                          validation)
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
+from forecasting.config_checks import frequency_offset
 from forecasting.pipeline import JobSummary, finishing, named_examples, read_checked_input, say_stale, stage
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
@@ -216,9 +215,7 @@ def _same_frequency(trained: str, asked: str) -> bool:
     """The same step however written: H, as training may have stored it before the
     config refused pandas' deprecated aliases, is h; W is W-SUN."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            return to_offset(trained) == to_offset(asked)
+        return frequency_offset(trained) == frequency_offset(asked)
     except ValueError:
         return trained == asked
 
