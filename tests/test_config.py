@@ -83,6 +83,12 @@ def test_a_section_whose_keys_are_all_commented_out_changes_nothing(tmp_path):
     layer.write_text("cleaning:\n#  missing_values: zero\nforecast: {horizon: 9}\n")
     config = load_config(layer)
     assert config.cleaning == load_config().cleaning and config.forecast.horizon == 9
+    # on the command line too, where null had removed the section ("missing config key 'forecast'")
+    assert load_config(layer, ["forecast=null"]).forecast.horizon == 9
+    # a misspelt section is named, even with all its keys commented out
+    layer.write_text("forcast:\n#  horizon: 9\n")
+    with pytest.raises(ConfigError, match="unknown config key 'forcast'"):
+        load_config(layer)
 
 
 def test_a_set_value_yaml_would_read_as_nothing_or_as_octal_is_kept_as_typed():

@@ -110,13 +110,15 @@ def load_defaults() -> dict[str, Any]:
 def deep_merge(base: dict[str, Any], override: dict[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
     """Merge ``override`` into a copy of ``base``; a null removes a mapping entry,
     and an empty mapping empties a free-form one (``tuning.search_space: {}``: no
-    tuning), while an empty section changes nothing."""
+    tuning), while an empty or null section changes nothing."""
     merged = copy.deepcopy(base)
     entries = typing.get_origin(_schema_hint(list(path))) is dict  # of search_space, spark.conf, options
     for key, value in override.items():
         emptied = value == {} and typing.get_origin(_schema_hint([*path, key])) is dict
         if isinstance(value, dict) and isinstance(merged.get(key), dict) and not emptied:
             merged[key] = deep_merge(merged[key], value, (*path, key))
+        elif value is None and not entries and dataclasses.is_dataclass(_schema_hint([*path, key])):
+            continue  # a section whose keys are all commented out, or --set forecast=null: no change
         elif value is None and (entries or isinstance(merged.get(key), dict)):
             merged.pop(key, None)
         else:
@@ -236,8 +238,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
             raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
-        # a section whose keys are all commented out reads as null: it changes nothing
-        layer = {name: value for name, value in layer.items() if value is not None}
         raw = deep_merge(raw, layer)
     for text in overrides:
         raw = deep_merge(raw, parse_override(text))
