@@ -102,10 +102,8 @@ if ! exec 9> "$lock"; then
     exit 64
 fi
 if ! flock -n 9; then
-    # the path as the job's log shows it: without a password in its URL
-    shown=$("$python" -c 'import sys; from forecasting.redaction import redact_url_password as r; print(r(sys.argv[1]))' \
-        "$output" 2>/dev/null) || shown=$name
-    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date writing $shown is still going" \
+    # python -m forecasting output leaves out a password in the path's URL
+    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date writing $output is still going" \
         | tee -a "$log" >&2
     exit 6
 fi

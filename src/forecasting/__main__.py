@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.configure_logging(args.log_level)
     config = cli.load_or_exit(args)
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
-        print_answer(tables.output_root(config))
+        print_answer(redact_url_password(tables.output_root(config)))
         return cli.EXIT_OK
     try:
         tracking.prepare_server(config)
