@@ -261,6 +261,12 @@ def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
      "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F20261203&X-Amz-Expires=60&X-Amz-Signature=(redacted)"),
     ("see (http://h/api?token=abc), then", "see (http://h/api?token=(redacted)), then"),  # the text around kept
     ("http://h/cb#access_token=abc&next_page_token=2", "http://h/cb#access_token=(redacted)&next_page_token=2"),
+    # SQL Server through pyodbc: the password inside the ODBC connection string, encoded or not
+    ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BSERVER%3Ddb%3BUID%3Dme%3BPWD%3Ds3cr%25t%3BEncrypt%3Dyes",
+     "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BSERVER%3Ddb%3BUID%3Dme%3BPWD%3D(redacted)%3BEncrypt%3Dyes"),
+    ("mssql+pyodbc:///?odbc_connect=SERVER=db;UID=me;Password=s3cret;Encrypt=yes",
+     "mssql+pyodbc:///?odbc_connect=SERVER=db;UID=me;Password=(redacted);Encrypt=yes"),
+    ("mssql+pyodbc:///?odbc_connect=PWD%3Dx1%3BUID%3Dme", "mssql+pyodbc:///?odbc_connect=PWD%3D(redacted)%3BUID%3Dme"),
 ])
 def test_a_secret_in_a_urls_query_is_redacted_and_its_other_parameters_kept(text, shown):
     # libpq takes a password in the query, a SAS URL its signature: MLflow's errors quote the URL

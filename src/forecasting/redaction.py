@@ -20,6 +20,9 @@ MAX_PASSWORD = 256
 # signature (S3, Google Cloud Storage, an Azure SAS token's sig), an API key. Not the
 # access key id or scope beside a signature (X-Amz-Credential), which say whose it is.
 QUERY_PARAMETER = re.compile(r"([?&#]([^=&\s'\"<>#?]+)=)([^&\s'\"<>#),;]+)")
+# An ODBC connection string's password inside a URL (SQLAlchemy's ?odbc_connect=...;PWD=...;),
+# its = and ; percent-encoded or not (a query's own password= is QUERY_PARAMETER's)
+ODBC_PASSWORD = re.compile(r"((?:[;=]|%3B)(?:pwd|password)(?:=|%3D))(?:(?!%3B)[^;&\s'\"<>])+", re.IGNORECASE)
 SECRET_PARAMETERS = frozenset({
     "password", "passwd", "pwd", "sslpassword", "token", "access_token", "refresh_token", "id_token",
     "auth_token", "x-amz-security-token", "x-amz-signature", "signature", "x-goog-signature", "sig", "key",
@@ -58,6 +61,7 @@ def redact_url_password(text: str) -> str:
     text = "".join(pieces) + text[kept_from:]
     if "://" not in text:
         return text
+    text = ODBC_PASSWORD.sub(lambda m: m.group(1) + REDACTED, text)
     return QUERY_PARAMETER.sub(lambda m: m.group(1) + REDACTED if _secret_parameter(m.group(2)) else m.group(0), text)
 
 
