@@ -616,3 +616,10 @@ def test_the_ends_of_the_documented_ranges_are_accepted():
     # a run that never fails for its failed series' share; the longest request timeout the docs allow
     config = load_config(None, ["reliability.max_failed_share=1", "tracking.timeout_seconds=86400"])
     assert config.reliability.max_failed_share == 1 and config.tracking.timeout_seconds == 86400
+
+
+def test_spark_sqls_shuffle_partitions_in_spark_conf_is_refused_for_the_jobs_own_key():
+    # the training and scoring stages set it from spark.shuffle_partitions: it had been overridden there unseen
+    with pytest.raises(ConfigError, match="spark.conf.spark.sql.shuffle.partitions.* from spark.shuffle_partitions .*: set that instead"):
+        load_config(None, ["spark.conf.spark.sql.shuffle.partitions=64"])
+    assert load_config(None, ["spark.shuffle_partitions=64"]).spark.shuffle_partitions == 64

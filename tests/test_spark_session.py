@@ -90,7 +90,8 @@ def test_sparks_environment_page_and_event_log_hide_the_keys_the_runs_record_lea
 def test_a_session_already_running_is_used_with_the_settings_spark_can_still_change(spark, caplog):
     # a notebook's or Databricks' session: its master stays, runtime settings are set on it,
     # and a setting Spark fixes at start that the session lacks is named, not silently dropped
-    config = load_config(None, ["spark.conf.spark.sql.shuffle.partitions=3", "spark.conf.fs.s3a.path.style.access=true",
+    config = load_config(None, ["spark.conf.spark.sql.files.maxPartitionBytes=64m",
+                                "spark.conf.fs.s3a.path.style.access=true",
                                 "spark.conf.spark.python.worker.reuse=false",
                                 f"spark.conf.spark.sql.extensions={SEDONA}"])
     try:
@@ -98,7 +99,7 @@ def test_a_session_already_running_is_used_with_the_settings_spark_can_still_cha
             session = build_session("another-name", config)
         assert session is spark
         # a session's setting, and a Hadoop option (which the session's Hadoop configuration takes)
-        assert session.conf.get("spark.sql.shuffle.partitions") == "3"
+        assert session.conf.get("spark.sql.files.maxPartitionBytes") == "64m"
         assert session._jsparkSession.sessionState().newHadoopConf().get("fs.s3a.path.style.access") == "true"
         assert session.sparkContext.getConf().get("spark.python.worker.reuse") == "true"
         messages = [record.getMessage() for record in caplog.records]
@@ -106,10 +107,10 @@ def test_a_session_already_running_is_used_with_the_settings_spark_can_still_cha
         fixed = [text for text in messages if "started without these settings" in text]
         assert len(fixed) == 1
         assert f"spark.python.worker.reuse=false, spark.sql.extensions={SEDONA};" in fixed[0]
-        assert "shuffle.partitions" not in fixed[0] and "fs.s3a" not in fixed[0]
+        assert "maxPartitionBytes" not in fixed[0] and "fs.s3a" not in fixed[0]
         # local[2] without a failure count: one attempt a task, said
         assert [text for text in messages if "master local[2] gives each task one attempt" in text]
     finally:
-        spark.conf.set("spark.sql.shuffle.partitions", "4")  # the fixture's, for the tests after
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")  # for the tests after
         spark.conf.unset("fs.s3a.path.style.access")
         spark.sparkContext.setLogLevel("ERROR")

@@ -210,6 +210,9 @@ def validate(config: JobConfig) -> None:
         "must be letters, digits and underscores, optionally after 'database.'",
     )
     _require(config.spark.shuffle_partitions >= 0, "spark.shuffle_partitions", "must be 0 or more")
+    _require("spark.sql.shuffle.partitions" not in config.spark.conf, "spark.conf.spark.sql.shuffle.partitions",
+             "is set by the job for its training and scoring stages, from spark.shuffle_partitions (0: chosen "
+             "from the series and cores): set that instead")
 
 
 def horizon_problem(config: JobConfig, run_date: str) -> str | None:
