@@ -251,13 +251,14 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 3
     assert not [run_id for run_id in [*scored_others, *replaced] if tracking.MODELS_REPLACED_TAG in tags(run_id)]
     # a second rerun names the same dates again (their forecasts are still those of the first models),
-    # and that of the scoring run that read the first rerun's
+    # and that of the scoring run that read the first rerun's; each tag names the run that replaced
+    # the models its scoring run read
     again = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
     context = tracking.RunContext(uri, experiment, again, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
     assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02", "2024-04-05",
                                                                       "2024-04-06"]
-    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1]]] == [again] * 4
+    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1]]] == [rerun] * 3 + [again]
     listed = lookup.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
     shown = dict(zip(listed["parent_run_id"], listed["status"]))  # python -m forecasting runs
     assert (shown[replaced[0]], shown[scored[0]]) == ("FINISHED, replaced", "FINISHED, models replaced")

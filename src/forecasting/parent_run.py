@@ -181,12 +181,13 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
     # that read this run's models (it names the training run it read) is current
     stale = [run for run in scored if (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in run.data.tags)
              and SUPERSEDED_TAG not in run.data.tags and run.data.tags.get(MODELS_JOB_RUN_TAG) != context.parent_run_id]
-    for run in stale:
-        tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
+    for run in stale:  # the tag names the run that replaced the models they read, not a later rerun
+        if MODELS_REPLACED_TAG not in run.data.tags:
+            tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
     dates = sorted({run.data.tags.get(RUN_DATE_TAG, "?") for run in stale})
     if dates:
-        logger.warning("the scored forecasts of run dates %s came from the models of %s that this run replaced "
-                       "(their scoring runs are tagged %s): score those dates again", ", ".join(dates),
+        logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
+                       "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
     return dates
 

@@ -271,8 +271,8 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
     rescore = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True)
     if rescore:
-        summary.note += (f"  the scored forecasts of {', '.join(rescore)} came from the models of this date that this "
-                         f"run replaced: score those dates again (their scoring runs are tagged "
+        summary.note += (f"  the scored forecasts of {', '.join(rescore)} came from models of this date that this run "
+                         f"or an earlier rerun replaced: score those dates again (their scoring runs are tagged "
                          f"{tracking.MODELS_REPLACED_TAG})\n")
 
 
