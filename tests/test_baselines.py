@@ -202,6 +202,16 @@ def test_every_kind_of_stored_model_starts_after_the_period_of_as_of_and_never_i
         assert midday["ds"].tolist() == [end + pd.Timedelta(days=4), end + pd.Timedelta(days=5)], name
 
 
+def test_every_kind_of_stored_model_gives_back_the_history_it_was_fitted_on(fast_config):
+    # what explains a past forecast once the input has changed (a corrected month, a later one appended)
+    history = daily_series(40, seed=8)
+    fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)
+    for name, stored in (("prophet", model_store.dump("prophet", fitted)), ("drift", model_store.dump("drift", history)),
+                         ("ensemble", model_store.dump("ensemble", (fitted, history)))):
+        pd.testing.assert_frame_equal(model_store.fitted_history(name, stored), history[["ds", "y"]],
+                                      check_dtype=False, obj=name)
+
+
 def test_the_ensemble_is_stored_with_both_parts_and_averages_them(fast_config):
     history = daily_series(40, seed=6)
     fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)

@@ -470,6 +470,10 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
                                  stored.interval_width, model.series_seed(tracking.series_id({"shop": "b"})))
     columns = ["ds", "yhat", "yhat_lower", "yhat_upper"]
     pd.testing.assert_frame_equal(again[columns].reset_index(drop=True), before[columns], check_exact=False, rtol=1e-9)
+    # the history it was fitted on, from the stored model: the input's rows of that day
+    fitted = model_store.fitted_history(stored.model, stored.model_json)
+    np.testing.assert_allclose(fitted["y"], history["y"], rtol=1e-9)  # Prophet's JSON keeps 10 decimals
+    assert fitted["ds"].tolist() == history["ds"].tolist()
 
 
 def _version_with(spark, runs, run_date):

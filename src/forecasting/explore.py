@@ -249,7 +249,8 @@ def _warn_if_changed(path: str, data_version: str) -> None:
     _, digest = lineage.files_digest(None, [found.resolve().as_uri() for found in files])
     if digest != data_version:
         logger.warning("input %s has changed since the run read it (its content hash is now %s, the run's "
-                       "data_version is %s): these rows are the input as it is now", path, digest, data_version)
+                       "data_version is %s): these rows are the input as it is now; the history a run's models "
+                       "were fitted on is in its models table (model_store.fitted_history)", path, digest, data_version)
 
 
 # Spark's datetime pattern letters (their run's length counts) as strftime's

@@ -52,14 +52,24 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
         fitted = model.from_json(text)
         start = _start(last, fitted.history["ds"].max(), frequency)
         return model.predict(fitted, horizon, frequency, seed, last=start)
-    stored = json.loads(text)
-    history = pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
+    history = fitted_history(name, text)
     last = _start(last, history["ds"].max(), frequency)
     if name == ENSEMBLE:
-        prophet = model.predict(model.from_json(stored["prophet"]), horizon, frequency, seed, last=last)
+        prophet = model.predict(model.from_json(json.loads(text)["prophet"]), horizon, frequency, seed, last=last)
         seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
         return mean_forecast(prophet, seasonal)
     return baselines.forecast_until(name, history, last, horizon, frequency, interval_width)
+
+
+def fitted_history(name: str, text: str) -> pd.DataFrame:
+    """The rows (``ds``, ``y``) a stored model was fitted on: the series as cleaning left
+    it on its run date (Prophet's without the missing values it skips, and to the 10
+    decimals its JSON keeps). What a past
+    forecast came from, whatever its input has become since."""
+    if name == PROPHET:
+        return model.from_json(text).history[["ds", "y"]].reset_index(drop=True)
+    stored = json.loads(text)
+    return pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
 
 
 def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str) -> pd.Timestamp:
