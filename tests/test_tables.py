@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import explore, model, model_store, pipeline, scoring, tables, tracking
+from forecasting import explore, lookup, model, model_store, pipeline, scoring, tables, tracking
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -447,6 +447,9 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
         replaced[(replaced.shop == "b") & (replaced.source == "trained")].sort_values("ds").reset_index(drop=True),
         before)
     assert f"were replaced by the later run {job.data.tags[tracking.SUPERSEDED_TAG]}" in caplog.text
+    # python -m forecasting series says the date ran before, where the tables show one run of it
+    shown = lookup.format_series(lookup.series_report(config, {"shop": "b"}, FULL_DATE))
+    assert f"\n  replaced    earlier runs of this date: {job_run_id} (their rows: time travel" in shown
     # its input, checked against the content hash the run recorded (through Spark's list of files)
     history = explore.load_history(config.to_dict(), {"shop": "b"}, data_version=job.data.tags["data_version"],
                                    run_date=FULL_DATE)

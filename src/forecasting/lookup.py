@@ -6,7 +6,7 @@ helpers of ``forecasting.explore``: no Spark session, no JVM.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -112,6 +112,7 @@ class SeriesReport:
     child_run_status: str | None
     child_run_where: list[str]  # lines saying where to open the child run
     asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
+    replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
@@ -172,7 +173,30 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
 
     status, where = _child_run(config, result.get("child_run_id"))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
-                        run_date)
+                        run_date, _replaced_runs(config, result))
+
+
+def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
+    """The earlier training runs of the result's run date and output that its job run, or
+    one between, replaced: a date run again looks, in the tables, as if run once."""
+    from mlflow.exceptions import MlflowException
+
+    from forecasting.parent_run import same_output
+
+    job_run_id = result.get("job_run_id")
+    if not isinstance(job_run_id, str) or not job_run_id:
+        return []
+    try:
+        tracker = tracking.client(existing_store(config))
+        runs = tracker.search_runs(
+            [tracker.get_run(job_run_id).info.experiment_id], order_by=["attributes.start_time ASC"],
+            filter_string=f"tags.{tracking.JOB_TAG} = '{tracking.TRAIN_JOB}' and "
+                          f"tags.{tracking.RUN_DATE_TAG} = '{result['run_date']}'")
+    except (NotFound, MlflowException):
+        return []  # the child run's line says where MLflow is not
+    output = tables.output_root(config)
+    return [run.info.run_id for run in runs if run.info.run_id != job_run_id
+            and tracking.SUPERSEDED_TAG in run.data.tags and same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), output)]
 
 
 def _dates_text(dates: list[str], shown: int = 6) -> str:
@@ -253,6 +277,8 @@ def format_series(report: SeriesReport) -> str:
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
+        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} (their rows: time travel, "
+                        "docs/results.md, Explaining a past forecast)")] if report.replaced_runs else []),
         ("child run", f"{_text(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
         *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
     ]
