@@ -520,6 +520,8 @@ def test_new_delta_tables_keep_statistics_on_the_keys_and_readers_columns_and_te
         assert configuration["delta.dataSkippingStatsColumns"] == ",".join(f"`{c}`" for c in indexed)
         # old versions stay readable for registered models and replaced forecasts (Delta's default: 30 days)
         assert configuration["delta.logRetentionDuration"] == "interval 3650 days"
+        # and VACUUM keeps the files a rerun replaced as long (Delta's default: 7 days)
+        assert configuration["delta.deletedFileRetentionDuration"] == "interval 3650 days"
         assert stats and all(sorted(file["minValues"]) == sorted(indexed) for file in stats), name
         assert all(file["numRecords"] > 0 for file in stats)
 

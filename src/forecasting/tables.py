@@ -47,10 +47,11 @@ SKIPPING_COLUMNS = {
     EVALUATION: ["candidate"],
 }
 TRAINED, SCORED = "trained", "scored"
-# How long a new Delta table keeps its log, and so its old versions readable: a
+# How long a new Delta table keeps its log, and the files a rerun replaced (which VACUUM
+# would otherwise delete after Delta's 7 days), so its old versions stay readable: a
 # registered model reads the models table's version its run wrote, and a replaced
-# forecast is explained from an old version. Delta's default, 30 days, made both fail.
-LOG_RETENTION = "interval 3650 days"
+# forecast is explained from an old version. Delta's 30 days of log made both fail.
+RETENTION = "interval 3650 days"
 
 
 def output_root(config: JobConfig) -> str:
@@ -114,7 +115,8 @@ def write_slice(
             # a newer version of the job may add columns; older rows read them as null
             .option("mergeSchema", "true")
             .option("delta.dataSkippingStatsColumns", skipping_columns(name, with_statistics(df, key_columns)))
-            .option("delta.logRetentionDuration", LOG_RETENTION)
+            .option("delta.logRetentionDuration", RETENTION)
+            .option("delta.deletedFileRetentionDuration", RETENTION)
             .option("userMetadata", json.dumps({tracking.COMMIT_RUN_KEY: job_run_id}))
             .partitionBy(*partitions).save(path)
         )
