@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,25 @@ def test_the_package_run_from_its_zip_names_its_commit_and_unpacks_its_source(tm
     assert "forecasting.zip" in module_file  # imported from the zip, not from the checkout
     assert version == lineage.code_version()  # the commit the zip was built from, as git says here
     assert (Path(source) / "serving.py").read_text() == (ROOT / "src" / "forecasting" / "serving.py").read_text()
+
+
+def test_the_package_run_outside_git_and_unpacked_names_its_source_by_a_hash(tmp_path):
+    """Installed elsewhere, or an edited copy on PYTHONPATH: the installed version alone
+    ("forecasting==0.1.0") named neither what ran nor a change to it."""
+    probe = "import forecasting; from forecasting import lineage; print(forecasting.__file__); print(lineage.code_version())"
+    versions = []
+    for number, edit in enumerate(("", "# an edit\n")):
+        copy = tmp_path / f"path{number}" / "forecasting"
+        shutil.copytree(Path(lineage.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        with open(copy / "tables.py", "a") as source:
+            source.write(edit)
+        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(copy.parent)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        module_file, version = done.stdout.splitlines()[:2]
+        assert module_file.startswith(str(copy)) and "source sha256 " in version, version
+        versions.append(version)
+    assert versions[0] != versions[1]
 
 
 def test_a_delta_input_by_path_or_by_table_name_is_read_at_the_version_it_records(spark, fast_config, tmp_path):

@@ -42,25 +42,35 @@ def package_versions() -> dict[str, str]:
 def code_version() -> str:
     """The git commit of the package source (with ``-dirty`` for local edits); from
     a zip (``--py-files``), the commit scripts/package_job.sh recorded in it; else
-    the installed package's version."""
+    the installed package's version and a hash of the source imported, which the
+    version alone does not name (an edited copy, another folder on PYTHONPATH)."""
     source = Path(forecasting.__file__).resolve().parent
     try:
         commit = _git(source, "rev-parse", "HEAD")
         dirty = _git(source, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
-        return _packaged_version()
+        return _packaged_version(source)
     return commit + ("-dirty" if dirty else "")
 
 
-def _packaged_version() -> str:
+def _packaged_version(source: Path) -> str:
     try:
         return resources.files("forecasting").joinpath(BUILD_FILE).read_text().strip()
     except OSError:  # not a packed build
         pass
+    digest = f"source sha256 {source_digest(source)[:16]}"
     try:
-        return f"forecasting=={metadata.version('forecasting')}"
+        return f"forecasting=={metadata.version('forecasting')}, {digest}"
     except metadata.PackageNotFoundError:
-        return "unknown (no git checkout, build record or installed package)"
+        return digest
+
+
+def source_digest(source: Path) -> str:
+    """A hash of the package's files (names and content), compiled caches left out."""
+    digest = hashlib.sha256()
+    for path in sorted(found for found in source.rglob("*") if found.is_file() and "__pycache__" not in found.parts):
+        digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _git(cwd: Path, *args: str) -> str:
