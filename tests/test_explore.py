@@ -248,6 +248,15 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     null_item = pd.array([None], dtype="Int64")[0]  # a nullable column's missing value
     assert explore.series_runs(uri, experiment_id, {"item": null_item})["run_id"].tolist() == [tagged[None]]
 
+    # children of a job run that a rerun of its date replaced say so, the rerun's do not
+    replaced = client.create_run(experiment_id, tags={tracking.SUPERSEDED_TAG: "the-rerun"}).info.run_id
+    current = client.create_run(experiment_id).info.run_id
+    for parent in (replaced, current):
+        client.create_run(experiment_id, tags={tracking.PARENT_TAG: parent,
+                                               tracking.SERIES_HASH_TAG: tracking.series_hash({"item": "9"})})
+    runs = explore.series_runs(uri, experiment_id, {"item": "9"})
+    assert dict(zip(runs[f"tags.{tracking.PARENT_TAG}"], runs["replaced_by"])) == {replaced: "the-rerun", current: None}
+
 
 def test_the_history_stops_at_the_end_of_the_run_date_as_the_jobs_did(tmp_path):
     # a backfill: the input has grown since the run date, which the job's history ended with

@@ -69,12 +69,17 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
 
 
 def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> pd.DataFrame:
-    """Every child run of one series, newest first, as a frame of runs."""
+    """Every child run of one series, newest first, as a frame of runs; ``replaced_by``
+    names the later job run that replaced its job run's rows (a rerun of its date), else None."""
     import mlflow
 
-    tracking.client(tracking_uri)
-    return mlflow.search_runs(experiment_ids=[experiment_id], filter_string=tracking.series_filter(keys),
+    client = tracking.client(tracking_uri)
+    runs = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=tracking.series_filter(keys),
                               order_by=["attributes.start_time DESC"])
+    parent = f"tags.{tracking.PARENT_TAG}"
+    parents = runs[parent].dropna().unique() if parent in runs else []
+    replaced = {run_id: client.get_run(run_id).data.tags.get(tracking.SUPERSEDED_TAG) for run_id in parents}
+    return runs.assign(replaced_by=runs[parent].map(replaced) if parent in runs else None)
 
 
 def job_rows(path: str | Path, job) -> pd.DataFrame:
