@@ -432,7 +432,8 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
     old = explore.read_table(path, version=first_version)  # as docs/results.md does
     before = old[(old.shop == "b") & (old.source == "trained") & (old.run_date.astype(str) == FULL_DATE)]
     before = before.sort_values("ds").reset_index(drop=True)
-    pipeline.run_job(spark, config, FULL_DATE)  # the scheduled run is repeated
+    rerun = pipeline.run_job(spark, config, FULL_DATE)  # the scheduled run is repeated
+    assert f"replaced the rows of the earlier run(s) of this date {job_run_id} (tagged superseded_by" in rerun.format()
     now = read(spark, runs, tables.FORECASTS).where(
         (F.col("run_date") == FULL_DATE) & (F.col("source") == "trained") & (F.col("shop") == "b")
     )

@@ -244,7 +244,8 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
                                  models_job_run_id=rerun))
     context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
-    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02", "2024-04-06"]
+    done = parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
+    assert sorted(done.runs) == sorted(replaced) and done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
     assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun, rerun]
     assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
@@ -256,8 +257,8 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     again = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
     context = tracking.RunContext(uri, experiment, again, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
-    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0) == ["2024-03-31", "2024-04-02", "2024-04-05",
-                                                                      "2024-04-06"]
+    assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0).rescore == ["2024-03-31", "2024-04-02", "2024-04-05",
+                                                                             "2024-04-06"]
     assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1]]] == [rerun] * 3 + [again]
     listed = lookup.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
     shown = dict(zip(listed["parent_run_id"], listed["status"]))  # python -m forecasting runs

@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import yaml
@@ -124,11 +125,18 @@ def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_
     return len(children)
 
 
+class Replaced(NamedTuple):
+    """What a run's writes replaced: the earlier job runs of its date and output, and the
+    run dates of the scoring runs that forecast from the models of its date."""
+
+    runs: list[str]
+    rescore: list[str]
+
+
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
-                      wrote: bool | None = None) -> list[str]:
+                      wrote: bool | None = None) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
-    where it wrote its tables (``wrote``, by default: it did not fail). The run
-    dates of the scoring runs whose models it replaced, if any (``mark_superseded``)."""
+    where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``)."""
     from mlflow.entities import Metric
 
     tracker = client(context.tracking_uri)
@@ -143,9 +151,9 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none
         tracker.set_tag(context.parent_run_id, FAILED_AFTER_WRITING_TAG, "true")
-    rescore = mark_superseded(tracker, context) if (not failed if wrote is None else wrote) else []
+    replaced = mark_superseded(tracker, context) if (not failed if wrote is None else wrote) else Replaced([], [])
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
-    return rescore
+    return replaced
 
 
 def same_output(tagged: str | None, output: str | None) -> bool:
@@ -159,7 +167,7 @@ def same_output(tagged: str | None, output: str | None) -> bool:
         str(Path(tagged).expanduser().resolve()) == output)
 
 
-def mark_superseded(tracker, context: RunContext) -> list[str]:
+def mark_superseded(tracker, context: RunContext) -> Replaced:
     """Tag the earlier runs of this job, run date and output, whose rows in the tables
     this run has just replaced, with this run's id: their child runs still look
     current to a search by series. Those that failed or were killed count too: they
@@ -167,14 +175,14 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
     (finished, or failed after writing) that forecast from the models of its date, which it has just
     replaced (again where an earlier rerun tagged them: their rows are still there),
     unless a later scoring run of their date replaced their rows: those forecasts
-    stay in the table until those dates are scored again. Their run dates."""
+    stay in the table until those dates are scored again."""
     earlier = _same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
                                              f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
-    for run in earlier:
-        if SUPERSEDED_TAG not in run.data.tags:
-            tracker.set_tag(run.info.run_id, SUPERSEDED_TAG, context.parent_run_id)
+    replaced = [run.info.run_id for run in earlier if SUPERSEDED_TAG not in run.data.tags]
+    for run_id in replaced:
+        tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     if context.job != TRAIN_JOB:
-        return []
+        return Replaced(replaced, [])
     scored = _same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                             f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -189,7 +197,7 @@ def mark_superseded(tracker, context: RunContext) -> list[str]:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return dates
+    return Replaced(replaced, dates)
 
 
 def _same_output(tracker, context: RunContext, filter_string: str) -> list:

@@ -269,10 +269,13 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
-    rescore = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True)
-    if rescore:
-        summary.note += (f"  the scored forecasts of {', '.join(rescore)} came from models of this date that this run "
-                         f"or an earlier rerun replaced: score those dates again (their scoring runs are tagged "
+    replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True)
+    if replaced.runs:
+        summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
+                         f"{tracking.SUPERSEDED_TAG}; their rows stay readable by time travel)\n")
+    if replaced.rescore:
+        summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
+                         f"this run or an earlier rerun replaced: score those dates again (their scoring runs are tagged "
                          f"{tracking.MODELS_REPLACED_TAG})\n")
 
 
