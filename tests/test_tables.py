@@ -325,6 +325,42 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     assert set(forecasts["shop"]) == {"a"}  # no forecast from the rejected input's old start
 
 
+def test_a_scoring_run_whose_models_a_training_rerun_replaced_meanwhile_says_so_and_is_tagged(
+        spark, tmp_path, monkeypatch):
+    # training and scoring take different locks: a rerun of the models' date that ended before
+    # this run started its MLflow run could not tag it, and its forecasts are the old models'
+    source = daily_series(20, seed=1).assign(shop="a")
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y"))
+    models_path = tables.table_paths(config)[tables.MODELS]
+
+    def models_of(job_run_id: str):
+        return spark.createDataFrame(pd.DataFrame({
+            "shop": ["a"], "model": ["naive"], "frequency": ["D"], "interval_width": [0.8], "child_run_id": ["run-a"],
+            "model_json": [model_store.dump("naive", source)], "run_date": [dt.date(2024, 1, 20)],
+            "job_run_id": [job_run_id]}))
+
+    models_of("job-1").write.format("delta").partitionBy("run_date").save(models_path)
+    original_stage = scoring.stage
+
+    def stage_while_a_rerun_writes(*args, **kwargs):
+        models_of("job-2").write.format("delta").mode("overwrite").save(models_path)
+        return original_stage(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "stage", stage_while_a_rerun_writes)
+    summary = scoring.run_scoring(spark, config, "2024-01-20")
+    assert summary.counts == {scoring.SCORED_OK: 1}
+    assert ("the models of 2024-01-20 were replaced by the training run job-2 while this run scored them: score "
+            "2024-01-20 again") in summary.format()
+    tags = mlflow.MlflowClient(summary.tracking_uri).get_run(summary.job_run_id).data.tags
+    assert (tags[tracking.MODELS_JOB_RUN_TAG], tags[tracking.MODELS_REPLACED_TAG]) == ("job-1", "job-2")
+    # and none where they stayed
+    monkeypatch.setattr(scoring, "stage", original_stage)
+    again = scoring.run_scoring(spark, config, "2024-01-20")
+    assert "were replaced" not in again.format()
+    assert tracking.MODELS_REPLACED_TAG not in mlflow.MlflowClient(again.tracking_uri).get_run(again.job_run_id).data.tags
+
+
 def test_a_rejected_series_is_named_by_its_time_key_in_utc_whatever_the_drivers_time_zone(spark, monkeypatch):
     import time
     from types import SimpleNamespace

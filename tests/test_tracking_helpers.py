@@ -238,19 +238,28 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     # one that failed after writing its rows: they are there
     scored.append(job_run(job="score_forecast", date="2024-04-06", model_run_date="2024-03-31", status="FAILED",
                           failed_after_writing="true"))
+    # one still running (or killed) that read the models the rerun replaces: its rows are, or will be, theirs
+    scored.append(job_run(job="score_forecast", date="2024-04-07", model_run_date="2024-03-31", status="RUNNING",
+                          models_job_run_id="the-first-training"))
     rerun = client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id
+    # one just started, before it read any models, and one running on the rerun's
+    running_others = [job_run(job="score_forecast", date="2024-04-08", model_run_date="2024-03-31", status="RUNNING"),
+                      job_run(job="score_forecast", date="2024-04-09", model_run_date="2024-03-31", status="RUNNING",
+                              models_job_run_id=rerun)]
     # a scoring run that read the rerun's own models, between its writes and its end
     scored_others.append(job_run(job="score_forecast", date="2024-04-05", model_run_date="2024-03-31",
                                  models_job_run_id=rerun))
     context = tracking.RunContext(uri, experiment, rerun, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
     done = parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
-    assert sorted(done.runs) == sorted(replaced) and done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06"]
+    assert sorted(done.runs) == sorted(replaced)
+    assert done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06", "2024-04-07"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
     assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun, rerun]
     assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
-    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 3
-    assert not [run_id for run_id in [*scored_others, *replaced] if tracking.MODELS_REPLACED_TAG in tags(run_id)]
+    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 4
+    assert not [run_id for run_id in [*scored_others, *running_others, *replaced]
+                if tracking.MODELS_REPLACED_TAG in tags(run_id)]
     # a second rerun names the same dates again (their forecasts are still those of the first models),
     # and that of the scoring run that read the first rerun's; each tag names the run that replaced
     # the models its scoring run read
@@ -258,8 +267,9 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     context = tracking.RunContext(uri, experiment, again, "2024-03-31", False, False, job="train_forecast",
                                   output_path="out")
     assert parent_run.finish_parent_run(context, {"ok": 1}, 1.0).rescore == ["2024-03-31", "2024-04-02", "2024-04-05",
-                                                                             "2024-04-06"]
-    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1]]] == [rerun] * 3 + [again]
+                                                                             "2024-04-06", "2024-04-07", "2024-04-09"]
+    assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1], running_others[-1]]
+            ] == [rerun] * 4 + [again] * 2
     listed = lookup.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
     shown = dict(zip(listed["parent_run_id"], listed["status"]))  # python -m forecasting runs
     assert (shown[replaced[0]], shown[scored[0]]) == ("FINISHED, replaced", "FINISHED, models replaced")

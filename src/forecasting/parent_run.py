@@ -184,10 +184,13 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [])
     scored = _same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
-                                            f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'")
+                                            f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
-    # that read this run's models (it names the training run it read) is current
-    stale = [run for run in scored if (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in run.data.tags)
+    # still running (or killed) that read the models before this run replaced them writes, or
+    # wrote, forecasts from them; one that read this run's models (it names the training run
+    # it read) is current
+    stale = [run for run in scored if (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in run.data.tags
+                                       or (run.info.status == "RUNNING" and MODELS_JOB_RUN_TAG in run.data.tags))
              and SUPERSEDED_TAG not in run.data.tags and run.data.tags.get(MODELS_JOB_RUN_TAG) != context.parent_run_id]
     for run in stale:  # the tag names the run that replaced the models they read, not a later rerun
         if MODELS_REPLACED_TAG not in run.data.tags:
@@ -200,10 +203,12 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     return Replaced(replaced, dates)
 
 
-def _same_output(tracker, context: RunContext, filter_string: str) -> list:
+def _same_output(tracker, context: RunContext, filter_string: str, running: bool = False) -> list:
     """The other ended runs of the search that wrote to this run's output (RUNNING
-    ones are another job going on, or ended by end_stale_runs at the start)."""
+    ones are another job going on, or ended by end_stale_runs at the start), and
+    with ``running`` the RUNNING ones too."""
     runs = tracker.search_runs([context.experiment_id], filter_string=filter_string)
     # the path compared here: it may hold quotes, which a filter string cannot escape
-    return [run for run in runs if run.info.run_id != context.parent_run_id and run.info.status != "RUNNING"
+    return [run for run in runs if run.info.run_id != context.parent_run_id
+            and (running or run.info.status != "RUNNING")
             and same_output(run.data.tags.get(OUTPUT_PATH_TAG), context.output_path)]

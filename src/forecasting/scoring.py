@@ -178,6 +178,25 @@ def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tupl
     return row["models"], row["unmodelled"], row["null_key"], row["trained_by"]
 
 
+def _say_if_models_replaced(spark, config: JobConfig, context, summary: JobSummary, version: int | None, chosen: str,
+                            trained_by: str | None) -> None:
+    """Tag and say when a training rerun of the models' date replaced them while this run
+    scored (training and scoring take different locks): that rerun, ending before this
+    run had started, did not see it to tag, and this run's forecasts are the old models'."""
+    if trained_by is None or (version is not None and lineage.latest_version(
+            spark, tables.table_paths(config)[tables.MODELS], config.output.format) == version):
+        return
+    now = tables.read_table(spark, config, tables.MODELS).where(F.col("run_date") == F.lit(chosen).cast("date"))
+    replaced_by = now.agg(F.max("job_run_id")).first()[0]
+    if replaced_by in (None, trained_by):
+        return
+    tracking.client(context.tracking_uri).set_tag(context.parent_run_id, tracking.MODELS_REPLACED_TAG, replaced_by)
+    said = (f"the models of {chosen} were replaced by the training run {replaced_by} while this run scored them: "
+            f"score {summary.run_date} again")
+    logger.warning("%s (this run is tagged %s)", said, tracking.MODELS_REPLACED_TAG)
+    summary.note += f"  {said}\n"
+
+
 def training_params(tracking_uri: str, trained_by: str | None) -> dict[str, str]:
     """The params of the training run ``trained_by`` (its config, as the parent run
     records it); none where that run cannot be read (another tracking store)."""
@@ -319,6 +338,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 {"run_date": run_date, "source": tables.SCORED}, keys, context.parent_run_id,
             )
         summary.wrote = True
+        with job_description(spark, "check the models read are still the date's"):
+            _say_if_models_replaced(spark, config, context, summary, version, chosen, trained_by)
         with job_description(spark, "count the series by status"):
             summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
         with job_description(spark, "name the series not scored, or scored from old data"):
