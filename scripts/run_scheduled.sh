@@ -140,9 +140,26 @@ if [ -z "${PYSPARK_PYTHON:-}" ]; then
     fi
 fi
 echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
+# In the background, in a process group of its own (set -m), so that a SIGTERM or SIGINT sent
+# to this script (a scheduler's timeout, systemd, Ctrl-C) reaches the job's JVM and Python
+# driver: the job then ends its MLflow run FAILED and exits, and this script waits for it.
+# In the foreground the signal would end this script alone, the job running on unseen (still
+# holding the lock, as it should while it writes), without its exit code in the log. Its
+# input is not the terminal, where a background group that read it would be stopped.
+set -m
 # shellcheck disable=SC2086  # SPARK_SUBMIT_ARGS is a list of options
-"$spark_submit" ${SPARK_SUBMIT_ARGS:-} "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" >> "$log" 2>&1
+"$spark_submit" ${SPARK_SUBMIT_ARGS:-} "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" \
+    < /dev/null >> "$log" 2>&1 &
+submitted=$!
+set +m
+trap 'kill -TERM -- "-$submitted" 2>/dev/null' TERM
+trap 'kill -INT -- "-$submitted" 2>/dev/null' INT
+wait "$submitted"
 code=$?
+while kill -0 "$submitted" 2>/dev/null; do  # a trapped signal ended the wait, not the job
+    wait "$submitted"
+    code=$?
+done
 echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
 # cron mails what a job prints, not its exit code: a failed run says so, and where to look
 [ "$code" -eq 0 ] || echo "$0: $job $run_date failed with exit code $code; its log: $log" >&2

@@ -134,6 +134,32 @@ def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):
     assert all(r.info.status != "RUNNING" for r in child_runs(tmp_path, killed.info.run_id))
 
 
+def test_a_job_stopped_by_sigterm_ends_its_mlflow_run_failed_and_exits_143(tmp_path):
+    # a scheduler's timeout, YARN or Kubernetes stopping the driver: Python's default, an exit
+    # on the spot, had left the parent run RUNNING until a rerun of the date (if any) ended it
+    stores = [f"s{i}" for i in range(4)]
+    input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
+    job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=4"), cwd=tmp_path, env=environment(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and job.poll() is None and not parent_runs(tmp_path):
+            time.sleep(0.5)
+        assert job.poll() is None, "the job ended before it could be stopped"
+        os.killpg(job.pid, signal.SIGTERM)  # the whole group, as a scheduler stops it
+        assert job.wait(timeout=120) == 143
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    for _ in range(100):  # the Python driver may end its run just after the JVM has exited
+        [parent] = parent_runs(tmp_path)
+        if parent.info.status != "RUNNING":
+            break
+        time.sleep(0.2)
+    assert parent.info.status == "FAILED" and parent.data.tags["ended_by"] == "SIGTERM"
+    assert all(r.info.status != "RUNNING" for r in child_runs(tmp_path, parent.info.run_id))
+
+
 def test_too_many_failed_series_exit_5_after_writing_everything(tmp_path):
     # a 10-row series (under two weeks: the fallback is naive) whose training fails
     input_path = write_input(tmp_path, {"good": daily_series(60), "bad": daily_series(10)})

@@ -1,5 +1,6 @@
 """The scheduler wrapper, run the way cron runs it: its logs, lock and exit codes."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -134,6 +135,47 @@ esac
     assert [name.split("-")[-2] for name in finished] == ["held", "other"]
     refused = [text for text in logs.values() if "still going" in text]
     assert len(refused) == 4 and all(f"writing {home / 'out-held'} is still going" in text for text in refused)
+
+
+@pytest.mark.parametrize("sent, expected", [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")])
+def test_a_signal_to_the_wrapper_reaches_the_job_whose_exit_code_it_waits_for_and_logs(tmp_path, sent, expected):
+    # A scheduler's timeout signals the wrapper alone: the job (here a stand-in, with a child of
+    # its own as spark-submit's JVM has its Python driver) had run on unseen, holding the lock
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    fake = tmp_path / "spark-submit"
+    # spark-submit's JVM starts the Python driver as a child process, not in a shell
+    fake.write_text(f"""#!{sys.executable}
+import signal, subprocess, sys, time
+from pathlib import Path
+role = sys.argv[1] if sys.argv[1:] == ["driver"] else "job"
+def record(signum, frame):
+    Path("{marks}", role).write_text(signal.Signals(signum).name)
+    sys.exit(128 + signum)
+signal.signal(signal.SIGTERM, record)
+signal.signal(signal.SIGINT, record)
+if role == "job":
+    subprocess.Popen([sys.executable, __file__, "driver"])
+Path("{marks}", role + "-started").touch()
+time.sleep(60)
+""")
+    fake.chmod(0o755)
+    run = subprocess.Popen(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20"], cwd=tmp_path,
+                           env=wrapper_env(tmp_path, spark_submit=fake), stderr=subprocess.PIPE, text=True)
+    for _ in range(300):
+        if (marks / "job-started").exists() and (marks / "driver-started").exists():
+            break
+        time.sleep(0.1)
+    run.send_signal(sent)
+    run.wait(timeout=60)
+    code = 128 + sent
+    assert run.returncode == code, run.stderr.read()
+    assert (marks / "job").read_text().strip() == (marks / "driver").read_text().strip() == expected
+    log = only_log(tmp_path / "logs", "train_forecast-2024-02-20-*.log")
+    assert log.rstrip().endswith(f"train 2024-02-20: exit code {code}")
+    # the lock went with the job: the next run of that date is not refused
+    again = wrapper(tmp_path, "train", "--run-date", "2024-02-20", spark_submit="/bin/true")
+    assert again.returncode == 0, again.stderr
 
 
 def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config):

@@ -7,6 +7,7 @@ import gc
 import importlib
 import logging
 import re
+import signal
 import sys
 import threading
 import traceback
@@ -26,6 +27,8 @@ EXIT_CONFIG = 2
 EXIT_INPUT = 3
 EXIT_TRACKING = 4
 EXIT_TOO_MANY_FAILED = 5
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # pandas' nanosecond times end on 2262-04-11: a run date in 2261 or later could fail
@@ -133,8 +136,29 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), name=f"import-{module}", daemon=True).start()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's timeout, YARN or Kubernetes stopping the driver, ``kill``),
+    raised in the main thread as Ctrl-C's KeyboardInterrupt is: the job's MLflow run then
+    ends FAILED, where Python's default for SIGTERM, an exit on the spot, left it RUNNING."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated("SIGTERM")
+
+
 def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
     """Config, session, ``job(spark, config)``, summary; errors become exit codes."""
+    if threading.current_thread() is threading.main_thread():  # only there can a handler be set
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run_job(job, args, app_name, logger)
+    except KeyboardInterrupt as stop:  # SIGINT (PySpark's handler cancels the Spark jobs first), or SIGTERM
+        logger.error("stopped by %s: a run it had started in MLflow ends FAILED (tagged ended_by); rerunning the "
+                     "date replaces what it wrote", str(stop) or "SIGINT")
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+
+
+def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
     config = load_or_exit(args)
     problem = horizon_problem(config, args.run_date)
     if problem:

@@ -134,9 +134,10 @@ class Replaced(NamedTuple):
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
-                      wrote: bool | None = None) -> Replaced:
+                      wrote: bool | None = None, ended_by: str | None = None) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
-    where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``)."""
+    where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),
+    and what stopped it (``ended_by``: a signal), if anything did."""
     from mlflow.entities import Metric
 
     tracker = client(context.tracking_uri)
@@ -147,6 +148,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     values["wall_seconds"] = wall_seconds
     metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
     tracker.log_batch(context.parent_run_id, metrics=metrics)
+    if ended_by:
+        tracker.set_tag(context.parent_run_id, "ended_by", ended_by)
     if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none

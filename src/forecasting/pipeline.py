@@ -258,9 +258,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     ``started`` is the job's start (time.monotonic) for its wall time."""
     try:
         yield
-    except BaseException:
+    except BaseException as err:
+        stopped_by = (str(err) or "SIGINT") if isinstance(err, KeyboardInterrupt) else None  # cli.Terminated: SIGTERM
         parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
-                                     wrote=summary.wrote)
+                                     wrote=summary.wrote, ended_by=stopped_by)
         if summary.wrote:  # the traceback that follows reads as if nothing was written
             logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place, its "
                          "MLflow run %s is tagged %s; rerunning the date rewrites them", ", ".join(summary.tables),
