@@ -342,6 +342,9 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
         assert tables.read_table(spark, config, name).count() > 0
     runs = mlflow.search_runs(experiment_names=["pipeline-write-failure"], filter_string="tags.job = 'train_forecast'")
     assert list(runs["status"]) == ["FAILED"]
+    # which tables hold its rows, the others an earlier run's (none here)
+    written = runs[f"tags.{tracking.FAILED_AFTER_WRITING_TAG}"].iloc[0]
+    assert written in ("partly: series_results, models", "partly: models, series_results")
 
 
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):

@@ -134,10 +134,11 @@ class Replaced(NamedTuple):
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
-                      wrote: bool | None = None, ended_by: str | None = None) -> Replaced:
+                      wrote: bool | None = None, ended_by: str | None = None, partly: list[str] = ()) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
     where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),
-    and what stopped it (``ended_by``: a signal), if anything did."""
+    what stopped it (``ended_by``: a signal), if anything did, and the tables it wrote
+    where it failed among its writes (``partly``)."""
     from mlflow.entities import Metric
 
     tracker = client(context.tracking_uri)
@@ -154,6 +155,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none
         tracker.set_tag(context.parent_run_id, FAILED_AFTER_WRITING_TAG, "true")
+    elif failed and partly:  # in some of them only: the others hold an earlier run's rows of its date
+        tracker.set_tag(context.parent_run_id, FAILED_AFTER_WRITING_TAG, f"partly: {', '.join(partly)}")
     replaced = mark_superseded(tracker, context) if (not failed if wrote is None else wrote) else Replaced([], [])
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
     return replaced

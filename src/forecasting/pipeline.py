@@ -45,6 +45,7 @@ class JobSummary:
     max_failed_share: float = 1.0
     untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
     wrote: bool = False  # its tables' rows are written: those of an earlier run of its date are replaced
+    written: list[str] = field(default_factory=list)  # the tables written so far, while it writes them
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
 
     @property
@@ -175,7 +176,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
         else:
-            _write_tables(staged, config, summary.tables, run_date, context.parent_run_id)
+            _write_tables(staged, config, summary, run_date, context.parent_run_id)
         # not after a failure among the writes, which leaves some tables as the earlier run
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
@@ -260,12 +261,18 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         yield
     except BaseException as err:
         stopped_by = (str(err) or "SIGINT") if isinstance(err, KeyboardInterrupt) else None  # cli.Terminated: SIGTERM
+        partly = [] if summary.wrote else summary.written
         parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
-                                     wrote=summary.wrote, ended_by=stopped_by)
+                                     wrote=summary.wrote, ended_by=stopped_by, partly=partly)
         if summary.wrote:  # the traceback that follows reads as if nothing was written
             logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place, its "
                          "MLflow run %s is tagged %s; rerunning the date rewrites them", ", ".join(summary.tables),
                          summary.run_date, context.parent_run_id, tracking.FAILED_AFTER_WRITING_TAG)
+        elif partly:  # among its writes: the other tables still hold an earlier run's rows of the date
+            logger.error("the run failed among its table writes: %s hold its rows of run date %s, the other tables "
+                         "an earlier run's; its MLflow run %s is tagged %s; rerunning the date rewrites them all",
+                         ", ".join(partly), summary.run_date, context.parent_run_id,
+                         tracking.FAILED_AFTER_WRITING_TAG)
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
@@ -295,8 +302,10 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str,
     return stage_path
 
 
-def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], run_date: str, job_run_id: str) -> None:
+def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str) -> None:
+    """The three tables' slices of ``run_date``, each named in ``summary.written`` once committed."""
     keys = list(config.input.key_columns)
+    paths = summary.tables
     outputs = {
         tables.FORECASTS: (
             spark_training.forecasts_table(staged, keys, run_date, job_run_id),
@@ -313,6 +322,7 @@ def _write_tables(staged: DataFrame, config: JobConfig, paths: dict[str, str], r
         df, slice_values = outputs[name]
         with job_description(staged.sparkSession, f"write {name}"):  # each thread's own
             tables.write_slice(df, name, paths[name], config.output.format, slice_values, keys, job_run_id)
+        summary.written.append(name)
 
     # Side by side: each write is mostly the driver's planning and commit, one after
     # another they left a core idle (400 series: 2.6 s in a row).
