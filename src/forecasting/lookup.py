@@ -195,8 +195,8 @@ def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
     except (NotFound, MlflowException):
         return []  # the child run's line says where MLflow is not
     output = tables.output_root(config)
-    return [run.info.run_id for run in runs if run.info.run_id != job_run_id
-            and tracking.SUPERSEDED_TAG in run.data.tags and same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), output)]
+    return [run.info.run_id for run in runs if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
+            and same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), output)]
 
 
 def _dates_text(dates: list[str], shown: int = 6) -> str:

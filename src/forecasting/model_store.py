@@ -64,8 +64,8 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
 def fitted_history(name: str, text: str) -> pd.DataFrame:
     """The rows (``ds``, ``y``) a stored model was fitted on: the series as cleaning left
     it on its run date (Prophet's without the missing values it skips, and to the 10
-    decimals its JSON keeps). What a past
-    forecast came from, whatever its input has become since."""
+    decimals its JSON keeps). What a past forecast came from, whatever its input has
+    become since."""
     if name == PROPHET:
         return model.from_json(text).history[["ds", "y"]].reset_index(drop=True)
     stored = json.loads(text)

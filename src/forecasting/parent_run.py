@@ -19,8 +19,8 @@ from forecasting import lineage
 from forecasting.config import JobConfig
 from forecasting.redaction import redact_secrets, redact_url_password
 from forecasting.tracking import (
-    FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG,
-    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
+    ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
+    MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
     RunContext, _flatten, client, credentials_from_environment, end_run, http_settings, param_value, prepare_server,
     sqlite_artifact_root,
 )
@@ -108,7 +108,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     ended_by = f"a later {job} run of {run_date}"
     for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
-        tracker.set_tag(parent.info.run_id, "ended_by", ended_by)
+        tracker.set_tag(parent.info.run_id, ENDED_BY_TAG, ended_by)
         end_run(tracker, parent.info.run_id, "FAILED")
         logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
                        job, parent.info.run_id, run_date, children)
@@ -120,7 +120,7 @@ def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_
         [experiment_id], filter_string=f"tags.{PARENT_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'",
     )
     for run in children:
-        tracker.set_tag(run.info.run_id, "ended_by", ended_by)
+        tracker.set_tag(run.info.run_id, ENDED_BY_TAG, ended_by)
         end_run(tracker, run.info.run_id, "FAILED")
     return len(children)
 
@@ -150,7 +150,7 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if ended_by:
-        tracker.set_tag(context.parent_run_id, "ended_by", ended_by)
+        tracker.set_tag(context.parent_run_id, ENDED_BY_TAG, ended_by)
     if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none
@@ -178,10 +178,11 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     this run has just replaced, with this run's id: their child runs still look
     current to a search by series. Those that failed or were killed count too: they
     may have written some of their rows. A training run also tags the scoring runs
-    (finished, or failed after writing) that forecast from the models of its date, which it has just
-    replaced (again where an earlier rerun tagged them: their rows are still there),
-    unless a later scoring run of their date replaced their rows: those forecasts
-    stay in the table until those dates are scored again."""
+    (finished, failed after writing, or still running on models they read) that forecast
+    from the models of its date, which it has just replaced, unless a later scoring run of
+    their date replaced their rows: those forecasts stay in the table until those dates are
+    scored again. It names their dates again where an earlier rerun tagged them (their rows
+    are still there); the tag keeps the rerun that replaced the models they read."""
     earlier = _same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
                                              f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
     replaced = [run.info.run_id for run in earlier if SUPERSEDED_TAG not in run.data.tags]

@@ -283,8 +283,8 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          f"{tracking.SUPERSEDED_TAG}; their rows stay readable by time travel)\n")
     if replaced.rescore:
         summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
-                         f"this run or an earlier rerun replaced: score those dates again (their scoring runs are tagged "
-                         f"{tracking.MODELS_REPLACED_TAG})\n")
+                         "this run or an earlier rerun replaced: score those dates again (their scoring runs are "
+                         f"tagged {tracking.MODELS_REPLACED_TAG})\n")
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,
