@@ -1,4 +1,5 @@
 """The notebook's helpers, without Spark."""
+import datetime as dt
 import re
 import time
 from types import SimpleNamespace
@@ -177,6 +178,8 @@ def test_a_parquet_tables_older_int96_times_and_newer_utc_times_read_alike(tmp_p
                        use_deprecated_int96_timestamps=int96)
     rows = explore.read_series(tmp_path / "forecasts", {"store": "a"}, fmt="parquet")
     assert rows["ds"].dtype == "datetime64[ns]" and rows["ds"].tolist() == [midnight, midnight]
+    # the partition folders' run dates as dates, as a Delta table gives them (text matched no date)
+    assert sorted(rows["run_date"]) == [dt.date(2024, 1, 1), dt.date(2024, 1, 8)]
 
 
 def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):

@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import model, model_store, parent_run, pipeline, serving, tables, tracking
+from forecasting import lookup, model, model_store, parent_run, pipeline, serving, tables, tracking
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -157,6 +157,11 @@ def test_a_parquet_models_table_is_served_as_it_is_and_a_version_a_rerun_replace
     # a rerun of the date overwrites the parquet rows: version 1 would answer with version 2's models
     config, rerun = train(spark, tmp_path, "tracking.registered_model=parquet-forecaster", "output.format=parquet",
                           seed=80)
+    # the rerun, and the series' lookup, say the replaced rows are gone: no time travel in parquet
+    replaced = f"replaced the rows of the earlier run(s) of this date {summary.job_run_id} (tagged superseded_by; "
+    assert replaced + "a parquet table keeps no earlier rows)" in rerun.format()
+    shown = lookup.format_series(lookup.series_report(config, {"store": "s0"}))
+    assert f"earlier runs of this date: {summary.job_run_id} (a parquet table keeps no earlier rows)" in shown
     assert served_in_process(rerun, "parquet-forecaster", 2)["yhat"].tolist() == pytest.approx(
         trained_forecasts(spark, config)["yhat"].tolist(), rel=1e-9)
     with pytest.raises(Exception, match=f"models of job run {summary.job_run_id} .* were replaced by job run "

@@ -113,6 +113,14 @@ class SeriesReport:
     child_run_where: list[str]  # lines saying where to open the child run
     asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
+    output_format: str = "delta"
+
+    @property
+    def replaced_rows(self) -> str:
+        """Where the replaced runs' rows are."""
+        if self.output_format == "delta":
+            return "their rows: time travel, docs/results.md, Explaining a past forecast"
+        return "a parquet table keeps no earlier rows"
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
@@ -173,7 +181,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
 
     status, where = _child_run(config, result.get("child_run_id"))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
-                        run_date, _replaced_runs(config, result))
+                        run_date, _replaced_runs(config, result), config.output.format)
 
 
 def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
@@ -277,8 +285,8 @@ def format_series(report: SeriesReport) -> str:
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
-        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} (their rows: time travel, "
-                        "docs/results.md, Explaining a past forecast)")] if report.replaced_runs else []),
+        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} ({report.replaced_rows})")]
+          if report.replaced_runs else []),
         ("child run", f"{_text(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
         *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
     ]

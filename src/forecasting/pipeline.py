@@ -45,6 +45,7 @@ class JobSummary:
     max_failed_share: float = 1.0
     untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
     wrote: bool = False  # its tables' rows are written: those of an earlier run of its date are replaced
+    output_format: str = "delta"  # whose tables keep the rows a rerun replaced (parquet's do not)
     written: list[str] = field(default_factory=list)  # the tables written so far, while it writes them
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
 
@@ -155,7 +156,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri,
         tables={name: tables.table_paths(config)[name] for name in written},
-        max_failed_share=config.reliability.max_failed_share,
+        max_failed_share=config.reliability.max_failed_share, output_format=config.output.format,
         title="Evaluation run" if evaluate else "Forecast run",
         note=timeless_note,
     )
@@ -279,8 +280,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
     replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True)
     if replaced.runs:
+        kept = ("their rows stay readable by time travel" if summary.output_format == "delta"
+                else "a parquet table keeps no earlier rows")
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
-                         f"{tracking.SUPERSEDED_TAG}; their rows stay readable by time travel)\n")
+                         f"{tracking.SUPERSEDED_TAG}; {kept})\n")
     if replaced.rescore:
         summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
                          "this run or an earlier rerun replaced: score those dates again (their scoring runs are "

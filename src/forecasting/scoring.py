@@ -280,6 +280,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
         title="Scoring run", note=f"  from the models of run date {chosen}\n",
         statuses=(SCORED_OK, NO_INPUT, REJECTED, FAILED), max_failed_share=config.reliability.max_failed_share,
+        output_format=config.output.format,
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
     if unmodelled:  # new since that training run: they need one before they can be scored
