@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -345,6 +346,38 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
     # which tables hold its rows, the others an earlier run's (none here)
     written = runs[f"tags.{tracking.FAILED_AFTER_WRITING_TAG}"].iloc[0]
     assert written in ("partly: series_results, models", "partly: models, series_results")
+
+
+def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_failure_raised(tmp_path, caplog):
+    def started(store: Path) -> tuple[tracking.RunContext, pipeline.JobSummary]:
+        client = tracking.client(store.as_uri())
+        experiment = client.create_experiment("lost")
+        run_id = client.create_run(experiment).info.run_id
+        context = tracking.RunContext(store.as_uri(), experiment, run_id, RUN_DATE, False, False)
+        return context, pipeline.JobSummary(RUN_DATE, run_id, experiment, store.as_uri(), {"forecasts": "out"},
+                                            counts={"ok": 1})
+
+    def lose_the_store():
+        shutil.rmtree(store)
+        store.write_text("")  # a file where the store's folder was: every MLflow call fails
+
+    # a failure after the writes: said first, then that failure raised, not ending the run's
+    store = tmp_path / "mlruns"
+    context, summary = started(store)
+    with pytest.raises(RuntimeError, match="the job's own failure"):
+        with pipeline.finishing(context, summary, time.monotonic()):
+            summary.wrote = True
+            lose_the_store()
+            raise RuntimeError("the job's own failure")
+    assert "the run failed after writing its tables (forecasts)" in caplog.text
+    assert f"could not mark MLflow run {context.parent_run_id} FAILED (" in caplog.text
+    # a run that ended well, but not its MLflow run: a tracking error (exit 4), the tables named written
+    store = tmp_path / "another-mlruns"
+    context, summary = started(store)
+    with pytest.raises(tracking.TrackingUnavailable, match=f"the tables are written, but MLflow run "
+                                                           f"{context.parent_run_id} could not be ended"):
+        with pipeline.finishing(context, summary, time.monotonic()):
+            lose_the_store()
 
 
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):

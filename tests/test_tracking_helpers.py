@@ -207,6 +207,15 @@ def test_a_failed_job_run_ends_its_children_in_flight_and_a_rerun_those_of_a_kil
     assert (status(parent), status(done), status(in_flight)) == ("FAILED", "FINISHED", "FAILED")
     assert client.get_run(in_flight).data.tags["ended_by"] == "its job run failing"
 
+    # a finished job whose tracking failed as a series' run ended (its series counted untracked)
+    # ends that run, left RUNNING under a FINISHED parent; without any such series it searches none
+    for untracked in (0, 1):
+        parent, (done, lost) = job_run("2024-04-14")
+        context = tracking.RunContext(uri, experiment, parent, "2024-04-14", log_models=False, log_plots=False)
+        parent_run.finish_parent_run(context, {"ok": 2}, 1.0, untracked=untracked)
+        assert (status(parent), status(done), status(lost)) == ("FINISHED", "FINISHED", ("RUNNING", "FAILED")[untracked])
+    assert client.get_run(lost).data.tags["ended_by"] == "tracking failing as it ended"
+
     # a killed job ended nothing: the rerun of its date ends its parent and the children in flight
     killed, (_, in_flight) = job_run("2024-04-07")
     parent_run.end_stale_runs(client, experiment, "train_forecast", "2024-04-07")

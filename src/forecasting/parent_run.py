@@ -134,11 +134,13 @@ class Replaced(NamedTuple):
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
-                      wrote: bool | None = None, ended_by: str | None = None, partly: list[str] = ()) -> Replaced:
+                      wrote: bool | None = None, ended_by: str | None = None, partly: list[str] = (),
+                      untracked: int = 0) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
     where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),
     what stopped it (``ended_by``: a signal), if anything did, and the tables it wrote
-    where it failed among its writes (``partly``)."""
+    where it failed among its writes (``partly``). With series whose tracking failed
+    (``untracked``), their child runs that tracking could not end are ended FAILED."""
     from mlflow.entities import Metric
 
     tracker = client(context.tracking_uri)
@@ -151,8 +153,11 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if ended_by:
         tracker.set_tag(context.parent_run_id, ENDED_BY_TAG, ended_by)
-    if failed:  # the series in flight when it failed: their runs would stay RUNNING for good
+    # the series in flight when it failed, or whose end tracking lost: their runs would stay RUNNING for good
+    if failed:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
+    elif untracked:
+        end_running_children(tracker, context.experiment_id, context.parent_run_id, "tracking failing as it ended")
     if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none
         tracker.set_tag(context.parent_run_id, FAILED_AFTER_WRITING_TAG, "true")
     elif failed and partly:  # in some of them only: the others hold an earlier run's rows of its date

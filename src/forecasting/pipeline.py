@@ -263,8 +263,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     except BaseException as err:
         stopped_by = (str(err) or "SIGINT") if isinstance(err, KeyboardInterrupt) else None  # cli.Terminated: SIGTERM
         partly = [] if summary.wrote else summary.written
-        parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
-                                     wrote=summary.wrote, ended_by=stopped_by, partly=partly)
+        # said first: tracking may be what failed, and ending the run with it
         if summary.wrote:  # the traceback that follows reads as if nothing was written
             logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place, its "
                          "MLflow run %s is tagged %s; rerunning the date rewrites them", ", ".join(summary.tables),
@@ -274,11 +273,25 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          "an earlier run's; its MLflow run %s is tagged %s; rerunning the date rewrites them all",
                          ", ".join(partly), summary.run_date, context.parent_run_id,
                          tracking.FAILED_AFTER_WRITING_TAG)
+        try:
+            parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
+                                         wrote=summary.wrote, ended_by=stopped_by, partly=partly,
+                                         untracked=summary.untracked)
+        except Exception as end_err:  # the failure itself is the one to raise
+            logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends "
+                         "it", context.parent_run_id, redaction.redact_url_password(_first_line(end_err)))
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
-    replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True)
+    try:
+        replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True,
+                                                untracked=summary.untracked)
+    except Exception as err:  # the tracking server gone since the tables were written: exit 4, retry later
+        raise tracking.TrackingUnavailable(
+            f"the tables are written, but MLflow run {context.parent_run_id} could not be ended "
+            f"({redaction.redact_url_password(_first_line(err))}): it stays RUNNING until a rerun of the date, "
+            "which is safe, ends it") from err
     if replaced.runs:
         kept = ("their rows stay readable by time travel" if summary.output_format == "delta"
                 else "a parquet table keeps no earlier rows")
@@ -288,6 +301,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
                          "this run or an earlier rerun replaced: score those dates again (their scoring runs are "
                          f"tagged {tracking.MODELS_REPLACED_TAG})\n")
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,
