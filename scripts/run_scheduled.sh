@@ -160,6 +160,12 @@ while kill -0 "$submitted" 2>/dev/null; do  # a trapped signal ended the wait, n
     wait "$submitted"
     code=$?
 done
+# The JVM, which the signal reached too, can end before the Python driver, still ending its
+# MLflow run: the lock is kept, and the exit logged, once the whole group is gone (a minute at most).
+for _ in $(seq 600); do
+    kill -0 -- "-$submitted" 2>/dev/null || break
+    sleep 0.1
+done
 echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
 # cron mails what a job prints, not its exit code: a failed run says so, and where to look
 [ "$code" -eq 0 ] || echo "$0: $job $run_date failed with exit code $code; its log: $log" >&2

@@ -267,6 +267,11 @@ def test_a_password_in_a_url_is_redacted_whatever_it_holds(url, shown):
     ("mssql+pyodbc:///?odbc_connect=SERVER=db;UID=me;Password=s3cret;Encrypt=yes",
      "mssql+pyodbc:///?odbc_connect=SERVER=db;UID=me;Password=(redacted);Encrypt=yes"),
     ("mssql+pyodbc:///?odbc_connect=PWD%3Dx1%3BUID%3Dme", "mssql+pyodbc:///?odbc_connect=PWD%3D(redacted)%3BUID%3Dme"),
+    # a password holding a ; is braced, encoded or not
+    ("mssql+pyodbc:///?odbc_connect=UID=me;PWD={se;c}}ret};Encrypt=yes",
+     "mssql+pyodbc:///?odbc_connect=UID=me;PWD=(redacted);Encrypt=yes"),
+    ("mssql+pyodbc:///?odbc_connect=UID%3Dme%3BPWD%3D%7Bse%3Bc%7D%7Dret%7D%3BEncrypt%3Dyes",
+     "mssql+pyodbc:///?odbc_connect=UID%3Dme%3BPWD%3D(redacted)%3BEncrypt%3Dyes"),
 ])
 def test_a_secret_in_a_urls_query_is_redacted_and_its_other_parameters_kept(text, shown):
     # libpq takes a password in the query, a SAS URL its signature: MLflow's errors quote the URL
@@ -362,3 +367,31 @@ def test_text_between_a_url_and_a_later_at_sign_is_kept(text):
 ])
 def test_a_query_parameter_whose_name_holds_a_secret_word_is_redacted(url, shown):
     assert redaction.redact_url_password(f"cannot read '{url}' now") == f"cannot read '{shown}' now"
+
+
+def test_sigterm_raises_terminated_in_the_block_and_what_stopped_a_job_is_found_behind_a_later_error():
+    import signal
+
+    from forecasting import signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(signals.Terminated) as raised:
+        with signals.sigterm_raised():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+    assert signal.getsignal(signal.SIGTERM) is before  # restored: a later SIGTERM is not the job's
+    assert signals.stopped_by(raised.value) == "SIGTERM"
+
+    # the JVM dies from the same signal: Py4J's clean-up fails against it, in the interrupt's place
+    class Py4JNetworkError(Exception):
+        pass
+
+    for interrupt, name in ((signals.Terminated("SIGTERM"), "SIGTERM"), (KeyboardInterrupt(), "SIGINT")):
+        try:
+            try:
+                raise interrupt
+            except KeyboardInterrupt:
+                raise Py4JNetworkError("Answer from Java side is empty")
+        except Py4JNetworkError as later:
+            assert signals.stopped_by(later) == name
+    assert signals.stopped_by(RuntimeError("a job's own failure")) is None

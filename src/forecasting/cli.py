@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import importlib
 import logging
 import re
-import signal
 import sys
 import threading
 import traceback
 from pathlib import Path
 
-from forecasting import python_worker, tables
+from forecasting import python_worker, signals, tables
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
 from forecasting.io import InputError
@@ -136,26 +136,19 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), name=f"import-{module}", daemon=True).start()
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's timeout, YARN or Kubernetes stopping the driver, ``kill``),
-    raised in the main thread as Ctrl-C's KeyboardInterrupt is: the job's MLflow run then
-    ends FAILED, where Python's default for SIGTERM, an exit on the spot, left it RUNNING."""
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated("SIGTERM")
-
-
 def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
     """Config, session, ``job(spark, config)``, summary; errors become exit codes."""
-    if threading.current_thread() is threading.main_thread():  # only there can a handler be set
-        signal.signal(signal.SIGTERM, _raise_terminated)
+    main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
     try:
-        return _run_job(job, args, app_name, logger)
-    except KeyboardInterrupt as stop:  # SIGINT (PySpark's handler cancels the Spark jobs first), or SIGTERM
+        with signals.sigterm_raised() if main_thread else contextlib.nullcontext():
+            return _run_job(job, args, app_name, logger)
+    except BaseException as err:  # SIGINT (PySpark's handler cancels the Spark jobs first), or SIGTERM
+        stop = signals.stopped_by(err)
+        if stop is None:
+            raise
         logger.error("stopped by %s: a run it had started in MLflow ends FAILED (tagged ended_by); rerunning the "
-                     "date replaces what it wrote", str(stop) or "SIGINT")
-        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+                     "date replaces what it wrote", stop)
+        return EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED
 
 
 def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:

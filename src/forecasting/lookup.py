@@ -113,14 +113,7 @@ class SeriesReport:
     child_run_where: list[str]  # lines saying where to open the child run
     asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
-    output_format: str = "delta"
-
-    @property
-    def replaced_rows(self) -> str:
-        """Where the replaced runs' rows are."""
-        if self.output_format == "delta":
-            return "their rows: time travel, docs/results.md, Explaining a past forecast"
-        return "a parquet table keeps no earlier rows"
+    output_format: str = "delta"  # whose tables keep the replaced runs' rows
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
@@ -285,7 +278,7 @@ def format_series(report: SeriesReport) -> str:
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
-        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} ({report.replaced_rows})")]
+        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} ({tables.replaced_rows_note(report.output_format)})")]
           if report.replaced_runs else []),
         ("child run", f"{_text(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
         *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 from urllib.parse import urlparse
 
 import yaml
@@ -134,7 +134,7 @@ class Replaced(NamedTuple):
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
-                      wrote: bool | None = None, ended_by: str | None = None, partly: list[str] = (),
+                      wrote: bool | None = None, ended_by: str | None = None, partly: Sequence[str] = (),
                       untracked: int = 0) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
     where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),

@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import evaluation, io, parent_run, python_worker, redaction, spark_training, tables, tracking, validation
+from forecasting import (evaluation, io, parent_run, python_worker, redaction, signals, spark_training, tables, tracking,
+                         validation)
 from forecasting.cleaning import STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.progress import SeriesCounters, StageProgress
@@ -261,7 +262,9 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     try:
         yield
     except BaseException as err:
-        stopped_by = (str(err) or "SIGINT") if isinstance(err, KeyboardInterrupt) else None  # cli.Terminated: SIGTERM
+        stopped_by = signals.stopped_by(err)
+        # every write committed, where the stop came as their pool closed: written, not partly
+        summary.wrote = summary.wrote or set(summary.written) == set(summary.tables)
         partly = [] if summary.wrote else summary.written
         # said first: tracking may be what failed, and ending the run with it
         if summary.wrote:  # the traceback that follows reads as if nothing was written
@@ -279,7 +282,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                                          untracked=summary.untracked)
         except Exception as end_err:  # the failure itself is the one to raise
             logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends "
-                         "it", context.parent_run_id, redaction.redact_url_password(_first_line(end_err)))
+                         "it", context.parent_run_id, redaction.first_line(end_err))
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
@@ -290,21 +293,15 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     except Exception as err:  # the tracking server gone since the tables were written: exit 4, retry later
         raise tracking.TrackingUnavailable(
             f"the tables are written, but MLflow run {context.parent_run_id} could not be ended "
-            f"({redaction.redact_url_password(_first_line(err))}): it stays RUNNING until a rerun of the date, "
+            f"({redaction.first_line(err)}): it stays RUNNING until a rerun of the date, "
             "which is safe, ends it") from err
     if replaced.runs:
-        kept = ("their rows stay readable by time travel" if summary.output_format == "delta"
-                else "a parquet table keeps no earlier rows")
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
-                         f"{tracking.SUPERSEDED_TAG}; {kept})\n")
+                         f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
     if replaced.rescore:
         summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
                          "this run or an earlier rerun replaced: score those dates again (their scoring runs are "
                          f"tagged {tracking.MODELS_REPLACED_TAG})\n")
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,

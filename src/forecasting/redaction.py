@@ -22,7 +22,10 @@ MAX_PASSWORD = 256
 QUERY_PARAMETER = re.compile(r"([?&#]([^=&\s'\"<>#?]+)=)([^&\s'\"<>#),;]+)")
 # An ODBC connection string's password inside a URL (SQLAlchemy's ?odbc_connect=...;PWD=...;),
 # its = and ; percent-encoded or not (a query's own password= is QUERY_PARAMETER's)
-ODBC_PASSWORD = re.compile(r"((?:[;=]|%3B)(?:pwd|password)(?:=|%3D))(?:(?!%3B)[^;&\s'\"<>])+", re.IGNORECASE)
+# (a value holding a ; is braced, a } in it doubled: {se;c}}ret}, %7Bse%3Bc%7D%7Dret%7D)
+ODBC_PASSWORD = re.compile(
+    r"((?:[;=]|%3B)(?:pwd|password)(?:=|%3D))"
+    r"(?:\{(?:\}\}|[^}])*\}|%7B(?:%7D%7D|(?!%7D).)*%7D|(?:(?!%3B)[^;&\s'\"<>])+)", re.IGNORECASE)
 SECRET_PARAMETERS = frozenset({
     "password", "passwd", "pwd", "sslpassword", "token", "access_token", "refresh_token", "id_token",
     "auth_token", "x-amz-security-token", "x-amz-signature", "signature", "x-goog-signature", "sig", "key",
@@ -91,3 +94,8 @@ def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
     if not colon or any(mark in user for mark in "/[") or re.match(r"\d+[/?#]", password):
         return None  # no password; an IPv6 host; host:port/path@...
     return offset + len(user) + 1, offset + at
+
+
+def first_line(err: BaseException) -> str:
+    """An error's first line, without a URL's password: for a log line or a tag."""
+    return redact_url_password((str(err).strip().splitlines() or [type(err).__name__])[0])

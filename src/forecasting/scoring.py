@@ -22,8 +22,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import (io, lineage, model, model_store, parent_run, python_worker, spark_training, tables, tracking,
-                         validation)
+from forecasting import (io, lineage, model, model_store, parent_run, python_worker, redaction, spark_training, tables,
+                         tracking, validation)
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.config_checks import frequency_offset
@@ -190,11 +190,17 @@ def _say_if_models_replaced(spark, config: JobConfig, context, summary: JobSumma
     replaced_by = now.agg(F.max("job_run_id")).first()[0]
     if replaced_by in (None, trained_by):
         return
-    tracking.client(context.tracking_uri).set_tag(context.parent_run_id, tracking.MODELS_REPLACED_TAG, replaced_by)
     said = (f"the models of {chosen} were replaced by the training run {replaced_by} while this run scored them: "
             f"score {summary.run_date} again")
     logger.warning("%s (this run is tagged %s)", said, tracking.MODELS_REPLACED_TAG)
     summary.note += f"  {said}\n"
+    tracker = tracking.client(context.tracking_uri)
+    try:  # the first rerun's id, where that rerun ended in time to tag this run itself
+        if tracking.MODELS_REPLACED_TAG not in tracker.get_run(context.parent_run_id).data.tags:
+            tracker.set_tag(context.parent_run_id, tracking.MODELS_REPLACED_TAG, replaced_by)
+    except Exception as err:  # its rows are written: a note not recorded fails nothing
+        logger.warning("could not tag scoring run %s %s: %s", context.parent_run_id, tracking.MODELS_REPLACED_TAG,
+                       redaction.first_line(err))
 
 
 def training_params(tracking_uri: str, trained_by: str | None) -> dict[str, str]:

@@ -96,6 +96,13 @@ def table_paths(config: JobConfig) -> dict[str, str]:
     return {name: f"{output_root(config)}/{name}" for name in PARTITIONS}
 
 
+def replaced_rows_note(fmt: str) -> str:
+    """Where the rows of a run that a rerun of its date replaced are, in ``output.format`` ``fmt``."""
+    if fmt == "delta":
+        return "their rows stay readable by time travel: docs/results.md, Explaining a past forecast"
+    return "a parquet table keeps no earlier rows"
+
+
 def write_slice(
     df: DataFrame, name: str, path: str, fmt: str, slice_values: dict[str, str], key_columns: list[str],
     job_run_id: str,
