@@ -246,3 +246,13 @@ def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_pat
     read.clear()
     client.search_runs([experiment], "tags.job LIKE '%'")
     assert len(read) == 3 and len(client.search_runs([experiment], "tags.job LIKE '%'", ViewType.ALL)) == 3
+    # and a parent's RUNNING children: only those are read in full, not every child of the parent
+    for child in client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parents[0]}'")[1:]:
+        client.set_terminated(child.info.run_id)
+    full = []
+    original_full = FileStore._get_run_from_info
+    monkeypatch.setattr(FileStore, "_get_run_from_info",
+                        lambda self, info: full.append(info) or original_full(self, info))
+    running = client.search_runs([experiment],
+                                 f"tags.mlflow.parentRunId = '{parents[0]}' and attributes.status = 'RUNNING'")
+    assert len(running) == len(full) == 1

@@ -22,7 +22,8 @@ runs by their job tag, or a series' runs by its hash: at 400 child runs the
 two searches of a job's start took 0.64 s, and an experiment gains a child run
 per series and run, so they grew by the year. Here a run whose tag file is
 missing or holds another value is left out before it is read; the filter is
-then applied to the rest as MLflow applies it. One difference: a run the store
+then applied to the rest as MLflow applies it (a status it asks for is checked first too,
+in the run's meta.yaml, before its tags, params and metrics are read). One difference: a run the store
 cannot read (a corrupt metric file) fails MLflow's search of the whole
 experiment, and fails this one only where its tags match.
 
@@ -265,8 +266,10 @@ def search_by_tag_files() -> None:
         except (OSError, ValueError):  # no such file, or a name no file can have: no such tag
             return False
 
-    def run_infos(self, experiment_id: str, view_type, needed: list[tuple[str, str | None]]) -> list:
-        """The store's _list_run_infos, reading only the runs whose tags can match."""
+    def run_infos(self, experiment_id: str, view_type, needed: list[tuple[str, str | None]],
+                  statuses: list[tuple[str, str]]) -> list:
+        """The store's _list_run_infos, reading only the runs whose tags can match and,
+        of those, only the runs whose status (in meta.yaml) does."""
         self._check_root_dir()
         if not self._has_experiment(experiment_id):
             return []
@@ -282,22 +285,29 @@ def search_by_tag_files() -> None:
                 except MissingConfigException:  # not a run's folder, as MLflow's listing skips it
                     continue
                 if info.experiment_id == experiment_id and LifecycleStage.matches_view_type(
-                        view_type, info.lifecycle_stage):
+                        view_type, info.lifecycle_stage) and all(
+                        (info.status == value) == (comparator == "=") for comparator, value in statuses):
                     infos.append(info)
         return infos
 
     def _search_runs(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token):
+        clauses = SearchUtils.parse_search_filter(filter_string)
         needed = [
             (clause["key"], clause["value"] if clause["comparator"] == "=" else None)
-            for clause in SearchUtils.parse_search_filter(filter_string)
+            for clause in clauses
             if clause["type"] == "tag" and clause["comparator"] in ("=", "LIKE", "ILIKE")
             and isinstance(clause["key"], str) and os.sep not in clause["key"] and not clause["key"].startswith(".")
             and SearchUtils.translate_key_alias(clause["key"]) == clause["key"]  # MLflow renames "created" and "run name"
         ]
         if not needed or max_results > SEARCH_MAX_RESULTS_THRESHOLD:
             return search(self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        # the status too, before a run is read in full: a parent's RUNNING children (end_running_children)
+        # are few among the thousands it has
+        statuses = [(clause["comparator"], clause["value"]) for clause in clauses
+                    if clause["type"] == "attribute" and clause["key"] == "status"
+                    and clause["comparator"] in ("=", "!=")]
         runs = [self._get_run_from_info(info) for experiment_id in experiment_ids
-                for info in run_infos(self, experiment_id, run_view_type, needed)]
+                for info in run_infos(self, experiment_id, run_view_type, needed, statuses)]
         matching = SearchUtils.sort(SearchUtils.filter(runs, filter_string), order_by)
         return SearchUtils.paginate(matching, page_token, max_results)
 
