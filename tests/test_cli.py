@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forecasting import cli, io, pipeline, python_worker, redaction, tracking
+from forecasting import cli, io, job_summary, pipeline, python_worker, redaction, tracking
 from forecasting.config import load_config
 from forecasting.spark_session import MissingDeltaError
 
@@ -37,7 +37,7 @@ def run(job, *argv):
 
 
 def summary(failed: int):
-    done = pipeline.JobSummary("2024-01-01", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    done = job_summary.JobSummary("2024-01-01", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
     done.counts = {"ok": 10 - failed, "failed": failed}
     return done
 
@@ -131,7 +131,7 @@ def test_a_bad_config_key_exits_2(session):
 
 
 def test_the_end_of_job_summary_is_a_table_with_every_status_and_where_to_look():
-    done = pipeline.JobSummary(
+    done = job_summary.JobSummary(
         "2024-01-01", "abc123", "7", "file:///tmp/mlruns",
         {"forecasts": "/out/forecasts", "series_results": "/out/series_results"}, max_failed_share=0.5,
     )
@@ -169,7 +169,7 @@ def test_log_lines_and_the_summary_hide_a_password_in_a_url():
                                    exc_info=sys.exc_info())
     line = cli.RedactingFormatter(cli.LOG_FORMAT).format(record)  # the traceback too
     assert "hunter2" not in line and "ftp://ana:(redacted)@h/x" in line and "s3a://key:(redacted)@bucket" in line
-    summary = pipeline.JobSummary(run_date="2024-03-31", job_run_id="r", experiment_id="1",
+    summary = job_summary.JobSummary(run_date="2024-03-31", job_run_id="r", experiment_id="1",
                          tracking_uri="https://ana:hunter2@mlflow.example.com", tables={"forecasts": "out/forecasts"})
     assert "tracking server: https://ana:(redacted)@mlflow.example.com" in summary.format()
 

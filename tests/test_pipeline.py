@@ -20,7 +20,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import pipeline, python_worker, tables, tracking
+from forecasting import job_summary, pipeline, python_worker, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 from forecasting.config_schema import RESERVED_KEY_NAMES
@@ -349,12 +349,12 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
 
 
 def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_failure_raised(tmp_path, caplog):
-    def started(store: Path) -> tuple[tracking.RunContext, pipeline.JobSummary]:
+    def started(store: Path) -> tuple[tracking.RunContext, job_summary.JobSummary]:
         client = tracking.client(store.as_uri())
         experiment = client.create_experiment("lost")
         run_id = client.create_run(experiment).info.run_id
         context = tracking.RunContext(store.as_uri(), experiment, run_id, RUN_DATE, False, False)
-        return context, pipeline.JobSummary(RUN_DATE, run_id, experiment, store.as_uri(), {"forecasts": "out"},
+        return context, job_summary.JobSummary(RUN_DATE, run_id, experiment, store.as_uri(), {"forecasts": "out"},
                                             counts={"ok": 1})
 
     def lose_the_store():
@@ -365,7 +365,7 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
     store = tmp_path / "mlruns"
     context, summary = started(store)
     with pytest.raises(RuntimeError, match="the job's own failure"):
-        with pipeline.finishing(context, summary, time.monotonic()):
+        with job_summary.finishing(context, summary, time.monotonic()):
             summary.wrote = True
             lose_the_store()
             raise RuntimeError("the job's own failure")
@@ -376,7 +376,7 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
     context, summary = started(store)
     with pytest.raises(tracking.TrackingUnavailable, match=f"the tables are written, but MLflow run "
                                                            f"{context.parent_run_id} could not be ended"):
-        with pipeline.finishing(context, summary, time.monotonic()):
+        with job_summary.finishing(context, summary, time.monotonic()):
             lose_the_store()
 
 
@@ -391,7 +391,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counts == {"ok": 2, "failed": 1, "skipped": 1} and untracked == 2
     assert models == 3  # the skipped series had no fallback forecast
     assert old_data == 2  # cleaning's note, first or after another; not the words inside another note
-    summary = pipeline.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counts, untracked=untracked)
+    summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counts, untracked=untracked)
     assert "2 of 4 series have no child run: tracking failed for them" in summary.format()
 
 

@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import lookup, model, model_store, parent_run, pipeline, serving, tables, tracking
+from forecasting import job_summary, lookup, model, model_store, parent_run, pipeline, serving, tables, tracking
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -90,9 +90,9 @@ def test_a_failed_registration_is_recorded_and_the_job_run_still_finishes(spark,
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", (tmp_path / "not-a-folder" / "registry").as_uri())
     config, summary = trained["config"], trained["summary"]
     context = parent_run.start_parent_run(config, RUN_DATE, {})
-    job = pipeline.JobSummary(RUN_DATE, context.parent_run_id, context.experiment_id, context.tracking_uri,
+    job = job_summary.JobSummary(RUN_DATE, context.parent_run_id, context.experiment_id, context.tracking_uri,
                               summary.tables, counts={"ok": 2})
-    with pipeline.finishing(context, job, time.monotonic()):  # as run_job ends its parent run
+    with job_summary.finishing(context, job, time.monotonic()):  # as run_job ends its parent run
         job.note = pipeline.register_model(spark, config, context, summary.tables[tables.MODELS], RUN_DATE)
     parent = tracking.client(context.tracking_uri).get_run(context.parent_run_id)
     assert parent.info.status == "FINISHED" and not job.too_many_failed  # exit code 0

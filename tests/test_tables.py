@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import explore, lookup, model, model_store, pipeline, scoring, tables, tracking
+from forecasting import explore, job_summary, lookup, model, model_store, pipeline, scoring, tables, tracking
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -250,7 +250,7 @@ def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before
     staged = spark.createDataFrame([("a", scoring.SCORED_OK, stale), ("b", scoring.SCORED_OK, None),
                                     ("c", scoring.REJECTED, "1 missing or infinite values")],
                                    "shop string, status string, reason string")
-    summary = pipeline.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
     scoring._say_stale(staged, ["shop"], summary)
     assert summary.note == (f"  1 series scored from data that stop well before the run date (their forecasts start "
                             f"in the past), e.g. a: {stale}\n")

@@ -1,0 +1,124 @@
+"""A job run's summary, printed at its end, and the end of its MLflow parent run:
+FINISHED with its counts and the runs it replaced, or FAILED with what stopped it."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from forecasting import parent_run, redaction, signals, tables, tracking
+from forecasting.series import FAILED, OK, SKIPPED
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class JobSummary:
+    run_date: str
+    job_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    tables: dict[str, str]
+    counts: dict[str, int] = field(default_factory=dict)
+    catalog: dict[str, str] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    title: str = "Forecast run"
+    note: str = ""
+    statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
+    max_failed_share: float = 1.0
+    untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
+    wrote: bool = False  # its tables' rows are written: those of an earlier run of its date are replaced
+    output_format: str = "delta"  # whose tables keep the rows a rerun replaced (parquet's do not)
+    written: list[str] = field(default_factory=list)  # the tables written so far, while it writes them
+    reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
+
+    @property
+    def failed_share(self) -> float:
+        return self.counts.get(FAILED, 0) / self.total if self.total else 0.0
+
+    @property
+    def too_many_failed(self) -> bool:
+        return self.failed_share > self.max_failed_share
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def format(self) -> str:
+        statuses = [*self.statuses, *(s for s in self.counts if s not in self.statuses)]
+        width = max(len(name) for name in (*self.tables, *statuses, "series total"))
+        lines = [f"{self.title} {self.run_date} finished in {self.wall_seconds:.0f}s", self.note]
+        lines += [f"  {status:<{width}}  {self.counts.get(status, 0):>7}" for status in statuses]
+        lines.append(f"  {'series total':<{width}}  {self.total:>7}")
+        lines.append("")
+        lines += [f"  {name:<{width}}  {path}" for name, path in self.tables.items()]
+        if self.catalog:
+            lines.append(f"  {'catalog':<{width}}  {', '.join(self.catalog.values())}")
+        lines += ["", f"  MLflow parent run {self.job_run_id} (experiment {self.experiment_id})"]
+        if urlparse(self.tracking_uri).scheme in ("http", "https") or self.tracking_uri.startswith("databricks"):
+            lines.append(f"  tracking server: {self.tracking_uri}")
+        else:  # a folder or a database
+            lines.append(f"  open the UI with: mlflow ui --backend-store-uri {self.tracking_uri}")
+        if self.counts.get(FAILED) or self.counts.get(SKIPPED):
+            lines.append(f"  why series failed or were skipped: {self.reasons_in}")
+        if self.untracked:
+            lines.append(f"  {self.untracked} of {self.total} series have no child run: tracking failed for them "
+                         "(their forecasts are written; series_results' reason says why)")
+        if self.too_many_failed:
+            lines.append(
+                f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
+                f"({self.max_failed_share:.0%}): exit code 5"
+            )
+        return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
+
+
+
+@contextmanager
+def finishing(context: tracking.RunContext, summary: JobSummary, started: float):
+    """End the parent run when the block ends: FINISHED with the counts, or FAILED.
+    ``started`` is the job's start (time.monotonic) for its wall time."""
+    try:
+        yield
+    except BaseException as err:
+        stopped_by = signals.stopped_by(err)
+        # every write committed, where the stop came as their pool closed: written, not partly
+        summary.wrote = summary.wrote or set(summary.written) == set(summary.tables)
+        partly = [] if summary.wrote else summary.written
+        # said first: tracking may be what failed, and ending the run with it
+        if summary.wrote:  # the traceback that follows reads as if nothing was written
+            logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place, its "
+                         "MLflow run %s is tagged %s; rerunning the date rewrites them", ", ".join(summary.tables),
+                         summary.run_date, context.parent_run_id, tracking.FAILED_AFTER_WRITING_TAG)
+        elif partly:  # among its writes: the other tables still hold an earlier run's rows of the date
+            logger.error("the run failed among its table writes: %s hold its rows of run date %s, the other tables "
+                         "an earlier run's; its MLflow run %s is tagged %s; rerunning the date rewrites them all",
+                         ", ".join(partly), summary.run_date, context.parent_run_id,
+                         tracking.FAILED_AFTER_WRITING_TAG)
+        try:
+            parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
+                                         wrote=summary.wrote, ended_by=stopped_by, partly=partly,
+                                         untracked=summary.untracked)
+        except Exception as end_err:  # the failure itself is the one to raise
+            logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends "
+                         "it", context.parent_run_id, redaction.first_line(end_err))
+        raise
+    summary.wall_seconds = time.monotonic() - started
+    # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
+    counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
+    try:
+        replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True,
+                                                untracked=summary.untracked)
+    except Exception as err:  # the tracking server gone since the tables were written: exit 4, retry later
+        raise tracking.TrackingUnavailable(
+            f"the tables are written, but MLflow run {context.parent_run_id} could not be ended "
+            f"({redaction.first_line(err)}): it stays RUNNING until a rerun of the date, "
+            "which is safe, ends it") from err
+    if replaced.runs:
+        summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
+                         f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
+    if replaced.rescore:
+        summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
+                         "this run or an earlier rerun replaced: score those dates again (their scoring runs are "
+                         f"tagged {tracking.MODELS_REPLACED_TAG})\n")
