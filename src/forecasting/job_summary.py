@@ -74,7 +74,6 @@ class JobSummary:
         return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 
-
 @contextmanager
 def finishing(context: tracking.RunContext, summary: JobSummary, started: float):
     """End the parent run when the block ends: FINISHED with the counts, or FAILED.
@@ -84,7 +83,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     except BaseException as err:
         stopped_by = signals.stopped_by(err)
         # every write committed, where the stop came as their pool closed: written, not partly
-        summary.wrote = summary.wrote or set(summary.written) == set(summary.tables)
+        summary.wrote = summary.wrote or bool(summary.written) and set(summary.written) == set(summary.tables)
         partly = [] if summary.wrote else summary.written
         # said first: tracking may be what failed, and ending the run with it
         if summary.wrote:  # the traceback that follows reads as if nothing was written
