@@ -350,3 +350,20 @@ def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkey
     # runs tagged before the tag was resolved hold the path as configured, from the folder they ran in
     assert parent_run.same_output("output", tags[0]) and parent_run.same_output("./output", tags[0])
     assert not parent_run.same_output("elsewhere", tags[0]) and not parent_run.same_output("s3a://b/output", tags[0])
+
+
+def test_a_job_stopped_while_its_parent_run_records_its_config_ends_that_run(tmp_path, fast_config, monkeypatch):
+    # between the run's creation and the job's own end (finishing), a SIGTERM had left it RUNNING
+    from forecasting import signals
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "tracking.experiment=stopped early")
+
+    def stopped(*args):
+        raise signals.Terminated("SIGTERM")
+
+    monkeypatch.setattr(parent_run, "_record_start", stopped)
+    with pytest.raises(signals.Terminated):
+        parent_run.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
+    client = tracking.client((tmp_path / "mlruns").as_uri())
+    [run] = client.search_runs([client.get_experiment_by_name("stopped early").experiment_id])
+    assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"

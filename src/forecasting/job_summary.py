@@ -100,8 +100,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                                          wrote=summary.wrote, ended_by=stopped_by, partly=partly,
                                          untracked=summary.untracked)
         except Exception as end_err:  # the failure itself is the one to raise
-            logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends "
-                         "it", context.parent_run_id, redaction.first_line(end_err))
+            parent_run.say_not_ended(context.parent_run_id, end_err)
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable

@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 
 import yaml
 
-from forecasting import lineage
+from forecasting import lineage, signals
 from forecasting.config import JobConfig
-from forecasting.redaction import redact_secrets, redact_url_password
+from forecasting.redaction import first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
     ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
     MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
@@ -67,16 +67,17 @@ def start_parent_run(
     started = dt.datetime.fromtimestamp(started_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
     run = tracker.create_run(experiment_id, start_time=started_ms, tags=tags, run_name=f"{job} {run_date}")
     run_id = run.info.run_id
-    from mlflow.entities import Param
-
-    recorded = redact_secrets(config.to_dict())
-    params = [Param(key, param_value(value)) for key, value in _flatten(recorded).items()]
-    params.append(Param("run_date", run_date))
-    for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
-        tracker.log_batch(run_id, params=params[start : start + 100])
-    tracker.log_text(run_id, yaml.safe_dump(recorded, sort_keys=False), "config/resolved.yaml")
-    tracker.log_text(run_id, redact_url_password(lineage.to_json(data_version)), "lineage/data_version.json")
-    tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
+    try:  # the job's own end (job_summary.finishing) starts after these
+        _record_start(tracker, run_id, config, run_date, data_version, versions)
+    except BaseException as err:
+        stopped_by = signals.stopped_by(err)
+        try:
+            if stopped_by:
+                tracker.set_tag(run_id, ENDED_BY_TAG, stopped_by)
+            end_run(tracker, run_id, "FAILED")
+        except Exception as end_err:
+            say_not_ended(run_id, end_err)
+        raise
     logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
     return RunContext(
         tracking_uri=uri,
@@ -92,6 +93,27 @@ def start_parent_run(
         job=job,
         output_path=tags[OUTPUT_PATH_TAG],
     )
+
+
+def say_not_ended(run_id: str, err: Exception) -> None:
+    """Log that a failed run could not be marked FAILED (tracking failing too)."""
+    logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends it",
+                 run_id, first_line(err))
+
+
+def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_version: dict,
+                  versions: dict[str, str]) -> None:
+    """A parent run's config (every key a param, and the resolved file) and lineage."""
+    from mlflow.entities import Param
+
+    recorded = redact_secrets(config.to_dict())
+    params = [Param(key, param_value(value)) for key, value in _flatten(recorded).items()]
+    params.append(Param("run_date", run_date))
+    for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
+        tracker.log_batch(run_id, params=params[start : start + 100])
+    tracker.log_text(run_id, yaml.safe_dump(recorded, sort_keys=False), "config/resolved.yaml")
+    tracker.log_text(run_id, redact_url_password(lineage.to_json(data_version)), "lineage/data_version.json")
+    tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
 
 
 def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None = None) -> None:

@@ -204,6 +204,31 @@ def _say_if_models_replaced(spark, config: JobConfig, context, summary: JobSumma
                        redaction.first_line(err))
 
 
+def _say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: str, unmodelled: int, null_key: int,
+                      trained_by: str | None) -> dict[str, str]:
+    """Log and note what keeps some series unscored, or the input from being read as in
+    training; the training run's params, which the scoring compares against."""
+    if unmodelled:  # new since that training run: they need one before they can be scored
+        logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
+        summary.note += (f"  {unmodelled} series in the input have no model of that date: not scored (new since "
+                         "that training, or skipped or failed then without a fallback: series_results says which)\n")
+    trained_with = training_params(context.tracking_uri, trained_by)
+    differences = cleaning_differences(config, trained_with)
+    if differences:  # another config than the training's: the forecasts start elsewhere than training's would
+        logger.warning("the input is cleaned otherwise than for training (%s): pass the training's --config",
+                       "; ".join(differences))
+        summary.note += (f"  the input is cleaned otherwise than for training ({'; '.join(differences)}): pass the "
+                         "training's --config for forecasts that start where training's would\n")
+    other_frequency = frequency_difference(config, trained_with)
+    if other_frequency:
+        logger.warning("%s", other_frequency)
+        summary.note += f"  {other_frequency}\n"
+    if null_key:  # training skips them too: no identity to store a model under
+        logger.warning("%d input series have a null key value and are not scored", null_key)
+        summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
+    return trained_with
+
+
 def training_params(tracking_uri: str, trained_by: str | None) -> dict[str, str]:
     """The params of the training run ``trained_by`` (its config, as the parent run
     records it); none where that run cannot be read (another tracking store)."""
@@ -290,25 +315,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         output_format=config.output.format,
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
-    if unmodelled:  # new since that training run: they need one before they can be scored
-        logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
-        summary.note += (f"  {unmodelled} series in the input have no model of that date: not scored (new since "
-                         "that training, or skipped or failed then without a fallback: series_results says which)\n")
-    trained_with = training_params(context.tracking_uri, trained_by)
-    differences = cleaning_differences(config, trained_with)
-    if differences:  # another config than the training's: the forecasts start elsewhere than training's would
-        logger.warning("the input is cleaned otherwise than for training (%s): pass the training's --config",
-                       "; ".join(differences))
-        summary.note += (f"  the input is cleaned otherwise than for training ({'; '.join(differences)}): pass the "
-                         "training's --config for forecasts that start where training's would\n")
-    other_frequency = frequency_difference(config, trained_with)
-    if other_frequency:
-        logger.warning("%s", other_frequency)
-        summary.note += f"  {other_frequency}\n"
-    if null_key:  # training skips them too: no identity to store a model under
-        logger.warning("%d input series have a null key value and are not scored", null_key)
-        summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
+        trained_with = _say_what_differs(config, context, summary, chosen, unmodelled, null_key, trained_by)
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = checked.input_end
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark_training.available_cores(spark))
