@@ -224,10 +224,11 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
                 return _from_arrow(dataset.schema.empty_table())  # no value of the column's type reads so
         condition = match if condition is None else condition & match
     table = dataset.to_table(filter=condition)
-    if "run_date" in table.column_names and (pa.types.is_string(table.schema.field("run_date").type)
-                                             or pa.types.is_large_string(table.schema.field("run_date").type)):
+    at = table.schema.get_field_index("run_date")
+    if at >= 0 and (pa.types.is_string(table.schema.field(at).type)
+                    or pa.types.is_large_string(table.schema.field(at).type)):
         # a parquet table's partition folder (run_date=2025-12-23) reads as text: a date, as Delta gives it
-        table = table.set_column(table.column_names.index("run_date"), "run_date", table["run_date"].cast(pa.date32()))
+        table = table.set_column(at, "run_date", table["run_date"].cast(pa.date32()))
     # times as read_table gives them, whichever way a file stored them (a parquet table's
     # older dates as INT96, its newer in UTC)
     return _from_arrow(table)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from forecasting import parent_run, redaction, signals, tables, tracking
+from forecasting import parent_run, redaction, tables, tracking
 from forecasting.series import FAILED, OK, SKIPPED
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,6 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     try:
         yield
     except BaseException as err:
-        stopped_by = signals.stopped_by(err)
         # every write committed, where the stop came as their pool closed: written, not partly
         summary.wrote = summary.wrote or bool(summary.written) and set(summary.written) == set(summary.tables)
         partly = [] if summary.wrote else summary.written
@@ -95,12 +94,8 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          "an earlier run's; its MLflow run %s is tagged %s; rerunning the date rewrites them all",
                          ", ".join(partly), summary.run_date, context.parent_run_id,
                          tracking.FAILED_AFTER_WRITING_TAG)
-        try:
-            parent_run.finish_parent_run(context, summary.counts, time.monotonic() - started, failed=True,
-                                         wrote=summary.wrote, ended_by=stopped_by, partly=partly,
-                                         untracked=summary.untracked)
-        except Exception as end_err:  # the failure itself is the one to raise
-            parent_run.say_not_ended(context.parent_run_id, end_err)
+        parent_run.fail_parent_run(context, err, summary.counts, time.monotonic() - started, wrote=summary.wrote,
+                                   partly=partly, untracked=summary.untracked)
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable

@@ -196,7 +196,8 @@ def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
     except (NotFound, MlflowException):
         return []  # the child run's line says where MLflow is not
     output = tables.output_root(config)
-    return [run.info.run_id for run in runs if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
+    return [run.info.run_id for run in runs
+            if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
             and same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), output)]
 
 
@@ -278,8 +279,8 @@ def format_series(report: SeriesReport) -> str:
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
-        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} ({tables.replaced_rows_note(report.output_format)})")]
-          if report.replaced_runs else []),
+        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
+                        f"({tables.replaced_rows_note(report.output_format)})")] if report.replaced_runs else []),
         ("child run", f"{_text(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
         *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
     ]

@@ -20,7 +20,8 @@ from forecasting.config import JobConfig
 from forecasting.redaction import first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
     ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
-    MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
+    MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
+    WORKING_FOLDER_TAG,
     RunContext, _flatten, client, credentials_from_environment, end_run, http_settings, param_value, prepare_server,
     sqlite_artifact_root,
 )
@@ -67,19 +68,7 @@ def start_parent_run(
     started = dt.datetime.fromtimestamp(started_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
     run = tracker.create_run(experiment_id, start_time=started_ms, tags=tags, run_name=f"{job} {run_date}")
     run_id = run.info.run_id
-    try:  # the job's own end (job_summary.finishing) starts after these
-        _record_start(tracker, run_id, config, run_date, data_version, versions)
-    except BaseException as err:
-        stopped_by = signals.stopped_by(err)
-        try:
-            if stopped_by:
-                tracker.set_tag(run_id, ENDED_BY_TAG, stopped_by)
-            end_run(tracker, run_id, "FAILED")
-        except Exception as end_err:
-            say_not_ended(run_id, end_err)
-        raise
-    logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
-    return RunContext(
+    context = RunContext(
         tracking_uri=uri,
         experiment_id=experiment_id,
         parent_run_id=run_id,
@@ -93,12 +82,26 @@ def start_parent_run(
         job=job,
         output_path=tags[OUTPUT_PATH_TAG],
     )
+    try:  # the job's own end (job_summary.finishing) starts after these
+        _record_start(tracker, run_id, config, run_date, data_version, versions)
+    except BaseException as err:
+        fail_parent_run(context, err)
+        raise
+    logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
+    return context
 
 
-def say_not_ended(run_id: str, err: Exception) -> None:
-    """Log that a failed run could not be marked FAILED (tracking failing too)."""
-    logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends it",
-                 run_id, first_line(err))
+def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, int] | None = None,
+                    wall_seconds: float = 0.0, wrote: bool = False, partly: Sequence[str] = (),
+                    untracked: int = 0) -> None:
+    """End the run FAILED after ``err`` (tagged with the signal, if one stopped it), or say
+    that tracking, failing too, left it RUNNING: ``err`` is the one the job raises."""
+    try:
+        finish_parent_run(context, counts or {}, wall_seconds, failed=True, wrote=wrote,
+                          ended_by=signals.stopped_by(err), partly=partly, untracked=untracked)
+    except Exception as end_err:
+        logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends it",
+                     context.parent_run_id, first_line(end_err))
 
 
 def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_version: dict,
