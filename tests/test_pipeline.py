@@ -2,6 +2,7 @@
 ``python -m forecasting`` answering questions about that run."""
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import mlflow
 import mlflow.prophet
@@ -20,7 +22,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import job_summary, pipeline, python_worker, tables, tracking
+from forecasting import job_summary, pipeline, python_worker, run_overview, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 from forecasting.config_schema import RESERVED_KEY_NAMES
@@ -34,6 +36,7 @@ RUN_DATE, OTHER_DATE = "2024-03-31", "2024-04-07"
 # its training raise: a per-series failure (the fallback: naive, under two weeks).
 MIN_HISTORY = 9
 FAILING = "east/tea"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def mixed_input() -> pd.DataFrame:
@@ -204,6 +207,21 @@ def test_parent_run_records_counts_config_and_lineage(job):
         experiment_names=["pipeline-test"], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
     assert len(children) == 4  # a skipped series was never modelled, but its run says why
+
+
+def test_parent_run_shows_the_runs_overview_with_its_modelled_series(job, spark):
+    overview = ElementTree.fromstring(mlflow.artifacts.load_text(f"runs:/{job['summary'].job_run_id}/overview.svg"))
+    said = {element.get("class"): [] for element in overview.iter()}
+    for element in overview.iter():  # a bar's tooltip says what it counts; a worst series' text names it
+        said[element.get("class")].append(element.findtext(f"{SVG}title") or element.text)
+    results = read(spark, job, "series_results").toPandas()
+    modelled = results[results["status"] == "ok"]
+    # each modelled series in one bar of the histogram, by its CV MASE
+    assert sum(int(title.split(": ")[1].split()[0]) for title in said["bin"]) == len(modelled) == 2
+    won = [f"{model}: {count} series" for model, count in modelled["model"].value_counts().items()]
+    assert said["outcome"] == [*won, "skipped: 1 series", "failed: 1 series"]
+    worst = modelled.sort_values("cv_mase", ascending=False)
+    assert said["worst"] == [f"{row.region}/{row.product}" for row in worst.itertuples()]
 
 
 # python -m forecasting on the job's output, before the rerun below adds runs to it
@@ -383,16 +401,36 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
-        ("ok", None, "{}", None), ("ok", "tracking failed: HTTP 503", "{}", f"2 duplicate timestamps merged; {stale}"),
-        ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale),
-        ("skipped", "too little history", None, "a last observation 2024-01-10 named in another note"),
-    ], "status string, reason string, model_json string, data_notes string")
-    counts, untracked, models, old_data = pipeline._status_counts(staged)
-    assert counts == {"ok": 2, "failed": 1, "skipped": 1} and untracked == 2
-    assert models == 3  # the skipped series had no fallback forecast
-    assert old_data == 2  # cleaning's note, first or after another; not the words inside another note
-    summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counts, untracked=untracked)
+        ("ok", None, "{}", None, "prophet", 0.8),
+        ("ok", "tracking failed: HTTP 503", "{}", f"2 duplicate timestamps merged; {stale}", "naive", 1.0),
+        ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale, "naive", None),
+        ("skipped", "too little history", None, "a last observation 2024-01-10 named in another note", None, None),
+    ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
+    counted = pipeline._status_counts(staged)
+    assert counted.statuses == {"ok": 2, "failed": 1, "skipped": 1} and counted.untracked == 2
+    assert counted.models == 3  # the skipped series had no fallback forecast
+    assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
+    summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
+                                     untracked=counted.untracked)
     assert "2 of 4 series have no child run: tracking failed for them" in summary.format()
+
+
+def test_the_overviews_cv_mase_bins_hold_each_modelled_series_once_and_its_worst_are_finite(spark):
+    values = [0.0, 0.09, 0.1, 0.99, 1.0, 9.99, 10.0, 250.0, float("inf"), float("nan"), None]
+    staged = spark.createDataFrame(
+        [("ok", "prophet", value, f"s{i}") for i, value in enumerate(values)] + [("failed", "naive", 5.0, "f")],
+        "status string, model string, cv_mase double, store string")
+    counted = pipeline._status_counts(staged.withColumns(
+        {"reason": F.lit(None).cast("string"), "model_json": F.lit("{}"), "data_notes": F.lit(None).cast("string")}))
+    edges = run_overview.MASE_EDGES
+    expected = [0] * (len(edges) + 1)
+    for value in values[:-2]:  # a missing or NaN MASE is in no bin; infinity in the last
+        expected[sum(value >= edge for edge in edges)] += 1
+    assert counted.overview.histogram() == {"prophet": expected}  # the failed series' fallback is not modelled
+    assert expected[0] == 2 and expected[edges.index(1.0) + 1] == 1 and expected[-1] == 3  # 1.0 and 10 start bins
+    worst = run_overview.worst_series(staged, ["store"])
+    assert worst[:3] == [("s7", 250.0, "prophet"), ("s6", 10.0, "prophet"), ("s5", 9.99, "prophet")]
+    assert len(worst) == run_overview.WORST and all(math.isfinite(mase) for _, mase, _ in worst)
 
 
 def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):

@@ -63,9 +63,9 @@ def test_a_gap_in_the_history_breaks_the_line_and_a_missing_interval_is_not_draw
 
 
 def test_value_ticks_are_round_and_inside_the_range():
-    ticks = plots._value_ticks(3.2, 47.9)
+    ticks = plots.value_ticks(3.2, 47.9)
     assert [label for _, label in ticks] == ["10", "20", "30", "40"]
-    assert [label for _, label in plots._value_ticks(0.12, 0.31)][:2] == ["0.15", "0.20"]
+    assert [label for _, label in plots.value_ticks(0.12, 0.31)][:2] == ["0.15", "0.20"]
 
 
 def test_a_forecast_read_back_from_delta_in_utc_lines_up_with_a_naive_history():

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import evaluation, io, parent_run, python_worker, spark_training, tables, tracking, validation
+from forecasting import (
+    evaluation, io, parent_run, python_worker, run_overview, spark_training, tables, tracking, validation,
+)
 from forecasting.cleaning import STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, finishing
@@ -120,10 +122,12 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
         with job_description(spark, "count the series by status"):
-            summary.counts, summary.untracked, models, stale = _status_counts(staged)
-        if stale:
+            counted = _status_counts(staged)
+        summary.counts, summary.untracked = counted.statuses, counted.untracked
+        if counted.stale:
             with job_description(spark, "name the series trained on old data"):
-                _say_stale(staged, list(config.input.key_columns), summary, stale)
+                _say_stale(staged, list(config.input.key_columns), summary, counted.stale)
+        _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
         if summary.untracked:
@@ -135,7 +139,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
-            if models:
+            if counted.models:
                 summary.note += register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
             else:  # a version that could answer no request
                 summary.note += (f"  model {config.tracking.registered_model} not registered: the run wrote no "
@@ -251,17 +255,41 @@ def _add_series_without_time(series_df: DataFrame, frame: DataFrame, config: Job
     return series_df.unionByName(timeless), count, f"  {said}\n"
 
 
-def _status_counts(staged: DataFrame) -> tuple[dict[str, int], int, int, int]:
-    """The series per status, how many have no child run (tracking failed), how
-    many have a model (modelled, or forecast by the fallback), and how many were
-    trained on data that stop well before the run date."""
+@dataclass
+class StagedCounts:
+    """What the job's end says of the staged results: the series per status, how many
+    have no child run (tracking failed), how many have a model (modelled, or forecast by
+    the fallback), how many were trained on data that stop well before the run date,
+    and the series per (status, model, CV MASE bin) its overview draws."""
+    statuses: dict[str, int]
+    untracked: int
+    models: int
+    stale: int
+    overview: run_overview.Overview
+
+
+def _status_counts(staged: DataFrame) -> StagedCounts:
     untracked = F.col("reason").contains(spark_training.TRACKING_FAILED)
-    counted = staged.groupBy("status").agg(F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
-                                           F.count("model_json").alias("models"),
-                                           F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"))
+    mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
+    counted = staged.groupBy("status", "model", mase_bin).agg(
+        F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
+        F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"))
     rows = counted.collect()
-    return ({row["status"]: row["n"] for row in rows}, sum(row["untracked"] for row in rows),
-            sum(row["models"] for row in rows), sum(row["stale"] for row in rows))
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
+    overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows})
+    return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
+                        sum(row["stale"] for row in rows), overview)
+
+
+def _log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.Overview, config: JobConfig,
+                  context: tracking.RunContext, title: str) -> None:
+    """The run's overview picture on its parent run, the worst series found for it."""
+    with job_description(spark, "find the series with the highest CV MASE for the run's overview"):
+        overview.worst = run_overview.worst_series(staged, list(config.input.key_columns))
+    svg = run_overview.overview_svg(overview, title)
+    tracking.client(context.tracking_uri).log_text(context.parent_run_id, svg, run_overview.ARTIFACT)
 
 
 def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:

@@ -50,10 +50,10 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
     folds = _shown_folds(backtest, shown_seconds.min())
-    x = _Scale(shown_seconds.min(), forecast_seconds.max(), LEFT, WIDTH - RIGHT)
+    x = Scale(shown_seconds.min(), forecast_seconds.max(), LEFT, WIDTH - RIGHT)
     # the backtest is clipped to the plot, not fitted in: one wild fold would flatten the rest
     y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper]))
-    y = _Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
+    y = Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
@@ -61,9 +61,9 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
         f'<defs><clipPath id="plot-area"><rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
         f'height="{HEIGHT - TOP - BOTTOM}"/></clipPath></defs>',
-        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="14">{_text(title)}</text>',
+        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="14">{svg_text(title)}</text>',
     ]
-    for value, label in _value_ticks(y_low, y_high):
+    for value, label in value_ticks(y_low, y_high):
         py = y(value)
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}" stroke="#e0e0e0"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{label}</text>')
@@ -121,7 +121,7 @@ def _shown_folds(backtest, first_shown: float) -> list[tuple[float, np.ndarray, 
     return folds
 
 
-class _Scale:
+class Scale:
     """Linear map from data values onto pixels; the ranges are never flat (the
     forecast follows the history, and values are padded)."""
 
@@ -153,7 +153,7 @@ def _padded_range(values: np.ndarray) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, str]]:
+def value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, str]]:
     """Round tick values (1, 2 or 5 times a power of ten apart) inside the
     range, labelled with as many decimals as the spacing needs."""
     raw = (high - low) / wanted
@@ -216,7 +216,7 @@ def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _text(value: str) -> str:
+def svg_text(value: str) -> str:
     """``value`` as SVG text: escaped, its control characters (a key value may hold
     any) shown as spaces, or the document would not parse and the plot not show."""
     return escape(_NOT_XML.sub(" ", value))

@@ -1,0 +1,37 @@
+"""The training run's overview picture, drawn from grouped counts without Spark."""
+from xml.etree import ElementTree
+
+from forecasting import run_overview
+from forecasting.run_overview import Overview
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def said(svg: str, kind: str) -> list[str]:
+    """The tooltips (or, for text, the words) of the document's elements of class ``kind``."""
+    document = ElementTree.fromstring(svg)  # it parses: MLflow's UI would show nothing otherwise
+    return [element.findtext(f"{SVG}title") or element.text for element in document.iter()
+            if element.get("class") == kind]
+
+
+def test_bars_stack_each_models_series_per_bin_and_outcomes_list_models_then_statuses():
+    overview = Overview({("ok", "prophet", 6): 5, ("ok", "naive", 6): 2, ("ok", "prophet", 0): 1,
+                         ("ok", "drift", None): 1, ("skipped", None, None): 3, ("failed", "naive", None): 1},
+                        worst=[("a/x", 3.5, "prophet"), ("b/y", float("inf"), "naive")])
+    svg = run_overview.overview_svg(overview, "Forecast run 2024-03-31")
+    assert said(svg, "bin") == ["prophet: 1 series, MASE below 0.1", "prophet: 5 series, MASE 0.7 to 1",
+                                "naive: 2 series, MASE 0.7 to 1"]
+    # the series without a CV MASE are counted among the outcomes, not in the histogram
+    assert said(svg, "outcome") == ["prophet: 6 series", "naive: 2 series", "drift: 1 series", "skipped: 3 series",
+                                    "failed: 1 series"]
+    assert said(svg, "worst") == ["a/x", "b/y"] and ">inf naive<" in svg
+    assert ">Forecast run 2024-03-31: 13 series<" in svg
+
+
+def test_a_run_without_modelled_series_says_so_and_odd_names_do_not_break_the_document():
+    odd = 'store "<&>"\x07/' + "x" * 40
+    overview = Overview({("skipped", None, None): 2}, worst=[])
+    assert "no series has a cross-validated MASE" in run_overview.overview_svg(overview, odd)
+    overview = Overview({("ok", "prophet", 3): 1}, worst=[(odd, 2.0, "prophet")])
+    [shown] = said(run_overview.overview_svg(overview, odd), "worst")
+    assert shown.startswith('store "<&>" /x') and shown.endswith("…") and len(shown) == 28
