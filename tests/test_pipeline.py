@@ -415,6 +415,19 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert "2 of 4 series have no child run: tracking failed for them" in summary.format()
 
 
+def test_a_series_without_a_time_is_named_by_its_time_key_as_its_tasks_name_it(spark, fast_config, monkeypatch):
+    frame = spark.sql("SELECT TIMESTAMP'2024-01-01 00:00:00' AS week, CAST(NULL AS TIMESTAMP) AS ds, 1.0D AS y")
+    config = fast_config("input.key_columns=[week]")
+    monkeypatch.setenv("TZ", "America/New_York")  # the driver's zone; the session's is UTC
+    time.tzset()
+    try:
+        _, count, said = pipeline._add_series_without_time(frame.limit(0), frame, config)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert count == 1 and "e.g. ['2024-01-01 00:00:00']" in said  # not 2023-12-31 19:00:00
+
+
 def test_the_overviews_cv_mase_bins_hold_each_modelled_series_once_and_its_worst_are_finite(spark):
     values = [0.0, 0.09, 0.1, 0.99, 1.0, 9.99, 10.0, 250.0, float("inf"), float("nan"), None]
     staged = spark.createDataFrame(

@@ -249,7 +249,9 @@ def _add_series_without_time(series_df: DataFrame, frame: DataFrame, config: Job
         count = timeless.count()
         if not count:
             return series_df, 0, ""
-        examples = [tracking.series_id(row.asDict()) for row in timeless.select(*keys).limit(validation.EXAMPLES).collect()]
+        # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's time zone
+        examples = [tracking.series_id({k: row[k] for k in keys})
+                    for row in timeless.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
     said = f"{count} series have no row with a time in column '{config.input.time_column}': skipped, e.g. {examples}"
     logger.warning("%s", said)
     return series_df.unionByName(timeless), count, f"  {said}\n"
