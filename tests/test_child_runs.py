@@ -5,7 +5,7 @@ import mlflow.prophet
 import numpy as np
 
 from conftest import daily_series
-from forecasting import child_runs, model_store, parent_run, tracking
+from forecasting import child_runs, model_store, parent_run
 from forecasting.series import train_series
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forecasting import cli, io, job_summary, pipeline, python_worker, redaction, tracking
+from forecasting import cli, io, job_summary, python_worker, redaction, tracking
 from forecasting.config import load_config
 from forecasting.spark_session import MissingDeltaError
 

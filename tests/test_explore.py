@@ -287,7 +287,6 @@ def test_a_relative_input_path_is_read_from_the_folder_the_job_ran_in(tmp_path, 
 
 
 def _job_run(run_id: str, output_path: str = "/data/forecasts", **tags):
-    from types import SimpleNamespace
 
     tags = {"run_date": "2024-01-02", "output_path": output_path, **tags}
     return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(tags=tags))

@@ -92,7 +92,7 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     # several rows a day, summed by cleaning: the raw rows were drawn at a tenth of the forecast's level
     import mlflow
 
-    from forecasting import child_runs, parent_run, tracking
+    from forecasting import child_runs, parent_run
     from forecasting.series import train_series
 
     daily = daily_series(60)

@@ -24,7 +24,6 @@ from forecasting.config_schema import (
     RESERVED_KEY_NAMES,
     SAMPLE_INPUT,
     TUNABLE_PARAMS,
-    ConfigError,
     JobConfig,
     ParamSpace,
 )

@@ -61,6 +61,17 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     return baselines.forecast_until(name, history, last, horizon, frequency, interval_width)
 
 
+def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, run_horizon: int) -> pd.DataFrame:
+    """The first ``steps`` forecasts from ``last`` of the model a models table's row
+    ``stored`` holds (``model``, ``model_json``, ``frequency``, ``interval_width``), for
+    scoring and serving. Its interval is sampled over at least the run's horizon and
+    seeded by the series' id (``series``) as training sampled it, so that a shorter
+    horizon gets the forecasts table's values for the same steps."""
+    sampled = max(steps, run_horizon)
+    return forecast(stored["model"], stored["model_json"], last, sampled, stored["frequency"],
+                    stored["interval_width"], model.series_seed(series)).head(steps)
+
+
 def fitted_history(name: str, text: str) -> pd.DataFrame:
     """The rows (``ds``, ``y``) a stored model was fitted on: the series as cleaning left
     it on its run date (Prophet's without the missing values it skips, and to the 10

@@ -69,15 +69,10 @@ class ManyModelForecaster(PythonModel):
                 raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
                                    f"for series {tracking.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
-            # The interval is sampled over all the steps forecast: at least the run's own horizon, so that
-            # a shorter request gets the forecasts table's values. It is seeded by the keys as training and
-            # scoring saw them (a date, not a request's timestamp).
-            seed = model.series_seed(tracking.series_id({k: stored[k] for k in self.key_columns}))
+            # seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
+            series = tracking.series_id({k: stored[k] for k in self.key_columns})
             try:
-                forecast = model_store.forecast(
-                    stored["model"], stored["model_json"], last, max(steps, self.horizon), stored["frequency"],
-                    stored["interval_width"], seed,
-                ).head(steps)
+                forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon)
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
                 raise _bad_request(f"the forecast of series {tracking.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
