@@ -18,6 +18,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
+from forecasting.cleaning import periods_between
 from forecasting.model import FORECAST_COLUMNS, future_dates
 
 # Seasonal period in steps, for calendar frequencies of one period: the cycle such
@@ -217,11 +218,6 @@ def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, freque
 BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "weekly_naive": weekly_naive, "drift": drift}
 
 
-def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
-    """How many periods of ``frequency`` ``end`` is after ``start`` (on its grid); 0 where it is not after it."""
-    return len(pd.date_range(start, end, freq=frequency)) - 1 if end > start else 0
-
-
 def forecast_until(
     name: str, history: pd.DataFrame, last_date: pd.Timestamp, horizon: int, frequency: str, interval_width: float
 ) -> pd.DataFrame:
@@ -254,6 +250,6 @@ def predict_at(name: str, history: pd.DataFrame, dates: pd.Series, frequency: st
 
 def _predict_at_dates(name: str, history: pd.DataFrame, dates: pd.Series, frequency: str,
                       interval_width: float) -> np.ndarray:
-    periods = len(pd.date_range(history["ds"].max(), pd.Timestamp(dates.max()), freq=frequency)) - 1
+    periods = periods_between(history["ds"].max(), pd.Timestamp(dates.max()), frequency)
     forecast = BASELINES[name](history, max(periods, 1), frequency, interval_width).set_index("ds")["yhat"]
     return forecast.reindex(pd.DatetimeIndex(dates)).to_numpy()

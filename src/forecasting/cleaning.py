@@ -293,11 +293,7 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
             last = trailing[-1]
-    if isinstance(offset, Tick):
-        # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
-        behind = (current.value - last.value) // pd.Timedelta(offset).value
-    else:
-        behind = len(pd.date_range(last, current, freq=frequency)) - 1 if current > last else 0
+    behind = periods_between(last, current, frequency)
     if behind > 1:
         notes.append(f"{STALE_NOTE}{_when(last)}, {behind} periods before the run date {run_day}")
     return frame
@@ -324,3 +320,14 @@ def _when(time: pd.Timestamp) -> str:
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
     result.rejection, result.refused_by = f"{problem} (cleaning.{key} = reject)", key
     return result
+
+
+def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
+    """How many periods of ``frequency`` ``end`` is after ``start`` (on its grid); 0 where it is not after it."""
+    if end <= start:
+        return 0
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick):
+        # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
+        return (end.value - start.value) // pd.Timedelta(offset).value
+    return len(pd.date_range(start, end, freq=frequency)) - 1

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
-from forecasting.baselines import BASELINES, naive_instead, on_grid, periods_between, season_length
-from forecasting.cleaning import Cleaned, align_to_grid, clean_history
+from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
+from forecasting.cleaning import Cleaned, align_to_grid, clean_history, periods_between
 from forecasting.config import JobConfig
 from forecasting.model_store import ENSEMBLE, PROPHET, mean_forecast
 
