@@ -1,4 +1,5 @@
-"""Tune, train and forecast one Prophet model per series on Spark, tracked in MLflow.
+"""Tune, train and forecast one model per series on Spark (tuned Prophet, or a baseline that
+forecast it better), tracked in MLflow.
 
     spark-submit jobs/train_forecast.py                      # embedded sample, local[*]
     spark-submit jobs/train_forecast.py --config conf/airports.yaml --run-date 2026-11-23

@@ -305,7 +305,7 @@ def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path)
 
     # its tables are elsewhere: another config's run in the same experiment, on the same date
     with pytest.raises(LookupError, match=r"no rows of job run r3 \(run date 2024-01-02\) in .*series_results: "
-                                          r"it wrote its tables to /data/forecasts\. Set FORECAST_OUTPUT"):
+                                          r"it wrote its tables to /data/forecasts\. Read the tables there"):
         explore.job_rows(path, _job_run("r3"))
     with pytest.raises(LookupError, match="it wrote its tables to output, relative to the folder it ran in"):
         explore.job_rows(path, _job_run("r3", "output"))
@@ -314,7 +314,7 @@ def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path)
         explore.job_rows(path, _job_run("r0", str(tmp_path), superseded_by="r2"))
     # FORECAST_OUTPUT pointing where no table is: the same answer, not deltalake's own error
     with pytest.raises(LookupError, match=r"no table, so no rows of job run r3 .* in .*nowhere/series_results: "
-                                          r"it wrote its tables to /data/forecasts\. Set FORECAST_OUTPUT"):
+                                          r"it wrote its tables to /data/forecasts\. Read the tables there"):
         explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3"))
 
 
@@ -415,7 +415,7 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
 
     # the latest run is another config's, sharing the experiment and the date: its rows are elsewhere
     job_run(3_000, tmp_path / "other-output")
-    elsewhere = re.escape(f"it wrote its tables to {tmp_path / 'other-output'}. Set FORECAST_OUTPUT")
+    elsewhere = re.escape(f"it wrote its tables to {tmp_path / 'other-output'}. Read the tables there")
     with pytest.raises(LookupError, match=elsewhere):
         _notebook_namespace()
 
@@ -483,6 +483,6 @@ def test_a_runs_current_rows_are_read_without_saying_they_were_replaced(tmp_path
 
 
 def test_a_run_that_wrote_to_a_cluster_file_system_is_not_said_to_have_written_relative_to_its_folder(tmp_path):
-    with pytest.raises(LookupError, match=r"it wrote its tables to s3a://bucket/forecasts\. Set FORECAST_OUTPUT") as no:
+    with pytest.raises(LookupError, match=r"it wrote its tables to s3a://bucket/forecasts\. Read the tables there") as no:
         explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3", "s3a://bucket/forecasts"))
     assert "relative" not in str(no.value)

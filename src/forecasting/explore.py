@@ -43,7 +43,7 @@ def job_runs(
     missing = missing_store(tracking_uri)
     if missing:
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
-                          "or set MLFLOW_TRACKING_URI (and FORECAST_OUTPUT for the tables)")
+                          "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -121,7 +121,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
         else:
             relative = not (Path(written_to).is_absolute() or "://" in written_to)
             why = (f"it wrote its tables to {written_to}{', relative to the folder it ran in' if relative else ''}. "
-                   "Set FORECAST_OUTPUT to that folder")
+                   "Read the tables there (in the notebook: set FORECAST_OUTPUT to that folder)")
         raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: "
                           f"{why}{gone}")
     return frame

@@ -1,4 +1,5 @@
-"""What a run was made from: data version, code version and package versions."""
+"""What a run was made from: data version, code version and package versions; and the
+Delta version and catalog name of an output table, which scoring and serving read."""
 from __future__ import annotations
 
 import hashlib

@@ -121,7 +121,7 @@ def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_v
 
 def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None = None) -> None:
     """A job killed midway leaves its runs RUNNING; the rerun of its date ends them.
-    (A job that failed ended its own: finish_parent_run.) With ``output_path``, only
+    (A job that failed ended its own: fail_parent_run.) With ``output_path``, only
     the runs of that output (and older ones without the tag): another config's run
     of the same job and date may be going on in the same experiment."""
     stale = tracker.search_runs(

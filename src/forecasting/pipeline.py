@@ -1,5 +1,6 @@
 """The training and evaluation jobs, wired: read → check → track → train → write →
-summarise; and the pieces the scoring job reuses (read_checked_input, stage)."""
+summarise; and the pieces the scoring job reuses (read_checked_input, stage, say_stale,
+named_examples)."""
 from __future__ import annotations
 
 import logging

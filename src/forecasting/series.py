@@ -1,4 +1,5 @@
-"""The whole per-series work, Spark-free: check, tune, refit on all history, forecast."""
+"""The whole per-series work, Spark-free: clean, hold out (evaluation), tune, select, refit
+on all history, forecast."""
 from __future__ import annotations
 
 import gc

@@ -1,4 +1,5 @@
-"""Building the SparkSession; only entry points call this, never an import."""
+"""Building the SparkSession (only entry points call this, never an import), and the
+helpers every stage uses on it: naming its Spark jobs, restoring the settings it changes."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,4 @@
-"""The Spark stage: one Prophet model per series with ``groupBy(...).applyInPandas``.
+"""The Spark stage: one model per series with ``groupBy(...).applyInPandas``.
 
 Each group's task runs the pure per-series function, logs the series' child run
 and returns one result row holding the forecast as an array (and the model), so

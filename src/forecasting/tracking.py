@@ -93,7 +93,8 @@ class RunContext:
 
 
 class TrackingUnavailable(RuntimeError):
-    """The tracking server cannot be reached or refuses us; raised before training."""
+    """The tracking server cannot be reached or refuses us: before training, or once the
+    tables are written, when the run cannot be ended (exit 4: retry later)."""
 
 
 def http_settings(config: JobConfig) -> dict[str, str]:
