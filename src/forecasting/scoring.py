@@ -318,7 +318,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = checked.input_end
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark_training.available_cores(spark))
-        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))  # the join and counts too, not 200 tasks
+        spark_training.use_partitions(spark, partitions)  # the join and counts too, not 200 tasks
         ends = history_ends(series_df, models, config, run_date, input_end, context.known_until, partitions)
         work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
             ends, keys, how="left"
@@ -333,7 +333,6 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 T.StructField("reason", T.StringType()),
             ]
         )
-        spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
         # a task costs 40-60 ms of a core: in as many tasks as training's, not one a series
         scored = work.repartition(partitions).mapInPandas(
             partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon,

@@ -15,7 +15,7 @@ import time
 from functools import partial
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -233,13 +233,18 @@ def train_all(
         wired = tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
         return RESULT_ROW.expand(wired, keys)
     logger.info("training %d series in %d partitions", series_count, partitions)
-    # session settings, which the caller restores once the results are written (SHUFFLE_SETTINGS)
-    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
-    # Adaptive execution would merge the small shuffle partitions (a few KB of
-    # history each) into one task and leave every other core idle.
-    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+    use_partitions(spark, partitions)
     wired = series_df.groupBy(*keys).applyInPandas(work, schema=schema)
     return RESULT_ROW.expand(wired, keys)
+
+
+def use_partitions(spark: SparkSession, partitions: int) -> None:
+    """Shuffle into ``partitions`` tasks: session settings (SHUFFLE_SETTINGS), which the
+    caller restores once its results are written. Adaptive execution would merge the
+    small shuffle partitions (a few KB of history each) into one task and leave every
+    other core idle."""
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
 
 
 def with_run_columns(df: DataFrame, run_date: str, job_run_id: str) -> DataFrame:
