@@ -22,7 +22,7 @@ from forecasting.tracking import (
     ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
     MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     WORKING_FOLDER_TAG,
-    RunContext, _flatten, client, credentials_from_environment, end_run, http_settings, param_value, prepare_server,
+    RunContext, client, credentials_from_environment, end_run, flatten, http_settings, param_value, prepare_server,
     sqlite_artifact_root,
 )
 
@@ -110,7 +110,7 @@ def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_v
     from mlflow.entities import Param
 
     recorded = redact_secrets(config.to_dict())
-    params = [Param(key, param_value(value)) for key, value in _flatten(recorded).items()]
+    params = [Param(key, param_value(value)) for key, value in flatten(recorded).items()]
     params.append(Param("run_date", run_date))
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
         tracker.log_batch(run_id, params=params[start : start + 100])

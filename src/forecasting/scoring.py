@@ -244,8 +244,8 @@ def cleaning_differences(config: JobConfig, params: dict[str, str]) -> list[str]
     whose ``params`` are given: scoring cleans the input as its own config says, and
     starts elsewhere than training would where they differ."""
     # written as the parent run records its params
-    policies = dataclasses.asdict(config.cleaning)
-    ours = {f"cleaning.{name}": tracking.param_value(value) for name, value in policies.items()}
+    policies = tracking.flatten({"cleaning": dataclasses.asdict(config.cleaning)})
+    ours = {key: tracking.param_value(value) for key, value in policies.items()}
     return [f"{key} = {params[key]} in training, {value} here" for key, value in ours.items()
             if key in params and params[key] != value]
 

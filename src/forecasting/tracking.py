@@ -308,12 +308,13 @@ def check_server(uri: str, timeout: float) -> None:
         )
 
 
-def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as the parent run's params name them: ``{"a": {"b": 1}}`` as ``{"a.b": 1}``."""
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
     return flat
