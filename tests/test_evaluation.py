@@ -125,7 +125,7 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
 def test_wins_are_counted_for_candidates_and_fallbacks_and_rows_keep_one_order(spark):
     from forecasting.evaluation import _markdown, summary_by_candidate
 
-    # prophet scored as the ensemble's part only; two candidates the order list does not name
+    # prophet scored as the ensemble's part only
     rows = [("a", "ensemble", True, 1.0), ("a", "prophet", False, 2.0), ("a", "weekly_naive", False, 3.0),
             ("a", "drift", False, 4.0), ("b", "ensemble", False, 2.0), ("b", "prophet", False, 1.0),
             ("b", "weekly_naive", True, 1.5), ("b", "drift", False, 3.0), ("c", "fallback_naive", True, 5.0)]
@@ -133,8 +133,9 @@ def test_wins_are_counted_for_candidates_and_fallbacks_and_rows_keep_one_order(s
     for name in ("smape", "mae", "rmse", "coverage", "interval_width"):
         frame = frame.withColumn(name, frame["mase"])
     summary = summary_by_candidate(frame, ["weekly_naive", "ensemble", "drift"])
-    assert summary["candidate"].tolist() == ["all_series", "selection", "prophet", "drift", "ensemble",
-                                             "fallback_naive", "weekly_naive"]
+    # the candidates in the config's order, then the rest by name
+    assert summary["candidate"].tolist() == ["all_series", "selection", "weekly_naive", "ensemble", "drift",
+                                             "fallback_naive", "prophet"]
     wins = dict(zip(summary["candidate"], summary["wins"].astype("object")))
     assert wins == {"all_series": pd.NA, "selection": pd.NA, "prophet": pd.NA, "drift": 0, "ensemble": 1,
                     "fallback_naive": 1, "weekly_naive": 1}

@@ -75,7 +75,8 @@ def summary_by_candidate(evaluation: DataFrame, candidates: list[str]) -> pd.Dat
     # a candidate that won nothing has 0 wins; the aggregate rows and a non-candidate have none to count
     competed = table["candidate"].isin(candidates) | table["candidate"].str.startswith(FALLBACK_PREFIX)
     table["wins"] = table["wins"].fillna(0).astype("Int64").where(competed)
-    order = {name: i for i, name in enumerate([ALL_SERIES, SELECTION, "prophet", "seasonal_naive", "naive", "drift"])}
+    # the candidates in the config's order (weekly_naive and the ensemble too), then the others
+    order = {name: i for i, name in enumerate([ALL_SERIES, SELECTION, *candidates])}
     table["_order"] = table["candidate"].map(order).fillna(len(order))
     return table.sort_values(["_order", "candidate"]).drop(columns="_order").reset_index(drop=True)
 
