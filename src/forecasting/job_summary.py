@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from forecasting import parent_run, redaction, tables, tracking
-from forecasting.series import FAILED, OK, SKIPPED
+from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class JobSummary:
     wall_seconds: float = 0.0
     title: str = "Forecast run"
     note: str = ""
-    statuses: tuple[str, ...] = (OK, SKIPPED, FAILED)  # always listed, even at zero
+    statuses: tuple[str, ...] = STATUSES  # always listed, even at zero
     max_failed_share: float = 1.0
     untracked: int = 0  # series whose child run could not be logged (their forecasts are written)
     wrote: bool = False  # its tables' rows are written: those of an earlier run of its date are replaced

@@ -17,11 +17,10 @@ from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri
 from forecasting.model import FORECAST_COLUMNS
 from forecasting.redaction import redact_url_password
-from forecasting.series import FAILED, OK, SKIPPED
+from forecasting.series import STATUSES
 
 logger = logging.getLogger(__name__)
 
-FIRST_STATUSES = (OK, SKIPPED, FAILED)  # listed first in a run's counts, others after
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
 
@@ -81,7 +80,7 @@ def status_counts(metrics: dict[str, float]) -> str:
         for name, value in metrics.items()
         if name.startswith("series_") and name != "series_total"
     }
-    order = [*(s for s in FIRST_STATUSES if s in counts), *sorted(s for s in counts if s not in FIRST_STATUSES)]
+    order = [*(s for s in STATUSES if s in counts), *sorted(s for s in counts if s not in STATUSES)]
     return ", ".join(f"{status} {counts[status]}" for status in order) or "-"
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from forecasting import plots
-from forecasting.series import FAILED, OK, SKIPPED
+from forecasting.series import FAILED, OK, SKIPPED, STATUSES
 
 ARTIFACT = "overview.svg"
 # Bin edges of the CV MASE histogram, even steps of its logarithm, roughly (a MASE of
@@ -124,7 +124,7 @@ def _outcomes(overview: Overview, won: dict[str, int], colours: dict[str, str]) 
         statuses[status] = statuses.get(status, 0) + count
     rows = [(f"{model}", count, colours[model]) for model, count in won.items()]
     rows += [(status, statuses.get(status, 0), STATUS_COLOURS.get(status, "#606060"))
-             for status in (SKIPPED, FAILED, *sorted(set(statuses) - {OK, SKIPPED, FAILED}))]
+             for status in (SKIPPED, FAILED, *sorted(set(statuses) - set(STATUSES)))]
     parts = [f'<text x="{BARS_LEFT - 130}" y="{TOP - 8}" font-size="13">series by the model chosen, '
              'or by status</text>']
     most = max((count for _, count, _ in rows), default=0) or 1

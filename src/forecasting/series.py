@@ -21,6 +21,7 @@ from forecasting.model_store import ENSEMBLE, PROPHET, mean_forecast
 logger = logging.getLogger(__name__)
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+STATUSES = (OK, SKIPPED, FAILED)  # in the order a run's counts list them, any other after
 # Evaluation mode scores a skipped or failed series' fallback forecast under this
 # prefix and the fallback's name (fallback_naive), apart from the candidates.
 FALLBACK_PREFIX = "fallback_"
