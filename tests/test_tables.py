@@ -251,7 +251,7 @@ def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before
                                     ("c", scoring.REJECTED, "1 missing or infinite values")],
                                    "shop string, status string, reason string")
     summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
-    scoring._say_stale(staged, ["shop"], summary)
+    scoring._say_scored_stale(staged, ["shop"], summary)
     assert summary.note == (f"  1 series scored from data that stop well before the run date (their forecasts start "
                             f"in the past), e.g. a: {stale}\n")
 

@@ -82,7 +82,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         yield
     except BaseException as err:
         # every write committed, where the stop came as their pool closed: written, not partly
-        summary.wrote = summary.wrote or bool(summary.written) and set(summary.written) == set(summary.tables)
+        summary.wrote = summary.wrote or (bool(summary.written) and set(summary.written) == set(summary.tables))
         partly = [] if summary.wrote else summary.written
         # said first: tracking may be what failed, and ending the run with it
         if summary.wrote:  # the traceback that follows reads as if nothing was written

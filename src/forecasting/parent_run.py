@@ -213,15 +213,15 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     their date replaced their rows: those forecasts stay in the table until those dates are
     scored again. It names their dates again where an earlier rerun tagged them (their rows
     are still there); the tag keeps the rerun that replaced the models they read."""
-    earlier = _same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
-                                             f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
+    earlier = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
+                                                     f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
     replaced = [run.info.run_id for run in earlier if SUPERSEDED_TAG not in run.data.tags]
     for run_id in replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [])
-    scored = _same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
-                                            f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
+    scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
+                                                    f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
     # still running (or killed) that read the models before this run replaced them writes, or
     # wrote, forecasts from them; one that read this run's models (it names the training run
@@ -240,7 +240,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     return Replaced(replaced, dates)
 
 
-def _same_output(tracker, context: RunContext, filter_string: str, running: bool = False) -> list:
+def _runs_of_same_output(tracker, context: RunContext, filter_string: str, running: bool = False) -> list:
     """The other ended runs of the search that wrote to this run's output (RUNNING
     ones are another job going on, or ended by end_stale_runs at the start), and
     with ``running`` the RUNNING ones too."""

@@ -127,7 +127,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         summary.counts, summary.untracked = counted.statuses, counted.untracked
         if counted.stale:
             with job_description(spark, "name the series trained on old data"):
-                _say_stale(staged, list(config.input.key_columns), summary, counted.stale)
+                _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
         _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
@@ -295,7 +295,7 @@ def _log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview
     tracking.client(context.tracking_uri).log_text(context.parent_run_id, svg, run_overview.ARTIFACT)
 
 
-def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
+def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
     """Name the series whose data stop more than a period before the run date, the
     fallback's too: their data_notes say so, but a note is easy to miss."""
     notes = staged.where(F.col("data_notes").rlike(STALE_IN_NOTES)).select(

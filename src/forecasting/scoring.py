@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
 
 
-def _whole(text: str | None) -> int:
+def _int_or_zero(text: str | None) -> int:
     return int(text) if text and text.isdigit() else 0
 
 
@@ -118,7 +118,7 @@ NOT_SCORED = {
 }
 
 
-def _say_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+def _say_scored_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series' data stop more than a period before the run date (as
     training names them), with a few examples."""
     stale = staged.where((F.col("status") == SCORED_OK) & F.col("reason").startswith(STALE_NOTE))
@@ -336,7 +336,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         # a task costs 40-60 ms of a core: in as many tasks as training's, not one a series
         scored = work.repartition(partitions).mapInPandas(
             partial(_score_batches, key_columns=keys, horizon=config.forecast.horizon,
-                    sampled=max(config.forecast.horizon, _whole(trained_with.get("forecast.horizon")))), schema
+                    sampled=max(config.forecast.horizon, _int_or_zero(trained_with.get("forecast.horizon")))), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
@@ -360,7 +360,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 if summary.counts.get(status):
                     _say_not_scored(staged, keys, summary, status)
             if summary.counts.get(SCORED_OK):
-                _say_stale(staged, keys, summary)
+                _say_scored_stale(staged, keys, summary)
         tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
