@@ -235,10 +235,12 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
             client.set_terminated(run_id, status)
         return run_id
 
-    # a run that failed among or after its writes may have rows in the tables too
-    replaced = [job_run(), job_run(status="FAILED")]
+    # a run that failed among or after its writes may have rows in the tables too, and one killed
+    # (then ended by a later run of its date), but not one that failed before its writes
+    replaced = [job_run(), job_run(status="FAILED", failed_after_writing="partly: forecasts"),
+                job_run(status="FAILED", ended_by="a later train_forecast run of 2024-03-31")]
     others = [job_run(output="elsewhere"), job_run(date="2024-03-30"), job_run(job="evaluate_forecast"),
-              job_run(status="RUNNING")]
+              job_run(status="RUNNING"), job_run(status="FAILED"), job_run(status="FAILED", ended_by="SIGTERM")]
     # scoring runs that forecast from this date's models, which the rerun replaces, and others
     scored = [job_run(job="score_forecast", date=date, model_run_date="2024-03-31") for date in ("2024-04-02", "2024-03-31")]
     scored_others = [job_run(job="score_forecast", date="2024-04-02", model_run_date="2024-03-30"),
@@ -264,7 +266,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     assert sorted(done.runs) == sorted(replaced)
     assert done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06", "2024-04-07"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
-    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun, rerun]
+    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun] * 3
     assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
     assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 4
     assert not [run_id for run_id in [*scored_others, *running_others, *replaced]

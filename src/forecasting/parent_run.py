@@ -27,6 +27,8 @@ from forecasting.tracking import (
 )
 
 logger = logging.getLogger(__name__)
+# how end_stale_runs tags the run of a killed job it ends (ENDED_BY_TAG), followed by its job and date
+ENDED_AS_STALE = "a later "
 
 
 def start_parent_run(
@@ -130,7 +132,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     )
     if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
         stale = [run for run in stale if same_output(run.data.tags.get(OUTPUT_PATH_TAG, output_path), output_path)]
-    ended_by = f"a later {job} run of {run_date}"
+    ended_by = f"{ENDED_AS_STALE}{job} run of {run_date}"
     for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
         tracker.set_tag(parent.info.run_id, ENDED_BY_TAG, ended_by)
@@ -206,8 +208,9 @@ def same_output(tagged: str | None, output: str | None) -> bool:
 def mark_superseded(tracker, context: RunContext) -> Replaced:
     """Tag the earlier runs of this job, run date and output, whose rows in the tables
     this run has just replaced, with this run's id: their child runs still look
-    current to a search by series. Those that failed or were killed count too: they
-    may have written some of their rows. A training run also tags the scoring runs
+    current to a search by series. Those that failed after or among their writes, or
+    were killed, count too (may_hold_rows); one that failed before writing had none.
+    A training run also tags the scoring runs
     (finished, failed after writing, or still running on models they read) that forecast
     from the models of its date, which it has just replaced, unless a later scoring run of
     their date replaced their rows: those forecasts stay in the table until those dates are
@@ -215,7 +218,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     are still there); the tag keeps the rerun that replaced the models they read."""
     earlier = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
                                                      f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
-    replaced = [run.info.run_id for run in earlier if SUPERSEDED_TAG not in run.data.tags]
+    replaced = [run.info.run_id for run in earlier if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run)]
     for run_id in replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     if context.job != TRAIN_JOB:
@@ -238,6 +241,16 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
     return Replaced(replaced, dates)
+
+
+def may_hold_rows(run) -> bool:
+    """Whether an ended job run may have written rows to its tables: it finished, failed
+    after or among its writes (it tags itself so as it fails), or was killed and ended
+    by a later run of its date, which cannot tell how far it got. A run that failed on
+    its own before writing wrote nothing."""
+    tags = run.data.tags
+    return (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in tags
+            or tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE))
 
 
 def _runs_of_same_output(tracker, context: RunContext, filter_string: str, running: bool = False) -> list:
