@@ -156,6 +156,20 @@ def test_a_config_naming_fewer_key_columns_than_the_tables_is_refused_not_answer
     assert "holds series keyed by region, sku, but the config's key columns are region" in caplog.text
 
 
+def test_a_parquet_output_asked_about_as_delta_says_how_to_name_its_format(tmp_path, monkeypatch, caplog):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "out" / "series_results" / "run_date=2024-01-01"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"region": ["north"], "status": ["ok"]}), folder / "part-0.parquet")
+    monkeypatch.chdir(tmp_path)
+    asked = ["series", "--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[region]",
+             "region=north"]
+    assert forecasting_main(asked) == 1
+    assert "(for a job writing parquet, give its --config, or --set output.format=parquet, here too)" in caplog.text
+
+
 def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_named(tmp_path, monkeypatch, capsys,
                                                                                    caplog):
     import datetime as dt

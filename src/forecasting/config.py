@@ -328,6 +328,8 @@ def _flag_hint(expected: tuple, value: Any) -> str:
             float(value)
         except ValueError:
             return ""
+        if re.fullmatch(r"[+-]?0\d+", value.strip()):  # not octal, as YAML 1.1 would have it: left as typed
+            return " (a whole number with a leading zero is read as text: write it without the zero)"
         return " (a number in quotes is text: write it without the quotes)"
     return ""
 

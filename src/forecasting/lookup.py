@@ -213,7 +213,9 @@ def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
     try:
         rows = explore.read_series(path, keys, fmt)
     except (TableNotFoundError, FileNotFoundError):
-        raise NotFound(f"no {fmt} table at {path}: has a job written there with this config?") from None
+        other = "parquet" if fmt == "delta" else "delta"
+        raise NotFound(f"no {fmt} table at {path}: has a job written there with this config? (for a job writing "
+                       f"{other}, give its --config, or --set output.format={other}, here too)") from None
     except LookupError as err:  # the table lacks a key column: another job's table
         raise NotFound(str(err)) from None
     # keyed by more columns than the config names: the rows of several series would be mixed
