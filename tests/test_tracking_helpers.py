@@ -228,9 +228,13 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     client = tracking.client(uri)
     experiment = client.create_experiment("reruns")
 
-    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED", **more):
-        tags = {tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: date, tracking.OUTPUT_PATH_TAG: output, **more}
+    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED", configured=None, **more):
+        tags = {tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: date, **more}
+        if output is not None:
+            tags[tracking.OUTPUT_PATH_TAG] = output
         run_id = client.create_run(experiment, tags=tags).info.run_id
+        if configured is not None:  # a run from before the output_path tag: its config's output.path
+            client.log_param(run_id, "output.path", configured)
         if status != "RUNNING":
             client.set_terminated(run_id, status)
         return run_id
@@ -238,9 +242,11 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     # a run that failed among or after its writes may have rows in the tables too, and one killed
     # (then ended by a later run of its date), but not one that failed before its writes
     replaced = [job_run(), job_run(status="FAILED", failed_after_writing="partly: forecasts"),
-                job_run(status="FAILED", ended_by="a later train_forecast run of 2024-03-31")]
+                job_run(status="FAILED", ended_by="a later train_forecast run of 2024-03-31"),
+                job_run(output=None, configured="out")]
     others = [job_run(output="elsewhere"), job_run(date="2024-03-30"), job_run(job="evaluate_forecast"),
-              job_run(status="RUNNING"), job_run(status="FAILED"), job_run(status="FAILED", ended_by="SIGTERM")]
+              job_run(status="RUNNING"), job_run(status="FAILED"), job_run(status="FAILED", ended_by="SIGTERM"),
+              job_run(output=None, configured="elsewhere")]
     # scoring runs that forecast from this date's models, which the rerun replaces, and others
     scored = [job_run(job="score_forecast", date=date, model_run_date="2024-03-31") for date in ("2024-04-02", "2024-03-31")]
     scored_others = [job_run(job="score_forecast", date="2024-04-02", model_run_date="2024-03-30"),
@@ -266,7 +272,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     assert sorted(done.runs) == sorted(replaced)
     assert done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06", "2024-04-07"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
-    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun] * 3
+    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun] * 4
     assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
     assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 4
     assert not [run_id for run_id in [*scored_others, *running_others, *replaced]

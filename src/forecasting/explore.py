@@ -113,7 +113,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
                            run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
                            if tags.get(tracking.SUPERSEDED_TAG) else "", written)
     if frame.empty:
-        written_to, replaced_by = tags.get(tracking.OUTPUT_PATH_TAG), tags.get(tracking.SUPERSEDED_TAG)
+        written_to, replaced_by = tracking.run_output(job), tags.get(tracking.SUPERSEDED_TAG)
         if replaced_by:
             why = f"the later run {replaced_by} of that date replaced them"
         elif written_to is None:

@@ -197,7 +197,7 @@ def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
     output = tables.output_root(config)
     return [run.info.run_id for run in runs
             if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
-            and same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), output)]
+            and same_output(tracking.run_output(run), output)]
 
 
 def _dates_text(dates: list[str], shown: int = 6) -> str:

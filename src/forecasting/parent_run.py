@@ -23,7 +23,7 @@ from forecasting.tracking import (
     MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     WORKING_FOLDER_TAG,
     RunContext, client, credentials_from_environment, end_run, flatten, http_settings, param_value, prepare_server,
-    sqlite_artifact_root,
+    run_output, sqlite_artifact_root,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
         filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
     )
     if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
-        stale = [run for run in stale if same_output(run.data.tags.get(OUTPUT_PATH_TAG, output_path), output_path)]
+        stale = [run for run in stale if same_output(run_output(run) or output_path, output_path)]
     ended_by = f"{ENDED_AS_STALE}{job} run of {run_date}"
     for parent in stale:
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
@@ -261,4 +261,4 @@ def _runs_of_same_output(tracker, context: RunContext, filter_string: str, runni
     # the path compared here: it may hold quotes, which a filter string cannot escape
     return [run for run in runs if run.info.run_id != context.parent_run_id
             and (running or run.info.status != "RUNNING")
-            and same_output(run.data.tags.get(OUTPUT_PATH_TAG), context.output_path)]
+            and same_output(run_output(run), context.output_path)]

@@ -320,6 +320,13 @@ def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def run_output(run) -> str | None:
+    """Where a job run wrote its tables: its output_path tag, or for a run from before
+    the tag (2026-12-02) its output.path param, as configured (relative to the folder
+    it ran in); None for neither."""
+    return run.data.tags.get(OUTPUT_PATH_TAG) or run.data.params.get("output.path")
+
+
 def param_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
