@@ -563,6 +563,18 @@ def test_new_delta_tables_keep_statistics_on_the_keys_and_readers_columns_and_te
         assert all(file["numRecords"] > 0 for file in stats)
 
 
+def test_the_readmes_alter_table_gives_a_table_an_older_version_created_ten_years_of_log_and_files(spark, tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    statement = " ".join(readme.split("``ALTER TABLE", 1)[1].split("``", 1)[0].split())
+    path = str(tmp_path / "forecasts")
+    spark.createDataFrame([("a", 1.0)], "shop string, yhat double").write.format("delta").save(path)
+    assert _delta_log(path)[0] == {}  # created without the job's properties: Delta's 30 and 7 days
+    spark.sql("ALTER TABLE " + statement.replace("<path>", path))
+    configuration = _delta_log(path)[0]
+    assert configuration["delta.logRetentionDuration"] == configuration["delta.deletedFileRetentionDuration"] \
+        == tables.RETENTION
+
+
 def test_a_key_with_a_colon_and_a_backtick_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):
     rows = spark.createDataFrame(
         [("a-1", "ok", "prophet", "{}", dt.date(2024, 3, 31))],
