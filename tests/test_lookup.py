@@ -288,6 +288,29 @@ def test_a_series_report_shows_the_trained_forecast_where_a_scored_one_has_the_s
         "2024-03-31", "trained", [3.0])
 
 
+def test_a_scored_forecast_from_a_model_a_rerun_replaced_says_to_score_its_date_again(monkeypatch):
+    config = load_config(None, ["input.key_columns=[store]"])
+    # the training of 2024-03-10 was rerun (child run c2) after the scoring of 2024-03-20 read c1's model
+    results = pd.DataFrame({"store": ["s1"], "run_date": ["2024-03-10"], "status": ["ok"], "child_run_id": ["c2"],
+                            "job_run_id": ["j3"]})
+    forecasts = pd.DataFrame({
+        "store": "s1", "ds": pd.to_datetime(["2024-03-21"]), "yhat": [1.0], "yhat_lower": [0.0], "yhat_upper": [2.0],
+        "run_date": ["2024-03-20"], "source": ["scored"], "model_run_date": ["2024-03-10"], "job_run_id": ["j2"],
+        "child_run_id": ["c1"],
+    })
+    paths = tables.table_paths(config)
+    by_path = {paths[tables.SERIES_RESULTS]: results, paths[tables.FORECASTS]: forecasts}
+    monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
+    monkeypatch.setattr(lookup, "_child_run", lambda config, run_id: (None, []))
+    monkeypatch.setattr(lookup, "_replaced_runs", lambda config, result: [])
+    said = lookup.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
+    assert "made by job run j2, from the model of child run c1" in said
+    assert ("that model is no longer current: a rerun of 2024-03-10 trained the series again (the lines above are "
+            "its), so score 2024-03-20 again") in said
+    results["child_run_id"] = "c1"  # not rerun: nothing to say
+    assert "no longer current" not in lookup.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
+
+
 def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
     store = tmp_path / "mlruns"
     tracker = tracking.client(str(store))

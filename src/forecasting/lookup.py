@@ -296,9 +296,21 @@ def format_series(report: SeriesReport) -> str:
         lines.append(f"{which}: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
         if report.forecast_runs:
             lines.append("  made by job run {}, from the model of child run {}".format(*report.forecast_runs))
+            if _models_replaced(report):
+                lines.append(f"  that model is no longer current: a rerun of {report.forecast_model_run_date} trained "
+                             "the series again (the lines above are its), so score "
+                             f"{report.forecast_run_date} again")
         forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
         lines.append(forecast.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return "\n".join(lines)
+
+
+def _models_replaced(report: SeriesReport) -> bool:
+    """Whether a scored forecast came from a model its date's training rerun has since replaced:
+    the result row shown is that date's, now another child run's."""
+    result = report.result
+    return (report.forecast_source == tables.SCORED and str(result["run_date"]) == report.forecast_model_run_date
+            and isinstance(result.get("child_run_id"), str) and report.forecast_runs[1] != result["child_run_id"])
 
 
 def _times_text(values: pd.Series) -> pd.Series:
