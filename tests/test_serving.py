@@ -230,6 +230,12 @@ def test_a_models_table_version_gone_from_the_log_says_why(trained):
         serving.read_models(pointer, ["store", "model"])
 
 
+def test_a_version_registered_before_its_table_version_was_named_says_it_serves_the_current_models(trained, caplog):
+    pointer = {"models_table": trained["summary"].tables[tables.MODELS], "run_date": RUN_DATE}  # as then
+    assert not serving.read_models(pointer, ["store", "model"]).empty
+    assert f"it serves the table's current models of run date {RUN_DATE}" in caplog.text
+
+
 def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_config):
     import datetime as dt
 

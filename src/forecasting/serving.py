@@ -123,6 +123,10 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
         from deltalake import DeltaTable
 
         unreadable = f"cannot read version {pointer.get('version')} of the models table {pointer['models_table']}"
+        if pointer.get("version") is None:
+            logger.warning("this model version was registered before versions named the models table's version "
+                           "they serve (2026-11-30): it serves the table's current models of run date %s, those of "
+                           "its latest rerun where the date was trained again", pointer["run_date"])
         try:
             table = DeltaTable(pointer["models_table"], version=pointer.get("version"))
         except Exception as err:  # deltalake's own words ("no log files") do not say why
