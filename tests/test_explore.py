@@ -345,6 +345,18 @@ def test_a_replaced_runs_rows_are_read_from_the_version_its_commit_names(tmp_pat
         explore.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
 
 
+def test_a_runs_overview_is_read_from_its_parent_run_and_an_older_run_has_none(tmp_path):
+    from forecasting import run_overview, tracking
+
+    client = tracking.client((tmp_path / "mlruns").as_uri())
+    experiment_id = client.create_experiment("overviews")
+    drawn, older = (client.create_run(experiment_id).info.run_id for _ in range(2))
+    client.log_text(drawn, "<svg/>", run_overview.ARTIFACT)
+    client.log_text(older, "x: 1", "config/resolved.yaml")
+    assert explore.job_overview((tmp_path / "mlruns").as_uri(), drawn) == "<svg/>"
+    assert explore.job_overview((tmp_path / "mlruns").as_uri(), older) is None
+
+
 def _notebook_namespace() -> dict:
     """The notebook's code cells run in order, as Jupyter would run them; their names."""
     import json

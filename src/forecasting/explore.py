@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 import yaml
 
-from forecasting import lineage, tracking
+from forecasting import lineage, run_overview, tracking
 from forecasting.cleaning import end_of_day
 from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
@@ -314,6 +314,17 @@ def run_config(tracking_uri: str, run_id: str) -> dict:
 
     tracking.client(tracking_uri)
     return yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config/resolved.yaml"))
+
+
+def job_overview(tracking_uri: str, run_id: str) -> str | None:
+    """The overview picture (SVG text, ``run_overview``) a training or evaluation run
+    logged on its parent run; None for a run from before the job drew one."""
+    import mlflow
+
+    client = tracking.client(tracking_uri)
+    if run_overview.ARTIFACT not in {item.path for item in client.list_artifacts(run_id)}:
+        return None
+    return mlflow.artifacts.load_text(f"runs:/{run_id}/{run_overview.ARTIFACT}")
 
 
 def load_history(
