@@ -21,9 +21,15 @@ DEFAULT_RAW = Path(__file__).resolve().parents[1] / "../shared/data/airports/air
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW.resolve(), help="raw CSV file")
+    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW.resolve(),
+                        help="raw CSV file, or the folder holding it")
     parser.add_argument("--out", type=Path, default=Path("data/airports.csv"), help="long CSV to write")
     args = parser.parse_args()
+    if args.raw.is_dir():  # the shared data's folder, as it is named
+        found = sorted(args.raw.glob("*.csv"))
+        if len(found) != 1:
+            parser.error(f"{args.raw} holds {len(found)} CSV files, not one: give --raw the raw table's file")
+        args.raw = found[0]
     if not args.raw.is_file():
         parser.error(f"raw airport table not found: {args.raw} (give --raw)")
 

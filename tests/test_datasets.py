@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +61,20 @@ def test_airports_raw_table_becomes_long_sorted_and_dated():
     assert list(jfk_total["month"]) == [pd.Timestamp("2014-12-01"), pd.Timestamp("2015-02-01")]
     assert list(jfk_total["passengers"]) == [13.0, 11.0]
     assert long.equals(long.sort_values(["airport", "measure", "month"]).reset_index(drop=True))
+
+
+def test_the_airports_script_takes_the_raw_tables_folder_and_names_one_it_cannot_take(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "prepare_airports.py"
+    folder = tmp_path / "airports"
+    folder.mkdir()
+    pd.DataFrame({"Airport Code": ["JFK"], "Year": [2015], "Month": ["Jan"], "Domestic Passengers": [10],
+                  "International Passengers": [1], "Total Passengers": [11]}).to_csv(folder / "raw.csv", index=False)
+    run = lambda raw: subprocess.run([sys.executable, str(script), "--raw", str(raw), "--out",  # noqa: E731
+                                      str(tmp_path / "long.csv")], capture_output=True, text=True, timeout=60)
+    assert run(folder).returncode == 0 and len(pd.read_csv(tmp_path / "long.csv")) == 3
+    (folder / "other.csv").write_text("x\n")
+    refused = run(folder)
+    assert refused.returncode == 2 and "holds 2 CSV files, not one" in refused.stderr
 
 
 def test_airports_missing_column_is_named():
