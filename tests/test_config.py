@@ -160,7 +160,7 @@ def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read
         load_config(layer)
     layer.write_text("forecast: {horizon: 010}\n")  # YAML 1.1: octal 8
     with pytest.raises(ConfigError, match=r"'forecast.horizon' expects int, got '010' \(a whole number with a "
-                                          "leading zero is read as text: write it without the zero\)"):
+                                          r"leading zero is read as text: write it without the zero\)"):
         load_config(layer)
     with pytest.raises(ConfigError, match="'tuning.max_evals' expects int, got '1:00'"):  # base 60: 60
         load_config(None, ["tuning.max_evals=1:00"])

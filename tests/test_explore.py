@@ -287,9 +287,8 @@ def test_a_relative_input_path_is_read_from_the_folder_the_job_ran_in(tmp_path, 
 
 
 def _job_run(run_id: str, output_path: str = "/data/forecasts", **tags):
-
     tags = {"run_date": "2024-01-02", "output_path": output_path, **tags}
-    return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(tags=tags))
+    return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(tags=tags, params={}))
 
 
 def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path):
@@ -495,6 +494,7 @@ def test_a_runs_current_rows_are_read_without_saying_they_were_replaced(tmp_path
 
 
 def test_a_run_that_wrote_to_a_cluster_file_system_is_not_said_to_have_written_relative_to_its_folder(tmp_path):
-    with pytest.raises(LookupError, match=r"it wrote its tables to s3a://bucket/forecasts\. Read the tables there") as no:
+    with pytest.raises(LookupError,
+                       match=r"it wrote its tables to s3a://bucket/forecasts\. Read the tables there") as no:
         explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3", "s3a://bucket/forecasts"))
     assert "relative" not in str(no.value)

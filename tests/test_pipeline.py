@@ -428,6 +428,15 @@ def test_a_series_without_a_time_is_named_by_its_time_key_as_its_tasks_name_it(s
     assert count == 1 and "e.g. ['2024-01-01 00:00:00']" in said  # not 2023-12-31 19:00:00
 
 
+def test_an_overview_that_cannot_be_drawn_only_warns_the_tables_being_written(spark, fast_config, monkeypatch, caplog):
+    def broken(staged, keys):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(run_overview, "worst_series", broken)
+    pipeline._log_overview(spark, None, run_overview.Overview(), fast_config(), None, "Forecast run 2024-03-31")
+    assert "could not log the run's overview picture (disk full): its tables are written" in caplog.text
+
+
 def test_the_overviews_cv_mase_bins_hold_each_modelled_series_once_and_its_worst_are_finite(spark):
     values = [0.0, 0.09, 0.1, 0.99, 1.0, 9.99, 10.0, 250.0, float("inf"), float("nan"), None]
     staged = spark.createDataFrame(

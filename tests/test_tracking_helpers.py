@@ -228,11 +228,12 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     client = tracking.client(uri)
     experiment = client.create_experiment("reruns")
 
-    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED", configured=None, **more):
+    def job_run(date="2024-03-31", output="out", job="train_forecast", status="FINISHED", configured=None,
+                started=None, **more):
         tags = {tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: date, **more}
         if output is not None:
             tags[tracking.OUTPUT_PATH_TAG] = output
-        run_id = client.create_run(experiment, tags=tags).info.run_id
+        run_id = client.create_run(experiment, tags=tags, start_time=started).info.run_id
         if configured is not None:  # a run from before the output_path tag: its config's output.path
             client.log_param(run_id, "output.path", configured)
         if status != "RUNNING":
@@ -243,10 +244,12 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     # (then ended by a later run of its date), but not one that failed before its writes
     replaced = [job_run(), job_run(status="FAILED", failed_after_writing="partly: forecasts"),
                 job_run(status="FAILED", ended_by="a later train_forecast run of 2024-03-31"),
-                job_run(output=None, configured="out")]
+                job_run(output=None, configured="out/"),
+                # one from before runs tagged themselves failed_after_writing: it may have written its rows
+                job_run(status="FAILED", started=parent_run.FAILED_AFTER_WRITING_SINCE - 1)]
     others = [job_run(output="elsewhere"), job_run(date="2024-03-30"), job_run(job="evaluate_forecast"),
               job_run(status="RUNNING"), job_run(status="FAILED"), job_run(status="FAILED", ended_by="SIGTERM"),
-              job_run(output=None, configured="elsewhere")]
+              job_run(output=None, configured="elsewhere"), job_run(output=None, configured="file:out-of-it")]
     # scoring runs that forecast from this date's models, which the rerun replaces, and others
     scored = [job_run(job="score_forecast", date=date, model_run_date="2024-03-31") for date in ("2024-04-02", "2024-03-31")]
     scored_others = [job_run(job="score_forecast", date="2024-04-02", model_run_date="2024-03-30"),
@@ -272,7 +275,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
     assert sorted(done.runs) == sorted(replaced)
     assert done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06", "2024-04-07"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
-    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun] * 4
+    assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun] * 5
     assert not [run_id for run_id in [*others, *scored, rerun] if tracking.SUPERSEDED_TAG in tags(run_id)]
     assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in scored] == [rerun] * 4
     assert not [run_id for run_id in [*scored_others, *running_others, *replaced]
@@ -301,6 +304,28 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
         assert tags(earlier).get(tracking.SUPERSEDED_TAG) == (failed if wrote else None)
         assert tags(failed).get(tracking.FAILED_AFTER_WRITING_TAG) == ("true" if wrote else None)
         client.set_tag(earlier, tracking.SUPERSEDED_TAG, "done")  # out of the next round's way
+
+
+def test_a_run_from_before_the_output_tag_is_told_by_its_configured_output(tmp_path):
+    from types import SimpleNamespace
+
+    def run(tags, params):
+        return SimpleNamespace(data=SimpleNamespace(tags=tags, params=params))
+
+    assert tracking.run_output(run({tracking.OUTPUT_PATH_TAG: "/a/out"}, {"output.path": "x"})) == "/a/out"
+    assert tracking.run_output(run({}, {"output.path": "file:///a/out/"})) == "/a/out"  # as output_root has it
+    assert tracking.run_output(run({}, {"output.path": "s3a://b/out/"})) == "s3a://b/out"
+    assert tracking.run_output(run({}, {})) is None
+    # a killed run of that output is ended by the rerun; one of another config's output may be going on
+    client = tracking.client((tmp_path / "mlruns").as_uri())
+    experiment = client.create_experiment("before-the-tag")
+    killed, other = (client.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast",
+                                                          tracking.RUN_DATE_TAG: "2024-03-31"}).info.run_id
+                     for _ in range(2))
+    client.log_param(killed, "output.path", f"file://{tmp_path}/out/")
+    client.log_param(other, "output.path", f"{tmp_path}/other")
+    parent_run.end_stale_runs(client, experiment, "train_forecast", "2024-03-31", f"{tmp_path}/out")
+    assert (client.get_run(killed).info.status, client.get_run(other).info.status) == ("FAILED", "RUNNING")
 
 
 def test_a_run_that_failed_before_counting_its_series_records_no_total(tmp_path):

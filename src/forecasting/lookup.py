@@ -194,7 +194,7 @@ def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
                           f"tags.{tracking.RUN_DATE_TAG} = '{result['run_date']}'")
     except (NotFound, MlflowException):
         return []  # the child run's line says where MLflow is not
-    output = tables.output_root(config)
+    output = redact_url_password(tables.output_root(config))  # as the runs' tags and params hold it
     return [run.info.run_id for run in runs
             if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
             and same_output(tracking.run_output(run), output)]

@@ -29,6 +29,9 @@ from forecasting.tracking import (
 logger = logging.getLogger(__name__)
 # how end_stale_runs tags the run of a killed job it ends (ENDED_BY_TAG), followed by its job and date
 ENDED_AS_STALE = "a later "
+# When runs began to tag themselves failed_after_writing (2026-12-02 17:20 UTC, in ms): an earlier
+# failed run may have written its rows without saying so.
+FAILED_AFTER_WRITING_SINCE = 1_796_232_004_000
 
 
 def start_parent_run(
@@ -124,7 +127,8 @@ def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_v
 def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None = None) -> None:
     """A job killed midway leaves its runs RUNNING; the rerun of its date ends them.
     (A job that failed ended its own: fail_parent_run.) With ``output_path``, only
-    the runs of that output (and older ones without the tag): another config's run
+    the runs of that output (told by their output.path param where they have no tag; any
+    run with neither): another config's run
     of the same job and date may be going on in the same experiment."""
     stale = tracker.search_runs(
         [experiment_id],
@@ -246,11 +250,12 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
 def may_hold_rows(run) -> bool:
     """Whether an ended job run may have written rows to its tables: it finished, failed
     after or among its writes (it tags itself so as it fails), or was killed and ended
-    by a later run of its date, which cannot tell how far it got. A run that failed on
-    its own before writing wrote nothing."""
+    by a later run of its date, which cannot tell how far it got, or failed before runs
+    said so. A run that failed on its own before writing wrote nothing."""
     tags = run.data.tags
     return (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in tags
-            or tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE))
+            or tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
+            or run.info.start_time < FAILED_AFTER_WRITING_SINCE)
 
 
 def _runs_of_same_output(tracker, context: RunContext, filter_string: str, running: bool = False) -> list:

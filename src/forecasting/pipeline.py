@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, io, parent_run, python_worker, run_overview, spark_training, tables, tracking, validation,
+    evaluation, io, parent_run, python_worker, redaction, run_overview, spark_training, tables, tracking, validation,
 )
 from forecasting.cleaning import STALE_NOTE
 from forecasting.config import JobConfig
@@ -288,11 +288,16 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
 
 def _log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.Overview, config: JobConfig,
                   context: tracking.RunContext, title: str) -> None:
-    """The run's overview picture on its parent run, the worst series found for it."""
-    with job_description(spark, "find the series with the highest CV MASE for the run's overview"):
-        overview.worst = run_overview.worst_series(staged, list(config.input.key_columns))
-    svg = run_overview.overview_svg(overview, title)
-    tracking.client(context.tracking_uri).log_text(context.parent_run_id, svg, run_overview.ARTIFACT)
+    """The run's overview picture on its parent run, the worst series found for it. A
+    failure only warns: the run's tables are written, and a retry would train again."""
+    try:
+        with job_description(spark, "find the series with the highest CV MASE for the run's overview"):
+            overview.worst = run_overview.worst_series(staged, list(config.input.key_columns))
+        svg = run_overview.overview_svg(overview, title)
+        tracking.client(context.tracking_uri).log_text(context.parent_run_id, svg, run_overview.ARTIFACT)
+    except Exception as err:
+        logger.warning("could not log the run's overview picture (%s): its tables are written",
+                       redaction.first_line(err))
 
 
 def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:

@@ -8,7 +8,6 @@ Drawn from a few grouped rows and the worst few series (nothing else per series
 reaches the driver), as SVG text like the series' own plots (``plots``)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from forecasting import plots
@@ -148,7 +147,7 @@ def _worst(worst: list[tuple[str, float, str]]) -> list[str]:
         row = top + 18 * (i + 1)
         name = series if len(series) <= 28 else series[:27] + "…"
         parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{plots.svg_text(name)}</text>')
-        parts.append(f'<text x="{BARS_RIGHT + 30}" y="{row}" text-anchor="end">{_mase_text(mase)} '
+        parts.append(f'<text x="{BARS_RIGHT + 30}" y="{row}" text-anchor="end">{mase:.2f} '
                      f'{plots.svg_text(model)}</text>')
     return parts
 
@@ -159,10 +158,6 @@ def _bin_label(index: int) -> str:
     if index == len(MASE_EDGES):
         return f"{MASE_EDGES[-1]:g} or more"
     return f"{MASE_EDGES[index - 1]:g} to {MASE_EDGES[index]:g}"
-
-
-def _mase_text(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else "inf"
 
 
 def worst_series(staged, key_columns: list[str]) -> list[tuple[str, float, str]]:

@@ -323,8 +323,13 @@ def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
 def run_output(run) -> str | None:
     """Where a job run wrote its tables: its output_path tag, or for a run from before
     the tag (2026-12-02) its output.path param, as configured (relative to the folder
-    it ran in); None for neither."""
-    return run.data.tags.get(OUTPUT_PATH_TAG) or run.data.params.get("output.path")
+    it ran in, without a file: scheme or a trailing slash, as the tag has it); None for neither."""
+    tagged, configured = run.data.tags.get(OUTPUT_PATH_TAG), run.data.params.get("output.path")
+    if tagged or not configured:
+        return tagged or None
+    if configured.startswith("file:"):
+        configured = unquote(urlparse(configured).path)
+    return configured.rstrip("/") or configured
 
 
 def param_value(value: Any) -> str:
