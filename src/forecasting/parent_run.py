@@ -29,9 +29,9 @@ from forecasting.tracking import (
 logger = logging.getLogger(__name__)
 # how end_stale_runs tags the run of a killed job it ends (ENDED_BY_TAG), followed by its job and date
 ENDED_AS_STALE = "a later "
-# When runs began to tag themselves failed_after_writing (2026-12-02 17:20 UTC, in ms): an earlier
-# failed run may have written its rows without saying so.
-FAILED_AFTER_WRITING_SINCE = 1_796_232_004_000
+# When runs began to tag themselves failed_after_writing, as MLflow times a run's start (ms): an
+# earlier failed run may have written its rows without saying so.
+FAILED_AFTER_WRITING_SINCE = int(dt.datetime(2026, 12, 2, 17, 20, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
 def start_parent_run(
