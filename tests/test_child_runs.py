@@ -89,3 +89,15 @@ def test_a_run_on_its_run_date_knows_data_up_to_its_own_start_and_a_past_run_dat
     if started.date().isoformat() == today:  # not when the clock passed midnight meanwhile
         assert pd.Timestamp(context.known_until) == started
     assert parent_run.start_parent_run(config, "2024-03-31", {}).known_until is None  # cleaning cuts at its end
+
+
+def test_a_plots_title_says_the_model_a_fallbacks_status_and_the_cv_mase_where_there_is_one():
+    from types import SimpleNamespace
+
+    said = child_runs._said
+    assert said(SimpleNamespace(model_name="prophet", status="ok", cv_metrics={"mase": 0.8123})) == \
+        "prophet, CV MASE 0.81"
+    assert said(SimpleNamespace(model_name="seasonal_naive", status="skipped", cv_metrics={})) == \
+        "skipped, fallback seasonal_naive"
+    assert said(SimpleNamespace(model_name=None, status="failed", cv_metrics={"mase": float("nan")})) == \
+        "failed, fallback no model"

@@ -102,7 +102,8 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     outcome = train_series(rows, config)
     run_id = child_runs.log_series_run(parent_run.start_parent_run(config, "2024-03-31", {}), {"store": "a"}, outcome, rows)
     svg = mlflow.artifacts.load_text(f"runs:/{run_id}/plots/forecast.svg")
-    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, "store=a  (run 2024-03-31)", outcome.backtest)
+    title = f"store=a  (run 2024-03-31): seasonal_naive, CV MASE {outcome.cv_metrics['mase']:.2f}"
+    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, title, outcome.backtest)
     assert len(drawn(svg, "backtest")) == config.cross_validation.folds
     np.testing.assert_allclose(outcome.cleaned["y"], daily["y"])
 

@@ -35,3 +35,18 @@ def test_a_run_without_modelled_series_says_so_and_odd_names_do_not_break_the_do
     overview = Overview({("ok", "prophet", 3): 1}, worst=[(odd, 2.0, "prophet")])
     [shown] = said(run_overview.overview_svg(overview, odd), "worst")
     assert shown.startswith('store "<&>" /x') and shown.endswith("…") and len(shown) == 28
+
+
+def test_each_model_keeps_its_colour_whatever_wins_most_and_the_notes_and_the_lists_range_are_said():
+    overview = Overview({("ok", "naive", 6): 9, ("ok", "prophet", 7): 1, ("ok", "my_model", 7): 1},
+                        worst=[("a/x", 0.9, "prophet"), ("b/y", 0.8, "naive")], noted=4)
+    svg = run_overview.overview_svg(overview, "Forecast run 2024-03-31")
+    document = ElementTree.fromstring(svg)
+    fills = {element.findtext(f"{SVG}title"): element.get("fill") for element in document.iter()
+             if element.get("class") == "outcome"}
+    assert fills["naive: 9 series"] == run_overview.MODEL_COLOURS["naive"]  # as in a run where prophet wins most
+    assert fills["prophet: 1 series"] == run_overview.MODEL_COLOURS["prophet"]
+    assert fills["my_model: 1 series"] in run_overview.SPARE_COLOURS
+    assert said(svg, "noted") == ["4 modelled with data notes (series_results.data_notes)"]
+    assert "highest CV MASE (all below 1)" in svg and "11 series modelled of 11" in svg
+

@@ -10,7 +10,7 @@ from typing import Any
 
 from forecasting import mlflow_file_store, model_store, plots, run_artifacts
 from forecasting.redaction import redact_url_password
-from forecasting.series import FAILED, SeriesOutcome
+from forecasting.series import FAILED, OK, SeriesOutcome
 from forecasting.tracking import (
     FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG,
     RunContext, client, end_run, key_text, param_value, series_filter, series_hash, series_id,
@@ -100,9 +100,10 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         # straight to the run's artifact store: MLflow's client would read the whole run back to find it
         files = {}
         if outcome.forecast is not None and context.log_plots:
-            title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:120]
+            title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:100]
             shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
-            svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date})", outcome.backtest)
+            svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
+                                     outcome.backtest)
             files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
             model_json = model_json or model_store.dump(outcome.model_name, outcome.model)
@@ -114,6 +115,15 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         raise
     end_run(tracker, run_id, ended_as)
     return run_id
+
+
+def _said(outcome: SeriesOutcome) -> str:
+    """What the plot's title says of the forecast: its model, a fallback's status, its CV MASE."""
+    said = outcome.model_name or "no model"
+    if outcome.status != OK:
+        said = f"{outcome.status}, fallback {said}"
+    mase = outcome.cv_metrics.get("mase")
+    return f"{said}, CV MASE {mase:.2f}" if mase is not None and math.isfinite(mase) else said
 
 
 def _earlier_attempt(tracker, context: RunContext, keys: dict[str, Any]) -> Any:

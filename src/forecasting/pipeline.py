@@ -276,12 +276,14 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
     mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
     counted = staged.groupBy("status", "model", mase_bin).agg(
         F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
-        F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"))
+        F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"),
+        F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
-    overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows})
+    overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
+                                     noted=sum(row["noted"] for row in rows))
     return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
                         sum(row["stale"] for row in rows), overview)
 

@@ -22,8 +22,10 @@ WIDTH, HEIGHT = 1000, 440
 TOP, BOTTOM = 50, 60
 HISTOGRAM_LEFT, HISTOGRAM_RIGHT = 60, 590
 BARS_LEFT, BARS_RIGHT = 760, 960
-# one colour per model, in the order the models first appear (most series first)
-MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+# one colour per model name, the same in every run's picture; a model of another name takes a spare one
+MODEL_COLOURS = {"prophet": "#1f77b4", "seasonal_naive": "#ff7f0e", "naive": "#2ca02c", "drift": "#9467bd",
+                 "weekly_naive": "#8c564b", "ensemble": "#e377c2"}
+SPARE_COLOURS = ("#17becf", "#bcbd22", "#7f7f7f")
 STATUS_COLOURS = {SKIPPED: "#a0a0a0", FAILED: "#d62728"}
 
 
@@ -31,9 +33,15 @@ STATUS_COLOURS = {SKIPPED: "#a0a0a0", FAILED: "#d62728"}
 class Overview:
     """``series``: how many series of each (status, model, MASE bin); the bin is the
     number of MASE_EDGES at or below the series' CV MASE, None without one.
-    ``worst``: (series, CV MASE, model), highest first."""
+    ``worst``: (series, CV MASE, model), highest first. ``noted``: the modelled series
+    whose cleaning left a note (gaps filled or left out, values merged, ...)."""
     series: dict[tuple[str, str | None, int | None], int] = field(default_factory=dict)
     worst: list[tuple[str, float, str]] = field(default_factory=list)
+    noted: int = 0
+
+    @property
+    def modelled(self) -> int:
+        return sum(count for (status, _, _), count in self.series.items() if status == OK)
 
     def by_model(self) -> dict[str, int]:
         """Series modelled (status ok) per model that won, most first."""
@@ -71,19 +79,23 @@ def overview_svg(overview: Overview, title: str) -> str:
         f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="15">{plots.svg_text(title)}</text>',
     ]
     won = overview.by_model()
-    colours = {model: MODEL_COLOURS[i % len(MODEL_COLOURS)] for i, model in enumerate(won)}
-    parts += _histogram(overview.histogram(), colours)
+    spare = iter(SPARE_COLOURS * len(won))
+    colours = {model: MODEL_COLOURS.get(model) or next(spare) for model in won}
+    parts += _histogram(overview.histogram(), colours, overview)
     parts += _outcomes(overview, won, colours)
     parts += _worst(overview.worst)
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def _histogram(bins: dict[str, list[int]], colours: dict[str, str]) -> list[str]:
+def _histogram(bins: dict[str, list[int]], colours: dict[str, str], overview: Overview) -> list[str]:
     """Series per CV MASE bin, stacked by the model that won, on a log scale of MASE."""
     bottom, count = HEIGHT - BOTTOM, len(MASE_EDGES) + 1
     parts = [f'<text x="{(HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2}" y="{TOP - 8}" text-anchor="middle" '
-             'font-size="13">cross-validated MASE of the model chosen (series modelled)</text>']
+             f'font-size="13">cross-validated MASE of the model chosen: {overview.modelled} series modelled of '
+             f'{sum(overview.series.values())}</text>',
+             f'<text x="16" y="{(TOP + bottom) / 2}" text-anchor="middle" '
+             f'transform="rotate(-90 16 {(TOP + bottom) / 2})">series</text>']
     totals = [sum(model_bins[i] for model_bins in bins.values()) for i in range(count)]
     if not any(totals):
         parts.append(f'<text x="{(HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2}" y="{(TOP + bottom) / 2}" '
@@ -104,15 +116,18 @@ def _histogram(bins: dict[str, list[int]], colours: dict[str, str]) -> list[str]
                              f'width="{width - 2:.1f}" height="{low - high:.1f}" fill="{colours[model]}">'
                              f'<title>{plots.svg_text(model)}: {series} series, MASE {_bin_label(i)}</title></rect>')
                 stacked[i] += series
-    for i, edge in enumerate(MASE_EDGES):  # an edge between bins i and i + 1
-        x = HISTOGRAM_LEFT + (i + 1) * width
-        parts.append(f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{edge:g}</text>')
-        if edge == 1.0:
+    # the bins' edges, the outer bins from 0 and up to infinity
+    for i, label in enumerate(["0", *(f"{edge:g}" for edge in MASE_EDGES), "∞"]):
+        x = HISTOGRAM_LEFT + i * width
+        parts.append(f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{label}</text>')
+        if label == "1":
             parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#404040" '
                          'stroke-dasharray="4,3"/>')
     parts.append(f'<line x1="{HISTOGRAM_LEFT}" y1="{bottom}" x2="{HISTOGRAM_RIGHT}" y2="{bottom}" stroke="#808080"/>')
-    parts.append(f'<text x="{(HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2}" y="{bottom + 36}" text-anchor="middle">'
-                 "MASE (left of the dashed line at 1: better than the seasonal naive's in-sample error)</text>")
+    middle = (HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2
+    parts.append(f'<text x="{middle}" y="{bottom + 32}" text-anchor="middle">CV MASE, log-spaced bins</text>')
+    parts.append(f'<text x="{middle}" y="{bottom + 48}" text-anchor="middle" font-size="11">the dashed line at 1: '
+                 "an error as large as the history's mean change from one season to the next</text>")
     return parts
 
 
@@ -134,6 +149,9 @@ def _outcomes(overview: Overview, won: dict[str, int], colours: dict[str, str]) 
         parts.append(f'<rect class="outcome" x="{BARS_LEFT}" y="{row}" width="{length:.1f}" height="14" '
                      f'fill="{colour}"><title>{plots.svg_text(label)}: {count} series</title></rect>')
         parts.append(f'<text x="{BARS_LEFT + length + 4:.1f}" y="{row + 11}">{count}</text>')
+    if overview.noted:  # a near-perfect score on a gappy or merged history is one to check
+        parts.append(f'<text class="noted" x="{BARS_LEFT - 130}" y="{TOP + 8 + 20 * len(rows) + 14}">'
+                     f'{overview.noted} modelled with data notes (series_results.data_notes)</text>')
     return parts
 
 
@@ -142,7 +160,9 @@ def _worst(worst: list[tuple[str, float, str]]) -> list[str]:
     if not worst:
         return []
     top = HEIGHT - BOTTOM - 18 * len(worst) - 4
-    parts = [f'<text x="{BARS_LEFT - 130}" y="{top}" font-size="13">highest CV MASE</text>']
+    below = " (all below 1)" if all(mase < 1 for _, mase, _ in worst) else ""
+    parts = [f'<text x="{BARS_LEFT - 130}" y="{top}" font-size="13">highest CV MASE{below}</text>',
+             f'<text x="{BARS_RIGHT + 30}" y="{top}" text-anchor="end" fill="#606060">CV MASE, model</text>']
     for i, (series, mase, model) in enumerate(worst):
         row = top + 18 * (i + 1)
         name = series if len(series) <= 28 else series[:27] + "…"
