@@ -396,6 +396,7 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
             tracking.PARENT_TAG: run_id, tracking.SERIES_HASH_TAG: tracking.series_hash({"store": "a"}),
             "run_date": run_date, "status": "ok", "model": "prophet"})
         client.log_metric(child.info.run_id, "cv_smape", 10.0)
+        client.log_metric(child.info.run_id, "cv_mase", 0.5)
         return run_id
 
     # two runs of the date whose rows the folder holds (the first's left over, as a failed write leaves them)
