@@ -42,6 +42,7 @@ def dirty_series() -> dict[str, pd.DataFrame]:
         "off-grid": off_grid,
         "constant": daily_series(60).assign(y=7.0),
         "stale": daily_series(60, seed=40, start="2023-12-01"),  # stopped a month before the run date
+        "not-yet": daily_series(10, seed=41, start="2024-03-05"),  # begins after the run date
         "negative": daily_series(60, seed=19).assign(y=lambda f: f["y"] - 150),
         **{key: daily_series(60, seed=20 + i) for i, key in enumerate(ODD_KEYS)},
     }
@@ -94,6 +95,12 @@ def test_a_series_without_any_time_is_skipped_and_named_not_dropped_unseen(dirty
     assert "1 series have no row with a time in column 'ds': skipped, e.g. ['no-time']" in dirty["summary"].format()
 
 
+def test_a_series_whose_rows_all_come_after_the_run_date_is_skipped_and_named_not_dropped_unseen(dirty):
+    assert dirty["results"].loc["not-yet", "history_length"] == 0
+    assert ("1 series have rows only after the run date 2024-02-29 (a run date before they began?): skipped, "
+            "e.g. ['not-yet']") in dirty["summary"].format()
+
+
 def test_every_input_key_appears_exactly_once(spark, dirty):
     keys = dirty["source"]["store"].drop_duplicates(keep="first")
     results = dirty["results"]
@@ -112,6 +119,7 @@ def test_every_input_key_appears_exactly_once(spark, dirty):
         ("all-missing", "skipped", "no values: all 60 are missing or infinite"),
         ("constant", "skipped", "constant series: every value is 7; fallback forecast: seasonal_naive"),
         ("negative", "skipped", "60 negative values (cleaning.negative_values = reject)"),
+        ("not-yet", "skipped", "no row up to the run date 2024-02-29: its first is at 2024-03-05 00:00:00"),
     ],
 )
 def test_unusable_series_say_why(dirty, store, status, reason):

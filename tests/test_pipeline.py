@@ -421,7 +421,7 @@ def test_a_series_without_a_time_is_named_by_its_time_key_as_its_tasks_name_it(s
     monkeypatch.setenv("TZ", "America/New_York")  # the driver's zone; the session's is UTC
     time.tzset()
     try:
-        _, count, said = pipeline._add_series_without_time(frame.limit(0), frame, config)
+        _, count, said = pipeline._add_series_without_history(frame.limit(0), frame, config, "2024-06-30")
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

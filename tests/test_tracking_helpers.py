@@ -149,7 +149,7 @@ def test_a_series_without_a_time_counts_no_history_whatever_its_key(fast_config,
     from forecasting.spark_training import train_group
 
     for store, reason in (("north", "no row has a time in column 'date'"), (None, "null key in ['store']")):
-        group = pd.DataFrame({"store": [store], "ds": [pd.NaT], "y": [None]})  # validation.series_without_time's row
+        group = pd.DataFrame({"store": [store], "ds": [pd.NaT], "y": [None]})  # validation.series_without_history's row
         row = json.loads(train_group(group, fast_config(), ["store"], dead_tracking()).iloc[0][result_row.PAYLOAD])
         assert (row["status"], row["history_length"]) == ("skipped", 0) and row["reason"].startswith(reason)
 

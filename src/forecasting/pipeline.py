@@ -79,11 +79,11 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     logger.info("input: %d rows; %d series with rows up to the run date %s, the latest at %s", counts.rows,
                 series_count, run_date, counts.latest)
     timeless_note = ""
-    if counts.rows_without_time:
-        # each series of such rows alone gets its skipped row in series_results
-        series_df, added, timeless_note = _add_series_without_time(series_df, frame, config)
+    if counts.rows_without_time or counts.after_run_date:
+        # a series of such rows alone gets its skipped row in series_results
+        series_df, added, timeless_note = _add_series_without_history(series_df, frame, config, run_date)
         series_count += added
-        # and the count goes in the run's lineage, beside the data version
+    if counts.rows_without_time:  # the count goes in the run's lineage, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     with job_description(spark, "check the tables already written"):
@@ -241,21 +241,31 @@ def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run
             done.result()  # the first failure, after every write has ended
 
 
-def _add_series_without_time(series_df: DataFrame, frame: DataFrame, config: JobConfig) -> tuple[DataFrame, int, str]:
-    """``series_df`` with a row for each series none of whose rows has a time
-    (validation.series_without_time), how many there are, and the summary's line."""
-    keys = list(config.input.key_columns)
-    with job_description(frame.sparkSession, "find the series without a time"):
-        timeless = validation.series_without_time(frame, keys)
-        count = timeless.count()
-        if not count:
-            return series_df, 0, ""
-        # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's time zone
-        examples = [tracking.series_id({k: row[k] for k in keys})
-                    for row in timeless.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
-    said = f"{count} series have no row with a time in column '{config.input.time_column}': skipped, e.g. {examples}"
-    logger.warning("%s", said)
-    return series_df.unionByName(timeless), count, f"  {said}\n"
+def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: JobConfig,
+                                run_date: str) -> tuple[DataFrame, int, str]:
+    """``series_df`` with a row for each series none of whose rows was known on the run
+    date: none has a time, or all come after it (validation.series_without_history); how
+    many there are, and the summary's lines."""
+    keys, time = list(config.input.key_columns), F.col(validation.TIME)
+    with job_description(frame.sparkSession, "find the series with no row up to the run date"):
+        missing = validation.series_without_history(frame, keys, run_date)
+        kinds = missing.agg(F.count_if(time.isNull()).alias("timeless"), F.count_if(time.isNotNull()).alias("later"))
+        timeless, later = kinds.first()
+        notes = []
+        for count, rows, what in (
+            (timeless, missing.where(time.isNull()), f"have no row with a time in column '{config.input.time_column}'"),
+            (later, missing.where(time.isNotNull()), f"have rows only after the run date {run_date} (a run date "
+                                                      "before they began?)"),
+        ):
+            if count:
+                # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's zone
+                examples = [tracking.series_id({k: row[k] for k in keys})
+                            for row in rows.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
+                notes.append(f"{count} series {what}: skipped, e.g. {examples}")
+                logger.warning("%s", notes[-1])
+    if not notes:
+        return series_df, 0, ""
+    return series_df.unionByName(missing), timeless + later, "".join(f"  {note}\n" for note in notes)
 
 
 @dataclass

@@ -294,7 +294,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
     input_series = series_df.select(*keys)
     if counts.rows_without_time:  # a series none of whose rows has a time is an input series too, as in training
-        input_series = input_series.unionByName(validation.series_without_time(frame, keys).select(*keys))
+        input_series = input_series.unionByName(validation.series_without_history(frame, keys).select(*keys))
     with job_description(spark, "match the models to the input"):
         count, unmodelled, null_key, trained_by = _match_counts(models, input_series.distinct(), keys)
     logger.info("scoring %d models of run date %s as of %s%s", count, chosen, run_date,

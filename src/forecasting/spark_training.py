@@ -104,11 +104,15 @@ def train_group(
     if attempt == 0 and config.reliability.kill_worker_on_series == name:
         _kill_this_worker(context, keys)
     null_keys = [k for k, v in keys.items() if v is None]
-    if null_keys:  # its rows with a time (none in validation.series_without_time's row)
+    if null_keys:  # its rows with a time (none in validation.series_without_history's row)
         outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity",
                                 int(history[TIME].notna().sum()))
-    elif history[TIME].isna().all():  # validation.series_without_time's row: its input rows were left out
+    elif history[TIME].isna().all():  # validation.series_without_history's row: its input rows were left out
         outcome = SeriesOutcome(SKIPPED, f"no row has a time in column '{config.input.time_column}'", 0)
+    elif history[TIME].min() >= pd.Timestamp(context.run_date) + pd.Timedelta(days=1):  # the same, all its rows later
+        first = history[TIME].min()
+        outcome = SeriesOutcome(SKIPPED, f"no row up to the run date {context.run_date}: its first is at "
+                                         f"{first.isoformat(sep=' ')}", 0)
     else:
         # the run date is the as-of cut the job applied: a period still open on it is not a whole one
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
@@ -153,7 +157,7 @@ def train_group(
 def _recent(series: pd.DataFrame, config: JobConfig) -> pd.DataFrame | None:
     """The series' last periods, for the evaluation report's plots: as modelled where it
     was cleaned (aggregated to the frequency, merged, filled), else its rows as given."""
-    if series[TIME].isna().all():  # validation.series_without_time's row
+    if series[TARGET].isna().all():  # validation.series_without_history's row: nothing to show
         return None
     tail = prepare_history(series).tail((RECENT_HORIZONS + 1) * config.forecast.horizon)
     return tail.rename(columns={TIME: "ds", TARGET: "y"})

@@ -110,6 +110,7 @@ class InputCounts:
     series: int | None  # series with rows on or before the run date, when one was given
     rows_without_time: int = 0  # left out: no time, no place in a series
     latest: object = None  # the latest time on or before the run date, when one was given
+    after_run_date: int = 0  # rows left out: not known on the run date
 
 
 def known_on(time: Column, run_date: str) -> Column:
@@ -268,7 +269,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                    "%d of %d input rows are after the run date %s, up to %s: left out, not known on that date%s",
                    counts["after_run_date"], counts["rows"], run_date, counts["last"],
                    f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
-    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"])
+    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"])
 
 
 def _unreadable(message: str) -> str | None:
@@ -313,11 +314,13 @@ def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
     return df.select(*[F.col(k) for k in config.input.key_columns], time.alias(TIME), target.alias(TARGET))
 
 
-def series_without_time(series: DataFrame, key_columns: list[str]) -> DataFrame:
-    """One row (``ds`` and ``y`` null) per series none of whose rows has a time. The run
-    date's cut leaves out every row without a time, which would drop such a series
-    unseen; added back, training skips it and says why in series_results."""
-    per_series = series.groupBy(*key_columns).agg(F.count(TIME).alias("timed_rows"))
-    return per_series.where(F.col("timed_rows") == 0).select(
-        *key_columns, F.lit(None).cast(T.TimestampType()).alias(TIME), F.lit(None).cast(T.DoubleType()).alias(TARGET)
+def series_without_history(series: DataFrame, key_columns: list[str], run_date: str | None = None) -> DataFrame:
+    """One row per series none of whose rows was known on ``run_date`` (without one: none
+    of whose rows has a time), ``y`` null and ``ds`` its first time, after the run date,
+    or null where no row has a time. The run date's cut leaves such a series' rows out,
+    which would drop it unseen; added back, training skips it and says why in series_results."""
+    known = F.count_if(known_on(F.col(TIME), run_date)) if run_date else F.count(TIME)
+    per_series = series.groupBy(*key_columns).agg(known.alias("known_rows"), F.min(TIME).alias(TIME))
+    return per_series.where(F.col("known_rows") == 0).select(
+        *key_columns, F.col(TIME).cast(T.TimestampType()).alias(TIME), F.lit(None).cast(T.DoubleType()).alias(TARGET)
     )
