@@ -165,7 +165,8 @@ def _worst(worst: list[tuple[str, float, str]]) -> list[str]:
              f'<text x="{BARS_RIGHT + 30}" y="{top}" text-anchor="end" fill="#606060">CV MASE, model</text>']
     for i, (series, mase, model) in enumerate(worst):
         row = top + 18 * (i + 1)
-        name = series if len(series) <= 28 else series[:27] + "…"
+        # its start and end: series sharing a long first key differ in their last
+        name = series if len(series) <= 28 else series[:10] + "…" + series[-17:]
         parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{plots.svg_text(name)}</text>')
         parts.append(f'<text x="{BARS_RIGHT + 30}" y="{row}" text-anchor="end">{mase:.2f} '
                      f'{plots.svg_text(model)}</text>')
