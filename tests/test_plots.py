@@ -66,6 +66,9 @@ def test_value_ticks_are_round_and_inside_the_range():
     ticks = plots.value_ticks(3.2, 47.9)
     assert [label for _, label in ticks] == ["10", "20", "30", "40"]
     assert [label for _, label in plots.value_ticks(0.12, 0.31)][:2] == ["0.15", "0.20"]
+    # values too wide for the margin as written in full are written short
+    assert [label for _, label in plots.value_ticks(0, 5e15)][:3] == ["0", "1e+15", "2e+15"]
+    assert [label for _, label in plots.value_ticks(-3e9, 3e9)][1] == "-2e+09"
 
 
 def test_a_forecast_read_back_from_delta_in_utc_lines_up_with_a_naive_history():

@@ -34,7 +34,7 @@ def test_a_run_without_modelled_series_says_so_and_odd_names_do_not_break_the_do
     assert "no series has a cross-validated MASE" in run_overview.overview_svg(overview, odd)
     overview = Overview({("ok", "prophet", 3): 1}, worst=[(odd, 2.0, "prophet")])
     [shown] = said(run_overview.overview_svg(overview, odd), "worst")
-    assert shown.startswith('store "<&>') and "…" in shown and shown.endswith("x" * 17) and len(shown) == 28
+    assert shown.startswith('store "<&') and "…" in shown and shown.endswith("x" * 17) and len(shown) == 28
 
 
 def test_each_model_keeps_its_colour_whatever_wins_most_and_the_notes_and_the_lists_range_are_said():

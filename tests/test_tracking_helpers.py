@@ -400,3 +400,11 @@ def test_a_job_stopped_while_its_parent_run_records_its_config_ends_that_run(tmp
     client = tracking.client((tmp_path / "mlruns").as_uri())
     [run] = client.search_runs([client.get_experiment_by_name("stopped early").experiment_id])
     assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"
+
+
+def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing_a_key_differ():
+    names = [f"{'Regional Distribution Centre ' * 4}/{item}" for item in ("apples", "pears")]
+    shown = [tracking.shortened(name, 28) for name in names]
+    assert [len(name) for name in shown] == [28, 28] and shown[0] != shown[1]
+    assert shown[0].startswith("Regional") and shown[0].endswith("/apples") and "…" in shown[0]
+    assert tracking.shortened("east/milk", 28) == "east/milk"

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 REGISTRATION_ERROR_TAG = "registration_error"  # on the parent run whose model could not be registered
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
 STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
+EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
 
 
 def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
@@ -259,7 +260,7 @@ def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: 
         ):
             if count:
                 # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's zone
-                examples = [tracking.series_id({k: row[k] for k in keys})
+                examples = [tracking.shortened(tracking.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
                             for row in rows.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
                 notes.append(f"{count} series {what}: skipped, e.g. {examples}")
                 logger.warning("%s", notes[-1])
@@ -335,5 +336,5 @@ def named_examples(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
     examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
-    return "; ".join(f"{tracking.series_id({k: row[k] for k in keys})}: {row['reason']}"
-                     for row in examples.to_dict("records"))
+    return "; ".join(f"{tracking.shortened(tracking.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)}: "
+                     f"{row['reason']}" for row in examples.to_dict("records"))

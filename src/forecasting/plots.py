@@ -18,6 +18,7 @@ import pandas as pd
 HISTORY_HORIZONS = 10
 WIDTH, HEIGHT = 1000, 400
 LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 45  # margins around the plot area, px
+MAX_TICK_LABEL = 11  # characters of a value's label the left margin holds
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR = "#000000", "#1f77b4", "#d62728"
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
@@ -162,7 +163,10 @@ def value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, s
     decimals = max(0, -math.floor(math.log10(step)))
     first = math.ceil(low / step) * step
     values = [first + i * step for i in range(int((high - first) / step) + 1)]
-    return [(value, f"{value:,.{decimals}f}") for value in values]
+    labels = [f"{value:,.{decimals}f}" for value in values]
+    if max(map(len, labels)) > MAX_TICK_LABEL:  # wider than the margin: 1e+15, not 1,000,000,000,000,000
+        labels = [f"{value:.3g}" for value in values]
+    return list(zip(values, labels))
 
 
 def _date_ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from forecasting import plots
+from forecasting import plots, tracking
 from forecasting.series import FAILED, OK, SKIPPED, STATUSES
 
 ARTIFACT = "overview.svg"
@@ -165,9 +165,8 @@ def _worst(worst: list[tuple[str, float, str]]) -> list[str]:
              f'<text x="{BARS_RIGHT + 30}" y="{top}" text-anchor="end" fill="#606060">CV MASE, model</text>']
     for i, (series, mase, model) in enumerate(worst):
         row = top + 18 * (i + 1)
-        # its start and end: series sharing a long first key differ in their last
-        name = series if len(series) <= 28 else series[:10] + "…" + series[-17:]
-        parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{plots.svg_text(name)}</text>')
+        parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{plots.svg_text(tracking.shortened(series, 28))}'
+                     '</text>')
         parts.append(f'<text x="{BARS_RIGHT + 30}" y="{row}" text-anchor="end">{mase:.2f} '
                      f'{plots.svg_text(model)}</text>')
     return parts
@@ -185,11 +184,9 @@ def worst_series(staged, key_columns: list[str]) -> list[tuple[str, float, str]]
     """The WORST modelled series of ``staged`` (result rows) with the highest finite CV MASE."""
     from pyspark.sql import functions as F
 
-    from forecasting.tracking import series_id
-
     # below infinity: neither NaN (which Spark orders above it) nor a flat history's infinite MASE
     scored = staged.where((F.col("status") == OK) & (F.col("cv_mase") < float("inf")))
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
     rows = scored.orderBy(F.desc("cv_mase")).limit(WORST).select(*key_columns, "cv_mase", "model").toPandas()
-    return [(series_id({k: row[k] for k in key_columns}), float(row["cv_mase"]), row["model"] or "none")
+    return [(tracking.series_id({k: row[k] for k in key_columns}), float(row["cv_mase"]), row["model"] or "none")
             for row in rows.to_dict("records")]

@@ -259,6 +259,15 @@ def series_hash(keys: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
+def shortened(name: str, width: int) -> str:
+    """A series' id cut to ``width`` characters for a log line or a picture, its start and
+    end kept: series sharing a long first key differ in their last."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 3
+    return f"{name[:head]}…{name[len(name) - (width - 1 - head):]}"
+
+
 def series_filter(keys: dict[str, Any]) -> str:
     """A filter for one series' runs that works for any key values."""
     return f"tags.{SERIES_HASH_TAG} = '{series_hash(keys)}'"
