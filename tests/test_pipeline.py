@@ -402,7 +402,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
         ("ok", None, "{}", None, "prophet", 0.8),
-        ("ok", "tracking failed: HTTP 503", "{}", f"2 duplicate timestamps merged; {stale}", "naive", 1.0),
+        ("ok", "tracking failed: HTTP 503", "{}",
+         f"rows are on average 30 periods apart: is forecast.frequency 'D' the data's?; {stale}", "naive", 1.0),
         ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale, "naive", None),
         ("skipped", "too little history", None, "a last observation 2024-01-10 named in another note", None, None),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
@@ -410,6 +411,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.statuses == {"ok": 2, "failed": 1, "skipped": 1} and counted.untracked == 2
     assert counted.models == 3  # the skipped series had no fallback forecast
     assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
+    assert counted.sparse == 1  # said once for the run: is forecast.frequency the data's?
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked)
     assert "2 of 4 series have no child run: tracking failed for them" in summary.format()

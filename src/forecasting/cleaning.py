@@ -25,6 +25,8 @@ class Cleaned:
 
 # How the note on a history that stopped well before the run date starts (scoring looks for it)
 STALE_NOTE = "last observation "
+# Begins the note on a series whose rows are several periods apart: another frequency than the data's?
+SPARSE_NOTE = "rows are on average "
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -174,6 +176,9 @@ def clean_history(
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
     gaps = len(grid.difference(pd.DatetimeIndex(frame["ds"])))
+    if gaps >= 2 * len(frame) >= 4:  # most periods empty: monthly rows read as daily, say
+        result.notes.append(f"{SPARSE_NOTE}{len(grid) / len(frame):.0f} periods apart: is forecast.frequency "
+                            f"{frequency!r} the data's?")
     if gaps:
         if policy.gaps == "reject":
             return _reject(result, f"{gaps} missing periods", "gaps")
