@@ -196,15 +196,20 @@ def test_steps_of_several_days_keep_one_grid_when_the_first_row_is_dropped(missi
     assert "1 missing or infinite values dropped: their period has a value" in cleaned.notes
 
 
-def test_rows_several_periods_apart_ask_whether_the_frequency_is_the_datas():
-    months = pd.date_range("2020-01-01", periods=24, freq="MS")
-    monthly = clean_history(frame(months.strftime("%Y-%m-%d").tolist(), [float(i) for i in range(24)]), "D", policy())
-    assert monthly.notes[0] == "rows are on average 29 periods apart: is forecast.frequency 'D' the data's?"
-    assert monthly.notes[1] == f"{len(pd.date_range(months[0], months[-1])) - 24} missing periods left out"
-    # every other day, or a few gaps, is a gappy series of that frequency, not another one
-    every_other = pd.date_range("2024-01-01", periods=30, freq="2D").strftime("%Y-%m-%d").tolist()
-    assert clean_history(frame(every_other, [1.0] * 30), "D", policy()).notes == ["29 missing periods left out"]
-    assert clean_history(frame(months.strftime("%Y-%m-%d").tolist(), [1.0] * 24), "MS", policy()).notes == []
+def test_rows_regularly_several_periods_apart_ask_whether_the_frequency_is_the_datas():
+    months = pd.date_range("2020-01-01", periods=24, freq="MS").strftime("%Y-%m-%d").tolist()
+    monthly = clean_history(frame(months, [float(i) for i in range(24)]), "D", policy())
+    assert monthly.notes[0] == "rows regularly 31 periods apart: is forecast.frequency 'D' the data's?"
+    weekly = pd.date_range("2024-01-01", periods=10, freq="7D").strftime("%Y-%m-%d").tolist()
+    assert clean_history(frame(weekly, [1.0, 2.0] * 5), "D", policy(gaps="zero")).notes[0].startswith(
+        "rows regularly 7 periods apart")
+    # intermittent demand: sales on some days, irregularly; a month left out of monthly rows; the data's own frequency
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=200, freq="D")[rng.random(200) < 0.25].strftime("%Y-%m-%d").tolist()
+    assert not any("periods apart" in note for note in clean_history(frame(days, [1.0] * len(days)), "D",
+                                                                        policy(gaps="zero")).notes)
+    assert clean_history(frame(months[:5] + months[6:], [1.0, 2.0] * 11 + [1.0]), "MS", policy()).notes == [
+        "1 missing periods left out"]
 
 
 def test_interpolation_is_linear_in_time_across_a_gap():

@@ -403,7 +403,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     staged = spark.createDataFrame([
         ("ok", None, "{}", None, "prophet", 0.8),
         ("ok", "tracking failed: HTTP 503", "{}",
-         f"rows are on average 30 periods apart: is forecast.frequency 'D' the data's?; {stale}", "naive", 1.0),
+         f"rows regularly 30 periods apart: is forecast.frequency 'D' the data's?; {stale}", "naive", 1.0),
         ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale, "naive", None),
         ("skipped", "too little history", None, "a last observation 2024-01-10 named in another note", None, None),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")

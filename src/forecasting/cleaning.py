@@ -26,7 +26,7 @@ class Cleaned:
 # How the note on a history that stopped well before the run date starts (scoring looks for it)
 STALE_NOTE = "last observation "
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
-SPARSE_NOTE = "rows are on average "
+SPARSE_NOTE = "rows regularly "
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -176,9 +176,9 @@ def clean_history(
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
     gaps = len(grid.difference(pd.DatetimeIndex(frame["ds"])))
-    if gaps >= 2 * len(frame) >= 4:  # most periods empty: monthly rows read as daily, say
-        result.notes.append(f"{SPARSE_NOTE}{len(grid) / len(frame):.0f} periods apart: is forecast.frequency "
-                            f"{frequency!r} the data's?")
+    apart = _regular_spacing(grid, frame["ds"])
+    if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
+        result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
     if gaps:
         if policy.gaps == "reject":
             return _reject(result, f"{gaps} missing periods", "gaps")
@@ -195,6 +195,18 @@ def clean_history(
         frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
     result.history = frame
     return result
+
+
+def _regular_spacing(grid: pd.DatetimeIndex, times: pd.Series) -> float:
+    """How many periods of the grid apart most rows are, where at least four fifths of
+    the steps between rows are within a tenth of their median; else 0 (an irregular
+    series, or one of too few rows to tell)."""
+    positions = grid.get_indexer(pd.DatetimeIndex(times.sort_values()))
+    steps = np.diff(positions[positions >= 0])
+    if len(steps) < 5:
+        return 0.0
+    typical = float(np.median(steps))
+    return typical if np.mean(np.abs(steps - typical) <= 0.1 * typical) >= 0.8 else 0.0
 
 
 def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:

@@ -130,7 +130,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             with job_description(spark, "name the series trained on old data"):
                 _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
         if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
-            said = (f"{counted.sparse} series have rows several periods apart on average (their data_notes say how "
+            said = (f"{counted.sparse} series have rows regularly several periods apart (their data_notes say how "
                     f"far): is forecast.frequency {config.forecast.frequency!r} the data's?")
             logger.warning("%s", said)
             summary.note += f"  {said}\n"

@@ -24,7 +24,7 @@ from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.progress import SeriesCounters
 from forecasting.series import FAILED, SKIPPED, SeriesOutcome, prepare_history, train_series
-from forecasting.validation import TARGET, TIME
+from forecasting.validation import LATEST_TIME, TARGET, TIME
 
 logger = logging.getLogger(__name__)
 
@@ -104,15 +104,18 @@ def train_group(
     if attempt == 0 and config.reliability.kill_worker_on_series == name:
         _kill_this_worker(context, keys)
     null_keys = [k for k, v in keys.items() if v is None]
-    if null_keys:  # its rows with a time (none in validation.series_without_history's row)
+    # validation.series_without_history's row of a series whose rows all come later: its first time
+    later = history[TIME].min() >= pd.Timestamp(context.run_date) + pd.Timedelta(days=1)
+    if null_keys:  # its rows up to the run date
         outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity",
-                                int(history[TIME].notna().sum()))
+                                0 if later else int(history[TIME].notna().sum()))
     elif history[TIME].isna().all():  # validation.series_without_history's row: its input rows were left out
         outcome = SeriesOutcome(SKIPPED, f"no row has a time in column '{config.input.time_column}'", 0)
-    elif history[TIME].min() >= pd.Timestamp(context.run_date) + pd.Timedelta(days=1):  # the same, all its rows later
+    elif later:
         first = history[TIME].min()
-        outcome = SeriesOutcome(SKIPPED, f"no row up to the run date {context.run_date}: its first is at "
-                                         f"{first.isoformat(sep=' ')}", 0)
+        when = (f"its first is at {first.isoformat(sep=' ')}" if first < pd.Timestamp(LATEST_TIME)
+                else f"its rows are dated after {LATEST_TIME}, the latest time pandas can hold")
+        outcome = SeriesOutcome(SKIPPED, f"no row up to the run date {context.run_date}: {when}", 0)
     else:
         # the run date is the as-of cut the job applied: a period still open on it is not a whole one
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
@@ -145,7 +148,9 @@ def train_group(
         "fit_seconds": outcome.fit_seconds,
         "tracking_seconds": tracking_seconds,
         "child_run_id": run_id,
-        "history_end": outcome.history_end if outcome.history_end is not None else history[TIME].max(),
+        # none for a series with no row up to the run date
+        "history_end": outcome.history_end if outcome.history_end is not None else (
+            None if later else history[TIME].max()),
         "forecast": outcome.forecast,
         "model_json": model_json,
         "holdout_scores": json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None,

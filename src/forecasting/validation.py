@@ -316,11 +316,14 @@ def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
 
 def series_without_history(series: DataFrame, key_columns: list[str], run_date: str | None = None) -> DataFrame:
     """One row per series none of whose rows was known on ``run_date`` (without one: none
-    of whose rows has a time), ``y`` null and ``ds`` its first time, after the run date,
-    or null where no row has a time. The run date's cut leaves such a series' rows out,
-    which would drop it unseen; added back, training skips it and says why in series_results."""
+    of whose rows has a time), ``y`` null and ``ds`` its first time, after the run date
+    (LATEST_TIME for a later one, which pandas cannot hold), or null where no row has a
+    time. The run date's cut leaves such a series' rows out, which would drop it unseen;
+    added back, training skips it and says why in series_results."""
     known = F.count_if(known_on(F.col(TIME), run_date)) if run_date else F.count(TIME)
-    per_series = series.groupBy(*key_columns).agg(known.alias("known_rows"), F.min(TIME).alias(TIME))
+    # least() passes over a null: a series without a time keeps none
+    first = F.when(F.min(TIME).isNotNull(), F.least(F.min(TIME), F.lit(LATEST_TIME).cast(T.TimestampType())))
+    per_series = series.groupBy(*key_columns).agg(known.alias("known_rows"), first.alias(TIME))
     return per_series.where(F.col("known_rows") == 0).select(
         *key_columns, F.col(TIME).cast(T.TimestampType()).alias(TIME), F.lit(None).cast(T.DoubleType()).alias(TARGET)
     )
