@@ -69,6 +69,8 @@ def test_value_ticks_are_round_and_inside_the_range():
     # values too wide for the margin as written in full are written short
     assert [label for _, label in plots.value_ticks(0, 5e15)][:3] == ["0", "1e+15", "2e+15"]
     assert [label for _, label in plots.value_ticks(-3e9, 3e9)][1] == "-2e+09"
+    narrow = [label for _, label in plots.value_ticks(1.2345e9, 1.235e9)]  # short labels would all read 1.23e+09
+    assert len(set(narrow)) == len(narrow)
 
 
 def test_a_forecast_read_back_from_delta_in_utc_lines_up_with_a_naive_history():

@@ -407,4 +407,4 @@ def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing
     shown = [tracking.shortened(name, 28) for name in names]
     assert [len(name) for name in shown] == [28, 28] and shown[0] != shown[1]
     assert shown[0].startswith("Regional") and shown[0].endswith("/apples") and "…" in shown[0]
-    assert tracking.shortened("east/milk", 28) == "east/milk"
+    assert tracking.shortened("east/milk", 28) == "east/milk" and tracking.shortened("east/milk", 2) == "ea"

@@ -13,7 +13,7 @@ from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, OK, SeriesOutcome
 from forecasting.tracking import (
     FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG,
-    RunContext, client, end_run, key_text, param_value, series_filter, series_hash, series_id,
+    RunContext, client, end_run, key_text, param_value, series_filter, series_hash, series_id, shortened,
     use_context_environment,
 )
 
@@ -100,7 +100,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         # straight to the run's artifact store: MLflow's client would read the whole run back to find it
         files = {}
         if outcome.forecast is not None and context.log_plots:
-            title = ", ".join(f"{k}={key_text(v)}" for k, v in keys.items())[:100]
+            title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
             shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
             svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
                                      outcome.backtest)

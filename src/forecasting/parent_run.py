@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 ENDED_AS_STALE = "a later "
 # When runs began to tag themselves failed_after_writing, as MLflow times a run's start (ms): an
 # earlier failed run may have written its rows without saying so.
-FAILED_AFTER_WRITING_SINCE = int(dt.datetime(2026, 12, 2, 17, 20, tzinfo=dt.timezone.utc).timestamp() * 1000)
+FAILED_AFTER_WRITING_SINCE = int(dt.datetime(2026, 12, 2, 17, 20, 4, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
 def start_parent_run(

@@ -164,8 +164,9 @@ def value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, s
     first = math.ceil(low / step) * step
     values = [first + i * step for i in range(int((high - first) / step) + 1)]
     labels = [f"{value:,.{decimals}f}" for value in values]
-    if max(map(len, labels)) > MAX_TICK_LABEL:  # wider than the margin: 1e+15, not 1,000,000,000,000,000
-        labels = [f"{value:.3g}" for value in values]
+    short = [f"{value:.3g}" for value in values]
+    if max(map(len, labels)) > MAX_TICK_LABEL and len(set(short)) == len(short):  # 1e+15, not 1,000,000,...
+        labels = short
     return list(zip(values, labels))
 
 

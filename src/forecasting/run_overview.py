@@ -18,7 +18,7 @@ ARTIFACT = "overview.svg"
 # 0.5 is as far below 1 as 2 is above it); below the first and from the last, one bin each.
 MASE_EDGES = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
 WORST = 8  # series named, highest CV MASE first
-WIDTH, HEIGHT = 1000, 440
+WIDTH, HEIGHT = 1000, 480  # room for six models' and two statuses' bars above eight worst series
 TOP, BOTTOM = 50, 60
 HISTOGRAM_LEFT, HISTOGRAM_RIGHT = 60, 590
 BARS_LEFT, BARS_RIGHT = 760, 960
@@ -34,7 +34,7 @@ class Overview:
     """``series``: how many series of each (status, model, MASE bin); the bin is the
     number of MASE_EDGES at or below the series' CV MASE, None without one.
     ``worst``: (series, CV MASE, model), highest first. ``noted``: the modelled series
-    whose cleaning left a note (gaps filled or left out, values merged, ...)."""
+    with data notes (cleaning's: gaps, merged values, ...; selection's)."""
     series: dict[tuple[str, str | None, int | None], int] = field(default_factory=dict)
     worst: list[tuple[str, float, str]] = field(default_factory=list)
     noted: int = 0
@@ -165,8 +165,8 @@ def _worst(worst: list[tuple[str, float, str]]) -> list[str]:
              f'<text x="{BARS_RIGHT + 30}" y="{top}" text-anchor="end" fill="#606060">CV MASE, model</text>']
     for i, (series, mase, model) in enumerate(worst):
         row = top + 18 * (i + 1)
-        parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{plots.svg_text(tracking.shortened(series, 28))}'
-                     '</text>')
+        name = plots.svg_text(tracking.shortened(series, 28))
+        parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{name}</text>')
         parts.append(f'<text x="{BARS_RIGHT + 30}" y="{row}" text-anchor="end">{mase:.2f} '
                      f'{plots.svg_text(model)}</text>')
     return parts

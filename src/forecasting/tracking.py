@@ -264,6 +264,8 @@ def shortened(name: str, width: int) -> str:
     end kept: series sharing a long first key differ in their last."""
     if len(name) <= width:
         return name
+    if width < 3:  # no room for a start, an ellipsis and an end
+        return name[:max(width, 0)]
     head = (width - 1) // 3
     return f"{name[:head]}…{name[len(name) - (width - 1 - head):]}"
 
