@@ -91,7 +91,7 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         # Created with the two tags a retried task finds it by; the rest go in one
         # batch (the file store rereads the run's metadata for every tag given here).
         identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
-        run = tracker.create_run(context.experiment_id, tags=identity, run_name=name[:MAX_RUN_NAME])
+        run = tracker.create_run(context.experiment_id, tags=identity, run_name=shortened(name, MAX_RUN_NAME))
         rest = [tag for tag in batch_tags if tag.key not in identity]
     run_id = run.info.run_id
     try:  # from here on a failure ends the run FAILED: no run is left RUNNING

@@ -260,8 +260,8 @@ def series_hash(keys: dict[str, Any]) -> str:
 
 
 def shortened(name: str, width: int) -> str:
-    """A series' id cut to ``width`` characters for a log line or a picture, its start and
-    end kept: series sharing a long first key differ in their last."""
+    """A series' id cut to ``width`` characters for a run name, a log line or a picture, its
+    start and end kept: series sharing a long first key differ in their last."""
     if len(name) <= width:
         return name
     if width < 3:  # no room for a start, an ellipsis and an end
