@@ -29,13 +29,19 @@ DATABASE_DRIVERS = {
 }
 
 
+def local_path(path: str) -> str:
+    """A local path as written: a file: URI's path, percent-decoded (Path.as_uri() writes a
+    space as %20); any other text as it is."""
+    return unquote(urlparse(path).path) if path.startswith("file:") else path
+
+
 def check_output_folder(path: str) -> None:
     """A local output.path whose nearest existing part is a file, not a folder: Spark
     would fail its first write, after the input was read and the parent run opened.
     A path with a scheme (hdfs:, s3a:, dbfs:) is the cluster's to check."""
     if urlparse(path).scheme not in ("", "file"):  # as tables.output_root tells them apart
         return
-    folder = os.path.abspath(os.path.expanduser(unquote(urlparse(path).path) if path.startswith("file:") else path))
+    folder = os.path.abspath(os.path.expanduser(local_path(path)))
     while not os.path.exists(folder) and os.path.dirname(folder) != folder:
         folder = os.path.dirname(folder)
     _require(os.path.isdir(folder), "output.path", f"is {path!r}, but {folder} is a file, not a folder")

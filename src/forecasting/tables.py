@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 from forecasting import tracking
 from forecasting.config import JobConfig
 from forecasting.config_schema import RESERVED_KEY_NAMES
+from forecasting.config_stores import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def output_root(config: JobConfig) -> str:
     expanded as tracking.resolve_uri does (Hadoop would make ``~`` a folder)."""
     root = config.output.path
     if urlparse(root).scheme in ("", "file"):
-        root = str(Path(urlparse(root).path if root.startswith("file:") else root).expanduser().resolve())
+        root = str(Path(local_path(root)).expanduser().resolve())
     return root.rstrip("/")
 
 

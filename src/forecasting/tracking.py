@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from forecasting import mlflow_file_store
 from forecasting.config import JobConfig
+from forecasting.config_stores import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -180,9 +181,7 @@ def resolve_uri(uri: str) -> str:
         query = urlparse(uri).query  # SQLAlchemy's options (timeout=20, ...)
         return f"{urlparse(uri).scheme}:///{database.expanduser().resolve()}" + (f"?{query}" if query else "")
     if urlparse(uri).scheme in ("", "file"):
-        # a file: URI's path is percent-encoded (Path.as_uri() writes a space as %20)
-        path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
-        return Path(path).expanduser().resolve().as_uri()
+        return Path(local_path(uri)).expanduser().resolve().as_uri()
     return uri
 
 
@@ -338,8 +337,7 @@ def run_output(run) -> str | None:
     tagged, configured = run.data.tags.get(OUTPUT_PATH_TAG), run.data.params.get("output.path")
     if tagged or not configured:
         return tagged or None
-    if configured.startswith("file:"):
-        configured = unquote(urlparse(configured).path)
+    configured = local_path(configured)
     return configured.rstrip("/") or configured
 
 
