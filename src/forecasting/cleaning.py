@@ -175,8 +175,10 @@ def clean_history(
             return result
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
-    gaps = len(grid.difference(pd.DatetimeIndex(frame["ds"])))
-    apart = _regular_spacing(grid, frame["ds"])
+    filled = np.unique(grid.get_indexer(pd.DatetimeIndex(frame["ds"])))  # the grid's periods with a row, in order
+    filled = filled[filled >= 0]
+    gaps = len(grid) - len(filled)
+    apart = _regular_spacing(np.diff(filled))
     if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
         result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
     if gaps:
@@ -197,12 +199,10 @@ def clean_history(
     return result
 
 
-def _regular_spacing(grid: pd.DatetimeIndex, times: pd.Series) -> float:
-    """How many periods of the grid apart most rows are, where at least four fifths of
-    the steps between rows are within a tenth of their median; else 0 (an irregular
-    series, or one of too few rows to tell)."""
-    positions = grid.get_indexer(pd.DatetimeIndex(times.sort_values()))
-    steps = np.diff(positions[positions >= 0])
+def _regular_spacing(steps: np.ndarray) -> float:
+    """How many periods apart most rows are (``steps``: the periods from each row to the
+    next), where at least four fifths of the steps are within a tenth of their median;
+    else 0 (an irregular series, or one of too few rows to tell)."""
     if len(steps) < 5:
         return 0.0
     typical = float(np.median(steps))
