@@ -30,7 +30,8 @@ def train_and_track(item: tuple[str, pd.DataFrame], config: JobConfig, context: 
     history = group[["ds", "y"]]
     series_id = tracking.series_id(keys)
     outcome = train_series(history, config, seed=model.series_seed(series_id), name=f"series {series_id}")  # as the job
-    model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
+    model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
+                  if outcome.model is not None else None)
     run_id = child_runs.log_series_run(context, keys, outcome, history, model_json=model_json)
     result = {"series": name, "status": outcome.status, "reason": outcome.reason, "model": outcome.model_name,
               "params": str(outcome.best_params), "model_json": model_json, "run_id": run_id}

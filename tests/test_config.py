@@ -209,6 +209,9 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("forecast.interval_width=1.5", "forecast.interval_width"),
         ("forecast.interval_width=0", "forecast.interval_width"),  # no interval: every series would fail
         ("forecast.interval_width=1", "forecast.interval_width"),  # an interval of infinite width
+        ("forecast.floor=zero", "forecast.floor"),  # auto, a number or null
+        ("forecast.floor=true", "forecast.floor"),
+        ("forecast.floor=.nan", "forecast.floor"),  # no forecast is at or above NaN
         ("input.format=xlsx", "input.format"),
         ("input.key_columns=[]", "input.key_columns"),
         ("input.key_columns=[date]", "input.key_columns"),

@@ -424,7 +424,7 @@ def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
 
 
 def test_an_exception_in_tuning_fails_the_series_and_the_fallback_forecasts_it(fast_config, monkeypatch, caplog):
-    def broken(history, config, folds=None):
+    def broken(history, config, folds=None, floor=None):
         raise RuntimeError("optimizer exploded")
 
     monkeypatch.setattr("forecasting.series.tuning.tune", broken)
@@ -833,12 +833,14 @@ def test_the_selection_metric_decides_the_winner(fast_config, monkeypatch):
     monkeypatch.setattr(tuning, "cross_validate_predictions",
                         lambda history, config, forecaster, folds=None: (scores[forecaster], {}))
     history = daily_series(60)
+    unwrapped = "forecast.floor=null"  # the forecasters stay the names scored above
     for metric, winner in (("mae", "naive"), ("rmse", "drift"), ("smape", "naive")):
-        config = fast_config("selection.candidates=[naive, drift]", f"tuning.metric={metric}")
+        config = fast_config("selection.candidates=[naive, drift]", f"tuning.metric={metric}", unwrapped)
         outcome = train_series(history, config)
         assert (outcome.model_name, outcome.cv_metrics) == (winner, scores[winner]), metric
         # selection by a metric of its own, whatever the tuning minimises
-        config = fast_config("selection.candidates=[naive, drift]", "tuning.metric=mase", f"selection.metric={metric}")
+        config = fast_config("selection.candidates=[naive, drift]", "tuning.metric=mase", f"selection.metric={metric}",
+                             unwrapped)
         assert train_series(history, config).model_name == winner, metric
         expected = BASELINES[winner](history, config.forecast.horizon, config.forecast.frequency, 0.8)
         np.testing.assert_allclose(outcome.forecast["yhat"], expected["yhat"])

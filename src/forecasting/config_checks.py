@@ -124,6 +124,8 @@ def validate(config: JobConfig) -> None:
              f"is {fc.frequency!r}, an alias pandas is removing: {str(deprecated).rstrip('.')}; the models would "
              "store it, and could not be read once it is gone")
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
+    _require(fc.floor in ("auto", None) or (isinstance(fc.floor, float) and math.isfinite(fc.floor)),
+             "forecast.floor", f"is {fc.floor!r}: must be auto, a number or null (none)")
 
     for name, choices in CLEANING_CHOICES.items():
         _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")

@@ -84,6 +84,7 @@ class ForecastConfig:
     frequency: str
     interval_width: float
     min_history: int | None
+    floor: float | str | None  # "auto": 0 for a series with no value below it
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import zlib
 from typing import Any
@@ -270,10 +271,15 @@ def to_json(model) -> str:
 
 
 def from_json(text: str):
-    prophet_class()  # quiets Prophet's loggers before it loads
-    from prophet.serialize import model_from_json
+    return from_dict(json.loads(text))
 
-    return model_from_json(text)
+
+def from_dict(stored: dict):
+    """A Prophet model from its JSON, parsed (``model_store.forecast`` reads a key of its own there too)."""
+    prophet_class()  # quiets Prophet's loggers before it loads
+    from prophet.serialize import model_from_dict
+
+    return model_from_dict(stored)
 
 
 def predict_at(model, dates: pd.Series) -> pd.Series:

@@ -1,7 +1,9 @@
 """Serialized models for the models table: Prophet's JSON, or a baseline's history.
 
 A baseline has no fitted state beyond its history, so that is what is stored;
-either kind can then forecast again from any later date without refitting.
+either kind can then forecast again from any later date without refitting. A
+model's floor (``forecast.floor``) is stored with it, so that scoring and serving
+keep its forecasts above it as training did.
 """
 from __future__ import annotations
 
@@ -16,17 +18,39 @@ PROPHET = "prophet"
 # The mean of tuned Prophet and seasonal naive: combinations of unlike models
 # often beat both, as in the M4 competition.
 ENSEMBLE = "ensemble"
+# The key of a stored model's floor in its JSON; Prophet's loader skips keys it does not know
+FLOOR_KEY = "forecast_floor"
+FORECAST_VALUES = model.FORECAST_COLUMNS[1:]  # the point forecast and its bounds
 
 
-def dump(name: str, fitted) -> str:
+def series_floor(history: pd.DataFrame, setting: float | str | None) -> float | None:
+    """The value a series' forecasts are kept at or above (``forecast.floor``):
+    ``auto`` is 0 where the history (``y``) has no value below 0, else none."""
+    if setting == "auto":
+        return 0.0 if len(history) and not (history["y"] < 0).any() else None
+    return None if setting is None else float(setting)
+
+
+def floored(forecast: pd.DataFrame, floor: float | None) -> pd.DataFrame:
+    """``forecast`` with its point forecasts and bounds raised to ``floor``; a missing
+    bound stays missing."""
+    if floor is None:
+        return forecast
+    return forecast.assign(**{c: forecast[c].clip(lower=floor) for c in FORECAST_VALUES if c in forecast})
+
+
+def dump(name: str, fitted, floor: float | None = None) -> str:
     """``fitted`` is a Prophet model, for a baseline the history it forecasts from,
-    and for the ensemble both."""
+    and for the ensemble both; ``floor`` the value its forecasts are kept at or above."""
+    kept = {} if floor is None else {FLOOR_KEY: floor}
     if name == PROPHET:
-        return model.to_json(fitted)
+        text = model.to_json(fitted)
+        # Prophet's own JSON object, one key longer (not parsed and written again: it is long)
+        return text if floor is None else f"{text.rstrip()[:-1]}, {json.dumps(FLOOR_KEY)}: {json.dumps(floor)}}}"
     if name == ENSEMBLE:
         prophet, history = fitted
-        return json.dumps({"kind": name, "prophet": model.to_json(prophet), **_history_json(history)})
-    return json.dumps({"kind": name, **_history_json(history=fitted)})
+        return json.dumps({"kind": name, "prophet": model.to_json(prophet), **_history_json(history), **kept})
+    return json.dumps({"kind": name, **_history_json(history=fitted), **kept})
 
 
 def _history_json(history) -> dict:
@@ -47,18 +71,21 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     """``horizon`` periods after ``last`` (default: the end of the stored history),
     the same way for every kind of model: ``last`` moved to the period it falls in,
     and never before the history's end (a model does not forecast what it saw).
-    Scoring gives the end of the series' history as cleaned on its run date."""
+    Scoring gives the end of the series' history as cleaned on its run date. Kept at
+    or above the model's floor, the ensemble's parts each (as training keeps them)."""
+    stored = json.loads(text)
+    floor = stored.get(FLOOR_KEY)
     if name == PROPHET:
-        fitted = model.from_json(text)
+        fitted = model.from_dict(stored)
         start = _start(last, fitted.history["ds"].max(), frequency)
-        return model.predict(fitted, horizon, frequency, seed, last=start)
-    history = fitted_history(name, text)
+        return floored(model.predict(fitted, horizon, frequency, seed, last=start), floor)
+    history = _stored_history(stored)
     last = _start(last, history["ds"].max(), frequency)
     if name == ENSEMBLE:
-        prophet = model.predict(model.from_json(json.loads(text)["prophet"]), horizon, frequency, seed, last=last)
+        prophet = model.predict(model.from_json(stored["prophet"]), horizon, frequency, seed, last=last)
         seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
-        return mean_forecast(prophet, seasonal)
-    return baselines.forecast_until(name, history, last, horizon, frequency, interval_width)
+        return mean_forecast(floored(prophet, floor), floored(seasonal, floor))
+    return floored(baselines.forecast_until(name, history, last, horizon, frequency, interval_width), floor)
 
 
 def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, run_horizon: int) -> pd.DataFrame:
@@ -79,7 +106,10 @@ def fitted_history(name: str, text: str) -> pd.DataFrame:
     become since."""
     if name == PROPHET:
         return model.from_json(text).history[["ds", "y"]].reset_index(drop=True)
-    stored = json.loads(text)
+    return _stored_history(json.loads(text))
+
+
+def _stored_history(stored: dict) -> pd.DataFrame:
     return pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
 
 
@@ -93,6 +123,6 @@ def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str)
 
 def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:
     """The average of forecasts over the same dates, bounds included."""
-    columns = ["yhat", "yhat_lower", "yhat_upper"]
+    columns = list(FORECAST_VALUES)
     mean = sum(f[columns].to_numpy() for f in forecasts) / len(forecasts)
     return pd.DataFrame(mean, columns=columns).assign(ds=forecasts[0]["ds"].to_numpy())[["ds", *columns]]

@@ -16,7 +16,7 @@ from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
 from forecasting.cleaning import Cleaned, align_to_grid, clean_history, periods_between
 from forecasting.config import JobConfig
-from forecasting.model_store import ENSEMBLE, PROPHET, mean_forecast
+from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class SeriesOutcome:
     fit_seconds: float = 0.0
     model_name: str | None = None
     forecast: pd.DataFrame | None = None
+    floor: float | None = None  # the forecasts are at or above it (forecast.floor)
     # the fitted Prophet model, the history a baseline forecasts from, or both for the ensemble
     model: Any = None
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -218,18 +219,20 @@ def _select_and_forecast(
     """Score every candidate on the same folds, refit the best on all history."""
     fc = config.forecast
     scores, predictions, tuned = {}, {}, None
+    floor = outcome.floor = series_floor(history, fc.floor)
     folds = tuning.make_folds(history, config)  # every candidate is scored on the same folds
     for name in config.selection.candidates:
         if name in (PROPHET, ENSEMBLE) and tuned is None:
-            tuned = tuning.tune(history, config, folds)
+            tuned = tuning.tune(history, config, folds, floor)
         if name == PROPHET:
             scores[name], predictions[name] = tuned.cv_metrics, tuned.fold_predictions
         elif name == ENSEMBLE:  # the tuned Prophet's fold forecasts are reused, not refit
-            parts = [tuning.cached_forecaster(tuned.fold_predictions), tuning.baseline_forecaster(config, "seasonal_naive")]
+            parts = [tuning.cached_forecaster(tuned.fold_predictions),
+                     tuning.at_or_above(tuning.baseline_forecaster(config, "seasonal_naive"), floor)]
             ensemble = lambda train, dates: np.mean([part(train, dates) for part in parts], axis=0)  # noqa: E731
             scores[name], predictions[name] = tuning.cross_validate_predictions(history, config, ensemble, folds)
         else:
-            baseline = tuning.baseline_forecaster(config, name)
+            baseline = tuning.at_or_above(tuning.baseline_forecaster(config, name), floor)
             scores[name], predictions[name] = tuning.cross_validate_predictions(history, config, baseline, folds)
     metric = config.selection.metric or config.tuning.metric
     ranked_by = metrics.ranking_metric(metric, scores.values())
@@ -237,19 +240,24 @@ def _select_and_forecast(
     outcome.notes += _undefined_metric_notes(metric, ranked_by, tuned, config.tuning.metric)
     needed = list(scores) if actual is not None else [winner]
     steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
-    forecasts = {}
+    forecasts, raw = {}, {}  # raw: the point forecasts before the floor, for its note
     if {PROPHET, ENSEMBLE} & set(needed):
         init = tuned.warm_starts.get(len(history)) if tuned.warm_starts else None
         fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples, init=init)
-        forecasts[PROPHET] = (model.predict(fitted, steps, fc.frequency, seed), fitted)
+        prophet = model.predict(fitted, steps, fc.frequency, seed)
+        forecasts[PROPHET], raw[PROPHET] = (floored(prophet, floor), fitted), prophet["yhat"]
     for name in needed:
         if name == ENSEMBLE:
             seasonal = BASELINES["seasonal_naive"](history, steps, fc.frequency, fc.interval_width)
-            forecasts[name] = (mean_forecast(forecasts[PROPHET][0], seasonal), (forecasts[PROPHET][1], history))
+            forecasts[name] = (mean_forecast(forecasts[PROPHET][0], floored(seasonal, floor)),
+                               (forecasts[PROPHET][1], history))
+            raw[name] = (raw[PROPHET] + seasonal["yhat"]) / 2
         elif name != PROPHET:
-            forecasts[name] = (BASELINES[name](history, steps, fc.frequency, fc.interval_width), history)
+            forecast = BASELINES[name](history, steps, fc.frequency, fc.interval_width)
+            forecasts[name], raw[name] = (floored(forecast, floor), history), forecast["yhat"]
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
+    outcome.notes += _floor_notes(raw[winner], floor, fc.floor)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
     repeated = naive_instead(cycled, history, fc.frequency)
@@ -294,6 +302,15 @@ def _undefined_metric_notes(metric: str, ranked_by: str, tuned: tuning.TuningRes
             f"{what} ranked by {used}" for what, wanted, used in replaced]
 
 
+def _floor_notes(points: pd.Series, floor: float | None, setting: float | str | None) -> list[str]:
+    """A note where the floor raised forecast points: the model foresaw values below it."""
+    below = int((points < floor).sum()) if floor is not None else 0
+    if not below:
+        return []
+    why = "forecast.floor auto: the history has no value below 0" if setting == "auto" else "forecast.floor"
+    return [f"{below} of {len(points)} forecast points below {floor:g} raised to it ({why})"]
+
+
 def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon: int, frequency: str) -> int:
     """How many periods to forecast: ``horizon``, or in evaluation mode as many as
     reach the last held-out row. Those rows are the last ``horizon`` periods; where
@@ -335,13 +352,16 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
     if name and len(history) > 0:
         try:
             steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
-            outcome.forecast = BASELINES[name](history, steps, fc.frequency, fc.interval_width)
+            forecast = BASELINES[name](history, steps, fc.frequency, fc.interval_width)
+            outcome.floor = series_floor(history, fc.floor)
+            outcome.forecast = floored(forecast, outcome.floor)
         except Exception as err:  # the series keeps its status and reason, without a forecast
             logger.warning("fallback %s failed: %s\n%s", name, err, traceback.format_exc())
             outcome.reason = f"{outcome.reason}; fallback {name} failed: {type(err).__name__}: {err}"
         else:
             outcome.model, outcome.model_name = history, name
             outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
+            outcome.notes += _floor_notes(forecast["yhat"], outcome.floor, fc.floor)
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started

@@ -122,7 +122,8 @@ def train_group(
                                run_date=context.run_date, input_end=context.input_end, now=context.known_until,
                                inject_failure=config.reliability.fail_series == name, name=f"series {name}")
     run_id, reason = None, outcome.reason
-    model_json = model_store.dump(outcome.model_name, outcome.model) if outcome.model is not None else None
+    model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
+                  if outcome.model is not None else None)
     tracking_started = time.perf_counter()
     try:
         run_id = child_runs.log_series_run(context, keys, outcome, history, retry=attempt > 0, model_json=model_json)

@@ -140,6 +140,14 @@ def baseline_forecaster(config: JobConfig, name: str) -> Forecaster:
     return forecast
 
 
+def at_or_above(forecaster: Forecaster, floor: float | None) -> Forecaster:
+    """``forecaster`` with its forecasts raised to the series' ``floor``, as its final
+    forecast will be: cross-validation scores what the tables would get."""
+    if floor is None:
+        return forecaster
+    return lambda train, dates: np.maximum(forecaster(train, dates), floor)
+
+
 @dataclass(frozen=True)
 class Fold:
     """One rolling-origin fold: what it trains on, what it scores, and the MASE scale
@@ -254,10 +262,11 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = None) -> TuningResult:
+def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = None,
+         floor: float | None = None) -> TuningResult:
     """Search the configured space with TPE (seeded) and return the best parameters
-    with their cross-validated metrics on ``folds`` (``make_folds``, unless given).
-    An empty space just cross-validates."""
+    with their cross-validated metrics on ``folds`` (``make_folds``, unless given),
+    forecasts raised to ``floor``. An empty space just cross-validates."""
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, space_eval, tpe
     from hyperopt.fmin import FMinIter
 
@@ -269,14 +278,15 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     warm = WarmStarts() if tuning.warm_start else None
     folds = make_folds(history, config) if folds is None else folds
     if not tuning.search_space:
-        scores, predictions = cross_validate_predictions(history, config, prophet_forecaster(config, {}, warm), folds)
+        forecaster = at_or_above(prophet_forecaster(config, {}, warm), floor)
+        scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
         return TuningResult({}, scores, 1, predictions, warm)
     arrays: dict[int, prophet_points.FoldArrays] = {}  # each fold's, shared by the evaluations
 
     def objective(params):
         params = _plain(params)
         try:
-            forecaster = prophet_forecaster(config, params, warm, arrays)
+            forecaster = at_or_above(prophet_forecaster(config, params, warm, arrays), floor)
             scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
         except Exception as err:  # one bad parameter set must not end the search
             logger.debug("parameters %s failed: %s", params, err)

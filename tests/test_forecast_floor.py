@@ -1,0 +1,87 @@
+"""forecast.floor: a series that never went below zero is not forecast below it, in its
+cross-validation, in its tables and wherever its stored model forecasts again."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting import model_store, tuning
+from forecasting.series import OK, SKIPPED, train_series
+
+
+def declining(days: int = 120, slope: float = 0.5) -> pd.DataFrame:
+    """Daily counts falling from 60 to zero (by the end, at the default ``slope``):
+    a straight line's forecast goes below it."""
+    ds = pd.date_range("2024-01-01", periods=days, freq="D")
+    noise = np.random.default_rng(1).normal(0, 1, days).clip(0)
+    y = np.maximum(0.0, 60 - slope * np.arange(days)) + np.where(ds.dayofweek >= 5, 3.0, 0.0) + noise
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
+@pytest.mark.parametrize("candidates", ["[prophet]", "[drift]"])
+def test_a_series_that_never_went_below_zero_is_not_forecast_below_it(fast_config, candidates):
+    history = declining()
+    unfloored = train_series(history, fast_config(f"selection.candidates={candidates}", "forecast.floor=null"))
+    assert unfloored.floor is None and (unfloored.forecast["yhat"] < 0).any()  # the model foresees values below 0
+    below = int((unfloored.forecast["yhat"] < 0).sum())
+
+    outcome = train_series(history, fast_config(f"selection.candidates={candidates}"))  # floor: auto
+    assert outcome.status == OK and outcome.floor == 0.0
+    values = outcome.forecast[["yhat", "yhat_lower", "yhat_upper"]]
+    assert (values >= 0).all().all()
+    # only what was below is raised
+    np.testing.assert_allclose(outcome.forecast["yhat"], unfloored.forecast["yhat"].clip(lower=0))
+    assert f"{below} of 7 forecast points below 0 raised to it (forecast.floor auto: the history has no value " \
+           "below 0)" in outcome.notes
+
+
+def test_cross_validation_scores_the_forecasts_the_floor_leaves(fast_config):
+    config = fast_config("selection.candidates=[drift]", "cross_validation.folds=3")
+    outcome = train_series(declining(slope=0.7), config)  # at zero for the last 34 days
+    drift = tuning.baseline_forecaster(config, "drift")
+    folds = tuning.make_folds(outcome.cleaned, config)
+    raw = [drift(fold.train, fold.test_ds) for fold in folds]
+    assert any((fold < 0).any() for fold in raw)
+    for (_, _, predicted), unfloored in zip(outcome.backtest, raw):
+        np.testing.assert_array_equal(predicted, np.maximum(unfloored, 0))
+    floored_scores, _ = tuning.cross_validate_predictions(outcome.cleaned, config, tuning.at_or_above(drift, 0.0), folds)
+    assert outcome.cv_metrics == floored_scores
+    assert outcome.cv_metrics != tuning.cross_validate_predictions(outcome.cleaned, config, drift, folds)[0]
+
+
+def test_auto_leaves_a_series_with_values_below_zero_alone_and_a_number_floors_every_series(fast_config):
+    history = declining().assign(y=lambda frame: frame["y"] - 20)  # down to -20
+    outcome = train_series(history, fast_config("selection.candidates=[drift]"))
+    assert outcome.floor is None and outcome.forecast["yhat"].min() < -20
+    assert not any("raised" in note for note in outcome.notes)
+
+    outcome = train_series(history, fast_config("selection.candidates=[drift]", "forecast.floor=-21.5"))
+    assert outcome.floor == -21.5
+    assert (outcome.forecast[["yhat", "yhat_lower", "yhat_upper"]] >= -21.5).all().all()
+    assert any(note.endswith("raised to it (forecast.floor)") and "below -21.5" in note for note in outcome.notes)
+
+
+def test_a_fallbacks_bounds_are_floored_too(fast_config):
+    history = declining().tail(10)  # too short to model: the fallback forecasts it, near zero
+    unfloored = train_series(history, fast_config("forecast.floor=null", "reliability.fallback=naive"))
+    assert unfloored.status == SKIPPED and (unfloored.forecast["yhat_lower"] < 0).any()
+    outcome = train_series(history, fast_config("reliability.fallback=naive"))
+    assert outcome.model_name == "naive" and outcome.floor == 0.0
+    np.testing.assert_allclose(outcome.forecast["yhat_lower"], unfloored.forecast["yhat_lower"].clip(lower=0))
+
+
+@pytest.mark.parametrize("candidates", ["[prophet]", "[drift]", "[ensemble]"])
+def test_a_stored_model_forecasts_again_what_training_did_at_or_above_its_floor(fast_config, candidates):
+    # as scoring and serving forecast from the models table's model_json
+    config = fast_config(f"selection.candidates={candidates}")
+    outcome = train_series(declining(), config, seed=7)
+    assert outcome.floor == 0.0 and any("raised" in note for note in outcome.notes)
+    assert candidates.strip("[]") == outcome.model_name
+    text = model_store.dump(outcome.model_name, outcome.model, outcome.floor)
+    again = model_store.forecast(outcome.model_name, text, None, config.forecast.horizon, "D",
+                                 config.forecast.interval_width, seed=7)
+    pd.testing.assert_frame_equal(again, outcome.forecast, check_dtype=False)
+
+    # a model stored before the floor (or with forecast.floor: null) keeps forecasting below zero
+    unfloored = model_store.forecast(outcome.model_name, model_store.dump(outcome.model_name, outcome.model), None,
+                                     config.forecast.horizon, "D", config.forecast.interval_width, seed=7)
+    assert (unfloored["yhat"] < 0).any()
