@@ -212,6 +212,30 @@ def test_rows_regularly_several_periods_apart_ask_whether_the_frequency_is_the_d
         "1 missing periods left out"]
 
 
+def test_values_far_outside_the_rest_are_noted_not_changed():
+    days = pd.date_range("2024-01-01", periods=60, freq="D").strftime("%Y-%m-%d").tolist()
+    rng = np.random.default_rng(5)
+    values = 100 + 10 * rng.standard_normal(60)
+    values[[12, 40]] = [1e12, -5e9]  # a unit slip and a placeholder
+    cleaned = clean_history(frame(days, values.tolist()), "D", policy())
+    assert cleaned.notes == ["2 values far outside the rest (over 100 times the width of the middle 90% of the "
+                             "values beyond it), the farthest 1e+12 at 2024-01-13: data errors? Modelled as they are"]
+    np.testing.assert_array_equal(cleaned.history["y"], values)
+    # what real series hold: a sale day at ten times the usual, a season's peak, a sparse series' spikes
+    values[[12, 40]] = [1000.0, 100.0]
+    assert clean_history(frame(days, values.tolist()), "D", policy()).notes == []
+    seasonal = (1e6 * (1 + 0.8 * np.sin(np.arange(60) / 3))).tolist()
+    assert clean_history(frame(days, seasonal), "D", policy()).notes == []
+    for share in (0.3, 0.6):  # days with sales
+        sparse = np.where(rng.random(60) < share, rng.integers(1, 40, 60), 0).astype(float)
+        assert clean_history(frame(days, sparse.tolist()), "D", policy()).notes == []
+    # mostly one value, or too few to tell the rest by: not said
+    mostly_zero = np.zeros(60)
+    mostly_zero[7] = 1e12
+    assert clean_history(frame(days, mostly_zero.tolist()), "D", policy()).notes == []
+    assert clean_history(frame(days[:19], values[:18].tolist() + [1e12]), "D", policy()).notes == []
+
+
 def test_interpolation_is_linear_in_time_across_a_gap():
     # a missing value beside a gap was filled as if its neighbours were a row apart: 45 here
     history = frame(["2024-01-01", "2024-01-02", "2024-01-10", "2024-01-11"], [0.0, np.nan, 90.0, 100.0])

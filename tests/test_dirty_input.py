@@ -48,6 +48,7 @@ def dirty_series() -> dict[str, pd.DataFrame]:
         "stale": daily_series(60, seed=40, start="2023-12-01"),  # stopped a month before the run date
         "not-yet": daily_series(10, seed=41, start="2024-03-05"),  # begins after the run date
         "negative": daily_series(60, seed=19).assign(y=lambda f: f["y"] - 150),
+        "placeholder": daily_series(60, seed=42).assign(y=lambda f: f["y"].where(f.index != 30, 999999.0)),
         **{key: daily_series(60, seed=20 + i) for i, key in enumerate(ODD_KEYS)},
     }
     series["nan-and-inf"].loc[3, "y"] = np.inf
@@ -151,6 +152,9 @@ def test_unusable_series_say_why(dirty, store, status, reason):
         ("off-grid", "1 timestamps aligned to the 'D' grid"),
         # the run date reaches each series' task: its forecast would start in the past
         ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),
+        # noted, not changed: a placeholder for a missing value is the input's to mend
+        ("placeholder", "1 value far outside the rest (over 100 times the width of the middle 90% of the values "
+                        "beyond it), the farthest 999999 at 2024-01-31: data errors? Modelled as they are"),
     ],
 )
 def test_repaired_series_are_forecast_and_say_what_was_repaired(dirty, store, note):
@@ -170,6 +174,11 @@ def test_the_summary_and_log_name_the_series_trained_on_data_that_stop_well_befo
     for store, note in stale.items():  # the stale note only, not the series' other notes
         said = next(part for part in note.split("; ") if part.startswith("last observation "))
         assert f"{store}: {said}" in summary
+
+
+def test_the_summary_counts_the_series_with_values_far_outside_the_rest(dirty):
+    assert ("1 series have values far outside the rest (their data_notes name the farthest): data errors? They were "
+            "modelled as they are") in dirty["summary"].format()
 
 
 def test_null_key_series_is_kept_and_reported(dirty):

@@ -27,6 +27,12 @@ class Cleaned:
 STALE_NOTE = "last observation "
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
 SPARSE_NOTE = "rows regularly "
+# In the note on values far outside the rest of their series: data errors, often (a
+# unit slip, a placeholder such as 999999), which the model takes as they are
+OUTLIER_NOTE = "far outside the rest"
+# How far outside the middle 90% of a series' values, in its widths, a value is noted:
+# far enough that a season's peak, a sale day or a sparse series' spike is not
+OUTLIER_REACH = 100
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -195,8 +201,29 @@ def clean_history(
     frame = frame.sort_values("ds").reset_index(drop=True)
     if cut is not None:
         frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+    result.notes += _outlier_notes(frame)
     result.history = frame
     return result
+
+
+def _outlier_notes(frame: pd.DataFrame) -> list[str]:
+    """A note on the values more than ``OUTLIER_REACH`` widths of the middle 90% of the
+    series' values beyond it, the farthest named: noted, not changed. Not said of a
+    series of fewer than 20 values (the middle 90% would hold them all) or one mostly
+    of one value (a sparse series' zeros: every sale would be far)."""
+    values = frame["y"].to_numpy()
+    known = values[np.isfinite(values)]
+    if len(known) < 20 or np.mean(known == np.median(known)) > 0.5:
+        return []
+    lower, upper = np.percentile(known, [5, 95])
+    reach = np.where(np.isfinite(values), np.maximum(lower - values, values - upper), 0.0) / (upper - lower)
+    far = int((reach > OUTLIER_REACH).sum())
+    if not far:
+        return []
+    farthest = int(np.argmax(reach))
+    return [f"{far} {'value' if far == 1 else 'values'} {OUTLIER_NOTE} (over {OUTLIER_REACH} times the width of the "
+            f"middle 90% of the values beyond it), the farthest {values[farthest]:.6g} at "
+            f"{_when(frame['ds'].iloc[farthest])}: data errors? Modelled as they are"]
 
 
 def _regular_spacing(steps: np.ndarray) -> float:

@@ -34,6 +34,11 @@ class JobSummary:
     written: list[str] = field(default_factory=list)  # the tables written so far, while it writes them
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
 
+    def warn(self, said: str, logged: str | None = None) -> None:
+        """A warning in the log (``logged``, where the log says more) and a line of the summary."""
+        logger.warning("%s", logged or said)
+        self.note += f"  {said}\n"
+
     @property
     def failed_share(self) -> float:
         return self.counts.get(FAILED, 0) / self.total if self.total else 0.0

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from forecasting import (
     evaluation, io, parent_run, python_worker, redaction, run_overview, spark_training, tables, tracking, validation,
 )
-from forecasting.cleaning import SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning import OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, finishing
 from forecasting.progress import SeriesCounters, StageProgress
@@ -130,10 +130,11 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             with job_description(spark, "name the series trained on old data"):
                 _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
         if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
-            said = (f"{counted.sparse} series have rows regularly several periods apart (their data_notes say how "
-                    f"far): is forecast.frequency {config.forecast.frequency!r} the data's?")
-            logger.warning("%s", said)
-            summary.note += f"  {said}\n"
+            summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
+                         f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+        if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
+            summary.warn(f"{counted.outlying} series have values {OUTLIER_NOTE} (their data_notes name the "
+                         "farthest): data errors? They were modelled as they are")
         _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
@@ -279,14 +280,16 @@ class StagedCounts:
     """What the job's end says of the staged results: the series per status, how many
     have no child run (tracking failed), how many have a model (modelled, or forecast by
     the fallback), how many were trained on data that stop well before the run date,
-    the series per (status, model, CV MASE bin) its overview draws, and how many have
-    rows several periods apart (cleaning's SPARSE_NOTE)."""
+    the series per (status, model, CV MASE bin) its overview draws, how many have
+    rows several periods apart (cleaning's SPARSE_NOTE), and how many have values
+    far outside the rest (OUTLIER_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
     stale: int
     overview: run_overview.Overview
     sparse: int = 0
+    outlying: int = 0
 
 
 def _status_counts(staged: DataFrame) -> StagedCounts:
@@ -296,7 +299,8 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
         F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
         F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
-        F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"))
+        F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
+        F.count_if(F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -304,7 +308,8 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
     overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
                                      noted=sum(row["noted"] for row in rows))
     return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
-                        sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows))
+                        sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
+                        sum(row["outlying"] for row in rows))
 
 
 def _log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.Overview, config: JobConfig,

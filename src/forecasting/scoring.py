@@ -191,8 +191,7 @@ def _say_if_models_replaced(spark, config: JobConfig, context, summary: JobSumma
         return
     said = (f"the models of {chosen} were replaced by the training run {replaced_by} while this run scored them: "
             f"score {summary.run_date} again")
-    logger.warning("%s (this run is tagged %s)", said, tracking.MODELS_REPLACED_TAG)
-    summary.note += f"  {said}\n"
+    summary.warn(said, f"{said} (this run is tagged {tracking.MODELS_REPLACED_TAG})")
     tracker = tracking.client(context.tracking_uri)
     try:  # the first rerun's id, where that rerun ended in time to tag this run itself
         if tracking.MODELS_REPLACED_TAG not in tracker.get_run(context.parent_run_id).data.tags:
@@ -219,8 +218,7 @@ def _say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: s
                          "training's --config for forecasts that start where training's would\n")
     other_frequency = frequency_difference(config, trained_with)
     if other_frequency:
-        logger.warning("%s", other_frequency)
-        summary.note += f"  {other_frequency}\n"
+        summary.warn(other_frequency)
     if null_key:  # training skips them too: no identity to store a model under
         logger.warning("%d input series have a null key value and are not scored", null_key)
         summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
