@@ -30,22 +30,32 @@ def test_a_series_that_never_went_below_zero_is_not_forecast_below_it(fast_confi
     assert (values >= 0).all().all()
     # only what was below is raised
     np.testing.assert_allclose(outcome.forecast["yhat"], unfloored.forecast["yhat"].clip(lower=0))
-    assert f"{below} of 7 forecast points below 0 raised to it (forecast.floor auto: the history has no value " \
-           "below 0)" in outcome.notes
+    assert f"{below} of 7 forecast points raised to stay at or above 0 (forecast.floor auto: the history has no " \
+           "value below 0)" in outcome.notes
 
 
-def test_cross_validation_scores_the_forecasts_the_floor_leaves(fast_config):
-    config = fast_config("selection.candidates=[drift]", "cross_validation.folds=3")
-    outcome = train_series(declining(slope=0.7), config)  # at zero for the last 34 days
-    drift = tuning.baseline_forecaster(config, "drift")
-    folds = tuning.make_folds(outcome.cleaned, config)
-    raw = [drift(fold.train, fold.test_ds) for fold in folds]
-    assert any((fold < 0).any() for fold in raw)
-    for (_, _, predicted), unfloored in zip(outcome.backtest, raw):
-        np.testing.assert_array_equal(predicted, np.maximum(unfloored, 0))
-    floored_scores, _ = tuning.cross_validate_predictions(outcome.cleaned, config, tuning.at_or_above(drift, 0.0), folds)
-    assert outcome.cv_metrics == floored_scores
-    assert outcome.cv_metrics != tuning.cross_validate_predictions(outcome.cleaned, config, drift, folds)[0]
+@pytest.mark.parametrize("candidates, floor", [("[drift]", "auto"), ("[prophet]", "auto"),
+                                               ("[ensemble]", "2")])  # a seasonal naive part is below 2 only
+def test_cross_validation_scores_the_forecasts_the_floor_leaves(fast_config, candidates, floor):
+    history = declining(slope=0.7)  # at zero for the last 34 days
+    settings = [f"selection.candidates={candidates}", "cross_validation.folds=3", "tuning.max_evals=1"]
+    outcome = train_series(history, fast_config(*settings, f"forecast.floor={floor}"))
+    unfloored = train_series(history, fast_config(*settings, "forecast.floor=null"))
+    assert outcome.best_params == unfloored.best_params  # one evaluation: the same parameters, floored or not
+    least = 0.0 if floor == "auto" else float(floor)
+    folds = [raw for _, _, raw in unfloored.backtest]
+    assert any((fold < least).any() for fold in folds)
+    for (_, _, predicted), raw in zip(outcome.backtest, folds, strict=True):
+        if candidates == "[ensemble]":  # the mean of its parts, each floored
+            assert (predicted >= least).all() and (predicted >= raw - 1e-9).all()
+        else:
+            np.testing.assert_allclose(predicted, np.maximum(raw, least))
+    assert outcome.cv_metrics != unfloored.cv_metrics
+    if candidates == "[drift]":  # the scores are those of the floored forecasts
+        config = fast_config(*settings)
+        drift = tuning.at_or_above(tuning.baseline_forecaster(config, "drift"), 0.0)
+        folds = tuning.make_folds(outcome.cleaned, config)
+        assert outcome.cv_metrics == tuning.cross_validate_predictions(outcome.cleaned, config, drift, folds)[0]
 
 
 def test_auto_leaves_a_series_with_values_below_zero_alone_and_a_number_floors_every_series(fast_config):
@@ -57,7 +67,7 @@ def test_auto_leaves_a_series_with_values_below_zero_alone_and_a_number_floors_e
     outcome = train_series(history, fast_config("selection.candidates=[drift]", "forecast.floor=-21.5"))
     assert outcome.floor == -21.5
     assert (outcome.forecast[["yhat", "yhat_lower", "yhat_upper"]] >= -21.5).all().all()
-    assert any(note.endswith("raised to it (forecast.floor)") and "below -21.5" in note for note in outcome.notes)
+    assert any(note.endswith("raised to stay at or above -21.5 (forecast.floor)") for note in outcome.notes)
 
 
 def test_a_fallbacks_bounds_are_floored_too(fast_config):
@@ -67,6 +77,12 @@ def test_a_fallbacks_bounds_are_floored_too(fast_config):
     outcome = train_series(history, fast_config("reliability.fallback=naive"))
     assert outcome.model_name == "naive" and outcome.floor == 0.0
     np.testing.assert_allclose(outcome.forecast["yhat_lower"], unfloored.forecast["yhat_lower"].clip(lower=0))
+    # naive repeats the last value, at or above 0: only its bounds are raised, which no note counts
+    assert not any("raised" in note for note in outcome.notes)
+    drift = train_series(declining().tail(12), fast_config("reliability.fallback=drift"))
+    assert drift.status == SKIPPED and drift.model_name == "drift" and (drift.forecast["yhat"] >= 0).all()
+    below = int((drift.forecast["yhat"] == 0).sum())
+    assert below and any(note.startswith(f"{below} of 7 forecast points raised") for note in drift.notes)
 
 
 @pytest.mark.parametrize("candidates", ["[prophet]", "[drift]", "[ensemble]"])

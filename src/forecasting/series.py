@@ -240,7 +240,7 @@ def _select_and_forecast(
     outcome.notes += _undefined_metric_notes(metric, ranked_by, tuned, config.tuning.metric)
     needed = list(scores) if actual is not None else [winner]
     steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
-    forecasts, raw = {}, {}  # raw: the point forecasts before the floor, for its note
+    forecasts, raw = {}, {}  # raw: the point forecasts before the floor, for its note (the ensemble's: its parts')
     if {PROPHET, ENSEMBLE} & set(needed):
         init = tuned.warm_starts.get(len(history)) if tuned.warm_starts else None
         fitted = model.fit(history, config, tuned.best_params, config.model.uncertainty_samples, init=init)
@@ -257,7 +257,7 @@ def _select_and_forecast(
             forecasts[name], raw[name] = (floored(forecast, floor), history), forecast["yhat"]
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
-    outcome.notes += _floor_notes(raw[winner], floor, fc.floor)
+    outcome.notes += _floor_notes(outcome.forecast["yhat"], raw[winner], fc.floor)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
     repeated = naive_instead(cycled, history, fc.frequency)
@@ -302,13 +302,15 @@ def _undefined_metric_notes(metric: str, ranked_by: str, tuned: tuning.TuningRes
             f"{what} ranked by {used}" for what, wanted, used in replaced]
 
 
-def _floor_notes(points: pd.Series, floor: float | None, setting: float | str | None) -> list[str]:
-    """A note where the floor raised forecast points: the model foresaw values below it."""
-    below = int((points < floor).sum()) if floor is not None else 0
-    if not below:
+def _floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | None) -> list[str]:
+    """A note where the floor raised forecast points (``points`` above the ``unfloored``
+    ones): the model foresaw values below it, or the ensemble a part below it."""
+    raised = int((points.to_numpy() > unfloored.to_numpy()).sum())
+    if not raised:
         return []
+    floor = "0" if setting == "auto" else f"{setting:g}"
     why = "forecast.floor auto: the history has no value below 0" if setting == "auto" else "forecast.floor"
-    return [f"{below} of {len(points)} forecast points below {floor:g} raised to it ({why})"]
+    return [f"{raised} of {len(points)} forecast points raised to stay at or above {floor} ({why})"]
 
 
 def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon: int, frequency: str) -> int:
@@ -361,7 +363,7 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
         else:
             outcome.model, outcome.model_name = history, name
             outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
-            outcome.notes += _floor_notes(forecast["yhat"], outcome.floor, fc.floor)
+            outcome.notes += _floor_notes(outcome.forecast["yhat"], forecast["yhat"], fc.floor)
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started
