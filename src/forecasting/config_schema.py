@@ -32,6 +32,7 @@ RESERVED_KEY_NAMES = frozenset({
     "_task", "_slot", "_rows",  # forecasting.balancing's, while series are dealt to tasks
     "_payload",  # forecasting.result_row's, while a result row leaves its task
     "_has_model",  # forecasting.scoring's, while the models are matched to the input
+    "forecast_change", "_previous", "_moved", "_level",  # forecasting.forecast_change's
     "horizon", "as_of",  # a request's own fields, beside the keys, in the served model's signature
 })
 # How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.

@@ -14,7 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, io, parent_run, python_worker, redaction, run_overview, spark_training, tables, tracking, validation,
+    evaluation, forecast_change, io, parent_run, python_worker, redaction, run_overview, spark_training, tables,
+    tracking, validation,
 )
 from forecasting.cleaning import OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
@@ -116,10 +117,12 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
+        previous = None  # the forecasts of the run date before, this run's are compared with
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
         else:
-            _write_tables(staged, config, summary, run_date, context.parent_run_id)
+            previous = _previous_forecasts(spark, config, run_date)
+            _write_tables(staged, config, summary, run_date, context.parent_run_id, previous)
         # not after a failure among the writes, which leaves some tables as the earlier run
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
@@ -135,6 +138,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
             summary.warn(f"{counted.outlying} series have values {OUTLIER_NOTE} (their data_notes name the "
                          "farthest): data errors? They were modelled as they are")
+        if previous is not None:
+            _say_changes(spark, config, context, summary, run_date, previous[0])
         _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
@@ -219,17 +224,20 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str,
     return stage_path
 
 
-def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str) -> None:
-    """The three tables' slices of ``run_date``, each named in ``summary.written`` once committed."""
+def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str,
+                  previous: tuple[str, DataFrame] | None = None) -> None:
+    """The three tables' slices of ``run_date``, each named in ``summary.written`` once
+    committed; series_results with each forecast's change from ``previous``'s forecasts."""
     keys = list(config.input.key_columns)
     paths = summary.tables
+    changed = forecast_change.with_change(staged, previous[1] if previous else None, keys)
     outputs = {
         tables.FORECASTS: (
             spark_training.forecasts_table(staged, keys, run_date, job_run_id),
             {"run_date": run_date, "source": tables.TRAINED},
         ),
         tables.SERIES_RESULTS: (
-            spark_training.series_results_table(staged, keys, run_date, job_run_id),
+            spark_training.series_results_table(changed, keys, run_date, job_run_id),
             {"run_date": run_date},
         ),
         tables.MODELS: (spark_training.models_table(staged, config, run_date, job_run_id), {"run_date": run_date}),
@@ -246,6 +254,49 @@ def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run
     with ThreadPoolExecutor(len(outputs), thread_name_prefix="write") as pool:
         for done in [pool.submit(write, name) for name in outputs]:
             done.result()  # the first failure, after every write has ended
+
+
+def _previous_forecasts(spark: SparkSession, config: JobConfig, run_date: str) -> tuple[str, DataFrame] | None:
+    """forecast_change.previous_forecasts; where they cannot be read, none, with a
+    warning: the comparison is no reason to write no forecasts."""
+    try:
+        with job_description(spark, "find the forecasts of the run date before"):
+            return forecast_change.previous_forecasts(spark, config, run_date)
+    except Exception as err:
+        logger.warning("could not read the forecasts of an earlier run date to compare with (%s): "
+                       "series_results.%s stays null", redaction.first_line(err), forecast_change.CHANGE)
+        return None
+
+
+def _say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
+                 run_date: str, earlier: str) -> None:
+    """Say how far the run's forecasts moved from those of run date ``earlier`` (the
+    median change, also a metric of the parent run), naming the series that moved most.
+    A failure only warns: the run's tables are written."""
+    keys = list(config.input.key_columns)
+    try:
+        with job_description(spark, "compare the forecasts with those of the run date before"):
+            results = tables.read_table(spark, config, tables.SERIES_RESULTS).where(
+                F.col("run_date") == F.lit(run_date).cast("date"))
+            compared, median = results.agg(F.count(forecast_change.CHANGE),
+                                           F.percentile_approx(forecast_change.CHANGE, 0.5)).first()
+            if not compared:
+                logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare", earlier)
+                return
+            tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
+            said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median "
+                    f"series' forecast moved {median:.0%} ({compared} series; series_results.{forecast_change.CHANGE})")
+            large, rows = forecast_change.largest(results, keys)
+            named = named_examples(rows, keys) if large else None
+    except Exception as err:
+        logger.warning("could not compare the forecasts with those of run date %s (%s): its tables are written",
+                       earlier, redaction.first_line(err))
+        return
+    if large:
+        summary.warn(f"{said}; {large} moved more than {forecast_change.LARGE_CHANGE:.0%}, the most first: {named}")
+    else:
+        logger.info("%s", said)
+        summary.note += f"  {said}\n"
 
 
 def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: JobConfig,

@@ -19,7 +19,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import balancing, child_runs, model, model_store, python_worker, redaction, result_row, tables, tracking
+from forecasting import (
+    balancing, child_runs, forecast_change, model, model_store, python_worker, redaction, result_row, tables, tracking,
+)
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
 from forecasting.progress import SeriesCounters
@@ -282,11 +284,12 @@ def forecasts_table(
 
 
 def series_results_table(results: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
-    """One row per input series, whatever became of it."""
+    """One row per input series, whatever became of it; ``results`` with the column of
+    forecast_change.with_change."""
     columns = [f.name for f in RESULT_FIELDS if f.name not in (*BULKY_COLUMNS, "child_run_id")]
     return (
         results.transform(lambda df: with_run_columns(df, run_date, job_run_id))
-        .select(*key_columns, *columns, "run_date", "job_run_id", "child_run_id")
+        .select(*key_columns, *columns, forecast_change.CHANGE, "run_date", "job_run_id", "child_run_id")
     )
 
 

@@ -213,10 +213,14 @@ def skipping_columns(name: str, key_columns: list[str]) -> str:
 
 
 def read_table(spark: SparkSession, config: JobConfig, name: str, version: int | None = None) -> DataFrame:
-    """A table by name; ``version`` reads an earlier Delta version (time travel)."""
+    """A table by name; ``version`` reads an earlier Delta version (time travel). A
+    parquet table's schema is merged from all its files: a newer version of the job
+    may add a column, which the files of earlier run dates lack (as Delta merges it)."""
     reader = spark.read.format(config.output.format)
     if version is not None:
         reader = reader.option("versionAsOf", version)
+    if config.output.format == "parquet":
+        reader = reader.option("mergeSchema", "true")
     return reader.load(table_paths(config)[name])
 
 
