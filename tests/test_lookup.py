@@ -351,6 +351,15 @@ def test_an_hourly_forecast_is_shown_with_its_hours():
     assert all(f"2024-04-01 0{hour}:00" in shown for hour in range(3))
 
 
+def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_before():
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
+                             "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
+    report = report_with(forecast)
+    assert "change      - (no earlier run date's forecast of the same times)" in lookup.format_series(report)
+    report.result["forecast_change"] = 0.234
+    assert "change      23% from the forecast of the run date before" in lookup.format_series(report)
+
+
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():
     runs = pd.DataFrame([["2024-03-31", "train_forecast", "FINISHED", "2024-04-01 02:00", "4", "ok 4", "abc"]],
                         columns=lookup.RUN_COLUMNS)

@@ -278,6 +278,7 @@ def format_series(report: SeriesReport) -> str:
         ("history", f"{_text(result.get('history_length'))} rows up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
+        ("change", _change(result.get("forecast_change"))),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
         *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
@@ -327,3 +328,10 @@ def _text(value) -> str:
 
 def _number(value) -> str:
     return "-" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _change(value) -> str:
+    """series_results.forecast_change, as a share of the earlier forecast."""
+    if value is None or pd.isna(value):
+        return "- (no earlier run date's forecast of the same times)"
+    return f"{value:.0%} from the forecast of the run date before, over the times both cover"
