@@ -219,7 +219,8 @@ def test_values_far_outside_the_rest_are_noted_not_changed():
     values[[12, 40]] = [1e12, -5e9]  # a unit slip and a placeholder
     cleaned = clean_history(frame(days, values.tolist()), "D", policy())
     assert cleaned.notes == ["2 values far outside the rest (over 100 times the width of the middle 90% of the "
-                             "values beyond it), the farthest 1e+12 at 2024-01-13: data errors? Modelled as they are"]
+                             "values beyond it), the farthest 1e+12 at 2024-01-13: data errors, or a new level? "
+                             "Modelled as they are"]
     np.testing.assert_array_equal(cleaned.history["y"], values)
     # what real series hold: a sale day at ten times the usual, a season's peak, a sparse series' spikes
     values[[12, 40]] = [1000.0, 100.0]

@@ -407,17 +407,18 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale, "naive", None),
         ("skipped", "too little history", None, "a last observation 2024-01-10 named in another note", None, None),
         ("ok", None, "{}", "2 values far outside the rest (over 100 times ...), the farthest 1e+12 at 2024-01-03: "
-         "data errors? Modelled as they are", "prophet", 9.0),
+         "data errors, or a new level? Modelled as they are", "prophet", 9.0),
+        ("skipped", "too little history", "{}", "1 value far outside the rest (...)", "naive", None),  # not modelled
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = pipeline._status_counts(staged)
-    assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 1} and counted.untracked == 2
-    assert counted.models == 4  # the skipped series had no fallback forecast
+    assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2
+    assert counted.models == 5  # the first skipped series had no fallback forecast
     assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
     assert counted.sparse == 1  # said once for the run: is forecast.frequency the data's?
-    assert counted.outlying == 1  # as is a count of the series with values far outside the rest
+    assert counted.outlying == 1  # as is a count of the modelled series with values far outside the rest
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked)
-    assert "2 of 5 series have no child run: tracking failed for them" in summary.format()
+    assert "2 of 6 series have no child run: tracking failed for them" in summary.format()
 
 
 def test_a_series_without_a_time_is_named_by_its_time_key_as_its_tasks_name_it(spark, fast_config, monkeypatch):

@@ -223,7 +223,7 @@ def _outlier_notes(frame: pd.DataFrame) -> list[str]:
     farthest = int(np.argmax(reach))
     return [f"{far} {'value' if far == 1 else 'values'} {OUTLIER_NOTE} (over {OUTLIER_REACH} times the width of the "
             f"middle 90% of the values beyond it), the farthest {values[farthest]:.6g} at "
-            f"{_when(frame['ds'].iloc[farthest])}: data errors? Modelled as they are"]
+            f"{_when(frame['ds'].iloc[farthest])}: data errors, or a new level? Modelled as they are"]
 
 
 def _regular_spacing(steps: np.ndarray) -> float:

@@ -209,6 +209,13 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
         dataset = DeltaTable(str(path)).to_pyarrow_dataset()
     else:
         dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+        # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
+        added = {}
+        for fragment in dataset.get_fragments():
+            added.update({f.name: f for f in fragment.physical_schema if f.name not in dataset.schema.names})
+        if added:
+            dataset = ds.dataset(str(path), format="parquet", partitioning="hive",
+                                 schema=pa.schema([*dataset.schema, *added.values()]))
     missing = [column for column in keys if column not in dataset.schema.names]
     if missing:
         raise LookupError(f"{path} has no column {', '.join(missing)}; it has {', '.join(dataset.schema.names)}")

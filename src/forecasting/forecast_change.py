@@ -7,6 +7,8 @@ the run's summary names the series that moved most.
 """
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -15,46 +17,60 @@ from forecasting.config import JobConfig
 
 CHANGE = "forecast_change"
 PREVIOUS = "_previous"  # the earlier forecast's yhat, beside this run's (config_schema reserves the names used here)
-# A change the summary names: the forecast moved by more than half of the earlier one
+# A change the summary names: one forecast more than two thirds above the other
 LARGE_CHANGE = 0.5
+# A file of a run date's trained forecasts, in the folders both Delta and parquet write partitions to
+_TRAINED_FILE = re.compile(r"/run_date=(\d{4}-\d{2}-\d{2})/source=" + tables.TRAINED + "/")
 
 
-def previous_forecasts(spark: SparkSession, config: JobConfig, run_date: str) -> tuple[str, DataFrame] | None:
-    """The latest run date before ``run_date`` with trained forecasts at the output,
-    and those forecasts (key columns, ``ds``, ``_previous``: their ``yhat``); None on a
-    first run. Read before this run writes: a parquet table lists its files here."""
+def earlier_run_date(spark: SparkSession, config: JobConfig, run_date: str) -> str | None:
+    """The latest run date before ``run_date`` with trained forecasts at the output, or
+    None. Read from the table's file list (Delta's log, parquet's folders): a query of
+    the dates would open every file of every earlier date."""
     path = tables.table_paths(config)[tables.FORECASTS]
     if not tables.path_exists(spark, path):
         return None
-    earlier = tables.read_table(spark, config, tables.FORECASTS).where(
-        (F.col("source") == tables.TRAINED) & (F.col("run_date") < F.lit(run_date).cast("date")))
-    latest = earlier.agg(F.max("run_date")).first()[0]
-    if latest is None:
-        return None
+    files = tables.read_table(spark, config, tables.FORECASTS).inputFiles()
+    dates = {match.group(1) for match in map(_TRAINED_FILE.search, files) if match}
+    return max((date for date in dates if date < run_date), default=None)
+
+
+def forecasts_of(spark: SparkSession, config: JobConfig, run_date: str) -> DataFrame:
+    """The trained forecasts of ``run_date``: key columns, ``ds`` and their ``yhat`` as ``_previous``."""
     keys = list(config.input.key_columns)
-    rows = earlier.where(F.col("run_date") == F.lit(latest)).select(*keys, "ds", F.col("yhat").alias(PREVIOUS))
-    return str(latest), rows
+    rows = tables.read_table(spark, config, tables.FORECASTS).where(
+        (F.col("run_date") == F.lit(run_date).cast("date")) & (F.col("source") == tables.TRAINED))
+    return rows.select(*keys, "ds", F.col("yhat").alias(PREVIOUS))
 
 
-def with_change(staged: DataFrame, previous: DataFrame | None, keys: list[str]) -> DataFrame:
-    """``staged`` (the run's result rows, each with its ``forecast`` points) with the
-    ``forecast_change`` column: over the times both forecasts cover, the sum of the
-    absolute differences of ``yhat`` over that of the earlier ``yhat``. Null where no
-    earlier forecast covers a time of this one, or it is all zero."""
-    if previous is None:
-        return staged.withColumn(CHANGE, F.lit(None).cast("double"))
+def changes(staged: DataFrame, previous: DataFrame, keys: list[str]) -> DataFrame:
+    """Per series of ``staged`` (the run's result rows, each with its ``forecast``
+    points) whose forecast shares a time with ``previous``: over those times, the summed
+    absolute difference of the two forecasts over their mean summed absolute level. 0
+    is no change, 2 the most (from or to all zero), 0.5 one forecast two thirds above
+    the other; as sMAPE, no tiny earlier forecast makes it unbounded."""
     points = staged.select(*keys, F.explode("forecast").alias("point")).select(*keys, "point.ds", "point.yhat")
-    moved = points.join(previous, [*keys, "ds"]).groupBy(*keys).agg(
-        F.sum(F.abs(F.col("yhat") - F.col(PREVIOUS))).alias("_moved"), F.sum(F.abs(PREVIOUS)).alias("_level"))
-    change = moved.select(*keys, F.when(F.col("_level") > 0, F.col("_moved") / F.col("_level")).alias(CHANGE))
-    return staged.join(change, keys, "left")
+    both = points.join(previous, [*keys, "ds"]).where(~F.isnan("yhat") & ~F.isnan(PREVIOUS))
+    moved = both.groupBy(*keys).agg(F.sum(F.abs(F.col("yhat") - F.col(PREVIOUS))).alias("_moved"),
+                                    (F.sum(F.abs("yhat")) + F.sum(F.abs(PREVIOUS))).alias("_level"))
+    change = F.when(F.col("_level") > 0, 2 * F.col("_moved") / F.col("_level")).otherwise(F.lit(0.0))
+    return moved.select(*keys, change.alias(CHANGE))
 
 
-def largest(results: DataFrame, keys: list[str]) -> tuple[int, DataFrame]:
-    """How many of a run's ``results`` (series_results rows) moved more than
-    ``LARGE_CHANGE``, and those rows, the largest first, with the change as their ``reason``."""
-    large = results.where(F.col(CHANGE) > LARGE_CHANGE)
-    count = large.count()
-    named = large.orderBy(F.col(CHANGE).desc()).select(
+def with_change(staged: DataFrame, changed: DataFrame | None, keys: list[str]) -> DataFrame:
+    """``staged`` with the ``forecast_change`` column of ``changed`` (``changes``'s rows),
+    null where a series has none, and everywhere without an earlier run date."""
+    if changed is None:
+        return staged.withColumn(CHANGE, F.lit(None).cast("double"))
+    return staged.join(changed, keys, "left")
+
+
+def summary(changed: DataFrame, keys: list[str]) -> tuple[int, float | None, int, DataFrame]:
+    """Of ``changes``'s rows: how many series were compared, their median change, how
+    many changed more than ``LARGE_CHANGE``, and those, the largest first, with the
+    change as their ``reason``."""
+    compared, median, large = changed.agg(F.count(CHANGE), F.median(CHANGE),
+                                          F.count_if(F.col(CHANGE) > LARGE_CHANGE)).first()
+    named = changed.where(F.col(CHANGE) > LARGE_CHANGE).orderBy(F.col(CHANGE).desc()).select(
         *keys, F.format_string("%.0f%%", F.col(CHANGE) * 100).alias("reason"))
-    return count, named
+    return compared, median, large, named

@@ -117,12 +117,13 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
-        previous = None  # the forecasts of the run date before, this run's are compared with
+        compared = None  # the run date before, and the changes from its forecasts
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
         else:
-            previous = _previous_forecasts(spark, config, run_date)
-            _write_tables(staged, config, summary, run_date, context.parent_run_id, previous)
+            compared = _stage_changes(staged, config, label, run_date)
+            _write_tables(staged, config, summary, run_date, context.parent_run_id,
+                          spark.read.parquet(compared[1]) if compared else None)
         # not after a failure among the writes, which leaves some tables as the earlier run
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
@@ -136,10 +137,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                          f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
         if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
-            summary.warn(f"{counted.outlying} series have values {OUTLIER_NOTE} (their data_notes name the "
-                         "farthest): data errors? They were modelled as they are")
-        if previous is not None:
-            _say_changes(spark, config, context, summary, run_date, previous[0])
+            summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
+                         "the farthest): data errors, or a new level? They were modelled as they are")
+        if compared is not None:
+            _say_changes(spark, config, context, summary, *compared)
         _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
@@ -147,6 +148,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             logger.warning("%d of %d series have no child run: tracking failed for them",
                            summary.untracked, summary.total)
         tables.delete_path(spark, stage_path)
+        if compared is not None:
+            tables.delete_path(spark, compared[1])
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
         with job_description(spark, "register the tables in the catalog"):
@@ -225,12 +228,12 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str,
 
 
 def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str,
-                  previous: tuple[str, DataFrame] | None = None) -> None:
+                  changes: DataFrame | None = None) -> None:
     """The three tables' slices of ``run_date``, each named in ``summary.written`` once
-    committed; series_results with each forecast's change from ``previous``'s forecasts."""
+    committed; series_results with each forecast's change (``changes``, see _stage_changes)."""
     keys = list(config.input.key_columns)
     paths = summary.tables
-    changed = forecast_change.with_change(staged, previous[1] if previous else None, keys)
+    changed = forecast_change.with_change(staged, changes, keys)
     outputs = {
         tables.FORECASTS: (
             spark_training.forecasts_table(staged, keys, run_date, job_run_id),
@@ -256,42 +259,48 @@ def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run
             done.result()  # the first failure, after every write has ended
 
 
-def _previous_forecasts(spark: SparkSession, config: JobConfig, run_date: str) -> tuple[str, DataFrame] | None:
-    """forecast_change.previous_forecasts; where they cannot be read, none, with a
-    warning: the comparison is no reason to write no forecasts."""
+def _stage_changes(staged: DataFrame, config: JobConfig, label: str, run_date: str) -> tuple[str, str] | None:
+    """The latest earlier run date with trained forecasts, and a staging folder holding
+    how far each series' forecast moved from its (forecast_change.changes), computed
+    before the tables are written; None on a first run. Where the earlier forecasts
+    cannot be read, None too, with a warning: a comparison is no reason to write no forecasts."""
+    spark = staged.sparkSession
     try:
-        with job_description(spark, "find the forecasts of the run date before"):
-            return forecast_change.previous_forecasts(spark, config, run_date)
+        with job_description(spark, "compare the forecasts with those of the run date before"):
+            earlier = forecast_change.earlier_run_date(spark, config, run_date)
+            if earlier is None:
+                return None
+            keys = list(config.input.key_columns)
+            path = f"{tables.staging_root(config)}/{label}-change-{uuid.uuid4().hex}"
+            forecast_change.changes(staged, forecast_change.forecasts_of(spark, config, earlier), keys).write.parquet(
+                path)
+        return earlier, path
     except Exception as err:
-        logger.warning("could not read the forecasts of an earlier run date to compare with (%s): "
-                       "series_results.%s stays null", redaction.first_line(err), forecast_change.CHANGE)
+        logger.warning("could not compare the forecasts with those of an earlier run date (%s): series_results.%s "
+                       "stays null", redaction.first_line(err), forecast_change.CHANGE)
         return None
 
 
 def _say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
-                 run_date: str, earlier: str) -> None:
+                 earlier: str, path: str) -> None:
     """Say how far the run's forecasts moved from those of run date ``earlier`` (the
     median change, also a metric of the parent run), naming the series that moved most.
     A failure only warns: the run's tables are written."""
     keys = list(config.input.key_columns)
     try:
-        with job_description(spark, "compare the forecasts with those of the run date before"):
-            results = tables.read_table(spark, config, tables.SERIES_RESULTS).where(
-                F.col("run_date") == F.lit(run_date).cast("date"))
-            compared, median = results.agg(F.count(forecast_change.CHANGE),
-                                           F.percentile_approx(forecast_change.CHANGE, 0.5)).first()
+        with job_description(spark, "say how far the forecasts moved"):
+            compared, median, large, rows = forecast_change.summary(spark.read.parquet(path), keys)
             if not compared:
                 logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare", earlier)
                 return
             tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
-            said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median "
-                    f"series' forecast moved {median:.0%} ({compared} series; series_results.{forecast_change.CHANGE})")
-            large, rows = forecast_change.largest(results, keys)
             named = named_examples(rows, keys) if large else None
     except Exception as err:
-        logger.warning("could not compare the forecasts with those of run date %s (%s): its tables are written",
-                       earlier, redaction.first_line(err))
+        logger.warning("could not say how far the forecasts moved from those of run date %s (%s): series_results."
+                       "%s holds it", earlier, redaction.first_line(err), forecast_change.CHANGE)
         return
+    said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median series' "
+            f"forecast moved {median:.0%} ({compared} series; series_results.{forecast_change.CHANGE})")
     if large:
         summary.warn(f"{said}; {large} moved more than {forecast_change.LARGE_CHANGE:.0%}, the most first: {named}")
     else:
@@ -332,8 +341,8 @@ class StagedCounts:
     have no child run (tracking failed), how many have a model (modelled, or forecast by
     the fallback), how many were trained on data that stop well before the run date,
     the series per (status, model, CV MASE bin) its overview draws, how many have
-    rows several periods apart (cleaning's SPARSE_NOTE), and how many have values
-    far outside the rest (OUTLIER_NOTE)."""
+    rows several periods apart (cleaning's SPARSE_NOTE), and how many modelled ones have
+    values far outside the rest (OUTLIER_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
@@ -351,7 +360,7 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
         F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
         F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
-        F.count_if(F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"))
+        F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:

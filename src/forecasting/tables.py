@@ -48,6 +48,8 @@ SKIPPING_COLUMNS = {
     EVALUATION: ["candidate"],
 }
 TRAINED, SCORED = "trained", "scored"
+# The tables a version of the job added columns to, and those columns (since 2026-12-03)
+GAINED_COLUMNS = {SERIES_RESULTS: {"forecast_change": "double"}}
 # How long a new Delta table keeps its log, and the files a rerun replaced (which VACUUM
 # would otherwise delete after Delta's 7 days), so its old versions stay readable: a
 # registered model reads the models table's version its run wrote, and a replaced
@@ -213,13 +215,13 @@ def skipping_columns(name: str, key_columns: list[str]) -> str:
 
 
 def read_table(spark: SparkSession, config: JobConfig, name: str, version: int | None = None) -> DataFrame:
-    """A table by name; ``version`` reads an earlier Delta version (time travel). A
-    parquet table's schema is merged from all its files: a newer version of the job
-    may add a column, which the files of earlier run dates lack (as Delta merges it)."""
+    """A table by name; ``version`` reads an earlier Delta version (time travel). The
+    schema of a parquet table that gained columns is merged from all its files: the
+    files of run dates an older version wrote lack them (Delta merges it itself)."""
     reader = spark.read.format(config.output.format)
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    if config.output.format == "parquet":
+    if config.output.format == "parquet" and name in GAINED_COLUMNS:
         reader = reader.option("mergeSchema", "true")
     return reader.load(table_paths(config)[name])
 
@@ -239,12 +241,23 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
         spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION {_sql_text(path)}")
         _repoint_if_moved(spark, qualified, path, config.output.format)
         if config.output.format == "parquet":
+            _add_gained_columns(spark, qualified, name)
             spark.sql(f"ALTER TABLE {qualified} RECOVER PARTITIONS")
         else:
             spark.sql(f"REFRESH TABLE {qualified}")
         registered[name] = f"{prefix}{name}"
     logger.info("catalog tables: %s", ", ".join(registered.values()))
     return registered
+
+
+def _add_gained_columns(spark: SparkSession, qualified: str, name: str) -> None:
+    """Add to a parquet catalog table the columns a newer version of the job gave table
+    ``name``: the catalog keeps the schema the table was registered with."""
+    present = {field.name.lower() for field in spark.table(qualified).schema}
+    missing = [f"`{column}` {kind}" for column, kind in GAINED_COLUMNS.get(name, {}).items() if column not in present]
+    if missing:
+        spark.sql(f"ALTER TABLE {qualified} ADD COLUMNS ({', '.join(missing)})")
+        logger.info("added %s to catalog table %s", ", ".join(missing), qualified)
 
 
 def _sql_text(value: str) -> str:
