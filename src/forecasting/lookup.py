@@ -331,7 +331,7 @@ def _number(value) -> str:
 
 
 def _change(value) -> str:
-    """series_results.forecast_change, as a share of the earlier forecast."""
+    """series_results.forecast_change, in percent (forecast_change.changes says how it is measured)."""
     if value is None or pd.isna(value):
         return "- (no earlier run date's forecast of the same times)"
     return f"{value:.0%} from the forecast of the run date before, over the times both cover"

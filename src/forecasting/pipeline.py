@@ -261,7 +261,7 @@ def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run
 
 def _stage_changes(staged: DataFrame, config: JobConfig, label: str, run_date: str) -> tuple[str, str] | None:
     """The latest earlier run date with trained forecasts, and a staging folder holding
-    how far each series' forecast moved from its (forecast_change.changes), computed
+    how far each series' forecast moved from those (forecast_change.changes), computed
     before the tables are written; None on a first run. Where the earlier forecasts
     cannot be read, None too, with a warning: a comparison is no reason to write no forecasts."""
     spark = staged.sparkSession
