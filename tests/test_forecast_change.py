@@ -125,8 +125,8 @@ def test_a_run_says_how_far_its_forecasts_moved_from_the_run_date_before(spark, 
     assert by_date[second_date] == pytest.approx(expected)
     median = (expected["a"] + expected["b"]) / 2
     assert (f"compared with the forecasts of run date {first_date} over the times both cover, the median series' "
-            f"forecast moved {median:.0%} (2 series; series_results.forecast_change); 1 moved more than 50%, the "
-            f"most first: b: {expected['b']:.0%}") in second.format()
+            f"forecast moved {forecast_change.percent(median)} (2 series; series_results.forecast_change); 1 moved "
+            f"more than 50%, the most first: b: {expected['b']:.0%}") in second.format()
     parent = mlflow.MlflowClient(second.tracking_uri).get_run(second.job_run_id)
     assert parent.data.metrics["median_forecast_change"] == pytest.approx(median)
     # docs/results.md's query of the series that moved most, on the catalog table

@@ -358,6 +358,8 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
     assert "change      - (no earlier run date's forecast of the same times)" in lookup.format_series(report)
     report.result["forecast_change"] = 0.234
     assert "change      23% from the forecast of the run date before" in lookup.format_series(report)
+    report.result["forecast_change"] = 0.0041  # not 0%
+    assert "change      0.4% from the forecast of the run date before" in lookup.format_series(report)
 
 
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():

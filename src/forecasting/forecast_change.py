@@ -65,6 +65,11 @@ def with_change(staged: DataFrame, changed: DataFrame | None, keys: list[str]) -
     return staged.join(changed, keys, "left")
 
 
+def percent(change: float) -> str:
+    """A change as the summary and the lookup show it: small ones with a decimal (0.4%, not 0%)."""
+    return f"{change:.1%}" if change < 0.1 else f"{change:.0%}"
+
+
 def summary(changed: DataFrame, keys: list[str]) -> tuple[int, float | None, int, DataFrame]:
     """Of ``changes``'s rows: how many series were compared, their median change, how
     many changed more than ``LARGE_CHANGE``, and those, the largest first, with the

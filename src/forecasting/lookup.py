@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import explore, tables, tracking
+from forecasting import explore, forecast_change, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri
 from forecasting.model import FORECAST_COLUMNS
@@ -334,4 +334,4 @@ def _change(value) -> str:
     """series_results.forecast_change, in percent (forecast_change.changes says how it is measured)."""
     if value is None or pd.isna(value):
         return "- (no earlier run date's forecast of the same times)"
-    return f"{value:.0%} from the forecast of the run date before, over the times both cover"
+    return f"{forecast_change.percent(value)} from the forecast of the run date before, over the times both cover"

@@ -300,7 +300,8 @@ def _say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunCo
                        "%s holds it", earlier, redaction.first_line(err), forecast_change.CHANGE)
         return
     said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median series' "
-            f"forecast moved {median:.0%} ({compared} series; series_results.{forecast_change.CHANGE})")
+            f"forecast moved {forecast_change.percent(median)} ({compared} series; "
+            f"series_results.{forecast_change.CHANGE})")
     if large:
         summary.warn(f"{said}; {large} moved more than {forecast_change.LARGE_CHANGE:.0%}, the most first: {named}")
     else:
