@@ -81,8 +81,8 @@ def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark,
 
     monkeypatch.setattr(forecast_change, "earlier_run_date", unreadable)
     staged = spark.createDataFrame([("a",)], "shop string")
-    with caplog.at_level(logging.WARNING, logger="forecasting.pipeline"):
-        assert pipeline._stage_changes(staged, fast_config(), "train-2024-04-07", "2024-04-07") is None
+    with caplog.at_level(logging.WARNING, logger="forecasting.forecast_change"):
+        assert forecast_change.stage_changes(staged, fast_config(), "train-2024-04-07", "2024-04-07") is None
     assert ("could not compare the forecasts with those of an earlier run date (permission denied: "
             "forecasts/_delta_log): series_results.forecast_change stays null") in caplog.text
 

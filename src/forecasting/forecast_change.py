@@ -7,13 +7,19 @@ the run's summary names the series that moved most.
 """
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import tables
+from forecasting import redaction, tables, tracking
 from forecasting.config import JobConfig
+from forecasting.job_summary import JobSummary, named_examples
+from forecasting.spark_session import job_description
+
+logger = logging.getLogger(__name__)
 
 CHANGE = "forecast_change"
 PREVIOUS = "_previous"  # the earlier forecast's yhat, beside this run's (config_schema reserves the names used here)
@@ -70,7 +76,7 @@ def percent(change: float) -> str:
     return f"{change:.1%}" if change < 0.1 else f"{change:.0%}"
 
 
-def summary(changed: DataFrame, keys: list[str]) -> tuple[int, float | None, int, DataFrame]:
+def tally(changed: DataFrame, keys: list[str]) -> tuple[int, float | None, int, DataFrame]:
     """Of ``changes``'s rows: how many series were compared, their median change, how
     many changed more than ``LARGE_CHANGE``, and those, the largest first, with the
     change as their ``reason``."""
@@ -79,3 +85,51 @@ def summary(changed: DataFrame, keys: list[str]) -> tuple[int, float | None, int
     named = changed.where(F.col(CHANGE) > LARGE_CHANGE).orderBy(F.col(CHANGE).desc()).select(
         *keys, F.format_string("%.0f%%", F.col(CHANGE) * 100).alias("reason"))
     return compared, median, large, named
+
+
+def stage_changes(staged: DataFrame, config: JobConfig, label: str, run_date: str) -> tuple[str, str] | None:
+    """The latest earlier run date with trained forecasts, and a staging folder holding
+    how far each series' forecast moved from those (``changes``), computed before the
+    tables are written; None on a first run. Where the earlier forecasts cannot be read,
+    None too, with a warning: a comparison is no reason to write no forecasts."""
+    spark = staged.sparkSession
+    try:
+        with job_description(spark, "compare the forecasts with those of the run date before"):
+            earlier = earlier_run_date(spark, config, run_date)
+            if earlier is None:
+                return None
+            keys = list(config.input.key_columns)
+            path = f"{tables.staging_root(config)}/{label}-change-{uuid.uuid4().hex}"
+            changes(staged, forecasts_of(spark, config, earlier), keys).write.parquet(path)
+        return earlier, path
+    except Exception as err:
+        logger.warning("could not compare the forecasts with those of an earlier run date (%s): series_results.%s "
+                       "stays null", redaction.first_line(err), CHANGE)
+        return None
+
+
+def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
+                earlier: str, path: str) -> None:
+    """Say how far the run's forecasts moved from those of run date ``earlier`` (the
+    median change, also a metric of the parent run), naming the series that moved most.
+    A failure only warns: the run's tables are written."""
+    keys = list(config.input.key_columns)
+    try:
+        with job_description(spark, "say how far the forecasts moved"):
+            compared, median, large, rows = tally(spark.read.parquet(path), keys)
+            if not compared:
+                logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare", earlier)
+                return
+            tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
+            named = named_examples(rows, keys) if large else None
+    except Exception as err:
+        logger.warning("could not say how far the forecasts moved from those of run date %s (%s): series_results."
+                       "%s holds it", earlier, redaction.first_line(err), CHANGE)
+        return
+    said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median series' "
+            f"forecast moved {percent(median)} ({compared} series; series_results.{CHANGE})")
+    if large:
+        summary.warn(f"{said}; {large} moved more than {LARGE_CHANGE:.0%}, the most first: {named}")
+    else:
+        logger.info("%s", said)
+        summary.note += f"  {said}\n"

@@ -8,10 +8,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from forecasting import parent_run, redaction, tables, tracking
+from pyspark.sql import DataFrame
+
+from forecasting import parent_run, redaction, tables, tracking, validation
 from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
+
+EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
+
+
+def named_examples(rows: DataFrame, keys: list[str]) -> str:
+    """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
+    return "; ".join(f"{tracking.shortened(tracking.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)}: "
+                     f"{row['reason']}" for row in examples.to_dict("records"))
 
 
 @dataclass

@@ -1,6 +1,5 @@
 """The training and evaluation jobs, wired: read → check → track → train → write →
-summarise; and the pieces the scoring job reuses (read_checked_input, stage, say_stale,
-named_examples)."""
+summarise; and the pieces the scoring job reuses (read_checked_input, stage, say_stale)."""
 from __future__ import annotations
 
 import logging
@@ -19,7 +18,7 @@ from forecasting import (
 )
 from forecasting.cleaning import OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
-from forecasting.job_summary import JobSummary, finishing
+from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import OK
 from forecasting.spark_session import job_description, settings_restored
@@ -29,7 +28,6 @@ logger = logging.getLogger(__name__)
 REGISTRATION_ERROR_TAG = "registration_error"  # on the parent run whose model could not be registered
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
 STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
-EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
 
 
 def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
@@ -121,7 +119,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
         else:
-            compared = _stage_changes(staged, config, label, run_date)
+            compared = forecast_change.stage_changes(staged, config, label, run_date)
             _write_tables(staged, config, summary, run_date, context.parent_run_id,
                           spark.read.parquet(compared[1]) if compared else None)
         # not after a failure among the writes, which leaves some tables as the earlier run
@@ -140,7 +138,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                          "the farthest): data errors, or a new level? They were modelled as they are")
         if compared is not None:
-            _say_changes(spark, config, context, summary, *compared)
+            forecast_change.say_changes(spark, config, context, summary, *compared)
         _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
@@ -230,7 +228,7 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str,
 def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str,
                   changes: DataFrame | None = None) -> None:
     """The three tables' slices of ``run_date``, each named in ``summary.written`` once
-    committed; series_results with each forecast's change (``changes``, see _stage_changes)."""
+    committed; series_results with each forecast's change (``changes``, see forecast_change.stage_changes)."""
     keys = list(config.input.key_columns)
     paths = summary.tables
     changed = forecast_change.with_change(staged, changes, keys)
@@ -257,56 +255,6 @@ def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run
     with ThreadPoolExecutor(len(outputs), thread_name_prefix="write") as pool:
         for done in [pool.submit(write, name) for name in outputs]:
             done.result()  # the first failure, after every write has ended
-
-
-def _stage_changes(staged: DataFrame, config: JobConfig, label: str, run_date: str) -> tuple[str, str] | None:
-    """The latest earlier run date with trained forecasts, and a staging folder holding
-    how far each series' forecast moved from those (forecast_change.changes), computed
-    before the tables are written; None on a first run. Where the earlier forecasts
-    cannot be read, None too, with a warning: a comparison is no reason to write no forecasts."""
-    spark = staged.sparkSession
-    try:
-        with job_description(spark, "compare the forecasts with those of the run date before"):
-            earlier = forecast_change.earlier_run_date(spark, config, run_date)
-            if earlier is None:
-                return None
-            keys = list(config.input.key_columns)
-            path = f"{tables.staging_root(config)}/{label}-change-{uuid.uuid4().hex}"
-            forecast_change.changes(staged, forecast_change.forecasts_of(spark, config, earlier), keys).write.parquet(
-                path)
-        return earlier, path
-    except Exception as err:
-        logger.warning("could not compare the forecasts with those of an earlier run date (%s): series_results.%s "
-                       "stays null", redaction.first_line(err), forecast_change.CHANGE)
-        return None
-
-
-def _say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
-                 earlier: str, path: str) -> None:
-    """Say how far the run's forecasts moved from those of run date ``earlier`` (the
-    median change, also a metric of the parent run), naming the series that moved most.
-    A failure only warns: the run's tables are written."""
-    keys = list(config.input.key_columns)
-    try:
-        with job_description(spark, "say how far the forecasts moved"):
-            compared, median, large, rows = forecast_change.summary(spark.read.parquet(path), keys)
-            if not compared:
-                logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare", earlier)
-                return
-            tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
-            named = named_examples(rows, keys) if large else None
-    except Exception as err:
-        logger.warning("could not say how far the forecasts moved from those of run date %s (%s): series_results."
-                       "%s holds it", earlier, redaction.first_line(err), forecast_change.CHANGE)
-        return
-    said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median series' "
-            f"forecast moved {forecast_change.percent(median)} ({compared} series; "
-            f"series_results.{forecast_change.CHANGE})")
-    if large:
-        summary.warn(f"{said}; {large} moved more than {forecast_change.LARGE_CHANGE:.0%}, the most first: {named}")
-    else:
-        logger.info("%s", said)
-        summary.note += f"  {said}\n"
 
 
 def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: JobConfig,
@@ -404,11 +352,3 @@ def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int,
                    "past, e.g. %s", count, done, named)
     summary.note += (f"  {count} series {done} from data that stop well before the run date (their forecasts "
                      f"start in the past), e.g. {named}\n")
-
-
-def named_examples(rows: DataFrame, keys: list[str]) -> str:
-    """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
-    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
-    return "; ".join(f"{tracking.shortened(tracking.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)}: "
-                     f"{row['reason']}" for row in examples.to_dict("records"))
