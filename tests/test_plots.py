@@ -51,6 +51,24 @@ def test_the_plot_draws_the_recent_history_and_every_forecast_point_inside_the_p
     assert len(drawn(svg, "interval")) == 1
 
 
+def test_the_legend_sits_under_the_plot_area_where_it_hides_no_data():
+    history = daily_series(200)
+    forecast = forecast_after(history, 7)
+    ds = history["ds"]
+    svg = plots.forecast_svg(history, forecast, "x", [(ds.iloc[192], ds.iloc[193:200], np.linspace(140, 160, 7))])
+
+    (legend,) = drawn(svg, "legend")
+    labels = [text.text for text in legend.iter(f"{SVG}text")]
+    assert labels[:3] == ["history", "forecast", "interval"] and labels[3].startswith("backtest")
+    tops = [float(element.get("y", element.get("y1"))) for element in legend if element.tag != f"{SVG}text"]
+    tops += [float(text.get("y")) - 12 for text in legend.iter(f"{SVG}text")]  # a text's y is its baseline
+    date_labels = [float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("text-anchor") == "middle"]
+    assert min(tops) > max(date_labels) > plots.HEIGHT - plots.BOTTOM  # under the date labels, outside the data
+    assert max(float(text.get("y")) for text in legend.iter(f"{SVG}text")) < plots.HEIGHT
+    xs = [float(text.get("x")) for text in legend.iter(f"{SVG}text")]
+    assert xs == sorted(xs) and xs[-1] + 7 * len(labels[-1]) < plots.WIDTH  # one row, inside the picture
+
+
 def test_a_gap_in_the_history_breaks_the_line_and_a_missing_interval_is_not_drawn():
     history = daily_series(100)
     history.loc[50:52, "y"] = np.nan

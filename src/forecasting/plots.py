@@ -16,9 +16,12 @@ import pandas as pd
 # History shown before the forecast, in forecast horizons: enough to judge the
 # seasonality without squeezing the forecast into a sliver of the plot.
 HISTORY_HORIZONS = 10
-WIDTH, HEIGHT = 1000, 400
-LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 45  # margins around the plot area, px
+WIDTH, HEIGHT = 1000, 420
+# margins around the plot area, px; the bottom one holds the date labels, then the
+# legend, which inside the plot area would hide data somewhere whatever its corner
+LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 65
 MAX_TICK_LABEL = 11  # characters of a value's label the left margin holds
+LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR = "#000000", "#1f77b4", "#d62728"
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
@@ -198,22 +201,29 @@ def _path(xs: np.ndarray, ys: np.ndarray) -> str:
 
 
 def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
+    """One row of entries under the date labels, from the plot area's left edge."""
     entries = [("history", HISTORY_COLOUR, "line"), ("forecast", FORECAST_COLOUR, "line")]
     if with_interval:
         entries.append(("interval", FORECAST_COLOUR, "box"))
     if with_backtest:
-        entries.append(("backtest", BACKTEST_COLOUR, "dashed"))
-    left, top = LEFT + 10, TOP + 10
-    parts = [f'<rect x="{left}" y="{top}" width="100" height="{8 + 18 * len(entries)}" fill="white" stroke="#c0c0c0"/>']
-    for i, (label, colour, mark) in enumerate(entries):
-        row = top + 16 + 18 * i
-        if mark in ("line", "dashed"):
-            dashes = ' stroke-dasharray="4,2"' if mark == "dashed" else ""
-            parts.append(f'<line x1="{left + 8}" y1="{row - 4}" x2="{left + 32}" y2="{row - 4}" stroke="{colour}" '
-                         f'stroke-width="2"{dashes}/>')
+        entries.append(("backtest from its cutoff (dotted)", BACKTEST_COLOUR, "dashed"))
+    row, left = HEIGHT - 12, LEFT
+    parts = ['<g class="legend">']
+    for label, colour, mark in entries:
+        if mark == "line":
+            parts.append(f'<line x1="{left}" y1="{row - 4}" x2="{left + 24}" y2="{row - 4}" stroke="{colour}" '
+                         'stroke-width="2"/>')
+        elif mark == "dashed":  # the fold's dotted cutoff, then its dashed forecast
+            parts.append(f'<line x1="{left + 2}" y1="{row - 12}" x2="{left + 2}" y2="{row + 2}" stroke="{colour}" '
+                         'stroke-opacity="0.5" stroke-dasharray="1,3"/>')
+            parts.append(f'<line x1="{left + 6}" y1="{row - 4}" x2="{left + 30}" y2="{row - 4}" stroke="{colour}" '
+                         'stroke-width="2" stroke-dasharray="4,2"/>')
+            left += 6
         else:
-            parts.append(f'<rect x="{left + 8}" y="{row - 10}" width="24" height="10" fill="{colour}" fill-opacity="0.25"/>')
-        parts.append(f'<text x="{left + 40}" y="{row}">{label}</text>')
+            parts.append(f'<rect x="{left}" y="{row - 10}" width="24" height="10" fill="{colour}" fill-opacity="0.25"/>')
+        parts.append(f'<text x="{left + 30}" y="{row}">{label}</text>')
+        left += 30 + LEGEND_CHARACTER * len(label) + 24
+    parts.append("</g>")
     return parts
 
 
