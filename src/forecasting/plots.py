@@ -179,9 +179,11 @@ def _date_ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timesta
     for freq, label in DATE_STEPS:
         if span / LONGEST_STEP[freq].total_seconds() - 1 > MAX_TICKS:
             continue  # more ticks than allowed, whatever the calendar
-        fixed = not freq.endswith("S")  # hours and days; months and years start aligned
-        first = start.ceil(freq) if fixed else start
-        ticks = pd.date_range(first, end, freq=freq)
+        if not freq.endswith("S"):  # hours and days: counted in steps from the epoch, as Timestamp.ceil does
+            step = LONGEST_STEP[freq].value
+            ticks = [pd.Timestamp(moment) for moment in range(-(-start.value // step) * step, end.value + 1, step)]
+        else:  # months and years start aligned
+            ticks = pd.date_range(start, end, freq=freq)
         if len(ticks) <= MAX_TICKS:
             return [(moment, moment.strftime(label)) for moment in ticks]
     return []
