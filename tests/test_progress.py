@@ -77,20 +77,40 @@ class Accumulator(SimpleNamespace):
 def test_with_series_counters_the_report_counts_series_and_failures(monkeypatch, caplog):
     clock = iter([0.0, 5.0, 20.0, 21.0])
     monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
-    series = SeriesCounters(Accumulator(value=0), Accumulator(value=0))
+    series = SeriesCounters(Accumulator(value=0), Accumulator(value=0), Accumulator(value=0))
     progress = progress_of(StatusTracker((0, 4, 1)), series=series, total=12)
     progress.__enter__()
     progress._stop.set()
     with caplog.at_level(logging.INFO, logger="forecasting.progress"):
         progress.report()  # no series done yet: no estimate
         for status in ["ok"] * 5 + ["failed"] * 2 + ["skipped"]:  # what the tasks of 8 series added
-            series.add(failed=status == "failed")
+            series.add(failed=status == "failed", rows=10)
         progress.report()  # the series of finished tasks, whatever the tasks' count says
         progress.__exit__(None, None, None)
     assert [r.getMessage() for r in caplog.records] == [
         "training: 0/12 series done, 0 failed, 1 failed task attempts, 5s elapsed, time left not known yet",
         "training: 8/12 series done, 2 failed, 1 failed task attempts, 20s elapsed, about 10s left",
-        "training: 8/12 series done in 21.0s, 2 failed",
+        "training: 8/12 series done (80 rows) in 21.0s, 2 failed",
+    ]
+
+
+def test_the_time_left_is_estimated_from_the_share_of_rows_done_not_of_series(monkeypatch, caplog):
+    # 9 short series done, the long one not: most of the work is still ahead
+    clock = iter([0.0, 30.0, 40.0])
+    monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
+    series = SeriesCounters(Accumulator(value=0), Accumulator(value=0), Accumulator(value=0))
+    progress = progress_of(StatusTracker((3, 4, 0)), series=series, total=10, rows=9 * 100 + 2700)
+    progress.__enter__()
+    progress._stop.set()
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        for _ in range(9):
+            series.add(failed=False, rows=100)
+        progress.report()  # 25% of the rows in 30 s: 90 s more, where 9 of 10 series would say about 3 s
+        series.add(failed=False, rows=2700)
+        progress.report()
+    assert [r.getMessage() for r in caplog.records] == [
+        "training: 9/10 series done (25% of the rows), 0 failed, 0 failed task attempts, 30s elapsed, about 90s left",
+        "training: 10/10 series done (100% of the rows), 0 failed, 0 failed task attempts, 40s elapsed, about 0s left",
     ]
 
 

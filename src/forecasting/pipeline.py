@@ -73,6 +73,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     checked = read_checked_input(spark, config, run_date)
     data_version, counts, frame, series_df = checked.data_version, checked.counts, checked.frame, checked.series_df
     series_count = counts.series
+    # what training gets: the rows up to the run date (and one a series that has none, added below)
+    training_rows = counts.rows - counts.rows_without_time - counts.after_run_date
     if series_count == 0:
         raise io.InputError(f"no input rows on or before the run date {run_date}")
     # the whole input's rows: those without a time (warned about apart) and after the run date included
@@ -83,6 +85,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         # a series of such rows alone gets its skipped row in series_results
         series_df, added, timeless_note = _add_series_without_history(series_df, frame, config, run_date)
         series_count += added
+        training_rows += added
     if counts.rows_without_time:  # the count goes in the run's lineage, beside the data version
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
@@ -112,7 +115,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         counters = SeriesCounters.create(spark)
         with settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
             results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
-            stage_path = stage(results, config, label, "train and forecast every series", counters, series_count)
+            stage_path = stage(results, config, label, "train and forecast every series", counters, series_count,
+                               training_rows)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
         compared = None  # the run date before, and the changes from its forecasts
@@ -211,16 +215,17 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,
-          series: SeriesCounters | None = None, total: int = 0) -> str:
+          series: SeriesCounters | None = None, total: int = 0, rows: int = 0) -> str:
     """Compute ``results`` once, into a staging folder the tables are then read from;
-    progress counts ``series`` up to ``total`` when given.
+    progress counts ``series`` up to ``total`` (of ``rows`` input rows) when given.
 
     Caching instead could be evicted and silently re-run the work, which would
     fit every model and log every child run a second time.
     """
     spark = results.sparkSession
     stage_path = f"{tables.staging_root(config)}/{label}-{uuid.uuid4().hex}"
-    with job_description(spark, description), StageProgress(spark, description, series=series, total=total):
+    progress = StageProgress(spark, description, series=series, total=total, rows=rows)
+    with job_description(spark, description), progress:
         results.write.mode("overwrite").parquet(stage_path)
     return stage_path
 

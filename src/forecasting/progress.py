@@ -11,33 +11,37 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SeriesCounters:
-    """Two Spark accumulators the training tasks add each series to: done, and
-    failed among them. Their values reach the driver as tasks end."""
+    """Spark accumulators the training tasks add each series to: series done,
+    failed among them, and their input rows. Their values reach the driver as tasks end."""
 
     done: object
     failed: object
+    rows: object
 
     @classmethod
     def create(cls, spark) -> "SeriesCounters":
-        return cls(spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
+        return cls(*(spark.sparkContext.accumulator(0) for _ in range(3)))
 
-    def add(self, failed: bool) -> None:
-        """In a task: one more series done, ``failed`` or not."""
+    def add(self, failed: bool, rows: int) -> None:
+        """In a task: one more series of ``rows`` input rows done, ``failed`` or not."""
         self.done.add(1)
+        self.rows.add(rows)
         if failed:
             self.failed.add(1)
 
 
 class StageProgress:
     """While active, log progress every ``interval`` seconds, with elapsed time
-    and a linear estimate of the time left: series done and failed / total when
-    given ``series`` (SeriesCounters), else tasks done / total of the running
+    and a linear estimate of the time left: series done and failed / ``total`` when
+    given ``series`` (SeriesCounters), the estimate from their share of the ``rows``
+    (a series' fits cost about in proportion to its rows, and one long series can
+    cost as much as thousands of short ones), else tasks done / total of the running
     stages. Failed task attempts (a lost worker, retried) are counted apart."""
 
     def __init__(self, spark, label: str, interval: float = 15.0, series: SeriesCounters | None = None,
-                 total: int = 0):
+                 total: int = 0, rows: int = 0):
         self._tracker = spark.sparkContext.statusTracker()
-        self._series, self._total = series, total
+        self._series, self._total, self._rows = series, total, rows
         self._label = label
         self._interval = interval
         self._stop = threading.Event()
@@ -55,8 +59,9 @@ class StageProgress:
         if error_type is None:  # the stage's wall time, also for a stage shorter than the interval
             elapsed = time.monotonic() - self._started
             if self._series is not None:
-                logger.info("%s: %d/%d series done in %.1fs, %d failed", self._label, self._series.done.value,
-                            self._total, elapsed, self._series.failed.value)
+                logger.info("%s: %d/%d series done (%s rows) in %.1fs, %d failed", self._label,
+                            self._series.done.value, self._total, f"{self._series.rows.value:,}", elapsed,
+                            self._series.failed.value)
             else:
                 logger.info("%s: finished in %.1fs", self._label, elapsed)
 
@@ -78,12 +83,17 @@ class StageProgress:
             failed += info.numFailedTasks
         if not total:
             return
-        what = "tasks done"
+        what, share = "tasks done", None  # share: of the work done, from 0 to 1
         if self._series is not None:
             done, total = self._series.done.value, self._total
             what = f"series done, {self._series.failed.value} failed"
+            if self._rows and self._series.rows.value:
+                share = min(self._series.rows.value / self._rows, 1.0)
+                what = f"series done ({share:.0%} of the rows), {self._series.failed.value} failed"
+        if share is None and done:
+            share = done / total
         elapsed = time.monotonic() - self._started
-        left = f"about {elapsed / done * (total - done):.0f}s left" if done else "time left not known yet"
+        left = f"about {elapsed / share * (1 - share):.0f}s left" if share else "time left not known yet"
         logger.info(
             "%s: %d/%d %s, %d failed task attempts, %.0fs elapsed, %s",
             self._label, done, total, what, failed, elapsed, left,

@@ -137,7 +137,7 @@ def train_group(
         reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{message}"]))
     tracking_seconds = time.perf_counter() - tracking_started
     if series_counters is not None:
-        series_counters.add(failed=outcome.status == FAILED)
+        series_counters.add(failed=outcome.status == FAILED, rows=len(history))
     values = {
         "status": outcome.status,
         "reason": reason,
