@@ -375,3 +375,17 @@ def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> i
         # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
         return (end.value - start.value) // pd.Timedelta(offset).value
     return len(pd.date_range(start, end, freq=frequency)) - 1
+
+
+def filled_by_interpolation(labels: pd.Series, raw: pd.DataFrame, periods: pd.Series, policy) -> np.ndarray:
+    """Which cleaned periods ``labels`` were filled by interpolation: no input row of
+    theirs kept a value (one missing, or negative and dropped), and the policy that
+    filled them interpolates (missing values for a period whose row was missing and
+    kept, else the gaps policy)."""
+    y = raw["y"].to_numpy(dtype="float64")
+    kept = np.isfinite(y) & ((y >= 0) | (policy.negative_values != "drop"))
+    missing = ~np.isfinite(y) & (policy.missing_values != "drop")
+    valued, filled_as_missing = labels.isin(periods[kept]), labels.isin(periods[missing])
+    by_missing = filled_as_missing.to_numpy() & ~valued.to_numpy()
+    interpolated = np.where(by_missing, policy.missing_values == "interpolate", policy.gaps == "interpolate")
+    return ~valued.to_numpy() & interpolated

@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
-from forecasting.cleaning import Cleaned, align_to_grid, clean_history, periods_between
+from forecasting.cleaning import Cleaned, align_to_grid, clean_history, filled_by_interpolation, periods_between
 from forecasting.config import JobConfig
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
@@ -105,7 +105,7 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
         cleaned.notes.append(f"evaluation: {moved} periods before the held-out ones cleaned from the earlier rows "
                              "alone, not from values drawn from the held-out ones")
     held_out = frame.iloc[split:]
-    guessed = _interpolated(held_out["ds"], raw, periods, policy)
+    guessed = filled_by_interpolation(held_out["ds"], raw, periods, policy)
     if guessed.any():
         cleaned.notes.append(f"evaluation: {int(guessed.sum())} held-out periods filled by interpolation not scored")
     cleaned.history = pd.concat([known, held_out], ignore_index=True)  # as modelled, for the child run's plot
@@ -122,20 +122,6 @@ def _holdout_start(frame: pd.DataFrame, holdout: int, frequency: str) -> int:
         return max(len(frame) - holdout, 0)
     last_fold = tuning.period_cutoffs(positions, 1, holdout, holdout)
     return last_fold[0][0] if last_fold else 0  # none: no row before the held-out periods
-
-
-def _interpolated(labels: pd.Series, raw: pd.DataFrame, periods: pd.Series, policy) -> np.ndarray:
-    """Which cleaned periods ``labels`` were filled by interpolation: no input row of
-    theirs kept a value (one missing, or negative and dropped), and the policy that
-    filled them interpolates (missing values for a period whose row was missing and
-    kept, else the gaps policy)."""
-    y = raw["y"].to_numpy(dtype="float64")
-    kept = np.isfinite(y) & ((y >= 0) | (policy.negative_values != "drop"))
-    missing = ~np.isfinite(y) & (policy.missing_values != "drop")
-    valued, filled_as_missing = labels.isin(periods[kept]), labels.isin(periods[missing])
-    by_missing = filled_as_missing.to_numpy() & ~valued.to_numpy()
-    interpolated = np.where(by_missing, policy.missing_values == "interpolate", policy.gaps == "interpolate")
-    return ~valued.to_numpy() & interpolated
 
 
 def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
