@@ -11,7 +11,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import forecast_change, pipeline, tables
+from forecasting import forecast_change, metrics, pipeline, tables
+from forecasting.baselines import season_length
 from forecasting.config import load_config
 
 CHANGE = forecast_change.CHANGE
@@ -61,18 +62,19 @@ def test_the_run_date_compared_with_is_the_latest_earlier_one_with_trained_forec
                          "input.key_columns=[shop]")
     assert forecast_change.earlier_run_date(spark, config, "2024-04-07") is None  # a first run
     rows = spark.createDataFrame([
-        ("a", day(1), 1.0, dt.date(2024, 3, 17), "trained"),
-        ("a", day(1), 1.0, dt.date(2024, 3, 24), "trained"),
-        ("a", day(1), 1.0, dt.date(2024, 3, 31), "scored"),  # a scoring run's: not the training's forecasts
-        ("a", day(1), 1.0, dt.date(2024, 4, 7), "trained"),  # this run date's own, from an earlier run of it
-        ("a", day(1), 1.0, dt.date(2024, 4, 14), "trained"),  # later: this run is a backfill
-    ], "shop string, ds timestamp, yhat double, run_date date, source string")
+        ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 17), "trained"),
+        ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 24), "trained"),
+        ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "scored"),  # a scoring run's: not the training's forecasts
+        ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 4, 7), "trained"),  # this run date's own, from an earlier run of it
+        ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 4, 14), "trained"),  # later: this run is a backfill
+    ], "shop string, ds timestamp, yhat double, yhat_lower double, yhat_upper double, run_date date, "
+       "source string")
     path = tables.table_paths(config)[tables.FORECASTS]
     rows.write.format(output_format).partitionBy("run_date", "source").save(path)
     assert forecast_change.earlier_run_date(spark, config, "2024-04-07") == "2024-03-24"
     assert forecast_change.earlier_run_date(spark, config, "2024-03-17") is None
     earlier = forecast_change.forecasts_of(spark, config, "2024-03-24")
-    assert [tuple(row) for row in earlier.collect()] == [("a", day(1), 1.0)]
+    assert [tuple(row) for row in earlier.collect()] == [("a", day(1), 1.0, 0.5, 1.5)]
 
 
 def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark, fast_config, monkeypatch, caplog):
@@ -80,11 +82,15 @@ def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark,
         raise OSError("permission denied: forecasts/_delta_log")
 
     monkeypatch.setattr(forecast_change, "earlier_run_date", unreadable)
+    monkeypatch.setattr(forecast_change, "forecasts_of", unreadable)
     staged = spark.createDataFrame([("a",)], "shop string")
     with caplog.at_level(logging.WARNING, logger="forecasting.forecast_change"):
-        assert forecast_change.stage_changes(staged, fast_config(), "train-2024-04-07", "2024-04-07") is None
-    assert ("could not compare the forecasts with those of an earlier run date (permission denied: "
-            "forecasts/_delta_log): series_results.forecast_change stays null") in caplog.text
+        assert forecast_change.find_earlier_run_date(spark, fast_config(), "2024-04-07") is None
+        assert forecast_change.stage_changes(staged, fast_config(), "train-2024-04-07", "2024-03-31") is None
+    assert ("could not find the run date before 2024-04-07 in the forecasts table (permission denied: "
+            "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
+    assert ("could not compare the forecasts with those of run date 2024-03-31 (permission denied: "
+            "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
 
 
 @pytest.mark.parametrize("output_format", ["delta", "parquet"])
@@ -133,6 +139,40 @@ def test_a_run_says_how_far_its_forecasts_moved_from_the_run_date_before(spark, 
     moved_most = spark.sql(f"SELECT shop, forecast_change FROM {prefix}series_results WHERE run_date = "
                            f"'{second_date}' AND forecast_change > 0.5 ORDER BY forecast_change DESC").collect()
     assert [row["shop"] for row in moved_most] == ["b"]
+
+    # the first run's forecasts scored on the 7 days that arrived by the second: MASE scaled by the
+    # history the first run had, and the share inside the first run's intervals
+    earlier = tables.read_table(spark, config, tables.FORECASTS).where(f"run_date = '{first_date}'").toPandas()
+    season = season_length(config.forecast.frequency)
+    realized_expected = {}
+    for shop, frame in (("a", steady), ("b", tripled)):
+        arrived = frame[(frame["ds"] > first_date) & (frame["ds"] <= second_date)]
+        scored = arrived.merge(earlier[earlier["shop"] == shop].assign(ds=lambda f: f["ds"].dt.tz_localize(None)),
+                               on="ds")
+        assert len(scored) == 7
+        known = frame.loc[frame["ds"] <= first_date, "y"]
+        realized_expected[shop] = (7, metrics.mase(scored["y"], scored["yhat"], known, season),
+                                   metrics.coverage(scored["y"], scored["yhat_lower"], scored["yhat_upper"]))
+    second_rows = results[results["run_date"].astype(str) == second_date].set_index("shop")
+    for shop, (points, mase, coverage) in realized_expected.items():
+        assert second_rows.loc[shop, "realized_points"] == points
+        assert second_rows.loc[shop, "realized_mase"] == pytest.approx(mase)
+        assert second_rows.loc[shop, "realized_coverage"] == pytest.approx(coverage)
+    assert results.loc[results["run_date"].astype(str) == first_date, "realized_mase"].isna().all()
+    assert realized_expected["b"][1] > 3 * realized_expected["a"][1]  # the tripled series' forecast was far off
+    median_realized = (realized_expected["a"][1] + realized_expected["b"][1]) / 2
+    inside = (realized_expected["a"][2] + realized_expected["b"][2]) / 2
+    assert (f"the forecasts of run date {first_date}, on the 14 periods that have arrived since (2 series; "
+            f"series_results.realized_mase): median MASE {median_realized:.2f}, {inside:.0%} of the actual values "
+            f"inside their intervals (nominal {config.forecast.interval_width:.0%})") in second.format()
+    assert parent.data.metrics["median_realized_mase"] == pytest.approx(median_realized)
+    assert parent.data.metrics["realized_coverage"] == pytest.approx(inside)
+    # docs/results.md's query of the series that did much worse than cross-validation expected
+    worse = spark.sql(f"SELECT shop, realized_mase, cv_mase FROM {prefix}series_results WHERE run_date = "
+                      f"'{second_date}' AND realized_mase > 2 * cv_mase ORDER BY realized_mase DESC").toPandas()
+    cv = second_rows["cv_mase"]
+    assert worse["shop"].tolist() == [shop for shop in ("b", "a") if realized_expected[shop][1] > 2 * cv[shop]]
+    assert worse["shop"].tolist()[:1] == ["b"]
     assert not list((tmp_path / "out" / "_staging").iterdir())  # the comparison's staged rows removed too
 
 

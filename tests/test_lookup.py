@@ -362,6 +362,19 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
     assert "change      0.4% from the forecast of the run date before" in lookup.format_series(report)
 
 
+def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_what_arrived_since():
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
+                             "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
+    report = report_with(forecast)
+    assert "realized    - (no period forecast on the run date before has arrived)" in lookup.format_series(report)
+    report.result["realized_mase"], report.result["realized_points"] = 1.2345, 7.0
+    assert ("realized    MASE 1.234 of the run date before's forecast on the 7 periods arrived since\n"
+            in lookup.format_series(report))
+    report.result["realized_coverage"] = 0.857
+    assert ("realized    MASE 1.234 of the run date before's forecast on the 7 periods arrived since, 86% inside "
+            "its interval") in lookup.format_series(report)
+
+
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():
     runs = pd.DataFrame([["2024-03-31", "train_forecast", "FINISHED", "2024-04-01 02:00", "4", "ok 4", "abc"]],
                         columns=lookup.RUN_COLUMNS)

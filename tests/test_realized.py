@@ -12,26 +12,43 @@ from forecasting.cleaning import clean_history
 from forecasting.series import prepare_history
 
 
-def cleaned_of(history: pd.DataFrame, config) -> pd.DataFrame:
-    return clean_history(prepare_history(history), config.forecast.frequency, config.cleaning).history
+def cleaned_of(history: pd.DataFrame, config, run_date=None) -> pd.DataFrame:
+    return clean_history(prepare_history(history), config.forecast.frequency, config.cleaning, run_date).history
 
 
-def test_the_periods_after_the_earlier_run_date_arrive_up_to_a_horizon_and_the_scale_is_the_earlier_historys(
+def test_the_periods_a_forecast_of_the_earlier_run_date_can_cover_arrive_with_the_scale_of_the_history_before_each(
         fast_config):
     config = fast_config("cleaning.gaps=interpolate")
     history = daily_series(60)  # 2024-01-01 to 02-29
     history = history[history["ds"] != "2024-02-23"]  # a day interpolated after the earlier run date
     cleaned = cleaned_of(history, config)
 
-    arrived, scale = realized.arrived_since(prepare_history(history), cleaned, "2024-02-19", 7, config)
+    arrived = realized.arrived_since(prepare_history(history), cleaned, "2024-02-19", 7, config)
 
-    # 02-20 to 02-26, the first 7 days not known on 02-19, without the interpolated 02-23
-    assert arrived["ds"].dt.day.tolist() == [20, 21, 22, 24, 25, 26]
+    # a week either side of the end of 02-19, without the interpolated 02-23
+    assert arrived["ds"].dt.strftime("%m-%d").tolist() == [
+        "02-13", "02-14", "02-15", "02-16", "02-17", "02-18", "02-19", "02-20", "02-21", "02-22", "02-24", "02-25",
+        "02-26"]
     assert arrived["y"].tolist() == history.set_index("ds").loc[arrived["ds"], "y"].tolist()
+    # each with the scale of the days before it: for 02-20, the history of a run on 02-19
     known = history[history["ds"] <= "2024-02-19"]
-    assert scale == pytest.approx(metrics.mase_scale(known["y"], 7))
-    # nothing arrived after a run date on the history's last day
-    assert realized.arrived_since(prepare_history(history), cleaned, "2024-02-29", 7, config) == (None, None)
+    assert arrived.set_index("ds").loc["2024-02-20", "scale"] == pytest.approx(metrics.mase_scale(known["y"], 7))
+    # nothing near a run date long after the history
+    assert realized.arrived_since(prepare_history(history), cleaned, "2024-06-01", 7, config) is None
+
+
+def test_a_month_still_open_on_the_earlier_run_date_arrives_once_it_is_whole(fast_config):
+    # run on 01-15, a monthly job leaves January out and forecasts it (and February)
+    config = fast_config("forecast.frequency=MS", "cleaning.gaps=interpolate")
+    days = daily_series(365 * 3 + 60, start="2021-01-01")  # daily rows, summed into months, to 2024-02-29
+    then = cleaned_of(days[days["ds"] <= "2024-01-15"], config, "2024-01-15")
+    assert then["ds"].max() == pd.Timestamp("2023-12-01")  # January was still open
+
+    arrived = realized.arrived_since(prepare_history(days), cleaned_of(days, config), "2024-01-15", 2, config)
+
+    assert pd.Timestamp("2024-01-01") in set(arrived["ds"]) and pd.Timestamp("2024-02-01") in set(arrived["ds"])
+    january = arrived.set_index("ds").loc["2024-01-01", "scale"]
+    assert january == pytest.approx(metrics.mase_scale(then["y"], 12))  # the history that run had
 
 
 def test_a_period_that_arrived_as_a_zero_the_gaps_policy_declares_is_scored(fast_config):
@@ -39,9 +56,23 @@ def test_a_period_that_arrived_as_a_zero_the_gaps_policy_declares_is_scored(fast
     history = daily_series(30)
     history = history[history["ds"] != "2024-01-28"]
 
-    arrived, _ = realized.arrived_since(prepare_history(history), cleaned_of(history, config), "2024-01-26", 7, config)
+    arrived = realized.arrived_since(prepare_history(history), cleaned_of(history, config), "2024-01-26", 2, config)
 
-    assert arrived["ds"].dt.day.tolist() == [27, 28, 29, 30] and arrived["y"].tolist()[1] == 0.0
+    assert arrived["ds"].dt.day.tolist() == [25, 26, 27, 28] and arrived["y"].tolist()[3] == 0.0
+
+
+def test_a_series_cleaning_rejected_is_not_scored_on_its_rows_as_given(fast_config):
+    from forecasting import spark_training, tracking
+    from forecasting.series import train_series
+
+    config = fast_config("cleaning.negative_values=reject")
+    history = daily_series(40)
+    history.loc[38, "y"] = -5.0  # near the earlier run date: the series is refused
+    outcome = train_series(history, config)
+    assert outcome.status == "skipped" and outcome.forecast is None
+    context = tracking.RunContext("file:///nowhere", "0", "run", "2024-02-09", False, False,
+                                  earlier_run_date="2024-02-02")
+    assert spark_training._arrived(history, outcome, context, config, "s1") is None
 
 
 def day(n: int) -> dt.datetime:
@@ -49,26 +80,30 @@ def day(n: int) -> dt.datetime:
 
 
 def test_scores_are_the_mase_and_the_share_inside_the_interval_over_the_periods_both_have(spark):
-    point = "struct<ds: timestamp, y: double>"
+    point = "struct<ds: timestamp, y: double, scale: double>"
     staged = spark.createDataFrame([
-        ("a", [(day(1), 10.0), (day(2), 14.0), (day(3), float("nan")), (day(4), 30.0)], 2.0),
-        ("flat", [(day(1), 5.0)], 0.0),  # a history with no change: an error is infinitely bad
-        ("exact", [(day(1), 5.0)], 0.0),  # ... and none is none
-        ("unbounded", [(day(1), 5.0)], 1.0),  # a forecast without an interval
-        ("unscaled", [(day(1), 5.0)], None),  # no two values a season apart before
-        ("late", [(day(9), 5.0)], 1.0),  # arrived where the earlier forecast did not reach
-        ("none", None, None),  # nothing arrived
-    ], f"shop string, {realized.ARRIVED} array<{point}>, {realized.SCALE} double")
+        # the earlier forecast starts on day 2: its scale is day 2's, the history before it
+        ("a", [(day(1), 10.0, 9.0), (day(2), 10.0, 2.0), (day(3), 14.0, 3.0), (day(4), float("nan"), 3.0),
+               (day(5), 30.0, 3.0), (day(6), 7.0, 3.0)]),
+        ("flat", [(day(1), 5.0, 0.0)]),  # a history with no change: an error is infinitely bad
+        ("exact", [(day(1), 5.0, 0.0)]),  # ... and none is none
+        ("unbounded", [(day(1), 5.0, 1.0)]),  # a forecast without an interval
+        ("unscaled", [(day(1), 5.0, None)]),  # no two values a season apart before it
+        ("late", [(day(9), 5.0, 1.0)]),  # arrived where the earlier forecast did not reach
+        ("none", None),  # nothing arrived
+    ], f"shop string, {realized.ARRIVED} array<{point}>")
     previous = spark.createDataFrame([
-        ("a", day(1), 11.0, 9.0, 13.0), ("a", day(2), 10.0, 8.0, 12.0), ("a", day(3), 10.0, 8.0, 12.0),
-        ("a", day(5), 10.0, 8.0, 12.0), ("flat", day(1), 6.0, 5.0, 7.0), ("exact", day(1), 5.0, 4.0, 6.0),
+        ("a", day(2), 11.0, 9.0, 13.0), ("a", day(3), 10.0, 8.0, 12.0), ("a", day(4), 10.0, 8.0, 12.0),
+        ("a", day(6), None, None, None), ("a", day(7), 10.0, 8.0, 12.0),
+        ("flat", day(1), 6.0, 5.0, 7.0), ("exact", day(1), 5.0, 4.0, 6.0),
         ("unbounded", day(1), 6.0, float("nan"), float("nan")), ("unscaled", day(1), 6.0, None, None),
         ("late", day(1), 5.0, 4.0, 6.0),
     ], f"shop string, ds timestamp, {realized.PREVIOUS} double, {realized.LOWER} double, {realized.UPPER} double")
 
     scores = realized.scores(staged, previous, ["shop"])
 
-    # a: days 1 and 2 (day 3's actual is NaN, day 4 was not forecast): errors 1 and 4 over a scale of 2
+    # a: days 2 and 3 (day 4's actual is NaN, day 5 was not forecast, day 6's forecast is null):
+    # errors 1 and 4 over day 2's scale of 2
     expected = spark.createDataFrame([
         ("a", 2, 2.5 / 2.0, 0.5), ("flat", 1, float("inf"), 1.0), ("exact", 1, 0.0, 1.0),
         ("unbounded", 1, 1.0, None), ("unscaled", 1, None, None),

@@ -33,6 +33,8 @@ RESERVED_KEY_NAMES = frozenset({
     "_payload",  # forecasting.result_row's, while a result row leaves its task
     "_has_model",  # forecasting.scoring's, while the models are matched to the input
     "forecast_change", "_previous", "_moved", "_level",  # forecasting.forecast_change's
+    "realized_points", "realized_mase", "realized_coverage", "arrived", "_scale", "_previous_lower",
+    "_previous_upper", "_actual", "_error",  # forecasting.realized's
     "horizon", "as_of",  # a request's own fields, beside the keys, in the served model's signature
 })
 # How a Prophet model is fitted: forecasting.prophet_map in this process, or Prophet's Stan.

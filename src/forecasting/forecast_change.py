@@ -14,7 +14,7 @@ import uuid
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import redaction, tables, tracking
+from forecasting import realized, redaction, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.spark_session import job_description
@@ -22,11 +22,23 @@ from forecasting.spark_session import job_description
 logger = logging.getLogger(__name__)
 
 CHANGE = "forecast_change"
-PREVIOUS = "_previous"  # the earlier forecast's yhat, beside this run's (config_schema reserves the names used here)
+PREVIOUS = realized.PREVIOUS  # the earlier forecast's yhat, beside this run's (config_schema reserves the names)
 # A change the summary names: one forecast more than two thirds above the other
 LARGE_CHANGE = 0.5
 # A file of a run date's trained forecasts, in the folders both Delta and parquet write partitions to
 _TRAINED_FILE = re.compile(r"/run_date=(\d{4}-\d{2}-\d{2})/source=" + tables.TRAINED + "/")
+
+
+def find_earlier_run_date(spark: SparkSession, config: JobConfig, run_date: str) -> str | None:
+    """earlier_run_date, or None with a warning where the forecasts table cannot be
+    listed: a comparison is no reason to write no forecasts."""
+    try:
+        with job_description(spark, "find the run date before"):
+            return earlier_run_date(spark, config, run_date)
+    except Exception as err:
+        logger.warning("could not find the run date before %s in the forecasts table (%s): series_results.%s and "
+                       "the realized_ columns stay null", run_date, redaction.first_line(err), CHANGE)
+        return None
 
 
 def earlier_run_date(spark: SparkSession, config: JobConfig, run_date: str) -> str | None:
@@ -42,11 +54,13 @@ def earlier_run_date(spark: SparkSession, config: JobConfig, run_date: str) -> s
 
 
 def forecasts_of(spark: SparkSession, config: JobConfig, run_date: str) -> DataFrame:
-    """The trained forecasts of ``run_date``: key columns, ``ds`` and their ``yhat`` as ``_previous``."""
+    """The trained forecasts of ``run_date``: key columns, ``ds``, their ``yhat`` as
+    ``_previous`` and their interval as ``_previous_lower`` and ``_previous_upper``."""
     keys = list(config.input.key_columns)
     rows = tables.read_table(spark, config, tables.FORECASTS).where(
         (F.col("run_date") == F.lit(run_date).cast("date")) & (F.col("source") == tables.TRAINED))
-    return rows.select(*keys, "ds", F.col("yhat").alias(PREVIOUS))
+    return rows.select(*keys, "ds", F.col("yhat").alias(PREVIOUS), F.col("yhat_lower").alias(realized.LOWER),
+                       F.col("yhat_upper").alias(realized.UPPER))
 
 
 def changes(staged: DataFrame, previous: DataFrame, keys: list[str]) -> DataFrame:
@@ -64,10 +78,13 @@ def changes(staged: DataFrame, previous: DataFrame, keys: list[str]) -> DataFram
 
 
 def with_change(staged: DataFrame, changed: DataFrame | None, keys: list[str]) -> DataFrame:
-    """``staged`` with the ``forecast_change`` column of ``changed`` (``changes``'s rows),
-    null where a series has none, and everywhere without an earlier run date."""
+    """``staged`` with the ``forecast_change`` and realized columns of ``changed``
+    (stage_changes's rows), null where a series has none, and everywhere without an
+    earlier run date."""
     if changed is None:
-        return staged.withColumn(CHANGE, F.lit(None).cast("double"))
+        return staged.withColumns({CHANGE: F.lit(None).cast("double"), realized.POINTS: F.lit(None).cast("int"),
+                                   realized.MASE: F.lit(None).cast("double"),
+                                   realized.COVERAGE: F.lit(None).cast("double")})
     return staged.join(changed, keys, "left")
 
 
@@ -87,24 +104,24 @@ def tally(changed: DataFrame, keys: list[str]) -> tuple[int, float | None, int, 
     return compared, median, large, named
 
 
-def stage_changes(staged: DataFrame, config: JobConfig, label: str, run_date: str) -> tuple[str, str] | None:
-    """The latest earlier run date with trained forecasts, and a staging folder holding
-    how far each series' forecast moved from those (``changes``), computed before the
-    tables are written; None on a first run. Where the earlier forecasts cannot be read,
-    None too, with a warning: a comparison is no reason to write no forecasts."""
+def stage_changes(staged: DataFrame, config: JobConfig, label: str, earlier: str) -> str | None:
+    """A staging folder holding, per series, how far its forecast moved from those of
+    run date ``earlier`` (``changes``) and how those did on the periods that arrived since
+    (``realized.scores``), computed before the tables are written. Where the earlier
+    forecasts cannot be read, None, with a warning: a comparison is no reason to write
+    no forecasts."""
     spark = staged.sparkSession
     try:
         with job_description(spark, "compare the forecasts with those of the run date before"):
-            earlier = earlier_run_date(spark, config, run_date)
-            if earlier is None:
-                return None
             keys = list(config.input.key_columns)
+            previous = forecasts_of(spark, config, earlier)
+            compared = changes(staged, previous, keys).join(realized.scores(staged, previous, keys), keys, "full")
             path = f"{tables.staging_root(config)}/{label}-change-{uuid.uuid4().hex}"
-            changes(staged, forecasts_of(spark, config, earlier), keys).write.parquet(path)
-        return earlier, path
+            compared.write.parquet(path)
+        return path
     except Exception as err:
-        logger.warning("could not compare the forecasts with those of an earlier run date (%s): series_results.%s "
-                       "stays null", redaction.first_line(err), CHANGE)
+        logger.warning("could not compare the forecasts with those of run date %s (%s): series_results.%s and the "
+                       "realized_ columns stay null", earlier, redaction.first_line(err), CHANGE)
         return None
 
 

@@ -279,6 +279,7 @@ def format_series(report: SeriesReport) -> str:
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("change", _change(result.get("forecast_change"))),
+        ("realized", _realized(result)),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
         *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
@@ -328,6 +329,16 @@ def _text(value) -> str:
 
 def _number(value) -> str:
     return "-" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _realized(result: dict) -> str:
+    """series_results' realized_ columns: how the run date before's forecast did on what arrived since."""
+    mase, points = result.get("realized_mase"), result.get("realized_points")
+    if points is None or pd.isna(points):
+        return "- (no period forecast on the run date before has arrived)"
+    coverage = result.get("realized_coverage")
+    inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
+    return f"MASE {_number(mase)} of the run date before's forecast on the {int(points)} periods arrived since{inside}"
 
 
 def _change(value) -> str:

@@ -2,6 +2,7 @@
 summarise; and the pieces the scoring job reuses (read_checked_input, stage, say_stale)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -13,8 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, forecast_change, io, parent_run, python_worker, redaction, run_overview, spark_training, tables,
-    tracking, validation,
+    evaluation, forecast_change, io, parent_run, python_worker, realized, redaction, run_overview, spark_training,
+    tables, tracking, validation,
 )
 from forecasting.cleaning import OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
@@ -93,7 +94,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables.check_existing(spark, config, written, series_df)
 
     job = tracking.EVALUATE_JOB if evaluate else tracking.TRAIN_JOB
+    # the run date whose forecasts this run's are compared with, and scored on what arrived since
+    earlier = None if evaluate else forecast_change.find_earlier_run_date(spark, config, run_date)
     context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=checked.input_end)
+    context = dataclasses.replace(context, earlier_run_date=earlier)
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,
@@ -119,13 +123,13 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                                training_rows)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
-        compared = None  # the run date before, and the changes from its forecasts
+        compared = None  # the changes from the earlier forecasts, and how those did (staged)
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
         else:
-            compared = forecast_change.stage_changes(staged, config, label, run_date)
+            compared = forecast_change.stage_changes(staged, config, label, earlier) if earlier else None
             _write_tables(staged, config, summary, run_date, context.parent_run_id,
-                          spark.read.parquet(compared[1]) if compared else None)
+                          spark.read.parquet(compared) if compared else None)
         # not after a failure among the writes, which leaves some tables as the earlier run
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
@@ -142,7 +146,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                          "the farthest): data errors, or a new level? They were modelled as they are")
         if compared is not None:
-            forecast_change.say_changes(spark, config, context, summary, *compared)
+            forecast_change.say_changes(spark, config, context, summary, earlier, compared)
+            realized.say(spark, config, context, summary, earlier, compared)
         _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
         # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
         tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
@@ -151,7 +156,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                            summary.untracked, summary.total)
         tables.delete_path(spark, stage_path)
         if compared is not None:
-            tables.delete_path(spark, compared[1])
+            tables.delete_path(spark, compared)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
         with job_description(spark, "register the tables in the catalog"):

@@ -3,80 +3,105 @@ have arrived.
 
 Cross-validation says how a model would have done on the past; a weekly run can say
 how last week's forecasts did. Each training run with an earlier run date scores that
-date's trained forecasts on the periods that were not known then and are in this
-run's cleaned history (``series_results.realized_mase``, ``realized_coverage`` and
-``realized_points``), and the summary sets their median beside the cross-validated one.
+date's trained forecasts on their periods that are in this run's cleaned history
+(``series_results.realized_mase``, ``realized_coverage`` and ``realized_points``), and
+the summary gives their median.
 
 The actual values are the series as cleaning left it (aggregated to the frequency,
 duplicates merged), on the grid the forecasts were made on; a period that cleaning
-filled by interpolation is a guess, not a value, and is not scored.
+filled by interpolation is a guess, not a value, and is not scored. Each series' task
+hands on its periods near the earlier run date (``window``), each with the MASE scale
+of the history before it; the join with the earlier forecasts keeps those it forecast,
+and the scale of the first is that of the history the earlier run had.
 """
 from __future__ import annotations
 
 import logging
+import math
 
+import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from forecasting import metrics
+from forecasting import metrics, redaction, tracking
 from forecasting.baselines import on_grid, season_length
 from forecasting.cleaning import align_to_grid, filled_by_interpolation
 from forecasting.config import JobConfig
+from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
 
 POINTS, MASE, COVERAGE = "realized_points", "realized_mase", "realized_coverage"
 COLUMNS = (POINTS, MASE, COVERAGE)
-# what each series' task hands on (the staged results only): the arrived periods and the MASE scale
-ARRIVED, SCALE = "arrived", "arrived_scale"
+# what each series' task hands on (the staged results only): the periods that may have arrived
+ARRIVED = "arrived"
+ARRIVED_POINT = T.StructType([T.StructField("ds", T.TimestampType()), T.StructField("y", T.DoubleType()),
+                              T.StructField("scale", T.DoubleType())])
 # the earlier forecast's yhat and interval, as forecast_change.forecasts_of reads them
 PREVIOUS, LOWER, UPPER = "_previous", "_previous_lower", "_previous_upper"
 
 
-def cut_of(run_date: str) -> pd.Timestamp:
-    """The first time not known on ``run_date`` (validation.known_on's rule)."""
-    return pd.Timestamp(run_date) + pd.Timedelta(days=1)
+def window(earlier_run_date: str, horizon: int, frequency: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The times a forecast made on ``earlier_run_date`` can have covered, from ``horizon``
+    periods before the end of that day (its history may have stopped up to a period
+    before it, a period still open then being left out, or earlier in the day of a run
+    made on its own date) to ``horizon`` periods after it."""
+    end_of_day, step = pd.Timestamp(earlier_run_date) + pd.Timedelta(days=1), to_offset(frequency)
+    return end_of_day - horizon * step, end_of_day + horizon * step
 
 
 def arrived_since(prepared: pd.DataFrame, cleaned: pd.DataFrame, earlier_run_date: str, horizon: int,
-                  config: JobConfig) -> tuple[pd.DataFrame | None, float | None]:
-    """Of a series' ``cleaned`` periods, the first ``horizon`` not known on
-    ``earlier_run_date`` (the most a forecast of that date covers), without those filled
-    by interpolation; and the MASE scale of the periods known then (``metrics.mase_scale``),
-    as the earlier run's own history had it. None, None when no period arrived since.
-    ``prepared``: the series' input rows (series.prepare_history), to tell filled periods."""
-    cut = cut_of(earlier_run_date)
-    after = cleaned["ds"] >= cut
-    arrived = cleaned[after].head(horizon)
-    if arrived.empty:
-        return None, None
-    policy, frequency = config.cleaning, config.forecast.frequency
-    periods = align_to_grid(prepared["ds"], frequency, origin=cleaned["ds"].iloc[0])
-    arrived = arrived[~filled_by_interpolation(arrived["ds"], prepared, periods, policy)]
-    known = cleaned[~after]
-    scale = metrics.mase_scale(on_grid(known, frequency), season_length(frequency)) if len(known) else float("nan")
-    return (arrived[["ds", "y"]] if len(arrived) else None), scale
+                  config: JobConfig) -> pd.DataFrame | None:
+    """Of a series' ``cleaned`` periods, those inside ``window`` that cleaning did not
+    fill by interpolation, each with the MASE scale (``metrics.mase_scale``) of the
+    periods before it: where the earlier forecast starts, the history that run had.
+    Which of them the earlier run forecast, the join with its forecasts tells
+    (``scores``). None when there are none. ``prepared``: the series' input rows
+    (series.prepare_history), to tell filled periods."""
+    frequency = config.forecast.frequency
+    low, high = window(earlier_run_date, horizon, frequency)
+    ds = cleaned["ds"]
+    positions = np.flatnonzero(((ds >= low) & (ds < high)).to_numpy())
+    if not len(positions):
+        return None
+    periods = align_to_grid(prepared["ds"], frequency, origin=ds.iloc[0])
+    candidates = cleaned.iloc[positions]
+    kept = ~filled_by_interpolation(candidates["ds"], prepared, periods, config.cleaning)
+    if not kept.any():
+        return None
+    season = season_length(frequency)
+    scales = [metrics.mase_scale(on_grid(cleaned.iloc[:position], frequency), season) if position else float("nan")
+              for position in positions[kept]]
+    return pd.DataFrame({"ds": candidates["ds"].to_numpy()[kept], "y": candidates["y"].to_numpy()[kept],
+                         "scale": scales})
 
 
 def scores(staged: DataFrame, previous: DataFrame, keys: list[str]) -> DataFrame:
     """Per series of ``staged`` (the run's result rows) whose arrived periods the earlier
     forecasts ``previous`` cover (keys, ``ds``, ``_previous`` and its interval): how
-    many periods, the MASE over them (scaled as the earlier history had it) and the share
-    of actual values inside the earlier interval (null where it had none)."""
-    actual = staged.select(*keys, SCALE, F.explode(ARRIVED).alias("point")).select(
-        *keys, SCALE, "point.ds", F.col("point.y").alias("_actual"))
-    both = actual.join(previous, [*keys, "ds"]).where(~F.isnan("_actual") & ~F.isnan(PREVIOUS))
-    bounded = ~F.isnan(LOWER) & ~F.isnan(UPPER)
+    many periods, the MASE over them (scaled by the history before the first of them,
+    the earlier run's) and the share of actual values inside the earlier interval (null
+    where it had none)."""
+    actual = staged.select(*keys, F.explode(ARRIVED).alias("point")).select(
+        *keys, "point.ds", F.col("point.y").alias("_actual"), F.col("point.scale").alias("_scale"))
+    both = actual.join(previous, [*keys, "ds"]).where(_known("_actual") & _known(PREVIOUS))
+    bounded = _known(LOWER) & _known(UPPER)
     inside = (F.col("_actual") >= F.col(LOWER)) & (F.col("_actual") <= F.col(UPPER))
     per_series = both.groupBy(*keys).agg(
         F.count(F.lit(1)).alias(POINTS),
         F.avg(F.abs(F.col("_actual") - F.col(PREVIOUS))).alias("_error"),
-        F.first(SCALE).alias(SCALE),
+        F.min_by("_scale", "ds").alias("_scale"),
         F.avg(F.when(bounded, inside.cast("double"))).alias(COVERAGE),
     )
-    return per_series.select(*keys, F.col(POINTS).cast("int"), _scaled(F.col("_error"), F.col(SCALE)).alias(MASE),
+    return per_series.select(*keys, F.col(POINTS).cast("int"), _scaled(F.col("_error"), F.col("_scale")).alias(MASE),
                              COVERAGE)
+
+
+def _known(column: str) -> Column:
+    return F.col(column).isNotNull() & ~F.isnan(column)
 
 
 def _scaled(error: Column, scale: Column) -> Column:
@@ -87,25 +112,24 @@ def _scaled(error: Column, scale: Column) -> Column:
             .otherwise(F.lit(float("inf"))))
 
 
-def say(spark, config: JobConfig, context, summary, earlier: str, path: str) -> None:
+def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier: str, path: str) -> None:
     """Say how the forecasts of run date ``earlier`` did on the periods that arrived
     since (the median MASE and the share inside the intervals, also metrics of the
     parent run). A failure only warns: the run's tables are written."""
-    from forecasting import redaction, tracking
-    from forecasting.spark_session import job_description
-
     try:
         with job_description(spark, "say how the earlier forecasts did"):
             scored = spark.read.parquet(path)
             series, points, median, inside = scored.agg(
-                F.count(MASE), F.sum(F.when(F.col(MASE).isNotNull(), F.col(POINTS))), F.median(MASE),
+                F.count(POINTS), F.sum(POINTS), F.median(MASE),
                 F.sum(F.col(COVERAGE) * F.col(POINTS)) / F.sum(F.when(F.col(COVERAGE).isNotNull(), F.col(POINTS))),
             ).first()
             if not series:
                 logger.info("no period forecast on run date %s has arrived since: nothing to score", earlier)
                 return
-            metrics_logged = {"median_realized_mase": median, **({"realized_coverage": inside} if inside is not None
-                                                                 else {})}
+            logged = {"median_realized_mase": median, "realized_coverage": inside}
+            # a non-finite value (the median series' earlier history flat) is no metric a server takes
+            metrics_logged = {name: value for name, value in logged.items()
+                              if value is not None and math.isfinite(value)}
             tracker = tracking.client(context.tracking_uri)
             for name, value in metrics_logged.items():
                 tracker.log_metric(context.parent_run_id, name, value)
@@ -115,7 +139,8 @@ def say(spark, config: JobConfig, context, summary, earlier: str, path: str) -> 
         return
     within = (f", {inside:.0%} of the actual values inside their intervals (nominal "
               f"{config.forecast.interval_width:.0%})" if inside is not None else "")
+    mase = "-" if median is None else f"{median:.2f}"  # none: no earlier history had two values to scale by
     said = (f"the forecasts of run date {earlier}, on the {points} periods that have arrived since ({series} series; "
-            f"series_results.{MASE}): median MASE {median:.2f}{within}")
+            f"series_results.{MASE}): median MASE {mase}{within}")
     logger.info("%s", said)
     summary.note += f"  {said}\n"

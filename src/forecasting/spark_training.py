@@ -20,7 +20,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import (
-    balancing, child_runs, forecast_change, model, model_store, python_worker, redaction, result_row, tables, tracking,
+    balancing, child_runs, forecast_change, model, model_store, python_worker, realized, redaction, result_row, tables,
+    tracking,
 )
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
@@ -76,9 +77,10 @@ RESULT_FIELDS = [
     T.StructField("model_json", T.StringType()),
     T.StructField("holdout_scores", T.StringType()),
     T.StructField("recent", T.ArrayType(HISTORY_POINT)),
+    T.StructField(realized.ARRIVED, T.ArrayType(realized.ARRIVED_POINT)),
 ]
 # Columns of the staged results that only feed the other tables.
-BULKY_COLUMNS = ("forecast", "model_json", "holdout_scores", "recent")
+BULKY_COLUMNS = ("forecast", "model_json", "holdout_scores", "recent", realized.ARRIVED)
 # How a result row leaves its task (result_row): the model's JSON apart, since escaping it once more would cost more.
 RESULT_ROW = result_row.RowFormat(tuple(RESULT_FIELDS), apart=("model_json",))
 # In a result row's reason: the series has no child run (the job's summary counts them).
@@ -158,8 +160,26 @@ def train_group(
         "model_json": model_json,
         "holdout_scores": json.dumps(outcome.holdout, sort_keys=True) if outcome.holdout else None,
         "recent": _recent(history if outcome.cleaned is None else outcome.cleaned, config) if holdout else None,
+        realized.ARRIVED: _arrived(history, outcome, context, config, name) if context.earlier_run_date and not holdout
+        else None,
     }
     return RESULT_ROW.to_frame(keys, values)
+
+
+def _arrived(history: pd.DataFrame, outcome: SeriesOutcome, context: tracking.RunContext, config: JobConfig,
+             name: str) -> pd.DataFrame | None:
+    """realized.arrived_since of a series cleaning accepted (a series it rejected has no
+    forecast, and its rows as given are no periods to score); None where it cannot be
+    worked out: a score of the earlier forecast is no reason to lose this one."""
+    if outcome.forecast is None or outcome.cleaned is None or not len(outcome.cleaned):
+        return None
+    try:
+        return realized.arrived_since(prepare_history(history), outcome.cleaned, context.earlier_run_date,
+                                      config.forecast.horizon, config)
+    except Exception as err:
+        logger.warning("could not tell which periods of %s arrived since run date %s: %s", name,
+                       context.earlier_run_date, err)
+        return None
 
 
 def _recent(series: pd.DataFrame, config: JobConfig) -> pd.DataFrame | None:
@@ -289,7 +309,8 @@ def series_results_table(results: DataFrame, key_columns: list[str], run_date: s
     columns = [f.name for f in RESULT_FIELDS if f.name not in (*BULKY_COLUMNS, "child_run_id")]
     return (
         results.transform(lambda df: with_run_columns(df, run_date, job_run_id))
-        .select(*key_columns, *columns, forecast_change.CHANGE, "run_date", "job_run_id", "child_run_id")
+        .select(*key_columns, *columns, forecast_change.CHANGE, *realized.COLUMNS, "run_date", "job_run_id",
+                "child_run_id")
     )
 
 

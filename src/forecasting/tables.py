@@ -48,8 +48,9 @@ SKIPPING_COLUMNS = {
     EVALUATION: ["candidate"],
 }
 TRAINED, SCORED = "trained", "scored"
-# The tables a version of the job added columns to, and those columns (since 2026-12-03)
-GAINED_COLUMNS = {SERIES_RESULTS: {"forecast_change": "double"}}
+# The tables a version of the job added columns to, and those columns (since 2026-12-03; realized_ 12-04)
+GAINED_COLUMNS = {SERIES_RESULTS: {"forecast_change": "double", "realized_points": "int", "realized_mase": "double",
+                                   "realized_coverage": "double"}}
 # How long a new Delta table keeps its log, and the files a rerun replaced (which VACUUM
 # would otherwise delete after Delta's 7 days), so its old versions stay readable: a
 # registered model reads the models table's version its run wrote, and a replaced

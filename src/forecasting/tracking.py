@@ -91,6 +91,8 @@ class RunContext:
     known_until: str | None = None
     job: str = TRAIN_JOB  # the child runs' FROM_JOB_TAG
     output_path: str | None = None  # as tagged (redacted)
+    # the latest earlier run date with trained forecasts: the tasks hand on what arrived since (realized)
+    earlier_run_date: str | None = None
 
 
 class TrackingUnavailable(RuntimeError):
