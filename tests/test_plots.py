@@ -60,6 +60,9 @@ def test_the_legend_sits_under_the_plot_area_where_it_hides_no_data():
     (legend,) = drawn(svg, "legend")
     labels = [text.text for text in legend.iter(f"{SVG}text")]
     assert labels[:3] == ["history", "forecast", "interval"] and labels[3].startswith("backtest")
+    assert labels[4] == "end of history"
+    (end,) = drawn(svg, "history-end")  # the line it names, where the history's last day is drawn
+    assert round(float(end.get("x1")), 1) == path_points(drawn(svg, "history")[0])[-1][1]
     tops = [float(element.get("y", element.get("y1"))) for element in legend if element.tag != f"{SVG}text"]
     tops += [float(text.get("y")) - 12 for text in legend.iter(f"{SVG}text")]  # a text's y is its baseline
     date_labels = [float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("text-anchor") == "middle"]

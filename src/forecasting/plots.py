@@ -22,7 +22,7 @@ WIDTH, HEIGHT = 1000, 420
 LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 65
 MAX_TICK_LABEL = 11  # characters of a value's label the left margin holds
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
-HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR = "#000000", "#1f77b4", "#d62728"
+HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR, HISTORY_END_COLOUR = "#000000", "#1f77b4", "#d62728", "#808080"
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
     (freq, "%m-%d %H:%M") for freq in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h")
@@ -90,8 +90,8 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         parts.append(f'<polygon class="interval" points="{points}" fill="{FORECAST_COLOUR}" fill-opacity="0.25"/>')
     last_x = x(shown_seconds.max())
     parts.append(
-        f'<line x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
-        'stroke="#808080" stroke-dasharray="2,3"/>'
+        f'<line class="history-end" x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
+        f'stroke="{HISTORY_END_COLOUR}" stroke-dasharray="2,3"/>'
     )
     for cutoff, seconds, predicted in folds:
         if cutoff >= shown_seconds.min():
@@ -209,6 +209,7 @@ def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
         entries.append(("interval", FORECAST_COLOUR, "box"))
     if with_backtest:
         entries.append(("backtest from its cutoff (dotted)", BACKTEST_COLOUR, "dashed"))
+    entries.append(("end of history", HISTORY_END_COLOUR, "dotted"))
     row, left = HEIGHT - 12, LEFT
     parts = ['<g class="legend">']
     for label, colour, mark in entries:
@@ -221,6 +222,9 @@ def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
             parts.append(f'<line x1="{left + 6}" y1="{row - 4}" x2="{left + 30}" y2="{row - 4}" stroke="{colour}" '
                          'stroke-width="2" stroke-dasharray="4,2"/>')
             left += 6
+        elif mark == "dotted":  # upright, as the line it names
+            parts.append(f'<line x1="{left + 12}" y1="{row - 12}" x2="{left + 12}" y2="{row + 2}" stroke="{colour}" '
+                         'stroke-dasharray="2,3"/>')
         else:
             parts.append(f'<rect x="{left}" y="{row - 10}" width="24" height="10" fill="{colour}" fill-opacity="0.25"/>')
         parts.append(f'<text x="{left + 30}" y="{row}">{label}</text>')
