@@ -81,10 +81,9 @@ def with_change(staged: DataFrame, changed: DataFrame | None, keys: list[str]) -
     """``staged`` with the ``forecast_change`` and realized columns of ``changed``
     (stage_changes's rows), null where a series has none, and everywhere without an
     earlier run date."""
-    if changed is None:
-        return staged.withColumns({CHANGE: F.lit(None).cast("double"), realized.POINTS: F.lit(None).cast("int"),
-                                   realized.MASE: F.lit(None).cast("double"),
-                                   realized.COVERAGE: F.lit(None).cast("double")})
+    if changed is None:  # the columns a first run adds, typed as an older table gains them
+        added = tables.GAINED_COLUMNS[tables.SERIES_RESULTS]
+        return staged.withColumns({name: F.lit(None).cast(kind) for name, kind in added.items()})
     return staged.join(changed, keys, "left")
 
 
