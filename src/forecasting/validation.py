@@ -118,9 +118,45 @@ def known_on(time: Column, run_date: str) -> Column:
     return time < F.date_add(F.lit(run_date).cast("date"), 1)
 
 
+@dataclass(frozen=True)
+class _RowProblems:
+    """What can be wrong with an input row, as Spark conditions: counted together in one
+    pass, then queried again for a few examples of each problem found."""
+    malformed: Column  # more or fewer CSV fields than the header
+    undecoded: Column  # a text key with bytes that are not text in the file's encoding
+    padded: Column  # a text key with spaces around it
+    bad_time: Column  # a time that does not parse
+    bad_target: Column  # a target that is not a number
+    time_out_of_range: Column  # a time before what pandas can hold
+    keys_out_of_range: dict[str, Column]  # per timestamp key: a time pandas cannot hold
+    text_keys: list[str]
+
+
 def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -> InputCounts:
     """Raise InputError if the input cannot be used; count its rows and, given a
     ``run_date``, the series known on that date, in one pass over the input."""
+    source = config.input
+    _check_columns(df, config)
+    time, target = parsed_columns(df, config)
+    problems = _row_problems(df, config, time, target)
+    counts = _count(df, config, problems, time, run_date)
+    _raise_on_row_problems(df, config, problems, counts)
+    if counts["no_time"]:
+        logger.warning("%d of %d input rows have no time in column '%s': they are left out",
+                       counts["no_time"], counts["rows"], source.time_column)
+    if run_date is None:
+        return InputCounts(counts["rows"], None, counts["no_time"])
+    if counts["after_run_date"]:  # not known on the run date: a backfill's later rows, or a mistyped year
+        beyond = counts["beyond_pandas"]
+        logger.log(logging.WARNING if beyond else logging.INFO,
+                   "%d of %d input rows are after the run date %s, up to %s: left out, not known on that date%s",
+                   counts["after_run_date"], counts["rows"], run_date, counts["last"],
+                   f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
+    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"])
+
+
+def _check_columns(df: DataFrame, config: JobConfig) -> None:
+    """Raise InputError unless the configured columns are there, with keys of plain values."""
     source = config.input
     required = [*source.key_columns, source.time_column, source.target_column]
     missing = [c for c in required if c not in df.columns]
@@ -142,34 +178,48 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
-    time, target = parsed_columns(df, config)
-    bad_time = has_value(df, source.time_column) & time.isNull()
-    bad_target = has_value(df, source.target_column) & target.isNull()
-    time_out_of_range = time < F.lit(EARLIEST_TIME).cast(T.TimestampType())
+
+
+def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column) -> _RowProblems:
+    source = config.input
     stamped_keys = [k for k in source.key_columns
                     if isinstance(df.schema[k].dataType, (T.TimestampType, T.TimestampNTZType))]
-    keys_out_of_range = {
-        k: (F.col(k) < F.lit(EARLIEST_TIME).cast(df.schema[k].dataType))
-        | (F.col(k) > F.lit(LATEST_TIME).cast(df.schema[k].dataType))
-        for k in stamped_keys
-    }
-    # a CSV file read in the wrong encoding: distinct keys (Müller, Möller) would read alike and merge
     text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
-    undecoded = (reduce(lambda a, b: a | b, [F.col(k).contains(UNDECODED) for k in text_keys])
-                 if source.format == "csv" and text_keys else F.lit(False))
-    # ' X' and 'X' are two series, as written; spaces around a key are seldom meant, so said
-    padded = reduce(lambda a, b: a | b, [F.col(k) != F.trim(F.col(k)) for k in text_keys]) if text_keys else F.lit(False)
-    malformed = F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False)
+    return _RowProblems(
+        malformed=F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False),
+        # a CSV file read in the wrong encoding: distinct keys (Müller, Möller) would read alike and merge
+        undecoded=(reduce(lambda a, b: a | b, [F.col(k).contains(UNDECODED) for k in text_keys])
+                   if source.format == "csv" and text_keys else F.lit(False)),
+        # ' X' and 'X' are two series, as written; spaces around a key are seldom meant, so said
+        padded=(reduce(lambda a, b: a | b, [F.col(k) != F.trim(F.col(k)) for k in text_keys])
+                if text_keys else F.lit(False)),
+        bad_time=has_value(df, source.time_column) & time.isNull(),
+        bad_target=has_value(df, source.target_column) & target.isNull(),
+        time_out_of_range=time < F.lit(EARLIEST_TIME).cast(T.TimestampType()),
+        keys_out_of_range={
+            k: (F.col(k) < F.lit(EARLIEST_TIME).cast(df.schema[k].dataType))
+            | (F.col(k) > F.lit(LATEST_TIME).cast(df.schema[k].dataType))
+            for k in stamped_keys
+        },
+        text_keys=text_keys,
+    )
+
+
+def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Column, run_date: str | None):
+    """The one pass over the input: its rows, each problem's and, given a run date, what
+    is known on it. Raise InputError where Spark finds the files unreadable together."""
+    source = config.input
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
-        F.count_if(malformed).alias("malformed"),
-        F.count_if(undecoded).alias("undecoded"),
-        F.count_if(padded).alias("padded_keys"),
-        F.count_if(bad_time).alias("bad_time"),
-        F.count_if(bad_target).alias("bad_target"),
-        F.count_if(time_out_of_range).alias("time_out_of_range"),
+        F.count_if(problems.malformed).alias("malformed"),
+        F.count_if(problems.undecoded).alias("undecoded"),
+        F.count_if(problems.padded).alias("padded_keys"),
+        F.count_if(problems.bad_time).alias("bad_time"),
+        F.count_if(problems.bad_target).alias("bad_target"),
+        F.count_if(problems.time_out_of_range).alias("time_out_of_range"),
         F.count_if(~has_value(df, source.time_column)).alias("no_time"),
-        *[F.count_if(outside).alias(f"key_out_of_range_{i}") for i, outside in enumerate(keys_out_of_range.values())],
+        *[F.count_if(outside).alias(f"key_out_of_range_{i}")
+          for i, outside in enumerate(problems.keys_out_of_range.values())],
     ]
     if run_date is not None:
         # a struct of null keys is itself not null: a series with a null key counts
@@ -184,9 +234,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     try:
         with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
             df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
-            counts = df.agg(*aggregates).first()
-            examples = ([row[0] for row in df.where(malformed).select(MALFORMED_ROW, source.time_column)
-                         .limit(EXAMPLES).collect()] if counts["malformed"] else [])
+            return df.agg(*aggregates).first()
     except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
         # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
@@ -197,9 +245,19 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             raise
         raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{_header_hint(complaint)}") \
             from None
+
+
+def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProblems, counts) -> None:
+    """Raise InputError for the first problem ``counts`` found that makes the input unusable,
+    with a few of its rows' values; warn of keys with spaces around them."""
+    source = config.input
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
     if counts["malformed"]:
+        with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
+            df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
+            examples = [row[0] for row in df.where(problems.malformed).select(MALFORMED_ROW, source.time_column)
+                        .limit(EXAMPLES).collect()]
         header = df.columns[:df.columns.index(MALFORMED_ROW)]  # the folders' key columns follow it
         raise InputError(
             f"{counts['malformed']} of {counts['rows']} rows of '{source.path}' have more or fewer fields than "
@@ -211,7 +269,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
     if counts["undecoded"]:
-        examples = [row.asDict() for row in df.where(undecoded).select(*text_keys).limit(EXAMPLES).collect()]
+        examples = [row.asDict() for row in df.where(problems.undecoded).select(*problems.text_keys)
+                    .limit(EXAMPLES).collect()]
         given = {name.lower(): value for name, value in source.options.items()}
         encoding = given.get("encoding", given.get("charset", "UTF-8"))
         raise InputError(
@@ -221,55 +280,46 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
             "for windows-1252 (a Windows spreadsheet's CSV) also spark.conf spark.sql.legacy.javaCharsets: true"
         )
     if counts["padded_keys"]:
-        examples = [row.asDict() for row in df.where(padded).select(*text_keys).distinct().limit(EXAMPLES).collect()]
+        examples = [row.asDict() for row in df.where(problems.padded).select(*problems.text_keys).distinct()
+                    .limit(EXAMPLES).collect()]
         logger.warning("%d input rows have key values with spaces before or after them, e.g. %s: each is a series "
                        "of its own, apart from one written without them; trim them in the input if they are one",
                        counts["padded_keys"], examples)
-    for i, (key, outside) in enumerate(keys_out_of_range.items()):
+    for i, (key, outside) in enumerate(problems.keys_out_of_range.items()):
         if counts[f"key_out_of_range_{i}"]:
             raise InputError(
                 f"key column '{key}' has {counts[f'key_out_of_range_{i}']} times outside {EARLIEST_TIME} to "
                 f"{LATEST_TIME}, the times pandas can hold, e.g. {_examples(df, outside, key)}: a sentinel such "
                 "as 9999-12-31 can be a date key (a date column) instead"
             )
-    for column, bad, count in (
-        (source.time_column, bad_time, counts["bad_time"]),
-        (source.target_column, bad_target, counts["bad_target"]),
-    ):
+    for column, bad, count in ((source.time_column, problems.bad_time, counts["bad_time"]),
+                               (source.target_column, problems.bad_target, counts["bad_target"])):
         if count:
             examples = _examples(df, bad, column)
-            if column == source.time_column:
-                what = "dates or timestamps"
-                what += (f" as input.time_format {source.time_format!r} reads them" if source.time_format else
-                         " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
-                         "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
-            elif source.decimal_separator == ",":
-                what = "numbers with a decimal comma (input.decimal_separator)"
-            else:
-                # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
-                commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
-                             and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
-                what = "numbers" + (" (a decimal comma, 96,5, needs input.decimal_separator: ',')" if commas else "")
-            raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not {what}, "
-                             f"e.g. {examples}")
+            raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not "
+                             f"{_what_was_expected(config, column, examples)}, e.g. {examples}")
     if counts["time_out_of_range"]:
         raise InputError(
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
-            f"(the earliest pandas can hold), e.g. {_examples(df, time_out_of_range, source.time_column)}: "
+            f"(the earliest pandas can hold), e.g. {_examples(df, problems.time_out_of_range, source.time_column)}: "
             "a mistyped year?"
         )
-    if counts["no_time"]:
-        logger.warning("%d of %d input rows have no time in column '%s': they are left out",
-                       counts["no_time"], counts["rows"], source.time_column)
-    if run_date is None:
-        return InputCounts(counts["rows"], None, counts["no_time"])
-    if counts["after_run_date"]:  # not known on the run date: a backfill's later rows, or a mistyped year
-        beyond = counts["beyond_pandas"]
-        logger.log(logging.WARNING if beyond else logging.INFO,
-                   "%d of %d input rows are after the run date %s, up to %s: left out, not known on that date%s",
-                   counts["after_run_date"], counts["rows"], run_date, counts["last"],
-                   f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
-    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"])
+
+
+def _what_was_expected(config: JobConfig, column: str, examples: list) -> str:
+    """What the time or target column's values should have been, as the settings read them."""
+    source = config.input
+    if column == source.time_column:
+        return "dates or timestamps" + (
+            f" as input.time_format {source.time_format!r} reads them" if source.time_format else
+            " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
+            "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
+    if source.decimal_separator == ",":
+        return "numbers with a decimal comma (input.decimal_separator)"
+    # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
+    commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
+                 and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
+    return "numbers" + (" (a decimal comma, 96,5, needs input.decimal_separator: ',')" if commas else "")
 
 
 def _unreadable(message: str) -> str | None:
