@@ -133,27 +133,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         # not after a failure among the writes, which leaves some tables as the earlier run
         # wrote them: its retry (exit 1) tags the runs it replaces
         summary.wrote = True
-        with job_description(spark, "count the series by status"):
-            counted = _status_counts(staged)
-        summary.counts, summary.untracked = counted.statuses, counted.untracked
-        if counted.stale:
-            with job_description(spark, "name the series trained on old data"):
-                _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
-        if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
-            summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
-                         f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
-        if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
-            summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
-                         "the farthest): data errors, or a new level? They were modelled as they are")
-        if compared is not None:
-            forecast_change.say_changes(spark, config, context, summary, earlier, compared)
-            realized.say(spark, config, context, summary, earlier, compared)
-        _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {run_date}")
-        # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
-        tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
-        if summary.untracked:
-            logger.warning("%d of %d series have no child run: tracking failed for them",
-                           summary.untracked, summary.total)
+        counted = _say_results(spark, staged, config, context, summary, earlier, compared)
         tables.delete_path(spark, stage_path)
         if compared is not None:
             tables.delete_path(spark, compared)
@@ -168,6 +148,35 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                 summary.note += (f"  model {config.tracking.registered_model} not registered: the run wrote no "
                                  "models (no series was modelled, and no fallback forecast any)\n")
     return summary
+
+
+def _say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, context: tracking.RunContext,
+                 summary: JobSummary, earlier: str | None, compared: str | None):
+    """Count the staged results by status into ``summary``, and say what the run's user
+    should look at: stale, sparse and outlying series, the changes since the earlier
+    run date and how its forecasts did, the overview picture, untracked series."""
+    with job_description(spark, "count the series by status"):
+        counted = _status_counts(staged)
+    summary.counts, summary.untracked = counted.statuses, counted.untracked
+    if counted.stale:
+        with job_description(spark, "name the series trained on old data"):
+            _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
+    if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
+        summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
+                     f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+    if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
+        summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
+                     "the farthest): data errors, or a new level? They were modelled as they are")
+    if compared is not None:
+        forecast_change.say_changes(spark, config, context, summary, earlier, compared)
+        realized.say(spark, config, context, summary, earlier, compared)
+    _log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {summary.run_date}")
+    # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
+    tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
+    if summary.untracked:
+        logger.warning("%d of %d series have no child run: tracking failed for them",
+                       summary.untracked, summary.total)
+    return counted
 
 
 def register_model(spark: SparkSession, config: JobConfig, context: tracking.RunContext, models_path: str,
