@@ -627,3 +627,23 @@ def test_spark_sqls_shuffle_partitions_in_spark_conf_is_refused_for_the_jobs_own
     with pytest.raises(ConfigError, match="spark.conf.spark.sql.shuffle.partitions.* from spark.shuffle_partitions .*: set that instead"):
         load_config(None, ["spark.conf.spark.sql.shuffle.partitions=64"])
     assert load_config(None, ["spark.shuffle_partitions=64"]).spark.shuffle_partitions == 64
+
+
+def test_a_misspelt_csv_or_parquet_reader_option_is_refused_with_the_name_spark_knows():
+    csv = ["input.path=sales.csv", "input.format=csv"]
+    with pytest.raises(ConfigError, match=r"'input.options.delimeter' is not an option of Spark's csv reader, "
+                                          r"which would ignore it: did you mean 'delimiter'\?"):
+        load_config(None, [*csv, "input.options.delimeter=;"])
+    with pytest.raises(ConfigError, match=r"'input.options.mergeSchemas' .* did you mean 'mergeSchema'\?"):
+        load_config(None, ["input.path=sales.parquet", "input.format=parquet", "input.options.mergeSchemas=true"])
+    # Spark reads an option's name in any case; a name like none of the reader's is Hadoop's to read
+    assert load_config(None, [*csv, "input.options.SEP=;"]).input.options == {"SEP": ";"}
+    assert load_config(None, [*csv, "input.options.fs_impl_cache=false"]).input.options == {"fs_impl_cache": "false"}
+
+
+def test_a_target_or_time_column_that_is_also_a_key_names_the_setting_and_why():
+    with pytest.raises(ConfigError, match=r"'input.key_columns' and input.target_column both name 'item': a column is a key, the "
+                                          r"time or the target, not two of them"):
+        load_config(None, ["input.target_column=item"])
+    with pytest.raises(ConfigError, match=r"'input.key_columns' and input.time_column both name 'store'"):
+        load_config(None, ["input.time_column=store"])

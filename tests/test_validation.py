@@ -362,3 +362,43 @@ def test_a_csv_header_naming_a_column_twice_whatever_the_case_is_said_to(spark, 
     with pytest.raises(InputError) as refused:
         check_input(raw, fast_config("input.format=csv"))
     assert "more than once" not in str(refused.value)
+
+
+def test_a_file_of_another_format_than_input_format_names_the_setting_not_a_retry(spark, fast_config, tmp_path):
+    (tmp_path / "sales.csv").write_text("store,item,date,sales\na,x,2024-01-01,1\n")
+    columns = ["input.key_columns=[store, item]", "input.time_column=date", "input.target_column=sales"]
+    # a CSV file read as parquet: Spark's footer error, an InputError (exit 3) that names input.format
+    as_parquet = fast_config(f"input.path={tmp_path / 'sales.csv'}", "input.format=parquet", *columns)
+    with pytest.raises(InputError, match=r"cannot read input parquet .*sales\.csv': \[FAILED_READ_FILE.* \(is input\.format 'parquet' "
+                                         r"the files' format\?"):
+        df, _ = io.read_input(spark, as_parquet)
+        check_input(df, as_parquet, "2024-01-31")
+    # a parquet file read as CSV: its bytes as one column's name
+    pd.DataFrame({"store": ["a"], "item": ["x"], "date": ["2024-01-01"], "sales": [1.0]}).to_parquet(
+        tmp_path / "sales.parquet")
+    as_csv = fast_config(f"input.path={tmp_path / 'sales.parquet'}", "input.format=csv", *columns)
+    df, _ = io.read_input(spark, as_csv)
+    with pytest.raises(InputError, match=r"lacks configured column\(s\).*The header is not text: a parquet file "
+                                         r"\(it starts with PAR1\)\? Set input\.format to the files' format\.$"):
+        check_input(df, as_csv, "2024-01-31")
+
+
+def test_a_csv_file_with_another_separator_is_named_with_the_option_that_reads_it(spark, fast_config, tmp_path):
+    (tmp_path / "sales.csv").write_text("store;item;date;sales\na;x;2024-01-01;1\n")
+    settings = [f"input.path={tmp_path / 'sales.csv'}", "input.key_columns=[store, item]", "input.time_column=date",
+                "input.target_column=sales"]
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match=r"it has \['store;item;date;sales'\]\. The header reads as one column "
+                                         r"holding ';': set input\.options\.sep: ';' \(Spark's own default is a comma\)\.$"):
+        check_input(df, fast_config(*settings), "2024-01-31")
+    df, _ = io.read_input(spark, fast_config(*settings, "input.options.sep=;"))
+    assert check_input(df, fast_config(*settings, "input.options.sep=;"), "2024-01-31").rows == 1
+
+
+def test_the_reader_options_the_config_knows_are_the_running_sparks_own(spark):
+    from forecasting.config_checks import FILE_SOURCE_OPTIONS, READER_OPTIONS
+    module = spark._jvm.java.lang.Class.forName
+    for fmt, options_class in (("csv", "org.apache.spark.sql.catalyst.csv.CSVOptions$"),
+                               ("parquet", "org.apache.spark.sql.execution.datasources.parquet.ParquetOptions$")):
+        spark_options = module(options_class).getField("MODULE$").get(None).getAllOptions()
+        assert set(READER_OPTIONS[fmt]) - set(FILE_SOURCE_OPTIONS) == set(spark_options.toList().mkString(",").split(","))

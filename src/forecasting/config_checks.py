@@ -3,6 +3,7 @@ error names the key to fix, before Spark starts."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import posixpath
 import re
@@ -32,6 +33,21 @@ from forecasting.config_stores import check_output_folder, check_tracking_uri, i
 
 # CSV reader options the job's own reading would ignore or contradict: it reads every column as text.
 CSV_FIXED_OPTIONS = ("header", "inferschema", "dateformat", "timestampformat", "timestampntzformat")
+# The options Spark 4's CSV and parquet readers know (CSVOptions, ParquetOptions), and those of
+# every file source; a test checks them against the running Spark's own lists.
+FILE_SOURCE_OPTIONS = ("pathGlobFilter", "recursiveFileLookup", "modifiedBefore", "modifiedAfter",
+                       "ignoreCorruptFiles", "ignoreMissingFiles", "basePath")
+READER_OPTIONS = {
+    "csv": (*FILE_SOURCE_OPTIONS, "charToEscapeQuoteEscaping", "charset", "codec", "columnNameOfCorruptRecord",
+            "columnPruning", "comment", "compression", "dateFormat", "delimiter", "emptyValue",
+            "enableDateTimeParsingFallback", "encoding", "enforceSchema", "escape", "escapeQuotes", "extension",
+            "header", "ignoreLeadingWhiteSpace", "ignoreTrailingWhiteSpace", "inferSchema", "inputBufferSize",
+            "lineSep", "locale", "maxCharsPerColumn", "maxColumns", "mode", "multiLine", "nanValue", "negativeInf",
+            "nullValue", "positiveInf", "preferDate", "quote", "quoteAll", "samplingRatio", "sep", "timeZone",
+            "timestampFormat", "timestampNTZFormat", "unescapedQuoteHandling"),
+    "parquet": (*FILE_SOURCE_OPTIONS, "compression", "datetimeRebaseMode", "int96RebaseMode", "mergeSchema",
+                "parquet.compression"),
+}
 # Prophet fits no fewer rows than this.
 MIN_FOLD_TRAIN_ROWS = 2
 # Characters Delta refuses in a column name (without column mapping, which the job does not turn on).
@@ -76,8 +92,10 @@ def validate(config: JobConfig) -> None:
     _require(
         len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"
     )
-    reserved = set(inp.key_columns) & {inp.time_column, inp.target_column}
-    _require(not reserved, "input.key_columns", f"must not repeat {sorted(reserved)}")
+    for key, column in (("input.time_column", inp.time_column), ("input.target_column", inp.target_column)):
+        # either may be the one just changed: both named
+        _require(column not in inp.key_columns, "input.key_columns", f"and {key} both name {column!r}: a column is "
+                 "a key, the time or the target, not two of them")
     _require(
         inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
     )
@@ -87,6 +105,7 @@ def validate(config: JobConfig) -> None:
             _require(bool(name.strip()), key, "must name a column, not be blank")
             _check_column_name(key, name, is_key=key == "input.key_columns",
                                delta_output=config.output.format == "delta")
+    _check_reader_option_names(inp.format, inp.options)
     if inp.format == "csv":
         fixed = sorted(k for k in inp.options if k.lower() in CSV_FIXED_OPTIONS)
         _require(not fixed, "input.options", f"sets {fixed}: the job reads a CSV file's header row and every "
@@ -230,6 +249,22 @@ def horizon_problem(config: JobConfig, run_date: str) -> str | None:
         fits = False
     return None if fits else (f"config key 'forecast.horizon' is {horizon}: {horizon} periods of {frequency!r} from the "
                               f"run date {run_date} reach past April 2262, where pandas' times end")
+
+
+def _check_reader_option_names(fmt: str, options: dict[str, Any]) -> None:
+    """Refuse a misspelt CSV or parquet reader option, which Spark would ignore without a
+    word. A name close to none of the reader's own passes: Spark hands file sources' other
+    options to Hadoop (fs.s3a.endpoint, say)."""
+    known = READER_OPTIONS.get(fmt)
+    if known is None:
+        return
+    by_lower = {name.lower(): name for name in known}
+    for name in options:
+        if name.lower() in by_lower:
+            continue
+        close = difflib.get_close_matches(name.lower(), by_lower, n=1, cutoff=0.75)
+        _require(not close, f"input.options.{name}", f"is not an option of Spark's {fmt} reader, which would "
+                 f"ignore it: did you mean {by_lower[close[0]] if close else ''!r}?")
 
 
 def _check_time_travel(options: dict[str, tuple[str, Any]]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import reduce
 
 import pandas as pd
@@ -26,6 +27,11 @@ PARTITION_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
 # column): Spark otherwise drops a row's extra fields (1,008, a thousands separator unquoted)
 # and fills missing ones with null, without a word. validation.check_input refuses such rows.
 MALFORMED_ROW = "_malformed_row"
+# Spark's errors for files the job cannot read as one table (types that differ between
+# files, a file of another format among them, CSV headers in another order): the input's
+# to fix, not worth a retry.
+UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS", "CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE",
+                    "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
 
 class InputError(ValueError):
@@ -84,6 +90,13 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
         if "TIMESTAMP(NANOS" in message:
             hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
         raise InputError(f"cannot read input {source.format} '{source.path}': {message}{hint}") from err
+    except Exception as err:  # a file of another format, found as Spark reads its schema
+        complaint = unreadable_complaint(str(err))
+        if complaint is None:
+            raise
+        hint = (f" (is input.format {source.format!r} the files' format? Text files need input.format: csv)"
+                if "FOOTER" in complaint or "not a Parquet file" in complaint else "")
+        raise InputError(f"cannot read input {source.format} '{source.path}': {complaint}{hint}") from None
     if delta:
         logger.info("input: %s %s at Delta version %s", source.format, source.path, version["delta_version"])
         return df, version
@@ -106,6 +119,22 @@ def _read_csv(reader, path: str, options: dict) -> DataFrame:
         return df
     schema = T.StructType([*df.schema.fields, T.StructField(MALFORMED_ROW, T.StringType())])
     return reader.schema(schema).option("columnNameOfCorruptRecord", MALFORMED_ROW).load(path)
+
+
+def unreadable_complaint(message: str) -> str | None:
+    """Spark's complaint in ``message`` when it is one of UNREADABLE_INPUT's: its line
+    and the few after it, up to the Java stack trace."""
+    lines = message.splitlines()
+    start = next((i for i, line in enumerate(lines) if any(marker in line for marker in UNREADABLE_INPUT)), None)
+    if start is None:
+        return None
+    kept = []
+    for line in lines[start:start + 4]:
+        if line.strip().startswith("at ") or not line.strip():
+            break
+        kept.append(line.strip())
+    # without the Java exception's class, "Caused by: org.apache.spark.SparkException: "
+    return re.sub(r"^(Caused by: )?[\w.$]+(Exception|Error): ", "", " ".join(kept))[:600]
 
 
 def spark_message(err: Exception) -> str:

@@ -16,13 +16,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting.config import JobConfig
-from forecasting.io import MALFORMED_ROW, InputError, spark_message
+from forecasting.io import MALFORMED_ROW, InputError, spark_message, unreadable_complaint
 from forecasting.spark_session import settings_restored
 
 logger = logging.getLogger(__name__)
 
 TIME, TARGET = "ds", "y"
 EXAMPLES = 3
+SEPARATORS = (";", "\t", "|")  # the field separators a CSV file has besides the comma
 UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's encoding as
 # The earliest time a pandas timestamp holds (nanoseconds in 64 bits): the series
 # reach pandas in the training tasks, which an earlier time would fail. (Times
@@ -39,11 +40,6 @@ NUMBER_TEXT = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinit
 # Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
 # from its header's: the check parses every column, so that MALFORMED_ROW is filled
 CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
-# Spark's errors for files the job cannot read as one table (types that differ between
-# files, a file of another format among them, CSV headers in another order): the input's
-# to fix, not worth a retry.
-UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS", "CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE",
-                    "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
 
 def _stripped(column: str) -> Column:
@@ -166,10 +162,11 @@ def _check_columns(df: DataFrame, config: JobConfig) -> None:
         repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(df.columns))]
         hint = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
                 "numbered each by its position): rename all but one." if repeated and source.format == "csv" else "")
+        read_wrong = _csv_header_hint(df.columns, source.options) if source.format == "csv" else ""
         raise InputError(
             f"input '{source.path}' lacks configured column(s) {missing}; it has "
-            f"{[c for c in df.columns if c != MALFORMED_ROW]}.{hint} "
-            "Set input.key_columns, input.time_column and input.target_column to match."
+            f"{[c for c in df.columns if c != MALFORMED_ROW]}.{hint}"
+            + (read_wrong or " Set input.key_columns, input.time_column and input.target_column to match.")
         )
     nested = [f"'{k}' ({df.schema[k].dataType.simpleString()})" for k in source.key_columns
               if isinstance(df.schema[k].dataType, (T.ArrayType, T.MapType, T.StructType))]
@@ -178,6 +175,20 @@ def _check_columns(df: DataFrame, config: JobConfig) -> None:
             f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
+
+
+def _csv_header_hint(columns: list[str], options: dict) -> str:
+    """What a CSV header that names none of the configured columns most likely means."""
+    header = [c for c in columns if c != MALFORMED_ROW]
+    if any(c.startswith("PAR1") or any(not ch.isprintable() for ch in c) for c in header):
+        return (" The header is not text: a parquet file (it starts with PAR1)? Set input.format to the "
+                "files' format.")
+    if len(header) == 1:
+        found = [s for s in SEPARATORS if s in header[0]]
+        if found and not any(name.lower() in ("sep", "delimiter") for name in options):
+            return (f" The header reads as one column holding {found[0]!r}: set input.options.sep: {found[0]!r} "
+                    "(Spark's own default is a comma).")
+    return ""
 
 
 def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column) -> _RowProblems:
@@ -240,7 +251,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
             raise InputError(f"input.time_format {source.time_format!r} is not a datetime pattern Spark can use: "
                              f"{spark_message(err)}") from None
-        complaint = _unreadable(str(err))
+        complaint = unreadable_complaint(str(err))
         if complaint is None:
             raise
         raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{_header_hint(complaint)}") \
@@ -320,21 +331,6 @@ def _what_was_expected(config: JobConfig, column: str, examples: list) -> str:
     commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
                  and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
     return "numbers" + (" (a decimal comma, 96,5, needs input.decimal_separator: ',')" if commas else "")
-
-
-def _unreadable(message: str) -> str | None:
-    """Spark's complaint in ``message`` when it is one of UNREADABLE_INPUT's: its line
-    and the few after it, up to the Java stack trace."""
-    lines = message.splitlines()
-    start = next((i for i, line in enumerate(lines) if any(marker in line for marker in UNREADABLE_INPUT)), None)
-    if start is None:
-        return None
-    kept = []
-    for line in lines[start:start + 4]:
-        if line.strip().startswith("at ") or not line.strip():
-            break
-        kept.append(line.strip())
-    return " ".join(kept)[:600]
 
 
 def _header_hint(complaint: str) -> str:
