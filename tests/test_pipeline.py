@@ -1,5 +1,6 @@
 """The Spark stage and MLflow tracking, run for real on a small inline input;
 ``python -m forecasting`` answering questions about that run."""
+import datetime as dt
 import json
 import logging
 import math
@@ -325,6 +326,21 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     results = tables.read_table(spark, config, "series_results")
     per_date = {r[0].isoformat(): r[1] for r in results.groupBy("run_date").count().collect()}
     assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}
+    # docs/results.md's removal of a (mistyped) run date: the one before it is the latest again
+    for table in ("forecasts", "series_results", "models"):
+        spark.sql(f"DELETE FROM delta.`{tables.table_paths(config)[table]}` WHERE run_date = '{OTHER_DATE}'")
+    for table in ("forecasts", "series_results", "models"):
+        dates = tables.read_table(spark, config, table).select("run_date").distinct().collect()
+        assert [row[0].isoformat() for row in dates] == [RUN_DATE]
+
+
+def test_a_run_date_after_tomorrow_is_warned_of_since_readers_take_it_as_the_latest():
+    today = dt.date(2026, 12, 4)
+    assert pipeline.future_run_date_warning("2026-12-05", today) is None  # a zone ahead of UTC is on it
+    assert pipeline.future_run_date_warning("2026-11-01", today) is None
+    said = pipeline.future_run_date_warning("2027-06-01", today)
+    assert said.startswith("the run date 2027-06-01 is 179 days after today (2026-12-04 UTC): from now on")
+    assert "docs/results.md, Removing a run date" in said
 
 
 def test_a_job_puts_the_sessions_query_settings_back_as_they_were(spark, job, tmp_path, monkeypatch, caplog):

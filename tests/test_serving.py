@@ -271,6 +271,40 @@ def test_each_run_registers_a_new_version(spark, trained):
     assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
 
+def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_table_takes_it(spark, trained):
+    from mlflow import MlflowClient
+
+    summary, name = trained["summary"], "aliased-forecaster"
+    assert f"alias @current on version 1: serve models:/{NAME}@current" in summary.format()  # the job's own
+    registry = MlflowClient(summary.tracking_uri)
+    assert int(registry.get_model_version_by_alias(NAME, "current").version) == 1
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri(summary.tracking_uri)  # loaded by its alias, as the README serves it
+    served = mlflow.pyfunc.load_model(f"models:/{NAME}@current").predict(pd.DataFrame({"store": ["s0"], "horizon": [2]}))
+    pd.testing.assert_frame_equal(served.reset_index(drop=True), served_in_process(summary, NAME, 1, 2).head(2))
+    context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})
+    table = models_table(spark, summary)
+
+    def registered(run_date, models=table):
+        version = serving.register(context, name, models, run_date)
+        return version, serving.point_alias(context, name, version, run_date, models.path)
+
+    assert registered("2024-03-31")[1] == f"  alias @current on version 1: serve models:/{name}@current\n"
+    # a backfill's version is numbered last, but the alias stays on the later date's
+    version, said = registered("2024-03-24")
+    assert version == 2 and said.startswith("  alias @current stays on version 1, of the later run date 2024-03-31")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == 1
+    # a rerun of the latest date, and a later date, move it
+    assert registered("2024-03-31")[0] == 3 and int(registry.get_model_version_by_alias(name, "current").version) == 3
+    other = serving.ModelsTable(str(trained["root"] / "another" / "models"), "delta", table.key_types, 0)
+    version, said = registered("2024-04-07", other)
+    assert int(registry.get_model_version_by_alias(name, "current").version) == version == 4
+    assert f"WARNING: version 3 served another models table ({table.path})" in said
+    # what it serves is the version's own run date's
+    assert registry.get_model_version_by_alias(name, "current").tags["run_date"] == "2024-04-07"
+
+
 def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, trained):
     # another data set's config naming the same model: its latest version would know none of the series asked for
     from mlflow import MlflowClient

@@ -3,6 +3,7 @@ summarise; and the pieces the scoring job reuses (read_checked_input, stage, say
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 import time
@@ -108,6 +109,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         title="Evaluation run" if evaluate else "Forecast run",
         note=timeless_note,
     )
+    ahead = future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
+    if ahead and not evaluate:
+        summary.warn(ahead)
     if evaluate:  # it writes no series_results
         summary.reasons_in = ("the status and reason tags of the child runs (filter: "
                               f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
@@ -148,6 +152,17 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                 summary.note += (f"  model {config.tracking.registered_model} not registered: the run wrote no "
                                  "models (no series was modelled, and no fallback forecast any)\n")
     return summary
+
+
+def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
+    """What to say of a run date after tomorrow (a zone ahead of UTC is already on it):
+    allowed, for data that reach ahead (plans, simulations), but seldom meant."""
+    ahead = (dt.date.fromisoformat(run_date) - today).days
+    if ahead <= 1:
+        return None
+    return (f"the run date {run_date} is {ahead} days after today ({today} UTC): from now on the lookups, the "
+            "notebook and readers of the latest run date find its forecasts. A mistyped date? Its rows stay until "
+            "removed (see docs/results.md, Removing a run date)")
 
 
 def _say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, context: tracking.RunContext,
@@ -194,6 +209,7 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
         with job_description(spark, "read the models table's version for serving"):
             table = serving.models_table(spark, models_path, config.output.format, list(config.input.key_columns))
         version = serving.register(context, name, table, run_date, config.forecast.horizon)
+        aliased = serving.point_alias(context, name, version, run_date, table.path)
     except Exception as err:
         logger.exception("registering model %s failed; the run's tables are written all the same", name)
         reason = f"{type(err).__name__}: {err}"
@@ -206,7 +222,7 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
         return (f"  registering model {name} FAILED (the tables are written): {reason.splitlines()[0]}\n"
                 f"  the parent run's tag {REGISTRATION_ERROR_TAG} and the log say why; a rerun of this date "
                 "registers again\n")
-    return f"  registered model {name} version {version}\n"
+    return f"  registered model {name} version {version}\n{aliased}"
 
 
 def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, context) -> None:

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 ARTIFACT_PATH = "forecaster"
 KEY_COLUMNS_TAG = "key_columns"  # on each registered version: the series it can answer for
+# The alias on the version of the latest run date: a backfill's version, numbered after
+# the versions of later dates, must not become what "the newest version" serves.
+SERVED_ALIAS = "current"
 POINTER = "models_pointer.json"
 # The most steps a request may ask for: more is a mistake (a horizon of 10 million took
 # pandas past its last time with a stack trace), and its sampled interval would fill memory.
@@ -273,6 +276,36 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
     version = tracker.create_model_version(name, source, run_id=context.parent_run_id, tags=tags)
     logger.info("registered model %s version %s in %.1fs", name, version.version, time.perf_counter() - started)
     return int(version.version)
+
+
+def point_alias(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str) -> str:
+    """Move SERVED_ALIAS to ``version`` unless the version it is on has a later run date;
+    the summary's lines saying where it is. A failure only warns: the version is registered."""
+    from mlflow.exceptions import MlflowException
+
+    tracker = tracking.client(context.tracking_uri)
+    try:
+        try:
+            current = tracker.get_model_version_by_alias(name, SERVED_ALIAS)
+        except MlflowException:  # no version has it yet
+            current = None
+        theirs = current.tags.get("run_date", "") if current is not None else ""
+        if theirs > run_date:
+            return (f"  alias @{SERVED_ALIAS} stays on version {current.version}, of the later run date {theirs}: "
+                    f"this run's date is earlier (a backfill); serve version {version} by its number if meant\n")
+        tracker.set_registered_model_alias(name, SERVED_ALIAS, str(version))
+    except Exception as err:
+        logger.warning("could not set alias @%s of %s on version %s: %s", SERVED_ALIAS, name, version, err)
+        return f"  alias @{SERVED_ALIAS} of {name} NOT moved to version {version}: {str(err).splitlines()[0]}\n"
+    said = f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS}\n"
+    before = current.tags.get("models_table") if current is not None else None
+    if before is not None and before != redact_url_password(models_path):
+        logger.warning("registered model %s now serves the models table %s; its version %s served %s: another "
+                       "data set naming the same tracking.registered_model?", name, models_path, current.version,
+                       before)
+        said += (f"  WARNING: version {current.version} served another models table ({before}): another data set "
+                 "naming the same tracking.registered_model? Give each its own\n")
+    return said
 
 
 def _save(folder: Path, target: dict, key_types: dict[str, str]) -> Path:
