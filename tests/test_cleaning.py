@@ -196,6 +196,17 @@ def test_steps_of_several_days_keep_one_grid_when_the_first_row_is_dropped(missi
     assert "1 missing or infinite values dropped: their period has a value" in cleaned.notes
 
 
+def test_rows_finer_than_the_frequency_ask_whether_it_is_the_datas_once_merged():
+    quarter_hours = pd.date_range("2024-01-01", periods=4 * 24 * 3, freq="15min").strftime("%Y-%m-%d %H:%M").tolist()
+    daily = clean_history(frame(quarter_hours, [1.0] * len(quarter_hours)), "D", policy())
+    assert daily.history["y"].tolist() == [96.0, 96.0, 96.0]
+    assert "several rows a period merged (96 on average): is forecast.frequency 'D' the data's?" in daily.notes
+    # duplicates at the grid's own times are rows of one period, merged as meant: no question
+    days = [day for day in ("2024-01-01", "2024-01-02", "2024-01-03") for _ in range(4)]
+    assert not any("several rows a period" in note for note in clean_history(frame(days, [1.0] * 12), "D",
+                                                                             policy()).notes)
+
+
 def test_rows_regularly_several_periods_apart_ask_whether_the_frequency_is_the_datas():
     months = pd.date_range("2020-01-01", periods=24, freq="MS").strftime("%Y-%m-%d").tolist()
     monthly = clean_history(frame(months, [float(i) for i in range(24)]), "D", policy())

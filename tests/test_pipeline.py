@@ -120,6 +120,7 @@ def test_progress_counts_the_failed_series_apart_from_failed_task_attempts(job):
 
 def test_failed_and_skipped_rows_say_why(spark, job):
     rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
+    assert "    skipped: too little history 1\n    failed: RuntimeError 1" in job["summary"].format()
     assert rows["skipped"]["reason"] == "too little history: 2 rows, needs at least 9; fallback forecast: naive"
     assert rows["failed"]["reason"] == "RuntimeError: fault injection (reliability.fail_series); fallback forecast: naive"
     assert rows["failed"]["child_run_id"]  # failures are tracked too
@@ -419,7 +420,8 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
-        ("ok", None, "{}", None, "prophet", 0.8),
+        ("ok", None, "{}", "96 duplicate timestamps merged (sum); several rows a period merged (24 on average): "
+         "is forecast.frequency 'D' the data's?", "prophet", 0.8),
         ("ok", "tracking failed: HTTP 503", "{}",
          f"rows regularly 30 periods apart: is forecast.frequency 'D' the data's?; {stale}", "naive", 1.0),
         ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale, "naive", None),
@@ -434,9 +436,15 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
     assert counted.sparse == 1  # said once for the run: is forecast.frequency the data's?
     assert counted.outlying == 1  # as is a count of the modelled series with values far outside the rest
+    assert counted.merged == 1  # and of those with several rows a period: is the frequency the data's?
+    kinds = pipeline.reason_kinds(staged)
+    assert kinds == {"skipped": [("too little history", 2)], "failed": [("ValueError", 1)]}
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
-                                     untracked=counted.untracked)
-    assert "2 of 6 series have no child run: tracking failed for them" in summary.format()
+                                     untracked=counted.untracked, reason_kinds=kinds)
+    said = summary.format()
+    assert "2 of 6 series have no child run: tracking failed for them" in said
+    assert "  why series failed or were skipped: the status and reason columns of series_results\n" \
+           "    skipped: too little history 2\n    failed: ValueError 1\n" in said
 
 
 def test_a_series_without_a_time_is_named_by_its_time_key_as_its_tasks_name_it(spark, fast_config, monkeypatch):

@@ -16,6 +16,7 @@ from forecasting.series import FAILED, SKIPPED, STATUSES
 logger = logging.getLogger(__name__)
 
 EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
+MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the most common first
 
 
 def named_examples(rows: DataFrame, keys: list[str]) -> str:
@@ -45,6 +46,8 @@ class JobSummary:
     output_format: str = "delta"  # whose tables keep the rows a rerun replaced (parquet's do not)
     written: list[str] = field(default_factory=list)  # the tables written so far, while it writes them
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
+    # per status other than ok, the kinds of reason with how many series each (most first)
+    reason_kinds: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def warn(self, said: str, logged: str | None = None) -> None:
         """A warning in the log (``logged``, where the log says more) and a line of the summary."""
@@ -80,6 +83,11 @@ class JobSummary:
             lines.append(f"  open the UI with: mlflow ui --backend-store-uri {self.tracking_uri}")
         if self.counts.get(FAILED) or self.counts.get(SKIPPED):
             lines.append(f"  why series failed or were skipped: {self.reasons_in}")
+            for status, kinds in sorted(self.reason_kinds.items(), key=lambda item: statuses.index(item[0])
+                                        if item[0] in statuses else len(statuses)):
+                shown = "; ".join(f"{kind} {count}" for kind, count in kinds[:MAX_REASON_KINDS])
+                more = f"; {len(kinds) - MAX_REASON_KINDS} other reasons" if len(kinds) > MAX_REASON_KINDS else ""
+                lines.append(f"    {status}: {shown}{more}")
         if self.untracked:
             lines.append(f"  {self.untracked} of {self.total} series have no child run: tracking failed for them "
                          "(their forecasts are written; series_results' reason says why)")

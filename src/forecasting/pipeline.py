@@ -18,7 +18,7 @@ from forecasting import (
     evaluation, forecast_change, io, parent_run, python_worker, realized, redaction, run_overview, spark_training,
     tables, tracking, validation,
 )
-from forecasting.cleaning import OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning import MERGED_NOTE, OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples
 from forecasting.progress import SeriesCounters, StageProgress
@@ -173,12 +173,19 @@ def _say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, cont
     with job_description(spark, "count the series by status"):
         counted = _status_counts(staged)
     summary.counts, summary.untracked = counted.statuses, counted.untracked
+    if any(n for status, n in counted.statuses.items() if status != OK):
+        with job_description(spark, "count the reasons series failed or were skipped"):
+            summary.reason_kinds = reason_kinds(staged)
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                      f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+    if counted.merged:  # a frequency coarser than the data's: its rows summed into periods, said once for the run
+        summary.warn(f"{counted.merged} series have several rows a period (their data_notes say how many), merged "
+                     f"by cleaning.duplicates ({config.cleaning.duplicates}): is forecast.frequency "
+                     f"{config.forecast.frequency!r} the data's? (if the merged values are meant, all is well)")
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                      "the farthest): data errors, or a new level? They were modelled as they are")
@@ -325,8 +332,9 @@ class StagedCounts:
     have no child run (tracking failed), how many have a model (modelled, or forecast by
     the fallback), how many were trained on data that stop well before the run date,
     the series per (status, model, CV MASE bin) its overview draws, how many have
-    rows several periods apart (cleaning's SPARSE_NOTE), and how many modelled ones have
-    values far outside the rest (OUTLIER_NOTE)."""
+    rows several periods apart (cleaning's SPARSE_NOTE), how many modelled ones have
+    values far outside the rest (OUTLIER_NOTE), and how many had several rows a period
+    merged (MERGED_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
@@ -334,6 +342,11 @@ class StagedCounts:
     overview: run_overview.Overview
     sparse: int = 0
     outlying: int = 0
+    merged: int = 0
+
+
+# a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
+REASON_KIND = r"^(?:[0-9]+ )?([^:;(]*)"
 
 
 def _status_counts(staged: DataFrame) -> StagedCounts:
@@ -344,7 +357,8 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
         F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
         F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
-        F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"))
+        F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"),
+        F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -353,7 +367,19 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
                                      noted=sum(row["noted"] for row in rows))
     return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
                         sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
-                        sum(row["outlying"] for row in rows))
+                        sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows))
+
+
+def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
+    """Per status other than ok, how many series gave each kind of reason, most first: a
+    reason's words before its first colon, semicolon or bracket, without a leading count
+    ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError")."""
+    kind = F.trim(F.regexp_extract(F.coalesce(F.col("reason"), F.lit("no reason")), REASON_KIND, 1))
+    rows = staged.where(F.col("status") != OK).groupBy("status", kind.alias("kind")).count().collect()
+    kinds: dict[str, list[tuple[str, int]]] = {}
+    for row in sorted(rows, key=lambda row: (-row["count"], row["kind"])):
+        kinds.setdefault(row["status"], []).append((row["kind"] or "no reason", row["count"]))
+    return kinds
 
 
 def _log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.Overview, config: JobConfig,
