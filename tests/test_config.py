@@ -647,3 +647,12 @@ def test_a_target_or_time_column_that_is_also_a_key_names_the_setting_and_why():
         load_config(None, ["input.target_column=item"])
     with pytest.raises(ConfigError, match=r"'input.key_columns' and input.time_column both name 'store'"):
         load_config(None, ["input.time_column=store"])
+
+
+def test_a_key_given_without_its_section_is_named_with_it():
+    with pytest.raises(ConfigError, match=r"unknown config key 'horizon' \(did you mean 'forecast.horizon'\?\)"):
+        load_config(None, ["horizon=12"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'tuning.horizon' \(did you mean 'forecast.horizon'\?\)"):
+        load_config(None, ["tuning.horizon=12"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'no_such_thing'$"):
+        load_config(None, ["no_such_thing=1"])

@@ -394,3 +394,31 @@ def test_a_child_run_not_found_on_a_server_says_where_without_its_password(monke
     config = load_config(None, ["tracking.uri=https://ana:hunter2@mlflow.example.com"])
     status, where = lookup._child_run(config, "abc")
     assert status == "not found at https://ana:(redacted)@mlflow.example.com" and where == []
+
+
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_meant(tmp_path, monkeypatch, caplog,
+                                                                                    fmt):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    results = pa.table({"airport": ["JFK", "LGA", "EWR", None], "terminal": ["1", "1", "2", "1"],
+                        "status": ["ok"] * 4})
+    folder = tmp_path / "out" / "series_results"
+    if fmt == "delta":
+        write_deltalake(str(folder), results)
+    else:
+        (folder / "run_date=2024-01-01").mkdir(parents=True)
+        pq.write_table(results, folder / "run_date=2024-01-01" / "part-0.parquet")
+    monkeypatch.chdir(tmp_path)
+    settings = ["--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[airport, terminal]",
+                "--set", f"output.format={fmt}"]
+    assert forecasting_main(["series", *settings, "airport=jfk", "terminal=1"]) == 1
+    assert "no series airport=jfk terminal=1 in" in caplog.text and "; did you mean airport=JFK terminal=1?" in caplog.text
+    caplog.clear()
+    assert forecasting_main(["series", *settings, "airport=EWR", "terminal=3"]) == 1
+    assert "; did you mean airport=EWR terminal=2?" in caplog.text
+    caplog.clear()
+    assert forecasting_main(["series", *settings, "airport=SFO", "terminal=9"]) == 1
+    assert "no series airport=SFO terminal=9 in" in caplog.text and "did you mean" not in caplog.text

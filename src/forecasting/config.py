@@ -265,7 +265,11 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         key = _join(prefix, unknown[0])
         close = difflib.get_close_matches(unknown[0], fields, n=1)
-        hint = f" (did you mean '{_join(prefix, close[0])}'?)" if close else ""
+        # a key of another section, given without it (horizon for forecast.horizon)
+        elsewhere = [] if close else difflib.get_close_matches(unknown[0], _dotted_keys(JobConfig), n=1) or [
+            path for path in _dotted_keys(JobConfig) if path.rsplit(".", 1)[-1] == unknown[0]][:1]
+        hint = (f" (did you mean '{_join(prefix, close[0])}'?)" if close else
+                f" (did you mean '{elsewhere[0]}'?)" if elsewhere else "")
         raise ConfigError(f"unknown config key '{key}'{hint}")
     values = {}
     for name, field in fields.items():
@@ -277,6 +281,17 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             continue
         values[name] = _coerce(hints[name], data[name], key)
     return cls(**values)
+
+
+def _dotted_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every key of a config dataclass, its sections' keys as section.key."""
+    keys = []
+    for name, hint in typing.get_type_hints(cls).items():
+        if dataclasses.is_dataclass(hint):
+            keys += _dotted_keys(hint, _join(prefix, name))
+        else:
+            keys.append(_join(prefix, name))
+    return keys
 
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:

@@ -203,19 +203,7 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    if fmt == "delta":
-        from deltalake import DeltaTable
-
-        dataset = DeltaTable(str(path)).to_pyarrow_dataset()
-    else:
-        dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
-        # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
-        added = {}
-        for fragment in dataset.get_fragments():
-            added.update({f.name: f for f in fragment.physical_schema if f.name not in dataset.schema.names})
-        if added:
-            dataset = ds.dataset(str(path), format="parquet", partitioning="hive",
-                                 schema=pa.schema([*dataset.schema, *added.values()]))
+    dataset = _dataset(path, fmt)
     missing = [column for column in keys if column not in dataset.schema.names]
     if missing:
         raise LookupError(f"{path} has no column {', '.join(missing)}; it has {', '.join(dataset.schema.names)}")
@@ -239,6 +227,32 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
     # times as read_table gives them, whichever way a file stored them (a parquet table's
     # older dates as INT96, its newer in UTC)
     return _from_arrow(table)
+
+
+def _dataset(path: str | Path, fmt: str):
+    """An output table as a pyarrow dataset, every column any of its files has."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if fmt == "delta":
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(path)).to_pyarrow_dataset()
+    dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+    # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
+    added = {}
+    for fragment in dataset.get_fragments():
+        added.update({f.name: f for f in fragment.physical_schema if f.name not in dataset.schema.names})
+    if added:
+        dataset = ds.dataset(str(path), format="parquet", partitioning="hive",
+                             schema=pa.schema([*dataset.schema, *added.values()]))
+    return dataset
+
+
+def series_keys(path: str | Path, key_columns: list[str], fmt: str = "delta") -> list[dict[str, str]]:
+    """Every series of an output table, each its key columns' values as text (tracking.key_text)."""
+    table = _dataset(path, fmt).to_table(columns=list(key_columns)).group_by(list(key_columns)).aggregate([])
+    return [{column: tracking.key_text(value) for column, value in row.items()} for row in table.to_pylist()]
 
 
 def _typed(text: str, column_type):

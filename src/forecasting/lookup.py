@@ -5,6 +5,7 @@ helpers of ``forecasting.explore``: no Spark session, no JVM.
 """
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     paths = tables.table_paths(config)
     results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
     if results.empty:
-        raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}")
+        raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}"
+                       f"{_similar(paths[tables.SERIES_RESULTS], keys, config.output.format)}")
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
@@ -224,6 +226,20 @@ def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
         raise NotFound(f"{path} holds series keyed by {', '.join([*keys, *others])}, but the config's key columns "
                        f"are {', '.join(keys)}: give the --config of the job that wrote it")
     return rows
+
+
+def _similar(path: str, keys: dict[str, str], fmt: str) -> str:
+    """The table's series a mistyped one most likely meant (another case, a letter off), as
+    the not-found message's end; "" where none is close."""
+    try:  # compared by their values alone: the column names they share would make any two alike
+        known = {"/".join(series.values()): describe(series) for series in explore.series_keys(path, list(keys), fmt)}
+    except Exception as err:  # only a hint: the answer stays "not found"
+        logger.debug("could not list the series of %s: %s", path, err)
+        return ""
+    asked = "/".join(keys.values())
+    same_case = [values for values in known if values.lower() == asked.lower()]
+    close = same_case or difflib.get_close_matches(asked, known, n=3, cutoff=0.75)
+    return f"; did you mean {' or '.join(known[values] for values in close)}?" if close else ""
 
 
 def _child_run(config: JobConfig, run_id) -> tuple[str | None, list[str]]:
