@@ -393,6 +393,10 @@ def test_a_csv_file_with_another_separator_is_named_with_the_option_that_reads_i
         check_input(df, fast_config(*settings), "2024-01-31")
     df, _ = io.read_input(spark, fast_config(*settings, "input.options.sep=;"))
     assert check_input(df, fast_config(*settings, "input.options.sep=;"), "2024-01-31").rows == 1
+    (tmp_path / "sales.csv").write_text("store\titem\tdate\tsales\na\tx\t2024-01-01\t1\n")  # tab-separated
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match=r"The header reads as one column holding '\\t': set input\.options\.sep"):
+        check_input(df, fast_config(*settings), "2024-01-31")
 
 
 def test_the_reader_options_the_config_knows_are_the_running_sparks_own(spark):
