@@ -422,3 +422,27 @@ def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_me
     caplog.clear()
     assert forecasting_main(["series", *settings, "airport=SFO", "terminal=9"]) == 1
     assert "no series airport=SFO terminal=9 in" in caplog.text and "did you mean" not in caplog.text
+
+
+def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_path, monkeypatch, capsys):
+    from forecasting import tracking
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("forecasting")
+    settings = ["--set", f"tracking.uri={store}", "--set", "tracking.experiment=forecasting"]
+
+    def ran(output):
+        tags = {tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-03-31",
+                tracking.OUTPUT_PATH_TAG: output}
+        tracker.set_terminated(tracker.create_run(experiment, tags=tags).info.run_id)
+
+    ran("/data/sales/output")
+    assert forecasting_main(["runs", *settings]) == 0
+    assert "output" not in capsys.readouterr().out.splitlines()[0].split()  # one output: nothing to tell apart
+    ran("/data/weekly/output")
+    assert forecasting_main(["runs", *settings]) == 0
+    header, newest, oldest = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "output"
+    assert newest.endswith("/data/weekly/output") and oldest.endswith("/data/sales/output")

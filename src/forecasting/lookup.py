@@ -64,10 +64,13 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": status_counts(run.data.metrics),
             "parent_run_id": run.info.run_id,
+            "output": run.data.tags.get(tracking.OUTPUT_PATH_TAG, ""),
         }
         for run in runs
     ]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    listed = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "output"])
+    # configs sharing an experiment (its default name) list each other's runs: which wrote where
+    return listed if listed["output"].nunique() > 1 else listed[RUN_COLUMNS]
 
 
 def _count_text(value: float | None) -> str:
