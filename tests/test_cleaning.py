@@ -200,10 +200,16 @@ def test_rows_finer_than_the_frequency_ask_whether_it_is_the_datas_once_merged()
     quarter_hours = pd.date_range("2024-01-01", periods=4 * 24 * 3, freq="15min").strftime("%Y-%m-%d %H:%M").tolist()
     daily = clean_history(frame(quarter_hours, [1.0] * len(quarter_hours)), "D", policy())
     assert daily.history["y"].tolist() == [96.0, 96.0, 96.0]
-    assert "several rows a period merged (96 on average): is forecast.frequency 'D' the data's?" in daily.notes
-    # duplicates at the grid's own times are rows of one period, merged as meant: no question
+    assert "several rows a period merged (96 on average) into 'D' periods" in daily.notes
+    # duplicates at the grid's own times are rows of one period, merged as meant: not noted
     days = [day for day in ("2024-01-01", "2024-01-02", "2024-01-03") for _ in range(4)]
     assert not any("several rows a period" in note for note in clean_history(frame(days, [1.0] * 12), "D",
+                                                                             policy()).notes)
+    # nor a row off the grid each period, and one more every other period: 1.5 a period
+    mornings = pd.date_range("2024-01-01 06:00", periods=20, freq="D")
+    evenings = pd.date_range("2024-01-01 18:00", periods=10, freq="2D")
+    times = mornings.append(evenings).sort_values().strftime("%Y-%m-%d %H:%M").tolist()
+    assert not any("several rows a period" in note for note in clean_history(frame(times, [1.0] * 30), "D",
                                                                              policy()).notes)
 
 

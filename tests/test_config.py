@@ -654,5 +654,14 @@ def test_a_key_given_without_its_section_is_named_with_it():
         load_config(None, ["horizon=12"])
     with pytest.raises(ConfigError, match=r"unknown config key 'tuning.horizon' \(did you mean 'forecast.horizon'\?\)"):
         load_config(None, ["tuning.horizon=12"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'gaps' \(did you mean 'cleaning.gaps'\?\)"):
+        load_config(None, ["gaps=zero"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'horizn' \(did you mean 'forecast.horizon'\?\)"):
+        load_config(None, ["horizn=12"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'input.delimiter' \(a Spark reader option goes under "
+                                          r"input.options: 'input.options.delimiter'\)"):
+        load_config(None, ["input.delimiter=;"])
     with pytest.raises(ConfigError, match=r"unknown config key 'no_such_thing'$"):
         load_config(None, ["no_such_thing=1"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'delimiter'$"):  # like no key closely enough
+        load_config(None, ["delimiter=;"])

@@ -1,6 +1,7 @@
 """The pure parts of ``python -m forecasting``; tests/test_pipeline.py runs it on a real job's output."""
 import re
 import socket
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -435,14 +436,16 @@ def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_
 
     def ran(output):
         tags = {tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-03-31",
-                tracking.OUTPUT_PATH_TAG: output}
+                **({tracking.OUTPUT_PATH_TAG: output} if output else {})}
         tracker.set_terminated(tracker.create_run(experiment, tags=tags).info.run_id)
+        time.sleep(0.01)  # listed newest first, by their start in milliseconds
 
     ran("/data/sales/output")
+    ran("")  # a run from before runs were tagged with their output: not an output of its own
     assert forecasting_main(["runs", *settings]) == 0
     assert "output" not in capsys.readouterr().out.splitlines()[0].split()  # one output: nothing to tell apart
     ran("/data/weekly/output")
     assert forecasting_main(["runs", *settings]) == 0
-    header, newest, oldest = capsys.readouterr().out.splitlines()
+    header, newest, untagged, oldest = capsys.readouterr().out.splitlines()
     assert header.split()[-1] == "output"
     assert newest.endswith("/data/weekly/output") and oldest.endswith("/data/sales/output")

@@ -420,8 +420,8 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
-        ("ok", None, "{}", "96 duplicate timestamps merged (sum); several rows a period merged (24 on average): "
-         "is forecast.frequency 'D' the data's?", "prophet", 0.8),
+        ("ok", None, "{}", "96 duplicate timestamps merged (sum); several rows a period merged (24 on average) "
+         "into 'D' periods", "prophet", 0.8),
         ("ok", "tracking failed: HTTP 503", "{}",
          f"rows regularly 30 periods apart: is forecast.frequency 'D' the data's?; {stale}", "naive", 1.0),
         ("failed", "ValueError: x; tracking failed: connection refused", "{}", stale, "naive", None),
@@ -436,9 +436,16 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
     assert counted.sparse == 1  # said once for the run: is forecast.frequency the data's?
     assert counted.outlying == 1  # as is a count of the modelled series with values far outside the rest
-    assert counted.merged == 1  # and of those with several rows a period: is the frequency the data's?
+    assert counted.merged == 1 and counted.merged_not_ok == 0  # and of those with several rows a period merged
     kinds = pipeline.reason_kinds(staged)
     assert kinds == {"skipped": [("too little history", 2)], "failed": [("ValueError", 1)]}
+    # a leading count is not part of the kind, and the summary shows the commonest few
+    many = spark.createDataFrame([("skipped", f"{n} missing periods") for n in (3, 12)]
+                                 + [("failed", f"Error{k}: x") for k in range(7)], "status string, reason string")
+    assert pipeline.reason_kinds(many)["skipped"] == [("missing periods", 2)]
+    shown = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 7},
+                                   reason_kinds=pipeline.reason_kinds(many)).format()
+    assert "    failed: Error0 1; Error1 1; Error2 1; Error3 1; Error4 1; 2 other reasons" in shown
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked, reason_kinds=kinds)
     said = summary.format()
@@ -485,6 +492,22 @@ def test_the_overviews_cv_mase_bins_hold_each_modelled_series_once_and_its_worst
     worst = run_overview.worst_series(staged, ["store"])
     assert worst[:3] == [("s7", 250.0, "prophet"), ("s6", 10.0, "prophet"), ("s5", 9.99, "prophet")]
     assert len(worst) == run_overview.WORST and all(math.isfinite(mase) for _, mase, _ in worst)
+
+
+def test_quarter_hours_left_at_the_daily_default_and_a_future_run_date_are_each_said_in_the_summary(spark, tmp_path):
+    # a new user's first run: 15-minute readings, the default daily frequency, a mistyped year
+    today = dt.datetime.now(dt.timezone.utc).date()
+    times = pd.date_range(pd.Timestamp(today) - pd.Timedelta(days=3), periods=4 * 24 * 3, freq="15min")
+    source = pd.concat([pd.DataFrame({"meter": meter, "ds": times, "y": 1.0}) for meter in ("m1", "m2")])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d %H:%M")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["meter"]))
+    run_date = (today + dt.timedelta(days=365)).isoformat()
+    said = pipeline.run_job(spark, config, run_date).format()
+    assert f"the run date {run_date} is 365 days after today ({today} UTC)" in said
+    assert ("2 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their "
+            "data_notes say how many), 2 of them then skipped or failed (their reason says why): is "
+            "forecast.frequency 'D' the data's?") in said
+    assert "    skipped: too little history 2" in said
 
 
 def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):

@@ -293,7 +293,7 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     assert registered("2024-03-31")[1] == f"  alias @current on version 1: serve models:/{name}@current\n"
     # a backfill's version is numbered last, but the alias stays on the later date's
     version, said = registered("2024-03-24")
-    assert version == 2 and said.startswith("  alias @current stays on version 1, of the later run date 2024-03-31")
+    assert version == 2 and said.startswith("  alias @current not moved: version 1 has the later run date 2024-03-31")
     assert int(registry.get_model_version_by_alias(name, "current").version) == 1
     # a rerun of the latest date, and a later date, move it
     assert registered("2024-03-31")[0] == 3 and int(registry.get_model_version_by_alias(name, "current").version) == 3
@@ -303,6 +303,22 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     assert f"WARNING: version 3 served another models table ({table.path})" in said
     # what it serves is the version's own run date's
     assert registry.get_model_version_by_alias(name, "current").tags["run_date"] == "2024-04-07"
+    # versions from before the alias, the latest date's among them: a backfill sets it there, not on itself
+    registry.delete_registered_model_alias(name, "current")
+    version, said = registered("2024-03-17")
+    assert said.startswith("  alias @current set on version 4: version 4 has the later run date 2024-04-07")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == 4
+    # the aliased version deleted: the next backfill compares with every version left, not with the alias
+    registry.delete_model_version(name, "4")
+    version, said = registered("2024-03-10")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == 3  # 2024-03-31, the latest left
+    # a registry that fails to set it: said, and the version stays registered
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MlflowClient, "set_registered_model_alias",
+                      lambda *args: (_ for _ in ()).throw(MlflowException("HTTP 503")))
+        version, said = registered("2024-05-01")
+    assert said == f"  alias @current of {name} NOT moved to version {version}: HTTP 503\n"
+    assert int(registry.get_model_version_by_alias(name, "current").version) == 3
 
 
 def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, trained):

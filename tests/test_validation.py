@@ -370,7 +370,8 @@ def test_a_file_of_another_format_than_input_format_names_the_setting_not_a_retr
     # a CSV file read as parquet: Spark's footer error, an InputError (exit 3) that names input.format
     as_parquet = fast_config(f"input.path={tmp_path / 'sales.csv'}", "input.format=parquet", *columns)
     with pytest.raises(InputError, match=r"cannot read input parquet .*sales\.csv': \[FAILED_READ_FILE.* \(is input\.format 'parquet' "
-                                         r"the files' format\?"):
+                                         r"the files' format\? Text files need input\.format: csv; "
+                                         r"input\.options\.ignoreCorruptFiles: true skips a damaged file\)$"):
         df, _ = io.read_input(spark, as_parquet)
         check_input(df, as_parquet, "2024-01-31")
     # a parquet file read as CSV: its bytes as one column's name
@@ -397,6 +398,12 @@ def test_a_csv_file_with_another_separator_is_named_with_the_option_that_reads_i
     df, _ = io.read_input(spark, fast_config(*settings))
     with pytest.raises(InputError, match=r"The header reads as one column holding '\\t': set input\.options\.sep"):
         check_input(df, fast_config(*settings), "2024-01-31")
+    # a separator given, but not the file's
+    wrong = fast_config(*settings, "input.options.sep=;")
+    df, _ = io.read_input(spark, wrong)
+    with pytest.raises(InputError, match=r"holding '\\t': set input\.options\.sep: '\\t' \(input\.options\.sep is "
+                                         r"';'\)\.$"):
+        check_input(df, wrong, "2024-01-31")
 
 
 def test_the_reader_options_the_config_knows_are_the_running_sparks_own(spark):

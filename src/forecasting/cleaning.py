@@ -27,7 +27,8 @@ class Cleaned:
 STALE_NOTE = "last observation "
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
 SPARSE_NOTE = "rows regularly "
-# A series with several rows a period, most of them off its grid: data finer than the frequency
+# A series with several rows a period, most of them off its grid: data finer than the frequency,
+# summed into it as meant (daily sales into weeks) or not (15-minute readings left at daily)
 MERGED_NOTE = "several rows a period merged"
 # In the note on values far outside the rest of their series: data errors, often (a
 # unit slip, a placeholder such as 999999), which the model takes as they are
@@ -178,8 +179,7 @@ def clean_history(
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
         result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
-            result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average): is forecast.frequency "
-                                f"{frequency!r} the data's?")
+            result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")
         overflowed = int((~np.isfinite(frame["y"].to_numpy())).sum())
         if overflowed:  # values near float64's largest: no value to model, nor to fill from
             result.rejection = (f"values too large: merging duplicate timestamps ({policy.duplicates}) "

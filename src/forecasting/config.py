@@ -265,11 +265,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         key = _join(prefix, unknown[0])
         close = difflib.get_close_matches(unknown[0], fields, n=1)
-        # a key of another section, given without it (horizon for forecast.horizon)
-        elsewhere = [] if close else difflib.get_close_matches(unknown[0], _dotted_keys(JobConfig), n=1) or [
-            path for path in _dotted_keys(JobConfig) if path.rsplit(".", 1)[-1] == unknown[0]][:1]
-        hint = (f" (did you mean '{_join(prefix, close[0])}'?)" if close else
-                f" (did you mean '{elsewhere[0]}'?)" if elsewhere else "")
+        hint = f" (did you mean '{_join(prefix, close[0])}'?)" if close else _elsewhere(unknown[0], prefix)
         raise ConfigError(f"unknown config key '{key}'{hint}")
     values = {}
     for name, field in fields.items():
@@ -281,6 +277,22 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             continue
         values[name] = _coerce(hints[name], data[name], key)
     return cls(**values)
+
+
+def _elsewhere(name: str, prefix: str) -> str:
+    """The hint for a key no field of its section is like: the key of that name in another
+    section (horizon for forecast.horizon), or, in input, a reader option's place."""
+    keys = _dotted_keys(JobConfig)
+    same = [key for key in keys if key.rsplit(".", 1)[-1] == name]
+    if same:
+        return f" (did you mean '{same[0]}'?)"
+    if prefix == "input":
+        return f" (a Spark reader option goes under input.options: 'input.options.{name}')"
+    leaves: dict[str, str] = {}
+    for key in keys:  # a name in two sections: the first's (forecast.horizon, not cross_validation.horizon)
+        leaves.setdefault(key.rsplit(".", 1)[-1], key)
+    close = difflib.get_close_matches(name, leaves, n=1, cutoff=0.8)
+    return f" (did you mean '{leaves[close[0]]}'?)" if close else ""
 
 
 def _dotted_keys(cls: type, prefix: str = "") -> list[str]:

@@ -94,7 +94,8 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
         complaint = unreadable_complaint(str(err))
         if complaint is None:
             raise
-        hint = (f" (is input.format {source.format!r} the files' format? Text files need input.format: csv)"
+        hint = (f" (is input.format {source.format!r} the files' format? Text files need input.format: csv; "
+                "input.options.ignoreCorruptFiles: true skips a damaged file)"
                 if "FOOTER" in complaint or "not a Parquet file" in complaint else "")
         raise InputError(f"cannot read input {source.format} '{source.path}': {complaint}{hint}") from None
     if delta:

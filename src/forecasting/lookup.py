@@ -70,7 +70,8 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
     ]
     listed = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "output"])
     # configs sharing an experiment (its default name) list each other's runs: which wrote where
-    return listed if listed["output"].nunique() > 1 else listed[RUN_COLUMNS]
+    # (runs from before the tag have none: not an output of their own)
+    return listed if listed["output"].replace("", None).nunique() > 1 else listed[RUN_COLUMNS]
 
 
 def _count_text(value: float | None) -> str:

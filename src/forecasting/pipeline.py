@@ -182,10 +182,15 @@ def _say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, cont
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                      f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
-    if counted.merged:  # a frequency coarser than the data's: its rows summed into periods, said once for the run
-        summary.warn(f"{counted.merged} series have several rows a period (their data_notes say how many), merged "
-                     f"by cleaning.duplicates ({config.cleaning.duplicates}): is forecast.frequency "
-                     f"{config.forecast.frequency!r} the data's? (if the merged values are meant, all is well)")
+    if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
+        merged = (f"{counted.merged} series had several rows a period merged into {config.forecast.frequency!r} "
+                  f"periods by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many)")
+        if counted.merged_not_ok:
+            summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
+                         f"is forecast.frequency {config.forecast.frequency!r} the data's?")
+        else:
+            logger.info("%s", merged)
+            summary.note += f"  {merged}\n"
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                      "the farthest): data errors, or a new level? They were modelled as they are")
@@ -343,6 +348,7 @@ class StagedCounts:
     sparse: int = 0
     outlying: int = 0
     merged: int = 0
+    merged_not_ok: int = 0  # of them, skipped or failed
 
 
 # a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
@@ -358,7 +364,8 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
         F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"),
-        F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"))
+        F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"),
+        F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -367,7 +374,8 @@ def _status_counts(staged: DataFrame) -> StagedCounts:
                                      noted=sum(row["noted"] for row in rows))
     return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
                         sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
-                        sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows))
+                        sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows),
+                        sum(row["merged_not_ok"] for row in rows))
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:

@@ -279,31 +279,40 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
 
 
 def point_alias(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str) -> str:
-    """Move SERVED_ALIAS to ``version`` unless the version it is on has a later run date;
-    the summary's lines saying where it is. A failure only warns: the version is registered."""
+    """Move SERVED_ALIAS to ``version`` unless another version of the model has a later run
+    date (a backfill's version comes last); the summary's lines saying where it is. A
+    failure only warns: the version is registered."""
     from mlflow.exceptions import MlflowException
 
     tracker = tracking.client(context.tracking_uri)
     try:
+        # every version, not only the alias's: versions from before the alias, or the aliased one deleted
+        others = [v for v in tracker.search_model_versions(f"name = '{name}'") if int(v.version) != version]
+        later = max(others, key=lambda v: (v.tags.get("run_date", ""), int(v.version)), default=None)
         try:
-            current = tracker.get_model_version_by_alias(name, SERVED_ALIAS)
-        except MlflowException:  # no version has it yet
-            current = None
-        theirs = current.tags.get("run_date", "") if current is not None else ""
-        if theirs > run_date:
-            return (f"  alias @{SERVED_ALIAS} stays on version {current.version}, of the later run date {theirs}: "
-                    f"this run's date is earlier (a backfill); serve version {version} by its number if meant\n")
+            before = tracker.get_model_version_by_alias(name, SERVED_ALIAS)
+        except MlflowException as err:
+            if "not found" not in str(err).lower():  # only a missing alias is "none yet"
+                raise
+            before = None
+        if later is not None and later.tags.get("run_date", "") > run_date:
+            backfill = (f"version {later.version} has the later run date {later.tags['run_date']} (this run's date "
+                        f"is earlier: a backfill); serve version {version} by its number if meant\n")
+            if before is not None:
+                return f"  alias @{SERVED_ALIAS} not moved: {backfill}"
+            # versions registered before the alias: it goes where it would have been
+            tracker.set_registered_model_alias(name, SERVED_ALIAS, str(later.version))
+            return f"  alias @{SERVED_ALIAS} set on version {later.version}: {backfill}"
         tracker.set_registered_model_alias(name, SERVED_ALIAS, str(version))
     except Exception as err:
         logger.warning("could not set alias @%s of %s on version %s: %s", SERVED_ALIAS, name, version, err)
         return f"  alias @{SERVED_ALIAS} of {name} NOT moved to version {version}: {str(err).splitlines()[0]}\n"
     said = f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS}\n"
-    before = current.tags.get("models_table") if current is not None else None
-    if before is not None and before != redact_url_password(models_path):
+    table = before.tags.get("models_table") if before is not None else None
+    if table is not None and table != redact_url_password(models_path):
         logger.warning("registered model %s now serves the models table %s; its version %s served %s: another "
-                       "data set naming the same tracking.registered_model?", name, models_path, current.version,
-                       before)
-        said += (f"  WARNING: version {current.version} served another models table ({before}): another data set "
+                       "data set naming the same tracking.registered_model?", name, models_path, before.version, table)
+        said += (f"  WARNING: version {before.version} served another models table ({table}): another data set "
                  "naming the same tracking.registered_model? Give each its own\n")
     return said
 

@@ -180,12 +180,13 @@ def _check_columns(df: DataFrame, config: JobConfig) -> None:
 def _csv_header_hint(columns: list[str], options: dict) -> str:
     """What a CSV header that names none of the configured columns most likely means."""
     header = [c for c in columns if c != MALFORMED_ROW]
-    if len(header) == 1:  # checked first: a tab is not printable
+    given = [value for name, value in options.items() if name.lower() in ("sep", "delimiter")]
+    if len(header) == 1:
         found = [s for s in SEPARATORS if s in header[0]]
-        if found and not any(name.lower() in ("sep", "delimiter") for name in options):
-            return (f" The header reads as one column holding {found[0]!r}: set input.options.sep: {found[0]!r} "
-                    "(Spark's own default is a comma).")
-    if any(c.startswith("PAR1") or any(not ch.isprintable() for ch in c) for c in header):
+        if found:
+            now = f"input.options.sep is {given[0]!r}" if given else "Spark's own default is a comma"
+            return f" The header reads as one column holding {found[0]!r}: set input.options.sep: {found[0]!r} ({now})."
+    if any(c.startswith("PAR1") or any(not ch.isprintable() and not ch.isspace() for ch in c) for c in header):
         return (" The header is not text: a parquet file (it starts with PAR1)? Set input.format to the "
                 "files' format.")
     return ""
