@@ -23,7 +23,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import job_summary, pipeline, python_worker, run_overview, tables, tracking
+from forecasting import job_summary, pipeline, python_worker, run_overview, run_report, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 from forecasting.config_schema import RESERVED_KEY_NAMES
@@ -337,9 +337,9 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
 
 def test_a_run_date_after_tomorrow_is_warned_of_since_readers_take_it_as_the_latest():
     today = dt.date(2026, 12, 4)
-    assert pipeline.future_run_date_warning("2026-12-05", today) is None  # a zone ahead of UTC is on it
-    assert pipeline.future_run_date_warning("2026-11-01", today) is None
-    said = pipeline.future_run_date_warning("2027-06-01", today)
+    assert run_report.future_run_date_warning("2026-12-05", today) is None  # a zone ahead of UTC is on it
+    assert run_report.future_run_date_warning("2026-11-01", today) is None
+    said = run_report.future_run_date_warning("2027-06-01", today)
     assert said.startswith("the run date 2027-06-01 is 179 days after today (2026-12-04 UTC): from now on")
     assert "docs/results.md, Removing a run date" in said
 
@@ -430,21 +430,21 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "data errors, or a new level? Modelled as they are", "prophet", 9.0),
         ("skipped", "too little history", "{}", "1 value far outside the rest (...)", "naive", None),  # not modelled
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
-    counted = pipeline._status_counts(staged)
+    counted = run_report.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2
     assert counted.models == 5  # the first skipped series had no fallback forecast
     assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
     assert counted.sparse == 1  # said once for the run: is forecast.frequency the data's?
     assert counted.outlying == 1  # as is a count of the modelled series with values far outside the rest
     assert counted.merged == 1 and counted.merged_not_ok == 0  # and of those with several rows a period merged
-    kinds = pipeline.reason_kinds(staged)
+    kinds = run_report.reason_kinds(staged)
     assert kinds == {"skipped": [("too little history", 2)], "failed": [("ValueError", 1)]}
     # a leading count is not part of the kind, and the summary shows the commonest few
     many = spark.createDataFrame([("skipped", f"{n} missing periods") for n in (3, 12)]
                                  + [("failed", f"Error{k}: x") for k in range(7)], "status string, reason string")
-    assert pipeline.reason_kinds(many)["skipped"] == [("missing periods", 2)]
+    assert run_report.reason_kinds(many)["skipped"] == [("missing periods", 2)]
     shown = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 7},
-                                   reason_kinds=pipeline.reason_kinds(many)).format()
+                                   reason_kinds=run_report.reason_kinds(many)).format()
     assert "    failed: Error0 1; Error1 1; Error2 1; Error3 1; Error4 1; 2 other reasons" in shown
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked, reason_kinds=kinds)
@@ -472,7 +472,7 @@ def test_an_overview_that_cannot_be_drawn_only_warns_the_tables_being_written(sp
         raise OSError("disk full")
 
     monkeypatch.setattr(run_overview, "worst_series", broken)
-    pipeline._log_overview(spark, None, run_overview.Overview(), fast_config(), None, "Forecast run 2024-03-31")
+    run_report.log_overview(spark, None, run_overview.Overview(), fast_config(), None, "Forecast run 2024-03-31")
     assert "could not log the run's overview picture (disk full): its tables are written" in caplog.text
 
 
@@ -481,7 +481,7 @@ def test_the_overviews_cv_mase_bins_hold_each_modelled_series_once_and_its_worst
     staged = spark.createDataFrame(
         [("ok", "prophet", value, f"s{i}") for i, value in enumerate(values)] + [("failed", "naive", 5.0, "f")],
         "status string, model string, cv_mase double, store string")
-    counted = pipeline._status_counts(staged.withColumns(
+    counted = run_report.status_counts(staged.withColumns(
         {"reason": F.lit(None).cast("string"), "model_json": F.lit("{}"), "data_notes": F.lit(None).cast("string")}))
     edges = run_overview.MASE_EDGES
     expected = [0] * (len(edges) + 1)

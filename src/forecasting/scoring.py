@@ -28,7 +28,8 @@ from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.config_checks import frequency_offset
 from forecasting.job_summary import JobSummary, finishing, named_examples
-from forecasting.pipeline import read_checked_input, say_stale, stage
+from forecasting.pipeline import read_checked_input, stage
+from forecasting.run_report import say_stale
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
 

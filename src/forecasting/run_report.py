@@ -1,0 +1,169 @@
+"""What a finished run says of its staged results, in its summary and log: the series by
+status and by kind of reason, the series worth a look (data that stopped early, rows
+several periods apart or several a period, values far outside the rest), the changes
+since the run date before, the overview picture on the parent run."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking
+from forecasting.cleaning import MERGED_NOTE, OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.config import JobConfig
+from forecasting.job_summary import JobSummary, named_examples
+from forecasting.series import OK
+from forecasting.spark_session import job_description
+
+logger = logging.getLogger(__name__)
+
+# cleaning's note, among a series' data_notes, that its data stop well before the run date
+STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
+
+
+def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
+    """What to say of a run date after tomorrow (a zone ahead of UTC is already on it):
+    allowed, for data that reach ahead (plans, simulations), but seldom meant."""
+    ahead = (dt.date.fromisoformat(run_date) - today).days
+    if ahead <= 1:
+        return None
+    return (f"the run date {run_date} is {ahead} days after today ({today} UTC): from now on the lookups, the "
+            "notebook and readers of the latest run date find its forecasts. A mistyped date? Its rows stay until "
+            "removed (see docs/results.md, Removing a run date)")
+
+
+def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, context: tracking.RunContext,
+                summary: JobSummary, earlier: str | None, compared: str | None):
+    """Count the staged results by status into ``summary``, and say what the run's user
+    should look at: stale, sparse and outlying series, the changes since the earlier
+    run date and how its forecasts did, the overview picture, untracked series."""
+    with job_description(spark, "count the series by status"):
+        counted = status_counts(staged)
+    summary.counts, summary.untracked = counted.statuses, counted.untracked
+    if any(n for status, n in counted.statuses.items() if status != OK):
+        with job_description(spark, "count the reasons series failed or were skipped"):
+            summary.reason_kinds = reason_kinds(staged)
+    if counted.stale:
+        with job_description(spark, "name the series trained on old data"):
+            _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
+    if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
+        summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
+                     f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+    if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
+        merged = (f"{counted.merged} series had several rows a period merged into {config.forecast.frequency!r} "
+                  f"periods by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many)")
+        if counted.merged_not_ok:
+            summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
+                         f"is forecast.frequency {config.forecast.frequency!r} the data's?")
+        else:
+            logger.info("%s", merged)
+            summary.note += f"  {merged}\n"
+    if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
+        summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
+                     "the farthest): data errors, or a new level? They were modelled as they are")
+    if compared is not None:
+        forecast_change.say_changes(spark, config, context, summary, earlier, compared)
+        realized.say(spark, config, context, summary, earlier, compared)
+    log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {summary.run_date}")
+    # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
+    tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
+    if summary.untracked:
+        logger.warning("%d of %d series have no child run: tracking failed for them",
+                       summary.untracked, summary.total)
+    return counted
+
+
+@dataclass
+class StagedCounts:
+    """What the job's end says of the staged results: the series per status, how many
+    have no child run (tracking failed), how many have a model (modelled, or forecast by
+    the fallback), how many were trained on data that stop well before the run date,
+    the series per (status, model, CV MASE bin) its overview draws, how many have
+    rows several periods apart (cleaning's SPARSE_NOTE), how many modelled ones have
+    values far outside the rest (OUTLIER_NOTE), and how many had several rows a period
+    merged (MERGED_NOTE)."""
+    statuses: dict[str, int]
+    untracked: int
+    models: int
+    stale: int
+    overview: run_overview.Overview
+    sparse: int = 0
+    outlying: int = 0
+    merged: int = 0
+    merged_not_ok: int = 0  # of them, skipped or failed
+
+
+# a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
+REASON_KIND = r"^(?:[0-9]+ )?([^:;(]*)"
+
+
+def status_counts(staged: DataFrame) -> StagedCounts:
+    untracked = F.col("reason").contains(spark_training.TRACKING_FAILED)
+    mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
+    counted = staged.groupBy("status", "model", mase_bin).agg(
+        F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
+        F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"),
+        F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
+        F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
+        F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"),
+        F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"),
+        F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"))
+    rows = counted.collect()
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
+    overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
+                                     noted=sum(row["noted"] for row in rows))
+    return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
+                        sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
+                        sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows),
+                        sum(row["merged_not_ok"] for row in rows))
+
+
+def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
+    """Per status other than ok, how many series gave each kind of reason, most first: a
+    reason's words before its first colon, semicolon or bracket, without a leading count
+    ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError")."""
+    kind = F.trim(F.regexp_extract(F.coalesce(F.col("reason"), F.lit("no reason")), REASON_KIND, 1))
+    rows = staged.where(F.col("status") != OK).groupBy("status", kind.alias("kind")).count().collect()
+    kinds: dict[str, list[tuple[str, int]]] = {}
+    for row in sorted(rows, key=lambda row: (-row["count"], row["kind"])):
+        kinds.setdefault(row["status"], []).append((row["kind"] or "no reason", row["count"]))
+    return kinds
+
+
+def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.Overview, config: JobConfig,
+                 context: tracking.RunContext, title: str) -> None:
+    """The run's overview picture on its parent run, the worst series found for it. A
+    failure only warns: the run's tables are written, and a retry would train again."""
+    try:
+        with job_description(spark, "find the series with the highest CV MASE for the run's overview"):
+            overview.worst = run_overview.worst_series(staged, list(config.input.key_columns))
+        svg = run_overview.overview_svg(overview, title)
+        tracking.client(context.tracking_uri).log_text(context.parent_run_id, svg, run_overview.ARTIFACT)
+    except Exception as err:
+        logger.warning("could not log the run's overview picture (%s): its tables are written",
+                       redaction.first_line(err))
+
+
+def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
+    """Name the series whose data stop more than a period before the run date, the
+    fallback's too: their data_notes say so, but a note is easy to miss."""
+    notes = staged.where(F.col("data_notes").rlike(STALE_IN_NOTES)).select(
+        *keys, F.regexp_extract("data_notes", STALE_IN_NOTES, 1).alias("reason"))
+    say_stale(notes, keys, summary, count, "forecast")
+
+
+def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int, done: str) -> None:
+    """Log and summarise the ``count`` series ``done`` (forecast, scored) from data that stop
+    more than a period before the run date, their forecasts starting in the past, with a
+    few of ``rows`` (keys and ``reason``, cleaning's note) as examples."""
+    named = named_examples(rows, keys)
+    logger.warning("%d series %s from data that stop well before the run date, their forecasts starting in the "
+                   "past, e.g. %s", count, done, named)
+    summary.note += (f"  {count} series {done} from data that stop well before the run date (their forecasts "
+                     f"start in the past), e.g. {named}\n")
