@@ -308,10 +308,10 @@ def point_alias(context: tracking.RunContext, name: str, version: int, run_date:
         logger.warning("could not set alias @%s of %s on version %s: %s", SERVED_ALIAS, name, version, err)
         return f"  alias @{SERVED_ALIAS} of {name} NOT moved to version {version}: {str(err).splitlines()[0]}\n"
     said = f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS}\n"
-    table = before.tags.get("models_table") if before is not None else None
-    if table is not None and table != redact_url_password(models_path):
+    table, now = before.tags.get("models_table") if before is not None else None, redact_url_password(models_path)
+    if table is not None and table != now:
         logger.warning("registered model %s now serves the models table %s; its version %s served %s: another "
-                       "data set naming the same tracking.registered_model?", name, models_path, before.version, table)
+                       "data set naming the same tracking.registered_model?", name, now, before.version, table)
         said += (f"  WARNING: version {before.version} served another models table ({table}): another data set "
                  "naming the same tracking.registered_model? Give each its own\n")
     return said
