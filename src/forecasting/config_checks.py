@@ -70,7 +70,17 @@ MAX_MODEL_NAME_BYTES = 255
 
 
 def validate(config: JobConfig) -> None:
-    """Checks of values that types alone cannot express."""
+    """Checks of values that types alone cannot express, section by section."""
+    _check_input(config)
+    _check_input_options(config)
+    _check_forecast(config)
+    _check_model(config)
+    _check_tuning(config)
+    _check_tracking(config)
+    _check_output(config)
+
+
+def _check_input(config: JobConfig) -> None:
     inp = config.input
     _require(bool(inp.path.strip()), "input.path", "must not be empty")
     _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
@@ -105,6 +115,10 @@ def validate(config: JobConfig) -> None:
             _require(bool(name.strip()), key, "must name a column, not be blank")
             _check_column_name(key, name, is_key=key == "input.key_columns",
                                delta_output=config.output.format == "delta")
+
+
+def _check_input_options(config: JobConfig) -> None:
+    inp = config.input
     _check_reader_option_names(inp.format, inp.options)
     if inp.format == "csv":
         fixed = sorted(k for k in inp.options if k.lower() in CSV_FIXED_OPTIONS)
@@ -130,6 +144,9 @@ def validate(config: JobConfig) -> None:
             _require(isinstance(value, (str, int, float, bool, dt.date)), f"{section}.{name}",
                      f"is {value!r}, not text, a number, a time or true/false: {how}")
 
+
+def _check_forecast(config: JobConfig) -> None:
+    """Forecast and cleaning: what a series' periods and forecasts are."""
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
     _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
@@ -145,10 +162,11 @@ def validate(config: JobConfig) -> None:
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
     _require(fc.floor in ("auto", None) or (isinstance(fc.floor, float) and math.isfinite(fc.floor)),
              "forecast.floor", f"is {fc.floor!r}: must be auto, a number or null (none)")
-
     for name, choices in CLEANING_CHOICES.items():
         _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
 
+
+def _check_model(config: JobConfig) -> None:
     md = config.model
     for name in MODEL_SETTINGS:
         _validate_model_setting(f"model.{name}", name, getattr(md, name))
@@ -161,6 +179,10 @@ def validate(config: JobConfig) -> None:
             _is_country(md.country_holidays), "model.country_holidays", f"is not a known country{hint}"
         )
 
+
+def _check_tuning(config: JobConfig) -> None:
+    """Tuning, selection and cross-validation: the last also against forecast.min_history."""
+    fc = config.forecast
     tu = config.tuning
     _require(tu.max_evals >= 1, "tuning.max_evals", "must be at least 1")
     _require(tu.seed >= 0, "tuning.seed", "must be 0 or more")
@@ -189,6 +211,9 @@ def validate(config: JobConfig) -> None:
              f"({fold_rows - MIN_FOLD_TRAIN_ROWS} to score, {MIN_FOLD_TRAIN_ROWS} to train on): raise it, "
              "or shorten cross_validation.horizon")
 
+
+def _check_tracking(config: JobConfig) -> None:
+    """Tracking, and reliability (what a failed series or tracking call does)."""
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
     check_tracking_uri(config.tracking.uri)
     _require(not is_databricks_uri(config.tracking.uri) or config.tracking.experiment.startswith("/"),
@@ -211,13 +236,17 @@ def validate(config: JobConfig) -> None:
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
     _require(0 < config.tracking.timeout_seconds <= MAX_TIMEOUT_SECONDS, "tracking.timeout_seconds",
              f"must be positive and at most {MAX_TIMEOUT_SECONDS} (a day)")
-    rel = config.reliability
-    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
-    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
     experiment = config.tracking.experiment
     _require(bool(experiment.strip()), "tracking.experiment", "must not be empty")
     _require(experiment == experiment.strip(), "tracking.experiment",
              f"is {experiment!r}: spaces around a name make it another experiment than the name alone")
+    rel = config.reliability
+    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
+    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
+
+
+def _check_output(config: JobConfig) -> None:
+    """Output, and the Spark settings the job sets itself."""
     _require(bool(config.output.path.strip()), "output.path", "must not be empty")
     check_output_folder(config.output.path)
     _require(
