@@ -101,6 +101,20 @@ def test_a_delta_input_by_path_or_by_table_name_is_read_at_the_version_it_record
         spark.sql("DROP TABLE lineage_sales")
 
 
+def test_a_delta_input_by_a_relative_path_is_read_and_its_version_recorded(spark, fast_config, tmp_path):
+    """Relative to the folder the job starts in, as the README says; Spark 4's SQL
+    refused delta.`<relative path>` in the version lookup (an input error, exit 3)."""
+    spark.createDataFrame([("a", "2024-01-01", 1.0)], "store string, date string, sales double") \
+        .write.format("delta").save(str(tmp_path / "sales"))
+    started_in = spark.sparkContext._jvm.System.getProperty("user.dir")  # the driver's folder
+    relative = os.path.relpath(tmp_path / "sales", started_in)
+    assert not os.path.isabs(relative)
+
+    df, version = io.read_input(spark, fast_config(f"input.path={relative}", "input.format=delta"))
+    assert version == {"source": relative, "format": "delta", "delta_version": 0}
+    assert [row["store"] for row in df.collect()] == ["a"]
+
+
 def test_a_delta_version_pinned_in_the_input_options_is_the_one_read_and_recorded(spark, fast_config, tmp_path):
     path = str(tmp_path / "sales")
     rows = spark.createDataFrame([("a", "2024-01-01", 1.0)], "store string, date string, sales double")

@@ -134,6 +134,16 @@ def delta_table_name(path: str) -> str:
     return "delta.`{}`".format(path.replace("`", "``"))
 
 
+def qualified(spark, path: str) -> str:
+    """``path`` as the readers resolve it (a relative one against Hadoop's working
+    folder: the driver's on local disk, the user's home on HDFS): Spark 4's SQL takes
+    no relative path in delta.`...`."""
+    from forecasting.tables import on_file_system  # here: serving imports this module without Spark
+
+    hadoop_path, file_system = on_file_system(spark, path)
+    return str(file_system.makeQualified(hadoop_path).toString())
+
+
 def latest_version(spark, path: str, table_format: str) -> int | None:
     """A Delta table's latest version (None for parquet, which has none)."""
     if table_format != "delta":
@@ -146,7 +156,7 @@ def delta_version(spark, config: JobConfig) -> dict:
     input.options pins with versionAsOf, the last at or before its timestampAsOf, else
     the latest; None when timestampAsOf is before the table's first version."""
     target = config.input.path
-    name = target if config.input.format == "table" else delta_table_name(target)
+    name = target if config.input.format == "table" else delta_table_name(qualified(spark, target))
     pinned = time_travel(config)
     if "versionasof" in pinned:
         version = int(pinned["versionasof"])
