@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import align_to_grid, clean_history, period_end
+from forecasting.cleaning import OPEN_KEPT_NOTE, SHIFTED_NOTE, align_to_grid, clean_history, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
 
@@ -303,11 +303,13 @@ def test_a_last_period_aggregated_from_days_still_open_on_the_run_date_is_left_o
 
 def test_a_last_period_on_the_grid_stays_though_an_earlier_row_was_aligned():
     # weeks summed before the job, dated Monday, one of them dated a Tuesday: the open week's
-    # row was on the grid, and stays (leave such a row out of the input)
+    # row was on the grid, and stays, noted (leave such a row out of the input)
     history = frame(["2024-02-06", "2024-02-19", "2024-02-26", "2024-03-04"], [7.0, 7.0, 7.0, 3.0])
     cleaned = clean_history(history, "W-MON", policy(), "2024-03-01")
     assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-03-04") and cleaned.history["y"].iloc[-1] == 3.0
-    assert not [note for note in cleaned.notes if "still open" in note]
+    assert [note for note in cleaned.notes if "still open" in note] == [
+        "the last period 2024-03-04 is still open on the run date 2024-03-01, its value kept as the whole "
+        "period's: if it holds only a part, leave it out of the input"]
 
 
 def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_when_summed():
@@ -380,11 +382,16 @@ def test_a_run_during_its_run_date_cuts_at_its_start_so_the_current_hour_of_minu
 
 
 def test_a_last_period_already_on_the_grid_is_kept_on_the_run_date():
-    # a monthly value dated the 1st is that month's figure, whenever it arrived
+    # a monthly value dated the 1st may be that month's figure (a plan) or its first days' (an
+    # export on the 10th): kept, and noted, since only the input knows
     monthly = frame(pd.date_range("2023-10-01", "2024-03-01", freq="MS"), 5.0)
     cleaned = clean_history(monthly, "MS", policy(), "2024-03-10")
     pd.testing.assert_frame_equal(cleaned.history, monthly)
-    assert cleaned.notes == []
+    assert cleaned.notes == ["the last period 2024-03-01 is still open on the run date 2024-03-10, its value "
+                             f"{OPEN_KEPT_NOTE}: if it holds only a part, leave it out of the input"]
+    # closed on the month's last day, and a run on the day itself knows only up to its start
+    assert clean_history(monthly, "MS", policy(), "2024-03-31").notes == []
+    assert OPEN_KEPT_NOTE in clean_history(monthly, "MS", policy(), "2024-03-31", now="2024-03-31 10:00").notes[0]
 
 
 def test_a_history_that_stopped_well_before_the_run_date_is_noted():
@@ -452,3 +459,21 @@ def test_zero_gaps_fill_the_periods_over_before_the_run_date():
 def test_bad_policy_is_a_config_error_naming_the_key():
     with pytest.raises(ValueError, match="'cleaning.gaps'"):
         policy(gaps="guess")
+
+
+def test_a_series_whose_every_row_moved_to_another_date_is_noted_with_its_first_move():
+    # weeks dated by their Monday read as W (weeks named by their Sunday): the forecasts
+    # would be dated Sundays, which a join on the input's Mondays does not find
+    mondays = frame(pd.date_range("2024-01-01", periods=8, freq="7D"), 5.0)
+    assert clean_history(mondays, "W", policy()).notes == [
+        f"all 8 {SHIFTED_NOTE} on the 'W' grid (2024-01-01 to 2024-01-07, ...): does forecast.frequency date "
+        "the periods as the input does?"]
+    assert clean_history(mondays, "7D", policy()).notes == []  # dated as the input
+    # the same day at another hour, or several rows a period merged, is no other dating
+    mornings = frame(pd.date_range("2024-01-01 09:00", periods=8, freq="D"), 5.0)
+    assert clean_history(mornings, "D", policy()).notes == ["8 timestamps aligned to the 'D' grid"]
+    days = frame(pd.date_range("2024-01-02", periods=28, freq="D"), 5.0)
+    assert not [note for note in clean_history(days, "W", policy()).notes if SHIFTED_NOTE in note]
+    # one row moved alone is aligned, not the series shifted
+    one_off = frame(["2024-01-07", "2024-01-14", "2024-01-20", "2024-01-28"], 5.0)
+    assert clean_history(one_off, "W", policy()).notes == ["1 timestamps aligned to the 'W' grid"]

@@ -429,7 +429,26 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "2 values far outside the rest (over 100 times ...), the farthest 1e+12 at 2024-01-03: "
          "data errors, or a new level? Modelled as they are", "prophet", 9.0),
         ("skipped", "too little history", "{}", "1 value far outside the rest (...)", "naive", None),  # not modelled
+        ("ok", None, "{}", "all 8 timestamps moved to other dates on the 'D' grid (...): ...; the last period "
+         "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...", "naive", 1.0),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
+    counted = run_report.status_counts(staged)
+    assert counted.shifted == 1 and counted.open_kept == 1  # from cleaning's notes, as written
+    noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, []), noted)
+    assert [line.strip() for line in noted.note.splitlines()] == [
+        "1 series have rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
+        "'D' the data's?",
+        "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "
+        "say how many)",
+        "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
+        "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
+        "dated by their first day: 7D)",
+        "1 series end in a period still open on the run date 2024-03-31, modelled as a whole period (their "
+        "data_notes name it): if those rows hold only a part of it, leave them out of the input",
+        "1 modelled series have values far outside the rest (their data_notes name the farthest): data errors, or a "
+        "new level? They were modelled as they are"]
+    staged = staged.limit(6)
     counted = run_report.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2
     assert counted.models == 5  # the first skipped series had no fallback forecast
@@ -508,6 +527,21 @@ def test_quarter_hours_left_at_the_daily_default_and_a_future_run_date_are_each_
             "data_notes say how many), 2 of them then skipped or failed (their reason says why): is "
             "forecast.frequency 'D' the data's?") in said
     assert "    skipped: too little history 2" in said
+
+
+def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spark, tmp_path):
+    # weekly sales dated by their Monday, exported on a Monday with that day's sales as the new week's
+    mondays = pd.date_range("2024-01-01", "2024-12-30", freq="7D")
+    rows = [pd.DataFrame({"store": store, "ds": mondays, "y": np.where(mondays == mondays[-1], 15.0, 100.0)})
+            for store in ("a", "b")]
+    pd.concat(rows).to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["store"], "ds", "y",
+                                            "forecast.frequency=7D", "forecast.horizon=4"))
+    said = pipeline.run_job(spark, config, "2024-12-30").format()
+    assert ("2 series end in a period still open on the run date 2024-12-30, modelled as a whole period (their "
+            "data_notes name it): if those rows hold only a part of it, leave them out of the input") in said
+    notes = spark.read.format("delta").load(str(tmp_path / "out" / "series_results")).select("data_notes").collect()
+    assert all("the last period 2024-12-30 is still open on the run date 2024-12-30" in row[0] for row in notes)
 
 
 def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):

@@ -30,6 +30,13 @@ SPARSE_NOTE = "rows regularly "
 # A series with several rows a period, most of them off its grid: data finer than the frequency,
 # summed into it as meant (daily sales into weeks) or not (15-minute readings left at daily)
 MERGED_NOTE = "several rows a period merged"
+# A series whose every row was moved to another date, one row a period: the same frequency,
+# dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
+# its Sunday), so that the forecasts are dated otherwise than the input
+SHIFTED_NOTE = "timestamps moved to other dates"
+# A last period still open on the run date whose row was already on the grid: kept, since only
+# the input knows whether it holds the whole period (a week's sales summed on its Monday so far?)
+OPEN_KEPT_NOTE = "kept as the whole period's"
 # In the note on values far outside the rest of their series: data errors, often (a
 # unit slip, a placeholder such as 999999), which the model takes as they are
 OUTLIER_NOTE = "far outside the rest"
@@ -162,14 +169,14 @@ def clean_history(
             return _reject(result, f"{off_grid} timestamps off the '{frequency}' grid", "off_grid")
         raw = frame["ds"]
         frame = frame.assign(ds=aligned.to_numpy())
-        result.notes.append(f"{off_grid} timestamps aligned to the '{frequency}' grid")
-        if cut is not None:
-            frame = _without_open_period(frame, moved, frequency, cut, result.notes)
-            if frame.empty:
-                result.history = frame.reset_index(drop=True)
-                return result
-        if policy.duplicates == "sum" and policy.gaps != "zero":  # with zero gaps, no row is no sales
-            frame = _without_partial_ends(frame, raw.loc[frame.index], frequency, result.notes, input_end)
+        result.notes.append(_aligned_note(raw, aligned, frequency))
+    if cut is not None:
+        frame = _without_open_period(frame, moved, frequency, cut, result.notes)
+        if frame.empty:
+            result.history = frame.reset_index(drop=True)
+            return result
+    if off_grid and policy.duplicates == "sum" and policy.gaps != "zero":  # with zero gaps, no row is no sales
+        frame = _without_partial_ends(frame, raw.loc[frame.index], frequency, result.notes, input_end)
 
     duplicated = int(frame["ds"].duplicated().sum())
     if duplicated:
@@ -273,16 +280,30 @@ def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
     return period_end(label, frequency) > cut
 
 
+def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
+    """How many timestamps were aligned; where every one moved to another date, one row a
+    period, the data's own dates (SHIFTED_NOTE): its forecasts are not dated as its rows."""
+    moves = (aligned - raw).to_numpy()
+    if (moves != np.timedelta64(0)).all() and aligned.is_unique and (np.abs(moves) >= np.timedelta64(1, "D")).any():
+        return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({_when(raw.iloc[0])} to "
+                f"{_when(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
+    return f"{int((moves != np.timedelta64(0)).sum())} timestamps aligned to the '{frequency}' grid"
+
+
 def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
                          notes: list[str]) -> pd.DataFrame:
     """``frame`` (aligned) without its last period when finer rows were gathered
     into it and it ends after ``cut``: a month of ten days' sales is no month.
-    Data that was on the grid already is left as it is."""
+    Data that was on the grid already is kept, and noted (OPEN_KEPT_NOTE)."""
     last = frame["ds"].max()
-    in_last = (frame["ds"] == last).to_numpy()
-    if not moved[in_last].any() or not open_on(last, frequency, cut):
+    if not open_on(last, frequency, cut):
         return frame
+    in_last = (frame["ds"] == last).to_numpy()
     when = f"on the run date {_when(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else f"at {_when(cut)}"
+    if not moved[in_last].any():
+        notes.append(f"the last period {_when(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
+                     "if it holds only a part, leave it out of the input")
+        return frame
     notes.append(f"the last period {_when(last)} is still open {when}: "
                  f"its {int(in_last.sum())} rows left out")
     return frame[~in_last]

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking
-from forecasting.cleaning import MERGED_NOTE, OUTLIER_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning import MERGED_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.series import OK
@@ -50,21 +50,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
-    if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
-        summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
-                     f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
-    if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
-        merged = (f"{counted.merged} series had several rows a period merged into {config.forecast.frequency!r} "
-                  f"periods by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many)")
-        if counted.merged_not_ok:
-            summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
-                         f"is forecast.frequency {config.forecast.frequency!r} the data's?")
-        else:
-            logger.info("%s", merged)
-            summary.note += f"  {merged}\n"
-    if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
-        summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
-                     "the farthest): data errors, or a new level? They were modelled as they are")
+    say_data_notes(counted, config, summary)
     if compared is not None:
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)
@@ -77,6 +63,36 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     return counted
 
 
+def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:
+    """Said once for the run, what cleaning noted on many series: rows several periods
+    apart or several a period, rows moved to other dates, a last period still open,
+    values far outside the rest."""
+    if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
+        summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
+                     f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+    if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
+        merged = (f"{counted.merged} series had several rows a period merged into {config.forecast.frequency!r} "
+                  f"periods by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many)")
+        if counted.merged_not_ok:
+            summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
+                         f"is forecast.frequency {config.forecast.frequency!r} the data's?")
+        else:
+            logger.info("%s", merged)
+            summary.note += f"  {merged}\n"
+    if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
+        summary.warn(f"{counted.shifted} series had every timestamp moved to another date on the "
+                     f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
+                     "dated as that grid dates periods, not as the input. Is forecast.frequency the data's? "
+                     "(weeks dated by their first day: 7D)")
+    if counted.open_kept:  # a partial last period modelled as a whole one: only the input knows
+        summary.warn(f"{counted.open_kept} series end in a period still open on the run date {summary.run_date}, "
+                     "modelled as a whole period (their data_notes name it): if those rows hold only a part "
+                     "of it, leave them out of the input")
+    if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
+        summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
+                     "the farthest): data errors, or a new level? They were modelled as they are")
+
+
 @dataclass
 class StagedCounts:
     """What the job's end says of the staged results: the series per status, how many
@@ -85,7 +101,8 @@ class StagedCounts:
     the series per (status, model, CV MASE bin) its overview draws, how many have
     rows several periods apart (cleaning's SPARSE_NOTE), how many modelled ones have
     values far outside the rest (OUTLIER_NOTE), and how many had several rows a period
-    merged (MERGED_NOTE)."""
+    merged (MERGED_NOTE), every row moved to another date (SHIFTED_NOTE), and a last
+    period still open on the run date kept (OPEN_KEPT_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
@@ -95,6 +112,8 @@ class StagedCounts:
     outlying: int = 0
     merged: int = 0
     merged_not_ok: int = 0  # of them, skipped or failed
+    shifted: int = 0
+    open_kept: int = 0
 
 
 # a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
@@ -111,7 +130,9 @@ def status_counts(staged: DataFrame) -> StagedCounts:
         F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"),
         F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"),
-        F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"))
+        F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"),
+        F.count_if(F.col("data_notes").contains(SHIFTED_NOTE)).alias("shifted"),
+        F.count_if(F.col("data_notes").contains(OPEN_KEPT_NOTE)).alias("open_kept"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -121,7 +142,8 @@ def status_counts(staged: DataFrame) -> StagedCounts:
     return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
                         sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
                         sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows),
-                        sum(row["merged_not_ok"] for row in rows))
+                        sum(row["merged_not_ok"] for row in rows), sum(row["shifted"] for row in rows),
+                        sum(row["open_kept"] for row in rows))
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
