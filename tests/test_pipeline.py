@@ -544,6 +544,20 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
     assert all("the last period 2024-12-30 is still open on the run date 2024-12-30" in row[0] for row in notes)
 
 
+def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows_needed_come_from(spark, tmp_path):
+    # a horizon given in days to weekly data, say: every series too short for its folds
+    source = pd.concat([daily_series(20, seed=s).assign(shop=shop) for s, shop in enumerate(("a", "b"))])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"]))
+    said = pipeline.run_job(spark, config, "2024-01-20").format()
+    assert ("no series was modelled: the longest history has 20 rows after cleaning, against the 28 needed "
+            "(cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
+            "forecast.horizon 7 counted in periods of 'D'? Or lower forecast.min_history / cross_validation.folds; "
+            "the fallback forecasts were written") in said
+    assert "(forecast.min_history)" in run_report.nothing_modelled(
+        load_config(None, ["forecast.min_history=40"]), 20)
+
+
 def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):
     run_date = "2024-02-29"
     first_day = pd.Timestamp(run_date) + pd.Timedelta(days=1)  # the day after: not yet known on the run date

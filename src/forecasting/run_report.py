@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking
+from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
 from forecasting.cleaning import MERGED_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
-from forecasting.series import OK
+from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,11 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     if any(n for status, n in counted.statuses.items() if status != OK):
         with job_description(spark, "count the reasons series failed or were skipped"):
             summary.reason_kinds = reason_kinds(staged)
+        if not counted.statuses.get(OK) and any(
+                kind == TOO_LITTLE_HISTORY for kind, _ in summary.reason_kinds.get(SKIPPED, [])):
+            with job_description(spark, "find the longest series"):
+                longest = staged.agg(F.max("history_length")).first()[0]
+            summary.warn(nothing_modelled(config, longest))
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
@@ -61,6 +66,20 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         logger.warning("%d of %d series have no child run: tracking failed for them",
                        summary.untracked, summary.total)
     return counted
+
+
+def nothing_modelled(config: JobConfig, longest: int | None) -> str:
+    """Why no series was modelled when series were too short: the rows needed against
+    the longest history, and what the need comes from (a horizon in the wrong unit?)."""
+    needed = tuning.min_history(config)
+    horizon = tuning.cv_horizon(config)
+    source = ("forecast.min_history" if config.forecast.min_history is not None else
+              f"cross-validation's {config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, "
+              f"each scoring {horizon} periods after {tuning.MIN_TRAIN_HORIZONS * horizon} to train on")
+    return (f"no series was modelled: the longest history has {longest} rows after cleaning, against the {needed} "
+            f"needed ({source}). Is forecast.horizon {config.forecast.horizon} counted in periods of "
+            f"{config.forecast.frequency!r}? Or lower forecast.min_history / cross_validation.folds; "
+            "the fallback forecasts were written")
 
 
 def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 STATUSES = (OK, SKIPPED, FAILED)  # in the order a run's counts list them, any other after
+# How a skipped series' reason starts when the series is shorter than tuning.min_history
+TOO_LITTLE_HISTORY = "too little history"
 # Evaluation mode scores a skipped or failed series' fallback forecast under this
 # prefix and the fallback's name (fallback_naive), apart from the candidates.
 FALLBACK_PREFIX = "fallback_"
@@ -128,7 +130,7 @@ def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
     """The reason this (cleaned) series cannot be modelled, or None."""
     needed = tuning.min_history(config)
     if len(history) < needed:
-        return f"too little history: {len(history)} rows, needs at least {needed}"
+        return f"{TOO_LITTLE_HISTORY}: {len(history)} rows, needs at least {needed}"
     if history["y"].nunique() == 1:
         return f"constant series: every value is {history['y'].iloc[0]:g}"
     return None
