@@ -11,7 +11,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import forecast_change, metrics, pipeline, tables
+from forecasting import forecast_change, job_summary, metrics, pipeline, tables
 from forecasting.baselines import season_length
 from forecasting.config import load_config
 
@@ -91,6 +91,29 @@ def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark,
             "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
     assert ("could not compare the forecasts with those of run date 2024-03-31 (permission denied: "
             "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
+
+
+def test_a_run_date_trained_at_another_frequency_is_named_when_no_time_is_in_common(spark, tmp_path, fast_config):
+    # Sunday-dated weekly forecasts (W) against this run's Monday-dated ones (7D): nothing to compare
+    config = fast_config(f"output.path={tmp_path / 'out'}", "input.key_columns=[shop]", "forecast.frequency=7D")
+    models = spark.createDataFrame([("a", "W", dt.date(2024, 3, 24)), ("b", "W-SUN", dt.date(2024, 3, 24)),
+                                    ("a", "7D", dt.date(2024, 3, 17))], "shop string, frequency string, run_date date")
+    models.write.format("delta").partitionBy("run_date").save(tables.table_paths(config)[tables.MODELS])
+    compared = str(tmp_path / "compared")
+    spark.createDataFrame([], f"shop string, {CHANGE} double").write.parquet(compared)
+
+    summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    forecast_change.say_changes(spark, config, None, summary, "2024-03-24", compared)
+    assert summary.note == ("  run date 2024-03-24 was trained at forecast.frequency 'W' and 'W-SUN', this run at "
+                            "'7D': their forecasts fall on other times, so series_results.forecast_change and the "
+                            "realized_ columns stay null\n")
+    # the same grid spelt otherwise, or the same frequency: nothing said but the log's line
+    for same in ("W-SUN", "7D"):
+        quiet = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+        run_date = "2024-03-24" if same == "W-SUN" else "2024-03-17"
+        forecast_change.say_changes(spark, fast_config(f"output.path={tmp_path / 'out'}", "input.key_columns=[shop]",
+                                                       f"forecast.frequency={same}"), None, quiet, run_date, compared)
+        assert quiet.note == ""
 
 
 @pytest.mark.parametrize("output_format", ["delta", "parquet"])

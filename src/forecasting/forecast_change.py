@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from forecasting import realized, redaction, tables, tracking
 from forecasting.config import JobConfig
+from forecasting.config_checks import frequency_offset
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.spark_session import job_description
 
@@ -124,6 +125,15 @@ def stage_changes(staged: DataFrame, config: JobConfig, label: str, earlier: str
         return None
 
 
+def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> list[str]:
+    """The frequencies (quoted) the models of ``run_date`` were trained at other than this
+    run's: another spelling of the same grid ('W' and 'W-SUN') is the same."""
+    rows = tables.read_table(spark, config, tables.MODELS).where(
+        F.col("run_date") == F.lit(run_date).cast("date")).select("frequency").distinct().collect()
+    ours = frequency_offset(config.forecast.frequency)
+    return sorted(repr(row[0]) for row in rows if row[0] and frequency_offset(row[0]) != ours)
+
+
 def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
                 earlier: str, path: str) -> None:
     """Say how far the run's forecasts moved from those of run date ``earlier`` (the
@@ -134,7 +144,14 @@ def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunCon
         with job_description(spark, "say how far the forecasts moved"):
             compared, median, large, rows = tally(spark.read.parquet(path), keys)
             if not compared:
-                logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare", earlier)
+                other = other_frequencies(spark, config, earlier)
+                if other:  # its forecasts fall on another grid: not one time in common
+                    summary.warn(f"run date {earlier} was trained at forecast.frequency {' and '.join(other)}, this "
+                                 f"run at {config.forecast.frequency!r}: their forecasts fall on other times, so "
+                                 f"series_results.{CHANGE} and the realized_ columns stay null")
+                else:
+                    logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare",
+                                earlier)
                 return
             tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
             named = named_examples(rows, keys) if large else None

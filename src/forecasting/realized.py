@@ -124,7 +124,8 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
                 F.sum(F.col(COVERAGE) * F.col(POINTS)) / F.sum(F.when(F.col(COVERAGE).isNotNull(), F.col(POINTS))),
             ).first()
             if not series:
-                logger.info("no period forecast on run date %s has arrived since: nothing to score", earlier)
+                logger.info("no period forecast on run date %s has arrived since on this run's grid: nothing to "
+                            "score", earlier)
                 return
             logged = {"median_realized_mase": median, "realized_coverage": inside}
             # a non-finite value (the median series' earlier history flat) is no metric a server takes
