@@ -538,6 +538,13 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     ("forecast.frequency=M", "please use 'ME' instead"),
     ("forecast.frequency=BH", "counts business hours"),  # not "use 'bh'", refused too
     ("forecast.frequency=2M", "several calendar periods a step"),  # not "use 'ME'": 2ME is refused too
+    # a word, or a close misspelling, gets pandas' alias
+    ("forecast.frequency=weekly", r"not a pandas frequency with a positive step \(did you mean '7D'\? 7D dates a "
+                                  r"week by its first day, W-SUN by its Sunday\)"),
+    ("forecast.frequency=Monthly", r"\(did you mean 'MS'\?\)"),
+    ("forecast.frequency=W-MONDAY", r"\(did you mean 'W-MON'\?\)"),
+    ("forecast.frequency=xyz", r"\(e.g. h, D, 7D, W-SUN, MS\)"),
+    ("input.key_columns=store,item", r"expects a list, got 'store,item': write \[store,item\] \(YAML's list\)"),
     ("model.country_holidays=us", r"not a known country \(did you mean 'US'\?\)"),
     ("selection.candidates=[naive, naive]", "names a model twice"),
     ("input.time_column=' '", "must name a column, not be blank"),

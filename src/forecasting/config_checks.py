@@ -149,7 +149,8 @@ def _check_forecast(config: JobConfig) -> None:
     """Forecast and cleaning: what a series' periods and forecasts are."""
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
-    _require(_is_frequency(fc.frequency), "forecast.frequency", "is not a pandas frequency with a positive step")
+    _require(_is_frequency(fc.frequency), "forecast.frequency",
+             f"is not a pandas frequency with a positive step{_frequency_hint(fc.frequency)}")
     _require(not _is_business_hours(fc.frequency), "forecast.frequency",
              "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
     _require(not _is_calendar_multiple(fc.frequency), "forecast.frequency",
@@ -414,6 +415,25 @@ def frequency_offset(text: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return pd.tseries.frequencies.to_offset(text)
+
+
+# What a frequency given in words most likely means, as pandas writes it
+FREQUENCY_WORDS = {"hourly": "h", "hour": "h", "daily": "D", "day": "D", "weekly": "7D", "week": "7D",
+                   "monthly": "MS", "month": "MS", "quarterly": "QS", "quarter": "QS", "yearly": "YS",
+                   "annual": "YS", "year": "YS", "minute": "min", "minutely": "min"}
+# Aliases a close misspelling is matched against (W-MONDAY, Ms, hr)
+COMMON_FREQUENCIES = ("min", "h", "D", "B", "7D", *(f"W-{day}" for day in ("MON", "TUE", "WED", "THU", "FRI", "SAT",
+                      "SUN")), "MS", "ME", "QS", "QE", "YS", "YE")
+
+
+def _frequency_hint(text: str) -> str:
+    """A suggestion for a frequency pandas does not read: a word's alias, or a close one."""
+    word = FREQUENCY_WORDS.get(text.strip().lower())
+    close = [word] if word else difflib.get_close_matches(text.strip(), COMMON_FREQUENCIES, n=1, cutoff=0.6)
+    if not close:
+        return " (e.g. h, D, 7D, W-SUN, MS)"
+    weeks = " 7D dates a week by its first day, W-SUN by its Sunday" if close[0] == "7D" else ""
+    return f" (did you mean {close[0]!r}?{weeks})"
 
 
 def _is_frequency(text: str) -> bool:
