@@ -235,7 +235,9 @@ def test_values_far_outside_the_rest_are_noted_not_changed():
     values = 100 + 10 * rng.standard_normal(60)
     values[[12, 40]] = [1e12, -5e9]  # a unit slip and a placeholder
     cleaned = clean_history(frame(days, values.tolist()), "D", policy())
-    assert cleaned.notes == ["2 values far outside the rest (over 100 times the width of the middle 90% of the "
+    assert cleaned.notes == ["1 of 60 values negative, kept (cleaning.negative_values: allow; forecast.floor auto "
+                             "then sets no floor at 0)",
+                             "2 values far outside the rest (over 100 times the width of the middle 90% of the "
                              "values beyond it), the farthest 1e+12 at 2024-01-13: data errors, or a new level? "
                              "Modelled as they are"]
     np.testing.assert_array_equal(cleaned.history["y"], values)
@@ -477,3 +479,12 @@ def test_a_series_whose_every_row_moved_to_another_date_is_noted_with_its_first_
     # one row moved alone is aligned, not the series shifted
     one_off = frame(["2024-01-07", "2024-01-14", "2024-01-20", "2024-01-28"], 5.0)
     assert clean_history(one_off, "W", policy()).notes == ["1 timestamps aligned to the 'W' grid"]
+
+
+def test_a_few_negative_values_kept_are_noted_but_not_a_signed_series():
+    # returns among sales: kept as allowed, said, since forecast.floor auto then sets no floor
+    sales = frame(pd.date_range("2024-01-01", periods=20, freq="D"), [5.0] * 18 + [-2.0, 5.0])
+    assert clean_history(sales, "D", policy()).notes == [
+        "1 of 20 values negative, kept (cleaning.negative_values: allow; forecast.floor auto then sets no floor at 0)"]
+    temperatures = frame(pd.date_range("2024-01-01", periods=20, freq="D"), [-3.0, 4.0] * 10)
+    assert clean_history(temperatures, "D", policy()).notes == []

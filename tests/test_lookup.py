@@ -374,6 +374,8 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     report.result["realized_coverage"] = 0.857
     assert ("realized    MASE 1.234 of the run date before's forecast on the 7 periods arrived since, 86% inside "
             "its interval") in lookup.format_series(report)
+    report.result["realized_points"] = 1.0
+    assert "forecast on the 1 period arrived since, 86% inside" in lookup.format_series(report)
 
 
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():

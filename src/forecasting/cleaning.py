@@ -43,6 +43,9 @@ OUTLIER_NOTE = "far outside the rest"
 # How far outside the middle 90% of a series' values, in its widths, a value is noted:
 # far enough that a season's peak, a sale day or a sparse series' spike is not
 OUTLIER_REACH = 100
+# Negative values kept are noted where they are this share of a series' values or less: a few
+# returns or corrections in sales, not a series that is signed (profits, temperatures)
+FEW_NEGATIVE_SHARE = 0.1
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -130,6 +133,9 @@ def clean_history(
         else:
             frame = frame[~negative]
         result.notes.append(f"{count} negative values {'clipped to 0' if policy.negative_values == 'clip' else 'dropped'}")
+    elif negative.any() and negative.sum() <= FEW_NEGATIVE_SHARE * len(frame):  # returns among sales, say
+        result.notes.append(f"{int(negative.sum())} of {len(frame)} values negative, kept (cleaning.negative_values: "
+                            "allow; forecast.floor auto then sets no floor at 0)")
 
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy

@@ -358,7 +358,8 @@ def _realized(result: dict) -> str:
         return "- (no period forecast on the run date before has arrived)"
     coverage = result.get("realized_coverage")
     inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
-    return f"MASE {_number(mase)} of the run date before's forecast on the {int(points)} periods arrived since{inside}"
+    periods = "1 period" if points == 1 else f"{int(points)} periods"
+    return f"MASE {_number(mase)} of the run date before's forecast on the {periods} arrived since{inside}"
 
 
 def _change(value) -> str:

@@ -141,7 +141,8 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
     within = (f", {inside:.0%} of the actual values inside their intervals (nominal "
               f"{config.forecast.interval_width:.0%})" if inside is not None else "")
     mase = "-" if median is None else f"{median:.2f}"  # none: no earlier history had two values to scale by
-    said = (f"the forecasts of run date {earlier}, on the {points} periods that have arrived since ({series} series; "
+    arrived = "period that has" if points == 1 else "periods that have"
+    said = (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since ({series} series; "
             f"series_results.{MASE}): median MASE {mase}{within}")
     logger.info("%s", said)
     summary.note += f"  {said}\n"
