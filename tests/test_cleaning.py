@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import OPEN_KEPT_NOTE, SHIFTED_NOTE, align_to_grid, clean_history, period_end
+from forecasting.cleaning import OPEN_KEPT_NOTE, REPEATED_NOTE, SHIFTED_NOTE, align_to_grid, clean_history, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
 
@@ -488,3 +488,21 @@ def test_a_few_negative_values_kept_are_noted_but_not_a_signed_series():
         "1 of 20 values negative, kept (cleaning.negative_values: allow; forecast.floor auto then sets no floor at 0)"]
     temperatures = frame(pd.date_range("2024-01-01", periods=20, freq="D"), [-3.0, 4.0] * 10)
     assert clean_history(temperatures, "D", policy()).notes == []
+
+
+def test_rows_repeated_exactly_and_summed_are_noted_but_not_records_of_their_own():
+    weeks = pd.date_range("2024-01-01", periods=6, freq="7D")
+    exported = frame(weeks, [10.0, 11.0, 12.0, 13.0, 14.0, 15.0])
+    overlapping = pd.concat([exported, exported.tail(2)], ignore_index=True).sort_values("ds", kind="stable")
+    cleaned = clean_history(overlapping, "7D", policy())
+    assert cleaned.history["y"].tolist()[-2:] == [28.0, 30.0]  # summed, as the policy says
+    assert cleaned.notes == ["2 duplicate timestamps merged (sum)",
+                             f"2 {REPEATED_NOTE} (the same time and value as another), added up: the same rows read "
+                             "twice?"]
+    assert clean_history(overlapping, "7D", policy(duplicates="last")).notes == ["2 duplicate timestamps merged (last)"]
+    # two sales at one time, one of them of another amount: records of their own, summed as meant
+    sales = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [5.0, 5.0, 5.0, 7.0, 1.0])
+    assert clean_history(sales, "D", policy()).notes == ["2 duplicate timestamps merged (sum)"]
+    # daily rows of one value summed into weeks: other times, not repeats
+    days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), 1.0)
+    assert not [note for note in clean_history(days, "7D", policy()).notes if REPEATED_NOTE in note]

@@ -430,10 +430,12 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "data errors, or a new level? Modelled as they are", "prophet", 9.0),
         ("skipped", "too little history", "{}", "1 value far outside the rest (...)", "naive", None),  # not modelled
         ("ok", None, "{}", "all 8 timestamps moved to other dates on the 'D' grid (...): ...; the last period "
-         "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...", "naive", 1.0),
+         "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...; 2 duplicate "
+         "timestamps merged (sum); 2 rows repeated exactly (the same time and value as another), added up: ...",
+         "naive", 1.0),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
-    assert counted.shifted == 1 and counted.open_kept == 1  # from cleaning's notes, as written
+    assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -441,6 +443,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "'D' the data's?",
         "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "
         "say how many)",
+        "1 series have rows repeated exactly (the same time and value) that cleaning.duplicates sum added up (their "
+        "data_notes say how many): an input read twice, or exports that overlap? cleaning.duplicates: last keeps one "
+        "of each",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
         "dated by their first day: 7D)",

@@ -30,6 +30,8 @@ SPARSE_NOTE = "rows regularly "
 # A series with several rows a period, most of them off its grid: data finer than the frequency,
 # summed into it as meant (daily sales into weeks) or not (15-minute readings left at daily)
 MERGED_NOTE = "several rows a period merged"
+# Rows repeating another's time and value exactly, summed by cleaning.duplicates: sum
+REPEATED_NOTE = "rows repeated exactly"
 # A series whose every row was moved to another date, one row a period: the same frequency,
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
 # its Sunday), so that the forecasts are dated otherwise than the input
@@ -167,6 +169,7 @@ def clean_history(
         result.history = frame
         return result
 
+    given = frame["ds"]  # the times as the input had them, by row
     aligned = align_to_grid(frame["ds"], frequency, origin=origin)
     moved = (aligned != frame["ds"]).to_numpy()
     off_grid = int(moved.sum())
@@ -189,8 +192,12 @@ def clean_history(
         if policy.duplicates == "reject":
             return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
         rows = len(frame)
+        repeated = _repeated_rows(given.loc[frame.index], frame["y"]) if policy.duplicates == "sum" else 0
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
         result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
+        if repeated:
+            result.notes.append(f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: the "
+                                "same rows read twice?")
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
             result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")
         overflowed = int((~np.isfinite(frame["y"].to_numpy())).sum())
@@ -284,6 +291,18 @@ def known_until(run_date: str | pd.Timestamp, now: str | pd.Timestamp | None = N
 def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
     """Whether the period ``label`` names is still open at ``cut`` (``known_until``)."""
     return period_end(label, frequency) > cut
+
+
+def _repeated_rows(times: pd.Series, values: pd.Series) -> int:
+    """How many rows repeat another's time and value, where every time given more than
+    once holds one value: an input read twice, or exports that overlap. Records of
+    their own (two sales at one time) hold different values somewhere: none counted."""
+    again = times.duplicated(keep=False).to_numpy()
+    if not again.any():
+        return 0
+    if (values[again].groupby(times[again].to_numpy()).nunique(dropna=False) > 1).any():
+        return 0
+    return int(times.duplicated().sum())
 
 
 def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:

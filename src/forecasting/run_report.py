@@ -13,7 +13,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
-from forecasting.cleaning import MERGED_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning import (MERGED_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
+                                  STALE_NOTE)
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY
@@ -84,8 +85,8 @@ def nothing_modelled(config: JobConfig, longest: int | None) -> str:
 
 def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:
     """Said once for the run, what cleaning noted on many series: rows several periods
-    apart or several a period, rows moved to other dates, a last period still open,
-    values far outside the rest."""
+    apart or several a period, rows repeated exactly, rows moved to other dates, a last
+    period still open, values far outside the rest."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                      f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
@@ -98,6 +99,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         else:
             logger.info("%s", merged)
             summary.note += f"  {merged}\n"
+    if counted.repeated:  # a file read twice, exports that overlap: values doubled without a word
+        summary.warn(f"{counted.repeated} series have {REPEATED_NOTE} (the same time and value) that "
+                     "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
+                     "exports that overlap? cleaning.duplicates: last keeps one of each")
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
         summary.warn(f"{counted.shifted} series had every timestamp moved to another date on the "
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
@@ -121,7 +126,8 @@ class StagedCounts:
     rows several periods apart (cleaning's SPARSE_NOTE), how many modelled ones have
     values far outside the rest (OUTLIER_NOTE), and how many had several rows a period
     merged (MERGED_NOTE), every row moved to another date (SHIFTED_NOTE), and a last
-    period still open on the run date kept (OPEN_KEPT_NOTE)."""
+    period still open on the run date kept (OPEN_KEPT_NOTE), rows repeated exactly and
+    summed (REPEATED_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
@@ -133,6 +139,7 @@ class StagedCounts:
     merged_not_ok: int = 0  # of them, skipped or failed
     shifted: int = 0
     open_kept: int = 0
+    repeated: int = 0
 
 
 # a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
@@ -151,7 +158,8 @@ def status_counts(staged: DataFrame) -> StagedCounts:
         F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"),
         F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"),
         F.count_if(F.col("data_notes").contains(SHIFTED_NOTE)).alias("shifted"),
-        F.count_if(F.col("data_notes").contains(OPEN_KEPT_NOTE)).alias("open_kept"))
+        F.count_if(F.col("data_notes").contains(OPEN_KEPT_NOTE)).alias("open_kept"),
+        F.count_if(F.col("data_notes").contains(REPEATED_NOTE)).alias("repeated"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -162,7 +170,7 @@ def status_counts(staged: DataFrame) -> StagedCounts:
                         sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
                         sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows),
                         sum(row["merged_not_ok"] for row in rows), sum(row["shifted"] for row in rows),
-                        sum(row["open_kept"] for row in rows))
+                        sum(row["open_kept"] for row in rows), sum(row["repeated"] for row in rows))
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
