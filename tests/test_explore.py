@@ -259,6 +259,15 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
                                                tracking.SERIES_HASH_TAG: tracking.series_hash({"item": "9"})})
     runs = explore.series_runs(uri, experiment_id, {"item": "9"})
     assert dict(zip(runs[f"tags.{tracking.PARENT_TAG}"], runs["replaced_by"])) == {replaced: "the-rerun", current: None}
+    # another config's job run, sharing the experiment and the series' keys: left out given the output
+    other = client.create_run(experiment_id, tags={tracking.OUTPUT_PATH_TAG: "/data/other"}).info.run_id
+    client.set_tag(current, tracking.OUTPUT_PATH_TAG, "/data/sales")
+    client.create_run(experiment_id, tags={tracking.PARENT_TAG: other,
+                                           tracking.SERIES_HASH_TAG: tracking.series_hash({"item": "9"})})
+    runs = explore.series_runs(uri, experiment_id, {"item": "9"})
+    assert sorted(runs["output"].fillna("-")) == ["-", "/data/other", "/data/sales"]
+    ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
+    assert ours[f"tags.{tracking.PARENT_TAG}"].tolist() == [current]
 
 
 def test_the_history_stops_at_the_end_of_the_run_date_as_the_jobs_did(tmp_path):

@@ -68,9 +68,12 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
     return runs[0]
 
 
-def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> pd.DataFrame:
+def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], output: str | None = None) -> pd.DataFrame:
     """Every child run of one series, newest first, as a frame of runs; ``replaced_by``
-    names the later job run that replaced its job run's rows (a rerun of its date), else None."""
+    names the later job run that replaced its job run's rows (a rerun of its date), else
+    None, and ``output`` the tables its job run wrote. Given ``output`` (a job run's
+    output_path tag), only the runs of job runs that wrote there: configs sharing an
+    experiment name the same series."""
     import mlflow
 
     client = tracking.client(tracking_uri)
@@ -78,8 +81,11 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any]) -> 
                               order_by=["attributes.start_time DESC"])
     parent = f"tags.{tracking.PARENT_TAG}"
     parents = runs[parent].dropna().unique() if parent in runs else []
-    replaced = {run_id: client.get_run(run_id).data.tags.get(tracking.SUPERSEDED_TAG) for run_id in parents}
-    return runs.assign(replaced_by=runs[parent].map(replaced) if parent in runs else None)
+    tags = {run_id: client.get_run(run_id).data.tags for run_id in parents}
+    of_parent = runs[parent] if parent in runs else pd.Series(None, index=runs.index, dtype=object)
+    runs = runs.assign(replaced_by=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.SUPERSEDED_TAG)),
+                       output=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.OUTPUT_PATH_TAG)))
+    return runs if output is None else runs[runs["output"] == output].reset_index(drop=True)
 
 
 def job_rows(path: str | Path, job) -> pd.DataFrame:
