@@ -471,6 +471,10 @@ def test_a_series_whose_every_row_moved_to_another_date_is_noted_with_its_first_
         f"all 8 {SHIFTED_NOTE} on the 'W' grid (2024-01-01 to 2024-01-07, ...): does forecast.frequency date "
         "the periods as the input does?"]
     assert clean_history(mondays, "7D", policy()).notes == []  # dated as the input
+    # and with its last week exported twice: both said
+    again = pd.concat([mondays, mondays.tail(1)], ignore_index=True).sort_values("ds", kind="stable")
+    notes = clean_history(again, "W", policy()).notes
+    assert SHIFTED_NOTE in notes[0] and REPEATED_NOTE in notes[-1]
     # the same day at another hour, or several rows a period merged, is no other dating
     mornings = frame(pd.date_range("2024-01-01 09:00", periods=8, freq="D"), 5.0)
     assert clean_history(mornings, "D", policy()).notes == ["8 timestamps aligned to the 'D' grid"]
@@ -506,3 +510,52 @@ def test_rows_repeated_exactly_and_summed_are_noted_but_not_records_of_their_own
     # daily rows of one value summed into weeks: other times, not repeats
     days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), 1.0)
     assert not [note for note in clean_history(days, "7D", policy()).notes if REPEATED_NOTE in note]
+
+
+def test_an_open_last_period_of_finer_rows_is_left_out_though_its_one_row_is_on_the_grid():
+    # daily rows up to 1 March, monthly periods: March's first day is no March
+    days = frame(pd.date_range("2023-01-01", "2024-03-01", freq="D"), 10.0)
+    cleaned = clean_history(days, "MS", policy(), "2024-03-01", input_end="2024-03-01")
+    assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
+    assert "the last period 2024-03-01 is still open on the run date 2024-03-01: its 1 rows left out" in cleaned.notes
+    # quarter hours up to 10:00, hourly periods, a run at 10:05: the 10:00 hour has one reading so far
+    quarters = frame(pd.date_range("2024-01-05", "2024-01-05 10:00", freq="15min"), 1.0)
+    hourly = clean_history(quarters, "h", policy(), "2024-01-05", now="2024-01-05 10:05")
+    assert hourly.history["ds"].iloc[-1] == pd.Timestamp("2024-01-05 09:00")
+    assert not [note for note in hourly.notes if OPEN_KEPT_NOTE in note]
+
+
+def test_rows_on_scattered_days_or_several_a_period_are_aligned_not_called_shifted():
+    # one sale a week on varying days, read as W: aligned, no other dating of the periods
+    sales = frame(["2024-01-03", "2024-01-09", "2024-01-19", "2024-01-24", "2024-02-01", "2024-02-06"], 1.0)
+    assert clean_history(sales, "W", policy()).notes == ["6 timestamps aligned to the 'W' grid"]
+    # Monday to Saturday rows summed into Sunday-named weeks: every row moves, several a period
+    workdays = pd.date_range("2024-01-01", periods=28, freq="D")
+    moved = clean_history(frame(workdays[workdays.dayofweek < 6], 1.0), "W", policy())
+    assert not [note for note in moved.notes if SHIFTED_NOTE in note]
+    # month ends read as month starts: each row by the same rule, though by other numbers of days
+    ends = frame(pd.date_range("2023-01-31", periods=6, freq="ME"), 1.0)
+    assert SHIFTED_NOTE in clean_history(ends, "MS", policy()).notes[0]
+    assert clean_history(frame(["2024-01-03", "2024-01-10"], 1.0), "W", policy()).notes == [
+        "2 timestamps aligned to the 'W' grid"]  # two rows say little
+
+
+def test_unit_sales_or_scattered_pairs_at_one_time_are_not_called_repeated_rows():
+    # one row a sale of one unit: some days three, some two
+    units = frame(["2024-01-01"] * 3 + ["2024-01-02"] * 2 + ["2024-01-03"], 1.0)
+    assert clean_history(units, "D", policy()).notes == ["3 duplicate timestamps merged (sum)"]
+    # two sales of one unit on days far apart: not one run of times exported twice
+    pairs = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-04"],
+                  [1.0, 1.0, 2.0, 3.0, 1.0, 1.0])
+    assert clean_history(pairs, "D", policy()).notes == ["2 duplicate timestamps merged (sum)"]
+    # the same rows twice with their labels (pd.concat without ignore_index): merged as before
+    once = frame(pd.date_range("2024-01-01", periods=5, freq="D"), [1.0, 2.0, 3.0, 4.0, 5.0])
+    twice = clean_history(pd.concat([once, once]).sort_values("ds", kind="stable"), "D", policy())
+    assert twice.history["y"].tolist() == [2.0, 4.0, 6.0, 8.0, 10.0] and REPEATED_NOTE in twice.notes[1]
+
+
+def test_negative_days_summed_into_positive_weeks_are_not_noted():
+    # the floor looks at the cleaned history: weeks of sales with one return day are all positive
+    days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), [5.0] * 6 + [-2.0] + [5.0] * 21)
+    cleaned = clean_history(days, "7D", policy())
+    assert (cleaned.history["y"] > 0).all() and not [note for note in cleaned.notes if "negative" in note]

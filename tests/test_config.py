@@ -545,6 +545,10 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     ("forecast.frequency=W-MONDAY", r"\(did you mean 'W-MON'\?\)"),
     ("forecast.frequency=xyz", r"\(e.g. h, D, 7D, W-SUN, MS\)"),
     ("input.key_columns=store,item", r"expects a list, got 'store,item': write \[store,item\] \(YAML's list\)"),
+    ("input.key_columns='store item'", r"expects a list, got 'store item': write \[store,item\]"),
+    ("input.key_columns=7", r"expects a list, got 7$"),  # nothing to suggest
+    ("forecast.frequency=weeks", r"\(did you mean '7D'\?"),
+    ("forecast.frequency=mon", r"\(e.g. h, D, 7D, W-SUN, MS\)"),  # not 'min', minutes
     ("model.country_holidays=us", r"not a known country \(did you mean 'US'\?\)"),
     ("selection.candidates=[naive, naive]", "names a model twice"),
     ("input.time_column=' '", "must name a column, not be blank"),

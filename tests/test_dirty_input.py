@@ -147,7 +147,8 @@ def test_unusable_series_say_why(dirty, store, status, reason):
     [
         # 7 NaN and 1 inf; the first row is among them, so the history starts a day later
         ("nan-and-inf", "8 missing or infinite values dropped; 7 missing periods left out"),
-        ("duplicates", "3 duplicate timestamps merged (sum)"),
+        ("duplicates", "3 duplicate timestamps merged (sum); 3 rows repeated exactly (the same time and value as "
+                       "another), added up: the same rows read twice?"),
         ("gaps", "5 missing periods left out"),
         ("off-grid", "1 timestamps aligned to the 'D' grid"),
         # the run date reaches each series' task: its forecast would start in the past

@@ -547,6 +547,7 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
             "data_notes name it): if those rows hold only a part of it, leave them out of the input") in said
     notes = spark.read.format("delta").load(str(tmp_path / "out" / "series_results")).select("data_notes").collect()
     assert all("the last period 2024-12-30 is still open on the run date 2024-12-30" in row[0] for row in notes)
+    assert "no series was modelled" not in said  # both modelled
 
 
 def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows_needed_come_from(spark, tmp_path):
@@ -555,12 +556,14 @@ def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows
     source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"]))
     said = pipeline.run_job(spark, config, "2024-01-20").format()
-    assert ("no series was modelled: the longest history has 20 rows after cleaning, against the 28 needed "
-            "(cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
+    assert ("no series was modelled: the longest of the series too short has 20 rows after cleaning, against the 28 "
+            "needed (cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
             "forecast.horizon 7 counted in periods of 'D'? Or lower forecast.min_history / cross_validation.folds; "
             "the fallback forecasts were written") in said
     assert "(forecast.min_history)" in run_report.nothing_modelled(
         load_config(None, ["forecast.min_history=40"]), 20)
+    assert run_report.nothing_modelled(load_config(None, ["reliability.fallback=null"]), 20).endswith(
+        "; no forecasts were written")
 
 
 def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tracked(spark, tmp_path):

@@ -415,7 +415,9 @@ def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
     history = daily_series(60)
     doubled = pd.concat([history, history.tail(2)])
     merged = train_series(doubled, fast_config())
-    assert merged.status == OK and merged.notes == ["2 duplicate timestamps merged (sum)"]
+    assert merged.status == OK and merged.notes == [  # the tail exported twice: said as such
+        "2 duplicate timestamps merged (sum)",
+        "2 rows repeated exactly (the same time and value as another), added up: the same rows read twice?"]
     assert merged.history_length == 60
     rejected = train_series(doubled, fast_config("cleaning.duplicates=reject"))
     assert rejected.status == SKIPPED

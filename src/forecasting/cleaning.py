@@ -36,6 +36,7 @@ REPEATED_NOTE = "rows repeated exactly"
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
 # its Sunday), so that the forecasts are dated otherwise than the input
 SHIFTED_NOTE = "timestamps moved to other dates"
+MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its periods
 # A last period still open on the run date whose row was already on the grid: kept, since only
 # the input knows whether it holds the whole period (a week's sales summed on its Monday so far?)
 OPEN_KEPT_NOTE = "kept as the whole period's"
@@ -114,7 +115,7 @@ def clean_history(
     current hour of minute rows is still open. Without a run date (direct
     callers, benchmarks) none of that applies.
     """
-    result = Cleaned(history.copy())
+    result = Cleaned(history.reset_index(drop=True))  # rows by position: an input read twice repeats labels
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
     cut = None if run_date is None else known_until(run_date, now)
@@ -135,9 +136,6 @@ def clean_history(
         else:
             frame = frame[~negative]
         result.notes.append(f"{count} negative values {'clipped to 0' if policy.negative_values == 'clip' else 'dropped'}")
-    elif negative.any() and negative.sum() <= FEW_NEGATIVE_SHARE * len(frame):  # returns among sales, say
-        result.notes.append(f"{int(negative.sum())} of {len(frame)} values negative, kept (cleaning.negative_values: "
-                            "allow; forecast.floor auto then sets no floor at 0)")
 
     missing = ~np.isfinite(frame["y"].to_numpy())
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
@@ -180,7 +178,9 @@ def clean_history(
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(_aligned_note(raw, aligned, frequency))
     if cut is not None:
-        frame = _without_open_period(frame, moved, frequency, cut, result.notes)
+        # finer rows (most moved, or several a period): the open period is a part, even where its rows were on the grid
+        finer = 2 * off_grid >= len(frame) or 2 * frame["ds"].nunique() <= len(frame)
+        frame = _without_open_period(frame, moved | finer, frequency, cut, result.notes)
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return result
@@ -227,9 +227,21 @@ def clean_history(
     frame = frame.sort_values("ds").reset_index(drop=True)
     if cut is not None:
         frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+    if policy.negative_values == "allow":
+        result.notes += _negative_notes(frame)
     result.notes += _outlier_notes(frame)
     result.history = frame
     return result
+
+
+def _negative_notes(frame: pd.DataFrame) -> list[str]:
+    """A note where a few of the cleaned values are negative (returns among sales), since
+    forecast.floor auto then sets no floor at 0; not for a signed series (profits)."""
+    negative = int((frame["y"].to_numpy() < 0).sum())
+    if not negative or negative > FEW_NEGATIVE_SHARE * len(frame):
+        return []
+    return [f"{negative} of {len(frame)} values negative, kept (cleaning.negative_values: allow; forecast.floor "
+            "auto then sets no floor at 0)"]
 
 
 def _outlier_notes(frame: pd.DataFrame) -> list[str]:
@@ -295,21 +307,32 @@ def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
 
 def _repeated_rows(times: pd.Series, values: pd.Series) -> int:
     """How many rows repeat another's time and value, where every time given more than
-    once holds one value: an input read twice, or exports that overlap. Records of
-    their own (two sales at one time) hold different values somewhere: none counted."""
+    once is given twice with one value, those times one run of consecutive ones: an input
+    read twice, or exports that overlap. Records of their own (several sales at one time)
+    hold different values, come three at a time, or on scattered days: none counted."""
     again = times.duplicated(keep=False).to_numpy()
     if not again.any():
         return 0
-    if (values[again].groupby(times[again].to_numpy()).nunique(dropna=False) > 1).any():
+    per_time = values[again].groupby(times[again].to_numpy())
+    if (per_time.nunique(dropna=False) > 1).any() or (per_time.size() != 2).any():
         return 0
-    return int(times.duplicated().sum())
+    # an overlap repeats a run of consecutive times; one sale of 1 twice on some days does not
+    distinct = np.unique(times.to_numpy())
+    where = np.searchsorted(distinct, per_time.size().index.to_numpy())
+    if where[-1] - where[0] + 1 != len(where):
+        return 0
+    return len(where)
 
 
 def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
-    """How many timestamps were aligned; where every one moved to another date, one row a
-    period, the data's own dates (SHIFTED_NOTE): its forecasts are not dated as its rows."""
+    """How many timestamps were aligned; where every one moved to another date alike (by
+    the same time, or from its month's end: one row a period, but for repeats), the
+    data's own dates (SHIFTED_NOTE): its forecasts are not dated as its rows. Rows on
+    scattered days (intermittent sales) are aligned, not noted."""
     moves = (aligned - raw).to_numpy()
-    if (moves != np.timedelta64(0)).all() and aligned.is_unique and (np.abs(moves) >= np.timedelta64(1, "D")).any():
+    if (len(raw) >= MIN_SHIFTED_ROWS and (moves != np.timedelta64(0)).all()
+            and (np.abs(moves) >= np.timedelta64(1, "D")).any()
+            and (len(np.unique(moves)) == 1 or raw.dt.is_month_end.all())):  # each row dated alike in its period
         return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({_when(raw.iloc[0])} to "
                 f"{_when(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
     return f"{int((moves != np.timedelta64(0)).sum())} timestamps aligned to the '{frequency}' grid"

@@ -322,9 +322,9 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint(args, value)}")
     if origin is list:
         if not isinstance(value, list):
-            written = f"[{','.join(part.strip() for part in value.split(','))}]" if isinstance(value, str) else \
-                f"[{value}]"
-            raise ConfigError(f"config key '{key}' expects a list, got {value!r}: write {written} (YAML's list)")
+            parts = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) and value.strip() else []
+            hint = f": write [{','.join(parts)}] (YAML's list)" if parts else ""
+            raise ConfigError(f"config key '{key}' expects a list, got {value!r}{hint}")
         return [_coerce(args[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):

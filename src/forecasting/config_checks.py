@@ -237,13 +237,13 @@ def _check_tracking(config: JobConfig) -> None:
     _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
     _require(0 < config.tracking.timeout_seconds <= MAX_TIMEOUT_SECONDS, "tracking.timeout_seconds",
              f"must be positive and at most {MAX_TIMEOUT_SECONDS} (a day)")
+    rel = config.reliability
+    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
+    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
     experiment = config.tracking.experiment
     _require(bool(experiment.strip()), "tracking.experiment", "must not be empty")
     _require(experiment == experiment.strip(), "tracking.experiment",
              f"is {experiment!r}: spaces around a name make it another experiment than the name alone")
-    rel = config.reliability
-    _require(rel.fallback is None or rel.fallback in FALLBACKS, "reliability.fallback", f"must be null or one of {FALLBACKS}")
-    _require(0 <= rel.max_failed_share <= 1, "reliability.max_failed_share", "must be between 0 and 1")
 
 
 def _check_output(config: JobConfig) -> None:
@@ -418,7 +418,7 @@ def frequency_offset(text: str):
 
 
 # What a frequency given in words most likely means, as pandas writes it
-FREQUENCY_WORDS = {"hourly": "h", "hour": "h", "daily": "D", "day": "D", "weekly": "7D", "week": "7D",
+FREQUENCY_WORDS = {"hourly": "h", "hour": "h", "hr": "h", "daily": "D", "day": "D", "weekly": "7D", "week": "7D",
                    "monthly": "MS", "month": "MS", "quarterly": "QS", "quarter": "QS", "yearly": "YS",
                    "annual": "YS", "year": "YS", "minute": "min", "minutely": "min"}
 # Aliases a close misspelling is matched against (W-MONDAY, Ms, hr)
@@ -428,8 +428,9 @@ COMMON_FREQUENCIES = ("min", "h", "D", "B", "7D", *(f"W-{day}" for day in ("MON"
 
 def _frequency_hint(text: str) -> str:
     """A suggestion for a frequency pandas does not read: a word's alias, or a close one."""
-    word = FREQUENCY_WORDS.get(text.strip().lower())
-    close = [word] if word else difflib.get_close_matches(text.strip(), COMMON_FREQUENCIES, n=1, cutoff=0.6)
+    lower = text.strip().lower()
+    word = FREQUENCY_WORDS.get(lower) or FREQUENCY_WORDS.get(lower.removesuffix("s"))  # days, weeks
+    close = [word] if word else difflib.get_close_matches(text.strip(), COMMON_FREQUENCIES, n=1, cutoff=0.7)
     if not close:
         return " (e.g. h, D, 7D, W-SUN, MS)"
     weeks = " 7D dates a week by its first day, W-SUN by its Sunday" if close[0] == "7D" else ""

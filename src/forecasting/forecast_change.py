@@ -131,7 +131,14 @@ def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> 
     rows = tables.read_table(spark, config, tables.MODELS).where(
         F.col("run_date") == F.lit(run_date).cast("date")).select("frequency").distinct().collect()
     ours = frequency_offset(config.forecast.frequency)
-    return sorted(repr(row[0]) for row in rows if row[0] and frequency_offset(row[0]) != ours)
+
+    def other(stored: str) -> bool:
+        try:
+            return frequency_offset(stored) != ours
+        except ValueError:  # an alias pandas has since removed: not this run's
+            return True
+
+    return sorted(repr(row[0]) for row in rows if row[0] and other(row[0]))
 
 
 def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,

@@ -138,6 +138,8 @@ def qualified(spark, path: str) -> str:
     """``path`` as the readers resolve it (a relative one against Hadoop's working
     folder: the driver's on local disk, the user's home on HDFS): Spark 4's SQL takes
     no relative path in delta.`...`."""
+    if urlparse(path).scheme or path.startswith("/"):  # as given: Spark's SQL reads it as it is
+        return path
     from forecasting.tables import on_file_system  # here: serving imports this module without Spark
 
     hadoop_path, file_system = on_file_system(spark, path)

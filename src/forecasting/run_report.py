@@ -50,8 +50,9 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
             summary.reason_kinds = reason_kinds(staged)
         if not counted.statuses.get(OK) and any(
                 kind == TOO_LITTLE_HISTORY for kind, _ in summary.reason_kinds.get(SKIPPED, [])):
-            with job_description(spark, "find the longest series"):
-                longest = staged.agg(F.max("history_length")).first()[0]
+            with job_description(spark, "find the longest series too short to model"):
+                longest = staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).agg(
+                    F.max("history_length")).first()[0]
             summary.warn(nothing_modelled(config, longest))
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
@@ -71,16 +72,18 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
 
 def nothing_modelled(config: JobConfig, longest: int | None) -> str:
     """Why no series was modelled when series were too short: the rows needed against
-    the longest history, and what the need comes from (a horizon in the wrong unit?)."""
+    the longest of those histories, and what the need comes from (a horizon in the wrong
+    unit?)."""
     needed = tuning.min_history(config)
     horizon = tuning.cv_horizon(config)
     source = ("forecast.min_history" if config.forecast.min_history is not None else
               f"cross-validation's {config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, "
               f"each scoring {horizon} periods after {tuning.MIN_TRAIN_HORIZONS * horizon} to train on")
-    return (f"no series was modelled: the longest history has {longest} rows after cleaning, against the {needed} "
-            f"needed ({source}). Is forecast.horizon {config.forecast.horizon} counted in periods of "
-            f"{config.forecast.frequency!r}? Or lower forecast.min_history / cross_validation.folds; "
-            "the fallback forecasts were written")
+    written = "the fallback forecasts were written" if config.reliability.fallback else "no forecasts were written"
+    return (f"no series was modelled: the longest of the series too short has {longest} rows after cleaning, "
+            f"against the {needed} needed ({source}). Is forecast.horizon {config.forecast.horizon} counted in "
+            f"periods of {config.forecast.frequency!r}? Or lower forecast.min_history / cross_validation.folds; "
+            f"{written}")
 
 
 def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:
