@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import OPEN_KEPT_NOTE, REPEATED_NOTE, SHIFTED_NOTE, align_to_grid, clean_history, period_end
+from forecasting.cleaning import OPEN_KEPT_NOTE, REPEATED_NOTE, SHIFTED_NOTE, clean_history
+from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
-from forecasting.cleaning import periods_between
+from forecasting.periods import periods_between
 from forecasting.model import FORECAST_COLUMNS, future_dates
 
 # Seasonal period in steps, for calendar frequencies of one period: the cycle such

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import MonthBegin, QuarterBegin, Tick, Week, YearBegin
+from pandas.tseries.offsets import Tick
 
 from forecasting.config import CleaningConfig
+from forecasting.periods import align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between
 
 
 @dataclass
@@ -52,45 +53,6 @@ FEW_NEGATIVE_SHARE = 0.1
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
-
-# Frequencies named by the end of a calendar period (ME, BME, QE, BQE, YE, BYE):
-# a date goes to the end its own month, quarter or year has on the grid. A
-# business end may come before the calendar end; the days after it are still its.
-_CALENDAR_ENDS = ("MonthEnd", "QuarterEnd", "YearEnd")
-# ... and by its start (MS, BMS, QS, BQS, YS, BYS): a business start may come after
-# the calendar start (a weekend on the 1st); the days before it are still its.
-_CALENDAR_BEGINS = ("MonthBegin", "QuarterBegin", "YearBegin")
-
-
-def align_to_grid(ds: pd.Series, frequency: str, origin: pd.Timestamp | None = None) -> pd.Series:
-    """Each timestamp moved to the date that names its period of ``frequency``:
-    the period's start (hours, days, MS, QS, YS), or its end for frequencies
-    named by their end (ME, QE, YE, their business forms, W-SUN: a week ending on
-    Sunday, 52-53-week fiscal years). A monthly value dated the 15th is March's
-    either way. Steps of several days (7D) count from ``origin``, a time on the
-    grid (default: the first day of ``ds``), not from 1970's first Thursday."""
-    offset = to_offset(frequency)
-    if isinstance(offset, Tick) and pd.Timedelta(offset) > pd.Timedelta(days=1):
-        step = pd.Timedelta(offset)
-        start = ds.min().normalize() if origin is None else pd.Timestamp(origin)
-        return start + ((ds - start) // step) * step
-    if isinstance(offset, Tick):  # fixed-length periods up to a day: hours, days, minutes
-        return ds.dt.floor(offset)
-    days = ds.dt.normalize()
-    name = type(offset).__name__
-    if name.startswith("SemiMonth"):  # two periods a month (SMS: the 1st and 15th; SME: the 15th and the end)
-        return days.map(offset.rollforward if name.endswith("End") else offset.rollback)
-    if name.endswith(_CALENDAR_ENDS):
-        earlier = days.map(offset.rollback)
-        return earlier.where(earlier.dt.to_period("M") == days.dt.to_period("M"), days.map(offset.rollforward))
-    if name.startswith("FY5253") or (isinstance(offset, Week) and offset.weekday is not None):
-        return days.map(offset.rollforward)
-    earlier = days.map(offset.rollback)
-    if name.endswith(_CALENDAR_BEGINS) and not isinstance(offset, (MonthBegin, QuarterBegin, YearBegin)):
-        later = days.map(offset.rollforward)  # a business start: the days before it in its month are its
-        return later.where(later.dt.to_period("M") == days.dt.to_period("M"), earlier)
-    return earlier
-
 
 def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
     """``y`` with its gaps filled: zeros, or linear in time (a value two days from
@@ -274,37 +236,6 @@ def _regular_spacing(steps: np.ndarray) -> float:
     return typical if np.mean(np.abs(steps - typical) <= 0.1 * typical) >= 0.8 else 0.0
 
 
-def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
-    """The (exclusive) end of the period that ``label``, a date on the grid of
-    ``align_to_grid``, names: the next label for periods named by their start, the
-    end of the label's day for those named by their end, and for business ends
-    the end of the calendar month, quarter or year (its last days are still its)."""
-    offset = to_offset(frequency)
-    if isinstance(offset, Tick):
-        return label + pd.Timedelta(offset)
-    following = label + offset  # the next label: aligned to itself, so the search ends there at the latest
-    days = pd.Series(pd.date_range(label.normalize(), following.normalize(), freq="D"))
-    others = days[(align_to_grid(days, frequency) != label).to_numpy() & (days > label).to_numpy()]
-    return others.iloc[0]
-
-
-def end_of_day(run_date: str | pd.Timestamp) -> pd.Timestamp:
-    """The (exclusive) end of the run date."""
-    return pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
-
-
-def known_until(run_date: str | pd.Timestamp, now: str | pd.Timestamp | None = None) -> pd.Timestamp:
-    """The cut of what was known on the run date: its end, or ``now`` where a run
-    started during it (given only then, see ``parent_run.start_parent_run``)."""
-    cut = end_of_day(run_date)
-    return cut if now is None else min(cut, pd.Timestamp(now))
-
-
-def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
-    """Whether the period ``label`` names is still open at ``cut`` (``known_until``)."""
-    return period_end(label, frequency) > cut
-
-
 def _repeated_rows(times: pd.Series, values: pd.Series) -> int:
     """How many rows repeat another's time and value, where every time given more than
     once is given twice with one value, those times one run of consecutive ones: an input
@@ -418,19 +349,6 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     return frame
 
 
-def label_of(time: pd.Timestamp, frequency, origin: pd.Timestamp) -> pd.Timestamp:
-    """``align_to_grid`` for one time (``frequency`` as text or an offset); fixed-length
-    steps by plain arithmetic, since every series of a run pays this."""
-    offset = to_offset(frequency)
-    if not isinstance(offset, Tick):
-        return align_to_grid(pd.Series([time]), offset.freqstr, origin=origin).iloc[0]
-    step = pd.Timedelta(offset)
-    if step <= pd.Timedelta(days=1):
-        return time.floor(offset)
-    # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
-    return pd.Timestamp(origin.value + (time.value - origin.value) // step.value * step.value)
-
-
 def _when(time: pd.Timestamp) -> str:
     """A date, with its time of day only where it has one."""
     return f"{time:%Y-%m-%d}" if time == time.normalize() else f"{time:%Y-%m-%d %H:%M}"
@@ -439,17 +357,6 @@ def _when(time: pd.Timestamp) -> str:
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
     result.rejection, result.refused_by = f"{problem} (cleaning.{key} = reject)", key
     return result
-
-
-def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
-    """How many periods of ``frequency`` ``end`` is after ``start`` (on its grid); 0 where it is not after it."""
-    if end <= start:
-        return 0
-    offset = to_offset(frequency)
-    if isinstance(offset, Tick):
-        # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
-        return (end.value - start.value) // pd.Timedelta(offset).value
-    return len(pd.date_range(start, end, freq=frequency)) - 1
 
 
 def filled_by_interpolation(labels: pd.Series, raw: pd.DataFrame, periods: pd.Series, policy) -> np.ndarray:

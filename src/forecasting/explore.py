@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from forecasting import lineage, run_overview, tracking
-from forecasting.cleaning import end_of_day
+from forecasting.periods import end_of_day
 from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import baselines, model
+from forecasting.periods import label_of
 
 PROPHET = "prophet"
 # The mean of tuned Prophet and seasonal naive: combinations of unlike models
@@ -116,8 +117,6 @@ def _stored_history(stored: dict) -> pd.DataFrame:
 def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str) -> pd.Timestamp:
     if last is None:
         return history_end
-    from forecasting.cleaning import label_of
-
     return max(label_of(pd.Timestamp(last), frequency, origin=history_end), history_end)
 
 

@@ -28,7 +28,8 @@ from pyspark.sql import types as T
 
 from forecasting import metrics, redaction, tracking
 from forecasting.baselines import on_grid, season_length
-from forecasting.cleaning import align_to_grid, filled_by_interpolation
+from forecasting.cleaning import filled_by_interpolation
+from forecasting.periods import align_to_grid
 from forecasting.config import JobConfig
 from forecasting.spark_session import job_description
 

@@ -14,7 +14,8 @@ import pandas as pd
 
 from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
-from forecasting.cleaning import Cleaned, align_to_grid, clean_history, filled_by_interpolation, periods_between
+from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
+from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 

@@ -1,0 +1,100 @@
+"""A frequency's periods (pure pandas): the date that names a time's period, where a
+period ends, what a run date knows, and how many periods lie between two labels."""
+from __future__ import annotations
+
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import MonthBegin, QuarterBegin, Tick, Week, YearBegin
+
+# Frequencies named by the end of a calendar period (ME, BME, QE, BQE, YE, BYE):
+# a date goes to the end its own month, quarter or year has on the grid. A
+# business end may come before the calendar end; the days after it are still its.
+_CALENDAR_ENDS = ("MonthEnd", "QuarterEnd", "YearEnd")
+# ... and by its start (MS, BMS, QS, BQS, YS, BYS): a business start may come after
+# the calendar start (a weekend on the 1st); the days before it are still its.
+_CALENDAR_BEGINS = ("MonthBegin", "QuarterBegin", "YearBegin")
+
+
+def align_to_grid(ds: pd.Series, frequency: str, origin: pd.Timestamp | None = None) -> pd.Series:
+    """Each timestamp moved to the date that names its period of ``frequency``:
+    the period's start (hours, days, MS, QS, YS), or its end for frequencies
+    named by their end (ME, QE, YE, their business forms, W-SUN: a week ending on
+    Sunday, 52-53-week fiscal years). A monthly value dated the 15th is March's
+    either way. Steps of several days (7D) count from ``origin``, a time on the
+    grid (default: the first day of ``ds``), not from 1970's first Thursday."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick) and pd.Timedelta(offset) > pd.Timedelta(days=1):
+        step = pd.Timedelta(offset)
+        start = ds.min().normalize() if origin is None else pd.Timestamp(origin)
+        return start + ((ds - start) // step) * step
+    if isinstance(offset, Tick):  # fixed-length periods up to a day: hours, days, minutes
+        return ds.dt.floor(offset)
+    days = ds.dt.normalize()
+    name = type(offset).__name__
+    if name.startswith("SemiMonth"):  # two periods a month (SMS: the 1st and 15th; SME: the 15th and the end)
+        return days.map(offset.rollforward if name.endswith("End") else offset.rollback)
+    if name.endswith(_CALENDAR_ENDS):
+        earlier = days.map(offset.rollback)
+        return earlier.where(earlier.dt.to_period("M") == days.dt.to_period("M"), days.map(offset.rollforward))
+    if name.startswith("FY5253") or (isinstance(offset, Week) and offset.weekday is not None):
+        return days.map(offset.rollforward)
+    earlier = days.map(offset.rollback)
+    if name.endswith(_CALENDAR_BEGINS) and not isinstance(offset, (MonthBegin, QuarterBegin, YearBegin)):
+        later = days.map(offset.rollforward)  # a business start: the days before it in its month are its
+        return later.where(later.dt.to_period("M") == days.dt.to_period("M"), earlier)
+    return earlier
+
+
+def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
+    """The (exclusive) end of the period that ``label``, a date on the grid of
+    ``align_to_grid``, names: the next label for periods named by their start, the
+    end of the label's day for those named by their end, and for business ends
+    the end of the calendar month, quarter or year (its last days are still its)."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick):
+        return label + pd.Timedelta(offset)
+    following = label + offset  # the next label: aligned to itself, so the search ends there at the latest
+    days = pd.Series(pd.date_range(label.normalize(), following.normalize(), freq="D"))
+    others = days[(align_to_grid(days, frequency) != label).to_numpy() & (days > label).to_numpy()]
+    return others.iloc[0]
+
+
+def end_of_day(run_date: str | pd.Timestamp) -> pd.Timestamp:
+    """The (exclusive) end of the run date."""
+    return pd.Timestamp(run_date).normalize() + pd.Timedelta(days=1)
+
+
+def known_until(run_date: str | pd.Timestamp, now: str | pd.Timestamp | None = None) -> pd.Timestamp:
+    """The cut of what was known on the run date: its end, or ``now`` where a run
+    started during it (given only then, see ``parent_run.start_parent_run``)."""
+    cut = end_of_day(run_date)
+    return cut if now is None else min(cut, pd.Timestamp(now))
+
+
+def open_on(label: pd.Timestamp, frequency: str, cut: pd.Timestamp) -> bool:
+    """Whether the period ``label`` names is still open at ``cut`` (``known_until``)."""
+    return period_end(label, frequency) > cut
+
+
+def label_of(time: pd.Timestamp, frequency, origin: pd.Timestamp) -> pd.Timestamp:
+    """``align_to_grid`` for one time (``frequency`` as text or an offset); fixed-length
+    steps by plain arithmetic, since every series of a run pays this."""
+    offset = to_offset(frequency)
+    if not isinstance(offset, Tick):
+        return align_to_grid(pd.Series([time]), offset.freqstr, origin=origin).iloc[0]
+    step = pd.Timedelta(offset)
+    if step <= pd.Timedelta(days=1):
+        return time.floor(offset)
+    # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
+    return pd.Timestamp(origin.value + (time.value - origin.value) // step.value * step.value)
+
+
+def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
+    """How many periods of ``frequency`` ``end`` is after ``start`` (on its grid); 0 where it is not after it."""
+    if end <= start:
+        return 0
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick):
+        # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
+        return (end.value - start.value) // pd.Timedelta(offset).value
+    return len(pd.date_range(start, end, freq=frequency)) - 1
