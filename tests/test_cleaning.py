@@ -560,3 +560,11 @@ def test_negative_days_summed_into_positive_weeks_are_not_noted():
     days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), [5.0] * 6 + [-2.0] + [5.0] * 21)
     cleaned = clean_history(days, "7D", policy())
     assert (cleaned.history["y"] > 0).all() and not [note for note in cleaned.notes if "negative" in note]
+
+
+def test_an_open_day_of_rows_read_twice_is_kept_as_on_the_grid_not_taken_for_finer_rows():
+    days = frame(pd.date_range("2024-01-01", periods=10, freq="D"), 3.0)
+    twice = pd.concat([days, days], ignore_index=True).sort_values("ds", kind="stable")
+    cleaned = clean_history(twice, "D", policy(), "2024-01-10", now="2024-01-10 12:00")
+    assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-01-10")
+    assert any(OPEN_KEPT_NOTE in note for note in cleaned.notes)

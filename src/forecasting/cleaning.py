@@ -140,8 +140,9 @@ def clean_history(
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(_aligned_note(raw, aligned, frequency))
     if cut is not None:
-        # finer rows (most moved, or several a period): the open period is a part, even where its rows were on the grid
-        finer = 2 * off_grid >= len(frame) or 2 * frame["ds"].nunique() <= len(frame)
+        # finer rows (most moved, or several times a period): the open period is a part, even where its rows were
+        # on the grid; rows repeated at one time (two sales, an input read twice) are no finer data
+        finer = 2 * off_grid >= len(frame) or 2 * frame["ds"].nunique() <= given.nunique()
         frame = _without_open_period(frame, moved | finer, frequency, cut, result.notes)
         if frame.empty:
             result.history = frame.reset_index(drop=True)
