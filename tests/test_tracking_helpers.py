@@ -402,6 +402,33 @@ def test_a_job_stopped_while_its_parent_run_records_its_config_ends_that_run(tmp
     assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"
 
 
+def test_a_sigterm_while_the_parent_run_is_created_ends_that_run_failed(tmp_path, fast_config, monkeypatch):
+    # the file store writes a run's tags one by one: a scheduler's stop among them (the run already
+    # found by a search) raised inside create_run, with no run id yet to end it by
+    import signal
+
+    from mlflow.tracking import MlflowClient
+
+    from forecasting import signals
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "tracking.experiment=stopped at once")
+    create_run = MlflowClient.create_run
+
+    def stopped_inside(self, *args, **kwargs):
+        run = create_run(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before create_run returns
+        return run
+
+    monkeypatch.setattr(MlflowClient, "create_run", stopped_inside)
+    with pytest.raises(signals.Terminated), signals.sigterm_raised():
+        parent_run.start_parent_run(config, "2024-03-31", {"content_sha256": "abc"})
+    client = tracking.client((tmp_path / "mlruns").as_uri())
+    [run] = client.search_runs([client.get_experiment_by_name("stopped at once").experiment_id])
+    assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"
+    # held only while the run is created: the handler that raises is back
+    assert signal.getsignal(signal.SIGTERM) is not signals._raise_terminated  # sigterm_raised restored its own
+
+
 def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing_a_key_differ():
     names = [f"{'Regional Distribution Centre ' * 4}/{item}" for item in ("apples", "pears")]
     shown = [tracking.shortened(name, 28) for name in names]

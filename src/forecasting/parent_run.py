@@ -71,9 +71,24 @@ def start_parent_run(
     end_stale_runs(tracker, experiment_id, job, run_date, tags[OUTPUT_PATH_TAG])
     started_ms = int(time.time() * 1000)  # the run's own start time, which cleaning cuts at on its run date
     started = dt.datetime.fromtimestamp(started_ms / 1000, dt.timezone.utc).replace(tzinfo=None)
-    run = tracker.create_run(experiment_id, start_time=started_ms, tags=tags, run_name=f"{job} {run_date}")
-    run_id = run.info.run_id
-    context = RunContext(
+    held = signals.SigtermHeld()
+    with held:  # a scheduler's stop while the run is created ends it FAILED below, not RUNNING
+        run = tracker.create_run(experiment_id, start_time=started_ms, tags=tags, run_name=f"{job} {run_date}")
+        context = _context(run.info.run_id, uri, experiment_id, run_date, config, input_end, started, job,
+                           tags[OUTPUT_PATH_TAG])
+    try:  # the job's own end (job_summary.finishing) starts after these
+        held.raise_held()
+        _record_start(tracker, context.parent_run_id, config, run_date, data_version, versions)
+        logger.info("MLflow parent run %s in experiment %s at %s", context.parent_run_id, experiment_id, uri)
+    except BaseException as err:
+        fail_parent_run(context, err)
+        raise
+    return context
+
+
+def _context(run_id: str, uri: str, experiment_id: str, run_date: str, config: JobConfig, input_end: str | None,
+             started: dt.datetime, job: str, output_path: str) -> RunContext:
+    return RunContext(
         tracking_uri=uri,
         experiment_id=experiment_id,
         parent_run_id=run_id,
@@ -85,15 +100,8 @@ def start_parent_run(
         input_end=input_end,
         known_until=started.isoformat(timespec="milliseconds") if started.date().isoformat() == run_date else None,
         job=job,
-        output_path=tags[OUTPUT_PATH_TAG],
+        output_path=output_path,
     )
-    try:  # the job's own end (job_summary.finishing) starts after these
-        _record_start(tracker, run_id, config, run_date, data_version, versions)
-    except BaseException as err:
-        fail_parent_run(context, err)
-        raise
-    logger.info("MLflow parent run %s in experiment %s at %s", run_id, experiment_id, uri)
-    return context
 
 
 def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, int] | None = None,

@@ -5,6 +5,7 @@ default, an exit on the spot, left it RUNNING."""
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 
 
@@ -24,6 +25,35 @@ def sigterm_raised():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class SigtermHeld:
+    """SIGTERM noted, not raised, inside ``with`` (a run being created: stopped half-way, it
+    would stay RUNNING with no id to end it by), and raised by ``raise_held`` once the
+    caller can end what it made. Only where ``sigterm_raised`` holds, in the main thread."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self._active = False
+
+    def __enter__(self) -> "SigtermHeld":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTERM) is _raise_terminated:
+            signal.signal(signal.SIGTERM, self._note)
+            self._active = True
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.held = True
+
+    def __exit__(self, *exc) -> None:
+        if self._active:
+            signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def raise_held(self) -> None:
+        if self.held:
+            self.held = False
+            raise Terminated("SIGTERM")
 
 
 def stopped_by(err: BaseException) -> str | None:
