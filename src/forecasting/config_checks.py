@@ -271,6 +271,8 @@ def horizon_problem(config: JobConfig, run_date: str) -> str | None:
     its tuning. None where they fit."""
     import pandas as pd
 
+    from forecasting.periods import frequency_offset  # here: pandas only once a config is checked
+
     horizon, frequency = config.forecast.horizon, config.forecast.frequency
     try:  # a series' data end on the run date at the latest
         end = pd.Timestamp(run_date) + frequency_offset(frequency) * (horizon + 1)
@@ -407,16 +409,6 @@ def _is_tag_name(name: str) -> bool:
     return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
 
 
-def frequency_offset(text: str):
-    """pandas' offset for ``text``, without its warning for a deprecated alias (the config
-    check names that once; a models table may hold one written before)."""
-    import pandas as pd
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return pd.tseries.frequencies.to_offset(text)
-
-
 # What a frequency given in words most likely means, as pandas writes it
 FREQUENCY_WORDS = {"hourly": "h", "hour": "h", "hr": "h", "daily": "D", "day": "D", "weekly": "7D", "week": "7D",
                    "monthly": "MS", "month": "MS", "quarterly": "QS", "quarter": "QS", "yearly": "YS",
@@ -438,6 +430,8 @@ def _frequency_hint(text: str) -> str:
 
 
 def _is_frequency(text: str) -> bool:
+    from forecasting.periods import frequency_offset
+
     try:
         offset = frequency_offset(text)
     except ValueError:
@@ -464,11 +458,15 @@ def _is_calendar_multiple(text: str) -> bool:
     Multiples of a fixed length (Tick: 2h, 15min, 7D) are aligned by arithmetic."""
     import pandas as pd
 
+    from forecasting.periods import frequency_offset
+
     offset = frequency_offset(text)
     return offset.n > 1 and not isinstance(offset, pd.offsets.Tick)
 
 
 def _is_business_hours(text: str) -> bool:
+    from forecasting.periods import frequency_offset
+
     return "BusinessHour" in type(frequency_offset(text)).__name__
 
 

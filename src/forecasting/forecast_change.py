@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from forecasting import realized, redaction, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.config_checks import frequency_offset
+from forecasting.periods import same_frequency
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.spark_session import job_description
 
@@ -130,15 +130,7 @@ def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> 
     run's: another spelling of the same grid ('W' and 'W-SUN') is the same."""
     rows = tables.read_table(spark, config, tables.MODELS).where(
         F.col("run_date") == F.lit(run_date).cast("date")).select("frequency").distinct().collect()
-    ours = frequency_offset(config.forecast.frequency)
-
-    def other(stored: str) -> bool:
-        try:
-            return frequency_offset(stored) != ours
-        except ValueError:  # an alias pandas has since removed: not this run's
-            return True
-
-    return sorted(repr(row[0]) for row in rows if row[0] and other(row[0]))
+    return sorted(repr(row[0]) for row in rows if row[0] and not same_frequency(row[0], config.forecast.frequency))
 
 
 def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,

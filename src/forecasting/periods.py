@@ -2,9 +2,29 @@
 period ends, what a run date knows, and how many periods lie between two labels."""
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import MonthBegin, QuarterBegin, Tick, Week, YearBegin
+
+def frequency_offset(text: str):
+    """pandas' offset for ``text``, without its warning for a deprecated alias (the config
+    check names that once; a models table may hold one written before)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return to_offset(text)
+
+
+def same_frequency(stored: str, asked: str) -> bool:
+    """The same step however written: H, as training may have stored it before the
+    config refused pandas' deprecated aliases, is h; W is W-SUN. An alias pandas no
+    longer reads is the same only as itself."""
+    try:
+        return frequency_offset(stored) == frequency_offset(asked)
+    except ValueError:
+        return stored == asked
+
 
 # Frequencies named by the end of a calendar period (ME, BME, QE, BQE, YE, BYE):
 # a date goes to the end its own month, quarter or year has on the grid. A

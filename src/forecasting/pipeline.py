@@ -14,8 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, forecast_change, io, parent_run, python_worker, run_report, signals, spark_training, tables, tracking,
-    validation,
+    evaluation, forecast_change, io, parent_run, python_worker, run_report, spark_training, tables, tracking, validation,
 )
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing
@@ -93,29 +92,26 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     job = tracking.EVALUATE_JOB if evaluate else tracking.TRAIN_JOB
     # the run date whose forecasts this run's are compared with, and scored on what arrived since
     earlier = None if evaluate else forecast_change.find_earlier_run_date(spark, config, run_date)
-    # a stop (SIGTERM) between the run's creation and `finishing` would leave it RUNNING: held, raised in it
-    with signals.SigtermHeld() as held:
-        context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=checked.input_end)
-        context = dataclasses.replace(context, earlier_run_date=earlier)
-        summary = JobSummary(
-            run_date=run_date,
-            job_run_id=context.parent_run_id,
-            experiment_id=context.experiment_id,
-            tracking_uri=context.tracking_uri,
-            tables={name: tables.table_paths(config)[name] for name in written},
-            max_failed_share=config.reliability.max_failed_share, output_format=config.output.format,
-            title="Evaluation run" if evaluate else "Forecast run",
-            note=timeless_note,
-        )
-        ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
-        if ahead and not evaluate:
-            summary.warn(ahead)
-        if evaluate:  # it writes no series_results
-            summary.reasons_in = ("the status and reason tags of the child runs (filter: "
-                                  f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and "
-                                  f"tags.{tracking.STATUS_TAG} != '{OK}')")
+    context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=checked.input_end)
+    context = dataclasses.replace(context, earlier_run_date=earlier)
+    summary = JobSummary(
+        run_date=run_date,
+        job_run_id=context.parent_run_id,
+        experiment_id=context.experiment_id,
+        tracking_uri=context.tracking_uri,
+        tables={name: tables.table_paths(config)[name] for name in written},
+        max_failed_share=config.reliability.max_failed_share, output_format=config.output.format,
+        title="Evaluation run" if evaluate else "Forecast run",
+        note=timeless_note,
+    )
+    ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
+    if ahead and not evaluate:
+        summary.warn(ahead)
+    if evaluate:  # it writes no series_results
+        summary.reasons_in = ("the status and reason tags of the child runs (filter: "
+                              f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
+                              f"!= '{OK}')")
     with finishing(context, summary, started):
-        held.raise_held()
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         holdout = config.forecast.horizon if evaluate else 0

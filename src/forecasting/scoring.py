@@ -26,7 +26,7 @@ from forecasting import (io, lineage, model_store, parent_run, python_worker, re
                          tracking, validation)
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
-from forecasting.config_checks import frequency_offset
+from forecasting.periods import same_frequency
 from forecasting.job_summary import JobSummary, finishing, named_examples
 from forecasting.pipeline import read_checked_input, stage
 from forecasting.run_report import say_stale
@@ -253,19 +253,10 @@ def frequency_difference(config: JobConfig, params: dict[str, str]) -> str | Non
     """What to say where ``config`` asks for another frequency than the training run
     (``params``) had: each stored model forecasts at its own."""
     frequency = params.get("forecast.frequency")
-    if not frequency or _same_frequency(frequency, config.forecast.frequency):
+    if not frequency or same_frequency(frequency, config.forecast.frequency):
         return None
     return (f"the models forecast at the frequency they were trained at, {frequency}, not forecast.frequency "
             f"{config.forecast.frequency}: train at that frequency for its forecasts")
-
-
-def _same_frequency(trained: str, asked: str) -> bool:
-    """The same step however written: H, as training may have stored it before the
-    config refused pandas' deprecated aliases, is h; W is W-SUN."""
-    try:
-        return frequency_offset(trained) == frequency_offset(asked)
-    except ValueError:
-        return trained == asked
 
 
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
