@@ -52,44 +52,7 @@ def test_executor_python_cannot_see_the_source_tree():
     assert done.returncode != 0 and "No module named 'forecasting'" in done.stderr
 
 
-def test_job_runs_on_a_standalone_cluster_with_the_package_as_a_zip(cluster, package, tmp_path):
-    stores = [f"s{i}" for i in range(4)]
-    data = pd.concat([daily_series(60, seed=i).assign(store=s) for i, s in enumerate(stores)])
-    data.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
-    settings = [
-        f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]", "input.time_column=ds",
-        "input.target_column=y", "forecast.horizon=7", "cross_validation.folds=1", "tuning.max_evals=2",
-        "model.country_holidays=null", "model.yearly_seasonality=false",
-        f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'output'}",
-    ]
-    command = [
-        str(BIN / "spark-submit"), "--master", cluster["master"], "--deploy-mode", "client",
-        "--py-files", str(package),
-        "--conf", f"spark.pyspark.python={EXECUTOR_PYTHON}",
-        "--conf", f"spark.pyspark.driver.python={sys.executable}",
-        "--conf", "spark.executor.memory=1g",
-        str(ROOT / "jobs" / "train_forecast.py"), "--run-date", "2024-03-31",
-        *[arg for s in settings for arg in ("--set", s)],
-    ]
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert "forecasting.worker_daemon" not in done.stdout + done.stderr  # Spark's own daemon: executors get the zip per task
-
-    results = DeltaTable(tmp_path / "output" / "series_results").to_pandas()
-    assert sorted(results["store"]) == stores and (results["status"] == "ok").all()
-    forecasts = DeltaTable(tmp_path / "output" / "forecasts").to_pandas()
-    assert forecasts.groupby("store").size().eq(7).all()
-    client = mlflow.MlflowClient((tmp_path / "mlruns").as_uri())
-    experiment = client.get_experiment_by_name("many-model-forecasting").experiment_id
-    runs = client.search_runs([experiment], filter_string="tags.store = 's3'")
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    # the work ran in the cluster's executor, which was handed the package
-    executor_logs = "".join(p.read_text(errors="replace") for p in (cluster["logs"] / "work").rglob("stderr"))
-    assert package.name in executor_logs
-
-
-def test_scheduled_runs_on_the_cluster_as_the_readme_says(cluster, package, tmp_path):
+def test_scheduled_runs_on_the_cluster_with_the_package_as_a_zip_as_the_readme_says(cluster, package, tmp_path):
     # A project folder as on a scheduler's machine: the jobs, the environment set-up
     # made (.venv), dist/ from package_job.sh and a config whose paths are relative.
     home = tmp_path / "project"
@@ -124,6 +87,13 @@ def test_scheduled_runs_on_the_cluster_as_the_readme_says(cluster, package, tmp_
     trained = scheduled("train", "--config", "conf/my_data.yaml", "--run-date", "2024-03-31")
     [train_log] = [p.read_text() for p in (home / "logs").glob("train_forecast-2024-03-31-my_data-*.log")]
     assert trained.returncode == 0, train_log[-4000:]
+    assert "forecasting.worker_daemon" not in train_log  # Spark's own daemon: executors get the zip per task
+    results = DeltaTable(home / "out" / "series_results").to_pandas()
+    assert sorted(results["store"]) == stores and (results["status"] == "ok").all()
+    client = mlflow.MlflowClient((home / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("many-model-forecasting").experiment_id
+    runs = client.search_runs([experiment], filter_string="tags.store = 's2'")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     today = datetime.now(timezone.utc).date().isoformat()
     scored = scheduled("score", "--config", "conf/my_data.yaml")
     [score_log] = [p.read_text() for p in (home / "logs").glob(f"score_forecast-{today}-my_data-*.log")]
@@ -132,7 +102,11 @@ def test_scheduled_runs_on_the_cluster_as_the_readme_says(cluster, package, tmp_
     forecasts = DeltaTable(home / "out" / "forecasts").to_pandas()
     by_source = forecasts.groupby("source")["store"].nunique().to_dict()
     assert by_source == {"trained": 3, "scored": 3}
+    assert forecasts.groupby(["source", "store"]).size().eq(7).all()
     assert len(set((cluster["logs"] / "work").glob("app-*")) - apps_before) == 2  # both ran on the cluster
+    # the work ran in the cluster's executors, which were handed the package
+    executor_logs = "".join(p.read_text(errors="replace") for p in (cluster["logs"] / "work").rglob("stderr"))
+    assert package.name in executor_logs
 
 
 @pytest.fixture(scope="module")
