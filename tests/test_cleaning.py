@@ -292,6 +292,26 @@ def test_a_period_ends_where_the_next_periods_dates_begin(label, frequency, end)
     assert align_to_grid(pd.Series([pd.Timestamp(end)]), frequency).iloc[0] != pd.Timestamp(label)
 
 
+@pytest.mark.parametrize("frequency, label, end", [("B", "2025-06-13", "2025-06-14"), ("C", "2025-06-13", "2025-06-14"),
+                                                    ("B", "2025-06-12", "2025-06-13")])
+def test_a_business_day_ends_with_its_last_day_not_with_the_weekend_after_it(frequency, label, end):
+    assert period_end(pd.Timestamp(label), frequency) == pd.Timestamp(end)
+    assert align_to_grid(pd.Series([pd.Timestamp(end) - pd.Timedelta(1, "ns")]), frequency).iloc[0] == pd.Timestamp(label)
+
+
+def test_a_fridays_close_is_whole_on_a_friday_run_date():
+    days = pd.bdate_range("2025-03-03", "2025-06-13")  # Monday to Friday
+    # dated by the day, or timestamped at the close: Friday's row is Friday's period, over by Friday's end
+    for times in (days, days + pd.Timedelta(hours=16)):
+        cleaned = clean_history(frame(times, 50.0), "B", policy(), "2025-06-13")
+        assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2025-06-13"), cleaned.notes
+        assert not [note for note in cleaned.notes if "still open" in note]
+    # while the day itself is open until it ends
+    during = clean_history(frame(days + pd.Timedelta(hours=16), 50.0), "B", policy(), "2025-06-13",
+                           now="2025-06-13 12:00")
+    assert during.history["ds"].iloc[-1] == pd.Timestamp("2025-06-12")
+
+
 def test_a_last_period_aggregated_from_days_still_open_on_the_run_date_is_left_out():
     history = daily_rows("2024-01-01", "2024-03-10")
     cleaned = clean_history(history, "MS", policy(), "2024-03-10")

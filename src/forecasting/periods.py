@@ -6,7 +6,8 @@ import warnings
 
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import MonthBegin, QuarterBegin, Tick, Week, YearBegin
+from pandas.tseries.offsets import BusinessDay, CustomBusinessDay, MonthBegin, QuarterBegin, Tick, Week, YearBegin
+
 
 def frequency_offset(text: str):
     """pandas' offset for ``text``, without its warning for a deprecated alias (the config
@@ -68,11 +69,15 @@ def align_to_grid(ds: pd.Series, frequency: str, origin: pd.Timestamp | None = N
 def period_end(label: pd.Timestamp, frequency: str) -> pd.Timestamp:
     """The (exclusive) end of the period that ``label``, a date on the grid of
     ``align_to_grid``, names: the next label for periods named by their start, the
-    end of the label's day for those named by their end, and for business ends
-    the end of the calendar month, quarter or year (its last days are still its)."""
+    end of the label's day for those named by their end and for business days, and for
+    business ends the end of the calendar month, quarter or year (its last days are still its)."""
     offset = to_offset(frequency)
     if isinstance(offset, Tick):
         return label + pd.Timedelta(offset)
+    if isinstance(offset, (BusinessDay, CustomBusinessDay)):
+        # with its last business day: a Friday's close is known by Friday's end, the
+        # weekend after it (whose rows, if any, align to Friday) waits for nothing
+        return label.normalize() + pd.Timedelta(days=1)
     following = label + offset  # the next label: aligned to itself, so the search ends there at the latest
     days = pd.Series(pd.date_range(label.normalize(), following.normalize(), freq="D"))
     others = days[(align_to_grid(days, frequency) != label).to_numpy() & (days > label).to_numpy()]
