@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import OPEN_KEPT_NOTE, REPEATED_NOTE, SHIFTED_NOTE, clean_history
+from forecasting.cleaning import (NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE, SHIFTED_NOTE,
+                                 clean_history)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
@@ -588,3 +589,41 @@ def test_an_open_day_of_rows_read_twice_is_kept_as_on_the_grid_not_taken_for_fin
     cleaned = clean_history(twice, "D", policy(), "2024-01-10", now="2024-01-10 12:00")
     assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-01-10")
     assert any(OPEN_KEPT_NOTE in note for note in cleaned.notes)
+
+
+def test_daily_rows_that_never_fall_on_some_days_of_the_week_are_noted_where_d_forecasts_them():
+    closes = frame(pd.bdate_range("2024-01-01", "2024-06-28"), 50.0)  # business days
+    [weekends] = [note for note in clean_history(closes, "D", policy(), "2024-06-28").notes if NO_WEEKDAY_NOTE in note]
+    assert weekends.startswith("no row on a Saturday or Sunday in 25 weeks of daily rows, yet 'D' forecasts every "
+                               "day: business days? forecast.frequency: B")
+    assert not [note for note in clean_history(closes, "B", policy(), "2024-06-28").notes if NO_WEEKDAY_NOTE in note]
+    days = pd.date_range("2024-01-01", "2024-06-30")
+    shop = frame(days[days.dayofweek != 6], 5.0)  # closed on Sundays
+    assert [note for note in clean_history(shop, "D", policy(), "2024-06-30").notes if NO_WEEKDAY_NOTE in note] == [
+        "no row on Sundays in 25 weeks of daily rows, yet 'D' forecasts every day: closed days? cleaning.gaps: zero "
+        "models them as days without sales"]
+    # not where a missing day is a day without sales, nor for a few weeks, nor for sales on some days of each week
+    unnoted = [clean_history(shop, "D", policy(gaps="zero"), "2024-06-30"),
+               clean_history(frame(pd.bdate_range("2024-05-01", "2024-06-21"), 1.0), "D", policy(), "2024-06-21"),
+               clean_history(frame(pd.bdate_range("2024-01-01", "2024-06-28")[::3], 1.0), "D", policy(), "2024-06-28")]
+    assert not [note for cleaned in unnoted for note in cleaned.notes if NO_WEEKDAY_NOTE in note]
+
+
+def test_nearly_every_time_given_as_many_rows_of_other_values_is_noted_as_several_series_under_one_key():
+    days = pd.bdate_range("2024-01-01", "2024-03-29")
+    two = pd.concat([frame(days, 50.0), frame(days, 68.0)]).sort_values("ds", kind="stable")  # two exchanges
+    cleaned = clean_history(two, "B", policy(), "2024-03-29")
+    assert cleaned.history["y"].eq(118.0).all()  # summed, as cleaning.duplicates says
+    assert [note for note in cleaned.notes if SEVERAL_SERIES_NOTE in note] == [
+        "2 rows at nearly every time (65 of 65), merged (cleaning.duplicates: sum): 2 series under one key? A column "
+        "that tells them apart belongs in input.key_columns"]
+    # a log of sales (a varying number a day), an input read twice, hours summed into days: no note
+    rng = np.random.default_rng(1)
+    times = np.repeat(days, rng.integers(2, 6, len(days)))
+    sales = frame(times, rng.integers(1, 9, len(times)).astype(float))
+    hours = frame(pd.date_range("2024-01-01", "2024-01-31 23:00", freq="h"), 1.0)
+    unnoted = [clean_history(sales, "B", policy(), "2024-03-29"),
+               clean_history(pd.concat([frame(days, 50.0)] * 2).sort_values("ds", kind="stable"), "B",
+                             policy(duplicates="last"), "2024-03-29"),
+               clean_history(hours, "D", policy(), "2024-01-31")]
+    assert not [note for cleaned in unnoted for note in cleaned.notes if SEVERAL_SERIES_NOTE in note]

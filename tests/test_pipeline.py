@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from conftest import daily_series, job_settings
 from forecasting import job_summary, pipeline, python_worker, run_overview, run_report, tables, tracking
 from forecasting.__main__ import main as forecasting_main
+from forecasting.cleaning import clean_history
 from forecasting.config import load_config
 from forecasting.config_schema import RESERVED_KEY_NAMES
 from forecasting.io import InputError
@@ -417,6 +418,14 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
             lose_the_store()
 
 
+def two_tickers_read_as_daily() -> list[str]:
+    """Cleaning's notes on the closes of one ticker on two exchanges, under one key, read as 'D'."""
+    days = pd.bdate_range("2024-01-01", "2024-06-28")
+    closes = pd.concat([pd.DataFrame({"ds": days, "y": 50.0}), pd.DataFrame({"ds": days, "y": 68.0})])
+    return clean_history(closes.sort_values("ds", kind="stable"), "D", load_config(None, []).cleaning,
+                         "2024-06-28").notes
+
+
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
@@ -433,9 +442,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...; 2 duplicate "
          "timestamps merged (sum); 2 rows repeated exactly (the same time and value as another), added up: ...",
          "naive", 1.0),
+        ("ok", None, "{}", "; ".join(two_tickers_read_as_daily()), "prophet", 0.5),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
+    assert (counted.several_series, counted.no_weekday) == (1, 1)
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -451,6 +462,12 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "dated by their first day: 7D)",
         "1 series end in a period still open on the run date 2024-03-31, modelled as a whole period (their "
         "data_notes name it): if those rows hold only a part of it, leave them out of the input",
+        "1 series have the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
+        "data_notes say how many): several series under one key? A column that tells them apart belongs in "
+        "input.key_columns",
+        "1 series have no row on some days of the week in their weeks of daily rows (their data_notes name them), "
+        "yet 'D' forecasts every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
+        "(cleaning.gaps: zero)?",
         "1 modelled series have values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are"]
     staged = staged.limit(6)

@@ -50,6 +50,13 @@ OUTLIER_REACH = 100
 # Negative values kept are noted where they are this share of a series' values or less: a few
 # returns or corrections in sales, not a series that is signed (profits, temperatures)
 FEW_NEGATIVE_SHARE = 0.1
+# Daily rows with no row on some days of the week (weekends: business days; Sundays: a shop
+# closed), while 'D' forecasts every day, those days from a weekly cycle fitted without them
+NO_WEEKDAY_NOTE = "weeks of daily rows"
+NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never has
+# Nearly every time given the same number of rows, two or more, with other values: series
+# that one more key column would tell apart (a ticker on two exchanges), merged into one
+SEVERAL_SERIES_NOTE = "rows at nearly every time"
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -156,11 +163,14 @@ def clean_history(
             return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
         rows = len(frame)
         repeated = _repeated_rows(given.loc[frame.index], frame["y"]) if policy.duplicates == "sum" else 0
+        several = None if repeated else _several_series_note(given.loc[frame.index], frame["y"], policy.duplicates)
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
         result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
         if repeated:
             result.notes.append(f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: the "
                                 "same rows read twice?")
+        if several:
+            result.notes.append(several)
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
             result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")
         overflowed = int((~np.isfinite(frame["y"].to_numpy())).sum())
@@ -176,6 +186,8 @@ def clean_history(
     apart = _regular_spacing(np.diff(filled))
     if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
         result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
+    if policy.gaps != "zero":  # with zero gaps, a day without a row is a day without sales: modelled as such
+        result.notes += _no_weekday_notes(frame["ds"], frequency)
     if gaps:
         if policy.gaps == "reject":
             return _reject(result, f"{gaps} missing periods", "gaps")
@@ -225,6 +237,48 @@ def _outlier_notes(frame: pd.DataFrame) -> list[str]:
     return [f"{far} {'value' if far == 1 else 'values'} {OUTLIER_NOTE} (over {OUTLIER_REACH} times the width of the "
             f"middle 90% of the values beyond it), the farthest {values[farthest]:.6g} at "
             f"{_when(frame['ds'].iloc[farthest])}: data errors, or a new level? Modelled as they are"]
+
+
+def _no_weekday_notes(days: pd.Series, frequency: str) -> list[str]:
+    """A note on daily rows (``days``, one a day) that over NO_WEEKDAY_WEEKS weeks or more never
+    fall on some days of the week, while the others have a row on four fifths of their
+    dates or more: 'D' forecasts those days too, from a weekly cycle fitted without them."""
+    if to_offset(frequency) != to_offset("D") or len(days) < 2:
+        return []
+    weeks = (days.iloc[-1] - days.iloc[0]).days // 7
+    if weeks < NO_WEEKDAY_WEEKS:
+        return []
+    present = np.bincount(days.dt.dayofweek.to_numpy(), minlength=7)
+    expected = np.bincount(pd.date_range(days.iloc[0], days.iloc[-1], freq="D").dayofweek, minlength=7)
+    absent = present == 0
+    if not absent.any() or absent.sum() > 3 or (present[~absent] < 0.8 * expected[~absent]).any():
+        return []
+    if absent.tolist() == [False] * 5 + [True] * 2:
+        return [f"no row on a Saturday or Sunday in {weeks} {NO_WEEKDAY_NOTE}, yet '{frequency}' forecasts every day: "
+                "business days? forecast.frequency: B forecasts weekdays only"]
+    names = " or ".join(f"{name}s" for name, none in zip(_DAY_NAMES, absent) if none)
+    return [f"no row on {names} in {weeks} {NO_WEEKDAY_NOTE}, yet '{frequency}' forecasts every day: closed "
+            "days? cleaning.gaps: zero models them as days without sales"]
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _several_series_note(times: pd.Series, values: pd.Series, merged_by: str) -> str | None:
+    """A note where nearly every time (nine in ten, of ten or more) is given the same
+    number of rows, two or more, not all of one value: one series per value of a key
+    column missing from the key (a ticker on two exchanges), merged into one. A log of
+    sales has a varying number a day; an input read twice, one value a time."""
+    counts = times.value_counts().to_numpy()
+    if len(counts) < 10 or (values.groupby(times.to_numpy()).nunique() == 1).all():
+        return None
+    values, frequency = np.unique(counts, return_counts=True)
+    usual = values[np.argmax(frequency)]
+    if usual < 2 or frequency.max() < 0.9 * len(counts):
+        return None
+    return (f"{usual} {SEVERAL_SERIES_NOTE} ({frequency.max()} of {len(counts)}), merged "
+            f"(cleaning.duplicates: {merged_by}): {usual} series under one key? A column that tells them "
+            "apart belongs in input.key_columns")
 
 
 def _regular_spacing(steps: np.ndarray) -> float:

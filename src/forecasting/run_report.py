@@ -13,8 +13,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
-from forecasting.cleaning import (MERGED_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
-                                  STALE_NOTE)
+from forecasting.cleaning import (MERGED_NOTE, NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
+                                  SEVERAL_SERIES_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE)
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY
@@ -88,8 +88,9 @@ def nothing_modelled(config: JobConfig, longest: int | None) -> str:
 
 def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:
     """Said once for the run, what cleaning noted on many series: rows several periods
-    apart or several a period, rows repeated exactly, rows moved to other dates, a last
-    period still open, values far outside the rest."""
+    apart or several a period, rows repeated exactly, several series under one key, rows
+    moved to other dates, a last period still open, days of the week without rows, values
+    far outside the rest."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                      f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
@@ -115,6 +116,15 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{counted.open_kept} series end in a period still open on the run date {summary.run_date}, "
                      "modelled as a whole period (their data_notes name it): if those rows hold only a part "
                      "of it, leave them out of the input")
+    if counted.several_series:  # a key column left out: two tickers' prices added up, say
+        summary.warn(f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
+                     f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): several "
+                     "series under one key? A column that tells them apart belongs in input.key_columns")
+    if counted.no_weekday:  # business days read as daily: weekend forecasts from a cycle fitted without them
+        summary.warn(f"{counted.no_weekday} series have no row on some days of the week in their "
+                     f"{NO_WEEKDAY_NOTE} (their data_notes name them), yet {config.forecast.frequency!r} forecasts "
+                     "every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
+                     "(cleaning.gaps: zero)?")
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                      "the farthest): data errors, or a new level? They were modelled as they are")
@@ -130,7 +140,8 @@ class StagedCounts:
     values far outside the rest (OUTLIER_NOTE), and how many had several rows a period
     merged (MERGED_NOTE), every row moved to another date (SHIFTED_NOTE), and a last
     period still open on the run date kept (OPEN_KEPT_NOTE), rows repeated exactly and
-    summed (REPEATED_NOTE)."""
+    summed (REPEATED_NOTE), several series merged under one key (SEVERAL_SERIES_NOTE),
+    and no daily row on some days of the week (NO_WEEKDAY_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
@@ -143,6 +154,8 @@ class StagedCounts:
     shifted: int = 0
     open_kept: int = 0
     repeated: int = 0
+    several_series: int = 0
+    no_weekday: int = 0
 
 
 # a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
@@ -162,18 +175,19 @@ def status_counts(staged: DataFrame) -> StagedCounts:
         F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"),
         F.count_if(F.col("data_notes").contains(SHIFTED_NOTE)).alias("shifted"),
         F.count_if(F.col("data_notes").contains(OPEN_KEPT_NOTE)).alias("open_kept"),
-        F.count_if(F.col("data_notes").contains(REPEATED_NOTE)).alias("repeated"))
+        F.count_if(F.col("data_notes").contains(REPEATED_NOTE)).alias("repeated"),
+        F.count_if(F.col("data_notes").contains(SEVERAL_SERIES_NOTE)).alias("several_series"),
+        F.count_if(F.col("data_notes").contains(NO_WEEKDAY_NOTE)).alias("no_weekday"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
     overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
                                      noted=sum(row["noted"] for row in rows))
-    return StagedCounts(statuses, sum(row["untracked"] for row in rows), sum(row["models"] for row in rows),
-                        sum(row["stale"] for row in rows), overview, sum(row["sparse"] for row in rows),
-                        sum(row["outlying"] for row in rows), sum(row["merged"] for row in rows),
-                        sum(row["merged_not_ok"] for row in rows), sum(row["shifted"] for row in rows),
-                        sum(row["open_kept"] for row in rows), sum(row["repeated"] for row in rows))
+    totals = {name: sum(row[name] for row in rows) for name in (
+        "untracked", "models", "stale", "sparse", "outlying", "merged", "merged_not_ok", "shifted", "open_kept",
+        "repeated", "several_series", "no_weekday")}
+    return StagedCounts(statuses, overview=overview, **totals)
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
