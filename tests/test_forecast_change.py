@@ -11,7 +11,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import forecast_change, job_summary, metrics, pipeline, tables
+from forecasting import forecast_change, job_summary, metrics, pipeline, realized, tables
 from forecasting.baselines import season_length
 from forecasting.config import load_config
 
@@ -187,7 +187,9 @@ def test_a_run_says_how_far_its_forecasts_moved_from_the_run_date_before(spark, 
     inside = (realized_expected["a"][2] + realized_expected["b"][2]) / 2
     assert (f"the forecasts of run date {first_date}, on the 14 periods that have arrived since (2 series; "
             f"series_results.realized_mase): median MASE {median_realized:.2f}, {inside:.0%} of the actual values "
-            f"inside their intervals (nominal {config.forecast.interval_width:.0%})") in second.format()
+            f"inside their intervals (nominal {config.forecast.interval_width:.0%}); 1 with a MASE over 10, the "
+            f"worst first: b: {realized_expected['b'][1]:.1f} (a break in the data") in second.format()
+    assert realized_expected["a"][1] < realized.FAR_OFF_MASE < realized_expected["b"][1]
     assert parent.data.metrics["median_realized_mase"] == pytest.approx(median_realized)
     assert parent.data.metrics["realized_coverage"] == pytest.approx(inside)
     # docs/results.md's query of the series that did much worse than cross-validation expected

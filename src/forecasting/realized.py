@@ -41,6 +41,10 @@ COLUMNS = (POINTS, MASE, COVERAGE)
 ARRIVED = "arrived"
 ARRIVED_POINT = T.StructType([T.StructField("ds", T.TimestampType()), T.StructField("y", T.DoubleType()),
                               T.StructField("scale", T.DoubleType())])
+# A realized MASE the summary names: errors ten times the history's typical (seasonal) naive
+# step's, far beyond what a horizon's growing uncertainty makes of it: a break in the data
+# (a stock split, a new unit), or a model to look at
+FAR_OFF_MASE = 10.0
 # the earlier forecast's yhat and interval, as forecast_change.forecasts_of reads them
 PREVIOUS, LOWER, UPPER = "_previous", "_previous_lower", "_previous_upper"
 
@@ -116,13 +120,18 @@ def _scaled(error: Column, scale: Column) -> Column:
 def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier: str, path: str) -> None:
     """Say how the forecasts of run date ``earlier`` did on the periods that arrived
     since (the median MASE and the share inside the intervals, also metrics of the
-    parent run). A failure only warns: the run's tables are written."""
+    parent run), naming the series whose MASE is over FAR_OFF_MASE. A failure only
+    warns: the run's tables are written."""
+    from forecasting.job_summary import named_examples  # here: the series' tasks import this module too
+
+    far_off = (F.col(MASE) > FAR_OFF_MASE) & (F.col(MASE) < float("inf"))  # not a flat history's infinite one
     try:
         with job_description(spark, "say how the earlier forecasts did"):
             scored = spark.read.parquet(path)
-            series, points, median, inside = scored.agg(
+            series, points, median, inside, far = scored.agg(
                 F.count(POINTS), F.sum(POINTS), F.median(MASE),
                 F.sum(F.col(COVERAGE) * F.col(POINTS)) / F.sum(F.when(F.col(COVERAGE).isNotNull(), F.col(POINTS))),
+                F.count_if(far_off),
             ).first()
             if not series:
                 logger.info("no period forecast on run date %s has arrived since on this run's grid: nothing to "
@@ -135,6 +144,9 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
             tracker = tracking.client(context.tracking_uri)
             for name, value in metrics_logged.items():
                 tracker.log_metric(context.parent_run_id, name, value)
+            keys = list(config.input.key_columns)
+            named = named_examples(scored.where(far_off).orderBy(F.col(MASE).desc()).select(
+                *keys, F.format_string("%.1f", F.col(MASE)).alias("reason")), keys) if far else None
     except Exception as err:
         logger.warning("could not say how the forecasts of run date %s did (%s): series_results.%s holds it",
                        earlier, redaction.first_line(err), MASE)
@@ -145,5 +157,9 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
     arrived = "period that has" if points == 1 else "periods that have"
     said = (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since ({series} series; "
             f"series_results.{MASE}): median MASE {mase}{within}")
-    logger.info("%s", said)
-    summary.note += f"  {said}\n"
+    if far:
+        summary.warn(f"{said}; {far} with a MASE over {FAR_OFF_MASE:g}, the worst first: {named} (a break in the data, "
+                     "such as a stock split or a new unit, or a model to look at)")
+    else:
+        logger.info("%s", said)
+        summary.note += f"  {said}\n"
