@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import (NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE, SHIFTED_NOTE,
-                                 clean_history)
+from forecasting.cleaning import (BREAK_NOTE, NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE,
+                                 SHIFTED_NOTE, clean_history)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
@@ -627,3 +627,26 @@ def test_nearly_every_time_given_as_many_rows_of_other_values_is_noted_as_severa
                              policy(duplicates="last"), "2024-03-29"),
                clean_history(hours, "D", policy(), "2024-01-31")]
     assert not [note for cleaned in unnoted for note in cleaned.notes if SEVERAL_SERIES_NOTE in note]
+
+
+def test_last_values_far_outside_the_recent_range_are_noted_as_a_break():
+    days = pd.bdate_range("2024-06-03", "2024-09-10")
+    closes = 400.0 + 10 * np.sin(np.arange(len(days)))  # 390 to 410
+    split = closes.copy()
+    split[-1] /= 2  # a 2:1 split on the last day
+    [noted] = [note for note in clean_history(frame(days, split), "B", policy(), "2024-09-10").notes
+               if BREAK_NOTE in note]
+    assert noted.startswith(f"the last value, {split[-1]:.6g} at 2024-09-10, is {BREAK_NOTE} (390")
+    split[-3:] = closes[-3:] / 2  # three days ago: three values at the new level
+    [noted] = [note for note in clean_history(frame(days, split), "B", policy(), "2024-09-10").notes
+               if BREAK_NOTE in note]
+    assert noted.startswith(f"the last 3 values, from {split[-3]:.6g} at 2024-09-06, are {BREAK_NOTE}")
+    # not a last value within the range's width of it, a break the model has long seen, nor a sparse series' sale
+    near = closes.copy()
+    near[-1] = 425.0
+    long_ago = closes.copy()
+    long_ago[-6:] /= 2
+    sparse = np.zeros(len(days))
+    sparse[[-15, -8, -1]] = [1.0, 2.0, 9.0]
+    unnoted = [clean_history(frame(days, values), "B", policy(), "2024-09-10") for values in (near, long_ago, sparse)]
+    assert not [note for cleaned in unnoted for note in cleaned.notes if BREAK_NOTE in note]

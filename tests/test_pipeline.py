@@ -419,9 +419,11 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
 
 
 def two_tickers_read_as_daily() -> list[str]:
-    """Cleaning's notes on the closes of one ticker on two exchanges, under one key, read as 'D'."""
+    """Cleaning's notes on the closes of one ticker on two exchanges, under one key, read as 'D', split on the last day."""
     days = pd.bdate_range("2024-01-01", "2024-06-28")
-    closes = pd.concat([pd.DataFrame({"ds": days, "y": 50.0}), pd.DataFrame({"ds": days, "y": 68.0})])
+    exchanges = [pd.DataFrame({"ds": days, "y": level + np.sin(np.arange(len(days)))}) for level in (50.0, 68.0)]
+    exchanges[0].loc[len(days) - 1, "y"] = 25.0  # and a split on the last day
+    closes = pd.concat(exchanges)
     return clean_history(closes.sort_values("ds", kind="stable"), "D", load_config(None, []).cleaning,
                          "2024-06-28").notes
 
@@ -446,7 +448,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
-    assert (counted.several_series, counted.no_weekday) == (1, 1)
+    assert (counted.several_series, counted.no_weekday, counted.breaks) == (1, 1, 1)
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -469,7 +471,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "yet 'D' forecasts every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
         "(cleaning.gaps: zero)?",
         "1 modelled series have values far outside the rest (their data_notes name the farthest): data errors, or a "
-        "new level? They were modelled as they are"]
+        "new level? They were modelled as they are",
+        "1 series end in values far outside the recent range of their history (their data_notes name them): a break "
+        "in the data (a stock split, a new unit), or values to check? They were modelled as they are"]
     staged = staged.limit(6)
     counted = run_report.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2

@@ -47,6 +47,12 @@ OUTLIER_NOTE = "far outside the rest"
 # How far outside the middle 90% of a series' values, in its widths, a value is noted:
 # far enough that a season's peak, a sale day or a sparse series' spike is not
 OUTLIER_REACH = 100
+# In the note on a series whose last few values lie far outside the range of those before
+# them (beyond it by more than its width): a stock split, a new unit, a last value to check.
+# The model fits the history on both sides of it, and its forecast starts from neither.
+BREAK_NOTE = "far outside the recent range"
+BREAK_WINDOW = 20  # the values before the last few whose range they are measured against
+BREAK_LAST = 5  # the most values at the end taken for a break: later, the model has seen it
 # Negative values kept are noted where they are this share of a series' values or less: a few
 # returns or corrections in sales, not a series that is signed (profits, temperatures)
 FEW_NEGATIVE_SHARE = 0.1
@@ -158,6 +164,7 @@ def clean_history(
         frame = _without_partial_ends(frame, raw.loc[frame.index], frequency, result.notes, input_end)
 
     duplicated = int(frame["ds"].duplicated().sum())
+    repeated = 0
     if duplicated:
         if policy.duplicates == "reject":
             return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
@@ -205,6 +212,8 @@ def clean_history(
     if policy.negative_values == "allow":
         result.notes += _negative_notes(frame)
     result.notes += _outlier_notes(frame)
+    if not repeated:  # the last rows read twice stand out as doubled: that note names the cause
+        result.notes += _break_notes(frame)
     result.history = frame
     return result
 
@@ -279,6 +288,28 @@ def _several_series_note(times: pd.Series, values: pd.Series, merged_by: str) ->
     return (f"{usual} {SEVERAL_SERIES_NOTE} ({frequency.max()} of {len(counts)}), merged "
             f"(cleaning.duplicates: {merged_by}): {usual} series under one key? A column that tells them "
             "apart belongs in input.key_columns")
+
+
+def _break_notes(frame: pd.DataFrame) -> list[str]:
+    """A note where the last values (up to BREAK_LAST) are all beyond the range of the
+    BREAK_WINDOW values before them, on one side, by more than its width: prices halved by
+    a split, say. Not said where those before are mostly of one value (a sparse series'
+    zeros: any sale would be far)."""
+    values = frame["y"].to_numpy()
+    for last in range(1, BREAK_LAST + 1):
+        if len(values) < BREAK_WINDOW + last:
+            return []
+        before, tail = values[-BREAK_WINDOW - last:-last], values[-last:]
+        low, high = np.min(before), np.max(before)  # NaN where a gap was left: then no note
+        width = high - low
+        if not width > 0 or np.mean(before == np.median(before)) > 0.5:  # flat, or mostly zeros between sales
+            continue
+        if (tail > high + width).all() or (tail < low - width).all():
+            which = (f"the last value, {tail[0]:.6g} at {_when(frame['ds'].iloc[-1])}, is" if last == 1 else
+                     f"the last {last} values, from {tail[0]:.6g} at {_when(frame['ds'].iloc[-last])}, are")
+            return [f"{which} {BREAK_NOTE} ({low:.6g} to {high:.6g} in the {BREAK_WINDOW} values before): a break "
+                    "in the data (a stock split, a new unit), or a value to check? Modelled as it is"]
+    return []
 
 
 def _regular_spacing(steps: np.ndarray) -> float:

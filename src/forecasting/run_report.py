@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
-from forecasting.cleaning import (MERGED_NOTE, NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
+from forecasting.cleaning import (BREAK_NOTE, MERGED_NOTE, NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                   SEVERAL_SERIES_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE)
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
@@ -90,7 +90,7 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     """Said once for the run, what cleaning noted on many series: rows several periods
     apart or several a period, rows repeated exactly, several series under one key, rows
     moved to other dates, a last period still open, days of the week without rows, values
-    far outside the rest."""
+    far outside the rest, last values far outside the recent range."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                      f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
@@ -128,6 +128,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                      "the farthest): data errors, or a new level? They were modelled as they are")
+    if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
+        summary.warn(f"{counted.breaks} series end in values {BREAK_NOTE} of their history (their data_notes name "
+                     "them): a break in the data (a stock split, a new unit), or values to check? They were "
+                     "modelled as they are")
 
 
 @dataclass
@@ -141,7 +145,8 @@ class StagedCounts:
     merged (MERGED_NOTE), every row moved to another date (SHIFTED_NOTE), and a last
     period still open on the run date kept (OPEN_KEPT_NOTE), rows repeated exactly and
     summed (REPEATED_NOTE), several series merged under one key (SEVERAL_SERIES_NOTE),
-    and no daily row on some days of the week (NO_WEEKDAY_NOTE)."""
+    no daily row on some days of the week (NO_WEEKDAY_NOTE), and last values far outside
+    the recent range (BREAK_NOTE)."""
     statuses: dict[str, int]
     untracked: int
     models: int
@@ -156,6 +161,7 @@ class StagedCounts:
     repeated: int = 0
     several_series: int = 0
     no_weekday: int = 0
+    breaks: int = 0
 
 
 # a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
@@ -177,7 +183,8 @@ def status_counts(staged: DataFrame) -> StagedCounts:
         F.count_if(F.col("data_notes").contains(OPEN_KEPT_NOTE)).alias("open_kept"),
         F.count_if(F.col("data_notes").contains(REPEATED_NOTE)).alias("repeated"),
         F.count_if(F.col("data_notes").contains(SEVERAL_SERIES_NOTE)).alias("several_series"),
-        F.count_if(F.col("data_notes").contains(NO_WEEKDAY_NOTE)).alias("no_weekday"))
+        F.count_if(F.col("data_notes").contains(NO_WEEKDAY_NOTE)).alias("no_weekday"),
+        F.count_if(F.col("data_notes").contains(BREAK_NOTE)).alias("breaks"))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -186,7 +193,7 @@ def status_counts(staged: DataFrame) -> StagedCounts:
                                      noted=sum(row["noted"] for row in rows))
     totals = {name: sum(row[name] for row in rows) for name in (
         "untracked", "models", "stale", "sparse", "outlying", "merged", "merged_not_ok", "shifted", "open_kept",
-        "repeated", "several_series", "no_weekday")}
+        "repeated", "several_series", "no_weekday", "breaks")}
     return StagedCounts(statuses, overview=overview, **totals)
 
 
