@@ -508,3 +508,49 @@ def test_a_run_that_wrote_to_a_cluster_file_system_is_not_said_to_have_written_r
                        match=r"it wrote its tables to s3a://bucket/forecasts\. Read the tables there") as no:
         explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3", "s3a://bucket/forecasts"))
     assert "relative" not in str(no.value)
+
+
+def test_a_delta_tables_files_read_by_pyarrow_give_deltalakes_rows_partitions_and_added_columns(tmp_path):
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from forecasting import delta_files
+
+    path = str(tmp_path / "out put" / "forecasts")  # a space: the log holds paths as URIs (%20)
+    first = pa.table({"store": ["a", "b"], "yhat": [1.0, 2.0], "run_date": pa.array([dt.date(2024, 3, 24)] * 2),
+                      "source": ["trained", "scored"]})
+    write_deltalake(path, first, partition_by=["run_date", "source"])
+    later = pa.table({"store": ["a"], "yhat": [3.0], "run_date": pa.array([dt.date(2024, 3, 31)]),
+                      "source": ["trained"], "forecast_change": [0.5]})  # a column the first files lack
+    write_deltalake(path, later, partition_by=["run_date", "source"], mode="append", schema_mode="merge")
+    table = DeltaTable(path)
+    assert table.protocol().min_reader_version == 1
+    mine = delta_files.dataset(table).to_table().sort_by([("run_date", "ascending"), ("store", "ascending")])
+    assert mine.equals(table.to_pyarrow_table().select(mine.schema.names).sort_by(
+        [("run_date", "ascending"), ("store", "ascending")]))
+    assert mine["forecast_change"].to_pylist() == [None, None, 0.5] and mine.schema == pa.schema(table.schema().to_arrow())
+    # the log's partition values filter the files; an older version is read as it was
+    import pyarrow.dataset as ds
+
+    assert delta_files.dataset(table).to_table(filter=ds.field("source") == "scored")["store"].to_pylist() == ["b"]
+    assert delta_files.dataset(DeltaTable(path, version=0)).to_table().num_rows == 2
+
+
+def test_tables_are_read_without_deltalakes_scan_whose_threads_can_abort_the_process_at_its_exit(tmp_path,
+                                                                                                  monkeypatch):
+    # delta-io/delta-rs#2184: "terminate called without an active exception", exit 134, about
+    # one process in four that had read a table with it; a downstream job would fail at random
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from forecasting import serving
+
+    path = str(tmp_path / "models")
+    write_deltalake(path, pa.table({"store": ["a"], "model": ["naive"], "run_date": pa.array([dt.date(2024, 3, 31)])}),
+                    partition_by=["run_date"])
+    for scan in ("to_pyarrow_table", "to_pyarrow_dataset", "to_pandas"):
+        monkeypatch.setattr(DeltaTable, scan, lambda *args, **kwargs: pytest.fail("deltalake's scan was used"))
+    assert explore.read_table(path)["model"].tolist() == ["naive"]
+    assert explore.read_series(path, {"store": "a"})["model"].tolist() == ["naive"]
+    pointer = {"models_table": path, "version": 0, "run_date": "2024-03-31", "format": "delta"}
+    assert serving.read_models(pointer, ["store", "model"])["model"].tolist() == ["naive"]

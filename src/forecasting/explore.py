@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 import yaml
 
-from forecasting import lineage, run_overview, tracking
+from forecasting import delta_files, lineage, run_overview, tracking
 from forecasting.periods import end_of_day
 from forecasting.config import SAMPLE_INPUT
 from forecasting.sample_data import make_sample_sales
@@ -101,7 +101,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
     run_id = job.info.run_id
     try:
         table, found = DeltaTable(str(path)), "no rows"
-        frame = _from_arrow(table.to_pyarrow_dataset().to_table(filter=ds.field("job_run_id") == run_id))
+        frame = _from_arrow(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
     except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
         table, frame, found = None, pd.DataFrame(), "no table, so no rows"
     tags = job.data.tags
@@ -110,7 +110,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
     if written is not None:
         try:
             table.load_as_version(written)
-            frame = _from_arrow(table.to_pyarrow_dataset().to_table(filter=ds.field("job_run_id") == run_id))
+            frame = _from_arrow(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
         except (OSError, DeltaError) as err:  # VACUUM removed that version's files
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__  # deltalake's run on
             gone = f" (version {written}, which it wrote, cannot be read: {first}; VACUUM removes old versions' files)"
@@ -163,7 +163,7 @@ def read_table(path: str | Path, version: int | None = None, timestamp: str | No
     if timestamp is not None:
         at = pd.Timestamp(timestamp)
         table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
-    return _from_arrow(table.to_pyarrow_table())
+    return _from_arrow(delta_files.dataset(table).to_table())
 
 
 def _from_arrow(table) -> pd.DataFrame:
@@ -243,7 +243,7 @@ def _dataset(path: str | Path, fmt: str):
     if fmt == "delta":
         from deltalake import DeltaTable
 
-        return DeltaTable(str(path)).to_pyarrow_dataset()
+        return delta_files.dataset(DeltaTable(str(path)))
     dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
     # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
     added = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from forecasting import lineage, model, model_store, run_artifacts, tracking
+from forecasting import delta_files, lineage, model, model_store, run_artifacts, tracking
 from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,10 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
                 "their files"
             ) from err
         try:
-            return table.to_pandas(partitions=[("run_date", "=", pointer["run_date"])], columns=columns)
+            import pyarrow.dataset as ds
+
+            on_date = ds.field("run_date").cast("string") == pointer["run_date"]  # a date, or text in an older table
+            return delta_files.dataset(table).to_table(filter=on_date, columns=columns).to_pandas()
         except FileNotFoundError as err:  # its log is there, its files are not
             raise RuntimeError(
                 f"{unreadable}: {err}. VACUUM removed the files of that version (a rerun of its run date replaced "
