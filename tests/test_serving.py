@@ -187,6 +187,8 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
     with pytest.raises(MlflowException, match="no model for series nowhere in this version") as unknown:
         forecaster.predict(pd.DataFrame({"store": ["s0", "nowhere"], "horizon": [3, 3]}))
     assert unknown.value.get_http_status_code() == 400
+    with pytest.raises(MlflowException, match=r"no model for series S1 in this version \(did you mean s1\?\)"):
+        forecaster.predict(pd.DataFrame({"store": ["S1"], "horizon": [3]}))  # another case, as the lookup suggests
     with pytest.raises(MlflowException, match="a positive whole number up to 10000, got -2 for series s1"):
         forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
     with pytest.raises(MlflowException, match="got 2.5 for series s0"):

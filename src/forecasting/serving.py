@@ -10,6 +10,7 @@ and is read as it is now.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import logging
 import numbers
@@ -63,7 +64,8 @@ class ManyModelForecaster(PythonModel):
             keys = {k: request[k] for k in self.key_columns}
             stored = self.models.get(series_key(keys, self.key_columns))
             if stored is None:
-                raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version")
+                raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version"
+                                   f"{_similar(keys, self.key_columns, self.models)}")
             steps = _horizon_steps(request["horizon"])
             if steps is None:
                 given = request["horizon"]
@@ -95,6 +97,17 @@ def _horizon_steps(value) -> int | None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or pd.isna(value):
         return None
     return int(value) if 1 <= value <= MAX_HORIZON and value == int(value) else None
+
+
+def _similar(keys: dict, key_columns: list[str], models: dict) -> str:
+    """The series of ``models`` a mistyped request most likely meant (another case, a letter
+    off), as the refusal's end, as the series lookup suggests; "" where none is close."""
+    asked = "/".join(series_key(keys, key_columns))
+    known = {"/".join(key): key for key in models}
+    close = [text for text in known if text.lower() == asked.lower()] or difflib.get_close_matches(
+        asked, known, n=3, cutoff=0.75)
+    named = [tracking.series_id(dict(zip(key_columns, known[text]))) for text in close]
+    return f" (did you mean {' or '.join(named)}?)" if named else ""
 
 
 def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
