@@ -434,9 +434,12 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     monkeypatch.setenv("FORECAST_OUTPUT", "output")
     assert _notebook_namespace()["results"]["job_run_id"].tolist() == [latest]
 
-    # the latest run is another config's, sharing the experiment and the date: its rows are elsewhere
+    # the latest run is another config's, sharing the experiment and the date: the output's own is shown
     job_run(3_000, tmp_path / "other-output")
-    elsewhere = re.escape(f"it wrote its tables to {tmp_path / 'other-output'}. Read the tables there")
+    assert _notebook_namespace()["job"].info.run_id == latest
+    # and a folder no run wrote to is said to be so, with where the latest wrote
+    monkeypatch.setenv("FORECAST_OUTPUT", "nowhere")
+    elsewhere = re.escape(f"wrote its tables to {tmp_path / 'nowhere'}: the latest wrote to {tmp_path / 'other-output'}")
     with pytest.raises(LookupError, match=elsewhere):
         _notebook_namespace()
 
@@ -450,6 +453,15 @@ def test_the_latest_job_run_is_the_latest_finished_one(tmp_path):
     tracker.set_terminated(finished.info.run_id, status="FINISHED")
     tracker.set_terminated(failed.info.run_id, status="FAILED")  # newer, but it failed
     assert explore.latest_job_run(store, "forecasting").info.run_id == finished.info.run_id
+    # configs sharing the experiment: the newest run of the output asked for, not of another
+    other = tracker.create_run(experiment, start_time=1_700_000_200_000,
+                               tags={tracking.JOB_TAG: tracking.TRAIN_JOB, tracking.OUTPUT_PATH_TAG: "/data/other"})
+    tracker.set_terminated(other.info.run_id, status="FINISHED")
+    tracker.set_tag(finished.info.run_id, tracking.OUTPUT_PATH_TAG, "/data/mine")
+    assert explore.latest_job_run(store, "forecasting").info.run_id == other.info.run_id
+    assert explore.latest_job_run(store, "forecasting", output="/data/mine").info.run_id == finished.info.run_id
+    with pytest.raises(LookupError, match="wrote its tables to /data/elsewhere: the latest wrote to /data/other"):
+        explore.latest_job_run(store, "forecasting", output="/data/elsewhere")
 
 
 def test_a_time_without_a_zone_picks_the_delta_version_in_utc_whatever_the_machines_zone(tmp_path, monkeypatch):

@@ -60,12 +60,21 @@ def job_runs(
     )
 
 
-def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB):
-    """The newest finished parent run of ``job`` in ``experiment``."""
-    runs = job_runs(tracking_uri, experiment, job, finished_only=True, max_results=1)
+def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB, output: str | None = None):
+    """The newest finished parent run of ``job`` in ``experiment``; given ``output`` (an
+    absolute folder), the newest that wrote its tables there, where configs share an
+    experiment (a run from before the output_path tag, 2026-12-02, may be any's)."""
+    runs = job_runs(tracking_uri, experiment, job, finished_only=True, max_results=1 if output is None else 500)
     if not runs:
         raise LookupError(f"no finished {job} run in experiment {experiment!r}")
-    return runs[0]
+    if output is None:
+        return runs[0]
+    mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG, output) == output]
+    if not mine:
+        raise LookupError(f"no finished {job} run in experiment {experiment!r} wrote its tables to {output}: the "
+                          f"latest wrote to {tracking.run_output(runs[0])} (in the notebook: set FORECAST_OUTPUT to "
+                          "that folder)")
+    return mine[0]
 
 
 def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], output: str | None = None) -> pd.DataFrame:
