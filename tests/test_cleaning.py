@@ -605,7 +605,8 @@ def test_daily_rows_that_never_fall_on_some_days_of_the_week_are_noted_where_d_f
     # not where a missing day is a day without sales, nor for a few weeks, nor for sales on some days of each week
     unnoted = [clean_history(shop, "D", policy(gaps="zero"), "2024-06-30"),
                clean_history(frame(pd.bdate_range("2024-05-01", "2024-06-21"), 1.0), "D", policy(), "2024-06-21"),
-               clean_history(frame(pd.bdate_range("2024-01-01", "2024-06-28")[::3], 1.0), "D", policy(), "2024-06-28")]
+               clean_history(frame(pd.bdate_range("2024-01-01", "2024-06-28")[::3], 1.0), "D", policy(), "2024-06-28"),
+               clean_history(frame(days[days.dayofweek < 3], 1.0), "D", policy(), "2024-06-30")]  # 4 days without: weekly?
     assert not [note for cleaned in unnoted for note in cleaned.notes if NO_WEEKDAY_NOTE in note]
 
 
@@ -615,17 +616,28 @@ def test_nearly_every_time_given_as_many_rows_of_other_values_is_noted_as_severa
     cleaned = clean_history(two, "B", policy(), "2024-03-29")
     assert cleaned.history["y"].eq(118.0).all()  # summed, as cleaning.duplicates says
     assert [note for note in cleaned.notes if SEVERAL_SERIES_NOTE in note] == [
-        "2 rows at nearly every time (65 of 65), merged (cleaning.duplicates: sum): 2 series under one key? A column "
-        "that tells them apart belongs in input.key_columns"]
+        "2 rows at nearly every time (65 of 65), merged (cleaning.duplicates: sum): as meant (stores summed into an "
+        "item's total), or 2 series under one key (a ticker on two exchanges: a column that tells them apart belongs "
+        "in input.key_columns)?"]
     # a log of sales (a varying number a day), an input read twice, hours summed into days: no note
     rng = np.random.default_rng(1)
     times = np.repeat(days, rng.integers(2, 6, len(days)))
     sales = frame(times, rng.integers(1, 9, len(times)).astype(float))
     hours = frame(pd.date_range("2024-01-01", "2024-01-31 23:00", freq="h"), 1.0)
+    revised = frame(days, 50.0)
+    revised.loc[3, "y"] = 51.0  # an input read twice, one value revised since
+    twice = [frame(days, 50.0), frame(days[:3], 60.0)]  # three times of 65 given twice, one row at the others
+    most = [frame(days, 50.0), frame(days[:45], 68.0)]  # 45 of 65: no series to tell apart at the other 20
     unnoted = [clean_history(sales, "B", policy(), "2024-03-29"),
                clean_history(pd.concat([frame(days, 50.0)] * 2).sort_values("ds", kind="stable"), "B",
                              policy(duplicates="last"), "2024-03-29"),
-               clean_history(hours, "D", policy(), "2024-01-31")]
+               clean_history(hours, "D", policy(), "2024-01-31"),
+               clean_history(pd.concat([frame(days, 50.0), revised]).sort_values("ds", kind="stable"), "B",
+                             policy(duplicates="last"), "2024-03-29"),
+               clean_history(pd.concat(twice).sort_values("ds", kind="stable"), "B", policy(), "2024-03-29"),
+               clean_history(pd.concat(most).sort_values("ds", kind="stable"), "B", policy(), "2024-03-29"),
+               clean_history(pd.concat([frame(days[:9], 50.0), frame(days[:9], 68.0)]).sort_values("ds", kind="stable"),
+                             "B", policy(), "2024-03-29")]  # nine times: too few to say
     assert not [note for cleaned in unnoted for note in cleaned.notes if SEVERAL_SERIES_NOTE in note]
 
 
@@ -648,5 +660,32 @@ def test_last_values_far_outside_the_recent_range_are_noted_as_a_break():
     long_ago[-6:] /= 2
     sparse = np.zeros(len(days))
     sparse[[-15, -8, -1]] = [1.0, 2.0, 9.0]
-    unnoted = [clean_history(frame(days, values), "B", policy(), "2024-09-10") for values in (near, long_ago, sparse)]
+    spike = closes.copy()
+    spike[-2] = 600.0  # a day before the last: the last is back in its range
+    unnoted = [clean_history(frame(days, values), "B", policy(), "2024-09-10")
+               for values in (near, long_ago, sparse, spike)]
     assert not [note for cleaned in unnoted for note in cleaned.notes if BREAK_NOTE in note]
+    # beyond by one and a half widths, or five values at the new level: noted
+    beyond = closes.copy()
+    beyond[-1] = 440.0
+    five = closes.copy()
+    five[-5:] /= 2
+    for values, start in ((beyond, "the last value, 440 at"), (five, "the last 5 values, from")):
+        notes = clean_history(frame(days, values), "B", policy(), "2024-09-10").notes
+        assert [note for note in notes if note.startswith(start) and BREAK_NOTE in note], notes
+
+
+def test_a_seasons_peak_or_the_zeros_gaps_zero_adds_are_no_break():
+    # weekly sales, Christmas week two and a half times a usual one: measured against the year
+    # before (a season and one), not the 20 weeks before it
+    weeks = pd.date_range("2022-01-02", "2024-12-22", freq="W")
+    sales = np.where((weeks.month == 12) & (weeks.day >= 16), 250.0, 100.0) + np.arange(len(weeks)) % 3
+    cleaned = clean_history(frame(weeks, sales), "W", policy(), "2024-12-22")
+    assert not [note for note in cleaned.notes if BREAK_NOTE in note]
+    assert [note for note in clean_history(frame(weeks[-40:], sales[-40:]), "W", policy(), "2024-12-22").notes
+            if BREAK_NOTE in note]  # without a year before, the peak stands out
+    # daily sales that stop days before the run date: zeros cleaning adds, not values of the data
+    days = pd.date_range("2024-03-01", "2024-06-28")
+    stopped = clean_history(frame(days, 100.0 + np.arange(len(days)) % 7), "D", policy(gaps="zero"), "2024-06-30")
+    assert stopped.history["y"].iloc[-1] == 0.0
+    assert not [note for note in stopped.notes if BREAK_NOTE in note]

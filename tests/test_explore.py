@@ -548,6 +548,24 @@ def test_a_delta_tables_files_read_by_pyarrow_give_deltalakes_rows_partitions_an
     assert delta_files.dataset(DeltaTable(path, version=0)).to_table().num_rows == 2
 
 
+@pytest.mark.parametrize("values", [
+    [dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2024, 1, 2, 13, 30, tzinfo=dt.timezone.utc), None],
+    ["a b", "x/y:z%20=&?#é", None],  # folders named with escapes, which the log escapes once more
+    [1, None, 3],
+])
+def test_partition_values_of_any_kind_are_read_from_the_files_deltalake_names(tmp_path, values):
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from forecasting import delta_files
+
+    path = str(tmp_path / "table")
+    write_deltalake(path, pa.table({"k": ["r1", "r2", "r3"], "p": pa.array(values), "v": [1.0, 2.0, 3.0]}),
+                    partition_by=["p"])
+    table = DeltaTable(path)
+    assert delta_files.dataset(table).to_table().sort_by("k").equals(table.to_pyarrow_table().sort_by("k"))
+
+
 def test_tables_are_read_without_deltalakes_scan_whose_threads_can_abort_the_process_at_its_exit(tmp_path,
                                                                                                   monkeypatch):
     # delta-io/delta-rs#2184: "terminate called without an active exception", exit 134, about
@@ -566,3 +584,9 @@ def test_tables_are_read_without_deltalakes_scan_whose_threads_can_abort_the_pro
     assert explore.read_series(path, {"store": "a"})["model"].tolist() == ["naive"]
     pointer = {"models_table": path, "version": 0, "run_date": "2024-03-31", "format": "delta"}
     assert serving.read_models(pointer, ["store", "model"])["model"].tolist() == ["naive"]
+    # a time key without a zone makes a table of Delta's third reader protocol: still its files
+    with_times = str(tmp_path / "results")
+    write_deltalake(with_times, pa.table({"cohort": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("us")),
+                                          "status": ["ok"]}))
+    assert DeltaTable(with_times).protocol().reader_features == ["timestampNtz"]
+    assert explore.read_table(with_times)["cohort"].tolist() == [pd.Timestamp("2024-01-01")]

@@ -465,8 +465,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series end in a period still open on the run date 2024-03-31, modelled as a whole period (their "
         "data_notes name it): if those rows hold only a part of it, leave them out of the input",
         "1 series have the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
-        "data_notes say how many): several series under one key? A column that tells them apart belongs in "
-        "input.key_columns",
+        "data_notes say how many): as meant, or several series under one key (a column that tells them apart "
+        "belongs in input.key_columns)?",
         "1 series have no row on some days of the week in their weeks of daily rows (their data_notes name them), "
         "yet 'D' forecasts every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
         "(cleaning.gaps: zero)?",

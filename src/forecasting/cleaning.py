@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
+from forecasting.baselines import season_length
 from forecasting.config import CleaningConfig
 from forecasting.periods import align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between
 
@@ -51,7 +52,7 @@ OUTLIER_REACH = 100
 # them (beyond it by more than its width): a stock split, a new unit, a last value to check.
 # The model fits the history on both sides of it, and its forecast starts from neither.
 BREAK_NOTE = "far outside the recent range"
-BREAK_WINDOW = 20  # the values before the last few whose range they are measured against
+BREAK_WINDOW = 20  # the values before the last few whose range they are measured against, at least a season
 BREAK_LAST = 5  # the most values at the end taken for a break: later, the model has seen it
 # Negative values kept are noted where they are this share of a series' values or less: a few
 # returns or corrections in sales, not a series that is signed (profits, temperatures)
@@ -207,13 +208,15 @@ def clean_history(
             result.notes.append(f"{gaps} missing periods filled ({policy.gaps})")
 
     frame = frame.sort_values("ds").reset_index(drop=True)
+    # before the zeros gaps: zero adds after the last row, which are no break in the data; and not
+    # with the repeated-rows note: the last rows read twice stand out as doubled, and it names the cause
+    breaks = [] if repeated else _break_notes(frame, season_length(frequency))
     if cut is not None:
         frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
     if policy.negative_values == "allow":
         result.notes += _negative_notes(frame)
     result.notes += _outlier_notes(frame)
-    if not repeated:  # the last rows read twice stand out as doubled: that note names the cause
-        result.notes += _break_notes(frame)
+    result.notes += breaks
     result.history = frame
     return result
 
@@ -275,31 +278,39 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 def _several_series_note(times: pd.Series, values: pd.Series, merged_by: str) -> str | None:
     """A note where nearly every time (nine in ten, of ten or more) is given the same
-    number of rows, two or more, not all of one value: one series per value of a key
-    column missing from the key (a ticker on two exchanges), merged into one. A log of
-    sales has a varying number a day; an input read twice, one value a time."""
-    counts = times.value_counts().to_numpy()
-    if len(counts) < 10 or (values.groupby(times.to_numpy()).nunique() == 1).all():
+    number of rows, two or more, most times of other values: one series per value of a key
+    column missing from the key (a ticker on two exchanges), merged into one, or summed as
+    meant (an item's sales in every store). A log of sales has a varying number a day; an
+    input read twice, one value a time (a revised one aside)."""
+    per_time = values.groupby(times.to_numpy())
+    counts = per_time.size().to_numpy()
+    if len(counts) < 10:
         return None
-    values, frequency = np.unique(counts, return_counts=True)
-    usual = values[np.argmax(frequency)]
+    sizes, frequency = np.unique(counts, return_counts=True)
+    usual = sizes[np.argmax(frequency)]
     if usual < 2 or frequency.max() < 0.9 * len(counts):
         return None
+    if (per_time.nunique(dropna=False).to_numpy()[counts > 1] == 1).mean() > 0.5:  # one value a time: read twice
+        return None
     return (f"{usual} {SEVERAL_SERIES_NOTE} ({frequency.max()} of {len(counts)}), merged "
-            f"(cleaning.duplicates: {merged_by}): {usual} series under one key? A column that tells them "
-            "apart belongs in input.key_columns")
+            f"(cleaning.duplicates: {merged_by}): as meant (stores summed into an item's total), or {usual} series "
+            "under one key (a ticker on two exchanges: a column that tells them apart belongs in "
+            "input.key_columns)?")
 
 
-def _break_notes(frame: pd.DataFrame) -> list[str]:
+def _break_notes(frame: pd.DataFrame, season: int) -> list[str]:
     """A note where the last values (up to BREAK_LAST) are all beyond the range of the
-    BREAK_WINDOW values before them, on one side, by more than its width: prices halved by
-    a split, say. Not said where those before are mostly of one value (a sparse series'
-    zeros: any sale would be far)."""
+    values before them, on one side, by more than its width: prices halved by a split, say.
+    Those before are the last BREAK_WINDOW, or the last season and one (``season`` steps)
+    where the series has them, so that a season's peak (Christmas week, the morning of
+    15-minute readings) is measured against the last one. Not said where those before are
+    mostly of one value (a sparse series' zeros: any sale would be far)."""
     values = frame["y"].to_numpy()
     for last in range(1, BREAK_LAST + 1):
-        if len(values) < BREAK_WINDOW + last:
+        window = min(max(BREAK_WINDOW, season + 1), len(values) - last)
+        if window < BREAK_WINDOW:
             return []
-        before, tail = values[-BREAK_WINDOW - last:-last], values[-last:]
+        before, tail = values[-window - last:-last], values[-last:]
         low, high = np.min(before), np.max(before)  # NaN where a gap was left: then no note
         width = high - low
         if not width > 0 or np.mean(before == np.median(before)) > 0.5:  # flat, or mostly zeros between sales
@@ -307,8 +318,9 @@ def _break_notes(frame: pd.DataFrame) -> list[str]:
         if (tail > high + width).all() or (tail < low - width).all():
             which = (f"the last value, {tail[0]:.6g} at {_when(frame['ds'].iloc[-1])}, is" if last == 1 else
                      f"the last {last} values, from {tail[0]:.6g} at {_when(frame['ds'].iloc[-last])}, are")
-            return [f"{which} {BREAK_NOTE} ({low:.6g} to {high:.6g} in the {BREAK_WINDOW} values before): a break "
-                    "in the data (a stock split, a new unit), or a value to check? Modelled as it is"]
+            return [f"{which} {BREAK_NOTE} ({low:.6g} to {high:.6g} in the {window} values before): a break "
+                    "in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
+                    "Modelled as it is"]
     return []
 
 

@@ -6,8 +6,9 @@ project's machines ("terminate called without an active exception", exit 134:
 delta-io/delta-rs#2184), which fails a downstream job that read a table without a
 fault of its own. deltalake here only reads the table's log, its version's files and
 their partition values; pyarrow reads the files. Tables whose reader needs more than
-Delta's first protocol (deletion vectors, column mapping: the job's tables need
-neither) and tables on remote storage are left to deltalake's scan.
+Delta's first protocol and its timestamps without a zone (deletion vectors, column
+mapping: the job's tables need neither) and tables on remote storage are left to
+deltalake's scan.
 """
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def dataset(table):
     import pyarrow.fs
 
     where = urlparse(table.table_uri)
-    if table.protocol().min_reader_version > 1 or where.scheme not in ("", "file"):
+    protocol = table.protocol()
+    # a timestampNtz column asks for reader features, none that changes how its files are read
+    plain = protocol.min_reader_version == 1 or (protocol.min_reader_version == 3
+                                                 and set(protocol.reader_features or ()) <= {"timestampNtz"})
+    if not plain or where.scheme not in ("", "file"):
         return table.to_pyarrow_dataset()
     root = unquote(where.path if where.scheme else table.table_uri).rstrip("/")  # a URI: a space is %20
     schema = pa.schema(table.schema().to_arrow())
@@ -31,7 +36,7 @@ def dataset(table):
     partitions = table.metadata().partition_columns
     paths, expressions = [], []
     for index, path in enumerate(actions.column("path").to_pylist()):
-        paths.append(f"{root}/{unquote(path)}")  # the log's paths are URIs too
+        paths.append(f"{root}/{path}")  # deltalake gives them decoded (the log's %2520 as the folder's %20)
         expression = ds.scalar(True)
         for name in partitions:
             value = actions.column(f"partition.{name}")[index]

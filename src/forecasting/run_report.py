@@ -116,10 +116,12 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{counted.open_kept} series end in a period still open on the run date {summary.run_date}, "
                      "modelled as a whole period (their data_notes name it): if those rows hold only a part "
                      "of it, leave them out of the input")
-    if counted.several_series:  # a key column left out: two tickers' prices added up, say
-        summary.warn(f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
-                     f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): several "
-                     "series under one key? A column that tells them apart belongs in input.key_columns")
+    if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
+        several = (f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
+                   f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
+                   "several series under one key (a column that tells them apart belongs in input.key_columns)?")
+        logger.info("%s", several)
+        summary.note += f"  {several}\n"
     if counted.no_weekday:  # business days read as daily: weekend forecasts from a cycle fitted without them
         summary.warn(f"{counted.no_weekday} series have no row on some days of the week in their "
                      f"{NO_WEEKDAY_NOTE} (their data_notes name them), yet {config.forecast.frequency!r} forecasts "
