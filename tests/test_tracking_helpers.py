@@ -47,6 +47,15 @@ def test_series_identity_and_hash_are_stable_and_null_safe():
     assert tracking.series_hash({"x": "a/b", "y": "c"}) != tracking.series_hash({"x": "a", "y": "b/c"})
 
 
+def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
+    known = ["KO/NYSE", "ko/nyse", "KO/NASDAQ", "JPM/NYSE", "MSFT/NASDAQ"]
+    # another case wins over close spellings, which "ko/nyse" itself would also be
+    assert tracking.closest_series("Ko/Nyse", known) == ["KO/NYSE", "ko/nyse"]
+    assert tracking.closest_series("JPM/NYS", known) == ["JPM/NYSE"]
+    assert tracking.closest_series("AAPL/NYSE", known) == []
+    assert len(tracking.closest_series("K/NYSE", known + ["KA/NYSE", "KB/NYSE", "KC/NYSE"])) == 3
+
+
 def test_credentials_never_show_in_the_run_context_repr():
     context = tracking.RunContext("u", "1", "p", "2024-01-01", True, True, credentials={"MLFLOW_TRACKING_PASSWORD": "x" * 20})
     assert "x" * 20 not in repr(context)

@@ -5,7 +5,6 @@ helpers of ``forecasting.explore``: no Spark session, no JVM.
 """
 from __future__ import annotations
 
-import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,8 +240,7 @@ def _similar(path: str, keys: dict[str, str], fmt: str) -> str:
         logger.debug("could not list the series of %s: %s", path, err)
         return ""
     asked = "/".join(keys.values())
-    same_case = [values for values in known if values.lower() == asked.lower()]
-    close = same_case or difflib.get_close_matches(asked, known, n=3, cutoff=0.75)
+    close = tracking.closest_series(asked, known)
     return f"; did you mean {' or '.join(known[values] for values in close)}?" if close else ""
 
 

@@ -10,7 +10,6 @@ and is read as it is now.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import logging
 import numbers
@@ -104,9 +103,8 @@ def _similar(keys: dict, key_columns: list[str], models: dict) -> str:
     off), as the refusal's end, as the series lookup suggests; "" where none is close."""
     asked = "/".join(series_key(keys, key_columns))
     known = {"/".join(key): key for key in models}
-    close = [text for text in known if text.lower() == asked.lower()] or difflib.get_close_matches(
-        asked, known, n=3, cutoff=0.75)
-    named = [tracking.series_id(dict(zip(key_columns, known[text]))) for text in close]
+    named = [tracking.series_id(dict(zip(key_columns, known[text])))
+             for text in tracking.closest_series(asked, known)]
     return f" (did you mean {' or '.join(named)}?)" if named else ""
 
 

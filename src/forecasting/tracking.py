@@ -4,6 +4,7 @@ each series' child run forecasting.child_runs'."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import logging
@@ -251,6 +252,13 @@ def key_text(value: Any) -> str:
 def series_id(keys: dict[str, Any]) -> str:
     """A readable identity of a series: its key values joined by '/'."""
     return "/".join(key_text(value) for value in keys.values())
+
+
+def closest_series(asked: str, known) -> list[str]:
+    """The texts of ``known`` (series ids) a mistyped ``asked`` most likely meant: the same
+    in another case, else up to three a letter or two off; [] where none is close."""
+    same_case = [text for text in known if text.lower() == asked.lower()]
+    return same_case or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
 
 
 def series_hash(keys: dict[str, Any]) -> str:
