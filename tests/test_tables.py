@@ -257,8 +257,6 @@ def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before
 
 
 def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_config, monkeypatch):
-    from types import SimpleNamespace
-
     history = daily_series(10).assign(frequency="D")
     config = fast_config("input.key_columns=[shop]")
     assert scoring.history_end(history, config, "2024-01-11", None, None)[1:] == (None, None)  # scored
@@ -278,7 +276,7 @@ def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_co
     [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=2)
     assert scored[["status", "reason", "forecast"]].to_dict("records") == [
         {"status": scoring.FAILED, "reason": reason, "forecast": None}]
-    summary = SimpleNamespace(counts={scoring.FAILED: 1}, note="")
+    summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, counts={scoring.FAILED: 1})
     scoring._say_not_scored(spark.createDataFrame(scored[["shop", "status", "reason"]]), ["shop"], summary,
                             scoring.FAILED)
     assert summary.note == ("  1 series not scored: cleaning their input failed, as it would fail them in training, "
@@ -363,10 +361,9 @@ def test_a_scoring_run_whose_models_a_training_rerun_replaced_meanwhile_says_so_
 
 def test_a_rejected_series_is_named_by_its_time_key_in_utc_whatever_the_drivers_time_zone(spark, monkeypatch):
     import time
-    from types import SimpleNamespace
 
     staged = spark.sql("select timestamp'2024-03-31 01:30:00' as opened, 'rejected' as status, 'why' as reason")
-    summary = SimpleNamespace(counts={scoring.REJECTED: 1}, note="")
+    summary = job_summary.JobSummary("2024-03-31", "run", "0", "file:///tmp/mlruns", {}, counts={scoring.REJECTED: 1})
     monkeypatch.setenv("TZ", "America/New_York")  # collect() turns times into the driver's local time
     time.tzset()
     try:

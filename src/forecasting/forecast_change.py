@@ -163,5 +163,4 @@ def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunCon
     if large:
         summary.warn(f"{said}; {large} moved more than {LARGE_CHANGE:.0%}, the most first: {named}")
     else:
-        logger.info("%s", said)
-        summary.note += f"  {said}\n"
+        summary.inform(said)

@@ -54,6 +54,11 @@ class JobSummary:
         logger.warning("%s", logged or said)
         self.note += f"  {said}\n"
 
+    def inform(self, said: str) -> None:
+        """A line of the log and of the summary that asks nothing of the reader (a count, a median)."""
+        logger.info("%s", said)
+        self.note += f"  {said}\n"
+
     @property
     def failed_share(self) -> float:
         return self.counts.get(FAILED, 0) / self.total if self.total else 0.0

@@ -161,5 +161,4 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
         summary.warn(f"{said}; {far} with a MASE over {FAR_OFF_MASE:g}, the worst first: {named} (a break in the data, "
                      "such as a stock split or a new unit, or a model to look at)")
     else:
-        logger.info("%s", said)
-        summary.note += f"  {said}\n"
+        summary.inform(said)

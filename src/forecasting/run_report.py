@@ -101,8 +101,7 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
             summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
                          f"is forecast.frequency {config.forecast.frequency!r} the data's?")
         else:
-            logger.info("%s", merged)
-            summary.note += f"  {merged}\n"
+            summary.inform(merged)
     if counted.repeated:  # a file read twice, exports that overlap: values doubled without a word
         summary.warn(f"{counted.repeated} series have {REPEATED_NOTE} (the same time and value) that "
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
@@ -120,8 +119,7 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         several = (f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
                    "several series under one key (a column that tells them apart belongs in input.key_columns)?")
-        logger.info("%s", several)
-        summary.note += f"  {several}\n"
+        summary.inform(several)
     if counted.no_weekday:  # business days read as daily: weekend forecasts from a cycle fitted without them
         summary.warn(f"{counted.no_weekday} series have no row on some days of the week in their "
                      f"{NO_WEEKDAY_NOTE} (their data_notes name them), yet {config.forecast.frequency!r} forecasts "
@@ -238,7 +236,5 @@ def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int,
     more than a period before the run date, their forecasts starting in the past, with a
     few of ``rows`` (keys and ``reason``, cleaning's note) as examples."""
     named = named_examples(rows, keys)
-    logger.warning("%d series %s from data that stop well before the run date, their forecasts starting in the "
-                   "past, e.g. %s", count, done, named)
-    summary.note += (f"  {count} series {done} from data that stop well before the run date (their forecasts "
-                     f"start in the past), e.g. {named}\n")
+    summary.warn(f"{count} series {done} from data that stop well before the run date (their forecasts start in "
+                 f"the past), e.g. {named}")

@@ -133,8 +133,7 @@ def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, sta
     policy, or cleaning it raised), with a few examples."""
     named = named_examples(staged.where(F.col("status") == status), keys)
     count = summary.counts[status]
-    logger.warning("%d series not scored: %s, e.g. %s", count, NOT_SCORED[status], named)
-    summary.note += f"  {count} series not scored: {NOT_SCORED[status]}, e.g. {named}\n"
+    summary.warn(f"{count} series not scored: {NOT_SCORED[status]}, e.g. {named}")
 
 
 def choose_model_run_date(models: DataFrame, run_date: str, requested: str | None) -> str:
@@ -207,22 +206,19 @@ def _say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: s
     """Log and note what keeps some series unscored, or the input from being read as in
     training; the training run's params, which the scoring compares against."""
     if unmodelled:  # new since that training run: they need one before they can be scored
-        logger.warning("%d series in the input have no model of run date %s and are not scored", unmodelled, chosen)
-        summary.note += (f"  {unmodelled} series in the input have no model of that date: not scored (new since "
-                         "that training, or skipped or failed then without a fallback: series_results says which)\n")
+        summary.warn(f"{unmodelled} series in the input have no model of that date: not scored (new since that "
+                     "training, or skipped or failed then without a fallback: series_results says which)",
+                     logged=f"{unmodelled} series in the input have no model of run date {chosen} and are not scored")
     trained_with = training_params(context.tracking_uri, trained_by)
     differences = cleaning_differences(config, trained_with)
     if differences:  # another config than the training's: the forecasts start elsewhere than training's would
-        logger.warning("the input is cleaned otherwise than for training (%s): pass the training's --config",
-                       "; ".join(differences))
-        summary.note += (f"  the input is cleaned otherwise than for training ({'; '.join(differences)}): pass the "
-                         "training's --config for forecasts that start where training's would\n")
+        summary.warn(f"the input is cleaned otherwise than for training ({'; '.join(differences)}): pass the "
+                     "training's --config for forecasts that start where training's would")
     other_frequency = frequency_difference(config, trained_with)
     if other_frequency:
         summary.warn(other_frequency)
     if null_key:  # training skips them too: no identity to store a model under
-        logger.warning("%d input series have a null key value and are not scored", null_key)
-        summary.note += f"  {null_key} series in the input have a null key value: never modelled, not scored\n"
+        summary.warn(f"{null_key} series in the input have a null key value: never modelled, not scored")
     return trained_with
 
 
