@@ -9,7 +9,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
@@ -136,32 +136,48 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
 
 @dataclass
 class StagedCounts:
-    """What the job's end says of the staged results: the series per status, how many
-    have no child run (tracking failed), how many have a model (modelled, or forecast by
-    the fallback), how many were trained on data that stop well before the run date,
-    the series per (status, model, CV MASE bin) its overview draws, how many have
-    rows several periods apart (cleaning's SPARSE_NOTE), how many modelled ones have
-    values far outside the rest (OUTLIER_NOTE), and how many had several rows a period
-    merged (MERGED_NOTE), every row moved to another date (SHIFTED_NOTE), and a last
-    period still open on the run date kept (OPEN_KEPT_NOTE), rows repeated exactly and
-    summed (REPEATED_NOTE), several series merged under one key (SEVERAL_SERIES_NOTE),
-    no daily row on some days of the week (NO_WEEKDAY_NOTE), and last values far outside
-    the recent range (BREAK_NOTE)."""
+    """What the job's end says of the staged results: the series per status, the picture
+    of them its overview draws (per status, model and CV MASE bin), and how many series
+    meet each of counted_conditions()."""
     statuses: dict[str, int]
-    untracked: int
-    models: int
-    stale: int
     overview: run_overview.Overview
-    sparse: int = 0
-    outlying: int = 0
-    merged: int = 0
-    merged_not_ok: int = 0  # of them, skipped or failed
-    shifted: int = 0
-    open_kept: int = 0
-    repeated: int = 0
-    several_series: int = 0
-    no_weekday: int = 0
-    breaks: int = 0
+    untracked: int  # no child run: tracking failed for them
+    models: int  # a model stored (modelled, or forecast by the fallback)
+    stale: int
+    sparse: int
+    outlying: int
+    merged: int
+    merged_not_ok: int
+    shifted: int
+    open_kept: int
+    repeated: int
+    several_series: int
+    no_weekday: int
+    breaks: int
+
+
+def _noted(note: str):
+    return F.col("data_notes").contains(note)
+
+
+def counted_conditions() -> dict[str, Column]:
+    """StagedCounts' counts of series, each by the condition a series' staged row meets:
+    its data_notes holding a cleaning note, mostly. A function, as a column needs Spark."""
+    return {
+        "untracked": F.col("reason").contains(spark_training.TRACKING_FAILED),
+        "models": F.col("model_json").isNotNull(),
+        "stale": F.col("data_notes").rlike(STALE_IN_NOTES),  # data stop well before the run date
+        "sparse": _noted(SPARSE_NOTE),  # rows several periods apart
+        "outlying": (F.col("status") == OK) & _noted(OUTLIER_NOTE),  # modelled, with values far outside the rest
+        "merged": _noted(MERGED_NOTE),  # several rows a period merged
+        "merged_not_ok": (F.col("status") != OK) & _noted(MERGED_NOTE),  # of them, skipped or failed
+        "shifted": _noted(SHIFTED_NOTE),  # every row moved to another date
+        "open_kept": _noted(OPEN_KEPT_NOTE),  # a last period still open on the run date kept
+        "repeated": _noted(REPEATED_NOTE),  # rows repeated exactly and summed
+        "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
+        "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
+        "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
+    }
 
 
 # a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
@@ -169,32 +185,19 @@ REASON_KIND = r"^(?:[0-9]+ )?([^:;(]*)"
 
 
 def status_counts(staged: DataFrame) -> StagedCounts:
-    untracked = F.col("reason").contains(spark_training.TRACKING_FAILED)
     mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
     counted = staged.groupBy("status", "model", mase_bin).agg(
-        F.count(F.lit(1)).alias("n"), F.count_if(untracked).alias("untracked"),
-        F.count("model_json").alias("models"), F.count_if(F.col("data_notes").rlike(STALE_IN_NOTES)).alias("stale"),
+        F.count(F.lit(1)).alias("n"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
-        F.count_if(F.col("data_notes").contains(SPARSE_NOTE)).alias("sparse"),
-        F.count_if((F.col("status") == OK) & F.col("data_notes").contains(OUTLIER_NOTE)).alias("outlying"),
-        F.count_if(F.col("data_notes").contains(MERGED_NOTE)).alias("merged"),
-        F.count_if((F.col("status") != OK) & F.col("data_notes").contains(MERGED_NOTE)).alias("merged_not_ok"),
-        F.count_if(F.col("data_notes").contains(SHIFTED_NOTE)).alias("shifted"),
-        F.count_if(F.col("data_notes").contains(OPEN_KEPT_NOTE)).alias("open_kept"),
-        F.count_if(F.col("data_notes").contains(REPEATED_NOTE)).alias("repeated"),
-        F.count_if(F.col("data_notes").contains(SEVERAL_SERIES_NOTE)).alias("several_series"),
-        F.count_if(F.col("data_notes").contains(NO_WEEKDAY_NOTE)).alias("no_weekday"),
-        F.count_if(F.col("data_notes").contains(BREAK_NOTE)).alias("breaks"))
+        *(F.count_if(condition).alias(name) for name, condition in counted_conditions().items()))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
     overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
                                      noted=sum(row["noted"] for row in rows))
-    totals = {name: sum(row[name] for row in rows) for name in (
-        "untracked", "models", "stale", "sparse", "outlying", "merged", "merged_not_ok", "shifted", "open_kept",
-        "repeated", "several_series", "no_weekday", "breaks")}
-    return StagedCounts(statuses, overview=overview, **totals)
+    totals = {name: sum(row[name] for row in rows) for name in counted_conditions()}
+    return StagedCounts(statuses, overview, **totals)
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
