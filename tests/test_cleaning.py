@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import (BREAK_NOTE, NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE,
-                                 SHIFTED_NOTE, clean_history)
+from forecasting.cleaning import OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
+from forecasting.cleaning_notes import BREAK_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history

@@ -13,8 +13,10 @@ from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
 from forecasting.baselines import season_length
+from forecasting.cleaning_notes import break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes
 from forecasting.config import CleaningConfig
-from forecasting.periods import align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between
+from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between,
+                                 time_text)
 
 
 @dataclass
@@ -32,8 +34,6 @@ SPARSE_NOTE = "rows regularly "
 # A series with several rows a period, most of them off its grid: data finer than the frequency,
 # summed into it as meant (daily sales into weeks) or not (15-minute readings left at daily)
 MERGED_NOTE = "several rows a period merged"
-# Rows repeating another's time and value exactly, summed by cleaning.duplicates: sum
-REPEATED_NOTE = "rows repeated exactly"
 # A series whose every row was moved to another date, one row a period: the same frequency,
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
 # its Sunday), so that the forecasts are dated otherwise than the input
@@ -42,28 +42,6 @@ MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its perio
 # A last period still open on the run date whose row was already on the grid: kept, since only
 # the input knows whether it holds the whole period (a week's sales summed on its Monday so far?)
 OPEN_KEPT_NOTE = "kept as the whole period's"
-# In the note on values far outside the rest of their series: data errors, often (a
-# unit slip, a placeholder such as 999999), which the model takes as they are
-OUTLIER_NOTE = "far outside the rest"
-# How far outside the middle 90% of a series' values, in its widths, a value is noted:
-# far enough that a season's peak, a sale day or a sparse series' spike is not
-OUTLIER_REACH = 100
-# In the note on a series whose last few values lie far outside the range of those before
-# them (beyond it by more than its width): a stock split, a new unit, a last value to check.
-# The model fits the history on both sides of it, and its forecast starts from neither.
-BREAK_NOTE = "far outside the recent range"
-BREAK_WINDOW = 20  # the values before the last few whose range they are measured against, at least a season
-BREAK_LAST = 5  # the most values at the end taken for a break: later, the model has seen it
-# Negative values kept are noted where they are this share of a series' values or less: a few
-# returns or corrections in sales, not a series that is signed (profits, temperatures)
-FEW_NEGATIVE_SHARE = 0.1
-# Daily rows with no row on some days of the week (weekends: business days; Sundays: a shop
-# closed), while 'D' forecasts every day, those days from a weekly cycle fitted without them
-NO_WEEKDAY_NOTE = "weeks of daily rows"
-NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never has
-# Nearly every time given the same number of rows, two or more, with other values: series
-# that one more key column would tell apart (a ticker on two exchanges), merged into one
-SEVERAL_SERIES_NOTE = "rows at nearly every time"
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
@@ -170,15 +148,10 @@ def clean_history(
         if policy.duplicates == "reject":
             return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
         rows = len(frame)
-        repeated = _repeated_rows(given.loc[frame.index], frame["y"]) if policy.duplicates == "sum" else 0
-        several = None if repeated else _several_series_note(given.loc[frame.index], frame["y"], policy.duplicates)
+        repeated, noted = duplicate_notes(given.loc[frame.index], frame["y"], policy.duplicates)
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
         result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
-        if repeated:
-            result.notes.append(f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: the "
-                                "same rows read twice?")
-        if several:
-            result.notes.append(several)
+        result.notes += noted
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
             result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")
         overflowed = int((~np.isfinite(frame["y"].to_numpy())).sum())
@@ -195,7 +168,7 @@ def clean_history(
     if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
         result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
     if policy.gaps != "zero":  # with zero gaps, a day without a row is a day without sales: modelled as such
-        result.notes += _no_weekday_notes(frame["ds"], frequency)
+        result.notes += no_weekday_notes(frame["ds"], frequency)
     if gaps:
         if policy.gaps == "reject":
             return _reject(result, f"{gaps} missing periods", "gaps")
@@ -210,118 +183,15 @@ def clean_history(
     frame = frame.sort_values("ds").reset_index(drop=True)
     # before the zeros gaps: zero adds after the last row, which are no break in the data; and not
     # with the repeated-rows note: the last rows read twice stand out as doubled, and it names the cause
-    breaks = [] if repeated else _break_notes(frame, season_length(frequency))
+    breaks = [] if repeated else break_notes(frame, season_length(frequency))
     if cut is not None:
         frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
     if policy.negative_values == "allow":
-        result.notes += _negative_notes(frame)
-    result.notes += _outlier_notes(frame)
+        result.notes += negative_notes(frame)
+    result.notes += outlier_notes(frame)
     result.notes += breaks
     result.history = frame
     return result
-
-
-def _negative_notes(frame: pd.DataFrame) -> list[str]:
-    """A note where a few of the cleaned values are negative (returns among sales), since
-    forecast.floor auto then sets no floor at 0; not for a signed series (profits)."""
-    negative = int((frame["y"].to_numpy() < 0).sum())
-    if not negative or negative > FEW_NEGATIVE_SHARE * len(frame):
-        return []
-    return [f"{negative} of {len(frame)} values negative, kept (cleaning.negative_values: allow; forecast.floor "
-            "auto then sets no floor at 0)"]
-
-
-def _outlier_notes(frame: pd.DataFrame) -> list[str]:
-    """A note on the values more than ``OUTLIER_REACH`` widths of the middle 90% of the
-    series' values beyond it, the farthest named: noted, not changed. Not said of a
-    series of fewer than 20 values (the middle 90% would hold them all) or one mostly
-    of one value (a sparse series' zeros: every sale would be far)."""
-    values = frame["y"].to_numpy()
-    known = values[np.isfinite(values)]
-    if len(known) < 20 or np.mean(known == np.median(known)) > 0.5:
-        return []
-    lower, upper = np.percentile(known, [5, 95])
-    reach = np.where(np.isfinite(values), np.maximum(lower - values, values - upper), 0.0) / (upper - lower)
-    far = int((reach > OUTLIER_REACH).sum())
-    if not far:
-        return []
-    farthest = int(np.argmax(reach))
-    return [f"{far} {'value' if far == 1 else 'values'} {OUTLIER_NOTE} (over {OUTLIER_REACH} times the width of the "
-            f"middle 90% of the values beyond it), the farthest {values[farthest]:.6g} at "
-            f"{_when(frame['ds'].iloc[farthest])}: data errors, or a new level? Modelled as they are"]
-
-
-def _no_weekday_notes(days: pd.Series, frequency: str) -> list[str]:
-    """A note on daily rows (``days``, one a day) that over NO_WEEKDAY_WEEKS weeks or more never
-    fall on some days of the week, while the others have a row on four fifths of their
-    dates or more: 'D' forecasts those days too, from a weekly cycle fitted without them."""
-    if to_offset(frequency) != to_offset("D") or len(days) < 2:
-        return []
-    weeks = (days.iloc[-1] - days.iloc[0]).days // 7
-    if weeks < NO_WEEKDAY_WEEKS:
-        return []
-    present = np.bincount(days.dt.dayofweek.to_numpy(), minlength=7)
-    expected = np.bincount(pd.date_range(days.iloc[0], days.iloc[-1], freq="D").dayofweek, minlength=7)
-    absent = present == 0
-    if not absent.any() or absent.sum() > 3 or (present[~absent] < 0.8 * expected[~absent]).any():
-        return []
-    if absent.tolist() == [False] * 5 + [True] * 2:
-        return [f"no row on a Saturday or Sunday in {weeks} {NO_WEEKDAY_NOTE}, yet '{frequency}' forecasts every day: "
-                "business days? forecast.frequency: B forecasts weekdays only"]
-    names = " or ".join(f"{name}s" for name, none in zip(_DAY_NAMES, absent) if none)
-    return [f"no row on {names} in {weeks} {NO_WEEKDAY_NOTE}, yet '{frequency}' forecasts every day: closed "
-            "days? cleaning.gaps: zero models them as days without sales"]
-
-
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def _several_series_note(times: pd.Series, values: pd.Series, merged_by: str) -> str | None:
-    """A note where nearly every time (nine in ten, of ten or more) is given the same
-    number of rows, two or more, most times of other values: one series per value of a key
-    column missing from the key (a ticker on two exchanges), merged into one, or summed as
-    meant (an item's sales in every store). A log of sales has a varying number a day; an
-    input read twice, one value a time (a revised one aside)."""
-    per_time = values.groupby(times.to_numpy())
-    counts = per_time.size().to_numpy()
-    if len(counts) < 10:
-        return None
-    sizes, frequency = np.unique(counts, return_counts=True)
-    usual = sizes[np.argmax(frequency)]
-    if usual < 2 or frequency.max() < 0.9 * len(counts):
-        return None
-    if (per_time.nunique(dropna=False).to_numpy()[counts > 1] == 1).mean() > 0.5:  # one value a time: read twice
-        return None
-    return (f"{usual} {SEVERAL_SERIES_NOTE} ({frequency.max()} of {len(counts)}), merged "
-            f"(cleaning.duplicates: {merged_by}): as meant (stores summed into an item's total), or {usual} series "
-            "under one key (a ticker on two exchanges: a column that tells them apart belongs in "
-            "input.key_columns)?")
-
-
-def _break_notes(frame: pd.DataFrame, season: int) -> list[str]:
-    """A note where the last values (up to BREAK_LAST) are all beyond the range of the
-    values before them, on one side, by more than its width: prices halved by a split, say.
-    Those before are the last BREAK_WINDOW, or the last season and one (``season`` steps)
-    where the series has them, so that a season's peak (Christmas week, the morning of
-    15-minute readings) is measured against the last one. Not said where those before are
-    mostly of one value (a sparse series' zeros: any sale would be far)."""
-    values = frame["y"].to_numpy()
-    for last in range(1, BREAK_LAST + 1):
-        window = min(max(BREAK_WINDOW, season + 1), len(values) - last)
-        if window < BREAK_WINDOW:
-            return []
-        before, tail = values[-window - last:-last], values[-last:]
-        low, high = np.min(before), np.max(before)  # NaN where a gap was left: then no note
-        width = high - low
-        if not width > 0 or np.mean(before == np.median(before)) > 0.5:  # flat, or mostly zeros between sales
-            continue
-        if (tail > high + width).all() or (tail < low - width).all():
-            which = (f"the last value, {tail[0]:.6g} at {_when(frame['ds'].iloc[-1])}, is" if last == 1 else
-                     f"the last {last} values, from {tail[0]:.6g} at {_when(frame['ds'].iloc[-last])}, are")
-            return [f"{which} {BREAK_NOTE} ({low:.6g} to {high:.6g} in the {window} values before): a break "
-                    "in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
-                    "Modelled as it is"]
-    return []
 
 
 def _regular_spacing(steps: np.ndarray) -> float:
@@ -334,25 +204,6 @@ def _regular_spacing(steps: np.ndarray) -> float:
     return typical if np.mean(np.abs(steps - typical) <= 0.1 * typical) >= 0.8 else 0.0
 
 
-def _repeated_rows(times: pd.Series, values: pd.Series) -> int:
-    """How many rows repeat another's time and value, where every time given more than
-    once is given twice with one value, those times one run of consecutive ones: an input
-    read twice, or exports that overlap. Records of their own (several sales at one time)
-    hold different values, come three at a time, or on scattered days: none counted."""
-    again = times.duplicated(keep=False).to_numpy()
-    if not again.any():
-        return 0
-    per_time = values[again].groupby(times[again].to_numpy())
-    if (per_time.nunique(dropna=False) > 1).any() or (per_time.size() != 2).any():
-        return 0
-    # an overlap repeats a run of consecutive times; one sale of 1 twice on some days does not
-    distinct = np.unique(times.to_numpy())
-    where = np.searchsorted(distinct, per_time.size().index.to_numpy())
-    if where[-1] - where[0] + 1 != len(where):
-        return 0
-    return len(where)
-
-
 def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
     """How many timestamps were aligned; where every one moved to another date alike (by
     the same time, or from its month's end: one row a period, but for repeats), the
@@ -362,8 +213,8 @@ def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
     if (len(raw) >= MIN_SHIFTED_ROWS and (moves != np.timedelta64(0)).all()
             and (np.abs(moves) >= np.timedelta64(1, "D")).any()
             and (len(np.unique(moves)) == 1 or raw.dt.is_month_end.all())):  # each row dated alike in its period
-        return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({_when(raw.iloc[0])} to "
-                f"{_when(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
+        return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({time_text(raw.iloc[0])} to "
+                f"{time_text(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
     return f"{int((moves != np.timedelta64(0)).sum())} timestamps aligned to the '{frequency}' grid"
 
 
@@ -376,12 +227,12 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
     if not open_on(last, frequency, cut):
         return frame
     in_last = (frame["ds"] == last).to_numpy()
-    when = f"on the run date {_when(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else f"at {_when(cut)}"
+    when = f"on the run date {time_text(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else f"at {time_text(cut)}"
     if not moved[in_last].any():
-        notes.append(f"the last period {_when(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
+        notes.append(f"the last period {time_text(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
                      "if it holds only a part, leave it out of the input")
         return frame
-    notes.append(f"the last period {_when(last)} is still open {when}: "
+    notes.append(f"the last period {time_text(last)} is still open {when}: "
                  f"its {int(in_last.sum())} rows left out")
     return frame[~in_last]
 
@@ -408,7 +259,7 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
             continue
         inside = (frame["ds"] == label).to_numpy()
         dropped |= inside
-        notes.append(f"the {edge} period {_when(label)} has {times[label]} distinct times, against {typical:g} in "
+        notes.append(f"the {edge} period {time_text(label)} has {times[label]} distinct times, against {typical:g} in "
                      f"its other periods: its {int(inside.sum())} rows left out, a part summed is no whole period")
     return frame[~dropped]
 
@@ -428,7 +279,7 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     reference = started if sub_daily and cut == end_of_day(run_date) else cut
     # the last instant known names its period; steps of days count from the history's first day
     current = label_of(reference - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
-    run_day = _when(started)
+    run_day = time_text(started)
     if policy.gaps == "zero":
         # A scheduled run's date is today by default, still going: a period that has
         # not ended when it starts may yet get rows, so it gets no zero.
@@ -443,13 +294,8 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
             last = trailing[-1]
     behind = periods_between(last, current, frequency)
     if behind > 1:
-        notes.append(f"{STALE_NOTE}{_when(last)}, {behind} periods before the run date {run_day}")
+        notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before the run date {run_day}")
     return frame
-
-
-def _when(time: pd.Timestamp) -> str:
-    """A date, with its time of day only where it has one."""
-    return f"{time:%Y-%m-%d}" if time == time.normalize() else f"{time:%Y-%m-%d %H:%M}"
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:

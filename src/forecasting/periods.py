@@ -123,3 +123,8 @@ def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> i
         # in whole nanoseconds: a Timedelta of more than 292 years (a series of 1700) overflows
         return (end.value - start.value) // pd.Timedelta(offset).value
     return len(pd.date_range(start, end, freq=frequency)) - 1
+
+
+def time_text(time: pd.Timestamp) -> str:
+    """A date, with its time of day only where it has one."""
+    return f"{time:%Y-%m-%d}" if time == time.normalize() else f"{time:%Y-%m-%d %H:%M}"

@@ -13,8 +13,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
-from forecasting.cleaning import (BREAK_NOTE, MERGED_NOTE, NO_WEEKDAY_NOTE, OPEN_KEPT_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
-                                  SEVERAL_SERIES_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE)
+from forecasting.cleaning import MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning_notes import BREAK_NOTE, NO_WEEKDAY_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY

@@ -1,0 +1,164 @@
+"""The notes cleaning makes that change nothing (pure pandas): values or rows worth a
+look, which the series' data_notes keep and the run's summary counts (run_report).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from forecasting.periods import time_text
+
+# Rows repeating another's time and value exactly, summed by cleaning.duplicates: sum
+REPEATED_NOTE = "rows repeated exactly"
+# In the note on values far outside the rest of their series: data errors, often (a
+# unit slip, a placeholder such as 999999), which the model takes as they are
+OUTLIER_NOTE = "far outside the rest"
+# How far outside the middle 90% of a series' values, in its widths, a value is noted:
+# far enough that a season's peak, a sale day or a sparse series' spike is not
+OUTLIER_REACH = 100
+# In the note on a series whose last few values lie far outside the range of those before
+# them (beyond it by more than its width): a stock split, a new unit, a last value to check.
+# The model fits the history on both sides of it, and its forecast starts from neither.
+BREAK_NOTE = "far outside the recent range"
+BREAK_WINDOW = 20  # the values before the last few whose range they are measured against, at least a season
+BREAK_LAST = 5  # the most values at the end taken for a break: later, the model has seen it
+# Negative values kept are noted where they are this share of a series' values or less: a few
+# returns or corrections in sales, not a series that is signed (profits, temperatures)
+FEW_NEGATIVE_SHARE = 0.1
+# Daily rows with no row on some days of the week (weekends: business days; Sundays: a shop
+# closed), while 'D' forecasts every day, those days from a weekly cycle fitted without them
+NO_WEEKDAY_NOTE = "weeks of daily rows"
+NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never has
+# Nearly every time given the same number of rows, two or more, with other values: series
+# that one more key column would tell apart (a ticker on two exchanges), merged into one
+SEVERAL_SERIES_NOTE = "rows at nearly every time"
+
+
+def negative_notes(frame: pd.DataFrame) -> list[str]:
+    """A note where a few of the cleaned values are negative (returns among sales), since
+    forecast.floor auto then sets no floor at 0; not for a signed series (profits)."""
+    negative = int((frame["y"].to_numpy() < 0).sum())
+    if not negative or negative > FEW_NEGATIVE_SHARE * len(frame):
+        return []
+    return [f"{negative} of {len(frame)} values negative, kept (cleaning.negative_values: allow; forecast.floor "
+            "auto then sets no floor at 0)"]
+
+
+def outlier_notes(frame: pd.DataFrame) -> list[str]:
+    """A note on the values more than ``OUTLIER_REACH`` widths of the middle 90% of the
+    series' values beyond it, the farthest named: noted, not changed. Not said of a
+    series of fewer than 20 values (the middle 90% would hold them all) or one mostly
+    of one value (a sparse series' zeros: every sale would be far)."""
+    values = frame["y"].to_numpy()
+    known = values[np.isfinite(values)]
+    if len(known) < 20 or np.mean(known == np.median(known)) > 0.5:
+        return []
+    lower, upper = np.percentile(known, [5, 95])
+    reach = np.where(np.isfinite(values), np.maximum(lower - values, values - upper), 0.0) / (upper - lower)
+    far = int((reach > OUTLIER_REACH).sum())
+    if not far:
+        return []
+    farthest = int(np.argmax(reach))
+    return [f"{far} {'value' if far == 1 else 'values'} {OUTLIER_NOTE} (over {OUTLIER_REACH} times the width of the "
+            f"middle 90% of the values beyond it), the farthest {values[farthest]:.6g} at "
+            f"{time_text(frame['ds'].iloc[farthest])}: data errors, or a new level? Modelled as they are"]
+
+
+def no_weekday_notes(days: pd.Series, frequency: str) -> list[str]:
+    """A note on daily rows (``days``, one a day) that over NO_WEEKDAY_WEEKS weeks or more never
+    fall on some days of the week, while the others have a row on four fifths of their
+    dates or more: 'D' forecasts those days too, from a weekly cycle fitted without them."""
+    if to_offset(frequency) != to_offset("D") or len(days) < 2:
+        return []
+    weeks = (days.iloc[-1] - days.iloc[0]).days // 7
+    if weeks < NO_WEEKDAY_WEEKS:
+        return []
+    present = np.bincount(days.dt.dayofweek.to_numpy(), minlength=7)
+    expected = np.bincount(pd.date_range(days.iloc[0], days.iloc[-1], freq="D").dayofweek, minlength=7)
+    absent = present == 0
+    if not absent.any() or absent.sum() > 3 or (present[~absent] < 0.8 * expected[~absent]).any():
+        return []
+    if absent.tolist() == [False] * 5 + [True] * 2:
+        return [f"no row on a Saturday or Sunday in {weeks} {NO_WEEKDAY_NOTE}, yet '{frequency}' forecasts every day: "
+                "business days? forecast.frequency: B forecasts weekdays only"]
+    names = " or ".join(f"{name}s" for name, none in zip(_DAY_NAMES, absent) if none)
+    return [f"no row on {names} in {weeks} {NO_WEEKDAY_NOTE}, yet '{frequency}' forecasts every day: closed "
+            "days? cleaning.gaps: zero models them as days without sales"]
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _several_series_note(counts: np.ndarray, kinds: np.ndarray, merged_by: str) -> str | None:
+    """A note where nearly every time (nine in ten, of ten or more) is given the same
+    number of rows (``counts``), two or more, most times of other values (``kinds``: the
+    distinct values a time): one series per value of a key column missing from the key (a
+    ticker on two exchanges), merged into one, or summed as meant (an item's sales in every
+    store). A log of sales has a varying number a day; an input read twice, one value a
+    time (a revised one aside)."""
+    if len(counts) < 10:
+        return None
+    sizes, frequency = np.unique(counts, return_counts=True)
+    usual = sizes[np.argmax(frequency)]
+    if usual < 2 or frequency.max() < 0.9 * len(counts):
+        return None
+    if (kinds[counts > 1] == 1).mean() > 0.5:  # one value a time: read twice
+        return None
+    return (f"{usual} {SEVERAL_SERIES_NOTE} ({frequency.max()} of {len(counts)}), merged "
+            f"(cleaning.duplicates: {merged_by}): as meant (stores summed into an item's total), or {usual} series "
+            "under one key (a ticker on two exchanges: a column that tells them apart belongs in "
+            "input.key_columns)?")
+
+
+def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
+    """A note where the last values (up to BREAK_LAST) are all beyond the range of the
+    values before them, on one side, by more than its width: prices halved by a split, say.
+    Those before are the last BREAK_WINDOW, or the last season and one (``season`` steps)
+    where the series has them, so that a season's peak (Christmas week, the morning of
+    15-minute readings) is measured against the last one. Not said where those before are
+    mostly of one value (a sparse series' zeros: any sale would be far)."""
+    values = frame["y"].to_numpy()
+    for last in range(1, BREAK_LAST + 1):
+        window = min(max(BREAK_WINDOW, season + 1), len(values) - last)
+        if window < BREAK_WINDOW:
+            return []
+        before, tail = values[-window - last:-last], values[-last:]
+        low, high = np.min(before), np.max(before)  # NaN where a gap was left: then no note
+        width = high - low
+        if not width > 0 or np.mean(before == np.median(before)) > 0.5:  # flat, or mostly zeros between sales
+            continue
+        if (tail > high + width).all() or (tail < low - width).all():
+            which = (f"the last value, {tail[0]:.6g} at {time_text(frame['ds'].iloc[-1])}, is" if last == 1 else
+                     f"the last {last} values, from {tail[0]:.6g} at {time_text(frame['ds'].iloc[-last])}, are")
+            return [f"{which} {BREAK_NOTE} ({low:.6g} to {high:.6g} in the {window} values before): a break "
+                    "in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
+                    "Modelled as it is"]
+    return []
+
+
+def _repeated_rows(counts: np.ndarray, kinds: np.ndarray) -> int:
+    """How many rows repeat another's time and value, where every time given more than
+    once (``counts``, in time order) is given twice with one value (``kinds``), those times
+    one run of consecutive ones: an input read twice, or exports that overlap. Records of
+    their own (several sales at one time) hold different values, come three at a time, or
+    on scattered days: none counted."""
+    again = np.flatnonzero(counts > 1)
+    if not len(again) or (kinds[again] > 1).any() or (counts[again] != 2).any():
+        return 0
+    # an overlap repeats a run of consecutive times; one sale of 1 twice on some days does not
+    return len(again) if again[-1] - again[0] + 1 == len(again) else 0
+
+
+def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str) -> tuple[int, list[str]]:
+    """What the rows sharing a time (``times`` as the input gave them) say before they are
+    merged by ``merged_by``: rows repeated exactly and summed (how many, and the note), or
+    else several series under one key."""
+    per_time = values.groupby(times.to_numpy())  # in time order
+    counts, kinds = per_time.size().to_numpy(), per_time.nunique(dropna=False).to_numpy()
+    repeated = _repeated_rows(counts, kinds) if merged_by == "sum" else 0
+    if repeated:
+        return repeated, [f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: the same "
+                          "rows read twice?"]
+    several = _several_series_note(counts, kinds, merged_by)
+    return 0, [several] if several else []
