@@ -7,7 +7,6 @@ import difflib
 import math
 import posixpath
 import re
-import warnings
 from typing import Any
 
 from forecasting.config_schema import (
@@ -29,6 +28,7 @@ from forecasting.config_schema import (
     ParamSpace,
 )
 from forecasting.config_schema import require as _require
+from forecasting.config_frequency import frequency_problem
 from forecasting.config_stores import check_output_folder, check_tracking_uri, is_databricks_uri
 
 # CSV reader options the job's own reading would ignore or contradict: it reads every column as text.
@@ -149,17 +149,8 @@ def _check_forecast(config: JobConfig) -> None:
     """Forecast and cleaning: what a series' periods and forecasts are."""
     fc = config.forecast
     _require(fc.horizon > 0, "forecast.horizon", "must be a positive integer")
-    _require(_is_frequency(fc.frequency), "forecast.frequency",
-             f"is not a pandas frequency with a positive step{_frequency_hint(fc.frequency)}")
-    _require(not _is_business_hours(fc.frequency), "forecast.frequency",
-             "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)")
-    _require(not _is_calendar_multiple(fc.frequency), "forecast.frequency",
-             f"is {fc.frequency!r}, several calendar periods a step, which cleaning cannot align to: use one "
-             "calendar period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D)")
-    deprecated = _deprecation(fc.frequency)  # after those, whose hints lead elsewhere (BH is not bh)
-    _require(deprecated is None, "forecast.frequency",
-             f"is {fc.frequency!r}, an alias pandas is removing: {str(deprecated).rstrip('.')}; the models would "
-             "store it, and could not be read once it is gone")
+    problem = frequency_problem(fc.frequency)
+    _require(problem is None, "forecast.frequency", str(problem))
     _require(0 < fc.interval_width < 1, "forecast.interval_width", "must be between 0 and 1")
     _require(fc.floor in ("auto", None) or (isinstance(fc.floor, float) and math.isfinite(fc.floor)),
              "forecast.floor", f"is {fc.floor!r}: must be auto, a number or null (none)")
@@ -407,67 +398,6 @@ def _is_tag_name(name: str) -> bool:
     """What MLflow takes as a tag name of its own: its characters, a plain relative
     path (no "a/", "./a" or "/a"), and not one of MLflow's system tags."""
     return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
-
-
-# What a frequency given in words most likely means, as pandas writes it
-FREQUENCY_WORDS = {"hourly": "h", "hour": "h", "hr": "h", "daily": "D", "day": "D", "weekly": "7D", "week": "7D",
-                   "monthly": "MS", "month": "MS", "quarterly": "QS", "quarter": "QS", "yearly": "YS",
-                   "annual": "YS", "year": "YS", "minute": "min", "minutely": "min"}
-# Aliases a close misspelling is matched against (W-MONDAY, Ms, hr)
-COMMON_FREQUENCIES = ("min", "h", "D", "B", "7D", *(f"W-{day}" for day in ("MON", "TUE", "WED", "THU", "FRI", "SAT",
-                      "SUN")), "MS", "ME", "QS", "QE", "YS", "YE")
-
-
-def _frequency_hint(text: str) -> str:
-    """A suggestion for a frequency pandas does not read: a word's alias, or a close one."""
-    lower = text.strip().lower()
-    word = FREQUENCY_WORDS.get(lower) or FREQUENCY_WORDS.get(lower.removesuffix("s"))  # days, weeks
-    close = [word] if word else difflib.get_close_matches(text.strip(), COMMON_FREQUENCIES, n=1, cutoff=0.7)
-    if not close:
-        return " (e.g. h, D, 7D, W-SUN, MS)"
-    weeks = " 7D dates a week by its first day, W-SUN by its Sunday" if close[0] == "7D" else ""
-    return f" (did you mean {close[0]!r}?{weeks})"
-
-
-def _is_frequency(text: str) -> bool:
-    from forecasting.periods import frequency_offset
-
-    try:
-        offset = frequency_offset(text)
-    except ValueError:
-        return False
-    return offset.n > 0  # "0D" or "-1D" would never move forward in time
-
-
-def _deprecation(text: str) -> str | None:
-    """pandas' warning for a frequency alias it is removing ('H', 'M', 'T'), which
-    names the one to write instead; None for a current alias."""
-    import pandas as pd
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FutureWarning)
-        pd.tseries.frequencies.to_offset(text)
-    said = [str(warning.message) for warning in caught if issubclass(warning.category, FutureWarning)]
-    return said[0] if said else None
-
-
-def _is_calendar_multiple(text: str) -> bool:
-    """Several calendar periods a step (2MS, 2W-MON, 2QS, 2B): cleaning aligns a
-    date to its period with the offset's rollback/rollforward, which ignore the
-    multiple, and the baselines would then drop every row off the wider grid.
-    Multiples of a fixed length (Tick: 2h, 15min, 7D) are aligned by arithmetic."""
-    import pandas as pd
-
-    from forecasting.periods import frequency_offset
-
-    offset = frequency_offset(text)
-    return offset.n > 1 and not isinstance(offset, pd.offsets.Tick)
-
-
-def _is_business_hours(text: str) -> bool:
-    from forecasting.periods import frequency_offset
-
-    return "BusinessHour" in type(frequency_offset(text)).__name__
 
 
 def _is_country(code: str) -> bool:
