@@ -44,9 +44,9 @@ def test_the_package_run_from_its_zip_names_its_commit_and_unpacks_its_source(tm
                    env={**os.environ, "DIST": str(tmp_path / "dist")}, cwd=ROOT)
     probe = (
         "import json, sys; from pathlib import Path; import forecasting;"
-        "from forecasting import lineage, serving;"
+        "from forecasting import lineage, registration;"
         "print(json.dumps([forecasting.__file__, lineage.code_version(),"
-        " str(serving.package_source(Path(sys.argv[1])))]))"
+        " str(registration.package_source(Path(sys.argv[1])))]))"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "dist" / "forecasting.zip")}
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "unpacked")], cwd=tmp_path, env=env,

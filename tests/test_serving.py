@@ -15,7 +15,8 @@ from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import job_summary, lookup, model, model_store, parent_run, pipeline, serving, tables, tracking
+from forecasting import (job_summary, lookup, model, model_store, parent_run, pipeline, registration, serving, tables,
+                         tracking)
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -54,8 +55,8 @@ def trained_forecasts(spark, config, horizon: int = 5) -> pd.DataFrame:
     return stored.sort_values(["store", "ds"]).groupby("store").head(horizon).reset_index(drop=True)
 
 
-def models_table(spark, summary) -> "serving.ModelsTable":
-    return serving.models_table(spark, summary.tables[tables.MODELS], "delta", ["store"])
+def models_table(spark, summary) -> "registration.ModelsTable":
+    return registration.models_table(spark, summary.tables[tables.MODELS], "delta", ["store"])
 
 
 def test_registering_does_not_load_every_series_model(spark, trained, monkeypatch):
@@ -66,7 +67,7 @@ def test_registering_does_not_load_every_series_model(spark, trained, monkeypatc
     table = models_table(spark, trained["summary"])
     monkeypatch.setattr(serving, "read_models", refuse)
     context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})  # a run of its own: its artifacts too
-    assert serving.register(context, "unread-forecaster", table, RUN_DATE) == 1
+    assert registration.register(context, "unread-forecaster", table, RUN_DATE) == 1
 
 
 def test_the_models_tables_version_and_key_types_come_from_spark(spark, trained, monkeypatch):
@@ -128,7 +129,7 @@ def test_the_signature_names_the_keys_with_their_types(trained):
 def test_a_requests_own_fields_are_names_no_key_column_may_take():
     from forecasting.config_schema import RESERVED_KEY_NAMES, ConfigError
 
-    own = {spec.name for spec in serving.signature({"store": "string"}).inputs.inputs} - {"store"}
+    own = {spec.name for spec in registration.signature({"store": "string"}).inputs.inputs} - {"store"}
     assert own == {"horizon", "as_of"} and own <= RESERVED_KEY_NAMES
     for name in sorted(own):  # a key named so had registered a model no request could reach
         with pytest.raises(ConfigError, match=f"'{name}'"):
@@ -266,10 +267,10 @@ def test_each_run_registers_a_new_version(spark, trained):
     assert f"registered model {NAME} version 1" in summary.format()
     registry = MlflowClient(summary.tracking_uri)
     first = registry.get_model_version(NAME, "1")
-    assert first.run_id == summary.job_run_id and first.source.endswith(serving.ARTIFACT_PATH)
+    assert first.run_id == summary.job_run_id and first.source.endswith(registration.ARTIFACT_PATH)
     # what the next run's registration does: a new version, the first one kept
     context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})
-    assert serving.register(context, NAME, models_table(spark, summary), RUN_DATE, horizon=7) == 2
+    assert registration.register(context, NAME, models_table(spark, summary), RUN_DATE, horizon=7) == 2
     assert sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'")) == [1, 2]
 
 
@@ -289,8 +290,8 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     table = models_table(spark, summary)
 
     def registered(run_date, models=table):
-        version = serving.register(context, name, models, run_date)
-        return version, serving.point_alias(context, name, version, run_date, models.path)
+        version = registration.register(context, name, models, run_date)
+        return version, registration.point_alias(context, name, version, run_date, models.path)
 
     assert registered("2024-03-31")[1] == f"  alias @current on version 1: serve models:/{name}@current\n"
     # a backfill's version is numbered last, but the alias stays on the later date's
@@ -299,7 +300,7 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     assert int(registry.get_model_version_by_alias(name, "current").version) == 1
     # a rerun of the latest date, and a later date, move it
     assert registered("2024-03-31")[0] == 3 and int(registry.get_model_version_by_alias(name, "current").version) == 3
-    other = serving.ModelsTable(str(trained["root"] / "another" / "models"), "delta", table.key_types, 0)
+    other = registration.ModelsTable(str(trained["root"] / "another" / "models"), "delta", table.key_types, 0)
     version, said = registered("2024-04-07", other)
     assert int(registry.get_model_version_by_alias(name, "current").version) == version == 4
     assert f"WARNING: version 3 served another models table ({table.path})" in said
@@ -329,13 +330,14 @@ def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, 
 
     name, table = "keyed-forecaster", models_table(spark, trained["summary"])
     context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})
-    assert serving.register(context, name, table, RUN_DATE) == 1
+    assert registration.register(context, name, table, RUN_DATE) == 1
     registry = MlflowClient(context.tracking_uri)
-    assert registry.get_model_version(name, "1").tags[serving.KEY_COLUMNS_TAG] == '["store"]'
-    other = serving.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"}, 0)
+    assert registry.get_model_version(name, "1").tags[registration.KEY_COLUMNS_TAG] == '["store"]'
+    other = registration.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"},
+                                     0)
     with pytest.raises(ValueError, match=f"registered model {name} serves series keyed by store .* but this run's "
                                          "are keyed by region, store: give this data set a tracking.registered_model"):
-        serving.register(context, name, other, RUN_DATE)
+        registration.register(context, name, other, RUN_DATE)
     assert [int(v.version) for v in registry.search_model_versions(f"name = '{name}'")] == [1]
     # another job created the model between this one's lookup and its creating it: checked all the same
     from mlflow.exceptions import MlflowException
@@ -347,21 +349,22 @@ def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(MlflowClient, "get_registered_model", not_yet)
         with pytest.raises(ValueError, match="serves series keyed by store"):
-            serving.register(context, name, other, RUN_DATE)
-    assert serving.register(context, name, table, RUN_DATE) == 2  # the same keys: a new version as ever
+            registration.register(context, name, other, RUN_DATE)
+    assert registration.register(context, name, table, RUN_DATE) == 2  # the same keys: a new version as ever
     # a version registered before the tag existed: its forecaster's pointer says what it serves
-    registry.delete_model_version_tag(name, "2", serving.KEY_COLUMNS_TAG)
+    registry.delete_model_version_tag(name, "2", registration.KEY_COLUMNS_TAG)
     with pytest.raises(ValueError, match=f"registered model {name} serves series keyed by store"):
-        serving.register(context, name, other, RUN_DATE)
+        registration.register(context, name, other, RUN_DATE)
     # one registered by hand, with no pointer to read, is not compared
     registry.create_model_version(name, str(trained["root"] / "elsewhere"), run_id=context.parent_run_id)
-    assert serving.register(context, name, other, RUN_DATE) == 4
+    assert registration.register(context, name, other, RUN_DATE) == 4
     # the same columns in another order ask for the same series
-    two = serving.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"}, 0)
-    assert serving.register(context, "two-keys", two, RUN_DATE) == 1
+    two = registration.ModelsTable("s3a://KEY:SECRET@bucket/models", "delta", {"region": "string", "store": "string"},
+                                   0)
+    assert registration.register(context, "two-keys", two, RUN_DATE) == 1
     assert "SECRET" not in registry.get_model_version("two-keys", "1").tags["models_table"]  # a key in the path
-    assert serving.register(context, "two-keys", serving.ModelsTable("/m", "delta", {"store": "string", "region": "string"}, 0),
-                            RUN_DATE) == 2
+    reordered = registration.ModelsTable("/m", "delta", {"store": "string", "region": "string"}, 0)
+    assert registration.register(context, "two-keys", reordered, RUN_DATE) == 2
 
 
 def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
@@ -474,7 +477,7 @@ def test_a_whole_number_key_column_is_declared_so_that_integer_requests_pass_the
     from mlflow.models.utils import _enforce_schema  # what pyfunc's predict checks a request with
     from pyspark.sql import types as T
 
-    inputs = serving.signature({"store": serving._spark_column_type(getattr(T, kind)())}).inputs
+    inputs = registration.signature({"store": registration._spark_column_type(getattr(T, kind)())}).inputs
     # JSON numbers arrive as int64: an int key column declared "integer" refused them
     checked = _enforce_schema(pd.DataFrame({"store": [7, 2**40], "horizon": [3, 3]}), inputs)
     assert checked["store"].tolist() == [7, 2**40]

@@ -159,12 +159,13 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
     """
     name = config.tracking.registered_model
     try:
-        from forecasting import serving  # MLflow's pyfunc module, imported only when it is used
+        from forecasting import registration  # MLflow's pyfunc module, imported only when it is used
 
         with job_description(spark, "read the models table's version for serving"):
-            table = serving.models_table(spark, models_path, config.output.format, list(config.input.key_columns))
-        version = serving.register(context, name, table, run_date, config.forecast.horizon)
-        aliased = serving.point_alias(context, name, version, run_date, table.path)
+            table = registration.models_table(spark, models_path, config.output.format,
+                                              list(config.input.key_columns))
+        version = registration.register(context, name, table, run_date, config.forecast.horizon)
+        aliased = registration.point_alias(context, name, version, run_date, table.path)
     except Exception as err:
         logger.exception("registering model %s failed; the run's tables are written all the same", name)
         reason = f"{type(err).__name__}: {err}"
