@@ -550,6 +550,9 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     ("forecast.frequency=weeks", r"\(did you mean '7D'\?"),
     ("forecast.frequency=mon", r"\(e.g. h, D, 7D, W-SUN, MS\)"),  # not 'min', minutes
     ("model.country_holidays=us", r"not a known country \(did you mean 'US'\?\)"),
+    # a column that is no key could differ within a series
+    ("model.country_holidays_column=stor", r"is 'stor', not one of input.key_columns \['store', 'item'\] \(did you "
+                                           r"mean 'store'\?\): a column .* belongs in input.key_columns too"),
     ("selection.candidates=[naive, naive]", "names a model twice"),
     ("input.time_column=' '", "must name a column, not be blank"),
     ("tracking.experiment=' sales'", "spaces around a name make it another experiment"),

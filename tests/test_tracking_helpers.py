@@ -130,6 +130,24 @@ def test_a_tracking_failures_reason_and_log_line_leave_out_the_uris_password(fas
     assert "ana:(redacted)@" in logged and "hunter2" not in logged + row["reason"]
 
 
+def test_each_series_gets_the_holidays_of_the_country_its_key_column_names(fast_config, dead_tracking):
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
+    config = fast_config("input.key_columns=[store, country]", "model.country_holidays=US",
+                         "model.country_holidays_column=country")
+    holidays_of = {}
+    for country in ("de", "GB", "", "Atlantis"):  # any case; blank: model.country_holidays
+        group = daily_series(60, start="2023-12-01").assign(store="north", country=country)
+        [result] = train_group(group, config, ["store", "country"], dead_tracking()).to_dict("records")
+        row = json.loads(result[result_row.PAYLOAD])
+        holidays_of[country] = (row["status"], json.loads(result["model_json"])["country_holidays"]
+                                if result["model_json"] else row["reason"].split("; tracking failed")[0])
+    assert holidays_of["de"] == ("ok", "DE") and holidays_of["GB"] == ("ok", "GB") and holidays_of[""] == ("ok", "US")
+    assert holidays_of["Atlantis"] == ("skipped", "no holidays known for country 'Atlantis' (key column country, "
+                                       "model.country_holidays_column): give a country code such as US, DE or GB")
+
+
 def test_the_task_body_hands_cleaning_the_run_date_and_how_far_the_input_reaches(fast_config, dead_tracking):
     from conftest import daily_series
     from forecasting.spark_training import train_group

@@ -170,6 +170,14 @@ def _check_model(config: JobConfig) -> None:
         _require(
             _is_country(md.country_holidays), "model.country_holidays", f"is not a known country{hint}"
         )
+    column = md.country_holidays_column
+    if column is not None:  # a key's value is the same on every row of a series; another column could differ
+        keys = list(config.input.key_columns)
+        close = difflib.get_close_matches(column, keys, n=1, cutoff=0.6)
+        _require(column in keys, "model.country_holidays_column",
+                 f"is {column!r}, not one of input.key_columns {keys}"
+                 f"{f' (did you mean {close[0]!r}?)' if close else ''}: a column holding each series' country "
+                 "code that is not a key belongs in input.key_columns too (it does not split a series)")
 
 
 def _check_tuning(config: JobConfig) -> None:

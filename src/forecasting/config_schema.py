@@ -106,6 +106,8 @@ class ModelConfig:
     weekly_seasonality: str | bool | int
     daily_seasonality: str | bool | int
     country_holidays: str | None
+    # a key column naming each series' country, whose holidays it gets (country_holidays where null)
+    country_holidays_column: str | None
     uncertainty_samples: int
     optimizer: str
 

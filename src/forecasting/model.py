@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import zlib
@@ -31,6 +32,29 @@ def prophet_class():
     logging.getLogger("prophet").setLevel(logging.WARNING)
     logging.getLogger("prophet.models").setLevel(logging.ERROR)
     return Prophet
+
+
+def with_series_holidays(config: JobConfig, keys: dict[str, Any]) -> tuple[JobConfig, str | None]:
+    """``config`` with model.country_holidays set to the series' own country, named by
+    its key column model.country_holidays_column (any case: "de" is DE); a null value
+    keeps model.country_holidays. The second item says why the series cannot be
+    modelled: a value that names no country the holidays package knows."""
+    column = config.model.country_holidays_column
+    value = keys.get(column) if column is not None else None
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+        return config, None
+    code = str(value).strip().upper()
+    if code not in _countries():
+        return config, (f"no holidays known for country {value!r} (key column {column}, "
+                        "model.country_holidays_column): give a country code such as US, DE or GB")
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, country_holidays=code)), None
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
 
 
 def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int):

@@ -110,6 +110,7 @@ def train_group(
     null_keys = [k for k, v in keys.items() if v is None]
     # validation.series_without_history's row of a series whose rows all come later: its first time
     later = history[TIME].min() >= pd.Timestamp(context.run_date) + pd.Timedelta(days=1)
+    config, no_holidays = model.with_series_holidays(config, keys)
     if null_keys:  # its rows up to the run date
         outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity",
                                 0 if later else int(history[TIME].notna().sum()))
@@ -120,6 +121,8 @@ def train_group(
         when = (f"its first is at {first.isoformat(sep=' ')}" if first < pd.Timestamp(LATEST_TIME)
                 else f"its rows are dated after {LATEST_TIME}, the latest time pandas can hold")
         outcome = SeriesOutcome(SKIPPED, f"no row up to the run date {context.run_date}: {when}", 0)
+    elif no_holidays:
+        outcome = SeriesOutcome(SKIPPED, no_holidays, int(history[TIME].notna().sum()))
     else:
         # the run date is the as-of cut the job applied: a period still open on it is not a whole one
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
