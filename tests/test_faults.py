@@ -160,6 +160,37 @@ def test_a_job_stopped_by_sigterm_ends_its_mlflow_run_failed_and_exits_143(tmp_p
     assert all(r.info.status != "RUNNING" for r in child_runs(tmp_path, parent.info.run_id))
 
 
+JVM_GONE = """
+import signal, sys, time
+from pyspark.sql import SparkSession
+from forecasting import parent_run, signals, tracking
+
+spark = SparkSession.builder.master("local[1]").getOrCreate()
+uri = tracking.resolve_uri(sys.argv[1])
+tracker = tracking.client(uri)
+experiment = tracker.create_experiment("killed")
+run = tracker.create_run(experiment)
+spark.sparkContext._gateway.proc.kill()  # this process's own JVM, as a kill during the table writes leaves it
+spark.sparkContext._gateway.proc.wait()
+context = tracking.RunContext(uri, experiment, run.info.run_id, "2024-03-31", True, True)
+parent_run.fail_parent_run(context, signals.Terminated("SIGTERM"), partly=["forecasts"])
+print(run.info.run_id)
+"""
+
+
+def test_a_driver_whose_jvm_is_gone_still_ends_its_run_failed(tmp_path):
+    # a SIGTERM to the job's process group during the table writes: the JVM is gone by the time the
+    # driver ends its run, and MLflow's client read its registry's URI from the Spark session for each
+    # new client, so the run stayed RUNNING ("could not mark ... FAILED (Connection refused)")
+    done = subprocess.run([sys.executable, "-c", JVM_GONE, str(tmp_path / "mlruns")], cwd=tmp_path, env=environment(),
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "could not mark" not in done.stderr
+    run = mlflow.MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri()).get_run(done.stdout.split()[-1])
+    assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"
+    assert run.data.tags["failed_after_writing"] == "partly: forecasts"
+
+
 def test_too_many_failed_series_exit_5_after_writing_everything(tmp_path):
     # a 10-row series (under two weeks: the fallback is naive) whose training fails
     input_path = write_input(tmp_path, {"good": daily_series(60), "bad": daily_series(10)})

@@ -188,6 +188,10 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
+# Per tracking URI, the model registry's URI as MLflow first resolved it in this process
+_REGISTRY_URIS: dict[str, str] = {}
+
+
 def client(uri: str):
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -199,7 +203,12 @@ def client(uri: str):
         mlflow_file_store.patch_file_store()
     if sqlite_file(uri) is not None:
         _store_artifacts_beside_database()
-    return MlflowClient(tracking_uri=uri)
+    # MLflow reads the registry's URI from the active Spark session's settings on every new
+    # client (spark.mlflow.modelRegistryUri, on Databricks): kept from the first, so that a
+    # driver whose JVM was stopped under it (a kill during the table writes) still ends its run
+    made = MlflowClient(tracking_uri=uri, registry_uri=_REGISTRY_URIS.get(uri))
+    _REGISTRY_URIS.setdefault(uri, made._registry_uri)
+    return made
 
 
 def _store_artifacts_beside_database() -> None:
