@@ -8,7 +8,8 @@ import pytest
 
 from conftest import daily_series
 from forecasting.cleaning import OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
-from forecasting.cleaning_notes import BREAK_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE,
+                                        SEVERAL_SERIES_NOTE)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
@@ -574,6 +575,40 @@ def test_unit_sales_or_scattered_pairs_at_one_time_are_not_called_repeated_rows(
     once = frame(pd.date_range("2024-01-01", periods=5, freq="D"), [1.0, 2.0, 3.0, 4.0, 5.0])
     twice = clean_history(pd.concat([once, once]).sort_values("ds", kind="stable"), "D", policy())
     assert twice.history["y"].tolist() == [2.0, 4.0, 6.0, 8.0, 10.0] and REPEATED_NOTE in twice.notes[1]
+
+
+def local_hours(start: str, end: str, zone: str) -> pd.DataFrame:
+    """Hourly rows timed by a zone's local clock, as a data lake export without offsets has them."""
+    utc = pd.date_range(start, end, freq="h", tz="UTC")
+    return frame(utc.tz_convert(zone).tz_localize(None), np.arange(len(utc)) % 24 + 10.0)
+
+
+def test_the_hour_local_clocks_repeat_is_noted_and_does_not_hide_exports_that_overlap():
+    berlin = local_hours("2026-10-20", "2026-10-28", "Europe/Berlin")  # 02:00 twice on Sunday 25 October
+    cleaned = clean_history(berlin, "h", policy())
+    assert cleaned.notes == ["1 duplicate timestamps merged (sum)",
+                             f"1 {CLOCK_CHANGE_NOTE} (the first 2026-10-25 02:00): local times? Merged "
+                             "(cleaning.duplicates: sum), an hour's rows added to another's; times with their UTC "
+                             "offset, or in UTC, keep both hours apart"]
+    # an export overlapping the last 30 hours: its repeats are told apart from the clock's
+    overlapping = pd.concat([berlin, berlin.tail(30)], ignore_index=True).sort_values("ds", kind="stable")
+    notes = clean_history(overlapping, "h", policy()).notes
+    assert notes[0] == "31 duplicate timestamps merged (sum)" and CLOCK_CHANGE_NOTE in notes[1]
+    assert notes[2].startswith(f"30 {REPEATED_NOTE}")
+    # ... and a value the later export revised does not hide the others
+    revised = overlapping.reset_index(drop=True)
+    revised.loc[revised.index[-3], "y"] += 1.0
+    assert clean_history(revised, "h", policy()).notes[2].startswith(f"29 {REPEATED_NOTE}")
+    # New York's clocks go back on the first Sunday of November, at 2:00 to 1:00; averaged, said too
+    new_york = clean_history(local_hours("2026-10-30", "2026-11-03", "America/New_York"), "h", policy(duplicates="mean"))
+    assert new_york.notes[1].startswith(f"1 {CLOCK_CHANGE_NOTE} (the first 2026-11-01 01:00): local times? Merged "
+                                        "(cleaning.duplicates: mean); times")
+    # not daily rows, nor a repeated hour on another day
+    sundays = frame(["2026-10-24", "2026-10-25", "2026-10-25", "2026-10-26"], 1.0)
+    assert not [note for note in clean_history(sundays, "D", policy()).notes if CLOCK_CHANGE_NOTE in note]
+    june = local_hours("2026-06-01", "2026-06-10", "UTC")
+    june = pd.concat([june, june[june["ds"] == "2026-06-07 02:00"]]).sort_values("ds", kind="stable")
+    assert not [note for note in clean_history(june, "h", policy()).notes if CLOCK_CHANGE_NOTE in note]
 
 
 def test_negative_days_summed_into_positive_weeks_are_not_noted():

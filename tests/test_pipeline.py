@@ -428,6 +428,12 @@ def two_tickers_read_as_daily() -> list[str]:
                          "2024-06-28").notes
 
 
+def berlin_hours() -> pd.DataFrame:
+    """A week of hourly rows timed by Berlin's clock, 02:00 twice as its clocks go back."""
+    utc = pd.date_range("2026-10-21", "2026-10-28", freq="h", tz="UTC")
+    return pd.DataFrame({"ds": utc.tz_convert("Europe/Berlin").tz_localize(None), "y": 10.0 + np.arange(len(utc)) % 24})
+
+
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
@@ -445,10 +451,12 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "timestamps merged (sum); 2 rows repeated exactly (the same time and value as another), added up: ...",
          "naive", 1.0),
         ("ok", None, "{}", "; ".join(two_tickers_read_as_daily()), "prophet", 0.5),
+        ("ok", None, "{}", "; ".join(clean_history(berlin_hours(), "h", load_config(None, []).cleaning).notes),
+         "prophet", 0.5),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
-    assert (counted.several_series, counted.no_weekday, counted.breaks) == (1, 1, 1)
+    assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -456,6 +464,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "'D' the data's?",
         "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "
         "say how many)",
+        "1 series have times given twice where daylight saving time ends (their data_notes name it), merged by "
+        "cleaning.duplicates (sum): local times? Times with their UTC offset, or in UTC, keep both hours apart",
         "1 series have rows repeated exactly (the same time and value) that cleaning.duplicates sum added up (their "
         "data_notes say how many): an input read twice, or exports that overlap? cleaning.duplicates: last keeps one "
         "of each",

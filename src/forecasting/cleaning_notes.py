@@ -30,6 +30,9 @@ FEW_NEGATIVE_SHARE = 0.1
 # closed), while 'D' forecasts every day, those days from a weekly cycle fitted without them
 NO_WEEKDAY_NOTE = "weeks of daily rows"
 NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never has
+# Times given twice in the hour local clocks repeat as daylight saving time ends: local
+# times, whose two hours cleaning.duplicates merges into one (sum: an hour's load doubled)
+CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
 # Nearly every time given the same number of rows, two or more, with other values: series
 # that one more key column would tell apart (a ticker on two exchanges), merged into one
 SEVERAL_SERIES_NOTE = "rows at nearly every time"
@@ -137,28 +140,55 @@ def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
     return []
 
 
-def _repeated_rows(counts: np.ndarray, kinds: np.ndarray) -> int:
-    """How many rows repeat another's time and value, where every time given more than
-    once (``counts``, in time order) is given twice with one value (``kinds``), those times
-    one run of consecutive ones: an input read twice, or exports that overlap. Records of
-    their own (several sales at one time) hold different values, come three at a time, or
-    on scattered days: none counted."""
-    again = np.flatnonzero(counts > 1)
-    if not len(again) or (kinds[again] > 1).any() or (counts[again] != 2).any():
+def _repeated_rows(counts: np.ndarray, kinds: np.ndarray, clock_changes: np.ndarray) -> int:
+    """How many rows repeat another's time and value as an overlap of exports repeats them:
+    times (``counts`` rows each, in time order, of ``kinds`` values) given twice with one
+    value, one run of consecutive times each given twice, nearly all with one value (a
+    value the later export revised aside). Other times given more than once are few, the
+    hour daylight saving time repeats (``clock_changes``) aside. Records of their own
+    (several sales at one time) hold different values, come three at a time, or on
+    scattered days: none counted."""
+    exact = np.flatnonzero((counts == 2) & (kinds == 1))
+    if not len(exact):
         return 0
+    span = exact[-1] - exact[0] + 1
     # an overlap repeats a run of consecutive times; one sale of 1 twice on some days does not
-    return len(again) if again[-1] - again[0] + 1 == len(again) else 0
+    if (counts[exact[0]:exact[-1] + 1] != 2).any() or span - len(exact) > 0.1 * len(exact):
+        return 0
+    elsewhere = np.ones(len(counts), dtype=bool)
+    elsewhere[exact[0]:exact[-1] + 1] = False
+    others = int(((counts > 1) & elsewhere & ~clock_changes).sum())
+    return len(exact) if others <= 0.1 * len(exact) else 0
+
+
+def _clock_changes(times: pd.DatetimeIndex, counts: np.ndarray) -> np.ndarray:
+    """Which of the distinct ``times`` (of a series of several times a day) given more
+    than once fall in the hour that local clocks repeat where daylight saving time ends:
+    1:00 to 2:59 on a Sunday of April (the southern hemisphere), October (Europe) or
+    November (North America)."""
+    if len(times) < 2 or np.median(np.diff(times.asi8)) >= pd.Timedelta(days=1).value:
+        return np.zeros(len(times), dtype=bool)
+    return ((counts > 1) & (times.dayofweek == 6) & np.isin(times.month, (4, 10, 11))
+            & np.isin(times.hour, (1, 2)))
 
 
 def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str) -> tuple[int, list[str]]:
     """What the rows sharing a time (``times`` as the input gave them) say before they are
-    merged by ``merged_by``: rows repeated exactly and summed (how many, and the note), or
-    else several series under one key."""
+    merged by ``merged_by``: rows repeated exactly and summed (how many, and the note), the
+    hour local clocks repeat, or else several series under one key."""
     per_time = values.groupby(times.to_numpy())  # in time order
     counts, kinds = per_time.size().to_numpy(), per_time.nunique(dropna=False).to_numpy()
-    repeated = _repeated_rows(counts, kinds) if merged_by == "sum" else 0
+    clock_changes = _clock_changes(pd.DatetimeIndex(per_time.size().index), counts)
+    notes = []
+    if clock_changes.any():
+        first = pd.DatetimeIndex(per_time.size().index)[clock_changes][0]
+        added = ", an hour's rows added to another's" if merged_by == "sum" else ""
+        notes.append(f"{int(clock_changes.sum())} {CLOCK_CHANGE_NOTE} (the first {time_text(first)}): local times? "
+                     f"Merged (cleaning.duplicates: {merged_by}){added}; times with their UTC offset, or in UTC, "
+                     "keep both hours apart")
+    repeated = _repeated_rows(counts, kinds, clock_changes) if merged_by == "sum" else 0
     if repeated:
-        return repeated, [f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: the same "
-                          "rows read twice?"]
+        return repeated, [*notes, f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: "
+                                  "the same rows read twice?"]
     several = _several_series_note(counts, kinds, merged_by)
-    return 0, [several] if several else []
+    return 0, [*notes, several] if several else notes

@@ -14,7 +14,8 @@ from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
 from forecasting.cleaning import MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
-from forecasting.cleaning_notes import BREAK_NOTE, NO_WEEKDAY_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
+                                        SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY
@@ -102,6 +103,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
                          f"is forecast.frequency {config.forecast.frequency!r} the data's?")
         else:
             summary.inform(merged)
+    if counted.clock_changes:  # local times: two hours' load added into one, every autumn
+        summary.warn(f"{counted.clock_changes} series have {CLOCK_CHANGE_NOTE} (their data_notes name it), merged "
+                     f"by cleaning.duplicates ({config.cleaning.duplicates}): local times? Times with their UTC "
+                     "offset, or in UTC, keep both hours apart")
     if counted.repeated:  # a file read twice, exports that overlap: values doubled without a word
         summary.warn(f"{counted.repeated} series have {REPEATED_NOTE} (the same time and value) that "
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
@@ -154,6 +159,7 @@ class StagedCounts:
     several_series: int
     no_weekday: int
     breaks: int
+    clock_changes: int
 
 
 def _noted(note: str):
@@ -177,6 +183,7 @@ def counted_conditions() -> dict[str, Column]:
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
+        "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
     }
 
 
