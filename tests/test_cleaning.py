@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
-from forecasting.cleaning import OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
+from forecasting.cleaning import AHEAD_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE,
                                         SEVERAL_SERIES_NOTE)
 from forecasting.periods import align_to_grid, period_end
@@ -546,6 +546,21 @@ def test_an_open_last_period_of_finer_rows_is_left_out_though_its_one_row_is_on_
     hourly = clean_history(quarters, "h", policy(), "2024-01-05", now="2024-01-05 10:05")
     assert hourly.history["ds"].iloc[-1] == pd.Timestamp("2024-01-05 09:00")
     assert not [note for note in hourly.notes if OPEN_KEPT_NOTE in note]
+
+
+def test_rows_after_the_runs_start_on_its_run_date_are_left_out_as_not_known_yet():
+    # a run at 20:27 UTC whose input runs to 23:00: an hour that has not begun is no open period kept
+    hours = frame(pd.date_range("2026-12-01", "2026-12-04 23:00", freq="h"), 5.0)
+    cleaned = clean_history(hours, "h", policy(), "2026-12-04", now="2026-12-04 20:27:31.250")
+    assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2026-12-04 20:00")
+    assert cleaned.notes[0] == (f"3 rows {AHEAD_NOTE} (2026-12-04 20:27 UTC) left out, not known yet: times in a "
+                                "zone ahead of UTC? (the job reads times as UTC)")
+    assert OPEN_KEPT_NOTE in cleaned.notes[1]  # 20:00's hour has begun: kept, as before
+    # a run date given for an earlier day knows the whole day; a daily row of today is no row ahead
+    assert len(clean_history(hours, "h", policy(), "2026-12-04").history) == len(hours)
+    days = frame(pd.date_range("2026-11-01", "2026-12-04", freq="D"), 5.0)
+    assert not [note for note in clean_history(days, "D", policy(), "2026-12-04", now="2026-12-04 06:00").notes
+                if AHEAD_NOTE in note]
 
 
 def test_rows_on_scattered_days_or_several_a_period_are_aligned_not_called_shifted():

@@ -453,10 +453,13 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(two_tickers_read_as_daily()), "prophet", 0.5),
         ("ok", None, "{}", "; ".join(clean_history(berlin_hours(), "h", load_config(None, []).cleaning).notes),
          "prophet", 0.5),
+        ("ok", None, "{}", "; ".join(clean_history(berlin_hours(), "h", load_config(None, []).cleaning, "2026-10-27",
+                                                   now="2026-10-27 22:30").notes[:1]), "prophet", 0.5),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
+    assert counted.ahead == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -472,6 +475,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
         "dated by their first day: 7D)",
+        "1 series have rows after the run's start on its run date, left out as not known yet (their data_notes say "
+        "how many)",
         "1 series end in a period still open on the run date 2024-03-31, modelled as a whole period (their "
         "data_notes name it): if those rows hold only a part of it, leave them out of the input",
         "1 series have the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
@@ -484,6 +489,13 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "new level? They were modelled as they are",
         "1 series end in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), or values to check? They were modelled as they are"]
+    hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), hourly)
+    local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their offset, "
+             "or in UTC")
+    said = [line for line in hourly.note.splitlines() if "run's start" in line or "still open" in line]
+    assert len(said) == 2 and all(line.endswith(local) for line in said)  # hours: local times?
+    assert not [line for line in noted.note.splitlines() if line.endswith(local)]  # not for days
     staged = staged.limit(6)
     counted = run_report.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import Tick
 
 from forecasting.baselines import season_length
 from forecasting.cleaning_notes import break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes
 from forecasting.config import CleaningConfig
 from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between,
-                                 time_text)
+                                 sub_daily, time_text)
 
 
 @dataclass
@@ -45,6 +44,10 @@ OPEN_KEPT_NOTE = "kept as the whole period's"
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
+# Rows timed after the run's start on its run date: not known yet, by the clock the job reads
+# times by (UTC), so left out; local times ahead of UTC look so every morning
+AHEAD_NOTE = "after the run's start"
+
 
 def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
     """``y`` with its gaps filled: zeros, or linear in time (a value two days from
@@ -73,6 +76,12 @@ def clean_history(
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
     cut = None if run_date is None else known_until(run_date, now)
+    if now is not None and cut is not None:
+        ahead = (frame["ds"] > cut).to_numpy()
+        if ahead.any():
+            frame = result.history = frame[~ahead].reset_index(drop=True)
+            result.notes.append(f"{int(ahead.sum())} rows {AHEAD_NOTE} ({time_text(cut)} UTC) left out, not known "
+                                "yet: times in a zone ahead of UTC? (the job reads times as UTC)")
     # Steps of several days (7D) count from the series' first day, whichever rows are
     # dropped below: one grid for every step, or a row found alone in its period by
     # one step would share another's by the next (a filled value summed with a real one)
@@ -275,8 +284,7 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     offset = to_offset(frequency)
     last = frame["ds"].iloc[-1]  # sorted
     started = pd.Timestamp(run_date).normalize()
-    sub_daily = isinstance(offset, Tick) and pd.Timedelta(offset) < pd.Timedelta(days=1)
-    reference = started if sub_daily and cut == end_of_day(run_date) else cut
+    reference = started if sub_daily(frequency) and cut == end_of_day(run_date) else cut
     # the last instant known names its period; steps of days count from the history's first day
     current = label_of(reference - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
     run_day = time_text(started)

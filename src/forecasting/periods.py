@@ -128,3 +128,9 @@ def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> i
 def time_text(time: pd.Timestamp) -> str:
     """A date, with its time of day only where it has one."""
     return f"{time:%Y-%m-%d}" if time == time.normalize() else f"{time:%Y-%m-%d %H:%M}"
+
+
+def sub_daily(frequency: str) -> bool:
+    """Whether ``frequency`` steps by less than a day (h, 15min): times of day matter."""
+    offset = frequency_offset(frequency)
+    return isinstance(offset, Tick) and pd.Timedelta(offset) < pd.Timedelta(days=1)

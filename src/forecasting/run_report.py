@@ -13,10 +13,11 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
-from forecasting.cleaning import MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning import AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
+from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
 from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description
@@ -116,10 +117,15 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
                      "dated as that grid dates periods, not as the input. Is forecast.frequency the data's? "
                      "(weeks dated by their first day: 7D)")
+    local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their "
+             "offset, or in UTC") if sub_daily(config.forecast.frequency) else ""
+    if counted.ahead:  # local times ahead of UTC, every morning; or rows of plans
+        summary.warn(f"{counted.ahead} series have rows {AHEAD_NOTE} on its run date, left out as not known yet "
+                     f"(their data_notes say how many){local}")
     if counted.open_kept:  # a partial last period modelled as a whole one: only the input knows
         summary.warn(f"{counted.open_kept} series end in a period still open on the run date {summary.run_date}, "
                      "modelled as a whole period (their data_notes name it): if those rows hold only a part "
-                     "of it, leave them out of the input")
+                     f"of it, leave them out of the input{local}")
     if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
         several = (f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
@@ -160,6 +166,7 @@ class StagedCounts:
     no_weekday: int
     breaks: int
     clock_changes: int
+    ahead: int
 
 
 def _noted(note: str):
@@ -183,6 +190,7 @@ def counted_conditions() -> dict[str, Column]:
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
+        "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
     }
 
