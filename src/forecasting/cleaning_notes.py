@@ -26,6 +26,7 @@ BREAK_LAST = 5  # the most values at the end taken for a break: later, the model
 # Negative values kept are noted where they are this share of a series' values or less: a few
 # returns or corrections in sales, not a series that is signed (profits, temperatures)
 FEW_NEGATIVE_SHARE = 0.1
+NEGATIVE_KEPT_NOTE = "values negative, kept"
 # Daily rows with no row on some days of the week (weekends: business days; Sundays: a shop
 # closed), while 'D' forecasts every day, those days from a weekly cycle fitted without them
 NO_WEEKDAY_NOTE = "weeks of daily rows"
@@ -44,7 +45,7 @@ def negative_notes(frame: pd.DataFrame) -> list[str]:
     negative = int((frame["y"].to_numpy() < 0).sum())
     if not negative or negative > FEW_NEGATIVE_SHARE * len(frame):
         return []
-    return [f"{negative} of {len(frame)} values negative, kept (cleaning.negative_values: allow; forecast.floor "
+    return [f"{negative} of {len(frame)} {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: allow; forecast.floor "
             "auto then sets no floor at 0)"]
 
 

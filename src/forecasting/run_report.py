@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
 from forecasting.cleaning import AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
-from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
-                                        SEVERAL_SERIES_NOTE)
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
+                                        OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
@@ -139,6 +139,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
                      "the farthest): data errors, or a new level? They were modelled as they are")
+    if counted.negative_kept:  # returns among sales, or a meter's fault: either widens the interval, lifts the floor
+        summary.warn(f"{counted.negative_kept} series have a few {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: "
+                     "allow; their data_notes say how many): returns or corrections, or faults? forecast.floor auto "
+                     "sets no floor at 0 for them; cleaning.negative_values: drop leaves such values out")
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
         summary.warn(f"{counted.breaks} series end in values {BREAK_NOTE} of their history (their data_notes name "
                      "them): a break in the data (a stock split, a new unit), or values to check? They were "
@@ -167,6 +171,7 @@ class StagedCounts:
     breaks: int
     clock_changes: int
     ahead: int
+    negative_kept: int
 
 
 def _noted(note: str):
@@ -191,6 +196,7 @@ def counted_conditions() -> dict[str, Column]:
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
+        "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
     }
 
