@@ -124,6 +124,17 @@ def test_too_many_failed_series_exit_5(session):
     assert run(lambda spark, config: summary(failed=2)) == cli.EXIT_TOO_MANY_FAILED
 
 
+def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(session, capsys):
+    # every series too short (a horizon of 48 hours left at daily): fallbacks written, a scheduler saw success
+    def too_short(spark, config):
+        done = summary(failed=0)
+        done.counts, done.nothing_modelled = {"ok": 0, "skipped": 12}, True
+        return done
+
+    assert run(too_short) == cli.EXIT_TOO_MANY_FAILED
+    assert "no series was modelled, every one too short (above): exit code 5" in capsys.readouterr().out
+
+
 def test_a_bad_config_key_exits_2(session):
     with pytest.raises(SystemExit) as exited:
         run(lambda spark, config: summary(failed=0), "--set", "tuning.no_such_key=1")

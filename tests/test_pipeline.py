@@ -603,7 +603,9 @@ def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows
     source = pd.concat([daily_series(20, seed=s).assign(shop=shop) for s, shop in enumerate(("a", "b"))])
     source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"]))
-    said = pipeline.run_job(spark, config, "2024-01-20").format()
+    summary = pipeline.run_job(spark, config, "2024-01-20")
+    said = summary.format()
+    assert summary.nothing_modelled and "no series was modelled, every one too short (above): exit code 5" in said
     assert ("no series was modelled: the longest of the series too short has 20 rows after cleaning, against the 28 "
             "needed (cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
             "forecast.horizon 7 counted in periods of 'D'? Or lower forecast.min_history / cross_validation.folds; "

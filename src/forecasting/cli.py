@@ -189,7 +189,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
             args.summary_file.write_text(report + "\n")
         except OSError as err:  # the job's work is done and written: its exit code stands
             logger.error("cannot write the summary to %s: %s", args.summary_file, err)
-    return EXIT_TOO_MANY_FAILED if summary.too_many_failed else EXIT_OK
+    return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK
 
 
 def _java_cause(err: Exception) -> str:

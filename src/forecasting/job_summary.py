@@ -48,6 +48,7 @@ class JobSummary:
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
     # per status other than ok, the kinds of reason with how many series each (most first)
     reason_kinds: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    nothing_modelled: bool = False  # every series too short to model: the job exits 5, as for too many failed
 
     def warn(self, said: str, logged: str | None = None) -> None:
         """A warning in the log (``logged``, where the log says more) and a line of the summary."""
@@ -66,6 +67,11 @@ class JobSummary:
     @property
     def too_many_failed(self) -> bool:
         return self.failed_share > self.max_failed_share
+
+    @property
+    def exits_5(self) -> bool:
+        """Whether the job's exit code says its forecasts need a look, though written."""
+        return self.too_many_failed or self.nothing_modelled
 
     @property
     def total(self) -> int:
@@ -101,6 +107,8 @@ class JobSummary:
                 f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
                 f"({self.max_failed_share:.0%}): exit code 5"
             )
+        elif self.nothing_modelled:
+            lines.append("\n  no series was modelled, every one too short (above): exit code 5")
         return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 

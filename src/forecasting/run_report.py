@@ -56,6 +56,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
                 longest = staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).agg(
                     F.max("history_length")).first()[0]
             summary.warn(nothing_modelled(config, longest))
+            summary.nothing_modelled = True
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
