@@ -106,6 +106,21 @@ def test_a_csv_inputs_folder_keys_are_text_as_written_not_merged_by_type_inferen
     assert typed.schema["store"].dataType == T.IntegerType()
 
 
+def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fast_config, tmp_path):
+    # pandas' default: Spark said so only after four attempts' stack traces
+    frame = pd.DataFrame({"store": ["a", "b"], "date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "sales": [1.0, 2.0]})
+    frame.to_parquet(tmp_path / "nanos.parquet", index=False)
+    config = fast_config(f"input.path={tmp_path / 'nanos.parquet'}", "input.format=parquet")
+    with pytest.raises(InputError, match=r"column\(s\) \['date'\] hold nanosecond timestamps \(pandas' default\), "
+                                         r"which Spark cannot read: write the file with pandas' "
+                                         r"to_parquet\(..., coerce_timestamps='us'\)"):
+        io.read_input(spark, config)
+    (tmp_path / "micros").mkdir()
+    frame.to_parquet(tmp_path / "micros" / "part-0.parquet", index=False, coerce_timestamps="us")
+    raw, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'micros'}", "input.format=parquet"))
+    assert raw.count() == 2
+
+
 def test_typed_columns_pass_through(spark, fast_config):
     config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
     raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import reduce
+from urllib.parse import urlparse
 
 import pandas as pd
 from pyspark.errors import AnalysisException, IllegalArgumentException
@@ -12,6 +13,7 @@ from pyspark.sql import types as T
 
 from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
+from forecasting.config_stores import local_path
 from forecasting.sample_data import make_sample_sales
 from forecasting.spark_session import settings_restored
 
@@ -40,6 +42,29 @@ class InputError(ValueError):
 
 def reader_options(options: dict) -> dict[str, str]:
     return {name: setting_text(value) for name, value in options.items()}
+
+
+def _refuse_nanosecond_times(path: str, options: dict) -> None:
+    """Raise InputError where a local parquet input (its first file, as pyarrow finds it)
+    holds nanosecond timestamps, pandas' default, which Spark cannot read: Spark would say
+    so only after a hundred lines of stack traces from four attempts of its schema's task.
+    Where pyarrow cannot tell (a pattern, a remote store, reader options that pick files),
+    Spark reads as ever."""
+    if urlparse(path).scheme not in ("", "file") or options:
+        return
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(local_path(path), format="parquet", partitioning="hive").schema
+    except Exception as err:  # not found, not parquet: Spark's reading says it
+        logger.debug("pyarrow could not read the schema of %s: %s", path, err)
+        return
+    nanos = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
+    if nanos:
+        raise InputError(f"cannot read input parquet '{path}': column(s) {nanos} hold nanosecond timestamps "
+                         "(pandas' default), which Spark cannot read: write the file with pandas' "
+                         "to_parquet(..., coerce_timestamps='us')")
 
 
 def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]:
@@ -77,6 +102,8 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
             elif source.format == "csv":
                 df = _read_csv(reader, source.path, source.options)
             else:
+                if source.format == "parquet":
+                    _refuse_nanosecond_times(source.path, source.options)
                 df = reader.load(source.path)
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
