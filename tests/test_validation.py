@@ -121,6 +121,17 @@ def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fas
     assert raw.count() == 2
 
 
+def test_times_with_a_zone_are_said_to_be_read_as_utc(spark, fast_config, caplog):
+    config = fast_config("input.key_columns=[shop]", "input.time_column=at", "input.target_column=units")
+    said = "the times in column 'at' carry a zone (a parquet or Delta timestamp): read as UTC times"
+    for kind, expected in (("timestamp", True), ("timestamp_ntz", False), ("string", False)):
+        caplog.clear()
+        raw = spark.sql(f"select 'a' as shop, cast('2024-01-01 06:00:00' as {kind}) as at, 3.0 as units")
+        with caplog.at_level(logging.INFO, logger="forecasting.validation"):
+            check_input(raw, config)
+        assert (said in caplog.text) == expected, kind
+
+
 def test_typed_columns_pass_through(spark, fast_config):
     config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
     raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")

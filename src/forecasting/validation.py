@@ -137,6 +137,9 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     problems = _row_problems(df, config, time, target)
     counts = _count(df, config, problems, time, run_date)
     _raise_on_row_problems(df, config, problems, counts)
+    if isinstance(df.schema[source.time_column].dataType, T.TimestampType):  # not timestamp_ntz: instants
+        logger.info("the times in column '%s' carry a zone (a parquet or Delta timestamp): read as UTC times, as "
+                    "the forecasts' ds are", source.time_column)
     if counts["no_time"]:
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
                        counts["no_time"], counts["rows"], source.time_column)
