@@ -259,7 +259,9 @@ def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, 
 def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int, done: str) -> None:
     """Log and summarise the ``count`` series ``done`` (forecast, scored) from data that stop
     more than a period before the run date, their forecasts starting in the past, with a
-    few of ``rows`` (keys and ``reason``, cleaning's note) as examples."""
-    named = named_examples(rows, keys)
+    few of ``rows`` (keys and ``reason``, cleaning's note) as examples, the furthest behind
+    first: a feeder out for a day before those a few hours behind."""
+    behind = F.regexp_extract("reason", r", ([0-9]+) periods before ", 1).cast("long")
+    named = named_examples(rows.orderBy(behind.desc_nulls_last(), *keys), keys)
     summary.warn(f"{count} series {done} from data that stop well before the run date (their forecasts start in "
                  f"the past), e.g. {named}")
