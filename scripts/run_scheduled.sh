@@ -11,18 +11,20 @@
 # from there, wherever the scheduler starts it (cron starts in the home folder).
 # Environment:
 #   FORECAST_HOME       the project folder (default: this script's parent)
+#   VIRTUAL_ENV         the environment to run, where FORECAST_HOME has no .venv (set by its activate
+#                       script; "the venv" below: FORECAST_HOME/.venv, else this one)
 #   FORECAST_LOG_DIR    where logs go (default: $FORECAST_HOME/logs), one file per job, date and config:
 #                       train_forecast-2026-11-23-airports-1a2b3c4d.log, named by the --config file's stem
 #                       ("defaults" without one) and a hash of the job arguments (--config's absolute path, --set)
 #   SPARK_SUBMIT_ARGS   spark-submit options, e.g. "--master spark://host:7077 --py-files dist/forecasting.zip"
-#   SPARK_SUBMIT        the spark-submit to run (default: $FORECAST_HOME/.venv/bin/spark-submit)
+#   SPARK_SUBMIT        the spark-submit to run (default: the venv's bin/spark-submit)
 #   PYSPARK_PYTHON      the Python of the job's workers, and of its driver without PYSPARK_DRIVER_PYTHON
-#                       (default: $FORECAST_HOME/.venv/bin/python on a local master, SPARK_SUBMIT_ARGS
+#                       (default: the venv's bin/python on a local master, SPARK_SUBMIT_ARGS
 #                       without --master or with --master local...; on a cluster none, so that the
 #                       executors run their own python3 or the spark.pyspark.python given to spark-submit,
 #                       since PySpark sends the driver's PYSPARK_PYTHON to every executor)
 #   PYSPARK_DRIVER_PYTHON  the driver's Python (default on a cluster, in client mode, without
-#                       PYSPARK_PYTHON: $FORECAST_HOME/.venv/bin/python)
+#                       PYSPARK_PYTHON: the venv's bin/python)
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
 # server, 5 too many failed series), 6 when the same job and date is still writing that output,
@@ -90,7 +92,9 @@ cd "$home" || exit 64
 # values or log level, writing one output.path would replace each other's rows of the
 # date and delete each other's staged results. A config that does not load is the job's
 # to report (exit 2), under this log's own lock.
-python=$home/.venv/bin/python
+venv=$home/.venv
+[ -d "$venv" ] || venv=${VIRTUAL_ENV:-$venv}  # a project whose environment lives elsewhere, activated
+python=$venv/bin/python
 [ -x "$python" ] || python=${PYSPARK_DRIVER_PYTHON:-${PYSPARK_PYTHON:-python3}}
 config_args=()
 [ -n "$config" ] && config_args=(--config "$config")
@@ -108,10 +112,15 @@ if ! flock -n 9; then
     exit 6
 fi
 
-spark_submit=${SPARK_SUBMIT:-$home/.venv/bin/spark-submit}
+spark_submit=${SPARK_SUBMIT:-$venv/bin/spark-submit}
+if ! command -v "$spark_submit" > /dev/null; then  # else a bare exit 127 in the log
+    echo "$(date -u +%FT%TZ) $job $run_date: no spark-submit at $spark_submit: run scripts/setup.sh in $home, activate" \
+        "the environment the job is installed in, or set SPARK_SUBMIT" | tee -a "$log" >&2
+    exit 64
+fi
 # pyspark's find-spark-home runs the driver's Python unquoted: a project folder with a
 # space in its path failed every run (exit 127). Named here, it is not looked for.
-if [ -z "${SPARK_HOME:-}" ] && [ "$spark_submit" = "$home/.venv/bin/spark-submit" ] && [ -x "$python" ]; then
+if [ -z "${SPARK_HOME:-}" ] && [ "$spark_submit" = "$venv/bin/spark-submit" ] && [ -x "$python" ]; then
     SPARK_HOME=$("$python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null) \
         && export SPARK_HOME
 fi
@@ -128,15 +137,15 @@ for i in "${!submit_args[@]}"; do
     esac
 done
 # PySpark sends the driver's PYSPARK_PYTHON to every executor as its Python, and this
-# machine's .venv exists on this machine only: it is the workers' on a local master alone.
+# machine's venv exists on this machine only: it is the workers' on a local master alone.
 if [ -z "${PYSPARK_PYTHON:-}" ]; then
     if [[ "$master" == local* ]]; then
-        export PYSPARK_PYTHON=$home/.venv/bin/python
+        export PYSPARK_PYTHON=$venv/bin/python
     elif [ "$deploy_mode" = client ]; then
         # The driver runs here, with the first of (spark-submit's order) spark.pyspark.driver.python,
         # spark.pyspark.python, PYSPARK_DRIVER_PYTHON, PYSPARK_PYTHON and the python3 on PATH,
         # which under cron lacks the job's packages. In cluster mode it runs on a node.
-        export PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$home/.venv/bin/python}
+        export PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$venv/bin/python}
     fi
 fi
 echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"

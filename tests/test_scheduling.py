@@ -216,7 +216,7 @@ echo "${{PYSPARK_PYTHON-unset}} ${{PYSPARK_DRIVER_PYTHON-unset}}" > {seen}
 """)
     fake.chmod(0o755)
     env = {key: value for key, value in wrapper_env(tmp_path, home=home, spark_submit=fake).items()
-           if key not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
+           if key not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "VIRTUAL_ENV")}
     venv = str(home / ".venv" / "bin" / "python")
 
     def run_with(**given) -> list[str]:
@@ -230,6 +230,26 @@ echo "${{PYSPARK_PYTHON-unset}} ${{PYSPARK_DRIVER_PYTHON-unset}}" > {seen}
     # a Python given stays, the driver's too
     assert run_with(PYSPARK_PYTHON="/opt/py/bin/python") == ["/opt/py/bin/python", "unset"]
     assert run_with(PYSPARK_DRIVER_PYTHON="/opt/py/bin/python")[1] == "/opt/py/bin/python"
+
+
+def test_a_project_without_its_own_venv_runs_the_activated_one_or_says_what_is_missing(tmp_path):
+    # a bare exit 127 in the log, and PYSPARK_PYTHON needed by hand, where the venv lived elsewhere
+    home, elsewhere = tmp_path / "project", tmp_path / "envs" / "forecasting"
+    home.mkdir()
+    (elsewhere / "bin").mkdir(parents=True)
+    seen = tmp_path / "seen"
+    (elsewhere / "bin" / "spark-submit").write_text(f'#!/usr/bin/env bash\necho "$0 $PYSPARK_PYTHON" > {seen}\n')
+    (elsewhere / "bin" / "spark-submit").chmod(0o755)
+    env = {key: value for key, value in wrapper_env(tmp_path, home=home).items()
+           if key not in ("SPARK_SUBMIT", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "VIRTUAL_ENV")}
+    call = ["bash", str(WRAPPER), "train", "--run-date", "2024-02-20"]
+    missing = subprocess.run(call, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 64
+    assert f"no spark-submit at {home}/.venv/bin/spark-submit: run scripts/setup.sh in {home}" in missing.stderr
+    activated = subprocess.run(call, cwd=tmp_path, env={**env, "VIRTUAL_ENV": str(elsewhere)}, capture_output=True,
+                               text=True, timeout=60)
+    assert activated.returncode == 0, activated.stderr
+    assert seen.read_text().split() == [str(elsewhere / "bin" / "spark-submit"), str(elsewhere / "bin" / "python")]
 
 
 def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
