@@ -9,7 +9,7 @@ import pytest
 from conftest import daily_series
 from forecasting.cleaning import AHEAD_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE,
-                                        SEVERAL_SERIES_NOTE)
+                                        SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
@@ -624,6 +624,27 @@ def test_the_hour_local_clocks_repeat_is_noted_and_does_not_hide_exports_that_ov
     june = local_hours("2026-06-01", "2026-06-10", "UTC")
     june = pd.concat([june, june[june["ds"] == "2026-06-07 02:00"]]).sort_values("ds", kind="stable")
     assert not [note for note in clean_history(june, "h", policy()).notes if CLOCK_CHANGE_NOTE in note]
+
+
+def test_the_hour_clocks_skip_in_spring_is_said_to_be_no_data_lost():
+    berlin = clean_history(local_hours("2026-03-25", "2026-03-31", "Europe/Berlin"), "h", policy())
+    assert berlin.notes == ["1 missing periods left out (1 of them in the hour clocks skip where daylight saving "
+                            "time begins: local times, no data lost)"]
+    outage = frame(pd.date_range("2026-06-01", "2026-06-10", freq="h").delete([50, 51]), 1.0)
+    assert clean_history(outage, "h", policy(gaps="interpolate")).notes == ["2 missing periods filled (interpolate)"]
+
+
+def test_a_run_of_zeros_at_the_end_is_noted_where_the_history_has_none():
+    # an outage going on: the last 7 hours of load read 0
+    hours = pd.date_range("2026-12-01", periods=120, freq="h")
+    load = frame(hours, np.r_[10.0 + np.arange(113) % 24, np.zeros(7)])
+    assert clean_history(load, "h", policy()).notes == [
+        f"the last 7 {ZERO_RUN_NOTE} none of the 113 before were (since 2026-12-05 17:00): an outage, or a feed that "
+        "stopped sending (zeros for no data)? Modelled as they are"]  # a break in the data too, said once
+    # a solar feeder's nights, days without sales, or two zeros: no note
+    solar = frame(hours, np.where((hours.hour >= 7) & (hours.hour < 17), 5.0, 0.0))
+    assert clean_history(solar, "h", policy()).notes == []
+    assert clean_history(frame(hours, np.r_[np.ones(118), 0.0, 0.0]), "h", policy()).notes == []
 
 
 def test_negative_days_summed_into_positive_weeks_are_not_noted():

@@ -457,11 +457,13 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
                                                    now="2026-10-27 22:30").notes[:1]), "prophet", 0.5),
         ("ok", None, "{}", "5 of 1681 values negative, kept (cleaning.negative_values: allow; forecast.floor auto then "
          "sets no floor at 0)", "prophet", 0.5),
+        ("ok", None, "{}", "the last 7 values are 0, where none of the 113 before were (since 2026-12-05 17:00): an "
+         "outage, or a feed that stopped sending (zeros for no data)? Modelled as they are", "prophet", 0.5),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
-    assert counted.ahead == 1 and counted.negative_kept == 1
+    assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -492,6 +494,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series have a few values negative, kept (cleaning.negative_values: allow; their data_notes say how many): "
         "returns or corrections, or faults? forecast.floor auto sets no floor at 0 for them; "
         "cleaning.negative_values: drop leaves such values out",
+        "1 series end in a run of zeros where their history has nearly none (their data_notes say since when): "
+        "outages, or feeds that stopped sending? They were modelled as they are",
         "1 series end in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), or values to check? They were modelled as they are"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})

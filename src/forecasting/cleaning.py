@@ -12,7 +12,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from forecasting.baselines import season_length
-from forecasting.cleaning_notes import break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes
+from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
+                                        skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between,
                                  sub_daily, time_text)
@@ -181,18 +182,20 @@ def clean_history(
     if gaps:
         if policy.gaps == "reject":
             return _reject(result, f"{gaps} missing periods", "gaps")
+        clocks = skipped_hours(grid.delete(filled)) if sub_daily(frequency) else ""
         if policy.gaps == "keep":
-            result.notes.append(f"{gaps} missing periods left out")
+            result.notes.append(f"{gaps} missing periods left out{clocks}")
         else:
             frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
             frame = frame.rename_axis("ds").reset_index()
             frame["y"] = _fill(frame, policy.gaps)
-            result.notes.append(f"{gaps} missing periods filled ({policy.gaps})")
+            result.notes.append(f"{gaps} missing periods filled ({policy.gaps}){clocks}")
 
     frame = frame.sort_values("ds").reset_index(drop=True)
     # before the zeros gaps: zero adds after the last row, which are no break in the data; and not
     # with the repeated-rows note: the last rows read twice stand out as doubled, and it names the cause
-    breaks = [] if repeated else break_notes(frame, season_length(frequency))
+    # a run of zeros at the end (an outage) is one note, not a break too
+    breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency))
     if cut is not None:
         frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
     if policy.negative_values == "allow":

@@ -31,6 +31,10 @@ NEGATIVE_KEPT_NOTE = "values negative, kept"
 # closed), while 'D' forecasts every day, those days from a weekly cycle fitted without them
 NO_WEEKDAY_NOTE = "weeks of daily rows"
 NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never has
+# A series whose last values (ZERO_RUN or more) are all 0 where its history has nearly none:
+# an outage, or a feed that stopped sending and wrote zeros for no data
+ZERO_RUN_NOTE = "values are 0, where"
+ZERO_RUN = 3
 # Times given twice in the hour local clocks repeat as daylight saving time ends: local
 # times, whose two hours cleaning.duplicates merges into one (sum: an hour's load doubled)
 CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
@@ -193,3 +197,30 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str) -> tupl
                                   "the same rows read twice?"]
     several = _several_series_note(counts, kinds, merged_by)
     return 0, [*notes, several] if several else notes
+
+
+def zero_run_notes(frame: pd.DataFrame) -> list[str]:
+    """A note where the last values (ZERO_RUN or more) are all 0 while at most one in a
+    hundred of the BREAK_WINDOW or more before them is: an outage going on, or a feed
+    that stopped. Not said of a series with zeros of its own (nights of a solar feeder,
+    days without sales)."""
+    values = frame["y"].to_numpy()
+    nonzero = np.flatnonzero(values != 0)
+    run = len(values) - (nonzero[-1] + 1 if len(nonzero) else 0)
+    before = values[:len(values) - run]
+    if run < ZERO_RUN or len(before) < BREAK_WINDOW or np.mean(before == 0) > 0.01:
+        return []
+    zeros = int((before == 0).sum())
+    had = "none" if not zeros else f"only {zeros}"
+    return [f"the last {run} {ZERO_RUN_NOTE} {had} of the {len(before)} before were (since "
+            f"{time_text(frame['ds'].iloc[-run])}): an outage, or a feed that stopped sending (zeros for no data)? "
+            "Modelled as they are"]
+
+
+def skipped_hours(missing: pd.DatetimeIndex) -> str:
+    """Where missing periods of a series of several a day include the hour local clocks
+    skip as daylight saving time begins (2:00 to 2:59 on a Sunday of March, September
+    or October), those say so: local times, no data lost."""
+    skipped = int(((missing.dayofweek == 6) & np.isin(missing.month, (3, 9, 10)) & (missing.hour == 2)).sum())
+    return (f" ({skipped} of them in the hour clocks skip where daylight saving time begins: local times, no data "
+            "lost)" if skipped else "")

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
 from forecasting.cleaning import AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
-                                        OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
+                                        OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
@@ -144,6 +144,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{counted.negative_kept} series have a few {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: "
                      "allow; their data_notes say how many): returns or corrections, or faults? forecast.floor auto "
                      "sets no floor at 0 for them; cleaning.negative_values: drop leaves such values out")
+    if counted.zero_runs:  # an outage going on, a feed that stopped: the forecasts start from zero
+        summary.warn(f"{counted.zero_runs} series end in a run of zeros where their history has nearly none (their "
+                     "data_notes say since when): outages, or feeds that stopped sending? They were modelled as they "
+                     "are")
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
         summary.warn(f"{counted.breaks} series end in values {BREAK_NOTE} of their history (their data_notes name "
                      "them): a break in the data (a stock split, a new unit), or values to check? They were "
@@ -173,6 +177,7 @@ class StagedCounts:
     clock_changes: int
     ahead: int
     negative_kept: int
+    zero_runs: int
 
 
 def _noted(note: str):
@@ -198,6 +203,7 @@ def counted_conditions() -> dict[str, Column]:
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
+        "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
     }
 
