@@ -188,7 +188,7 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
-# Per tracking URI, the model registry's URI as MLflow first resolved it in this process
+# Per tracking URI, the model registry's URI as MLflow last resolved it in this process
 _REGISTRY_URIS: dict[str, str] = {}
 
 
@@ -204,10 +204,14 @@ def client(uri: str):
     if sqlite_file(uri) is not None:
         _store_artifacts_beside_database()
     # MLflow reads the registry's URI from the active Spark session's settings on every new
-    # client (spark.mlflow.modelRegistryUri, on Databricks): kept from the first, so that a
-    # driver whose JVM was stopped under it (a kill during the table writes) still ends its run
-    made = MlflowClient(tracking_uri=uri, registry_uri=_REGISTRY_URIS.get(uri))
-    _REGISTRY_URIS.setdefault(uri, made._registry_uri)
+    # client (spark.mlflow.modelRegistryUri, on Databricks): a driver whose JVM was stopped under
+    # it (a kill during the table writes) takes the one resolved before, and still ends its run
+    try:
+        made = MlflowClient(tracking_uri=uri)
+    except Exception as err:  # py4j's connection refused, or its network error
+        logger.debug("MLflow could not resolve the registry's URI (%s): the one resolved before", err)
+        made = MlflowClient(tracking_uri=uri, registry_uri=_REGISTRY_URIS.get(uri, uri))
+    _REGISTRY_URIS[uri] = made._registry_uri
     return made
 
 
