@@ -563,6 +563,20 @@ def test_rows_after_the_runs_start_on_its_run_date_are_left_out_as_not_known_yet
                 if AHEAD_NOTE in note]
 
 
+def test_a_period_that_begins_at_the_runs_start_or_a_day_stamped_late_is_no_row_ahead():
+    hours = frame(pd.date_range("2026-12-04", "2026-12-04 20:00", freq="h"), 5.0)
+    begun = clean_history(hours, "h", policy(), "2026-12-04", now="2026-12-04 20:00")
+    assert begun.history["ds"].iloc[-1] == pd.Timestamp("2026-12-04 20:00")
+    assert not [note for note in begun.notes if AHEAD_NOTE in note]
+    # weeks named by their Sunday: this week's rows so far are no rows ahead, though its label is
+    weeks = clean_history(frame(pd.date_range("2026-10-01", "2026-12-02"), 5.0), "W-SUN", policy(), "2026-12-02",
+                          now="2026-12-02 10:00")
+    assert not [note for note in weeks.notes if AHEAD_NOTE in note]
+    days = frame(pd.date_range("2026-11-01 23:59", "2026-12-04 23:59", freq="D"), 5.0)  # today's row, stamped late
+    late = clean_history(days, "D", policy(), "2026-12-04", now="2026-12-04 10:00")
+    assert late.notes[-1] == "the last period 2026-12-04 is still open at 2026-12-04 10:00: its 1 rows left out"
+
+
 def test_rows_on_scattered_days_or_several_a_period_are_aligned_not_called_shifted():
     # one sale a week on varying days, read as W: aligned, no other dating of the periods
     sales = frame(["2024-01-03", "2024-01-09", "2024-01-19", "2024-01-24", "2024-02-01", "2024-02-06"], 1.0)
@@ -610,11 +624,16 @@ def test_the_hour_local_clocks_repeat_is_noted_and_does_not_hide_exports_that_ov
     notes = clean_history(overlapping, "h", policy()).notes
     assert notes[0] == "31 duplicate timestamps merged (sum)" and CLOCK_CHANGE_NOTE in notes[1]
     assert notes[2].startswith(f"30 {REPEATED_NOTE}")
+    # ... nor another time given twice elsewhere (a correction's row)
+    corrected = pd.concat([overlapping, berlin.iloc[[40]].assign(y=0.0)]).sort_values("ds", kind="stable")
+    assert clean_history(corrected, "h", policy()).notes[2].startswith(f"30 {REPEATED_NOTE}")
     # ... and a value the later export revised does not hide the others
     revised = overlapping.reset_index(drop=True)
     revised.loc[revised.index[-3], "y"] += 1.0
     assert clean_history(revised, "h", policy()).notes[2].startswith(f"29 {REPEATED_NOTE}")
     # New York's clocks go back on the first Sunday of November, at 2:00 to 1:00; averaged, said too
+    flat = frame(local_hours("2026-10-30", "2026-11-03", "America/New_York")["ds"], 1.0)  # its two hours alike
+    assert not [note for note in clean_history(flat, "h", policy()).notes if REPEATED_NOTE in note]
     new_york = clean_history(local_hours("2026-10-30", "2026-11-03", "America/New_York"), "h", policy(duplicates="mean"))
     assert new_york.notes[1].startswith(f"1 {CLOCK_CHANGE_NOTE} (the first 2026-11-01 01:00): local times? Merged "
                                         "(cleaning.duplicates: mean); times")
@@ -624,6 +643,45 @@ def test_the_hour_local_clocks_repeat_is_noted_and_does_not_hide_exports_that_ov
     june = local_hours("2026-06-01", "2026-06-10", "UTC")
     june = pd.concat([june, june[june["ds"] == "2026-06-07 02:00"]]).sort_values("ds", kind="stable")
     assert not [note for note in clean_history(june, "h", policy()).notes if CLOCK_CHANGE_NOTE in note]
+
+
+@pytest.mark.parametrize("zone, first", [("Europe/London", "2023-10-29 01:00"), ("Europe/Helsinki", "2023-10-29 03:00"),
+                                          ("Australia/Sydney", "2023-04-02 02:00")])
+def test_each_zones_autumn_hour_is_noted_and_its_spring_hour_is_no_data_lost(zone, first):
+    year = pd.date_range("2023-01-01", "2023-12-31 23:00", freq="h", tz="UTC")
+    local = frame(year.tz_convert(zone).tz_localize(None), np.arange(len(year)) % 24 + 10.0)
+    notes = clean_history(local, "h", policy()).notes
+    assert notes[1].startswith(f"1 {CLOCK_CHANGE_NOTE} (the first {first}): local times?")
+    assert notes[2] == ("1 missing periods left out (1 of them in the hour clocks skip where daylight saving time "
+                        "begins: local times, no data lost)")
+    # the same year read twice: the rows repeated are said too, the clock's hour not among them
+    twice = clean_history(pd.concat([local, local]).sort_values("ds", kind="stable"), "h", policy()).notes
+    assert CLOCK_CHANGE_NOTE in twice[1] and twice[2].startswith(f"{len(year) - 2} {REPEATED_NOTE}")
+
+
+def test_utc_times_repeated_on_other_nights_or_summed_into_days_are_no_clocks():
+    hours = frame(pd.date_range("2023-09-20", "2023-11-20", freq="h"), 1.0)
+    not_a_switch = pd.concat([hours, hours[hours["ds"] == "2023-10-01 01:00"].assign(y=2.0)])  # the first Sunday
+    assert clean_history(not_a_switch.sort_values("ds", kind="stable"), "h", policy()).notes == [
+        "1 duplicate timestamps merged (sum)"]
+    tuesday = pd.concat([hours, hours[hours["ds"] == "2023-10-31 02:00"].assign(y=2.0)])  # the last week, a weekday
+    assert not [note for note in clean_history(tuesday.sort_values("ds", kind="stable"), "h", policy()).notes
+                if CLOCK_CHANGE_NOTE in note]
+    every_hour = pd.concat([hours, hours.assign(y=2.0)]).sort_values("ds", kind="stable")  # a night's every hour
+    assert not [note for note in clean_history(every_hour, "h", policy()).notes if CLOCK_CHANGE_NOTE in note]
+    night = hours[hours["ds"].between("2023-10-29 01:00", "2023-10-29 03:00")]  # the switch night's three hours
+    overlap = pd.concat([hours, night.assign(y=2.0)]).sort_values("ds", kind="stable")
+    assert not [note for note in clean_history(overlap, "h", policy()).notes if CLOCK_CHANGE_NOTE in note]
+    # hourly sales summed into days: the night's extra hour is its day's own
+    switch = pd.concat([hours, hours[hours["ds"] == "2023-10-29 02:00"].assign(y=2.0)]).sort_values("ds", kind="stable")
+    assert not [note for note in clean_history(switch, "D", policy()).notes if CLOCK_CHANGE_NOTE in note]
+    # half the hours missing: a missing 02:00 on a switch night is no clock's
+    every = pd.date_range("2023-03-01", "2023-04-30", freq="h")
+    kept = every[np.random.default_rng(1).random(len(every)) < 0.5]
+    sparse = frame(kept.union(pd.DatetimeIndex(["2023-03-26 01:00"])), 1.0)
+    assert "2023-03-26 02:00" not in set(sparse["ds"].astype(str))  # Europe's skipped hour among the missing
+    [gaps] = clean_history(sparse, "h", policy()).notes
+    assert gaps.endswith("missing periods left out")
 
 
 def test_the_hour_clocks_skip_in_spring_is_said_to_be_no_data_lost():
@@ -645,6 +703,25 @@ def test_a_run_of_zeros_at_the_end_is_noted_where_the_history_has_none():
     solar = frame(hours, np.where((hours.hour >= 7) & (hours.hour < 17), 5.0, 0.0))
     assert clean_history(solar, "h", policy()).notes == []
     assert clean_history(frame(hours, np.r_[np.ones(118), 0.0, 0.0]), "h", policy()).notes == []
+
+
+def test_a_run_of_zeros_needs_three_and_a_history_nearly_without_them():
+    hours = pd.date_range("2026-12-01", periods=60, freq="h")
+    steady = 100.0 + np.arange(57) % 10
+    [three] = clean_history(frame(hours, np.r_[steady, np.zeros(3)]), "h", policy()).notes  # a break too: said once
+    assert three.startswith(f"the last 3 {ZERO_RUN_NOTE} none of the 57 before were")
+    some = steady.copy()
+    some[10] = 0.0  # one zero in 57: under two in a hundred, too many
+    assert clean_history(frame(hours, np.r_[some, np.zeros(3)]), "h", policy()).notes == [
+        "the last 3 values, from 0 at 2026-12-03 09:00, are far outside the recent range (100 to 109 in the 25 values "
+        "before): a break in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
+        "Modelled as it is"]
+    assert clean_history(frame(hours[:22], np.r_[steady[:19], np.zeros(3)]), "h", policy()).notes == []  # 19 before
+    long = pd.date_range("2026-11-01", periods=153, freq="h")
+    rare = np.r_[100.0 + np.arange(150) % 10, np.zeros(3)]
+    rare[40] = 0.0  # one zero in 150
+    assert clean_history(frame(long, rare), "h", policy()).notes[0].startswith(
+        f"the last 3 {ZERO_RUN_NOTE} only 1 of the 150 before were")
 
 
 def test_negative_days_summed_into_positive_weeks_are_not_noted():

@@ -77,8 +77,9 @@ def clean_history(
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
     cut = None if run_date is None else known_until(run_date, now)
-    if now is not None and cut is not None:
-        ahead = (frame["ds"] > cut).to_numpy()
+    if now is not None and cut is not None and sub_daily(frequency) and len(frame):
+        # periods that begin after the run's start (a daily row stamped 23:59 is today's, still open, below)
+        ahead = (align_to_grid(frame["ds"], frequency, origin=frame["ds"].min().normalize()) > cut).to_numpy()
         if ahead.any():
             frame = result.history = frame[~ahead].reset_index(drop=True)
             result.notes.append(f"{int(ahead.sum())} rows {AHEAD_NOTE} ({time_text(cut)} UTC) left out, not known "
@@ -158,7 +159,7 @@ def clean_history(
         if policy.duplicates == "reject":
             return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
         rows = len(frame)
-        repeated, noted = duplicate_notes(given.loc[frame.index], frame["y"], policy.duplicates)
+        repeated, noted = duplicate_notes(given.loc[frame.index], frame["y"], policy.duplicates, sub_daily(frequency))
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
         result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
         result.notes += noted
@@ -182,7 +183,7 @@ def clean_history(
     if gaps:
         if policy.gaps == "reject":
             return _reject(result, f"{gaps} missing periods", "gaps")
-        clocks = skipped_hours(grid.delete(filled)) if sub_daily(frequency) else ""
+        clocks = skipped_hours(grid.delete(filled), len(grid)) if sub_daily(frequency) else ""
         if policy.gaps == "keep":
             result.notes.append(f"{gaps} missing periods left out{clocks}")
         else:
@@ -239,7 +240,8 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
     if not open_on(last, frequency, cut):
         return frame
     in_last = (frame["ds"] == last).to_numpy()
-    when = f"on the run date {time_text(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else f"at {time_text(cut)}"
+    when = (f"on the run date {time_text(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else
+            f"at {time_text(cut)}")
     if not moved[in_last].any():
         notes.append(f"the last period {time_text(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
                      "if it holds only a part, leave it out of the input")

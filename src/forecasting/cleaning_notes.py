@@ -145,53 +145,75 @@ def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
     return []
 
 
-def _repeated_rows(counts: np.ndarray, kinds: np.ndarray, clock_changes: np.ndarray) -> int:
+def _repeated_rows(counts: np.ndarray, kinds: np.ndarray, clock_hours: np.ndarray, changes: np.ndarray) -> int:
     """How many rows repeat another's time and value as an overlap of exports repeats them:
     times (``counts`` rows each, in time order, of ``kinds`` values) given twice with one
     value, one run of consecutive times each given twice, nearly all with one value (a
-    value the later export revised aside). Other times given more than once are few, the
-    hour daylight saving time repeats (``clock_changes``) aside. Records of their own
-    (several sales at one time) hold different values, come three at a time, or on
-    scattered days: none counted."""
-    exact = np.flatnonzero((counts == 2) & (kinds == 1))
+    value the later export revised aside). Other times given more than once are few. The
+    night's hours when clocks go back (``clock_hours``) may hold two hours' rows, inside
+    the run or out, and its hour given twice by a local clock (``changes``) is none of the
+    repeats, whatever its values. Records of their own (several sales at one time) hold different
+    values, come three at a time, or on scattered days: none counted."""
+    exact = np.flatnonzero((counts == 2) & (kinds == 1) & ~changes)
     if not len(exact):
         return 0
-    span = exact[-1] - exact[0] + 1
+    run = slice(exact[0], exact[-1] + 1)
     # an overlap repeats a run of consecutive times; one sale of 1 twice on some days does not
-    if (counts[exact[0]:exact[-1] + 1] != 2).any() or span - len(exact) > 0.1 * len(exact):
+    twice = (counts[run] == 2) | (clock_hours[run] & (counts[run] == 4))
+    if not twice.all() or (exact[-1] - exact[0] + 1) - len(exact) - clock_hours[run].sum() > 0.1 * len(exact):
         return 0
     elsewhere = np.ones(len(counts), dtype=bool)
-    elsewhere[exact[0]:exact[-1] + 1] = False
-    others = int(((counts > 1) & elsewhere & ~clock_changes).sum())
+    elsewhere[run] = False
+    others = int(((counts > 1) & elsewhere & ~clock_hours).sum())
     return len(exact) if others <= 0.1 * len(exact) else 0
 
 
-def _clock_changes(times: pd.DatetimeIndex, counts: np.ndarray) -> np.ndarray:
-    """Which of the distinct ``times`` (of a series of several times a day) given more
-    than once fall in the hour that local clocks repeat where daylight saving time ends:
-    1:00 to 2:59 on a Sunday of April (the southern hemisphere), October (Europe) or
-    November (North America)."""
-    if len(times) < 2 or np.median(np.diff(times.asi8)) >= pd.Timedelta(days=1).value:
-        return np.zeros(len(times), dtype=bool)
-    return ((counts > 1) & (times.dayofweek == 6) & np.isin(times.month, (4, 10, 11))
-            & np.isin(times.hour, (1, 2)))
+def _clock_hours(times: pd.DatetimeIndex, autumn: bool) -> np.ndarray:
+    """Which of ``times`` fall in the night's hours (1:00 to 3:59) of a Sunday on which
+    clocks change somewhere: going back, the last of October (Europe), the first of
+    November (North America) or of April (Australia); going forward, the last (Europe) or
+    second (North America) of March, the last of September (New Zealand) or the first of
+    October (Australia)."""
+    day, month, days = times.day, times.month, times.days_in_month
+    first, second, last = day <= 7, (day > 7) & (day <= 14), day > days - 7
+    if autumn:
+        switch = ((month == 10) & last) | ((month == 11) & first) | ((month == 4) & first)
+    else:
+        switch = ((month == 3) & (last | second)) | ((month == 9) & last) | ((month == 10) & first)
+    return np.asarray((times.dayofweek == 6) & switch & np.isin(times.hour, (1, 2, 3)))
 
 
-def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str) -> tuple[int, list[str]]:
+def _clock_changes(times: pd.DatetimeIndex, counts: np.ndarray, clock_hours: np.ndarray) -> np.ndarray:
+    """Which of the distinct ``times`` hold more rows than the other times of their day
+    (their median), within one clock hour of a night when clocks go back: that hour
+    twice, by a local clock. A night whose every hour is repeated (an input read twice)
+    is no clock's."""
+    per_day = pd.Series(counts).groupby(np.asarray(times.normalize()))
+    more = counts > per_day.transform("median").to_numpy()
+    flagged = clock_hours & more
+    if flagged.any():  # one clock hour a night
+        hours = pd.Series(np.asarray(times.hour)[flagged]).groupby(np.asarray(times.normalize())[flagged]).nunique()
+        flagged &= ~np.isin(np.asarray(times.normalize()), hours.index[hours.to_numpy() > 1])
+    return flagged
+
+
+def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_daily: bool) -> tuple[int, list[str]]:
     """What the rows sharing a time (``times`` as the input gave them) say before they are
-    merged by ``merged_by``: rows repeated exactly and summed (how many, and the note), the
-    hour local clocks repeat, or else several series under one key."""
+    merged by ``merged_by``: rows repeated exactly and summed (how many, and the note), for
+    periods under a day (``sub_daily``) the hour local clocks repeat, or else several
+    series under one key."""
     per_time = values.groupby(times.to_numpy())  # in time order
     counts, kinds = per_time.size().to_numpy(), per_time.nunique(dropna=False).to_numpy()
-    clock_changes = _clock_changes(pd.DatetimeIndex(per_time.size().index), counts)
+    distinct = pd.DatetimeIndex(per_time.size().index)
+    clock_hours = _clock_hours(distinct, autumn=True)
     notes = []
-    if clock_changes.any():
-        first = pd.DatetimeIndex(per_time.size().index)[clock_changes][0]
+    changes = _clock_changes(distinct, counts, clock_hours)
+    if sub_daily and changes.any():  # summed into days, the night's extra hour is the day's own: no note
         added = ", an hour's rows added to another's" if merged_by == "sum" else ""
-        notes.append(f"{int(clock_changes.sum())} {CLOCK_CHANGE_NOTE} (the first {time_text(first)}): local times? "
-                     f"Merged (cleaning.duplicates: {merged_by}){added}; times with their UTC offset, or in UTC, "
-                     "keep both hours apart")
-    repeated = _repeated_rows(counts, kinds, clock_changes) if merged_by == "sum" else 0
+        notes.append(f"{int(changes.sum())} {CLOCK_CHANGE_NOTE} (the first {time_text(distinct[changes][0])}): local "
+                     f"times? Merged (cleaning.duplicates: {merged_by}){added}; times with their UTC offset, or in "
+                     "UTC, keep both hours apart")
+    repeated = _repeated_rows(counts, kinds, clock_hours, changes) if merged_by == "sum" else 0
     if repeated:
         return repeated, [*notes, f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: "
                                   "the same rows read twice?"]
@@ -217,10 +239,12 @@ def zero_run_notes(frame: pd.DataFrame) -> list[str]:
             "Modelled as they are"]
 
 
-def skipped_hours(missing: pd.DatetimeIndex) -> str:
-    """Where missing periods of a series of several a day include the hour local clocks
-    skip as daylight saving time begins (2:00 to 2:59 on a Sunday of March, September
-    or October), those say so: local times, no data lost."""
-    skipped = int(((missing.dayofweek == 6) & np.isin(missing.month, (3, 9, 10)) & (missing.hour == 2)).sum())
+def skipped_hours(missing: pd.DatetimeIndex, periods: int) -> str:
+    """Where a series of several periods a day, its ``periods`` nearly all there (one in
+    twenty missing at most), misses the night's hours of a Sunday when clocks go forward,
+    those say so: local times, no data lost."""
+    if len(missing) > 0.05 * periods:
+        return ""
+    skipped = int(_clock_hours(missing, autumn=False).sum())
     return (f" ({skipped} of them in the hour clocks skip where daylight saving time begins: local times, no data "
             "lost)" if skipped else "")
