@@ -8,8 +8,8 @@ forecast it better), tracked in MLflow.
 --run-date (default today, UTC) names the run and cuts the input: only rows up to that
 day are used, so a past date backfills what the job would have made then.
 Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input,
-4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share,
-130 or 143 stopped by Ctrl-C or SIGTERM (its MLflow run ends FAILED).
+4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share
+or no series modelled, 130 or 143 stopped by Ctrl-C or SIGTERM (its MLflow run ends FAILED).
 """
 import logging
 

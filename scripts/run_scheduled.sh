@@ -27,8 +27,8 @@
 #                       PYSPARK_PYTHON: the venv's bin/python)
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
-# server, 5 too many failed series), 6 when the same job and date is still writing that output,
-# 64 for a wrong call (or a log folder it cannot write to). Exit 1 and 4 are worth a retry;
+# server, 5 too many failed series or none modelled), 6 when the same job and date is still
+# writing that output, 64 for a wrong call (or a log folder it cannot write to, or no spark-submit). Exit 1 and 4 are worth a retry;
 # rerunning a date is always safe. A run that fails prints one line saying so, with its log's
 # path, for cron's mail; everything else goes to the log.
 set -uo pipefail
@@ -138,7 +138,7 @@ for i in "${!submit_args[@]}"; do
 done
 # PySpark sends the driver's PYSPARK_PYTHON to every executor as its Python, and this
 # machine's venv exists on this machine only: it is the workers' on a local master alone.
-if [ -z "${PYSPARK_PYTHON:-}" ]; then
+if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "$venv/bin/python" ]; then  # no venv: spark-submit's own choice
     if [[ "$master" == local* ]]; then
         export PYSPARK_PYTHON=$venv/bin/python
     elif [ "$deploy_mode" = client ]; then

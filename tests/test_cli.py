@@ -132,7 +132,7 @@ def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(sessi
         return done
 
     assert run(too_short) == cli.EXIT_TOO_MANY_FAILED
-    assert "no series was modelled, every one too short (above): exit code 5" in capsys.readouterr().out
+    assert "no series was modelled (their reasons above): exit code 5" in capsys.readouterr().out
 
 
 def test_a_bad_config_key_exits_2(session):

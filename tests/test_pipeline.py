@@ -602,6 +602,23 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
     assert "no series was modelled" not in said  # both modelled
 
 
+def test_each_series_gets_its_countrys_holidays_and_a_run_that_modelled_none_says_so(spark, tmp_path):
+    source = pd.concat([daily_series(60, seed=s, start="2023-12-01").assign(shop=shop, country=country)
+                        for s, (shop, country) in enumerate((("berlin", "de"), ("atlantis", "XX")))])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    settings = job_settings(tmp_path / "input.csv", tmp_path, ["shop", "country"], "ds", "y",
+                            "model.country_holidays_column=country")
+    summary = pipeline.run_job(spark, load_config(None, settings), "2024-01-29")
+    assert summary.counts == {"ok": 1, "skipped": 1} and not summary.nothing_modelled
+    models = spark.read.format("delta").load(str(tmp_path / "out" / "models")).toPandas().set_index("shop")
+    assert json.loads(models.loc["berlin", "model_json"])["country_holidays"] == "DE"
+    # a run whose every series is skipped for another reason than too little history exits 5 too
+    alone = source[source["shop"] == "atlantis"]
+    alone.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    said = pipeline.run_job(spark, load_config(None, settings), "2024-01-30")
+    assert said.nothing_modelled and "no holidays known for country 'XX'" in said.format()
+
+
 def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows_needed_come_from(spark, tmp_path):
     # a horizon given in days to weekly data, say: every series too short for its folds
     source = pd.concat([daily_series(20, seed=s).assign(shop=shop) for s, shop in enumerate(("a", "b"))])
@@ -609,7 +626,7 @@ def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"]))
     summary = pipeline.run_job(spark, config, "2024-01-20")
     said = summary.format()
-    assert summary.nothing_modelled and "no series was modelled, every one too short (above): exit code 5" in said
+    assert summary.nothing_modelled and "no series was modelled (their reasons above): exit code 5" in said
     assert ("no series was modelled: the longest of the series too short has 20 rows after cleaning, against the 28 "
             "needed (cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
             "forecast.horizon 7 counted in periods of 'D'? Or lower forecast.min_history / cross_validation.folds; "

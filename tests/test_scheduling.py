@@ -208,7 +208,8 @@ def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config)
 def test_the_projects_python_goes_to_the_executors_on_a_local_master_only(tmp_path, submit_args, workers, driver):
     # PySpark sends the driver's PYSPARK_PYTHON to every executor: a cluster's have no .venv of this machine
     home = tmp_path / "project"
-    home.mkdir()
+    (home / ".venv" / "bin").mkdir(parents=True)
+    (home / ".venv" / "bin" / "python").symlink_to(sys.executable)
     seen = tmp_path / "seen"
     fake = tmp_path / "spark-submit"
     fake.write_text(f"""#!/usr/bin/env bash
@@ -240,6 +241,7 @@ def test_a_project_without_its_own_venv_runs_the_activated_one_or_says_what_is_m
     seen = tmp_path / "seen"
     (elsewhere / "bin" / "spark-submit").write_text(f'#!/usr/bin/env bash\necho "$0 $PYSPARK_PYTHON" > {seen}\n')
     (elsewhere / "bin" / "spark-submit").chmod(0o755)
+    (elsewhere / "bin" / "python").symlink_to(sys.executable)
     env = {key: value for key, value in wrapper_env(tmp_path, home=home).items()
            if key not in ("SPARK_SUBMIT", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "VIRTUAL_ENV")}
     call = ["bash", str(WRAPPER), "train", "--run-date", "2024-02-20"]
@@ -250,6 +252,12 @@ def test_a_project_without_its_own_venv_runs_the_activated_one_or_says_what_is_m
                                text=True, timeout=60)
     assert activated.returncode == 0, activated.stderr
     assert seen.read_text().split() == [str(elsewhere / "bin" / "spark-submit"), str(elsewhere / "bin" / "python")]
+    # a spark-submit named, no environment at all: no worker Python that is not there
+    (elsewhere / "bin" / "python").unlink()
+    named = subprocess.run(call, cwd=tmp_path, env={**env, "SPARK_SUBMIT": str(elsewhere / "bin" / "spark-submit")},
+                           capture_output=True, text=True, timeout=60)
+    assert named.returncode == 0, named.stderr
+    assert seen.read_text().split() == [str(elsewhere / "bin" / "spark-submit")]
 
 
 def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):

@@ -115,6 +115,10 @@ def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fas
                                          r"which Spark cannot read: write the file with pandas' "
                                          r"to_parquet\(..., coerce_timestamps='us'\)"):
         io.read_input(spark, config)
+    # reader options that pick files: Spark's reading decides, and says it
+    with pytest.raises(InputError, match=r"TIMESTAMP\(NANOS"):
+        io.read_input(spark, fast_config(f"input.path={tmp_path}", "input.format=parquet",
+                                         "input.options.pathGlobFilter='nanos*'"))
     (tmp_path / "micros").mkdir()
     frame.to_parquet(tmp_path / "micros" / "part-0.parquet", index=False, coerce_timestamps="us")
     raw, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'micros'}", "input.format=parquet"))

@@ -48,7 +48,7 @@ class JobSummary:
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
     # per status other than ok, the kinds of reason with how many series each (most first)
     reason_kinds: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    nothing_modelled: bool = False  # every series too short to model: the job exits 5, as for too many failed
+    nothing_modelled: bool = False  # no series modelled (too short, skipped, failed): exits 5, as for too many failed
 
     def warn(self, said: str, logged: str | None = None) -> None:
         """A warning in the log (``logged``, where the log says more) and a line of the summary."""
@@ -108,7 +108,7 @@ class JobSummary:
                 f"({self.max_failed_share:.0%}): exit code 5"
             )
         elif self.nothing_modelled:
-            lines.append("\n  no series was modelled, every one too short (above): exit code 5")
+            lines.append("\n  no series was modelled (their reasons above): exit code 5")
         return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 

@@ -41,7 +41,7 @@ def with_series_holidays(config: JobConfig, keys: dict[str, Any]) -> tuple[JobCo
     modelled: a value that names no country the holidays package knows."""
     column = config.model.country_holidays_column
     value = keys.get(column) if column is not None else None
-    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+    if value is None or not str(value).strip():  # a null key's series is skipped anyway
         return config, None
     code = str(value).strip().upper()
     if code not in _countries():

@@ -50,13 +50,13 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     if any(n for status, n in counted.statuses.items() if status != OK):
         with job_description(spark, "count the reasons series failed or were skipped"):
             summary.reason_kinds = reason_kinds(staged)
-        if not counted.statuses.get(OK) and any(
+        summary.nothing_modelled = not counted.statuses.get(OK)  # whatever the reasons, said below the counts
+        if summary.nothing_modelled and any(
                 kind == TOO_LITTLE_HISTORY for kind, _ in summary.reason_kinds.get(SKIPPED, [])):
             with job_description(spark, "find the longest series too short to model"):
                 longest = staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).agg(
                     F.max("history_length")).first()[0]
             summary.warn(nothing_modelled(config, longest))
-            summary.nothing_modelled = True
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
