@@ -519,6 +519,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     many = spark.createDataFrame([("skipped", f"{n} missing periods") for n in (3, 12)]
                                  + [("failed", f"Error{k}: x") for k in range(7)], "status string, reason string")
     assert run_report.reason_kinds(many)["skipped"] == [("missing periods", 2)]
+    countries = spark.createDataFrame([("skipped", f"no holidays known for country '{c}' (key column country, ...)")
+                                       for c in ("ZZ", "QQ")] + [("skipped", "null key in ['shop']: no identity")],
+                                      "status string, reason string")
+    assert run_report.reason_kinds(countries)["skipped"] == [("no holidays known for country", 2), ("null key in", 1)]
     shown = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 7},
                                    reason_kinds=run_report.reason_kinds(many)).format()
     assert "    failed: Error0 1; Error1 1; Error2 1; Error3 1; Error4 1; 2 other reasons" in shown

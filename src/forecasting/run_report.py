@@ -208,8 +208,9 @@ def counted_conditions() -> dict[str, Column]:
     }
 
 
-# a reason's kind: its words before a colon, semicolon or bracket, a leading count left out
-REASON_KIND = r"^(?:[0-9]+ )?([^:;(]*)"
+# a reason's kind: its words before a colon, semicolon, bracket or quoted value, a leading count
+# left out ("no holidays known for country 'ZZ'" is one kind whatever the country)
+REASON_KIND = r"^(?:[0-9]+ )?([^:;(\['\"]*)"
 
 
 def status_counts(staged: DataFrame) -> StagedCounts:
@@ -230,8 +231,8 @@ def status_counts(staged: DataFrame) -> StagedCounts:
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
     """Per status other than ok, how many series gave each kind of reason, most first: a
-    reason's words before its first colon, semicolon or bracket, without a leading count
-    ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError")."""
+    reason's words before its first colon, semicolon, bracket or quote, without a leading
+    count ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError")."""
     kind = F.trim(F.regexp_extract(F.coalesce(F.col("reason"), F.lit("no reason")), REASON_KIND, 1))
     rows = staged.where(F.col("status") != OK).groupBy("status", kind.alias("kind")).count().collect()
     kinds: dict[str, list[tuple[str, int]]] = {}
