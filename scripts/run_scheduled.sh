@@ -25,6 +25,7 @@
 #                       since PySpark sends the driver's PYSPARK_PYTHON to every executor)
 #   PYSPARK_DRIVER_PYTHON  the driver's Python (default on a cluster, in client mode, without
 #                       PYSPARK_PYTHON: the venv's bin/python)
+#                       Without a venv's bin/python, neither is set: spark-submit's own choice.
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
 # server, 5 too many failed series or none modelled), 6 when the same job and date is still
