@@ -77,8 +77,9 @@ def clean_history(
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
     cut = None if run_date is None else known_until(run_date, now)
-    if now is not None and cut is not None and sub_daily(frequency) and len(frame):
-        # periods that begin after the run's start (a daily row stamped 23:59 is today's, still open, below)
+    if now is not None and cut is not None and (frame["ds"] > cut).any() and sub_daily(frequency):
+        # periods that begin after the run's start (a daily row stamped 23:59 is today's, still open, below);
+        # one under a day is named by its start, so only rows after the cut can be in one: aligned only then
         ahead = (align_to_grid(frame["ds"], frequency, origin=frame["ds"].min().normalize()) > cut).to_numpy()
         if ahead.any():
             frame = result.history = frame[~ahead].reset_index(drop=True)

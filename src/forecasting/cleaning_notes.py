@@ -188,12 +188,13 @@ def _clock_changes(times: pd.DatetimeIndex, counts: np.ndarray, clock_hours: np.
     (their median), within one clock hour of a night when clocks go back: that hour
     twice, by a local clock. A night whose every hour is repeated (an input read twice)
     is no clock's."""
-    per_day = pd.Series(counts).groupby(np.asarray(times.normalize()))
-    more = counts > per_day.transform("median").to_numpy()
-    flagged = clock_hours & more
+    if not (clock_hours & (counts > 1)).any():  # nearly every series: no day's median to work out
+        return np.zeros(len(times), dtype=bool)
+    days = np.asarray(times.normalize())
+    flagged = clock_hours & (counts > pd.Series(counts).groupby(days).transform("median").to_numpy())
     if flagged.any():  # one clock hour a night
-        hours = pd.Series(np.asarray(times.hour)[flagged]).groupby(np.asarray(times.normalize())[flagged]).nunique()
-        flagged &= ~np.isin(np.asarray(times.normalize()), hours.index[hours.to_numpy() > 1])
+        hours = pd.Series(np.asarray(times.hour)[flagged]).groupby(days[flagged]).nunique()
+        flagged &= ~np.isin(days, hours.index[hours.to_numpy() > 1])
     return flagged
 
 
@@ -203,8 +204,8 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_dai
     periods under a day (``sub_daily``) the hour local clocks repeat, or else several
     series under one key."""
     per_time = values.groupby(times.to_numpy())  # in time order
-    counts, kinds = per_time.size().to_numpy(), per_time.nunique(dropna=False).to_numpy()
-    distinct = pd.DatetimeIndex(per_time.size().index)
+    sizes = per_time.size()
+    counts, kinds, distinct = sizes.to_numpy(), per_time.nunique(dropna=False).to_numpy(), pd.DatetimeIndex(sizes.index)
     clock_hours = _clock_hours(distinct, autumn=True)
     notes = []
     changes = _clock_changes(distinct, counts, clock_hours)
