@@ -114,7 +114,7 @@ def write_slice(
     """Replace the rows of one slice (partition values) of a table with ``df``, which
     job run ``job_run_id`` (its MLflow parent run) computed. A Delta commit records
     it (``userMetadata``): after a rerun, ``history()`` still says which version holds
-    a run's rows (``explore.version_written_by``)."""
+    a run's rows (``table_reads.version_written_by``)."""
     partitions = PARTITIONS[name]
     if sorted(slice_values) != sorted(partitions):
         raise ValueError(f"{name} slices are named by {partitions}, got {sorted(slice_values)}")

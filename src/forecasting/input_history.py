@@ -1,0 +1,143 @@
+"""One series' input rows read as the job read them, without Spark: for a notebook
+that puts a past forecast beside the history its model saw."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+from forecasting import lineage, tracking
+from forecasting.config import SAMPLE_INPUT
+from forecasting.periods import end_of_day
+from forecasting.sample_data import make_sample_sales
+from forecasting.table_reads import read_table, to_pandas
+
+logger = logging.getLogger(__name__)
+
+
+def load_history(
+    config: dict, keys: dict[str, Any], data_version: str | None = None, run_date: str | None = None,
+    folder: str | Path | None = None,
+) -> pd.DataFrame:
+    """One series' input rows as ``ds``/``y``, read the way the job read them: a
+    CSV's columns as text (so a key 1 is "1", as in the tables), keys compared as text.
+    ``data_version``, the run's tag of that name: for a Delta input the version it
+    read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest).
+    ``run_date``, the run's tag of that name: only the rows the job knew on it, those
+    before the end of that day (a backfill's history stops where its forecast starts).
+    ``folder``: the one the job ran in, which a relative input path is relative to.
+    For local CSV or parquet files, ``data_version`` is their content's hash: a warning
+    says when they changed since the run read them."""
+    source = dict(config["input"])
+    if folder is not None and source["path"] != SAMPLE_INPUT and not urlparse(source["path"]).scheme:
+        source["path"] = str(Path(folder) / Path(source["path"]).expanduser())
+    options = {name.lower(): value for name, value in source.get("options", {}).items()}  # Spark's, not pandas'
+    if source["path"] == SAMPLE_INPUT:
+        frame = make_sample_sales()
+    elif source["format"] == "csv":
+        escape = options.get("escape", '"')  # as forecasting.io reads it
+        frame = pd.read_csv(source["path"], dtype=str, sep=options.get("sep", options.get("delimiter", ",")),
+                            quotechar=options.get("quote", '"'), doublequote=escape == '"',
+                            escapechar=None if escape == '"' else escape)
+    elif source["format"] == "delta":
+        pinned = data_version if data_version and data_version.isdigit() else options.get("versionasof")
+        frame = read_table(source["path"], version=None if pinned is None else int(pinned),
+                           timestamp=options.get("timestampasof") if pinned is None else None)
+    elif source["format"] == "parquet":
+        import pyarrow.parquet as pq
+
+        frame = to_pandas(pq.read_table(source["path"]))  # a Spark-written file has no pandas metadata
+    else:
+        raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
+    if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
+        _warn_if_changed(source["path"], data_version)
+    for column, value in keys.items():
+        frame = frame[_matches(frame[column], value)]
+    history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
+    kind = pd.api.types.infer_dtype(history["ds"], skipna=True)
+    times = history["ds"].str.strip() if kind == "string" else history["ds"]
+    pattern = source.get("time_format")
+    if pattern and kind in ("string", "integer"):  # as validation.parsed_time reads them
+        translated = strftime_format(pattern)
+        if translated is None:
+            raise ValueError(f"input.time_format {pattern!r} has letters this reader does not translate "
+                             "(it takes y, M, d, H, m, s and quoted text): read the history with Spark")
+        texts = times.astype("string")
+        ds = pd.to_datetime(texts.where(texts.str.len() > 0), format=translated)  # blank: no time
+    else:
+        # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it models
+        ds = pd.to_datetime(times, utc=True, format="ISO8601").dt.tz_convert(None)
+    y = history["y"]
+    if pd.api.types.infer_dtype(y, skipna=True) == "string":  # as validation.parsed_target reads it
+        y = y.str.strip().replace("", None)
+        if source.get("decimal_separator") == ",":
+            y = y.str.replace(",", ".", regex=False)
+    history = history.assign(ds=ds, y=pd.to_numeric(y).astype("float64"))  # the job models doubles
+    history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
+    if run_date is not None:
+        history = history[history["ds"] < end_of_day(run_date)]  # the job's cut: pipeline.as_of_cut
+    return history.sort_values("ds")
+
+
+def _warn_if_changed(path: str, data_version: str) -> None:
+    """Warn when local input files no longer hash to the run's ``data_version``
+    (``lineage.files_digest``, over the files Spark reads: none whose name starts
+    with _ or .)."""
+    if urlparse(path).scheme not in ("", "file"):
+        return  # hashed by path, size and modification time, through Hadoop
+    root = Path(unquote(urlparse(path).path)).expanduser()
+    files = [root] if root.is_file() else sorted(
+        found for found in root.rglob("*")
+        if found.is_file() and not any(part.startswith(("_", ".")) for part in found.relative_to(root).parts))
+    _, digest = lineage.files_digest(None, [found.resolve().as_uri() for found in files])
+    if digest != data_version:
+        logger.warning("input %s has changed since the run read it (its content hash is now %s, the run's "
+                       "data_version is %s): these rows are the input as it is now; the history a run's models "
+                       "were fitted on is in its models table (model_store.fitted_history)", path, digest, data_version)
+
+
+# Spark's datetime pattern letters (their run's length counts) as strftime's
+STRFTIME = {"y": "%Y", "yyyy": "%Y", "M": "%m", "MM": "%m", "d": "%d", "dd": "%d", "H": "%H", "HH": "%H",
+            "mm": "%M", "ss": "%S"}
+
+
+def strftime_format(pattern: str) -> str | None:
+    """Spark's datetime ``pattern`` as a strftime format, or None where it holds a
+    letter run STRFTIME lacks (month names, zones, fractions)."""
+    parts, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":  # quoted text; '' is a quote
+            end = pattern.find("'", i + 1)
+            if end < 0:
+                return None
+            if end + 1 < len(pattern) and pattern[end + 1] == "'" and end > i + 1:
+                return None  # a quote doubled inside quoted text
+            parts.append((pattern[i + 1:end] or "'").replace("%", "%%"))
+            i = end + 1
+        elif char in "[]#{}":  # optional sections and reserved characters: no strftime for them
+            return None
+        elif char.isalpha():
+            run = len(pattern[i:]) - len(pattern[i:].lstrip(char))
+            letters = pattern[i:i + run]
+            if letters not in STRFTIME:
+                return None
+            parts.append(STRFTIME[letters])
+            i += run
+        else:
+            parts.append(char.replace("%", "%%"))
+            i += 1
+    return "".join(parts)
+
+
+def _matches(column: pd.Series, value: Any) -> pd.Series:
+    """Which rows hold the key value, compared as text the way the tags show it
+    (``tracking.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
+    distinct = column.drop_duplicates()
+    # not Series.map, which hands a nullable integer column's values over as floats ("2.0");
+    # and isin matches no pandas NA, so a null is matched by isna
+    wanted = distinct[[tracking.key_text(item) == tracking.key_text(value) for item in distinct]]
+    return column.isin(wanted.dropna()) | (column.isna() & wanted.isna().any())

@@ -1,0 +1,203 @@
+"""Reading the job's output tables without Spark: a table as of a version or a time,
+one series' rows, the rows one job run wrote, as Spark's readers would give them.
+
+Delta tables are read with the ``deltalake`` package (its log) and pyarrow (its files);
+parquet tables with pyarrow alone.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting import delta_files, tracking
+
+logger = logging.getLogger(__name__)
+
+
+def job_rows(path: str | Path, job) -> pd.DataFrame:
+    """The rows of a Delta table that the job run ``job`` (its MLflow parent run) wrote,
+    read as ``read_table`` reads them. A run date alone is no run: two configs sharing
+    an experiment and a date write to different folders. Rows a later run of the date
+    replaced are read from the version that wrote them (``version_written_by``), with a
+    warning. LookupError when the run has no rows here."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    run_id = job.info.run_id
+    try:
+        table, found = DeltaTable(str(path)), "no rows"
+        frame = _from_arrow(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
+    except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
+        table, frame, found = None, pd.DataFrame(), "no table, so no rows"
+    tags = job.data.tags
+    written = version_written_by(table, run_id) if frame.empty and table is not None else None
+    gone = ""
+    if written is not None:
+        try:
+            table.load_as_version(written)
+            frame = _from_arrow(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
+        except (OSError, DeltaError) as err:  # VACUUM removed that version's files
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__  # deltalake's run on
+            gone = f" (version {written}, which it wrote, cannot be read: {first}; VACUUM removes old versions' files)"
+        else:
+            logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
+                           run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
+                           if tags.get(tracking.SUPERSEDED_TAG) else "", written)
+    if frame.empty:
+        written_to, replaced_by = tracking.run_output(job), tags.get(tracking.SUPERSEDED_TAG)
+        if replaced_by:
+            why = f"the later run {replaced_by} of that date replaced them"
+        elif written_to is None:
+            why = "it did not tag where it wrote its tables"
+        else:
+            relative = not (Path(written_to).is_absolute() or "://" in written_to)
+            why = (f"it wrote its tables to {written_to}{', relative to the folder it ran in' if relative else ''}. "
+                   "Read the tables there (in the notebook: set FORECAST_OUTPUT to that folder)")
+        raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: "
+                          f"{why}{gone}")
+    return frame
+
+
+def version_written_by(table, job_run_id: str) -> int | None:
+    """The version of a Delta table (a path or a ``DeltaTable``) that job run
+    ``job_run_id`` committed, from the run id each commit of the job records
+    (``tables.write_slice``); None when no commit says so (a table written before
+    the job recorded it, or by another run)."""
+    from deltalake import DeltaTable
+
+    table = table if isinstance(table, DeltaTable) else DeltaTable(str(table))
+    for commit in table.history():  # newest first
+        try:
+            metadata = json.loads(commit.get("userMetadata") or "{}")
+        except ValueError:  # another writer's own text
+            continue
+        if isinstance(metadata, dict) and metadata.get(tracking.COMMIT_RUN_KEY) == job_run_id:
+            return commit["version"]
+    return None
+
+
+def read_table(path: str | Path, version: int | None = None, timestamp: str | None = None) -> pd.DataFrame:
+    """A Delta table's rows (as of ``version``, or of the last version committed at or
+    before ``timestamp``, as Spark's timestampAsOf; a time without a zone is UTC, as
+    the job's session reads it), its times in UTC without a zone and in nanoseconds, as
+    Spark gives them: deltalake gives zoned microseconds, which Prophet refuses (a
+    zone) or silently misreads (microseconds)."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(path), version=version)
+    if timestamp is not None:
+        at = pd.Timestamp(timestamp)
+        table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
+    return _from_arrow(delta_files.dataset(table).to_table())
+
+
+def _from_arrow(table) -> pd.DataFrame:
+    """An Arrow table of an output table as ``read_table`` gives it: integers as in
+    ``to_pandas``, times in UTC without a zone, in nanoseconds."""
+    frame = to_pandas(table)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert(None)
+        if pd.api.types.is_datetime64_dtype(frame[column]):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
+
+
+def to_pandas(table) -> pd.DataFrame:
+    """An Arrow table as pandas, an integer column holding a null as a nullable integer:
+    pyarrow makes it float, where a key 2 reads "2.0", neither the tags' text nor the
+    job's value. Columns without a null keep numpy's integers."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if pa.types.is_integer(field.type) and column.null_count:
+            nullable = pd.api.types.pandas_dtype(_NULLABLE_INTEGERS[str(field.type)])
+            # from Arrow, not from the floats, which lose integers above 2**53; by position,
+            # as the frame may have an index of its own (a parquet file written by pandas)
+            frame[field.name] = column.to_pandas(types_mapper={field.type: nullable}.get).array
+    return frame
+
+
+_NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+                      "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
+
+
+def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> pd.DataFrame:
+    """One series' rows of an output table (``output.format`` ``delta`` or ``parquet``).
+
+    ``keys`` holds each key column's value as text, as typed on a command line or stored
+    in the MLflow tags (``tracking.key_text``: a null key is ``<null>``); the values are
+    converted to the columns' types and the filter is pushed down to the files.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = _dataset(path, fmt)
+    missing = [column for column in keys if column not in dataset.schema.names]
+    if missing:
+        raise LookupError(f"{path} has no column {', '.join(missing)}; it has {', '.join(dataset.schema.names)}")
+    condition = None
+    for column, text in keys.items():
+        field = ds.field(column)
+        if text == tracking.NULL_KEY:
+            match = field.is_null()
+        else:
+            try:
+                match = field == _typed(text, dataset.schema.field(column).type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return _from_arrow(dataset.schema.empty_table())  # no value of the column's type reads so
+        condition = match if condition is None else condition & match
+    table = dataset.to_table(filter=condition)
+    at = table.schema.get_field_index("run_date")
+    if at >= 0 and (pa.types.is_string(table.schema.field(at).type)
+                    or pa.types.is_large_string(table.schema.field(at).type)):
+        # a parquet table's partition folder (run_date=2025-12-23) reads as text: a date, as Delta gives it
+        table = table.set_column(at, "run_date", table["run_date"].cast(pa.date32()))
+    # times as read_table gives them, whichever way a file stored them (a parquet table's
+    # older dates as INT96, its newer in UTC)
+    return _from_arrow(table)
+
+
+def _dataset(path: str | Path, fmt: str):
+    """An output table as a pyarrow dataset, every column any of its files has."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if fmt == "delta":
+        from deltalake import DeltaTable
+
+        return delta_files.dataset(DeltaTable(str(path)))
+    dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+    # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
+    added = {}
+    for fragment in dataset.get_fragments():
+        added.update({f.name: f for f in fragment.physical_schema if f.name not in dataset.schema.names})
+    if added:
+        dataset = ds.dataset(str(path), format="parquet", partitioning="hive",
+                             schema=pa.schema([*dataset.schema, *added.values()]))
+    return dataset
+
+
+def series_keys(path: str | Path, key_columns: list[str], fmt: str = "delta") -> list[dict[str, str]]:
+    """Every series of an output table, each its key columns' values as text (tracking.key_text)."""
+    table = _dataset(path, fmt).to_table(columns=list(key_columns)).group_by(list(key_columns)).aggregate([])
+    return [{column: tracking.key_text(value) for column, value in row.items()} for row in table.to_pylist()]
+
+
+def _typed(text: str, column_type):
+    """The text as a value of the column's type. A time without an offset, as the
+    tags show one, is in UTC."""
+    import pyarrow as pa
+
+    try:
+        return pa.scalar(text).cast(column_type)
+    except pa.ArrowInvalid:
+        if not (pa.types.is_timestamp(column_type) and column_type.tz):
+            raise
+        return pa.scalar(text).cast(pa.timestamp(column_type.unit)).cast(column_type)
