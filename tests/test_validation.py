@@ -437,7 +437,7 @@ def test_a_csv_file_with_another_separator_is_named_with_the_option_that_reads_i
 
 
 def test_the_reader_options_the_config_knows_are_the_running_sparks_own(spark):
-    from forecasting.config_checks import FILE_SOURCE_OPTIONS, READER_OPTIONS
+    from forecasting.config_reader_options import FILE_SOURCE_OPTIONS, READER_OPTIONS
     module = spark._jvm.java.lang.Class.forName
     for fmt, options_class in (("csv", "org.apache.spark.sql.catalyst.csv.CSVOptions$"),
                                ("parquet", "org.apache.spark.sql.execution.datasources.parquet.ParquetOptions$")):
