@@ -1,4 +1,4 @@
-"""The notebook's helpers, without Spark."""
+"""The notebook's helpers, without Spark: runs (``explore``) and the output tables (``table_reads``)."""
 import datetime as dt
 import re
 import time
@@ -7,18 +7,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from forecasting import explore, tracking
+from forecasting import explore, table_reads, tracking
 from forecasting.config import load_config
-
-
-def test_a_series_history_is_found_by_its_keys_as_the_tables_hold_them(tmp_path):
-    # Spark reads a CSV as text, so series_results holds store "1": pandas would read 1
-    (tmp_path / "input.csv").write_text("store;day;sales\n1;2024-01-02;5\n1;2024-01-01;4\n2;2024-01-01;9\n")
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales", "input.options={sep: ';'}"])
-    history = explore.load_history(config.to_dict(), {"store": "1"})
-    assert history["ds"].tolist() == list(pd.to_datetime(["2024-01-01", "2024-01-02"]))
-    assert history["y"].tolist() == [4, 5]
 
 
 def test_a_time_key_is_found_by_the_text_its_tags_show(tmp_path):
@@ -32,134 +22,11 @@ def test_a_time_key_is_found_by_the_text_its_tags_show(tmp_path):
     tag = tracking.key_text(pd.Timestamp("2024-01-01"))  # as a task's pandas group has it
     assert tag == tracking.key_text(stamps[0]) == "2024-01-01 00:00:00"
 
-    found = explore.read_series(tmp_path / "input.parquet", {"cohort": tag}, fmt="parquet")
+    found = table_reads.read_series(tmp_path / "input.parquet", {"cohort": tag}, fmt="parquet")
     assert found["sales"].tolist() == [1, 2]
     config = load_config(None, [f"input.path={tmp_path / 'input.parquet'}", "input.format=parquet",
                                 "input.key_columns=[cohort]", "input.time_column=day", "input.target_column=sales"])
     assert explore.load_history(config.to_dict(), {"cohort": tag})["y"].tolist() == [1, 2]
-
-
-def test_a_null_key_is_found_by_its_tag(tmp_path):
-    (tmp_path / "input.csv").write_text("store,day,sales\n,2024-01-01,4\n2,2024-01-01,9\n,2024-01-02,5\n")
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales"])
-    for key in (None, "<null>"):
-        assert explore.load_history(config.to_dict(), {"store": key})["y"].tolist() == [4, 5]
-
-
-def test_a_catalog_table_input_is_refused_with_what_to_do_instead():
-    # the notebook then shows the forecast without the history
-    config = load_config(None, ["input.format=table", "input.path=sales.daily"])
-    with pytest.raises(ValueError, match="the input is the catalog table sales.daily: read its rows with Spark"):
-        explore.load_history(config.to_dict(), {"store": "1"})
-
-
-def test_times_with_offsets_across_daylight_saving_are_read_as_the_job_reads_them_in_utc(tmp_path):
-    (tmp_path / "input.csv").write_text(
-        "store,hour,sales\n"
-        "a,2024-03-31T00:00:00+01:00,1\na,2024-03-31T01:00:00+01:00,2\n"
-        "a,2024-03-31T03:00:00+02:00,3\na,2024-03-31T04:00:00+02:00,4\n"
-    )  # the clocks go forward at 02:00 local: four hours in a row, in UTC
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=hour", "input.target_column=sales"])
-    history = explore.load_history(config.to_dict(), {"store": "a"})
-    assert history["ds"].tolist() == list(pd.date_range("2024-03-30 23:00", periods=4, freq="h"))
-
-
-def test_times_written_in_the_several_iso_forms_the_job_reads_are_read_alike(tmp_path):
-    # the job takes dates, times with or without seconds or a zone, and whitespace around them,
-    # in one column; pandas guessed one format from the first row and failed on the others
-    (tmp_path / "input.csv").write_text(
-        "store,day,sales\n"
-        "a,2024-01-01,1\na,2024-01-02T00:00:00,2\na, 2024-01-03 00:00 ,3\na,2024-01-04T01:00+01:00,4\n"
-        "a,2024-01-05 00:00:00Z,5\na,,6\n"
-    )
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales"])
-    history = explore.load_history(config.to_dict(), {"store": "a"})
-    assert history["ds"].tolist() == list(pd.date_range("2024-01-01", periods=5, freq="D"))
-    assert history["y"].tolist() == [1, 2, 3, 4, 5]  # a row without a time is left out, as the job leaves it
-
-
-def test_times_in_another_form_are_read_with_the_configured_pattern_as_the_job_reads_them(tmp_path):
-    (tmp_path / "input.csv").write_text("store,day,sales\na,31/03/2024,1\na, 01/04/2024 ,2\na,,3\n")
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales", "input.time_format=dd/MM/yyyy"])
-    history = explore.load_history(config.to_dict(), {"store": "a"})
-    assert history["ds"].tolist() == list(pd.to_datetime(["2024-03-31", "2024-04-01"])) and history["y"].tolist() == [1, 2]
-    # whole numbers in a parquet file
-    pd.DataFrame({"store": ["a"], "day": [20240331], "sales": [1.0]}).to_parquet(tmp_path / "input.parquet")
-    numbers = load_config(None, [f"input.path={tmp_path / 'input.parquet'}", "input.format=parquet",
-                                 "input.key_columns=[store]", "input.time_column=day", "input.target_column=sales",
-                                 "input.time_format=yyyyMMdd"])
-    assert explore.load_history(numbers.to_dict(), {"store": "a"})["ds"].tolist() == [pd.Timestamp("2024-03-31")]
-    assert explore.strftime_format("yyyy-MM-dd'T'HH:mm") == "%Y-%m-%dT%H:%M"
-    # optional sections and doubled quotes inside quoted text have no strftime: refused, not read as nothing
-    assert explore.strftime_format("yyyy-MM-dd[ HH:mm]") is None and explore.strftime_format("H 'o''clock'") is None
-    with pytest.raises(ValueError, match="input.time_format 'dd MMM yyyy' has letters this reader does not translate"):
-        explore.load_history({**config.to_dict(), "input": {**config.to_dict()["input"], "time_format": "dd MMM yyyy"}},
-                             {"store": "a"})
-
-
-def test_targets_with_a_decimal_comma_are_read_as_the_job_reads_them(tmp_path):
-    (tmp_path / "input.csv").write_text("store;day;sales\na;2024-01-01;96,54\na;2024-01-02; 7 \na;2024-01-03; \n")
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales", "input.options={sep: ';'}",
-                                "input.decimal_separator=,"])
-    history = explore.load_history(config.to_dict(), {"store": "a"})
-    assert history["y"].tolist()[:2] == [96.54, 7.0] and pd.isna(history["y"].iloc[2])  # blank: missing, as the job
-    point = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                               "input.time_column=day", "input.target_column=sales", "input.options={sep: ';'}"])
-    (tmp_path / "input.csv").write_text("store;day;sales\na;2024-01-01;1.5\na;2024-01-02; \n")
-    assert pd.isna(explore.load_history(point.to_dict(), {"store": "a"})["y"].iloc[1])  # it raised on " "
-
-
-def test_a_time_column_typed_as_dates_is_read_as_midnights(tmp_path):
-    import datetime as dt
-
-    # parquet and Delta give a date column to pandas as date objects, not text
-    pd.DataFrame({"store": ["a", "a"], "day": [dt.date(2024, 1, 2), dt.date(2024, 1, 1)], "sales": [2.0, 1.0]}
-                 ).to_parquet(tmp_path / "input.parquet")
-    config = load_config(None, [f"input.path={tmp_path / 'input.parquet'}", "input.format=parquet",
-                                "input.key_columns=[store]", "input.time_column=day", "input.target_column=sales"])
-    history = explore.load_history(config.to_dict(), {"store": "a"})
-    assert history["ds"].tolist() == list(pd.date_range("2024-01-01", periods=2, freq="D"))
-    assert history["y"].tolist() == [1.0, 2.0]
-
-
-def test_local_input_files_changed_since_the_run_are_warned_about(tmp_path, caplog):
-    import hashlib
-
-    path = tmp_path / "input.csv"
-    path.write_text("store,day,sales\na,2024-01-01,1\na,2024-01-02,2\n")
-    config = load_config(None, [f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
-                                "input.target_column=sales"]).to_dict()
-    as_run = hashlib.sha256(path.read_bytes()).hexdigest()  # the run's data_version: the file's content hash
-    explore.load_history(config, {"store": "a"}, data_version=as_run)
-    assert "has changed" not in caplog.text
-    path.write_text("store,day,sales\na,2024-01-01,1\na,2024-01-02,20\n")
-    assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [1, 20]
-    assert f"input {path} has changed since the run read it" in caplog.text and as_run in caplog.text
-
-    # a folder: its data files in order, not the ones Spark leaves out (_SUCCESS, .crc, _temporary)
-    folder = tmp_path / "parts"
-    for name, shop in (("part-1.parquet", "b"), ("part-0.parquet", "a")):
-        (folder / "day=2024-01-01").mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"store": [shop], "sales": [1.0]}).to_parquet(folder / "day=2024-01-01" / name)
-    (folder / "_SUCCESS").write_text("")
-    (folder / "day=2024-01-01" / ".part-0.parquet.crc").write_text("x")
-    (folder / "_temporary").mkdir()
-    (folder / "_temporary" / "part-9.parquet").write_text("x")
-    parts = sorted((folder / "day=2024-01-01").glob("part-*"))
-    as_run = hashlib.sha256(b"".join(part.read_bytes() for part in parts)).hexdigest()
-    config = load_config(None, [f"input.path={folder}", "input.format=parquet", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales"]).to_dict()
-    caplog.clear()
-    assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [1.0]
-    assert "has changed" not in caplog.text
-    pd.DataFrame({"store": ["a"], "sales": [2.0]}).to_parquet(parts[0])  # one data file rewritten
-    assert explore.load_history(config, {"store": "a"}, data_version=as_run)["y"].tolist() == [2.0]
-    assert f"input {folder} has changed since the run read it" in caplog.text
 
 
 def test_a_parquet_tables_older_int96_times_and_newer_utc_times_read_alike(tmp_path):
@@ -176,7 +43,7 @@ def test_a_parquet_tables_older_int96_times_and_newer_utc_times_read_alike(tmp_p
         stamp = midnight.value if int96 else midnight.value // 1000
         pq.write_table(pa.table({"store": ["a"], "ds": pa.array([stamp], kind)}), folder / "part-0.parquet",
                        use_deprecated_int96_timestamps=int96)
-    rows = explore.read_series(tmp_path / "forecasts", {"store": "a"}, fmt="parquet")
+    rows = table_reads.read_series(tmp_path / "forecasts", {"store": "a"}, fmt="parquet")
     assert rows["ds"].dtype == "datetime64[ns]" and rows["ds"].tolist() == [midnight, midnight]
     # the partition folders' run dates as dates, as a Delta table gives them (text matched no date)
     assert sorted(rows["run_date"]) == [dt.date(2024, 1, 1), dt.date(2024, 1, 8)]
@@ -187,28 +54,6 @@ def test_a_missing_file_store_is_not_found_and_not_created(tmp_path):
     with pytest.raises(LookupError, match=f"no MLflow store at {store}"):
         explore.latest_job_run(store.as_uri(), "many-model-forecasting")
     assert not store.exists()
-
-
-def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
-    from deltalake import DeltaTable, write_deltalake
-
-    path = tmp_path / "sales"
-    rows = pd.DataFrame({"store": ["a"], "day": ["2024-01-01"], "sales": [1.0]})
-    write_deltalake(str(path), rows)
-    write_deltalake(str(path), rows.assign(sales=99.0), mode="overwrite")  # version 1, written after the run
-    settings = [f"input.path={path}", "input.format=delta", "input.key_columns=[store]", "input.time_column=day",
-                "input.target_column=sales"]
-    config = load_config(None, settings).to_dict()
-    assert explore.load_history(config, {"store": "a"}, data_version="0")["y"].tolist() == [1.0]  # the run's tag
-    assert explore.load_history(config, {"store": "a"})["y"].tolist() == [99.0]  # no run: the latest
-    pinned = load_config(None, [*settings, "input.options.versionAsOf=0"]).to_dict()
-    assert explore.load_history(pinned, {"store": "a"})["y"].tolist() == [1.0]
-    first_commit = DeltaTable(str(path)).history()[-1]["timestamp"]  # ms since the epoch, UTC
-    at = pd.Timestamp(first_commit, unit="ms").strftime("%Y-%m-%d %H:%M:%S.%f")  # as a config writes it
-    by_time = load_config(None, [*settings, f"input.options.timestampAsOf={at}"]).to_dict()
-    assert explore.load_history(by_time, {"store": "a"})["y"].tolist() == [1.0]
-    # a file input's data_version is a content hash, not a Delta version
-    assert explore.load_history(config, {"store": "a"}, data_version="3f2a9c")["y"].tolist() == [99.0]
 
 
 @pytest.mark.parametrize("fmt", ["delta", "parquet"])
@@ -226,11 +71,11 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     path = tmp_path / "input"
     if fmt == "delta":
         write_deltalake(str(path), rows)
-        table = explore.read_table(path)
+        table = table_reads.read_table(path)
     else:  # as Spark writes it: no pandas metadata to restore the type from
         pq.write_table(rows, path.with_suffix(".parquet"))
         path = path.with_suffix(".parquet")
-        table = explore.read_series(path, {"item": "2"}, fmt="parquet")
+        table = table_reads.read_series(path, {"item": "2"}, fmt="parquet")
     item = table.loc[table["day"] == "2024-01-02", "item"].iloc[0]
     assert tracking.key_text(item) == "2"
 
@@ -270,31 +115,6 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     assert ours[f"tags.{tracking.PARENT_TAG}"].tolist() == [current]
 
 
-def test_the_history_stops_at_the_end_of_the_run_date_as_the_jobs_did(tmp_path):
-    # a backfill: the input has grown since the run date, which the job's history ended with
-    (tmp_path / "input.csv").write_text(
-        "store,hour,sales\n"
-        "a,2024-01-02T23:00:00Z,1\n"
-        "a,2024-01-03T00:30:00+01:00,2\n"  # 23:30 UTC on the run date: the job's session reads UTC
-        "a,2024-01-03T00:00:00Z,3\n"
-        "a,2024-01-05T00:00:00Z,4\n"
-    )
-    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=hour", "input.target_column=sales"]).to_dict()
-    assert explore.load_history(config, {"store": "a"}, run_date="2024-01-02")["y"].tolist() == [1, 2]
-    assert explore.load_history(config, {"store": "a"})["y"].tolist() == [1, 2, 3, 4]
-
-
-def test_a_relative_input_path_is_read_from_the_folder_the_job_ran_in(tmp_path, monkeypatch):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "sales.csv").write_text("store,day,sales\na,2024-01-01,5\n")
-    config = load_config(None, ["input.path=data/sales.csv", "input.key_columns=[store]", "input.time_column=day",
-                                "input.target_column=sales"]).to_dict()
-    (tmp_path / "notebooks").mkdir()
-    monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter starts the notebook
-    assert explore.load_history(config, {"store": "a"}, folder=tmp_path)["y"].tolist() == [5]
-
-
 def _job_run(run_id: str, output_path: str = "/data/forecasts", **tags):
     tags = {"run_date": "2024-01-02", "output_path": output_path, **tags}
     return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(tags=tags, params={}))
@@ -307,23 +127,23 @@ def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path)
     rows = pd.DataFrame({"store": ["a", "b", "a"], "run_date": ["2024-01-02"] * 3, "job_run_id": ["r1", "r1", "r2"],
                          "history_end": pd.to_datetime(["2024-01-02"] * 3, utc=True)})
     write_deltalake(str(path), rows, partition_by=["run_date"])
-    mine = explore.job_rows(path, _job_run("r2"))
+    mine = table_reads.job_rows(path, _job_run("r2"))
     assert mine["store"].tolist() == ["a"] and mine["job_run_id"].tolist() == ["r2"]
     assert mine["history_end"].dtype == "datetime64[ns]"  # as read_table gives times
 
     # its tables are elsewhere: another config's run in the same experiment, on the same date
     with pytest.raises(LookupError, match=r"no rows of job run r3 \(run date 2024-01-02\) in .*series_results: "
                                           r"it wrote its tables to /data/forecasts\. Read the tables there"):
-        explore.job_rows(path, _job_run("r3"))
+        table_reads.job_rows(path, _job_run("r3"))
     with pytest.raises(LookupError, match="it wrote its tables to output, relative to the folder it ran in"):
-        explore.job_rows(path, _job_run("r3", "output"))
+        table_reads.job_rows(path, _job_run("r3", "output"))
     # an earlier run of the date, whose rows a rerun replaced
     with pytest.raises(LookupError, match=r"no rows of job run r0 .*: the later run r2 of that date replaced them"):
-        explore.job_rows(path, _job_run("r0", str(tmp_path), superseded_by="r2"))
+        table_reads.job_rows(path, _job_run("r0", str(tmp_path), superseded_by="r2"))
     # FORECAST_OUTPUT pointing where no table is: the same answer, not deltalake's own error
     with pytest.raises(LookupError, match=r"no table, so no rows of job run r3 .* in .*nowhere/series_results: "
                                           r"it wrote its tables to /data/forecasts\. Read the tables there"):
-        explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3"))
+        table_reads.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3"))
 
 
 def test_a_replaced_runs_rows_are_read_from_the_version_its_commit_names(tmp_path, caplog):
@@ -339,18 +159,18 @@ def test_a_replaced_runs_rows_are_read_from_the_version_its_commit_names(tmp_pat
     write(pd.DataFrame({"store": ["a"], "run_date": ["2024-01-02"], "job_run_id": ["r2"]}), '{"job_run_id": "r2"}',
           mode="overwrite")  # the rerun of the date
     write(pd.DataFrame({"store": ["b"], "run_date": ["2024-01-09"], "job_run_id": ["r3"]}), "another writer's text")
-    assert [explore.version_written_by(path, run) for run in ("r1", "r2", "r3")] == [0, 1, None]
+    assert [table_reads.version_written_by(path, run) for run in ("r1", "r2", "r3")] == [0, 1, None]
 
-    replaced = explore.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
+    replaced = table_reads.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
     assert replaced["job_run_id"].tolist() == ["r1"]
     assert "the rows of job run r1 in" in caplog.text and "replaced by the later run r2: these are from version 0" \
         in caplog.text
-    assert explore.job_rows(path, _job_run("r2"))["job_run_id"].tolist() == ["r2"]
+    assert table_reads.job_rows(path, _job_run("r2"))["job_run_id"].tolist() == ["r2"]
 
     DeltaTable(str(path)).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
     with pytest.raises(LookupError, match=r"the later run r2 of that date replaced them \(version 0, which it wrote, "
                                           r"cannot be read: .*VACUUM removes old versions' files\)"):
-        explore.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
+        table_reads.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"))
 
 
 def test_a_runs_overview_is_read_from_its_parent_run_and_an_older_run_has_none(tmp_path):
@@ -444,7 +264,7 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
         _notebook_namespace()
 
 
-def test_the_latest_job_run_is_the_latest_finished_one(tmp_path):
+def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):
     store = str(tmp_path / "mlruns")
     tracker = tracking.client(store)
     experiment = tracker.create_experiment("forecasting")
@@ -460,8 +280,14 @@ def test_the_latest_job_run_is_the_latest_finished_one(tmp_path):
     tracker.set_tag(finished.info.run_id, tracking.OUTPUT_PATH_TAG, "/data/mine")
     assert explore.latest_job_run(store, "forecasting").info.run_id == other.info.run_id
     assert explore.latest_job_run(store, "forecasting", output="/data/mine").info.run_id == finished.info.run_id
-    with pytest.raises(LookupError, match="wrote its tables to /data/elsewhere: the latest wrote to /data/other"):
+    with pytest.raises(LookupError, match="no finished train_forecast run in experiment 'forecasting' wrote its tables to "
+                                          "/data/elsewhere: the latest wrote to /data/other"):
         explore.latest_job_run(store, "forecasting", output="/data/elsewhere")
+    # an output whose runs are older than those looked through: said, not just "no run"
+    monkeypatch.setattr(explore, "OUTPUT_SEARCH_RUNS", 1)
+    with pytest.raises(LookupError, match="no finished train_forecast run of the newest 1 in experiment 'forecasting' wrote "
+                                          "its tables to /data/mine"):
+        explore.latest_job_run(store, "forecasting", output="/data/mine")
 
 
 def test_a_time_without_a_zone_picks_the_delta_version_in_utc_whatever_the_machines_zone(tmp_path, monkeypatch):
@@ -476,31 +302,10 @@ def test_a_time_without_a_zone_picks_the_delta_version_in_utc_whatever_the_machi
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
     try:
-        assert explore.read_table(path, timestamp=at)["sales"].tolist() == [1.0]
+        assert table_reads.read_table(path, timestamp=at)["sales"].tolist() == [1.0]
     finally:
         monkeypatch.undo()
         time.tzset()
-
-
-def csv_config(path, *extra):
-    return load_config(None, [f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
-                              "input.target_column=sales", *extra]).to_dict()
-
-
-def test_an_input_path_given_as_a_file_uri_is_read_there_whatever_the_folder_the_job_ran_in(tmp_path):
-    (tmp_path / "input.csv").write_text("store,day,sales\na,2024-01-01,4\n")
-    config = csv_config((tmp_path / "input.csv").as_uri())
-    history = explore.load_history(config, {"store": "a"}, folder=tmp_path / "elsewhere")
-    assert history["y"].tolist() == [4.0]
-
-
-def test_a_key_with_doubled_quotes_and_a_delimiter_option_are_read_as_spark_reads_them(tmp_path):
-    (tmp_path / "quoted.csv").write_text('store,day,sales\n"say ""cheese""",2024-01-01,4\nb,2024-01-01,9\n')
-    history = explore.load_history(csv_config(tmp_path / "quoted.csv"), {"store": 'say "cheese"'})
-    assert history["y"].tolist() == [4.0]
-    (tmp_path / "semicolons.csv").write_text("store;day;sales\na;2024-01-01;4\n")
-    config = csv_config(tmp_path / "semicolons.csv", "input.options={delimiter: ';'}")  # Spark's other name of sep
-    assert explore.load_history(config, {"store": "a"})["y"].tolist() == [4.0]
 
 
 def test_a_runs_current_rows_are_read_without_saying_they_were_replaced(tmp_path, caplog):
@@ -511,14 +316,14 @@ def test_a_runs_current_rows_are_read_without_saying_they_were_replaced(tmp_path
         write_deltalake(str(path), pd.DataFrame({"store": [store], "run_date": [run_date], "job_run_id": [run]}),
                         mode="append", commit_properties=CommitProperties(
                             custom_metadata={"userMetadata": f'{{"job_run_id": "{run}"}}'}))
-    assert explore.job_rows(path, _job_run("r1"))["store"].tolist() == ["a"]
+    assert table_reads.job_rows(path, _job_run("r1"))["store"].tolist() == ["a"]
     assert "replaced" not in caplog.text
 
 
 def test_a_run_that_wrote_to_a_cluster_file_system_is_not_said_to_have_written_relative_to_its_folder(tmp_path):
     with pytest.raises(LookupError,
                        match=r"it wrote its tables to s3a://bucket/forecasts\. Read the tables there") as no:
-        explore.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3", "s3a://bucket/forecasts"))
+        table_reads.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3", "s3a://bucket/forecasts"))
     assert "relative" not in str(no.value)
 
 
@@ -580,8 +385,8 @@ def test_tables_are_read_without_deltalakes_scan_whose_threads_can_abort_the_pro
                     partition_by=["run_date"])
     for scan in ("to_pyarrow_table", "to_pyarrow_dataset", "to_pandas"):
         monkeypatch.setattr(DeltaTable, scan, lambda *args, **kwargs: pytest.fail("deltalake's scan was used"))
-    assert explore.read_table(path)["model"].tolist() == ["naive"]
-    assert explore.read_series(path, {"store": "a"})["model"].tolist() == ["naive"]
+    assert table_reads.read_table(path)["model"].tolist() == ["naive"]
+    assert table_reads.read_series(path, {"store": "a"})["model"].tolist() == ["naive"]
     pointer = {"models_table": path, "version": 0, "run_date": "2024-03-31", "format": "delta"}
     assert serving.read_models(pointer, ["store", "model"])["model"].tolist() == ["naive"]
     # a time key without a zone makes a table of Delta's third reader protocol: still its files
@@ -589,4 +394,4 @@ def test_tables_are_read_without_deltalakes_scan_whose_threads_can_abort_the_pro
     write_deltalake(with_times, pa.table({"cohort": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("us")),
                                           "status": ["ok"]}))
     assert DeltaTable(with_times).protocol().reader_features == ["timestampNtz"]
-    assert explore.read_table(with_times)["cohort"].tolist() == [pd.Timestamp("2024-01-01")]
+    assert table_reads.read_table(with_times)["cohort"].tolist() == [pd.Timestamp("2024-01-01")]

@@ -98,13 +98,11 @@ def test_questions_about_a_local_store_that_is_not_there_create_none(tmp_path, m
 
 
 def test_an_absolute_sqlite_store_is_found_where_its_uri_points(tmp_path):
-    from forecasting import explore
-
     database = tmp_path / "runs.db"
-    assert explore.missing_store(f"sqlite:///{database}") == str(database)  # four slashes: an absolute path
+    assert tracking.missing_store(f"sqlite:///{database}") == str(database)  # four slashes: an absolute path
     database.touch()
-    assert explore.missing_store(f"sqlite:///{database}") is None
-    assert explore.missing_store("sqlite:///:memory:") is None and explore.missing_store("http://host:5000") is None
+    assert tracking.missing_store(f"sqlite:///{database}") is None
+    assert tracking.missing_store("sqlite:///:memory:") is None and tracking.missing_store("http://host:5000") is None
 
 
 def test_a_job_name_that_names_no_job_is_a_wrong_call(capsys):

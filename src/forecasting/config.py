@@ -1,7 +1,8 @@
 """Job configuration: embedded defaults, layered YAML, ``--set`` overrides, validation.
 
 The dataclasses in ``config_schema`` are the schema, ``config_checks`` checks the
-values (``config_stores`` those that look at this machine: the tracking store, the output
+values (``config_reader_options`` input.options, ``config_frequency`` forecast.frequency,
+``config_stores`` those that look at this machine: the tracking store, the output
 folder); ``defaults.yaml`` holds every default value. Any error names the offending key, and it is raised before Spark starts.
 """
 from __future__ import annotations

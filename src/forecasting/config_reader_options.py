@@ -3,12 +3,11 @@ name Spark would ignore without a word, one the job's own reading contradicts, D
 time travel written as Delta reads it."""
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
 from typing import Any
 
-from forecasting.config_schema import JobConfig
+from forecasting.config_schema import TIME_TRAVEL_OPTIONS, JobConfig
 from forecasting.config_schema import require as _require
 
 # CSV reader options the job's own reading would ignore or contradict: it reads every column as text.
@@ -31,8 +30,8 @@ READER_OPTIONS = {
 
 
 def check_input_options(config: JobConfig) -> None:
-    """input.options (and spark.conf's values): names the reader knows, none the job's own
-    reading contradicts or Spark would take twice, Delta's pins well formed."""
+    """input.options: names the reader knows, none the job's own reading contradicts or
+    Spark would take twice, Delta's pins well formed."""
     inp = config.input
     _check_reader_option_names(inp.format, inp.options)
     if inp.format == "csv":
@@ -46,18 +45,11 @@ def check_input_options(config: JobConfig) -> None:
     twice = [names for names in spellings.values() if len(names) > 1]
     _require(not twice, "input.options", f"sets {' and '.join(twice[0]) if twice else ''}: Spark reads an option's "
              "name in any case, so one of them would be dropped without a word")
-    pinned = sorted(k for k in inp.options if k.lower() in ("versionasof", "timestampasof"))
+    pinned = sorted(k for k in inp.options if k.lower() in TIME_TRAVEL_OPTIONS)
     _require(not pinned or inp.format == "delta", "input.options",
              f"sets {pinned}, which pin a Delta table's version: input.format is {inp.format}, whose reader ignores them")
     _check_time_travel({k.lower(): (k, v) for k, v in inp.options.items()})
-    for section, entries in (("input.options", inp.options), ("spark.conf", config.spark.conf)):
-        for name, value in entries.items():
-            full, inner = name, value
-            while isinstance(inner, dict) and inner:  # YAML nested a dotted name: spark: {executor: ...}
-                full, inner = f"{full}.{next(iter(inner))}", next(iter(inner.values()))
-            how = f"write each setting's full name as one key, e.g. '{full}'" if full != name else "quote it"
-            _require(isinstance(value, (str, int, float, bool, dt.date)), f"{section}.{name}",
-                     f"is {value!r}, not text, a number, a time or true/false: {how}")
+
 
 
 def _check_reader_option_names(fmt: str, options: dict[str, Any]) -> None:

@@ -6,34 +6,22 @@ an analyst's laptop needs neither a JVM nor a cluster.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import yaml
 
 from forecasting import run_overview, tracking
-from forecasting.input_history import load_history, strftime_format
+from forecasting.input_history import load_history
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
-# the notebook's and docs' one import, for the tables and a series' input as well as the runs
-__all__ = ["missing_store", "job_runs", "latest_job_run", "series_runs", "run_config", "job_overview",
+# the notebook's and docs' import for runs, tables and a series' input alike
+__all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overview",
            "read_table", "read_series", "series_keys", "job_rows", "version_written_by",
-           "load_history", "strftime_format"]
+           "load_history"]
 
-
-def missing_store(tracking_uri: str) -> str | None:
-    """The path of a local MLflow store (a ``file:`` folder, a ``sqlite:`` file) that is
-    not there: MLflow would create an empty one, in whatever folder this was run in."""
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme == "file":
-        path = Path(unquote(parsed.path))
-        return None if path.is_dir() else str(path)
-    database = tracking.sqlite_file(tracking_uri)  # sqlite:///a.db is a.db, here; sqlite:////srv/a.db is /srv/a.db
-    if database is not None:
-        return None if database.is_file() else str(database)
-    return None
+# How many of an experiment's newest finished job runs latest_job_run looks through for one output's
+OUTPUT_SEARCH_RUNS = 500
 
 
 def job_runs(
@@ -41,7 +29,7 @@ def job_runs(
 ) -> list:
     """The newest parent runs (one per job run) in ``experiment``, newest first: of ``job``,
     or of every job (training, scoring, evaluation) when it is None."""
-    missing = missing_store(tracking_uri)
+    missing = tracking.missing_store(tracking_uri)
     if missing:
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
                           "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
@@ -64,17 +52,20 @@ def job_runs(
 def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB, output: str | None = None):
     """The newest finished parent run of ``job`` in ``experiment``; given ``output`` (an
     absolute folder), the newest that wrote its tables there, where configs share an
-    experiment (a run from before the output_path tag, 2026-12-02, may be any's)."""
-    runs = job_runs(tracking_uri, experiment, job, finished_only=True, max_results=1 if output is None else 500)
+    experiment (a run from before the output_path tag, 2026-12-02, may be any's), among
+    the experiment's newest ``OUTPUT_SEARCH_RUNS`` finished runs of the job."""
+    runs = job_runs(tracking_uri, experiment, job, finished_only=True,
+                    max_results=1 if output is None else OUTPUT_SEARCH_RUNS)
     if not runs:
         raise LookupError(f"no finished {job} run in experiment {experiment!r}")
     if output is None:
         return runs[0]
     mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG, output) == output]
     if not mine:
-        raise LookupError(f"no finished {job} run in experiment {experiment!r} wrote its tables to {output}: the "
-                          f"latest wrote to {tracking.run_output(runs[0])} (in the notebook: set FORECAST_OUTPUT to "
-                          "that folder)")
+        among = f" of the newest {len(runs)}" if len(runs) == OUTPUT_SEARCH_RUNS else ""
+        raise LookupError(f"no finished {job} run{among} in experiment {experiment!r} wrote its tables to {output}: "
+                          f"the latest wrote to {tracking.run_output(runs[0])} (in the notebook: set FORECAST_OUTPUT "
+                          "to that folder)")
     return mine[0]
 
 
@@ -102,7 +93,7 @@ def run_config(tracking_uri: str, run_id: str) -> dict:
     """The resolved configuration a job run used."""
     import mlflow
 
-    tracking.client(tracking_uri)
+    tracking.client(tracking_uri)  # points MLflow's own calls (load_text) at this store
     return yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config/resolved.yaml"))
 
 

@@ -1,5 +1,7 @@
-"""One series' input rows read as the job read them, without Spark: for a notebook
-that puts a past forecast beside the history its model saw."""
+"""One series' input rows read as the job read them, without Spark: the raw rows,
+before cleaning (duplicates summed, gaps filled, times put on the frequency's grid).
+The history a model was fitted on, after cleaning, is in its models table
+(``model_store.fitted_history``)."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +15,7 @@ from forecasting import lineage, tracking
 from forecasting.config import SAMPLE_INPUT
 from forecasting.periods import end_of_day
 from forecasting.sample_data import make_sample_sales
-from forecasting.table_reads import read_table, to_pandas
+from forecasting.table_reads import arrow_to_pandas, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +40,7 @@ def load_history(
     if source["path"] == SAMPLE_INPUT:
         frame = make_sample_sales()
     elif source["format"] == "csv":
-        escape = options.get("escape", '"')  # as forecasting.io reads it
-        frame = pd.read_csv(source["path"], dtype=str, sep=options.get("sep", options.get("delimiter", ",")),
-                            quotechar=options.get("quote", '"'), doublequote=escape == '"',
-                            escapechar=None if escape == '"' else escape)
+        frame = _read_csv(source["path"], options)
     elif source["format"] == "delta":
         pinned = data_version if data_version and data_version.isdigit() else options.get("versionasof")
         frame = read_table(source["path"], version=None if pinned is None else int(pinned),
@@ -49,7 +48,7 @@ def load_history(
     elif source["format"] == "parquet":
         import pyarrow.parquet as pq
 
-        frame = to_pandas(pq.read_table(source["path"]))  # a Spark-written file has no pandas metadata
+        frame = arrow_to_pandas(pq.read_table(source["path"]))  # a Spark-written file has no pandas metadata
     else:
         raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
     if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
@@ -75,23 +74,51 @@ def load_history(
         y = y.str.strip().replace("", None)
         if source.get("decimal_separator") == ",":
             y = y.str.replace(",", ".", regex=False)
-    history = history.assign(ds=ds, y=pd.to_numeric(y).astype("float64"))  # the job models doubles
+    # the job models doubles; text that is no number it reads as a missing value
+    history = history.assign(ds=ds, y=pd.to_numeric(y, errors="coerce").astype("float64"))
     history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:
         history = history[history["ds"] < end_of_day(run_date)]  # the job's cut: pipeline.as_of_cut
     return history.sort_values("ds")
 
 
-def _warn_if_changed(path: str, data_version: str) -> None:
-    """Warn when local input files no longer hash to the run's ``data_version``
-    (``lineage.files_digest``, over the files Spark reads: none whose name starts
-    with _ or .)."""
+def _read_csv(path: str, options: dict[str, Any]) -> pd.DataFrame:
+    """A CSV input's rows, every column as text, read with the options Spark's reader
+    takes (``options``' names in lower case) as ``forecasting.io`` sets them: its
+    separator, quote, escape, encoding and null text; a folder's files one by one."""
+    escape = options.get("escape", '"')
+    null_text = options.get("nullvalue", "")
+    settings = dict(dtype=str, sep=options.get("sep", options.get("delimiter", ",")),
+                    quotechar=options.get("quote", '"'), doublequote=escape == '"',
+                    escapechar=None if escape == '"' else escape,
+                    encoding=options.get("encoding", options.get("charset", "utf-8")),
+                    # only Spark's null text is a null: pandas' own list would make a key "NA" (Namibia) one
+                    keep_default_na=False, na_values=[null_text] if null_text == "" else ["", null_text])
+    files = _local_files(path)
+    if files is None:
+        return pd.read_csv(path, **settings)
+    if not files:
+        raise FileNotFoundError(f"no input file at {path}")
+    return pd.concat([pd.read_csv(found, **settings) for found in files], ignore_index=True)
+
+
+def _local_files(path: str) -> list[Path] | None:
+    """The files Spark reads at a local input path (a file, or a folder's files but
+    those whose name starts with _ or .), None for a remote store."""
     if urlparse(path).scheme not in ("", "file"):
-        return  # hashed by path, size and modification time, through Hadoop
+        return None
     root = Path(unquote(urlparse(path).path)).expanduser()
-    files = [root] if root.is_file() else sorted(
+    return [root] if root.is_file() else sorted(
         found for found in root.rglob("*")
         if found.is_file() and not any(part.startswith(("_", ".")) for part in found.relative_to(root).parts))
+
+
+def _warn_if_changed(path: str, data_version: str) -> None:
+    """Warn when local input files no longer hash to the run's ``data_version``
+    (``lineage.files_digest``, over the files Spark reads)."""
+    files = _local_files(path)
+    if files is None:
+        return  # hashed by path, size and modification time, through Hadoop
     _, digest = lineage.files_digest(None, [found.resolve().as_uri() for found in files])
     if digest != data_version:
         logger.warning("input %s has changed since the run read it (its content hash is now %s, the run's "

@@ -1,7 +1,8 @@
 """Everyday questions about past runs, answered from MLflow and the output tables.
 
-``python -m forecasting`` prints these answers. They read through the notebook
-helpers of ``forecasting.explore``: no Spark session, no JVM.
+``python -m forecasting`` prints these answers. They read MLflow through
+``forecasting.explore`` and the tables through ``forecasting.table_reads``, as the
+notebook does: no Spark session, no JVM.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import explore, forecast_change, tables, tracking
+from forecasting import explore, forecast_change, table_reads, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri
 from forecasting.model import FORECAST_COLUMNS
@@ -36,7 +37,7 @@ def existing_store(config: JobConfig) -> str:
     """The config's tracking URI. A local store that is not there is not found: MLflow
     would create an empty one, in whatever folder this was run in."""
     uri = tracking.resolve_uri(config.tracking.uri)
-    missing = explore.missing_store(uri)
+    missing = tracking.missing_store(uri)
     if missing:
         raise NotFound(
             f"no MLflow store at {missing}: run this in the folder the job ran in, "
@@ -216,7 +217,7 @@ def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        rows = explore.read_series(path, keys, fmt)
+        rows = table_reads.read_series(path, keys, fmt)
     except (TableNotFoundError, FileNotFoundError):
         other = "parquet" if fmt == "delta" else "delta"
         raise NotFound(f"no {fmt} table at {path}: has a job written there with this config? (for a job writing "
@@ -235,7 +236,7 @@ def _similar(path: str, keys: dict[str, str], fmt: str) -> str:
     """The table's series a mistyped one most likely meant (another case, a letter off), as
     the not-found message's end; "" where none is close."""
     try:  # compared by their values alone: the column names they share would make any two alike
-        known = {"/".join(series.values()): describe(series) for series in explore.series_keys(path, list(keys), fmt)}
+        known = {"/".join(series.values()): describe(series) for series in table_reads.series_keys(path, list(keys), fmt)}
     except Exception as err:  # only a hint: the answer stays "not found"
         logger.debug("could not list the series of %s: %s", path, err)
         return ""

@@ -1,8 +1,11 @@
-"""Reading the job's output tables without Spark: a table as of a version or a time,
-one series' rows, the rows one job run wrote, as Spark's readers would give them.
+"""Tables read without Spark, as Spark's readers would give them: the job's output
+tables (a Delta table as of a version or a time, the rows one job run wrote, one
+series' rows of a Delta or parquet table), and a Delta or parquet input for
+``input_history``.
 
-Delta tables are read with the ``deltalake`` package (its log) and pyarrow (its files);
-parquet tables with pyarrow alone.
+Delta tables are read with the ``deltalake`` package (its log) and pyarrow (its files),
+parquet with pyarrow alone. ``read_table``, ``job_rows`` and ``version_written_by`` read
+Delta; ``read_series`` and ``series_keys`` either.
 """
 from __future__ import annotations
 
@@ -15,6 +18,10 @@ import pandas as pd
 from forecasting import delta_files, tracking
 
 logger = logging.getLogger(__name__)
+
+# pandas' nullable integer type for each of Arrow's integer types
+_NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+                      "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
 
 
 def job_rows(path: str | Path, job) -> pd.DataFrame:
@@ -29,19 +36,19 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
 
     run_id = job.info.run_id
     try:
-        table, found = DeltaTable(str(path)), "no rows"
-        frame = _from_arrow(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
+        table, absence = DeltaTable(str(path)), "no rows"
+        frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
     except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
-        table, frame, found = None, pd.DataFrame(), "no table, so no rows"
+        table, frame, absence = None, pd.DataFrame(), "no table, so no rows"
     tags = job.data.tags
     written = version_written_by(table, run_id) if frame.empty and table is not None else None
     gone = ""
     if written is not None:
         try:
             table.load_as_version(written)
-            frame = _from_arrow(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
+            frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
         except (OSError, DeltaError) as err:  # VACUUM removed that version's files
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__  # deltalake's run on
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__  # deltalake's messages run on for lines
             gone = f" (version {written}, which it wrote, cannot be read: {first}; VACUUM removes old versions' files)"
         else:
             logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
@@ -57,7 +64,7 @@ def job_rows(path: str | Path, job) -> pd.DataFrame:
             relative = not (Path(written_to).is_absolute() or "://" in written_to)
             why = (f"it wrote its tables to {written_to}{', relative to the folder it ran in' if relative else ''}. "
                    "Read the tables there (in the notebook: set FORECAST_OUTPUT to that folder)")
-        raise LookupError(f"{found} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: "
+        raise LookupError(f"{absence} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: "
                           f"{why}{gone}")
     return frame
 
@@ -92,13 +99,13 @@ def read_table(path: str | Path, version: int | None = None, timestamp: str | No
     if timestamp is not None:
         at = pd.Timestamp(timestamp)
         table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
-    return _from_arrow(delta_files.dataset(table).to_table())
+    return _as_spark_reads(delta_files.dataset(table).to_table())
 
 
-def _from_arrow(table) -> pd.DataFrame:
+def _as_spark_reads(table) -> pd.DataFrame:
     """An Arrow table of an output table as ``read_table`` gives it: integers as in
-    ``to_pandas``, times in UTC without a zone, in nanoseconds."""
-    frame = to_pandas(table)
+    ``arrow_to_pandas``, times in UTC without a zone, in nanoseconds."""
+    frame = arrow_to_pandas(table)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             frame[column] = frame[column].dt.tz_convert(None)
@@ -107,7 +114,7 @@ def _from_arrow(table) -> pd.DataFrame:
     return frame
 
 
-def to_pandas(table) -> pd.DataFrame:
+def arrow_to_pandas(table) -> pd.DataFrame:
     """An Arrow table as pandas, an integer column holding a null as a nullable integer:
     pyarrow makes it float, where a key 2 reads "2.0", neither the tags' text nor the
     job's value. Columns without a null keep numpy's integers."""
@@ -122,10 +129,6 @@ def to_pandas(table) -> pd.DataFrame:
             # as the frame may have an index of its own (a parquet file written by pandas)
             frame[field.name] = column.to_pandas(types_mapper={field.type: nullable}.get).array
     return frame
-
-
-_NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
-                      "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
 
 
 def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> pd.DataFrame:
@@ -151,7 +154,7 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
             try:
                 match = field == _typed(text, dataset.schema.field(column).type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return _from_arrow(dataset.schema.empty_table())  # no value of the column's type reads so
+                return _as_spark_reads(dataset.schema.empty_table())  # no value of the column's type reads so
         condition = match if condition is None else condition & match
     table = dataset.to_table(filter=condition)
     at = table.schema.get_field_index("run_date")
@@ -161,7 +164,7 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
         table = table.set_column(at, "run_date", table["run_date"].cast(pa.date32()))
     # times as read_table gives them, whichever way a file stored them (a parquet table's
     # older dates as INT96, its newer in UTC)
-    return _from_arrow(table)
+    return _as_spark_reads(table)
 
 
 def _dataset(path: str | Path, fmt: str):

@@ -167,6 +167,19 @@ def sqlite_file(uri: str) -> Path | None:
     return Path(unquote(parsed.path[1:]))
 
 
+def missing_store(tracking_uri: str) -> str | None:
+    """The path of a local MLflow store (a ``file:`` folder, a ``sqlite:`` file) that is
+    not there: MLflow would create an empty one, in whatever folder this was run in."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+        return None if path.is_dir() else str(path)
+    database = sqlite_file(tracking_uri)  # sqlite:///a.db is a.db, here; sqlite:////srv/a.db is /srv/a.db
+    if database is not None:
+        return None if database.is_file() else str(database)
+    return None
+
+
 def sqlite_artifact_root(uri: str) -> str | None:
     """Where a sqlite store keeps its runs' artifacts: ``mlartifacts`` beside the
     database (a relative one's too); None for other stores and an in-memory one."""
