@@ -679,3 +679,10 @@ def test_a_key_given_without_its_section_is_named_with_it():
         load_config(None, ["no_such_thing=1"])
     with pytest.raises(ConfigError, match=r"unknown config key 'delimiter'$"):  # like no key closely enough
         load_config(None, ["delimiter=;"])
+
+
+def test_a_delta_inputs_version_without_a_pin_is_the_run_dates_or_the_latest():
+    assert load_config(None, ["input.delta_as_of=latest"]).input.delta_as_of == "latest"
+    with pytest.raises(ConfigError, match=r"'input.delta_as_of' is 'yesterday': it must be one of \('run_date', "
+                                          r"'latest'\)"):
+        load_config(None, ["input.delta_as_of=yesterday"])

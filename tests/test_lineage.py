@@ -1,4 +1,5 @@
 """What a run records it was made from: input files, and code run from a packed zip."""
+import datetime as dt
 import hashlib
 import json
 import os
@@ -134,6 +135,46 @@ def test_a_delta_version_pinned_in_the_input_options_is_the_one_read_and_recorde
     with pytest.raises(io.InputError, match=f"cannot read input delta '{path}': .*DELTA_TIMESTAMP_GREATER_THAN_COMMIT"):
         io.read_input(spark, fast_config(f"input.path={path}", "input.format=delta",
                                          "input.options.timestampAsOf='2099-01-01'"))
+
+
+def test_a_backfill_reads_a_delta_input_as_it_stood_at_the_end_of_its_run_date(spark, fast_config, tmp_path):
+    """The data known then: a count an upstream load corrected later is not in a backfill
+    of an earlier date; the end of today's run date is still to come, so today reads
+    the latest."""
+    from forecasting.pipeline import read_checked_input
+
+    path = str(tmp_path / "sales")
+    schema = "store string, item string, date string, sales double"
+    spark.createDataFrame([("a", "x", "2024-01-01", 1.0)], schema).write.format("delta").save(path)
+    spark.createDataFrame([("a", "x", "2024-01-01", 5.0)], schema).write.format("delta").mode("overwrite").save(path)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    for version, days_ago in ((0, 10), (1, 3)):  # Delta dates a commit by its log file's time
+        noon = dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(12), tzinfo=dt.timezone.utc)
+        os.utime(Path(path) / "_delta_log" / f"{version:020d}.json", (noon.timestamp(), noon.timestamp()))
+    config = fast_config(f"input.path={path}", "input.format=delta")
+
+    def read(run_date, *settings):
+        checked = read_checked_input(spark, fast_config(f"input.path={path}", "input.format=delta", *settings),
+                                     str(run_date))
+        return checked.data_version, [row["y"] for row in checked.frame.collect()]
+
+    version, sales = read(today - dt.timedelta(days=5))
+    assert (version["delta_version"], version["latest_version"], sales) == (0, 1, [1.0])
+    said, is_warning = io.version_note(version)
+    assert not is_warning and "Delta version 0, of 1 now (input.delta_as_of: latest reads the latest" in said
+    assert read(today - dt.timedelta(days=3))[0]["delta_version"] == 1  # committed on the run date, before its end
+    assert io.version_note(read(today - dt.timedelta(days=3))[0]) is None  # the latest: nothing to say
+    assert read(today) == ({"source": path, "format": "delta", "delta_version": 1}, [5.0])
+    assert read(today - dt.timedelta(days=5), "input.delta_as_of=latest") == (
+        {"source": path, "format": "delta", "delta_version": 1}, [5.0])
+    # pinned by the options: those win
+    assert read(today - dt.timedelta(days=5), "input.options.versionAsOf=1")[0]["delta_version"] == 1
+    # a table created after the run date: its latest, with a warning that corrections are in
+    version, sales = read(today - dt.timedelta(days=20))
+    assert (version["delta_version"], version["as_of_found"], sales) == (1, False, [5.0])
+    said, is_warning = io.version_note(version)
+    assert is_warning and "has no version committed before the run date's end" in said
+    assert config.input.delta_as_of == "run_date"  # the default
 
 
 def test_files_given_as_written_or_percent_encoded_hash_alike(tmp_path):

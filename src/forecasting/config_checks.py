@@ -2,6 +2,7 @@
 error names the key to fix, before Spark starts."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
 import posixpath
@@ -11,6 +12,7 @@ from typing import Any
 from forecasting.config_schema import (
     CANDIDATES,
     CLEANING_CHOICES,
+    DELTA_AS_OF,
     DISTRIBUTIONS,
     FALLBACKS,
     GROWTHS,
@@ -56,6 +58,7 @@ def validate(config: JobConfig) -> None:
     """Checks of values that types alone cannot express, section by section."""
     _check_input(config)
     check_input_options(config)
+    _check_setting_values(config)
     _check_forecast(config)
     _check_model(config)
     _check_tuning(config)
@@ -79,6 +82,8 @@ def _check_input(config: JobConfig) -> None:
     # Spark reads yy as 2000-2099: 85 would be 2085, cut off as after the run date without a word
     _require(inp.time_format is None or re.search(r"(?<![y'])yy(?!y)", inp.time_format) is None, "input.time_format",
              f"is {inp.time_format!r}: a two-digit year (yy) reads as 2000-2099; write yyyy, or convert the years")
+    _require(inp.delta_as_of in DELTA_AS_OF, "input.delta_as_of", f"is {inp.delta_as_of!r}: it must be one of "
+             f"{DELTA_AS_OF} (a Delta input as it stood at the end of the run date, or its latest version)")
     _require(inp.decimal_separator in (".", ","), "input.decimal_separator",
              f"is {inp.decimal_separator!r}: a target's text has its decimals after '.' or ','")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
@@ -98,6 +103,19 @@ def _check_input(config: JobConfig) -> None:
             _require(bool(name.strip()), key, "must name a column, not be blank")
             _check_column_name(key, name, is_key=key == "input.key_columns",
                                delta_output=config.output.format == "delta")
+
+
+def _check_setting_values(config: JobConfig) -> None:
+    """input.options and spark.conf hand each value to Spark as text: a YAML mapping
+    there is a dotted name nested by mistake."""
+    for section, entries in (("input.options", config.input.options), ("spark.conf", config.spark.conf)):
+        for name, value in entries.items():
+            full, inner = name, value
+            while isinstance(inner, dict) and inner:  # YAML nested a dotted name: spark: {executor: ...}
+                full, inner = f"{full}.{next(iter(inner))}", next(iter(inner.values()))
+            how = f"write each setting's full name as one key, e.g. '{full}'" if full != name else "quote it"
+            _require(isinstance(value, (str, int, float, bool, dt.date)), f"{section}.{name}",
+                     f"is {value!r}, not text, a number, a time or true/false: {how}")
 
 
 def _check_forecast(config: JobConfig) -> None:

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 SAMPLE_INPUT = "sample"
+# Delta's reader options that choose a table version (compared in lower case).
+TIME_TRAVEL_OPTIONS = ("versionasof", "timestampasof")
 INPUT_FORMATS = ("csv", "parquet", "delta", "table")
+DELTA_AS_OF = ("run_date", "latest")
 OUTPUT_FORMATS = ("parquet", "delta")
 METRICS = ("mae", "rmse", "smape", "mase")
 CANDIDATES = ("prophet", "naive", "seasonal_naive", "weekly_naive", "drift", "ensemble")
@@ -79,6 +82,7 @@ class InputConfig:
     options: dict[str, Any]
     time_format: str | None  # a Spark datetime pattern for times in another form than ISO 8601
     decimal_separator: str  # of a target written as text: "." or ","
+    delta_as_of: str  # a Delta input's version without a pin: as it stood at the run date's end, or the latest
 
 
 @dataclass(frozen=True)

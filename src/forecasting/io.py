@@ -13,6 +13,7 @@ from pyspark.sql import types as T
 
 from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
+from forecasting.config_schema import TIME_TRAVEL_OPTIONS
 from forecasting.config_stores import local_path
 from forecasting.sample_data import make_sample_sales
 from forecasting.spark_session import settings_restored
@@ -67,8 +68,10 @@ def _refuse_nanosecond_times(path: str, options: dict) -> None:
                          "to_parquet(..., coerce_timestamps='us')")
 
 
-def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]:
-    """The raw input DataFrame and a description of its version for lineage."""
+def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = None) -> tuple[DataFrame, dict]:
+    """The raw input DataFrame and a description of its version for lineage. A Delta
+    input is read at one version (``lineage.delta_version``: for a past ``run_date``,
+    as it stood then)."""
     source = config.input
     if source.path == SAMPLE_INPUT:
         frame = make_sample_sales()
@@ -110,7 +113,7 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
             # The check, the counts and the training are separate Spark actions, each of
             # which would re-read the latest snapshot: a table written to mid-run would be
             # trained on other data than was checked and recorded. One version for all.
-            version = lineage.delta_version(spark, config)
+            version = lineage.delta_version(spark, config, run_date)
             df = _read_delta_at(spark, config, version["delta_version"])
     except (AnalysisException, IllegalArgumentException) as err:  # the files, or the reader's options
         message, hint = spark_message(err), ""
@@ -126,7 +129,9 @@ def read_input(spark: SparkSession, config: JobConfig) -> tuple[DataFrame, dict]
                 if "FOOTER" in complaint or "not a Parquet file" in complaint else "")
         raise InputError(f"cannot read input {source.format} '{source.path}': {complaint}{hint}") from None
     if delta:
-        logger.info("input: %s %s at Delta version %s", source.format, source.path, version["delta_version"])
+        logger.info("input: %s %s at Delta version %s%s", source.format, source.path, version["delta_version"],
+                    f", as it stood at the run date's end (the latest is {version['latest_version']})"
+                    if version.get("as_of_found") else "")
         return df, version
     if source.format == "table":
         version = {"source": source.path, "format": "table"}
@@ -181,9 +186,26 @@ def _read_delta_at(spark: SparkSession, config: JobConfig, version: int | None) 
         raise InputError(f"input '{source.path}' has no Delta version at or before "
                          f"input.options timestampAsOf {lineage.time_travel(config)['timestampasof']}")
     # the version replaces any timestampAsOf: Delta refuses both at once
-    options = {k: v for k, v in source.options.items() if k.lower() not in lineage.TIME_TRAVEL_OPTIONS}
+    options = {k: v for k, v in source.options.items() if k.lower() not in TIME_TRAVEL_OPTIONS}
     reader = spark.read.options(**reader_options(options)).option("versionAsOf", version)
     return reader.table(source.path) if source.format == "table" else reader.format("delta").load(source.path)
+
+
+def version_note(version: dict) -> tuple[str, bool] | None:
+    """What a run's summary says of a Delta input read for a past run date
+    (``lineage.delta_version``), and whether it is a warning: the version it stood at
+    then, where later versions exist; the latest, where the table has none that old."""
+    if "as_of" not in version:
+        return None
+    if not version["as_of_found"]:
+        return (f"the input's Delta table has no version committed before the run date's end ({version['as_of']} "
+                f"UTC): its latest, version {version['latest_version']}, was read, so this backfill's history "
+                "includes corrections made since (its rows after the run date are left out as ever)", True)
+    if version["delta_version"] == version["latest_version"]:
+        return None
+    return (f"the input was read as it stood at the run date's end: Delta version {version['delta_version']}, of "
+            f"{version['latest_version']} now (input.delta_as_of: latest reads the latest, with corrections made "
+            "since)", False)
 
 
 def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:

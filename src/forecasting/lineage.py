@@ -16,6 +16,8 @@ import pandas as pd
 
 import forecasting
 from forecasting.config import SAMPLE_INPUT, JobConfig
+from forecasting.config_schema import TIME_TRAVEL_OPTIONS
+from forecasting.periods import end_of_day
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +25,6 @@ PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "
 HASH_CHUNK = 1 << 20
 # Written into dist/forecasting.zip by scripts/package_job.sh: the commit it was built from.
 BUILD_FILE = "BUILD"
-# Delta's reader options that choose a table version (compared in lower case).
-TIME_TRAVEL_OPTIONS = ("versionasof", "timestampasof")
 
 
 @lru_cache(maxsize=1)
@@ -153,25 +153,36 @@ def latest_version(spark, path: str, table_format: str) -> int | None:
     return spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT 1").first()["version"]
 
 
-def delta_version(spark, config: JobConfig) -> dict:
+def delta_version(spark, config: JobConfig, run_date: str | None = None, now: pd.Timestamp | None = None) -> dict:
     """The Delta version the job reads (forecasting.io reads exactly this one): the one
-    input.options pins with versionAsOf, the last at or before its timestampAsOf, else
-    the latest; None when timestampAsOf is before the table's first version."""
+    input.options pins with versionAsOf, the last at or before its timestampAsOf; else,
+    for a run date that has ended (a backfill) and input.delta_as_of run_date, the last
+    committed before its end, ``as_of`` that end and ``latest_version`` the latest
+    (the latest where the table has no version that old); else the latest. None when
+    timestampAsOf is before the table's first version."""
+    from pyspark.sql import functions as F  # here: serving imports this module without Spark
+
     target = config.input.path
     name = target if config.input.format == "table" else delta_table_name(qualified(spark, target))
     pinned = time_travel(config)
+    described = {"source": target, "format": config.input.format}
     if "versionasof" in pinned:
-        version = int(pinned["versionasof"])
-    else:
-        history = spark.sql(f"DESCRIBE HISTORY {name}" + ("" if "timestampasof" in pinned else " LIMIT 1"))
-        if "timestampasof" in pinned:
-            from pyspark.sql import functions as F  # here: serving imports this module without Spark
-
-            at = F.lit(str(pinned["timestampasof"])).cast("timestamp")
-            history = history.where(F.col("timestamp") <= at).orderBy(F.col("version").desc())
-        latest = history.select("version").first()
-        version = None if latest is None else latest["version"]
-    return {"source": target, "format": config.input.format, "delta_version": version}
+        return {**described, "delta_version": int(pinned["versionasof"])}
+    if "timestampasof" in pinned:
+        at = F.lit(str(pinned["timestampasof"])).cast("timestamp")
+        first = (spark.sql(f"DESCRIBE HISTORY {name}").where(F.col("timestamp") <= at)
+                 .orderBy(F.col("version").desc()).select("version").first())
+        return {**described, "delta_version": None if first is None else first["version"]}
+    latest = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").select("version").first()["version"]
+    end = None if run_date is None else end_of_day(run_date)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
+    if config.input.delta_as_of != "run_date" or end is None or end > now:  # today's run: the latest
+        return {**described, "delta_version": latest}
+    # the session's times are UTC, as the run date's end is
+    then = (spark.sql(f"DESCRIBE HISTORY {name}").where(F.col("timestamp") < F.lit(end.isoformat()).cast("timestamp"))
+            .orderBy(F.col("version").desc()).select("version").first())
+    return {**described, "delta_version": latest if then is None else then["version"], "latest_version": latest,
+            "as_of": end.isoformat(), "as_of_found": then is not None}
 
 
 def to_json(data: dict) -> str:

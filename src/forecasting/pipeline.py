@@ -52,10 +52,18 @@ class CheckedInput:
 def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) -> CheckedInput:
     """Read the input, check it as a whole (InputError) and cut it at the run date."""
     with job_description(spark, "read and check the input"):
-        raw, data_version = io.read_input(spark, config)
+        raw, data_version = io.read_input(spark, config, run_date)
         counts = validation.check_input(raw, config, run_date)
     frame = validation.to_series_frame(raw, config)
     return CheckedInput(data_version, counts, frame, as_of_cut(frame, run_date))
+
+
+def say_input_version(summary: JobSummary, data_version: dict) -> None:
+    """The summary's line on a Delta input read as it stood at a past run date's end."""
+    said = io.version_note(data_version)
+    if said is not None:
+        text, is_warning = said
+        (summary.warn if is_warning else summary.inform)(text)
 
 
 def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: bool = False) -> JobSummary:
@@ -107,6 +115,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
         summary.warn(ahead)
+    say_input_version(summary, data_version)
     if evaluate:  # it writes no series_results
         summary.reasons_in = ("the status and reason tags of the child runs (filter: "
                               f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
