@@ -146,6 +146,54 @@ def test_a_job_runs_rows_are_its_own_not_another_runs_of_the_same_date(tmp_path)
         table_reads.job_rows(tmp_path / "nowhere" / "series_results", _job_run("r3"))
 
 
+def _parquet_table(path, rows: pd.DataFrame) -> None:
+    """A parquet output table as the job's Spark writes it: run_date folders, a _SUCCESS file."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    ds.write_dataset(pa.Table.from_pandas(rows, preserve_index=False), str(path), format="parquet",
+                     partitioning=["run_date"], partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore",
+                     basename_template=f"part-{rows['job_run_id'].iloc[0]}-{{i}}.parquet")
+    (path / "_SUCCESS").write_text("")
+
+
+def test_a_parquet_output_tables_rows_are_read_by_job_run_without_versions(tmp_path):
+    path = tmp_path / "series_results"
+    _parquet_table(path, pd.DataFrame({"store": ["a", "b"], "run_date": ["2024-01-02"] * 2, "job_run_id": ["r2"] * 2,
+                                       "history_end": pd.to_datetime(["2024-01-02"] * 2, utc=True)}))
+    _parquet_table(path, pd.DataFrame({"store": ["a"], "run_date": ["2024-01-09"], "job_run_id": ["r3"],
+                                       "history_end": pd.to_datetime(["2024-01-09"], utc=True)}))
+    mine = table_reads.job_rows(path, _job_run("r2"), "parquet")
+    assert sorted(mine["store"]) == ["a", "b"] and set(mine["job_run_id"]) == {"r2"}
+    assert mine["run_date"].tolist() == [dt.date(2024, 1, 2)] * 2  # a date, as Delta gives it, not the folder's text
+    assert mine["history_end"].dtype == "datetime64[ns]"
+    everything = table_reads.read_table(path, fmt="parquet")
+    assert sorted(everything["job_run_id"]) == ["r2", "r2", "r3"]
+    with pytest.raises(ValueError, match="a parquet table, which keeps no versions"):
+        table_reads.read_table(path, version=0, fmt="parquet")
+    # a run whose rows a rerun replaced: gone, and said why
+    with pytest.raises(LookupError, match=r"no rows of job run r1 .*: the later run r2 of that date replaced them "
+                                          r"\(a parquet table keeps no older versions\)"):
+        table_reads.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"), "parquet")
+    with pytest.raises(LookupError, match=r"no table, so no rows of job run r2 .* in .*nowhere"):
+        table_reads.job_rows(tmp_path / "nowhere", _job_run("r2"), "parquet")
+
+
+def test_a_delta_table_with_column_mapping_is_refused_with_how_to_read_it(spark, tmp_path):
+    """A column name with a space needs Delta's column mapping, which deltalake cannot read."""
+    path = str(tmp_path / "arrivals")
+    spark.sql(f"CREATE TABLE delta.`{path}` (`Hospital Name` string, day string, arrivals double) USING delta "
+              "TBLPROPERTIES ('delta.columnMapping.mode' = 'name')")
+    spark.sql(f"INSERT INTO delta.`{path}` VALUES ('St. Mary', '2024-01-01', 3.0)")
+    with pytest.raises(ValueError, match=r"cannot be read without Spark: .*ColumnMapping.*Read it with Spark"):
+        table_reads.read_table(path)
+    config = load_config(None, [f"input.path={path}", "input.format=delta", "input.key_columns=[Hospital Name]",
+                                "input.time_column=day", "input.target_column=arrivals",
+                                "output.format=parquet"]).to_dict()
+    with pytest.raises(ValueError, match="cannot be read without Spark"):  # the notebook shows the forecast alone
+        explore.load_history(config, {"Hospital Name": "St. Mary"})
+
+
 def test_a_replaced_runs_rows_are_read_from_the_version_its_commit_names(tmp_path, caplog):
     from deltalake import CommitProperties, DeltaTable, write_deltalake
 
@@ -199,7 +247,9 @@ def _notebook_namespace() -> dict:
     return namespace
 
 
-def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_its_run_date(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_its_run_date(tmp_path, monkeypatch,
+                                                                                             fmt):
     import yaml
     from deltalake import write_deltalake
 
@@ -210,7 +260,8 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     pd.DataFrame({"store": "a", "day": days.strftime("%Y-%m-%d"), "sales": range(1, 21)}).to_csv(
         tmp_path / "input.csv", index=False)
     config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",
-                                "input.time_column=day", "input.target_column=sales"]).to_dict()
+                                "input.time_column=day", "input.target_column=sales",
+                                f"output.format={fmt}"]).to_dict()
     uri, output, run_date = (tmp_path / "mlruns").as_uri(), tmp_path / "output", "2024-01-10"
     client = tracking.client(uri)
     experiment_id = client.create_experiment("many-model-forecasting")
@@ -234,10 +285,13 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     for run_id, level in ((earlier, 100.0), (latest, 200.0)):
         common = {"store": "a", "run_date": run_date, "job_run_id": run_id}
         result = {**common, "status": "ok", "model": "prophet", "cv_mae": 1.0, "cv_smape": level, "cv_mase": 0.5}
-        write_deltalake(str(output / "series_results"), pd.DataFrame([result]), mode="append")
         forecast = {**common, "ds": ahead, "yhat": level, "yhat_lower": level - 1, "yhat_upper": level + 1,
                     "source": "trained"}
-        write_deltalake(str(output / "forecasts"), pd.DataFrame(forecast), mode="append")
+        for name, rows in (("series_results", pd.DataFrame([result])), ("forecasts", pd.DataFrame(forecast))):
+            if fmt == "delta":
+                write_deltalake(str(output / name), rows, mode="append")
+            else:
+                _parquet_table(output / name, rows)
     monkeypatch.setenv("FORECAST_OUTPUT", str(output))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MPLBACKEND", "Agg")

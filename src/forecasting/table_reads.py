@@ -24,31 +24,41 @@ _NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64
                       "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
 
 
-def job_rows(path: str | Path, job) -> pd.DataFrame:
-    """The rows of a Delta table that the job run ``job`` (its MLflow parent run) wrote,
-    read as ``read_table`` reads them. A run date alone is no run: two configs sharing
-    an experiment and a date write to different folders. Rows a later run of the date
-    replaced are read from the version that wrote them (``version_written_by``), with a
-    warning. LookupError when the run has no rows here."""
+def job_rows(path: str | Path, job, fmt: str = "delta") -> pd.DataFrame:
+    """The rows of an output table (``output.format`` ``delta`` or ``parquet``) that the
+    job run ``job`` (its MLflow parent run) wrote, read as ``read_table`` reads them. A
+    run date alone is no run: two configs sharing an experiment and a date write to
+    different folders. In a Delta table, rows a later run of the date replaced are read
+    from the version that wrote them (``version_written_by``), with a warning; a parquet
+    table keeps no older versions. LookupError when the run has no rows here."""
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, TableNotFoundError
 
     run_id = job.info.run_id
-    try:
-        table, absence = DeltaTable(str(path)), "no rows"
-        frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
-    except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
-        table, frame, absence = None, pd.DataFrame(), "no table, so no rows"
+    table, absence, gone = None, "no rows", ""
+    if fmt == "parquet":
+        if Path(path).is_dir():
+            frame = _as_spark_reads(_dataset(path, fmt).to_table(filter=ds.field("job_run_id") == run_id))
+        else:
+            frame, absence = pd.DataFrame(), "no table, so no rows"
+        if frame.empty and job.data.tags.get(tracking.SUPERSEDED_TAG):
+            gone = " (a parquet table keeps no older versions)"
+    else:
+        try:
+            table = DeltaTable(str(path))
+            frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
+        except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
+            frame, absence = pd.DataFrame(), "no table, so no rows"
     tags = job.data.tags
     written = version_written_by(table, run_id) if frame.empty and table is not None else None
-    gone = ""
     if written is not None:
         try:
             table.load_as_version(written)
             frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
         except (OSError, DeltaError) as err:  # VACUUM removed that version's files
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__  # deltalake's messages run on for lines
+            # deltalake's messages run on for lines
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             gone = f" (version {written}, which it wrote, cannot be read: {first}; VACUUM removes old versions' files)"
         else:
             logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
@@ -87,24 +97,52 @@ def version_written_by(table, job_run_id: str) -> int | None:
     return None
 
 
-def read_table(path: str | Path, version: int | None = None, timestamp: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, version: int | None = None, timestamp: str | None = None,
+               fmt: str = "delta") -> pd.DataFrame:
     """A Delta table's rows (as of ``version``, or of the last version committed at or
     before ``timestamp``, as Spark's timestampAsOf; a time without a zone is UTC, as
-    the job's session reads it), its times in UTC without a zone and in nanoseconds, as
-    Spark gives them: deltalake gives zoned microseconds, which Prophet refuses (a
-    zone) or silently misreads (microseconds)."""
-    from deltalake import DeltaTable
-
-    table = DeltaTable(str(path), version=version)
+    the job's session reads it), or a parquet table's (``fmt``), its times in UTC
+    without a zone and in nanoseconds, as Spark gives them: deltalake gives zoned
+    microseconds, which Prophet refuses (a zone) or silently misreads (microseconds).
+    ValueError for a table deltalake cannot read (column mapping): Spark reads it."""
+    if fmt == "parquet":
+        if version is not None or timestamp is not None:
+            raise ValueError(f"{path} is a parquet table, which keeps no versions: read it without version or "
+                             "timestamp")
+        return _as_spark_reads(_dataset(path, fmt).to_table())
+    table = _delta_table(path, version)
     if timestamp is not None:
         at = pd.Timestamp(timestamp)
         table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
     return _as_spark_reads(delta_files.dataset(table).to_table())
 
 
+def _delta_table(path: str | Path, version: int | None = None):
+    """A ``deltalake.DeltaTable``; ValueError where its protocol asks for a reader
+    feature deltalake lacks (column mapping, which a column name with a space needs)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    try:
+        return DeltaTable(str(path), version=version)
+    except DeltaError as err:
+        if "Unsupported reader features" not in str(err):
+            raise
+        raise ValueError(f"the Delta table {path} cannot be read without Spark: {str(err).strip()} (the deltalake "
+                         "package lacks them). Read it with Spark: spark.read.format('delta').load(path), with "
+                         "option('versionAsOf', ...) for a version") from None
+
+
 def _as_spark_reads(table) -> pd.DataFrame:
     """An Arrow table of an output table as ``read_table`` gives it: integers as in
-    ``arrow_to_pandas``, times in UTC without a zone, in nanoseconds."""
+    ``arrow_to_pandas``, times in UTC without a zone, in nanoseconds, a parquet table's
+    run_date (a partition folder's text) a date, as Delta gives it."""
+    import pyarrow as pa
+
+    at = table.schema.get_field_index("run_date")
+    if at >= 0 and (pa.types.is_string(table.schema.field(at).type)
+                    or pa.types.is_large_string(table.schema.field(at).type)):
+        table = table.set_column(at, "run_date", table["run_date"].cast(pa.date32()))
     frame = arrow_to_pandas(table)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
@@ -157,11 +195,6 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
                 return _as_spark_reads(dataset.schema.empty_table())  # no value of the column's type reads so
         condition = match if condition is None else condition & match
     table = dataset.to_table(filter=condition)
-    at = table.schema.get_field_index("run_date")
-    if at >= 0 and (pa.types.is_string(table.schema.field(at).type)
-                    or pa.types.is_large_string(table.schema.field(at).type)):
-        # a parquet table's partition folder (run_date=2025-12-23) reads as text: a date, as Delta gives it
-        table = table.set_column(at, "run_date", table["run_date"].cast(pa.date32()))
     # times as read_table gives them, whichever way a file stored them (a parquet table's
     # older dates as INT96, its newer in UTC)
     return _as_spark_reads(table)
@@ -173,9 +206,7 @@ def _dataset(path: str | Path, fmt: str):
     import pyarrow.dataset as ds
 
     if fmt == "delta":
-        from deltalake import DeltaTable
-
-        return delta_files.dataset(DeltaTable(str(path)))
+        return delta_files.dataset(_delta_table(path))
     dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
     # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
     added = {}
