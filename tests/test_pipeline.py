@@ -435,6 +435,10 @@ def berlin_hours() -> pd.DataFrame:
 
 
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
+    from forecasting.series import _zero_forecast_notes
+
+    zero_forecast = _zero_forecast_notes(pd.Series([0.0] * 7), pd.Series([0.0, 1.0, 0.0, 2.0]), "smape",
+                                         {"seasonal_naive": {"mase": 0.7}, "prophet": {"mase": 0.6}}, "seasonal_naive")
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([
         ("ok", None, "{}", "96 duplicate timestamps merged (sum); several rows a period merged (24 on average) "
@@ -459,11 +463,13 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "sets no floor at 0)", "prophet", 0.5),
         ("ok", None, "{}", "the last 7 values are 0, where none of the 113 before were (since 2026-12-05 17:00): an "
          "outage, or a feed that stopped sending (zeros for no data)? Modelled as they are", "prophet", 0.5),
+        ("ok", None, "{}", "; ".join(zero_forecast), "seasonal_naive", 0.7),
+        ("failed", "x", None, "; ".join(zero_forecast), None, None),  # not modelled: not counted
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
-    assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1
+    assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -496,6 +502,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "cleaning.negative_values: drop leaves such values out",
         "1 series end in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
+        "1 modelled series are forecast 0 throughout, though their recent values are not (their data_notes say how "
+        "much they were): ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: mase "
+        "ranks by the scale of each series' changes",
         "1 series end in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), or values to check? They were modelled as they are"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
@@ -505,6 +514,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     said = [line for line in hourly.note.splitlines() if "run's start" in line or "still open" in line]
     assert len(said) == 2 and all(line.endswith(local) for line in said)  # hours: local times?
     assert not [line for line in noted.note.splitlines() if line.endswith(local)]  # not for days
+    by_mase = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, ["tuning.metric=mase"]), by_mase)
+    assert [line for line in by_mase.note.splitlines() if "forecast 0 throughout" in line][0].endswith(
+        "(their data_notes say how much they were): series mostly of zeros, whose likeliest value is 0?")
     staged = staged.limit(6)
     counted = run_report.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2

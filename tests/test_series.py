@@ -858,3 +858,24 @@ def test_the_search_space_can_choose_growth_and_seasonalities_over_the_model_set
     assert outcome.status == OK
     assert (outcome.best_params["growth"], outcome.best_params["weekly_seasonality"]) == ("flat", 2)
     assert outcome.model.growth == "flat" and outcome.model.seasonalities["weekly"]["fourier_order"] == 2
+
+
+def test_a_forecast_of_zeros_for_a_series_whose_recent_values_are_not_says_so_and_what_ranked_it(fast_config):
+    # low counts, a quiet last week: sMAPE scores seasonal_naive's zeros best, MASE Prophet's
+    rng = np.random.default_rng(3)
+    y = rng.poisson(0.35, 140).astype(float)
+    y[-7:] = 0
+    counts = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=140, freq="D"), "y": y})
+    candidates = "selection.candidates=[prophet, seasonal_naive, naive, drift]"
+    by_smape = train_series(counts, fast_config("tuning.metric=smape", candidates))
+    assert by_smape.model_name == "seasonal_naive" and (by_smape.forecast["yhat"] == 0).all()
+    recent = y[-14:].mean()  # two weeks: the horizon (7) or two seasons, the longer
+    assert (f"forecast 0 throughout, where the last 14 values average {recent:.3g} (ranked by sMAPE, which scores a "
+            "0 forecast of a 0 as perfect and any other as its worst: by MASE, prophet would have won; "
+            "tuning.metric: mase)") in by_smape.notes
+    by_mase = train_series(counts, fast_config("tuning.metric=mase", candidates))
+    assert by_mase.model_name == "prophet" and not [note for note in by_mase.notes if "forecast 0" in note]
+    # zeros forecast where the recent values were zeros too: nothing to say
+    quiet = counts.assign(y=np.where(np.arange(140) >= 120, 0.0, y))
+    assert not [note for note in train_series(quiet, fast_config("tuning.metric=smape", candidates)).notes
+                if "forecast 0" in note]

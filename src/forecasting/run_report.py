@@ -19,7 +19,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
-from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY
+from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -148,6 +148,13 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{counted.zero_runs} series end in a run of zeros where their history has nearly none (their "
                      "data_notes say since when): outages, or feeds that stopped sending? They were modelled as they "
                      "are")
+    if counted.zero_forecasts:  # low counts ranked by sMAPE: a forecast of nothing where something comes
+        by_smape = (config.selection.metric or config.tuning.metric) == "smape"
+        summary.warn(f"{counted.zero_forecasts} modelled series are {ZERO_FORECAST_NOTE}, though their recent "
+                     "values are not (their data_notes say how much they were)"
+                     + (": ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: "
+                        "mase ranks by the scale of each series' changes" if by_smape else
+                        ": series mostly of zeros, whose likeliest value is 0?"))
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
         summary.warn(f"{counted.breaks} series end in values {BREAK_NOTE} of their history (their data_notes name "
                      "them): a break in the data (a stock split, a new unit), or values to check? They were "
@@ -178,6 +185,7 @@ class StagedCounts:
     ahead: int
     negative_kept: int
     zero_runs: int
+    zero_forecasts: int
 
 
 def _noted(note: str):
@@ -205,6 +213,7 @@ def counted_conditions() -> dict[str, Column]:
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
+        "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
     }
 
 

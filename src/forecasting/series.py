@@ -21,6 +21,11 @@ from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, s
 
 logger = logging.getLogger(__name__)
 
+# every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
+ZERO_FORECAST_NOTE = "forecast 0 throughout"
+# the recent values that note compares with: the horizon's, or two seasons' up to this many
+MAX_RECENT_PERIODS = 28
+
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 STATUSES = (OK, SKIPPED, FAILED)  # in the order a run's counts list them, any other after
 # How a skipped series' reason starts when the series is shorter than tuning.min_history
@@ -247,6 +252,9 @@ def _select_and_forecast(
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
     outcome.notes += _floor_notes(outcome.forecast["yhat"], raw[winner], fc.floor)
+    recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
+    outcome.notes += _zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
+                                          winner)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
     repeated = naive_instead(cycled, history, fc.frequency)
@@ -289,6 +297,23 @@ def _undefined_metric_notes(metric: str, ranked_by: str, tuned: tuning.TuningRes
     why = {"mase": " (no two values a season or a period apart to scale it by)"}
     return [f"{wanted} undefined for this series in every cross-validation fold{why.get(wanted, '')}: "
             f"{what} ranked by {used}" for what, wanted, used in replaced]
+
+
+def _zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
+                         scores: dict[str, dict[str, float]], winner: str) -> list[str]:
+    """A note where every forecast point is 0 though the series' ``recent`` values were
+    not all 0: for staffing or stock, a forecast of nothing. Ranked by sMAPE, the likely
+    cause: it scores a 0 forecast of a 0 as perfect and any other as its worst (200), so
+    in series with zeros it favours forecasting zeros."""
+    if points.empty or (points.to_numpy() != 0).any() or not recent.mean() > 0:
+        return []
+    said = f"{ZERO_FORECAST_NOTE}, where the last {len(recent)} values average {recent.mean():.3g}"
+    if ranked_by == "smape":
+        by_mase = {name: found["mase"] for name, found in scores.items() if found.get("mase") == found.get("mase")}
+        best = min(by_mase, key=by_mase.get) if by_mase else winner
+        said += (" (ranked by sMAPE, which scores a 0 forecast of a 0 as perfect and any other as its worst: "
+                 f"{'by MASE, ' + best + ' would have won; ' if best != winner else ''}tuning.metric: mase)")
+    return [said]
 
 
 def _floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | None) -> list[str]:
