@@ -336,9 +336,9 @@ def test_a_long_list_of_run_dates_says_how_many_it_leaves_out():
     assert shown == [*dates[:2], *dates[-2:]] and len(shown) + left_out == len(dates)
 
 
-def report_with(forecast: pd.DataFrame) -> lookup.SeriesReport:
+def report_with(forecast: pd.DataFrame, run_dates=("2024-03-24", "2024-03-31")) -> lookup.SeriesReport:
     result = pd.Series({"status": "ok", "run_date": "2024-03-31", "history_end": pd.Timestamp("2024-03-31 23:00")})
-    return lookup.SeriesReport({"store": "s1"}, result, ["2024-03-31"], forecast, "2024-03-31", "trained", None,
+    return lookup.SeriesReport({"store": "s1"}, result, list(run_dates), forecast, "2024-03-31", "trained", None,
                                None, None, [])
 
 
@@ -359,6 +359,10 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
     assert "change      23% from the forecast of the run date before" in lookup.format_series(report)
     report.result["forecast_change"] = 0.0041  # not 0%
     assert "change      0.4% from the forecast of the run date before" in lookup.format_series(report)
+    # the series' first run date: no forecast before it to compare with, or to score
+    first = lookup.format_series(report_with(forecast, ["2024-03-31", "2024-04-07"]))
+    assert "change      - (no earlier run date of this series)" in first
+    assert "realized    - (no earlier run date of this series)" in first
 
 
 def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_what_arrived_since():

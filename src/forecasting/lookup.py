@@ -287,6 +287,9 @@ def describe(keys: dict[str, str]) -> str:
 def format_series(report: SeriesReport) -> str:
     result = report.result
     history_end = _times_text(pd.Series([result.get("history_end")]))[0]
+    # the series' first run date: no forecast before it to compare with, or to score
+    earlier = any(day < str(result["run_date"]) for day in report.run_dates)
+    first = "- (no earlier run date of this series)"
     rows = [
         ("status", result["status"]),
         ("reason", _text(result.get("reason"))),
@@ -297,8 +300,8 @@ def format_series(report: SeriesReport) -> str:
         ("history", f"{_text(result.get('history_length'))} rows up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
-        ("change", _change(result.get("forecast_change"))),
-        ("realized", _realized(result)),
+        ("change", _change(result.get("forecast_change")) if earlier else first),
+        ("realized", _realized(result) if earlier else first),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
         *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
