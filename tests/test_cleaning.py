@@ -419,6 +419,26 @@ def test_a_last_period_already_on_the_grid_is_kept_on_the_run_date():
     assert OPEN_KEPT_NOTE in clean_history(monthly, "MS", policy(), "2024-03-31", now="2024-03-31 10:00").notes[0]
 
 
+def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_skipped_so():
+    from forecasting.cleaning import STALE_SKIPPED
+
+    history = daily_rows("2023-12-01", "2024-01-10")  # a unit closed on 10 January: 21 days behind on the 31st
+    cleaned = clean_history(history, "D", policy(stale_after=20), "2024-01-31")
+    assert cleaned.rejection == (f"{STALE_SKIPPED} (20 periods): last observation 2024-01-10, 21 periods before the "
+                                 "run date 2024-01-31")
+    assert cleaned.refused_by == "stale_after"  # a policy's refusal: the scoring job's status rejected
+    # as many periods behind as allowed, or no limit: forecast as ever, noted
+    for allowed in (21, "null"):
+        kept = clean_history(history, "D", policy(stale_after=allowed), "2024-01-31")
+        assert kept.rejection is None and kept.notes == ["last observation 2024-01-10, 21 periods before the run "
+                                                         "date 2024-01-31"]
+    # gaps: zero fills up to the input's end first: a series that stopped with the whole input is not behind
+    assert clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31",
+                         input_end="2024-01-10").rejection is not None
+    assert clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31",
+                         input_end="2024-01-30").rejection is None
+
+
 def test_a_history_that_stopped_well_before_the_run_date_is_noted():
     history = daily_rows("2023-12-01", "2024-01-10")
     behind = (pd.Timestamp("2024-01-31") - pd.Timestamp("2024-01-10")).days

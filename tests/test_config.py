@@ -686,3 +686,10 @@ def test_a_delta_inputs_version_without_a_pin_is_the_run_dates_or_the_latest():
     with pytest.raises(ConfigError, match=r"'input.delta_as_of' is 'yesterday': it must be one of \('run_date', "
                                           r"'latest'\)"):
         load_config(None, ["input.delta_as_of=yesterday"])
+
+
+def test_stale_after_is_a_number_of_periods_or_null():
+    assert load_config(None, ["cleaning.stale_after=28"]).cleaning.stale_after == 28
+    assert load_config(None, []).cleaning.stale_after is None
+    with pytest.raises(ConfigError, match=r"'cleaning.stale_after' is 0: a number of periods, 1 or more"):
+        load_config(None, ["cleaning.stale_after=0"])

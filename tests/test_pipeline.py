@@ -757,3 +757,15 @@ def test_python_workers_are_started_with_the_training_modules_and_kept_for_the_t
         .applyInPandas(worker, "id long, pid long").select("pid").collect()
     }
     assert early.worker_pids <= pids  # went back to the pool the training takes workers from
+
+
+def test_series_skipped_by_stale_after_are_not_counted_as_forecast_from_old_data(spark):
+    from forecasting.cleaning import STALE_SKIPPED
+
+    note = "last observation 2024-01-10, 21 periods before the run date 2024-01-31"
+    staged = spark.createDataFrame([
+        ("ok", None, "{}", note, "prophet", 0.8),
+        ("skipped", f"{STALE_SKIPPED} (20 periods): {note}", None, note, None, None),
+    ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
+    assert run_report.status_counts(staged).stale == 1
+    assert run_report.reason_kinds(staged) == {"skipped": [(STALE_SKIPPED, 1)]}  # one kind, whatever the dates

@@ -29,6 +29,8 @@ class Cleaned:
 
 # How the note on a history that stopped well before the run date starts (scoring looks for it)
 STALE_NOTE = "last observation "
+# the reason of a series skipped by cleaning.stale_after (its kind in the summary: up to the bracket)
+STALE_SKIPPED = "data stop longer before the run date than cleaning.stale_after"
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
 SPARSE_NOTE = "rows regularly "
 # A series with several rows a period, most of them off its grid: data finer than the frequency,
@@ -199,7 +201,11 @@ def clean_history(
     # a run of zeros at the end (an outage) is one note, not a break too
     breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency))
     if cut is not None:
-        frame = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+        frame, behind = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+        if policy.stale_after is not None and behind > policy.stale_after:  # a unit closed, a product delisted
+            result.rejection = (f"{STALE_SKIPPED} ({policy.stale_after} periods): {result.notes[-1]}")
+            result.refused_by = "stale_after"
+            return result
     if policy.negative_values == "allow":
         result.notes += negative_notes(frame)
     result.notes += outlier_notes(frame)
@@ -280,11 +286,13 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
 
 
 def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
-                    cut: pd.Timestamp, notes: list[str], input_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
+                    cut: pd.Timestamp, notes: list[str],
+                    input_end: str | pd.Timestamp | None = None) -> tuple[pd.DataFrame, int]:
     """With ``gaps: zero`` the periods after the last row up to the last one over
     before the run date, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
-    forecast starts in the past. Periods shorter than a day count from the run
+    forecast starts in the past. Returns the frame and how many periods it stops
+    before the cut's. Periods shorter than a day count from the run
     date's start where the cut is its end (a past run date's): at what hour such
     a run would have run is not known."""
     offset = to_offset(frequency)
@@ -309,7 +317,7 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     behind = periods_between(last, current, frequency)
     if behind > 1:
         notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before the run date {run_day}")
-    return frame
+    return frame, behind
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:

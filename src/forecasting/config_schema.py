@@ -101,6 +101,7 @@ class CleaningConfig:
     off_grid: str
     duplicates: str
     gaps: str
+    stale_after: int | None  # periods a series' data may stop before the run date and it is still forecast
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
-from forecasting.cleaning import AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE
+from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
+                                  STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
@@ -192,13 +193,20 @@ def _noted(note: str):
     return F.col("data_notes").contains(note)
 
 
+def _forecast_stale() -> Column:
+    """A series forecast from data that stop well before the run date: noted so, and not
+    skipped for it (cleaning.stale_after), whose notes say so too."""
+    skipped = F.coalesce(F.col("reason"), F.lit("")).startswith(STALE_SKIPPED)
+    return F.col("data_notes").rlike(STALE_IN_NOTES) & ~skipped
+
+
 def counted_conditions() -> dict[str, Column]:
     """StagedCounts' counts of series, each by the condition a series' staged row meets:
     its data_notes holding a cleaning note, mostly. A function, as a column needs Spark."""
     return {
         "untracked": F.col("reason").contains(spark_training.TRACKING_FAILED),
         "models": F.col("model_json").isNotNull(),
-        "stale": F.col("data_notes").rlike(STALE_IN_NOTES),  # data stop well before the run date
+        "stale": _forecast_stale(),  # data stop well before the run date
         "sparse": _noted(SPARSE_NOTE),  # rows several periods apart
         "outlying": (F.col("status") == OK) & _noted(OUTLIER_NOTE),  # modelled, with values far outside the rest
         "merged": _noted(MERGED_NOTE),  # several rows a period merged
@@ -267,7 +275,7 @@ def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.
 def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
     """Name the series whose data stop more than a period before the run date, the
     fallback's too: their data_notes say so, but a note is easy to miss."""
-    notes = staged.where(F.col("data_notes").rlike(STALE_IN_NOTES)).select(
+    notes = staged.where(_forecast_stale()).select(
         *keys, F.regexp_extract("data_notes", STALE_IN_NOTES, 1).alias("reason"))
     say_stale(notes, keys, summary, count, "forecast")
 
