@@ -439,6 +439,26 @@ def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_ski
                          input_end="2024-01-30").rejection is None
 
 
+def test_unsettled_periods_leave_the_run_dates_period_and_those_before_it_out():
+    history = daily_rows("2023-12-01", "2024-01-31")  # yesterday's count partial, the two before still revised
+    cleaned = clean_history(history, "D", policy(unsettled_periods=2), "2024-01-31")
+    assert cleaned.history["ds"].max() == pd.Timestamp("2024-01-28") and cleaned.notes == []  # not behind: settled
+    assert cleaned.history.equals(history[history["ds"] <= "2024-01-28"].reset_index(drop=True))
+    # a run during its date: the same periods, by the run's start
+    assert clean_history(history, "D", policy(unsettled_periods=2), "2024-01-31",
+                         now="2024-01-31 05:00").history["ds"].max() == pd.Timestamp("2024-01-28")
+    # zero gaps fill up to the settled end, not into the unsettled periods
+    early = daily_rows("2023-12-01", "2024-01-20")
+    zeros = clean_history(early, "D", policy(unsettled_periods=2, gaps="zero"), "2024-01-31", input_end="2024-01-31")
+    assert zeros.history["ds"].max() == pd.Timestamp("2024-01-28") and (zeros.history["y"].iloc[-8:] == 0).all()
+    # months named by their end: March is open on the 10th, February unsettled, January the last kept
+    months = frame(pd.date_range("2023-01-31", "2024-03-31", freq="ME"), 1.0)
+    assert clean_history(months, "ME", policy(unsettled_periods=1), "2024-03-10").history["ds"].max() == \
+        pd.Timestamp("2024-01-31")
+    # none unsettled: the run date's rows are kept, as ever
+    assert clean_history(history, "D", policy(), "2024-01-31").history["ds"].max() == pd.Timestamp("2024-01-31")
+
+
 def test_a_history_that_stopped_well_before_the_run_date_is_noted():
     history = daily_rows("2023-12-01", "2024-01-10")
     behind = (pd.Timestamp("2024-01-31") - pd.Timestamp("2024-01-10")).days

@@ -693,3 +693,9 @@ def test_stale_after_is_a_number_of_periods_or_null():
     assert load_config(None, []).cleaning.stale_after is None
     with pytest.raises(ConfigError, match=r"'cleaning.stale_after' is 0: a number of periods, 1 or more"):
         load_config(None, ["cleaning.stale_after=0"])
+
+
+def test_unsettled_periods_are_a_count_from_zero():
+    assert load_config(None, []).cleaning.unsettled_periods == 0
+    with pytest.raises(ConfigError, match=r"'cleaning.unsettled_periods' is -1: a number of periods, 0 or more"):
+        load_config(None, ["cleaning.unsettled_periods=-1"])

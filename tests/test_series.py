@@ -879,3 +879,13 @@ def test_a_forecast_of_zeros_for_a_series_whose_recent_values_are_not_says_so_an
     quiet = counts.assign(y=np.where(np.arange(140) >= 120, 0.0, y))
     assert not [note for note in train_series(quiet, fast_config("tuning.metric=smape", candidates)).notes
                 if "forecast 0" in note]
+
+
+def test_unsettled_periods_are_forecast_and_not_fitted(fast_config):
+    history = daily_series(90)  # 2024-01-01 to 2024-03-30, the last days' counts still growing
+    config = fast_config("cleaning.unsettled_periods=2")
+    outcome = train_series(history, config, run_date="2024-03-30")
+    assert outcome.status == OK, outcome.reason
+    assert outcome.history_end == pd.Timestamp("2024-03-27")
+    assert outcome.forecast["ds"].iloc[0] == pd.Timestamp("2024-03-28")  # the unsettled days forecast first
+    assert len(outcome.forecast) == config.forecast.horizon

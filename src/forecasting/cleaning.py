@@ -145,6 +145,14 @@ def clean_history(
         raw = frame["ds"]
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(_aligned_note(raw, aligned, frequency))
+    if cut is not None and policy.unsettled_periods:
+        # an upstream lag: the last periods' counts still grow, so they are forecast, not fitted nor scored
+        cut = settled_until(cut, frequency, origin, policy.unsettled_periods)
+        settled = (frame["ds"] < cut).to_numpy()
+        frame, given, moved = frame[settled], given[settled], moved[settled]
+        if frame.empty:
+            result.history = frame.reset_index(drop=True)
+            return result
     if cut is not None:
         # finer rows (most moved, or several times a period): the open period is a part, even where its rows were
         # on the grid; rows repeated at one time (two sales, an input read twice) are no finer data
@@ -212,6 +220,14 @@ def clean_history(
     result.notes += breaks
     result.history = frame
     return result
+
+
+def settled_until(cut: pd.Timestamp, frequency: str, origin: pd.Timestamp | None, unsettled: int) -> pd.Timestamp:
+    """The end of the last settled period (``cleaning.unsettled_periods``): the one
+    ``unsettled`` periods before the period that holds ``cut``'s last instant."""
+    offset = to_offset(frequency)
+    current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=cut.normalize() if origin is None else origin)
+    return period_end(current - unsettled * offset - offset, frequency)
 
 
 def _regular_spacing(steps: np.ndarray) -> float:
@@ -305,8 +321,9 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     if policy.gaps == "zero":
         # A scheduled run's date is today by default, still going: a period that has
         # not ended when it starts may yet get rows, so it gets no zero.
-        before = label_of(started - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
-        complete = before if period_end(before, frequency) <= started else before - offset
+        known = min(started, cut)  # unsettled periods (cleaning.unsettled_periods) get no zeros either
+        before = label_of(known - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+        complete = before if period_end(before, frequency) <= known else before - offset
         if input_end is not None:  # other series' rows show how far the data reach
             complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []

@@ -129,6 +129,8 @@ def _check_forecast(config: JobConfig) -> None:
              "forecast.floor", f"is {fc.floor!r}: must be auto, a number or null (none)")
     for name, choices in CLEANING_CHOICES.items():
         _require(getattr(config.cleaning, name) in choices, f"cleaning.{name}", f"must be one of {choices}")
+    _require(config.cleaning.unsettled_periods >= 0, "cleaning.unsettled_periods",
+             f"is {config.cleaning.unsettled_periods}: a number of periods, 0 or more")
     stale_after = config.cleaning.stale_after
     _require(stale_after is None or stale_after >= 1, "cleaning.stale_after",
              f"is {stale_after}: a number of periods, 1 or more (null: forecast every series wherever its data stop)")

@@ -102,6 +102,7 @@ class CleaningConfig:
     duplicates: str
     gaps: str
     stale_after: int | None  # periods a series' data may stop before the run date and it is still forecast
+    unsettled_periods: int  # the run date's period and this many before it are left out of fits and scores
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,17 @@ def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) ->
     return CheckedInput(data_version, counts, frame, as_of_cut(frame, run_date))
 
 
-def say_input_version(summary: JobSummary, data_version: dict) -> None:
-    """The summary's line on a Delta input read as it stood at a past run date's end."""
+def say_input(summary: JobSummary, data_version: dict, config: JobConfig) -> None:
+    """The summary's lines on what of the input a run used: a Delta input read as it
+    stood at a past run date's end, and the periods left out as unsettled."""
     said = io.version_note(data_version)
     if said is not None:
         text, is_warning = said
         (summary.warn if is_warning else summary.inform)(text)
+    unsettled = config.cleaning.unsettled_periods
+    if unsettled:
+        summary.inform(f"the run date's period and the {unsettled} before it were left out of every series' fit and "
+                       "scores as still growing (cleaning.unsettled_periods), and forecast")
 
 
 def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: bool = False) -> JobSummary:
@@ -115,7 +120,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
         summary.warn(ahead)
-    say_input_version(summary, data_version)
+    say_input(summary, data_version, config)
     if evaluate:  # it writes no series_results
         summary.reasons_in = ("the status and reason tags of the child runs (filter: "
                               f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "

@@ -28,7 +28,7 @@ from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
 from forecasting.job_summary import JobSummary, finishing, named_examples
-from forecasting.pipeline import read_checked_input, say_input_version, stage
+from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_report import say_stale
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
@@ -299,7 +299,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         output_format=config.output.format,
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
-    say_input_version(summary, data_version)
+    say_input(summary, data_version, config)
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
         trained_with = _say_what_differs(config, context, summary, chosen, unmodelled, null_key, trained_by)
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
