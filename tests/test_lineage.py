@@ -175,6 +175,23 @@ def test_a_backfill_reads_a_delta_input_as_it_stood_at_the_end_of_its_run_date(s
     said, is_warning = io.version_note(version)
     assert is_warning and "has no version committed before the run date's end" in said
     assert config.input.delta_as_of == "run_date"  # the default
+    # a commit at midnight after the run date is the next day's
+    midnight = dt.datetime.combine(today - dt.timedelta(days=4), dt.time(0), tzinfo=dt.timezone.utc)
+    os.utime(Path(path) / "_delta_log" / f"{1:020d}.json", (midnight.timestamp(), midnight.timestamp()))
+    assert read(today - dt.timedelta(days=5))[0]["delta_version"] == 0
+    assert read(today - dt.timedelta(days=4))[0]["delta_version"] == 1
+    # VACUUM removed that version's files: the latest, with a warning, not a failure mid-run
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    version, sales = read(today - dt.timedelta(days=5))
+    latest = version["latest_version"]  # VACUUM commits versions of its own
+    assert (version["delta_version"], version["vacuumed"], sales) == (latest, 0, [5.0])
+    said, is_warning = io.version_note(version)
+    assert is_warning and said.startswith("the input's Delta version 0, as it stood at the run date's end, cannot be "
+                                          f"read: VACUUM removed its files. Its latest, version {latest}, was read")
 
 
 def test_files_given_as_written_or_percent_encoded_hash_alike(tmp_path):

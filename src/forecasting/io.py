@@ -115,6 +115,11 @@ def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = No
             # trained on other data than was checked and recorded. One version for all.
             version = lineage.delta_version(spark, config, run_date)
             df = _read_delta_at(spark, config, version["delta_version"])
+            if version.get("as_of_found") and version["delta_version"] != version["latest_version"] \
+                    and _files_missing(spark, df):  # VACUUM removed the files of the run date's version
+                version = {**version, "delta_version": version["latest_version"], "as_of_found": False,
+                           "vacuumed": version["delta_version"]}
+                df = _read_delta_at(spark, config, version["delta_version"])
     except (AnalysisException, IllegalArgumentException) as err:  # the files, or the reader's options
         message, hint = spark_message(err), ""
         if "TIMESTAMP(NANOS" in message:
@@ -197,6 +202,11 @@ def version_note(version: dict) -> tuple[str, bool] | None:
     then, where later versions exist; the latest, where the table has none that old."""
     if "as_of" not in version:
         return None
+    if "vacuumed" in version:
+        return (f"the input's Delta version {version['vacuumed']}, as it stood at the run date's end, cannot be "
+                f"read: VACUUM removed its files. Its latest, version {version['latest_version']}, was read, so this "
+                "backfill's history includes corrections made since (its rows after the run date are left out as "
+                "ever)", True)
     if not version["as_of_found"]:
         return (f"the input's Delta table has no version committed before the run date's end ({version['as_of']} "
                 f"UTC): its latest, version {version['latest_version']}, was read, so this backfill's history "
@@ -206,6 +216,17 @@ def version_note(version: dict) -> tuple[str, bool] | None:
     return (f"the input was read as it stood at the run date's end: Delta version {version['delta_version']}, of "
             f"{version['latest_version']} now (input.delta_as_of: latest reads the latest, with corrections made "
             "since)", False)
+
+
+def _files_missing(spark: SparkSession, df: DataFrame) -> bool:
+    """Whether a file of a Delta version's snapshot (``df``) is gone: its log lists them
+    as ever, and reading it would fail at the first action, far into the run."""
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for name in df.inputFiles():
+        path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(name)
+        if not path.getFileSystem(hadoop_conf).exists(path):
+            return True
+    return False
 
 
 def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
