@@ -457,6 +457,23 @@ def test_unsettled_periods_leave_the_run_dates_period_and_those_before_it_out():
         pd.Timestamp("2024-01-31")
     # none unsettled: the run date's rows are kept, as ever
     assert clean_history(history, "D", policy(), "2024-01-31").history["ds"].max() == pd.Timestamp("2024-01-31")
+    # data that stop before the unsettled periods are behind by the periods before the last settled one
+    early = clean_history(daily_rows("2023-12-01", "2024-01-24"), "D", policy(unsettled_periods=2, stale_after=4),
+                          "2024-01-31")
+    assert early.rejection is None and early.notes == ["last observation 2024-01-24, 4 periods before the last "
+                                                       "settled period 2024-01-28 (the run date 2024-01-31 less "
+                                                       "cleaning.unsettled_periods)"]
+    assert clean_history(daily_rows("2023-12-01", "2024-01-23"), "D", policy(unsettled_periods=2, stale_after=4),
+                         "2024-01-31").rejection.endswith("5 periods before the last settled period 2024-01-28 (the "
+                                                          "run date 2024-01-31 less cleaning.unsettled_periods)")
+    # hours of a past run date count from its start, as for a stale history: its own hours are unsettled
+    hours = frame(pd.date_range("2024-03-12", "2024-03-13 12:00", freq="h"), 1.0)
+    kept = clean_history(hours, "h", policy(unsettled_periods=1, stale_after=2), "2024-03-13")
+    assert kept.history["ds"].max() == pd.Timestamp("2024-03-12 21:00") and kept.notes == []
+    # a series all of whose rows are unsettled: skipped, saying so
+    new = clean_history(daily_rows("2024-01-29", "2024-01-31"), "D", policy(unsettled_periods=2), "2024-01-31")
+    assert new.rejection == ("all 3 rows in the periods left out as still growing (cleaning.unsettled_periods: the "
+                             "run date's and the 2 before it)")
 
 
 def test_a_history_that_stopped_well_before_the_run_date_is_noted():

@@ -227,3 +227,54 @@ def test_a_csv_folders_files_are_read_with_sparks_null_text_and_encoding_as_the_
     assert input_history.load_history(config, {"store": "NA"})["y"].isna().tolist() == [False, True]  # '-': null
     # text that is no number: a missing value, as the job reads it (validation.parsed_target)
     assert input_history.load_history(config, {"store": "Zürich"})["y"].isna().tolist() == [True]
+
+
+def test_the_history_stops_where_the_jobs_did_with_unsettled_periods(tmp_path):
+    from forecasting.cleaning import clean_history
+
+    days = pd.date_range("2024-01-01", "2024-01-20", freq="D")
+    pd.DataFrame({"store": "a", "day": days.strftime("%Y-%m-%d"), "sales": range(1, 21)}).to_csv(
+        tmp_path / "input.csv", index=False)
+    config = csv_config(tmp_path / "input.csv", "cleaning.unsettled_periods=2")
+    history = input_history.load_history(config, {"store": "a"}, run_date="2024-01-20")
+    fitted = clean_history(pd.DataFrame({"ds": days, "y": range(1, 21)}),
+                           "D", load_config(None, ["cleaning.unsettled_periods=2"]).cleaning, "2024-01-20").history
+    assert history["ds"].max() == fitted["ds"].max() == pd.Timestamp("2024-01-17")
+
+
+@pytest.mark.parametrize("files, options", [
+    # partition folders give a column; Spark's marker files have no rows
+    ({"store=a/part-0.csv": "day,sales\n2024-01-01,1\n", "store=b/part-0.csv": "day,sales\n2024-01-01,2\n",
+      "_SUCCESS": ""}, {}),
+    # a folder beside the files is not the input's
+    ({"f.csv": "store,day,sales\na,2024-01-01,1\n", "archive/old.csv": "store,day,sales\na,2023-01-01,7\n"}, {}),
+    ({"f.csv": "store,day,sales\na,2024-01-01,1\n", "x.txt": "store,day,sales\na,2024-01-02,5\n"},
+     {"pathGlobFilter": "'*.csv'"}),
+    ({"f.csv": "store,day,sales\n a ,2024-01-01 ,1\n"},
+     {"ignoreLeadingWhiteSpace": "true", "ignoreTrailingWhiteSpace": "true"}),
+    ({"f.csv": "store\tday\tsales\na\t2024-01-01\t1\n"}, {"sep": "'\\t'"}),
+    ({"f.csv": "store||day||sales\na||2024-01-01||1\n"}, {"sep": "'||'"}),
+    ({"f.csv": "store,day,sales\nNULL,2024-01-01,1\n,2024-01-02,2\n"}, {"nullValue": "NULL"}),
+])
+def test_a_csv_input_is_read_as_sparks_reader_reads_it(spark, tmp_path, files, options):
+    from forecasting import io
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    settings = [f"input.path={tmp_path}", "input.key_columns=[store]", "input.time_column=day",
+                "input.target_column=sales", *(f"input.options.{name}={value}" for name, value in options.items())]
+    df, _ = io.read_input(spark, load_config(None, settings))
+    spark_rows = sorted((row["store"] or "-", row["day"], row["sales"]) for row in df.collect())
+    read = input_history._read_csv(str(tmp_path), {name.lower(): value for name, value in
+                                                    load_config(None, settings).input.options.items()})
+    pandas_rows = sorted((store if isinstance(store, str) else "-", day, sales)
+                         for store, day, sales in read[["store", "day", "sales"]].itertuples(index=False))
+    assert pandas_rows == spark_rows
+
+
+def test_a_csv_option_this_reader_does_not_follow_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "f.csv").write_text("store,day,sales\n#a,2024-01-01,9\na,2024-01-02,1\n")
+    with pytest.raises(ValueError, match="input.options comment: this reader does not follow them; read the history "
+                                         "with Spark"):
+        input_history.load_history(csv_config(tmp_path / "f.csv", "input.options={comment: '#'}"), {"store": "a"})

@@ -146,13 +146,18 @@ def clean_history(
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(_aligned_note(raw, aligned, frequency))
     if cut is not None and policy.unsettled_periods:
-        # an upstream lag: the last periods' counts still grow, so they are forecast, not fitted nor scored
-        cut = settled_until(cut, frequency, origin, policy.unsettled_periods)
+        # an upstream lag: the last periods' counts still grow, so they are forecast, not fitted nor scored;
+        # periods under a day count from a past run date's start, as below
+        past = sub_daily(frequency) and cut == end_of_day(run_date)
+        cut = settled_until(pd.Timestamp(run_date).normalize() if past else cut, frequency, origin,
+                            policy.unsettled_periods)
         settled = (frame["ds"] < cut).to_numpy()
-        frame, given, moved = frame[settled], given[settled], moved[settled]
-        if frame.empty:
-            result.history = frame.reset_index(drop=True)
+        if not settled.any():
+            result.rejection = (f"all {len(frame)} rows in the periods left out as still growing "
+                                f"(cleaning.unsettled_periods: the run date's and the {policy.unsettled_periods} "
+                                "before it)")
             return result
+        frame, given, moved = frame[settled], given[settled], moved[settled]
     if cut is not None:
         # finer rows (most moved, or several times a period): the open period is a part, even where its rows were
         # on the grid; rows repeated at one time (two sales, an input read twice) are no finer data
@@ -333,7 +338,10 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
             last = trailing[-1]
     behind = periods_between(last, current, frequency)
     if behind > 1:
-        notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before the run date {run_day}")
+        # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
+        since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
+                 "cleaning.unsettled_periods)" if policy.unsettled_periods else f"the run date {run_day}")
+        notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
     return frame, behind
 
 

@@ -4,7 +4,9 @@ The history a model was fitted on, after cleaning, is in its models table
 (``model_store.fitted_history``)."""
 from __future__ import annotations
 
+import fnmatch
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -13,7 +15,8 @@ import pandas as pd
 
 from forecasting import lineage, tracking
 from forecasting.config import SAMPLE_INPUT
-from forecasting.periods import end_of_day
+from forecasting.cleaning import settled_until
+from forecasting.periods import end_of_day, sub_daily
 from forecasting.sample_data import make_sample_sales
 from forecasting.table_reads import arrow_to_pandas, read_table
 
@@ -29,7 +32,8 @@ def load_history(
     ``data_version``, the run's tag of that name: for a Delta input the version it
     read (else the one ``versionAsOf`` or ``timestampAsOf`` pins, else the latest).
     ``run_date``, the run's tag of that name: only the rows the job knew on it, those
-    before the end of that day (a backfill's history stops where its forecast starts).
+    before the end of that day, or of the last settled period with
+    ``cleaning.unsettled_periods`` (a backfill's history stops where its forecast starts).
     ``folder``: the one the job ran in, which a relative input path is relative to.
     For local CSV or parquet files, ``data_version`` is their content's hash: a warning
     says when they changed since the run read them."""
@@ -52,7 +56,7 @@ def load_history(
     else:
         raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
     if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
-        _warn_if_changed(source["path"], data_version)
+        _warn_if_changed(source["path"], data_version, options)
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
@@ -78,48 +82,105 @@ def load_history(
     history = history.assign(ds=ds, y=pd.to_numeric(y, errors="coerce").astype("float64"))
     history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:
-        history = history[history["ds"] < end_of_day(run_date)]  # the job's cut: pipeline.as_of_cut
+        history = history[history["ds"] < _cut(config, run_date, history["ds"])]
     return history.sort_values("ds")
+
+
+def _cut(config: dict, run_date: str, times: pd.Series) -> pd.Timestamp:
+    """Where the job's history stopped: the run date's end (pipeline.as_of_cut), or the
+    last settled period's (cleaning.unsettled_periods; periods under a day from a past
+    run date's start, as cleaning counts them for a run not made on its date)."""
+    cut = end_of_day(run_date)
+    unsettled = config.get("cleaning", {}).get("unsettled_periods", 0)
+    if not unsettled or times.empty:
+        return cut
+    frequency = config["forecast"]["frequency"]
+    reference = pd.Timestamp(run_date).normalize() if sub_daily(frequency) else cut
+    return settled_until(reference, frequency, times.min().normalize(), unsettled)
+
+
+# Spark's CSV reader options (in lower case) that this reader follows, or that change no value it reads;
+# with any other (comment, lineSep, emptyValue, modifiedBefore ...) the history is Spark's to read
+CSV_OPTIONS_FOLLOWED = frozenset({
+    "sep", "delimiter", "quote", "escape", "encoding", "charset", "nullvalue", "pathglobfilter",
+    "recursivefilelookup", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "mode",
+    "enforceschema", "samplingratio", "inputbuffersize", "maxcolumns", "maxcharspercolumn", "columnpruning",
+    "compression", "codec", "ignorecorruptfiles", "ignoremissingfiles"})
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a partition folder's name for a null value
 
 
 def _read_csv(path: str, options: dict[str, Any]) -> pd.DataFrame:
     """A CSV input's rows, every column as text, read with the options Spark's reader
     takes (``options``' names in lower case) as ``forecasting.io`` sets them: its
-    separator, quote, escape, encoding and null text; a folder's files one by one."""
-    escape = options.get("escape", '"')
-    null_text = options.get("nullvalue", "")
-    settings = dict(dtype=str, sep=options.get("sep", options.get("delimiter", ",")),
+    separator, quote, escape, encoding, null text and whitespace trimming; a folder's
+    files as Spark finds them, with the columns of its partition folders (store=north).
+    ValueError for an option it does not follow."""
+    unfollowed = sorted(set(options) - CSV_OPTIONS_FOLLOWED)
+    if unfollowed:
+        raise ValueError(f"input.options {', '.join(unfollowed)}: this reader does not follow them; read the "
+                         "history with Spark")
+    escape, null_text = options.get("escape", '"'), options.get("nullvalue", "")
+    sep = options.get("sep", options.get("delimiter", ","))
+    # Spark reads the two characters \t as a tab, and \u0001 as that character
+    sep = "\t" if sep == "\\t" else chr(int(sep[2:], 16)) if re.fullmatch(r"\\u[0-9a-fA-F]{4}", sep) else sep
+    settings = dict(dtype=str, sep=re.escape(sep) if len(sep) > 1 else sep, engine="python" if len(sep) > 1 else "c",
                     quotechar=options.get("quote", '"'), doublequote=escape == '"',
                     escapechar=None if escape == '"' else escape,
                     encoding=options.get("encoding", options.get("charset", "utf-8")),
-                    # only Spark's null text is a null: pandas' own list would make a key "NA" (Namibia) one
-                    keep_default_na=False, na_values=[null_text] if null_text == "" else ["", null_text])
-    files = _local_files(path)
+                    # only Spark's nulls: pandas' own list would make a key "NA" (Namibia) one; an empty
+                    # field is one whatever nullValue says (a quoted "" is not, which pandas cannot tell)
+                    keep_default_na=False, na_values=sorted({"", null_text}))
+    files = _spark_files(path, options)
     if files is None:
-        return pd.read_csv(path, **settings)
-    if not files:
+        frame = pd.read_csv(path, **settings)
+    elif not files:
         raise FileNotFoundError(f"no input file at {path}")
-    return pd.concat([pd.read_csv(found, **settings) for found in files], ignore_index=True)
+    else:
+        frame = pd.concat([pd.read_csv(found, **settings).assign(**partitions) for found, partitions in files],
+                          ignore_index=True)
+    for option, strip in (("ignoreleadingwhitespace", "lstrip"), ("ignoretrailingwhitespace", "rstrip")):
+        if str(options.get(option, "false")).lower() == "true":
+            frame = frame.apply(lambda column: getattr(column.str, strip)() if column.dtype == object else column)
+    return frame
 
 
-def _local_files(path: str) -> list[Path] | None:
-    """The files Spark reads at a local input path (a file, or a folder's files but
-    those whose name starts with _ or .), None for a remote store."""
+def _spark_files(path: str, options: dict[str, Any] | None = None) -> list[tuple[Path, dict]] | None:
+    """The files Spark reads at a local input path, each with its partition folders'
+    values: a file; or a folder's files (not those whose name starts with _ or .), with
+    those of its ``name=value`` folders and no other folder's, all of them with
+    ``recursiveFileLookup``; only names ``pathGlobFilter`` matches. None for a remote store."""
     if urlparse(path).scheme not in ("", "file"):
         return None
+    options = options or {}
     root = Path(unquote(urlparse(path).path)).expanduser()
-    return [root] if root.is_file() else sorted(
-        found for found in root.rglob("*")
-        if found.is_file() and not any(part.startswith(("_", ".")) for part in found.relative_to(root).parts))
+    if root.is_file():
+        return [(root, {})]
+    pattern = options.get("pathglobfilter", "*")
+    recursive = str(options.get("recursivefilelookup", "false")).lower() == "true"
+    found: list[tuple[Path, dict]] = []
+
+    def visit(folder: Path, partitions: dict) -> None:
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if entry.name.startswith(("_", ".")):
+                continue
+            if entry.is_file() and fnmatch.fnmatchcase(entry.name, pattern):
+                found.append((entry, partitions))
+            elif entry.is_dir() and recursive:
+                visit(entry, partitions)
+            elif entry.is_dir() and "=" in entry.name:
+                name, value = entry.name.split("=", 1)
+                visit(entry, {**partitions, unquote(name): None if value == HIVE_NULL else unquote(value)})
+    visit(root, {})
+    return found
 
 
-def _warn_if_changed(path: str, data_version: str) -> None:
+def _warn_if_changed(path: str, data_version: str, options: dict[str, Any]) -> None:
     """Warn when local input files no longer hash to the run's ``data_version``
     (``lineage.files_digest``, over the files Spark reads)."""
-    files = _local_files(path)
+    files = _spark_files(path, options)
     if files is None:
         return  # hashed by path, size and modification time, through Hadoop
-    _, digest = lineage.files_digest(None, [found.resolve().as_uri() for found in files])
+    _, digest = lineage.files_digest(None, [found.resolve().as_uri() for found, _ in files])
     if digest != data_version:
         logger.warning("input %s has changed since the run read it (its content hash is now %s, the run's "
                        "data_version is %s): these rows are the input as it is now; the history a run's models "
