@@ -169,14 +169,20 @@ def test_a_parquet_output_tables_rows_are_read_by_job_run_without_versions(tmp_p
     assert mine["history_end"].dtype == "datetime64[ns]"
     everything = table_reads.read_table(path, fmt="parquet")
     assert sorted(everything["job_run_id"]) == ["r2", "r2", "r3"]
-    with pytest.raises(ValueError, match="a parquet table, which keeps no versions"):
-        table_reads.read_table(path, version=0, fmt="parquet")
+    for pinned in ({"version": 0}, {"timestamp": "2024-01-03"}):
+        with pytest.raises(ValueError, match="a parquet table, which keeps no versions"):
+            table_reads.read_table(path, fmt="parquet", **pinned)
     # a run whose rows a rerun replaced: gone, and said why
     with pytest.raises(LookupError, match=r"no rows of job run r1 .*: the later run r2 of that date replaced them "
                                           r"\(a parquet table keeps no older versions\)"):
         table_reads.job_rows(path, _job_run("r1", str(tmp_path), superseded_by="r2"), "parquet")
     with pytest.raises(LookupError, match=r"no table, so no rows of job run r2 .* in .*nowhere"):
         table_reads.job_rows(tmp_path / "nowhere", _job_run("r2"), "parquet")
+    assert len(table_reads.job_rows(path.as_uri(), _job_run("r2"), "parquet")) == 2  # a URI, as Delta's take
+    # a run of its date's own, nothing replaced: not said to be gone
+    with pytest.raises(LookupError) as missing:
+        table_reads.job_rows(path, _job_run("r9"), "parquet")
+    assert "keeps no older versions" not in str(missing.value)
 
 
 def test_a_delta_table_with_column_mapping_is_refused_with_how_to_read_it(spark, tmp_path):

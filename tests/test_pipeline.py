@@ -781,3 +781,15 @@ def test_a_run_says_which_periods_it_left_out_as_unsettled():
     quiet = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     pipeline.say_input(quiet, {"source": "x", "format": "csv"}, load_config(None, []))
     assert quiet.note == ""
+
+
+def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_stood_is_not(caplog):
+    config = load_config(None, [])
+    delta = {"source": "t", "format": "delta", "latest_version": 7, "as_of": "2024-04-01T00:00:00"}
+    for read, level in (({"delta_version": 7, "as_of_found": False}, "WARNING"),
+                        ({"delta_version": 3, "as_of_found": True}, "INFO")):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="forecasting.job_summary"):
+            pipeline.say_input(job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}), {**delta, **read},
+                               config)
+        assert [record.levelname for record in caplog.records] == [level]

@@ -38,9 +38,9 @@ def job_rows(path: str | Path, job, fmt: str = "delta") -> pd.DataFrame:
     run_id = job.info.run_id
     table, absence, gone = None, "no rows", ""
     if fmt == "parquet":
-        if Path(path).is_dir():
+        try:  # a path or a URI (file://, s3://)
             frame = _as_spark_reads(_dataset(path, fmt).to_table(filter=ds.field("job_run_id") == run_id))
-        else:
+        except FileNotFoundError:
             frame, absence = pd.DataFrame(), "no table, so no rows"
         if frame.empty and job.data.tags.get(tracking.SUPERSEDED_TAG):
             gone = " (a parquet table keeps no older versions)"
