@@ -799,3 +799,16 @@ def test_a_parquet_scoring_slice_leaves_the_trained_forecasts_of_its_date(spark,
     write(tables.SCORED, 3.0, "score-rerun")  # a rerun of the scoring replaces its own slice only
     rows = sorted((r["source"], r["yhat"]) for r in spark.read.parquet(path).collect())
     assert rows == [(tables.SCORED, 3.0), (tables.TRAINED, 1.0)]
+
+
+def test_a_scoring_run_rejects_a_series_stale_after_refuses_and_scores_after_unsettled_periods(fast_config):
+    from forecasting.cleaning import STALE_SKIPPED
+
+    history = daily_series(10).assign(frequency="D")  # 2024-01-01 to 2024-01-10
+    stale = fast_config("input.key_columns=[shop]", "cleaning.stale_after=5")
+    last, status, reason = scoring.history_end(history, stale, "2024-01-31", None, None)
+    assert (last, status) == (None, scoring.REJECTED) and reason.startswith(STALE_SKIPPED)
+    assert scoring.history_end(history, stale, "2024-01-14", None, None)[:2] == (pd.Timestamp("2024-01-10"), None)
+    unsettled = fast_config("input.key_columns=[shop]", "cleaning.unsettled_periods=2")
+    assert scoring.history_end(history, unsettled, "2024-01-10", None, None) == (pd.Timestamp("2024-01-07"), None,
+                                                                                 None)
