@@ -278,3 +278,37 @@ def test_a_csv_option_this_reader_does_not_follow_is_refused_with_what_to_do(tmp
     with pytest.raises(ValueError, match="input.options comment: this reader does not follow them; read the history "
                                          "with Spark"):
         input_history.load_history(csv_config(tmp_path / "f.csv", "input.options={comment: '#'}"), {"store": "a"})
+
+
+def test_input_columns_renamed_by_the_config_are_read_by_their_new_names(spark, tmp_path):
+    from forecasting import io
+
+    (tmp_path / "arrivals.csv").write_text("Hospital Name,Dept,arrival_date,arrivals\nSt. Mary's,ED,2024-01-01,4\n")
+    settings = [f"input.path={tmp_path / 'arrivals.csv'}", "input.key_columns=[hospital, department]",
+                "input.time_column=day", "input.target_column=arrivals",
+                "input.rename_columns={Hospital Name: hospital, Dept: department, arrival_date: day}"]
+    config = load_config(None, settings)  # the new names pass Delta's and MLflow's checks
+    df, _ = io.read_input(spark, config)
+    assert df.columns[:4] == ["hospital", "department", "day", "arrivals"]
+    history = input_history.load_history(config.to_dict(), {"hospital": "St. Mary's", "department": "ED"})
+    assert history["y"].tolist() == [4.0]
+    # a column the input lacks: said with the columns it has, not ignored as Spark's rename would
+    wrong = load_config(None, [*settings[:-1], "input.rename_columns={Hospital: hospital, Dept: department, "
+                                               "arrival_date: day}"])
+    with pytest.raises(io.InputError, match=r"input.rename_columns names 'Hospital', which the input lacks: it has "
+                                            r"'Hospital Name', 'Dept'"):
+        io.read_input(spark, wrong)
+
+
+def test_a_key_column_name_delta_refuses_is_refused_with_a_rename_to_give():
+    from forecasting.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"has 'Hospital Name': Delta tables refuse a space .* rename it with "
+                                          r"input.rename_columns: \{'Hospital Name': 'hospital_name'\}, and use "
+                                          r"'hospital_name' here, or set output.format: parquet"):
+        load_config(None, ["input.key_columns=[Hospital Name]"])
+    for renames, message in (("{a: b, b: c}", "renames 'a' to 'b', which is renamed too"),
+                             ("{a: x, b: x}", "gives two columns the name 'x'"),
+                             ("{a: ' '}", "both must name a column")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(None, [f"input.rename_columns={renames}"])

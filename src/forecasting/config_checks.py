@@ -68,6 +68,14 @@ def validate(config: JobConfig) -> None:
 
 def _check_input(config: JobConfig) -> None:
     inp = config.input
+    for old, new in inp.rename_columns.items():
+        _require(bool(old.strip()) and bool(new.strip()), f"input.rename_columns.{old}",
+                 f"renames {old!r} to {new!r}: both must name a column")
+        _require(new not in inp.rename_columns, f"input.rename_columns.{old}",
+                 f"renames {old!r} to {new!r}, which is renamed too: give each column its final name")
+    news = list(inp.rename_columns.values())
+    twice = sorted({new for new in news if news.count(new) > 1})
+    _require(not twice, "input.rename_columns", f"gives two columns the name {', '.join(map(repr, twice))}")
     _require(bool(inp.path.strip()), "input.path", "must not be empty")
     _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
     _require(inp.path != SAMPLE_INPUT or inp.format == "csv", "input.path",
@@ -335,16 +343,23 @@ def _check_column_name(key: str, name: str, is_key: bool, delta_output: bool) ->
     """A name Spark reads as a column's; a key column's also names the output tables'
     columns and a tag of its series' child run."""
     _require("." not in name, key, f"has {name!r}: Spark reads a dot in a column name as a struct's field; "
-             "rename the column in the input")
+             f"{_rename_hint(name)}")
     if not is_key:
         return
     _require(name.lower() not in RESERVED_KEY_NAMES, key,  # Spark ignores case
-             f"has {name!r}, which the job names its own columns or run tags: rename the column in the input")
+             f"has {name!r}, which the job names its own columns or run tags: {_rename_hint(name, name + '_key')}")
     _require(_is_tag_name(name), key,
-             f"has {name!r}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only)")
+             f"has {name!r}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only): "
+             f"{_rename_hint(name)}")
     _require(not (delta_output and set(name) & set(DELTA_REFUSED_CHARACTERS)), key,
              f"has {name!r}: Delta tables refuse a space or any of {DELTA_REFUSED_CHARACTERS.strip()!r} in a "
-             "column name; rename the column in the input, or set output.format: parquet")
+             f"column name: {_rename_hint(name)}, or set output.format: parquet")
+
+
+def _rename_hint(name: str, suggested: str | None = None) -> str:
+    """How to give an input column a name the job takes, without touching the input."""
+    suggested = suggested or re.sub(r"\W+", "_", name).strip("_").lower() or "column"
+    return f"rename it with input.rename_columns: {{{name!r}: {suggested!r}}}, and use {suggested!r} here"
 
 
 def _is_tag_name(name: str) -> bool:

@@ -80,6 +80,7 @@ class InputConfig:
     time_column: str
     target_column: str
     options: dict[str, Any]
+    rename_columns: dict[str, str]  # an input column's name: the name the job gives it
     time_format: str | None  # a Spark datetime pattern for times in another form than ISO 8601
     decimal_separator: str  # of a target written as text: "." or ","
     delta_as_of: str  # a Delta input's version without a pin: as it stood at the run date's end, or the latest

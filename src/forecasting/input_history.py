@@ -57,6 +57,7 @@ def load_history(
         raise ValueError(f"the input is the catalog table {source['path']}: read its rows with Spark")
     if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
         _warn_if_changed(source["path"], data_version, options)
+    frame = frame.rename(columns=source.get("rename_columns") or {})  # as forecasting.io names them
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]

@@ -69,9 +69,19 @@ def _refuse_nanosecond_times(path: str, options: dict) -> None:
 
 
 def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = None) -> tuple[DataFrame, dict]:
-    """The raw input DataFrame and a description of its version for lineage. A Delta
-    input is read at one version (``lineage.delta_version``: for a past ``run_date``,
-    as it stood then)."""
+    """The raw input DataFrame, its columns named as ``input.rename_columns`` says, and a
+    description of its version for lineage. A Delta input is read at one version
+    (``lineage.delta_version``: for a past ``run_date``, as it stood then)."""
+    df, version = _read(spark, config, run_date)
+    renames = config.input.rename_columns
+    missing = [name for name in renames if name not in df.columns]
+    if missing:
+        raise InputError(f"input.rename_columns names {', '.join(map(repr, missing))}, which the input lacks: it has "
+                         f"{', '.join(map(repr, df.columns))}")
+    return (df.withColumnsRenamed(renames) if renames else df), version
+
+
+def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple[DataFrame, dict]:
     source = config.input
     if source.path == SAMPLE_INPUT:
         frame = make_sample_sales()
