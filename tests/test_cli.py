@@ -345,6 +345,7 @@ def test_a_summary_file_that_cannot_be_written_is_refused_before_the_job_or_leav
     taken = folder / "summary.txt"
 
     def job_that_removes_the_folder(spark, config):  # it cannot be written then: the job's work is done all the same
+        taken.unlink()  # the run's "not finished" line
         folder.rmdir()
         return summary(failed=0)
 
@@ -406,3 +407,35 @@ def test_sigterm_raises_terminated_in_the_block_and_what_stopped_a_job_is_found_
         except Py4JNetworkError as later:
             assert signals.stopped_by(later) == name
     assert signals.stopped_by(RuntimeError("a job's own failure")) is None
+
+
+def test_a_failed_run_leaves_no_earlier_runs_summary_in_the_summary_file(session, tmp_path, capsys):
+    kept = tmp_path / "summary.txt"
+    kept.write_text("Forecast run 2024-01-01 finished in 8s\n")  # yesterday's, read by a scheduler
+
+    def seen_while_running(spark, config):
+        assert "not finished" in kept.read_text()  # a run killed now leaves no success behind
+        raise io.InputError("no rows")
+
+    assert run(seen_while_running, "--summary-file", str(kept)) == cli.EXIT_INPUT
+    assert "failed with exit code 3 (the log above says why)" in kept.read_text()
+    with pytest.raises(RuntimeError):
+        run(lambda spark, config: (_ for _ in ()).throw(RuntimeError("a bug")), "--summary-file", str(kept))
+    assert kept.read_text().rstrip().endswith("failed with exit code 1: a bug")
+    with pytest.raises(SystemExit):  # a config error exits from inside: said too
+        run(lambda spark, config: summary(failed=0), "--summary-file", str(kept), "--set", "forecast.horizon=0")
+    assert "failed with exit code 2" in kept.read_text()
+
+
+def test_a_tracking_server_lost_after_the_tables_were_written_exits_4_with_the_runs_summary(session, tmp_path,
+                                                                                          capsys):
+    kept = tmp_path / "summary.txt"
+
+    def job(spark, config):
+        raise tracking.TrackingUnavailable("the tables are written, but the tracking server failed", summary(0))
+
+    assert run(job, "--summary-file", str(kept)) == cli.EXIT_TRACKING
+    printed = capsys.readouterr().out
+    assert "Forecast run 2024-01-01" in printed and printed.rstrip().endswith(
+        "exit code 4: the tables are written, but the tracking server failed")
+    assert kept.read_text() == printed

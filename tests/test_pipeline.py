@@ -413,9 +413,25 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
     store = tmp_path / "another-mlruns"
     context, summary = started(store)
     with pytest.raises(tracking.TrackingUnavailable, match=f"the tables are written, but MLflow run "
-                                                           f"{context.parent_run_id} could not be ended"):
+                                                           f"{context.parent_run_id} could not be ended") as lost:
         with job_summary.finishing(context, summary, time.monotonic()):
             lose_the_store()
+    assert lost.value.summary is summary  # for the summary the job prints with its exit 4
+    # a tracking call that fails after the writes (the server gone mid-run): exit 4 too, not 1
+    from mlflow.exceptions import MlflowException
+
+    store = tmp_path / "third-mlruns"
+    context, summary = started(store)
+    with pytest.raises(tracking.TrackingUnavailable, match=r"the tables are written, but the tracking server failed "
+                                                           r"\(Connection refused\)") as lost:
+        with job_summary.finishing(context, summary, time.monotonic()):
+            summary.wrote = True
+            raise MlflowException("Connection refused")
+    assert lost.value.summary is summary
+    assert "the run failed after writing its tables (forecasts): their rows of run date" in caplog.text
+    with pytest.raises(MlflowException):  # before the writes: the job's failure, exit 1, as ever
+        with job_summary.finishing(*started(tmp_path / "fourth-mlruns"), time.monotonic()):
+            raise MlflowException("Connection refused")
 
 
 def two_tickers_read_as_daily() -> list[str]:

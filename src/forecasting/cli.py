@@ -137,36 +137,62 @@ def _import_in_background(module: str) -> None:
 
 
 def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
-    """Config, session, ``job(spark, config)``, summary; errors become exit codes."""
+    """Config, session, ``job(spark, config)``, summary; errors become exit codes. The
+    ``--summary-file`` says from the start that the run has not finished, so a scheduler
+    reading it after a failure finds no earlier run's success there."""
     main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, not finished (this file "
+                                 "holds the run's summary once it ends)")
     try:
         with signals.sigterm_raised() if main_thread else contextlib.nullcontext():
-            return _run_job(job, args, app_name, logger)
+            code, report = _run_job(job, args, app_name, logger)
     except BaseException as err:  # SIGINT (PySpark's handler cancels the Spark jobs first), or SIGTERM
         stop = signals.stopped_by(err)
+        code = (err.code if isinstance(err, SystemExit) else EXIT_FAILED if stop is None
+                else EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED)
+        _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, failed with exit code "
+                                     f"{code}: {redact_url_password(_first_line(err)) if stop is None else stop}")
         if stop is None:
             raise
         logger.error("stopped by %s: a run it had started in MLflow ends FAILED (tagged ended_by); rerunning the "
                      "date replaces what it wrote", stop)
-        return EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED
+        return code
+    _write_summary(args, logger, report or f"{app_name} {args.run_date}: started {started} UTC, failed with exit "
+                                           f"code {code} (the log above says why)")
+    return code
 
 
-def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> int:
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _write_summary(args: argparse.Namespace, logger: logging.Logger, text: str) -> None:
+    if args.summary_file:
+        try:
+            args.summary_file.write_text(text + "\n")
+        except OSError as err:  # the job's exit code stands
+            logger.error("cannot write the summary to %s: %s", args.summary_file, err)
+
+
+def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> tuple[int, str | None]:
+    """The exit code, and the summary where the job got as far as one."""
     config = load_or_exit(args)
     problem = horizon_problem(config, args.run_date)
     if problem:
         logger.error("configuration error: %s", problem)
-        return EXIT_CONFIG
+        return EXIT_CONFIG, None
     _import_in_background("mlflow")
     try:
         spark = build_session(app_name, config)
     except MissingDeltaError as err:
         logger.error("%s", err)
-        return EXIT_CONFIG
+        return EXIT_CONFIG, None
     except Exception as err:  # an unreachable master, a setting Spark refuses: Spark's log above has the rest
         logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
                      "was down is worth a retry)", _java_cause(err))
-        return EXIT_FAILED
+        return EXIT_FAILED, None
     # No spark.stop(): the JVM stops the SparkContext itself when the driver process
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
     # its accumulator server's polling thread. And a session the job found already
@@ -177,19 +203,19 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
     except InputError as err:
         logger.error("input error: %s", err)
         python_worker.wait_for_early_workers()
-        return EXIT_INPUT
+        return EXIT_INPUT, None
     except TrackingUnavailable as err:
         logger.error("tracking error: %s", err)
         python_worker.wait_for_early_workers()
-        return EXIT_TRACKING
+        if err.summary is None:
+            return EXIT_TRACKING, None
+        # the tables are written: what the run did, with why it exits 4
+        report = f"{err.summary.format()}\n  exit code {EXIT_TRACKING}: {err}"
+        print(report)
+        return EXIT_TRACKING, report
     report = summary.format()
     print(report)  # the job's final report, for the person who started it
-    if args.summary_file:
-        try:
-            args.summary_file.write_text(report + "\n")
-        except OSError as err:  # the job's work is done and written: its exit code stands
-            logger.error("cannot write the summary to %s: %s", args.summary_file, err)
-    return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK
+    return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK, report
 
 
 def _java_cause(err: Exception) -> str:

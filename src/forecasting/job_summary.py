@@ -124,16 +124,23 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         partly = [] if summary.wrote else summary.written
         # said first: tracking may be what failed, and ending the run with it
         if summary.wrote:  # the traceback that follows reads as if nothing was written
-            logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place, its "
-                         "MLflow run %s is tagged %s; rerunning the date rewrites them", ", ".join(summary.tables),
-                         summary.run_date, context.parent_run_id, tracking.FAILED_AFTER_WRITING_TAG)
+            logger.error("the run failed after writing its tables (%s): their rows of run date %s are in place "
+                         "(its MLflow run %s is to be tagged %s); rerunning the date rewrites them",
+                         ", ".join(summary.tables), summary.run_date, context.parent_run_id,
+                         tracking.FAILED_AFTER_WRITING_TAG)
         elif partly:  # among its writes: the other tables still hold an earlier run's rows of the date
             logger.error("the run failed among its table writes: %s hold its rows of run date %s, the other tables "
-                         "an earlier run's; its MLflow run %s is tagged %s; rerunning the date rewrites them all",
+                         "an earlier run's (its MLflow run %s is to be tagged %s); rerunning the date rewrites them all",
                          ", ".join(partly), summary.run_date, context.parent_run_id,
                          tracking.FAILED_AFTER_WRITING_TAG)
         parent_run.fail_parent_run(context, err, summary.counts, time.monotonic() - started, wrote=summary.wrote,
                                    partly=partly, untracked=summary.untracked)
+        if summary.wrote and not isinstance(err, tracking.TrackingUnavailable) and tracking.is_tracking_failure(err):
+            # the tracking server gone after the tables were written: exit 4, retry later, as below
+            raise tracking.TrackingUnavailable(
+                f"the tables are written, but the tracking server failed ({redaction.first_line(err)}): MLflow run "
+                f"{context.parent_run_id} stays RUNNING until a rerun of the date, which is safe, ends it",
+                summary) from err
         raise
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
@@ -145,7 +152,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         raise tracking.TrackingUnavailable(
             f"the tables are written, but MLflow run {context.parent_run_id} could not be ended "
             f"({redaction.first_line(err)}): it stays RUNNING until a rerun of the date, "
-            "which is safe, ends it") from err
+            "which is safe, ends it", summary) from err
     if replaced.runs:
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
                          f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")

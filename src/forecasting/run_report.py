@@ -67,7 +67,11 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         realized.say(spark, config, context, summary, earlier, compared)
     log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {summary.run_date}")
     # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
-    tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
+    try:
+        tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
+    except Exception as err:  # the server gone: ending the run says so (exit 4), after the staged results go
+        logger.warning("could not record untracked_series on MLflow run %s: %s", context.parent_run_id,
+                       redaction.first_line(err))
     if summary.untracked:
         logger.warning("%d of %d series have no child run: tracking failed for them",
                        summary.untracked, summary.total)

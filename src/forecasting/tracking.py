@@ -98,7 +98,20 @@ class RunContext:
 
 class TrackingUnavailable(RuntimeError):
     """The tracking server cannot be reached or refuses us: before training, or once the
-    tables are written, when the run cannot be ended (exit 4: retry later)."""
+    tables are written, when the run cannot be ended (exit 4: retry later). ``summary``:
+    the run's JobSummary, where its tables were written."""
+
+    def __init__(self, message: str, summary=None):
+        super().__init__(message)
+        self.summary = summary
+
+
+def is_tracking_failure(err: BaseException) -> bool:
+    """An error of MLflow's client or of its HTTP calls: the tracking server gone or refusing."""
+    from mlflow.exceptions import MlflowException
+    from requests.exceptions import RequestException
+
+    return isinstance(err, (MlflowException, RequestException, TrackingUnavailable))
 
 
 def http_settings(config: JobConfig) -> dict[str, str]:
