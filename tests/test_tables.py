@@ -812,3 +812,26 @@ def test_a_scoring_run_rejects_a_series_stale_after_refuses_and_scores_after_uns
     unsettled = fast_config("input.key_columns=[shop]", "cleaning.unsettled_periods=2")
     assert scoring.history_end(history, unsettled, "2024-01-10", None, None) == (pd.Timestamp("2024-01-07"), None,
                                                                                  None)
+
+
+def test_models_of_another_frequency_under_the_output_are_refused_before_any_training(spark, tmp_path):
+    from forecasting.io import InputError
+
+    settings = [f"output.path={tmp_path / 'out'}"]
+    daily = load_config(None, [*settings, "forecast.frequency=D"])
+    tables.check_frequency(spark, daily)  # no table yet
+    models = tables.table_paths(daily)[tables.MODELS]
+    spark.createDataFrame([("a", "x", "D", dt.date(2024, 1, 1)), ("b", "y", "24h", dt.date(2024, 1, 8))],
+                          "store string, item string, frequency string, run_date date").write.format("delta").save(
+        models)
+    tables.check_frequency(spark, daily)  # a day however written
+    with pytest.raises(InputError, match=rf"{models} holds models of frequency '24h', 'D', but forecast.frequency is "
+                                         r"'W-MON': the tables would mix the two.*Give this frequency an output.path of "
+                                         "its own, or set forecast.frequency back"):
+        tables.check_frequency(spark, load_config(None, [*settings, "forecast.frequency=W-MON"]))
+    # as a training run checks, before its parent run and any training
+    weekly = load_config(None, [*settings, "forecast.frequency=W-MON", "forecast.horizon=4",
+                                f"tracking.uri={tmp_path / 'mlruns'}"])
+    with pytest.raises(InputError, match="holds models of frequency"):
+        pipeline.run_job(spark, weekly, "2024-02-05")
+    assert not (tmp_path / "mlruns").exists()

@@ -101,6 +101,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     with job_description(spark, "check the tables already written"):
         tables.check_existing(spark, config, written, series_df)
+        if not evaluate:
+            tables.check_frequency(spark, config)
 
     job = tracking.EVALUATE_JOB if evaluate else tracking.TRAIN_JOB
     # the run date whose forecasts this run's are compared with, and scored on what arrived since

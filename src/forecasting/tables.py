@@ -192,6 +192,32 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
                 )
 
 
+def check_frequency(spark: SparkSession, config: JobConfig) -> None:
+    """Before any training: the models already under output.path must be of
+    forecast.frequency. A table of daily and weekly forecasts has no column to tell
+    them apart, and each run compares its forecasts with, and scores, the run date
+    before's, whatever their frequency."""
+    from forecasting.io import InputError
+    from forecasting.periods import same_frequency
+
+    path = table_paths(config)[MODELS]
+    if not path_exists(spark, path):
+        return
+    try:
+        stored = [row[0] for row in spark.read.format(config.output.format).load(path).select("frequency")
+                  .distinct().collect()]
+    except AnalysisException as err:
+        if err.getCondition() not in NO_TABLE_YET:
+            raise
+        return
+    other = sorted(frequency for frequency in stored if not same_frequency(frequency, config.forecast.frequency))
+    if other:
+        raise InputError(f"{path} holds models of frequency {', '.join(map(repr, other))}, but forecast.frequency is "
+                         f"{config.forecast.frequency!r}: the tables would mix the two, each run comparing its "
+                         "forecasts with and scoring those of the other. Give this frequency an output.path of its "
+                         "own, or set forecast.frequency back")
+
+
 def key_columns_of(columns) -> list[str]:
     """A table's key columns: those of ``columns`` that the job does not name itself."""
     return [column for column in columns if column.lower() not in RESERVED_KEY_NAMES]
