@@ -114,3 +114,16 @@ def test_a_session_already_running_is_used_with_the_settings_spark_can_still_cha
         spark.conf.unset("spark.sql.files.maxPartitionBytes")  # for the tests after
         spark.conf.unset("fs.s3a.path.style.access")
         spark.sparkContext.setLogLevel("ERROR")
+
+
+def test_settings_of_the_drivers_jvm_given_in_the_config_are_said_to_need_spark_submit():
+    from forecasting.spark_session import launch_warnings
+
+    own = load_config(None, ["spark.conf.spark.driver.memory=3g", "spark.conf.spark.executor.memory=4g"]).spark.conf
+    assert launch_warnings(own, "local[2,4]") == [
+        "spark.conf.spark.driver.memory has no effect: spark-submit started the driver's JVM before the job read its "
+        "config; give spark-submit --driver-memory 3g",
+        "spark.conf.spark.executor.memory has no effect on the local master local[2,4]: its executor runs in the "
+        "driver's JVM, which spark-submit --driver-memory sizes"]
+    assert launch_warnings(own, "spark://master:7077") == launch_warnings(own, "local[2,4]")[:1]  # executors of their own
+    assert launch_warnings({}, "local[2]") == []

@@ -101,6 +101,25 @@ def session_conf(config: JobConfig, given: Mapping[str, str],
     return {**conf, **own}, warnings
 
 
+# Settings of the driver's JVM: spark-submit takes them as it starts it, before the job reads its config
+DRIVER_LAUNCH_SETTINGS = {"spark.driver.memory": "--driver-memory", "spark.driver.extraJavaOptions":
+                          "--driver-java-options", "spark.driver.extraClassPath": "--driver-class-path",
+                          "spark.driver.extraLibraryPath": "--driver-library-path", "spark.driver.cores": "--driver-cores"}
+
+
+def launch_warnings(own: Mapping[str, object], master: str) -> list[str]:
+    """A warning for each of the config's spark.conf settings that cannot take effect in
+    a driver spark-submit started: those of its JVM, and on a local master the executors'
+    memory (they run in the driver's JVM)."""
+    warnings = [f"spark.conf.{key} has no effect: spark-submit started the driver's JVM before the job read its "
+                f"config; give spark-submit {flag} {setting_text(own[key])}"
+                for key, flag in DRIVER_LAUNCH_SETTINGS.items() if key in own]
+    if "spark.executor.memory" in own and master.startswith("local"):
+        warnings.append(f"spark.conf.spark.executor.memory has no effect on the local master {master}: its executor "
+                        "runs in the driver's JVM, which spark-submit --driver-memory sizes")
+    return warnings
+
+
 def with_task_retries(master: str, attempts: int | str = TASK_ATTEMPTS) -> str:
     """``master`` as ``local[N,attempts]`` where it is a local master without a failure
     count (``local``, ``local[N]``, ``local[*]``); any other master as it is."""
@@ -160,6 +179,8 @@ def _new_session(app_name: str, config: JobConfig) -> SparkSession:
         # PySpark's own choice of the workers' Python (SparkContext.pythonExec)
         daemon = worker_daemon_conf(retried, os.environ.get("PYSPARK_PYTHON", "python3"))
     conf, warnings = session_conf(config, dict(given.getAll()))
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # spark-submit started the driver's JVM before the config was read
+        warnings += launch_warnings(config.spark.conf, retried)
     for warning in warnings:
         logger.warning("%s", warning)
     for key, value in {**daemon, **conf}.items():
