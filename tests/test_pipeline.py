@@ -126,6 +126,10 @@ def test_failed_and_skipped_rows_say_why(spark, job):
     assert rows["failed"]["reason"] == "RuntimeError: fault injection (reliability.fail_series); fallback forecast: naive"
     assert rows["failed"]["child_run_id"]  # failures are tracked too
     assert {rows[s]["model"] for s in rows} == {"naive"}
+    # which series failed, named in the summary: the on-call's first question
+    assert ("1 series failed, e.g. east/tea: RuntimeError: fault injection (reliability.fail_series); fallback "
+            "forecast: naive") in job["summary"].format()
+    assert "named no series of the input" not in job["summary"].format()  # the injected failure happened
 
 
 def test_forecasts_continue_each_good_series_over_the_horizon(spark, job):
@@ -809,3 +813,16 @@ def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_s
             pipeline.say_input(job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}), {**delta, **read},
                                config)
         assert [record.levelname for record in caplog.records] == [level]
+
+
+def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(spark, tmp_path):
+    store = (tmp_path / "mlruns").as_uri()
+    staged = spark.createDataFrame([("ok", None, "{}", None, "prophet", 0.8, "north", "bread")],
+                                   "status string, reason string, model_json string, data_notes string, model string, "
+                                   "cv_mase double, region string, product string")
+    config = load_config(None, ["input.key_columns=[region, product]", "reliability.fail_series=north/bred"])
+    context = tracking.RunContext(store, "0", "run", RUN_DATE, False, False)
+    said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    run_report.say_results(spark, staged, config, context, said, None, None)
+    assert ("reliability.fail_series 'north/bred' named no series of the input, so none was made to fail: a series' "
+            "id is its key values joined by '/' (north/bread)") in said.note

@@ -20,7 +20,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
-from forecasting.series import OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
+from forecasting.series import FAILED, INJECTED_FAILURE, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,14 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     with job_description(spark, "count the series by status"):
         counted = status_counts(staged)
     summary.counts, summary.untracked = counted.statuses, counted.untracked
+    keys = list(config.input.key_columns)
+    if counted.statuses.get(FAILED):  # the on-call's first question: which ones
+        with job_description(spark, "name the series that failed"):
+            named = named_examples(staged.where(F.col("status") == FAILED).orderBy(*keys), keys)
+        summary.warn(f"{counted.statuses[FAILED]} series failed, e.g. {named}")
+    if config.reliability.fail_series is not None and not counted.injected:  # a mistyped id tests nothing
+        summary.warn(f"reliability.fail_series {config.reliability.fail_series!r} named no series of the input, so "
+                     "none was made to fail: a series' id is its key values joined by '/' (north/bread)")
     if any(n for status, n in counted.statuses.items() if status != OK):
         with job_description(spark, "count the reasons series failed or were skipped"):
             summary.reason_kinds = reason_kinds(staged)
@@ -191,6 +199,7 @@ class StagedCounts:
     negative_kept: int
     zero_runs: int
     zero_forecasts: int
+    injected: int  # failed by reliability.fail_series
 
 
 def _noted(note: str):
@@ -226,6 +235,7 @@ def counted_conditions() -> dict[str, Column]:
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
+        "injected": F.coalesce(F.col("reason"), F.lit("")).contains(INJECTED_FAILURE),
     }
 
 

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 # every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
 ZERO_FORECAST_NOTE = "forecast 0 throughout"
+INJECTED_FAILURE = "fault injection (reliability.fail_series)"
 # the recent values that note compares with: the horizon's, or two seasons' up to this many
 MAX_RECENT_PERIODS = 28
 
@@ -197,7 +198,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
         return _with_fallback(outcome, history, config, started, actual)
     try:
         if inject_failure:
-            raise RuntimeError("fault injection (reliability.fail_series)")
+            raise RuntimeError(INJECTED_FAILURE)
         _select_and_forecast(outcome, history, config, seed, actual)
     except Exception as err:  # one series must never stop the others
         logger.warning("%s failed: %s\n%s", name, err, traceback.format_exc())
