@@ -113,6 +113,40 @@ def test_a_series_whose_run_cannot_be_logged_keeps_its_forecast(fast_config, dea
     assert row["reason"].startswith("tracking failed: ") and row["child_run_id"] is None
 
 
+def test_after_a_few_series_in_a_row_whose_runs_failed_a_worker_pauses_tracking(fast_config, dead_tracking,
+                                                                                 monkeypatch):
+    """A server gone mid-run: each series would wait out its retries, the run hours longer at scale."""
+    from conftest import daily_series
+    from forecasting import child_runs
+    from forecasting.spark_training import train_group
+
+    clock = [1000.0]
+    monkeypatch.setattr(child_runs.time, "monotonic", lambda: clock[0])
+    context, tried = dead_tracking(), []
+    real = child_runs.log_series_run
+
+    def counted(*args, **kwargs):
+        tried.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(child_runs, "log_series_run", counted)
+    config = fast_config("selection.candidates=[naive]")
+
+    def reason() -> str:
+        row = train_group(daily_series(30).assign(store="north"), config, ["store"], context).iloc[0]
+        return json.loads(row[result_row.PAYLOAD])["reason"]
+
+    reasons = [reason() for _ in range(child_runs.FAILURES_BEFORE_PAUSE + 1)]
+    assert len(tried) == child_runs.FAILURES_BEFORE_PAUSE  # the last series did not wait on the server
+    assert reasons[-1] == ("tracking failed: not tried: the child runs of the last 3 series in this worker failed "
+                           "(tried again in 60 s)")
+    clock[0] += child_runs.PAUSE_SECONDS  # a minute on: one series tries again
+    assert reason().startswith("tracking failed: ") and len(tried) == child_runs.FAILURES_BEFORE_PAUSE + 1
+    assert child_runs.tracking_paused("http://another-server") is None  # per tracking URI
+    child_runs.record_tracking(context.tracking_uri, logged=True)  # the server back: no pause
+    assert child_runs.tracking_paused(context.tracking_uri) is None
+
+
 def test_a_tracking_failures_reason_and_log_line_leave_out_the_uris_password(fast_config, dead_tracking, caplog):
     """MLflow's error quotes the URL it called; an executor logs without the job's redacting formatter."""
     from dataclasses import replace

@@ -20,6 +20,32 @@ from forecasting.tracking import (
 logger = logging.getLogger(__name__)
 
 
+# A tracking server gone mid-run costs every series its retries (tracking.max_retries and
+# timeout_seconds: minutes each): after this many series in a row whose child run failed, a
+# Python worker skips the child runs of the next ones for a while, then tries one again.
+FAILURES_BEFORE_PAUSE = 3
+PAUSE_SECONDS = 60.0
+_failing: dict[str, tuple[int, float]] = {}  # per tracking URI, in this worker: failures in a row, paused until
+
+
+def tracking_paused(tracking_uri: str) -> str | None:
+    """Why this series gets no child run, where the last ones' failed in this worker."""
+    failures, until = _failing.get(tracking_uri, (0, 0.0))
+    left = until - time.monotonic()
+    if failures < FAILURES_BEFORE_PAUSE or left <= 0:
+        return None
+    return (f"not tried: the child runs of the last {failures} series in this worker failed (tried again in "
+            f"{left:.0f} s)")
+
+
+def record_tracking(tracking_uri: str, logged: bool) -> None:
+    """Whether a series' child run was logged, for tracking_paused."""
+    if logged:
+        _failing.pop(tracking_uri, None)
+    else:
+        _failing[tracking_uri] = (_failing.get(tracking_uri, (0, 0.0))[0] + 1, time.monotonic() + PAUSE_SECONDS)
+
+
 def log_series_run(
     context: RunContext,
     keys: dict[str, Any],

@@ -132,14 +132,21 @@ def train_group(
     model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
                   if outcome.model is not None else None)
     tracking_started = time.perf_counter()
-    try:
-        run_id = child_runs.log_series_run(context, keys, outcome, history, retry=attempt > 0, model_json=model_json)
-    except Exception as err:  # the forecast stays valid without its run
-        # MLflow's errors quote the URL they called, a password in the tracking URI too; an
-        # executor's log has no redacting formatter, and the reason goes into a table
-        message = redaction.redact_url_password(str(err))
-        logger.warning("tracking failed for %s: %s", name, message)
-        reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{message}"]))
+    paused = child_runs.tracking_paused(context.tracking_uri)
+    if paused:  # the server gone: the run is not held up by every series' retries
+        reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{paused}"]))
+    else:
+        try:
+            run_id = child_runs.log_series_run(context, keys, outcome, history, retry=attempt > 0,
+                                               model_json=model_json)
+            child_runs.record_tracking(context.tracking_uri, logged=True)
+        except Exception as err:  # the forecast stays valid without its run
+            child_runs.record_tracking(context.tracking_uri, logged=False)
+            # MLflow's errors quote the URL they called, a password in the tracking URI too; an
+            # executor's log has no redacting formatter, and the reason goes into a table
+            message = redaction.redact_url_password(str(err))
+            logger.warning("tracking failed for %s: %s", name, message)
+            reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{message}"]))
     tracking_seconds = time.perf_counter() - tracking_started
     if series_counters is not None:
         series_counters.add(failed=outcome.status == FAILED, rows=len(history))
