@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         # the executors' Python: this one, which has the job's packages
         logging.info("try: spark-submit --master %s --conf spark.pyspark.python=%s jobs/train_forecast.py",
                      running["master"], sys.executable)
+        logging.info("or with the job packed as for a cluster (scripts/package_job.sh): add --py-files "
+                     "dist/forecasting.zip")
         logging.info("Ctrl-C stops both")
         processes = {"worker": running["worker"], "master": running["master_process"]}
         try:

@@ -64,6 +64,8 @@ with socket.socket() as probe:
         echo "port $port on 127.0.0.1 is already in use: stop what listens there or choose another port" >&2
         exit 1
     fi
+    # the last server's log kept as server.log.1: a new log, whose "Listening at" line is this server's
+    [ -f "$dir/server.log" ] && mv -f "$dir/server.log" "$dir/server.log.1"
     setsid mlflow server "${args[@]}" > "$dir/server.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$dir/server.pid"

@@ -52,5 +52,6 @@ if [ "${1:-}" = "--env" ]; then
         > "$env_dir/requirements.txt"
     "$env_dir/bin/python" -m pip install -q -r "$env_dir/requirements.txt" -c constraints.txt
     "$env_dir/bin/venv-pack" -p "$env_dir" -o "$out/environment.tar.gz" --force
+    chmod a+r "$out/environment.tar.gz"  # venv-pack writes it for its owner alone; a cluster's user reads it
     echo "built $out/environment.tar.gz" >&2
 fi

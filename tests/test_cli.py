@@ -120,11 +120,14 @@ def test_an_unexpected_error_escapes_for_python_to_exit_1_without_a_summary(sess
     assert cli.EXIT_FAILED == 1
 
 
-def test_too_many_failed_series_exit_5(session):
+def test_too_many_failed_series_exit_5(session, caplog):
     assert run(lambda spark, config: summary(failed=2)) == cli.EXIT_TOO_MANY_FAILED
+    # in the log too, where an alert would look: at warning level
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if "exit code 5" in r.getMessage()] == [
+        ("WARNING", "exit code 5: 2 of 10 series failed, more than reliability.max_failed_share")]
 
 
-def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(session, capsys):
+def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(session, capsys, caplog):
     # every series too short (a horizon of 48 hours left at daily): fallbacks written, a scheduler saw success
     def too_short(spark, config):
         done = summary(failed=0)
@@ -133,6 +136,7 @@ def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(sessi
 
     assert run(too_short) == cli.EXIT_TOO_MANY_FAILED
     assert "no series was modelled (their reasons above): exit code 5" in capsys.readouterr().out
+    assert "exit code 5: no series was modelled" in caplog.text
 
 
 def test_a_bad_config_key_exits_2(session):

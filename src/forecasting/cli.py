@@ -215,6 +215,10 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
         return EXIT_TRACKING, report
     report = summary.format()
     print(report)  # the job's final report, for the person who started it
+    if summary.exits_5:  # written, but a look is needed: said in the log too, where alerts are read
+        logger.warning("exit code %d: %s", EXIT_TOO_MANY_FAILED,
+                       f"{summary.counts.get('failed', 0)} of {summary.total} series failed, more than "
+                       "reliability.max_failed_share" if summary.too_many_failed else "no series was modelled")
     return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK, report
 
 
