@@ -443,3 +443,13 @@ def test_a_tracking_server_lost_after_the_tables_were_written_exits_4_with_the_r
     assert "Forecast run 2024-01-01" in printed and printed.rstrip().endswith(
         "exit code 4: the tables are written, but the tracking server failed")
     assert kept.read_text() == printed
+
+
+def test_a_password_in_the_tracking_uri_is_warned_about_with_where_it_belongs(session, caplog):
+    assert run(lambda spark, config: summary(failed=0), "--set",
+               "tracking.uri=http://ana:hunter2@127.0.0.1:5000") == cli.EXIT_OK
+    [said] = [r.getMessage() for r in caplog.records if "holds a password" in r.getMessage()]
+    assert "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" in said and "hunter2" not in said
+    assert "conf/local/" in tracking.password_warning("postgresql://ana:hunter2@db/mlflow")
+    assert tracking.password_warning("http://127.0.0.1:5000") is None
+    assert tracking.password_warning("mlruns") is None

@@ -84,6 +84,10 @@ def test_a_killed_python_worker_is_retried_without_duplicates(tmp_path):
     assert "the session's Spark master is" not in log  # the master set on the builder took effect
     results = assert_clean_tables(tmp_path, stores)
     assert (results["status"] == "ok").all()
+    # the retry is said, not hidden by the counts: the task's four series were trained again
+    assert results["data_notes"].fillna("").str.contains("trained in a retry of its Spark task").all()
+    assert "4 series were trained again in a retry of their Spark task, an earlier attempt having failed (a " \
+           "Python worker that died" in done.stdout
 
     [parent] = parent_runs(tmp_path)
     runs = child_runs(tmp_path, parent.info.run_id)

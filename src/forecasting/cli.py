@@ -19,7 +19,7 @@ from forecasting.config_checks import horizon_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
 from forecasting.redaction import redact_url_password
-from forecasting.tracking import TrackingUnavailable
+from forecasting.tracking import TrackingUnavailable, password_warning
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # any other error: Python's own exit code for an uncaught exception
@@ -179,6 +179,9 @@ def _write_summary(args: argparse.Namespace, logger: logging.Logger, text: str) 
 def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> tuple[int, str | None]:
     """The exit code, and the summary where the job got as far as one."""
     config = load_or_exit(args)
+    exposed = password_warning(config.tracking.uri)
+    if exposed:
+        logger.warning("%s", exposed)
     problem = horizon_problem(config, args.run_date)
     if problem:
         logger.error("configuration error: %s", problem)

@@ -161,6 +161,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{counted.zero_runs} series end in a run of zeros where their history has nearly none (their "
                      "data_notes say since when): outages, or feeds that stopped sending? They were modelled as they "
                      "are")
+    if counted.retried:  # a Python worker that died (out of memory?): the retry hid it from the counts
+        summary.warn(f"{counted.retried} series were trained again in a retry of their Spark task, an earlier "
+                     "attempt having failed (a Python worker that died: out of memory? Spark's log above says why): "
+                     "their results are the retry's")
     if counted.zero_forecasts:  # low counts ranked by sMAPE: a forecast of nothing where something comes
         by_smape = (config.selection.metric or config.tuning.metric) == "smape"
         summary.warn(f"{counted.zero_forecasts} modelled series are {ZERO_FORECAST_NOTE}, though their recent "
@@ -200,6 +204,7 @@ class StagedCounts:
     zero_runs: int
     zero_forecasts: int
     injected: int  # failed by reliability.fail_series
+    retried: int  # trained in a retry of their task
 
 
 def _noted(note: str):
@@ -236,6 +241,7 @@ def counted_conditions() -> dict[str, Column]:
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
         "injected": F.coalesce(F.col("reason"), F.lit("")).contains(INJECTED_FAILURE),
+        "retried": _noted(spark_training.RETRIED_NOTE),
     }
 
 

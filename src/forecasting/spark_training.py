@@ -85,6 +85,8 @@ BULKY_COLUMNS = ("forecast", "model_json", "holdout_scores", "recent", realized.
 RESULT_ROW = result_row.RowFormat(tuple(RESULT_FIELDS), apart=("model_json",))
 # In a result row's reason: the series has no child run (the job's summary counts them).
 TRACKING_FAILED = "tracking failed: "
+# In its data notes: the series was trained again in a retry of its Spark task
+RETRIED_NOTE = "trained in a retry of its Spark task, an earlier attempt having failed"
 
 
 def training_input(series_df: DataFrame) -> DataFrame:
@@ -128,6 +130,8 @@ def train_group(
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
                                run_date=context.run_date, input_end=context.input_end, now=context.known_until,
                                inject_failure=config.reliability.fail_series == name, name=f"series {name}")
+    if attempt > 0:  # an earlier attempt of its task failed: counted in the summary, for whoever is on call
+        outcome.notes = [*outcome.notes, RETRIED_NOTE]
     run_id, reason = None, outcome.reason
     model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
                   if outcome.model is not None else None)

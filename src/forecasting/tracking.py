@@ -106,6 +106,22 @@ class TrackingUnavailable(RuntimeError):
         self.summary = summary
 
 
+def password_warning(uri: str) -> str | None:
+    """What to say of a tracking URI holding a password: a config file or ``--set`` keeps
+    it in plain text, where the docs keep secrets in the environment."""
+    try:
+        parsed = urlparse(uri)
+        if not parsed.password:
+            return None
+    except ValueError:  # a port that is no number: the config check's to say
+        return None
+    where = ("a server's credentials go in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+             "MLFLOW_TRACKING_TOKEN) instead" if parsed.scheme in ("http", "https") else
+             "keep such a config in conf/local/, which git ignores, readable by the job's user alone")
+    return (f"tracking.uri holds a password, which a config file or --set keeps in plain text (and --set shows in "
+            f"the process list): {where}; what the run records leaves it out")
+
+
 def is_tracking_failure(err: BaseException) -> bool:
     """An error of MLflow's client or of its HTTP calls: the tracking server gone or refusing."""
     from mlflow.exceptions import MlflowException
