@@ -422,13 +422,17 @@ def test_a_failed_run_leaves_no_earlier_runs_summary_in_the_summary_file(session
         raise io.InputError("no rows")
 
     assert run(seen_while_running, "--summary-file", str(kept)) == cli.EXIT_INPUT
-    assert "failed with exit code 3 (the log above says why)" in kept.read_text()
+    assert "ended with exit code 3 (the log above says why)" in kept.read_text()
     with pytest.raises(RuntimeError):
         run(lambda spark, config: (_ for _ in ()).throw(RuntimeError("a bug")), "--summary-file", str(kept))
-    assert kept.read_text().rstrip().endswith("failed with exit code 1: a bug")
+    assert kept.read_text().rstrip().endswith("ended with exit code 1 (a bug)")
     with pytest.raises(SystemExit):  # a config error exits from inside: said too
         run(lambda spark, config: summary(failed=0), "--summary-file", str(kept), "--set", "forecast.horizon=0")
-    assert "failed with exit code 2" in kept.read_text()
+    assert "ended with exit code 2 (the log above says why)" in kept.read_text()
+    for exited, code in ((None, 0), ("fatal", 1), (3, 3)):  # as Python exits for each
+        with pytest.raises(SystemExit):
+            run(lambda spark, config: sys.exit(exited), "--summary-file", str(kept))
+        assert f"ended with exit code {code} (" in kept.read_text()
 
 
 def test_a_tracking_server_lost_after_the_tables_were_written_exits_4_with_the_runs_summary(session, tmp_path,
@@ -443,6 +447,13 @@ def test_a_tracking_server_lost_after_the_tables_were_written_exits_4_with_the_r
     assert "Forecast run 2024-01-01" in printed and printed.rstrip().endswith(
         "exit code 4: the tables are written, but the tracking server failed")
     assert kept.read_text() == printed
+
+    def with_too_many_failed(spark, config):  # the exit is 4, not the 5 the counts would give
+        raise tracking.TrackingUnavailable("the tracking server failed", summary(5))
+
+    assert run(with_too_many_failed) == cli.EXIT_TRACKING
+    printed = capsys.readouterr().out
+    assert "above reliability.max_failed_share (10%)\n" in printed and "exit code 5" not in printed
 
 
 def test_a_password_in_the_tracking_uri_is_warned_about_with_where_it_belongs(session, caplog):

@@ -296,8 +296,14 @@ def test_input_columns_renamed_by_the_config_are_read_by_their_new_names(spark, 
     wrong = load_config(None, [*settings[:-1], "input.rename_columns={Hospital: hospital, Dept: department, "
                                                "arrival_date: day}"])
     with pytest.raises(io.InputError, match=r"input.rename_columns names 'Hospital', which the input lacks: it has "
-                                            r"'Hospital Name', 'Dept'"):
+                                            r"'Hospital Name', 'Dept', 'arrival_date', 'arrivals'$"):
         io.read_input(spark, wrong)
+    # onto a name the input has already, in any case: refused, not two columns of one name
+    onto = load_config(None, [*settings[:-1], "input.rename_columns={Hospital Name: ARRIVALS, Dept: department, "
+                                              "arrival_date: day}", "input.key_columns=[ARRIVALS, department]"])
+    with pytest.raises(io.InputError, match=r"renames 'Hospital Name' to 'ARRIVALS', but the input has a column "
+                                            r"'arrivals' already"):
+        io.read_input(spark, onto)
 
 
 def test_a_key_column_name_delta_refuses_is_refused_with_a_rename_to_give():
@@ -309,6 +315,7 @@ def test_a_key_column_name_delta_refuses_is_refused_with_a_rename_to_give():
         load_config(None, ["input.key_columns=[Hospital Name]"])
     for renames, message in (("{a: b, b: c}", "renames 'a' to 'b', which is renamed too"),
                              ("{a: x, b: x}", "gives two columns the name 'x'"),
+                             ("{a: x, b: X}", "gives two columns the name 'X', 'x'"),
                              ("{a: ' '}", "both must name a column")):
         with pytest.raises(ConfigError, match=message):
             load_config(None, [f"input.rename_columns={renames}"])

@@ -431,7 +431,7 @@ def test_a_tracking_store_lost_by_the_end_of_a_run_is_said_and_the_runs_own_fail
         with job_summary.finishing(context, summary, time.monotonic()):
             summary.wrote = True
             raise MlflowException("Connection refused")
-    assert lost.value.summary is summary
+    assert lost.value.summary is summary and summary.wall_seconds > 0  # its summary says how long it ran
     assert "the run failed after writing its tables (forecasts): their rows of run date" in caplog.text
     with pytest.raises(MlflowException):  # before the writes: the job's failure, exit 1, as ever
         with job_summary.finishing(*started(tmp_path / "fourth-mlruns"), time.monotonic()):
@@ -826,3 +826,9 @@ def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(s
     run_report.say_results(spark, staged, config, context, said, None, None)
     assert ("reliability.fail_series 'north/bred' named no series of the input, so none was made to fail: a series' "
             "id is its key values joined by '/' (north/bread)") in said.note
+    # a series of that id skipped before its training could fail: named all the same
+    found = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    run_report.say_results(spark, staged, load_config(None, ["input.key_columns=[region, product]",
+                                                             "reliability.fail_series=north/bread"]),
+                           context, found, None, None)
+    assert "named no series" not in found.note

@@ -127,3 +127,4 @@ def test_settings_of_the_drivers_jvm_given_in_the_config_are_said_to_need_spark_
         "driver's JVM, which spark-submit --driver-memory sizes"]
     assert launch_warnings(own, "spark://master:7077") == launch_warnings(own, "local[2,4]")[:1]  # executors of their own
     assert launch_warnings({}, "local[2]") == []
+    assert launch_warnings(own, "local-cluster[2,1,1024]") == launch_warnings(own, "local")[:1]  # JVMs of their own

@@ -149,16 +149,20 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
             code, report = _run_job(job, args, app_name, logger)
     except BaseException as err:  # SIGINT (PySpark's handler cancels the Spark jobs first), or SIGTERM
         stop = signals.stopped_by(err)
-        code = (err.code if isinstance(err, SystemExit) else EXIT_FAILED if stop is None
-                else EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED)
-        _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, failed with exit code "
-                                     f"{code}: {redact_url_password(_first_line(err)) if stop is None else stop}")
+        if isinstance(err, SystemExit):  # a config error's exit 2, said in the log; Python's own codes
+            code = 0 if err.code is None else err.code if isinstance(err.code, int) else EXIT_FAILED
+            why = "the log above says why"
+        else:
+            code = EXIT_FAILED if stop is None else EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED
+            why = redact_url_password(_first_line(err)) if stop is None else f"stopped by {stop}"
+        _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, ended with exit code "
+                                     f"{code} ({why})")
         if stop is None:
             raise
         logger.error("stopped by %s: a run it had started in MLflow ends FAILED (tagged ended_by); rerunning the "
                      "date replaces what it wrote", stop)
         return code
-    _write_summary(args, logger, report or f"{app_name} {args.run_date}: started {started} UTC, failed with exit "
+    _write_summary(args, logger, report or f"{app_name} {args.run_date}: started {started} UTC, ended with exit "
                                            f"code {code} (the log above says why)")
     return code
 
@@ -169,11 +173,12 @@ def _first_line(err: BaseException) -> str:
 
 
 def _write_summary(args: argparse.Namespace, logger: logging.Logger, text: str) -> None:
-    if args.summary_file:
+    path = getattr(args, "summary_file", None)  # a caller's own parser may have none
+    if path:
         try:
-            args.summary_file.write_text(text + "\n")
+            path.write_text(text + "\n")
         except OSError as err:  # the job's exit code stands
-            logger.error("cannot write the summary to %s: %s", args.summary_file, err)
+            logger.error("cannot write the summary to %s: %s", path, err)
 
 
 def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> tuple[int, str | None]:
@@ -213,7 +218,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
         if err.summary is None:
             return EXIT_TRACKING, None
         # the tables are written: what the run did, with why it exits 4
-        report = f"{err.summary.format()}\n  exit code {EXIT_TRACKING}: {err}"
+        report = err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}")
         print(report)
         return EXIT_TRACKING, report
     report = summary.format()

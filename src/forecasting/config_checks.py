@@ -73,8 +73,8 @@ def _check_input(config: JobConfig) -> None:
                  f"renames {old!r} to {new!r}: both must name a column")
         _require(new not in inp.rename_columns, f"input.rename_columns.{old}",
                  f"renames {old!r} to {new!r}, which is renamed too: give each column its final name")
-    news = list(inp.rename_columns.values())
-    twice = sorted({new for new in news if news.count(new) > 1})
+    news = [new.lower() for new in inp.rename_columns.values()]  # Spark's column names ignore case
+    twice = sorted({new for new in inp.rename_columns.values() if news.count(new.lower()) > 1})
     _require(not twice, "input.rename_columns", f"gives two columns the name {', '.join(map(repr, twice))}")
     _require(bool(inp.path.strip()), "input.path", "must not be empty")
     _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")

@@ -74,10 +74,17 @@ def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = No
     (``lineage.delta_version``: for a past ``run_date``, as it stood then)."""
     df, version = _read(spark, config, run_date)
     renames = config.input.rename_columns
-    missing = [name for name in renames if name not in df.columns]
+    columns = [name for name in df.columns if name != MALFORMED_ROW]
+    missing = [name for name in renames if name not in columns]
     if missing:
         raise InputError(f"input.rename_columns names {', '.join(map(repr, missing))}, which the input lacks: it has "
-                         f"{', '.join(map(repr, df.columns))}")
+                         f"{', '.join(map(repr, columns))}")
+    kept = {name.lower(): name for name in columns if name not in renames}  # Spark's names ignore case
+    clashes = [(old, new, kept[new.lower()]) for old, new in renames.items() if new.lower() in kept]
+    if clashes:
+        old, new, there = clashes[0]
+        raise InputError(f"input.rename_columns renames {old!r} to {new!r}, but the input has a column {there!r} "
+                         "already (Spark's column names ignore case): rename that one too, or choose another name")
     return (df.withColumnsRenamed(renames) if renames else df), version
 
 

@@ -77,7 +77,8 @@ class JobSummary:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def format(self) -> str:
+    def format(self, exit_line: str | None = None) -> str:
+        """The summary; ``exit_line`` says why the job exits otherwise than the counts would."""
         statuses = [*self.statuses, *(s for s in self.counts if s not in self.statuses)]
         width = max(len(name) for name in (*self.tables, *statuses, "series total"))
         lines = [f"{self.title} {self.run_date} finished in {self.wall_seconds:.0f}s", self.note]
@@ -102,13 +103,16 @@ class JobSummary:
         if self.untracked:
             lines.append(f"  {self.untracked} of {self.total} series have no child run: tracking failed for them "
                          "(their forecasts are written; series_results' reason says why)")
+        code = "" if exit_line else ": exit code 5"
         if self.too_many_failed:
             lines.append(
                 f"\n  {self.failed_share:.0%} of the series failed, above reliability.max_failed_share "
-                f"({self.max_failed_share:.0%}): exit code 5"
+                f"({self.max_failed_share:.0%}){code}"
             )
         elif self.nothing_modelled:
-            lines.append("\n  no series was modelled (their reasons above): exit code 5")
+            lines.append(f"\n  no series was modelled (their reasons above){code}")
+        if exit_line:
+            lines.append(f"\n  {exit_line}")
         return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 
@@ -137,6 +141,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                                    partly=partly, untracked=summary.untracked)
         if summary.wrote and not isinstance(err, tracking.TrackingUnavailable) and tracking.is_tracking_failure(err):
             # the tracking server gone after the tables were written: exit 4, retry later, as below
+            summary.wall_seconds = time.monotonic() - started
             raise tracking.TrackingUnavailable(
                 f"the tables are written, but the tracking server failed ({redaction.first_line(err)}): MLflow run "
                 f"{context.parent_run_id} stays RUNNING until a rerun of the date, which is safe, ends it",

@@ -53,7 +53,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         with job_description(spark, "name the series that failed"):
             named = named_examples(staged.where(F.col("status") == FAILED).orderBy(*keys), keys)
         summary.warn(f"{counted.statuses[FAILED]} series failed, e.g. {named}")
-    if config.reliability.fail_series is not None and not counted.injected:  # a mistyped id tests nothing
+    if config.reliability.fail_series is not None and not counted.injected and not _has_series(
+            staged, keys, config.reliability.fail_series):  # a mistyped id tests nothing
         summary.warn(f"reliability.fail_series {config.reliability.fail_series!r} named no series of the input, so "
                      "none was made to fail: a series' id is its key values joined by '/' (north/bread)")
     if any(n for status, n in counted.statuses.items() if status != OK):
@@ -209,6 +210,12 @@ class StagedCounts:
 
 def _noted(note: str):
     return F.col("data_notes").contains(note)
+
+
+def _has_series(staged: DataFrame, keys: list[str], series_id: str) -> bool:
+    """Whether a staged row is of the series ``series_id`` (tracking.series_id: its keys' text joined by /)."""
+    joined = F.concat_ws("/", *(F.coalesce(F.col(k).cast("string"), F.lit(tracking.NULL_KEY)) for k in keys))
+    return bool(staged.where(joined == series_id).limit(1).count())
 
 
 def _forecast_stale() -> Column:

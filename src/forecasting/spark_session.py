@@ -114,7 +114,7 @@ def launch_warnings(own: Mapping[str, object], master: str) -> list[str]:
     warnings = [f"spark.conf.{key} has no effect: spark-submit started the driver's JVM before the job read its "
                 f"config; give spark-submit {flag} {setting_text(own[key])}"
                 for key, flag in DRIVER_LAUNCH_SETTINGS.items() if key in own]
-    if "spark.executor.memory" in own and master.startswith("local"):
+    if "spark.executor.memory" in own and re.fullmatch(r"local(\[.*\])?", master):  # not local-cluster[...]
         warnings.append(f"spark.conf.spark.executor.memory has no effect on the local master {master}: its executor "
                         "runs in the driver's JVM, which spark-submit --driver-memory sizes")
     return warnings
