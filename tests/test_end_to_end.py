@@ -39,9 +39,12 @@ def started_jobs(folder: Path) -> list[dict]:
 
 
 def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
-    done = spark_submit([*QUICK, "--run-date", "2026-01-05", "--summary-file", "summary.txt"], cwd=tmp_path,
+    # a setting of the driver's JVM in the config: said to need spark-submit's flag, as it does
+    done = spark_submit([*QUICK, "--run-date", "2026-01-05", "--summary-file", "summary.txt",
+                         "--set", "spark.conf.spark.driver.cores=1"], cwd=tmp_path,
                         spark_args=event_log(tmp_path / "training-events"))
     assert done.returncode == 0, done.stdout[-3000:]
+    assert "spark.conf.spark.driver.cores has no effect: spark-submit started the driver's JVM" in done.stdout
     assert "series total" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
     summary = (tmp_path / "summary.txt").read_text()  # the summary alone: the log came out with it
     assert summary.startswith("Forecast run 2026-01-05 finished") and "INFO" not in summary and "INFO" in done.stdout
