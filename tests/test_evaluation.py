@@ -184,8 +184,9 @@ def test_a_report_that_fails_after_the_table_is_written_marks_the_run_as_having_
     [run] = client.search_runs([client.get_experiment_by_name(config.tracking.experiment).experiment_id],
                                filter_string="tags.job = 'evaluate_forecast'")
     assert run.info.status == "FAILED" and run.data.tags[tracking.FAILED_AFTER_WRITING_TAG] == "true"
-    assert (f"the run failed after writing its tables (evaluation): their rows of run date 2024-12-31 are in place, "
-            f"its MLflow run {run.info.run_id} is tagged failed_after_writing") in caplog.text
+    assert (f"the run failed after writing its tables (evaluation): their rows of run date 2024-12-31 are in place "
+            f"(its MLflow run {run.info.run_id} is to be tagged failed_after_writing); rerunning the date rewrites "
+            "them") in caplog.text
 
 
 def test_a_report_plot_takes_missing_bounds_and_a_key_matplotlib_would_read_as_math(spark):
