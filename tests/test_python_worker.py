@@ -1,6 +1,7 @@
 """Set-up of the Spark Python worker processes, without Spark."""
 import importlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -121,3 +122,12 @@ def test_speculative_tasks_are_warned_about_since_they_would_log_child_runs_twic
     done = subprocess.run([sys.executable, "-c", code, *settings], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "WARNING:forecasting.spark_session:spark.speculation is on: a task's speculative copy" in done.stderr
+
+
+def test_a_python_workers_warnings_come_in_the_drivers_format_without_passwords():
+    """Python's last-resort handler printed an executor's warning as its message alone."""
+    code = ("import logging; from forecasting import python_worker; python_worker.prepare(); "
+            "logging.getLogger('forecasting.spark_training').warning('tracking failed for a: http://ana:pw@h:5000')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING forecasting.spark_training: tracking failed "
+                        r"for a: http://ana:\(redacted\)@h:5000\n", done.stderr), done.stderr

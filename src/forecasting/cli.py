@@ -18,7 +18,7 @@ from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
-from forecasting.redaction import redact_url_password
+from forecasting.redaction import LOG_FORMAT, RedactingFormatter, redact_url_password
 from forecasting.tracking import TrackingUnavailable, password_warning
 
 EXIT_OK = 0
@@ -30,7 +30,6 @@ EXIT_TOO_MANY_FAILED = 5
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # pandas' nanosecond times end on 2262-04-11: a run date in 2261 or later could fail
 # every series in cleaning (the end of its period, or the next period's), after
 # Spark had started.
@@ -95,14 +94,6 @@ def job_parser(description: str) -> argparse.ArgumentParser:
                         help="also write the end-of-job summary to this file")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
-
-
-class RedactingFormatter(logging.Formatter):
-    """Log lines, tracebacks included, without the password of a ``scheme://user:password@host``
-    (an input path, an output path or the tracking URI may hold one)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_url_password(super().format(record))
 
 
 def print_redacted_traceback(kind, error, trace) -> None:

@@ -12,6 +12,7 @@ import zipimport
 from pyspark.sql import SparkSession
 
 from forecasting import model
+from forecasting.redaction import LOG_FORMAT, RedactingFormatter
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,19 @@ def prepare() -> None:
     if not _prepared:
         _prepared = True
         _reread_zip_directories_only_when_changed()
+        _log_as_the_driver_does()
+
+
+def _log_as_the_driver_does() -> None:
+    """An executor's warnings (a series that failed, tracking that failed) in the driver's
+    format, with their time and without a URL's password, where Python's last-resort
+    handler printed the message alone. A process whose logging is set up keeps it."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
+    root.addHandler(handler)
 
 
 def _reread_zip_directories_only_when_changed() -> None:

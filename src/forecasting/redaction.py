@@ -99,3 +99,15 @@ def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
 def first_line(err: BaseException) -> str:
     """An error's first line, without a URL's password: for a log line or a tag."""
     return redact_url_password((str(err).strip().splitlines() or [type(err).__name__])[0])
+
+
+# The jobs' log lines, on the driver (cli) and in the executors' Python workers (python_worker)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines, tracebacks included, without the password of a ``scheme://user:password@host``
+    (an input path, an output path or the tracking URI may hold one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url_password(super().format(record))

@@ -146,8 +146,8 @@ def train_group(
             child_runs.record_tracking(context.tracking_uri, logged=True)
         except Exception as err:  # the forecast stays valid without its run
             child_runs.record_tracking(context.tracking_uri, logged=False)
-            # MLflow's errors quote the URL they called, a password in the tracking URI too; an
-            # executor's log has no redacting formatter, and the reason goes into a table
+            # MLflow's errors quote the URL they called, a password in the tracking URI too, and
+            # the reason goes into a table (the worker's log redacts its lines: python_worker)
             message = redaction.redact_url_password(str(err))
             logger.warning("tracking failed for %s: %s", name, message)
             reason = "; ".join(filter(None, [reason, f"{TRACKING_FAILED}{message}"]))
