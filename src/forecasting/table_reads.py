@@ -4,8 +4,8 @@ series' rows of a Delta or parquet table), and a Delta or parquet input for
 ``input_history``.
 
 Delta tables are read with the ``deltalake`` package (its log) and pyarrow (its files),
-parquet with pyarrow alone. ``read_table``, ``job_rows`` and ``version_written_by`` read
-Delta; ``read_series`` and ``series_keys`` either.
+parquet with pyarrow alone. ``version_written_by`` reads Delta; the others either
+(``fmt``), a parquet table at its one version.
 """
 from __future__ import annotations
 
