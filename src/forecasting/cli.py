@@ -18,7 +18,7 @@ from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
-from forecasting.redaction import LOG_FORMAT, RedactingFormatter, redact_url_password
+from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line, redact_url_password
 from forecasting.tracking import TrackingUnavailable, password_warning
 
 EXIT_OK = 0
@@ -133,6 +133,7 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     reading it after a failure finds no earlier run's success there."""
     main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    ended = f"{app_name} {args.run_date}: started {started} UTC, ended with exit code"
     _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, not finished (this file "
                                  "holds the run's summary once it ends)")
     try:
@@ -145,22 +146,17 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
             why = "the log above says why"
         else:
             code = EXIT_FAILED if stop is None else EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED
-            why = redact_url_password(_first_line(err)) if stop is None else f"stopped by {stop}"
-        _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, ended with exit code "
-                                     f"{code} ({why})")
+            why = first_line(err) if stop is None else f"stopped by {stop}"
+        _write_summary(args, logger, f"{ended} {code} ({why})")
         if stop is None:
             raise
         logger.error("stopped by %s: a run it had started in MLflow ends FAILED (tagged ended_by); rerunning the "
                      "date replaces what it wrote", stop)
         return code
-    _write_summary(args, logger, report or f"{app_name} {args.run_date}: started {started} UTC, ended with exit "
-                                           f"code {code} (the log above says why)")
+    if report:
+        print(report)  # the job's final report, for the person who started it
+    _write_summary(args, logger, report or f"{ended} {code} (the log above says why)")
     return code
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _write_summary(args: argparse.Namespace, logger: logging.Logger, text: str) -> None:
@@ -209,11 +205,8 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
         if err.summary is None:
             return EXIT_TRACKING, None
         # the tables are written: what the run did, with why it exits 4
-        report = err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}")
-        print(report)
-        return EXIT_TRACKING, report
+        return EXIT_TRACKING, err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}")
     report = summary.format()
-    print(report)  # the job's final report, for the person who started it
     if summary.exits_5:  # written, but a look is needed: said in the log too, where alerts are read
         logger.warning("exit code %d: %s", EXIT_TOO_MANY_FAILED,
                        f"{summary.counts.get('failed', 0)} of {summary.total} series failed, more than "
