@@ -219,15 +219,14 @@ def version_note(version: dict) -> tuple[str, bool] | None:
     then, where later versions exist; the latest, where the table has none that old."""
     if "as_of" not in version:
         return None
+    latest = (f"version {version['latest_version']}, was read, so this backfill's history includes corrections "
+              "made since (its rows after the run date are left out as ever)")
     if "vacuumed" in version:
         return (f"the input's Delta version {version['vacuumed']}, as it stood at the run date's end, cannot be "
-                f"read: VACUUM removed its files. Its latest, version {version['latest_version']}, was read, so this "
-                "backfill's history includes corrections made since (its rows after the run date are left out as "
-                "ever)", True)
+                f"read: VACUUM removed its files. Its latest, {latest}", True)
     if not version["as_of_found"]:
         return (f"the input's Delta table has no version committed before the run date's end ({version['as_of']} "
-                f"UTC): its latest, version {version['latest_version']}, was read, so this backfill's history "
-                "includes corrections made since (its rows after the run date are left out as ever)", True)
+                f"UTC): its latest, {latest}", True)
     if version["delta_version"] == version["latest_version"]:
         return None
     return (f"the input was read as it stood at the run date's end: Delta version {version['delta_version']}, of "

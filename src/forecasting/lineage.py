@@ -170,19 +170,25 @@ def delta_version(spark, config: JobConfig, run_date: str | None = None, now: pd
         return {**described, "delta_version": int(pinned["versionasof"])}
     if "timestampasof" in pinned:
         at = F.lit(str(pinned["timestampasof"])).cast("timestamp")
-        first = (spark.sql(f"DESCRIBE HISTORY {name}").where(F.col("timestamp") <= at)
-                 .orderBy(F.col("version").desc()).select("version").first())
-        return {**described, "delta_version": None if first is None else first["version"]}
+        return {**described, "delta_version": _last_version(spark, name, F.col("timestamp") <= at)}
     latest = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").select("version").first()["version"]
     end = None if run_date is None else end_of_day(run_date)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else now
     if config.input.delta_as_of != "run_date" or end is None or end > now:  # today's run: the latest
         return {**described, "delta_version": latest}
     # the session's times are UTC, as the run date's end is
-    then = (spark.sql(f"DESCRIBE HISTORY {name}").where(F.col("timestamp") < F.lit(end.isoformat()).cast("timestamp"))
-            .orderBy(F.col("version").desc()).select("version").first())
-    return {**described, "delta_version": latest if then is None else then["version"], "latest_version": latest,
+    then = _last_version(spark, name, F.col("timestamp") < F.lit(end.isoformat()).cast("timestamp"))
+    return {**described, "delta_version": latest if then is None else then, "latest_version": latest,
             "as_of": end.isoformat(), "as_of_found": then is not None}
+
+
+def _last_version(spark, name: str, committed) -> int | None:
+    """The latest version of the Delta table ``name`` whose commit meets ``committed`` (a
+    condition on DESCRIBE HISTORY's timestamp), None where none does."""
+    from pyspark.sql import functions as F
+
+    found = spark.sql(f"DESCRIBE HISTORY {name}").where(committed).agg(F.max("version")).first()[0]
+    return None if found is None else int(found)
 
 
 def to_json(data: dict) -> str:
