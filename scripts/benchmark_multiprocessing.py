@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import child_runs, model, model_store, parent_run, tracking
+from forecasting import child_runs, model, model_store, parent_run, series_identity, tracking
 from forecasting.config import JobConfig, load_config
 from forecasting.python_worker import load_training_modules
 from forecasting.series import train_series
@@ -28,7 +28,7 @@ def train_and_track(item: tuple[str, pd.DataFrame], config: JobConfig, context: 
     name, group = item
     keys = {"series": name}
     history = group[["ds", "y"]]
-    series_id = tracking.series_id(keys)
+    series_id = series_identity.series_id(keys)
     outcome = train_series(history, config, seed=model.series_seed(series_id), name=f"series {series_id}")  # as the job
     model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
                   if outcome.model is not None else None)

@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import pipeline, tables, tracking
+from forecasting import pipeline, series_identity, tables, tracking
 from forecasting.config import load_config
 
 RUN_DATE = "2024-02-29"  # the last day of the 60-day series from 1 January
@@ -25,7 +25,7 @@ def tag_filter(column: str, value) -> str:
     """The filter docs/results.md tells a user to write for ``tags.<column> = value``:
     a value holding a single quote in double quotes, a column name that is not a
     plain word in backquotes (MLflow's filters have no escape character)."""
-    text = tracking.key_text(value)
+    text = series_identity.key_text(value)
     name = f"tags.`{column}`" if re.search(r"[^A-Za-z0-9_]", column) else f"tags.{column}"
     return f"{name} = '{text}'" if "'" not in text else f'{name} = "{text}"'
 
@@ -207,7 +207,7 @@ def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
     experiment = client.get_experiment_by_name("dirty").experiment_id
     for store in ODD_KEYS:
         expected = dirty["results"].loc[store, "child_run_id"]
-        by_hash = client.search_runs([experiment], filter_string=tracking.series_filter({"store": store}))
+        by_hash = client.search_runs([experiment], filter_string=series_identity.series_filter({"store": store}))
         assert [r.info.run_id for r in by_hash] == [expected]
         if not ("'" in store and '"' in store):
             by_tag = client.search_runs([experiment], filter_string=tag_filter("store", store))
@@ -215,7 +215,7 @@ def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
         run = client.get_run(expected)
         assert run.data.tags["store"] == store[: tracking.MAX_TAG_VALUE]
         # a long name keeps its start and end, where series sharing a long first key differ
-        assert run.info.run_name == tracking.shortened(store, tracking.MAX_RUN_NAME)
+        assert run.info.run_name == series_identity.shortened(store, tracking.MAX_RUN_NAME)
         # artifacts live under the run's own folder, whatever the key holds
         assert [a.path for a in client.list_artifacts(expected, "plots")] == ["plots/forecast.svg"]
 

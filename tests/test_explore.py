@@ -7,20 +7,18 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from forecasting import explore, table_reads, tracking
+from forecasting import explore, series_identity, table_reads, tracking
 from forecasting.config import load_config
 
 
 def test_a_time_key_is_found_by_the_text_its_tags_show(tmp_path):
     # the tasks see times in UTC without a zone, so the tags say "2024-01-01 00:00:00"
     # where a Delta table gives the time back with its zone (and a parquet file may too)
-    from forecasting import tracking
-
     stamps = pd.to_datetime(["2024-01-01 01:00+01:00", "2024-01-01 00:00Z", "2024-02-01 00:00Z"], utc=True)
     table = pd.DataFrame({"cohort": stamps, "day": ["2024-01-05", "2024-01-06", "2024-01-05"], "sales": [1, 2, 9]})
     table.to_parquet(tmp_path / "input.parquet")
-    tag = tracking.key_text(pd.Timestamp("2024-01-01"))  # as a task's pandas group has it
-    assert tag == tracking.key_text(stamps[0]) == "2024-01-01 00:00:00"
+    tag = series_identity.key_text(pd.Timestamp("2024-01-01"))  # as a task's pandas group has it
+    assert tag == series_identity.key_text(stamps[0]) == "2024-01-01 00:00:00"
 
     found = table_reads.read_series(tmp_path / "input.parquet", {"cohort": tag}, fmt="parquet")
     assert found["sales"].tolist() == [1, 2]
@@ -77,7 +75,7 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
         path = path.with_suffix(".parquet")
         table = table_reads.read_series(path, {"item": "2"}, fmt="parquet")
     item = table.loc[table["day"] == "2024-01-02", "item"].iloc[0]
-    assert tracking.key_text(item) == "2"
+    assert series_identity.key_text(item) == "2"
 
     config = load_config(None, [f"input.path={path}", f"input.format={fmt}", "input.key_columns=[item]",
                                 "input.time_column=day", "input.target_column=sales"]).to_dict()
@@ -91,7 +89,7 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     client = tracking.client(uri)
     experiment_id = client.create_experiment("forecasts")
     tagged = {value: client.create_run(experiment_id, tags={
-        tracking.SERIES_HASH_TAG: tracking.series_hash({"item": value})}).info.run_id for value in (2, None)}
+        series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": value})}).info.run_id for value in (2, None)}
     assert explore.series_runs(uri, experiment_id, {"item": item})["run_id"].tolist() == [tagged[2]]
     null_item = pd.array([None], dtype="Int64")[0]  # a nullable column's missing value
     assert explore.series_runs(uri, experiment_id, {"item": null_item})["run_id"].tolist() == [tagged[None]]
@@ -101,14 +99,14 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     current = client.create_run(experiment_id).info.run_id
     for parent in (replaced, current):
         client.create_run(experiment_id, tags={tracking.PARENT_TAG: parent,
-                                               tracking.SERIES_HASH_TAG: tracking.series_hash({"item": "9"})})
+                                               series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": "9"})})
     runs = explore.series_runs(uri, experiment_id, {"item": "9"})
     assert dict(zip(runs[f"tags.{tracking.PARENT_TAG}"], runs["replaced_by"])) == {replaced: "the-rerun", current: None}
     # another config's job run, sharing the experiment and the series' keys: left out given the output
     other = client.create_run(experiment_id, tags={tracking.OUTPUT_PATH_TAG: "/data/other"}).info.run_id
     client.set_tag(current, tracking.OUTPUT_PATH_TAG, "/data/sales")
     client.create_run(experiment_id, tags={tracking.PARENT_TAG: other,
-                                           tracking.SERIES_HASH_TAG: tracking.series_hash({"item": "9"})})
+                                           series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": "9"})})
     runs = explore.series_runs(uri, experiment_id, {"item": "9"})
     assert sorted(runs["output"].fillna("-")) == ["-", "/data/other", "/data/sales"]
     ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
@@ -279,7 +277,7 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
         client.log_text(run_id, yaml.safe_dump(config), "config/resolved.yaml")
         client.set_terminated(run_id)
         child = client.create_run(experiment_id, start_time=started, tags={
-            tracking.PARENT_TAG: run_id, tracking.SERIES_HASH_TAG: tracking.series_hash({"store": "a"}),
+            tracking.PARENT_TAG: run_id, series_identity.SERIES_HASH_TAG: series_identity.series_hash({"store": "a"}),
             "run_date": run_date, "status": "ok", "model": "prophet"})
         client.log_metric(child.info.run_id, "cv_smape", 10.0)
         client.log_metric(child.info.run_id, "cv_mase", 0.5)

@@ -15,8 +15,8 @@ from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import (job_summary, lookup, model, model_store, parent_run, pipeline, registration, serving, tables,
-                         tracking)
+from forecasting import (job_summary, lookup, model, model_store, parent_run, pipeline, registration, series_identity,
+                         serving, tables, tracking)
 from forecasting.config import load_config
 
 RUN_DATE = "2024-03-31"
@@ -223,7 +223,7 @@ def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark,
     # the interval is sampled over the run's own horizon at least, as the forecasts table's was
     fc = trained["config"].forecast
     expected = model_store.forecast(row["model"], row["model_json"], as_of, max(4, fc.horizon), fc.frequency,
-                                    fc.interval_width, model.series_seed(tracking.series_id({"store": "s0"}))).head(4)
+                                    fc.interval_width, model.series_seed(series_identity.series_id({"store": "s0"}))).head(4)
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], expected)
 
 
@@ -242,7 +242,7 @@ def test_a_version_registered_before_its_table_version_was_named_says_it_serves_
 def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_config):
     import datetime as dt
 
-    from forecasting import model, model_store, serving, tracking
+    from forecasting import model, model_store, serving
 
     history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30), "y": np.arange(30.0) % 7})
     fitted = model.fit(history, fast_config(), {}, uncertainty_samples=50)
@@ -254,7 +254,7 @@ def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_con
     request = pd.DataFrame({"cohort": [pd.Timestamp("2024-01-01")], "horizon": [2]})  # as the signature makes it
     answer = forecaster.predict(None, request)
     # the interval sampled with the seed training and scoring use: the key as the task saw it
-    seed = model.series_seed(tracking.series_id({"cohort": dt.date(2024, 1, 1)}))
+    seed = model.series_seed(series_identity.series_id({"cohort": dt.date(2024, 1, 1)}))
     table = model_store.forecast("prophet", stored["model_json"], None, 3, "D", 0.8, seed).head(2)
     assert answer["ds"].tolist() == list(pd.date_range("2024-01-31", periods=2))
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], table)
@@ -466,7 +466,7 @@ def test_the_interval_is_seeded_by_the_key_as_stored_not_as_the_request_gives_it
         None, pd.DataFrame({"cohort": [pd.Timestamp("2024-01-01")], "horizon": [3]}))  # a timestamp, as requested
     as_trained, as_requested = (
         model_store.forecast("prophet", stored["model_json"], None, 3, "D", 0.8,
-                             model.series_seed(tracking.series_id({"cohort": key})))
+                             model.series_seed(series_identity.series_id({"cohort": key})))
         for key in (dt.date(2024, 1, 1), pd.Timestamp("2024-01-01")))
     assert not np.allclose(as_trained["yhat_lower"], as_requested["yhat_lower"])  # the seed shows in the interval
     pd.testing.assert_frame_equal(answer[COLUMNS], as_trained)

@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring, tables, tracking
+from forecasting import explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring, series_identity, tables, tracking
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -515,7 +515,7 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
     stored = explore.read_table(models_path, version=explore.version_written_by(models_path, job_run_id))
     stored = stored[(stored.shop == "b") & (stored.run_date.astype(str) == FULL_DATE)].iloc[0]
     again = model_store.forecast(stored.model, stored.model_json, None, config.forecast.horizon, stored.frequency,
-                                 stored.interval_width, model.series_seed(tracking.series_id({"shop": "b"})))
+                                 stored.interval_width, model.series_seed(series_identity.series_id({"shop": "b"})))
     columns = ["ds", "yhat", "yhat_lower", "yhat_upper"]
     pd.testing.assert_frame_equal(again[columns].reset_index(drop=True), before[columns], check_exact=False, rtol=1e-9)
     # the history it was fitted on, from the stored model: the input's rows of that day

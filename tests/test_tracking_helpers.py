@@ -1,9 +1,7 @@
-"""Tracking helpers: URIs, series identities, search filters, and what a run records or loses."""
+"""Tracking helpers: URIs, stores, credentials, and what a run records or loses."""
 import json
 import logging
 import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -31,29 +29,6 @@ def test_a_home_relative_output_path_lands_in_the_home_folder_as_the_tracking_st
         config = load_config(None, [f"output.path={path}", "tracking.uri=~/mlruns"])
         assert tables.output_root(config) == str(tmp_path / "home" / "forecasts")
     assert tracking.resolve_uri(config.tracking.uri) == (tmp_path / "home" / "mlruns").as_uri()
-
-
-def test_series_identity_and_hash_are_stable_and_null_safe():
-    keys = {"store": "north", "item": None}
-    assert tracking.series_id(keys) == "north/<null>"
-    # executors tag runs with the hash, the driver looks them up by it: another process, its own str hashing
-    probe = "from forecasting import tracking; print(tracking.series_hash({'store': 'north', 'item': None}))"
-    other = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": "12345"},
-                           capture_output=True, text=True, check=True, timeout=60)
-    assert other.stdout.strip() == tracking.series_hash(keys)
-    assert tracking.series_hash(keys) != tracking.series_hash({"store": "north", "item": "<null>"})
-    # "a/b" + "c" and "a" + "b/c" read the same as ids, but never hash the same
-    assert tracking.series_id({"x": "a/b", "y": "c"}) == tracking.series_id({"x": "a", "y": "b/c"})
-    assert tracking.series_hash({"x": "a/b", "y": "c"}) != tracking.series_hash({"x": "a", "y": "b/c"})
-
-
-def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
-    known = ["KO/NYSE", "ko/nyse", "KO/NASDAQ", "JPM/NYSE", "MSFT/NASDAQ"]
-    # another case wins over close spellings, which "ko/nyse" itself would also be
-    assert tracking.closest_series("Ko/Nyse", known) == ["KO/NYSE", "ko/nyse"]
-    assert tracking.closest_series("JPM/NYS", known) == ["JPM/NYSE"]
-    assert tracking.closest_series("AAPL/NYSE", known) == []
-    assert len(tracking.closest_series("K/NYSE", known + ["KA/NYSE", "KB/NYSE", "KC/NYSE"])) == 3
 
 
 def test_credentials_never_show_in_the_run_context_repr():
@@ -488,11 +463,3 @@ def test_a_sigterm_while_the_parent_run_is_created_ends_that_run_failed(tmp_path
     assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"
     # held only while the run is created: the handler that raises is back
     assert signal.getsignal(signal.SIGTERM) is not signals._raise_terminated  # sigterm_raised restored its own
-
-
-def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing_a_key_differ():
-    names = [f"{'Regional Distribution Centre ' * 4}/{item}" for item in ("apples", "pears")]
-    shown = [tracking.shortened(name, 28) for name in names]
-    assert [len(name) for name in shown] == [28, 28] and shown[0] != shown[1]
-    assert shown[0].startswith("Regional") and shown[0].endswith("/apples") and "…" in shown[0]
-    assert tracking.shortened("east/milk", 28) == "east/milk" and tracking.shortened("east/milk", 2) == "ea"

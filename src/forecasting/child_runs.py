@@ -11,10 +11,12 @@ from typing import Any
 from forecasting import mlflow_file_store, model_store, plots, run_artifacts
 from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, OK, SeriesOutcome
+from forecasting.series_identity import (
+    SERIES_HASH_TAG, SERIES_ID_TAG, key_text, series_filter, series_hash, series_id, shortened,
+)
 from forecasting.tracking import (
-    FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, SERIES_HASH_TAG, SERIES_ID_TAG, STATUS_TAG,
-    RunContext, client, end_run, key_text, param_value, series_filter, series_hash, series_id, shortened,
-    use_context_environment,
+    FROM_JOB_TAG, MAX_RUN_NAME, MAX_TAG_VALUE, PARENT_TAG, RUN_DATE_TAG, STATUS_TAG,
+    RunContext, client, end_run, param_value, use_context_environment,
 )
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import tracking
+from forecasting import series_identity, tracking
 from forecasting.series import FALLBACK_PREFIX, OK
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def log_report(
                 keys = {k: row[k] for k in key_columns}
                 name = f"{label}_{i + 1}.png"
                 _series_figure(staged, keys, row["mase"]).savefig(folder / name)
-                plots.setdefault(label, []).append((tracking.series_id(keys), row["mase"], name))
+                plots.setdefault(label, []).append((series_identity.series_id(keys), row["mase"], name))
         scored = staged.groupBy("status", F.col("holdout_scores").isNotNull().alias("scored")).count().collect()
         (folder / "report.md").write_text(
             _markdown(summary, plots, interval_width, {(r["status"], r["scored"]): r["count"] for r in scored})
@@ -167,7 +167,7 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
     axes.plot(recent["ds"], recent["y"], color="black", linewidth=0.8, label="actual")
     axes.plot(forecast["ds"], forecast["yhat"], color="tab:blue", label=f"forecast ({row['model']})")
     axes.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="tab:blue", alpha=0.2)
-    axes.set_title(f"{tracking.series_id(keys)}: MASE {mase:.2f}", parse_math=False)  # a key's $ is text
+    axes.set_title(f"{series_identity.series_id(keys)}: MASE {mase:.2f}", parse_math=False)  # a key's $ is text
     axes.legend(loc="upper left")
     figure.autofmt_xdate()
     figure.tight_layout()

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from forecasting import run_overview, tracking
+from forecasting import run_overview, series_identity, tracking
 from forecasting.input_history import load_history
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
@@ -78,7 +78,7 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], out
     import mlflow
 
     client = tracking.client(tracking_uri)
-    runs = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=tracking.series_filter(keys),
+    runs = mlflow.search_runs(experiment_ids=[experiment_id], filter_string=series_identity.series_filter(keys),
                               order_by=["attributes.start_time DESC"])
     parent = f"tags.{tracking.PARENT_TAG}"
     parents = runs[parent].dropna().unique() if parent in runs else []

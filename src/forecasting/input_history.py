@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import lineage, tracking
+from forecasting import lineage, series_identity
 from forecasting.config import SAMPLE_INPUT
 from forecasting.cleaning import settled_until
 from forecasting.periods import end_of_day, sub_daily
@@ -224,9 +224,9 @@ def strftime_format(pattern: str) -> str | None:
 
 def _matches(column: pd.Series, value: Any) -> pd.Series:
     """Which rows hold the key value, compared as text the way the tags show it
-    (``tracking.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
+    (``series_identity.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
     distinct = column.drop_duplicates()
     # not Series.map, which hands a nullable integer column's values over as floats ("2.0");
     # and isin matches no pandas NA, so a null is matched by isna
-    wanted = distinct[[tracking.key_text(item) == tracking.key_text(value) for item in distinct]]
+    wanted = distinct[[series_identity.key_text(item) == series_identity.key_text(value) for item in distinct]]
     return column.isin(wanted.dropna()) | (column.isna() & wanted.isna().any())

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame
 
-from forecasting import parent_run, redaction, tables, tracking, validation
+from forecasting import parent_run, redaction, series_identity, tables, tracking, validation
 from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def named_examples(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
     examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
-    return "; ".join(f"{tracking.shortened(tracking.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)}: "
+    return "; ".join(f"{series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)}: "
                      f"{row['reason']}" for row in examples.to_dict("records"))
 
 

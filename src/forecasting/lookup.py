@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import explore, forecast_change, table_reads, tables, tracking
+from forecasting import explore, forecast_change, series_identity, table_reads, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri
 from forecasting.model import FORECAST_COLUMNS
@@ -241,7 +241,7 @@ def _similar(path: str, keys: dict[str, str], fmt: str) -> str:
         logger.debug("could not list the series of %s: %s", path, err)
         return ""
     asked = "/".join(keys.values())
-    close = tracking.closest_series(asked, known)
+    close = series_identity.closest_series(asked, known)
     return f"; did you mean {' or '.join(known[values] for values in close)}?" if close else ""
 
 

@@ -14,7 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, forecast_change, io, parent_run, python_worker, run_report, spark_training, tables, tracking, validation,
+    evaluation, forecast_change, io, parent_run, python_worker, run_report, series_identity, spark_training, tables,
+    tracking, validation,
 )
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing
@@ -282,7 +283,7 @@ def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: 
         ):
             if count:
                 # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's zone
-                examples = [tracking.shortened(tracking.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
+                examples = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
                             for row in rows.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
                 notes.append(f"{count} series {what}: skipped, e.g. {examples}")
                 logger.warning("%s", notes[-1])

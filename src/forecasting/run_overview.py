@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from forecasting import plots, tracking
+from forecasting import plots, series_identity
 from forecasting.series import FAILED, OK, SKIPPED, STATUSES
 
 ARTIFACT = "overview.svg"
@@ -165,7 +165,7 @@ def _worst(worst: list[tuple[str, float, str]]) -> list[str]:
              f'<text x="{BARS_RIGHT + 30}" y="{top}" text-anchor="end" fill="#606060">CV MASE, model</text>']
     for i, (series, mase, model) in enumerate(worst):
         row = top + 18 * (i + 1)
-        name = plots.svg_text(tracking.shortened(series, 28))
+        name = plots.svg_text(series_identity.shortened(series, 28))
         parts.append(f'<text class="worst" x="{BARS_LEFT - 130}" y="{row}">{name}</text>')
         parts.append(f'<text x="{BARS_RIGHT + 30}" y="{row}" text-anchor="end">{mase:.2f} '
                      f'{plots.svg_text(model)}</text>')
@@ -188,5 +188,5 @@ def worst_series(staged, key_columns: list[str]) -> list[tuple[str, float, str]]
     scored = staged.where((F.col("status") == OK) & (F.col("cv_mase") < float("inf")))
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
     rows = scored.orderBy(F.desc("cv_mase")).limit(WORST).select(*key_columns, "cv_mase", "model").toPandas()
-    return [(tracking.series_id({k: row[k] for k in key_columns}), float(row["cv_mase"]), row["model"] or "none")
+    return [(series_identity.series_id({k: row[k] for k in key_columns}), float(row["cv_mase"]), row["model"] or "none")
             for row in rows.to_dict("records")]

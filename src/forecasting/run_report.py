@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import forecast_change, realized, redaction, run_overview, spark_training, tracking, tuning
+from forecasting import forecast_change, realized, redaction, run_overview, series_identity, spark_training, tracking, tuning
 from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
                                   STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
@@ -213,8 +213,8 @@ def _noted(note: str):
 
 
 def _has_series(staged: DataFrame, keys: list[str], series_id: str) -> bool:
-    """Whether a staged row is of the series ``series_id`` (tracking.series_id: its keys' text joined by /)."""
-    joined = F.concat_ws("/", *(F.coalesce(F.col(k).cast("string"), F.lit(tracking.NULL_KEY)) for k in keys))
+    """Whether a staged row is of the series ``series_id`` (series_identity.series_id: its keys' text joined by /)."""
+    joined = F.concat_ws("/", *(F.coalesce(F.col(k).cast("string"), F.lit(series_identity.NULL_KEY)) for k in keys))
     return bool(staged.where(joined == series_id).limit(1).count())
 
 

@@ -22,8 +22,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import (io, lineage, model_store, parent_run, python_worker, redaction, spark_training, tables,
-                         tracking, validation)
+from forecasting import (io, lineage, model_store, parent_run, python_worker, redaction, series_identity,
+                         spark_training, tables, tracking, validation)
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
@@ -63,7 +63,7 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
                    "status": record.get("status"), "reason": record.get("reason")}
             if pd.isna(row["status"]):
                 last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
-                forecast = model_store.forecast_stored(record, tracking.series_id(keys), last, horizon, sampled)
+                forecast = model_store.forecast_stored(record, series_identity.series_id(keys), last, horizon, sampled)
                 row.update(forecast=forecast.to_dict("records"), status=SCORED_OK if last is not None else NO_INPUT)
             rows.append(row)
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status", "reason"])

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from forecasting import delta_files, model, model_store, tracking
+from forecasting import delta_files, model, model_store, series_identity
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class ManyModelForecaster(PythonModel):
             keys = {k: request[k] for k in self.key_columns}
             stored = self.models.get(series_key(keys, self.key_columns))
             if stored is None:
-                raise _bad_request(f"no model for series {tracking.series_id(keys)} in this version"
+                raise _bad_request(f"no model for series {series_identity.series_id(keys)} in this version"
                                    f"{_similar(keys, self.key_columns, self.models)}")
             steps = _horizon_steps(request["horizon"])
             if steps is None:
@@ -60,14 +60,14 @@ class ManyModelForecaster(PythonModel):
                 # a flag is a Real to Python: shown as written, not as 1
                 shown = f"{given:.15g}" if isinstance(given, numbers.Real) and not isinstance(given, bool) else repr(given)
                 raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
-                                   f"for series {tracking.series_id(keys)}")
+                                   f"for series {series_identity.series_id(keys)}")
             last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
             # seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
-            series = tracking.series_id({k: stored[k] for k in self.key_columns})
+            series = series_identity.series_id({k: stored[k] for k in self.key_columns})
             try:
                 forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon)
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
-                raise _bad_request(f"the forecast of series {tracking.series_id(keys)} would run past the times "
+                raise _bad_request(f"the forecast of series {series_identity.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, "model"]
@@ -92,8 +92,8 @@ def _similar(keys: dict, key_columns: list[str], models: dict) -> str:
     off), as the refusal's end, as the series lookup suggests; "" where none is close."""
     asked = "/".join(series_key(keys, key_columns))
     known = {"/".join(key): key for key in models}
-    named = [tracking.series_id(dict(zip(key_columns, known[text])))
-             for text in tracking.closest_series(asked, known)]
+    named = [series_identity.series_id(dict(zip(key_columns, known[text])))
+             for text in series_identity.closest_series(asked, known)]
     return f" (did you mean {' or '.join(named)}?)" if named else ""
 
 
@@ -104,7 +104,7 @@ def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
     def text(value) -> str:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             value = dt.datetime.combine(value, dt.time())
-        return tracking.key_text(value)
+        return series_identity.key_text(value)
 
     return tuple(text(values[k]) for k in key_columns)
 

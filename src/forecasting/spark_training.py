@@ -20,8 +20,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import (
-    balancing, child_runs, forecast_change, model, model_store, python_worker, realized, redaction, result_row, tables,
-    tracking,
+    balancing, child_runs, forecast_change, model, model_store, python_worker, realized, redaction, result_row,
+    series_identity, tables, tracking,
 )
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
@@ -104,7 +104,7 @@ def train_group(
     ``holdout`` > 0 is evaluation mode: the last ``holdout`` periods are held out and scored."""
     python_worker.prepare()
     keys = {k: _plain_key(group[k].iloc[0]) for k in key_columns}
-    name = tracking.series_id(keys)
+    name = series_identity.series_id(keys)
     history = group[[TIME, TARGET]]
     attempt = _task_attempt()
     if attempt == 0 and config.reliability.kill_worker_on_series == name:
@@ -223,10 +223,10 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
     tracking.use_context_environment(context)
     tracking.client(context.tracking_uri).create_run(
         context.experiment_id,
-        tags={tracking.PARENT_TAG: context.parent_run_id, tracking.SERIES_HASH_TAG: tracking.series_hash(keys)},
-        run_name=tracking.series_id(keys),
+        tags={tracking.PARENT_TAG: context.parent_run_id, series_identity.SERIES_HASH_TAG: series_identity.series_hash(keys)},
+        run_name=series_identity.series_id(keys),
     )
-    logger.warning("fault injection: killing the Python worker of %s", tracking.series_id(keys))
+    logger.warning("fault injection: killing the Python worker of %s", series_identity.series_id(keys))
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import delta_files, tracking
+from forecasting import delta_files, series_identity, tracking
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
     """One series' rows of an output table (``output.format`` ``delta`` or ``parquet``).
 
     ``keys`` holds each key column's value as text, as typed on a command line or stored
-    in the MLflow tags (``tracking.key_text``: a null key is ``<null>``); the values are
+    in the MLflow tags (``series_identity.key_text``: a null key is ``<null>``); the values are
     converted to the columns' types and the filter is pushed down to the files.
     """
     import pyarrow as pa
@@ -186,7 +186,7 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
     condition = None
     for column, text in keys.items():
         field = ds.field(column)
-        if text == tracking.NULL_KEY:
+        if text == series_identity.NULL_KEY:
             match = field.is_null()
         else:
             try:
@@ -219,9 +219,9 @@ def _dataset(path: str | Path, fmt: str):
 
 
 def series_keys(path: str | Path, key_columns: list[str], fmt: str = "delta") -> list[dict[str, str]]:
-    """Every series of an output table, each its key columns' values as text (tracking.key_text)."""
+    """Every series of an output table, each its key columns' values as text (series_identity.key_text)."""
     table = _dataset(path, fmt).to_table(columns=list(key_columns)).group_by(list(key_columns)).aggregate([])
-    return [{column: tracking.key_text(value) for column, value in row.items()} for row in table.to_pylist()]
+    return [{column: series_identity.key_text(value) for column, value in row.items()} for row in table.to_pylist()]
 
 
 def _typed(text: str, column_type):

@@ -1,14 +1,10 @@
-"""MLflow tracking: the client and its settings, a series' identity in its tags, and
-the context the tasks log under. The job's parent run is forecasting.parent_run's,
-each series' child run forecasting.child_runs'."""
+"""MLflow tracking: the client and its settings, the run tags the job searches by, and
+the context the tasks log under. A series' identity is forecasting.series_identity's, the
+job's parent run forecasting.parent_run's, each series' child run forecasting.child_runs'."""
 from __future__ import annotations
 
-import datetime as dt
-import difflib
-import hashlib
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,9 +18,6 @@ from forecasting.config_stores import local_path
 
 logger = logging.getLogger(__name__)
 
-SERIES_ID_TAG = "series_id"
-SERIES_HASH_TAG = "series_hash"  # exact, escape-free handle on a series for lookups
-NULL_KEY = "<null>"
 CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 # How MLflow and requests reach the server: TLS settings, CA bundles and proxies (whose
 # URLs may hold a password). Forwarded to the executors with the credentials, and as secret.
@@ -285,58 +278,6 @@ def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
         return
     store.update_run_info(run_id, run_status=RunStatus.from_string(status), end_time=int(time.time() * 1000),
                           run_name=None)
-
-
-def _is_null(value: Any) -> bool:
-    """None, NaN, and pandas' NA and NaT (a nullable column's missing value)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return True
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def key_text(value: Any) -> str:
-    """A key value as the child runs' tags show it. A time with a zone is shown in UTC
-    without it, as the tasks see every time (the session's zone is UTC)."""
-    if _is_null(value):
-        return NULL_KEY
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:  # pandas' Timestamp too
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return str(value)
-
-
-def series_id(keys: dict[str, Any]) -> str:
-    """A readable identity of a series: its key values joined by '/'."""
-    return "/".join(key_text(value) for value in keys.values())
-
-
-def closest_series(asked: str, known) -> list[str]:
-    """The texts of ``known`` (series ids) a mistyped ``asked`` most likely meant: the same
-    in another case, else up to three a letter or two off; [] where none is close."""
-    same_case = [text for text in known if text.lower() == asked.lower()]
-    return same_case or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
-
-
-def series_hash(keys: dict[str, Any]) -> str:
-    """A digest of the key values, unambiguous whatever characters they hold (a
-    null key and the text "<null>" too), the same in every process."""
-    canonical = json.dumps([None if _is_null(v) else str(v) for v in keys.values()], ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
-
-
-def shortened(name: str, width: int) -> str:
-    """A series' id cut to ``width`` characters for a run name, a log line or a picture, its
-    start and end kept: series sharing a long first key differ in their last."""
-    if len(name) <= width:
-        return name
-    if width < 3:  # no room for a start, an ellipsis and an end
-        return name[:max(width, 0)]
-    head = (width - 1) // 3
-    return f"{name[:head]}…{name[len(name) - (width - 1 - head):]}"
-
-
-def series_filter(keys: dict[str, Any]) -> str:
-    """A filter for one series' runs that works for any key values."""
-    return f"tags.{SERIES_HASH_TAG} = '{series_hash(keys)}'"
 
 
 def check_server(uri: str, timeout: float) -> None:

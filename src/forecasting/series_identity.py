@@ -1,0 +1,67 @@
+"""A series' identity: its key values as text ("store/item"), the digest its runs are
+found by, and the nearest ids to a mistyped one. The same in every process: the driver,
+the tasks and the lookups all name a series through these."""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import math
+from typing import Any
+
+SERIES_ID_TAG = "series_id"
+SERIES_HASH_TAG = "series_hash"  # exact, escape-free handle on a series for lookups
+NULL_KEY = "<null>"
+
+
+def is_null(value: Any) -> bool:
+    """None, NaN, and pandas' NA and NaT (a nullable column's missing value)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def key_text(value: Any) -> str:
+    """A key value as the child runs' tags show it. A time with a zone is shown in UTC
+    without it, as the tasks see every time (the session's zone is UTC)."""
+    if is_null(value):
+        return NULL_KEY
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:  # pandas' Timestamp too
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return str(value)
+
+
+def series_id(keys: dict[str, Any]) -> str:
+    """A readable identity of a series: its key values joined by '/'."""
+    return "/".join(key_text(value) for value in keys.values())
+
+
+def closest_series(asked: str, known) -> list[str]:
+    """The texts of ``known`` (series ids) a mistyped ``asked`` most likely meant: the same
+    in another case, else up to three a letter or two off; [] where none is close."""
+    same_case = [text for text in known if text.lower() == asked.lower()]
+    return same_case or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
+
+
+def series_hash(keys: dict[str, Any]) -> str:
+    """A digest of the key values, unambiguous whatever characters they hold (a
+    null key and the text "<null>" too), the same in every process."""
+    canonical = json.dumps([None if is_null(v) else str(v) for v in keys.values()], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def shortened(name: str, width: int) -> str:
+    """A series' id cut to ``width`` characters for a run name, a log line or a picture, its
+    start and end kept: series sharing a long first key differ in their last."""
+    if len(name) <= width:
+        return name
+    if width < 3:  # no room for a start, an ellipsis and an end
+        return name[:max(width, 0)]
+    head = (width - 1) // 3
+    return f"{name[:head]}…{name[len(name) - (width - 1 - head):]}"
+
+
+def series_filter(keys: dict[str, Any]) -> str:
+    """A filter for one series' runs that works for any key values."""
+    return f"tags.{SERIES_HASH_TAG} = '{series_hash(keys)}'"

@@ -1,0 +1,37 @@
+"""A series' identity: its id, its hash in every process, and the ids near a mistyped one."""
+import os
+import subprocess
+import sys
+
+from forecasting import series_identity
+
+
+def test_series_identity_and_hash_are_stable_and_null_safe():
+    keys = {"store": "north", "item": None}
+    assert series_identity.series_id(keys) == "north/<null>"
+    # executors tag runs with the hash, the driver looks them up by it: another process, its own str hashing
+    probe = "from forecasting import series_identity; print(series_identity.series_hash({'store': 'north', 'item': None}))"
+    other = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": "12345"},
+                           capture_output=True, text=True, check=True, timeout=60)
+    assert other.stdout.strip() == series_identity.series_hash(keys)
+    assert series_identity.series_hash(keys) != series_identity.series_hash({"store": "north", "item": "<null>"})
+    # "a/b" + "c" and "a" + "b/c" read the same as ids, but never hash the same
+    assert series_identity.series_id({"x": "a/b", "y": "c"}) == series_identity.series_id({"x": "a", "y": "b/c"})
+    assert series_identity.series_hash({"x": "a/b", "y": "c"}) != series_identity.series_hash({"x": "a", "y": "b/c"})
+
+
+def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
+    known = ["KO/NYSE", "ko/nyse", "KO/NASDAQ", "JPM/NYSE", "MSFT/NASDAQ"]
+    # another case wins over close spellings, which "ko/nyse" itself would also be
+    assert series_identity.closest_series("Ko/Nyse", known) == ["KO/NYSE", "ko/nyse"]
+    assert series_identity.closest_series("JPM/NYS", known) == ["JPM/NYSE"]
+    assert series_identity.closest_series("AAPL/NYSE", known) == []
+    assert len(series_identity.closest_series("K/NYSE", known + ["KA/NYSE", "KB/NYSE", "KC/NYSE"])) == 3
+
+
+def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing_a_key_differ():
+    names = [f"{'Regional Distribution Centre ' * 4}/{item}" for item in ("apples", "pears")]
+    shown = [series_identity.shortened(name, 28) for name in names]
+    assert [len(name) for name in shown] == [28, 28] and shown[0] != shown[1]
+    assert shown[0].startswith("Regional") and shown[0].endswith("/apples") and "…" in shown[0]
+    assert series_identity.shortened("east/milk", 28) == "east/milk" and series_identity.shortened("east/milk", 2) == "ea"
