@@ -817,7 +817,8 @@ def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_s
 
 def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(spark, tmp_path):
     store = (tmp_path / "mlruns").as_uri()
-    staged = spark.createDataFrame([("ok", None, "{}", None, "prophet", 0.8, "north", "bread")],
+    staged = spark.createDataFrame([("ok", None, "{}", None, "prophet", 0.8, "north", "bread"),
+                                    ("ok", None, "{}", None, "prophet", 0.8, "south/east", "rye\\seed")],
                                    "status string, reason string, model_json string, data_notes string, model string, "
                                    "cv_mase double, region string, product string")
     config = load_config(None, ["input.key_columns=[region, product]", "reliability.fail_series=north/bred"])
@@ -825,10 +826,17 @@ def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(s
     said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, staged, config, context, said, None, None)
     assert ("reliability.fail_series 'north/bred' named no series of the input, so none was made to fail: a series' "
-            "id is its key values joined by '/' (north/bread)") in said.note
+            "id is its key values joined by '/' (north/bread), a '/' within a value written '\\/'") in said.note
     # a series of that id skipped before its training could fail: named all the same
     found = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, staged, load_config(None, ["input.key_columns=[region, product]",
                                                              "reliability.fail_series=north/bread"]),
                            context, found, None, None)
     assert "named no series" not in found.note
+    # a '/' or '\\' within a key value is escaped, as in the id the tasks compare: a slash unescaped names nothing
+    for fail_series, warned in ((r"south\/east/rye\\seed", False), ("south/east/rye\\seed", True)):
+        said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+        run_report.say_results(spark, staged, load_config(None, ["input.key_columns=[region, product]",
+                                                                f"reliability.fail_series={fail_series}"]),
+                               context, said, None, None)
+        assert ("named no series" in said.note) == warned, fail_series

@@ -15,8 +15,12 @@ def test_series_identity_and_hash_are_stable_and_null_safe():
                            capture_output=True, text=True, check=True, timeout=60)
     assert other.stdout.strip() == series_identity.series_hash(keys)
     assert series_identity.series_hash(keys) != series_identity.series_hash({"store": "north", "item": "<null>"})
-    # "a/b" + "c" and "a" + "b/c" read the same as ids, but never hash the same
-    assert series_identity.series_id({"x": "a/b", "y": "c"}) == series_identity.series_id({"x": "a", "y": "b/c"})
+    # "a/b" + "c" and "a" + "b/c": a slash within a value is escaped, so neither the ids nor the hashes meet
+    assert series_identity.series_id({"x": "a/b", "y": "c"}) == "a\\/b/c"
+    assert series_identity.series_id({"x": "a", "y": "b/c"}) == "a/b\\/c"
+    # nor where a value ends in the escape itself: "a\\" + "b" is not "a/b" with its slash escaped
+    assert series_identity.series_id({"x": "a\\", "y": "b"}) == "a\\\\/b"
+    assert series_identity.series_id({"x": "a\\/b", "y": "c"}) == "a\\\\\\/b/c"
     assert series_identity.series_hash({"x": "a/b", "y": "c"}) != series_identity.series_hash({"x": "a", "y": "b/c"})
 
 

@@ -56,7 +56,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     if config.reliability.fail_series is not None and not counted.injected and not _has_series(
             staged, keys, config.reliability.fail_series):  # a mistyped id tests nothing
         summary.warn(f"reliability.fail_series {config.reliability.fail_series!r} named no series of the input, so "
-                     "none was made to fail: a series' id is its key values joined by '/' (north/bread)")
+                     "none was made to fail: a series' id is its key values joined by '/' (north/bread), a '/' within a "
+                     "value written '\\/'")
     if any(n for status, n in counted.statuses.items() if status != OK):
         with job_description(spark, "count the reasons series failed or were skipped"):
             summary.reason_kinds = reason_kinds(staged)
@@ -213,8 +214,13 @@ def _noted(note: str):
 
 
 def _has_series(staged: DataFrame, keys: list[str], series_id: str) -> bool:
-    """Whether a staged row is of the series ``series_id`` (series_identity.series_id: its keys' text joined by /)."""
-    joined = F.concat_ws("/", *(F.coalesce(F.col(k).cast("string"), F.lit(series_identity.NULL_KEY)) for k in keys))
+    """Whether a staged row is of the series ``series_id`` (series_identity.series_id: its keys' text, a / or \\
+    within one escaped by a \\, joined by /)."""
+    def text(key: str) -> Column:
+        escaped = F.regexp_replace(F.regexp_replace(F.col(key).cast("string"), r"\\", r"\\\\"), "/", r"\\/")
+        return F.coalesce(escaped, F.lit(series_identity.NULL_KEY))
+
+    joined = F.concat_ws("/", *(text(k) for k in keys))
     return bool(staged.where(joined == series_id).limit(1).count())
 
 

@@ -33,8 +33,14 @@ def key_text(value: Any) -> str:
 
 
 def series_id(keys: dict[str, Any]) -> str:
-    """A readable identity of a series: its key values joined by '/'."""
-    return "/".join(key_text(value) for value in keys.values())
+    """A readable identity of a series: its key values joined by '/', a '/' or '\\' within
+    a value escaped by a '\\' (("A/B", "C") is "A\\/B/C", ("A", "B/C") is "A/B\\/C"), so that
+    no two series of an input share an id."""
+    return "/".join(_escaped(key_text(value)) for value in keys.values())
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("/", "\\/")
 
 
 def closest_series(asked: str, known) -> list[str]:
