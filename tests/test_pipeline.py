@@ -448,6 +448,12 @@ def two_tickers_read_as_daily() -> list[str]:
                          "2024-06-28").notes
 
 
+def a_day_given_twice() -> pd.DataFrame:
+    """A month of daily balances, one day's given again with another value (a correction row)."""
+    days = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30), "y": 100.0 + np.arange(30)})
+    return pd.concat([days, pd.DataFrame({"ds": [pd.Timestamp("2024-01-05")], "y": [123.0]})]).sort_values(["ds", "y"])
+
+
 def berlin_hours() -> pd.DataFrame:
     """A week of hourly rows timed by Berlin's clock, 02:00 twice as its clocks go back."""
     utc = pd.date_range("2026-10-21", "2026-10-28", freq="h", tz="UTC")
@@ -484,12 +490,15 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "the last 7 values are 0, where none of the 113 before were (since 2026-12-05 17:00): an "
          "outage, or a feed that stopped sending (zeros for no data)? Modelled as they are", "prophet", 0.5),
         ("ok", None, "{}", "; ".join(zero_forecast), "seasonal_naive", 0.7),
+        ("ok", None, "{}", "; ".join(clean_history(a_day_given_twice(), "D", load_config(None, []).cleaning).notes),
+         "prophet", 0.5),
         ("failed", "x", None, "; ".join(zero_forecast), None, None),  # not modelled: not counted
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
+    assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -502,6 +511,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series have rows repeated exactly (the same time and value) that cleaning.duplicates sum added up (their "
         "data_notes say how many): an input read twice, or exports that overlap? cleaning.duplicates: last keeps one "
         "of each",
+        "1 series have times given more than once with other values, merged by cleaning.duplicates (sum; their "
+        "data_notes say how many): added up, as amounts are (several sales at one time); for levels (balances, "
+        "prices) or a value given again corrected, cleaning.duplicates: mean or last (the largest)",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
         "dated by their first day: 7D)",

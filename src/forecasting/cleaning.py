@@ -36,6 +36,9 @@ SPARSE_NOTE = "rows regularly "
 # A series with several rows a period, most of them off its grid: data finer than the frequency,
 # summed into it as meant (daily sales into weeks) or not (15-minute readings left at daily)
 MERGED_NOTE = "several rows a period merged"
+# Rows at one time merged by cleaning.duplicates, whichever the reason (the notes after it say
+# the reasons they know: finer data, an input read twice, several series, a clock change)
+DUPLICATES_NOTE = "duplicate timestamps merged"
 # A series whose every row was moved to another date, one row a period: the same frequency,
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
 # its Sunday), so that the forecasts are dated otherwise than the input
@@ -177,7 +180,7 @@ def clean_history(
         rows = len(frame)
         repeated, noted = duplicate_notes(given.loc[frame.index], frame["y"], policy.duplicates, sub_daily(frequency))
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
-        result.notes.append(f"{duplicated} duplicate timestamps merged ({policy.duplicates})")
+        result.notes.append(f"{duplicated} {DUPLICATES_NOTE} ({policy.duplicates})")
         result.notes += noted
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
             result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")

@@ -13,8 +13,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import forecast_change, realized, redaction, run_overview, series_identity, spark_training, tracking, tuning
-from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
-                                  STALE_SKIPPED)
+from forecasting.cleaning import (AHEAD_NOTE, DUPLICATES_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
+                                  STALE_NOTE, STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
@@ -106,8 +106,8 @@ def nothing_modelled(config: JobConfig, longest: int | None) -> str:
 
 def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:
     """Said once for the run, what cleaning noted on many series: rows several periods
-    apart or several a period, rows repeated exactly, several series under one key, rows
-    moved to other dates, a last period still open, days of the week without rows, values
+    apart or several a period, rows repeated exactly, several series under one key, times
+    given twice with other values, rows moved to other dates, a last period still open, days of the week without rows, values
     far outside the rest, last values far outside the recent range."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
@@ -128,6 +128,12 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{counted.repeated} series have {REPEATED_NOTE} (the same time and value) that "
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
                      "exports that overlap? cleaning.duplicates: last keeps one of each")
+    if counted.other_duplicates:  # a correction row beside the value it corrects: summed, both counted
+        added = (": added up, as amounts are (several sales at one time); for levels (balances, prices) or a "
+                 "value given again corrected, cleaning.duplicates: mean or last (the largest)"
+                 if config.cleaning.duplicates == "sum" else "")
+        summary.warn(f"{counted.other_duplicates} series have times given more than once with other values, merged "
+                     f"by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many){added}")
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
         summary.warn(f"{counted.shifted} series had every timestamp moved to another date on the "
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
@@ -198,6 +204,7 @@ class StagedCounts:
     open_kept: int
     repeated: int
     several_series: int
+    other_duplicates: int
     no_weekday: int
     breaks: int
     clock_changes: int
@@ -246,6 +253,9 @@ def counted_conditions() -> dict[str, Column]:
         "open_kept": _noted(OPEN_KEPT_NOTE),  # a last period still open on the run date kept
         "repeated": _noted(REPEATED_NOTE),  # rows repeated exactly and summed
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
+        # rows at one time with other values, merged for none of the reasons the notes above know
+        "other_duplicates": _noted(DUPLICATES_NOTE) & ~(_noted(MERGED_NOTE) | _noted(REPEATED_NOTE)
+                                                         | _noted(SEVERAL_SERIES_NOTE) | _noted(CLOCK_CHANGE_NOTE)),
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
