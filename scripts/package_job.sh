@@ -25,14 +25,19 @@ else
 fi
 
 # Spark puts .zip files on the executors' sys.path (a .whl it only copies)
+# A dirty commit gets the hash of the source as forecasting.lineage.source_digest makes it
 python3 - "$out/forecasting.zip" "$commit" <<'PY'
-import sys, zipfile
+import hashlib, sys, zipfile
 from pathlib import Path
+source, build, digest = Path("src/forecasting"), sys.argv[2], hashlib.sha256()
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as archive:
-    for path in sorted(Path("src/forecasting").rglob("*")):
+    for path in sorted(source.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             archive.write(path, path.relative_to("src"))
-    archive.writestr("forecasting/BUILD", sys.argv[2] + "\n")
+            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    if build.endswith("-dirty"):
+        build += f", source sha256 {digest.hexdigest()[:16]}"
+    archive.writestr("forecasting/BUILD", build + "\n")
 PY
 echo "built $out/forecasting.zip" >&2
 

@@ -241,3 +241,31 @@ def test_a_file_on_a_cluster_file_system_rewritten_with_the_same_size_hashes_ane
     before, after = (lineage.files_digest(object(), [uri]) for _ in range(2))
     assert before[0] == after[0] == [{"path": uri, "bytes": 123}]
     assert before[1] != after[1]
+
+
+def test_a_checkout_with_local_edits_names_them_by_a_hash_of_its_source_and_so_does_its_zip(tmp_path):
+    """Two uncommitted edits of one commit had been the same "<commit>-dirty"."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    for tested in ("src", "scripts"):  # the code under test, committed or not
+        shutil.copytree(ROOT / tested, clone / tested, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True, text=True,
+                            timeout=30).stdout.strip()
+    probe = "from forecasting import lineage; print(lineage.code_version())"
+    edited, original = clone / "src" / "forecasting" / "tables.py", (clone / "src" / "forecasting" / "tables.py").read_text()
+    versions = []
+    for edit in ("# one edit\n", "# another\n"):
+        edited.write_text(original + edit)
+        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(clone / "src")})
+        assert done.returncode == 0, done.stderr[-2000:]
+        versions.append(done.stdout.strip())
+        assert versions[-1].startswith(f"{commit}-dirty, source sha256 "), versions[-1]
+    assert versions[0] != versions[1]
+    # the zip built from that checkout says the same, hash included
+    subprocess.run(["bash", "scripts/package_job.sh"], check=True, timeout=120, cwd=clone,
+                   env={**os.environ, "DIST": str(tmp_path / "dist")})
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path / "dist" / "forecasting.zip")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == versions[-1]

@@ -41,7 +41,8 @@ def package_versions() -> dict[str, str]:
 
 
 def code_version() -> str:
-    """The git commit of the package source (with ``-dirty`` for local edits); from
+    """The git commit of the package source (with ``-dirty`` and a hash of the package's
+    source for local edits, which the commit alone does not name); from
     a zip (``--py-files``), the commit scripts/package_job.sh recorded in it; else
     the installed package's version and a hash of the source imported, which the
     version alone does not name (an edited copy, another folder on PYTHONPATH)."""
@@ -51,7 +52,7 @@ def code_version() -> str:
         dirty = _git(source, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return _packaged_version(source)
-    return commit + ("-dirty" if dirty else "")
+    return f"{commit}-dirty, source sha256 {source_digest(source)[:16]}" if dirty else commit
 
 
 def _packaged_version(source: Path) -> str:
