@@ -51,6 +51,23 @@ def test_a_month_still_open_on_the_earlier_run_date_arrives_once_it_is_whole(fas
     assert january == pytest.approx(metrics.mase_scale(then["y"], 12))  # the history that run had
 
 
+@pytest.mark.parametrize("frequency, earlier, horizon", [("ME", "2024-01-15", 2), ("W-SUN", "2024-02-21", 1),
+                                                         ("W-SUN", "2024-02-21", 3), ("MS", "2024-01-15", 2)])
+def test_every_period_an_earlier_forecast_covered_arrives_where_periods_are_dated_by_their_end(
+        fast_config, frequency, earlier, horizon):
+    # a week dated by its Sunday, or a month by its last day: the forecast's last period had been left out
+    from forecasting import baselines
+
+    config = fast_config(f"forecast.frequency={frequency}")
+    days = daily_series(365 * 3 + 90, start="2021-01-01")  # to 2024-03-30
+    then = cleaned_of(days[days["ds"] <= earlier], config, earlier)
+    forecast = set(baselines.naive(then, horizon, frequency, 0.8)["ds"])
+
+    arrived = realized.arrived_since(prepare_history(days), cleaned_of(days, config), earlier, horizon, config)
+
+    assert len(forecast) == horizon and forecast <= set(arrived["ds"])
+
+
 def test_a_period_that_arrived_as_a_zero_the_gaps_policy_declares_is_scored(fast_config):
     config = fast_config("cleaning.gaps=zero")
     history = daily_series(30)

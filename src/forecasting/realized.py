@@ -53,9 +53,13 @@ def window(earlier_run_date: str, horizon: int, frequency: str) -> tuple[pd.Time
     """The times a forecast made on ``earlier_run_date`` can have covered, from ``horizon``
     periods before the end of that day (its history may have stopped up to a period
     before it, a period still open then being left out, or earlier in the day of a run
-    made on its own date) to ``horizon`` periods after it."""
+    made on its own date) to ``horizon`` periods after it. A period of a calendar length
+    (weeks dated by their Sunday, months by their end) takes one more each side: the first
+    step only reaches the date that names the period holding the day, which the earlier
+    forecast may have covered as its first, and the window's end is left out."""
     end_of_day, step = pd.Timestamp(earlier_run_date) + pd.Timedelta(days=1), to_offset(frequency)
-    return end_of_day - horizon * step, end_of_day + horizon * step
+    steps = horizon if isinstance(step, pd.offsets.Tick) else horizon + 1
+    return end_of_day - steps * step, end_of_day + steps * step
 
 
 def arrived_since(prepared: pd.DataFrame, cleaned: pd.DataFrame, earlier_run_date: str, horizon: int,
