@@ -122,6 +122,34 @@ def test_intervals_hold_the_point_and_widen_with_the_horizon():
     assert ((wider["yhat_upper"] - wider["yhat_lower"]).to_numpy() > width).all()
 
 
+def test_intervals_widen_as_a_random_walks_with_the_square_root_of_the_steps_and_need_two_errors():
+    naive = baselines.naive(daily_series(30), 9, "D", 0.8)
+    width = (naive["yhat_upper"] - naive["yhat_lower"]).to_numpy()
+    assert width[3] / width[0] == pytest.approx(2.0) and width[8] / width[0] == pytest.approx(3.0)
+    # seasonal naive: each whole season ahead one more step of its seasonal random walk
+    seasonal = baselines.seasonal_naive(daily_series(30), 21, "D", 0.8)
+    width = (seasonal["yhat_upper"] - seasonal["yhat_lower"]).to_numpy()
+    assert width[6] == pytest.approx(width[0]) and width[7] / width[0] == pytest.approx(np.sqrt(2))
+    assert width[20] / width[0] == pytest.approx(np.sqrt(3))
+    # one error says nothing of its spread: no interval
+    two_days = baselines.naive(daily_series(2), 3, "D", 0.8)
+    assert two_days["yhat_lower"].isna().all() and two_days["yhat_upper"].isna().all()
+
+
+def test_a_period_missing_from_the_last_season_comes_from_the_seasons_before_then_the_last_value():
+    days = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=21), "y": 10.0 * np.arange(21)})
+    week_before = days[days["ds"] != "2024-01-16"]  # day 15, the 2nd of the last week: day 8's value
+    two_before = week_before[week_before["ds"] != "2024-01-09"]  # and day 8: day 1's
+    never = two_before[two_before["ds"] != "2024-01-02"]  # and day 1: the last value, 200
+    forecasts = [baselines.seasonal_naive(frame, 7, "D", 0.8)["yhat"].tolist() for frame in (week_before, two_before,
+                                                                                          never)]
+    assert [forecast[1] for forecast in forecasts] == [80.0, 10.0, 200.0]
+    assert forecasts[0][0] == 140.0 and forecasts[0][2:] == [160.0, 170.0, 180.0, 190.0, 200.0]
+    # two seasons exactly, one missing from the last: the first season's
+    fortnight = days.iloc[:14]
+    assert baselines.seasonal_naive(fortnight[fortnight["ds"] != "2024-01-10"], 7, "D", 0.8)["yhat"][2] == 20.0
+
+
 def test_a_gaps_differences_are_no_errors_of_zero_in_the_interval():
     # days 10 and 20 missing: their one-step differences are undefined, not zero, so the
     # spread is the root mean square of the 25 defined ones (each gap takes two of the 29)

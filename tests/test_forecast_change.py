@@ -31,6 +31,7 @@ def test_the_change_is_the_summed_absolute_move_over_the_two_forecasts_mean_leve
         ("from-zero", [(day(1), 5.0, None, None)]),  # as far as a forecast moves
         ("zeros", [(day(1), 0.0, None, None)]),  # all zero, then and now: no move
         ("nan", [(day(1), float("nan"), None, None), (day(2), 4.0, None, None)]),  # a NaN point is no time to compare
+        ("nan-before", [(day(1), 4.0, None, None), (day(2), 6.0, None, None)]),  # nor a NaN earlier one
         ("new", [(day(1), 5.0, None, None)]),  # no earlier forecast at all
         (None, None),  # a null key's skipped series
         ("skipped", None),  # no forecast
@@ -38,13 +39,13 @@ def test_the_change_is_the_summed_absolute_move_over_the_two_forecasts_mean_leve
     previous = spark.createDataFrame([
         ("moved", day(1), 10.0), ("moved", day(2), -10.0), ("moved", day(5), 99.0), ("same", day(1), 5.0),
         ("after", day(1), 5.0), ("from-zero", day(1), 0.0), ("zeros", day(1), 0.0), ("nan", day(1), 1.0),
-        ("nan", day(2), 2.0),
+        ("nan", day(2), 2.0), ("nan-before", day(1), float("nan")), ("nan-before", day(2), 6.0),
     ], f"shop string, ds timestamp, {forecast_change.PREVIOUS} double")
     changes = forecast_change.changes(staged, previous, ["shop"])
     # moved: |12 - 10| + |6 - -10| over the mean of |12| + |6| and |10| + |-10|; day 3 has no earlier
     # forecast, day 5 no later one
     expected = spark.createDataFrame([("moved", 18 / 19), ("same", 0.0), ("from-zero", 2.0), ("zeros", 0.0),
-                                      ("nan", 2 / 3)], f"shop string, {CHANGE} double")
+                                      ("nan", 2 / 3), ("nan-before", 0.0)], f"shop string, {CHANGE} double")
     assert_df_equality(changes, expected, ignore_row_order=True, ignore_nullable=True)
 
     with_change = forecast_change.with_change(staged, changes, ["shop"]).select("shop", CHANGE)
@@ -52,7 +53,26 @@ def test_the_change_is_the_summed_absolute_move_over_the_two_forecasts_mean_leve
                                    f"shop string, {CHANGE} double")
     assert_df_equality(with_change, expected.unionByName(others), ignore_row_order=True, ignore_nullable=True)
     first = forecast_change.with_change(staged, None, ["shop"])  # a first run: the column is there, null
-    assert first.where(F.col(CHANGE).isNotNull()).count() == 0 and first.count() == 9
+    assert first.where(F.col(CHANGE).isNotNull()).count() == 0 and first.count() == 10
+
+
+def test_a_series_is_scored_on_what_arrived_where_its_forecasts_share_no_time_with_the_earlier_ones(spark):
+    point = "struct<ds: timestamp, yhat: double, yhat_lower: double, yhat_upper: double>"
+    arrived = "array<struct<ds: timestamp, y: double, scale: double>>"
+    staged = spark.createDataFrame([
+        ("next-week", [(day(8), 5.0, None, None)], [(day(1), 12.0, 2.0)]),  # scored, not compared
+        ("both", [(day(1), 5.0, None, None)], [(day(1), 12.0, 2.0)]),
+        ("compared", [(day(2), 5.0, None, None)], None),  # compared, nothing arrived
+    ], f"shop string, forecast array<{point}>, {realized.ARRIVED} {arrived}")
+    previous = spark.createDataFrame([
+        ("next-week", day(1), 10.0, 8.0, 12.0), ("both", day(1), 5.0, 4.0, 6.0), ("compared", day(2), 5.0, 4.0, 6.0),
+    ], f"shop string, ds timestamp, {forecast_change.PREVIOUS} double, {realized.LOWER} double, "
+       f"{realized.UPPER} double")
+    compared = forecast_change.changes_and_scores(staged, previous, ["shop"])
+    expected = spark.createDataFrame([
+        ("next-week", None, 1, 1.0, 1.0), ("both", 0.0, 1, 3.5, 0.0), ("compared", 0.0, None, None, None),
+    ], f"shop string, {CHANGE} double, {realized.POINTS} int, {realized.MASE} double, {realized.COVERAGE} double")
+    assert_df_equality(compared, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
 
 
 @pytest.mark.parametrize("output_format", ["delta", "parquet"])
@@ -64,6 +84,7 @@ def test_the_run_date_compared_with_is_the_latest_earlier_one_with_trained_forec
     rows = spark.createDataFrame([
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 17), "trained"),
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 24), "trained"),
+        ("a", day(1), 2.0, 1.5, 2.5, dt.date(2024, 3, 24), "scored"),  # scored on that date too: not compared with
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "scored"),  # a scoring run's: not the training's forecasts
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 4, 7), "trained"),  # this run date's own, from an earlier run of it
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 4, 14), "trained"),  # later: this run is a backfill

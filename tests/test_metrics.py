@@ -54,3 +54,19 @@ def test_coverage_and_width_of_an_interval():
     # no interval (uncertainty_samples: 0): nothing to cover, not a coverage of 0%
     assert np.isnan(metrics.coverage([1.0, 2.0], [np.nan, np.nan], [np.nan, np.nan]))
     assert metrics.interval_width([0.0, 1.0], [2.0, 5.0]) == pytest.approx(3.0)
+
+
+def test_smape_of_signed_values_takes_each_sides_size_and_an_infinite_actual_is_no_value():
+    # a forecast of +10 against -10 is as far off as sMAPE goes; |y + f| would call it perfect
+    assert metrics.smape([-10.0], [10.0]) == pytest.approx(200.0)
+    assert metrics.smape([-10.0, 5.0], [-8.0, 5.0]) == pytest.approx(100 * 2 / 18)
+    # an infinite actual (no value cleaning let through) is left out, as a missing one
+    assert metrics.mae([np.inf, 2.0], [1.0, 1.0]) == pytest.approx(1.0)
+
+
+def test_a_value_on_an_intervals_bound_is_inside_and_a_one_sided_interval_is_no_interval():
+    assert metrics.coverage([8.0, 12.0], [8.0, 8.0], [12.0, 12.0]) == 1.0
+    # a point whose lower bound is missing was not drawn: left out, not counted in or out
+    assert metrics.coverage([5.0, 5.0], [np.nan, 0.0], [10.0, 10.0]) == 1.0
+    # the mean width over the points with both bounds
+    assert metrics.interval_width([0.0, np.nan], [2.0, 9.0]) == pytest.approx(2.0)

@@ -107,6 +107,7 @@ def test_scores_are_the_mase_and_the_share_inside_the_interval_over_the_periods_
         ("unbounded", [(day(1), 5.0, 1.0)]),  # a forecast without an interval
         ("unscaled", [(day(1), 5.0, None)]),  # no two values a season apart before it
         ("late", [(day(9), 5.0, 1.0)]),  # arrived where the earlier forecast did not reach
+        ("on-bound", [(day(1), 12.0, 1.0), (day(2), 8.0, 1.0)]),  # on the interval's bounds: inside
         ("none", None),  # nothing arrived
     ], f"shop string, {realized.ARRIVED} array<{point}>")
     previous = spark.createDataFrame([
@@ -114,7 +115,7 @@ def test_scores_are_the_mase_and_the_share_inside_the_interval_over_the_periods_
         ("a", day(6), None, None, None), ("a", day(7), 10.0, 8.0, 12.0),
         ("flat", day(1), 6.0, 5.0, 7.0), ("exact", day(1), 5.0, 4.0, 6.0),
         ("unbounded", day(1), 6.0, float("nan"), float("nan")), ("unscaled", day(1), 6.0, None, None),
-        ("late", day(1), 5.0, 4.0, 6.0),
+        ("late", day(1), 5.0, 4.0, 6.0), ("on-bound", day(1), 10.0, 8.0, 12.0), ("on-bound", day(2), 10.0, 8.0, 12.0),
     ], f"shop string, ds timestamp, {realized.PREVIOUS} double, {realized.LOWER} double, {realized.UPPER} double")
 
     scores = realized.scores(staged, previous, ["shop"])
@@ -123,7 +124,7 @@ def test_scores_are_the_mase_and_the_share_inside_the_interval_over_the_periods_
     # errors 1 and 4 over day 2's scale of 2
     expected = spark.createDataFrame([
         ("a", 2, 2.5 / 2.0, 0.5), ("flat", 1, float("inf"), 1.0), ("exact", 1, 0.0, 1.0),
-        ("unbounded", 1, 1.0, None), ("unscaled", 1, None, None),
+        ("unbounded", 1, 1.0, None), ("unscaled", 1, None, None), ("on-bound", 2, 2.0, 1.0),
     ], f"shop string, {realized.POINTS} int, {realized.MASE} double, {realized.COVERAGE} double")
     assert_df_equality(scores, expected, ignore_row_order=True, ignore_nullable=True)
     assert np.isinf(scores.where("shop = 'flat'").first()[realized.MASE])

@@ -11,6 +11,7 @@ import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from conftest import daily_series, job_settings
 from forecasting import explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring, series_identity, tables, tracking
@@ -111,6 +112,19 @@ def test_a_shorter_scoring_horizon_draws_the_trainings_intervals_for_its_steps(s
     [alone] = scoring._score_batches(iter([batch]), ["shop"], horizon=3)
     assert [step["yhat_lower"] for step in alone["forecast"].iloc[0]] != \
         [step["yhat_lower"] for step in scored["forecast"].iloc[0]]
+
+
+def test_a_scoring_run_with_a_shorter_horizon_gives_the_trainings_first_steps_intervals_included(spark, runs):
+    """The training's horizon, read from its run's params, is what the intervals are sampled over."""
+    config = load_config(None, [*_overrides(runs), "forecast.horizon=3"])
+    assert scoring.run_scoring(spark, config, FULL_DATE).counts == {scoring.SCORED_OK: 2}
+    forecasts = read(spark, runs, tables.FORECASTS).where(F.col("run_date") == FULL_DATE)
+    columns = ["shop", "ds", "yhat", "yhat_lower", "yhat_upper"]
+    scored = forecasts.where("source = 'scored'").select(*columns)
+    first_steps = forecasts.where("source = 'trained'").select(*columns).withColumn(
+        "step", F.row_number().over(Window.partitionBy("shop").orderBy("ds"))).where("step <= 3").drop("step")
+    assert scored.count() == 2 * 3
+    assert_df_equality(scored, first_steps, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_scoring_rolls_forward_with_a_new_horizon_and_as_of_date(spark, runs):

@@ -78,6 +78,13 @@ def changes(staged: DataFrame, previous: DataFrame, keys: list[str]) -> DataFram
     return moved.select(*keys, change.alias(CHANGE))
 
 
+def changes_and_scores(staged: DataFrame, previous: DataFrame, keys: list[str]) -> DataFrame:
+    """Per series: ``changes`` where its forecast shares a time with ``previous``, and
+    ``realized.scores`` where periods that forecast covered have arrived; either alone
+    too (a weekly run a week's horizon ahead shares no time with the one before)."""
+    return changes(staged, previous, keys).join(realized.scores(staged, previous, keys), keys, "full")
+
+
 def with_change(staged: DataFrame, changed: DataFrame | None, keys: list[str]) -> DataFrame:
     """``staged`` with the ``forecast_change`` and realized columns of ``changed``
     (stage_changes's rows), null where a series has none, and everywhere without an
@@ -115,7 +122,7 @@ def stage_changes(staged: DataFrame, config: JobConfig, label: str, earlier: str
         with job_description(spark, "compare the forecasts with those of the run date before"):
             keys = list(config.input.key_columns)
             previous = forecasts_of(spark, config, earlier)
-            compared = changes(staged, previous, keys).join(realized.scores(staged, previous, keys), keys, "full")
+            compared = changes_and_scores(staged, previous, keys)
             path = f"{tables.staging_root(config)}/{label}-change-{uuid.uuid4().hex}"
             compared.write.parquet(path)
         return path
