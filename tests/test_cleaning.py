@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import daily_series
+from forecasting import baselines
 from forecasting.cleaning import AHEAD_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
@@ -334,7 +335,8 @@ def test_a_last_period_on_the_grid_stays_though_an_earlier_row_was_aligned():
     assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-03-04") and cleaned.history["y"].iloc[-1] == 3.0
     assert [note for note in cleaned.notes if "still open" in note] == [
         "the last period 2024-03-04 is still open on the run date 2024-03-01, its value kept as the whole "
-        "period's: if it holds only a part, leave it out of the input"]
+        "period's: if it holds only a part, or what was known only later (a backfill), cleaning.open_period: drop "
+        "leaves it out and forecasts it"]
 
 
 def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_when_summed():
@@ -413,10 +415,25 @@ def test_a_last_period_already_on_the_grid_is_kept_on_the_run_date():
     cleaned = clean_history(monthly, "MS", policy(), "2024-03-10")
     pd.testing.assert_frame_equal(cleaned.history, monthly)
     assert cleaned.notes == ["the last period 2024-03-01 is still open on the run date 2024-03-10, its value "
-                             f"{OPEN_KEPT_NOTE}: if it holds only a part, leave it out of the input"]
+                             f"{OPEN_KEPT_NOTE}: if it holds only a part, or what was known only later (a backfill), "
+                             "cleaning.open_period: drop leaves it out and forecasts it"]
     # closed on the month's last day, and a run on the day itself knows only up to its start
     assert clean_history(monthly, "MS", policy(), "2024-03-31").notes == []
     assert OPEN_KEPT_NOTE in clean_history(monthly, "MS", policy(), "2024-03-31", now="2024-03-31 10:00").notes[0]
+
+
+def test_a_last_period_still_open_is_left_out_and_forecast_with_open_period_drop():
+    # a backfill on 09-01 from today's file: September's total, dated its first day, was not known then
+    monthly = frame(pd.date_range("2024-01-01", "2024-09-01", freq="MS"), np.arange(9.0))
+    dropped = clean_history(monthly, "MS", policy(open_period="drop"), "2024-09-01")
+    pd.testing.assert_frame_equal(dropped.history, monthly.iloc[:8])
+    assert dropped.notes == ["the last period 2024-09-01 is still open on the run date 2024-09-01: its 1 rows left "
+                             "out (cleaning.open_period: drop), forecast instead"]
+    # a period over by the run date's end is no open one: kept whatever the policy
+    assert clean_history(monthly, "MS", policy(open_period="drop"), "2024-09-30").history.equals(monthly)
+    # the model forecasts September first
+    assert baselines.naive(dropped.history, 2, "MS", 0.8)["ds"].tolist() == list(pd.to_datetime(["2024-09-01",
+                                                                                                  "2024-10-01"]))
 
 
 def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_skipped_so():

@@ -520,8 +520,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series have rows after the run's start on its run date, left out as not known yet (their data_notes say "
         "how many)",
         "1 series end in a period still open on the run date 2024-03-31, modelled as a whole period (their "
-        "data_notes name it): if those rows hold only a part of it, leave them out of the input, or set "
-        "cleaning.unsettled_periods",
+        "data_notes name it): if those rows hold only a part of it, or values known only later (a backfill from "
+        "files), cleaning.open_period: drop leaves them out and forecasts the period",
         "1 series have the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
         "data_notes say how many): as meant, or several series under one key (a column that tells them apart "
         "belongs in input.key_columns)?",
@@ -646,8 +646,8 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
                                             "forecast.frequency=7D", "forecast.horizon=4"))
     said = pipeline.run_job(spark, config, "2024-12-30").format()
     assert ("2 series end in a period still open on the run date 2024-12-30, modelled as a whole period (their "
-            "data_notes name it): if those rows hold only a part of it, leave them out of the input, or set "
-            "cleaning.unsettled_periods") in said
+            "data_notes name it): if those rows hold only a part of it, or values known only later (a backfill "
+            "from files), cleaning.open_period: drop leaves them out and forecasts the period") in said
     notes = spark.read.format("delta").load(str(tmp_path / "out" / "series_results")).select("data_notes").collect()
     assert all("the last period 2024-12-30 is still open on the run date 2024-12-30" in row[0] for row in notes)
     assert "no series was modelled" not in said  # both modelled

@@ -165,7 +165,7 @@ def clean_history(
         # finer rows (most moved, or several times a period): the open period is a part, even where its rows were
         # on the grid; rows repeated at one time (two sales, an input read twice) are no finer data
         finer = 2 * off_grid >= len(frame) or 2 * frame["ds"].nunique() <= given.nunique()
-        frame = _without_open_period(frame, moved | finer, frequency, cut, result.notes)
+        frame = _without_open_period(frame, moved | finer, frequency, cut, result.notes, policy.open_period)
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return result
@@ -263,22 +263,27 @@ def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
 
 
 def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
-                         notes: list[str]) -> pd.DataFrame:
+                         notes: list[str], open_period: str) -> pd.DataFrame:
     """``frame`` (aligned) without its last period when finer rows were gathered
     into it and it ends after ``cut``: a month of ten days' sales is no month.
-    Data that was on the grid already is kept, and noted (OPEN_KEPT_NOTE)."""
+    Data that was on the grid already is kept, and noted (OPEN_KEPT_NOTE), unless
+    ``open_period`` (cleaning.open_period) is "drop": a month's total dated its first
+    day is a part of it on that day, or, read later (a backfill from files), what was
+    not known then."""
     last = frame["ds"].max()
     if not open_on(last, frequency, cut):
         return frame
     in_last = (frame["ds"] == last).to_numpy()
     when = (f"on the run date {time_text(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else
             f"at {time_text(cut)}")
-    if not moved[in_last].any():
+    if not moved[in_last].any() and open_period == "keep":
         notes.append(f"the last period {time_text(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
-                     "if it holds only a part, leave it out of the input")
+                     "if it holds only a part, or what was known only later (a backfill), cleaning.open_period: "
+                     "drop leaves it out and forecasts it")
         return frame
+    dropped = "" if moved[in_last].any() else " (cleaning.open_period: drop), forecast instead"
     notes.append(f"the last period {time_text(last)} is still open {when}: "
-                 f"its {int(in_last.sum())} rows left out")
+                 f"its {int(in_last.sum())} rows left out{dropped}")
     return frame[~in_last]
 
 

@@ -21,6 +21,7 @@ CLEANING_CHOICES = {
     "off_grid": ("align", "reject"),
     "duplicates": ("sum", "mean", "last", "reject"),
     "gaps": ("keep", "interpolate", "zero", "reject"),
+    "open_period": ("keep", "drop"),
 }
 # Names the job gives its own columns (series frame, output tables, evaluation) and
 # child-run tags; a key column of the same name would clash with them
@@ -102,6 +103,7 @@ class CleaningConfig:
     off_grid: str
     duplicates: str
     gaps: str
+    open_period: str  # a last period not over by the run date's end, its rows on the grid: keep | drop
     stale_after: int | None  # periods a series' data may stop before the run date and it is still forecast
     unsettled_periods: int  # the run date's period and this many before it are left out of fits and scores
 

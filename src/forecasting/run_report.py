@@ -147,7 +147,8 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.open_kept:  # a partial last period modelled as a whole one: only the input knows
         summary.warn(f"{counted.open_kept} series end in a period still open on the run date {summary.run_date}, "
                      "modelled as a whole period (their data_notes name it): if those rows hold only a part "
-                     f"of it, leave them out of the input, or set cleaning.unsettled_periods{local}")
+                     "of it, or values known only later (a backfill from files), cleaning.open_period: drop "
+                     f"leaves them out and forecasts the period{local}")
     if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
         several = (f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
