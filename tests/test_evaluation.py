@@ -16,11 +16,12 @@ CANDIDATES = ["prophet", "seasonal_naive", "naive"]
 def evaluated(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluation")
     # three series to model, one too short for the folds and one flat until its held-out
-    # week (undefined MASE): skipped, forecast by the fallback
+    # week (undefined MASE): skipped, forecast by the fallback; and one row, with nothing left to score
     parts = [daily_series(70, seed=40 + i).assign(shop=f"s{i}") for i in range(3)]
     flat = daily_series(70, seed=48).assign(y=np.r_[np.zeros(63), np.arange(1.0, 8.0)], shop="flat")
     # a second key whose name is not a Python name, which the report reads all the same
-    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny"), flat]).assign(**{"shop-group": "g"})
+    source = pd.concat([*parts, daily_series(30, seed=49).assign(shop="tiny"), flat,
+                        daily_series(1, seed=50).assign(shop="one")]).assign(**{"shop-group": "g"})
     source.to_csv(root / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(
         None,
@@ -39,6 +40,7 @@ def evaluated(spark, tmp_path_factory):
 def test_every_series_is_scored_for_every_candidate_with_one_winner(evaluated):
     table = evaluated["table"]
     modelled = table[~table["shop"].isin(["tiny", "flat"])]
+    assert "one" not in set(table["shop"])  # nothing to score: named in the summary instead
     assert len(modelled) == 3 * len(CANDIDATES)
     assert set(modelled["candidate"]) == set(CANDIDATES)
     assert table.groupby("shop")["selected"].sum().eq(1).all()  # the short series too
@@ -55,19 +57,26 @@ def test_a_skipped_series_is_scored_with_its_fallback_forecast(evaluated):
 
 def test_the_summary_sends_the_reader_for_skipped_series_to_the_child_runs_it_wrote(evaluated):
     summary = evaluated["summary"]
-    assert summary.counts["skipped"] == 2 and list(summary.tables) == [tables.EVALUATION]  # no series_results
+    assert summary.counts["skipped"] == 3 and list(summary.tables) == [tables.EVALUATION]  # no series_results
     line = next(text for text in summary.format().splitlines() if "why series failed or were skipped" in text)
     filter_string = line.split("(filter: ")[1].rstrip(")")
     runs = mlflow.MlflowClient(summary.tracking_uri).search_runs([summary.experiment_id], filter_string)
-    assert sorted(run.data.tags["shop"] for run in runs) == ["flat", "tiny"]
+    assert sorted(run.data.tags["shop"] for run in runs) == ["flat", "one", "tiny"]
     assert {run.data.tags["from_job"] for run in runs} == {"evaluate_forecast"}  # not the forecasts' runs
     assert all(run.data.tags["reason"] for run in runs)
+
+
+def test_a_series_with_nothing_to_score_is_named_and_pooled_units_are_said_to_be_mixed(evaluated):
+    said = evaluated["summary"].format()
+    assert ("1 series had no forecast to score and have no evaluation row, e.g. one/g: too little history: 0 rows, "
+            "needs at least") in said
+    assert pipeline.POOLED_UNITS_NOTE in said
 
 
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
     horizon = evaluated["config"].forecast.horizon
     naive = evaluated["table"].query("candidate == 'naive'").set_index("shop")
-    for shop, series in evaluated["source"].query("shop not in ['tiny', 'flat']").groupby("shop"):
+    for shop, series in evaluated["source"].query("shop not in ['tiny', 'flat', 'one']").groupby("shop"):
         y = series["y"].to_numpy()
         held_out, last_seen = y[-horizon:], y[-horizon - 1]
         assert naive.loc[shop, "mae"] == pytest.approx(np.mean(np.abs(held_out - last_seen)))
@@ -113,7 +122,8 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     console = {line.split()[0]: line.split() for line in summary.note.splitlines() if line.strip()}
     assert console["selection"][:2] == ["selection", "3"] and "." in console["selection"][2]  # no wins, MASE next
     assert "| fallback_seasonal_naive | 2 |" in report
-    assert "5 series;" in report and "3 were modelled, 2 skipped or failed and scored with their fallback" in report
+    assert "6 series;" in report and "3 were modelled, 2 skipped or failed and scored with their fallback" in report
+    assert "1 had no forecast to score" in report
     assert all(f"]({name})" in report for name in plots)  # every plot shown in the report
     best, worst = (report.split(f"## {label} series")[1].split("##")[0] for label in ("Best", "Worst"))
     ranked = table.query("selected and mase.notna()", engine="python").sort_values("mase")["shop"].tolist()
