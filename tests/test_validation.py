@@ -1,6 +1,7 @@
 """Whole-input checks and the projection to series columns, on small inline data."""
 import datetime as dt
 import logging
+import unicodedata
 
 import pandas as pd
 import pytest
@@ -370,6 +371,17 @@ def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned
     [record] = [r for r in caplog.records if "spaces before or after" in r.getMessage()]
     assert record.getMessage().startswith("2 input rows have key values with spaces before or after them")
     assert "' north'" in record.getMessage() and "'x '" in record.getMessage()
+
+
+def test_key_values_with_an_accent_written_as_a_mark_of_its_own_are_warned_of(spark, fast_config, caplog):
+    decomposed, composed = unicodedata.normalize("NFD", "Zürich"), "Zürich"
+    raw = text_input(spark, [(decomposed, "fx", "2024-01-01", "1"), (composed, "fx", "2024-01-01", "2"),
+                             ("नई दिल्ली", "fx", "2024-01-01", "3")])  # Hindi's vowel signs are marks as meant
+    with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+        assert check_input(raw, fast_config(), run_date="2024-01-31").series == 3  # kept apart, as written
+    [record] = [r for r in caplog.records if "Unicode NFD" in r.getMessage()]
+    assert record.getMessage().startswith("1 input rows have key values with an accent written as a mark of its own")
+    assert repr(decomposed) in record.getMessage() and "दिल्ली" not in record.getMessage()
 
 
 def test_a_csv_header_naming_a_column_twice_whatever_the_case_is_said_to(spark, fast_config, tmp_path):

@@ -25,6 +25,8 @@ TIME, TARGET = "ds", "y"
 EXAMPLES = 3
 SEPARATORS = (";", "\t", "|")  # the field separators a CSV file has besides the comma
 UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's encoding as
+# A Latin letter followed by a combining diacritical mark (Java's regular expressions, as rlike reads them)
+DECOMPOSED_ACCENT = r"\p{IsLatin}[\x{0300}-\x{036F}]"
 # The earliest time a pandas timestamp holds (nanoseconds in 64 bits): the series
 # reach pandas in the training tasks, which an earlier time would fail. (Times
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
@@ -121,6 +123,7 @@ class _RowProblems:
     malformed: Column  # more or fewer CSV fields than the header
     undecoded: Column  # a text key with bytes that are not text in the file's encoding
     padded: Column  # a text key with spaces around it
+    decomposed: Column  # a text key with a Latin letter and its accent as two characters
     bad_time: Column  # a time that does not parse
     bad_target: Column  # a target that is not a number
     time_out_of_range: Column  # a time before what pandas can hold
@@ -208,6 +211,10 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
         # ' X' and 'X' are two series, as written; spaces around a key are seldom meant, so said
         padded=(reduce(lambda a, b: a | b, [F.col(k) != F.trim(F.col(k)) for k in text_keys])
                 if text_keys else F.lit(False)),
+        # "Zu\u0308rich" (macOS file names, some exports) and "Z\u00fcrich" read alike but are two series;
+        # a Latin letter before a combining accent is seldom meant (Hindi's or Thai's marks are, so not those)
+        decomposed=(reduce(lambda a, b: a | b, [F.col(k).rlike(DECOMPOSED_ACCENT) for k in text_keys])
+                    if text_keys else F.lit(False)),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
         time_out_of_range=time < F.lit(EARLIEST_TIME).cast(T.TimestampType()),
@@ -229,6 +236,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         F.count_if(problems.malformed).alias("malformed"),
         F.count_if(problems.undecoded).alias("undecoded"),
         F.count_if(problems.padded).alias("padded_keys"),
+        F.count_if(problems.decomposed).alias("decomposed_keys"),
         F.count_if(problems.bad_time).alias("bad_time"),
         F.count_if(problems.bad_target).alias("bad_target"),
         F.count_if(problems.time_out_of_range).alias("time_out_of_range"),
@@ -300,6 +308,13 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
         logger.warning("%d input rows have key values with spaces before or after them, e.g. %s: each is a series "
                        "of its own, apart from one written without them; trim them in the input if they are one",
                        counts["padded_keys"], examples)
+    if counts["decomposed_keys"]:
+        examples = [row.asDict() for row in df.where(problems.decomposed).select(*problems.text_keys).distinct()
+                    .limit(EXAMPLES).collect()]
+        logger.warning("%d input rows have key values with an accent written as a mark of its own after its letter "
+                       "(Unicode NFD, as macOS file names have them), e.g. %s: each is a series of its own, apart from "
+                       "one that looks the same written with the accented letter (NFC); normalize them to NFC in the "
+                       "input if they are one", counts["decomposed_keys"], examples)
     for i, (key, outside) in enumerate(problems.keys_out_of_range.items()):
         if counts[f"key_out_of_range_{i}"]:
             raise InputError(
