@@ -258,6 +258,11 @@ def test_values_far_outside_the_rest_are_noted_not_changed():
     mostly_zero[7] = 1e12
     assert clean_history(frame(days, mostly_zero.tolist()), "D", policy()).notes == []
     assert clean_history(frame(days[:19], values[:18].tolist() + [1e12]), "D", policy()).notes == []
+    # measured against the middle 90%: 0 to 99 and a value 93 of its widths beyond it is not far, 104 is
+    hundred = pd.date_range("2024-01-01", periods=101, freq="D").strftime("%Y-%m-%d").tolist()
+    for beyond, noted in ((8500.0, False), (9500.0, True)):
+        notes = clean_history(frame(hundred, np.r_[np.arange(100.0), beyond].tolist()), "D", policy()).notes
+        assert any("far outside the rest" in note for note in notes) == noted, beyond
 
 
 def test_interpolation_is_linear_in_time_across_a_gap():
@@ -828,7 +833,10 @@ def test_daily_rows_that_never_fall_on_some_days_of_the_week_are_noted_where_d_f
     unnoted = [clean_history(shop, "D", policy(gaps="zero"), "2024-06-30"),
                clean_history(frame(pd.bdate_range("2024-05-01", "2024-06-21"), 1.0), "D", policy(), "2024-06-21"),
                clean_history(frame(pd.bdate_range("2024-01-01", "2024-06-28")[::3], 1.0), "D", policy(), "2024-06-28"),
-               clean_history(frame(days[days.dayofweek < 3], 1.0), "D", policy(), "2024-06-30")]  # 4 days without: weekly?
+               clean_history(frame(days[days.dayofweek < 3], 1.0), "D", policy(), "2024-06-30"),  # 4 days without: weekly?
+               # no Sundays, but Mondays on only 7 weeks in 10: rows missing here and there, not days closed
+               clean_history(frame(days[(days.dayofweek != 6) & ~((days.dayofweek == 0) & (days.day % 10 < 3))], 1.0),
+                             "D", policy(), "2024-06-30")]
     assert not [note for cleaned in unnoted for note in cleaned.notes if NO_WEEKDAY_NOTE in note]
 
 
@@ -884,8 +892,10 @@ def test_last_values_far_outside_the_recent_range_are_noted_as_a_break():
     sparse[[-15, -8, -1]] = [1.0, 2.0, 9.0]
     spike = closes.copy()
     spike[-2] = 600.0  # a day before the last: the last is back in its range
+    dip = closes.copy()
+    dip[-2] = 100.0  # the same below the range
     unnoted = [clean_history(frame(days, values), "B", policy(), "2024-09-10")
-               for values in (near, long_ago, sparse, spike)]
+               for values in (near, long_ago, sparse, spike, dip)]
     assert not [note for cleaned in unnoted for note in cleaned.notes if BREAK_NOTE in note]
     # beyond by one and a half widths, or five values at the new level: noted
     beyond = closes.copy()
