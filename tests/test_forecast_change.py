@@ -56,6 +56,15 @@ def test_the_change_is_the_summed_absolute_move_over_the_two_forecasts_mean_leve
     assert first.where(F.col(CHANGE).isNotNull()).count() == 0 and first.count() == 10
 
 
+def test_changes_above_half_are_counted_and_named_largest_first_and_shown_with_a_decimal_when_small(spark):
+    changed = spark.createDataFrame([("a", 0.004), ("b", 0.5), ("c", 0.6), ("d", 1.9), ("e", None)],
+                                    f"shop string, {CHANGE} double")
+    compared, median, large, named = forecast_change.tally(changed, ["shop"])
+    assert (compared, large) == (4, 2) and median == pytest.approx(0.55)  # exactly a half is no large change
+    assert [tuple(row) for row in named.collect()] == [("d", "190%"), ("c", "60%")]
+    assert [forecast_change.percent(v) for v in (0.004, 0.05, 0.1, 0.6)] == ["0.4%", "5.0%", "10%", "60%"]
+
+
 def test_a_series_is_scored_on_what_arrived_where_its_forecasts_share_no_time_with_the_earlier_ones(spark):
     point = "struct<ds: timestamp, yhat: double, yhat_lower: double, yhat_upper: double>"
     arrived = "array<struct<ds: timestamp, y: double, scale: double>>"
