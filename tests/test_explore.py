@@ -88,8 +88,9 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     uri = (tmp_path / "mlruns").as_uri()
     client = tracking.client(uri)
     experiment_id = client.create_experiment("forecasts")
-    tagged = {value: client.create_run(experiment_id, tags={
-        series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": value})}).info.run_id for value in (2, None)}
+    hashed = {value: series_identity.series_hash({"item": value}) for value in (2, None)}
+    tagged = {value: client.create_run(experiment_id, tags={series_identity.SERIES_HASH_TAG: digest}).info.run_id
+              for value, digest in hashed.items()}
     assert explore.series_runs(uri, experiment_id, {"item": item})["run_id"].tolist() == [tagged[2]]
     null_item = pd.array([None], dtype="Int64")[0]  # a nullable column's missing value
     assert explore.series_runs(uri, experiment_id, {"item": null_item})["run_id"].tolist() == [tagged[None]]
@@ -97,16 +98,15 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     # children of a job run that a rerun of its date replaced say so, the rerun's do not
     replaced = client.create_run(experiment_id, tags={tracking.SUPERSEDED_TAG: "the-rerun"}).info.run_id
     current = client.create_run(experiment_id).info.run_id
+    nine = {series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": "9"})}
     for parent in (replaced, current):
-        client.create_run(experiment_id, tags={tracking.PARENT_TAG: parent,
-                                               series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": "9"})})
+        client.create_run(experiment_id, tags={tracking.PARENT_TAG: parent, **nine})
     runs = explore.series_runs(uri, experiment_id, {"item": "9"})
     assert dict(zip(runs[f"tags.{tracking.PARENT_TAG}"], runs["replaced_by"])) == {replaced: "the-rerun", current: None}
     # another config's job run, sharing the experiment and the series' keys: left out given the output
     other = client.create_run(experiment_id, tags={tracking.OUTPUT_PATH_TAG: "/data/other"}).info.run_id
     client.set_tag(current, tracking.OUTPUT_PATH_TAG, "/data/sales")
-    client.create_run(experiment_id, tags={tracking.PARENT_TAG: other,
-                                           series_identity.SERIES_HASH_TAG: series_identity.series_hash({"item": "9"})})
+    client.create_run(experiment_id, tags={tracking.PARENT_TAG: other, **nine})
     runs = explore.series_runs(uri, experiment_id, {"item": "9"})
     assert sorted(runs["output"].fillna("-")) == ["-", "/data/other", "/data/sales"]
     ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
@@ -354,9 +354,10 @@ def test_a_time_without_a_zone_picks_the_delta_version_in_utc_whatever_the_machi
     path = tmp_path / "sales"
     rows = pd.DataFrame({"store": ["a"], "day": ["2024-01-01"], "sales": [1.0]})
     write_deltalake(str(path), rows)
+    time.sleep(1.0)  # the commits a second apart: a loaded machine's clock and file times differ by milliseconds
     write_deltalake(str(path), rows.assign(sales=99.0), mode="overwrite")
     first_commit = DeltaTable(str(path)).history()[-1]["timestamp"]  # ms since the epoch, UTC
-    at = pd.Timestamp(first_commit, unit="ms").strftime("%Y-%m-%d %H:%M:%S.%f")
+    at = (pd.Timestamp(first_commit, unit="ms") + pd.Timedelta(milliseconds=500)).strftime("%Y-%m-%d %H:%M:%S.%f")
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
     try:

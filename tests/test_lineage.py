@@ -252,7 +252,8 @@ def test_a_checkout_with_local_edits_names_them_by_a_hash_of_its_source_and_so_d
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True, text=True,
                             timeout=30).stdout.strip()
     probe = "from forecasting import lineage; print(lineage.code_version())"
-    edited, original = clone / "src" / "forecasting" / "tables.py", (clone / "src" / "forecasting" / "tables.py").read_text()
+    edited = clone / "src" / "forecasting" / "tables.py"
+    original = edited.read_text()
     versions = []
     for edit in ("# one edit\n", "# another\n"):
         edited.write_text(original + edit)

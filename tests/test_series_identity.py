@@ -10,7 +10,8 @@ def test_series_identity_and_hash_are_stable_and_null_safe():
     keys = {"store": "north", "item": None}
     assert series_identity.series_id(keys) == "north/<null>"
     # executors tag runs with the hash, the driver looks them up by it: another process, its own str hashing
-    probe = "from forecasting import series_identity; print(series_identity.series_hash({'store': 'north', 'item': None}))"
+    probe = ("from forecasting import series_identity; "
+             "print(series_identity.series_hash({'store': 'north', 'item': None}))")
     other = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONHASHSEED": "12345"},
                            capture_output=True, text=True, check=True, timeout=60)
     assert other.stdout.strip() == series_identity.series_hash(keys)
@@ -38,4 +39,5 @@ def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing
     shown = [series_identity.shortened(name, 28) for name in names]
     assert [len(name) for name in shown] == [28, 28] and shown[0] != shown[1]
     assert shown[0].startswith("Regional") and shown[0].endswith("/apples") and "…" in shown[0]
-    assert series_identity.shortened("east/milk", 28) == "east/milk" and series_identity.shortened("east/milk", 2) == "ea"
+    assert series_identity.shortened("east/milk", 28) == "east/milk"
+    assert series_identity.shortened("east/milk", 2) == "ea"

@@ -223,7 +223,8 @@ def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark,
     # the interval is sampled over the run's own horizon at least, as the forecasts table's was
     fc = trained["config"].forecast
     expected = model_store.forecast(row["model"], row["model_json"], as_of, max(4, fc.horizon), fc.frequency,
-                                    fc.interval_width, model.series_seed(series_identity.series_id({"store": "s0"}))).head(4)
+                                    fc.interval_width,
+                                    model.series_seed(series_identity.series_id({"store": "s0"}))).head(4)
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], expected)
 
 

@@ -14,7 +14,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from conftest import daily_series, job_settings
-from forecasting import explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring, series_identity, tables, tracking
+from forecasting import (explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring,
+                         series_identity, tables, tracking)
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"

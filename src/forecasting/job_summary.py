@@ -23,8 +23,9 @@ def named_examples(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
     examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
-    return "; ".join(f"{series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)}: "
-                     f"{row['reason']}" for row in examples.to_dict("records"))
+    named = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
+             for row in examples.to_dict("records")]
+    return "; ".join(f"{name}: {reason}" for name, reason in zip(named, examples["reason"]))
 
 
 @dataclass

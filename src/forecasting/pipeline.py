@@ -295,7 +295,8 @@ def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: 
         ):
             if count:
                 # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's zone
-                examples = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
+                examples = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}),
+                                                      EXAMPLE_WIDTH)
                             for row in rows.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
                 notes.append(f"{count} series {what}: skipped, e.g. {examples}")
                 logger.warning("%s", notes[-1])

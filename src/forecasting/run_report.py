@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import forecast_change, realized, redaction, run_overview, series_identity, spark_training, tracking, tuning
+from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, spark_training, tracking,
+                         tuning)
 from forecasting.cleaning import (AHEAD_NOTE, DUPLICATES_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
                                   STALE_NOTE, STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
@@ -56,8 +57,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     if config.reliability.fail_series is not None and not counted.injected and not _has_series(
             staged, keys, config.reliability.fail_series):  # a mistyped id tests nothing
         summary.warn(f"reliability.fail_series {config.reliability.fail_series!r} named no series of the input, so "
-                     "none was made to fail: a series' id is its key values joined by '/' (north/bread), a '/' within a "
-                     "value written '\\/'")
+                     "none was made to fail: a series' id is its key values joined by '/' (north/bread), a '/' "
+                     "within a value written '\\/'")
     if any(n for status, n in counted.statuses.items() if status != OK):
         with job_description(spark, "count the reasons series failed or were skipped"):
             summary.reason_kinds = reason_kinds(staged)
@@ -107,8 +108,9 @@ def nothing_modelled(config: JobConfig, longest: int | None) -> str:
 def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary) -> None:
     """Said once for the run, what cleaning noted on many series: rows several periods
     apart or several a period, rows repeated exactly, several series under one key, times
-    given twice with other values, rows moved to other dates, a last period still open, days of the week without rows, values
-    far outside the rest, last values far outside the recent range."""
+    given twice with other values, rows moved to other dates, a last period still open,
+    days of the week without rows, values far outside the rest, last values far outside
+    the recent range."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
                      f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")

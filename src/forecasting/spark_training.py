@@ -223,7 +223,8 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
     tracking.use_context_environment(context)
     tracking.client(context.tracking_uri).create_run(
         context.experiment_id,
-        tags={tracking.PARENT_TAG: context.parent_run_id, series_identity.SERIES_HASH_TAG: series_identity.series_hash(keys)},
+        tags={tracking.PARENT_TAG: context.parent_run_id,
+              series_identity.SERIES_HASH_TAG: series_identity.series_hash(keys)},
         run_name=series_identity.series_id(keys),
     )
     logger.warning("fault injection: killing the Python worker of %s", series_identity.series_id(keys))
