@@ -9,6 +9,7 @@ from chispa import assert_df_equality
 from conftest import daily_series
 from forecasting import metrics, realized
 from forecasting.cleaning import clean_history
+from forecasting.periods import known_until
 from forecasting.series import prepare_history
 
 
@@ -66,6 +67,34 @@ def test_every_period_an_earlier_forecast_covered_arrives_where_periods_are_date
     arrived = realized.arrived_since(prepare_history(days), cleaned_of(days, config), earlier, horizon, config)
 
     assert len(forecast) == horizon and forecast <= set(arrived["ds"])
+
+
+def test_a_period_still_open_on_this_run_date_has_not_arrived_though_its_value_is_kept(fast_config):
+    # monthly totals dated the 1st, October's so far on 10-01: modelled whole (open_period: keep), not yet scored
+    config = fast_config("forecast.frequency=MS")
+    months = pd.DataFrame({"ds": pd.date_range("2022-01-01", "2024-10-01", freq="MS"), "y": 100.0})
+    months.loc[months.index[-1], "y"] = 5.0
+    cleaned = cleaned_of(months, config, "2024-10-01")
+    assert cleaned["ds"].iloc[-1] == pd.Timestamp("2024-10-01")  # kept, and noted so
+
+    def arrived(run_date, now=None):
+        found = realized.arrived_since(prepare_history(months), cleaned, "2024-09-01", 1, config,
+                                       known_until(run_date, now))
+        return set() if found is None else set(found["ds"].dt.strftime("%m-%d"))
+
+    assert "10-01" in arrived("2024-10-31") and "10-01" not in arrived("2024-10-01")
+    assert "10-01" not in arrived("2024-10-31", now="2024-10-31 09:00")  # a run during the month's last day
+    assert "09-01" in arrived("2024-10-01")
+    # as the training's tasks hand it on: this run's date is the cut
+    from forecasting import spark_training, tracking
+    from forecasting.series import train_series
+
+    monthly = fast_config("forecast.frequency=MS", "forecast.horizon=1", "selection.candidates=[seasonal_naive]")
+    outcome = train_series(months, monthly, run_date="2024-10-01")
+    context = tracking.RunContext("file:///nowhere", "0", "run", "2024-10-01", False, False,
+                                  earlier_run_date="2024-09-01")
+    handed = spark_training._arrived(months, outcome, context, monthly, "s1")
+    assert "09-01" in set(handed["ds"].dt.strftime("%m-%d")) and "10-01" not in set(handed["ds"].dt.strftime("%m-%d"))
 
 
 def test_a_period_that_arrived_as_a_zero_the_gaps_policy_declares_is_scored(fast_config):

@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 from forecasting import metrics, redaction, tracking
 from forecasting.baselines import on_grid, season_length
 from forecasting.cleaning import filled_by_interpolation
-from forecasting.periods import align_to_grid
+from forecasting.periods import align_to_grid, open_on
 from forecasting.config import JobConfig
 from forecasting.spark_session import job_description
 
@@ -63,17 +63,22 @@ def window(earlier_run_date: str, horizon: int, frequency: str) -> tuple[pd.Time
 
 
 def arrived_since(prepared: pd.DataFrame, cleaned: pd.DataFrame, earlier_run_date: str, horizon: int,
-                  config: JobConfig) -> pd.DataFrame | None:
+                  config: JobConfig, cut: pd.Timestamp | None = None) -> pd.DataFrame | None:
     """Of a series' ``cleaned`` periods, those inside ``window`` that cleaning did not
     fill by interpolation, each with the MASE scale (``metrics.mase_scale``) of the
     periods before it: where the earlier forecast starts, the history that run had.
     Which of them the earlier run forecast, the join with its forecasts tells
     (``scores``). None when there are none. ``prepared``: the series' input rows
-    (series.prepare_history), to tell filled periods."""
+    (series.prepare_history), to tell filled periods. ``cut``: what this run knows
+    (periods.known_until); a period still open then has not arrived whole, though
+    cleaning.open_period: keep models its value as the period's."""
     frequency = config.forecast.frequency
     low, high = window(earlier_run_date, horizon, frequency)
     ds = cleaned["ds"]
-    positions = np.flatnonzero(((ds >= low) & (ds < high)).to_numpy())
+    inside = ((ds >= low) & (ds < high)).to_numpy()
+    if cut is not None and inside.any() and open_on(ds.iloc[-1], frequency, cut):
+        inside[-1] = False  # only the last period can be open
+    positions = np.flatnonzero(inside)
     if not len(positions):
         return None
     periods = align_to_grid(prepared["ds"], frequency, origin=ds.iloc[0])

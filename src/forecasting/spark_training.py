@@ -25,6 +25,7 @@ from forecasting import (
 )
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
+from forecasting.periods import known_until
 from forecasting.progress import SeriesCounters
 from forecasting.series import FAILED, SKIPPED, SeriesOutcome, prepare_history, train_series
 from forecasting.validation import LATEST_TIME, TARGET, TIME
@@ -189,7 +190,8 @@ def _arrived(history: pd.DataFrame, outcome: SeriesOutcome, context: tracking.Ru
         return None
     try:
         return realized.arrived_since(prepare_history(history), outcome.cleaned, context.earlier_run_date,
-                                      config.forecast.horizon, config)
+                                      config.forecast.horizon, config,
+                                      known_until(context.run_date, context.known_until))
     except Exception as err:
         logger.warning("could not tell which periods of %s arrived since run date %s: %s", name,
                        context.earlier_run_date, err)
