@@ -408,8 +408,8 @@ def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_me
     import pyarrow.parquet as pq
     from deltalake import write_deltalake
 
-    results = pa.table({"airport": ["JFK", "LGA", "EWR", None], "terminal": ["1", "1", "2", "1"],
-                        "status": ["ok"] * 4})
+    results = pa.table({"airport": ["JFK", "LGA", "EWR", None, "Hub/A", "Hub"],
+                        "terminal": ["1", "1", "2", "1", "B", "A/B"], "status": ["ok"] * 6})
     folder = tmp_path / "out" / "series_results"
     if fmt == "delta":
         write_deltalake(str(folder), results)
@@ -427,6 +427,9 @@ def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_me
     caplog.clear()
     assert forecasting_main(["series", *settings, "airport=SFO", "terminal=9"]) == 1
     assert "no series airport=SFO terminal=9 in" in caplog.text and "did you mean" not in caplog.text
+    caplog.clear()  # a '/' within a key value: ("Hub/A", "B") is not ("Hub", "A/B"), which reads alike joined
+    assert forecasting_main(["series", *settings, "airport=hub/a", "terminal=B"]) == 1
+    assert "; did you mean airport=Hub/A terminal=B?" in caplog.text
 
 
 def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_path, monkeypatch, capsys):

@@ -179,6 +179,11 @@ def test_a_parquet_version_whose_rows_a_rerun_removed_refuses_to_load_rather_tha
         serving.read_models(pointer, ["store", "model", "run_date"])
 
 
+def test_a_mistyped_series_with_a_slash_in_a_key_value_is_told_the_series_it_meant():
+    models = {("Hub/A", "B"): None, ("Hub", "A/B"): None}  # the same text, joined by '/'
+    assert serving._similar({"site": "hub/a", "gate": "B"}, ["site", "gate"], models) == " (did you mean Hub\\/A/B?)"
+
+
 def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(trained):
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException

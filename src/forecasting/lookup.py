@@ -236,12 +236,12 @@ def _similar(path: str, keys: dict[str, str], fmt: str) -> str:
     """The table's series a mistyped one most likely meant (another case, a letter off), as
     the not-found message's end; "" where none is close."""
     try:  # compared by their values alone: the column names they share would make any two alike
-        known = {"/".join(series.values()): describe(series) for series in table_reads.series_keys(path, list(keys), fmt)}
+        known = {series_identity.series_id(series): describe(series)
+                 for series in table_reads.series_keys(path, list(keys), fmt)}
     except Exception as err:  # only a hint: the answer stays "not found"
         logger.debug("could not list the series of %s: %s", path, err)
         return ""
-    asked = "/".join(keys.values())
-    close = series_identity.closest_series(asked, known)
+    close = series_identity.closest_series(series_identity.series_id(keys), known)
     return f"; did you mean {' or '.join(known[values] for values in close)}?" if close else ""
 
 

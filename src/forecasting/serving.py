@@ -90,10 +90,9 @@ def _horizon_steps(value) -> int | None:
 def _similar(keys: dict, key_columns: list[str], models: dict) -> str:
     """The series of ``models`` a mistyped request most likely meant (another case, a letter
     off), as the refusal's end, as the series lookup suggests; "" where none is close."""
-    asked = "/".join(series_key(keys, key_columns))
-    known = {"/".join(key): key for key in models}
-    named = [series_identity.series_id(dict(zip(key_columns, known[text])))
-             for text in series_identity.closest_series(asked, known)]
+    asked = series_identity.series_id(dict(zip(key_columns, series_key(keys, key_columns))))
+    known = [series_identity.series_id(dict(zip(key_columns, key))) for key in models]
+    named = series_identity.closest_series(asked, known)
     return f" (did you mean {' or '.join(named)}?)" if named else ""
 
 
