@@ -9,8 +9,8 @@ import pytest
 from conftest import daily_series
 from forecasting import baselines
 from forecasting.cleaning import AHEAD_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
-from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, REPEATED_NOTE,
-                                        SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE,
+                                        REPEATED_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
@@ -606,9 +606,14 @@ def test_rows_repeated_exactly_and_summed_are_noted_but_not_records_of_their_own
                              f"2 {REPEATED_NOTE} (the same time and value as another), added up: the same rows read "
                              "twice?"]
     assert clean_history(overlapping, "7D", policy(duplicates="last")).notes == ["2 duplicate timestamps merged (last)"]
-    # two sales at one time, one of them of another amount: records of their own, summed as meant
+    # two sales at one time, one of them of another amount: records of their own, summed as meant, and said
     sales = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [5.0, 5.0, 5.0, 7.0, 1.0])
-    assert clean_history(sales, "D", policy()).notes == ["2 duplicate timestamps merged (sum)"]
+    assert clean_history(sales, "D", policy()).notes == [
+        "2 duplicate timestamps merged (sum)",
+        f"1 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: sum)"]
+    # exact repeats merged by last or mean are no other values
+    assert clean_history(sales, "D", policy(duplicates="mean")).notes[1:] == [
+        f"1 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: mean)"]
     # daily rows of one value summed into weeks: other times, not repeats
     days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), 1.0)
     assert not [note for note in clean_history(days, "7D", policy()).notes if REPEATED_NOTE in note]
@@ -742,7 +747,8 @@ def test_utc_times_repeated_on_other_nights_or_summed_into_days_are_no_clocks():
     hours = frame(pd.date_range("2023-09-20", "2023-11-20", freq="h"), 1.0)
     not_a_switch = pd.concat([hours, hours[hours["ds"] == "2023-10-01 01:00"].assign(y=2.0)])  # the first Sunday
     assert clean_history(not_a_switch.sort_values("ds", kind="stable"), "h", policy()).notes == [
-        "1 duplicate timestamps merged (sum)"]
+        "1 duplicate timestamps merged (sum)",
+        f"1 {OTHER_VALUES_NOTE} (the first 2023-10-01 01:00), merged (cleaning.duplicates: sum)"]
     tuesday = pd.concat([hours, hours[hours["ds"] == "2023-10-31 02:00"].assign(y=2.0)])  # the last week, a weekday
     assert not [note for note in clean_history(tuesday.sort_values("ds", kind="stable"), "h", policy()).notes
                 if CLOCK_CHANGE_NOTE in note]

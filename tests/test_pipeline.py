@@ -551,6 +551,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     run_report.say_data_notes(counted, load_config(None, ["tuning.metric=mase"]), by_mase)
     assert [line for line in by_mase.note.splitlines() if "forecast 0 throughout" in line][0].endswith(
         "(their data_notes say how much they were): series mostly of zeros, whose likeliest value is 0?")
+    by_last = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, ["cleaning.duplicates=last"]), by_last)
+    assert [line.strip() for line in by_last.note.splitlines() if "other values" in line] == [
+        "1 series have times given more than once with other values, merged by cleaning.duplicates (last; their "
+        "data_notes say how many)"]  # the advice is for a sum
     staged = staged.limit(6)
     counted = run_report.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2

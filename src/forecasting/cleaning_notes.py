@@ -41,6 +41,9 @@ CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
 # Nearly every time given the same number of rows, two or more, with other values: series
 # that one more key column would tell apart (a ticker on two exchanges), merged into one
 SEVERAL_SERIES_NOTE = "rows at nearly every time"
+# Times given more than once with other values that none of the notes above explains: a
+# value given again corrected beside the first, several sales at one time
+OTHER_VALUES_NOTE = "times given more than once with other values"
 
 
 def negative_notes(frame: pd.DataFrame) -> list[str]:
@@ -202,7 +205,7 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_dai
     """What the rows sharing a time (``times`` as the input gave them) say before they are
     merged by ``merged_by``: rows repeated exactly and summed (how many, and the note), for
     periods under a day (``sub_daily``) the hour local clocks repeat, or else several
-    series under one key."""
+    series under one key, or else the times given with other values."""
     per_time = values.groupby(times.to_numpy())  # in time order
     sizes = per_time.size()
     counts, kinds, distinct = sizes.to_numpy(), per_time.nunique(dropna=False).to_numpy(), pd.DatetimeIndex(sizes.index)
@@ -219,7 +222,13 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_dai
         return repeated, [*notes, f"{repeated} {REPEATED_NOTE} (the same time and value as another), added up: "
                                   "the same rows read twice?"]
     several = _several_series_note(counts, kinds, merged_by)
-    return 0, [*notes, several] if several else notes
+    if several:
+        return 0, [*notes, several]
+    other = np.flatnonzero((counts > 1) & (kinds > 1) & ~changes)
+    if len(other):
+        notes.append(f"{len(other)} {OTHER_VALUES_NOTE} (the first {time_text(distinct[other[0]])}), merged "
+                     f"(cleaning.duplicates: {merged_by})")
+    return 0, notes
 
 
 def zero_run_notes(frame: pd.DataFrame) -> list[str]:

@@ -14,10 +14,11 @@ from pyspark.sql import functions as F
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, spark_training, tracking,
                          tuning)
-from forecasting.cleaning import (AHEAD_NOTE, DUPLICATES_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
-                                  STALE_NOTE, STALE_SKIPPED)
+from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
+                                  STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
-                                        OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+                                        OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE,
+                                        ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
@@ -134,7 +135,7 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         added = (": added up, as amounts are (several sales at one time); for levels (balances, prices) or a "
                  "value given again corrected, cleaning.duplicates: mean or last (the largest)"
                  if config.cleaning.duplicates == "sum" else "")
-        summary.warn(f"{counted.other_duplicates} series have times given more than once with other values, merged "
+        summary.warn(f"{counted.other_duplicates} series have {OTHER_VALUES_NOTE}, merged "
                      f"by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many){added}")
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
         summary.warn(f"{counted.shifted} series had every timestamp moved to another date on the "
@@ -256,9 +257,7 @@ def counted_conditions() -> dict[str, Column]:
         "open_kept": _noted(OPEN_KEPT_NOTE),  # a last period still open on the run date kept
         "repeated": _noted(REPEATED_NOTE),  # rows repeated exactly and summed
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
-        # rows at one time with other values, merged for none of the reasons the notes above know
-        "other_duplicates": _noted(DUPLICATES_NOTE) & ~(_noted(MERGED_NOTE) | _noted(REPEATED_NOTE)
-                                                         | _noted(SEVERAL_SERIES_NOTE) | _noted(CLOCK_CHANGE_NOTE)),
+        "other_duplicates": _noted(OTHER_VALUES_NOTE),  # times given again with other values, merged
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
