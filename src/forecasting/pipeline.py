@@ -225,7 +225,7 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
     with job_description(spark, "name the series without held-out scores"):
         missing = unscored.count()
         if missing:  # none of their rows is in the table: said, not left for a reader to count
-            summary.warn(f"{missing} series had no forecast to score and have no {tables.EVALUATION} row, e.g. "
+            summary.warn(f"{missing} series had no forecast to score, so no {tables.EVALUATION} row, e.g. "
                          f"{named_examples(unscored.orderBy(*keys), keys)}")
 
 

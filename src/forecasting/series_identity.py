@@ -35,7 +35,8 @@ def key_text(value: Any) -> str:
 def series_id(keys: dict[str, Any]) -> str:
     """A readable identity of a series: its key values joined by '/', a '/' or '\\' within
     a value escaped by a '\\' (("A/B", "C") is "A\\/B/C", ("A", "B/C") is "A/B\\/C"), so that
-    no two series of an input share an id."""
+    no two series of an input share an id, but for a null key and the text "<null>" (NULL_KEY),
+    which series_hash tells apart."""
     return "/".join(_escaped(key_text(value)) for value in keys.values())
 
 
