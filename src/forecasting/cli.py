@@ -138,7 +138,7 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
                                  "holds the run's summary once it ends)")
     try:
         with signals.sigterm_raised() if main_thread else contextlib.nullcontext():
-            code, report = _run_job(job, args, app_name, logger)
+            code, report, reason = _run_job(job, args, app_name, logger)
     except BaseException as err:  # SIGINT (PySpark's handler cancels the Spark jobs first), or SIGTERM
         stop = signals.stopped_by(err)
         if isinstance(err, SystemExit):  # a config error's exit 2, said in the log; Python's own codes
@@ -155,7 +155,7 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         return code
     if report:
         print(report)  # the job's final report, for the person who started it
-    _write_summary(args, logger, report or f"{ended} {code} (the log above says why)")
+    _write_summary(args, logger, report or f"{ended} {code} ({reason})")
     return code
 
 
@@ -168,8 +168,10 @@ def _write_summary(args: argparse.Namespace, logger: logging.Logger, text: str) 
             logger.error("cannot write the summary to %s: %s", path, err)
 
 
-def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger) -> tuple[int, str | None]:
-    """The exit code, and the summary where the job got as far as one."""
+def _run_job(job, args: argparse.Namespace, app_name: str,
+             logger: logging.Logger) -> tuple[int, str | None, str | None]:
+    """The exit code, and the summary where the job got as far as one, else why not (the
+    error's first line, logged in full: for the summary file, read without the log)."""
     config = load_or_exit(args)
     exposed = password_warning(config.tracking.uri)
     if exposed:
@@ -177,17 +179,17 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
     problem = horizon_problem(config, args.run_date)
     if problem:
         logger.error("configuration error: %s", problem)
-        return EXIT_CONFIG, None
+        return EXIT_CONFIG, None, f"configuration error: {problem}"
     _import_in_background("mlflow")
     try:
         spark = build_session(app_name, config)
     except MissingDeltaError as err:
         logger.error("%s", err)
-        return EXIT_CONFIG, None
+        return EXIT_CONFIG, None, first_line(err)
     except Exception as err:  # an unreachable master, a setting Spark refuses: Spark's log above has the rest
         logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
                      "was down is worth a retry)", _java_cause(err))
-        return EXIT_FAILED, None
+        return EXIT_FAILED, None, f"cannot start Spark: {redact_url_password(_java_cause(err))}"
     # No spark.stop(): the JVM stops the SparkContext itself when the driver process
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
     # its accumulator server's polling thread. And a session the job found already
@@ -198,20 +200,20 @@ def _run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logge
     except InputError as err:
         logger.error("input error: %s", err)
         python_worker.wait_for_early_workers()
-        return EXIT_INPUT, None
+        return EXIT_INPUT, None, f"input error: {first_line(err)}"
     except TrackingUnavailable as err:
         logger.error("tracking error: %s", err)
         python_worker.wait_for_early_workers()
         if err.summary is None:
-            return EXIT_TRACKING, None
+            return EXIT_TRACKING, None, f"tracking error: {first_line(err)}"
         # the tables are written: what the run did, with why it exits 4
-        return EXIT_TRACKING, err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}")
+        return EXIT_TRACKING, err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}"), None
     report = summary.format()
     if summary.exits_5:  # written, but a look is needed: said in the log too, where alerts are read
         logger.warning("exit code %d: %s", EXIT_TOO_MANY_FAILED,
                        f"{summary.counts.get('failed', 0)} of {summary.total} series failed, more than "
                        "reliability.max_failed_share" if summary.too_many_failed else "no series was modelled")
-    return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK, report
+    return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK, report, None
 
 
 def _java_cause(err: Exception) -> str:
