@@ -832,6 +832,15 @@ def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_s
         assert [record.levelname for record in caplog.records] == [level]
 
 
+def test_input_columns_the_job_does_not_use_are_named_in_the_log(spark, tmp_path, caplog):
+    (tmp_path / "input.csv").write_text("store,day,sales,promo,price\na,2024-01-01,1,0,2.5\n")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["store"], "day", "sales"))
+    with caplog.at_level("INFO", logger="forecasting.pipeline"):
+        pipeline.read_checked_input(spark, config, "2024-01-31")
+    assert ("input columns not used (only input.key_columns, time_column and target_column are): promo, price"
+            in caplog.text)
+
+
 def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(spark, tmp_path):
     store = (tmp_path / "mlruns").as_uri()
     staged = spark.createDataFrame([("ok", None, "{}", None, "prophet", 0.8, "north", "bread"),

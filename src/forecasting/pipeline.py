@@ -55,6 +55,11 @@ def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) ->
     with job_description(spark, "read and check the input"):
         raw, data_version = io.read_input(spark, config, run_date)
         counts = validation.check_input(raw, config, run_date)
+    used = {*config.input.key_columns, config.input.time_column, config.input.target_column, io.MALFORMED_ROW}
+    unused = [name for name in raw.columns if name not in used]
+    if unused:  # a promotion flag or a price beside the target: not modelled, said so
+        logger.info("input columns not used (only input.key_columns, time_column and target_column are): %s",
+                    ", ".join(unused))
     frame = validation.to_series_frame(raw, config)
     return CheckedInput(data_version, counts, frame, as_of_cut(frame, run_date))
 
