@@ -214,8 +214,9 @@ def test_odd_keys_are_found_in_mlflow_by_tag_and_by_hash(dirty):
             assert [r.info.run_id for r in by_tag] == [expected], store
         run = client.get_run(expected)
         assert run.data.tags["store"] == store[: tracking.MAX_TAG_VALUE]
-        # a long name keeps its start and end, where series sharing a long first key differ
-        assert run.info.run_name == series_identity.shortened(store, tracking.MAX_RUN_NAME)
+        # its id, a long one keeping its start and end, where series sharing a long first key differ
+        named = series_identity.series_id({"store": store})
+        assert run.info.run_name == series_identity.shortened(named, tracking.MAX_RUN_NAME)
         # artifacts live under the run's own folder, whatever the key holds
         assert [a.path for a in client.list_artifacts(expected, "plots")] == ["plots/forecast.svg"]
 

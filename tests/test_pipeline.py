@@ -832,6 +832,21 @@ def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_s
         assert [record.levelname for record in caplog.records] == [level]
 
 
+def test_the_summary_says_how_many_series_the_forecasts_and_models_tables_hold(spark, tmp_path):
+    store = (tmp_path / "mlruns").as_uri()
+    staged = spark.createDataFrame([
+        ("ok", None, "{}", None, "prophet", 0.8, "north"),
+        ("skipped", "too little history", "{}", None, "naive", None, "south"),  # forecast by the fallback
+        ("skipped", "null key in ['shop']", None, None, None, None, None),  # no forecast at all
+    ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double, shop string")
+    config = load_config(None, ["input.key_columns=[shop]"])
+    said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    run_report.say_results(spark, staged, config, tracking.RunContext(store, "0", "run", RUN_DATE, False, False),
+                           said, None, None)
+    assert ("forecasts and models were written for 2 of the 3 series: the 1 ok and 1 skipped or failed forecast by "
+            "the fallback (reliability.fallback); series_results has a row for each") in said.note
+
+
 def test_input_columns_the_job_does_not_use_are_named_in_the_log(spark, tmp_path, caplog):
     (tmp_path / "input.csv").write_text("store,day,sales,promo,price\na,2024-01-01,1,0,2.5\n")
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["store"], "day", "sales"))

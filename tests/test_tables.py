@@ -1,6 +1,7 @@
 """Delta tables over repeated runs: backfills, stored models, scoring, readers, time travel."""
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -850,3 +851,14 @@ def test_models_of_another_frequency_under_the_output_are_refused_before_any_tra
     with pytest.raises(InputError, match="holds models of frequency"):
         pipeline.run_job(spark, weekly, "2024-02-05")
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_the_documented_columns_and_types_are_those_a_run_writes(spark, runs):
+    """docs/results.md's table of each table's columns, which downstream readers code against."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
+    rows = {match[1]: match[2] for match in re.finditer(r"^\| `(\w+)` \| (`.*?) \| `", doc, re.MULTILINE)}
+    assert set(rows) == {tables.FORECASTS, tables.SERIES_RESULTS, tables.MODELS}
+    for name, listed in rows.items():
+        documented = re.findall(r"`(\w+)` (\w+)", listed)
+        written = [(field.name, field.dataType.simpleString()) for field in read(spark, runs, name).schema.fields]
+        assert written == [("shop", "string"), *documented], name  # the key columns first
