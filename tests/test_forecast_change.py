@@ -107,6 +107,23 @@ def test_the_run_date_compared_with_is_the_latest_earlier_one_with_trained_forec
     assert [tuple(row) for row in earlier.collect()] == [("a", day(1), 1.0, 0.5, 1.5)]
 
 
+def test_series_new_or_gone_since_the_run_date_before_are_counted_and_the_gone_named(spark, tmp_path, fast_config):
+    config = fast_config(f"output.path={tmp_path / 'out'}", "input.key_columns=[shop]")
+    rows = [(shop, day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 24), "trained") for shop in ("a", "b", "c")]
+    rows += [(shop, day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "trained") for shop in ("a", "b", "d")]
+    rows.append(("c", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "scored"))  # a scoring run's: no training's
+    spark.createDataFrame(rows, "shop string, ds timestamp, yhat double, yhat_lower double, yhat_upper double, "
+                                "run_date date, source string").write.format("delta").partitionBy(
+        "run_date", "source").save(tables.table_paths(config)[tables.FORECASTS])
+    said = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    forecast_change.say_turnover(spark, config, said, "2024-03-24")
+    assert [line.strip() for line in said.note.splitlines()] == [
+        "1 series have forecasts of this run date and none of run date 2024-03-24: new in the input, or back",
+        "1 series forecast on run date 2024-03-24 have no forecast of this run date (gone from the input, or skipped "
+        "without a fallback), e.g. c: forecast on 2024-03-24: the latest-forecast queries still answer with their "
+        "forecasts of 2024-03-24 or before"]
+
+
 def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark, fast_config, monkeypatch, caplog):
     def unreadable(*args):
         raise OSError("permission denied: forecasts/_delta_log")

@@ -140,6 +140,34 @@ def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> 
     return sorted(repr(row[0]) for row in rows if row[0] and not same_frequency(row[0], config.forecast.frequency))
 
 
+def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, earlier: str) -> None:
+    """Say how many series this run forecast that run date ``earlier`` did not (new to
+    the input, or back), and how many of that date's it did not (gone from the input, or
+    skipped without a fallback), whose older forecasts the latest-forecast queries keep."""
+    keys = list(config.input.key_columns)
+    try:
+        with job_description(spark, "count the series new or gone since the run date before"):
+            dates = F.col("run_date").cast("string")
+            rows = tables.read_table(spark, config, tables.FORECASTS).where(
+                (F.col("source") == tables.TRAINED) & dates.isin(earlier, summary.run_date))
+            per_series = rows.groupBy(*keys).agg(F.max(dates == summary.run_date).alias("now"),
+                                                 F.max(dates == earlier).alias("then"))
+            new, gone = per_series.agg(F.count_if(~F.col("then")), F.count_if(~F.col("now"))).first()
+            named = named_examples(per_series.where(~F.col("now")).orderBy(*keys).withColumn(
+                "reason", F.lit(f"forecast on {earlier}")), keys) if gone else ""
+    except Exception as err:  # a count to say, no reason to fail a run whose tables are written
+        logger.warning("could not count the series new or gone since run date %s: %s", earlier,
+                       redaction.first_line(err))
+        return
+    if new:
+        summary.inform(f"{new} series have forecasts of this run date and none of run date {earlier}: new in the "
+                       "input, or back")
+    if gone:
+        summary.warn(f"{gone} series forecast on run date {earlier} have no forecast of this run date (gone from the "
+                     "input, or skipped without a fallback), e.g. " + named + ": the latest-forecast queries still "
+                     f"answer with their forecasts of {earlier} or before")
+
+
 def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
                 earlier: str, path: str) -> None:
     """Say how far the run's forecasts moved from those of run date ``earlier`` (the

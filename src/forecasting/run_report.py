@@ -80,6 +80,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
     say_data_notes(counted, config, summary)
+    if earlier is not None:
+        forecast_change.say_turnover(spark, config, summary, earlier)
     if compared is not None:
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)
