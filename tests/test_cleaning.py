@@ -607,13 +607,14 @@ def test_rows_repeated_exactly_and_summed_are_noted_but_not_records_of_their_own
                              "twice?"]
     assert clean_history(overlapping, "7D", policy(duplicates="last")).notes == ["2 duplicate timestamps merged (last)"]
     # two sales at one time, one of them of another amount: records of their own, summed as meant, and said
-    sales = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [5.0, 5.0, 5.0, 7.0, 1.0])
+    sales = frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03", "2024-01-03"],
+                  [5.0, 5.0, 5.0, 7.0, 1.0, 2.0])
     assert clean_history(sales, "D", policy()).notes == [
-        "2 duplicate timestamps merged (sum)",
-        f"1 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: sum)"]
+        "3 duplicate timestamps merged (sum)",
+        f"2 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: sum)"]
     # exact repeats merged by last or mean are no other values
     assert clean_history(sales, "D", policy(duplicates="mean")).notes[1:] == [
-        f"1 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: mean)"]
+        f"2 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: mean)"]
     # daily rows of one value summed into weeks: other times, not repeats
     days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), 1.0)
     assert not [note for note in clean_history(days, "7D", policy()).notes if REPEATED_NOTE in note]

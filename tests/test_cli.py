@@ -81,6 +81,28 @@ def test_a_session_spark_cannot_start_is_one_line_naming_the_java_error_and_exit
     assert record.exc_info is None  # no Python traceback on top of Spark's own log
 
 
+def test_the_summary_file_of_a_run_that_failed_early_says_why_without_a_password(session, monkeypatch, tmp_path):
+    kept, started = tmp_path / "summary.txt", cli.build_session
+
+    def refused(app_name, config):
+        raise RuntimeError("An error occurred\n: org.apache.spark.SparkException: Could not parse Master URL: "
+                           "'spark://ana:hunter2@h:7077'\n\tat org.apache.spark.SparkContext")
+
+    monkeypatch.setattr(cli, "build_session", refused)
+    assert run(lambda spark, config: summary(failed=0), "--summary-file", str(kept)) == cli.EXIT_FAILED
+    assert kept.read_text().rstrip().endswith(
+        "ended with exit code 1 (cannot start Spark: org.apache.spark.SparkException: Could not parse Master URL: "
+        "'spark://ana:(redacted)@h:7077')")
+    monkeypatch.setattr(cli, "build_session", started)
+    lost = tracking.TrackingUnavailable("MLflow tracking server http://ana:hunter2@h:5000 is unreachable: boom")
+    assert run(lambda spark, config: (_ for _ in ()).throw(lost), "--summary-file", str(kept)) == cli.EXIT_TRACKING
+    assert kept.read_text().rstrip().endswith("ended with exit code 4 (tracking error: MLflow tracking server "
+                                              "http://ana:(redacted)@h:5000 is unreachable: boom)")
+    assert run(lambda spark, config: summary(failed=0), "--summary-file", str(kept), "--run-date", "2024-01-01",
+               "--set", "forecast.horizon=100000000") == cli.EXIT_CONFIG
+    assert "ended with exit code 2 (configuration error: " in kept.read_text()
+
+
 @pytest.mark.parametrize("error, code", [
     (io.InputError("no rows"), cli.EXIT_INPUT),
     (tracking.TrackingUnavailable("refused"), cli.EXIT_TRACKING),

@@ -108,19 +108,19 @@ def test_the_run_date_compared_with_is_the_latest_earlier_one_with_trained_forec
 
 
 def test_series_new_or_gone_since_the_run_date_before_are_counted_and_the_gone_named(spark, tmp_path, fast_config):
-    config = fast_config(f"output.path={tmp_path / 'out'}", "input.key_columns=[shop]")
+    config = fast_config(f"output.path={tmp_path / 'out'}", "input.key_columns=[then]")  # a key named as no helper
     rows = [(shop, day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 24), "trained") for shop in ("a", "b", "c")]
-    rows += [(shop, day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "trained") for shop in ("a", "b", "d")]
+    rows += [(shop, day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "trained") for shop in ("a", "b", "d", "e")]
     rows.append(("c", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 31), "scored"))  # a scoring run's: no training's
-    spark.createDataFrame(rows, "shop string, ds timestamp, yhat double, yhat_lower double, yhat_upper double, "
+    spark.createDataFrame(rows, "then string, ds timestamp, yhat double, yhat_lower double, yhat_upper double, "
                                 "run_date date, source string").write.format("delta").partitionBy(
         "run_date", "source").save(tables.table_paths(config)[tables.FORECASTS])
     said = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     forecast_change.say_turnover(spark, config, said, "2024-03-24")
     assert [line.strip() for line in said.note.splitlines()] == [
-        "1 series have forecasts of this run date and none of run date 2024-03-24: new in the input, or back",
+        "2 series have forecasts of this run date and none of run date 2024-03-24: new in the input, or back",
         "1 series forecast on run date 2024-03-24 have no forecast of this run date (gone from the input, or skipped "
-        "without a fallback), e.g. c: forecast on 2024-03-24: the latest-forecast queries still answer with their "
+        "or failed without a fallback), e.g. c: forecast on 2024-03-24: the latest-forecast queries still answer with their "
         "forecasts of 2024-03-24 or before"]
 
 

@@ -845,6 +845,15 @@ def test_the_summary_says_how_many_series_the_forecasts_and_models_tables_hold(s
                            said, None, None)
     assert ("forecasts and models were written for 2 of the 3 series: the 1 ok and 1 skipped or failed forecast by "
             "the fallback (reliability.fallback); series_results has a row for each") in said.note
+    without = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})  # no fallback forecast
+    run_report.say_results(spark, staged.where("status = 'ok' or model_json is null"), config,
+                           tracking.RunContext(store, "0", "run", RUN_DATE, False, False), without, None, None)
+    assert ("forecasts and models were written for 1 of the 2 series: the 1 ok; series_results has a row for each"
+            in without.note)
+    evaluated = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})  # an evaluation writes neither table
+    run_report.say_results(spark, staged, config, tracking.RunContext(store, "0", "run", RUN_DATE, False, False,
+                                                                      job=tracking.EVALUATE_JOB), evaluated, None, None)
+    assert "forecasts and models were written" not in evaluated.note
 
 
 def test_input_columns_the_job_does_not_use_are_named_in_the_log(spark, tmp_path, caplog):
@@ -852,8 +861,8 @@ def test_input_columns_the_job_does_not_use_are_named_in_the_log(spark, tmp_path
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["store"], "day", "sales"))
     with caplog.at_level("INFO", logger="forecasting.pipeline"):
         pipeline.read_checked_input(spark, config, "2024-01-31")
-    assert ("input columns not used (only input.key_columns, time_column and target_column are): promo, price"
-            in caplog.text)
+    assert [record.getMessage() for record in caplog.records if "not used" in record.getMessage()] == [
+        "input columns not used (only input.key_columns, time_column and target_column are): promo, price"]
 
 
 def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(spark, tmp_path):

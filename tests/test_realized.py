@@ -1,4 +1,5 @@
 """The forecasts of the run date before, scored on the periods that arrived since."""
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -95,6 +96,14 @@ def test_a_period_still_open_on_this_run_date_has_not_arrived_though_its_value_i
                                   earlier_run_date="2024-09-01")
     handed = spark_training._arrived(months, outcome, context, monthly, "s1")
     assert "09-01" in set(handed["ds"].dt.strftime("%m-%d")) and "10-01" not in set(handed["ds"].dt.strftime("%m-%d"))
+    # a daily run during its own date (the run's start in the context): today is still open
+    daily = fast_config("selection.candidates=[naive]")
+    days = daily_series(300, start="2024-01-01")  # to 10-26
+    today = train_series(days, daily, run_date="2024-10-26", now="2024-10-26 09:00")
+    during = dataclasses.replace(context, run_date="2024-10-26", earlier_run_date="2024-10-20",
+                                 known_until="2024-10-26 09:00")
+    handed = set(spark_training._arrived(days, today, during, daily, "s1")["ds"].dt.strftime("%m-%d"))
+    assert "10-25" in handed and "10-26" not in handed
 
 
 def test_a_period_that_arrived_as_a_zero_the_gaps_policy_declares_is_scored(fast_config):

@@ -150,10 +150,12 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
             dates = F.col("run_date").cast("string")
             rows = tables.read_table(spark, config, tables.FORECASTS).where(
                 (F.col("source") == tables.TRAINED) & dates.isin(earlier, summary.run_date))
-            per_series = rows.groupBy(*keys).agg(F.max(dates == summary.run_date).alias("now"),
-                                                 F.max(dates == earlier).alias("then"))
-            new, gone = per_series.agg(F.count_if(~F.col("then")), F.count_if(~F.col("now"))).first()
-            named = named_examples(per_series.where(~F.col("now")).orderBy(*keys).withColumn(
+            # named apart from any key column (RESERVED_KEY_NAMES holds the job's own names, not these)
+            per_series = rows.groupBy(*keys).agg(F.max(dates == summary.run_date).alias("_forecast_now"),
+                                                 F.max(dates == earlier).alias("_forecast_then"))
+            new, gone = per_series.agg(F.count_if(~F.col("_forecast_then")),
+                                       F.count_if(~F.col("_forecast_now"))).first()
+            named = named_examples(per_series.where(~F.col("_forecast_now")).orderBy(*keys).withColumn(
                 "reason", F.lit(f"forecast on {earlier}")), keys) if gone else ""
     except Exception as err:  # a count to say, no reason to fail a run whose tables are written
         logger.warning("could not count the series new or gone since run date %s: %s", earlier,
@@ -164,7 +166,7 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
                        "input, or back")
     if gone:
         summary.warn(f"{gone} series forecast on run date {earlier} have no forecast of this run date (gone from the "
-                     "input, or skipped without a fallback), e.g. " + named + ": the latest-forecast queries still "
+                     "input, or skipped or failed without a fallback), e.g. " + named + ": the latest-forecast queries still "
                      f"answer with their forecasts of {earlier} or before")
 
 

@@ -54,9 +54,10 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     fallbacks = counted.models - counted.statuses.get(OK, 0)
     total = sum(counted.statuses.values())
     if context.job == tracking.TRAIN_JOB and counted.models != total:  # what a reader of the tables counts
+        by_fallback = (f" and {fallbacks} skipped or failed forecast by the fallback (reliability.fallback)"
+                       if fallbacks else "")
         summary.inform(f"forecasts and models were written for {counted.models} of the {total} series: the "
-                       f"{counted.statuses.get(OK, 0)} ok and {fallbacks} skipped or failed forecast by the fallback "
-                       "(reliability.fallback); series_results has a row for each")
+                       f"{counted.statuses.get(OK, 0)} ok{by_fallback}; series_results has a row for each")
     if counted.statuses.get(FAILED):  # the on-call's first question: which ones
         with job_description(spark, "name the series that failed"):
             named = named_examples(staged.where(F.col("status") == FAILED).orderBy(*keys), keys)
