@@ -232,8 +232,8 @@ def test_a_run_says_how_far_its_forecasts_moved_from_the_run_date_before(spark, 
     assert realized_expected["b"][1] > 3 * realized_expected["a"][1]  # the tripled series' forecast was far off
     median_realized = (realized_expected["a"][1] + realized_expected["b"][1]) / 2
     inside = (realized_expected["a"][2] + realized_expected["b"][2]) / 2
-    assert (f"the forecasts of run date {first_date}, on the 14 periods that have arrived since (2 series; "
-            f"series_results.realized_mase): median MASE {median_realized:.2f}, {inside:.0%} of the actual values "
+    assert (f"the forecasts of run date {first_date}, on the 14 values that have arrived since in 2 series "
+            f"(series_results.realized_points and realized_mase): median MASE {median_realized:.2f}, {inside:.0%} of the actual values "
             f"inside their intervals (nominal {config.forecast.interval_width:.0%}); 1 with a MASE over 10, the "
             f"worst first: b: {realized_expected['b'][1]:.1f} (a break in the data") in second.format()
     assert realized_expected["a"][1] < realized.FAR_OFF_MASE < realized_expected["b"][1]

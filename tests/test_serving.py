@@ -237,6 +237,9 @@ def test_a_models_table_version_gone_from_the_log_says_why(trained):
     pointer = {"models_table": trained["summary"].tables[tables.MODELS], "version": 999, "run_date": RUN_DATE}
     with pytest.raises(RuntimeError, match="cannot read version 999 of the models table .*logRetentionDuration"):
         serving.read_models(pointer, ["store", "model"])
+    moved = {**pointer, "models_table": pointer["models_table"] + "-moved", "version": 1}  # no table there at all
+    with pytest.raises(RuntimeError, match="there is no Delta table there: was output.path moved"):
+        serving.read_models(moved, ["store", "model"])
 
 
 def test_a_version_registered_before_its_table_version_was_named_says_it_serves_the_current_models(trained, caplog):

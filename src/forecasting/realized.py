@@ -163,9 +163,9 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
     within = (f", {inside:.0%} of the actual values inside their intervals (nominal "
               f"{config.forecast.interval_width:.0%})" if inside is not None else "")
     mase = "-" if median is None else f"{median:.2f}"  # none: no earlier history had two values to scale by
-    arrived = "period that has" if points == 1 else "periods that have"
-    said = (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since ({series} series; "
-            f"series_results.{MASE}): median MASE {mase}{within}")
+    arrived = "value that has" if points == 1 else "values that have"
+    said = (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since in {series} series "
+            f"(series_results.{POINTS} and {MASE}): median MASE {mase}{within}")
     if far:
         summary.warn(f"{said}; {far} with a MASE over {FAR_OFF_MASE:g}, the worst first: {named} (a break in the data, "
                      "such as a stock split or a new unit, or a model to look at)")

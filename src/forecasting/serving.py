@@ -142,6 +142,10 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
         try:
             table = DeltaTable(pointer["models_table"], version=pointer.get("version"))
         except Exception as err:  # deltalake's own words ("no log files") do not say why
+            if not DeltaTable.is_deltatable(pointer["models_table"]):
+                raise RuntimeError(
+                    f"{unreadable}: there is no Delta table there: was output.path moved, or is it a folder this "
+                    "server cannot reach (another machine's local path)?") from err
             raise RuntimeError(
                 f"{unreadable}: {err}. A Delta table forgets versions older than its delta.logRetentionDuration "
                 "(the job creates its tables with ten years; 30 days for one made before), and VACUUM removes "
