@@ -513,7 +513,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "of each",
         "1 series have times given more than once with other values, merged by cleaning.duplicates (sum; their "
         "data_notes say how many): added up, as amounts are (several sales at one time); for levels (balances, "
-        "prices) or a value given again corrected, cleaning.duplicates: mean or last (the largest)",
+        "prices), cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
+        "corrected belongs out of the input",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
         "dated by their first day: 7D)",

@@ -37,7 +37,7 @@ SPARSE_NOTE = "rows regularly "
 # summed into it as meant (daily sales into weeks) or not (15-minute readings left at daily)
 MERGED_NOTE = "several rows a period merged"
 # Rows at one time merged by cleaning.duplicates, whichever the reason (the notes after it say
-# the reasons they know: finer data, an input read twice, several series, a clock change)
+# the reasons they know: finer data, an input read twice, several series, a clock change, other values)
 DUPLICATES_NOTE = "duplicate timestamps merged"
 # A series whose every row was moved to another date, one row a period: the same frequency,
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by

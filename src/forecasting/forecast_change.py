@@ -3,7 +3,8 @@
 A weekly run forecasts mostly the same days as the week before; a series whose
 forecast jumped since then (new data, a broken input, another model) is the one
 to look at first. ``series_results.forecast_change`` holds each series' change and
-the run's summary names the series that moved most.
+the run's summary names the series that moved most, and which series are new or gone
+since then (``say_turnover``).
 """
 from __future__ import annotations
 
@@ -143,14 +144,14 @@ def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> 
 def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, earlier: str) -> None:
     """Say how many series this run forecast that run date ``earlier`` did not (new to
     the input, or back), and how many of that date's it did not (gone from the input, or
-    skipped without a fallback), whose older forecasts the latest-forecast queries keep."""
+    skipped or failed without a fallback), whose older forecasts the latest-forecast queries keep."""
     keys = list(config.input.key_columns)
     try:
         with job_description(spark, "count the series new or gone since the run date before"):
             dates = F.col("run_date").cast("string")
             rows = tables.read_table(spark, config, tables.FORECASTS).where(
                 (F.col("source") == tables.TRAINED) & dates.isin(earlier, summary.run_date))
-            # named apart from any key column (RESERVED_KEY_NAMES holds the job's own names, not these)
+            # underscored, so that a key column named now or then cannot clash with them
             per_series = rows.groupBy(*keys).agg(F.max(dates == summary.run_date).alias("_forecast_now"),
                                                  F.max(dates == earlier).alias("_forecast_then"))
             new, gone = per_series.agg(F.count_if(~F.col("_forecast_then")),

@@ -9,7 +9,9 @@ the summary gives their median.
 
 The actual values are the series as cleaning left it (aggregated to the frequency,
 duplicates merged), on the grid the forecasts were made on; a period that cleaning
-filled by interpolation is a guess, not a value, and is not scored. Each series' task
+filled by interpolation is a guess, not a value, and is not scored, nor is a last period
+still open on this run date (a part, even where cleaning.open_period: keep models it
+whole). Each series' task
 hands on its periods near the earlier run date (``window``), each with the MASE scale
 of the history before it; the join with the earlier forecasts keeps those it forecast,
 and the scale of the first is that of the history the earlier run had.
@@ -53,10 +55,10 @@ def window(earlier_run_date: str, horizon: int, frequency: str) -> tuple[pd.Time
     """The times a forecast made on ``earlier_run_date`` can have covered, from ``horizon``
     periods before the end of that day (its history may have stopped up to a period
     before it, a period still open then being left out, or earlier in the day of a run
-    made on its own date) to ``horizon`` periods after it. A period of a calendar length
-    (weeks dated by their Sunday, months by their end) takes one more each side: the first
-    step only reaches the date that names the period holding the day, which the earlier
-    forecast may have covered as its first, and the window's end is left out."""
+    made on its own date) to ``horizon`` periods after it. An anchored frequency (not a
+    fixed-length Tick: W-SUN, ME, MS, QE) takes one more step each side: its first step only
+    rolls to the next anchor, the date naming the period that holds the day, which the
+    earlier forecast may have covered as its first, while the window's end is exclusive."""
     end_of_day, step = pd.Timestamp(earlier_run_date) + pd.Timedelta(days=1), to_offset(frequency)
     steps = horizon if isinstance(step, pd.offsets.Tick) else horizon + 1
     return end_of_day - steps * step, end_of_day + steps * step

@@ -141,8 +141,9 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
                      "exports that overlap? cleaning.duplicates: last keeps one of each")
     if counted.other_duplicates:  # a correction row beside the value it corrects: summed, both counted
-        added = (": added up, as amounts are (several sales at one time); for levels (balances, prices) or a "
-                 "value given again corrected, cleaning.duplicates: mean or last (the largest)"
+        added = (": added up, as amounts are (several sales at one time); for levels (balances, prices), "
+                 "cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
+                 "corrected belongs out of the input"
                  if config.cleaning.duplicates == "sum" else "")
         summary.warn(f"{counted.other_duplicates} series have {OTHER_VALUES_NOTE}, merged "
                      f"by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many){added}")
@@ -236,7 +237,7 @@ def _noted(note: str):
 def _has_series(staged: DataFrame, keys: list[str], series_id: str) -> bool:
     """Whether a staged row is of the series ``series_id`` (series_identity.series_id: its keys' text, a / or \\
     within one escaped by a \\, joined by /)."""
-    def text(key: str) -> Column:
+    def text(key: str) -> Column:  # as series_identity._escaped
         escaped = F.regexp_replace(F.regexp_replace(F.col(key).cast("string"), r"\\", r"\\\\"), "/", r"\\/")
         return F.coalesce(escaped, F.lit(series_identity.NULL_KEY))
 
