@@ -172,7 +172,11 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
              logger: logging.Logger) -> tuple[int, str | None, str | None]:
     """The exit code, and the summary where the job got as far as one, else why not (the
     error's first line, logged in full: for the summary file, read without the log)."""
-    config = load_or_exit(args)
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as err:  # as load_or_exit, with the reason for the summary file
+        logger.error("configuration error: %s", err)
+        return EXIT_CONFIG, None, f"configuration error: {first_line(err)}"
     exposed = password_warning(config.tracking.uri)
     if exposed:
         logger.warning("%s", exposed)
@@ -185,7 +189,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
         spark = build_session(app_name, config)
     except MissingDeltaError as err:
         logger.error("%s", err)
-        return EXIT_CONFIG, None, first_line(err)
+        return EXIT_CONFIG, None, f"configuration error: {first_line(err)}"
     except Exception as err:  # an unreachable master, a setting Spark refuses: Spark's log above has the rest
         logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
                      "was down is worth a retry)", _java_cause(err))
