@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import pipeline, tables
+from forecasting import evaluation, pipeline, tables
 from forecasting.config import load_config
 from forecasting.datasets import m4_to_long
 
@@ -70,7 +70,7 @@ def test_a_series_with_nothing_to_score_is_named_and_pooled_units_are_said_to_be
     said = evaluated["summary"].format()
     assert ("1 series had no forecast to score, so no evaluation row, e.g. one/g: too little history: 0 rows, "
             "needs at least") in said
-    assert pipeline.POOLED_UNITS_NOTE in said
+    assert evaluation.POOLED_UNITS_NOTE in said
 
 
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):

@@ -26,6 +26,9 @@ SELECTION = "selection"  # the per-series winner, over the series the candidates
 ALL_SERIES = "all_series"  # what the job forecast for every series: the selection, else the fallback
 SCORES_TYPE = T.MapType(T.StringType(), T.MapType(T.StringType(), T.DoubleType()))
 EXTREMES = 3  # best and worst series plotted in the report
+# the summary's means of MAE, RMSE and interval width mix the series' own units
+POOLED_UNITS_NOTE = ("mae, rmse and interval_width are means of each series' own units, which the largest series "
+                     "dominate; mase and smape compare across series")
 
 
 def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
@@ -93,8 +96,9 @@ def parent_metrics(summary: pd.DataFrame) -> dict[str, float]:
 def log_report(
     context: tracking.RunContext, staged: DataFrame, evaluation: DataFrame, summary: pd.DataFrame,
     key_columns: list[str], interval_width: float,
-) -> None:
-    """Aggregate metrics and a markdown report with plots on the parent run."""
+) -> dict[tuple[str, bool], int]:
+    """Aggregate metrics and a markdown report with plots on the parent run; the series
+    by (status, whether they have held-out scores)."""
     from matplotlib.figure import Figure
 
     tracker = tracking.client(context.tracking_uri)
@@ -130,11 +134,11 @@ def log_report(
                 _series_figure(staged, keys, row["mase"]).savefig(folder / name)
                 plots.setdefault(label, []).append((series_identity.series_id(keys), row["mase"], name))
         scored = staged.groupBy("status", F.col("holdout_scores").isNotNull().alias("scored")).count().collect()
-        (folder / "report.md").write_text(
-            _markdown(summary, plots, interval_width, {(r["status"], r["scored"]): r["count"] for r in scored})
-        )
+        counts = {(r["status"], r["scored"]): r["count"] for r in scored}
+        (folder / "report.md").write_text(_markdown(summary, plots, interval_width, counts))
         tracker.log_artifacts(context.parent_run_id, str(folder), "evaluation")
     logger.info("evaluation report logged to run %s under evaluation/", context.parent_run_id)
+    return counts
 
 
 def _best_and_worst(best: list, worst: list, key_columns: list[str]) -> dict[str, list]:

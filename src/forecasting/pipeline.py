@@ -203,11 +203,6 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
     return f"  registered model {name} version {version}\n{aliased}"
 
 
-# the printed means of MAE, RMSE and interval width mix the series' own units
-POOLED_UNITS_NOTE = ("mae, rmse and interval_width are means of each series' own units, which the largest series "
-                     "dominate; mase and smape compare across series")
-
-
 def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, context) -> None:
     keys = list(config.input.key_columns)
     table = evaluation.evaluation_table(staged, keys, run_date, context.parent_run_id)
@@ -222,16 +217,15 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
             F.col("run_date") == F.lit(run_date).cast("date")
         )
         by_candidate = evaluation.summary_by_candidate(written, config.selection.candidates)
-        evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
+        counts = evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
     shown = by_candidate.assign(wins=by_candidate["wins"].astype("string").fillna(""))  # none for the aggregates
     summary.note += "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
-    summary.inform(POOLED_UNITS_NOTE)
-    unscored = staged.where(F.col("holdout_scores").isNull())
-    with job_description(spark, "name the series without held-out scores"):
-        missing = unscored.count()
-        if missing:  # none of their rows is in the table: said, not left for a reader to count
-            summary.warn(f"{missing} series had no forecast to score, so no {tables.EVALUATION} row, e.g. "
-                         f"{named_examples(unscored.orderBy(*keys), keys)}")
+    summary.inform(evaluation.POOLED_UNITS_NOTE)
+    missing = sum(n for (_, scored), n in counts.items() if not scored)
+    if missing:  # none of their rows is in the table: said, not left for a reader to count
+        with job_description(spark, "name the series without held-out scores"):
+            named = named_examples(staged.where(F.col("holdout_scores").isNull()).orderBy(*keys), keys)
+        summary.warn(f"{missing} series had no forecast to score, so no {tables.EVALUATION} row, e.g. {named}")
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,
