@@ -172,11 +172,9 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
              logger: logging.Logger) -> tuple[int, str | None, str | None]:
     """The exit code, and the summary where the job got as far as one, else why not (the
     error's first line, logged in full: for the summary file, read without the log)."""
-    try:
-        config = load_config(args.config, args.overrides)
-    except ConfigError as err:  # as load_or_exit, with the reason for the summary file
-        logger.error("configuration error: %s", err)
-        return EXIT_CONFIG, None, f"configuration error: {first_line(err)}"
+    config, reason = config_or_reason(args, logger)
+    if config is None:  # its reason for the summary file
+        return EXIT_CONFIG, None, reason
     exposed = password_warning(config.tracking.uri)
     if exposed:
         logger.warning("%s", exposed)
@@ -239,8 +237,16 @@ def exit_process(code: int) -> None:
 
 def load_or_exit(args: argparse.Namespace) -> JobConfig:
     """The validated config, or exit with a message naming the bad key."""
-    try:
-        return load_config(args.config, args.overrides)
-    except ConfigError as err:
-        logging.getLogger("forecasting").error("configuration error: %s", err)
+    config, _ = config_or_reason(args, logging.getLogger("forecasting"))
+    if config is None:
         sys.exit(EXIT_CONFIG)
+    return config
+
+
+def config_or_reason(args: argparse.Namespace, logger: logging.Logger) -> tuple[JobConfig | None, str | None]:
+    """The validated config, or None and the error's first line, the whole error logged."""
+    try:
+        return load_config(args.config, args.overrides), None
+    except ConfigError as err:
+        logger.error("configuration error: %s", err)
+        return None, f"configuration error: {first_line(err)}"
