@@ -463,3 +463,21 @@ def test_a_sigterm_while_the_parent_run_is_created_ends_that_run_failed(tmp_path
     assert run.info.status == "FAILED" and run.data.tags["ended_by"] == "SIGTERM"
     # held only while the run is created: the handler that raises is back
     assert signal.getsignal(signal.SIGTERM) is not signals._raise_terminated  # sigterm_raised restored its own
+
+
+def test_the_task_marks_the_series_fail_series_names_by_its_escaped_id_even_one_skipped_first(fast_config,
+                                                                                              dead_tracking):
+    from conftest import daily_series
+    from forecasting.spark_training import FAIL_SERIES_NOTE, train_group
+
+    def notes(length: int, fail_series: str) -> tuple[str, str]:
+        group = daily_series(length).assign(region="south/east", product="rye\\seed")
+        config = fast_config("input.key_columns=[region, product]", "selection.candidates=[naive]",
+                             f"reliability.fail_series={fail_series}")
+        row = json.loads(train_group(group, config, ["region", "product"], dead_tracking()).iloc[0][result_row.PAYLOAD])
+        return row["status"], row["data_notes"] or ""
+
+    escaped = r"south\/east/rye\\seed"
+    assert notes(30, escaped)[0] == "failed" and FAIL_SERIES_NOTE in notes(30, escaped)[1]
+    assert notes(2, escaped)[0] == "skipped" and FAIL_SERIES_NOTE in notes(2, escaped)[1]  # too short to fail
+    assert FAIL_SERIES_NOTE not in notes(30, "south/east/rye\\seed")[1]  # a '/' unescaped names another series

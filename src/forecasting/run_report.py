@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, spark_training, tracking,
+from forecasting import (forecast_change, realized, redaction, run_overview, spark_training, tracking,
                          tuning)
 from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
                                   STALE_SKIPPED)
@@ -22,7 +22,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import JobSummary, named_examples
-from forecasting.series import FAILED, INJECTED_FAILURE, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
+from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -62,8 +62,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         with job_description(spark, "name the series that failed"):
             named = named_examples(staged.where(F.col("status") == FAILED).orderBy(*keys), keys)
         summary.warn(f"{counted.statuses[FAILED]} series failed, e.g. {named}")
-    if config.reliability.fail_series is not None and not counted.injected and not _has_series(
-            staged, keys, config.reliability.fail_series):  # a mistyped id tests nothing
+    if config.reliability.fail_series is not None and not counted.fail_series_named:  # a mistyped id tests nothing
         summary.warn(f"reliability.fail_series {config.reliability.fail_series!r} named no series of the input, so "
                      "none was made to fail: a series' id is its key values joined by '/' (north/bread), a '/' "
                      "within a value written '\\/'")
@@ -226,23 +225,12 @@ class StagedCounts:
     negative_kept: int
     zero_runs: int
     zero_forecasts: int
-    injected: int  # failed by reliability.fail_series
+    fail_series_named: int  # the series reliability.fail_series names, failed or skipped before it could be
     retried: int  # trained in a retry of their task
 
 
 def _noted(note: str):
     return F.col("data_notes").contains(note)
-
-
-def _has_series(staged: DataFrame, keys: list[str], series_id: str) -> bool:
-    """Whether a staged row is of the series ``series_id`` (series_identity.series_id: its keys' text, a / or \\
-    within one escaped by a \\, joined by /)."""
-    def text(key: str) -> Column:  # as series_identity._escaped
-        escaped = F.regexp_replace(F.regexp_replace(F.col(key).cast("string"), r"\\", r"\\\\"), "/", r"\\/")
-        return F.coalesce(escaped, F.lit(series_identity.NULL_KEY))
-
-    joined = F.concat_ws("/", *(text(k) for k in keys))
-    return bool(staged.where(joined == series_id).limit(1).count())
 
 
 def _forecast_stale() -> Column:
@@ -275,7 +263,7 @@ def counted_conditions() -> dict[str, Column]:
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
-        "injected": F.coalesce(F.col("reason"), F.lit("")).contains(INJECTED_FAILURE),
+        "fail_series_named": _noted(spark_training.FAIL_SERIES_NOTE),
         "retried": _noted(spark_training.RETRIED_NOTE),
     }
 

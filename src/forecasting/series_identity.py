@@ -40,7 +40,7 @@ def series_id(keys: dict[str, Any]) -> str:
     return "/".join(_escaped(key_text(value)) for value in keys.values())
 
 
-def _escaped(text: str) -> str:  # run_report._has_series escapes the same way in Spark
+def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("/", "\\/")
 
 

@@ -88,6 +88,9 @@ RESULT_ROW = result_row.RowFormat(tuple(RESULT_FIELDS), apart=("model_json",))
 TRACKING_FAILED = "tracking failed: "
 # In its data notes: the series was trained again in a retry of its Spark task
 RETRIED_NOTE = "trained in a retry of its Spark task, an earlier attempt having failed"
+# on the series reliability.fail_series names, even one skipped before its training could fail: the summary
+# then knows the id matched, without a second copy of series_identity's rules in Spark
+FAIL_SERIES_NOTE = "named by reliability.fail_series (fault injection)"
 
 
 def training_input(series_df: DataFrame) -> DataFrame:
@@ -133,6 +136,8 @@ def train_group(
                                inject_failure=config.reliability.fail_series == name, name=f"series {name}")
     if attempt > 0:  # an earlier attempt of its task failed: counted in the summary, for whoever is on call
         outcome.notes = [*outcome.notes, RETRIED_NOTE]
+    if config.reliability.fail_series == name:
+        outcome.notes = [*outcome.notes, FAIL_SERIES_NOTE]
     run_id, reason = None, outcome.reason
     model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
                   if outcome.model is not None else None)
