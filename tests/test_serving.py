@@ -409,6 +409,11 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
             answer = requests.post(f"{url}/invocations", json={
                 "dataframe_split": {"columns": ["store", "horizon"], "data": [["s0", horizon]]}}, timeout=120)
             assert answer.status_code == (200 if horizon == "2" else 400), (horizon, answer.text)
+        # an as_of given as a number, or before the history's end: refused, where it was answered from that end
+        for as_of in (20240331, "2023-06-30"):
+            answer = requests.post(f"{url}/invocations", json={"dataframe_split": {
+                "columns": ["store", "horizon", "as_of"], "data": [["s0", 2, as_of]]}}, timeout=120)
+            assert answer.status_code == 400 and "leave as_of out" in answer.text, (as_of, answer.text)
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
@@ -490,3 +495,17 @@ def test_a_whole_number_key_column_is_declared_so_that_integer_requests_pass_the
     # JSON numbers arrive as int64: an int key column declared "integer" refused them
     checked = _enforce_schema(pd.DataFrame({"store": [7, 2**40], "horizon": [3, 3]}), inputs)
     assert checked["store"].tolist() == [7, 2**40]
+
+
+def test_an_as_of_before_the_last_period_the_model_saw_is_refused_not_answered_from_the_history_end():
+    forecaster = naive_forecaster(daily_series(30))  # 1 to 30 January 2024
+    for as_of in ("2024-01-30 18:00", "2024-02-02"):  # in the last period, or after it: forecast after its period
+        answer = forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp(as_of)]}))
+        assert answer["ds"].iloc[0] == pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    with pytest.raises(MlflowException, match=r"as_of 2024-01-29 23:00:00 falls before the last period of series "
+                                              r"s0's history, 2024-01-30 00:00:00: its model forecasts only after "
+                                              r"that; leave as_of out") as early:
+        forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp("2024-01-29 23:00")]}))
+    assert early.value.get_http_status_code() == 400 and "1970" not in str(early.value)
+    with pytest.raises(MlflowException, match="a number is read as nanoseconds since 1970: give a date as text"):
+        forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp(20240131)]}))

@@ -24,6 +24,15 @@ FLOOR_KEY = "forecast_floor"
 FORECAST_VALUES = model.FORECAST_COLUMNS[1:]  # the point forecast and its bounds
 
 
+class BeforeHistoryEnd(ValueError):
+    """A forecast asked to start in a period before the last one the model saw
+    (``strict``): it would start after the history's end instead, not where asked."""
+
+    def __init__(self, asked: pd.Timestamp, history_end: pd.Timestamp):
+        super().__init__(f"{asked} falls before the model's last period {history_end}")
+        self.asked, self.history_end = asked, history_end
+
+
 def series_floor(history: pd.DataFrame, setting: float | str | None) -> float | None:
     """The value a series' forecasts are kept at or above (``forecast.floor``):
     ``auto`` is 0 where the history (``y``) has no value below 0, else none."""
@@ -68,20 +77,21 @@ def _history_json(history) -> dict:
 
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
-             interval_width: float, seed: int) -> pd.DataFrame:
+             interval_width: float, seed: int, strict: bool = False) -> pd.DataFrame:
     """``horizon`` periods after ``last`` (default: the end of the stored history),
     the same way for every kind of model: ``last`` moved to the period it falls in,
-    and never before the history's end (a model does not forecast what it saw).
+    and never before the history's end (a model does not forecast what it saw); with
+    ``strict``, a ``last`` before it raises BeforeHistoryEnd.
     Scoring gives the end of the series' history as cleaned on its run date. Kept at
     or above the model's floor, the ensemble's parts each (as training keeps them)."""
     stored = json.loads(text)
     floor = stored.get(FLOOR_KEY)
     if name == PROPHET:
         fitted = model.from_dict(stored)
-        start = _start(last, fitted.history["ds"].max(), frequency)
+        start = _start(last, fitted.history["ds"].max(), frequency, strict)
         return floored(model.predict(fitted, horizon, frequency, seed, last=start), floor)
     history = _stored_history(stored)
-    last = _start(last, history["ds"].max(), frequency)
+    last = _start(last, history["ds"].max(), frequency, strict)
     if name == ENSEMBLE:
         prophet = model.predict(model.from_json(stored["prophet"]), horizon, frequency, seed, last=last)
         seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
@@ -89,15 +99,16 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     return floored(baselines.forecast_until(name, history, last, horizon, frequency, interval_width), floor)
 
 
-def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, run_horizon: int) -> pd.DataFrame:
+def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, run_horizon: int,
+                    strict: bool = False) -> pd.DataFrame:
     """The first ``steps`` forecasts from ``last`` of the model a models table's row
     ``stored`` holds (``model``, ``model_json``, ``frequency``, ``interval_width``), for
     scoring and serving. Its interval is sampled over at least the run's horizon and
     seeded by the series' id (``series``) as training sampled it, so that a shorter
-    horizon gets the forecasts table's values for the same steps."""
+    horizon gets the forecasts table's values for the same steps. ``strict`` as in ``forecast``."""
     sampled = max(steps, run_horizon)
     return forecast(stored["model"], stored["model_json"], last, sampled, stored["frequency"],
-                    stored["interval_width"], model.series_seed(series)).head(steps)
+                    stored["interval_width"], model.series_seed(series), strict).head(steps)
 
 
 def fitted_history(name: str, text: str) -> pd.DataFrame:
@@ -114,10 +125,13 @@ def _stored_history(stored: dict) -> pd.DataFrame:
     return pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
 
 
-def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str) -> pd.Timestamp:
+def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str, strict: bool) -> pd.Timestamp:
     if last is None:
         return history_end
-    return max(label_of(pd.Timestamp(last), frequency, origin=history_end), history_end)
+    period = label_of(pd.Timestamp(last), frequency, origin=history_end)
+    if strict and period < history_end:
+        raise BeforeHistoryEnd(pd.Timestamp(last), history_end)
+    return max(period, history_end)
 
 
 def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,7 @@ MAX_HORIZON = 10_000
 class ManyModelForecaster(PythonModel):
     """``mlflow.pyfunc`` model. Input: one row per request with the key columns,
     ``horizon`` and optionally ``as_of`` (forecast after this date instead of after
-    the series' history). Output: one row per series and step."""
+    the series' history; not before its last period). Output: one row per series and step."""
 
     def load_context(self, context) -> None:
         pointer = json.loads(Path(context.artifacts["pointer"]).read_text())
@@ -65,13 +65,24 @@ class ManyModelForecaster(PythonModel):
             # seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
             series = series_identity.series_id({k: stored[k] for k in self.key_columns})
             try:
-                forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon)
+                forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon, strict=True)
+            except model_store.BeforeHistoryEnd as err:  # answered from the history's end, it would not say so
+                raise _bad_request(_before_history(err, series_identity.series_id(keys))) from None
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
                 raise _bad_request(f"the forecast of series {series_identity.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+
+
+def _before_history(err: model_store.BeforeHistoryEnd, series: str) -> str:
+    """Why a request's as_of before the last period its series' model saw is refused."""
+    as_number = (" (a number is read as nanoseconds since 1970: give a date as text, e.g. 2024-03-31)"
+                 if err.asked.year == 1970 else "")
+    return (f"as_of {err.asked} falls before the last period of series {series}'s history, "
+            f"{err.history_end}{as_number}: its model forecasts only after that; leave as_of out for the "
+            "forecast after its history")
 
 
 def _horizon_steps(value) -> int | None:
