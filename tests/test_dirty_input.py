@@ -103,7 +103,7 @@ def test_a_row_without_a_time_is_left_out_and_counted_in_the_runs_lineage(dirty)
 def test_a_series_without_any_time_is_skipped_and_named_not_dropped_unseen(dirty):
     row = dirty["results"].loc["no-time"]
     assert (row["status"], row["reason"], row["history_length"]) == ("skipped", "no row has a time in column 'ds'", 0)
-    assert "1 series have no row with a time in column 'ds': skipped, e.g. ['no-time']" in dirty["summary"].format()
+    assert "1 series has no row with a time in column 'ds': skipped, e.g. ['no-time']" in dirty["summary"].format()
 
 
 def test_a_series_whose_rows_all_come_after_the_run_date_is_skipped_and_named_not_dropped_unseen(dirty):
@@ -183,7 +183,7 @@ def test_the_summary_and_log_name_the_series_trained_on_data_that_stop_well_befo
 
 
 def test_the_summary_counts_the_series_with_values_far_outside_the_rest(dirty):
-    assert ("1 modelled series have values far outside the rest (their data_notes name the farthest): data errors, "
+    assert ("1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, "
             "or a new level? They were modelled as they are") in dirty["summary"].format()
 
 

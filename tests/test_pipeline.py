@@ -502,44 +502,44 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
-        "1 series have rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
+        "1 series has rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
         "'D' the data's?",
         "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "
         "say how many)",
-        "1 series have times given twice where daylight saving time ends (their data_notes name it), merged by "
+        "1 series has times given twice where daylight saving time ends (their data_notes name it), merged by "
         "cleaning.duplicates (sum): local times? Times with their UTC offset, or in UTC, keep both hours apart",
-        "1 series have rows repeated exactly (the same time and value) that cleaning.duplicates sum added up (their "
+        "1 series has rows repeated exactly (the same time and value) that cleaning.duplicates sum added up (their "
         "data_notes say how many): an input read twice, or exports that overlap? cleaning.duplicates: last keeps one "
         "of each",
-        "1 series have times given more than once with other values, merged by cleaning.duplicates (sum; their "
+        "1 series has times given more than once with other values, merged by cleaning.duplicates (sum; their "
         "data_notes say how many): added up, as amounts are (several sales at one time); for levels (balances, "
         "prices), cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
         "corrected belongs out of the input",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
         "dated by their first day: 7D)",
-        "1 series have rows after the run's start on its run date, left out as not known yet (their data_notes say "
+        "1 series has rows after the run's start on its run date, left out as not known yet (their data_notes say "
         "how many)",
-        "1 series end in a period still open on the run date 2024-03-31, modelled as a whole period (their "
+        "1 series ends in a period still open on the run date 2024-03-31, modelled as a whole period (their "
         "data_notes name it): if those rows hold only a part of it, or values known only later (a backfill from "
         "files), cleaning.open_period: drop leaves them out and forecasts the period",
-        "1 series have the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
+        "1 series has the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
         "data_notes say how many): as meant, or several series under one key (a column that tells them apart "
         "belongs in input.key_columns)?",
-        "1 series have no row on some days of the week in their weeks of daily rows (their data_notes name them), "
+        "1 series has no row on some days of the week in their weeks of daily rows (their data_notes name them), "
         "yet 'D' forecasts every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
         "(cleaning.gaps: zero)?",
-        "1 modelled series have values far outside the rest (their data_notes name the farthest): data errors, or a "
+        "1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are",
-        "1 series have a few values negative, kept (cleaning.negative_values: allow; their data_notes say how many): "
+        "1 series has a few values negative, kept (cleaning.negative_values: allow; their data_notes say how many): "
         "returns or corrections, or faults? forecast.floor auto sets no floor at 0 for them; "
         "cleaning.negative_values: drop leaves such values out",
-        "1 series end in a run of zeros where their history has nearly none (their data_notes say since when): "
+        "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
-        "1 modelled series are forecast 0 throughout, though their recent values are not (their data_notes say how "
+        "1 modelled series is forecast 0 throughout, though their recent values are not (their data_notes say how "
         "much they were): ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: mase "
         "ranks by the scale of each series' changes",
-        "1 series end in values far outside the recent range of their history (their data_notes name them): a break "
+        "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), or values to check? They were modelled as they are"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), hourly)
@@ -555,7 +555,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     by_last = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["cleaning.duplicates=last"]), by_last)
     assert [line.strip() for line in by_last.note.splitlines() if "other values" in line] == [
-        "1 series have times given more than once with other values, merged by cleaning.duplicates (last; their "
+        "1 series has times given more than once with other values, merged by cleaning.duplicates (last; their "
         "data_notes say how many)"]  # the advice is for a sum
     staged = staged.limit(6)
     counted = run_report.status_counts(staged)
@@ -887,3 +887,11 @@ def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(s
     run_report.say_results(spark, spark.createDataFrame(unnamed, schema), load_config(None, []), context, quiet,
                            None, None)
     assert "fail_series" not in quiet.note
+
+
+def test_the_summarys_counts_agree_with_their_verbs():
+    assert job_summary.series_that(1, "have") == "1 series has"
+    assert job_summary.series_that(2, "have") == "2 series have"
+    assert job_summary.series_that(1, "are", "modelled series") == "1 modelled series is"
+    assert [job_summary.agreeing(1, verb) for verb in ("were", "end", "had")] == ["was", "ends", "had"]
+    assert job_summary.agreeing(0, "end") == "end"  # no series end

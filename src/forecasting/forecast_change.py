@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from forecasting import realized, redaction, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
-from forecasting.job_summary import JobSummary, named_examples
+from forecasting.job_summary import JobSummary, agreeing, named_examples, series_that
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -163,12 +163,12 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
                        redaction.first_line(err))
         return
     if new:
-        summary.inform(f"{new} series have forecasts of this run date and none of run date {earlier}: new in the "
-                       "input, or back")
+        summary.inform(f"{series_that(new, 'have')} forecasts of this run date and none of run date {earlier}: "
+                       "new in the input, or back")
     if gone:
-        summary.warn(f"{gone} series forecast on run date {earlier} have no forecast of this run date (gone from the "
-                     "input, or skipped or failed without a fallback), e.g. " + named + ": the latest-forecast queries still "
-                     f"answer with their forecasts of {earlier} or before")
+        summary.warn(f"{gone} series forecast on run date {earlier} {agreeing(gone, 'have')} no forecast of this run "
+                     "date (gone from the input, or skipped or failed without a fallback), e.g. " + named + ": the "
+                     f"latest-forecast queries still answer with their forecasts of {earlier} or before")
 
 
 def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,

@@ -19,6 +19,19 @@ EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summa
 MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the most common first
 
 
+_SINGULAR = {"have": "has", "are": "is", "were": "was", "end": "ends"}
+
+
+def agreeing(count: int, verb: str) -> str:
+    """``verb`` (plural) as it agrees with ``count`` series: "1 series has", "3 series have"."""
+    return _SINGULAR.get(verb, verb) if count == 1 else verb
+
+
+def series_that(count: int, verb: str, kind: str = "series") -> str:
+    """The start of a summary line: "1 series has", "3 modelled series are"."""
+    return f"{count} {kind} {agreeing(count, verb)}"
+
+
 def named_examples(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
@@ -102,8 +115,8 @@ class JobSummary:
                 more = f"; {len(kinds) - MAX_REASON_KINDS} other reasons" if len(kinds) > MAX_REASON_KINDS else ""
                 lines.append(f"    {status}: {shown}{more}")
         if self.untracked:
-            lines.append(f"  {self.untracked} of {self.total} series have no child run: tracking failed for them "
-                         "(their forecasts are written; series_results' reason says why)")
+            lines.append(f"  {self.untracked} of {self.total} series {agreeing(self.untracked, 'have')} no child "
+                         "run: tracking failed for them (their forecasts are written; series_results' reason says why)")
         code = "" if exit_line else ": exit code 5"
         if self.too_many_failed:
             lines.append(

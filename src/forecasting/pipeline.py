@@ -18,7 +18,7 @@ from forecasting import (
     tracking, validation,
 )
 from forecasting.config import JobConfig
-from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples
+from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.series import OK
 from forecasting.spark_session import job_description, settings_restored
@@ -288,16 +288,16 @@ def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: 
         timeless, later = kinds.first()
         notes = []
         for count, rows, what in (
-            (timeless, missing.where(time.isNull()), f"have no row with a time in column '{config.input.time_column}'"),
-            (later, missing.where(time.isNotNull()), f"have rows only after the run date {run_date} (a run date "
-                                                      "before they began?)"),
+            (timeless, missing.where(time.isNull()), f"no row with a time in column '{config.input.time_column}'"),
+            (later, missing.where(time.isNotNull()), f"rows only after the run date {run_date} (a run date before "
+                                                      "they began?)"),
         ):
             if count:
                 # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's zone
                 examples = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}),
                                                       EXAMPLE_WIDTH)
                             for row in rows.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
-                notes.append(f"{count} series {what}: skipped, e.g. {examples}")
+                notes.append(f"{series_that(count, 'have')} {what}: skipped, e.g. {examples}")
                 logger.warning("%s", notes[-1])
     if not notes:
         return series_df, 0, ""

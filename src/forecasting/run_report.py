@@ -21,7 +21,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
                                         ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
-from forecasting.job_summary import JobSummary, named_examples
+from forecasting.job_summary import JobSummary, agreeing, named_examples, series_that
 from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
 from forecasting.spark_session import job_description
 
@@ -93,8 +93,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         logger.warning("could not record untracked_series on MLflow run %s: %s", context.parent_run_id,
                        redaction.first_line(err))
     if summary.untracked:
-        logger.warning("%d of %d series have no child run: tracking failed for them",
-                       summary.untracked, summary.total)
+        logger.warning("%d of %d series %s no child run: tracking failed for them",
+                       summary.untracked, summary.total, agreeing(summary.untracked, "have"))
     return counted
 
 
@@ -121,82 +121,84 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     days of the week without rows, values far outside the rest, last values far outside
     the recent range."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
-        summary.warn(f"{counted.sparse} series have rows regularly several periods apart (their data_notes say "
-                     f"how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+        summary.warn(f"{series_that(counted.sparse, 'have')} rows regularly several periods apart (their data_notes "
+                     f"say how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
     if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
-        merged = (f"{counted.merged} series had several rows a period merged into {config.forecast.frequency!r} "
-                  f"periods by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many)")
+        merged = (f"{series_that(counted.merged, 'had')} several rows a period merged into "
+                  f"{config.forecast.frequency!r} periods by cleaning.duplicates ({config.cleaning.duplicates}; their "
+                  "data_notes say how many)")
         if counted.merged_not_ok:
             summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
                          f"is forecast.frequency {config.forecast.frequency!r} the data's?")
         else:
             summary.inform(merged)
     if counted.clock_changes:  # local times: two hours' load added into one, every autumn
-        summary.warn(f"{counted.clock_changes} series have {CLOCK_CHANGE_NOTE} (their data_notes name it), merged "
-                     f"by cleaning.duplicates ({config.cleaning.duplicates}): local times? Times with their UTC "
+        summary.warn(f"{series_that(counted.clock_changes, 'have')} {CLOCK_CHANGE_NOTE} (their data_notes name it), "
+                     f"merged by cleaning.duplicates ({config.cleaning.duplicates}): local times? Times with their UTC "
                      "offset, or in UTC, keep both hours apart")
     if counted.repeated:  # a file read twice, exports that overlap: values doubled without a word
-        summary.warn(f"{counted.repeated} series have {REPEATED_NOTE} (the same time and value) that "
+        summary.warn(f"{series_that(counted.repeated, 'have')} {REPEATED_NOTE} (the same time and value) that "
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
                      "exports that overlap? cleaning.duplicates: last keeps one of each")
     if counted.other_duplicates:  # a correction row beside the value it corrects: summed, both counted
         added = (": added up, as amounts are (several sales at one time); for levels (balances, prices), "
-                 "cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
-                 "corrected belongs out of the input"
+                 "cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again corrected "
+                 "belongs out of the input"
                  if config.cleaning.duplicates == "sum" else "")
-        summary.warn(f"{counted.other_duplicates} series have {OTHER_VALUES_NOTE}, merged "
+        summary.warn(f"{series_that(counted.other_duplicates, 'have')} {OTHER_VALUES_NOTE}, merged "
                      f"by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many){added}")
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
-        summary.warn(f"{counted.shifted} series had every timestamp moved to another date on the "
+        summary.warn(f"{series_that(counted.shifted, 'had')} every timestamp moved to another date on the "
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
-                     "dated as that grid dates periods, not as the input. Is forecast.frequency the data's? "
-                     "(weeks dated by their first day: 7D)")
+                     "dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
+                     "dated by their first day: 7D)")
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their "
              "offset, or in UTC") if sub_daily(config.forecast.frequency) else ""
     if counted.ahead:  # local times ahead of UTC, every morning; or rows of plans
-        summary.warn(f"{counted.ahead} series have rows {AHEAD_NOTE} on its run date, left out as not known yet "
-                     f"(their data_notes say how many){local}")
+        summary.warn(f"{series_that(counted.ahead, 'have')} rows {AHEAD_NOTE} on its run date, left out as not "
+                     f"known yet (their data_notes say how many){local}")
     if counted.open_kept:  # a partial last period modelled as a whole one: only the input knows
-        summary.warn(f"{counted.open_kept} series end in a period still open on the run date {summary.run_date}, "
-                     "modelled as a whole period (their data_notes name it): if those rows hold only a part "
-                     "of it, or values known only later (a backfill from files), cleaning.open_period: drop "
-                     f"leaves them out and forecasts the period{local}")
+        summary.warn(f"{series_that(counted.open_kept, 'end')} in a period still open on the run date "
+                     f"{summary.run_date}, modelled as a whole period (their data_notes name it): if those rows hold "
+                     "only a part of it, or values known only later (a backfill from files), cleaning.open_period: "
+                     f"drop leaves them out and forecasts the period{local}")
     if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
-        several = (f"{counted.several_series} series have the same number of {SEVERAL_SERIES_NOTE}, merged by "
+        several = (f"{series_that(counted.several_series, 'have')} the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
                    "several series under one key (a column that tells them apart belongs in input.key_columns)?")
         summary.inform(several)
     if counted.no_weekday:  # business days read as daily: weekend forecasts from a cycle fitted without them
-        summary.warn(f"{counted.no_weekday} series have no row on some days of the week in their "
+        summary.warn(f"{series_that(counted.no_weekday, 'have')} no row on some days of the week in their "
                      f"{NO_WEEKDAY_NOTE} (their data_notes name them), yet {config.forecast.frequency!r} forecasts "
                      "every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
                      "(cleaning.gaps: zero)?")
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
-        summary.warn(f"{counted.outlying} modelled series have values {OUTLIER_NOTE} (their data_notes name "
-                     "the farthest): data errors, or a new level? They were modelled as they are")
+        summary.warn(f"{series_that(counted.outlying, 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
+                     "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
     if counted.negative_kept:  # returns among sales, or a meter's fault: either widens the interval, lifts the floor
-        summary.warn(f"{counted.negative_kept} series have a few {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: "
-                     "allow; their data_notes say how many): returns or corrections, or faults? forecast.floor auto "
-                     "sets no floor at 0 for them; cleaning.negative_values: drop leaves such values out")
+        summary.warn(f"{series_that(counted.negative_kept, 'have')} a few {NEGATIVE_KEPT_NOTE} "
+                     "(cleaning.negative_values: allow; their data_notes say how many): returns or corrections, or "
+                     "faults? forecast.floor auto sets no floor at 0 for them; cleaning.negative_values: drop leaves "
+                     "such values out")
     if counted.zero_runs:  # an outage going on, a feed that stopped: the forecasts start from zero
-        summary.warn(f"{counted.zero_runs} series end in a run of zeros where their history has nearly none (their "
-                     "data_notes say since when): outages, or feeds that stopped sending? They were modelled as they "
-                     "are")
+        summary.warn(f"{series_that(counted.zero_runs, 'end')} in a run of zeros where their history has nearly "
+                     "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
+                     "modelled as they are")
     if counted.retried:  # a Python worker that died (out of memory?): the retry hid it from the counts
-        summary.warn(f"{counted.retried} series were trained again in a retry of their Spark task, an earlier "
+        summary.warn(f"{series_that(counted.retried, 'were')} trained again in a retry of their Spark task, an earlier "
                      "attempt having failed (a Python worker that died: out of memory? Spark's log above says why): "
                      "their results are the retry's")
     if counted.zero_forecasts:  # low counts ranked by sMAPE: a forecast of nothing where something comes
         by_smape = (config.selection.metric or config.tuning.metric) == "smape"
-        summary.warn(f"{counted.zero_forecasts} modelled series are {ZERO_FORECAST_NOTE}, though their recent "
-                     "values are not (their data_notes say how much they were)"
+        summary.warn(f"{series_that(counted.zero_forecasts, 'are', 'modelled series')} {ZERO_FORECAST_NOTE}, though "
+                     "their recent values are not (their data_notes say how much they were)"
                      + (": ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: "
                         "mase ranks by the scale of each series' changes" if by_smape else
                         ": series mostly of zeros, whose likeliest value is 0?"))
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
-        summary.warn(f"{counted.breaks} series end in values {BREAK_NOTE} of their history (their data_notes name "
-                     "them): a break in the data (a stock split, a new unit), or values to check? They were "
-                     "modelled as they are")
+        summary.warn(f"{series_that(counted.breaks, 'end')} in values {BREAK_NOTE} of their history (their "
+                     "data_notes name them): a break in the data (a stock split, a new unit), or values to check? They "
+                     "were modelled as they are")
 
 
 @dataclass
