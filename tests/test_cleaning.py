@@ -239,8 +239,7 @@ def test_values_far_outside_the_rest_are_noted_not_changed():
     values = 100 + 10 * rng.standard_normal(60)
     values[[12, 40]] = [1e12, -5e9]  # a unit slip and a placeholder
     cleaned = clean_history(frame(days, values.tolist()), "D", policy())
-    assert cleaned.notes == ["1 of 60 values negative, kept (cleaning.negative_values: allow; forecast.floor auto "
-                             "then sets no floor at 0)",
+    assert cleaned.notes == ["1 of 60 values negative, kept (cleaning.negative_values: allow)",
                              "2 values far outside the rest (over 100 times the width of the middle 90% of the "
                              "values beyond it), the farthest 1e+12 at 2024-01-13: data errors, or a new level? "
                              "Modelled as they are"]
@@ -591,7 +590,7 @@ def test_a_few_negative_values_kept_are_noted_but_not_a_signed_series():
     # returns among sales: kept as allowed, said, since forecast.floor auto then sets no floor
     sales = frame(pd.date_range("2024-01-01", periods=20, freq="D"), [5.0] * 18 + [-2.0, 5.0])
     assert clean_history(sales, "D", policy()).notes == [
-        "1 of 20 values negative, kept (cleaning.negative_values: allow; forecast.floor auto then sets no floor at 0)"]
+        "1 of 20 values negative, kept (cleaning.negative_values: allow)"]
     temperatures = frame(pd.date_range("2024-01-01", periods=20, freq="D"), [-3.0, 4.0] * 10)
     assert clean_history(temperatures, "D", policy()).notes == []
 

@@ -532,8 +532,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are",
         "1 series has a few values negative, kept (cleaning.negative_values: allow; their data_notes say how many): "
-        "returns or corrections, or faults? forecast.floor auto sets no floor at 0 for them; "
-        "cleaning.negative_values: drop leaves such values out",
+        "returns or corrections, or faults? forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 "
+        "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
         "1 modelled series is forecast 0 throughout, though their recent values are not (their data_notes say how "
@@ -552,6 +552,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     run_report.say_data_notes(counted, load_config(None, ["tuning.metric=mase"]), by_mase)
     assert [line for line in by_mase.note.splitlines() if "forecast 0 throughout" in line][0].endswith(
         "(their data_notes say how much they were): series mostly of zeros, whose likeliest value is 0?")
+    for floor, said in (("0", "forecast.floor 0 keeps their forecasts at or above it; cleaning"),
+                        ("null", "faults? cleaning")):
+        floored = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})  # the floor the user set, said
+        run_report.say_data_notes(counted, load_config(None, [f"forecast.floor={floor}"]), floored)
+        assert said in [line for line in floored.note.splitlines() if "negative" in line][0]
     by_last = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["cleaning.duplicates=last"]), by_last)
     assert [line.strip() for line in by_last.note.splitlines() if "other values" in line] == [

@@ -48,12 +48,12 @@ OTHER_VALUES_NOTE = "times given more than once with other values"
 
 def negative_notes(frame: pd.DataFrame) -> list[str]:
     """A note where a few of the cleaned values are negative (returns among sales), since
-    forecast.floor auto then sets no floor at 0; not for a signed series (profits)."""
+    forecast.floor auto then sets no floor at 0 (the summary says what the floor setting
+    does); not for a signed series (profits)."""
     negative = int((frame["y"].to_numpy() < 0).sum())
     if not negative or negative > FEW_NEGATIVE_SHARE * len(frame):
         return []
-    return [f"{negative} of {len(frame)} {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: allow; forecast.floor "
-            "auto then sets no floor at 0)"]
+    return [f"{negative} of {len(frame)} {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: allow)"]
 
 
 def outlier_notes(frame: pd.DataFrame) -> list[str]:

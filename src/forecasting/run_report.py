@@ -176,10 +176,12 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         summary.warn(f"{series_that(counted.outlying, 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
                      "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
     if counted.negative_kept:  # returns among sales, or a meter's fault: either widens the interval, lifts the floor
+        floor = config.forecast.floor
+        kept = ("forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 would); " if floor == "auto" else
+                f"forecast.floor {floor:g} keeps their forecasts at or above it; " if floor is not None else "")
         summary.warn(f"{series_that(counted.negative_kept, 'have')} a few {NEGATIVE_KEPT_NOTE} "
                      "(cleaning.negative_values: allow; their data_notes say how many): returns or corrections, or "
-                     "faults? forecast.floor auto sets no floor at 0 for them; cleaning.negative_values: drop leaves "
-                     "such values out")
+                     f"faults? {kept}cleaning.negative_values: drop leaves such values out")
     if counted.zero_runs:  # an outage going on, a feed that stopped: the forecasts start from zero
         summary.warn(f"{series_that(counted.zero_runs, 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
