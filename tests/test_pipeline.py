@@ -889,8 +889,8 @@ def test_a_fault_injection_that_names_no_series_is_said_to_have_tested_nothing(s
         run_report.say_results(spark, spark.createDataFrame(named, schema), config, context, found, None, None)
         assert "named no series" not in found.note
     quiet = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})  # no fault injected: nothing to say
-    run_report.say_results(spark, spark.createDataFrame(unnamed, schema), load_config(None, []), context, quiet,
-                           None, None)
+    run_report.say_results(spark, spark.createDataFrame(unnamed, schema),
+                           load_config(None, ["input.key_columns=[region, product]"]), context, quiet, None, None)
     assert "fail_series" not in quiet.note
 
 
@@ -900,3 +900,25 @@ def test_the_summarys_counts_agree_with_their_verbs():
     assert job_summary.series_that(1, "are", "modelled series") == "1 modelled series is"
     assert [job_summary.agreeing(1, verb) for verb in ("were", "end", "had")] == ["was", "ends", "had"]
     assert job_summary.agreeing(0, "end") == "end"  # no series end
+
+
+def test_series_whose_keys_differ_only_in_letter_case_are_said_to_be_modelled_apart(spark, tmp_path):
+    store = (tmp_path / "mlruns").as_uri()
+    schema = ("status string, reason string, model_json string, data_notes string, model string, cv_mase double, "
+              "part string, warehouse string, day date")
+    day = dt.date(2024, 1, 1)
+    rows = [("ok", None, "{}", None, "naive", 0.8, part, warehouse, day)
+            for part, warehouse in (("000200", "DC1"), ("000200", "dc1"), ("000201", "DC1"), ("000202", "Dc2"),
+                                    ("000202", "dC2"), ("000202", "DC2"))]
+    rows.append(("ok", None, "{}", None, "naive", 0.8, "000201", "dc1", dt.date(2024, 1, 2)))  # another day: apart
+    context = tracking.RunContext(store, "0", "run", RUN_DATE, False, False)
+    said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    config = load_config(None, ["input.key_columns=[part, warehouse, day]"])
+    run_report.say_results(spark, spark.createDataFrame(rows, schema), config, context, said, None, None)
+    assert ("5 series have keys that differ from another series' only in letter case, e.g. 000200/DC1/2024-01-01, "
+            "000200/dc1/2024-01-01, 000202/DC2/2024-01-01, 000202/Dc2/2024-01-01, 000202/dC2/2024-01-01: each was "
+            "modelled apart on its own rows. If they are one series, write their keys one way in the input") in said.note
+    quiet = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    run_report.say_results(spark, spark.createDataFrame(rows[:1] + rows[2:4], schema), config, context, quiet,
+                           None, None)
+    assert "letter case" not in quiet.note

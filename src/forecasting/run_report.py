@@ -9,11 +9,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from forecasting import (forecast_change, realized, redaction, run_overview, spark_training, tracking,
-                         tuning)
+from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, spark_training,
+                         tracking, tuning, validation)
 from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
                                   STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
@@ -21,7 +22,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
                                         ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
-from forecasting.job_summary import JobSummary, agreeing, named_examples, series_that
+from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
 from forecasting.spark_session import job_description
 
@@ -66,6 +67,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         summary.warn(f"reliability.fail_series {config.reliability.fail_series!r} named no series of the input, so "
                      "none was made to fail: a series' id is its key values joined by '/' (north/bread), a '/' "
                      "within a value written '\\/'")
+    _say_keys_alike_but_for_case(staged, keys, summary)
     if any(n for status, n in counted.statuses.items() if status != OK):
         with job_description(spark, "count the reasons series failed or were skipped"):
             summary.reason_kinds = reason_kinds(staged)
@@ -317,6 +319,30 @@ def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.
     except Exception as err:
         logger.warning("could not log the run's overview picture (%s): its tables are written",
                        redaction.first_line(err))
+
+
+def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Warn of series whose keys differ from another's only in letter case (DC1 and dc1):
+    likely one series' rows split in two, each modelled apart, one with holes."""
+    text = {k for k in keys if isinstance(staged.schema[k].dataType, T.StringType)}
+    if not text:
+        return
+    folded = [F.lower(k) if k in text else F.col(k) for k in keys]
+    alike = staged.select(*keys, F.count(F.lit(1)).over(Window.partitionBy(*folded)).alias("_alike"),
+                          *[column.alias(f"_folded_{i}") for i, column in enumerate(folded)]).where("_alike > 1")
+    counted = alike.select(*keys, *[f"_folded_{i}" for i in range(len(keys))],
+                           F.count(F.lit(1)).over(Window.partitionBy(F.lit(0))).alias("_count"))
+    with job_description(staged.sparkSession, "find the series whose keys differ only in letter case"):
+        # through pandas, as named_examples: collect() would give a time key in the driver's time zone
+        examples = counted.orderBy(*[f"_folded_{i}" for i in range(len(keys))], *keys).limit(
+            2 * validation.EXAMPLES).toPandas()  # alike ones side by side: pairs, mostly
+    if len(examples):
+        count = int(examples["_count"].iloc[0])
+        named = ", ".join(series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}),
+                                                    EXAMPLE_WIDTH) for row in examples.to_dict("records"))
+        summary.warn(f"{series_that(count, 'have')} keys that differ from another series' only in letter case, "
+                     f"e.g. {named}: each was modelled apart on its own rows. If they are one series, write their "
+                     "keys one way in the input")
 
 
 def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
