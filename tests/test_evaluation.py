@@ -70,7 +70,33 @@ def test_a_series_with_nothing_to_score_is_named_and_pooled_units_are_said_to_be
     said = evaluated["summary"].format()
     assert ("1 series had no forecast to score, so no evaluation row, e.g. one/g: too little history: 0 rows, "
             "needs at least") in said
-    assert evaluation.POOLED_UNITS_NOTE in said
+    assert evaluation.POOLED_UNITS_NOTE in said and evaluation.WINS_NOTE in said
+    # whether the selection beat every candidate alone is said, from the same run's table
+    table = evaluated["table"]
+    modelled = table[~table["candidate"].str.startswith("fallback_")]
+    chosen = modelled[modelled["selected"]]["mase"].mean()
+    alone = modelled.groupby("candidate")["mase"].mean()
+    assert (f"the selection's MASE on the held-out horizon, {chosen:.3f}, "
+            + ("beat every candidate alone" if chosen <= alone.min() else "is worse than a candidate alone")) in said
+
+
+def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_it():
+    def summary(mase: dict) -> pd.DataFrame:
+        return pd.DataFrame({"candidate": list(mase), "mase": list(mase.values())})
+
+    beat = evaluation.selection_verdict(summary({"selection": 0.9, "prophet": 1.1, "naive": 0.95, "drift": None}),
+                                        ["prophet", "naive", "drift"], "smape")
+    assert beat == (True, "the selection's MASE on the held-out horizon, 0.900, beat every candidate alone (the best, "
+                          "naive: 0.950)")
+    lost = evaluation.selection_verdict(summary({"all series": 1.3, "selection": 1.22, "prophet": 0.687,
+                                                 "seasonal_naive": 1.82, "naive": 1.1, "ensemble": 0.5}),
+                                        ["prophet", "seasonal_naive", "naive"], "smape")
+    assert lost == (False, "the selection's MASE on the held-out horizon, 1.220, is worse than a candidate alone "
+                           "(prophet 0.687, naive 1.100): cross-validation's ranking by smape did not carry over to "
+                           "the held-out periods. Worth a try: tuning.metric or selection.metric mase, more "
+                           "cross_validation.folds, or selection.candidates [prophet] alone")  # not the ensemble: no candidate
+    assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
+    assert evaluation.selection_verdict(summary({"prophet": 1.0}), ["prophet"], "mase") is None
 
 
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
@@ -119,6 +145,7 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     wins = table.query("selected")["candidate"].value_counts()
     for candidate in CANDIDATES:
         assert f"| {candidate} | 3 | {wins.get(candidate, 0)} |" in report
+    assert "Wins: the series whose cross-validation chose that candidate, not those it did best on held out." in report
     console = {line.split()[0]: line.split() for line in summary.note.splitlines() if line.strip()}
     assert console["selection"][:2] == ["selection", "3"] and "." in console["selection"][2]  # no wins, MASE next
     assert "| fallback_seasonal_naive | 2 |" in report

@@ -29,6 +29,26 @@ EXTREMES = 3  # best and worst series plotted in the report
 # the summary's means of MAE, RMSE and interval width mix the series' own units
 POOLED_UNITS_NOTE = ("mae, rmse and interval_width are means of each series' own units, which the largest series "
                      "dominate; mase and smape compare across series")
+WINS_NOTE = "wins: the series whose cross-validation chose that candidate, not those it did best on held out"
+
+
+def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str) -> tuple[bool, str] | None:
+    """Whether the selection's mean MASE on the held-out horizon beat every candidate's
+    alone (``summary_by_candidate``'s rows), and the line that says so; a loss names the
+    candidates that did better and what to try. None without a selection or a rival."""
+    mase = summary.set_index("candidate")["mase"].dropna()
+    rivals = mase[mase.index.isin(candidates)]
+    if SELECTION not in mase or rivals.empty:
+        return None
+    chosen, best = mase[SELECTION], rivals.idxmin()
+    if chosen <= rivals[best]:
+        return True, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, beat every candidate alone "
+                      f"(the best, {best}: {rivals[best]:.3f})")
+    better = ", ".join(f"{name} {value:.3f}" for name, value in rivals[rivals < chosen].sort_values().items())
+    return False, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, is worse than a candidate alone "
+                   f"({better}): cross-validation's ranking by {metric} did not carry over to the held-out periods. "
+                   "Worth a try: tuning.metric or selection.metric mase, more cross_validation.folds, or "
+                   f"selection.candidates [{best}] alone")
 
 
 def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
@@ -223,6 +243,7 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
             f"| {row.mase:.3f} "
             f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
         )
+    lines += ["", f"{WINS_NOTE[0].upper()}{WINS_NOTE[1:]}."]
     scored_only = summary.loc[summary["wins"].isna() & ~summary["candidate"].isin([SELECTION, ALL_SERIES]), "candidate"]
     if len(scored_only):
         lines += ["", f"No wins for {', '.join(scored_only)}: scored as the ensemble's part, not a candidate."]

@@ -220,7 +220,11 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
         counts = evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
     shown = by_candidate.assign(wins=by_candidate["wins"].astype("string").fillna(""))  # none for the aggregates
     summary.note += "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
-    summary.inform(evaluation.POOLED_UNITS_NOTE)
+    summary.inform(f"{evaluation.WINS_NOTE}; {evaluation.POOLED_UNITS_NOTE}")
+    verdict = evaluation.selection_verdict(by_candidate, config.selection.candidates,
+                                           config.selection.metric or config.tuning.metric)
+    if verdict:
+        (summary.inform if verdict[0] else summary.warn)(verdict[1])
     missing = sum(n for (_, scored), n in counts.items() if not scored)
     if missing:  # none of their rows is in the table: said, not left for a reader to count
         with job_description(spark, "name the series without held-out scores"):
