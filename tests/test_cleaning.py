@@ -35,7 +35,7 @@ def test_clean_data_passes_untouched():
     "how, expected, note",
     [
         # dropped values leave gaps, which the default gap policy keeps out and notes
-        ("drop", [1.0, 3.0, 4.0], "2 missing or infinite values dropped; 2 missing periods left out"),
+        ("drop", [1.0, 3.0, 4.0], "2 missing or infinite values dropped; 2 of 5 periods missing, left out"),
         ("zero", [1.0, 0.0, 3.0, 0.0, 4.0], "2 missing or infinite values filled (zero)"),
         ("interpolate", [1.0, 2.0, 3.0, 3.5, 4.0], "2 missing or infinite values filled (interpolate)"),
     ],
@@ -88,7 +88,7 @@ def test_negative_values_clip_drop_or_reject():
     assert clipped.history["y"].tolist() == [2.0, 0.0, 3.0] and clipped.notes == ["1 negative values clipped to 0"]
     dropped = clean_history(history, "D", policy(negative_values="drop"))
     assert dropped.history["ds"].tolist() == [history["ds"][0], history["ds"][2]]
-    assert dropped.notes == ["1 negative values dropped", "1 missing periods left out"]
+    assert dropped.notes == ["1 negative values dropped", "1 of 3 periods missing, left out"]
     assert clean_history(history, "D", policy(negative_values="reject")).rejection == (
         "1 negative values (cleaning.negative_values = reject)"
     )
@@ -180,7 +180,7 @@ def test_steps_of_several_days_count_from_the_series_first_day_not_from_1970():
 def test_gaps_keep_fill_or_reject():
     history = frame(["2024-01-01", "2024-01-02", "2024-01-05"], [1.0, 2.0, 5.0])
     kept = clean_history(history, "D", policy())
-    assert len(kept.history) == 3 and kept.notes == ["2 missing periods left out"]
+    assert len(kept.history) == 3 and kept.notes == ["2 of 5 periods missing, left out"]
     filled = clean_history(history, "D", policy(gaps="interpolate"))
     assert filled.history["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert clean_history(history, "D", policy(gaps="zero")).history["y"].tolist() == [1.0, 2.0, 0.0, 0.0, 5.0]
@@ -230,7 +230,7 @@ def test_rows_regularly_several_periods_apart_ask_whether_the_frequency_is_the_d
     assert not any("periods apart" in note for note in clean_history(frame(days, [1.0] * len(days)), "D",
                                                                         policy(gaps="zero")).notes)
     assert clean_history(frame(months[:5] + months[6:], [1.0, 2.0] * 11 + [1.0]), "MS", policy()).notes == [
-        "1 missing periods left out"]
+        "1 of 24 periods missing, left out"]
 
 
 def test_values_far_outside_the_rest_are_noted_not_changed():
@@ -736,8 +736,8 @@ def test_each_zones_autumn_hour_is_noted_and_its_spring_hour_is_no_data_lost(zon
     local = frame(year.tz_convert(zone).tz_localize(None), np.arange(len(year)) % 24 + 10.0)
     notes = clean_history(local, "h", policy()).notes
     assert notes[1].startswith(f"1 {CLOCK_CHANGE_NOTE} (the first {first}): local times?")
-    assert notes[2] == ("1 missing periods left out (1 of them in the hour clocks skip where daylight saving time "
-                        "begins: local times, no data lost)")
+    assert notes[2] == ("1 of 8760 periods missing, left out (1 of them in the hour clocks skip where daylight saving "
+                        "time begins: local times, no data lost)")
     # the same year read twice: the rows repeated are said too, the clock's hour not among them
     twice = clean_history(pd.concat([local, local]).sort_values("ds", kind="stable"), "h", policy()).notes
     assert CLOCK_CHANGE_NOTE in twice[1] and twice[2].startswith(f"{len(year) - 2} {REPEATED_NOTE}")
@@ -766,12 +766,12 @@ def test_utc_times_repeated_on_other_nights_or_summed_into_days_are_no_clocks():
     sparse = frame(kept.union(pd.DatetimeIndex(["2023-03-26 01:00"])), 1.0)
     assert "2023-03-26 02:00" not in set(sparse["ds"].astype(str))  # Europe's skipped hour among the missing
     [gaps] = clean_history(sparse, "h", policy()).notes
-    assert gaps.endswith("missing periods left out")
+    assert gaps.endswith("periods missing, left out")
 
 
 def test_the_hour_clocks_skip_in_spring_is_said_to_be_no_data_lost():
     berlin = clean_history(local_hours("2026-03-25", "2026-03-31", "Europe/Berlin"), "h", policy())
-    assert berlin.notes == ["1 missing periods left out (1 of them in the hour clocks skip where daylight saving "
+    assert berlin.notes == ["1 of 146 periods missing, left out (1 of them in the hour clocks skip where daylight saving "
                             "time begins: local times, no data lost)"]
     outage = frame(pd.date_range("2026-06-01", "2026-06-10", freq="h").delete([50, 51]), 1.0)
     assert clean_history(outage, "h", policy(gaps="interpolate")).notes == ["2 missing periods filled (interpolate)"]

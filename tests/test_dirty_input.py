@@ -129,8 +129,10 @@ def test_every_input_key_appears_exactly_once(spark, dirty):
 @pytest.mark.parametrize(
     "store, status, reason",
     [
-        ("too-short", "skipped", "too little history: 5 rows, needs at least 28; fallback forecast: naive"),
-        ("single-row", "skipped", "too little history: 1 rows, needs at least 28; fallback forecast: naive"),
+        ("too-short", "skipped", "too little history: 5 rows, needs at least 28 (what 2 cross-validation folds need; "
+         "forecast.min_history sets it); fallback forecast: naive"),
+        ("single-row", "skipped", "too little history: 1 rows, needs at least 28 (what 2 cross-validation folds need; "
+         "forecast.min_history sets it); fallback forecast: naive"),
         ("all-missing", "skipped", "no values: all 60 are missing or infinite"),
         ("constant", "skipped", "constant series: every value is 7; fallback forecast: seasonal_naive"),
         ("negative", "skipped", "60 negative values (cleaning.negative_values = reject)"),
@@ -146,10 +148,10 @@ def test_unusable_series_say_why(dirty, store, status, reason):
     "store, note",
     [
         # 7 NaN and 1 inf; the first row is among them, so the history starts a day later
-        ("nan-and-inf", "8 missing or infinite values dropped; 7 missing periods left out"),
+        ("nan-and-inf", "8 missing or infinite values dropped; 7 of 59 periods missing, left out"),
         ("duplicates", "3 duplicate timestamps merged (sum); 3 rows repeated exactly (the same time and value as "
                        "another), added up: the same rows read twice?"),
-        ("gaps", "5 missing periods left out"),
+        ("gaps", "5 of 60 periods missing, left out"),
         ("off-grid", "1 timestamps aligned to the 'D' grid"),
         # the run date reaches each series' task: its forecast would start in the past
         ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),

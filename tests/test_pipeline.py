@@ -122,7 +122,8 @@ def test_progress_counts_the_failed_series_apart_from_failed_task_attempts(job):
 def test_failed_and_skipped_rows_say_why(spark, job):
     rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
     assert "    skipped: too little history 1\n    failed: RuntimeError 1" in job["summary"].format()
-    assert rows["skipped"]["reason"] == "too little history: 2 rows, needs at least 9; fallback forecast: naive"
+    assert rows["skipped"]["reason"] == ("too little history: 2 rows, needs at least 9 (forecast.min_history); fallback "
+                                         "forecast: naive")
     assert rows["failed"]["reason"] == "RuntimeError: fault injection (reliability.fail_series); fallback forecast: naive"
     assert rows["failed"]["child_run_id"]  # failures are tracked too
     assert {rows[s]["model"] for s in rows} == {"naive"}
@@ -454,6 +455,12 @@ def a_day_given_twice() -> pd.DataFrame:
     return pd.concat([days, pd.DataFrame({"ds": [pd.Timestamp("2024-01-05")], "y": [123.0]})]).sort_values(["ds", "y"])
 
 
+def weekly_with_gaps(rows: int) -> pd.DataFrame:
+    """``rows`` weekly rows over a span of 50 weeks, the others missing (an ERP's weeks without sales)."""
+    weeks = pd.date_range("2024-01-07", periods=50, freq="W-SUN")
+    return pd.DataFrame({"ds": weeks[np.r_[0:rows - 1, 49]], "y": 3.0})
+
+
 def berlin_hours() -> pd.DataFrame:
     """A week of hourly rows timed by Berlin's clock, 02:00 twice as its clocks go back."""
     utc = pd.date_range("2026-10-21", "2026-10-28", freq="h", tz="UTC")
@@ -493,8 +500,14 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(clean_history(a_day_given_twice(), "D", load_config(None, []).cleaning).notes),
          "prophet", 0.5),
         ("failed", "x", None, "; ".join(zero_forecast), None, None),  # not modelled: not counted
+        # a fifth of its span without rows, and one with a few: only the first is counted
+        ("skipped", "too little history", None, "; ".join(clean_history(
+            weekly_with_gaps(30), "W-SUN", load_config(None, []).cleaning).notes), None, None),
+        ("ok", None, "{}", "; ".join(clean_history(weekly_with_gaps(45), "W-SUN", load_config(None, []).cleaning).notes),
+         "prophet", 0.5),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
+    assert counted.gappy == 1
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
@@ -504,6 +517,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert [line.strip() for line in noted.note.splitlines()] == [
         "1 series has rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
         "'D' the data's?",
+        "1 series has no row in a fifth of their periods or more, left out (cleaning.gaps: keep; their data_notes "
+        "say how many): where no row means nothing happened (no sales), cleaning.gaps: zero counts those periods as "
+        "0, and a series' history spans them",
         "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "
         "say how many)",
         "1 series has times given twice where daylight saving time ends (their data_notes name it), merged by "

@@ -31,6 +31,8 @@ class Cleaned:
 STALE_NOTE = "last observation "
 # the reason of a series skipped by cleaning.stale_after (its kind in the summary: up to the bracket)
 STALE_SKIPPED = "data stop longer before the run date than cleaning.stale_after"
+# After "N of M": the periods of a series' span without a row, which cleaning.gaps: keep leaves out
+GAPS_KEPT_NOTE = "periods missing, left out"
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
 SPARSE_NOTE = "rows regularly "
 # A series with several rows a period, most of them off its grid: data finer than the frequency,
@@ -204,7 +206,7 @@ def clean_history(
             return _reject(result, f"{gaps} missing periods", "gaps")
         clocks = skipped_hours(grid.delete(filled), len(grid)) if sub_daily(frequency) else ""
         if policy.gaps == "keep":
-            result.notes.append(f"{gaps} missing periods left out{clocks}")
+            result.notes.append(f"{gaps} of {len(grid)} {GAPS_KEPT_NOTE}{clocks}")
         else:
             frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
             frame = frame.rename_axis("ds").reset_index()

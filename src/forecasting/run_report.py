@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, spark_training,
                          tracking, tuning, validation)
-from forecasting.cleaning import (AHEAD_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
+from forecasting.cleaning import (AHEAD_NOTE, GAPS_KEPT_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
                                   STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE,
@@ -125,6 +125,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{series_that(counted.sparse, 'have')} rows regularly several periods apart (their data_notes "
                      f"say how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+    if counted.gappy:  # an ERP writes no row for a week without sales: a history of lumps, or too short to model
+        summary.warn(f"{series_that(counted.gappy, 'have')} no row in a fifth of their periods or more, left out "
+                     "(cleaning.gaps: keep; their data_notes say how many): where no row means nothing happened "
+                     "(no sales), cleaning.gaps: zero counts those periods as 0, and a series' history spans them")
     if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
         merged = (f"{series_that(counted.merged, 'had')} several rows a period merged into "
                   f"{config.forecast.frequency!r} periods by cleaning.duplicates ({config.cleaning.duplicates}; their "
@@ -216,6 +220,7 @@ class StagedCounts:
     models: int  # a model stored (modelled, or forecast by the fallback)
     stale: int
     sparse: int
+    gappy: int
     outlying: int
     merged: int
     merged_not_ok: int
@@ -246,6 +251,13 @@ def _forecast_stale() -> Column:
     return F.col("data_notes").rlike(STALE_IN_NOTES) & ~skipped
 
 
+def _gappy() -> Column:
+    """A series a fifth or more of whose span's periods have no row, left out (cleaning.gaps:
+    keep); not days of the week without rows, which a line of their own asks about."""
+    missing, span = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {GAPS_KEPT_NOTE}", i) for i in (1, 2))
+    return (missing != "") & (5 * missing.cast("long") >= span.cast("long")) & ~_noted(NO_WEEKDAY_NOTE)
+
+
 def counted_conditions() -> dict[str, Column]:
     """StagedCounts' counts of series, each by the condition a series' staged row meets:
     its data_notes holding a cleaning note, mostly. A function, as a column needs Spark."""
@@ -254,6 +266,7 @@ def counted_conditions() -> dict[str, Column]:
         "models": F.col("model_json").isNotNull(),
         "stale": _forecast_stale(),  # data stop well before the run date
         "sparse": _noted(SPARSE_NOTE),  # rows several periods apart
+        "gappy": _gappy(),  # a fifth of the periods or more without a row, left out
         "outlying": (F.col("status") == OK) & _noted(OUTLIER_NOTE),  # modelled, with values far outside the rest
         "merged": _noted(MERGED_NOTE),  # several rows a period merged
         "merged_not_ok": (F.col("status") != OK) & _noted(MERGED_NOTE),  # of them, skipped or failed

@@ -137,7 +137,9 @@ def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
     """The reason this (cleaned) series cannot be modelled, or None."""
     needed = tuning.min_history(config)
     if len(history) < needed:
-        return f"{TOO_LITTLE_HISTORY}: {len(history)} rows, needs at least {needed}"
+        source = ("forecast.min_history" if config.forecast.min_history is not None else
+                  f"what {config.cross_validation.folds} cross-validation folds need; forecast.min_history sets it")
+        return f"{TOO_LITTLE_HISTORY}: {len(history)} rows, needs at least {needed} ({source})"
     if history["y"].nunique() == 1:
         return f"constant series: every value is {history['y'].iloc[0]:g}"
     return None
