@@ -516,7 +516,7 @@ def test_a_history_that_stopped_well_before_the_run_date_is_noted():
         "last observation 2024-03-09 20:00, 3 periods before the run date 2024-03-10"
     ]
     assert clean_history(hours.iloc[:-1], "h", policy(), "2024-03-09", now="2024-03-09 21:30").notes == [
-        "last observation 2024-03-09 19:00, 2 periods before the run date 2024-03-09"  # the 21:00 hour is current
+        "last observation 2024-03-09 19:00, 2 periods before the run's start 2024-03-09 21:30"  # 21:00 is current
     ]
     # more than 292 years before (pandas' longest Timedelta): counted all the same, not an overflow
     old = daily_rows("1700-01-01", "1700-03-01")

@@ -350,7 +350,9 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     if behind > 1:
         # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
         since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
-                 "cleaning.unsettled_periods)" if policy.unsettled_periods else f"the run date {run_day}")
+                 "cleaning.unsettled_periods)" if policy.unsettled_periods else
+                 f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
+                 f"the run date {run_day}")
         notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
     return frame, behind
 

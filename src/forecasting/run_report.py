@@ -373,5 +373,5 @@ def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int,
     first: a feeder out for a day before those a few hours behind."""
     behind = F.regexp_extract("reason", r", ([0-9]+) periods before ", 1).cast("long")
     named = named_examples(rows.orderBy(behind.desc_nulls_last(), *keys), keys)
-    summary.warn(f"{count} series {done} from data that stop well before the run date (their forecasts start in "
-                 f"the past), e.g. {named}")
+    summary.warn(f"{count} series {done} from data that stop more than a period before the time the run forecasts "
+                 f"from (their forecasts start in the past), e.g. {named}")
