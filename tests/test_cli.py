@@ -330,6 +330,10 @@ def test_a_horizon_reaching_past_pandas_last_time_is_a_configuration_error_befor
     assert horizon_problem(load_config(None, ["forecast.horizon=80000"]), "2026-12-01") is None  # 2245
     assert horizon_problem(load_config(None, ["forecast.frequency=h", "forecast.horizon=10000000000000"]),
                            "2026-12-01") is not None
+    # a Wednesday: its week is dated by Sunday 2262-03-30; two weeks on is 2262-04-13, past pandas' last time
+    weekly = ["forecast.frequency=W-SUN"]
+    assert horizon_problem(load_config(None, [*weekly, "forecast.horizon=2"]), "2262-03-26") is not None
+    assert horizon_problem(load_config(None, [*weekly, "forecast.horizon=1"]), "2262-03-26") is None
 
 
 def test_a_threads_traceback_is_printed_as_python_would_but_redacted(capsys):

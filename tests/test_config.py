@@ -634,6 +634,11 @@ def test_the_ends_of_the_documented_ranges_are_accepted():
     # a run that never fails for its failed series' share; the longest request timeout the docs allow
     config = load_config(None, ["reliability.max_failed_share=1", "tracking.timeout_seconds=86400"])
     assert config.reliability.max_failed_share == 1 and config.tracking.timeout_seconds == 86400
+    assert load_config(None, ["tracking.registered_model=" + "m" * 255]).tracking.registered_model == "m" * 255
+
+
+def test_yy_in_quoted_text_is_no_two_digit_year():
+    assert load_config(None, ["input.time_format=\"yyyy-MM-dd'yy'\""]).input.time_format == "yyyy-MM-dd'yy'"
 
 
 def test_spark_sqls_shuffle_partitions_in_spark_conf_is_refused_for_the_jobs_own_key():

@@ -319,3 +319,37 @@ def test_a_key_column_name_delta_refuses_is_refused_with_a_rename_to_give():
                              ("{a: ' '}", "both must name a column")):
         with pytest.raises(ConfigError, match=message):
             load_config(None, [f"input.rename_columns={renames}"])
+
+
+def test_the_history_stops_where_the_jobs_did_with_unsettled_hours_and_a_past_run_date(tmp_path):
+    from forecasting.cleaning import clean_history
+
+    hours = pd.date_range("2024-01-01", "2024-01-03 23:00", freq="h")  # the input has grown past the run date
+    pd.DataFrame({"store": "a", "day": hours.strftime("%Y-%m-%dT%H:%M:%S"), "sales": range(len(hours))}).to_csv(
+        tmp_path / "input.csv", index=False)
+    config = csv_config(tmp_path / "input.csv", "forecast.frequency=h", "cleaning.unsettled_periods=2")
+    history = input_history.load_history(config, {"store": "a"}, run_date="2024-01-02")
+    known = hours[hours < pd.Timestamp("2024-01-03")]
+    fitted = clean_history(pd.DataFrame({"ds": known, "y": range(len(known))}), "h",
+                           load_config(None, ["cleaning.unsettled_periods=2"]).cleaning, "2024-01-02").history
+    assert history["ds"].max() == fitted["ds"].max()
+
+
+def test_a_series_without_any_time_has_an_empty_history_with_unsettled_periods(tmp_path):
+    # validation.series_without_history's series: its row in series_results, its history looked up
+    (tmp_path / "input.csv").write_text("store,day,sales\na,,1\nb,2024-01-01,2\n")
+    config = csv_config(tmp_path / "input.csv", "cleaning.unsettled_periods=2")
+    assert input_history.load_history(config, {"store": "a"}, run_date="2024-01-02").empty
+
+
+def test_a_partition_folder_of_a_null_key_is_read_as_a_null_as_spark_reads_it(spark, tmp_path):
+    from forecasting import io
+
+    for store, sales in (("__HIVE_DEFAULT_PARTITION__", 1), ("b", 2)):
+        (tmp_path / f"store={store}").mkdir()
+        (tmp_path / f"store={store}" / "part-0.csv").write_text(f"day,sales\n2024-01-01,{sales}\n")
+    config = load_config(None, [f"input.path={tmp_path}", "input.key_columns=[store]", "input.time_column=day",
+                                "input.target_column=sales"])
+    df, _ = io.read_input(spark, config)
+    assert sorted((row["store"] or "-", row["sales"]) for row in df.collect()) == [("-", "1"), ("b", "2")]
+    assert input_history.load_history(config.to_dict(), {"store": None})["y"].tolist() == [1.0]

@@ -2,13 +2,14 @@
 import datetime as dt
 import logging
 import unicodedata
+from decimal import Decimal
 
 import pandas as pd
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from forecasting import io
+from forecasting import io, validation
 from forecasting.io import InputError
 from forecasting.validation import InputCounts, check_input, to_series_frame
 
@@ -455,3 +456,71 @@ def test_the_reader_options_the_config_knows_are_the_running_sparks_own(spark):
                                ("parquet", "org.apache.spark.sql.execution.datasources.parquet.ParquetOptions$")):
         spark_options = module(options_class).getField("MODULE$").get(None).getAllOptions()
         assert set(READER_OPTIONS[fmt]) - set(FILE_SOURCE_OPTIONS) == set(spark_options.toList().mkString(",").split(","))
+
+
+def test_a_time_column_of_decimals_with_a_fraction_is_refused_not_cut_to_whole_numbers(spark, fast_config):
+    raw = spark.createDataFrame([("a", "x", Decimal("20240331.50"), 1.0)],
+                                "store string, item string, date decimal(10,2), sales double")
+    with pytest.raises(InputError, match=r"time column 'date' has type decimal\(10,2\); expected a date, timestamp or "
+                                         r"text$"):
+        check_input(raw, fast_config("input.time_format=yyyyMMdd"))
+
+
+def test_a_name_ending_in_its_position_is_no_repeated_header_outside_csv(spark, fast_config):
+    raw = spark.createDataFrame([("a", "x", "2024-01-01", "1")], "store string, item string, date string, sales3 string")
+    with pytest.raises(InputError, match=r"lacks configured column\(s\) \['sales'\]") as refused:
+        check_input(raw, fast_config("input.format=parquet", "input.path=sales.parquet"))
+    assert "more than once" not in str(refused.value)
+
+
+def test_a_key_column_of_structs_is_refused_before_any_training(spark, fast_config):
+    raw = spark.createDataFrame([(("a", 1), "x", "2024-01-01", "1")],
+                                "store struct<name:string,id:int>, item string, date string, sales string")
+    with pytest.raises(InputError, match=r"key column\(s\) 'store' \(struct<name:string,id:int>\) hold arrays, maps or "
+                                         r"structs"):
+        check_input(raw, fast_config())
+
+
+def test_a_replacement_character_in_a_parquet_key_is_no_encoding_problem(spark, fast_config):
+    raw = text_input(spark, [("M\ufffdller", "x", "2024-01-01", "1"), ("a", "x", "2024-01-01", "2")])
+    config = fast_config("input.format=parquet", "input.path=sales.parquet")
+    assert check_input(raw, config, "2024-01-31").series == 2  # as the file has them: no encoding to set
+
+
+def test_a_timestamp_key_before_pandas_earliest_time_is_refused_too(spark, fast_config):
+    df = spark.createDataFrame(
+        [("a", dt.datetime(1000, 1, 1), "2024-01-01", 1.0), ("b", dt.datetime(2024, 1, 1), "2024-01-01", 2.0)],
+        "store string, valid_from timestamp, day string, sales double")
+    config = fast_config("input.key_columns=[store, valid_from]", "input.time_column=day", "input.target_column=sales")
+    with pytest.raises(InputError, match=r"key column 'valid_from' has 1 times outside 1677-09-22 to 2262-04-11"):
+        check_input(df, config, "2024-01-31")
+
+
+def test_the_encoding_given_as_charset_is_the_one_named(spark, fast_config, tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_bytes("region;day;sales\nM\u00fcller;2024-01-01;1\n".encode("cp1252"))
+    settings = [f"input.path={path}", "input.key_columns=[region]", "input.time_column=day",
+                "input.target_column=sales", "input.options.sep=';'", "input.options.charset=US-ASCII"]
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match="1 rows of .* have key values with bytes that are not US-ASCII text"):
+        check_input(df, fast_config(*settings), "2024-01-31")
+
+
+def test_a_header_name_that_merely_begins_with_another_is_no_repeated_name():
+    complaint = "CSV header does not conform to the schema. Expected: sales_total but found: sales"
+    assert validation._header_hint(complaint) == ""
+    assert "names 'sales' more than once" in validation._header_hint(complaint.replace("sales_total", "sales4"))
+
+
+def test_a_header_of_several_columns_is_not_said_to_read_as_one_and_a_pipe_is_named(spark, fast_config, tmp_path):
+    settings = [f"input.path={tmp_path / 'sales.csv'}", "input.key_columns=[store, item]", "input.time_column=date",
+                "input.target_column=sales"]
+    (tmp_path / "sales.csv").write_text("store;code,item,date,sales\na;1,x,2024-01-01,1\n")  # a ; in one name
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match=r"lacks configured column\(s\) \['store'\]") as refused:
+        check_input(df, fast_config(*settings), "2024-01-31")
+    assert "reads as one column" not in str(refused.value)
+    (tmp_path / "sales.csv").write_text("store|item|date|sales\na|x|2024-01-01|1\n")  # pipe-separated
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match=r"The header reads as one column holding '\|': set input\.options\.sep: '\|'"):
+        check_input(df, fast_config(*settings), "2024-01-31")
