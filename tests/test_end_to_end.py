@@ -191,6 +191,7 @@ def test_missing_input_exits_3_with_the_path(tmp_path):
     # spark-submit merges the Python driver's stderr into its stdout
     assert done.returncode == 3, done.stdout[-2000:]
     assert f"input error: cannot read input csv '{tmp_path / 'nope.csv'}'" in done.stdout
+    assert "java.io.FileNotFoundException" not in done.stdout + done.stderr  # Spark's probe for streaming metadata, silenced
 
 
 def test_unreachable_tracking_server_exits_4_naming_it(tmp_path):

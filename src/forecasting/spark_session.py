@@ -153,12 +153,25 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     spark = _new_session(app_name, config) if running is None else _running_session(config, running)
     # Spark's INFO log drowns the job's own; its warnings and errors still show.
     spark.sparkContext.setLogLevel("WARN")
+    _quiet_path_probe(spark)
     warning = speculation_warning(spark.sparkContext.getConf().get)
     if warning:
         logger.warning("%s", warning)
     if uses_delta(config):
         check_delta(spark)
     return spark
+
+
+def _quiet_path_probe(spark: SparkSession) -> None:
+    """Reading a path that does not exist, Spark first warns, with 80 lines of Java stack
+    trace, that it found no streaming metadata there; the read then fails, and the job
+    says so in one line. Only that warning is silenced (not where no JVM is reachable)."""
+    try:
+        log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+        log4j.core.config.Configurator.setLevel("org.apache.spark.sql.execution.streaming.FileStreamSink",
+                                                log4j.Level.ERROR)
+    except Exception as err:  # Spark Connect, or another logging back end: the warning stays
+        logger.debug("Spark's path-probe warning stays: %s", err)
 
 
 def _new_session(app_name: str, config: JobConfig) -> SparkSession:
