@@ -355,6 +355,15 @@ def test_several_calendar_periods_a_step_are_refused_saying_what_is_supported(fr
     assert "one calendar period a step (MS, W-MON, QS, ...)" in message and "(2h, 15min, 14D)" in message
 
 
+def test_m_meant_as_minutes_is_said_to_be_months_to_pandas():
+    for frequency, written in (("15m", "15min"), ("m", "min")):
+        with pytest.raises(ConfigError, match=f"pandas reads 'm' as months: minutes are 'min', e.g. {written}\\)"):
+            load_config(None, [f"forecast.frequency={frequency}"])
+    with pytest.raises(ConfigError) as months:  # M is months to anyone
+        load_config(None, ["forecast.frequency=15M"])
+    assert "minutes" not in str(months.value)
+
+
 @pytest.mark.parametrize("frequency", ["2h", "15min", "7D", "14D", "MS", "W-MON", "QS", "B"])
 def test_one_calendar_period_or_a_multiple_of_a_fixed_length_is_accepted(frequency):
     assert load_config(None, [f"forecast.frequency={frequency}"]).forecast.frequency == frequency

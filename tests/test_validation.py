@@ -1,6 +1,7 @@
 """Whole-input checks and the projection to series columns, on small inline data."""
 import datetime as dt
 import logging
+import re
 import unicodedata
 from decimal import Decimal
 
@@ -164,6 +165,19 @@ def test_non_numeric_target_stops_with_examples(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-01-01", "12"), ("a", "x", "2024-01-02", "twelve")])
     with pytest.raises(InputError, match=r"'sales' has 1 of 2 values that are not numbers, e.g. \['twelve'\]"):
         check_input(raw, fast_config())
+
+
+def test_a_text_for_no_value_in_the_target_is_met_with_the_reader_option_that_reads_it_as_missing(spark, fast_config):
+    for written in ("n/a", "---", "NULL"):
+        raw = text_input(spark, [("a", "x", "2024-01-01", "12"), ("a", "x", "2024-01-02", written)])
+        with pytest.raises(InputError, match=rf"not numbers \(if '{re.escape(written)}' means no value, "
+                                             rf"input.options.nullValue: '{re.escape(written)}' reads it as missing; "
+                                             r"one text only\), e.g."):
+            check_input(raw, fast_config())
+    # not for a parquet file's text, whose reader has no such option
+    with pytest.raises(InputError, match=r"values that are not numbers, e.g. \['n/a'\]"):
+        check_input(text_input(spark, [("a", "x", "2024-01-02", "n/a")]),
+                    fast_config("input.format=parquet", "input.path=sales.parquet"))
 
 
 def test_java_style_number_text_is_not_taken_for_a_number(spark, fast_config):

@@ -17,14 +17,21 @@ def frequency_problem(text: str) -> str | None:
         return f"is not a pandas frequency with a positive step{_frequency_hint(text)}"
     if _is_business_hours(text):
         return "counts business hours, which this job does not model: use 'h' (hours outside them are gaps)"
+    months = _months_for_minutes(text)
     if _is_calendar_multiple(text):
         return (f"is {text!r}, several calendar periods a step, which cleaning cannot align to: use one calendar "
-                "period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D)")
+                f"period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D){months}")
     deprecated = _deprecation(text)  # after those, whose hints lead elsewhere (BH is not bh)
     if deprecated is not None:
         return (f"is {text!r}, an alias pandas is removing: {deprecated.rstrip('.')}; the models would store it, "
-                "and could not be read once it is gone")
+                f"and could not be read once it is gone{months}")
     return None
+
+
+def _months_for_minutes(text: str) -> str:
+    """A hint where 'm' (15m) was likely meant as minutes: pandas reads it as months."""
+    step = text.strip().lstrip("0123456789")
+    return f" (pandas reads {step!r} as months: minutes are 'min', e.g. {text.strip()[:-1]}min)" if step == "m" else ""
 
 
 # What a frequency given in words most likely means, as pandas writes it

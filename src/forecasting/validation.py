@@ -336,6 +336,10 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
         )
 
 
+# Texts an export writes for no value: marks without letters or digits (-, ---, ?), or the usual words
+NO_VALUE_TEXT = r"[^0-9A-Za-z\s]+|(?i:#?n/?a|n\.a\.|null|none|nil|missing|unknown)"
+
+
 def _what_was_expected(config: JobConfig, column: str, examples: list) -> str:
     """What the time or target column's values should have been, as the settings read them."""
     source = config.input
@@ -349,7 +353,14 @@ def _what_was_expected(config: JobConfig, column: str, examples: list) -> str:
     # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
     commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
                  and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
-    return "numbers" + (" (a decimal comma, 96,5, needs input.decimal_separator: ',')" if commas else "")
+    if commas:
+        return "numbers (a decimal comma, 96,5, needs input.decimal_separator: ',')"
+    # a text for no value (n/a, ---): a CSV reader option reads one such text as missing
+    placeholder = next((str(e).strip() for e in examples if re.fullmatch(NO_VALUE_TEXT, str(e).strip())), None)
+    if placeholder and source.format == "csv":
+        return (f"numbers (if {placeholder!r} means no value, input.options.nullValue: {placeholder!r} reads it as "
+                "missing; one text only)")
+    return "numbers"
 
 
 def _header_hint(complaint: str) -> str:
