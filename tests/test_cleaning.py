@@ -453,11 +453,14 @@ def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_ski
         kept = clean_history(history, "D", policy(stale_after=allowed), "2024-01-31")
         assert kept.rejection is None and kept.notes == ["last observation 2024-01-10, 21 periods before the run "
                                                          "date 2024-01-31"]
-    # gaps: zero fills up to the input's end first: a series that stopped with the whole input is not behind
-    assert clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31",
-                         input_end="2024-01-10").rejection is not None
-    assert clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31",
-                         input_end="2024-01-30").rejection is None
+    # gaps: zero: counted from the last row, not the zeros after it (a product delisted a year ago sells nothing)
+    for input_end in ("2024-01-10", "2024-01-30"):
+        zeros = clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31", input_end=input_end)
+        assert zeros.rejection == (f"{STALE_SKIPPED} (5 periods): last observation 2024-01-10, 21 periods before the "
+                                   "run date 2024-01-31" + (" (the zeros cleaning.gaps filled after it not counted)"
+                                                            if input_end == "2024-01-30" else ""))
+    kept = clean_history(history, "D", policy(stale_after=21, gaps="zero"), "2024-01-31", input_end="2024-01-30")
+    assert kept.rejection is None and kept.history["ds"].max() == pd.Timestamp("2024-01-30")  # zeros up to the end
 
 
 def test_unsettled_periods_leave_the_run_dates_period_and_those_before_it_out():

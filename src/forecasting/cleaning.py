@@ -219,9 +219,9 @@ def clean_history(
     # a run of zeros at the end (an outage) is one note, not a break too
     breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency))
     if cut is not None:
-        frame, behind = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
-        if policy.stale_after is not None and behind > policy.stale_after:  # a unit closed, a product delisted
-            result.rejection = (f"{STALE_SKIPPED} ({policy.stale_after} periods): {result.notes[-1]}")
+        frame, stale = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+        if stale is not None:  # a unit closed, a product delisted
+            result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"
             return result
     if policy.negative_values == "allow":
@@ -318,16 +318,18 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
 
 def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
                     cut: pd.Timestamp, notes: list[str],
-                    input_end: str | pd.Timestamp | None = None) -> tuple[pd.DataFrame, int]:
+                    input_end: str | pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
     """With ``gaps: zero`` the periods after the last row up to the last one over
     before the run date, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
-    forecast starts in the past. Returns the frame and how many periods it stops
-    before the cut's. Periods shorter than a day count from the run
-    date's start where the cut is its end (a past run date's): at what hour such
-    a run would have run is not known."""
+    forecast starts in the past. Returns the frame, and why it is stale where its
+    last row is more than ``stale_after`` periods before the cut's (None where not):
+    counted from the last row, not from the zeros after it, which would otherwise
+    keep a delisted product forecast for ever. Periods shorter than a day count from
+    the run date's start where the cut is its end (a past run date's): at what hour
+    such a run would have run is not known."""
     offset = to_offset(frequency)
-    last = frame["ds"].iloc[-1]  # sorted
+    last = last_row = frame["ds"].iloc[-1]  # sorted
     started = pd.Timestamp(run_date).normalize()
     reference = started if sub_daily(frequency) and cut == end_of_day(run_date) else cut
     # the last instant known names its period; steps of days count from the history's first day
@@ -346,15 +348,19 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
             last = trailing[-1]
+    # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
+    since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
+             "cleaning.unsettled_periods)" if policy.unsettled_periods else
+             f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
+             f"the run date {run_day}")
     behind = periods_between(last, current, frequency)
     if behind > 1:
-        # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
-        since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
-                 "cleaning.unsettled_periods)" if policy.unsettled_periods else
-                 f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
-                 f"the run date {run_day}")
         notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
-    return frame, behind
+    rows_behind = periods_between(last_row, current, frequency)
+    if policy.stale_after is None or rows_behind <= policy.stale_after:
+        return frame, None
+    zeros = " (the zeros cleaning.gaps filled after it not counted)" if last > last_row else ""
+    return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{zeros}"
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
