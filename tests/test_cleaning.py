@@ -10,7 +10,7 @@ from conftest import daily_series
 from forecasting import baselines
 from forecasting.cleaning import AHEAD_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE,
-                                        REPEATED_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+                                        REPEATED_NOTE, RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.series import prepare_history
@@ -931,3 +931,19 @@ def test_a_seasons_peak_or_the_zeros_gaps_zero_adds_are_no_break():
     stopped = clean_history(frame(days, 100.0 + np.arange(len(days)) % 7), "D", policy(gaps="zero"), "2024-06-30")
     assert stopped.history["y"].iloc[-1] == 0.0
     assert not [note for note in stopped.notes if BREAK_NOTE in note]
+
+
+def test_values_that_never_fall_are_noted_as_a_running_total_perhaps():
+    days = pd.date_range("2024-01-01", periods=30, freq="D")
+    register = 12_000 + np.cumsum(np.r_[0.0, np.full(29, 3.0)])  # a meter's register read as kWh per day
+    register[[5, 17]] = register[[4, 16]]  # two days without consumption: still never falls
+    assert clean_history(frame(days, register), "D", policy()).notes == [
+        "values never fall over 30 values, rising at 93% of the steps: a running total (a meter's register, sales to "
+        "date) where amounts per period were meant? Modelled as it is"]
+    once_lower = register.copy()
+    once_lower[20] -= 10
+    for values in (once_lower, np.full(30, 5.0), register[:19]):  # a fall; flat; too few to tell
+        assert not [note for note in clean_history(frame(days[:len(values)], values), "D", policy()).notes
+                    if RUNNING_TOTAL_NOTE in note]
+    steps = np.r_[0.0, np.tile([3.0, 3.0, 3.0, 0.0, 0.0], 6)][:30]  # rising at under 80% of the steps: not said
+    assert not clean_history(frame(days, 100 + np.cumsum(steps)), "D", policy()).notes

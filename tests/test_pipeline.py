@@ -505,6 +505,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
             weekly_with_gaps(30), "W-SUN", load_config(None, []).cleaning).notes), None, None),
         ("ok", None, "{}", "; ".join(clean_history(weekly_with_gaps(45), "W-SUN", load_config(None, []).cleaning).notes),
          "prophet", 0.5),
+        ("ok", None, "{}", "values never fall over 30 values, rising at 93% of the steps: ...", "drift", 0.1),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
     assert counted.gappy == 1
@@ -547,6 +548,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "(cleaning.gaps: zero)?",
         "1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are",
+        "1 series has values that never fall (their data_notes say over how many): running totals (a meter's "
+        "register, sales to date) where amounts per period were meant? The input's differences are the amounts; they "
+        "were modelled as they are",
         "1 series has a few values negative, kept (cleaning.negative_values: allow; their data_notes say how many): "
         "returns or corrections, or faults? forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 "
         "would); cleaning.negative_values: drop leaves such values out",

@@ -13,7 +13,7 @@ from pandas.tseries.frequencies import to_offset
 
 from forecasting.baselines import season_length
 from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
-                                        skipped_hours, zero_run_notes)
+                                        running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between,
                                  sub_daily, time_text)
@@ -218,6 +218,7 @@ def clean_history(
     # with the repeated-rows note: the last rows read twice stand out as doubled, and it names the cause
     # a run of zeros at the end (an outage) is one note, not a break too
     breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency))
+    rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
         frame, stale = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
         if stale is not None:  # a unit closed, a product delisted
@@ -227,7 +228,7 @@ def clean_history(
     if policy.negative_values == "allow":
         result.notes += negative_notes(frame)
     result.notes += outlier_notes(frame)
-    result.notes += breaks
+    result.notes += rising + breaks
     result.history = frame
     return result
 

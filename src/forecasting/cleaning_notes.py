@@ -41,6 +41,11 @@ CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
 # Nearly every time given the same number of rows, two or more, with other values: series
 # that one more key column would tell apart (a ticker on two exchanges), merged into one
 SEVERAL_SERIES_NOTE = "rows at nearly every time"
+# A series whose values never fall and rise at nearly every step: a running total (a meter's
+# register, sales to date) where amounts per period were meant; modelled as it is
+RUNNING_TOTAL_NOTE = "values never fall"
+RUNNING_TOTAL_RISING = 0.8  # the share of steps that rise: a flat series never falls either
+RUNNING_TOTAL_VALUES = 20  # fewer say little: a young product's sales may rise for a while
 # Times given more than once with other values that none of the notes above explains: a
 # value given again corrected beside the first, several sales at one time
 OTHER_VALUES_NOTE = "times given more than once with other values"
@@ -54,6 +59,16 @@ def negative_notes(frame: pd.DataFrame) -> list[str]:
     if not negative or negative > FEW_NEGATIVE_SHARE * len(frame):
         return []
     return [f"{negative} of {len(frame)} {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: allow)"]
+
+
+def running_total_notes(frame: pd.DataFrame) -> list[str]:
+    """A note where a series' values never fall and rise at most steps: a running total?"""
+    values = frame["y"].to_numpy()
+    steps = np.diff(values[np.isfinite(values)])
+    if len(steps) + 1 < RUNNING_TOTAL_VALUES or (steps < 0).any() or np.mean(steps > 0) < RUNNING_TOTAL_RISING:
+        return []
+    return [f"{RUNNING_TOTAL_NOTE} over {len(steps) + 1} values, rising at {np.mean(steps > 0):.0%} of the steps: a "
+            "running total (a meter's register, sales to date) where amounts per period were meant? Modelled as it is"]
 
 
 def outlier_notes(frame: pd.DataFrame) -> list[str]:

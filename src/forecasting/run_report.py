@@ -15,11 +15,11 @@ from pyspark.sql import types as T
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, spark_training,
                          tracking, tuning, validation)
-from forecasting.cleaning import (AHEAD_NOTE, GAPS_KEPT_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE, STALE_NOTE,
-                                  STALE_SKIPPED)
+from forecasting.cleaning import (AHEAD_NOTE, GAPS_KEPT_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
+                                  STALE_NOTE, STALE_SKIPPED)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
-                                        OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE,
-                                        ZERO_RUN_NOTE)
+                                        OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
+                                        SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
@@ -181,6 +181,10 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{series_that(counted.outlying, 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
                      "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
+    if counted.running_totals:  # a meter's register read as kWh per interval: forecasts of the total, not the load
+        summary.warn(f"{series_that(counted.running_totals, 'have')} values that never fall (their data_notes say "
+                     "over how many): running totals (a meter's register, sales to date) where amounts per period "
+                     "were meant? The input's differences are the amounts; they were modelled as they are")
     if counted.negative_kept:  # returns among sales, or a meter's fault: either widens the interval, lifts the floor
         floor = config.forecast.floor
         kept = ("forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 would); " if floor == "auto" else
@@ -222,6 +226,7 @@ class StagedCounts:
     sparse: int
     gappy: int
     outlying: int
+    running_totals: int
     merged: int
     merged_not_ok: int
     shifted: int
@@ -268,6 +273,7 @@ def counted_conditions() -> dict[str, Column]:
         "sparse": _noted(SPARSE_NOTE),  # rows several periods apart
         "gappy": _gappy(),  # a fifth of the periods or more without a row, left out
         "outlying": (F.col("status") == OK) & _noted(OUTLIER_NOTE),  # modelled, with values far outside the rest
+        "running_totals": _noted(RUNNING_TOTAL_NOTE),  # values that never fall: a meter's register?
         "merged": _noted(MERGED_NOTE),  # several rows a period merged
         "merged_not_ok": (F.col("status") != OK) & _noted(MERGED_NOTE),  # of them, skipped or failed
         "shifted": _noted(SHIFTED_NOTE),  # every row moved to another date
