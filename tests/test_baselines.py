@@ -401,3 +401,38 @@ def test_scoring_during_its_run_date_counts_the_current_hour_as_open_as_training
     assert scored["ds"].iloc[0] == pd.Timestamp("2024-03-10 10:00")
     # an hour later the 10:00 hour is whole, and the forecast moves on by one
     assert _scored(rows, stored, "h", "2024-03-10", "2024-03-10 11:20")["ds"].iloc[0] == pd.Timestamp("2024-03-10 11:00")
+
+
+def test_recent_mean_repeats_the_mean_of_the_last_season_with_a_flat_interval_from_its_own_errors():
+    weeks = pd.date_range("2023-01-01", periods=80, freq="W-SUN")
+    lumps = np.zeros(80)
+    lumps[::5] = 10.0  # a spare part: a lump every fifth week, nothing between
+    history = pd.DataFrame({"ds": weeks, "y": lumps})
+    forecast = baselines.recent_mean(history, 4, "W-SUN", 0.8)
+    assert forecast["yhat"].tolist() == pytest.approx([lumps[-52:].mean()] * 4)  # a year's rate, not 0 or 10
+    assert forecast["ds"].iloc[0] == weeks[-1] + pd.Timedelta(weeks=1)
+    before = [lumps[max(0, t - 52):t].mean() for t in range(1, 80)]
+    sigma = np.sqrt(np.mean((lumps[1:] - before) ** 2))
+    half = (forecast["yhat_upper"] - forecast["yhat"]).to_numpy()
+    assert half == pytest.approx(1.2815515655446004 * sigma * np.sqrt(1 + 1 / 52) * np.ones(4))  # not widening
+    # a missing period is left out of the mean; a frequency without a cycle takes the whole history
+    gappy = history.drop(index=[70]).reset_index(drop=True)  # a lump's week without a row
+    assert baselines.recent_mean(gappy, 1, "W-SUN", 0.8)["yhat"].iloc[0] == pytest.approx(
+        (lumps[28:].sum() - 10.0) / 51)
+    days = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=9, freq="2D"), "y": np.arange(9.0)})
+    assert baselines.recent_mean(days, 1, "2D", 0.8)["yhat"].iloc[0] == 4.0
+
+
+def test_recent_mean_is_a_candidate_and_fallback_that_wins_a_lumpy_series_by_rmse(fast_config):
+    from forecasting.series import train_series
+
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    lumps = np.where(np.arange(120) % 3 == 0, 9.0, 0.0)  # a lump every third day: out of step with the week
+    config = fast_config("selection.candidates=[naive, seasonal_naive, recent_mean]", "tuning.metric=rmse")
+    outcome = train_series(pd.DataFrame({"ds": days, "y": lumps}), config)
+    assert outcome.model_name == "recent_mean" and outcome.forecast["yhat"].nunique() == 1
+    stored = model_store.dump("recent_mean", outcome.cleaned)
+    pd.testing.assert_frame_equal(model_store.forecast("recent_mean", stored, None, 7, "D", 0.8, seed=0)[
+        ["ds", "yhat"]], outcome.forecast[["ds", "yhat"]].head(7).reset_index(drop=True), check_exact=False)
+    short = train_series(pd.DataFrame({"ds": days[:5], "y": lumps[:5]}), fast_config("reliability.fallback=recent_mean"))
+    assert short.model_name == "recent_mean" and short.forecast["yhat"].iloc[0] == pytest.approx(lumps[:5].mean())

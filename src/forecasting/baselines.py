@@ -178,8 +178,18 @@ def _drift_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
     return y[-1] + slope * steps, _spread(np.diff(y) - slope, fitted=1), widening
 
 
+def _recent_mean_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
+    m = season_length(frequency)
+    window = m if m > 1 else len(y)  # no cycle of whole steps: the whole history
+    recent = y[-window:]
+    point = np.nanmean(recent) if np.isfinite(recent).any() else y[-1]
+    # each value against the mean of the window before it (its missing periods left out)
+    before = pd.Series(y).rolling(window, min_periods=1).mean().shift(1).to_numpy()
+    return np.full(horizon, point), _spread(y[1:] - before[1:]), np.full(horizon, math.sqrt(1 + 1 / window))
+
+
 PARTS = {"naive": _naive_parts, "seasonal_naive": _seasonal_parts, "weekly_naive": _weekly_parts,
-         "drift": _drift_parts}
+         "drift": _drift_parts, "recent_mean": _recent_mean_parts}
 
 
 def _forecast(name: str, history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
@@ -210,12 +220,20 @@ def drift(history: pd.DataFrame, horizon: int, frequency: str, interval_width: f
     return _forecast("drift", history, horizon, frequency, interval_width)
 
 
+def recent_mean(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
+    """The mean of the last season's values (the whole history's where the frequency has
+    no cycle), repeated: the rate of a lumpy, intermittent series (spare parts, slow
+    movers), which the naive forecasts flip between zero and the last lump."""
+    return _forecast("recent_mean", history, horizon, frequency, interval_width)
+
+
 def _with_dates(frame: pd.DataFrame, history: pd.DataFrame, horizon: int, frequency: str) -> pd.DataFrame:
     frame.insert(0, "ds", future_dates(history["ds"].max(), horizon, frequency))
     return frame[FORECAST_COLUMNS]
 
 
-BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "weekly_naive": weekly_naive, "drift": drift}
+BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "weekly_naive": weekly_naive, "drift": drift,
+             "recent_mean": recent_mean}
 
 
 def forecast_until(

@@ -13,8 +13,8 @@ INPUT_FORMATS = ("csv", "parquet", "delta", "table")
 DELTA_AS_OF = ("run_date", "latest")
 OUTPUT_FORMATS = ("parquet", "delta")
 METRICS = ("mae", "rmse", "smape", "mase")
-CANDIDATES = ("prophet", "naive", "seasonal_naive", "weekly_naive", "drift", "ensemble")
-FALLBACKS = ("naive", "seasonal_naive", "weekly_naive", "drift")
+CANDIDATES = ("prophet", "naive", "seasonal_naive", "weekly_naive", "drift", "recent_mean", "ensemble")
+FALLBACKS = ("naive", "seasonal_naive", "weekly_naive", "drift", "recent_mean")
 CLEANING_CHOICES = {
     "missing_values": ("drop", "interpolate", "zero", "reject"),
     "negative_values": ("allow", "clip", "drop", "reject"),

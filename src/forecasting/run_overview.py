@@ -24,8 +24,8 @@ HISTOGRAM_LEFT, HISTOGRAM_RIGHT = 60, 590
 BARS_LEFT, BARS_RIGHT = 760, 960
 # one colour per model name, the same in every run's picture; a model of another name takes a spare one
 MODEL_COLOURS = {"prophet": "#1f77b4", "seasonal_naive": "#ff7f0e", "naive": "#2ca02c", "drift": "#9467bd",
-                 "weekly_naive": "#8c564b", "ensemble": "#e377c2"}
-SPARE_COLOURS = ("#17becf", "#bcbd22", "#7f7f7f")
+                 "weekly_naive": "#8c564b", "ensemble": "#e377c2", "recent_mean": "#bcbd22"}
+SPARE_COLOURS = ("#17becf", "#7f7f7f", "#aec7e8")
 STATUS_COLOURS = {SKIPPED: "#a0a0a0", FAILED: "#d62728"}
 
 
