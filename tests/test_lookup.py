@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting import lookup, tables, tracking
+from forecasting import lookup, series_identity, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
@@ -260,6 +260,17 @@ def test_an_answer_whose_reader_stops_early_ends_without_a_traceback():
     assert process.wait(timeout=60) == 0
     error = process.stderr.read()
     assert b"BrokenPipeError" not in error and b"Traceback" not in error, error
+
+
+def test_a_series_is_named_by_its_id_as_the_summary_names_it(fast_config):
+    config = fast_config("input.key_columns=[part, warehouse]")
+    assert lookup.parse_keys(config, ["000100/DC1"]) == {"part": "000100", "warehouse": "DC1"}
+    escaped = series_identity.series_id({"part": "A/B", "warehouse": "C\\D"})  # A\/B/C\\D
+    assert lookup.parse_keys(config, [escaped]) == {"part": "A/B", "warehouse": "C\\D"}
+    with pytest.raises(ValueError, match=r"expected KEY=VALUE, or one series id of 2 values joined by / "
+                                         r"\(part/warehouse\), got '000100'"):
+        lookup.parse_keys(config, ["000100"])
+    assert lookup.parse_keys(fast_config("input.key_columns=[store]"), ["north"]) == {"store": "north"}
 
 
 def test_a_key_given_twice_with_two_values_is_refused(fast_config):

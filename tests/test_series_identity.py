@@ -41,3 +41,9 @@ def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing
     assert shown[0].startswith("Regional") and shown[0].endswith("/apples") and "…" in shown[0]
     assert series_identity.shortened("east/milk", 28) == "east/milk"
     assert series_identity.shortened("east/milk", 2) == "ea"
+
+
+def test_an_ids_values_come_back_as_the_id_wrote_them():
+    for keys in ({"a": "north", "b": "milk"}, {"a": "A/B", "b": "C"}, {"a": "A", "b": "B/C"}, {"a": "x\\", "b": "/"},
+                 {"a": "", "b": "z"}):
+        assert series_identity.id_values(series_identity.series_id(keys)) == list(keys.values())

@@ -121,13 +121,19 @@ class SeriesReport:
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
-    """``["store=north", "item=milk"]`` as text values in the config's key column order."""
+    """``["store=north", "item=milk"]``, or the series id ``["north/milk"]`` as the summary and
+    the tables name it, as text values in the config's key column order."""
     columns = config.input.key_columns
+    if len(pairs) == 1 and pairs[0].partition("=")[0] not in columns:
+        values = series_identity.id_values(pairs[0])
+        if len(values) == len(columns):
+            return dict(zip(columns, values))
     given = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
+            raise ValueError(f"expected KEY=VALUE, or one series id of {len(columns)} values joined by / "
+                             f"({'/'.join(columns)}), got {pair!r}")
         if name not in columns:
             raise ValueError(f"{name!r} is not a key column; the key columns are {', '.join(columns)}")
         if name in given and given[name] != value:

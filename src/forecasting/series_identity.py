@@ -44,6 +44,23 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("/", "\\/")
 
 
+def id_values(text: str) -> list[str]:
+    """The key values' texts a series id joins (its / unescaped), as series_id wrote them."""
+    values, current, escaped = [], [], False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "/":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*values, "".join(current)]
+
+
 def closest_series(asked: str, known) -> list[str]:
     """The texts of ``known`` (series ids) a mistyped ``asked`` most likely meant: the same
     in another case, else up to three a letter or two off; [] where none is close."""
