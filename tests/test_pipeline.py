@@ -529,8 +529,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "data_notes say how many): an input read twice, or exports that overlap? cleaning.duplicates: last keeps one "
         "of each",
         "1 series has times given more than once with other values, merged by cleaning.duplicates (sum; their "
-        "data_notes say how many): added up, as amounts are (several sales at one time); for levels (balances, "
-        "prices), cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
+        "data_notes say how many): added up, as amounts are (several sales, or a sale and a return, at one time); "
+        "for levels (balances, prices), cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
         "corrected belongs out of the input",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "

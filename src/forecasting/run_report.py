@@ -147,7 +147,8 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
                      "exports that overlap? cleaning.duplicates: last keeps one of each")
     if counted.other_duplicates:  # a correction row beside the value it corrects: summed, both counted
-        added = (": added up, as amounts are (several sales at one time); for levels (balances, prices), "
+        added = (": added up, as amounts are (several sales, or a sale and a return, at one time); for levels "
+                 "(balances, prices), "
                  "cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again corrected "
                  "belongs out of the input"
                  if config.cleaning.duplicates == "sum" else "")
