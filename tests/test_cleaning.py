@@ -457,10 +457,17 @@ def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_ski
     for input_end in ("2024-01-10", "2024-01-30"):
         zeros = clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31", input_end=input_end)
         assert zeros.rejection == (f"{STALE_SKIPPED} (5 periods): last observation 2024-01-10, 21 periods before the "
-                                   "run date 2024-01-31" + (" (the zeros cleaning.gaps filled after it not counted)"
+                                   "run date 2024-01-31" + (" (the zeros cleaning.gaps filled after it not counted: "
+                                                            "over twice its longest run of zeros before, 0 periods)"
                                                             if input_end == "2024-01-30" else ""))
     kept = clean_history(history, "D", policy(stale_after=21, gaps="zero"), "2024-01-31", input_end="2024-01-30")
     assert kept.rejection is None and kept.history["ds"].max() == pd.Timestamp("2024-01-30")  # zeros up to the end
+    # a slow mover, a sale every 10 days, the last on 9 January: 16 days on is its usual silence twice at most
+    sales = frame(pd.date_range("2023-10-01", "2024-01-10", freq="10D"), 4.0)
+    slow = clean_history(sales, "D", policy(stale_after=5, gaps="zero"), "2024-01-25", input_end="2024-01-24")
+    assert slow.rejection is None and slow.history["ds"].max() == pd.Timestamp("2024-01-24")
+    assert clean_history(sales, "D", policy(stale_after=5, gaps="zero"), "2024-02-02",
+                         input_end="2024-02-01").rejection.endswith("longest run of zeros before, 9 periods)")
 
 
 def test_unsettled_periods_leave_the_run_dates_period_and_those_before_it_out():

@@ -324,13 +324,15 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     before the run date, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
     forecast starts in the past. Returns the frame, and why it is stale where its
-    last row is more than ``stale_after`` periods before the cut's (None where not):
-    counted from the last row, not from the zeros after it, which would otherwise
-    keep a delisted product forecast for ever. Periods shorter than a day count from
-    the run date's start where the cut is its end (a past run date's): at what hour
-    such a run would have run is not known."""
+    last row is more than ``stale_after`` periods before the cut's (None where not).
+    Where zeros follow the last row, it is stale only where its silence is also over
+    twice the longest run of zeros before: a delisted product is not forecast from a
+    year of zeros for ever, and a slow mover between its sales is not skipped. Periods
+    shorter than a day count from the run date's start where the cut is its end (a
+    past run date's): at what hour such a run would have run is not known."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
+    silence = _longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
     started = pd.Timestamp(run_date).normalize()
     reference = started if sub_daily(frequency) and cut == end_of_day(run_date) else cut
     # the last instant known names its period; steps of days count from the history's first day
@@ -358,10 +360,19 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     if behind > 1:
         notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
     rows_behind = periods_between(last_row, current, frequency)
-    if policy.stale_after is None or rows_behind <= policy.stale_after:
+    zeros = last > last_row
+    if policy.stale_after is None or rows_behind <= policy.stale_after or (zeros and rows_behind <= 2 * silence):
         return frame, None
-    zeros = " (the zeros cleaning.gaps filled after it not counted)" if last > last_row else ""
-    return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{zeros}"
+    counted = (f" (the zeros cleaning.gaps filled after it not counted: over twice its longest run of zeros before, "
+               f"{silence} periods)" if zeros else "")
+    return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{counted}"
+
+
+def _longest_zero_run(values: np.ndarray) -> int:
+    """The most values in a row that are 0 (periods without a sale, under gaps: zero)."""
+    padded = np.r_[False, values == 0, False]
+    starts, ends = np.flatnonzero(~padded[:-1] & padded[1:]), np.flatnonzero(padded[:-1] & ~padded[1:])
+    return int((ends - starts).max()) if len(starts) else 0
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
