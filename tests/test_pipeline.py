@@ -500,15 +500,16 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(clean_history(a_day_given_twice(), "D", load_config(None, []).cleaning).notes),
          "prophet", 0.5),
         ("failed", "x", None, "; ".join(zero_forecast), None, None),  # not modelled: not counted
-        # a fifth of its span without rows, and one with a few: only the first is counted
-        ("skipped", "too little history", None, "; ".join(clean_history(
-            weekly_with_gaps(30), "W-SUN", load_config(None, []).cleaning).notes), None, None),
-        ("ok", None, "{}", "; ".join(clean_history(weekly_with_gaps(45), "W-SUN", load_config(None, []).cleaning).notes),
-         "prophet", 0.5),
+        # two fifths of its span without rows, and one fifth exactly: counted; a few, or monthly rows read as
+        # daily (asked about in a line of its own): not
+        *[("skipped", "too little history", None, "; ".join(clean_history(
+            weekly_with_gaps(rows), "W-SUN", load_config(None, []).cleaning).notes), None, None) for rows in (30, 40)],
+        *[("ok", None, "{}", "; ".join(clean_history(history, frequency, load_config(None, []).cleaning).notes),
+           "prophet", 0.5) for history, frequency in ((weekly_with_gaps(41), "W-SUN"), (weekly_with_gaps(50), "D"))],
         ("ok", None, "{}", "values never fall over 30 values, rising at 93% of the steps: ...", "drift", 0.1),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = run_report.status_counts(staged)
-    assert counted.gappy == 1
+    assert counted.gappy == 2
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
@@ -516,9 +517,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
-        "1 series has rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
+        "2 series have rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
         "'D' the data's?",
-        "1 series has no row in a fifth of their periods or more, left out (cleaning.gaps: keep; their data_notes "
+        "2 series have no row in a fifth of their periods or more, left out (cleaning.gaps: keep; their data_notes "
         "say how many): where no row means nothing happened (no sales), cleaning.gaps: zero counts those periods as "
         "0, and a series' history spans them",
         "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "

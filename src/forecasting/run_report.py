@@ -260,9 +260,11 @@ def _forecast_stale() -> Column:
 
 def _gappy() -> Column:
     """A series a fifth or more of whose span's periods have no row, left out (cleaning.gaps:
-    keep); not days of the week without rows, which a line of their own asks about."""
+    keep); not days of the week without rows, nor rows regularly several periods apart
+    (monthly totals read as daily), which lines of their own ask about."""
     missing, span = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {GAPS_KEPT_NOTE}", i) for i in (1, 2))
-    return (missing != "") & (5 * missing.cast("long") >= span.cast("long")) & ~_noted(NO_WEEKDAY_NOTE)
+    return ((missing != "") & (5 * missing.cast("long") >= span.cast("long")) & ~_noted(NO_WEEKDAY_NOTE)
+            & ~_noted(SPARSE_NOTE))
 
 
 def counted_conditions() -> dict[str, Column]:
