@@ -421,6 +421,11 @@ def test_recent_mean_repeats_the_mean_of_the_last_season_with_a_flat_interval_fr
         (lumps[28:].sum() - 10.0) / 51)
     days = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=9, freq="2D"), "y": np.arange(9.0)})
     assert baselines.recent_mean(days, 1, "2D", 0.8)["yhat"].iloc[0] == 4.0
+    # sold every 20 days: the window reaches back over its last five sales, not a week (0, or a week's lump)
+    every = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=400, freq="D"),
+                          "y": np.where(np.arange(400) % 20 == 0, 10.0, 0.0)})
+    rates = [baselines.recent_mean(every.head(n), 1, "D", 0.8)["yhat"].iloc[0] for n in range(300, 350)]
+    assert 0.5 <= min(rates) and max(rates) <= 50 / 81
 
 
 def test_recent_mean_is_a_candidate_and_fallback_that_wins_a_lumpy_series_by_rmse(fast_config):

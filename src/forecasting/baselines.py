@@ -1,11 +1,11 @@
 """Simple forecasts that need no fitting (naive, seasonal naive, weekly naive,
-drift): candidates scored against Prophet on the same cross-validation folds
+drift, recent mean): candidates scored against Prophet on the same cross-validation folds
 (``selection.candidates``), and the fallback for a series Prophet cannot model
 (``reliability.fallback``).
 
 Each takes a ``ds``/``y`` history and returns the same columns as Prophet's
 forecast, with a normal interval from the spread of the method's own in-sample
-one-step errors, widening with the horizon.
+one-step errors, widening with the horizon (the recent mean's stays as wide).
 """
 from __future__ import annotations
 
@@ -180,13 +180,19 @@ def _drift_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
 
 def _recent_mean_parts(y: np.ndarray, horizon: int, frequency: str) -> Parts:
     m = season_length(frequency)
-    window = m if m > 1 else len(y)  # no cycle of whole steps: the whole history
+    sales = np.flatnonzero(np.isfinite(y) & (y != 0))
+    # at least a season (no cycle of whole steps: the whole history), and back to the RECENT_SALES-th
+    # last value that is not 0: a part sold every 20 days gets its rate, not 0 or a week's lump
+    since = len(y) - sales[-RECENT_SALES] if len(sales) >= RECENT_SALES else len(y)
+    window = min(len(y), max(m if m > 1 else len(y), since))
     recent = y[-window:]
     point = np.nanmean(recent) if np.isfinite(recent).any() else y[-1]
     # each value against the mean of the window before it (its missing periods left out)
     before = pd.Series(y).rolling(window, min_periods=1).mean().shift(1).to_numpy()
     return np.full(horizon, point), _spread(y[1:] - before[1:]), np.full(horizon, math.sqrt(1 + 1 / window))
 
+
+RECENT_SALES = 5  # the values other than 0 recent_mean's window reaches back to, where that is over a season
 
 PARTS = {"naive": _naive_parts, "seasonal_naive": _seasonal_parts, "weekly_naive": _weekly_parts,
          "drift": _drift_parts, "recent_mean": _recent_mean_parts}
@@ -222,8 +228,9 @@ def drift(history: pd.DataFrame, horizon: int, frequency: str, interval_width: f
 
 def recent_mean(history: pd.DataFrame, horizon: int, frequency: str, interval_width: float) -> pd.DataFrame:
     """The mean of the last season's values (the whole history's where the frequency has
-    no cycle), repeated: the rate of a lumpy, intermittent series (spare parts, slow
-    movers), which the naive forecasts flip between zero and the last lump."""
+    no cycle), or back to the fifth-last value that is not 0 where that reaches further,
+    repeated: the rate of a lumpy, intermittent series (spare parts, slow movers), which
+    the naive forecasts flip between zero and the last lump."""
     return _forecast("recent_mean", history, horizon, frequency, interval_width)
 
 
