@@ -76,8 +76,9 @@ def test_a_series_with_nothing_to_score_is_named_and_pooled_units_are_said_to_be
     modelled = table[~table["candidate"].str.startswith("fallback_")]
     chosen = modelled[modelled["selected"]]["mase"].mean()
     alone = modelled.groupby("candidate")["mase"].mean()
-    assert (f"the selection's MASE on the held-out horizon, {chosen:.3f}, "
-            + ("beat every candidate alone" if chosen <= alone.min() else "is worse than a candidate alone")) in said
+    verdict = ("matched every candidate alone" if abs(chosen - alone.min()) < 1e-9 else
+               "beat every candidate alone" if chosen < alone.min() else "is worse than a candidate alone")
+    assert f"the selection's MASE on the held-out horizon, {chosen:.3f}, {verdict}" in said
 
 
 def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_it():
@@ -93,10 +94,17 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
                                         ["prophet", "seasonal_naive", "naive"], "smape")
     assert lost == (False, "the selection's MASE on the held-out horizon, 1.220, is worse than a candidate alone "
                            "(prophet 0.687, naive 1.100): cross-validation's ranking by smape did not carry over to "
-                           "the held-out periods. Worth a try: tuning.metric or selection.metric mase, more "
+                           "the held-out periods. Worth a try: selection.metric mase, more "
                            "cross_validation.folds, or selection.candidates [prophet] alone")  # not the ensemble: no candidate
+    ranked_by_mase = evaluation.selection_verdict(summary({"selection": 1.2, "prophet": 0.7, "naive": 1.1}),
+                                                  ["prophet", "naive"], "mase")[1]
+    assert ranked_by_mase.endswith("Worth a try: more cross_validation.folds, or selection.candidates [prophet] alone")
+    tie = evaluation.selection_verdict(summary({"selection": 0.9, "prophet": 0.9, "naive": 1.1}), ["prophet", "naive"],
+                                       "mase")
+    assert tie == (True, "the selection's MASE on the held-out horizon, 0.900, matched every candidate alone (the best, "
+                         "prophet: 0.900)")
     assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
-    assert evaluation.selection_verdict(summary({"prophet": 1.0}), ["prophet"], "mase") is None
+    assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
 
 
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):

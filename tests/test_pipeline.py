@@ -573,7 +573,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     run_report.say_data_notes(counted, load_config(None, ["tuning.metric=mase"]), by_mase)
     assert [line for line in by_mase.note.splitlines() if "forecast 0 throughout" in line][0].endswith(
         "(their data_notes say how much they were): series mostly of zeros, whose likeliest value is 0? For their "
-        "rate instead (to replenish), recent_mean among selection.candidates, with tuning.metric: rmse")
+        "rate instead (to replenish), recent_mean among selection.candidates, ranked by selection.metric: rmse")
     for floor, said in (("0", "forecast.floor 0 keeps their forecasts at or above it; cleaning"),
                         ("null", "faults? cleaning")):
         floored = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})  # the floor the user set, said

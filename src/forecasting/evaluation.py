@@ -38,17 +38,18 @@ def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str)
     candidates that did better and what to try. None without a selection or a rival."""
     mase = summary.set_index("candidate")["mase"].dropna()
     rivals = mase[mase.index.isin(candidates)]
-    if SELECTION not in mase or rivals.empty:
+    if SELECTION not in mase or len(rivals) < 2:  # one candidate is the selection itself
         return None
     chosen, best = mase[SELECTION], rivals.idxmin()
     if chosen <= rivals[best]:
-        return True, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, beat every candidate alone "
+        verb = "beat" if chosen < rivals[best] else "matched"
+        return True, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, {verb} every candidate alone "
                       f"(the best, {best}: {rivals[best]:.3f})")
     better = ", ".join(f"{name} {value:.3f}" for name, value in rivals[rivals < chosen].sort_values().items())
+    by_mase = "" if metric == "mase" else "selection.metric mase, "
     return False, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, is worse than a candidate alone "
                    f"({better}): cross-validation's ranking by {metric} did not carry over to the held-out periods. "
-                   "Worth a try: tuning.metric or selection.metric mase, more cross_validation.folds, or "
-                   f"selection.candidates [{best}] alone")
+                   f"Worth a try: {by_mase}more cross_validation.folds, or selection.candidates [{best}] alone")
 
 
 def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:

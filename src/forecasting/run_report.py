@@ -208,7 +208,7 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
                      + (": ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: "
                         "mase ranks by the scale of each series' changes" if by_smape else
                         ": series mostly of zeros, whose likeliest value is 0? For their rate instead (to "
-                        "replenish), recent_mean among selection.candidates, with tuning.metric: rmse"))
+                        "replenish), recent_mean among selection.candidates, ranked by selection.metric: rmse"))
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
         summary.warn(f"{series_that(counted.breaks, 'end')} in values {BREAK_NOTE} of their history (their "
                      "data_notes name them): a break in the data (a stock split, a new unit), or values to check? They "
