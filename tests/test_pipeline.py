@@ -933,13 +933,14 @@ def test_series_whose_keys_differ_only_in_letter_case_are_said_to_be_modelled_ap
             for part, warehouse in (("000200", "DC1"), ("000200", "dc1"), ("000201", "DC1"), ("000202", "Dc2"),
                                     ("000202", "dC2"), ("000202", "DC2"))]
     rows.append(("ok", None, "{}", None, "naive", 0.8, "000201", "dc1", dt.date(2024, 1, 2)))  # another day: apart
+    rows += [("skipped", "null key", None, None, None, None, None, warehouse, day) for warehouse in ("X", "x")]
     context = tracking.RunContext(store, "0", "run", RUN_DATE, False, False)
     said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     config = load_config(None, ["input.key_columns=[part, warehouse, day]"])
     run_report.say_results(spark, spark.createDataFrame(rows, schema), config, context, said, None, None)
     assert ("5 series have keys that differ from another series' only in letter case, e.g. 000200/DC1/2024-01-01, "
             "000200/dc1/2024-01-01, 000202/DC2/2024-01-01, 000202/Dc2/2024-01-01, 000202/dC2/2024-01-01: each was "
-            "modelled apart on its own rows. If they are one series, write their keys one way in the input") in said.note
+            "kept apart, on its own rows. If they are one series, write their keys one way in the input") in said.note
     quiet = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, spark.createDataFrame(rows[:1] + rows[2:4], schema), config, context, quiet,
                            None, None)

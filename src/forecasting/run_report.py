@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -351,8 +352,9 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
     if not text:
         return
     folded = [F.lower(k) if k in text else F.col(k) for k in keys]
-    alike = staged.select(*keys, F.count(F.lit(1)).over(Window.partitionBy(*folded)).alias("_alike"),
-                          *[column.alias(f"_folded_{i}") for i, column in enumerate(folded)]).where("_alike > 1")
+    identified = staged.where(reduce(lambda a, b: a & b, [F.col(k).isNotNull() for k in keys]))  # null: skipped
+    alike = identified.select(*keys, F.count(F.lit(1)).over(Window.partitionBy(*folded)).alias("_alike"),
+                              *[column.alias(f"_folded_{i}") for i, column in enumerate(folded)]).where("_alike > 1")
     counted = alike.select(*keys, *[f"_folded_{i}" for i in range(len(keys))],
                            F.count(F.lit(1)).over(Window.partitionBy(F.lit(0))).alias("_count"))
     with job_description(staged.sparkSession, "find the series whose keys differ only in letter case"):
@@ -364,7 +366,7 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
         named = ", ".join(series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}),
                                                     EXAMPLE_WIDTH) for row in examples.to_dict("records"))
         summary.warn(f"{series_that(count, 'have')} keys that differ from another series' only in letter case, "
-                     f"e.g. {named}: each was modelled apart on its own rows. If they are one series, write their "
+                     f"e.g. {named}: each was kept apart, on its own rows. If they are one series, write their "
                      "keys one way in the input")
 
 
