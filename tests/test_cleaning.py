@@ -946,7 +946,7 @@ def test_values_that_never_fall_are_noted_as_a_running_total_perhaps():
     register[[5, 17]] = register[[4, 16]]  # two days without consumption: still never falls
     assert clean_history(frame(days, register), "D", policy()).notes == [
         "values never fall over 30 values, rising at 93% of the steps: a running total (a meter's register, sales to "
-        "date) where amounts per period were meant? Modelled as it is"]
+        "date) where amounts per period were meant, or a level growing steadily? Modelled as it is"]
     once_lower = register.copy()
     once_lower[20] -= 10
     for values in (once_lower, np.full(30, 5.0), register[:19]):  # a fall; flat; too few to tell

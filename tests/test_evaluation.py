@@ -153,7 +153,7 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     wins = table.query("selected")["candidate"].value_counts()
     for candidate in CANDIDATES:
         assert f"| {candidate} | 3 | {wins.get(candidate, 0)} |" in report
-    assert "Wins: the series whose cross-validation chose that candidate, not those it did best on held out." in report
+    assert f"Wins: {evaluation.WINS_NOTE.removeprefix('wins: ')}." in report
     console = {line.split()[0]: line.split() for line in summary.note.splitlines() if line.strip()}
     assert console["selection"][:2] == ["selection", "3"] and "." in console["selection"][2]  # no wins, MASE next
     assert "| fallback_seasonal_naive | 2 |" in report

@@ -550,8 +550,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are",
         "1 series has values that never fall (their data_notes say over how many): running totals (a meter's "
-        "register, sales to date) where amounts per period were meant? The input's differences are the amounts; they "
-        "were modelled as they are",
+        "register, sales to date) where amounts per period were meant, or levels growing steadily? A running total's "
+        "differences are the amounts; they were modelled as they are",
         "1 series has a few values negative, kept (cleaning.negative_values: allow; their data_notes say how many): "
         "returns or corrections, or faults? forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 "
         "would); cleaning.negative_values: drop leaves such values out",

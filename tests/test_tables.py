@@ -343,7 +343,7 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     said = summary.format()
     assert "2 series in the input have no model of that date: not scored (new since that training" in said
     assert "2 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
-    assert "1 series in the input have a null key value: never modelled, not scored" in said
+    assert "1 series in the input has a null key value: never modelled, not scored" in said
     assert ("1 series not scored: their input is refused by a cleaning reject policy, as training would refuse it, "
             "e.g. b: 1 missing periods (cleaning.gaps = reject)") in said
     forecasts = tables.read_table(spark, config, tables.FORECASTS).toPandas()

@@ -68,7 +68,8 @@ def running_total_notes(frame: pd.DataFrame) -> list[str]:
     if len(steps) + 1 < RUNNING_TOTAL_VALUES or (steps < 0).any() or np.mean(steps > 0) < RUNNING_TOTAL_RISING:
         return []
     return [f"{RUNNING_TOTAL_NOTE} over {len(steps) + 1} values, rising at {np.mean(steps > 0):.0%} of the steps: a "
-            "running total (a meter's register, sales to date) where amounts per period were meant? Modelled as it is"]
+            "running total (a meter's register, sales to date) where amounts per period were meant, or a level "
+            "growing steadily? Modelled as it is"]
 
 
 def outlier_notes(frame: pd.DataFrame) -> list[str]:

@@ -29,7 +29,8 @@ EXTREMES = 3  # best and worst series plotted in the report
 # the summary's means of MAE, RMSE and interval width mix the series' own units
 POOLED_UNITS_NOTE = ("mae, rmse and interval_width are means of each series' own units, which the largest series "
                      "dominate; mase and smape compare across series")
-WINS_NOTE = "wins: the series whose cross-validation chose that candidate, not those it did best on held out"
+WINS_NOTE = ("wins: the series whose cross-validation chose that candidate (a fallback_ row's: those that fell back "
+             "to it), not those it did best on held out")
 
 
 def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str) -> tuple[bool, str] | None:

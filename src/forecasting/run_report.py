@@ -186,7 +186,8 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.running_totals:  # a meter's register read as kWh per interval: forecasts of the total, not the load
         summary.warn(f"{series_that(counted.running_totals, 'have')} values that never fall (their data_notes say "
                      "over how many): running totals (a meter's register, sales to date) where amounts per period "
-                     "were meant? The input's differences are the amounts; they were modelled as they are")
+                     "were meant, or levels growing steadily? A running total's differences are the amounts; they "
+                     "were modelled as they are")
     if counted.negative_kept:  # returns among sales, or a meter's fault: either widens the interval, lifts the floor
         floor = config.forecast.floor
         kept = ("forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 would); " if floor == "auto" else

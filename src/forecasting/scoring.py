@@ -27,7 +27,7 @@ from forecasting import (io, lineage, model_store, parent_run, python_worker, re
 from forecasting.cleaning import STALE_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
-from forecasting.job_summary import JobSummary, finishing, named_examples
+from forecasting.job_summary import JobSummary, agreeing, finishing, named_examples
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_report import say_stale
 from forecasting.series import FAILED, prepare_history
@@ -206,9 +206,10 @@ def _say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: s
     """Log and note what keeps some series unscored, or the input from being read as in
     training; the training run's params, which the scoring compares against."""
     if unmodelled:  # new since that training run: they need one before they can be scored
-        summary.warn(f"{unmodelled} series in the input have no model of that date: not scored (new since that "
+        have = agreeing(unmodelled, "have")
+        summary.warn(f"{unmodelled} series in the input {have} no model of that date: not scored (new since that "
                      "training, or skipped or failed then without a fallback: series_results says which)",
-                     logged=f"{unmodelled} series in the input have no model of run date {chosen} and are not scored")
+                     logged=f"{unmodelled} series in the input {have} no model of run date {chosen} and are not scored")
     trained_with = training_params(context.tracking_uri, trained_by)
     differences = cleaning_differences(config, trained_with)
     if differences:  # another config than the training's: the forecasts start elsewhere than training's would
@@ -218,7 +219,8 @@ def _say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: s
     if other_frequency:
         summary.warn(other_frequency)
     if null_key:  # training skips them too: no identity to store a model under
-        summary.warn(f"{null_key} series in the input have a null key value: never modelled, not scored")
+        summary.warn(f"{null_key} series in the input {agreeing(null_key, 'have')} a null key value: never modelled, "
+                     "not scored")
     return trained_with
 
 
