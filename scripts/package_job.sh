@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build what a cluster needs to run the jobs, into dist/:
 #   dist/forecasting.zip           the package, for spark-submit --py-files
+#   dist/jobs/*.py                 the entry points spark-submit is given (train, score, evaluate)
 #   dist/environment.tar.gz        (with --env) a relocatable virtualenv holding the
 #                                  dependencies, for clusters whose nodes lack them:
 #                                  spark-submit --archives dist/environment.tar.gz#environment
@@ -25,7 +26,7 @@ else
 fi
 
 # Spark puts .zip files on the executors' sys.path (a .whl it only copies)
-# A dirty commit gets the hash of the source as forecasting.lineage.source_digest makes it
+# A dirty commit, or none, gets the hash of the source as forecasting.lineage.source_digest makes it
 python3 - "$out/forecasting.zip" "$commit" <<'PY'
 import hashlib, sys, zipfile
 from pathlib import Path
@@ -35,11 +36,13 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as archive:
         if path.is_file() and "__pycache__" not in path.parts:
             archive.write(path, path.relative_to("src"))
             digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    if build.endswith("-dirty"):
+    if build.endswith("-dirty") or build.startswith("unknown"):  # no commit names this source exactly
         build += f", source sha256 {digest.hexdigest()[:16]}"
     archive.writestr("forecasting/BUILD", build + "\n")
 PY
 echo "built $out/forecasting.zip" >&2
+mkdir -p "$out/jobs" && cp jobs/*.py "$out/jobs/"  # a node or scheduler needs no checkout
+echo "copied the jobs into $out/jobs" >&2
 
 if [ "${1:-}" = "--env" ]; then
     work=$(mktemp -d)

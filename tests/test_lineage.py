@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,6 +58,9 @@ def test_the_package_run_from_its_zip_names_its_commit_and_unpacks_its_source(tm
     assert "forecasting.zip" in module_file  # imported from the zip, not from the checkout
     assert version == lineage.code_version()  # the commit the zip was built from, as git says here
     assert (Path(source) / "serving.py").read_text() == (ROOT / "src" / "forecasting" / "serving.py").read_text()
+    # the entry points travel beside it: a node or a scheduler runs them without a checkout
+    assert sorted(path.name for path in (tmp_path / "dist" / "jobs").iterdir()) == sorted(
+        path.name for path in (ROOT / "jobs").glob("*.py"))
 
 
 def test_the_package_run_outside_git_and_unpacked_names_its_source_by_a_hash(tmp_path):
@@ -76,6 +80,20 @@ def test_the_package_run_outside_git_and_unpacked_names_its_source_by_a_hash(tmp
         assert module_file.startswith(str(copy)) and "source sha256 " in version, version
         versions.append(version)
     assert versions[0] != versions[1]
+
+
+def test_a_zip_built_outside_git_names_its_source_by_a_hash(tmp_path):
+    """From an exported copy (git archive, a tarball): "unknown" alone named no source."""
+    copy = tmp_path / "export"
+    for part in ("src", "scripts", "jobs"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["bash", "scripts/package_job.sh"], check=True, timeout=120, cwd=copy,
+                   env={**os.environ, "DIST": str(tmp_path / "dist"), "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    with zipfile.ZipFile(tmp_path / "dist" / "forecasting.zip") as archive:
+        build = archive.read("forecasting/BUILD").decode().strip()
+    digest = lineage.source_digest(copy / "src" / "forecasting")[:16]
+    assert build == f"unknown (built outside a git checkout), source sha256 {digest}"
+    assert (tmp_path / "dist" / "jobs" / "train_forecast.py").is_file()
 
 
 def test_a_delta_input_by_path_or_by_table_name_is_read_at_the_version_it_records(spark, fast_config, tmp_path):
