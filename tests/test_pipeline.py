@@ -534,8 +534,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "for levels (balances, prices), cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
         "corrected belongs out of the input",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
-        "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
-        "dated by their first day: 7D)",
+        "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's?",
         "1 series has rows after the run's start on its run date, left out as not known yet (their data_notes say "
         "how many)",
         "1 series ends in a period still open on the run date 2024-03-31, modelled as a whole period (their "
@@ -574,6 +573,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert [line for line in by_mase.note.splitlines() if "forecast 0 throughout" in line][0].endswith(
         "(their data_notes say how much they were): series mostly of zeros, whose likeliest value is 0? For their "
         "rate instead (to replenish), recent_mean among selection.candidates, ranked by selection.metric: rmse")
+    for frequency, hint in (("W-SUN", "(weeks dated by their first day: 7D)"),
+                            ("MS", "(periods dated by their last day: ME, QE, YE; by their first: MS, QS, YS)")):
+        dated = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})  # the grid's own kind of hint
+        run_report.say_data_notes(counted, load_config(None, [f"forecast.frequency={frequency}"]), dated)
+        assert [line for line in dated.note.splitlines() if "moved to another date" in line][0].endswith(hint)
     for floor, said in (("0", "forecast.floor 0 keeps their forecasts at or above it; cleaning"),
                         ("null", "faults? cleaning")):
         floored = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})  # the floor the user set, said

@@ -158,8 +158,8 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
         summary.warn(f"{series_that(counted.shifted, 'had')} every timestamp moved to another date on the "
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
-                     "dated as that grid dates periods, not as the input. Is forecast.frequency the data's? (weeks "
-                     "dated by their first day: 7D)")
+                     "dated as that grid dates periods, not as the input. Is forecast.frequency the data's?"
+                     f"{_dating_hint(config.forecast.frequency)}")
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their "
              "offset, or in UTC") if sub_daily(config.forecast.frequency) else ""
     if counted.ahead:  # local times ahead of UTC, every morning; or rows of plans
@@ -258,6 +258,16 @@ def _forecast_stale() -> Column:
     skipped for it (cleaning.stale_after), whose notes say so too."""
     skipped = F.coalesce(F.col("reason"), F.lit("")).startswith(STALE_SKIPPED)
     return F.col("data_notes").rlike(STALE_IN_NOTES) & ~skipped
+
+
+def _dating_hint(frequency: str) -> str:
+    """How the frequencies of the grid's kind date their periods otherwise, as a hint."""
+    kind = frequency.lstrip("0123456789").upper()[:1]
+    if kind == "W":
+        return " (weeks dated by their first day: 7D)"
+    if kind in ("M", "Q", "Y"):
+        return " (periods dated by their last day: ME, QE, YE; by their first: MS, QS, YS)"
+    return ""
 
 
 def _gappy() -> Column:
