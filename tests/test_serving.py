@@ -115,6 +115,20 @@ def test_a_run_without_any_model_registers_no_version_that_could_answer_nothing(
     assert MlflowClient(summary.tracking_uri).search_registered_models("name = 'empty-forecaster'") == []
 
 
+def test_a_run_that_modelled_no_series_registers_its_fallbacks_but_leaves_the_served_alias(spark, tmp_path):
+    from mlflow import MlflowClient
+
+    _, first = train(spark, tmp_path, "tracking.registered_model=held-forecaster")
+    client = MlflowClient(first.tracking_uri)
+    assert str(client.get_model_version_by_alias("held-forecaster", "current").version) == "1"
+    # a rerun whose series are all too short to model (a mistyped min_history): fallbacks only, exit 5
+    config, second = train(spark, tmp_path, "tracking.registered_model=held-forecaster", "forecast.min_history=100")
+    assert second.counts == {"skipped": 2} and second.exits_5
+    assert ("alias @current not moved: no series was modelled (exit 5); serve version 2 by its number if meant"
+            in second.format())
+    assert str(client.get_model_version_by_alias("held-forecaster", "current").version) == "1"
+
+
 def test_the_signature_names_the_keys_with_their_types(trained):
     import mlflow.models
 

@@ -164,7 +164,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             summary.catalog = tables.register(spark, config, written)
         if config.tracking.registered_model and not evaluate:
             if counted.models:
-                summary.note += register_model(spark, config, context, summary.tables[tables.MODELS], run_date)
+                held = None if not summary.exits_5 else (
+                    "no series was modelled" if summary.nothing_modelled else
+                    "more series failed than reliability.max_failed_share")
+                summary.note += register_model(spark, config, context, summary.tables[tables.MODELS], run_date, held)
             else:  # a version that could answer no request
                 summary.note += (f"  model {config.tracking.registered_model} not registered: the run wrote no "
                                  "models (no series was modelled, and no fallback forecast any)\n")
@@ -172,8 +175,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
 
 
 def register_model(spark: SparkSession, config: JobConfig, context: tracking.RunContext, models_path: str,
-                   run_date: str) -> str:
+                   run_date: str, held: str | None = None) -> str:
     """Register the run's models for serving; the summary's line saying how it went.
+    ``held``, why the run exits 5: its version is registered, and the served alias
+    stays where it was (serving would otherwise answer with its fallbacks).
 
     Everything is written by now, so a failure is not the job's: it is logged,
     tagged on the parent run and shown in the summary, and the exit status stays
@@ -187,7 +192,9 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
             table = registration.models_table(spark, models_path, config.output.format,
                                               list(config.input.key_columns))
         version = registration.register(context, name, table, run_date, config.forecast.horizon)
-        aliased = registration.point_alias(context, name, version, run_date, table.path)
+        aliased = (registration.point_alias(context, name, version, run_date, table.path) if held is None else
+                   f"  alias @{registration.SERVED_ALIAS} not moved: {held} (exit 5); serve version {version} by "
+                   "its number if meant\n")
     except Exception as err:
         logger.exception("registering model %s failed; the run's tables are written all the same", name)
         reason = f"{type(err).__name__}: {err}"
