@@ -431,7 +431,7 @@ def test_a_last_period_still_open_is_left_out_and_forecast_with_open_period_drop
     monthly = frame(pd.date_range("2024-01-01", "2024-09-01", freq="MS"), np.arange(9.0))
     dropped = clean_history(monthly, "MS", policy(open_period="drop"), "2024-09-01")
     pd.testing.assert_frame_equal(dropped.history, monthly.iloc[:8])
-    assert dropped.notes == ["the last period 2024-09-01 is still open on the run date 2024-09-01: its 1 rows left "
+    assert dropped.notes == ["the last period 2024-09-01 is still open on the run date 2024-09-01: its 1 row left "
                              "out (cleaning.open_period: drop), forecast instead"]
     # a period over by the run date's end is no open one: kept whatever the policy
     assert clean_history(monthly, "MS", policy(open_period="drop"), "2024-09-30").history.equals(monthly)
@@ -634,7 +634,7 @@ def test_an_open_last_period_of_finer_rows_is_left_out_though_its_one_row_is_on_
     days = frame(pd.date_range("2023-01-01", "2024-03-01", freq="D"), 10.0)
     cleaned = clean_history(days, "MS", policy(), "2024-03-01", input_end="2024-03-01")
     assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
-    assert "the last period 2024-03-01 is still open on the run date 2024-03-01: its 1 rows left out" in cleaned.notes
+    assert "the last period 2024-03-01 is still open on the run date 2024-03-01: its 1 row left out" in cleaned.notes
     # quarter hours up to 10:00, hourly periods, a run at 10:05: the 10:00 hour has one reading so far
     quarters = frame(pd.date_range("2024-01-05", "2024-01-05 10:00", freq="15min"), 1.0)
     hourly = clean_history(quarters, "h", policy(), "2024-01-05", now="2024-01-05 10:05")
@@ -668,7 +668,7 @@ def test_a_period_that_begins_at_the_runs_start_or_a_day_stamped_late_is_no_row_
     assert not [note for note in weeks.notes if AHEAD_NOTE in note]
     days = frame(pd.date_range("2026-11-01 23:59", "2026-12-04 23:59", freq="D"), 5.0)  # today's row, stamped late
     late = clean_history(days, "D", policy(), "2026-12-04", now="2026-12-04 10:00")
-    assert late.notes[-1] == "the last period 2026-12-04 is still open at 2026-12-04 10:00: its 1 rows left out"
+    assert late.notes[-1] == "the last period 2026-12-04 is still open at 2026-12-04 10:00: its 1 row left out"
 
 
 def test_rows_on_scattered_days_or_several_a_period_are_aligned_not_called_shifted():

@@ -55,9 +55,11 @@ def test_targets_written_with_a_decimal_comma_are_read_when_configured(spark, fa
     # without the setting, the error says how to read a decimal comma
     with pytest.raises(InputError, match=r"not numbers \(a decimal comma, 96,5, needs input.decimal_separator: ','\)"):
         check_input(text_input(spark, rows), fast_config())
-    # but not for a thousands separator, which the setting would read a thousand times smaller
-    with pytest.raises(InputError, match=r"values that are not numbers, e.g. \['1,234'\]"):
-        check_input(text_input(spark, [("a", "x", "2024-01-01", "1,234")]), fast_config())
+    # but not for a thousands separator, which the setting would read a thousand times smaller: said so
+    for written in ("1,234", "12,345,678.90", "12.345.678"):
+        with pytest.raises(InputError, match=r"not numbers \(thousands separators, 12,345,678.90, are not read: write "
+                                             rf"the numbers without them\), e.g. \['{re.escape(written)}'\]"):
+            check_input(text_input(spark, [("a", "x", "2024-01-01", written)]), fast_config())
 
 
 def test_times_in_another_form_are_read_with_the_configured_pattern(spark, fast_config):

@@ -285,8 +285,9 @@ def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str,
                      "drop leaves it out and forecasts it")
         return frame
     dropped = "" if moved[in_last].any() else " (cleaning.open_period: drop), forecast instead"
+    rows = int(in_last.sum())
     notes.append(f"the last period {time_text(last)} is still open {when}: "
-                 f"its {int(in_last.sum())} rows left out{dropped}")
+                 f"its {rows} row{'s' if rows != 1 else ''} left out{dropped}")
     return frame[~in_last]
 
 
@@ -312,8 +313,10 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
             continue
         inside = (frame["ds"] == label).to_numpy()
         dropped |= inside
+        rows = int(inside.sum())
         notes.append(f"the {edge} period {time_text(label)} has {times[label]} distinct times, against {typical:g} in "
-                     f"its other periods: its {int(inside.sum())} rows left out, a part summed is no whole period")
+                     f"its other periods: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no "
+                     "whole period")
     return frame[~dropped]
 
 

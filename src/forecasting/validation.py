@@ -355,6 +355,8 @@ def _what_was_expected(config: JobConfig, column: str, examples: list) -> str:
                  and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
     if commas:
         return "numbers (a decimal comma, 96,5, needs input.decimal_separator: ',')"
+    if any(re.fullmatch(r"\s*[+-]?[0-9]{1,3}([,.' ][0-9]{3})+([.,][0-9]+)?\s*", str(e)) for e in examples):
+        return "numbers (thousands separators, 12,345,678.90, are not read: write the numbers without them)"
     # a text for no value (n/a, ---): a CSV reader option reads one such text as missing
     placeholder = next((str(e).strip() for e in examples if re.fullmatch(NO_VALUE_TEXT, str(e).strip())), None)
     if placeholder and source.format == "csv":
