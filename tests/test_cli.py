@@ -121,6 +121,24 @@ def test_input_and_tracking_errors_have_their_own_exit_codes(session, error, cod
     assert not warming.is_alive()
 
 
+def test_executors_that_cannot_start_python_are_a_configuration_error_naming_it(session, caplog, tmp_path):
+    # every task failed so on a local master given --archives (unpacked elsewhere), with a Java stack trace
+    failure = RuntimeError("An error occurred while calling o98.parquet.\n: org.apache.spark.SparkException: Job "
+                           "aborted due to stage failure: ... java.io.IOException: Cannot run program "
+                           '"./environment/bin/python": error=2, No such file or directory\n\tat java.base/...')
+
+    def job(spark, config):
+        raise failure
+
+    written = tmp_path / "summary.txt"
+    assert run(job, "--summary-file", str(written)) == cli.EXIT_CONFIG
+    assert ("configuration error: the executors cannot start Python './environment/bin/python' "
+            "(spark.pyspark.python)") in caplog.text
+    assert "exit code 2 (configuration error: the executors cannot start Python" in written.read_text()
+    with pytest.raises(RuntimeError, match="o98"):  # another failure stays one, with its traceback
+        run(lambda spark, config: (_ for _ in ()).throw(RuntimeError("o98 failed")))
+
+
 def test_spark_without_delta_lake_is_a_configuration_error_before_the_job_starts(monkeypatch, caplog, capsys):
     def without_delta(app_name, config):
         raise MissingDeltaError("Delta Lake is not on Spark's classpath")

@@ -210,6 +210,16 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
             return EXIT_TRACKING, None, f"tracking error: {first_line(err)}"
         # the tables are written: what the run did, with why it exits 4
         return EXIT_TRACKING, err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}"), None
+    except Exception as err:
+        program = python_worker.unstartable_python(err)
+        if program is None:
+            raise
+        # a setting, not a failure of the job's code: Spark's log above repeats it for every task
+        reason = (f"the executors cannot start Python {program!r} (spark.pyspark.python): on a local master Spark "
+                  "unpacks --archives elsewhere than the working folder (README, Running on a cluster); on a "
+                  "cluster, check the archive's name after its '#'")
+        logger.error("configuration error: %s", reason)
+        return EXIT_CONFIG, None, f"configuration error: {reason}"
     report = summary.format()
     if summary.exits_5:  # written, but a look is needed: said in the log too, where alerts are read
         logger.warning("exit code %d: %s", EXIT_TOO_MANY_FAILED,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import threading
 import zipimport
@@ -137,6 +138,13 @@ class EarlyWorkers(threading.Thread):
 
 
 _started: list[EarlyWorkers] = []
+
+
+def unstartable_python(err: BaseException) -> str | None:
+    """The Python program Spark could not start on an executor, where that is why ``err``
+    (every task failing alike) happened: a spark.pyspark.python not there; else None."""
+    found = re.search(r'Cannot run program "([^"]+)"', str(err))
+    return found.group(1) if found else None
 
 
 def start_workers_early(spark: SparkSession) -> EarlyWorkers:
