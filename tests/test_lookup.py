@@ -298,6 +298,25 @@ def test_a_series_report_shows_the_trained_forecast_where_a_scored_one_has_the_s
         "2024-03-31", "trained", [3.0])
 
 
+def test_a_series_report_says_when_another_model_won_on_the_run_date_before(monkeypatch):
+    # a near tie flipped: the forecast's change came from the switch, which the CFO's analyst had dug out by hand
+    config = load_config(None, ["input.key_columns=[store]"])
+    results = pd.DataFrame({"store": "s1", "run_date": ["2024-03-03", "2024-03-10", "2024-03-17"], "status": "ok",
+                            "child_run_id": None, "model": ["prophet", "seasonal_naive", "prophet"]})
+    paths = tables.table_paths(config)
+    by_path = {paths[tables.SERIES_RESULTS]: results, paths[tables.FORECASTS]: pd.DataFrame()}
+    monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
+    said = [line.strip() for line in lookup.format_series(lookup.series_report(config, {"store": "s1"})).splitlines()]
+    assert ("model       prophet (was seasonal_naive on 2024-03-10: a change of forecast may come from the switch)"
+            in said)
+    same = lookup.series_report(config, {"store": "s1"}, run_date="2024-03-03")  # the first: nothing before it
+    assert same.previous_model is None
+    assert "model       prophet" in lookup.format_series(same)
+    kept = results.assign(model="prophet")
+    by_path[paths[tables.SERIES_RESULTS]] = kept
+    assert lookup.series_report(config, {"store": "s1"}).previous_model is None
+
+
 def test_a_scored_forecast_from_a_model_a_rerun_replaced_says_to_score_its_date_again(monkeypatch):
     config = load_config(None, ["input.key_columns=[store]"])
     # the training of 2024-03-10 was rerun (child run c2) after the scoring of 2024-03-20 read c1's model

@@ -118,6 +118,7 @@ class SeriesReport:
     asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
     output_format: str = "delta"  # whose tables keep the replaced runs' rows
+    previous_model: tuple[str, str] | None = None  # (run date, model) of the run date before, where another model won
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
@@ -184,8 +185,11 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
             result = trained_on.iloc[-1]  # the training whose model that scoring run forecast from
 
     status, where = _child_run(config, result.get("child_run_id"))
+    before = results[results["run_date"] < result["run_date"]]
+    switched = (None if before.empty or "model" not in before or before["model"].iloc[-1] == result.get("model")
+                else (before["run_date"].iloc[-1], _text(before["model"].iloc[-1])))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
-                        run_date, _replaced_runs(config, result), config.output.format)
+                        run_date, _replaced_runs(config, result), config.output.format, switched)
 
 
 def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
@@ -299,7 +303,9 @@ def format_series(report: SeriesReport) -> str:
     rows = [
         ("status", result["status"]),
         ("reason", _text(result.get("reason"))),
-        ("model", _text(result.get("model"))),
+        ("model", _text(result.get("model")) + (f" (was {report.previous_model[1]} on {report.previous_model[0]}: "
+                                                 "a change of forecast may come from the switch)"
+                                                 if report.previous_model else "")),
         ("run date", str(result["run_date"])),
         ("run dates", f"{len(report.run_dates)}: {_dates_text(report.run_dates)} (--run-date to see another)"
          if len(report.run_dates) > 1 else "this one only"),
