@@ -185,8 +185,8 @@ def test_the_summary_and_log_name_the_series_trained_on_data_that_stop_well_befo
 
 
 def test_the_summary_counts_the_series_with_values_far_outside_the_rest(dirty):
-    assert ("1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, "
-            "or a new level? They were modelled as they are") in dirty["summary"].format()
+    assert ("1 modelled series (e.g. sentinel) has values far outside the rest (their data_notes name the farthest): "
+            "data errors, or a new level? They were modelled as they are") in dirty["summary"].format()
 
 
 def test_null_key_series_is_kept_and_reported(dirty):

@@ -23,7 +23,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import job_summary, pipeline, python_worker, run_overview, run_report, spark_training, tables, tracking
+from forecasting import (job_summary, pipeline, python_worker, run_overview, run_report, series_identity, spark_training,
+                         tables, tracking)
 from forecasting.__main__ import main as forecasting_main
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
@@ -667,8 +668,8 @@ def test_quarter_hours_left_at_the_daily_default_and_a_future_run_date_are_each_
     run_date = (today + dt.timedelta(days=365)).isoformat()
     said = pipeline.run_job(spark, config, run_date).format()
     assert f"the run date {run_date} is 365 days after today ({today} UTC)" in said
-    assert ("2 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their "
-            "data_notes say how many), 2 of them then skipped or failed (their reason says why): is "
+    assert ("2 series (e.g. m1, m2) had several rows a period merged into 'D' periods by cleaning.duplicates (sum; "
+            "their data_notes say how many), 2 of them then skipped or failed (their reason says why): is "
             "forecast.frequency 'D' the data's?") in said
     assert "    skipped: too little history 2" in said
 
@@ -682,8 +683,8 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["store"], "ds", "y",
                                             "forecast.frequency=7D", "forecast.horizon=4"))
     said = pipeline.run_job(spark, config, "2024-12-30").format()
-    assert ("2 series end in a period still open on the run date 2024-12-30, modelled as a whole period (their "
-            "data_notes name it): if those rows hold only a part of it, or values known only later (a backfill "
+    assert ("2 series (e.g. a, b) end in a period still open on the run date 2024-12-30, modelled as a whole period "
+            "(their data_notes name it): if those rows hold only a part of it, or values known only later (a backfill "
             "from files), cleaning.open_period: drop leaves them out and forecasts the period") in said
     notes = spark.read.format("delta").load(str(tmp_path / "out" / "series_results")).select("data_notes").collect()
     assert all("the last period 2024-12-30 is still open on the run date 2024-12-30" in row[0] for row in notes)
@@ -949,3 +950,22 @@ def test_series_whose_keys_differ_only_in_letter_case_are_said_to_be_modelled_ap
     run_report.say_results(spark, spark.createDataFrame(rows[:1] + rows[2:4], schema), config, context, quiet,
                            None, None)
     assert "letter case" not in quiet.note
+
+
+def test_the_summarys_count_lines_name_a_few_of_their_series(spark):
+    # an on-call's first question, which only the stale and failed lines had answered
+    sparse = "rows regularly 30 periods apart: is forecast.frequency 'D' the data's?"
+    staged = spark.createDataFrame([
+        ("ok", None, "{}", sparse, "prophet", 0.5, store, dt.datetime(2024, 1, 1, 6)) for store in ("c", "a", "d", "b")
+    ] + [("ok", None, "{}", None, "prophet", 0.5, "e", dt.datetime(2024, 1, 1))],
+        "status string, reason string, model_json string, data_notes string, model string, cv_mase double, "
+        "store string, opened timestamp")
+    counted = run_report.status_counts(staged, ["store", "opened"])
+    # the first and last by key, a time key as the tasks name it
+    assert counted.examples["sparse"] == ["a/2024-01-01 06:00:00", "d/2024-01-01 06:00:00"]
+    assert series_identity.key_text(pd.Timestamp("2024-01-01 06:00")) == "2024-01-01 06:00:00"
+    said = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, []), said)
+    assert said.note.strip().startswith("4 series (e.g. a/2024-01-01 06:00:00, d/2024-01-01 06:00:00) have rows "
+                                        "regularly several periods apart")
+    assert run_report.status_counts(staged).examples == {}  # without keys, as the counts' own tests give them

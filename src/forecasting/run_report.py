@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -50,7 +50,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     should look at: stale, sparse and outlying series, the changes since the earlier
     run date and how its forecasts did, the overview picture, untracked series."""
     with job_description(spark, "count the series by status"):
-        counted = status_counts(staged)
+        counted = status_counts(staged, list(config.input.key_columns))
     summary.counts, summary.untracked = counted.statuses, counted.untracked
     keys = list(config.input.key_columns)
     fallbacks = counted.models - counted.statuses.get(OK, 0)
@@ -124,14 +124,14 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
     days of the week without rows, values far outside the rest, last values far outside
     the recent range."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
-        summary.warn(f"{series_that(counted.sparse, 'have')} rows regularly several periods apart (their data_notes "
+        summary.warn(f"{_counted(counted, 'sparse', 'have')} rows regularly several periods apart (their data_notes "
                      f"say how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
     if counted.gappy:  # an ERP writes no row for a week without sales: a history of lumps, or too short to model
-        summary.warn(f"{series_that(counted.gappy, 'have')} no row in a fifth of their periods or more, left out "
+        summary.warn(f"{_counted(counted, 'gappy', 'have')} no row in a fifth of their periods or more, left out "
                      "(cleaning.gaps: keep; their data_notes say how many): where no row means nothing happened "
                      "(no sales), cleaning.gaps: zero counts those periods as 0, and a series' history spans them")
     if counted.merged:  # data finer than the frequency: merged as meant, or the frequency left at its default
-        merged = (f"{series_that(counted.merged, 'had')} several rows a period merged into "
+        merged = (f"{_counted(counted, 'merged', 'had')} several rows a period merged into "
                   f"{config.forecast.frequency!r} periods by cleaning.duplicates ({config.cleaning.duplicates}; their "
                   "data_notes say how many)")
         if counted.merged_not_ok:
@@ -140,11 +140,11 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         else:
             summary.inform(merged)
     if counted.clock_changes:  # local times: two hours' load added into one, every autumn
-        summary.warn(f"{series_that(counted.clock_changes, 'have')} {CLOCK_CHANGE_NOTE} (their data_notes name it), "
+        summary.warn(f"{_counted(counted, 'clock_changes', 'have')} {CLOCK_CHANGE_NOTE} (their data_notes name it), "
                      f"merged by cleaning.duplicates ({config.cleaning.duplicates}): local times? Times with their UTC "
                      "offset, or in UTC, keep both hours apart")
     if counted.repeated:  # a file read twice, exports that overlap: values doubled without a word
-        summary.warn(f"{series_that(counted.repeated, 'have')} {REPEATED_NOTE} (the same time and value) that "
+        summary.warn(f"{_counted(counted, 'repeated', 'have')} {REPEATED_NOTE} (the same time and value) that "
                      "cleaning.duplicates sum added up (their data_notes say how many): an input read twice, or "
                      "exports that overlap? cleaning.duplicates: last keeps one of each")
     if counted.other_duplicates:  # a correction row beside the value it corrects: summed, both counted
@@ -153,38 +153,38 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
                  "cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again corrected "
                  "belongs out of the input"
                  if config.cleaning.duplicates == "sum" else "")
-        summary.warn(f"{series_that(counted.other_duplicates, 'have')} {OTHER_VALUES_NOTE}, merged "
+        summary.warn(f"{_counted(counted, 'other_duplicates', 'have')} {OTHER_VALUES_NOTE}, merged "
                      f"by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many){added}")
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
-        summary.warn(f"{series_that(counted.shifted, 'had')} every timestamp moved to another date on the "
+        summary.warn(f"{_counted(counted, 'shifted', 'had')} every timestamp moved to another date on the "
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
                      "dated as that grid dates periods, not as the input. Is forecast.frequency the data's?"
                      f"{_dating_hint(config.forecast.frequency)}")
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their "
              "offset, or in UTC") if sub_daily(config.forecast.frequency) else ""
     if counted.ahead:  # local times ahead of UTC, every morning; or rows of plans
-        summary.warn(f"{series_that(counted.ahead, 'have')} rows {AHEAD_NOTE} on its run date, left out as not "
+        summary.warn(f"{_counted(counted, 'ahead', 'have')} rows {AHEAD_NOTE} on its run date, left out as not "
                      f"known yet (their data_notes say how many){local}")
     if counted.open_kept:  # a partial last period modelled as a whole one: only the input knows
-        summary.warn(f"{series_that(counted.open_kept, 'end')} in a period still open on the run date "
+        summary.warn(f"{_counted(counted, 'open_kept', 'end')} in a period still open on the run date "
                      f"{summary.run_date}, modelled as a whole period (their data_notes name it): if those rows hold "
                      "only a part of it, or values known only later (a backfill from files), cleaning.open_period: "
                      f"drop leaves them out and forecasts the period{local}")
     if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
-        several = (f"{series_that(counted.several_series, 'have')} the same number of {SEVERAL_SERIES_NOTE}, merged by "
+        several = (f"{_counted(counted, 'several_series', 'have')} the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
                    "several series under one key (a column that tells them apart belongs in input.key_columns)?")
         summary.inform(several)
     if counted.no_weekday:  # business days read as daily: weekend forecasts from a cycle fitted without them
-        summary.warn(f"{series_that(counted.no_weekday, 'have')} no row on some days of the week in their "
+        summary.warn(f"{_counted(counted, 'no_weekday', 'have')} no row on some days of the week in their "
                      f"{NO_WEEKDAY_NOTE} (their data_notes name them), yet {config.forecast.frequency!r} forecasts "
                      "every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
                      "(cleaning.gaps: zero)?")
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
-        summary.warn(f"{series_that(counted.outlying, 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
+        summary.warn(f"{_counted(counted, 'outlying', 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
                      "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
     if counted.running_totals:  # a meter's register read as kWh per interval: forecasts of the total, not the load
-        summary.warn(f"{series_that(counted.running_totals, 'have')} values that never fall (their data_notes say "
+        summary.warn(f"{_counted(counted, 'running_totals', 'have')} values that never fall (their data_notes say "
                      "over how many): running totals (a meter's register, sales to date) where amounts per period "
                      "were meant, or levels growing steadily? A running total's differences are the amounts; they "
                      "were modelled as they are")
@@ -192,27 +192,27 @@ def say_data_notes(counted: StagedCounts, config: JobConfig, summary: JobSummary
         floor = config.forecast.floor
         kept = ("forecast.floor auto sets no floor at 0 for them (forecast.floor: 0 would); " if floor == "auto" else
                 f"forecast.floor {floor:g} keeps their forecasts at or above it; " if floor is not None else "")
-        summary.warn(f"{series_that(counted.negative_kept, 'have')} a few {NEGATIVE_KEPT_NOTE} "
+        summary.warn(f"{_counted(counted, 'negative_kept', 'have')} a few {NEGATIVE_KEPT_NOTE} "
                      "(cleaning.negative_values: allow; their data_notes say how many): returns or corrections, or "
                      f"faults? {kept}cleaning.negative_values: drop leaves such values out")
     if counted.zero_runs:  # an outage going on, a feed that stopped: the forecasts start from zero
-        summary.warn(f"{series_that(counted.zero_runs, 'end')} in a run of zeros where their history has nearly "
+        summary.warn(f"{_counted(counted, 'zero_runs', 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
     if counted.retried:  # a Python worker that died (out of memory?): the retry hid it from the counts
-        summary.warn(f"{series_that(counted.retried, 'were')} trained again in a retry of their Spark task, an earlier "
+        summary.warn(f"{_counted(counted, 'retried', 'were')} trained again in a retry of their Spark task, an earlier "
                      "attempt having failed (a Python worker that died: out of memory? Spark's log above says why): "
                      "their results are the retry's")
     if counted.zero_forecasts:  # low counts ranked by sMAPE: a forecast of nothing where something comes
         by_smape = (config.selection.metric or config.tuning.metric) == "smape"
-        summary.warn(f"{series_that(counted.zero_forecasts, 'are', 'modelled series')} {ZERO_FORECAST_NOTE}, though "
+        summary.warn(f"{_counted(counted, 'zero_forecasts', 'are', 'modelled series')} {ZERO_FORECAST_NOTE}, though "
                      "their recent values are not (their data_notes say how much they were)"
                      + (": ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: "
                         "mase ranks by the scale of each series' changes" if by_smape else
                         ": series mostly of zeros, whose likeliest value is 0? For their rate instead (to "
                         "replenish), recent_mean among selection.candidates, ranked by selection.metric: rmse"))
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
-        summary.warn(f"{series_that(counted.breaks, 'end')} in values {BREAK_NOTE} of their history (their "
+        summary.warn(f"{_counted(counted, 'breaks', 'end')} in values {BREAK_NOTE} of their history (their "
                      "data_notes name them): a break in the data (a stock split, a new unit), or values to check? They "
                      "were modelled as they are")
 
@@ -247,6 +247,14 @@ class StagedCounts:
     zero_forecasts: int
     fail_series_named: int  # the series reliability.fail_series names, failed or skipped before it could be
     retried: int  # trained in a retry of their task
+    examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
+
+
+def _counted(counted: StagedCounts, name: str, verb: str, kind: str = "series") -> str:
+    """A summary line's start for the series meeting condition ``name``, a few of them named:
+    "2 series (e.g. north/bread, south/tea) have"."""
+    count, named = getattr(counted, name), counted.examples.get(name)
+    return series_that(count, verb, f"{kind} (e.g. {', '.join(named)})" if named else kind)
 
 
 def _noted(note: str):
@@ -314,12 +322,20 @@ def counted_conditions() -> dict[str, Column]:
 REASON_KIND = r"^(?:[0-9]+ )?([^:;(\['\"]*)"
 
 
-def status_counts(staged: DataFrame) -> StagedCounts:
+def status_counts(staged: DataFrame, keys: list[str] = ()) -> StagedCounts:
+    """StagedCounts of ``staged``, with a few series of each condition met named by their
+    ``keys``, in the same pass (no keys: none named)."""
     mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
+    # a time key as text, as the tasks name it (collect() would give it in the driver's time zone)
+    named = F.struct(*[F.col(k).cast("string").alias(k) if isinstance(staged.schema[k].dataType, (
+        T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys]) if keys else None
+    # the first and last by key: bounded, where a list of every series meeting a condition would not be
+    examples = [bound(F.when(condition, named)).alias(f"_{bound.__name__}_{name}")
+                for name, condition in counted_conditions().items() for bound in (F.min, F.max)] if keys else []
     counted = staged.groupBy("status", "model", mase_bin).agg(
         F.count(F.lit(1)).alias("n"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
-        *(F.count_if(condition).alias(name) for name, condition in counted_conditions().items()))
+        *(F.count_if(condition).alias(name) for name, condition in counted_conditions().items()), *examples)
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -327,7 +343,11 @@ def status_counts(staged: DataFrame) -> StagedCounts:
     overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
                                      noted=sum(row["noted"] for row in rows))
     totals = {name: sum(row[name] for row in rows) for name in counted_conditions()}
-    return StagedCounts(statuses, overview, **totals)
+    named_by = {name: sorted({series_identity.series_id(row[f"_{bound}_{name}"].asDict()) for row in rows
+                              for bound in ("min", "max") if row[f"_{bound}_{name}"] is not None})
+                for name in counted_conditions()} if keys else {}
+    return StagedCounts(statuses, overview, **totals, examples={name: ids[:validation.EXAMPLES]
+                                                                for name, ids in named_by.items() if ids})
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
@@ -366,14 +386,12 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
     identified = staged.where(reduce(lambda a, b: a & b, [F.col(k).isNotNull() for k in keys]))  # null: skipped
     alike = identified.select(*keys, F.count(F.lit(1)).over(Window.partitionBy(*folded)).alias("_alike"),
                               *[column.alias(f"_folded_{i}") for i, column in enumerate(folded)]).where("_alike > 1")
-    counted = alike.select(*keys, *[f"_folded_{i}" for i in range(len(keys))],
-                           F.count(F.lit(1)).over(Window.partitionBy(F.lit(0))).alias("_count"))
     with job_description(staged.sparkSession, "find the series whose keys differ only in letter case"):
         # through pandas, as named_examples: collect() would give a time key in the driver's time zone
-        examples = counted.orderBy(*[f"_folded_{i}" for i in range(len(keys))], *keys).limit(
+        examples = alike.orderBy(*[f"_folded_{i}" for i in range(len(keys))], *keys).limit(
             2 * validation.EXAMPLES).toPandas()  # alike ones side by side: pairs, mostly
-    if len(examples):
-        count = int(examples["_count"].iloc[0])
+        count = alike.count() if len(examples) else 0  # a second job only where there are any
+    if count:
         named = ", ".join(series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}),
                                                     EXAMPLE_WIDTH) for row in examples.to_dict("records"))
         summary.warn(f"{series_that(count, 'have')} keys that differ from another series' only in letter case, "
