@@ -241,7 +241,7 @@ def test_values_far_outside_the_rest_are_noted_not_changed():
     cleaned = clean_history(frame(days, values.tolist()), "D", policy())
     assert cleaned.notes == ["1 of 60 values negative, kept (cleaning.negative_values: allow)",
                              "2 values far outside the rest (over 100 times the width of the middle 90% of the "
-                             "values beyond it), the farthest 1e+12 at 2024-01-13: data errors, or a new level? "
+                             "values beyond it), the farthest 1,000,000,000,000 at 2024-01-13: data errors, or a new level? "
                              "Modelled as they are"]
     np.testing.assert_array_equal(cleaned.history["y"], values)
     # what real series hold: a sale day at ten times the usual, a season's peak, a sparse series' spikes
@@ -954,3 +954,12 @@ def test_values_that_never_fall_are_noted_as_a_running_total_perhaps():
                     if RUNNING_TOTAL_NOTE in note]
     steps = np.r_[0.0, np.tile([3.0, 3.0, 3.0, 0.0, 0.0], 6)][:30]  # rising at under 80% of the steps: not said
     assert not clean_history(frame(days, 100 + np.cumsum(steps)), "D", policy()).notes
+
+
+def test_values_in_notes_are_written_in_grouped_digits_from_a_million_so_a_placeholder_reads_as_one():
+    from forecasting.cleaning_notes import value_text
+
+    assert value_text(9999999999.99) == "9,999,999,999.99"  # 1e+10 hid the placeholder
+    assert value_text(-2149115.33) == "-2,149,115.33" and value_text(3717740.0) == "3,717,740"
+    assert value_text(92.80651) == "92.8065" and value_text(0.00012345) == "0.00012345"
+    assert value_text(1e20) == "1e+20" and value_text(999999.5) == "999,999.5"  # not 1e+06

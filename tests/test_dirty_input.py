@@ -157,7 +157,7 @@ def test_unusable_series_say_why(dirty, store, status, reason):
         ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),
         # noted, not changed: a placeholder for a missing value is the input's to mend
         ("sentinel", "1 value far outside the rest (over 100 times the width of the middle 90% of the values "
-                        "beyond it), the farthest 999999 at 2024-01-31: data errors, or a new level? Modelled as "
+                        "beyond it), the farthest 999,999 at 2024-01-31: data errors, or a new level? Modelled as "
                         "they are"),
     ],
 )

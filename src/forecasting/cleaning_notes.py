@@ -61,6 +61,15 @@ def negative_notes(frame: pd.DataFrame) -> list[str]:
     return [f"{negative} of {len(frame)} {NEGATIVE_KEPT_NOTE} (cleaning.negative_values: allow)"]
 
 
+def value_text(value: float) -> str:
+    """A value as a note shows it: from 100,000 up in digits grouped by thousands (a
+    placeholder such as 9,999,999,999.99 reads as one, where 1e+10 did not), else to six
+    significant digits."""
+    if 1e5 <= abs(value) < 1e15:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.6g}"
+
+
 def running_total_notes(frame: pd.DataFrame) -> list[str]:
     """A note where a series' values never fall and rise at most steps: a running total?"""
     values = frame["y"].to_numpy()
@@ -88,7 +97,7 @@ def outlier_notes(frame: pd.DataFrame) -> list[str]:
         return []
     farthest = int(np.argmax(reach))
     return [f"{far} {'value' if far == 1 else 'values'} {OUTLIER_NOTE} (over {OUTLIER_REACH} times the width of the "
-            f"middle 90% of the values beyond it), the farthest {values[farthest]:.6g} at "
+            f"middle 90% of the values beyond it), the farthest {value_text(values[farthest])} at "
             f"{time_text(frame['ds'].iloc[farthest])}: data errors, or a new level? Modelled as they are"]
 
 
@@ -156,10 +165,11 @@ def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
         if not width > 0 or np.mean(before == np.median(before)) > 0.5:  # flat, or mostly zeros between sales
             continue
         if (tail > high + width).all() or (tail < low - width).all():
-            which = (f"the last value, {tail[0]:.6g} at {time_text(frame['ds'].iloc[-1])}, is" if last == 1 else
-                     f"the last {last} values, from {tail[0]:.6g} at {time_text(frame['ds'].iloc[-last])}, are")
-            return [f"{which} {BREAK_NOTE} ({low:.6g} to {high:.6g} in the {window} values before): a break "
-                    "in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
+            first = value_text(tail[0])
+            which = (f"the last value, {first} at {time_text(frame['ds'].iloc[-1])}, is" if last == 1 else
+                     f"the last {last} values, from {first} at {time_text(frame['ds'].iloc[-last])}, are")
+            return [f"{which} {BREAK_NOTE} ({value_text(low)} to {value_text(high)} in the {window} values before): "
+                    "a break in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
                     "Modelled as it is"]
     return []
 
