@@ -151,7 +151,7 @@ def test_unusable_series_say_why(dirty, store, status, reason):
         ("nan-and-inf", "8 missing or infinite values dropped; 7 of 59 periods missing, left out"),
         ("duplicates", "3 duplicate timestamps merged (sum); 3 rows repeated exactly (the same time and value as "
                        "another), added up: the same rows read twice?"),
-        ("gaps", "5 of 60 periods missing, left out"),
+        ("gaps", "5 of 60 periods missing, left out, the longest 5 from 2024-01-21"),  # an outage: when
         ("off-grid", "1 timestamps aligned to the 'D' grid"),
         # the run date reaches each series' task: its forecast would start in the past
         ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),

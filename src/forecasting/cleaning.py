@@ -206,7 +206,7 @@ def clean_history(
             return _reject(result, f"{gaps} missing periods", "gaps")
         clocks = skipped_hours(grid.delete(filled), len(grid)) if sub_daily(frequency) else ""
         if policy.gaps == "keep":
-            result.notes.append(f"{gaps} of {len(grid)} {GAPS_KEPT_NOTE}{clocks}")
+            result.notes.append(f"{gaps} of {len(grid)} {GAPS_KEPT_NOTE}{_longest_gap(grid, filled)}{clocks}")
         else:
             frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
             frame = frame.rename_axis("ds").reset_index()
@@ -369,6 +369,15 @@ def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig,
     counted = (f" (the zeros cleaning.gaps filled after it not counted: over twice its longest run of zeros before, "
                f"{silence} periods)" if zeros else "")
     return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{counted}"
+
+
+def _longest_gap(grid: pd.DatetimeIndex, filled: np.ndarray) -> str:
+    """When the longest run of missing periods was, where it is several (an outage)."""
+    missing = np.diff(filled) - 1
+    if not len(missing) or missing.max() < 2:
+        return ""
+    at = int(np.argmax(missing))
+    return f", the longest {int(missing[at])} from {time_text(grid[filled[at] + 1])}"
 
 
 def _longest_zero_run(values: np.ndarray) -> int:
