@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
 from forecasting import (job_summary, pipeline, python_worker, run_overview, run_report, series_identity, spark_training,
-                         tables, tracking)
+                         staged_counts, tables, tracking)
 from forecasting.__main__ import main as forecasting_main
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
@@ -509,7 +509,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
            "prophet", 0.5) for history, frequency in ((weekly_with_gaps(41), "W-SUN"), (weekly_with_gaps(50), "D"))],
         ("ok", None, "{}", "values never fall over 30 values, rising at 93% of the steps: ...", "drift", 0.1),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
-    counted = run_report.status_counts(staged)
+    counted = staged_counts.status_counts(staged)
     assert counted.gappy == 2
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
@@ -590,25 +590,25 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series has times given more than once with other values, merged by cleaning.duplicates (last; their "
         "data_notes say how many)"]  # the advice is for a sum
     staged = staged.limit(6)
-    counted = run_report.status_counts(staged)
+    counted = staged_counts.status_counts(staged)
     assert counted.statuses == {"ok": 3, "failed": 1, "skipped": 2} and counted.untracked == 2
     assert counted.models == 5  # the first skipped series had no fallback forecast
     assert counted.stale == 2  # cleaning's note, first or after another; not the words inside another note
     assert counted.sparse == 1  # said once for the run: is forecast.frequency the data's?
     assert counted.outlying == 1  # as is a count of the modelled series with values far outside the rest
     assert counted.merged == 1 and counted.merged_not_ok == 0  # and of those with several rows a period merged
-    kinds = run_report.reason_kinds(staged)
+    kinds = staged_counts.reason_kinds(staged)
     assert kinds == {"skipped": [("too little history", 2)], "failed": [("ValueError", 1)]}
     # a leading count is not part of the kind, and the summary shows the commonest few
     many = spark.createDataFrame([("skipped", f"{n} missing periods") for n in (3, 12)]
                                  + [("failed", f"Error{k}: x") for k in range(7)], "status string, reason string")
-    assert run_report.reason_kinds(many)["skipped"] == [("missing periods", 2)]
+    assert staged_counts.reason_kinds(many)["skipped"] == [("missing periods", 2)]
     countries = spark.createDataFrame([("skipped", f"no holidays known for country '{c}' (key column country, ...)")
                                        for c in ("ZZ", "QQ")] + [("skipped", "null key in ['shop']: no identity")],
                                       "status string, reason string")
-    assert run_report.reason_kinds(countries)["skipped"] == [("no holidays known for country", 2), ("null key in", 1)]
+    assert staged_counts.reason_kinds(countries)["skipped"] == [("no holidays known for country", 2), ("null key in", 1)]
     shown = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 7},
-                                   reason_kinds=run_report.reason_kinds(many)).format()
+                                   reason_kinds=staged_counts.reason_kinds(many)).format()
     assert "    failed: Error0 1; Error1 1; Error2 1; Error3 1; Error4 1; 2 other reasons" in shown
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked, reason_kinds=kinds)
@@ -645,7 +645,7 @@ def test_the_overviews_cv_mase_bins_hold_each_modelled_series_once_and_its_worst
     staged = spark.createDataFrame(
         [("ok", "prophet", value, f"s{i}") for i, value in enumerate(values)] + [("failed", "naive", 5.0, "f")],
         "status string, model string, cv_mase double, store string")
-    counted = run_report.status_counts(staged.withColumns(
+    counted = staged_counts.status_counts(staged.withColumns(
         {"reason": F.lit(None).cast("string"), "model_json": F.lit("{}"), "data_notes": F.lit(None).cast("string")}))
     edges = run_overview.MASE_EDGES
     expected = [0] * (len(edges) + 1)
@@ -839,8 +839,8 @@ def test_series_skipped_by_stale_after_are_not_counted_as_forecast_from_old_data
         ("ok", None, "{}", note, "prophet", 0.8),
         ("skipped", f"{STALE_SKIPPED} (20 periods): {note}", None, note, None, None),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
-    assert run_report.status_counts(staged).stale == 1
-    assert run_report.reason_kinds(staged) == {"skipped": [(STALE_SKIPPED, 1)]}  # one kind, whatever the dates
+    assert staged_counts.status_counts(staged).stale == 1
+    assert staged_counts.reason_kinds(staged) == {"skipped": [(STALE_SKIPPED, 1)]}  # one kind, whatever the dates
 
 
 def test_a_run_says_which_periods_it_left_out_as_unsettled():
@@ -960,7 +960,7 @@ def test_the_summarys_count_lines_name_a_few_of_their_series(spark):
     ] + [("ok", None, "{}", None, "prophet", 0.5, "e", dt.datetime(2024, 1, 1))],
         "status string, reason string, model_json string, data_notes string, model string, cv_mase double, "
         "store string, opened timestamp")
-    counted = run_report.status_counts(staged, ["store", "opened"])
+    counted = staged_counts.status_counts(staged, ["store", "opened"])
     # the first and last by key, a time key as the tasks name it
     assert counted.examples["sparse"] == ["a/2024-01-01 06:00:00", "d/2024-01-01 06:00:00"]
     assert series_identity.key_text(pd.Timestamp("2024-01-01 06:00")) == "2024-01-01 06:00:00"
@@ -968,4 +968,4 @@ def test_the_summarys_count_lines_name_a_few_of_their_series(spark):
     run_report.say_data_notes(counted, load_config(None, []), said)
     assert said.note.strip().startswith("4 series (e.g. a/2024-01-01 06:00:00, d/2024-01-01 06:00:00) have rows "
                                         "regularly several periods apart")
-    assert run_report.status_counts(staged).examples == {}  # without keys, as the counts' own tests give them
+    assert staged_counts.status_counts(staged).examples == {}  # without keys, as the counts' own tests give them

@@ -1,0 +1,153 @@
+"""The staged results counted for a run's summary in one pass: the series per status
+and per model, and how many meet each condition worth a line of the summary (a cleaning
+note in their data_notes, mostly), a few of them named; and the kinds of reason of those
+not ok. run_report says what these counts mean.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from forecasting import run_overview, series_identity, spark_training, validation
+from forecasting.cleaning import (AHEAD_NOTE, GAPS_KEPT_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
+                                  STALE_NOTE, STALE_SKIPPED)
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
+                                        OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
+                                        SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+from forecasting.series import OK, ZERO_FORECAST_NOTE
+
+# cleaning's note, among a series' data_notes, that its data stop well before the run date
+STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
+
+
+@dataclass
+class StagedCounts:
+    """What the job's end says of the staged results: the series per status, the picture
+    of them its overview draws (per status, model and CV MASE bin), and how many series
+    meet each of counted_conditions()."""
+    statuses: dict[str, int]
+    overview: run_overview.Overview
+    untracked: int  # no child run: tracking failed for them
+    models: int  # a model stored (modelled, or forecast by the fallback)
+    stale: int
+    sparse: int
+    gappy: int
+    outlying: int
+    running_totals: int
+    merged: int
+    merged_not_ok: int
+    shifted: int
+    open_kept: int
+    repeated: int
+    several_series: int
+    other_duplicates: int
+    no_weekday: int
+    breaks: int
+    clock_changes: int
+    ahead: int
+    negative_kept: int
+    zero_runs: int
+    zero_forecasts: int
+    fail_series_named: int  # the series reliability.fail_series names, failed or skipped before it could be
+    retried: int  # trained in a retry of their task
+    examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
+
+
+def _noted(note: str):
+    return F.col("data_notes").contains(note)
+
+
+def forecast_stale() -> Column:
+    """A series forecast from data that stop well before the run date: noted so, and not
+    skipped for it (cleaning.stale_after), whose notes say so too."""
+    skipped = F.coalesce(F.col("reason"), F.lit("")).startswith(STALE_SKIPPED)
+    return F.col("data_notes").rlike(STALE_IN_NOTES) & ~skipped
+
+
+def _gappy() -> Column:
+    """A series a fifth or more of whose span's periods have no row, left out (cleaning.gaps:
+    keep); not days of the week without rows, nor rows regularly several periods apart
+    (monthly totals read as daily), which lines of their own ask about."""
+    missing, span = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {GAPS_KEPT_NOTE}", i) for i in (1, 2))
+    return ((missing != "") & (5 * missing.cast("long") >= span.cast("long")) & ~_noted(NO_WEEKDAY_NOTE)
+            & ~_noted(SPARSE_NOTE))
+
+
+def counted_conditions() -> dict[str, Column]:
+    """StagedCounts' counts of series, each by the condition a series' staged row meets:
+    its data_notes holding a cleaning note, mostly. A function, as a column needs Spark."""
+    return {
+        "untracked": F.col("reason").contains(spark_training.TRACKING_FAILED),
+        "models": F.col("model_json").isNotNull(),
+        "stale": forecast_stale(),  # data stop well before the run date
+        "sparse": _noted(SPARSE_NOTE),  # rows several periods apart
+        "gappy": _gappy(),  # a fifth of the periods or more without a row, left out
+        "outlying": (F.col("status") == OK) & _noted(OUTLIER_NOTE),  # modelled, with values far outside the rest
+        "running_totals": _noted(RUNNING_TOTAL_NOTE),  # values that never fall: a meter's register?
+        "merged": _noted(MERGED_NOTE),  # several rows a period merged
+        "merged_not_ok": (F.col("status") != OK) & _noted(MERGED_NOTE),  # of them, skipped or failed
+        "shifted": _noted(SHIFTED_NOTE),  # every row moved to another date
+        "open_kept": _noted(OPEN_KEPT_NOTE),  # a last period still open on the run date kept
+        "repeated": _noted(REPEATED_NOTE),  # rows repeated exactly and summed
+        "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
+        "other_duplicates": _noted(OTHER_VALUES_NOTE),  # times given again with other values, merged
+        "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
+        "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
+        "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
+        "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
+        "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
+        "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
+        "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
+        "fail_series_named": _noted(spark_training.FAIL_SERIES_NOTE),
+        "retried": _noted(spark_training.RETRIED_NOTE),
+    }
+
+
+# a reason's kind: its words before a colon, semicolon, bracket or quoted value, a leading count
+# left out ("no holidays known for country 'ZZ'" is one kind whatever the country)
+REASON_KIND = r"^(?:[0-9]+ )?([^:;(\['\"]*)"
+
+
+def status_counts(staged: DataFrame, keys: list[str] = ()) -> StagedCounts:
+    """StagedCounts of ``staged``, with a few series of each condition met named by their
+    ``keys``, in the same pass (no keys: none named)."""
+    mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
+    # a time key as text, as the tasks name it (collect() would give it in the driver's time zone)
+    named = F.struct(*[F.col(k).cast("string").alias(k) if isinstance(staged.schema[k].dataType, (
+        T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys]) if keys else None
+    # the first and last by key: bounded, where a list of every series meeting a condition would not be
+    conditions = counted_conditions()
+    examples = [bound(F.when(condition, named)).alias(f"_{bound.__name__}_{name}")
+                for name, condition in conditions.items() for bound in (F.min, F.max)] if keys else []
+    counted = staged.groupBy("status", "model", mase_bin).agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
+        *(F.count_if(condition).alias(name) for name, condition in conditions.items()), *examples)
+    rows = counted.collect()
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
+    overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
+                                     noted=sum(row["noted"] for row in rows))
+    totals = {name: sum(row[name] for row in rows) for name in conditions}
+    named_by = {name: sorted({series_identity.series_id(row[f"_{bound}_{name}"].asDict()) for row in rows
+                              for bound in ("min", "max") if row[f"_{bound}_{name}"] is not None})
+                for name in conditions} if keys else {}
+    return StagedCounts(statuses, overview, **totals, examples={name: ids[:validation.EXAMPLES]
+                                                                for name, ids in named_by.items() if ids})
+
+
+def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
+    """Per status other than ok, how many series gave each kind of reason, most first: a
+    reason's words before its first colon, semicolon, bracket or quote, without a leading
+    count ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError")."""
+    kind = F.trim(F.regexp_extract(F.coalesce(F.col("reason"), F.lit("no reason")), REASON_KIND, 1))
+    rows = staged.where(F.col("status") != OK).groupBy("status", kind.alias("kind")).count().collect()
+    kinds: dict[str, list[tuple[str, int]]] = {}
+    for row in sorted(rows, key=lambda row: (-row["count"], row["kind"])):
+        kinds.setdefault(row["status"], []).append((row["kind"] or "no reason", row["count"]))
+    return kinds
