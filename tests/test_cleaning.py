@@ -8,11 +8,12 @@ import pytest
 
 from conftest import daily_series
 from forecasting import baselines
-from forecasting.cleaning import AHEAD_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, clean_history
+from forecasting.cleaning import SHIFTED_NOTE, clean_history
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE,
                                         REPEATED_NOTE, RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
+from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE
 from forecasting.series import prepare_history
 
 
@@ -441,7 +442,7 @@ def test_a_last_period_still_open_is_left_out_and_forecast_with_open_period_drop
 
 
 def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_skipped_so():
-    from forecasting.cleaning import STALE_SKIPPED
+    from forecasting.run_date_cut import STALE_SKIPPED
 
     history = daily_rows("2023-12-01", "2024-01-10")  # a unit closed on 10 January: 21 days behind on the 31st
     cleaned = clean_history(history, "D", policy(stale_after=20), "2024-01-31")

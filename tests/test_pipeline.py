@@ -832,7 +832,7 @@ def test_python_workers_are_started_with_the_training_modules_and_kept_for_the_t
 
 
 def test_series_skipped_by_stale_after_are_not_counted_as_forecast_from_old_data(spark):
-    from forecasting.cleaning import STALE_SKIPPED
+    from forecasting.run_date_cut import STALE_SKIPPED
 
     note = "last observation 2024-01-10, 21 periods before the run date 2024-01-31"
     staged = spark.createDataFrame([

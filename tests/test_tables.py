@@ -818,7 +818,7 @@ def test_a_parquet_scoring_slice_leaves_the_trained_forecasts_of_its_date(spark,
 
 
 def test_a_scoring_run_rejects_a_series_stale_after_refuses_and_scores_after_unsettled_periods(fast_config):
-    from forecasting.cleaning import STALE_SKIPPED
+    from forecasting.run_date_cut import STALE_SKIPPED
 
     history = daily_series(10).assign(frequency="D")  # 2024-01-01 to 2024-01-10
     stale = fast_config("input.key_columns=[shop]", "cleaning.stale_after=5")

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from forecasting.baselines import season_length
 from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
                                         running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
-from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, periods_between,
-                                 sub_daily, time_text)
+from forecasting.periods import align_to_grid, end_of_day, known_until, period_end, sub_daily, time_text
+from forecasting.run_date_cut import (STALE_SKIPPED, settled_until, up_to_run_date, without_open_period,
+                                      without_rows_ahead)
 
 
 @dataclass
@@ -27,10 +27,6 @@ class Cleaned:
     refused_by: str | None = None  # the cleaning policy whose reject refused it, if one did
 
 
-# How the note on a history that stopped well before the run date starts (scoring looks for it)
-STALE_NOTE = "last observation "
-# the reason of a series skipped by cleaning.stale_after (its kind in the summary: up to the bracket)
-STALE_SKIPPED = "data stop longer before the run date than cleaning.stale_after"
 # After "N of M": the periods of a series' span without a row, which cleaning.gaps: keep leaves out
 GAPS_KEPT_NOTE = "periods missing, left out"
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
@@ -46,15 +42,9 @@ DUPLICATES_NOTE = "duplicate timestamps merged"
 # its Sunday), so that the forecasts are dated otherwise than the input
 SHIFTED_NOTE = "timestamps moved to other dates"
 MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its periods
-# A last period still open on the run date whose row was already on the grid: kept, since only
-# the input knows whether it holds the whole period (a week's sales summed on its Monday so far?)
-OPEN_KEPT_NOTE = "kept as the whole period's"
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
-# Rows timed after the run's start on its run date: not known yet, by the clock the job reads
-# times by (UTC), so left out; local times ahead of UTC look so every morning
-AHEAD_NOTE = "after the run's start"
 
 
 def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
@@ -84,14 +74,8 @@ def clean_history(
     frame = result.history
     frame["y"] = frame["y"].astype("float64")
     cut = None if run_date is None else known_until(run_date, now)
-    if now is not None and cut is not None and (frame["ds"] > cut).any() and sub_daily(frequency):
-        # periods that begin after the run's start (a daily row stamped 23:59 is today's, still open, below);
-        # one under a day is named by its start, so only rows after the cut can be in one: aligned only then
-        ahead = (align_to_grid(frame["ds"], frequency, origin=frame["ds"].min().normalize()) > cut).to_numpy()
-        if ahead.any():
-            frame = result.history = frame[~ahead].reset_index(drop=True)
-            result.notes.append(f"{int(ahead.sum())} rows {AHEAD_NOTE} ({time_text(cut)} UTC) left out, not known "
-                                "yet: times in a zone ahead of UTC? (the job reads times as UTC)")
+    if now is not None and cut is not None:
+        frame = result.history = without_rows_ahead(frame, frequency, cut, result.notes)
     # Steps of several days (7D) count from the series' first day, whichever rows are
     # dropped below: one grid for every step, or a row found alone in its period by
     # one step would share another's by the next (a filled value summed with a real one)
@@ -167,7 +151,7 @@ def clean_history(
         # finer rows (most moved, or several times a period): the open period is a part, even where its rows were
         # on the grid; rows repeated at one time (two sales, an input read twice) are no finer data
         finer = 2 * off_grid >= len(frame) or 2 * frame["ds"].nunique() <= given.nunique()
-        frame = _without_open_period(frame, moved | finer, frequency, cut, result.notes, policy.open_period)
+        frame = without_open_period(frame, moved | finer, frequency, cut, result.notes, policy.open_period)
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return result
@@ -220,7 +204,7 @@ def clean_history(
     breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
-        frame, stale = _up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+        frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
         if stale is not None:  # a unit closed, a product delisted
             result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"
@@ -231,14 +215,6 @@ def clean_history(
     result.notes += rising + breaks
     result.history = frame
     return result
-
-
-def settled_until(cut: pd.Timestamp, frequency: str, origin: pd.Timestamp | None, unsettled: int) -> pd.Timestamp:
-    """The end of the last settled period (``cleaning.unsettled_periods``): the one
-    ``unsettled`` periods before the period that holds ``cut``'s last instant."""
-    offset = to_offset(frequency)
-    current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=cut.normalize() if origin is None else origin)
-    return period_end(current - unsettled * offset - offset, frequency)
 
 
 def _regular_spacing(steps: np.ndarray) -> float:
@@ -265,32 +241,6 @@ def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
     return f"{int((moves != np.timedelta64(0)).sum())} timestamps aligned to the '{frequency}' grid"
 
 
-def _without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
-                         notes: list[str], open_period: str) -> pd.DataFrame:
-    """``frame`` (aligned) without its last period when finer rows were gathered
-    into it and it ends after ``cut``: a month of ten days' sales is no month.
-    Data that was on the grid already is kept, and noted (OPEN_KEPT_NOTE), unless
-    ``open_period`` (cleaning.open_period) is "drop": a month's total dated its first
-    day is a part of it on that day, or, read later (a backfill from files), what was
-    not known then."""
-    last = frame["ds"].max()
-    if not open_on(last, frequency, cut):
-        return frame
-    in_last = (frame["ds"] == last).to_numpy()
-    when = (f"on the run date {time_text(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else
-            f"at {time_text(cut)}")
-    if not moved[in_last].any() and open_period == "keep":
-        notes.append(f"the last period {time_text(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
-                     "if it holds only a part, or what was known only later (a backfill), cleaning.open_period: "
-                     "drop leaves it out and forecasts it")
-        return frame
-    dropped = "" if moved[in_last].any() else " (cleaning.open_period: drop), forecast instead"
-    rows = int(in_last.sum())
-    notes.append(f"the last period {time_text(last)} is still open {when}: "
-                 f"its {rows} row{'s' if rows != 1 else ''} left out{dropped}")
-    return frame[~in_last]
-
-
 def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],
                           input_end: str | pd.Timestamp | None) -> pd.DataFrame:
     """``frame`` (aligned from ``raw``'s times, rows not yet summed) without its first or
@@ -300,7 +250,7 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
     (``input_end``) go on past January. By counts, not by spans: a month of weekdays
     that starts on a Saturday, or daily data from 2 January, is whole. Where the input
     itself stops inside the last period, the run date's open period decides
-    (``_without_open_period``). Periods between are kept as they are."""
+    (``run_date_cut.without_open_period``). Periods between are kept as they are."""
     times = pd.Series(raw.to_numpy()).groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
     if len(times) < 4:  # too few periods between to say what a whole one has
         return frame
@@ -320,57 +270,6 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
     return frame[~dropped]
 
 
-def _up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
-                    cut: pd.Timestamp, notes: list[str],
-                    input_end: str | pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
-    """With ``gaps: zero`` the periods after the last row up to the last one over
-    before the run date, and no later than ``input_end``'s, are zeros too. A
-    history that still stops more than a period before the cut's is noted: its
-    forecast starts in the past. Returns the frame, and why it is stale where its
-    last row is more than ``stale_after`` periods before the cut's (None where not).
-    Where zeros follow the last row, it is stale only where its silence is also over
-    twice the longest run of zeros before: a delisted product is not forecast from a
-    year of zeros for ever, and a slow mover between its sales is not skipped. Periods
-    shorter than a day count from the run date's start where the cut is its end (a
-    past run date's): at what hour such a run would have run is not known."""
-    offset = to_offset(frequency)
-    last = last_row = frame["ds"].iloc[-1]  # sorted
-    silence = _longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
-    started = pd.Timestamp(run_date).normalize()
-    reference = started if sub_daily(frequency) and cut == end_of_day(run_date) else cut
-    # the last instant known names its period; steps of days count from the history's first day
-    current = label_of(reference - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
-    run_day = time_text(started)
-    if policy.gaps == "zero":
-        # A scheduled run's date is today by default, still going: a period that has
-        # not ended when it starts may yet get rows, so it gets no zero.
-        known = min(started, cut)  # unsettled periods (cleaning.unsettled_periods) get no zeros either
-        before = label_of(known - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
-        complete = before if period_end(before, frequency) <= known else before - offset
-        if input_end is not None:  # other series' rows show how far the data reach
-            complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
-        trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
-        if len(trailing):
-            frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
-            notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
-            last = trailing[-1]
-    # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
-    since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
-             "cleaning.unsettled_periods)" if policy.unsettled_periods else
-             f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
-             f"the run date {run_day}")
-    behind = periods_between(last, current, frequency)
-    if behind > 1:
-        notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
-    rows_behind = periods_between(last_row, current, frequency)
-    zeros = last > last_row
-    if policy.stale_after is None or rows_behind <= policy.stale_after or (zeros and rows_behind <= 2 * silence):
-        return frame, None
-    counted = (f" (the zeros cleaning.gaps filled after it not counted: over twice its longest run of zeros before, "
-               f"{silence} periods)" if zeros else "")
-    return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{counted}"
-
-
 def _longest_gap(grid: pd.DatetimeIndex, filled: np.ndarray) -> str:
     """When the longest run of missing periods was, where it is several (an outage)."""
     missing = np.diff(filled) - 1
@@ -378,13 +277,6 @@ def _longest_gap(grid: pd.DatetimeIndex, filled: np.ndarray) -> str:
         return ""
     at = int(np.argmax(missing))
     return f", the longest {int(missing[at])} from {time_text(grid[filled[at] + 1])}"
-
-
-def _longest_zero_run(values: np.ndarray) -> int:
-    """The most values in a row that are 0 (periods without a sale, under gaps: zero)."""
-    padded = np.r_[False, values == 0, False]
-    starts, ends = np.flatnonzero(~padded[:-1] & padded[1:]), np.flatnonzero(padded[:-1] & ~padded[1:])
-    return int((ends - starts).max()) if len(starts) else 0
 
 
 def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:

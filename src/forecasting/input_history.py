@@ -15,8 +15,8 @@ import pandas as pd
 
 from forecasting import lineage, series_identity
 from forecasting.config import SAMPLE_INPUT
-from forecasting.cleaning import settled_until
 from forecasting.periods import end_of_day, sub_daily
+from forecasting.run_date_cut import settled_until
 from forecasting.sample_data import make_sample_sales
 from forecasting.table_reads import arrow_to_pandas, read_table
 

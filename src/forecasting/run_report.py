@@ -14,12 +14,12 @@ from pyspark.sql import types as T
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, staged_counts,
                          tracking, tuning, validation)
-from forecasting.cleaning import AHEAD_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
+from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
 from forecasting.spark_session import job_description
 

@@ -24,12 +24,13 @@ from pyspark.sql import types as T
 
 from forecasting import (io, lineage, model_store, parent_run, python_worker, redaction, series_identity,
                          spark_training, tables, tracking, validation)
-from forecasting.cleaning import STALE_NOTE, clean_history
+from forecasting.cleaning import clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
 from forecasting.job_summary import JobSummary, agreeing, finishing, named_examples
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_report import say_stale
+from forecasting.run_date_cut import STALE_NOTE
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
 

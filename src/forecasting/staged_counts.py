@@ -13,11 +13,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import run_overview, series_identity, spark_training, validation
-from forecasting.cleaning import (AHEAD_NOTE, GAPS_KEPT_NOTE, MERGED_NOTE, OPEN_KEPT_NOTE, SHIFTED_NOTE, SPARSE_NOTE,
-                                  STALE_NOTE, STALE_SKIPPED)
+from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, SHIFTED_NOTE, SPARSE_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED
 from forecasting.series import OK, ZERO_FORECAST_NOTE
 
 # cleaning's note, among a series' data_notes, that its data stop well before the run date

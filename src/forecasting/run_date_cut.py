@@ -1,0 +1,131 @@
+"""What a run date leaves of a history (pure pandas): rows not known yet at the
+run's start, the periods still open or unsettled on it, the zeros up to it under
+``gaps: zero``, and how long before it the data stopped (``cleaning.stale_after``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from forecasting.config import CleaningConfig
+from forecasting.periods import (align_to_grid, end_of_day, label_of, open_on, period_end, periods_between, sub_daily,
+                                 time_text)
+
+# How the note on a history that stopped well before the run date starts (scoring looks for it)
+STALE_NOTE = "last observation "
+# the reason of a series skipped by cleaning.stale_after (its kind in the summary: up to the bracket)
+STALE_SKIPPED = "data stop longer before the run date than cleaning.stale_after"
+# A last period still open on the run date whose row was already on the grid: kept, since only
+# the input knows whether it holds the whole period (a week's sales summed on its Monday so far?)
+OPEN_KEPT_NOTE = "kept as the whole period's"
+# Rows timed after the run's start on its run date: not known yet, by the clock the job reads
+# times by (UTC), so left out; local times ahead of UTC look so every morning
+AHEAD_NOTE = "after the run's start"
+
+
+def without_rows_ahead(frame: pd.DataFrame, frequency: str, cut: pd.Timestamp, notes: list[str]) -> pd.DataFrame:
+    """``frame`` without the rows of periods that begin after ``cut``, the run's start
+    during its run date (AHEAD_NOTE). Only periods under a day: a daily row stamped
+    23:59 is today's, still open, which the open-period rule decides. One under a day
+    is named by its start, so only rows after the cut can be in one: aligned only then."""
+    if not sub_daily(frequency) or not (frame["ds"] > cut).any():
+        return frame
+    ahead = (align_to_grid(frame["ds"], frequency, origin=frame["ds"].min().normalize()) > cut).to_numpy()
+    if ahead.any():
+        frame = frame[~ahead].reset_index(drop=True)
+        notes.append(f"{int(ahead.sum())} rows {AHEAD_NOTE} ({time_text(cut)} UTC) left out, not known "
+                     "yet: times in a zone ahead of UTC? (the job reads times as UTC)")
+    return frame
+
+
+def settled_until(cut: pd.Timestamp, frequency: str, origin: pd.Timestamp | None, unsettled: int) -> pd.Timestamp:
+    """The end of the last settled period (``cleaning.unsettled_periods``): the one
+    ``unsettled`` periods before the period that holds ``cut``'s last instant."""
+    offset = to_offset(frequency)
+    current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=cut.normalize() if origin is None else origin)
+    return period_end(current - unsettled * offset - offset, frequency)
+
+
+def without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
+                        notes: list[str], open_period: str) -> pd.DataFrame:
+    """``frame`` (aligned) without its last period when finer rows were gathered
+    into it and it ends after ``cut``: a month of ten days' sales is no month.
+    Data that was on the grid already is kept, and noted (OPEN_KEPT_NOTE), unless
+    ``open_period`` (cleaning.open_period) is "drop": a month's total dated its first
+    day is a part of it on that day, or, read later (a backfill from files), what was
+    not known then."""
+    last = frame["ds"].max()
+    if not open_on(last, frequency, cut):
+        return frame
+    in_last = (frame["ds"] == last).to_numpy()
+    when = (f"on the run date {time_text(cut - pd.Timedelta(days=1))}" if cut == cut.normalize() else
+            f"at {time_text(cut)}")
+    if not moved[in_last].any() and open_period == "keep":
+        notes.append(f"the last period {time_text(last)} is still open {when}, its value {OPEN_KEPT_NOTE}: "
+                     "if it holds only a part, or what was known only later (a backfill), cleaning.open_period: "
+                     "drop leaves it out and forecasts it")
+        return frame
+    dropped = "" if moved[in_last].any() else " (cleaning.open_period: drop), forecast instead"
+    rows = int(in_last.sum())
+    notes.append(f"the last period {time_text(last)} is still open {when}: "
+                 f"its {rows} row{'s' if rows != 1 else ''} left out{dropped}")
+    return frame[~in_last]
+
+
+def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
+                   cut: pd.Timestamp, notes: list[str],
+                   input_end: str | pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
+    """With ``gaps: zero`` the periods after the last row up to the last one over
+    before the run date, and no later than ``input_end``'s, are zeros too. A
+    history that still stops more than a period before the cut's is noted: its
+    forecast starts in the past. Returns the frame, and why it is stale where its
+    last row is more than ``stale_after`` periods before the cut's (None where not).
+    Where zeros follow the last row, it is stale only where its silence is also over
+    twice the longest run of zeros before: a delisted product is not forecast from a
+    year of zeros for ever, and a slow mover between its sales is not skipped. Periods
+    shorter than a day count from the run date's start where the cut is its end (a
+    past run date's): at what hour such a run would have run is not known."""
+    offset = to_offset(frequency)
+    last = last_row = frame["ds"].iloc[-1]  # sorted
+    silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
+    started = pd.Timestamp(run_date).normalize()
+    reference = started if sub_daily(frequency) and cut == end_of_day(run_date) else cut
+    # the last instant known names its period; steps of days count from the history's first day
+    current = label_of(reference - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+    run_day = time_text(started)
+    if policy.gaps == "zero":
+        # A scheduled run's date is today by default, still going: a period that has
+        # not ended when it starts may yet get rows, so it gets no zero.
+        known = min(started, cut)  # unsettled periods (cleaning.unsettled_periods) get no zeros either
+        before = label_of(known - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+        complete = before if period_end(before, frequency) <= known else before - offset
+        if input_end is not None:  # other series' rows show how far the data reach
+            complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
+        trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
+        if len(trailing):
+            frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
+            notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
+            last = trailing[-1]
+    # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
+    since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
+             "cleaning.unsettled_periods)" if policy.unsettled_periods else
+             f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
+             f"the run date {run_day}")
+    behind = periods_between(last, current, frequency)
+    if behind > 1:
+        notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
+    rows_behind = periods_between(last_row, current, frequency)
+    zeros = last > last_row
+    if policy.stale_after is None or rows_behind <= policy.stale_after or (zeros and rows_behind <= 2 * silence):
+        return frame, None
+    counted = (f" (the zeros cleaning.gaps filled after it not counted: over twice its longest run of zeros before, "
+               f"{silence} periods)" if zeros else "")
+    return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{counted}"
+
+
+def longest_zero_run(values: np.ndarray) -> int:
+    """The most values in a row that are 0 (periods without a sale, under gaps: zero)."""
+    padded = np.r_[False, values == 0, False]
+    starts, ends = np.flatnonzero(~padded[:-1] & padded[1:]), np.flatnonzero(padded[:-1] & ~padded[1:])
+    return int((ends - starts).max()) if len(starts) else 0
