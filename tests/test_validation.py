@@ -10,7 +10,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from forecasting import io, validation
+from forecasting import input_hints, io
 from forecasting.io import InputError
 from forecasting.validation import InputCounts, check_input, to_series_frame
 
@@ -524,8 +524,8 @@ def test_the_encoding_given_as_charset_is_the_one_named(spark, fast_config, tmp_
 
 def test_a_header_name_that_merely_begins_with_another_is_no_repeated_name():
     complaint = "CSV header does not conform to the schema. Expected: sales_total but found: sales"
-    assert validation._header_hint(complaint) == ""
-    assert "names 'sales' more than once" in validation._header_hint(complaint.replace("sales_total", "sales4"))
+    assert input_hints.header_hint(complaint) == ""
+    assert "names 'sales' more than once" in input_hints.header_hint(complaint.replace("sales_total", "sales4"))
 
 
 def test_a_header_of_several_columns_is_not_said_to_read_as_one_and_a_pipe_is_named(spark, fast_config, tmp_path):
@@ -540,3 +540,14 @@ def test_a_header_of_several_columns_is_not_said_to_read_as_one_and_a_pipe_is_na
     df, _ = io.read_input(spark, fast_config(*settings))
     with pytest.raises(InputError, match=r"The header reads as one column holding '\|': set input\.options\.sep: '\|'"):
         check_input(df, fast_config(*settings), "2024-01-31")
+
+
+def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_name():
+    columns = ["store", "item", "date", "sales3", "Sales4"]
+    advice = input_hints.missing_columns_advice(["sales"], columns, columns, {}, csv=True)
+    assert advice.startswith(" The header names ['sales'] more than once")
+    assert advice.endswith(input_hints.SET_COLUMNS)  # nothing wrong with the header's reading: name the columns
+    one_column = ["store;item;date;sales"]
+    assert input_hints.missing_columns_advice(["store"], one_column, one_column, {}, csv=True) == (
+        " The header reads as one column holding ';': set input.options.sep: ';' (Spark's own default is a comma).")
+    assert input_hints.missing_columns_advice(["store"], one_column, one_column, {}, csv=False) == input_hints.SET_COLUMNS

@@ -6,7 +6,6 @@ training, with a message that names the column and shows offending values.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from functools import reduce
 
@@ -15,6 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from forecasting import input_hints
 from forecasting.config import JobConfig
 from forecasting.io import MALFORMED_ROW, InputError, spark_message, unreadable_complaint
 from forecasting.spark_session import settings_restored
@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 TIME, TARGET = "ds", "y"
 EXAMPLES = 3
-SEPARATORS = (";", "\t", "|")  # the field separators a CSV file has besides the comma
 UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's encoding as
 # A Latin letter followed by a combining diacritical mark (Java's regular expressions, as rlike reads them)
 DECOMPOSED_ACCENT = r"\p{IsLatin}[\x{0300}-\x{036F}]"
@@ -163,17 +162,9 @@ def _check_columns(df: DataFrame, config: JobConfig) -> None:
     required = [*source.key_columns, source.time_column, source.target_column]
     missing = [c for c in required if c not in df.columns]
     if missing:
-        # Spark suffixes a CSV header's repeated name (case aside: sales and Sales are one) with
-        # each one's position: sales2, Sales3
-        repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(df.columns))]
-        hint = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
-                "numbered each by its position): rename all but one." if repeated and source.format == "csv" else "")
-        read_wrong = _csv_header_hint(df.columns, source.options) if source.format == "csv" else ""
-        raise InputError(
-            f"input '{source.path}' lacks configured column(s) {missing}; it has "
-            f"{[c for c in df.columns if c != MALFORMED_ROW]}.{hint}"
-            + (read_wrong or " Set input.key_columns, input.time_column and input.target_column to match.")
-        )
+        header = [c for c in df.columns if c != MALFORMED_ROW]
+        advice = input_hints.missing_columns_advice(missing, df.columns, header, source.options, source.format == "csv")
+        raise InputError(f"input '{source.path}' lacks configured column(s) {missing}; it has {header}.{advice}")
     nested = [f"'{k}' ({df.schema[k].dataType.simpleString()})" for k in source.key_columns
               if isinstance(df.schema[k].dataType, (T.ArrayType, T.MapType, T.StructType))]
     if nested:  # a key names a tag, a table column and a model: it needs one plain value per row
@@ -181,21 +172,6 @@ def _check_columns(df: DataFrame, config: JobConfig) -> None:
             f"key column(s) {', '.join(nested)} hold arrays, maps or structs; a key needs plain values "
             "(text, numbers, dates): select their parts as columns of their own, or join an array into text"
         )
-
-
-def _csv_header_hint(columns: list[str], options: dict) -> str:
-    """What a CSV header that names none of the configured columns most likely means."""
-    header = [c for c in columns if c != MALFORMED_ROW]
-    given = [value for name, value in options.items() if name.lower() in ("sep", "delimiter")]
-    if len(header) == 1:
-        found = [s for s in SEPARATORS if s in header[0]]
-        if found:
-            now = f"input.options.sep is {given[0]!r}" if given else "Spark's own default is a comma"
-            return f" The header reads as one column holding {found[0]!r}: set input.options.sep: {found[0]!r} ({now})."
-    if any(c.startswith("PAR1") or any(not ch.isprintable() and not ch.isspace() for ch in c) for c in header):
-        return (" The header is not text: a parquet file (it starts with PAR1)? Set input.format to the "
-                "files' format.")
-    return ""
 
 
 def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column) -> _RowProblems:
@@ -266,8 +242,8 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         complaint = unreadable_complaint(str(err))
         if complaint is None:
             raise
-        raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{_header_hint(complaint)}") \
-            from None
+        hint = input_hints.header_hint(complaint)
+        raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{hint}") from None
 
 
 def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProblems, counts) -> None:
@@ -327,58 +303,13 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
         if count:
             examples = _examples(df, bad, column)
             raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not "
-                             f"{_what_was_expected(config, column, examples)}, e.g. {examples}")
+                             f"{input_hints.expected_values(source, column, examples)}, e.g. {examples}")
     if counts["time_out_of_range"]:
         raise InputError(
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
             f"(the earliest pandas can hold), e.g. {_examples(df, problems.time_out_of_range, source.time_column)}: "
             "a mistyped year?"
         )
-
-
-# Texts an export writes for no value: marks without letters or digits (-, ---, ?), or the usual words
-NO_VALUE_TEXT = r"[^0-9A-Za-z\s]+|(?i:#?n/?a|n\.a\.|null|none|nil|missing|unknown)"
-
-
-def _what_was_expected(config: JobConfig, column: str, examples: list) -> str:
-    """What the time or target column's values should have been, as the settings read them."""
-    source = config.input
-    if column == source.time_column:
-        return "dates or timestamps" + (
-            f" as input.time_format {source.time_format!r} reads them" if source.time_format else
-            " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
-            "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
-    if source.decimal_separator == ",":
-        return "numbers with a decimal comma (input.decimal_separator)"
-    # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
-    commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
-                 and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
-    if commas:
-        return "numbers (a decimal comma, 96,5, needs input.decimal_separator: ',')"
-    if any(re.fullmatch(r"\s*[+-]?[0-9]{1,3}([,.' ][0-9]{3})+([.,][0-9]+)?\s*", str(e)) for e in examples):
-        return "numbers (thousands separators, 12,345,678.90, are not read: write the numbers without them)"
-    # a text for no value (n/a, ---): a CSV reader option reads one such text as missing
-    placeholder = next((str(e).strip() for e in examples if re.fullmatch(NO_VALUE_TEXT, str(e).strip())), None)
-    if placeholder and source.format == "csv":
-        return (f"numbers (if {placeholder!r} means no value, input.options.nullValue: {placeholder!r} reads it as "
-                "missing; one text only)")
-    return "numbers"
-
-
-def _header_hint(complaint: str) -> str:
-    """What a CSV header Spark finds not to conform to its own reading of it says: Spark
-    names a column without a name _c4, and numbers a repeated name (note, Note) by its
-    position, note4, then finds the header's own names no match."""
-    found = re.search(r"Expected: (\S+) but found:\s*(\S*)", complaint)
-    if not found:
-        return ""
-    expected, written = found.groups()
-    if not written and re.fullmatch(r"_c[0-9]+", expected):
-        return " (the header has a column without a name, a comma at its end?: name it or remove it)"
-    if written and expected.lower().startswith(written.lower()) and expected[len(written):].isdigit():
-        return (f" (the header names {written!r} more than once, whatever the case, and Spark numbered them: "
-                "rename all but one)")
-    return ""
 
 
 def _examples(df: DataFrame, condition: Column, column: str) -> list:

@@ -1,0 +1,83 @@
+"""What an unreadable input most likely means: the hints the input check's errors end
+with, worked out from the header, the reader's options and a few of the values
+(pure Python, no Spark)."""
+from __future__ import annotations
+
+import re
+
+from forecasting.config_schema import InputConfig
+
+SEPARATORS = (";", "\t", "|")  # the field separators a CSV file has besides the comma
+# Texts an export writes for no value: marks without letters or digits (-, ---, ?), or the usual words
+NO_VALUE_TEXT = r"[^0-9A-Za-z\s]+|(?i:#?n/?a|n\.a\.|null|none|nil|missing|unknown)"
+
+
+SET_COLUMNS = " Set input.key_columns, input.time_column and input.target_column to match."
+
+
+def missing_columns_advice(missing: list[str], columns: list[str], header: list[str], options: dict,
+                           csv: bool) -> str:
+    """What to do about the configured ``missing`` columns: with a CSV header, where it
+    can be told why, a name given twice (Spark suffixes a repeated name, case aside, with
+    each one's position in ``columns``: sales2, Sales3) or a header read wrong; else
+    to name the columns the input has."""
+    if not csv:
+        return SET_COLUMNS
+    repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(columns))]
+    twice = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
+             "numbered each by its position): rename all but one." if repeated else "")
+    return twice + (csv_header_hint(header, options) or SET_COLUMNS)
+
+
+def csv_header_hint(header: list[str], options: dict) -> str:
+    """What a CSV header that names none of the configured columns most likely means."""
+    given = [value for name, value in options.items() if name.lower() in ("sep", "delimiter")]
+    if len(header) == 1:
+        found = [s for s in SEPARATORS if s in header[0]]
+        if found:
+            now = f"input.options.sep is {given[0]!r}" if given else "Spark's own default is a comma"
+            return f" The header reads as one column holding {found[0]!r}: set input.options.sep: {found[0]!r} ({now})."
+    if any(c.startswith("PAR1") or any(not ch.isprintable() and not ch.isspace() for ch in c) for c in header):
+        return (" The header is not text: a parquet file (it starts with PAR1)? Set input.format to the "
+                "files' format.")
+    return ""
+
+
+def expected_values(source: InputConfig, column: str, examples: list) -> str:
+    """What the time or target column's values should have been, as the settings read them."""
+    if column == source.time_column:
+        return "dates or timestamps" + (
+            f" as input.time_format {source.time_format!r} reads them" if source.time_format else
+            " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00): set input.time_format to "
+            "read another form, e.g. dd/MM/yyyy or yyyyMMdd")
+    if source.decimal_separator == ",":
+        return "numbers with a decimal comma (input.decimal_separator)"
+    # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
+    commas = any(re.fullmatch(r"\s*[+-]?[0-9]*,[0-9]+\s*", str(example))
+                 and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
+    if commas:
+        return "numbers (a decimal comma, 96,5, needs input.decimal_separator: ',')"
+    if any(re.fullmatch(r"\s*[+-]?[0-9]{1,3}([,.' ][0-9]{3})+([.,][0-9]+)?\s*", str(e)) for e in examples):
+        return "numbers (thousands separators, 12,345,678.90, are not read: write the numbers without them)"
+    # a text for no value (n/a, ---): a CSV reader option reads one such text as missing
+    placeholder = next((str(e).strip() for e in examples if re.fullmatch(NO_VALUE_TEXT, str(e).strip())), None)
+    if placeholder and source.format == "csv":
+        return (f"numbers (if {placeholder!r} means no value, input.options.nullValue: {placeholder!r} reads it as "
+                "missing; one text only)")
+    return "numbers"
+
+
+def header_hint(complaint: str) -> str:
+    """What a CSV header Spark finds not to conform to its own reading of it says: Spark
+    names a column without a name _c4, and numbers a repeated name (note, Note) by its
+    position, note4, then finds the header's own names no match."""
+    found = re.search(r"Expected: (\S+) but found:\s*(\S*)", complaint)
+    if not found:
+        return ""
+    expected, written = found.groups()
+    if not written and re.fullmatch(r"_c[0-9]+", expected):
+        return " (the header has a column without a name, a comma at its end?: name it or remove it)"
+    if written and expected.lower().startswith(written.lower()) and expected[len(written):].isdigit():
+        return (f" (the header names {written!r} more than once, whatever the case, and Spark numbered them: "
+                "rename all but one)")
+    return ""
