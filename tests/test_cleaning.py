@@ -561,7 +561,8 @@ def test_zero_gaps_fill_the_periods_over_before_the_run_date():
     bounded = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-12 18:00")
     assert bounded.history["ds"].iloc[-1] == pd.Timestamp("2024-01-12")
     assert bounded.notes == ["2 periods after the last row, before the run date 2024-01-15, filled (zero)",
-                             "last observation 2024-01-12, 3 periods before the run date 2024-01-15"]
+                             "last observation 2024-01-12 (a zero cleaning.gaps filled; the last row 2024-01-10), "
+                             "3 periods before the run date 2024-01-15"]
     stale_input = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-10")
     assert len(stale_input.history) == 10
     assert stale_input.notes == ["last observation 2024-01-10, 5 periods before the run date 2024-01-15"]

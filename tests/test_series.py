@@ -359,6 +359,8 @@ def test_a_skipped_series_gets_the_fallback_forecast_marked_as_such(fast_config)
     # ten days are not two weekly seasons: the plain naive forecast repeats the last value
     assert outcome.model_name == "naive" and outcome.reason.endswith("; fallback forecast: naive")
     assert (outcome.forecast["yhat"] == history["y"].iloc[-1]).all()
+    assert ("reliability.fallback seasonal_naive forecast as naive: 10 periods of history, shorter than two cycles "
+            "of 7") in outcome.notes  # why the fallback configured is not the one named
 
 
 def test_a_seasonal_naive_winner_without_two_seasons_keeps_its_name_and_notes_the_naive_forecast(fast_config):

@@ -134,7 +134,8 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
                                      outcome.backtest)
             files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
-            model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor)
+            model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor,
+                                                        outcome.closed)
             files.update(run_artifacts.model_files(outcome.model_name, outcome.model, model_json))
         if files:
             run_artifacts.write(get_artifact_repository(run.info.artifact_uri), files)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.baselines import season_length
+from forecasting.closed_times import CLOSED_TIMES_NOTE, describe, find_closed, is_open, step_of
 from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
                                         running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
@@ -25,6 +26,7 @@ class Cleaned:
     notes: list[str] = field(default_factory=list)
     rejection: str | None = None
     refused_by: str | None = None  # the cleaning policy whose reject refused it, if one did
+    closed: list[int] = field(default_factory=list)  # periods of the week left out (closed_times module)
 
 
 # After "N of M": the periods of a series' span without a row, which cleaning.gaps: keep leaves out
@@ -177,6 +179,12 @@ def clean_history(
             return result
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
+    closed = find_closed(frame["ds"], frequency)
+    if closed:
+        result.notes.append(_closed_note(closed, frequency, grid, policy.closed_times))
+        if policy.closed_times == "leave_out":  # no periods of the series: not missing, not filled
+            result.closed = closed
+            grid = grid[is_open(grid, frequency, closed)]
     filled = np.unique(grid.get_indexer(pd.DatetimeIndex(frame["ds"])))  # the grid's periods with a row, in order
     filled = filled[filled >= 0]
     gaps = len(grid) - len(filled)
@@ -204,7 +212,7 @@ def clean_history(
     breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
-        frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end)
+        frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed)
         if stale is not None:  # a unit closed, a product delisted
             result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"
@@ -268,6 +276,16 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
                      f"its other periods: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no "
                      "whole period")
     return frame[~dropped]
+
+
+def _closed_note(closed: list[int], frequency: str, grid: pd.DatetimeIndex, policy: str) -> str:
+    weeks = (grid[-1] - grid[0]).days // 7
+    slots = pd.Timedelta(days=7) // step_of(frequency)
+    when = describe(closed, frequency)
+    found = f"{len(closed)} of {slots} '{frequency}' {CLOSED_TIMES_NOTE} in {weeks} weeks ({when})"
+    if policy == "leave_out":
+        return f"{found}: closed, left out of the gaps and the forecasts (cleaning.closed_times: leave_out)"
+    return f"{found}, yet forecast (cleaning.closed_times: forecast): closed times? leave_out leaves them out"
 
 
 def _longest_gap(grid: pd.DatetimeIndex, filled: np.ndarray) -> str:

@@ -22,6 +22,7 @@ CLEANING_CHOICES = {
     "duplicates": ("sum", "mean", "last", "reject"),
     "gaps": ("keep", "interpolate", "zero", "reject"),
     "open_period": ("keep", "drop"),
+    "closed_times": ("leave_out", "forecast"),
 }
 # Names the job gives its own columns (series frame, output tables, evaluation) and
 # child-run tags; a key column of the same name would clash with them
@@ -106,6 +107,7 @@ class CleaningConfig:
     open_period: str  # a last period not over by the run date's end, its rows on the grid: keep | drop
     stale_after: int | None  # periods a series' data may stop before the run date and it is still forecast
     unsettled_periods: int  # the run date's period and this many before it are left out of fits and scores
+    closed_times: str = "leave_out"  # times of the week a sub-daily series never has a row: leave_out | forecast
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import baselines, model
+from forecasting.closed_times import open_only
 from forecasting.periods import label_of
 
 PROPHET = "prophet"
@@ -21,6 +22,7 @@ PROPHET = "prophet"
 ENSEMBLE = "ensemble"
 # The key of a stored model's floor in its JSON; Prophet's loader skips keys it does not know
 FLOOR_KEY = "forecast_floor"
+CLOSED_KEY = "closed_times"  # the periods of the week it does not forecast (closed_times), where any
 FORECAST_VALUES = model.FORECAST_COLUMNS[1:]  # the point forecast and its bounds
 
 
@@ -49,14 +51,15 @@ def floored(forecast: pd.DataFrame, floor: float | None) -> pd.DataFrame:
     return forecast.assign(**{c: forecast[c].clip(lower=floor) for c in FORECAST_VALUES if c in forecast})
 
 
-def dump(name: str, fitted, floor: float | None = None) -> str:
+def dump(name: str, fitted, floor: float | None = None, closed: list[int] | None = None) -> str:
     """``fitted`` is a Prophet model, for a baseline the history it forecasts from,
-    and for the ensemble both; ``floor`` the value its forecasts are kept at or above."""
-    kept = {} if floor is None else {FLOOR_KEY: floor}
+    and for the ensemble both; ``floor`` the value its forecasts are kept at or above;
+    ``closed`` the periods of the week it does not forecast (closed_times)."""
+    kept = {**({} if floor is None else {FLOOR_KEY: floor}), **({CLOSED_KEY: closed} if closed else {})}
     if name == PROPHET:
         text = model.to_json(fitted)
-        # Prophet's own JSON object, one key longer (not parsed and written again: it is long)
-        return text if floor is None else f"{text.rstrip()[:-1]}, {json.dumps(FLOOR_KEY)}: {json.dumps(floor)}}}"
+        # Prophet's own JSON object, its keys and ours (not parsed and written again: it is long)
+        return text if not kept else f"{text.rstrip()[:-1]}, {json.dumps(kept)[1:]}"
     if name == ENSEMBLE:
         prophet, history = fitted
         return json.dumps({"kind": name, "prophet": model.to_json(prophet), **_history_json(history), **kept})
@@ -84,7 +87,11 @@ def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, freq
     ``strict``, a ``last`` before it raises BeforeHistoryEnd.
     Scoring gives the end of the series' history as cleaned on its run date. Kept at
     or above the model's floor, the ensemble's parts each (as training keeps them)."""
-    stored = json.loads(text)
+    return _forecast(name, json.loads(text), last, horizon, frequency, interval_width, seed, strict)
+
+
+def _forecast(name: str, stored: dict, last: pd.Timestamp | None, horizon: int, frequency: str,
+              interval_width: float, seed: int, strict: bool) -> pd.DataFrame:
     floor = stored.get(FLOOR_KEY)
     if name == PROPHET:
         fitted = model.from_dict(stored)
@@ -105,10 +112,13 @@ def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, 
     ``stored`` holds (``model``, ``model_json``, ``frequency``, ``interval_width``), for
     scoring and serving. Its interval is sampled over at least the run's horizon and
     seeded by the series' id (``series``) as training sampled it, so that a shorter
-    horizon gets the forecasts table's values for the same steps. ``strict`` as in ``forecast``."""
+    horizon gets the forecasts table's values for the same steps. ``strict`` as in ``forecast``.
+    Without the periods of the week the model does not forecast (closed_times), as training left them out."""
     sampled = max(steps, run_horizon)
-    return forecast(stored["model"], stored["model_json"], last, sampled, stored["frequency"],
-                    stored["interval_width"], model.series_seed(series), strict).head(steps)
+    parsed = json.loads(stored["model_json"])
+    forecast_ = _forecast(stored["model"], parsed, last, sampled, stored["frequency"], stored["interval_width"],
+                          model.series_seed(series), strict).head(steps)
+    return open_only(forecast_, stored["frequency"], parsed.get(CLOSED_KEY, []))
 
 
 def fitted_history(name: str, text: str) -> pd.DataFrame:

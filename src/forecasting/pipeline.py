@@ -128,6 +128,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
         summary.warn(ahead)
+    in_the_past = None if evaluate else run_report.past_horizon_warning(counts.latest, config, run_date,
+                                                                         context.known_until)
+    if in_the_past:
+        summary.warn(in_the_past)
     say_input(summary, data_version, config)
     if evaluate:  # it writes no series_results
         summary.reasons_in = ("the status and reason tags of the child runs (filter: "

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from forecasting.closed_times import is_open, open_periods_between
 from forecasting.config import CleaningConfig
-from forecasting.periods import (align_to_grid, end_of_day, label_of, open_on, period_end, periods_between, sub_daily,
-                                 time_text)
+from forecasting.periods import align_to_grid, end_of_day, label_of, open_on, period_end, sub_daily, time_text
 
 # How the note on a history that stopped well before the run date starts (scoring looks for it)
 STALE_NOTE = "last observation "
@@ -75,7 +75,8 @@ def without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, 
 
 def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
                    cut: pd.Timestamp, notes: list[str],
-                   input_end: str | pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
+                   input_end: str | pd.Timestamp | None = None,
+                   closed: list[int] | None = None) -> tuple[pd.DataFrame, str | None]:
     """With ``gaps: zero`` the periods after the last row up to the last one over
     before the run date, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
@@ -85,7 +86,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     twice the longest run of zeros before: a delisted product is not forecast from a
     year of zeros for ever, and a slow mover between its sales is not skipped. Periods
     shorter than a day count from the run date's start where the cut is its end (a
-    past run date's): at what hour such a run would have run is not known."""
+    past run date's): at what hour such a run would have run is not known. Periods of
+    the week left out as ``closed`` (closed_times) get no zeros, nor count as behind."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
     silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
@@ -103,6 +105,7 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
         if input_end is not None:  # other series' rows show how far the data reach
             complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
+        trailing = trailing[is_open(trailing, frequency, closed)] if closed and len(trailing) else trailing
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
@@ -112,10 +115,11 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
              "cleaning.unsettled_periods)" if policy.unsettled_periods else
              f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
              f"the run date {run_day}")
-    behind = periods_between(last, current, frequency)
+    behind = open_periods_between(last, current, frequency, closed)
     if behind > 1:
-        notes.append(f"{STALE_NOTE}{time_text(last)}, {behind} periods before {since}")
-    rows_behind = periods_between(last_row, current, frequency)
+        filled = f" (a zero cleaning.gaps filled; the last row {time_text(last_row)})" if last > last_row else ""
+        notes.append(f"{STALE_NOTE}{time_text(last)}{filled}, {behind} periods before {since}")
+    rows_behind = open_periods_between(last_row, current, frequency, closed)
     zeros = last > last_row
     if policy.stale_after is None or rows_behind <= policy.stale_after or (zeros and rows_behind <= 2 * silence):
         return frame, None

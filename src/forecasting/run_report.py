@@ -8,6 +8,9 @@ import datetime as dt
 import logging
 from functools import reduce
 
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -17,7 +20,7 @@ from forecasting import (forecast_change, realized, redaction, run_overview, ser
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
-from forecasting.periods import sub_daily
+from forecasting.periods import known_until, label_of, period_end, sub_daily, time_text
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
@@ -36,6 +39,33 @@ def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
     return (f"the run date {run_date} is {ahead} days after today ({today} UTC): from now on the lookups, the "
             "notebook and readers of the latest run date find its forecasts. A mistyped date? Its rows stay until "
             "removed (see docs/results.md, Removing a run date)")
+
+
+def past_horizon_warning(latest: dt.datetime | None, config: JobConfig, run_date: str,
+                         started: str | None) -> str | None:
+    """What to say where ``forecast.horizon`` periods after the input's ``latest`` time
+    all end before the run's cut (its start, ``started``, on its own date): every
+    forecast lies in the past, as a horizon given in days for half-hours has it."""
+    if latest is None:
+        return None
+    frequency, horizon = config.forecast.frequency, config.forecast.horizon
+    offset = to_offset(frequency)
+    latest = pd.Timestamp(latest)
+    last = label_of(latest, offset, origin=latest.normalize()) + horizon * offset
+    cut = known_until(run_date, started)
+    if period_end(last, frequency) > cut:
+        return None
+    when = f"the run's start {time_text(cut)}" if started else f"the run date {run_date} ends"
+    return (f"forecast.horizon {horizon} periods of {frequency!r} after the input's latest time {time_text(latest)} "
+            f"end with {time_text(last)}, before {when}: every forecast lies in the past. Is the horizon counted in "
+            f"periods of {frequency!r}{_week_of(offset)}, and do the data reach the run date?")
+
+
+def _week_of(offset) -> str:
+    """How many periods of a frequency under a day a week is, as a hint."""
+    if not isinstance(offset, Tick) or pd.Timedelta(offset) >= pd.Timedelta(days=1):
+        return ""
+    return f" (a week is {pd.Timedelta(days=7) // pd.Timedelta(offset)} of them)"
 
 
 def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, context: tracking.RunContext,
@@ -174,6 +204,8 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      f"{NO_WEEKDAY_NOTE} (their data_notes name them), yet {config.forecast.frequency!r} forecasts "
                      "every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
                      "(cleaning.gaps: zero)?")
+    if counted.closed_times:  # opening hours: nights and Sundays are no missing data, nor periods to forecast
+        summary.inform(_closed_times_line(counted, config))
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{_counted(counted, 'outlying', 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
                      "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
@@ -271,6 +303,17 @@ def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, 
     notes = staged.where(staged_counts.forecast_stale()).select(
         *keys, F.regexp_extract("data_notes", staged_counts.STALE_IN_NOTES, 1).alias("reason"))
     say_stale(notes, keys, summary, count, "forecast")
+
+
+def _closed_times_line(counted: staged_counts.StagedCounts, config: JobConfig) -> str:
+    """What the job did with the times of the week series never have a row at."""
+    line = (f"{_counted(counted, 'closed_times', 'have')} times of the week without a row in their history, "
+            "e.g. nights or Sundays (their data_notes name them): ")
+    if config.cleaning.closed_times == "forecast":
+        return line + "forecast all the same (cleaning.closed_times: forecast); leave_out leaves closed times out"
+    cycle = ("" if "weekly_naive" in config.selection.candidates else
+             "; weekly_naive among selection.candidates repeats the last week, where days differ in their hours")
+    return line + f"closed times, not counted missing nor stale and not forecast (cleaning.closed_times){cycle}"
 
 
 def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int, done: str) -> None:

@@ -17,6 +17,7 @@ from forecasting.baselines import BASELINES, naive_instead, on_grid, season_leng
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
+from forecasting.closed_times import open_only
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class SeriesOutcome:
     model_name: str | None = None
     forecast: pd.DataFrame | None = None
     floor: float | None = None  # the forecasts are at or above it (forecast.floor)
+    closed: list[int] = field(default_factory=list)  # periods of the week not forecast (cleaning.closed_times)
     # the fitted Prophet model, the history a baseline forecasts from, or both for the ensemble
     model: Any = None
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -190,7 +192,8 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
         logger.warning("%s failed in cleaning: %s\n%s", name, err, traceback.format_exc())
         return SeriesOutcome(FAILED, f"cleaning failed: {type(err).__name__}: {err}", len(history))
     outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes,
-                            history_end=history["ds"].max() if len(history) else None, cleaned=cleaned.history)
+                            history_end=history["ds"].max() if len(history) else None, cleaned=cleaned.history,
+                            closed=cleaned.closed)
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
         return outcome
@@ -255,6 +258,7 @@ def _select_and_forecast(
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
     outcome.notes += _floor_notes(outcome.forecast["yhat"], raw[winner], fc.floor)
+    outcome.forecast = open_only(outcome.forecast, fc.frequency, outcome.closed)
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     outcome.notes += _zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                           winner)
@@ -366,7 +370,8 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
     evaluation mode (``actual``) scored on the held-out rows like any candidate."""
     name = config.reliability.fallback
     fc = config.forecast
-    if name and naive_instead(name, history, fc.frequency):
+    instead = naive_instead(name, history, fc.frequency) if name else None
+    if instead:
         name = "naive"  # no full cycles to repeat: the last value it is, and named so
     if name and len(history) > 0:
         try:
@@ -380,7 +385,10 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
         else:
             outcome.model, outcome.model_name = history, name
             outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
+            if instead:  # the configured one named, and why it is not the one used
+                outcome.notes.append(f"reliability.fallback {instead}")
             outcome.notes += _floor_notes(outcome.forecast["yhat"], forecast["yhat"], fc.floor)
+            outcome.forecast = open_only(outcome.forecast, fc.frequency, outcome.closed)
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started

@@ -139,7 +139,7 @@ def train_group(
     if config.reliability.fail_series == name:
         outcome.notes = [*outcome.notes, FAIL_SERIES_NOTE]
     run_id, reason = None, outcome.reason
-    model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor)
+    model_json = (model_store.dump(outcome.model_name, outcome.model, outcome.floor, outcome.closed)
                   if outcome.model is not None else None)
     tracking_started = time.perf_counter()
     paused = child_runs.tracking_paused(context.tracking_uri)

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import run_overview, series_identity, spark_training, validation
+from forecasting.closed_times import CLOSED_TIMES_NOTE
 from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, SHIFTED_NOTE, SPARSE_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
@@ -46,6 +47,7 @@ class StagedCounts:
     several_series: int
     other_duplicates: int
     no_weekday: int
+    closed_times: int
     breaks: int
     clock_changes: int
     ahead: int
@@ -96,6 +98,7 @@ def counted_conditions() -> dict[str, Column]:
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
         "other_duplicates": _noted(OTHER_VALUES_NOTE),  # times given again with other values, merged
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
+        "closed_times": _noted(CLOSED_TIMES_NOTE),  # times of the week without a row: nights, Sundays
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones

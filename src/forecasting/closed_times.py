@@ -1,0 +1,112 @@
+"""Times of the week a sub-daily series never has a row (pure pandas): a contact
+centre's nights and Sundays, a market's closed hours.
+
+Under ``cleaning.closed_times: leave_out`` they are no periods of the series: not
+missing, not filled, not counted towards staleness and not forecast, as Prophet's
+own advice for data with regular gaps has it. A time of the week is one of the
+frequency's periods counted from Monday 00:00, so only frequencies that divide a day
+have them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
+
+from forecasting.periods import periods_between
+
+# After "N of M '30min'": the note on a series with times of the week it never has a row at
+CLOSED_TIMES_NOTE = "times of the week without a row"
+MIN_WEEKS = 2  # every time of the week seen twice at least before one is taken as closed
+OPEN_SHARE = 0.8  # the other times have rows at four fifths of their periods or more: no sparse series
+_WEEK = pd.Timedelta(days=7).value
+_MONDAY = pd.Timestamp("1969-12-29").value  # a Monday 00:00, the weeks' origin
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def step_of(frequency: str) -> pd.Timedelta | None:
+    """A frequency's step where it divides a day (30min, H, 6H); else None."""
+    offset = to_offset(frequency)
+    if not isinstance(offset, Tick):
+        return None
+    step = pd.Timedelta(offset)
+    return step if step < pd.Timedelta(days=1) and pd.Timedelta(days=1) % step == pd.Timedelta(0) else None
+
+
+def week_times(times, step: pd.Timedelta) -> np.ndarray:
+    """Each time's period of the week: 0 for the one that starts Monday 00:00."""
+    nanos = pd.DatetimeIndex(times).asi8
+    return (nanos - _MONDAY) % _WEEK // step.value
+
+
+def find_closed(times: pd.Series, frequency: str) -> list[int]:
+    """The periods of the week (``week_times``) none of ``times`` (aligned, sorted) falls
+    in, where the series spans MIN_WEEKS weeks or more and its rows fill OPEN_SHARE of
+    the other periods; else none: a few weeks' outage, or a sparse series, is no
+    pattern of opening hours."""
+    step = step_of(frequency)
+    if step is None or len(times) < 2 or times.iloc[-1] - times.iloc[0] < pd.Timedelta(weeks=MIN_WEEKS):
+        return []
+    slots = _WEEK // step.value
+    expected = np.bincount(week_times(pd.date_range(times.iloc[0], times.iloc[-1], freq=step), step), minlength=slots)
+    present = np.bincount(week_times(times.drop_duplicates(), step), minlength=slots)
+    closed = present == 0
+    if not closed.any() or present[~closed].sum() < OPEN_SHARE * expected[~closed].sum():
+        return []
+    return np.flatnonzero(closed).tolist()
+
+
+def is_open(times, frequency: str, closed: list[int]) -> np.ndarray:
+    """Which ``times`` fall in none of the ``closed`` periods of the week."""
+    if not closed:
+        return np.ones(len(times), dtype=bool)
+    return ~np.isin(week_times(times, step_of(frequency)), closed)
+
+
+def open_only(forecast: pd.DataFrame, frequency: str, closed: list[int]) -> pd.DataFrame:
+    """``forecast`` (a ``ds`` column) without its rows at closed times."""
+    return forecast if not closed else forecast[is_open(forecast["ds"], frequency, closed)].reset_index(drop=True)
+
+
+def open_periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str, closed: list[int]) -> int:
+    """``periods_between``, counting only the periods after ``start`` up to ``end`` that are open."""
+    if not closed or end <= start:
+        return periods_between(start, end, frequency)
+    return int(is_open(pd.date_range(start, end, freq=frequency)[1:], frequency, closed).sum())
+
+
+def describe(closed: list[int], frequency: str) -> str:
+    """When the ``closed`` periods of the week are, by day, days alike together:
+    'Sundays; Monday-Friday before 08:00 and from 20:00; Saturday before 09:00 and from 13:00'."""
+    step = step_of(frequency)
+    per_day = pd.Timedelta(days=1) // step
+    shut = np.isin(np.arange(7 * per_day), closed).reshape(7, per_day)
+    texts = [_day_text(day, step) for day in shut]
+    whole = [name + "s" for name, day in zip(_DAY_NAMES, shut) if day.all()]
+    parts = [", ".join(whole)] if whole else []
+    day = 0
+    while day < 7:
+        last = day
+        while last + 1 < 7 and texts[last + 1] == texts[day]:
+            last += 1
+        if texts[day] and not shut[day].all():
+            days = _DAY_NAMES[day] if last == day else f"{_DAY_NAMES[day]}-{_DAY_NAMES[last]}"
+            parts.append(f"{days} {texts[day]}")
+        day = last + 1
+    return "; ".join(parts)
+
+
+def _day_text(shut: np.ndarray, step: pd.Timedelta) -> str:
+    """A day's closed runs of periods: 'before 08:00 and from 20:00'."""
+    edges = np.flatnonzero(np.diff(np.r_[0, shut.astype(int), 0]))
+    runs = []
+    for begin, end in zip(edges[::2], edges[1::2]):
+        at = [_clock(begin * step), _clock(end * step)]
+        runs.append(f"before {at[1]}" if begin == 0 else f"from {at[0]}" if end == len(shut) else f"{at[0]}-{at[1]}")
+    return " and ".join(runs)
+
+
+def _clock(since_midnight: pd.Timedelta) -> str:
+    minutes = int(since_midnight.total_seconds() // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

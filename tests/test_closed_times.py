@@ -1,0 +1,161 @@
+"""Times of the week a sub-daily series never has a row: found, left out of gaps,
+staleness and forecasts (cleaning.closed_times); a horizon that ends in the past."""
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+
+from conftest import job_settings
+from forecasting import closed_times, model_store, pipeline, run_report
+from forecasting.cleaning import clean_history
+from forecasting.config import load_config
+from forecasting.series import OK, SKIPPED, train_series
+
+OPENING_HOURS = "Sundays; Monday-Friday before 08:00 and from 20:00; Saturday before 09:00 and from 13:00"
+
+
+def is_open(times: pd.DatetimeIndex) -> np.ndarray:
+    """A contact centre's hours: weekdays 08:00-20:00, Saturdays 09:00-13:00."""
+    day, hour = times.dayofweek, times.hour + times.minute / 60
+    return np.asarray(((day < 5) & (hour >= 8) & (hour < 20)) | ((day == 5) & (hour >= 9) & (hour < 13)))
+
+
+def calls(start: str, end: str) -> pd.DataFrame:
+    """Half-hourly call counts at open times only, with a daily and a weekly shape."""
+    grid = pd.date_range(start, end, freq="30min")
+    times = grid[is_open(grid)]
+    rng = np.random.default_rng(0)
+    shape = 20 + 15 * np.sin((times.hour + times.minute / 60 - 8) / 12 * np.pi) - 3 * times.dayofweek
+    return pd.DataFrame({"ds": times, "y": rng.poisson(np.maximum(shape, 1)).astype(float)})
+
+
+def policy(*settings):
+    return load_config(None, [f"cleaning.{s}" for s in settings]).cleaning
+
+
+def test_the_times_a_series_never_has_rows_at_are_found_and_told_by_day():
+    history = calls("2026-10-05", "2026-11-27 23:30")  # Monday to Friday, eight weeks
+    closed = closed_times.find_closed(history["ds"], "30min")
+    assert len(closed) == 336 - 5 * 24 - 8 and closed_times.describe(closed, "30min") == OPENING_HOURS
+    assert closed_times.is_open(history["ds"], "30min", closed).all()
+    # around the clock, or with one hour missing in every day
+    hours = pd.Series(pd.date_range("2026-10-05", "2026-11-29", freq="h"))
+    assert closed_times.find_closed(hours, "h") == []
+    nights = closed_times.find_closed(hours[hours.dt.hour != 3], "h")
+    assert closed_times.describe(nights, "h") == "Monday-Sunday 03:00-04:00"
+    # fewer than two weeks, a sparse series (rows at a third of the open times) and daily data say nothing
+    assert closed_times.find_closed(history["ds"].iloc[:250], "30min") == []
+    assert closed_times.find_closed(history["ds"].iloc[::3].reset_index(drop=True), "30min") == []
+    days = pd.Series(pd.date_range("2026-10-05", "2026-11-27", freq="B"))
+    assert closed_times.find_closed(days, "D") == [] and closed_times.step_of("7h") is None
+
+
+def test_closed_times_are_no_gaps_and_get_no_zeros_and_the_note_names_them():
+    history = calls("2026-10-05", "2026-11-27 23:30")
+    outage = (history["ds"] >= "2026-11-18 10:00") & (history["ds"] < "2026-11-18 13:00")
+    cleaned = clean_history(history[~outage].reset_index(drop=True), "30min", policy())
+    assert cleaned.notes == [
+        f"208 of 336 '30min' times of the week without a row in 7 weeks ({OPENING_HOURS}): closed, left out of "
+        "the gaps and the forecasts (cleaning.closed_times: leave_out)",
+        "6 of 1016 periods missing, left out, the longest 6 from 2026-11-18 10:00",  # the outage, not the nights
+    ]
+    zeros = clean_history(history[~outage].reset_index(drop=True), "30min", policy("gaps=zero"))
+    assert len(zeros.history) == len(history) and zeros.notes[1] == "6 missing periods filled (zero)"
+    assert zeros.history.loc[zeros.history["ds"].between("2026-11-18 10:00", "2026-11-18 12:30"), "y"].eq(0).all()
+    # forecast: every period, as before, with the question asked
+    kept = clean_history(history, "30min", policy("closed_times=forecast"))
+    assert kept.closed == [] and kept.notes[0].endswith(", yet forecast (cleaning.closed_times: forecast): closed "
+                                                        "times? leave_out leaves them out")
+    assert kept.notes[1].startswith("1552 of 2568 periods missing, left out, the longest 86 from 2026-10-10 13:00")
+
+
+def test_a_closed_night_and_weekend_are_no_staleness_but_weeks_without_rows_are():
+    history = calls("2026-10-05", "2026-12-05 23:30")  # the last row Saturday 12:30
+    monday = clean_history(history, "30min", policy("stale_after=20"), "2026-12-07", now="2026-12-07 07:31")
+    assert monday.rejection is None and not [note for note in monday.notes if "last observation" in note]
+    late = clean_history(history, "30min", policy("stale_after=20"), "2026-12-07", now="2026-12-07 10:31")
+    assert late.notes[-1] == "last observation 2026-12-05 12:30, 6 periods before the run's start 2026-12-07 10:31"
+    closed = clean_history(history, "30min", policy("stale_after=20"), "2026-12-21", now="2026-12-21 10:31")
+    # two weeks of open times (2 x 128) and Monday's first 6: not the 752 periods of the whole clock
+    assert closed.rejection.endswith("last observation 2026-12-05 12:30, 262 periods before the run's start "
+                                     "2026-12-21 10:31")
+    # zeros after the last row go to open times only
+    zeros = clean_history(history, "30min", policy("gaps=zero"), "2026-12-08", now="2026-12-08 07:00")
+    added = zeros.history[zeros.history["ds"] > "2026-12-05 12:30"]
+    assert len(added) == 24 and added["ds"].dt.dayofweek.eq(0).all()  # Monday 08:00-19:30
+
+
+def test_forecasts_leave_closed_times_out_for_the_winner_and_the_fallback_and_stored_models_keep_them_out(fast_config):
+    history = calls("2026-10-05", "2026-11-27 23:30")
+    config = fast_config("forecast.frequency=30min", "forecast.horizon=336", "selection.candidates=[weekly_naive]",
+                         "cross_validation.horizon=48", "model.country_holidays=null")
+    outcome = train_series(history, config)
+    assert outcome.status == OK, outcome.reason
+    ds = pd.DatetimeIndex(outcome.forecast["ds"])
+    assert is_open(ds).all() and len(ds) == 5 * 24 + 8 and ds[-1] == pd.Timestamp("2026-12-04 19:30")
+    stored = {"model": outcome.model_name, "frequency": "30min", "interval_width": 0.8,
+              "model_json": model_store.dump(outcome.model_name, outcome.model, outcome.floor, outcome.closed)}
+    again = model_store.forecast_stored(stored, "a", None, 336, 336)
+    pd.testing.assert_frame_equal(again, outcome.forecast)
+    saturday = model_store.forecast_stored(stored, "a", None, 48, 336)  # Friday 20:00 to Saturday 19:30
+    assert saturday["ds"].tolist() == list(pd.date_range("2026-11-28 09:00", "2026-11-28 12:30", freq="30min"))
+    # a too-short series' fallback, and the configured weekly cycle said to be too long for it
+    short = train_series(history.iloc[:250], fast_config("forecast.frequency=30min", "forecast.horizon=96",
+                                                         "reliability.fallback=weekly_naive"))
+    assert short.status == SKIPPED and short.closed == []  # under two weeks: no closed times told apart yet
+    assert any(note.startswith("reliability.fallback weekly_naive forecast as naive") for note in short.notes)
+
+
+def test_a_prophet_model_stored_keeps_its_floor_and_closed_times_in_its_json(fast_config):
+    history = calls("2026-10-05", "2026-11-27 23:30")
+    config = fast_config("forecast.frequency=30min", "forecast.horizon=48", "selection.candidates=[prophet]",
+                         "cross_validation.horizon=48", "model.country_holidays=null")
+    outcome = train_series(history, config)
+    assert outcome.status == OK and outcome.model_name == "prophet", outcome.reason
+    text = model_store.dump("prophet", outcome.model, outcome.floor, outcome.closed)
+    stored = json.loads(text)
+    assert stored[model_store.CLOSED_KEY] == outcome.closed and stored[model_store.FLOOR_KEY] == 0.0
+    again = model_store.forecast_stored({"model": "prophet", "model_json": text, "frequency": "30min",
+                                         "interval_width": 0.8}, "a", None, 48, 48)
+    assert again["ds"].tolist() == outcome.forecast["ds"].tolist() == list(
+        pd.date_range("2026-11-28 09:00", "2026-11-28 12:30", freq="30min"))  # of Friday 20:00 to Saturday 19:30
+    np.testing.assert_allclose(again["yhat"], outcome.forecast["yhat"])
+    monday = model_store.forecast_stored({"model": "prophet", "model_json": text, "frequency": "30min",
+                                          "interval_width": 0.8}, "a", pd.Timestamp("2026-11-30 06:30"), 6, 48)
+    assert monday["ds"].tolist() == list(pd.date_range("2026-11-30 08:00", periods=4, freq="30min"))  # 6 steps
+
+
+def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forecast_for_them(spark, tmp_path):
+    queues = pd.concat([calls("2026-10-05", "2026-12-05 23:30").assign(queue=queue) for queue in ("billing", "tech")])
+    queues.to_csv(tmp_path / "calls.csv", index=False, date_format="%Y-%m-%d %H:%M")
+    settings = job_settings(tmp_path / "calls.csv", tmp_path, ["queue"], "ds", "y", "forecast.frequency=30min",
+                            "forecast.horizon=336", "selection.candidates=[seasonal_naive]",
+                            "cross_validation.horizon=48", "model.country_holidays=null")
+    said = pipeline.run_job(spark, load_config(None, settings), "2026-12-07").format()
+    assert ("2 series (e.g. billing, tech) have times of the week without a row in their history, e.g. nights or "
+            "Sundays (their data_notes name them): closed times, not counted missing nor stale and not forecast "
+            "(cleaning.closed_times); weekly_naive among selection.candidates repeats the last week, where days "
+            "differ in their hours") in " ".join(said.split())
+    assert "stop more than a period before" not in said  # Saturday 12:30 is no stale end on Monday
+    forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
+    assert len(forecasts) == 2 * (5 * 24 + 8) and is_open(pd.DatetimeIndex(forecasts["ds"])).all()
+
+
+def test_a_horizon_that_ends_before_the_run_starts_is_warned_of():
+    hours = load_config(None, ["forecast.frequency=30min", "forecast.horizon=7"])  # days meant
+    said = run_report.past_horizon_warning(dt.datetime(2026, 12, 4, 19, 30), hours, "2026-12-05",
+                                           "2026-12-05T07:31:00.000")
+    assert said == ("forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-04 19:30 end with "
+                    "2026-12-04 23:00, before the run's start 2026-12-05 07:31: every forecast lies in the past. Is "
+                    "the horizon counted in periods of '30min' (a week is 336 of them), and do the data reach the "
+                    "run date?")
+    week = load_config(None, ["forecast.frequency=30min", "forecast.horizon=336"])
+    assert run_report.past_horizon_warning(dt.datetime(2026, 12, 4, 19, 30), week, "2026-12-05", None) is None
+    months = load_config(None, ["forecast.frequency=MS", "forecast.horizon=2"])
+    assert run_report.past_horizon_warning(dt.datetime(2026, 8, 1), months, "2026-12-05", None).startswith(
+        "forecast.horizon 2 periods of 'MS' after the input's latest time 2026-08-01 end with 2026-10-01, before the "
+        "run date 2026-12-05 ends: every forecast lies in the past. Is the horizon counted in periods of 'MS', and")
+    # the last period ends as the run date does: nothing forecast after it; one more, and one is
+    assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 0), hours, "2026-12-05", None) is not None
+    assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 30), hours, "2026-12-05", None) is None
