@@ -159,3 +159,12 @@ def test_a_horizon_that_ends_before_the_run_starts_is_warned_of():
     # the last period ends as the run date does: nothing forecast after it; one more, and one is
     assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 0), hours, "2026-12-05", None) is not None
     assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 30), hours, "2026-12-05", None) is None
+
+
+def test_a_series_with_closed_times_is_long_enough_by_the_periods_it_spans_as_its_folds_count_them(fast_config):
+    config = fast_config("forecast.frequency=30min", "forecast.horizon=336", "selection.candidates=[weekly_naive]")
+    history = calls("2026-10-05", "2026-11-27 23:30")  # 1,016 rows over 2,568 half-hours; the folds need 1,344
+    assert train_series(history, config).status == OK
+    recent = train_series(history[history["ds"] >= "2026-11-05"], config)
+    assert recent.status == SKIPPED and recent.reason.startswith(
+        "too little history: 432 rows over 1080 periods, closed times counted, needs at least 1344")

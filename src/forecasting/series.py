@@ -135,13 +135,20 @@ def _holdout_start(frame: pd.DataFrame, holdout: int, frequency: str) -> int:
     return last_fold[0][0] if last_fold else 0  # none: no row before the held-out periods
 
 
-def check_history(history: pd.DataFrame, config: JobConfig) -> str | None:
-    """The reason this (cleaned) series cannot be modelled, or None."""
+def check_history(history: pd.DataFrame, config: JobConfig, closed: list[int] | None = None) -> str | None:
+    """The reason this (cleaned) series cannot be modelled, or None. With ``closed``
+    times of the week (closed_times) the periods it spans count, closed ones too, as
+    the folds count them: a contact centre's eight weeks are 2,688 half-hours, not
+    its 1,000-odd rows at open times."""
     needed = tuning.min_history(config)
-    if len(history) < needed:
+    spanned = len(pd.date_range(history["ds"].iloc[0], history["ds"].iloc[-1], freq=config.forecast.frequency)) \
+        if closed and len(history) else len(history)
+    if spanned < needed:
         source = ("forecast.min_history" if config.forecast.min_history is not None else
                   f"what {config.cross_validation.folds} cross-validation folds need; forecast.min_history sets it")
-        return f"{TOO_LITTLE_HISTORY}: {len(history)} rows, needs at least {needed} ({source})"
+        counted = f"{len(history)} rows" if spanned == len(history) else (
+            f"{len(history)} rows over {spanned} periods, closed times counted")
+        return f"{TOO_LITTLE_HISTORY}: {counted}, needs at least {needed} ({source})"
     if history["y"].nunique() == 1:
         return f"constant series: every value is {history['y'].iloc[0]:g}"
     return None
@@ -197,7 +204,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
         return outcome
-    problem = check_history(history, config)
+    problem = check_history(history, config, cleaned.closed)
     if problem:
         outcome.status, outcome.reason = SKIPPED, problem
         return _with_fallback(outcome, history, config, started, actual)
