@@ -280,6 +280,8 @@ def test_a_series_keys_may_come_on_either_side_of_its_options(capsys):
 
     args = forecasting_main.parse_arguments(["series", "store=north", "--set", "tracking.uri=x", "item=milk"])
     assert args.keys == ["store=north", "item=milk"] and args.overrides == ["tracking.uri=x"]
+    args = forecasting_main.parse_arguments(["series", "store=north", "--steps", "24", "item=milk"])
+    assert args.keys == ["store=north", "item=milk"] and args.steps == 24
     for stray in (["runs", "extra=1"], ["series", "a=1", "--nope"]):
         with pytest.raises(SystemExit) as exited:
             forecasting_main.parse_arguments(stray)

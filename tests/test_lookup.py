@@ -486,3 +486,15 @@ def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_
     header, newest, untagged, oldest = capsys.readouterr().out.splitlines()
     assert header.split()[-1] == "output"
     assert newest.endswith("/data/weekly/output") and oldest.endswith("/data/sales/output")
+
+
+def test_a_series_report_shows_the_forecasts_first_steps_and_counts_the_rest():
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=48, freq="30min"),
+                             "yhat": [float(v) for v in range(48)], "yhat_lower": 0.0, "yhat_upper": 50.0})
+    shown = lookup.format_series(report_with(forecast), steps=3).splitlines()
+    assert shown[-1] == "... 45 more steps, to 2024-04-01 23:30 (--steps shows more)"
+    assert [line.split()[:3] for line in shown[-4:-1]] == [["2024-04-01", time, f"{v}.000"]
+                                                           for v, time in enumerate(("00:00", "00:30", "01:00"))]
+    assert "more steps" not in lookup.format_series(report_with(forecast), steps=48)
+    everything = lookup.format_series(report_with(forecast)).splitlines()
+    assert everything[:-49] == shown[:-5] and everything[-1].split()[:2] == ["2024-04-01", "23:30"]

@@ -4,6 +4,7 @@
     python -m forecasting runs --job train_forecast --limit 5
     python -m forecasting series store=north item=milk        # status, latest forecast, MLflow run
     python -m forecasting series --config conf/airports.yaml airport=JFK measure=total
+    python -m forecasting series --steps 24 site=NYC queue=billing   # the forecast's first 24 steps
     python -m forecasting output --config conf/airports.yaml  # where that config's tables go
 
 --config and --set find the tables and the tracking URI as they do for the jobs:
@@ -47,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     series.add_argument("keys", nargs="+", metavar="KEY=VALUE", help="every key column's value, or the series' id as the summary names it (north/milk)")
     series.add_argument("--run-date", type=cli.run_date,
                         help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
+    series.add_argument("--steps", type=_positive, help="show the forecast's first N steps only (default: all)")
     commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")
     return main_parser
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG
-            answer = lookup.format_series(lookup.series_report(config, keys, args.run_date))
+            answer = lookup.format_series(lookup.series_report(config, keys, args.run_date), args.steps)
     except lookup.NotFound as err:
         logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND

@@ -294,7 +294,9 @@ def describe(keys: dict[str, str]) -> str:
     return " ".join(f"{column}={value}" for column, value in keys.items())
 
 
-def format_series(report: SeriesReport) -> str:
+def format_series(report: SeriesReport, steps: int | None = None) -> str:
+    """The series report as text; with ``steps``, only the forecast's first that many
+    (a week of half-hours is 336 lines), the rest counted."""
     result = report.result
     history_end = _times_text(pd.Series([result.get("history_end")]))[0]
     # the series' first run date: no forecast before it to compare with, or to score
@@ -337,7 +339,9 @@ def format_series(report: SeriesReport) -> str:
                              "the series again (the lines above are its), so score "
                              f"{report.forecast_run_date} again")
         forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
-        lines.append(forecast.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        lines.append(forecast.head(steps).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if steps is not None and len(forecast) > steps:
+            lines.append(f"... {len(forecast) - steps} more steps, to {forecast['ds'].iloc[-1]} (--steps shows more)")
     return "\n".join(lines)
 
 
