@@ -1,6 +1,7 @@
 """Per-series data problems and their policies, without Spark."""
 import datetime as dt
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE
 from forecasting.series import prepare_history
+from forecasting.staged_counts import STALE_IN_NOTES
 
 
 def policy(**changes):
@@ -561,8 +563,10 @@ def test_zero_gaps_fill_the_periods_over_before_the_run_date():
     bounded = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-12 18:00")
     assert bounded.history["ds"].iloc[-1] == pd.Timestamp("2024-01-12")
     assert bounded.notes == ["2 periods after the last row, before the run date 2024-01-15, filled (zero)",
-                             "last observation 2024-01-12 (a zero cleaning.gaps filled; the last row 2024-01-10), "
+                             "last observation 2024-01-12 (a zero cleaning.gaps filled, the last row 2024-01-10), "
                              "3 periods before the run date 2024-01-15"]
+    # whole, as the summary finds it among a series' notes
+    assert re.search(STALE_IN_NOTES, "; ".join(bounded.notes)).group(1) == bounded.notes[1]
     stale_input = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-10")
     assert len(stale_input.history) == 10
     assert stale_input.notes == ["last observation 2024-01-10, 5 periods before the run date 2024-01-15"]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import job_settings
-from forecasting import closed_times, model_store, pipeline, run_report
+from forecasting import closed_times, model_store, pipeline, plots, run_report
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
 from forecasting.series import OK, SKIPPED, train_series
@@ -49,6 +49,24 @@ def test_the_times_a_series_never_has_rows_at_are_found_and_told_by_day():
     assert closed_times.find_closed(history["ds"].iloc[::3].reset_index(drop=True), "30min") == []
     days = pd.Series(pd.date_range("2026-10-05", "2026-11-27", freq="B"))
     assert closed_times.find_closed(days, "D") == [] and closed_times.step_of("7h") is None
+    # rows missing at random: some time of the week may lack any by chance, which is no closing time
+    quarters = pd.date_range("2026-10-05", periods=int(2.5 * 7 * 96), freq="15min")
+    for seed in range(10):
+        kept = quarters[np.random.default_rng(seed).random(len(quarters)) < 0.9]
+        assert closed_times.find_closed(pd.Series(kept), "15min") == []
+    # seconds are told where a closed run does not start on a minute
+    seconds = pd.Series(pd.date_range("2026-10-05", periods=3 * 7 * 1440, freq="min") + pd.Timedelta(seconds=10))
+    fine = closed_times.find_closed(pd.concat([seconds, seconds + pd.Timedelta(seconds=20)]).sort_values(), "10s")
+    assert closed_times.describe(fine, "10s").startswith("Monday-Sunday before 00:00:10 and 00:00:20-00:00:30 and "
+                                                         "00:00:40-00:01:10 and ")
+    assert closed_times.describe(fine, "10s").endswith(" and more")
+
+
+def test_rows_regularly_apart_are_another_frequencys_not_opening_hours():
+    days = pd.DataFrame({"ds": pd.date_range("2026-01-05", "2026-03-01"), "y": 5.0})
+    cleaned = clean_history(days, "h", policy())
+    assert cleaned.closed == [] and cleaned.notes[0] == ("rows regularly 24 periods apart: is forecast.frequency 'h' "
+                                                         "the data's?")
 
 
 def test_closed_times_are_no_gaps_and_get_no_zeros_and_the_note_names_them():
@@ -56,7 +74,7 @@ def test_closed_times_are_no_gaps_and_get_no_zeros_and_the_note_names_them():
     outage = (history["ds"] >= "2026-11-18 10:00") & (history["ds"] < "2026-11-18 13:00")
     cleaned = clean_history(history[~outage].reset_index(drop=True), "30min", policy())
     assert cleaned.notes == [
-        f"208 of 336 '30min' times of the week without a row in 7 weeks ({OPENING_HOURS}): closed, left out of "
+        f"208 of 336 '30min' times of the week without a row in 8 weeks ({OPENING_HOURS}): closed, left out of "
         "the gaps and the forecasts (cleaning.closed_times: leave_out)",
         "6 of 1016 periods missing, left out, the longest 6 from 2026-11-18 10:00",  # the outage, not the nights
     ]
@@ -101,6 +119,13 @@ def test_forecasts_leave_closed_times_out_for_the_winner_and_the_fallback_and_st
     saturday = model_store.forecast_stored(stored, "a", None, 48, 336)  # Friday 20:00 to Saturday 19:30
     assert saturday["ds"].tolist() == list(pd.date_range("2026-11-28 09:00", "2026-11-28 12:30", freq="30min"))
     # a too-short series' fallback, and the configured weekly cycle said to be too long for it
+    # a horizon wholly in closed times (Saturday 13:00 to 23:00): nothing forecast, said, and still a plot
+    saturday = calls("2026-10-05", "2026-11-28 23:30")
+    closed = train_series(saturday, fast_config("forecast.frequency=30min", "forecast.horizon=20",
+                                                "selection.candidates=[weekly_naive]", "cross_validation.horizon=48"))
+    assert closed.status == OK and closed.forecast.empty
+    assert "all 20 forecast periods fall in closed times (cleaning.closed_times): none forecast" in closed.notes
+    assert plots.forecast_svg(closed.cleaned, closed.forecast, "nothing open").count('class="history"') == 1
     short = train_series(history.iloc[:250], fast_config("forecast.frequency=30min", "forecast.horizon=96",
                                                          "reliability.fallback=weekly_naive"))
     assert short.status == SKIPPED and short.closed == []  # under two weeks: no closed times told apart yet
@@ -121,6 +146,12 @@ def test_a_prophet_model_stored_keeps_its_floor_and_closed_times_in_its_json(fas
     assert again["ds"].tolist() == outcome.forecast["ds"].tolist() == list(
         pd.date_range("2026-11-28 09:00", "2026-11-28 12:30", freq="30min"))  # of Friday 20:00 to Saturday 19:30
     np.testing.assert_allclose(again["yhat"], outcome.forecast["yhat"])
+    # the floor's note counts the points forecast, not those at closed times left out
+    week = train_series(history, fast_config("forecast.frequency=30min", "forecast.horizon=336",
+                                             "selection.candidates=[prophet]", "cross_validation.horizon=48"))
+    raised = [note for note in week.notes if "forecast points raised" in note]
+    assert all(note.split(" of ")[1].startswith(f"{len(week.forecast)} forecast points") for note in raised)
+    assert (week.forecast["yhat"] > 0).all() == (not raised)
     monday = model_store.forecast_stored({"model": "prophet", "model_json": text, "frequency": "30min",
                                           "interval_width": 0.8}, "a", pd.Timestamp("2026-11-30 06:30"), 6, 48)
     assert monday["ds"].tolist() == list(pd.date_range("2026-11-30 08:00", periods=4, freq="30min"))  # 6 steps
@@ -146,16 +177,17 @@ def test_a_horizon_that_ends_before_the_run_starts_is_warned_of():
     hours = load_config(None, ["forecast.frequency=30min", "forecast.horizon=7"])  # days meant
     said = run_report.past_horizon_warning(dt.datetime(2026, 12, 4, 19, 30), hours, "2026-12-05",
                                            "2026-12-05T07:31:00.000")
-    assert said == ("forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-04 19:30 end with "
-                    "2026-12-04 23:00, before the run's start 2026-12-05 07:31: every forecast lies in the past. Is "
-                    "the horizon counted in periods of '30min' (a week is 336 of them), and do the data reach the "
-                    "run date?")
+    assert said == ("forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-04 19:30 (the last "
+                    "2026-12-04 23:00) are all over by the run's start 2026-12-05 07:31: every forecast lies in the "
+                    "past. Is the horizon counted in periods of '30min' (a week is 336 of them), and do the data "
+                    "reach the run date?")
     week = load_config(None, ["forecast.frequency=30min", "forecast.horizon=336"])
     assert run_report.past_horizon_warning(dt.datetime(2026, 12, 4, 19, 30), week, "2026-12-05", None) is None
     months = load_config(None, ["forecast.frequency=MS", "forecast.horizon=2"])
     assert run_report.past_horizon_warning(dt.datetime(2026, 8, 1), months, "2026-12-05", None).startswith(
-        "forecast.horizon 2 periods of 'MS' after the input's latest time 2026-08-01 end with 2026-10-01, before the "
-        "run date 2026-12-05 ends: every forecast lies in the past. Is the horizon counted in periods of 'MS', and")
+        "forecast.horizon 2 periods of 'MS' after the input's latest time 2026-08-01 (the last 2026-10-01) are all "
+        "over by the end of the run date 2026-12-05: every forecast lies in the past. Is the horizon counted in "
+        "periods of 'MS', and")
     # the last period ends as the run date does: nothing forecast after it; one more, and one is
     assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 0), hours, "2026-12-05", None) is not None
     assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 30), hours, "2026-12-05", None) is None

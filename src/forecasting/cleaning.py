@@ -179,18 +179,19 @@ def clean_history(
             return result
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
-    closed = find_closed(frame["ds"], frequency)
+    filled = _filled(grid, frame["ds"])
+    apart = _regular_spacing(np.diff(filled))
+    if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
+        result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
+    # rows regularly apart are another frequency's (daily rows read as hourly), no opening hours
+    closed = find_closed(frame["ds"], frequency) if apart < 2 else []
     if closed:
         result.notes.append(_closed_note(closed, frequency, grid, policy.closed_times))
         if policy.closed_times == "leave_out":  # no periods of the series: not missing, not filled
             result.closed = closed
             grid = grid[is_open(grid, frequency, closed)]
-    filled = np.unique(grid.get_indexer(pd.DatetimeIndex(frame["ds"])))  # the grid's periods with a row, in order
-    filled = filled[filled >= 0]
+            filled = _filled(grid, frame["ds"])
     gaps = len(grid) - len(filled)
-    apart = _regular_spacing(np.diff(filled))
-    if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
-        result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
     if policy.gaps != "zero":  # with zero gaps, a day without a row is a day without sales: modelled as such
         result.notes += no_weekday_notes(frame["ds"], frequency)
     if gaps:
@@ -278,8 +279,14 @@ def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, n
     return frame[~dropped]
 
 
+def _filled(grid: pd.DatetimeIndex, times: pd.Series) -> np.ndarray:
+    """The positions of ``grid``'s periods with a row, in order."""
+    filled = np.unique(grid.get_indexer(pd.DatetimeIndex(times)))
+    return filled[filled >= 0]
+
+
 def _closed_note(closed: list[int], frequency: str, grid: pd.DatetimeIndex, policy: str) -> str:
-    weeks = (grid[-1] - grid[0]).days // 7
+    weeks = round((grid[-1] - grid[0]) / pd.Timedelta(weeks=1))
     slots = pd.Timedelta(days=7) // step_of(frequency)
     when = describe(closed, frequency)
     found = f"{len(closed)} of {slots} '{frequency}' {CLOSED_TIMES_NOTE} in {weeks} weeks ({when})"

@@ -20,6 +20,8 @@ from forecasting.periods import periods_between
 CLOSED_TIMES_NOTE = "times of the week without a row"
 MIN_WEEKS = 2  # every time of the week seen twice at least before one is taken as closed
 OPEN_SHARE = 0.8  # the other times have rows at four fifths of their periods or more: no sparse series
+CHANCE = 0.01  # at most this chance that missing rows alone leave some time of the week without any
+MAX_DESCRIBED = 160  # characters of the times' description in a note
 _WEEK = pd.Timedelta(days=7).value
 _MONDAY = pd.Timestamp("1969-12-29").value  # a Monday 00:00, the weeks' origin
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -42,9 +44,9 @@ def week_times(times, step: pd.Timedelta) -> np.ndarray:
 
 def find_closed(times: pd.Series, frequency: str) -> list[int]:
     """The periods of the week (``week_times``) none of ``times`` (aligned, sorted) falls
-    in, where the series spans MIN_WEEKS weeks or more and its rows fill OPEN_SHARE of
-    the other periods; else none: a few weeks' outage, or a sparse series, is no
-    pattern of opening hours."""
+    in, where the series spans MIN_WEEKS weeks or more, its rows fill OPEN_SHARE of
+    the other periods, and so many empty times are no chance of rows missing at random;
+    else none: a few weeks' outage, or a sparse series, is no pattern of opening hours."""
     step = step_of(frequency)
     if step is None or len(times) < 2 or times.iloc[-1] - times.iloc[0] < pd.Timedelta(weeks=MIN_WEEKS):
         return []
@@ -52,7 +54,12 @@ def find_closed(times: pd.Series, frequency: str) -> list[int]:
     expected = np.bincount(week_times(pd.date_range(times.iloc[0], times.iloc[-1], freq=step), step), minlength=slots)
     present = np.bincount(week_times(times.drop_duplicates(), step), minlength=slots)
     closed = present == 0
-    if not closed.any() or present[~closed].sum() < OPEN_SHARE * expected[~closed].sum():
+    if not closed.any() or closed.all():
+        return []
+    fill = present[~closed].sum() / expected[~closed].sum()
+    # rows missing at random leave a time of the week without any once in a while: the times
+    # found must be far too many for chance (under one in CHANCE that any time would be so empty)
+    if fill < OPEN_SHARE or slots * (1 - fill) ** expected[closed].min() > CHANCE:
         return []
     return np.flatnonzero(closed).tolist()
 
@@ -94,7 +101,10 @@ def describe(closed: list[int], frequency: str) -> str:
             days = _DAY_NAMES[day] if last == day else f"{_DAY_NAMES[day]}-{_DAY_NAMES[last]}"
             parts.append(f"{days} {texts[day]}")
         day = last + 1
-    return "; ".join(parts)
+    described = "; ".join(parts)
+    if len(described) <= MAX_DESCRIBED:
+        return described
+    return described[:described.rfind(" and ", 0, MAX_DESCRIBED)] + " and more"
 
 
 def _day_text(shut: np.ndarray, step: pd.Timedelta) -> str:
@@ -108,5 +118,6 @@ def _day_text(shut: np.ndarray, step: pd.Timedelta) -> str:
 
 
 def _clock(since_midnight: pd.Timedelta) -> str:
-    minutes = int(since_midnight.total_seconds() // 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    seconds = int(since_midnight.total_seconds())
+    clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}"
+    return clock if seconds % 60 == 0 else f"{clock}:{seconds % 60:02d}"

@@ -16,6 +16,7 @@ import pandas as pd
 # History shown before the forecast, in forecast horizons: enough to judge the
 # seasonality without squeezing the forecast into a sliver of the plot.
 HISTORY_HORIZONS = 10
+WITHOUT_FORECAST = 100  # the history's rows a plot shows of a series without forecast rows
 WIDTH, HEIGHT = 1000, 420
 # margins around the plot area, px; the bottom one holds the date labels, then the
 # legend, which inside the plot area would hide data somewhere whatever its corner
@@ -48,13 +49,15 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     history_ds = _naive(history["ds"])
     # the latest rows, in time order: sorted here rather than as a frame (a tenth of the time)
     latest = np.argsort(history_ds.to_numpy("datetime64[ns]"), kind="stable")
-    latest = latest[-max(HISTORY_HORIZONS * len(forecast), 2 * len(forecast)):]
+    # an empty forecast (a horizon wholly in closed times) shows the history's end alone
+    latest = latest[-(HISTORY_HORIZONS * len(forecast) or WITHOUT_FORECAST):]
     shown_ds, forecast_ds = history_ds.iloc[latest], _naive(forecast["ds"])
+    end = forecast_ds.max() if len(forecast) else shown_ds.max()
     shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
     folds = _shown_folds(backtest, shown_seconds.min())
-    x = Scale(shown_seconds.min(), forecast_seconds.max(), LEFT, WIDTH - RIGHT)
+    x = Scale(shown_seconds.min(), end.value / 1e9, LEFT, WIDTH - RIGHT)
     # the backtest is clipped to the plot, not fitted in: one wild fold would flatten the rest
     y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper]))
     y = Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
@@ -71,7 +74,7 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         py = y(value)
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}" stroke="#e0e0e0"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{label}</text>')
-    for moment, label in _date_ticks(shown_ds.min(), forecast_ds.max()):
+    for moment, label in _date_ticks(shown_ds.min(), end):
         px = x(moment.value / 1e9)  # nanoseconds since the epoch
         parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#e0e0e0"/>')
         parts.append(f'<text x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{label}</text>')

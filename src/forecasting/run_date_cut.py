@@ -117,7 +117,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
              f"the run date {run_day}")
     behind = open_periods_between(last, current, frequency, closed)
     if behind > 1:
-        filled = f" (a zero cleaning.gaps filled; the last row {time_text(last_row)})" if last > last_row else ""
+        # no semicolon: it parts a series' notes in data_notes
+        filled = f" (a zero cleaning.gaps filled, the last row {time_text(last_row)})" if last > last_row else ""
         notes.append(f"{STALE_NOTE}{time_text(last)}{filled}, {behind} periods before {since}")
     rows_behind = open_periods_between(last_row, current, frequency, closed)
     zeros = last > last_row

@@ -55,10 +55,10 @@ def past_horizon_warning(latest: dt.datetime | None, config: JobConfig, run_date
     cut = known_until(run_date, started)
     if period_end(last, frequency) > cut:
         return None
-    when = f"the run's start {time_text(cut)}" if started else f"the run date {run_date} ends"
+    when = f"the run's start {time_text(cut)}" if started else f"the end of the run date {run_date}"
     return (f"forecast.horizon {horizon} periods of {frequency!r} after the input's latest time {time_text(latest)} "
-            f"end with {time_text(last)}, before {when}: every forecast lies in the past. Is the horizon counted in "
-            f"periods of {frequency!r}{_week_of(offset)}, and do the data reach the run date?")
+            f"(the last {time_text(last)}) are all over by {when}: every forecast lies in the past. Is the horizon "
+            f"counted in periods of {frequency!r}{_week_of(offset)}, and do the data reach the run date?")
 
 
 def _week_of(offset) -> str:

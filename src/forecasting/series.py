@@ -17,7 +17,7 @@ from forecasting.baselines import BASELINES, naive_instead, on_grid, season_leng
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
-from forecasting.closed_times import open_only
+from forecasting.closed_times import is_open
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
@@ -264,8 +264,8 @@ def _select_and_forecast(
             forecasts[name], raw[name] = (floored(forecast, floor), history), forecast["yhat"]
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
-    outcome.notes += _floor_notes(outcome.forecast["yhat"], raw[winner], fc.floor)
-    outcome.forecast = open_only(outcome.forecast, fc.frequency, outcome.closed)
+    unfloored = _at_open_times(outcome, raw[winner], fc.frequency)
+    outcome.notes += _floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     outcome.notes += _zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                           winner)
@@ -328,6 +328,19 @@ def _zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
         said += (" (ranked by sMAPE, which scores a 0 forecast of a 0 as perfect and any other as its worst: "
                  f"{'by MASE, ' + best + ' would have won; ' if best != winner else ''}tuning.metric: mase)")
     return [said]
+
+
+def _at_open_times(outcome: SeriesOutcome, unfloored: pd.Series, frequency: str) -> pd.Series:
+    """The outcome's forecast without the periods of the week it has closed (noted where
+    that leaves none), and its points before the floor (``unfloored``) at the same times."""
+    kept = is_open(outcome.forecast["ds"], frequency, outcome.closed)
+    if kept.all():
+        return unfloored
+    if not kept.any():
+        outcome.notes.append(f"all {len(kept)} forecast periods fall in closed times (cleaning.closed_times): "
+                             "none forecast")
+    outcome.forecast = outcome.forecast[kept].reset_index(drop=True)
+    return pd.Series(unfloored.to_numpy()[kept])
 
 
 def _floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | None) -> list[str]:
@@ -394,8 +407,8 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
             outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
             if instead:  # the configured one named, and why it is not the one used
                 outcome.notes.append(f"reliability.fallback {instead}")
-            outcome.notes += _floor_notes(outcome.forecast["yhat"], forecast["yhat"], fc.floor)
-            outcome.forecast = open_only(outcome.forecast, fc.frequency, outcome.closed)
+            unfloored = _at_open_times(outcome, forecast["yhat"], fc.frequency)
+            outcome.notes += _floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started
