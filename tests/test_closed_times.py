@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import job_settings
-from forecasting import closed_times, model_store, pipeline, plots, run_report
+from forecasting import closed_times, model_store, pipeline, plots, run_report, scoring
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
 from forecasting.series import OK, SKIPPED, train_series
@@ -171,6 +171,16 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
     assert "stop more than a period before" not in said  # Saturday 12:30 is no stale end on Monday
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
     assert len(forecasts) == 2 * (5 * 24 + 8) and is_open(pd.DatetimeIndex(forecasts["ds"])).all()
+    # scoring the next day from the stored models: open times only too; a horizon in days is warned of
+    scored = scoring.run_scoring(spark, load_config(None, [*settings, "forecast.horizon=7"]), "2026-12-08")
+    assert "  forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-05 12:30" in scored.note
+    forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
+    assert forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"].empty  # Saturday 13:00-16:00
+    week = scoring.run_scoring(spark, load_config(None, settings), "2026-12-08")
+    assert "forecast.horizon" not in week.note
+    forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
+    scored_ds = pd.DatetimeIndex(forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"])
+    assert len(scored_ds) == 2 * (5 * 24 + 8) and is_open(scored_ds).all()
 
 
 def test_a_horizon_that_ends_before_the_run_starts_is_warned_of():
