@@ -200,8 +200,21 @@ def test_blank_target_text_is_a_missing_value_and_numbers_keep_their_written_for
 
 def test_unparseable_time_stops_with_examples(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-13-45", "1"), ("a", "x", "2024-01-02", "2")])
-    with pytest.raises(InputError, match=r"'date' has 1 of 2 values that are not dates.*2024-13-45"):
+    with pytest.raises(InputError, match=r"'date' has 1 of 2 values that are not dates.*2024-13-45") as refused:
         check_input(raw, fast_config())
+    assert "series" not in str(refused.value)  # the one series: no other form elsewhere to point at
+
+
+def test_times_written_otherwise_in_some_series_only_are_said_to_be_in_them(spark, fast_config):
+    # one site's export writes 12-hour US times; the others ISO 8601
+    rows = [(store, "x", f"2026-11-{day:02d} 09:00", "1") for store in ("nyc", "dal") for day in (2, 3)]
+    rows += [("phx", item, f"11/{day:02d}/2026 09:00 AM", "1") for item in ("x", "y") for day in (2, 3)]
+    with pytest.raises(InputError) as refused:
+        check_input(text_input(spark, rows), fast_config())
+    assert str(refused.value).endswith(
+        "e.g. ['11/02/2026 09:00 AM', '11/03/2026 09:00 AM', '11/02/2026 09:00 AM']; all in 2 of the 4 series "
+        "(phx/x, phx/y): written in another form there? One input setting reads one form: convert those series' "
+        "values")
 
 
 def test_a_time_pandas_cannot_hold_stops_with_examples(spark, fast_config):

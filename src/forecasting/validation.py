@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import input_hints
+from forecasting import input_hints, series_identity
 from forecasting.config import JobConfig
 from forecasting.io import MALFORMED_ROW, InputError, spark_message, unreadable_complaint
 from forecasting.spark_session import settings_restored
@@ -303,13 +303,28 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
         if count:
             examples = _examples(df, bad, column)
             raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not "
-                             f"{input_hints.expected_values(source, column, examples)}, e.g. {examples}")
+                             f"{input_hints.expected_values(source, column, examples)}, e.g. {examples}"
+                             f"{_only_in_some_series(df, bad, source.key_columns)}")
     if counts["time_out_of_range"]:
         raise InputError(
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
             f"(the earliest pandas can hold), e.g. {_examples(df, problems.time_out_of_range, source.time_column)}: "
             "a mistyped year?"
         )
+
+
+def _only_in_some_series(df: DataFrame, condition: Column, keys: list[str]) -> str:
+    """Which series the rows that meet ``condition`` are in, where that is not every series:
+    one site's export writing its times or numbers in another form, which no one setting
+    reads alongside the others'. Two Spark jobs, on the way to an error only."""
+    found = df.where(condition).select(*keys).distinct()
+    named = sorted(series_identity.series_id(row.asDict()) for row in found.limit(EXAMPLES + 1).collect())
+    count, total = found.count(), df.select(*keys).distinct().count()
+    if count >= total:
+        return ""
+    shown = ", ".join(named[:EXAMPLES]) + (", ..." if count > EXAMPLES else "")
+    return (f"; all in {count} of the {total} series ({shown}): written in another form there? One input setting "
+            "reads one form: convert those series' values")
 
 
 def _examples(df: DataFrame, condition: Column, column: str) -> list:
