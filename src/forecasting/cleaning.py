@@ -183,8 +183,9 @@ def clean_history(
     apart = _regular_spacing(np.diff(filled))
     if apart >= 2:  # monthly rows read as daily, say; not intermittent rows, irregular
         result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
-    # rows regularly apart are another frequency's (daily rows read as hourly), no opening hours
-    closed = find_closed(frame["ds"], frequency) if apart < 2 else []
+    # rows regularly apart are another frequency's (daily rows read as hourly), no opening hours;
+    # a series with a row every period has none either (most: nothing to look for)
+    closed = find_closed(frame["ds"], frequency) if apart < 2 and len(filled) < len(grid) else []
     if closed:
         result.notes.append(_closed_note(closed, frequency, grid, policy.closed_times))
         if policy.closed_times == "leave_out":  # no periods of the series: not missing, not filled
