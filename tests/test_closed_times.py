@@ -62,6 +62,17 @@ def test_the_times_a_series_never_has_rows_at_are_found_and_told_by_day():
     assert closed_times.describe(fine, "10s").endswith(" and more")
 
 
+def test_a_series_too_short_to_tell_its_closed_times_says_so_and_a_few_rows_missing_say_nothing():
+    new_queue = clean_history(calls("2026-11-23", "2026-12-04 23:30"), "30min", policy())
+    assert new_queue.closed == [] and new_queue.notes[0] == (
+        f"no row at some times of the week ({OPENING_HOURS}) in 11 days: too short to take them for closed (2 weeks "
+        "are needed), so every time is forecast")
+    around_the_clock = pd.DataFrame({"ds": pd.date_range("2026-11-23", "2026-12-03", freq="30min"), "y": 1.0})
+    outage = around_the_clock["ds"].between("2026-11-25 10:00", "2026-11-25 12:30")
+    assert clean_history(around_the_clock[~outage].reset_index(drop=True), "30min", policy()).notes == [
+        "6 of 481 periods missing, left out, the longest 6 from 2026-11-25 10:00"]
+
+
 def test_rows_regularly_apart_are_another_frequencys_not_opening_hours():
     days = pd.DataFrame({"ds": pd.date_range("2026-01-05", "2026-03-01"), "y": 5.0})
     cleaned = clean_history(days, "h", policy())

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.baselines import season_length
-from forecasting.closed_times import CLOSED_TIMES_NOTE, describe, find_closed, is_open, step_of
+from forecasting.closed_times import CLOSED_TIMES_NOTE, MIN_WEEKS, describe, find_closed, is_open, step_of
 from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
                                         running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
@@ -185,7 +185,11 @@ def clean_history(
         result.notes.append(f"{SPARSE_NOTE}{apart:.0f} periods apart: is forecast.frequency {frequency!r} the data's?")
     # rows regularly apart are another frequency's (daily rows read as hourly), no opening hours;
     # a series with a row every period has none either (most: nothing to look for)
-    closed = find_closed(frame["ds"], frequency) if apart < 2 and len(filled) < len(grid) else []
+    closed = []
+    if apart < 2 and len(filled) < len(grid):
+        closed = find_closed(frame["ds"], frequency)
+        if not closed and policy.closed_times == "leave_out":
+            result.notes += _too_short_for_closed_times(frame["ds"], frequency)
     if closed:
         result.notes.append(_closed_note(closed, frequency, grid, policy.closed_times))
         if policy.closed_times == "leave_out":  # no periods of the series: not missing, not filled
@@ -284,6 +288,19 @@ def _filled(grid: pd.DatetimeIndex, times: pd.Series) -> np.ndarray:
     """The positions of ``grid``'s periods with a row, in order."""
     filled = np.unique(grid.get_indexer(pd.DatetimeIndex(times)))
     return filled[filled >= 0]
+
+
+def _too_short_for_closed_times(times: pd.Series, frequency: str) -> list[str]:
+    """A note on a series too short to tell its closed times from (a queue opened last
+    week) where it looks as if it had some: every time is forecast, nights too."""
+    if times.iloc[-1] - times.iloc[0] >= pd.Timedelta(weeks=MIN_WEEKS):
+        return []
+    looks = find_closed(times, frequency, min_weeks=1)  # none where the frequency has no times of the week
+    if not looks or len(looks) < pd.Timedelta(days=7) / step_of(frequency) / 10:  # a few rows missing: no hours
+        return []
+    days = (times.iloc[-1] - times.iloc[0]).days
+    return [f"no row at some times of the week ({describe(looks, frequency)}) in {days} days: too short to take "
+            f"them for closed ({MIN_WEEKS} weeks are needed), so every time is forecast"]
 
 
 def _closed_note(closed: list[int], frequency: str, grid: pd.DatetimeIndex, policy: str) -> str:

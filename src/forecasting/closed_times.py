@@ -42,13 +42,13 @@ def week_times(times, step: pd.Timedelta) -> np.ndarray:
     return (nanos - _MONDAY) % _WEEK // step.value
 
 
-def find_closed(times: pd.Series, frequency: str) -> list[int]:
+def find_closed(times: pd.Series, frequency: str, min_weeks: float = MIN_WEEKS) -> list[int]:
     """The periods of the week (``week_times``) none of ``times`` (aligned, sorted) falls
     in, where the series spans MIN_WEEKS weeks or more, its rows fill OPEN_SHARE of
     the other periods, and so many empty times are no chance of rows missing at random;
     else none: a few weeks' outage, or a sparse series, is no pattern of opening hours."""
     step = step_of(frequency)
-    if step is None or len(times) < 2 or times.iloc[-1] - times.iloc[0] < pd.Timedelta(weeks=MIN_WEEKS):
+    if step is None or len(times) < 2 or times.iloc[-1] - times.iloc[0] < pd.Timedelta(weeks=min_weeks):
         return []
     slots = _WEEK // step.value
     expected = np.bincount(week_times(pd.date_range(times.iloc[0], times.iloc[-1], freq=step), step), minlength=slots)
