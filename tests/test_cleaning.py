@@ -902,10 +902,16 @@ def test_last_values_far_outside_the_recent_range_are_noted_as_a_break():
     [noted] = [note for note in clean_history(frame(days, split), "B", policy(), "2024-09-10").notes
                if BREAK_NOTE in note]
     assert noted.startswith(f"the last value, {split[-1]:.6g} at 2024-09-10, is {BREAK_NOTE} (390")
+    # one value below: also what an export during the day had loaded so far
+    assert "in the 20 values before): a last period loaded only in part (an export made during it? a run " in noted
     split[-3:] = closes[-3:] / 2  # three days ago: three values at the new level
     [noted] = [note for note in clean_history(frame(days, split), "B", policy(), "2024-09-10").notes
                if BREAK_NOTE in note]
     assert noted.startswith(f"the last 3 values, from {split[-3]:.6g} at 2024-09-06, are {BREAK_NOTE}")
+    assert "loaded only in part" not in noted  # three days' loads are no part of one
+    [noted] = [note for note in clean_history(frame(days, closes * np.r_[np.ones(len(days) - 1), 2.0]), "B",
+                                              policy(), "2024-09-10").notes if BREAK_NOTE in note]
+    assert "loaded only in part" not in noted  # above the range: no part
     # not a last value within the range's width of it, a break the model has long seen, nor a sparse series' sale
     near = closes.copy()
     near[-1] = 425.0

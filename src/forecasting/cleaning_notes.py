@@ -168,9 +168,12 @@ def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
             first = value_text(tail[0])
             which = (f"the last value, {first} at {time_text(frame['ds'].iloc[-1])}, is" if last == 1 else
                      f"the last {last} values, from {first} at {time_text(frame['ds'].iloc[-last])}, are")
+            # a last period far below: what an export during it had loaded so far, read as the whole
+            partial = ("a last period loaded only in part (an export made during it? a run dated the period "
+                       "before leaves it out and forecasts it), " if last == 1 and tail[0] < low else "")
             return [f"{which} {BREAK_NOTE} ({value_text(low)} to {value_text(high)} in the {window} values before): "
-                    "a break in the data (a stock split, a new unit), a one-off (a promotion), or a value to check? "
-                    "Modelled as it is"]
+                    f"{partial}a break in the data (a stock split, a new unit), a one-off (a promotion), or a value "
+                    "to check? Modelled as it is"]
     return []
 
 
