@@ -555,6 +555,14 @@ def test_a_header_of_several_columns_is_not_said_to_read_as_one_and_a_pipe_is_na
         check_input(df, fast_config(*settings), "2024-01-31")
 
 
+def test_amounts_with_a_currency_sign_or_code_are_met_with_how_to_write_them(fast_config):
+    source = fast_config().input
+    for written in (["$33,362.83"], ["-€12"], ["12.50 USD", "3"], ["(CHF 3.20)"]):
+        assert input_hints.expected_values(source, "sales", written).startswith("numbers (currency signs or codes")
+    for other in (["12d"], ["twelve"], ["12 kWh"], ["1,234"]):
+        assert "currency" not in input_hints.expected_values(source, "sales", other)
+
+
 def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_name():
     columns = ["store", "item", "date", "sales3", "Sales4"]
     advice = input_hints.missing_columns_advice(["sales"], columns, columns, {}, csv=True)
@@ -564,3 +572,7 @@ def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_
     assert input_hints.missing_columns_advice(["store"], one_column, one_column, {}, csv=True) == (
         " The header reads as one column holding ';': set input.options.sep: ';' (Spark's own default is a comma).")
     assert input_hints.missing_columns_advice(["store"], one_column, one_column, {}, csv=False) == input_hints.SET_COLUMNS
+    # a typo, in the config or the file, names the column meant
+    header = ["account_id", "Service", "usage_date", "cost_usd"]
+    assert input_hints.missing_columns_advice(["servce", "cost"], header, header, {}, csv=False) == (
+        " Did you mean 'Service' for 'servce'?" + input_hints.SET_COLUMNS)

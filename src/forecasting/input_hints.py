@@ -3,11 +3,15 @@ with, worked out from the header, the reader's options and a few of the values
 (pure Python, no Spark)."""
 from __future__ import annotations
 
+import difflib
 import re
 
 from forecasting.config_schema import InputConfig
 
 SEPARATORS = (";", "\t", "|")  # the field separators a CSV file has besides the comma
+# A number with a currency sign or code before or after it: $1,234.50, -€12, 12.50 USD, (CHF 3)
+CURRENCY_TEXT = (r"\(?[+-]?(?:[$€£¥₹]|[A-Z]{3}\s?)[+-]?\s?[0-9][0-9,.' ]*\)?"
+                 r"|[+-]?[0-9][0-9,.' ]*\s?(?:[$€£¥₹]|[A-Z]{3})")
 # Texts an export writes for no value: marks without letters or digits (-, ---, ?), or the usual words
 NO_VALUE_TEXT = r"[^0-9A-Za-z\s]+|(?i:#?n/?a|n\.a\.|null|none|nil|missing|unknown)"
 
@@ -22,11 +26,19 @@ def missing_columns_advice(missing: list[str], columns: list[str], header: list[
     each one's position in ``columns``: sales2, Sales3) or a header read wrong; else
     to name the columns the input has."""
     if not csv:
-        return SET_COLUMNS
+        return _close_names(missing, header) + SET_COLUMNS
     repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(columns))]
     twice = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
              "numbered each by its position): rename all but one." if repeated else "")
-    return twice + (csv_header_hint(header, options) or SET_COLUMNS)
+    return twice + (csv_header_hint(header, options) or _close_names(missing, header) + SET_COLUMNS)
+
+
+def _close_names(missing: list[str], header: list[str]) -> str:
+    """The input's column names close to configured ones it lacks: a typo, either side."""
+    by_lower = {name.lower(): name for name in header}
+    close = [(name, by_lower[found[0]]) for name in missing
+             for found in [difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)] if found]
+    return "".join(f" Did you mean {match!r} for {name!r}?" for name, match in close)
 
 
 def csv_header_hint(header: list[str], options: dict) -> str:
@@ -57,6 +69,10 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
                  and not re.search(r",[0-9]{3}\s*$", str(example)) for example in examples)
     if commas:
         return "numbers (a decimal comma, 96,5, needs input.decimal_separator: ',')"
+    # amounts as a spreadsheet shows them: a currency sign or code before or after the number
+    if any(re.fullmatch(CURRENCY_TEXT, str(e).strip()) for e in examples):
+        return ("numbers (currency signs or codes, $12,345.67, are not read: write the numbers without them, "
+                "and without thousands separators)")
     if any(re.fullmatch(r"\s*[+-]?[0-9]{1,3}([,.' ][0-9]{3})+([.,][0-9]+)?\s*", str(e)) for e in examples):
         return "numbers (thousands separators, 12,345,678.90, are not read: write the numbers without them)"
     # a text for no value (n/a, ---): a CSV reader option reads one such text as missing
