@@ -357,6 +357,9 @@ def _flag_hint(expected: tuple, value: Any) -> str:
         try:
             float(value)
         except ValueError:
+            if int in expected and re.fullmatch(r"\s*[0-9]+\s*[A-Za-z]+\s*", value):  # 45d, 2 weeks
+                return (" (a number without a unit: horizons, folds and steps count periods of "
+                        "forecast.frequency, e.g. 45 for 45 days of D)")
             return ""
         if re.fullmatch(r"[+-]?0\d+", value.strip()):  # not octal, as YAML 1.1 would have it: left as typed
             return " (a whole number with a leading zero is read as text: write it without the zero)"
