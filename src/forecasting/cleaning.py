@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.baselines import season_length
-from forecasting.closed_times import CLOSED_TIMES_NOTE, MIN_WEEKS, describe, find_closed, is_open, step_of
+from forecasting.closed_times import closed_note, find_closed, is_open, too_short_note
 from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
                                         running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
@@ -189,9 +189,9 @@ def clean_history(
     if apart < 2 and len(filled) < len(grid):
         closed = find_closed(frame["ds"], frequency)
         if not closed and policy.closed_times == "leave_out":
-            result.notes += _too_short_for_closed_times(frame["ds"], frequency)
+            result.notes += too_short_note(frame["ds"], frequency)
     if closed:
-        result.notes.append(_closed_note(closed, frequency, grid, policy.closed_times))
+        result.notes.append(closed_note(closed, frequency, grid, policy.closed_times))
         if policy.closed_times == "leave_out":  # no periods of the series: not missing, not filled
             result.closed = closed
             grid = grid[is_open(grid, frequency, closed)]
@@ -288,29 +288,6 @@ def _filled(grid: pd.DatetimeIndex, times: pd.Series) -> np.ndarray:
     """The positions of ``grid``'s periods with a row, in order."""
     filled = np.unique(grid.get_indexer(pd.DatetimeIndex(times)))
     return filled[filled >= 0]
-
-
-def _too_short_for_closed_times(times: pd.Series, frequency: str) -> list[str]:
-    """A note on a series too short to tell its closed times from (a queue opened last
-    week) where it looks as if it had some: every time is forecast, nights too."""
-    if times.iloc[-1] - times.iloc[0] >= pd.Timedelta(weeks=MIN_WEEKS):
-        return []
-    looks = find_closed(times, frequency, min_weeks=1)  # none where the frequency has no times of the week
-    if not looks or len(looks) < pd.Timedelta(days=7) / step_of(frequency) / 10:  # a few rows missing: no hours
-        return []
-    days = (times.iloc[-1] - times.iloc[0]).days
-    return [f"no row at some times of the week ({describe(looks, frequency)}) in {days} days: too short to take "
-            f"them for closed ({MIN_WEEKS} weeks are needed), so every time is forecast"]
-
-
-def _closed_note(closed: list[int], frequency: str, grid: pd.DatetimeIndex, policy: str) -> str:
-    weeks = round((grid[-1] - grid[0]) / pd.Timedelta(weeks=1))
-    slots = pd.Timedelta(days=7) // step_of(frequency)
-    when = describe(closed, frequency)
-    found = f"{len(closed)} of {slots} '{frequency}' {CLOSED_TIMES_NOTE} in {weeks} weeks ({when})"
-    if policy == "leave_out":
-        return f"{found}: closed, left out of the gaps and the forecasts (cleaning.closed_times: leave_out)"
-    return f"{found}, yet forecast (cleaning.closed_times: forecast): closed times? leave_out leaves them out"
 
 
 def _longest_gap(grid: pd.DatetimeIndex, filled: np.ndarray) -> str:

@@ -107,6 +107,31 @@ def describe(closed: list[int], frequency: str) -> str:
     return described[:described.rfind(" and ", 0, MAX_DESCRIBED)] + " and more"
 
 
+def too_short_note(times: pd.Series, frequency: str) -> list[str]:
+    """A note on a series too short to tell its closed times from (a queue opened last
+    week) where it looks as if it had some: every time is forecast, nights too."""
+    if times.iloc[-1] - times.iloc[0] >= pd.Timedelta(weeks=MIN_WEEKS):
+        return []
+    looks = find_closed(times, frequency, min_weeks=1)  # none where the frequency has no times of the week
+    if not looks or len(looks) < pd.Timedelta(days=7) / step_of(frequency) / 10:  # a few rows missing: no hours
+        return []
+    days = (times.iloc[-1] - times.iloc[0]).days
+    return [f"no row at some times of the week ({describe(looks, frequency)}) in {days} days: too short to take "
+            f"them for closed ({MIN_WEEKS} weeks are needed), so every time is forecast"]
+
+
+def closed_note(closed: list[int], frequency: str, grid: pd.DatetimeIndex, policy: str) -> str:
+    """The note on a series' ``closed`` times over ``grid`` (its span), as ``policy``
+    (cleaning.closed_times) treats them."""
+    weeks = round((grid[-1] - grid[0]) / pd.Timedelta(weeks=1))
+    slots = pd.Timedelta(days=7) // step_of(frequency)
+    when = describe(closed, frequency)
+    found = f"{len(closed)} of {slots} '{frequency}' {CLOSED_TIMES_NOTE} in {weeks} weeks ({when})"
+    if policy == "leave_out":
+        return f"{found}: closed, left out of the gaps and the forecasts (cleaning.closed_times: leave_out)"
+    return f"{found}, yet forecast (cleaning.closed_times: forecast): closed times? leave_out leaves them out"
+
+
 def _day_text(shut: np.ndarray, step: pd.Timedelta) -> str:
     """A day's closed runs of periods: 'before 08:00 and from 20:00'."""
     edges = np.flatnonzero(np.diff(np.r_[0, shut.astype(int), 0]))
