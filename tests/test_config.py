@@ -581,8 +581,9 @@ def test_values_that_would_fail_after_spark_started_are_refused_first(override, 
 
 @pytest.mark.parametrize("override, hint", [
     ("forecast.horizon='10'", "a number in quotes is text: write it without the quotes"),
-    ("forecast.horizon=45d", "a number without a unit: horizons, folds and steps count periods of forecast.frequency"),
-    ("cross_validation.folds=3 folds", "a number without a unit"),
+    ("forecast.horizon=45d", "got '45d' (a number without a unit: it counts periods of forecast.frequency)"),
+    ("cross_validation.folds=3 folds", "got '3 folds' (a number without a unit)"),
+    ("tracking.timeout_seconds=30s", "got '30s' (a number without a unit)"),
     ("output.path=~", "YAML reads ~ and an empty value as null: quote a path"),
 ])
 def test_a_values_type_error_says_what_yaml_made_of_it(override, hint):

@@ -561,7 +561,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "much they were): ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: mase "
         "ranks by the scale of each series' changes",
         "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
-        "in the data (a stock split, a new unit), or values to check? They were modelled as they are"]
+        "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
+        "note says how to leave it out), or values to check? They were modelled as they are"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), hourly)
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their offset, "

@@ -213,8 +213,8 @@ def test_times_written_otherwise_in_some_series_only_are_said_to_be_in_them(spar
         check_input(text_input(spark, rows), fast_config())
     assert str(refused.value).endswith(
         "e.g. ['11/02/2026 09:00 AM', '11/03/2026 09:00 AM', '11/02/2026 09:00 AM']; all in 2 of the 4 series "
-        "(phx/x, phx/y): written in another form there? One input setting reads one form: convert those series' "
-        "values")
+        "(phx/x, phx/y): written in another form there (one input setting reads one form: convert those series' "
+        "values), or values to check?")
 
 
 def test_a_time_pandas_cannot_hold_stops_with_examples(spark, fast_config):
@@ -559,7 +559,7 @@ def test_amounts_with_a_currency_sign_or_code_are_met_with_how_to_write_them(fas
     source = fast_config().input
     for written in (["$33,362.83"], ["-€12"], ["12.50 USD", "3"], ["(CHF 3.20)"]):
         assert input_hints.expected_values(source, "sales", written).startswith("numbers (currency signs or codes")
-    for other in (["12d"], ["twelve"], ["12 kWh"], ["1,234"]):
+    for other in (["12d"], ["twelve"], ["12 kWh"], ["12 KWH"], ["SKU 12"], ["JAN 2024"], ["1,234"], ["1e5"]):
         assert "currency" not in input_hints.expected_values(source, "sales", other)
 
 
@@ -576,3 +576,8 @@ def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_
     header = ["account_id", "Service", "usage_date", "cost_usd"]
     assert input_hints.missing_columns_advice(["servce", "cost"], header, header, {}, csv=False) == (
         " Did you mean 'Service' for 'servce'?" + input_hints.SET_COLUMNS)
+    # not a column another setting takes: the key store is there, a column stores is not; date was written data
+    taken = ("store", "stores", "date", "sales")
+    header = ["store", "data", "sales"]
+    assert input_hints.missing_columns_advice(["stores", "date"], header, header, {}, False, taken) == (
+        " Did you mean 'data' for 'date'?" + input_hints.SET_COLUMNS)

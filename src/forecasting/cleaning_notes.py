@@ -147,13 +147,15 @@ def _several_series_note(counts: np.ndarray, kinds: np.ndarray, merged_by: str) 
             "input.key_columns)?")
 
 
-def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
+def break_notes(frame: pd.DataFrame, season: int, whole_days: bool = True) -> list[str]:
     """A note where the last values (up to BREAK_LAST) are all beyond the range of the
     values before them, on one side, by more than its width: prices halved by a split, say.
     Those before are the last BREAK_WINDOW, or the last season and one (``season`` steps)
     where the series has them, so that a season's peak (Christmas week, the morning of
     15-minute readings) is measured against the last one. Not said where those before are
-    mostly of one value (a sparse series' zeros: any sale would be far)."""
+    mostly of one value (a sparse series' zeros: any sale would be far). One last value
+    below may be a period loaded in part: said, with how to leave it out, for periods of a
+    day or longer (``whole_days``; shorter ones have the open-period rule on their run date)."""
     values = frame["y"].to_numpy()
     for last in range(1, BREAK_LAST + 1):
         window = min(max(BREAK_WINDOW, season + 1), len(values) - last)
@@ -169,8 +171,10 @@ def break_notes(frame: pd.DataFrame, season: int) -> list[str]:
             which = (f"the last value, {first} at {time_text(frame['ds'].iloc[-1])}, is" if last == 1 else
                      f"the last {last} values, from {first} at {time_text(frame['ds'].iloc[-last])}, are")
             # a last period far below: what an export during it had loaded so far, read as the whole
-            partial = ("a last period loaded only in part (an export made during it? a run dated the period "
-                       "before leaves it out and forecasts it), " if last == 1 and tail[0] < low else "")
+            partial = ("a last period loaded only in part (an export made during it? If it is the run date's "
+                       "period, a run dated before it leaves it out; if the one before, cleaning.unsettled_periods: "
+                       "1), "
+                       if whole_days and last == 1 and tail[0] < low else "")
             return [f"{which} {BREAK_NOTE} ({value_text(low)} to {value_text(high)} in the {window} values before): "
                     f"{partial}a break in the data (a stock split, a new unit), a one-off (a promotion), or a value "
                     "to check? Modelled as it is"]

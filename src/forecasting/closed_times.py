@@ -85,7 +85,8 @@ def open_periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str,
 
 def describe(closed: list[int], frequency: str) -> str:
     """When the ``closed`` periods of the week are, by day, days alike together:
-    'Sundays; Monday-Friday before 08:00 and from 20:00; Saturday before 09:00 and from 13:00'."""
+    'Sundays, Monday-Friday before 08:00 and from 20:00, Saturday before 09:00 and from 13:00'
+    (no semicolon: it parts a series' notes in data_notes)."""
     step = step_of(frequency)
     per_day = pd.Timedelta(days=1) // step
     shut = np.isin(np.arange(7 * per_day), closed).reshape(7, per_day)
@@ -101,7 +102,7 @@ def describe(closed: list[int], frequency: str) -> str:
             days = _DAY_NAMES[day] if last == day else f"{_DAY_NAMES[day]}-{_DAY_NAMES[last]}"
             parts.append(f"{days} {texts[day]}")
         day = last + 1
-    described = "; ".join(parts)
+    described = ", ".join(parts)
     if len(described) <= MAX_DESCRIBED:
         return described
     return described[:described.rfind(" and ", 0, MAX_DESCRIBED)] + " and more"

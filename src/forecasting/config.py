@@ -320,7 +320,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return _coerce(option, value, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint(args, value)}")
+        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint(args, value, key)}")
     if origin is list:
         if not isinstance(value, list):
             parts = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) and value.strip() else []
@@ -338,12 +338,16 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     # bool is a subclass of int; "yes" must not pass as a number and 1 not as a flag
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
-    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint((hint,), value)}")
+    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint((hint,), value, key)}")
 
 
-def _flag_hint(expected: tuple, value: Any) -> str:
+# The settings that count periods of forecast.frequency, not days or times
+PERIOD_COUNTS = ("horizon", "min_history", "step", "stale_after", "unsettled_periods")
+
+
+def _flag_hint(expected: tuple, value: Any, key: str = "") -> str:
     """What YAML 1.1 made of a value: NO (Norway), yes, off, ... flags, 2024 a number
-    where text was meant; a date where text was."""
+    where text was meant; a date where text was; a number given with a unit (``key``'s)."""
     if isinstance(value, bool) and str in expected:
         none = "write null for none, or " if type(None) in expected else ""
         return f" (YAML reads yes, no, on and off as true or false: {none}quote the value, e.g. 'NO')"
@@ -357,9 +361,10 @@ def _flag_hint(expected: tuple, value: Any) -> str:
         try:
             float(value)
         except ValueError:
-            if int in expected and re.fullmatch(r"\s*[0-9]+\s*[A-Za-z]+\s*", value):  # 45d, 2 weeks
-                return (" (a number without a unit: horizons, folds and steps count periods of "
-                        "forecast.frequency, e.g. 45 for 45 days of D)")
+            if int in expected and re.fullmatch(r"\s*[0-9]+\s*[A-Za-z]+\s*", value):  # 45d, 2 weeks, 30s
+                counted = key.rsplit(".", 1)[-1] in PERIOD_COUNTS
+                return (" (a number without a unit" + (": it counts periods of forecast.frequency" if counted else "")
+                        + ")")
             return ""
         if re.fullmatch(r"[+-]?0\d+", value.strip()):  # not octal, as YAML 1.1 would have it: left as typed
             return " (a whole number with a leading zero is read as text: write it without the zero)"

@@ -10,8 +10,9 @@ from forecasting.config_schema import InputConfig
 
 SEPARATORS = (";", "\t", "|")  # the field separators a CSV file has besides the comma
 # A number with a currency sign or code before or after it: $1,234.50, -€12, 12.50 USD, (CHF 3)
-CURRENCY_TEXT = (r"\(?[+-]?(?:[$€£¥₹]|[A-Z]{3}\s?)[+-]?\s?[0-9][0-9,.' ]*\)?"
-                 r"|[+-]?[0-9][0-9,.' ]*\s?(?:[$€£¥₹]|[A-Z]{3})")
+_CODES = "USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|CNY|HKD|SGD|INR|KRW|SEK|NOK|DKK|PLN|CZK|BRL|MXN|ZAR"
+CURRENCY_TEXT = (rf"\(?[+-]?(?:[$€£¥₹]|(?:{_CODES})\s?)[+-]?\s?[0-9][0-9,.' ]*\)?"
+                 rf"|[+-]?[0-9][0-9,.' ]*\s?(?:[$€£¥₹]|{_CODES})")
 # Texts an export writes for no value: marks without letters or digits (-, ---, ?), or the usual words
 NO_VALUE_TEXT = r"[^0-9A-Za-z\s]+|(?i:#?n/?a|n\.a\.|null|none|nil|missing|unknown)"
 
@@ -20,17 +21,19 @@ SET_COLUMNS = " Set input.key_columns, input.time_column and input.target_column
 
 
 def missing_columns_advice(missing: list[str], columns: list[str], header: list[str], options: dict,
-                           csv: bool) -> str:
+                           csv: bool, configured: tuple[str, ...] = ()) -> str:
     """What to do about the configured ``missing`` columns: with a CSV header, where it
     can be told why, a name given twice (Spark suffixes a repeated name, case aside, with
     each one's position in ``columns``: sales2, Sales3) or a header read wrong; else
-    to name the columns the input has."""
+    to name the columns the input has, where one is close to a name it lacks (a typo) that
+    one; not a column another setting takes (``configured``)."""
+    free = [name for name in header if name not in configured]
     if not csv:
-        return _close_names(missing, header) + SET_COLUMNS
+        return _close_names(missing, free) + SET_COLUMNS
     repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(columns))]
     twice = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
              "numbered each by its position): rename all but one." if repeated else "")
-    return twice + (csv_header_hint(header, options) or _close_names(missing, header) + SET_COLUMNS)
+    return twice + (csv_header_hint(header, options) or _close_names(missing, free) + SET_COLUMNS)
 
 
 def _close_names(missing: list[str], header: list[str]) -> str:
@@ -71,8 +74,8 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
         return "numbers (a decimal comma, 96,5, needs input.decimal_separator: ',')"
     # amounts as a spreadsheet shows them: a currency sign or code before or after the number
     if any(re.fullmatch(CURRENCY_TEXT, str(e).strip()) for e in examples):
-        return ("numbers (currency signs or codes, $12,345.67, are not read: write the numbers without them, "
-                "and without thousands separators)")
+        return ("numbers (currency signs or codes, $12,345.67, are not read: write plain numbers, 12345.67, "
+                "a negative one with a minus sign; input.decimal_separator: ',' reads 12345,67)")
     if any(re.fullmatch(r"\s*[+-]?[0-9]{1,3}([,.' ][0-9]{3})+([.,][0-9]+)?\s*", str(e)) for e in examples):
         return "numbers (thousands separators, 12,345,678.90, are not read: write the numbers without them)"
     # a text for no value (n/a, ---): a CSV reader option reads one such text as missing

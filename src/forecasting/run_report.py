@@ -240,8 +240,8 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
         summary.warn(f"{_counted(counted, 'breaks', 'end')} in values {BREAK_NOTE} of their history (their "
                      "data_notes name them): a break in the data (a stock split, a new unit), a last period loaded "
-                     "only in part where it is one value below them (an export made during it? a run dated the "
-                     "period before leaves it out), or values to check? They were modelled as they are")
+                     "only in part (one value below the range: its note says how to leave it out), or values to "
+                     "check? They were modelled as they are")
 
 
 def _counted(counted: staged_counts.StagedCounts, name: str, verb: str, kind: str = "series") -> str:

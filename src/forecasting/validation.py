@@ -163,7 +163,8 @@ def _check_columns(df: DataFrame, config: JobConfig) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
         header = [c for c in df.columns if c != MALFORMED_ROW]
-        advice = input_hints.missing_columns_advice(missing, df.columns, header, source.options, source.format == "csv")
+        advice = input_hints.missing_columns_advice(missing, df.columns, header, source.options, source.format == "csv",
+                                                    tuple(required))
         raise InputError(f"input '{source.path}' lacks configured column(s) {missing}; it has {header}.{advice}")
     nested = [f"'{k}' ({df.schema[k].dataType.simpleString()})" for k in source.key_columns
               if isinstance(df.schema[k].dataType, (T.ArrayType, T.MapType, T.StructType))]
@@ -316,15 +317,16 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
 def _only_in_some_series(df: DataFrame, condition: Column, keys: list[str]) -> str:
     """Which series the rows that meet ``condition`` are in, where that is not every series:
     one site's export writing its times or numbers in another form, which no one setting
-    reads alongside the others'. Two Spark jobs, on the way to an error only."""
+    reads alongside the others', or a few values to check. Three Spark jobs, on the way to
+    an error only."""
     found = df.where(condition).select(*keys).distinct()
     named = sorted(series_identity.series_id(row.asDict()) for row in found.limit(EXAMPLES + 1).collect())
     count, total = found.count(), df.select(*keys).distinct().count()
     if count >= total:
         return ""
     shown = ", ".join(named[:EXAMPLES]) + (", ..." if count > EXAMPLES else "")
-    return (f"; all in {count} of the {total} series ({shown}): written in another form there? One input setting "
-            "reads one form: convert those series' values")
+    return (f"; all in {count} of the {total} series ({shown}): written in another form there (one input setting "
+            "reads one form: convert those series' values), or values to check?")
 
 
 def _examples(df: DataFrame, condition: Column, column: str) -> list:
