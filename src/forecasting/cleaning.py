@@ -215,7 +215,8 @@ def clean_history(
     # before the zeros gaps: zero adds after the last row, which are no break in the data; and not
     # with the repeated-rows note: the last rows read twice stand out as doubled, and it names the cause
     # a run of zeros at the end (an outage) is one note, not a break too
-    breaks = [] if repeated else zero_run_notes(frame) or break_notes(frame, season_length(frequency), not sub_daily(frequency))
+    breaks = [] if repeated else (zero_run_notes(frame)
+                                  or break_notes(frame, season_length(frequency), not sub_daily(frequency)))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
         frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed)
