@@ -178,7 +178,8 @@ def test_the_summary_and_log_name_the_series_trained_on_data_that_stop_well_befo
     assert "stale" in stale.index and "good" not in stale.index and len(stale) <= 3  # all named
     summary = dirty["summary"].format()
     assert (f"{len(stale)} series forecast from data that stop more than a period before the time the run forecasts "
-            "from (their forecasts start in the past), e.g. ") in summary
+            "from (their forecasts start in the past; cleaning.stale_after skips series that ended: an event held, a "
+            "unit closed), e.g. ") in summary
     for store, note in stale.items():  # the stale note only, not the series' other notes
         said = next(part for part in note.split("; ") if part.startswith("last observation "))
         assert f"{store}: {said}" in summary

@@ -118,7 +118,8 @@ def test_series_new_or_gone_since_the_run_date_before_are_counted_and_the_gone_n
     said = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     forecast_change.say_turnover(spark, config, said, "2024-03-24")
     assert [line.strip() for line in said.note.splitlines()] == [
-        "2 series have forecasts of this run date and none of run date 2024-03-24: new in the input, or back",
+        "2 series have forecasts of this run date and none of run date 2024-03-24 (e.g. d, e): new in the input, or "
+        "back",
         "1 series forecast on run date 2024-03-24 has no forecast of this run date (gone from the input, or skipped "
         "or failed without a fallback), e.g. c: forecast on 2024-03-24: the latest-forecast queries still answer with their "
         "forecasts of 2024-03-24 or before"]

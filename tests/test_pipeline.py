@@ -970,3 +970,23 @@ def test_the_summarys_count_lines_name_a_few_of_their_series(spark):
     assert said.note.strip().startswith("4 series (e.g. a/2024-01-01 06:00:00, d/2024-01-01 06:00:00) have rows "
                                         "regularly several periods apart")
     assert staged_counts.status_counts(staged).examples == {}  # without keys, as the counts' own tests give them
+
+
+def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_them_be_modelled(spark, tmp_path):
+    # events on sale for a few weeks: the fallback's flat line for each, and no word on why before
+    store = (tmp_path / "mlruns").as_uri()
+    schema = "status string, reason string, model_json string, data_notes string, model string, cv_mase double, " \
+             "event string"
+    short = "too little history: 22 rows, needs at least 112 (what 2 cross-validation folds need; ...)"
+    rows = [("ok", None, "{}", None, "naive", 0.8, f"e{i}") for i in range(8)]
+    rows += [("skipped", f"{short}; fallback forecast: naive", "{}", None, "naive", None, f"n{i}") for i in range(2)]
+    context = tracking.RunContext(store, "0", "run", RUN_DATE, False, False)
+    config = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28"])
+    said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    run_report.say_results(spark, spark.createDataFrame(rows, schema), config, context, said, None, None)
+    assert ("2 series had too little history for cross-validation (140 periods: 3 folds, 28 periods apart, each "
+            "scoring 28) and got the fallback's forecast: a shorter cross_validation.horizon, fewer folds or a "
+            "smaller step let shorter series be modelled") in said.note
+    one = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    run_report.say_results(spark, spark.createDataFrame(rows[:9], schema), config, context, one, None, None)
+    assert "too little history for" not in one.note  # 1 of 9: under a fifth

@@ -269,7 +269,8 @@ def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before
     summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
     scoring._say_scored_stale(staged, ["shop"], summary)
     assert summary.note == (f"  1 series scored from data that stop more than a period before the time the run "
-                            f"forecasts from (their forecasts start in the past), e.g. a: {stale}\n")
+                            "forecasts from (their forecasts start in the past; cleaning.stale_after skips series that "
+                            f"ended: an event held, a unit closed), e.g. a: {stale}\n")
 
 
 def test_the_stale_series_named_are_those_furthest_behind(spark):

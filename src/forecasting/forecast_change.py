@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from forecasting import realized, redaction, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
-from forecasting.job_summary import JobSummary, agreeing, named_examples, series_that
+from forecasting.job_summary import JobSummary, agreeing, example_ids, named_examples, series_that
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -158,13 +158,14 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
                                        F.count_if(~F.col("_forecast_now"))).first()
             named = named_examples(per_series.where(~F.col("_forecast_now")).orderBy(*keys).withColumn(
                 "reason", F.lit(f"forecast on {earlier}")), keys) if gone else ""
+            fresh = example_ids(per_series.where(~F.col("_forecast_then")).orderBy(*keys), keys) if new else ""
     except Exception as err:  # a count to say, no reason to fail a run whose tables are written
         logger.warning("could not count the series new or gone since run date %s: %s", earlier,
                        redaction.first_line(err))
         return
     if new:
-        summary.inform(f"{series_that(new, 'have')} forecasts of this run date and none of run date {earlier}: "
-                       "new in the input, or back")
+        summary.inform(f"{series_that(new, 'have')} forecasts of this run date and none of run date {earlier} "
+                       f"(e.g. {fresh}): new in the input, or back")
     if gone:
         summary.warn(f"{gone} series forecast on run date {earlier} {agreeing(gone, 'have')} no forecast of this run "
                      "date (gone from the input, or skipped or failed without a fallback), e.g. " + named + ": the "

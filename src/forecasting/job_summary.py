@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+import pandas as pd
 from pyspark.sql import DataFrame
 
 from forecasting import parent_run, redaction, series_identity, tables, tracking, validation
@@ -34,11 +35,19 @@ def series_that(count: int, verb: str, kind: str = "series") -> str:
 
 def named_examples(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
-    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
     examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
-    named = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
-             for row in examples.to_dict("records")]
-    return "; ".join(f"{name}: {reason}" for name, reason in zip(named, examples["reason"]))
+    return "; ".join(f"{name}: {reason}" for name, reason in zip(_ids(examples, keys), examples["reason"]))
+
+
+def example_ids(rows: DataFrame, keys: list[str]) -> str:
+    """A few of ``rows``' series ids, for a count's line: "a/x, b/y"."""
+    return ", ".join(_ids(rows.select(*keys).limit(validation.EXAMPLES).toPandas(), keys))
+
+
+def _ids(examples: pd.DataFrame, keys: list[str]) -> list[str]:
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    return [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
+            for row in examples.to_dict("records")]
 
 
 @dataclass

@@ -103,6 +103,10 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
                 longest = staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).agg(
                     F.max("history_length")).first()[0]
             summary.warn(nothing_modelled(config, longest))
+        else:
+            short = dict(summary.reason_kinds.get(SKIPPED, [])).get(TOO_LITTLE_HISTORY, 0)
+            if short and 5 * short >= sum(counted.statuses.values()):
+                summary.warn(too_short_line(config, short))
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
@@ -139,6 +143,18 @@ def nothing_modelled(config: JobConfig, longest: int | None) -> str:
             f"against the {needed} needed ({source}). Is forecast.horizon {config.forecast.horizon} counted in "
             f"periods of {config.forecast.frequency!r}? Or lower forecast.min_history / cross_validation.folds; "
             f"{written}")
+
+
+def too_short_line(config: JobConfig, short: int) -> str:
+    """What lets more series be modelled where a fifth or more were too short for the folds
+    (new products, events on sale for a few weeks)."""
+    if config.forecast.min_history is not None:
+        return (f"{short} series had too little history for forecast.min_history {config.forecast.min_history} "
+                "and got the fallback's forecast (their reason says how long they are)")
+    return (f"{short} series had too little history for cross-validation ({tuning.min_history(config)} periods: "
+            f"{config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, each scoring "
+            f"{tuning.cv_horizon(config)}) and got the fallback's forecast: a shorter cross_validation.horizon, "
+            "fewer folds or a smaller step let shorter series be modelled")
 
 
 def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
@@ -325,4 +341,5 @@ def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int,
     behind = F.regexp_extract("reason", r", ([0-9]+) periods before ", 1).cast("long")
     named = named_examples(rows.orderBy(behind.desc_nulls_last(), *keys), keys)
     summary.warn(f"{count} series {done} from data that stop more than a period before the time the run forecasts "
-                 f"from (their forecasts start in the past), e.g. {named}")
+                 "from (their forecasts start in the past; cleaning.stale_after skips series that ended: an event "
+                 f"held, a unit closed), e.g. {named}")
