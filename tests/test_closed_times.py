@@ -223,3 +223,11 @@ def test_a_series_with_closed_times_is_long_enough_by_the_periods_it_spans_as_it
     recent = train_series(history[history["ds"] >= "2026-11-05"], config)
     assert recent.status == SKIPPED and recent.reason.startswith(
         "too little history: 432 rows over 1080 periods, closed times counted, needs at least 1344")
+
+
+def test_a_long_description_is_cut_after_a_whole_run_of_times(monkeypatch):
+    closed = closed_times.find_closed(calls("2026-10-05", "2026-11-27 23:30")["ds"], "30min")
+    for limit, cut in ((40, "Sundays, Monday-Friday before 08:00 and more"), (20, "Sundays and more"),
+                       (5, "Sunda and more")):  # no whole run fits: cut within one
+        monkeypatch.setattr(closed_times, "MAX_DESCRIBED", limit)
+        assert closed_times.describe(closed, "30min") == cut

@@ -990,3 +990,5 @@ def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_the
     one = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, spark.createDataFrame(rows[:9], schema), config, context, one, None, None)
     assert "too little history for" not in one.note  # 1 of 9: under a fifth
+    without = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28", "reliability.fallback=null"])
+    assert "and got no forecast (reliability.fallback): a shorter" in run_report.too_short_line(without, 2)

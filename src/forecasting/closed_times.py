@@ -84,7 +84,8 @@ def open_periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str,
 
 
 def describe(closed: list[int], frequency: str) -> str:
-    """When the ``closed`` periods of the week are, by day, days alike together:
+    """When the ``closed`` periods of the week are, by day, days alike together, cut at
+    MAX_DESCRIBED characters (" and more"):
     'Sundays, Monday-Friday before 08:00 and from 20:00, Saturday before 09:00 and from 13:00'
     (no semicolon: it parts a series' notes in data_notes)."""
     step = step_of(frequency)
@@ -105,7 +106,9 @@ def describe(closed: list[int], frequency: str) -> str:
     described = ", ".join(parts)
     if len(described) <= MAX_DESCRIBED:
         return described
-    return described[:described.rfind(" and ", 0, MAX_DESCRIBED)] + " and more"
+    # cut after the last whole run of times that fits, or within one where none does
+    end = max(described.rfind(" and ", 0, MAX_DESCRIBED), described.rfind(", ", 0, MAX_DESCRIBED))
+    return described[:end if end > 0 else MAX_DESCRIBED] + " and more"
 
 
 def too_short_note(times: pd.Series, frequency: str) -> list[str]:

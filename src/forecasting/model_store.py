@@ -2,8 +2,9 @@
 
 A baseline has no fitted state beyond its history, so that is what is stored;
 either kind can then forecast again from any later date without refitting. A
-model's floor (``forecast.floor``) is stored with it, so that scoring and serving
-keep its forecasts above it as training did.
+model's floor (``forecast.floor``) and closed times (``cleaning.closed_times``) are
+stored with it, so that scoring and serving keep its forecasts above the one and
+leave the other out as training did.
 """
 from __future__ import annotations
 
@@ -108,12 +109,13 @@ def _forecast(name: str, stored: dict, last: pd.Timestamp | None, horizon: int, 
 
 def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, run_horizon: int,
                     strict: bool = False) -> pd.DataFrame:
-    """The first ``steps`` forecasts from ``last`` of the model a models table's row
+    """The forecasts of the ``steps`` periods after ``last`` of the model a models table's row
     ``stored`` holds (``model``, ``model_json``, ``frequency``, ``interval_width``), for
     scoring and serving. Its interval is sampled over at least the run's horizon and
     seeded by the series' id (``series``) as training sampled it, so that a shorter
     horizon gets the forecasts table's values for the same steps. ``strict`` as in ``forecast``.
-    Without the periods of the week the model does not forecast (closed_times), as training left them out."""
+    Without the periods of the week the model does not forecast (closed_times), as training left them
+    out: fewer rows than ``steps`` then."""
     sampled = max(steps, run_horizon)
     parsed = json.loads(stored["model_json"])
     forecast_ = _forecast(stored["model"], parsed, last, sampled, stored["frequency"], stored["interval_width"],

@@ -148,13 +148,14 @@ def nothing_modelled(config: JobConfig, longest: int | None) -> str:
 def too_short_line(config: JobConfig, short: int) -> str:
     """What lets more series be modelled where a fifth or more were too short for the folds
     (new products, events on sale for a few weeks)."""
+    got = "got the fallback's forecast" if config.reliability.fallback else "got no forecast (reliability.fallback)"
     if config.forecast.min_history is not None:
         return (f"{short} series had too little history for forecast.min_history {config.forecast.min_history} "
-                "and got the fallback's forecast (their reason says how long they are)")
+                f"and {got} (their reason says how long they are)")
     return (f"{short} series had too little history for cross-validation ({tuning.min_history(config)} periods: "
             f"{config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, each scoring "
-            f"{tuning.cv_horizon(config)}) and got the fallback's forecast: a shorter cross_validation.horizon, "
-            "fewer folds or a smaller step let shorter series be modelled")
+            f"{tuning.cv_horizon(config)}) and {got}: a shorter cross_validation.horizon, fewer folds or a smaller "
+            "step let shorter series be modelled")
 
 
 def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:

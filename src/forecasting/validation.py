@@ -320,10 +320,11 @@ def _only_in_some_series(df: DataFrame, condition: Column, keys: list[str]) -> s
     reads alongside the others', or a few values to check. Three Spark jobs, on the way to
     an error only."""
     found = df.where(condition).select(*keys).distinct()
-    named = sorted(series_identity.series_id(row.asDict()) for row in found.limit(EXAMPLES + 1).collect())
     count, total = found.count(), df.select(*keys).distinct().count()
     if count >= total:
         return ""
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    named = sorted(series_identity.series_id(row) for row in found.limit(EXAMPLES + 1).toPandas().to_dict("records"))
     shown = ", ".join(named[:EXAMPLES]) + (", ..." if count > EXAMPLES else "")
     return (f"; all in {count} of the {total} series ({shown}): written in another form there (one input setting "
             "reads one form: convert those series' values), or values to check?")
