@@ -469,9 +469,9 @@ def berlin_hours() -> pd.DataFrame:
 
 
 def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
-    from forecasting.series import _zero_forecast_notes
+    from forecasting.forecast_notes import zero_forecast_notes
 
-    zero_forecast = _zero_forecast_notes(pd.Series([0.0] * 7), pd.Series([0.0, 1.0, 0.0, 2.0]), "smape",
+    zero_forecast = zero_forecast_notes(pd.Series([0.0] * 7), pd.Series([0.0, 1.0, 0.0, 2.0]), "smape",
                                          {"seasonal_naive": {"mase": 0.7}, "prophet": {"mase": 0.6}}, "seasonal_naive")
     stale = "last observation 2024-01-10, 80 periods before the run date 2024-03-31"
     staged = spark.createDataFrame([

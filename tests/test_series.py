@@ -898,15 +898,15 @@ def test_unsettled_periods_are_forecast_and_not_fitted(fast_config):
 
 
 def test_the_zero_forecast_note_names_only_a_model_mase_could_rank():
-    from forecasting.series import _zero_forecast_notes
+    from forecasting.forecast_notes import zero_forecast_notes
 
     zeros, nan = pd.Series([0.0] * 3), float("nan")
     scores = {"naive": {"mase": nan}, "seasonal_naive": {"mase": 0.9}, "drift": {"mase": 0.8}}
-    said = _zero_forecast_notes(zeros, pd.Series([0.0, 2.0]), "smape", scores, "seasonal_naive")
+    said = zero_forecast_notes(zeros, pd.Series([0.0, 2.0]), "smape", scores, "seasonal_naive")
     assert "by MASE, drift would have won" in said[0]  # not naive, whose MASE is undefined
     undefined = {name: {"mase": nan} for name in scores}
-    assert "would have won" not in _zero_forecast_notes(zeros, pd.Series([1.0]), "smape", undefined, "naive")[0]
-    assert _zero_forecast_notes(zeros, pd.Series([1.0, -3.0]), "smape", scores, "naive") == []  # recent mean below 0
-    assert _zero_forecast_notes(pd.Series([], dtype=float), pd.Series([1.0]), "smape", scores, "naive") == []
-    assert _zero_forecast_notes(zeros, pd.Series([1.0]), "mase", scores, "drift") == [
+    assert "would have won" not in zero_forecast_notes(zeros, pd.Series([1.0]), "smape", undefined, "naive")[0]
+    assert zero_forecast_notes(zeros, pd.Series([1.0, -3.0]), "smape", scores, "naive") == []  # recent mean below 0
+    assert zero_forecast_notes(pd.Series([], dtype=float), pd.Series([1.0]), "smape", scores, "naive") == []
+    assert zero_forecast_notes(zeros, pd.Series([1.0]), "mase", scores, "drift") == [
         "forecast 0 throughout, where the last 1 values average 1"]  # no metric to blame

@@ -23,7 +23,8 @@ from forecasting.config import JobConfig
 from forecasting.periods import known_until, label_of, period_end, sub_daily, time_text
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.run_date_cut import AHEAD_NOTE
-from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY, ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import ZERO_FORECAST_NOTE
+from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)

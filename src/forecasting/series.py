@@ -18,12 +18,11 @@ from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
 from forecasting.closed_times import is_open
+from forecasting.forecast_notes import floor_notes, undefined_metric_notes, zero_forecast_notes
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
 
-# every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
-ZERO_FORECAST_NOTE = "forecast 0 throughout"
 INJECTED_FAILURE = "fault injection (reliability.fail_series)"
 # the recent values that note compares with: the horizon's, or two seasons' up to this many
 MAX_RECENT_PERIODS = 28
@@ -244,7 +243,7 @@ def _select_and_forecast(
     metric = config.selection.metric or config.tuning.metric
     ranked_by = metrics.ranking_metric(metric, scores.values())
     winner = min(scores, key=lambda name: _loss(scores[name], ranked_by))
-    outcome.notes += _undefined_metric_notes(metric, ranked_by, tuned, config.tuning.metric)
+    outcome.notes += undefined_metric_notes(metric, ranked_by, tuned, config.tuning.metric)
     needed = list(scores) if actual is not None else [winner]
     steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
     forecasts, raw = {}, {}  # raw: the point forecasts before the floor, for its note (the ensemble's: its parts')
@@ -265,9 +264,9 @@ def _select_and_forecast(
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
     unfloored = _at_open_times(outcome, raw[winner], fc.frequency)
-    outcome.notes += _floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
+    outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
-    outcome.notes += _zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
+    outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                           winner)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
@@ -295,41 +294,6 @@ def _select_and_forecast(
         }
 
 
-def _undefined_metric_notes(metric: str, ranked_by: str, tuned: tuning.TuningResult | None,
-                            tuning_metric: str) -> list[str]:
-    """What ranked tuning's parameters and the candidates where the configured metric
-    was undefined for the series in every fold (metrics.ranking_metric)."""
-    replaced = []  # (what was ranked, the metric configured, the one used)
-    tuned_by = metrics.ranking_metric(tuning_metric, [tuned.cv_metrics]) if tuned is not None else tuning_metric
-    if tuned_by != tuning_metric:
-        replaced.append(["tuning", tuning_metric, tuned_by])
-    if ranked_by != metric:
-        if replaced and replaced[0][1:] == [metric, ranked_by]:
-            replaced[0][0] = "tuning and the model choice"
-        else:
-            replaced.append(["the model choice", metric, ranked_by])
-    why = {"mase": " (no two values a season or a period apart to scale it by)"}
-    return [f"{wanted} undefined for this series in every cross-validation fold{why.get(wanted, '')}: "
-            f"{what} ranked by {used}" for what, wanted, used in replaced]
-
-
-def _zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
-                         scores: dict[str, dict[str, float]], winner: str) -> list[str]:
-    """A note where every forecast point is 0 though the series' ``recent`` values were
-    not all 0: for staffing or stock, a forecast of nothing. Ranked by sMAPE, the likely
-    cause: it scores a 0 forecast of a 0 as perfect and any other as its worst (200), so
-    in series with zeros it favours forecasting zeros."""
-    if points.empty or (points.to_numpy() != 0).any() or not recent.mean() > 0:
-        return []
-    said = f"{ZERO_FORECAST_NOTE}, where the last {len(recent)} values average {recent.mean():.3g}"
-    if ranked_by == "smape":
-        by_mase = {name: found["mase"] for name, found in scores.items() if found.get("mase") == found.get("mase")}
-        best = min(by_mase, key=by_mase.get) if by_mase else winner
-        said += (" (ranked by sMAPE, which scores a 0 forecast of a 0 as perfect and any other as its worst: "
-                 f"{'by MASE, ' + best + ' would have won; ' if best != winner else ''}tuning.metric: mase)")
-    return [said]
-
-
 def _at_open_times(outcome: SeriesOutcome, unfloored: pd.Series, frequency: str) -> pd.Series:
     """The outcome's forecast without the periods of the week it has closed (noted where
     that leaves none), and its points before the floor (``unfloored``) at the same times."""
@@ -341,17 +305,6 @@ def _at_open_times(outcome: SeriesOutcome, unfloored: pd.Series, frequency: str)
                              "none forecast")
     outcome.forecast = outcome.forecast[kept].reset_index(drop=True)
     return pd.Series(unfloored.to_numpy()[kept])
-
-
-def _floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | None) -> list[str]:
-    """A note where the floor raised forecast points (``points`` above the ``unfloored``
-    ones): the model foresaw values below it, or the ensemble a part below it."""
-    raised = int((points.to_numpy() > unfloored.to_numpy()).sum())
-    if not raised:
-        return []
-    floor = "0" if setting == "auto" else f"{setting:g}"
-    why = "forecast.floor auto: the history has no value below 0" if setting == "auto" else "forecast.floor"
-    return [f"{raised} of {len(points)} forecast points raised to stay at or above {floor} ({why})"]
 
 
 def _steps_to_score(history: pd.DataFrame, actual: pd.DataFrame | None, horizon: int, frequency: str) -> int:
@@ -408,7 +361,7 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
             if instead:  # the configured one named, and why it is not the one used
                 outcome.notes.append(f"reliability.fallback {instead}")
             unfloored = _at_open_times(outcome, forecast["yhat"], fc.frequency)
-            outcome.notes += _floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
+            outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started

@@ -19,7 +19,8 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED
-from forecasting.series import OK, ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import ZERO_FORECAST_NOTE
+from forecasting.series import OK
 
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
 STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"

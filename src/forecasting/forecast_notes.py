@@ -1,0 +1,58 @@
+"""The notes a series' forecast gets once its model is chosen (pure pandas): metrics
+undefined for it, points the floor raised, a forecast of nothing where something was
+seen."""
+from __future__ import annotations
+
+import pandas as pd
+
+from forecasting import metrics
+from forecasting.tuning import TuningResult
+
+# every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
+ZERO_FORECAST_NOTE = "forecast 0 throughout"
+
+
+def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | None,
+                           tuning_metric: str) -> list[str]:
+    """What ranked tuning's parameters and the candidates where the configured metric
+    was undefined for the series in every fold (metrics.ranking_metric)."""
+    replaced = []  # (what was ranked, the metric configured, the one used)
+    tuned_by = metrics.ranking_metric(tuning_metric, [tuned.cv_metrics]) if tuned is not None else tuning_metric
+    if tuned_by != tuning_metric:
+        replaced.append(["tuning", tuning_metric, tuned_by])
+    if ranked_by != metric:
+        if replaced and replaced[0][1:] == [metric, ranked_by]:
+            replaced[0][0] = "tuning and the model choice"
+        else:
+            replaced.append(["the model choice", metric, ranked_by])
+    why = {"mase": " (no two values a season or a period apart to scale it by)"}
+    return [f"{wanted} undefined for this series in every cross-validation fold{why.get(wanted, '')}: "
+            f"{what} ranked by {used}" for what, wanted, used in replaced]
+
+
+def zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
+                        scores: dict[str, dict[str, float]], winner: str) -> list[str]:
+    """A note where every forecast point is 0 though the series' ``recent`` values were
+    not all 0: for staffing or stock, a forecast of nothing. Ranked by sMAPE, the likely
+    cause: it scores a 0 forecast of a 0 as perfect and any other as its worst (200), so
+    in series with zeros it favours forecasting zeros."""
+    if points.empty or (points.to_numpy() != 0).any() or not recent.mean() > 0:
+        return []
+    said = f"{ZERO_FORECAST_NOTE}, where the last {len(recent)} values average {recent.mean():.3g}"
+    if ranked_by == "smape":
+        by_mase = {name: found["mase"] for name, found in scores.items() if found.get("mase") == found.get("mase")}
+        best = min(by_mase, key=by_mase.get) if by_mase else winner
+        said += (" (ranked by sMAPE, which scores a 0 forecast of a 0 as perfect and any other as its worst: "
+                 f"{'by MASE, ' + best + ' would have won; ' if best != winner else ''}tuning.metric: mase)")
+    return [said]
+
+
+def floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | None) -> list[str]:
+    """A note where the floor raised forecast points (``points`` above the ``unfloored``
+    ones): the model foresaw values below it, or the ensemble a part below it."""
+    raised = int((points.to_numpy() > unfloored.to_numpy()).sum())
+    if not raised:
+        return []
+    floor = "0" if setting == "auto" else f"{setting:g}"
+    why = "forecast.floor auto: the history has no value below 0" if setting == "auto" else "forecast.floor"
+    return [f"{raised} of {len(points)} forecast points raised to stay at or above {floor} ({why})"]
