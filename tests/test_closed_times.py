@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import job_settings
-from forecasting import closed_times, model_store, pipeline, plots, run_report, scoring
+from forecasting import closed_times, model_store, pipeline, plots, run_date_cut, scoring
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
 from forecasting.series import OK, SKIPPED, train_series
@@ -198,22 +198,22 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
 
 def test_a_horizon_that_ends_before_the_run_starts_is_warned_of():
     hours = load_config(None, ["forecast.frequency=30min", "forecast.horizon=7"])  # days meant
-    said = run_report.past_horizon_warning(dt.datetime(2026, 12, 4, 19, 30), hours, "2026-12-05",
-                                           "2026-12-05T07:31:00.000")
+    warning = run_date_cut.past_horizon_warning
+    said = warning(dt.datetime(2026, 12, 4, 19, 30), hours.forecast, "2026-12-05", "2026-12-05T07:31:00.000")
     assert said == ("forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-04 19:30 (the last "
                     "2026-12-04 23:00) are all over by the run's start 2026-12-05 07:31: every forecast lies in the "
                     "past. Is the horizon counted in periods of '30min' (a week is 336 of them), and do the data "
                     "reach the run date?")
     week = load_config(None, ["forecast.frequency=30min", "forecast.horizon=336"])
-    assert run_report.past_horizon_warning(dt.datetime(2026, 12, 4, 19, 30), week, "2026-12-05", None) is None
+    assert warning(dt.datetime(2026, 12, 4, 19, 30), week.forecast, "2026-12-05", None) is None
     months = load_config(None, ["forecast.frequency=MS", "forecast.horizon=2"])
-    assert run_report.past_horizon_warning(dt.datetime(2026, 8, 1), months, "2026-12-05", None).startswith(
+    assert warning(dt.datetime(2026, 8, 1), months.forecast, "2026-12-05", None).startswith(
         "forecast.horizon 2 periods of 'MS' after the input's latest time 2026-08-01 (the last 2026-10-01) are all "
         "over by the end of the run date 2026-12-05: every forecast lies in the past. Is the horizon counted in "
         "periods of 'MS', and")
     # the last period ends as the run date does: nothing forecast after it; one more, and one is
-    assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 0), hours, "2026-12-05", None) is not None
-    assert run_report.past_horizon_warning(dt.datetime(2026, 12, 5, 20, 30), hours, "2026-12-05", None) is None
+    assert warning(dt.datetime(2026, 12, 5, 20, 0), hours.forecast, "2026-12-05", None) is not None
+    assert warning(dt.datetime(2026, 12, 5, 20, 30), hours.forecast, "2026-12-05", None) is None
 
 
 def test_a_series_with_closed_times_is_long_enough_by_the_periods_it_spans_as_its_folds_count_them(fast_config):

@@ -1,16 +1,22 @@
 """What a run date leaves of a history (pure pandas): rows not known yet at the
 run's start, the periods still open or unsettled on it, the zeros up to it under
-``gaps: zero``, and how long before it the data stopped (``cleaning.stale_after``).
+``gaps: zero``, and how long before it the data stopped (``cleaning.stale_after``);
+and whether a run's whole horizon lies before its run date.
 """
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
 
 from forecasting.closed_times import is_open, open_periods_between
 from forecasting.config import CleaningConfig
-from forecasting.periods import align_to_grid, end_of_day, label_of, open_on, period_end, sub_daily, time_text
+from forecasting.config_schema import ForecastConfig
+from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, sub_daily,
+                                 time_text)
 
 # How the note on a history that stopped well before the run date starts (scoring looks for it)
 STALE_NOTE = "last observation "
@@ -134,3 +140,30 @@ def longest_zero_run(values: np.ndarray) -> int:
     padded = np.r_[False, values == 0, False]
     starts, ends = np.flatnonzero(~padded[:-1] & padded[1:]), np.flatnonzero(padded[:-1] & ~padded[1:])
     return int((ends - starts).max()) if len(starts) else 0
+
+
+def past_horizon_warning(latest: dt.datetime | None, forecast: ForecastConfig, run_date: str,
+                         started: str | None) -> str | None:
+    """What to say where ``forecast.horizon`` periods after the input's ``latest`` time
+    all end before the run's cut (its start, ``started``, on its own date): every
+    forecast lies in the past, as a horizon given in days for half-hours has it."""
+    if latest is None:
+        return None
+    frequency, horizon = forecast.frequency, forecast.horizon
+    offset = to_offset(frequency)
+    latest = pd.Timestamp(latest)
+    last = label_of(latest, offset, origin=latest.normalize()) + horizon * offset
+    cut = known_until(run_date, started)
+    if period_end(last, frequency) > cut:
+        return None
+    when = f"the run's start {time_text(cut)}" if started else f"the end of the run date {run_date}"
+    return (f"forecast.horizon {horizon} periods of {frequency!r} after the input's latest time {time_text(latest)} "
+            f"(the last {time_text(last)}) are all over by {when}: every forecast lies in the past. Is the horizon "
+            f"counted in periods of {frequency!r}{_week_of(offset)}, and do the data reach the run date?")
+
+
+def _week_of(offset) -> str:
+    """How many periods of a frequency under a day a week is, as a hint."""
+    if not isinstance(offset, Tick) or pd.Timedelta(offset) >= pd.Timedelta(days=1):
+        return ""
+    return f" (a week is {pd.Timedelta(days=7) // pd.Timedelta(offset)} of them)"

@@ -8,9 +8,6 @@ import datetime as dt
 import logging
 from functools import reduce
 
-import pandas as pd
-from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import Tick
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -20,7 +17,7 @@ from forecasting import (forecast_change, realized, redaction, run_overview, ser
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
-from forecasting.periods import known_until, label_of, period_end, sub_daily, time_text
+from forecasting.periods import sub_daily
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.forecast_notes import ZERO_FORECAST_NOTE
@@ -40,33 +37,6 @@ def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
     return (f"the run date {run_date} is {ahead} days after today ({today} UTC): from now on the lookups, the "
             "notebook and readers of the latest run date find its forecasts. A mistyped date? Its rows stay until "
             "removed (see docs/results.md, Removing a run date)")
-
-
-def past_horizon_warning(latest: dt.datetime | None, config: JobConfig, run_date: str,
-                         started: str | None) -> str | None:
-    """What to say where ``forecast.horizon`` periods after the input's ``latest`` time
-    all end before the run's cut (its start, ``started``, on its own date): every
-    forecast lies in the past, as a horizon given in days for half-hours has it."""
-    if latest is None:
-        return None
-    frequency, horizon = config.forecast.frequency, config.forecast.horizon
-    offset = to_offset(frequency)
-    latest = pd.Timestamp(latest)
-    last = label_of(latest, offset, origin=latest.normalize()) + horizon * offset
-    cut = known_until(run_date, started)
-    if period_end(last, frequency) > cut:
-        return None
-    when = f"the run's start {time_text(cut)}" if started else f"the end of the run date {run_date}"
-    return (f"forecast.horizon {horizon} periods of {frequency!r} after the input's latest time {time_text(latest)} "
-            f"(the last {time_text(last)}) are all over by {when}: every forecast lies in the past. Is the horizon "
-            f"counted in periods of {frequency!r}{_week_of(offset)}, and do the data reach the run date?")
-
-
-def _week_of(offset) -> str:
-    """How many periods of a frequency under a day a week is, as a hint."""
-    if not isinstance(offset, Tick) or pd.Timedelta(offset) >= pd.Timedelta(days=1):
-        return ""
-    return f" (a week is {pd.Timedelta(days=7) // pd.Timedelta(offset)} of them)"
 
 
 def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, context: tracking.RunContext,

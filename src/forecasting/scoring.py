@@ -29,7 +29,8 @@ from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
 from forecasting.job_summary import JobSummary, agreeing, finishing, named_examples
 from forecasting.pipeline import read_checked_input, say_input, stage
-from forecasting.run_report import past_horizon_warning, say_stale
+from forecasting.run_date_cut import past_horizon_warning
+from forecasting.run_report import say_stale
 from forecasting.run_date_cut import STALE_NOTE
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
@@ -303,7 +304,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
     say_input(summary, data_version, config)
-    in_the_past = past_horizon_warning(counts.latest, config, run_date, context.known_until)
+    in_the_past = past_horizon_warning(counts.latest, config.forecast, run_date, context.known_until)
     if in_the_past:
         summary.warn(in_the_past)
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):

@@ -140,7 +140,7 @@ def check_history(history: pd.DataFrame, config: JobConfig, closed: list[int] | 
     the folds count them: a contact centre's eight weeks are 2,688 half-hours, not
     its 1,000-odd rows at open times."""
     needed = tuning.min_history(config)
-    spanned = len(pd.date_range(history["ds"].iloc[0], history["ds"].iloc[-1], freq=config.forecast.frequency)) \
+    spanned = periods_between(history["ds"].iloc[0], history["ds"].iloc[-1], config.forecast.frequency) + 1 \
         if closed and len(history) else len(history)
     if spanned < needed:
         source = ("forecast.min_history" if config.forecast.min_history is not None else
