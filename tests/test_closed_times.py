@@ -15,7 +15,7 @@ from forecasting.series import OK, SKIPPED, train_series
 OPENING_HOURS = "Sundays, Monday-Friday before 08:00 and from 20:00, Saturday before 09:00 and from 13:00"
 
 
-def is_open(times: pd.DatetimeIndex) -> np.ndarray:
+def in_opening_hours(times: pd.DatetimeIndex) -> np.ndarray:
     """A contact centre's hours: weekdays 08:00-20:00, Saturdays 09:00-13:00."""
     day, hour = times.dayofweek, times.hour + times.minute / 60
     return np.asarray(((day < 5) & (hour >= 8) & (hour < 20)) | ((day == 5) & (hour >= 9) & (hour < 13)))
@@ -24,7 +24,7 @@ def is_open(times: pd.DatetimeIndex) -> np.ndarray:
 def calls(start: str, end: str) -> pd.DataFrame:
     """Half-hourly call counts at open times only, with a daily and a weekly shape."""
     grid = pd.date_range(start, end, freq="30min")
-    times = grid[is_open(grid)]
+    times = grid[in_opening_hours(grid)]
     rng = np.random.default_rng(0)
     shape = 20 + 15 * np.sin((times.hour + times.minute / 60 - 8) / 12 * np.pi) - 3 * times.dayofweek
     return pd.DataFrame({"ds": times, "y": rng.poisson(np.maximum(shape, 1)).astype(float)})
@@ -38,7 +38,7 @@ def test_the_times_a_series_never_has_rows_at_are_found_and_told_by_day():
     history = calls("2026-10-05", "2026-11-27 23:30")  # Monday to Friday, eight weeks
     closed = closed_times.find_closed(history["ds"], "30min")
     assert len(closed) == 336 - 5 * 24 - 8 and closed_times.describe(closed, "30min") == OPENING_HOURS
-    assert closed_times.is_open(history["ds"], "30min", closed).all()
+    assert closed_times.outside_closed(history["ds"], "30min", closed).all()
     # around the clock, or with one hour missing in every day
     hours = pd.Series(pd.date_range("2026-10-05", "2026-11-29", freq="h"))
     assert closed_times.find_closed(hours, "h") == []
@@ -124,7 +124,7 @@ def test_forecasts_leave_closed_times_out_for_the_winner_and_the_fallback_and_st
     outcome = train_series(history, config)
     assert outcome.status == OK, outcome.reason
     ds = pd.DatetimeIndex(outcome.forecast["ds"])
-    assert is_open(ds).all() and len(ds) == 5 * 24 + 8 and ds[-1] == pd.Timestamp("2026-12-04 19:30")
+    assert in_opening_hours(ds).all() and len(ds) == 5 * 24 + 8 and ds[-1] == pd.Timestamp("2026-12-04 19:30")
     stored = {"model": outcome.model_name, "frequency": "30min", "interval_width": 0.8,
               "model_json": model_store.dump(outcome.model_name, outcome.model, outcome.floor, outcome.closed)}
     again = model_store.forecast_stored(stored, "a", None, 336, 336)
@@ -183,7 +183,7 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
             "differ in their hours") in " ".join(said.split())
     assert "stop more than a period before" not in said  # Saturday 12:30 is no stale end on Monday
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
-    assert len(forecasts) == 2 * (5 * 24 + 8) and is_open(pd.DatetimeIndex(forecasts["ds"])).all()
+    assert len(forecasts) == 2 * (5 * 24 + 8) and in_opening_hours(pd.DatetimeIndex(forecasts["ds"])).all()
     # scoring the next day from the stored models: open times only too; a horizon in days is warned of
     scored = scoring.run_scoring(spark, load_config(None, [*settings, "forecast.horizon=7"]), "2026-12-08")
     assert "  forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-05 12:30" in scored.note
@@ -193,7 +193,7 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
     assert "forecast.horizon" not in week.note
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
     scored_ds = pd.DatetimeIndex(forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"])
-    assert len(scored_ds) == 2 * (5 * 24 + 8) and is_open(scored_ds).all()
+    assert len(scored_ds) == 2 * (5 * 24 + 8) and in_opening_hours(scored_ds).all()
 
 
 def test_a_horizon_that_ends_before_the_run_starts_is_warned_of():

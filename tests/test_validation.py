@@ -537,8 +537,8 @@ def test_the_encoding_given_as_charset_is_the_one_named(spark, fast_config, tmp_
 
 def test_a_header_name_that_merely_begins_with_another_is_no_repeated_name():
     complaint = "CSV header does not conform to the schema. Expected: sales_total but found: sales"
-    assert input_hints.header_hint(complaint) == ""
-    assert "names 'sales' more than once" in input_hints.header_hint(complaint.replace("sales_total", "sales4"))
+    assert input_hints.renamed_header_hint(complaint) == ""
+    assert "names 'sales' more than once" in input_hints.renamed_header_hint(complaint.replace("sales_total", "sales4"))
 
 
 def test_a_header_of_several_columns_is_not_said_to_read_as_one_and_a_pipe_is_named(spark, fast_config, tmp_path):

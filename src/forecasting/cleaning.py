@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 
 from forecasting.baselines import season_length
-from forecasting.closed_times import closed_note, find_closed, is_open, too_short_note
+from forecasting.closed_times import closed_note, find_closed, outside_closed, too_short_note
 from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
                                         running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
-from forecasting.periods import align_to_grid, end_of_day, known_until, period_end, sub_daily, time_text
-from forecasting.run_date_cut import (STALE_SKIPPED, settled_until, up_to_run_date, without_open_period,
+from forecasting.periods import align_to_grid, known_until, period_end, sub_daily, time_text
+from forecasting.run_date_cut import (STALE_SKIPPED, all_unsettled, settled_cut, up_to_run_date, without_open_period,
                                       without_rows_ahead)
 
 
@@ -137,16 +137,11 @@ def clean_history(
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(_aligned_note(raw, aligned, frequency))
     if cut is not None and policy.unsettled_periods:
-        # an upstream lag: the last periods' counts still grow, so they are forecast, not fitted nor scored;
-        # periods under a day count from a past run date's start, as below
-        past = sub_daily(frequency) and cut == end_of_day(run_date)
-        cut = settled_until(pd.Timestamp(run_date).normalize() if past else cut, frequency, origin,
-                            policy.unsettled_periods)
+        # from here on the data ends where the settled periods do: what follows cuts there
+        cut = settled_cut(cut, run_date, frequency, origin, policy.unsettled_periods)
         settled = (frame["ds"] < cut).to_numpy()
         if not settled.any():
-            result.rejection = (f"all {len(frame)} rows in the periods left out as still growing "
-                                f"(cleaning.unsettled_periods: the run date's and the {policy.unsettled_periods} "
-                                "before it)")
+            result.rejection = all_unsettled(len(frame), policy.unsettled_periods)
             return result
         frame, given, moved = frame[settled], given[settled], moved[settled]
     if cut is not None:
@@ -194,7 +189,7 @@ def clean_history(
         result.notes.append(closed_note(closed, frequency, grid, policy.closed_times))
         if policy.closed_times == "leave_out":  # no periods of the series: not missing, not filled
             result.closed = closed
-            grid = grid[is_open(grid, frequency, closed)]
+            grid = grid[outside_closed(grid, frequency, closed)]
             filled = _filled(grid, frame["ds"])
     gaps = len(grid) - len(filled)
     if policy.gaps != "zero":  # with zero gaps, a day without a row is a day without sales: modelled as such

@@ -36,23 +36,28 @@ def step_of(frequency: str) -> pd.Timedelta | None:
     return step if step < pd.Timedelta(days=1) and pd.Timedelta(days=1) % step == pd.Timedelta(0) else None
 
 
-def week_times(times, step: pd.Timedelta) -> np.ndarray:
-    """Each time's period of the week: 0 for the one that starts Monday 00:00."""
+def slots_per_week(step: pd.Timedelta) -> int:
+    """How many periods of ``step`` (one that divides a day) a week has: 336 of 30min."""
+    return _WEEK // step.value
+
+
+def week_slots(times, step: pd.Timedelta) -> np.ndarray:
+    """Each time's period of the week, its slot: 0 for the one that starts Monday 00:00."""
     nanos = pd.DatetimeIndex(times).asi8
     return (nanos - _MONDAY) % _WEEK // step.value
 
 
 def find_closed(times: pd.Series, frequency: str, min_weeks: float = MIN_WEEKS) -> list[int]:
-    """The periods of the week (``week_times``) none of ``times`` (aligned, sorted) falls
+    """The slots of the week (``week_slots``) none of ``times`` (aligned, sorted) falls
     in, where the series spans MIN_WEEKS weeks or more, its rows fill OPEN_SHARE of
     the other periods, and so many empty times are no chance of rows missing at random;
     else none: a few weeks' outage, or a sparse series, is no pattern of opening hours."""
     step = step_of(frequency)
     if step is None or len(times) < 2 or times.iloc[-1] - times.iloc[0] < pd.Timedelta(weeks=min_weeks):
         return []
-    slots = _WEEK // step.value
-    expected = np.bincount(week_times(pd.date_range(times.iloc[0], times.iloc[-1], freq=step), step), minlength=slots)
-    present = np.bincount(week_times(times.drop_duplicates(), step), minlength=slots)
+    slots = slots_per_week(step)
+    expected = np.bincount(week_slots(pd.date_range(times.iloc[0], times.iloc[-1], freq=step), step), minlength=slots)
+    present = np.bincount(week_slots(times.drop_duplicates(), step), minlength=slots)
     closed = present == 0
     if not closed.any() or closed.all():
         return []
@@ -64,27 +69,27 @@ def find_closed(times: pd.Series, frequency: str, min_weeks: float = MIN_WEEKS) 
     return np.flatnonzero(closed).tolist()
 
 
-def is_open(times, frequency: str, closed: list[int]) -> np.ndarray:
-    """Which ``times`` fall in none of the ``closed`` periods of the week."""
+def outside_closed(times, frequency: str, closed: list[int]) -> np.ndarray:
+    """Which ``times`` fall in none of the ``closed`` slots of the week."""
     if not closed:
         return np.ones(len(times), dtype=bool)
-    return ~np.isin(week_times(times, step_of(frequency)), closed)
+    return ~np.isin(week_slots(times, step_of(frequency)), closed)
 
 
-def open_only(forecast: pd.DataFrame, frequency: str, closed: list[int]) -> pd.DataFrame:
+def without_closed(forecast: pd.DataFrame, frequency: str, closed: list[int]) -> pd.DataFrame:
     """``forecast`` (a ``ds`` column) without its rows at closed times."""
-    return forecast if not closed else forecast[is_open(forecast["ds"], frequency, closed)].reset_index(drop=True)
+    return forecast if not closed else forecast[outside_closed(forecast["ds"], frequency, closed)].reset_index(drop=True)
 
 
-def open_periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str, closed: list[int]) -> int:
-    """``periods_between``, counting only the periods after ``start`` up to ``end`` that are open."""
+def periods_outside_closed(start: pd.Timestamp, end: pd.Timestamp, frequency: str, closed: list[int]) -> int:
+    """``periods_between``, counting only the periods after ``start`` up to ``end`` outside the closed slots."""
     if not closed or end <= start:
         return periods_between(start, end, frequency)
-    return int(is_open(pd.date_range(start, end, freq=frequency)[1:], frequency, closed).sum())
+    return int(outside_closed(pd.date_range(start, end, freq=frequency)[1:], frequency, closed).sum())
 
 
 def describe(closed: list[int], frequency: str) -> str:
-    """When the ``closed`` periods of the week are, by day, days alike together, cut at
+    """When the ``closed`` slots of the week are, by day, days alike together, cut at
     MAX_DESCRIBED characters (" and more"):
     'Sundays, Monday-Friday before 08:00 and from 20:00, Saturday before 09:00 and from 13:00'
     (no semicolon: it parts a series' notes in data_notes)."""
@@ -128,7 +133,7 @@ def closed_note(closed: list[int], frequency: str, grid: pd.DatetimeIndex, polic
     """The note on a series' ``closed`` times over ``grid`` (its span), as ``policy``
     (cleaning.closed_times) treats them."""
     weeks = round((grid[-1] - grid[0]) / pd.Timedelta(weeks=1))
-    slots = pd.Timedelta(days=7) // step_of(frequency)
+    slots = slots_per_week(step_of(frequency))
     when = describe(closed, frequency)
     found = f"{len(closed)} of {slots} '{frequency}' {CLOSED_TIMES_NOTE} in {weeks} weeks ({when})"
     if policy == "leave_out":

@@ -320,7 +320,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return _coerce(option, value, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint(args, value, key)}")
+        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_value_hint(args, value, key)}")
     if origin is list:
         if not isinstance(value, list):
             parts = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) and value.strip() else []
@@ -338,14 +338,14 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     # bool is a subclass of int; "yes" must not pass as a number and 1 not as a flag
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
-    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_flag_hint((hint,), value, key)}")
+    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_value_hint((hint,), value, key)}")
 
 
 # The settings that count periods of forecast.frequency, not days or times
 PERIOD_COUNTS = ("horizon", "min_history", "step", "stale_after", "unsettled_periods")
 
 
-def _flag_hint(expected: tuple, value: Any, key: str = "") -> str:
+def _value_hint(expected: tuple, value: Any, key: str = "") -> str:
     """What YAML 1.1 made of a value: NO (Norway), yes, off, ... flags, 2024 a number
     where text was meant; a date where text was; a number given with a unit (``key``'s)."""
     if isinstance(value, bool) and str in expected:

@@ -33,7 +33,7 @@ def missing_columns_advice(missing: list[str], columns: list[str], header: list[
     repeated = [c for c in missing if any(other.lower() == f"{c.lower()}{i}" for i, other in enumerate(columns))]
     twice = (f" The header names {repeated} more than once (Spark takes names whatever their case, and "
              "numbered each by its position): rename all but one." if repeated else "")
-    return twice + (csv_header_hint(header, options) or _close_names(missing, free) + SET_COLUMNS)
+    return twice + (header_names_hint(header, options) or _close_names(missing, free) + SET_COLUMNS)
 
 
 def _close_names(missing: list[str], header: list[str]) -> str:
@@ -44,7 +44,7 @@ def _close_names(missing: list[str], header: list[str]) -> str:
     return "".join(f" Did you mean {match!r} for {name!r}?" for name, match in close)
 
 
-def csv_header_hint(header: list[str], options: dict) -> str:
+def header_names_hint(header: list[str], options: dict) -> str:
     """What a CSV header that names none of the configured columns most likely means."""
     given = [value for name, value in options.items() if name.lower() in ("sep", "delimiter")]
     if len(header) == 1:
@@ -86,7 +86,7 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
     return "numbers"
 
 
-def header_hint(complaint: str) -> str:
+def renamed_header_hint(complaint: str) -> str:
     """What a CSV header Spark finds not to conform to its own reading of it says: Spark
     names a column without a name _c4, and numbers a repeated name (note, Note) by its
     position, note4, then finds the header's own names no match."""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import baselines, model
-from forecasting.closed_times import open_only
+from forecasting.closed_times import without_closed
 from forecasting.periods import label_of
 
 PROPHET = "prophet"
@@ -120,7 +120,7 @@ def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, 
     parsed = json.loads(stored["model_json"])
     forecast_ = _forecast(stored["model"], parsed, last, sampled, stored["frequency"], stored["interval_width"],
                           model.series_seed(series), strict).head(steps)
-    return open_only(forecast_, stored["frequency"], parsed.get(CLOSED_KEY, []))
+    return without_closed(forecast_, stored["frequency"], parsed.get(CLOSED_KEY, []))
 
 
 def fitted_history(name: str, text: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
-from forecasting.closed_times import is_open, open_periods_between
+from forecasting.closed_times import outside_closed, periods_outside_closed, slots_per_week
 from forecasting.config import CleaningConfig
 from forecasting.config_schema import ForecastConfig
 from forecasting.periods import (align_to_grid, end_of_day, known_until, label_of, open_on, period_end, sub_daily,
@@ -51,6 +51,22 @@ def settled_until(cut: pd.Timestamp, frequency: str, origin: pd.Timestamp | None
     offset = to_offset(frequency)
     current = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=cut.normalize() if origin is None else origin)
     return period_end(current - unsettled * offset - offset, frequency)
+
+
+def settled_cut(cut: pd.Timestamp, run_date: str | pd.Timestamp, frequency: str, origin: pd.Timestamp | None,
+                unsettled: int) -> pd.Timestamp:
+    """Where a run cut at ``cut`` on ``run_date`` has its data end under
+    ``cleaning.unsettled_periods``: an upstream lag, the last periods' counts still
+    grow, so they are forecast, not fitted nor scored. Periods under a day count from
+    a past run date's start, as ``up_to_run_date`` does."""
+    past = sub_daily(frequency) and cut == end_of_day(run_date)
+    return settled_until(pd.Timestamp(run_date).normalize() if past else cut, frequency, origin, unsettled)
+
+
+def all_unsettled(rows: int, unsettled: int) -> str:
+    """The rejection of a series whose ``rows`` all fall in the unsettled periods."""
+    return (f"all {rows} rows in the periods left out as still growing (cleaning.unsettled_periods: the run "
+            f"date's and the {unsettled} before it)")
 
 
 def without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, cut: pd.Timestamp,
@@ -111,7 +127,7 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
         if input_end is not None:  # other series' rows show how far the data reach
             complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
-        trailing = trailing[is_open(trailing, frequency, closed)] if closed and len(trailing) else trailing
+        trailing = trailing[outside_closed(trailing, frequency, closed)] if closed and len(trailing) else trailing
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
@@ -121,12 +137,12 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
              "cleaning.unsettled_periods)" if policy.unsettled_periods else
              f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
              f"the run date {run_day}")
-    behind = open_periods_between(last, current, frequency, closed)
+    behind = periods_outside_closed(last, current, frequency, closed)
     if behind > 1:
         # no semicolon: it parts a series' notes in data_notes
         filled = f" (a zero cleaning.gaps filled, the last row {time_text(last_row)})" if last > last_row else ""
         notes.append(f"{STALE_NOTE}{time_text(last)}{filled}, {behind} periods before {since}")
-    rows_behind = open_periods_between(last_row, current, frequency, closed)
+    rows_behind = periods_outside_closed(last_row, current, frequency, closed)
     zeros = last > last_row
     if policy.stale_after is None or rows_behind <= policy.stale_after or (zeros and rows_behind <= 2 * silence):
         return frame, None
@@ -166,4 +182,4 @@ def _week_of(offset) -> str:
     """How many periods of a frequency under a day a week is, as a hint."""
     if not isinstance(offset, Tick) or pd.Timedelta(offset) >= pd.Timedelta(days=1):
         return ""
-    return f" (a week is {pd.Timedelta(days=7) // pd.Timedelta(offset)} of them)"
+    return f" (a week is {slots_per_week(pd.Timedelta(offset))} of them)"

@@ -17,7 +17,7 @@ from forecasting.baselines import BASELINES, naive_instead, on_grid, season_leng
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
-from forecasting.closed_times import is_open
+from forecasting.closed_times import outside_closed
 from forecasting.forecast_notes import floor_notes, undefined_metric_notes, zero_forecast_notes
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
@@ -263,7 +263,7 @@ def _select_and_forecast(
             forecasts[name], raw[name] = (floored(forecast, floor), history), forecast["yhat"]
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
-    unfloored = _at_open_times(outcome, raw[winner], fc.frequency)
+    unfloored = _without_closed_times(outcome, raw[winner], fc.frequency)
     outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
@@ -294,10 +294,10 @@ def _select_and_forecast(
         }
 
 
-def _at_open_times(outcome: SeriesOutcome, unfloored: pd.Series, frequency: str) -> pd.Series:
+def _without_closed_times(outcome: SeriesOutcome, unfloored: pd.Series, frequency: str) -> pd.Series:
     """The outcome's forecast without the periods of the week it has closed (noted where
     that leaves none), and its points before the floor (``unfloored``) at the same times."""
-    kept = is_open(outcome.forecast["ds"], frequency, outcome.closed)
+    kept = outside_closed(outcome.forecast["ds"], frequency, outcome.closed)
     if kept.all():
         return unfloored
     if not kept.any():
@@ -360,7 +360,7 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
             outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
             if instead:  # the configured one named, and why it is not the one used
                 outcome.notes.append(f"reliability.fallback {instead}")
-            unfloored = _at_open_times(outcome, forecast["yhat"], fc.frequency)
+            unfloored = _without_closed_times(outcome, forecast["yhat"], fc.frequency)
             outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
