@@ -87,11 +87,15 @@ def test_value_ticks_are_round_and_inside_the_range():
     ticks = plots.value_ticks(3.2, 47.9)
     assert [label for _, label in ticks] == ["10", "20", "30", "40"]
     assert [label for _, label in plots.value_ticks(0.12, 0.31)][:2] == ["0.15", "0.20"]
-    # values too wide for the margin as written in full are written short
-    assert [label for _, label in plots.value_ticks(0, 5e15)][:3] == ["0", "1e+15", "2e+15"]
-    assert [label for _, label in plots.value_ticks(-3e9, 3e9)][1] == "-2e+09"
-    narrow = [label for _, label in plots.value_ticks(1.2345e9, 1.235e9)]  # short labels would all read 1.23e+09
-    assert len(set(narrow)) == len(narrow)
+    # values too wide for the margin as written in full are written in thousands, millions, billions, trillions
+    assert [label for _, label in plots.value_ticks(0, 5e15)][:3] == ["0", "1,000T", "2,000T"]
+    assert [label for _, label in plots.value_ticks(-3e9, 3e9)][:4] == ["-3B", "-2B", "-1B", "0"]
+    assert [label for _, label in plots.value_ticks(2.04e9, 2.26e9)] == ["2.05B", "2.10B", "2.15B", "2.20B", "2.25B"]
+    narrow = [label for _, label in plots.value_ticks(1.2345e9, 1.235e9)]  # 1.23B each at the spacing's decimals
+    assert narrow[:2] == ["1.2345B", "1.2346B"] and len(set(narrow)) == len(narrow)
+    assert [label for _, label in plots.value_ticks(-2e8, 0)][0] == "-200M"
+    # past trillions, as numbers are written short
+    assert [label for _, label in plots.value_ticks(0, 5e21)][:2] == ["0", "1e+21"]
 
 
 def test_a_forecast_read_back_from_delta_in_utc_lines_up_with_a_naive_history():

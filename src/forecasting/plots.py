@@ -22,6 +22,7 @@ WIDTH, HEIGHT = 1000, 420
 # legend, which inside the plot area would hide data somewhere whatever its corner
 LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 65
 MAX_TICK_LABEL = 11  # characters of a value's label the left margin holds
+VALUE_SUFFIXES = ("K", "M", "B", "T")  # thousands, millions, billions, trillions: a wide value's label
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR, HISTORY_END_COLOUR = "#000000", "#1f77b4", "#d62728", "#808080"
 # Date tick spacings, finest first, with the label format each calls for.
@@ -170,10 +171,23 @@ def value_ticks(low: float, high: float, wanted: int = 6) -> list[tuple[float, s
     first = math.ceil(low / step) * step
     values = [first + i * step for i in range(int((high - first) / step) + 1)]
     labels = [f"{value:,.{decimals}f}" for value in values]
-    short = [f"{value:.3g}" for value in values]
-    if max(map(len, labels)) > MAX_TICK_LABEL and len(set(short)) == len(short):  # 1e+15, not 1,000,000,...
-        labels = short
+    if max(map(len, labels)) > MAX_TICK_LABEL:  # too wide for the margin: 2.3B, not 2,300,000,000 nor 2.3e+09
+        for short in (_with_suffix(values, step), [f"{value:.3g}" for value in values]):
+            if max(map(len, short)) <= MAX_TICK_LABEL and len(set(short)) == len(short):
+                return list(zip(values, short))
     return list(zip(values, labels))
+
+
+def _with_suffix(values: list[float], step: float) -> list[str]:
+    """Tick values in thousands (K), millions (M), billions (B) or trillions (T), as
+    dashboards write amounts, with the decimals the spacing needs in that unit."""
+    largest = max(abs(value) for value in values)
+    power = min(max(int(math.log10(largest)) // 3, 1), len(VALUE_SUFFIXES)) if largest >= 1000 else 0
+    if not power:
+        return [f"{value:g}" for value in values]
+    unit = 1000.0 ** power
+    decimals = max(0, -math.floor(math.log10(step / unit)))
+    return [f"{value / unit:,.{decimals}f}{VALUE_SUFFIXES[power - 1]}" if value else "0" for value in values]
 
 
 def _date_ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, str]]:
