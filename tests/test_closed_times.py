@@ -2,6 +2,7 @@
 staleness and forecasts (cleaning.closed_times); a horizon that ends in the past."""
 import datetime as dt
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -184,6 +185,10 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
     assert "stop more than a period before" not in said  # Saturday 12:30 is no stale end on Monday
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
     assert len(forecasts) == 2 * (5 * 24 + 8) and in_opening_hours(pd.DatetimeIndex(forecasts["ds"])).all()
+    # the child runs' plots break their lines at closed times: Monday to Friday, then Saturday morning
+    plot = next((tmp_path / "mlruns").rglob("forecast.svg")).read_text()
+    assert re.search(r'class="forecast" d="([^"]*)"', plot).group(1).count("M") == 6
+    assert plot.count('class="interval"') == 6
     # scoring the next day from the stored models: open times only too; a horizon in days is warned of
     scored = scoring.run_scoring(spark, load_config(None, [*settings, "forecast.horizon=7"]), "2026-12-08")
     assert "  forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-05 12:30" in scored.note

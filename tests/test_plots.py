@@ -83,6 +83,25 @@ def test_a_gap_in_the_history_breaks_the_line_and_a_missing_interval_is_not_draw
     assert drawn(svg, "interval") == []
 
 
+def test_a_series_with_closed_times_has_its_lines_and_interval_broken_across_them_not_drawn_over_the_nights():
+    hours = pd.date_range("2026-11-02", "2026-11-29 23:00", freq="h")
+    open_hours = hours[(hours.hour >= 8) & (hours.hour < 20)]  # twelve hours a day
+    history = pd.DataFrame({"ds": open_hours[:-24], "y": np.arange(len(open_hours) - 24.0)})
+    later = open_hours[-24:]  # the last two days' open hours
+    forecast = pd.DataFrame({"ds": later, "yhat": 5.0, "yhat_lower": 4.0, "yhat_upper": 6.0})
+    backtest = [(open_hours[-49], open_hours[-48:-24], np.full(24, 3.0))]
+    broken = plots.forecast_svg(history, forecast, "calls", backtest, step=pd.Timedelta(hours=1))
+    pens = [pen for pen, _, _ in path_points(drawn(broken, "history")[0])]
+    assert pens.count("M") == 20 and len(pens) == 240  # the ten horizons shown: 20 days, one line each
+    assert [pen for pen, _, _ in path_points(drawn(broken, "forecast")[0])].count("M") == 2
+    assert [pen for pen, _, _ in path_points(drawn(broken, "backtest")[0])].count("M") == 2
+    assert len(drawn(broken, "interval")) == 2
+    # without a step (no closed times) one line and one band, as before
+    whole = plots.forecast_svg(history, forecast, "calls", backtest)
+    assert [pen for pen, _, _ in path_points(drawn(whole, "forecast")[0])].count("M") == 1
+    assert len(drawn(whole, "interval")) == 1
+
+
 def test_value_ticks_are_round_and_inside_the_range():
     ticks = plots.value_ticks(3.2, 47.9)
     assert [label for _, label in ticks] == ["10", "20", "30", "40"]

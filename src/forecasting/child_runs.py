@@ -130,8 +130,10 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         if outcome.forecast is not None and context.log_plots:
             title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
             shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
+            # with closed times the lines break across them: the shortest step between rows is the period
+            step = shown["ds"].sort_values().diff().min() if outcome.closed and len(shown) > 1 else None
             svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
-                                     outcome.backtest)
+                                     outcome.backtest, step)
             files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
             model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor,

@@ -42,11 +42,14 @@ LONGEST_STEP = {
 }
 
 
-def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, backtest=()) -> str:
+def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, backtest=(),
+                 step: pd.Timedelta | None = None) -> str:
     """History (``ds``, ``y``, in any order) and forecast (``yhat`` in its interval
     ``yhat_lower``..``yhat_upper``) as an SVG document. ``backtest``: the selected
     model's cross-validation folds, each (last training time, scored times, point
-    forecasts), drawn dashed from a dotted cutoff line where the plot shows them."""
+    forecasts), drawn dashed from a dotted cutoff line where the plot shows them.
+    ``step``, given for a series with closed times: lines and the interval break where
+    points are further apart (a night closed), rather than run across it."""
     history_ds = _naive(history["ds"])
     # the latest rows, in time order: sorted here rather than as a frame (a tenth of the time)
     latest = np.argsort(history_ds.to_numpy("datetime64[ns]"), kind="stable")
@@ -84,12 +87,14 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         'fill="none" stroke="#808080"/>'
     )
 
+    apart = None if step is None else step.total_seconds()
     forecast_x = x(forecast_seconds)
     known = np.isfinite(lower) & np.isfinite(upper)
-    if known.any():
+    for run in _runs(forecast_seconds[known], apart):  # one band, or one per stretch of open times
         # along the upper bound, then back along the lower one
-        outline_x = np.concatenate([forecast_x[known], forecast_x[known][::-1]])
-        outline_y = np.concatenate([y(upper[known]), y(lower[known])[::-1]])
+        run_x, run_upper, run_lower = forecast_x[known][run], upper[known][run], lower[known][run]
+        outline_x = np.concatenate([run_x, run_x[::-1]])
+        outline_y = np.concatenate([y(run_upper), y(run_lower)[::-1]])
         points = " ".join(map("{:.1f},{:.1f}".format, outline_x.tolist(), outline_y.tolist()))
         parts.append(f'<polygon class="interval" points="{points}" fill="{FORECAST_COLOUR}" fill-opacity="0.25"/>')
     last_x = x(shown_seconds.max())
@@ -102,10 +107,10 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
             cut_x = x(cutoff)
             parts.append(f'<line class="cutoff" x1="{cut_x:.1f}" y1="{TOP}" x2="{cut_x:.1f}" y2="{HEIGHT - BOTTOM}" '
                          f'stroke="{BACKTEST_COLOUR}" stroke-opacity="0.5" stroke-dasharray="1,3"/>')
-        parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted))}" fill="none" '
+        parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted), seconds, apart)}" fill="none" '
                      f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2" clip-path="url(#plot-area)"/>')
-    history_path = _path(x(shown_seconds), y(history_y))
-    forecast_path = _path(forecast_x, y(forecast_y))
+    history_path = _path(x(shown_seconds), y(history_y), shown_seconds, apart)
+    forecast_path = _path(forecast_x, y(forecast_y), forecast_seconds, apart)
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8"/>')
     parts.append(f'<path class="forecast" d="{forecast_path}" fill="none" stroke="{FORECAST_COLOUR}" stroke-width="1.5"/>')
     parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds))
@@ -206,16 +211,30 @@ def _date_ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timesta
     return []
 
 
-def _path(xs: np.ndarray, ys: np.ndarray) -> str:
-    """An SVG path through the points, broken where a value is missing: one
-    move-to and line-tos for each run of known values."""
+def _runs(seconds: np.ndarray, apart: float | None) -> list[slice]:
+    """The stretches of ``seconds`` (sorted) with no two neighbours more than ``apart``
+    from each other: one for all of them where ``apart`` is None."""
+    if not len(seconds):
+        return []
+    cuts = [] if apart is None else (np.flatnonzero(np.diff(seconds) > apart * 1.5) + 1).tolist()
+    return [slice(start, end) for start, end in zip([0] + cuts, cuts + [len(seconds)])]
+
+
+def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apart: float | None = None) -> str:
+    """An SVG path through the points, broken where a value is missing and, given
+    ``apart``, where the points' ``seconds`` are further apart than that: one move-to
+    and line-tos for each run of known values."""
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    known = np.concatenate(([0], np.isfinite(ys).astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(known))  # where each run of known values starts and ends
+    known = np.isfinite(ys)
+    after_gap = np.zeros(len(ys), dtype=bool)
+    if apart is not None and len(ys) > 1:
+        after_gap[1:] = np.diff(seconds) > apart * 1.5
+    before, after = np.r_[False, known[:-1]], np.r_[known[1:], False]
+    starts = np.flatnonzero(known & (~before | after_gap))
+    ends = np.flatnonzero(known & (~after | np.r_[after_gap[1:], False])) + 1
     point = "{:.1f},{:.1f}".format
     return " ".join(
-        "M" + "L".join(map(point, xs[start:end].tolist(), ys[start:end].tolist()))
-        for start, end in zip(edges[::2], edges[1::2])
+        "M" + "L".join(map(point, xs[start:end].tolist(), ys[start:end].tolist())) for start, end in zip(starts, ends)
     )
 
 
