@@ -189,6 +189,10 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
     plot = next((tmp_path / "mlruns").rglob("forecast.svg")).read_text()
     assert re.search(r'class="forecast" d="([^"]*)"', plot).group(1).count("M") == 6
     assert plot.count('class="interval"') == 6
+    # a run too short for its folds measures the longest series as its folds do: by the periods spanned
+    short = pipeline.run_job(spark, load_config(None, [*settings, "cross_validation.horizon=1000"]), "2026-12-07")
+    assert ("the longest of the series too short has 1152 rows over 2938 periods, closed times counted, against "
+            "the 4000 needed") in " ".join(short.format().split())
     # scoring the next day from the stored models: open times only too; a horizon in days is warned of
     scored = scoring.run_scoring(spark, load_config(None, [*settings, "forecast.horizon=7"]), "2026-12-08")
     assert "  forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-05 12:30" in scored.note

@@ -717,13 +717,13 @@ def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows
     summary = pipeline.run_job(spark, config, "2024-01-20")
     said = summary.format()
     assert summary.nothing_modelled and "no series was modelled (their reasons above): exit code 5" in said
-    assert ("no series was modelled: the longest of the series too short has 20 rows after cleaning, against the 28 "
+    assert ("no series was modelled: after cleaning, the longest of the series too short has 20 rows, against the 28 "
             "needed (cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
             "forecast.horizon 7 counted in periods of 'D'? Or lower forecast.min_history / cross_validation.folds; "
             "the fallback forecasts were written") in said
     assert "(forecast.min_history)" in run_report.nothing_modelled(
-        load_config(None, ["forecast.min_history=40"]), 20)
-    assert run_report.nothing_modelled(load_config(None, ["reliability.fallback=null"]), 20).endswith(
+        load_config(None, ["forecast.min_history=40"]), "20 rows")
+    assert run_report.nothing_modelled(load_config(None, ["reliability.fallback=null"]), "20 rows").endswith(
         "; no forecasts were written")
 
 

@@ -21,7 +21,7 @@ from forecasting.periods import sub_daily
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.forecast_notes import ZERO_FORECAST_NOTE
-from forecasting.series import FAILED, OK, SKIPPED, TOO_LITTLE_HISTORY
+from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -71,9 +71,12 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         if summary.nothing_modelled and any(
                 kind == TOO_LITTLE_HISTORY for kind, _ in summary.reason_kinds.get(SKIPPED, [])):
             with job_description(spark, "find the longest series too short to model"):
-                longest = staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).agg(
-                    F.max("history_length")).first()[0]
-            summary.warn(nothing_modelled(config, longest))
+                # as check_history measured it: rows, or the periods spanned where closed times are no rows
+                spanned = F.regexp_extract("reason", rf"over ([0-9]+) {SPANNED_NOTE}", 1)
+                measured = F.when(spanned != "", spanned.cast("long")).otherwise(F.col("history_length"))
+                reason = staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).orderBy(
+                    measured.desc()).select("reason").first()[0]
+            summary.warn(nothing_modelled(config, reason.split(": ", 1)[1].split(", needs at least")[0]))
         else:
             short = dict(summary.reason_kinds.get(SKIPPED, [])).get(TOO_LITTLE_HISTORY, 0)
             if short and 5 * short >= sum(counted.statuses.values()):
@@ -100,17 +103,17 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     return counted
 
 
-def nothing_modelled(config: JobConfig, longest: int | None) -> str:
+def nothing_modelled(config: JobConfig, longest: str) -> str:
     """Why no series was modelled when series were too short: the rows needed against
-    the longest of those histories, and what the need comes from (a horizon in the wrong
-    unit?)."""
+    the longest of those histories (``longest``, as its reason measured it: '20 rows'),
+    and what the need comes from (a horizon in the wrong unit?)."""
     needed = tuning.min_history(config)
     horizon = tuning.cv_horizon(config)
     source = ("forecast.min_history" if config.forecast.min_history is not None else
               f"cross-validation's {config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, "
               f"each scoring {horizon} periods after {tuning.MIN_TRAIN_HORIZONS * horizon} to train on")
     written = "the fallback forecasts were written" if config.reliability.fallback else "no forecasts were written"
-    return (f"no series was modelled: the longest of the series too short has {longest} rows after cleaning, "
+    return (f"no series was modelled: after cleaning, the longest of the series too short has {longest}, "
             f"against the {needed} needed ({source}). Is forecast.horizon {config.forecast.horizon} counted in "
             f"periods of {config.forecast.frequency!r}? Or lower forecast.min_history / cross_validation.folds; "
             f"{written}")

@@ -31,6 +31,8 @@ OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 STATUSES = (OK, SKIPPED, FAILED)  # in the order a run's counts list them, any other after
 # How a skipped series' reason starts when the series is shorter than tuning.min_history
 TOO_LITTLE_HISTORY = "too little history"
+# after "N rows over M" in the reason of a series with closed times: its length is the periods spanned
+SPANNED_NOTE = "periods, closed times counted"
 # Evaluation mode scores a skipped or failed series' fallback forecast under this
 # prefix and the fallback's name (fallback_naive), apart from the candidates.
 FALLBACK_PREFIX = "fallback_"
@@ -146,7 +148,7 @@ def check_history(history: pd.DataFrame, config: JobConfig, closed: list[int] | 
         source = ("forecast.min_history" if config.forecast.min_history is not None else
                   f"what {config.cross_validation.folds} cross-validation folds need; forecast.min_history sets it")
         counted = f"{len(history)} rows" if spanned == len(history) else (
-            f"{len(history)} rows over {spanned} periods, closed times counted")
+            f"{len(history)} rows over {spanned} {SPANNED_NOTE}")
         return f"{TOO_LITTLE_HISTORY}: {counted}, needs at least {needed} ({source})"
     if history["y"].nunique() == 1:
         return f"constant series: every value is {history['y'].iloc[0]:g}"
