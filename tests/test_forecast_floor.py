@@ -62,7 +62,19 @@ def test_auto_leaves_a_series_with_values_below_zero_alone_and_a_number_floors_e
     history = declining().assign(y=lambda frame: frame["y"] - 20)  # down to -20
     outcome = train_series(history, fast_config("selection.candidates=[drift]"))
     assert outcome.floor is None and outcome.forecast["yhat"].min() < -20
-    assert not any("raised" in note for note in outcome.notes)
+    assert not any("raised" in note or "below 0" in note for note in outcome.notes)  # a series that lives there
+
+    # one credit in a history of counts: no floor, and a forecast below 0 is noted with what sets one
+    credited = declining()
+    credited.loc[40, "y"] = -5.0
+    outcome = train_series(credited, fast_config("selection.candidates=[drift]"))
+    below = int((outcome.forecast["yhat"] < 0).sum())
+    assert outcome.floor is None and below
+    assert f"{below} of 7 forecast points below 0, where 1 of the history's 120 values are (refunds, credits?): " \
+           "forecast.floor: 0 would keep them at or above 0 (auto sets no floor once a value is below 0)" \
+           in outcome.notes
+    assert not any("below 0" in note for note in train_series(credited, fast_config(
+        "selection.candidates=[drift]", "forecast.floor=null")).notes)  # no floor asked for: nothing to say
 
     outcome = train_series(history, fast_config("selection.candidates=[drift]", "forecast.floor=-21.5"))
     assert outcome.floor == -21.5

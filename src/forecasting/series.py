@@ -266,7 +266,7 @@ def _select_and_forecast(
     outcome.forecast, outcome.model = forecasts[winner]
     outcome.model_name = winner
     unfloored = _without_closed_times(outcome, raw[winner], fc.frequency)
-    outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
+    outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor, history["y"])
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                           winner)
@@ -363,7 +363,7 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
             if instead:  # the configured one named, and why it is not the one used
                 outcome.notes.append(f"reliability.fallback {instead}")
             unfloored = _without_closed_times(outcome, forecast["yhat"], fc.frequency)
-            outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor)
+            outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor, history["y"])
             if actual is not None and len(actual):  # apart from the candidates' own scores
                 outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
     outcome.fit_seconds = time.perf_counter() - started
