@@ -6,12 +6,11 @@ from __future__ import annotations
 import pandas as pd
 
 from forecasting import metrics
+from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE
 from forecasting.tuning import TuningResult
 
 # every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
 ZERO_FORECAST_NOTE = "forecast 0 throughout"
-# a history below 0 this seldom (a refund, a credit) is no series that lives below 0: its forecast there is noted
-RARE_NEGATIVES = 0.05
 
 
 def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | None,
@@ -54,7 +53,8 @@ def floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | 
     """A note where the floor raised forecast points (``points`` above the ``unfloored``
     ones): the model foresaw values below it, or the ensemble a part below it. Under
     ``auto``, a note too where a few values below 0 in the ``history`` (a refund, a
-    credit) left the series without a floor and its forecast goes below 0."""
+    credit: as cleaning's note on them counts few) left the series without a floor and
+    its forecast goes below 0."""
     raised = int((points.to_numpy() > unfloored.to_numpy()).sum())
     if not raised:
         return [] if setting != "auto" or history is None else _below_zero_notes(points, history)
@@ -65,7 +65,7 @@ def floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | 
 
 def _below_zero_notes(points: pd.Series, history: pd.Series) -> list[str]:
     below, negative = int((points.to_numpy() < 0).sum()), int((history.to_numpy() < 0).sum())
-    if not below or not 0 < negative <= RARE_NEGATIVES * len(history):
+    if not below or not 0 < negative <= FEW_NEGATIVE_SHARE * len(history):
         return []
     return [f"{below} of {len(points)} forecast points below 0, where {negative} of the history's {len(history)} "
             "values are (refunds, credits?): forecast.floor: 0 would keep them at or above 0 (auto sets no floor "
