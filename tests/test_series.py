@@ -106,7 +106,11 @@ def test_tuning_is_reproducible_with_a_seed_and_follows_it(fast_config, monkeypa
     assert first_trials == second_trials and first.best_params == second.best_params
     assert first.evaluations == len(first_trials) == 3
     assert other_trials != first_trials  # the seed, not a fixed one, drives the search
-    assert set(first.best_params) == set(fast_config().tuning.search_space)
+    # a series without holidays is not tuned over their prior scale, which would change nothing
+    assert set(first.best_params) == set(fast_config().tuning.search_space) - {"holidays_prior_scale"}
+    tried.clear()
+    with_holidays = tuning.tune(history, fast_config("tuning.max_evals=1", "model.country_holidays=US"))
+    assert set(with_holidays.best_params) == set(fast_config().tuning.search_space) == set(tried[0])
 
 
 def test_hyperopt_builds_its_graphs_once_per_process_and_suggests_the_same(fast_config, monkeypatch):

@@ -235,6 +235,17 @@ def _patience_stop(patience: int):
     return stop
 
 
+def searched_space(config: JobConfig) -> dict[str, ParamSpace]:
+    """``tuning.search_space`` as a series is tuned over it: without
+    ``holidays_prior_scale`` where the series has no holidays (``model.country_holidays``
+    null, as its country column may leave it), a parameter that changes nothing there
+    and would only spread the evaluations thinner."""
+    space = config.tuning.search_space
+    if config.model.country_holidays is None and "holidays_prior_scale" in space:
+        return {name: spec for name, spec in space.items() if name != "holidays_prior_scale"}
+    return space
+
+
 def hyperopt_space(search_space: dict[str, ParamSpace]) -> dict[str, Any]:
     from hyperopt import hp
 
@@ -277,7 +288,8 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     tuning = config.tuning
     warm = WarmStarts() if tuning.warm_start else None
     folds = make_folds(history, config) if folds is None else folds
-    if not tuning.search_space:
+    space = searched_space(config)
+    if not space:
         forecaster = at_or_above(prophet_forecaster(config, {}, warm), floor)
         scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
         return TuningResult({}, scores, 1, predictions, warm)
@@ -298,8 +310,8 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
         return {"status": STATUS_OK, "loss": loss, "scores": scores, "predictions": predictions}
 
     # what fmin does, with the space's Domain built once per process (hyperopt_speedups)
-    space_key = repr(sorted(tuning.search_space.items()))
-    domain = hyperopt_speedups.search_domain(space_key, lambda: hyperopt_space(tuning.search_space), objective)
+    space_key = repr(sorted(space.items()))
+    domain = hyperopt_speedups.search_domain(space_key, lambda: hyperopt_space(space), objective)
     trials = Trials()
     startup = max(1, min(20, tuning.max_evals // RANDOM_START_DIVISOR))
     try:
