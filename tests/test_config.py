@@ -545,6 +545,9 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     ("tracking.timeout_seconds=999999999999", "at most 86400"),
     ("forecast.frequency=H", "is 'H', an alias pandas is removing: 'H' is deprecated .* please use 'h' instead"),
     ("forecast.frequency=M", "please use 'ME' instead"),
+    # quarters dated by their first day (as a statistics office's 2019Q3 becomes) are QS, not pandas' QE
+    ("forecast.frequency=Q", r"please use 'QE' instead \(dated by the period's last day, 2024-03-31; 'QS' dates it by "
+                             r"its first, 2024-01-01\)"),
     ("forecast.frequency=BH", "counts business hours"),  # not "use 'bh'", refused too
     ("forecast.frequency=2M", "several calendar periods a step"),  # not "use 'ME'": 2ME is refused too
     # a word, or a close misspelling, gets pandas' alias

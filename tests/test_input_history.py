@@ -58,6 +58,16 @@ def test_times_written_in_the_several_iso_forms_the_job_reads_are_read_alike(tmp
     assert history["y"].tolist() == [1, 2, 3, 4, 5]  # a row without a time is left out, as the job leaves it
 
 
+def test_quarter_labels_are_read_as_the_quarters_first_day_as_the_job_reads_them(tmp_path):
+    (tmp_path / "input.csv").write_text("region,quarter,sales\na,2019Q3,1\na, 2019-q4 ,2\na,Q1 2020,3\n"
+                                        "a,2020-04-01,4\na,,5\n")
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[region]",
+                                "input.time_column=quarter", "input.target_column=sales", "forecast.frequency=QS"])
+    history = input_history.load_history(config.to_dict(), {"region": "a"})
+    assert history["ds"].tolist() == list(pd.date_range("2019-07-01", periods=4, freq="QS"))
+    assert history["y"].tolist() == [1, 2, 3, 4]
+
+
 def test_times_in_another_form_are_read_with_the_configured_pattern_as_the_job_reads_them(tmp_path):
     (tmp_path / "input.csv").write_text("store,day,sales\na,31/03/2024,1\na, 01/04/2024 ,2\na,,3\n")
     config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store]",

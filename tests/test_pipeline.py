@@ -992,3 +992,28 @@ def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_the
     assert "too little history for" not in one.note  # 1 of 9: under a fifth
     without = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28", "reliability.fallback=null"])
     assert "and got no forecast (reliability.fallback): a shorter" in run_report.too_short_line(without, 2)
+
+
+def test_a_statistics_offices_quarter_labels_are_forecast_on_quarter_starts_and_a_91_day_step_is_warned_of(
+        spark, tmp_path):
+    quarters = pd.period_range("2016Q1", "2026Q3", freq="Q")
+    rng = np.random.default_rng(7)
+    source = pd.concat([pd.DataFrame({
+        "region": region, "quarter": [f"{q.year}-Q{q.quarter}" for q in quarters],
+        "turnover": 2e9 * level + 1e8 * np.tile([1, 3, 2, 5], 11)[:len(quarters)] + rng.normal(0, 1e7, len(quarters)),
+    }) for region, level in (("east", 1.0), ("west", 1.5))])
+    source.to_csv(tmp_path / "input.csv", index=False)
+    settings = job_settings(tmp_path / "input.csv", tmp_path, ["region"], "quarter", "turnover",
+                            "forecast.frequency=QS", "forecast.horizon=4", "selection.candidates=[seasonal_naive]",
+                            "cross_validation.horizon=4")
+    summary = pipeline.run_job(spark, load_config(None, settings), "2026-12-05")
+    assert summary.counts == {"ok": 2}, summary.format()
+    forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
+    assert sorted(set(forecasts["ds"])) == list(pd.date_range("2026-10-01", periods=4, freq="QS"))
+    assert "fixed step" not in summary.format()
+    # 91 days is no quarter: the grid drifts, rows move and two may merge; said once for the run
+    drifting = pipeline.run_job(spark, load_config(None, [*settings, "forecast.frequency=91D",
+                                                          f"output.path={tmp_path / 'days'}"]), "2026-12-05")
+    assert ("forecast.frequency '91D' is a fixed step of 91 days, which drifts against calendar quarters (90 to 92 "
+            "days): rows move to the dates of its grid and two may fall in one period, merged by cleaning.duplicates. "
+            "Calendar quarters are QS or QE") in " ".join(drifting.format().split())

@@ -81,6 +81,22 @@ def test_times_in_another_form_are_read_with_the_configured_pattern(spark, fast_
         dt.datetime(2024, 3, 31)
 
 
+def test_quarter_labels_as_statistics_offices_write_them_are_read_as_the_quarters_first_day(spark, fast_config):
+    written = ["2019Q3", "2019-q4", " 2020 Q1 ", "Q2 2020", "Q3-2020", "2020-10-01", "2020Q5", ""]
+    raw = text_input(spark, [("a", "x", text, str(i)) for i, text in enumerate(written)])
+    times = [row["ds"] for row in to_series_frame(raw, fast_config()).orderBy("y").collect()]
+    assert times == [dt.datetime(2019, 7, 1), dt.datetime(2019, 10, 1), dt.datetime(2020, 1, 1),
+                     dt.datetime(2020, 4, 1), dt.datetime(2020, 7, 1), dt.datetime(2020, 10, 1), None, None]
+    # no quarter 5: the input check names it, as it names any time it cannot read
+    with pytest.raises(InputError, match=r"1 of 8 values that are not dates .*, or quarter labels \(2024Q1\).*"
+                                         r"\['2020Q5'\]"):
+        check_input(raw, fast_config())
+    # a pattern with Spark's quarter letter, which it does not parse, is told they need none
+    with pytest.raises(InputError, match=r"is not a datetime pattern Spark can use: .*\(quarter labels, 2019Q3, "
+                                         r"2019-Q3 or Q3 2019, are read without input.time_format\)"):
+        check_input(text_input(spark, [("a", "x", "2019Q3", "1")]), fast_config("input.time_format=yyyy'Q'q"))
+
+
 def test_times_the_pattern_does_not_read_and_a_pattern_spark_cannot_use_are_input_errors(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-03-31", "1")])
     with pytest.raises(InputError, match=r"values that are not dates or timestamps as input.time_format 'dd/MM/yyyy' "

@@ -4,6 +4,7 @@ alias pandas is removing)."""
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 
 # pandas is imported in the checks that need it, not here: reading a config (the CLI's
@@ -23,8 +24,51 @@ def frequency_problem(text: str) -> str | None:
                 f"period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D){months}")
     deprecated = _deprecation(text)  # after those, whose hints lead elsewhere (BH is not bh)
     if deprecated is not None:
-        return (f"is {text!r}, an alias pandas is removing: {deprecated.rstrip('.')}; the models would store it, "
-                f"and could not be read once it is gone{months}")
+        return (f"is {text!r}, an alias pandas is removing: {deprecated.rstrip('.')}{_start_form(deprecated)}; the "
+                f"models would store it, and could not be read once it is gone{months}")
+    return None
+
+
+# A calendar period dated by its last day, the same period dated by its first, and a period's two dates
+_MONTH, _QUARTER, _YEAR = ("2024-03-31", "2024-03-01"), ("2024-03-31", "2024-01-01"), ("2024-12-31", "2024-01-01")
+_END_TO_START = {"ME": ("MS", _MONTH), "QE": ("QS", _QUARTER), "YE": ("YS", _YEAR), "BME": ("BMS", _MONTH),
+                 "BQE": ("BQS", _QUARTER), "BYE": ("BYS", _YEAR)}
+
+
+def _start_form(deprecation: str) -> str:
+    """Where pandas' advice for a removed alias (Q) is a period dated by its last day
+    (QE), the alias for the same period dated by its first (QS): data dated 2024-07-01
+    is a quarter's start."""
+    found = re.search(r"use '([A-Z]+)' instead", deprecation)
+    if not found or found.group(1) not in _END_TO_START:
+        return ""
+    start, (last, first) = _END_TO_START[found.group(1)]
+    return f" (dated by the period's last day, {last}; {start!r} dates it by its first, {first})"
+
+
+# Fixed steps near a calendar period's length, which drift against it: (days, the period, its aliases)
+_NEAR_CALENDAR = [((30, 31), "months (28 to 31 days)", "MS or ME"), ((90, 91, 92), "quarters (90 to 92 days)", "QS or QE"),
+                  ((365, 366), "years (365 or 366 days)", "YS or YE")]
+
+
+def calendar_step_warning(text: str) -> str | None:
+    """What to say of a fixed step of days near a calendar period's length (91D for
+    quarters): its grid drifts against the calendar, so rows move to other dates and two
+    may fall in one period, summed. Allowed: a 13-week period is 91 days."""
+    import pandas as pd
+
+    from forecasting.periods import frequency_offset
+
+    offset = frequency_offset(text)
+    if not isinstance(offset, pd.offsets.Tick) or pd.Timedelta(offset) % pd.Timedelta(days=1):
+        return None
+    days = pd.Timedelta(offset).days
+    for lengths, period, aliases in _NEAR_CALENDAR:
+        if days in lengths:
+            return (f"forecast.frequency {text!r} is a fixed step of {days} days, which drifts against calendar "
+                    f"{period}: rows move to the dates of its grid and two may fall in one period, merged by "
+                    f"cleaning.duplicates. Calendar {period.split(' ')[0]} are {aliases} (dated by their first or "
+                    f"last day); {text!r} is for periods of exactly {days} days")
     return None
 
 

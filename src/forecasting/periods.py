@@ -17,6 +17,22 @@ def frequency_offset(text: str):
         return to_offset(text)
 
 
+# A quarter's label as statistics offices publish it (2019Q3, 2019-Q3, 2019 Q3, Q3 2019, any
+# case), read as the quarter's first day; Java's regular expressions (Spark's) read them as Python's
+YEAR_THEN_QUARTER = r"(?i)^([0-9]{4})[-/ ]?Q([1-4])$"
+QUARTER_THEN_YEAR = r"(?i)^Q([1-4])[-/ ]?([0-9]{4})$"
+
+
+def quarter_starts(texts: pd.Series) -> pd.Series:
+    """Quarter labels (YEAR_THEN_QUARTER, QUARTER_THEN_YEAR) as their quarter's first
+    day, 2019Q3 as 2019-07-01; NaT for other text."""
+    texts = texts.astype("string").str.strip()
+    first, last = texts.str.extract(YEAR_THEN_QUARTER), texts.str.extract(QUARTER_THEN_YEAR)
+    year, quarter = first[0].fillna(last[1]), first[1].fillna(last[0])
+    month = quarter.map({"1": "01", "2": "04", "3": "07", "4": "10"})
+    return pd.to_datetime(year + "-" + month + "-01", format="%Y-%m-%d", errors="coerce")
+
+
 def same_frequency(stored: str, asked: str) -> bool:
     """The same step however written: H, as training may have stored it before the
     config refused pandas' deprecated aliases, is h; W is W-SUN. An alias pandas no

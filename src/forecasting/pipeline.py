@@ -20,6 +20,7 @@ from forecasting import (
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
 from forecasting.progress import SeriesCounters, StageProgress
+from forecasting.config_frequency import calendar_step_warning
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.series import OK
 from forecasting.spark_session import job_description, settings_restored
@@ -129,6 +130,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
         summary.warn(ahead)
+    drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
+    if drifting:
+        summary.warn(drifting)
     in_the_past = None if evaluate else past_horizon_warning(counts.latest, config.forecast, run_date,
                                                               context.known_until)
     if in_the_past:

@@ -17,6 +17,7 @@ from pyspark.sql import types as T
 from forecasting import input_hints, series_identity
 from forecasting.config import JobConfig
 from forecasting.io import MALFORMED_ROW, InputError, spark_message, unreadable_complaint
+from forecasting.periods import QUARTER_THEN_YEAR, YEAR_THEN_QUARTER
 from forecasting.spark_session import settings_restored
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,20 @@ def parsed_time(df: DataFrame, column: str, time_format: str | None = None) -> C
     if isinstance(kind, T.StringType):
         text = F.regexp_replace(F.regexp_replace(_stripped(column), HOURS_WITH_ZONE, "$1:00$2"), MINUTES_WITH_ZONE,
                                 "$1:00$2")
-        return F.try_to_timestamp(text)  # blank text: null, a row without a time
+        # blank text: null, a row without a time; a quarter's label (2019Q3) read only where ISO reads nothing
+        return F.coalesce(F.try_to_timestamp(text), _quarter_start(_stripped(column)))
     hint = " (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd)" if whole else ""
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text{hint}")
+
+
+def _quarter_start(text: Column) -> Column:
+    """A quarter's label (periods.YEAR_THEN_QUARTER, QUARTER_THEN_YEAR) as its first day,
+    as periods.quarter_starts reads it; null for other text. Each label matches one of
+    the two forms, the other's groups are empty: concatenated, they give its year and quarter."""
+    year = F.concat(F.regexp_extract(text, YEAR_THEN_QUARTER, 1), F.regexp_extract(text, QUARTER_THEN_YEAR, 2))
+    quarter = F.concat(F.regexp_extract(text, YEAR_THEN_QUARTER, 2), F.regexp_extract(text, QUARTER_THEN_YEAR, 1))
+    month = quarter.try_cast(T.IntegerType()) * 3 - 2
+    return F.make_date(year.try_cast(T.IntegerType()), month, F.lit(1)).cast(T.TimestampType())
 
 
 def parsed_target(df: DataFrame, column: str, decimal_separator: str = ".") -> Column:
@@ -238,8 +250,10 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
     except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
         # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
+            quarters = (" (quarter labels, 2019Q3, 2019-Q3 or Q3 2019, are read without input.time_format)"
+                        if "q" in source.time_format.lower() else "")
             raise InputError(f"input.time_format {source.time_format!r} is not a datetime pattern Spark can use: "
-                             f"{spark_message(err)}") from None
+                             f"{spark_message(err)}{quarters}") from None
         complaint = unreadable_complaint(str(err))
         if complaint is None:
             raise
