@@ -59,7 +59,7 @@ def test_the_legend_sits_under_the_plot_area_where_it_hides_no_data():
 
     (legend,) = drawn(svg, "legend")
     labels = [text.text for text in legend.iter(f"{SVG}text")]
-    assert labels[:3] == ["history", "forecast", "interval"] and labels[3].startswith("backtest")
+    assert labels[:3] == ["history", "forecast", "interval"] and labels[3] == "backtest (dashed) from its cutoff"
     assert labels[4] == "end of history"
     (end,) = drawn(svg, "history-end")  # the line it names, where the history's last day is drawn
     assert round(float(end.get("x1")), 1) == path_points(drawn(svg, "history")[0])[-1][1]
@@ -100,6 +100,25 @@ def test_a_series_with_closed_times_has_its_lines_and_interval_broken_across_the
     whole = plots.forecast_svg(history, forecast, "calls", backtest)
     assert [pen for pen, _, _ in path_points(drawn(whole, "forecast")[0])].count("M") == 1
     assert len(drawn(whole, "interval")) == 1
+
+
+def test_the_run_date_is_drawn_where_it_falls_after_the_first_forecast_and_the_plot_widens_to_it():
+    history = daily_series(100)  # to 2024-04-09
+    forecast = forecast_after(history, 7)  # 2024-04-10 to 04-16
+    for run_date in (None, "2024-04-10"):  # on the first forecast day, as a daily run's: nothing to show
+        svg = plots.forecast_svg(history, forecast, "x", run_date=None if run_date is None else pd.Timestamp(run_date))
+        assert drawn(svg, "run-date") == [] and "run date" not in svg
+    # data that stopped: every forecast before the run date, which the plot reaches and marks
+    stale = plots.forecast_svg(history, forecast, "x", run_date=pd.Timestamp("2024-05-10"))
+    (line,) = drawn(stale, "run-date")
+    forecast_end = path_points(drawn(stale, "forecast")[0])[-1][1]
+    assert forecast_end < float(line.get("x1")) == plots.WIDTH - plots.RIGHT
+    (legend,) = drawn(stale, "legend")
+    assert [text.text for text in legend.iter(f"{SVG}text")][-1] == "run date"
+    # within the forecast (a quarter still open on the run date): drawn, the plot's end unchanged
+    within = plots.forecast_svg(history, forecast, "x", run_date=pd.Timestamp("2024-04-12"))
+    (line,) = drawn(within, "run-date")
+    assert path_points(drawn(within, "forecast")[0])[0][1] < float(line.get("x1")) < plots.WIDTH - plots.RIGHT
 
 
 def test_value_ticks_are_round_and_inside_the_range():
@@ -152,7 +171,9 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     run_id = child_runs.log_series_run(parent_run.start_parent_run(config, "2024-03-31", {}), {"store": "a"}, outcome, rows)
     svg = mlflow.artifacts.load_text(f"runs:/{run_id}/plots/forecast.svg")
     title = f"store=a  (run 2024-03-31): seasonal_naive, CV MASE {outcome.cv_metrics['mase']:.2f}"
-    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, title, outcome.backtest)
+    # the run date, after the forecast's week, marked
+    assert svg == plots.forecast_svg(outcome.cleaned, outcome.forecast, title, outcome.backtest,
+                                     run_date=pd.Timestamp("2024-03-31"))
     assert len(drawn(svg, "backtest")) == config.cross_validation.folds
     np.testing.assert_allclose(outcome.cleaned["y"], daily["y"])
 

@@ -25,6 +25,7 @@ MAX_TICK_LABEL = 11  # characters of a value's label the left margin holds
 VALUE_SUFFIXES = ("K", "M", "B", "T")  # thousands, millions, billions, trillions: a wide value's label
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR, HISTORY_END_COLOUR = "#000000", "#1f77b4", "#d62728", "#808080"
+RUN_DATE_COLOUR = "#2ca02c"
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
     (freq, "%m-%d %H:%M") for freq in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h")
@@ -43,13 +44,16 @@ LONGEST_STEP = {
 
 
 def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, backtest=(),
-                 step: pd.Timedelta | None = None) -> str:
+                 step: pd.Timedelta | None = None, run_date: pd.Timestamp | None = None) -> str:
     """History (``ds``, ``y``, in any order) and forecast (``yhat`` in its interval
     ``yhat_lower``..``yhat_upper``) as an SVG document. ``backtest``: the selected
     model's cross-validation folds, each (last training time, scored times, point
     forecasts), drawn dashed from a dotted cutoff line where the plot shows them.
     ``step``, given for a series with closed times: lines and the interval break where
-    points are further apart (a night closed), rather than run across it."""
+    points are further apart (a night closed), rather than run across it. ``run_date``
+    (its start, or the run's start during it) is drawn where it falls after the first
+    forecast time: a quarter still open, or a forecast wholly in the past of a series
+    whose data stopped, the plot widened to show it."""
     history_ds = _naive(history["ds"])
     # the latest rows, in time order: sorted here rather than as a frame (a tenth of the time)
     latest = np.argsort(history_ds.to_numpy("datetime64[ns]"), kind="stable")
@@ -57,6 +61,9 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     latest = latest[-(HISTORY_HORIZONS * len(forecast) or WITHOUT_FORECAST):]
     shown_ds, forecast_ds = history_ds.iloc[latest], _naive(forecast["ds"])
     end = forecast_ds.max() if len(forecast) else shown_ds.max()
+    first_forecast = forecast_ds.min() if len(forecast) else shown_ds.max()
+    run_date = None if run_date is None or pd.Timestamp(run_date) <= first_forecast else pd.Timestamp(run_date)
+    end = end if run_date is None else max(end, run_date)
     shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
@@ -102,6 +109,10 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         f'<line class="history-end" x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
         f'stroke="{HISTORY_END_COLOUR}" stroke-dasharray="2,3"/>'
     )
+    if run_date is not None:
+        run_x = x(run_date.value / 1e9)
+        parts.append(f'<line class="run-date" x1="{run_x:.1f}" y1="{TOP}" x2="{run_x:.1f}" y2="{HEIGHT - BOTTOM}" '
+                     f'stroke="{RUN_DATE_COLOUR}" stroke-dasharray="6,3"/>')
     for cutoff, seconds, predicted in folds:
         if cutoff >= shown_seconds.min():
             cut_x = x(cutoff)
@@ -113,7 +124,7 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     forecast_path = _path(forecast_x, y(forecast_y), forecast_seconds, apart)
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8"/>')
     parts.append(f'<path class="forecast" d="{forecast_path}" fill="none" stroke="{FORECAST_COLOUR}" stroke-width="1.5"/>')
-    parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds))
+    parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds), with_run_date=run_date is not None)
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -238,14 +249,16 @@ def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apa
     )
 
 
-def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
+def _legend(with_interval: bool, with_backtest: bool = False, with_run_date: bool = False) -> list[str]:
     """One row of entries under the date labels, from the plot area's left edge."""
     entries = [("history", HISTORY_COLOUR, "line"), ("forecast", FORECAST_COLOUR, "line")]
     if with_interval:
         entries.append(("interval", FORECAST_COLOUR, "box"))
     if with_backtest:
-        entries.append(("backtest from its cutoff (dotted)", BACKTEST_COLOUR, "dashed"))
+        entries.append(("backtest (dashed) from its cutoff", BACKTEST_COLOUR, "dashed"))
     entries.append(("end of history", HISTORY_END_COLOUR, "dotted"))
+    if with_run_date:
+        entries.append(("run date", RUN_DATE_COLOUR, "upright"))
     row, left = HEIGHT - 12, LEFT
     parts = ['<g class="legend">']
     for label, colour, mark in entries:
@@ -258,9 +271,10 @@ def _legend(with_interval: bool, with_backtest: bool = False) -> list[str]:
             parts.append(f'<line x1="{left + 6}" y1="{row - 4}" x2="{left + 30}" y2="{row - 4}" stroke="{colour}" '
                          'stroke-width="2" stroke-dasharray="4,2"/>')
             left += 6
-        elif mark == "dotted":  # upright, as the line it names
+        elif mark in ("dotted", "upright"):  # upright, as the line it names
+            dashes = "2,3" if mark == "dotted" else "6,3"
             parts.append(f'<line x1="{left + 12}" y1="{row - 12}" x2="{left + 12}" y2="{row + 2}" stroke="{colour}" '
-                         'stroke-dasharray="2,3"/>')
+                         f'stroke-dasharray="{dashes}"/>')
         else:
             parts.append(f'<rect x="{left}" y="{row - 10}" width="24" height="10" fill="{colour}" fill-opacity="0.25"/>')
         parts.append(f'<text x="{left + 30}" y="{row}">{label}</text>')
