@@ -237,12 +237,12 @@ def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apa
     and line-tos for each run of known values."""
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     known = np.isfinite(ys)
-    after_gap = np.zeros(len(ys), dtype=bool)
-    if apart is not None and len(ys) > 1:
-        after_gap[1:] = np.diff(seconds) > apart * 1.5
-    before, after = np.r_[False, known[:-1]], np.r_[known[1:], False]
-    starts = np.flatnonzero(known & (~before | after_gap))
-    ends = np.flatnonzero(known & (~after | np.r_[after_gap[1:], False])) + 1
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], known.view(np.int8), [0]))))  # runs of known values
+    starts, ends = edges[::2], edges[1::2]
+    if apart is not None and len(ys) > 1:  # a known point after a longer gap than ``apart`` ends one run, starts one
+        split = np.flatnonzero(np.diff(seconds) > apart * 1.5) + 1
+        split = split[known[split] & known[split - 1]]
+        starts, ends = np.union1d(starts, split), np.union1d(ends, split)
     point = "{:.1f},{:.1f}".format
     return " ".join(
         "M" + "L".join(map(point, xs[start:end].tolist(), ys[start:end].tolist())) for start, end in zip(starts, ends)
