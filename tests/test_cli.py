@@ -454,7 +454,50 @@ def test_sigterm_raises_terminated_in_the_block_and_what_stopped_a_job_is_found_
                 raise Py4JNetworkError("Answer from Java side is empty")
         except Py4JNetworkError as later:
             assert signals.stopped_by(later) == name
-    assert signals.stopped_by(RuntimeError("a job's own failure")) is None
+    with signals.sigterm_raised():  # the next job's: the signal before was another job's
+        assert signals.stopped_by(RuntimeError("a job's own failure")) is None
+
+
+def test_ctrl_c_stops_a_job_whose_pyspark_handler_fails_and_a_later_error_is_put_down_to_the_signal():
+    import signal
+
+    from forecasting import signals
+
+    def pyspark_like(signum, frame):  # cancelling the Spark jobs through Py4J while inside a Py4J call
+        raise RuntimeError("reentrant call inside <_io.BufferedReader name=7>")
+
+    before = signal.signal(signal.SIGINT, pyspark_like)
+    try:
+        with signals.sigterm_raised():  # a job's start: no signal noted yet
+            assert signals.stopped_by(RuntimeError("a job's own failure")) is None
+            signals.note_sigint()
+            signals.note_sigint()  # a second job in the process wraps it once
+            with pytest.raises(KeyboardInterrupt, match="SIGINT") as raised:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            assert isinstance(raised.value.__cause__, RuntimeError)
+            # the JVM, stopped by the same Ctrl-C, fails Py4J's next call: its error is the stop's
+            assert signals.stopped_by(RuntimeError("An error occurred while calling o900.parquet")) == "SIGINT"
+        with signals.sigterm_raised():
+            assert signals.stopped_by(RuntimeError("the next job's own failure")) is None
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_stop_during_a_child_runs_logging_waits_for_its_end():
+    import signal
+
+    from forecasting import signals
+
+    done = []
+    with pytest.raises(signals.Terminated):
+        with signals.sigterm_raised():
+            with signals.stops_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.2)  # a handler would have raised by now
+                done.append("ended")  # the run's end, after the signal
+            time.sleep(5)  # sent again on leaving the block, acted on as before
+    assert done == ["ended"]
 
 
 def test_a_failed_run_leaves_no_earlier_runs_summary_in_the_summary_file(session, tmp_path, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pytest
 from deltalake import DeltaTable
 
 from conftest import daily_series
@@ -140,20 +141,25 @@ def test_a_job_killed_midway_is_rerun_cleanly(tmp_path):
     assert all(r.info.status != "RUNNING" for r in child_runs(tmp_path, killed.info.run_id))
 
 
-def test_a_job_stopped_by_sigterm_ends_its_mlflow_run_failed_and_exits_143(tmp_path):
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_job_stopped_by_a_signal_ends_its_mlflow_run_failed_and_exits_128_plus_it(tmp_path, sent):
     # a scheduler's timeout, YARN or Kubernetes stopping the driver: Python's default, an exit
-    # on the spot, had left the parent run RUNNING until a rerun of the date (if any) ended it
-    stores = [f"s{i}" for i in range(4)]
+    # on the spot, had left the parent run RUNNING until a rerun of the date (if any) ended it.
+    # Ctrl-C in a terminal, the whole group too: PySpark's handler, cancelling the Spark jobs through
+    # Py4J while the main thread was inside a Py4J call, failed ("reentrant call"), and the job
+    # exited 1 as if it had failed
+    stores = [f"s{i}" for i in range(12)]
     input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
-    job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=4"), cwd=tmp_path, env=environment(),
+    job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=6"), cwd=tmp_path, env=environment(),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline and job.poll() is None and not parent_runs(tmp_path):
-            time.sleep(0.5)
+    try:  # stopped during the training: its first series tracked
+        while time.monotonic() < deadline and job.poll() is None and not (
+                parent_runs(tmp_path) and child_runs(tmp_path, parent_runs(tmp_path)[0].info.run_id)):
+            time.sleep(0.2)
         assert job.poll() is None, "the job ended before it could be stopped"
-        os.killpg(job.pid, signal.SIGTERM)  # the whole group, as a scheduler stops it
-        assert job.wait(timeout=120) == 143
+        os.killpg(job.pid, sent)  # the whole group, as a scheduler or a terminal stops it
+        assert job.wait(timeout=120) == 128 + sent
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
@@ -162,8 +168,14 @@ def test_a_job_stopped_by_sigterm_ends_its_mlflow_run_failed_and_exits_143(tmp_p
         if parent.info.status != "RUNNING":
             break
         time.sleep(0.2)
-    assert parent.info.status == "FAILED" and parent.data.tags["ended_by"] == "SIGTERM"
-    assert all(r.info.status != "RUNNING" for r in child_runs(tmp_path, parent.info.run_id))
+    assert parent.info.status == "FAILED" and parent.data.tags["ended_by"] == signal.Signals(sent).name
+    # a Python worker in the middle of a series may end its run just after: none is left RUNNING for good
+    for _ in range(100):
+        running = [r for r in child_runs(tmp_path, parent.info.run_id) if r.info.status == "RUNNING"]
+        if not running:
+            break
+        time.sleep(0.2)
+    assert not running
 
 
 JVM_GONE = """

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting import mlflow_file_store, model_store, plots, run_artifacts
+from forecasting import mlflow_file_store, model_store, plots, run_artifacts, signals
 from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, OK, SeriesOutcome
 from forecasting.series_identity import (
@@ -62,8 +62,9 @@ def log_series_run(
     ``history``: its rows as given (``ds``, ``y``, any order), plotted where the
     outcome has no cleaned series (its cleaning failed)
     ``model_json``: the outcome's model as model_store.dump gives it, if already made."""
-    # only this call writes to the series' run meanwhile (a retry's earlier attempt is dead)
-    with mlflow_file_store.run_metadata_read_once():
+    # only this call writes to the series' run meanwhile (a retry's earlier attempt is dead); a stop
+    # (Ctrl-C, a scheduler's SIGTERM to the job's group) waits for the run's end: none left RUNNING
+    with mlflow_file_store.run_metadata_read_once(), signals.stops_held():
         return _log_series_run(context, keys, outcome, history, retry, model_json)
 
 

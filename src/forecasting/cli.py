@@ -192,6 +192,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
         logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
                      "was down is worth a retry)", _java_cause(err))
         return EXIT_FAILED, None, f"cannot start Spark: {redact_url_password(_java_cause(err))}"
+    signals.note_sigint()  # around PySpark's handler, set as the session started
     # No spark.stop(): the JVM stops the SparkContext itself when the driver process
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
     # its accumulator server's polling thread. And a session the job found already

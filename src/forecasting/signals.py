@@ -4,6 +4,7 @@ KeyboardInterrupt is, so that the job's MLflow run ends FAILED, where Python's
 default, an exit on the spot, left it RUNNING."""
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -13,18 +14,52 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the main thread is."""
 
 
+# The stopping signals the running job got, noted as they came: whatever error then surfaces
+# (the JVM, stopped by the same signal, fails Py4J's next call) was theirs
+_received: list[str] = []
+
+
 def _raise_terminated(signum, frame) -> None:
+    _received.append("SIGTERM")
     raise Terminated("SIGTERM")
 
 
 @contextmanager
 def sigterm_raised():
-    """SIGTERM raises Terminated in the block; the handler before it is restored after."""
+    """SIGTERM raises Terminated in the block; the handler before it is restored after.
+    A job's signals are noted from here on (none of an earlier job in the process)."""
+    _received.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def note_sigint() -> None:
+    """Wrap the SIGINT handler in place, PySpark's, set as its context started (it cancels
+    the Spark jobs, then raises KeyboardInterrupt): the signal is noted first, and where
+    that handler fails, a KeyboardInterrupt is raised all the same. It fails where Ctrl-C
+    comes while the main thread waits inside a Py4J call: its own call re-enters the
+    socket's reader ("reentrant call"), and the job had exited 1 as if it had failed.
+    Main thread only, as a handler can be set there only."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or getattr(previous, "notes_sigint", False):
+        return
+
+    def noted(signum, frame) -> None:
+        _received.append("SIGINT")
+        if callable(previous):
+            try:
+                previous(signum, frame)
+            except KeyboardInterrupt:
+                raise
+            except Exception as err:
+                raise KeyboardInterrupt("SIGINT") from err
+        raise KeyboardInterrupt("SIGINT")
+
+    noted.notes_sigint = True
+    signal.signal(signal.SIGINT, noted)
 
 
 class SigtermHeld:
@@ -58,13 +93,40 @@ class SigtermHeld:
 
 def stopped_by(err: BaseException) -> str | None:
     """The signal that stopped a job, from the exception it left: a KeyboardInterrupt
-    (SIGINT) or Terminated (SIGTERM), or one raised while handling it. The JVM dies
-    from the same signal, and Py4J's clean-up after the interrupt can fail against it,
-    raising a Py4JNetworkError in its place."""
+    (SIGINT) or Terminated (SIGTERM), or one raised while handling it; else the first
+    stopping signal the job got (``_received``). The JVM dies from the same signal, and
+    Py4J's calls then fail against it, raising a Py4JError in the interrupt's place or
+    before it."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         if isinstance(err, KeyboardInterrupt):
             return str(err) or "SIGINT"
         seen.add(id(err))
         err = err.__context__
-    return None
+    return _received[0] if _received else None
+
+
+# What stops a Python worker: the signals to the job's process group, and the SIGHUP
+# PySpark's worker daemon sends its workers as it stops
+_WORKER_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def stops_held():
+    """The stopping signals noted, not acted on, inside ``with``; then acted on as they
+    would have been (the first of them sent again). A Python worker logs a series' child
+    run inside: stopped between its creation and its end, the run stayed RUNNING for good,
+    its job's parent run having ended its RUNNING child runs already. Main thread only,
+    as a handler can be set there only (elsewhere the block runs as it is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous = {stop: signal.signal(stop, lambda signum, frame: got.append(signum)) for stop in _WORKER_STOPS}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, signal.SIG_DFL if handler is None else handler)
+        if got:
+            os.kill(os.getpid(), got[0])
