@@ -31,6 +31,10 @@ def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
     assert series_identity.closest_series("Ko/Nyse", known) == ["KO/NYSE", "ko/nyse"]
     assert series_identity.closest_series("JPM/NYS", known) == ["JPM/NYSE"]
     assert series_identity.closest_series("AAPL/NYSE", known) == []
+    # numbers written without their leading zeros: the padded one, not one a letter off
+    stores = [f"S{s:03d}/I{i:04d}" for s in (2, 29) for i in (17, 170)]
+    assert series_identity.closest_series("S2/I17", stores) == ["S002/I0017"]
+    assert series_identity.closest_series("s029/i170", stores) == ["S029/I0170"]
     assert len(series_identity.closest_series("K/NYSE", known + ["KA/NYSE", "KB/NYSE", "KC/NYSE"])) == 3
 
 

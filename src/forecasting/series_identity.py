@@ -8,6 +8,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 SERIES_ID_TAG = "series_id"
@@ -63,9 +64,15 @@ def id_values(text: str) -> list[str]:
 
 def closest_series(asked: str, known) -> list[str]:
     """The texts of ``known`` (series ids) a mistyped ``asked`` most likely meant: the same
-    in another case, else up to three a letter or two off; [] where none is close."""
-    same_case = [text for text in known if text.lower() == asked.lower()]
-    return same_case or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
+    in another case or with its numbers written without leading zeros (S2/I17 for
+    S002/I0017), else up to three a letter or two off; [] where none is close."""
+    same = [text for text in known if _unpadded(text) == _unpadded(asked)]
+    return same or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
+
+
+def _unpadded(text: str) -> str:
+    """``text`` in lower case, its numbers without leading zeros."""
+    return re.sub(r"(?<![0-9])0+(?=[0-9])", "", text.lower())
 
 
 def series_hash(keys: dict[str, Any]) -> str:
