@@ -486,6 +486,16 @@ def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_
     header, newest, untagged, oldest = capsys.readouterr().out.splitlines()
     assert header.split()[-1] == "output"
     assert newest.endswith("/data/weekly/output") and oldest.endswith("/data/sales/output")
+    # a run stopped by a signal says so, and one a later run of its date found killed
+    stopped, killed = (tracker.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast",
+                                                            tracking.RUN_DATE_TAG: "2024-03-31",
+                                                            tracking.ENDED_BY_TAG: why}).info.run_id
+                       for why in ("SIGINT", "a later train_forecast run of 2024-03-31"))
+    for run_id in (stopped, killed):
+        tracker.set_terminated(run_id, "FAILED")
+    assert forecasting_main(["runs", *settings]) == 0
+    shown = capsys.readouterr().out
+    assert "FAILED, stopped by SIGINT" in shown and "FAILED, ended by a later train_forecast run of 2024-03-31" in shown
 
 
 def test_a_series_report_shows_the_forecasts_first_steps_and_counts_the_rest():

@@ -59,7 +59,8 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
             "job": run.data.tags.get(tracking.JOB_TAG, ""),
             # a later run of its date replaced its rows in the tables; a scoring run's models were replaced
             "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else "")
-            + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else ""),
+            + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else "")
+            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)),
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": status_counts(run.data.metrics),
@@ -76,6 +77,14 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
 
 def _count_text(value: float | None) -> str:
     return "-" if value is None else str(int(value))
+
+
+def _ended_by(tag: str | None) -> str:
+    """What stopped a run, after its status: a signal (Ctrl-C, a scheduler's SIGTERM), or a
+    later run of its date that found it killed; a failure of its own says nothing."""
+    if not tag:
+        return ""
+    return f", stopped by {tag}" if tag.startswith("SIG") else f", ended by {tag}"
 
 
 def status_counts(metrics: dict[str, float]) -> str:
