@@ -29,6 +29,8 @@ class Cleaned:
     closed: list[int] = field(default_factory=list)  # periods of the week left out (closed_times module)
 
 
+# After "N": target values null, NaN or infinite, dropped or filled by cleaning.missing_values
+MISSING_VALUES_NOTE = "missing or infinite values"
 # After "N of M": the periods of a series' span without a row, which cleaning.gaps: keep leaves out
 GAPS_KEPT_NOTE = "periods missing, left out"
 # Begins the note on a series whose rows are several periods apart: another frequency than the data's?
@@ -107,7 +109,7 @@ def clean_history(
         frame.loc[missing, "y"] = np.nan
         if policy.missing_values == "drop":
             frame = frame[~missing]
-            result.notes.append(f"{count} missing or infinite values dropped")
+            result.notes.append(f"{count} {MISSING_VALUES_NOTE} dropped")
         else:
             # A filled value beside a real one in its period would be merged with it
             # (summed, averaged): the real value stands for the period on its own.
@@ -115,11 +117,11 @@ def clean_history(
             shared = missing & periods.isin(periods[~missing]).to_numpy()
             if shared.any():
                 frame = frame[~shared]
-                result.notes.append(f"{int(shared.sum())} missing or infinite values dropped: "
+                result.notes.append(f"{int(shared.sum())} {MISSING_VALUES_NOTE} dropped: "
                                     "their period has a value")
             if count > shared.sum():
                 frame = frame.assign(y=_fill(frame, policy.missing_values))
-                result.notes.append(f"{count - int(shared.sum())} missing or infinite values filled "
+                result.notes.append(f"{count - int(shared.sum())} {MISSING_VALUES_NOTE} filled "
                                     f"({policy.missing_values})")
 
     if frame.empty:

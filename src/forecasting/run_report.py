@@ -141,6 +141,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         summary.warn(f"{_counted(counted, 'sparse', 'have')} rows regularly several periods apart (their data_notes "
                      f"say how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+    if counted.missing_values:  # empty cells of the target: nothing left out unsaid
+        summary.inform(f"{_counted(counted, 'missing_values', 'had')} target values null, NaN or infinite, "
+                       f"{MISSING_ACTIONS[config.cleaning.missing_values]} by cleaning.missing_values "
+                       f"({config.cleaning.missing_values}; their data_notes say how many)")
     if counted.gappy:  # an ERP writes no row for a week without sales: a history of lumps, or too short to model
         summary.warn(f"{_counted(counted, 'gappy', 'have')} no row in a fifth of their periods or more, left out "
                      "(cleaning.gaps: keep; their data_notes say how many): where no row means nothing happened "
@@ -233,6 +237,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "data_notes name them): a break in the data (a stock split, a new unit), a last period loaded "
                      "only in part (one value below the range: its note says how to leave it out), or values to "
                      "check? They were modelled as they are")
+
+
+# what each cleaning.missing_values did with a missing value ("reject" skips the series, said by its reason)
+MISSING_ACTIONS = {"drop": "left out", "interpolate": "filled", "zero": "filled with 0", "reject": "refused"}
 
 
 def _counted(counted: staged_counts.StagedCounts, name: str, verb: str, kind: str = "series") -> str:

@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 from forecasting import run_overview, series_identity, spark_training, validation
 from forecasting.closed_times import CLOSED_TIMES_NOTE
-from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, SHIFTED_NOTE, SPARSE_NOTE
+from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, SHIFTED_NOTE, SPARSE_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
@@ -57,6 +57,7 @@ class StagedCounts:
     zero_forecasts: int
     fail_series_named: int  # the series reliability.fail_series names, failed or skipped before it could be
     retried: int  # trained in a retry of their task
+    missing_values: int = 0  # target values missing, dropped or filled
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
 
@@ -108,6 +109,7 @@ def counted_conditions() -> dict[str, Column]:
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
         "fail_series_named": _noted(spark_training.FAIL_SERIES_NOTE),
         "retried": _noted(spark_training.RETRIED_NOTE),
+        "missing_values": _noted(MISSING_VALUES_NOTE),  # null, NaN or infinite targets, dropped or filled
     }
 
 
