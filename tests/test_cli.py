@@ -471,15 +471,29 @@ def test_ctrl_c_stops_a_job_whose_pyspark_handler_fails_and_a_later_error_is_put
         with signals.sigterm_raised():  # a job's start: no signal noted yet
             assert signals.stopped_by(RuntimeError("a job's own failure")) is None
             signals.note_sigint()
-            signals.note_sigint()  # a second job in the process wraps it once
+            signals.note_sigint()  # a second call wraps it once
             with pytest.raises(KeyboardInterrupt, match="SIGINT") as raised:
                 os.kill(os.getpid(), signal.SIGINT)
                 time.sleep(5)
-            assert isinstance(raised.value.__cause__, RuntimeError)
+            assert isinstance(raised.value.__cause__, RuntimeError) and signals._received == ["SIGINT"]
             # the JVM, stopped by the same Ctrl-C, fails Py4J's next call: its error is the stop's
             assert signals.stopped_by(RuntimeError("An error occurred while calling o900.parquet")) == "SIGINT"
+        assert signal.getsignal(signal.SIGINT) is pyspark_like  # the job's end restores the handler it wrapped
+        signals.forget_signals()  # the next job's start (the CLI's, a parent run's)
+        assert signals.stopped_by(RuntimeError("the next job's own failure")) is None
+
+        # a host's handler that stops nothing (a notebook's), and an ignored SIGINT, are left as they are
+        asked = []
+        signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
         with signals.sigterm_raised():
-            assert signals.stopped_by(RuntimeError("the next job's own failure")) is None
+            signals.note_sigint()
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            assert asked == [signal.SIGINT] and signals.stopped_by(RuntimeError("its own")) is None
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with signals.sigterm_raised():
+            signals.note_sigint()
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
 
@@ -498,6 +512,7 @@ def test_a_stop_during_a_child_runs_logging_waits_for_its_end():
                 done.append("ended")  # the run's end, after the signal
             time.sleep(5)  # sent again on leaving the block, acted on as before
     assert done == ["ended"]
+    signals.forget_signals()  # as the next job's start does
 
 
 def test_a_failed_run_leaves_no_earlier_runs_summary_in_the_summary_file(session, tmp_path, capsys):

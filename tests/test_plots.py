@@ -102,10 +102,10 @@ def test_a_series_with_closed_times_has_its_lines_and_interval_broken_across_the
     assert len(drawn(whole, "interval")) == 1
 
 
-def test_the_run_date_is_drawn_where_it_falls_after_the_first_forecast_and_the_plot_widens_to_it():
+def test_the_run_date_is_drawn_where_forecasts_before_it_are_over_and_the_plot_widens_to_it():
     history = daily_series(100)  # to 2024-04-09
     forecast = forecast_after(history, 7)  # 2024-04-10 to 04-16
-    for run_date in (None, "2024-04-10"):  # on the first forecast day, as a daily run's: nothing to show
+    for run_date in (None, "2024-04-10", "2024-04-10 06:00"):  # a daily run's own day, whatever its hour
         svg = plots.forecast_svg(history, forecast, "x", run_date=None if run_date is None else pd.Timestamp(run_date))
         assert drawn(svg, "run-date") == [] and "run date" not in svg
     # data that stopped: every forecast before the run date, which the plot reaches and marks
@@ -115,10 +115,15 @@ def test_the_run_date_is_drawn_where_it_falls_after_the_first_forecast_and_the_p
     assert forecast_end < float(line.get("x1")) == plots.WIDTH - plots.RIGHT
     (legend,) = drawn(stale, "legend")
     assert [text.text for text in legend.iter(f"{SVG}text")][-1] == "run date"
-    # within the forecast (a quarter still open on the run date): drawn, the plot's end unchanged
-    within = plots.forecast_svg(history, forecast, "x", run_date=pd.Timestamp("2024-04-12"))
+    # two days over (in UTC, given with its zone): drawn within the forecast, the plot's end unchanged
+    within = plots.forecast_svg(history, forecast, "x", run_date=pd.Timestamp("2024-04-12 02:00+02:00"))
     (line,) = drawn(within, "run-date")
     assert path_points(drawn(within, "forecast")[0])[0][1] < float(line.get("x1")) < plots.WIDTH - plots.RIGHT
+    # years off: the plot widened by its span at most, the run date named at its edge
+    far = plots.forecast_svg(history, forecast, "x", run_date=pd.Timestamp("2034-01-01"))
+    (line,), (label,) = drawn(far, "run-date"), drawn(far, "run-date-label")
+    assert float(line.get("x1")) == plots.WIDTH - plots.RIGHT and label.text == "run date 2034-01-01 \u2192"
+    assert path_points(drawn(far, "forecast")[0])[-1][1] < plots.WIDTH / 2 + plots.LEFT
 
 
 def test_value_ticks_are_round_and_inside_the_range():

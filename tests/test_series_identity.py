@@ -35,6 +35,10 @@ def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
     stores = [f"S{s:03d}/I{i:04d}" for s in (2, 29) for i in (17, 170)]
     assert series_identity.closest_series("S2/I17", stores) == ["S002/I0017"]
     assert series_identity.closest_series("s029/i170", stores) == ["S029/I0170"]
+    assert series_identity.closest_series("s2", ["S2", "S002"]) == ["S2"]  # the case alone first
+    # a decimal's zero is no padding: not the same number, so all matches are a letter off
+    assert series_identity.closest_series("p1.5/a", ["p1.05/a", "p1.5/A"]) == ["p1.5/A"]
+    assert series_identity.closest_series("p1.5/b", ["p1.05/b", "p1.50/b"]) == ["p1.50/b", "p1.05/b"]
     assert len(series_identity.closest_series("K/NYSE", known + ["KA/NYSE", "KB/NYSE", "KC/NYSE"])) == 3
 
 

@@ -132,6 +132,7 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     ``--summary-file`` says from the start that the run has not finished, so a scheduler
     reading it after a failure finds no earlier run's success there."""
     main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    signals.forget_signals()  # an earlier job's stop in this process is not this one's
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     ended = f"{app_name} {args.run_date}: started {started} UTC, ended with exit code"
     _write_summary(args, logger, f"{app_name} {args.run_date}: started {started} UTC, not finished (this file "

@@ -43,6 +43,7 @@ def start_parent_run(
     the run date, a tag and, for cleaning's zero gaps, part of the context."""
     from forecasting.tables import output_root
 
+    signals.forget_signals()  # an earlier job's stop in this process (a notebook's, a test's) is not this one's
     uri = prepare_server(config)
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)

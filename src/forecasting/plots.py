@@ -51,9 +51,9 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     forecasts), drawn dashed from a dotted cutoff line where the plot shows them.
     ``step``, given for a series with closed times: lines and the interval break where
     points are further apart (a night closed), rather than run across it. ``run_date``
-    (its start, or the run's start during it) is drawn where it falls after the first
-    forecast time: a quarter still open, or a forecast wholly in the past of a series
-    whose data stopped, the plot widened to show it."""
+    (its start, or the run's start during it) is drawn where a period or more of the
+    forecast lies before it (a series whose data stopped), the plot widened to it by the
+    span shown at most (further off, it is named at the plot's edge)."""
     history_ds = _naive(history["ds"])
     # the latest rows, in time order: sorted here rather than as a frame (a tenth of the time)
     latest = np.argsort(history_ds.to_numpy("datetime64[ns]"), kind="stable")
@@ -61,9 +61,9 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     latest = latest[-(HISTORY_HORIZONS * len(forecast) or WITHOUT_FORECAST):]
     shown_ds, forecast_ds = history_ds.iloc[latest], _naive(forecast["ds"])
     end = forecast_ds.max() if len(forecast) else shown_ds.max()
-    first_forecast = forecast_ds.min() if len(forecast) else shown_ds.max()
-    run_date = None if run_date is None or pd.Timestamp(run_date) <= first_forecast else pd.Timestamp(run_date)
-    end = end if run_date is None else max(end, run_date)
+    run_date = _past_run_date(run_date, shown_ds, forecast_ds)
+    if run_date is not None:  # widened to it, by the span shown at most: a series that stopped years ago
+        end = min(max(end, run_date), end + (end - shown_ds.min()))
     shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
@@ -110,9 +110,12 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         f'stroke="{HISTORY_END_COLOUR}" stroke-dasharray="2,3"/>'
     )
     if run_date is not None:
-        run_x = x(run_date.value / 1e9)
+        run_x = x(min(run_date, end).value / 1e9)
         parts.append(f'<line class="run-date" x1="{run_x:.1f}" y1="{TOP}" x2="{run_x:.1f}" y2="{HEIGHT - BOTTOM}" '
                      f'stroke="{RUN_DATE_COLOUR}" stroke-dasharray="6,3"/>')
+        if run_date > end:  # further off than the plot reaches: said at its edge
+            parts.append(f'<text class="run-date-label" x="{run_x - 4:.1f}" y="{TOP + 14}" text-anchor="end" '
+                         f'fill="{RUN_DATE_COLOUR}">run date {run_date:%Y-%m-%d} \u2192</text>')
     for cutoff, seconds, predicted in folds:
         if cutoff >= shown_seconds.min():
             cut_x = x(cutoff)
@@ -127,6 +130,22 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds), with_run_date=run_date is not None)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _past_run_date(run_date, shown_ds: pd.Series, forecast_ds: pd.Series) -> pd.Timestamp | None:
+    """The run date (naive UTC) where a period or more of the forecast lies before it: a
+    series whose data stopped, forecast from its last row; None where the forecast starts
+    in the run date's own period (a daily run's day, at whatever hour it runs; a quarter
+    still open), or there is none."""
+    if run_date is None or not len(forecast_ds):
+        return None
+    moment = pd.Timestamp(run_date)
+    moment = moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo is not None else moment
+    times = np.concatenate([shown_ds.to_numpy("datetime64[ns]"), forecast_ds.to_numpy("datetime64[ns]")])
+    steps = np.diff(times)
+    steps = steps[steps > np.timedelta64(0)]
+    step = pd.Timedelta(steps.min()) if len(steps) else pd.Timedelta(0)
+    return moment if moment >= forecast_ds.min() + step else None
 
 
 def _shown_folds(backtest, first_shown: float) -> list[tuple[float, np.ndarray, np.ndarray]]:

@@ -240,7 +240,9 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
 
 
 # what each cleaning.missing_values did with a missing value ("reject" skips the series, said by its reason)
-MISSING_ACTIONS = {"drop": "left out", "interpolate": "filled", "zero": "filled with 0", "reject": "refused"}
+# (one sharing its period with a value is left out under any policy: the value stands for the period)
+MISSING_ACTIONS = {"drop": "left out", "interpolate": "filled or left out", "zero": "filled with 0 or left out",
+                   "reject": "refused"}
 
 
 def _counted(counted: staged_counts.StagedCounts, name: str, verb: str, kind: str = "series") -> str:

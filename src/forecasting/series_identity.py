@@ -66,13 +66,15 @@ def closest_series(asked: str, known) -> list[str]:
     """The texts of ``known`` (series ids) a mistyped ``asked`` most likely meant: the same
     in another case or with its numbers written without leading zeros (S2/I17 for
     S002/I0017), else up to three a letter or two off; [] where none is close."""
-    same = [text for text in known if _unpadded(text) == _unpadded(asked)]
-    return same or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
+    same_case = [text for text in known if text.lower() == asked.lower()]
+    same_number = [text for text in known if _unpadded(text) == _unpadded(asked)]
+    return same_case or same_number or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
 
 
 def _unpadded(text: str) -> str:
-    """``text`` in lower case, its numbers without leading zeros."""
-    return re.sub(r"(?<![0-9])0+(?=[0-9])", "", text.lower())
+    """``text`` in lower case, its whole numbers without leading zeros (not a decimal's
+    digits: 1.05 is no 1.5)."""
+    return re.sub(r"(?<![0-9.])0+(?=[0-9])", "", text.lower())
 
 
 def series_hash(keys: dict[str, Any]) -> str:

@@ -15,8 +15,10 @@ class Terminated(KeyboardInterrupt):
 
 
 # The stopping signals the running job got, noted as they came: whatever error then surfaces
-# (the JVM, stopped by the same signal, fails Py4J's next call) was theirs
+# (the JVM, stopped by the same signal, fails Py4J's next call) was theirs. Forgotten as a job
+# starts (forget_signals): an earlier job's stop in the process is not this one's.
 _received: list[str] = []
+_sigint_before: list = []  # the SIGINT handler note_sigint wrapped, restored as the job ends
 
 
 def _raise_terminated(signum, frame) -> None:
@@ -24,41 +26,51 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated("SIGTERM")
 
 
+def forget_signals() -> None:
+    """A job starts: the stopping signals noted so far were another's."""
+    _received.clear()
+
+
 @contextmanager
 def sigterm_raised():
-    """SIGTERM raises Terminated in the block; the handler before it is restored after.
-    A job's signals are noted from here on (none of an earlier job in the process)."""
-    _received.clear()
+    """SIGTERM raises Terminated in the block; the handler before it is restored after,
+    and so is the SIGINT handler note_sigint wrapped in the block."""
+    forget_signals()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if _sigint_before and getattr(signal.getsignal(signal.SIGINT), "notes_sigint", False):
+            signal.signal(signal.SIGINT, _sigint_before.pop())
 
 
 def note_sigint() -> None:
     """Wrap the SIGINT handler in place, PySpark's, set as its context started (it cancels
     the Spark jobs, then raises KeyboardInterrupt): the signal is noted first, and where
-    that handler fails, a KeyboardInterrupt is raised all the same. It fails where Ctrl-C
+    that handler fails, a KeyboardInterrupt is raised in its place. It fails where Ctrl-C
     comes while the main thread waits inside a Py4J call: its own call re-enters the
-    socket's reader ("reentrant call"), and the job had exited 1 as if it had failed.
-    Main thread only, as a handler can be set there only."""
+    socket's reader ("reentrant call"), and the job had exited 1 as if it had failed. A
+    handler that returns (a host's own, which stops nothing) is left to do so, and an
+    ignored SIGINT stays ignored. Main thread only, as a handler can be set there only;
+    ``sigterm_raised`` restores the handler wrapped as the job ends."""
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or getattr(previous, "notes_sigint", False):
+    if (threading.current_thread() is not threading.main_thread() or not callable(previous)
+            or getattr(previous, "notes_sigint", False)):
         return
 
     def noted(signum, frame) -> None:
         _received.append("SIGINT")
-        if callable(previous):
-            try:
-                previous(signum, frame)
-            except KeyboardInterrupt:
-                raise
-            except Exception as err:
-                raise KeyboardInterrupt("SIGINT") from err
-        raise KeyboardInterrupt("SIGINT")
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:
+            raise KeyboardInterrupt("SIGINT") from err
+        _received.pop()  # it stopped nothing
 
     noted.notes_sigint = True
+    _sigint_before[:] = [previous]
     signal.signal(signal.SIGINT, noted)
 
 
