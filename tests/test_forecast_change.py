@@ -89,7 +89,7 @@ def test_the_run_date_compared_with_is_the_latest_earlier_one_with_trained_forec
                                                                                      output_format):
     config = fast_config(f"output.path={tmp_path / 'out'}", f"output.format={output_format}",
                          "input.key_columns=[shop]")
-    assert forecast_change.earlier_run_date(spark, config, "2024-04-07") is None  # a first run
+    assert forecast_change.neighbour_run_dates(spark, config, "2024-04-07") == (None, None)  # a first run
     rows = spark.createDataFrame([
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 17), "trained"),
         ("a", day(1), 1.0, 0.5, 1.5, dt.date(2024, 3, 24), "trained"),
@@ -101,8 +101,11 @@ def test_the_run_date_compared_with_is_the_latest_earlier_one_with_trained_forec
        "source string")
     path = tables.table_paths(config)[tables.FORECASTS]
     rows.write.format(output_format).partitionBy("run_date", "source").save(path)
-    assert forecast_change.earlier_run_date(spark, config, "2024-04-07") == "2024-03-24"
-    assert forecast_change.earlier_run_date(spark, config, "2024-03-17") is None
+    # the one after too: a backfill's rerun leaves its comparisons stale
+    assert forecast_change.neighbour_run_dates(spark, config, "2024-04-07") == ("2024-03-24", "2024-04-14")
+    assert forecast_change.neighbour_run_dates(spark, config, "2024-03-17") == (None, "2024-03-24")
+    assert forecast_change.neighbour_run_dates(spark, config, "2024-03-24") == ("2024-03-17", "2024-04-07")
+    assert forecast_change.neighbour_run_dates(spark, config, "2024-04-14") == ("2024-04-07", None)
     earlier = forecast_change.forecasts_of(spark, config, "2024-03-24")
     assert [tuple(row) for row in earlier.collect()] == [("a", day(1), 1.0, 0.5, 1.5)]
 
@@ -129,11 +132,11 @@ def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark,
     def unreadable(*args):
         raise OSError("permission denied: forecasts/_delta_log")
 
-    monkeypatch.setattr(forecast_change, "earlier_run_date", unreadable)
+    monkeypatch.setattr(forecast_change, "neighbour_run_dates", unreadable)
     monkeypatch.setattr(forecast_change, "forecasts_of", unreadable)
     staged = spark.createDataFrame([("a",)], "shop string")
     with caplog.at_level(logging.WARNING, logger="forecasting.forecast_change"):
-        assert forecast_change.find_earlier_run_date(spark, fast_config(), "2024-04-07") is None
+        assert forecast_change.find_neighbour_run_dates(spark, fast_config(), "2024-04-07") == (None, None)
         assert forecast_change.stage_changes(staged, fast_config(), "train-2024-04-07", "2024-03-31") is None
     assert ("could not find the run date before 2024-04-07 in the forecasts table (permission denied: "
             "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
@@ -264,3 +267,16 @@ def test_a_parquet_tables_column_that_only_later_run_dates_have_is_read(spark, t
 
     rows = explore.read_series(str(folder), {"shop": "a"}, "parquet").sort_values("run_date")
     assert rows[CHANGE].tolist()[1] == 0.5 and pd.isna(rows[CHANGE].tolist()[0])
+
+
+def test_a_backfill_of_an_earlier_date_names_the_later_date_whose_comparisons_it_leaves_stale(spark, tmp_path):
+    source = pd.concat([daily_series(120, seed=s).assign(shop=shop) for s, shop in enumerate(("a", "b"))])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y",
+                                            "selection.candidates=[naive]"))
+    latest = pipeline.run_job(spark, config, "2024-04-21").format()
+    assert "the later run date" not in latest  # nothing after it
+    backfill = " ".join(pipeline.run_job(spark, config, "2024-04-14").format().split())
+    assert ("the later run date 2024-04-21 compared its forecasts with those of the run date before it as they were "
+            "then (series_results' forecast_change and realized_ columns): where this run's forecasts differ from "
+            "those, run 2024-04-21 again") in backfill

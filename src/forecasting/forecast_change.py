@@ -31,28 +31,30 @@ LARGE_CHANGE = 0.5
 _TRAINED_FILE = re.compile(r"/run_date=(\d{4}-\d{2}-\d{2})/source=" + tables.TRAINED + "/")
 
 
-def find_earlier_run_date(spark: SparkSession, config: JobConfig, run_date: str) -> str | None:
-    """earlier_run_date, or None with a warning where the forecasts table cannot be
+def find_neighbour_run_dates(spark: SparkSession, config: JobConfig, run_date: str) -> tuple[str | None, str | None]:
+    """neighbour_run_dates, or none with a warning where the forecasts table cannot be
     listed: a comparison is no reason to write no forecasts."""
     try:
-        with job_description(spark, "find the run date before"):
-            return earlier_run_date(spark, config, run_date)
+        with job_description(spark, "find the run dates before and after"):
+            return neighbour_run_dates(spark, config, run_date)
     except Exception as err:
         logger.warning("could not find the run date before %s in the forecasts table (%s): series_results.%s and "
                        "the realized_ columns stay null", run_date, redaction.first_line(err), CHANGE)
-        return None
+        return None, None
 
 
-def earlier_run_date(spark: SparkSession, config: JobConfig, run_date: str) -> str | None:
-    """The latest run date before ``run_date`` with trained forecasts at the output, or
-    None. Read from the table's file list (Delta's log, parquet's folders): a query of
-    the dates would open every file of every earlier date."""
+def neighbour_run_dates(spark: SparkSession, config: JobConfig, run_date: str) -> tuple[str | None, str | None]:
+    """The latest run date before ``run_date`` with trained forecasts at the output, and
+    the earliest after it (whose comparisons a rerun of ``run_date`` leaves stale), each
+    or None. Read from the table's file list (Delta's log, parquet's folders): a query of
+    the dates would open every file of every date."""
     path = tables.table_paths(config)[tables.FORECASTS]
     if not tables.path_exists(spark, path):
-        return None
+        return None, None
     files = tables.read_table(spark, config, tables.FORECASTS).inputFiles()
     dates = {match.group(1) for match in map(_TRAINED_FILE.search, files) if match}
-    return max((date for date in dates if date < run_date), default=None)
+    return (max((date for date in dates if date < run_date), default=None),
+            min((date for date in dates if date > run_date), default=None))
 
 
 def forecasts_of(spark: SparkSession, config: JobConfig, run_date: str) -> DataFrame:

@@ -72,6 +72,8 @@ class JobSummary:
     # per status other than ok, the kinds of reason with how many series each (most first)
     reason_kinds: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     nothing_modelled: bool = False  # no series modelled (too short, skipped, failed): exits 5, as for too many failed
+    # the next run date with trained forecasts: it compared its own with those this run replaced or came before
+    later_run_date: str | None = None
 
     def warn(self, said: str, logged: str | None = None) -> None:
         """A warning in the log (``logged``, where the log says more) and a line of the summary."""
@@ -184,6 +186,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     if replaced.runs:
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
                          f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
+    if summary.later_run_date:  # a backfill's rerun, or a date run out of order
+        summary.note += (f"  the later run date {summary.later_run_date} compared its forecasts with those of the run "
+                         "date before it as they were then (series_results' forecast_change and realized_ columns): "
+                         f"where this run's forecasts differ from those, run {summary.later_run_date} again\n")
     if replaced.rescore:
         summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
                          "this run or an earlier rerun replaced: score those dates again (their scoring runs are "

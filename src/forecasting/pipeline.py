@@ -113,8 +113,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             tables.check_frequency(spark, config)
 
     job = tracking.EVALUATE_JOB if evaluate else tracking.TRAIN_JOB
-    # the run date whose forecasts this run's are compared with, and scored on what arrived since
-    earlier = None if evaluate else forecast_change.find_earlier_run_date(spark, config, run_date)
+    # the run date whose forecasts this run's are compared with, and scored on what arrived since; and the
+    # one after, which compared its own with the forecasts this run replaces
+    earlier, later = (None, None) if evaluate else forecast_change.find_neighbour_run_dates(spark, config, run_date)
     context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=checked.input_end)
     context = dataclasses.replace(context, earlier_run_date=earlier)
     summary = JobSummary(
@@ -125,7 +126,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables={name: tables.table_paths(config)[name] for name in written},
         max_failed_share=config.reliability.max_failed_share, output_format=config.output.format,
         title="Evaluation run" if evaluate else "Forecast run",
-        note=timeless_note,
+        note=timeless_note, later_run_date=later,
     )
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
