@@ -1021,3 +1021,16 @@ def test_a_statistics_offices_quarter_labels_are_forecast_on_quarter_starts_and_
     assert ("forecast.frequency '91D' is a fixed step of 91 days, which drifts against calendar quarters (90 to 92 "
             "days): rows move to the dates of its grid and two may fall in one period, merged by cleaning.duplicates. "
             "Calendar quarters are QS or QE") in " ".join(drifting.format().split())
+
+
+def test_the_summary_counts_the_series_whose_repeated_cycle_holds_an_outage(spark, tmp_path):
+    series = {shop: daily_series(120, level=3e6, seed=s) for s, shop in enumerate(("login", "home"))}
+    series["login"].loc[115, "y"] = 0.0  # an outage in the last week
+    pd.concat([frame.assign(shop=shop) for shop, frame in series.items()]).to_csv(
+        tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    settings = job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y",
+                            "selection.candidates=[seasonal_naive]")
+    said = " ".join(pipeline.run_job(spark, load_config(None, settings), "2024-04-30").format().split())
+    assert ("1 modelled series (e.g. login) is forecast repeating a last cycle that holds a value far from that "
+            "time's in the cycles before (their data_notes name it): an outage's 0 or a one-off spike, forecast as "
+            "if it recurred?") in said

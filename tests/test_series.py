@@ -914,3 +914,22 @@ def test_the_zero_forecast_note_names_only_a_model_mase_could_rank():
     assert zero_forecast_notes(pd.Series([], dtype=float), pd.Series([1.0]), "smape", scores, "naive") == []
     assert zero_forecast_notes(zeros, pd.Series([1.0]), "mase", scores, "drift") == [
         "forecast 0 throughout, where the last 1 values average 1"]  # no metric to blame
+
+
+def test_a_cycle_repeated_with_an_outage_in_it_is_noted_as_its_forecast_repeats_the_zero(fast_config):
+    from conftest import daily_series
+
+    history = daily_series(120, level=3e6)
+    config = fast_config("selection.candidates=[seasonal_naive]")
+    assert not any("cycles before" in note for note in train_series(history, config).notes)
+    history.loc[115, "y"] = 0.0  # a day of the last week without traffic: an outage
+    outcome = train_series(history, config)
+    assert (outcome.forecast["yhat"] == 0).sum() == 1  # the zero recurs a week on
+    (note,) = [note for note in outcome.notes if "cycles before" in note]
+    assert note.startswith("seasonal_naive repeats 1 value of its last cycle far from that time's in the cycles "
+                           "before (2024-04-25: 0, against ")
+    assert note.endswith("in 6 cycles): an outage or a one-off, forecast as if it recurred? A value that did not "
+                         "happen is best given as missing")
+    # given as missing, the week before's value is repeated instead
+    missing = train_series(history.assign(y=history["y"].replace(0.0, float("nan"))), config)
+    assert (missing.forecast["yhat"] > 0).all() and not any("cycles before" in n for n in missing.notes)

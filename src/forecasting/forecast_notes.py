@@ -3,14 +3,21 @@ undefined for it, points the floor raised, a forecast of nothing where something
 seen."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from forecasting import metrics
-from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE
+from forecasting.baselines import CYCLES, on_grid
+from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
+from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
 # every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
 ZERO_FORECAST_NOTE = "forecast 0 throughout"
+# A cycle-repeating forecast that repeats a value far from that time's in the cycles before (an outage's 0)
+REPEATED_ODDITY_NOTE = "of its last cycle far from that time's in the cycles before"
+ODDITY_CYCLES = 3  # earlier cycles a time of the cycle needs values in to be told odd
+ODDITY_FACTOR = 4  # how far below their lowest or above their highest: 5 of M4's 414 hourly series, 1 of 15 airports
 
 
 def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | None,
@@ -70,3 +77,33 @@ def _below_zero_notes(points: pd.Series, history: pd.Series) -> list[str]:
     return [f"{below} of {len(points)} forecast points below 0, where {negative} of the history's {len(history)} "
             "values are (refunds, credits?): forecast.floor: 0 would keep them at or above 0 (auto sets no floor "
             "once a value is below 0)"]
+
+
+def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) -> list[str]:
+    """A note where ``cycled``, a forecast that repeats the last cycle (seasonal_naive,
+    weekly_naive, the ensemble's seasonal part), repeats a value far from that time's in
+    the ODDITY_CYCLES cycles before or more: under a quarter of their lowest (an outage's
+    0), or over four times their highest (ODDITY_FACTOR), by half the series' typical level
+    or more. Such a value recurs in the forecast, the model having no way to tell a one-off."""
+    cycle = CYCLES[cycled](frequency)
+    y = on_grid(history, frequency)
+    earlier = min(len(y) // cycle - 1, 2 * ODDITY_CYCLES) if cycle > 1 else 0
+    if earlier < ODDITY_CYCLES:
+        return []
+    last = y[-cycle:]
+    before = y[len(y) - (earlier + 1) * cycle:len(y) - cycle].reshape(earlier, cycle)
+    with np.errstate(all="ignore"):  # times without a value in some cycles: NaN, no comparison
+        low, high, seen = np.nanmin(before, axis=0), np.nanmax(before, axis=0), np.isfinite(before).sum(axis=0)
+        level = np.nanmedian(np.abs(before))
+        odd = (seen >= ODDITY_CYCLES) & np.isfinite(last) & (
+            ((last < low / ODDITY_FACTOR) & (low - last >= level / 2))
+            | ((last > ODDITY_FACTOR * high) & (last - high >= level / 2)))
+    if not level > 0 or not odd.any():
+        return []
+    first, count = int(np.flatnonzero(odd)[0]), int(odd.sum())
+    when = pd.date_range(end=history["ds"].iloc[-1], periods=cycle, freq=frequency)[first]
+    more = f", and {count - 1} more" if count > 1 else ""
+    return [f"{cycled} repeats {count} value{'s' if count > 1 else ''} {REPEATED_ODDITY_NOTE} ({time_text(when)}: "
+            f"{value_text(last[first])}, against {value_text(low[first])} to {value_text(high[first])} in {earlier} "
+            f"cycles{more}): an outage or a one-off, forecast as if it recurred? A value that did not happen is best "
+            "given as missing"]

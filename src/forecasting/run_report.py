@@ -232,6 +232,11 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                         "mase ranks by the scale of each series' changes" if by_smape else
                         ": series mostly of zeros, whose likeliest value is 0? For their rate instead (to "
                         "replenish), recent_mean among selection.candidates, ranked by selection.metric: rmse"))
+    if counted.repeated_oddities:  # an outage's 0 repeated by seasonal naive: exact zeros a week on
+        summary.warn(f"{_counted(counted, 'repeated_oddities', 'are', 'modelled series')} forecast repeating a last "
+                     f"cycle that holds a value far from that time's in the cycles before (their data_notes name it): "
+                     "an outage's 0 or a one-off spike, forecast as if it recurred? A value that did not happen is "
+                     "best given as missing (cleaning.missing_values fills or leaves it out)")
     if counted.breaks:  # a stock split on the last day: the forecasts start from neither level
         summary.warn(f"{_counted(counted, 'breaks', 'end')} in values {BREAK_NOTE} of their history (their "
                      "data_notes name them): a break in the data (a stock split, a new unit), a last period loaded "

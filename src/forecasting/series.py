@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from forecasting import metrics, model, tuning
-from forecasting.baselines import BASELINES, naive_instead, on_grid, season_length
+from forecasting.baselines import BASELINES, CYCLES, naive_instead, on_grid, season_length
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
-from forecasting.forecast_notes import floor_notes, undefined_metric_notes, zero_forecast_notes
+from forecasting.forecast_notes import (floor_notes, repeated_oddity_notes, undefined_metric_notes,
+                                       zero_forecast_notes)
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
@@ -280,6 +281,8 @@ def _select_and_forecast(
         if as_naive:
             outcome.notes.append(f"{cycled} scored as naive in {as_naive} of {len(folds)} cross-validation folds "
                                  "(shorter than two cycles), forecast repeating its cycle")
+        if cycled in CYCLES:  # an outage's 0 in the cycle repeated recurs in the forecast
+            outcome.notes += repeated_oddity_notes(cycled, history, fc.frequency)
     outcome.candidate_scores = scores
     outcome.cv_metrics = scores[winner]
     outcome.backtest = [(fold.train["ds"].iloc[-1], fold.test_ds, predictions[winner][len(fold.train)])
