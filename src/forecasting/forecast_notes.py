@@ -1,7 +1,9 @@
 """The notes a series' forecast gets once its model is chosen (pure pandas): metrics
-undefined for it, points the floor raised, a forecast of nothing where something was
-seen."""
+undefined for it, points the floor raised or below 0, a forecast of nothing where
+something was seen, a repeated cycle holding an outage or a one-off."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -92,7 +94,8 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
         return []
     last = y[-cycle:]
     before = y[len(y) - (earlier + 1) * cycle:len(y) - cycle].reshape(earlier, cycle)
-    with np.errstate(all="ignore"):  # times without a value in some cycles: NaN, no comparison
+    with warnings.catch_warnings():  # times without a value in every cycle (closed ones): NaN, no comparison
+        warnings.simplefilter("ignore", RuntimeWarning)
         low, high, seen = np.nanmin(before, axis=0), np.nanmax(before, axis=0), np.isfinite(before).sum(axis=0)
         level = np.nanmedian(np.abs(before))
         odd = (seen >= ODDITY_CYCLES) & np.isfinite(last) & (
