@@ -66,6 +66,11 @@ def test_quarter_labels_are_read_as_the_quarters_first_day_as_the_job_reads_them
     history = input_history.load_history(config.to_dict(), {"region": "a"})
     assert history["ds"].tolist() == list(pd.date_range("2019-07-01", periods=4, freq="QS"))
     assert history["y"].tolist() == [1, 2, 3, 4]
+    # ISO weeks as their Mondays, across a year's end
+    (tmp_path / "input.csv").write_text("region,quarter,sales\na,2026-W52,1\na,2026-W53,2\na,2027-W01,3\n"
+                                        "a,2027-01-11,4\n")
+    weeks = input_history.load_history(config.to_dict(), {"region": "a"})
+    assert weeks["ds"].tolist() == list(pd.date_range("2026-12-21", periods=4, freq="7D"))
 
 
 def test_times_in_another_form_are_read_with_the_configured_pattern_as_the_job_reads_them(tmp_path):

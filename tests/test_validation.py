@@ -8,6 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import input_hints, io
@@ -95,6 +96,27 @@ def test_quarter_labels_as_statistics_offices_write_them_are_read_as_the_quarter
     with pytest.raises(InputError, match=r"is not a datetime pattern Spark can use: .*\(quarter labels, 2019Q3, "
                                          r"2019-Q3 or Q3 2019, are read without input.time_format\)"):
         check_input(text_input(spark, [("a", "x", "2019Q3", "1")]), fast_config("input.time_format=yyyy'Q'q"))
+
+
+def test_iso_week_labels_are_read_as_their_monday_as_the_history_reader_reads_them(spark, fast_config):
+    from forecasting.periods import iso_week_starts
+
+    # every week of 2015-2030, 53-week years among them, and weeks some years lack
+    labels = [f"{year}-W{week:02d}" for year in range(2015, 2031) for week in range(1, 54)]
+    labels += ["2024w05", " 2024-W5 ", "2024W05", "2024-W00", "2024-W54", "W05-2024"]
+    raw = text_input(spark, [("a", "x", text, str(i)) for i, text in enumerate(labels)])
+    read = pd.Series([row["ds"] for row in to_series_frame(raw, fast_config()).orderBy(F.col("y").cast("int"))
+                      .collect()], dtype="datetime64[ns]")
+    expected = iso_week_starts(pd.Series(labels))
+    pd.testing.assert_series_equal(read, expected, check_names=False)
+    assert expected.iloc[labels.index("2026-W48")] == pd.Timestamp("2026-11-23")  # a Monday
+    assert expected.iloc[labels.index("2027-W01")] == pd.Timestamp("2027-01-04")  # 4 January's week
+    assert pd.isna(expected.iloc[labels.index("2021-W53")]) and expected.iloc[labels.index("2020-W53")] == \
+        pd.Timestamp("2020-12-28")  # 2020 has 53 weeks, 2021 has 52
+    assert list(expected.iloc[-6:-3]) == [pd.Timestamp("2024-01-29")] * 3 and expected.iloc[-3:].isna().all()
+    # a pattern with Spark's week letters, which it no longer parses, is told they need none
+    with pytest.raises(InputError, match=r"\(ISO week labels, 2024-W05, are read without input.time_format\)"):
+        check_input(text_input(spark, [("a", "x", "2024-W05", "1")]), fast_config("input.time_format=YYYY-'W'ww"))
 
 
 def test_times_the_pattern_does_not_read_and_a_pattern_spark_cannot_use_are_input_errors(spark, fast_config):

@@ -63,8 +63,8 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
     if column == source.time_column:
         return "dates or timestamps" + (
             f" as input.time_format {source.time_format!r} reads them" if source.time_format else
-            " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00), or quarter labels (2024Q1): set "
-            "input.time_format to read another form, e.g. dd/MM/yyyy or yyyyMMdd")
+            " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00, 2024-W05), or quarter labels (2024Q1): "
+            "set input.time_format to read another form, e.g. dd/MM/yyyy or yyyyMMdd")
     if source.decimal_separator == ",":
         return "numbers with a decimal comma (input.decimal_separator)"
     # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller

@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting import lineage, series_identity
 from forecasting.config import SAMPLE_INPUT
-from forecasting.periods import end_of_day, quarter_starts, sub_daily
+from forecasting.periods import end_of_day, iso_week_starts, quarter_starts, sub_daily
 from forecasting.run_date_cut import settled_until
 from forecasting.sample_data import make_sample_sales
 from forecasting.table_reads import arrow_to_pandas, read_table
@@ -73,10 +73,11 @@ def load_history(
         ds = pd.to_datetime(texts.where(texts.str.len() > 0), format=translated)  # blank: no time
     else:
         # as the job reads times: any ISO 8601 form, an offset converted to UTC, whose wall-clock times it
-        # models; a quarter's label (2019Q3) as its first day
-        quarters = quarter_starts(times) if kind == "string" else pd.Series(pd.NaT, index=times.index)
-        iso = times.where(quarters.isna())
-        ds = quarters.fillna(pd.to_datetime(iso, utc=True, format="ISO8601").dt.tz_convert(None))
+        # models; a quarter's label (2019Q3) as its first day, an ISO week's (2024-W05) as its Monday
+        labelled = (quarter_starts(times).fillna(iso_week_starts(times)) if kind == "string"
+                    else pd.Series(pd.NaT, index=times.index))
+        iso = times.where(labelled.isna())
+        ds = labelled.fillna(pd.to_datetime(iso, utc=True, format="ISO8601").dt.tz_convert(None))
     y = history["y"]
     if pd.api.types.infer_dtype(y, skipna=True) == "string":  # as validation.parsed_target reads it
         y = y.str.strip().replace("", None)

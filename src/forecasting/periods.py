@@ -33,6 +33,20 @@ def quarter_starts(texts: pd.Series) -> pd.Series:
     return pd.to_datetime(year + "-" + month + "-01", format="%Y-%m-%d", errors="coerce")
 
 
+# An ISO 8601 week (2024-W05, 2024W05, 2024-W5, any case), read as its Monday: weeks and
+# week-based years Spark's patterns no longer read
+ISO_WEEK = r"(?i)^([0-9]{4})-?W([0-9]{1,2})$"
+
+
+def iso_week_starts(texts: pd.Series) -> pd.Series:
+    """ISO week labels (ISO_WEEK) as their week's Monday, 2024-W05 as 2024-01-29 (week 1
+    holds the year's first Thursday); NaT for other text and for a week the year lacks."""
+    found = texts.astype("string").str.strip().str.extract(ISO_WEEK)
+    mondays = pd.to_datetime(found[0] + "-W" + found[1].str.zfill(2) + "-1", format="%G-W%V-%u", errors="coerce")
+    named = mondays.dt.isocalendar()  # 2021-W53 would be 2022's first Monday: a week 2021 lacks
+    return mondays.where((named["year"] == pd.to_numeric(found[0])) & (named["week"] == pd.to_numeric(found[1])))
+
+
 def same_frequency(stored: str, asked: str) -> bool:
     """The same step however written: H, as training may have stored it before the
     config refused pandas' deprecated aliases, is h; W is W-SUN. An alias pandas no

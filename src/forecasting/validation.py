@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 from forecasting import input_hints, series_identity
 from forecasting.config import JobConfig
 from forecasting.io import MALFORMED_ROW, InputError, spark_message, unreadable_complaint
-from forecasting.periods import QUARTER_THEN_YEAR, YEAR_THEN_QUARTER
+from forecasting.periods import ISO_WEEK, QUARTER_THEN_YEAR, YEAR_THEN_QUARTER
 from forecasting.spark_session import settings_restored
 
 logger = logging.getLogger(__name__)
@@ -72,8 +72,10 @@ def parsed_time(df: DataFrame, column: str, time_format: str | None = None) -> C
     if isinstance(kind, T.StringType):
         text = F.regexp_replace(F.regexp_replace(_stripped(column), HOURS_WITH_ZONE, "$1:00$2"), MINUTES_WITH_ZONE,
                                 "$1:00$2")
-        # blank text: null, a row without a time; a quarter's label (2019Q3) read only where ISO reads nothing
-        return F.coalesce(F.try_to_timestamp(text), _quarter_start(_stripped(column)))
+        # blank text: null, a row without a time; a quarter's (2019Q3) or an ISO week's label (2024-W05) read
+        # only where ISO's dates and times read nothing
+        stripped = _stripped(column)
+        return F.coalesce(F.try_to_timestamp(text), _quarter_start(stripped), _iso_week_start(stripped))
     hint = " (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd)" if whole else ""
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text{hint}")
 
@@ -86,6 +88,18 @@ def _quarter_start(text: Column) -> Column:
     quarter = F.concat(F.regexp_extract(text, YEAR_THEN_QUARTER, 2), F.regexp_extract(text, QUARTER_THEN_YEAR, 1))
     month = quarter.try_cast(T.IntegerType()) * 3 - 2
     return F.make_date(year.try_cast(T.IntegerType()), month, F.lit(1)).cast(T.TimestampType())
+
+
+def _iso_week_start(text: Column) -> Column:
+    """An ISO week's label (periods.ISO_WEEK) as its Monday, as periods.iso_week_starts
+    reads it: week 1's Monday is that of the week holding 4 January; null for other text
+    and for a week the year lacks (2021-W53)."""
+    year = F.regexp_extract(text, ISO_WEEK, 1).try_cast(T.IntegerType())
+    week = F.regexp_extract(text, ISO_WEEK, 2).try_cast(T.IntegerType())
+    fourth = F.make_date(year, F.lit(1), F.lit(4))
+    monday = F.date_add(F.date_sub(fourth, F.weekday(fourth)), (week - 1) * 7)  # weekday: 0 for Monday
+    named = (F.weekofyear(monday) == week) & (F.year(F.date_add(monday, 3)) == year)  # its Thursday's year
+    return F.when(named, monday.cast(T.TimestampType()))
 
 
 def parsed_target(df: DataFrame, column: str, decimal_separator: str = ".") -> Column:
@@ -250,8 +264,11 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
     except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
         # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
+            pattern = source.time_format
             quarters = (" (quarter labels, 2019Q3, 2019-Q3 or Q3 2019, are read without input.time_format)"
-                        if "q" in source.time_format.lower() else "")
+                        if "q" in pattern.lower() else
+                        " (ISO week labels, 2024-W05, are read without input.time_format)"
+                        if any(letter in pattern for letter in "wY") else "")
             raise InputError(f"input.time_format {source.time_format!r} is not a datetime pattern Spark can use: "
                              f"{spark_message(err)}{quarters}") from None
         complaint = unreadable_complaint(str(err))
