@@ -90,7 +90,7 @@ def test_a_series_with_closed_times_has_its_lines_and_interval_broken_across_the
     later = open_hours[-24:]  # the last two days' open hours
     forecast = pd.DataFrame({"ds": later, "yhat": 5.0, "yhat_lower": 4.0, "yhat_upper": 6.0})
     backtest = [(open_hours[-49], open_hours[-48:-24], np.full(24, 3.0))]
-    broken = plots.forecast_svg(history, forecast, "calls", backtest, step=pd.Timedelta(hours=1))
+    broken = plots.forecast_svg(history, forecast, "calls", backtest, closed=True)
     pens = [pen for pen, _, _ in path_points(drawn(broken, "history")[0])]
     assert pens.count("M") == 20 and len(pens) == 240  # the ten horizons shown: 20 days, one line each
     assert [pen for pen, _, _ in path_points(drawn(broken, "forecast")[0])].count("M") == 2

@@ -8,8 +8,6 @@ import math
 import time
 from typing import Any
 
-import pandas as pd
-
 from forecasting import mlflow_file_store, model_store, plots, run_artifacts, signals
 from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, OK, SeriesOutcome
@@ -133,10 +131,10 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         if outcome.forecast is not None and context.log_plots:
             title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
             shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
-            # with closed times the lines break across them: the shortest step between rows is the period
-            step = shown["ds"].sort_values().diff().min() if outcome.closed and len(shown) > 1 else None
+            # the run's start during its run date, else the run date's start: where the plot draws it
             svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
-                                     outcome.backtest, step, _run_moment(context))
+                                     outcome.backtest, closed=bool(outcome.closed),
+                                     run_date=context.known_until or context.run_date)
             files["plots/forecast.svg"] = svg.encode("utf-8")
         if outcome.model is not None and context.log_models:
             model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor,
@@ -149,15 +147,6 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
         raise
     end_run(tracker, run_id, ended_as)
     return run_id
-
-
-def _run_moment(context: RunContext) -> pd.Timestamp:
-    """Where the plot draws the run date: the run's start during its run date (in UTC, as
-    the times are read), else the run date's start."""
-    if context.known_until:
-        moment = pd.Timestamp(context.known_until)
-        return moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo is not None else moment
-    return pd.Timestamp(context.run_date)
 
 
 def _said(outcome: SeriesOutcome) -> str:

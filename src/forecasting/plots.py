@@ -44,13 +44,14 @@ LONGEST_STEP = {
 
 
 def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, backtest=(),
-                 step: pd.Timedelta | None = None, run_date: pd.Timestamp | None = None) -> str:
+                 closed: bool = False, run_date: pd.Timestamp | None = None) -> str:
     """History (``ds``, ``y``, in any order) and forecast (``yhat`` in its interval
     ``yhat_lower``..``yhat_upper``) as an SVG document. ``backtest``: the selected
     model's cross-validation folds, each (last training time, scored times, point
     forecasts), drawn dashed from a dotted cutoff line where the plot shows them.
-    ``step``, given for a series with closed times: lines and the interval break where
-    points are further apart (a night closed), rather than run across it. ``run_date``
+    ``closed``, for a series with closed times: lines and the interval break where points
+    are further apart than the step between rows (a night closed), rather than run across
+    it. ``run_date``
     (its start, or the run's start during it) is drawn where a period or more of the
     forecast lies before it (a series whose data stopped), the plot widened to it by the
     span shown at most (further off, it is named at the plot's edge)."""
@@ -60,11 +61,12 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     # an empty forecast (a horizon wholly in closed times) shows the history's end alone
     latest = latest[-(HISTORY_HORIZONS * len(forecast) or WITHOUT_FORECAST):]
     shown_ds, forecast_ds = history_ds.iloc[latest], _naive(forecast["ds"])
+    shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
+    step = _step(shown_seconds, forecast_seconds) if closed or run_date is not None else None
     end = forecast_ds.max() if len(forecast) else shown_ds.max()
-    run_date = _past_run_date(run_date, shown_ds, forecast_ds)
+    run_date = _past_run_date(run_date, forecast_ds, step)
     if run_date is not None:  # widened to it, by the span shown at most: a series that stopped years ago
         end = min(max(end, run_date), end + (end - shown_ds.min()))
-    shown_seconds, forecast_seconds = _seconds(shown_ds), _seconds(forecast_ds)
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
     folds = _shown_folds(backtest, shown_seconds.min())
@@ -94,7 +96,7 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         'fill="none" stroke="#808080"/>'
     )
 
-    apart = None if step is None else step.total_seconds()
+    apart = step if closed else None
     forecast_x = x(forecast_seconds)
     known = np.isfinite(lower) & np.isfinite(upper)
     for run in _runs(forecast_seconds[known], apart):  # one band, or one per stretch of open times
@@ -132,20 +134,32 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     return "\n".join(parts)
 
 
-def _past_run_date(run_date, shown_ds: pd.Series, forecast_ds: pd.Series) -> pd.Timestamp | None:
-    """The run date (naive UTC) where a period or more of the forecast lies before it: a
-    series whose data stopped, forecast from its last row; None where the forecast starts
-    in the run date's own period (a daily run's day, at whatever hour it runs; a quarter
-    still open), or there is none."""
+def _step(shown_seconds: np.ndarray, forecast_seconds: np.ndarray) -> float:
+    """The shortest step between the times shown (seconds): the series' period, its
+    closed times or gaps aside; 0 for a single time."""
+    steps = np.diff(np.concatenate([shown_seconds, forecast_seconds]))
+    steps = steps[steps > 0]
+    return float(steps.min()) if len(steps) else 0.0
+
+
+def _past_run_date(run_date, forecast_ds: pd.Series, step: float | None) -> pd.Timestamp | None:
+    """The run date (naive UTC) where a period (``step`` seconds) or more of the forecast
+    lies before it: a series whose data stopped, forecast from its last row; None where
+    the forecast starts in the run date's own period (a daily run's day, at whatever hour
+    it runs; a quarter still open), or there is none."""
     if run_date is None or not len(forecast_ds):
         return None
     moment = pd.Timestamp(run_date)
     moment = moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo is not None else moment
-    times = np.concatenate([shown_ds.to_numpy("datetime64[ns]"), forecast_ds.to_numpy("datetime64[ns]")])
-    steps = np.diff(times)
-    steps = steps[steps > np.timedelta64(0)]
-    step = pd.Timedelta(steps.min()) if len(steps) else pd.Timedelta(0)
-    return moment if moment >= forecast_ds.min() + step else None
+    return moment if moment >= forecast_ds.min() + pd.Timedelta(seconds=step) else None
+
+
+def _after_gaps(seconds: np.ndarray, apart: float | None) -> np.ndarray:
+    """The positions of the ``seconds`` (sorted) more than ``apart`` after the one
+    before (by half a step more: float seconds): where a stretch of open times starts."""
+    if apart is None or len(seconds) < 2:
+        return np.array([], dtype=int)
+    return np.flatnonzero(np.diff(seconds) > apart * 1.5) + 1
 
 
 def _shown_folds(backtest, first_shown: float) -> list[tuple[float, np.ndarray, np.ndarray]]:
@@ -246,7 +260,7 @@ def _runs(seconds: np.ndarray, apart: float | None) -> list[slice]:
     from each other: one for all of them where ``apart`` is None."""
     if not len(seconds):
         return []
-    cuts = [] if apart is None else (np.flatnonzero(np.diff(seconds) > apart * 1.5) + 1).tolist()
+    cuts = _after_gaps(seconds, apart).tolist()
     return [slice(start, end) for start, end in zip([0] + cuts, cuts + [len(seconds)])]
 
 
@@ -258,9 +272,9 @@ def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apa
     known = np.isfinite(ys)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], known.view(np.int8), [0]))))  # runs of known values
     starts, ends = edges[::2], edges[1::2]
-    if apart is not None and len(ys) > 1:  # a known point after a longer gap than ``apart`` ends one run, starts one
-        split = np.flatnonzero(np.diff(seconds) > apart * 1.5) + 1
-        split = split[known[split] & known[split - 1]]
+    split = _after_gaps(seconds, apart)  # a known point after a gap ends one run and starts the next
+    split = split[known[split] & known[split - 1]]
+    if len(split):
         starts, ends = np.union1d(starts, split), np.union1d(ends, split)
     point = "{:.1f},{:.1f}".format
     return " ".join(
