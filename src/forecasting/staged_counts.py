@@ -57,8 +57,8 @@ class StagedCounts:
     zero_forecasts: int
     fail_series_named: int  # the series reliability.fail_series names, failed or skipped before it could be
     retried: int  # trained in a retry of their task
-    missing_values: int = 0  # target values missing, dropped or filled
-    repeated_oddities: int = 0  # a cycle repeated with an outage's 0 or a one-off spike in it
+    missing_values: int  # target values missing, dropped or filled
+    repeated_oddities: int  # a cycle repeated with an outage's 0 or a one-off spike in it
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
 

@@ -265,12 +265,12 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
             pattern = source.time_format
-            quarters = (" (quarter labels, 2019Q3, 2019-Q3 or Q3 2019, are read without input.time_format)"
-                        if "q" in pattern.lower() else
-                        " (ISO week labels, 2024-W05, are read without input.time_format)"
-                        if any(letter in pattern for letter in "wY") else "")
-            raise InputError(f"input.time_format {source.time_format!r} is not a datetime pattern Spark can use: "
-                             f"{spark_message(err)}{quarters}") from None
+            labels = (" (quarter labels, 2019Q3, 2019-Q3 or Q3 2019, are read without input.time_format)"
+                      if "q" in pattern.lower() else
+                      " (ISO week labels, 2024-W05, are read without input.time_format)"
+                      if any(letter in pattern for letter in "wY") else "")
+            raise InputError(f"input.time_format {pattern!r} is not a datetime pattern Spark can use: "
+                             f"{spark_message(err)}{labels}") from None
         complaint = unreadable_complaint(str(err))
         if complaint is None:
             raise
