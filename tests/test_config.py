@@ -719,11 +719,3 @@ def test_unsettled_periods_are_a_count_from_zero():
     assert load_config(None, []).cleaning.unsettled_periods == 0
     with pytest.raises(ConfigError, match=r"'cleaning.unsettled_periods' is -1: a number of periods, 0 or more"):
         load_config(None, ["cleaning.unsettled_periods=-1"])
-
-
-def test_holidays_at_a_frequency_coarser_than_a_day_are_warned_of_not_refused():
-    from forecasting.config_frequency import coarse_holidays_warning
-
-    assert [f for f in ("h", "D", "B", "24h", "W-MON", "7D", "MS", "QS") if coarse_holidays_warning(f, True)] == [
-        "W-MON", "7D", "MS", "QS"]
-    assert coarse_holidays_warning("W-MON", False) is None  # none modelled: nothing to say

@@ -17,6 +17,14 @@ def hourly_series(hours: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"ds": ds, "y": y})
 
 
+def periodic_series(frequency: str, periods: int, start: str, seed: int) -> pd.DataFrame:
+    """A series at ``frequency`` with a yearly cycle, a trend and noise."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range(start, periods=periods, freq=frequency)
+    y = 200 + 40 * np.sin(2 * np.pi * ds.dayofyear / 365.25) + 0.5 * np.arange(periods) + rng.normal(0, 6, periods)
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
 def prophets_forecast(config, train, dates, params):
     return model.predict_at(model.fit(train, config, params, 0), dates).to_numpy()
 
@@ -50,6 +58,15 @@ CASES = [
     ("daily, holidays first seen after the history", daily_series(200, seed=14, start="2020-06-20"), {},
      ["model.country_holidays=US"]),
     ("daily, GB holidays", daily_series(400, seed=15, start="2023-06-01"), {}, ["model.country_holidays=GB"]),
+    # periods longer than a day: each holiday in the period that holds it (holiday_periods)
+    ("weekly, US holidays by week", periodic_series("W-MON", 160, "2021-01-04", seed=16), {"holidays_prior_scale": 5.0},
+     ["model.country_holidays=US", "forecast.frequency=W-MON", "model.yearly_seasonality=auto"]),
+    ("7-day steps, GB holidays, multiplicative", periodic_series("7D", 150, "2021-01-06", seed=17),
+     {"seasonality_mode": "multiplicative"}, ["model.country_holidays=GB", "forecast.frequency=7D"]),
+    ("monthly, US holidays by month", periodic_series("MS", 60, "2019-01-01", seed=18), {},
+     ["model.country_holidays=US", "forecast.frequency=MS", "model.yearly_seasonality=auto"]),
+    ("quarterly, DE holidays by quarter", periodic_series("QS", 40, "2014-01-01", seed=19), {},
+     ["model.country_holidays=DE", "forecast.frequency=QS"]),
 ]
 
 

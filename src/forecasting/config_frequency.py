@@ -137,23 +137,3 @@ def _is_business_hours(text: str) -> bool:
     from forecasting.periods import frequency_offset
 
     return "BusinessHour" in type(frequency_offset(text)).__name__
-
-
-def coarse_holidays_warning(text: str, holidays: bool) -> str | None:
-    """What to say where holidays are modelled (``holidays``: model.country_holidays or
-    its column) at a frequency coarser than a day: Prophet gives a holiday its effect only
-    at a period whose date is the holiday's own, so a week's Christmas goes unseen unless
-    the 25th is the date that names the week."""
-    import pandas as pd
-
-    from forecasting.periods import frequency_offset
-
-    offset = frequency_offset(text)
-    daily = (isinstance(offset, pd.offsets.Tick) and pd.Timedelta(offset) <= pd.Timedelta(days=1)) or isinstance(
-        offset, (pd.offsets.BusinessDay, pd.offsets.CustomBusinessDay))
-    if not holidays or daily:
-        return None
-    return (f"holidays are modelled (model.country_holidays) at forecast.frequency {text!r}: Prophet gives a holiday "
-            "its effect only at a period dated on the holiday itself, so most holidays have none (a Christmas week "
-            "dated Monday the 21st is no Christmas), and a season's peaks come from the yearly seasonality instead: "
-            "model.country_holidays: null leaves them out")

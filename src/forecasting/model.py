@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting import prophet_backend, prophet_points, prophet_speedups
+from forecasting import holiday_periods, prophet_backend, prophet_points, prophet_speedups
 from forecasting.config import JobConfig
 from forecasting.config_schema import effective_model_settings
 
@@ -57,15 +57,23 @@ def _countries() -> frozenset[str]:
     return frozenset(holidays.list_supported_countries())
 
 
-def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int):
-    """A Prophet model with the job's fixed settings and the tuned ``params``."""
+def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int, ds: pd.Series | None = None):
+    """A Prophet model with the job's fixed settings and the tuned ``params``. ``ds``,
+    the dates of the history it will be fitted on, places a country's holidays on the
+    periods of a series coarser than a day (holiday_periods); needed there only."""
     settings = config.model
+    frequency = config.forecast.frequency
+    by_period = bool(settings.country_holidays) and holiday_periods.longer_than_a_day(frequency)
+    if by_period and ds is None:
+        raise ValueError(f"the history's dates are needed to place holidays on periods of {frequency!r}")
+    holidays = holiday_periods.period_holidays(settings.country_holidays, frequency, ds) if by_period else None
     model = _prophet()(
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
+        holidays=None if holidays is None or holidays.empty else holidays,
         **{**params, **effective_model_settings(settings, params)},
     )
-    if settings.country_holidays:
+    if settings.country_holidays and not by_period:
         model.add_country_holidays(country_name=settings.country_holidays)
     model.stan_backend = prophet_backend.array_backend()
     model.stan_backend.in_process = settings.optimizer == "in_process"
@@ -89,7 +97,7 @@ def fit(
 ):
     """Fit on ``history`` (columns ``ds``, ``y``), the optimiser starting from
     ``init`` (see ``warm_start``) when given."""
-    model = build_model(config, params, uncertainty_samples)
+    model = build_model(config, params, uncertainty_samples, history.loc[history["y"].notna(), "ds"])  # the rows Prophet fits
     if init is not None:
         model.fit(history[["ds", "y"]], init=init)
     elif _fits_from_arrays(model, history):

@@ -20,7 +20,7 @@ from forecasting import (
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
 from forecasting.progress import SeriesCounters, StageProgress
-from forecasting.config_frequency import calendar_step_warning, coarse_holidays_warning
+from forecasting.config_frequency import calendar_step_warning
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.series import OK
 from forecasting.spark_session import job_description, settings_restored
@@ -134,10 +134,6 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
     if drifting:
         summary.warn(drifting)
-    unseen = coarse_holidays_warning(config.forecast.frequency, bool(config.model.country_holidays
-                                                                     or config.model.country_holidays_column))
-    if unseen:  # weekly data with a country's holidays: Christmas falls on no week's date
-        summary.warn(unseen)
     in_the_past = None if evaluate else past_horizon_warning(counts.latest, config.forecast, run_date,
                                                               context.known_until)
     if in_the_past:

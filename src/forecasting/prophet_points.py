@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting import prophet_map
+from forecasting import holiday_periods, prophet_map
 from forecasting.config import JobConfig
 from forecasting.config_schema import MODEL_SETTINGS, effective_model_settings
 
@@ -72,7 +72,7 @@ class FoldArrays:
     span: pd.Timedelta  # for the automatic seasonalities
     finest: pd.Timedelta | None
     features: dict = field(default_factory=dict)  # Fourier features by seasonalities: (history's, future's)
-    holiday_features: dict = field(default_factory=dict)  # by country: (history's, future's)
+    holiday_features: dict = field(default_factory=dict)  # by country and frequency: (history's, future's)
 
     def fourier(self, periods: list[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
         key = tuple(periods)
@@ -81,10 +81,11 @@ class FoldArrays:
             self.features[key] = (np.asfortranarray(fourier_features(self.ds, periods)), fourier_features(self.future, periods))
         return self.features[key]
 
-    def holidays(self, country: str) -> tuple[np.ndarray, np.ndarray]:
-        if country not in self.holiday_features:
-            self.holiday_features[country] = holiday_features(self.ds, self.future, country)
-        return self.holiday_features[country]
+    def holidays(self, country: str, frequency: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (country, frequency)
+        if key not in self.holiday_features:
+            self.holiday_features[key] = holiday_features(self.ds, self.future, country, frequency)
+        return self.holiday_features[key]
 
 
 def fold_arrays(train: pd.DataFrame, dates: pd.Series) -> FoldArrays:
@@ -123,7 +124,7 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     prior_scales = [float(settings["seasonality_prior_scale"])] * features.shape[1]
     in_mode = np.ones(features.shape[1])
     if config.model.country_holidays:  # after the seasonalities, in their mode (Prophet's holidays_mode default)
-        holidays, future_holidays = arrays.holidays(config.model.country_holidays)
+        holidays, future_holidays = arrays.holidays(config.model.country_holidays, config.forecast.frequency)
         features = np.asfortranarray(np.hstack([features, holidays]))
         future_features = np.hstack([future_features, future_holidays])
         prior_scales += [float(settings["holidays_prior_scale"])] * holidays.shape[1]
@@ -208,12 +209,14 @@ def fourier_features(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.
     return np.column_stack(columns) if columns else np.zeros((len(dates), 0))
 
 
-def holiday_features(ds: np.ndarray, future: np.ndarray, country: str) -> tuple[np.ndarray, np.ndarray]:
+def holiday_features(ds: np.ndarray, future: np.ndarray, country: str, frequency: str) -> tuple[np.ndarray, np.ndarray]:
     """Prophet's features of a country's holidays (Prophet.make_holiday_features) at
-    the history's dates ``ds`` and the ``future`` ones: one column per holiday named
-    in the history's years, in the order of Prophet's column names, 1 on each row
-    whose day is that holiday. The future keeps those names only (a holiday first
-    seen after the history has no coefficient), each a column of zeros if absent."""
+    the history's dates ``ds`` and the ``future`` ones, as ``model.build_model`` gives
+    them: one column per holiday named in the history's years, in the order of Prophet's
+    column names, 1 on each row whose day is that holiday (for periods longer than a
+    day, each row whose period holds it: holiday_periods, the names it keeps). The future
+    keeps those names only (a holiday first seen after the history has no coefficient),
+    each a column of zeros if absent."""
     from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups.reuse_country_holidays)
 
     def holidays_of(dates: np.ndarray) -> pd.DataFrame:
@@ -221,10 +224,14 @@ def holiday_features(ds: np.ndarray, future: np.ndarray, country: str) -> tuple[
         # the years as Prophet lists them (a set filled in date order), so that its own fits find them kept
         return forecaster.make_holidays_df(year_list=list({int(year) for year in years}), country=country)
 
-    trained = holidays_of(ds)
+    if holiday_periods.longer_than_a_day(frequency):
+        trained = future_frame = holiday_periods.period_holidays(country, frequency, ds)
+    else:
+        trained = holidays_of(ds)
+        future_frame = holidays_of(future) if len(future) else trained.iloc[:0]
     names = sorted(set(trained["holiday"]), key=lambda name: f"{name}_delim_+0")  # Prophet's column order
     columns = []
-    for dates, frame in ((ds, trained), (future, holidays_of(future) if len(future) else trained.iloc[:0])):
+    for dates, frame in ((ds, trained), (future, future_frame)):
         days = dates.astype("datetime64[D]")
         on_day = {name: group["ds"].to_numpy("datetime64[D]") for name, group in frame.groupby("holiday")}
         columns.append(np.column_stack([
