@@ -92,3 +92,33 @@ def test_a_countrys_holidays_are_worked_out_once_per_process_as_the_holidays_pac
     fitted = model.fit(history, fast_config("model.country_holidays=US"), {}, uncertainty_samples=0)
     assert "Christmas Day" in set(fitted.train_holiday_names)
     assert forecaster.make_holidays_df.reused
+
+
+def test_holiday_features_made_a_column_at_a_time_are_prophets_own(fast_config, monkeypatch):
+    from prophet import Prophet
+
+    from forecasting import holiday_periods, prophet_speedups
+
+    weeks = pd.Series(pd.date_range("2021-01-04", periods=150, freq="W-MON"), name="ds")
+    hours = pd.Series(pd.date_range("2023-12-20", periods=24 * 20, freq="h"), name="ds")
+    days = pd.Series(pd.date_range("2023-06-01", periods=400, freq="D"), name="ds")
+    cases = [  # the dates, and the holidays: a country's; holiday_periods'; a prediction's, one name without a date
+        (days, model.build_model(fast_config("model.country_holidays=US"), {}, 0).construct_holiday_dataframe(days)),
+        (hours, model.build_model(fast_config("model.country_holidays=GB"), {}, 0).construct_holiday_dataframe(hours)),
+        (weeks, holiday_periods.period_holidays("US", "W-MON", weeks)),
+        (weeks.iloc[-20:], pd.concat([holiday_periods.period_holidays("DE", "W-MON", weeks).iloc[:40],
+                                      pd.DataFrame({"holiday": ["Not seen"], "ds": [pd.NaT]})], ignore_index=True)),
+    ]
+    for dates, holidays in cases:
+        ours, prophets = Prophet(holidays_prior_scale=3.0), Prophet(holidays_prior_scale=3.0)
+        features, scales, names = prophet_speedups.holiday_features(ours, dates.reset_index(drop=True), holidays)
+        expected, expected_scales, expected_names = prophets.make_holiday_features(dates.reset_index(drop=True), holidays)
+        assert features.to_numpy().sum() > 0
+        pd.testing.assert_frame_equal(features, expected)
+        assert (scales, names) == (expected_scales, expected_names)
+        pd.testing.assert_series_equal(ours.train_holiday_names, prophets.train_holiday_names)
+    # the job's models make them so in their fits and forecasts
+    monkeypatch.setattr(Prophet, "make_holiday_features", lambda *args: pytest.fail("Prophet's loop"))
+    weekly = pd.DataFrame({"ds": weeks, "y": np.linspace(100, 200, len(weeks))})
+    fitted = model.fit(weekly, fast_config("model.country_holidays=US", "forecast.frequency=W-MON"), {}, 0)
+    assert "Christmas Day" in set(fitted.train_holiday_names) and len(model.predict(fitted, 13, "W-MON", 0)) == 13

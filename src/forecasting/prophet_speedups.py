@@ -1,7 +1,8 @@
 """Prophet's fixed costs per fit, cut without changing a fit (see docs/performance.md, Levers).
 
 - ``with_cached_components``: Prophet works out which feature columns make which
-  forecast component on every fit and prediction; once per layout instead.
+  forecast component on every fit and prediction; once per layout instead. Its
+  holiday features are made a column at a time, not a holiday's row at a time.
 - ``skip_cache_check_for_datetimes``: pandas 2's ``to_datetime`` samples datetime
   input for a cache it cannot use; skipped, as pandas 3 does.
 - ``reuse_country_holidays``: a country's holidays worked out once per process.
@@ -54,7 +55,31 @@ def with_cached_components(prophet_class: type) -> type:
             modes.update(copy.deepcopy(filled_modes))
             return component_cols.copy(), modes
 
+        def make_holiday_features(self, dates, holidays):
+            """Prophet's own, from arrays where the holidays have no windows or prior scales
+            of their own (a country's, holiday_periods'): a weekly model's ten years of
+            holidays ahead took Prophet's loop 18 ms a fit and as long a prediction."""
+            if holidays.empty or not set(holidays.columns) <= {"holiday", "ds"} or self.holidays_prior_scale <= 0:
+                return super().make_holiday_features(dates, holidays)
+            return holiday_features(self, dates, holidays)
+
     return CachedComponentsProphet
+
+
+def holiday_features(model, dates: pd.Series, holidays: pd.DataFrame) -> tuple[pd.DataFrame, list, list]:
+    """What Prophet.make_holiday_features(dates, holidays) gives for holidays without
+    windows or prior scales: a column a holiday, ``{name}_delim_+0`` in sorted order, 1
+    on each row whose day is one of its dates (every hour of that day), its names in
+    the order they first come, and the fit's names kept on the model as Prophet keeps them."""
+    days = dates.dt.normalize().to_numpy("datetime64[D]")
+    on = pd.to_datetime(holidays["ds"]).to_numpy("datetime64[D]")  # NaT for a name the prediction lacks: no day
+    names = list(pd.unique(holidays["holiday"]))
+    of_name = holidays["holiday"].to_numpy()
+    columns = {f"{name}_delim_+0": np.isin(days, on[of_name == name]).astype(float) for name in names}
+    features = pd.DataFrame({column: columns[column] for column in sorted(columns)})
+    if model.train_holiday_names is None:
+        model.train_holiday_names = pd.Series(names)
+    return features, [float(model.holidays_prior_scale)] * len(columns), names
 
 
 def skip_cache_check_for_datetimes() -> None:
