@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from conftest import FAST_OVERRIDES
-from forecasting import holiday_periods, model, model_store
+from forecasting import holiday_periods, model, model_store, tuning
 from forecasting.config import load_config
 
 
@@ -29,24 +29,29 @@ def test_each_holiday_is_dated_by_the_period_that_holds_it():
                                                         "Good Friday"))
 
 
-def test_the_days_off_observed_for_weekend_holidays_are_left_out():
-    months = pd.Series(pd.date_range("2019-01-01", "2023-12-01", freq="MS"))
-    frame = holiday_periods.period_holidays("US", "MS", months)
+def test_observed_days_are_left_out_and_estimated_lunar_dates_are_the_same_holiday():
+    weeks = pd.Series(pd.date_range("2016-01-01", "2025-12-26", freq="W-FRI"))
+    frame = holiday_periods.period_holidays("US", "W-FRI", weeks)
     assert not frame["holiday"].str.contains("observed").any()
-    # New Year's Day 2022 was a Saturday, observed on 31 December 2021: December is not New Year's
-    assert "2021-12-01" not in dates_of(frame, "New Year's Day")
-    assert set(dates_of(frame, "New Year's Day")) >= {f"{year}-01-01" for year in range(2019, 2024)}
+    # Christmas 2021 was a Saturday, observed on Friday the 24th: the week ending on the 31st holds it
+    assert "2021-12-31" in dates_of(frame, "Christmas Day") and "2021-12-24" not in dates_of(frame, "Christmas Day")
+    assert not holiday_periods.period_holidays("AL", "W-FRI", weeks)["holiday"].str.contains("observed").any()
+    # the holidays package calls Indonesia's later Eid dates "(estimated)": the model keeps Eid all ten years
+    months = pd.Series(pd.date_range("2015-01-01", "2025-12-01", freq="MS"))
+    eid = dates_of(holiday_periods.period_holidays("ID", "MS", months), "Eid al-Fitr")
+    assert {day[:4] for day in eid} == {str(year) for year in range(2014, 2036)}
 
 
-def test_only_holidays_the_history_can_tell_apart_are_kept_and_the_frame_reaches_ten_years_on():
-    weeks = pd.Series(pd.date_range("2019-01-07", "2020-12-28", freq="W-MON"))
-    frame = holiday_periods.period_holidays("US", "W-MON", weeks)
-    # Juneteenth has been a holiday since 2021, after this history: nothing learnt of it
-    assert "Juneteenth National Independence Day" not in set(frame["holiday"])
-    assert frame["ds"].max().year == 2020 + holiday_periods.YEARS_AHEAD
-    # at yearly periods every year holds every holiday: none can be told from the level
-    years = pd.Series(pd.date_range("2000-01-01", "2020-01-01", freq="YS"))
-    assert holiday_periods.period_holidays("US", "YS", years).empty
+def test_holidays_in_the_same_period_every_year_are_left_to_the_yearly_cycle():
+    months = pd.Series(pd.date_range("2015-01-01", "2025-12-01", freq="MS"))
+    kept = set(holiday_periods.period_holidays("GB", "MS", months)["holiday"])
+    # Good Friday moves between March and April, the spring bank holiday moved to June in 2022, a state
+    # funeral came once; Christmas is always December's, New Year's January's
+    assert {"Good Friday", "Spring Bank Holiday", "State Funeral of Queen Elizabeth II"} <= kept
+    assert not kept & {"Christmas Day", "Boxing Day", "New Year's Day"}
+    assert holiday_periods.period_holidays("US", "MS", months).empty  # no US holiday changes month
+    weeks = pd.Series(pd.date_range("2015-01-05", "2025-12-29", freq="W-MON"))
+    assert "Christmas Day" in set(holiday_periods.period_holidays("US", "W-MON", weeks)["holiday"])  # it changes week
 
 
 def test_only_periods_longer_than_a_day_place_holidays_by_period():
@@ -86,3 +91,29 @@ def test_a_weekly_model_forecasts_christmas_week_and_its_stored_model_still_does
             assert at_christmas / others > 1.65, (last, at_christmas, others)
         else:  # without holidays the yearly cycle cannot pick one week out
             assert at_christmas / others < 1.45, (last, at_christmas, others)
+
+
+def test_a_holiday_always_in_one_month_of_the_history_does_not_carry_that_months_season_into_another():
+    months = pd.date_range("2021-10-31", "2026-11-30", freq="ME")
+    names = set(holiday_periods.period_holidays("DE", "ME", pd.Series(months))["holiday"])
+    # Good Friday fell on 29 March 2024; Easter Monday was in April every year of this history, in March in 2027
+    assert "Good Friday" in names and "Easter Monday" not in names
+    rng = np.random.default_rng(5)
+    history = pd.DataFrame({"ds": months, "y": 100 + 60 * (months.month == 4) + rng.normal(0, 3, len(months))})
+    config = load_config(None, [*FAST_OVERRIDES, "model.country_holidays=DE", "forecast.frequency=ME",
+                                "model.yearly_seasonality=auto"])
+    forecast = model.predict(model.fit(history, config, {}, 0), 6, "ME", 0).set_index("ds")["yhat"]
+    for month in (3, 4):  # each within its own month's history, give or take a fifth
+        seen = history.loc[months.month == month, "y"]
+        assert 0.8 * seen.min() < forecast[pd.Timestamp(f"2027-0{month}-01") + pd.offsets.MonthEnd()] < 1.2 * seen.max()
+
+
+def test_a_monthly_series_none_of_whose_holidays_moves_is_not_tuned_over_their_prior_scale():
+    months = pd.date_range("2016-01-01", "2025-12-01", freq="MS")
+    history = pd.DataFrame({"ds": months, "y": 100 + 10 * np.sin(months.month)})
+    space = set(load_config(None, FAST_OVERRIDES).tuning.search_space)
+    for country, tuned in (("US", space - {"holidays_prior_scale"}), ("GB", space)):  # Good Friday moves
+        config = load_config(None, [*FAST_OVERRIDES, f"model.country_holidays={country}", "forecast.frequency=MS",
+                                    "forecast.horizon=6", "cross_validation.horizon=6"])
+        assert model.has_holidays(config, history) == (country == "GB")
+        assert set(tuning.tune(history, config).best_params) == tuned

@@ -63,8 +63,8 @@ CASES = [
      ["model.country_holidays=US", "forecast.frequency=W-MON", "model.yearly_seasonality=auto"]),
     ("7-day steps, GB holidays, multiplicative", periodic_series("7D", 150, "2021-01-06", seed=17),
      {"seasonality_mode": "multiplicative"}, ["model.country_holidays=GB", "forecast.frequency=7D"]),
-    ("monthly, US holidays by month", periodic_series("MS", 60, "2019-01-01", seed=18), {},
-     ["model.country_holidays=US", "forecast.frequency=MS", "model.yearly_seasonality=auto"]),
+    ("monthly, GB holidays by month", periodic_series("MS", 60, "2019-01-01", seed=18), {},
+     ["model.country_holidays=GB", "forecast.frequency=MS", "model.yearly_seasonality=auto"]),
     ("quarterly, DE holidays by quarter", periodic_series("QS", 40, "2014-01-01", seed=19), {},
      ["model.country_holidays=DE", "forecast.frequency=QS"]),
 ]

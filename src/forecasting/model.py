@@ -62,11 +62,10 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     the dates of the history it will be fitted on, places a country's holidays on the
     periods of a series coarser than a day (holiday_periods); needed there only."""
     settings = config.model
-    frequency = config.forecast.frequency
-    by_period = bool(settings.country_holidays) and holiday_periods.longer_than_a_day(frequency)
+    by_period = _holidays_by_period(config)
     if by_period and ds is None:
-        raise ValueError(f"the history's dates are needed to place holidays on periods of {frequency!r}")
-    holidays = holiday_periods.period_holidays(settings.country_holidays, frequency, ds) if by_period else None
+        raise ValueError(f"the history's dates are needed to place holidays on periods of {config.forecast.frequency!r}")
+    holidays = holiday_periods.period_holidays(settings.country_holidays, config.forecast.frequency, ds) if by_period else None
     model = _prophet()(
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
@@ -78,6 +77,19 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     model.stan_backend = prophet_backend.array_backend()
     model.stan_backend.in_process = settings.optimizer == "in_process"
     return model
+
+
+def _holidays_by_period(config: JobConfig) -> bool:
+    return bool(config.model.country_holidays) and holiday_periods.longer_than_a_day(config.forecast.frequency)
+
+
+def has_holidays(config: JobConfig, history: pd.DataFrame) -> bool:
+    """Whether a model fitted on ``history`` gets any holidays: a country's, and at
+    periods longer than a day one of them that moved between periods (holiday_periods)."""
+    if not _holidays_by_period(config):
+        return bool(config.model.country_holidays)
+    ds = history.loc[history["y"].notna(), "ds"]
+    return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency, ds).empty
 
 
 _PROPHET = None

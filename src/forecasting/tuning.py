@@ -235,13 +235,14 @@ def _patience_stop(patience: int):
     return stop
 
 
-def searched_space(config: JobConfig) -> dict[str, ParamSpace]:
-    """``tuning.search_space`` as a series is tuned over it: without
-    ``holidays_prior_scale`` where the series has no holidays (``model.country_holidays``
-    null, as its country column may leave it), a parameter that changes nothing there
-    and would only spread the evaluations thinner."""
+def searched_space(config: JobConfig, history: pd.DataFrame) -> dict[str, ParamSpace]:
+    """``tuning.search_space`` as ``history`` is tuned over it: without
+    ``holidays_prior_scale`` where its model has no holidays (``model.country_holidays``
+    null, as its country column may leave it; at monthly periods, none that moved
+    between months), a parameter that changes nothing there and would only spread the
+    evaluations thinner."""
     space = config.tuning.search_space
-    if config.model.country_holidays is None and "holidays_prior_scale" in space:
+    if "holidays_prior_scale" in space and not model.has_holidays(config, history):
         return {name: spec for name, spec in space.items() if name != "holidays_prior_scale"}
     return space
 
@@ -288,7 +289,7 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     tuning = config.tuning
     warm = WarmStarts() if tuning.warm_start else None
     folds = make_folds(history, config) if folds is None else folds
-    space = searched_space(config)
+    space = searched_space(config, history)
     if not space:
         forecaster = at_or_above(prophet_forecaster(config, {}, warm), floor)
         scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
