@@ -226,7 +226,7 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
     assert late.value.get_http_status_code() == 400
 
 
-def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark, trained):
+def test_as_of_forecasts_the_periods_not_over_by_then_as_scoring_would(spark, trained):
     import mlflow.pyfunc
 
     from forecasting import model, model_store
@@ -236,12 +236,14 @@ def test_as_of_forecasts_from_the_period_after_that_date_as_scoring_would(spark,
     row = (tables.read_table(spark, trained["config"], tables.MODELS).where(F.col("store") == "s0")
            .select("model", "model_json").first())
     history_end = trained_forecasts(spark, trained["config"]).query("store == 's0'")["ds"].min() - pd.Timedelta(days=1)
-    as_of = history_end + pd.Timedelta(days=3, hours=6)
+    as_of = history_end + pd.Timedelta(days=3, hours=6)  # that day is not over: it is forecast
     answer = forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [4], "as_of": [as_of]}))
-    assert answer["ds"].tolist() == list(pd.date_range(history_end + pd.Timedelta(days=4), periods=4))
-    # the interval is sampled over the run's own horizon at least, as the forecasts table's was
+    assert answer["ds"].tolist() == list(pd.date_range(history_end + pd.Timedelta(days=3), periods=4))
+    # the interval is sampled over the run's own horizon at least, as the forecasts table's was; scoring
+    # on that date, with the day before it the last in the series' data, forecasts the same
     fc = trained["config"].forecast
-    expected = model_store.forecast(row["model"], row["model_json"], as_of, max(4, fc.horizon), fc.frequency,
+    last_day = history_end + pd.Timedelta(days=2)
+    expected = model_store.forecast(row["model"], row["model_json"], last_day, max(4, fc.horizon), fc.frequency,
                                     fc.interval_width,
                                     model.series_seed(series_identity.series_id({"store": "s0"}))).head(4)
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], expected)
@@ -513,7 +515,7 @@ def test_a_whole_number_key_column_is_declared_so_that_integer_requests_pass_the
 
 def test_an_as_of_before_the_last_period_the_model_saw_is_refused_not_answered_from_the_history_end():
     forecaster = naive_forecaster(daily_series(30))  # 1 to 30 January 2024
-    for as_of in ("2024-01-30 18:00", "2024-02-02"):  # in the last period, or after it: forecast after its period
+    for as_of in ("2024-01-30 18:00", "2024-02-02"):  # in the last period, or after it: from the first day not over
         answer = forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp(as_of)]}))
         assert answer["ds"].iloc[0] == pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     with pytest.raises(MlflowException, match=r"as_of 2024-01-29 23:00:00 falls before the last period of series "
@@ -523,3 +525,25 @@ def test_an_as_of_before_the_last_period_the_model_saw_is_refused_not_answered_f
     assert early.value.get_http_status_code() == 400 and "1970" not in str(early.value)
     with pytest.raises(MlflowException, match="a number is read as nanoseconds since 1970: give a date as text"):
         forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp(20240131)]}))
+
+
+def test_as_of_is_read_as_a_run_date_the_periods_not_over_by_then_forecast(fast_config):
+    def first_forecast(frequency: str, history: pd.DataFrame, as_of: str) -> pd.Timestamp:
+        stored = {"store": "s0", "model": "naive", "model_json": model_store.dump("naive", history),
+                  "frequency": frequency, "interval_width": 0.8}
+        request = pd.DataFrame({"store": ["s0"], "horizon": [1], "as_of": [pd.Timestamp(as_of)]})
+        return forecaster_of(stored, ["store"]).predict(None, request)["ds"].iloc[0]
+
+    def series_of(frequency: str, start: str, periods: int) -> pd.DataFrame:
+        return pd.DataFrame({"ds": pd.date_range(start, periods=periods, freq=frequency), "y": np.arange(periods, dtype=float)})
+
+    weeks = series_of("W-SUN", "2026-06-07", 20)  # weeks ending on Sunday, to 2026-10-18
+    assert first_forecast("W-SUN", weeks, "2026-12-07") == pd.Timestamp("2026-12-13")  # a Monday: its week is open
+    assert first_forecast("W-SUN", weeks, "2026-12-13") == pd.Timestamp("2026-12-20")  # a Sunday: its week is over
+    months = series_of("MS", "2025-01-01", 20)
+    assert first_forecast("MS", months, "2026-12-15") == pd.Timestamp("2026-12-01")
+    assert first_forecast("ME", series_of("ME", "2025-01-31", 20), "2026-12-31") == pd.Timestamp("2027-01-31")
+    hours = series_of("h", "2026-12-01", 48)
+    assert first_forecast("h", hours, "2026-12-05 18:30") == pd.Timestamp("2026-12-05 18:00")  # the hour still open
+    assert first_forecast("h", hours, "2026-12-05") == pd.Timestamp("2026-12-06")  # a date: known to its end
+    assert first_forecast("7D", series_of("7D", "2026-01-01", 30), "2026-12-05") == pd.Timestamp("2026-12-03")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting import baselines, model
 from forecasting.closed_times import without_closed
-from forecasting.periods import label_of
+from forecasting.periods import label_of, last_over
 
 PROPHET = "prophet"
 # The mean of tuned Prophet and seasonal naive: combinations of unlike models
@@ -29,7 +29,7 @@ FORECAST_VALUES = model.FORECAST_COLUMNS[1:]  # the point forecast and its bound
 
 class BeforeHistoryEnd(ValueError):
     """A forecast asked to start in a period before the last one the model saw
-    (``strict``): it would start after the history's end instead, not where asked."""
+    (a served request's ``as_of``): it would start after the history's end instead, not where asked."""
 
     def __init__(self, asked: pd.Timestamp, history_end: pd.Timestamp):
         super().__init__(f"{asked} falls before the model's last period {history_end}")
@@ -81,25 +81,27 @@ def _history_json(history) -> dict:
 
 
 def forecast(name: str, text: str, last: pd.Timestamp | None, horizon: int, frequency: str,
-             interval_width: float, seed: int, strict: bool = False) -> pd.DataFrame:
+             interval_width: float, seed: int, as_of: bool = False) -> pd.DataFrame:
     """``horizon`` periods after ``last`` (default: the end of the stored history),
     the same way for every kind of model: ``last`` moved to the period it falls in,
-    and never before the history's end (a model does not forecast what it saw); with
-    ``strict``, a ``last`` before it raises BeforeHistoryEnd.
+    and never before the history's end (a model does not forecast what it saw). With
+    ``as_of`` (a served request's), ``last`` is read as a run date is, the periods not
+    over by then forecast (``periods.last_over``), and one in a period before the
+    history's last raises BeforeHistoryEnd.
     Scoring gives the end of the series' history as cleaned on its run date. Kept at
     or above the model's floor, the ensemble's parts each (as training keeps them)."""
-    return _forecast(name, json.loads(text), last, horizon, frequency, interval_width, seed, strict)
+    return _forecast(name, json.loads(text), last, horizon, frequency, interval_width, seed, as_of)
 
 
 def _forecast(name: str, stored: dict, last: pd.Timestamp | None, horizon: int, frequency: str,
-              interval_width: float, seed: int, strict: bool) -> pd.DataFrame:
+              interval_width: float, seed: int, as_of: bool) -> pd.DataFrame:
     floor = stored.get(FLOOR_KEY)
     if name == PROPHET:
         fitted = model.from_dict(stored)
-        start = _start(last, fitted.history["ds"].max(), frequency, strict)
+        start = _start(last, fitted.history["ds"].max(), frequency, as_of)
         return floored(model.predict(fitted, horizon, frequency, seed, last=start), floor)
     history = _stored_history(stored)
-    last = _start(last, history["ds"].max(), frequency, strict)
+    last = _start(last, history["ds"].max(), frequency, as_of)
     if name == ENSEMBLE:
         prophet = model.predict(model.from_json(stored["prophet"]), horizon, frequency, seed, last=last)
         seasonal = baselines.forecast_until("seasonal_naive", history, last, horizon, frequency, interval_width)
@@ -108,18 +110,18 @@ def _forecast(name: str, stored: dict, last: pd.Timestamp | None, horizon: int, 
 
 
 def forecast_stored(stored, series: str, last: pd.Timestamp | None, steps: int, run_horizon: int,
-                    strict: bool = False) -> pd.DataFrame:
+                    as_of: bool = False) -> pd.DataFrame:
     """The forecasts of the ``steps`` periods after ``last`` of the model a models table's row
     ``stored`` holds (``model``, ``model_json``, ``frequency``, ``interval_width``), for
     scoring and serving. Its interval is sampled over at least the run's horizon and
     seeded by the series' id (``series``) as training sampled it, so that a shorter
-    horizon gets the forecasts table's values for the same steps. ``strict`` as in ``forecast``.
+    horizon gets the forecasts table's values for the same steps. ``as_of`` as in ``forecast``.
     Without the periods of the week the model does not forecast (closed_times), as training left them
     out: fewer rows than ``steps`` then."""
     sampled = max(steps, run_horizon)
     parsed = json.loads(stored["model_json"])
     forecast_ = _forecast(stored["model"], parsed, last, sampled, stored["frequency"], stored["interval_width"],
-                          model.series_seed(series), strict).head(steps)
+                          model.series_seed(series), as_of).head(steps)
     return without_closed(forecast_, stored["frequency"], parsed.get(CLOSED_KEY, []))
 
 
@@ -137,12 +139,14 @@ def _stored_history(stored: dict) -> pd.DataFrame:
     return pd.DataFrame({"ds": pd.to_datetime(stored["ds"]), "y": stored["y"]})
 
 
-def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str, strict: bool) -> pd.Timestamp:
+def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str, as_of: bool) -> pd.Timestamp:
     if last is None:
         return history_end
     period = label_of(pd.Timestamp(last), frequency, origin=history_end)
-    if strict and period < history_end:
+    if as_of and period < history_end:
         raise BeforeHistoryEnd(pd.Timestamp(last), history_end)
+    if as_of:
+        period = last_over(pd.Timestamp(last), frequency, origin=history_end)
     return max(period, history_end)
 
 

@@ -144,6 +144,17 @@ def label_of(time: pd.Timestamp, frequency, origin: pd.Timestamp) -> pd.Timestam
     return pd.Timestamp(origin.value + (time.value - origin.value) // step.value * step.value)
 
 
+def last_over(time: pd.Timestamp, frequency: str, origin: pd.Timestamp) -> pd.Timestamp:
+    """The label of the last period of ``frequency`` over by ``time`` read as a run date
+    is (a date: known until its end; a time of day: until that moment): a Monday's
+    week ending Sunday is still open, and so is the hour 18:00 at 18:30. ``origin``: a
+    time on the grid, as ``label_of`` takes it."""
+    time = pd.Timestamp(time)
+    cut = end_of_day(time) if time == time.normalize() else time
+    label = label_of(cut - pd.Timedelta(1, "ns"), frequency, origin)  # the period holding the cut's last instant
+    return label if not open_on(label, frequency, cut) else label - frequency_offset(frequency)
+
+
 def periods_between(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
     """How many periods of ``frequency`` ``end`` is after ``start`` (on its grid); 0 where it is not after it."""
     if end <= start:

@@ -33,8 +33,8 @@ MAX_HORIZON = 10_000
 
 class ManyModelForecaster(PythonModel):
     """``mlflow.pyfunc`` model. Input: one row per request with the key columns,
-    ``horizon`` and optionally ``as_of`` (forecast after this date instead of after
-    the series' history; not before its last period). Output: one row per series and step."""
+    ``horizon`` and optionally ``as_of`` (forecast the periods not over by then, read as a
+    run date is, instead of those after the series' history; not before its last period). Output: one row per series and step."""
 
     def load_context(self, context) -> None:
         pointer = json.loads(Path(context.artifacts["pointer"]).read_text())
@@ -65,7 +65,7 @@ class ManyModelForecaster(PythonModel):
             # seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
             series = series_identity.series_id({k: stored[k] for k in self.key_columns})
             try:
-                forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon, strict=True)
+                forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon, as_of=True)
             except model_store.BeforeHistoryEnd as err:  # answered from the history's end, it would not say so
                 raise _bad_request(_before_history(err, series_identity.series_id(keys))) from None
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
