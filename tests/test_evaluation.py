@@ -76,7 +76,7 @@ def test_a_series_with_nothing_to_score_is_named_and_pooled_units_are_said_to_be
     modelled = table[~table["candidate"].str.startswith("fallback_")]
     chosen = modelled[modelled["selected"]]["mase"].mean()
     alone = modelled.groupby("candidate")["mase"].mean()
-    verdict = ("matched every candidate alone" if abs(chosen - alone.min()) < 1e-9 else
+    verdict = ("matched the best candidate alone" if abs(chosen - alone.min()) < 1e-9 else
                "beat every candidate alone" if chosen < alone.min() else "is worse than a candidate alone")
     assert f"the selection's MASE on the held-out horizon, {chosen:.3f}, {verdict}" in said
 
@@ -101,8 +101,8 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
     assert ranked_by_mase.endswith("Worth a try: more cross_validation.folds, or selection.candidates [prophet] alone")
     tie = evaluation.selection_verdict(summary({"selection": 0.9, "prophet": 0.9, "naive": 1.1}), ["prophet", "naive"],
                                        "mase")
-    assert tie == (True, "the selection's MASE on the held-out horizon, 0.900, matched every candidate alone (the best, "
-                         "prophet: 0.900)")
+    assert tie == (True, "the selection's MASE on the held-out horizon, 0.900, matched the best candidate alone, "
+                         "prophet (0.900), and beat the others")
     assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
     assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
 
