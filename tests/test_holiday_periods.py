@@ -5,7 +5,7 @@ import pytest
 
 from conftest import FAST_OVERRIDES
 from forecasting import holiday_periods, model, model_store, tuning
-from forecasting.config import load_config
+from forecasting.config import ConfigError, load_config
 
 
 def dates_of(frame: pd.DataFrame, name: str) -> list[str]:
@@ -58,7 +58,7 @@ def test_only_periods_longer_than_a_day_place_holidays_by_period():
     assert [f for f in ("h", "30min", "D", "B", "W-MON", "7D", "MS", "QS", "YS")
             if holiday_periods.longer_than_a_day(f)] == ["W-MON", "7D", "MS", "QS", "YS"]
     config = load_config(None, [*FAST_OVERRIDES, "model.country_holidays=US", "forecast.frequency=W-MON"])
-    with pytest.raises(ValueError, match="history's dates are needed to place holidays on periods of 'W-MON'"):
+    with pytest.raises(ValueError, match="history's dates are needed to place its holidays on its periods"):
         model.build_model(config, {}, 0)
 
 
@@ -117,3 +117,25 @@ def test_a_monthly_series_none_of_whose_holidays_moves_is_not_tuned_over_their_p
                                     "forecast.horizon=6", "cross_validation.horizon=6"])
         assert model.has_holidays(config, history) == (country == "GB")
         assert set(tuning.tune(history, config).best_params) == tuned
+
+
+def test_a_region_adds_its_own_holidays_and_a_code_is_checked_and_spelled_as_the_holidays_package_does():
+    days = pd.Series(pd.date_range("2023-01-01", "2024-12-31", freq="D"))
+    england, britain = (set(holiday_periods.period_holidays(code, "D", days)["holiday"]) for code in ("GB-ENG", "GB"))
+    assert england - britain == {"Easter Monday", "Late Summer Bank Holiday"}  # the UK's list has only what all share
+    assert holiday_periods.canonical(" gb-eng") == "GB-ENG" and holiday_periods.canonical("de-augsburg") == "DE-Augsburg"
+    assert holiday_periods.unknown("GB-ENG") is None and holiday_periods.unknown("XX") == "is not a known country"
+    with pytest.raises(ConfigError, match=r"'model.country_holidays' names no subdivision of GB the holidays package "
+                                          r"knows: one of ENG, NIR, SCT, WLS"):
+        load_config(None, ["model.country_holidays=GB-XX"])
+    with pytest.raises(ConfigError, match=r"'model.country_holidays' is not a known country \(did you mean 'GB-ENG'\?\)"):
+        load_config(None, ["model.country_holidays=gb-eng"])
+
+
+def test_daily_holidays_keep_their_observed_days_and_lunar_dates_stay_named_as_in_the_history():
+    days = pd.Series(pd.date_range("2020-01-01", "2025-12-31", freq="D"))
+    us = holiday_periods.period_holidays("US", "D", days)
+    assert "2021-12-24" in dates_of(us, "Christmas Day (observed)")  # a day off of its own, at daily periods
+    indonesia = holiday_periods.period_holidays("ID", "D", days)
+    assert not indonesia["holiday"].str.contains("estimated").any()
+    assert {day[:4] for day in dates_of(indonesia, "Eid al-Fitr")} >= {str(year) for year in range(2026, 2036)}

@@ -70,7 +70,7 @@ def test_a_countrys_holidays_are_worked_out_once_per_process_as_the_holidays_pac
                                                                                                monkeypatch):
     from prophet import forecaster, make_holidays
 
-    model.build_model(fast_config("model.country_holidays=US"), {}, 0)  # sets Prophet up for the job
+    model.build_model(fast_config(), {}, 0)  # sets Prophet up for the job
     looked_up = []  # each time the holidays package is asked for a country's holidays
     country_class = make_holidays.get_country_holidays_class
     monkeypatch.setattr(make_holidays, "get_country_holidays_class",
@@ -96,15 +96,18 @@ def test_a_countrys_holidays_are_worked_out_once_per_process_as_the_holidays_pac
 
 def test_holiday_features_made_a_column_at_a_time_are_prophets_own(fast_config, monkeypatch):
     from prophet import Prophet
+    from prophet.make_holidays import make_holidays_df
 
     from forecasting import holiday_periods, prophet_speedups
 
     weeks = pd.Series(pd.date_range("2021-01-04", periods=150, freq="W-MON"), name="ds")
     hours = pd.Series(pd.date_range("2023-12-20", periods=24 * 20, freq="h"), name="ds")
     days = pd.Series(pd.date_range("2023-06-01", periods=400, freq="D"), name="ds")
-    cases = [  # the dates, and the holidays: a country's; holiday_periods'; a prediction's, one name without a date
-        (days, model.build_model(fast_config("model.country_holidays=US"), {}, 0).construct_holiday_dataframe(days)),
-        (hours, model.build_model(fast_config("model.country_holidays=GB"), {}, 0).construct_holiday_dataframe(hours)),
+    cases = [  # the dates, and the holidays: a country's, as Prophet makes them; holiday_periods'; a prediction's,
+        # one name without a date
+        (days, make_holidays_df(year_list=[2023, 2024], country="US")),
+        (hours, make_holidays_df(year_list=[2023, 2024], country="GB")),
+        (days, holiday_periods.period_holidays("GB-ENG", "D", days)),
         (weeks, holiday_periods.period_holidays("US", "W-MON", weeks)),
         (weeks.iloc[-20:], pd.concat([holiday_periods.period_holidays("DE", "W-MON", weeks).iloc[:40],
                                       pd.DataFrame({"holiday": ["Not seen"], "ds": [pd.NaT]})], ignore_index=True)),

@@ -58,6 +58,7 @@ CASES = [
     ("daily, holidays first seen after the history", daily_series(200, seed=14, start="2020-06-20"), {},
      ["model.country_holidays=US"]),
     ("daily, GB holidays", daily_series(400, seed=15, start="2023-06-01"), {}, ["model.country_holidays=GB"]),
+    ("daily, a region's holidays", daily_series(400, seed=20, start="2023-06-01"), {}, ["model.country_holidays=GB-ENG"]),
     # periods longer than a day: each holiday in the period that holds it (holiday_periods)
     ("weekly, US holidays by week", periodic_series("W-MON", 160, "2021-01-04", seed=16), {"holidays_prior_scale": 5.0},
      ["model.country_holidays=US", "forecast.frequency=W-MON", "model.yearly_seasonality=auto"]),

@@ -795,7 +795,7 @@ def test_cached_component_layouts_forecast_exactly_what_prophet_does(fast_config
     for prior in (0.05, 0.5):  # the second model finds its layouts cached
         params = {"seasonality_mode": mode, "changepoint_prior_scale": prior}
         ours = tuning.model.fit(history, config, params, 0)
-        plain = tuning.model.build_model(config, params, 0)
+        plain = tuning.model.build_model(config, params, 0, history["ds"])
         plain.__class__ = Prophet  # the same settings and backend, Prophet's own bookkeeping
         plain.fit(history)
         future = plain.make_future_dataframe(30)

@@ -1,4 +1,5 @@
 """Tracking helpers: URIs, stores, credentials, and what a run records or loses."""
+import io
 import json
 import logging
 import os
@@ -146,15 +147,21 @@ def test_each_series_gets_the_holidays_of_the_country_its_key_column_names(fast_
     config = fast_config("input.key_columns=[store, country]", "model.country_holidays=US",
                          "model.country_holidays_column=country")
     holidays_of = {}
-    for country in ("de", "GB", "", "Atlantis"):  # any case; blank: model.country_holidays
+    # any case; a region; blank: model.country_holidays. December to January: each country's own holidays
+    for country in ("de", "GB", "gb-sct", "", "Atlantis"):
         group = daily_series(60, start="2023-12-01").assign(store="north", country=country)
         [result] = train_group(group, config, ["store", "country"], dead_tracking()).to_dict("records")
         row = json.loads(result[result_row.PAYLOAD])
-        holidays_of[country] = (row["status"], json.loads(result["model_json"])["country_holidays"]
-                                if result["model_json"] else row["reason"].split("; tracking failed")[0])
-    assert holidays_of["de"] == ("ok", "DE") and holidays_of["GB"] == ("ok", "GB") and holidays_of[""] == ("ok", "US")
+        stored = json.loads(result["model_json"]) if result["model_json"] else None
+        holidays_of[country] = (row["status"], set(pd.read_json(io.StringIO(stored["holidays"]), orient="table")["holiday"])
+                                if stored else row["reason"].split("; tracking failed")[0])
+    assert holidays_of["de"] == ("ok", {"Christmas Day", "Second Day of Christmas", "New Year's Day"})
+    assert holidays_of["GB"] == ("ok", {"Christmas Day", "Boxing Day", "New Year's Day"})
+    assert holidays_of["gb-sct"][1] - holidays_of["GB"][1] == {"New Year Holiday"}  # Scotland's 2 January
+    assert holidays_of[""] == ("ok", {"Christmas Day", "New Year's Day", "Martin Luther King Jr. Day"})
     assert holidays_of["Atlantis"] == ("skipped", "no holidays known for country 'Atlantis' (key column country, "
-                                       "model.country_holidays_column): give a country code such as US, DE or GB")
+                                       "model.country_holidays_column): give a country code such as US, DE or GB, "
+                                       "or a country and region such as GB-ENG")
 
 
 def test_the_task_body_hands_cleaning_the_run_date_and_how_far_the_input_reaches(fast_config, dead_tracking):

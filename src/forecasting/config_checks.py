@@ -151,11 +151,11 @@ def _check_model(config: JobConfig) -> None:
     _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
     _require(md.optimizer in OPTIMIZERS, "model.optimizer", f"must be one of {OPTIMIZERS}")
     if md.country_holidays is not None:
-        upper = md.country_holidays.upper()
-        hint = f" (did you mean {upper!r}?)" if upper != md.country_holidays and _is_country(upper) else ""
-        _require(
-            _is_country(md.country_holidays), "model.country_holidays", f"is not a known country{hint}"
-        )
+        from forecasting.holiday_periods import canonical, unknown
+
+        problem, spelled = unknown(md.country_holidays), canonical(md.country_holidays)
+        hint = f" (did you mean {spelled!r}?)" if spelled != md.country_holidays and not unknown(spelled) else ""
+        _require(problem is None, "model.country_holidays", f"{problem}{hint}")
     column = md.country_holidays_column
     if column is not None:  # a key's value is the same on every row of a series; another column could differ
         keys = list(config.input.key_columns)
@@ -368,7 +368,3 @@ def _is_tag_name(name: str) -> bool:
     return bool(TAG_NAME.fullmatch(name)) and posixpath.normpath(name) == name and not name.startswith(("/", "mlflow."))
 
 
-def _is_country(code: str) -> bool:
-    import holidays
-
-    return code in holidays.list_supported_countries()

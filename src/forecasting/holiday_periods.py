@@ -1,12 +1,15 @@
-"""A country's holidays for series whose periods are longer than a day (weekly, monthly,
-quarterly), each given to the period that holds it (pure pandas).
+"""The holidays a series' model gets (pure pandas): a country's, or a region's
+(``GB-ENG``, ``DE-BY``, ``US-CA``), as Prophet's ``holidays`` frame on the series' periods.
 
 Prophet gives a holiday its effect only at a row dated on the holiday itself: a week
-dated Monday the 21st holds no Christmas, so weekly and monthly models learnt nearly
-nothing from their country's holidays. Here each holiday's date is moved to the date
-that names its period on the series' grid (``periods.align_to_grid``), and the model
-gets them as Prophet's ``holidays`` frame: Christmas week is Christmas wherever the
-25th falls, Easter's month is March or April as the year has it.
+dated Monday the 21st holds no Christmas. At periods longer than a day (weekly, monthly,
+quarterly) each holiday's date is moved to the date that names its period on the series'
+grid (``periods.align_to_grid``): Christmas week is Christmas wherever the 25th falls,
+Good Friday's month is March or April as the year has it. At days and hours the dates
+stay as they are (every hour of a holiday is the holiday, as Prophet's country holidays).
+
+The frame covers the history and ``YEARS_AHEAD`` years after it and is stored with the
+model, so scoring and serving forecast with the same holidays wherever they run.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ YEARS_AHEAD = 10
 OBSERVED = "(observed"  # "Christmas Day (observed)", "Eid al-Fitr (observed, estimated)"
 # The holidays package names the lunar dates it computes rather than lists "Eid al-Fitr
 # (estimated)", from a few years ahead on: the same holiday, which must keep its effect.
-ESTIMATED = " (estimated)"
+ESTIMATED = r"(?: \(estimated\)$|, estimated(?=\)$))"
 
 
 def longer_than_a_day(frequency: str) -> bool:
@@ -35,41 +38,76 @@ def longer_than_a_day(frequency: str) -> bool:
     return not (isinstance(offset, pd.offsets.Tick) and pd.Timedelta(offset) <= pd.Timedelta(days=1))
 
 
-def period_holidays(country: str, frequency: str, ds) -> pd.DataFrame:
-    """Prophet's ``holidays`` frame (``holiday``, ``ds``) of ``country`` for a series of
-    ``frequency`` whose history is dated ``ds`` (on its grid): each holiday at the date
-    of its period, from the year before the history's first to ``YEARS_AHEAD`` after its last.
+def unknown(code: str) -> str | None:
+    """Why ``code`` names no holidays the holidays package knows (None where it does):
+    a country (``DE``) or a country and one of its subdivisions (``DE-BY``), in capitals."""
+    supported = _supported()
+    country, _, subdivision = code.partition("-")
+    if country not in supported:
+        return "is not a known country"
+    if subdivision and subdivision not in supported[country]:
+        return f"names no subdivision of {country} the holidays package knows: one of {', '.join(supported[country])}"
+    return None
 
-    - A holiday is placed by its own date; the day off observed in its stead when it falls
-      on a weekend is left out: at these periods it is mostly in the same period, and
-      elsewhere (New Year's observed on December 31st) it would only blur two periods.
+
+def canonical(code: str) -> str:
+    """``code`` as the holidays package spells it: ``gb-eng`` is ``GB-ENG``; a subdivision
+    written in another case (``DE-augsburg``) takes the package's (``DE-Augsburg``)."""
+    country, _, subdivision = code.strip().partition("-")
+    country = country.upper()
+    if not subdivision:
+        return country
+    spelled = {name.upper(): name for name in _supported().get(country, [])}
+    return f"{country}-{spelled.get(subdivision.upper(), subdivision.upper())}"
+
+
+@functools.lru_cache(maxsize=1)  # asked for each series of a country column
+def _supported() -> dict[str, list[str]]:
+    import holidays
+
+    return holidays.list_supported_countries()
+
+
+def period_holidays(code: str, frequency: str, ds) -> pd.DataFrame:
+    """Prophet's ``holidays`` frame (``holiday``, ``ds``) of ``code`` (``canonical``) for a
+    series of ``frequency`` whose history is dated ``ds`` (on its grid), from the year
+    before the history's first to ``YEARS_AHEAD`` after its last.
+
     - Only holidays that fall in a period of the history are kept: one first seen after
       it would have no effect learnt (as Prophet keeps a country's holidays of the
       history's years only).
-    - A holiday that fell in the same period of every year of the history (Christmas in
-      December or Q4, any holiday at yearly periods) is left out: its effect cannot be
-      told from the yearly cycle's, and a later year that moves it (Easter Monday in
-      March) would carry April's whole season into March. Those that moved in the
-      history (Good Friday between March and April, Christmas between weeks) are kept,
-      and so is a holiday that came once (a state funeral).
-    - So is one that falls in every period of the history: it cannot be told from the level."""
+    - At periods longer than a day, each holiday is at the date of its period, placed by
+      its own date: the day off observed in its stead when it falls on a weekend is left
+      out (mostly in the same period, and elsewhere, New Year's observed on December
+      31st, it would only blur two periods). One that fell in the same period of every
+      year of the history (Christmas in December or Q4, any holiday at yearly periods) is
+      left out too: its effect cannot be told from the yearly cycle's, and a later year
+      that moves it (Easter Monday in March) would carry April's whole season into March.
+      Those that moved in the history (Good Friday between March and April, Christmas
+      between weeks) are kept, and so is a holiday that came once (a state funeral).
+      So is one that falls in every period of the history: it cannot be told from the level."""
     dates = pd.Series(pd.to_datetime(np.asarray(ds))).sort_values(ignore_index=True)
     if dates.empty:  # nothing to fit: Prophet says so
         return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})
-    return _period_holidays(country, frequency, dates.to_numpy().tobytes()).copy()
+    return _period_holidays(code, frequency, dates.to_numpy().tobytes()).copy()
 
 
 @functools.lru_cache(maxsize=64)  # the final fit's history is the tuning's too; folds come back per candidate
-def _period_holidays(country: str, frequency: str, ds_bytes: bytes) -> pd.DataFrame:
+def _period_holidays(code: str, frequency: str, ds_bytes: bytes) -> pd.DataFrame:
     from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups)
 
     dates = pd.Series(np.frombuffer(ds_bytes, dtype="datetime64[ns]"))
     first, last = dates.iloc[0], dates.iloc[-1]
+    country, _, subdivision = code.partition("-")
     years = range(first.year - 1, last.year + YEARS_AHEAD + 1)
-    frame = forecaster.make_holidays_df(year_list=list(years), country=country)[["holiday", "ds"]]
+    frame = forecaster.make_holidays_df(year_list=list(years), country=country, province=subdivision or None)
+    frame = frame[["holiday", "ds"]].assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True))
+    if not longer_than_a_day(frequency):
+        frame = frame.drop_duplicates(ignore_index=True)
+        kept = frame.loc[frame["ds"].isin(dates.dt.normalize()), "holiday"].unique()
+        return frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
     frame = frame[~frame["holiday"].str.contains(OBSERVED, regex=False)]
-    frame = frame.assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=False),
-                         ds=align_to_grid(pd.to_datetime(frame["ds"]), frequency, origin=first))
+    frame = frame.assign(ds=align_to_grid(pd.to_datetime(frame["ds"]), frequency, origin=first))
     frame = frame.drop_duplicates(ignore_index=True)
     once = frame["holiday"].value_counts() == 1
     seen = frame[frame["ds"].isin(dates)]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
 import zlib
@@ -43,51 +42,40 @@ def with_series_holidays(config: JobConfig, keys: dict[str, Any]) -> tuple[JobCo
     value = keys.get(column) if column is not None else None
     if value is None or not str(value).strip():  # a null key's series is skipped anyway
         return config, None
-    code = str(value).strip().upper()
-    if code not in _countries():
+    code = holiday_periods.canonical(str(value))
+    if holiday_periods.unknown(code):
         return config, (f"no holidays known for country {value!r} (key column {column}, "
-                        "model.country_holidays_column): give a country code such as US, DE or GB")
+                        "model.country_holidays_column): give a country code such as US, DE or GB, or a "
+                        "country and region such as GB-ENG")
     return dataclasses.replace(config, model=dataclasses.replace(config.model, country_holidays=code)), None
 
 
-@functools.lru_cache(maxsize=1)
-def _countries() -> frozenset[str]:
-    import holidays
-
-    return frozenset(holidays.list_supported_countries())
-
-
 def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int, ds: pd.Series | None = None):
-    """A Prophet model with the job's fixed settings and the tuned ``params``. ``ds``,
-    the dates of the history it will be fitted on, places a country's holidays on the
-    periods of a series coarser than a day (holiday_periods); needed there only."""
+    """A Prophet model with the job's fixed settings and the tuned ``params``. ``ds``, the
+    dates of the history it will be fitted on, places a country's holidays on the series'
+    periods (holiday_periods); needed where model.country_holidays names one."""
     settings = config.model
-    by_period = _holidays_by_period(config)
-    if by_period and ds is None:
-        raise ValueError(f"the history's dates are needed to place holidays on periods of {config.forecast.frequency!r}")
-    holidays = holiday_periods.period_holidays(settings.country_holidays, config.forecast.frequency, ds) if by_period else None
+    holidays = None
+    if settings.country_holidays:
+        if ds is None:
+            raise ValueError("the history's dates are needed to place its holidays on its periods")
+        holidays = holiday_periods.period_holidays(settings.country_holidays, config.forecast.frequency, ds)
     model = _prophet()(
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
         holidays=None if holidays is None or holidays.empty else holidays,
         **{**params, **effective_model_settings(settings, params)},
     )
-    if settings.country_holidays and not by_period:
-        model.add_country_holidays(country_name=settings.country_holidays)
     model.stan_backend = prophet_backend.array_backend()
     model.stan_backend.in_process = settings.optimizer == "in_process"
     return model
 
 
-def _holidays_by_period(config: JobConfig) -> bool:
-    return bool(config.model.country_holidays) and holiday_periods.longer_than_a_day(config.forecast.frequency)
-
-
 def has_holidays(config: JobConfig, history: pd.DataFrame) -> bool:
-    """Whether a model fitted on ``history`` gets any holidays: a country's, and at
-    periods longer than a day one of them that moved between periods (holiday_periods)."""
-    if not _holidays_by_period(config):
-        return bool(config.model.country_holidays)
+    """Whether a model fitted on ``history`` gets any holidays: a country's that fall in
+    its periods (at periods longer than a day, one that moved between them: holiday_periods)."""
+    if not config.model.country_holidays:
+        return False
     ds = history.loc[history["y"].notna(), "ds"]
     return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency, ds).empty
 

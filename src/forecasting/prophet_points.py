@@ -209,35 +209,16 @@ def fourier_features(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.
     return np.column_stack(columns) if columns else np.zeros((len(dates), 0))
 
 
-def holiday_features(ds: np.ndarray, future: np.ndarray, country: str, frequency: str) -> tuple[np.ndarray, np.ndarray]:
-    """Prophet's features of a country's holidays (Prophet.make_holiday_features) at
-    the history's dates ``ds`` and the ``future`` ones, as ``model.build_model`` gives
-    them: one column per holiday named in the history's years, in the order of Prophet's
-    column names, 1 on each row whose day is that holiday (for periods longer than a
-    day, each row whose period holds it: holiday_periods, the names it keeps). The future
-    keeps those names only (a holiday first seen after the history has no coefficient),
-    each a column of zeros if absent."""
-    from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups.reuse_country_holidays)
-
-    def holidays_of(dates: np.ndarray) -> pd.DataFrame:
-        years = np.unique(dates.astype("datetime64[Y]").astype(int) + 1970)
-        # the years as Prophet lists them (a set filled in date order), so that its own fits find them kept
-        return forecaster.make_holidays_df(year_list=list({int(year) for year in years}), country=country)
-
-    if holiday_periods.longer_than_a_day(frequency):
-        trained = future_frame = holiday_periods.period_holidays(country, frequency, ds)
-    else:
-        trained = holidays_of(ds)
-        future_frame = holidays_of(future) if len(future) else trained.iloc[:0]
-    names = sorted(set(trained["holiday"]), key=lambda name: f"{name}_delim_+0")  # Prophet's column order
-    columns = []
-    for dates, frame in ((ds, trained), (future, future_frame)):
-        days = dates.astype("datetime64[D]")
-        on_day = {name: group["ds"].to_numpy("datetime64[D]") for name, group in frame.groupby("holiday")}
-        columns.append(np.column_stack([
-            np.isin(days, on_day[name]).astype(float) if name in on_day else np.zeros(len(days)) for name in names
-        ]) if names else np.zeros((len(days), 0)))
-    return columns[0], columns[1]
+def holiday_features(ds: np.ndarray, future: np.ndarray, code: str, frequency: str) -> tuple[np.ndarray, np.ndarray]:
+    """Prophet's features of a country's holidays (Prophet.make_holiday_features) at the
+    history's dates ``ds`` and the ``future`` ones, as ``model.build_model`` gives them
+    (holiday_periods' frame): one column per holiday, in the order of Prophet's column
+    names, 1 on each row whose day is one of its dates."""
+    frame = holiday_periods.period_holidays(code, frequency, ds)
+    names = sorted(set(frame["holiday"]), key=lambda name: f"{name}_delim_+0")  # Prophet's column order
+    on_day = {name: group["ds"].to_numpy("datetime64[D]") for name, group in frame.groupby("holiday")}
+    return tuple(np.column_stack([np.isin(dates.astype("datetime64[D]"), on_day[name]).astype(float) for name in names])
+                 if names else np.zeros((len(dates), 0)) for dates in (ds, future))
 
 
 def _changepoints(ds: np.ndarray, start, t_scale, changepoint_range: float, wanted: int) -> np.ndarray:
