@@ -48,7 +48,7 @@ def train_one(group: pd.DataFrame, config_path: str, tracking_uri: str, parent_i
             mlflow.log_metric("mase", loss)
         return loss
 
-    space = tuning.hyperopt_space(tuning.searched_space(config))
+    space = tuning.hyperopt_space(tuning.searched_space(config, history))
     with mlflow.start_run(run_name=series, nested=True, parent_run_id=parent_id, experiment_id=experiment_id,
                           tags={"series": series}) as series_run:
         trials = Trials()
