@@ -125,6 +125,8 @@ def test_a_region_adds_its_own_holidays_and_a_code_is_checked_and_spelled_as_the
     assert england - britain == {"Easter Monday", "Late Summer Bank Holiday"}  # the UK's list has only what all share
     assert holiday_periods.canonical(" gb-eng") == "GB-ENG" and holiday_periods.canonical("de-augsburg") == "DE-Augsburg"
     assert holiday_periods.unknown("GB-ENG") is None and holiday_periods.unknown("XX") == "is not a known country"
+    assert holiday_periods.canonical("my-kul") == "MY-14" and holiday_periods.unknown("MY-14") is None  # Kuala Lumpur
+    assert holiday_periods.unknown("ID-JK") == "names a region of ID, which has none in the holidays package: give ID alone"
     with pytest.raises(ConfigError, match=r"'model.country_holidays' names no subdivision of GB the holidays package "
                                           r"knows: one of ENG, NIR, SCT, WLS"):
         load_config(None, ["model.country_holidays=GB-XX"])
@@ -139,3 +141,14 @@ def test_daily_holidays_keep_their_observed_days_and_lunar_dates_stay_named_as_i
     indonesia = holiday_periods.period_holidays("ID", "D", days)
     assert not indonesia["holiday"].str.contains("estimated").any()
     assert {day[:4] for day in dates_of(indonesia, "Eid al-Fitr")} >= {str(year) for year in range(2026, 2036)}
+
+
+def test_a_country_columns_unknown_codes_and_blank_values_are_said():
+    counted = {"DE": 4, "us-ca": 2, "US-XX": 1, "ZZ": 3, "": 2, None: 1}  # a null key's series is skipped anyway
+    unknown_codes, blank = holiday_periods.country_column_lines(counted, "region", "US")
+    assert unknown_codes.startswith("column region (model.country_holidays_column) holds codes the holidays package "
+                                    "does not know, whose series are skipped: 'ZZ' (3 series: is not a known country), "
+                                    "'US-XX' (1 series: names no subdivision of US")
+    assert blank == ("2 series have a blank region (model.country_holidays_column) and got the holidays of "
+                     "model.country_holidays, US: set it to null for none")
+    assert holiday_periods.country_column_lines({"DE": 4, "": 2}, "region", None) == []  # blank: no holidays, as asked

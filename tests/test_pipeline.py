@@ -1,6 +1,7 @@
 """The Spark stage and MLflow tracking, run for real on a small inline input;
 ``python -m forecasting`` answering questions about that run."""
 import datetime as dt
+import io
 import json
 import logging
 import math
@@ -122,7 +123,7 @@ def test_progress_counts_the_failed_series_apart_from_failed_task_attempts(job):
 
 def test_failed_and_skipped_rows_say_why(spark, job):
     rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
-    assert "    skipped: too little history 1\n    failed: RuntimeError 1" in job["summary"].format()
+    assert "    skipped: too little history (1)\n    failed: RuntimeError (1)" in job["summary"].format()
     assert rows["skipped"]["reason"] == ("too little history: 2 rows, needs at least 9 (forecast.min_history); fallback "
                                          "forecast: naive")
     assert rows["failed"]["reason"] == "RuntimeError: fault injection (reliability.fail_series); fallback forecast: naive"
@@ -610,13 +611,13 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert staged_counts.reason_kinds(countries)["skipped"] == [("no holidays known for country", 2), ("null key in", 1)]
     shown = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 7},
                                    reason_kinds=staged_counts.reason_kinds(many)).format()
-    assert "    failed: Error0 1; Error1 1; Error2 1; Error3 1; Error4 1; 2 other reasons" in shown
+    assert "    failed: Error0 (1); Error1 (1); Error2 (1); Error3 (1); Error4 (1); 2 other reasons" in shown
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked, reason_kinds=kinds)
     said = summary.format()
     assert "2 of 6 series have no child run: tracking failed for them" in said
     assert "  why series failed or were skipped: the status and reason columns of series_results\n" \
-           "    skipped: too little history 2\n    failed: ValueError 1\n" in said
+           "    skipped: too little history (2)\n    failed: ValueError (1)\n" in said
 
 
 def test_a_series_without_a_time_is_named_by_its_time_key_as_its_tasks_name_it(spark, fast_config, monkeypatch):
@@ -672,7 +673,7 @@ def test_quarter_hours_left_at_the_daily_default_and_a_future_run_date_are_each_
     assert ("2 series (e.g. m1, m2) had several rows a period merged into 'D' periods by cleaning.duplicates (sum; "
             "their data_notes say how many), 2 of them then skipped or failed (their reason says why): is "
             "forecast.frequency 'D' the data's?") in said
-    assert "    skipped: too little history 2" in said
+    assert "    skipped: too little history (2)" in said
 
 
 def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spark, tmp_path):
@@ -693,20 +694,28 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
 
 
 def test_each_series_gets_its_countrys_holidays_and_a_run_that_modelled_none_says_so(spark, tmp_path):
+    shops = (("berlin", "de"), ("atlantis", "XX"), ("nowhere", ""))
     source = pd.concat([daily_series(60, seed=s, start="2023-12-01").assign(shop=shop, country=country)
-                        for s, (shop, country) in enumerate((("berlin", "de"), ("atlantis", "XX")))])
-    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
-    settings = job_settings(tmp_path / "input.csv", tmp_path, ["shop", "country"], "ds", "y",
-                            "model.country_holidays_column=country")
+                        for s, (shop, country) in enumerate(shops)])
+    source.to_parquet(tmp_path / "input.parquet", index=False, coerce_timestamps="us")  # "": not a null, as CSV reads it
+    settings = job_settings(tmp_path / "input.parquet", tmp_path, ["shop", "country"], "ds", "y",
+                            "model.country_holidays_column=country", "model.country_holidays=US")
     summary = pipeline.run_job(spark, load_config(None, settings), "2024-01-29")
-    assert summary.counts == {"ok": 1, "skipped": 1} and not summary.nothing_modelled
+    assert summary.counts == {"ok": 2, "skipped": 1} and not summary.nothing_modelled
     models = spark.read.format("delta").load(str(tmp_path / "out" / "models")).toPandas().set_index("shop")
-    assert json.loads(models.loc["berlin", "model_json"])["country_holidays"] == "DE"
+    holidays = {shop: set(pd.read_json(io.StringIO(json.loads(models.loc[shop, "model_json"])["holidays"]),
+                                       orient="table")["holiday"]) for shop in ("berlin", "nowhere")}
+    assert "Second Day of Christmas" in holidays["berlin"] and "Martin Luther King Jr. Day" in holidays["nowhere"]
+    said = " ".join(summary.format().split())  # the codes and the blank said before any series is looked at
+    assert ("column country (model.country_holidays_column) holds codes the holidays package does not know, whose "
+            "series are skipped: 'XX' (1 series: is not a known country)") in said
+    assert "1 series have a blank country (model.country_holidays_column) and got the holidays of " \
+           "model.country_holidays, US" in said
     # a run whose every series is skipped for another reason than too little history exits 5 too
     alone = source[source["shop"] == "atlantis"]
-    alone.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    alone.to_parquet(tmp_path / "input.parquet", index=False, coerce_timestamps="us")
     said = pipeline.run_job(spark, load_config(None, settings), "2024-01-30")
-    assert said.nothing_modelled and "    skipped: no holidays known for country 1\n" in said.format()
+    assert said.nothing_modelled and "    skipped: no holidays known for country (1)\n" in said.format()
 
 
 def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows_needed_come_from(spark, tmp_path):

@@ -68,7 +68,7 @@ def test_models_table_holds_one_loadable_model_per_series_and_run(spark, runs):
     np.testing.assert_allclose(again["yhat"], written["yhat"], rtol=1e-9)
 
 
-def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs):
+def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs, monkeypatch):
     left_by_a_killed_run = Path(tables.staging_root(runs["config"])) / f"score-{FULL_DATE}-0123abcd"
     left_by_a_killed_run.mkdir(parents=True)
     partitions = "spark.sql.shuffle.partitions"
@@ -81,6 +81,11 @@ def test_scoring_the_stored_models_reproduces_the_training_forecast(spark, runs)
         spark.conf.set(partitions, before)
     assert not left_by_a_killed_run.exists()
     assert summary.counts == {scoring.SCORED_OK: 2}
+    assert "days after today" not in summary.format()
+    # a run date after tomorrow is warned of, as training warns of it: readers take its rows as the latest
+    monkeypatch.setattr(scoring, "_today", lambda: dt.date.fromisoformat(FULL_DATE) - dt.timedelta(days=3))
+    ahead = " ".join(scoring.run_scoring(spark, runs["config"], FULL_DATE).format().split())
+    assert f"the run date {FULL_DATE} is 3 days after today" in ahead
     # which training run's models it read: a rerun of that date tells from it whether they were its own
     scoring_run = mlflow.MlflowClient(summary.tracking_uri).get_run(summary.job_run_id)
     assert scoring_run.data.tags[tracking.MODELS_JOB_RUN_TAG] == runs["full"].job_run_id

@@ -160,8 +160,8 @@ def test_each_series_gets_the_holidays_of_the_country_its_key_column_names(fast_
     assert holidays_of["gb-sct"][1] - holidays_of["GB"][1] == {"New Year Holiday"}  # Scotland's 2 January
     assert holidays_of[""] == ("ok", {"Christmas Day", "New Year's Day", "Martin Luther King Jr. Day"})
     assert holidays_of["Atlantis"] == ("skipped", "no holidays known for country 'Atlantis' (key column country, "
-                                       "model.country_holidays_column): give a country code such as US, DE or GB, "
-                                       "or a country and region such as GB-ENG")
+                                       "model.country_holidays_column): it is not a known country; give a country "
+                                       "code such as US, DE or GB, or a country and region such as GB-ENG")
 
 
 def test_the_task_body_hands_cleaning_the_run_date_and_how_far_the_input_reaches(fast_config, dead_tracking):

@@ -253,7 +253,7 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
     if len(scored_only):
         lines += ["", f"No wins for {', '.join(scored_only)}: scored as the ensemble's part, not a candidate."]
     lines += ["", "![MASE distribution](mase_distribution.png)", "",
-              "## Interval coverage", "", "Per series: boxes from the 5th to the 95th percentile, means marked.", "",
+              "## Interval coverage", "", "Per series: boxes from the 25th to the 75th percentile, whiskers from the 5th to the 95th, means marked.", "",
               "![Interval coverage](coverage.png)", ""]
     for label, entries in plots.items():
         lines += [f"## {label.capitalize()} series (selected model)", ""]

@@ -45,6 +45,8 @@ def unknown(code: str) -> str | None:
     country, _, subdivision = code.partition("-")
     if country not in supported:
         return "is not a known country"
+    if subdivision and not supported[country]:
+        return f"names a region of {country}, which has none in the holidays package: give {country} alone"
     if subdivision and subdivision not in supported[country]:
         return f"names no subdivision of {country} the holidays package knows: one of {', '.join(supported[country])}"
     return None
@@ -52,13 +54,26 @@ def unknown(code: str) -> str | None:
 
 def canonical(code: str) -> str:
     """``code`` as the holidays package spells it: ``gb-eng`` is ``GB-ENG``; a subdivision
-    written in another case (``DE-augsburg``) takes the package's (``DE-Augsburg``)."""
+    written in another case (``DE-augsburg``) takes the package's (``DE-Augsburg``), one
+    of its other names the code it stands for (``MY-KUL`` is ``MY-14``)."""
     country, _, subdivision = code.strip().partition("-")
     country = country.upper()
     if not subdivision:
         return country
     spelled = {name.upper(): name for name in _supported().get(country, [])}
+    spelled.update({alias.upper(): name for alias, name in _aliases(country).items()})  # MY-KUL, MY-Johor: theirs
     return f"{country}-{spelled.get(subdivision.upper(), subdivision.upper())}"
+
+
+@functools.lru_cache(maxsize=256)
+def _aliases(country: str) -> dict[str, str]:
+    """The other names the holidays package takes for ``country``'s subdivisions (``KUL``
+    and ``Kuala Lumpur`` for Malaysia's ``14``), by the code it lists."""
+    import holidays
+
+    if country not in _supported():
+        return {}
+    return dict(getattr(holidays.country_holidays(country), "subdivisions_aliases", {}) or {})
 
 
 @functools.lru_cache(maxsize=1)  # asked for each series of a country column
@@ -116,3 +131,25 @@ def _period_holidays(code: str, frequency: str, ds_bytes: bytes) -> pd.DataFrame
     periods = seen.groupby("holiday")["ds"].nunique()
     kept = periods.index[(periods < dates.nunique()) & (moved | once.reindex(periods.index))]
     return frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
+
+
+def country_column_lines(series_by_value: dict, column: str, default: str | None) -> list[str]:
+    """What the summary says of a country key column (model.country_holidays_column),
+    given how many series hold each of its values: the codes the holidays package does
+    not know, whose series are skipped, and the series with a blank value, which get
+    ``default`` (model.country_holidays) without a word otherwise."""
+    lines = []
+    unknown_codes = {value: n for value, n in series_by_value.items()
+                     if value is not None and str(value).strip() and unknown(canonical(str(value)))}
+    if unknown_codes:
+        shown = ", ".join(f"{value!r} ({n} series: {unknown(canonical(str(value)))})"
+                          for value, n in sorted(unknown_codes.items(), key=lambda item: -item[1])[:5])
+        more = f" and {len(unknown_codes) - 5} other codes" if len(unknown_codes) > 5 else ""
+        lines.append(f"column {column} (model.country_holidays_column) holds codes the holidays package does not "
+                     f"know, whose series are skipped: {shown}{more}; give a country code such as US, or a country "
+                     "and region such as GB-ENG")
+    blank = sum(n for value, n in series_by_value.items() if value is not None and not str(value).strip())
+    if blank and default:
+        lines.append(f"{blank} series have a blank {column} (model.country_holidays_column) and got the holidays of "
+                     f"model.country_holidays, {default}: set it to null for none")
+    return lines

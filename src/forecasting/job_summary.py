@@ -122,7 +122,7 @@ class JobSummary:
             lines.append(f"  why series failed or were skipped: {self.reasons_in}")
             for status, kinds in sorted(self.reason_kinds.items(), key=lambda item: statuses.index(item[0])
                                         if item[0] in statuses else len(statuses)):
-                shown = "; ".join(f"{kind} {count}" for kind, count in kinds[:MAX_REASON_KINDS])
+                shown = "; ".join(f"{kind} ({count})" for kind, count in kinds[:MAX_REASON_KINDS])
                 more = f"; {len(kinds) - MAX_REASON_KINDS} other reasons" if len(kinds) > MAX_REASON_KINDS else ""
                 lines.append(f"    {status}: {shown}{more}")
         if self.untracked:

@@ -43,10 +43,11 @@ def with_series_holidays(config: JobConfig, keys: dict[str, Any]) -> tuple[JobCo
     if value is None or not str(value).strip():  # a null key's series is skipped anyway
         return config, None
     code = holiday_periods.canonical(str(value))
-    if holiday_periods.unknown(code):
+    problem = holiday_periods.unknown(code)
+    if problem:
         return config, (f"no holidays known for country {value!r} (key column {column}, "
-                        "model.country_holidays_column): give a country code such as US, DE or GB, or a "
-                        "country and region such as GB-ENG")
+                        f"model.country_holidays_column): it {problem}; give a country code such as US, DE or GB, "
+                        "or a country and region such as GB-ENG")
     return dataclasses.replace(config, model=dataclasses.replace(config.model, country_holidays=code)), None
 
 

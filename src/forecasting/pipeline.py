@@ -14,8 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, forecast_change, io, parent_run, python_worker, run_report, series_identity, spark_training, tables,
-    tracking, validation,
+    evaluation, forecast_change, holiday_periods, io, parent_run, python_worker, run_report, series_identity,
+    spark_training, tables, tracking, validation,
 )
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
@@ -131,6 +131,13 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
         summary.warn(ahead)
+    column = config.model.country_holidays_column
+    if column:  # a few distinct codes, the series of each counted on the executors
+        with job_description(spark, "check the country column's codes"):
+            series_keys = series_df.select(*config.input.key_columns).distinct()
+            counted = {row[0]: row[1] for row in series_keys.groupBy(column).count().collect()}
+        for line in holiday_periods.country_column_lines(counted, column, config.model.country_holidays):
+            summary.warn(line)
     drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
     if drifting:
         summary.warn(drifting)

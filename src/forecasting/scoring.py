@@ -10,6 +10,7 @@ the forecast forward.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import time
 import traceback
@@ -30,7 +31,7 @@ from forecasting.periods import same_frequency
 from forecasting.job_summary import JobSummary, agreeing, finishing, named_examples
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_date_cut import past_horizon_warning
-from forecasting.run_report import say_stale
+from forecasting.run_report import future_run_date_warning, say_stale
 from forecasting.run_date_cut import STALE_NOTE
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
@@ -259,6 +260,10 @@ def frequency_difference(config: JobConfig, params: dict[str, str]) -> str | Non
             f"{config.forecast.frequency}: train at that frequency for its forecasts")
 
 
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
 def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run_date: str | None = None) -> JobSummary:
     """Score every stored model of ``model_run_date`` as of ``run_date``."""
     started = time.monotonic()
@@ -304,6 +309,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
     say_input(summary, data_version, config)
+    ahead = future_run_date_warning(run_date, _today())  # scored rows are read as the latest too
+    if ahead:
+        summary.warn(ahead)
     in_the_past = past_horizon_warning(counts.latest, config.forecast, run_date, context.known_until)
     if in_the_past:
         summary.warn(in_the_past)
