@@ -152,3 +152,50 @@ def test_a_country_columns_unknown_codes_and_blank_values_are_said():
     assert blank == ("2 series have a blank region (model.country_holidays_column) and got the holidays of "
                      "model.country_holidays, US: set it to null for none")
     assert holiday_periods.country_column_lines({"DE": 4, "": 2}, "region", None) == []  # blank: no holidays, as asked
+
+
+@pytest.mark.parametrize("window", [{"Eid al-Fitr": [-5, 0]}, {}])
+def test_a_holiday_window_forecasts_the_rush_before_eid_which_the_day_alone_does_not(window):
+    days = pd.date_range("2023-01-01", "2027-02-14", freq="D")
+    eid = pd.to_datetime(dates_of(holiday_periods.period_holidays("ID", "D", pd.Series(days)), "Eid al-Fitr"))
+    rng = np.random.default_rng(3)
+    y = pd.Series(100 + rng.normal(0, 3, len(days)), index=days)
+    for day in eid[(eid >= days[5]) & (eid <= days[-1])]:  # five busy days before it, a quiet day on it
+        y[day - pd.Timedelta(days=5):day - pd.Timedelta(days=1)] *= 1.4
+        y[day] *= 0.5
+    config = load_config(None, [*FAST_OVERRIDES, "model.country_holidays=ID", "forecast.horizon=35",
+                                f"model.holiday_windows={window}".replace("'", '"')])
+    fitted = model.fit(pd.DataFrame({"ds": days, "y": y.to_numpy()}), config, {}, 0)
+    forecast = model.predict(fitted, 35, "D", 0).set_index("ds")["yhat"]
+    rush = forecast["2027-03-05":"2027-03-09"].mean() / forecast["2027-03-20":].mean()  # Eid al-Fitr: 10 March 2027
+    assert rush > 1.3 if window else rush < 1.1, rush
+    assert forecast[pd.Timestamp("2027-03-10")] < 0.7 * forecast["2027-03-20":].mean()  # the day itself either way
+
+
+def test_at_longer_periods_a_window_makes_every_period_it_touches_the_holidays():
+    months = pd.Series(pd.date_range("2018-01-01", "2025-12-01", freq="MS"))
+    alone = dates_of(holiday_periods.period_holidays("ID", "MS", months), "Eid al-Fitr")
+    ramadan = dates_of(holiday_periods.period_holidays("ID", "MS", months, {"Eid al-Fitr": [-30, 0]}), "Eid al-Fitr")
+    # Eid al-Fitr 2024 was on 10 April, the month of Ramadan before it from 11 March
+    assert "2024-03-01" not in alone and {"2024-03-01", "2024-04-01"} <= set(ramadan)
+
+
+def test_holiday_windows_are_checked_against_the_countrys_holidays_and_listed_by_the_cli(capsys):
+    from forecasting import __main__ as lookup_cli
+
+    with pytest.raises(ConfigError, match=r"'model.holiday_windows.Christmas' is no holiday of US \(did you mean "
+                                          r"'Christmas Day'\?\): python -m forecasting holidays US lists them"):
+        load_config(None, ["model.holiday_windows={Christmas: [-3, 0]}"])
+    with pytest.raises(ConfigError, match=r"is \[3, 0\]: \[days before, days after\] the holiday"):
+        load_config(None, ["model.holiday_windows={Christmas Day: [3, 0]}"])
+    with pytest.raises(ConfigError, match="is set, but no holidays are modelled"):
+        load_config(None, ["model.holiday_windows={Christmas Day: [-3, 0]}", "model.country_holidays=null"])
+    assert load_config(None, ["model.country_holidays=ID", "model.holiday_windows={Eid al-Fitr: [-5, 1]}"])
+    # with a country column, the run names a window no country of the column has
+    [line] = holiday_periods.country_column_lines({"ID": 3, "MY": 2}, "region", None, {"Eid al-Fitr": [-5, 0],
+                                                                                     "Eid al Fitr": [-5, 0]})
+    assert line.startswith("model.holiday_windows names holidays of none of the countries in region: 'Eid al Fitr'")
+    assert lookup_cli.main(["holidays", "gb-eng", "--year", "2027"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "2027-03-29  Easter Monday" in listed and "2027-08-30  Late Summer Bank Holiday" in listed
+    assert lookup_cli.main(["holidays", "GB-XX"]) == 2

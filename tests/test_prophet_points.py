@@ -59,6 +59,13 @@ CASES = [
      ["model.country_holidays=US"]),
     ("daily, GB holidays", daily_series(400, seed=15, start="2023-06-01"), {}, ["model.country_holidays=GB"]),
     ("daily, a region's holidays", daily_series(400, seed=20, start="2023-06-01"), {}, ["model.country_holidays=GB-ENG"]),
+    # days before and after a holiday with effects of their own (Prophet's windows); at weeks, the weeks they touch
+    ("daily, holiday windows", daily_series(500, seed=21, start="2023-01-01"), {"seasonality_mode": "multiplicative"},
+     ["model.country_holidays=US", "model.holiday_windows={Christmas Day: [-3, 1], Thanksgiving Day: [0, 1]}"]),
+    ("hourly, a holiday window", hourly_series(24 * 21).assign(ds=lambda f: f["ds"] + pd.Timedelta(days=290)), {},
+     ["model.country_holidays=US", "model.holiday_windows={Christmas Day: [-2, 1]}"]),
+    ("weekly, a month before Eid", periodic_series("W-MON", 160, "2021-01-04", seed=22), {},
+     ["model.country_holidays=ID", "forecast.frequency=W-MON", "model.holiday_windows={Eid al-Fitr: [-30, 0]}"]),
     # periods longer than a day: each holiday in the period that holds it (holiday_periods)
     ("weekly, US holidays by week", periodic_series("W-MON", 160, "2021-01-04", seed=16), {"holidays_prior_scale": 5.0},
      ["model.country_holidays=US", "forecast.frequency=W-MON", "model.yearly_seasonality=auto"]),

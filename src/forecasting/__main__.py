@@ -6,6 +6,7 @@
     python -m forecasting series --config conf/airports.yaml airport=JFK measure=total
     python -m forecasting series --steps 24 site=NYC queue=billing   # the forecast's first 24 steps
     python -m forecasting output --config conf/airports.yaml  # where that config's tables go
+    python -m forecasting holidays GB-ENG --year 2027          # a country's holidays, as models name them
 
 --config and --set find the tables and the tracking URI as they do for the jobs:
 run it in the folder the job ran in, or pass the job's configuration.
@@ -15,11 +16,12 @@ Exit codes: 0 answered, 1 not found, 2 configuration error or wrong arguments,
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import sys
 
-from forecasting import cli, lookup, tables, tracking
+from forecasting import cli, holiday_periods, lookup, tables, tracking
 from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger("forecasting")
@@ -50,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
                         help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
     series.add_argument("--steps", type=_positive, help="show the forecast's first N steps only (default: all)")
     commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")
+    listed = commands.add_parser("holidays", parents=[common],
+                                 help="a country's or region's holidays in a year, named as model.holiday_windows takes them")
+    listed.add_argument("code", help="a country (DE) or a country and region (GB-ENG)")
+    listed.add_argument("--year", type=int, default=dt.date.today().year, help="default: this year")
     return main_parser
 
 
@@ -71,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     config = cli.load_or_exit(args)
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
         print_answer(redact_url_password(tables.output_root(config)))
+        return cli.EXIT_OK
+    if args.command == "holidays":
+        code = holiday_periods.canonical(args.code)
+        problem = holiday_periods.unknown(code)
+        if problem:
+            logger.error("%s %s", args.code, problem)
+            return cli.EXIT_CONFIG
+        print_answer(holiday_periods.year_listing(code, args.year))
         return cli.EXIT_OK
     try:
         tracking.prepare_server(config)

@@ -144,6 +144,9 @@ def _check_forecast(config: JobConfig) -> None:
              f"is {stale_after}: a number of periods, 1 or more (null: forecast every series wherever its data stop)")
 
 
+MAX_WINDOW_DAYS = 60  # a holiday's window: a month of Ramadan before Eid, not a season
+
+
 def _check_model(config: JobConfig) -> None:
     md = config.model
     for name in MODEL_SETTINGS:
@@ -156,6 +159,21 @@ def _check_model(config: JobConfig) -> None:
         problem, spelled = unknown(md.country_holidays), canonical(md.country_holidays)
         hint = f" (did you mean {spelled!r}?)" if spelled != md.country_holidays and not unknown(spelled) else ""
         _require(problem is None, "model.country_holidays", f"{problem}{hint}")
+    if md.holiday_windows and md.country_holidays_column is None:  # with a column, the run checks its codes' names
+        from forecasting.holiday_periods import holiday_names, unmatched_windows
+
+        code = md.country_holidays
+        _require(code is not None, "model.holiday_windows", "is set, but no holidays are modelled "
+                 "(model.country_holidays and model.country_holidays_column are null)")
+        missing = unmatched_windows(md.holiday_windows, [code])
+        close = difflib.get_close_matches(missing[0], sorted(holiday_names(code)), n=1) if missing else []
+        _require(not missing, f"model.holiday_windows.{missing[0] if missing else ''}",
+                 f"is no holiday of {code}{f' (did you mean {close[0]!r}?)' if close else ''}: "
+                 f"python -m forecasting holidays {code} lists them")
+    for name, span in md.holiday_windows.items():
+        _require(len(span) == 2 and span[0] <= 0 <= span[1] and span[1] - span[0] <= MAX_WINDOW_DAYS,
+                 f"model.holiday_windows.{name}", f"is {span}: [days before, days after] the holiday, such as [-5, 2] "
+                 f"(the first 0 or less, the second 0 or more, {MAX_WINDOW_DAYS} days in all at most)")
     column = md.country_holidays_column
     if column is not None:  # a key's value is the same on every row of a series; another column could differ
         keys = list(config.input.key_columns)

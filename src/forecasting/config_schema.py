@@ -119,6 +119,8 @@ class ModelConfig:
     country_holidays: str | None
     # a key column naming each series' country, whose holidays it gets (country_holidays where null)
     country_holidays_column: str | None
+    # days before and after a named holiday that are its too: {"Eid al-Fitr": [-5, 2]}
+    holiday_windows: dict[str, list[int]]
     uncertainty_samples: int
     optimizer: str
 

@@ -83,10 +83,16 @@ def _supported() -> dict[str, list[str]]:
     return holidays.list_supported_countries()
 
 
-def period_holidays(code: str, frequency: str, ds) -> pd.DataFrame:
+def period_holidays(code: str, frequency: str, ds, windows: dict[str, list[int]] | None = None) -> pd.DataFrame:
     """Prophet's ``holidays`` frame (``holiday``, ``ds``) of ``code`` (``canonical``) for a
     series of ``frequency`` whose history is dated ``ds`` (on its grid), from the year
-    before the history's first to ``YEARS_AHEAD`` after its last.
+    before the history's first to ``YEARS_AHEAD`` after its last. ``windows``
+    (model.holiday_windows): days before and after a named holiday that are its too.
+
+    - At days and hours a window gives each day of it an effect of its own (Prophet's
+      ``lower_window`` and ``upper_window``: the rush before Eid is not its dip); at longer
+      periods each period the window touches is the holiday's (a month of Ramadan before
+      Eid al-Fitr, written as Eid's window of 30 days before).
 
     - Only holidays that fall in a period of the history are kept: one first seen after
       it would have no effect learnt (as Prophet keeps a country's holidays of the
@@ -104,11 +110,12 @@ def period_holidays(code: str, frequency: str, ds) -> pd.DataFrame:
     dates = pd.Series(pd.to_datetime(np.asarray(ds))).sort_values(ignore_index=True)
     if dates.empty:  # nothing to fit: Prophet says so
         return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})
-    return _period_holidays(code, frequency, dates.to_numpy().tobytes()).copy()
+    spans = tuple(sorted((name, int(before), int(after)) for name, (before, after) in (windows or {}).items()))
+    return _period_holidays(code, frequency, dates.to_numpy().tobytes(), spans).copy()
 
 
 @functools.lru_cache(maxsize=64)  # the final fit's history is the tuning's too; folds come back per candidate
-def _period_holidays(code: str, frequency: str, ds_bytes: bytes) -> pd.DataFrame:
+def _period_holidays(code: str, frequency: str, ds_bytes: bytes, spans: tuple = ()) -> pd.DataFrame:
     from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups)
 
     dates = pd.Series(np.frombuffer(ds_bytes, dtype="datetime64[ns]"))
@@ -117,11 +124,20 @@ def _period_holidays(code: str, frequency: str, ds_bytes: bytes) -> pd.DataFrame
     years = range(first.year - 1, last.year + YEARS_AHEAD + 1)
     frame = forecaster.make_holidays_df(year_list=list(years), country=country, province=subdivision or None)
     frame = frame[["holiday", "ds"]].assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True))
+    window = {name: (before, after) for name, before, after in spans}
     if not longer_than_a_day(frequency):
         frame = frame.drop_duplicates(ignore_index=True)
         kept = frame.loc[frame["ds"].isin(dates.dt.normalize()), "holiday"].unique()
-        return frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
+        frame = frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
+        if window:  # Prophet's columns, on every row (a frame without them stays as Prophet's own country holidays)
+            frame = frame.assign(lower_window=frame["holiday"].map(lambda name: window.get(name, (0, 0))[0]),
+                                 upper_window=frame["holiday"].map(lambda name: window.get(name, (0, 0))[1]))
+        return frame
     frame = frame[~frame["holiday"].str.contains(OBSERVED, regex=False)]
+    if window:  # each day of a holiday's window, placed in its period below
+        offsets = frame["holiday"].map(lambda name: list(range(window.get(name, (0, 0))[0], window.get(name, (0, 0))[1] + 1)))
+        frame = frame.assign(offset=offsets).explode("offset")
+        frame = frame.assign(ds=frame["ds"] + pd.to_timedelta(frame["offset"].astype(int), unit="D"))[["holiday", "ds"]]
     frame = frame.assign(ds=align_to_grid(pd.to_datetime(frame["ds"]), frequency, origin=first))
     frame = frame.drop_duplicates(ignore_index=True)
     once = frame["holiday"].value_counts() == 1
@@ -133,7 +149,58 @@ def _period_holidays(code: str, frequency: str, ds_bytes: bytes) -> pd.DataFrame
     return frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
 
 
-def country_column_lines(series_by_value: dict, column: str, default: str | None) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def holiday_names(code: str) -> frozenset[str]:
+    """The names of ``code``'s holidays (``canonical``), as the frames give them, over the
+    years a run may model (1995 to 2045, as Prophet lists them)."""
+    from prophet import forecaster
+
+    country, _, subdivision = code.partition("-")
+    frame = forecaster.make_holidays_df(year_list=list(range(1995, 2046)), country=country, province=subdivision or None)
+    return frozenset(frame["holiday"].str.replace(ESTIMATED, "", regex=True))
+
+
+def year_listing(code: str, year: int) -> str:
+    """``code``'s holidays in ``year``, a line each: the date and the name a model gives it."""
+    from prophet import forecaster
+
+    country, _, subdivision = code.partition("-")
+    frame = forecaster.make_holidays_df(year_list=[year], country=country, province=subdivision or None)
+    frame = frame.assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True)).sort_values(["ds", "holiday"])
+    return "\n".join(f"{day:%Y-%m-%d}  {name}" for day, name in zip(frame["ds"], frame["holiday"])) or f"none in {year}"
+
+
+def unmatched_windows(windows: dict, codes: list[str]) -> list[str]:
+    """The names of model.holiday_windows that are no holiday of any of ``codes``: a
+    window a typo left without its holiday does nothing."""
+    known = set().union(*(holiday_names(code) for code in codes if not unknown(code))) if codes else set()
+    return [name for name in windows if name not in known]
+
+
+def feature_days(holidays: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns Prophet's make_holiday_features makes of ``holidays`` (``holiday``,
+    ``ds``, optionally ``lower_window`` and ``upper_window``), in its sorted order: for each
+    holiday and each day of its window, ``{name}_delim_{+|-}{days}``, and the days (as
+    datetime64[D]) on which it is 1. A row without a date (a prediction's name the
+    frame lacks) or without a window (NaN) gives its name's ``+0`` column and no day."""
+    names = holidays["holiday"].to_numpy()
+    on = pd.to_datetime(holidays["ds"]).to_numpy("datetime64[D]")
+    lower = pd.to_numeric(holidays.get("lower_window", 0), errors="coerce")
+    upper = pd.to_numeric(holidays.get("upper_window", 0), errors="coerce")
+    lower, upper = (np.broadcast_to(np.asarray(bound, dtype=float), len(holidays)) for bound in (lower, upper))
+    unwindowed = np.isnan(lower) | np.isnan(upper)  # Prophet: int(nan) fails, and it takes 0 and 0
+    lower, upper = np.where(unwindowed, 0, lower).astype(int), np.where(unwindowed, 0, upper).astype(int)
+    days: dict[str, list] = {}
+    for name, day, first, last in zip(names, on, lower, upper):
+        for offset in range(first, last + 1):
+            marked = days.setdefault(f"{name}_delim_{'+' if offset >= 0 else '-'}{abs(offset)}", [])
+            if not np.isnat(day):
+                marked.append(day + np.timedelta64(offset, "D"))
+    return {key: np.array(days[key], dtype="datetime64[D]") for key in sorted(days)}
+
+
+def country_column_lines(series_by_value: dict, column: str, default: str | None,
+                         windows: dict | None = None) -> list[str]:
     """What the summary says of a country key column (model.country_holidays_column),
     given how many series hold each of its values: the codes the holidays package does
     not know, whose series are skipped, and the series with a blank value, which get
@@ -148,6 +215,12 @@ def country_column_lines(series_by_value: dict, column: str, default: str | None
         lines.append(f"column {column} (model.country_holidays_column) holds codes the holidays package does not "
                      f"know, whose series are skipped: {shown}{more}; give a country code such as US, or a country "
                      "and region such as GB-ENG")
+    codes = [canonical(str(value)) for value in series_by_value if value is not None and str(value).strip()]
+    unmatched = unmatched_windows(windows or {}, codes + ([default] if default else []))
+    if unmatched:
+        lines.append(f"model.holiday_windows names holidays of none of the countries in {column}: "
+                     f"{', '.join(map(repr, unmatched))} (names as the holidays package gives them, such as "
+                     "'Eid al-Fitr': python -m forecasting holidays <code> lists them)")
     blank = sum(n for value, n in series_by_value.items() if value is not None and not str(value).strip())
     if blank and default:
         lines.append(f"{blank} series have a blank {column} (model.country_holidays_column) and got the holidays of "

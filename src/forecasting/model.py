@@ -60,7 +60,8 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     if settings.country_holidays:
         if ds is None:
             raise ValueError("the history's dates are needed to place its holidays on its periods")
-        holidays = holiday_periods.period_holidays(settings.country_holidays, config.forecast.frequency, ds)
+        holidays = holiday_periods.period_holidays(settings.country_holidays, config.forecast.frequency, ds,
+                                                   settings.holiday_windows)
     model = _prophet()(
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
@@ -78,7 +79,8 @@ def has_holidays(config: JobConfig, history: pd.DataFrame) -> bool:
     if not config.model.country_holidays:
         return False
     ds = history.loc[history["y"].notna(), "ds"]
-    return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency, ds).empty
+    return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency, ds,
+                                               config.model.holiday_windows).empty
 
 
 _PROPHET = None

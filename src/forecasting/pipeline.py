@@ -136,7 +136,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         with job_description(spark, "check the country column's codes"):
             series_keys = series_df.select(*config.input.key_columns).distinct()
             counted = {row[0]: row[1] for row in series_keys.groupBy(column).count().collect()}
-        for line in holiday_periods.country_column_lines(counted, column, config.model.country_holidays):
+        for line in holiday_periods.country_column_lines(counted, column, config.model.country_holidays,
+                                                         config.model.holiday_windows):
             summary.warn(line)
     drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
     if drifting:

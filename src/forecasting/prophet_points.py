@@ -81,10 +81,10 @@ class FoldArrays:
             self.features[key] = (np.asfortranarray(fourier_features(self.ds, periods)), fourier_features(self.future, periods))
         return self.features[key]
 
-    def holidays(self, country: str, frequency: str) -> tuple[np.ndarray, np.ndarray]:
-        key = (country, frequency)
+    def holidays(self, country: str, frequency: str, windows: dict[str, list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        key = (country, frequency, tuple(sorted((name, *span) for name, span in windows.items())))
         if key not in self.holiday_features:
-            self.holiday_features[key] = holiday_features(self.ds, self.future, country, frequency)
+            self.holiday_features[key] = holiday_features(self.ds, self.future, country, frequency, windows)
         return self.holiday_features[key]
 
 
@@ -124,7 +124,8 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     prior_scales = [float(settings["seasonality_prior_scale"])] * features.shape[1]
     in_mode = np.ones(features.shape[1])
     if config.model.country_holidays:  # after the seasonalities, in their mode (Prophet's holidays_mode default)
-        holidays, future_holidays = arrays.holidays(config.model.country_holidays, config.forecast.frequency)
+        holidays, future_holidays = arrays.holidays(config.model.country_holidays, config.forecast.frequency,
+                                                    config.model.holiday_windows)
         features = np.asfortranarray(np.hstack([features, holidays]))
         future_features = np.hstack([future_features, future_holidays])
         prior_scales += [float(settings["holidays_prior_scale"])] * holidays.shape[1]
@@ -209,16 +210,16 @@ def fourier_features(dates: np.ndarray, periods: list[tuple[float, int]]) -> np.
     return np.column_stack(columns) if columns else np.zeros((len(dates), 0))
 
 
-def holiday_features(ds: np.ndarray, future: np.ndarray, code: str, frequency: str) -> tuple[np.ndarray, np.ndarray]:
+def holiday_features(ds: np.ndarray, future: np.ndarray, code: str, frequency: str,
+                     windows: dict[str, list[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Prophet's features of a country's holidays (Prophet.make_holiday_features) at the
     history's dates ``ds`` and the ``future`` ones, as ``model.build_model`` gives them
-    (holiday_periods' frame): one column per holiday, in the order of Prophet's column
-    names, 1 on each row whose day is one of its dates."""
-    frame = holiday_periods.period_holidays(code, frequency, ds)
-    names = sorted(set(frame["holiday"]), key=lambda name: f"{name}_delim_+0")  # Prophet's column order
-    on_day = {name: group["ds"].to_numpy("datetime64[D]") for name, group in frame.groupby("holiday")}
-    return tuple(np.column_stack([np.isin(dates.astype("datetime64[D]"), on_day[name]).astype(float) for name in names])
-                 if names else np.zeros((len(dates), 0)) for dates in (ds, future))
+    (holiday_periods' frame): one column per holiday and day of its window, in the order
+    of Prophet's column names, 1 on each row whose day it marks."""
+    columns = holiday_periods.feature_days(holiday_periods.period_holidays(code, frequency, ds, windows))
+    return tuple(np.column_stack([np.isin(dates.astype("datetime64[D]"), marked).astype(float)
+                                  for marked in columns.values()])
+                 if columns else np.zeros((len(dates), 0)) for dates in (ds, future))
 
 
 def _changepoints(ds: np.ndarray, start, t_scale, changepoint_range: float, wanted: int) -> np.ndarray:

@@ -56,10 +56,11 @@ def with_cached_components(prophet_class: type) -> type:
             return component_cols.copy(), modes
 
         def make_holiday_features(self, dates, holidays):
-            """Prophet's own, from arrays where the holidays have no windows or prior scales
-            of their own (a country's, holiday_periods'): a weekly model's ten years of
-            holidays ahead took Prophet's loop 18 ms a fit and as long a prediction."""
-            if holidays.empty or not set(holidays.columns) <= {"holiday", "ds"} or self.holidays_prior_scale <= 0:
+            """Prophet's own, from arrays where the holidays have no prior scales of their
+            own (a country's, holiday_periods'): a weekly model's ten years of holidays
+            ahead took Prophet's loop 18 ms a fit and as long a prediction."""
+            if (holidays.empty or not set(holidays.columns) <= {"holiday", "ds", "lower_window", "upper_window"}
+                    or self.holidays_prior_scale <= 0):
                 return super().make_holiday_features(dates, holidays)
             return holiday_features(self, dates, holidays)
 
@@ -68,18 +69,18 @@ def with_cached_components(prophet_class: type) -> type:
 
 def holiday_features(model, dates: pd.Series, holidays: pd.DataFrame) -> tuple[pd.DataFrame, list, list]:
     """What Prophet.make_holiday_features(dates, holidays) gives for holidays without
-    windows or prior scales: a column a holiday, ``{name}_delim_+0`` in sorted order, 1
-    on each row whose day is one of its dates (every hour of that day), its names in
-    the order they first come, and the fit's names kept on the model as Prophet keeps them."""
+    prior scales of their own: a column for each holiday and day of its window, in
+    Prophet's sorted order, 1 on each row whose day it marks (every hour of that day;
+    holiday_periods.feature_days), its names in the order they first come, and the fit's
+    names kept on the model as Prophet keeps them."""
+    from forecasting.holiday_periods import feature_days
+
     days = dates.dt.normalize().to_numpy("datetime64[D]")
-    on = pd.to_datetime(holidays["ds"]).to_numpy("datetime64[D]")  # NaT for a name the prediction lacks: no day
+    features = pd.DataFrame({key: np.isin(days, marked).astype(float) for key, marked in feature_days(holidays).items()})
     names = list(pd.unique(holidays["holiday"]))
-    of_name = holidays["holiday"].to_numpy()
-    columns = {f"{name}_delim_+0": np.isin(days, on[of_name == name]).astype(float) for name in names}
-    features = pd.DataFrame({column: columns[column] for column in sorted(columns)})
     if model.train_holiday_names is None:
         model.train_holiday_names = pd.Series(names)
-    return features, [float(model.holidays_prior_scale)] * len(columns), names
+    return features, [float(model.holidays_prior_scale)] * features.shape[1], names
 
 
 def skip_cache_check_for_datetimes() -> None:
