@@ -103,6 +103,9 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
                                        "mase")
     assert tie == (True, "the selection's MASE on the held-out horizon, 0.900, matched the best candidate alone, "
                          "prophet (0.900), and beat the others")
+    last_bit = evaluation.selection_verdict(summary({"selection": 0.9, "prophet": 0.9 + 1e-16, "naive": 1.1}),
+                                            ["prophet", "naive"], "mase")  # the same mean, summed in another order
+    assert last_bit == tie
     assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
     assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
 

@@ -50,6 +50,13 @@ def test_holidays_in_the_same_period_every_year_are_left_to_the_yearly_cycle():
     assert {"Good Friday", "Spring Bank Holiday", "State Funeral of Queen Elizabeth II"} <= kept
     assert not kept & {"Christmas Day", "Boxing Day", "New Year's Day"}
     assert holiday_periods.period_holidays("US", "MS", months).empty  # no US holiday changes month
+    # nor at months dated by their first business day or by their end (February's the 28th or 29th)
+    for frequency in ("BMS", "ME", "BME", "BQS"):
+        grid = pd.Series(pd.date_range("2015-01-01", "2025-12-31", freq=frequency))
+        assert holiday_periods.period_holidays("US", frequency, grid).empty, frequency
+    # the dates given in another unit than nanoseconds: the same frame
+    pd.testing.assert_frame_equal(holiday_periods.period_holidays("GB", "MS", months.to_numpy().astype("datetime64[s]")),
+                                  holiday_periods.period_holidays("GB", "MS", months))
     weeks = pd.Series(pd.date_range("2015-01-05", "2025-12-29", freq="W-MON"))
     assert "Christmas Day" in set(holiday_periods.period_holidays("US", "W-MON", weeks)["holiday"])  # it changes week
 
@@ -126,6 +133,7 @@ def test_a_region_adds_its_own_holidays_and_a_code_is_checked_and_spelled_as_the
     assert holiday_periods.canonical(" gb-eng") == "GB-ENG" and holiday_periods.canonical("de-augsburg") == "DE-Augsburg"
     assert holiday_periods.unknown("GB-ENG") is None and holiday_periods.unknown("XX") == "is not a known country"
     assert holiday_periods.canonical("my-kul") == "MY-14" and holiday_periods.unknown("MY-14") is None  # Kuala Lumpur
+    assert holiday_periods.unknown("US-") == "names no region after US-"
     assert holiday_periods.unknown("ID-JK") == "names a region of ID, which has none in the holidays package: give ID alone"
     with pytest.raises(ConfigError, match=r"'model.country_holidays' names no subdivision of GB the holidays package "
                                           r"knows: one of ENG, NIR, SCT, WLS"):

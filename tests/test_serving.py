@@ -547,3 +547,5 @@ def test_as_of_is_read_as_a_run_date_the_periods_not_over_by_then_forecast(fast_
     assert first_forecast("h", hours, "2026-12-05 18:30") == pd.Timestamp("2026-12-05 18:00")  # the hour still open
     assert first_forecast("h", hours, "2026-12-05") == pd.Timestamp("2026-12-06")  # a date: known to its end
     assert first_forecast("7D", series_of("7D", "2026-01-01", 30), "2026-12-05") == pd.Timestamp("2026-12-03")
+    # a date on the history's last day, at hours: known to its end, so after the history, not before it
+    assert first_forecast("h", hours, "2026-12-02") == pd.Timestamp("2026-12-03")

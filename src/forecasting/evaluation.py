@@ -8,6 +8,7 @@ metrics on the parent run and a markdown report with plots.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from pathlib import Path
 
@@ -42,13 +43,16 @@ def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str)
     if SELECTION not in mase or len(rivals) < 2:  # one candidate is the selection itself
         return None
     chosen, best = mase[SELECTION], rivals.idxmin()
-    if chosen < rivals[best]:
+    tie = math.isclose(chosen, rivals[best], rel_tol=1e-9)  # means summed in another order differ in the last bit
+    if chosen < rivals[best] and not tie:
         return True, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, beat every candidate alone "
                       f"(the best, {best}: {rivals[best]:.3f})")
-    if chosen == rivals[best]:  # it chose that candidate for every series, or as well as it
+    if tie:  # it chose that candidate for every series, or as well as it
         line = (f"the selection's MASE on the held-out horizon, {chosen:.3f}, matched the best candidate alone, "
                 f"{best} ({rivals[best]:.3f})")
-        return True, line + (", and beat the others" if (rivals.drop(best) > chosen).all() else "")
+        others = rivals.drop(best)
+        beaten = ((others > chosen) & ~others.apply(lambda value: math.isclose(value, chosen, rel_tol=1e-9))).all()
+        return True, line + (", and beat the others" if beaten else "")
     better = ", ".join(f"{name} {value:.3f}" for name, value in rivals[rivals < chosen].sort_values().items())
     by_mase = "" if metric == "mase" else "selection.metric mase, "
     return False, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, is worse than a candidate alone "

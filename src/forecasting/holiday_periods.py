@@ -38,13 +38,23 @@ def longer_than_a_day(frequency: str) -> bool:
     return not (isinstance(offset, pd.offsets.Tick) and pd.Timedelta(offset) <= pd.Timedelta(days=1))
 
 
+def _calendar_periods(frequency: str) -> bool:
+    """Whether ``frequency``'s periods are months or parts of the calendar year (MS, ME,
+    BMS, SMS, QS, QE-NOV, YS), a dozen or two a year, each of which the yearly cycle
+    can shape as it likes; not weeks nor fixed steps of days."""
+    offset = frequency_offset(frequency)
+    return not isinstance(offset, (pd.offsets.Tick, pd.offsets.Week)) and longer_than_a_day(frequency)
+
+
 def unknown(code: str) -> str | None:
     """Why ``code`` names no holidays the holidays package knows (None where it does):
     a country (``DE``) or a country and one of its subdivisions (``DE-BY``), in capitals."""
     supported = _supported()
-    country, _, subdivision = code.partition("-")
+    country, dash, subdivision = code.partition("-")
     if country not in supported:
         return "is not a known country"
+    if dash and not subdivision:
+        return f"names no region after {country}-"
     if subdivision and not supported[country]:
         return f"names a region of {country}, which has none in the holidays package: give {country} alone"
     if subdivision and subdivision not in supported[country]:
@@ -111,7 +121,8 @@ def period_holidays(code: str, frequency: str, ds, windows: dict[str, list[int]]
     if dates.empty:  # nothing to fit: Prophet says so
         return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})
     spans = tuple(sorted((name, int(before), int(after)) for name, (before, after) in (windows or {}).items()))
-    return _period_holidays(code, frequency, dates.to_numpy().tobytes(), spans).copy()
+    ns = dates.to_numpy().astype("datetime64[ns]")  # as _period_holidays reads them back, whatever the unit given
+    return _period_holidays(code, frequency, ns.tobytes(), spans).copy()
 
 
 @functools.lru_cache(maxsize=64)  # the final fit's history is the tuning's too; folds come back per candidate
@@ -142,10 +153,14 @@ def _period_holidays(code: str, frequency: str, ds_bytes: bytes, spans: tuple = 
     frame = frame.drop_duplicates(ignore_index=True)
     once = frame["holiday"].value_counts() == 1
     seen = frame[frame["ds"].isin(dates)]
-    place_in_year = seen["ds"].dt.month * 100 + seen["ds"].dt.day
-    moved = place_in_year.groupby(seen["holiday"]).nunique() > 1  # in the history: else its effect is the cycle's
     periods = seen.groupby("holiday")["ds"].nunique()
-    kept = periods.index[(periods < dates.nunique()) & (moved | once.reindex(periods.index))]
+    kept = periods.index[periods < dates.nunique()]
+    if _calendar_periods(frequency):  # months, quarters, years: else a week's spike is no cycle's shape
+        # the period's place in its year: its month and third of the month (a business month's first
+        # day, or February's end, moves by a day or two; a semi-month's halves differ)
+        place = seen["ds"].dt.month * 3 + np.minimum(seen["ds"].dt.day // 10, 2)
+        moved = place.groupby(seen["holiday"]).nunique() > 1  # in the history: else its effect is the cycle's
+        kept = kept[(moved | once).reindex(kept).to_numpy()]
     return frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
 
 

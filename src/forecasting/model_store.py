@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting import baselines, model
 from forecasting.closed_times import without_closed
-from forecasting.periods import label_of, last_over
+from forecasting.periods import known_by, label_of, last_over
 
 PROPHET = "prophet"
 # The mean of tuned Prophet and seasonal naive: combinations of unlike models
@@ -142,12 +142,13 @@ def _stored_history(stored: dict) -> pd.DataFrame:
 def _start(last: pd.Timestamp | None, history_end: pd.Timestamp, frequency: str, as_of: bool) -> pd.Timestamp:
     if last is None:
         return history_end
-    period = label_of(pd.Timestamp(last), frequency, origin=history_end)
-    if as_of and period < history_end:
+    if not as_of:
+        return max(label_of(pd.Timestamp(last), frequency, origin=history_end), history_end)
+    # as a run date: a date is known until its end (so a date-only as_of on the history's last day is no
+    # earlier than its hours), a time of day until that moment
+    if label_of(known_by(last) - pd.Timedelta(1, "ns"), frequency, origin=history_end) < history_end:
         raise BeforeHistoryEnd(pd.Timestamp(last), history_end)
-    if as_of:
-        period = last_over(pd.Timestamp(last), frequency, origin=history_end)
-    return max(period, history_end)
+    return max(last_over(pd.Timestamp(last), frequency, origin=history_end), history_end)
 
 
 def mean_forecast(*forecasts: pd.DataFrame) -> pd.DataFrame:

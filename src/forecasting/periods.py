@@ -144,13 +144,18 @@ def label_of(time: pd.Timestamp, frequency, origin: pd.Timestamp) -> pd.Timestam
     return pd.Timestamp(origin.value + (time.value - origin.value) // step.value * step.value)
 
 
+def known_by(time: pd.Timestamp) -> pd.Timestamp:
+    """What ``time`` knows, read as a run date is: a date (midnight) until its end, a time
+    of day until that moment."""
+    time = pd.Timestamp(time)
+    return end_of_day(time) if time == time.normalize() else time
+
+
 def last_over(time: pd.Timestamp, frequency: str, origin: pd.Timestamp) -> pd.Timestamp:
     """The label of the last period of ``frequency`` over by ``time`` read as a run date
-    is (a date: known until its end; a time of day: until that moment): a Monday's
-    week ending Sunday is still open, and so is the hour 18:00 at 18:30. ``origin``: a
-    time on the grid, as ``label_of`` takes it."""
-    time = pd.Timestamp(time)
-    cut = end_of_day(time) if time == time.normalize() else time
+    is (``known_by``): a Monday's week ending Sunday is still open, and so is the hour
+    18:00 at 18:30. ``origin``: a time on the grid, as ``label_of`` takes it."""
+    cut = known_by(time)
     label = label_of(cut - pd.Timedelta(1, "ns"), frequency, origin)  # the period holding the cut's last instant
     return label if not open_on(label, frequency, cut) else label - frequency_offset(frequency)
 
