@@ -107,6 +107,11 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
                                             ["prophet", "naive"], "mase")  # the same mean, summed in another order
     assert last_bit == tie
     assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
+    # intervals that held far fewer held-out values than their width are warned of
+    covered = pd.DataFrame({"candidate": ["selection", "prophet"], "coverage": [0.36, 0.9]})
+    assert evaluation.coverage_warning(covered, 0.8).startswith(
+        "the selection's intervals held 36% of the held-out values, against a nominal 80%")
+    assert evaluation.coverage_warning(covered.assign(coverage=[0.7, 0.9]), 0.8) is None  # within 15 points
     assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
 
 

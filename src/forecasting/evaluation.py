@@ -60,6 +60,21 @@ def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str)
                    f"Worth a try: {by_mase}more cross_validation.folds, or selection.candidates [{best}] alone")
 
 
+COVERAGE_SHORTFALL = 0.15  # held-out coverage this far under the nominal width is worth a warning
+
+
+def coverage_warning(summary: pd.DataFrame, interval_width: float) -> str | None:
+    """What to say where the selection's intervals held far fewer of the held-out values
+    than their nominal width (``summary_by_candidate``'s rows): a model to distrust there,
+    or a held-out stretch unlike the history (a holiday no fold saw)."""
+    coverage = summary.set_index("candidate")["coverage"].dropna()
+    if SELECTION not in coverage or coverage[SELECTION] >= interval_width - COVERAGE_SHORTFALL:
+        return None
+    return (f"the selection's intervals held {coverage[SELECTION]:.0%} of the held-out values, against a nominal "
+            f"{interval_width:.0%}: the held-out periods were unlike what the folds scored (a holiday or a break none "
+            "of them held?); the report's coverage section shows which series")
+
+
 def evaluation_table(staged: DataFrame, key_columns: list[str], run_date: str, job_run_id: str) -> DataFrame:
     """One row per evaluated series and candidate; ``selected`` marks what the job
     forecast: the winner, or for a skipped or failed series its fallback."""

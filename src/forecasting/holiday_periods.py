@@ -99,24 +99,23 @@ def period_holidays(code: str, frequency: str, ds, windows: dict[str, list[int]]
     before the history's first to ``YEARS_AHEAD`` after its last. ``windows``
     (model.holiday_windows): days before and after a named holiday that are its too.
 
-    - At days and hours a window gives each day of it an effect of its own (Prophet's
-      ``lower_window`` and ``upper_window``: the rush before Eid is not its dip); at longer
-      periods each period the window touches is the holiday's (a month of Ramadan before
-      Eid al-Fitr, written as Eid's window of 30 days before).
-
     - Only holidays that fall in a period of the history are kept: one first seen after
       it would have no effect learnt (as Prophet keeps a country's holidays of the
       history's years only).
-    - At periods longer than a day, each holiday is at the date of its period, placed by
+    - At days and hours the dates stay as they are, and a window gives each of its days
+      an effect of its own (Prophet's ``lower_window`` and ``upper_window``: the rush
+      before Eid is not its quiet day).
+    - At longer periods each holiday is at the date of the period holding it, placed by
       its own date: the day off observed in its stead when it falls on a weekend is left
-      out (mostly in the same period, and elsewhere, New Year's observed on December
-      31st, it would only blur two periods). One that fell in the same period of every
-      year of the history (Christmas in December or Q4, any holiday at yearly periods) is
-      left out too: its effect cannot be told from the yearly cycle's, and a later year
-      that moves it (Easter Monday in March) would carry April's whole season into March.
-      Those that moved in the history (Good Friday between March and April, Christmas
-      between weeks) are kept, and so is a holiday that came once (a state funeral).
-      So is one that falls in every period of the history: it cannot be told from the level."""
+      out (mostly in the same period, and elsewhere, New Year's observed on December 31st,
+      it would only blur two periods). A window makes every period it touches the
+      holiday's (a month of Ramadan: Eid al-Fitr's 30 days before). One that falls in
+      every period of the history is left out: it cannot be told from the level.
+    - At months, quarters and years, one that fell in the same place of every year of
+      the history (Christmas in December or Q4) is left out too: its effect cannot be
+      told from the yearly cycle's, and a later year that moves it (Easter Monday in
+      March) would carry April's whole season into March. Those that moved in the history
+      (Good Friday between March and April) are kept, and so is one that came once."""
     dates = pd.Series(pd.to_datetime(np.asarray(ds))).sort_values(ignore_index=True)
     if dates.empty:  # nothing to fit: Prophet says so
         return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})

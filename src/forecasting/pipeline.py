@@ -250,6 +250,9 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
                                            config.selection.metric or config.tuning.metric)
     if verdict:
         (summary.inform if verdict[0] else summary.warn)(verdict[1])
+    undercovered = evaluation.coverage_warning(by_candidate, config.forecast.interval_width)
+    if undercovered:
+        summary.warn(undercovered)
     missing = sum(n for (_, scored), n in counts.items() if not scored)
     if missing:  # none of their rows is in the table: said, not left for a reader to count
         with job_description(spark, "name the series without held-out scores"):
