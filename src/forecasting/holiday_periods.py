@@ -119,9 +119,13 @@ def period_holidays(code: str, frequency: str, ds, windows: dict[str, list[int]]
     dates = pd.Series(pd.to_datetime(np.asarray(ds))).sort_values(ignore_index=True)
     if dates.empty:  # nothing to fit: Prophet says so
         return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})
-    spans = tuple(sorted((name, int(before), int(after)) for name, (before, after) in (windows or {}).items()))
     ns = dates.to_numpy().astype("datetime64[ns]")  # as _period_holidays reads them back, whatever the unit given
-    return _period_holidays(code, frequency, ns.tobytes(), spans).copy()
+    return _period_holidays(code, frequency, ns.tobytes(), window_spans(windows)).copy()
+
+
+def window_spans(windows: dict[str, list[int]] | None) -> tuple[tuple[str, int, int], ...]:
+    """model.holiday_windows as a key: (name, days before, days after), by name."""
+    return tuple(sorted((name, int(before), int(after)) for name, (before, after) in (windows or {}).items()))
 
 
 @functools.lru_cache(maxsize=64)  # the final fit's history is the tuning's too; folds come back per candidate
@@ -134,18 +138,19 @@ def _period_holidays(code: str, frequency: str, ds_bytes: bytes, spans: tuple = 
     years = range(first.year - 1, last.year + YEARS_AHEAD + 1)
     frame = forecaster.make_holidays_df(year_list=list(years), country=country, province=subdivision or None)
     frame = frame[["holiday", "ds"]].assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True))
-    window = {name: (before, after) for name, before, after in spans}
+    before = {name: days for name, days, _ in spans}
+    after = {name: days for name, _, days in spans}
     if not longer_than_a_day(frequency):
         frame = frame.drop_duplicates(ignore_index=True)
         kept = frame.loc[frame["ds"].isin(dates.dt.normalize()), "holiday"].unique()
         frame = frame[frame["holiday"].isin(kept)].sort_values(["ds", "holiday"], ignore_index=True)
-        if window:  # Prophet's columns, on every row (a frame without them stays as Prophet's own country holidays)
-            frame = frame.assign(lower_window=frame["holiday"].map(lambda name: window.get(name, (0, 0))[0]),
-                                 upper_window=frame["holiday"].map(lambda name: window.get(name, (0, 0))[1]))
+        if spans:  # Prophet's columns, on every row (a frame without them stays as Prophet's own country holidays)
+            frame = frame.assign(lower_window=frame["holiday"].map(before).fillna(0).astype(int),
+                                 upper_window=frame["holiday"].map(after).fillna(0).astype(int))
         return frame
     frame = frame[~frame["holiday"].str.contains(OBSERVED, regex=False)]
-    if window:  # each day of a holiday's window, placed in its period below
-        offsets = frame["holiday"].map(lambda name: list(range(window.get(name, (0, 0))[0], window.get(name, (0, 0))[1] + 1)))
+    if spans:  # each day of a holiday's window, placed in its period below
+        offsets = [list(range(before.get(name, 0), after.get(name, 0) + 1)) for name in frame["holiday"]]
         frame = frame.assign(offset=offsets).explode("offset")
         frame = frame.assign(ds=frame["ds"] + pd.to_timedelta(frame["offset"].astype(int), unit="D"))[["holiday", "ds"]]
     frame = frame.assign(ds=align_to_grid(pd.to_datetime(frame["ds"]), frequency, origin=first))

@@ -78,9 +78,13 @@ def has_holidays(config: JobConfig, history: pd.DataFrame) -> bool:
     its periods (at periods longer than a day, one that moved between them: holiday_periods)."""
     if not config.model.country_holidays:
         return False
-    ds = history.loc[history["y"].notna(), "ds"]
-    return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency, ds,
-                                               config.model.holiday_windows).empty
+    return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency,
+                                               _fitted_dates(history), config.model.holiday_windows).empty
+
+
+def _fitted_dates(history: pd.DataFrame) -> pd.Series:
+    """The dates of the rows Prophet fits: those with a value."""
+    return history.loc[history["y"].notna(), "ds"]
 
 
 _PROPHET = None
@@ -100,7 +104,7 @@ def fit(
 ):
     """Fit on ``history`` (columns ``ds``, ``y``), the optimiser starting from
     ``init`` (see ``warm_start``) when given."""
-    model = build_model(config, params, uncertainty_samples, history.loc[history["y"].notna(), "ds"])  # the rows Prophet fits
+    model = build_model(config, params, uncertainty_samples, _fitted_dates(history))
     if init is not None:
         model.fit(history[["ds", "y"]], init=init)
     elif _fits_from_arrays(model, history):

@@ -72,7 +72,7 @@ class FoldArrays:
     span: pd.Timedelta  # for the automatic seasonalities
     finest: pd.Timedelta | None
     features: dict = field(default_factory=dict)  # Fourier features by seasonalities: (history's, future's)
-    holiday_features: dict = field(default_factory=dict)  # by country and frequency: (history's, future's)
+    holiday_features: dict = field(default_factory=dict)  # by country, frequency, windows: (history's, future's)
 
     def fourier(self, periods: list[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
         key = tuple(periods)
@@ -82,7 +82,7 @@ class FoldArrays:
         return self.features[key]
 
     def holidays(self, country: str, frequency: str, windows: dict[str, list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        key = (country, frequency, tuple(sorted((name, *span) for name, span in windows.items())))
+        key = (country, frequency, holiday_periods.window_spans(windows))
         if key not in self.holiday_features:
             self.holiday_features[key] = holiday_features(self.ds, self.future, country, frequency, windows)
         return self.holiday_features[key]
