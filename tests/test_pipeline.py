@@ -509,6 +509,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         *[("ok", None, "{}", "; ".join(clean_history(history, frequency, load_config(None, []).cleaning).notes),
            "prophet", 0.5) for history, frequency in ((weekly_with_gaps(41), "W-SUN"), (weekly_with_gaps(50), "D"))],
         ("ok", None, "{}", "values never fall over 30 values, rising at 93% of the steps: ...", "drift", 0.1),
+        *[(status, None, "{}", f"forecast over Christmas Day (2026-12-25), on which the history's values stood out and "
+           "which no cross-validation fold held: its cross-validation scores do not speak for those periods", model, 0.5)
+          for status, model in (("ok", "prophet"), ("failed", None))],  # a failed series' forecast is the fallback's
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = staged_counts.status_counts(staged)
     assert counted.gappy == 2
@@ -516,6 +519,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
+    assert counted.unseen_holidays == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -561,6 +565,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 modelled series is forecast 0 throughout, though their recent values are not (their data_notes say how "
         "much they were): ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: mase "
         "ranks by the scale of each series' changes",
+        "1 modelled series is forecast over holidays on which their history's values stood out and which no "
+        "cross-validation fold held (their data_notes name them): their cross-validation scores do not speak for "
+        "those periods, nor did the tuning or the choice of model see them. Folds that span a year "
+        "(cross_validation.folds and step) would",
         "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
         "note says how to leave it out), or values to check? They were modelled as they are"]

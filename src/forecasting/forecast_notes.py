@@ -1,6 +1,7 @@
 """The notes a series' forecast gets once its model is chosen (pure pandas): metrics
 undefined for it, points the floor raised or below 0, a forecast of nothing where
-something was seen, a repeated cycle holding an outage or a one-off."""
+something was seen, a repeated cycle holding an outage or a one-off, holidays ahead
+that no cross-validation fold scored."""
 from __future__ import annotations
 
 import warnings
@@ -11,6 +12,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.baselines import CYCLES, on_grid
 from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
+from forecasting.holiday_periods import longer_than_a_day
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
@@ -20,6 +22,12 @@ ZERO_FORECAST_NOTE = "forecast 0 throughout"
 REPEATED_ODDITY_NOTE = "of its last cycle far from that time's in the cycles before"
 ODDITY_CYCLES = 3  # earlier cycles a time of the cycle needs values in to be told odd
 ODDITY_FACTOR = 4  # how far below their lowest or above their highest: 5 of M4's 414 hourly series, 1 of 15 airports
+# Holidays the forecast falls on that no fold's held-out periods did: its cross-validation
+# scores say nothing of them (a trial's folds ran November to February: CV MASE 0.6,
+# 2.7 over the Eid it then forecast)
+UNSEEN_HOLIDAY_NOTE = "which no cross-validation fold held"
+NAMED_HOLIDAYS = 3
+HOLIDAY_JUMP = 3  # how far a holiday's values stand out of their neighbours', in typical distances between them
 
 
 def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | None,
@@ -110,3 +118,80 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
             f"{value_text(last[first])}, against {value_text(low[first])} to {value_text(high[first])} in {earlier} "
             f"cycles{more}): an outage or a one-off, forecast as if it recurred? A value that did not happen is best "
             "given as missing"]
+
+
+def unseen_holiday_notes(holidays: pd.DataFrame | None, history: pd.DataFrame, forecast_ds: pd.Series,
+                         held_out: list[pd.Series], frequency: str) -> list[str]:
+    """A note naming the holidays that stood out in the series' history (see
+    _standing_out) and that the forecast falls on, where no cross-validation fold's
+    held-out periods fell on any of their days (a day of a holiday's window,
+    model.holiday_windows, counts). ``holidays``: the series' Prophet frame
+    (model.series_holidays), None where it has none; ``held_out``: each fold's held-out times."""
+    if holidays is None or not held_out or not len(forecast_ds):
+        return []
+    names, days = _holiday_days(holidays)
+    ahead = np.isin(days, np.asarray(forecast_ds, dtype="datetime64[D]"))  # an hour is on its day, as in Prophet
+    held = np.isin(days, np.concatenate([np.asarray(ds, dtype="datetime64[D]") for ds in held_out]))
+    unseen = set(names[ahead]) - set(names[held])
+    if not unseen:
+        return []
+    standing_out = _standing_out(history, names, days, unseen, frequency)
+    named = sorted((days[ahead & (names == name)].min(), name) for name in standing_out)
+    if not named:
+        return []
+    when = "the period of " if longer_than_a_day(frequency) else ""
+    said = ", ".join(f"{name} ({when}{day})" for day, name in named[:NAMED_HOLIDAYS]).replace(";", ",")
+    more = f" and {len(named) - NAMED_HOLIDAYS} more" if len(named) > NAMED_HOLIDAYS else ""
+    return [f"forecast over {said}{more}, on which the history's values stood out and {UNSEEN_HOLIDAY_NOTE}: its "
+            "cross-validation scores do not speak for those periods"]
+
+
+def _holiday_days(holidays: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each day of each holiday of a Prophet ``holidays`` frame, its window's days
+    included: the holidays' names and the days (datetime64[D]), side by side."""
+    lower, upper = (np.nan_to_num(np.broadcast_to(np.asarray(holidays.get(bound, 0), dtype=float), len(holidays)))
+                    .astype(int) for bound in ("lower_window", "upper_window"))
+    lengths = np.maximum(upper - lower + 1, 1)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    offsets = np.arange(lengths.sum()) - starts + np.repeat(lower, lengths)
+    days = np.repeat(np.asarray(holidays["ds"], dtype="datetime64[D]"), lengths) + offsets.astype("timedelta64[D]")
+    return np.repeat(holidays["holiday"].to_numpy(dtype=object), lengths), days
+
+
+def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, asked: set[str],
+                  frequency: str) -> set[str]:
+    """The holidays of ``asked`` (``names`` and ``days`` as _holiday_days gives them)
+    whose periods in ``history`` stood out: the median, over those periods, of a value's
+    distance from its neighbours' (the same day of the week or two before and after, an
+    hourly series' days by their mean; at longer periods the periods either side), at
+    least HOLIDAY_JUMP times that distance's median over the periods on no holiday."""
+    y = history["y"].to_numpy(float)
+    known = np.isfinite(y)
+    if not known.any():
+        return set()
+    dates, where = np.unique(np.asarray(history["ds"], dtype="datetime64[D]")[known], return_inverse=True)
+    means = np.bincount(where, y[known]) / np.bincount(where)
+    if longer_than_a_day(frequency):
+        values, shifts = means, (1, 2)  # neighbours on the series' own periods
+    else:  # on the calendar: a missing day is no neighbour
+        dates, positions = np.arange(dates[0], dates[-1] + 1), (dates - dates[0]).astype(int)
+        values, shifts = np.full(len(dates), np.nan), (7, 14)
+        values[positions] = means
+    on_holiday = np.isin(dates, days)
+    plain = np.where(on_holiday, np.nan, values)
+    padded = np.concatenate([np.full(max(shifts), np.nan), plain, np.full(max(shifts), np.nan)])
+    around = np.column_stack([padded[max(shifts) + k:max(shifts) + k + len(plain)]
+                              for step in shifts for k in (step, -step)])
+    with warnings.catch_warnings():  # periods with no neighbour: NaN, not counted
+        warnings.simplefilter("ignore", RuntimeWarning)
+        distance = np.abs(values - np.nanmedian(around, axis=1))
+        typical = np.nanmedian(distance[~on_holiday])
+    if not np.isfinite(typical):
+        return set()
+    standing_out = set()
+    for name in asked:
+        theirs = distance[np.isin(dates, days[names == name])]
+        theirs = theirs[np.isfinite(theirs)]
+        if theirs.size and np.median(theirs) > 0 and np.median(theirs) >= HOLIDAY_JUMP * typical:
+            standing_out.add(name)
+    return standing_out

@@ -73,13 +73,20 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
     return model
 
 
-def has_holidays(config: JobConfig, history: pd.DataFrame) -> bool:
-    """Whether a model fitted on ``history`` gets any holidays: a country's that fall in
-    its periods (at periods longer than a day, one that moved between them: holiday_periods)."""
+def series_holidays(config: JobConfig, history: pd.DataFrame) -> pd.DataFrame | None:
+    """The holidays a model fitted on ``history`` gets, as Prophet's ``holidays`` frame:
+    a country's that fall in its periods (at periods longer than a day, one that moved
+    between them: holiday_periods); None where none is modelled."""
     if not config.model.country_holidays:
-        return False
-    return not holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency,
-                                               _fitted_dates(history), config.model.holiday_windows).empty
+        return None
+    holidays = holiday_periods.period_holidays(config.model.country_holidays, config.forecast.frequency,
+                                               _fitted_dates(history), config.model.holiday_windows)
+    return None if holidays.empty else holidays
+
+
+def has_holidays(config: JobConfig, history: pd.DataFrame) -> bool:
+    """Whether a model fitted on ``history`` gets any holidays (series_holidays)."""
+    return series_holidays(config, history) is not None
 
 
 def _fitted_dates(history: pd.DataFrame) -> pd.Series:

@@ -20,7 +20,7 @@ from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.run_date_cut import AHEAD_NOTE
-from forecasting.forecast_notes import ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description
 
@@ -232,6 +232,11 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                         "mase ranks by the scale of each series' changes" if by_smape else
                         ": series mostly of zeros, whose likeliest value is 0? For their rate instead (to "
                         "replenish), recent_mean among selection.candidates, ranked by selection.metric: rmse"))
+    if counted.unseen_holidays:  # a trial's folds ran November to February: CV MASE 0.6, 2.7 over the Eid ahead
+        summary.warn(f"{_counted(counted, 'unseen_holidays', 'are', 'modelled series')} forecast over holidays on "
+                     f"which their history's values stood out and {UNSEEN_HOLIDAY_NOTE} (their data_notes name them): "
+                     "their cross-validation scores do not speak for those periods, nor did the tuning or the choice "
+                     "of model see them. Folds that span a year (cross_validation.folds and step) would")
     if counted.repeated_oddities:  # an outage's 0 repeated by seasonal naive: exact zeros a week on
         summary.warn(f"{_counted(counted, 'repeated_oddities', 'are', 'modelled series')} forecast repeating a last "
                      f"cycle that holds a value far from that time's in the cycles before (their data_notes name it): "

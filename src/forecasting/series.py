@@ -19,7 +19,7 @@ from forecasting.periods import align_to_grid, periods_between
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
 from forecasting.forecast_notes import (floor_notes, repeated_oddity_notes, undefined_metric_notes,
-                                       zero_forecast_notes)
+                                       unseen_holiday_notes, zero_forecast_notes)
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
@@ -271,6 +271,8 @@ def _select_and_forecast(
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                           winner)
+    outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
+                                          [fold.test_ds for fold in folds], fc.frequency)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
     repeated = naive_instead(cycled, history, fc.frequency)

@@ -19,7 +19,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED
-from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.series import OK
 
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
@@ -59,6 +59,7 @@ class StagedCounts:
     retried: int  # trained in a retry of their task
     missing_values: int  # target values missing, dropped or filled
     repeated_oddities: int  # a cycle repeated with an outage's 0 or a one-off spike in it
+    unseen_holidays: int  # forecast over holidays that stood out in the history and that no fold held
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
 
@@ -112,6 +113,7 @@ def counted_conditions() -> dict[str, Column]:
         "retried": _noted(spark_training.RETRIED_NOTE),
         "missing_values": _noted(MISSING_VALUES_NOTE),  # null, NaN or infinite targets, dropped or filled
         "repeated_oddities": (F.col("status") == OK) & _noted(REPEATED_ODDITY_NOTE),  # an outage's 0 repeated
+        "unseen_holidays": (F.col("status") == OK) & _noted(UNSEEN_HOLIDAY_NOTE),  # CV scores silent on them
     }
 
 
