@@ -135,7 +135,7 @@ def test_the_signature_names_the_keys_with_their_types(trained):
     mlflow.set_tracking_uri(trained["summary"].tracking_uri)
     info = mlflow.models.get_model_info(f"models:/{NAME}/1")
     inputs = {spec.name: (spec.to_dict()["type"], spec.required) for spec in info.signature.inputs.inputs}
-    assert inputs == {"store": ("string", True), "horizon": ("any", True), "as_of": ("datetime", False)}
+    assert inputs == {"store": ("string", True), "horizon": ("any", True), "as_of": ("any", False)}
     outputs = [spec.name for spec in info.signature.outputs.inputs]
     assert outputs == ["store", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
 
@@ -430,6 +430,12 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
             answer = requests.post(f"{url}/invocations", json={"dataframe_split": {
                 "columns": ["store", "horizon", "as_of"], "data": [["s0", 2, as_of]]}}, timeout=120)
             assert answer.status_code == 400 and "leave as_of out" in answer.text, (as_of, answer.text)
+        # a time with an offset is answered (MLflow's check of a datetime column had refused it); one that is no time
+        # is refused, saying so
+        for as_of, status, said in (("2024-04-01T00:00:00Z", 200, "predictions"), ("soon", 400, "is not a time")):
+            answer = requests.post(f"{url}/invocations", json={"dataframe_split": {
+                "columns": ["store", "horizon", "as_of"], "data": [["s0", 2, as_of]]}}, timeout=120)
+            assert answer.status_code == status and said in answer.text, (as_of, answer.text)
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
@@ -525,6 +531,22 @@ def test_an_as_of_before_the_last_period_the_model_saw_is_refused_not_answered_f
     assert early.value.get_http_status_code() == 400 and "1970" not in str(early.value)
     with pytest.raises(MlflowException, match="a number is read as nanoseconds since 1970: give a date as text"):
         forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp(20240131)]}))
+
+
+def test_an_as_of_with_an_offset_is_read_in_utc_and_one_that_is_no_time_is_refused_saying_so():
+    forecaster = naive_forecaster(daily_series(30))  # 1 to 30 January 2024
+
+    def first(as_of) -> pd.Timestamp:
+        return forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [1], "as_of": [as_of]}))["ds"].iloc[0]
+
+    assert first("2024-02-02T00:00:00Z") == pd.Timestamp("2024-02-03")  # midnight: known to the 2nd's end, as a date
+    # 23:30 UTC on the 1st, as the job reads an input time with an offset: the 1st is not over
+    assert first("2024-02-02T00:30:00+01:00") == pd.Timestamp("2024-02-01")
+    assert first("") == first(None) == pd.Timestamp("2024-01-31")  # not given: after the history
+    with pytest.raises(MlflowException, match=r"as_of 'soon' of series s0 is not a time: give a date or a time as "
+                                              r"text, e.g. 2024-03-31") as refused:
+        first("soon")
+    assert refused.value.get_http_status_code() == 400
 
 
 def test_as_of_is_read_as_a_run_date_the_periods_not_over_by_then_forecast(fast_config):

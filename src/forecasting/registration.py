@@ -209,8 +209,9 @@ def signature(key_types: dict[str, str]):
 
     keys = [ColSpec(kind, k) for k, kind in key_types.items()]
     # the horizon of any type, checked by predict: declared long, MLflow's server cut 2.5 to 2 unsaid,
-    # and declared double, it refused a client's integers
-    inputs = [*keys, ColSpec(AnyType(), "horizon"), ColSpec("datetime", "as_of", required=False)]
+    # and declared double, it refused a client's integers; as_of too: declared datetime, a time with
+    # an offset ("2027-01-04T00:00:00Z") was refused with MLflow's "Failed to convert column as_of"
+    inputs = [*keys, ColSpec(AnyType(), "horizon"), ColSpec(AnyType(), "as_of", required=False)]
     outputs = [*keys, ColSpec("datetime", "ds"), *[ColSpec("double", c) for c in ("yhat", "yhat_lower", "yhat_upper")],
                ColSpec("string", "model")]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))

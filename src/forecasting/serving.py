@@ -61,7 +61,7 @@ class ManyModelForecaster(PythonModel):
                 shown = f"{given:.15g}" if isinstance(given, numbers.Real) and not isinstance(given, bool) else repr(given)
                 raise _bad_request(f"horizon must be a positive whole number up to {MAX_HORIZON}, got {shown} "
                                    f"for series {series_identity.series_id(keys)}")
-            last = pd.Timestamp(request["as_of"]) if pd.notna(request.get("as_of")) else None
+            last = _as_of_time(request.get("as_of"), keys)
             # seeded by the keys as training and scoring saw them (a date, not a request's timestamp)
             series = series_identity.series_id({k: stored[k] for k in self.key_columns})
             try:
@@ -74,6 +74,21 @@ class ManyModelForecaster(PythonModel):
             answers.append(forecast.assign(**keys, model=stored["model"]))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, "model"]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+
+
+def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
+    """A request's as_of as a time without a zone, as the job reads its input's: one with
+    an offset ("2027-01-04T00:00:00Z", "...+01:00") in UTC. None where it is not given."""
+    if not isinstance(value, (list, tuple, dict)) and pd.isna(value):  # None, NaN, NaT
+        return None
+    try:
+        when = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    except (ValueError, TypeError, OverflowError):
+        raise _bad_request(f"as_of {value!r} of series {series_identity.series_id(keys)} is not a time: give a "
+                           "date or a time as text, e.g. 2024-03-31 or 2024-03-31 18:30") from None
+    if pd.isna(when):  # "" or "NaT": not given
+        return None
+    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo is not None else when
 
 
 def _before_history(err: model_store.BeforeHistoryEnd, series: str) -> str:
