@@ -702,22 +702,24 @@ def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spar
 
 
 def test_each_series_gets_its_countrys_holidays_and_a_run_that_modelled_none_says_so(spark, tmp_path):
-    shops = (("berlin", "de"), ("atlantis", "XX"), ("nowhere", ""))
+    shops = (("berlin", "de"), ("atlantis", "XX"), ("nowhere", ""), ("limbo", None))  # None: an empty CSV field
     source = pd.concat([daily_series(60, seed=s, start="2023-12-01").assign(shop=shop, country=country)
                         for s, (shop, country) in enumerate(shops)])
     source.to_parquet(tmp_path / "input.parquet", index=False, coerce_timestamps="us")  # "": not a null, as CSV reads it
     settings = job_settings(tmp_path / "input.parquet", tmp_path, ["shop", "country"], "ds", "y",
                             "model.country_holidays_column=country", "model.country_holidays=US")
     summary = pipeline.run_job(spark, load_config(None, settings), "2024-01-29")
-    assert summary.counts == {"ok": 2, "skipped": 1} and not summary.nothing_modelled
+    # a null country is a blank one: modelled with model.country_holidays, not skipped as a series with a null key
+    assert summary.counts == {"ok": 3, "skipped": 1} and not summary.nothing_modelled
     models = spark.read.format("delta").load(str(tmp_path / "out" / "models")).toPandas().set_index("shop")
     holidays = {shop: set(pd.read_json(io.StringIO(json.loads(models.loc[shop, "model_json"])["holidays"]),
-                                       orient="table")["holiday"]) for shop in ("berlin", "nowhere")}
+                                       orient="table")["holiday"]) for shop in ("berlin", "nowhere", "limbo")}
     assert "Second Day of Christmas" in holidays["berlin"] and "Martin Luther King Jr. Day" in holidays["nowhere"]
+    assert "Martin Luther King Jr. Day" in holidays["limbo"] and models.loc["limbo", "country"] == ""
     said = " ".join(summary.format().split())  # the codes and the blank said before any series is looked at
     assert ("column country (model.country_holidays_column) holds codes the holidays package does not know, whose "
             "series are skipped: 'XX' (1 series: is not a known country)") in said
-    assert "1 series have a blank country (model.country_holidays_column) and got the holidays of " \
+    assert "2 series have a blank country (model.country_holidays_column) and got the holidays of " \
            "model.country_holidays, US" in said
     # a run whose every series is skipped for another reason than too little history exits 5 too
     alone = source[source["shop"] == "atlantis"]
