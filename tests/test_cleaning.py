@@ -380,9 +380,39 @@ def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_wh
     # averaged, a part of a period is still its level: kept
     averaged = clean_history(history, "MS", policy(duplicates="mean"), "2024-03-01", input_end="2024-02-29")
     assert len(averaged.history) == 13 and not [note for note in averaged.notes if "part summed" in note]
-    # where the whole input stops inside the last period, that period is the run date's to judge (open or not)
-    alone = clean_history(history, "MS", policy(), "2024-03-01", input_end="2024-01-10")
-    assert alone.history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")
+    # where the whole input stops inside the last period, that period is a part too, whatever the run date says,
+    # also with zero gaps: the days after the input's last are not known to have sold nothing
+    for gaps in ("keep", "zero"):
+        alone = clean_history(history, "MS", policy(gaps=gaps), "2024-03-01", input_end="2024-01-10")
+        assert alone.history["ds"].iloc[-1] == pd.Timestamp("2023-12-01") and alone.history["y"].iloc[-1] == 3100.0
+        assert ("the last period 2024-01-01 goes on past the input's last day 2024-01-10 and has 10 distinct times, "
+                "against 31 in the periods before: its 10 rows left out, a part summed is no whole period (forecast "
+                "instead)") in alone.notes
+    averaged = clean_history(history, "MS", policy(duplicates="mean"), "2024-03-01", input_end="2024-01-10")
+    assert averaged.history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")  # averaged, a part is still its level
+
+
+def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_zeros():
+    # daily sales to Sunday 30 November summed into weeks ending Monday, the run dated Monday 1 December
+    # (a backfill of a Monday's run from an input exported on Sunday) or later: six days of seven
+    for run_date in ("2025-12-01", "2025-12-03"):
+        cleaned = clean_history(daily_rows("2025-06-03", "2025-11-30"), "W-MON", policy(gaps="zero"), run_date,
+                                input_end="2025-11-30")
+        assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2025-11-24"), run_date
+        assert cleaned.history["y"].iloc[-1] == 700.0
+        assert any(note.startswith("the last period 2025-12-01 goes on past the input's last day 2025-11-30 and has 6 "
+                                   "distinct times, against 7") for note in cleaned.notes)
+    # with Monday's rows in the input, or the whole input's reaching Monday, the week is whole
+    whole = clean_history(daily_rows("2025-06-03", "2025-12-01"), "W-MON", policy(gaps="zero"), "2025-12-01",
+                          input_end="2025-12-01")
+    assert whole.history["ds"].iloc[-1] == pd.Timestamp("2025-12-01") and whole.history["y"].iloc[-1] == 700.0
+    other_series = clean_history(daily_rows("2025-06-03", "2025-11-30"), "W-MON", policy(gaps="zero"), "2025-12-01",
+                                 input_end="2025-12-01")
+    assert other_series.history["y"].iloc[-1] == 600.0  # gaps: zero, Monday sold nothing
+    # business days summed into weeks to Sunday, the input stopping on a Friday: as many days as the weeks before
+    weekdays = clean_history(frame(pd.bdate_range("2025-06-02", "2025-11-28"), 1.0), "W-SUN", policy(gaps="zero"),
+                             "2025-11-30", input_end="2025-11-28")
+    assert weekdays.history["ds"].iloc[-1] == pd.Timestamp("2025-11-30") and weekdays.history["y"].iloc[-1] == 5.0
 
 
 def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():

@@ -49,6 +49,7 @@ MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its perio
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
+PERIODS_COMPARED = 8  # the last period's distinct times against the median of this many before it
 
 
 def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
@@ -151,6 +152,8 @@ def clean_history(
         # on the grid; rows repeated at one time (two sales, an input read twice) are no finer data
         finer = 2 * off_grid >= len(frame) or 2 * frame["ds"].nunique() <= given.nunique()
         frame = without_open_period(frame, moved | finer, frequency, cut, result.notes, policy.open_period)
+        frame, unfinished = (_without_period_past_input(frame, given, finer, frequency, input_end, result.notes)
+                             if policy.duplicates == "sum" else (frame, None))  # averaged, a part is the level
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return result
@@ -216,7 +219,8 @@ def clean_history(
                                   or break_notes(frame, season_length(frequency), not sub_daily(frequency)))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
-        frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed)
+        frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,
+                                      unfinished)
         if stale is not None:  # a unit closed, a product delisted
             result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"
@@ -251,6 +255,36 @@ def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
         return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({time_text(raw.iloc[0])} to "
                 f"{time_text(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
     return f"{int((moves != np.timedelta64(0)).sum())} timestamps aligned to the '{frequency}' grid"
+
+
+def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool, frequency: str,
+                               input_end: str | pd.Timestamp | None,
+                               notes: list[str]) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """``frame`` (aligned from the input's times ``given``, rows not yet summed) without its
+    last period where finer rows were gathered into it, it goes on past the whole input's
+    last day (``input_end``) and it has fewer distinct times than the periods before it
+    (their median): daily rows to Sunday summed into a week ending Monday are six days of
+    seven, whatever the run date says (a Monday's run backfilled from an input that
+    stops on Sunday). Business days in weeks to Sunday are whole: as many as the weeks
+    before. Also returns the period left out, None where none was: no zeros fill it."""
+    if input_end is None or frame.empty:
+        return frame, None
+    last = frame["ds"].max()
+    in_last = (frame["ds"] == last).to_numpy()
+    raw = given.loc[frame.index]
+    if period_end(last, frequency) <= pd.Timestamp(input_end).normalize() + pd.Timedelta(days=1) or not (
+            finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
+        return frame, None
+    times = raw.groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
+    before = times.iloc[:-1].tail(PERIODS_COMPARED)
+    if len(before) < 3 or times.iloc[-1] >= np.median(before):
+        return frame, None
+    rows = int(in_last.sum())
+    notes.append(f"the last period {time_text(last)} goes on past the input's last day "
+                 f"{time_text(pd.Timestamp(input_end).normalize())} and has {times.iloc[-1]} distinct times, against "
+                 f"{np.median(before):g} in the periods before: its {rows} row{'s' if rows != 1 else ''} left out, a "
+                 "part summed is no whole period (forecast instead)")
+    return frame[~in_last], last
 
 
 def _without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],

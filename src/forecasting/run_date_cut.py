@@ -98,7 +98,8 @@ def without_open_period(frame: pd.DataFrame, moved: np.ndarray, frequency: str, 
 def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp,
                    cut: pd.Timestamp, notes: list[str],
                    input_end: str | pd.Timestamp | None = None,
-                   closed: list[int] | None = None) -> tuple[pd.DataFrame, str | None]:
+                   closed: list[int] | None = None,
+                   unfinished: pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
     """With ``gaps: zero`` the periods after the last row up to the last one over
     before the run date, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
@@ -109,7 +110,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     year of zeros for ever, and a slow mover between its sales is not skipped. Periods
     shorter than a day count from the run date's start where the cut is its end (a
     past run date's): at what hour such a run would have run is not known. Periods of
-    the week left out as ``closed`` (closed_times) get no zeros, nor count as behind."""
+    the week left out as ``closed`` (closed_times) get no zeros, nor count as behind; nor do
+    ``unfinished``, a last period left out as a part of one, and those after it get zeros."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
     silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
@@ -126,6 +128,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
         complete = before if period_end(before, frequency) <= known else before - offset
         if input_end is not None:  # other series' rows show how far the data reach
             complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
+        if unfinished is not None:
+            complete = min(complete, unfinished - offset)
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
         trailing = trailing[outside_closed(trailing, frequency, closed)] if closed and len(trailing) else trailing
         if len(trailing):
