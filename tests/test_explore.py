@@ -4,6 +4,7 @@ import re
 import time
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -320,6 +321,21 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     elsewhere = re.escape(f"wrote its tables to {tmp_path / 'nowhere'}: the latest wrote to {tmp_path / 'other-output'}")
     with pytest.raises(LookupError, match=elsewhere):
         _notebook_namespace()
+
+
+def test_a_series_history_is_drawn_on_the_forecasts_periods_and_its_rows_found_by_keys_as_text():
+    config = load_config(None, ["forecast.frequency=W-MON", "cleaning.gaps=zero"]).to_dict()
+    rows = pd.DataFrame({"ds": pd.date_range("2025-06-03", "2025-11-30"), "y": 100.0})  # Tuesday to Sunday
+    weeks = explore.modelled_history(config, rows, "2025-12-01")
+    # weeks ending Monday beside a weekly forecast, not days; the week to Monday 1 December has six days: left out
+    assert weeks["ds"].iloc[-1] == pd.Timestamp("2025-11-24") and (weeks["y"] == 700.0).all()
+    refusing = load_config(None, ["forecast.frequency=W-MON", "cleaning.missing_values=reject"]).to_dict()
+    gappy = rows.assign(y=[np.nan, *[1.0] * (len(rows) - 1)])
+    pd.testing.assert_frame_equal(explore.modelled_history(refusing, gappy, "2025-12-01"), gappy)  # as they are
+    table = pd.DataFrame({"store": ["12", "12", "3"], "family": ["dairy"] * 3, "yhat": [1.0, 2.0, 3.0]})
+    assert explore.series_rows(table, {"store": 12, "family": "dairy"})["yhat"].tolist() == [1.0, 2.0]  # a CSV's "12"
+    with pytest.raises(LookupError, match=r"no rows of series 13/dairy; the table has e\.g\. 12/dairy, 3/dairy"):
+        explore.series_rows(table, {"store": 13, "family": "dairy"})
 
 
 def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):

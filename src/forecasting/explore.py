@@ -16,8 +16,8 @@ from forecasting.input_history import load_history
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
 # the notebook's and docs' import for runs, tables and a series' input alike
-__all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overview",
-           "read_table", "read_series", "series_keys", "job_rows", "version_written_by",
+__all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overview", "series_rows",
+           "modelled_history", "read_table", "read_series", "series_keys", "job_rows", "version_written_by",
            "load_history"]
 
 # How many of an experiment's newest finished job runs latest_job_run looks through for one output's
@@ -106,3 +106,35 @@ def job_overview(tracking_uri: str, run_id: str) -> str | None:
     if run_overview.ARTIFACT not in {item.path for item in client.list_artifacts(run_id)}:
         return None
     return mlflow.artifacts.load_text(f"runs:/{run_id}/{run_overview.ARTIFACT}")
+
+
+def series_rows(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
+    """One series' rows of a table's ``frame``, its keys compared as text
+    (``series_identity.key_text``: 12 finds a CSV's "12"). LookupError where none
+    matches, naming a few of the series the frame has."""
+    matched = pd.Series(True, index=frame.index)
+    for column, value in keys.items():
+        matched &= frame[column].map(series_identity.key_text) == series_identity.key_text(value)
+    if not matched.any():
+        known = frame[list(keys)].drop_duplicates().head(5).to_dict("records")
+        raise LookupError(f"no rows of series {series_identity.series_id(keys)}; the table has e.g. "
+                          f"{', '.join(series_identity.series_id(row) for row in known) or 'no series'}")
+    return frame[matched]
+
+
+def modelled_history(config: dict, history: pd.DataFrame, run_date: str | None = None) -> pd.DataFrame:
+    """A series' input rows (``load_history``) as its model saw them, on the run's
+    forecast.frequency periods: cleaned by the run's cleaning settings (``config``,
+    run_config's), so daily rows summed into weeks are drawn as weeks beside a weekly
+    forecast, as the child run's plot draws them. The rows as they are where cleaning
+    refused the series."""
+    from forecasting.cleaning import clean_history
+    from forecasting.config import _build, load_defaults
+    from forecasting.config_schema import CleaningConfig
+
+    policy = _build(CleaningConfig, {**load_defaults()["cleaning"], **config.get("cleaning", {})}, "cleaning")
+    history = history.sort_values("ds")
+    # its own last time for the whole input's: a last period the input stops inside is a part
+    cleaned = clean_history(history, config["forecast"]["frequency"], policy, run_date,
+                            input_end=history["ds"].max() if len(history) else None)
+    return history if cleaned.rejection else cleaned.history
