@@ -297,8 +297,16 @@ def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog, tmp_path,
     assert forecasting_main(["series", "region=north", "product=tea"]) == 2
     assert ("'region' is not a key column; the key columns are store, item (read with the embedded defaults "
             "only: give the job's --config") in caplog.text
-    assert forecasting_main(["series", *settings_args(job), "region=north"]) == 2
-    assert "name every key column: product=... missing" in caplog.text
+    # some key columns named: the one series that agrees is shown; where several do, they are named
+    assert forecasting_main(["series", *settings_args(job), "region=south"]) == 2
+    assert "name every key column: product=... missing: 2 series agree, south/cake, south/tea" in caplog.text
+    assert forecasting_main(["series", *settings_args(job), "region=west"]) == 2
+    assert "name every key column: product=... missing\n" in caplog.text + "\n"
+
+
+def test_python_m_forecasting_shows_the_one_series_that_agrees_with_the_keys_named(job, capsys):
+    assert forecasting_main(["series", *settings_args(job), "region=north"]) == 0  # the country of a store, say
+    assert capsys.readouterr().out.startswith("series region=north product=tea")
 
 
 def test_python_m_forecasting_lists_the_job_runs(job, capsys):
@@ -509,7 +517,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         *[("ok", None, "{}", "; ".join(clean_history(history, frequency, load_config(None, []).cleaning).notes),
            "prophet", 0.5) for history, frequency in ((weekly_with_gaps(41), "W-SUN"), (weekly_with_gaps(50), "D"))],
         ("ok", None, "{}", "values never fall over 30 values, rising at 93% of the steps: ...", "drift", 0.1),
-        *[(status, None, "{}", f"forecast over Christmas Day (2026-12-25), on which the history's values stood out and "
+        *[(status, None, "{}", "forecast over Christmas Day (2026-12-25), on which the history's values stood out and "
            "which no cross-validation fold held: its cross-validation scores do not speak for those periods", model, 0.5)
           for status, model in (("ok", "prophet"), ("failed", None))],  # a failed series' forecast is the fallback's
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")

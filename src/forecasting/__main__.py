@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             answer = lookup.format_runs(lookup.job_runs(config, args.limit, args.job), args.job)
         else:
             try:
-                keys = lookup.parse_keys(config, args.keys)
+                try:
+                    keys = lookup.parse_keys(config, args.keys)
+                except lookup.KeysMissing as missing:  # store=12 family=dairy, the country a key too: its one series
+                    keys = lookup.completed_keys(config, missing)
             except ValueError as err:
                 logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG

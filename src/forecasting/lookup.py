@@ -151,8 +151,35 @@ def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
         given[name] = value
     missing = [column for column in columns if column not in given]
     if missing:
-        raise ValueError(f"name every key column: {', '.join(f'{c}=...' for c in missing)} missing")
+        raise KeysMissing(given, f"name every key column: {', '.join(f'{c}=...' for c in missing)} missing")
     return {column: given[column] for column in columns}
+
+
+class KeysMissing(ValueError):
+    """Some key columns named, not all: ``given`` holds those named."""
+
+    def __init__(self, given: dict[str, str], message: str):
+        super().__init__(message)
+        self.given = given
+
+
+def completed_keys(config: JobConfig, missing: KeysMissing) -> dict[str, str]:
+    """The keys of the one series in the series_results table that agrees with the key
+    columns named (``store=12 family=dairy`` where the country is a key too). ``missing``
+    again, naming the series that agree, where several do or none does."""
+    path = tables.table_paths(config)[tables.SERIES_RESULTS]
+    try:
+        known = table_reads.series_keys(path, config.input.key_columns, config.output.format)
+    except Exception:  # no table, another job's: the keys are the question
+        raise missing from None
+    agreeing = [keys for keys in known if all(keys[column] == value for column, value in missing.given.items())]
+    if len(agreeing) == 1:
+        return agreeing[0]
+    named = sorted(series_identity.series_id(keys) for keys in agreeing)
+    if named:
+        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+        raise KeysMissing(missing.given, f"{missing}: {len(named)} series agree, {shown}") from None
+    raise missing from None
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
