@@ -413,6 +413,14 @@ def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_ze
     weekdays = clean_history(frame(pd.bdate_range("2025-06-02", "2025-11-28"), 1.0), "W-SUN", policy(gaps="zero"),
                              "2025-11-30", input_end="2025-11-28")
     assert weekdays.history["ds"].iloc[-1] == pd.Timestamp("2025-11-30") and weekdays.history["y"].iloc[-1] == 5.0
+    # and into months: February 2026 ends on a Saturday, its 20 business days to the 27th are the whole month
+    months = clean_history(frame(pd.bdate_range("2025-01-01", "2026-02-27"), 1.0), "MS", policy(), "2026-03-31",
+                           input_end="2026-02-27")
+    assert months.history["ds"].iloc[-1] == pd.Timestamp("2026-02-01") and months.history["y"].iloc[-1] == 20.0
+    # the week left out is the input's lag, not the series': it is not behind for it, nor stale a day later
+    later = clean_history(daily_rows("2025-06-03", "2025-11-30"), "W-MON", policy(stale_after=1), "2025-12-02",
+                          input_end="2025-11-30")
+    assert later.rejection is None and not any("periods before the run date" in note for note in later.notes)
 
 
 def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():

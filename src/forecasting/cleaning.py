@@ -263,21 +263,28 @@ def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: boo
     """``frame`` (aligned from the input's times ``given``, rows not yet summed) without its
     last period where finer rows were gathered into it, it goes on past the whole input's
     last day (``input_end``) and it has fewer distinct times than the periods before it
-    (their median): daily rows to Sunday summed into a week ending Monday are six days of
-    seven, whatever the run date says (a Monday's run backfilled from an input that
-    stops on Sunday). Business days in weeks to Sunday are whole: as many as the weeks
-    before. Also returns the period left out, None where none was: no zeros fill it."""
+    (their median), where the days it did not reach are days of the week the series has
+    rows on: daily rows to Sunday summed into a week ending Monday are six days of seven,
+    whatever the run date says (a Monday's run backfilled from an input that stops on
+    Sunday). Business days to a Friday are a whole week to Sunday, or a whole month ending
+    on a Saturday. Also returns the period left out, None where none was: no zeros fill it."""
     if input_end is None or frame.empty:
         return frame, None
     last = frame["ds"].max()
     in_last = (frame["ds"] == last).to_numpy()
     raw = given.loc[frame.index]
-    if period_end(last, frequency) <= pd.Timestamp(input_end).normalize() + pd.Timedelta(days=1) or not (
-            finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
+    reached, end = pd.Timestamp(input_end).normalize() + pd.Timedelta(days=1), period_end(last, frequency)
+    if end <= reached or not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
         return frame, None
     times = raw.groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
     before = times.iloc[:-1].tail(PERIODS_COMPARED)
     if len(before) < 3 or times.iloc[-1] >= np.median(before):
+        return frame, None
+    # a part only where the days the input did not reach are days of the week the series has rows on:
+    # business days to a Friday in a month ending on a Saturday are its whole month
+    compared = raw[frame["ds"].isin(before.index).to_numpy()].dt.normalize().drop_duplicates().dt.dayofweek
+    usual = {day for day, count in compared.value_counts().items() if count >= len(compared) / 14}
+    if not usual & set(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek):
         return frame, None
     rows = int(in_last.sum())
     notes.append(f"the last period {time_text(last)} goes on past the input's last day "

@@ -110,8 +110,9 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     year of zeros for ever, and a slow mover between its sales is not skipped. Periods
     shorter than a day count from the run date's start where the cut is its end (a
     past run date's): at what hour such a run would have run is not known. Periods of
-    the week left out as ``closed`` (closed_times) get no zeros, nor count as behind; nor do
-    ``unfinished``, a last period left out as a part of one, and those after it get zeros."""
+    the week left out as ``closed`` (closed_times) get no zeros, nor count as behind;
+    ``unfinished``, a last period left out as a part of one, gets no zeros, nor do those after
+    it, and the history counts as reaching it."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
     silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
@@ -141,6 +142,9 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
              "cleaning.unsettled_periods)" if policy.unsettled_periods else
              f"the run's start {time_text(cut)}" if sub_daily(frequency) and reference == cut else
              f"the run date {run_day}")
+    # a last period left out as a part (unfinished) had rows: the series reached it, the input stopped in it
+    if unfinished is not None:
+        last, last_row = max(last, unfinished), max(last_row, unfinished)
     behind = periods_outside_closed(last, current, frequency, closed)
     if behind > 1:
         # no semicolon: it parts a series' notes in data_notes
