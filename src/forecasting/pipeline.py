@@ -56,6 +56,7 @@ def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) ->
     """Read the input, check it as a whole (InputError) and cut it at the run date."""
     with job_description(spark, "read and check the input"):
         raw, data_version = io.read_input(spark, config, run_date)
+        raw = validation.with_blank_countries(raw, config)
         counts = validation.check_input(raw, config, run_date)
     used = {*config.input.key_columns, config.input.time_column, config.input.target_column, io.MALFORMED_ROW}
     unused = [name for name in raw.columns if name not in used]

@@ -366,17 +366,21 @@ def _examples(df: DataFrame, condition: Column, column: str) -> list:
     return [row[0] for row in df.where(condition).select(column).limit(EXAMPLES).collect()]
 
 
-def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
-    """Keys as they are, ``ds`` as timestamp, ``y`` as double. A null value of a text
-    country column (model.country_holidays_column; an empty CSV field) is blank text, as
-    the series it marks has an identity and gets model.country_holidays, not skipped as
-    a series with a null key."""
-    time, target = parsed_columns(df, config)
+def with_blank_countries(df: DataFrame, config: JobConfig) -> DataFrame:
+    """``df`` with a null value of its text country column (model.country_holidays_column;
+    an empty CSV field) as blank text, before the input is checked and counted: the series
+    it marks has an identity and gets model.country_holidays, not skipped as a series with
+    a null key, and its null and blank rows are one series."""
     country = config.model.country_holidays_column
-    types = {field.name.lower(): field.dataType for field in df.schema.fields}  # Spark's names ignore case
-    keys = [F.coalesce(F.col(k), F.lit("")).alias(k) if k == country and isinstance(types.get(k.lower()), T.StringType)
-            else F.col(k) for k in config.input.key_columns]
-    return df.select(*keys, time.alias(TIME), target.alias(TARGET))
+    name = next((field.name for field in df.schema.fields if country is not None and field.name.lower() == country.lower()
+                 and isinstance(field.dataType, T.StringType)), None)  # Spark's names ignore case
+    return df if name is None else df.withColumn(name, F.coalesce(F.col(name), F.lit("")))
+
+
+def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
+    """Keys as they are, ``ds`` as timestamp, ``y`` as double."""
+    time, target = parsed_columns(df, config)
+    return df.select(*[F.col(k) for k in config.input.key_columns], time.alias(TIME), target.alias(TARGET))
 
 
 def series_without_history(series: DataFrame, key_columns: list[str], run_date: str | None = None) -> DataFrame:
