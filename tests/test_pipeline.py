@@ -576,7 +576,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 modelled series is forecast over holidays on which their history's values stood out and which no "
         "cross-validation fold held (their data_notes name them): their cross-validation scores do not speak for "
         "those periods, nor did the tuning or the choice of model see them. Folds that span a year "
-        "(cross_validation.folds and step) would",
+        "(cross_validation.folds and step) would hold them",
         "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
         "note says how to leave it out), or values to check? They were modelled as they are"]
@@ -713,11 +713,13 @@ def test_each_series_gets_its_countrys_holidays_and_a_run_that_modelled_none_say
     shops = (("berlin", "de"), ("atlantis", "XX"), ("nowhere", ""), ("limbo", None))  # None: an empty CSV field
     source = pd.concat([daily_series(60, seed=s, start="2023-12-01").assign(shop=shop, country=country)
                         for s, (shop, country) in enumerate(shops)])
+    source.loc[(source["shop"] == "limbo") & (source["ds"] >= "2024-01-15"), "country"] = ""  # null, then blank
     source.to_parquet(tmp_path / "input.parquet", index=False, coerce_timestamps="us")  # "": not a null, as CSV reads it
     settings = job_settings(tmp_path / "input.parquet", tmp_path, ["shop", "country"], "ds", "y",
                             "model.country_holidays_column=country", "model.country_holidays=US")
     summary = pipeline.run_job(spark, load_config(None, settings), "2024-01-29")
-    # a null country is a blank one: modelled with model.country_holidays, not skipped as a series with a null key
+    # a null country is a blank one: modelled with model.country_holidays, not skipped as a series with a null key,
+    # its null and blank rows one series
     assert summary.counts == {"ok": 3, "skipped": 1} and not summary.nothing_modelled
     models = spark.read.format("delta").load(str(tmp_path / "out" / "models")).toPandas().set_index("shop")
     holidays = {shop: set(pd.read_json(io.StringIO(json.loads(models.loc[shop, "model_json"])["holidays"]),

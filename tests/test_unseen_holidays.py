@@ -53,6 +53,10 @@ def test_holidays_that_did_not_move_the_values_are_not_named():
     ds = pd.date_range("2023-01-01", "2026-11-30", freq="D")
     plain = pd.DataFrame({"ds": ds, "y": weekly_cycle(ds)})
     assert note_of(plain, "US", "D", days("2026-12-01", 60), [days("2026-11-03", 28)]) == []
+    # counts mostly 0: a holiday's 0 (or 1) tells nothing, however rare a value other than 0 is
+    sparse = pd.DataFrame({"ds": ds, "y": np.random.default_rng(5).poisson(0.3, len(ds)).astype(float)})
+    sparse.loc[sparse["ds"].dt.strftime("%m-%d") == "12-25", "y"] = 6.0
+    assert note_of(sparse, "US", "D", days("2026-12-01", 60), [days("2026-11-03", 28)]) == []
     # a series with gaps and a missing value: its days are compared with the days a week or two away
     gappy = christmas_dip().drop(index=range(100, 160)).reset_index(drop=True)
     gappy.loc[5, "y"] = np.nan
@@ -87,9 +91,14 @@ def test_weekly_and_hourly_series_are_noted_by_their_periods():
                     [days("2026-10-11", 8, "W-SUN")])
     # Christmas 2026, a Friday, is in the week ending Sunday the 27th
     assert len(noted) == 1 and "Christmas Day (the period of 2026-12-27)" in noted[0]
-    hours = pd.date_range("2025-09-01", "2026-11-20 23:00", freq="h")
+    hours = pd.date_range("2024-09-01", "2026-11-20 23:00", freq="h")
     y = 50 + 20 * np.sin(np.arange(len(hours)) * 2 * np.pi / 24) + np.random.default_rng(3).normal(0, 3, len(hours))
-    y[(hours.date == pd.Timestamp("2025-11-27").date())] *= 0.3  # Thanksgiving 2025, every hour of it
+    for thanksgiving in ("2024-11-28", "2025-11-27"):  # every hour of it
+        y[hours.normalize() == pd.Timestamp(thanksgiving)] *= 0.3
+    # a history that held it once: one day is not told from noise
+    once = pd.DataFrame({"ds": hours, "y": y})[hours >= pd.Timestamp("2025-09-01")]
+    assert note_of(once, "US", "h", days("2026-11-21", 336, "h"), [days("2026-11-07", 336, "h")],
+                   "model.yearly_seasonality=false") == []
     noted = note_of(pd.DataFrame({"ds": hours, "y": y}), "US", "h", days("2026-11-21", 336, "h"),
                     [days("2026-11-07", 336, "h")], "model.yearly_seasonality=false")
     assert len(noted) == 1 and noted[0].startswith("forecast over Thanksgiving Day (2026-11-26),")

@@ -27,7 +27,12 @@ ODDITY_FACTOR = 4  # how far below their lowest or above their highest: 5 of M4'
 # 2.7 over the Eid it then forecast)
 UNSEEN_HOLIDAY_NOTE = "which no cross-validation fold held"
 NAMED_HOLIDAYS = 3
-HOLIDAY_JUMP = 3  # how far a holiday's values stand out of their neighbours', in typical distances between them
+# How far a holiday's values stand out of their neighbours': at least this many times the median distance of a
+# period on no holiday, and farther than HOLIDAY_QUANTILE of those periods, over at least HOLIDAY_PERIODS of its
+# own (noise alone: 1 to 4 in 100 daily series, Poisson or Gaussian, forecast over 90 days of US holidays)
+HOLIDAY_JUMP = 3
+HOLIDAY_QUANTILE = 0.98
+HOLIDAY_PERIODS = 2
 
 
 def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | None,
@@ -161,10 +166,11 @@ def _holiday_days(holidays: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, asked: set[str],
                   frequency: str) -> set[str]:
     """The holidays of ``asked`` (``names`` and ``days`` as _holiday_days gives them)
-    whose periods in ``history`` stood out: the median, over those periods, of a value's
-    distance from its neighbours' (the same day of the week or two before and after, an
-    hourly series' days by their mean; at longer periods the periods either side), at
-    least HOLIDAY_JUMP times that distance's median over the periods on no holiday."""
+    whose periods in ``history`` stood out: the median, over those periods (HOLIDAY_PERIODS
+    at least), of a value's distance from its neighbours' (the same day of the week or two
+    before and after, an hourly series' days by their mean; at longer periods the periods
+    either side), at least HOLIDAY_JUMP times that distance's median over the periods on no
+    holiday and above its HOLIDAY_QUANTILE. None where that median is 0 (mostly zeros)."""
     y = history["y"].to_numpy(float)
     known = np.isfinite(y)
     if not known.any():
@@ -185,13 +191,16 @@ def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, as
     with warnings.catch_warnings():  # periods with no neighbour: NaN, not counted
         warnings.simplefilter("ignore", RuntimeWarning)
         distance = np.abs(values - np.nanmedian(around, axis=1))
-        typical = np.nanmedian(distance[~on_holiday])
-    if not np.isfinite(typical):
+    plain_distances = distance[~on_holiday]
+    plain_distances = plain_distances[np.isfinite(plain_distances)]
+    typical = np.median(plain_distances) if plain_distances.size else np.nan
+    if not typical > 0:  # mostly zeros, or no period to compare: a holiday's 0 tells nothing
         return set()
+    bar = max(HOLIDAY_JUMP * typical, np.quantile(plain_distances, HOLIDAY_QUANTILE))
     standing_out = set()
     for name in asked:
         theirs = distance[np.isin(dates, days[names == name])]
         theirs = theirs[np.isfinite(theirs)]
-        if theirs.size and np.median(theirs) > 0 and np.median(theirs) >= HOLIDAY_JUMP * typical:
+        if theirs.size >= HOLIDAY_PERIODS and np.median(theirs) >= bar:
             standing_out.add(name)
     return standing_out

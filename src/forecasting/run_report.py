@@ -236,7 +236,7 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'unseen_holidays', 'are', 'modelled series')} forecast over holidays on "
                      f"which their history's values stood out and {UNSEEN_HOLIDAY_NOTE} (their data_notes name them): "
                      "their cross-validation scores do not speak for those periods, nor did the tuning or the choice "
-                     "of model see them. Folds that span a year (cross_validation.folds and step) would")
+                     "of model see them. Folds that span a year (cross_validation.folds and step) would hold them")
     if counted.repeated_oddities:  # an outage's 0 repeated by seasonal naive: exact zeros a week on
         summary.warn(f"{_counted(counted, 'repeated_oddities', 'are', 'modelled series')} forecast repeating a last "
                      f"cycle that holds a value far from that time's in the cycles before (their data_notes name it): "
