@@ -323,12 +323,23 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
         _notebook_namespace()
 
 
+def test_a_blank_countrys_history_is_read_as_the_job_keyed_it(tmp_path):
+    # an empty CSV field: null to pandas, blank text in the tables (validation.with_blank_countries)
+    (tmp_path / "input.csv").write_text("store,country,day,sales\n1,,2024-01-01,5\n1,,2024-01-02,6\n2,de,2024-01-01,7\n")
+    config = load_config(None, [f"input.path={tmp_path / 'input.csv'}", "input.key_columns=[store, country]",
+                                "input.time_column=day", "input.target_column=sales",
+                                "model.country_holidays_column=country"]).to_dict()
+    assert explore.load_history(config, {"store": "1", "country": ""})["y"].tolist() == [5.0, 6.0]
+
+
 def test_a_series_history_is_drawn_on_the_forecasts_periods_and_its_rows_found_by_keys_as_text():
     config = load_config(None, ["forecast.frequency=W-MON", "cleaning.gaps=zero"]).to_dict()
     rows = pd.DataFrame({"ds": pd.date_range("2025-06-03", "2025-11-30"), "y": 100.0})  # Tuesday to Sunday
-    weeks = explore.modelled_history(config, rows, "2025-12-01")
+    weeks = explore.modelled_history(config, rows, "2025-12-01", input_end="2025-11-30")
     # weeks ending Monday beside a weekly forecast, not days; the week to Monday 1 December has six days: left out
     assert weeks["ds"].iloc[-1] == pd.Timestamp("2025-11-24") and (weeks["y"] == 700.0).all()
+    # the whole input reaching Monday (the run's input_end tag): that week is whole, its Monday sold nothing
+    assert explore.modelled_history(config, rows, "2025-12-01", input_end="2025-12-01")["y"].iloc[-1] == 600.0
     refusing = load_config(None, ["forecast.frequency=W-MON", "cleaning.missing_values=reject"]).to_dict()
     gappy = rows.assign(y=[np.nan, *[1.0] * (len(rows) - 1)])
     pd.testing.assert_frame_equal(explore.modelled_history(refusing, gappy, "2025-12-01"), gappy)  # as they are

@@ -122,19 +122,21 @@ def series_rows(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
     return frame[matched]
 
 
-def modelled_history(config: dict, history: pd.DataFrame, run_date: str | None = None) -> pd.DataFrame:
+def modelled_history(config: dict, history: pd.DataFrame, run_date: str | None = None,
+                     input_end: str | None = None) -> pd.DataFrame:
     """A series' input rows (``load_history``) as its model saw them, on the run's
     forecast.frequency periods: cleaned by the run's cleaning settings (``config``,
     run_config's), so daily rows summed into weeks are drawn as weeks beside a weekly
-    forecast, as the child run's plot draws them. The rows as they are where cleaning
-    refused the series."""
+    forecast, as the child run's plot draws them. ``input_end``: the job run's tag of that
+    name, how far the whole input reached (else the series' own last time). The rows as
+    they are where cleaning refused the series."""
     from forecasting.cleaning import clean_history
     from forecasting.config import _build, load_defaults
     from forecasting.config_schema import CleaningConfig
 
     policy = _build(CleaningConfig, {**load_defaults()["cleaning"], **config.get("cleaning", {})}, "cleaning")
     history = history.sort_values("ds")
-    # its own last time for the whole input's: a last period the input stops inside is a part
-    cleaned = clean_history(history, config["forecast"]["frequency"], policy, run_date,
-                            input_end=history["ds"].max() if len(history) else None)
+    if input_end is None and len(history):  # a run from before the tag: the series' own last time
+        input_end = history["ds"].max()
+    cleaned = clean_history(history, config["forecast"]["frequency"], policy, run_date, input_end=input_end)
     return history if cleaned.rejection else cleaned.history

@@ -58,6 +58,9 @@ def load_history(
     if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
         _warn_if_changed(source["path"], data_version, options)
     frame = frame.rename(columns=source.get("rename_columns") or {})  # as forecasting.io names them
+    country = (config.get("model") or {}).get("country_holidays_column")
+    if country in frame and pd.api.types.infer_dtype(frame[country], skipna=True) in ("string", "empty"):
+        frame[country] = frame[country].fillna("")  # as the job reads a null country (validation.with_blank_countries)
     for column, value in keys.items():
         frame = frame[_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
