@@ -533,20 +533,34 @@ def test_an_as_of_before_the_last_period_the_model_saw_is_refused_not_answered_f
         forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [pd.Timestamp(20240131)]}))
 
 
+def test_a_request_with_a_null_country_finds_the_series_stored_with_a_blank_one():
+    stored = {"store": "s0", "country": "", "model": "naive", "model_json": model_store.dump("naive", daily_series(30)),
+              "frequency": "D", "interval_width": 0.8}  # the job stores a null country as blank text
+    forecaster = forecaster_of(stored, ["store", "country"])
+    for country in (None, ""):
+        answer = forecaster.predict(None, pd.DataFrame({"store": ["s0"], "country": [country], "horizon": [2]}))
+        assert answer["ds"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-01")]
+
+
 def test_an_as_of_with_an_offset_is_read_in_utc_and_one_that_is_no_time_is_refused_saying_so():
     forecaster = naive_forecaster(daily_series(30))  # 1 to 30 January 2024
 
     def first(as_of) -> pd.Timestamp:
         return forecaster.predict(None, pd.DataFrame({"store": ["s0"], "horizon": [1], "as_of": [as_of]}))["ds"].iloc[0]
 
-    assert first("2024-02-02T00:00:00Z") == pd.Timestamp("2024-02-03")  # midnight: known to the 2nd's end, as a date
     # 23:30 UTC on the 1st, as the job reads an input time with an offset: the 1st is not over
     assert first("2024-02-02T00:30:00+01:00") == pd.Timestamp("2024-02-01")
+    # a moment, even at midnight UTC: the 2nd has begun, not ended (as "2024-02-02", a date, would have)
+    assert first("2024-02-02T00:00:00Z") == first("2024-02-02T01:00:00+01:00") == pd.Timestamp("2024-02-02")
+    assert first("2024-02-02") == pd.Timestamp("2024-02-03")
     assert first("") == first(None) == pd.Timestamp("2024-01-31")  # not given: after the history
-    with pytest.raises(MlflowException, match=r"as_of 'soon' of series s0 is not a time: give a date or a time as "
-                                              r"text, e.g. 2024-03-31") as refused:
-        first("soon")
-    assert refused.value.get_http_status_code() == 400
+    for given in ("soon", "now", "today"):  # the server's clock would answer differently each day
+        with pytest.raises(MlflowException, match=rf"as_of '{given}' of series s0 is not a time: give a date or a "
+                                                  r"time as text, e.g. 2024-03-31") as refused:
+            first(given)
+        assert refused.value.get_http_status_code() == 400
+    with pytest.raises(MlflowException, match=r"as_of '1600-01-01' of series s0 is outside the times pandas can hold"):
+        first("1600-01-01")
 
 
 def test_as_of_is_read_as_a_run_date_the_periods_not_over_by_then_forecast(fast_config):

@@ -78,24 +78,37 @@ class ManyModelForecaster(PythonModel):
 
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
     """A request's as_of as a time without a zone, as the job reads its input's: one with
-    an offset ("2027-01-04T00:00:00Z", "...+01:00") in UTC. None where it is not given."""
+    an offset ("2027-01-04T00:00:00Z", "...+01:00") in UTC, and a moment even at midnight
+    (its day is not over, as a date's is). None where it is not given."""
     if not isinstance(value, (list, tuple, dict)) and pd.isna(value):  # None, NaN, NaT
         return None
+    series = series_identity.series_id(keys)
+    not_a_time = _bad_request(f"as_of {value!r} of series {series} is not a time: give a date or a time as text, "
+                              "e.g. 2024-03-31 or 2024-03-31 18:30")
+    if isinstance(value, str) and value.strip().lower() in ("now", "today"):  # the server's clock: not reproducible
+        raise not_a_time
     try:
         when = pd.Timestamp(value.strip() if isinstance(value, str) else value)
     except (ValueError, TypeError, OverflowError):
-        raise _bad_request(f"as_of {value!r} of series {series_identity.series_id(keys)} is not a time: give a "
-                           "date or a time as text, e.g. 2024-03-31 or 2024-03-31 18:30") from None
+        raise not_a_time from None
     if pd.isna(when):  # "" or "NaT": not given
         return None
-    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo is not None else when
+    try:
+        when = when.as_unit("ns")  # 1600-01-01 reads, but no forecast is dated so
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        raise _bad_request(f"as_of {value!r} of series {series} is outside the times pandas can hold "
+                           "(1677-09-22 to 2262-04-11)") from None
+    if when.tzinfo is None:
+        return when
+    when = when.tz_convert("UTC").tz_localize(None)
+    return when + pd.Timedelta(1, "ns") if when == when.normalize() else when  # a moment, not the date before it
 
 
 def _before_history(err: model_store.BeforeHistoryEnd, series: str) -> str:
     """Why a request's as_of before the last period its series' model saw is refused."""
     as_number = (" (a number is read as nanoseconds since 1970: give a date as text, e.g. 2024-03-31)"
                  if err.asked.year == 1970 else "")
-    return (f"as_of {err.asked} falls before the last period of series {series}'s history, "
+    return (f"as_of {err.asked.floor('us')} falls before the last period of series {series}'s history, "
             f"{err.history_end}{as_number}: its model forecasts only after that; leave as_of out for the "
             "forecast after its history")
 
@@ -125,11 +138,12 @@ def _similar(keys: dict, key_columns: list[str], models: dict) -> str:
 def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
     """The key values as text that a request and a stored row agree on: a date key
     is read from the table as a date and comes in a request as a timestamp, so a date
-    is taken as its midnight."""
+    is taken as its midnight; a null is blank text, as the job stores a null country
+    (no series with a null key is modelled)."""
     def text(value) -> str:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             value = dt.datetime.combine(value, dt.time())
-        return series_identity.key_text(value)
+        return "" if series_identity.key_text(value) == series_identity.NULL_KEY else series_identity.key_text(value)
 
     return tuple(text(values[k]) for k in key_columns)
 
