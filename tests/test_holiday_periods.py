@@ -207,3 +207,14 @@ def test_holiday_windows_are_checked_against_the_countrys_holidays_and_listed_by
     listed = capsys.readouterr().out.splitlines()
     assert "2027-03-29  Easter Monday" in listed and "2027-08-30  Late Summer Bank Holiday" in listed
     assert lookup_cli.main(["holidays", "GB-XX"]) == 2
+
+
+def test_the_holidays_command_says_no_error_of_prophets_plotting():
+    import subprocess
+    import sys
+
+    # prophet.plot logs an ERROR on import where plotly is absent: here the first import is not the model's
+    done = subprocess.run([sys.executable, "-m", "forecasting", "holidays", "GB", "--year", "2026"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "2026-04-03  Good Friday" in done.stdout
+    assert "plotly" not in done.stderr and "ERROR" not in done.stderr

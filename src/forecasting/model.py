@@ -18,12 +18,11 @@ FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
 
 
 def prophet_class():
-    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # it logs on import
     from cmdstanpy.utils import get_logger
     from prophet import Prophet
 
     # Prophet and cmdstanpy log every fit at INFO, and an error when L-BFGS stops
-    # early (the backend then falls back by itself; a fit that really fails raises). prophet.plot logs an ERROR when plotly is absent. None of
+    # early (the backend then falls back by itself; a fit that really fails raises). None of
     # it is news to the user of this job. cmdstanpy resets its level when it
     # first adds its handler, so that happens (get_logger) before ours is set.
     get_logger()
