@@ -385,9 +385,9 @@ def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_wh
     for gaps in ("keep", "zero"):
         alone = clean_history(history, "MS", policy(gaps=gaps), "2024-03-01", input_end="2024-01-10")
         assert alone.history["ds"].iloc[-1] == pd.Timestamp("2023-12-01") and alone.history["y"].iloc[-1] == 3100.0
-        assert ("the last period 2024-01-01 goes on past the input's last day 2024-01-10 and has 10 distinct times, "
-                "against 31 in the periods before: its 10 rows left out, a part summed is no whole period (forecast "
-                "instead)") in alone.notes
+        assert ("the last period 2024-01-01 goes on past the input's last day 2024-01-10 by 21 days of the week the "
+                "series has rows on: its 10 rows left out, a part summed is no whole period (forecast instead)"
+                ) in alone.notes
     averaged = clean_history(history, "MS", policy(duplicates="mean"), "2024-03-01", input_end="2024-01-10")
     assert averaged.history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")  # averaged, a part is still its level
 
@@ -400,8 +400,8 @@ def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_ze
                                 input_end="2025-11-30")
         assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2025-11-24"), run_date
         assert cleaned.history["y"].iloc[-1] == 700.0
-        assert any(note.startswith("the last period 2025-12-01 goes on past the input's last day 2025-11-30 and has 6 "
-                                   "distinct times, against 7") for note in cleaned.notes)
+        assert any(note.startswith("the last period 2025-12-01 goes on past the input's last day 2025-11-30 by 1 day "
+                                   "of the week the series has rows on: its 6 rows") for note in cleaned.notes)
     # with Monday's rows in the input, or the whole input's reaching Monday, the week is whole
     whole = clean_history(daily_rows("2025-06-03", "2025-12-01"), "W-MON", policy(gaps="zero"), "2025-12-01",
                           input_end="2025-12-01")
@@ -417,6 +417,19 @@ def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_ze
     months = clean_history(frame(pd.bdate_range("2025-01-01", "2026-02-27"), 1.0), "MS", policy(), "2026-03-31",
                            input_end="2026-02-27")
     assert months.history["ds"].iloc[-1] == pd.Timestamp("2026-02-01") and months.history["y"].iloc[-1] == 20.0
+    # every day, or transactions, to Friday 30 January: January lacks its Saturday, however many rows it has
+    # (31 days against months of 28 to 31, a busy month's transactions against quieter ones')
+    every_day = clean_history(daily_rows("2025-06-01", "2026-01-30"), "MS", policy(), "2026-02-02",
+                              input_end="2026-01-30")
+    assert every_day.history["ds"].iloc[-1] == pd.Timestamp("2025-12-01")
+    quiet, busy = pd.date_range("2025-06-01", "2025-12-31 23:00", freq="5h"), pd.date_range("2026-01-01", "2026-01-30",
+                                                                                           freq="3h")
+    transactions = clean_history(frame(quiet.append(busy), 1.0), "MS", policy(), "2026-02-02", input_end="2026-01-30")
+    assert transactions.history["ds"].iloc[-1] == pd.Timestamp("2025-12-01")
+    # weeks summed into quarters: a quarter with as many weeks as the quarters before is whole, whatever its last day
+    mondays = clean_history(frame(pd.date_range("2024-01-01", "2026-03-30", freq="W-MON"), 1.0), "QS", policy(),
+                            "2026-04-01", input_end="2026-03-30")
+    assert mondays.history["ds"].iloc[-1] == pd.Timestamp("2026-01-01") and mondays.history["y"].iloc[-1] == 13.0
     # the week left out is the input's lag, not the series': it is not behind for it, nor stale a day later
     later = clean_history(daily_rows("2025-06-03", "2025-11-30"), "W-MON", policy(stale_after=1), "2025-12-02",
                           input_end="2025-11-30")

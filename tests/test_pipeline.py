@@ -520,6 +520,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         *[(status, None, "{}", "forecast over Christmas Day (2026-12-25), on which the history's values stood out and "
            "which no cross-validation fold held: its cross-validation scores do not speak for those periods", model, 0.5)
           for status, model in (("ok", "prophet"), ("failed", None))],  # a failed series' forecast is the fallback's
+        ("ok", None, "{}", "the last period 2024-03-01 goes on past the input's last day 2024-03-27 by 2 days of the week "
+         "the series has rows on: its 27 rows left out, a part summed is no whole period (forecast instead)", "naive", 1.0),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = staged_counts.status_counts(staged)
     assert counted.gappy == 2
@@ -527,7 +529,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
-    assert counted.unseen_holidays == 1
+    assert counted.unseen_holidays == 1 and counted.past_input == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -554,6 +556,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series ends in a period still open on the run date 2024-03-31, modelled as a whole period (their "
         "data_notes name it): if those rows hold only a part of it, or values known only later (a backfill from "
         "files), cleaning.open_period: drop leaves them out and forecasts the period",
+        "1 series ends in a period that goes on past the input's last day (their data_notes name it), a part of it: "
+        "left out and forecast, so their forecasts start there, before the run date 2024-03-31. An export cut short? "
+        "Their data_notes name the input's last day",
         "1 series has the same number of rows at nearly every time, merged by cleaning.duplicates (sum; their "
         "data_notes say how many): as meant, or several series under one key (a column that tells them apart "
         "belongs in input.key_columns)?",

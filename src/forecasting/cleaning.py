@@ -50,6 +50,8 @@ MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its perio
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
 PERIODS_COMPARED = 8  # the last period's distinct times against the median of this many before it
+# A last period of finer rows summed that goes on past the whole input's last day: a part, left out
+PAST_INPUT_NOTE = "goes on past the input's last day"
 
 
 def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
@@ -261,13 +263,15 @@ def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: boo
                                input_end: str | pd.Timestamp | None,
                                notes: list[str]) -> tuple[pd.DataFrame, pd.Timestamp | None]:
     """``frame`` (aligned from the input's times ``given``, rows not yet summed) without its
-    last period where finer rows were gathered into it, it goes on past the whole input's
-    last day (``input_end``) and it has fewer distinct times than the periods before it
-    (their median), where the days it did not reach are days of the week the series has
-    rows on: daily rows to Sunday summed into a week ending Monday are six days of seven,
-    whatever the run date says (a Monday's run backfilled from an input that stops on
-    Sunday). Business days to a Friday are a whole week to Sunday, or a whole month ending
-    on a Saturday. Also returns the period left out, None where none was: no zeros fill it."""
+    last period where finer rows were gathered into it and it goes on past the whole
+    input's last day (``input_end``) by days of the week the series has rows on: daily rows
+    to Sunday summed into a week ending Monday are six days of seven, whatever the run date
+    says (a Monday's run backfilled from an input that stops on Sunday), and a month of
+    transactions to Friday the 30th lacks its Saturday. Business days to a Friday are a
+    whole week to Sunday, or a whole month ending on a Saturday. Rows further apart than a
+    day (weeks or months summed into quarters) make a part where the period also has fewer
+    of them than the periods before it (their median). Also returns the period left out,
+    None where none was: no zeros fill it."""
     if input_end is None or frame.empty:
         return frame, None
     last = frame["ds"].max()
@@ -278,19 +282,22 @@ def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: boo
         return frame, None
     times = raw.groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
     before = times.iloc[:-1].tail(PERIODS_COMPARED)
-    if len(before) < 3 or times.iloc[-1] >= np.median(before):
+    days = raw[frame["ds"].isin(before.index).to_numpy()].dt.normalize().drop_duplicates().sort_values()
+    daily = len(days) > 1 and np.median(np.diff(days.to_numpy())) <= np.timedelta64(1, "D")
+    counted = not daily and len(before) >= 3 and times.iloc[-1] < np.median(before)
+    if not (daily or counted):
         return frame, None
-    # a part only where the days the input did not reach are days of the week the series has rows on:
-    # business days to a Friday in a month ending on a Saturday are its whole month
-    compared = raw[frame["ds"].isin(before.index).to_numpy()].dt.normalize().drop_duplicates().dt.dayofweek
-    usual = {day for day, count in compared.value_counts().items() if count >= len(compared) / 14}
-    if not usual & set(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek):
+    # the days of the week the series has rows on, by the periods before (business days: not the weekend)
+    usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
+    missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek, list(usual)).sum())
+    if not missed:
         return frame, None
     rows = int(in_last.sum())
-    notes.append(f"the last period {time_text(last)} goes on past the input's last day "
-                 f"{time_text(pd.Timestamp(input_end).normalize())} and has {times.iloc[-1]} distinct times, against "
-                 f"{np.median(before):g} in the periods before: its {rows} row{'s' if rows != 1 else ''} left out, a "
-                 "part summed is no whole period (forecast instead)")
+    why = (f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on" if daily else
+           f"and has {times.iloc[-1]} distinct times, against {np.median(before):g} in the periods before")
+    notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {time_text(reached - pd.Timedelta(days=1))} "
+                 f"{why}: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no whole period (forecast "
+                 "instead)")
     return frame[~in_last], last
 
 

@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, staged_counts,
                          tracking, tuning, validation)
+from forecasting.cleaning import PAST_INPUT_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
@@ -189,6 +190,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      f"{summary.run_date}, modelled as a whole period (their data_notes name it): if those rows hold "
                      "only a part of it, or values known only later (a backfill from files), cleaning.open_period: "
                      f"drop leaves them out and forecasts the period{local}")
+    if counted.past_input:  # an export cut short, or a backfill's input that stops before its run date
+        summary.warn(f"{_counted(counted, 'past_input', 'end')} in a period that {PAST_INPUT_NOTE} (their data_notes "
+                     "name it), a part of it: left out and forecast, so their forecasts start there, before the run "
+                     f"date {summary.run_date}. An export cut short? Their data_notes name the input's last day")
     if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
         several = (f"{_counted(counted, 'several_series', 'have')} the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "

@@ -14,7 +14,8 @@ from pyspark.sql import types as T
 
 from forecasting import run_overview, series_identity, spark_training, validation
 from forecasting.closed_times import CLOSED_TIMES_NOTE
-from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, SHIFTED_NOTE, SPARSE_NOTE
+from forecasting.cleaning import (GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, PAST_INPUT_NOTE, SHIFTED_NOTE,
+                                  SPARSE_NOTE)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
@@ -60,6 +61,7 @@ class StagedCounts:
     missing_values: int  # target values missing, dropped or filled
     repeated_oddities: int  # a cycle repeated with an outage's 0 or a one-off spike in it
     unseen_holidays: int  # forecast over holidays that stood out in the history and that no fold held
+    past_input: int  # a last period the input stops inside, left out as a part
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
 
@@ -98,6 +100,7 @@ def counted_conditions() -> dict[str, Column]:
         "merged_not_ok": (F.col("status") != OK) & _noted(MERGED_NOTE),  # of them, skipped or failed
         "shifted": _noted(SHIFTED_NOTE),  # every row moved to another date
         "open_kept": _noted(OPEN_KEPT_NOTE),  # a last period still open on the run date kept
+        "past_input": _noted(PAST_INPUT_NOTE),  # a last period the input stops inside, left out
         "repeated": _noted(REPEATED_NOTE),  # rows repeated exactly and summed
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
         "other_duplicates": _noted(OTHER_VALUES_NOTE),  # times given again with other values, merged
