@@ -281,8 +281,10 @@ def train_all(
     series_df = training_input(series_df)
     if series_count <= balancing.MAX_BALANCED_SERIES:
         per_task = balancing.slots_per_task(series_count, partitions, cores)
-        logger.info("training %d series in %d tasks of %d down to %d slots, %.1f series a slot",
-                    series_count, partitions, per_task[0], per_task[-1], series_count / sum(per_task))
+        dealt = (f"{per_task[0]} slot{'s' if per_task[0] > 1 else ''} each" if per_task[0] == per_task[-1] else
+                 f"{per_task[0]} slots in the first down to {per_task[-1]} in the last")
+        logger.info("training %d series in %d tasks, %s, about %.1f series a slot (the biggest dealt first)",
+                    series_count, partitions, dealt, series_count / sum(per_task))
         tasks = balancing.balanced(series_df, keys, per_task)
         wired = tasks.groupBy(balancing.TASK_COLUMN, *keys).applyInPandas(work, schema=schema)
         return RESULT_ROW.expand(wired, keys)
