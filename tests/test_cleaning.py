@@ -426,10 +426,19 @@ def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_ze
                                                                                            freq="3h")
     transactions = clean_history(frame(quiet.append(busy), 1.0), "MS", policy(), "2026-02-02", input_end="2026-01-30")
     assert transactions.history["ds"].iloc[-1] == pd.Timestamp("2025-12-01")
-    # weeks summed into quarters: a quarter with as many weeks as the quarters before is whole, whatever its last day
+    # weeks summed into quarters or months: whole where no week was due before the period's end
     mondays = clean_history(frame(pd.date_range("2024-01-01", "2026-03-30", freq="W-MON"), 1.0), "QS", policy(),
                             "2026-04-01", input_end="2026-03-30")
     assert mondays.history["ds"].iloc[-1] == pd.Timestamp("2026-01-01") and mondays.history["y"].iloc[-1] == 13.0
+    months = clean_history(frame(pd.date_range("2023-01-01", "2025-03-01", freq="MS"), 1.0), "QS", policy(),
+                           "2025-04-01", input_end="2025-03-01")
+    assert months.history["ds"].iloc[-1] == pd.Timestamp("2025-01-01") and months.history["y"].iloc[-1] == 3.0
+    # March 2025 has five Mondays: to the 24th it lacks the 31st, though it has as many as most months
+    march = clean_history(frame(pd.date_range("2024-01-01", "2025-03-24", freq="W-MON"), 1.0), "MS", policy(),
+                          "2025-04-01", input_end="2025-03-24")
+    assert march.history["ds"].iloc[-1] == pd.Timestamp("2025-02-01")
+    assert ("the last period 2025-03-01 goes on past the input's last day 2025-03-24 where a row was due by "
+            "2025-03-31: its 4 rows left out, a part summed is no whole period (forecast instead)") in march.notes
     # the week left out is the input's lag, not the series': it is not behind for it, nor stale a day later
     later = clean_history(daily_rows("2025-06-03", "2025-11-30"), "W-MON", policy(stale_after=1), "2025-12-02",
                           input_end="2025-11-30")

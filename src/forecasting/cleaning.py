@@ -269,9 +269,10 @@ def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: boo
     says (a Monday's run backfilled from an input that stops on Sunday), and a month of
     transactions to Friday the 30th lacks its Saturday. Business days to a Friday are a
     whole week to Sunday, or a whole month ending on a Saturday. Rows further apart than a
-    day (weeks or months summed into quarters) make a part where the period also has fewer
-    of them than the periods before it (their median). Also returns the period left out,
-    None where none was: no zeros fill it."""
+    day (weeks or months summed into quarters) make a part where the next row was due
+    before the period's end, by the longest step between the rows of the periods before:
+    a March of Mondays to the 24th lacks the 31st, a quarter of months to March is whole.
+    Also returns the period left out, None where none was: no zeros fill it."""
     if input_end is None or frame.empty:
         return frame, None
     last = frame["ds"].max()
@@ -280,21 +281,24 @@ def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: boo
     reached, end = pd.Timestamp(input_end).normalize() + pd.Timedelta(days=1), period_end(last, frequency)
     if end <= reached or not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
         return frame, None
-    times = raw.groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
-    before = times.iloc[:-1].tail(PERIODS_COMPARED)
-    days = raw[frame["ds"].isin(before.index).to_numpy()].dt.normalize().drop_duplicates().sort_values()
-    daily = len(days) > 1 and np.median(np.diff(days.to_numpy())) <= np.timedelta64(1, "D")
-    counted = not daily and len(before) >= 3 and times.iloc[-1] < np.median(before)
-    if not (daily or counted):
+    before = frame["ds"].drop_duplicates().iloc[:-1].tail(PERIODS_COMPARED)
+    days = raw[frame["ds"].isin(before).to_numpy()].dt.normalize().drop_duplicates().sort_values()
+    if len(days) < 2:
         return frame, None
-    # the days of the week the series has rows on, by the periods before (business days: not the weekend)
-    usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
-    missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek, list(usual)).sum())
+    steps = np.diff(days.to_numpy())
+    if np.median(steps) <= np.timedelta64(1, "D"):
+        # the days of the week the series has rows on, by the periods before (business days: not the weekend)
+        usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
+        missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek,
+                             list(usual)).sum())
+        why = f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on"
+    else:  # rows days apart (weeks summed into months): one was due before the period's end
+        due = raw[in_last].max().normalize() + pd.Timedelta(steps.max())
+        missed = int(due < end)
+        why = f"where a row was due by {time_text(due)}"
     if not missed:
         return frame, None
     rows = int(in_last.sum())
-    why = (f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on" if daily else
-           f"and has {times.iloc[-1]} distinct times, against {np.median(before):g} in the periods before")
     notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {time_text(reached - pd.Timedelta(days=1))} "
                  f"{why}: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no whole period (forecast "
                  "instead)")
