@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import numbers
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,8 @@ from forecasting import delta_files, model, model_store, series_identity
 logger = logging.getLogger(__name__)
 
 POINTER = "models_pointer.json"
+# a request's as_of as text: ISO 8601, a whole date first, then optionally a time (and offset)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|$)")
 # The most steps a request may ask for: more is a mistake (a horizon of 10 million took
 # pandas past its last time with a stack trace), and its sampled interval would fill memory.
 MAX_HORIZON = 10_000
@@ -40,6 +43,7 @@ class ManyModelForecaster(PythonModel):
         pointer = json.loads(Path(context.artifacts["pointer"]).read_text())
         self.key_columns = pointer["key_columns"]
         self.horizon = pointer.get("horizon", 0)
+        self.run_date = pointer.get("run_date")  # a server keeps the version it loaded: its refusals say which
         if getattr(_saving, "active", False):  # MLflow loads a model while saving it: every model, for nothing
             self.models = {}
             return
@@ -52,7 +56,8 @@ class ManyModelForecaster(PythonModel):
             keys = {k: request[k] for k in self.key_columns}
             stored = self.models.get(series_key(keys, self.key_columns))
             if stored is None:
-                raise _bad_request(f"no model for series {series_identity.series_id(keys)} in this version"
+                loaded = f" of run date {self.run_date}" if getattr(self, "run_date", None) else ""
+                raise _bad_request(f"no model for series {series_identity.series_id(keys)} in this version{loaded}"
                                    f"{_similar(keys, self.key_columns, self.models)}")
             steps = _horizon_steps(request["horizon"])
             if steps is None:
@@ -83,21 +88,25 @@ def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
     if not isinstance(value, (list, tuple, dict)) and pd.isna(value):  # None, NaN, NaT
         return None
     series = series_identity.series_id(keys)
-    not_a_time = _bad_request(f"as_of {value!r} of series {series} is not a time: give a date or a time as text, "
-                              "e.g. 2024-03-31 or 2024-03-31 18:30")
-    if isinstance(value, str) and value.strip().lower() in ("now", "today"):  # the server's clock: not reproducible
-        raise not_a_time
-    try:
-        when = pd.Timestamp(value.strip() if isinstance(value, str) else value)
-    except (ValueError, TypeError, OverflowError):
-        raise not_a_time from None
-    if pd.isna(when):  # "" or "NaT": not given
+    not_a_time = _bad_request(f"as_of {value!r} of series {series} is not a time: give a date or a time as ISO 8601 "
+                              "text, e.g. 2024-03-31, 2024-03-31 18:30 or 2024-03-31T18:30:00+01:00")
+    # ISO 8601 text from a full date on: pandas would read "07/12/2026" as July, "Mon Dec 07 2026 GMT+0100"
+    # (JavaScript's Date as text) an hour behind UTC, "2027" as its 1 January and "now" by the server's clock
+    if isinstance(value, str) and value.strip() in ("", "NaT"):  # not given
         return None
+    if isinstance(value, str) and not ISO_DATE.match(value.strip()):
+        raise not_a_time
+    outside = _bad_request(f"as_of {value!r} of series {series} is outside the times pandas can hold (1677-09-22 to "
+                           "2262-04-11)")
     try:
-        when = when.as_unit("ns")  # 1600-01-01 reads, but no forecast is dated so
+        when = (pd.to_datetime(value.strip(), format="ISO8601") if isinstance(value, str) else pd.Timestamp(value))
+        when = when.as_unit("ns")  # 1600-01-01 reads as a Timestamp, but no forecast is dated so
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
-        raise _bad_request(f"as_of {value!r} of series {series} is outside the times pandas can hold "
-                           "(1677-09-22 to 2262-04-11)") from None
+        raise outside from None
+    except (ValueError, TypeError):
+        raise not_a_time from None
+    if pd.isna(when):  # NaT
+        return None
     if when.tzinfo is None:
         return when
     when = when.tz_convert("UTC").tz_localize(None)
