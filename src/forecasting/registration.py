@@ -168,7 +168,8 @@ def point_alias(context: tracking.RunContext, name: str, version: int, run_date:
     except Exception as err:
         logger.warning("could not set alias @%s of %s on version %s: %s", SERVED_ALIAS, name, version, err)
         return f"  alias @{SERVED_ALIAS} of {name} NOT moved to version {version}: {str(err).splitlines()[0]}\n"
-    said = f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS}\n"
+    said = (f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS} (a server running "
+            "keeps the version it loaded: restart it)\n")
     table, now = before.tags.get("models_table") if before is not None else None, redact_url_password(models_path)
     if table is not None and table != now:
         logger.warning("registered model %s now serves the models table %s; its version %s served %s: another "
