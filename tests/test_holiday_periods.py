@@ -160,6 +160,8 @@ def test_a_country_columns_unknown_codes_and_blank_values_are_said():
     assert blank == ("2 series have a blank region (model.country_holidays_column) and got the holidays of "
                      "model.country_holidays, US: set it to null for none")
     assert holiday_periods.country_column_lines({"DE": 4, "": 2}, "region", None) == []  # blank: no holidays, as asked
+    assert holiday_periods.country_column_lines({"DE": 4, "": 1}, "region", "US")[0].startswith(
+        "1 series has a blank region")
 
 
 @pytest.mark.parametrize("window", [{"Eid al-Fitr": [-5, 0]}, {}])

@@ -242,6 +242,7 @@ def country_column_lines(series_by_value: dict, column: str, default: str | None
                      "'Eid al-Fitr': python -m forecasting holidays <code> lists them)")
     blank = sum(n for value, n in series_by_value.items() if value is not None and not str(value).strip())
     if blank and default:
-        lines.append(f"{blank} series have a blank {column} (model.country_holidays_column) and got the holidays of "
+        have = "has" if blank == 1 else "have"
+        lines.append(f"{blank} series {have} a blank {column} (model.country_holidays_column) and got the holidays of "
                      f"model.country_holidays, {default}: set it to null for none")
     return lines
