@@ -266,6 +266,22 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
     assert added - {"shop"} <= RESERVED_KEY_NAMES, sorted(added - {"shop"} - RESERVED_KEY_NAMES)
 
 
+def test_scoring_says_which_series_end_in_a_period_their_input_stopped_inside(spark, fast_config):
+    # daily rows to Friday 5 December, scored on Monday 8 December with a weekly model (weeks ending Sunday)
+    group = pd.DataFrame({"ds": pd.date_range("2025-06-02", "2025-12-05"), "y": 1.0, "frequency": "W-SUN"})
+    last, status, reason = scoring.history_end(group, fast_config("input.key_columns=[shop]"), "2025-12-08",
+                                               "2025-12-05", None)
+    assert last == pd.Timestamp("2025-11-30") and status is None  # the week to the 7th is forecast, as training does
+    assert reason.startswith("the last period 2025-12-07 goes on past the input's last day 2025-12-05 by 2 days")
+    staged = spark.createDataFrame([("a", scoring.SCORED_OK, reason), ("b", scoring.SCORED_OK, None)],
+                                   "shop string, status string, reason string")
+    summary = job_summary.JobSummary("2025-12-08", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    scoring._say_scored_past_input(staged, ["shop"], summary)
+    assert summary.note == ("  1 series ends in a period that goes on past the input's last day, a part of it: left "
+                            "out and forecast, so their forecasts start there, before the run date 2025-12-08 (an "
+                            f"export cut short?), e.g. a; the first: {reason}\n")
+
+
 def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before_the_run_date(spark):
     stale = "last observation 2024-01-02, 29 periods before the run date 2024-01-31"
     staged = spark.createDataFrame([("a", scoring.SCORED_OK, stale), ("b", scoring.SCORED_OK, None),

@@ -25,10 +25,10 @@ from pyspark.sql import types as T
 
 from forecasting import (io, lineage, model_store, parent_run, python_worker, redaction, series_identity,
                          spark_training, tables, tracking, validation)
-from forecasting.cleaning import clean_history
+from forecasting.cleaning import PAST_INPUT_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
-from forecasting.job_summary import JobSummary, agreeing, finishing, named_examples
+from forecasting.job_summary import JobSummary, agreeing, example_ids, finishing, named_examples, series_that
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.run_report import future_run_date_warning, say_stale
@@ -79,7 +79,8 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
     where the series is not to be scored, its status and why: ``rejected`` by a
     cleaning reject policy, or ``failed`` where cleaning raised (as in training). A
     series scored from data that stop well before the run date has no status but
-    cleaning's note as its reason: its forecast starts in the past."""
+    cleaning's note as its reason: its forecast starts in the past; so has one whose last
+    period the input stopped inside (left out: its forecast starts there)."""
     frequency = group["frequency"].iloc[0]
     try:
         cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now)
@@ -90,8 +91,10 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
         return None, REJECTED, cleaned.rejection
     if cleaned.rejection or cleaned.history.empty:
         return None, None, None
-    behind = next((note for note in cleaned.notes if note.startswith(STALE_NOTE)), None)
-    return cleaned.history["ds"].max(), None, behind
+    # stale first: its summary line finds it at the start; then a last period the input stopped inside
+    said = sorted((note for note in cleaned.notes if note.startswith(STALE_NOTE) or PAST_INPUT_NOTE in note),
+                  key=lambda note: not note.startswith(STALE_NOTE))
+    return cleaned.history["ds"].max(), None, "; ".join(said) or None
 
 
 def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
@@ -125,10 +128,23 @@ NOT_SCORED = {
 def _say_scored_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series' data stop more than a period before the run date (as
     training names them), with a few examples."""
-    stale = staged.where((F.col("status") == SCORED_OK) & F.col("reason").startswith(STALE_NOTE))
+    stale = staged.where((F.col("status") == SCORED_OK) & F.col("reason").startswith(STALE_NOTE)).withColumn(
+        "reason", F.split("reason", "; ").getItem(0))  # its own note, not the last period's after it
     count = stale.count()
     if count:
         say_stale(stale, keys, summary, count, "scored")
+
+
+def _say_scored_past_input(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Which scored series end in a period their input stopped inside, forecast from its start
+    (as training says it)."""
+    cut_short = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(PAST_INPUT_NOTE))
+    count = cut_short.count()
+    if count:
+        first = next(part for part in cut_short.first()["reason"].split("; ") if PAST_INPUT_NOTE in part)
+        summary.warn(f"{series_that(count, 'end')} in a period that {PAST_INPUT_NOTE}, a part of it: left out and "
+                     f"forecast, so their forecasts start there, before the run date {summary.run_date} (an export "
+                     f"cut short?), e.g. {example_ids(cut_short, keys)}; the first: {first}")
 
 
 def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, status: str) -> None:
@@ -363,6 +379,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                     _say_not_scored(staged, keys, summary, status)
             if summary.counts.get(SCORED_OK):
                 _say_scored_stale(staged, keys, summary)
+                _say_scored_past_input(staged, keys, summary)
         tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
