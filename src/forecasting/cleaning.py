@@ -49,7 +49,7 @@ MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its perio
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
-PERIODS_COMPARED = 8  # the last period's distinct times against the median of this many before it
+PERIODS_COMPARED = 8  # the periods before the last whose rows tell the days, or the step, a series has rows on
 # A last period of finer rows summed that goes on past the whole input's last day: a part, left out
 PAST_INPUT_NOTE = "goes on past the input's last day"
 
