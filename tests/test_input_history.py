@@ -1,4 +1,6 @@
 """One series' input rows read without Spark, as the job read them (``input_history``)."""
+import time
+
 import pandas as pd
 import pytest
 
@@ -160,6 +162,8 @@ def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
     path = tmp_path / "sales"
     rows = pd.DataFrame({"store": ["a"], "day": ["2024-01-01"], "sales": [1.0]})
     write_deltalake(str(path), rows)
+    time.sleep(1.0)  # the commits a second apart: two in one millisecond made timestampAsOf find the second, and a
+    # loaded machine's clock and file times differ by milliseconds
     write_deltalake(str(path), rows.assign(sales=99.0), mode="overwrite")  # version 1, written after the run
     settings = [f"input.path={path}", "input.format=delta", "input.key_columns=[store]", "input.time_column=day",
                 "input.target_column=sales"]
@@ -169,7 +173,8 @@ def test_a_delta_input_history_is_read_at_the_version_the_run_read(tmp_path):
     pinned = load_config(None, [*settings, "input.options.versionAsOf=0"]).to_dict()
     assert input_history.load_history(pinned, {"store": "a"})["y"].tolist() == [1.0]
     first_commit = DeltaTable(str(path)).history()[-1]["timestamp"]  # ms since the epoch, UTC
-    at = pd.Timestamp(first_commit, unit="ms").strftime("%Y-%m-%d %H:%M:%S.%f")  # as a config writes it
+    at = (pd.Timestamp(first_commit, unit="ms") + pd.Timedelta(milliseconds=500)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f")  # as a config writes it
     by_time = load_config(None, [*settings, f"input.options.timestampAsOf={at}"]).to_dict()
     assert input_history.load_history(by_time, {"store": "a"})["y"].tolist() == [1.0]
     # a file input's data_version is a content hash, not a Delta version
