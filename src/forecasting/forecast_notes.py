@@ -12,7 +12,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.baselines import CYCLES, on_grid
 from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
-from forecasting.holiday_periods import longer_than_a_day
+from forecasting.holiday_periods import holiday_days, longer_than_a_day
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
@@ -135,7 +135,7 @@ def unseen_holiday_notes(holidays: pd.DataFrame | None, history: pd.DataFrame, f
     (model.series_holidays), None where it has none; ``held_out``: each fold's held-out times."""
     if holidays is None or not held_out or not len(forecast_ds):
         return []
-    names, days = _holiday_days(holidays)
+    names, _, days = holiday_days(holidays)
     ahead = np.isin(days, np.asarray(forecast_ds, dtype="datetime64[D]"))  # an hour is on its day, as in Prophet
     held = np.isin(days, np.concatenate([np.asarray(ds, dtype="datetime64[D]") for ds in held_out]))
     unseen = set(names[ahead]) - set(names[held])
@@ -152,21 +152,9 @@ def unseen_holiday_notes(holidays: pd.DataFrame | None, history: pd.DataFrame, f
             "cross-validation scores do not speak for those periods"]
 
 
-def _holiday_days(holidays: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each day of each holiday of a Prophet ``holidays`` frame, its window's days
-    included: the holidays' names and the days (datetime64[D]), side by side."""
-    lower, upper = (np.nan_to_num(np.broadcast_to(np.asarray(holidays.get(bound, 0), dtype=float), len(holidays)))
-                    .astype(int) for bound in ("lower_window", "upper_window"))
-    lengths = np.maximum(upper - lower + 1, 1)
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    offsets = np.arange(lengths.sum()) - starts + np.repeat(lower, lengths)
-    days = np.repeat(np.asarray(holidays["ds"], dtype="datetime64[D]"), lengths) + offsets.astype("timedelta64[D]")
-    return np.repeat(holidays["holiday"].to_numpy(dtype=object), lengths), days
-
-
 def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, asked: set[str],
                   frequency: str) -> set[str]:
-    """The holidays of ``asked`` (``names`` and ``days`` as _holiday_days gives them)
+    """The holidays of ``asked`` (``names`` and ``days`` as holiday_days gives them)
     whose periods in ``history`` stood out: the median, over those periods (HOLIDAY_PERIODS
     at least), of a value's distance from its neighbours' (the same day of the week or two
     before and after, an hourly series' days by their mean; at longer periods the periods

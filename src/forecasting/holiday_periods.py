@@ -196,26 +196,36 @@ def unmatched_windows(windows: dict, codes: list[str]) -> list[str]:
     return [name for name in windows if name not in known]
 
 
+def holiday_days(holidays: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each day of each holiday of a Prophet ``holidays`` frame (``holiday``, ``ds``,
+    optionally ``lower_window`` and ``upper_window``), its window's days included, side by
+    side: the holidays' names, each day's offset from the holiday's date, and the days
+    (datetime64[D]; NaT for a row without a date). A row without a window (NaN) has its
+    date alone, as Prophet reads it; one whose window ends before it starts, none."""
+    lower, upper = (np.broadcast_to(np.asarray(pd.to_numeric(holidays.get(bound, 0), errors="coerce"), dtype=float),
+                                    len(holidays)) for bound in ("lower_window", "upper_window"))
+    unwindowed = np.isnan(lower) | np.isnan(upper)  # Prophet: int(nan) fails, and it takes 0 and 0
+    lower, upper = np.where(unwindowed, 0, lower).astype(int), np.where(unwindowed, 0, upper).astype(int)
+    lengths = np.maximum(upper - lower + 1, 0)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(lower, lengths)
+    on = np.repeat(pd.to_datetime(holidays["ds"]).to_numpy("datetime64[D]"), lengths)
+    return (np.repeat(holidays["holiday"].to_numpy(dtype=object), lengths), offsets,
+            on + offsets.astype("timedelta64[D]"))
+
+
 def feature_days(holidays: pd.DataFrame) -> dict[str, np.ndarray]:
     """The columns Prophet's make_holiday_features makes of ``holidays`` (``holiday``,
     ``ds``, optionally ``lower_window`` and ``upper_window``), in its sorted order: for each
     holiday and each day of its window, ``{name}_delim_{+|-}{days}``, and the days (as
     datetime64[D]) on which it is 1. A row without a date (a prediction's name the
     frame lacks) or without a window (NaN) gives its name's ``+0`` column and no day."""
-    names = holidays["holiday"].to_numpy()
-    on = pd.to_datetime(holidays["ds"]).to_numpy("datetime64[D]")
-    lower = pd.to_numeric(holidays.get("lower_window", 0), errors="coerce")
-    upper = pd.to_numeric(holidays.get("upper_window", 0), errors="coerce")
-    lower, upper = (np.broadcast_to(np.asarray(bound, dtype=float), len(holidays)) for bound in (lower, upper))
-    unwindowed = np.isnan(lower) | np.isnan(upper)  # Prophet: int(nan) fails, and it takes 0 and 0
-    lower, upper = np.where(unwindowed, 0, lower).astype(int), np.where(unwindowed, 0, upper).astype(int)
-    days: dict[str, list] = {}
-    for name, day, first, last in zip(names, on, lower, upper):
-        for offset in range(first, last + 1):
-            marked = days.setdefault(f"{name}_delim_{'+' if offset >= 0 else '-'}{abs(offset)}", [])
-            if not np.isnat(day):
-                marked.append(day + np.timedelta64(offset, "D"))
-    return {key: np.array(days[key], dtype="datetime64[D]") for key in sorted(days)}
+    names, offsets, days = holiday_days(holidays)
+    columns = np.array([f"{name}_delim_{'+' if offset >= 0 else '-'}{abs(offset)}"
+                        for name, offset in zip(names, offsets)], dtype=object)
+    order = np.argsort(columns, kind="stable")  # each column's days in the frame's order
+    keys, starts = np.unique(columns[order], return_index=True)
+    return {key: marked[~np.isnat(marked)]
+            for key, marked in zip(keys, np.split(days[order], starts[1:]))}
 
 
 def country_column_lines(series_by_value: dict, column: str, default: str | None,
