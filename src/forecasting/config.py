@@ -254,6 +254,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
     return config
 
 
+def stored_cleaning(stored: dict) -> CleaningConfig:
+    """The cleaning settings of a run's stored configuration (its ``config/resolved.yaml``),
+    over today's defaults: a run from before a key was added has none of it."""
+    return _build(CleaningConfig, {**load_defaults()["cleaning"], **(stored.get("cleaning") or {})}, "cleaning")
+
+
 # --------------------------------------------------------------------------- typing
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from forecasting import run_overview, series_identity, tracking
-from forecasting.input_history import load_history
+from forecasting.input_history import key_matches, load_history
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
 # the notebook's and docs' import for runs, tables and a series' input alike
@@ -114,7 +114,7 @@ def series_rows(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
     matches, naming a few of the series the frame has."""
     matched = pd.Series(True, index=frame.index)
     for column, value in keys.items():
-        matched &= frame[column].map(series_identity.key_text) == series_identity.key_text(value)
+        matched &= key_matches(frame[column], value)
     if not matched.any():
         known = frame[list(keys)].drop_duplicates().head(5).to_dict("records")
         raise LookupError(f"no rows of series {series_identity.series_id(keys)}; the table has e.g. "
@@ -131,10 +131,9 @@ def modelled_history(config: dict, history: pd.DataFrame, run_date: str | None =
     name, how far the whole input reached (else the series' own last time). The rows as
     they are where cleaning refused the series."""
     from forecasting.cleaning import clean_history
-    from forecasting.config import _build, load_defaults
-    from forecasting.config_schema import CleaningConfig
+    from forecasting.config import stored_cleaning
 
-    policy = _build(CleaningConfig, {**load_defaults()["cleaning"], **config.get("cleaning", {})}, "cleaning")
+    policy = stored_cleaning(config)
     history = history.sort_values("ds")
     if input_end is None and len(history):  # a run from before the tag: the series' own last time
         input_end = history["ds"].max()

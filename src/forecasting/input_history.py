@@ -62,7 +62,7 @@ def load_history(
     if country in frame and pd.api.types.infer_dtype(frame[country], skipna=True) in ("string", "empty"):
         frame[country] = frame[country].fillna("")  # as the job reads a null country (validation.with_blank_countries)
     for column, value in keys.items():
-        frame = frame[_matches(frame[column], value)]
+        frame = frame[key_matches(frame[column], value)]
     history = frame.rename(columns={source["time_column"]: "ds", source["target_column"]: "y"})[["ds", "y"]]
     kind = pd.api.types.infer_dtype(history["ds"], skipna=True)
     times = history["ds"].str.strip() if kind == "string" else history["ds"]
@@ -229,7 +229,7 @@ def strftime_format(pattern: str) -> str | None:
     return "".join(parts)
 
 
-def _matches(column: pd.Series, value: Any) -> pd.Series:
+def key_matches(column: pd.Series, value: Any) -> pd.Series:
     """Which rows hold the key value, compared as text the way the tags show it
     (``series_identity.key_text``): a CSV's 1 is "1", a null is "<null>", a time is in UTC."""
     distinct = column.drop_duplicates()
