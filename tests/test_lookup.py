@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting import lookup, series_identity, tables, tracking
+from forecasting import command_keys, lookup, run_listing, series_identity, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
@@ -48,8 +48,8 @@ def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():
 
 def test_status_counts_list_the_usual_statuses_first():
     metrics = {"series_total": 6, "series_scored": 1, "series_failed": 2, "series_ok": 3, "wall_seconds": 9.5}
-    assert lookup.status_counts(metrics) == "ok 3, failed 2, scored 1"
-    assert lookup.status_counts({"wall_seconds": 1.0}) == "-"
+    assert run_listing.status_counts(metrics) == "ok 3, failed 2, scored 1"
+    assert run_listing.status_counts({"wall_seconds": 1.0}) == "-"
 
 
 def test_a_missing_file_store_is_not_found_and_not_created(tmp_path, monkeypatch, caplog):
@@ -264,20 +264,20 @@ def test_an_answer_whose_reader_stops_early_ends_without_a_traceback():
 
 def test_a_series_is_named_by_its_id_as_the_summary_names_it(fast_config):
     config = fast_config("input.key_columns=[part, warehouse]")
-    assert lookup.parse_keys(config, ["000100/DC1"]) == {"part": "000100", "warehouse": "DC1"}
+    assert command_keys.parse_keys(config, ["000100/DC1"]) == {"part": "000100", "warehouse": "DC1"}
     escaped = series_identity.series_id({"part": "A/B", "warehouse": "C\\D"})  # A\/B/C\\D
-    assert lookup.parse_keys(config, [escaped]) == {"part": "A/B", "warehouse": "C\\D"}
+    assert command_keys.parse_keys(config, [escaped]) == {"part": "A/B", "warehouse": "C\\D"}
     with pytest.raises(ValueError, match=r"expected KEY=VALUE, or one series id of 2 values joined by / "
                                          r"\(part/warehouse\), got '000100'"):
-        lookup.parse_keys(config, ["000100"])
-    assert lookup.parse_keys(fast_config("input.key_columns=[store]"), ["north"]) == {"store": "north"}
+        command_keys.parse_keys(config, ["000100"])
+    assert command_keys.parse_keys(fast_config("input.key_columns=[store]"), ["north"]) == {"store": "north"}
 
 
 def test_a_key_given_twice_with_two_values_is_refused(fast_config):
     config = fast_config("input.key_columns=[store, item]")
-    assert lookup.parse_keys(config, ["item=2", "store=1"]) == {"store": "1", "item": "2"}
+    assert command_keys.parse_keys(config, ["item=2", "store=1"]) == {"store": "1", "item": "2"}
     with pytest.raises(ValueError, match="store is given twice: store=1 and store=3"):
-        lookup.parse_keys(config, ["store=1", "item=2", "store=3"])  # the last had won
+        command_keys.parse_keys(config, ["store=1", "item=2", "store=3"])  # the last had won
 
 
 def test_a_series_report_shows_the_trained_forecast_where_a_scored_one_has_the_same_run_date(monkeypatch):
@@ -347,13 +347,13 @@ def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
     run = tracker.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-03-31"})
     tracker.set_terminated(run.info.run_id, status="FAILED")  # failed before it counted its series
     config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=forecasting"])
-    [row] = lookup.job_runs(config).to_dict("records")
+    [row] = run_listing.job_runs(config).to_dict("records")
     assert (row["series"], row["by_status"]) == ("-", "-")
 
 
 def test_the_keys_come_back_in_the_configs_column_order_whatever_order_they_were_typed_in(fast_config):
     config = fast_config("input.key_columns=[store, item, region]")
-    keys = lookup.parse_keys(config, ["region=north", "item=milk", "store=7"])
+    keys = command_keys.parse_keys(config, ["region=north", "item=milk", "store=7"])
     assert list(keys) == ["store", "item", "region"]
     assert lookup.describe(keys) == "store=7 item=milk region=north"
 
@@ -412,8 +412,8 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
 
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():
     runs = pd.DataFrame([["2024-03-31", "train_forecast", "FINISHED", "2024-04-01 02:00", "4", "ok 4", "abc"]],
-                        columns=lookup.RUN_COLUMNS)
-    header, row = lookup.format_runs(runs).splitlines()
+                        columns=run_listing.RUN_COLUMNS)
+    header, row = run_listing.format_runs(runs).splitlines()
     starts = [match.start() for match in re.finditer(r"\S+(?: \S+)?", header)]
     assert [match.start() for match in re.finditer(r"\S+(?: \S+)?", row)] == starts
 

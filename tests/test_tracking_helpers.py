@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from forecasting import lookup, parent_run, redaction, result_row, tracking
+from forecasting import parent_run, redaction, result_row, run_listing, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -335,7 +335,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
                                                                              "2024-04-06", "2024-04-07", "2024-04-09"]
     assert [tags(run_id)[tracking.MODELS_REPLACED_TAG] for run_id in [*scored, scored_others[-1], running_others[-1]]
             ] == [rerun] * 4 + [again] * 2
-    listed = lookup.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
+    listed = run_listing.job_runs(fast_config(f"tracking.uri={uri}", "tracking.experiment=reruns"), limit=50)
     shown = dict(zip(listed["parent_run_id"], listed["status"]))  # python -m forecasting runs
     assert (shown[replaced[0]], shown[scored[0]]) == ("FINISHED, replaced", "FINISHED, models replaced")
 

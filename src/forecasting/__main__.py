@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 
-from forecasting import cli, holiday_periods, lookup, tables, tracking
+from forecasting import cli, command_keys, holiday_periods, lookup, run_listing, tables, tracking
 from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger("forecasting")
@@ -93,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         return cli.EXIT_TRACKING
     try:
         if args.command == "runs":
-            answer = lookup.format_runs(lookup.job_runs(config, args.limit, args.job), args.job)
+            answer = run_listing.format_runs(run_listing.job_runs(config, args.limit, args.job), args.job)
         else:
             try:
                 try:
-                    keys = lookup.parse_keys(config, args.keys)
-                except lookup.KeysMissing as missing:  # store=12 family=dairy, the country a key too: its one series
-                    keys = lookup.completed_keys(config, missing)
+                    keys = command_keys.parse_keys(config, args.keys)
+                except command_keys.KeysMissing as missing:  # store=12 family=dairy, the country a key too: its one series
+                    keys = command_keys.completed_keys(config, missing)
             except ValueError as err:
                 logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG

@@ -1,8 +1,9 @@
 """Everyday questions about past runs, answered from MLflow and the output tables.
 
-``python -m forecasting`` prints these answers. They read MLflow through
-``forecasting.explore`` and the tables through ``forecasting.table_reads``, as the
-notebook does: no Spark session, no JVM.
+``python -m forecasting`` prints these answers: here one series' (its result, forecast
+and child run), in ``run_listing`` the job runs, and ``command_keys`` reads which series
+a command line names. They read MLflow with its client and the tables through
+``forecasting.table_reads``, as the notebook does: no Spark session, no JVM.
 """
 from __future__ import annotations
 
@@ -13,24 +14,22 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import explore, forecast_change, series_identity, table_reads, tables, tracking
+from forecasting import forecast_change, series_identity, table_reads, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri
 from forecasting.model import FORECAST_COLUMNS
 from forecasting.redaction import redact_url_password
-from forecasting.series import STATUSES
 
 logger = logging.getLogger(__name__)
 
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
-RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
 
 
 class NotFound(LookupError):
     """What was asked for is not in the tables or not in MLflow."""
 
 
-# --------------------------------------------------------------------------- runs
+# --------------------------------------------------------------------------- the tracking store
 
 
 def existing_store(config: JobConfig) -> str:
@@ -44,67 +43,6 @@ def existing_store(config: JobConfig) -> str:
             "or give the job's --config or --set tracking.uri=..."
         )
     return uri
-
-
-def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
-    """The newest job runs of the config's experiment, newest first, one row each."""
-    uri = existing_store(config)
-    try:
-        runs = explore.job_runs(uri, config.tracking.experiment, job, max_results=limit)
-    except LookupError as err:
-        raise NotFound(str(err)) from None
-    rows = [
-        {
-            "run_date": run.data.tags.get(tracking.RUN_DATE_TAG, ""),
-            "job": run.data.tags.get(tracking.JOB_TAG, ""),
-            # a later run of its date replaced its rows in the tables; a scoring run's models were replaced
-            "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else "")
-            + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else "")
-            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)),
-            "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
-            "series": _count_text(run.data.metrics.get("series_total")),
-            "by_status": status_counts(run.data.metrics),
-            "parent_run_id": run.info.run_id,
-            "output": run.data.tags.get(tracking.OUTPUT_PATH_TAG, ""),
-        }
-        for run in runs
-    ]
-    listed = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "output"])
-    # configs sharing an experiment (its default name) list each other's runs: which wrote where
-    # (runs from before the tag have none: not an output of their own)
-    return listed if listed["output"].replace("", None).nunique() > 1 else listed[RUN_COLUMNS]
-
-
-def _count_text(value: float | None) -> str:
-    return "-" if value is None else str(int(value))
-
-
-def _ended_by(tag: str | None) -> str:
-    """What stopped a run, after its status: a signal (Ctrl-C, a scheduler's SIGTERM), or a
-    later run of its date that found it killed; a failure of its own says nothing."""
-    if not tag:
-        return ""
-    return f", stopped by {tag}" if tag.startswith("SIG") else f", ended by {tag}"
-
-
-def status_counts(metrics: dict[str, float]) -> str:
-    """'ok 22, skipped 1, failed 1' from a parent run's series_<status> metrics."""
-    counts = {
-        name.removeprefix("series_"): int(value)
-        for name, value in metrics.items()
-        if name.startswith("series_") and name != "series_total"
-    }
-    order = [*(s for s in STATUSES if s in counts), *sorted(s for s in counts if s not in STATUSES)]
-    return ", ".join(f"{status} {counts[status]}" for status in order) or "-"
-
-
-def format_runs(runs: pd.DataFrame, job: str | None = None) -> str:
-    """A left-aligned text table, one line per run; ``job``: the job they were looked up for."""
-    if runs.empty:
-        return f"no {job} runs yet" if job else "no job runs yet"
-    cells = [list(runs.columns), *([str(value) for value in row] for row in runs.itertuples(index=False))]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(runs.columns))]
-    return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells)
 
 
 # --------------------------------------------------------------------------- one series
@@ -128,58 +66,6 @@ class SeriesReport:
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
     output_format: str = "delta"  # whose tables keep the replaced runs' rows
     previous_model: tuple[str, str] | None = None  # (run date, model) of the run date before, where another model won
-
-
-def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
-    """``["store=north", "item=milk"]``, or the series id ``["north/milk"]`` as the summary and
-    the tables name it, as text values in the config's key column order."""
-    columns = config.input.key_columns
-    if len(pairs) == 1 and pairs[0].partition("=")[0] not in columns:
-        values = series_identity.id_values(pairs[0])
-        if len(values) == len(columns):
-            return dict(zip(columns, values))
-    given = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise ValueError(f"expected KEY=VALUE, or one series id of {len(columns)} values joined by / "
-                             f"({'/'.join(columns)}), got {pair!r}")
-        if name not in columns:
-            raise ValueError(f"{name!r} is not a key column; the key columns are {', '.join(columns)}")
-        if name in given and given[name] != value:
-            raise ValueError(f"{name} is given twice: {name}={given[name]} and {name}={value}")
-        given[name] = value
-    missing = [column for column in columns if column not in given]
-    if missing:
-        raise KeysMissing(given, f"name every key column: {', '.join(f'{c}=...' for c in missing)} missing")
-    return {column: given[column] for column in columns}
-
-
-class KeysMissing(ValueError):
-    """Some key columns named, not all: ``given`` holds those named."""
-
-    def __init__(self, given: dict[str, str], message: str):
-        super().__init__(message)
-        self.given = given
-
-
-def completed_keys(config: JobConfig, missing: KeysMissing) -> dict[str, str]:
-    """The keys of the one series in the series_results table that agrees with the key
-    columns named (``store=12 family=dairy`` where the country is a key too). ``missing``
-    again, naming the series that agree, where several do or none does."""
-    path = tables.table_paths(config)[tables.SERIES_RESULTS]
-    try:
-        known = table_reads.series_keys(path, config.input.key_columns, config.output.format)
-    except Exception:  # no table, another job's: the keys are the question
-        raise missing from None
-    agreeing = [keys for keys in known if all(keys[column] == value for column, value in missing.given.items())]
-    if len(agreeing) == 1:
-        return agreeing[0]
-    named = sorted(series_identity.series_id(keys) for keys in agreeing)
-    if named:
-        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
-        raise KeysMissing(missing.given, f"{missing}: {len(named)} series agree, {shown}") from None
-    raise missing from None
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:

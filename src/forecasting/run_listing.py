@@ -1,0 +1,73 @@
+"""The job runs of a config's experiment, newest first, as ``python -m forecasting runs``
+lists them: one line each, with what became of its series and what replaced or stopped it."""
+from __future__ import annotations
+
+import pandas as pd
+
+from forecasting import explore, tracking
+from forecasting.config import JobConfig
+from forecasting.lookup import NotFound, existing_store
+from forecasting.series import STATUSES
+
+RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
+
+
+def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
+    """The newest job runs of the config's experiment, newest first, one row each."""
+    uri = existing_store(config)
+    try:
+        runs = explore.job_runs(uri, config.tracking.experiment, job, max_results=limit)
+    except LookupError as err:
+        raise NotFound(str(err)) from None
+    rows = [
+        {
+            "run_date": run.data.tags.get(tracking.RUN_DATE_TAG, ""),
+            "job": run.data.tags.get(tracking.JOB_TAG, ""),
+            # a later run of its date replaced its rows in the tables; a scoring run's models were replaced
+            "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else "")
+            + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else "")
+            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)),
+            "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "series": _count_text(run.data.metrics.get("series_total")),
+            "by_status": status_counts(run.data.metrics),
+            "parent_run_id": run.info.run_id,
+            "output": run.data.tags.get(tracking.OUTPUT_PATH_TAG, ""),
+        }
+        for run in runs
+    ]
+    listed = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "output"])
+    # configs sharing an experiment (its default name) list each other's runs: which wrote where
+    # (runs from before the tag have none: not an output of their own)
+    return listed if listed["output"].replace("", None).nunique() > 1 else listed[RUN_COLUMNS]
+
+
+def _count_text(value: float | None) -> str:
+    return "-" if value is None else str(int(value))
+
+
+def _ended_by(tag: str | None) -> str:
+    """What stopped a run, after its status: a signal (Ctrl-C, a scheduler's SIGTERM), or a
+    later run of its date that found it killed; a failure of its own says nothing."""
+    if not tag:
+        return ""
+    return f", stopped by {tag}" if tag.startswith("SIG") else f", ended by {tag}"
+
+
+def status_counts(metrics: dict[str, float]) -> str:
+    """'ok 22, skipped 1, failed 1' from a parent run's series_<status> metrics."""
+    counts = {
+        name.removeprefix("series_"): int(value)
+        for name, value in metrics.items()
+        if name.startswith("series_") and name != "series_total"
+    }
+    order = [*(s for s in STATUSES if s in counts), *sorted(s for s in counts if s not in STATUSES)]
+    return ", ".join(f"{status} {counts[status]}" for status in order) or "-"
+
+
+def format_runs(runs: pd.DataFrame, job: str | None = None) -> str:
+    """A left-aligned text table, one line per run; ``job``: the job they were looked up for."""
+    if runs.empty:
+        return f"no {job} runs yet" if job else "no job runs yet"
+    cells = [list(runs.columns), *([str(value) for value in row] for row in runs.itertuples(index=False))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(runs.columns))]
+    return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells)
