@@ -138,7 +138,7 @@ def test_the_signature_names_the_keys_with_their_types(trained):
     inputs = {spec.name: (spec.to_dict()["type"], spec.required) for spec in info.signature.inputs.inputs}
     assert inputs == {"store": ("string", True), "horizon": ("any", True), "as_of": ("any", False)}
     outputs = [spec.name for spec in info.signature.outputs.inputs]
-    assert outputs == ["store", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]
+    assert outputs == ["store", "ds", "yhat", "yhat_lower", "yhat_upper", "model", "model_run_date", "child_run_id"]
 
 
 def test_a_requests_own_fields_are_names_no_key_column_may_take():
@@ -451,6 +451,9 @@ def test_the_served_model_answers_with_the_forecasts_table(spark, trained):
         for column in ("yhat", "yhat_lower", "yhat_upper"):  # the interval too: the same seed per series
             assert rows[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9), column
         assert set(rows["model"]) == set(expected["model"])
+        # what answered, to explain a stored answer later: the training's date and the series' child run
+        assert set(rows["model_run_date"]) == {RUN_DATE}
+        assert set(rows["child_run_id"]) == set(expected["child_run_id"]) and None not in set(rows["child_run_id"])
 
 
 def test_a_served_version_whose_files_vacuum_removed_says_so(tmp_path):
@@ -495,7 +498,7 @@ def test_a_horizon_of_zero_is_refused_and_the_largest_allowed_is_answered():
 def test_an_empty_request_is_answered_with_no_rows():
     answer = naive_forecaster(daily_series(30)).predict(
         None, pd.DataFrame({"store": pd.Series(dtype=str), "horizon": pd.Series(dtype="int64")}))
-    assert answer.empty and list(answer.columns) == ["store", *COLUMNS, "model"]
+    assert answer.empty and list(answer.columns) == ["store", *COLUMNS, "model", "model_run_date", "child_run_id"]
 
 
 def test_the_interval_is_seeded_by_the_key_as_stored_not_as_the_request_gives_it(fast_config):

@@ -214,7 +214,7 @@ def signature(key_types: dict[str, str]):
     # an offset ("2027-01-04T00:00:00Z") was refused with MLflow's "Failed to convert column as_of"
     inputs = [*keys, ColSpec(AnyType(), "horizon"), ColSpec(AnyType(), "as_of", required=False)]
     outputs = [*keys, ColSpec("datetime", "ds"), *[ColSpec("double", c) for c in ("yhat", "yhat_lower", "yhat_upper")],
-               ColSpec("string", "model")]
+               *[ColSpec("string", c) for c in serving.ANSWER_SOURCE]]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 

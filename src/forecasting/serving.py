@@ -32,12 +32,15 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|$)")
 # The most steps a request may ask for: more is a mistake (a horizon of 10 million took
 # pandas past its last time with a stack trace), and its sampled interval would fill memory.
 MAX_HORIZON = 10_000
+# after the forecast's columns, what answered: the model, its training run's date, the series' child run
+ANSWER_SOURCE = ["model", "model_run_date", "child_run_id"]
 
 
 class ManyModelForecaster(PythonModel):
     """``mlflow.pyfunc`` model. Input: one row per request with the key columns,
     ``horizon`` and optionally ``as_of`` (forecast the periods not over by then, read as a
-    run date is, instead of those after the series' history; not before its last period). Output: one row per series and step."""
+    run date is, instead of those after the series' history; not before its last period). Output: one row per series and step,
+    naming the model, its run date and the series' child run, so that a stored answer can be explained later."""
 
     def load_context(self, context) -> None:
         pointer = json.loads(Path(context.artifacts["pointer"]).read_text())
@@ -47,7 +50,8 @@ class ManyModelForecaster(PythonModel):
         if getattr(_saving, "active", False):  # MLflow loads a model while saving it: every model, for nothing
             self.models = {}
             return
-        rows = read_models(pointer, [*self.key_columns, "model", "model_json", "frequency", "interval_width"])
+        rows = read_models(pointer, [*self.key_columns, "model", "model_json", "frequency", "interval_width",
+                                     "child_run_id"])
         self.models = {series_key(r, self.key_columns): r for r in rows.to_dict("records")}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
@@ -76,8 +80,9 @@ class ManyModelForecaster(PythonModel):
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
                 raise _bad_request(f"the forecast of series {series_identity.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
-            answers.append(forecast.assign(**keys, model=stored["model"]))
-        columns = [*self.key_columns, *model.FORECAST_COLUMNS, "model"]
+            answers.append(forecast.assign(**keys, model=stored["model"], model_run_date=getattr(self, "run_date", None),
+                                           child_run_id=stored.get("child_run_id")))
+        columns = [*self.key_columns, *model.FORECAST_COLUMNS, *ANSWER_SOURCE]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
 
 
