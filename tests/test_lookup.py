@@ -348,7 +348,7 @@ def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
     tracker.set_terminated(run.info.run_id, status="FAILED")  # failed before it counted its series
     config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=forecasting"])
     [row] = run_listing.job_runs(config).to_dict("records")
-    assert (row["series"], row["by_status"]) == ("-", "-")
+    assert (row["series"], row["by_status"], row["median_cv_mase"]) == ("-", "-", "-")
 
 
 def test_the_keys_come_back_in_the_configs_column_order_whatever_order_they_were_typed_in(fast_config):
@@ -411,7 +411,7 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
 
 
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():
-    runs = pd.DataFrame([["2024-03-31", "train_forecast", "FINISHED", "2024-04-01 02:00", "4", "ok 4", "abc"]],
+    runs = pd.DataFrame([["2024-03-31", "train_forecast", "FINISHED", "2024-04-01 02:00", "4", "ok 4", "0.812", "abc"]],
                         columns=run_listing.RUN_COLUMNS)
     header, row = run_listing.format_runs(runs).splitlines()
     starts = [match.start() for match in re.finditer(r"\S+(?: \S+)?", header)]

@@ -198,11 +198,14 @@ def test_failed_series_run_ends_failed_with_its_reason(job):
     assert runs.iloc[0]["tags.reason"].startswith("RuntimeError: fault injection (reliability.fail_series)")
 
 
-def test_parent_run_records_counts_config_and_lineage(job):
+def test_parent_run_records_counts_config_and_lineage(spark, job):
     parent = mlflow.get_run(job["summary"].job_run_id)
     metrics = parent.data.metrics
     assert (metrics["series_ok"], metrics["series_skipped"], metrics["series_failed"], metrics["series_total"]) == (2, 1, 1, 4)
     assert metrics["untracked_series"] == 0  # every series' child run was logged
+    # the run's accuracy in one number: the median of its modelled series' CV MASE
+    modelled = read(spark, job, "series_results").where("status = 'ok'").toPandas()
+    assert len(modelled) == 2 and metrics["median_cv_mase"] == pytest.approx(modelled["cv_mase"].median(), rel=1e-12)
     assert parent.data.tags["run_date"] == RUN_DATE
     assert parent.data.params["input.key_columns"] == '["region", "product"]'
     resolved = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/config/resolved.yaml")
@@ -312,10 +315,13 @@ def test_python_m_forecasting_shows_the_one_series_that_agrees_with_the_keys_nam
 def test_python_m_forecasting_lists_the_job_runs(job, capsys):
     assert forecasting_main(["runs", *settings_args(job)]) == 0
     header, *runs = capsys.readouterr().out.splitlines()
-    assert header.split() == ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
+    assert header.split() == ["run_date", "job", "status", "started_utc", "series", "by_status", "median_cv_mase",
+                              "parent_run_id"]
     [run] = runs
     assert run.split()[:3] == [RUN_DATE, "train_forecast", "FINISHED"]
     assert "  4  " in run and "ok 2, skipped 1, failed 1" in run and run.endswith(job["summary"].job_run_id)
+    median = mlflow.get_run(job["summary"].job_run_id).data.metrics["median_cv_mase"]
+    assert f"  {median:.3f}  " in run
 
 
 def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job, tmp_path):

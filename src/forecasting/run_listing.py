@@ -7,9 +7,10 @@ import pandas as pd
 from forecasting import explore, tracking
 from forecasting.config import JobConfig
 from forecasting.lookup import NotFound, existing_store
+from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.series import STATUSES
 
-RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "parent_run_id"]
+RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "median_cv_mase", "parent_run_id"]
 
 
 def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
@@ -30,6 +31,8 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": status_counts(run.data.metrics),
+            # training's accuracy run by run; "-" for scoring, and for runs before the metric (2026-12-05)
+            "median_cv_mase": _mase_text(run.data.metrics.get(MEDIAN_CV_MASE)),
             "parent_run_id": run.info.run_id,
             "output": run.data.tags.get(tracking.OUTPUT_PATH_TAG, ""),
         }
@@ -43,6 +46,10 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
 
 def _count_text(value: float | None) -> str:
     return "-" if value is None else str(int(value))
+
+
+def _mase_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _ended_by(tag: str | None) -> str:

@@ -18,6 +18,7 @@ ARTIFACT = "overview.svg"
 # 0.5 is as far below 1 as 2 is above it); below the first and from the last, one bin each.
 MASE_EDGES = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
 WORST = 8  # series named, highest CV MASE first
+MEDIAN_CV_MASE = "median_cv_mase"  # the parent run's metric
 WIDTH, HEIGHT = 1000, 480  # room for six models' and two statuses' bars above eight worst series
 TOP, BOTTOM = 50, 60
 HISTOGRAM_LEFT, HISTOGRAM_RIGHT = 60, 590
@@ -178,6 +179,16 @@ def _bin_label(index: int) -> str:
     if index == len(MASE_EDGES):
         return f"{MASE_EDGES[-1]:g} or more"
     return f"{MASE_EDGES[index - 1]:g} to {MASE_EDGES[index]:g}"
+
+
+def median_cv_mase(staged) -> float | None:
+    """The median CV MASE of the modelled series with a finite one (a flat history's is
+    infinite), exact; None where there is none: the run's accuracy in one number, which
+    ``python -m forecasting runs`` lists run by run."""
+    from pyspark.sql import functions as F
+
+    scored = staged.where((F.col("status") == OK) & (F.col("cv_mase") < float("inf")))
+    return scored.agg(F.median("cv_mase")).first()[0]
 
 
 def worst_series(staged, key_columns: list[str]) -> list[tuple[str, float, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -21,12 +22,12 @@ from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
 from forecasting.run_date_cut import AHEAD_NOTE
+from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
-
 
 
 def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
@@ -92,16 +93,33 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)
     log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {summary.run_date}")
-    # a tracking server that failed mid-run loses child runs, not forecasts: counted, and said
-    try:
-        tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "untracked_series", summary.untracked)
-    except Exception as err:  # the server gone: ending the run says so (exit 4), after the staged results go
-        logger.warning("could not record untracked_series on MLflow run %s: %s", context.parent_run_id,
-                       redaction.first_line(err))
+    _log_run_metrics(spark, staged, counted, context, summary)
     if summary.untracked:
         logger.warning("%d of %d series %s no child run: tracking failed for them",
                        summary.untracked, summary.total, agreeing(summary.untracked, "have"))
     return counted
+
+
+def _log_run_metrics(spark: SparkSession, staged: DataFrame, counted: staged_counts.StagedCounts,
+                     context: tracking.RunContext, summary: JobSummary) -> None:
+    """The parent run's metrics of its series: how many have no child run (a tracking server
+    that failed mid-run loses child runs, not forecasts), and the median CV MASE, the run's
+    accuracy in one number that ``python -m forecasting runs`` lists run by run."""
+    from mlflow.entities import Metric
+
+    metrics = {"untracked_series": summary.untracked}
+    if counted.overview.modelled:
+        with job_description(spark, "find the median CV MASE"):
+            median = run_overview.median_cv_mase(staged)
+        if median is not None:
+            metrics[MEDIAN_CV_MASE] = median
+    now = int(time.time() * 1000)
+    try:
+        tracking.client(context.tracking_uri).log_batch(
+            context.parent_run_id, metrics=[Metric(name, float(value), now, 0) for name, value in metrics.items()])
+    except Exception as err:  # the server gone: ending the run says so (exit 4), after the staged results go
+        logger.warning("could not record %s on MLflow run %s: %s", " and ".join(metrics), context.parent_run_id,
+                       redaction.first_line(err))
 
 
 def nothing_modelled(config: JobConfig, longest: str) -> str:
