@@ -521,8 +521,9 @@ def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_ski
         zeros = clean_history(history, "D", policy(stale_after=5, gaps="zero"), "2024-01-31", input_end=input_end)
         assert zeros.rejection == (f"{STALE_SKIPPED} (5 periods): last observation 2024-01-10, 21 periods before the "
                                    "run date 2024-01-31" + (" (the zeros cleaning.gaps filled after it not counted: "
-                                                            "over twice its longest run of zeros before, 0 periods)"
-                                                            if input_end == "2024-01-30" else ""))
+                                                            "no zeros before it)" if input_end == "2024-01-30" else ""))
+        # its history as the reason counts it: up to its last row, in periods, not its input's rows
+        assert zeros.history["ds"].max() == pd.Timestamp("2024-01-10") and len(zeros.history) == 41
     kept = clean_history(history, "D", policy(stale_after=21, gaps="zero"), "2024-01-31", input_end="2024-01-30")
     assert kept.rejection is None and kept.history["ds"].max() == pd.Timestamp("2024-01-30")  # zeros up to the end
     # a slow mover, a sale every 10 days, the last on 9 January: 16 days on is its usual silence twice at most
@@ -531,6 +532,47 @@ def test_a_history_that_stops_longer_before_the_run_date_than_stale_after_is_ski
     assert slow.rejection is None and slow.history["ds"].max() == pd.Timestamp("2024-01-24")
     assert clean_history(sales, "D", policy(stale_after=5, gaps="zero"), "2024-02-02",
                          input_end="2024-02-01").rejection.endswith("longest run of zeros before, 9 periods)")
+
+
+def test_a_product_whose_rows_stopped_is_noted_and_its_zeros_reach_the_week_the_live_ones_reach():
+    from forecasting.run_date_cut import STALE_SKIPPED, STOPPED_NOTE
+
+    # daily sales summed into weeks ending Sunday; one product delisted after Sunday 30 August
+    delisted, live = daily_rows("2025-01-06", "2026-08-30", 20.0), daily_rows("2025-01-06", "2026-11-22", 20.0)
+    zero = policy(gaps="zero")
+    # a past run date, Sunday 22 November: the live product's week ending then is whole, so the zeros reach it too
+    # (they stopped a week short: that week's forecast was the delisted product's first)
+    ends = {name: clean_history(rows, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").history["ds"].max()
+            for name, rows in (("delisted", delisted), ("live", live))}
+    assert ends == {"delisted": pd.Timestamp("2026-11-22"), "live": pd.Timestamp("2026-11-22")}
+    # run on the day itself, Sunday morning: the week still open, for both
+    ends = {name: clean_history(rows, "W-SUN", zero, "2026-11-22", input_end="2026-11-22",
+                                now="2026-11-22 06:00").history["ds"].max() for name, rows in (("d", delisted), ("l", live))}
+    assert ends == {"d": pd.Timestamp("2026-11-15"), "l": pd.Timestamp("2026-11-15")}
+    cleaned = clean_history(delisted, "W-SUN", zero, "2026-11-22", input_end="2026-11-22")
+    assert cleaned.notes[-1] == (
+        f"{STOPPED_NOTE}: 0 since 2026-09-06, 12 periods, all zeros filled after the last row 2026-08-30, over twice "
+        "its longest run of zeros before. Discontinued? Its forecast follows from those zeros, and "
+        "cleaning.stale_after skips series whose rows stop long before the run date")
+    assert not [note for note in clean_history(live, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").notes
+                if STOPPED_NOTE in note]
+    # zero rows from August, then none: the whole run of zeros counted, one note (not also an outage's)
+    fading = delisted.assign(y=np.where(delisted["ds"] > "2026-07-31", 0.0, 20.0))
+    notes = clean_history(fading, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").notes
+    assert [note for note in notes if note.startswith(STOPPED_NOTE)] == [
+        f"{STOPPED_NOTE}: 0 since 2026-08-09, 16 periods, 12 of them zeros filled after the last row 2026-08-30, over "
+        "twice its longest run of zeros before. Discontinued? Its forecast follows from those zeros, and "
+        "cleaning.stale_after skips series whose rows stop long before the run date"]
+    assert not [note for note in notes if "values are 0, where" in note]
+    # a slow mover, a sale every five weeks, the last eight weeks before: its usual silence, not stopped
+    slow = frame(pd.date_range("2025-01-05", "2026-09-27", freq="35D"), 3.0)
+    assert not [note for note in clean_history(slow, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").notes
+                if STOPPED_NOTE in note]
+    # skipped by stale_after: no note that its forecast follows, and its history in weeks up to its last
+    skipped = clean_history(delisted, "W-SUN", policy(gaps="zero", stale_after=6), "2026-11-22", input_end="2026-11-22")
+    assert skipped.rejection.startswith(STALE_SKIPPED) and not [n for n in skipped.notes if STOPPED_NOTE in n]
+    weeks = pd.date_range("2025-01-12", "2026-08-30", freq="W-SUN")
+    assert skipped.history["ds"].tolist() == list(weeks) and (skipped.history["y"] == 140.0).all()
 
 
 def test_unsettled_periods_leave_the_run_dates_period_and_those_before_it_out():
@@ -603,19 +645,27 @@ def test_a_history_that_stopped_well_before_the_run_date_is_noted():
 
 def test_zero_gaps_fill_the_periods_over_before_the_run_date():
     history = daily_rows("2024-01-01", "2024-01-10")
-    cleaned = clean_history(history, "D", policy(gaps="zero"), "2024-01-15")
-    # the 11th to the 14th; the run date itself may still be going (a scheduled run's default is today)
+    # a run on its run date, still going (a scheduled run's default is today): the 11th to the 14th
+    cleaned = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", now="2024-01-15 06:00")
     assert cleaned.history["ds"].tolist() == list(pd.date_range("2024-01-01", "2024-01-14"))
     assert cleaned.history["y"].tolist() == [100.0] * 10 + [0.0] * 4
-    assert cleaned.notes == ["4 periods after the last row, before the run date 2024-01-15, filled (zero)"]
+    assert cleaned.notes[0] == "4 periods after the last row, before the run date 2024-01-15, filled (zero)"
+    assert cleaned.notes[1].startswith("rows stopped: 0 since 2024-01-11, 4 periods, all zeros filled after the last "
+                                       "row 2024-01-10") and len(cleaned.notes) == 2
+    # a past run date is over at its end, as another series' row of that day is kept: the 15th too
+    past = clean_history(history, "D", policy(gaps="zero"), "2024-01-15")
+    assert past.history["ds"].tolist() == list(pd.date_range("2024-01-01", "2024-01-15"))
     # 10 March is inside March: February is the last whole month, and March stays out
     months = frame(pd.date_range("2023-06-01", "2023-10-01", freq="MS"), 1.0)
     filled = clean_history(months, "MS", policy(gaps="zero"), "2024-03-10")
     assert filled.history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
     assert filled.history["y"].tolist() == [1.0] * 5 + [0.0] * 4  # November to February
-    # a month that ends as the run date starts is over: 1 March's run fills February too
-    assert clean_history(months, "MS", policy(gaps="zero"), "2024-03-01").history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
-    assert clean_history(months, "MS", policy(gaps="zero"), "2024-02-29").history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")
+    # a month that ends as the run date starts is over: 1 March's run fills February too, as does a past 29
+    # February, over at its end; a run on 29 February itself stops at January
+    for run_date in ("2024-03-01", "2024-02-29"):
+        assert clean_history(months, "MS", policy(gaps="zero"), run_date).history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
+    assert clean_history(months, "MS", policy(gaps="zero"), "2024-02-29",
+                         now="2024-02-29 08:00").history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")
     # hours: up to 23:00 of the day before
     hours = frame(pd.date_range("2024-01-01", periods=30, freq="h"), 2.0)
     assert clean_history(hours, "h", policy(gaps="zero"), "2024-01-03").history["ds"].iloc[-1] == pd.Timestamp("2024-01-02 23:00")

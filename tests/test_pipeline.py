@@ -465,6 +465,13 @@ def two_tickers_read_as_daily() -> list[str]:
                          "2024-06-28").notes
 
 
+def weekly_sales_that_stopped() -> list[str]:
+    """Cleaning's notes on weekly sales that stopped in August, zeros filled up to November (cleaning.gaps: zero)."""
+    weeks = pd.DataFrame({"ds": pd.date_range("2025-01-05", "2026-08-30", freq="W-SUN"), "y": 9.0})
+    return clean_history(weeks, "W-SUN", load_config(None, ["cleaning.gaps=zero"]).cleaning, "2026-11-22",
+                         input_end="2026-11-22").notes
+
+
 def a_day_given_twice() -> pd.DataFrame:
     """A month of daily balances, one day's given again with another value (a correction row)."""
     days = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30), "y": 100.0 + np.arange(30)})
@@ -513,6 +520,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "the last 7 values are 0, where none of the 113 before were (since 2026-12-05 17:00): an "
          "outage, or a feed that stopped sending (zeros for no data)? Modelled as they are", "prophet", 0.5),
         ("ok", None, "{}", "; ".join(zero_forecast), "seasonal_naive", 0.7),
+        ("ok", None, "{}", "; ".join(weekly_sales_that_stopped()), "seasonal_naive", 0.5),
         ("ok", None, "{}", "; ".join(clean_history(a_day_given_twice(), "D", load_config(None, []).cleaning).notes),
          "prophet", 0.5),
         ("failed", "x", None, "; ".join(zero_forecast), None, None),  # not modelled: not counted
@@ -535,7 +543,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
-    assert counted.unseen_holidays == 1 and counted.past_input == 1
+    assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     assert [line.strip() for line in noted.note.splitlines()] == [
@@ -581,6 +589,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
+        "1 series has had no rows for over twice their longest run of zeros before, filled with zeros up to the run "
+        "date by cleaning.gaps: zero (their data_notes say since when): discontinued? Their forecasts follow from "
+        "those zeros, a seasonal model's from last year's values. cleaning.stale_after skips series whose rows stop "
+        "that long before the run date",
         "1 modelled series is forecast 0 throughout, though their recent values are not (their data_notes say how "
         "much they were): ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: mase "
         "ranks by the scale of each series' changes",

@@ -12,12 +12,12 @@ import pandas as pd
 
 from forecasting.baselines import season_length
 from forecasting.closed_times import closed_note, find_closed, outside_closed, too_short_note
-from forecasting.cleaning_notes import (break_notes, duplicate_notes, negative_notes, no_weekday_notes, outlier_notes,
-                                        running_total_notes, skipped_hours, zero_run_notes)
+from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_notes, negative_notes, no_weekday_notes,
+                                        outlier_notes, running_total_notes, skipped_hours, zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.periods import align_to_grid, known_until, period_end, sub_daily, time_text
-from forecasting.run_date_cut import (STALE_SKIPPED, all_unsettled, settled_cut, up_to_run_date, without_open_period,
-                                      without_rows_ahead)
+from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
+                                      without_open_period, without_rows_ahead)
 
 
 @dataclass
@@ -221,12 +221,16 @@ def clean_history(
                                   or break_notes(frame, season_length(frequency), not sub_daily(frequency)))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
-        frame, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,
+        up_to, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,
                                       unfinished)
         if stale is not None:  # a unit closed, a product delisted
             result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"
+            result.history = frame  # up to its last row, in periods: its length and end as the reason counts them
             return result
+        frame = up_to
+        if any(note.startswith(STOPPED_NOTE) for note in result.notes):  # those zeros are the note's, no outage
+            breaks = [note for note in breaks if ZERO_RUN_NOTE not in note]
     if policy.negative_values == "allow":
         result.notes += negative_notes(frame)
     result.notes += outlier_notes(frame)

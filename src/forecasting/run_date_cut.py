@@ -25,6 +25,11 @@ STALE_SKIPPED = "data stop longer before the run date than cleaning.stale_after"
 # A last period still open on the run date whose row was already on the grid: kept, since only
 # the input knows whether it holds the whole period (a week's sales summed on its Monday so far?)
 OPEN_KEPT_NOTE = "kept as the whole period's"
+# A series whose rows stopped: under gaps: zero, the periods after its last row filled with zeros
+# up to the run date make, with any zero rows before them, a run of zeros STOPPED_RUN periods or
+# more long and over twice any run of zeros before it: a product delisted, not a slow mover between sales
+STOPPED_NOTE = "rows stopped"
+STOPPED_RUN = 3
 # Rows timed after the run's start on its run date: not known yet, by the clock the job reads
 # times by (UTC), so left out; local times ahead of UTC look so every morning
 AHEAD_NOTE = "after the run's start"
@@ -112,7 +117,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     past run date's): at what hour such a run would have run is not known. Periods of
     the week left out as ``closed`` (closed_times) get no zeros, nor count as behind;
     ``unfinished``, a last period left out as a part of one, gets no zeros, nor do those after
-    it, and the history counts as reaching it."""
+    it, and the history counts as reaching it. A series modelled whose filled zeros end a
+    run of zeros long enough to say its rows stopped (``stopped_run``) is noted (STOPPED_NOTE)."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
     silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
@@ -121,10 +127,14 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     # the last instant known names its period; steps of days count from the history's first day
     current = label_of(reference - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
     run_day = time_text(started)
+    stopped = None
     if policy.gaps == "zero":
         # A scheduled run's date is today by default, still going: a period that has
-        # not ended when it starts may yet get rows, so it gets no zero.
-        known = min(started, cut)  # unsettled periods (cleaning.unsettled_periods) get no zeros either
+        # not ended when it starts may yet get rows, so it gets no zero. A past run date's
+        # rows reach its end, where the open-period rule keeps a period that ends then whole
+        # (a Sunday's week): other series' rows, so this one's zero (periods under a day: its start).
+        # Unsettled periods (cleaning.unsettled_periods) get no zeros either.
+        known = reference if cut == end_of_day(run_date) else min(started, cut)
         before = label_of(known - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
         complete = before if period_end(before, frequency) <= known else before - offset
         if input_end is not None:  # other series' rows show how far the data reach
@@ -137,6 +147,13 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
             last = trailing[-1]
+            run = stopped_run(frame["y"].to_numpy())
+            if run:  # no semicolon: it parts a series' notes in data_notes
+                filled = ("all" if run == len(trailing) else f"{len(trailing)} of them") + " zeros filled"
+                stopped = (f"{STOPPED_NOTE}: 0 since {time_text(frame['ds'].iloc[-run])}, {run} periods, {filled} "
+                           f"after the last row {time_text(last_row)}, over twice its longest run of zeros before. "
+                           "Discontinued? Its forecast follows from those zeros, and cleaning.stale_after skips "
+                           "series whose rows stop long before the run date")
     # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
     since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
              "cleaning.unsettled_periods)" if policy.unsettled_periods else
@@ -153,10 +170,21 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     rows_behind = periods_outside_closed(last_row, current, frequency, closed)
     zeros = last > last_row
     if policy.stale_after is None or rows_behind <= policy.stale_after or (zeros and rows_behind <= 2 * silence):
+        if stopped:  # of a series modelled; a skipped one's reason says why
+            notes.append(stopped)
         return frame, None
-    counted = (f" (the zeros cleaning.gaps filled after it not counted: over twice its longest run of zeros before, "
-               f"{silence} periods)" if zeros else "")
+    longest = f"its longest run of zeros before, {silence} periods" if silence else "no zeros before it"
+    counted = f" (the zeros cleaning.gaps filled after it not counted: {longest})" if zeros else ""
     return frame, f"{STALE_NOTE}{time_text(last_row)}, {rows_behind} periods before {since}{counted}"
+
+
+def stopped_run(values: np.ndarray) -> int:
+    """The run of zeros ``values`` end in where it is STOPPED_RUN or more long and over
+    twice the longest run of zeros before it (a product no longer sold, not a slow mover
+    between its sales); else 0, as for values that are all 0 (nothing stopped)."""
+    nonzero = np.flatnonzero(values != 0)
+    run = len(values) - 1 - nonzero[-1] if len(nonzero) else 0
+    return int(run) if run >= STOPPED_RUN and run > 2 * longest_zero_run(values[:len(values) - run]) else 0
 
 
 def longest_zero_run(values: np.ndarray) -> int:

@@ -243,6 +243,11 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'zero_runs', 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
+    if counted.stopped:  # delisted products under gaps: zero, forecast from their zeros (a seasonal model: last year's)
+        summary.warn(f"{_counted(counted, 'stopped', 'have')} had no rows for over twice their longest run of zeros "
+                     "before, filled with zeros up to the run date by cleaning.gaps: zero (their data_notes say "
+                     "since when): discontinued? Their forecasts follow from those zeros, a seasonal model's from last "
+                     "year's values. cleaning.stale_after skips series whose rows stop that long before the run date")
     if counted.retried:  # a Python worker that died (out of memory?): the retry hid it from the counts
         summary.warn(f"{_counted(counted, 'retried', 'were')} trained again in a retry of their Spark task, an earlier "
                      "attempt having failed (a Python worker that died: out of memory? Spark's log above says why): "

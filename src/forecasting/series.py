@@ -16,6 +16,7 @@ from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, CYCLES, naive_instead, on_grid, season_length
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
+from forecasting.run_date_cut import stopped_run
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
 from forecasting.forecast_notes import (floor_notes, repeated_oddity_notes, undefined_metric_notes,
@@ -269,8 +270,9 @@ def _select_and_forecast(
     unfloored = _without_closed_times(outcome, raw[winner], fc.frequency)
     outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor, history["y"])
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
-    outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
-                                          winner)
+    if not stopped_run(history["y"].to_numpy()):  # values that stopped (a product delisted): 0 is their forecast
+        outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
+                                              winner)
     outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
                                           [fold.test_ds for fold in folds], fc.frequency)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did

@@ -19,7 +19,7 @@ from forecasting.cleaning import (GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NO
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
                                         SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
-from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED
+from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
 from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.series import OK
 
@@ -62,6 +62,7 @@ class StagedCounts:
     repeated_oddities: int  # a cycle repeated with an outage's 0 or a one-off spike in it
     unseen_holidays: int  # forecast over holidays that stood out in the history and that no fold held
     past_input: int  # a last period the input stops inside, left out as a part
+    stopped: int  # rows that stopped long before the run date, zeros filled up to it
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
 
@@ -110,6 +111,7 @@ def counted_conditions() -> dict[str, Column]:
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
+        "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
         "fail_series_named": _noted(spark_training.FAIL_SERIES_NOTE),
