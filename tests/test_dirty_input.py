@@ -129,9 +129,9 @@ def test_every_input_key_appears_exactly_once(spark, dirty):
 @pytest.mark.parametrize(
     "store, status, reason",
     [
-        ("too-short", "skipped", "too little history: 5 rows, needs at least 28 (what 2 cross-validation folds need; "
+        ("too-short", "skipped", "too little history: 5 periods, needs at least 28 (what 2 cross-validation folds need; "
          "forecast.min_history sets it); fallback forecast: naive"),
-        ("single-row", "skipped", "too little history: 1 rows, needs at least 28 (what 2 cross-validation folds need; "
+        ("single-row", "skipped", "too little history: 1 period, needs at least 28 (what 2 cross-validation folds need; "
          "forecast.min_history sets it); fallback forecast: naive"),
         ("all-missing", "skipped", "no values: all 60 are missing or infinite"),
         ("constant", "skipped", "constant series: every value is 7; fallback forecast: seasonal_naive"),

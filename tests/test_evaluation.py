@@ -68,7 +68,7 @@ def test_the_summary_sends_the_reader_for_skipped_series_to_the_child_runs_it_wr
 
 def test_a_series_with_nothing_to_score_is_named_and_pooled_units_are_said_to_be_mixed(evaluated):
     said = evaluated["summary"].format()
-    assert ("1 series had no forecast to score, so no evaluation row, e.g. one/g: too little history: 0 rows, "
+    assert ("1 series had no forecast to score, so no evaluation row, e.g. one/g: too little history: 0 periods, "
             "needs at least") in said
     assert evaluation.POOLED_UNITS_NOTE in said and evaluation.WINS_NOTE in said
     # whether the selection beat every candidate alone is said, from the same run's table

@@ -124,7 +124,7 @@ def test_progress_counts_the_failed_series_apart_from_failed_task_attempts(job):
 def test_failed_and_skipped_rows_say_why(spark, job):
     rows = {r["status"]: r for r in read(spark, job, "series_results").where("status != 'ok'").collect()}
     assert "    skipped: too little history (1)\n    failed: RuntimeError (1)" in job["summary"].format()
-    assert rows["skipped"]["reason"] == ("too little history: 2 rows, needs at least 9 (forecast.min_history); fallback "
+    assert rows["skipped"]["reason"] == ("too little history: 2 periods, needs at least 9 (forecast.min_history); fallback "
                                          "forecast: naive")
     assert rows["failed"]["reason"] == "RuntimeError: fault injection (reliability.fail_series); fallback forecast: naive"
     assert rows["failed"]["child_run_id"]  # failures are tracked too
@@ -280,7 +280,7 @@ def test_python_m_forecasting_says_why_a_series_failed_or_was_skipped(job, capsy
     assert forecasting_main(["series", *settings_args(job), "product=cake", "region=south"]) == 0
     skipped = capsys.readouterr().out
     assert skipped.startswith("series region=south product=cake") and "  status      skipped" in skipped
-    assert "  reason      too little history: 2 rows, needs at least 9" in skipped
+    assert "  reason      too little history: 2 periods, needs at least 9" in skipped
 
 
 def test_python_m_forecasting_shows_a_series_without_creating_a_missing_store(job, tmp_path, capsys):
@@ -769,7 +769,7 @@ def test_a_run_that_modelled_no_series_for_too_little_history_says_what_the_rows
     summary = pipeline.run_job(spark, config, "2024-01-20")
     said = summary.format()
     assert summary.nothing_modelled and "no series was modelled (their reasons above): exit code 5" in said
-    assert ("no series was modelled: after cleaning, the longest of the series too short has 20 rows, against the 28 "
+    assert ("no series was modelled: after cleaning, the longest of the series too short has 20 periods, against the 28 "
             "needed (cross-validation's 2 folds, 7 periods apart, each scoring 7 periods after 14 to train on). Is "
             "forecast.horizon 7 counted in periods of 'D'? Or lower forecast.min_history / cross_validation.folds; "
             "the fallback forecasts were written") in said
@@ -1029,7 +1029,7 @@ def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_the
     store = (tmp_path / "mlruns").as_uri()
     schema = "status string, reason string, model_json string, data_notes string, model string, cv_mase double, " \
              "event string"
-    short = "too little history: 22 rows, needs at least 112 (what 2 cross-validation folds need; ...)"
+    short = "too little history: 22 periods, needs at least 112 (what 2 cross-validation folds need; ...)"
     rows = [("ok", None, "{}", None, "naive", 0.8, f"e{i}") for i in range(8)]
     rows += [("skipped", f"{short}; fallback forecast: naive", "{}", None, "naive", None, f"n{i}") for i in range(2)]
     context = tracking.RunContext(store, "0", "run", RUN_DATE, False, False)

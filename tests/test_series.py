@@ -333,10 +333,10 @@ def test_a_good_series_is_forecast_over_the_horizon(fast_config):
 def test_too_short_a_series_is_skipped_with_its_reason(fast_config):
     outcome = train_series(daily_series(10), fast_config("reliability.fallback=null"))
     assert outcome.status == SKIPPED
-    assert outcome.reason == ("too little history: 10 rows, needs at least 28 (what 2 cross-validation folds need; "
+    assert outcome.reason == ("too little history: 10 periods, needs at least 28 (what 2 cross-validation folds need; "
                               "forecast.min_history sets it)")
     set_here = train_series(daily_series(10), fast_config("reliability.fallback=null", "forecast.min_history=12"))
-    assert set_here.reason == "too little history: 10 rows, needs at least 12 (forecast.min_history)"
+    assert set_here.reason == "too little history: 10 periods, needs at least 12 (forecast.min_history)"
     assert outcome.forecast is None and outcome.model_name is None
 
 
@@ -345,7 +345,7 @@ def test_a_series_one_row_short_of_min_history_is_skipped_and_one_with_it_modell
     needed = tuning.min_history(config)
     short = train_series(daily_series(needed - 1), config)
     assert (short.status, short.reason.split(" (")[0]) == (
-        SKIPPED, f"too little history: {needed - 1} rows, needs at least {needed}")
+        SKIPPED, f"too little history: {needed - 1} periods, needs at least {needed}")
     assert train_series(daily_series(needed), config).status == OK
 
 

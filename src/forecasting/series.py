@@ -149,7 +149,8 @@ def check_history(history: pd.DataFrame, config: JobConfig, closed: list[int] | 
     if spanned < needed:
         source = ("forecast.min_history" if config.forecast.min_history is not None else
                   f"what {config.cross_validation.folds} cross-validation folds need; forecast.min_history sets it")
-        counted = f"{len(history)} rows" if spanned == len(history) else (
+        # periods of the frequency, as cleaning left them (daily rows summed into weeks are weeks)
+        counted = f"{len(history)} period{'s' if len(history) != 1 else ''}" if spanned == len(history) else (
             f"{len(history)} rows over {spanned} {SPANNED_NOTE}")
         return f"{TOO_LITTLE_HISTORY}: {counted}, needs at least {needed} ({source})"
     if history["y"].nunique() == 1:
