@@ -380,6 +380,20 @@ def test_an_hourly_forecast_is_shown_with_its_hours():
     assert all(f"2024-04-01 0{hour}:00" in shown for hour in range(3))
 
 
+def test_a_series_report_says_when_its_latest_forecast_is_older_than_its_latest_result():
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-03-25", periods=2), "yhat": [1.0, 2.0],
+                             "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
+    report = report_with(forecast)
+    assert "gave this series no forecast" not in lookup.format_series(report)  # the result's own run date
+    # a delisted product skipped on 31 March, its forecast of 24 March the latest there is
+    report.forecast_run_date, report.result["status"] = "2024-03-24", "skipped"
+    assert ("latest forecast: run date 2024-03-24 (trained), 2 steps\n  run date 2024-03-31 gave this series no "
+            "forecast (skipped, its reason above): readers of the latest forecasts still get this older one"
+            ) in lookup.format_series(report)
+    report.asked_run_date = "2024-03-24"  # asked for by its date: no later one to compare with
+    assert "gave this series no forecast" not in lookup.format_series(report)
+
+
 def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_before():
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})

@@ -254,6 +254,10 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
             made = f"scored from the models of {report.forecast_model_run_date}"
         which = "forecast" if report.asked_run_date else "latest forecast"
         lines.append(f"{which}: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
+        if not report.asked_run_date and report.forecast_run_date < str(result["run_date"]):
+            # a later training gave none (skipped, failed without a fallback): the latest-forecast queries keep this one
+            lines.append(f"  run date {result['run_date']} gave this series no forecast ({result['status']}, its reason "
+                         "above): readers of the latest forecasts still get this older one")
         if report.forecast_runs:
             lines.append("  made by job run {}, from the model of child run {}".format(*report.forecast_runs))
             if _models_replaced(report):
