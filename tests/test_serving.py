@@ -209,6 +209,9 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
             as unknown:
         forecaster.predict(pd.DataFrame({"store": ["s0", "nowhere"], "horizon": [3, 3]}))
     assert unknown.value.get_http_status_code() == 400
+    assert str(unknown.value).endswith(": not in that run's input, or skipped or failed there without a fallback "
+                                       "(python -m forecasting series says which). A request naming it answers no "
+                                       "series: ask for the others alone")
     with pytest.raises(MlflowException, match=r"no model for series S1 in this version of run date [0-9-]+ \(did you "
                                               r"mean s1\?\)"):
         forecaster.predict(pd.DataFrame({"store": ["S1"], "horizon": [3]}))  # another case, as the lookup suggests

@@ -61,8 +61,11 @@ class ManyModelForecaster(PythonModel):
             stored = self.models.get(series_key(keys, self.key_columns))
             if stored is None:
                 loaded = f" of run date {self.run_date}" if getattr(self, "run_date", None) else ""
+                # a delisted product's key is no typo: what became of it is the lookup's to say
                 raise _bad_request(f"no model for series {series_identity.series_id(keys)} in this version{loaded}"
-                                   f"{_similar(keys, self.key_columns, self.models)}")
+                                   f"{_similar(keys, self.key_columns, self.models)}: not in that run's input, or "
+                                   "skipped or failed there without a fallback (python -m forecasting series says "
+                                   "which). A request naming it answers no series: ask for the others alone")
             steps = _horizon_steps(request["horizon"])
             if steps is None:
                 given = request["horizon"]
