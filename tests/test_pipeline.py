@@ -715,6 +715,26 @@ def test_quarter_hours_left_at_the_daily_default_and_a_future_run_date_are_each_
     assert "    skipped: too little history (2)" in said
 
 
+def test_daily_rows_summed_into_weeks_ask_about_the_frequency_only_where_most_are_then_skipped(spark, caplog):
+    merged = "70 duplicate timestamps merged (sum); several rows a period merged (7 on average) into 'W-SUN' periods"
+    rows = [("ok", None, merged), ("ok", None, merged), ("ok", None, merged),
+            ("skipped", "too little history: 3 periods, needs at least 52", merged)]  # a product new this month
+    line = ("{} series had several rows a period merged into 'W-SUN' periods by cleaning.duplicates (sum; their "
+            "data_notes say how many), {} of them then skipped or failed (their reason says why)")
+    question = ": is forecast.frequency 'W-SUN' the data's?"
+    for staged, expected, warned in ((rows, line.format(4, 1), False), (rows[:1] + rows[3:] * 2, line.format(3, 2)
+                                                                         + question, True)):
+        caplog.clear()
+        summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+        counted = staged_counts.status_counts(spark.createDataFrame(staged, "status string, reason string, data_notes "
+                                                                    "string").withColumns(
+            {"model_json": F.lit(None).cast("string"), "model": F.lit(None).cast("string"),
+             "cv_mase": F.lit(None).cast("double")}))
+        run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=W-SUN"]), summary)
+        assert summary.note.strip() == expected
+        assert any(r.levelname == "WARNING" for r in caplog.records) == warned  # asked only where most were lost
+
+
 def test_a_partial_week_on_the_run_date_is_modelled_but_said_in_the_summary(spark, tmp_path):
     # weekly sales dated by their Monday, exported on a Monday with that day's sales as the new week's
     mondays = pd.date_range("2024-01-01", "2024-12-30", freq="7D")

@@ -172,11 +172,13 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         merged = (f"{_counted(counted, 'merged', 'had')} several rows a period merged into "
                   f"{config.forecast.frequency!r} periods by cleaning.duplicates ({config.cleaning.duplicates}; their "
                   "data_notes say how many)")
-        if counted.merged_not_ok:
+        if 2 * counted.merged_not_ok >= counted.merged:  # most too short after merging: periods too long?
             summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
                          f"is forecast.frequency {config.forecast.frequency!r} the data's?")
-        else:
-            summary.inform(merged)
+        else:  # a few new products too short, say: no question of the frequency
+            lost = (f", {counted.merged_not_ok} of them then skipped or failed (their reason says why)"
+                    if counted.merged_not_ok else "")
+            summary.inform(merged + lost)
     if counted.clock_changes:  # local times: two hours' load added into one, every autumn
         summary.warn(f"{_counted(counted, 'clock_changes', 'have')} {CLOCK_CHANGE_NOTE} (their data_notes name it), "
                      f"merged by cleaning.duplicates ({config.cleaning.duplicates}): local times? Times with their UTC "
