@@ -182,11 +182,14 @@ def test_scoring_counts_new_series_apart_from_null_keyed_ones_which_training_nev
     latest = spark.createDataFrame(
         [("a", "x"), ("c", "x"), (None, "x"), ("c", None)], "shop string, item string"
     )  # c-x is new since the training; the two with a null key value never get a model
-    assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2, "job-1")
+    assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2, "job-1", ["c/x"])  # c/x named
     # a float key's NaN is a null key to training (pandas hands both over as NaN)
     models = spark.createDataFrame([(1.0, "job-1")], "shop double, job_run_id string")
     latest = spark.createDataFrame([(1.0,), (2.0,), (float("nan"),), (None,)], "shop double")
-    assert scoring._match_counts(models, latest, ["shop"]) == (1, 1, 2, "job-1")
+    assert scoring._match_counts(models, latest, ["shop"]) == (1, 1, 2, "job-1", ["2.0"])
+    # several new: the first and the last by key named
+    latest = spark.createDataFrame([(float(shop),) for shop in range(1, 6)], "shop double")
+    assert scoring._match_counts(models, latest, ["shop"]) == (1, 4, 0, "job-1", ["2.0", "5.0"])
 
 
 def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_did(tmp_path, fast_config):
@@ -363,7 +366,7 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     summary = scoring.run_scoring(spark, config, "2024-01-20")
     assert summary.counts == {scoring.SCORED_OK: 1, scoring.REJECTED: 1}
     said = summary.format()
-    assert "2 series in the input have no model of that date: not scored (new since that training" in said
+    assert "2 series in the input (e.g. c, d) have no model of that date: not scored (new since that training" in said
     assert "2 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
     assert "1 series in the input has a null key value: never modelled, not scored" in said
     assert ("1 series not scored: their input is refused by a cleaning reject policy, as training would refuse it, "

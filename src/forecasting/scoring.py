@@ -28,7 +28,8 @@ from forecasting import (io, lineage, model_store, parent_run, python_worker, re
 from forecasting.cleaning import PAST_INPUT_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
-from forecasting.job_summary import JobSummary, agreeing, example_ids, finishing, named_examples, series_that
+from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, finishing, named_examples,
+                                    series_that)
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.run_report import future_run_date_warning, say_stale
@@ -177,23 +178,32 @@ def _null_or_nan(df: DataFrame, column: str) -> Column:
     return F.col(column).isNull()
 
 
-def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int, int, str | None]:
+def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tuple[int, int, int, str | None, list[str]]:
     """How many models there are, how many input series have none (new since that
     training), and how many have a null key (never modelled), in one pass: a row
     without the marker is an input series no model matched. And the job run that
-    trained the models (a run date's models are one run's)."""
+    trained the models (a run date's models are one run's), and the first and last of
+    the series without one, by their keys, to name."""
     matched = models.select(*keys, "job_run_id", F.lit(True).alias("_has_model")).join(
         latest.select(*keys), keys, how="full"
     )
     null_key = reduce(lambda a, b: a | b, [_null_or_nan(latest, k) for k in keys])
     unmatched = F.col("_has_model").isNull()
+    # a time key as text, as the tasks name it (collect() would give it in the driver's time zone)
+    named = F.struct(*[F.col(k).cast("string").alias(k) if isinstance(latest.schema[k].dataType, (
+        T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys])
+    new = F.when(unmatched & ~null_key, named)
     row = matched.agg(
         F.count("_has_model").alias("models"),
         F.count(F.when(unmatched & ~null_key, True)).alias("unmodelled"),
         F.count(F.when(unmatched & null_key, True)).alias("null_key"),
         F.max("job_run_id").alias("trained_by"),
+        F.min(new).alias("first_new"), F.max(new).alias("last_new"),
     ).first()
-    return row["models"], row["unmodelled"], row["null_key"], row["trained_by"]
+    examples = [series_identity.series_id(row[bound].asDict()) for bound in ("first_new", "last_new")
+                if row[bound] is not None]
+    return (row["models"], row["unmodelled"], row["null_key"], row["trained_by"],
+            sorted(set(examples), key=examples.index))
 
 
 def _say_if_models_replaced(spark, config: JobConfig, context, summary: JobSummary, version: int | None, chosen: str,
@@ -221,12 +231,14 @@ def _say_if_models_replaced(spark, config: JobConfig, context, summary: JobSumma
 
 
 def _say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: str, unmodelled: int, null_key: int,
-                      trained_by: str | None) -> dict[str, str]:
-    """Log and note what keeps some series unscored, or the input from being read as in
-    training; the training run's params, which the scoring compares against."""
+                      trained_by: str | None, new: list[str] = ()) -> dict[str, str]:
+    """Log and note what keeps some series unscored (``new``: a few of those without a
+    model), or the input from being read as in training; the training run's params,
+    which the scoring compares against."""
     if unmodelled:  # new since that training run: they need one before they can be scored
         have = agreeing(unmodelled, "have")
-        summary.warn(f"{unmodelled} series in the input {have} no model of that date: not scored (new since that "
+        named = f" (e.g. {', '.join(series_identity.shortened(name, EXAMPLE_WIDTH) for name in new)})" if new else ""
+        summary.warn(f"{unmodelled} series in the input{named} {have} no model of that date: not scored (new since that "
                      "training, or skipped or failed then without a fallback: series_results says which)",
                      logged=f"{unmodelled} series in the input {have} no model of run date {chosen} and are not scored")
     trained_with = training_params(context.tracking_uri, trained_by)
@@ -307,7 +319,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     if counts.rows_without_time:  # a series none of whose rows has a time is an input series too, as in training
         input_series = input_series.unionByName(validation.series_without_history(frame, keys).select(*keys))
     with job_description(spark, "match the models to the input"):
-        count, unmodelled, null_key, trained_by = _match_counts(models, input_series.distinct(), keys)
+        count, unmodelled, null_key, trained_by, new = _match_counts(models, input_series.distinct(), keys)
     logger.info("scoring %d models of run date %s as of %s%s", count, chosen, run_date,
                 "" if version is None else f" (models table version {version})")
 
@@ -332,7 +344,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     if in_the_past:
         summary.warn(in_the_past)
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
-        trained_with = _say_what_differs(config, context, summary, chosen, unmodelled, null_key, trained_by)
+        trained_with = _say_what_differs(config, context, summary, chosen, unmodelled, null_key, trained_by, new)
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
         input_end = checked.input_end
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark_training.available_cores(spark))
