@@ -259,7 +259,9 @@ def test_values_far_outside_the_rest_are_noted_not_changed():
     mostly_zero = np.zeros(60)
     mostly_zero[7] = 1e12
     assert clean_history(frame(days, mostly_zero.tolist()), "D", policy()).notes == []
-    assert clean_history(frame(days[:19], values[:18].tolist() + [1e12]), "D", policy()).notes == []
+    short = clean_history(frame(days[:19], values[:18].tolist() + [1e12]), "D", policy()).notes
+    # a short series' last value is measured against the values before it, as a break: its naive forecast repeats it
+    assert len(short) == 1 and "far outside the recent range (" in short[0] and "far outside the rest" not in short[0]
     # measured against the middle 90%: 0 to 99 and a value 93 of its widths beyond it is not far, 104 is
     hundred = pd.date_range("2024-01-01", periods=101, freq="D").strftime("%Y-%m-%d").tolist()
     for beyond, noted in ((8500.0, False), (9500.0, True)):
@@ -1049,6 +1051,15 @@ def test_last_values_far_outside_the_recent_range_are_noted_as_a_break():
     for values, start in ((beyond, "the last value, 440 at"), (five, "the last 5 values, from")):
         notes = clean_history(frame(days, values), "B", policy(), "2024-09-10").notes
         assert [note for note in notes if note.startswith(start) and BREAK_NOTE in note], notes
+    # a product launched ten weeks ago whose last week was Black Friday's: against its nine weeks before
+    launch = pd.date_range("2026-09-06", periods=10, freq="W-SUN")
+    weekly = [150.0, 180.0, 130.0, 214.0, 170.0, 160.0, 190.0, 200.0, 175.0, 584.0]
+    [noted] = [note for note in clean_history(frame(launch, weekly), "W-SUN", policy()).notes if BREAK_NOTE in note]
+    assert noted.startswith(f"the last value, 584 at 2026-11-08, is {BREAK_NOTE} (130 to 214 in the 9 values before)")
+    # a launch still ramping up, or too few weeks before to tell: not said
+    for values in ([10.0, 50.0, 120.0, 180.0, 240.0, 260.0, 300.0, 310.0, 330.0, 400.0], weekly[-4:]):
+        notes = clean_history(frame(launch[-len(values):], values), "W-SUN", policy()).notes
+        assert not [note for note in notes if BREAK_NOTE in note], values
 
 
 def test_a_seasons_peak_or_the_zeros_gaps_zero_adds_are_no_break():

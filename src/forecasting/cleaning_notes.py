@@ -23,6 +23,9 @@ OUTLIER_REACH = 100
 BREAK_NOTE = "far outside the recent range"
 BREAK_WINDOW = 20  # the values before the last few whose range they are measured against, at least a season
 BREAK_LAST = 5  # the most values at the end taken for a break: later, the model has seen it
+# A series shorter than that (a product launched weeks ago) measured against all its values before,
+# this many at least: its naive forecast repeats a last Black Friday week for the whole horizon
+SHORT_BREAK_WINDOW = 4
 # Negative values kept are noted where they are this share of a series' values or less: a few
 # returns or corrections in sales, not a series that is signed (profits, temperatures)
 FEW_NEGATIVE_SHARE = 0.1
@@ -155,11 +158,13 @@ def break_notes(frame: pd.DataFrame, season: int, whole_days: bool = True) -> li
     15-minute readings) is measured against the last one. Not said where those before are
     mostly of one value (a sparse series' zeros: any sale would be far). One last value
     below may be a period loaded in part: said, with how to leave it out, for periods of a
-    day or longer (``whole_days``; shorter ones have the open-period rule on their run date)."""
+    day or longer (``whole_days``; shorter ones have the open-period rule on their run date).
+    A series of BREAK_WINDOW values or fewer is measured against all its values before, where
+    there are SHORT_BREAK_WINDOW at least."""
     values = frame["y"].to_numpy()
     for last in range(1, BREAK_LAST + 1):
         window = min(max(BREAK_WINDOW, season + 1), len(values) - last)
-        if window < BREAK_WINDOW:
+        if window < (BREAK_WINDOW if len(values) > BREAK_WINDOW else SHORT_BREAK_WINDOW):
             return []
         before, tail = values[-window - last:-last], values[-last:]
         low, high = np.min(before), np.max(before)  # NaN where a gap was left: then no note
