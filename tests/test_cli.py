@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -177,6 +178,14 @@ def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(sessi
     assert run(too_short) == cli.EXIT_TOO_MANY_FAILED
     assert "no series was modelled (their reasons above): exit code 5" in capsys.readouterr().out
     assert "exit code 5: no series was modelled" in caplog.text
+
+
+def test_an_output_folder_the_job_cannot_write_in_exits_2_before_spark(monkeypatch, caplog):
+    # a read-only mount failed the first write with a Java stack trace and exit 1, after the input was read
+    monkeypatch.setattr(cli, "build_session", lambda app_name, config: pytest.fail("Spark started"))
+    assert run(lambda spark, config: None, "--set", "output.path=/proc/forecast_out") == cli.EXIT_CONFIG
+    assert "output.path is '/proc/forecast_out', but this process cannot write in /proc: " in caplog.text
+    assert not list(Path("/proc").glob(".write-check-*"))
 
 
 def test_a_bad_config_key_exits_2(session):

@@ -605,6 +605,28 @@ def test_an_output_path_inside_a_file_is_refused(tmp_path):
     assert load_config(None, [f"output.path=hdfs://namenode:8020{taken}"])  # the cluster's to check
 
 
+def test_a_file_uri_of_two_slashes_before_a_relative_path_is_refused(tmp_path):
+    # file://out was read as the folder the job started in (its tables written there), and as a
+    # tracking store the project's own folders became "malformed experiments"
+    for key in ("output.path", "tracking.uri", "input.path"):
+        for value in ("file://out_rel", "file://otherhost/data/out"):
+            host = value.split("/")[2]
+            with pytest.raises(ConfigError, match=f"config key '{key}' is '{value}', whose two slashes make '{host}' "
+                                                  "a host name, not a folder: write file:///<absolute path>"):
+                load_config(None, [f"{key}={value}"])
+    for value in (f"file://{tmp_path}/out", f"file:{tmp_path}/out", f"file://localhost{tmp_path}/out", "file:out"):
+        assert load_config(None, [f"output.path={value}", f"tracking.uri={value}"])
+
+
+def test_an_output_path_inside_a_delta_table_is_refused(tmp_path):
+    # the job's tables were written into the folder of a table (its own forecasts, say), beside its _delta_log
+    (tmp_path / "out" / "forecasts" / "_delta_log").mkdir(parents=True)
+    for path in (tmp_path / "out" / "forecasts", tmp_path / "out" / "forecasts" / "new"):
+        with pytest.raises(ConfigError, match=f"is '{path}', inside the Delta table {tmp_path / 'out' / 'forecasts'}"):
+            load_config(None, [f"output.path={path}"])
+    assert load_config(None, [f"output.path={tmp_path / 'out'}"])  # the folder that holds the tables
+
+
 def test_a_tracking_database_needs_its_folder_and_its_driver(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="is a SQLite file in .*missing, which is not a folder"):
         load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'missing' / 'runs.db'}"])

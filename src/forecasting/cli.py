@@ -16,6 +16,7 @@ from pathlib import Path
 from forecasting import python_worker, signals, tables
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
+from forecasting.config_stores import output_write_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
 from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line, redact_url_password
@@ -179,7 +180,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     exposed = password_warning(config.tracking.uri)
     if exposed:
         logger.warning("%s", exposed)
-    problem = horizon_problem(config, args.run_date)
+    problem = horizon_problem(config, args.run_date) or output_write_problem(config.output.path)
     if problem:
         logger.error("configuration error: %s", problem)
         return EXIT_CONFIG, None, f"configuration error: {problem}"

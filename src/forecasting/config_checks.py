@@ -31,7 +31,7 @@ from forecasting.config_schema import (
 from forecasting.config_schema import require as _require
 from forecasting.config_frequency import frequency_problem
 from forecasting.config_reader_options import check_input_options
-from forecasting.config_stores import check_output_folder, check_tracking_uri, is_databricks_uri
+from forecasting.config_stores import check_file_uri, check_output_folder, check_tracking_uri, is_databricks_uri
 
 # Prophet fits no fewer rows than this.
 MIN_FOLD_TRAIN_ROWS = 2
@@ -77,6 +77,7 @@ def _check_input(config: JobConfig) -> None:
     twice = sorted({new for new in inp.rename_columns.values() if news.count(new.lower()) > 1})
     _require(not twice, "input.rename_columns", f"gives two columns the name {', '.join(map(repr, twice))}")
     _require(bool(inp.path.strip()), "input.path", "must not be empty")
+    check_file_uri("input.path", inp.path)
     _require(inp.format in INPUT_FORMATS, "input.format", f"must be one of {INPUT_FORMATS}")
     _require(inp.path != SAMPLE_INPUT or inp.format == "csv", "input.path",
              f"is {SAMPLE_INPUT!r}, the embedded sample's name, which input.format {inp.format} does not read: "
@@ -219,6 +220,7 @@ def _check_tuning(config: JobConfig) -> None:
 def _check_tracking(config: JobConfig) -> None:
     """Tracking, and reliability (what a failed series or tracking call does)."""
     _require(bool(config.tracking.uri.strip()), "tracking.uri", "must not be empty")
+    check_file_uri("tracking.uri", config.tracking.uri)
     check_tracking_uri(config.tracking.uri)
     _require(not is_databricks_uri(config.tracking.uri) or config.tracking.experiment.startswith("/"),
              "tracking.experiment",
@@ -252,6 +254,7 @@ def _check_tracking(config: JobConfig) -> None:
 def _check_output(config: JobConfig) -> None:
     """Output, and the Spark settings the job sets itself."""
     _require(bool(config.output.path.strip()), "output.path", "must not be empty")
+    check_file_uri("output.path", config.output.path)
     check_output_folder(config.output.path)
     _require(
         config.output.format in OUTPUT_FORMATS, "output.format", f"must be one of {OUTPUT_FORMATS}"

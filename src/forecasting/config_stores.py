@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import tempfile
 from urllib.parse import unquote, urlparse
 
 from forecasting.config_schema import require as _require
@@ -35,16 +36,62 @@ def local_path(path: str) -> str:
     return unquote(urlparse(path).path) if path.startswith("file:") else path
 
 
+def check_file_uri(key: str, value: str) -> None:
+    """A file: URI with a host (file://out, two slashes before a relative path): what
+    follows the host is its path, so file://out read as the folder the job starts in, its
+    tables written there, and file://host/data as /data, the host dropped (as a tracking
+    store, MLflow took the project's own folders for experiments)."""
+    parsed = urlparse(value)
+    _require(parsed.scheme != "file" or parsed.netloc in ("", "localhost"), key,
+             f"is {value!r}, whose two slashes make {parsed.netloc!r} a host name, not a folder: write "
+             "file:///<absolute path> (three slashes), or a plain path (relative to the folder the job starts in)")
+
+
 def check_output_folder(path: str) -> None:
     """A local output.path whose nearest existing part is a file, not a folder: Spark
-    would fail its first write, after the input was read and the parent run opened.
-    A path with a scheme (hdfs:, s3a:, dbfs:) is the cluster's to check."""
-    if urlparse(path).scheme not in ("", "file"):  # as tables.output_root tells them apart
+    would fail its first write, after the input was read and the parent run opened. Nor
+    may it lie inside a Delta table (a table's own folder given as the output): the job's
+    tables would be written into that table's files, for whatever cleans or removes it to
+    take with it. A path with a scheme (hdfs:, s3a:, dbfs:) is the cluster's to check."""
+    folder = _nearest_existing(path)
+    if folder is None:
         return
+    _require(os.path.isdir(folder), "output.path", f"is {path!r}, but {folder} is a file, not a folder")
+    table = next((part for part in (folder, *_parents(folder)) if os.path.isdir(os.path.join(part, "_delta_log"))),
+                 None)
+    _require(table is None, "output.path",
+             f"is {path!r}, inside the Delta table {table}: the job writes its tables into a folder of their own "
+             "(output.path names that folder, not a table)")
+
+
+def output_write_problem(path: str) -> str | None:
+    """Why a job cannot write in a local output.path (a read-only mount, another user's
+    folder), found by making and removing a folder in its nearest existing part; None
+    where it can. For the jobs that write, before Spark starts: a lookup reads alone."""
+    folder = _nearest_existing(path)
+    if folder is None or not os.path.isdir(folder):
+        return None
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=folder))
+    except OSError as err:
+        return f"output.path is {path!r}, but this process cannot write in {folder}: {err.strerror}"
+    return None
+
+
+def _nearest_existing(path: str) -> str | None:
+    """The nearest existing part of a local path; None for one with a scheme."""
+    if urlparse(path).scheme not in ("", "file"):  # as tables.output_root tells them apart
+        return None
     folder = os.path.abspath(os.path.expanduser(local_path(path)))
     while not os.path.exists(folder) and os.path.dirname(folder) != folder:
         folder = os.path.dirname(folder)
-    _require(os.path.isdir(folder), "output.path", f"is {path!r}, but {folder} is a file, not a folder")
+    return folder
+
+
+def _parents(folder: str):
+    while os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+        yield folder
 
 
 def check_tracking_uri(uri: str) -> None:
