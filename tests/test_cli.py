@@ -29,6 +29,7 @@ def session(monkeypatch):
     made = RecordingSession()
     monkeypatch.setattr(cli, "build_session", lambda app_name, config: made)
     monkeypatch.setattr(cli.tables, "on_default_file_system", lambda spark, config: config)  # no Hadoop here
+    monkeypatch.setattr(cli, "prepare_server", lambda config: None)  # no tracking server either
     return made
 
 
@@ -186,6 +187,19 @@ def test_an_output_folder_the_job_cannot_write_in_exits_2_before_spark(monkeypat
     assert run(lambda spark, config: None, "--set", "output.path=/proc/forecast_out") == cli.EXIT_CONFIG
     assert "output.path is '/proc/forecast_out', but this process cannot write in /proc: " in caplog.text
     assert not list(Path("/proc").glob(".write-check-*"))
+
+
+def test_a_tracking_server_that_is_down_exits_4_before_spark(monkeypatch, caplog):
+    # found after the session and the input's scan, a wrong port cost a cluster's start-up first
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # nothing listens once closed
+    monkeypatch.setattr(cli, "build_session", lambda app_name, config: pytest.fail("Spark started"))
+    assert run(lambda spark, config: None, "--set", f"tracking.uri=http://127.0.0.1:{port}", "--set",
+               "tracking.timeout_seconds=2") == cli.EXIT_TRACKING
+    assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in caplog.text
 
 
 def test_a_bad_config_key_exits_2(session):

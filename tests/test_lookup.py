@@ -60,7 +60,7 @@ def test_a_missing_file_store_is_not_found_and_not_created(tmp_path, monkeypatch
     assert not (tmp_path / "mlruns").exists()
 
 
-@pytest.mark.parametrize("api", ["stalls", "fails"])
+@pytest.mark.parametrize("api", ["stalls", "fails", "missing"])
 def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplog):
     import threading
     import time
@@ -70,7 +70,8 @@ def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplo
         def do_GET(self):
             if self.path != "/health" and api == "stalls":
                 time.sleep(3)  # past the 1 s timeout
-            self.send_response(200 if self.path == "/health" else 503)
+            # missing: another web server, or MLflow's behind a path the URI lacks, answers 404 to all
+            self.send_response(404 if api == "missing" else 200 if self.path == "/health" else 503)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -85,8 +86,11 @@ def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplo
     finally:
         server.shutdown()
         server.server_close()
-    expected = "does not answer its API" if api == "stalls" else "fails its API: HTTP 503"
-    assert f"MLflow tracking server {uri} {expected}" in caplog.text
+    expected = {"stalls": f"MLflow tracking server {uri} does not answer its API",
+                "fails": f"MLflow tracking server {uri} fails its API: HTTP 503",
+                "missing": f"{uri} answers, but not as an MLflow tracking server: {uri}/api/2.0/mlflow/experiments/"
+                           "search is HTTP 404. Check tracking.uri's host, port and path"}
+    assert expected[api] in caplog.text
 
 
 @pytest.mark.parametrize("uri, store", [("sqlite:///mlflow.db", "mlflow.db"), ("mlruns", "mlruns")])

@@ -20,7 +20,7 @@ from forecasting.config_stores import output_write_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
 from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line, redact_url_password
-from forecasting.tracking import TrackingUnavailable, password_warning
+from forecasting.tracking import TrackingUnavailable, password_warning, prepare_server
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # any other error: Python's own exit code for an uncaught exception
@@ -184,6 +184,11 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     if problem:
         logger.error("configuration error: %s", problem)
         return EXIT_CONFIG, None, f"configuration error: {problem}"
+    try:  # a server down or mistyped, found before Spark starts and the input is read
+        prepare_server(config)
+    except TrackingUnavailable as err:
+        logger.error("tracking error: %s", err)
+        return EXIT_TRACKING, None, f"tracking error: {first_line(err)}"
     _import_in_background("mlflow")
     try:
         spark = build_session(app_name, config)

@@ -316,6 +316,11 @@ def check_server(uri: str, timeout: float) -> None:
         raise TrackingUnavailable(f"MLflow tracking server {uri} does not answer its API: {err}") from err
     if probe.status_code >= 500:
         raise TrackingUnavailable(f"MLflow tracking server {uri} fails its API: HTTP {probe.status_code}")
+    if probe.status_code == 404:  # a server, but no MLflow there: a path added or left out, another port's service
+        raise TrackingUnavailable(
+            f"{uri} answers, but not as an MLflow tracking server: {uri.rstrip('/')}/api/2.0/mlflow/experiments/search "
+            "is HTTP 404. Check tracking.uri's host, port and path (a server behind a proxy's path prefix takes it "
+            "in the URI; one at the root does not)")
     if probe.status_code in (401, 403):
         given = "were rejected" if credentials else "are needed"
         raise TrackingUnavailable(
