@@ -715,7 +715,8 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     data.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
     settings = job_settings(tmp_path / "input.csv", tmp_path, ["shop"])
     results = tables.table_paths(load_config(None, settings))[tables.SERIES_RESULTS]
-    spark.createDataFrame([(1, dt.date(2024, 1, 1))], "shop int, run_date date").write.format("delta").save(results)
+    spark.createDataFrame([(1, dt.date(2024, 1, 1), "ok")], "shop int, run_date date, status string").write.format(
+        "delta").save(results)
 
     # a CSV's columns are text: shop is a string now, where the table holds ints
     with pytest.raises(InputError, match=rf"key column 'shop' is string in the input but int in {results}: a CSV "
@@ -744,6 +745,15 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     with pytest.raises(Exception, match="part-0.parquet") as unreadable:
         tables.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
     assert not isinstance(unreadable.value, InputError)
+    # another table with the same key: Delta refused the writes after the training (every retry alike), and
+    # parquet mixed both tables in one folder
+    foreign = load_config(None, [*settings, f"output.path={tmp_path / 'foreign'}"])
+    spark.createDataFrame([(1, dt.datetime(2024, 1, 1), 2.0, dt.date(2024, 1, 1))], "shop int, ds timestamp, yhat double, "
+                          "run_date date").write.format("delta").partitionBy("run_date").save(
+        tables.table_paths(foreign)[tables.FORECASTS])
+    with pytest.raises(InputError, match=rf"{tmp_path / 'foreign' / 'forecasts'} holds a table that is not this job's "
+                                         "forecasts table \\(it has no column source\\): give the job an output.path"):
+        tables.check_existing(spark, foreign, (tables.FORECASTS,), spark.createDataFrame([(1,)], "shop int"))
     # another data set's table, keyed otherwise: its rows and these would be mixed, each null in the other's keys
     other = load_config(None, [*settings, "input.key_columns=[store, item]"])
     with pytest.raises(InputError, match=rf"{results} holds series keyed by shop \(.*\), but the config's key "
@@ -814,7 +824,8 @@ def test_the_same_key_columns_listed_in_another_order_are_the_same_data_set(spar
                                   f"input.key_columns=[{keys}]"])
 
     first = config("store, item")
-    rows = spark.createDataFrame([("a", "b")], "store string, item string").withColumn("run_date", F.current_date())
+    rows = spark.createDataFrame([("a", "b", "naive", "{}")], "store string, item string, model string, model_json "
+                                 "string").withColumn("run_date", F.current_date())
     rows.write.format("delta").partitionBy("run_date").save(tables.table_paths(first)[tables.MODELS])
     tables.register(spark, first, (tables.MODELS,))
     try:  # the config's key columns reordered: the same series, asked for in the same tables
@@ -863,8 +874,8 @@ def test_models_of_another_frequency_under_the_output_are_refused_before_any_tra
     tables.check_frequency(spark, daily)  # no table yet
     models = tables.table_paths(daily)[tables.MODELS]
     spark.createDataFrame([("a", "x", "D", dt.date(2024, 1, 1)), ("b", "y", "24h", dt.date(2024, 1, 8))],
-                          "store string, item string, frequency string, run_date date").write.format("delta").save(
-        models)
+                          "store string, item string, frequency string, run_date date").withColumns(
+        {"model": F.lit("naive"), "model_json": F.lit("{}")}).write.format("delta").save(models)
     tables.check_frequency(spark, daily)  # a day however written
     with pytest.raises(InputError, match=rf"{models} holds models of frequency '24h', 'D', but forecast.frequency is "
                                          r"'W-MON': the tables would mix the two.*Give this frequency an output.path of "

@@ -33,6 +33,15 @@ PARTITIONS = {
     EVALUATION: ["run_date"],
 }
 TRAINING_TABLES = (FORECASTS, SERIES_RESULTS, MODELS)
+# Columns every version of the job wrote in each table: one without them under output.path is
+# another table (Delta refused the writes after the training, exit 1 on every retry; parquet
+# took them, its folder then mixing two tables)
+CORE_COLUMNS = {
+    FORECASTS: ("ds", "yhat", "run_date", "source"),
+    SERIES_RESULTS: ("status", "run_date"),
+    MODELS: ("model", "model_json", "run_date"),
+    EVALUATION: ("run_date",),
+}
 # Spark's errors for a table's folder without a table's files yet (no parquet file, an empty _delta_log)
 NO_TABLE_YET = ("UNABLE_TO_INFER_SCHEMA", "DELTA_TABLE_NOT_FOUND")
 # The columns a new Delta table keeps each file's minimum and maximum of, with which
@@ -190,6 +199,10 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
                     f"key column {field.name!r} is {field.dataType.simpleString()} in the input but "
                     f"{stored[field.name].simpleString()} in {path}: {how}, or give another output.path"
                 )
+        lacking = [column for column in CORE_COLUMNS[name] if column not in stored]
+        if lacking:
+            raise InputError(f"{path} holds a table that is not this job's {name} table (it has no column "
+                             f"{', '.join(lacking)}): give the job an output.path of its own, or move that table")
 
 
 def check_frequency(spark: SparkSession, config: JobConfig) -> None:
