@@ -354,6 +354,14 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
         version, said = registered("2024-05-01")
     assert said == f"  alias @current of {name} NOT moved to version {version}: HTTP 503\n"
     assert int(registry.get_model_version_by_alias(name, "current").version) == 3
+    # a mistyped year: its version takes no alias, nor keeps the next real run's from it (it stayed for years,
+    # every run after it a "backfill")
+    version, said = registered("2030-01-01")
+    assert said == (f"  alias @current not moved: the run date 2030-01-01 is after tomorrow (UTC): a mistyped date? "
+                    f"Serve version {version} by its number, or point the alias at it by hand, if meant\n")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == 3
+    version, said = registered("2024-05-08")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == version
 
 
 def test_a_registered_model_refuses_a_version_for_series_keyed_otherwise(spark, trained):

@@ -3,6 +3,7 @@ registry: one version per run, pointing at the run's rows of the ``models`` tabl
 the alias consumers serve, moved to the version of the latest run date."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -139,16 +140,24 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
     return int(version.version)
 
 
-def point_alias(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str) -> str:
+def point_alias(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str,
+                today: dt.date | None = None) -> str:
     """Move SERVED_ALIAS to ``version`` unless another version of the model has a later run
     date (a backfill's version comes last); the summary's lines saying where it is. A
-    failure only warns: the version is registered."""
+    failure only warns: the version is registered. A run date after tomorrow (UTC; a
+    mistyped year, say) neither takes the alias nor keeps later runs from it: its
+    version would have stayed the latest for years, every real run then a backfill."""
     from mlflow.exceptions import MlflowException
 
+    tomorrow = ((today or dt.datetime.now(dt.timezone.utc).date()) + dt.timedelta(days=1)).isoformat()
+    if run_date > tomorrow:
+        return (f"  alias @{SERVED_ALIAS} not moved: the run date {run_date} is after tomorrow (UTC): a mistyped date? "
+                f"Serve version {version} by its number, or point the alias at it by hand, if meant\n")
     tracker = tracking.client(context.tracking_uri)
     try:
         # every version, not only the alias's: versions from before the alias, or the aliased one deleted
-        others = [v for v in tracker.search_model_versions(f"name = '{name}'") if int(v.version) != version]
+        others = [v for v in tracker.search_model_versions(f"name = '{name}'")
+                  if int(v.version) != version and v.tags.get("run_date", "") <= tomorrow]
         later = max(others, key=lambda v: (v.tags.get("run_date", ""), int(v.version)), default=None)
         try:
             before = tracker.get_model_version_by_alias(name, SERVED_ALIAS)
