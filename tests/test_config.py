@@ -501,6 +501,12 @@ def test_a_config_path_that_is_a_folder_empty_or_unreadable_is_a_configuration_e
         load_config(tmp_path)
     with pytest.raises(ConfigError, match="--config is empty"):
         load_config("")
+    # a file truncated on its way out, or all commented out: the job ran (and published) its embedded sample
+    for text in ("", "# input:\n#   path: sales.csv\n"):
+        (tmp_path / "empty.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=f"config file {tmp_path / 'empty.yaml'} is empty \\(or only comments\\): "
+                                              "a config sets at least input.path; without --config the job runs"):
+            load_config(tmp_path / "empty.yaml")
     layer = tmp_path / "run.yaml"
     layer.write_text("forecast: {horizon: 5}\n")
 

@@ -230,13 +230,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
             raise ConfigError(f"config file not found: {path}")
         try:
             # not only a regular file: /dev/stdin and a shell's <(...) are read as well
-            layer = read_yaml(path.read_text(encoding="utf-8")) or {}
+            layer = read_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from err
         except UnicodeDecodeError as err:
             raise ConfigError(f"config file {path} is not UTF-8 text: {err}") from err
         except OSError as err:
             raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
+        if layer is None:  # a deployment that truncated it would have run, and published, the embedded sample
+            raise ConfigError(f"config file {path} is empty (or only comments): a config sets at least input.path; "
+                              "without --config the job runs its embedded sample")
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
         raw = deep_merge(raw, layer)
