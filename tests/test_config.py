@@ -711,6 +711,21 @@ def test_a_target_or_time_column_that_is_also_a_key_names_the_setting_and_why():
         load_config(None, ["input.time_column=store"])
 
 
+def test_a_secret_in_the_config_or_a_dotted_key_in_a_file_says_where_it_belongs(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown config key 'tracking.token': secrets are read from the environment "
+                                          "only, never from the config: MLFLOW_TRACKING_TOKEN, or"):
+        load_config(None, ["tracking.token=abc"])
+    (tmp_path / "dotted.yaml").write_text("forecast.horizon: 7\n")  # --set's spelling, in a file: one key's name
+    with pytest.raises(ConfigError, match=r"unknown config key 'forecast.horizon' \(in a YAML file a dotted key is one "
+                                          r"name: nest it, 'forecast:' then 'horizon:' under it"):
+        load_config(tmp_path / "dotted.yaml")
+    from forecasting import redaction
+
+    # a bearer token in a Hadoop setting's name: left out of the run's params and saved config, as a token is
+    assert redaction.SECRET_NAME.search("spark.hadoop.my.auth.bearer")
+    assert not redaction.SECRET_NAME.search("spark.sql.shuffle.partitions")
+
+
 def test_a_key_given_without_its_section_is_named_with_it():
     with pytest.raises(ConfigError, match=r"unknown config key 'horizon' \(did you mean 'forecast.horizon'\?\)"):
         load_config(None, ["horizon=12"])

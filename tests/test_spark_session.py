@@ -80,7 +80,7 @@ def test_sparks_environment_page_and_event_log_hide_the_keys_the_runs_record_lea
     pattern = spark.sparkContext._jvm.java.util.regex.Pattern.compile(regex)  # as the JVM reads it
     hidden = ["spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net", "spark.hadoop.fs.s3a.secret.key",
               "spark.hadoop.fs.azure.sas.container.acct.blob.core.windows.net", "spark.executorEnv.MLFLOW_TRACKING_TOKEN",
-              "spark.hadoop.fs.s3a.access.key"]
+              "spark.hadoop.fs.s3a.access.key", "spark.hadoop.my.auth.bearer"]
     assert [key for key in hidden if not pattern.matcher(key).find()] == []
     assert not pattern.matcher("spark.sql.shuffle.partitions").find()
     conf, _ = session_conf(load_config(None, []), {"spark.redaction.regex": "(?i)mine"})

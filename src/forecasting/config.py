@@ -275,7 +275,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         key = _join(prefix, unknown[0])
         close = difflib.get_close_matches(unknown[0], fields, n=1)
-        hint = f" (did you mean '{_join(prefix, close[0])}'?)" if close else _elsewhere(unknown[0], prefix)
+        hint = (_misplaced(unknown[0], fields) or (f" (did you mean '{_join(prefix, close[0])}'?)" if close else
+                                                   _elsewhere(unknown[0], prefix)))
         raise ConfigError(f"unknown config key '{key}'{hint}")
     values = {}
     for name, field in fields.items():
@@ -287,6 +288,20 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             continue
         values[name] = _coerce(hints[name], data[name], key)
     return cls(**values)
+
+
+def _misplaced(name: str, fields: dict) -> str:
+    """The hint for a secret written into the config (its place is the environment), or for
+    a dotted key in a YAML file (forecast.horizon: 7 is one key of that name, not nested)."""
+    if SECRET_NAME.search(name):
+        return (": secrets are read from the environment only, never from the config: MLFLOW_TRACKING_TOKEN, or "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, for a tracking server (README, Using a "
+                "tracking server)")
+    section, _, rest = name.partition(".")
+    if rest and section in fields:
+        return (f" (in a YAML file a dotted key is one name: nest it, '{section}:' then '{rest.split('.')[0]}:' "
+                "under it; dots are --set's way of writing the nesting)")
+    return ""
 
 
 def _elsewhere(name: str, prefix: str) -> str:

@@ -8,7 +8,8 @@ import re
 logger = logging.getLogger(__name__)
 
 SECRET_NAME = re.compile(
-    r"secret|passw|token|credential|private|\bsas\b|(access|account|api|encryption)[._-]?key", re.IGNORECASE
+    r"secret|passw|token|credential|private|bearer|\bauth\b|authori[sz]ation|\bsas\b|"
+    r"(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
 # what follows a scheme's :// up to a space, a quote or the next URL's :// (not consumed, so that
 # a URL inside another's text is matched too; bounded, so that the whole text is read once)
