@@ -429,8 +429,13 @@ def test_a_rejected_series_is_named_by_its_time_key_in_utc_whatever_the_drivers_
 def test_scoring_without_a_models_table_is_an_input_error(spark, fast_config, tmp_path):
     from forecasting.io import InputError
 
-    with pytest.raises(InputError, match="cannot read the models table at .*nothing/models"):
+    with pytest.raises(InputError, match="no models table at .*nothing/models: no training run has written to this "
+                                         "output.path yet. Train first, or give the training's --config"):
         scoring.run_scoring(spark, fast_config(f"output.path={tmp_path / 'nothing'}"), "2024-01-01")
+    # a folder there, but no table in it: Spark's reason
+    (tmp_path / "empty" / "models").mkdir(parents=True)
+    with pytest.raises(InputError, match="cannot read the models table at .*empty/models"):
+        scoring.run_scoring(spark, fast_config(f"output.path={tmp_path / 'empty'}"), "2024-01-01")
 
 
 def test_a_storage_failure_reading_the_models_stays_an_error_worth_a_retry(spark, fast_config, monkeypatch):

@@ -301,6 +301,10 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
             # one version for the choice, the counts and the forecasts: a training rerun of the
             # models' date may commit meanwhile (training and scoring take different locks)
             models_path = tables.table_paths(config)[tables.MODELS]
+            if not tables.path_exists(spark, models_path):  # Spark's words ("is not a Delta table") say less
+                raise io.InputError(f"no models table at {models_path}: no training run has written to this "
+                                    "output.path yet. Train first, or give the training's --config (its output.path "
+                                    "and output.format)")
             version = lineage.latest_version(spark, models_path, config.output.format)
             stored = tables.read_table(spark, config, tables.MODELS, version)
         except AnalysisException as err:  # no table there; other errors (storage down) stay errors: exit 1, retry
