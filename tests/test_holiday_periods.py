@@ -135,10 +135,12 @@ def test_a_region_adds_its_own_holidays_and_a_code_is_checked_and_spelled_as_the
     assert holiday_periods.canonical("my-kul") == "MY-14" and holiday_periods.unknown("MY-14") is None  # Kuala Lumpur
     assert holiday_periods.unknown("US-") == "names no region after US-"
     assert holiday_periods.unknown("ID-JK") == "names a region of ID, which has none in the holidays package: give ID alone"
-    with pytest.raises(ConfigError, match=r"'model.country_holidays' names no subdivision of GB the holidays package "
+    with pytest.raises(ConfigError, match=r"'model.country_holidays' is 'GB-XX', which names no subdivision of GB the "
+                                          r"holidays package "
                                           r"knows: one of ENG, NIR, SCT, WLS"):
         load_config(None, ["model.country_holidays=GB-XX"])
-    with pytest.raises(ConfigError, match=r"'model.country_holidays' is not a known country \(did you mean 'GB-ENG'\?\)"):
+    with pytest.raises(ConfigError, match=r"'model.country_holidays' is 'gb-eng', which is not a known country "
+                                          r"\(did you mean 'GB-ENG'\?\)"):
         load_config(None, ["model.country_holidays=gb-eng"])
 
 

@@ -159,7 +159,7 @@ def _check_model(config: JobConfig) -> None:
 
         problem, spelled = unknown(md.country_holidays), canonical(md.country_holidays)
         hint = f" (did you mean {spelled!r}?)" if spelled != md.country_holidays and not unknown(spelled) else ""
-        _require(problem is None, "model.country_holidays", f"{problem}{hint}")
+        _require(problem is None, "model.country_holidays", f"is {md.country_holidays!r}, which {problem}{hint}")
     if md.holiday_windows and md.country_holidays_column is None:  # with a column, the run checks its codes' names
         from forecasting.holiday_periods import holiday_names, unmatched_windows
 
