@@ -526,3 +526,24 @@ def test_a_series_report_shows_the_forecasts_first_steps_and_counts_the_rest():
     assert "more steps" not in lookup.format_series(report_with(forecast), steps=48)
     everything = lookup.format_series(report_with(forecast)).splitlines()
     assert everything[:-49] == shown[:-5] and everything[-1].split()[:2] == ["2024-04-01", "23:30"]
+
+
+def test_the_config_command_checks_a_config_as_the_jobs_do_and_prints_it_resolved(tmp_path, capsys, caplog):
+    import yaml
+
+    (tmp_path / "job.yaml").write_text("tuning:\n  search_space:\n    changepoint_prior_scale: {distribution: uniform,"
+                                       " low: 0.01, high: 0.3}\n")
+    assert forecasting_main(["config", "--config", str(tmp_path / "job.yaml"), "--set", "forecast.horizon=14",
+                             "--set", "spark.conf.spark.hadoop.fs.s3a.secret.key=XYZ"]) == 0
+    printed = capsys.readouterr().out
+    resolved = yaml.safe_load(printed)
+    assert resolved["forecast"]["horizon"] == 14  # the file, then each --set, over the defaults
+    # the search space as the run will search it: the file's entry beside the defaults' others
+    assert resolved["tuning"]["search_space"]["changepoint_prior_scale"]["high"] == 0.3
+    assert len(resolved["tuning"]["search_space"]) > 1
+    assert "XYZ" not in printed  # a secret is not shown
+    with pytest.raises(SystemExit) as refused:
+        forecasting_main(["config", "--set", "tuning.max_evalz=3"])
+    assert refused.value.code == 2
+    assert "unknown config key 'tuning.max_evalz' (did you mean 'tuning.max_evals'?)" in caplog.text
+    assert forecasting_main(["config", "--set", "output.path=/proc/forecast_out"]) == 2  # as a job would refuse it

@@ -7,6 +7,7 @@
     python -m forecasting series --steps 24 site=NYC queue=billing   # the forecast's first 24 steps
     python -m forecasting output --config conf/airports.yaml  # where that config's tables go
     python -m forecasting holidays GB-ENG --year 2027          # a country's holidays, as models name them
+    python -m forecasting config --config conf/airports.yaml  # check it as the jobs do; print it resolved
 
 --config and --set find the tables and the tracking URI as they do for the jobs:
 run it in the folder the job ran in, or pass the job's configuration.
@@ -21,8 +22,11 @@ import logging
 import os
 import sys
 
+import yaml
+
 from forecasting import cli, command_keys, holiday_periods, lookup, run_listing, tables, tracking
-from forecasting.redaction import redact_url_password
+from forecasting.config_stores import output_write_problem
+from forecasting.redaction import redact_secrets, redact_url_password
 
 logger = logging.getLogger("forecasting")
 
@@ -52,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
                         help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
     series.add_argument("--steps", type=_positive, help="show the forecast's first N steps only (default: all)")
     commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")
+    commands.add_parser("config", parents=[common],
+                        help="check the config as the jobs do before Spark starts, and print it resolved (the "
+                             "defaults, the file, then each --set; secrets left out)")
     listed = commands.add_parser("holidays", parents=[common],
                                  help="a country's or region's holidays in a year, named as model.holiday_windows takes them")
     listed.add_argument("code", help="a country (DE) or a country and region (GB-ENG)")
@@ -77,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     config = cli.load_or_exit(args)
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
         print_answer(redact_url_password(tables.output_root(config)))
+        return cli.EXIT_OK
+    if args.command == "config":  # a deployment's check: the jobs' own, without Spark or the tracking server
+        problem = output_write_problem(config.output.path)
+        if problem:
+            logger.error("configuration error: %s", problem)
+            return cli.EXIT_CONFIG
+        print_answer(yaml.safe_dump(redact_secrets(config.to_dict()), sort_keys=False).rstrip())
         return cli.EXIT_OK
     if args.command == "holidays":
         code = holiday_periods.canonical(args.code)
