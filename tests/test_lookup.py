@@ -398,6 +398,30 @@ def test_a_series_report_says_when_its_latest_forecast_is_older_than_its_latest_
     assert "gave this series no forecast" not in lookup.format_series(report)
 
 
+def test_a_series_report_says_when_a_later_run_date_had_no_row_for_it():
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
+                             "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
+    report = report_with(forecast)
+    report.latest_run_date = "2024-03-31"  # its own: nothing to say
+    assert "has no row for this series" not in lookup.format_series(report)
+    report.latest_run_date = "2024-04-07"  # a product left out of the input since
+    assert ("run date    2024-03-31 (the latest run date, 2024-04-07, has no row for this series: it was not in "
+            "that run's input; these lines are of its last run date)") in lookup.format_series(report)
+
+
+def test_the_run_dates_of_a_table_are_read_from_its_partitions(tmp_path):
+    from deltalake import write_deltalake
+
+    from forecasting import table_reads
+
+    rows = pd.DataFrame({"store": ["a", "b", "a"], "status": ["ok"] * 3,
+                         "run_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-08"]).date})
+    write_deltalake(tmp_path / "delta", rows, partition_by=["run_date"])
+    rows.to_parquet(tmp_path / "parquet", partition_cols=["run_date"])
+    assert table_reads.run_dates(tmp_path / "delta") == ["2024-01-01", "2024-01-08"]
+    assert table_reads.run_dates(tmp_path / "parquet", "parquet") == ["2024-01-01", "2024-01-08"]
+
+
 def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_before():
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})

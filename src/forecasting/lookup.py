@@ -66,6 +66,7 @@ class SeriesReport:
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
     output_format: str = "delta"  # whose tables keep the replaced runs' rows
     previous_model: tuple[str, str] | None = None  # (run date, model) of the run date before, where another model won
+    latest_run_date: str | None = None  # the table's latest run date, any series': a later one than its has no row for it
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
@@ -111,7 +112,18 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     switched = (None if before.empty or "model" not in before or before["model"].iloc[-1] == result.get("model")
                 else (before["run_date"].iloc[-1], _text(before["model"].iloc[-1])))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
-                        run_date, _replaced_runs(config, result), config.output.format, switched)
+                        run_date, _replaced_runs(config, result), config.output.format, switched,
+                        _latest_run_date(paths[tables.SERIES_RESULTS], config.output.format))
+
+
+def _latest_run_date(path: str, fmt: str) -> str | None:
+    """The table's latest training run date, whichever series it holds; None where its
+    files cannot be listed (only a hint is lost)."""
+    try:
+        return (table_reads.run_dates(path, fmt) or [None])[-1]
+    except Exception as err:
+        logger.debug("could not list the run dates of %s: %s", path, err)
+        return None
 
 
 def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
@@ -230,7 +242,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("model", _text(result.get("model")) + (f" (was {report.previous_model[1]} on {report.previous_model[0]}: "
                                                  "a change of forecast may come from the switch)"
                                                  if report.previous_model else "")),
-        ("run date", str(result["run_date"])),
+        ("run date", str(result["run_date"]) + _absent_since(report)),
         ("run dates", f"{len(report.run_dates)}: {_dates_text(report.run_dates)} (--run-date to see another)"
          if len(report.run_dates) > 1 else "this one only"),
         ("history", f"{_text(result.get('history_length'))} periods up to {history_end}"),
@@ -269,6 +281,16 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         if steps is not None and len(forecast) > steps:
             lines.append(f"... {len(forecast) - steps} more steps, to {forecast['ds'].iloc[-1]} (--steps shows more)")
     return "\n".join(lines)
+
+
+def _absent_since(report: SeriesReport) -> str:
+    """Where a later training run date has no row for the series (it was not in that run's
+    input: a product delisted, a key renamed), a word that these lines are older."""
+    latest, own = report.latest_run_date, str(report.result["run_date"])
+    if report.asked_run_date or not latest or latest <= own:
+        return ""
+    return (f" (the latest run date, {latest}, has no row for this series: it was not in that run's input; "
+            "these lines are of its last run date)")
 
 
 def _models_replaced(report: SeriesReport) -> bool:

@@ -218,6 +218,19 @@ def _dataset(path: str | Path, fmt: str):
     return dataset
 
 
+def run_dates(path: str | Path, fmt: str = "delta") -> list[str]:
+    """The run dates an output table holds rows of, oldest first, from its files'
+    partition values alone (the Delta log's, a parquet table's folder names): no file read."""
+    import pyarrow.dataset as ds
+
+    dates = set()
+    for fragment in _dataset(path, fmt).get_fragments():
+        value = ds.get_partition_keys(fragment.partition_expression).get("run_date")
+        if value is not None:
+            dates.add(str(value))
+    return sorted(dates)
+
+
 def series_keys(path: str | Path, key_columns: list[str], fmt: str = "delta") -> list[dict[str, str]]:
     """Every series of an output table, each its key columns' values as text (series_identity.key_text)."""
     table = _dataset(path, fmt).to_table(columns=list(key_columns)).group_by(list(key_columns)).aggregate([])
