@@ -566,6 +566,15 @@ def test_a_product_whose_rows_stopped_is_noted_and_its_zeros_reach_the_week_the_
         "twice its longest run of zeros before. Discontinued? Its forecast follows from those zeros, and "
         "cleaning.stale_after skips series whose rows stop long before the run date"]
     assert not [note for note in notes if "values are 0, where" in note]
+    # back in stock after three weeks out, its rows of this week left out (still open, the input stopping inside
+    # it, or unsettled): its rows came back, nothing stopped
+    back = pd.concat([daily_rows("2025-06-02", "2026-10-25", 20.0), daily_rows("2026-11-16", "2026-11-17", 20.0)])
+    for run_date, changes, now in (("2026-11-18", {}, "2026-11-18 06:00"), ("2026-11-22", {}, None),
+                                   ("2026-11-18", {"unsettled_periods": 1}, None)):
+        notes = clean_history(back, "W-SUN", policy(gaps="zero", **changes), run_date, input_end="2026-11-17",
+                              now=now).notes
+        assert [note for note in notes if "filled (zero)" in note] and not [
+            note for note in notes if STOPPED_NOTE in note], (run_date, changes, notes)
     # a slow mover, a sale every five weeks, the last eight weeks before: its usual silence, not stopped
     slow = frame(pd.date_range("2025-01-05", "2026-09-27", freq="35D"), 3.0)
     assert not [note for note in clean_history(slow, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").notes
@@ -668,9 +677,12 @@ def test_zero_gaps_fill_the_periods_over_before_the_run_date():
         assert clean_history(months, "MS", policy(gaps="zero"), run_date).history["ds"].iloc[-1] == pd.Timestamp("2024-02-01")
     assert clean_history(months, "MS", policy(gaps="zero"), "2024-02-29",
                          now="2024-02-29 08:00").history["ds"].iloc[-1] == pd.Timestamp("2024-01-01")
-    # hours: up to 23:00 of the day before
+    # hours: a past run date's up to its last hour, as other series' rows of its hours are kept (they
+    # stopped a day short); a run during it up to the hour before its start
     hours = frame(pd.date_range("2024-01-01", periods=30, freq="h"), 2.0)
-    assert clean_history(hours, "h", policy(gaps="zero"), "2024-01-03").history["ds"].iloc[-1] == pd.Timestamp("2024-01-02 23:00")
+    assert clean_history(hours, "h", policy(gaps="zero"), "2024-01-03").history["ds"].iloc[-1] == pd.Timestamp("2024-01-03 23:00")
+    assert clean_history(hours, "h", policy(gaps="zero"), "2024-01-03",
+                         now="2024-01-03 06:30").history["ds"].iloc[-1] == pd.Timestamp("2024-01-03 05:00")
     # an input whose data stop on the 12th (other series' rows show it): zeros up to then, not to the run date
     bounded = clean_history(history, "D", policy(gaps="zero"), "2024-01-15", input_end="2024-01-12 18:00")
     assert bounded.history["ds"].iloc[-1] == pd.Timestamp("2024-01-12")

@@ -891,19 +891,23 @@ def test_a_forecast_of_zeros_for_a_series_whose_recent_values_are_not_says_so_an
                 if "forecast 0" in note]
 
 
-def test_a_forecast_of_zeros_for_a_series_whose_values_stopped_says_nothing(fast_config):
-    # weekly sales that stopped ten weeks ago (a product delisted): 0 is its forecast, not a forecast of nothing
+def test_a_forecast_of_zeros_for_a_series_whose_rows_stopped_says_nothing(fast_config):
+    # weekly sales whose rows stopped ten weeks before the run date (a product delisted), zeros filled up to
+    # it (cleaning.gaps: zero): 0 is its forecast, not a forecast of nothing
     y = np.random.default_rng(4).poisson(50, 80).astype(float)
-    y[-10:] = 0
     weeks = pd.DataFrame({"ds": pd.date_range("2024-01-07", periods=80, freq="W-SUN"), "y": y})
-    config = fast_config("forecast.frequency=W-SUN", "forecast.horizon=4", "selection.candidates=[naive]")
-    stopped = train_series(weeks, config)
+    config = fast_config("forecast.frequency=W-SUN", "forecast.horizon=4", "selection.candidates=[naive]",
+                         "cleaning.gaps=zero")
+    run_date = (weeks["ds"].iloc[-1] + pd.Timedelta(weeks=10)).date().isoformat()
+    stopped = train_series(weeks, config, run_date=run_date, input_end=run_date)
     assert stopped.status == OK and (stopped.forecast["yhat"] == 0).all()
+    assert [note for note in stopped.notes if note.startswith("rows stopped")]
     assert not [note for note in stopped.notes if "forecast 0" in note]
-    # the same zeros over a shorter run than its zeros before (a slow mover's pause): said, as ever
-    y[-30:-18] = 0
-    paused = train_series(weeks.assign(y=y), config)
-    assert (paused.forecast["yhat"] == 0).all() and [note for note in paused.notes if "forecast 0" in note]
+    # the same zeros as rows of their own (an outage recorded, or a feed sending zeros): said, as ever
+    recorded = pd.concat([weeks, pd.DataFrame({"ds": pd.date_range(weeks["ds"].iloc[-1], periods=11, freq="W-SUN")[1:],
+                                               "y": 0.0})], ignore_index=True)
+    outage = train_series(recorded, config, run_date=run_date, input_end=run_date)
+    assert (outage.forecast["yhat"] == 0).all() and [note for note in outage.notes if "forecast 0" in note]
 
 
 def test_unsettled_periods_are_forecast_and_not_fitted(fast_config):

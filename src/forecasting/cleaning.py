@@ -141,6 +141,7 @@ def clean_history(
         raw = frame["ds"]
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(_aligned_note(raw, aligned, frequency))
+    latest = frame["ds"].max()  # the last period with a row, before any is left out below
     if cut is not None and policy.unsettled_periods:
         # from here on the data ends where the settled periods do: what follows cuts there
         cut = settled_cut(cut, run_date, frequency, origin, policy.unsettled_periods)
@@ -222,7 +223,7 @@ def clean_history(
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:
         up_to, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,
-                                      unfinished)
+                                      unfinished, rows_after=latest > frame["ds"].max())
         if stale is not None:  # a unit closed, a product delisted
             result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"

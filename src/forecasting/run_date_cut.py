@@ -104,9 +104,10 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
                    cut: pd.Timestamp, notes: list[str],
                    input_end: str | pd.Timestamp | None = None,
                    closed: list[int] | None = None,
-                   unfinished: pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
-    """With ``gaps: zero`` the periods after the last row up to the last one over
-    before the run date, and no later than ``input_end``'s, are zeros too. A
+                   unfinished: pd.Timestamp | None = None,
+                   rows_after: bool = False) -> tuple[pd.DataFrame, str | None]:
+    """With ``gaps: zero`` the periods after the last row up to the last one over at
+    the cut, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
     forecast starts in the past. Returns the frame, and why it is stale where its
     last row is more than ``stale_after`` periods before the cut's (None where not).
@@ -118,7 +119,9 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     the week left out as ``closed`` (closed_times) get no zeros, nor count as behind;
     ``unfinished``, a last period left out as a part of one, gets no zeros, nor do those after
     it, and the history counts as reaching it. A series modelled whose filled zeros end a
-    run of zeros long enough to say its rows stopped (``stopped_run``) is noted (STOPPED_NOTE)."""
+    run of zeros long enough to say its rows stopped (``stopped_run``) is noted (STOPPED_NOTE),
+    unless it has rows after them that cleaning left out (``rows_after``: a period still open,
+    or unsettled): its rows came back."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
     silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
@@ -129,14 +132,12 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     run_day = time_text(started)
     stopped = None
     if policy.gaps == "zero":
-        # A scheduled run's date is today by default, still going: a period that has
-        # not ended when it starts may yet get rows, so it gets no zero. A past run date's
-        # rows reach its end, where the open-period rule keeps a period that ends then whole
-        # (a Sunday's week): other series' rows, so this one's zero (periods under a day: its start).
-        # Unsettled periods (cleaning.unsettled_periods) get no zeros either.
-        known = reference if cut == end_of_day(run_date) else min(started, cut)
-        before = label_of(known - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
-        complete = before if period_end(before, frequency) <= known else before - offset
+        # The periods over at the cut, as the open-period rule keeps other series' rows:
+        # a past run date's up to its end (a Sunday's week), a run's during its own date
+        # up to its start (today still going may yet get rows; hours up to the last
+        # whole one). Unsettled periods (cleaning.unsettled_periods) get no zeros either.
+        before = label_of(cut - pd.Timedelta(1, "ns"), offset, origin=frame["ds"].iloc[0])
+        complete = before if period_end(before, frequency) <= cut else before - offset
         if input_end is not None:  # other series' rows show how far the data reach
             complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
         if unfinished is not None:
@@ -145,9 +146,10 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
         trailing = trailing[outside_closed(trailing, frequency, closed)] if closed and len(trailing) else trailing
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
-            notes.append(f"{len(trailing)} periods after the last row, before the run date {run_day}, filled (zero)")
+            upto = "up to" if period_end(trailing[-1], frequency) > started else "before"
+            notes.append(f"{len(trailing)} periods after the last row, {upto} the run date {run_day}, filled (zero)")
             last = trailing[-1]
-            run = stopped_run(frame["y"].to_numpy())
+            run = 0 if rows_after or unfinished is not None else stopped_run(frame["y"].to_numpy())
             if run:  # no semicolon: it parts a series' notes in data_notes
                 filled = ("all" if run == len(trailing) else f"{len(trailing)} of them") + " zeros filled"
                 stopped = (f"{STOPPED_NOTE}: 0 since {time_text(frame['ds'].iloc[-run])}, {run} periods, {filled} "

@@ -16,7 +16,7 @@ from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, CYCLES, naive_instead, on_grid, season_length
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
 from forecasting.periods import align_to_grid, periods_between
-from forecasting.run_date_cut import stopped_run
+from forecasting.run_date_cut import STOPPED_NOTE
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
 from forecasting.forecast_notes import (floor_notes, repeated_oddity_notes, undefined_metric_notes,
@@ -271,7 +271,7 @@ def _select_and_forecast(
     unfloored = _without_closed_times(outcome, raw[winner], fc.frequency)
     outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor, history["y"])
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
-    if not stopped_run(history["y"].to_numpy()):  # values that stopped (a product delisted): 0 is their forecast
+    if not any(note.startswith(STOPPED_NOTE) for note in outcome.notes):  # a product delisted: 0 is its forecast
         outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                               winner)
     outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
