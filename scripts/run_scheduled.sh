@@ -29,8 +29,8 @@
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
 # server, 5 too many failed series or none modelled), 6 when the same job and date is still
-# writing that output, 64 for a wrong call (or a log folder it cannot write to, or no spark-submit). Exit 1 and 4 are worth a retry;
-# rerunning a date is always safe. A run that fails prints one line saying so, with its log's
+# writing that output, 64 for a wrong call (or a log folder it cannot write to, or no spark-submit). Exit 1 and 4 are worth a retry
+# (4 once the setting its message names is right: credentials, TLS, a URL without MLflow); rerunning a date is always safe. A run that fails prints one line saying so, with its log's
 # path, for cron's mail; everything else goes to the log.
 set -uo pipefail
 home=$(cd "${FORECAST_HOME:-$(dirname "$0")/..}" && pwd) || exit 64

@@ -1,4 +1,5 @@
 """The jobs' command-line front: exit codes, and the session left to the JVM to stop."""
+import dataclasses
 import logging
 import os
 import subprocess
@@ -181,12 +182,18 @@ def test_a_run_that_modelled_no_series_exits_5_so_that_a_scheduler_sees_it(sessi
     assert "exit code 5: no series was modelled" in caplog.text
 
 
-def test_an_output_folder_the_job_cannot_write_in_exits_2_before_spark(monkeypatch, caplog):
-    # a read-only mount failed the first write with a Java stack trace and exit 1, after the input was read
-    monkeypatch.setattr(cli, "build_session", lambda app_name, config: pytest.fail("Spark started"))
-    assert run(lambda spark, config: None, "--set", "output.path=/proc/forecast_out") == cli.EXIT_CONFIG
+def test_an_output_folder_the_job_cannot_write_in_exits_2_before_the_input_is_read(session, monkeypatch, caplog):
+    # a read-only mount failed the first write with a Java stack trace and exit 1, after the input was read;
+    # checked once Spark has said the path is local (without a scheme it is on HDFS under YARN)
+    started = []
+    assert run(lambda spark, config: started.append(config), "--set", "output.path=/proc/forecast_out") == cli.EXIT_CONFIG
     assert "output.path is '/proc/forecast_out', but this process cannot write in /proc: " in caplog.text
-    assert not list(Path("/proc").glob(".write-check-*"))
+    assert not started and not list(Path("/proc").glob(".write-check-*"))
+    monkeypatch.setattr(cli.tables, "on_default_file_system",  # as on YARN: the path is HDFS's, not this disk's
+                        lambda spark, config: dataclasses.replace(config, output=dataclasses.replace(
+                            config.output, path="hdfs://namenode:8020" + config.output.path)))
+    assert run(lambda spark, config: started.append(config) or summary(failed=0), "--set",
+               "output.path=/proc/forecast_out") == cli.EXIT_OK and started
 
 
 def test_a_tracking_server_that_is_down_exits_4_before_spark(monkeypatch, caplog):

@@ -570,4 +570,8 @@ def test_the_config_command_checks_a_config_as_the_jobs_do_and_prints_it_resolve
         forecasting_main(["config", "--set", "tuning.max_evalz=3"])
     assert refused.value.code == 2
     assert "unknown config key 'tuning.max_evalz' (did you mean 'tuning.max_evals'?)" in caplog.text
-    assert forecasting_main(["config", "--set", "output.path=/proc/forecast_out"]) == 2  # as a job would refuse it
+    assert forecasting_main(["config", "--set", "output.path=file:///proc/forecast_out"]) == 2  # as a job refuses it
+    # without a scheme it may be on HDFS (YARN): a job checks it once Spark says where it is
+    assert forecasting_main(["config", "--set", "output.path=/proc/forecast_out"]) == 0
+    assert forecasting_main(["config", "--set", "forecast.horizon=1000000"]) == 2  # past 2262, as a job refuses it
+    assert "reach past" in caplog.text

@@ -25,6 +25,7 @@ import sys
 import yaml
 
 from forecasting import cli, command_keys, holiday_periods, lookup, run_listing, tables, tracking
+from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
 from forecasting.redaction import redact_secrets, redact_url_password
 
@@ -86,11 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         print_answer(redact_url_password(tables.output_root(config)))
         return cli.EXIT_OK
     if args.command == "config":  # a deployment's check: the jobs' own, without Spark or the tracking server
-        problem = output_write_problem(config.output.path)
+        # as the jobs check before Spark; a path without a scheme may be on HDFS: a job checks it once Spark says
+        problem = horizon_problem(config, dt.date.today().isoformat()) or output_write_problem(config.output.path,
+                                                                                                local_only=True)
         if problem:
             logger.error("configuration error: %s", problem)
             return cli.EXIT_CONFIG
-        print_answer(yaml.safe_dump(redact_secrets(config.to_dict()), sort_keys=False).rstrip())
+        print_answer(yaml.safe_dump(redact_secrets(config.to_dict()), sort_keys=False, allow_unicode=True).rstrip())
         return cli.EXIT_OK
     if args.command == "holidays":
         code = holiday_periods.canonical(args.code)

@@ -180,7 +180,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     exposed = password_warning(config.tracking.uri)
     if exposed:
         logger.warning("%s", exposed)
-    problem = horizon_problem(config, args.run_date) or output_write_problem(config.output.path)
+    problem = horizon_problem(config, args.run_date)
     if problem:
         logger.error("configuration error: %s", problem)
         return EXIT_CONFIG, None, f"configuration error: {problem}"
@@ -205,6 +205,11 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     # its accumulator server's polling thread. And a session the job found already
     # running (Databricks) is not the job's to stop.
     config = tables.on_default_file_system(spark, config)
+    # a local output, now that Hadoop said the path is one (HDFS on YARN, DBFS), before the input is read
+    problem = output_write_problem(config.output.path)
+    if problem:
+        logger.error("configuration error: %s", problem)
+        return EXIT_CONFIG, None, f"configuration error: {problem}"
     try:
         summary = job(spark, config)
     except InputError as err:

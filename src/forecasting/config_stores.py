@@ -42,9 +42,15 @@ def check_file_uri(key: str, value: str) -> None:
     tables written there, and file://host/data as /data, the host dropped (as a tracking
     store, MLflow took the project's own folders for experiments)."""
     parsed = urlparse(value)
-    _require(parsed.scheme != "file" or parsed.netloc in ("", "localhost"), key,
-             f"is {value!r}, whose two slashes make {parsed.netloc!r} a host name, not a folder: write "
-             "file:///<absolute path> (three slashes), or a plain path (relative to the folder the job starts in)")
+    if parsed.scheme != "file":
+        return
+    drive = re.fullmatch(r"[A-Za-z]:", parsed.netloc) is not None  # file://C:/out
+    _require(parsed.netloc.lower() in ("", "localhost"), key,
+             f"is {value!r}, whose two slashes make {parsed.netloc!r} a host name, not "
+             f"{'a drive' if drive else 'a folder'}: write file:///<absolute path> (three slashes), or a plain path "
+             "(relative to the folder the job starts in)")
+    _require(bool(parsed.path), key, f"is {value!r}, which names no folder: write file:///<absolute path>, or a plain "
+             "path")
 
 
 def check_output_folder(path: str) -> None:
@@ -64,10 +70,14 @@ def check_output_folder(path: str) -> None:
              "(output.path names that folder, not a table)")
 
 
-def output_write_problem(path: str) -> str | None:
+def output_write_problem(path: str, local_only: bool = False) -> str | None:
     """Why a job cannot write in a local output.path (a read-only mount, another user's
     folder), found by making and removing a folder in its nearest existing part; None
-    where it can. For the jobs that write, before Spark starts: a lookup reads alone."""
+    where it can. For the jobs that write, once Hadoop has qualified a path without a
+    scheme on its default file system (HDFS on YARN); ``local_only`` (before that is known):
+    file: URIs alone. A lookup reads alone."""
+    if local_only and urlparse(path).scheme != "file":
+        return None
     folder = _nearest_existing(path)
     if folder is None or not os.path.isdir(folder):
         return None
