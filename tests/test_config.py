@@ -496,13 +496,22 @@ def test_an_input_or_output_path_under_the_home_folder_is_expanded():
     assert config.output.path == str(Path.home() / "forecasts")
 
 
+def test_a_config_file_without_input_path_says_the_job_reads_its_sample(tmp_path, caplog):
+    (tmp_path / "tuning.yaml").write_text("input:\n  # path: sales.csv\n  format: csv\ntuning: {max_evals: 3}\n")
+    assert load_config(tmp_path / "tuning.yaml").input.path == "sample"
+    assert f"config file {tmp_path / 'tuning.yaml'} sets no input.path: the job reads its embedded sample" in caplog.text
+    caplog.clear()
+    load_config(tmp_path / "tuning.yaml", ["input.path=sales.csv"])  # given on the command line: nothing to say
+    assert "sets no input.path" not in caplog.text
+
+
 def test_a_config_path_that_is_a_folder_empty_or_unreadable_is_a_configuration_error(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="is a folder, not a file"):
         load_config(tmp_path)
     with pytest.raises(ConfigError, match="--config is empty"):
         load_config("")
     # a file truncated on its way out, or all commented out: the job ran (and published) its embedded sample
-    for text in ("", "# input:\n#   path: sales.csv\n"):
+    for text in ("", "# input:\n#   path: sales.csv\n", "{}\n"):
         (tmp_path / "empty.yaml").write_text(text)
         with pytest.raises(ConfigError, match=f"config file {tmp_path / 'empty.yaml'} is empty \\(or only comments\\): "
                                               "a config sets at least input.path; without --config the job runs"):
@@ -620,7 +629,13 @@ def test_a_file_uri_of_two_slashes_before_a_relative_path_is_refused(tmp_path):
             with pytest.raises(ConfigError, match=f"config key '{key}' is '{value}', whose two slashes make '{host}' "
                                                   "a host name, not a folder: write file:///<absolute path>"):
                 load_config(None, [f"{key}={value}"])
-    for value in (f"file://{tmp_path}/out", f"file:{tmp_path}/out", f"file://localhost{tmp_path}/out", "file:out"):
+    with pytest.raises(ConfigError, match="'file://C:/out', whose two slashes make 'C:' a host name, not a drive"):
+        load_config(None, ["output.path=file://C:/out"])
+    for value in ("file://", "file://localhost"):  # read as the working folder too
+        with pytest.raises(ConfigError, match=f"is '{value}', which names no folder"):
+            load_config(None, [f"output.path={value}"])
+    for value in (f"file://{tmp_path}/out", f"file:{tmp_path}/out", f"file://localhost{tmp_path}/out", "file:out",
+                  f"file://LOCALHOST{tmp_path}/out"):
         assert load_config(None, [f"output.path={value}", f"tracking.uri={value}"])
 
 
@@ -712,9 +727,17 @@ def test_a_target_or_time_column_that_is_also_a_key_names_the_setting_and_why():
 
 
 def test_a_secret_in_the_config_or_a_dotted_key_in_a_file_says_where_it_belongs(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown config key 'tracking.token': secrets are read from the environment "
-                                          "only, never from the config: MLFLOW_TRACKING_TOKEN, or"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'tracking.token': a tracking server's secrets are read "
+                                          "from the environment: MLFLOW_TRACKING_TOKEN, or"):
         load_config(None, ["tracking.token=abc"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'input.password': a secret is no key of the config's "
+                                          r"own: a reader's goes under input.options"):
+        load_config(None, ["input.password=abc"])
+    # a dotted name under a setting that holds a value, not a section: only the close match to say
+    (tmp_path / "scalar.yaml").write_text("forecast:\n  horizon.days: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'forecast.horizon.days' \(did you mean "
+                                          r"'forecast.horizon'\?\)$"):
+        load_config(tmp_path / "scalar.yaml")
     (tmp_path / "dotted.yaml").write_text("forecast.horizon: 7\n")  # --set's spelling, in a file: one key's name
     with pytest.raises(ConfigError, match=r"unknown config key 'forecast.horizon' \(in a YAML file a dotted key is one "
                                           r"name: nest it, 'forecast:' then 'horizon:' under it"):
@@ -723,7 +746,11 @@ def test_a_secret_in_the_config_or_a_dotted_key_in_a_file_says_where_it_belongs(
 
     # a bearer token in a Hadoop setting's name: left out of the run's params and saved config, as a token is
     assert redaction.SECRET_NAME.search("spark.hadoop.my.auth.bearer")
-    assert not redaction.SECRET_NAME.search("spark.sql.shuffle.partitions")
+    assert redaction.SECRET_NAME.search("spark.hadoop.fs.x.auth.header")
+    # names that help reading the record: the kind of authentication, not a secret
+    for name in ("spark.sql.shuffle.partitions", "spark.hadoop.fs.azure.account.auth.type", "spark.authenticate",
+                 "spark.hadoop.google.cloud.auth.service.account.enable"):
+        assert not redaction.SECRET_NAME.search(name), name
 
 
 def test_a_key_given_without_its_section_is_named_with_it():

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import os
 import difflib
+import logging
 import re
 import types
 import typing
@@ -30,6 +31,8 @@ from forecasting.config_schema import (  # noqa: F401  (re-exported: the package
 )
 from forecasting.config_checks import validate
 from forecasting.redaction import SECRET_NAME
+
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- loading
@@ -237,11 +240,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
             raise ConfigError(f"config file {path} is not UTF-8 text: {err}") from err
         except OSError as err:
             raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
-        if layer is None:  # a deployment that truncated it would have run, and published, the embedded sample
+        if layer is None or layer == {}:  # a truncated deployment's: it ran, and published, the embedded sample
             raise ConfigError(f"config file {path} is empty (or only comments): a config sets at least input.path; "
                               "without --config the job runs its embedded sample")
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
+        if not (isinstance(layer.get("input"), dict) and "path" in layer["input"]) and not any(
+                text.startswith("input.path=") for text in overrides):  # its input.path commented out, say
+            logger.warning("config file %s sets no input.path: the job reads its embedded sample", path)
         raw = deep_merge(raw, layer)
     for text in overrides:
         raw = deep_merge(raw, parse_override(text))
@@ -275,8 +281,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         key = _join(prefix, unknown[0])
         close = difflib.get_close_matches(unknown[0], fields, n=1)
-        hint = (_misplaced(unknown[0], fields) or (f" (did you mean '{_join(prefix, close[0])}'?)" if close else
-                                                   _elsewhere(unknown[0], prefix)))
+        hint = (_misplaced(unknown[0], hints, prefix) or (f" (did you mean '{_join(prefix, close[0])}'?)" if close
+                                                          else _elsewhere(unknown[0], prefix)))
         raise ConfigError(f"unknown config key '{key}'{hint}")
     values = {}
     for name, field in fields.items():
@@ -290,15 +296,18 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**values)
 
 
-def _misplaced(name: str, fields: dict) -> str:
+def _misplaced(name: str, hints: dict, prefix: str) -> str:
     """The hint for a secret written into the config (its place is the environment), or for
     a dotted key in a YAML file (forecast.horizon: 7 is one key of that name, not nested)."""
     if SECRET_NAME.search(name):
-        return (": secrets are read from the environment only, never from the config: MLFLOW_TRACKING_TOKEN, or "
-                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, for a tracking server (README, Using a "
-                "tracking server)")
+        if prefix == "tracking":
+            return (": a tracking server's secrets are read from the environment: MLFLOW_TRACKING_TOKEN, or "
+                    "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (README, Using a tracking server)")
+        return (": a secret is no key of the config's own: a reader's goes under input.options (a JDBC password), "
+                "a storage's in its environment variables or spark.conf; the log and MLflow leave them out")
     section, _, rest = name.partition(".")
-    if rest and section in fields:
+    nested = hints.get(section)
+    if rest and (dataclasses.is_dataclass(nested) or typing.get_origin(nested) is dict):
         return (f" (in a YAML file a dotted key is one name: nest it, '{section}:' then '{rest.split('.')[0]}:' "
                 "under it; dots are --set's way of writing the nesting)")
     return ""

@@ -8,7 +8,7 @@ import re
 logger = logging.getLogger(__name__)
 
 SECRET_NAME = re.compile(
-    r"secret|passw|token|credential|private|bearer|\bauth\b|authori[sz]ation|\bsas\b|"
+    r"secret|passw|token|credential|private|bearer|\bauth[._-]?(header|value|key)\b|authori[sz]ation|\bsas\b|"
     r"(access|account|api|encryption)[._-]?key", re.IGNORECASE
 )
 # what follows a scheme's :// up to a space, a quote or the next URL's :// (not consumed, so that

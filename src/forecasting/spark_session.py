@@ -36,10 +36,11 @@ JOB_DEFAULTS = {
     # The settings Spark's environment page and event log hide (where a key or its value
     # matches): its own default names (secret, password, token, access key), and keys the
     # run's record leaves out too, an Azure account key (spark.hadoop.fs.azure.account.key...)
-    # or a SAS token, a bearer or auth value. Not redaction.SECRET_NAME's "credential" or "private":
-    # they would hide credentials-provider class names and paths, which help in reading the page.
-    "spark.redaction.regex": r"(?i)secret|passw|token|bearer|\bauth\b|authori[sz]ation|access[.]?key|"
-                             r"(account|api|encryption)[._-]?key|\bsas\b",
+    # or a SAS token, a bearer or auth value (not auth.type, a name). Not redaction.SECRET_NAME's
+    # "credential" or "private": they would hide credentials-provider class names and paths,
+    # which help in reading the page.
+    "spark.redaction.regex": r"(?i)secret|passw|token|bearer|\bauth[._-]?(header|value|key)\b|authori[sz]ation|"
+                             r"access[.]?key|(account|api|encryption)[._-]?key|\bsas\b",
 }
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
