@@ -338,6 +338,9 @@ def test_too_short_a_series_is_skipped_with_its_reason(fast_config):
     set_here = train_series(daily_series(10), fast_config("reliability.fallback=null", "forecast.min_history=12"))
     assert set_here.reason == "too little history: 10 periods, needs at least 12 (forecast.min_history)"
     assert outcome.forecast is None and outcome.model_name is None
+    # every other day (gaps: keep): its rows, over the periods they span
+    gappy = train_series(daily_series(20).iloc[::2], fast_config("reliability.fallback=null"))
+    assert gappy.reason.startswith("too little history: 10 rows over 19 periods, needs at least 28")
 
 
 def test_a_series_one_row_short_of_min_history_is_skipped_and_one_with_it_modelled(fast_config):

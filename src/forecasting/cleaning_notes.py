@@ -24,8 +24,10 @@ BREAK_NOTE = "far outside the recent range"
 BREAK_WINDOW = 20  # the values before the last few whose range they are measured against, at least a season
 BREAK_LAST = 5  # the most values at the end taken for a break: later, the model has seen it
 # A series shorter than that (a product launched weeks ago) measured against all its values before,
-# this many at least: its naive forecast repeats a last Black Friday week for the whole horizon
-SHORT_BREAK_WINDOW = 4
+# this many at least, beyond by half their largest size at least (noise in a few small values spans
+# little), and not where they only rise or only fall (a launch ramping up): its naive forecast
+# repeats a last Black Friday week for the whole horizon
+SHORT_BREAK_WINDOW = 8
 # Negative values kept are noted where they are this share of a series' values or less: a few
 # returns or corrections in sales, not a series that is signed (profits, temperatures)
 FEW_NEGATIVE_SHARE = 0.1
@@ -159,19 +161,25 @@ def break_notes(frame: pd.DataFrame, season: int, whole_days: bool = True) -> li
     mostly of one value (a sparse series' zeros: any sale would be far). One last value
     below may be a period loaded in part: said, with how to leave it out, for periods of a
     day or longer (``whole_days``; shorter ones have the open-period rule on their run date).
-    A series of BREAK_WINDOW values or fewer is measured against all its values before, where
-    there are SHORT_BREAK_WINDOW at least."""
+    A series too short for that window is measured against all its values before, where there
+    are SHORT_BREAK_WINDOW at least, as that constant says."""
     values = frame["y"].to_numpy()
     for last in range(1, BREAK_LAST + 1):
         window = min(max(BREAK_WINDOW, season + 1), len(values) - last)
-        if window < (BREAK_WINDOW if len(values) > BREAK_WINDOW else SHORT_BREAK_WINDOW):
+        if window < SHORT_BREAK_WINDOW:
             return []
         before, tail = values[-window - last:-last], values[-last:]
         low, high = np.min(before), np.max(before)  # NaN where a gap was left: then no note
         width = high - low
         if not width > 0 or np.mean(before == np.median(before)) > 0.5:  # flat, or mostly zeros between sales
             continue
-        if (tail > high + width).all() or (tail < low - width).all():
+        margin = width
+        if window < BREAK_WINDOW:  # a short series: all its values before
+            steps = np.diff(before)
+            if (steps > 0).all() or (steps < 0).all():
+                continue
+            margin = max(width, 0.5 * max(abs(low), abs(high)))
+        if (tail > high + margin).all() or (tail < low - margin).all():
             first = value_text(tail[0])
             which = (f"the last value, {first} at {time_text(frame['ds'].iloc[-1])}, is" if last == 1 else
                      f"the last {last} values, from {first} at {time_text(frame['ds'].iloc[-last])}, are")

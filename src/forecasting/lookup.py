@@ -245,7 +245,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("run date", str(result["run_date"]) + _absent_since(report)),
         ("run dates", f"{len(report.run_dates)}: {_dates_text(report.run_dates)} (--run-date to see another)"
          if len(report.run_dates) > 1 else "this one only"),
-        ("history", f"{_text(result.get('history_length'))} periods up to {history_end}"),
+        ("history", f"{_text(result.get('history_length'))} values up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("change", _change(result.get("forecast_change")) if earlier else first),

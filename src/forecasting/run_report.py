@@ -172,7 +172,7 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         merged = (f"{_counted(counted, 'merged', 'had')} several rows a period merged into "
                   f"{config.forecast.frequency!r} periods by cleaning.duplicates ({config.cleaning.duplicates}; their "
                   "data_notes say how many)")
-        if 2 * counted.merged_not_ok >= counted.merged:  # most too short after merging: periods too long?
+        if 2 * counted.merged_not_ok > counted.merged:  # most too short after merging: periods too long?
             summary.warn(f"{merged}, {counted.merged_not_ok} of them then skipped or failed (their reason says why): "
                          f"is forecast.frequency {config.forecast.frequency!r} the data's?")
         else:  # a few new products too short, say: no question of the frequency

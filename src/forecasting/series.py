@@ -144,14 +144,17 @@ def check_history(history: pd.DataFrame, config: JobConfig, closed: list[int] | 
     the folds count them: a contact centre's eight weeks are 2,688 half-hours, not
     its 1,000-odd rows at open times."""
     needed = tuning.min_history(config)
-    spanned = periods_between(history["ds"].iloc[0], history["ds"].iloc[-1], config.forecast.frequency) + 1 \
-        if closed and len(history) else len(history)
+    span = periods_between(history["ds"].iloc[0], history["ds"].iloc[-1], config.forecast.frequency) + 1 \
+        if len(history) else 0
+    spanned = span if closed else len(history)
     if spanned < needed:
         source = ("forecast.min_history" if config.forecast.min_history is not None else
                   f"what {config.cross_validation.folds} cross-validation folds need; forecast.min_history sets it")
-        # periods of the frequency, as cleaning left them (daily rows summed into weeks are weeks)
-        counted = f"{len(history)} period{'s' if len(history) != 1 else ''}" if spanned == len(history) else (
-            f"{len(history)} rows over {spanned} {SPANNED_NOTE}")
+        # periods of the frequency, as cleaning left them (daily rows summed into weeks are weeks); with
+        # periods missing (gaps: keep) the rows, over the periods they span
+        counted = (f"{len(history)} rows over {spanned} {SPANNED_NOTE}" if spanned != len(history) else
+                   f"{len(history)} period{'s' if len(history) != 1 else ''}" if span == len(history) else
+                   f"{len(history)} rows over {span} periods")
         return f"{TOO_LITTLE_HISTORY}: {counted}, needs at least {needed} ({source})"
     if history["y"].nunique() == 1:
         return f"constant series: every value is {history['y'].iloc[0]:g}"

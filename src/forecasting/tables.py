@@ -33,9 +33,10 @@ PARTITIONS = {
     EVALUATION: ["run_date"],
 }
 TRAINING_TABLES = (FORECASTS, SERIES_RESULTS, MODELS)
-# Columns every version of the job wrote in each table: one without them under output.path is
-# another table (Delta refused the writes after the training, exit 1 on every retry; parquet
-# took them, its folder then mixing two tables)
+# Columns each table has held since it was partitioned as PARTITIONS says (the forecasts'
+# source since scoring came): one without them under output.path is another table (Delta
+# refused the writes after the training, exit 1 on every retry; parquet took them, its
+# folder then mixing two tables). A column added later belongs here only with a migration.
 CORE_COLUMNS = {
     FORECASTS: ("ds", "yhat", "run_date", "source"),
     SERIES_RESULTS: ("status", "run_date"),
@@ -173,7 +174,9 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
             raise InputError(f"{path} holds {held}, but output.format is {fmt}: set output.format back "
                              "or give another output.path (the job would not read its own earlier rows)")
         try:
-            stored = {field.name: field.dataType for field in spark.read.format(fmt).load(path).schema}
+            # parquet's every file's columns: Spark takes one file's footer, perhaps an older run date's
+            reader = spark.read.format(fmt).option("mergeSchema", "true") if fmt == "parquet" else spark.read.format(fmt)
+            stored = {field.name: field.dataType for field in reader.load(path).schema}
         except AnalysisException as err:
             if err.getCondition() not in NO_TABLE_YET:
                 raise
