@@ -251,8 +251,9 @@ def country_column_lines(series_by_value: dict, column: str, default: str | None
                      f"{', '.join(map(repr, unmatched))} (names as the holidays package gives them, such as "
                      "'Eid al-Fitr': python -m forecasting holidays <code> lists them)")
     blank = sum(n for value, n in series_by_value.items() if value is not None and not str(value).strip())
-    if blank and default:
+    if blank:
         have = "has" if blank == 1 else "have"
-        lines.append(f"{blank} series {have} a blank {column} (model.country_holidays_column) and got the holidays of "
-                     f"model.country_holidays, {default}: set it to null for none")
+        got = (f"got the holidays of model.country_holidays, {default}: set it to null for none" if default else
+               "got no holidays (model.country_holidays is null): give their country, or set model.country_holidays")
+        lines.append(f"{blank} series {have} a blank {column} (model.country_holidays_column) and {got}")
     return lines
