@@ -558,6 +558,7 @@ def test_a_request_with_a_null_country_finds_the_series_stored_with_a_blank_one(
     for country in (None, ""):
         answer = forecaster.predict(None, pd.DataFrame({"store": ["s0"], "country": [country], "horizon": [2]}))
         assert answer["ds"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-01")]
+        assert answer["country"].tolist() == ["", ""]  # as the tables hold it: a stored answer joins them by keys
 
 
 def test_an_as_of_with_an_offset_is_read_in_utc_and_one_that_is_no_time_is_refused_saying_so():

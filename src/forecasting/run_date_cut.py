@@ -147,7 +147,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
         if len(trailing):
             frame = pd.concat([frame, pd.DataFrame({"ds": trailing, "y": 0.0})], ignore_index=True)
             upto = "up to" if period_end(trailing[-1], frequency) > started else "before"
-            notes.append(f"{len(trailing)} periods after the last row, {upto} the run date {run_day}, filled (zero)")
+            periods = f"{len(trailing)} period{'s' if len(trailing) != 1 else ''}"
+            notes.append(f"{periods} after the last row, {upto} the run date {run_day}, filled (zero)")
             last = trailing[-1]
             run = 0 if rows_after or unfinished is not None else stopped_run(frame["y"].to_numpy())
             if run:  # no semicolon: it parts a series' notes in data_notes

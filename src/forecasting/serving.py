@@ -83,7 +83,9 @@ class ManyModelForecaster(PythonModel):
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
                 raise _bad_request(f"the forecast of series {series_identity.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
-            answers.append(forecast.assign(**keys, model=stored["model"], model_run_date=getattr(self, "run_date", None),
+            # the keys as the tables hold them (a null country is ""; 12 for "12"): an answer joins them by its keys
+            answers.append(forecast.assign(**{k: stored[k] for k in self.key_columns}, model=stored["model"],
+                                           model_run_date=getattr(self, "run_date", None),
                                            child_run_id=stored.get("child_run_id")))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, *ANSWER_SOURCE]
         return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
