@@ -490,3 +490,24 @@ def test_the_task_marks_the_series_fail_series_names_by_its_escaped_id_even_one_
     assert notes(30, escaped)[0] == "failed" and FAIL_SERIES_NOTE in notes(30, escaped)[1]
     assert notes(2, escaped)[0] == "skipped" and FAIL_SERIES_NOTE in notes(2, escaped)[1]  # too short to fail
     assert FAIL_SERIES_NOTE not in notes(30, "south/east/rye\\seed")[1]  # a '/' unescaped names another series
+
+
+def test_a_rerun_whose_input_reached_elsewhere_than_the_run_it_replaced_says_so(tmp_path, fast_config):
+    # a Monday's run backfilled once the Monday's own rows were in the input: its forecasts start a day later
+    import time
+
+    from forecasting import job_summary
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    said = []
+    for input_end in ("2026-11-22T00:00:00", "2026-11-23T00:00:00", "2026-11-23T00:00:00"):
+        context = parent_run.start_parent_run(config, "2026-11-23", {}, input_end=input_end)
+        summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
+                                         context.tracking_uri, {})
+        with job_summary.finishing(context, summary, time.monotonic()):
+            summary.wrote = True
+        said.append(summary.note)
+    assert "the input reached" not in said[0]  # nothing replaced
+    assert ("the input reached 2026-11-23 for this run, 2026-11-22 for the run(s) it replaced: the same run date read "
+            "other data, so its forecasts may start at another time") in said[1]
+    assert "replaced the rows of the earlier run(s)" in said[2] and "the input reached" not in said[2]  # as far

@@ -23,6 +23,11 @@ MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the m
 _SINGULAR = {"have": "has", "are": "is", "were": "was", "end": "ends"}
 
 
+def _time(iso: str) -> str:
+    """An input_end tag as a time to read: a date alone at midnight."""
+    return iso[:10] if iso[10:].strip("T0:") == "" else iso.replace("T", " ")
+
+
 def agreeing(count: int, verb: str) -> str:
     """``verb`` (plural) as it agrees with ``count`` series: "1 series has", "3 series have"."""
     return _SINGULAR.get(verb, verb) if count == 1 else verb
@@ -186,6 +191,11 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     if replaced.runs:
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
                          f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
+    if replaced.other_input_ends and context.input_end:  # a backfill's input with the run date's own rows, say
+        then = " and ".join(map(_time, replaced.other_input_ends))
+        summary.note += (f"  the input reached {_time(context.input_end)} for this run, {then} for the run(s) it "
+                         "replaced: the same run date read other data, so its forecasts may start at another time "
+                         "(input_end, a tag of each run)\n")
     if summary.later_run_date:  # a backfill's rerun, or a date run out of order
         summary.note += (f"  the later run date {summary.later_run_date} compared its forecasts with those of the run "
                          "date before it as they were then (series_results' forecast_change and realized_ columns): "

@@ -171,6 +171,8 @@ class Replaced(NamedTuple):
 
     runs: list[str]
     rescore: list[str]
+    # how far the input reached for the runs replaced, where not as far as for this run (a backfill's data grew)
+    other_input_ends: list[str] = []
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
@@ -231,11 +233,14 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     are still there); the tag keeps the rerun that replaced the models they read."""
     earlier = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
                                                      f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
-    replaced = [run.info.run_id for run in earlier if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run)]
+    replacing = [run for run in earlier if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run)]
+    replaced = [run.info.run_id for run in replacing]
     for run_id in replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
+    ends = sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)} -
+                  {context.input_end})
     if context.job != TRAIN_JOB:
-        return Replaced(replaced, [])
+        return Replaced(replaced, [], ends)
     scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                                     f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -253,7 +258,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates)
+    return Replaced(replaced, dates, ends)
 
 
 def may_hold_rows(run) -> bool:
