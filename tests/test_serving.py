@@ -127,6 +127,10 @@ def test_a_run_that_modelled_no_series_registers_its_fallbacks_but_leaves_the_se
     assert second.counts == {"skipped": 2} and second.exits_5
     assert ("alias @current not moved: no series was modelled (exit 5); serve version 2 by its number if meant"
             in second.format())
+    # a rerun of the date: the version it replaced says so, for whoever holds that version's answers
+    assert ("registered model held-forecaster version 2 (replacing version 1 of this date, now tagged "
+            "replaced_by_version)") in second.format()
+    assert client.get_model_version("held-forecaster", "1").tags["replaced_by_version"] == "2"
     assert str(client.get_model_version_by_alias("held-forecaster", "current").version) == "1"
 
 
@@ -332,6 +336,10 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     assert int(registry.get_model_version_by_alias(name, "current").version) == 1
     # a rerun of the latest date, and a later date, move it
     assert registered("2024-03-31")[0] == 3 and int(registry.get_model_version_by_alias(name, "current").version) == 3
+    # the version of the date it replaced says so, once
+    assert registration.mark_replaced(context, name, 3, "2024-03-31", table.path) == [1]
+    assert registry.get_model_version(name, "1").tags[registration.REPLACED_BY_TAG] == "3"
+    assert registration.mark_replaced(context, name, 3, "2024-03-31", table.path) == []
     other = registration.ModelsTable(str(trained["root"] / "another" / "models"), "delta", table.key_types, 0)
     version, said = registered("2024-04-07", other)
     assert int(registry.get_model_version_by_alias(name, "current").version) == version == 4

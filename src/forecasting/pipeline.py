@@ -211,6 +211,7 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
             table = registration.models_table(spark, models_path, config.output.format,
                                               list(config.input.key_columns))
         version = registration.register(context, name, table, run_date, config.forecast.horizon)
+        replaced = registration.mark_replaced(context, name, version, run_date, table.path)
         aliased = (registration.point_alias(context, name, version, run_date, table.path) if held is None else
                    f"  alias @{registration.SERVED_ALIAS} not moved: {held} (exit 5); serve version {version} by "
                    "its number if meant\n")
@@ -226,7 +227,9 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
         return (f"  registering model {name} FAILED (the tables are written): {reason.splitlines()[0]}\n"
                 f"  the parent run's tag {REGISTRATION_ERROR_TAG} and the log say why; a rerun of this date "
                 "registers again\n")
-    return f"  registered model {name} version {version}\n{aliased}"
+    again = (f" (replacing version{'s' if len(replaced) > 1 else ''} {', '.join(map(str, replaced))} of this date, "
+             f"now tagged {registration.REPLACED_BY_TAG})" if replaced else "")
+    return f"  registered model {name} version {version}{again}\n{aliased}"
 
 
 def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, context) -> None:

@@ -140,6 +140,24 @@ def register(context: tracking.RunContext, name: str, table: ModelsTable, run_da
     return int(version.version)
 
 
+REPLACED_BY_TAG = "replaced_by_version"
+
+
+def mark_replaced(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str) -> list[int]:
+    """Tag the earlier versions of ``name`` for the same run date and models table with
+    ``version``, whose run replaced their rows (a rerun, a backfill): a version keeps
+    serving its own run's models, and an auditor holding one of its answers sees it was
+    replaced. The versions tagged, oldest first."""
+    tracker = tracking.client(context.tracking_uri)
+    table = redact_url_password(models_path)
+    earlier = [v for v in tracker.search_model_versions(f"name = '{name}'")
+               if int(v.version) < version and v.tags.get("run_date") == run_date
+               and v.tags.get("models_table") == table and REPLACED_BY_TAG not in v.tags]
+    for replaced in earlier:
+        tracker.set_model_version_tag(name, replaced.version, REPLACED_BY_TAG, str(version))
+    return sorted(int(v.version) for v in earlier)
+
+
 def point_alias(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str,
                 today: dt.date | None = None) -> str:
     """Move SERVED_ALIAS to ``version`` unless another version of the model has a later run
