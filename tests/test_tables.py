@@ -442,9 +442,13 @@ def test_a_storage_failure_reading_the_models_stays_an_error_worth_a_retry(spark
     def storage_down(*args, **kwargs):
         raise RuntimeError("storage unavailable")
 
-    monkeypatch.setattr(scoring.lineage, "latest_version", storage_down)  # the table's first read
-    with pytest.raises(RuntimeError, match="storage unavailable"):  # exit 1, not 3 (input error)
-        scoring.run_scoring(spark, fast_config(), "2024-01-01")
+    for first_read in ((scoring.tables, "path_exists"), (scoring.lineage, "latest_version")):
+        with monkeypatch.context() as patch:
+            if first_read[1] == "latest_version":  # the table there, its history not readable
+                patch.setattr(scoring.tables, "path_exists", lambda *args: True)
+            patch.setattr(*first_read, storage_down)
+            with pytest.raises(RuntimeError, match="storage unavailable"):  # exit 1, not 3 (input error)
+                scoring.run_scoring(spark, fast_config(), "2024-01-01")
 
 
 def test_scoring_without_models_for_the_date_says_which_dates_exist(spark, runs):
