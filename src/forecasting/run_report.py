@@ -87,6 +87,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
     say_data_notes(counted, config, summary)
+    say_far_off_cv(counted, summary)
     if earlier is not None:
         forecast_change.say_turnover(spark, config, summary, earlier)
     if compared is not None:
@@ -98,6 +99,15 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         logger.warning("%d of %d series %s no child run: tracking failed for them",
                        summary.untracked, summary.total, agreeing(summary.untracked, "have"))
     return counted
+
+
+def say_far_off_cv(counted: staged_counts.StagedCounts, summary: JobSummary) -> None:
+    """Name the modelled series whose cross-validation missed by far (a x100 unit slip in
+    the history): the overview picture was the only place they showed."""
+    if counted.far_off_cv:
+        summary.warn(f"{_counted(counted, 'far_off_cv', 'have', 'modelled series')} a CV MASE over "
+                     f"{realized.FAR_OFF_MASE:g} (series_results.cv_mase): their cross-validation forecasts missed "
+                     "by over ten times a seasonal naive step. A break in the data, a unit slip, or a model to look at")
 
 
 def _log_run_metrics(spark: SparkSession, staged: DataFrame, counted: staged_counts.StagedCounts,
