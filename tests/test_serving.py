@@ -293,6 +293,8 @@ def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_con
     table = model_store.forecast("prophet", stored["model_json"], None, 3, "D", 0.8, seed).head(2)
     assert answer["ds"].tolist() == list(pd.date_range("2024-01-31", periods=2))
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], table)
+    # the key answered as requested, in the signature's type: an answer joins its request by key
+    assert answer["cohort"].dtype == request["cohort"].dtype and len(answer.merge(request, on="cohort")) == 2
 
 
 def test_each_run_registers_a_new_version(spark, trained):
@@ -614,3 +616,19 @@ def test_as_of_is_read_as_a_run_date_the_periods_not_over_by_then_forecast(fast_
     assert first_forecast("7D", series_of("7D", "2026-01-01", 30), "2026-12-05") == pd.Timestamp("2026-12-03")
     # a date on the history's last day, at hours: known to its end, so after the history, not before it
     assert first_forecast("h", hours, "2026-12-02") == pd.Timestamp("2026-12-03")
+
+
+def test_a_failure_to_tag_the_replaced_versions_leaves_the_registration_and_the_alias(spark, trained, monkeypatch):
+    from forecasting import pipeline
+
+    monkeypatch.setattr(registration, "models_table", lambda *args: registration.ModelsTable("/m", "delta", {}, 0))
+    monkeypatch.setattr(registration, "register", lambda *args: 6)
+    monkeypatch.setattr(registration, "mark_replaced", lambda *args: (_ for _ in ()).throw(
+        RuntimeError("PERMISSION_DENIED: cannot set tag on version 4")))
+    aliased = []
+    monkeypatch.setattr(registration, "point_alias", lambda *args: aliased.append(args[2]) or "  alias moved\n")
+    context = parent_run.start_parent_run(trained["config"], RUN_DATE, {})
+    said = pipeline.register_model(spark, trained["config"], context, "/m", RUN_DATE)
+    assert aliased == [6] and said == (
+        f"  registered model {NAME} version 6\n  could not tag the earlier versions of this date replaced_by_version: "
+        "PERMISSION_DENIED: cannot set tag on version 4\n  alias moved\n")

@@ -139,7 +139,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             counted = {row[0]: row[1] for row in series_keys.groupBy(column).count().collect()}
         for line in holiday_periods.country_column_lines(counted, column, config.model.country_holidays,
                                                          config.model.holiday_windows):
-            summary.warn(line)
+            # no holidays for a blank country where model.country_holidays: null asks for none: a fact, said
+            (summary.inform if line.endswith(holiday_periods.BLANK_WITHOUT_HOLIDAYS) else summary.warn)(line)
     drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
     if drifting:
         summary.warn(drifting)
@@ -211,7 +212,13 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
             table = registration.models_table(spark, models_path, config.output.format,
                                               list(config.input.key_columns))
         version = registration.register(context, name, table, run_date, config.forecast.horizon)
-        replaced = registration.mark_replaced(context, name, version, run_date, table.path)
+        try:  # a note for auditors: a failure is no reason to leave the alias, or to register again
+            replaced, untagged = registration.mark_replaced(context, name, version, run_date, table.path), ""
+        except Exception as err:
+            logger.warning("could not tag the earlier versions of %s of run date %s %s: %s", name, run_date,
+                           registration.REPLACED_BY_TAG, err)
+            replaced, untagged = [], (f"  could not tag the earlier versions of this date "
+                                      f"{registration.REPLACED_BY_TAG}: {str(err).splitlines()[0]}\n")
         aliased = (registration.point_alias(context, name, version, run_date, table.path) if held is None else
                    f"  alias @{registration.SERVED_ALIAS} not moved: {held} (exit 5); serve version {version} by "
                    "its number if meant\n")
@@ -229,7 +236,7 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
                 "registers again\n")
     again = (f" (replacing version{'s' if len(replaced) > 1 else ''} {', '.join(map(str, replaced))} of this date, "
              f"now tagged {registration.REPLACED_BY_TAG})" if replaced else "")
-    return f"  registered model {name} version {version}{again}\n{aliased}"
+    return f"  registered model {name} version {version}{again}\n{untagged}{aliased}"
 
 
 def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, context) -> None:
