@@ -145,9 +145,9 @@ REPLACED_BY_TAG = "replaced_by_version"
 
 def mark_replaced(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str) -> list[int]:
     """Tag the earlier versions of ``name`` for the same run date and models table with
-    ``version``, whose run replaced their rows (a rerun, a backfill): a version keeps
-    serving its own run's models, and an auditor holding one of its answers sees it was
-    replaced. The versions tagged, oldest first."""
+    ``version``, whose run replaced their rows (a rerun, a backfill): with Delta such a
+    version keeps serving its own run's models (a parquet one refuses to load), and an
+    auditor holding one of its answers sees it was replaced. The versions tagged, oldest first."""
     tracker = tracking.client(context.tracking_uri)
     table = redact_url_password(models_path)
     earlier = [v for v in tracker.search_model_versions(f"name = '{name}'")

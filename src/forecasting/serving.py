@@ -83,8 +83,10 @@ class ManyModelForecaster(PythonModel):
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
                 raise _bad_request(f"the forecast of series {series_identity.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
-            # the keys as the tables hold them (a null country is ""; 12 for "12"): an answer joins them by its keys
-            answers.append(forecast.assign(**{k: stored[k] for k in self.key_columns}, model=stored["model"],
+            # a text key as the tables hold it (a null country is ""): an answer joins them by its keys; other
+            # keys as the request gave them, in the signature's type (a stored date is no datetime column)
+            answered = {k: stored[k] if isinstance(stored[k], str) else keys[k] for k in self.key_columns}
+            answers.append(forecast.assign(**answered, model=stored["model"],
                                            model_run_date=getattr(self, "run_date", None),
                                            child_run_id=stored.get("child_run_id")))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, *ANSWER_SOURCE]
