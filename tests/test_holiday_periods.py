@@ -163,8 +163,8 @@ def test_a_country_columns_unknown_codes_and_blank_values_are_said():
                      "model.country_holidays, US: set it to null for none")
     # blank where model.country_holidays is null: no holidays, as asked, but said (a series modelled without any)
     assert holiday_periods.country_column_lines({"DE": 4, "": 2}, "region", None) == [
-        "2 series have a blank region (model.country_holidays_column) and got no holidays (model.country_holidays is "
-        "null): give their country, or set model.country_holidays"]
+        "2 series have a blank region (model.country_holidays_column) and got no holidays, as "
+        "model.country_holidays: null asks"]
     assert holiday_periods.country_column_lines({"DE": 4, "": 1}, "region", "US")[0].startswith(
         "1 series has a blank region")
 

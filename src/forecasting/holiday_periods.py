@@ -228,12 +228,16 @@ def feature_days(holidays: pd.DataFrame) -> dict[str, np.ndarray]:
             for key, marked in zip(keys, np.split(days[order], starts[1:]))}
 
 
+# the end of the summary's line on series with a blank country where model.country_holidays is null
+BLANK_WITHOUT_HOLIDAYS = "got no holidays, as model.country_holidays: null asks"
+
+
 def country_column_lines(series_by_value: dict, column: str, default: str | None,
                          windows: dict | None = None) -> list[str]:
     """What the summary says of a country key column (model.country_holidays_column),
     given how many series hold each of its values: the codes the holidays package does
     not know, whose series are skipped, and the series with a blank value, which get
-    ``default`` (model.country_holidays) without a word otherwise."""
+    ``default`` (model.country_holidays), or none where it is None."""
     lines = []
     unknown_codes = {value: n for value, n in series_by_value.items()
                      if value is not None and str(value).strip() and unknown(canonical(str(value)))}
@@ -254,6 +258,6 @@ def country_column_lines(series_by_value: dict, column: str, default: str | None
     if blank:
         have = "has" if blank == 1 else "have"
         got = (f"got the holidays of model.country_holidays, {default}: set it to null for none" if default else
-               "got no holidays (model.country_holidays is null): give their country, or set model.country_holidays")
+               BLANK_WITHOUT_HOLIDAYS)
         lines.append(f"{blank} series {have} a blank {column} (model.country_holidays_column) and {got}")
     return lines

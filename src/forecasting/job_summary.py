@@ -24,8 +24,11 @@ _SINGULAR = {"have": "has", "are": "is", "were": "was", "end": "ends"}
 
 
 def _time(iso: str) -> str:
-    """An input_end tag as a time to read: a date alone at midnight."""
-    return iso[:10] if iso[10:].strip("T0:") == "" else iso.replace("T", " ")
+    """An input_end tag as a time to read, to the minute (a date alone would hide an hour's)."""
+    try:
+        return pd.Timestamp(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
 
 
 def agreeing(count: int, verb: str) -> str:
@@ -193,7 +196,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
     if replaced.other_input_ends and context.input_end:  # a backfill's input with the run date's own rows, say
         then = " and ".join(map(_time, replaced.other_input_ends))
-        summary.note += (f"  the input reached {_time(context.input_end)} for this run, {then} for the run(s) it "
+        summary.note += (f"  the input reached {_time(context.input_end)} for this run, {then} for a run it "
                          "replaced: the same run date read other data, so its forecasts may start at another time "
                          "(input_end, a tag of each run)\n")
     if summary.later_run_date:  # a backfill's rerun, or a date run out of order

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 from urllib.parse import urlparse
 
+import pandas as pd
 import yaml
 
 from forecasting import lineage, signals
@@ -172,7 +173,7 @@ class Replaced(NamedTuple):
     runs: list[str]
     rescore: list[str]
     # how far the input reached for the runs replaced, where not as far as for this run (a backfill's data grew)
-    other_input_ends: list[str] = []
+    other_input_ends: tuple[str, ...] = ()
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
@@ -237,8 +238,8 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     replaced = [run.info.run_id for run in replacing]
     for run_id in replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
-    ends = sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)} -
-                  {context.input_end})
+    ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
+                         and not _same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [], ends)
     scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
@@ -259,6 +260,14 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
     return Replaced(replaced, dates, ends)
+
+
+def _same_time(tag: str, other: str | None) -> bool:
+    """Whether two input_end tags name one time (an older run tagged a date alone)."""
+    try:
+        return other is not None and pd.Timestamp(tag) == pd.Timestamp(other)
+    except ValueError:
+        return tag == other
 
 
 def may_hold_rows(run) -> bool:

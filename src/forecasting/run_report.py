@@ -87,13 +87,13 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
     say_data_notes(counted, config, summary)
-    say_far_off_cv(counted, summary)
     if earlier is not None:
         forecast_change.say_turnover(spark, config, summary, earlier)
     if compared is not None:
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)
     log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {summary.run_date}")
+    say_far_off_cv(counted, summary)  # from the overview's worst series
     _log_run_metrics(spark, staged, counted, context, summary)
     if summary.untracked:
         logger.warning("%d of %d series %s no child run: tracking failed for them",
@@ -103,11 +103,15 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
 
 def say_far_off_cv(counted: staged_counts.StagedCounts, summary: JobSummary) -> None:
     """Name the modelled series whose cross-validation missed by far (a x100 unit slip in
-    the history): the overview picture was the only place they showed."""
-    if counted.far_off_cv:
-        summary.warn(f"{_counted(counted, 'far_off_cv', 'have', 'modelled series')} a CV MASE over "
-                     f"{realized.FAR_OFF_MASE:g} (series_results.cv_mase): their cross-validation forecasts missed "
-                     "by over ten times a seasonal naive step. A break in the data, a unit slip, or a model to look at")
+    the history), the worst first as the overview found them: the picture was the only
+    place they showed."""
+    if not counted.far_off_cv:
+        return
+    worst = [f"{name}: {mase:.1f}" for name, mase, _ in counted.overview.worst if mase > realized.FAR_OFF_MASE]
+    named = f", the worst first: {', '.join(worst[:validation.EXAMPLES])}" if worst else ""
+    summary.warn(f"{series_that(counted.far_off_cv, 'have', 'modelled series')} a CV MASE over "
+                 f"{realized.FAR_OFF_MASE:g}{named} (their cv_mase): their cross-validation forecasts missed by over "
+                 "ten times a seasonal naive step. A break in the data, a unit slip, or a model to look at")
 
 
 def _log_run_metrics(spark: SparkSession, staged: DataFrame, counted: staged_counts.StagedCounts,
