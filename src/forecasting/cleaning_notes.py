@@ -277,14 +277,19 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_dai
     return 0, notes
 
 
+def trailing_zeros(values: np.ndarray) -> int:
+    """How many of the last ``values`` are 0 in a row (all of them where none is not)."""
+    nonzero = np.flatnonzero(values != 0)
+    return len(values) - (int(nonzero[-1]) + 1 if len(nonzero) else 0)
+
+
 def zero_run_notes(frame: pd.DataFrame) -> list[str]:
     """A note where the last values (ZERO_RUN or more) are all 0 while at most one in a
     hundred of the BREAK_WINDOW or more before them is: an outage going on, or a feed
     that stopped. Not said of a series with zeros of its own (nights of a solar feeder,
     days without sales)."""
     values = frame["y"].to_numpy()
-    nonzero = np.flatnonzero(values != 0)
-    run = len(values) - (nonzero[-1] + 1 if len(nonzero) else 0)
+    run = trailing_zeros(values)
     before = values[:len(values) - run]
     if run < ZERO_RUN or len(before) < BREAK_WINDOW or np.mean(before == 0) > 0.01:
         return []

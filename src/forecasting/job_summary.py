@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from forecasting import parent_run, redaction, series_identity, tables, tracking, validation
 from forecasting.series import FAILED, SKIPPED, STATUSES
@@ -45,6 +47,13 @@ def named_examples(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
     examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
     return "; ".join(f"{name}: {reason}" for name, reason in zip(_ids(examples, keys), examples["reason"]))
+
+
+def named_keys(rows: DataFrame, keys: list[str]) -> Column:
+    """A series' keys as one struct to name it by in an aggregate, a time key as text, as
+    the tasks name it (collect() would give it in the driver's time zone)."""
+    return F.struct(*[F.col(k).cast("string").alias(k) if isinstance(rows.schema[k].dataType, (
+        T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys])
 
 
 def example_ids(rows: DataFrame, keys: list[str]) -> str:

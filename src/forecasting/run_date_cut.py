@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
+from forecasting.cleaning_notes import trailing_zeros
 from forecasting.closed_times import outside_closed, periods_outside_closed, slots_per_week
 from forecasting.config import CleaningConfig
 from forecasting.config_schema import ForecastConfig
@@ -185,9 +186,8 @@ def stopped_run(values: np.ndarray) -> int:
     """The run of zeros ``values`` end in where it is STOPPED_RUN or more long and over
     twice the longest run of zeros before it (a product no longer sold, not a slow mover
     between its sales); else 0, as for values that are all 0 (nothing stopped)."""
-    nonzero = np.flatnonzero(values != 0)
-    run = len(values) - 1 - nonzero[-1] if len(nonzero) else 0
-    return int(run) if run >= STOPPED_RUN and run > 2 * longest_zero_run(values[:len(values) - run]) else 0
+    run = trailing_zeros(values) if (values != 0).any() else 0
+    return run if run >= STOPPED_RUN and run > 2 * longest_zero_run(values[:len(values) - run]) else 0
 
 
 def longest_zero_run(values: np.ndarray) -> int:

@@ -29,7 +29,7 @@ from forecasting.cleaning import PAST_INPUT_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.periods import same_frequency
 from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, finishing, named_examples,
-                                    series_that)
+                                    named_keys, series_that)
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.run_report import future_run_date_warning, say_stale
@@ -189,10 +189,7 @@ def _match_counts(models: DataFrame, latest: DataFrame, keys: list[str]) -> tupl
     )
     null_key = reduce(lambda a, b: a | b, [_null_or_nan(latest, k) for k in keys])
     unmatched = F.col("_has_model").isNull()
-    # a time key as text, as the tasks name it (collect() would give it in the driver's time zone)
-    named = F.struct(*[F.col(k).cast("string").alias(k) if isinstance(latest.schema[k].dataType, (
-        T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys])
-    new = F.when(unmatched & ~null_key, named)
+    new = F.when(unmatched & ~null_key, named_keys(latest, keys))
     row = matched.agg(
         F.count("_has_model").alias("models"),
         F.count(F.when(unmatched & ~null_key, True)).alias("unmodelled"),

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from forecasting import run_overview, series_identity, spark_training, validation
 from forecasting.closed_times import CLOSED_TIMES_NOTE
@@ -22,6 +21,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
 from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.realized import FAR_OFF_MASE
+from forecasting.job_summary import named_keys
 from forecasting.series import OK
 
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
@@ -135,9 +135,7 @@ def status_counts(staged: DataFrame, keys: list[str] = ()) -> StagedCounts:
     """StagedCounts of ``staged``, with a few series of each condition met named by their
     ``keys``, in the same pass (no keys: none named)."""
     mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
-    # a time key as text, as the tasks name it (collect() would give it in the driver's time zone)
-    named = F.struct(*[F.col(k).cast("string").alias(k) if isinstance(staged.schema[k].dataType, (
-        T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys]) if keys else None
+    named = named_keys(staged, keys) if keys else None
     # the first and last by key: bounded, where a list of every series meeting a condition would not be
     conditions = counted_conditions()
     examples = [bound(F.when(condition, named)).alias(f"_{bound.__name__}_{name}")
