@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import datetime as dt
 import os
-import difflib
 import logging
 import re
 import types
@@ -30,6 +29,8 @@ from forecasting.config_schema import (  # noqa: F401  (re-exported: the package
     ParamSpace,
 )
 from forecasting.config_checks import validate
+from forecasting.config_hints import join_key as _join
+from forecasting.config_hints import unknown_key_hint, value_hint
 from forecasting.redaction import SECRET_NAME
 
 logger = logging.getLogger(__name__)
@@ -279,11 +280,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        key = _join(prefix, unknown[0])
-        close = difflib.get_close_matches(unknown[0], fields, n=1)
-        hint = (_misplaced(unknown[0], hints, prefix) or (f" (did you mean '{_join(prefix, close[0])}'?)" if close
-                                                          else _elsewhere(unknown[0], prefix)))
-        raise ConfigError(f"unknown config key '{key}'{hint}")
+        raise ConfigError(f"unknown config key '{_join(prefix, unknown[0])}'"
+                          f"{unknown_key_hint(unknown[0], list(fields), hints, prefix)}")
     values = {}
     for name, field in fields.items():
         key = _join(prefix, name)
@@ -294,50 +292,6 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             continue
         values[name] = _coerce(hints[name], data[name], key)
     return cls(**values)
-
-
-def _misplaced(name: str, hints: dict, prefix: str) -> str:
-    """The hint for a secret written into the config (its place is the environment), or for
-    a dotted key in a YAML file (forecast.horizon: 7 is one key of that name, not nested)."""
-    if SECRET_NAME.search(name):
-        if prefix == "tracking":
-            return (": a tracking server's secrets are read from the environment: MLFLOW_TRACKING_TOKEN, or "
-                    "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (README, Using a tracking server)")
-        return (": a secret is no key of the config's own: a reader's goes under input.options (a JDBC password), "
-                "a storage's in its environment variables or spark.conf; the log and MLflow leave them out")
-    section, _, rest = name.partition(".")
-    nested = hints.get(section)
-    if rest and (dataclasses.is_dataclass(nested) or typing.get_origin(nested) is dict):
-        return (f" (in a YAML file a dotted key is one name: nest it, '{section}:' then '{rest.split('.')[0]}:' "
-                "under it; dots are --set's way of writing the nesting)")
-    return ""
-
-
-def _elsewhere(name: str, prefix: str) -> str:
-    """The hint for a key no field of its section is like: the key of that name in another
-    section (horizon for forecast.horizon), or, in input, a reader option's place."""
-    keys = _dotted_keys(JobConfig)
-    same = [key for key in keys if key.rsplit(".", 1)[-1] == name]
-    if same:
-        return f" (did you mean '{same[0]}'?)"
-    if prefix == "input":
-        return f" (a Spark reader option goes under input.options: 'input.options.{name}')"
-    leaves: dict[str, str] = {}
-    for key in keys:  # a name in two sections: the first's (forecast.horizon, not cross_validation.horizon)
-        leaves.setdefault(key.rsplit(".", 1)[-1], key)
-    close = difflib.get_close_matches(name, leaves, n=1, cutoff=0.8)
-    return f" (did you mean '{leaves[close[0]]}'?)" if close else ""
-
-
-def _dotted_keys(cls: type, prefix: str = "") -> list[str]:
-    """Every key of a config dataclass, its sections' keys as section.key."""
-    keys = []
-    for name, hint in typing.get_type_hints(cls).items():
-        if dataclasses.is_dataclass(hint):
-            keys += _dotted_keys(hint, _join(prefix, name))
-        else:
-            keys.append(_join(prefix, name))
-    return keys
 
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
@@ -353,7 +307,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
                 return _coerce(option, value, key)
             except ConfigError:
                 continue
-        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_value_hint(args, value, key)}")
+        raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{value_hint(args, value, key)}")
     if origin is list:
         if not isinstance(value, list):
             parts = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) and value.strip() else []
@@ -371,38 +325,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     # bool is a subclass of int; "yes" must not pass as a number and 1 not as a flag
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
-    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{_value_hint((hint,), value, key)}")
-
-
-# The settings that count periods of forecast.frequency, not days or times
-PERIOD_COUNTS = ("horizon", "min_history", "step", "stale_after", "unsettled_periods")
-
-
-def _value_hint(expected: tuple, value: Any, key: str = "") -> str:
-    """What YAML 1.1 made of a value: NO (Norway), yes, off, ... flags, 2024 a number
-    where text was meant; a date where text was; a number given with a unit (``key``'s)."""
-    if isinstance(value, bool) and str in expected:
-        none = "write null for none, or " if type(None) in expected else ""
-        return f" (YAML reads yes, no, on and off as true or false: {none}quote the value, e.g. 'NO')"
-    if isinstance(value, (dt.date, dt.datetime)) and str in expected:
-        return " (YAML read a date: quote the value as you wrote it, e.g. '2024-01-01')"
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
-        return " (YAML read a number: quote the value as you wrote it, e.g. '2024')"
-    if value is None and str in expected:
-        return " (YAML reads ~ and an empty value as null: quote a path, e.g. '~/out')"
-    if isinstance(value, str) and (int in expected or float in expected) and str not in expected:
-        try:
-            float(value)
-        except ValueError:
-            if int in expected and re.fullmatch(r"\s*[0-9]+\s*[A-Za-z]+\s*", value):  # 45d, 2 weeks, 30s
-                counted = key.rsplit(".", 1)[-1] in PERIOD_COUNTS
-                return (" (a number without a unit" + (": it counts periods of forecast.frequency" if counted else "")
-                        + ")")
-            return ""
-        if re.fullmatch(r"[+-]?0\d+", value.strip()):  # not octal, as YAML 1.1 would have it: left as typed
-            return " (a whole number with a leading zero is read as text: write it without the zero)"
-        return " (a number in quotes is text: write it without the quotes)"
-    return ""
+    raise ConfigError(f"config key '{key}' expects {_describe(hint)}, got {value!r}{value_hint((hint,), value, key)}")
 
 
 def _describe(hint: Any) -> str:
@@ -410,10 +333,6 @@ def _describe(hint: Any) -> str:
     if args:
         return " or ".join(getattr(a, "__name__", str(a)) for a in args)
     return getattr(hint, "__name__", str(hint))
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
 
 
 def setting_text(value: Any) -> str:
