@@ -16,7 +16,7 @@ from pyspark.sql.window import Window
 
 from conftest import daily_series, job_settings
 from forecasting import (explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring,
-                         series_identity, tables, tracking)
+                         scoring_models, series_identity, tables, tracking)
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -171,10 +171,10 @@ def test_a_model_run_date_is_usable_on_its_own_day_and_a_requested_one_must_be_s
         [("a", dt.date(2024, 3, 10)), ("b", dt.date(2024, 3, 10)), ("a", dt.date(2024, 3, 31))],
         "shop string, run_date date",
     )
-    assert scoring.choose_model_run_date(models, "2024-03-31", None) == "2024-03-31"  # trained that day
+    assert scoring_models.choose_model_run_date(models, "2024-03-31", None) == "2024-03-31"  # trained that day
     stored = r"stored run dates: \['2024-03-10', '2024-03-31'\]"
     with pytest.raises(InputError, match=f"no models for run date 2024-03-20; {stored}"):
-        scoring.choose_model_run_date(models, "2024-05-01", "2024-03-20")
+        scoring_models.choose_model_run_date(models, "2024-05-01", "2024-03-20")
 
 
 def test_scoring_counts_new_series_apart_from_null_keyed_ones_which_training_never_models(spark):
@@ -182,14 +182,14 @@ def test_scoring_counts_new_series_apart_from_null_keyed_ones_which_training_nev
     latest = spark.createDataFrame(
         [("a", "x"), ("c", "x"), (None, "x"), ("c", None)], "shop string, item string"
     )  # c-x is new since the training; the two with a null key value never get a model
-    assert scoring._match_counts(models, latest, ["shop", "item"]) == (2, 1, 2, "job-1", ["c/x"])  # c/x named
+    assert scoring_models.match_counts(models, latest, ["shop", "item"]) == (2, 1, 2, "job-1", ["c/x"])  # c/x named
     # a float key's NaN is a null key to training (pandas hands both over as NaN)
     models = spark.createDataFrame([(1.0, "job-1")], "shop double, job_run_id string")
     latest = spark.createDataFrame([(1.0,), (2.0,), (float("nan"),), (None,)], "shop double")
-    assert scoring._match_counts(models, latest, ["shop"]) == (1, 1, 2, "job-1", ["2.0"])
+    assert scoring_models.match_counts(models, latest, ["shop"]) == (1, 1, 2, "job-1", ["2.0"])
     # several new: the first and the last by key named
     latest = spark.createDataFrame([(float(shop),) for shop in range(1, 6)], "shop double")
-    assert scoring._match_counts(models, latest, ["shop"]) == (1, 4, 0, "job-1", ["2.0", "5.0"])
+    assert scoring_models.match_counts(models, latest, ["shop"]) == (1, 4, 0, "job-1", ["2.0", "5.0"])
 
 
 def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_did(tmp_path, fast_config):
@@ -198,20 +198,20 @@ def test_scoring_names_the_cleaning_policies_it_applies_otherwise_than_training_
     trained_by = client.create_run(client.create_experiment("e")).info.run_id
     for name, value in {"cleaning.gaps": "zero", "cleaning.missing_values": "drop"}.items():
         client.log_param(trained_by, name, value)
-    params = scoring.training_params(uri, trained_by)
-    assert scoring.cleaning_differences(fast_config("cleaning.gaps=zero"), params) == []
-    assert scoring.cleaning_differences(fast_config(), params) == ["cleaning.gaps = zero in training, keep here"]
-    assert scoring.training_params(uri, "no-such-run") == {}  # another store: not compared
+    params = scoring_models.training_params(uri, trained_by)
+    assert scoring_models.cleaning_differences(fast_config("cleaning.gaps=zero"), params) == []
+    assert scoring_models.cleaning_differences(fast_config(), params) == ["cleaning.gaps = zero in training, keep here"]
+    assert scoring_models.training_params(uri, "no-such-run") == {}  # another store: not compared
     # each model forecasts at its own frequency: another one asked for is said, not silently ignored
     client.log_param(trained_by, "forecast.frequency", "D")
-    params = scoring.training_params(uri, trained_by)
-    assert scoring.frequency_difference(fast_config(), params) is None
-    assert scoring.frequency_difference(fast_config("forecast.frequency=W-MON"), params) == (
+    params = scoring_models.training_params(uri, trained_by)
+    assert scoring_models.frequency_difference(fast_config(), params) is None
+    assert scoring_models.frequency_difference(fast_config("forecast.frequency=W-MON"), params) == (
         "the models forecast at the frequency they were trained at, D, not forecast.frequency W-MON: "
         "train at that frequency for its forecasts")
     # the same step written otherwise: 'H', which training stored before the config refused it, is 'h'
-    assert scoring.frequency_difference(fast_config("forecast.frequency=h"), {"forecast.frequency": "H"}) is None
-    assert scoring.frequency_difference(fast_config("forecast.frequency=W-SUN"), {"forecast.frequency": "W"}) is None
+    assert scoring_models.frequency_difference(fast_config("forecast.frequency=h"), {"forecast.frequency": "H"}) is None
+    assert scoring_models.frequency_difference(fast_config("forecast.frequency=W-SUN"), {"forecast.frequency": "W"}) is None
 
 
 def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models_history():
@@ -822,9 +822,9 @@ def test_scoring_chooses_counts_and_forecasts_from_one_version_of_the_models_tab
 
 def test_no_frequency_difference_is_said_where_the_training_runs_settings_cannot_be_read(fast_config):
     # training_params gives {} for a training run in another tracking store: nothing to compare
-    assert scoring.frequency_difference(fast_config("forecast.frequency=W-MON"), {}) is None
-    assert scoring.frequency_difference(fast_config(), {"forecast.frequency": "D"}) is None
-    assert "trained at, W-MON" in scoring.frequency_difference(fast_config(), {"forecast.frequency": "W-MON"})
+    assert scoring_models.frequency_difference(fast_config("forecast.frequency=W-MON"), {}) is None
+    assert scoring_models.frequency_difference(fast_config(), {"forecast.frequency": "D"}) is None
+    assert "trained at, W-MON" in scoring_models.frequency_difference(fast_config(), {"forecast.frequency": "W-MON"})
 
 
 def test_the_same_key_columns_listed_in_another_order_are_the_same_data_set(spark, tmp_path):
