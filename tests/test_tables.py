@@ -16,7 +16,7 @@ from pyspark.sql.window import Window
 
 from conftest import daily_series, job_settings
 from forecasting import (explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring,
-                         scoring_models, series_identity, tables, tracking)
+                         scoring_models, series_identity, table_checks, tables, tracking)
 from forecasting.config import load_config
 
 FULL_DATE, BACKFILL_DATE, LATER_DATE = "2024-03-31", "2024-03-10", "2024-04-20"
@@ -708,10 +708,10 @@ def test_a_catalog_name_another_data_set_registered_is_refused_before_any_traini
         # another data set with the same prefix: the name was moved to its tables, with a warning only
         with pytest.raises(InputError, match=r"catalog table `shared_models` names a table at .*other/models keyed by "
                                              r"shop, but the config's key columns are store, item"):
-            tables.check_existing(spark, config("mine", "store, item"), (tables.MODELS,),
+            table_checks.check_existing(spark, config("mine", "store, item"), (tables.MODELS,),
                                   spark.createDataFrame([("a", "b")], "store string, item string"))
         # the same data set, its output.path moved: the name follows it (register)
-        tables.check_existing(spark, config("moved", "shop"), (tables.MODELS,),
+        table_checks.check_existing(spark, config("moved", "shop"), (tables.MODELS,),
                               spark.createDataFrame([("a",)], "shop string"))
     finally:
         spark.sql("DROP TABLE shared_models")
@@ -740,19 +740,19 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
     (tmp_path / "out" / "forecasts").mkdir()
     spark.createDataFrame([("1",)], "shop string").write.parquet(str(tmp_path / "out" / "forecasts" / "part"))
     with pytest.raises(InputError, match="holds files that are no Delta table"):
-        tables.check_existing(spark, load_config(None, settings), (tables.FORECASTS,),
+        table_checks.check_existing(spark, load_config(None, settings), (tables.FORECASTS,),
                               spark.createDataFrame([("1",)], "shop string"))
     # the same key type, a table not written yet, and a Delta log folder without commits yet, pass
     (tmp_path / "out" / "models" / "_delta_log").mkdir(parents=True)
-    tables.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
+    table_checks.check_existing(spark, load_config(None, settings), tables.TRAINING_TABLES[1:],
                           spark.createDataFrame([(1,)], "shop int"))
     # so does a parquet table's folder without its files yet; one that cannot be read stops the job
     parquet = load_config(None, [*settings, "output.format=parquet", f"output.path={tmp_path / 'parquet'}"])
     (tmp_path / "parquet" / "models").mkdir(parents=True)
-    tables.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
+    table_checks.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
     (tmp_path / "parquet" / "models" / "part-0.parquet").write_bytes(b"not parquet")
     with pytest.raises(Exception, match="part-0.parquet") as unreadable:
-        tables.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
+        table_checks.check_existing(spark, parquet, (tables.MODELS,), spark.createDataFrame([(1,)], "shop int"))
     assert not isinstance(unreadable.value, InputError)
     # another table with the same key: Delta refused the writes after the training (every retry alike), and
     # parquet mixed both tables in one folder
@@ -762,12 +762,12 @@ def test_tables_of_another_format_or_key_type_under_the_output_are_refused_befor
         tables.table_paths(foreign)[tables.FORECASTS])
     with pytest.raises(InputError, match=rf"{tmp_path / 'foreign' / 'forecasts'} holds a table that is not this job's "
                                          "forecasts table \\(it has no column source\\): give the job an output.path"):
-        tables.check_existing(spark, foreign, (tables.FORECASTS,), spark.createDataFrame([(1,)], "shop int"))
+        table_checks.check_existing(spark, foreign, (tables.FORECASTS,), spark.createDataFrame([(1,)], "shop int"))
     # another data set's table, keyed otherwise: its rows and these would be mixed, each null in the other's keys
     other = load_config(None, [*settings, "input.key_columns=[store, item]"])
     with pytest.raises(InputError, match=rf"{results} holds series keyed by shop \(.*\), but the config's key "
                                          "columns are store, item: give this data set an output.path of its own"):
-        tables.check_existing(spark, other, (tables.SERIES_RESULTS,),
+        table_checks.check_existing(spark, other, (tables.SERIES_RESULTS,),
                               spark.createDataFrame([("a", "b")], "store string, item string"))
 
 
@@ -778,7 +778,7 @@ def test_a_catalog_name_the_catalog_manages_itself_is_refused_before_any_trainin
     spark.sql("CREATE TABLE managed_models (shop string) USING parquet")  # the catalog's own table and files
     try:
         with pytest.raises(InputError, match="catalog table `managed_models` is a parquet table the catalog manages"):
-            tables.check_existing(spark, config, tables.TRAINING_TABLES, spark.createDataFrame([("a",)], "shop string"))
+            table_checks.check_existing(spark, config, tables.TRAINING_TABLES, spark.createDataFrame([("a",)], "shop string"))
     finally:
         spark.sql("DROP TABLE managed_models")
 
@@ -838,7 +838,7 @@ def test_the_same_key_columns_listed_in_another_order_are_the_same_data_set(spar
     rows.write.format("delta").partitionBy("run_date").save(tables.table_paths(first)[tables.MODELS])
     tables.register(spark, first, (tables.MODELS,))
     try:  # the config's key columns reordered: the same series, asked for in the same tables
-        tables.check_existing(spark, config("item, store"), (tables.MODELS,),
+        table_checks.check_existing(spark, config("item, store"), (tables.MODELS,),
                               spark.createDataFrame([("b", "a")], "item string, store string"))
     finally:
         spark.sql("DROP TABLE reordered_models")
@@ -880,16 +880,16 @@ def test_models_of_another_frequency_under_the_output_are_refused_before_any_tra
 
     settings = [f"output.path={tmp_path / 'out'}"]
     daily = load_config(None, [*settings, "forecast.frequency=D"])
-    tables.check_frequency(spark, daily)  # no table yet
+    table_checks.check_frequency(spark, daily)  # no table yet
     models = tables.table_paths(daily)[tables.MODELS]
     spark.createDataFrame([("a", "x", "D", dt.date(2024, 1, 1)), ("b", "y", "24h", dt.date(2024, 1, 8))],
                           "store string, item string, frequency string, run_date date").withColumns(
         {"model": F.lit("naive"), "model_json": F.lit("{}")}).write.format("delta").save(models)
-    tables.check_frequency(spark, daily)  # a day however written
+    table_checks.check_frequency(spark, daily)  # a day however written
     with pytest.raises(InputError, match=rf"{models} holds models of frequency '24h', 'D', but forecast.frequency is "
                                          r"'W-MON': the tables would mix the two.*Give this frequency an output.path of "
                                          "its own, or set forecast.frequency back"):
-        tables.check_frequency(spark, load_config(None, [*settings, "forecast.frequency=W-MON"]))
+        table_checks.check_frequency(spark, load_config(None, [*settings, "forecast.frequency=W-MON"]))
     # as a training run checks, before its parent run and any training
     weekly = load_config(None, [*settings, "forecast.frequency=W-MON", "forecast.horizon=4",
                                 f"tracking.uri={tmp_path / 'mlruns'}"])

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from forecasting import (
     evaluation, forecast_change, holiday_periods, io, parent_run, python_worker, run_report, series_identity,
-    spark_training, tables, tracking, validation,
+    spark_training, table_checks, tables, tracking, validation,
 )
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
@@ -109,9 +109,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     with job_description(spark, "check the tables already written"):
-        tables.check_existing(spark, config, written, series_df)
+        table_checks.check_existing(spark, config, written, series_df)
         if not evaluate:
-            tables.check_frequency(spark, config)
+            table_checks.check_frequency(spark, config)
 
     job = tracking.EVALUATE_JOB if evaluate else tracking.TRAIN_JOB
     # the run date whose forecasts this run's are compared with, and scored on what arrived since; and the

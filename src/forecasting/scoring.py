@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import (io, lineage, model_store, parent_run, python_worker, scoring_models,
-                         series_identity, spark_training, tables, tracking, validation)
+                         series_identity, spark_training, table_checks, tables, tracking, validation)
 from forecasting.cleaning import PAST_INPUT_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
@@ -183,7 +183,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     data_version, counts, frame, series_df = checked.data_version, checked.counts, checked.frame, checked.series_df
     with job_description(spark, "check the tables already written"):
         # another data set's models, or forecasts keyed otherwise: refused, not mixed
-        tables.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
+        table_checks.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
     input_series = series_df.select(*keys)
     if counts.rows_without_time:  # a series none of whose rows has a time is an input series too, as in training
         input_series = input_series.unionByName(validation.series_without_history(frame, keys).select(*keys))

@@ -99,8 +99,8 @@ def say_what_differs(config: JobConfig, context, summary: JobSummary, chosen: st
     if unmodelled:  # new since that training run: they need one before they can be scored
         have = agreeing(unmodelled, "have")
         named = f" (e.g. {', '.join(series_identity.shortened(name, EXAMPLE_WIDTH) for name in new)})" if new else ""
-        summary.warn(f"{unmodelled} series in the input{named} {have} no model of that date: not scored (new since that "
-                     "training, or skipped or failed then without a fallback: series_results says which)",
+        summary.warn(f"{unmodelled} series in the input{named} {have} no model of that date: not scored (new since "
+                     "that training, or skipped or failed then without a fallback: series_results says which)",
                      logged=f"{unmodelled} series in the input {have} no model of run date {chosen} and are not scored")
     trained_with = training_params(context.tracking_uri, trained_by)
     differences = cleaning_differences(config, trained_with)

@@ -33,18 +33,6 @@ PARTITIONS = {
     EVALUATION: ["run_date"],
 }
 TRAINING_TABLES = (FORECASTS, SERIES_RESULTS, MODELS)
-# Columns each table has held since it was partitioned as PARTITIONS says (the forecasts'
-# source since scoring came): one without them under output.path is another table (Delta
-# refused the writes after the training, exit 1 on every retry; parquet took them, its
-# folder then mixing two tables). A column added later belongs here only with a migration.
-CORE_COLUMNS = {
-    FORECASTS: ("ds", "yhat", "run_date", "source"),
-    SERIES_RESULTS: ("status", "run_date"),
-    MODELS: ("model", "model_json", "run_date"),
-    EVALUATION: ("run_date",),
-}
-# Spark's errors for a table's folder without a table's files yet (no parquet file, an empty _delta_log)
-NO_TABLE_YET = ("UNABLE_TO_INFER_SCHEMA", "DELTA_TABLE_NOT_FOUND")
 # The columns a new Delta table keeps each file's minimum and maximum of, with which
 # readers skip files: the series' keys and these. Delta's default, the first 32
 # columns, also covered the model JSON, the forecast's numbers and the scores,
@@ -150,90 +138,6 @@ def write_slice(
     logger.info("wrote %s slice %s of %s", fmt, slice_values, path)
 
 
-def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...], series: DataFrame) -> None:
-    """Before any training: tables ``names`` already under output.path must be in
-    output.format and hold the key columns with the input's (``series``') types.
-    Else Delta refuses the writes after every series is trained (and a retry
-    fails alike), or Parquet takes them and leaves a table no reader can open."""
-    from forecasting.io import PARTITION_INFERENCE, InputError
-
-    fmt, paths = config.output.format, table_paths(config)
-    for name in names:
-        path = paths[name]
-        if config.output.table_prefix is not None:
-            qualified = _qualified_name(config.output.table_prefix, name)
-            if spark.catalog.tableExists(qualified):
-                refused = _managed_elsewhere(spark, qualified, path, fmt) or _keyed_otherwise(spark, qualified, config)
-                if refused:
-                    raise InputError(refused)
-        if not path_exists(spark, path):
-            continue
-        is_delta = path_exists(spark, f"{path}/_delta_log")
-        if is_delta != (fmt == "delta"):
-            held = "a Delta table" if is_delta else "files that are no Delta table (Parquet?)"
-            raise InputError(f"{path} holds {held}, but output.format is {fmt}: set output.format back "
-                             "or give another output.path (the job would not read its own earlier rows)")
-        try:
-            # parquet's every file's columns: Spark takes one file's footer, perhaps an older run date's
-            reader = spark.read.format(fmt).option("mergeSchema", "true") if fmt == "parquet" else spark.read.format(fmt)
-            stored = {field.name: field.dataType for field in reader.load(path).schema}
-        except AnalysisException as err:
-            if err.getCondition() not in NO_TABLE_YET:
-                raise
-            logger.debug("%s holds no table yet: %s", path, err)  # nothing to clash with
-            continue
-        keys = list(config.input.key_columns)
-        stored_keys = key_columns_of(stored)
-        if sorted(stored_keys) != sorted(keys):
-            # another data set's table: its rows and these would share it, each null in the
-            # other's key columns, and scoring would read the other's models
-            raise InputError(
-                f"{path} holds series keyed by {', '.join(stored_keys) or 'no column'} (its columns besides the "
-                f"job's own), but the config's key columns are {', '.join(keys)}: give this data set an "
-                "output.path of its own"
-            )
-        for field in series.schema:
-            if field.name in config.input.key_columns and field.name in stored and stored[field.name] != field.dataType:
-                how = ("a CSV input's columns and folder keys (store=7/) are all text: write the input as parquet or "
-                       "Delta with the earlier type (a key in folder names: --set spark.conf."
-                       f"{PARTITION_INFERENCE}=true types it as Spark infers it)"
-                       if config.input.format == "csv" else "cast it in the input as before")
-                raise InputError(
-                    f"key column {field.name!r} is {field.dataType.simpleString()} in the input but "
-                    f"{stored[field.name].simpleString()} in {path}: {how}, or give another output.path"
-                )
-        lacking = [column for column in CORE_COLUMNS[name] if column not in stored]
-        if lacking:
-            raise InputError(f"{path} holds a table that is not this job's {name} table (it has no column "
-                             f"{', '.join(lacking)}): give the job an output.path of its own, or move that table")
-
-
-def check_frequency(spark: SparkSession, config: JobConfig) -> None:
-    """Before any training: the models already under output.path must be of
-    forecast.frequency. A table of daily and weekly forecasts has no column to tell
-    them apart, and each run compares its forecasts with, and scores, the run date
-    before's, whatever their frequency."""
-    from forecasting.io import InputError
-    from forecasting.periods import same_frequency
-
-    path = table_paths(config)[MODELS]
-    if not path_exists(spark, path):
-        return
-    try:
-        stored = [row[0] for row in spark.read.format(config.output.format).load(path).select("frequency")
-                  .distinct().collect()]
-    except AnalysisException as err:
-        if err.getCondition() not in NO_TABLE_YET:
-            raise
-        return
-    other = sorted(frequency for frequency in stored if not same_frequency(frequency, config.forecast.frequency))
-    if other:
-        raise InputError(f"{path} holds models of frequency {', '.join(map(repr, other))}, but forecast.frequency is "
-                         f"{config.forecast.frequency!r}: the tables would mix the two, each run comparing its "
-                         "forecasts with and scoring those of the other. Give this frequency an output.path of its "
-                         "own, or set forecast.frequency back")
-
-
 def key_columns_of(columns) -> list[str]:
     """A table's key columns: those of ``columns`` that the job does not name itself."""
     return [column for column in columns if column.lower() not in RESERVED_KEY_NAMES]
@@ -280,7 +184,7 @@ def register(spark: SparkSession, config: JobConfig, names: tuple[str, ...]) -> 
     paths = table_paths(config)
     for name in names:
         path = paths[name]
-        qualified = _qualified_name(prefix, name)
+        qualified = qualified_name(prefix, name)
         spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified} USING {config.output.format} LOCATION {_sql_text(path)}")
         _repoint_if_moved(spark, qualified, path, config.output.format)
         if config.output.format == "parquet":
@@ -308,7 +212,7 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _qualified_name(prefix: str, name: str) -> str:
+def qualified_name(prefix: str, name: str) -> str:
     return ".".join(f"`{part}`" for part in f"{prefix}{name}".split("."))
 
 
@@ -324,7 +228,7 @@ def _points_at(spark: SparkSession, entry: tuple[str, str, bool], path: str, fmt
     return bool(location) and _qualified_uri(spark, location) == _qualified_uri(spark, path) and provider == fmt
 
 
-def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str,
+def managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str,
                        entry: tuple[str, str, bool] | None = None) -> str | None:
     """Why catalog table ``qualified`` cannot name the job's table at ``path``: the
     catalog manages it (its files would go with it), and it is not that table."""
@@ -336,7 +240,7 @@ def _managed_elsewhere(spark: SparkSession, qualified: str, path: str, fmt: str,
             f"{fmt} table at {path}: drop or rename it, or set another output.table_prefix")
 
 
-def _keyed_otherwise(spark: SparkSession, qualified: str, config: JobConfig) -> str | None:
+def keyed_otherwise(spark: SparkSession, qualified: str, config: JobConfig) -> str | None:
     """Why catalog table ``qualified`` names another data set's table: its series are
     keyed by other columns. Registering it over this job's table (an output.path that
     moved) would silently hand its readers another data set."""
@@ -360,7 +264,7 @@ def _repoint_if_moved(spark: SparkSession, qualified: str, path: str, fmt: str) 
     would go on serving the old files: it is registered again, over ``path``. A
     table the catalog manages itself is refused (check_existing does so before training)."""
     entry = catalog_entry(spark, qualified)
-    refused = _managed_elsewhere(spark, qualified, path, fmt, entry)
+    refused = managed_elsewhere(spark, qualified, path, fmt, entry)
     if refused:
         raise RuntimeError(refused)
     if _points_at(spark, entry, path, fmt):
