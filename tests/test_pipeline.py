@@ -1066,14 +1066,15 @@ def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_the
     config = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28"])
     said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, spark.createDataFrame(rows, schema), config, context, said, None, None)
-    assert ("2 series had too little history for cross-validation (140 periods: 3 folds, 28 periods apart, each "
-            "scoring 28) and got the fallback's forecast: a shorter cross_validation.horizon, fewer folds or a "
-            "smaller step let shorter series be modelled") in said.note
+    assert ("2 series (e.g. n0, n1) had too little history for cross-validation (140 periods: 3 folds, 28 periods "
+            "apart, each scoring 28) and got the fallback's forecast: a shorter cross_validation.horizon, fewer folds "
+            "or a smaller step let shorter series be modelled") in said.note
     one = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, spark.createDataFrame(rows[:9], schema), config, context, one, None, None)
-    assert "too little history for" not in one.note  # 1 of 9: under a fifth
+    assert "too little history for" not in one.note  # 1 of 9: under a fifth, named without the advice
+    assert "  1 series was skipped for too little history (e.g. n0; their reason says how long they are)\n" in one.note
     without = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28", "reliability.fallback=null"])
-    assert "and got no forecast (reliability.fallback): a shorter" in run_report.too_short_line(without, 2)
+    assert "and got no forecast (reliability.fallback): a shorter" in run_report.too_short_line(without, 2, "n0, n1")
 
 
 def test_a_statistics_offices_quarter_labels_are_forecast_on_quarter_starts_and_a_91_day_step_is_warned_of(

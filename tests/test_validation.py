@@ -179,6 +179,21 @@ def test_times_with_a_zone_are_said_to_be_read_as_utc(spark, fast_config, caplog
         assert (said in caplog.text) == expected, kind
 
 
+def test_a_time_format_for_a_column_already_typed_is_said_to_be_unused(spark, fast_config, caplog):
+    # a parquet date column: the pattern a user set for the CSV it came from reads nothing
+    config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units",
+                         "input.time_format=dd/MM/yyyy")
+    for kind, expected in (("date", True), ("timestamp", True), ("timestamp_ntz", True), ("string", False)):
+        caplog.clear()
+        raw = spark.sql(f"select 'a' as shop, cast('2024-01-01' as {kind}) as day, 3.0 as units")
+        if kind == "string":
+            raw = raw.withColumn("day", F.lit("01/01/2024"))
+        with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+            assert check_input(raw, config).rows == 1
+        assert (f"input.time_format 'dd/MM/yyyy' is not used: column 'day' is already a {kind}" in caplog.text) == \
+            expected, kind
+
+
 def test_typed_columns_pass_through(spark, fast_config):
     config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
     raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")

@@ -20,7 +20,8 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_
                                         OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
-from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, agreeing, named_examples, series_that
+from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, named_examples,
+                                     series_that)
 from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
@@ -81,8 +82,15 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
             summary.warn(nothing_modelled(config, reason.split(": ", 1)[1].split(", needs at least")[0]))
         else:
             short = dict(summary.reason_kinds.get(SKIPPED, [])).get(TOO_LITTLE_HISTORY, 0)
-            if short and 5 * short >= sum(counted.statuses.values()):
-                summary.warn(too_short_line(config, short))
+            if short:  # new products, say: which ones, the many with what lets them be modelled
+                with job_description(spark, "name the series too short to model"):
+                    named = example_ids(staged.where(F.col("reason").startswith(TOO_LITTLE_HISTORY)).orderBy(*keys),
+                                        keys)
+                if 5 * short >= sum(counted.statuses.values()):
+                    summary.warn(too_short_line(config, short, named))
+                else:
+                    summary.inform(f"{series_that(short, 'was')} skipped for too little history (e.g. {named}; "
+                                   "their reason says how long they are)")
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
             _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
@@ -152,14 +160,15 @@ def nothing_modelled(config: JobConfig, longest: str) -> str:
             f"{written}")
 
 
-def too_short_line(config: JobConfig, short: int) -> str:
+def too_short_line(config: JobConfig, short: int, named: str) -> str:
     """What lets more series be modelled where a fifth or more were too short for the folds
-    (new products, events on sale for a few weeks)."""
+    (new products, events on sale for a few weeks); ``named`` gives a few of them."""
     got = "got the fallback's forecast" if config.reliability.fallback else "got no forecast (reliability.fallback)"
     if config.forecast.min_history is not None:
-        return (f"{short} series had too little history for forecast.min_history {config.forecast.min_history} "
-                f"and {got} (their reason says how long they are)")
-    return (f"{short} series had too little history for cross-validation ({tuning.min_history(config)} periods: "
+        return (f"{short} series (e.g. {named}) had too little history for forecast.min_history "
+                f"{config.forecast.min_history} and {got} (their reason says how long they are)")
+    return (f"{short} series (e.g. {named}) had too little history for cross-validation "
+            f"({tuning.min_history(config)} periods: "
             f"{config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, each scoring "
             f"{tuning.cv_horizon(config)}) and {got}: a shorter cross_validation.horizon, fewer folds or a smaller "
             "step let shorter series be modelled")

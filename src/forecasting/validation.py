@@ -165,7 +165,12 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     problems = _row_problems(df, config, time, target)
     counts = _count(df, config, problems, time, run_date)
     _raise_on_row_problems(df, config, problems, counts)
-    if isinstance(df.schema[source.time_column].dataType, T.TimestampType):  # not timestamp_ntz: instants
+    typed = df.schema[source.time_column].dataType
+    if source.time_format is not None and isinstance(typed, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        logger.warning("input.time_format %r is not used: column '%s' is already a %s (a parquet or Delta column, "
+                       "or a CSV's inferred by input.options), read as it is", source.time_format,
+                       source.time_column, typed.simpleString())
+    if isinstance(typed, T.TimestampType):  # not timestamp_ntz: instants
         logger.info("the times in column '%s' carry a zone (a parquet or Delta timestamp): read as UTC times, as "
                     "the forecasts' ds are", source.time_column)
     if counts["no_time"]:
