@@ -45,10 +45,18 @@ args=()
 settings=()  # the job arguments but --config, which is hashed as its absolute path
 overrides=()  # the --set ones, which may move the output
 config=""
+given_date=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        --run-date) [ $# -ge 2 ] || { echo "$0: --run-date needs a date" >&2; exit 64; }; run_date=$2; shift 2 ;;
-        --run-date=*) run_date=${1#--run-date=}; shift ;;
+        --run-date|--run-date=*)
+            [ -z "$given_date" ] || { echo "$0: --run-date given twice: one date a job" >&2; exit 64; }
+            if [ "$1" = --run-date ]; then
+                [ $# -ge 2 ] || { echo "$0: --run-date needs a date" >&2; exit 64; }
+                given_date=$2; shift 2
+            else
+                given_date=${1#--run-date=}; shift
+            fi
+            run_date=$given_date ;;
         --config|--config=*)
             [ -z "$config" ] || { echo "$0: --config given twice: the job reads one file" >&2; exit 64; }
             if [ "$1" = --config ]; then

@@ -1,4 +1,5 @@
 """The jobs' command-line front: exit codes, and the session left to the JVM to stop."""
+import datetime as dt
 import dataclasses
 import logging
 import os
@@ -303,6 +304,20 @@ def test_a_second_config_file_is_refused_not_read_instead_of_the_first(capsys):
     with pytest.raises(SystemExit) as exited:
         forecasting_main.parser().parse_args(["output", "--config", "a.yaml", "--config=b.yaml"])
     assert exited.value.code == 2 and "--config given twice" in capsys.readouterr().err
+
+
+def test_a_second_run_date_is_refused_not_run_instead_of_the_first(capsys):
+    # a scheduler's template adds one, a user's arguments another: the last would have won
+    with pytest.raises(SystemExit) as exited:
+        cli.job_parser("train").parse_args(["--run-date", "2026-11-16", "--run-date=2026-11-23"])
+    assert exited.value.code == 2
+    assert ("--run-date given twice (2026-11-16, 2026-11-23): one date is run; run each date as a job of its own"
+            in capsys.readouterr().err)
+    # once, or not at all (today's date, the default, is no earlier value)
+    assert cli.job_parser("train").parse_args(["--run-date", "2026-11-16"]).run_date == "2026-11-16"
+    parser = cli.job_parser("train")
+    assert parser.parse_args([]).run_date == dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert parser.parse_args(["--run-date", "2026-11-09"]).run_date == "2026-11-09"  # a parser used again
 
 
 def test_a_series_keys_may_come_on_either_side_of_its_options(capsys):

@@ -276,6 +276,8 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     assert other_spelling.returncode == 64 and "--run-date must be YYYY-MM-DD, got '20240220'" in other_spelling.stderr
     twice = wrapper(tmp_path, "train", "--config", "conf/airports.yaml", "--config=conf/m4_hourly.yaml")
     assert twice.returncode == 64 and "--config given twice" in twice.stderr
+    two_dates = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--run-date=2024-02-27")  # the last had won
+    assert two_dates.returncode == 64 and "--run-date given twice: one date a job" in two_dates.stderr
 
 
 def test_a_project_folder_with_a_space_in_its_path_runs_its_own_spark_submit(tmp_path):

@@ -61,20 +61,29 @@ def summary_file(text: str) -> Path:
     return path
 
 
-class OneConfig(argparse.Action):
-    """``--config`` given once: argparse would keep only the last of several, and a
-    base file meant to go under another would be silently left out."""
+# what to do instead of giving an option twice, per option given once only
+GIVEN_ONCE_HINTS = {
+    "config": "one file is read; put the keys of one in the other, or give them with --set",
+    "run_date": "one date is run; run each date as a job of its own (README, Run dates and scheduling)",
+}
+
+
+class GivenOnce(argparse.Action):
+    """An option given once: argparse would keep only the last of several, and a base
+    file meant to go under another, or the date a scheduler added, silently left out."""
 
     def __call__(self, parser, namespace, value, option_string=None):
-        if getattr(namespace, self.dest) is not None:
-            parser.error(f"--config given twice ({getattr(namespace, self.dest)}, {value}): one file is read; "
-                         "put the keys of one in the other, or give them with --set")
+        given = f"_given_{self.dest}"  # a default (today's date) is no earlier value
+        if getattr(namespace, given, False):
+            parser.error(f"{self.option_strings[0]} given twice ({getattr(namespace, self.dest)}, {value}): "
+                         f"{GIVEN_ONCE_HINTS[self.dest]}")
+        setattr(namespace, given, True)
         setattr(namespace, self.dest, value)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """--config and --set, as the jobs and ``python -m forecasting`` take them."""
-    parser.add_argument("--config", action=OneConfig, help="YAML file layered over the embedded defaults")
+    parser.add_argument("--config", action=GivenOnce, help="YAML file layered over the embedded defaults")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one config key (repeatable); the value is read as YAML",
@@ -88,7 +97,8 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     # UTC, the session's time zone (spark_session) and scripts/run_scheduled.sh's: a
     # machine's local date would name a different run near midnight.
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
-    parser.add_argument("--run-date", type=run_date, default=today, help="YYYY-MM-DD, default today in UTC")
+    parser.add_argument("--run-date", type=run_date, default=today, action=GivenOnce,
+                        help="YYYY-MM-DD, default today in UTC")
     # spark-submit sends a Python driver's standard error to its standard output: the
     # summary cannot be told from the log by the stream it is printed to
     parser.add_argument("--summary-file", metavar="PATH", type=summary_file,
