@@ -736,7 +736,7 @@ def test_a_secret_in_the_config_or_a_dotted_key_in_a_file_says_where_it_belongs(
     # a dotted name under a setting that holds a value, not a section: only the close match to say
     (tmp_path / "scalar.yaml").write_text("forecast:\n  horizon.days: 3\n")
     with pytest.raises(ConfigError, match=r"unknown config key 'forecast.horizon.days' \(did you mean "
-                                          r"'forecast.horizon'\?\)$"):
+                                          r"'forecast.horizon'\?\) \[in config file .*scalar.yaml\]$"):
         load_config(tmp_path / "scalar.yaml")
     (tmp_path / "dotted.yaml").write_text("forecast.horizon: 7\n")  # --set's spelling, in a file: one key's name
     with pytest.raises(ConfigError, match=r"unknown config key 'forecast.horizon' \(in a YAML file a dotted key is one "
@@ -765,10 +765,25 @@ def test_a_key_given_without_its_section_is_named_with_it():
     with pytest.raises(ConfigError, match=r"unknown config key 'input.delimiter' \(a Spark reader option goes under "
                                           r"input.options: 'input.options.delimiter'\)"):
         load_config(None, ["input.delimiter=;"])
-    with pytest.raises(ConfigError, match=r"unknown config key 'no_such_thing'$"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'no_such_thing' \[given by --set no_such_thing\]$"):
         load_config(None, ["no_such_thing=1"])
-    with pytest.raises(ConfigError, match=r"unknown config key 'delimiter'$"):  # like no key closely enough
+    with pytest.raises(ConfigError, match=r"unknown config key 'delimiter' \[given"):  # like no key closely enough
         load_config(None, ["delimiter=;"])
+
+
+def test_an_unknown_key_says_whether_the_file_or_a_set_gave_it(tmp_path):
+    # a long scheduler command line over a file shared by jobs: which of them to edit
+    (tmp_path / "job.yaml").write_text("input:\n  path: data.csv\ntuning:\n  max_evalz: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'tuning.max_evalz' \(did you mean "
+                                          r"'tuning.max_evals'\?\) \[in config file .*job.yaml\]$"):
+        load_config(tmp_path / "job.yaml", ["forecast.horizon=7"])
+    # a --set's key alone: its value may be a secret
+    with pytest.raises(ConfigError, match=r"unknown config key 'tracking.token'.* \[given by --set tracking.token\]$"):
+        load_config(None, ["forecast.horizon=7", "tracking.token=s3cr3t"])
+    # a whole unknown section named by a --set's longer key
+    with pytest.raises(ConfigError, match=r"unknown config key 'trackng' .*\[given by --set trackng.uri\]$") as said:
+        load_config(None, ["trackng.uri=http://h:5000"])
+    assert "http://h" not in str(said.value)
 
 
 def test_a_delta_inputs_version_without_a_pin_is_the_run_dates_or_the_latest():

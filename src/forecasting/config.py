@@ -259,9 +259,30 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
             if raw[section]["path"].startswith("~"):  # ~name of a user this machine does not know
                 raise ConfigError(f"config key '{section}.path' is {value!r}: no home folder for "
                                   f"{value.split('/')[0]!r} on this machine")
-    config = _build(JobConfig, raw, "")
+    try:
+        config = _build(JobConfig, raw, "")
+    except UnknownKeyError as err:  # a long command line, or a file shared by jobs: which one to edit
+        raise ConfigError(f"{err} [{_where_given(err.key, path, overrides)}]") from None
     validate(config)
     return config
+
+
+class UnknownKeyError(ConfigError):
+    """A key the config schema does not have; ``key`` is its dotted name."""
+
+    def __init__(self, message: str, key: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _where_given(key: str, path: Path | None, overrides: list[str]) -> str:
+    """Where the unknown ``key`` came from: a --set (named by its key alone: the value may
+    be a secret), else the config file."""
+    for text in overrides:
+        dotted = text.split("=", 1)[0].strip()
+        if dotted == key or dotted.startswith(f"{key}."):
+            return f"given by --set {dotted}"
+    return f"in config file {path}" if path is not None else "in the embedded defaults"
 
 
 def stored_cleaning(stored: dict) -> CleaningConfig:
@@ -280,8 +301,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key '{_join(prefix, unknown[0])}'"
-                          f"{unknown_key_hint(unknown[0], list(fields), hints, prefix)}")
+        raise UnknownKeyError(f"unknown config key '{_join(prefix, unknown[0])}'"
+                              f"{unknown_key_hint(unknown[0], list(fields), hints, prefix)}", _join(prefix, unknown[0]))
     values = {}
     for name, field in fields.items():
         key = _join(prefix, name)
