@@ -84,6 +84,30 @@ def test_a_missing_value_in_a_period_that_has_a_value_is_dropped_not_filled_and_
                              "1 missing or infinite values filled (interpolate)"]
 
 
+def test_a_period_whose_value_is_missing_is_left_out_not_counted_zero_where_gaps_are_zeros():
+    # a page's viral day given as missing, as the summary advises: under gaps: zero it became a day of 0 views
+    days = pd.date_range("2024-01-01", periods=6)
+    history = frame(days[[0, 1, 2, 4, 5]], [5.0, 6.0, np.nan, 7.0, 5.0]).reset_index(drop=True)
+    cleaned = clean_history(history, "D", policy(gaps="zero"))
+    assert cleaned.history["ds"].tolist() == list(days[[0, 1, 3, 4, 5]])  # the 3rd left out, the 4th no row: 0
+    assert cleaned.history["y"].tolist() == [5.0, 6.0, 0.0, 7.0, 5.0]
+    assert cleaned.notes == ["1 missing or infinite values dropped", "1 missing periods filled (zero)",
+                             "1 period whose only values were missing left out, not filled (zero)"]
+    # a missing value beside a value of its period: the period has that value
+    shared = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [5.0, np.nan, 4.0, 6.0])
+    kept = clean_history(shared, "D", policy(gaps="zero"))
+    assert kept.history["y"].tolist() == [5.0, 4.0, 6.0] and kept.notes == ["1 missing or infinite values dropped"]
+    # weekly periods of daily rows: the week holding only the missing day is left out, the empty week is 0
+    weekly = frame(["2024-01-01", "2024-01-08", "2024-01-22"], [3.0, np.nan, 2.0])
+    cleaned = clean_history(weekly, "W-SUN", policy(gaps="zero"))
+    assert cleaned.history["y"].tolist() == [3.0, 0.0, 2.0]
+    assert cleaned.history["ds"].tolist() == list(pd.to_datetime(["2024-01-07", "2024-01-21", "2024-01-28"]))
+    # other gap policies as before: interpolated, or left out with the other gaps
+    interpolated = clean_history(history, "D", policy(gaps="interpolate")).history["y"].tolist()
+    assert interpolated == pytest.approx([5.0, 6.0, 6 + 1 / 3, 6 + 2 / 3, 7.0, 5.0])
+    assert clean_history(history, "D", policy()).history["ds"].tolist() == list(days[[0, 1, 4, 5]])
+
+
 def test_negative_values_clip_drop_or_reject():
     history = frame(pd.date_range("2024-01-01", periods=3), [2.0, -1.0, 3.0])
     assert clean_history(history, "D", policy()).history["y"].tolist() == [2.0, -1.0, 3.0]  # allowed by default

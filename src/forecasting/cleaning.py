@@ -102,6 +102,7 @@ def clean_history(
         result.notes.append(f"{count} negative values {'clipped to 0' if policy.negative_values == 'clip' else 'dropped'}")
 
     missing = ~np.isfinite(frame["y"].to_numpy())
+    unknown = frame["ds"].iloc[:0]  # the times of values missing and dropped: no periods for gaps: zero to fill
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
         result.rejection = f"no values: all {len(frame)} are missing or infinite"
         return result
@@ -111,6 +112,7 @@ def clean_history(
             return _reject(result, f"{count} missing or infinite values", "missing_values")
         frame.loc[missing, "y"] = np.nan
         if policy.missing_values == "drop":
+            unknown = frame.loc[missing, "ds"]
             frame = frame[~missing]
             result.notes.append(f"{count} {MISSING_VALUES_NOTE} dropped")
         else:
@@ -212,7 +214,17 @@ def clean_history(
             frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
             frame = frame.rename_axis("ds").reset_index()
             frame["y"] = _fill(frame, policy.gaps)
-            result.notes.append(f"{gaps} missing periods filled ({policy.gaps}){clocks}")
+            # a row whose value is missing is no period without sales: left out, not a 0 (a spike given as missing)
+            left_out = (grid.delete(filled).isin(align_to_grid(unknown, frequency, origin=origin))
+                        if policy.gaps == "zero" and len(unknown) else np.zeros(gaps, dtype=bool))
+            if left_out.any():
+                frame = frame[~frame["ds"].isin(grid.delete(filled)[left_out])].reset_index(drop=True)
+            if gaps > left_out.sum():
+                result.notes.append(f"{gaps - int(left_out.sum())} missing periods filled ({policy.gaps}){clocks}")
+            if left_out.any():
+                count = int(left_out.sum())
+                result.notes.append(f"{count} {'period' if count == 1 else 'periods'} whose only values were missing "
+                                    "left out, not filled (zero)")
 
     frame = frame.sort_values("ds").reset_index(drop=True)
     # before the zeros gaps: zero adds after the last row, which are no break in the data; and not
