@@ -250,6 +250,11 @@ def test_a_run_says_how_far_its_forecasts_moved_from_the_run_date_before(spark, 
     assert worse["shop"].tolist() == [shop for shop in ("b", "a") if realized_expected[shop][1] > 2 * cv[shop]]
     assert worse["shop"].tolist()[:1] == ["b"]
     assert not list((tmp_path / "out" / "_staging").iterdir())  # the comparison's staged rows removed too
+    assert "no further than" not in second.format()  # a week's rows arrived
+    if output_format == "delta":  # a week later the input has not grown: the export stopped upstream, say
+        third = " ".join(pipeline.run_job(spark, config, "2024-04-07").format().split())
+        assert ("the input reaches 2024-03-31 00:00, no further than for run date 2024-03-31, though a 'D' period "
+                "has closed since: no newer rows arrived") in third
 
 
 def test_a_parquet_tables_column_that_only_later_run_dates_have_is_read(spark, tmp_path, fast_config):

@@ -512,3 +512,44 @@ def test_a_rerun_whose_input_reached_elsewhere_than_the_run_it_replaced_says_so(
     assert ("the input reached 2026-11-23 00:00 for this run, 2026-11-22 00:00 for a run it replaced: the same run "
             "date read other data, so its forecasts may start at another time") in said[1]
     assert "replaced the rows of the earlier run(s)" in said[2] and "the input reached" not in said[2]  # as far
+
+
+def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_feed_may_have_stopped(
+        tmp_path, fast_config):
+    # a weekly export that failed upstream: the next Monday's run forecast again from the same rows, unsaid
+    import time
+
+    from forecasting import forecast_change, job_summary
+
+    def run(config, run_date: str, input_end: str | None):
+        context = parent_run.start_parent_run(config, run_date, {}, input_end=input_end)
+        summary = job_summary.JobSummary(run_date, context.parent_run_id, context.experiment_id,
+                                         context.tracking_uri, {})
+        with job_summary.finishing(context, summary, time.monotonic()):
+            summary.wrote = True
+        return context, summary
+
+    daily = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    run(daily, "2026-11-16", "2026-11-16T00:00:00")
+    context, summary = run(daily, "2026-11-23", "2026-11-16")  # a date alone, as older runs tagged it
+    forecast_change.say_input_not_grown(daily, context, summary, "2026-11-16")
+    assert ("the input reaches 2026-11-16 00:00, no further than for run date 2026-11-16, though a 'D' period has "
+            "closed since: no newer rows arrived, and this run forecast from the same data") in summary.note
+    grown, said = run(daily, "2026-11-30", "2026-11-29T00:00:00")
+    forecast_change.say_input_not_grown(daily, grown, said, "2026-11-23")
+    assert "no further than" not in said.note
+    # monthly data run weekly: November's row is not due until November is over
+    monthly = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'monthly'}",
+                          "forecast.frequency=MS", "forecast.horizon=3")
+    run(monthly, "2026-11-09", "2026-10-01T00:00:00")
+    context, summary = run(monthly, "2026-11-16", "2026-10-01T00:00:00")
+    forecast_change.say_input_not_grown(monthly, context, summary, "2026-11-09")
+    assert "no further than" not in summary.note
+    context, summary = run(monthly, "2026-12-07", "2026-10-01T00:00:00")  # November over, its row still missing
+    forecast_change.say_input_not_grown(monthly, context, summary, "2026-11-16")
+    assert "though a 'MS' period has closed since" in summary.note
+    # another output's run of that date says nothing of this one's input
+    other = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'other'}")
+    context, summary = run(other, "2026-11-23", "2026-11-16T00:00:00")
+    forecast_change.say_input_not_grown(other, context, summary, "2026-11-16")
+    assert "no further than" not in summary.note

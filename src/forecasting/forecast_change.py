@@ -12,13 +12,15 @@ import logging
 import re
 import uuid
 
+import pandas as pd
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import realized, redaction, tables, tracking
+from forecasting import parent_run, realized, redaction, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.periods import same_frequency
-from forecasting.job_summary import JobSummary, agreeing, example_ids, named_examples, series_that
+from forecasting.periods import last_over, same_frequency
+from forecasting.job_summary import JobSummary, agreeing, example_ids, input_end_text, named_examples, series_that
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,29 @@ def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> 
     rows = tables.read_table(spark, config, tables.MODELS).where(
         F.col("run_date") == F.lit(run_date).cast("date")).select("frequency").distinct().collect()
     return sorted(repr(row[0]) for row in rows if row[0] and not same_frequency(row[0], config.forecast.frequency))
+
+
+def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary: JobSummary, earlier: str) -> None:
+    """Warn where the input reaches no further than it did for run date ``earlier``,
+    though a period has closed since: a feed that stopped upstream looks like any other
+    run, every series forecast again from the same rows (input_end, a tag of each run)."""
+    if not context.input_end:
+        return
+    try:
+        then = parent_run.input_end_of(context, earlier)
+    except Exception as err:  # a line to say, no reason to fail a run whose tables are written
+        logger.warning("could not read how far the input reached for run date %s: %s", earlier,
+                       redaction.first_line(err))
+        return
+    if then is None or not parent_run.same_time(then, context.input_end):
+        return
+    frequency, origin = config.forecast.frequency, pd.Timestamp(context.input_end).normalize()
+    if last_over(pd.Timestamp(summary.run_date), frequency, origin) <= last_over(pd.Timestamp(earlier), frequency,
+                                                                                origin):
+        return  # monthly data run weekly: no new period is due yet
+    summary.warn(f"the input reaches {input_end_text(context.input_end)}, no further than for run date {earlier}, "
+                 f"though a {frequency!r} period has closed since: no newer rows arrived, and this run forecast from "
+                 "the same data. An upstream feed that stopped, or one that lags?")
 
 
 def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, earlier: str) -> None:

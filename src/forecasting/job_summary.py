@@ -25,7 +25,7 @@ MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the m
 _SINGULAR = {"have": "has", "are": "is", "were": "was", "end": "ends"}
 
 
-def _time(iso: str) -> str:
+def input_end_text(iso: str) -> str:
     """An input_end tag as a time to read, to the minute (a date alone would hide an hour's)."""
     try:
         return pd.Timestamp(iso).strftime("%Y-%m-%d %H:%M")
@@ -204,8 +204,8 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
                          f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
     if replaced.other_input_ends and context.input_end:  # a backfill's input with the run date's own rows, say
-        then = " and ".join(map(_time, replaced.other_input_ends))
-        summary.note += (f"  the input reached {_time(context.input_end)} for this run, {then} for a run it "
+        then = " and ".join(map(input_end_text, replaced.other_input_ends))
+        summary.note += (f"  the input reached {input_end_text(context.input_end)} for this run, {then} for a run it "
                          "replaced: the same run date read other data, so its forecasts may start at another time "
                          "(input_end, a tag of each run)\n")
     if summary.later_run_date:  # a backfill's rerun, or a date run out of order

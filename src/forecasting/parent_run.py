@@ -239,7 +239,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     for run_id in replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
-                         and not _same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
+                         and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [], ends)
     scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
@@ -262,7 +262,19 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     return Replaced(replaced, dates, ends)
 
 
-def _same_time(tag: str, other: str | None) -> bool:
+def input_end_of(context: RunContext, run_date: str) -> str | None:
+    """How far the input reached (its input_end tag) for the current training run of
+    ``run_date`` on this run's output: the latest one that may hold the date's rows and
+    that no rerun replaced; None where none says."""
+    tracker = client(context.tracking_uri)
+    runs = [run for run in _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{TRAIN_JOB}' and "
+                                                                 f"tags.{RUN_DATE_TAG} = '{run_date}'")
+            if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and run.data.tags.get(INPUT_END_TAG)]
+    latest = max(runs, key=lambda run: run.info.start_time, default=None)
+    return latest.data.tags[INPUT_END_TAG] if latest is not None else None
+
+
+def same_time(tag: str, other: str | None) -> bool:
     """Whether two input_end tags name one time (an older run tagged a date alone)."""
     try:
         return other is not None and pd.Timestamp(tag) == pd.Timestamp(other)

@@ -97,6 +97,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     say_data_notes(counted, config, summary)
     if earlier is not None:
         forecast_change.say_turnover(spark, config, summary, earlier)
+        if context.job == tracking.TRAIN_JOB:
+            forecast_change.say_input_not_grown(config, context, summary, earlier)
     if compared is not None:
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)
