@@ -578,8 +578,8 @@ def test_a_product_whose_rows_stopped_is_noted_and_its_zeros_reach_the_week_the_
     cleaned = clean_history(delisted, "W-SUN", zero, "2026-11-22", input_end="2026-11-22")
     assert cleaned.notes[-1] == (
         f"{STOPPED_NOTE}: 0 since 2026-09-06, 12 periods, all zeros filled after the last row 2026-08-30, over twice "
-        "its longest run of zeros before. Discontinued? Its forecast follows from those zeros, and "
-        "cleaning.stale_after skips series whose rows stop long before the run date")
+        "its longest run of zeros before. Discontinued? Modelled as periods of 0 (a forecast may still keep the "
+        "level before them); cleaning.stale_after skips series whose rows stop long before the run date")
     assert not [note for note in clean_history(live, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").notes
                 if STOPPED_NOTE in note]
     # zero rows from August, then none: the whole run of zeros counted, one note (not also an outage's)
@@ -587,8 +587,8 @@ def test_a_product_whose_rows_stopped_is_noted_and_its_zeros_reach_the_week_the_
     notes = clean_history(fading, "W-SUN", zero, "2026-11-22", input_end="2026-11-22").notes
     assert [note for note in notes if note.startswith(STOPPED_NOTE)] == [
         f"{STOPPED_NOTE}: 0 since 2026-08-09, 16 periods, 12 of them zeros filled after the last row 2026-08-30, over "
-        "twice its longest run of zeros before. Discontinued? Its forecast follows from those zeros, and "
-        "cleaning.stale_after skips series whose rows stop long before the run date"]
+        "twice its longest run of zeros before. Discontinued? Modelled as periods of 0 (a forecast may still keep "
+        "the level before them); cleaning.stale_after skips series whose rows stop long before the run date"]
     assert not [note for note in notes if "values are 0, where" in note]
     # back in stock after three weeks out, its rows of this week left out (still open, the input stopping inside
     # it, or unsettled): its rows came back, nothing stopped

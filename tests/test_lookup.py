@@ -274,6 +274,10 @@ def test_a_series_is_named_by_its_id_as_the_summary_names_it(fast_config):
     with pytest.raises(ValueError, match=r"expected KEY=VALUE, or one series id of 2 values joined by / "
                                          r"\(part/warehouse\), got '000100'"):
         command_keys.parse_keys(config, ["000100"])
+    # a URL's slashes unescaped: three values where two were meant, and how to write them said
+    with pytest.raises(ValueError, match=r"\(part/warehouse\) \(a '/' within a value written '\\/', as the summary "
+                                         r"names series\), got 'news.example.com//sport/football'"):
+        command_keys.parse_keys(config, ["news.example.com//sport/football"])
     assert command_keys.parse_keys(fast_config("input.key_columns=[store]"), ["north"]) == {"store": "north"}
 
 

@@ -19,8 +19,9 @@ def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
+            slash = " (a '/' within a value written '\\/', as the summary names series)" if "/" in pair else ""
             raise ValueError(f"expected KEY=VALUE, or one series id of {len(columns)} values joined by / "
-                             f"({'/'.join(columns)}), got {pair!r}")
+                             f"({'/'.join(columns)}){slash}, got {pair!r}")
         if name not in columns:
             raise ValueError(f"{name!r} is not a key column; the key columns are {', '.join(columns)}")
         if name in given and given[name] != value:

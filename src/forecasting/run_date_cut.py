@@ -156,8 +156,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
                 filled = ("all" if run == len(trailing) else f"{len(trailing)} of them") + " zeros filled"
                 stopped = (f"{STOPPED_NOTE}: 0 since {time_text(frame['ds'].iloc[-run])}, {run} periods, {filled} "
                            f"after the last row {time_text(last_row)}, over twice its longest run of zeros before. "
-                           "Discontinued? Its forecast follows from those zeros, and cleaning.stale_after skips "
-                           "series whose rows stop long before the run date")
+                           "Discontinued? Modelled as periods of 0 (a forecast may still keep the level before them); "
+                           "cleaning.stale_after skips series whose rows stop long before the run date")
     # with unsettled periods, counted from the last settled one: the lag is every series', not this one's
     since = (f"the last settled period {time_text(current)} (the run date {run_day} less "
              "cleaning.unsettled_periods)" if policy.unsettled_periods else
