@@ -450,10 +450,19 @@ def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned
     raw = text_input(spark, [(" north", "x", "2024-01-01", "1"), ("north", "x", "2024-01-01", "2"),
                              ("south", "x ", "2024-01-01", "3")])
     with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
-        assert check_input(raw, fast_config(), run_date="2024-01-31").series == 3
+        counts = check_input(raw, fast_config(), run_date="2024-01-31")
+    assert counts.series == 3
     [record] = [r for r in caplog.records if "spaces before or after" in r.getMessage()]
     assert record.getMessage().startswith("2 input rows have key values with spaces before or after them")
     assert "' north'" in record.getMessage() and "'x '" in record.getMessage()
+    # a line of the run's summary too, where --summary-file readers see it (logged once, as the input is checked)
+    from forecasting import job_summary, pipeline
+
+    assert counts.key_warnings == (record.getMessage(),)
+    summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///m", {})
+    pipeline.say_input(summary, pipeline.CheckedInput({}, counts, raw, raw), fast_config())
+    assert summary.note == f"  {record.getMessage()}\n"
+    assert check_input(raw.where("store = 'north'"), fast_config(), run_date="2024-01-31").key_warnings == ()
 
 
 def test_key_values_with_an_accent_written_as_a_mark_of_its_own_are_warned_of(spark, fast_config, caplog):
@@ -464,6 +473,7 @@ def test_key_values_with_an_accent_written_as_a_mark_of_its_own_are_warned_of(sp
         assert check_input(raw, fast_config(), run_date="2024-01-31").series == 3  # kept apart, as written
     [record] = [r for r in caplog.records if "Unicode NFD" in r.getMessage()]
     assert record.getMessage().startswith("1 input rows have key values with an accent written as a mark of its own")
+    assert check_input(raw, fast_config(), run_date="2024-01-31").key_warnings == (record.getMessage(),)
     assert repr(decomposed) in record.getMessage() and "दिल्ली" not in record.getMessage()
 
 

@@ -67,10 +67,13 @@ def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) ->
     return CheckedInput(data_version, counts, frame, as_of_cut(frame, run_date))
 
 
-def say_input(summary: JobSummary, data_version: dict, config: JobConfig) -> None:
-    """The summary's lines on what of the input a run used: a Delta input read as it
-    stood at a past run date's end, and the periods left out as unsettled."""
-    said = io.version_note(data_version)
+def say_input(summary: JobSummary, checked: CheckedInput, config: JobConfig) -> None:
+    """The summary's lines on what of the input a run used: keys that look like others'
+    (logged as the input was checked), a Delta input read as it stood at a past run
+    date's end, and the periods left out as unsettled."""
+    for line in checked.counts.key_warnings:
+        summary.note += f"  {line}\n"
+    said = io.version_note(checked.data_version)
     if said is not None:
         text, is_warning = said
         (summary.warn if is_warning else summary.inform)(text)
@@ -148,7 +151,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                                                               context.known_until)
     if in_the_past:
         summary.warn(in_the_past)
-    say_input(summary, data_version, config)
+    say_input(summary, checked, config)
     if evaluate:  # it writes no series_results
         summary.reasons_in = ("the status and reason tags of the child runs (filter: "
                               f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "

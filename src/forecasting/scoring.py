@@ -206,7 +206,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         output_format=config.output.format,
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
-    say_input(summary, data_version, config)
+    say_input(summary, checked, config)
     ahead = future_run_date_warning(run_date, _today())  # scored rows are read as the latest too
     if ahead:
         summary.warn(ahead)

@@ -134,6 +134,7 @@ class InputCounts:
     rows_without_time: int = 0  # left out: no time, no place in a series
     latest: object = None  # the latest time on or before the run date, when one was given
     after_run_date: int = 0  # rows left out: not known on the run date
+    key_warnings: tuple[str, ...] = ()  # keys that look like another's, said in the log and the summary
 
 
 def known_on(time: Column, run_date: str) -> Column:
@@ -165,6 +166,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     problems = _row_problems(df, config, time, target)
     counts = _count(df, config, problems, time, run_date)
     _raise_on_row_problems(df, config, problems, counts)
+    key_warnings = _key_warnings(df, problems, counts)
     typed = df.schema[source.time_column].dataType
     if source.time_format is not None and isinstance(typed, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         logger.warning("input.time_format %r is not used: column '%s' is already a %s (a parquet or Delta column, "
@@ -177,14 +179,15 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
                        counts["no_time"], counts["rows"], source.time_column)
     if run_date is None:
-        return InputCounts(counts["rows"], None, counts["no_time"])
+        return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings)
     if counts["after_run_date"]:  # not known on the run date: a backfill's later rows, or a mistyped year
         beyond = counts["beyond_pandas"]
         logger.log(logging.WARNING if beyond else logging.INFO,
                    "%d of %d input rows are after the run date %s, up to %s: left out, not known on that date%s",
                    counts["after_run_date"], counts["rows"], run_date, counts["last"],
                    f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
-    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"])
+    return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"],
+                       key_warnings)
 
 
 def _check_columns(df: DataFrame, config: JobConfig) -> None:
@@ -285,7 +288,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
 
 def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProblems, counts) -> None:
     """Raise InputError for the first problem ``counts`` found that makes the input unusable,
-    with a few of its rows' values; warn of keys with spaces around them."""
+    with a few of its rows' values."""
     source = config.input
     if counts["rows"] == 0:
         raise InputError(f"input '{source.path}' is empty")
@@ -315,19 +318,6 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
             "would merge into one series. Set input.options.encoding to the file's encoding, e.g. ISO-8859-1; "
             "for windows-1252 (a Windows spreadsheet's CSV) also spark.conf spark.sql.legacy.javaCharsets: true"
         )
-    if counts["padded_keys"]:
-        examples = [row.asDict() for row in df.where(problems.padded).select(*problems.text_keys).distinct()
-                    .limit(EXAMPLES).collect()]
-        logger.warning("%d input rows have key values with spaces before or after them, e.g. %s: each is a series "
-                       "of its own, apart from one written without them; trim them in the input if they are one",
-                       counts["padded_keys"], examples)
-    if counts["decomposed_keys"]:
-        examples = [row.asDict() for row in df.where(problems.decomposed).select(*problems.text_keys).distinct()
-                    .limit(EXAMPLES).collect()]
-        logger.warning("%d input rows have key values with an accent written as a mark of its own after its letter "
-                       "(Unicode NFD, as macOS file names have them), e.g. %s: each is a series of its own, apart from "
-                       "one that looks the same written with the accented letter (NFC); normalize them to NFC in the "
-                       "input if they are one", counts["decomposed_keys"], examples)
     for i, (key, outside) in enumerate(problems.keys_out_of_range.items()):
         if counts[f"key_out_of_range_{i}"]:
             raise InputError(
@@ -348,6 +338,28 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
             f"(the earliest pandas can hold), e.g. {_examples(df, problems.time_out_of_range, source.time_column)}: "
             "a mistyped year?"
         )
+
+
+def _key_warnings(df: DataFrame, problems: _RowProblems, counts) -> tuple[str, ...]:
+    """Key values that look like another's but are not: spaces around them, an accent as a
+    mark of its own (NFD). Logged, and lines of the run's summary."""
+    said = []
+    if counts["padded_keys"]:
+        examples = [row.asDict() for row in df.where(problems.padded).select(*problems.text_keys).distinct()
+                    .limit(EXAMPLES).collect()]
+        said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
+                    f"{examples}: each is a series of its own, apart from one written without them; trim them in the "
+                    "input if they are one")
+    if counts["decomposed_keys"]:
+        examples = [row.asDict() for row in df.where(problems.decomposed).select(*problems.text_keys).distinct()
+                    .limit(EXAMPLES).collect()]
+        said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
+                    f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {examples}: each is a "
+                    "series of its own, apart from one that looks the same written with the accented letter (NFC); "
+                    "normalize them to NFC in the input if they are one")
+    for line in said:
+        logger.warning("%s", line)
+    return tuple(said)
 
 
 def _only_in_some_series(df: DataFrame, condition: Column, keys: list[str]) -> str:
