@@ -148,6 +148,27 @@ def test_an_input_option_given_a_flag_word_reaches_spark_as_typed():
     assert reader_options(options) == {"nullValue": "NO", "maxColumns": "100000", "mergeSchema": "true"}
 
 
+def test_an_input_options_decimal_reaches_spark_as_written_in_a_file_or_a_set(tmp_path):
+    # a historian's placeholder 99999.0 had reached Spark as 99999, which no cell of the CSV reads: nothing nulled
+    from forecasting.io import reader_options
+    from forecasting.spark_session import session_conf
+
+    assert reader_options(load_config(None, ["input.options.nullValue=99999.0"]).input.options) == {
+        "nullValue": "99999.0"}
+    assert reader_options(load_config(None, ["input.options.nullValue=99999.0  # the historian's"]).input.options) == {
+        "nullValue": "99999.0"}
+    (tmp_path / "job.yaml").write_text("input:\n  path: data.csv\n  options: {nullValue: 99999.0, samplingRatio: 0.5, "
+                                       "maxColumns: 1e5}\nspark:\n  conf:\n    spark.sql.autoBroadcastJoinThreshold: 1e7\n"
+                                       "    spark.memory.fraction: 0.5\n")
+    config = load_config(tmp_path / "job.yaml")
+    assert reader_options(config.input.options) == {"nullValue": "99999.0", "samplingRatio": "0.5",
+                                                    "maxColumns": "100000"}
+    conf, _ = session_conf(config, {})
+    assert (conf["spark.sql.autoBroadcastJoinThreshold"], conf["spark.memory.fraction"]) == ("10000000", "0.5")
+    # the config's own numbers stay numbers
+    assert load_config(None, ["forecast.interval_width=0.9"]).forecast.interval_width == 0.9
+
+
 def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read_otherwise(tmp_path):
     layer = tmp_path / "run.yaml"
     layer.write_text("tuning: {max_evals: 12, metric: mase}\nforecast: {horizon: 7}\ntuning: {seed: 1}\n")

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 
 _INT, _FLOAT, _MERGE = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 
 
 def _own_keys(node) -> list:
@@ -59,6 +60,11 @@ class ConfigLoader(yaml.SafeLoader):
         super().flatten_mapping(node)
 
     def construct_mapping(self, node, deep=False):
+        for key_node, value_node in node.value:  # input.options, spark.conf: Spark's text, as written
+            if key_node.value in ("options", "conf") and isinstance(value_node, yaml.MappingNode):
+                for _, entry in value_node.value:  # nullValue: 99999.0 is no 99999
+                    if isinstance(entry, yaml.ScalarNode) and entry.tag == _FLOAT:
+                        entry.tag = _STR
         seen = set()
         for key_node in self.__dict__.get("own_keys", {}).get(id(node)) or _own_keys(node):
             key = self.construct_object(key_node, deep=deep)
@@ -155,7 +161,7 @@ def parse_override(text: str) -> dict[str, Any]:
     entry_text = entry and (isinstance(value, (list, dict)) or (value is None and raw.strip() != "null"))
     if _read_as_nothing(raw, value) or entry_text:
         value = raw.strip()
-    elif _typed_otherwise(parts, value):
+    elif _typed_otherwise(parts, value) or (entry and isinstance(value, float)):  # 99999.0: a CSV's null marker
         value = yaml.load(raw, Loader=yaml.BaseLoader)  # the text as typed, without quotes or a comment
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
@@ -357,10 +363,16 @@ def _describe(hint: Any) -> str:
 
 
 def setting_text(value: Any) -> str:
-    """A ``spark.conf`` or ``input.options`` value as Spark reads it: YAML reads ``1e5``
-    as 100000.0, which Spark's whole-number settings refuse; true and false in lower case."""
+    """A ``spark.conf`` or ``input.options`` value as Spark reads it: a number in
+    e-notation (``1e5``) as the whole number it is, which Spark's whole-number settings
+    need; other numbers as written (a CSV's null marker ``99999.0``); true and false in lower case."""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, str) and E_NOTATION.fullmatch(value.strip()) and float(value).is_integer():
+        return str(int(float(value)))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+E_NOTATION = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")
