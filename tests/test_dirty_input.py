@@ -155,10 +155,11 @@ def test_unusable_series_say_why(dirty, store, status, reason):
         ("off-grid", "1 timestamps aligned to the 'D' grid"),
         # the run date reaches each series' task: its forecast would start in the past
         ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),
-        # noted, not changed: a placeholder for a missing value is the input's to mend
-        ("sentinel", "1 value far outside the rest (over 100 times the width of the middle 90% of the values "
-                        "beyond it), the farthest 999,999 at 2024-01-31: data errors, or a new level? Modelled as "
-                        "they are"),
+        # noted, not changed (cleaning.spikes: keep): a placeholder for a missing value is the input's to mend
+        ("sentinel", "1 value far above the values around it (over 10 times the width of the middle 90% of the "
+                     "values above their median), 999,999 at 2024-01-31: kept (cleaning.spikes: keep), and a model "
+                     "may repeat it. Where it will not recur (a viral day, a glitch, a bulk order), cleaning.spikes: "
+                     "leave_out leaves it out of the fit"),
     ],
 )
 def test_repaired_series_are_forecast_and_say_what_was_repaired(dirty, store, note):
@@ -185,9 +186,9 @@ def test_the_summary_and_log_name_the_series_trained_on_data_that_stop_well_befo
         assert f"{store}: {said}" in summary
 
 
-def test_the_summary_counts_the_series_with_values_far_outside_the_rest(dirty):
-    assert ("1 modelled series (e.g. sentinel) has values far outside the rest (their data_notes name the farthest): "
-            "data errors, or a new level? They were modelled as they are") in dirty["summary"].format()
+def test_the_summary_counts_the_series_with_a_spike(dirty):
+    assert ("1 modelled series (e.g. sentinel) has values far above the values around them (their data_notes name the "
+            "highest), kept: a model may repeat them") in dirty["summary"].format()
 
 
 def test_null_key_series_is_kept_and_reported(dirty):

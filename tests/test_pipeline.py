@@ -506,6 +506,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "2 values far outside the rest (over 100 times ...), the farthest 1e+12 at 2024-01-03: "
          "data errors, or a new level? Modelled as they are", "prophet", 9.0),
         ("skipped", "too little history", "{}", "1 value far outside the rest (...)", "naive", None),  # not modelled
+        ("ok", None, "{}", "1 value far above the values around it (over 10 times ...), 200,150 at 2026-11-19: "
+         "kept (cleaning.spikes: keep), and a model may repeat it. ...", "prophet", 1.2),  # a page's viral day
+        ("failed", "x", None, "1 value far above the values around it (...)", None, None),  # not modelled
         ("ok", None, "{}", "all 8 timestamps moved to other dates on the 'D' grid (...): ...; the last period "
          "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...; 2 duplicate "
          "timestamps merged (sum); 2 rows repeated exactly (the same time and value as another), added up: ...",
@@ -581,6 +584,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "(cleaning.gaps: zero)?",
         "1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are",
+        "1 modelled series has values far above the values around them (their data_notes name the highest), kept: a "
+        "model may repeat them, Prophet in its trend and seasonality. Where they will not recur (a viral day, a "
+        "glitch, a bulk order), cleaning.spikes: leave_out leaves them out of the fits",
         "1 series has values that never fall (their data_notes say over how many): running totals (a meter's "
         "register, sales to date) where amounts per period were meant, or levels growing steadily? A running total's "
         "differences are the amounts; they were modelled as they are",
@@ -625,6 +631,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         floored = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})  # the floor the user set, said
         run_report.say_data_notes(counted, load_config(None, [f"forecast.floor={floor}"]), floored)
         assert said in [line for line in floored.note.splitlines() if "negative" in line][0]
+    left_out = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, ["cleaning.spikes=leave_out"]), left_out)
+    assert [line.strip() for line in left_out.note.splitlines() if "far above" in line] == [
+        "1 modelled series had values far above the values around them left out of their fits (cleaning.spikes: "
+        "leave_out; their data_notes name the highest)"]
     by_last = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["cleaning.duplicates=last"]), by_last)
     assert [line.strip() for line in by_last.note.splitlines() if "other values" in line] == [

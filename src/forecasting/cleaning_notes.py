@@ -86,17 +86,20 @@ def running_total_notes(frame: pd.DataFrame) -> list[str]:
             "growing steadily? Modelled as it is"]
 
 
-def outlier_notes(frame: pd.DataFrame) -> list[str]:
+def outlier_notes(frame: pd.DataFrame, noted: np.ndarray | None = None) -> list[str]:
     """A note on the values more than ``OUTLIER_REACH`` widths of the middle 90% of the
-    series' values beyond it, the farthest named: noted, not changed. Not said of a
-    series of fewer than 20 values (the middle 90% would hold them all) or one mostly
-    of one value (a sparse series' zeros: every sale would be far)."""
+    series' values beyond it, the farthest named: noted, not changed; not those ``noted``
+    already (spikes, whose note says more). Not said of a series of fewer than 20 values
+    (the middle 90% would hold them all) or one mostly of one value (a sparse series'
+    zeros: every sale would be far)."""
     values = frame["y"].to_numpy()
     known = values[np.isfinite(values)]
     if len(known) < 20 or np.mean(known == np.median(known)) > 0.5:
         return []
     lower, upper = np.percentile(known, [5, 95])
     reach = np.where(np.isfinite(values), np.maximum(lower - values, values - upper), 0.0) / (upper - lower)
+    if noted is not None:
+        reach = np.where(noted, 0.0, reach)
     far = int((reach > OUTLIER_REACH).sum())
     if not far:
         return []

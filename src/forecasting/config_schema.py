@@ -23,6 +23,7 @@ CLEANING_CHOICES = {
     "gaps": ("keep", "interpolate", "zero", "reject"),
     "open_period": ("keep", "drop"),
     "closed_times": ("leave_out", "forecast"),
+    "spikes": ("keep", "leave_out"),
 }
 # Names the job gives its own columns (series frame, output tables, evaluation) and
 # child-run tags; a key column of the same name would clash with them
@@ -108,6 +109,7 @@ class CleaningConfig:
     stale_after: int | None  # periods a series' data may stop before the run date and it is still forecast
     unsettled_periods: int  # the run date's period and this many before it are left out of fits and scores
     closed_times: str = "leave_out"  # times of the week a sub-daily series never has a row: leave_out | forecast
+    spikes: str = "keep"  # values far above those around them, back to the level after: keep | leave_out
 
 
 @dataclass(frozen=True)

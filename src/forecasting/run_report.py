@@ -26,6 +26,7 @@ from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
+from forecasting.spikes import SPIKE_NOTE
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,15 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{_counted(counted, 'outlying', 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
                      "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
+    if counted.spiky:  # a viral day, a glitch: Prophet fits it into its trend and seasonality, and repeats it
+        if config.cleaning.spikes == "leave_out":
+            summary.inform(f"{_counted(counted, 'spiky', 'had', 'modelled series')} values {SPIKE_NOTE} them left "
+                           "out of their fits (cleaning.spikes: leave_out; their data_notes name the highest)")
+        else:
+            summary.warn(f"{_counted(counted, 'spiky', 'have', 'modelled series')} values {SPIKE_NOTE} them (their "
+                         "data_notes name the highest), kept: a model may repeat them, Prophet in its trend and "
+                         "seasonality. Where they will not recur (a viral day, a glitch, a bulk order), "
+                         "cleaning.spikes: leave_out leaves them out of the fits")
     if counted.running_totals:  # a meter's register read as kWh per interval: forecasts of the total, not the load
         summary.warn(f"{_counted(counted, 'running_totals', 'have')} values that never fall (their data_notes say "
                      "over how many): running totals (a meter's register, sales to date) where amounts per period "

@@ -23,6 +23,7 @@ from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE
 from forecasting.realized import FAR_OFF_MASE
 from forecasting.job_summary import named_keys
 from forecasting.series import OK
+from forecasting.spikes import SPIKE_NOTE
 
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
 STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
@@ -41,6 +42,7 @@ class StagedCounts:
     sparse: int
     gappy: int
     outlying: int
+    spiky: int  # modelled, with values far above those around them (cleaning.spikes)
     running_totals: int
     merged: int
     merged_not_ok: int
@@ -98,6 +100,7 @@ def counted_conditions() -> dict[str, Column]:
         "sparse": _noted(SPARSE_NOTE),  # rows several periods apart
         "gappy": _gappy(),  # a fifth of the periods or more without a row, left out
         "outlying": (F.col("status") == OK) & _noted(OUTLIER_NOTE),  # modelled, with values far outside the rest
+        "spiky": (F.col("status") == OK) & _noted(SPIKE_NOTE),  # modelled, with a viral day or a glitch in
         "running_totals": _noted(RUNNING_TOTAL_NOTE),  # values that never fall: a meter's register?
         "merged": _noted(MERGED_NOTE),  # several rows a period merged
         "merged_not_ok": (F.col("status") != OK) & _noted(MERGED_NOTE),  # of them, skipped or failed

@@ -1,0 +1,89 @@
+"""Spikes: a few values far above those around them, kept and noted or left out of the fit."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.cleaning import clean_history
+from forecasting.cleaning_notes import OUTLIER_NOTE
+from forecasting.config import load_config
+from forecasting.spikes import SPIKE_NOTE, find_spikes
+
+WEEK = np.array([1.0, 1.1, 1.2, 1.3, 1.1, 0.6, 0.5])  # a page's weekdays and weekend
+
+
+def page_views(days: int = 700, seed: int = 1, spread: float = 0.15) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 3000 * WEEK[pd.date_range("2025-01-01", periods=days).dayofweek] * rng.lognormal(0, spread, days)
+
+
+def history(y: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=len(y)), "y": y})
+
+
+def test_a_viral_day_and_a_glitch_are_spikes_and_a_seasons_peak_a_new_level_or_the_last_value_are_not():
+    viral = page_views()
+    viral[600] = 200_150  # trial 31's cat video: a 50x Thursday
+    assert np.flatnonzero(find_spikes(viral, 7)).tolist() == [600]
+    burst = page_views()
+    burst[[300, 301, 302]] = [90_000, 120_000, 60_000]  # three days, then back
+    assert np.flatnonzero(find_spikes(burst, 7)).tolist() == [300, 301, 302]
+    glitch = page_views()
+    glitch[-10] = 99_999  # trial 32's historian placeholder, ten periods before the end: back after it
+    assert np.flatnonzero(find_spikes(glitch, 7)).tolist() == [690]
+    # none of these: a Black Friday three times a normal day, every year; a new level that lasts; a burst of a
+    # week; the last value, which may be a new level (break_notes says so)
+    peaks = page_views()
+    peaks[[327, 691]] *= 3
+    level = page_views()
+    level[400:] *= 5
+    week = page_views()
+    week[300:307] *= 40
+    last = page_views()
+    last[-1] = 99_999
+    for y in (peaks, level, week, last, page_views()):
+        assert not find_spikes(y, 7).any()
+    # a sparse series' sale is no spike where most values are one value; a bulk order in a slow mover is
+    sparse = np.zeros(100)
+    sparse[[10, 50, 90]] = [3.0, 40.0, 2.0]
+    assert not find_spikes(sparse, 7).any()
+    slow = np.random.default_rng(2).poisson(3, 400).astype(float)
+    slow[200] = 120.0
+    assert np.flatnonzero(find_spikes(slow, 7)).tolist() == [200]
+    assert not find_spikes(viral[:19], 7).any()  # too few values to know a usual range
+
+
+def test_noisy_series_without_a_spike_are_seldom_said_to_have_one():
+    rng = np.random.default_rng(3)
+    found = [find_spikes(3000 * WEEK[np.arange(700) % 7] * rng.lognormal(0, 0.5, 700), 7).any() for _ in range(300)]
+    found += [find_spikes(rng.poisson(3, 700).astype(float), 7).any() for _ in range(300)]
+    assert sum(found) == 0
+
+
+@pytest.mark.parametrize("gaps", ["keep", "zero"])
+def test_spikes_are_noted_and_kept_or_left_out_of_the_fit_as_a_value_given_missing_is(gaps):
+    y = page_views(200)
+    y[150] = 200_150
+    kept = clean_history(history(y), "D", load_config(None, [f"cleaning.gaps={gaps}"]).cleaning)
+    assert len(kept.history) == 200 and kept.history["y"].max() == 200_150
+    [note] = [note for note in kept.notes if SPIKE_NOTE in note]
+    assert note == (f"1 value {SPIKE_NOTE} it (over 10 times the width of the middle 90% of the values above their "
+                    "median), 200,150 at 2025-05-31: kept (cleaning.spikes: keep), and a model may repeat it. Where "
+                    "it will not recur (a viral day, a glitch, a bulk order), cleaning.spikes: leave_out leaves it "
+                    "out of the fit")
+    assert not [note for note in kept.notes if OUTLIER_NOTE in note]  # one note on the value, not two
+    left = clean_history(history(y), "D", load_config(None, [f"cleaning.gaps={gaps}", "cleaning.spikes=leave_out"])
+                         .cleaning)
+    assert len(left.history) == 199 and pd.Timestamp("2025-05-31") not in set(left.history["ds"])
+    assert left.history["y"].max() < 10_000
+    assert f"1 value {SPIKE_NOTE} it" in "; ".join(left.notes) and "left out of the fit (cleaning.spikes: " \
+                                                                  "leave_out)" in "; ".join(left.notes)
+    assert ";" not in note  # a series' notes are parted by semicolons in data_notes
+
+
+def test_a_placeholder_beside_a_new_level_is_still_an_outlier_not_a_spike():
+    # 999999 on the last day: a new level or a value to check, as ever
+    y = page_views(100)
+    y[-1] = 999_999
+    notes = clean_history(history(y), "D", load_config(None, ["cleaning.spikes=leave_out"]).cleaning).notes
+    assert not [note for note in notes if SPIKE_NOTE in note]
+    assert [note for note in notes if OUTLIER_NOTE in note]
