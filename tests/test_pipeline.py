@@ -556,7 +556,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "say how many): where no row means nothing happened (no sales), cleaning.gaps: zero counts those periods as "
         "0, and a series' history spans them",
         "1 series had several rows a period merged into 'D' periods by cleaning.duplicates (sum; their data_notes "
-        "say how many)",
+        "say how many): added up, as amounts are (sales, kWh), where levels (kW, °C, prices) take "
+        "cleaning.duplicates: mean",
         "1 series has times given twice where daylight saving time ends (their data_notes name it), merged by "
         "cleaning.duplicates (sum): local times? Times with their UTC offset, or in UTC, keep both hours apart",
         "1 series has rows repeated exactly (the same time and value) that cleaning.duplicates sum added up (their "
@@ -638,6 +639,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "leave_out; their data_notes name the highest)"]
     by_last = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["cleaning.duplicates=last"]), by_last)
+    assert "(sales, kWh)" not in by_last.note  # the advice on levels is for a sum
     assert [line.strip() for line in by_last.note.splitlines() if "other values" in line] == [
         "1 series has times given more than once with other values, merged by cleaning.duplicates (last; their "
         "data_notes say how many)"]  # the advice is for a sum
@@ -743,8 +745,9 @@ def test_daily_rows_summed_into_weeks_ask_about_the_frequency_only_where_most_ar
     line = ("{} series had several rows a period merged into 'W-SUN' periods by cleaning.duplicates (sum; their "
             "data_notes say how many), {} of them then skipped or failed (their reason says why)")
     question = ": is forecast.frequency 'W-SUN' the data's?"
-    for staged, expected, warned in ((rows, line.format(4, 1), False), (rows[:1] + rows[3:] * 2, line.format(3, 2)
-                                                                         + question, True)):
+    levels = ": added up, as amounts are (sales, kWh), where levels (kW, °C, prices) take cleaning.duplicates: mean"
+    for staged, expected, warned in ((rows, line.format(4, 1) + levels, False),
+                                     (rows[:1] + rows[3:] * 2, line.format(3, 2) + question, True)):
         caplog.clear()
         summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
         counted = staged_counts.status_counts(spark.createDataFrame(staged, "status string, reason string, data_notes "

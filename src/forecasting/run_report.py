@@ -204,7 +204,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         else:  # a few new products too short, say: no question of the frequency
             lost = (f", {counted.merged_not_ok} of them then skipped or failed (their reason says why)"
                     if counted.merged_not_ok else "")
-            summary.inform(merged + lost)
+            # 15-minute kW readings summed into hours were four times the load
+            levels = (": added up, as amounts are (sales, kWh), where levels (kW, °C, prices) take "
+                      "cleaning.duplicates: mean" if config.cleaning.duplicates == "sum" else "")
+            summary.inform(merged + lost + levels)
     if counted.clock_changes:  # local times: two hours' load added into one, every autumn
         summary.warn(f"{_counted(counted, 'clock_changes', 'have')} {CLOCK_CHANGE_NOTE} (their data_notes name it), "
                      f"merged by cleaning.duplicates ({config.cleaning.duplicates}): local times? Times with their UTC "
