@@ -108,6 +108,32 @@ def test_a_period_whose_value_is_missing_is_left_out_not_counted_zero_where_gaps
     assert clean_history(history, "D", policy()).history["ds"].tolist() == list(days[[0, 1, 4, 5]])
 
 
+def test_a_last_week_of_one_repeated_reading_is_noted_as_a_stuck_sensor():
+    # trial 32's hall thermometer: 19.8 for its last 168 hours, forecast flat with CV MASE 0 and no word
+    rng = np.random.default_rng(1)
+    hours = pd.date_range("2026-10-01", periods=24 * 60, freq="h")
+    readings = np.round(20 + 2 * np.sin(np.arange(len(hours)) / 24 * 2 * np.pi) + rng.normal(0, 0.3, len(hours)), 1)
+    readings[-168:] = 19.8
+    notes = clean_history(pd.DataFrame({"ds": hours, "y": readings}), "h", policy()).notes
+    assert notes == ["the last 168 values are all 19.8 (since 2026-11-23), where no value of the 1272 before repeated "
+                     "over 4 times in a row: a stuck sensor, or a feed repeating its last value? Its flat forecast "
+                     "scores well in cross-validation. Modelled as they are"]
+    # not: a price that changes seldom (runs as long before), a day of one reading (under a season), small counts
+    # repeating, zeros (an outage's note)
+    price = np.repeat([10.0, 10.5, 11.0, 10.8], [300, 400, 500, 240])
+    short = readings.copy()
+    short[-168:] = np.round(20 + rng.normal(0, 0.3, 168), 1)
+    short[-20:] = 19.8
+    counts = rng.poisson(2, 400).astype(float)
+    counts[-7:] = 2.0
+    zeros = readings.copy()
+    zeros[-168:] = 0.0
+    for values, frequency in ((price, "h"), (short, "h"), (counts, "D"), (zeros, "h")):
+        ds = pd.date_range("2025-01-01", periods=len(values), freq=frequency)
+        assert not [note for note in clean_history(pd.DataFrame({"ds": ds, "y": values}), frequency, policy()).notes
+                    if "stuck sensor" in note]
+
+
 def test_negative_values_clip_drop_or_reject():
     history = frame(pd.date_range("2024-01-01", periods=3), [2.0, -1.0, 3.0])
     assert clean_history(history, "D", policy()).history["y"].tolist() == [2.0, -1.0, 3.0]  # allowed by default

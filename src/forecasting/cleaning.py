@@ -12,8 +12,9 @@ import pandas as pd
 
 from forecasting.baselines import season_length
 from forecasting.closed_times import closed_note, find_closed, outside_closed, too_short_note
-from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_notes, negative_notes, no_weekday_notes,
-                                        outlier_notes, running_total_notes, skipped_hours, zero_run_notes)
+from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_notes, flat_end_notes, negative_notes,
+                                        no_weekday_notes, outlier_notes, running_total_notes, skipped_hours,
+                                        zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.periods import align_to_grid, known_until, period_end, sub_daily, time_text
 from forecasting.spikes import find_spikes, spike_note
@@ -231,7 +232,7 @@ def clean_history(
     # before the zeros gaps: zero adds after the last row, which are no break in the data; and not
     # with the repeated-rows note: the last rows read twice stand out as doubled, and it names the cause
     # a run of zeros at the end (an outage) is one note, not a break too
-    breaks = [] if repeated else (zero_run_notes(frame)
+    breaks = [] if repeated else (zero_run_notes(frame) or flat_end_notes(frame, season_length(frequency))
                                   or break_notes(frame, season_length(frequency), not sub_daily(frequency)))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
     if cut is not None:

@@ -40,6 +40,11 @@ NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never h
 # an outage, or a feed that stopped sending and wrote zeros for no data
 ZERO_RUN_NOTE = "values are 0, where"
 ZERO_RUN = 3
+# A series whose last values (a season, FLAT_END_RUN at least) are all one value other than 0, over
+# twice as many as any value repeated before: a stuck sensor, whose flat forecast cross-validation
+# scores perfect (CV MASE 0)
+FLAT_END_NOTE = "a stuck sensor, or a feed repeating its last value"
+FLAT_END_RUN = 6
 # Times given twice in the hour local clocks repeat as daylight saving time ends: local
 # times, whose two hours cleaning.duplicates merges into one (sum: an hour's load doubled)
 CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
@@ -301,6 +306,27 @@ def zero_run_notes(frame: pd.DataFrame) -> list[str]:
     return [f"the last {run} {ZERO_RUN_NOTE} {had} of the {len(before)} before were (since "
             f"{time_text(frame['ds'].iloc[-run])}): an outage, or a feed that stopped sending (zeros for no data)? "
             "Modelled as they are"]
+
+
+def flat_end_notes(frame: pd.DataFrame, season: int) -> list[str]:
+    """A note where the last values, a season of them (``season`` steps) and FLAT_END_RUN at
+    least, are all one value other than 0 (zero_run_notes says those), over twice as many as
+    any run of one value before them, which are as many at least."""
+    values = frame["y"].to_numpy()
+    if not len(values) or values[-1] == 0 or not np.isfinite(values[-1]):
+        return []
+    changes = np.flatnonzero(values[1:] != values[:-1])  # where a value differs from the one before
+    run = len(values) - 1 - (changes[-1] if len(changes) else -1)
+    before = values[:len(values) - run]
+    if run < max(season, FLAT_END_RUN) or len(before) < run:
+        return []
+    steps = np.diff(np.concatenate(([-1], np.flatnonzero(before[1:] != before[:-1]), [len(before) - 1])))
+    longest = int(steps.max())
+    if run <= 2 * longest:
+        return []
+    return [f"the last {run} values are all {value_text(values[-1])} (since {time_text(frame['ds'].iloc[-run])}), "
+            f"where no value of the {len(before)} before repeated over {longest} times in a row: {FLAT_END_NOTE}? "
+            "Its flat forecast scores well in cross-validation. Modelled as they are"]
 
 
 def skipped_hours(missing: pd.DatetimeIndex, periods: int) -> str:

@@ -16,8 +16,9 @@ from pyspark.sql import types as T
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, staged_counts,
                          tracking, tuning, validation)
 from forecasting.cleaning import PAST_INPUT_NOTE
-from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
-                                        OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, SEVERAL_SERIES_NOTE)
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
+                                        NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
+                                        SEVERAL_SERIES_NOTE)
 from forecasting.config import JobConfig
 from forecasting.periods import sub_daily
 from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, named_examples,
@@ -283,6 +284,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'zero_runs', 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
+    if counted.flat_ends:  # a transmitter stuck at its last reading: a flat forecast that CV scores perfect
+        summary.warn(f"{_counted(counted, 'flat_ends', 'end')} in one value repeated far longer than any value "
+                     f"before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts follow it, and "
+                     "cross-validation scores a flat forecast of a flat stretch well. They were modelled as they are")
     if counted.stopped:  # delisted products under gaps: zero, forecast from their zeros (a seasonal model: last year's)
         summary.warn(f"{_counted(counted, 'stopped', 'have')} had no rows for over twice their longest run of zeros "
                      "before, filled with zeros up to the run date by cleaning.gaps: zero (their data_notes say "

@@ -15,9 +15,9 @@ from forecasting import run_overview, series_identity, spark_training, validatio
 from forecasting.closed_times import CLOSED_TIMES_NOTE
 from forecasting.cleaning import (GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, PAST_INPUT_NOTE, SHIFTED_NOTE,
                                   SPARSE_NOTE)
-from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NEGATIVE_KEPT_NOTE, NO_WEEKDAY_NOTE,
-                                        OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE, RUNNING_TOTAL_NOTE,
-                                        SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
+                                        NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
+                                        RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
 from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.realized import FAR_OFF_MASE
@@ -43,6 +43,7 @@ class StagedCounts:
     gappy: int
     outlying: int
     spiky: int  # modelled, with values far above those around them (cleaning.spikes)
+    flat_ends: int  # ending in one value repeated far longer than any before: a stuck sensor?
     running_totals: int
     merged: int
     merged_not_ok: int
@@ -116,6 +117,7 @@ def counted_conditions() -> dict[str, Column]:
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
+        "flat_ends": _noted(FLAT_END_NOTE),  # ending in one value repeated: a stuck sensor?
         "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
