@@ -234,3 +234,23 @@ def test_backtest_folds_are_drawn_dashed_from_their_cutoffs_inside_the_plot_area
     # without folds nothing of the kind, the legend included
     plain = plots.forecast_svg(history, forecast, "x")
     assert not drawn(plain, "backtest") and "backtest" not in "".join(ET.fromstring(plain).itertext())
+
+
+def test_a_spike_is_drawn_off_the_scale_with_its_value_not_squeezing_the_rest_into_a_sliver():
+    # a page's viral day, 50 times the rest: the y axis had run to 200k, the forecast a line along the bottom
+    history = daily_series(400, level=3000, seed=4)
+    history.loc[380, "y"] = 200_150.0
+    forecast = forecast_after(history, 28)
+    forecast[["yhat", "yhat_lower", "yhat_upper"]] += 3000
+    svg = plots.forecast_svg(history, forecast, "news/viral")
+    tops = [float(label.text.replace("K", "e3").replace(",", "")) for label in ET.fromstring(svg).iter(f"{SVG}text")
+            if label.get("text-anchor") == "end" and re.fullmatch(r"[\d.,K]+", label.text or "")]
+    assert max(tops) < 10_000  # the ticks span the usual values and the forecast
+    [marker] = drawn(svg, "off-scale")
+    assert marker.text == "\u25b2 200,150"
+    (history_line,) = drawn(svg, "history")
+    assert history_line.get("clip-path") == "url(#plot-area)"
+    # without a spike, none marked; nor where the forecast's interval reaches as high
+    assert not drawn(plots.forecast_svg(daily_series(400, level=3000, seed=4), forecast, "steady"), "off-scale")
+    wide = forecast.assign(yhat_upper=250_000.0)
+    assert not drawn(plots.forecast_svg(history, wide, "wide"), "off-scale")

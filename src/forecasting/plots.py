@@ -13,10 +13,14 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
+from forecasting.cleaning_notes import value_text
+from forecasting.spikes import find_spikes
+
 # History shown before the forecast, in forecast horizons: enough to judge the
 # seasonality without squeezing the forecast into a sliver of the plot.
 HISTORY_HORIZONS = 10
 WITHOUT_FORECAST = 100  # the history's rows a plot shows of a series without forecast rows
+PLOT_SEASON = 7  # the values either side a spike is measured against, whatever the frequency
 WIDTH, HEIGHT = 1000, 420
 # margins around the plot area, px; the bottom one holds the date labels, then the
 # legend, which inside the plot area would hide data somewhere whatever its corner
@@ -71,8 +75,11 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
     folds = _shown_folds(backtest, shown_seconds.min())
     x = Scale(shown_seconds.min(), end.value / 1e9, LEFT, WIDTH - RIGHT)
-    # the backtest is clipped to the plot, not fitted in: one wild fold would flatten the rest
-    y_low, y_high = _padded_range(np.concatenate([history_y, forecast_y, lower, upper]))
+    # the backtest is clipped to the plot, not fitted in: one wild fold would flatten the rest; so is a
+    # spike (a viral day 50 times the rest), marked at the top with its value
+    spiked = find_spikes(history_y, PLOT_SEASON)
+    y_low, y_high = _padded_range(np.concatenate([history_y[~spiked], forecast_y, lower, upper]))
+    spiked &= history_y > y_high  # the forecast's interval may reach it
     y = Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
     parts = [
@@ -127,7 +134,12 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
                      f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2" clip-path="url(#plot-area)"/>')
     history_path = _path(x(shown_seconds), y(history_y), shown_seconds, apart)
     forecast_path = _path(forecast_x, y(forecast_y), forecast_seconds, apart)
-    parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8"/>')
+    parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8" '
+                 'clip-path="url(#plot-area)"/>')
+    for at in np.flatnonzero(spiked):  # off the scale: where, and how high
+        spike_x = x(shown_seconds[at])
+        parts.append(f'<text class="off-scale" x="{spike_x:.1f}" y="{TOP + 12}" text-anchor="middle" '
+                     f'fill="{HISTORY_COLOUR}">\u25b2 {value_text(history_y[at])}</text>')
     parts.append(f'<path class="forecast" d="{forecast_path}" fill="none" stroke="{FORECAST_COLOUR}" stroke-width="1.5"/>')
     parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds), with_run_date=run_date is not None)
     parts.append("</svg>")
