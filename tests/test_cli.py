@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forecasting import cli, io, job_summary, python_worker, redaction, tracking
+from forecasting import cli, heartbeat, io, job_summary, python_worker, redaction, tracking
 from forecasting.config import load_config
 from forecasting.spark_session import MissingDeltaError
 
@@ -110,6 +110,7 @@ def test_the_summary_file_of_a_run_that_failed_early_says_why_without_a_password
 @pytest.mark.parametrize("error, code", [
     (io.InputError("no rows"), cli.EXIT_INPUT),
     (tracking.TrackingUnavailable("refused"), cli.EXIT_TRACKING),
+    (heartbeat.StillRunning("another train_forecast run of 2024-03-31 is still going"), cli.EXIT_STILL_RUNNING),
 ])
 def test_input_and_tracking_errors_have_their_own_exit_codes(session, error, code, monkeypatch):
     # the warm-up job that loads the Python workers may still be running: it is let end

@@ -13,7 +13,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from forecasting import python_worker, signals, tables
+from forecasting import heartbeat, python_worker, signals, tables
 from forecasting.config import ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
@@ -28,6 +28,7 @@ EXIT_CONFIG = 2
 EXIT_INPUT = 3
 EXIT_TRACKING = 4
 EXIT_TOO_MANY_FAILED = 5
+EXIT_STILL_RUNNING = 6  # another run of the job, date and output is going (as scripts/run_scheduled.sh's lock)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
@@ -226,6 +227,10 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
         logger.error("input error: %s", err)
         python_worker.wait_for_early_workers()
         return EXIT_INPUT, None, f"input error: {first_line(err)}"
+    except heartbeat.StillRunning as err:
+        logger.error("%s", err)
+        python_worker.wait_for_early_workers()
+        return EXIT_STILL_RUNNING, None, f"still running: {first_line(err)}"
     except TrackingUnavailable as err:
         logger.error("tracking error: %s", err)
         python_worker.wait_for_early_workers()

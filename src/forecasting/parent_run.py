@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import yaml
 
-from forecasting import lineage, signals
+from forecasting import heartbeat, lineage, signals
 from forecasting.config import JobConfig
 from forecasting.redaction import first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
@@ -68,6 +68,7 @@ def start_parent_run(
         "code_version": lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
         **({INPUT_END_TAG: input_end} if input_end else {}),
+        **heartbeat.start_tags(),  # where it runs, and that it does: a rerun of its date tells it from a killed one
         **(extra_tags or {}),
     }
     end_stale_runs(tracker, experiment_id, job, run_date, tags[OUTPUT_PATH_TAG])
@@ -80,6 +81,7 @@ def start_parent_run(
                            tags[OUTPUT_PATH_TAG])
     try:  # the job's own end (job_summary.finishing) starts after these
         held.raise_held()
+        heartbeat.start(uri, context.parent_run_id)
         _record_start(tracker, context.parent_run_id, config, run_date, data_version, versions)
         logger.info("MLflow parent run %s in experiment %s at %s", context.parent_run_id, experiment_id, uri)
     except BaseException as err:
@@ -146,13 +148,37 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     )
     if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
         stale = [run for run in stale if same_output(run_output(run) or output_path, output_path)]
+    for parent in stale:  # all checked before any is ended
+        going = heartbeat.still_going(parent.data.tags)
+        if going:
+            raise heartbeat.StillRunning(
+                f"another {job} run of {run_date} writing {output_path or 'this output'} is still going (MLflow "
+                f"run {parent.info.run_id}, {going}): two runs of one date would replace each other's rows and "
+                f"staged results. Let it finish; a run stopped on another machine is taken for ended "
+                f"{heartbeat.DEAD_AFTER_SECONDS // 60} minutes after its last heartbeat, when a rerun ends it")
     ended_by = f"{ENDED_AS_STALE}{job} run of {run_date}"
     for parent in stale:
+        heartbeat.stop(parent.info.run_id)  # this process's own, where a job in it stopped without ending it
         children = end_running_children(tracker, experiment_id, parent.info.run_id, ended_by)
         tracker.set_tag(parent.info.run_id, ENDED_BY_TAG, ended_by)
         end_run(tracker, parent.info.run_id, "FAILED")
         logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
                        job, parent.info.run_id, run_date, children)
+
+
+def unfinished_dates(context: RunContext) -> list[tuple[str, str]]:
+    """The other run dates of this job and output whose latest run a kill left RUNNING (its
+    heartbeat stopped): (run date, run id), the oldest date first. Nothing ends them but a
+    rerun of their date, which the next scheduled date's run does not do."""
+    tracker = client(context.tracking_uri)
+    running = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
+                                                     "attributes.status = 'RUNNING'", running=True)
+    left = {}
+    for run in sorted(running, key=lambda run: run.info.start_time):
+        date = run.data.tags.get(RUN_DATE_TAG)
+        if date and date != context.run_date and not heartbeat.still_going(run.data.tags):
+            left[date] = run.info.run_id
+    return sorted(left.items())
 
 
 def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_by: str) -> int:
@@ -186,6 +212,7 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     (``untracked``), their child runs that tracking could not end are ended FAILED."""
     from mlflow.entities import Metric
 
+    heartbeat.stop(context.parent_run_id)
     tracker = client(context.tracking_uri)
     now = int(time.time() * 1000)
     values = {f"series_{status}": count for status, count in counts.items()}
