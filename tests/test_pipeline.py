@@ -1136,3 +1136,25 @@ def test_the_summary_counts_the_series_whose_repeated_cycle_holds_an_outage(spar
     assert ("1 modelled series (e.g. login) is forecast repeating a last cycle that holds a value far from that "
             "time's in the cycles before (their data_notes name it): an outage's 0 or a one-off spike, forecast as "
             "if it recurred?") in said
+
+
+def test_staged_results_that_lost_files_are_refused_before_any_table_is_written(spark, tmp_path, monkeypatch):
+    # a second run of the date had removed the first's staging folder as stale: the first published 2 of 24 series
+    source = pd.concat([daily_series(60, seed=s).assign(shop=shop) for s, shop in enumerate("abcd")])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y",
+                                            "selection.candidates=[naive]", "spark.shuffle_partitions=4"))
+    staged_by = pipeline.stage
+
+    def staged_then_lost(*args, **kwargs):
+        path = staged_by(*args, **kwargs)
+        parts = sorted(Path(path.removeprefix("file:")).glob("part-*.parquet"))
+        if len(parts) > 1:
+            parts[0].unlink()
+        return path
+
+    monkeypatch.setattr(pipeline, "stage", staged_then_lost)
+    with pytest.raises(RuntimeError, match=r"4 series in the input but [0-3] staged results: their folder .* lost "
+                                           r"files \(removed by another run of this date\?\); nothing was written"):
+        pipeline.run_job(spark, config, "2024-02-29")
+    assert not (tmp_path / "out" / "forecasts").exists()

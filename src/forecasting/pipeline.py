@@ -135,6 +135,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
     if ahead and not evaluate:
         summary.warn(ahead)
+    run_report.say_unfinished(context, summary)
     column = config.model.country_holidays_column
     if column:  # a few distinct codes, the series of each counted on the executors
         with job_description(spark, "check the country column's codes"):
@@ -167,6 +168,10 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
                                training_rows)
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
+            staged_count = staged.count()  # from the files' footers
+        if staged_count != series_count:  # checked before the writes, which would publish a part of the date
+            raise RuntimeError(f"{series_count} series in the input but {staged_count} staged results: their folder "
+                               f"{stage_path} lost files (removed by another run of this date?); nothing was written")
         compared = None  # the changes from the earlier forecasts, and how those did (staged)
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
