@@ -44,6 +44,25 @@ def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
             "removed (see docs/results.md, Removing a run date)")
 
 
+def say_unfinished(context: tracking.RunContext, summary: JobSummary) -> None:
+    """Name the other run dates of this job and output whose run a kill left RUNNING: the
+    next date's run went on as if they had run, their rows missing or partial."""
+    from forecasting import parent_run
+
+    try:
+        left = parent_run.unfinished_dates(context)
+    except Exception as err:  # a line to say; the run's own tracking says whether the server is gone
+        logger.warning("could not look for runs left unfinished: %s", redaction.first_line(err))
+        return
+    if left:
+        dates = ", ".join(f"{date} (MLflow run {run_id})" for date, run_id in left[:validation.EXAMPLES])
+        more = f" and {len(left) - validation.EXAMPLES} more" if len(left) > validation.EXAMPLES else ""
+        runs = f"run of run date {dates}" if len(left) == 1 else f"runs of run dates {dates}{more}"
+        summary.warn(f"the {context.job} {runs} never finished (killed? Still RUNNING, with no heartbeat): "
+                     f"{'its' if len(left) == 1 else 'their'} rows may be missing, or in part. A rerun of a date "
+                     "replaces them")
+
+
 def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, context: tracking.RunContext,
                 summary: JobSummary, earlier: str | None, compared: str | None):
     """Count the staged results by status into ``summary``, and say what the run's user

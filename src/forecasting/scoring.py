@@ -29,7 +29,7 @@ from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
 from forecasting.pipeline import read_checked_input, say_input, stage
 from forecasting.run_date_cut import past_horizon_warning
-from forecasting.run_report import future_run_date_warning, say_stale
+from forecasting.run_report import future_run_date_warning, say_stale, say_unfinished
 from forecasting.run_date_cut import STALE_NOTE
 from forecasting.series import FAILED, prepare_history
 from forecasting.spark_session import job_description, settings_restored
@@ -207,6 +207,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
     say_input(summary, checked, config)
+    say_unfinished(context, summary)
     ahead = future_run_date_warning(run_date, _today())  # scored rows are read as the latest too
     if ahead:
         summary.warn(ahead)
