@@ -115,7 +115,7 @@ def test_a_last_week_of_one_repeated_reading_is_noted_as_a_stuck_sensor():
     readings = np.round(20 + 2 * np.sin(np.arange(len(hours)) / 24 * 2 * np.pi) + rng.normal(0, 0.3, len(hours)), 1)
     readings[-168:] = 19.8
     notes = clean_history(pd.DataFrame({"ds": hours, "y": readings}), "h", policy()).notes
-    assert notes == ["the last 168 values are all 19.8 (since 2026-11-23), where no value of the 1272 before repeated "
+    assert notes == ["the last 168 values are all 19.8 (since 2026-11-23), where no value of the 1272 before came "
                      "over 4 times in a row: a stuck sensor, or a feed repeating its last value? Its flat forecast "
                      "scores well in cross-validation. Modelled as they are"]
     # not: a price that changes seldom (runs as long before), a day of one reading (under a season), small counts

@@ -319,6 +319,12 @@ def test_a_second_run_date_is_refused_not_run_instead_of_the_first(capsys):
     parser = cli.job_parser("train")
     assert parser.parse_args([]).run_date == dt.datetime.now(dt.timezone.utc).date().isoformat()
     assert parser.parse_args(["--run-date", "2026-11-09"]).run_date == "2026-11-09"  # a parser used again
+    from forecasting import __main__ as forecasting_main
+
+    with pytest.raises(SystemExit):  # the lookup's, as the jobs'
+        forecasting_main.parser().parse_args(["series", "north", "--run-date", "2026-11-16", "--run-date", "2026-11-23"])
+    assert "--run-date given twice (2026-11-16, 2026-11-23)" in capsys.readouterr().err
+    assert forecasting_main.parser().parse_args(["series", "north"]).run_date is None
 
 
 def test_a_series_keys_may_come_on_either_side_of_its_options(capsys):

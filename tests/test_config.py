@@ -805,6 +805,9 @@ def test_an_unknown_key_says_whether_the_file_or_a_set_gave_it(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown config key 'trackng' .*\[given by --set trackng.uri\]$") as said:
         load_config(None, ["trackng.uri=http://h:5000"])
     assert "http://h" not in str(said.value)
+    # a --set of a whole section holding it
+    with pytest.raises(ConfigError, match=r"unknown config key 'cleaning.spikez' .*\[given by --set cleaning\]$"):
+        load_config(tmp_path / "job.yaml", ["cleaning={spikez: keep}"])
 
 
 def test_a_delta_inputs_version_without_a_pin_is_the_run_dates_or_the_latest():

@@ -156,8 +156,8 @@ def test_unusable_series_say_why(dirty, store, status, reason):
         # the run date reaches each series' task: its forecast would start in the past
         ("stale", "last observation 2024-01-29, {behind} periods before the run date 2024-02-29"),
         # noted, not changed (cleaning.spikes: keep): a placeholder for a missing value is the input's to mend
-        ("sentinel", "1 value far above the values around it (over 10 times the width of the middle 90% of the "
-                     "values above their median), 999,999 at 2024-01-31: kept (cleaning.spikes: keep), and a model "
+        ("sentinel", "1 value far above the values around it (above their median by over 10 times the width of "
+                     "the series' middle 90% of values), 999,999 at 2024-01-31: kept (cleaning.spikes: keep), and a model "
                      "may repeat it. Where it will not recur (a viral day, a glitch, a bulk order), cleaning.spikes: "
                      "leave_out leaves it out of the fit"),
     ],

@@ -510,7 +510,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "kept (cleaning.spikes: keep), and a model may repeat it. ...", "prophet", 1.2),  # a page's viral day
         ("failed", "x", None, "1 value far above the values around it (...)", None, None),  # not modelled
         ("ok", None, "{}", "the last 168 values are all 19.8 (since 2026-11-23), where no value of the 1272 before "
-         "repeated over 4 times in a row: a stuck sensor, or a feed repeating its last value? ...", "naive", 0.0),
+         "came over 4 times in a row: a stuck sensor, or a feed repeating its last value? ...", "naive", 0.0),
+        ("skipped", "x", "{}", "the last 168 values are all 19.8 (...): a stuck sensor, or a feed repeating its last "
+         "value? ...", "naive", None),  # not modelled: not counted
         ("ok", None, "{}", "all 8 timestamps moved to other dates on the 'D' grid (...): ...; the last period "
          "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...; 2 duplicate "
          "timestamps merged (sum); 2 rows repeated exactly (the same time and value as another), added up: ...",
@@ -598,9 +600,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
-        "1 series ends in one value repeated far longer than any value before (their data_notes say since when): a "
-        "stuck sensor, or a feed repeating its last value? Their forecasts follow it, and cross-validation scores a "
-        "flat forecast of a flat stretch well. They were modelled as they are",
+        "1 modelled series ends in one value repeated far longer than any value before (their data_notes say since "
+        "when): a stuck sensor, or a feed repeating its last value? Their forecasts follow it, and cross-validation "
+        "scores a flat forecast of a flat stretch well. They were modelled as they are",
         "1 series has had no rows for over twice their longest run of zeros before, filled with zeros up to the run "
         "date by cleaning.gaps: zero (their data_notes say since when): discontinued? Their forecasts follow from "
         "those zeros, a seasonal model's from last year's values. cleaning.stale_after skips series whose rows stop "

@@ -6,7 +6,8 @@ import pytest
 from forecasting.cleaning import clean_history
 from forecasting.cleaning_notes import OUTLIER_NOTE
 from forecasting.config import load_config
-from forecasting.spikes import SPIKE_NOTE, find_spikes
+from forecasting.baselines import season_length
+from forecasting.spikes import SPIKE_NOTE, cycles_of, find_spikes
 
 WEEK = np.array([1.0, 1.1, 1.2, 1.3, 1.1, 0.6, 0.5])  # a page's weekdays and weekend
 
@@ -52,11 +53,35 @@ def test_a_viral_day_and_a_glitch_are_spikes_and_a_seasons_peak_a_new_level_or_t
     assert not find_spikes(viral[:19], 7).any()  # too few values to know a usual range
 
 
+def test_peaks_that_recur_are_no_spikes_however_far_above_the_values_around_them():
+    # paydays, a daily peak hour, a weekly event, Valentine's Day two years running: repeating demand, kept
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2023-01-01", periods=730)
+    hours = pd.date_range("2024-01-01", periods=2880, freq="h")
+    payday = 1000 * rng.lognormal(0, 0.1, 730)
+    payday[days.day == 1] *= 6
+    peak_hour = rng.lognormal(0, 0.1, 2880)
+    peak_hour[hours.hour == 3] *= 15
+    weekly = rng.lognormal(0, 0.1, 2880)
+    weekly[(hours.dayofweek == 2) & hours.hour.isin([18, 19])] *= 20
+    valentine = 1000 * rng.lognormal(0, 0.1, 730)
+    valentine[(days.month == 2) & (days.day == 14)] *= 10
+    for y, frequency in ((payday, "D"), (peak_hour, "h"), (weekly, "h"), (valentine, "D")):
+        assert not find_spikes(y, season_length(frequency), cycles_of(frequency)).any(), frequency
+    once = valentine.copy()
+    once[days.year == 2024] = 1000 * rng.lognormal(0, 0.1, int((days.year == 2024).sum()))  # a year without it
+    assert find_spikes(once, 7, cycles_of("D")).sum() == 1
+    assert cycles_of("D") == (7, 365) and cycles_of("h") == (24, 168, 8760) and cycles_of("W-SUN") == (52,)
+
+
 def test_noisy_series_without_a_spike_are_seldom_said_to_have_one():
     rng = np.random.default_rng(3)
     found = [find_spikes(3000 * WEEK[np.arange(700) % 7] * rng.lognormal(0, 0.5, 700), 7).any() for _ in range(300)]
     found += [find_spikes(rng.poisson(3, 700).astype(float), 7).any() for _ in range(300)]
     assert sum(found) == 0
+    # heavy tails: no one value five times further above its surroundings than the rest, mostly
+    heavy = [find_spikes(1000 * rng.lognormal(0, 1.0, 730), 7, cycles_of("D")).any() for _ in range(300)]
+    assert sum(heavy) <= 3
 
 
 @pytest.mark.parametrize("gaps", ["keep", "zero"])
@@ -66,8 +91,8 @@ def test_spikes_are_noted_and_kept_or_left_out_of_the_fit_as_a_value_given_missi
     kept = clean_history(history(y), "D", load_config(None, [f"cleaning.gaps={gaps}"]).cleaning)
     assert len(kept.history) == 200 and kept.history["y"].max() == 200_150
     [note] = [note for note in kept.notes if SPIKE_NOTE in note]
-    assert note == (f"1 value {SPIKE_NOTE} it (over 10 times the width of the middle 90% of the values above their "
-                    "median), 200,150 at 2025-05-31: kept (cleaning.spikes: keep), and a model may repeat it. Where "
+    assert note == (f"1 value {SPIKE_NOTE} it (above their median by over 10 times the width of the series' middle "
+                    "90% of values), 200,150 at 2025-05-31: kept (cleaning.spikes: keep), and a model may repeat it. Where "
                     "it will not recur (a viral day, a glitch, a bulk order), cleaning.spikes: leave_out leaves it "
                     "out of the fit")
     assert not [note for note in kept.notes if OUTLIER_NOTE in note]  # one note on the value, not two

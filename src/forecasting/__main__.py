@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
     )
     series.add_argument("keys", nargs="+", metavar="KEY=VALUE", help="every key column's value, or the series' id as the summary names it (north/milk)")
-    series.add_argument("--run-date", type=cli.run_date,
+    series.add_argument("--run-date", type=cli.run_date, action=cli.GivenOnce,
                         help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
     series.add_argument("--steps", type=_positive, help="show the forecast's first N steps only (default: all)")
     commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")

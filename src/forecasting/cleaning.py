@@ -17,7 +17,7 @@ from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_no
                                         zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.periods import align_to_grid, known_until, period_end, sub_daily, time_text
-from forecasting.spikes import find_spikes, spike_note
+from forecasting.spikes import cycles_of, find_spikes, spike_note
 from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
                                       without_open_period, without_rows_ahead)
 
@@ -248,7 +248,7 @@ def clean_history(
             breaks = [note for note in breaks if ZERO_RUN_NOTE not in note]
     if policy.negative_values == "allow":
         result.notes += negative_notes(frame)
-    spiked = find_spikes(frame["y"].to_numpy(dtype="float64"), season_length(frequency))
+    spiked = find_spikes(frame["y"].to_numpy(dtype="float64"), season_length(frequency), cycles_of(frequency))
     if spiked.any():
         result.notes.append(spike_note(frame, spiked, policy.spikes))
         if policy.spikes == "leave_out":  # as a value given missing: a period without one, not a 0

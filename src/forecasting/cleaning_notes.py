@@ -41,10 +41,11 @@ NO_WEEKDAY_WEEKS = 8  # fewer weeks say little about which days a series never h
 ZERO_RUN_NOTE = "values are 0, where"
 ZERO_RUN = 3
 # A series whose last values (a season, FLAT_END_RUN at least) are all one value other than 0, over
-# twice as many as any value repeated before: a stuck sensor, whose flat forecast cross-validation
+# FLAT_END_FACTOR times as many as any value repeated before: a stuck sensor, whose flat forecast cross-validation
 # scores perfect (CV MASE 0)
 FLAT_END_NOTE = "a stuck sensor, or a feed repeating its last value"
 FLAT_END_RUN = 6
+FLAT_END_FACTOR = 3  # times as many as the longest run of one value before
 # Times given twice in the hour local clocks repeat as daylight saving time ends: local
 # times, whose two hours cleaning.duplicates merges into one (sum: an hour's load doubled)
 CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
@@ -310,8 +311,8 @@ def zero_run_notes(frame: pd.DataFrame) -> list[str]:
 
 def flat_end_notes(frame: pd.DataFrame, season: int) -> list[str]:
     """A note where the last values, a season of them (``season`` steps) and FLAT_END_RUN at
-    least, are all one value other than 0 (zero_run_notes says those), over twice as many as
-    any run of one value before them, which are as many at least."""
+    least, are all one value other than 0 (zero_run_notes says those), over FLAT_END_FACTOR
+    times as many as any run of one value before them, which are as many at least."""
     values = frame["y"].to_numpy()
     if not len(values) or values[-1] == 0 or not np.isfinite(values[-1]):
         return []
@@ -322,11 +323,12 @@ def flat_end_notes(frame: pd.DataFrame, season: int) -> list[str]:
         return []
     steps = np.diff(np.concatenate(([-1], np.flatnonzero(before[1:] != before[:-1]), [len(before) - 1])))
     longest = int(steps.max())
-    if run <= 2 * longest:
+    if run <= FLAT_END_FACTOR * longest:  # a price held for two months after changes every few weeks: no fault
         return []
+    repeated = "came twice in a row" if longest == 1 else f"came over {longest} times in a row"
     return [f"the last {run} values are all {value_text(values[-1])} (since {time_text(frame['ds'].iloc[-run])}), "
-            f"where no value of the {len(before)} before repeated over {longest} times in a row: {FLAT_END_NOTE}? "
-            "Its flat forecast scores well in cross-validation. Modelled as they are"]
+            f"where no value of the {len(before)} before {repeated}: {FLAT_END_NOTE}? Its flat forecast scores well "
+            "in cross-validation. Modelled as they are"]
 
 
 def skipped_hours(missing: pd.DatetimeIndex, periods: int) -> str:

@@ -286,7 +286,7 @@ def _where_given(key: str, path: Path | None, overrides: list[str]) -> str:
     be a secret), else the config file."""
     for text in overrides:
         dotted = text.split("=", 1)[0].strip()
-        if dotted == key or dotted.startswith(f"{key}."):
+        if dotted == key or dotted.startswith(f"{key}.") or key.startswith(f"{dotted}."):  # --set cleaning={...}
             return f"given by --set {dotted}"
     return f"in config file {path}" if path is not None else "in the embedded defaults"
 

@@ -304,9 +304,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
     if counted.flat_ends:  # a transmitter stuck at its last reading: a flat forecast that CV scores perfect
-        summary.warn(f"{_counted(counted, 'flat_ends', 'end')} in one value repeated far longer than any value "
-                     f"before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts follow it, and "
-                     "cross-validation scores a flat forecast of a flat stretch well. They were modelled as they are")
+        summary.warn(f"{_counted(counted, 'flat_ends', 'end', 'modelled series')} in one value repeated far longer "
+                     f"than any value before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts "
+                     "follow it, and cross-validation scores a flat forecast of a flat stretch well. They were "
+                     "modelled as they are")
     if counted.stopped:  # delisted products under gaps: zero, forecast from their zeros (a seasonal model: last year's)
         summary.warn(f"{_counted(counted, 'stopped', 'have')} had no rows for over twice their longest run of zeros "
                      "before, filled with zeros up to the run date by cleaning.gaps: zero (their data_notes say "

@@ -107,6 +107,8 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
     alone_history = alone.history.iloc[:0] if alone.rejection else alone.history
     known = frame.iloc[:split][["ds"]].merge(alone_history[["ds", "y"]], on="ds", how="left")
     after = known["y"].isna().to_numpy()  # periods after the earlier rows' last
+    if len(alone_history):  # not those the earlier rows' cleaning left out before it (a spike): no value to make up
+        after &= (known["ds"] > alone_history["ds"].max()).to_numpy()
     if after.any() and len(alone_history):
         known.loc[after, "y"] = 0.0 if policy.gaps == "zero" else alone_history["y"].iloc[-1]
     elif after.any():  # no value before the held-out rows to take

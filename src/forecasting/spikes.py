@@ -7,6 +7,8 @@ missing is.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -15,35 +17,75 @@ from forecasting.periods import time_text
 
 # How a spike's note goes on (the summary counts the series whose data_notes hold it)
 SPIKE_NOTE = "far above the values around"
-# Widths of the middle 90% of the series' values above the median of the values around: far
-# enough that a season's peak, a Black Friday three times a normal day, is not one
+# Widths of the series' middle 90% of values a spike stands above the median of the values around it:
+# far enough that a season's peak, a Black Friday three times a normal day, is not one
 SPIKE_REACH = 10
 SPIKE_SPAN = 3  # the most consecutive values a spike lasts: longer is a new level, or a season
 MIN_VALUES = 20  # fewer say little about a series' usual range
+# A spike stands this many times higher above the values around it than any other value does:
+# heavy-tailed noise has no one value so far above the rest
+DOMINANCE = 5
+RECURRING_SHARE = 0.5  # a value a cycle away (a week, a year) this high above its own surroundings: a recurring peak
+CYCLE_TOLERANCE = 3  # periods either side of a cycle's lag looked at: Black Friday moves by a day a year
 
 
-def find_spikes(y: np.ndarray, season: int) -> np.ndarray:
+def find_spikes(y: np.ndarray, season: int, cycles: tuple[int, ...] = ()) -> np.ndarray:
     """Which of ``y`` (a series' values in time order) are spikes: over SPIKE_REACH widths
-    of the middle 90% of the values above the median of those within a season either side,
-    in runs of SPIKE_SPAN values at most with a value that is not one before and after (the
-    last values may be a new level: a break, which break_notes says). None in a series
-    mostly of one value (a sparse series' zeros: every sale would be one)."""
-    far = np.zeros(len(y), dtype=bool)
+    of the middle 90% of the values above the median of those within a season either side
+    (``season`` steps, fewer in a short series), in runs of SPIKE_SPAN values at most with
+    a value that is not one before and after (the last values may be a new level: a break,
+    which break_notes says), DOMINANCE times higher above that median than any other value,
+    few (one run in a hundred values at most, two in any series), and not recurring: no
+    value a cycle (``cycles``: the week, the year, in steps) before or after stands half as
+    high above its own surroundings (paydays, a daily peak hour, Valentine's Day). None in a
+    series mostly of one value (a sparse series' zeros: every sale would be one)."""
+    n = len(y)
+    none = np.zeros(n, dtype=bool)
     known = y[np.isfinite(y)]
     if len(known) < MIN_VALUES or np.mean(known == np.median(known)) > 0.5:
-        return far
+        return none
     lower, upper = np.percentile(known, [5, 95])
     if not upper > lower:
-        return far
-    half = max(season, SPIKE_SPAN)
+        return none
+    half = max(SPIKE_SPAN, min(season, n // 4))
     around = pd.Series(y).rolling(2 * half + 1, center=True, min_periods=half + 1).median().to_numpy()
-    far = np.nan_to_num((y - around) / (upper - lower), nan=0.0) > SPIKE_REACH
-    # runs of far values: each kept where short and closed on both sides
+    above = np.nan_to_num(y - around, nan=0.0)
+    far = above / (upper - lower) > SPIKE_REACH
     edges = np.flatnonzero(np.diff(np.concatenate(([0], far.astype(np.int8), [0]))))
-    for start, end in zip(edges[::2], edges[1::2]):
-        if end - start > SPIKE_SPAN or start == 0 or end == len(y):
-            far[start:end] = False
-    return far
+    runs = [(start, end) for start, end in zip(edges[::2], edges[1::2])]
+    if not runs or len(runs) > max(2, n // 100):  # many far values: a recurring peak, or noise with heavy tails
+        return none
+    rest = np.where(far, 0.0, above).max(initial=0.0)
+    spikes = none.copy()
+    for start, end in runs:
+        peak = above[start:end].max()
+        if end - start > SPIKE_SPAN or start == 0 or end == n or peak <= DOMINANCE * rest:
+            continue
+        if any(_recurs(above, start, end, lag, RECURRING_SHARE * peak) for lag in cycles if 1 < lag < n):
+            continue
+        spikes[start:end] = True
+    return spikes
+
+
+def _recurs(above: np.ndarray, start: int, end: int, lag: int, high: float) -> bool:
+    """Whether a value a cycle of ``lag`` steps before or after the run ``start:end`` (give
+    or take CYCLE_TOLERANCE) stands ``high`` above its surroundings too."""
+    for shift in (-lag, lag):
+        low, top = max(start + shift - CYCLE_TOLERANCE, 0), min(end + shift + CYCLE_TOLERANCE, len(above))
+        if low < top and above[low:top].max() >= high:
+            return True
+    return False
+
+
+@lru_cache(maxsize=64)  # asked for every series
+def cycles_of(frequency: str) -> tuple[int, ...]:
+    """The cycles a recurring peak of ``frequency`` repeats over, in steps: its season,
+    the week (hours: 168), the year."""
+    from forecasting.baselines import season_length, week_length
+    from forecasting.periods import periods_between
+
+    year = periods_between(pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01"), frequency)
+    return tuple(sorted({season_length(frequency), week_length(frequency), year} - {0, 1}))
 
 
 def spike_note(frame: pd.DataFrame, spikes: np.ndarray, policy: str) -> str:
@@ -57,8 +99,8 @@ def spike_note(frame: pd.DataFrame, spikes: np.ndarray, policy: str) -> str:
     it, them = ("it", "it") if one else ("them", "they")
     which = (f"{value_text(values[highest])} at {time_text(frame['ds'].iloc[at[highest]])}" if one else
              f"the highest {value_text(values[highest])} at {time_text(frame['ds'].iloc[at[highest]])}")
-    what = ("left out of the fit (cleaning.spikes: leave_out), as values given missing are" if policy == "leave_out"
+    what = ("left out of the fit (cleaning.spikes: leave_out), periods without a value" if policy == "leave_out"
             else f"kept (cleaning.spikes: keep), and a model may repeat {it}. Where {them} will not recur (a viral "
                  f"day, a glitch, a bulk order), cleaning.spikes: leave_out leaves {it} out of the fit")
-    return (f"{count} {'value' if one else 'values'} {SPIKE_NOTE} {it} (over {SPIKE_REACH} times the width of the "
-            f"middle 90% of the values above their median), {which}: {what}")
+    return (f"{count} {'value' if one else 'values'} {SPIKE_NOTE} {it} (above their median by over {SPIKE_REACH} "
+            f"times the width of the series' middle 90% of values), {which}: {what}")

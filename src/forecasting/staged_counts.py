@@ -43,7 +43,7 @@ class StagedCounts:
     gappy: int
     outlying: int
     spiky: int  # modelled, with values far above those around them (cleaning.spikes)
-    flat_ends: int  # ending in one value repeated far longer than any before: a stuck sensor?
+    flat_ends: int  # modelled, ending in one value repeated far longer than any before: a stuck sensor?
     running_totals: int
     merged: int
     merged_not_ok: int
@@ -117,7 +117,7 @@ def counted_conditions() -> dict[str, Column]:
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
-        "flat_ends": _noted(FLAT_END_NOTE),  # ending in one value repeated: a stuck sensor?
+        "flat_ends": (F.col("status") == OK) & _noted(FLAT_END_NOTE),  # modelled, ending in one value: stuck?
         "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen

@@ -165,8 +165,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     time, target = parsed_columns(df, config)
     problems = _row_problems(df, config, time, target)
     counts = _count(df, config, problems, time, run_date)
+    key_warnings = _key_warnings(df, problems, counts)  # logged before an input error, as ever
     _raise_on_row_problems(df, config, problems, counts)
-    key_warnings = _key_warnings(df, problems, counts)
     typed = df.schema[source.time_column].dataType
     if source.time_format is not None and isinstance(typed, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         logger.warning("input.time_format %r is not used: column '%s' is already a %s (a parquet or Delta column, "
