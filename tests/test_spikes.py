@@ -112,3 +112,20 @@ def test_a_placeholder_beside_a_new_level_is_still_an_outlier_not_a_spike():
     notes = clean_history(history(y), "D", load_config(None, ["cleaning.spikes=leave_out"]).cleaning).notes
     assert not [note for note in notes if SPIKE_NOTE in note]
     assert [note for note in notes if OUTLIER_NOTE in note]
+
+
+@pytest.mark.parametrize("gaps", ["keep", "zero"])
+def test_evaluation_leaves_out_a_spike_its_earlier_rows_alone_find_not_making_up_a_value(gaps):
+    # the whole series' range holds a later level, so 900 is no spike in it; before the held-out weeks it is
+    from forecasting.series import prepare_history, split_holdout
+
+    config = load_config(None, ["cleaning.spikes=leave_out", f"cleaning.gaps={gaps}"])
+    rng = np.random.default_rng(5)
+    y = 100 * rng.lognormal(0, 0.1, 330)
+    y[150], y[-30:] = 900.0, 600 * rng.lognormal(0, 0.1, 30)
+    raw = prepare_history(history(y))
+    cleaned = clean_history(raw.copy(), "D", config.cleaning)
+    assert not [note for note in cleaned.notes if SPIKE_NOTE in note]
+    training, held_out = split_holdout(raw, cleaned, 28, config)
+    assert raw["ds"][150] not in set(training["ds"])  # it had been filled with 0 (gaps: zero) or the last value
+    assert len(training) == 330 - 28 - 1 and len(held_out) == 28
