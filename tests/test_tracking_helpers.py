@@ -533,8 +533,13 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     run(daily, "2026-11-16", "2026-11-16T00:00:00")
     context, summary = run(daily, "2026-11-23", "2026-11-16")  # a date alone, as older runs tagged it
     forecast_change.say_input_not_grown(daily, context, summary, "2026-11-16")
-    assert ("the input reaches 2026-11-16 00:00, no further than for run date 2026-11-16, though a 'D' period has "
+    assert ("the input reaches 2026-11-16 00:00, no further than for run date 2026-11-16, though 7 'D' periods have "
             "closed since: no newer rows arrived, and this run forecast from the same data") in summary.note
+    # business days run daily: Sunday's input ends on Friday, as Saturday's did; a day is no feed stopped
+    run(daily, "2026-11-28", "2026-11-27T00:00:00")
+    context, summary = run(daily, "2026-11-29", "2026-11-27T00:00:00")
+    forecast_change.say_input_not_grown(daily, context, summary, "2026-11-28")
+    assert "no further than" not in summary.note
     grown, said = run(daily, "2026-11-30", "2026-11-29T00:00:00")
     forecast_change.say_input_not_grown(daily, grown, said, "2026-11-23")
     assert "no further than" not in said.note
@@ -548,6 +553,13 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     context, summary = run(monthly, "2026-12-07", "2026-10-01T00:00:00")  # November over, its row still missing
     forecast_change.say_input_not_grown(monthly, context, summary, "2026-11-16")
     assert "though a 'MS' period has closed since" in summary.note
+    # weekly data run weekly: the one week that closed is said
+    weekly = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'weekly'}",
+                         "forecast.frequency=W-SUN", "forecast.horizon=4")
+    run(weekly, "2026-11-23", "2026-11-22T00:00:00")
+    context, summary = run(weekly, "2026-11-30", "2026-11-22T00:00:00")
+    forecast_change.say_input_not_grown(weekly, context, summary, "2026-11-23")
+    assert "though a 'W-SUN' period has closed since" in summary.note
     # another output's run of that date says nothing of this one's input
     other = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'other'}")
     context, summary = run(other, "2026-11-23", "2026-11-16T00:00:00")

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from forecasting import parent_run, realized, redaction, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.periods import last_over, same_frequency
+from forecasting.periods import frequency_offset, last_over, periods_between, same_frequency
 from forecasting.job_summary import JobSummary, agreeing, example_ids, input_end_text, named_examples, series_that
 from forecasting.spark_session import job_description
 
@@ -160,12 +160,15 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
     if then is None or not parent_run.same_time(then, context.input_end):
         return
     frequency, origin = config.forecast.frequency, pd.Timestamp(context.input_end).normalize()
-    if last_over(pd.Timestamp(summary.run_date), frequency, origin) <= last_over(pd.Timestamp(earlier), frequency,
-                                                                                origin):
-        return  # monthly data run weekly: no new period is due yet
+    then, now = (last_over(pd.Timestamp(date), frequency, origin) for date in (earlier, summary.run_date))
+    closed = periods_between(then, now, frequency)
+    # monthly data run weekly: no new period due yet; days run daily: a weekend or a holiday without rows
+    if closed < 2 and not (closed == 1 and then + frequency_offset(frequency) - then >= pd.Timedelta(days=7)):
+        return
+    periods = f"a {frequency!r} period has" if closed == 1 else f"{closed} {frequency!r} periods have"
     summary.warn(f"the input reaches {input_end_text(context.input_end)}, no further than for run date {earlier}, "
-                 f"though a {frequency!r} period has closed since: no newer rows arrived, and this run forecast from "
-                 "the same data. An upstream feed that stopped, or one that lags?")
+                 f"though {periods} closed since: no newer rows arrived, and this run forecast from the same data. An "
+                 "upstream feed that stopped, or one that lags?")
 
 
 def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, earlier: str) -> None:
