@@ -167,6 +167,16 @@ def test_an_input_options_decimal_reaches_spark_as_written_in_a_file_or_a_set(tm
     assert (conf["spark.sql.autoBroadcastJoinThreshold"], conf["spark.memory.fraction"]) == ("10000000", "0.5")
     # the config's own numbers stay numbers
     assert load_config(None, ["forecast.interval_width=0.9"]).forecast.interval_width == 0.9
+    # the whole mapping given by a --set, entries an anchor merges in, an alias of a number elsewhere, text quoted
+    assert reader_options(load_config(None, ["input.options={nullValue: 99999.0, maxColumns: 1e5}"]).input.options) \
+        == {"nullValue": "99999.0", "maxColumns": "100000"}
+    (tmp_path / "merged.yaml").write_text("input:\n  path: x.csv\n  options: {<<: {nullValue: 99999.0}, sep: ';'}\n"
+                                          "forecast: {interval_width: &w 0.8}\nspark: {conf: {spark.memory.fraction: *w}}\n")
+    merged = load_config(tmp_path / "merged.yaml")
+    assert reader_options(merged.input.options) == {"nullValue": "99999.0", "sep": ";"}
+    assert merged.forecast.interval_width == 0.8 and merged.spark.conf == {"spark.memory.fraction": "0.8"}
+    (tmp_path / "quoted.yaml").write_text("input:\n  path: x.csv\n  options: {nullValue: '1E5', n: 1_000.5}\n")
+    assert reader_options(load_config(tmp_path / "quoted.yaml").input.options) == {"nullValue": "1E5", "n": "1000.5"}
 
 
 def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read_otherwise(tmp_path):

@@ -60,11 +60,16 @@ class ConfigLoader(yaml.SafeLoader):
         super().flatten_mapping(node)
 
     def construct_mapping(self, node, deep=False):
-        for key_node, value_node in node.value:  # input.options, spark.conf: Spark's text, as written
+        if getattr(node, "spark_text", False):  # input.options, spark.conf: a decimal as written (99999.0)
+            self.flatten_mapping(node)  # the entries an anchor merges in too
+            own = self.__dict__["own_keys"][id(node)]
+            # copies: an alias of a value elsewhere (interval_width: *w) stays a number there
+            node = yaml.MappingNode(node.tag, [(key, self._spark_text(value)) for key, value in node.value],
+                                    node.start_mark, node.end_mark)
+            self.__dict__["own_keys"][id(node)] = own
+        for key_node, value_node in node.value:
             if key_node.value in ("options", "conf") and isinstance(value_node, yaml.MappingNode):
-                for _, entry in value_node.value:  # nullValue: 99999.0 is no 99999
-                    if isinstance(entry, yaml.ScalarNode) and entry.tag == _FLOAT:
-                        entry.tag = _STR
+                value_node.spark_text = True
         seen = set()
         for key_node in self.__dict__.get("own_keys", {}).get(id(node)) or _own_keys(node):
             key = self.construct_object(key_node, deep=deep)
@@ -77,6 +82,25 @@ class ConfigLoader(yaml.SafeLoader):
                     None, None, f"the key {key!r} is given twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+    def _spark_text(self, node):
+        """A number entry of input.options or spark.conf as the text Spark gets (spark_number_text)."""
+        if not (isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT):
+            return node
+        return yaml.ScalarNode(_STR, spark_number_text(node.value, self.construct_yaml_float(node)),
+                               node.start_mark, node.end_mark)
+
+
+def spark_number_text(written: str, value: float) -> str:
+    """A number given to Spark (an input.options or spark.conf entry): a decimal as written,
+    a CSV's null marker 99999.0 being no 99999; e-notation (1e5) as the whole number it is,
+    which Spark's whole-number settings need; another form (1_000.5) as Python writes it."""
+    if DECIMAL.fullmatch(written.strip()):
+        return written.strip()
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
 
 
 # YAML 1.1's numbers less octal (010) and base 60 (1:30), and with e-notation as YAML 1.2 reads it
@@ -91,8 +115,19 @@ ConfigLoader.add_implicit_resolver(_INT, re.compile(
     r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?(?:0|[1-9][0-9_]*))$"), list("-+0123456789"))
 
 
-def read_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=ConfigLoader)
+def read_yaml(text: str, entries: bool = False) -> Any:
+    """``text`` as ConfigLoader reads it; with ``entries``, a mapping of it as an
+    input.options or spark.conf mapping is read (``--set input.options={...}``)."""
+    loader = ConfigLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if entries and isinstance(node, yaml.MappingNode):
+            node.spark_text = True
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 # PyYAML's problems that quote what was written as a value: an alias's or a tag's name
@@ -149,8 +184,9 @@ def parse_override(text: str) -> dict[str, Any]:
     # an entry of input.options or spark.conf is text for Spark: what YAML cannot read,
     # or reads as a list or mapping (-, ?, ",", *), is the text typed
     entry = len(parts) > 1 and _schema_hint(parts) is Any and typing.get_origin(_schema_hint(parts[:-1])) is dict
+    whole = typing.get_origin(_schema_hint(parts)) is dict and _schema_hint([*parts, "entry"]) is Any
     try:
-        value = read_yaml(raw) if raw.strip() else ""
+        value = read_yaml(raw, entries=whole) if raw.strip() else ""
     except yaml.YAMLError as err:
         if not entry and not _is_text(_schema_hint(parts)):  # a text key takes it as typed (",")
             shown = "" if SECRET_NAME.search(dotted) else f" {raw!r}"
@@ -161,7 +197,9 @@ def parse_override(text: str) -> dict[str, Any]:
     entry_text = entry and (isinstance(value, (list, dict)) or (value is None and raw.strip() != "null"))
     if _read_as_nothing(raw, value) or entry_text:
         value = raw.strip()
-    elif _typed_otherwise(parts, value) or (entry and isinstance(value, float)):  # 99999.0: a CSV's null marker
+    elif entry and isinstance(value, float):  # 99999.0: a CSV's null marker
+        value = spark_number_text(yaml.load(raw, Loader=yaml.BaseLoader), value)
+    elif _typed_otherwise(parts, value):
         value = yaml.load(raw, Loader=yaml.BaseLoader)  # the text as typed, without quotes or a comment
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
@@ -363,16 +401,12 @@ def _describe(hint: Any) -> str:
 
 
 def setting_text(value: Any) -> str:
-    """A ``spark.conf`` or ``input.options`` value as Spark reads it: a number in
-    e-notation (``1e5``) as the whole number it is, which Spark's whole-number settings
-    need; other numbers as written (a CSV's null marker ``99999.0``); true and false in lower case."""
+    """A ``spark.conf`` or ``input.options`` value as Spark reads it: YAML reads ``1e5``
+    as 100000.0, which Spark's whole-number settings refuse (a file's and a --set's
+    numbers come as spark_number_text writes them); true and false in lower case."""
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, str) and E_NOTATION.fullmatch(value.strip()) and float(value).is_integer():
-        return str(int(float(value)))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
-
-E_NOTATION = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")
