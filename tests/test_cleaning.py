@@ -103,6 +103,12 @@ def test_a_period_whose_value_is_missing_is_left_out_not_counted_zero_where_gaps
     assert cleaned.history["y"].tolist() == [3.0, 0.0, 2.0]
     assert cleaned.history["ds"].tolist() == list(pd.to_datetime(["2024-01-07", "2024-01-21", "2024-01-28"]))
     # other gap policies as before: interpolated, or left out with the other gaps
+    # the last days' values missing (not reported yet): no zeros from there on, no "rows stopped"
+    counts = frame(pd.date_range("2024-01-01", periods=120), np.random.default_rng(1).poisson(20, 120).astype(float))
+    counts.loc[117:, "y"] = np.nan
+    pending = clean_history(counts, "D", policy(gaps="zero"), run_date="2024-04-30", input_end="2024-04-29")
+    assert pending.history["ds"].max() == pd.Timestamp("2024-04-26") and (pending.history["y"] > 0).all()
+    assert not [note for note in pending.notes if "filled (zero)" in note or "rows stopped" in note]
     interpolated = clean_history(history, "D", policy(gaps="interpolate")).history["y"].tolist()
     assert interpolated == pytest.approx([5.0, 6.0, 6 + 1 / 3, 6 + 2 / 3, 7.0, 5.0])
     assert clean_history(history, "D", policy()).history["ds"].tolist() == list(days[[0, 1, 4, 5]])

@@ -235,6 +235,12 @@ def clean_history(
     breaks = [] if repeated else (zero_run_notes(frame) or flat_end_notes(frame, season_length(frequency))
                                   or break_notes(frame, season_length(frequency), not sub_daily(frequency)))
     rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
+    if cut is not None and policy.gaps == "zero" and len(unknown):
+        # rows after the last value whose values are missing (days not reported yet): no zeros from there on
+        pending = align_to_grid(unknown, frequency, origin=origin)
+        pending = pending[pending > frame["ds"].max()]
+        if len(pending):
+            unfinished = pending.min() if unfinished is None else min(unfinished, pending.min())
     if cut is not None:
         up_to, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,
                                       unfinished, rows_after=latest > frame["ds"].max())
