@@ -157,6 +157,15 @@ if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "$venv/bin/python" ]; then  # no venv: s
         export PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$venv/bin/python}
     fi
 fi
+# the job's own summary file, unless given one: its last line says why a failed run ended, for cron's mail
+summary=""
+for arg in "${args[@]}"; do
+    case "$arg" in --summary-file|--summary-file=*) summary=given ;; esac
+done
+if [ -z "$summary" ]; then
+    summary="$log_dir/.$name.summary"
+    args+=(--summary-file "$summary")
+fi
 echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
 # In the background, in a process group of its own (set -m), so that a SIGTERM or SIGINT sent
 # to this script (a scheduler's timeout, systemd, Ctrl-C) reaches the job's JVM and Python
@@ -185,6 +194,12 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
-# cron mails what a job prints, not its exit code: a failed run says so, and where to look
-[ "$code" -eq 0 ] || echo "$0: $job $run_date failed with exit code $code; its log: $log" >&2
+# cron mails what a job prints, not its exit code: a failed run says so, why, and where to look
+if [ "$code" -ne 0 ]; then
+    cause=""
+    if [ -f "$summary" ]; then
+        cause=$(sed -n 's/.*ended with exit code [0-9]* (\(.*\))$/\1/p' "$summary" | tail -n 1)
+    fi
+    echo "$0: $job $run_date failed with exit code $code${cause:+ ($cause)}; its log: $log" >&2
+fi
 exit $code

@@ -267,7 +267,8 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     assert "forecast.horizon" in only_log(tmp_path / "my-logs", "train_forecast-2024-02-20-defaults-????????.log")
     # what cron mails: one line, naming the log
     [said] = bad.stderr.splitlines()
-    assert "train 2024-02-20 failed with exit code 2; its log: " in said and said.endswith(".log")
+    assert "train 2024-02-20 failed with exit code 2 (configuration error: " in said and "forecast.horizon" in said
+    assert "; its log: " in said and said.endswith(".log")  # and why: the job's summary file's last line
     (tmp_path / "a-file").write_text("")  # a log folder that cannot be one: a wrong call, not "still running"
     no_logs = wrapper(tmp_path, "train", "--run-date", "2024-02-20", log_dir=str(tmp_path / "a-file"))
     assert no_logs.returncode == 64 and "cannot write logs to the folder" in no_logs.stderr
