@@ -157,15 +157,21 @@ if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "$venv/bin/python" ]; then  # no venv: s
         export PYSPARK_DRIVER_PYTHON=${PYSPARK_DRIVER_PYTHON:-$venv/bin/python}
     fi
 fi
-# the job's own summary file, unless given one: its last line says why a failed run ended, for cron's mail
+# The job's summary file, whose last line says why a failed run ended, for cron's mail: the one
+# the arguments give, else one beside the log where the driver runs here (not in cluster mode,
+# where it runs on a node without this folder). Removed first: an earlier attempt's is no cause.
 summary=""
-for arg in "${args[@]}"; do
-    case "$arg" in --summary-file|--summary-file=*) summary=given ;; esac
+for i in "${!args[@]}"; do
+    case "${args[$i]}" in
+        --summary-file) summary=${args[$((i + 1))]:-} ;;
+        --summary-file=*) summary=${args[$i]#--summary-file=} ;;
+    esac
 done
-if [ -z "$summary" ]; then
+if [ -z "$summary" ] && { [[ "$master" == local* ]] || [ "$deploy_mode" = client ]; }; then
     summary="$log_dir/.$name.summary"
     args+=(--summary-file "$summary")
 fi
+[ -z "$summary" ] || rm -f -- "$summary"
 echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
 # In the background, in a process group of its own (set -m), so that a SIGTERM or SIGINT sent
 # to this script (a scheduler's timeout, systemd, Ctrl-C) reaches the job's JVM and Python
@@ -197,7 +203,7 @@ echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
 # cron mails what a job prints, not its exit code: a failed run says so, why, and where to look
 if [ "$code" -ne 0 ]; then
     cause=""
-    if [ -f "$summary" ]; then
+    if [ -n "$summary" ] && [ -f "$summary" ]; then
         cause=$(sed -n 's/.*ended with exit code [0-9]* (\(.*\))$/\1/p' "$summary" | tail -n 1)
     fi
     echo "$0: $job $run_date failed with exit code $code${cause:+ ($cause)}; its log: $log" >&2

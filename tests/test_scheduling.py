@@ -304,3 +304,31 @@ def test_the_crontab_example_calls_the_wrapper_with_shipped_configs():
         assert all(field[0].isdigit() or field[0] == "*" for field in schedule), fields
         assert command[0] == str(WRAPPER) and command[1] in ("train", "score", "evaluate"), fields
         assert Path(command[command.index("--config") + 1]).is_file(), fields
+
+
+def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster_driver_gets_none(tmp_path):
+    # a fake spark-submit: records its arguments, writes the summary file it is given a cause, exits as told
+    fake = tmp_path / "spark-submit"
+    fake.write_text('#!/usr/bin/env bash\necho "$@" > "$SEEN"\nwhile [ $# -gt 0 ]; do\n'
+                    '  if [ "$1" = --summary-file ] && [ -n "$CAUSE" ]; then\n'
+                    '    echo "train_forecast x: started, ended with exit code $CODE ($CAUSE)" > "$2"; fi\n'
+                    '  shift\ndone\nexit "$CODE"\n')
+    fake.chmod(0o755)
+    seen = tmp_path / "seen"
+
+    def attempt(code: int, cause: str = "", submit_args: str = "--master local[2]", *args: str):
+        env = {**wrapper_env(tmp_path, spark_submit=fake), "SPARK_SUBMIT_ARGS": submit_args, "SEEN": str(seen),
+               "CODE": str(code), "CAUSE": cause}
+        return subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    down = attempt(4, "tracking error: server down")
+    assert down.returncode == 4 and "failed with exit code 4 (tracking error: server down); its log: " in down.stderr
+    jvm = attempt(1)  # spark-submit failed before the job wrote a word: no cause, not the attempt before's
+    assert jvm.returncode == 1 and "failed with exit code 1; its log: " in jvm.stderr
+    own = tmp_path / "mine.summary"  # the arguments' own file is the one read
+    mine = attempt(3, "input error: no rows", "--master local[2]", "--summary-file", str(own))
+    assert "(input error: no rows)" in mine.stderr and seen.read_text().count("--summary-file") == 1
+    # in cluster mode the driver runs on a node, where the log folder is not: none added
+    cluster = attempt(1, "", "--master yarn --deploy-mode cluster")
+    assert cluster.returncode == 1 and "--summary-file" not in seen.read_text()

@@ -93,7 +93,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def job_parser(description: str) -> argparse.ArgumentParser:
     """The arguments every job takes; a job adds its own before parsing."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # no abbreviations: --summary-f would slip past scripts/run_scheduled.sh's own --summary-file
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     add_config_arguments(parser)
     # UTC, the session's time zone (spark_session) and scripts/run_scheduled.sh's: a
     # machine's local date would name a different run near midnight.
