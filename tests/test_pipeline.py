@@ -1160,3 +1160,32 @@ def test_staged_results_that_lost_files_are_refused_before_any_table_is_written(
                                            r"files \(removed by another run of this date\?\); nothing was written"):
         pipeline.run_job(spark, config, "2024-02-29")
     assert not (tmp_path / "out" / "forecasts").exists()
+    monkeypatch.undo()
+    pipeline.run_job(spark, config, "2024-02-29")
+    from forecasting import scoring
+
+    monkeypatch.setattr(scoring, "stage", staged_then_lost)  # scoring's staged forecasts, as training's
+    with pytest.raises(RuntimeError, match=r"4 models to score but [0-3] staged results: .* nothing was written"):
+        scoring.run_scoring(spark, config, "2024-03-02")
+    written = tables.read_table(spark, config, tables.FORECASTS)
+    assert written.where(F.col("source") == tables.SCORED).count() == 0
+
+
+def test_a_failure_before_training_ends_the_run_failed_and_its_heartbeat(spark, tmp_path, monkeypatch):
+    # between the parent run's start and training: a notebook's process had kept beating for a dead run
+    from forecasting import heartbeat
+
+    source = pd.concat([daily_series(60, seed=s).assign(shop=shop) for s, shop in enumerate("ab")])
+    source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
+    config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y",
+                                            "selection.candidates=[naive]"))
+
+    def broken(*args):
+        raise RuntimeError("the catalog is down")
+
+    monkeypatch.setattr(run_report, "say_unfinished", broken)
+    with pytest.raises(RuntimeError, match="the catalog is down"):
+        pipeline.run_job(spark, config, "2024-02-29")
+    [run] = mlflow.MlflowClient(config.tracking.uri).search_runs(
+        [mlflow.MlflowClient(config.tracking.uri).get_experiment_by_name(config.tracking.experiment).experiment_id])
+    assert run.info.status == "FAILED" and run.info.run_id not in heartbeat._beating

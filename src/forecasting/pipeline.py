@@ -132,32 +132,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         title="Evaluation run" if evaluate else "Forecast run",
         note=timeless_note, later_run_date=later,
     )
-    ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
-    if ahead and not evaluate:
-        summary.warn(ahead)
-    run_report.say_unfinished(context, summary)
-    column = config.model.country_holidays_column
-    if column:  # a few distinct codes, the series of each counted on the executors
-        with job_description(spark, "check the country column's codes"):
-            series_keys = series_df.select(*config.input.key_columns).distinct()
-            counted = {row[0]: row[1] for row in series_keys.groupBy(column).count().collect()}
-        for line in holiday_periods.country_column_lines(counted, column, config.model.country_holidays,
-                                                         config.model.holiday_windows):
-            # no holidays for a blank country where model.country_holidays: null asks for none: a fact, said
-            (summary.inform if line.endswith(holiday_periods.BLANK_WITHOUT_HOLIDAYS) else summary.warn)(line)
-    drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
-    if drifting:
-        summary.warn(drifting)
-    in_the_past = None if evaluate else past_horizon_warning(counts.latest, config.forecast, run_date,
-                                                              context.known_until)
-    if in_the_past:
-        summary.warn(in_the_past)
-    say_input(summary, checked, config)
-    if evaluate:  # it writes no series_results
-        summary.reasons_in = ("the status and reason tags of the child runs (filter: "
-                              f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
-                              f"!= '{OK}')")
-    with finishing(context, summary, started):
+    with finishing(context, summary, started):  # from here on, a failure ends the run FAILED (and its heartbeat)
+        _say_before_training(spark, config, context, summary, checked, series_df, evaluate)
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         holdout = config.forecast.horizon if evaluate else 0
@@ -277,6 +253,39 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
         with job_description(spark, "name the series without held-out scores"):
             named = named_examples(staged.where(F.col("holdout_scores").isNull()).orderBy(*keys), keys)
         summary.warn(f"{missing} series had no forecast to score, so no {tables.EVALUATION} row, e.g. {named}")
+
+
+
+def _say_before_training(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,
+                         checked: CheckedInput, series_df: DataFrame, evaluate: bool) -> None:
+    """The summary's lines known before training: a run date ahead, dates a kill left
+    unfinished, the country column's codes, a drifting step, a horizon in the past, the input."""
+    run_date, counts = summary.run_date, checked.counts
+    ahead = run_report.future_run_date_warning(run_date, dt.datetime.now(dt.timezone.utc).date())
+    if ahead and not evaluate:
+        summary.warn(ahead)
+    run_report.say_unfinished(context, summary)
+    column = config.model.country_holidays_column
+    if column:  # a few distinct codes, the series of each counted on the executors
+        with job_description(spark, "check the country column's codes"):
+            series_keys = series_df.select(*config.input.key_columns).distinct()
+            counted = {row[0]: row[1] for row in series_keys.groupBy(column).count().collect()}
+        for line in holiday_periods.country_column_lines(counted, column, config.model.country_holidays,
+                                                         config.model.holiday_windows):
+            # no holidays for a blank country where model.country_holidays: null asks for none: a fact, said
+            (summary.inform if line.endswith(holiday_periods.BLANK_WITHOUT_HOLIDAYS) else summary.warn)(line)
+    drifting = calendar_step_warning(config.forecast.frequency)  # 91D for quarters
+    if drifting:
+        summary.warn(drifting)
+    in_the_past = None if evaluate else past_horizon_warning(counts.latest, config.forecast, run_date,
+                                                              context.known_until)
+    if in_the_past:
+        summary.warn(in_the_past)
+    say_input(summary, checked, config)
+    if evaluate:  # it writes no series_results
+        summary.reasons_in = ("the status and reason tags of the child runs (filter: "
+                              f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
+                              f"!= '{OK}')")
 
 
 def stage(results: DataFrame, config: JobConfig, label: str, description: str,

@@ -206,15 +206,16 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         output_format=config.output.format,
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",
     )
-    say_input(summary, checked, config)
-    say_unfinished(context, summary)
-    ahead = future_run_date_warning(run_date, _today())  # scored rows are read as the latest too
-    if ahead:
-        summary.warn(ahead)
-    in_the_past = past_horizon_warning(counts.latest, config.forecast, run_date, context.known_until)
-    if in_the_past:
-        summary.warn(in_the_past)
+    # from here on, a failure ends the run FAILED (and its heartbeat)
     with finishing(context, summary, started), settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
+        say_input(summary, checked, config)
+        say_unfinished(context, summary)
+        ahead = future_run_date_warning(run_date, _today())  # scored rows are read as the latest too
+        if ahead:
+            summary.warn(ahead)
+        in_the_past = past_horizon_warning(counts.latest, config.forecast, run_date, context.known_until)
+        if in_the_past:
+            summary.warn(in_the_past)
         trained_with = scoring_models.say_what_differs(config, context, summary, chosen, unmodelled, null_key,
                                                        trained_by, new)
         # the input's latest time bounds zero gaps, as in training; known_until cuts a run on its own date
@@ -244,6 +245,10 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
         with job_description(spark, "read the staged results"):
             staged = spark.read.parquet(stage_path)
+            staged_count = staged.count()  # from the files' footers
+        if staged_count < count:  # checked before the write, which would publish a part of the date
+            raise RuntimeError(f"{count} models to score but {staged_count} staged results: their folder {stage_path} "
+                               "lost files (removed by another run of this date?); nothing was written")
         forecasts = spark_training.forecasts_table(
             staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
         )
