@@ -11,9 +11,10 @@ import pytest
 from forecasting import heartbeat, parent_run, tracking
 
 
-def tags(pid: int, age_seconds: float = 5, host: str | None = None) -> dict[str, str]:
+def tags(pid: int, age_seconds: float = 5, host: str | None = None, space: str | None = None) -> dict[str, str]:
     beat = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=age_seconds)
     return {heartbeat.HOST_TAG: host or socket.gethostname(), heartbeat.PID_TAG: str(pid),
+            heartbeat.PROCESS_SPACE_TAG: heartbeat.process_space() if space is None else space,
             heartbeat.HEARTBEAT_TAG: beat.isoformat(timespec="seconds")}
 
 
@@ -37,6 +38,9 @@ def test_a_run_is_going_where_its_heartbeat_is_recent_and_its_process_alive(othe
     other_process.wait()
     assert heartbeat.still_going(tags(other_process.pid)) is None
     assert heartbeat.still_going(tags(other_process.pid, host="elsewhere")) is not None
+    # another container with this host name (host networking): its pids are its own, its heartbeat tells
+    assert heartbeat.still_going(tags(other_process.pid, space="other-boot pid:[1]")) is not None
+    assert heartbeat.still_going(tags(os.getpid(), space="other-boot pid:[1]")) is not None
 
 
 def test_a_rerun_beside_a_run_still_going_stops_before_it_ends_that_run(tmp_path, fast_config, other_process):

@@ -18,10 +18,12 @@ import threading
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_TAG, HOST_TAG, PID_TAG = "heartbeat", "job_host", "job_pid"
+# which processes the pid names: containers sharing a host name (host networking) number their own
+PROCESS_SPACE_TAG = "job_process_space"
 BEAT_SECONDS = 60  # how often a running job renews its heartbeat
-# a run whose last heartbeat is older is taken for dead (a kill, a lost machine): a few beats
-# missed to a slow tracking server or a long garbage collection are no death
-DEAD_AFTER_SECONDS = 300
+# a run whose last heartbeat is older is taken for dead (a kill, a lost machine): beats missed to a
+# tracking server retrying for minutes, a long garbage collection or clocks a few minutes apart are no death
+DEAD_AFTER_SECONDS = 600
 
 _beating: dict[str, threading.Event] = {}  # per parent run beating in this process, what stops it
 
@@ -36,7 +38,18 @@ def now_text() -> str:
 
 def start_tags() -> dict[str, str]:
     """The tags a parent run starts with: where it runs, and its first heartbeat."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), HEARTBEAT_TAG: now_text()}
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PROCESS_SPACE_TAG: process_space(),
+            HEARTBEAT_TAG: now_text()}
+
+
+def process_space() -> str:
+    """This process's machine boot and pid namespace (Linux): two containers with one host
+    name have their own pids, and the same pid may be another process in each. Empty elsewhere."""
+    try:
+        boot = open("/proc/sys/kernel/random/boot_id", encoding="ascii").read().strip()
+        return f"{boot} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
 
 
 def start(tracking_uri: str, run_id: str) -> None:
@@ -77,8 +90,10 @@ def still_going(tags: dict[str, str], now: dt.datetime | None = None) -> str | N
     if age > DEAD_AFTER_SECONDS:
         return None
     host, pid = tags.get(HOST_TAG), tags.get(PID_TAG, "")
-    # on this host, its process gone, or this one (a notebook's job that stopped without ending its run)
-    if host == socket.gethostname() and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+    # among this process's own (this host, its pid namespace), its process gone, or this one (a notebook's
+    # job that stopped without ending its run); elsewhere its heartbeat alone tells
+    here = host == socket.gethostname() and tags.get(PROCESS_SPACE_TAG, "") == process_space()
+    if here and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
         return None
     return f"on {host} (process {pid}), its last heartbeat {max(age, 0):.0f} s ago"
 

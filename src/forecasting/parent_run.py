@@ -154,8 +154,9 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
             raise heartbeat.StillRunning(
                 f"another {job} run of {run_date} writing {output_path or 'this output'} is still going (MLflow "
                 f"run {parent.info.run_id}, {going}): two runs of one date would replace each other's rows and "
-                f"staged results. Let it finish; a run stopped on another machine is taken for ended "
-                f"{heartbeat.DEAD_AFTER_SECONDS // 60} minutes after its last heartbeat, when a rerun ends it")
+                f"staged results. Retry once it ends; a run killed on another machine (or container) is taken "
+                f"for ended {heartbeat.DEAD_AFTER_SECONDS // 60} minutes after its last heartbeat, when a rerun ends "
+                "it")
     ended_by = f"{ENDED_AS_STALE}{job} run of {run_date}"
     for parent in stale:
         heartbeat.stop(parent.info.run_id)  # this process's own, where a job in it stopped without ending it
