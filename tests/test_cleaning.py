@@ -109,6 +109,11 @@ def test_a_period_whose_value_is_missing_is_left_out_not_counted_zero_where_gaps
     pending = clean_history(counts, "D", policy(gaps="zero"), run_date="2024-04-30", input_end="2024-04-29")
     assert pending.history["ds"].max() == pd.Timestamp("2024-04-26") and (pending.history["y"] > 0).all()
     assert not [note for note in pending.notes if "filled (zero)" in note or "rows stopped" in note]
+    # one missing value two months after the last: the rows stopped, as ever (stale_after skips it)
+    late = pd.concat([counts.iloc[:60], frame(["2024-04-29"], [np.nan])], ignore_index=True)
+    stopped = clean_history(late, "D", policy(gaps="zero", stale_after=28), run_date="2024-04-30",
+                            input_end="2024-04-29")
+    assert stopped.rejection is not None and stopped.rejection.startswith("data stop longer before the run date")
     interpolated = clean_history(history, "D", policy(gaps="interpolate")).history["y"].tolist()
     assert interpolated == pytest.approx([5.0, 6.0, 6 + 1 / 3, 6 + 2 / 3, 7.0, 5.0])
     assert clean_history(history, "D", policy()).history["ds"].tolist() == list(days[[0, 1, 4, 5]])

@@ -177,6 +177,8 @@ def test_an_input_options_decimal_reaches_spark_as_written_in_a_file_or_a_set(tm
     assert merged.forecast.interval_width == 0.8 and merged.spark.conf == {"spark.memory.fraction": "0.8"}
     (tmp_path / "quoted.yaml").write_text("input:\n  path: x.csv\n  options: {nullValue: '1E5', n: 1_000.5}\n")
     assert reader_options(load_config(tmp_path / "quoted.yaml").input.options) == {"nullValue": "1E5", "n": "1000.5"}
+    assert reader_options(load_config(None, ["input.options={positiveInf: .inf, nanValue: .NaN}"]).input.options) \
+        == {"positiveInf": ".inf", "nanValue": ".NaN"}
 
 
 def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read_otherwise(tmp_path):

@@ -533,13 +533,16 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     run(daily, "2026-11-16", "2026-11-16T00:00:00")
     context, summary = run(daily, "2026-11-23", "2026-11-16")  # a date alone, as older runs tagged it
     forecast_change.say_input_not_grown(daily, context, summary, "2026-11-16")
-    assert ("the input reaches 2026-11-16 00:00, no further than for run date 2026-11-16, though 7 'D' periods have "
-            "closed since: no newer rows arrived, and this run forecast from the same data") in summary.note
-    # business days run daily: Sunday's input ends on Friday, as Saturday's did; a day is no feed stopped
+    assert ("the input reaches 2026-11-16 00:00, no further than for run date 2026-11-16: no newer rows in the 7 days "
+            "since its last period ended, and this run forecast from the same data") in summary.note
+    # business days run daily: Sunday's input ends on Friday, as Saturday's did; a weekend is no feed stopped,
+    # four days without rows are, daily runs each compared with the day before
     run(daily, "2026-11-28", "2026-11-27T00:00:00")
-    context, summary = run(daily, "2026-11-29", "2026-11-27T00:00:00")
-    forecast_change.say_input_not_grown(daily, context, summary, "2026-11-28")
-    assert "no further than" not in summary.note
+    for run_date, said in (("2026-11-29", False), ("2026-11-30", False), ("2026-12-01", True), ("2026-12-02", True)):
+        context, summary = run(daily, run_date, "2026-11-27T00:00:00")
+        before = (pd.Timestamp(run_date) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        forecast_change.say_input_not_grown(daily, context, summary, before)
+        assert ("no further than" in summary.note) == said, run_date
     grown, said = run(daily, "2026-11-30", "2026-11-29T00:00:00")
     forecast_change.say_input_not_grown(daily, grown, said, "2026-11-23")
     assert "no further than" not in said.note
@@ -552,14 +555,14 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     assert "no further than" not in summary.note
     context, summary = run(monthly, "2026-12-07", "2026-10-01T00:00:00")  # November over, its row still missing
     forecast_change.say_input_not_grown(monthly, context, summary, "2026-11-16")
-    assert "though a 'MS' period has closed since" in summary.note
+    assert "no newer rows in the 37 days since its last period ended" in summary.note
     # weekly data run weekly: the one week that closed is said
     weekly = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'weekly'}",
                          "forecast.frequency=W-SUN", "forecast.horizon=4")
     run(weekly, "2026-11-23", "2026-11-22T00:00:00")
     context, summary = run(weekly, "2026-11-30", "2026-11-22T00:00:00")
     forecast_change.say_input_not_grown(weekly, context, summary, "2026-11-23")
-    assert "though a 'W-SUN' period has closed since" in summary.note
+    assert "no newer rows in the 8 days since its last period ended" in summary.note
     # another output's run of that date says nothing of this one's input
     other = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'other'}")
     context, summary = run(other, "2026-11-23", "2026-11-16T00:00:00")

@@ -239,7 +239,8 @@ def clean_history(
         # rows after the last value whose values are missing (days not reported yet): no zeros from there on
         pending = align_to_grid(unknown, frequency, origin=origin)
         pending = pending[pending > frame["ds"].max()]
-        if len(pending):
+        # from the period right after the last value: one such row months later is no feed still sending
+        if len(pending) and pending.min() == pd.date_range(frame["ds"].max(), periods=2, freq=frequency)[1]:
             unfinished = pending.min() if unfinished is None else min(unfinished, pending.min())
     if cut is not None:
         up_to, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import os
 import logging
+import math
 import re
 import types
 import typing
@@ -95,7 +96,7 @@ def spark_number_text(written: str, value: float) -> str:
     """A number given to Spark (an input.options or spark.conf entry): a decimal as written,
     a CSV's null marker 99999.0 being no 99999; e-notation (1e5) as the whole number it is,
     which Spark's whole-number settings need; another form (1_000.5) as Python writes it."""
-    if DECIMAL.fullmatch(written.strip()):
+    if DECIMAL.fullmatch(written.strip()) or not math.isfinite(value):  # .inf, .NaN as written too
         return written.strip()
     return str(int(value)) if value.is_integer() else str(value)
 

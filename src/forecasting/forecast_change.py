@@ -19,13 +19,16 @@ from pyspark.sql import functions as F
 
 from forecasting import parent_run, realized, redaction, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.periods import frequency_offset, last_over, periods_between, same_frequency
+from forecasting.periods import frequency_offset, known_by, label_of, period_end, same_frequency
 from forecasting.job_summary import JobSummary, agreeing, example_ids, input_end_text, named_examples, series_that
 from forecasting.spark_session import job_description
 
 logger = logging.getLogger(__name__)
 
 CHANGE = "forecast_change"
+# Days without newer rows, since the input's last period ended, that say_input_not_grown takes for a
+# feed that stopped: more than a long weekend without rows (business days, a holiday)
+QUIET_DAYS = pd.Timedelta(days=4)
 PREVIOUS = realized.PREVIOUS  # the earlier forecast's yhat, beside this run's (config_schema reserves the names)
 # A change the summary names: one forecast more than two thirds above the other
 LARGE_CHANGE = 0.5
@@ -147,8 +150,9 @@ def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> 
 
 def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary: JobSummary, earlier: str) -> None:
     """Warn where the input reaches no further than it did for run date ``earlier``,
-    though a period has closed since: a feed that stopped upstream looks like any other
-    run, every series forecast again from the same rows (input_end, a tag of each run)."""
+    and QUIET_DAYS or a period (the longer) have passed since its last period ended: a
+    feed that stopped upstream looks like any other run, every series forecast again
+    from the same rows (input_end, a tag of each run)."""
     if not context.input_end:
         return
     try:
@@ -159,16 +163,16 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
         return
     if then is None or not parent_run.same_time(then, context.input_end):
         return
-    frequency, origin = config.forecast.frequency, pd.Timestamp(context.input_end).normalize()
-    then, now = (last_over(pd.Timestamp(date), frequency, origin) for date in (earlier, summary.run_date))
-    closed = periods_between(then, now, frequency)
-    # monthly data run weekly: no new period due yet; days run daily: a weekend or a holiday without rows
-    if closed < 2 and not (closed == 1 and then + frequency_offset(frequency) - then >= pd.Timedelta(days=7)):
+    # how long since the input's last period ended: days closed (a weekend, a holiday) are no feed that
+    # stopped, and monthly data run weekly have no new period due before the month is over
+    frequency, end = config.forecast.frequency, pd.Timestamp(context.input_end)
+    last = label_of(end, frequency_offset(frequency), origin=end.normalize())
+    silent = known_by(pd.Timestamp(summary.run_date)) - period_end(last, frequency)
+    if silent < max(QUIET_DAYS, last + frequency_offset(frequency) - last):
         return
-    periods = f"a {frequency!r} period has" if closed == 1 else f"{closed} {frequency!r} periods have"
-    summary.warn(f"the input reaches {input_end_text(context.input_end)}, no further than for run date {earlier}, "
-                 f"though {periods} closed since: no newer rows arrived, and this run forecast from the same data. An "
-                 "upstream feed that stopped, or one that lags?")
+    summary.warn(f"the input reaches {input_end_text(context.input_end)}, no further than for run date {earlier}: no "
+                 f"newer rows in the {silent.days} days since its last period ended, and this run forecast from the "
+                 "same data. An upstream feed that stopped, or one that lags?")
 
 
 def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, earlier: str) -> None:
