@@ -947,13 +947,21 @@ def test_series_skipped_by_stale_after_are_not_counted_as_forecast_from_old_data
     assert staged_counts.reason_kinds(staged) == {"skipped": [(STALE_SKIPPED, 1)]}  # one kind, whatever the dates
 
 
+def read_input(version: dict) -> pipeline.CheckedInput:
+    """What a run read, as say_input takes it: a data version, nothing else of note."""
+    from forecasting import validation
+
+    return pipeline.CheckedInput(version, validation.InputCounts(1, 1), None, None)
+
+
 def test_a_run_says_which_periods_it_left_out_as_unsettled():
     said = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
-    pipeline.say_input(said, {"source": "x", "format": "csv"}, load_config(None, ["cleaning.unsettled_periods=2"]))
+    pipeline.say_input(said, read_input({"source": "x", "format": "csv"}),
+                       load_config(None, ["cleaning.unsettled_periods=2"]))
     assert said.note == ("  the run date's period and the 2 before it were left out of every series' fit and scores "
                          "as still growing (cleaning.unsettled_periods), and forecast\n")
     quiet = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
-    pipeline.say_input(quiet, {"source": "x", "format": "csv"}, load_config(None, []))
+    pipeline.say_input(quiet, read_input({"source": "x", "format": "csv"}), load_config(None, []))
     assert quiet.note == ""
 
 
@@ -964,8 +972,8 @@ def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_s
                         ({"delta_version": 3, "as_of_found": True}, "INFO")):
         caplog.clear()
         with caplog.at_level("INFO", logger="forecasting.job_summary"):
-            pipeline.say_input(job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}), {**delta, **read},
-                               config)
+            pipeline.say_input(job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}),
+                               read_input({**delta, **read}), config)
         assert [record.levelname for record in caplog.records] == [level]
 
 

@@ -392,7 +392,7 @@ def test_a_whole_number_written_with_an_exponent_reaches_the_reader_as_a_whole_n
     path.write_text("store,day,sales\na,2024-01-01,1\n")
     config = fast_config(f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
                          "input.target_column=sales", "input.options.maxColumns=1e5")
-    assert config.input.options["maxColumns"] == 100000.0  # as YAML reads it; Spark refused "100000.0"
+    assert config.input.options["maxColumns"] == "100000"  # as the whole number it is; Spark refused "100000.0"
     df, _ = io.read_input(spark, config)
     assert df.count() == 1
 
