@@ -840,3 +840,13 @@ def test_unsettled_periods_are_a_count_from_zero():
     assert load_config(None, []).cleaning.unsettled_periods == 0
     with pytest.raises(ConfigError, match=r"'cleaning.unsettled_periods' is -1: a number of periods, 0 or more"):
         load_config(None, ["cleaning.unsettled_periods=-1"])
+
+
+def test_the_configs_model_names_are_the_models_the_code_has():
+    # a baseline added to the code but not to the config's lists (or the reverse) is refused, or fails late
+    from forecasting.baselines import BASELINES
+    from forecasting.config_schema import CANDIDATES, FALLBACKS
+    from forecasting.model_store import ENSEMBLE
+
+    assert set(FALLBACKS) == set(BASELINES)
+    assert set(CANDIDATES) == {"prophet", ENSEMBLE, *BASELINES}

@@ -142,6 +142,12 @@ def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark,
             "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
     assert ("could not compare the forecasts with those of run date 2024-03-31 (permission denied: "
             "forecasts/_delta_log): series_results.forecast_change and the realized_ columns stay null") in caplog.text
+    # what the summary's reader sees of a count that failed: a line, not only the log's
+    monkeypatch.setattr(tables, "read_table", unreadable)
+    summary = job_summary.JobSummary("2024-04-07", "r", "e", "file:///m", {})
+    forecast_change.say_turnover(spark, fast_config(), summary, "2024-03-31")
+    assert summary.note == ("  could not count the series new or gone since run date 2024-03-31: permission denied: "
+                            "forecasts/_delta_log\n")
 
 
 def test_a_run_date_trained_at_another_frequency_is_named_when_no_time_is_in_common(spark, tmp_path, fast_config):

@@ -158,8 +158,7 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
     try:
         then = parent_run.input_end_of(context, earlier)
     except Exception as err:  # a line to say, no reason to fail a run whose tables are written
-        logger.warning("could not read how far the input reached for run date %s: %s", earlier,
-                       redaction.first_line(err))
+        summary.warn(f"could not read how far the input reached for run date {earlier}: {redaction.first_line(err)}")
         return
     if then is None or not parent_run.same_time(then, context.input_end):
         return
@@ -194,8 +193,7 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
                 "reason", F.lit(f"forecast on {earlier}")), keys) if gone else ""
             fresh = example_ids(per_series.where(~F.col("_forecast_then")).orderBy(*keys), keys) if new else ""
     except Exception as err:  # a count to say, no reason to fail a run whose tables are written
-        logger.warning("could not count the series new or gone since run date %s: %s", earlier,
-                       redaction.first_line(err))
+        summary.warn(f"could not count the series new or gone since run date {earlier}: {redaction.first_line(err)}")
         return
     if new:
         summary.inform(f"{series_that(new, 'have')} forecasts of this run date and none of run date {earlier} "
@@ -227,9 +225,9 @@ def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunCon
                 return
             tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
             named = named_examples(rows, keys) if large else None
-    except Exception as err:
-        logger.warning("could not say how far the forecasts moved from those of run date %s (%s): series_results."
-                       "%s holds it", earlier, redaction.first_line(err), CHANGE)
+    except Exception as err:  # the summary says so: a bug here had left only a line of the log
+        summary.warn(f"could not say how far the forecasts moved from those of run date {earlier} "
+                     f"({redaction.first_line(err)}): series_results.{CHANGE} holds it")
         return
     said = (f"compared with the forecasts of run date {earlier} over the times both cover, the median series' "
             f"forecast moved {percent(median)} ({compared} series; series_results.{CHANGE})")

@@ -153,6 +153,9 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             _write_evaluation(staged, config, summary, run_date, context)
         else:
             compared = forecast_change.stage_changes(staged, config, label, earlier) if earlier else None
+            if earlier and compared is None:  # logged with why: in the summary too, not a quiet null column
+                summary.warn(f"the forecasts were not compared with those of run date {earlier} (the log says why): "
+                             f"series_results.{forecast_change.CHANGE} and the realized_ columns stay null")
             _write_tables(staged, config, summary, run_date, context.parent_run_id,
                           spark.read.parquet(compared) if compared else None)
         # not after a failure among the writes, which leaves some tables as the earlier run

@@ -158,9 +158,9 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
             keys = list(config.input.key_columns)
             named = named_examples(scored.where(far_off).orderBy(F.col(MASE).desc()).select(
                 *keys, F.format_string("%.1f", F.col(MASE)).alias("reason")), keys) if far else None
-    except Exception as err:
-        logger.warning("could not say how the forecasts of run date %s did (%s): series_results.%s holds it",
-                       earlier, redaction.first_line(err), MASE)
+    except Exception as err:  # the summary says so: a bug here had left only a line of the log
+        summary.warn(f"could not say how the forecasts of run date {earlier} did ({redaction.first_line(err)}): "
+                     f"series_results.{MASE} holds it")
         return
     within = (f", {inside:.0%} of the actual values inside their intervals (nominal "
               f"{config.forecast.interval_width:.0%})" if inside is not None else "")
