@@ -270,6 +270,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 _say_scored_stale(staged, keys, summary)
                 _say_scored_past_input(staged, keys, summary)
         tables.delete_path(spark, stage_path)
-        with job_description(spark, "register the tables in the catalog"):
+        with job_description(spark, "register the tables in the catalog"):  # all three: a table_prefix
+            # set after the training ran is met here first, and the models and results are read by name too
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)
     return summary
