@@ -205,6 +205,9 @@ if [ "$code" -ne 0 ]; then
     cause=""
     if [ -n "$summary" ] && [ -f "$summary" ]; then
         cause=$(sed -n 's/.*ended with exit code [0-9]* (\(.*\))$/\1/p' "$summary" | tail -n 1)
+        # or a full report's own line: "... (50%): exit code 5", "exit code 4: the tables are written, ..."
+        [ -n "$cause" ] || cause=$(sed -n -e 's/^ *\(.*\): exit code [0-9]*$/\1/p' \
+            -e 's/^ *exit code [0-9]*: \(.*\)$/\1/p' "$summary" | tail -n 1)
     fi
     echo "$0: $job $run_date failed with exit code $code${cause:+ ($cause)}; its log: $log" >&2
 fi

@@ -312,13 +312,14 @@ def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster
     fake.write_text('#!/usr/bin/env bash\necho "$@" > "$SEEN"\nwhile [ $# -gt 0 ]; do\n'
                     '  if [ "$1" = --summary-file ] && [ -n "$CAUSE" ]; then\n'
                     '    echo "train_forecast x: started, ended with exit code $CODE ($CAUSE)" > "$2"; fi\n'
+                    '  if [ "$1" = --summary-file ] && [ -n "$REPORT" ]; then cp "$REPORT" "$2"; fi\n'
                     '  shift\ndone\nexit "$CODE"\n')
     fake.chmod(0o755)
     seen = tmp_path / "seen"
 
-    def attempt(code: int, cause: str = "", submit_args: str = "--master local[2]", *args: str):
+    def attempt(code: int, cause: str = "", submit_args: str = "--master local[2]", *args: str, report: str = ""):
         env = {**wrapper_env(tmp_path, spark_submit=fake), "SPARK_SUBMIT_ARGS": submit_args, "SEEN": str(seen),
-               "CODE": str(code), "CAUSE": cause}
+               "CODE": str(code), "CAUSE": cause, "REPORT": report}
         return subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20", *args], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=60)
 
@@ -329,6 +330,16 @@ def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster
     own = tmp_path / "mine.summary"  # the arguments' own file is the one read
     mine = attempt(3, "input error: no rows", "--master local[2]", "--summary-file", str(own))
     assert "(input error: no rows)" in mine.stderr and seen.read_text().count("--summary-file") == 1
-    # in cluster mode the driver runs on a node, where the log folder is not: none added
+    # a full report's own line of why (exit 5: too many failed; exit 4: tracking lost after the writes)
+    report = tmp_path / "report.txt"
+    report.write_text("Forecast run 2024-02-20 finished in 9s\n  failed  7\n\n  70% of the series failed, above "
+                      "reliability.max_failed_share (50%): exit code 5\n")
+    five = attempt(5, report=str(report))
+    assert "failed with exit code 5 (70% of the series failed, above reliability.max_failed_share (50%)); " \
+        in five.stderr
+    report.write_text("Forecast run 2024-02-20 finished in 9s\n\n  exit code 4: the tables are written, but the "
+                      "tracking server failed (503)\n")
+    four = attempt(4, report=str(report))
+    assert "failed with exit code 4 (the tables are written, but the tracking server failed (503)); " in four.stderr
     cluster = attempt(1, "", "--master yarn --deploy-mode cluster")
     assert cluster.returncode == 1 and "--summary-file" not in seen.read_text()
