@@ -623,6 +623,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
              "or in UTC")
     said = [line for line in hourly.note.splitlines() if "run's start" in line or "still open" in line]
     assert len(said) == 2 and all(line.endswith(local) for line in said)  # hours: local times?
+    zoned = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, zoned_times=True)
+    run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), zoned)
+    said = [line for line in zoned.note.splitlines() if "run's start" in line or "still open" in line]
+    assert len(said) == 2 and not [line for line in said if "zone ahead of UTC" in line]  # times with offsets
     assert not [line for line in noted.note.splitlines() if line.endswith(local)]  # not for days
     by_mase = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["tuning.metric=mase"]), by_mase)

@@ -194,6 +194,22 @@ def test_a_time_format_for_a_column_already_typed_is_said_to_be_unused(spark, fa
             expected, kind
 
 
+def test_times_given_with_their_zone_are_told_from_local_ones(spark, fast_config):
+    # a historian's offsets: no advice on local clocks ahead of UTC in the summary
+    config = fast_config("input.key_columns=[shop]", "input.time_column=at", "input.target_column=units")
+
+    def zoned(times: list[str], kind: str = "string") -> bool:
+        rows = ", ".join(f"('a', cast('{time}' as {kind}), 1.0)" for time in times)
+        raw = spark.sql(f"select * from values {rows} as t(shop, at, units)")
+        return check_input(raw, config, "2026-10-26").zoned_times
+
+    assert zoned(["2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00", "2026-10-25 03:00Z"])
+    assert zoned(["2026-10-25 02:00:00"], "timestamp")  # instants
+    assert not zoned(["2026-10-25T02:00:00", "2026-10-25T02:00:00+01:00"])  # one without
+    assert not zoned(["2026-10-25", "2026-10-26"])  # dates: 10-25's "-25" is no zone
+    assert not zoned(["2026-10-25 02:00:00"], "timestamp_ntz")
+
+
 def test_typed_columns_pass_through(spark, fast_config):
     config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
     raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")

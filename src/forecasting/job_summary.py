@@ -91,6 +91,7 @@ class JobSummary:
     nothing_modelled: bool = False  # no series modelled (too short, skipped, failed): exits 5, as for too many failed
     # the next run date with trained forecasts: it compared its own with those this run replaced or came before
     later_run_date: str | None = None
+    zoned_times: bool = False  # the input gave every time with its zone: no advice on local clocks
 
     def warn(self, said: str, logged: str | None = None) -> None:
         """A warning in the log (``logged``, where the log says more) and a line of the summary."""

@@ -71,6 +71,7 @@ def say_input(summary: JobSummary, checked: CheckedInput, config: JobConfig) -> 
     """The summary's lines on what of the input a run used: keys that look like others'
     (logged as the input was checked), a Delta input read as it stood at a past run
     date's end, and the periods left out as unsettled."""
+    summary.zoned_times = checked.counts.zoned_times
     for line in checked.counts.key_warnings:
         summary.note += f"  {line}\n"
     said = io.version_note(checked.data_version)

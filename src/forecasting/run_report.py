@@ -250,7 +250,7 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "dated as that grid dates periods, not as the input. Is forecast.frequency the data's?"
                      f"{_dating_hint(config.forecast.frequency)}")
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their "
-             "offset, or in UTC") if sub_daily(config.forecast.frequency) else ""
+             "offset, or in UTC") if sub_daily(config.forecast.frequency) and not summary.zoned_times else ""
     if counted.ahead:  # local times ahead of UTC, every morning; or rows of plans
         summary.warn(f"{_counted(counted, 'ahead', 'have')} rows {AHEAD_NOTE} on its run date, left out as not "
                      f"known yet (their data_notes say how many){local}")

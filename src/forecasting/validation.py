@@ -35,6 +35,8 @@ LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 
 # ISO 8601 times with a zone and without seconds (2025-03-25T14:00+02:00) or minutes (…T14Z),
 # which Spark's parser refuses (it takes them without a zone)
 ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+# a time of day with its zone: text whose times are instants, of no local clock
+TIME_WITH_ZONE = rf"[T ][0-9]{{2}}(:[0-9]{{2}}(:[0-9]{{2}}([.,][0-9]+)?)?)?{ZONE}$"
 HOURS_WITH_ZONE = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}){ZONE}$"
 MINUTES_WITH_ZONE = rf"^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}:[0-9]{{2}}){ZONE}$"
 # A target written as text: decimal, an optional exponent, or inf/infinity/nan (missing values)
@@ -135,6 +137,7 @@ class InputCounts:
     latest: object = None  # the latest time on or before the run date, when one was given
     after_run_date: int = 0  # rows left out: not known on the run date
     key_warnings: tuple[str, ...] = ()  # keys that look like another's, said in the log and the summary
+    zoned_times: bool = False  # every time given with its zone (or as an instant): no local clock's
 
 
 def known_on(time: Column, run_date: str) -> Column:
@@ -178,8 +181,9 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     if counts["no_time"]:
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
                        counts["no_time"], counts["rows"], source.time_column)
+    zoned = counts["rows"] > counts["no_time"] and counts["zoned"] == counts["rows"] - counts["no_time"]
     if run_date is None:
-        return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings)
+        return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings, zoned_times=zoned)
     if counts["after_run_date"]:  # not known on the run date: a backfill's later rows, or a mistyped year
         beyond = counts["beyond_pandas"]
         logger.log(logging.WARNING if beyond else logging.INFO,
@@ -187,7 +191,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                    counts["after_run_date"], counts["rows"], run_date, counts["last"],
                    f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
     return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"],
-                       key_warnings)
+                       key_warnings, zoned)
 
 
 def _check_columns(df: DataFrame, config: JobConfig) -> None:
@@ -252,6 +256,11 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         F.count_if(problems.bad_target).alias("bad_target"),
         F.count_if(problems.time_out_of_range).alias("time_out_of_range"),
         F.count_if(~has_value(df, source.time_column)).alias("no_time"),
+        # text times with their zone (or a timestamp column's instants): the job's UTC is their clock too
+        (F.count_if(_stripped(source.time_column).rlike(TIME_WITH_ZONE))
+         if isinstance(df.schema[source.time_column].dataType, T.StringType) else
+         F.count_if(has_value(df, source.time_column)) if isinstance(df.schema[source.time_column].dataType,
+                                                                    T.TimestampType) else F.lit(0)).alias("zoned"),
         *[F.count_if(outside).alias(f"key_out_of_range_{i}")
           for i, outside in enumerate(problems.keys_out_of_range.values())],
     ]
