@@ -513,6 +513,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "came over 4 times in a row: a stuck sensor, or a feed repeating its last value? ...", "naive", 0.0),
         ("skipped", "x", "{}", "the last 168 values are all 19.8 (...): a stuck sensor, or a feed repeating its last "
          "value? ...", "naive", None),  # not modelled: not counted
+        # a winter temperature's forecast held at 0 for most of its horizon; a sales series' few raised points are not
+        *[("ok", None, "{}", f"{raised} of 48 forecast points raised to stay at or above 0 (forecast.floor auto: the "
+           "history has no value below 0)", "prophet", 0.5) for raised in (27, 3)],
         ("ok", None, "{}", "all 8 timestamps moved to other dates on the 'D' grid (...): ...; the last period "
          "2024-03-31 is still open on the run date 2024-03-31, its value kept as the whole period's: ...; 2 duplicate "
          "timestamps merged (sum); 2 rows repeated exactly (the same time and value as another), added up: ...",
@@ -603,6 +606,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 modelled series ends in one value repeated far longer than any value before (their data_notes say since "
         "when): a stuck sensor, or a feed repeating its last value? Their forecasts follow it, and cross-validation "
         "scores a flat forecast of a flat stretch well. They were modelled as they are",
+        "1 modelled series had half or more of their forecast points raised to the floor (their data_notes say how "
+        "many; forecast.floor auto: 0 where a series' history has no value below it; forecast.floor: null keeps the "
+        "models' own, a signed level's): a level falling towards it, or a model's trend run past it?",
         "1 series has had no rows for over twice their longest run of zeros before, filled with zeros up to the run "
         "date by cleaning.gaps: zero (their data_notes say since when): discontinued? Their forecasts follow from "
         "those zeros, a seasonal model's from last year's values. cleaning.stale_after skips series whose rows stop "

@@ -71,6 +71,10 @@ def zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
     return [said]
 
 
+# After "N of M": forecast points the floor raised (the summary counts series with half or more so)
+FLOOR_RAISED_NOTE = "forecast points raised to stay at or above"
+
+
 def floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | None,
                 history: pd.Series | None = None) -> list[str]:
     """A note where the floor raised forecast points (``points`` above the ``unfloored``
@@ -83,7 +87,7 @@ def floor_notes(points: pd.Series, unfloored: pd.Series, setting: float | str | 
         return [] if setting != "auto" or history is None else _below_zero_notes(points, history)
     floor = "0" if setting == "auto" else f"{setting:g}"
     why = "forecast.floor auto: the history has no value below 0" if setting == "auto" else "forecast.floor"
-    return [f"{raised} of {len(points)} forecast points raised to stay at or above {floor} ({why})"]
+    return [f"{raised} of {len(points)} {FLOOR_RAISED_NOTE} {floor} ({why})"]
 
 
 def _below_zero_notes(points: pd.Series, history: pd.Series) -> list[str]:

@@ -308,6 +308,14 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      f"than any value before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts "
                      "follow it, and cross-validation scores a flat forecast of a flat stretch well. They were "
                      "modelled as they are")
+    if counted.mostly_floored:  # a temperature sensor's winter forecast cut at 0 °C, with nothing said
+        floor = config.forecast.floor
+        why = ("forecast.floor auto: 0 where a series' history has no value below it; forecast.floor: null keeps "
+               "the models' own, a signed level's" if floor == "auto" else
+               f"forecast.floor {floor:g}" if isinstance(floor, (int, float)) else "forecast.floor")
+        summary.warn(f"{_counted(counted, 'mostly_floored', 'had', 'modelled series')} half or more of their forecast "
+                     f"points raised to the floor (their data_notes say how many; {why}): a level falling towards "
+                     "it, or a model's trend run past it?")
     if counted.stopped:  # delisted products under gaps: zero, forecast from their zeros (a seasonal model: last year's)
         summary.warn(f"{_counted(counted, 'stopped', 'have')} had no rows for over twice their longest run of zeros "
                      "before, filled with zeros up to the run date by cleaning.gaps: zero (their data_notes say "

@@ -19,7 +19,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
-from forecasting.forecast_notes import REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import FLOOR_RAISED_NOTE, REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.realized import FAR_OFF_MASE
 from forecasting.job_summary import named_keys
 from forecasting.series import OK
@@ -44,6 +44,7 @@ class StagedCounts:
     outlying: int
     spiky: int  # modelled, with values far above those around them (cleaning.spikes)
     flat_ends: int  # modelled, ending in one value repeated far longer than any before: a stuck sensor?
+    mostly_floored: int  # modelled, half or more of the forecast raised to forecast.floor
     running_totals: int
     merged: int
     merged_not_ok: int
@@ -91,6 +92,13 @@ def _gappy() -> Column:
             & ~_noted(SPARSE_NOTE))
 
 
+def _mostly_floored() -> Column:
+    """Half or more of a series' forecast points raised to the floor (a temperature falling
+    towards 0 under forecast.floor auto: a flat 0 with an interval of no width)."""
+    raised, points = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {FLOOR_RAISED_NOTE}", i) for i in (1, 2))
+    return (raised != "") & (2 * raised.cast("long") >= points.cast("long"))
+
+
 def counted_conditions() -> dict[str, Column]:
     """StagedCounts' counts of series, each by the condition a series' staged row meets:
     its data_notes holding a cleaning note, mostly. A function, as a column needs Spark."""
@@ -118,6 +126,7 @@ def counted_conditions() -> dict[str, Column]:
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "flat_ends": (F.col("status") == OK) & _noted(FLAT_END_NOTE),  # modelled, ending in one value: stuck?
+        "mostly_floored": (F.col("status") == OK) & _mostly_floored(),  # a level falling to 0, held there
         "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
