@@ -286,6 +286,12 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_dai
     return 0, notes
 
 
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of True values in ``mask`` starts, and where it ends (exclusive)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], np.asarray(mask, dtype=np.int8), [0]))))
+    return edges[::2], edges[1::2]
+
+
 def trailing_zeros(values: np.ndarray) -> int:
     """How many of the last ``values`` are 0 in a row (all of them where none is not)."""
     nonzero = np.flatnonzero(values != 0)
@@ -321,8 +327,8 @@ def flat_end_notes(frame: pd.DataFrame, season: int) -> list[str]:
     before = values[:len(values) - run]
     if run < max(season, FLAT_END_RUN) or len(before) < run:
         return []
-    steps = np.diff(np.concatenate(([-1], np.flatnonzero(before[1:] != before[:-1]), [len(before) - 1])))
-    longest = int(steps.max())
+    starts, ends = true_runs(before[1:] == before[:-1])  # runs of repeats: a value and its repeats
+    longest = int((ends - starts).max()) + 1 if len(starts) else 1
     if run <= FLAT_END_FACTOR * longest:  # a price held for two months after changes every few weeks: no fault
         return []
     repeated = "came twice in a row" if longest == 1 else f"came over {longest} times in a row"

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning_notes import value_text
+from forecasting.cleaning_notes import true_runs, value_text
 from forecasting.spikes import find_spikes
 
 # History shown before the forecast, in forecast horizons: enough to judge the
@@ -282,8 +282,7 @@ def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apa
     and line-tos for each run of known values."""
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     known = np.isfinite(ys)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], known.view(np.int8), [0]))))  # runs of known values
-    starts, ends = edges[::2], edges[1::2]
+    starts, ends = true_runs(known)  # runs of known values
     split = _after_gaps(seconds, apart)  # a known point after a gap ends one run and starts the next
     split = split[known[split] & known[split - 1]]
     if len(split):

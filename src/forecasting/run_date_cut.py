@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Tick
 
-from forecasting.cleaning_notes import trailing_zeros
+from forecasting.cleaning_notes import trailing_zeros, true_runs
 from forecasting.closed_times import outside_closed, periods_outside_closed, slots_per_week
 from forecasting.config import CleaningConfig
 from forecasting.config_schema import ForecastConfig
@@ -192,8 +192,7 @@ def stopped_run(values: np.ndarray) -> int:
 
 def longest_zero_run(values: np.ndarray) -> int:
     """The most values in a row that are 0 (periods without a sale, under gaps: zero)."""
-    padded = np.r_[False, values == 0, False]
-    starts, ends = np.flatnonzero(~padded[:-1] & padded[1:]), np.flatnonzero(padded[:-1] & ~padded[1:])
+    starts, ends = true_runs(values == 0)
     return int((ends - starts).max()) if len(starts) else 0
 
 

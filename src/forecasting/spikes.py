@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning_notes import value_text
+from forecasting.cleaning_notes import true_runs, value_text
 from forecasting.periods import time_text
 
 # How a spike's note goes on (the summary counts the series whose data_notes hold it)
@@ -51,8 +51,7 @@ def find_spikes(y: np.ndarray, season: int, cycles: tuple[int, ...] = ()) -> np.
     around = pd.Series(y).rolling(2 * half + 1, center=True, min_periods=half + 1).median().to_numpy()
     above = np.nan_to_num(y - around, nan=0.0)
     far = above / (upper - lower) > SPIKE_REACH
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], far.astype(np.int8), [0]))))
-    runs = [(start, end) for start, end in zip(edges[::2], edges[1::2])]
+    runs = list(zip(*true_runs(far)))
     if not runs or len(runs) > max(2, n // 100):  # many far values: a recurring peak, or noise with heavy tails
         return none
     rest = np.where(far, 0.0, above).max(initial=0.0)
