@@ -143,12 +143,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
             stage_path = stage(results, config, label, "train and forecast every series", counters, series_count,
                                training_rows)
-        with job_description(spark, "read the staged results"):
-            staged = spark.read.parquet(stage_path)
-            staged_count = staged.count()  # from the files' footers
-        if staged_count != series_count:  # checked before the writes, which would publish a part of the date
-            raise RuntimeError(f"{series_count} series in the input but {staged_count} staged results: their folder "
-                               f"{stage_path} lost files (removed by another run of this date?); nothing was written")
+        staged = read_staged(spark, stage_path, series_count, "series in the input", exact=True)
         compared = None  # the changes from the earlier forecasts, and how those did (staged)
         if evaluate:
             _write_evaluation(staged, config, summary, run_date, context)
@@ -306,6 +301,19 @@ def stage(results: DataFrame, config: JobConfig, label: str, description: str,
     with job_description(spark, description), progress:
         results.write.mode("overwrite").parquet(stage_path)
     return stage_path
+
+
+def read_staged(spark: SparkSession, stage_path: str, expected: int, what: str, exact: bool) -> DataFrame:
+    """The staged results, counted against the ``expected`` rows (``what`` they are) before
+    any table is written, which would publish a part of the date: fewer (``exact``: other)
+    where another run of the date removed the folder's files."""
+    with job_description(spark, "read the staged results"):
+        staged = spark.read.parquet(stage_path)
+        count = staged.count()  # from the files' footers
+    if count < expected or (exact and count != expected):
+        raise RuntimeError(f"{expected} {what} but {count} staged results: their folder {stage_path} lost files "
+                           "(removed by another run of this date?); nothing was written")
+    return staged
 
 
 def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str,

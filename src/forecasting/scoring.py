@@ -27,7 +27,7 @@ from forecasting import (io, lineage, model_store, parent_run, python_worker, sc
 from forecasting.cleaning import PAST_INPUT_NOTE, clean_history
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
-from forecasting.pipeline import read_checked_input, say_input, stage
+from forecasting.pipeline import read_checked_input, read_staged, say_input, stage
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.run_report import future_run_date_warning, say_stale, say_unfinished
 from forecasting.run_date_cut import STALE_NOTE
@@ -243,12 +243,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
         stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
-        with job_description(spark, "read the staged results"):
-            staged = spark.read.parquet(stage_path)
-            staged_count = staged.count()  # from the files' footers
-        if staged_count < count:  # checked before the write, which would publish a part of the date
-            raise RuntimeError(f"{count} models to score but {staged_count} staged results: their folder {stage_path} "
-                               "lost files (removed by another run of this date?); nothing was written")
+        staged = read_staged(spark, stage_path, count, "models to score", exact=False)
         forecasts = spark_training.forecasts_table(
             staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
         )
