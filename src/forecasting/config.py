@@ -3,7 +3,7 @@
 The dataclasses in ``config_schema`` are the schema, ``config_checks`` checks the
 values (``config_reader_options`` input.options, ``config_frequency`` forecast.frequency,
 ``config_stores`` those that look at this machine: the tracking store, the output
-folder); ``defaults.yaml`` holds every default value. Any error names the offending key, and it is raised before Spark starts.
+folder), ``config_yaml`` reads the YAML; ``defaults.yaml`` holds every default value. Any error names the offending key, and it is raised before Spark starts.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import os
 import logging
-import math
 import re
 import types
 import typing
@@ -32,121 +31,18 @@ from forecasting.config_schema import (  # noqa: F401  (re-exported: the package
 from forecasting.config_checks import validate
 from forecasting.config_hints import join_key as _join
 from forecasting.config_hints import unknown_key_hint, value_hint
+from forecasting.config_yaml import (  # noqa: F401  (read_yaml, setting_text re-exported: read from here)
+    read_yaml,
+    setting_text,
+    spark_number_text,
+    yaml_problem,
+)
 from forecasting.redaction import SECRET_NAME
 
 logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- loading
-
-
-_INT, _FLOAT, _MERGE = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
-_STR = "tag:yaml.org,2002:str"
-
-
-def _own_keys(node) -> list:
-    return [key_node for key_node, _ in node.value if key_node.tag != _MERGE]
-
-
-class ConfigLoader(yaml.SafeLoader):
-    """YAML as ``yaml.safe_load`` reads it, except where YAML 1.1 silently reads
-    something else than was meant: a key given twice (the last would win, a whole
-    section dropped), a key that is not text (``on:`` is true), 010 (octal 8) and
-    1:30 (base 60, 90) read as the text typed, and 1e-3 read as a number."""
-
-    def flatten_mapping(self, node):
-        # the keys written in the mapping itself, before those an anchor merges in (<<) join
-        # them in place: those may be given again beside it
-        self.__dict__.setdefault("own_keys", {}).setdefault(id(node), _own_keys(node))
-        super().flatten_mapping(node)
-
-    def construct_mapping(self, node, deep=False):
-        if getattr(node, "spark_text", False):  # input.options, spark.conf: a decimal as written (99999.0)
-            self.flatten_mapping(node)  # the entries an anchor merges in too
-            own = self.__dict__["own_keys"][id(node)]
-            # copies: an alias of a value elsewhere (interval_width: *w) stays a number there
-            node = yaml.MappingNode(node.tag, [(key, self._spark_text(value)) for key, value in node.value],
-                                    node.start_mark, node.end_mark)
-            self.__dict__["own_keys"][id(node)] = own
-        for key_node, value_node in node.value:
-            if key_node.value in ("options", "conf") and isinstance(value_node, yaml.MappingNode):
-                value_node.spark_text = True
-        seen = set()
-        for key_node in self.__dict__.get("own_keys", {}).get(id(node)) or _own_keys(node):
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key_node.value!r} reads as {key!r}, not as text: quote it",
-                    key_node.start_mark)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is given twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-    def _spark_text(self, node):
-        """A number entry of input.options or spark.conf as the text Spark gets (spark_number_text)."""
-        if not (isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT):
-            return node
-        return yaml.ScalarNode(_STR, spark_number_text(node.value, self.construct_yaml_float(node)),
-                               node.start_mark, node.end_mark)
-
-
-def spark_number_text(written: str, value: float) -> str:
-    """A number given to Spark (an input.options or spark.conf entry): a decimal as written,
-    a CSV's null marker 99999.0 being no 99999; e-notation (1e5) as the whole number it is,
-    which Spark's whole-number settings need; another form (1_000.5) as Python writes it."""
-    if DECIMAL.fullmatch(written.strip()) or not math.isfinite(value):  # .inf, .NaN as written too
-        return written.strip()
-    return str(int(value)) if value.is_integer() else str(value)
-
-
-DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
-
-
-# YAML 1.1's numbers less octal (010) and base 60 (1:30), and with e-notation as YAML 1.2 reads it
-ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-ConfigLoader.add_implicit_resolver(_FLOAT, re.compile(
-    r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
-    r"|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
-ConfigLoader.add_implicit_resolver(_INT, re.compile(
-    r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?(?:0|[1-9][0-9_]*))$"), list("-+0123456789"))
-
-
-def read_yaml(text: str, entries: bool = False) -> Any:
-    """``text`` as ConfigLoader reads it; with ``entries``, a mapping of it as an
-    input.options or spark.conf mapping is read (``--set input.options={...}``)."""
-    loader = ConfigLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if entries and isinstance(node, yaml.MappingNode):
-            node.spark_text = True
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-# PyYAML's problems that quote what was written as a value: an alias's or a tag's name
-VALUE_QUOTING_PROBLEMS = ("found undefined alias", "could not determine a constructor", "found undefined tag handle")
-
-
-def _yaml_problem(err: yaml.YAMLError) -> str:
-    """What YAML found wrong, and where, without the text it quotes: PyYAML shows the
-    line, and names an alias or tag as written, which may be a secret (spark.conf's S3
-    key); the config's own errors name keys, not values, and stay."""
-    mark = getattr(err, "problem_mark", None)
-    if mark is None:
-        return "a YAML error"
-    context = f"{err.context}, " if getattr(err, "context", None) else ""
-    said = f"{context}{err.problem}"
-    if str(err.problem).startswith(VALUE_QUOTING_PROBLEMS):
-        said = re.sub(r"'[^']{2,}'", "'...'", said)
-    return f"{said} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def load_defaults() -> dict[str, Any]:
@@ -191,7 +87,7 @@ def parse_override(text: str) -> dict[str, Any]:
     except yaml.YAMLError as err:
         if not entry and not _is_text(_schema_hint(parts)):  # a text key takes it as typed (",")
             shown = "" if SECRET_NAME.search(dotted) else f" {raw!r}"
-            raise ConfigError(f"--set {dotted}: value{shown} is not valid YAML: {_yaml_problem(err)}") from err
+            raise ConfigError(f"--set {dotted}: value{shown} is not valid YAML: {yaml_problem(err)}") from err
         value = raw.strip()
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
     # CSV null marker, only null itself removes the entry
@@ -281,7 +177,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
             # not only a regular file: /dev/stdin and a shell's <(...) are read as well
             layer = read_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from err
+            raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(err)}") from err
         except UnicodeDecodeError as err:
             raise ConfigError(f"config file {path} is not UTF-8 text: {err}") from err
         except OSError as err:
@@ -399,15 +295,3 @@ def _describe(hint: Any) -> str:
     if args:
         return " or ".join(getattr(a, "__name__", str(a)) for a in args)
     return getattr(hint, "__name__", str(hint))
-
-
-def setting_text(value: Any) -> str:
-    """A ``spark.conf`` or ``input.options`` value as Spark reads it: YAML reads ``1e5``
-    as 100000.0, which Spark's whole-number settings refuse (a file's and a --set's
-    numbers come as spark_number_text writes them); true and false in lower case."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
