@@ -245,7 +245,7 @@ def test_a_csv_folders_files_are_read_with_sparks_null_text_and_encoding_as_the_
     assert spark_rows == [("NA", "4"), ("NA", "None"), ("Zürich", "n/a")]
     assert input_history.load_history(config, {"store": "NA"})["y"].tolist()[:1] == [4.0]
     assert input_history.load_history(config, {"store": "NA"})["y"].isna().tolist() == [False, True]  # '-': null
-    # text that is no number: a missing value, as the job reads it (validation.parsed_target)
+    # text that is no number: a missing value, as the job reads it (input_parsing.parsed_target)
     assert input_history.load_history(config, {"store": "Zürich"})["y"].isna().tolist() == [True]
 
 

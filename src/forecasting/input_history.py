@@ -67,7 +67,7 @@ def load_history(
     kind = pd.api.types.infer_dtype(history["ds"], skipna=True)
     times = history["ds"].str.strip() if kind == "string" else history["ds"]
     pattern = source.get("time_format")
-    if pattern and kind in ("string", "integer"):  # as validation.parsed_time reads them
+    if pattern and kind in ("string", "integer"):  # as input_parsing.parsed_time reads them
         translated = strftime_format(pattern)
         if translated is None:
             raise ValueError(f"input.time_format {pattern!r} has letters this reader does not translate "
@@ -82,7 +82,7 @@ def load_history(
         iso = times.where(labelled.isna())
         ds = labelled.fillna(pd.to_datetime(iso, utc=True, format="ISO8601").dt.tz_convert(None))
     y = history["y"]
-    if pd.api.types.infer_dtype(y, skipna=True) == "string":  # as validation.parsed_target reads it
+    if pd.api.types.infer_dtype(y, skipna=True) == "string":  # as input_parsing.parsed_target reads it
         y = y.str.strip().replace("", None)
         if source.get("decimal_separator") == ",":
             y = y.str.replace(",", ".", regex=False)
