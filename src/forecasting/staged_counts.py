@@ -83,20 +83,23 @@ def forecast_stale() -> Column:
     return F.col("data_notes").rlike(STALE_IN_NOTES) & ~skipped
 
 
+def _share_noted(note: str, parts: int) -> Column:
+    """Whether a series' data_notes say "N of M {note}" with N a ``parts``-th of M or more."""
+    some, whole = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {note}", i) for i in (1, 2))
+    return (some != "") & (parts * some.cast("long") >= whole.cast("long"))
+
+
 def _gappy() -> Column:
     """A series a fifth or more of whose span's periods have no row, left out (cleaning.gaps:
     keep); not days of the week without rows, nor rows regularly several periods apart
     (monthly totals read as daily), which lines of their own ask about."""
-    missing, span = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {GAPS_KEPT_NOTE}", i) for i in (1, 2))
-    return ((missing != "") & (5 * missing.cast("long") >= span.cast("long")) & ~_noted(NO_WEEKDAY_NOTE)
-            & ~_noted(SPARSE_NOTE))
+    return _share_noted(GAPS_KEPT_NOTE, 5) & ~_noted(NO_WEEKDAY_NOTE) & ~_noted(SPARSE_NOTE)
 
 
 def _mostly_floored() -> Column:
     """Half or more of a series' forecast points raised to the floor (a temperature falling
     towards 0 under forecast.floor auto: a flat 0 with an interval of no width)."""
-    raised, points = (F.regexp_extract("data_notes", f"([0-9]+) of ([0-9]+) {FLOOR_RAISED_NOTE}", i) for i in (1, 2))
-    return (raised != "") & (2 * raised.cast("long") >= points.cast("long"))
+    return _share_noted(FLOOR_RAISED_NOTE, 2)
 
 
 def counted_conditions() -> dict[str, Column]:
