@@ -298,12 +298,29 @@ def test_a_project_folder_with_a_space_in_its_path_runs_its_own_spark_submit(tmp
 def test_the_crontab_example_calls_the_wrapper_with_shipped_configs():
     lines = [line.split() for line in (ROOT / "scripts" / "crontab.example").read_text().splitlines()
              if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
-    assert lines
+    jobs = [fields for fields in lines if fields[5] != "find"]
+    assert jobs and len(lines) == len(jobs) + 1  # and one line pruning the logs
     for fields in lines:
-        schedule, command = fields[:5], [f.replace("$FORECAST_HOME", str(ROOT)) for f in fields[5:]]
-        assert all(field[0].isdigit() or field[0] == "*" for field in schedule), fields
+        assert all(field[0].isdigit() or field[0] == "*" for field in fields[:5]), fields
+    for fields in jobs:
+        command = [f.replace("$FORECAST_HOME", str(ROOT)) for f in fields[5:]]
         assert command[0] == str(WRAPPER) and command[1] in ("train", "score", "evaluate"), fields
         assert Path(command[command.index("--config") + 1]).is_file(), fields
+
+
+def test_the_crontab_example_prunes_old_logs_only(tmp_path):
+    line = next(line for line in (ROOT / "scripts" / "crontab.example").read_text().splitlines()
+                if line.split()[5:6] == ["find"])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name, days in (("train_forecast-2025-01-06-airports-1a2b3c4d.log", 400), ("score-recent.log", 3),
+                       (".train.lock", 400), ("notes.txt", 400)):
+        (logs / name).write_text("x")
+        old = time.time() - days * 86400
+        os.utime(logs / name, (old, old))
+    command = " ".join(line.split()[5:])
+    subprocess.run(["bash", "-c", command], env={**os.environ, "FORECAST_HOME": str(tmp_path)}, check=True)
+    assert sorted(p.name for p in logs.iterdir()) == [".train.lock", "notes.txt", "score-recent.log"]
 
 
 def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster_driver_gets_none(tmp_path):
