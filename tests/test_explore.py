@@ -389,6 +389,10 @@ def test_a_time_without_a_zone_picks_the_delta_version_in_utc_whatever_the_machi
     time.tzset()
     try:
         assert table_reads.read_table(path, timestamp=at)["sales"].tolist() == [1.0]
+        # before the table existed: no rows to give, as Spark says, not its first version's
+        before = (pd.Timestamp(first_commit, unit="ms") - pd.Timedelta(hours=1)).isoformat()
+        with pytest.raises(ValueError, match="has no version as of .*its first version that is kept was committed"):
+            table_reads.read_table(path, timestamp=before)
     finally:
         monkeypatch.undo()
         time.tzset()

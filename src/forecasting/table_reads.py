@@ -113,7 +113,12 @@ def read_table(path: str | Path, version: int | None = None, timestamp: str | No
     table = _delta_table(path, version)
     if timestamp is not None:
         at = pd.Timestamp(timestamp)
-        table.load_as_version((at if at.tzinfo else at.tz_localize("UTC")).to_pydatetime())
+        at = at if at.tzinfo else at.tz_localize("UTC")
+        first = min(commit["timestamp"] for commit in table.history())  # ms since the epoch
+        if at < pd.Timestamp(first, unit="ms", tz="UTC"):  # deltalake would give its first version
+            raise ValueError(f"{path} has no version as of {at}: its first version that is kept was committed at "
+                             f"{pd.Timestamp(first, unit='ms', tz='UTC')} (Spark's timestampAsOf refuses it too)")
+        table.load_as_version(at.to_pydatetime())
     return _as_spark_reads(delta_files.dataset(table).to_table())
 
 
