@@ -119,6 +119,40 @@ def test_a_period_whose_value_is_missing_is_left_out_not_counted_zero_where_gaps
     assert clean_history(history, "D", policy()).history["ds"].tolist() == list(days[[0, 1, 4, 5]])
 
 
+@pytest.mark.parametrize("gaps", ["keep", "zero", "interpolate"])
+def test_a_first_row_a_century_before_the_rest_is_left_out_and_noted_not_filled(gaps):
+    # trial 35: 1923 typed for 2023; gaps: zero had filled 36,524 days with zeros (66 s, a forecast a third low)
+    history = daily_series(200)
+    typo = pd.DataFrame({"ds": [history["ds"].iloc[0] - pd.DateOffset(years=100)], "y": [history["y"].iloc[0]]})
+    cleaned = clean_history(pd.concat([typo, history], ignore_index=True), "D", policy(gaps=gaps))
+    pd.testing.assert_frame_equal(cleaned.history, history)
+    first = history["ds"].iloc[0]
+    assert cleaned.notes == [f"1 row long before the rest ({typo['ds'].iloc[0]:%Y-%m-%d}), "
+                             f"{(first - typo['ds'].iloc[0]).days} days before the next, {first:%Y-%m-%d}: "
+                             "left out, a mistyped year?"]
+
+
+def test_up_to_three_first_rows_before_a_gap_longer_than_the_rest_are_left_out_and_no_more():
+    history = daily_series(60)
+    early = pd.DataFrame({"ds": pd.to_datetime(["2014-03-01", "2014-03-01", "2015-07-09"]), "y": [1.0, 2.0, 3.0]})
+    cleaned = clean_history(pd.concat([early, history], ignore_index=True), "D", policy())
+    assert len(cleaned.history) == 60 and "3 rows long before the rest (2014-03-01, 2015-07-09)" in cleaned.notes[0]
+    # a unit reopened years later: more than a few rows before the gap, all of them its history
+    reopened = pd.concat([daily_series(40).assign(ds=lambda f: f["ds"] - pd.DateOffset(years=5)), history])
+    assert not any("long before" in note for note in clean_history(reopened, "D", policy(gaps="keep")).notes)
+    # a gap shorter than what follows it: a pause, kept (and noted as gaps, as any)
+    paused = pd.concat([history.iloc[:1].assign(ds=history["ds"].iloc[0] - pd.Timedelta(days=50)), history])
+    assert len(clean_history(paused, "D", policy()).history) == 61
+
+
+def test_values_too_large_to_square_refuse_the_series_instead_of_nan_intervals():
+    # trial 35: values near 1e200 gave NaN interval bounds and infinite RMSE on an "ok" series
+    history = daily_series(60).assign(y=lambda f: f["y"] * 1e198)
+    cleaned = clean_history(history, "D", policy())
+    assert cleaned.rejection.startswith("values too large to model: 60 beyond 1e+150, e.g. ")
+    assert clean_history(daily_series(60).assign(y=lambda f: f["y"] * 1e140), "D", policy()).rejection is None
+
+
 def test_a_last_week_of_one_repeated_reading_is_noted_as_a_stuck_sensor():
     # trial 32's hall thermometer: 19.8 for its last 168 hours, forecast flat with CV MASE 0 and no word
     rng = np.random.default_rng(1)
@@ -178,13 +212,13 @@ def test_off_grid_timestamps_align_then_merge_as_duplicates():
     assert "off the 'D' grid" in clean_history(history, "D", policy(off_grid="reject")).rejection
 
 
-@pytest.mark.parametrize("how", ["sum", "mean"])
-def test_duplicates_whose_merge_overflows_reject_the_series(how):
-    # each value is finite, their sum is not: an infinite period would fail every fit
+@pytest.mark.parametrize("how", ["sum", "mean", "last"])
+def test_duplicates_whose_merge_would_overflow_reject_the_series_first(how):
+    # each value is finite, their sum is not: an infinite period would fail every fit; such values are refused
+    # before any merge (and values up to LARGEST_VALUE never sum past float64's largest)
     history = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [1.0, 1e308, 1e308, 3.0])
     cleaned = clean_history(history, "D", policy(duplicates=how))
-    assert cleaned.rejection == f"values too large: merging duplicate timestamps ({how}) overflows float64 in 1 periods"
-    assert clean_history(history, "D", policy(duplicates="last")).history["y"].tolist() == [1.0, 1e308, 3.0]
+    assert cleaned.rejection == "values too large to model: 2 beyond 1e+150, e.g. 1e+308: a unit or a parse error?"
 
 
 def test_last_of_rows_with_the_very_same_time_does_not_depend_on_their_order():

@@ -513,6 +513,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "came over 4 times in a row: a stuck sensor, or a feed repeating its last value? ...", "naive", 0.0),
         ("skipped", "x", "{}", "the last 168 values are all 19.8 (...): a stuck sensor, or a feed repeating its last "
          "value? ...", "naive", None),  # not modelled: not counted
+        # 1923 typed for 2023: left out and counted, modelled or not
+        ("skipped", "too little history", None, "; ".join(clean_history(pd.DataFrame({
+            "ds": pd.to_datetime(["1923-01-01", *pd.date_range("2023-01-01", periods=30)]), "y": 1.0}), "D",
+            load_config(None, []).cleaning).notes), None, None),
         # a winter temperature's forecast held at 0 for most of its horizon; a sales series' few raised points are not
         *[("ok", None, "{}", f"{raised} of 48 forecast points raised to stay at or above 0 (forecast.floor auto: the "
            "history has no value below 0)", "prophet", 0.5) for raised in (27, 3)],
@@ -603,6 +607,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
+        "1 series had a few first rows long before the rest of their history, a gap longer than all the rest "
+        "before it (their data_notes say when), left out: mistyped years? They are left out in every run until "
+        "corrected in the input",
         "1 modelled series ends in one value repeated far longer than any value before (their data_notes say since "
         "when): a stuck sensor, or a feed repeating its last value? Their forecasts follow it, and cross-validation "
         "scores a flat forecast of a flat stretch well. They were modelled as they are",

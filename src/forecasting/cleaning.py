@@ -14,12 +14,17 @@ from forecasting.baselines import season_length
 from forecasting.closed_times import closed_note, find_closed, outside_closed, too_short_note
 from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_notes, flat_end_notes, negative_notes,
                                         no_weekday_notes, outlier_notes, running_total_notes, skipped_hours,
-                                        zero_run_notes)
+                                        stray_first_rows, zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.periods import align_to_grid, known_until, period_end, sub_daily, time_text
 from forecasting.spikes import cycles_of, find_spikes, spike_note
 from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
                                       without_open_period, without_rows_ahead)
+
+
+# Values beyond this in magnitude square past float64's largest (RMSE, the intervals' spread): a
+# unit or a parse error, whose forecasts and scores would be inf or NaN
+LARGEST_VALUE = 1e150
 
 
 @dataclass
@@ -85,6 +90,10 @@ def clean_history(
     cut = None if run_date is None else known_until(run_date, now)
     if now is not None and cut is not None:
         frame = result.history = without_rows_ahead(frame, frequency, cut, result.notes)
+    stray, note = stray_first_rows(frame["ds"])
+    if note:
+        frame = frame[~stray.to_numpy()]
+        result.notes.append(note)
     # Steps of several days (7D) count from the series' first day, whichever rows are
     # dropped below: one grid for every step, or a row found alone in its period by
     # one step would share another's by the next (a filled value summed with a real one)
@@ -134,6 +143,11 @@ def clean_history(
     if frame.empty:
         result.history = frame
         return result
+    huge = np.abs(frame["y"].to_numpy()) > LARGEST_VALUE
+    if huge.any():
+        result.rejection = (f"values too large to model: {int(huge.sum())} beyond {LARGEST_VALUE:g}, e.g. "
+                            f"{frame['y'].to_numpy()[huge][0]:g}: a unit or a parse error?")
+        return result
 
     given = frame["ds"]  # the times as the input had them, by row
     aligned = align_to_grid(frame["ds"], frequency, origin=origin)
@@ -179,11 +193,6 @@ def clean_history(
         result.notes += noted
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
             result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")
-        overflowed = int((~np.isfinite(frame["y"].to_numpy())).sum())
-        if overflowed:  # values near float64's largest: no value to model, nor to fill from
-            result.rejection = (f"values too large: merging duplicate timestamps ({policy.duplicates}) "
-                                f"overflows float64 in {overflowed} periods")
-            return result
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
     filled = _filled(grid, frame["ds"])

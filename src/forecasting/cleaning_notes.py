@@ -46,6 +46,11 @@ ZERO_RUN = 3
 FLAT_END_NOTE = "a stuck sensor, or a feed repeating its last value"
 FLAT_END_RUN = 6
 FLAT_END_FACTOR = 3  # times as many as the longest run of one value before
+# A few first rows before a gap longer than all the rest of the series span: a mistyped year
+# (1923 for 2023), which gaps: zero would fill with a century of zeros and Prophet would fit a
+# trend across; left out, as no part of the series
+STRAY_NOTE = "long before the rest"
+STRAY_ROWS = 3  # at most, and a tenth of the series' times
 # Times given twice in the hour local clocks repeat as daylight saving time ends: local
 # times, whose two hours cleaning.duplicates merges into one (sum: an hour's load doubled)
 CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
@@ -60,6 +65,22 @@ RUNNING_TOTAL_VALUES = 20  # fewer say little: a young product's sales may rise 
 # Times given more than once with other values that none of the notes above explains: a
 # value given again corrected beside the first, several sales at one time
 OTHER_VALUES_NOTE = "times given more than once with other values"
+
+
+def stray_first_rows(times: pd.Series) -> tuple[pd.Series, str | None]:
+    """Which rows of a series (by time, sorted) are its first few times standing before a gap
+    longer than all its later times span, and a note saying so; none, and no note, where
+    no such gap follows them (a unit reopened after years has more than a few rows before)."""
+    unique = pd.DatetimeIndex(times.unique()).sort_values()
+    for first in range(min(STRAY_ROWS, len(unique) // 10), 0, -1):  # the most such rows first
+        gap, rest = unique[first] - unique[first - 1], unique[-1] - unique[first]
+        if rest > pd.Timedelta(0) and gap > rest:
+            stray = times < unique[first]
+            count = int(stray.sum())
+            when = ", ".join(time_text(time) for time in unique[:first])
+            return stray, (f"{count} {'row' if count == 1 else 'rows'} {STRAY_NOTE} ({when}), {gap.days} days "
+                           f"before the next, {time_text(unique[first])}: left out, a mistyped year?")
+    return times != times, None
 
 
 def negative_notes(frame: pd.DataFrame) -> list[str]:

@@ -7,7 +7,7 @@ from forecasting import staged_counts
 from forecasting.cleaning import PAST_INPUT_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
-                                        SEVERAL_SERIES_NOTE)
+                                        SEVERAL_SERIES_NOTE, STRAY_NOTE)
 from forecasting.config import JobConfig
 from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.job_summary import JobSummary, series_that
@@ -122,6 +122,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'zero_runs', 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
+    if counted.strays:  # 1923 typed for 2023: a century of zeros, or a trend fitted across it, had it been kept
+        summary.warn(f"{_counted(counted, 'strays', 'had')} a few first rows {STRAY_NOTE} of their history, a gap "
+                     "longer than all the rest before it (their data_notes say when), left out: mistyped years? "
+                     "They are left out in every run until corrected in the input")
     if counted.flat_ends:  # a transmitter stuck at its last reading: a flat forecast that CV scores perfect
         summary.warn(f"{_counted(counted, 'flat_ends', 'end', 'modelled series')} in one value repeated far longer "
                      f"than any value before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts "

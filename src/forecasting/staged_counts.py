@@ -17,7 +17,7 @@ from forecasting.cleaning import (GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NO
                                   SPARSE_NOTE)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
-                                        RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+                                        RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE, ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
 from forecasting.forecast_notes import FLOOR_RAISED_NOTE, REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.realized import FAR_OFF_MASE
@@ -44,6 +44,7 @@ class StagedCounts:
     outlying: int
     spiky: int  # modelled, with values far above those around them (cleaning.spikes)
     flat_ends: int  # modelled, ending in one value repeated far longer than any before: a stuck sensor?
+    strays: int  # first rows long before the rest, left out: a mistyped year?
     mostly_floored: int  # modelled, half or more of the forecast raised to forecast.floor
     running_totals: int
     merged: int
@@ -129,6 +130,7 @@ def counted_conditions() -> dict[str, Column]:
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "flat_ends": (F.col("status") == OK) & _noted(FLAT_END_NOTE),  # modelled, ending in one value: stuck?
+        "strays": _noted(STRAY_NOTE),  # first rows long before the rest, left out: a mistyped year?
         "mostly_floored": (F.col("status") == OK) & _mostly_floored(),  # a level falling to 0, held there
         "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
