@@ -512,6 +512,27 @@ def test_a_rerun_whose_input_reached_elsewhere_than_the_run_it_replaced_says_so(
     assert ("the input reached 2026-11-23 00:00 for this run, 2026-11-22 00:00 for a run it replaced: the same run "
             "date read other data, so its forecasts may start at another time") in said[1]
     assert "replaced the rows of the earlier run(s)" in said[2] and "the input reached" not in said[2]  # as far
+    assert "its config differed" not in "".join(said)  # the same config throughout
+
+
+def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fast_config):
+    # trial 36: a date rerun with max_evals 3 changed 8 of 24 forecasts; only a diff of the params told why
+    import time
+
+    from forecasting import job_summary
+
+    said = []
+    for evals in (2, 3):
+        config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}",
+                             f"tuning.max_evals={evals}")
+        context = parent_run.start_parent_run(config, "2026-11-23", {})
+        summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
+                                         context.tracking_uri, {})
+        with job_summary.finishing(context, summary, time.monotonic()):
+            summary.wrote = True
+        said.append(summary.note)
+    assert "its config differed" not in said[0]
+    assert "  its config differed from the run it replaced: tuning.max_evals 2 -> 3\n" in said[1]
 
 
 def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_feed_may_have_stopped(

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
 MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the most common first
+CHANGED_SHOWN = 5  # the settings a rerun changed that the summary names
 
 
 _SINGULAR = {"have": "has", "are": "is", "were": "was", "end": "ends"}
@@ -204,6 +205,11 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     if replaced.runs:
         summary.note += (f"  replaced the rows of the earlier run(s) of this date {', '.join(replaced.runs)} (tagged "
                          f"{tracking.SUPERSEDED_TAG}; {tables.replaced_rows_note(summary.output_format)})\n")
+    if replaced.changed_settings:  # a rerun with another config: forecasts readers used changed on purpose
+        shown = replaced.changed_settings[:CHANGED_SHOWN]
+        more = len(replaced.changed_settings) - len(shown)
+        extra = f" (and {more} more: the two runs' params)" if more else ""
+        summary.note += f"  its config differed from the run it replaced: {'; '.join(shown)}{extra}\n"
     if replaced.other_input_ends and context.input_end:  # a backfill's input with the run date's own rows, say
         then = " and ".join(map(input_end_text, replaced.other_input_ends))
         summary.note += (f"  the input reached {input_end_text(context.input_end)} for this run, {then} for a run it "

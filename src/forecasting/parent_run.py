@@ -201,6 +201,8 @@ class Replaced(NamedTuple):
     rescore: list[str]
     # how far the input reached for the runs replaced, where not as far as for this run (a backfill's data grew)
     other_input_ends: tuple[str, ...] = ()
+    # the settings (params) the latest run replaced had otherwise: "tuning.max_evals 2 -> 3"
+    changed_settings: tuple[str, ...] = ()
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
@@ -268,8 +270,9 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
+    changed = changed_settings(tracker, context.parent_run_id, replacing)
     if context.job != TRAIN_JOB:
-        return Replaced(replaced, [], ends)
+        return Replaced(replaced, [], ends, changed)
     scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                                     f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -287,7 +290,19 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates, ends)
+    return Replaced(replaced, dates, ends, changed)
+
+
+def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
+    """The params (every config key) in which run ``run_id`` differs from the latest of the
+    runs it replaces, as "key old -> new": a rerun of a date with another config changes
+    forecasts that readers already used, and only the params told."""
+    if not replacing:
+        return ()
+    before = max(replacing, key=lambda run: run.info.start_time).data.params
+    now = tracker.get_run(run_id).data.params
+    return tuple(f"{key} {before.get(key, '(none)')} -> {now.get(key, '(none)')}"
+                 for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))
 
 
 def input_end_of(context: RunContext, run_date: str) -> str | None:
