@@ -508,6 +508,30 @@ def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_me
     assert "; did you mean airport=Hub/A terminal=B?" in caplog.text
 
 
+def test_a_series_looked_up_in_another_folder_than_the_jobs_says_where_its_runs_wrote(tmp_path, monkeypatch, caplog):
+    # trial 36: "no delta table at /tmp/output/series_results" asked from /tmp, the job having run in /tmp/trial36
+    from forecasting import tracking
+
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("forecasting")
+    tags = {tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-03-31",
+            tracking.OUTPUT_PATH_TAG: "/srv/forecasting/output"}
+    tracker.set_terminated(tracker.create_run(experiment, tags=tags).info.run_id)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = ["--set", f"tracking.uri={store}", "--set", "tracking.experiment=forecasting"]
+    assert forecasting_main(["series", *settings, "store=east", "item=apples"]) == 1
+    assert (f"no delta table at {elsewhere}/output/series_results" in caplog.text and "The newest training runs of "
+            "experiment 'forecasting' wrote their tables to /srv/forecasting/output: run this in the folder the job "
+            "ran in, or give --set output.path=<that folder>") in caplog.text
+    caplog.clear()  # asked for that output: nothing to add to its own not-found
+    assert forecasting_main(["series", *settings, "--set", "output.path=/srv/forecasting/output", "store=east",
+                             "item=apples"]) == 1
+    assert "no delta table at /srv/forecasting/output" in caplog.text and "newest training runs" not in caplog.text
+
+
 def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_path, monkeypatch, capsys):
     from forecasting import tracking
 

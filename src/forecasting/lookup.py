@@ -73,7 +73,10 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     """One series' newest result row and forecast (or those of ``run_date``), and
     where its MLflow child run is."""
     paths = tables.table_paths(config)
-    results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
+    try:
+        results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
+    except NotFound as err:
+        raise NotFound(f"{err}{_written_elsewhere(config)}") from None
     if results.empty:
         raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}"
                        f"{_similar(paths[tables.SERIES_RESULTS], keys, config.output.format)}")
@@ -148,6 +151,25 @@ def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
     return [run.info.run_id for run in runs
             if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
             and same_output(tracking.run_output(run), output)]
+
+
+def _written_elsewhere(config: JobConfig) -> str:
+    """Where the newest training runs of the config's experiment wrote their tables, where
+    that is not the config's output (a relative output.path, asked in another folder), as
+    a not-found message's end; "" where there is nothing to add."""
+    from forecasting import explore
+
+    try:
+        runs = explore.job_runs(existing_store(config), config.tracking.experiment, tracking.TRAIN_JOB, max_results=10)
+    except Exception as err:  # only a hint: the answer stays "not found"
+        logger.debug("could not look up where the runs wrote: %s", err)
+        return ""
+    here = redact_url_password(tables.output_root(config))
+    written = sorted({run.data.tags.get(tracking.OUTPUT_PATH_TAG) for run in runs} - {None, "", here})
+    if not written:
+        return ""
+    return (f". The newest training runs of experiment '{config.tracking.experiment}' wrote their tables to "
+            f"{', '.join(written)}: run this in the folder the job ran in, or give --set output.path=<that folder>")
 
 
 def _dates_text(dates: list[str], shown: int = 6) -> str:
