@@ -63,6 +63,21 @@ def test_airports_raw_table_becomes_long_sorted_and_dated():
     assert long.equals(long.sort_values(["airport", "measure", "month"]).reset_index(drop=True))
 
 
+def test_a_years_total_dated_december_is_left_out_and_said(caplog):
+    # SWF's 1994-2005: one December row a year holding the whole year's passengers, twenty times a month's
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    raw = pd.DataFrame({"Airport Code": ["SWF", "SWF"] + ["SWF"] * 12 + ["ACY"],
+                        "Year": [2004, 2005] + [2006] * 12 + [2015], "Month": ["Dec", "Dec"] + months + ["Dec"],
+                        "Domestic Passengers": [510563, 20000] + [25000] * 12 + [90000],
+                        "International Passengers": 0, "Total Passengers": [510563, 20000] + [25000] * 12 + [90000]})
+    long = airports_to_long(raw)
+    swf = long[(long.airport == "SWF") & (long.measure == "total")]
+    # 2005's December is a month's size: kept; ACY's lone December has no whole year to compare with: kept
+    assert swf["month"].min() == pd.Timestamp("2005-12-01") and len(swf) == 13
+    assert len(long[long.airport == "ACY"]) == 3
+    assert "left out 1 rows that hold a year's passengers, dated December (SWF 2004)" in caplog.text
+
+
 def test_the_airports_script_takes_the_raw_tables_folder_and_names_one_it_cannot_take(tmp_path):
     script = Path(__file__).resolve().parents[1] / "scripts" / "prepare_airports.py"
     folder = tmp_path / "airports"

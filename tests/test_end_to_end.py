@@ -155,6 +155,8 @@ def test_airports_config_forecasts_every_airport_and_measure(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert prep.returncode == 0, prep.stderr
+    # SWF's 1994-2005 rows are yearly totals dated December: left out, and said
+    assert "left out 12 rows that hold a year's passengers, dated December (SWF 2005, " in prep.stderr
     done = spark_submit(["--config", str(ROOT / "conf" / "airports.yaml"), *QUICK], cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
 

@@ -1,7 +1,11 @@
 """Converters from public raw data sets into the job's long input format."""
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 AIRPORT_MEASURES = ("Domestic Passengers", "International Passengers", "Total Passengers")
 AIRPORT_COLUMNS = ("Airport Code", "Year", "Month", *AIRPORT_MEASURES)
@@ -20,6 +24,11 @@ def airports_to_long(raw: pd.DataFrame) -> pd.DataFrame:
         raw["Year"].astype(str) + "-" + raw["Month"].str.strip().str[:3], format="%Y-%b"
     )
     wide = raw.assign(month=month, airport=raw["Airport Code"].str.strip())
+    totals = _yearly_totals(wide)
+    if totals.any():
+        logger.warning("left out %d rows that hold a year's passengers, dated December (%s): not a month's",
+                       int(totals.sum()), ", ".join(f"{row.airport} {row.Year}" for row in wide[totals].itertuples()))
+        wide = wide[~totals]
     long = wide.melt(
         id_vars=["airport", "month"],
         value_vars=list(AIRPORT_MEASURES),
@@ -30,6 +39,17 @@ def airports_to_long(raw: pd.DataFrame) -> pd.DataFrame:
     long["passengers"] = long["passengers"].astype("float64")
     columns = ["airport", "measure", "month", "passengers"]
     return long[columns].sort_values(columns[:3]).reset_index(drop=True)
+
+
+def _yearly_totals(wide: pd.DataFrame) -> pd.Series:
+    """The rows that are a year's total dated December (SWF's from 1994 to 2005): the only
+    row of their year, at an airport with whole years of months, over twice its busiest
+    month in those years."""
+    rows_a_year = wide.groupby(["airport", "Year"])["month"].transform("size")
+    whole_years = wide[rows_a_year == 12]
+    busiest = wide["airport"].map(whole_years.groupby("airport")["Total Passengers"].max())
+    return ((rows_a_year == 1) & (wide["month"].dt.month == 12)
+            & (wide["Total Passengers"] > 2 * busiest)).fillna(False).astype(bool)
 
 
 M4_HOURLY_START = "2015-01-01 00:00"  # M4 gives no timestamps; any fixed start will do
