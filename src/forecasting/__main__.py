@@ -8,6 +8,7 @@
     python -m forecasting output --config conf/airports.yaml  # where that config's tables go
     python -m forecasting holidays GB-ENG --year 2027          # a country's holidays, as models name them
     python -m forecasting config --config conf/airports.yaml  # check it as the jobs do; print it resolved
+    python -m forecasting compare output/before output/after  # two evaluations' held-out MASE, per series
 
 --config and --set find the tables and the tracking URI as they do for the jobs:
 run it in the folder the job ran in, or pass the job's configuration.
@@ -24,7 +25,7 @@ import sys
 
 import yaml
 
-from forecasting import cli, command_keys, holiday_periods, lookup, run_listing, tables, tracking
+from forecasting import cli, command_keys, evaluation_compare, holiday_periods, lookup, run_listing, tables, tracking
 from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
 from forecasting.redaction import redact_secrets, redact_url_password
@@ -60,6 +61,17 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("config", parents=[common],
                         help="check the config as the jobs do before Spark starts, and print it resolved (the "
                              "defaults, the file, then each --set; secrets left out)")
+    compared = commands.add_parser(
+        "compare", parents=[common],
+        help="two evaluations (jobs/evaluate_forecast.py's tables) per series: better, worse, by how much")
+    compared.add_argument("outputs", nargs=2, metavar="OUTPUT",
+                          help="two output folders (or evaluation tables); the same one twice to compare candidates")
+    compared.add_argument("--candidates", nargs=2, default=[evaluation_compare.SELECTION] * 2,
+                          metavar=("FIRST", "SECOND"),
+                          help="the candidate compared on each side (default: selection, what the job forecast)")
+    compared.add_argument("--metric", choices=evaluation_compare.METRICS, default="mase", help="default: mase")
+    compared.add_argument("--run-date", type=cli.run_date, action=cli.GivenOnce,
+                          help="YYYY-MM-DD: that evaluation's, on both sides (default: each table's latest)")
     listed = commands.add_parser("holidays", parents=[common],
                                  help="a country's or region's holidays in a year, named as model.holiday_windows takes them")
     listed.add_argument("code", help="a country (DE) or a country and region (GB-ENG)")
@@ -94,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
             logger.error("configuration error: %s", problem)
             return cli.EXIT_CONFIG
         print_answer(yaml.safe_dump(redact_secrets(config.to_dict()), sort_keys=False, allow_unicode=True).rstrip())
+        return cli.EXIT_OK
+    if args.command == "compare":  # tables only: no tracking needed
+        try:
+            first, second = (evaluation_compare.read_side(path, candidate, args.metric, config.output.format,
+                                                          args.run_date)
+                             for path, candidate in zip(args.outputs, args.candidates))
+        except LookupError as err:
+            logger.error("%s", err)
+            return EXIT_NOT_FOUND
+        print_answer(evaluation_compare.format_comparison(evaluation_compare.compare(first, second, args.metric)))
         return cli.EXIT_OK
     if args.command == "holidays":
         code = holiday_periods.canonical(args.code)

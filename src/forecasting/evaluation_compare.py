@@ -1,0 +1,131 @@
+"""Two evaluations' held-out scores side by side, series by series: whether a config change
+(or one candidate against another) forecast better, by how much and how often, and whether
+the difference stands out from chance, without a script of one's own. On a dozen series a
+mean moves by a few hundredths with one series, or with the search's seed alone."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting import series_identity, table_reads, tables
+
+SELECTION = "selection"  # what the job forecast per series: evaluation.SELECTION's rows, selected
+METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
+METRIC_NAMES = {"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "rmse": "RMSE"}
+LARGEST_SHOWN = 5  # the series whose score changed most, named
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a candidate's scores in an evaluation table, by series id."""
+    path: str
+    candidate: str
+    run_date: str
+    scores: pd.Series
+
+
+@dataclass(frozen=True)
+class Comparison:
+    first: Side
+    second: Side
+    metric: str
+    paired: pd.DataFrame  # per series scored on both sides: first, second, change (second - first)
+    only_first: list[str]
+    only_second: list[str]
+    undefined: int  # series on both sides whose metric is undefined on one (MASE after a flat history)
+
+    @property
+    def better(self) -> int:
+        return int((self.paired["change"] < 0).sum())
+
+    @property
+    def worse(self) -> int:
+        return int((self.paired["change"] > 0).sum())
+
+
+def read_side(path: str, candidate: str, metric: str, fmt: str, run_date: str | None = None) -> Side:
+    """``candidate``'s ``metric`` per series in the evaluation table at ``path`` (an output
+    folder, or the table itself), of ``run_date`` or the table's latest; LookupError where
+    there is none."""
+    from deltalake.exceptions import TableNotFoundError
+
+    folder = Path(path)
+    table = folder / tables.EVALUATION if (folder / tables.EVALUATION).is_dir() else folder
+    try:
+        rows = table_reads.read_table(table, fmt=fmt)
+    except (TableNotFoundError, FileNotFoundError):
+        raise LookupError(f"no {fmt} evaluation table at {table} (an output folder, or its evaluation table; "
+                          "for parquet output, give --set output.format=parquet)") from None
+    if "candidate" not in rows or rows.empty:
+        raise LookupError(f"{table} is no evaluation table with rows (jobs/evaluate_forecast.py writes one)")
+    dates = sorted(rows["run_date"].astype(str).unique())
+    date = run_date or dates[-1]
+    if date not in dates:
+        raise LookupError(f"{table} has no evaluation of run date {date}; it has {', '.join(dates)}")
+    rows = rows[rows["run_date"].astype(str) == date]
+    chosen = rows[rows["selected"]] if candidate == SELECTION else rows[rows["candidate"] == candidate]
+    if chosen.empty:
+        known = sorted(rows["candidate"].unique())
+        raise LookupError(f"{table} has no candidate {candidate!r} on {date}: it has {SELECTION}, {', '.join(known)}")
+    keys = tables.key_columns_of(rows.columns)
+    ids = [series_identity.series_id(dict(zip(keys, values))) for values in chosen[keys].itertuples(index=False)]
+    return Side(str(table), candidate, date, pd.Series(chosen[metric].to_numpy(dtype="float64"), index=ids))
+
+
+def compare(first: Side, second: Side, metric: str) -> Comparison:
+    both = first.scores.index.intersection(second.scores.index)
+    paired = pd.DataFrame({"first": first.scores[both], "second": second.scores[both]})
+    defined = paired.notna().all(axis=1)
+    paired = paired[defined].assign(change=lambda frame: frame["second"] - frame["first"])
+    return Comparison(first, second, metric, paired.sort_index(),
+                      sorted(first.scores.index.difference(both)), sorted(second.scores.index.difference(both)),
+                      int((~defined).sum()))
+
+
+def sign_test(better: int, worse: int) -> float:
+    """The two-sided p-value of ``better`` against ``worse`` series where either was as
+    likely (an exact binomial sign test; the series with equal scores left out)."""
+    count = better + worse
+    if not count:
+        return 1.0
+    tail = sum(math.comb(count, k) for k in range(min(better, worse) + 1)) / 2 ** count
+    return min(1.0, 2 * tail)
+
+
+def format_comparison(comparison: Comparison) -> str:
+    first, second, paired = comparison.first, comparison.second, comparison.paired
+    name = METRIC_NAMES[comparison.metric]
+    lines = [f"{name} per series on held-out data, from {first.candidate} in {first.path} ({first.run_date}) "
+             f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
+    if paired.empty:
+        lines.append("  no series scored on both sides")
+        return "\n".join(lines)
+    equal = len(paired) - comparison.better - comparison.worse
+    p = sign_test(comparison.better, comparison.worse)
+    verdict = ("a difference that chance alone gives less than one time in twenty" if p < 0.05 else
+               "no evidence of a difference: chance alone gives as uneven a split")
+    lines += [
+        f"  series          {len(paired)} scored on both",
+        f"  mean            {paired['first'].mean():.3f} -> {paired['second'].mean():.3f} "
+        f"({paired['second'].mean() - paired['first'].mean():+.3f})",
+        f"  median change   {paired['change'].median():+.3f}",
+        f"  better / worse  {comparison.better} better, {comparison.worse} worse, {equal} equal "
+        f"(sign test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}: {verdict})",
+    ]
+    largest = paired.reindex(paired["change"].abs().sort_values(ascending=False).index).head(LARGEST_SHOWN)
+    largest = largest[largest["change"] != 0]
+    if len(largest):
+        lines.append("  largest changes " + ", ".join(f"{series} {row['first']:.3f} -> {row['second']:.3f}"
+                                                      for series, row in largest.iterrows()))
+    if comparison.undefined:
+        lines.append(f"  left out        {comparison.undefined} series whose {name} is undefined on a side "
+                     "(a flat history before the held-out periods)")
+    for side, only in ((first, comparison.only_first), (second, comparison.only_second)):
+        if only:
+            shown = ", ".join(only[:LARGEST_SHOWN]) + (f", ... ({len(only) - LARGEST_SHOWN} more)"
+                                                       if len(only) > LARGEST_SHOWN else "")
+            lines.append(f"  only scored by {side.candidate} in {side.path}: {len(only)} series ({shown}): not compared")
+    return "\n".join(lines)

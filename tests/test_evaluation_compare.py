@@ -1,0 +1,73 @@
+"""python -m forecasting compare: two evaluations' held-out scores, series by series."""
+import pytest
+
+from forecasting import evaluation, evaluation_compare
+from forecasting.__main__ import main as forecasting_main
+
+
+def write_evaluation(folder, rows, run_date="2026-12-06"):
+    """An evaluation table as jobs/evaluate_forecast.py writes one: (airport, candidate, selected, mase)."""
+    import datetime as dt
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    airport, candidate, selected, mase = zip(*rows)
+    table = pa.table({"airport": list(airport), "candidate": list(candidate), "selected": list(selected),
+                      "mase": list(mase), "smape": [10.0] * len(rows), "mae": [1.0] * len(rows),
+                      "rmse": [1.0] * len(rows), "run_date": [dt.date.fromisoformat(run_date)] * len(rows)})
+    write_deltalake(str(folder / "evaluation"), table, mode="append")
+
+
+def test_the_sign_test_is_the_exact_two_sided_binomial():
+    assert evaluation_compare.sign_test(3, 5) == pytest.approx(2 * (1 + 8 + 28 + 56) / 256)
+    assert evaluation_compare.sign_test(0, 6) == evaluation_compare.sign_test(6, 0) == pytest.approx(2 / 64)
+    assert evaluation_compare.sign_test(4, 4) == 1.0 and evaluation_compare.sign_test(0, 0) == 1.0
+
+
+def test_two_evaluations_are_compared_series_by_series(tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.chdir(tmp_path)
+    assert evaluation_compare.SELECTION == evaluation.SELECTION
+    before, after = tmp_path / "before", tmp_path / "after"
+    # JFK better, LGA and EWR worse, SWF equal, ACY's MASE undefined after, ISP evaluated before only
+    write_evaluation(before, [("JFK", "prophet", True, 1.0), ("JFK", "naive", False, 2.0),
+                              ("LGA", "naive", True, 0.5), ("EWR", "prophet", True, 0.8),
+                              ("SWF", "naive", True, 0.3), ("ACY", "naive", True, 0.9), ("ISP", "naive", True, 1.1)])
+    write_evaluation(after, [("JFK", "naive", True, 0.6), ("JFK", "prophet", False, 1.2),
+                             ("LGA", "prophet", True, 0.7), ("EWR", "prophet", True, 1.8),
+                             ("SWF", "naive", True, 0.3), ("ACY", "naive", True, None)])
+    assert forecasting_main(["compare", "before", "after"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("MASE per series on held-out data, from selection in before/evaluation (2026-12-06) to "
+                        "selection in after/evaluation (2026-12-06); lower is better")
+    assert lines[1:] == [
+        "  series          4 scored on both",
+        "  mean            0.650 -> 0.850 (+0.200)",  # JFK, LGA, EWR, SWF
+        "  median change   +0.100",
+        "  better / worse  1 better, 2 worse, 1 equal (sign test p = 1.000: no evidence of a difference: chance "
+        "alone gives as uneven a split)",
+        "  largest changes EWR 0.800 -> 1.800, JFK 1.000 -> 0.600, LGA 0.500 -> 0.700",
+        "  left out        1 series whose MASE is undefined on a side (a flat history before the held-out periods)",
+        "  only scored by selection in before/evaluation: 1 series (ISP): not compared"]
+    # one evaluation's candidates against each other: naive against what the job forecast
+    assert forecasting_main(["compare", "before", "before", "--candidates", "naive", "selection"]) == 0
+    shown = capsys.readouterr().out
+    assert "from naive in before/evaluation" in shown and "  series          5 scored on both" in shown
+    assert "only scored by selection in before/evaluation: 1 series (EWR)" in shown  # naive was not scored there
+    # a candidate the table does not hold, and a folder without an evaluation: named, exit 1
+    assert forecasting_main(["compare", "before", "after", "--candidates", "ensemble", "selection"]) == 1
+    assert "has no candidate 'ensemble' on 2026-12-06: it has selection, naive, prophet" in caplog.text
+    assert forecasting_main(["compare", "before", "nowhere"]) == 1
+    assert "no delta evaluation table at nowhere" in caplog.text
+
+
+def test_the_latest_evaluation_is_compared_unless_a_run_date_is_given(tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.chdir(tmp_path)
+    write_evaluation(tmp_path / "out", [("JFK", "naive", True, 2.0)], run_date="2026-11-30")
+    write_evaluation(tmp_path / "out", [("JFK", "naive", True, 1.0)])
+    assert forecasting_main(["compare", "out", "out", "--candidates", "naive", "naive"]) == 0
+    assert "mean            1.000 -> 1.000" in capsys.readouterr().out
+    assert forecasting_main(["compare", "out", "out", "--run-date", "2026-11-30"]) == 0
+    assert "(2026-11-30)" in capsys.readouterr().out
+    assert forecasting_main(["compare", "out", "out", "--run-date", "2026-11-29"]) == 1
+    assert "has no evaluation of run date 2026-11-29; it has 2026-11-30, 2026-12-06" in caplog.text
