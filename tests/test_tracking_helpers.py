@@ -199,6 +199,18 @@ def test_a_series_without_a_time_counts_no_history_whatever_its_key(fast_config,
         assert (row["status"], row["history_length"]) == ("skipped", 0) and row["reason"].startswith(reason)
 
 
+def test_a_null_keys_reason_says_a_csvs_blank_or_quoted_empty_value_is_read_as_null(fast_config, dead_tracking):
+    from conftest import daily_series
+    from forecasting.spark_training import train_group
+
+    group = daily_series(30).assign(store=None)
+    for input_format, said in (("csv", True), ("parquet", False)):  # a parquet null is written as one
+        config = fast_config(f"input.path=sales.{input_format}", f"input.format={input_format}")
+        row = json.loads(train_group(group, config, ["store"], dead_tracking()).iloc[0][result_row.PAYLOAD])
+        assert row["reason"].startswith("null key in ['store']: the series has no identity")
+        assert ('a CSV\'s blank or "" value is read as null' in row["reason"]) is said
+
+
 def test_the_evaluations_recent_values_are_the_series_as_modelled_not_its_rows(fast_config, dead_tracking):
     from conftest import daily_series
     from forecasting.spark_training import train_group

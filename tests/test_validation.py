@@ -13,6 +13,7 @@ from pyspark.sql import types as T
 
 from forecasting import input_hints, io
 from forecasting.io import InputError
+from forecasting.spark_session import settings_restored
 from forecasting.validation import InputCounts, check_input, to_series_frame
 
 
@@ -454,12 +455,64 @@ def test_a_csv_row_with_more_or_fewer_fields_than_its_header_stops_the_job_namin
     # the series frame has the configured columns only; the folder's key is still read
     assert io.MALFORMED_ROW not in to_series_frame(df, fast_config(*settings)).columns
     assert df.select("region").distinct().collect()[0][0] == "007"
-    # a mode of the user's own is Spark's to apply: DROPMALFORMED leaves both rows out
+    # a mode of the user's own: DROPMALFORMED leaves both rows out
     dropping = fast_config(*settings, "input.options.mode=DROPMALFORMED")
-    df, _ = io.read_input(spark, dropping)
-    with pytest.raises(InputError, match="'sales' has 1 of 2 values that are not numbers"):  # the quoted 1,008
-        check_input(df, dropping, "2024-01-31")
-    assert sorted(row["store"] for row in df.collect()) == ["a", "d"]
+    with settings_restored(spark, (io.CSV_COLUMN_PRUNING,)):  # which the reading turns off for the run
+        df, _ = io.read_input(spark, dropping)
+        with pytest.raises(InputError, match="'sales' has 1 of 2 values that are not numbers"):  # the quoted 1,008
+            check_input(df, dropping, "2024-01-31")
+        assert sorted(row["store"] for row in to_series_frame(df, dropping).collect()) == ["a", "d"]
+
+
+def test_a_quoted_value_across_lines_is_said_to_need_multiline_not_quotes(spark, fast_config, tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_text('store,item,date,sales\na,g,2024-01-01,1\n"line\nbreak",g,2024-01-01,5\nb,g,2024-01-02,3\n')
+    settings = [f"input.path={path}"]
+    df, _ = io.read_input(spark, fast_config(*settings))
+    # Spark read it line by line: the quoted value's first line is the malformed "row"
+    with pytest.raises(InputError, match=r"1 of 4 lines of .* have more or fewer fields than the header's 4 .*"
+                                         r"e\.g\. \['\"line'\]: a quoted value there spans lines .* the count is of "
+                                         r"lines: input\.options\.multiLine: true reads such a value whole$"):
+        check_input(df, fast_config(*settings), "2024-01-31")
+    whole = fast_config(*settings, "input.options.multiLine=true")
+    df, _ = io.read_input(spark, whole)
+    assert check_input(df, whole, "2024-01-31").series == 3  # "line\nbreak" one of them
+
+
+def test_an_empty_csv_file_or_folder_of_them_is_said_to_be_empty(spark, fast_config, tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    folder = tmp_path / "sales"
+    folder.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (folder / name).write_bytes(b"")
+    for path in (tmp_path / "empty.csv", folder):  # no header: Spark finds no columns at all
+        config = fast_config(f"input.path={path}")
+        df, _ = io.read_input(spark, config)
+        with pytest.raises(InputError, match=f"^input '{path}' is empty: no header and no rows$"):
+            check_input(df, config, "2024-01-31")
+
+
+def test_rows_dropmalformed_leaves_out_are_counted_and_said(spark, fast_config, tmp_path, caplog):
+    path = tmp_path / "sales.csv"
+    # a price column the job does not use: Spark's own DROPMALFORMED kept b and c where a query read some columns
+    path.write_text("store,day,sales,price\na,2024-01-01,950,1\nb,2024-01-01,1,008,2\nc,2024-01-02,3\n"
+                    "d,2024-01-03,4,1\n")
+    config = fast_config(f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
+                         "input.target_column=sales", "input.options.mode=DROPMALFORMED")
+    with settings_restored(spark, (io.CSV_COLUMN_PRUNING,)):
+        df, _ = io.read_input(spark, config)
+        with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+            counts = check_input(df, config, "2024-01-31")
+        assert [row["y"] for row in to_series_frame(df, config).orderBy("ds").collect()] == [950.0, 4.0]
+    said = (f"2 of 4 rows of '{path}' have more or fewer fields than the header's 4 (store, day, sales, price), e.g. "
+            "['b,2024-01-01,1,008,2', 'c,2024-01-02,3']: left out (input.options.mode: DROPMALFORMED)")
+    assert (counts.rows, counts.series, counts.row_warnings) == (2, 2, (said,))
+    assert said in caplog.text
+    from forecasting import job_summary, pipeline
+
+    summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///m", {})
+    pipeline.say_input(summary, pipeline.CheckedInput({}, counts, df, df), config)
+    assert summary.note == f"  {said}\n"
 
 
 def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned_of(spark, fast_config, caplog):

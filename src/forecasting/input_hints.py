@@ -100,3 +100,19 @@ def renamed_header_hint(complaint: str) -> str:
         return (f" (the header names {written!r} more than once, whatever the case, and Spark numbered them: "
                 "rename all but one)")
     return ""
+
+
+def spans_lines(examples: list, options: dict) -> bool:
+    """Whether a malformed CSV row, as Spark read it line by line, opens a quoted value
+    without closing it, or closes one it did not open: a line break inside the quotes,
+    which Spark reads as a row's end unless input.options.multiLine is true."""
+    given = {name.lower(): str(value) for name, value in options.items()}
+    if given.get("multiline", "").lower() == "true":
+        return False
+    quote = given.get("quote", '"')
+    escape = given.get("escape", '"')
+    if not quote:
+        return False
+    # an escaped quote is part of the value ("" in the job's default, as pandas writes it)
+    escaped = escape + quote if escape != quote else quote * 2
+    return any(str(example).replace(escaped, "").count(quote) % 2 for example in examples if example)

@@ -30,6 +30,9 @@ PARTITION_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
 # column): Spark otherwise drops a row's extra fields (1,008, a thousands separator unquoted)
 # and fills missing ones with null, without a word. validation.check_input refuses such rows.
 MALFORMED_ROW = "_malformed_row"
+# Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
+# from its header's: MALFORMED_ROW stays empty, and DROPMALFORMED keeps the row
+CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order): the input's
 # to fix, not worth a retry.
@@ -118,9 +121,9 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
                 # Spark fixes a folder's partition columns when it is loaded
                 with settings_restored(spark, (PARTITION_INFERENCE,)):
                     spark.conf.set(PARTITION_INFERENCE, "false")
-                    df = _read_csv(reader, source.path, source.options)
+                    df = _read_csv(spark, reader, source.path, source.options)
             elif source.format == "csv":
-                df = _read_csv(reader, source.path, source.options)
+                df = _read_csv(spark, reader, source.path, source.options)
             else:
                 if source.format == "parquet":
                     _refuse_nanosecond_times(source.path, source.options)
@@ -163,17 +166,35 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
     return df, version
 
 
-def _read_csv(reader, path: str, options: dict) -> DataFrame:
+def _read_csv(spark: SparkSession, reader, path: str, options: dict) -> DataFrame:
     """The CSV input with its header's columns and MALFORMED_ROW, which holds the text
     of a row whose field count differs from the header's. Without it where the user
-    chose how Spark treats such rows (``mode``, a corrupt-record column). The files are
-    listed twice: once for the header's columns, once with them as the schema."""
+    chose how Spark treats such rows (``mode``, a corrupt-record column), but for
+    DROPMALFORMED (``drops_malformed``): read whole, the check counts the rows it leaves
+    out. The files are listed twice: once for the header's columns, once with them as
+    the schema."""
     df = reader.load(path)
     given = {name.lower() for name in options}
-    if given & {"mode", "columnnameofcorruptrecord"} or MALFORMED_ROW in df.columns:
+    dropping = drops_malformed(options)
+    if (given & {"mode", "columnnameofcorruptrecord"} and not dropping) or MALFORMED_ROW in df.columns:
         return df
     schema = T.StructType([*df.schema.fields, T.StructField(MALFORMED_ROW, T.StringType())])
-    return reader.schema(schema).option("columnNameOfCorruptRecord", MALFORMED_ROW).load(path)
+    reader = reader.schema(schema).option("columnNameOfCorruptRecord", MALFORMED_ROW)
+    if dropping:
+        # Spark's own DROPMALFORMED counts nothing, and keeps a malformed row where a query reads only some
+        # columns: read whole, counted by the check, left out by validation.to_series_frame. Left set, as
+        # the training reads the input again
+        spark.conf.set(CSV_COLUMN_PRUNING, "false")
+        reader = reader.option("mode", "PERMISSIVE")
+    return reader.load(path)
+
+
+def drops_malformed(options: dict) -> bool:
+    """Whether input.options asks Spark to drop the CSV rows whose field count differs
+    from the header's (mode: DROPMALFORMED), without a corrupt-record column of its own:
+    the job leaves them out itself, so that it can say how many."""
+    given = {name.lower(): setting_text(value) for name, value in options.items()}
+    return given.get("mode", "").upper() == "DROPMALFORMED" and "columnnameofcorruptrecord" not in given
 
 
 def unreadable_complaint(message: str) -> str | None:

@@ -68,11 +68,11 @@ def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) ->
 
 
 def say_input(summary: JobSummary, checked: CheckedInput, config: JobConfig) -> None:
-    """The summary's lines on what of the input a run used: keys that look like others'
-    (logged as the input was checked), a Delta input read as it stood at a past run
-    date's end, and the periods left out as unsettled."""
+    """The summary's lines on what of the input a run used: malformed rows left out and
+    keys that look like others' (logged as the input was checked), a Delta input read as
+    it stood at a past run date's end, and the periods left out as unsettled."""
     summary.zoned_times = checked.counts.zoned_times
-    for line in checked.counts.key_warnings:
+    for line in (*checked.counts.row_warnings, *checked.counts.key_warnings):
         summary.note += f"  {line}\n"
     said = io.version_note(checked.data_version)
     if said is not None:

@@ -118,7 +118,9 @@ def train_group(
     later = history[TIME].min() >= pd.Timestamp(context.run_date) + pd.Timedelta(days=1)
     config, no_holidays = model.with_series_holidays(config, keys)
     if null_keys:  # its rows up to the run date
-        outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity",
+        # Spark reads a CSV's empty field as null, quoted or not: the user sees a blank, not a null
+        blank = " (a CSV's blank or \"\" value is read as null)" if config.input.format == "csv" else ""
+        outcome = SeriesOutcome(SKIPPED, f"null key in {null_keys}: the series has no identity{blank}",
                                 0 if later else int(history[TIME].notna().sum()))
     elif history[TIME].isna().all():  # validation.series_without_history's row: its input rows were left out
         outcome = SeriesOutcome(SKIPPED, f"no row has a time in column '{config.input.time_column}'", 0)

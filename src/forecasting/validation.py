@@ -14,11 +14,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import input_hints, series_identity
+from forecasting import input_hints, io, series_identity
 from forecasting.config import JobConfig
 from forecasting.input_parsing import TIME_WITH_ZONE, has_value, parsed_columns
 from forecasting.input_parsing import stripped as _stripped
-from forecasting.io import MALFORMED_ROW, InputError, spark_message, unreadable_complaint
+from forecasting.io import CSV_COLUMN_PRUNING, MALFORMED_ROW, InputError, spark_message, unreadable_complaint
 from forecasting.spark_session import settings_restored
 
 logger = logging.getLogger(__name__)
@@ -33,9 +33,9 @@ DECOMPOSED_ACCENT = r"\p{IsLatin}[\x{0300}-\x{036F}]"
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
 EARLIEST_TIME = "1677-09-22"
 LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
-# Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
-# from its header's: the check parses every column, so that MALFORMED_ROW is filled
-CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
+# What a malformed CSV row with an odd number of quotes most likely is (input_hints.spans_lines)
+SPANS_LINES = ("a quoted value there spans lines (a line break inside its quotes), and Spark reads a CSV line by "
+               "line, so the count is of lines: input.options.multiLine: true reads such a value whole")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class InputCounts:
     latest: object = None  # the latest time on or before the run date, when one was given
     after_run_date: int = 0  # rows left out: not known on the run date
     key_warnings: tuple[str, ...] = ()  # keys that look like another's, said in the log and the summary
+    row_warnings: tuple[str, ...] = ()  # rows left out as malformed (DROPMALFORMED), said in the log and the summary
     zoned_times: bool = False  # every time given with its zone (or as an instant): no local clock's
 
 
@@ -76,7 +77,11 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     _check_columns(df, config)
     time, target = parsed_columns(df, config)
     problems = _row_problems(df, config, time, target)
-    counts = _count(df, config, problems, time, run_date)
+    dropping = MALFORMED_ROW in df.columns and io.drops_malformed(source.options)
+    counts = _count(df, config, problems, time, run_date, dropping)
+    row_warnings = _dropped_rows_warning(df, config, problems, counts)
+    if dropping:  # as to_series_frame leaves them out: the checks' examples come from the rows kept
+        df = df.where(~problems.malformed)
     key_warnings = _key_warnings(df, problems, counts)  # logged before an input error, as ever
     _raise_on_row_problems(df, config, problems, counts)
     typed = df.schema[source.time_column].dataType
@@ -92,7 +97,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                        counts["no_time"], counts["rows"], source.time_column)
     zoned = counts["rows"] > counts["no_time"] and counts["zoned"] == counts["rows"] - counts["no_time"]
     if run_date is None:
-        return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings, zoned_times=zoned)
+        return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings,
+                           row_warnings=row_warnings, zoned_times=zoned)
     if counts["after_run_date"]:  # not known on the run date: a backfill's later rows, or a mistyped year
         beyond = counts["beyond_pandas"]
         logger.log(logging.WARNING if beyond else logging.INFO,
@@ -100,16 +106,18 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                    counts["after_run_date"], counts["rows"], run_date, counts["last"],
                    f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
     return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"],
-                       key_warnings, zoned)
+                       key_warnings, row_warnings, zoned)
 
 
 def _check_columns(df: DataFrame, config: JobConfig) -> None:
     """Raise InputError unless the configured columns are there, with keys of plain values."""
     source = config.input
     required = [*source.key_columns, source.time_column, source.target_column]
+    header = [c for c in df.columns if c != MALFORMED_ROW]
+    if not header and source.format == "csv":  # 0 bytes, or a folder of such files: Spark found no columns
+        raise InputError(f"input '{source.path}' is empty: no header and no rows")
     missing = [c for c in required if c not in df.columns]
     if missing:
-        header = [c for c in df.columns if c != MALFORMED_ROW]
         advice = input_hints.missing_columns_advice(missing, df.columns, header, source.options, source.format == "csv",
                                                     tuple(required))
         raise InputError(f"input '{source.path}' lacks configured column(s) {missing}; it has {header}.{advice}")
@@ -151,9 +159,11 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
     )
 
 
-def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Column, run_date: str | None):
+def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Column, run_date: str | None,
+           dropping: bool = False) -> dict:
     """The one pass over the input: its rows, each problem's and, given a run date, what
-    is known on it. Raise InputError where Spark finds the files unreadable together."""
+    is known on it; ``dropping`` malformed rows, those of the rows kept, and the rows
+    left out as ``dropped``. Raise InputError where Spark finds the files unreadable together."""
     source = config.input
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
@@ -186,7 +196,9 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
     try:
         with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
             df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
-            return df.agg(*aggregates).first()
+            if dropping:
+                return _counted_apart(df, problems.malformed, aggregates)
+            return {**df.agg(*aggregates).first().asDict(), "dropped": 0}
     except Exception as err:  # the first pass over every file: where Spark finds them unreadable together
         # Spark's words for a pattern it cannot use (an unknown letter; one Spark 2 read otherwise)
         if source.time_format and (isinstance(err, IllegalArgumentException) or "DATETIME_PATTERN" in str(err)):
@@ -204,25 +216,62 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{hint}") from None
 
 
+def _counted_apart(df: DataFrame, malformed: Column, aggregates: list[Column]) -> dict:
+    """The ``aggregates`` of the rows that are not ``malformed``, and as ``dropped`` how
+    many are: still one pass, grouped by whether a row is."""
+    grouped = {row["is_malformed"]: row.asDict()
+               for row in df.groupBy(malformed.alias("is_malformed")).agg(*aggregates).collect()}
+    # every row malformed: the counts of no rows (Spark answers a filter that is never true without a read)
+    kept = grouped.get(False) or df.where(F.lit(False)).agg(*aggregates).first().asDict()
+    return {**kept, "dropped": grouped.get(True, {}).get("rows", 0)}
+
+
+def _malformed_examples(df: DataFrame, config: JobConfig, problems: _RowProblems) -> list:
+    """A few malformed rows' text, as the file has them."""
+    with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
+        df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
+        return [row[0] for row in df.where(problems.malformed).select(MALFORMED_ROW, config.input.time_column)
+                .limit(EXAMPLES).collect()]
+
+
+def _malformed_said(df: DataFrame, config: JobConfig, examples: list, count: int, total: int, spans: bool) -> str:
+    """How many rows have another field count than the header's (lines, where a quoted
+    value ``spans`` them), with a few of them."""
+    header = df.columns[:df.columns.index(MALFORMED_ROW)]  # the folders' key columns follow it
+    return (f"{count} of {total} {'lines' if spans else 'rows'} of '{config.input.path}' have more or fewer fields "
+            f"than the header's {len(header)} ({', '.join(header)}), e.g. {examples}")
+
+
+def _dropped_rows_warning(df: DataFrame, config: JobConfig, problems: _RowProblems, counts: dict) -> tuple[str, ...]:
+    """The malformed rows input.options.mode: DROPMALFORMED left out (none otherwise),
+    logged: Spark's own mode drops them without a word."""
+    if not counts["dropped"]:
+        return ()
+    examples = _malformed_examples(df, config, problems)
+    spans = input_hints.spans_lines(examples, config.input.options)
+    total = counts["rows"] + counts["dropped"]
+    said = (f"{_malformed_said(df, config, examples, counts['dropped'], total, spans)}: left out "
+            f"(input.options.mode: DROPMALFORMED){'; ' + SPANS_LINES if spans else ''}")
+    logger.warning("%s", said)
+    return (said,)
+
+
 def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProblems, counts) -> None:
     """Raise InputError for the first problem ``counts`` found that makes the input unusable,
     with a few of its rows' values."""
     source = config.input
     if counts["rows"] == 0:
-        raise InputError(f"input '{source.path}' is empty")
+        raise InputError(f"input '{source.path}' is empty" + (
+            ": every row was left out as malformed (input.options.mode: DROPMALFORMED)" if counts["dropped"] else ""))
     if counts["malformed"]:
-        with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
-            df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
-            examples = [row[0] for row in df.where(problems.malformed).select(MALFORMED_ROW, source.time_column)
-                        .limit(EXAMPLES).collect()]
-        header = df.columns[:df.columns.index(MALFORMED_ROW)]  # the folders' key columns follow it
-        raise InputError(
-            f"{counts['malformed']} of {counts['rows']} rows of '{source.path}' have more or fewer fields than "
-            f"the header's {len(header)} ({', '.join(header)}), e.g. {examples}: Spark would drop the extra "
-            "fields or read the missing ones as empty. A comma in a value (a thousands separator, 1,008) needs the "
-            "value quoted; input.options.sep sets another separator; input.options.mode: DROPMALFORMED leaves "
-            "such rows out"
-        )
+        examples = _malformed_examples(df, config, problems)
+        spans = input_hints.spans_lines(examples, source.options)
+        advice = (SPANS_LINES if spans else
+                  "Spark would drop the extra fields or read the missing ones as empty. A comma in a value (a "
+                  "thousands separator, 1,008) needs the value quoted; input.options.sep sets another separator; "
+                  "input.options.mode: DROPMALFORMED leaves such rows out")
+        said = _malformed_said(df, config, examples, counts["malformed"], counts["rows"], spans)
+        raise InputError(f"{said}: {advice}")
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
     if counts["undecoded"]:
@@ -313,8 +362,11 @@ def with_blank_countries(df: DataFrame, config: JobConfig) -> DataFrame:
 
 
 def to_series_frame(df: DataFrame, config: JobConfig) -> DataFrame:
-    """Keys as they are, ``ds`` as timestamp, ``y`` as double."""
+    """Keys as they are, ``ds`` as timestamp, ``y`` as double; without the malformed
+    rows input.options.mode: DROPMALFORMED leaves out (io.drops_malformed)."""
     time, target = parsed_columns(df, config)
+    if MALFORMED_ROW in df.columns and io.drops_malformed(config.input.options):
+        df = df.where(F.col(MALFORMED_ROW).isNull())
     return df.select(*[F.col(k) for k in config.input.key_columns], time.alias(TIME), target.alias(TARGET))
 
 
