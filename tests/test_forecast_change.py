@@ -215,6 +215,7 @@ def test_a_run_says_how_far_its_forecasts_moved_from_the_run_date_before(spark, 
             f"more than 50%, the most first: b: {expected['b']:.0%}") in second.format()
     parent = mlflow.MlflowClient(second.tracking_uri).get_run(second.job_run_id)
     assert parent.data.metrics["median_forecast_change"] == pytest.approx(median)
+    assert parent.data.tags["compared_run_date"] == first_date  # what the change and realized_ columns speak of
     # docs/results.md's query of the series that moved most, on the catalog table
     moved_most = spark.sql(f"SELECT shop, forecast_change FROM {prefix}series_results WHERE run_date = "
                            f"'{second_date}' AND forecast_change > 0.5 ORDER BY forecast_change DESC").collect()

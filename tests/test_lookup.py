@@ -433,6 +433,9 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
     assert "change      - (no earlier run date's forecast of the same times)" in lookup.format_series(report)
     report.result["forecast_change"] = 0.234
     assert "change      23% from the forecast of the run date before" in lookup.format_series(report)
+    report.compared = ("2024-03-24", False)  # the job run's tag names the date
+    assert "change      23% from the forecast of run date 2024-03-24, over" in lookup.format_series(report)
+    report.compared = None
     report.result["forecast_change"] = 0.0041  # not 0%
     assert "change      0.4% from the forecast of the run date before" in lookup.format_series(report)
     # the series' first run date: no forecast before it to compare with, or to score
@@ -447,13 +450,51 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     report = report_with(forecast)
     assert "realized    - (no period forecast on the run date before has arrived)" in lookup.format_series(report)
     report.result["realized_mase"], report.result["realized_points"] = 1.2345, 7.0
-    assert ("realized    MASE 1.234 of the run date before's forecast on the 7 periods arrived since\n"
+    assert ("realized    MASE 1.234 of the forecast of the run date before on the 7 periods arrived since\n"
             in lookup.format_series(report))
     report.result["realized_coverage"] = 0.857
-    assert ("realized    MASE 1.234 of the run date before's forecast on the 7 periods arrived since, 86% inside "
-            "its interval") in lookup.format_series(report)
+    assert ("realized    MASE 1.234 of the forecast of the run date before on the 7 periods arrived since, 86% "
+            "inside its interval") in lookup.format_series(report)
+    # the date compared with, and a rerun of it since: the columns speak of its forecasts as they were
+    report.compared = ("2024-03-24", True)
+    shown = lookup.format_series(report)
+    assert "realized    MASE 1.234 of the forecast of run date 2024-03-24 as it was then (run again since) on the 7" in shown
+    report.result["forecast_change"] = 0.234
+    assert ("change      23% from the forecast of run date 2024-03-24 as it was then (run again since: run this date "
+            "again to compare with its current forecasts), over") in lookup.format_series(report)
+    report.compared = None
     report.result["realized_points"] = 1.0
-    assert "forecast on the 1 period arrived since, 86% inside" in lookup.format_series(report)
+    assert "before on the 1 period arrived since, 86% inside" in lookup.format_series(report)
+
+
+def test_the_date_a_job_run_compared_with_is_read_from_its_tag_and_a_rerun_of_it_since_is_found(tmp_path):
+    # trial 36: 12-16 run again after 12-30 had compared with it; 12-30's columns spoke of forecasts gone
+    from forecasting import tracking
+
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("forecasting")
+    config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=forecasting",
+                                f"output.path={tmp_path / 'out'}"])
+    output = str(tmp_path / "out")
+
+    def ran(run_date, start, **tags):
+        run = tracker.create_run(experiment, start_time=start, tags={
+            tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: run_date, tracking.OUTPUT_PATH_TAG: output,
+            **tags})
+        tracker.set_terminated(run.info.run_id)
+        return run.info.run_id
+
+    ran("2025-12-16", 1000)
+    later = ran("2025-12-30", 2000, compared_run_date="2025-12-16")
+    result = pd.Series({"job_run_id": later, "run_date": "2025-12-30"})
+    assert lookup._compared(config, result) == ("2025-12-16", False)
+    ran("2025-12-16", 3000, **{tracking.OUTPUT_PATH_TAG: "/elsewhere"})  # another output's: not this one's rerun
+    assert lookup._compared(config, result) == ("2025-12-16", False)
+    ran("2025-12-16", 4000)  # the date run again since
+    assert lookup._compared(config, result) == ("2025-12-16", True)
+    untagged = ran("2025-12-23", 5000)  # no comparison made (or a run from before the tag): nothing said
+    assert lookup._compared(config, pd.Series({"job_run_id": untagged, "run_date": "2025-12-23"})) is None
 
 
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():

@@ -223,7 +223,10 @@ def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunCon
                     logger.info("no forecast of run date %s covers a time this run forecasts: nothing to compare",
                                 earlier)
                 return
-            tracking.client(context.tracking_uri).log_metric(context.parent_run_id, "median_forecast_change", median)
+            tracker = tracking.client(context.tracking_uri)
+            tracker.log_metric(context.parent_run_id, "median_forecast_change", median)
+            # which date series_results' change and realized_ columns speak of, for a reader after a rerun of it
+            tracker.set_tag(context.parent_run_id, tracking.COMPARED_RUN_DATE_TAG, earlier)
             named = named_examples(rows, keys) if large else None
     except Exception as err:  # the summary says so: a bug here had left only a line of the log
         summary.warn(f"could not say how far the forecasts moved from those of run date {earlier} "

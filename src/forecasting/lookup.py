@@ -66,6 +66,9 @@ class SeriesReport:
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
     output_format: str = "delta"  # whose tables keep the replaced runs' rows
     previous_model: tuple[str, str] | None = None  # (run date, model) of the run date before, where another model won
+    # the run date whose forecasts the job run compared with (change, realized), and whether that date was
+    # run again since: its current forecasts are not those the columns speak of
+    compared: tuple[str, bool] | None = None
     latest_run_date: str | None = None  # the table's latest run date, any series': a later one than its has no row for it
 
 
@@ -116,7 +119,37 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
                 else (before["run_date"].iloc[-1], _text(before["model"].iloc[-1])))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, result), config.output.format, switched,
-                        _latest_run_date(paths[tables.SERIES_RESULTS], config.output.format))
+                        latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
+                        compared=_compared(config, result))
+
+
+def _compared(config: JobConfig, result: pd.Series) -> tuple[str, bool] | None:
+    """The run date the result's job run compared its forecasts with (its tag), and whether
+    a training run of that date and output finished after this one started (a rerun,
+    whose forecasts the change and realized_ columns do not speak of); None where
+    untold (no comparison, a run from before the tag, MLflow out of reach)."""
+    from mlflow.exceptions import MlflowException
+
+    from forecasting.parent_run import same_output
+
+    job_run_id = result.get("job_run_id")
+    if not isinstance(job_run_id, str) or not job_run_id:
+        return None
+    try:
+        tracker = tracking.client(existing_store(config))
+        run = tracker.get_run(job_run_id)
+        date = run.data.tags.get(tracking.COMPARED_RUN_DATE_TAG)
+        if date is None:
+            return None
+        later = tracker.search_runs(
+            [run.info.experiment_id], filter_string=f"tags.{tracking.JOB_TAG} = '{tracking.TRAIN_JOB}' and "
+                                                    f"tags.{tracking.RUN_DATE_TAG} = '{date}' and "
+                                                    f"attributes.start_time > {run.info.start_time}")
+    except (NotFound, MlflowException):
+        return None
+    output = redact_url_password(tables.output_root(config))
+    return date, any(same_output(tracking.run_output(other), output) and other.info.status == "FINISHED"
+                     for other in later)
 
 
 def _latest_run_date(path: str, fmt: str) -> str | None:
@@ -270,8 +303,8 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("history", f"{_text(result.get('history_length'))} values up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
-        ("change", _change(result.get("forecast_change")) if earlier else first),
-        ("realized", _realized(result) if earlier else first),
+        ("change", _change(result.get("forecast_change"), report.compared) if earlier else first),
+        ("realized", _realized(result, report.compared) if earlier else first),
         ("data notes", _text(result.get("data_notes"))),
         ("job run", _text(result.get("job_run_id"))),
         *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
@@ -339,7 +372,7 @@ def _number(value) -> str:
     return "-" if value is None or pd.isna(value) else f"{value:.3f}"
 
 
-def _realized(result: dict) -> str:
+def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
     """series_results' realized_ columns: how the run date before's forecast did on what arrived since."""
     mase, points = result.get("realized_mase"), result.get("realized_points")
     if points is None or pd.isna(points):
@@ -347,11 +380,24 @@ def _realized(result: dict) -> str:
     coverage = result.get("realized_coverage")
     inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
     periods = "1 period" if points == 1 else f"{int(points)} periods"
-    return f"MASE {_number(mase)} of the run date before's forecast on the {periods} arrived since{inside}"
+    return (f"MASE {_number(mase)} of the forecast of {_before(compared, advice=False)} on the {periods} arrived "
+            f"since{inside}")
 
 
-def _change(value) -> str:
+def _change(value, compared: tuple[str, bool] | None = None) -> str:
     """series_results.forecast_change, in percent (forecast_change.changes says how it is measured)."""
     if value is None or pd.isna(value):
         return "- (no earlier run date's forecast of the same times)"
-    return f"{forecast_change.percent(value)} from the forecast of the run date before, over the times both cover"
+    return f"{forecast_change.percent(value)} from the forecast of {_before(compared)}, over the times both cover"
+
+
+def _before(compared: tuple[str, bool] | None, advice: bool = True) -> str:
+    """The run date compared with, as the change and realized lines name it (the first
+    with ``advice`` on a rerun of it since)."""
+    if compared is None:
+        return "the run date before"
+    date, rerun = compared
+    if not rerun:
+        return f"run date {date}"
+    again = ": run this date again to compare with its current forecasts" if advice else ""
+    return f"run date {date} as it was then (run again since{again})"
