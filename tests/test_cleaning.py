@@ -132,17 +132,20 @@ def test_a_first_row_a_century_before_the_rest_is_left_out_and_noted_not_filled(
                              "left out, a mistyped year?"]
 
 
-def test_up_to_three_first_rows_before_a_gap_longer_than_the_rest_are_left_out_and_no_more():
+def test_up_to_three_first_times_five_years_before_the_rest_and_longer_than_it_are_left_out_and_no_more():
     history = daily_series(60)
     early = pd.DataFrame({"ds": pd.to_datetime(["2014-03-01", "2014-03-01", "2015-07-09"]), "y": [1.0, 2.0, 3.0]})
     cleaned = clean_history(pd.concat([early, history], ignore_index=True), "D", policy())
     assert len(cleaned.history) == 60 and "3 rows long before the rest (2014-03-01, 2015-07-09)" in cleaned.notes[0]
+    assert cleaned.kept_from == history["ds"].iloc[0]
     # a unit reopened years later: more than a few rows before the gap, all of them its history
-    reopened = pd.concat([daily_series(40).assign(ds=lambda f: f["ds"] - pd.DateOffset(years=5)), history])
+    reopened = pd.concat([daily_series(40).assign(ds=lambda f: f["ds"] - pd.DateOffset(years=6)), history])
     assert not any("long before" in note for note in clean_history(reopened, "D", policy(gaps="keep")).notes)
-    # a gap shorter than what follows it: a pause, kept (and noted as gaps, as any)
-    paused = pd.concat([history.iloc[:1].assign(ds=history["ds"].iloc[0] - pd.Timedelta(days=50)), history])
-    assert len(clean_history(paused, "D", policy()).history) == 61
+    # a gap shorter than five years, however long against what follows it: last season's product, a store
+    # reopened, a sensor's install reading a month before (trial 38's review), kept (and noted as gaps, as any)
+    for gap in (pd.Timedelta(days=30), pd.DateOffset(years=1), pd.DateOffset(years=4)):
+        paused = pd.concat([history.iloc[:3].assign(ds=lambda f: f["ds"] - gap), history])
+        assert len(clean_history(paused, "D", policy()).history.dropna()) >= 63, gap
 
 
 def test_values_too_large_to_square_refuse_the_series_instead_of_nan_intervals():
@@ -151,6 +154,10 @@ def test_values_too_large_to_square_refuse_the_series_instead_of_nan_intervals()
     cleaned = clean_history(history, "D", policy())
     assert cleaned.rejection.startswith("values too large to model: 60 beyond 1e+150, e.g. ")
     assert clean_history(daily_series(60).assign(y=lambda f: f["y"] * 1e140), "D", policy()).rejection is None
+    # minutes of 1e150 summed into days: beyond it once merged
+    minutes = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=3 * 1440, freq="min"), "y": 1e150})
+    assert clean_history(minutes, "D", policy()).rejection.startswith(
+        "values too large to model: 3 beyond 1e+150 once merged (sum), e.g. 1.44e+153")
 
 
 def test_a_last_week_of_one_repeated_reading_is_noted_as_a_stuck_sensor():

@@ -607,9 +607,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
-        "1 series had a few first rows long before the rest of their history, a gap longer than all the rest "
-        "before it (their data_notes say when), left out: mistyped years? They are left out in every run until "
-        "corrected in the input",
+        "1 series had a few first rows long before the rest of their history, five years or more before it and "
+        "longer than all the rest spans (their data_notes say when), left out: mistyped years? Correct them in the "
+        "input",
         "1 modelled series ends in one value repeated far longer than any value before (their data_notes say since "
         "when): a stuck sensor, or a feed repeating its last value? Their forecasts follow it, and cross-validation "
         "scores a flat forecast of a flat stretch well. They were modelled as they are",

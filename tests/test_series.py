@@ -547,6 +547,22 @@ def test_with_zero_gaps_the_periods_just_before_the_held_out_ones_are_zeros_as_i
     assert outcome.forecast["yhat"].tolist() == [0.0] * 7  # the naive forecast repeats the last, zero day
 
 
+@pytest.mark.parametrize("gaps", ["keep", "zero"])
+def test_the_holdouts_earlier_rows_leave_out_the_strays_the_whole_series_did(fast_config, gaps):
+    # the review of trial 35's fix: 3 rows of 2015 before 33 weeks of 2024; the earlier rows alone, 28 times,
+    # allow 2 strays only, and kept a 2015 row where the whole series' cleaning left the 3 out
+    weeks = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=33, freq="7D"), "y": np.arange(33.0) + 5})
+    # Wednesdays: a grid of 7D steps from them would move the Mondays
+    strays = pd.DataFrame({"ds": pd.to_datetime(["2015-01-07", "2015-01-14", "2015-01-21"]), "y": 1.0})
+    config = fast_config("forecast.frequency=7D", "forecast.horizon=8", "selection.candidates=[naive]",
+                         "cross_validation.folds=1", f"cleaning.gaps={gaps}")
+    outcome = train_series(pd.concat([strays, weeks], ignore_index=True), config, holdout=8)
+    assert outcome.status == OK, outcome.reason
+    assert outcome.history_length == 25 and outcome.cleaned["ds"].min() == weeks["ds"].iloc[0]
+    assert not any(note.startswith("evaluation:") for note in outcome.notes)
+    assert outcome.forecast["yhat"].tolist() == [29.0] * 8  # the naive forecast of the 25th week's value
+
+
 def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     history = daily_series(90, seed=8)
     config = fast_config("selection.candidates=[prophet, naive]")

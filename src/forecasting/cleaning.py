@@ -33,6 +33,7 @@ class Cleaned:
     notes: list[str] = field(default_factory=list)
     rejection: str | None = None
     refused_by: str | None = None  # the cleaning policy whose reject refused it, if one did
+    kept_from: pd.Timestamp | None = None  # where first rows were left out as strays: the first time kept
     closed: list[int] = field(default_factory=list)  # periods of the week left out (closed_times module)
 
 
@@ -71,7 +72,7 @@ def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
 
 def clean_history(
     history: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp | None = None,
-    input_end: str | pd.Timestamp | None = None, now: str | pd.Timestamp | None = None,
+    input_end: str | pd.Timestamp | None = None, now: str | pd.Timestamp | None = None, strays: bool = True,
 ) -> Cleaned:
     """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time.
 
@@ -82,7 +83,8 @@ def clean_history(
     time: an input that stopped long ago is no run of zeros). ``now``, the run's
     start during its run date, cuts there instead of at the day's end: the
     current hour of minute rows is still open. Without a run date (direct
-    callers, benchmarks) none of that applies.
+    callers, benchmarks) none of that applies. ``strays``: whether to leave out first
+    rows long before the rest (``stray_first_rows``).
     """
     result = Cleaned(history.reset_index(drop=True))  # rows by position: an input read twice repeats labels
     frame = result.history
@@ -90,10 +92,11 @@ def clean_history(
     cut = None if run_date is None else known_until(run_date, now)
     if now is not None and cut is not None:
         frame = result.history = without_rows_ahead(frame, frequency, cut, result.notes)
-    stray, note = stray_first_rows(frame["ds"])
+    stray, note = stray_first_rows(frame["ds"]) if strays else (None, None)
     if note:
         frame = frame[~stray.to_numpy()]
         result.notes.append(note)
+        result.kept_from = frame["ds"].min()
     # Steps of several days (7D) count from the series' first day, whichever rows are
     # dropped below: one grid for every step, or a row found alone in its period by
     # one step would share another's by the next (a filled value summed with a real one)
@@ -143,10 +146,8 @@ def clean_history(
     if frame.empty:
         result.history = frame
         return result
-    huge = np.abs(frame["y"].to_numpy()) > LARGEST_VALUE
-    if huge.any():
-        result.rejection = (f"values too large to model: {int(huge.sum())} beyond {LARGEST_VALUE:g}, e.g. "
-                            f"{frame['y'].to_numpy()[huge][0]:g}: a unit or a parse error?")
+    result.rejection = too_large(frame["y"].to_numpy())
+    if result.rejection:
         return result
 
     given = frame["ds"]  # the times as the input had them, by row
@@ -193,6 +194,9 @@ def clean_history(
         result.notes += noted
         if rows >= 2 * len(frame) and off_grid >= rows / 2:  # most rows aligned, then merged: finer data
             result.notes.append(f"{MERGED_NOTE} ({rows / len(frame):.0f} on average) into '{frequency}' periods")
+        result.rejection = too_large(frame["y"].to_numpy(), f"once merged ({policy.duplicates})")
+        if result.rejection:  # minutes summed into days
+            return result
 
     grid = pd.date_range(frame["ds"].min(), frame["ds"].max(), freq=frequency)
     filled = _filled(grid, frame["ds"])
@@ -273,6 +277,15 @@ def clean_history(
     result.notes += rising + breaks
     result.history = frame
     return result
+
+
+def too_large(values: np.ndarray, when: str = "") -> str | None:
+    """A rejection where values are beyond LARGEST_VALUE (``when``: at which step), else None."""
+    huge = np.abs(values) > LARGEST_VALUE  # an overflow to inf too
+    if not huge.any():
+        return None
+    return (f"values too large to model: {int(huge.sum())} beyond {LARGEST_VALUE:g}{' ' + when if when else ''}, "
+            f"e.g. {values[huge][0]:g}: a unit or a parse error?")
 
 
 def _regular_spacing(steps: np.ndarray) -> float:

@@ -50,7 +50,10 @@ FLAT_END_FACTOR = 3  # times as many as the longest run of one value before
 # (1923 for 2023), which gaps: zero would fill with a century of zeros and Prophet would fit a
 # trend across; left out, as no part of the series
 STRAY_NOTE = "long before the rest"
-STRAY_ROWS = 3  # at most, and a tenth of the series' times
+STRAY_TIMES = 3  # at most, and a tenth of the series' times
+# and 5 years at least: a digit mistyped in a year moves a row 10 or 100 years; a season's
+# product, a store reopened or a sensor's install reading a year or two before are no strays
+STRAY_GAP = pd.Timedelta(days=5 * 365)
 # Times given twice in the hour local clocks repeat as daylight saving time ends: local
 # times, whose two hours cleaning.duplicates merges into one (sum: an hour's load doubled)
 CLOCK_CHANGE_NOTE = "times given twice where daylight saving time ends"
@@ -68,13 +71,13 @@ OTHER_VALUES_NOTE = "times given more than once with other values"
 
 
 def stray_first_rows(times: pd.Series) -> tuple[pd.Series, str | None]:
-    """Which rows of a series (by time, sorted) are its first few times standing before a gap
-    longer than all its later times span, and a note saying so; none, and no note, where
-    no such gap follows them (a unit reopened after years has more than a few rows before)."""
+    """Which rows of a series (by time, sorted) are at its first few times (STRAY_TIMES) standing
+    before a gap of STRAY_GAP or more, longer than all its later times span, and a note
+    saying so; none, and no note, where no such gap follows them."""
     unique = pd.DatetimeIndex(times.unique()).sort_values()
-    for first in range(min(STRAY_ROWS, len(unique) // 10), 0, -1):  # the most such rows first
+    for first in range(min(STRAY_TIMES, len(unique) // 10), 0, -1):  # the most such times first
         gap, rest = unique[first] - unique[first - 1], unique[-1] - unique[first]
-        if rest > pd.Timedelta(0) and gap > rest:
+        if gap >= STRAY_GAP and gap > rest:
             stray = times < unique[first]
             count = int(stray.sum())
             when = ", ".join(time_text(time) for time in unique[:first])

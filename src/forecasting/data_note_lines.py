@@ -123,9 +123,9 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
     if counted.strays:  # 1923 typed for 2023: a century of zeros, or a trend fitted across it, had it been kept
-        summary.warn(f"{_counted(counted, 'strays', 'had')} a few first rows {STRAY_NOTE} of their history, a gap "
-                     "longer than all the rest before it (their data_notes say when), left out: mistyped years? "
-                     "They are left out in every run until corrected in the input")
+        summary.warn(f"{_counted(counted, 'strays', 'had')} a few first rows {STRAY_NOTE} of their history, five "
+                     "years or more before it and longer than all the rest spans (their data_notes say when), left "
+                     "out: mistyped years? Correct them in the input")
     if counted.flat_ends:  # a transmitter stuck at its last reading: a flat forecast that CV scores perfect
         summary.warn(f"{_counted(counted, 'flat_ends', 'end', 'modelled series')} in one value repeated far longer "
                      f"than any value before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts "

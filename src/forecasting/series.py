@@ -103,7 +103,9 @@ def split_holdout(raw: pd.DataFrame, cleaned: Cleaned, holdout: int,
         return frame.iloc[:0], frame
     periods = align_to_grid(raw["ds"], frequency, origin=frame["ds"].iloc[0])
     earlier = (periods < frame["ds"].iloc[split]).to_numpy()
-    alone = clean_history(raw[earlier], frequency, policy)
+    if cleaned.kept_from is not None:  # the rows the whole history's cleaning left out as strays, out here too
+        earlier &= (raw["ds"] >= cleaned.kept_from).to_numpy()
+    alone = clean_history(raw[earlier], frequency, policy, strays=False)
     alone_history = alone.history.iloc[:0] if alone.rejection else alone.history
     known = frame.iloc[:split][["ds"]].merge(alone_history[["ds", "y"]], on="ds", how="left")
     after = known["y"].isna().to_numpy()  # periods after the earlier rows' last
