@@ -23,6 +23,10 @@ def test_the_sign_test_is_the_exact_two_sided_binomial():
     assert evaluation_compare.sign_test(3, 5) == pytest.approx(2 * (1 + 8 + 28 + 56) / 256)
     assert evaluation_compare.sign_test(0, 6) == evaluation_compare.sign_test(6, 0) == pytest.approx(2 / 64)
     assert evaluation_compare.sign_test(4, 4) == 1.0 and evaluation_compare.sign_test(0, 0) == 1.0
+    # beyond EXACT_UP_TO series the normal approximation, at once where the exact sum takes minutes
+    assert evaluation_compare.sign_test(480, 521) == pytest.approx(0.20611, abs=1e-3)  # 1001 series: exact 0.20611
+    assert evaluation_compare.sign_test(450, 551) == pytest.approx(0.00156, abs=1e-4)
+    assert evaluation_compare.sign_test(24_000, 26_000) < 1e-15
 
 
 def test_two_evaluations_are_compared_series_by_series(tmp_path, monkeypatch, capsys, caplog):
@@ -71,3 +75,27 @@ def test_the_latest_evaluation_is_compared_unless_a_run_date_is_given(tmp_path, 
     assert "(2026-11-30)" in capsys.readouterr().out
     assert forecasting_main(["compare", "out", "out", "--run-date", "2026-11-29"]) == 1
     assert "has no evaluation of run date 2026-11-29; it has 2026-11-30, 2026-12-06" in caplog.text
+
+
+def test_tables_keyed_by_other_columns_are_not_paired_and_no_overlap_still_names_each_sides_series(
+        tmp_path, monkeypatch, capsys, caplog):
+    import datetime as dt
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    monkeypatch.chdir(tmp_path)
+    write_evaluation(tmp_path / "airports", [("JFK", "naive", True, 1.0)])
+    # store 1 and item 1 read alike as ids: unrelated series, refused
+    write_deltalake(str(tmp_path / "stores" / "evaluation"), pa.table({
+        "store": ["JFK"], "candidate": ["naive"], "selected": [True], "mase": [2.0], "smape": [1.0], "mae": [1.0],
+        "rmse": [1.0], "run_date": [dt.date(2026, 12, 6)]}))
+    assert forecasting_main(["compare", "airports", "stores"]) == 1
+    assert ("airports/evaluation is keyed by airport, stores/evaluation by store: their series cannot be paired"
+            in caplog.text)
+    write_evaluation(tmp_path / "other", [("LGA", "naive", True, 1.0)])
+    assert forecasting_main(["compare", "airports", "other"]) == 0
+    shown = capsys.readouterr().out
+    assert "  no series scored on both sides" in shown
+    assert "only scored by selection in airports/evaluation: 1 series (JFK)" in shown
+    assert "only scored by selection in other/evaluation: 1 series (LGA)" in shown

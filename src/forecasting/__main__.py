@@ -112,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             first, second = (evaluation_compare.read_side(path, candidate, args.metric, config.output.format,
                                                           args.run_date)
                              for path, candidate in zip(args.outputs, args.candidates))
+            compared = evaluation_compare.compare(first, second, args.metric)
         except LookupError as err:
             logger.error("%s", err)
             return EXIT_NOT_FOUND
-        print_answer(evaluation_compare.format_comparison(evaluation_compare.compare(first, second, args.metric)))
+        print_answer(evaluation_compare.format_comparison(compared))
         return cli.EXIT_OK
     if args.command == "holidays":
         code = holiday_periods.canonical(args.code)

@@ -16,6 +16,7 @@ SELECTION = "selection"  # what the job forecast per series: evaluation.SELECTIO
 METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
 METRIC_NAMES = {"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "rmse": "RMSE"}
 LARGEST_SHOWN = 5  # the series whose score changed most, named
+EXACT_UP_TO = 1000  # series in a sign test summed exactly
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Side:
     candidate: str
     run_date: str
     scores: pd.Series
+    keys: tuple[str, ...] = ()  # the table's key columns, which the ids join in order
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,17 @@ def read_side(path: str, candidate: str, metric: str, fmt: str, run_date: str | 
         raise LookupError(f"{table} has no candidate {candidate!r} on {date}: it has {SELECTION}, {', '.join(known)}")
     keys = tables.key_columns_of(rows.columns)
     ids = [series_identity.series_id(dict(zip(keys, values))) for values in chosen[keys].itertuples(index=False)]
-    return Side(str(table), candidate, date, pd.Series(chosen[metric].to_numpy(dtype="float64"), index=ids))
+    return Side(str(table), candidate, date, pd.Series(chosen[metric].to_numpy(dtype="float64"), index=ids),
+                tuple(keys))
 
 
 def compare(first: Side, second: Side, metric: str) -> Comparison:
+    """The two sides' scores per series; LookupError where their tables are keyed by other
+    columns (their series ids would pair unrelated series, or none)."""
+    if first.keys != second.keys:
+        raise LookupError(f"{first.path} is keyed by {', '.join(first.keys)}, {second.path} by "
+                          f"{', '.join(second.keys)}: their series cannot be paired (evaluations of one data set "
+                          "compare)")
     both = first.scores.index.intersection(second.scores.index)
     paired = pd.DataFrame({"first": first.scores[both], "second": second.scores[both]})
     defined = paired.notna().all(axis=1)
@@ -87,10 +96,15 @@ def compare(first: Side, second: Side, metric: str) -> Comparison:
 
 def sign_test(better: int, worse: int) -> float:
     """The two-sided p-value of ``better`` against ``worse`` series where either was as
-    likely (an exact binomial sign test; the series with equal scores left out)."""
+    likely (a binomial sign test, the series with equal scores left out): exact up to
+    EXACT_UP_TO series, the normal approximation with a continuity correction beyond, where
+    the exact sum of big integers takes seconds to minutes and the two agree to 0.001."""
     count = better + worse
     if not count:
         return 1.0
+    if count > EXACT_UP_TO:
+        z = max(abs(better - worse) - 1, 0) / math.sqrt(count)
+        return min(1.0, math.erfc(z / math.sqrt(2)))
     tail = sum(math.comb(count, k) for k in range(min(better, worse) + 1)) / 2 ** count
     return min(1.0, 2 * tail)
 
@@ -102,12 +116,24 @@ def format_comparison(comparison: Comparison) -> str:
              f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
     if paired.empty:
         lines.append("  no series scored on both sides")
-        return "\n".join(lines)
+    else:
+        lines += _paired_lines(comparison, name)
+    for side, only in ((first, comparison.only_first), (second, comparison.only_second)):
+        if only:
+            shown = ", ".join(only[:LARGEST_SHOWN]) + (f", ... ({len(only) - LARGEST_SHOWN} more)"
+                                                       if len(only) > LARGEST_SHOWN else "")
+            lines.append(f"  only scored by {side.candidate} in {side.path}: {len(only)} series ({shown}): not compared")
+    return "\n".join(lines)
+
+
+def _paired_lines(comparison: Comparison, name: str) -> list[str]:
+    """The comparison's lines on the series scored on both sides."""
+    paired = comparison.paired
     equal = len(paired) - comparison.better - comparison.worse
     p = sign_test(comparison.better, comparison.worse)
     verdict = ("a difference that chance alone gives less than one time in twenty" if p < 0.05 else
                "no evidence of a difference: chance alone gives as uneven a split")
-    lines += [
+    lines = [
         f"  series          {len(paired)} scored on both",
         f"  mean            {paired['first'].mean():.3f} -> {paired['second'].mean():.3f} "
         f"({paired['second'].mean() - paired['first'].mean():+.3f})",
@@ -123,9 +149,4 @@ def format_comparison(comparison: Comparison) -> str:
     if comparison.undefined:
         lines.append(f"  left out        {comparison.undefined} series whose {name} is undefined on a side "
                      "(a flat history before the held-out periods)")
-    for side, only in ((first, comparison.only_first), (second, comparison.only_second)):
-        if only:
-            shown = ", ".join(only[:LARGEST_SHOWN]) + (f", ... ({len(only) - LARGEST_SHOWN} more)"
-                                                       if len(only) > LARGEST_SHOWN else "")
-            lines.append(f"  only scored by {side.candidate} in {side.path}: {len(only)} series ({shown}): not compared")
-    return "\n".join(lines)
+    return lines
