@@ -114,8 +114,9 @@ def read_table(path: str | Path, version: int | None = None, timestamp: str | No
     if timestamp is not None:
         at = pd.Timestamp(timestamp)
         at = at if at.tzinfo else at.tz_localize("UTC")
-        first = min(commit["timestamp"] for commit in table.history())  # ms since the epoch
-        if at < pd.Timestamp(first, unit="ms", tz="UTC"):  # deltalake would give its first version
+        kept = [commit["timestamp"] for commit in table.history() if commit.get("timestamp") is not None]
+        first = min(kept, default=None)  # ms since the epoch; none where no commit says when (then unchecked)
+        if first is not None and at < pd.Timestamp(first, unit="ms", tz="UTC"):  # deltalake would give its first
             raise ValueError(f"{path} has no version as of {at}: its first version that is kept was committed at "
                              f"{pd.Timestamp(first, unit='ms', tz='UTC')} (Spark's timestampAsOf refuses it too)")
         table.load_as_version(at.to_pydatetime())
