@@ -210,6 +210,8 @@ def test_parent_run_records_counts_config_and_lineage(spark, job):
     assert parent.data.params["input.key_columns"] == '["region", "product"]'
     resolved = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/config/resolved.yaml")
     assert "target_column: units" in resolved
+    (job["root"] / "resolved.yaml").write_text(resolved)  # as docs/results.md trains a past run again from it
+    assert load_config(job["root"] / "resolved.yaml") == job["config"]
     lineage = json.loads(mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/lineage/data_version.json"))
     input_file = job["root"] / "input.csv"
     assert [f["bytes"] for f in lineage["files"]] == [input_file.stat().st_size]

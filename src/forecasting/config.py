@@ -162,6 +162,17 @@ def _schema_hint(parts: list[str]) -> Any:
     return hint
 
 
+def resolved(config: JobConfig) -> dict[str, Any]:
+    """The config as a mapping that loads back, over the defaults, to the same config (a
+    run's config/resolved.yaml, the config command's answer): a default search-space
+    parameter the config removed is there as null, or the defaults would bring it back."""
+    mapping = config.to_dict()
+    space = mapping["tuning"]["search_space"]
+    if space:  # {} alone empties it, and says so plainly
+        space.update(dict.fromkeys(sorted(set(load_defaults()["tuning"]["search_space"]) - set(space))))
+    return mapping
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> JobConfig:
     """Defaults, then the YAML file at ``path``, then each ``--set`` override."""
     raw = load_defaults()

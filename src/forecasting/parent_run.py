@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from forecasting import heartbeat, lineage, signals
-from forecasting.config import JobConfig
+from forecasting.config import JobConfig, resolved
 from forecasting.redaction import first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
     ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
@@ -126,7 +126,7 @@ def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_v
     """A parent run's config (every key a param, and the resolved file) and lineage."""
     from mlflow.entities import Param
 
-    recorded = redact_secrets(config.to_dict())
+    recorded = redact_secrets(resolved(config))
     params = [Param(key, param_value(value)) for key, value in flatten(recorded).items()]
     params.append(Param("run_date", run_date))
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
