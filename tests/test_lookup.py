@@ -573,6 +573,10 @@ def test_a_series_looked_up_in_another_folder_than_the_jobs_says_where_its_runs_
     assert forecasting_main(["series", *settings, "--set", "output.path=/srv/forecasting/output", "store=east",
                              "item=apples"]) == 1
     assert "no delta table at /srv/forecasting/output" in caplog.text and "newest training runs" not in caplog.text
+    caplog.clear()  # the default relative store, not in this folder either: that said, with the way out
+    assert forecasting_main(["series", "store=east", "item=apples"]) == 1
+    assert (f"no delta table at {elsewhere}/output/series_results" in caplog.text and f"; and no MLflow store at "
+            f"{elsewhere}/mlruns: run this in the folder the job ran in") in caplog.text
 
 
 def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_path, monkeypatch, capsys):
