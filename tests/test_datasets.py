@@ -75,7 +75,7 @@ def test_a_years_total_dated_december_is_left_out_and_said(caplog):
     # 2005's December is a month's size: kept; ACY's lone December has no whole year to compare with: kept
     assert swf["month"].min() == pd.Timestamp("2005-12-01") and len(swf) == 13
     assert len(long[long.airport == "ACY"]) == 3
-    assert "left out 1 rows that hold a year's passengers, dated December (SWF 2004)" in caplog.text
+    assert "left out 1 row that holds a year's passengers, dated December (SWF 2004)" in caplog.text
 
 
 def test_the_airports_script_takes_the_raw_tables_folder_and_names_one_it_cannot_take(tmp_path):

@@ -26,8 +26,10 @@ def airports_to_long(raw: pd.DataFrame) -> pd.DataFrame:
     wide = raw.assign(month=month, airport=raw["Airport Code"].str.strip())
     totals = _yearly_totals(wide)
     if totals.any():
-        logger.warning("left out %d rows that hold a year's passengers, dated December (%s): not a month's",
-                       int(totals.sum()), ", ".join(f"{row.airport} {row.Year}" for row in wide[totals].itertuples()))
+        count = int(totals.sum())
+        logger.warning("left out %d %s that %s a year's passengers, dated December (%s): not a month's", count,
+                       "row" if count == 1 else "rows", "holds" if count == 1 else "hold",
+                       ", ".join(f"{row.airport} {row.Year}" for row in wide[totals].itertuples()))
         wide = wide[~totals]
     long = wide.melt(
         id_vars=["airport", "month"],
