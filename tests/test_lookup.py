@@ -359,6 +359,24 @@ def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
     config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=forecasting"])
     [row] = run_listing.job_runs(config).to_dict("records")
     assert (row["series"], row["by_status"], row["median_cv_mase"]) == ("-", "-", "-")
+    assert "holdout_mase" not in row  # no evaluation listed: no column for it
+
+
+def test_an_evaluation_run_is_listed_with_its_held_out_mase(tmp_path):
+    # trial 37: only the winners' CV MASE was listed, optimistic and not comparable across CV settings
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("forecasting")
+    for job, metric in (("train_forecast", "median_cv_mase"), ("evaluate_forecast", "eval_mase_selection")):
+        run = tracker.create_run(experiment, tags={tracking.JOB_TAG: job, tracking.RUN_DATE_TAG: "2024-03-31"})
+        tracker.log_metric(run.info.run_id, metric, 0.8123)
+        tracker.set_terminated(run.info.run_id)
+        time.sleep(0.01)  # listed newest first
+    config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=forecasting"])
+    evaluated, trained = run_listing.job_runs(config).to_dict("records")
+    assert list(evaluated)[-2:] == ["holdout_mase", "parent_run_id"]
+    assert (evaluated["holdout_mase"], evaluated["median_cv_mase"]) == ("0.812", "-")
+    assert (trained["holdout_mase"], trained["median_cv_mase"]) == ("-", "0.812")
 
 
 def test_the_keys_come_back_in_the_configs_column_order_whatever_order_they_were_typed_in(fast_config):

@@ -11,6 +11,7 @@ from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.series import STATUSES
 
 RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "median_cv_mase", "parent_run_id"]
+HOLDOUT_COLUMN, HOLDOUT_METRIC = "holdout_mase", "eval_mase_selection"  # shown where an evaluation is listed
 
 
 def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
@@ -33,15 +34,18 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.D
             "by_status": status_counts(run.data.metrics),
             # training's accuracy run by run; "-" for scoring, and for runs before the metric (2026-12-05)
             "median_cv_mase": _mase_text(run.data.metrics.get(MEDIAN_CV_MASE)),
+            # an evaluation's held-out MASE of what the job forecast: CV scores say less (the winner's, optimistic)
+            HOLDOUT_COLUMN: _mase_text(run.data.metrics.get(HOLDOUT_METRIC)),
             "parent_run_id": run.info.run_id,
             "output": run.data.tags.get(tracking.OUTPUT_PATH_TAG, ""),
         }
         for run in runs
     ]
-    listed = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "output"])
+    listed = pd.DataFrame(rows, columns=[*RUN_COLUMNS, HOLDOUT_COLUMN, "output"])
+    shown = [*RUN_COLUMNS[:-1], *([HOLDOUT_COLUMN] if (listed[HOLDOUT_COLUMN] != "-").any() else []), RUN_COLUMNS[-1]]
     # configs sharing an experiment (its default name) list each other's runs: which wrote where
     # (runs from before the tag have none: not an output of their own)
-    return listed if listed["output"].replace("", None).nunique() > 1 else listed[RUN_COLUMNS]
+    return listed[[*shown, "output"]] if listed["output"].replace("", None).nunique() > 1 else listed[shown]
 
 
 def _count_text(value: float | None) -> str:
