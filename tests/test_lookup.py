@@ -131,6 +131,16 @@ def test_no_runs_of_the_job_asked_for_says_which_job(tmp_path, monkeypatch, caps
     assert forecasting_main(["runs", "--job", "evaluate_forecast", *settings]) == 0
     assert capsys.readouterr().out.strip() == "no evaluate_forecast runs yet"  # there are training runs
 
+    # a run date's runs only (trial 36: its reruns, listed among a year of weekly runs)
+    for run_date in ("2024-03-24", "2024-03-31", "2024-03-31"):
+        tracker.set_terminated(tracker.create_run(experiment, tags={
+            tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: run_date}).info.run_id)
+    assert forecasting_main(["runs", "--run-date", "2024-03-31", *settings]) == 0
+    listed = capsys.readouterr().out.splitlines()[1:]
+    assert len(listed) == 2 and all(line.startswith("2024-03-31") for line in listed)
+    assert forecasting_main(["runs", "--run-date", "2024-04-07", "--job", "train_forecast", *settings]) == 0
+    assert capsys.readouterr().out.strip() == "no train_forecast runs of run date 2024-04-07"
+
 
 def test_the_output_a_config_writes_is_printed_resolved_without_asking_the_tracking_server(tmp_path, monkeypatch,
                                                                                            capsys):

@@ -2,6 +2,7 @@
 
     python -m forecasting runs                                 # the latest job runs
     python -m forecasting runs --job train_forecast --limit 5
+    python -m forecasting runs --run-date 2026-11-23           # that date's runs, reruns among them
     python -m forecasting series store=north item=milk        # status, latest forecast, MLflow run
     python -m forecasting series --config conf/airports.yaml airport=JFK measure=total
     python -m forecasting series --steps 24 site=NYC queue=billing   # the forecast's first 24 steps
@@ -51,6 +52,8 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=_positive, default=DEFAULT_RUNS, help=f"how many runs, default {DEFAULT_RUNS}")
     runs.add_argument("--job", choices=(tracking.TRAIN_JOB, tracking.SCORE_JOB, tracking.EVALUATE_JOB),
                       help="only this job's runs")
+    runs.add_argument("--run-date", type=cli.run_date, action=cli.GivenOnce,
+                      help="YYYY-MM-DD: only the runs of that run date (its reruns, and its scoring runs)")
     series = commands.add_parser(
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
     )
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli.EXIT_TRACKING
     try:
         if args.command == "runs":
-            answer = run_listing.format_runs(run_listing.job_runs(config, args.limit, args.job), args.job)
+            answer = run_listing.format_runs(run_listing.job_runs(config, args.limit, args.job, args.run_date),
+                                             args.job, args.run_date)
         else:
             try:
                 try:

@@ -25,10 +25,12 @@ OUTPUT_SEARCH_RUNS = 500
 
 
 def job_runs(
-    tracking_uri: str, experiment: str, job: str | None = None, finished_only: bool = False, max_results: int = 10
+    tracking_uri: str, experiment: str, job: str | None = None, finished_only: bool = False, max_results: int = 10,
+    run_date: str | None = None,
 ) -> list:
     """The newest parent runs (one per job run) in ``experiment``, newest first: of ``job``,
-    or of every job (training, scoring, evaluation) when it is None."""
+    or of every job (training, scoring, evaluation) when it is None; of ``run_date`` only,
+    where given."""
     missing = tracking.missing_store(tracking_uri)
     if missing:
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
@@ -41,6 +43,8 @@ def job_runs(
     conditions = [f"tags.{tracking.JOB_TAG} = '{job}'" if job else f"tags.{tracking.JOB_TAG} LIKE '%'"]
     if finished_only:
         conditions.append("attributes.status = 'FINISHED'")
+    if run_date:
+        conditions.append(f"tags.{tracking.RUN_DATE_TAG} = '{run_date}'")
     return client.search_runs(
         [found.experiment_id],
         filter_string=" and ".join(conditions),

@@ -14,11 +14,12 @@ RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status"
 HOLDOUT_COLUMN, HOLDOUT_METRIC = "holdout_mase", "eval_mase_selection"  # shown where an evaluation is listed
 
 
-def job_runs(config: JobConfig, limit: int = 10, job: str | None = None) -> pd.DataFrame:
-    """The newest job runs of the config's experiment, newest first, one row each."""
+def job_runs(config: JobConfig, limit: int = 10, job: str | None = None, run_date: str | None = None) -> pd.DataFrame:
+    """The newest job runs of the config's experiment (of ``run_date`` only, where given),
+    newest first, one row each."""
     uri = existing_store(config)
     try:
-        runs = explore.job_runs(uri, config.tracking.experiment, job, max_results=limit)
+        runs = explore.job_runs(uri, config.tracking.experiment, job, max_results=limit, run_date=run_date)
     except LookupError as err:
         raise NotFound(str(err)) from None
     rows = [
@@ -75,10 +76,11 @@ def status_counts(metrics: dict[str, float]) -> str:
     return ", ".join(f"{status} {counts[status]}" for status in order) or "-"
 
 
-def format_runs(runs: pd.DataFrame, job: str | None = None) -> str:
-    """A left-aligned text table, one line per run; ``job``: the job they were looked up for."""
+def format_runs(runs: pd.DataFrame, job: str | None = None, run_date: str | None = None) -> str:
+    """A left-aligned text table, one line per run; ``job`` and ``run_date``: what they were
+    looked up for."""
     if runs.empty:
-        return f"no {job} runs yet" if job else "no job runs yet"
+        return f"no {job + ' ' if job else 'job '}runs {f'of run date {run_date}' if run_date else 'yet'}"
     cells = [list(runs.columns), *([str(value) for value in row] for row in runs.itertuples(index=False))]
     widths = [max(len(row[i]) for row in cells) for i in range(len(runs.columns))]
     return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells)
