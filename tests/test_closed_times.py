@@ -199,7 +199,8 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
     assert forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"].empty  # Saturday 13:00-16:00
     week = scoring.run_scoring(spark, load_config(None, settings), "2026-12-08")
-    assert "forecast.horizon" not in week.note
+    assert "forecast.horizon 336 periods" not in week.note  # a week's horizon: no warning
+    assert "its config differed from the run it replaced: forecast.horizon 7 -> 336" in week.note  # the rerun's change
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
     scored_ds = pd.DatetimeIndex(forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"])
     assert len(scored_ds) == 2 * (5 * 24 + 8) and in_opening_hours(scored_ds).all()
