@@ -125,7 +125,7 @@ def test_series_new_or_gone_since_the_run_date_before_are_counted_and_the_gone_n
         "back",
         "1 series forecast on run date 2024-03-24 has no forecast of this run date (gone from the input, or skipped "
         "or failed without a fallback), e.g. c: forecast on 2024-03-24: the latest-forecast queries still answer with their "
-        "forecasts of 2024-03-24 or before"]
+        "latest forecasts before this run date (of 2024-03-24, or a scoring run's since)"]
 
 
 def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark, fast_config, monkeypatch, caplog):

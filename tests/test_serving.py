@@ -209,15 +209,15 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
 
     mlflow.set_tracking_uri(trained["summary"].tracking_uri)
     forecaster = mlflow.pyfunc.load_model(f"models:/{NAME}/1")
-    with pytest.raises(MlflowException, match=f"no model for series nowhere in this version of run date {RUN_DATE}") \
-            as unknown:
+    with pytest.raises(MlflowException, match=f"no model for 1 series in this version of run date {RUN_DATE}: "
+                                              "nowhere: ") as unknown:
         forecaster.predict(pd.DataFrame({"store": ["s0", "nowhere"], "horizon": [3, 3]}))
     assert unknown.value.get_http_status_code() == 400
     assert str(unknown.value).endswith(": not in that run's input, or skipped or failed there without a fallback "
-                                       "(python -m forecasting series says which). A request naming it answers no "
+                                       "(python -m forecasting series says which). A request naming one answers no "
                                        "series: ask for the others alone")
-    with pytest.raises(MlflowException, match=r"no model for series S1 in this version of run date [0-9-]+ \(did you "
-                                              r"mean s1\?\)"):
+    with pytest.raises(MlflowException, match=r"no model for 1 series in this version of run date [0-9-]+: S1 \(did "
+                                              r"you mean s1\?\)"):
         forecaster.predict(pd.DataFrame({"store": ["S1"], "horizon": [3]}))  # another case, as the lookup suggests
     with pytest.raises(MlflowException, match="a positive whole number up to 10000, got -2 for series s1"):
         forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": [3, -2]}))  # head(-2) gave 3 rows
@@ -227,8 +227,10 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": ["seven"]}))
     with pytest.raises(MlflowException, match="got True for series s0"):  # not "got 1"
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [True]}))
-    # whole numbers as text, as MLflow's server took them while the horizon was declared long
+    # whole numbers as text, as MLflow's server took them while the horizon was declared long; not "1e3"
     assert len(forecaster.predict(pd.DataFrame({"store": ["s0", "s1"], "horizon": ["2", " 3.0 "]}))) == 5
+    with pytest.raises(MlflowException, match="got '1e3' for series s0"):
+        forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": ["1e3"]}))  # had forecast 1,000 steps
     with pytest.raises(MlflowException, match=f"up to {serving.MAX_HORIZON}, got 1000000000 for series s0"):
         forecaster.predict(pd.DataFrame({"store": ["s0"], "horizon": [10**9]}))  # past pandas' last time
     with pytest.raises(MlflowException, match="would run past the times pandas can hold") as late:
@@ -295,6 +297,29 @@ def test_a_date_key_stored_as_a_date_is_found_from_a_requests_timestamp(fast_con
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], table)
     # the key answered as requested, in the signature's type: an answer joins its request by key
     assert answer["cohort"].dtype == request["cohort"].dtype and len(answer.merge(request, on="cohort")) == 2
+
+
+def test_every_series_without_a_model_is_named_in_one_refusal_and_no_request_answers_typed_columns():
+    from mlflow.exceptions import MlflowException
+
+    from forecasting import model, serving
+
+    forecaster = serving.ManyModelForecaster()
+    forecaster.key_columns, forecaster.horizon, forecaster.run_date = ["store"], 3, RUN_DATE
+    forecaster.models = {("s0",): {"store": "s0"}, ("west",): {"store": "west"}}
+    # trial 39: only the first was named, so a client learnt of the others one round trip at a time
+    asked = pd.DataFrame({"store": ["s0", "mars", "venus", "mars", "east"], "horizon": [3] * 5})
+    with pytest.raises(MlflowException, match=f"no model for 3 series in this version of run date {RUN_DATE}: mars, "
+                                              "venus, east: not in") as refused:
+        forecaster.predict(None, asked)
+    assert "did you mean" not in str(refused.value)  # a list reads as a list, not as one typo
+    many = pd.DataFrame({"store": [f"x{i}" for i in range(25)], "horizon": [3] * 25})
+    with pytest.raises(MlflowException, match="no model for 25 series .*x19 and 5 more: not in"):
+        forecaster.predict(None, many)
+    # no request: no rows, in the output signature's types (a typed client had object columns)
+    answer = forecaster.predict(None, pd.DataFrame({"store": pd.Series([], dtype=object), "horizon": []}))
+    assert answer.empty and list(answer.columns) == ["store", *model.FORECAST_COLUMNS, *serving.ANSWER_SOURCE]
+    assert str(answer["ds"].dtype) == "datetime64[ns]" and (answer[model.FORECAST_COLUMNS[1:]].dtypes == "float64").all()
 
 
 def test_each_run_registers_a_new_version(spark, trained):

@@ -201,7 +201,8 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
     if gone:
         summary.warn(f"{gone} series forecast on run date {earlier} {agreeing(gone, 'have')} no forecast of this run "
                      "date (gone from the input, or skipped or failed without a fallback), e.g. " + named + ": the "
-                     f"latest-forecast queries still answer with their forecasts of {earlier} or before")
+                     "latest-forecast queries still answer with their latest forecasts before this run date (of "
+                     f"{earlier}, or a scoring run's since)")
 
 
 def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunContext, summary: JobSummary,

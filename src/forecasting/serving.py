@@ -34,6 +34,8 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|$)")
 MAX_HORIZON = 10_000
 # after the forecast's columns, what answered: the model, its training run's date, the series' child run
 ANSWER_SOURCE = ["model", "model_run_date", "child_run_id"]
+UNKNOWN_NAMED = 20  # the series without a model a refusal names
+WHOLE_NUMBER_TEXT = re.compile(r"[0-9]+(?:\.0*)?")  # a horizon as text: 7 or 7.0, not 7e0
 
 
 class ManyModelForecaster(PythonModel):
@@ -55,17 +57,12 @@ class ManyModelForecaster(PythonModel):
         self.models = {series_key(r, self.key_columns): r for r in rows.to_dict("records")}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        requests = model_input.to_dict("records")
+        self._refuse_unknown(requests)
         answers = []
-        for request in model_input.to_dict("records"):
+        for request in requests:
             keys = {k: request[k] for k in self.key_columns}
-            stored = self.models.get(series_key(keys, self.key_columns))
-            if stored is None:
-                loaded = f" of run date {self.run_date}" if getattr(self, "run_date", None) else ""
-                # a delisted product's key is no typo: what became of it is the lookup's to say
-                raise _bad_request(f"no model for series {series_identity.series_id(keys)} in this version{loaded}"
-                                   f"{_similar(keys, self.key_columns, self.models)}: not in that run's input, or "
-                                   "skipped or failed there without a fallback (python -m forecasting series says "
-                                   "which). A request naming it answers no series: ask for the others alone")
+            stored = self.models[series_key(keys, self.key_columns)]
             steps = _horizon_steps(request["horizon"])
             if steps is None:
                 given = request["horizon"]
@@ -90,7 +87,32 @@ class ManyModelForecaster(PythonModel):
                                            model_run_date=getattr(self, "run_date", None),
                                            child_run_id=stored.get("child_run_id")))
         columns = [*self.key_columns, *model.FORECAST_COLUMNS, *ANSWER_SOURCE]
-        return pd.concat(answers, ignore_index=True)[columns] if answers else pd.DataFrame(columns=columns)
+        if answers:
+            return pd.concat(answers, ignore_index=True)[columns]
+        # no request: no rows, in the signature's types all the same (a typed client reads them)
+        empty = pd.DataFrame(columns=columns).astype({name: "float64" for name in model.FORECAST_COLUMNS[1:]})
+        return empty.astype({"ds": "datetime64[ns]"})
+
+    def _refuse_unknown(self, requests: list[dict]) -> None:
+        """Refuse a request naming series without a model in this version, every one of them
+        named (at most UNKNOWN_NAMED), so that a client can leave them out in one go."""
+        unknown = {}  # by series id, in the request's order: the keys asked
+        for request in requests:
+            if series_key(request, self.key_columns) not in self.models:
+                keys = {k: request[k] for k in self.key_columns}
+                unknown.setdefault(series_identity.series_id(keys), keys)
+        if not unknown:
+            return
+        ids = list(unknown)
+        named = ", ".join(ids[:UNKNOWN_NAMED]) + (f" and {len(ids) - UNKNOWN_NAMED} more"
+                                                   if len(ids) > UNKNOWN_NAMED else "")
+        # a typo's likely meaning, where one series is unknown (a list of several reads as a list)
+        similar = _similar(unknown[ids[0]], self.key_columns, self.models) if len(ids) == 1 else ""
+        loaded = f" of run date {self.run_date}" if getattr(self, "run_date", None) else ""
+        # a delisted product's key is no typo: what became of it is the lookup's to say
+        raise _bad_request(f"no model for {len(ids)} series in this version{loaded}: {named}{similar}: not in that "
+                           "run's input, or skipped or failed there without a fallback (python -m forecasting series "
+                           "says which). A request naming one answers no series: ask for the others alone")
 
 
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
@@ -136,12 +158,12 @@ def _before_history(err: model_store.BeforeHistoryEnd, series: str) -> str:
 
 def _horizon_steps(value) -> int | None:
     """A request's horizon as a whole number of steps from 1 to MAX_HORIZON (given
-    as an integer, a float or their text, as MLflow's server once took "7"), or None."""
+    as an integer, a float or their text, as MLflow's server once took "7"; not "1e3"),
+    or None."""
     if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
+        if not WHOLE_NUMBER_TEXT.fullmatch(value.strip()):
             return None
+        value = float(value.strip())
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or pd.isna(value):
         return None
     return int(value) if 1 <= value <= MAX_HORIZON and value == int(value) else None
