@@ -171,7 +171,7 @@ def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fas
 
 def test_times_with_a_zone_are_said_to_be_read_as_utc(spark, fast_config, caplog):
     config = fast_config("input.key_columns=[shop]", "input.time_column=at", "input.target_column=units")
-    said = "the times in column 'at' carry a zone (a parquet or Delta timestamp): read as UTC times"
+    said = "the times in column 'at' are typed instants (a timestamp column, not text): read as UTC times"
     for kind, expected in (("timestamp", True), ("timestamp_ntz", False), ("string", False)):
         caplog.clear()
         raw = spark.sql(f"select 'a' as shop, cast('2024-01-01 06:00:00' as {kind}) as at, 3.0 as units")

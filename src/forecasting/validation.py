@@ -90,8 +90,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                        "or a CSV's inferred by input.options), read as it is", source.time_format,
                        source.time_column, typed.simpleString())
     if isinstance(typed, T.TimestampType):  # not timestamp_ntz: instants
-        logger.info("the times in column '%s' carry a zone (a parquet or Delta timestamp): read as UTC times, as "
-                    "the forecasts' ds are", source.time_column)
+        logger.info("the times in column '%s' are typed instants (a timestamp column, not text): read as UTC "
+                    "times, as the forecasts' ds are", source.time_column)
     if counts["no_time"]:
         logger.warning("%d of %d input rows have no time in column '%s': they are left out",
                        counts["no_time"], counts["rows"], source.time_column)
