@@ -601,3 +601,18 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     context, summary = run(other, "2026-11-23", "2026-11-16T00:00:00")
     forecast_change.say_input_not_grown(other, context, summary, "2026-11-16")
     assert "no further than" not in summary.note
+
+
+def test_settings_whose_keys_mlflow_refuses_in_a_params_name_are_one_param_of_json(tmp_path, fast_config):
+    # trial 40: a Delta column "Units (net)" renamed crashed the run (exit 1, retried for ever); so did a
+    # holiday_windows entry for New Year's Day, whose apostrophe MLflow refuses in a name
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}",
+                         "input.rename_columns={'Units (net)': sales}", "model.holiday_windows={\"New Year's Day\": [-1, 1]}",
+                         "model.country_holidays=US", "input.options.sep=;")
+    context = parent_run.start_parent_run(config, "2026-11-23", {})
+    params = tracking.client(str(tmp_path / "mlruns")).get_run(context.parent_run_id).data.params
+    assert json.loads(params["input.rename_columns"]) == {"Units (net)": "sales"}
+    assert json.loads(params["model.holiday_windows"]) == {"New Year's Day": [-1, 1]}
+    assert params["input.options.sep"] == ";"  # a key MLflow takes stays a param of its own
+    parent_run.finish_parent_run(context, {}, 1.0)
+    assert not tracking.param_name_ok("a//b") and not tracking.param_name_ok("x" * 251)

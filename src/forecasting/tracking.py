@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,8 @@ ARTIFACT_STORE_VARIABLES = (
 )
 FORWARDED_VARIABLES = CREDENTIAL_VARIABLES + CONNECTION_VARIABLES + ARTIFACT_STORE_VARIABLES
 MAX_TAG_VALUE = 5000
+PARAM_NAME = re.compile(r"[/\w.\- :]*")  # the characters MLflow takes in a param's name (Windows: no colon)
+MAX_PARAM_NAME = 250
 MAX_RUN_NAME = 200
 PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
@@ -331,15 +335,24 @@ def check_server(uri: str, timeout: float) -> None:
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested settings as the parent run's params name them: ``{"a": {"b": 1}}`` as ``{"a.b": 1}``."""
+    """Nested settings as the parent run's params name them: ``{"a": {"b": 1}}`` as ``{"a.b": 1}``;
+    a mapping with a key MLflow refuses in a param's name (``model.holiday_windows.New Year's
+    Day``, ``input.rename_columns.Units (net)``) as one param, its entries as JSON."""
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and all(param_name_ok(f"{name}.{entry}") for entry in value):
             flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
     return flat
+
+
+def param_name_ok(name: str) -> bool:
+    """Whether MLflow takes ``name`` as a param's: letters, digits, ``_ . - / : `` and spaces,
+    a normal path (no ``//``, ``./`` or leading ``/``), 250 characters at most."""
+    return (bool(PARAM_NAME.fullmatch(name)) and len(name) <= MAX_PARAM_NAME and posixpath.normpath(name) == name
+            and not name.startswith(("/", "..")))
 
 
 def run_output(run) -> str | None:
