@@ -150,12 +150,66 @@ def test_a_csv_inputs_folder_keys_are_text_as_written_not_merged_by_type_inferen
     assert typed.schema["store"].dataType == T.IntegerType()
 
 
+def test_a_parquet_folders_files_are_checked_for_the_jobs_columns_and_their_types_before_spark_reads_them(
+        spark, fast_config, tmp_path):
+    # trial 40: a month's file with the target renamed upstream was read as nulls, and forecast from the months before
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    days = pd.date_range("2024-01-01", periods=4).date
+    month = pd.DataFrame({"store": "a", "date": days, "sales": [1.0, 2.0, 3.0, 4.0]})
+    folder = tmp_path / "months"
+    folder.mkdir()
+    month.to_parquet(folder / "2024-01.parquet", index=False)
+    month.rename(columns={"sales": "qty"}).to_parquet(folder / "2024-02.parquet", index=False)
+    config = fast_config(f"input.path={folder}", "input.format=parquet", "input.key_columns=[store]")
+    with pytest.raises(InputError, match=r"input parquet file '.*2024-02.parquet' lacks column\(s\) \['sales'\], "
+                                         "which the others have"):
+        io.read_input(spark, config)
+    # the names the files have, before input.rename_columns: 'qty' everywhere is read as sales
+    (folder / "2024-01.parquet").unlink()
+    raw, _ = io.read_input(spark, fast_config(f"input.path={folder}", "input.format=parquet",
+                                              "input.key_columns=[store]", "input.rename_columns={qty: sales}"))
+    assert raw.count() == 4
+    # a target of another type in one file, and pandas' empty frame with untyped columns
+    month.to_parquet(folder / "2024-01.parquet", index=False)
+    month.assign(sales=[1, 2, 3, 4]).to_parquet(folder / "2024-03.parquet", index=False)
+    (folder / "2024-02.parquet").unlink()
+    with pytest.raises(InputError, match=r"column 'sales' is int64 in input parquet file '.*2024-03.parquet' but "
+                                         r"double in 2024-01.parquet: Spark reads one type per column"):
+        io.read_input(spark, config)
+    # types Spark reads alike are no clash: pandas' categorical, a large string
+    month.assign(sales=[5.0] * 4, store=pd.Categorical(["a"] * 4)).to_parquet(folder / "2024-03.parquet", index=False)
+    pq.write_table(pa.table({"store": pa.array(["a"] * 4, pa.large_string()), "date": pa.array(days),
+                             "sales": [6.0] * 4}), folder / "2024-04.parquet")
+    assert io.read_input(spark, config)[0].count() == 12
+    for name in ("2024-03", "2024-04"):
+        (folder / f"{name}.parquet").unlink()
+    pd.DataFrame({"store": [], "date": [], "sales": []}).astype(object).to_parquet(folder / "2023-12.parquet")
+    with pytest.raises(InputError, match=r"'.*2023-12.parquet' has no rows and no type for column 'store'"):
+        io.read_input(spark, config)
+    # a key that is a folder's name (store=b/) is no column of its files: not lacking
+    hive = tmp_path / "hive" / "store=b"
+    hive.mkdir(parents=True)
+    month.drop(columns="store").to_parquet(hive / "part-0.parquet", index=False)
+    raw, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'hive'}", "input.format=parquet",
+                                              "input.key_columns=[store]"))
+    assert [row["store"] for row in raw.select("store").distinct().collect()] == ["b"]
+    # Hive's INT96 times, which pyarrow shows as nanoseconds: Spark reads them, so does the job
+    int96 = pa.table({"store": ["c", "c"], "date": pa.array(pd.to_datetime(["2024-01-01", "2024-01-02"])),
+                      "sales": [1.0, 2.0]})
+    pq.write_table(int96, tmp_path / "int96.parquet", use_deprecated_int96_timestamps=True)
+    raw, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'int96.parquet'}", "input.format=parquet",
+                                              "input.key_columns=[store]"))
+    assert sorted(str(row["date"]) for row in raw.collect()) == ["2024-01-01 00:00:00", "2024-01-02 00:00:00"]
+
+
 def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fast_config, tmp_path):
     # pandas' default: Spark said so only after four attempts' stack traces
     frame = pd.DataFrame({"store": ["a", "b"], "date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "sales": [1.0, 2.0]})
     frame.to_parquet(tmp_path / "nanos.parquet", index=False)
     config = fast_config(f"input.path={tmp_path / 'nanos.parquet'}", "input.format=parquet")
-    with pytest.raises(InputError, match=r"column\(s\) \['date'\] hold nanosecond timestamps \(pandas' default\), "
+    with pytest.raises(InputError, match=r"\(nanos.parquet\): column\(s\) \['date'\] hold nanosecond timestamps \(pandas' default\), "
                                          r"which Spark cannot read: write the file with pandas' "
                                          r"to_parquet\(..., coerce_timestamps='us'\)"):
         io.read_input(spark, config)
@@ -388,8 +442,13 @@ def test_files_that_cannot_be_read_as_one_table_are_an_input_error(spark, fast_c
     for name, sales in (("a", "1.5"), ("b", "2")):  # double in one file, int in the other
         frame = pd.DataFrame({"store": [name], "day": ["2024-01-01"], "sales": [float(sales) if "." in sales else 2]})
         frame.to_parquet(folder / f"{name}.parquet")
-    config = fast_config(f"input.path={folder}", "input.format=parquet", "input.key_columns=[store]",
-                         "input.time_column=day", "input.target_column=sales")
+    settings = [f"input.path={folder}", "input.format=parquet", "input.key_columns=[store]", "input.time_column=day",
+                "input.target_column=sales"]
+    # a local folder's files are checked before Spark reads them, each file named
+    with pytest.raises(InputError, match="column 'sales' is int64 in input parquet file '.*b.parquet' but double"):
+        io.read_input(spark, fast_config(*settings))
+    # where the job cannot look (reader options that pick files; a remote store), Spark's reading says it
+    config = fast_config(*settings, "input.options.mergeSchema=false")
     df, _ = io.read_input(spark, config)
     with pytest.raises(InputError, match=f"input '{folder}' cannot be read as one table"):
         check_input(df, config, "2024-01-31")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import reduce
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -30,6 +31,7 @@ PARTITION_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
 # column): Spark otherwise drops a row's extra fields (1,008, a thousands separator unquoted)
 # and fills missing ones with null, without a word. validation.check_input refuses such rows.
 MALFORMED_ROW = "_malformed_row"
+MAX_CHECKED_FILES = 5000  # a local parquet input's files whose footers are checked before Spark reads them
 # Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
 # from its header's: MALFORMED_ROW stays empty, and DROPMALFORMED keeps the row
 CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
@@ -48,27 +50,76 @@ def reader_options(options: dict) -> dict[str, str]:
     return {name: setting_text(value) for name, value in options.items()}
 
 
-def _refuse_nanosecond_times(path: str, options: dict) -> None:
-    """Raise InputError where a local parquet input (its first file, as pyarrow finds it)
-    holds nanosecond timestamps, pandas' default, which Spark cannot read: Spark would say
-    so only after a hundred lines of stack traces from four attempts of its schema's task.
-    Where pyarrow cannot tell (a pattern, a remote store, reader options that pick files),
-    Spark reads as ever."""
+def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
+    """Raise InputError where a local parquet input's files (each file's footer, as pyarrow
+    reads it) would be misread or refused with Spark's stack traces: a file without one of
+    the ``required`` columns (Spark reads it as nulls: an upstream rename had the job forecast
+    from the other files' weeks without a word), a required column of another type than in
+    the first file, one of pandas' untyped empty columns, or nanosecond timestamps (pandas'
+    default; Hive's INT96 times are Spark's own, and read). Where pyarrow cannot tell (a
+    pattern, a remote store, reader options that pick files), Spark reads as ever."""
     if urlparse(path).scheme not in ("", "file") or options:
         return
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     try:
-        schema = ds.dataset(local_path(path), format="parquet", partitioning="hive").schema
+        dataset = ds.dataset(local_path(path), format="parquet", partitioning="hive")
+        fragments = list(dataset.get_fragments())[:MAX_CHECKED_FILES]
+        files = [(fragment.path, fragment.physical_schema, _int96_columns(fragment)) for fragment in fragments]
     except Exception as err:  # not found, not parquet: Spark's reading says it
         logger.debug("pyarrow could not read the schema of %s: %s", path, err)
         return
-    nanos = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
-    if nanos:
-        raise InputError(f"cannot read input parquet '{path}': column(s) {nanos} hold nanosecond timestamps "
-                         "(pandas' default), which Spark cannot read: write the file with pandas' "
-                         "to_parquet(..., coerce_timestamps='us')")
+    in_folders = {name for name in dataset.schema.names if name not in files[0][1].names} if files else set()
+    # a column no file has is the column check's to name, with its advice (a header's other spelling)
+    somewhere = [column for column in required if any(column in schema.names for _, schema, _ in files)]
+    first_types = {}
+    for file, schema, int96 in files:
+        name = Path(file).name
+        lacking = [column for column in somewhere if column not in schema.names and column not in in_folders]
+        if lacking:
+            raise InputError(f"input parquet file '{file}' lacks column(s) {lacking}, which the others have: Spark "
+                             "would read them as empty there (a column renamed upstream?). Rewrite the file, or move "
+                             "it out of the input's folder")
+        nanos = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+                 and f.name not in int96]
+        if nanos:
+            raise InputError(f"cannot read input parquet '{path}' ({name}): column(s) {nanos} hold nanosecond "
+                             "timestamps (pandas' default), which Spark cannot read: write the file with pandas' "
+                             "to_parquet(..., coerce_timestamps='us')")
+        for column in (column for column in required if column in schema.names):
+            kind = _as_spark_reads(schema.field(column).type)
+            if pa.types.is_null(kind):
+                raise InputError(f"input parquet file '{file}' has no rows and no type for column '{column}' (an "
+                                 "empty pandas frame written as it was): leave the file out, or write its columns "
+                                 "with their types")
+            first_types.setdefault(column, (kind, name))
+            if kind != first_types[column][0] and column not in int96:
+                raise InputError(f"column '{column}' is {kind} in input parquet file '{file}' but "
+                                 f"{first_types[column][0]} in {first_types[column][1]}: Spark reads one type per "
+                                 "column. Rewrite the files with one type (pandas' astype, or a cast in the job that "
+                                 "writes them)")
+
+
+def _as_spark_reads(kind):
+    """A parquet column's Arrow type as far as Spark tells types apart: a dictionary's values
+    (pandas' categorical), string for large_string, a timestamp's zone as any zone."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_large_string(kind):
+        return pa.string()
+    if pa.types.is_timestamp(kind) and kind.tz:
+        return pa.timestamp(kind.unit, tz="UTC")
+    return kind
+
+
+def _int96_columns(fragment) -> set[str]:
+    """The columns of a parquet file stored as INT96 times (Hive's, Impala's, older Spark's),
+    which pyarrow shows as nanoseconds but Spark reads."""
+    schema = fragment.metadata.schema
+    return {schema.column(i).name for i in range(len(schema)) if schema.column(i).physical_type == "INT96"}
 
 
 def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = None) -> tuple[DataFrame, dict]:
@@ -126,7 +177,11 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
                 df = _read_csv(spark, reader, source.path, source.options)
             else:
                 if source.format == "parquet":
-                    _refuse_nanosecond_times(source.path, source.options)
+                    # as the files name them, before input.rename_columns
+                    named = {new: old for old, new in source.rename_columns.items()}
+                    required = [named.get(column, column) for column in
+                                (*source.key_columns, source.time_column, source.target_column)]
+                    _check_parquet_files(source.path, source.options, required)
                 df = reader.load(source.path)
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
