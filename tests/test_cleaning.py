@@ -148,6 +148,22 @@ def test_up_to_three_first_times_five_years_before_the_rest_and_longer_than_it_a
         assert len(clean_history(paused, "D", policy()).history.dropna()) >= 63, gap
 
 
+def test_daily_rows_all_late_in_a_utc_day_are_noted_as_local_midnights_a_day_early():
+    # trial 40: Berlin's midnights as a zoned timestamp column, read in UTC (22:00 or 23:00): every row a day early
+    berlin = pd.date_range("2026-03-20", periods=20, freq="D", tz="Europe/Berlin").tz_convert("UTC").tz_localize(None)
+    cleaned = clean_history(pd.DataFrame({"ds": berlin, "y": 5.0 + np.arange(20) % 3}), "D", policy())
+    assert cleaned.history["ds"].iloc[0] == pd.Timestamp("2026-03-19")  # aligned as ever: the day it falls in
+    assert cleaned.notes == ["all 20 timestamps at 22:00 or 23:00 (UTC), each aligned to the 'D' period it falls in: "
+                             "local midnights of a zone ahead of UTC, each now dated a day early (a timestamp column "
+                             "with a zone is read in UTC)? A date column, or times without a zone, keep the dates as "
+                             "written"]
+    # New York's midnights (05:00 UTC) keep their dates; hourly rows are times of day as meant
+    new_york = pd.date_range("2026-01-01", periods=20, freq="D", tz="America/New_York").tz_convert("UTC")
+    assert not clean_history(pd.DataFrame({"ds": new_york.tz_localize(None), "y": 5.0}), "D", policy()).notes[1:]
+    evenings = pd.DataFrame({"ds": pd.date_range("2026-01-01 22:00", periods=20, freq="D"), "y": 1.0})
+    assert not any("local midnights" in note for note in clean_history(evenings, "h", policy()).notes)
+
+
 def test_values_too_large_to_square_refuse_the_series_instead_of_nan_intervals():
     # trial 35: values near 1e200 gave NaN interval bounds and infinite RMSE on an "ok" series
     history = daily_series(60).assign(y=lambda f: f["y"] * 1e198)

@@ -515,6 +515,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "came over 4 times in a row: a stuck sensor, or a feed repeating its last value? ...", "naive", 0.0),
         ("skipped", "x", "{}", "the last 168 values are all 19.8 (...): a stuck sensor, or a feed repeating its last "
          "value? ...", "naive", None),  # not modelled: not counted
+        # Berlin's midnights read in UTC: every row a day early
+        ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({"ds": pd.date_range(
+            "2026-01-01 23:00", periods=30), "y": 1.0 + np.arange(30) % 2}), "D", load_config(None, []).cleaning).notes),
+         "naive", 0.5),
         # 1923 typed for 2023: left out and counted, modelled or not
         ("skipped", "too little history", None, "; ".join(clean_history(pd.DataFrame({
             "ds": pd.to_datetime(["1923-01-01", *pd.date_range("2023-01-01", periods=30)]), "y": 1.0}), "D",
@@ -609,6 +613,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
+        "1 series has every timestamp late in a UTC day, at one or two times of day (their data_notes say which), "
+        "each aligned to the day it falls in: local midnights of a zone ahead of UTC, each a day early? A date "
+        "column, or times without a zone, keep the dates as written",
         "1 series had a few first rows long before the rest of their history, five years or more before it and "
         "longer than all the rest spans (their data_notes say when), left out: mistyped years? Correct them in the "
         "input",

@@ -4,7 +4,7 @@ setting behind it does, said once for the run rather than in every series' data_
 from __future__ import annotations
 
 from forecasting import staged_counts
-from forecasting.cleaning import PAST_INPUT_NOTE
+from forecasting.cleaning import LATE_TIMES_NOTE, PAST_INPUT_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         SEVERAL_SERIES_NOTE, STRAY_NOTE)
@@ -122,6 +122,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'zero_runs', 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
+    if counted.late_times:  # Berlin's midnights read in UTC: every day's row dated the day before
+        summary.warn(f"{_counted(counted, 'late_times', 'have')} every timestamp late in a UTC day, at one or two "
+                     f"times of day (their data_notes say which), each aligned to the day it falls in: {LATE_TIMES_NOTE}, "
+                     "each a day early? A date column, or times without a zone, keep the dates as written")
     if counted.strays:  # 1923 typed for 2023: a century of zeros, or a trend fitted across it, had it been kept
         summary.warn(f"{_counted(counted, 'strays', 'had')} a few first rows {STRAY_NOTE} of their history, five "
                      "years or more before it and longer than all the rest spans (their data_notes say when), left "

@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 
 from forecasting import run_overview, series_identity, spark_training, validation
 from forecasting.closed_times import CLOSED_TIMES_NOTE
-from forecasting.cleaning import (GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, PAST_INPUT_NOTE, SHIFTED_NOTE,
-                                  SPARSE_NOTE)
+from forecasting.cleaning import (GAPS_KEPT_NOTE, LATE_TIMES_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, PAST_INPUT_NOTE,
+                                  SHIFTED_NOTE, SPARSE_NOTE)
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE, ZERO_RUN_NOTE)
@@ -45,6 +45,7 @@ class StagedCounts:
     spiky: int  # modelled, with values far above those around them (cleaning.spikes)
     flat_ends: int  # modelled, ending in one value repeated far longer than any before: a stuck sensor?
     strays: int  # first rows long before the rest, left out: a mistyped year?
+    late_times: int  # every time late in a UTC day: local midnights ahead of UTC, a day early?
     mostly_floored: int  # modelled, half or more of the forecast raised to forecast.floor
     running_totals: int
     merged: int
@@ -131,6 +132,7 @@ def counted_conditions() -> dict[str, Column]:
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
         "flat_ends": (F.col("status") == OK) & _noted(FLAT_END_NOTE),  # modelled, ending in one value: stuck?
         "strays": _noted(STRAY_NOTE),  # first rows long before the rest, left out: a mistyped year?
+        "late_times": _noted(LATE_TIMES_NOTE),  # every time late in a UTC day: local midnights, a day early?
         "mostly_floored": (F.col("status") == OK) & _mostly_floored(),  # a level falling to 0, held there
         "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
