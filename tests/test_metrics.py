@@ -35,6 +35,10 @@ def test_mase_scales_by_the_seasonal_naive_error_of_the_history():
     assert metrics.mase([10.0, 10.0], [11.0, 8.0], history, 2) == pytest.approx(1.5 / scale)
     assert metrics.mase_scale([1.0, 3.0], 24) == pytest.approx(2.0)  # shorter than a season: lag 1
     assert metrics.mase([1.0], [1.0], [5.0, 5.0, 5.0], 1) == 0.0  # a flat history and a perfect forecast
+    # a season repeated but for float rounding (trial 40's synthetic data scored a MASE of 3e15): lag 1 stands in
+    rounded = np.tile([100.0, 200.0, 150.0], 10) + np.tile([0.0, 1e-12, 0.0], 10) * np.arange(30)
+    assert metrics.mase_scale(rounded, 3) == pytest.approx(np.mean(np.abs(np.diff(rounded))))
+    assert metrics.mase_scale([7.0] * 5 + [7.0 + 1e-13] * 5, 1) == 0.0  # flat but for rounding: flat
 
 
 def test_score_gives_every_point_metric_with_mase_by_the_given_scale():

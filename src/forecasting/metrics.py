@@ -34,6 +34,9 @@ def smape(actual, predicted) -> float:
     return float(200 * np.mean(ratio))
 
 
+ROUNDING = 1e-9  # differences this small against the values' mean are float rounding, no change
+
+
 def mase_scale(insample, season: int) -> float:
     """Mean absolute seasonal difference of the training history (M4's MASE scale),
     given one value per period (``baselines.on_grid``: NaN in a gap, whose
@@ -41,15 +44,20 @@ def mase_scale(insample, season: int) -> float:
 
     The one-step difference stands in when the history is shorter than a season
     plus one, or repeats its season exactly (a zero scale would make every
-    forecast infinitely bad)."""
+    forecast infinitely bad), to float rounding: differences a billionth of the
+    values' size are no change (a synthetic season had scored a MASE of 3e15)."""
     y = np.asarray(insample, dtype="float64")
+    finite = np.abs(y[np.isfinite(y)])
+    rounding = ROUNDING * float(finite.mean()) if len(finite) else 0.0
     for lag in (season, 1):
         differences = y[lag:] - y[:-lag] if len(y) > lag else np.empty(0)
         differences = differences[np.isfinite(differences)]
         if len(differences):
             scale = float(np.mean(np.abs(differences)))
-            if scale > 0 or lag == 1:
+            if scale > rounding:
                 return scale
+            if lag == 1:
+                return 0.0
     return float("nan")
 
 
