@@ -204,6 +204,29 @@ def test_a_parquet_folders_files_are_checked_for_the_jobs_columns_and_their_type
     assert sorted(str(row["date"]) for row in raw.collect()) == ["2024-01-01 00:00:00", "2024-01-02 00:00:00"]
 
 
+def test_parquet_key_folders_spark_would_read_as_one_number_are_refused(spark, fast_config, tmp_path):
+    # trial 40: region=007 and region=7 became one series 7, their values summed
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=3).date, "sales": [1.0, 2.0, 3.0]})
+    for name in ("007", "7", "8"):
+        (tmp_path / "sales" / f"store={name}").mkdir(parents=True)
+        frame.to_parquet(tmp_path / "sales" / f"store={name}" / "part-0.parquet", index=False)
+    settings = [f"input.path={tmp_path / 'sales'}", "input.format=parquet", "input.key_columns=[store]"]
+    with pytest.raises(InputError, match="has folders store=007 and 7, which Spark reads as one store \\(int\\): their "
+                                         "series would be summed into one. Set spark.conf "
+                                         "spark.sql.sources.partitionColumnTypeInference.enabled: false"):
+        io.read_input(spark, fast_config(*settings))
+    spark.conf.set(io.PARTITION_INFERENCE, "false")  # as the job's session takes the config's spark.conf
+    try:
+        raw, _ = io.read_input(spark, fast_config(*settings, f"spark.conf.{io.PARTITION_INFERENCE}=false"))
+        assert sorted(row["store"] for row in raw.select("store").distinct().collect()) == ["007", "7", "8"]
+    finally:
+        spark.conf.set(io.PARTITION_INFERENCE, "true")
+    (tmp_path / "sales" / "store=007" / "part-0.parquet").unlink()
+    (tmp_path / "sales" / "store=007").rmdir()
+    raw, _ = io.read_input(spark, fast_config(*settings))  # one name per number: read as Spark types them
+    assert sorted(row["store"] for row in raw.select("store").distinct().collect()) == [7, 8]
+
+
 def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fast_config, tmp_path):
     # pandas' default: Spark said so only after four attempts' stack traces
     frame = pd.DataFrame({"store": ["a", "b"], "date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "sales": [1.0, 2.0]})

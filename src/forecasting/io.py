@@ -101,6 +101,35 @@ def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
                                  "writes them)")
 
 
+def _refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> None:
+    """Raise InputError where a parquet folder's key folders of other names were read as one
+    number (store=007 and store=7 as 7: Spark types folder keys by their names), which would
+    sum two series into one; a CSV input reads its folder keys as text already."""
+    from urllib.parse import unquote
+
+    typed = [key for key in keys if key in df.columns and not isinstance(df.schema[key].dataType, T.StringType)]
+    if not typed:
+        return
+    names: dict[str, set[str]] = {key: set() for key in typed}
+    for file in df.inputFiles():  # the files Spark listed: no read
+        for segment in urlparse(file).path.split("/"):
+            key, _, value = segment.partition("=")
+            if key in names:
+                names[key].add(unquote(value))
+    for key, written in names.items():
+        by_value: dict[float, list[str]] = {}
+        for text in written:
+            try:
+                by_value.setdefault(float(text), []).append(text)
+            except ValueError:
+                continue
+        merged = [sorted(texts) for texts in by_value.values() if len(texts) > 1]
+        if merged:
+            raise InputError(f"input '{path}' has folders {key}={' and '.join(merged[0])}, which Spark reads as one "
+                             f"{key} ({df.schema[key].dataType.simpleString()}): their series would be summed into one. "
+                             f"Set spark.conf {PARTITION_INFERENCE}: false to read folder keys as text")
+
+
 def _as_spark_reads(kind):
     """A parquet column's Arrow type as far as Spark tells types apart: a dictionary's values
     (pandas' categorical), string for large_string, a timestamp's zone as any zone."""
@@ -183,6 +212,8 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
                                 (*source.key_columns, source.time_column, source.target_column)]
                     _check_parquet_files(source.path, source.options, required)
                 df = reader.load(source.path)
+                if source.format == "parquet" and not chosen:
+                    _refuse_merged_folder_keys(df, source.path, list(source.key_columns))
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
             # The check, the counts and the training are separate Spark actions, each of
