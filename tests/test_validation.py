@@ -473,8 +473,12 @@ def test_files_that_cannot_be_read_as_one_table_are_an_input_error(spark, fast_c
     # where the job cannot look (reader options that pick files; a remote store), Spark's reading says it
     config = fast_config(*settings, "input.options.mergeSchema=false")
     df, _ = io.read_input(spark, config)
-    with pytest.raises(InputError, match=f"input '{folder}' cannot be read as one table"):
+    with pytest.raises(InputError, match=f"input '{folder}' cannot be read as one table: ") as refused:
         check_input(df, config, "2024-01-31")
+    said = str(refused.value).split("cannot be read as one table: ")[1]
+    assert said.startswith("[") and "Exception" not in said  # Spark's error class first, no Java class before it
+    assert said.endswith("(rewrite the files with one type per column: pandas' astype, or a cast in the job that "
+                         "writes them; mergeSchema does not widen an int to a double)")
 
 
 def test_a_reader_option_spark_refuses_is_an_input_error(spark, fast_config, tmp_path):

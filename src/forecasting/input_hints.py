@@ -116,3 +116,12 @@ def spans_lines(examples: list, options: dict) -> bool:
     # an escaped quote is part of the value ("" in the job's default, as pandas writes it)
     escaped = escape + quote if escape != quote else quote * 2
     return any(str(example).replace(escaped, "").count(quote) % 2 for example in examples if example)
+
+
+def mixed_types_hint(complaint: str) -> str:
+    """What to do where the input's files hold a column in other types (an int in one file, a
+    double in another), which Spark reads as one type or not at all."""
+    if not any(kind in complaint for kind in ("COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE")):
+        return ""
+    return (" (rewrite the files with one type per column: pandas' astype, or a cast in the job that writes them; "
+            "mergeSchema does not widen an int to a double)")

@@ -295,8 +295,8 @@ def unreadable_complaint(message: str) -> str | None:
         if line.strip().startswith("at ") or not line.strip():
             break
         kept.append(line.strip())
-    # without the Java exception's class, "Caused by: org.apache.spark.SparkException: "
-    return re.sub(r"^(Caused by: )?[\w.$]+(Exception|Error): ", "", " ".join(kept))[:600]
+    # without the Java exceptions' classes, ": org.apache.spark.SparkException: " or "Caused by: ..."
+    return re.sub(r"^[:\s]*(Caused by: )?([\w.$]+(Exception|Error): )+", "", " ".join(kept))[:600]
 
 
 def spark_message(err: Exception) -> str:

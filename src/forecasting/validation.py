@@ -212,7 +212,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         complaint = unreadable_complaint(str(err))
         if complaint is None:
             raise
-        hint = input_hints.renamed_header_hint(complaint)
+        hint = input_hints.renamed_header_hint(complaint) or input_hints.mixed_types_hint(complaint)
         raise InputError(f"input '{source.path}' cannot be read as one table: {complaint}{hint}") from None
 
 
