@@ -39,6 +39,8 @@ def test_mase_scales_by_the_seasonal_naive_error_of_the_history():
     rounded = np.tile([100.0, 200.0, 150.0], 10) + np.tile([0.0, 1e-12, 0.0], 10) * np.arange(30)
     assert metrics.mase_scale(rounded, 3) == pytest.approx(np.mean(np.abs(np.diff(rounded))))
     assert metrics.mase_scale([7.0] * 5 + [7.0 + 1e-13] * 5, 1) == 0.0  # flat but for rounding: flat
+    meter = 1e9 + np.tile([0.0, 0.5, 0.25], 10)  # a large reading's small real changes are changes
+    assert metrics.mase_scale(meter, 2) == pytest.approx(np.mean(np.abs(meter[2:] - meter[:-2])))
 
 
 def test_score_gives_every_point_metric_with_mase_by_the_given_scale():
