@@ -153,15 +153,17 @@ def test_daily_rows_all_late_in_a_utc_day_are_noted_as_local_midnights_a_day_ear
     berlin = pd.date_range("2026-03-20", periods=20, freq="D", tz="Europe/Berlin").tz_convert("UTC").tz_localize(None)
     cleaned = clean_history(pd.DataFrame({"ds": berlin, "y": 5.0 + np.arange(20) % 3}), "D", policy())
     assert cleaned.history["ds"].iloc[0] == pd.Timestamp("2026-03-19")  # aligned as ever: the day it falls in
-    assert cleaned.notes == ["all 20 timestamps at 22:00 or 23:00 (UTC), each aligned to the 'D' period it falls in: "
-                             "local midnights of a zone ahead of UTC, each now dated a day early (a timestamp column "
-                             "with a zone is read in UTC)? A date column, or times without a zone, keep the dates as "
-                             "written"]
-    # New York's midnights (05:00 UTC) keep their dates; hourly rows are times of day as meant
+    assert cleaned.notes == ["all 20 timestamps at 22:00 or 23:00, each dated the day it falls in: if they are local "
+                             "midnights of a zone ahead of UTC (a timestamp column with a zone is read in UTC), each "
+                             "is a day early, and a date column keeps the dates as written"]
+    # New York's midnights (05:00 UTC) keep their dates; noon dates keep theirs; hourly rows are times of day as
+    # meant; weeks and months dated by their end move such a time forward, to its own period (the review of 12-06)
     new_york = pd.date_range("2026-01-01", periods=20, freq="D", tz="America/New_York").tz_convert("UTC")
-    assert not clean_history(pd.DataFrame({"ds": new_york.tz_localize(None), "y": 5.0}), "D", policy()).notes[1:]
-    evenings = pd.DataFrame({"ds": pd.date_range("2026-01-01 22:00", periods=20, freq="D"), "y": 1.0})
-    assert not any("local midnights" in note for note in clean_history(evenings, "h", policy()).notes)
+    noons = pd.date_range("2026-01-01 12:00", periods=20, freq="D")
+    for times, frequency in ((new_york.tz_localize(None), "D"), (noons, "D"), (noons + pd.Timedelta(hours=10), "h"),
+                             (pd.date_range("2026-01-04 23:00", periods=20, freq="7D"), "W-SUN")):
+        notes = clean_history(pd.DataFrame({"ds": times, "y": 5.0 + np.arange(20) % 3}), frequency, policy()).notes
+        assert not any("local midnights" in note for note in notes), frequency
 
 
 def test_values_too_large_to_square_refuse_the_series_instead_of_nan_intervals():

@@ -613,9 +613,6 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "would); cleaning.negative_values: drop leaves such values out",
         "1 series ends in a run of zeros where their history has nearly none (their data_notes say since when): "
         "outages, or feeds that stopped sending? They were modelled as they are",
-        "1 series has every timestamp late in a UTC day, at one or two times of day (their data_notes say which), "
-        "each aligned to the day it falls in: local midnights of a zone ahead of UTC, each a day early? A date "
-        "column, or times without a zone, keep the dates as written",
         "1 series had a few first rows long before the rest of their history, five years or more before it and "
         "longer than all the rest spans (their data_notes say when), left out: mistyped years? Correct them in the "
         "input",
@@ -649,6 +646,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), zoned)
     said = [line for line in zoned.note.splitlines() if "run's start" in line or "still open" in line]
     assert len(said) == 2 and not [line for line in said if "zone ahead of UTC" in line]  # times with offsets
+    # Berlin's midnights read in UTC, said where the input's times carry a zone (naive evenings may be meant)
+    assert ("1 series has every time late in a UTC day, at one or two times of day (their data_notes say which), each "
+            "dated the day it falls in: local midnights of a zone ahead of UTC, each a day early? The input's times "
+            "carry a zone: a date column, or local times without one, keep the dates as written") in zoned.note
+    assert "every time late in a UTC day" not in noted.note
     assert not [line for line in noted.note.splitlines() if line.endswith(local)]  # not for days
     by_mase = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["tuning.metric=mase"]), by_mase)

@@ -195,6 +195,26 @@ def test_a_parquet_folders_files_are_checked_for_the_jobs_columns_and_their_type
     raw, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'hive'}", "input.format=parquet",
                                               "input.key_columns=[store]"))
     assert [row["store"] for row in raw.select("store").distinct().collect()] == ["b"]
+    # what Spark reads as one table all the same (the review of 12-06): a name in another case, milliseconds
+    # beside microseconds, INT96 times beside zoned microseconds, a folder key that some files also hold
+    from forecasting.io import _check_parquet_files
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    times = pd.to_datetime(["2024-01-01", "2024-01-02"])
+    pq.write_table(pa.table({"store": ["a"] * 2, "date": pa.array(times, pa.timestamp("ns")), "sales": [1.0, 2.0]}),
+                   mixed / "a.parquet", use_deprecated_int96_timestamps=True)
+    pq.write_table(pa.table({"Store": ["b"] * 2, "date": pa.array(times.tz_localize("UTC"), pa.timestamp("us", "UTC")),
+                             "sales": [1.0, 2.0]}), mixed / "b.parquet")
+    pq.write_table(pa.table({"store": ["c"] * 2, "date": pa.array(times, pa.timestamp("ms", "UTC")),
+                             "sales": [1.0, 2.0]}), mixed / "c.parquet")
+    _check_parquet_files(str(mixed), {}, ["store", "date", "sales"])
+    keyed = tmp_path / "keyed"
+    for name, with_column in (("a", True), ("b", False)):
+        (keyed / f"store={name}").mkdir(parents=True)
+        month.drop(columns=[] if with_column else ["store"]).to_parquet(keyed / f"store={name}" / "p.parquet",
+                                                                         index=False)
+    _check_parquet_files(str(keyed), {}, ["store", "date", "sales"])
     # Hive's INT96 times, which pyarrow shows as nanoseconds: Spark reads them, so does the job
     int96 = pa.table({"store": ["c", "c"], "date": pa.array(pd.to_datetime(["2024-01-01", "2024-01-02"])),
                       "sales": [1.0, 2.0]})
@@ -225,6 +245,13 @@ def test_parquet_key_folders_spark_would_read_as_one_number_are_refused(spark, f
     (tmp_path / "sales" / "store=007").rmdir()
     raw, _ = io.read_input(spark, fast_config(*settings))  # one name per number: read as Spark types them
     assert sorted(row["store"] for row in raw.select("store").distinct().collect()) == [7, 8]
+    # ids of 18 digits or more are longs Spark keeps apart, where a float would merge them (the review of 12-06)
+    ids = tmp_path / "ids"
+    for name in ("123456789012345678", "123456789012345679"):
+        (ids / f"store={name}").mkdir(parents=True)
+        frame.to_parquet(ids / f"store={name}" / "part-0.parquet", index=False)
+    raw, _ = io.read_input(spark, fast_config(f"input.path={ids}", "input.format=parquet", "input.key_columns=[store]"))
+    assert raw.select("store").distinct().count() == 2
 
 
 def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fast_config, tmp_path):

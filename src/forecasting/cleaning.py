@@ -54,9 +54,9 @@ DUPLICATES_NOTE = "duplicate timestamps merged"
 # its Sunday), so that the forecasts are dated otherwise than the input
 SHIFTED_NOTE = "timestamps moved to other dates"
 MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its periods
-# A daily or coarser series whose every time is late in a UTC day, at one or two times of day (a
-# clock change): local midnights of a zone ahead of UTC, read in UTC (a zoned timestamp column),
-# each dated a day early; or times of day meant as they are
+# A daily series whose every time is late in the day, at one or two times of day (a clock change):
+# local midnights of a zone ahead of UTC, read in UTC (a zoned timestamp column), each dated a day
+# early; or times of day meant as they are (the summary warns only where the input's times are zoned)
 LATE_TIMES_NOTE = "local midnights of a zone ahead of UTC"
 # A first or last period gathered from finer rows is a part of one (left out where summed)
 # when it has fewer than this share of the distinct times its series' other periods have
@@ -318,18 +318,21 @@ def _aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
 
 
 def _late_times_note(raw: pd.Series, frequency: str) -> str | None:
-    """Where every time of a daily or coarser series is in a UTC day's second half, at one
-    or two times of day: each aligned to the day it falls in, which is the day before a
-    local midnight's date in a zone ahead of UTC (trial 40's Berlin sales, a day early)."""
-    if sub_daily(frequency) or len(raw) < MIN_SHIFTED_ROWS:
+    """Where every time of a daily series is late in the day (14:00 to midnight, where the
+    midnights of zones from UTC+1 to UTC+10 fall in UTC), at one or two times of day
+    (a clock change): each is dated the day it falls in, the day before a local midnight's
+    own date (trial 40's Berlin sales, a day early). Times meant as they are (a day's
+    closing snapshot) read alike: the note asks. Periods dated by their end (W, ME) move
+    such a time forward, to its own period: no note."""
+    if frequency.upper() not in ("D", "1D", "B") or len(raw) < MIN_SHIFTED_ROWS:
         return None
     times = raw - raw.dt.normalize()
-    if not (times >= pd.Timedelta(hours=12)).all() or times.nunique() > 2:
+    if not (times >= pd.Timedelta(hours=14)).all() or times.nunique() > 2:
         return None
     shown = " or ".join(sorted({f"{time.components.hours:02d}:{time.components.minutes:02d}" for time in times}))
-    return (f"all {len(raw)} timestamps at {shown} (UTC), each aligned to the '{frequency}' period it falls in: "
-            f"{LATE_TIMES_NOTE}, each now dated a day early (a timestamp column with a zone is read in UTC)? A date "
-            "column, or times without a zone, keep the dates as written")
+    return (f"all {len(raw)} timestamps at {shown}, each dated the day it falls in: if they are {LATE_TIMES_NOTE} "
+            "(a timestamp column with a zone is read in UTC), each is a day early, and a date column keeps the "
+            "dates as written")
 
 
 def _without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool, frequency: str,

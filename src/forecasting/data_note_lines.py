@@ -122,10 +122,11 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'zero_runs', 'end')} in a run of zeros where their history has nearly "
                      "none (their data_notes say since when): outages, or feeds that stopped sending? They were "
                      "modelled as they are")
-    if counted.late_times:  # Berlin's midnights read in UTC: every day's row dated the day before
-        summary.warn(f"{_counted(counted, 'late_times', 'have')} every timestamp late in a UTC day, at one or two "
-                     f"times of day (their data_notes say which), each aligned to the day it falls in: {LATE_TIMES_NOTE}, "
-                     "each a day early? A date column, or times without a zone, keep the dates as written")
+    if counted.late_times and summary.zoned_times:  # Berlin's midnights read in UTC: every row dated the day before
+        summary.warn(f"{_counted(counted, 'late_times', 'have')} every time late in a UTC day, at one or two times "
+                     f"of day (their data_notes say which), each dated the day it falls in: {LATE_TIMES_NOTE}, each "
+                     "a day early? The input's times carry a zone: a date column, or local times without one, keep "
+                     "the dates as written")
     if counted.strays:  # 1923 typed for 2023: a century of zeros, or a trend fitted across it, had it been kept
         summary.warn(f"{_counted(counted, 'strays', 'had')} a few first rows {STRAY_NOTE} of their history, five "
                      "years or more before it and longer than all the rest spans (their data_notes say when), left "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from decimal import Decimal
 from functools import reduce
 from pathlib import Path
 from urllib.parse import urlparse
@@ -70,13 +71,19 @@ def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
     except Exception as err:  # not found, not parquet: Spark's reading says it
         logger.debug("pyarrow could not read the schema of %s: %s", path, err)
         return
-    in_folders = {name for name in dataset.schema.names if name not in files[0][1].names} if files else set()
+    # Spark matches a parquet file's column names whatever their case, and fills a folder key's
+    # (store=a/) into files without it
+    def names(file: str, schema) -> dict[str, str]:
+        folders = [part.partition("=")[0] for part in Path(file).parts if "=" in part]
+        return {name.lower(): name for name in [*folders, *schema.names]}
+
     # a column no file has is the column check's to name, with its advice (a header's other spelling)
-    somewhere = [column for column in required if any(column in schema.names for _, schema, _ in files)]
+    somewhere = [column for column in required if any(column.lower() in names(file, schema)
+                                                      for file, schema, _ in files)]
     first_types = {}
     for file, schema, int96 in files:
         name = Path(file).name
-        lacking = [column for column in somewhere if column not in schema.names and column not in in_folders]
+        lacking = [column for column in somewhere if column.lower() not in names(file, schema)]
         if lacking:
             raise InputError(f"input parquet file '{file}' lacks column(s) {lacking}, which the others have: Spark "
                              "would read them as empty there (a column renamed upstream?). Rewrite the file, or move "
@@ -87,14 +94,16 @@ def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
             raise InputError(f"cannot read input parquet '{path}' ({name}): column(s) {nanos} hold nanosecond "
                              "timestamps (pandas' default), which Spark cannot read: write the file with pandas' "
                              "to_parquet(..., coerce_timestamps='us')")
-        for column in (column for column in required if column in schema.names):
-            kind = _as_spark_reads(schema.field(column).type)
+        written = {field.lower(): field for field in schema.names}
+        for column in (column for column in required if column.lower() in written):
+            field = written[column.lower()]
+            kind = _as_spark_reads(pa.timestamp("us", tz="UTC") if field in int96 else schema.field(field).type)
             if pa.types.is_null(kind):
                 raise InputError(f"input parquet file '{file}' has no rows and no type for column '{column}' (an "
                                  "empty pandas frame written as it was): leave the file out, or write its columns "
                                  "with their types")
             first_types.setdefault(column, (kind, name))
-            if kind != first_types[column][0] and column not in int96:
+            if kind != first_types[column][0]:
                 raise InputError(f"column '{column}' is {kind} in input parquet file '{file}' but "
                                  f"{first_types[column][0]} in {first_types[column][1]}: Spark reads one type per "
                                  "column. Rewrite the files with one type (pandas' astype, or a cast in the job that "
@@ -117,11 +126,13 @@ def _refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> Non
             if key in names:
                 names[key].add(unquote(value))
     for key, written in names.items():
-        by_value: dict[float, list[str]] = {}
+        # as Spark holds them: a long or a decimal exactly (18-digit ids stay apart), a double as a float
+        exact = not isinstance(df.schema[key].dataType, (T.DoubleType, T.FloatType))
+        by_value: dict[object, list[str]] = {}
         for text in written:
             try:
-                by_value.setdefault(float(text), []).append(text)
-            except ValueError:
+                by_value.setdefault(Decimal(text) if exact else float(text), []).append(text)
+            except (ValueError, ArithmeticError):
                 continue
         merged = [sorted(texts) for texts in by_value.values() if len(texts) > 1]
         if merged:
@@ -139,8 +150,8 @@ def _as_spark_reads(kind):
         kind = kind.value_type
     if pa.types.is_large_string(kind):
         return pa.string()
-    if pa.types.is_timestamp(kind) and kind.tz:
-        return pa.timestamp(kind.unit, tz="UTC")
+    if pa.types.is_timestamp(kind):  # milliseconds and microseconds alike; with a zone or without
+        return pa.timestamp("us", tz="UTC" if kind.tz else None)
     return kind
 
 
