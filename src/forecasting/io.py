@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from functools import reduce
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 from pyspark.errors import AnalysisException, IllegalArgumentException
@@ -77,13 +77,13 @@ def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
         folders = [part.partition("=")[0] for part in Path(file).parts if "=" in part]
         return {name.lower(): name for name in [*folders, *schema.names]}
 
+    named = [names(file, schema) for file, schema, _ in files]
     # a column no file has is the column check's to name, with its advice (a header's other spelling)
-    somewhere = [column for column in required if any(column.lower() in names(file, schema)
-                                                      for file, schema, _ in files)]
+    somewhere = [column for column in required if any(column.lower() in each for each in named)]
     first_types = {}
-    for file, schema, int96 in files:
+    for (file, schema, int96), has in zip(files, named):
         name = Path(file).name
-        lacking = [column for column in somewhere if column.lower() not in names(file, schema)]
+        lacking = [column for column in somewhere if column.lower() not in has]
         if lacking:
             raise InputError(f"input parquet file '{file}' lacks column(s) {lacking}, which the others have: Spark "
                              "would read them as empty there (a column renamed upstream?). Rewrite the file, or move "
@@ -114,8 +114,6 @@ def _refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> Non
     """Raise InputError where a parquet folder's key folders of other names were read as one
     number (store=007 and store=7 as 7: Spark types folder keys by their names), which would
     sum two series into one; a CSV input reads its folder keys as text already."""
-    from urllib.parse import unquote
-
     typed = [key for key in keys if key in df.columns and not isinstance(df.schema[key].dataType, T.StringType)]
     if not typed:
         return

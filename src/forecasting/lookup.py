@@ -130,8 +130,6 @@ def _compared(config: JobConfig, result: pd.Series) -> tuple[str, bool] | None:
     untold (no comparison, a run from before the tag, MLflow out of reach)."""
     from mlflow.exceptions import MlflowException
 
-    from forecasting.parent_run import same_output
-
     job_run_id = result.get("job_run_id")
     if not isinstance(job_run_id, str) or not job_run_id:
         return None
@@ -141,15 +139,23 @@ def _compared(config: JobConfig, result: pd.Series) -> tuple[str, bool] | None:
         date = run.data.tags.get(tracking.COMPARED_RUN_DATE_TAG)
         if date is None:
             return None
-        later = tracker.search_runs(
-            [run.info.experiment_id], filter_string=f"tags.{tracking.JOB_TAG} = '{tracking.TRAIN_JOB}' and "
-                                                    f"tags.{tracking.RUN_DATE_TAG} = '{date}' and "
-                                                    f"attributes.start_time > {run.info.start_time}")
+        later = _training_runs(tracker, config, run.info.experiment_id, date,
+                               f" and attributes.start_time > {run.info.start_time}")
     except (NotFound, MlflowException):
         return None
-    output = redact_url_password(tables.output_root(config))
-    return date, any(same_output(tracking.run_output(other), output) and other.info.status == "FINISHED"
-                     for other in later)
+    return date, any(other.info.status == "FINISHED" for other in later)
+
+
+def _training_runs(tracker, config: JobConfig, experiment_id: str, run_date: str, condition: str = "") -> list:
+    """The training runs of ``run_date`` (and ``condition``, a filter's further clause) that
+    wrote to the config's output, oldest first."""
+    from forecasting.parent_run import same_output
+
+    runs = tracker.search_runs([experiment_id], order_by=["attributes.start_time ASC"],
+                               filter_string=f"tags.{tracking.JOB_TAG} = '{tracking.TRAIN_JOB}' and "
+                                             f"tags.{tracking.RUN_DATE_TAG} = '{run_date}'{condition}")
+    output = redact_url_password(tables.output_root(config))  # as the runs' tags and params hold it
+    return [run for run in runs if same_output(tracking.run_output(run), output)]
 
 
 def _latest_run_date(path: str, fmt: str) -> str | None:
@@ -167,23 +173,16 @@ def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
     one between, replaced: a date run again looks, in the tables, as if run once."""
     from mlflow.exceptions import MlflowException
 
-    from forecasting.parent_run import same_output
-
     job_run_id = result.get("job_run_id")
     if not isinstance(job_run_id, str) or not job_run_id:
         return []
     try:
         tracker = tracking.client(existing_store(config))
-        runs = tracker.search_runs(
-            [tracker.get_run(job_run_id).info.experiment_id], order_by=["attributes.start_time ASC"],
-            filter_string=f"tags.{tracking.JOB_TAG} = '{tracking.TRAIN_JOB}' and "
-                          f"tags.{tracking.RUN_DATE_TAG} = '{result['run_date']}'")
+        runs = _training_runs(tracker, config, tracker.get_run(job_run_id).info.experiment_id,
+                              str(result["run_date"]))
     except (NotFound, MlflowException):
         return []  # the child run's line says where MLflow is not
-    output = redact_url_password(tables.output_root(config))  # as the runs' tags and params hold it
-    return [run.info.run_id for run in runs
-            if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags
-            and same_output(tracking.run_output(run), output)]
+    return [run.info.run_id for run in runs if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags]
 
 
 def _written_elsewhere(config: JobConfig) -> str:
