@@ -3,6 +3,7 @@ import mlflow
 import mlflow.models
 import mlflow.prophet
 import numpy as np
+import pytest
 
 from conftest import daily_series
 from forecasting import child_runs, model_store, parent_run
@@ -54,26 +55,33 @@ def test_model_requirements_pin_the_installed_versions_without_scanning_every_pa
     assert environment.warn_dependency_requirement_mismatches is check  # restored
 
 
-def test_a_child_run_whose_logging_fails_ends_failed_not_running(tmp_path, fast_config, monkeypatch):
-    import pytest
+@pytest.mark.parametrize("failing", ["artifacts", "mlflow_batch"])
+def test_a_child_run_whose_logging_fails_ends_failed_not_running(tmp_path, fast_config, monkeypatch, failing):
     from mlflow import MlflowClient
+
+    from forecasting import file_store_runs, run_artifacts
 
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]")
     context = parent_run.start_parent_run(config, "2024-03-31", {})
     history = daily_series(30)
     outcome = train_series(history, config)
 
-    def refused(self, run_id, **logged):  # as a server answers a batch it refuses
-        raise mlflow.exceptions.MlflowException("batch refused")
+    def refused(*args, **kwargs):  # a full disk, or a server that refuses the batch
+        raise mlflow.exceptions.MlflowException(f"{failing} refused")
 
-    monkeypatch.setattr(MlflowClient, "log_batch", refused)
-    with pytest.raises(mlflow.exceptions.MlflowException, match="batch refused"):
+    if failing == "artifacts":  # the run written straight into the store's folders
+        monkeypatch.setattr(run_artifacts, "write", refused)
+    else:  # through MLflow's client, as a store this package does not write itself
+        monkeypatch.setattr(file_store_runs, "local_file_store", lambda tracker: None)
+        monkeypatch.setattr(MlflowClient, "log_batch", refused)
+    with pytest.raises(mlflow.exceptions.MlflowException, match=f"{failing} refused"):
         child_runs.log_series_run(context, {"store": "north"}, outcome, history)
     monkeypatch.undo()
     [child] = MlflowClient(context.tracking_uri).search_runs(
         [context.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{context.parent_run_id}'"
     )
     assert child.info.status == "FAILED"
+    assert ("store" in child.data.tags) == (failing == "artifacts")  # a refused batch's tags were not written
 
 
 def test_a_run_on_its_run_date_knows_data_up_to_its_own_start_and_a_past_run_date_up_to_its_end(tmp_path, fast_config):

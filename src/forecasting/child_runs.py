@@ -8,7 +8,7 @@ import math
 import time
 from typing import Any
 
-from forecasting import mlflow_file_store, model_store, plots, run_artifacts, signals
+from forecasting import file_store_runs, mlflow_file_store, model_store, plots, run_artifacts, signals
 from forecasting.redaction import redact_url_password
 from forecasting.series import FAILED, OK, SeriesOutcome
 from forecasting.series_identity import (
@@ -69,7 +69,6 @@ def log_series_run(
 def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOutcome, history, retry: bool,
                     model_json: str | None) -> str:
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     use_context_environment(context)
     tracker = client(context.tracking_uri)
@@ -115,6 +114,18 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
                            redact_url_password(str(err)))
             end_run(tracker, run.info.run_id, "FAILED")
             run = None
+    store = file_store_runs.local_file_store(tracker) if run is None else None
+    if store is not None:  # a local file store: the run written whole, its meta.yaml last
+        written = file_store_runs.write_run_data(
+            store, context.experiment_id, shortened(name, MAX_RUN_NAME),
+            {PARENT_TAG: context.parent_run_id, **tags}, params, metrics)
+        try:
+            _log_artifacts(context, keys, outcome, history, model_json, written.artifact_uri)
+        except Exception:
+            file_store_runs.finish(written, "FAILED")
+            raise
+        file_store_runs.finish(written, ended_as)
+        return written.run_id
     rest = None
     if run is None:
         # Created with the two tags a retried task finds it by; the rest go in one
@@ -126,27 +137,35 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
     try:  # from here on a failure ends the run FAILED: no run is left RUNNING
         if rest is not None:
             tracker.log_batch(run_id, metrics=metrics, params=params, tags=rest)
-        # straight to the run's artifact store: MLflow's client would read the whole run back to find it
-        files = {}
-        if outcome.forecast is not None and context.log_plots:
-            title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
-            shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
-            # the run's start during its run date, else the run date's start: where the plot draws it
-            svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
-                                     outcome.backtest, closed=bool(outcome.closed),
-                                     run_date=context.known_until or context.run_date)
-            files["plots/forecast.svg"] = svg.encode("utf-8")
-        if outcome.model is not None and context.log_models:
-            model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor,
-                                                        outcome.closed)
-            files.update(run_artifacts.model_files(outcome.model_name, outcome.model, model_json))
-        if files:
-            run_artifacts.write(get_artifact_repository(run.info.artifact_uri), files)
+        _log_artifacts(context, keys, outcome, history, model_json, run.info.artifact_uri)
     except Exception:
         end_run(tracker, run_id, "FAILED")
         raise
     end_run(tracker, run_id, ended_as)
     return run_id
+
+
+def _log_artifacts(context: RunContext, keys: dict[str, Any], outcome: SeriesOutcome, history,
+                   model_json: str | None, artifact_uri: str) -> None:
+    """The series' plot and model, straight to the run's artifact store: MLflow's
+    client would read the whole run back to find it."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    files = {}
+    if outcome.forecast is not None and context.log_plots:
+        title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
+        shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
+        # the run's start during its run date, else the run date's start: where the plot draws it
+        svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
+                                 outcome.backtest, closed=bool(outcome.closed),
+                                 run_date=context.known_until or context.run_date)
+        files["plots/forecast.svg"] = svg.encode("utf-8")
+    if outcome.model is not None and context.log_models:
+        model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor,
+                                                    outcome.closed)
+        files.update(run_artifacts.model_files(outcome.model_name, outcome.model, model_json))
+    if files:
+        run_artifacts.write(get_artifact_repository(artifact_uri), files)
 
 
 def _said(outcome: SeriesOutcome) -> str:

@@ -9,9 +9,11 @@ listing takes some 5 ms, and the job's child runs get three times slower from th
 start of a 10,000-series run to its end. Asking the folder for the name costs one
 stat, whatever its size.
 
-A run's metadata read once while one series' child run is logged: the store
-reads and parses the run's meta.yaml on every call (7 times per child run, for
-its tags, name, batch and end), although only that logging writes to it then;
+A run's metadata read once while one series' child run is logged through MLflow's
+client (a retried task filling in its earlier attempt's run; new child runs are
+written by file_store_runs): the store reads and parses the run's meta.yaml on
+every call (7 times per child run, for its tags, name, batch and end), although
+only that logging writes to it then;
 it rewrites meta.yaml unchanged when create_run sets the run's name tag; and it
 reads the experiment's meta.yaml and tags twice.
 
@@ -191,7 +193,7 @@ def write_files_atomically() -> None:
         if os.path.exists(target) and not overwrite:
             return write_yaml(root, file_name, data, overwrite, sort_keys, ensure_yaml_extension)  # MLflow's error
         partial = os.path.join(root, f".{os.path.basename(target)}.{uuid.uuid4().hex}.partial.yaml")
-        _write_then_rename(partial, target, lambda: write_yaml(
+        write_then_rename(partial, target, lambda: write_yaml(
             root, os.path.basename(partial), data, overwrite=False, sort_keys=sort_keys, ensure_yaml_extension=False
         ))
 
@@ -201,14 +203,14 @@ def write_files_atomically() -> None:
         # beside the run's metrics folder, where the store would read any file as a metric
         run_folder, metrics, _ = filename.rpartition(os.sep + "metrics" + os.sep)
         partial = os.path.join(run_folder if metrics else os.path.dirname(filename), f".metric.{uuid.uuid4().hex}.partial")
-        _write_then_rename(partial, filename, lambda: append_to(partial, data))
+        write_then_rename(partial, filename, lambda: append_to(partial, data))
 
     atomic_write_yaml.atomic = True
     file_store.write_yaml = atomic_write_yaml
     file_store.append_to = atomic_append_to
 
 
-def _write_then_rename(partial: str, target: str, write) -> None:
+def write_then_rename(partial: str, target: str, write) -> None:
     """``write()`` creates ``partial``, which then replaces ``target``; removed if that fails."""
     try:
         write()

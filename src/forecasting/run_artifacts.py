@@ -33,9 +33,12 @@ def write(artifacts, files: dict[str, bytes]) -> None:
 
 
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    made = set()
     for name, content in files.items():
         path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in made:  # each folder once: a child run's model has five files
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
         path.write_bytes(content)
 
 
