@@ -254,6 +254,7 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("input.key_columns=[store#]", "input.key_columns"),  # not a tag name MLflow takes
         ("input.key_columns=[mlflow.user]", "input.key_columns"),  # MLflow's own tag
         ("input.key_columns=[region/]", "input.key_columns"),  # a path MLflow refuses
+        ("input.key_columns=[model/kind]", "input.key_columns"),  # a tag below the run's own model tag's file
         ("tuning.metric=r2", "tuning.metric"),
         ("tuning.search_space.growth={distribution: choice, values: [flat, logistic]}",
          "tuning.search_space.growth.values[1]"),  # logistic growth needs a cap column

@@ -95,7 +95,12 @@ def test_a_killed_python_worker_is_retried_without_duplicates(tmp_path):
     [parent] = parent_runs(tmp_path)
     runs = child_runs(tmp_path, parent.info.run_id)
     per_series = pd.Series([r.data.tags.get("series_id") for r in runs]).value_counts()
-    assert per_series.to_dict() == {s: 1 for s in stores}  # the killed attempt's run was reused
+    assert per_series.to_dict() == {s: 1 for s in stores}
+    # the killed attempt's run of s2, without its meta.yaml, is found by no search: the retry wrote it anew
+    experiment = tmp_path / "mlruns" / parent.info.experiment_id
+    [unfinished] = [folder for folder in experiment.iterdir() if (folder / "tags").is_dir()
+                    and not (folder / "meta.yaml").exists()]
+    assert (unfinished / "tags" / "series_hash").is_file()
     assert all(r.info.status == "FINISHED" for r in runs)
     assert set(results["child_run_id"]) == {r.info.run_id for r in runs}
     # the runs the killed attempt had finished were not logged a second time

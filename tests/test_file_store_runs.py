@@ -98,3 +98,41 @@ def test_a_name_mlflow_refuses_fails_the_run_before_any_folder_is_made(tmp_path)
 def test_other_stores_get_their_runs_through_mlflows_client(tmp_path):
     assert file_store_runs.local_file_store(tracking.client((tmp_path / "mlruns").as_uri())) is not None
     assert file_store_runs.local_file_store(tracking.client(f"sqlite:///{tmp_path / 'runs.db'}")) is None
+
+
+def test_a_write_that_fails_leaves_no_folder_and_a_run_whose_folder_went_is_not_finished(tmp_path, monkeypatch):
+    from forecasting import file_store_runs as module
+
+    client = tracking.client((tmp_path / "mlruns").as_uri())
+    experiment = client.create_experiment("e")
+    store = file_store_runs.local_file_store(client)
+    folder = tmp_path / "mlruns" / experiment
+    before = sorted(folder.iterdir())
+    real_write = module._write
+
+    def disk_full(path, text):
+        if "/metrics/" in path:
+            raise OSError(28, "No space left on device")
+        real_write(path, text)
+
+    monkeypatch.setattr(module, "_write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        file_store_runs.write_run_data(store, experiment, "north", {"store": "north"}, [], [Metric("m", 1.0, 0, 0)])
+    assert sorted(folder.iterdir()) == before
+    monkeypatch.undo()
+
+    run = file_store_runs.write_run_data(store, experiment, "north", {"store": "north"}, [], [])
+    client.delete_experiment(experiment)  # while the series' artifacts are written
+    (folder / run.run_id / "artifacts").mkdir(parents=True)  # as a local artifact write makes it anew
+    with pytest.raises(mlflow.exceptions.MlflowException, match="is gone"):
+        file_store_runs.finish(run, "FINISHED")
+    assert not (folder / run.run_id / "meta.yaml").exists()
+
+
+def test_a_run_without_a_name_gets_one_as_mlflow_names_it(tmp_path):
+    client = tracking.client((tmp_path / "mlruns").as_uri())
+    experiment = client.create_experiment("e")
+    run = file_store_runs.write_run_data(file_store_runs.local_file_store(client), experiment, "", {}, [], [])
+    file_store_runs.finish(run, "FINISHED")
+    named = client.get_run(run.run_id)
+    assert named.info.run_name and named.data.tags["mlflow.runName"] == named.info.run_name

@@ -367,8 +367,10 @@ def _check_column_name(key: str, name: str, is_key: bool, delta_output: bool) ->
              f"{_rename_hint(name)}")
     if not is_key:
         return
-    _require(name.lower() not in RESERVED_KEY_NAMES, key,  # Spark ignores case
-             f"has {name!r}, which the job names its own columns or run tags: {_rename_hint(name, name + '_key')}")
+    # a name with a slash is a path below the run's tags folder: not below one of the run's own tag files
+    _require(name.lower() not in RESERVED_KEY_NAMES and name.lower().split("/")[0] not in RESERVED_KEY_NAMES, key,
+             f"has {name!r}, which the job names its own columns or run tags: "
+             f"{_rename_hint(name, None if '/' in name else name + '_key')}")
     _require(_is_tag_name(name), key,
              f"has {name!r}, which cannot name an MLflow tag (letters, digits, spaces and _ - . : / only): "
              f"{_rename_hint(name)}")

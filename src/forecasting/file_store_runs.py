@@ -13,6 +13,7 @@ Other stores (a tracking server, a database) get their runs through MLflow's cli
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,12 +53,14 @@ def write_run_data(store, experiment_id: str, run_name: str, tags: dict[str, str
     from mlflow.entities import LifecycleStage, RunTag
     from mlflow.exceptions import MlflowException
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+    from mlflow.utils.name_utils import _generate_random_name
     from mlflow.utils.validation import _validate_batch_log_data, _validate_param_keys_unique
 
     experiment = store.get_experiment(experiment_id)
     if experiment is None or experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise MlflowException(f"Could not create run under experiment with ID {experiment_id}: "
                               f"{'no such experiment exists' if experiment is None else 'it is not active'}.")
+    run_name = run_name or _generate_random_name()  # as MLflow names a run given none
     tags = [RunTag(key, value) for key, value in {**tags, MLFLOW_RUN_NAME: run_name}.items()]
     metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
     _validate_param_keys_unique(params)
@@ -65,25 +68,33 @@ def write_run_data(store, experiment_id: str, run_name: str, tags: dict[str, str
     run = NewRun(run_id, experiment_id, run_name, store._get_run_dir(experiment_id, run_id),
                  store._get_artifact_dir(experiment_id, run_id), int(time.time() * 1000))
     os.mkdir(run.folder)
-    for folder in ("metrics", "params", "tags", "artifacts"):  # as create_run leaves a run's folder
-        os.mkdir(os.path.join(run.folder, folder))
-    for folder, entries in (("tags", tags), ("params", params)):
-        for entry in entries:
-            _write(os.path.join(run.folder, folder, entry.key), store._writeable_value(entry.value))
-    for metric in metrics:
-        _write(os.path.join(run.folder, "metrics", metric.key), f"{metric.timestamp} {metric.value} {metric.step}\n")
+    try:
+        for folder in ("metrics", "params", "tags", "artifacts"):  # as create_run leaves a run's folder
+            os.mkdir(os.path.join(run.folder, folder))
+        for folder, entries in (("tags", tags), ("params", params)):
+            for entry in entries:
+                _write(os.path.join(run.folder, folder, entry.key), store._writeable_value(entry.value))
+        for metric in metrics:
+            _write(os.path.join(run.folder, "metrics", metric.key), f"{metric.timestamp} {metric.value} {metric.step}\n")
+    except BaseException:  # a full disk: no half-written folder left behind
+        shutil.rmtree(run.folder, ignore_errors=True)
+        raise
     return run
 
 
 def finish(run: NewRun, status: str) -> None:
     """The run's meta.yaml, ended with ``status``: from here on readers find it."""
     from mlflow.entities import LifecycleStage, RunInfo
+    from mlflow.exceptions import MlflowException
     from mlflow.store.tracking.file_store import _make_persisted_run_info_dict
     from mlflow.utils.file_utils import write_yaml
 
     info = RunInfo(run_uuid=run.run_id, run_id=run.run_id, run_name=run.run_name, experiment_id=run.experiment_id,
                    user_id="unknown", status=status, start_time=run.start_time, end_time=int(time.time() * 1000),
                    lifecycle_stage=LifecycleStage.ACTIVE, artifact_uri=run.artifact_uri)
+    if not os.path.isdir(os.path.join(run.folder, "tags")):  # a local artifact write would make the folder anew
+        raise MlflowException(f"run {run.run_id}'s folder {run.folder} is gone (its experiment deleted or moved "
+                              "while the run was written)")
     partial = os.path.join(run.folder, f".meta.{uuid.uuid4().hex}.partial.yaml")
     mlflow_file_store.write_then_rename(partial, os.path.join(run.folder, "meta.yaml"), lambda: write_yaml(
         run.folder, os.path.basename(partial), _make_persisted_run_info_dict(info), ensure_yaml_extension=False))
