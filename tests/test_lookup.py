@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting import command_keys, lookup, run_listing, series_identity, tables, tracking
+from forecasting import command_keys, lookup, lookup_text, run_listing, series_identity, tables, tracking
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
@@ -326,12 +326,12 @@ def test_a_series_report_says_when_another_model_won_on_the_run_date_before(monk
     paths = tables.table_paths(config)
     by_path = {paths[tables.SERIES_RESULTS]: results, paths[tables.FORECASTS]: pd.DataFrame()}
     monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
-    said = [line.strip() for line in lookup.format_series(lookup.series_report(config, {"store": "s1"})).splitlines()]
+    said = [line.strip() for line in lookup_text.format_series(lookup.series_report(config, {"store": "s1"})).splitlines()]
     assert ("model       prophet (was seasonal_naive on 2024-03-10: a change of forecast may come from the switch)"
             in said)
     same = lookup.series_report(config, {"store": "s1"}, run_date="2024-03-03")  # the first: nothing before it
     assert same.previous_model is None
-    assert "model       prophet" in lookup.format_series(same)
+    assert "model       prophet" in lookup_text.format_series(same)
     kept = results.assign(model="prophet")
     by_path[paths[tables.SERIES_RESULTS]] = kept
     assert lookup.series_report(config, {"store": "s1"}).previous_model is None
@@ -352,12 +352,12 @@ def test_a_scored_forecast_from_a_model_a_rerun_replaced_says_to_score_its_date_
     monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
     monkeypatch.setattr(lookup, "_child_run", lambda config, run_id: (None, []))
     monkeypatch.setattr(lookup, "_replaced_runs", lambda config, result: [])
-    said = lookup.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
+    said = lookup_text.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
     assert "made by job run j2, from the model of child run c1" in said
     assert ("that model is no longer current: a rerun of 2024-03-10 trained the series again (the lines above are "
             "its), so score 2024-03-20 again") in said
     results["child_run_id"] = "c1"  # not rerun: nothing to say
-    assert "no longer current" not in lookup.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
+    assert "no longer current" not in lookup_text.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
 
 
 def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
@@ -393,12 +393,12 @@ def test_the_keys_come_back_in_the_configs_column_order_whatever_order_they_were
     config = fast_config("input.key_columns=[store, item, region]")
     keys = command_keys.parse_keys(config, ["region=north", "item=milk", "store=7"])
     assert list(keys) == ["store", "item", "region"]
-    assert lookup.describe(keys) == "store=7 item=milk region=north"
+    assert lookup_text.describe(keys) == "store=7 item=milk region=north"
 
 
 def test_a_long_list_of_run_dates_says_how_many_it_leaves_out():
     dates = [f"2024-01-{day:02d}" for day in range(1, 11)]
-    text = lookup._dates_text(dates)
+    text = lookup_text.dates_text(dates)
     shown = re.findall(r"\d{4}-\d{2}-\d{2}", text)
     left_out = int(re.search(r"\((\d+) more\)", text).group(1))
     assert shown == [*dates[:2], *dates[-2:]] and len(shown) + left_out == len(dates)
@@ -413,7 +413,7 @@ def report_with(forecast: pd.DataFrame, run_dates=("2024-03-24", "2024-03-31")) 
 def test_an_hourly_forecast_is_shown_with_its_hours():
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=3, freq="h"), "yhat": [1.0, 2.0, 3.0],
                              "yhat_lower": [0.0] * 3, "yhat_upper": [4.0] * 3})
-    shown = lookup.format_series(report_with(forecast))
+    shown = lookup_text.format_series(report_with(forecast))
     assert "2024-03-31 23:00" in shown  # the history's end
     assert all(f"2024-04-01 0{hour}:00" in shown for hour in range(3))
 
@@ -422,14 +422,14 @@ def test_a_series_report_says_when_its_latest_forecast_is_older_than_its_latest_
     forecast = pd.DataFrame({"ds": pd.date_range("2024-03-25", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
-    assert "gave this series no forecast" not in lookup.format_series(report)  # the result's own run date
+    assert "gave this series no forecast" not in lookup_text.format_series(report)  # the result's own run date
     # a delisted product skipped on 31 March, its forecast of 24 March the latest there is
     report.forecast_run_date, report.result["status"] = "2024-03-24", "skipped"
     assert ("latest forecast: run date 2024-03-24 (trained), 2 steps\n  run date 2024-03-31 gave this series no "
             "forecast (skipped, its reason above): readers of the latest forecasts still get this older one"
-            ) in lookup.format_series(report)
+            ) in lookup_text.format_series(report)
     report.asked_run_date = "2024-03-24"  # asked for by its date: no later one to compare with
-    assert "gave this series no forecast" not in lookup.format_series(report)
+    assert "gave this series no forecast" not in lookup_text.format_series(report)
 
 
 def test_a_series_report_says_when_a_later_run_date_had_no_row_for_it():
@@ -437,10 +437,10 @@ def test_a_series_report_says_when_a_later_run_date_had_no_row_for_it():
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
     report.latest_run_date = "2024-03-31"  # its own: nothing to say
-    assert "has no row for this series" not in lookup.format_series(report)
+    assert "has no row for this series" not in lookup_text.format_series(report)
     report.latest_run_date = "2024-04-07"  # a product left out of the input since
     assert ("run date    2024-03-31 (the latest run date, 2024-04-07, has no row for this series: it was not in "
-            "that run's input; these lines are of its last run date)") in lookup.format_series(report)
+            "that run's input; these lines are of its last run date)") in lookup_text.format_series(report)
 
 
 def test_the_run_dates_of_a_table_are_read_from_its_partitions(tmp_path):
@@ -460,16 +460,16 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
-    assert "change      - (no earlier run date's forecast of the same times)" in lookup.format_series(report)
+    assert "change      - (no earlier run date's forecast of the same times)" in lookup_text.format_series(report)
     report.result["forecast_change"] = 0.234
-    assert "change      23% from the forecast of the run date before" in lookup.format_series(report)
+    assert "change      23% from the forecast of the run date before" in lookup_text.format_series(report)
     report.compared = ("2024-03-24", False)  # the job run's tag names the date
-    assert "change      23% from the forecast of run date 2024-03-24, over" in lookup.format_series(report)
+    assert "change      23% from the forecast of run date 2024-03-24, over" in lookup_text.format_series(report)
     report.compared = None
     report.result["forecast_change"] = 0.0041  # not 0%
-    assert "change      0.4% from the forecast of the run date before" in lookup.format_series(report)
+    assert "change      0.4% from the forecast of the run date before" in lookup_text.format_series(report)
     # the series' first run date: no forecast before it to compare with, or to score
-    first = lookup.format_series(report_with(forecast, ["2024-03-31", "2024-04-07"]))
+    first = lookup_text.format_series(report_with(forecast, ["2024-03-31", "2024-04-07"]))
     assert "change      - (no earlier run date of this series)" in first
     assert "realized    - (no earlier run date of this series)" in first
 
@@ -478,23 +478,23 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
-    assert "realized    - (no period forecast on the run date before has arrived)" in lookup.format_series(report)
+    assert "realized    - (no period forecast on the run date before has arrived)" in lookup_text.format_series(report)
     report.result["realized_mase"], report.result["realized_points"] = 1.2345, 7.0
     assert ("realized    MASE 1.234 of the forecast of the run date before on the 7 periods arrived since\n"
-            in lookup.format_series(report))
+            in lookup_text.format_series(report))
     report.result["realized_coverage"] = 0.857
     assert ("realized    MASE 1.234 of the forecast of the run date before on the 7 periods arrived since, 86% "
-            "inside its interval") in lookup.format_series(report)
+            "inside its interval") in lookup_text.format_series(report)
     # the date compared with, and a rerun of it since: the columns speak of its forecasts as they were
     report.compared = ("2024-03-24", True)
-    shown = lookup.format_series(report)
+    shown = lookup_text.format_series(report)
     assert "realized    MASE 1.234 of the forecast of run date 2024-03-24 as it was then (run again since) on the 7" in shown
     report.result["forecast_change"] = 0.234
     assert ("change      23% from the forecast of run date 2024-03-24 as it was then (run again since: run this date "
-            "again to compare with its current forecasts), over") in lookup.format_series(report)
+            "again to compare with its current forecasts), over") in lookup_text.format_series(report)
     report.compared = None
     report.result["realized_points"] = 1.0
-    assert "before on the 1 period arrived since, 86% inside" in lookup.format_series(report)
+    assert "before on the 1 period arrived since, 86% inside" in lookup_text.format_series(report)
 
 
 def test_the_date_a_job_run_compared_with_is_read_from_its_tag_and_a_rerun_of_it_since_is_found(tmp_path):
@@ -646,12 +646,12 @@ def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_
 def test_a_series_report_shows_the_forecasts_first_steps_and_counts_the_rest():
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=48, freq="30min"),
                              "yhat": [float(v) for v in range(48)], "yhat_lower": 0.0, "yhat_upper": 50.0})
-    shown = lookup.format_series(report_with(forecast), steps=3).splitlines()
+    shown = lookup_text.format_series(report_with(forecast), steps=3).splitlines()
     assert shown[-1] == "... 45 more steps, to 2024-04-01 23:30 (--steps shows more)"
     assert [line.split()[:3] for line in shown[-4:-1]] == [["2024-04-01", time, f"{v}.000"]
                                                            for v, time in enumerate(("00:00", "00:30", "01:00"))]
-    assert "more steps" not in lookup.format_series(report_with(forecast), steps=48)
-    everything = lookup.format_series(report_with(forecast)).splitlines()
+    assert "more steps" not in lookup_text.format_series(report_with(forecast), steps=48)
+    everything = lookup_text.format_series(report_with(forecast)).splitlines()
     assert everything[:-49] == shown[:-5] and everything[-1].split()[:2] == ["2024-04-01", "23:30"]
 
 

@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import (job_summary, lookup, model, model_store, parent_run, pipeline, registration, series_identity,
+from forecasting import (job_summary, lookup, lookup_text, model, model_store, parent_run, pipeline, registration, series_identity,
                          serving, tables, tracking)
 from forecasting.config import load_config
 
@@ -180,7 +180,7 @@ def test_a_parquet_models_table_is_served_as_it_is_and_a_version_a_rerun_replace
     # the rerun, and the series' lookup, say the replaced rows are gone: no time travel in parquet
     replaced = f"replaced the rows of the earlier run(s) of this date {summary.job_run_id} (tagged superseded_by; "
     assert replaced + "a parquet table keeps no earlier rows)" in rerun.format()
-    shown = lookup.format_series(lookup.series_report(config, {"store": "s0"}))
+    shown = lookup_text.format_series(lookup.series_report(config, {"store": "s0"}))
     assert f"earlier runs of this date: {summary.job_run_id} (a parquet table keeps no earlier rows)" in shown
     assert served_in_process(rerun, "parquet-forecaster", 2)["yhat"].tolist() == pytest.approx(
         trained_forecasts(spark, config)["yhat"].tolist(), rel=1e-9)

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from conftest import daily_series, job_settings
-from forecasting import (explore, job_summary, lookup, model, model_store, pipeline, run_report, scoring,
+from forecasting import (explore, job_summary, lookup, lookup_text, model, model_store, pipeline, run_report, scoring,
                          scoring_models, series_identity, table_checks, tables, tracking)
 from forecasting.config import load_config
 
@@ -543,7 +543,7 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
         before)
     assert f"were replaced by the later run {job.data.tags[tracking.SUPERSEDED_TAG]}" in caplog.text
     # python -m forecasting series says the date ran before, where the tables show one run of it
-    shown = lookup.format_series(lookup.series_report(config, {"shop": "b"}, FULL_DATE))
+    shown = lookup_text.format_series(lookup.series_report(config, {"shop": "b"}, FULL_DATE))
     assert f"\n  replaced    earlier runs of this date: {job_run_id} (their rows stay readable by time travel" in shown
     # its input, checked against the content hash the run recorded (through Spark's list of files)
     history = explore.load_history(config.to_dict(), {"shop": "b"}, data_version=job.data.tags["data_version"],

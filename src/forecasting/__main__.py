@@ -26,7 +26,8 @@ import sys
 
 import yaml
 
-from forecasting import cli, command_keys, evaluation_compare, holiday_periods, lookup, run_listing, tables, tracking
+from forecasting import (cli, command_keys, evaluation_compare, holiday_periods, lookup, lookup_text, run_listing, tables,
+                         tracking)
 from forecasting.config import resolved
 from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG
-            answer = lookup.format_series(lookup.series_report(config, keys, args.run_date), args.steps)
+            answer = lookup_text.format_series(lookup.series_report(config, keys, args.run_date), args.steps)
     except lookup.NotFound as err:
         logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND

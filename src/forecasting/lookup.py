@@ -14,9 +14,10 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import forecast_change, series_identity, table_reads, tables, tracking
+from forecasting import series_identity, table_reads, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri
+from forecasting.lookup_text import dates_text, describe, shown
 from forecasting.model import FORECAST_COLUMNS
 from forecasting.redaction import redact_url_password
 
@@ -92,7 +93,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
         forecasts = forecasts[forecasts["run_date"] == run_date] if not forecasts.empty else forecasts
         if run_date not in set(results["run_date"]) and forecasts.empty:
             raise NotFound(f"no run date {run_date} for series {describe(keys)} in {paths[tables.SERIES_RESULTS]} "
-                           f"or {paths[tables.FORECASTS]}; its run dates: {_dates_text(run_dates)}")
+                           f"or {paths[tables.FORECASTS]}; its run dates: {dates_text(run_dates)}")
         results = results[results["run_date"] <= run_date]  # a scoring date's: the training's before it
         if results.empty:
             raise NotFound(f"no training result for series {describe(keys)} on or before {run_date}")
@@ -108,7 +109,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
         model_run_date = str(newest["model_run_date"].iloc[0]) if "model_run_date" in newest else None
         forecast_date = str(forecast_date)
         # another run's than the result row's where it was scored, or the series left out of a later run
-        runs = (_text(newest["job_run_id"].iloc[0]), _text(newest["child_run_id"].iloc[0]))
+        runs = (shown(newest["job_run_id"].iloc[0]), shown(newest["child_run_id"].iloc[0]))
         trained_on = results[results["run_date"] == model_run_date]
         if run_date is not None and source == tables.SCORED and not trained_on.empty:
             result = trained_on.iloc[-1]  # the training whose model that scoring run forecast from
@@ -116,7 +117,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     status, where = _child_run(config, result.get("child_run_id"))
     before = results[results["run_date"] < result["run_date"]]
     switched = (None if before.empty or "model" not in before or before["model"].iloc[-1] == result.get("model")
-                else (before["run_date"].iloc[-1], _text(before["model"].iloc[-1])))
+                else (before["run_date"].iloc[-1], shown(before["model"].iloc[-1])))
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, result), config.output.format, switched,
                         latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
@@ -206,13 +207,6 @@ def _written_elsewhere(config: JobConfig) -> str:
             f"{', '.join(written)}: run this in the folder the job ran in, or give --set output.path=<that folder>")
 
 
-def _dates_text(dates: list[str], shown: int = 6) -> str:
-    """The dates, the oldest and newest of a long list."""
-    if len(dates) <= shown:
-        return ", ".join(dates)
-    return f"{', '.join(dates[:2])}, ... ({len(dates) - 4} more), {', '.join(dates[-2:])}"
-
-
 def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
     from deltalake.exceptions import TableNotFoundError
 
@@ -278,127 +272,3 @@ def run_location(uri: str, experiment_id: str, run_id: str) -> list[str]:
         lines.append(str(Path(unquote(urlparse(uri).path)) / experiment_id / run_id))  # a space is %20 in the URI
     lines.append(f"mlflow ui --backend-store-uri {uri}, then {LOCAL_UI}/{page}")
     return lines
-
-
-def describe(keys: dict[str, str]) -> str:
-    return " ".join(f"{column}={value}" for column, value in keys.items())
-
-
-def format_series(report: SeriesReport, steps: int | None = None) -> str:
-    """The series report as text; with ``steps``, only the forecast's first that many
-    (a week of half-hours is 336 lines), the rest counted."""
-    result = report.result
-    history_end = _times_text(pd.Series([result.get("history_end")]))[0]
-    # the series' first run date: no forecast before it to compare with, or to score
-    earlier = any(day < str(result["run_date"]) for day in report.run_dates)
-    first = "- (no earlier run date of this series)"
-    rows = [
-        ("status", result["status"]),
-        ("reason", _text(result.get("reason"))),
-        ("model", _text(result.get("model")) + (f" (was {report.previous_model[1]} on {report.previous_model[0]}: "
-                                                 "a change of forecast may come from the switch)"
-                                                 if report.previous_model else "")),
-        ("run date", str(result["run_date"]) + _absent_since(report)),
-        ("run dates", f"{len(report.run_dates)}: {_dates_text(report.run_dates)} (--run-date to see another)"
-         if len(report.run_dates) > 1 else "this one only"),
-        ("history", f"{_text(result.get('history_length'))} values up to {history_end}"),
-        ("cv MASE", _number(result.get("cv_mase"))),
-        ("cv sMAPE", _number(result.get("cv_smape"))),
-        ("change", _change(result.get("forecast_change"), report.compared) if earlier else first),
-        ("realized", _realized(result, report.compared) if earlier else first),
-        ("data notes", _text(result.get("data_notes"))),
-        ("job run", _text(result.get("job_run_id"))),
-        *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
-                        f"({tables.replaced_rows_note(report.output_format)})")] if report.replaced_runs else []),
-        ("child run", f"{_text(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
-        *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
-    ]
-    lines = [f"series {describe(report.keys)}", *(f"  {name:<11} {value}" for name, value in rows), ""]
-    if report.forecast.empty:
-        lines.append("no forecast")
-    else:
-        made = report.forecast_source
-        if report.forecast_source == tables.SCORED:
-            made = f"scored from the models of {report.forecast_model_run_date}"
-        which = "forecast" if report.asked_run_date else "latest forecast"
-        lines.append(f"{which}: run date {report.forecast_run_date} ({made}), {len(report.forecast)} steps")
-        if not report.asked_run_date and report.forecast_run_date < str(result["run_date"]):
-            # a later training gave none (skipped, failed without a fallback): the latest-forecast queries keep this one
-            lines.append(f"  run date {result['run_date']} gave this series no forecast ({result['status']}, its reason "
-                         "above): readers of the latest forecasts still get this older one")
-        if report.forecast_runs:
-            lines.append("  made by job run {}, from the model of child run {}".format(*report.forecast_runs))
-            if _models_replaced(report):
-                lines.append(f"  that model is no longer current: a rerun of {report.forecast_model_run_date} trained "
-                             "the series again (the lines above are its), so score "
-                             f"{report.forecast_run_date} again")
-        forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
-        lines.append(forecast.head(steps).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        if steps is not None and len(forecast) > steps:
-            lines.append(f"... {len(forecast) - steps} more steps, to {forecast['ds'].iloc[-1]} (--steps shows more)")
-    return "\n".join(lines)
-
-
-def _absent_since(report: SeriesReport) -> str:
-    """Where a later training run date has no row for the series (it was not in that run's
-    input: a product delisted, a key renamed), a word that these lines are older."""
-    latest, own = report.latest_run_date, str(report.result["run_date"])
-    if report.asked_run_date or not latest or latest <= own:
-        return ""
-    return (f" (the latest run date, {latest}, has no row for this series: it was not in that run's input; "
-            "these lines are of its last run date)")
-
-
-def _models_replaced(report: SeriesReport) -> bool:
-    """Whether a scored forecast came from a model its date's training rerun has since replaced:
-    the result row shown is that date's, now another child run's."""
-    result = report.result
-    return (report.forecast_source == tables.SCORED and str(result["run_date"]) == report.forecast_model_run_date
-            and isinstance(result.get("child_run_id"), str) and report.forecast_runs[1] != result["child_run_id"])
-
-
-def _times_text(values: pd.Series) -> pd.Series:
-    """Times as the job wrote them (the tables hold UTC): dates alone when all are midnight."""
-    stamps = pd.to_datetime(values, utc=True).dt.tz_convert(None)
-    daily = (stamps.dropna() == stamps.dropna().dt.normalize()).all()
-    return stamps.dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M").fillna("-")
-
-
-def _text(value) -> str:
-    missing = value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or value == ""
-    return "-" if missing else str(value)
-
-
-def _number(value) -> str:
-    return "-" if value is None or pd.isna(value) else f"{value:.3f}"
-
-
-def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
-    """series_results' realized_ columns: how the run date before's forecast did on what arrived since."""
-    mase, points = result.get("realized_mase"), result.get("realized_points")
-    if points is None or pd.isna(points):
-        return "- (no period forecast on the run date before has arrived)"
-    coverage = result.get("realized_coverage")
-    inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
-    periods = "1 period" if points == 1 else f"{int(points)} periods"
-    return (f"MASE {_number(mase)} of the forecast of {_before(compared, advice=False)} on the {periods} arrived "
-            f"since{inside}")
-
-
-def _change(value, compared: tuple[str, bool] | None = None) -> str:
-    """series_results.forecast_change, in percent (forecast_change.changes says how it is measured)."""
-    if value is None or pd.isna(value):
-        return "- (no earlier run date's forecast of the same times)"
-    return f"{forecast_change.percent(value)} from the forecast of {_before(compared)}, over the times both cover"
-
-
-def _before(compared: tuple[str, bool] | None, advice: bool = True) -> str:
-    """The run date compared with, as the change and realized lines name it (the first
-    with ``advice`` on a rerun of it since)."""
-    if compared is None:
-        return "the run date before"
-    date, rerun = compared
-    if not rerun:
-        return f"run date {date}"
-    again = ": run this date again to compare with its current forecasts" if advice else ""
-    return f"run date {date} as it was then (run again since{again})"
