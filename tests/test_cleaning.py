@@ -9,7 +9,8 @@ import pytest
 
 from conftest import daily_series
 from forecasting import baselines
-from forecasting.cleaning import SHIFTED_NOTE, clean_history
+from forecasting.cleaning import clean_history
+from forecasting.grid_alignment import SHIFTED_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE,
                                         REPEATED_NOTE, RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.periods import align_to_grid, period_end

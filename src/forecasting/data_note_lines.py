@@ -4,7 +4,7 @@ setting behind it does, said once for the run rather than in every series' data_
 from __future__ import annotations
 
 from forecasting import staged_counts
-from forecasting.cleaning import LATE_TIMES_NOTE, PAST_INPUT_NOTE
+from forecasting.grid_alignment import LATE_TIMES_NOTE, PAST_INPUT_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         SEVERAL_SERIES_NOTE, STRAY_NOTE)

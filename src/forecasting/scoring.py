@@ -24,7 +24,8 @@ from pyspark.sql import types as T
 
 from forecasting import (io, lineage, model_store, parent_run, python_worker, scoring_models,
                          series_identity, spark_training, table_checks, tables, tracking, validation)
-from forecasting.cleaning import PAST_INPUT_NOTE, clean_history
+from forecasting.cleaning import clean_history
+from forecasting.grid_alignment import PAST_INPUT_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
 from forecasting.pipeline import read_checked_input, read_staged, say_input, stage

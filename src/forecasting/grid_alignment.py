@@ -1,0 +1,133 @@
+"""How a series' rows meet its frequency's grid (pure pandas, for ``cleaning``): notes on
+timestamps aligned to the grid or all moved to other dates, and first or last periods
+that finer rows make only a part of, left out before they are summed."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.periods import period_end, time_text
+
+# A series whose every row was moved to another date, one row a period: the same frequency,
+# dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
+# its Sunday), so that the forecasts are dated otherwise than the input
+SHIFTED_NOTE = "timestamps moved to other dates"
+MIN_SHIFTED_ROWS = 3  # fewer rows say little about how a series dates its periods
+# A daily series whose every time is late in the day, at one or two times of day (a clock change):
+# local midnights of a zone ahead of UTC, read in UTC (a zoned timestamp column), each dated a day
+# early; or times of day meant as they are (the summary warns only where the input's times are zoned)
+LATE_TIMES_NOTE = "local midnights of a zone ahead of UTC"
+# A first or last period gathered from finer rows is a part of one (left out where summed)
+# when it has fewer than this share of the distinct times its series' other periods have
+PARTIAL_SHARE = 0.75
+PERIODS_COMPARED = 8  # the periods before the last whose rows tell the days, or the step, a series has rows on
+# A last period of finer rows summed that goes on past the whole input's last day: a part, left out
+PAST_INPUT_NOTE = "goes on past the input's last day"
+
+
+def aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
+    """How many timestamps were aligned; where every one moved to another date alike (by
+    the same time, or from its month's end: one row a period, but for repeats), the
+    data's own dates (SHIFTED_NOTE): its forecasts are not dated as its rows. Rows on
+    scattered days (intermittent sales) are aligned, not noted."""
+    moves = (aligned - raw).to_numpy()
+    if (len(raw) >= MIN_SHIFTED_ROWS and (moves != np.timedelta64(0)).all()
+            and (np.abs(moves) >= np.timedelta64(1, "D")).any()
+            and (len(np.unique(moves)) == 1 or raw.dt.is_month_end.all())):  # each row dated alike in its period
+        return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({time_text(raw.iloc[0])} to "
+                f"{time_text(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
+    late = late_times_note(raw, frequency)
+    return late or f"{int((moves != np.timedelta64(0)).sum())} timestamps aligned to the '{frequency}' grid"
+
+
+def late_times_note(raw: pd.Series, frequency: str) -> str | None:
+    """Where every time of a daily series is late in the day (14:00 to midnight, where the
+    midnights of zones from UTC+1 to UTC+10 fall in UTC), at one or two times of day
+    (a clock change): each is dated the day it falls in, the day before a local midnight's
+    own date (trial 40's Berlin sales, a day early). Times meant as they are (a day's
+    closing snapshot) read alike: the note asks. Periods dated by their end (W, ME) move
+    such a time forward, to its own period: no note."""
+    if frequency.upper() not in ("D", "1D", "B") or len(raw) < MIN_SHIFTED_ROWS:
+        return None
+    times = raw - raw.dt.normalize()
+    if not (times >= pd.Timedelta(hours=14)).all() or times.nunique() > 2:
+        return None
+    shown = " or ".join(sorted({f"{time.components.hours:02d}:{time.components.minutes:02d}" for time in times}))
+    return (f"all {len(raw)} timestamps at {shown}, each dated the day it falls in: if they are {LATE_TIMES_NOTE} "
+            "(a timestamp column with a zone is read in UTC), each is a day early, and a date column keeps the "
+            "dates as written")
+
+
+def without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool, frequency: str,
+                               input_end: str | pd.Timestamp | None,
+                               notes: list[str]) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """``frame`` (aligned from the input's times ``given``, rows not yet summed) without its
+    last period where finer rows were gathered into it and it goes on past the whole
+    input's last day (``input_end``) by days of the week the series has rows on: daily rows
+    to Sunday summed into a week ending Monday are six days of seven, whatever the run date
+    says (a Monday's run backfilled from an input that stops on Sunday), and a month of
+    transactions to Friday the 30th lacks its Saturday. Business days to a Friday are a
+    whole week to Sunday, or a whole month ending on a Saturday. Rows further apart than a
+    day (weeks or months summed into quarters) make a part where the next row was due
+    before the period's end, by the longest step between the rows of the periods before:
+    a March of Mondays to the 24th lacks the 31st, a quarter of months to March is whole.
+    Also returns the period left out, None where none was: no zeros fill it."""
+    if input_end is None or frame.empty:
+        return frame, None
+    last = frame["ds"].max()
+    in_last = (frame["ds"] == last).to_numpy()
+    raw = given.loc[frame.index]
+    reached, end = pd.Timestamp(input_end).normalize() + pd.Timedelta(days=1), period_end(last, frequency)
+    if end <= reached or not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
+        return frame, None
+    before = frame["ds"].drop_duplicates().iloc[:-1].tail(PERIODS_COMPARED)
+    days = raw[frame["ds"].isin(before).to_numpy()].dt.normalize().drop_duplicates().sort_values()
+    if len(days) < 2:
+        return frame, None
+    steps = np.diff(days.to_numpy())
+    if np.median(steps) <= np.timedelta64(1, "D"):
+        # the days of the week the series has rows on, by the periods before (business days: not the weekend)
+        usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
+        missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek,
+                             list(usual)).sum())
+        why = f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on"
+    else:  # rows days apart (weeks summed into months): one was due before the period's end
+        due = raw[in_last].max().normalize() + pd.Timedelta(steps.max())
+        missed = int(due < end)
+        why = f"where a row was due by {time_text(due)}"
+    if not missed:
+        return frame, None
+    rows = int(in_last.sum())
+    notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {time_text(reached - pd.Timedelta(days=1))} "
+                 f"{why}: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no whole period (forecast "
+                 "instead)")
+    return frame[~in_last], last
+
+
+def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],
+                          input_end: str | pd.Timestamp | None) -> pd.DataFrame:
+    """``frame`` (aligned from ``raw``'s times, rows not yet summed) without its first or
+    last period where that period has fewer than PARTIAL_SHARE of the distinct times the
+    periods between have (their median): daily sales from 20 January summed are no
+    January, nor daily rows that stop on 10 January while the input's rows
+    (``input_end``) go on past January. By counts, not by spans: a month of weekdays
+    that starts on a Saturday, or daily data from 2 January, is whole. Where the input
+    itself stops inside the last period, the run date's open period decides
+    (``run_date_cut.without_open_period``). Periods between are kept as they are."""
+    times = pd.Series(raw.to_numpy()).groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
+    if len(times) < 4:  # too few periods between to say what a whole one has
+        return frame
+    typical = float(np.median(times.iloc[1:-1]))
+    dropped = np.zeros(len(frame), dtype=bool)
+    for label, edge in ((times.index[0], "first"), (times.index[-1], "last")):
+        if times[label] >= PARTIAL_SHARE * typical:
+            continue
+        if edge == "last" and (input_end is None or period_end(label, frequency) > pd.Timestamp(input_end)):
+            continue
+        inside = (frame["ds"] == label).to_numpy()
+        dropped |= inside
+        rows = int(inside.sum())
+        notes.append(f"the {edge} period {time_text(label)} has {times[label]} distinct times, against {typical:g} in "
+                     f"its other periods: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no "
+                     "whole period")
+    return frame[~dropped]
