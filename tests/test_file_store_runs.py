@@ -110,10 +110,10 @@ def test_a_write_that_fails_leaves_no_folder_and_a_run_whose_folder_went_is_not_
     before = sorted(folder.iterdir())
     real_write = module._write
 
-    def disk_full(path, text):
-        if "/metrics/" in path:
+    def disk_full(run_folder, folder, key, text):
+        if folder == "metrics":
             raise OSError(28, "No space left on device")
-        real_write(path, text)
+        real_write(run_folder, folder, key, text)
 
     monkeypatch.setattr(module, "_write", disk_full)
     with pytest.raises(OSError, match="No space left"):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from forecasting import file_store_runs, mlflow_file_store, model_store, plots, run_artifacts, signals
 from forecasting.redaction import redact_url_password
@@ -104,9 +105,9 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
     ended_as = "FAILED" if outcome.status == FAILED else "FINISHED"  # a failed series' fallback is logged too
     if run is not None and run.info.status == ended_as:
         return run.info.run_id  # the lost attempt had logged this series in full (the search is seeded)
-    batch_tags = [RunTag(k, v) for k, v in tags.items()]
     if run is not None:
         try:  # the retried attempt found the same parameters (the search is seeded)
+            batch_tags = [RunTag(k, v) for k, v in tags.items()]
             tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=batch_tags)
         except Exception as err:
             # redacted: MLflow's error quotes the URL, and an executor logs without the job's formatter
@@ -114,35 +115,46 @@ def _log_series_run(context: RunContext, keys: dict[str, Any], outcome: SeriesOu
                            redact_url_password(str(err)))
             end_run(tracker, run.info.run_id, "FAILED")
             run = None
-    store = file_store_runs.local_file_store(tracker) if run is None else None
-    if store is not None:  # a local file store: the run written whole, its meta.yaml last
-        written = file_store_runs.write_run_data(
-            store, context.experiment_id, shortened(name, MAX_RUN_NAME),
-            {PARENT_TAG: context.parent_run_id, **tags}, params, metrics)
-        try:
-            _log_artifacts(context, keys, outcome, history, model_json, written.artifact_uri)
-        except Exception:
-            file_store_runs.finish(written, "FAILED")
-            raise
-        file_store_runs.finish(written, ended_as)
-        return written.run_id
-    rest = None
     if run is None:
-        # Created with the two tags a retried task finds it by; the rest go in one
-        # batch (the file store rereads the run's metadata for every tag given here).
-        identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
-        run = tracker.create_run(context.experiment_id, tags=identity, run_name=shortened(name, MAX_RUN_NAME))
-        rest = [tag for tag in batch_tags if tag.key not in identity]
-    run_id = run.info.run_id
+        run_id, artifact_uri, end = begin_run(tracker, context, name, tags, params, metrics)
+    else:
+        run_id, artifact_uri, end = run.info.run_id, run.info.artifact_uri, partial(end_run, tracker, run.info.run_id)
     try:  # from here on a failure ends the run FAILED: no run is left RUNNING
-        if rest is not None:
-            tracker.log_batch(run_id, metrics=metrics, params=params, tags=rest)
-        _log_artifacts(context, keys, outcome, history, model_json, run.info.artifact_uri)
+        _log_artifacts(context, keys, outcome, history, model_json, artifact_uri)
     except Exception:
-        end_run(tracker, run_id, "FAILED")
+        end("FAILED")
         raise
-    end_run(tracker, run_id, ended_as)
+    end(ended_as)
     return run_id
+
+
+def begin_run(tracker, context: RunContext, name: str, tags: dict[str, str], params: list,
+              metrics: list) -> tuple[str, str, Callable[[str], None]]:
+    """A new child run of series ``name`` with its tags (its series_hash among them), params
+    and metrics: its id, its artifacts' URI, and how to end it with a status. A local file
+    store's is written straight into its folders, found by readers only once ended
+    (file_store_runs); another store's is made through MLflow's client, and ended FAILED
+    where its data is refused."""
+    from mlflow.entities import RunTag
+
+    store = file_store_runs.local_file_store(tracker)
+    if store is not None:
+        written = file_store_runs.write_run_data(store, context.experiment_id, shortened(name, MAX_RUN_NAME),
+                                                 {PARENT_TAG: context.parent_run_id, **tags}, params, metrics)
+        return written.run_id, written.artifact_uri, partial(file_store_runs.finish, written)
+    # Created with the two tags a retried task finds it by; the rest go in one batch
+    # (the file store rereads the run's metadata for every tag given here).
+    identity = {PARENT_TAG: context.parent_run_id, SERIES_HASH_TAG: tags[SERIES_HASH_TAG]}
+    run = tracker.create_run(context.experiment_id, tags=identity, run_name=shortened(name, MAX_RUN_NAME))
+    end = partial(end_run, tracker, run.info.run_id)
+    rest = [RunTag(key, value) for key, value in tags.items() if key not in identity]
+    if rest or params or metrics:
+        try:
+            tracker.log_batch(run.info.run_id, metrics=metrics, params=params, tags=rest)
+        except Exception:
+            end("FAILED")
+            raise
+    return run.info.run_id, run.info.artifact_uri, end
 
 
 def _log_artifacts(context: RunContext, keys: dict[str, Any], outcome: SeriesOutcome, history,

@@ -73,9 +73,9 @@ def write_run_data(store, experiment_id: str, run_name: str, tags: dict[str, str
             os.mkdir(os.path.join(run.folder, folder))
         for folder, entries in (("tags", tags), ("params", params)):
             for entry in entries:
-                _write(os.path.join(run.folder, folder, entry.key), store._writeable_value(entry.value))
+                _write(run.folder, folder, entry.key, store._writeable_value(entry.value))
         for metric in metrics:
-            _write(os.path.join(run.folder, "metrics", metric.key), f"{metric.timestamp} {metric.value} {metric.step}\n")
+            _write(run.folder, "metrics", metric.key, f"{metric.timestamp} {metric.value} {metric.step}\n")
     except BaseException:  # a full disk: no half-written folder left behind
         shutil.rmtree(run.folder, ignore_errors=True)
         raise
@@ -100,12 +100,11 @@ def finish(run: NewRun, status: str) -> None:
         run.folder, os.path.basename(partial), _make_persisted_run_info_dict(info), ensure_yaml_extension=False))
 
 
-def _write(path: str, text: str) -> None:
-    """One file; a key with a slash is a path below the folder, as in MLflow's store."""
-    try:
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-    except FileNotFoundError:
+def _write(run_folder: str, folder: str, key: str, text: str) -> None:
+    """One tag's, param's or metric's file; a key with a slash is a path below the
+    folder, as in MLflow's store."""
+    path = os.path.join(run_folder, folder, key)
+    if "/" in key:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text)

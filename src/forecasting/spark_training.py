@@ -20,8 +20,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import (
-    balancing, child_runs, file_store_runs, forecast_change, model, model_store, python_worker, realized, redaction,
-    result_row, series_identity, tables, tracking,
+    balancing, child_runs, forecast_change, model, model_store, python_worker, realized, redaction, result_row,
+    series_identity, tables, tracking,
 )
 from forecasting.config import JobConfig
 from forecasting.metrics import METRIC_NAMES
@@ -230,14 +230,9 @@ def _kill_this_worker(context: tracking.RunContext, keys: dict) -> None:
     """Fault injection (reliability.kill_worker_on_series): die the way an
     out-of-memory kill does, after the series' child run has been started."""
     tracking.use_context_environment(context)
-    tracker = tracking.client(context.tracking_uri)
-    identity = {tracking.PARENT_TAG: context.parent_run_id,
-                series_identity.SERIES_HASH_TAG: series_identity.series_hash(keys)}
-    store = file_store_runs.local_file_store(tracker)
-    if store is not None:  # a local store's child run is written whole: a kill leaves its folder without meta.yaml
-        file_store_runs.write_run_data(store, context.experiment_id, series_identity.series_id(keys), identity, [], [])
-    else:
-        tracker.create_run(context.experiment_id, tags=identity, run_name=series_identity.series_id(keys))
+    # begun as logging begins it: a local store's run is left without its meta.yaml, a server's RUNNING
+    child_runs.begin_run(tracking.client(context.tracking_uri), context, series_identity.series_id(keys),
+                         {series_identity.SERIES_HASH_TAG: series_identity.series_hash(keys)}, [], [])
     logger.warning("fault injection: killing the Python worker of %s", series_identity.series_id(keys))
     os.kill(os.getpid(), signal.SIGKILL)
 
