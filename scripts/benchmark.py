@@ -146,7 +146,7 @@ PHASE_ENDS = [
     ("parent run", "forecasting.spark_training: training "),
     ("training stage", " rows) in "),  # "... 400/400 series done (373,404 rows) in 27.9s, 5 failed"
     ("table writes", "forecasting.tables: wrote "),  # the last of the three
-    ("model registration", "forecasting.serving: registered model "),
+    ("model registration", "forecasting.registration: registered model "),
 ]
 
 

@@ -44,6 +44,7 @@ def test_benchmark_runs_every_variant_in_rounds_on_the_same_work_and_reports_eac
     assert report["efficiency"] == pytest.approx(report["ideal_wall"] / job["wall"])
     assert report["job_vs_multiprocessing"] == pytest.approx(variants["multiprocessing"]["wall"] / job["wall"])
     assert list(job["phases"]) == PHASES and sum(job["phases"].values()) == pytest.approx(job["wall"], abs=0.1)
+    assert job["phases"]["model registration"] > 0  # its log line found: the job registers its forecaster
     assert 0 < report["tracking_share"] < 1 and job["driver_peak"] > job["driver_jvm_peak"] > 0
     assert "job phases (s): start, read and check " in done.stdout
 
