@@ -1076,16 +1076,20 @@ def test_series_whose_keys_differ_only_in_letter_case_are_said_to_be_modelled_ap
     day = dt.date(2024, 1, 1)
     rows = [("ok", None, "{}", None, "naive", 0.8, part, warehouse, day)
             for part, warehouse in (("000200", "DC1"), ("000200", "dc1"), ("000201", "DC1"), ("000202", "Dc2"),
-                                    ("000202", "dC2"), ("000202", "DC2"))]
+                                    ("000202", "dC2"), ("000202", "DC2"), ("000203", "ÖST"), ("000203", "öst"))]
     rows.append(("ok", None, "{}", None, "naive", 0.8, "000201", "dc1", dt.date(2024, 1, 2)))  # another day: apart
     rows += [("skipped", "null key", None, None, None, None, None, warehouse, day) for warehouse in ("X", "x")]
     context = tracking.RunContext(store, "0", "run", RUN_DATE, False, False)
     said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     config = load_config(None, ["input.key_columns=[part, warehouse, day]"])
+    icu = spark.conf.get(run_report.ICU_CASE_MAPPINGS)
     run_report.say_results(spark, spark.createDataFrame(rows, schema), config, context, said, None, None)
-    assert ("5 series have keys that differ from another series' only in letter case, e.g. 000200/DC1/2024-01-01, "
-            "000200/dc1/2024-01-01, 000202/DC2/2024-01-01, 000202/Dc2/2024-01-01, 000202/dC2/2024-01-01: each was "
+    # letters beyond ASCII folded too (by the JVM's case mappings, ICU's costing the job seconds to load)
+    assert ("7 series have keys that differ from another series' only in letter case, e.g. 000200/DC1/2024-01-01, "
+            "000200/dc1/2024-01-01, 000202/DC2/2024-01-01, 000202/Dc2/2024-01-01, 000202/dC2/2024-01-01, "
+            "000203/ÖST/2024-01-01: each was "
             "kept apart, on its own rows. If they are one series, write their keys one way in the input") in said.note
+    assert spark.conf.get(run_report.ICU_CASE_MAPPINGS) == icu  # a notebook's session keeps its own setting
     quiet = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, spark.createDataFrame(rows[:1] + rows[2:4], schema), config, context, quiet,
                            None, None)
@@ -1109,6 +1113,30 @@ def test_the_summarys_count_lines_name_a_few_of_their_series(spark):
     assert said.note.strip().startswith("4 series (e.g. a/2024-01-01 06:00:00, d/2024-01-01 06:00:00) have rows "
                                         "regularly several periods apart")
     assert staged_counts.status_counts(staged).examples == {}  # without keys, as the counts' own tests give them
+
+
+def test_the_summarys_examples_are_asked_for_only_where_a_line_names_them(spark):
+    # a clean run's counts are one query: every condition's examples in it cost the job's end seconds
+    stale = "last observation 2024-01-10, 21 periods before the run date 2024-01-31"
+    sparse = "rows regularly 30 periods apart: is forecast.frequency 'D' the data's?"
+    schema = "status string, reason string, model_json string, data_notes string, model string, cv_mase double, store string"
+    # stale and far off: named by queries of their own (the stale ones' furthest behind, the overview's worst)
+    unnamed = [("ok", None, "{}", stale, "prophet", 40.0, "a"), ("ok", None, "{}", None, "prophet", 0.5, "b")]
+    tracker = spark.sparkContext.statusTracker()
+
+    def counted_in_jobs(rows, group):
+        spark.sparkContext.setJobGroup(group, group)
+        try:
+            counted = staged_counts.status_counts(spark.createDataFrame(rows, schema), ["store"])
+        finally:
+            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        return counted, len(tracker.getJobIdsForGroup(group))
+
+    quiet, quiet_jobs = counted_in_jobs(unnamed, "counts-unnamed")
+    assert (quiet.stale, quiet.far_off_cv, quiet.models, quiet.examples) == (1, 1, 2, {})
+    noted, noted_jobs = counted_in_jobs(unnamed + [("ok", None, "{}", sparse, "prophet", 0.5, "c")], "counts-named")
+    assert noted.examples == {"sparse": ["c"]} and noted.stale == 1
+    assert noted_jobs > quiet_jobs  # the examples' query, only here
 
 
 def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_them_be_modelled(spark, tmp_path):

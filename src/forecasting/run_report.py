@@ -20,10 +20,13 @@ from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, exampl
                                      series_that)
 from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
-from forecasting.spark_session import job_description
+from forecasting.spark_session import job_description, settings_restored
 from forecasting.data_note_lines import say_data_notes
 
 logger = logging.getLogger(__name__)
+
+# Spark 4 folds letter case with ICU unless told otherwise; loading ICU's tables took a job 1-2 s
+ICU_CASE_MAPPINGS = "spark.sql.icu.caseMappings.enabled"
 
 
 def future_run_date_warning(run_date: str, today: dt.date) -> str | None:
@@ -214,7 +217,10 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
     identified = staged.where(reduce(lambda a, b: a & b, [F.col(k).isNotNull() for k in keys]))  # null: skipped
     alike = identified.select(*keys, F.count(F.lit(1)).over(Window.partitionBy(*folded)).alias("_alike"),
                               *[column.alias(f"_folded_{i}") for i, column in enumerate(folded)]).where("_alike > 1")
-    with job_description(staged.sparkSession, "find the series whose keys differ only in letter case"):
+    spark = staged.sparkSession
+    with job_description(spark, "find the series whose keys differ only in letter case"), \
+            settings_restored(spark, (ICU_CASE_MAPPINGS,)):
+        spark.conf.set(ICU_CASE_MAPPINGS, "false")  # the JVM's own case mappings
         # through pandas, as named_examples: collect() would give a time key in the driver's time zone
         examples = alike.orderBy(*[f"_folded_{i}" for i in range(len(keys))], *keys).limit(
             2 * validation.EXAMPLES).toPandas()  # alike ones side by side: pairs, mostly

@@ -147,6 +147,10 @@ def counted_conditions() -> dict[str, Column]:
     }
 
 
+# conditions counted whose series the summary names otherwise (stale, far off), or never
+NOT_NAMED = frozenset({"untracked", "models", "stale", "merged_not_ok", "fail_series_named", "far_off_cv"})
+
+
 # a reason's kind: its words before a colon, semicolon, bracket or quoted value, a leading count
 # left out ("no holidays known for country 'ZZ'" is one kind whatever the country)
 REASON_KIND = r"^(?:[0-9]+ )?([^:;(\['\"]*)"
@@ -154,17 +158,13 @@ REASON_KIND = r"^(?:[0-9]+ )?([^:;(\['\"]*)"
 
 def status_counts(staged: DataFrame, keys: list[str] = ()) -> StagedCounts:
     """StagedCounts of ``staged``, with a few series of each condition met named by their
-    ``keys``, in the same pass (no keys: none named)."""
+    ``keys`` (no keys: none named)."""
     mase_bin = run_overview.mase_bin(F.col("cv_mase")).alias("mase_bin")
-    named = named_keys(staged, keys) if keys else None
-    # the first and last by key: bounded, where a list of every series meeting a condition would not be
     conditions = counted_conditions()
-    examples = [bound(F.when(condition, named)).alias(f"_{bound.__name__}_{name}")
-                for name, condition in conditions.items() for bound in (F.min, F.max)] if keys else []
     counted = staged.groupBy("status", "model", mase_bin).agg(
         F.count(F.lit(1)).alias("n"),
         F.count_if((F.col("status") == OK) & F.col("data_notes").isNotNull()).alias("noted"),
-        *(F.count_if(condition).alias(name) for name, condition in conditions.items()), *examples)
+        *(F.count_if(condition).alias(name) for name, condition in conditions.items()))
     rows = counted.collect()
     statuses: dict[str, int] = {}
     for row in rows:
@@ -172,11 +172,25 @@ def status_counts(staged: DataFrame, keys: list[str] = ()) -> StagedCounts:
     overview = run_overview.Overview({(row["status"], row["model"], row["mase_bin"]): row["n"] for row in rows},
                                      noted=sum(row["noted"] for row in rows))
     totals = {name: sum(row[name] for row in rows) for name in conditions}
+    met = {name: condition for name, condition in conditions.items() if totals[name] and name not in NOT_NAMED}
+    examples = _examples(staged, keys, met, mase_bin) if keys and met else {}
+    return StagedCounts(statuses, overview, **totals, examples=examples)
+
+
+def _examples(staged: DataFrame, keys: list[str], conditions: dict[str, Column], mase_bin: Column) -> dict[str, list]:
+    """A few ids of the series meeting each of ``conditions``: the first and last by key of
+    each status, model and CV MASE bin, bounded where a list of every one would not be.
+    Asked apart, of the conditions met alone: every condition's two bounds in the count's
+    query, built through py4j a call at a time and compiled by a cold JVM, took the job's
+    end a second or two."""
+    named = named_keys(staged, keys)
+    bounds = [bound(F.when(condition, named)).alias(f"_{bound.__name__}_{name}")
+              for name, condition in conditions.items() for bound in (F.min, F.max)]
+    rows = staged.groupBy("status", "model", mase_bin).agg(*bounds).collect()
     named_by = {name: sorted({series_identity.series_id(row[f"_{bound}_{name}"].asDict()) for row in rows
                               for bound in ("min", "max") if row[f"_{bound}_{name}"] is not None})
-                for name in conditions} if keys else {}
-    return StagedCounts(statuses, overview, **totals, examples={name: ids[:validation.EXAMPLES]
-                                                                for name, ids in named_by.items() if ids})
+                for name in conditions}
+    return {name: ids[:validation.EXAMPLES] for name, ids in named_by.items() if ids}
 
 
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
