@@ -27,6 +27,10 @@ JOB_DEFAULTS = {
     "spark.python.worker.reuse": "true",
     # The job logs its own progress; Spark's console bar would garble that log.
     "spark.ui.showConsoleProgress": "false",
+    # PySpark 4 records the Python call site of every DataFrame and Column call, for its error
+    # messages: about 4 ms a call (py4j round trips, an IPython import tried), where a call
+    # is 1 ms without; seconds over the job's queries. Given true (to debug a query), it stays.
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
     # Bounds glibc's per-thread malloc arenas in cluster executors, as
     # scripts/setup.sh does for the local driver (see there).
     "spark.executorEnv.MALLOC_ARENA_MAX": "2",
