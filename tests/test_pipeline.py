@@ -1125,7 +1125,7 @@ def test_the_summarys_examples_are_asked_for_only_where_a_line_names_them(spark)
     tracker = spark.sparkContext.statusTracker()
 
     def counted_in_jobs(rows, group):
-        spark.sparkContext.setJobGroup(group, group)
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", group)  # as setJobGroup, no description left
         try:
             counted = staged_counts.status_counts(spark.createDataFrame(rows, schema), ["store"])
         finally:
