@@ -1,7 +1,7 @@
 """The staged results counted for a run's summary in one pass: the series per status
 and per model, and how many meet each condition worth a line of the summary (a cleaning
-note in their data_notes, mostly), a few of them named; and the kinds of reason of those
-not ok. run_report says what these counts mean.
+note in their data_notes, mostly), a few of them named (a second query, where any is met);
+and the kinds of reason of those not ok. run_report says what these counts mean.
 """
 from __future__ import annotations
 
