@@ -1115,28 +1115,22 @@ def test_the_summarys_count_lines_name_a_few_of_their_series(spark):
     assert staged_counts.status_counts(staged).examples == {}  # without keys, as the counts' own tests give them
 
 
-def test_the_summarys_examples_are_asked_for_only_where_a_line_names_them(spark):
+def test_the_summarys_examples_are_asked_for_only_where_a_line_names_them(spark, monkeypatch):
     # a clean run's counts are one query: every condition's examples in it cost the job's end seconds
     stale = "last observation 2024-01-10, 21 periods before the run date 2024-01-31"
     sparse = "rows regularly 30 periods apart: is forecast.frequency 'D' the data's?"
     schema = "status string, reason string, model_json string, data_notes string, model string, cv_mase double, store string"
+    asked = []
+    examples = staged_counts._examples
+    monkeypatch.setattr(staged_counts, "_examples", lambda *args: asked.append(sorted(args[2])) or examples(*args))
     # stale and far off: named by queries of their own (the stale ones' furthest behind, the overview's worst)
     unnamed = [("ok", None, "{}", stale, "prophet", 40.0, "a"), ("ok", None, "{}", None, "prophet", 0.5, "b")]
-    tracker = spark.sparkContext.statusTracker()
-
-    def counted_in_jobs(rows, group):
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", group)  # as setJobGroup, no description left
-        try:
-            counted = staged_counts.status_counts(spark.createDataFrame(rows, schema), ["store"])
-        finally:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        return counted, len(tracker.getJobIdsForGroup(group))
-
-    quiet, quiet_jobs = counted_in_jobs(unnamed, "counts-unnamed")
-    assert (quiet.stale, quiet.far_off_cv, quiet.models, quiet.examples) == (1, 1, 2, {})
-    noted, noted_jobs = counted_in_jobs(unnamed + [("ok", None, "{}", sparse, "prophet", 0.5, "c")], "counts-named")
+    quiet = staged_counts.status_counts(spark.createDataFrame(unnamed, schema), ["store"])
+    assert (quiet.stale, quiet.far_off_cv, quiet.models, quiet.examples, asked) == (1, 1, 2, {}, [])
+    noted = staged_counts.status_counts(
+        spark.createDataFrame(unnamed + [("ok", None, "{}", sparse, "prophet", 0.5, "c")], schema), ["store"])
     assert noted.examples == {"sparse": ["c"]} and noted.stale == 1
-    assert noted_jobs > quiet_jobs  # the examples' query, only here
+    assert asked == [["sparse"]]  # the examples' query, only here, for the condition a line names
 
 
 def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_them_be_modelled(spark, tmp_path):

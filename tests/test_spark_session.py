@@ -137,3 +137,26 @@ def test_pyspark_records_no_python_call_sites_unless_given_to_debug_a_query():
     assert conf[debugging] == "false"
     conf, warnings = session_conf(load_config(None, []), {debugging: "true"})
     assert conf[debugging] == "true" and warnings == []
+
+
+def test_a_running_session_recording_call_sites_keeps_them_without_a_word(spark, caplog):
+    # a notebook's session, started without the job's settings: Spark fixes this one at start
+    from forecasting.spark_session import _running_session
+
+    debugging = "spark.python.sql.dataFrameDebugging.enabled"
+
+    class Started:  # the running context as the job reads it: its master and the settings it started with
+        master = spark.sparkContext.master
+
+        def getConf(self):
+            return Settings()
+
+    class Settings:
+        def getAll(self):
+            return [(key, value) for key, value in spark.sparkContext.getConf().getAll() if key != debugging]
+
+    with caplog.at_level(logging.INFO, logger="forecasting.spark_session"):
+        assert _running_session(load_config(None, []), Started()) is spark
+        _running_session(load_config(None, [f"spark.conf.{debugging}=false"]), Started())  # asked for: said
+    said = [record.getMessage() for record in caplog.records if "started without these settings" in record.getMessage()]
+    assert len(said) == 1 and f"{debugging}=false" in said[0]

@@ -220,7 +220,7 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
     spark = staged.sparkSession
     with job_description(spark, "find the series whose keys differ only in letter case"), \
             settings_restored(spark, (ICU_CASE_MAPPINGS,)):
-        spark.conf.set(ICU_CASE_MAPPINGS, "false")  # the JVM's own case mappings
+        spark.conf.set(ICU_CASE_MAPPINGS, "false")  # the JVM's, in its default locale (ICU's: the root locale)
         # through pandas, as named_examples: collect() would give a time key in the driver's time zone
         examples = alike.orderBy(*[f"_folded_{i}" for i in range(len(keys))], *keys).limit(
             2 * validation.EXAMPLES).toPandas()  # alike ones side by side: pairs, mostly

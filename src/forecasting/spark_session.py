@@ -55,6 +55,9 @@ DELTA_CONF = {
     # took 8 s instead of 4 (400 series, 2 cores).
     "spark.databricks.delta.snapshotPartitions": "4",
 }
+# JOB_DEFAULTS for speed alone that Spark fixes as a session starts: a running session (a notebook's)
+# without them keeps its own without a word, where its user may be debugging a query.
+UNSAID_WHERE_FIXED = frozenset({"spark.python.sql.dataFrameDebugging.enabled"})
 # JOB_DEFAULTS the job's results depend on: a value given to spark-submit is replaced, with a warning.
 REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
 DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
@@ -233,7 +236,8 @@ def _running_session(config: JobConfig, running: SparkContext) -> SparkSession:
                 raise ValueError(key)
             spark.conf.set(key, value)  # a session's setting, a Hadoop or data source's option too
         except Exception:  # Spark refuses to change a static one
-            fixed[key] = value
+            if key not in UNSAID_WHERE_FIXED or key in config.spark.conf:
+                fixed[key] = value
     logger.info("using the Spark session already running in this process (master %s)", running.master)
     if fixed:
         logger.warning("the running Spark session was started without these settings of the job, which Spark "
