@@ -18,7 +18,7 @@ from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
 from forecasting.config_schema import TIME_TRAVEL_OPTIONS
 from forecasting.config_stores import local_path
 from forecasting.sample_data import make_sample_sales
-from forecasting.spark_session import settings_restored
+from forecasting.spark_session import settings_while
 
 logger = logging.getLogger(__name__)
 
@@ -208,8 +208,7 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
             if source.format == "csv" and not chosen:
                 # folder keys as text too (store=007 stays 007): inferred, 007 and 7 were one series 7;
                 # Spark fixes a folder's partition columns when it is loaded
-                with settings_restored(spark, (PARTITION_INFERENCE,)):
-                    spark.conf.set(PARTITION_INFERENCE, "false")
+                with settings_while(spark, {PARTITION_INFERENCE: "false"}):
                     df = _read_csv(spark, reader, source.path, source.options)
             elif source.format == "csv":
                 df = _read_csv(spark, reader, source.path, source.options)

@@ -20,7 +20,7 @@ from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, exampl
                                      series_that)
 from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
-from forecasting.spark_session import job_description, settings_restored
+from forecasting.spark_session import job_description, settings_while
 from forecasting.data_note_lines import say_data_notes
 
 logger = logging.getLogger(__name__)
@@ -218,9 +218,9 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
     alike = identified.select(*keys, F.count(F.lit(1)).over(Window.partitionBy(*folded)).alias("_alike"),
                               *[column.alias(f"_folded_{i}") for i, column in enumerate(folded)]).where("_alike > 1")
     spark = staged.sparkSession
+    # the JVM's case mappings, in its default locale (ICU's: the root locale)
     with job_description(spark, "find the series whose keys differ only in letter case"), \
-            settings_restored(spark, (ICU_CASE_MAPPINGS,)):
-        spark.conf.set(ICU_CASE_MAPPINGS, "false")  # the JVM's, in its default locale (ICU's: the root locale)
+            settings_while(spark, {ICU_CASE_MAPPINGS: "false"}):
         # through pandas, as named_examples: collect() would give a time key in the driver's time zone
         examples = alike.orderBy(*[f"_folded_{i}" for i in range(len(keys))], *keys).limit(
             2 * validation.EXAMPLES).toPandas()  # alike ones side by side: pairs, mostly

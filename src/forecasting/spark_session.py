@@ -300,3 +300,13 @@ def settings_restored(spark: SparkSession, keys: tuple[str, ...]):
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+@contextmanager
+def settings_while(spark: SparkSession, settings: dict[str, str]):
+    """The session's ``settings`` for the block's queries alone, put back as they were
+    after it (settings_restored)."""
+    with settings_restored(spark, tuple(settings)):
+        for key, value in settings.items():
+            spark.conf.set(key, value)
+        yield

@@ -19,7 +19,7 @@ from forecasting.config import JobConfig
 from forecasting.input_parsing import TIME_WITH_ZONE, has_value, parsed_columns
 from forecasting.input_parsing import stripped as _stripped
 from forecasting.io import CSV_COLUMN_PRUNING, MALFORMED_ROW, InputError, spark_message, unreadable_complaint
-from forecasting.spark_session import settings_restored
+from forecasting.spark_session import settings_while
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +194,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         aggregates.append(F.max(time).cast(T.TimestampNTZType()).cast("string").alias("last"))
         aggregates.append(F.count_if(time > F.lit(LATEST_TIME).cast(T.TimestampType())).alias("beyond_pandas"))
     try:
-        with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
-            df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
+        with settings_while(df.sparkSession, {CSV_COLUMN_PRUNING: "false"}):
             if dropping:
                 return _counted_apart(df, problems.malformed, aggregates)
             return {**df.agg(*aggregates).first().asDict(), "dropped": 0}
@@ -228,8 +227,7 @@ def _counted_apart(df: DataFrame, malformed: Column, aggregates: list[Column]) -
 
 def _malformed_examples(df: DataFrame, config: JobConfig, problems: _RowProblems) -> list:
     """A few malformed rows' text, as the file has them."""
-    with settings_restored(df.sparkSession, (CSV_COLUMN_PRUNING,)):
-        df.sparkSession.conf.set(CSV_COLUMN_PRUNING, "false")
+    with settings_while(df.sparkSession, {CSV_COLUMN_PRUNING: "false"}):
         return [row[0] for row in df.where(problems.malformed).select(MALFORMED_ROW, config.input.time_column)
                 .limit(EXAMPLES).collect()]
 
