@@ -2,6 +2,7 @@
 import importlib
 import os
 import re
+import selectors
 import subprocess
 import sys
 import zipfile
@@ -95,8 +96,9 @@ def test_the_daemon_preloads_without_writing_to_stdout_where_spark_reads_its_por
         os.write(1, b"from C\n")
 
     monkeypatch.setattr(python_worker, "load_training_modules", chatty_import)
-    worker_daemon.preload()
+    passer = worker_daemon.preload()
     print("after")  # standard output is back where it was
+    passer.join(timeout=30)
     captured = capfd.readouterr()
     assert captured.out == "after\n"
     assert "imported" in captured.err and "from C" in captured.err
@@ -107,6 +109,29 @@ def test_the_daemon_preloads_without_writing_to_stdout_where_spark_reads_its_por
     monkeypatch.setattr(python_worker, "load_training_modules", failing_import)
     worker_daemon.preload()  # the daemon still starts; the workers will say what is missing
     assert "no prophet here" in caplog.text
+
+
+def test_the_daemon_says_its_port_even_when_its_preload_writes_more_than_a_pipe_holds(tmp_path):
+    """Spark reads the daemon's stderr only once it has the port: a preload that wrote
+    more than a pipe's 64 KB there straight (PYTHONPROFILEIMPORTTIME does) kept the
+    daemon from ever saying its port, and the job waited for its first task forever."""
+    code = ("import os, sys; from forecasting import python_worker, worker_daemon\n"
+            "def loud(): sys.stderr.write('w' * 300_000); os.write(2, b'c' * 300_000)\n"
+            "python_worker.load_training_modules = loud\n"
+            "passer = worker_daemon.preload()\n"
+            "print('port', flush=True)\n"  # what daemon.manager() does next
+            "passer.join()\n")
+    daemon = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(daemon.stdout, selectors.EVENT_READ)
+            assert waiting.select(timeout=60), "the daemon never wrote its port: its stderr was not read meanwhile"
+        assert daemon.stdout.readline() == b"port\n"
+        err = daemon.stderr.read()  # read only now, as Spark does
+        assert daemon.wait(timeout=60) == 0
+    finally:
+        daemon.kill()
+    assert err.count(b"w") == 300_000 and err.count(b"c") == 300_000  # nothing lost on the way
 
 
 def test_speculative_tasks_are_warned_about_since_they_would_log_child_runs_twice(spark):

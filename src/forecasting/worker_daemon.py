@@ -10,6 +10,8 @@ import gc
 import logging
 import os
 import sys
+import tempfile
+import threading
 
 from pyspark import daemon
 
@@ -19,19 +21,46 @@ from forecasting import python_worker
 logger = logging.getLogger("forecasting.worker_daemon")
 
 
-def preload() -> None:
-    # The daemon tells Spark its port on stdout, so nothing imported may write there.
-    sys.stdout.flush()
-    stdout = os.dup(1)
-    os.dup2(2, 1)  # for compiled code; redirect_stdout for Python's
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            python_worker.load_training_modules()
-    except Exception as err:  # the workers import for themselves and report it there
-        logger.warning("preloading the training's modules failed: %r", err)
-    finally:
-        os.dup2(stdout, 1)
-        os.close(stdout)
+def preload() -> threading.Thread | None:
+    """Load the training's modules with what they write held back, and return the
+    thread that passes it on to stderr (None when they wrote nothing).
+
+    The daemon tells Spark its port on stdout, so nothing imported may write there.
+    Nor straight to stderr: Spark reads the daemon's stderr only once it has the
+    port, so more than a pipe's worth of output (64 KB: import-time warnings,
+    PYTHONPROFILEIMPORTTIME, PYTHONVERBOSE) would block the daemon before it says
+    its port, and the job would wait for its first task forever."""
+    with tempfile.TemporaryFile() as held:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        kept = os.dup(1), os.dup(2)
+        os.dup2(held.fileno(), 1)  # for compiled code; redirect_stdout for Python's
+        os.dup2(held.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                python_worker.load_training_modules()
+        except Exception as err:  # the workers import for themselves and report it there
+            logger.warning("preloading the training's modules failed: %r", err)
+        finally:
+            sys.stderr.flush()
+            for fd, saved in zip((1, 2), kept):
+                os.dup2(saved, fd)
+                os.close(saved)
+        held.seek(0)
+        text = held.read()
+    if not text:
+        return None
+    # Written once the daemon has said its port and Spark reads its stderr; a raw
+    # write holds no lock that a worker forked meanwhile could inherit taken.
+    passer = threading.Thread(target=_write_all, args=(2, text), name="preload-output", daemon=True)
+    passer.start()
+    return passer
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 if __name__ == "__main__":
