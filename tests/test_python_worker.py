@@ -103,6 +103,16 @@ def test_the_daemon_preloads_without_writing_to_stdout_where_spark_reads_its_por
     assert captured.out == "after\n"
     assert "imported" in captured.err and "from C" in captured.err
 
+    def no_temporary_folder():
+        raise FileNotFoundError("no usable temporary directory")
+
+    monkeypatch.setattr(worker_daemon.tempfile, "TemporaryFile", no_temporary_folder)
+    assert worker_daemon.preload() is None  # nowhere to hold it: written to stderr straight
+    print("after")
+    captured = capfd.readouterr()
+    assert captured.out == "after\n" and "imported" in captured.err and "from C" in captured.err
+    monkeypatch.undo()
+
     def failing_import():
         raise ImportError("no prophet here")
 

@@ -30,12 +30,17 @@ def preload() -> threading.Thread | None:
     port, so more than a pipe's worth of output (64 KB: import-time warnings,
     PYTHONPROFILEIMPORTTIME, PYTHONVERBOSE) would block the daemon before it says
     its port, and the job would wait for its first task forever."""
-    with tempfile.TemporaryFile() as held:
+    try:
+        held = tempfile.TemporaryFile()
+    except OSError:  # no writable temporary folder: to stderr straight, as before
+        held = None
+    with held or contextlib.nullcontext():
         sys.stdout.flush()
         sys.stderr.flush()
         kept = os.dup(1), os.dup(2)
-        os.dup2(held.fileno(), 1)  # for compiled code; redirect_stdout for Python's
-        os.dup2(held.fileno(), 2)
+        target = held.fileno() if held else 2
+        os.dup2(target, 1)  # for compiled code; redirect_stdout for Python's
+        os.dup2(target, 2)
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 python_worker.load_training_modules()
@@ -46,6 +51,8 @@ def preload() -> threading.Thread | None:
             for fd, saved in zip((1, 2), kept):
                 os.dup2(saved, fd)
                 os.close(saved)
+        if held is None:
+            return None
         held.seek(0)
         text = held.read()
     if not text:
