@@ -128,6 +128,7 @@ def run_job(config_path: Path, folder: Path, cores: int, run_date: str) -> dict:
     from deltalake import DeltaTable
 
     (folder / "job").mkdir(exist_ok=True)
+    file_ms = file_creation_ms(folder / "job")
     result = run_spark(
         [str(BIN / "spark-submit"), "--master", f"local[{cores}]", str(ROOT / "jobs" / "train_forecast.py"),
          "--config", str(config_path), "--run-date", run_date], folder / "job",
@@ -136,7 +137,25 @@ def run_job(config_path: Path, folder: Path, cores: int, run_date: str) -> dict:
     output = folder / "job" / "output"
     result["forecasts"] = DeltaTable(str(output / "forecasts")).to_pandas()[["series", "ds", "yhat"]]
     result["tracking"] = float(DeltaTable(str(output / "series_results")).to_pandas()["tracking_seconds"].sum())
+    result["file_create_ms"] = file_ms
     return result
+
+
+def file_creation_ms(folder: Path, runs: int = 50) -> float:
+    """Milliseconds to create a small file or a folder in ``folder``, laid out as a child run's
+    (a folder of folders of small files), measured just before the job: creating them is most
+    of tracking's cost, and on some file systems it is ten times slower for minutes after a
+    large folder was deleted nearby (docs/performance.md: Where the runs' files go)."""
+    probe = Path(tempfile.mkdtemp(prefix="file-probe-", dir=folder))
+    started = time.perf_counter()
+    for run in range(runs):
+        for part in ("tags", "params", "metrics"):
+            (probe / str(run) / part).mkdir(parents=True)
+            for name in range(3):
+                (probe / str(run) / part / str(name)).write_bytes(b"0.123456789 1796552030846 0\n")
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(probe)
+    return 1000 * elapsed / (runs * (1 + 3 * (1 + 3)))
 
 
 # The job's own log lines that end each of its phases, in order; the last phase ends
@@ -220,8 +239,9 @@ def median_run(runs: list[dict], key: str) -> dict:
     every run's wall time (and CPU time, where measured) beside it."""
     chosen = dict(sorted(runs, key=lambda run: run[key])[(len(runs) - 1) // 2])
     chosen["walls"] = [run["wall"] for run in runs]
-    if "cpu" in chosen:
-        chosen["cpus"] = [run["cpu"] for run in runs]
+    for each, one in (("cpus", "cpu"), ("file_create_ms_every", "file_create_ms")):
+        if one in chosen:
+            chosen[each] = [run[one] for run in runs]
     return chosen
 
 
@@ -327,6 +347,11 @@ def main() -> None:
         workers = values.get("workers_peak", 0) / 2**20
         every = " ".join(f"{wall:.1f}" for wall in values["walls"])
         print(f"{variant:<16} {values['wall']:>8.1f} {values['mase']:>7.3f} {driver:>10.0f} {workers:>11.0f}  {every}")
+    if "job" in results:
+        every = ", ".join(f"{ms:.2f}" for ms in results["job"]["file_create_ms_every"])
+        print(f"creating a file or folder where the job tracks, just before it: {every} ms (about 0.02-0.06 on "
+              "the benchmark VM's disk at ease, several times that for minutes after a large folder was deleted "
+              "there, which inflates tracking_share)")
     if results.get("job", {}).get("phases"):
         print("job phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in results["job"]["phases"].items()))
     for key in ("ideal_wall", "efficiency", "parallel_efficiency", "training_vs_parallel", "job_vs_naive",

@@ -47,6 +47,10 @@ def test_benchmark_runs_every_variant_in_rounds_on_the_same_work_and_reports_eac
     assert job["phases"]["model registration"] > 0  # its log line found: the job registers its forecaster
     assert 0 < report["tracking_share"] < 1 and job["driver_peak"] > job["driver_jvm_peak"] > 0
     assert "job phases (s): start, read and check " in done.stdout
+    # how quickly the job's folder took new files just before each job, tracking's main cost
+    assert len(job["file_create_ms_every"]) == 2 and all(ms > 0 for ms in job["file_create_ms_every"])
+    assert job["file_create_ms"] in job["file_create_ms_every"]
+    assert "creating a file or folder where the job tracks, just before it: " in done.stdout
 
     # each variant's median run, the lower of two
     assert len(ideal["cpus"]) == len(parallel["walls"]) == len(job["walls"]) == 2 and report["rounds"] == 2
