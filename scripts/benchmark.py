@@ -144,8 +144,8 @@ def run_job(config_path: Path, folder: Path, cores: int, run_date: str) -> dict:
 def file_creation_ms(folder: Path, runs: int = 50) -> float:
     """Milliseconds to create a small file or a folder in ``folder``, laid out as a child run's
     (a folder of folders of small files), measured just before the job: creating them is most
-    of tracking's cost, and on some file systems it is ten times slower for minutes after a
-    large folder was deleted nearby (docs/performance.md: Where the runs' files go)."""
+    of tracking's cost, and on some file systems it is several times slower for minutes after
+    a large folder was deleted nearby (docs/performance.md: Where the runs' files go)."""
     probe = Path(tempfile.mkdtemp(prefix="file-probe-", dir=folder))
     started = time.perf_counter()
     for run in range(runs):
