@@ -669,6 +669,14 @@ def test_the_config_command_checks_a_config_as_the_jobs_do_and_prints_it_resolve
     assert resolved["tuning"]["search_space"]["changepoint_prior_scale"]["high"] == 0.3
     assert len(resolved["tuning"]["search_space"]) > 1
     assert "XYZ" not in printed  # a secret is not shown
+    # where the config leaves them null, the values a run works out, as comments that load back as nothing
+    assert resolved["cross_validation"]["horizon"] is None and resolved["forecast"]["min_history"] is None
+    assert ("# worked out where null above, as this run did:\n#   cross_validation.horizon: 14  (forecast.horizon)\n"
+            "#   cross_validation.step: 14  (the cross-validation horizon)\n#   forecast.min_history: 70  (3 folds 14 "
+            "periods apart, each scoring 14 periods after 28 to train on)") in printed
+    assert forecasting_main(["config", "--set", "cross_validation.horizon=7", "--set", "cross_validation.step=7",
+                             "--set", "forecast.min_history=50"]) == 0
+    assert "worked out" not in capsys.readouterr().out  # nothing left to work out
     # what it prints loads back to the same config, a default search parameter removed with it (review of
     # 12-06: the airports config's holidays_prior_scale came back from the defaults, so would any)
     for setting in ("tuning.search_space.seasonality_mode=null", "tuning.search_space={}"):

@@ -210,6 +210,10 @@ def test_parent_run_records_counts_config_and_lineage(spark, job):
     assert parent.data.params["input.key_columns"] == '["region", "product"]'
     resolved = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/config/resolved.yaml")
     assert "target_column: units" in resolved
+    # the cross-validation the run did, where the config left it null (min_history is set here)
+    horizon = job["config"].forecast.horizon
+    assert f"#   cross_validation.horizon: {horizon}  (forecast.horizon)\n" in resolved
+    assert "forecast.min_history:" not in resolved.split("# worked out")[1]
     (job["root"] / "resolved.yaml").write_text(resolved)  # as docs/results.md trains a past run again from it
     assert load_config(job["root"] / "resolved.yaml") == job["config"]
     lineage = json.loads(mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/lineage/data_version.json"))

@@ -24,14 +24,12 @@ import logging
 import os
 import sys
 
-import yaml
-
 from forecasting import (cli, command_keys, evaluation_compare, holiday_periods, lookup, lookup_text, run_listing, tables,
                          tracking)
-from forecasting.config import resolved
+from forecasting.config import resolved_yaml
 from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
-from forecasting.redaction import redact_secrets, redact_url_password
+from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger("forecasting")
 
@@ -110,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             logger.error("configuration error: %s", problem)
             return cli.EXIT_CONFIG
-        print_answer(yaml.safe_dump(redact_secrets(resolved(config)), sort_keys=False, allow_unicode=True).rstrip())
+        print_answer(resolved_yaml(config).rstrip())
         return cli.EXIT_OK
     if args.command == "compare":  # tables only: no tracking needed
         try:

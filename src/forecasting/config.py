@@ -37,7 +37,7 @@ from forecasting.config_yaml import (  # noqa: F401  (read_yaml, setting_text re
     spark_number_text,
     yaml_problem,
 )
-from forecasting.redaction import SECRET_NAME
+from forecasting.redaction import SECRET_NAME, redact_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,44 @@ def resolved(config: JobConfig) -> dict[str, Any]:
     if space:  # {} alone empties it, and says so plainly
         space.update(dict.fromkeys(sorted(set(load_defaults()["tuning"]["search_space"]) - set(space))))
     return mapping
+
+
+# The first fold must train on at least this many CV horizons of history.
+MIN_TRAIN_HORIZONS = 2
+
+
+def cv_horizon(config: JobConfig) -> int:
+    return config.cross_validation.horizon or config.forecast.horizon
+
+
+def cv_step(config: JobConfig) -> int:
+    return config.cross_validation.step or cv_horizon(config)
+
+
+def min_history(config: JobConfig) -> int:
+    """Rows a series needs: the configured minimum, else what the folds need."""
+    if config.forecast.min_history is not None:
+        return config.forecast.min_history
+    folds = config.cross_validation.folds
+    return (folds - 1) * cv_step(config) + (1 + MIN_TRAIN_HORIZONS) * cv_horizon(config)
+
+
+def resolved_yaml(config: JobConfig) -> str:
+    """``resolved(config)`` as YAML, secrets redacted, and below it as comments the values a
+    run works out where the config leaves them null: a past run's file then says what its
+    cross-validation was, whatever later versions of these rules (comments load back as
+    nothing, so the file still loads to the same config)."""
+    text = yaml.safe_dump(redact_secrets(resolved(config)), sort_keys=False, allow_unicode=True)
+    cv, horizon = config.cross_validation, cv_horizon(config)
+    worked = [(cv.horizon, "cross_validation.horizon", horizon, "forecast.horizon"),
+              (cv.step, "cross_validation.step", cv_step(config), "the cross-validation horizon"),
+              (config.forecast.min_history, "forecast.min_history", min_history(config),
+               f"{cv.folds} folds {cv_step(config)} periods apart, each scoring {horizon} periods after "
+               f"{MIN_TRAIN_HORIZONS * horizon} to train on")]
+    lines = [f"#   {key}: {value}  ({why})" for given, key, value, why in worked if given is None]
+    if lines:
+        text += "# worked out where null above, as this run did:\n" + "\n".join(lines) + "\n"
+    return text
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> JobConfig:

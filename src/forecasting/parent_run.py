@@ -14,10 +14,9 @@ from typing import NamedTuple, Sequence
 from urllib.parse import urlparse
 
 import pandas as pd
-import yaml
 
 from forecasting import heartbeat, lineage, signals
-from forecasting.config import JobConfig, resolved
+from forecasting.config import JobConfig, resolved, resolved_yaml
 from forecasting.redaction import first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
     ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
@@ -131,7 +130,7 @@ def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_v
     params.append(Param("run_date", run_date))
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
         tracker.log_batch(run_id, params=params[start : start + 100])
-    tracker.log_text(run_id, yaml.safe_dump(recorded, sort_keys=False), "config/resolved.yaml")
+    tracker.log_text(run_id, resolved_yaml(config), "config/resolved.yaml")
     tracker.log_text(run_id, redact_url_password(lineage.to_json(data_version)), "lineage/data_version.json")
     tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
 

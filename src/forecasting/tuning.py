@@ -12,11 +12,10 @@ import pandas as pd
 
 from forecasting import baselines, hyperopt_speedups, metrics, model, prophet_map, prophet_points
 from forecasting.config import JobConfig, ParamSpace
+from forecasting.config import MIN_TRAIN_HORIZONS, cv_horizon, cv_step, min_history  # noqa: F401  (read from here)
 
 logger = logging.getLogger(__name__)
 
-# The first fold must train on at least this many CV horizons of history.
-MIN_TRAIN_HORIZONS = 2
 # TPE draws its first 20 points at random by default, so budgets of 20 or
 # less never learn; a third of the budget at random, then TPE proper.
 RANDOM_START_DIVISOR = 3  # max_evals // 3 random points
@@ -49,22 +48,6 @@ class WarmStarts:
 
     def remember(self, size: int, fitted) -> None:
         self._latest = self._by_size[size] = model.warm_start(fitted)
-
-
-def cv_horizon(config: JobConfig) -> int:
-    return config.cross_validation.horizon or config.forecast.horizon
-
-
-def cv_step(config: JobConfig) -> int:
-    return config.cross_validation.step or cv_horizon(config)
-
-
-def min_history(config: JobConfig) -> int:
-    """Rows a series needs: the configured minimum, else what the folds need."""
-    if config.forecast.min_history is not None:
-        return config.forecast.min_history
-    folds = config.cross_validation.folds
-    return (folds - 1) * cv_step(config) + (1 + MIN_TRAIN_HORIZONS) * cv_horizon(config)
 
 
 def cutoffs(n_rows: int, folds: int, horizon: int, step: int) -> list[int]:
