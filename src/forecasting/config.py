@@ -22,11 +22,15 @@ from typing import Any
 import yaml
 
 from forecasting.config_schema import (  # noqa: F401  (re-exported: the package imports them from here)
+    MIN_TRAIN_HORIZONS,
     SAMPLE_INPUT,
     CleaningConfig,
     ConfigError,
     JobConfig,
     ParamSpace,
+    cv_horizon,
+    cv_step,
+    min_history,
 )
 from forecasting.config_checks import validate
 from forecasting.config_hints import join_key as _join
@@ -173,37 +177,19 @@ def resolved(config: JobConfig) -> dict[str, Any]:
     return mapping
 
 
-# The first fold must train on at least this many CV horizons of history.
-MIN_TRAIN_HORIZONS = 2
-
-
-def cv_horizon(config: JobConfig) -> int:
-    return config.cross_validation.horizon or config.forecast.horizon
-
-
-def cv_step(config: JobConfig) -> int:
-    return config.cross_validation.step or cv_horizon(config)
-
-
-def min_history(config: JobConfig) -> int:
-    """Rows a series needs: the configured minimum, else what the folds need."""
-    if config.forecast.min_history is not None:
-        return config.forecast.min_history
-    folds = config.cross_validation.folds
-    return (folds - 1) * cv_step(config) + (1 + MIN_TRAIN_HORIZONS) * cv_horizon(config)
-
-
-def resolved_yaml(config: JobConfig) -> str:
-    """``resolved(config)`` as YAML, secrets redacted, and below it as comments the values a
-    run works out where the config leaves them null: a past run's file then says what its
-    cross-validation was, whatever later versions of these rules (comments load back as
-    nothing, so the file still loads to the same config)."""
-    text = yaml.safe_dump(redact_secrets(resolved(config)), sort_keys=False, allow_unicode=True)
-    cv, horizon = config.cross_validation, cv_horizon(config)
+def resolved_yaml(config: JobConfig, recorded: dict[str, Any] | None = None) -> str:
+    """``recorded`` (by default ``resolved(config)``, secrets redacted) as YAML, and below it
+    as comments the values a run works out where the config leaves them null: a past run's
+    file then says what its cross-validation was, whatever later versions of these rules
+    (comments load back as nothing, so the file still loads to the same config)."""
+    if recorded is None:
+        recorded = redact_secrets(resolved(config))
+    text = yaml.safe_dump(recorded, sort_keys=False, allow_unicode=True)
+    cv, horizon, step = config.cross_validation, cv_horizon(config), cv_step(config)
     worked = [(cv.horizon, "cross_validation.horizon", horizon, "forecast.horizon"),
-              (cv.step, "cross_validation.step", cv_step(config), "the cross-validation horizon"),
+              (cv.step, "cross_validation.step", step, "the cross-validation horizon"),
               (config.forecast.min_history, "forecast.min_history", min_history(config),
-               f"{cv.folds} folds {cv_step(config)} periods apart, each scoring {horizon} periods after "
+               f"{cv.folds} folds {step} periods apart, each scoring {horizon} periods after "
                f"{MIN_TRAIN_HORIZONS * horizon} to train on")]
     lines = [f"#   {key}: {value}  ({why})" for given, key, value, why in worked if given is None]
     if lines:

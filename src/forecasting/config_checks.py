@@ -27,6 +27,7 @@ from forecasting.config_schema import (
     TUNABLE_PARAMS,
     JobConfig,
     ParamSpace,
+    cv_horizon,
 )
 from forecasting.config_schema import require as _require
 from forecasting.config_frequency import frequency_problem
@@ -210,7 +211,7 @@ def _check_tuning(config: JobConfig) -> None:
     _require(cv.horizon is None or cv.horizon > 0, "cross_validation.horizon", "must be positive")
     _require(cv.step is None or cv.step > 0, "cross_validation.step", "must be positive")
     # below this a series passes the check but leaves tuning no fold to score, and fails
-    fold_rows = (cv.horizon or fc.horizon) + MIN_FOLD_TRAIN_ROWS
+    fold_rows = cv_horizon(config) + MIN_FOLD_TRAIN_ROWS
     _require(fc.min_history is None or fc.min_history >= fold_rows, "forecast.min_history",
              f"is {fc.min_history}, below the {fold_rows} rows one cross-validation fold needs "
              f"({fold_rows - MIN_FOLD_TRAIN_ROWS} to score, {MIN_FOLD_TRAIN_ROWS} to train on): raise it, "

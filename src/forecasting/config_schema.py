@@ -213,3 +213,23 @@ class JobConfig:
 def effective_model_settings(model: ModelConfig, params: dict[str, Any]) -> dict[str, Any]:
     """Growth and seasonalities of a model with tuned ``params``: a tuned value, else the model.* setting."""
     return {name: params.get(name, getattr(model, name)) for name in MODEL_SETTINGS}
+
+
+# The first fold must train on at least this many CV horizons of history.
+MIN_TRAIN_HORIZONS = 2
+
+
+def cv_horizon(config: JobConfig) -> int:
+    return config.cross_validation.horizon or config.forecast.horizon
+
+
+def cv_step(config: JobConfig) -> int:
+    return config.cross_validation.step or cv_horizon(config)
+
+
+def min_history(config: JobConfig) -> int:
+    """Rows a series needs: the configured minimum, else what the folds need."""
+    if config.forecast.min_history is not None:
+        return config.forecast.min_history
+    folds = config.cross_validation.folds
+    return (folds - 1) * cv_step(config) + (1 + MIN_TRAIN_HORIZONS) * cv_horizon(config)

@@ -130,7 +130,7 @@ def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_v
     params.append(Param("run_date", run_date))
     for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
         tracker.log_batch(run_id, params=params[start : start + 100])
-    tracker.log_text(run_id, resolved_yaml(config), "config/resolved.yaml")
+    tracker.log_text(run_id, resolved_yaml(config, recorded), "config/resolved.yaml")
     tracker.log_text(run_id, redact_url_password(lineage.to_json(data_version)), "lineage/data_version.json")
     tracker.log_text(run_id, lineage.to_json(versions), "lineage/packages.json")
 
