@@ -24,8 +24,13 @@ FAST_OVERRIDES = [
 
 
 @pytest.fixture(scope="session")
-def spark():
-    builder = SparkSession.builder.master("local[2]").appName("forecasting-tests")
+def spark(tmp_path_factory):
+    # The JVM behind an in-process session is gone before its shutdown hook removes its
+    # temporary folders: they go under pytest's, not the system's, so no run leaves any.
+    scratch = tmp_path_factory.mktemp("spark-session")
+    builder = (SparkSession.builder.master("local[2]").appName("forecasting-tests")
+               .config("spark.local.dir", str(scratch))
+               .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={scratch}"))
     daemon = worker_daemon_conf("local[2]", os.environ.get("PYSPARK_PYTHON", "python3"))
     for key, value in {**JOB_DEFAULTS, **DELTA_CONF, **daemon}.items():
         builder = builder.config(key, value)
