@@ -188,7 +188,9 @@ import signal, sys, time
 from pyspark.sql import SparkSession
 from forecasting import parent_run, signals, tracking
 
-spark = SparkSession.builder.master("local[1]").getOrCreate()
+scratch = sys.argv[2]  # a killed JVM cannot delete its temporary folders: they go under the test's
+spark = (SparkSession.builder.master("local[1]").config("spark.local.dir", scratch)
+         .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={scratch}").getOrCreate())
 uri = tracking.resolve_uri(sys.argv[1])
 tracker = tracking.client(uri)
 experiment = tracker.create_experiment("killed")
@@ -205,8 +207,10 @@ def test_a_driver_whose_jvm_is_gone_still_ends_its_run_failed(tmp_path):
     # a SIGTERM to the job's process group during the table writes: the JVM is gone by the time the
     # driver ends its run, and MLflow's client read its registry's URI from the Spark session for each
     # new client, so the run stayed RUNNING ("could not mark ... FAILED (Connection refused)")
-    done = subprocess.run([sys.executable, "-c", JVM_GONE, str(tmp_path / "mlruns")], cwd=tmp_path, env=environment(),
-                          capture_output=True, text=True, timeout=180)
+    scratch = tmp_path / "killed-jvm-temp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-c", JVM_GONE, str(tmp_path / "mlruns"), str(scratch)], cwd=tmp_path,
+                          env=environment(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "could not mark" not in done.stderr
     run = mlflow.MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri()).get_run(done.stdout.split()[-1])
