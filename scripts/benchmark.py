@@ -110,8 +110,11 @@ def run_ideal(config_path: Path, history: pd.DataFrame) -> dict:
     return {"wall": time.perf_counter() - started, "cpu": cpu_seconds, "forecasts": pd.concat(forecasts)}
 
 
-def run_spark(argv: list[str], cwd: Path) -> dict:
+def run_spark(argv: list[str], cwd: Path, temp: Path | None = None) -> dict:
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    if temp is not None:  # Python's temporary files there (the executors inherit it on local[N])
+        temp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(temp)
     started, started_at = time.perf_counter(), time.time()
     with open(cwd / "log.txt", "w") as log:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -195,6 +198,9 @@ def run_naive(config_path: Path, data: Path, folder: Path, cores: int) -> dict:
     result = run_spark(
         [str(BIN / "spark-submit"), "--master", f"local[{cores}]", str(ROOT / "scripts" / "benchmark_naive_job.py"),
          str(data), str(out), (folder / "naive" / "mlruns").as_uri(), str(config_path)], folder / "naive",
+        # Stock Prophet's Stan fits write under cmdstanpy's temporary folder, which the killed Python
+        # workers never delete (16,000 files, 140 MB at 400 series): in the run's folder, they go with it
+        temp=folder / "naive" / "tmp",
     )
     result["forecasts"] = pd.read_parquet(out)
     return result

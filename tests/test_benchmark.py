@@ -73,6 +73,8 @@ def test_benchmark_runs_every_variant_in_rounds_on_the_same_work_and_reports_eac
     # the naive version tracks what the job does, the straightforward way: a run per series
     # under its parent, with its model, and under it a run per Hyperopt evaluation
     client = mlflow.MlflowClient((folder / "round-1" / "naive" / "mlruns").as_uri())
+    # its Stan fits' files, which its workers leave behind, went under its folder, not the system's
+    assert list((folder / "round-1" / "naive" / "tmp").glob("*/prophet_model*"))
     experiment = client.get_experiment_by_name("naive")
     runs = client.search_runs([experiment.experiment_id])
     [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
