@@ -25,8 +25,8 @@ FAST_OVERRIDES = [
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
-    # The JVM behind an in-process session is gone before its shutdown hook removes its
-    # temporary folders: they go under pytest's, not the system's, so no run leaves any.
+    # The in-process session's JVM left its temporary folders (spark-*, blockmgr-*, empty) in
+    # the system's temporary folder after every run: under pytest's, they go with its folders.
     scratch = tmp_path_factory.mktemp("spark-session")
     builder = (SparkSession.builder.master("local[2]").appName("forecasting-tests")
                .config("spark.local.dir", str(scratch))
