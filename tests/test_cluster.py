@@ -32,9 +32,19 @@ POLL_SECONDS = 0.25
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    with standalone_cluster(tmp_path_factory.mktemp("cluster"), cores=2, memory="2g",
-                            env={"PYSPARK_PYTHON": str(EXECUTOR_PYTHON)}) as running:
-        yield running
+    """A cluster whose processes' TMPDIR (Python's temporary folder; the JVMs' is
+    java.io.tmpdir) is a folder of its own, ``cluster["temp"]``."""
+    folder = tmp_path_factory.mktemp("cluster")
+    (folder / "temp").mkdir()
+    with standalone_cluster(folder, cores=2, memory="2g",
+                            env={"PYSPARK_PYTHON": str(EXECUTOR_PYTHON), "TMPDIR": str(folder / "temp")}) as running:
+        yield {**running, "temp": folder / "temp"}
+
+
+def assert_no_temporary_files_left(cluster):
+    """Spark ends its Python workers with os._exit, so a temporary folder made at import
+    (cmdstanpy's) was left in the temporary folder by each worker that imported Prophet."""
+    assert not list(cluster["temp"].iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +117,7 @@ def test_scheduled_runs_on_the_cluster_with_the_package_as_a_zip_as_the_readme_s
     # the work ran in the cluster's executors, which were handed the package
     executor_logs = "".join(p.read_text(errors="replace") for p in (cluster["logs"] / "work").rglob("stderr"))
     assert package.name in executor_logs
+    assert_no_temporary_files_left(cluster)
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +204,7 @@ def test_job_runs_with_the_environment_archive_as_the_readme_says(cluster, packa
         # a driver in this environment (cluster deploy mode) pins deltalake for the served model
         unpacked = next(work.glob("app-*/*/environment"))
         assert (unpacked / packed_site.strip("/").removeprefix("environment/") / "deltalake").is_dir()
+        assert_no_temporary_files_left(cluster)
     finally:
         for unpacked in work.glob("app-*/*/environment"):
             shutil.rmtree(unpacked)  # over a gigabyte per run

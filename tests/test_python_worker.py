@@ -166,3 +166,25 @@ def test_a_python_workers_warnings_come_in_the_drivers_format_without_passwords(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING forecasting.spark_training: tracking failed "
                         r"for a: http://ana:\(redacted\)@h:5000\n", done.stderr), done.stderr
+
+
+def test_a_python_workers_temporary_files_go_where_spark_deletes_them_with_the_application(tmp_path):
+    """cmdstanpy makes a folder at import that only a clean exit deletes; Spark ends its
+    workers with os._exit. Without SPARK_LOCAL_DIRS (not a Spark worker) nothing changes."""
+    system, local, other = tmp_path / "system", tmp_path / "blockmgr-1", tmp_path / "blockmgr-2"
+    for folder in (system, local, other):
+        folder.mkdir()
+    code = ("import os, tempfile; from forecasting import python_worker; python_worker.prepare(); "
+            "import cmdstanpy; print(cmdstanpy._TMPDIR); print(tempfile.gettempdir(), flush=True); os._exit(0)")
+
+    def worker(**env):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "TMPDIR": str(system), **env})
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [Path(line) for line in done.stdout.split()]
+
+    stan_folder, temp = worker(SPARK_LOCAL_DIRS=f"{local},{other}")
+    assert temp == local / "python-temp" and stan_folder.parent == temp and stan_folder.is_dir()
+    assert not list(system.iterdir()) and not list(other.iterdir())
+    stan_folder, temp = worker()
+    assert temp == system and stan_folder.parent == system

@@ -57,6 +57,7 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
     steps where that is longer, the training's horizon, as serving does: Prophet draws
     its samples for every step at once, so a shorter horizon would draw other bounds
     than the training's forecast for the same steps."""
+    python_worker.prepare()
     for batch in batches:
         rows = []
         for record in batch.to_dict("records"):
