@@ -162,7 +162,7 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     spark = _new_session(app_name, config) if running is None else _running_session(config, running)
     # Spark's INFO log drowns the job's own; its warnings and errors still show.
     spark.sparkContext.setLogLevel("WARN")
-    _quiet_path_probe(spark)
+    _quiet_harmless_warnings(spark)
     warning = speculation_warning(spark.sparkContext.getConf().get)
     if warning:
         logger.warning("%s", warning)
@@ -171,16 +171,26 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     return spark
 
 
-def _quiet_path_probe(spark: SparkSession) -> None:
-    """Reading a path that does not exist, Spark first warns, with 80 lines of Java stack
-    trace, that it found no streaming metadata there; the read then fails, and the job
-    says so in one line. Only that warning is silenced (not where no JVM is reachable)."""
+# Spark's warnings that say nothing of the job's data or settings, each silenced alone:
+QUIETED_LOGGERS = (
+    # Reading a path that does not exist, Spark first warns, with 80 lines of Java stack
+    # trace, that it found no streaming metadata there; the read then fails, and the job
+    # says so in one line.
+    "org.apache.spark.sql.execution.streaming.FileStreamSink",
+    # Once a process: the text of a query plan made for the web UI was cut at
+    # spark.sql.debug.maxToStringFields fields (the training's result has more).
+    "org.apache.spark.sql.catalyst.util.SparkStringUtils",
+)
+
+
+def _quiet_harmless_warnings(spark: SparkSession) -> None:
+    """QUIETED_LOGGERS at ERROR (not where no JVM is reachable)."""
     try:
         log4j = spark.sparkContext._jvm.org.apache.logging.log4j
-        log4j.core.config.Configurator.setLevel("org.apache.spark.sql.execution.streaming.FileStreamSink",
-                                                log4j.Level.ERROR)
-    except Exception as err:  # Spark Connect, or another logging back end: the warning stays
-        logger.debug("Spark's path-probe warning stays: %s", err)
+        for name in QUIETED_LOGGERS:
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.ERROR)
+    except Exception as err:  # Spark Connect, or another logging back end: the warnings stay
+        logger.debug("Spark's harmless warnings stay: %s", err)
 
 
 def _new_session(app_name: str, config: JobConfig) -> SparkSession:
