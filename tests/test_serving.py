@@ -166,6 +166,11 @@ def test_a_version_answers_with_its_own_run_after_a_rerun_replaced_the_models(sp
         served = served_in_process(second, "rerun-forecaster", version)
         for column in ("yhat", "yhat_lower", "yhat_upper"):
             assert served[column].tolist() == pytest.approx(expected[column].tolist(), rel=1e-9), (version, column)
+    # its refusals read its own run's series_results rows, from the version that run wrote
+    import mlflow.pyfunc
+
+    with pytest.raises(MlflowException, match=r": s9: not in that run's input\. A request"):
+        mlflow.pyfunc.load_model("models:/rerun-forecaster/1").predict(pd.DataFrame({"store": ["s9"], "horizon": [3]}))
 
 
 def test_a_parquet_models_table_is_served_as_it_is_and_a_version_a_rerun_replaced_says_so(spark, tmp_path):
@@ -213,9 +218,9 @@ def test_a_request_for_an_unknown_series_or_a_bad_horizon_is_refused_saying_why(
                                               "nowhere: ") as unknown:
         forecaster.predict(pd.DataFrame({"store": ["s0", "nowhere"], "horizon": [3, 3]}))
     assert unknown.value.get_http_status_code() == 400
-    assert str(unknown.value).endswith(": not in that run's input, or skipped or failed there without a fallback "
-                                       "(python -m forecasting series says which). A request naming one answers no "
-                                       "series: ask for the others alone")
+    # the run's series_results rows say that its series were all modelled: "nowhere" was not in its input
+    assert str(unknown.value).endswith(": nowhere: not in that run's input. A request naming one answers no series: "
+                                       "ask for the others alone")
     with pytest.raises(MlflowException, match=r"no model for 1 series in this version of run date [0-9-]+: S1 \(did "
                                               r"you mean s1\?\)"):
         forecaster.predict(pd.DataFrame({"store": ["S1"], "horizon": [3]}))  # another case, as the lookup suggests
@@ -320,6 +325,45 @@ def test_every_series_without_a_model_is_named_in_one_refusal_and_no_request_ans
     answer = forecaster.predict(None, pd.DataFrame({"store": pd.Series([], dtype=object), "horizon": []}))
     assert answer.empty and list(answer.columns) == ["store", *model.FORECAST_COLUMNS, *serving.ANSWER_SOURCE]
     assert str(answer["ds"].dtype) == "datetime64[ns]" and (answer[model.FORECAST_COLUMNS[1:]].dtypes == "float64").all()
+
+
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_model_of(tmp_path, fmt, caplog):
+    """From the run's rows of series_results beside the models table, not another run's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    rows = pd.DataFrame({"store": ["s0", "s1", "s2", "s3"], "status": ["ok", "skipped", "failed", "failed"],
+                         "reason": [None, "too little history: 3 of 14 periods", "ValueError: " + "x" * 300, "late"],
+                         "job_run_id": ["run-a", "run-a", "run-a", "run-b"], "run_date": RUN_DATE})
+    if fmt == "delta":
+        write_deltalake(str(tmp_path / "series_results"), rows)
+    else:
+        pq.write_to_dataset(pa.Table.from_pandas(rows), str(tmp_path / "series_results"), partition_cols=["run_date"])
+    forecaster = serving.ManyModelForecaster()
+    forecaster.key_columns, forecaster.horizon, forecaster.run_date = ["store"], 3, RUN_DATE
+    forecaster.models = {("s0",): {"store": "s0"}}
+    forecaster.pointer = {"models_table": str(tmp_path / "models"), "format": fmt, "job_run_id": "run-a",
+                          "run_date": RUN_DATE}
+    asked = pd.DataFrame({"store": ["s0", "s1", "mars", "s2", "s3"], "horizon": [3] * 5})
+    with pytest.raises(MlflowException) as refused:
+        forecaster.predict(None, asked)
+    assert str(refused.value) == (
+        f"no model for 4 series in this version of run date {RUN_DATE}: s1, mars, s2, s3: s1 was skipped in that run "
+        f"(too little history: 3 of 14 periods); s2 failed in that run (ValueError: {'x' * 185}...); the others were "
+        "not in that run's input. A request naming one answers no series: ask for the others alone")
+    with pytest.raises(MlflowException, match=r": s1: s1 was skipped in that run \(too little history: 3 of 14 periods\)\. "
+                                              "A request"):
+        forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))  # no typo suggested: it is the run's
+    # a series_results table this server cannot read: what the lookup would say, and why in the log
+    forecaster = serving.ManyModelForecaster()
+    forecaster.key_columns, forecaster.run_date, forecaster.models = ["store"], RUN_DATE, {("s0",): {"store": "s0"}}
+    forecaster.pointer = {"models_table": str(tmp_path / "gone" / "models"), "format": fmt, "job_run_id": "run-a"}
+    with pytest.raises(MlflowException, match=": s1: not in that run's input, or skipped or failed there without a "
+                                              r"fallback \(python -m forecasting series says which\)"):
+        forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))
+    assert "cannot read what run run-a did with the series it has no model of" in caplog.text
 
 
 def test_each_run_registers_a_new_version(spark, trained):

@@ -23,6 +23,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from forecasting import delta_files, model, model_store, series_identity
+from forecasting.redaction import first_line, redact_url_password
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ MAX_HORIZON = 10_000
 ANSWER_SOURCE = ["model", "model_run_date", "child_run_id"]
 UNKNOWN_NAMED = 20  # the series without a model a refusal names
 WHOLE_NUMBER_TEXT = re.compile(r"[0-9]+(?:\.0*)?")  # a horizon as text: 7 or 7.0, not 7e0
+RESULTS_TABLE = "series_results"  # beside the models table (forecasting.tables), named here without pyspark
+REASON_CHARACTERS = 200  # of a skipped or failed series' reason, in a refusal
 
 
 class ManyModelForecaster(PythonModel):
@@ -49,6 +52,7 @@ class ManyModelForecaster(PythonModel):
         self.key_columns = pointer["key_columns"]
         self.horizon = pointer.get("horizon", 0)
         self.run_date = pointer.get("run_date")  # a server keeps the version it loaded: its refusals say which
+        self.pointer = pointer
         if getattr(_saving, "active", False):  # MLflow loads a model while saving it: every model, for nothing
             self.models = {}
             return
@@ -106,13 +110,77 @@ class ManyModelForecaster(PythonModel):
         ids = list(unknown)
         named = ", ".join(ids[:UNKNOWN_NAMED]) + (f" and {len(ids) - UNKNOWN_NAMED} more"
                                                    if len(ids) > UNKNOWN_NAMED else "")
-        # a typo's likely meaning, where one series is unknown (a list of several reads as a list)
-        similar = _similar(unknown[ids[0]], self.key_columns, self.models) if len(ids) == 1 else ""
+        ended = self._run_outcomes()
+        listed = {i: series_key(unknown[i], self.key_columns) for i in ids[:UNKNOWN_NAMED]}
+        outcomes = {i: ended[key] for i, key in listed.items() if ended and key in ended}
+        if ended is None:  # the run's series_results unreadable: what became of them is the lookup's to say
+            why = ("not in that run's input, or skipped or failed there without a fallback (python -m forecasting "
+                   "series says which)")
+        elif not outcomes:
+            why = "not in that run's input"
+        else:
+            others = "the others" if len(ids) <= UNKNOWN_NAMED else "the others named"
+            why = "; ".join([f"{i} {outcome}" for i, outcome in outcomes.items()]
+                            + ([f"{others} were not in that run's input"] if len(outcomes) < len(listed) else []))
+        # a typo's likely meaning, where one series is unknown and not the run's (a list reads as a list)
+        similar = _similar(unknown[ids[0]], self.key_columns, self.models) if len(ids) == 1 and not outcomes else ""
         loaded = f" of run date {self.run_date}" if getattr(self, "run_date", None) else ""
-        # a delisted product's key is no typo: what became of it is the lookup's to say
-        raise _bad_request(f"no model for {len(ids)} series in this version{loaded}: {named}{similar}: not in that "
-                           "run's input, or skipped or failed there without a fallback (python -m forecasting series "
-                           "says which). A request naming one answers no series: ask for the others alone")
+        raise _bad_request(f"no model for {len(ids)} series in this version{loaded}: {named}{similar}: {why}. "
+                           "A request naming one answers no series: ask for the others alone")
+
+    def _run_outcomes(self) -> dict[tuple[str, ...], str] | None:
+        """What this version's run did with each series it had no model for, by series_key:
+        "was skipped in that run (its reason)" or "failed in that run (...)", from its rows of the
+        series_results table beside the models table; read once, at the first refusal.
+        None where they cannot be read."""
+        if not hasattr(self, "_ended"):
+            self._ended = _read_run_outcomes(getattr(self, "pointer", {}), self.key_columns)
+        return self._ended
+
+
+def _read_run_outcomes(pointer: dict, key_columns: list[str]) -> dict[tuple[str, ...], str] | None:
+    job_run_id = pointer.get("job_run_id")
+    if not job_run_id or not pointer.get("models_table"):
+        return None
+    path = f"{pointer['models_table'].rstrip('/').rsplit('/', 1)[0]}/{RESULTS_TABLE}"
+    try:
+        rows = _rows_of_run(path, pointer.get("format", "delta"), job_run_id, [*key_columns, "status", "reason"])
+    except Exception as err:  # a refusal still says what it can
+        logger.warning("cannot read what run %s did with the series it has no model of, from %s: %s",
+                       job_run_id, redact_url_password(path), first_line(err))
+        return None
+    if rows.empty:  # no rows of that run there
+        return None
+    ended = {}
+    for row in rows.to_dict("records"):
+        if row["status"] == "ok":  # a series with a model is never asked about; an ok row says nothing new
+            continue
+        reason = str(row["reason"]) if isinstance(row["reason"], str) else "no reason recorded"
+        reason = reason if len(reason) <= REASON_CHARACTERS else reason[:REASON_CHARACTERS - 3] + "..."
+        done = "failed" if row["status"] == "failed" else f"was {row['status']}"
+        ended[series_key(row, key_columns)] = f"{done} in that run ({reason})"
+    return ended
+
+
+def _rows_of_run(path: str, fmt: str, job_run_id: str, columns: list[str]) -> pd.DataFrame:
+    """The rows job run ``job_run_id`` wrote to a table, in a Delta table from the version
+    it wrote where a rerun of its date replaced them."""
+    import pyarrow.dataset as ds
+
+    own = ds.field("job_run_id") == job_run_id
+    if fmt != "delta":
+        return _parquet_dataset({"models_table": path}).to_table(filter=own, columns=columns).to_pandas()
+    from deltalake import DeltaTable
+
+    from forecasting import table_reads
+
+    table = DeltaTable(path)
+    rows = delta_files.dataset(table).to_table(filter=own, columns=columns).to_pandas()
+    written = table_reads.version_written_by(table, job_run_id) if rows.empty else None
+    if written is not None:
+        table.load_as_version(written)
+        rows = delta_files.dataset(table).to_table(filter=own, columns=columns).to_pandas()
+    return rows
 
 
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
