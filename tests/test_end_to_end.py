@@ -51,6 +51,7 @@ def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
     assert "Python workers: forked from forecasting.worker_daemon" in done.stdout  # a local master
     assert "train and forecast every series: 24/24 series done (" in done.stdout
     assert "Truncated the string representation of a plan" not in done.stdout  # Spark's, for its web UI
+    assert " INFO SparkContext: " not in done.stdout  # Spark's INFO lines as its session starts, some 40
     # the Spark UI names every step's jobs, the table writes too (they run side by side, each in its thread)
     descriptions = [job["Properties"].get("spark.job.description") for job in started_jobs(tmp_path / "training-events")]
     assert None not in descriptions, descriptions

@@ -139,6 +139,13 @@ def test_pyspark_records_no_python_call_sites_unless_given_to_debug_a_query():
     assert conf[debugging] == "true" and warnings == []
 
 
+def test_sparks_info_log_is_left_out_from_the_sessions_start_unless_given_to_debug_spark():
+    conf, _ = session_conf(load_config(None, []), {})
+    assert conf["spark.log.level"] == "WARN"
+    conf, warnings = session_conf(load_config(None, []), {"spark.log.level": "INFO"})
+    assert conf["spark.log.level"] == "INFO" and warnings == []
+
+
 def test_a_running_session_recording_call_sites_keeps_them_without_a_word(spark, caplog):
     # a notebook's session, started without the job's settings: Spark fixes this one at start
     from forecasting.spark_session import _running_session

@@ -27,6 +27,9 @@ JOB_DEFAULTS = {
     "spark.python.worker.reuse": "true",
     # The job logs its own progress; Spark's console bar would garble that log.
     "spark.ui.showConsoleProgress": "false",
+    # Spark's INFO log drowns the job's own (some 40 lines as a session starts); its warnings
+    # and errors still show. Given (--conf spark.log.level=INFO, to debug Spark), it stays.
+    "spark.log.level": "WARN",
     # PySpark 4 records the Python call site of every DataFrame and Column call, for its error
     # messages: about 4 ms a call (py4j round trips, an IPython import tried), where a call
     # is 1 ms without; seconds over the job's queries. Given true (to debug a query), it stays.
@@ -55,9 +58,10 @@ DELTA_CONF = {
     # took 8 s instead of 4 (400 series, 2 cores).
     "spark.databricks.delta.snapshotPartitions": "4",
 }
-# JOB_DEFAULTS for speed alone that Spark fixes as a session starts: a running session (a notebook's)
-# without them keeps its own without a word, where its user may be debugging a query.
-UNSAID_WHERE_FIXED = frozenset({"spark.python.sql.dataFrameDebugging.enabled"})
+# JOB_DEFAULTS that Spark fixes as a session starts and that a running session (a notebook's)
+# keeps its own of without a word: for speed alone, where its user may be debugging a query; the
+# log level, which build_session sets.
+UNSAID_WHERE_FIXED = frozenset({"spark.python.sql.dataFrameDebugging.enabled", "spark.log.level"})
 # JOB_DEFAULTS the job's results depend on: a value given to spark-submit is replaced, with a warning.
 REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
 DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
@@ -160,8 +164,8 @@ def worker_daemon_conf(master: str, worker_python: str) -> dict[str, str]:
 def build_session(app_name: str, config: JobConfig) -> SparkSession:
     running = SparkContext._active_spark_context
     spark = _new_session(app_name, config) if running is None else _running_session(config, running)
-    # Spark's INFO log drowns the job's own; its warnings and errors still show.
-    spark.sparkContext.setLogLevel("WARN")
+    if spark.sparkContext.getConf().get("spark.log.level") is None:  # a running session's: as JOB_DEFAULTS's
+        spark.sparkContext.setLogLevel(JOB_DEFAULTS["spark.log.level"])
     _quiet_harmless_warnings(spark)
     warning = speculation_warning(spark.sparkContext.getConf().get)
     if warning:
