@@ -351,7 +351,7 @@ def test_a_scored_forecast_from_a_model_a_rerun_replaced_says_to_score_its_date_
     by_path = {paths[tables.SERIES_RESULTS]: results, paths[tables.FORECASTS]: forecasts}
     monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
     monkeypatch.setattr(lookup, "_child_run", lambda config, run_id: (None, []))
-    monkeypatch.setattr(lookup, "_replaced_runs", lambda config, result: [])
+    monkeypatch.setattr(lookup, "_replaced_runs", lambda config, job, run_date: [])
     said = lookup_text.format_series(lookup.series_report(config, {"store": "s1"}, "2024-03-20"))
     assert "made by job run j2, from the model of child run c1" in said
     assert ("that model is no longer current: a rerun of 2024-03-10 trained the series again (the lines above are "
@@ -518,13 +518,18 @@ def test_the_date_a_job_run_compared_with_is_read_from_its_tag_and_a_rerun_of_it
     ran("2025-12-16", 1000)
     later = ran("2025-12-30", 2000, compared_run_date="2025-12-16")
     result = pd.Series({"job_run_id": later, "run_date": "2025-12-30"})
-    assert lookup._compared(config, result) == ("2025-12-16", False)
+
+    def compared(result):
+        return lookup._compared(config, lookup._job_run(config, result))
+
+    assert compared(result) == ("2025-12-16", False)
     ran("2025-12-16", 3000, **{tracking.OUTPUT_PATH_TAG: "/elsewhere"})  # another output's: not this one's rerun
-    assert lookup._compared(config, result) == ("2025-12-16", False)
+    assert compared(result) == ("2025-12-16", False)
     ran("2025-12-16", 4000)  # the date run again since
-    assert lookup._compared(config, result) == ("2025-12-16", True)
+    assert compared(result) == ("2025-12-16", True)
     untagged = ran("2025-12-23", 5000)  # no comparison made (or a run from before the tag): nothing said
-    assert lookup._compared(config, pd.Series({"job_run_id": untagged, "run_date": "2025-12-23"})) is None
+    assert compared(pd.Series({"job_run_id": untagged, "run_date": "2025-12-23"})) is None
+    assert compared(pd.Series({"job_run_id": "no-such-run", "run_date": "2025-12-23"})) is None
 
 
 def test_the_runs_table_lines_its_columns_up_under_a_header_wider_than_their_values():

@@ -118,17 +118,17 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     before = results[results["run_date"] < result["run_date"]]
     switched = (None if before.empty or "model" not in before or before["model"].iloc[-1] == result.get("model")
                 else (before["run_date"].iloc[-1], shown(before["model"].iloc[-1])))
+    job = _job_run(config, result)  # asked once, for the replaced runs and the compared date's rerun
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
-                        run_date, _replaced_runs(config, result), config.output.format, switched,
-                        latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
-                        compared=_compared(config, result))
+                        run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
+                        switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
+                        compared=_compared(config, job))
 
 
-def _compared(config: JobConfig, result: pd.Series) -> tuple[str, bool] | None:
-    """The run date the result's job run compared its forecasts with (its tag), and whether
-    a training run of that date and output finished after this one started (a rerun,
-    whose forecasts the change and realized_ columns do not speak of); None where
-    untold (no comparison, a run from before the tag, MLflow out of reach)."""
+def _job_run(config: JobConfig, result: pd.Series):
+    """A client of the config's tracking store and the result's job run (its MLflow parent
+    run); None where untold (a row without one, MLflow out of reach: the child run's line
+    says where MLflow is not)."""
     from mlflow.exceptions import MlflowException
 
     job_run_id = result.get("job_run_id")
@@ -136,13 +136,28 @@ def _compared(config: JobConfig, result: pd.Series) -> tuple[str, bool] | None:
         return None
     try:
         tracker = tracking.client(existing_store(config))
-        run = tracker.get_run(job_run_id)
-        date = run.data.tags.get(tracking.COMPARED_RUN_DATE_TAG)
-        if date is None:
-            return None
+        return tracker, tracker.get_run(job_run_id)
+    except (NotFound, MlflowException):
+        return None
+
+
+def _compared(config: JobConfig, job) -> tuple[str, bool] | None:
+    """The run date the job run (``_job_run``) compared its forecasts with (its tag), and
+    whether a training run of that date and output finished after this one started (a rerun,
+    whose forecasts the change and realized_ columns do not speak of); None where
+    untold (no comparison, a run from before the tag, MLflow out of reach)."""
+    from mlflow.exceptions import MlflowException
+
+    if job is None:
+        return None
+    tracker, run = job
+    date = run.data.tags.get(tracking.COMPARED_RUN_DATE_TAG)
+    if date is None:
+        return None
+    try:
         later = _training_runs(tracker, config, run.info.experiment_id, date,
                                f" and attributes.start_time > {run.info.start_time}")
-    except (NotFound, MlflowException):
+    except MlflowException:
         return None
     return date, any(other.info.status == "FINISHED" for other in later)
 
@@ -169,21 +184,21 @@ def _latest_run_date(path: str, fmt: str) -> str | None:
         return None
 
 
-def _replaced_runs(config: JobConfig, result: pd.Series) -> list[str]:
-    """The earlier training runs of the result's run date and output that its job run, or
-    one between, replaced: a date run again looks, in the tables, as if run once."""
+def _replaced_runs(config: JobConfig, job, run_date: str) -> list[str]:
+    """The earlier training runs of ``run_date`` and the config's output that the job run
+    (``_job_run``), or one between, replaced: a date run again looks, in the tables, as if
+    run once."""
     from mlflow.exceptions import MlflowException
 
-    job_run_id = result.get("job_run_id")
-    if not isinstance(job_run_id, str) or not job_run_id:
+    if job is None:
         return []
+    tracker, own = job
     try:
-        tracker = tracking.client(existing_store(config))
-        runs = _training_runs(tracker, config, tracker.get_run(job_run_id).info.experiment_id,
-                              str(result["run_date"]))
-    except (NotFound, MlflowException):
-        return []  # the child run's line says where MLflow is not
-    return [run.info.run_id for run in runs if run.info.run_id != job_run_id and tracking.SUPERSEDED_TAG in run.data.tags]
+        runs = _training_runs(tracker, config, own.info.experiment_id, run_date)
+    except MlflowException:
+        return []
+    return [run.info.run_id for run in runs
+            if run.info.run_id != own.info.run_id and tracking.SUPERSEDED_TAG in run.data.tags]
 
 
 def _written_elsewhere(config: JobConfig) -> str:
