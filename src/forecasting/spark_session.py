@@ -182,7 +182,7 @@ QUIETED_LOGGERS = (
     # says so in one line.
     "org.apache.spark.sql.execution.streaming.FileStreamSink",
     # Once a process: the text of a query plan made for the web UI was cut at
-    # spark.sql.debug.maxToStringFields fields (the training's result has more).
+    # spark.sql.debug.maxToStringFields fields (the series_results table has more).
     "org.apache.spark.sql.catalyst.util.SparkStringUtils",
 )
 
