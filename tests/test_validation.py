@@ -13,7 +13,6 @@ from pyspark.sql import types as T
 
 from forecasting import input_hints, io
 from forecasting.io import InputError
-from forecasting.spark_session import settings_restored
 from forecasting.validation import InputCounts, check_input, to_series_frame
 
 
@@ -570,11 +569,10 @@ def test_a_csv_row_with_more_or_fewer_fields_than_its_header_stops_the_job_namin
     assert df.select("region").distinct().collect()[0][0] == "007"
     # a mode of the user's own: DROPMALFORMED leaves both rows out
     dropping = fast_config(*settings, "input.options.mode=DROPMALFORMED")
-    with settings_restored(spark, (io.CSV_COLUMN_PRUNING,)):  # which the reading turns off for the run
-        df, _ = io.read_input(spark, dropping)
-        with pytest.raises(InputError, match="'sales' has 1 of 2 values that are not numbers"):  # the quoted 1,008
-            check_input(df, dropping, "2024-01-31")
-        assert sorted(row["store"] for row in to_series_frame(df, dropping).collect()) == ["a", "d"]
+    df, _ = io.read_input(spark, dropping)
+    with pytest.raises(InputError, match="'sales' has 1 of 2 values that are not numbers"):  # the quoted 1,008
+        check_input(df, dropping, "2024-01-31")
+    assert sorted(row["store"] for row in to_series_frame(df, dropping).collect()) == ["a", "d"]
 
 
 def test_a_quoted_value_across_lines_is_said_to_need_multiline_not_quotes(spark, fast_config, tmp_path):
@@ -612,11 +610,13 @@ def test_rows_dropmalformed_leaves_out_are_counted_and_said(spark, fast_config, 
                     "d,2024-01-03,4,1\n")
     config = fast_config(f"input.path={path}", "input.key_columns=[store]", "input.time_column=day",
                          "input.target_column=sales", "input.options.mode=DROPMALFORMED")
-    with settings_restored(spark, (io.CSV_COLUMN_PRUNING,)):
-        df, _ = io.read_input(spark, config)
-        with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
-            counts = check_input(df, config, "2024-01-31")
-        assert [row["y"] for row in to_series_frame(df, config).orderBy("ds").collect()] == [950.0, 4.0]
+    pruning = "spark.sql.csv.parser.columnPruning.enabled"
+    before = spark.conf.get(pruning)
+    df, _ = io.read_input(spark, config)
+    with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+        counts = check_input(df, config, "2024-01-31")
+    assert [row["y"] for row in to_series_frame(df, config).orderBy("ds").collect()] == [950.0, 4.0]
+    assert spark.conf.get(pruning) == before  # the session's setting, which a notebook's other reads keep
     said = (f"2 of 4 rows of '{path}' have more or fewer fields than the header's 4 (store, day, sales, price), e.g. "
             "['b,2024-01-01,1,008,2', 'c,2024-01-02,3']: left out (input.options.mode: DROPMALFORMED)")
     assert (counts.rows, counts.series, counts.row_warnings) == (2, 2, (said,))

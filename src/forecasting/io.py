@@ -36,6 +36,7 @@ MAX_CHECKED_FILES = 5000  # a local parquet input's files whose footers are chec
 # Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
 # from its header's: MALFORMED_ROW stays empty, and DROPMALFORMED keeps the row
 CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
+CSV_COLUMN_PRUNING_OPTION = "columnPruning"  # a read's own, over the session's setting (Spark 4)
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order): the input's
 # to fix, not worth a retry.
@@ -276,10 +277,9 @@ def _read_csv(spark: SparkSession, reader, path: str, options: dict) -> DataFram
     reader = reader.schema(schema).option("columnNameOfCorruptRecord", MALFORMED_ROW)
     if dropping:
         # Spark's own DROPMALFORMED counts nothing, and keeps a malformed row where a query reads only some
-        # columns: read whole, counted by the check, left out by validation.to_series_frame. Left set, as
-        # the training reads the input again
-        spark.conf.set(CSV_COLUMN_PRUNING, "false")
-        reader = reader.option("mode", "PERMISSIVE")
+        # columns: read whole, counted by the check, left out by validation.to_series_frame. An option of
+        # this read, not the session's setting, which a notebook's later CSV reads would have kept
+        reader = reader.option("mode", "PERMISSIVE").option(CSV_COLUMN_PRUNING_OPTION, "false")
     return reader.load(path)
 
 
