@@ -146,6 +146,19 @@ def test_sparks_info_log_is_left_out_from_the_sessions_start_unless_given_to_deb
     assert conf["spark.log.level"] == "INFO" and warnings == []
 
 
+def test_a_running_session_gets_the_configs_log_level_or_warn_which_spark_sets_at_any_time(spark, caplog):
+    root = spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getRootLogger()
+    try:
+        with caplog.at_level(logging.INFO, logger="forecasting.spark_session"):
+            build_session("t", load_config(None, ["spark.conf.spark.log.level=INFO"]))
+        assert str(root.getLevel()) == "INFO"
+        assert "spark.log.level" not in caplog.text  # not said to be left out: it was set
+        build_session("t", load_config(None, []))
+        assert str(root.getLevel()) == "WARN"
+    finally:
+        spark.sparkContext.setLogLevel("ERROR")
+
+
 def test_a_running_session_recording_call_sites_keeps_them_without_a_word(spark, caplog):
     # a notebook's session, started without the job's settings: Spark fixes this one at start
     from forecasting.spark_session import _running_session

@@ -27,8 +27,9 @@ JOB_DEFAULTS = {
     "spark.python.worker.reuse": "true",
     # The job logs its own progress; Spark's console bar would garble that log.
     "spark.ui.showConsoleProgress": "false",
-    # Spark's INFO log drowns the job's own (some 40 lines as a session starts); its warnings
-    # and errors still show. Given (--conf spark.log.level=INFO, to debug Spark), it stays.
+    # Spark's INFO log drowns the job's own (some 40 lines as a session starts, of which the three
+    # it logs before reading this setting remain); its warnings and errors still show. Given
+    # (--conf spark.log.level=INFO, to debug Spark), it stays.
     "spark.log.level": "WARN",
     # PySpark 4 records the Python call site of every DataFrame and Column call, for its error
     # messages: about 4 ms a call (py4j round trips, an IPython import tried), where a call
@@ -58,10 +59,10 @@ DELTA_CONF = {
     # took 8 s instead of 4 (400 series, 2 cores).
     "spark.databricks.delta.snapshotPartitions": "4",
 }
-# JOB_DEFAULTS that Spark fixes as a session starts and that a running session (a notebook's)
-# keeps its own of without a word: for speed alone, where its user may be debugging a query; the
-# log level, which build_session sets.
-UNSAID_WHERE_FIXED = frozenset({"spark.python.sql.dataFrameDebugging.enabled", "spark.log.level"})
+# JOB_DEFAULTS for speed alone that Spark fixes as a session starts: a running session (a notebook's)
+# without them keeps its own without a word, where its user may be debugging a query.
+UNSAID_WHERE_FIXED = frozenset({"spark.python.sql.dataFrameDebugging.enabled"})
+LOG_LEVEL = "spark.log.level"  # read as a context starts; build_session sets a running one's
 # JOB_DEFAULTS the job's results depend on: a value given to spark-submit is replaced, with a warning.
 REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
 DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
@@ -164,8 +165,9 @@ def worker_daemon_conf(master: str, worker_python: str) -> dict[str, str]:
 def build_session(app_name: str, config: JobConfig) -> SparkSession:
     running = SparkContext._active_spark_context
     spark = _new_session(app_name, config) if running is None else _running_session(config, running)
-    if spark.sparkContext.getConf().get("spark.log.level") is None:  # a running session's: as JOB_DEFAULTS's
-        spark.sparkContext.setLogLevel(JOB_DEFAULTS["spark.log.level"])
+    if running is not None:  # Spark read spark.log.level as the context started: set now, at any time
+        level = config.spark.conf.get(LOG_LEVEL) or running.getConf().get(LOG_LEVEL) or JOB_DEFAULTS[LOG_LEVEL]
+        spark.sparkContext.setLogLevel(setting_text(level))
     _quiet_harmless_warnings(spark)
     warning = speculation_warning(spark.sparkContext.getConf().get)
     if warning:
@@ -242,6 +244,8 @@ def _running_session(config: JobConfig, running: SparkContext) -> SparkSession:
         logger.warning("%s", warning)
     fixed = {}
     for key, value in conf.items():
+        if key == LOG_LEVEL:  # build_session sets it
+            continue
         context_setting = _is_context_setting(key)
         if (given.get(key) if context_setting else spark.conf.get(key, None)) == value:
             continue
