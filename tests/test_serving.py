@@ -327,25 +327,38 @@ def test_every_series_without_a_model_is_named_in_one_refusal_and_no_request_ans
     assert str(answer["ds"].dtype) == "datetime64[ns]" and (answer[model.FORECAST_COLUMNS[1:]].dtypes == "float64").all()
 
 
-@pytest.mark.parametrize("fmt", ["delta", "parquet"])
-def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_model_of(tmp_path, fmt, caplog):
-    """From the run's rows of series_results beside the models table, not another run's."""
+def _write_results(path, rows: pd.DataFrame, fmt: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from deltalake import write_deltalake
 
+    if fmt == "delta":
+        write_deltalake(str(path), rows, mode="append")
+    else:
+        pq.write_to_dataset(pa.Table.from_pandas(rows, preserve_index=False), str(path), partition_cols=["run_date"])
+
+
+def _forecaster_of_run(models_table, fmt: str, key: str = "store", known=("s0",)):
+    forecaster = serving.ManyModelForecaster()
+    forecaster.key_columns, forecaster.horizon, forecaster.run_date = [key], 3, RUN_DATE
+    forecaster.models = {(str(k),): {key: k} for k in known}
+    forecaster.pointer = {"models_table": str(models_table), "format": fmt, "job_run_id": "run-a", "run_date": RUN_DATE}
+    return forecaster
+
+
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_model_of(tmp_path, fmt, caplog):
+    """From the run's rows of series_results beside the models table, not another run's."""
     rows = pd.DataFrame({"store": ["s0", "s1", "s2", "s3"], "status": ["ok", "skipped", "failed", "failed"],
                          "reason": [None, "too little history: 3 of 14 periods", "ValueError: " + "x" * 300, "late"],
                          "job_run_id": ["run-a", "run-a", "run-a", "run-b"], "run_date": RUN_DATE})
-    if fmt == "delta":
-        write_deltalake(str(tmp_path / "series_results"), rows)
-    else:
-        pq.write_to_dataset(pa.Table.from_pandas(rows), str(tmp_path / "series_results"), partition_cols=["run_date"])
-    forecaster = serving.ManyModelForecaster()
-    forecaster.key_columns, forecaster.horizon, forecaster.run_date = ["store"], 3, RUN_DATE
-    forecaster.models = {("s0",): {"store": "s0"}}
-    forecaster.pointer = {"models_table": str(tmp_path / "models"), "format": fmt, "job_run_id": "run-a",
-                          "run_date": RUN_DATE}
+    # a refusal before the table is there: what the lookup would say, why in the log, and read again later
+    forecaster = _forecaster_of_run(tmp_path / "models", fmt)
+    with pytest.raises(MlflowException, match=": s1: not in that run's input, or skipped or failed there without a "
+                                              r"fallback \(python -m forecasting series says which\)"):
+        forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))
+    assert "cannot read what run run-a did with the series it has no model of" in caplog.text
+    _write_results(tmp_path / "series_results", rows, fmt)
     asked = pd.DataFrame({"store": ["s0", "s1", "mars", "s2", "s3"], "horizon": [3] * 5})
     with pytest.raises(MlflowException) as refused:
         forecaster.predict(None, asked)
@@ -356,14 +369,21 @@ def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_mod
     with pytest.raises(MlflowException, match=r": s1: s1 was skipped in that run \(too little history: 3 of 14 periods\)\. "
                                               "A request"):
         forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))  # no typo suggested: it is the run's
-    # a series_results table this server cannot read: what the lookup would say, and why in the log
-    forecaster = serving.ManyModelForecaster()
-    forecaster.key_columns, forecaster.run_date, forecaster.models = ["store"], RUN_DATE, {("s0",): {"store": "s0"}}
-    forecaster.pointer = {"models_table": str(tmp_path / "gone" / "models"), "format": fmt, "job_run_id": "run-a"}
-    with pytest.raises(MlflowException, match=": s1: not in that run's input, or skipped or failed there without a "
-                                              r"fallback \(python -m forecasting series says which\)"):
-        forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))
-    assert "cannot read what run run-a did with the series it has no model of" in caplog.text
+    # more than a refusal names: only those named were looked up
+    many = pd.DataFrame({"store": [f"x{i}" for i in range(25)], "horizon": [3] * 25})
+    with pytest.raises(MlflowException, match=r"x19 and 5 more: those named were not in that run's input\. A request"):
+        forecaster.predict(None, many)
+
+
+def test_a_refusal_finds_a_whole_number_keyed_series_beside_a_null_key_and_says_its_reason_on_one_line(tmp_path):
+    # a null key makes pandas read the column as floats: 7 as 7.0, which no request's 7 matched
+    rows = pd.DataFrame({"shop": pd.array([1, 7, None], dtype="Int64"), "status": ["ok", "failed", "skipped"],
+                         "reason": [None, "RuntimeError: Stan failed\n  at line 3", "null key in ['shop']"],
+                         "job_run_id": "run-a", "run_date": RUN_DATE})
+    _write_results(tmp_path / "series_results", rows, "delta")
+    forecaster = _forecaster_of_run(tmp_path / "models", "delta", key="shop", known=(1,))
+    with pytest.raises(MlflowException, match=r": 7: 7 failed in that run \(RuntimeError: Stan failed at line 3\)\."):
+        forecaster.predict(None, pd.DataFrame({"shop": [7], "horizon": [3]}))
 
 
 def test_each_run_registers_a_new_version(spark, trained):

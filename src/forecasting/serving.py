@@ -116,8 +116,8 @@ class ManyModelForecaster(PythonModel):
         if ended is None:  # the run's series_results unreadable: what became of them is the lookup's to say
             why = ("not in that run's input, or skipped or failed there without a fallback (python -m forecasting "
                    "series says which)")
-        elif not outcomes:
-            why = "not in that run's input"
+        elif not outcomes:  # of those named: the rest were not looked up
+            why = "not in that run's input" if len(ids) <= UNKNOWN_NAMED else "those named were not in that run's input"
         else:
             others = "the others" if len(ids) <= UNKNOWN_NAMED else "the others named"
             why = "; ".join([f"{i} {outcome}" for i, outcome in outcomes.items()]
@@ -131,56 +131,66 @@ class ManyModelForecaster(PythonModel):
     def _run_outcomes(self) -> dict[tuple[str, ...], str] | None:
         """What this version's run did with each series it had no model for, by series_key:
         "was skipped in that run (its reason)" or "failed in that run (...)", from its rows of the
-        series_results table beside the models table; read once, at the first refusal.
-        None where they cannot be read."""
-        if not hasattr(self, "_ended"):
-            self._ended = _read_run_outcomes(getattr(self, "pointer", {}), self.key_columns)
-        return self._ended
+        series_results table beside the models table; read at the first refusal, and again at
+        the next one where they could not be read (None then)."""
+        with _reading_outcomes:  # a server answers requests on threads: one read
+            if getattr(self, "_ended", None) is None:
+                self._ended = _read_run_outcomes(getattr(self, "pointer", {}), self.key_columns)
+            return self._ended
+
+
+_reading_outcomes = threading.Lock()
 
 
 def _read_run_outcomes(pointer: dict, key_columns: list[str]) -> dict[tuple[str, ...], str] | None:
-    job_run_id = pointer.get("job_run_id")
-    if not job_run_id or not pointer.get("models_table"):
+    job_run_id, run_date = pointer.get("job_run_id"), pointer.get("run_date")
+    if not job_run_id or not run_date or not pointer.get("models_table"):
         return None
     path = f"{pointer['models_table'].rstrip('/').rsplit('/', 1)[0]}/{RESULTS_TABLE}"
+    unread = "cannot read what run %s did with the series it has no model of, from %s: %s"
     try:
-        rows = _rows_of_run(path, pointer.get("format", "delta"), job_run_id, [*key_columns, "status", "reason"])
+        rows = _rows_of_run(path, pointer.get("format", "delta"), job_run_id, run_date,
+                            [*key_columns, "status", "reason"])
     except Exception as err:  # a refusal still says what it can
-        logger.warning("cannot read what run %s did with the series it has no model of, from %s: %s",
-                       job_run_id, redact_url_password(path), first_line(err))
+        logger.warning(unread, job_run_id, redact_url_password(path), first_line(err))
         return None
-    if rows.empty:  # no rows of that run there
+    if rows.empty:  # a run writes a row for every series it had: its rows are gone
+        logger.warning(unread, job_run_id, redact_url_password(path), "no rows of that run there")
         return None
     ended = {}
     for row in rows.to_dict("records"):
         if row["status"] == "ok":  # a series with a model is never asked about; an ok row says nothing new
             continue
-        reason = str(row["reason"]) if isinstance(row["reason"], str) else "no reason recorded"
+        # on one line: an exception's text may run on for several
+        reason = " ".join(row["reason"].split()) if isinstance(row["reason"], str) else "no reason recorded"
         reason = reason if len(reason) <= REASON_CHARACTERS else reason[:REASON_CHARACTERS - 3] + "..."
         done = "failed" if row["status"] == "failed" else f"was {row['status']}"
         ended[series_key(row, key_columns)] = f"{done} in that run ({reason})"
     return ended
 
 
-def _rows_of_run(path: str, fmt: str, job_run_id: str, columns: list[str]) -> pd.DataFrame:
-    """The rows job run ``job_run_id`` wrote to a table, in a Delta table from the version
-    it wrote where a rerun of its date replaced them."""
+def _rows_of_run(path: str, fmt: str, job_run_id: str, run_date: str, columns: list[str]) -> pd.DataFrame:
+    """The rows job run ``job_run_id`` wrote to a results table for ``run_date`` (its
+    partition: no other date's files read), in a Delta table from the version it wrote
+    where a rerun of its date replaced them. Whole-number keys stay whole numbers
+    beside a null key (pandas would make the column float: 7 as "7.0")."""
     import pyarrow.dataset as ds
 
-    own = ds.field("job_run_id") == job_run_id
+    own = (ds.field("job_run_id") == job_run_id) & (ds.field("run_date").cast("string") == run_date)
     if fmt != "delta":
-        return _parquet_dataset({"models_table": path}).to_table(filter=own, columns=columns).to_pandas()
+        rows = _parquet_dataset({"models_table": path}).to_table(filter=own, columns=columns)
+        return rows.to_pandas(integer_object_nulls=True)
     from deltalake import DeltaTable
 
     from forecasting import table_reads
 
     table = DeltaTable(path)
-    rows = delta_files.dataset(table).to_table(filter=own, columns=columns).to_pandas()
-    written = table_reads.version_written_by(table, job_run_id) if rows.empty else None
+    rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
+    written = table_reads.version_written_by(table, job_run_id) if rows.num_rows == 0 else None
     if written is not None:
         table.load_as_version(written)
-        rows = delta_files.dataset(table).to_table(filter=own, columns=columns).to_pandas()
-    return rows
+        rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
+    return rows.to_pandas(integer_object_nulls=True)
 
 
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
