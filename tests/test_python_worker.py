@@ -188,3 +188,9 @@ def test_a_python_workers_temporary_files_go_where_spark_deletes_them_with_the_a
     assert not list(system.iterdir()) and not list(other.iterdir())
     stan_folder, temp = worker()
     assert temp == system and stan_folder.parent == system
+    # the daemon a local master forks its workers from loads Prophet itself, after using the temporary folder
+    code = code.replace("python_worker.prepare()", "from forecasting import worker_daemon; worker_daemon.preload()")
+    before = set(system.iterdir())
+    stan_folder, temp = worker(SPARK_LOCAL_DIRS=str(local))
+    assert temp == local / "python-temp" and stan_folder.parent == temp
+    assert set(system.iterdir()) == before

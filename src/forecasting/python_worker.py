@@ -26,29 +26,31 @@ def prepare() -> None:
     global _prepared
     if not _prepared:
         _prepared = True
-        _temporary_files_in_spark_local_dir()
+        temporary_files_in_spark_local_dir()
         _reread_zip_directories_only_when_changed()
         _log_as_the_driver_does()
 
 
-def _temporary_files_in_spark_local_dir() -> None:
+def temporary_files_in_spark_local_dir() -> None:
     """This process's temporary files in a folder of the executor's local directory
-    (SPARK_LOCAL_DIRS, which Spark gives its Python workers), which Spark or the
-    cluster manager deletes with the application. cmdstanpy makes a folder at
-    import and deletes it only at a clean exit, which a Python worker never has
-    (Spark's daemon ends them with os._exit): where each worker imports Prophet
-    itself, as on a cluster, every worker had left one in /tmp per application.
-    Before Prophet is imported; a folder set already (tempfile.tempdir) stays."""
+    (SPARK_LOCAL_DIRS, which Spark gives its Python workers; TMPDIR notwithstanding),
+    which Spark or the cluster manager deletes with the application. cmdstanpy makes
+    a folder at import and deletes it only at a clean exit, which a Python worker
+    never has (Spark's daemon ends them with os._exit): where each worker imports
+    Prophet itself, as on a cluster, every worker had left one in /tmp per
+    application. Called before Prophet is imported: by the first task, and by
+    forecasting.worker_daemon before it loads anything."""
     local_dirs = os.environ.get("SPARK_LOCAL_DIRS", "")
-    if not local_dirs or tempfile.tempdir is not None:
+    if not local_dirs:
         return
     folder = os.path.join(local_dirs.split(",")[0], "python-temp")
     try:
         os.makedirs(folder, exist_ok=True)
-    except OSError as err:  # the system's temporary folder, as before
+    except OSError as err:
         logger.debug("temporary files stay in %s: %s", tempfile.gettempdir(), err)
         return
-    tempfile.tempdir = folder
+    if os.access(folder, os.W_OK | os.X_OK):  # else the system's, as before
+        tempfile.tempdir = folder
 
 
 def _log_as_the_driver_does() -> None:

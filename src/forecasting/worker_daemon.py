@@ -30,6 +30,7 @@ def preload() -> threading.Thread | None:
     port, so more than a pipe's worth of output (64 KB: import-time warnings,
     PYTHONPROFILEIMPORTTIME, PYTHONVERBOSE) would block the daemon before it says
     its port, and the job would wait for its first task forever."""
+    python_worker.temporary_files_in_spark_local_dir()  # the held output's file too
     try:
         held = tempfile.TemporaryFile()
     except OSError:  # no writable temporary folder: to stderr straight, as before
