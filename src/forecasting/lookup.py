@@ -125,7 +125,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
                         compared=_compared(config, job))
 
 
-def _job_run(config: JobConfig, result: pd.Series):
+def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:
     """A client of the config's tracking store and the result's job run (its MLflow parent
     run); None where untold (a row without one, MLflow out of reach: the child run's line
     says where MLflow is not)."""
@@ -141,7 +141,7 @@ def _job_run(config: JobConfig, result: pd.Series):
         return None
 
 
-def _compared(config: JobConfig, job) -> tuple[str, bool] | None:
+def _compared(config: JobConfig, job: tuple | None) -> tuple[str, bool] | None:
     """The run date the job run (``_job_run``) compared its forecasts with (its tag), and
     whether a training run of that date and output finished after this one started (a rerun,
     whose forecasts the change and realized_ columns do not speak of); None where
@@ -184,7 +184,7 @@ def _latest_run_date(path: str, fmt: str) -> str | None:
         return None
 
 
-def _replaced_runs(config: JobConfig, job, run_date: str) -> list[str]:
+def _replaced_runs(config: JobConfig, job: tuple | None, run_date: str) -> list[str]:
     """The earlier training runs of ``run_date`` and the config's output that the job run
     (``_job_run``), or one between, replaced: a date run again looks, in the tables, as if
     run once."""
