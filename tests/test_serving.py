@@ -359,6 +359,11 @@ def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_mod
         forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))
     assert "cannot read what run run-a did with the series it has no model of" in caplog.text
     _write_results(tmp_path / "series_results", rows, fmt)
+    caplog.clear()
+    with pytest.raises(MlflowException, match=": s1: not in that run's input, or skipped"):  # not read again at once
+        forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))
+    assert "cannot read" not in caplog.text  # nor logged again
+    forecaster._read_again_at -= serving.OUTCOMES_RETRY_SECONDS  # a minute later
     asked = pd.DataFrame({"store": ["s0", "s1", "mars", "s2", "s3"], "horizon": [3] * 5})
     with pytest.raises(MlflowException) as refused:
         forecaster.predict(None, asked)

@@ -16,6 +16,7 @@ import logging
 import numbers
 import re
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +40,7 @@ UNKNOWN_NAMED = 20  # the series without a model a refusal names
 WHOLE_NUMBER_TEXT = re.compile(r"[0-9]+(?:\.0*)?")  # a horizon as text: 7 or 7.0, not 7e0
 RESULTS_TABLE = "series_results"  # beside the models table (forecasting.tables), named here without pyspark
 REASON_CHARACTERS = 200  # of a skipped or failed series' reason, in a refusal
+OUTCOMES_RETRY_SECONDS = 60  # before a refusal reads series_results again where it could not (and logs why)
 
 
 class ManyModelForecaster(PythonModel):
@@ -131,12 +133,14 @@ class ManyModelForecaster(PythonModel):
     def _run_outcomes(self) -> dict[tuple[str, ...], str] | None:
         """What this version's run did with each series it had no model for, by series_key:
         "was skipped in that run (its reason)" or "failed in that run (...)", from its rows of the
-        series_results table beside the models table; read at the first refusal, and again at
-        the next one where they could not be read (None then)."""
+        series_results table beside the models table; read at the first refusal, and where they
+        could not be read (None then), again at a refusal OUTCOMES_RETRY_SECONDS later."""
         with _reading_outcomes:  # a server answers requests on threads: one read
-            if getattr(self, "_ended", None) is None:
+            now = time.monotonic()
+            if getattr(self, "_ended", None) is None and now >= getattr(self, "_read_again_at", now):
                 self._ended = _read_run_outcomes(getattr(self, "pointer", {}), self.key_columns)
-            return self._ended
+                self._read_again_at = now + OUTCOMES_RETRY_SECONDS
+            return getattr(self, "_ended", None)
 
 
 _reading_outcomes = threading.Lock()
