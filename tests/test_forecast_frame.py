@@ -64,3 +64,36 @@ def test_several_parameter_draws_sample_as_prophet_does(fast_config):
     pd.testing.assert_frame_equal(
         model.predict(fitted, 7, "D", seed=SEED), prophets_predict(fitted, 7, "D"), check_exact=True
     )
+
+
+@pytest.mark.parametrize("name, history, frequency, params, overrides", [
+    ("daily", daily_series(200, seed=8), "D", {}, []),
+    ("daily, country holidays", daily_series(400, seed=3), "D", {}, ["model.country_holidays=US"]),
+    ("hourly, multiplicative", hourly_series(24 * 14, 1), "h", {"seasonality_mode": "multiplicative"}, []),
+], ids=["daily", "daily, country holidays", "hourly, multiplicative"])
+def test_a_forecast_starting_after_the_history_samples_the_trend_changes_of_the_periods_between(
+        fast_config, name, history, frequency, params, overrides, monkeypatch):
+    """Prophet draws trend changes from the first period it is given, as if it followed the
+    history: a forecast 120 periods on had the interval of the first steps (serving's as_of)."""
+    fitted = model.fit(history, fast_config(*overrides), {"changepoint_prior_scale": 0.5, **params},
+                       uncertainty_samples=1000)
+    end = fitted.history["ds"].max()
+    whole = model.predict(fitted, 132, frequency, seed=SEED)  # from the history's end, the training's own
+    start = whole["ds"].iloc[119]
+    later = model.predict(fitted, 12, frequency, seed=SEED, last=start)
+    pd.testing.assert_series_equal(later["ds"], whole["ds"].iloc[120:].reset_index(drop=True))
+    np.testing.assert_allclose(later["yhat"], whole["yhat"].iloc[120:], rtol=1e-12)  # the same points
+
+    def width(forecast):
+        return (forecast["yhat_upper"] - forecast["yhat_lower"]).to_numpy()
+
+    # as wide as the same steps sampled from the history's end (other draws), wider than the first steps
+    assert np.median(width(later) / width(whole)[120:]) == pytest.approx(1, abs=0.1)
+    assert np.median(width(later) / width(whole)[:12]) > 1.3
+    # over a lead sampled a few samples at a time: the same distribution
+    monkeypatch.setattr(model, "SAMPLED_CELLS", 500)
+    batched = model.predict(fitted, 12, frequency, seed=SEED, last=start)
+    assert np.median(width(batched) / width(later)) == pytest.approx(1, abs=0.1)
+    monkeypatch.setattr(model, "MAX_LEAD_PERIODS", 119)
+    with pytest.raises(model.TooFarAhead, match=f"120 periods of '{frequency}' after the model's history end {end}"):
+        model.predict(fitted, 12, frequency, seed=SEED, last=start)

@@ -726,3 +726,19 @@ def test_a_failure_to_tag_the_replaced_versions_leaves_the_registration_and_the_
     assert aliased == [6] and said == (
         f"  registered model {NAME} version 6\n  could not tag the earlier versions of this date replaced_by_version: "
         "PERMISSION_DENIED: cannot set tag on version 4\n  alias moved\n")
+
+
+def test_an_as_of_further_after_the_history_than_the_interval_can_be_sampled_over_is_refused(fast_config, monkeypatch):
+    fitted = model.fit(daily_series(40, seed=3), fast_config(), {}, uncertainty_samples=50)
+    stored = {"store": "s0", "model": "prophet", "model_json": model_store.dump("prophet", fitted), "frequency": "D",
+              "interval_width": 0.8}
+    forecaster = forecaster_of(stored, ["store"])
+    end = fitted.history["ds"].max()
+    asked = pd.DataFrame({"store": ["s0"], "horizon": [2], "as_of": [(end + pd.Timedelta(days=30)).date().isoformat()]})
+    assert len(forecaster.predict(None, asked)) == 2
+    monkeypatch.setattr(model, "MAX_LEAD_PERIODS", 29)
+    with pytest.raises(MlflowException, match=f"of series s0 is 30 periods of 'D' after the model's history end {end}, "
+                                              "more than 29 .*: ask with an earlier as_of, or serve a version trained "
+                                              "on newer data") as refused:
+        forecaster.predict(None, asked)
+    assert refused.value.get_http_status_code() == 400

@@ -15,6 +15,14 @@ from forecasting.config import JobConfig
 from forecasting.config_schema import effective_model_settings
 
 FORECAST_COLUMNS = ["ds", "yhat", "yhat_lower", "yhat_upper"]
+# A forecast that starts after its model's history samples its interval's trend changes over
+# every period from the history's end (see predict): at most this many, or TooFarAhead
+MAX_LEAD_PERIODS = 100_000
+SAMPLED_CELLS = 2_000_000  # trend samples times periods drawn at once over such a lead (16 MB an array)
+
+
+class TooFarAhead(ValueError):
+    """A forecast asked to start more than MAX_LEAD_PERIODS after its model's history."""
 
 
 def prophet_class():
@@ -237,18 +245,31 @@ def predict(model, horizon: int, frequency: str, seed: int, last: pd.Timestamp |
     Prophet draws its interval from NumPy's global generator; seeding it makes a
     stored model reproduce its forecast exactly when it is scored again.
     """
-    last = model.history["ds"].max() if last is None else last
-    future = pd.DataFrame({"ds": future_dates(last, horizon, frequency)})
+    end = model.history["ds"].max()
+    last = end if last is None else last
+    dates = future_dates(last, horizon, frequency)
     np.random.seed(seed)
-    return forecast_frame(model, future)
+    if last <= end or not model.uncertainty_samples:
+        return forecast_frame(model, pd.DataFrame({"ds": dates}))
+    # Prophet's trend changes start at the first period it is given, as if it followed the
+    # history: from a later start (scoring's newer history end, serving's as_of) the interval
+    # was as narrow as the first steps' however far off. The periods between count too.
+    lead = pd.date_range(start=end, end=last, freq=frequency)
+    lead = lead[lead > end]
+    if len(lead) > MAX_LEAD_PERIODS:
+        raise TooFarAhead(f"{len(lead)} periods of {frequency!r} after the model's history end {end}, more than "
+                          f"{MAX_LEAD_PERIODS} (its interval samples the trend's changes over every one of them)")
+    return forecast_frame(model, pd.DataFrame({"ds": lead.append(dates)}), lead=len(lead))
 
 
-def forecast_frame(model, future: pd.DataFrame) -> pd.DataFrame:
+def forecast_frame(model, future: pd.DataFrame, lead: int = 0) -> pd.DataFrame:
     """``model.predict(future)``'s ds, yhat, yhat_lower and yhat_upper, the same
     numbers from the same random draws, without what predict makes besides: an
     interval for every component and for the trend, and a frame of them all
     (more than half of its time on hourly series). Without uncertainty samples the
-    bounds are NaN (Prophet leaves them out)."""
+    bounds are NaN (Prophet leaves them out). The first ``lead`` rows of ``future``
+    (periods between the history's end and those wanted: predict) count in the trend's
+    sampled changes and are left out of the frame."""
     if _plain_seasonal_model(model):
         ds, df, features = _prediction_arrays(model, future)
         component_cols = model.train_component_cols  # the same layout: the same seasonalities
@@ -265,13 +286,13 @@ def forecast_frame(model, future: pd.DataFrame) -> pd.DataFrame:
             values *= model.y_scale
         terms[component] = np.nanmean(values, axis=1)
     yhat = trend * (1 + terms["multiplicative_terms"]) + terms["additive_terms"]
-    lower = upper = np.full(len(df), np.nan)
+    lower = upper = np.full(len(df) - lead, np.nan)
     if model.uncertainty_samples:
-        samples = _yhat_samples(model, df, features, component_cols)
+        samples = _yhat_samples(model, df, features[lead:], component_cols, lead)
         percentile = np.nanpercentile if np.isnan(samples).any() else np.percentile  # as Prophet.percentile
         width = model.interval_width
         lower, upper = percentile(samples, [100 * (1 - width) / 2, 100 * (1 + width) / 2], axis=1)
-    return pd.DataFrame({"ds": ds, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+    return pd.DataFrame({"ds": ds[lead:], "yhat": yhat[lead:], "yhat_lower": lower, "yhat_upper": upper})
 
 
 def _plain_seasonal_model(model) -> bool:
@@ -289,17 +310,25 @@ def _prediction_arrays(model, future: pd.DataFrame) -> tuple[np.ndarray, pd.Data
     return ds, pd.DataFrame({"t": t, "floor": np.zeros(len(ds))}), _seasonality_features(model, ds)
 
 
-def _yhat_samples(model, df: pd.DataFrame, features: np.ndarray, component_cols: pd.DataFrame) -> np.ndarray:
-    """Prophet's sample_posterior_predictive(df)["yhat"], one column per sample.
+def _yhat_samples(model, df: pd.DataFrame, features: np.ndarray, component_cols: pd.DataFrame,
+                  lead: int = 0) -> np.ndarray:
+    """Prophet's sample_posterior_predictive(df)["yhat"], one column per sample, but for
+    the first ``lead`` rows (forecast_frame; ``features`` are those of the rows after them).
     A fit to the posterior mode has one parameter draw: its samples are then
     computed as sample_model_vectorized does, in one array instead of a list of
     one dict per sample stacked again (the same draws in the same order)."""
     if model.params["k"].shape[0] != 1:  # MCMC draws
-        return model.sample_posterior_predictive(df, vectorized=True)["yhat"]
+        return model.sample_posterior_predictive(df, vectorized=True)["yhat"][lead:]
     beta = model.params["beta"][0]
     additive = np.matmul(features, beta * component_cols["additive_terms"].values) * model.y_scale
     multiplicative = np.matmul(features, beta * component_cols["multiplicative_terms"].values)
-    trends = model.sample_predictive_trend_vectorized(df, model.uncertainty_samples, 0)
+    n = model.uncertainty_samples
+    if not lead:
+        trends = model.sample_predictive_trend_vectorized(df, n, 0)
+    else:  # a few samples at a time over a long lead, each kept for the rows after it
+        batch = max(1, SAMPLED_CELLS // len(df))
+        trends = np.vstack([model.sample_predictive_trend_vectorized(df, min(batch, n - i), 0)[:, lead:]
+                            for i in range(0, n, batch)])
     noise = np.random.normal(0, model.params["sigma_obs"][0], trends.shape) * model.y_scale
     return (trends * (1 + multiplicative) + additive + noise).T
 

@@ -83,6 +83,9 @@ class ManyModelForecaster(PythonModel):
                 forecast = model_store.forecast_stored(stored, series, last, steps, self.horizon, as_of=True)
             except model_store.BeforeHistoryEnd as err:  # answered from the history's end, it would not say so
                 raise _bad_request(_before_history(err, series_identity.series_id(keys))) from None
+            except model.TooFarAhead as err:
+                raise _bad_request(f"as_of {request.get('as_of')!r} of series {series_identity.series_id(keys)} is "
+                                   f"{err}: ask with an earlier as_of, or serve a version trained on newer data") from None
             except (pd.errors.OutOfBoundsDatetime, OverflowError) as err:
                 raise _bad_request(f"the forecast of series {series_identity.series_id(keys)} would run past the times "
                                    f"pandas can hold (2262-04-11): {err}") from None
