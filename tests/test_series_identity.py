@@ -40,6 +40,10 @@ def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
     assert series_identity.closest_series("p1.5/a", ["p1.05/a", "p1.5/A"]) == ["p1.5/A"]
     assert series_identity.closest_series("p1.5/b", ["p1.05/b", "p1.50/b"]) == ["p1.50/b", "p1.05/b"]
     assert len(series_identity.closest_series("K/NYSE", known + ["KA/NYSE", "KB/NYSE", "KC/NYSE"])) == 3
+    # a key shared is no likeness: mars is not east, though most of mars/soap is east/soap's text
+    assert series_identity.closest_series("mars/soap", ["east/soap", "west/soap"]) == []
+    assert series_identity.closest_series("eats/soap", ["east/soap", "west/soap"]) == ["east/soap"]  # two letters
+    assert series_identity.closest_series("North/mlk", ["north/milk", "south/milk"]) == ["north/milk"]
 
 
 def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing_a_key_differ():

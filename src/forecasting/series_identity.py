@@ -68,7 +68,26 @@ def closest_series(asked: str, known) -> list[str]:
     S002/I0017), else up to three a letter or two off; [] where none is close."""
     same_case = [text for text in known if text.lower() == asked.lower()]
     same_number = [text for text in known if _unpadded(text) == _unpadded(asked)]
-    return same_case or same_number or difflib.get_close_matches(asked, list(known), n=3, cutoff=0.75)
+    if same_case or same_number:
+        return same_case or same_number
+    # difflib's likeness alone took mars/soap for east/soap: most of the text is the key they share
+    close = difflib.get_close_matches(asked, list(known), n=10, cutoff=0.6)
+    return [text for text in close if _within_edits(asked.lower(), text.lower(), 2)][:3]
+
+
+def _within_edits(a: str, b: str, limit: int) -> bool:
+    """Whether ``b`` is at most ``limit`` letters inserted, deleted or replaced away from ``a``."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, letter in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (letter != other)))
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
 
 
 def _unpadded(text: str) -> str:
