@@ -371,7 +371,7 @@ def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_mod
         f"no model for 4 series in this version of run date {RUN_DATE}: s1, mars, s2, s3: s1 was skipped in that run "
         f"(too little history: 3 of 14 periods); s2 failed in that run (ValueError: {'x' * 185}...); the others were "
         "not in that run's input. A request naming one answers no series: ask for the others alone")
-    with pytest.raises(MlflowException, match=r": s1: s1 was skipped in that run \(too little history: 3 of 14 periods\)\. "
+    with pytest.raises(MlflowException, match=r": s1: was skipped in that run \(too little history: 3 of 14 periods\)\. "
                                               "A request"):
         forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))  # no typo suggested: it is the run's
     # more than a refusal names: only those named were looked up
@@ -387,7 +387,7 @@ def test_a_refusal_finds_a_whole_number_keyed_series_beside_a_null_key_and_says_
                          "job_run_id": "run-a", "run_date": RUN_DATE})
     _write_results(tmp_path / "series_results", rows, "delta")
     forecaster = _forecaster_of_run(tmp_path / "models", "delta", key="shop", known=(1,))
-    with pytest.raises(MlflowException, match=r": 7: 7 failed in that run \(RuntimeError: Stan failed at line 3\)\."):
+    with pytest.raises(MlflowException, match=r": 7: failed in that run \(RuntimeError: Stan failed at line 3\)\."):
         forecaster.predict(None, pd.DataFrame({"shop": [7], "horizon": [3]}))
 
 

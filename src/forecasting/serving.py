@@ -123,6 +123,8 @@ class ManyModelForecaster(PythonModel):
                    "series says which)")
         elif not outcomes:  # of those named: the rest were not looked up
             why = "not in that run's input" if len(ids) <= UNKNOWN_NAMED else "those named were not in that run's input"
+        elif len(ids) == 1:  # named just before
+            why = outcomes[ids[0]]
         else:
             others = "the others" if len(ids) <= UNKNOWN_NAMED else "the others named"
             why = "; ".join([f"{i} {outcome}" for i, outcome in outcomes.items()]
