@@ -300,8 +300,13 @@ def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
         return ()
     before = max(replacing, key=lambda run: run.info.start_time).data.params
     now = tracker.get_run(run_id).data.params
-    return tuple(f"{key} {before.get(key, '(none)')} -> {now.get(key, '(none)')}"
+    return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
                  for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))
+
+
+def _as_yaml(param: str) -> str:
+    """A param's text as the config's YAML writes the value: MLflow keeps Python's None, True, False."""
+    return {"None": "null", "True": "true", "False": "false"}.get(param, param)
 
 
 def input_end_of(context: RunContext, run_date: str) -> str | None:
