@@ -332,7 +332,25 @@ def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_co
     scoring._say_not_scored(spark.createDataFrame(scored[["shop", "status", "reason"]]), ["shop"], summary,
                             scoring.FAILED)
     assert summary.note == ("  1 series not scored: cleaning their input failed, as it would fail them in training, "
+                            "or their model is too old to forecast from their input's end (their reason says which), "
                             "e.g. a: cleaning failed: ValueError: a bug\n")
+
+
+def test_a_series_whose_input_ends_too_long_after_its_models_history_fails_alone(fast_config, monkeypatch):
+    fitted = model.fit(daily_series(40, seed=3), fast_config(), {}, uncertainty_samples=50)
+    end = fitted.history["ds"].max()
+    request = pd.DataFrame({
+        "shop": ["old", "fresh"], "model": ["prophet", "prophet"], "model_json": [model_store.dump("prophet", fitted)] * 2,
+        "frequency": ["D", "D"], "interval_width": [0.8, 0.8], "child_run_id": ["run-a", "run-b"],
+        "last_ds": [end + pd.Timedelta(days=30), end + pd.Timedelta(days=3)],
+    })
+    monkeypatch.setattr(model, "MAX_LEAD_PERIODS", 29)
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=2)
+    assert list(scored["status"]) == [scoring.FAILED, scoring.SCORED_OK]  # the job goes on with the others
+    assert scored["reason"][0] == (f"the input's history end is 30 periods of 'D' after the model's history end {end}, "
+                                   "more than 29 (its interval samples the trend's changes over every one of them): "
+                                   "train the series again")
+    assert scored["forecast"][0] is None and len(scored["forecast"][1]) == 2
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import (io, lineage, model_store, parent_run, python_worker, scoring_models,
+from forecasting import (io, lineage, model, model_store, parent_run, python_worker, scoring_models,
                          series_identity, spark_training, table_checks, tables, tracking, validation)
 from forecasting.cleaning import clean_history
 from forecasting.grid_alignment import PAST_INPUT_NOTE
@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 # keeps, so its forecast starts after the end of the model's own history.
 # "rejected": a cleaning reject policy refuses its input, as training would: not scored.
 # FAILED (training's own status, which reliability.max_failed_share counts): cleaning its
-# input raised, as it fails a series in training: not scored.
+# input raised, as it fails a series in training, or its input ends more than
+# model.MAX_LEAD_PERIODS after its model's history: not scored.
 SCORED_OK, NO_INPUT, REJECTED = "scored", "scored_no_input", "rejected"
 
 
@@ -66,8 +67,14 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
                    "status": record.get("status"), "reason": record.get("reason")}
             if pd.isna(row["status"]):
                 last = None if pd.isna(record["last_ds"]) else pd.Timestamp(record["last_ds"])
-                forecast = model_store.forecast_stored(record, series_identity.series_id(keys), last, horizon, sampled)
-                row.update(forecast=forecast.to_dict("records"), status=SCORED_OK if last is not None else NO_INPUT)
+                try:
+                    forecast = model_store.forecast_stored(record, series_identity.series_id(keys), last, horizon,
+                                                           sampled)
+                except model.TooFarAhead as err:  # a model too old for its input: this series fails, not the job
+                    row.update(status=FAILED, reason=f"the input's history end is {err}: train the series again")
+                else:
+                    row.update(forecast=forecast.to_dict("records"),
+                               status=SCORED_OK if last is not None else NO_INPUT)
             rows.append(row)
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status", "reason"])
 
@@ -121,7 +128,8 @@ def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run
 # why a series of each status was not scored, in the log and the summary
 NOT_SCORED = {
     REJECTED: "their input is refused by a cleaning reject policy, as training would refuse it",
-    FAILED: "cleaning their input failed, as it would fail them in training",
+    FAILED: "cleaning their input failed, as it would fail them in training, or their model is too old to "
+            "forecast from their input's end (their reason says which)",
 }
 
 
