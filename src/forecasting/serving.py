@@ -181,17 +181,16 @@ def _read_run_outcomes(pointer: dict, key_columns: list[str]) -> dict[tuple[str,
 def _rows_of_run(path: str, fmt: str, job_run_id: str, run_date: str, columns: list[str]) -> pd.DataFrame:
     """The rows job run ``job_run_id`` wrote to a results table for ``run_date`` (its
     partition: no other date's files read), in a Delta table from the version it wrote
-    where a rerun of its date replaced them. Whole-number keys stay whole numbers
-    beside a null key (pandas would make the column float: 7 as "7.0")."""
+    where a rerun of its date replaced them; whole-number keys as whole numbers beside a
+    null key (table_reads.arrow_to_pandas)."""
     import pyarrow.dataset as ds
+
+    from forecasting import table_reads
 
     own = (ds.field("job_run_id") == job_run_id) & (ds.field("run_date").cast("string") == run_date)
     if fmt != "delta":
-        rows = _parquet_dataset({"models_table": path}).to_table(filter=own, columns=columns)
-        return rows.to_pandas(integer_object_nulls=True)
+        return table_reads.arrow_to_pandas(_parquet_dataset({"models_table": path}).to_table(filter=own, columns=columns))
     from deltalake import DeltaTable
-
-    from forecasting import table_reads
 
     table = DeltaTable(path)
     rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
@@ -199,7 +198,7 @@ def _rows_of_run(path: str, fmt: str, job_run_id: str, run_date: str, columns: l
     if written is not None:
         table.load_as_version(written)
         rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
-    return rows.to_pandas(integer_object_nulls=True)
+    return table_reads.arrow_to_pandas(rows)
 
 
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
