@@ -16,6 +16,7 @@ from forecasting.config import JobConfig, setting_text
 
 logger = logging.getLogger(__name__)
 
+LOG_LEVEL = "spark.log.level"  # read as a context starts; build_session sets a running one's
 # Settings the job relies on; config.spark.conf may override any of them. One given to
 # spark-submit (--conf, spark-defaults.conf) stays, but for those in REQUIRED (session_conf).
 JOB_DEFAULTS = {
@@ -30,7 +31,7 @@ JOB_DEFAULTS = {
     # Spark's INFO log drowns the job's own (some 40 lines as a session starts, of which the three
     # it logs before reading this setting remain); its warnings and errors still show. Given
     # (--conf spark.log.level=INFO, to debug Spark), it stays.
-    "spark.log.level": "WARN",
+    LOG_LEVEL: "WARN",
     # PySpark 4 records the Python call site of every DataFrame and Column call, for its error
     # messages: about 4 ms a call (py4j round trips, an IPython import tried), where a call
     # is 1 ms without; seconds over the job's queries. Given true (to debug a query), it stays.
@@ -62,7 +63,6 @@ DELTA_CONF = {
 # JOB_DEFAULTS for speed alone that Spark fixes as a session starts: a running session (a notebook's)
 # without them keeps its own without a word, where its user may be debugging a query.
 UNSAID_WHERE_FIXED = frozenset({"spark.python.sql.dataFrameDebugging.enabled"})
-LOG_LEVEL = "spark.log.level"  # read as a context starts; build_session sets a running one's
 # JOB_DEFAULTS the job's results depend on: a value given to spark-submit is replaced, with a warning.
 REQUIRED = {"spark.sql.session.timeZone": "the job reads and writes its times in UTC"}
 DELTA_CATALOG_KEY = "spark.sql.catalog.spark_catalog"
