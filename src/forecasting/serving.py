@@ -152,14 +152,20 @@ _reading_outcomes = threading.Lock()
 
 
 def _read_run_outcomes(pointer: dict, key_columns: list[str]) -> dict[tuple[str, ...], str] | None:
+    import pyarrow.dataset as ds
+
+    from forecasting import table_reads
+
     job_run_id, run_date = pointer.get("job_run_id"), pointer.get("run_date")
     if not job_run_id or not run_date or not pointer.get("models_table"):
         return None
     path = f"{pointer['models_table'].rstrip('/').rsplit('/', 1)[0]}/{RESULTS_TABLE}"
     unread = "cannot read what run %s did with the series it has no model of, from %s: %s"
     try:
-        rows = _rows_of_run(path, pointer.get("format", "delta"), job_run_id, run_date,
-                            [*key_columns, "status", "reason"])
+        same_date = ds.field("run_date").cast("string") == run_date  # no other date's files read
+        rows, _ = table_reads.rows_of_run(path, job_run_id, pointer.get("format", "delta"), same_date,
+                                          [*key_columns, "status", "reason"])
+        rows = table_reads.arrow_to_pandas(rows)  # whole-number keys stay whole beside a null
     except Exception as err:  # a refusal still says what it can
         logger.warning(unread, job_run_id, redact_url_password(path), first_line(err))
         return None
@@ -176,29 +182,6 @@ def _read_run_outcomes(pointer: dict, key_columns: list[str]) -> dict[tuple[str,
         done = "failed" if row["status"] == "failed" else f"was {row['status']}"
         ended[series_key(row, key_columns)] = f"{done} in that run ({reason})"
     return ended
-
-
-def _rows_of_run(path: str, fmt: str, job_run_id: str, run_date: str, columns: list[str]) -> pd.DataFrame:
-    """The rows job run ``job_run_id`` wrote to a results table for ``run_date`` (its
-    partition: no other date's files read), in a Delta table from the version it wrote
-    where a rerun of its date replaced them; whole-number keys as whole numbers beside a
-    null key (table_reads.arrow_to_pandas)."""
-    import pyarrow.dataset as ds
-
-    from forecasting import table_reads
-
-    own = (ds.field("job_run_id") == job_run_id) & (ds.field("run_date").cast("string") == run_date)
-    if fmt != "delta":
-        return table_reads.arrow_to_pandas(_parquet_dataset({"models_table": path}).to_table(filter=own, columns=columns))
-    from deltalake import DeltaTable
-
-    table = DeltaTable(path)
-    rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
-    written = table_reads.version_written_by(table, job_run_id) if rows.num_rows == 0 else None
-    if written is not None:
-        table.load_as_version(written)
-        rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
-    return table_reads.arrow_to_pandas(rows)
 
 
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:

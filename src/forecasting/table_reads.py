@@ -31,39 +31,28 @@ def job_rows(path: str | Path, job, fmt: str = "delta") -> pd.DataFrame:
     different folders. In a Delta table, rows a later run of the date replaced are read
     from the version that wrote them (``version_written_by``), with a warning; a parquet
     table keeps no older versions. LookupError when the run has no rows here."""
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError, TableNotFoundError
+    from deltalake.exceptions import TableNotFoundError
 
-    run_id = job.info.run_id
-    table, absence, gone = None, "no rows", ""
-    if fmt == "parquet":
-        try:  # a path or a URI (file://, s3://)
-            frame = _as_spark_reads(_dataset(path, fmt).to_table(filter=ds.field("job_run_id") == run_id))
-        except FileNotFoundError:
-            frame, absence = pd.DataFrame(), "no table, so no rows"
-        if frame.empty and job.data.tags.get(tracking.SUPERSEDED_TAG):
-            gone = " (a parquet table keeps no older versions)"
+    run_id, tags = job.info.run_id, job.data.tags
+    absence, gone = "no rows", ""
+    try:
+        rows, written = rows_of_run(path, run_id, fmt)
+        frame = _as_spark_reads(rows)
+    except (FileNotFoundError, TableNotFoundError) as err:  # a wrong folder: a table without the run's rows
+        if isinstance(err, FileNotFoundError) and fmt != "parquet":  # a Delta table's file gone: its own error
+            raise
+        frame, absence = pd.DataFrame(), "no table, so no rows"
+    except OlderVersionGone as err:
+        frame = pd.DataFrame()
+        gone = (f" (version {err.version}, which it wrote, cannot be read: {err.reason}; VACUUM removes old "
+                "versions' files)")
     else:
-        try:
-            table = DeltaTable(str(path))
-            frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
-        except TableNotFoundError:  # a wrong folder: answered as a table without the run's rows, with where it wrote
-            frame, absence = pd.DataFrame(), "no table, so no rows"
-    tags = job.data.tags
-    written = version_written_by(table, run_id) if frame.empty and table is not None else None
-    if written is not None:
-        try:
-            table.load_as_version(written)
-            frame = _as_spark_reads(delta_files.dataset(table).to_table(filter=ds.field("job_run_id") == run_id))
-        except (OSError, DeltaError) as err:  # VACUUM removed that version's files
-            # deltalake's messages run on for lines
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            gone = f" (version {written}, which it wrote, cannot be read: {first}; VACUUM removes old versions' files)"
-        else:
+        if written is not None:
             logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
                            run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
                            if tags.get(tracking.SUPERSEDED_TAG) else "", written)
+    if frame.empty and fmt == "parquet" and tags.get(tracking.SUPERSEDED_TAG):
+        gone = " (a parquet table keeps no older versions)"
     if frame.empty:
         written_to, replaced_by = tracking.run_output(job), tags.get(tracking.SUPERSEDED_TAG)
         if replaced_by:
@@ -77,6 +66,44 @@ def job_rows(path: str | Path, job, fmt: str = "delta") -> pd.DataFrame:
         raise LookupError(f"{absence} of job run {run_id} (run date {tags.get(tracking.RUN_DATE_TAG)}) in {path}: "
                           f"{why}{gone}")
     return frame
+
+
+class OlderVersionGone(Exception):
+    """The Delta version a job run wrote, which ``rows_of_run`` reads where a later run
+    of its date replaced its rows, can no longer be read (VACUUM removed its files)."""
+
+    def __init__(self, version: int, err: Exception):
+        # deltalake's messages run on for lines
+        self.version, self.reason = version, str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        super().__init__(f"version {version} cannot be read: {self.reason}")
+
+
+def rows_of_run(path: str | Path, job_run_id: str, fmt: str = "delta", where=None, columns=None):
+    """The rows job run ``job_run_id`` wrote to an output table, as Arrow, narrowed by
+    ``where`` (a pyarrow expression, such as a run date, which spares the other dates'
+    files) to ``columns``; and the Delta version they were read from where a later run
+    of their date replaced them in the current one (None where they were current, and
+    for parquet, which keeps no older versions). FileNotFoundError or deltalake's
+    TableNotFoundError where there is no table; OlderVersionGone where the version the
+    run wrote was vacuumed."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    own = ds.field("job_run_id") == job_run_id
+    own = own if where is None else own & where
+    if fmt == "parquet":  # a path or a URI (file://, s3://)
+        return _dataset(path, fmt).to_table(filter=own, columns=columns), None
+    table = DeltaTable(str(path))
+    rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
+    written = version_written_by(table, job_run_id) if rows.num_rows == 0 else None
+    if written is None:
+        return rows, None
+    try:
+        table.load_as_version(written)
+        return delta_files.dataset(table).to_table(filter=own, columns=columns), written
+    except (OSError, DeltaError) as err:
+        raise OlderVersionGone(written, err) from None
 
 
 def version_written_by(table, job_run_id: str) -> int | None:
