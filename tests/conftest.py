@@ -11,6 +11,10 @@ from pyspark.sql import SparkSession
 from forecasting.config import load_config
 from forecasting.spark_session import DELTA_CONF, JOB_DEFAULTS, worker_daemon_conf
 
+# a config naming no store takes MLflow's variable (forecasting.config): tests name their own stores, or
+# mean the default ./mlruns, whatever the shell they run in points MLflow at; tests that need it set it
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
 # Settings that keep tests fast: short horizon, one quick fold, tiny budgets.
 FAST_OVERRIDES = [
     "forecast.horizon=7",

@@ -618,3 +618,16 @@ def test_a_password_in_the_tracking_uri_is_warned_about_with_where_it_belongs(se
     assert "conf/local/" in tracking.password_warning("postgresql://ana:hunter2@db/mlflow")
     assert tracking.password_warning("http://127.0.0.1:5000") is None
     assert tracking.password_warning("mlruns") is None
+
+
+def test_a_password_in_mlflows_tracking_uri_variable_is_not_warned_about_as_plain_text_in_a_config(
+        session, caplog, monkeypatch):
+    # the environment is where the docs keep secrets: the warning's "a config file or --set" would be wrong
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://ana:hunter2@127.0.0.1:5000")
+    caplog.set_level(logging.INFO, logger="forecasting.config")
+    taken = []
+    assert run(lambda spark, config: taken.append(config.tracking.uri) or summary(failed=0)) == cli.EXIT_OK
+    assert taken == ["http://ana:hunter2@127.0.0.1:5000"]
+    assert not [r for r in caplog.records if "holds a password" in r.getMessage()]
+    assert "tracking.uri from MLFLOW_TRACKING_URI: http://ana:(redacted)@127.0.0.1:5000" in caplog.text
+    assert "hunter2" not in caplog.text

@@ -851,3 +851,24 @@ def test_the_configs_model_names_are_the_models_the_code_has():
 
     assert set(FALLBACKS) == set(BASELINES)
     assert set(CANDIDATES) == {"prophet", ENSEMBLE, *BASELINES}
+
+
+def test_mlflows_own_tracking_uri_variable_is_taken_where_neither_the_config_nor_set_names_a_store(tmp_path,
+                                                                                                    monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", " http://mlflow.example:5000 ")
+    assert load_config(None, []).tracking.uri == "http://mlflow.example:5000"
+    # a config file with a tracking section that leaves uri out takes it too; one naming a store keeps its own
+    (tmp_path / "experiment.yaml").write_text("tracking:\n  experiment: nightly\n")
+    assert load_config(tmp_path / "experiment.yaml").tracking.uri == "http://mlflow.example:5000"
+    (tmp_path / "store.yaml").write_text("tracking:\n  uri: sqlite:///mlflow.db\n")
+    assert load_config(tmp_path / "store.yaml").tracking.uri == "sqlite:///mlflow.db"
+    assert load_config(None, ["tracking.uri=mlruns"]).tracking.uri == "mlruns"
+    assert load_config(None, ["tracking={uri: other-runs}"]).tracking.uri == "other-runs"
+    # a store the user never named, refused, says where it came from
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "databricks")
+    with pytest.raises(ConfigError, match=r"'tracking.experiment' is 'many-model-forecasting'.*\[tracking.uri is the "
+                                          r"environment's MLFLOW_TRACKING_URI"):
+        load_config(None, [])
+    assert load_config(None, ["tracking.experiment=/Shared/forecasts"]).tracking.uri == "databricks"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # set but empty: as if not set
+    assert load_config(None, []).tracking.uri == "mlruns"

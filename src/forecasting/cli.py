@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import importlib
 import logging
+import os
 import re
 import sys
 import threading
@@ -14,7 +15,7 @@ import traceback
 from pathlib import Path
 
 from forecasting import heartbeat, python_worker, signals, tables
-from forecasting.config import ConfigError, JobConfig, load_config
+from forecasting.config import TRACKING_URI_VARIABLE, ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
 from forecasting.io import InputError
@@ -191,7 +192,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     if config is None:  # its reason for the summary file
         return EXIT_CONFIG, None, reason
     exposed = password_warning(config.tracking.uri)
-    if exposed:
+    if exposed and config.tracking.uri != os.environ.get(TRACKING_URI_VARIABLE, "").strip():  # the environment's: kept there
         logger.warning("%s", exposed)
     problem = horizon_problem(config, args.run_date)
     if problem:

@@ -41,7 +41,7 @@ from forecasting.config_yaml import (  # noqa: F401  (read_yaml, setting_text re
     spark_number_text,
     yaml_problem,
 )
-from forecasting.redaction import SECRET_NAME, redact_secrets
+from forecasting.redaction import SECRET_NAME, redact_secrets, redact_url_password
 
 logger = logging.getLogger(__name__)
 
@@ -197,9 +197,15 @@ def resolved_yaml(config: JobConfig, recorded: dict[str, Any] | None = None) -> 
     return text
 
 
+# MLflow's own variable for its store, honoured where neither the config nor --set names one
+TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> JobConfig:
-    """Defaults, then the YAML file at ``path``, then each ``--set`` override."""
+    """Defaults, then the YAML file at ``path``, then each ``--set`` override; where none
+    of them names tracking.uri, MLFLOW_TRACKING_URI before the default, as MLflow reads it."""
     raw = load_defaults()
+    layers = []
     if path is not None:
         given, path = str(path), Path(path)
         if not given.strip():
@@ -226,8 +232,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
                 text.startswith("input.path=") for text in overrides):  # its input.path commented out, say
             logger.warning("config file %s sets no input.path: the job reads its embedded sample", path)
         raw = deep_merge(raw, layer)
+        layers.append(layer)
     for text in overrides:
-        raw = deep_merge(raw, parse_override(text))
+        layers.append(parse_override(text))
+        raw = deep_merge(raw, layers[-1])
+    from_environment = os.environ.get(TRACKING_URI_VARIABLE, "").strip()
+    if from_environment and not any(isinstance(layer.get("tracking"), dict) and "uri" in layer["tracking"]
+                                    for layer in layers):
+        raw["tracking"]["uri"] = from_environment
+    else:
+        from_environment = ""
     for section in ("input", "output"):  # a local path under the home folder, as a shell would read it
         value = raw[section].get("path") if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and value.startswith("~"):
@@ -239,7 +253,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
         config = _build(JobConfig, raw, "")
     except UnknownKeyError as err:  # a long command line, or a file shared by jobs: which one to edit
         raise ConfigError(f"{err} [{_where_given(err.key, path, overrides)}]") from None
-    validate(config)
+    try:
+        validate(config)
+    except ConfigError as err:
+        if from_environment and "'tracking." in str(err):  # the user set no tracking.uri: say where it came from
+            raise ConfigError(f"{err} [tracking.uri is the environment's {TRACKING_URI_VARIABLE}, as neither the "
+                              "config nor --set names one]") from None
+        raise
+    if from_environment:
+        logger.info("tracking.uri from %s: %s", TRACKING_URI_VARIABLE, redact_url_password(from_environment))
     return config
 
 

@@ -41,7 +41,8 @@ def existing_store(config: JobConfig) -> str:
     if missing:
         raise NotFound(
             f"no MLflow store at {missing}: run this in the folder the job ran in, "
-            "or give the job's --config or --set tracking.uri=..."
+            "or give the job's --config or --set tracking.uri=... (or set MLFLOW_TRACKING_URI, which a config "
+            "without tracking.uri takes)"
         )
     return uri
 
