@@ -182,6 +182,9 @@ def test_missing_credentials_fail_clearly(spark, auth_server, input_path, tmp_pa
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials are needed"):
         pipeline.run_job(spark, job_config(input_path, auth_server, tmp_path), RUN_DATE)
+    in_uri = auth_server.replace("http://", f"http://{ADMIN}:wrong-password-123@")  # sent, as MLflow sends them
+    with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials were rejected .those in the URI"):
+        pipeline.run_job(spark, job_config(input_path, in_uri, tmp_path), RUN_DATE)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong-password-123")
     with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials were rejected"):

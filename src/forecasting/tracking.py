@@ -327,7 +327,8 @@ def check_server(uri: str, timeout: float) -> None:
             "is HTTP 404. Check tracking.uri's host, port and path (a server behind a proxy's path prefix takes it "
             "in the URI; one at the root does not)")
     if probe.status_code in (401, 403):
-        given = "were rejected" if credentials else "are needed"
+        in_uri = urlparse(uri).username is not None  # requests sends a URI's user and password, as MLflow does
+        given = "were rejected" if credentials else "were rejected (those in the URI)" if in_uri else "are needed"
         raise TrackingUnavailable(
             f"MLflow tracking server {uri} answered HTTP {probe.status_code}: credentials {given}. "
             "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
