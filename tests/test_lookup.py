@@ -39,8 +39,9 @@ def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():
     ]
     assert lookup.run_location("file:///srv/my%20runs", "7", "abc")[0] == "/srv/my runs/7/abc"
     # printed on standard output, which the log's redaction does not see
-    assert lookup.run_location("https://ana:S3cret@mlflow.example.com", "7", "abc") == [
-        "https://ana:(redacted)@mlflow.example.com/#/experiments/7/runs/abc"]
+    # a link to open in a browser: without the user and password, which the browser asks for
+    assert lookup.run_location("https://ana:S3cret@mlflow.example.com:8443/mlflow/", "7", "abc") == [
+        "https://mlflow.example.com:8443/mlflow/#/experiments/7/runs/abc"]
     assert "S3cret" not in " ".join(lookup.run_location("postgresql://fc:S3cret@db.example/mlflow", "7", "abc"))
     assert lookup.run_location("databricks", "7", "abc") == ["in the workspace: #mlflow/experiments/7/runs/abc"]
     assert lookup.run_location("databricks://prod", "7", "abc") == [
