@@ -44,6 +44,8 @@ def test_a_mistyped_series_is_matched_by_case_first_then_by_a_letter_off():
     assert series_identity.closest_series("mars/soap", ["east/soap", "west/soap"]) == []
     assert series_identity.closest_series("eats/soap", ["east/soap", "west/soap"]) == ["east/soap"]  # two letters
     assert series_identity.closest_series("North/mlk", ["north/milk", "south/milk"]) == ["north/milk"]
+    # another case and a letter off together: the case is no difference
+    assert series_identity.closest_series("jfk/totl", ["JFK/total", "EWR/total", "JFK/domestic"]) == ["JFK/total"]
 
 
 def test_a_long_series_id_is_shortened_to_its_start_and_end_where_series_sharing_a_key_differ():

@@ -70,9 +70,13 @@ def closest_series(asked: str, known) -> list[str]:
     same_number = [text for text in known if _unpadded(text) == _unpadded(asked)]
     if same_case or same_number:
         return same_case or same_number
-    # difflib's likeness alone took mars/soap for east/soap: most of the text is the key they share
-    close = difflib.get_close_matches(asked, list(known), n=10, cutoff=0.6)
-    return [text for text in close if _within_edits(asked.lower(), text.lower(), 2)][:3]
+    # in lower case: jfk/totl is JFK/total a letter off. difflib's likeness alone took mars/soap for
+    # east/soap: most of the text is the key they share
+    lowered: dict[str, list[str]] = {}
+    for text in known:
+        lowered.setdefault(text.lower(), []).append(text)
+    close = difflib.get_close_matches(asked.lower(), list(lowered), n=10, cutoff=0.6)
+    return [text for low in close if _within_edits(asked.lower(), low, 2) for text in lowered[low]][:3]
 
 
 def _within_edits(a: str, b: str, limit: int) -> bool:
