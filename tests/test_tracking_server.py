@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
 from flaky_proxy import FlakyProxy
-from forecasting import pipeline, tables, tracking
+from forecasting import explore, pipeline, tables, tracking
 from forecasting.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,6 +189,18 @@ def test_missing_credentials_fail_clearly(spark, auth_server, input_path, tmp_pa
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong-password-123")
     with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials were rejected"):
         pipeline.run_job(spark, job_config(input_path, auth_server, tmp_path), RUN_DATE)
+
+
+def test_the_notebooks_run_search_says_in_a_line_that_a_server_wants_credentials(auth_server, monkeypatch):
+    for name in tracking.CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    # MLflow's own answer is an exception dumping the request and the server's 401 page
+    with pytest.raises(tracking.TrackingUnavailable, match="HTTP 401: credentials are needed"):
+        explore.job_runs(auth_server, "any")
+    in_uri = auth_server.replace("http://", f"http://{ADMIN}:wrong-password-123@")
+    with pytest.raises(tracking.TrackingUnavailable, match="credentials were rejected") as refused:
+        explore.job_runs(in_uri, "any")
+    assert "wrong-password-123" not in str(refused.value)
 
 
 def test_credentials_reach_executors_and_nowhere_else(spark, auth_server, input_path, tmp_path, monkeypatch, caplog, capfd):

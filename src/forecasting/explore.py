@@ -13,6 +13,7 @@ import yaml
 
 from forecasting import run_overview, series_identity, tracking
 from forecasting.input_history import key_matches, load_history
+from forecasting.redaction import redact_url_password
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
 # the notebook's and docs' import for runs, tables and a series' input alike
@@ -20,6 +21,7 @@ __all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overv
            "modelled_history", "read_table", "read_series", "series_keys", "job_rows", "version_written_by",
            "load_history"]
 
+SERVER_CHECK_SECONDS = 30  # a tracking server's answer to the check before the first search, as the job's default
 # How many of an experiment's newest finished job runs latest_job_run looks through for one output's
 OUTPUT_SEARCH_RUNS = 500
 
@@ -35,6 +37,10 @@ def job_runs(
     if missing:
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
                           "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
+    try:  # a server down or refusing us, said in a line, where MLflow retries for minutes or dumps its request
+        tracking.check_server(tracking_uri, SERVER_CHECK_SECONDS)
+    except tracking.TrackingUnavailable as err:  # a notebook shows it: a password in the URI left out
+        raise tracking.TrackingUnavailable(redact_url_password(str(err))) from None
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
