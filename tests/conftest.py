@@ -48,6 +48,13 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_variable(monkeypatch):
+    """mlflow.set_tracking_uri sets MLFLOW_TRACKING_URI too, which a later test's config (or
+    spark-submit's child process) naming no store would take: each test starts without it."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture
 def fast_config():
     def make(*overrides: str):
