@@ -419,8 +419,12 @@ def test_rows_after_the_run_date_are_said_to_be_left_out_and_a_year_past_pandas_
 
 def test_rows_without_a_time_are_counted_and_said_to_be_left_out(spark, fast_config, caplog):
     raw = text_input(spark, [("a", "x", None, "1"), ("a", "x", "2024-01-02", "2"), ("b", "x", None, "3")])
-    assert check_input(raw, fast_config()).rows_without_time == 2
-    assert "2 of 3 input rows have no time in column 'date': they are left out" in caplog.text
+    counts = check_input(raw, fast_config())
+    assert counts.rows_without_time == 2
+    # a line of the summary too, naming their series: b/x has no other row, so no result row of its own
+    said = "2 of 3 input rows have no time in column 'date': they are left out, their values unused (series a/x, b/x)"
+    assert counts.row_warnings == (said,)
+    assert said in caplog.text
 
 
 def test_blank_time_text_is_a_row_without_a_time_not_an_unreadable_one(spark, fast_config):

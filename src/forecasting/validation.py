@@ -46,7 +46,7 @@ class InputCounts:
     latest: object = None  # the latest time on or before the run date, when one was given
     after_run_date: int = 0  # rows left out: not known on the run date
     key_warnings: tuple[str, ...] = ()  # keys that look like another's, said in the log and the summary
-    row_warnings: tuple[str, ...] = ()  # rows left out as malformed (DROPMALFORMED), said in the log and the summary
+    row_warnings: tuple[str, ...] = ()  # rows left out (malformed, no time), said in the log and the summary
     zoned_times: bool = False  # every time given with its zone (or as an instant): no local clock's
 
 
@@ -92,9 +92,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     if isinstance(typed, T.TimestampType):  # not timestamp_ntz: instants
         logger.info("the times in column '%s' are typed instants (a timestamp column, not text): read as UTC "
                     "times, as the forecasts' ds are", source.time_column)
-    if counts["no_time"]:
-        logger.warning("%d of %d input rows have no time in column '%s': they are left out",
-                       counts["no_time"], counts["rows"], source.time_column)
+    row_warnings += _timeless_rows_warning(df, config, counts)
     zoned = counts["rows"] > counts["no_time"] and counts["zoned"] == counts["rows"] - counts["no_time"]
     if run_date is None:
         return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings,
@@ -250,6 +248,22 @@ def _dropped_rows_warning(df: DataFrame, config: JobConfig, problems: _RowProble
     total = counts["rows"] + counts["dropped"]
     said = (f"{_malformed_said(df, config, examples, counts['dropped'], total, spans)}: left out "
             f"(input.options.mode: DROPMALFORMED){'; ' + SPANS_LINES if spans else ''}")
+    logger.warning("%s", said)
+    return (said,)
+
+
+def _timeless_rows_warning(df: DataFrame, config: JobConfig, counts: dict) -> tuple[str, ...]:
+    """The rows left out for want of a time (an empty field), with a few of their series:
+    logged, and a line of the summary, which a scheduler mails."""
+    if not counts["no_time"]:
+        return ()
+    source = config.input
+    found = df.where(~has_value(df, source.time_column)).select(*source.key_columns).distinct()
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
+    named = sorted(series_identity.series_id(row) for row in found.limit(EXAMPLES + 1).toPandas().to_dict("records"))
+    shown = ", ".join(named[:EXAMPLES]) + (", ..." if len(named) > EXAMPLES else "")
+    said = (f"{counts['no_time']} of {counts['rows']} input rows have no time in column '{source.time_column}': "
+            f"they are left out, their values unused (series {shown})")
     logger.warning("%s", said)
     return (said,)
 
