@@ -699,10 +699,14 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     countries = spark.createDataFrame([("skipped", f"no holidays known for country '{c}' (key column country, ...)")
                                        for c in ("ZZ", "QQ")] + [("skipped", "null key in ['shop']: no identity")],
                                       "status string, reason string")
-    assert staged_counts.reason_kinds(countries)["skipped"] == [("no holidays known for country", 2), ("null key in", 1)]
+    # the word leading into a value that was cut is not part of the kind either
+    assert staged_counts.reason_kinds(countries)["skipped"] == [("no holidays known for country", 2), ("null key", 1)]
     shown = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 7},
                                    reason_kinds=staged_counts.reason_kinds(many)).format()
-    assert "    failed: Error0 (1); Error1 (1); Error2 (1); Error3 (1); Error4 (1); 2 other reasons" in shown
+    assert "    failed: Error0 (1); Error1 (1); Error2 (1); Error3 (1); Error4 (1); 2 other reasons (2 series)" in shown
+    one_more = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts={"failed": 9}, reason_kinds={
+        "failed": [*[(f"Error{k}", 1) for k in range(5)], ("OSError", 4)]}).format()
+    assert "Error4 (1); 1 other reason (4 series)" in one_more
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked, reason_kinds=kinds)
     said = summary.format()

@@ -142,7 +142,10 @@ class JobSummary:
             for status, kinds in sorted(self.reason_kinds.items(), key=lambda item: statuses.index(item[0])
                                         if item[0] in statuses else len(statuses)):
                 shown = "; ".join(f"{kind} ({count})" for kind, count in kinds[:MAX_REASON_KINDS])
-                more = f"; {len(kinds) - MAX_REASON_KINDS} other reasons" if len(kinds) > MAX_REASON_KINDS else ""
+                rest = kinds[MAX_REASON_KINDS:]
+                series = sum(count for _, count in rest)
+                more = (f"; {len(rest)} other {'reason' if len(rest) == 1 else 'reasons'} ({series} series)"
+                        if rest else "")
                 lines.append(f"    {status}: {shown}{more}")
         if self.untracked:
             lines.append(f"  {self.untracked} of {self.total} series {agreeing(self.untracked, 'have')} no child "

@@ -154,6 +154,8 @@ NOT_NAMED = frozenset({"untracked", "models", "stale", "merged_not_ok", "fail_se
 # a reason's kind: its words before a colon, semicolon, bracket or quoted value, a leading count
 # left out ("no holidays known for country 'ZZ'" is one kind whatever the country)
 REASON_KIND = r"^(?:[0-9]+ )?([^:;(\['\"]*)"
+# a word that led into the value cut off, left out of the kind ("null key in ['store']" is "null key")
+KIND_TRAILING_WORD = r"\s+(?:in|of|for|at|on|to|with|by|from)$"
 
 
 def status_counts(staged: DataFrame, keys: list[str] = ()) -> StagedCounts:
@@ -196,8 +198,10 @@ def _examples(staged: DataFrame, keys: list[str], conditions: dict[str, Column],
 def reason_kinds(staged: DataFrame) -> dict[str, list[tuple[str, int]]]:
     """Per status other than ok, how many series gave each kind of reason, most first: a
     reason's words before its first colon, semicolon, bracket or quote, without a leading
-    count ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError")."""
-    kind = F.trim(F.regexp_extract(F.coalesce(F.col("reason"), F.lit("no reason")), REASON_KIND, 1))
+    count ("12 missing periods" is "missing periods"; "ValueError: ..." is "ValueError") or
+    the word leading into what was cut ("null key in ['store']" is "null key")."""
+    kind = F.regexp_replace(F.trim(F.regexp_extract(F.coalesce(F.col("reason"), F.lit("no reason")), REASON_KIND, 1)),
+                            KIND_TRAILING_WORD, "")
     rows = staged.where(F.col("status") != OK).groupBy("status", kind.alias("kind")).count().collect()
     kinds: dict[str, list[tuple[str, int]]] = {}
     for row in sorted(rows, key=lambda row: (-row["count"], row["kind"])):
