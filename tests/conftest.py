@@ -55,6 +55,15 @@ def no_tracking_uri_variable(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def no_stopping_signal_noted():
+    """A job forgets the signals an earlier one got as it starts (cli.run_job); a test calling
+    the job's steps directly would otherwise take an earlier test's stop for its own."""
+    from forecasting import signals
+
+    signals.forget_signals()
+
+
 @pytest.fixture
 def fast_config():
     def make(*overrides: str):

@@ -128,6 +128,36 @@ def test_series_new_or_gone_since_the_run_date_before_are_counted_and_the_gone_n
         "latest forecasts before this run date (of 2024-03-24, or a scoring run's since)"]
 
 
+def test_a_job_being_stopped_is_not_taken_for_a_comparison_that_failed(spark, fast_config, monkeypatch, caplog):
+    # SIGTERM interrupts a Py4J call; the JVM, stopped by the same signal, then fails the next call (the job
+    # description's reset), whose error replaces the interrupt: the run must stop, not go on saying "null"
+    from py4j.protocol import Py4JError
+
+    from forecasting import signals
+
+    def interrupted(*args):
+        try:
+            raise signals.Terminated("SIGTERM")
+        finally:
+            raise Py4JError("Answer from Java side is empty")  # noqa: B012 (as Py4J's own call does)
+
+    monkeypatch.setattr(forecast_change, "neighbour_run_dates", interrupted)
+    monkeypatch.setattr(forecast_change, "forecasts_of", interrupted)
+    staged = spark.createDataFrame([("a",)], "shop string")
+    with caplog.at_level(logging.WARNING, logger="forecasting.forecast_change"):
+        with pytest.raises(Py4JError):
+            forecast_change.find_neighbour_run_dates(spark, fast_config(), "2024-04-07")
+        with pytest.raises(Py4JError):
+            forecast_change.stage_changes(staged, fast_config(), "train-2024-04-07", "2024-03-31")
+    assert "stay null" not in caplog.text
+    # Py4J's own ERROR line with the interrupted call's traceback: the job's "stopped by" line says it
+    record = logging.LogRecord("root", logging.ERROR, __file__, 1, "KeyboardInterrupt while sending command.", (), None)
+    monkeypatch.setattr(signals, "_received", [])
+    assert signals.py4j_interrupt_trace(record)  # a Ctrl-C the job did not see: kept
+    monkeypatch.setattr(signals, "_received", ["SIGTERM"])
+    assert not signals.py4j_interrupt_trace(record)
+
+
 def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark, fast_config, monkeypatch, caplog):
     def unreadable(*args):
         raise OSError("permission denied: forecasts/_delta_log")

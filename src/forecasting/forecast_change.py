@@ -17,7 +17,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import parent_run, realized, redaction, tables, tracking
+from forecasting import parent_run, realized, redaction, signals, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.periods import frequency_offset, known_by, label_of, period_end, same_frequency
 from forecasting.job_summary import JobSummary, agreeing, example_ids, input_end_text, named_examples, series_that
@@ -43,6 +43,8 @@ def find_neighbour_run_dates(spark: SparkSession, config: JobConfig, run_date: s
         with job_description(spark, "find the run dates before and after"):
             return neighbour_run_dates(spark, config, run_date)
     except Exception as err:
+        if signals.stopped_by(err):  # the JVM's error of a job being stopped: no step to go on without
+            raise
         logger.warning("could not find the run date before %s in the forecasts table (%s): series_results.%s and "
                        "the realized_ columns stay null", run_date, redaction.first_line(err), CHANGE)
         return None, None
@@ -135,6 +137,8 @@ def stage_changes(staged: DataFrame, config: JobConfig, label: str, earlier: str
             compared.write.parquet(path)
         return path
     except Exception as err:
+        if signals.stopped_by(err):  # the JVM's error of a job being stopped: not a comparison that failed
+            raise
         logger.warning("could not compare the forecasts with those of run date %s (%s): series_results.%s and the "
                        "realized_ columns stay null", earlier, redaction.first_line(err), CHANGE)
         return None
@@ -158,6 +162,8 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
     try:
         then = parent_run.input_end_of(context, earlier)
     except Exception as err:  # a line to say, no reason to fail a run whose tables are written
+        if signals.stopped_by(err):
+            raise
         summary.warn(f"could not read how far the input reached for run date {earlier}: {redaction.first_line(err)}")
         return
     if then is None or not parent_run.same_time(then, context.input_end):
@@ -193,6 +199,8 @@ def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, ea
                 "reason", F.lit(f"forecast on {earlier}")), keys) if gone else ""
             fresh = example_ids(per_series.where(~F.col("_forecast_then")).orderBy(*keys), keys) if new else ""
     except Exception as err:  # a count to say, no reason to fail a run whose tables are written
+        if signals.stopped_by(err):
+            raise
         summary.warn(f"could not count the series new or gone since run date {earlier}: {redaction.first_line(err)}")
         return
     if new:
@@ -230,6 +238,8 @@ def say_changes(spark: SparkSession, config: JobConfig, context: tracking.RunCon
             tracker.set_tag(context.parent_run_id, tracking.COMPARED_RUN_DATE_TAG, earlier)
             named = named_examples(rows, keys) if large else None
     except Exception as err:  # the summary says so: a bug here had left only a line of the log
+        if signals.stopped_by(err):
+            raise
         summary.warn(f"could not say how far the forecasts moved from those of run date {earlier} "
                      f"({redaction.first_line(err)}): series_results.{CHANGE} holds it")
         return

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from forecasting import (
     evaluation, forecast_change, holiday_periods, io, parent_run, python_worker, run_report, series_identity,
-    spark_training, table_checks, tables, tracking, validation,
+    signals, spark_training, table_checks, tables, tracking, validation,
 )
 from forecasting.config import JobConfig
 from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
@@ -206,6 +206,8 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
                    f"  alias @{registration.SERVED_ALIAS} not moved: {held} (exit 5); serve version {version} by "
                    "its number if meant\n")
     except Exception as err:
+        if signals.stopped_by(err):  # the JVM's error of a job being stopped: no registration that failed
+            raise
         logger.exception("registering model %s failed; the run's tables are written all the same", name)
         reason = f"{type(err).__name__}: {err}"
         try:

@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import metrics, redaction, tracking
+from forecasting import metrics, redaction, signals, tracking
 from forecasting.baselines import on_grid, season_length
 from forecasting.cleaning import filled_by_interpolation
 from forecasting.periods import align_to_grid, open_on
@@ -159,6 +159,8 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
             named = named_examples(scored.where(far_off).orderBy(F.col(MASE).desc()).select(
                 *keys, F.format_string("%.1f", F.col(MASE)).alias("reason")), keys) if far else None
     except Exception as err:  # the summary says so: a bug here had left only a line of the log
+        if signals.stopped_by(err):  # the JVM's error of a job being stopped
+            raise
         summary.warn(f"could not say how the forecasts of run date {earlier} did ({redaction.first_line(err)}): "
                      f"series_results.{MASE} holds it")
         return

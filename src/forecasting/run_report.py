@@ -13,8 +13,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, staged_counts,
-                         tracking, tuning, validation)
+from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, signals,
+                         staged_counts, tracking, tuning, validation)
 from forecasting.config import JobConfig
 from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, named_examples,
                                      series_that)
@@ -48,6 +48,8 @@ def say_unfinished(context: tracking.RunContext, summary: JobSummary) -> None:
     try:
         left = parent_run.unfinished_dates(context)
     except Exception as err:  # a line to say; the run's own tracking says whether the server is gone
+        if signals.stopped_by(err):  # the JVM's error of a job being stopped
+            raise
         logger.warning("could not look for runs left unfinished: %s", redaction.first_line(err))
         return
     if left:
@@ -159,6 +161,8 @@ def _log_run_metrics(spark: SparkSession, staged: DataFrame, counted: staged_cou
         tracking.client(context.tracking_uri).log_batch(
             context.parent_run_id, metrics=[Metric(name, float(value), now, 0) for name, value in metrics.items()])
     except Exception as err:  # the server gone: ending the run says so (exit 4), after the staged results go
+        if signals.stopped_by(err):
+            raise
         logger.warning("could not record %s on MLflow run %s: %s", " and ".join(metrics), context.parent_run_id,
                        redaction.first_line(err))
 
@@ -203,6 +207,8 @@ def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.
         svg = run_overview.overview_svg(overview, title)
         tracking.client(context.tracking_uri).log_text(context.parent_run_id, svg, run_overview.ARTIFACT)
     except Exception as err:
+        if signals.stopped_by(err):
+            raise
         logger.warning("could not log the run's overview picture (%s): its tables are written",
                        redaction.first_line(err))
 

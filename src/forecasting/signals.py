@@ -118,6 +118,13 @@ def stopped_by(err: BaseException) -> str | None:
     return _received[0] if _received else None
 
 
+def py4j_interrupt_trace(record) -> bool:
+    """A log handler's filter: False for Py4J's traceback of the call a stopping signal
+    interrupted, which it logs as an ERROR of its own ("KeyboardInterrupt while sending
+    command.", a SIGTERM's too), where the job's "stopped by" line says it in one."""
+    return not (_received and record.getMessage() == "KeyboardInterrupt while sending command.")
+
+
 # What stops a Python worker: the signals to the job's process group, and the SIGHUP
 # PySpark's worker daemon sends its workers as it stops
 _WORKER_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
