@@ -115,9 +115,11 @@ if ! exec 9> "$lock"; then
     exit 64
 fi
 if ! flock -n 9; then
-    # python -m forecasting output leaves out a password in the path's URL
-    echo "$(date -u +%FT%TZ) $job $run_date: another run of this job and date writing $output is still going" \
-        | tee -a "$log" >&2
+    # python -m forecasting output leaves out a password in the path's URL; the line cron mails, as a
+    # failed run's below, and a line of the log, which the running job writes too
+    why="another run of this job and date writing $output is still going"
+    echo "$(date -u +%FT%TZ) $job $run_date: $why: exit code 6 (this run not started)" >> "$log"
+    echo "$0: $job $run_date failed with exit code 6 ($why); its log: $log" >&2
     exit 6
 fi
 

@@ -114,8 +114,11 @@ esac
         assert (marks / "started").exists(), "the held run never started"
         # the same config spelt otherwise, the date as one argument: the same run
         same = wrapper(tmp_path, "train", "--config=./held.yaml", "--run-date=2024-02-20", home=home, spark_submit=fake)
-        assert same.returncode == 6 and "train 2024-02-20: another run" in same.stderr
-        assert f"writing {home / 'out-held'} is still going" in same.stderr
+        assert same.returncode == 6
+        # the one line cron mails, in the form of a failed run's: the code, why, and the log
+        [said] = same.stderr.splitlines()
+        assert said.startswith(f"{WRAPPER}: train 2024-02-20 failed with exit code 6 (another run of this job and "
+                               f"date writing {home / 'out-held'} is still going); its log: {home / 'logs'}/train_")
         # other arguments, or another config, writing that output: they would replace each other's rows
         for args in (["--config", "held.yaml", "--log-level", "DEBUG"], ["--config", "same_output.yaml"],
                      ["--config", "other.yaml", "--set", "output.path=out-held"]):
@@ -313,14 +316,16 @@ def test_the_crontab_example_prunes_old_logs_only(tmp_path):
                 if line.split()[5:6] == ["find"])
     logs = tmp_path / "logs"
     logs.mkdir()
+    # the wrapper's hidden files of a job and date go with the logs: a lock's time is its last run's start
     for name, days in (("train_forecast-2025-01-06-airports-1a2b3c4d.log", 400), ("score-recent.log", 3),
-                       (".train.lock", 400), ("notes.txt", 400)):
+                       (".train_forecast-2025-01-06-1a2b3c4d.lock", 400), (".score-recent.lock", 3),
+                       (".train_forecast-2025-01-06-airports-1a2b3c4d.summary", 400), ("notes.txt", 400)):
         (logs / name).write_text("x")
         old = time.time() - days * 86400
         os.utime(logs / name, (old, old))
     command = " ".join(line.split()[5:])
     subprocess.run(["bash", "-c", command], env={**os.environ, "FORECAST_HOME": str(tmp_path)}, check=True)
-    assert sorted(p.name for p in logs.iterdir()) == [".train.lock", "notes.txt", "score-recent.log"]
+    assert sorted(p.name for p in logs.iterdir()) == [".score-recent.lock", "notes.txt", "score-recent.log"]
 
 
 def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster_driver_gets_none(tmp_path):
