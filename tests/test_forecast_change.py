@@ -150,12 +150,18 @@ def test_a_job_being_stopped_is_not_taken_for_a_comparison_that_failed(spark, fa
         with pytest.raises(Py4JError):
             forecast_change.stage_changes(staged, fast_config(), "train-2024-04-07", "2024-03-31")
     assert "stay null" not in caplog.text
-    # Py4J's own ERROR line with the interrupted call's traceback: the job's "stopped by" line says it
-    record = logging.LogRecord("root", logging.ERROR, __file__, 1, "KeyboardInterrupt while sending command.", (), None)
+    # Py4J's own records of its calls failing as the JVM goes, some on the root logger: the job's "stopped by"
+    # line says it
+    zipped = "/venv/pyspark/python/lib/py4j-0.10.9.9-src.zip/py4j/java_gateway.py"
+    interrupted_call = logging.LogRecord("root", logging.ERROR, zipped, 1, "KeyboardInterrupt while sending command.",
+                                         (), None)
+    broken_pipe = logging.LogRecord("py4j.clientserver", logging.ERROR, "/x/py4j/clientserver.py", 1,
+                                    "Exception occurred while shutting down connection", (), None)
+    own = logging.LogRecord("root", logging.ERROR, "/x/forecasting/pipeline.py", 1, "a step failed", (), None)
     monkeypatch.setattr(signals, "_received", [])
-    assert signals.py4j_interrupt_trace(record)  # a Ctrl-C the job did not see: kept
+    assert all(signals.py4j_after_stop(record) for record in (interrupted_call, broken_pipe, own))  # no stop: kept
     monkeypatch.setattr(signals, "_received", ["SIGTERM"])
-    assert not signals.py4j_interrupt_trace(record)
+    assert [signals.py4j_after_stop(record) for record in (interrupted_call, broken_pipe, own)] == [False, False, True]
 
 
 def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark, fast_config, monkeypatch, caplog):

@@ -128,7 +128,7 @@ def print_redacted_thread_traceback(hook) -> None:
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))
-    handler.addFilter(signals.py4j_interrupt_trace)
+    handler.addFilter(signals.py4j_after_stop)
     logging.basicConfig(level=level, handlers=[handler])
     sys.excepthook = print_redacted_traceback
     threading.excepthook = print_redacted_thread_traceback

@@ -118,11 +118,12 @@ def stopped_by(err: BaseException) -> str | None:
     return _received[0] if _received else None
 
 
-def py4j_interrupt_trace(record) -> bool:
-    """A log handler's filter: False for Py4J's traceback of the call a stopping signal
-    interrupted, which it logs as an ERROR of its own ("KeyboardInterrupt while sending
-    command.", a SIGTERM's too), where the job's "stopped by" line says it in one."""
-    return not (_received and record.getMessage() == "KeyboardInterrupt while sending command.")
+def py4j_after_stop(record) -> bool:
+    """A log handler's filter: False for Py4J's records once a stopping signal came. The
+    JVM, stopped by the same signal, drops Py4J's connection, and Py4J logs each failed
+    call with its traceback (the interrupted call, broken pipes; some on the root logger),
+    where the job's "stopped by" line says it in one."""
+    return not (_received and (record.name.startswith("py4j") or f"{os.sep}py4j{os.sep}" in record.pathname))
 
 
 # What stops a Python worker: the signals to the job's process group, and the SIGHUP
