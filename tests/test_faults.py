@@ -155,8 +155,10 @@ def test_a_job_stopped_by_a_signal_ends_its_mlflow_run_failed_and_exits_128_plus
     # exited 1 as if it had failed
     stores = [f"s{i}" for i in range(12)]
     input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
-    job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=6"), cwd=tmp_path, env=environment(),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    printed = tmp_path / "printed.txt"
+    with open(printed, "w") as out:
+        job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=6"), cwd=tmp_path, env=environment(),
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 300
     try:  # stopped during the training: its first series tracked
         while time.monotonic() < deadline and job.poll() is None and not (
@@ -174,6 +176,10 @@ def test_a_job_stopped_by_a_signal_ends_its_mlflow_run_failed_and_exits_128_plus
             break
         time.sleep(0.2)
     assert parent.info.status == "FAILED" and parent.data.tags["ended_by"] == signal.Signals(sent).name
+    # said in one line: not with Py4J's tracebacks of its calls failing as the JVM goes
+    log = printed.read_text()
+    assert f"stopped by {signal.Signals(sent).name}: a run it had started in MLflow ends FAILED" in log
+    assert not [noise for noise in ("while sending command", "while shutting down connection") if noise in log]
     # a Python worker in the middle of a series may end its run just after: none is left RUNNING for good
     for _ in range(100):
         running = [r for r in child_runs(tmp_path, parent.info.run_id) if r.info.status == "RUNNING"]
