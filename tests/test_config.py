@@ -588,6 +588,15 @@ def test_a_yaml_error_says_where_without_quoting_the_line_which_may_hold_a_secre
     assert "value '[1' is not valid YAML: while parsing a flow sequence, expected ',' or ']'" in str(error.value)
 
 
+
+def test_a_yaml_error_found_a_line_after_its_cause_names_the_line_it_began_on(tmp_path):
+    layer = tmp_path / "colon.yaml"
+    layer.write_text("forecast:\n  frequency: D\n  horizon 6\nmodel:\n  growth: linear\n")  # no colon on line 3
+    with pytest.raises(ConfigError, match=r"while scanning a simple key begun at line 3, column 3, could not find "
+                                          r"expected ':' at line 4, column 1"):
+        load_config(layer)
+
+
 @pytest.mark.parametrize("override, message", [
     ("tuning.search_space.changepoint_prior_scale.high=.inf", "high' must be a positive number"),
     ("tracking.uri=http://", "names no host"),

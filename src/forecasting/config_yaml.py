@@ -114,6 +114,9 @@ def yaml_problem(err: yaml.YAMLError) -> str:
     if mark is None:
         return "a YAML error"
     context = f"{err.context}, " if getattr(err, "context", None) else ""
+    begun = getattr(err, "context_mark", None)
+    if context and begun is not None and begun.line != mark.line:  # "horizon 6" on line 9 is found on line 10
+        context = f"{err.context} begun at line {begun.line + 1}, column {begun.column + 1}, "
     said = f"{context}{err.problem}"
     if str(err.problem).startswith(VALUE_QUOTING_PROBLEMS):
         said = re.sub(r"'[^']{2,}'", "'...'", said)
