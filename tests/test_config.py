@@ -881,3 +881,24 @@ def test_mlflows_own_tracking_uri_variable_is_taken_where_neither_the_config_nor
     assert load_config(None, ["tracking.experiment=/Shared/forecasts"]).tracking.uri == "databricks"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # set but empty: as if not set
     assert load_config(None, []).tracking.uri == "mlruns"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")  # a section that is no mapping: said
+    with pytest.raises(ConfigError, match="tracking: expected a mapping"):
+        load_config(None, ["tracking=oops"])
+
+
+def test_a_store_the_process_used_before_is_not_taken_for_the_users_variable(tmp_path, monkeypatch):
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: a second job in a notebook, naming no store, had gone
+    # to the first one's
+    import mlflow
+
+    from forecasting import tracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    other = (tmp_path / "other-store").as_uri()
+    tracking.client(other)
+    assert mlflow.get_tracking_uri() == other  # MLflow's own calls in this process still use it
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert load_config(None, []).tracking.uri == "mlruns"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")  # the user's own stays theirs
+    tracking.client(other)
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.example:5000"

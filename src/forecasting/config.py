@@ -237,8 +237,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
         layers.append(parse_override(text))
         raw = deep_merge(raw, layers[-1])
     from_environment = os.environ.get(TRACKING_URI_VARIABLE, "").strip()
-    if from_environment and not any(isinstance(layer.get("tracking"), dict) and "uri" in layer["tracking"]
-                                    for layer in layers):
+    if from_environment and isinstance(raw.get("tracking"), dict) and not any(
+            isinstance(layer.get("tracking"), dict) and "uri" in layer["tracking"] for layer in layers):
         raw["tracking"]["uri"] = from_environment
     else:
         from_environment = ""

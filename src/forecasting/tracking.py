@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from forecasting import mlflow_file_store
-from forecasting.config import JobConfig
+from forecasting.config import TRACKING_URI_VARIABLE, JobConfig
 from forecasting.config_stores import local_path
 
 logger = logging.getLogger(__name__)
@@ -237,8 +237,15 @@ def client(uri: str):
     from mlflow.tracking import MlflowClient
 
     # Artifacts served by a tracking server (mlflow-artifacts:/ URIs) are
-    # resolved against the global tracking URI, not the client's own.
+    # resolved against the global tracking URI, not the client's own. MLflow exports it
+    # as MLFLOW_TRACKING_URI too, which a later config naming no store would take for the
+    # user's own (a second job in a notebook): the environment stays as the user set it.
+    exported = os.environ.get(TRACKING_URI_VARIABLE)
     mlflow.set_tracking_uri(uri)
+    if exported is None:
+        os.environ.pop(TRACKING_URI_VARIABLE, None)
+    else:
+        os.environ[TRACKING_URI_VARIABLE] = exported
     if urlparse(uri).scheme in ("", "file"):
         mlflow_file_store.patch_file_store()
     if sqlite_file(uri) is not None:
