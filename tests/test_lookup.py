@@ -42,6 +42,8 @@ def test_run_location_points_at_the_server_page_or_the_local_folder_and_ui():
     # a link to open in a browser: without the user and password, which the browser asks for
     assert lookup.run_location("https://ana:S3cret@mlflow.example.com:8443/mlflow/", "7", "abc") == [
         "https://mlflow.example.com:8443/mlflow/#/experiments/7/runs/abc"]
+    assert lookup.run_location("http://ana:S3/cr#et@mlflow.example.com", "7", "abc") == [
+        "http://mlflow.example.com/#/experiments/7/runs/abc"]
     assert "S3cret" not in " ".join(lookup.run_location("postgresql://fc:S3cret@db.example/mlflow", "7", "abc"))
     assert lookup.run_location("databricks", "7", "abc") == ["in the workspace: #mlflow/experiments/7/runs/abc"]
     assert lookup.run_location("databricks://prod", "7", "abc") == [

@@ -364,6 +364,10 @@ def test_a_refusal_says_what_the_versions_run_did_with_each_series_it_has_no_mod
         forecaster.predict(None, pd.DataFrame({"store": ["s1"], "horizon": [3]}))
     assert "cannot read" not in caplog.text  # nor logged again
     forecaster._read_again_at -= serving.OUTCOMES_RETRY_SECONDS  # a minute later
+    if fmt == "parquet":  # another run date's file, unreadable: not opened (on S3, a request a file)
+        other_date = tmp_path / "series_results" / "run_date=2030-01-07"
+        other_date.mkdir()
+        (other_date / "part-0.parquet").write_bytes(b"not parquet")
     asked = pd.DataFrame({"store": ["s0", "s1", "mars", "s2", "s3"], "horizon": [3] * 5})
     with pytest.raises(MlflowException) as refused:
         forecaster.predict(None, asked)

@@ -277,10 +277,10 @@ def run_location(uri: str, experiment_id: str, run_id: str) -> list[str]:
     """Where to open a run: its page on a tracking server, or its folder and the local UI
     (a password in the URI left out; a page's link without the user, which a browser asks for)."""
     page = f"#/experiments/{experiment_id}/runs/{run_id}"
+    uri = redact_url_password(uri)  # first: urlparse misreads a password holding a / or a #
     if urlparse(uri).scheme in ("http", "https"):
         link = urlparse(uri)._replace(netloc=urlparse(uri).netloc.rpartition("@")[2]).geturl()
         return [f"{link.rstrip('/')}/{page}"]
-    uri = redact_url_password(uri)
     if is_databricks_uri(uri):
         where = "the workspace" if uri == "databricks" else f"the workspace of profile {urlparse(uri).netloc}"
         return [f"in {where}: #mlflow/experiments/{experiment_id}/runs/{run_id}"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import delta_files, series_identity, tracking
+from forecasting.redaction import first_line
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ class OlderVersionGone(Exception):
     of its date replaced its rows, can no longer be read (VACUUM removed its files)."""
 
     def __init__(self, version: int, err: Exception):
-        # deltalake's messages run on for lines
-        self.version, self.reason = version, str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        self.version, self.reason = version, first_line(err)  # deltalake's messages run on for lines
         super().__init__(f"version {version} cannot be read: {self.reason}")
 
 
@@ -92,8 +92,8 @@ def rows_of_run(path: str | Path, job_run_id: str, fmt: str = "delta", where=Non
 
     own = ds.field("job_run_id") == job_run_id
     own = own if where is None else own & where
-    if fmt == "parquet":  # a path or a URI (file://, s3://)
-        return _dataset(path, fmt).to_table(filter=own, columns=columns), None
+    if fmt == "parquet":  # a path or a URI (file://, s3://); no other run date's files opened
+        return _dataset(path, fmt, own).to_table(filter=own, columns=columns), None
     table = DeltaTable(str(path))
     rows = delta_files.dataset(table).to_table(filter=own, columns=columns)
     written = version_written_by(table, job_run_id) if rows.num_rows == 0 else None
@@ -233,8 +233,9 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
     return _as_spark_reads(table)
 
 
-def _dataset(path: str | Path, fmt: str):
-    """An output table as a pyarrow dataset, every column any of its files has."""
+def _dataset(path: str | Path, fmt: str, where=None):
+    """An output table as a pyarrow dataset, every column any of its files has (of the
+    files whose partition may hold rows meeting ``where``, a pyarrow expression)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -243,7 +244,7 @@ def _dataset(path: str | Path, fmt: str):
     dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
     # pyarrow takes one file's columns: the files of run dates an older version wrote lack newer ones
     added = {}
-    for fragment in dataset.get_fragments():
+    for fragment in dataset.get_fragments(filter=where):
         added.update({f.name: f for f in fragment.physical_schema if f.name not in dataset.schema.names})
     if added:
         dataset = ds.dataset(str(path), format="parquet", partitioning="hive",
