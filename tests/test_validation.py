@@ -421,7 +421,7 @@ def test_rows_without_a_time_are_counted_and_said_to_be_left_out(spark, fast_con
     raw = text_input(spark, [("a", "x", None, "1"), ("a", "x", "2024-01-02", "2"), ("b", "x", None, "3")])
     counts = check_input(raw, fast_config())
     assert counts.rows_without_time == 2
-    # a line of the summary too, naming their series: b/x has no other row, so no result row of its own
+    # a line of the summary too, naming their series (b/x, with no other row, is skipped as well, and said so)
     said = "2 of 3 input rows have no time in column 'date': they are left out, their values unused (series a/x, b/x)"
     assert counts.row_warnings == (said,)
     assert said in caplog.text

@@ -18,7 +18,7 @@ from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
 
-EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
+EXAMPLE_WIDTH = series_identity.EXAMPLE_WIDTH  # of a series' id in an example (the job's modules import it here)
 MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the most common first
 CHANGED_SHOWN = 5  # the settings a rerun changed that the summary names
 

@@ -258,9 +258,12 @@ def _timeless_rows_warning(df: DataFrame, config: JobConfig, counts: dict) -> tu
     if not counts["no_time"]:
         return ()
     source = config.input
-    found = df.where(~has_value(df, source.time_column)).select(*source.key_columns).distinct()
+    # the first in key order, the same from run to run
+    found = (df.where(~has_value(df, source.time_column)).select(*source.key_columns).distinct()
+             .orderBy(*source.key_columns).limit(EXAMPLES + 1))
     # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    named = sorted(series_identity.series_id(row) for row in found.limit(EXAMPLES + 1).toPandas().to_dict("records"))
+    named = [series_identity.shortened(series_identity.series_id(row), series_identity.EXAMPLE_WIDTH)
+             for row in found.toPandas().to_dict("records")]
     shown = ", ".join(named[:EXAMPLES]) + (", ..." if len(named) > EXAMPLES else "")
     said = (f"{counts['no_time']} of {counts['rows']} input rows have no time in column '{source.time_column}': "
             f"they are left out, their values unused (series {shown})")
