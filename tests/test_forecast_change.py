@@ -164,6 +164,30 @@ def test_a_job_being_stopped_is_not_taken_for_a_comparison_that_failed(spark, fa
     assert [signals.py4j_after_stop(record) for record in (interrupted_call, broken_pipe, own)] == [False, False, True]
 
 
+def test_the_summarys_steps_warn_of_a_failure_and_stop_a_job_being_stopped(spark, fast_config, monkeypatch, tmp_path):
+    from forecasting import realized, signals
+
+    config, nowhere = fast_config(f"output.path={tmp_path}"), str(tmp_path / "no-such-staging")
+
+    def unreadable(*args):
+        raise OSError("permission denied: forecasts/_delta_log")
+
+    monkeypatch.setattr(tables, "read_table", unreadable)
+    steps = {
+        "turnover": lambda summary: forecast_change.say_turnover(spark, config, summary, "2024-03-31"),
+        "changes": lambda summary: forecast_change.say_changes(spark, config, None, summary, "2024-03-31", nowhere),
+        "realized": lambda summary: realized.say(spark, config, None, summary, "2024-03-31", nowhere),
+    }
+    for name, step in steps.items():
+        summary = job_summary.JobSummary("2024-04-07", "r", "e", "file:///m", {})
+        step(summary)  # the tables are written: a line of the summary, and the run goes on
+        assert summary.note.startswith("  could not "), name
+        monkeypatch.setattr(signals, "_received", ["SIGTERM"])  # the same failure, the JVM stopped by a signal
+        with pytest.raises(Exception):
+            step(job_summary.JobSummary("2024-04-07", "r", "e", "file:///m", {}))
+        monkeypatch.setattr(signals, "_received", [])
+
+
 def test_a_comparison_that_fails_leaves_the_change_null_and_the_run_going(spark, fast_config, monkeypatch, caplog):
     def unreadable(*args):
         raise OSError("permission denied: forecasts/_delta_log")
