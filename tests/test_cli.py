@@ -81,8 +81,20 @@ def test_a_session_spark_cannot_start_is_one_line_naming_the_java_error_and_exit
     assert run(lambda spark, config: summary(failed=0)) == cli.EXIT_FAILED
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.getMessage().startswith(
-        "cannot start Spark: java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext.")
+        "cannot start Spark: java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext. (Spark "
+        "stopped as it started: a master that never answered, or that refused the application")
     assert record.exc_info is None  # no Python traceback on top of Spark's own log
+
+
+def test_a_file_spark_submit_was_given_that_is_not_there_is_a_configuration_error_naming_it(monkeypatch, caplog):
+    def no_zip(app_name, config):
+        raise RuntimeError("An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+                           ": java.io.FileNotFoundException: File file:/srv/dist/nope.zip does not exist\n\tat org...")
+
+    monkeypatch.setattr(cli, "build_session", no_zip)
+    assert run(lambda spark, config: summary(failed=0)) == cli.EXIT_CONFIG  # a retry would fail the same way
+    assert ("configuration error: Spark was given a file or folder that is not there: file:/srv/dist/nope.zip "
+            "(spark-submit's --py-files, --files, --archives or --jars") in caplog.text
 
 
 def test_the_summary_file_of_a_run_that_failed_early_says_why_without_a_password(session, monkeypatch, tmp_path):
@@ -142,6 +154,21 @@ def test_executors_that_cannot_start_python_are_a_configuration_error_naming_it(
     assert "exit code 2 (configuration error: the executors cannot start Python" in written.read_text()
     with pytest.raises(RuntimeError, match="o98"):  # another failure stays one, with its traceback
         run(lambda spark, config: (_ for _ in ()).throw(RuntimeError("o98 failed")))
+
+
+
+@pytest.mark.parametrize("module, advice", [
+    ("pandas", "set spark.pyspark.python to a Python with the job's packages (requirements.txt) on every node"),
+    ("forecasting", "ship the job's package with --py-files dist/forecasting.zip"),
+])
+def test_executors_whose_python_lacks_the_jobs_packages_are_a_configuration_error_saying_what_to_ship(
+        session, caplog, module, advice):
+    # a worker's python3 without the venv's packages, or --py-files left out: every task fails alike
+    failure = RuntimeError("An error occurred while calling o98.parquet.\n: org.apache.spark.SparkException: Job "
+                           "aborted ... org.apache.spark.api.python.PythonException: Traceback (most recent call "
+                           f"last):\n  File ...\nModuleNotFoundError: No module named '{module}'\n\tat ...")
+    assert run(lambda spark, config: (_ for _ in ()).throw(failure)) == cli.EXIT_CONFIG
+    assert f"configuration error: the executors' Python cannot import '{module}': {advice}" in caplog.text
 
 
 def test_spark_without_delta_lake_is_a_configuration_error_before_the_job_starts(monkeypatch, caplog, capsys):

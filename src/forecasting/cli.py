@@ -211,9 +211,20 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
         logger.error("%s", err)
         return EXIT_CONFIG, None, f"configuration error: {first_line(err)}"
     except Exception as err:  # an unreachable master, a setting Spark refuses: Spark's log above has the rest
+        missing = re.search(r"java\.io\.FileNotFoundException: (?:File )?(\S+) does not exist", str(err))
+        if missing:  # a mistyped argument: no retry mends it
+            reason = (f"Spark was given a file or folder that is not there: {redact_url_password(missing.group(1))} "
+                      "(spark-submit's --py-files, --files, --archives or --jars, or a folder spark.conf names, "
+                      "such as spark.eventLog.dir)")
+            logger.error("configuration error: %s", reason)
+            return EXIT_CONFIG, None, f"configuration error: {reason}"
+        cause = _java_cause(err)
+        if "Cannot call methods on a stopped SparkContext" in cause:  # Spark's own words name a symptom
+            cause += (" (Spark stopped as it started: a master that never answered, or that refused the "
+                      "application; Spark's log above says which, e.g. 'All masters are unresponsive')")
         logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
-                     "was down is worth a retry)", _java_cause(err))
-        return EXIT_FAILED, None, f"cannot start Spark: {redact_url_password(_java_cause(err))}"
+                     "was down is worth a retry)", cause)
+        return EXIT_FAILED, None, f"cannot start Spark: {redact_url_password(cause)}"
     signals.note_sigint()  # around PySpark's handler, set as the session started
     # No spark.stop(): the JVM stops the SparkContext itself when the driver process
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
@@ -243,13 +254,10 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
         # the tables are written: what the run did, with why it exits 4
         return EXIT_TRACKING, err.summary.format(exit_line=f"exit code {EXIT_TRACKING}: {err}"), None
     except Exception as err:
-        program = python_worker.unstartable_python(err)
-        if program is None:
+        reason = python_worker.executor_python_problem(err)
+        if reason is None:
             raise
         # a setting, not a failure of the job's code: Spark's log above repeats it for every task
-        reason = (f"the executors cannot start Python {program!r} (spark.pyspark.python): on a local master Spark "
-                  "unpacks --archives elsewhere than the working folder (README, Running on a cluster); on a "
-                  "cluster, check the archive's name after its '#'")
         logger.error("configuration error: %s", reason)
         return EXIT_CONFIG, None, f"configuration error: {reason}"
     report = summary.format()

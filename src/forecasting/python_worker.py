@@ -14,7 +14,7 @@ import zipimport
 from pyspark.sql import SparkSession
 
 from forecasting import model
-from forecasting.redaction import LOG_FORMAT, RedactingFormatter
+from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -157,18 +157,36 @@ class EarlyWorkers(threading.Thread):
             ).collect()
             self.worker_pids = {row["worker"] for row in rows}
             self.loaded = all(row["loaded"] for row in rows)
-        except Exception as err:
-            logger.info("starting Python workers early failed (the training starts them itself): %s", err)
+        except Exception as err:  # the training fails the same way where it is a setting: it says what to set
+            logger.info("starting Python workers early failed (the training starts them itself): %s",
+                        executor_python_problem(err) or first_line(err))
+            logger.debug("the warm-up job's error", exc_info=True)
 
 
 _started: list[EarlyWorkers] = []
 
 
-def unstartable_python(err: BaseException) -> str | None:
-    """The Python program Spark could not start on an executor, where that is why ``err``
-    (every task failing alike) happened: a spark.pyspark.python not there; else None."""
-    found = re.search(r'Cannot run program "([^"]+)"', str(err))
-    return found.group(1) if found else None
+def executor_python_problem(err: BaseException) -> str | None:
+    """Why the executors' Python cannot run the job, where that is why ``err`` (every task
+    failing alike) happened, and what to set: a spark.pyspark.python not there, or one
+    without the job's packages; else None. A setting, not a failure a retry mends."""
+    text = str(err)
+    program = re.search(r'Cannot run program "([^"]+)"', text)
+    if program:
+        return (f"the executors cannot start Python {program.group(1)!r} (spark.pyspark.python): not at that path on "
+                "the nodes; given with --archives, on a local master Spark unpacks the archive elsewhere than the "
+                "working folder (README, Running on a cluster), and on a cluster check the archive's name after its "
+                "'#'")
+    missing = re.search(r"ModuleNotFoundError: No module named '([^']+)'", text)
+    if missing:
+        module = missing.group(1).split(".")[0]
+        how = ("ship the job's package with --py-files dist/forecasting.zip (scripts/package_job.sh)"
+               if module == "forecasting" else
+               "set spark.pyspark.python to a Python with the job's packages (requirements.txt) on every node, or "
+               "ship one with --archives; spark.pyspark.python alone sets the driver's too, unless "
+               "spark.pyspark.driver.python is set")
+        return f"the executors' Python cannot import {module!r}: {how} (README, Running on a cluster)"
+    return None
 
 
 def start_workers_early(spark: SparkSession) -> EarlyWorkers:
