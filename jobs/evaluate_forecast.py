@@ -12,7 +12,12 @@ Exit codes: as train_forecast.py.
 """
 import logging
 
-from forecasting import cli, pipeline
+try:
+    from forecasting import cli, pipeline
+except ImportError as missing:  # the driver's Python lacks the job's packages: exit 2, in --summary-file too
+    from driver_python import exit_unimportable  # beside this file, the standard library's alone
+
+    exit_unimportable("evaluate_forecast", missing)
 
 logger = logging.getLogger("evaluate_forecast")
 

@@ -15,7 +15,12 @@ Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input or no 
 """
 import logging
 
-from forecasting import cli, scoring
+try:
+    from forecasting import cli, scoring
+except ImportError as missing:  # the driver's Python lacks the job's packages: exit 2, in --summary-file too
+    from driver_python import exit_unimportable  # beside this file, the standard library's alone
+
+    exit_unimportable("score_forecast", missing)
 
 logger = logging.getLogger("score_forecast")
 

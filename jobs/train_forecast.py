@@ -13,7 +13,12 @@ or no series modelled, 130 or 143 stopped by Ctrl-C or SIGTERM (its MLflow run e
 """
 import logging
 
-from forecasting import cli, pipeline
+try:
+    from forecasting import cli, pipeline
+except ImportError as missing:  # the driver's Python lacks the job's packages: exit 2, in --summary-file too
+    from driver_python import exit_unimportable  # beside this file, the standard library's alone
+
+    exit_unimportable("train_forecast", missing)
 
 logger = logging.getLogger("train_forecast")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build what a cluster needs to run the jobs, into dist/:
 #   dist/forecasting.zip           the package, for spark-submit --py-files
-#   dist/jobs/*.py                 the entry points spark-submit is given (train, score, evaluate)
+#   dist/jobs/*.py                 the entry points spark-submit is given (train, score, evaluate),
+#                                  and driver_python.py, their words where the driver lacks the package
 #   dist/environment.tar.gz        (with --env) a relocatable virtualenv holding the
 #                                  dependencies, for clusters whose nodes lack them:
 #                                  spark-submit --archives dist/environment.tar.gz#environment

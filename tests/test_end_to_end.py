@@ -193,6 +193,21 @@ def test_config_error_exits_2_before_spark_and_names_the_key(tmp_path):
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.parametrize("job", [JOB, SCORE_JOB, EVALUATE_JOB])
+def test_a_driver_python_without_the_jobs_packages_exits_2_and_its_summary_file_says_so(tmp_path, job):
+    # spark.pyspark.python naming a node's python3 sets the driver's too: the job's import failed with a
+    # traceback, exit 1, and the summary file kept an earlier run's success for the scheduler to read
+    kept = tmp_path / "summary.txt"
+    kept.write_text("Forecast run 2024-03-24 finished in 21s\n")
+    done = subprocess.run([sys.executable, "-S", str(job), "--run-date", "2024-03-31", "--summary-file", str(kept)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)  # -S: without the venv's packages
+    assert done.returncode == 2, done.stderr
+    said = (f"ended with exit code 2 (configuration error: the driver's Python {sys.executable} cannot import the job "
+            "(No module named 'forecasting'): run it with the Python the job is installed in")
+    assert said in kept.read_text() and "Traceback" not in done.stderr
+    assert f"{job.stem}: configuration error: the driver's Python" in done.stderr
+
+
 def test_missing_input_exits_3_with_the_path(tmp_path):
     done = spark_submit(["--set", f"input.path={tmp_path / 'nope.csv'}"], cwd=tmp_path)
     # spark-submit merges the Python driver's stderr into its stdout
