@@ -137,30 +137,31 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         _say_before_training(spark, config, context, summary, checked, series_df, evaluate)
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
-        holdout = config.forecast.horizon if evaluate else 0
-        counters = SeriesCounters.create(spark)
-        with settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
-            results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
-            stage_path = stage(results, config, label, "train and forecast every series", counters, series_count,
-                               training_rows)
-        staged = read_staged(spark, stage_path, series_count, "series in the input", exact=True)
-        compared = None  # the changes from the earlier forecasts, and how those did (staged)
-        if evaluate:
-            _write_evaluation(staged, config, summary, run_date, context)
-        else:
-            compared = forecast_change.stage_changes(staged, config, label, earlier) if earlier else None
-            if earlier and compared is None:  # logged with why: in the summary too, not a quiet null column
-                summary.warn(f"the forecasts were not compared with those of run date {earlier} (the log says why): "
-                             f"series_results.{forecast_change.CHANGE} and the realized_ columns stay null")
-            _write_tables(staged, config, summary, run_date, context.parent_run_id,
-                          spark.read.parquet(compared) if compared else None)
-        # not after a failure among the writes, which leaves some tables as the earlier run
-        # wrote them: its retry (exit 1) tags the runs it replaces
-        summary.wrote = True
-        counted = run_report.say_results(spark, staged, config, context, summary, earlier, compared)
-        tables.delete_path(spark, stage_path)
-        if compared is not None:
-            tables.delete_path(spark, compared)
+        with tables.staging_removed_on_failure(spark, config, label):  # a failed run's: of no use
+            holdout = config.forecast.horizon if evaluate else 0
+            counters = SeriesCounters.create(spark)
+            with settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
+                results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
+                stage_path = stage(results, config, label, "train and forecast every series", counters, series_count,
+                                   training_rows)
+            staged = read_staged(spark, stage_path, series_count, "series in the input", exact=True)
+            compared = None  # the changes from the earlier forecasts, and how those did (staged)
+            if evaluate:
+                _write_evaluation(staged, config, summary, run_date, context)
+            else:
+                compared = forecast_change.stage_changes(staged, config, label, earlier) if earlier else None
+                if earlier and compared is None:  # logged with why: in the summary too, not a quiet null column
+                    summary.warn(f"the forecasts were not compared with those of run date {earlier} (the log says "
+                                 f"why): series_results.{forecast_change.CHANGE} and the realized_ columns stay null")
+                _write_tables(staged, config, summary, run_date, context.parent_run_id,
+                              spark.read.parquet(compared) if compared else None)
+            # not after a failure among the writes, which leaves some tables as the earlier run
+            # wrote them: its retry (exit 1) tags the runs it replaces
+            summary.wrote = True
+            counted = run_report.say_results(spark, staged, config, context, summary, earlier, compared)
+            tables.delete_path(spark, stage_path)
+            if compared is not None:
+                tables.delete_path(spark, compared)
         if summary.total != series_count:
             raise RuntimeError(f"{series_count} series in the input but {summary.total} results")
         with job_description(spark, "register the tables in the catalog"):

@@ -252,29 +252,30 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                     sampled=max(config.forecast.horizon, _int_or_zero(trained_with.get("forecast.horizon")))), schema
         )
         tables.delete_staging(spark, config, f"score-{run_date}")  # left by a killed run of this date
-        stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
-        staged = read_staged(spark, stage_path, count, "models to score", exact=False)
-        forecasts = spark_training.forecasts_table(
-            staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
-        )
-        with job_description(spark, f"write {tables.FORECASTS}"):
-            tables.write_slice(
-                forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
-                {"run_date": run_date, "source": tables.SCORED}, keys, context.parent_run_id,
+        with tables.staging_removed_on_failure(spark, config, f"score-{run_date}"):  # a failed run's: of no use
+            stage_path = stage(scored, config, f"score-{run_date}", "score every stored model")
+            staged = read_staged(spark, stage_path, count, "models to score", exact=False)
+            forecasts = spark_training.forecasts_table(
+                staged, keys, run_date, context.parent_run_id, source=tables.SCORED, model_run_date=chosen
             )
-        summary.wrote = True
-        with job_description(spark, "check the models read are still the date's"):
-            scoring_models.say_if_models_replaced(spark, config, context, summary, version, chosen, trained_by)
-        with job_description(spark, "count the series by status"):
-            summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
-        with job_description(spark, "name the series not scored, or scored from old data"):
-            for status in NOT_SCORED:
-                if summary.counts.get(status):
-                    _say_not_scored(staged, keys, summary, status)
-            if summary.counts.get(SCORED_OK):
-                _say_scored_stale(staged, keys, summary)
-                _say_scored_past_input(staged, keys, summary)
-        tables.delete_path(spark, stage_path)
+            with job_description(spark, f"write {tables.FORECASTS}"):
+                tables.write_slice(
+                    forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
+                    {"run_date": run_date, "source": tables.SCORED}, keys, context.parent_run_id,
+                )
+            summary.wrote = True
+            with job_description(spark, "check the models read are still the date's"):
+                scoring_models.say_if_models_replaced(spark, config, context, summary, version, chosen, trained_by)
+            with job_description(spark, "count the series by status"):
+                summary.counts = {r["status"]: r["count"] for r in staged.groupBy("status").count().collect()}
+            with job_description(spark, "name the series not scored, or scored from old data"):
+                for status in NOT_SCORED:
+                    if summary.counts.get(status):
+                        _say_not_scored(staged, keys, summary, status)
+                if summary.counts.get(SCORED_OK):
+                    _say_scored_stale(staged, keys, summary)
+                    _say_scored_past_input(staged, keys, summary)
+            tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):  # all three: a table_prefix
             # set after the training ran is met here first, and the models and results are read by name too
             summary.catalog = tables.register(spark, config, tables.TRAINING_TABLES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import tracking
+from forecasting import signals, tracking
 from forecasting.config import JobConfig
 from forecasting.config_schema import RESERVED_KEY_NAMES
 from forecasting.config_stores import local_path
@@ -86,12 +87,29 @@ def staging_root(config: JobConfig) -> str:
     return f"{output_root(config)}/_staging"
 
 
-def delete_staging(spark: SparkSession, config: JobConfig, label: str) -> None:
-    """Remove staging folders named ``label-*`` (left behind by a killed run)."""
+def delete_staging(spark: SparkSession, config: JobConfig, label: str, said: bool = True) -> None:
+    """Remove staging folders named ``label-*`` (left behind by a killed run; ``said``)."""
     pattern, fs = on_file_system(spark, f"{staging_root(config)}/{label}-*")
     for status in fs.globStatus(pattern) or []:
-        logger.warning("removing staging folder of an unfinished run: %s", status.getPath())
+        if said:
+            logger.warning("removing staging folder of an unfinished run: %s", status.getPath())
         fs.delete(status.getPath(), True)
+
+
+@contextmanager
+def staging_removed_on_failure(spark: SparkSession, config: JobConfig, label: str):
+    """The block's staging folders (``label-*``) removed where it fails: a failed run's
+    staged results serve no later run. Not where it was stopped by a signal, whose JVM
+    is going too: the date's next run removes those, as a killed run's."""
+    try:
+        yield
+    except Exception as err:
+        if not signals.stopped_by(err):
+            try:
+                delete_staging(spark, config, label, said=False)
+            except Exception as left:  # the run's own error is the one to say
+                logger.debug("could not remove the staging folders %s-* of the failed run: %s", label, left)
+        raise
 
 
 def table_paths(config: JobConfig) -> dict[str, str]:
