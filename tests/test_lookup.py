@@ -373,6 +373,24 @@ def test_a_run_that_never_counted_its_series_shows_no_count_not_zero(tmp_path):
     [row] = run_listing.job_runs(config).to_dict("records")
     assert (row["series"], row["by_status"], row["median_cv_mase"]) == ("-", "-", "-")
     assert "holdout_mase" not in row  # no evaluation listed: no column for it
+    # where it says what failed it: that, in place of the counts it never made
+    tracker.set_tag(run.info.run_id, tracking.FAILED_WITH_TAG, "ModuleNotFoundError: No module named 'pandas'" + "!" * 80)
+    [row] = run_listing.job_runs(config).to_dict("records")
+    assert row["by_status"] == "failed with ModuleNotFoundError: No module named 'pandas'" + "!" * 12 + "..."
+
+
+def test_a_failed_runs_tag_says_what_failed_it_in_a_line():
+    from forecasting import parent_run
+
+    task = RuntimeError("An error occurred while calling o98.parquet.\n: org.apache.spark.SparkException: Job aborted "
+                        "due to stage failure: org.apache.spark.api.python.PythonException: Traceback (most recent "
+                        "call last):\n  File \"x.py\", line 1\nKeyError: 'store'\n\tat org.apache.spark...")
+    assert parent_run.failure_line(task) == "KeyError: 'store'"  # the Python error a task raised
+    session = RuntimeError("An error occurred while calling o1.x.\n: java.io.IOException: disk full at "
+                           "s3a://KEY:SECRET@bucket/out\n\tat org.apache.hadoop...")
+    assert parent_run.failure_line(session) == "java.io.IOException: disk full at s3a://KEY:(redacted)@bucket/out"
+    assert parent_run.failure_line(OSError("no space left on device")) == "OSError: no space left on device"
+    assert len(parent_run.failure_line(ValueError("x" * 2000))) == parent_run.FAILURE_CHARACTERS
 
 
 def test_an_evaluation_run_is_listed_with_its_held_out_mase(tmp_path):

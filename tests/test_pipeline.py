@@ -408,6 +408,7 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
         assert tables.read_table(spark, config, name).count() > 0
     runs = mlflow.search_runs(experiment_names=["pipeline-write-failure"], filter_string="tags.job = 'train_forecast'")
     assert list(runs["status"]) == ["FAILED"]
+    assert list(runs["tags.failed_with"]) == ["OSError: no space left on device"]  # why, for a look later
     # its staged results, of no use to a later run, are gone: _staging stays empty between runs
     assert not list((tmp_path / "out" / "_staging").iterdir())
     # which tables hold its rows, the others an earlier run's (none here)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -19,9 +20,9 @@ from forecasting import heartbeat, lineage, signals
 from forecasting.config import JobConfig, resolved, resolved_yaml
 from forecasting.redaction import first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
-    ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
-    MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
-    WORKING_FOLDER_TAG,
+    ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG,
+    MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG,
+    TRAIN_JOB, WORKING_FOLDER_TAG,
     RunContext, client, credentials_from_environment, end_run, flatten, http_settings, param_value, prepare_server,
     run_output, sqlite_artifact_root,
 )
@@ -29,6 +30,7 @@ from forecasting.tracking import (
 logger = logging.getLogger(__name__)
 # how end_stale_runs tags the run of a killed job it ends (ENDED_BY_TAG), followed by its job and date
 ENDED_AS_STALE = "a later "
+FAILURE_CHARACTERS = 500  # of the error a failed run is tagged with (FAILED_WITH_TAG)
 # When runs began to tag themselves failed_after_writing, as MLflow times a run's start (ms): an
 # earlier failed run may have written its rows without saying so.
 FAILED_AFTER_WRITING_SINCE = int(dt.datetime(2026, 12, 2, 17, 20, 4, tzinfo=dt.timezone.utc).timestamp() * 1000)
@@ -112,12 +114,25 @@ def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, i
                     untracked: int = 0) -> None:
     """End the run FAILED after ``err`` (tagged with the signal, if one stopped it), or say
     that tracking, failing too, left it RUNNING: ``err`` is the one the job raises."""
+    stop = signals.stopped_by(err)
     try:
-        finish_parent_run(context, counts or {}, wall_seconds, failed=True, wrote=wrote,
-                          ended_by=signals.stopped_by(err), partly=partly, untracked=untracked)
+        finish_parent_run(context, counts or {}, wall_seconds, failed=True, wrote=wrote, ended_by=stop,
+                          partly=partly, untracked=untracked, failed_with=None if stop else failure_line(err))
     except Exception as end_err:
         logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends it",
                      context.parent_run_id, first_line(end_err))
+
+
+def failure_line(err: BaseException) -> str:
+    """What ended a failed run, in a line for its tag, without a URL's password: the last
+    Python error a Spark task's traceback names, else the Java exception a Py4J error
+    names (its first line only says which call failed), else the error's type and first line."""
+    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip()]
+    python = [line for line in lines if re.match(r"[A-Z]\w*(Error|Exception): ", line)]
+    java = [line for line in lines if re.match(r"[a-z][\w$]*(\.[\w$]+)+(Exception|Error): ", line)]
+    said = python[-1] if python else java[0] if java else f"{type(err).__name__}: {first_line(err)}"
+    said = redact_url_password(said)
+    return said if len(said) <= FAILURE_CHARACTERS else said[:FAILURE_CHARACTERS - 3] + "..."
 
 
 def _record_start(tracker, run_id: str, config: JobConfig, run_date: str, data_version: dict,
@@ -206,10 +221,10 @@ class Replaced(NamedTuple):
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
                       wrote: bool | None = None, ended_by: str | None = None, partly: Sequence[str] = (),
-                      untracked: int = 0) -> Replaced:
+                      untracked: int = 0, failed_with: str | None = None) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
     where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),
-    what stopped it (``ended_by``: a signal), if anything did, and the tables it wrote
+    what stopped it (``ended_by``: a signal) or failed it (``failed_with``), if anything did, and the tables it wrote
     where it failed among its writes (``partly``). With series whose tracking failed
     (``untracked``), their child runs that tracking could not end are ended FAILED."""
     from mlflow.entities import Metric
@@ -225,6 +240,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     tracker.log_batch(context.parent_run_id, metrics=metrics)
     if ended_by:
         tracker.set_tag(context.parent_run_id, ENDED_BY_TAG, ended_by)
+    if failed_with:  # why, where the run is looked at later: the job's log may be gone by then
+        tracker.set_tag(context.parent_run_id, FAILED_WITH_TAG, failed_with)
     # the series in flight when it failed, or whose end tracking lost: their runs would stay RUNNING for good
     if failed:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")

@@ -12,6 +12,7 @@ from forecasting.series import STATUSES
 
 RUN_COLUMNS = ["run_date", "job", "status", "started_utc", "series", "by_status", "median_cv_mase", "parent_run_id"]
 HOLDOUT_COLUMN, HOLDOUT_METRIC = "holdout_mase", "eval_mase_selection"  # shown where an evaluation is listed
+FAILURE_SHOWN = 60  # characters of a failed run's error a line shows, in place of its counts
 
 
 def job_runs(config: JobConfig, limit: int = 10, job: str | None = None, run_date: str | None = None) -> pd.DataFrame:
@@ -32,7 +33,7 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None, run_dat
             + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)),
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
-            "by_status": status_counts(run.data.metrics),
+            "by_status": _by_status(run.data.metrics, run.data.tags.get(tracking.FAILED_WITH_TAG)),
             # training's accuracy run by run; "-" for scoring, and for runs before the metric (2026-12-05)
             "median_cv_mase": _mase_text(run.data.metrics.get(MEDIAN_CV_MASE)),
             # an evaluation's held-out MASE of what the job forecast: CV scores say less (the winner's, optimistic)
@@ -63,6 +64,15 @@ def _ended_by(tag: str | None) -> str:
     if not tag:
         return ""
     return f", stopped by {tag}" if tag.startswith("SIG") else f", ended by {tag}"
+
+
+def _by_status(metrics: dict[str, float], failed_with: str | None) -> str:
+    """The series' counts, or where a run failed before it counted them, what failed it
+    (cut to FAILURE_SHOWN characters: the tag holds the line)."""
+    counted = status_counts(metrics)
+    if counted != "-" or not failed_with:
+        return counted
+    return f"failed with {failed_with if len(failed_with) <= FAILURE_SHOWN else failed_with[:FAILURE_SHOWN - 3] + '...'}"
 
 
 def status_counts(metrics: dict[str, float]) -> str:
