@@ -544,6 +544,13 @@ def test_a_config_path_that_is_a_folder_empty_or_unreadable_is_a_configuration_e
         load_config(tmp_path)
     with pytest.raises(ConfigError, match="--config is empty"):
         load_config("")
+    # a relative one not there: where it was looked for (spark-submit's --files reaches no client-mode driver)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=f"config file not found: m4_hourly.yaml \\(in {tmp_path}, the folder the job "
+                                          "runs in\\)"):
+        load_config("m4_hourly.yaml")
+    with pytest.raises(ConfigError, match=f"config file not found: {tmp_path / 'nope.yaml'}$"):
+        load_config(tmp_path / "nope.yaml")
     # a file truncated on its way out, or all commented out: the job ran (and published) its embedded sample
     for text in ("", "# input:\n#   path: sales.csv\n", "{}\n"):
         (tmp_path / "empty.yaml").write_text(text)

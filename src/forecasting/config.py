@@ -213,7 +213,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
         if path.is_dir():
             raise ConfigError(f"config file {path} is a folder, not a file")
         if not path.exists():
-            raise ConfigError(f"config file not found: {path}")
+            where = "" if path.is_absolute() else f" (in {Path.cwd()}, the folder the job runs in)"
+            raise ConfigError(f"config file not found: {path}{where}")
         try:
             # not only a regular file: /dev/stdin and a shell's <(...) are read as well
             layer = read_yaml(path.read_text(encoding="utf-8"))
