@@ -8,6 +8,7 @@ with ``--master spark://...`` on one machine.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -28,9 +29,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_worker(ui_port: int, timeout: float = 120) -> None:
+def wait_for_worker(ui_port: int, timeout: float = 120, processes: dict | None = None) -> None:
+    """Until the master lists a live worker; RuntimeError naming its log where one of
+    ``processes`` (name: (process, log)) exits first, as a JVM that cannot start does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        for name, (process, log) in (processes or {}).items():
+            if process.poll() is not None:
+                last = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+                raise RuntimeError(f"the standalone {name} exited with code {process.returncode} as it started: see "
+                                   f"{log}" + "".join(f"\n  {line}" for line in last))
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as answer:
                 if any(w["state"] == "ALIVE" for w in json.load(answer)["workers"]):
@@ -47,6 +55,9 @@ def standalone_cluster(folder: Path, cores: int = 2, memory: str = "2g", env: di
     the logs (``work/`` there has each executor's stdout and stderr)."""
     port, ui_port = free_port(), free_port()
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **(env or {})}
+    # spark-class finds Spark's jars through pyspark, with the python3 on PATH unless SPARK_HOME says where:
+    # this Python's, which has pyspark, not a system one run without the environment activated
+    env.setdefault("SPARK_HOME", str(Path(importlib.util.find_spec("pyspark").origin).parent))
     spark_class = str(BIN / "spark-class")
     master = subprocess.Popen(
         [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
@@ -59,7 +70,8 @@ def standalone_cluster(folder: Path, cores: int = 2, memory: str = "2g", env: di
         stdout=open(folder / "worker.log", "w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     try:
-        wait_for_worker(ui_port)
+        wait_for_worker(ui_port, processes={"master": (master, folder / "master.log"),
+                                            "worker": (worker, folder / "worker.log")})
         yield {"master": f"spark://127.0.0.1:{port}", "logs": folder, "worker": worker, "master_process": master}
     finally:
         for process in (worker, master):

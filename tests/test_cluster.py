@@ -41,6 +41,14 @@ def cluster(tmp_path_factory):
         yield {**running, "temp": folder / "temp"}
 
 
+def test_a_cluster_process_that_cannot_start_is_said_at_once_with_its_log(tmp_path):
+    # it had been waited for two minutes, then a TimeoutError naming no log
+    with pytest.raises(RuntimeError, match=f"the standalone master exited with code 1 as it started: see "
+                                           f"{tmp_path / 'master.log'}\n[\\s\\S]*Failed to find Spark jars directory"):
+        with standalone_cluster(tmp_path, env={"SPARK_HOME": str(tmp_path / "no-spark")}):
+            pass
+
+
 def assert_no_temporary_files_left(cluster):
     """Spark ends its Python workers with os._exit, so a temporary folder made at import
     (cmdstanpy's) was left in the temporary folder by each worker that imported Prophet."""
