@@ -193,7 +193,8 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     if config is None:  # its reason for the summary file
         return EXIT_CONFIG, None, reason
     exposed = password_warning(config.tracking.uri)
-    if exposed and config.tracking.uri != os.environ.get(TRACKING_URI_VARIABLE, "").strip():  # the environment's: kept there
+    from_environment = config.tracking.uri == os.environ.get(TRACKING_URI_VARIABLE, "").strip()
+    if exposed and not from_environment:  # the environment is where a secret belongs
         logger.warning("%s", exposed)
     problem = horizon_problem(config, args.run_date)
     if problem:

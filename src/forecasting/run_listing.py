@@ -72,7 +72,8 @@ def _by_status(metrics: dict[str, float], failed_with: str | None) -> str:
     counted = status_counts(metrics)
     if counted != "-" or not failed_with:
         return counted
-    return f"failed with {failed_with if len(failed_with) <= FAILURE_SHOWN else failed_with[:FAILURE_SHOWN - 3] + '...'}"
+    shown = failed_with if len(failed_with) <= FAILURE_SHOWN else failed_with[:FAILURE_SHOWN - 3] + "..."
+    return f"failed with {shown}"
 
 
 def status_counts(metrics: dict[str, float]) -> str:
