@@ -224,8 +224,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
                       untracked: int = 0, failed_with: str | None = None) -> Replaced:
     """Log the counts and end the run, tagging the earlier runs whose rows it replaced
     where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),
-    what stopped it (``ended_by``: a signal) or failed it (``failed_with``), if anything did, and the tables it wrote
-    where it failed among its writes (``partly``). With series whose tracking failed
+    what stopped it (``ended_by``: a signal) or failed it (``failed_with``), if anything
+    did, and the tables it wrote where it failed among its writes (``partly``). With series whose tracking failed
     (``untracked``), their child runs that tracking could not end are ended FAILED."""
     from mlflow.entities import Metric
 
