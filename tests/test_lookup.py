@@ -633,6 +633,19 @@ def test_a_series_looked_up_in_another_folder_than_the_jobs_says_where_its_runs_
             f"{elsewhere}/mlruns: run this in the folder the job ran in") in caplog.text
 
 
+def test_a_series_looked_up_in_an_evaluation_jobs_output_says_that_job_wrote_no_series_results(tmp_path):
+    # "has a job written there with this config? (for a job writing parquet...)" had misled after an evaluation
+    from deltalake import write_deltalake
+
+    output = tmp_path / "output"
+    write_deltalake(str(output / "evaluation"), pd.DataFrame({"store": ["east"], "candidate": ["prophet"]}))
+    with pytest.raises(lookup.NotFound, match=r"that output holds the evaluation job's table only, and this reads the "
+                                              r"training job's\. Run jobs/train_forecast.py with this config"):
+        lookup._read(str(output / "series_results"), {"store": "east"}, "delta")
+    with pytest.raises(lookup.NotFound, match="has a job written there with this config"):  # an empty output
+        lookup._read(str(tmp_path / "elsewhere" / "series_results"), {"store": "east"}, "delta")
+
+
 def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_path, monkeypatch, capsys):
     from forecasting import tracking
 

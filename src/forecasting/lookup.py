@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecasting import series_identity, table_reads, tables, tracking
 from forecasting.config import JobConfig
-from forecasting.config_stores import is_databricks_uri
+from forecasting.config_stores import is_databricks_uri, local_path
 from forecasting.lookup_text import dates_text, describe, shown
 from forecasting.model import FORECAST_COLUMNS
 from forecasting.redaction import redact_url_password
@@ -229,6 +229,10 @@ def _read(path: str, keys: dict[str, str], fmt: str) -> pd.DataFrame:
     try:
         rows = table_reads.read_series(path, keys, fmt)
     except (TableNotFoundError, FileNotFoundError):
+        if (Path(local_path(path)).parent / tables.EVALUATION).is_dir():  # the evaluation job's output only
+            raise NotFound(f"no {fmt} table at {path}: that output holds the evaluation job's table only, and this "
+                           "reads the training job's. Run jobs/train_forecast.py with this config; an evaluation's "
+                           "results are its table and parent run (python -m forecasting runs, compare)") from None
         other = "parquet" if fmt == "delta" else "delta"
         raise NotFound(f"no {fmt} table at {path}: has a job written there with this config? (for a job writing "
                        f"{other}, give its --config, or --set output.format={other}, here too)") from None
