@@ -18,7 +18,7 @@ from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
 
-EXAMPLE_WIDTH = series_identity.EXAMPLE_WIDTH  # of a series' id in an example (the job's modules import it here)
+EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
 MAX_REASON_KINDS = 5  # the kinds of reason the summary counts per status, the most common first
 CHANGED_SHOWN = 5  # the settings a rerun changed that the summary names
 
@@ -57,9 +57,11 @@ def named_keys(rows: DataFrame, keys: list[str]) -> Column:
         T.TimestampType, T.TimestampNTZType)) else F.col(k) for k in keys])
 
 
-def example_ids(rows: DataFrame, keys: list[str]) -> str:
-    """A few of ``rows``' series ids, for a count's line: "a/x, b/y"."""
-    return ", ".join(_ids(rows.select(*keys).limit(validation.EXAMPLES).toPandas(), keys))
+def example_ids(rows: DataFrame, keys: list[str], more: bool = False) -> str:
+    """A few of ``rows``' series ids, for a count's line: "a/x, b/y"; with ``more``,
+    followed by ", ..." where ``rows`` hold others."""
+    ids = _ids(rows.select(*keys).limit(validation.EXAMPLES + 1 if more else validation.EXAMPLES).toPandas(), keys)
+    return ", ".join(ids[:validation.EXAMPLES]) + (", ..." if len(ids) > validation.EXAMPLES else "")
 
 
 def _ids(examples: pd.DataFrame, keys: list[str]) -> list[str]:

@@ -14,7 +14,6 @@ from typing import Any
 SERIES_ID_TAG = "series_id"
 SERIES_HASH_TAG = "series_hash"  # exact, escape-free handle on a series for lookups
 NULL_KEY = "<null>"
-EXAMPLE_WIDTH = 80  # characters of a series' id an example in the log and summary shows
 
 
 def _is_null(value: Any) -> bool:

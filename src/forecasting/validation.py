@@ -257,14 +257,12 @@ def _timeless_rows_warning(df: DataFrame, config: JobConfig, counts: dict) -> tu
     logged, and a line of the summary, which a scheduler mails."""
     if not counts["no_time"]:
         return ()
-    source = config.input
+    from forecasting.job_summary import example_ids  # here: job_summary imports this module
+
+    source, keys = config.input, list(config.input.key_columns)
     # the first in key order, the same from run to run
-    found = (df.where(~has_value(df, source.time_column)).select(*source.key_columns).distinct()
-             .orderBy(*source.key_columns).limit(EXAMPLES + 1))
-    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    named = [series_identity.shortened(series_identity.series_id(row), series_identity.EXAMPLE_WIDTH)
-             for row in found.toPandas().to_dict("records")]
-    shown = ", ".join(named[:EXAMPLES]) + (", ..." if len(named) > EXAMPLES else "")
+    shown = example_ids(df.where(~has_value(df, source.time_column)).select(*keys).distinct().orderBy(*keys),
+                        keys, more=True)
     said = (f"{counts['no_time']} of {counts['rows']} input rows have no time in column '{source.time_column}': "
             f"they are left out, their values unused (series {shown})")
     logger.warning("%s", said)
