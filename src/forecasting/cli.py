@@ -20,7 +20,7 @@ from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import output_write_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
-from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line, redact_url_password
+from forecasting.redaction import LOG_FORMAT, RedactingFormatter, cause_line, first_line, redact_url_password
 from forecasting.tracking import TrackingUnavailable, password_warning, prepare_server
 
 EXIT_OK = 0
@@ -219,13 +219,13 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
                       "such as spark.eventLog.dir)")
             logger.error("configuration error: %s", reason)
             return EXIT_CONFIG, None, f"configuration error: {reason}"
-        cause = _java_cause(err)
+        cause = cause_line(err)  # the Java exception's line, not Py4J's "an error occurred while calling"
         if "Cannot call methods on a stopped SparkContext" in cause:  # Spark's own words name a symptom
             cause += (" (Spark stopped as it started: a master that never answered, or that refused the "
                       "application; Spark's log above says which, e.g. 'All masters are unresponsive')")
         logger.error("cannot start Spark: %s (check spark-submit's --master and spark.conf; a master that "
                      "was down is worth a retry)", cause)
-        return EXIT_FAILED, None, f"cannot start Spark: {redact_url_password(cause)}"
+        return EXIT_FAILED, None, f"cannot start Spark: {cause}"
     signals.note_sigint()  # around PySpark's handler, set as the session started
     # No spark.stop(): the JVM stops the SparkContext itself when the driver process
     # exits (a shutdown hook), while PySpark's stop() also waits up to a second for
@@ -267,14 +267,6 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
                        f"{summary.counts.get('failed', 0)} of {summary.total} series failed, more than "
                        "reliability.max_failed_share" if summary.too_many_failed else "no series was modelled")
     return EXIT_TOO_MANY_FAILED if summary.exits_5 else EXIT_OK, report, None
-
-
-def _java_cause(err: Exception) -> str:
-    """The line naming the Java exception in a Py4J error's text (its first line only
-    says which call failed), else the error's first line."""
-    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip()]
-    named = [line for line in lines if re.match(r"[\w.$]+(Exception|Error): ", line)]
-    return (named or lines or [type(err).__name__])[0]
 
 
 def exit_process(code: int) -> None:

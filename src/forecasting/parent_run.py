@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import time
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -18,7 +17,7 @@ import pandas as pd
 
 from forecasting import heartbeat, lineage, signals
 from forecasting.config import JobConfig, resolved, resolved_yaml
-from forecasting.redaction import first_line, redact_secrets, redact_url_password
+from forecasting.redaction import cause_line, first_line, redact_secrets, redact_url_password
 from forecasting.tracking import (
     ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG,
     MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG,
@@ -124,14 +123,9 @@ def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, i
 
 
 def failure_line(err: BaseException) -> str:
-    """What ended a failed run, in a line for its tag, without a URL's password: the last
-    Python error a Spark task's traceback names, else the Java exception a Py4J error
-    names (its first line only says which call failed), else the error's type and first line."""
-    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip()]
-    python = [line for line in lines if re.match(r"[A-Z]\w*(Error|Exception): ", line)]
-    java = [line for line in lines if re.match(r"[a-z][\w$]*(\.[\w$]+)+(Exception|Error): ", line)]
-    said = python[-1] if python else java[0] if java else f"{type(err).__name__}: {first_line(err)}"
-    said = redact_url_password(said)
+    """What ended a failed run, in a line for its tag (redaction.cause_line), cut to
+    FAILURE_CHARACTERS."""
+    said = cause_line(err, typed=True)
     return said if len(said) <= FAILURE_CHARACTERS else said[:FAILURE_CHARACTERS - 3] + "..."
 
 

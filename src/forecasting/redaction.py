@@ -102,6 +102,19 @@ def first_line(err: BaseException) -> str:
     return redact_url_password((str(err).strip().splitlines() or [type(err).__name__])[0])
 
 
+def cause_line(err: BaseException, typed: bool = False) -> str:
+    """The line of an error that says what failed, without a URL's password: the last
+    Python error a Spark task's traceback names, else the Java exception a Py4J error
+    names (its first line only says which call failed), else its first line (``typed``:
+    after the error's type)."""
+    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip()]
+    python = [line for line in lines if re.match(r"[A-Z]\w*(Error|Exception): ", line)]
+    java = [line for line in lines if re.match(r"[a-z][\w$]*(\.[\w$]+)+(Exception|Error): ", line)]
+    if python or java:
+        return redact_url_password(python[-1] if python else java[0])
+    return f"{type(err).__name__}: {first_line(err)}" if typed else first_line(err)
+
+
 # The jobs' log lines, on the driver (cli) and in the executors' Python workers (python_worker)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
