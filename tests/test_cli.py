@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from datetime import datetime, timezone
 
@@ -21,6 +22,7 @@ class RecordingSession:
     """Stands in for the SparkSession that cli.run_job builds; records stop()."""
 
     stopped = False
+    sparkContext = types.SimpleNamespace(master="local[2]")
 
     def stop(self):
         self.stopped = True
@@ -223,6 +225,20 @@ def test_an_output_folder_the_job_cannot_write_in_exits_2_before_the_input_is_re
                             config.output, path="hdfs://namenode:8020" + config.output.path)))
     assert run(lambda spark, config: started.append(config) or summary(failed=0), "--set",
                "output.path=/proc/forecast_out") == cli.EXIT_OK and started
+
+
+def test_local_paths_under_a_cluster_master_are_warned_about_before_the_input_is_read(session, monkeypatch, caplog):
+    # each executor of a spark:// cluster wrote its part of the tables and its child runs to its own disk
+    monkeypatch.setattr(session, "sparkContext", types.SimpleNamespace(master="spark://master:7077"), raising=False)
+    warned = []
+    assert run(lambda spark, config: warned.append(caplog.text) or summary(failed=0),
+               "--set", "output.path=out", "--set", "tracking.uri=mlruns") == cli.EXIT_OK
+    assert "output.path out is on each machine's local disk under the master spark://master:7077" in warned[0]
+    assert "tracking.uri mlruns is a store on each machine's local disk" in warned[0]
+    caplog.clear()
+    assert run(lambda spark, config: summary(failed=0), "--set", "output.path=file:///mnt/shared/out",
+               "--set", "tracking.uri=http://tracking:5000") == cli.EXIT_OK
+    assert "local disk" not in caplog.text  # a file: URI is taken as a mount the nodes share
 
 
 def test_a_tracking_server_that_is_down_exits_4_before_spark(monkeypatch, caplog):

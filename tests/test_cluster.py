@@ -106,6 +106,8 @@ def test_scheduled_runs_on_the_cluster_with_the_package_as_a_zip_as_the_readme_s
     [train_log] = [p.read_text() for p in (home / "logs").glob("train_forecast-2024-03-31-my_data-*.log")]
     assert trained.returncode == 0, train_log[-4000:]
     assert "forecasting.worker_daemon" not in train_log  # Spark's own daemon: executors get the zip per task
+    # one machine here, but the config's bare paths would be each node's own disk on a real cluster
+    assert f"output.path out is on each machine's local disk under the master {cluster['master']}" in train_log
     results = DeltaTable(home / "out" / "series_results").to_pandas()
     assert sorted(results["store"]) == stores and (results["status"] == "ok").all()
     client = mlflow.MlflowClient((home / "mlruns").as_uri())

@@ -909,3 +909,21 @@ def test_a_store_the_process_used_before_is_not_taken_for_the_users_variable(tmp
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")  # the user's own stays theirs
     tracking.client(other)
     assert os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.example:5000"
+
+
+@pytest.mark.parametrize("master, output_path, tracking_uri, warned", [
+    ("local[2]", "out", "mlruns", []),
+    ("local-cluster[2,1,1024]", "out", "sqlite:///mlflow.db", []),
+    ("spark://m:7077", "out", "mlruns", ["output.path", "tracking.uri"]),
+    ("yarn", "hdfs://nn/out", "sqlite:///mlflow.db", ["tracking.uri"]),
+    ("k8s://https://api:6443", "file:///mnt/shared/out", "file:///mnt/shared/mlruns", []),
+    ("spark://m:7077", "s3a://bucket/out", "databricks", []),
+    ("spark://m:7077", "abfss://c@a.dfs.core.windows.net/out", "http://tracking:5000", []),
+])
+def test_bare_local_paths_are_warned_about_under_a_master_whose_executors_run_elsewhere(master, output_path,
+                                                                                       tracking_uri, warned):
+    from forecasting.config_stores import cluster_path_warnings
+
+    found = cluster_path_warnings(master, output_path, tracking_uri)
+    assert [line.split()[0] for line in found] == warned
+    assert all(master in line for line in found)

@@ -17,7 +17,7 @@ from pathlib import Path
 from forecasting import heartbeat, python_worker, signals, tables
 from forecasting.config import TRACKING_URI_VARIABLE, ConfigError, JobConfig, load_config
 from forecasting.config_checks import horizon_problem
-from forecasting.config_stores import output_write_problem
+from forecasting.config_stores import cluster_path_warnings, output_write_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
 from forecasting.redaction import LOG_FORMAT, RedactingFormatter, cause_line, first_line, redact_url_password
@@ -232,6 +232,8 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     # its accumulator server's polling thread. And a session the job found already
     # running (Databricks) is not the job's to stop.
     config = tables.on_default_file_system(spark, config)
+    for warning in cluster_path_warnings(spark.sparkContext.master, config.output.path, config.tracking.uri):
+        logger.warning("%s", warning)
     # a local output, now that Hadoop said the path is one (HDFS on YARN, DBFS), before the input is read
     problem = output_write_problem(config.output.path)
     if problem:

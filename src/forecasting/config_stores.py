@@ -88,6 +88,28 @@ def output_write_problem(path: str, local_only: bool = False) -> str | None:
     return None
 
 
+def cluster_path_warnings(master: str, output_path: str, tracking_uri: str) -> list[str]:
+    """What a master whose executors run on other machines (spark://, yarn, k8s://) does
+    to a local output.path or tracking store written as a bare path: each executor
+    writes its part to its own disk, where the driver's Delta log or store never sees
+    it. A file: URI says a mount every node shares, and is taken as one; the default
+    file system has qualified a bare output.path before, where it is not the local disk."""
+    if master.startswith("local"):  # local, local[N], local-cluster[...]: one machine
+        return []
+    from forecasting.tracking import sqlite_file  # tracking imports the config: not at the top
+
+    shared = "hdfs://, s3a://, abfss:// or dbfs:/, or file:///<path> on a mount every node shares"
+    warnings = []
+    if not urlparse(output_path).scheme:
+        warnings.append(f"output.path {output_path} is on each machine's local disk under the master {master}: "
+                        "every executor would write its part of the tables to its own disk; give " + shared)
+    if tracking_uri != "databricks" and (not urlparse(tracking_uri).scheme or sqlite_file(tracking_uri)):
+        warnings.append(f"tracking.uri {tracking_uri} is a store on each machine's local disk under the master "
+                        f"{master}: every executor would log its series' child runs to its own disk; give a "
+                        "tracking server (http://...), a database, or a file:/// store on a mount every node shares")
+    return warnings
+
+
 def _nearest_existing(path: str) -> str | None:
     """The nearest existing part of a local path; None for one with a scheme."""
     if urlparse(path).scheme not in ("", "file"):  # as tables.output_root tells them apart
