@@ -13,6 +13,7 @@ class FlakyProxy:
     def __init__(self, target: str, every: int = 4):
         self.target, self.every = target.rstrip("/"), every
         self.requests = self.failures = 0
+        self.paths: list[str] = []  # each request's, in order
         self._lock = threading.Lock()
         proxy = self
 
@@ -20,6 +21,7 @@ class FlakyProxy:
             def _forward(self):
                 with proxy._lock:
                     proxy.requests += 1
+                    proxy.paths.append(self.path.split("?")[0])
                     fail = proxy.requests % proxy.every == 0
                     proxy.failures += fail
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -203,6 +203,22 @@ def test_the_notebooks_run_search_says_in_a_line_that_a_server_wants_credentials
     assert "wrong-password-123" not in str(refused.value)
 
 
+def test_one_lookups_searches_check_the_server_once(server, monkeypatch):
+    # python -m forecasting series checked it before the command, then again before each of its searches
+    monkeypatch.setattr(explore, "SERVER_ANSWER_KEPT_SECONDS", 60)
+    with FlakyProxy(server, every=10**9) as proxy:
+        explore.job_runs(proxy.uri, "Default")
+        explore.job_runs(proxy.uri, "Default", run_date="2024-01-01")
+        assert proxy.paths.count("/health") == 1
+        monkeypatch.setattr(explore, "SERVER_ANSWER_KEPT_SECONDS", 0)  # as though a minute had passed
+        explore.job_runs(proxy.uri, "Default")
+        assert proxy.paths.count("/health") == 2
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "another-credential")  # what answered before is not this
+        monkeypatch.setattr(explore, "SERVER_ANSWER_KEPT_SECONDS", 60)
+        explore.job_runs(proxy.uri, "Default")
+        assert proxy.paths.count("/health") == 3
+
+
 def test_credentials_reach_executors_and_nowhere_else(spark, auth_server, input_path, tmp_path, monkeypatch, caplog, capfd):
     # the executors' Python workers were started before these variables existed:
     # they can only log because the credentials travel with the task

@@ -22,6 +22,7 @@ __all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overv
            "load_history"]
 
 SERVER_CHECK_SECONDS = 30  # a tracking server's answer to the check before the first search, as the job's default
+SERVER_ANSWER_KEPT_SECONDS = 60  # a server that answered as recently is not checked again (one command's searches)
 # How many of an experiment's newest finished job runs latest_job_run looks through for one output's
 OUTPUT_SEARCH_RUNS = 500
 
@@ -38,7 +39,7 @@ def job_runs(
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
                           "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
     try:  # a server down or refusing us, said in a line, where MLflow retries for minutes or dumps its request
-        tracking.check_server(tracking_uri, SERVER_CHECK_SECONDS)
+        tracking.check_server(tracking_uri, SERVER_CHECK_SECONDS, SERVER_ANSWER_KEPT_SECONDS)
     except tracking.TrackingUnavailable as err:  # a notebook shows it: a password in the URI left out
         raise tracking.TrackingUnavailable(redact_url_password(str(err))) from None
     client = tracking.client(tracking_uri)

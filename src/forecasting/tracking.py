@@ -293,14 +293,29 @@ def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
                           run_name=None)
 
 
-def check_server(uri: str, timeout: float) -> None:
+# When (time.monotonic()) a server last answered, by its URI and the settings it answered to
+_ANSWERED: dict[tuple, float] = {}
+
+
+def check_server(uri: str, timeout: float, answered_within: float = 0) -> None:
     """Fail fast, naming the URI, when a tracking server is down or refuses us;
-    MLflow's own retries would otherwise spend minutes before saying so."""
+    MLflow's own retries would otherwise spend minutes before saying so. Skipped where
+    it answered in the last ``answered_within`` seconds to the same credentials, TLS and
+    proxy settings: one lookup command checks once, not once a search."""
     if urlparse(uri).scheme not in ("http", "https"):
         return
+    tls = tls_settings()
+    seen = (uri, tuple(sorted(credentials_from_environment(CREDENTIAL_VARIABLES + CONNECTION_VARIABLES).items())))
+    answered = _ANSWERED.get(seen)
+    if answered is not None and time.monotonic() - answered < answered_within:
+        return
+    _probe_server(uri, timeout, tls)
+    _ANSWERED[seen] = time.monotonic()
+
+
+def _probe_server(uri: str, timeout: float, tls: dict) -> None:
     import requests
 
-    tls = tls_settings()
     try:
         health = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout, **tls)
     except requests.exceptions.SSLError as err:  # not transient: a retry later would fail the same way
