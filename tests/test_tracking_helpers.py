@@ -534,8 +534,13 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
     from forecasting import job_summary
 
     said = []
-    for settings in (["tuning.max_evals=2"], ["tuning.max_evals=3"], ["tuning.max_evals=3", "reliability.fallback=null"]):
-        config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}", *settings)
+    # the last run names the same store and output otherwise (a cron run's config, a manual run's variable)
+    stores = [tmp_path / "mlruns"] * 3 + [(tmp_path / "mlruns").as_uri()]
+    outputs = [tmp_path / "out"] * 3 + [f"{tmp_path}/./out/"]
+    for store, output, settings in zip(stores, outputs, (
+            ["tuning.max_evals=2"], ["tuning.max_evals=3"], ["tuning.max_evals=3", "reliability.fallback=null"],
+            ["tuning.max_evals=3", "reliability.fallback=null"])):
+        config = fast_config(f"tracking.uri={store}", f"output.path={output}", *settings)
         context = parent_run.start_parent_run(config, "2026-11-23", {})
         summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
                                          context.tracking_uri, {})
@@ -545,6 +550,7 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
     assert "its config differed" not in said[0]
     assert "  its config differed from the run it replaced: tuning.max_evals 2 -> 3\n" in said[1]
     assert " -> null\n" in said[2] and "None" not in said[2]  # as the config's YAML writes it
+    assert "replaced the rows" in said[3] and "its config differed" not in said[3]  # the same store and output
 
 
 def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_feed_may_have_stopped(

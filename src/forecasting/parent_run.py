@@ -312,7 +312,13 @@ def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
     before = max(replacing, key=lambda run: run.info.start_time).data.params
     now = tracker.get_run(run_id).data.params
     return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
-                 for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))
+                 for key in sorted(set(before) | set(now))
+                 if before.get(key) != now.get(key) and key not in SAME_BY_SEARCH)
+
+
+# Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
+# those runs were found in its store, as runs of its output
+SAME_BY_SEARCH = ("tracking.uri", "output.path")
 
 
 def _as_yaml(param: str) -> str:
