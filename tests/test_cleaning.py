@@ -572,6 +572,32 @@ def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_ze
     assert later.rejection is None and not any("periods before the run date" in note for note in later.notes)
 
 
+def test_a_last_day_or_week_of_hours_the_input_stops_inside_is_left_out():
+    # hourly rows to 10:00 summed into a day, or into a week, were kept as whole: 11 of 24 hours, 155 of 168
+    hours = frame(pd.date_range("2024-03-01", "2024-03-20 10:00", freq="h"), 1.0)
+    day = clean_history(hours, "D", policy(), "2024-03-22", input_end="2024-03-20T10:00:00")
+    assert day.history["ds"].iloc[-1] == pd.Timestamp("2024-03-19") and day.history["y"].iloc[-1] == 24.0
+    assert ("the last period 2024-03-20 goes on past the input's last day 2024-03-20 10:00 by 13 of the hours the "
+            "series has rows in: its 11 rows left out, a part summed is no whole period (forecast instead)") in day.notes
+    weeks = frame(pd.date_range("2024-01-01", "2024-03-31 10:00", freq="h"), 1.0)
+    week = clean_history(weeks, "W", policy(), "2024-04-03", input_end="2024-03-31T10:00:00")
+    assert week.history["ds"].iloc[-1] == pd.Timestamp("2024-03-24") and week.history["y"].iloc[-1] == 168.0
+    # a day's first hour alone, the input ending at midnight
+    midnight = clean_history(frame(pd.date_range("2024-03-01", "2024-03-21", freq="h"), 1.0), "D", policy(),
+                             "2024-03-25", input_end="2024-03-21T00:00:00")
+    assert midnight.history["ds"].iloc[-1] == pd.Timestamp("2024-03-20")
+    # a shop's hours, 9:00 to 20:00, to its closing hour: the day is whole; closed on Sundays, so is the week
+    open_hours = pd.date_range("2024-01-01", "2024-03-30 20:00", freq="h")
+    open_hours = open_hours[(open_hours.hour >= 9) & (open_hours.hour <= 20) & (open_hours.dayofweek != 6)]
+    shop = clean_history(frame(open_hours, 1.0), "D", policy(), "2024-04-03", input_end="2024-03-30T20:00:00")
+    assert shop.history["ds"].iloc[-1] == pd.Timestamp("2024-03-30") and shop.history["y"].iloc[-1] == 12.0
+    shop_week = clean_history(frame(open_hours, 1.0), "W", policy(), "2024-04-03", input_end="2024-03-30T20:00:00")
+    assert shop_week.history["ds"].iloc[-1] == pd.Timestamp("2024-03-31") and shop_week.history["y"].iloc[-1] == 72.0
+    early = clean_history(frame(open_hours[open_hours <= "2024-03-30 15:00"], 1.0), "D", policy(), "2024-04-03",
+                          input_end="2024-03-30T15:00:00")
+    assert early.history["ds"].iloc[-1] == pd.Timestamp("2024-03-29")  # 16:00 to 20:00 still to come
+
+
 def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():
     # Wednesday 6 March: the week ending Sunday 10 March has three of its seven days
     open_week = clean_history(daily_rows("2024-01-01", "2024-03-06"), "W", policy(), "2024-03-06")

@@ -71,34 +71,50 @@ def without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool
     day (weeks or months summed into quarters) make a part where the next row was due
     before the period's end, by the longest step between the rows of the periods before:
     a March of Mondays to the 24th lacks the 31st, a quarter of months to March is whole.
+    Rows several times a day make a part where it lacks hours after the input's last time
+    that the series has rows in (on one day in 14 or more): hourly rows to 10:00
+    summed into a day lack 13 hours, a shop's to its closing hour none.
     Also returns the period left out, None where none was: no zeros fill it."""
     if input_end is None or frame.empty:
         return frame, None
     last = frame["ds"].max()
     in_last = (frame["ds"] == last).to_numpy()
     raw = given.loc[frame.index]
-    reached, end = pd.Timestamp(input_end).normalize() + pd.Timedelta(days=1), period_end(last, frequency)
-    if end <= reached or not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
+    input_end, end = pd.Timestamp(input_end), period_end(last, frequency)
+    if end <= input_end or not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
         return frame, None
     before = frame["ds"].drop_duplicates().iloc[:-1].tail(PERIODS_COMPARED)
-    days = raw[frame["ds"].isin(before).to_numpy()].dt.normalize().drop_duplicates().sort_values()
+    times = raw[frame["ds"].isin(before).to_numpy()].drop_duplicates().sort_values()
+    days = times.dt.normalize().drop_duplicates()
     if len(days) < 2:
         return frame, None
-    steps = np.diff(days.to_numpy())
-    if np.median(steps) <= np.timedelta64(1, "D"):
-        # the days of the week the series has rows on, by the periods before (business days: not the weekend)
-        usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
-        missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek,
-                             list(usual)).sum())
-        why = f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on"
-    else:  # rows days apart (weeks summed into months): one was due before the period's end
-        due = raw[in_last].max().normalize() + pd.Timedelta(steps.max())
-        missed = int(due < end)
-        why = f"where a row was due by {time_text(due)}"
+    # the days of the week the series has rows on, by the periods before (business days: not the weekend)
+    usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
+    if len(times) >= 2 * len(days):  # several times a day (hours summed into days): the usual hours after the last
+        day_hours = times.groupby([times.dt.normalize(), times.dt.hour]).size().index.get_level_values(1)
+        hours = {hour for hour, count in pd.Series(day_hours).value_counts().items() if count >= len(days) / 14}
+        reached = input_end
+        left = pd.date_range(input_end.floor("h") + pd.Timedelta(hours=1), end - pd.Timedelta(1, "ns"), freq="h")
+        missed = int((np.isin(left.dayofweek, list(usual)) & np.isin(left.hour, list(hours))).sum())
+        why = f"by {missed} of the hours the series has rows in"
+    else:
+        reached = input_end.normalize() + pd.Timedelta(days=1)
+        if end <= reached:
+            return frame, None
+        steps = np.diff(days.to_numpy())
+        if np.median(steps) <= np.timedelta64(1, "D"):
+            missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek,
+                                 list(usual)).sum())
+            why = f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on"
+        else:  # rows days apart (weeks summed into months): one was due before the period's end
+            due = raw[in_last].max().normalize() + pd.Timedelta(steps.max())
+            missed = int(due < end)
+            why = f"where a row was due by {time_text(due)}"
     if not missed:
         return frame, None
     rows = int(in_last.sum())
-    notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {time_text(reached - pd.Timedelta(days=1))} "
+    shown = input_end if reached == input_end else reached - pd.Timedelta(days=1)
+    notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {time_text(shown)} "
                  f"{why}: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no whole period (forecast "
                  "instead)")
     return frame[~in_last], last
