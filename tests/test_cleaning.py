@@ -15,7 +15,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDA
                                         REPEATED_NOTE, RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
-from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE
+from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE
 from forecasting.series import prepare_history
 from forecasting.staged_counts import STALE_IN_NOTES
 
@@ -570,6 +570,24 @@ def test_a_last_week_the_input_stops_inside_is_left_out_and_never_filled_with_ze
     later = clean_history(daily_rows("2025-06-03", "2025-11-30"), "W-MON", policy(stale_after=1), "2025-12-02",
                           input_end="2025-11-30")
     assert later.rejection is None and not any("periods before the run date" in note for note in later.notes)
+
+
+def test_zeros_fill_no_week_that_the_input_stops_inside():
+    # daily rows summed into weeks, the input known to Wednesday 20 March: a series with rows that week has it
+    # left out as a part, and one whose rows stopped on the 10th got a zero for it, for days no row covers
+    stopped = clean_history(daily_rows("2024-01-01", "2024-03-10"), "W", policy(gaps="zero"), "2024-03-31",
+                            input_end="2024-03-20T00:00:00")
+    going = clean_history(daily_rows("2024-01-01", "2024-03-20"), "W", policy(gaps="zero"), "2024-03-31",
+                          input_end="2024-03-20T00:00:00")
+    assert stopped.history["ds"].iloc[-1] == going.history["ds"].iloc[-1] == pd.Timestamp("2024-03-17")
+    assert stopped.history["y"].iloc[-1] == 0.0 and "1 period after the last row, before the run date" in " ".join(
+        stopped.notes)
+    assert not [note for note in stopped.notes if note.startswith(STALE_NOTE)]  # the input's lag, not its own
+    assert not [note for note in going.notes if note.startswith(STALE_NOTE)]
+    # business days to Friday: the week to Sunday is whole, so it is a week without sales
+    weekdays = frame(pd.bdate_range("2024-01-01", "2024-03-08"), 1.0)
+    whole = clean_history(weekdays, "W", policy(gaps="zero"), "2024-03-31", input_end="2024-03-22T00:00:00")
+    assert whole.history["ds"].iloc[-1] == pd.Timestamp("2024-03-24") and whole.history["y"].iloc[-1] == 0.0
 
 
 def test_a_last_day_or_week_of_hours_the_input_stops_inside_is_left_out():

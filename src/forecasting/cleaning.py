@@ -16,7 +16,7 @@ from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_no
                                         no_weekday_notes, outlier_notes, running_total_notes, skipped_hours,
                                         stray_first_rows, zero_run_notes)
 from forecasting.config import CleaningConfig
-from forecasting.grid_alignment import aligned_note, without_partial_ends, without_period_past_input
+from forecasting.grid_alignment import aligned_note, part_past_input, without_partial_ends, without_period_past_input
 from forecasting.periods import align_to_grid, known_until, sub_daily, time_text
 from forecasting.spikes import cycles_of, find_spikes, spike_note
 from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
@@ -166,6 +166,8 @@ def clean_history(
         frame = without_open_period(frame, moved | finer, frequency, cut, result.notes, policy.open_period)
         frame, unfinished = (without_period_past_input(frame, given, finer, frequency, input_end, result.notes)
                              if policy.duplicates == "sum" else (frame, None))  # averaged, a part is the level
+        input_part = (part_past_input(frame, given, finer, frequency, input_end)
+                      if policy.gaps == "zero" and unfinished is None else None)
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return result
@@ -247,7 +249,7 @@ def clean_history(
             unfinished = pending.min() if unfinished is None else min(unfinished, pending.min())
     if cut is not None:
         up_to, stale = up_to_run_date(frame, frequency, policy, run_date, cut, result.notes, input_end, result.closed,
-                                      unfinished, rows_after=latest > frame["ds"].max())
+                                      unfinished, rows_after=latest > frame["ds"].max(), input_part=input_part)
         if stale is not None:  # a unit closed, a product delisted
             result.rejection = f"{STALE_SKIPPED} ({policy.stale_after} periods): {stale}"
             result.refused_by = "stale_after"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.periods import period_end, time_text
+from forecasting.periods import label_of, period_end, time_text
 
 # A series whose every row was moved to another date, one row a period: the same frequency,
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
@@ -80,44 +80,68 @@ def without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool
     last = frame["ds"].max()
     in_last = (frame["ds"] == last).to_numpy()
     raw = given.loc[frame.index]
-    input_end, end = pd.Timestamp(input_end), period_end(last, frequency)
-    if end <= input_end or not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
+    if not (finer or (raw[in_last] != last).any()):  # on the grid: the run date's open period decides
         return frame, None
-    before = frame["ds"].drop_duplicates().iloc[:-1].tail(PERIODS_COMPARED)
-    times = raw[frame["ds"].isin(before).to_numpy()].drop_duplicates().sort_values()
+    lacking = _lacks_after_input(frame["ds"], raw, last, frequency, pd.Timestamp(input_end), raw[in_last].max())
+    if lacking is None:
+        return frame, None
+    rows = int(in_last.sum())
+    notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {lacking}: its {rows} row"
+                 f"{'s' if rows != 1 else ''} left out, a part summed is no whole period (forecast instead)")
+    return frame[~in_last], last
+
+
+def part_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool, frequency: str,
+                    input_end: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """The whole input's last period (the one ``input_end`` lies in), where the series'
+    rows stop before it and, finer than its periods, would make it only a part by
+    without_period_past_input's rule: ``gaps: zero`` fills no zero there (a week of
+    daily rows known to Wednesday is no week without sales). None where it is whole."""
+    if input_end is None or frame.empty or not finer:
+        return None
+    input_end = pd.Timestamp(input_end)
+    period = label_of(input_end, frequency, origin=frame["ds"].min())
+    if period <= frame["ds"].max():
+        return None
+    return period if _lacks_after_input(frame["ds"], given.loc[frame.index], period, frequency, input_end,
+                                        input_end) else None
+
+
+def _lacks_after_input(aligned: pd.Series, raw: pd.Series, period: pd.Timestamp, frequency: str,
+                       input_end: pd.Timestamp, last_time: pd.Timestamp) -> str | None:
+    """How ``period`` lacks rows the series would have after the input's last time, by
+    the rows (``raw``, aligned as ``aligned``) of its periods before: "goes on past"'s
+    rest of the note; None where it lacks none, or too few periods before tell.
+    ``last_time``: the series' last time in ``period``, where rows are days apart."""
+    end = period_end(period, frequency)
+    if end <= input_end:
+        return None
+    before = aligned[aligned < period].drop_duplicates().sort_values().tail(PERIODS_COMPARED)
+    times = raw[aligned.isin(before).to_numpy()].drop_duplicates().sort_values()
     days = times.dt.normalize().drop_duplicates()
     if len(days) < 2:
-        return frame, None
+        return None
     # the days of the week the series has rows on, by the periods before (business days: not the weekend)
     usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
     if len(times) >= 2 * len(days):  # several times a day (hours summed into days): the usual hours after the last
         day_hours = times.groupby([times.dt.normalize(), times.dt.hour]).size().index.get_level_values(1)
         hours = {hour for hour, count in pd.Series(day_hours).value_counts().items() if count >= len(days) / 14}
-        reached = input_end
         left = pd.date_range(input_end.floor("h") + pd.Timedelta(hours=1), end - pd.Timedelta(1, "ns"), freq="h")
         missed = int((np.isin(left.dayofweek, list(usual)) & np.isin(left.hour, list(hours))).sum())
-        why = f"by {missed} of the hours the series has rows in"
-    else:
-        reached = input_end.normalize() + pd.Timedelta(days=1)
-        if end <= reached:
-            return frame, None
-        steps = np.diff(days.to_numpy())
-        if np.median(steps) <= np.timedelta64(1, "D"):
-            missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek,
-                                 list(usual)).sum())
-            why = f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on"
-        else:  # rows days apart (weeks summed into months): one was due before the period's end
-            due = raw[in_last].max().normalize() + pd.Timedelta(steps.max())
-            missed = int(due < end)
-            why = f"where a row was due by {time_text(due)}"
-    if not missed:
-        return frame, None
-    rows = int(in_last.sum())
-    shown = input_end if reached == input_end else reached - pd.Timedelta(days=1)
-    notes.append(f"the last period {time_text(last)} {PAST_INPUT_NOTE} {time_text(shown)} "
-                 f"{why}: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no whole period (forecast "
-                 "instead)")
-    return frame[~in_last], last
+        return f"{time_text(input_end)} by {missed} of the hours the series has rows in" if missed else None
+    reached = input_end.normalize() + pd.Timedelta(days=1)
+    if end <= reached:
+        return None
+    steps = np.diff(days.to_numpy())
+    if np.median(steps) <= np.timedelta64(1, "D"):
+        missed = int(np.isin(pd.date_range(reached, end - pd.Timedelta(1, "ns"), freq="D").dayofweek,
+                             list(usual)).sum())
+        why = f"by {missed} day{'s' if missed != 1 else ''} of the week the series has rows on"
+    else:  # rows days apart (weeks summed into months): one was due before the period's end
+        due = last_time.normalize() + pd.Timedelta(steps.max())
+        missed = int(due < end)
+        why = f"where a row was due by {time_text(due)}"
+    return f"{time_text(input_end.normalize())} {why}" if missed else None
 
 
 def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],

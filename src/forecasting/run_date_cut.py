@@ -106,7 +106,8 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
                    input_end: str | pd.Timestamp | None = None,
                    closed: list[int] | None = None,
                    unfinished: pd.Timestamp | None = None,
-                   rows_after: bool = False) -> tuple[pd.DataFrame, str | None]:
+                   rows_after: bool = False,
+                   input_part: pd.Timestamp | None = None) -> tuple[pd.DataFrame, str | None]:
     """With ``gaps: zero`` the periods after the last row up to the last one over at
     the cut, and no later than ``input_end``'s, are zeros too. A
     history that still stops more than a period before the cut's is noted: its
@@ -122,7 +123,9 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     it, and the history counts as reaching it. A series modelled whose filled zeros end a
     run of zeros long enough to say its rows stopped (``stopped_run``) is noted (STOPPED_NOTE),
     unless it has rows after them that cleaning left out (``rows_after``: a period still open,
-    or unsettled): its rows came back."""
+    or unsettled): its rows came back. ``input_part``, the input's last period where the
+    series' finer rows would make it a part (grid_alignment.part_past_input), gets no
+    zeros, nor counts as behind: the input's lag, not the series'."""
     offset = to_offset(frequency)
     last = last_row = frame["ds"].iloc[-1]  # sorted
     silence = longest_zero_run(frame["y"].to_numpy())  # before the zeros added below
@@ -141,8 +144,9 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
         complete = before if period_end(before, frequency) <= cut else before - offset
         if input_end is not None:  # other series' rows show how far the data reach
             complete = min(complete, label_of(pd.Timestamp(input_end), offset, origin=frame["ds"].iloc[0]))
-        if unfinished is not None:
-            complete = min(complete, unfinished - offset)
+        for part in (unfinished, input_part):
+            if part is not None:
+                complete = min(complete, part - offset)
         trailing = pd.date_range(last, complete, freq=frequency)[1:] if complete > last else []
         trailing = trailing[outside_closed(trailing, frequency, closed)] if closed and len(trailing) else trailing
         if len(trailing):
@@ -166,7 +170,7 @@ def up_to_run_date(frame: pd.DataFrame, frequency: str, policy: CleaningConfig, 
     # a last period left out as a part (unfinished) had rows: the series reached it, the input stopped in it
     if unfinished is not None:
         last, last_row = max(last, unfinished), max(last_row, unfinished)
-    behind = periods_outside_closed(last, current, frequency, closed)
+    behind = periods_outside_closed(last, current, frequency, closed) - (input_part is not None and last < input_part)
     if behind > 1:
         # no semicolon: it parts a series' notes in data_notes
         filled = f" (a zero cleaning.gaps filled, the last row {time_text(last_row)})" if last > last_row else ""
