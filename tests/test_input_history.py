@@ -262,6 +262,22 @@ def test_the_history_stops_where_the_jobs_did_with_unsettled_periods(tmp_path):
     assert history["ds"].max() == fitted["ds"].max() == pd.Timestamp("2024-01-17")
 
 
+def test_weekend_rows_of_a_business_day_series_stay_with_their_friday_under_unsettled_periods(tmp_path):
+    # the job sums Saturday's and Sunday's rows into Friday's period, then cuts at the last settled one;
+    # the lookup cut the raw times, and so left out the weekend rows the job had kept
+    from forecasting.cleaning import clean_history
+
+    days = pd.date_range("2024-02-01", "2024-03-31", freq="D")
+    pd.DataFrame({"store": "a", "day": days.strftime("%Y-%m-%d"), "sales": 1}).to_csv(tmp_path / "input.csv",
+                                                                                     index=False)
+    config = csv_config(tmp_path / "input.csv", "forecast.frequency=B", "cleaning.unsettled_periods=1")
+    history = input_history.load_history(config, {"store": "a"}, run_date="2024-04-02")
+    fitted = clean_history(pd.DataFrame({"ds": days, "y": 1.0}), "B",
+                           load_config(None, ["cleaning.unsettled_periods=1"]).cleaning, "2024-04-02").history
+    assert fitted["ds"].max() == pd.Timestamp("2024-03-29") and fitted["y"].iloc[-1] == 3.0
+    assert history["ds"].max() == pd.Timestamp("2024-03-31") and history["y"].sum() == fitted["y"].sum()
+
+
 @pytest.mark.parametrize("files, options", [
     # partition folders give a column; Spark's marker files have no rows
     ({"store=a/part-0.csv": "day,sales\n2024-01-01,1\n", "store=b/part-0.csv": "day,sales\n2024-01-01,2\n",

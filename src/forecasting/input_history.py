@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting import lineage, series_identity
 from forecasting.config import SAMPLE_INPUT
-from forecasting.periods import end_of_day, iso_week_starts, quarter_starts, sub_daily
+from forecasting.periods import align_to_grid, end_of_day, iso_week_starts, quarter_starts, sub_daily
 from forecasting.run_date_cut import settled_until
 from forecasting.sample_data import make_sample_sales
 from forecasting.table_reads import arrow_to_pandas, read_table
@@ -90,21 +90,24 @@ def load_history(
     history = history.assign(ds=ds, y=pd.to_numeric(y, errors="coerce").astype("float64"))
     history = history[history["ds"].notna()]  # a row without a time: the job leaves it out
     if run_date is not None:
-        history = history[history["ds"] < _cut(config, run_date, history["ds"])]
+        history = history[history["ds"] < end_of_day(run_date)]  # the rows known on the run date (pipeline.as_of_cut)
+        history = _settled(config, run_date, history)
     return history.sort_values("ds")
 
 
-def _cut(config: dict, run_date: str, times: pd.Series) -> pd.Timestamp:
-    """Where the job's history stopped: the run date's end (pipeline.as_of_cut), or the
-    last settled period's (cleaning.unsettled_periods; periods under a day from a past
-    run date's start, as cleaning counts them for a run not made on its date)."""
-    cut = end_of_day(run_date)
+def _settled(config: dict, run_date: str, history: pd.DataFrame) -> pd.DataFrame:
+    """``history`` up to the last settled period (cleaning.unsettled_periods; periods under
+    a day from a past run date's start, as cleaning counts them for a run not made on its
+    date), by the periods its rows are aligned to, as cleaning cuts them: a Saturday's row
+    is a business-day series' Friday's."""
     unsettled = config.get("cleaning", {}).get("unsettled_periods", 0)
-    if not unsettled or times.empty:
-        return cut
+    if not unsettled or history.empty:
+        return history
     frequency = config["forecast"]["frequency"]
-    reference = pd.Timestamp(run_date).normalize() if sub_daily(frequency) else cut
-    return settled_until(reference, frequency, times.min().normalize(), unsettled)
+    origin = history["ds"].min().normalize()
+    reference = pd.Timestamp(run_date).normalize() if sub_daily(frequency) else end_of_day(run_date)
+    cut = settled_until(reference, frequency, origin, unsettled)
+    return history[(align_to_grid(history["ds"], frequency, origin=origin) < cut).to_numpy()]
 
 
 # Spark's CSV reader options (in lower case) that this reader follows, or that change no value it reads;
