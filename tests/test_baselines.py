@@ -122,7 +122,7 @@ def test_intervals_hold_the_point_and_widen_with_the_horizon():
     assert ((wider["yhat_upper"] - wider["yhat_lower"]).to_numpy() > width).all()
 
 
-def test_intervals_widen_as_a_random_walks_with_the_square_root_of_the_steps_and_need_two_errors():
+def test_intervals_widen_as_a_random_walks_with_the_square_root_of_the_steps_and_need_five_errors():
     naive = baselines.naive(daily_series(30), 9, "D", 0.8)
     width = (naive["yhat_upper"] - naive["yhat_lower"]).to_numpy()
     assert width[3] / width[0] == pytest.approx(2.0) and width[8] / width[0] == pytest.approx(3.0)
@@ -131,9 +131,15 @@ def test_intervals_widen_as_a_random_walks_with_the_square_root_of_the_steps_and
     width = (seasonal["yhat_upper"] - seasonal["yhat_lower"]).to_numpy()
     assert width[6] == pytest.approx(width[0]) and width[7] / width[0] == pytest.approx(np.sqrt(2))
     assert width[20] / width[0] == pytest.approx(np.sqrt(3))
-    # one error says nothing of its spread: no interval
-    two_days = baselines.naive(daily_series(2), 3, "D", 0.8)
-    assert two_days["yhat_lower"].isna().all() and two_days["yhat_upper"].isna().all()
+    # a few errors say nothing of the spread: no interval (two seasonal differences that were 0 gave one of no width)
+    for days in (2, 5):
+        short = baselines.naive(daily_series(days), 3, "D", 0.8)
+        assert short["yhat_lower"].isna().all() and short["yhat_upper"].isna().all()
+    assert baselines.naive(daily_series(6), 3, "D", 0.8)["yhat_lower"].notna().all()
+    weeks = pd.date_range("2024-01-01", periods=120, freq="7D")
+    gappy = pd.DataFrame({"ds": weeks[[0, 10, 52, 62, 104, 110]], "y": [111.0, 95.0, 111.0, 95.0, 111.0, 98.0]})
+    seasonal = baselines.seasonal_naive(gappy, 4, "7D", 0.8)
+    assert seasonal["yhat"].notna().all() and seasonal["yhat_lower"].isna().all()
 
 
 def test_a_period_missing_from_the_last_season_comes_from_the_seasons_before_then_the_last_value():

@@ -127,13 +127,19 @@ def _elapsed(ds: pd.Series) -> int:
     return (last - first).value
 
 
+# The fewest errors, less those a fit took, a spread is measured from: two seasonal differences
+# that happened to be 0 gave a gappy series an interval of no width, which a reader would trust
+MIN_SPREAD_ERRORS = 5
+
+
 def _spread(errors: np.ndarray, fitted: int = 0) -> float:
     """The root mean square of the defined one-step errors (a gap's is not one),
     about zero, not their mean: a naive forecast's errors on a trending series are
     biased, and its interval has to cover that too. ``fitted``: parameters estimated
-    from the same errors (drift's slope), each taking a degree of freedom."""
+    from the same errors (drift's slope), each taking a degree of freedom. NaN (no
+    interval) from fewer than MIN_SPREAD_ERRORS."""
     defined = errors[np.isfinite(errors)]
-    if len(defined) <= max(fitted, 1):
+    if len(defined) - fitted < MIN_SPREAD_ERRORS:
         return float("nan")
     return float(np.sqrt(np.sum(defined ** 2) / (len(defined) - fitted)))
 
