@@ -168,6 +168,15 @@ def test_a_parquet_output_tables_rows_are_read_by_job_run_without_versions(tmp_p
     assert mine["history_end"].dtype == "datetime64[ns]"
     everything = table_reads.read_table(path, fmt="parquet")
     assert sorted(everything["job_run_id"]) == ["r2", "r2", "r3"]
+    # read as Delta, the default: deltalake's "no log files" did not say what the folder holds
+    from deltalake.exceptions import TableNotFoundError
+
+    for given in (path, path.as_uri()):
+        with pytest.raises(TableNotFoundError, match=r"holds parquet files but no Delta log .*fmt='parquet'"):
+            table_reads.read_table(given)
+    with pytest.raises(TableNotFoundError) as nowhere:
+        table_reads.read_table(tmp_path / "nowhere")
+    assert "fmt=" not in str(nowhere.value)
     for pinned in ({"version": 0}, {"timestamp": "2024-01-03"}):
         with pytest.raises(ValueError, match="a parquet table, which keeps no versions"):
             table_reads.read_table(path, fmt="parquet", **pinned)

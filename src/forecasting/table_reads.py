@@ -152,12 +152,20 @@ def read_table(path: str | Path, version: int | None = None, timestamp: str | No
 
 def _delta_table(path: str | Path, version: int | None = None):
     """A ``deltalake.DeltaTable``; ValueError where its protocol asks for a reader
-    feature deltalake lacks (column mapping, which a column name with a space needs)."""
+    feature deltalake lacks (column mapping, which a column name with a space needs);
+    TableNotFoundError naming ``fmt="parquet"`` where a local folder holds parquet
+    files without a Delta log (an ``output.format: parquet`` table)."""
     from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError
+    from deltalake.exceptions import DeltaError, TableNotFoundError
 
     try:
         return DeltaTable(str(path), version=version)
+    except TableNotFoundError:
+        folder = Path(str(path).removeprefix("file://"))
+        if folder.is_dir() and next(folder.rglob("*.parquet"), None) is not None:
+            raise TableNotFoundError(f"{path} holds parquet files but no Delta log (_delta_log): a table written "
+                                     "with output.format: parquet, which reads with fmt='parquet'") from None
+        raise
     except DeltaError as err:
         if "Unsupported reader features" not in str(err):
             raise
