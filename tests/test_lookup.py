@@ -627,6 +627,16 @@ def test_a_series_looked_up_in_another_folder_than_the_jobs_says_where_its_runs_
     assert forecasting_main(["series", *settings, "--set", "output.path=/srv/forecasting/output", "store=east",
                              "item=apples"]) == 1
     assert "no delta table at /srv/forecasting/output" in caplog.text and "newest training runs" not in caplog.text
+    caplog.clear()  # the newest run wrote here, as parquet, an older one elsewhere: the format, not the folder
+    tracker.set_terminated(tracker.create_run(experiment, tags={**tags, tracking.OUTPUT_PATH_TAG: str(elsewhere)}
+                                              ).info.run_id)
+    newest = tracker.create_run(experiment, tags={**tags, tracking.OUTPUT_PATH_TAG: "/srv/forecasting/output"})
+    tracker.log_param(newest.info.run_id, "output.format", "parquet")
+    tracker.set_terminated(newest.info.run_id)
+    assert forecasting_main(["series", *settings, "--set", "output.path=/srv/forecasting/output", "store=east",
+                             "item=apples"]) == 1
+    assert (". The newest training run that wrote to /srv/forecasting/output wrote parquet tables: give "
+            "--set output.format=parquet") in caplog.text and "newest training runs" not in caplog.text
     caplog.clear()  # the default relative store, not in this folder either: that said, with the way out
     assert forecasting_main(["series", "store=east", "item=apples"]) == 1
     assert (f"no delta table at {elsewhere}/output/series_results" in caplog.text and f"; and no MLflow store at "

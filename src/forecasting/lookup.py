@@ -216,6 +216,11 @@ def _written_elsewhere(config: JobConfig) -> str:
         logger.debug("could not look up where the runs wrote: %s", err)
         return ""
     here = redact_url_password(tables.output_root(config))
+    mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG) == here]  # newest first
+    if mine:  # the right output: where the tables are is no question, but maybe in what format
+        written_as = mine[0].data.params.get("output.format")
+        return (f". The newest training run that wrote to {here} wrote {written_as} tables: give "
+                f"--set output.format={written_as}" if written_as and written_as != config.output.format else "")
     written = sorted({run.data.tags.get(tracking.OUTPUT_PATH_TAG) for run in runs} - {None, "", here})
     if not written:
         return ""
