@@ -1163,6 +1163,10 @@ def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_the
     run_report.say_results(spark, spark.createDataFrame(rows[:9], schema), config, context, one, None, None)
     assert "too little history for" not in one.note  # 1 of 9: under a fifth, named without the advice
     assert "  1 series was skipped for too little history (e.g. n0; their reason says how long they are)\n" in one.note
+    two = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    more = [("ok", None, "{}", None, "naive", 0.8, f"f{i}") for i in range(4)]
+    run_report.say_results(spark, spark.createDataFrame(rows + more, schema), config, context, two, None, None)
+    assert "  2 series were skipped for too little history (e.g. n0, n1; " in two.note  # had read "2 series was"
     without = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28", "reliability.fallback=null"])
     assert "and got no forecast (reliability.fallback): a shorter" in run_report.too_short_line(without, 2, "n0, n1")
 

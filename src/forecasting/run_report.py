@@ -108,7 +108,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
                 if 5 * short >= sum(counted.statuses.values()):
                     summary.warn(too_short_line(config, short, named))
                 else:
-                    summary.inform(f"{series_that(short, 'was')} skipped for too little history (e.g. {named}; "
+                    summary.inform(f"{series_that(short, 'were')} skipped for too little history (e.g. {named}; "
                                    "their reason says how long they are)")
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):

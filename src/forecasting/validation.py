@@ -325,14 +325,12 @@ def _key_warnings(df: DataFrame, problems: _RowProblems, counts) -> tuple[str, .
     mark of its own (NFD). Logged, and lines of the run's summary."""
     said = []
     if counts["padded_keys"]:
-        examples = [row.asDict() for row in df.where(problems.padded).select(*problems.text_keys).distinct()
-                    .limit(EXAMPLES).collect()]
+        examples = _quoted_ids(df.where(problems.padded), problems.text_keys)
         said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
                     f"{examples}: each is a series of its own, apart from one written without them; trim them in the "
                     "input if they are one")
     if counts["decomposed_keys"]:
-        examples = [row.asDict() for row in df.where(problems.decomposed).select(*problems.text_keys).distinct()
-                    .limit(EXAMPLES).collect()]
+        examples = _quoted_ids(df.where(problems.decomposed), problems.text_keys)
         said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
                     f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {examples}: each is a "
                     "series of its own, apart from one that looks the same written with the accented letter (NFC); "
@@ -340,6 +338,13 @@ def _key_warnings(df: DataFrame, problems: _RowProblems, counts) -> tuple[str, .
     for line in said:
         logger.warning("%s", line)
     return tuple(said)
+
+
+def _quoted_ids(rows: DataFrame, keys: list[str]) -> str:
+    """A few of ``rows``' distinct ``keys`` as series ids in quotes, so that the spaces
+    around a value show: 'S02/I06  '."""
+    found = rows.select(*keys).distinct().limit(EXAMPLES).collect()
+    return ", ".join(sorted(repr(series_identity.series_id(row.asDict())) for row in found))
 
 
 def _only_in_some_series(df: DataFrame, condition: Column, keys: list[str]) -> str:
