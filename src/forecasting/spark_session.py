@@ -174,7 +174,42 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
         logger.warning("%s", warning)
     if uses_delta(config):
         check_delta(spark)
+    for warning in mistyped_settings(spark, config.spark.conf):
+        logger.warning("%s", warning)
     return spark
+
+
+# Settings of modules a local session has not loaded (YARN's, Kubernetes'), or free-form by design
+UNCHECKED_PREFIXES = ("spark.yarn.", "spark.kubernetes.", "spark.hadoop.", "spark.executorEnv.", "spark.sql.catalog.",
+                      "spark.databricks.", "spark.delta.", "spark.mesos.", "spark.history.", "spark.master.",
+                      "spark.worker.", "spark.deploy.", "spark.ui.")
+
+
+def mistyped_settings(spark: SparkSession, own: Mapping[str, object]) -> list[str]:
+    """A warning for each of the config's spark.conf keys that Spark does not know and
+    that is one or two letters off a key it does (spark.sql.shuffle.partition): Spark
+    takes any key, to no effect. A key near none is left alone (a plugin's own)."""
+    import difflib
+
+    try:
+        jvm = spark.sparkContext._jvm
+        registry = jvm.org.apache.spark.internal.config.ConfigEntry
+        unknown = [key for key in own if key.startswith("spark.") and not key.startswith(UNCHECKED_PREFIXES)
+                   and registry.findEntry(key) is None]
+        if not unknown:
+            return []
+        entries = jvm.java.lang.Class.forName("org.apache.spark.internal.config.ConfigEntry$").getField("MODULE$")
+        known = list(entries.get(None).knownConfigs().keySet().toArray())
+    except Exception as err:  # Spark Connect, another Spark: not checked
+        logger.debug("spark.conf keys not checked: %s", err)
+        return []
+    warnings = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.9)
+        if close:
+            warnings.append(f"spark.conf.{key} is no setting Spark knows, which it takes to no effect: did you mean "
+                            f"{close[0]}?")
+    return warnings
 
 
 # Spark's warnings that say nothing of the job's data or settings, each silenced alone:
