@@ -584,6 +584,10 @@ def test_zeros_fill_no_week_that_the_input_stops_inside():
         stopped.notes)
     assert not [note for note in stopped.notes if note.startswith(STALE_NOTE)]  # the input's lag, not its own
     assert not [note for note in going.notes if note.startswith(STALE_NOTE)]
+    # averaged (duplicates: mean), a part is the level: a week of the input's is no part, as for a series with rows in it
+    averaged = clean_history(daily_rows("2024-01-01", "2024-03-10"), "W", policy(gaps="zero", duplicates="mean"),
+                             "2024-03-31", input_end="2024-03-20T00:00:00")
+    assert averaged.history["ds"].iloc[-1] == pd.Timestamp("2024-03-24") and averaged.history["y"].iloc[-1] == 0.0
     # business days to Friday: the week to Sunday is whole, so it is a week without sales
     weekdays = frame(pd.bdate_range("2024-01-01", "2024-03-08"), 1.0)
     whole = clean_history(weekdays, "W", policy(gaps="zero"), "2024-03-31", input_end="2024-03-22T00:00:00")
@@ -595,8 +599,9 @@ def test_a_last_day_or_week_of_hours_the_input_stops_inside_is_left_out():
     hours = frame(pd.date_range("2024-03-01", "2024-03-20 10:00", freq="h"), 1.0)
     day = clean_history(hours, "D", policy(), "2024-03-22", input_end="2024-03-20T10:00:00")
     assert day.history["ds"].iloc[-1] == pd.Timestamp("2024-03-19") and day.history["y"].iloc[-1] == 24.0
-    assert ("the last period 2024-03-20 goes on past the input's last day 2024-03-20 10:00 by 13 of the hours the "
-            "series has rows in: its 11 rows left out, a part summed is no whole period (forecast instead)") in day.notes
+    assert ("the last period 2024-03-20 goes on past the input's last day 2024-03-20 (its last time 10:00) by 13 of "
+            "the hours of the week the series has rows in: its 11 rows left out, a part summed is no whole period "
+            "(forecast instead)") in day.notes
     weeks = frame(pd.date_range("2024-01-01", "2024-03-31 10:00", freq="h"), 1.0)
     week = clean_history(weeks, "W", policy(), "2024-04-03", input_end="2024-03-31T10:00:00")
     assert week.history["ds"].iloc[-1] == pd.Timestamp("2024-03-24") and week.history["y"].iloc[-1] == 168.0
@@ -614,6 +619,16 @@ def test_a_last_day_or_week_of_hours_the_input_stops_inside_is_left_out():
     early = clean_history(frame(open_hours[open_hours <= "2024-03-30 15:00"], 1.0), "D", policy(), "2024-04-03",
                           input_end="2024-03-30T15:00:00")
     assert early.history["ds"].iloc[-1] == pd.Timestamp("2024-03-29")  # 16:00 to 20:00 still to come
+    # Saturdays 10:00 to 14:00 only: a Saturday to 14:00 is whole, though weekdays go on to 20:00
+    short_saturdays = open_hours[(open_hours.dayofweek != 5) | ((open_hours.hour >= 10) & (open_hours.hour <= 14))]
+    saturday = clean_history(frame(short_saturdays[short_saturdays <= "2024-03-30 14:00"], 1.0), "W", policy(),
+                             "2024-04-03", input_end="2024-03-30T14:00:00")
+    assert saturday.history["ds"].iloc[-1] == pd.Timestamp("2024-03-31") and saturday.history["y"].iloc[-1] == 65.0
+    # one late row some weeks ago is no opening hour
+    stray = open_hours.append(pd.DatetimeIndex(["2024-03-26 23:05"])).sort_values()
+    kept = clean_history(frame(stray[stray <= "2024-03-29 20:00"], 1.0), "D", policy(), "2024-04-03",
+                         input_end="2024-03-29T20:00:00")
+    assert kept.history["ds"].iloc[-1] == pd.Timestamp("2024-03-29")
 
 
 def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():

@@ -349,6 +349,13 @@ def test_a_series_history_is_drawn_on_the_forecasts_periods_and_its_rows_found_b
     assert weeks["ds"].iloc[-1] == pd.Timestamp("2025-11-24") and (weeks["y"] == 700.0).all()
     # the whole input reaching Monday (the run's input_end tag): that week is whole, its Monday sold nothing
     assert explore.modelled_history(config, rows, "2025-12-01", input_end="2025-12-01")["y"].iloc[-1] == 600.0
+    # hours summed into days: an older run's input_end tag, a date alone, is that whole day, as the job read it then
+    hours = pd.DataFrame({"ds": pd.date_range("2025-11-01", "2025-11-30 23:00", freq="h"), "y": 1.0})
+    daily = load_config(None, ["forecast.frequency=D"]).to_dict()
+    assert explore.modelled_history(daily, hours, "2025-12-01",
+                                    input_end="2025-11-30")["ds"].iloc[-1] == pd.Timestamp("2025-11-30")
+    assert explore.modelled_history(daily, hours, "2025-12-01",
+                                    input_end="2025-11-30T00:00:00")["ds"].iloc[-1] == pd.Timestamp("2025-11-29")
     refusing = load_config(None, ["forecast.frequency=W-MON", "cleaning.missing_values=reject"]).to_dict()
     gappy = rows.assign(y=[np.nan, *[1.0] * (len(rows) - 1)])
     pd.testing.assert_frame_equal(explore.modelled_history(refusing, gappy, "2025-12-01"), gappy)  # as they are

@@ -167,7 +167,7 @@ def clean_history(
         frame, unfinished = (without_period_past_input(frame, given, finer, frequency, input_end, result.notes)
                              if policy.duplicates == "sum" else (frame, None))  # averaged, a part is the level
         input_part = (part_past_input(frame, given, finer, frequency, input_end)
-                      if policy.gaps == "zero" and unfinished is None else None)
+                      if policy.gaps == "zero" and policy.duplicates == "sum" and unfinished is None else None)
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return result

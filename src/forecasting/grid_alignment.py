@@ -21,6 +21,7 @@ LATE_TIMES_NOTE = "local midnights of a zone ahead of UTC"
 # when it has fewer than this share of the distinct times its series' other periods have
 PARTIAL_SHARE = 0.75
 PERIODS_COMPARED = 8  # the periods before the last whose rows tell the days, or the step, a series has rows on
+HOURS_LOOKED_BACK = pd.Timedelta(days=28)  # at least, for the hours of the week rows several times a day are in
 # A last period of finer rows summed that goes on past the whole input's last day: a part, left out
 PAST_INPUT_NOTE = "goes on past the input's last day"
 
@@ -71,9 +72,9 @@ def without_period_past_input(frame: pd.DataFrame, given: pd.Series, finer: bool
     day (weeks or months summed into quarters) make a part where the next row was due
     before the period's end, by the longest step between the rows of the periods before:
     a March of Mondays to the 24th lacks the 31st, a quarter of months to March is whole.
-    Rows several times a day make a part where it lacks hours after the input's last time
-    that the series has rows in (on one day in 14 or more): hourly rows to 10:00
-    summed into a day lack 13 hours, a shop's to its closing hour none.
+    Rows several times a day make a part where it lacks hours of the week after the input's
+    last time that the series has rows in (_usual_hours, over four weeks at least): hourly
+    rows to 10:00 summed into a day lack 13 hours, a shop's to its closing hour none.
     Also returns the period left out, None where none was: no zeros fill it."""
     if input_end is None or frame.empty:
         return frame, None
@@ -121,14 +122,15 @@ def _lacks_after_input(aligned: pd.Series, raw: pd.Series, period: pd.Timestamp,
     days = times.dt.normalize().drop_duplicates()
     if len(days) < 2:
         return None
+    if len(times) >= 2 * len(days):  # several times a day (hours summed into days): the usual hours after the last
+        since = min(times.iloc[0].normalize(), period - HOURS_LOOKED_BACK)
+        usual = _usual_hours(raw[((aligned < period) & (raw >= since)).to_numpy()])
+        left = pd.date_range(input_end.floor("h") + pd.Timedelta(hours=1), end - pd.Timedelta(1, "ns"), freq="h")
+        missed = sum((day, hour) in usual for day, hour in zip(left.dayofweek, left.hour))
+        return (f"{time_text(input_end.normalize())} (its last time {input_end:%H:%M}) by {missed} of the hours of "
+                "the week the series has rows in") if missed else None
     # the days of the week the series has rows on, by the periods before (business days: not the weekend)
     usual = {day for day, count in days.dt.dayofweek.value_counts().items() if count >= len(days) / 14}
-    if len(times) >= 2 * len(days):  # several times a day (hours summed into days): the usual hours after the last
-        day_hours = times.groupby([times.dt.normalize(), times.dt.hour]).size().index.get_level_values(1)
-        hours = {hour for hour, count in pd.Series(day_hours).value_counts().items() if count >= len(days) / 14}
-        left = pd.date_range(input_end.floor("h") + pd.Timedelta(hours=1), end - pd.Timedelta(1, "ns"), freq="h")
-        missed = int((np.isin(left.dayofweek, list(usual)) & np.isin(left.hour, list(hours))).sum())
-        return f"{time_text(input_end)} by {missed} of the hours the series has rows in" if missed else None
     reached = input_end.normalize() + pd.Timedelta(days=1)
     if end <= reached:
         return None
@@ -142,6 +144,17 @@ def _lacks_after_input(aligned: pd.Series, raw: pd.Series, period: pd.Timestamp,
         missed = int(due < end)
         why = f"where a row was due by {time_text(due)}"
     return f"{time_text(input_end.normalize())} {why}" if missed else None
+
+
+def _usual_hours(times: pd.Series) -> set[tuple[int, int]]:
+    """The hours of the week (day of the week, hour) ``times`` have rows in on two of
+    that day of the week's days or more, and one in 14 of them: a shop's Saturday ends
+    at 14:00 where its weekdays end at 20:00, and a stray late row is no opening hour."""
+    slots = pd.DataFrame({"day": times.dt.normalize(), "hour": times.dt.hour}).drop_duplicates()
+    weekday = slots["day"].dt.dayofweek
+    days_of = slots["day"].drop_duplicates().dt.dayofweek.value_counts()
+    counts = slots.groupby([weekday.to_numpy(), slots["hour"].to_numpy()]).size()
+    return {(day, hour) for (day, hour), count in counts.items() if count >= max(2, days_of[day] / 14)}
 
 
 def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str],
