@@ -109,7 +109,7 @@ def test_a_session_already_running_is_used_with_the_settings_spark_can_still_cha
         assert len(fixed) == 1
         assert f"spark.python.worker.reuse=false, spark.sql.extensions={SEDONA};" in fixed[0]
         assert "maxPartitionBytes" not in fixed[0] and "fs.s3a" not in fixed[0]
-        assert [text for text in messages if "maxPartitionByte is no setting Spark knows" in text]
+        assert [text for text in messages if "maxPartitionByte is no setting this Spark registers" in text]
         # local[2] without a failure count: one attempt a task, said
         assert [text for text in messages if "master local[2] gives each task one attempt" in text]
     finally:
@@ -186,14 +186,15 @@ def test_a_running_session_recording_call_sites_keeps_them_without_a_word(spark,
 
 
 def test_a_spark_setting_a_letter_or_two_off_one_spark_knows_is_warned_of(spark):
-    # Spark takes any key: spark.sql.shuffle.partition=4 had left the job at 200 partitions, unsaid
+    # Spark takes any key: spark.executor.memroy=4g had left the executors at Spark's 1g, unsaid
     from forecasting.spark_session import mistyped_settings
 
     given = {"spark.sql.shuffle.partition": "4", "spark.executor.memroy": "4g", "spark.sql.shuffle.partitions": "4",
              "spark.myplugin.threads": "2", "spark.yarn.executor.memoryOverhead": "1g", "fs.s3a.endpoint": "x"}
     assert mistyped_settings(spark, given) == [
-        "spark.conf.spark.sql.shuffle.partition is no setting Spark knows, which it takes to no effect: did you mean "
-        "spark.sql.shuffle.partitions?",
-        "spark.conf.spark.executor.memroy is no setting Spark knows, which it takes to no effect: did you mean "
-        "spark.executor.memory?"]
+        "spark.conf.spark.sql.shuffle.partition is no setting this Spark registers, which it takes to no effect (unless "
+        "an old name it still reads): did you mean spark.shuffle_partitions (the job sets spark.sql.shuffle.partitions "
+        "from it)?",
+        "spark.conf.spark.executor.memroy is no setting this Spark registers, which it takes to no effect (unless an "
+        "old name it still reads): did you mean spark.executor.memory?"]
     assert mistyped_settings(spark, {"spark.sql.adaptive.enabled": "true"}) == []

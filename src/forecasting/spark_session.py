@@ -172,10 +172,10 @@ def build_session(app_name: str, config: JobConfig) -> SparkSession:
     warning = speculation_warning(spark.sparkContext.getConf().get)
     if warning:
         logger.warning("%s", warning)
+    for warning in mistyped_settings(spark, config.spark.conf):  # before Delta's check: a typo may be its cause
+        logger.warning("%s", warning)
     if uses_delta(config):
         check_delta(spark)
-    for warning in mistyped_settings(spark, config.spark.conf):
-        logger.warning("%s", warning)
     return spark
 
 
@@ -206,10 +206,16 @@ def mistyped_settings(spark: SparkSession, own: Mapping[str, object]) -> list[st
     warnings = []
     for key in unknown:
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.9)
-        if close:
-            warnings.append(f"spark.conf.{key} is no setting Spark knows, which it takes to no effect: did you mean "
-                            f"{close[0]}?")
+        if close:  # the config refuses the key the job sets itself: its own key, then
+            meant = (f"{CONFIG_KEYS[close[0]]} (the job sets {close[0]} from it)" if close[0] in CONFIG_KEYS
+                     else close[0])
+            warnings.append(f"spark.conf.{key} is no setting this Spark registers, which it takes to no effect "
+                            f"(unless an old name it still reads): did you mean {meant}?")
     return warnings
+
+
+# Spark settings the job sets from a key of its config, which spark.conf may not name (config_checks)
+CONFIG_KEYS = {"spark.sql.shuffle.partitions": "spark.shuffle_partitions"}
 
 
 # Spark's warnings that say nothing of the job's data or settings, each silenced alone:
