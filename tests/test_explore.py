@@ -171,7 +171,9 @@ def test_a_parquet_output_tables_rows_are_read_by_job_run_without_versions(tmp_p
     # read as Delta, the default: deltalake's "no log files" did not say what the folder holds
     from deltalake.exceptions import TableNotFoundError
 
-    for given in (path, path.as_uri()):
+    spaced = tmp_path / "a folder" / "series_results"
+    _parquet_table(spaced, pd.DataFrame({"store": ["a"], "run_date": ["2024-01-02"], "job_run_id": ["r2"]}))
+    for given in (path, path.as_uri(), spaced.as_uri(), f"file:{spaced}"):
         with pytest.raises(TableNotFoundError, match=r"holds parquet files but no Delta log .*fmt='parquet'"):
             table_reads.read_table(given)
     with pytest.raises(TableNotFoundError) as nowhere:

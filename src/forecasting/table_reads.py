@@ -16,9 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import delta_files, series_identity, tracking
+from forecasting.config_stores import local_path
 from forecasting.redaction import first_line
 
 logger = logging.getLogger(__name__)
+
+PARQUET_FILES = ("*.parquet", "*/*.parquet", "*/*/*.parquet")  # a table's, in up to two levels of partitions
 
 # pandas' nullable integer type for each of Arrow's integer types
 _NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
@@ -161,8 +164,9 @@ def _delta_table(path: str | Path, version: int | None = None):
     try:
         return DeltaTable(str(path), version=version)
     except TableNotFoundError:
-        folder = Path(str(path).removeprefix("file://"))
-        if folder.is_dir() and next(folder.rglob("*.parquet"), None) is not None:
+        folder = Path(local_path(str(path)))
+        # a parquet output's files lie in its partition folders (run_date=..., source=...)
+        if folder.is_dir() and any(next(folder.glob(files), None) for files in PARQUET_FILES):
             raise TableNotFoundError(f"{path} holds parquet files but no Delta log (_delta_log): a table written "
                                      "with output.format: parquet, which reads with fmt='parquet'") from None
         raise
