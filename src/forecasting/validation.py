@@ -82,7 +82,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     row_warnings = _dropped_rows_warning(df, config, problems, counts)
     if dropping:  # as to_series_frame leaves them out: the checks' examples come from the rows kept
         df = df.where(~problems.malformed)
-    key_warnings = _key_warnings(df, problems, counts)  # logged before an input error, as ever
+    key_warnings = _key_warnings(df, problems, counts, source.key_columns)  # logged before an input error, as ever
     _raise_on_row_problems(df, config, problems, counts)
     typed = df.schema[source.time_column].dataType
     if source.time_format is not None and isinstance(typed, (T.TimestampType, T.TimestampNTZType, T.DateType)):
@@ -288,8 +288,7 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
     if counts["undecoded"]:
-        examples = [row.asDict() for row in df.where(problems.undecoded).select(*problems.text_keys)
-                    .limit(EXAMPLES).collect()]
+        examples = _quoted_ids(df.where(problems.undecoded), list(source.key_columns))
         given = {name.lower(): value for name, value in source.options.items()}
         encoding = given.get("encoding", given.get("charset", "UTF-8"))
         raise InputError(
@@ -320,17 +319,17 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
         )
 
 
-def _key_warnings(df: DataFrame, problems: _RowProblems, counts) -> tuple[str, ...]:
+def _key_warnings(df: DataFrame, problems: _RowProblems, counts, keys: list[str]) -> tuple[str, ...]:
     """Key values that look like another's but are not: spaces around them, an accent as a
     mark of its own (NFD). Logged, and lines of the run's summary."""
     said = []
     if counts["padded_keys"]:
-        examples = _quoted_ids(df.where(problems.padded), problems.text_keys)
+        examples = _quoted_ids(df.where(problems.padded), keys)
         said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
                     f"{examples}: each is a series of its own, apart from one written without them; trim them in the "
                     "input if they are one")
     if counts["decomposed_keys"]:
-        examples = _quoted_ids(df.where(problems.decomposed), problems.text_keys)
+        examples = _quoted_ids(df.where(problems.decomposed), keys)
         said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
                     f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {examples}: each is a "
                     "series of its own, apart from one that looks the same written with the accented letter (NFC); "
@@ -342,7 +341,7 @@ def _key_warnings(df: DataFrame, problems: _RowProblems, counts) -> tuple[str, .
 
 def _quoted_ids(rows: DataFrame, keys: list[str]) -> str:
     """A few of ``rows``' distinct ``keys`` as series ids in quotes, so that the spaces
-    around a value show: 'S02/I06  '."""
+    around a value show: 'S02/I06  '. In the order of their text."""
     found = rows.select(*keys).distinct().limit(EXAMPLES).collect()
     return ", ".join(sorted(repr(series_identity.series_id(row.asDict())) for row in found))
 
