@@ -137,7 +137,7 @@ def _spread(errors: np.ndarray, fitted: int = 0) -> float:
     about zero, not their mean: a naive forecast's errors on a trending series are
     biased, and its interval has to cover that too. ``fitted``: parameters estimated
     from the same errors (drift's slope), each taking a degree of freedom. NaN (no
-    interval) from fewer than MIN_SPREAD_ERRORS."""
+    interval) where fewer than MIN_SPREAD_ERRORS are left once those are taken."""
     defined = errors[np.isfinite(errors)]
     if len(defined) - fitted < MIN_SPREAD_ERRORS:
         return float("nan")

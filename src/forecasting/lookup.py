@@ -207,6 +207,7 @@ def _written_elsewhere(config: JobConfig) -> str:
     that is not the config's output (a relative output.path, asked in another folder), as
     a not-found message's end; "" where there is nothing to add."""
     from forecasting import explore
+    from forecasting.parent_run import same_output
 
     try:
         runs = explore.job_runs(existing_store(config), config.tracking.experiment, tracking.TRAIN_JOB, max_results=10)
@@ -216,7 +217,7 @@ def _written_elsewhere(config: JobConfig) -> str:
         logger.debug("could not look up where the runs wrote: %s", err)
         return ""
     here = redact_url_password(tables.output_root(config))
-    mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG) == here]  # newest first
+    mine = [run for run in runs if same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), here)]  # newest first
     if mine:  # the right output: where the tables are is no question, but maybe in what format
         written_as = mine[0].data.params.get("output.format")
         return (f". The newest training run that wrote to {here} wrote {written_as} tables: give "

@@ -303,6 +303,11 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     return Replaced(replaced, dates, ends, changed)
 
 
+# Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
+# those runs were found in its store, as runs of its output
+SAME_BY_SEARCH = ("tracking.uri", "output.path")
+
+
 def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
     """The params (every config key) in which run ``run_id`` differs from the latest of the
     runs it replaces, as "key old -> new": a rerun of a date with another config changes
@@ -314,11 +319,6 @@ def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
     return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
                  for key in sorted(set(before) | set(now))
                  if before.get(key) != now.get(key) and key not in SAME_BY_SEARCH)
-
-
-# Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
-# those runs were found in its store, as runs of its output
-SAME_BY_SEARCH = ("tracking.uri", "output.path")
 
 
 def _as_yaml(param: str) -> str:

@@ -3,6 +3,7 @@ the context the tasks log under. A series' identity is forecasting.series_identi
 job's parent run forecasting.parent_run's, each series' child run forecasting.child_runs'."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -305,7 +306,8 @@ def check_server(uri: str, timeout: float, answered_within: float = 0) -> None:
     if urlparse(uri).scheme not in ("http", "https"):
         return
     tls = tls_settings()
-    seen = (uri, tuple(sorted(credentials_from_environment(CREDENTIAL_VARIABLES + CONNECTION_VARIABLES).items())))
+    settings = sorted(credentials_from_environment(CREDENTIAL_VARIABLES + CONNECTION_VARIABLES).items())
+    seen = (uri, hashlib.sha256(json.dumps(settings).encode()).hexdigest())  # no secret kept in memory as it is
     answered = _ANSWERED.get(seen)
     if answered is not None and time.monotonic() - answered < answered_within:
         return
