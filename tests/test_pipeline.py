@@ -573,6 +573,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
+    zeros = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
+    run_report.say_data_notes(counted, load_config(None, ["cleaning.gaps=zero"]), zeros)
+    assert ("2 series have rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
+            "'D' the data's? cleaning.gaps zero filled the periods between (with 0), which their models and forecasts "
+            "follow\n") in zeros.note  # weekly data run as daily had forecasts of 0 six days a week, said no louder
     assert [line.strip() for line in noted.note.splitlines()] == [
         "2 series have rows regularly several periods apart (their data_notes say how far): is forecast.frequency "
         "'D' the data's?",

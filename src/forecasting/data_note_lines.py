@@ -15,6 +15,8 @@ from forecasting.periods import sub_daily
 from forecasting.run_date_cut import AHEAD_NOTE
 from forecasting.spikes import SPIKE_NOTE
 
+FILLED_WITH = {"zero": "with 0", "interpolate": "by straight lines"}  # cleaning.gaps that make periods up
+
 
 def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
     """Said once for the run, what cleaning noted on many series: rows several periods
@@ -23,8 +25,12 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
     days of the week without rows, values far outside the rest, last values far outside
     the recent range."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
+        gaps = config.cleaning.gaps
+        # weekly data run as daily: six made-up zeros a week, modelled and forecast as ok
+        filled = (f" cleaning.gaps {gaps} filled the periods between ({FILLED_WITH[gaps]}), which their models and "
+                  "forecasts follow" if gaps in FILLED_WITH else "")
         summary.warn(f"{_counted(counted, 'sparse', 'have')} rows regularly several periods apart (their data_notes "
-                     f"say how far): is forecast.frequency {config.forecast.frequency!r} the data's?")
+                     f"say how far): is forecast.frequency {config.forecast.frequency!r} the data's?{filled}")
     if counted.missing_values:  # empty cells of the target: nothing left out unsaid
         summary.inform(f"{_counted(counted, 'missing_values', 'had')} target values null, NaN or infinite, "
                        f"{MISSING_ACTIONS[config.cleaning.missing_values]} by cleaning.missing_values "
