@@ -651,6 +651,31 @@ def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned
     assert check_input(raw.where("store = 'north'"), fast_config(), run_date="2024-01-31").key_warnings == ()
 
 
+def test_input_trim_keys_reads_text_keys_without_the_spaces_around_them(spark, tmp_path):
+    # a database's CHAR(8) column pads its values: 'S02     ' and 'S02' were two series, the padded one gappy
+    from forecasting import input_history, io
+    from forecasting.config import load_config
+
+    (tmp_path / "sales.csv").write_text("store,item,day,sales\nS02     ,I06,2024-01-01,1\nS02,I06,2024-01-02,2\n"
+                                        "S02, I07 ,2024-01-01,3\n")
+    settings = [f"input.path={tmp_path / 'sales.csv'}", "input.key_columns=[store, item]", "input.time_column=day",
+                "input.target_column=sales"]
+    trimmed = load_config(None, [*settings, "input.trim_keys=true"])
+    df, _ = io.read_input(spark, trimmed)
+    expected = spark.createDataFrame([("S02", "I06", "2024-01-01", "1"), ("S02", "I06", "2024-01-02", "2"),
+                                      ("S02", "I07", "2024-01-01", "3")], "store string, item string, day string, "
+                                     "sales string")
+    assert_df_equality(df.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
+    counted = check_input(df, trimmed, run_date="2024-01-31")
+    assert counted.series == 2 and counted.key_warnings == ()
+    as_written = load_config(None, settings)
+    assert check_input(io.read_input(spark, as_written)[0], as_written, run_date="2024-01-31").series == 3
+    # the lookup reads the series as the job did
+    history = input_history.load_history(trimmed.to_dict(), {"store": "S02", "item": "I06"})
+    assert history["y"].tolist() == [1.0, 2.0]
+    assert input_history.load_history(as_written.to_dict(), {"store": "S02", "item": "I06"})["y"].tolist() == [2.0]
+
+
 def test_key_values_with_an_accent_written_as_a_mark_of_its_own_are_warned_of(spark, fast_config, caplog):
     decomposed, composed = unicodedata.normalize("NFD", "Zürich"), "Zürich"
     raw = text_input(spark, [(decomposed, "fx", "2024-01-01", "1"), (composed, "fx", "2024-01-01", "2"),

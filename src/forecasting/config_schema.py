@@ -87,6 +87,7 @@ class InputConfig:
     time_format: str | None  # a Spark datetime pattern for times in another form than ISO 8601
     decimal_separator: str  # of a target written as text: "." or ","
     delta_as_of: str  # a Delta input's version without a pin: as it stood at the run date's end, or the latest
+    trim_keys: bool  # text key values read without the spaces around them (a database's CHAR columns pad them)
 
 
 @dataclass(frozen=True)

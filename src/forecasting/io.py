@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import lineage, tables
@@ -162,9 +163,10 @@ def _int96_columns(fragment) -> set[str]:
 
 
 def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = None) -> tuple[DataFrame, dict]:
-    """The raw input DataFrame, its columns named as ``input.rename_columns`` says, and a
-    description of its version for lineage. A Delta input is read at one version
-    (``lineage.delta_version``: for a past ``run_date``, as it stood then)."""
+    """The raw input DataFrame, its columns named as ``input.rename_columns`` says (its text
+    keys trimmed with ``input.trim_keys``), and a description of its version for lineage.
+    A Delta input is read at one version (``lineage.delta_version``: for a past
+    ``run_date``, as it stood then)."""
     df, version = _read(spark, config, run_date)
     renames = config.input.rename_columns
     columns = [name for name in df.columns if name != MALFORMED_ROW]
@@ -178,7 +180,12 @@ def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = No
         old, new, there = clashes[0]
         raise InputError(f"input.rename_columns renames {old!r} to {new!r}, but the input has a column {there!r} "
                          "already (Spark's column names ignore case): rename that one too, or choose another name")
-    return (df.withColumnsRenamed(renames) if renames else df), version
+    df = df.withColumnsRenamed(renames) if renames else df
+    if config.input.trim_keys:  # before every check and series: 'S02  ' and 'S02' are one series
+        text = [key for key in config.input.key_columns
+                if key in df.columns and isinstance(df.schema[key].dataType, T.StringType)]
+        df = df.withColumns({key: F.trim(F.col(key)) for key in text}) if text else df
+    return df, version
 
 
 def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple[DataFrame, dict]:

@@ -326,8 +326,8 @@ def _key_warnings(df: DataFrame, problems: _RowProblems, counts, keys: list[str]
     if counts["padded_keys"]:
         examples = _quoted_ids(df.where(problems.padded), keys)
         said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
-                    f"{examples}: each is a series of its own, apart from one written without them; trim them in the "
-                    "input if they are one")
+                    f"{examples}: each is a series of its own, apart from one written without them; if they are one, "
+                    "trim them in the input, or set input.trim_keys: true")
     if counts["decomposed_keys"]:
         examples = _quoted_ids(df.where(problems.decomposed), keys)
         said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
