@@ -756,13 +756,21 @@ def test_spark_sqls_shuffle_partitions_in_spark_conf_is_refused_for_the_jobs_own
     assert load_config(None, ["spark.shuffle_partitions=64"]).spark.shuffle_partitions == 64
 
 
-def test_a_misspelt_csv_or_parquet_reader_option_is_refused_with_the_name_spark_knows():
+def test_a_misspelt_reader_option_or_delta_pin_is_refused_with_the_name_spark_knows():
     csv = ["input.path=sales.csv", "input.format=csv"]
     with pytest.raises(ConfigError, match=r"'input.options.delimeter' is not an option of Spark's csv reader, "
                                           r"which would ignore it: did you mean 'delimiter'\?"):
         load_config(None, [*csv, "input.options.delimeter=;"])
     with pytest.raises(ConfigError, match=r"'input.options.mergeSchemas' .* did you mean 'mergeSchema'\?"):
         load_config(None, ["input.path=sales.parquet", "input.format=parquet", "input.options.mergeSchemas=true"])
+    # a Delta pin mistyped: Delta read the latest version, unsaid
+    delta = ["input.path=sales", "input.format=delta"]
+    for typo in ("version_as_of", "versionAsOff", "timestamp_as_of"):
+        with pytest.raises(ConfigError, match=rf"'input.options.{typo}' is not an option of Spark's delta reader, "
+                                              r"which would ignore it: did you mean '(versionAsOf|timestampAsOf)'\?"):
+            load_config(None, [*delta, f"input.options.{typo}=0"])
+    assert load_config(None, [*delta, "input.options.readChangeFeed=false"]).input.options == {"readChangeFeed": "false"}
+    assert load_config(None, [*delta, "input.options.versionasof=0"]).input.options == {"versionasof": 0}
     # Spark reads an option's name in any case; a name like none of the reader's is Hadoop's to read
     assert load_config(None, [*csv, "input.options.SEP=;"]).input.options == {"SEP": ";"}
     assert load_config(None, [*csv, "input.options.fs_impl_cache=false"]).input.options == {"fs_impl_cache": "false"}

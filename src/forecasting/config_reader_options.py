@@ -27,6 +27,9 @@ READER_OPTIONS = {
     "parquet": (*FILE_SOURCE_OPTIONS, "compression", "datetimeRebaseMode", "int96RebaseMode", "mergeSchema",
                 "parquet.compression"),
 }
+# Delta's reader takes other options too (readChangeFeed, Hadoop's): only a name close to a pin is
+# taken for one mistyped (version_as_of), which Delta would ignore, reading the latest version
+DELTA_PIN_OPTIONS = ("versionAsOf", "timestampAsOf")
 
 
 def check_input_options(config: JobConfig) -> None:
@@ -53,10 +56,10 @@ def check_input_options(config: JobConfig) -> None:
 
 
 def _check_reader_option_names(fmt: str, options: dict[str, Any]) -> None:
-    """Refuse a misspelt CSV or parquet reader option, which Spark would ignore without a
-    word. A name close to none of the reader's own passes: Spark hands file sources' other
-    options to Hadoop (fs.s3a.endpoint, say)."""
-    known = READER_OPTIONS.get(fmt)
+    """Refuse a misspelt CSV or parquet reader option, or Delta pin, which Spark would
+    ignore without a word. A name close to none of the reader's own passes: Spark hands
+    file sources' other options to Hadoop (fs.s3a.endpoint, say)."""
+    known = DELTA_PIN_OPTIONS if fmt == "delta" else READER_OPTIONS.get(fmt)
     if known is None:
         return
     by_lower = {name.lower(): name for name in known}
