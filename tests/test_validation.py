@@ -253,6 +253,23 @@ def test_parquet_key_folders_spark_would_read_as_one_number_are_refused(spark, f
     assert raw.select("store").distinct().count() == 2
 
 
+def test_a_delta_tables_folder_given_as_parquet_is_refused_not_read_with_its_older_versions_files(spark, fast_config,
+                                                                                                   tmp_path):
+    # a day corrected upstream (a second version): read as parquet, both versions' rows were summed, said only as
+    # rows repeated
+    from deltalake import write_deltalake
+
+    day = pd.DataFrame({"store": ["a"], "item": ["x"], "date": ["2024-01-01"], "sales": [1.0]})
+    write_deltalake(str(tmp_path / "sales"), day)
+    write_deltalake(str(tmp_path / "sales"), day.assign(sales=10.0), mode="overwrite")
+    settings = [f"input.path={tmp_path / 'sales'}", "input.format=parquet"]
+    with pytest.raises(InputError, match=r"is a Delta table \(it has a _delta_log folder\), given as input.format "
+                                         r"parquet: .* Set input.format: delta"):
+        io.read_input(spark, fast_config(*settings))
+    raw, _ = io.read_input(spark, fast_config(f"input.path={tmp_path / 'sales'}", "input.format=delta"))
+    assert [row["sales"] for row in raw.collect()] == [10.0]
+
+
 def test_nanosecond_parquet_times_are_refused_before_spark_reads_them(spark, fast_config, tmp_path):
     # pandas' default: Spark said so only after four attempts' stack traces
     frame = pd.DataFrame({"store": ["a", "b"], "date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "sales": [1.0, 2.0]})

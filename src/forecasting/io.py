@@ -222,6 +222,7 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
                 df = _read_csv(spark, reader, source.path, source.options)
             else:
                 if source.format == "parquet":
+                    _refuse_delta_folder(spark, source.path)
                     # as the files name them, before input.rename_columns
                     named = {new: old for old, new in source.rename_columns.items()}
                     required = [named.get(column, column) for column in
@@ -374,6 +375,22 @@ def from_pandas(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
     # the first slice's column types for every slice: each slice's own could differ (a column null in one)
     rest = [spark.createDataFrame(frame.iloc[i:i + step], schema=first.schema) for i in range(step, len(frame), step)]
     return reduce(DataFrame.union, rest, first)
+
+
+def _refuse_delta_folder(spark: SparkSession, path: str) -> None:
+    """InputError where a parquet input's folder is a Delta table's: its folder keeps the
+    files of older versions, rows a later version replaced or deleted, which a plain
+    parquet read takes too (a corrected day counted twice)."""
+    try:
+        log, fs = tables.on_file_system(spark, f"{path.rstrip('/')}/_delta_log")
+        delta = bool(fs.exists(log))
+    except Exception as err:  # a glob, a path Hadoop cannot make: the read says what is wrong
+        logger.debug("could not look for a Delta log in %s: %s", path, err)
+        return
+    if delta:
+        raise InputError(f"input '{path}' is a Delta table (it has a _delta_log folder), given as input.format "
+                         "parquet: its folder also holds the files of older versions, whose rows a plain parquet "
+                         "read would count again. Set input.format: delta")
 
 
 def _is_delta(spark: SparkSession, fmt: str, path: str) -> bool:
