@@ -349,6 +349,7 @@ def test_a_backfill_of_an_earlier_date_names_the_later_date_whose_comparisons_it
     latest = pipeline.run_job(spark, config, "2024-04-21").format()
     assert "the later run date" not in latest  # nothing after it
     backfill = " ".join(pipeline.run_job(spark, config, "2024-04-14").format().split())
-    assert ("the later run date 2024-04-21 compared its forecasts with those of the run date before it as they were "
-            "then (series_results' forecast_change and realized_ columns): where this run's forecasts differ from "
-            "those, run 2024-04-21 again") in backfill
+    # 2024-04-21 had no date before it when it ran: not said to have compared with one (a walk-through of 12-06)
+    assert ("the later run date 2024-04-21 compares its forecasts with those of the run date before it, which this run "
+            "now is or has replaced (series_results' forecast_change and realized_ columns, as that run found them): "
+            "run 2024-04-21 again to compare them with this run's") in backfill

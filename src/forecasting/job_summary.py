@@ -221,9 +221,11 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          "replaced: the same run date read other data, so its forecasts may start at another time "
                          "(input_end, a tag of each run)\n")
     if summary.later_run_date:  # a backfill's rerun, or a date run out of order
-        summary.note += (f"  the later run date {summary.later_run_date} compared its forecasts with those of the run "
-                         "date before it as they were then (series_results' forecast_change and realized_ columns): "
-                         f"where this run's forecasts differ from those, run {summary.later_run_date} again\n")
+        # whether that run had a date before it to compare with or not: this run is, or replaced, that date now
+        summary.note += (f"  the later run date {summary.later_run_date} compares its forecasts with those of the run "
+                         "date before it, which this run now is or has replaced (series_results' forecast_change and "
+                         f"realized_ columns, as that run found them): run {summary.later_run_date} again to compare "
+                         "them with this run's\n")
     if replaced.rescore:
         summary.note += (f"  the scored forecasts of {', '.join(replaced.rescore)} came from models of this date that "
                          "this run or an earlier rerun replaced: score those dates again (their scoring runs are "
