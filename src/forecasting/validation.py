@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import reduce
 
 from pyspark.errors import IllegalArgumentException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import input_hints, io, series_identity
+from forecasting import input_hints, io, key_values, series_identity
 from forecasting.config import JobConfig
 from forecasting.input_parsing import TIME_WITH_ZONE, has_value, parsed_columns
 from forecasting.input_parsing import stripped as _stripped
@@ -25,9 +24,6 @@ logger = logging.getLogger(__name__)
 
 TIME, TARGET = "ds", "y"
 EXAMPLES = 3
-UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's encoding as
-# A Latin letter followed by a combining diacritical mark (Java's regular expressions, as rlike reads them)
-DECOMPOSED_ACCENT = r"\p{IsLatin}[\x{0300}-\x{036F}]"
 # The earliest time a pandas timestamp holds (nanoseconds in 64 bits): the series
 # reach pandas in the training tasks, which an earlier time would fail. (Times
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
@@ -82,7 +78,8 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     row_warnings = _dropped_rows_warning(df, config, problems, counts)
     if dropping:  # as to_series_frame leaves them out: the checks' examples come from the rows kept
         df = df.where(~problems.malformed)
-    key_warnings = _key_warnings(df, problems, counts, source.key_columns)  # logged before an input error, as ever
+    key_warnings = key_values.warnings(df, problems.padded, problems.decomposed, counts, source.key_columns,
+                                       EXAMPLES)  # logged before an input error, as ever
     _raise_on_row_problems(df, config, problems, counts)
     typed = df.schema[source.time_column].dataType
     if source.time_format is not None and isinstance(typed, (T.TimestampType, T.TimestampNTZType, T.DateType)):
@@ -135,16 +132,9 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
     text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
     return _RowProblems(
         malformed=F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False),
-        # a CSV file read in the wrong encoding: distinct keys (Müller, Möller) would read alike and merge
-        undecoded=(reduce(lambda a, b: a | b, [F.col(k).contains(UNDECODED) for k in text_keys])
-                   if source.format == "csv" and text_keys else F.lit(False)),
-        # ' X' and 'X' are two series, as written; spaces around a key are seldom meant, so said
-        padded=(reduce(lambda a, b: a | b, [F.col(k) != F.trim(F.col(k)) for k in text_keys])
-                if text_keys else F.lit(False)),
-        # "Zu\u0308rich" (macOS file names, some exports) and "Z\u00fcrich" read alike but are two series;
-        # a Latin letter before a combining accent is seldom meant (Hindi's or Thai's marks are, so not those)
-        decomposed=(reduce(lambda a, b: a | b, [F.col(k).rlike(DECOMPOSED_ACCENT) for k in text_keys])
-                    if text_keys else F.lit(False)),
+        undecoded=key_values.undecoded(text_keys if source.format == "csv" else []),
+        padded=key_values.padded(text_keys),
+        decomposed=key_values.decomposed(text_keys),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
         time_out_of_range=time < F.lit(EARLIEST_TIME).cast(T.TimestampType()),
@@ -288,12 +278,12 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
     if counts["undecoded"]:
-        examples = _quoted_ids(df.where(problems.undecoded), list(source.key_columns))
+        examples = key_values.quoted_ids(df.where(problems.undecoded), list(source.key_columns), EXAMPLES)
         given = {name.lower(): value for name, value in source.options.items()}
         encoding = given.get("encoding", given.get("charset", "UTF-8"))
         raise InputError(
             f"{counts['undecoded']} rows of '{source.path}' have key values with bytes that are not "
-            f"{encoding} text (read as {UNDECODED}), e.g. {examples}: distinct keys "
+            f"{encoding} text (read as {key_values.UNDECODED}), e.g. {examples}: distinct keys "
             "would merge into one series. Set input.options.encoding to the file's encoding, e.g. ISO-8859-1; "
             "for windows-1252 (a Windows spreadsheet's CSV) also spark.conf spark.sql.legacy.javaCharsets: true"
         )
@@ -317,33 +307,6 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
             f"(the earliest pandas can hold), e.g. {_examples(df, problems.time_out_of_range, source.time_column)}: "
             "a mistyped year?"
         )
-
-
-def _key_warnings(df: DataFrame, problems: _RowProblems, counts, keys: list[str]) -> tuple[str, ...]:
-    """Key values that look like another's but are not: spaces around them, an accent as a
-    mark of its own (NFD). Logged, and lines of the run's summary."""
-    said = []
-    if counts["padded_keys"]:
-        examples = _quoted_ids(df.where(problems.padded), keys)
-        said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
-                    f"{examples}: each is a series of its own, apart from one written without them; if they are one, "
-                    "trim them in the input, or set input.trim_keys: true")
-    if counts["decomposed_keys"]:
-        examples = _quoted_ids(df.where(problems.decomposed), keys)
-        said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
-                    f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {examples}: each is a "
-                    "series of its own, apart from one that looks the same written with the accented letter (NFC); "
-                    "normalize them to NFC in the input if they are one")
-    for line in said:
-        logger.warning("%s", line)
-    return tuple(said)
-
-
-def _quoted_ids(rows: DataFrame, keys: list[str]) -> str:
-    """A few of ``rows``' distinct ``keys`` as series ids in quotes, so that the spaces
-    around a value show: 'S02/I06  '. In the order of their text."""
-    found = rows.select(*keys).distinct().limit(EXAMPLES).collect()
-    return ", ".join(sorted(repr(series_identity.series_id(row.asDict())) for row in found))
 
 
 def _only_in_some_series(df: DataFrame, condition: Column, keys: list[str]) -> str:

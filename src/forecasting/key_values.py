@@ -1,0 +1,67 @@
+"""Key values that read alike but are distinct series: bytes not decoded in the file's
+encoding, spaces around a value, an accent written as a mark of its own. Spark
+conditions the input check counts in its one pass, and the warnings it gives."""
+from __future__ import annotations
+
+import logging
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from forecasting import series_identity
+
+logger = logging.getLogger(__name__)
+
+UNDECODED = "\ufffd"  # what Spark reads bytes that are not text in the file's encoding as
+# A Latin letter followed by a combining diacritical mark (Java's regular expressions, as rlike reads them)
+DECOMPOSED_ACCENT = r"\p{IsLatin}[\x{0300}-\x{036F}]"
+
+
+def _any_key(text_keys: list[str], condition) -> Column:
+    return reduce(lambda a, b: a | b, [condition(F.col(k)) for k in text_keys]) if text_keys else F.lit(False)
+
+
+def undecoded(text_keys: list[str]) -> Column:
+    """A CSV file read in the wrong encoding: distinct keys (Müller, Möller) would read alike and merge."""
+    return _any_key(text_keys, lambda key: key.contains(UNDECODED))
+
+
+def padded(text_keys: list[str]) -> Column:
+    """' X' and 'X' are two series, as written; spaces around a key are seldom meant, so said."""
+    return _any_key(text_keys, lambda key: key != F.trim(key))
+
+
+def decomposed(text_keys: list[str]) -> Column:
+    """"Zu\u0308rich" (macOS file names, some exports) and "Z\u00fcrich" read alike but are two
+    series; a Latin letter before a combining accent is seldom meant (Hindi's or Thai's
+    marks are, so not those)."""
+    return _any_key(text_keys, lambda key: key.rlike(DECOMPOSED_ACCENT))
+
+
+def warnings(df: DataFrame, padded_rows: Column, decomposed_rows: Column, counts, keys: list[str],
+             examples: int) -> tuple[str, ...]:
+    """Key values that look like another's but are not: spaces around them, an accent as a
+    mark of its own (NFD). Logged, and lines of the run's summary."""
+    said = []
+    if counts["padded_keys"]:
+        named = quoted_ids(df.where(padded_rows), keys, examples)
+        said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
+                    f"{named}: each is a series of its own, apart from one written without them; if they are one, "
+                    "trim them in the input, or set input.trim_keys: true")
+    if counts["decomposed_keys"]:
+        named = quoted_ids(df.where(decomposed_rows), keys, examples)
+        said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
+                    f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {named}: each is a "
+                    "series of its own, apart from one that looks the same written with the accented letter (NFC); "
+                    "normalize them to NFC in the input if they are one")
+    for line in said:
+        logger.warning("%s", line)
+    return tuple(said)
+
+
+def quoted_ids(rows: DataFrame, keys: list[str], examples: int) -> str:
+    """A few of ``rows``' distinct ``keys`` as series ids in quotes, so that the spaces
+    around a value show: 'S02/I06  '. In the order of their text."""
+    found = rows.select(*keys).distinct().limit(examples).collect()
+    return ", ".join(sorted(repr(series_identity.series_id(row.asDict())) for row in found))
