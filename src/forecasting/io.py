@@ -382,8 +382,7 @@ def _refuse_delta_folder(spark: SparkSession, path: str) -> None:
     files of older versions, rows a later version replaced or deleted, which a plain
     parquet read takes too (a corrected day counted twice)."""
     try:
-        log, fs = tables.on_file_system(spark, f"{path.rstrip('/')}/_delta_log")
-        delta = bool(fs.exists(log))
+        delta = tables.path_exists(spark, f"{path.rstrip('/')}/_delta_log")
     except Exception as err:  # a glob, a path Hadoop cannot make: the read says what is wrong
         logger.debug("could not look for a Delta log in %s: %s", path, err)
         return
