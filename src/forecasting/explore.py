@@ -148,7 +148,7 @@ def modelled_history(config: dict, history: pd.DataFrame, run_date: str | None =
     history = history.sort_values("ds")
     if input_end is None and len(history):  # a run from before the tag: the series' own last time
         input_end = history["ds"].max()
-    elif isinstance(input_end, str) and len(input_end) == len("2026-12-01"):  # an older run's tag: a date, the whole day
-        input_end = pd.Timestamp(input_end) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    elif isinstance(input_end, str) and len(input_end) == len("2026-12-01"):  # an older run's tag: a date alone,
+        input_end = pd.Timestamp(input_end) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # read as the whole day
     cleaned = clean_history(history, config["forecast"]["frequency"], policy, run_date, input_end=input_end)
     return history if cleaned.rejection else cleaned.history
