@@ -8,7 +8,7 @@ import pytest
 
 from conftest import daily_series
 from forecasting import hyperopt_speedups, metrics, prophet_speedups, tuning
-from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, train_series
+from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, score_holdout, train_series
 
 
 def test_cutoffs_roll_back_by_step_and_end_at_the_last_row():
@@ -468,6 +468,51 @@ def test_a_winner_whose_refit_fails_leaves_no_backtest_beside_the_fallbacks_fore
     outcome = train_series(daily_series(60), config)
     assert outcome.status == FAILED and outcome.model_name == "naive"
     assert outcome.backtest == [] and outcome.cv_metrics == {}
+
+
+def test_a_failure_after_the_winner_is_forecast_leaves_nothing_of_it(fast_config, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("notes exploded")
+
+    # the winner's forecast and model exist by the time its notes are written
+    monkeypatch.setattr("forecasting.series.unseen_holiday_notes", broken)
+    config = fast_config("selection.candidates=[drift]", "reliability.fallback=null")
+    alone = train_series(daily_series(60), config)
+    assert (alone.status, alone.reason) == (FAILED, "RuntimeError: notes exploded")
+    assert alone.forecast is None and alone.model is None and alone.model_name is None
+    assert alone.cv_metrics == {} and alone.candidate_scores == {} and alone.backtest == []
+    monkeypatch.undo()
+    # in evaluation mode the winner's scores are set before its held-out rows are scored
+    scored = []
+
+    def first_fails(*args):
+        scored.append(args)
+        if len(scored) == 1:
+            raise RuntimeError("scoring exploded")
+        return score_holdout(*args)
+
+    monkeypatch.setattr("forecasting.series.score_holdout", first_fails)
+    fallen_back = train_series(daily_series(60), fast_config("selection.candidates=[drift]",
+                                                             "reliability.fallback=naive"), holdout=7)
+    assert fallen_back.status == FAILED and fallen_back.model_name == "naive"
+    assert fallen_back.cv_metrics == {} and fallen_back.candidate_scores == {} and fallen_back.backtest == []
+    assert list(fallen_back.holdout) == ["fallback_naive"]
+
+
+def test_a_failure_in_the_checks_or_the_fallbacks_notes_is_the_series_alone(fast_config, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("exploded")
+
+    monkeypatch.setattr("forecasting.series.check_history", broken)
+    checked = train_series(daily_series(60), fast_config("reliability.fallback=naive"))
+    assert checked.status == FAILED and checked.reason == "RuntimeError: exploded; fallback forecast: naive"
+    assert len(checked.forecast) == 7
+    monkeypatch.undo()
+    monkeypatch.setattr("forecasting.series.floor_notes", broken)  # the winner's and the fallback's alike
+    noted = train_series(daily_series(60), fast_config("selection.candidates=[drift]", "reliability.fallback=naive"))
+    assert noted.status == FAILED and noted.reason == ("RuntimeError: exploded; "
+                                                       "fallback naive failed: RuntimeError: exploded")
+    assert noted.forecast is None and noted.model is None and noted.model_name is None
 
 
 def test_a_series_that_breaks_cleaning_or_its_fallback_fails_alone(fast_config, monkeypatch, caplog):

@@ -6,7 +6,7 @@ import gc
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -215,20 +215,23 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
         return outcome
-    problem = check_history(history, config, cleaned.closed)
-    if problem:
-        outcome.status, outcome.reason = SKIPPED, problem
-        return _with_fallback(outcome, history, config, started, actual)
     try:
-        if inject_failure:
-            raise RuntimeError(INJECTED_FAILURE)
-        _select_and_forecast(outcome, history, config, seed, actual)
+        problem = check_history(history, config, cleaned.closed)
+        if not problem:
+            if inject_failure:
+                raise RuntimeError(INJECTED_FAILURE)
+            # built on a copy: a failure halfway leaves no winner's forecast, model or scores beside the fallback's
+            selected = replace(outcome, notes=list(outcome.notes))
+            _select_and_forecast(selected, history, config, seed, actual)
     except Exception as err:  # one series must never stop the others
         logger.warning("%s failed: %s\n%s", name, err, traceback.format_exc())
         outcome.status, outcome.reason = FAILED, f"{type(err).__name__}: {err}"
         return _with_fallback(outcome, history, config, started, actual)
-    outcome.fit_seconds = time.perf_counter() - started
-    return outcome
+    if problem:
+        outcome.status, outcome.reason = SKIPPED, problem
+        return _with_fallback(outcome, history, config, started, actual)
+    selected.fit_seconds = time.perf_counter() - started
+    return selected
 
 
 def _select_and_forecast(
@@ -364,22 +367,23 @@ def _with_fallback(outcome: SeriesOutcome, history: pd.DataFrame, config: JobCon
     if instead:
         name = "naive"  # no full cycles to repeat: the last value it is, and named so
     if name and len(history) > 0:
-        try:
+        try:  # on a copy, kept only once whole: a failure leaves no forecast behind
             steps = _steps_to_score(history, actual, fc.horizon, fc.frequency)
             forecast = BASELINES[name](history, steps, fc.frequency, fc.interval_width)
-            outcome.floor = series_floor(history, fc.floor)
-            outcome.forecast = floored(forecast, outcome.floor)
+            floor = series_floor(history, fc.floor)
+            fallback = replace(outcome, notes=list(outcome.notes), floor=floor, forecast=floored(forecast, floor),
+                               model=history, model_name=name, reason=f"{outcome.reason}; fallback forecast: {name}")
+            if instead:  # the configured one named, and why it is not the one used
+                fallback.notes.append(f"reliability.fallback {instead}")
+            unfloored = _without_closed_times(fallback, forecast["yhat"], fc.frequency)
+            fallback.notes += floor_notes(fallback.forecast["yhat"], unfloored, fc.floor, history["y"])
+            if actual is not None and len(actual):  # apart from the candidates' own scores
+                fallback.holdout = {FALLBACK_PREFIX + name: score_holdout(fallback.forecast, actual, history,
+                                                                          fc.frequency)}
         except Exception as err:  # the series keeps its status and reason, without a forecast
             logger.warning("fallback %s failed: %s\n%s", name, err, traceback.format_exc())
             outcome.reason = f"{outcome.reason}; fallback {name} failed: {type(err).__name__}: {err}"
         else:
-            outcome.model, outcome.model_name = history, name
-            outcome.reason = f"{outcome.reason}; fallback forecast: {name}"
-            if instead:  # the configured one named, and why it is not the one used
-                outcome.notes.append(f"reliability.fallback {instead}")
-            unfloored = _without_closed_times(outcome, forecast["yhat"], fc.frequency)
-            outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor, history["y"])
-            if actual is not None and len(actual):  # apart from the candidates' own scores
-                outcome.holdout = {FALLBACK_PREFIX + name: score_holdout(outcome.forecast, actual, history, fc.frequency)}
+            outcome = fallback
     outcome.fit_seconds = time.perf_counter() - started
     return outcome
