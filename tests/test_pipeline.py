@@ -309,8 +309,13 @@ def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog, tmp_path,
     # some key columns named: the one series that agrees is shown; where several do, they are named
     assert forecasting_main(["series", *settings_args(job), "region=south"]) == 2
     assert "name every key column: product=... missing: 2 series agree, south/cake, south/tea" in caplog.text
+    assert forecasting_main(["series", *settings_args(job), "region=nowhere"]) == 2
+    assert "name every key column: product=... missing: no series has region=nowhere\n" in caplog.text + "\n"
+    # a value mistyped: the values it most likely meant (ticker=0700 for ticker=700, the walk-through of 12-06)
     assert forecasting_main(["series", *settings_args(job), "region=west"]) == 2
-    assert "name every key column: product=... missing\n" in caplog.text + "\n"
+    assert "no series has region=west (did you mean region=east?)" in caplog.text
+    assert forecasting_main(["series", *settings_args(job), "product=Tea"]) == 2
+    assert "region=... missing: no series has product=Tea (did you mean product=tea?)" in caplog.text
 
 
 def test_python_m_forecasting_shows_the_one_series_that_agrees_with_the_keys_named(job, capsys):

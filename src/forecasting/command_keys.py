@@ -57,4 +57,17 @@ def completed_keys(config: JobConfig, missing: KeysMissing) -> dict[str, str]:
     if named:
         shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
         raise KeysMissing(missing.given, f"{missing}: {len(named)} series agree, {shown}") from None
-    raise missing from None
+    raise KeysMissing(missing.given, f"{missing}: no series has {_unknown(missing.given, known)}") from None
+
+
+def _unknown(given: dict[str, str], known: list[dict[str, str]]) -> str:
+    """The values named that no series has, each with the values it most likely meant
+    (ticker=0700 for ticker=700); all of them where they exist apart but not together."""
+    texts = []
+    for column, value in given.items():
+        values = {keys[column] for keys in known}
+        if value not in values:
+            close = series_identity.closest_series(value, values)
+            texts.append(f"{column}={value}" + (f" (did you mean {' or '.join(f'{column}={v}' for v in close)}?)"
+                                                if close else ""))
+    return ", ".join(texts) or " and ".join(f"{column}={value}" for column, value in given.items())
