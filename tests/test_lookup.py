@@ -1,4 +1,5 @@
 """The pure parts of ``python -m forecasting``; tests/test_pipeline.py runs it on a real job's output."""
+import json
 import re
 import socket
 import time
@@ -743,3 +744,14 @@ def test_the_config_command_checks_a_config_as_the_jobs_do_and_prints_it_resolve
     assert forecasting_main(["config", "--set", "output.path=/proc/forecast_out"]) == 0
     assert forecasting_main(["config", "--set", "forecast.horizon=1000000"]) == 2  # past 2262, as a job refuses it
     assert "reach past" in caplog.text
+
+
+def test_the_series_report_ranks_the_candidates_and_lists_the_tuned_parameters():
+    scores = {"naive": {"mase": 1.31}, "prophet": {"mase": 0.84}, "drift": {"mase": float("nan")},
+              "seasonal_naive": {"mase": 0.97}}
+    assert lookup_text._candidates(json.dumps(scores), "prophet") == (
+        "cv MASE prophet 0.840 (chosen), seasonal_naive 0.970, naive 1.310, drift -")
+    assert lookup_text._candidates(None, "naive") == "-"  # a skipped series' fallback was never scored
+    params = {"changepoint_prior_scale": 0.0123456, "seasonality_mode": "additive", "n_changepoints": 25}
+    assert lookup_text._parameters(json.dumps(params)) == (
+        "changepoint_prior_scale=0.01235, seasonality_mode=additive, n_changepoints=25")

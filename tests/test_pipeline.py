@@ -320,7 +320,13 @@ def test_python_m_forecasting_exit_codes_name_the_problem(job, caplog, tmp_path,
 
 def test_python_m_forecasting_shows_the_one_series_that_agrees_with_the_keys_named(job, capsys):
     assert forecasting_main(["series", *settings_args(job), "region=north"]) == 0  # the country of a store, say
-    assert capsys.readouterr().out.startswith("series region=north product=tea")
+    said = capsys.readouterr().out
+    assert said.startswith("series region=north product=tea")
+    # why its forecast looks as it does: the candidates' scores and the tuned parameters (the walk-through of 12-06)
+    lines = {line[2:13].strip(): line[14:] for line in said.splitlines() if line.startswith("  ")}
+    assert re.fullmatch(r"cv MASE prophet \d+\.\d{3} \(chosen\)", lines["candidates"])
+    assert re.fullmatch(r"changepoint_prior_scale=\S+, seasonality_mode=\w+, seasonality_prior_scale=\S+",
+                        lines["parameters"])
 
 
 def test_python_m_forecasting_lists_the_job_runs(job, capsys):

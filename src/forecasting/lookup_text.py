@@ -2,6 +2,8 @@
 ``python -m forecasting series`` prints."""
 from __future__ import annotations
 
+import json
+import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -32,6 +34,8 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("history", f"{shown(result.get('history_length'))} values up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
+        ("candidates", _candidates(result.get("candidate_scores"), result.get("model"))),
+        ("parameters", _parameters(result.get("best_params"))),
         ("change", _change(result.get("forecast_change"), report.compared) if earlier else first),
         ("realized", _realized(result, report.compared) if earlier else first),
         ("data notes", shown(result.get("data_notes"))),
@@ -100,6 +104,25 @@ def shown(value) -> str:
 
 def _number(value) -> str:
     return "-" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _candidates(scores: str | None, chosen: str | None) -> str:
+    """series_results' candidate_scores (JSON) as each candidate's cross-validated MASE,
+    best first: why the model won."""
+    if shown(scores) == "-":
+        return "-"
+    mase = {name: metrics.get("mase") for name, metrics in json.loads(scores).items()}
+    ranked = sorted(mase, key=lambda name: (mase[name] is None or math.isnan(mase[name]), mase[name] or 0.0))
+    return "cv MASE " + ", ".join(f"{name} {_number(mase[name])}{' (chosen)' if name == chosen else ''}"
+                                  for name in ranked)
+
+
+def _parameters(params: str | None) -> str:
+    """series_results' best_params (JSON): the tuned model's hyperparameters."""
+    if shown(params) == "-":
+        return "-"
+    return ", ".join(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+                     for name, value in json.loads(params).items())
 
 
 def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
