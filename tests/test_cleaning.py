@@ -13,6 +13,7 @@ from forecasting.cleaning import clean_history
 from forecasting.grid_alignment import SHIFTED_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE,
                                         REPEATED_NOTE, RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+from forecasting.level_shifts import LEVEL_SHIFT_NOTE
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE
@@ -1269,6 +1270,41 @@ def test_last_values_far_outside_the_recent_range_are_noted_as_a_break():
                    weekly[-8:]):
         notes = clean_history(frame(launch[-len(values):], values), "W-SUN", policy()).notes
         assert not [note for note in notes if BREAK_NOTE in note], values
+
+
+def test_a_change_of_level_inside_the_history_is_noted_with_its_date():
+    # the walk-through of 12-06: a ticker split 10:1 halfway, its naive interval ten times as wide, said nowhere
+    days = pd.bdate_range("2025-01-06", periods=200)
+    rng = np.random.default_rng(3)
+    closes = 1000.0 + np.cumsum(rng.normal(0, 5, 200))
+    split = closes.copy()
+    split[120:] /= 10
+    [noted] = [note for note in clean_history(frame(days, split), "B", policy(), "2025-10-31").notes
+               if LEVEL_SHIFT_NOTE in note]
+    assert noted.startswith(f"{LEVEL_SHIFT_NOTE} {days[120].date()}, from about {np.median(split[100:120]):.6g} to "
+                            f"about {np.median(split[120:140]):.6g} (the 20 values after beyond the range of the 20 "
+                            "before by more than its width): a stock split")
+    joined = np.r_[np.full(70, 50.0), np.full(60, 500.0), np.full(70, 50.0)] + np.arange(200) % 4  # there and back
+    [noted] = [note for note in clean_history(frame(days, joined), "B", policy(), "2025-10-31").notes
+               if LEVEL_SHIFT_NOTE in note]
+    assert f"at {days[70].date()}, from about 51.5 to about 501.5 and at {days[130].date()}, from about 501.5" in noted
+    # not a random walk, a trend, weekly sales with Christmas week, a sparse series' sales, a spike, a split in the
+    # last few values (break_notes says those), a machine switched on and off, nor a flat price stepping once
+    weeks = pd.date_range("2022-01-02", periods=200, freq="W-SUN")
+    christmas = 100.0 + 5 * np.sin(np.arange(200)) + np.where(weeks.isocalendar().week.to_numpy() == 52, 150.0, 0.0)
+    sparse = np.zeros(200)
+    sparse[::17] = 40.0
+    spike = closes.copy()
+    spike[100:103] *= 10
+    late = closes.copy()
+    late[-5:] /= 10
+    switched = np.tile(np.r_[np.full(25, 5.0), np.full(25, 80.0)], 4) + np.arange(200) % 3
+    stepped = np.r_[np.full(100, 9.99), np.full(100, 10.49)]
+    for values, when, frequency in ((closes, days, "B"), (np.arange(200) * 3.0 + rng.normal(0, 1, 200), days, "B"),
+                                    (christmas, weeks, "W-SUN"), (sparse, days, "B"), (spike, days, "B"),
+                                    (late, days, "B"), (switched, days, "B"), (stepped, days, "B")):
+        notes = clean_history(frame(when, values), frequency, policy(), str(when[-1].date())).notes
+        assert not [note for note in notes if LEVEL_SHIFT_NOTE in note], notes
 
 
 def test_a_seasons_peak_or_the_zeros_gaps_zero_adds_are_no_break():

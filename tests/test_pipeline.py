@@ -574,11 +574,16 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
           for status, model in (("ok", "prophet"), ("failed", None))],  # a failed series' forecast is the fallback's
         ("ok", None, "{}", "the last period 2024-03-01 goes on past the input's last day 2024-03-27 by 2 days of the week "
          "the series has rows on: its 27 rows left out, a part summed is no whole period (forecast instead)", "naive", 1.0),
+        # a ticker split 10:1 halfway: its naive interval counted the jump (the walk-through of 12-06)
+        ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({"ds": pd.bdate_range("2026-01-05", periods=80), "y": np.r_[
+            np.full(40, 1000.0), np.full(40, 100.0)] + np.arange(80) % 3}), "B", load_config(None, []).cleaning).notes),
+         "naive", 0.2),
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = staged_counts.status_counts(staged)
     assert counted.gappy == 2
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
+    assert counted.level_shifts == 1
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
     assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
@@ -658,7 +663,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "(cross_validation.folds and step) would hold them",
         "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
-        "note says how to leave it out), or values to check? They were modelled as they are"]
+        "note says how to leave it out), or values to check? They were modelled as they are",
+        "1 series has a change of level inside their history (their data_notes say when, from what to what): a stock "
+        "split, a new unit, a store resized, or two series joined? They were modelled across it, a baseline's "
+        "interval counting the jump as one of its errors: adjust the values before it, or start the input after it"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), hourly)
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their offset, "

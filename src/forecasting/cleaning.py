@@ -17,6 +17,7 @@ from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_no
                                         stray_first_rows, zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.grid_alignment import aligned_note, part_past_input, without_partial_ends, without_period_past_input
+from forecasting.level_shifts import level_shift_notes
 from forecasting.periods import align_to_grid, known_until, sub_daily, time_text
 from forecasting.spikes import cycles_of, find_spikes, spike_note
 from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
@@ -266,7 +267,7 @@ def clean_history(
         if policy.spikes == "leave_out":  # as a value given missing: a period without one, not a 0
             frame, spiked = frame[~spiked].reset_index(drop=True), spiked[~spiked]
     result.notes += outlier_notes(frame, spiked)
-    result.notes += rising + breaks
+    result.notes += rising + breaks + level_shift_notes(frame, season_length(frequency))
     result.history = frame
     return result
 

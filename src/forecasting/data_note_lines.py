@@ -182,6 +182,11 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "data_notes name them): a break in the data (a stock split, a new unit), a last period loaded "
                      "only in part (one value below the range: its note says how to leave it out), or values to "
                      "check? They were modelled as they are")
+    if counted.level_shifts:  # a split ticker: a trend fitted across the step, a baseline's interval ten times as wide
+        summary.warn(f"{_counted(counted, 'level_shifts', 'have')} a change of level inside their history (their "
+                     "data_notes say when, from what to what): a stock split, a new unit, a store resized, or two "
+                     "series joined? They were modelled across it, a baseline's interval counting the jump as one of "
+                     "its errors: adjust the values before it, or start the input after it")
 
 
 # what each cleaning.missing_values did with a missing value ("reject" skips the series, said by its reason)

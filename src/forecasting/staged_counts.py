@@ -22,6 +22,7 @@ from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STA
 from forecasting.forecast_notes import FLOOR_RAISED_NOTE, REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.realized import FAR_OFF_MASE
 from forecasting.job_summary import named_keys
+from forecasting.level_shifts import LEVEL_SHIFT_NOTE
 from forecasting.series import OK
 from forecasting.spikes import SPIKE_NOTE
 
@@ -58,6 +59,7 @@ class StagedCounts:
     no_weekday: int
     closed_times: int
     breaks: int
+    level_shifts: int  # a change of level inside the history: a split, a new unit?
     clock_changes: int
     ahead: int
     negative_kept: int
@@ -127,6 +129,7 @@ def counted_conditions() -> dict[str, Column]:
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "closed_times": _noted(CLOSED_TIMES_NOTE),  # times of the week without a row: nights, Sundays
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
+        "level_shifts": _noted(LEVEL_SHIFT_NOTE),  # a change of level inside the history
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none

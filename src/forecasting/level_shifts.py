@@ -1,0 +1,49 @@
+"""Changes of level inside a series' history (pure pandas): a stock split, prices in
+cents from some day on, a store rebuilt at twice its size, two series joined under one
+key. Prophet fits a trend across such a step and a baseline's interval counts the jump
+as one of its errors (a split ticker's naive forecast got an interval ten times as wide
+as its neighbours', its lower bound at the floor). Noted, not changed: only the user
+knows whether the values before it should be adjusted or left out.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from forecasting.cleaning_notes import BREAK_WINDOW, value_text
+from forecasting.periods import time_text
+
+# How the note on a change of level goes on (the summary counts the series whose data_notes hold it)
+LEVEL_SHIFT_NOTE = "the level changed at"
+# The most changes a series is noted for: a series stepping up and down more often (a machine
+# switched on and off, a price list's tiers) moves between levels by nature
+MOST_SHIFTS = 2
+
+
+def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
+    """A note where the values of a window after some time all lie beyond the range of
+    the window before it, on one side, by more than the wider window's width: windows of
+    BREAK_WINDOW values, or a season and one (``season`` steps), so that a season's peak
+    is no change. The last values are break_notes' (cleaning_notes): a change needs a
+    whole window after it. Not said of a series mostly of one value (a sparse series'
+    zeros), nor where a window has a gap left (NaN) or no spread at all, nor of one with
+    more than MOST_SHIFTS changes."""
+    values = frame["y"].to_numpy(dtype="float64")
+    window = max(BREAK_WINDOW, season + 1)
+    if len(values) < 2 * window or np.mean(values == np.median(values)) > 0.5:
+        return []
+    windows = sliding_window_view(values, window)
+    low, high = windows.min(axis=1), windows.max(axis=1)  # NaN where a gap was left: no change there
+    before_low, before_high, after_low, after_high = low[:-window], high[:-window], low[window:], high[window:]
+    margin = np.maximum(before_high - before_low, after_high - after_low)
+    changed = (margin > 0) & ((after_low > before_high + margin) | (after_high < before_low - margin))
+    starts = np.flatnonzero(changed) + window  # the first value after each change
+    if not 0 < len(starts) <= MOST_SHIFTS:
+        return []
+    changes = [f"{time_text(frame['ds'].iloc[start])}, from about {value_text(np.median(values[start - window:start]))} "
+               f"to about {value_text(np.median(values[start:start + window]))}" for start in starts]
+    return [f"{LEVEL_SHIFT_NOTE} {' and at '.join(changes)} (the {window} values after beyond the range of the "
+            f"{window} before by more than its width): a stock split, a new unit, a store resized, or two series "
+            "joined? Modelled across it, and a baseline's interval counts the jump as one of its errors: adjust "
+            "the values before it, or start the input after it"]
