@@ -1005,6 +1005,13 @@ def test_rows_on_scattered_days_or_several_a_period_are_aligned_not_called_shift
     # month ends read as month starts: each row by the same rule, though by other numbers of days
     ends = frame(pd.date_range("2023-01-31", periods=6, freq="ME"), 1.0)
     assert SHIFTED_NOTE in clean_history(ends, "MS", policy()).notes[0]
+    # and month starts read as month ends (the walk-through of 12-06: a data note alone, nothing in the summary)
+    starts = frame(pd.date_range("2023-01-01", periods=6, freq="MS"), 1.0)
+    assert clean_history(starts, "ME", policy()).notes[0].startswith(
+        f"all 6 {SHIFTED_NOTE} on the 'ME' grid (2023-01-01 to 2023-01-31, ...)")
+    # months summed into quarters, dated by their end or start: several rows a period, no other dating
+    for months, frequency in ((ends, "QS"), (starts, "QE")):
+        assert not [note for note in clean_history(months, frequency, policy()).notes if SHIFTED_NOTE in note]
     assert clean_history(frame(["2024-01-03", "2024-01-10"], 1.0), "W", policy()).notes == [
         "2 timestamps aligned to the 'W' grid"]  # two rows say little
 

@@ -29,13 +29,16 @@ PAST_INPUT_NOTE = "goes on past the input's last day"
 
 def aligned_note(raw: pd.Series, aligned: pd.Series, frequency: str) -> str:
     """How many timestamps were aligned; where every one moved to another date alike (by
-    the same time, or from its month's end: one row a period, but for repeats), the
-    data's own dates (SHIFTED_NOTE): its forecasts are not dated as its rows. Rows on
-    scattered days (intermittent sales) are aligned, not noted."""
+    the same time, or from its month's end or start: one row a period, but for repeats),
+    the data's own dates (SHIFTED_NOTE): its forecasts are not dated as its rows. Rows on
+    scattered days (intermittent sales), or months summed into quarters, are aligned, not
+    noted."""
     moves = (aligned - raw).to_numpy()
+    monthly = raw.dt.is_month_end.all() or (raw.dt.is_month_start.all() and (raw == raw.dt.normalize()).all())
     if (len(raw) >= MIN_SHIFTED_ROWS and (moves != np.timedelta64(0)).all()
             and (np.abs(moves) >= np.timedelta64(1, "D")).any()
-            and (len(np.unique(moves)) == 1 or raw.dt.is_month_end.all())):  # each row dated alike in its period
+            and (len(np.unique(moves)) == 1 or monthly)  # each row dated alike in its period
+            and aligned.nunique() == raw.nunique()):  # each time a period of its own
         return (f"all {len(raw)} {SHIFTED_NOTE} on the '{frequency}' grid ({time_text(raw.iloc[0])} to "
                 f"{time_text(aligned.iloc[0])}, ...): does forecast.frequency date the periods as the input does?")
     late = late_times_note(raw, frequency)
