@@ -332,6 +332,13 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     elsewhere = re.escape(f"wrote its tables to {tmp_path / 'nowhere'}: the latest wrote to {tmp_path / 'other-output'}")
     with pytest.raises(LookupError, match=elsewhere):
         _notebook_namespace()
+    # a past run date's forecast, explained: FORECAST_RUN_DATE picks that date's latest run
+    monkeypatch.setenv("FORECAST_OUTPUT", str(output))
+    monkeypatch.setenv("FORECAST_RUN_DATE", run_date)
+    assert _notebook_namespace()["job"].info.run_id == latest
+    monkeypatch.setenv("FORECAST_RUN_DATE", "2024-01-03")
+    with pytest.raises(LookupError, match="no finished train_forecast run of run date 2024-01-03 in experiment"):
+        _notebook_namespace()
 
 
 def test_a_blank_countrys_history_is_read_as_the_job_keyed_it(tmp_path):
@@ -386,6 +393,12 @@ def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):
     with pytest.raises(LookupError, match="no finished train_forecast run in experiment 'forecasting' wrote its tables to "
                                           "/data/elsewhere: the latest wrote to /data/other"):
         explore.latest_job_run(store, "forecasting", output="/data/elsewhere")
+    # a run date's own newest run: last month's forecast, explained (the walk-through of 12-06)
+    for run, day in ((finished, "2026-11-02"), (other, "2026-11-09")):
+        tracker.set_tag(run.info.run_id, tracking.RUN_DATE_TAG, day)
+    assert explore.latest_job_run(store, "forecasting", run_date="2026-11-02").info.run_id == finished.info.run_id
+    assert explore.latest_job_run(store, "forecasting", output="/data/other",
+                                  run_date="2026-11-09").info.run_id == other.info.run_id
     # an output whose runs are older than those looked through: said, not just "no run"
     monkeypatch.setattr(explore, "OUTPUT_SEARCH_RUNS", 1)
     with pytest.raises(LookupError, match="no finished train_forecast run of the newest 1 in experiment 'forecasting' wrote "

@@ -60,15 +60,18 @@ def job_runs(
     )
 
 
-def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB, output: str | None = None):
-    """The newest finished parent run of ``job`` in ``experiment``; given ``output`` (an
-    absolute folder), the newest that wrote its tables there, where configs share an
-    experiment (a run from before the output_path tag, 2026-12-02, may be any's), among
-    the experiment's newest ``OUTPUT_SEARCH_RUNS`` finished runs of the job."""
+def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB, output: str | None = None,
+                   run_date: str | None = None):
+    """The newest finished parent run of ``job`` in ``experiment``, of ``run_date`` where
+    given (last month's forecast, explained); given ``output`` (an absolute folder), the
+    newest that wrote its tables there, where configs share an experiment (a run from
+    before the output_path tag, 2026-12-02, may be any's), among the experiment's newest
+    ``OUTPUT_SEARCH_RUNS`` finished runs of the job."""
     runs = job_runs(tracking_uri, experiment, job, finished_only=True,
-                    max_results=1 if output is None else OUTPUT_SEARCH_RUNS)
+                    max_results=1 if output is None else OUTPUT_SEARCH_RUNS, run_date=run_date)
     if not runs:
-        raise LookupError(f"no finished {job} run in experiment {experiment!r}")
+        dated = f" of run date {run_date}" if run_date else ""
+        raise LookupError(f"no finished {job} run{dated} in experiment {experiment!r}")
     if output is None:
         return runs[0]
     mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG, output) == output]
