@@ -57,7 +57,7 @@ def trained_forecasts(spark, config, horizon: int = 5) -> pd.DataFrame:
 
 
 def models_table(spark, summary) -> "registration.ModelsTable":
-    return registration.models_table(spark, summary.tables[tables.MODELS], "delta", ["store"])
+    return registration.models_table(spark, summary.tables[tables.MODELS], "delta", ["store"], summary.job_run_id)
 
 
 def test_registering_does_not_load_every_series_model(spark, trained, monkeypatch):
@@ -83,6 +83,9 @@ def test_the_models_tables_version_and_key_types_come_from_spark(spark, trained,
     history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version").collect()
     table = models_table(spark, trained["summary"])
     assert table.version == max(row["version"] for row in history) and table.key_types == {"store": "string"}
+    # another writer's commit since (a backfill of another date): the version is still the run's own
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('comment.by' = 'another writer')")
+    assert models_table(spark, trained["summary"]).version == table.version
 
 
 def test_a_failed_registration_is_recorded_and_the_job_run_still_finishes(spark, trained, tmp_path, monkeypatch,

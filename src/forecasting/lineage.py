@@ -154,6 +154,34 @@ def latest_version(spark, path: str, table_format: str) -> int | None:
     return spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT 1").first()["version"]
 
 
+# The newest commits looked through for a job run's own: writers of other run dates committing
+# between its write and the look (a backfill beside a scheduled run) are a few at most
+OWN_COMMIT_SEARCH = 20
+
+
+def version_written(spark, path: str, table_format: str, job_run_id: str) -> int | None:
+    """The version of a Delta table that job run ``job_run_id`` committed last (its commit's
+    userMetadata names it, tables.write_slice), not whichever is latest: another run date's
+    job may have committed since. The latest, with a warning, where none of the newest
+    OWN_COMMIT_SEARCH commits is its. None for parquet, which has no versions."""
+    if table_format != "delta":
+        return None
+    from forecasting.tracking import COMMIT_RUN_KEY
+
+    commits = spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT {OWN_COMMIT_SEARCH}").select(
+        "version", "userMetadata").collect()
+    for commit in commits:  # newest first
+        try:
+            metadata = json.loads(commit["userMetadata"] or "{}")
+        except ValueError:  # another writer's own text
+            continue
+        if isinstance(metadata, dict) and metadata.get(COMMIT_RUN_KEY) == job_run_id:
+            return commit["version"]
+    logger.warning("none of the newest %d commits of %s is job run %s's: its latest version %s taken as this run's",
+                   len(commits), path, job_run_id, commits[0]["version"])
+    return commits[0]["version"]
+
+
 def delta_version(spark, config: JobConfig, run_date: str | None = None, now: pd.Timestamp | None = None) -> dict:
     """The Delta version the job reads (forecasting.io reads exactly this one): the one
     input.options pins with versionAsOf, the last at or before its timestampAsOf; else,

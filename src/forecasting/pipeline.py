@@ -194,7 +194,7 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
 
         with job_description(spark, "read the models table's version for serving"):
             table = registration.models_table(spark, models_path, config.output.format,
-                                              list(config.input.key_columns))
+                                              list(config.input.key_columns), context.parent_run_id)
         version = registration.register(context, name, table, run_date, config.forecast.horizon)
         try:  # a note for auditors: a failure is no reason to leave the alias, or to register again
             replaced, untagged = registration.mark_replaced(context, name, version, run_date, table.path), ""

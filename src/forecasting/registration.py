@@ -52,14 +52,14 @@ class ModelsTable:
     version: int | None = None
 
 
-def models_table(spark, path: str, table_format: str, key_columns: list[str]) -> ModelsTable:
-    """The models table as Spark sees it, right after the run wrote it: a Delta
-    table's latest version is then the run's own. Through Spark, since the driver's
-    deltalake cannot open every file system the job writes to (dbfs:/, abfss://, or
-    hdfs:// without HADOOP_CONF_DIR)."""
+def models_table(spark, path: str, table_format: str, key_columns: list[str], job_run_id: str) -> ModelsTable:
+    """The models table as Spark sees it, right after job run ``job_run_id`` wrote it, at
+    the Delta version that run committed (another run date's job may have committed
+    since). Through Spark, since the driver's deltalake cannot open every file system the
+    job writes to (dbfs:/, abfss://, or hdfs:// without HADOOP_CONF_DIR)."""
     schema = spark.read.format(table_format).load(path).schema
     key_types = {k: _spark_column_type(schema[k].dataType) for k in key_columns}
-    return ModelsTable(path, table_format, key_types, lineage.latest_version(spark, path, table_format))
+    return ModelsTable(path, table_format, key_types, lineage.version_written(spark, path, table_format, job_run_id))
 
 
 def _check_same_keys(tracker, name: str, key_columns: list[str]) -> None:
