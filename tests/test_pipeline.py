@@ -574,6 +574,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
           for status, model in (("ok", "prophet"), ("failed", None))],  # a failed series' forecast is the fallback's
         ("ok", None, "{}", "the last period 2024-03-01 goes on past the input's last day 2024-03-27 by 2 days of the week "
          "the series has rows on: its 27 rows left out, a part summed is no whole period (forecast instead)", "naive", 1.0),
+        # eight weeks of a plant's load: its May bank holiday forecast as a Monday (the walk-through of 12-06)
+        *[(status, None, "{}", "forecast over May Day (2025-05-05), which the history never held: no effect of them "
+           "was learnt, and they are forecast as usual days", "prophet", 0.5) for status in ("ok", "skipped")],
         # a ticker split 10:1 halfway: its naive interval counted the jump (the walk-through of 12-06)
         ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({"ds": pd.bdate_range("2026-01-05", periods=80), "y": np.r_[
             np.full(40, 1000.0), np.full(40, 100.0)] + np.arange(80) % 3}), "B", load_config(None, []).cleaning).notes),
@@ -583,7 +586,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.gappy == 2
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
-    assert counted.level_shifts == 1
+    assert counted.level_shifts == 1 and counted.never_held_holidays == 1  # modelled series only
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
     assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
@@ -661,6 +664,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "cross-validation fold held (their data_notes name them): their cross-validation scores do not speak for "
         "those periods, nor did the tuning or the choice of model see them. Folds that span a year "
         "(cross_validation.folds and step) would hold them",
+        "1 modelled series is forecast over holidays which the history never held (their data_notes name them): no "
+        "effect of them was learnt, and they are forecast as usual days. A history of a year holds each of them once",
         "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
         "note says how to leave it out), or values to check? They were modelled as they are",

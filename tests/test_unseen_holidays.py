@@ -5,7 +5,8 @@ import pandas as pd
 
 from forecasting import holiday_periods, model
 from forecasting.config import load_config
-from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, unseen_holiday_notes
+from forecasting.forecast_notes import (NEVER_HELD_NOTE, UNSEEN_HOLIDAY_NOTE, never_held_holiday_notes,
+                                       unseen_holiday_notes)
 from forecasting.series import train_series
 
 
@@ -124,3 +125,27 @@ def test_a_trained_series_carries_the_note():
     assert [note for note in outcome.notes if UNSEEN_HOLIDAY_NOTE in note] == [
         "forecast over Christmas Day (2026-12-25), on which the history's values stood out and which no "
         "cross-validation fold held: its cross-validation scores do not speak for those periods"]
+
+
+def test_a_forecast_over_holidays_the_history_never_held_is_noted():
+    # the walk-through of 12-06: eight weeks of a GB plant's load, its May bank holiday forecast as a Monday
+    ds = pd.date_range("2025-03-10", "2025-05-04", freq="D")
+    history = pd.DataFrame({"ds": ds, "y": weekly_cycle(ds)})
+    config = load_config(None, ["model.country_holidays=GB", "forecast.horizon=14", "cross_validation.folds=2",
+                                "tuning.max_evals=2", "model.yearly_seasonality=false", "model.uncertainty_samples=50",
+                                "selection.candidates=[prophet]"])
+    outcome = train_series(history, config, run_date="2025-05-04")
+    assert [note for note in outcome.notes if NEVER_HELD_NOTE in note] == [
+        f"forecast over May Day (2025-05-05), {NEVER_HELD_NOTE}: no effect of them was learnt, and they are forecast "
+        "as usual days"]
+    # Good Friday and Easter Monday fell in the history: learnt, not named; hours on the day count as the day
+    learnt = model.series_holidays(config, history)
+    hours = pd.Series(pd.date_range("2026-04-03", periods=72, freq="h"))  # Good Friday to Easter Sunday
+    assert never_held_holiday_notes("GB", learnt, hours, "h") == []
+    assert never_held_holiday_notes("GB", None, hours, "h")[0].startswith("forecast over Good Friday (2026-04-03),")
+    # a year of history holds each; periods longer than a day, or no country, are not said
+    year = pd.date_range("2024-05-01", "2025-05-04", freq="D")
+    assert never_held_holiday_notes("GB", model.series_holidays(config, pd.DataFrame({"ds": year, "y": 1.0 + year.day})),
+                                    days("2025-05-05", 14), "D") == []
+    assert never_held_holiday_notes("GB", None, days("2025-05-04", 3, "W-SUN"), "W-SUN") == []
+    assert never_held_holiday_notes(None, None, days("2025-05-05", 14), "D") == []

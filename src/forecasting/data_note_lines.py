@@ -9,7 +9,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         SEVERAL_SERIES_NOTE, STRAY_NOTE)
 from forecasting.config import JobConfig
-from forecasting.forecast_notes import UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import NEVER_HELD_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.job_summary import JobSummary, series_that
 from forecasting.periods import sub_daily
 from forecasting.run_date_cut import AHEAD_NOTE
@@ -172,6 +172,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      f"which their history's values stood out and {UNSEEN_HOLIDAY_NOTE} (their data_notes name them): "
                      "their cross-validation scores do not speak for those periods, nor did the tuning or the choice "
                      "of model see them. Folds that span a year (cross_validation.folds and step) would hold them")
+    if counted.never_held_holidays:  # eight weeks of a plant's load: its May bank holiday forecast as a Monday
+        summary.warn(f"{_counted(counted, 'never_held_holidays', 'are', 'modelled series')} forecast over holidays "
+                     f"{NEVER_HELD_NOTE} (their data_notes name them): no effect of them was learnt, and they are "
+                     "forecast as usual days. A history of a year holds each of them once")
     if counted.repeated_oddities:  # an outage's 0 repeated by seasonal naive: exact zeros a week on
         summary.warn(f"{_counted(counted, 'repeated_oddities', 'are', 'modelled series')} forecast repeating a last "
                      f"cycle that holds a value far from that time's in the cycles before (their data_notes name it): "

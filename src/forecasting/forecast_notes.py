@@ -1,7 +1,7 @@
 """The notes a series' forecast gets once its model is chosen (pure pandas): metrics
 undefined for it, points the floor raised or below 0, a forecast of nothing where
 something was seen, a repeated cycle holding an outage or a one-off, holidays ahead
-that no cross-validation fold scored."""
+that no cross-validation fold scored or that the history never held."""
 from __future__ import annotations
 
 import warnings
@@ -12,7 +12,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.baselines import CYCLES, on_grid
 from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
-from forecasting.holiday_periods import holiday_days, longer_than_a_day
+from forecasting.holiday_periods import holiday_days, holidays_on, longer_than_a_day
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
@@ -27,6 +27,10 @@ ODDITY_FACTOR = 4  # how far below their lowest or above their highest: 5 of M4'
 # 2.7 over the Eid it then forecast)
 UNSEEN_HOLIDAY_NOTE = "which no cross-validation fold held"
 NAMED_HOLIDAYS = 3
+# Holidays the forecast falls on that no day of the history did (a history shorter than a year): no
+# effect of them was learned (a walk-through's GB plant, eight weeks of history, forecast its May
+# bank holiday as a Monday, where its Good Friday had been 40% down), said nowhere
+NEVER_HELD_NOTE = "which the history never held"
 # How far a holiday's values stand out of their neighbours': at least this many times the median distance of a
 # period on no holiday, and farther than HOLIDAY_QUANTILE of those periods, over at least HOLIDAY_PERIODS of its
 # own (noise alone: 0 to 2 of 60 simulated 3-year daily series, Poisson or Gaussian, forecast over 90 days of US
@@ -154,6 +158,26 @@ def unseen_holiday_notes(holidays: pd.DataFrame | None, history: pd.DataFrame, f
     more = f" and {len(named) - NAMED_HOLIDAYS} more" if len(named) > NAMED_HOLIDAYS else ""
     return [f"forecast over {said}{more}, on which the history's values stood out and {UNSEEN_HOLIDAY_NOTE}: its "
             "cross-validation scores do not speak for those periods"]
+
+
+def never_held_holiday_notes(code: str | None, learnt: pd.DataFrame | None, forecast_ds: pd.Series,
+                             frequency: str) -> list[str]:
+    """A note naming the holidays of country ``code`` (model.country_holidays, the series'
+    own) that the forecast falls on and that its model has no effect of, since they fell
+    on no time of its history: ``learnt``, the series' Prophet frame (model.series_holidays),
+    holds those that did. Periods of a day or shorter: a longer period's holiday is one day
+    of several."""
+    if not code or longer_than_a_day(frequency) or not len(forecast_ds):
+        return []
+    ahead = holidays_on(code, np.unique(np.asarray(forecast_ds, dtype="datetime64[D]")))
+    known = set() if learnt is None else set(learnt["holiday"])
+    named = sorted({(day.date(), name) for day, name in zip(ahead["ds"], ahead["holiday"]) if name not in known})
+    if not named:
+        return []
+    said = ", ".join(f"{name} ({day})" for day, name in named[:NAMED_HOLIDAYS]).replace(";", ",")
+    more = f" and {len(named) - NAMED_HOLIDAYS} more" if len(named) > NAMED_HOLIDAYS else ""
+    return [f"forecast over {said}{more}, {NEVER_HELD_NOTE}: no effect of them was learnt, and they are forecast "
+            "as usual days"]
 
 
 def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, asked: set[str],

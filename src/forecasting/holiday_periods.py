@@ -130,14 +130,9 @@ def window_spans(windows: dict[str, list[int]] | None) -> tuple[tuple[str, int, 
 
 @functools.lru_cache(maxsize=64)  # the final fit's history is the tuning's too; folds come back per candidate
 def _period_holidays(code: str, frequency: str, ds_bytes: bytes, spans: tuple = ()) -> pd.DataFrame:
-    from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups)
-
     dates = pd.Series(np.frombuffer(ds_bytes, dtype="datetime64[ns]"))
     first, last = dates.iloc[0], dates.iloc[-1]
-    country, _, subdivision = code.partition("-")
-    years = range(first.year - 1, last.year + YEARS_AHEAD + 1)
-    frame = forecaster.make_holidays_df(year_list=list(years), country=country, province=subdivision or None)
-    frame = frame[["holiday", "ds"]].assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True))
+    frame = _country_frame(code, tuple(range(first.year - 1, last.year + YEARS_AHEAD + 1)))
     before = {name: days for name, days, _ in spans}
     after = {name: days for name, _, days in spans}
     if not longer_than_a_day(frequency):
@@ -169,23 +164,36 @@ def _period_holidays(code: str, frequency: str, ds_bytes: bytes, spans: tuple = 
 
 
 @functools.lru_cache(maxsize=64)
+def _country_frame(code: str, years: tuple[int, ...]) -> pd.DataFrame:
+    """``code``'s holidays (``canonical``) in ``years`` as a frame of ``holiday`` and ``ds``,
+    named as a model names them."""
+    from prophet import forecaster  # its make_holidays_df, kept once per process (prophet_speedups)
+
+    country, _, subdivision = code.partition("-")
+    frame = forecaster.make_holidays_df(year_list=list(years), country=country, province=subdivision or None)
+    return frame[["holiday", "ds"]].assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True))
+
+
+@functools.lru_cache(maxsize=64)
 def holiday_names(code: str) -> frozenset[str]:
     """The names of ``code``'s holidays (``canonical``), as the frames give them, over the
     years a run may model (1995 to 2045, as Prophet lists them)."""
-    from prophet import forecaster
+    return frozenset(_country_frame(code, tuple(range(1995, 2046)))["holiday"])
 
-    country, _, subdivision = code.partition("-")
-    frame = forecaster.make_holidays_df(year_list=list(range(1995, 2046)), country=country, province=subdivision or None)
-    return frozenset(frame["holiday"].str.replace(ESTIMATED, "", regex=True))
+
+def holidays_on(code: str, days) -> pd.DataFrame:
+    """``code``'s holidays (``canonical``) that fall on ``days`` (dates), every one of
+    them, learnt from a history or not: ``holiday`` and ``ds``."""
+    days = pd.DatetimeIndex(days).normalize()
+    if days.empty:
+        return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})
+    frame = _country_frame(code, tuple(range(days.min().year, days.max().year + 1)))
+    return frame[frame["ds"].isin(days)].reset_index(drop=True)
 
 
 def year_listing(code: str, year: int) -> str:
     """``code``'s holidays in ``year``, a line each: the date and the name a model gives it."""
-    from prophet import forecaster
-
-    country, _, subdivision = code.partition("-")
-    frame = forecaster.make_holidays_df(year_list=[year], country=country, province=subdivision or None)
-    frame = frame.assign(holiday=frame["holiday"].str.replace(ESTIMATED, "", regex=True)).sort_values(["ds", "holiday"])
+    frame = _country_frame(code, (year,)).sort_values(["ds", "holiday"])
     return "\n".join(f"{day:%Y-%m-%d}  {name}" for day, name in zip(frame["ds"], frame["holiday"])) or f"none in {year}"
 
 

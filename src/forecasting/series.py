@@ -19,7 +19,7 @@ from forecasting.periods import align_to_grid, periods_between
 from forecasting.run_date_cut import STOPPED_NOTE
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
-from forecasting.forecast_notes import (floor_notes, repeated_oddity_notes, undefined_metric_notes,
+from forecasting.forecast_notes import (floor_notes, never_held_holiday_notes, repeated_oddity_notes, undefined_metric_notes,
                                        unseen_holiday_notes, zero_forecast_notes)
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
@@ -284,8 +284,11 @@ def _select_and_forecast(
     if not any(note.startswith(STOPPED_NOTE) for note in outcome.notes):  # a product delisted: 0 is its forecast
         outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                               winner)
-    outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
-                                          [fold.test_ds for fold in folds], fc.frequency)
+    holidays = model.series_holidays(config, history)
+    outcome.notes += unseen_holiday_notes(holidays, history, outcome.forecast["ds"], [fold.test_ds for fold in folds],
+                                          fc.frequency)
+    outcome.notes += never_held_holiday_notes(config.model.country_holidays, holidays, outcome.forecast["ds"],
+                                              fc.frequency)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
     repeated = naive_instead(cycled, history, fc.frequency)
