@@ -234,6 +234,9 @@ def test_parquet_key_folders_spark_would_read_as_one_number_are_refused(spark, f
                                          "series would be summed into one. Set spark.conf "
                                          "spark.sql.sources.partitionColumnTypeInference.enabled: false"):
         io.read_input(spark, fast_config(*settings))
+    # the same where input.rename_columns names the folders' key otherwise (the review of 12-06)
+    with pytest.raises(InputError, match="has folders store=007 and 7"):
+        io.read_input(spark, fast_config(*settings[:2], "input.key_columns=[shop]", "input.rename_columns={store: shop}"))
     spark.conf.set(io.PARTITION_INFERENCE, "false")  # as the job's session takes the config's spark.conf
     try:
         raw, _ = io.read_input(spark, fast_config(*settings, f"spark.conf.{io.PARTITION_INFERENCE}=false"))

@@ -229,8 +229,8 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
                                 (*source.key_columns, source.time_column, source.target_column)]
                     _check_parquet_files(source.path, source.options, required)
                 df = reader.load(source.path)
-                if source.format == "parquet" and not chosen:
-                    _refuse_merged_folder_keys(df, source.path, list(source.key_columns))
+                if source.format == "parquet" and not chosen:  # the folders' own names, before renaming too
+                    _refuse_merged_folder_keys(df, source.path, [named.get(key, key) for key in source.key_columns])
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
             # The check, the counts and the training are separate Spark actions, each of
