@@ -494,20 +494,25 @@ def test_latest_forecast_per_series_and_as_of_a_date(spark):
         ("a", day("2024-03-10"), "trained", 1.0), ("a", day("2024-03-31"), "scored", 2.0),
         ("a", day("2024-03-31"), "trained", 3.0),  # a trained forecast wins a tie with a scored one
         ("b", day("2024-03-10"), "trained", 4.0), ("b", day("2024-04-20"), "scored", 5.0),  # newer wins
+        ("b", day("2024-04-20"), "scored", 5.5),  # every point of that forecast
+        (None, day("2024-03-10"), "trained", 6.0), (None, day("2024-03-31"), "trained", 7.0),  # a null key's series
     ], schema)
     expected = spark.createDataFrame(
-        [("a", day("2024-03-31"), "trained", 3.0), ("b", day("2024-04-20"), "scored", 5.0)], schema
+        [("a", day("2024-03-31"), "trained", 3.0), ("b", day("2024-04-20"), "scored", 5.0),
+         ("b", day("2024-04-20"), "scored", 5.5), (None, day("2024-03-31"), "trained", 7.0)], schema
     )
     assert_df_equality(tables.latest_forecasts(forecasts, ["shop"]), expected, ignore_row_order=True,
                        ignore_column_order=True, ignore_nullable=True)
     as_of = spark.createDataFrame(
-        [("a", day("2024-03-10"), "trained", 1.0), ("b", day("2024-03-10"), "trained", 4.0)], schema
+        [("a", day("2024-03-10"), "trained", 1.0), ("b", day("2024-03-10"), "trained", 4.0),
+         (None, day("2024-03-10"), "trained", 6.0)], schema
     )
     assert_df_equality(tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-20"), as_of,
                        ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
     # a forecast made on the as-of date itself counts
     on_the_day = spark.createDataFrame(
-        [("a", day("2024-03-31"), "trained", 3.0), ("b", day("2024-03-10"), "trained", 4.0)], schema
+        [("a", day("2024-03-31"), "trained", 3.0), ("b", day("2024-03-10"), "trained", 4.0),
+         (None, day("2024-03-31"), "trained", 7.0)], schema
     )
     assert_df_equality(tables.latest_forecasts(forecasts, ["shop"], as_of="2024-03-31"), on_the_day,
                        ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)

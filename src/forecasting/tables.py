@@ -322,10 +322,7 @@ def latest_forecasts(forecasts: DataFrame, key_columns: list[str], as_of: str | 
     """
     if as_of is not None:
         forecasts = forecasts.where(F.col("run_date") <= F.lit(as_of).cast("date"))
+    # ranked within each series, not joined back: a join on the keys drops a null key's series (null = null is
+    # not true), a window's partition holds it; every row of the newest forecast shares rank 1
     newest = Window.partitionBy(*key_columns).orderBy(F.col("run_date").desc(), F.col("source").desc())
-    chosen = (
-        forecasts.select(*key_columns, "run_date", "source").distinct()
-        .withColumn("rank", F.row_number().over(newest))
-        .where("rank = 1").drop("rank")
-    )
-    return forecasts.join(chosen, [*key_columns, "run_date", "source"], how="inner")
+    return forecasts.withColumn("_rank", F.dense_rank().over(newest)).where("_rank = 1").drop("_rank")
