@@ -256,6 +256,9 @@ def test_a_report_plot_takes_missing_bounds_and_a_key_matplotlib_would_read_as_m
     figure = evaluation._series_figure(staged, {"shop": "a_$1"}, 0.5)
     figure.savefig(io.BytesIO(), format="png")  # drawing it is what failed
     assert figure.axes[0].get_title() == "a_$1: MASE 0.50"
+    # a series keyed null among the best or worst: found, where a plain comparison matched nothing (the review of 12-06)
+    unkeyed = staged.union(spark.createDataFrame([(None, "naive", [(day, 2.0)], points)], schema))
+    assert evaluation._series_figure(unkeyed, {"shop": None}, 0.5).axes[0].get_title() == "<null>: MASE 0.50"
 
 
 def test_m4_wide_tables_become_one_long_hourly_series_each():

@@ -203,7 +203,7 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
 
     condition = F.lit(True)
     for column, value in keys.items():
-        condition = condition & (F.col(column) == F.lit(value))
+        condition = condition & F.col(column).eqNullSafe(F.lit(value))  # a null key's series too
     row = staged.where(condition).select("recent", "forecast", "model").first()
     # a missing value or bound comes back as None: numbers as floats, NaN where missing
     recent = pd.DataFrame([r.asDict() for r in row["recent"]]).astype({"y": float})
