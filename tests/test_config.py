@@ -398,7 +398,19 @@ def test_m_meant_as_minutes_is_said_to_be_months_to_pandas():
     assert "minutes" not in str(months.value)
 
 
-@pytest.mark.parametrize("frequency", ["2h", "15min", "7D", "14D", "MS", "W-MON", "QS", "B"])
+@pytest.mark.parametrize("frequency, instead", [("7h", "(1h, 2h, 3h, 4h, 6h, 8h, 12h)"),
+                                                ("13min", "(1min, 5min, 10min, 15min, 30min)"),
+                                                ("36h", "whole days (1D or 2D)")])
+def test_a_fixed_step_that_neither_divides_a_day_nor_is_whole_days_is_refused(frequency, instead):
+    # 7h was floored from 1970 by one part of a run and counted from the series' first midnight by another: every
+    # row and forecast dated hours apart (the review of 12-06)
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [f"forecast.frequency={frequency}"])
+    assert f"'forecast.frequency' is '{frequency}', a step that neither divides a day nor is whole days" in str(
+        error.value) and instead in str(error.value)
+
+
+@pytest.mark.parametrize("frequency", ["2h", "15min", "90s", "48h", "7D", "14D", "MS", "W-MON", "QS", "B"])
 def test_one_calendar_period_or_a_multiple_of_a_fixed_length_is_accepted(frequency):
     assert load_config(None, [f"forecast.frequency={frequency}"]).forecast.frequency == frequency
 

@@ -22,11 +22,35 @@ def frequency_problem(text: str) -> str | None:
     if _is_calendar_multiple(text):
         return (f"is {text!r}, several calendar periods a step, which cleaning cannot align to: use one calendar "
                 f"period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D){months}")
+    uneven = _uneven_day_step(text)
+    if uneven:
+        return uneven
     deprecated = _deprecation(text)  # after those, whose hints lead elsewhere (BH is not bh)
     if deprecated is not None:
         return (f"is {text!r}, an alias pandas is removing: {deprecated.rstrip('.')}{_start_form(deprecated)}; the "
                 f"models would store it, and could not be read once it is gone{months}")
     return None
+
+
+def _uneven_day_step(text: str) -> str | None:
+    """What to say of a fixed step that neither divides a day (7h, 13min) nor is whole
+    days (36h): periods are counted from midnights, and such a grid differs from one day
+    to the next, so that the same time is dated otherwise by each part of a run."""
+    import pandas as pd
+    from pandas.tseries.offsets import Tick
+
+    offset = pd.tseries.frequencies.to_offset(text)
+    step, day = pd.Timedelta(offset) if isinstance(offset, Tick) else None, pd.Timedelta(days=1)
+    if step is None or (day % step if step < day else step % day) == pd.Timedelta(0):
+        return None
+    if step > day:
+        fits = f"whole days ({step.days}D or {step.days + 1}D)"
+    elif step >= pd.Timedelta(hours=1):
+        fits = "one that divides a day (1h, 2h, 3h, 4h, 6h, 8h, 12h)"
+    else:
+        fits = "one that divides a day (1min, 5min, 10min, 15min, 30min)"
+    return (f"is {text!r}, a step that neither divides a day nor is whole days: this job counts periods from "
+            f"midnights, and each day's grid would differ. Use {fits}")
 
 
 # A calendar period dated by its last day, the same period dated by its first, and a period's two dates
