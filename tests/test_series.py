@@ -211,17 +211,30 @@ def test_where_mase_is_undefined_for_a_series_tuning_and_the_choice_rank_by_smap
     smape = {name: scores["smape"] for name, scores in outcome.candidate_scores.items()}
     assert outcome.model_name == min(smape, key=smape.get)  # not drift for being listed first
     assert "mase undefined for this series in every cross-validation fold (no two values a season or a period " \
-           "apart to scale it by): tuning and the model choice ranked by smape" in outcome.notes
+           "apart to scale it by, or none differing beyond rounding): tuning and the model choice ranked by smape" \
+           in outcome.notes
     # chosen by MASE where it is defined: no note
     assert not [note for note in train_series(daily_series(80), config).notes if "undefined" in note]
 
 
-def test_ranking_falls_back_only_where_the_metric_is_nan_in_every_score_set():
+def test_ranking_falls_back_only_where_the_metric_is_undefined_in_every_score_set():
     nan = float("nan")
     assert metrics.ranking_metric("mase", [{"mase": nan, "smape": 3.0}, {"mase": 1.2, "smape": 2.0}]) == "mase"
     assert metrics.ranking_metric("mase", [{"mase": nan, "smape": 3.0}, {"mase": nan, "smape": 2.0}]) == "smape"
     assert metrics.ranking_metric("mase", [{"mase": nan, "smape": nan, "mae": 4.0}]) == "mae"
-    assert metrics.ranking_metric("rmse", [{"rmse": float("inf"), "smape": 1.0}]) == "rmse"  # infinite is defined
+    # infinite in every set: no ranking either (MASE where a history's changes are rounding's, the review of 12-06)
+    assert metrics.ranking_metric("mase", [{"mase": float("inf"), "smape": 1.0}]) == "smape"
+    assert metrics.ranking_metric("mase", [{"mase": float("inf"), "smape": 1.0}, {"mase": 0.0, "smape": 0.0}]) == "mase"
+
+
+def test_a_series_constant_but_for_rounding_is_tuned_by_mase_through_smape(fast_config):
+    # 0.1 + 0.2 against 0.3: two values, no change beyond rounding to scale MASE by; every evaluation failed
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60, freq="D"), "y": [0.3, 0.1 + 0.2] * 30})
+    outcome = train_series(history, fast_config("tuning.metric=mase"))
+    assert outcome.status == OK, outcome.reason
+    assert ("mase undefined for this series in every cross-validation fold (no two values a season or a period apart "
+            "to scale it by, or none differing beyond rounding): tuning and the model choice ranked by smape"
+            ) in outcome.notes
 
 
 def test_patience_stops_a_search_that_stopped_improving(fast_config):

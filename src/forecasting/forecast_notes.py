@@ -53,7 +53,7 @@ def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | No
             replaced[0][0] = "tuning and the model choice"
         else:
             replaced.append(["the model choice", metric, ranked_by])
-    why = {"mase": " (no two values a season or a period apart to scale it by)"}
+    why = {"mase": " (no two values a season or a period apart to scale it by, or none differing beyond rounding)"}
     return [f"{wanted} undefined for this series in every cross-validation fold{why.get(wanted, '')}: "
             f"{what} ranked by {used}" for what, wanted, used in replaced]
 

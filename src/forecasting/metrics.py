@@ -1,6 +1,8 @@
 """Point-forecast error metrics. Pairs where the actual value is missing are ignored."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -101,11 +103,12 @@ FALLBACK_METRICS = ("smape", "mae")
 
 
 def ranking_metric(metric: str, score_sets) -> str:
-    """``metric``, unless it is NaN in every one of ``score_sets`` (dicts by metric name):
-    then the first of FALLBACK_METRICS that is not."""
+    """``metric``, unless it is NaN or infinite in every one of ``score_sets`` (dicts by
+    metric name): then the first of FALLBACK_METRICS that is not. MASE is infinite in each
+    where a history's only changes are rounding's (0.1 + 0.2 against 0.3): no scale."""
     score_sets = list(score_sets)
     for name in (metric, *FALLBACK_METRICS):
-        if any(scores.get(name) == scores.get(name) is not None for scores in score_sets):
+        if any(scores.get(name) is not None and math.isfinite(scores[name]) for scores in score_sets):
             return name
     return metric
 
