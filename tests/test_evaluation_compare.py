@@ -48,8 +48,9 @@ def test_two_evaluations_are_compared_series_by_series(tmp_path, monkeypatch, ca
         "  series          4 scored on both",
         "  mean            0.650 -> 0.850 (+0.200)",  # JFK, LGA, EWR, SWF
         "  median change   +0.100",
-        "  better / worse  1 better, 2 worse, 1 equal (sign test p = 1.000: no evidence of a difference: chance "
-        "alone gives as uneven a split)",
+        "  better / worse  1 better, 2 worse, 1 equal (sign test p = 1.000: chance alone gives as uneven a split "
+        "100% of the time, and with 3 series that differ no split could show a difference at one in twenty: "
+        "evaluate more series)",
         "  largest changes EWR 0.800 -> 1.800, JFK 1.000 -> 0.600, LGA 0.500 -> 0.700",
         "  left out        1 series whose MASE is undefined on a side (a flat history before the held-out periods)",
         "  only scored by selection in before/evaluation: 1 series (ISP): not compared"]
@@ -99,3 +100,17 @@ def test_tables_keyed_by_other_columns_are_not_paired_and_no_overlap_still_names
     assert "  no series scored on both sides" in shown
     assert "only scored by selection in airports/evaluation: 1 series (JFK)" in shown
     assert "only scored by selection in other/evaluation: 1 series (LGA)" in shown
+
+
+def test_the_sign_tests_verdict_says_weak_evidence_and_where_too_few_series_differ_to_tell():
+    # the walk-through of 12-06: 7 better and 1 worse (p = 0.07) read "no evidence", and 5 series that differ can
+    # never reach p < 0.05
+    said = {split: evaluation_compare._verdict(evaluation_compare.sign_test(*split), sum(split))
+            for split in ((7, 1), (20, 14), (10, 1), (5, 0))}
+    assert said[(7, 1)] == "weak evidence of a difference: chance alone gives as uneven a split 7% of the time"
+    assert said[(20, 14)] == "no evidence of a difference: chance alone gives as uneven a split 39% of the time"
+    assert said[(10, 1)] == "a difference that chance alone gives less than one time in twenty"
+    assert said[(5, 0)].endswith("with 5 series that differ no split could show a difference at one in twenty: "
+                                 "evaluate more series")
+    # a change too small for three decimals is shown with the digits that tell it (it counts as better or worse)
+    assert evaluation_compare._change_text(0.51912, 0.51884) == "0.5191 -> 0.5188"

@@ -12,7 +12,9 @@ import pandas as pd
 
 from forecasting import series_identity, table_reads, tables
 
-SELECTION = "selection"  # what the job forecast per series: evaluation.SELECTION's rows, selected
+# what the job forecast per series: the rows selected, a fallback's too (the report's all_series where some fell
+# back, its selection otherwise): a series that fell back on one side only changed forecast as much as any
+SELECTION = "selection"
 METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
 METRIC_NAMES = {"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "rmse": "RMSE"}
 LARGEST_SHOWN = 5  # the series whose score changed most, named
@@ -126,25 +128,44 @@ def format_comparison(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+def _verdict(p: float, differing: int) -> str:
+    """What a sign test's ``p`` says of a split of ``differing`` series: where so few
+    differ that no split could reach one in twenty (5 or fewer), that first; a p under 0.2
+    is weak evidence, not none."""
+    if p < 0.05:
+        return "a difference that chance alone gives less than one time in twenty"
+    chance = f"chance alone gives as uneven a split {p:.0%} of the time"
+    if sign_test(differing, 0) >= 0.05:
+        return (f"{chance}, and with {differing} series that differ no split could show a difference at one in "
+                "twenty: evaluate more series")
+    return f"{'weak evidence' if p < 0.2 else 'no evidence'} of a difference: {chance}"
+
+
+def _change_text(first: float, second: float) -> str:
+    """Two scores as a change, with digits enough to tell them apart (0.5191 -> 0.5188)."""
+    digits = 3
+    while f"{first:.{digits}f}" == f"{second:.{digits}f}" and digits < 9:
+        digits += 1
+    return f"{first:.{digits}f} -> {second:.{digits}f}"
+
+
 def _paired_lines(comparison: Comparison, name: str) -> list[str]:
     """The comparison's lines on the series scored on both sides."""
     paired = comparison.paired
     equal = len(paired) - comparison.better - comparison.worse
     p = sign_test(comparison.better, comparison.worse)
-    verdict = ("a difference that chance alone gives less than one time in twenty" if p < 0.05 else
-               "no evidence of a difference: chance alone gives as uneven a split")
     lines = [
         f"  series          {len(paired)} scored on both",
         f"  mean            {paired['first'].mean():.3f} -> {paired['second'].mean():.3f} "
         f"({paired['second'].mean() - paired['first'].mean():+.3f})",
         f"  median change   {paired['change'].median():+.3f}",
         f"  better / worse  {comparison.better} better, {comparison.worse} worse, {equal} equal "
-        f"(sign test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}: {verdict})",
+        f"(sign test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}: {_verdict(p, comparison.better + comparison.worse)})",
     ]
     largest = paired.reindex(paired["change"].abs().sort_values(ascending=False).index).head(LARGEST_SHOWN)
     largest = largest[largest["change"] != 0]
     if len(largest):
-        lines.append("  largest changes " + ", ".join(f"{series} {row['first']:.3f} -> {row['second']:.3f}"
+        lines.append("  largest changes " + ", ".join(f"{series} {_change_text(row['first'], row['second'])}"
                                                       for series, row in largest.iterrows()))
     if comparison.undefined:
         lines.append(f"  left out        {comparison.undefined} series whose {name} is undefined on a side "
