@@ -670,7 +670,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
         "note says how to leave it out), or values to check? They were modelled as they are",
         "1 series has a change of level inside their history (their data_notes say when, from what to what): a stock "
-        "split, a new unit, a store resized, or two series joined? They were modelled across it, a baseline's "
+        "split, a new unit, a store resized, a season's start or end, or two series joined? They were modelled across it, a baseline's "
         "interval counting the jump as one of its errors: adjust the values before it, or start the input after it"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), hourly)

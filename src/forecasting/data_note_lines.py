@@ -188,9 +188,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "check? They were modelled as they are")
     if counted.level_shifts:  # a split ticker: a trend fitted across the step, a baseline's interval ten times as wide
         summary.warn(f"{_counted(counted, 'level_shifts', 'have')} a change of level inside their history (their "
-                     "data_notes say when, from what to what): a stock split, a new unit, a store resized, or two "
-                     "series joined? They were modelled across it, a baseline's interval counting the jump as one of "
-                     "its errors: adjust the values before it, or start the input after it")
+                     "data_notes say when, from what to what): a stock split, a new unit, a store resized, a "
+                     "season's start or end, or two series joined? They were modelled across it, a baseline's "
+                     "interval counting the jump as one of its errors: adjust the values before it, or start the "
+                     "input after it")
 
 
 # what each cleaning.missing_values did with a missing value ("reject" skips the series, said by its reason)

@@ -27,8 +27,9 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
     BREAK_WINDOW values, or a season and one (``season`` steps), so that a season's peak
     is no change. The last values are break_notes' (cleaning_notes): a change needs a
     whole window after it. Not said of a series mostly of one value (a sparse series'
-    zeros), nor where a window has a gap left (NaN) or no spread at all, nor of one with
-    more than MOST_SHIFTS changes."""
+    zeros), nor where a window has a gap left (NaN) or no spread at all (zeros), nor of
+    one with more than MOST_SHIFTS changes (a seasonal business's openings and closings
+    over years)."""
     values = frame["y"].to_numpy(dtype="float64")
     window = max(BREAK_WINDOW, season + 1)
     if len(values) < 2 * window or np.mean(values == np.median(values)) > 0.5:
@@ -36,14 +37,18 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
     windows = sliding_window_view(values, window)
     low, high = windows.min(axis=1), windows.max(axis=1)  # NaN where a gap was left: no change there
     before_low, before_high, after_low, after_high = low[:-window], high[:-window], low[window:], high[window:]
-    margin = np.maximum(before_high - before_low, after_high - after_low)
-    changed = (margin > 0) & ((after_low > before_high + margin) | (after_high < before_low - margin))
+    before_width, after_width = before_high - before_low, after_high - after_low
+    margin = np.maximum(before_width, after_width)
+    # both windows vary: a flat one is a stretch of zeros (a closure, an outage, a product stopped and filled
+    # with zeros by gaps: zero, which their own notes name) or of one value repeated, no level moved to
+    changed = ((before_width > 0) & (after_width > 0)
+               & ((after_low > before_high + margin) | (after_high < before_low - margin)))
     starts = np.flatnonzero(changed) + window  # the first value after each change
     if not 0 < len(starts) <= MOST_SHIFTS:
         return []
     changes = [f"{time_text(frame['ds'].iloc[start])}, from about {value_text(np.median(values[start - window:start]))} "
                f"to about {value_text(np.median(values[start:start + window]))}" for start in starts]
     return [f"{LEVEL_SHIFT_NOTE} {' and at '.join(changes)} (the {window} values after beyond the range of the "
-            f"{window} before by more than its width): a stock split, a new unit, a store resized, or two series "
-            "joined? Modelled across it, and a baseline's interval counts the jump as one of its errors: adjust "
+            f"{window} before by more than its width): a stock split, a new unit, a store resized, a season's start "
+            "or end, or two series joined? Modelled across it, and a baseline's interval counts the jump as one of its errors: adjust "
             "the values before it, or start the input after it"]
