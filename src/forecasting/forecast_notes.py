@@ -12,7 +12,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.baselines import CYCLES, on_grid
 from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
-from forecasting.holiday_periods import holiday_days, holidays_on, longer_than_a_day
+from forecasting.holiday_periods import OBSERVED, holiday_days, holidays_between, longer_than_a_day
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
@@ -27,8 +27,8 @@ ODDITY_FACTOR = 4  # how far below their lowest or above their highest: 5 of M4'
 # 2.7 over the Eid it then forecast)
 UNSEEN_HOLIDAY_NOTE = "which no cross-validation fold held"
 NAMED_HOLIDAYS = 3
-# Holidays the forecast falls on that no day of the history did (a history shorter than a year): no
-# effect of them was learned (a walk-through's GB plant, eight weeks of history, forecast its May
+# Holidays the forecast falls on that never fell within the history's span (a history shorter than a
+# year): no effect of them was learnt (a walk-through's GB plant, eight weeks of history, forecast its May
 # bank holiday as a Monday, where its Good Friday had been 40% down), said nowhere
 NEVER_HELD_NOTE = "which the history never held"
 # How far a holiday's values stand out of their neighbours': at least this many times the median distance of a
@@ -160,18 +160,21 @@ def unseen_holiday_notes(holidays: pd.DataFrame | None, history: pd.DataFrame, f
             "cross-validation scores do not speak for those periods"]
 
 
-def never_held_holiday_notes(code: str | None, learnt: pd.DataFrame | None, forecast_ds: pd.Series,
+def never_held_holiday_notes(code: str | None, history: pd.DataFrame, forecast_ds: pd.Series,
                              frequency: str) -> list[str]:
     """A note naming the holidays of country ``code`` (model.country_holidays, the series'
-    own) that the forecast falls on and that its model has no effect of, since they fell
-    on no time of its history: ``learnt``, the series' Prophet frame (model.series_holidays),
-    holds those that did. Periods of a day or shorter: a longer period's holiday is one day
+    own) that the forecast falls on and that never fell within the history's span: no
+    model learnt what they do. Not one that did, with a row or without (a market closed
+    on it), nor a day observed in a weekend holiday's stead (a name of its own, on no
+    fixed yearly turn). Periods of a day or shorter: a longer period's holiday is one day
     of several."""
-    if not code or longer_than_a_day(frequency) or not len(forecast_ds):
+    if not code or longer_than_a_day(frequency) or not len(forecast_ds) or history.empty:
         return []
-    ahead = holidays_on(code, np.unique(np.asarray(forecast_ds, dtype="datetime64[D]")))
-    known = set() if learnt is None else set(learnt["holiday"])
-    named = sorted({(day.date(), name) for day, name in zip(ahead["ds"], ahead["holiday"]) if name not in known})
+    ahead = holidays_between(code, forecast_ds.min(), forecast_ds.max())
+    ahead = ahead[ahead["ds"].isin(pd.DatetimeIndex(forecast_ds).normalize())
+                  & ~ahead["holiday"].str.contains(OBSERVED, regex=False)]
+    spanned = set(holidays_between(code, history["ds"].min(), history["ds"].max())["holiday"])
+    named = sorted({(day.date(), name) for day, name in zip(ahead["ds"], ahead["holiday"]) if name not in spanned})
     if not named:
         return []
     said = ", ".join(f"{name} ({day})" for day, name in named[:NAMED_HOLIDAYS]).replace(";", ",")

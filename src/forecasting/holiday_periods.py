@@ -181,14 +181,12 @@ def holiday_names(code: str) -> frozenset[str]:
     return frozenset(_country_frame(code, tuple(range(1995, 2046)))["holiday"])
 
 
-def holidays_on(code: str, days) -> pd.DataFrame:
-    """``code``'s holidays (``canonical``) that fall on ``days`` (dates), every one of
-    them, learnt from a history or not: ``holiday`` and ``ds``."""
-    days = pd.DatetimeIndex(days).normalize()
-    if days.empty:
-        return pd.DataFrame({"holiday": pd.Series(dtype=object), "ds": pd.Series(dtype="datetime64[ns]")})
-    frame = _country_frame(code, tuple(range(days.min().year, days.max().year + 1)))
-    return frame[frame["ds"].isin(days)].reset_index(drop=True)
+def holidays_between(code: str, first, last) -> pd.DataFrame:
+    """``code``'s holidays (``canonical``) from day ``first`` to day ``last``, both
+    included, every one of them, learnt from a history or not: ``holiday`` and ``ds``."""
+    first, last = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+    frame = _country_frame(code, tuple(range(first.year, last.year + 1)))
+    return frame[(frame["ds"] >= first) & (frame["ds"] <= last)].reset_index(drop=True)
 
 
 def year_listing(code: str, year: int) -> str:

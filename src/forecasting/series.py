@@ -284,10 +284,9 @@ def _select_and_forecast(
     if not any(note.startswith(STOPPED_NOTE) for note in outcome.notes):  # a product delisted: 0 is its forecast
         outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
                                               winner)
-    holidays = model.series_holidays(config, history)
-    outcome.notes += unseen_holiday_notes(holidays, history, outcome.forecast["ds"], [fold.test_ds for fold in folds],
-                                          fc.frequency)
-    outcome.notes += never_held_holiday_notes(config.model.country_holidays, holidays, outcome.forecast["ds"],
+    outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
+                                          [fold.test_ds for fold in folds], fc.frequency)
+    outcome.notes += never_held_holiday_notes(config.model.country_holidays, history, outcome.forecast["ds"],
                                               fc.frequency)
     # the candidate keeps its name (its scores, the stored model and serving go by it); a note says what it did
     cycled = "seasonal_naive" if winner == ENSEMBLE else winner
