@@ -747,11 +747,31 @@ def test_the_config_command_checks_a_config_as_the_jobs_do_and_prints_it_resolve
 
 
 def test_the_series_report_ranks_the_candidates_and_lists_the_tuned_parameters():
-    scores = {"naive": {"mase": 1.31}, "prophet": {"mase": 0.84}, "drift": {"mase": float("nan")},
-              "seasonal_naive": {"mase": 0.97}}
-    assert lookup_text._candidates(json.dumps(scores), "prophet") == (
+    scores = {"naive": {"mase": 1.31, "smape": 9.0}, "prophet": {"mase": 0.84, "smape": 12.0},
+              "drift": {"mase": float("nan"), "smape": 30.0}, "seasonal_naive": {"mase": 0.97, "smape": 10.0}}
+    assert lookup_text._candidates(json.dumps(scores), "prophet", "mase") == (
         "cv MASE prophet 0.840 (chosen), seasonal_naive 0.970, naive 1.310, drift -")
-    assert lookup_text._candidates(None, "naive") == "-"  # a skipped series' fallback was never scored
+    # by the metric the job chose by (sMAPE by default), not MASE's order (the review of 12-06)
+    assert lookup_text._candidates(json.dumps(scores), "naive", "smape") == (
+        "cv sMAPE naive 9.000 (chosen), seasonal_naive 10.000, prophet 12.000, drift 30.000")
+    # MASE undefined for every candidate: the metric the job fell back to
+    flat = {name: {"mase": float("inf"), "smape": value} for name, value in (("naive", 3.0), ("drift", 2.0))}
+    assert lookup_text._candidates(json.dumps(flat), "drift", "mase") == "cv sMAPE drift 2.000 (chosen), naive 3.000"
+    assert lookup_text._candidates(None, "naive", "smape") == "-"  # a skipped series' fallback was never scored
     params = {"changepoint_prior_scale": 0.0123456, "seasonality_mode": "additive", "n_changepoints": 25}
     assert lookup_text._parameters(json.dumps(params)) == (
         "changepoint_prior_scale=0.01235, seasonality_mode=additive, n_changepoints=25")
+
+
+def test_the_metric_a_series_was_chosen_by_is_its_job_runs_own(tmp_path):
+    store = str(tmp_path / "mlruns")
+    tracker = tracking.client(store)
+    experiment = tracker.create_experiment("forecasting")
+    config = load_config(None, [])  # the lookup's config: selection.metric null, tuning.metric smape
+    for params, metric in (({"selection.metric": "None", "tuning.metric": "mase"}, "mase"),
+                           ({"selection.metric": "rmse", "tuning.metric": "mase"}, "rmse")):
+        run = tracker.create_run(experiment)
+        for key, value in params.items():
+            tracker.log_param(run.info.run_id, key, value)
+        assert lookup._ranked_by(config, (tracker, tracker.get_run(run.info.run_id))) == metric
+    assert lookup._ranked_by(config, None) == "smape"  # MLflow out of reach: the config's

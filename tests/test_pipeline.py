@@ -324,7 +324,7 @@ def test_python_m_forecasting_shows_the_one_series_that_agrees_with_the_keys_nam
     assert said.startswith("series region=north product=tea")
     # why its forecast looks as it does: the candidates' scores and the tuned parameters (the walk-through of 12-06)
     lines = {line[2:13].strip(): line[14:] for line in said.splitlines() if line.startswith("  ")}
-    assert re.fullmatch(r"cv MASE prophet \d+\.\d{3} \(chosen\)", lines["candidates"])
+    assert re.fullmatch(r"cv sMAPE prophet \d+\.\d{3} \(chosen\)", lines["candidates"])  # what the job chose by
     assert re.fullmatch(r"changepoint_prior_scale=\S+, seasonality_mode=\w+, seasonality_prior_scale=\S+",
                         lines["parameters"])
 

@@ -72,6 +72,7 @@ class SeriesReport:
     # run again since: its current forecasts are not those the columns speak of
     compared: tuple[str, bool] | None = None
     latest_run_date: str | None = None  # the table's latest run date, any series': a later one than its has no row for it
+    ranked_by: str = "smape"  # the metric the job run chose its models by (selection.metric, else tuning.metric)
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
@@ -123,7 +124,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
-                        compared=_compared(config, job))
+                        compared=_compared(config, job), ranked_by=_ranked_by(config, job))
 
 
 def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:
@@ -140,6 +141,16 @@ def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:
         return tracker, tracker.get_run(job_run_id)
     except (NotFound, MlflowException):
         return None
+
+
+def _ranked_by(config: JobConfig, job: tuple | None) -> str:
+    """The metric the job run (``_job_run``) chose its models by, from its params; the
+    config's where untold (MLflow out of reach)."""
+    params = job[1].data.params if job is not None else {}
+    chosen = params.get("selection.metric", str(config.selection.metric))
+    if chosen in ("None", ""):
+        return params.get("tuning.metric", config.tuning.metric)
+    return chosen
 
 
 def _compared(config: JobConfig, job: tuple | None) -> tuple[str, bool] | None:

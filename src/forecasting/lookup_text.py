@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forecasting import forecast_change, tables
+from forecasting import forecast_change, metrics, tables
+from forecasting.evaluation_compare import METRIC_NAMES
 
 if TYPE_CHECKING:
     from forecasting.lookup import SeriesReport
@@ -34,7 +35,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("history", f"{shown(result.get('history_length'))} values up to {history_end}"),
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
-        ("candidates", _candidates(result.get("candidate_scores"), result.get("model"))),
+        ("candidates", _candidates(result.get("candidate_scores"), result.get("model"), report.ranked_by)),
         ("parameters", _parameters(result.get("best_params"))),
         ("change", _change(result.get("forecast_change"), report.compared) if earlier else first),
         ("realized", _realized(result, report.compared) if earlier else first),
@@ -106,15 +107,18 @@ def _number(value) -> str:
     return "-" if value is None or pd.isna(value) else f"{value:.3f}"
 
 
-def _candidates(scores: str | None, chosen: str | None) -> str:
-    """series_results' candidate_scores (JSON) as each candidate's cross-validated MASE,
-    best first: why the model won."""
+def _candidates(scores: str | None, chosen: str | None, metric: str) -> str:
+    """series_results' candidate_scores (JSON) as each candidate's cross-validated score by
+    ``metric``, the one the job chose by (or the one it fell back to where that was
+    undefined for every candidate, metrics.ranking_metric), best first: why the model won."""
     if shown(scores) == "-":
         return "-"
-    mase = {name: metrics.get("mase") for name, metrics in json.loads(scores).items()}
-    ranked = sorted(mase, key=lambda name: (mase[name] is None or math.isnan(mase[name]), mase[name] or 0.0))
-    return "cv MASE " + ", ".join(f"{name} {_number(mase[name])}{' (chosen)' if name == chosen else ''}"
-                                  for name in ranked)
+    by_candidate = json.loads(scores)
+    metric = metrics.ranking_metric(metric, by_candidate.values())
+    score = {name: values.get(metric) for name, values in by_candidate.items()}
+    ranked = sorted(score, key=lambda name: (score[name] is None or math.isnan(score[name]), score[name] or 0.0))
+    return f"cv {METRIC_NAMES.get(metric, metric)} " + ", ".join(
+        f"{name} {_number(score[name])}{' (chosen)' if name == chosen else ''}" for name in ranked)
 
 
 def _parameters(params: str | None) -> str:
