@@ -162,16 +162,20 @@ def test_daily_rows_all_late_in_a_utc_day_are_noted_as_local_midnights_a_day_ear
     tokyo = pd.bdate_range("2026-01-05", periods=20) - pd.Timedelta(hours=9)
     noted = clean_history(pd.DataFrame({"ds": tokyo, "y": 5.0 + np.arange(20) % 3}), "B", policy()).notes
     assert any("all 20 timestamps at 15:00" in note for note in noted)
+    # daily rows Monday to Friday late in a UTC day may be a Tuesday-to-Saturday shop's Berlin midnights: asked
+    shop = pd.bdate_range("2026-01-06", periods=20) + pd.Timedelta(days=1) - pd.Timedelta(hours=1)
+    shop = shop[shop.dayofweek < 5]
+    noted = clean_history(pd.DataFrame({"ds": shop, "y": 5.0 + np.arange(len(shop)) % 3}), "D", policy()).notes
+    assert any("23:00, each dated the day it falls in" in note for note in noted), noted
     # New York's midnights (05:00 UTC) keep their dates; noon dates keep theirs; hourly rows are times of day as
     # meant; weeks and months dated by their end move such a time forward, to its own period (the review of 12-06)
     new_york = pd.date_range("2026-01-01", periods=20, freq="D", tz="America/New_York").tz_convert("UTC")
     noons = pd.date_range("2026-01-01 12:00", periods=20, freq="D")
-    # a market's closes at 21:00 UTC on its weekdays keep their dates: a weekday's midnights a day early fall
+    # a market's closes at 21:00 UTC on business days keep their dates: a weekday's midnights a day early fall
     # on Sundays, not on Fridays (the walk-through of 12-06)
     closes = pd.bdate_range("2026-01-05", periods=20) + pd.Timedelta(hours=21)
     for times, frequency in ((new_york.tz_localize(None), "D"), (noons, "D"), (noons + pd.Timedelta(hours=10), "h"),
-                             (pd.date_range("2026-01-04 23:00", periods=20, freq="7D"), "W-SUN"),
-                             (closes, "B"), (closes, "D")):
+                             (pd.date_range("2026-01-04 23:00", periods=20, freq="7D"), "W-SUN"), (closes, "B")):
         notes = clean_history(pd.DataFrame({"ds": times, "y": 5.0 + np.arange(20) % 3}), frequency, policy()).notes
         assert not any("local midnights" in note for note in notes), frequency
 

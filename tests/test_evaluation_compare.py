@@ -106,7 +106,8 @@ def test_the_sign_tests_verdict_says_weak_evidence_and_where_too_few_series_diff
     # the walk-through of 12-06: 7 better and 1 worse (p = 0.07) read "no evidence", and 5 series that differ can
     # never reach p < 0.05
     said = {split: evaluation_compare._verdict(evaluation_compare.sign_test(*split), sum(split))
-            for split in ((7, 1), (20, 14), (10, 1), (5, 0))}
+            for split in ((7, 1), (20, 14), (10, 1), (5, 0), (0, 0))}
+    assert said[(0, 0)] == "no series scored otherwise on the two sides"  # not "evaluate more series"
     assert said[(7, 1)] == "weak evidence of a difference: chance alone gives as uneven a split 7% of the time"
     assert said[(20, 14)] == "no evidence of a difference: chance alone gives as uneven a split 39% of the time"
     assert said[(10, 1)] == "a difference that chance alone gives less than one time in twenty"

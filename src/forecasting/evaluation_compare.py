@@ -132,6 +132,8 @@ def _verdict(p: float, differing: int) -> str:
     """What a sign test's ``p`` says of a split of ``differing`` series: where so few
     differ that no split could reach one in twenty (5 or fewer), that first; a p under 0.2
     is weak evidence, not none."""
+    if not differing:
+        return "no series scored otherwise on the two sides"
     if p < 0.05:
         return "a difference that chance alone gives less than one time in twenty"
     chance = f"chance alone gives as uneven a split {p:.0%} of the time"

@@ -50,16 +50,17 @@ def late_times_note(raw: pd.Series, frequency: str) -> str | None:
     midnights of zones from UTC+1 to UTC+10 fall in UTC), at one or two times of day
     (a clock change): each is dated the day it falls in, the day before a local midnight's
     own date (trial 40's Berlin sales, a day early). Times meant as they are (a day's
-    closing snapshot) read alike: the note asks, but for weekday rows on Fridays and never
-    at a weekend (a market's 21:00 UTC closes): a weekday's local midnights a day early
-    would fall on Sundays and never on Fridays."""
+    closing snapshot) read alike: the note asks, but for business days (B) on Fridays and
+    never at a weekend (a market's 21:00 UTC closes): a weekday's local midnights a day
+    early would fall on Sundays and never on Fridays. Not said of daily (D) rows so, which
+    may be a Tuesday-to-Saturday business's midnights a day early."""
     if frequency.upper() not in ("D", "1D", "B") or len(raw) < MIN_SHIFTED_ROWS:
         return None
     times = raw - raw.dt.normalize()
     if not (times >= pd.Timedelta(hours=14)).all() or times.nunique() > 2:
         return None
     weekdays = set(raw.dt.dayofweek)
-    if FRIDAY in weekdays and not weekdays & WEEKEND:
+    if frequency.upper() == "B" and FRIDAY in weekdays and not weekdays & WEEKEND:
         return None
     shown = " or ".join(sorted({f"{time.components.hours:02d}:{time.components.minutes:02d}" for time in times}))
     return (f"all {len(raw)} timestamps at {shown}, each dated the day it falls in: if they are {LATE_TIMES_NOTE} "
