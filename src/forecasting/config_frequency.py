@@ -47,8 +47,10 @@ def _uneven_day_step(text: str) -> str | None:
         fits = f"whole days ({step.days}D or {step.days + 1}D)"
     elif step >= pd.Timedelta(hours=1):
         fits = "one that divides a day (1h, 2h, 3h, 4h, 6h, 8h, 12h)"
-    else:
+    elif step >= pd.Timedelta(minutes=1):
         fits = "one that divides a day (1min, 5min, 10min, 15min, 30min)"
+    else:
+        fits = "one that divides a day (1s, 5s, 10s, 15s, 30s)"
     return (f"is {text!r}, a step that neither divides a day nor is whole days: this job counts periods from "
             f"midnights, and each day's grid would differ. Use {fits}")
 

@@ -77,6 +77,7 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
     mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG, output) == output]
     if not mine:
         among = f" of the newest {len(runs)}" if len(runs) == OUTPUT_SEARCH_RUNS else ""
+        among += f" of run date {run_date}" if run_date else ""
         raise LookupError(f"no finished {job} run{among} in experiment {experiment!r} wrote its tables to {output}: "
                           f"the latest wrote to {tracking.run_output(runs[0])} (in the notebook: set FORECAST_OUTPUT "
                           "to that folder)")

@@ -166,16 +166,12 @@ def version_written(spark, path: str, table_format: str, job_run_id: str) -> int
     OWN_COMMIT_SEARCH commits is its. None for parquet, which has no versions."""
     if table_format != "delta":
         return None
-    from forecasting.tracking import COMMIT_RUN_KEY
+    from forecasting.tracking import committed_by
 
     commits = spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT {OWN_COMMIT_SEARCH}").select(
         "version", "userMetadata").collect()
     for commit in commits:  # newest first
-        try:
-            metadata = json.loads(commit["userMetadata"] or "{}")
-        except ValueError:  # another writer's own text
-            continue
-        if isinstance(metadata, dict) and metadata.get(COMMIT_RUN_KEY) == job_run_id:
+        if committed_by(commit["userMetadata"], job_run_id):
             return commit["version"]
     logger.warning("none of the newest %d commits of %s is job run %s's: its latest version %s taken as this run's",
                    len(commits), path, job_run_id, commits[0]["version"])

@@ -9,7 +9,6 @@ parquet with pyarrow alone. ``version_written_by`` reads Delta; the others eithe
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -118,11 +117,7 @@ def version_written_by(table, job_run_id: str) -> int | None:
 
     table = table if isinstance(table, DeltaTable) else DeltaTable(str(table))
     for commit in table.history():  # newest first
-        try:
-            metadata = json.loads(commit.get("userMetadata") or "{}")
-        except ValueError:  # another writer's own text
-            continue
-        if isinstance(metadata, dict) and metadata.get(tracking.COMMIT_RUN_KEY) == job_run_id:
+        if tracking.committed_by(commit.get("userMetadata"), job_run_id):
             return commit["version"]
     return None
 
