@@ -104,7 +104,16 @@ def test_a_failed_registration_is_recorded_and_the_job_run_still_finishes(spark,
     error = parent.data.tags[pipeline.REGISTRATION_ERROR_TAG]
     assert error.startswith(("NotADirectoryError", "FileExistsError")), error
     assert f"registering model {NAME} FAILED (the tables are written): {error.splitlines()[0]}" in job.format()
+    assert f"the parent run's tag {pipeline.REGISTRATION_ERROR_TAG} and the log say why" in job.format()
     assert f"registering model {NAME} failed" in caplog.text
+    # the tracking store itself gone: no tag to point at (the ops walk-through of 12-06)
+    def unreachable(uri):
+        raise ConnectionError("server down")
+
+    monkeypatch.setattr(pipeline.tracking, "client", unreachable)
+    said = pipeline.register_model(spark, config, context, summary.tables[tables.MODELS], RUN_DATE)
+    assert "registering model" in said and "FAILED" in said
+    assert "  the log says why (the parent run could not be tagged); a rerun of this date registers again" in said
 
 
 def test_a_run_without_any_model_registers_no_version_that_could_answer_nothing(spark, tmp_path):

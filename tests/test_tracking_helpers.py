@@ -330,6 +330,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
                                   output_path="out")
     done = parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
     assert sorted(done.runs) == sorted(replaced)
+    assert done.killed == (replaced[2],)  # it cannot tell whether it wrote: the summary says so (ops walk of 12-06)
     assert done.rescore == ["2024-03-31", "2024-04-02", "2024-04-06", "2024-04-07"]
     tags = lambda run_id: client.get_run(run_id).data.tags  # noqa: E731
     assert [tags(run_id)[tracking.SUPERSEDED_TAG] for run_id in replaced] == [rerun] * 5
@@ -622,3 +623,26 @@ def test_settings_whose_keys_mlflow_refuses_in_a_params_name_are_one_param_of_js
     assert params["input.options.sep"] == ";"  # a key MLflow takes stays a param of its own
     parent_run.finish_parent_run(context, {}, 1.0)
     assert not tracking.param_name_ok("a//b") and not tracking.param_name_ok("x" * 251)
+
+
+def test_a_rerun_says_a_killed_run_it_replaced_may_have_written_nothing(tmp_path, fast_config):
+    # the ops walk-through of 12-06: a run killed in training (no rows) was named as one whose rows were replaced
+    import time
+
+    from forecasting import job_summary
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    killed = parent_run.start_parent_run(config, "2026-11-23", {})  # never ended: SIGKILL
+    said, runs = [], []
+    for _ in range(2):  # the rerun, which ends the killed run at its start, then a rerun of that one
+        context = parent_run.start_parent_run(config, "2026-11-23", {})
+        summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
+                                         context.tracking_uri, {})
+        with job_summary.finishing(context, summary, time.monotonic()):
+            summary.wrote = True
+        said.append(summary.note)
+        runs.append(context.parent_run_id)
+    assert (f"  replaced the rows of any of {killed.parent_run_id}, killed before it could say whether it wrote "
+            "(tagged superseded_by;") in said[0]
+    assert f"  replaced the rows of the earlier run(s) of this date {runs[0]} (tagged superseded_by;" in said[1]
+    assert "killed before" not in said[1]

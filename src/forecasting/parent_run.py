@@ -211,6 +211,8 @@ class Replaced(NamedTuple):
     other_input_ends: tuple[str, ...] = ()
     # the settings (params) the latest run replaced had otherwise: "tuning.max_evals 2 -> 3"
     changed_settings: tuple[str, ...] = ()
+    # of ``runs``, those killed and ended by a later run, which cannot tell whether they wrote any rows
+    killed: tuple[str, ...] = ()
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
@@ -281,8 +283,10 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
     changed = changed_settings(tracker, context.parent_run_id, replacing)
+    killed = tuple(run.info.run_id for run in replacing if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
+                   and FAILED_AFTER_WRITING_TAG not in run.data.tags)
     if context.job != TRAIN_JOB:
-        return Replaced(replaced, [], ends, changed)
+        return Replaced(replaced, [], ends, changed, killed)
     scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                                     f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -300,7 +304,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates, ends, changed)
+    return Replaced(replaced, dates, ends, changed, killed)
 
 
 # Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):

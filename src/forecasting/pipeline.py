@@ -211,15 +211,16 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
             raise
         logger.exception("registering model %s failed; the run's tables are written all the same", name)
         reason = f"{type(err).__name__}: {err}"
+        why = f"the parent run's tag {REGISTRATION_ERROR_TAG} and the log say why"
         try:
             tracking.client(context.tracking_uri).set_tag(
                 context.parent_run_id, REGISTRATION_ERROR_TAG, reason[: tracking.MAX_TAG_VALUE]
             )
         except Exception:  # the tracking store itself is what failed
             logger.exception("could not tag the parent run %s with the registration error", context.parent_run_id)
+            why = "the log says why (the parent run could not be tagged)"
         return (f"  registering model {name} FAILED (the tables are written): {reason.splitlines()[0]}\n"
-                f"  the parent run's tag {REGISTRATION_ERROR_TAG} and the log say why; a rerun of this date "
-                "registers again\n")
+                f"  {why}; a rerun of this date registers again\n")
     again = (f" (replacing version{'s' if len(replaced) > 1 else ''} {', '.join(map(str, replaced))} of this date, "
              f"now tagged {registration.REPLACED_BY_TAG})" if replaced else "")
     return f"  registered model {name} version {version}{again}\n{untagged}{aliased}"
