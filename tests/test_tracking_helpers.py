@@ -505,22 +505,26 @@ def test_the_task_marks_the_series_fail_series_names_by_its_escaped_id_even_one_
     assert FAIL_SERIES_NOTE not in notes(30, "south/east/rye\\seed")[1]  # a '/' unescaped names another series
 
 
-def test_a_rerun_whose_input_reached_elsewhere_than_the_run_it_replaced_says_so(tmp_path, fast_config):
-    # a Monday's run backfilled once the Monday's own rows were in the input: its forecasts start a day later
+def _finished_run(config, run_date: str, input_end: str | None = None):
+    """A job run of ``run_date`` that wrote its tables and ended, as run_job ends it: its
+    context and summary."""
     import time
 
     from forecasting import job_summary
 
+    context = parent_run.start_parent_run(config, run_date, {}, input_end=input_end)
+    summary = job_summary.JobSummary(run_date, context.parent_run_id, context.experiment_id, context.tracking_uri, {})
+    with job_summary.finishing(context, summary, time.monotonic()):
+        summary.wrote = True
+    return context, summary
+
+
+def test_a_rerun_whose_input_reached_elsewhere_than_the_run_it_replaced_says_so(tmp_path, fast_config):
+    # a Monday's run backfilled once the Monday's own rows were in the input: its forecasts start a day later
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
-    said = []
     # the third's tag as an older run wrote a date's: the same time, nothing to say
-    for input_end in ("2026-11-22T00:00:00", "2026-11-23", "2026-11-23T00:00:00"):
-        context = parent_run.start_parent_run(config, "2026-11-23", {}, input_end=input_end)
-        summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
-                                         context.tracking_uri, {})
-        with job_summary.finishing(context, summary, time.monotonic()):
-            summary.wrote = True
-        said.append(summary.note)
+    said = [_finished_run(config, "2026-11-23", input_end)[1].note
+            for input_end in ("2026-11-22T00:00:00", "2026-11-23", "2026-11-23T00:00:00")]
     assert "the input reached" not in said[0]  # nothing replaced
     assert ("the input reached 2026-11-23 00:00 for this run, 2026-11-22 00:00 for a run it replaced: the same run "
             "date read other data, so its forecasts may start at another time") in said[1]
@@ -530,10 +534,6 @@ def test_a_rerun_whose_input_reached_elsewhere_than_the_run_it_replaced_says_so(
 
 def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fast_config):
     # trial 36: a date rerun with max_evals 3 changed 8 of 24 forecasts; only a diff of the params told why
-    import time
-
-    from forecasting import job_summary
-
     said = []
     # the last run names the same store and output otherwise (a cron run's config, a manual run's variable)
     stores = [tmp_path / "mlruns"] * 3 + [(tmp_path / "mlruns").as_uri()]
@@ -542,12 +542,7 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
             ["tuning.max_evals=2"], ["tuning.max_evals=3"], ["tuning.max_evals=3", "reliability.fallback=null"],
             ["tuning.max_evals=3", "reliability.fallback=null"])):
         config = fast_config(f"tracking.uri={store}", f"output.path={output}", *settings)
-        context = parent_run.start_parent_run(config, "2026-11-23", {})
-        summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
-                                         context.tracking_uri, {})
-        with job_summary.finishing(context, summary, time.monotonic()):
-            summary.wrote = True
-        said.append(summary.note)
+        said.append(_finished_run(config, "2026-11-23")[1].note)
     assert "its config differed" not in said[0]
     assert "  its config differed from the run it replaced: tuning.max_evals 2 -> 3\n" in said[1]
     assert " -> null\n" in said[2] and "None" not in said[2]  # as the config's YAML writes it
@@ -557,18 +552,9 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
 def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_feed_may_have_stopped(
         tmp_path, fast_config):
     # a weekly export that failed upstream: the next Monday's run forecast again from the same rows, unsaid
-    import time
+    from forecasting import forecast_change
 
-    from forecasting import forecast_change, job_summary
-
-    def run(config, run_date: str, input_end: str | None):
-        context = parent_run.start_parent_run(config, run_date, {}, input_end=input_end)
-        summary = job_summary.JobSummary(run_date, context.parent_run_id, context.experiment_id,
-                                         context.tracking_uri, {})
-        with job_summary.finishing(context, summary, time.monotonic()):
-            summary.wrote = True
-        return context, summary
-
+    run = _finished_run
     daily = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
     run(daily, "2026-11-16", "2026-11-16T00:00:00")
     context, summary = run(daily, "2026-11-23", "2026-11-16")  # a date alone, as older runs tagged it
@@ -627,21 +613,11 @@ def test_settings_whose_keys_mlflow_refuses_in_a_params_name_are_one_param_of_js
 
 def test_a_rerun_says_a_killed_run_it_replaced_may_have_written_nothing(tmp_path, fast_config):
     # the ops walk-through of 12-06: a run killed in training (no rows) was named as one whose rows were replaced
-    import time
-
-    from forecasting import job_summary
-
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
     killed = parent_run.start_parent_run(config, "2026-11-23", {})  # never ended: SIGKILL
-    said, runs = [], []
-    for _ in range(2):  # the rerun, which ends the killed run at its start, then a rerun of that one
-        context = parent_run.start_parent_run(config, "2026-11-23", {})
-        summary = job_summary.JobSummary("2026-11-23", context.parent_run_id, context.experiment_id,
-                                         context.tracking_uri, {})
-        with job_summary.finishing(context, summary, time.monotonic()):
-            summary.wrote = True
-        said.append(summary.note)
-        runs.append(context.parent_run_id)
+    # the rerun, which ends the killed run at its start, then a rerun of that one
+    (first, said_first), (_, said_second) = (_finished_run(config, "2026-11-23") for _ in range(2))
+    said, runs = [said_first.note, said_second.note], [first.parent_run_id]
     assert (f"  replaced the rows of any of {killed.parent_run_id}, killed before it could say whether it wrote "
             "(tagged superseded_by;") in said[0]
     assert f"  replaced the rows of the earlier run(s) of this date {runs[0]} (tagged superseded_by;" in said[1]
