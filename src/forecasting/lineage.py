@@ -18,6 +18,7 @@ import forecasting
 from forecasting.config import SAMPLE_INPUT, JobConfig
 from forecasting.config_schema import TIME_TRAVEL_OPTIONS
 from forecasting.periods import end_of_day
+from forecasting.tracking import COMMIT_RUN_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,16 @@ def latest_version(spark, path: str, table_format: str) -> int | None:
     return spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT 1").first()["version"]
 
 
+def committed_by(user_metadata: str | None, job_run_id: str) -> bool:
+    """Whether a Delta commit's userMetadata names job run ``job_run_id`` as the one it
+    wrote for (tracking.COMMIT_RUN_KEY); not where another writer left text of its own."""
+    try:
+        metadata = json.loads(user_metadata or "{}")
+    except ValueError:
+        return False
+    return isinstance(metadata, dict) and metadata.get(COMMIT_RUN_KEY) == job_run_id
+
+
 # The newest commits looked through for a job run's own: writers of other run dates committing
 # between its write and the look (a backfill beside a scheduled run) are a few at most
 OWN_COMMIT_SEARCH = 20
@@ -166,8 +177,6 @@ def version_written(spark, path: str, table_format: str, job_run_id: str) -> int
     OWN_COMMIT_SEARCH commits is its. None for parquet, which has no versions."""
     if table_format != "delta":
         return None
-    from forecasting.tracking import committed_by
-
     commits = spark.sql(f"DESCRIBE HISTORY {delta_table_name(path)} LIMIT {OWN_COMMIT_SEARCH}").select(
         "version", "userMetadata").collect()
     for commit in commits:  # newest first

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import delta_files, series_identity, tracking
+from forecasting import delta_files, lineage, series_identity, tracking
 from forecasting.config_stores import local_path
 from forecasting.redaction import first_line
 
@@ -117,7 +117,7 @@ def version_written_by(table, job_run_id: str) -> int | None:
 
     table = table if isinstance(table, DeltaTable) else DeltaTable(str(table))
     for commit in table.history():  # newest first
-        if tracking.committed_by(commit.get("userMetadata"), job_run_id):
+        if lineage.committed_by(commit.get("userMetadata"), job_run_id):
             return commit["version"]
     return None
 

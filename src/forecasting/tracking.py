@@ -392,16 +392,6 @@ def run_output(run) -> str | None:
     return configured.rstrip("/") or configured
 
 
-def committed_by(user_metadata: str | None, job_run_id: str) -> bool:
-    """Whether a Delta commit's userMetadata names job run ``job_run_id`` as the one it
-    wrote for (COMMIT_RUN_KEY); not where another writer left text of its own."""
-    try:
-        metadata = json.loads(user_metadata or "{}")
-    except ValueError:
-        return False
-    return isinstance(metadata, dict) and metadata.get(COMMIT_RUN_KEY) == job_run_id
-
-
 def param_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
