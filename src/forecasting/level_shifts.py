@@ -27,9 +27,9 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
     BREAK_WINDOW values, or a season and one (``season`` steps), so that a season's peak
     is no change. The last values are break_notes' (cleaning_notes): a change needs a
     whole window after it. Not said of a series mostly of one value (a sparse series'
-    zeros), nor where a window has a gap left (NaN) or no spread at all (zeros), nor of
-    one with more than MOST_SHIFTS changes (a seasonal business's openings and closings
-    over years)."""
+    zeros), nor where a window has a gap left (NaN), nor into a window of one value (an
+    outage's zeros), nor of one with more than MOST_SHIFTS changes (a seasonal business's
+    openings and closings over years)."""
     values = frame["y"].to_numpy(dtype="float64")
     window = max(BREAK_WINDOW, season + 1)
     if len(values) < 2 * window or np.mean(values == np.median(values)) > 0.5:
@@ -39,10 +39,10 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
     before_low, before_high, after_low, after_high = low[:-window], high[:-window], low[window:], high[window:]
     before_width, after_width = before_high - before_low, after_high - after_low
     margin = np.maximum(before_width, after_width)
-    # both windows vary: a flat one is a stretch of zeros (a closure, an outage, a product stopped and filled
-    # with zeros by gaps: zero, which their own notes name) or of one value repeated, no level moved to
-    changed = ((before_width > 0) & (after_width > 0)
-               & ((after_low > before_high + margin) | (after_high < before_low - margin)))
+    # the window after varies: a flat one is a drop into a stretch of one value (an outage's zeros, a closure's, a
+    # product stopped and filled with zeros by gaps: zero, which their own notes name; a stuck sensor), no new
+    # level; the rise from one (a launch after zeros, a reopening) is a change
+    changed = (after_width > 0) & ((after_low > before_high + margin) | (after_high < before_low - margin))
     starts = np.flatnonzero(changed) + window  # the first value after each change
     if not 0 < len(starts) <= MOST_SHIFTS:
         return []
