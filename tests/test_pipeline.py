@@ -665,7 +665,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "those periods, nor did the tuning or the choice of model see them. Folds that span a year "
         "(cross_validation.folds and step) would hold them",
         "1 modelled series is forecast over holidays which the history never held (their data_notes name them): no "
-        "effect of them was learnt, and they are forecast as usual days. A history of a year spans each of them once",
+        "effect of them was learnt, and they are forecast as usual days. A history of a year spans each yearly one "
+        "once; a day observed in a weekend holiday's stead, or a one-off, only where one came before",
         "1 series ends in values far outside the recent range of their history (their data_notes name them): a break "
         "in the data (a stock split, a new unit), a last period loaded only in part (one value below the range: its "
         "note says how to leave it out), or values to check? They were modelled as they are",

@@ -144,12 +144,18 @@ def test_a_forecast_over_holidays_the_history_never_held_is_noted():
     assert never_held_holiday_notes("GB", history.iloc[:30], hours, "h")[0].startswith(
         "forecast over Good Friday (2026-04-03),")
     # a year of history spans each, rows on it or not (a market closed on its holidays); a day observed in a weekend
-    # holiday's stead has a name of its own on no yearly turn (Christmas Day (observed), 2027-12-24: the review of
-    # 12-06); periods longer than a day, or no country, are not said
+    # holiday's stead is a holiday of its own to Prophet, learnt only where one came before (Christmas Day
+    # (observed), 2027-12-24; 2022-12-26 was one); periods longer than a day, or no country, are not said
     year = pd.DataFrame({"ds": pd.bdate_range("2024-05-01", "2025-05-02"), "y": 1.0})
     year = year[~year["ds"].isin(pd.to_datetime(["2024-05-06", "2024-12-25", "2024-12-26", "2025-01-01"]))]
     assert never_held_holiday_notes("GB", year, days("2025-05-05", 14), "D") == []
     christmas = pd.DataFrame({"ds": pd.date_range("2023-01-01", "2027-12-01", freq="D"), "y": 1.0})
-    assert never_held_holiday_notes("US", christmas, days("2027-12-02", 28), "D") == []
+    assert never_held_holiday_notes("US", christmas, days("2027-12-02", 28), "D")[0].startswith(
+        "forecast over Christmas Day (observed) (2027-12-24),")
+    since_2022 = pd.DataFrame({"ds": pd.date_range("2022-12-01", "2027-12-01", freq="D"), "y": 1.0})
+    assert never_held_holiday_notes("US", since_2022, days("2027-12-02", 28), "D") == []
+    # times with a zone, as a direct caller may give them: the same days (the review of 12-06)
+    zoned = days("2025-05-05", 14).dt.tz_localize("Europe/London")
+    assert never_held_holiday_notes("GB", history, zoned, "D")[0].startswith("forecast over May Day (2025-05-05),")
     assert never_held_holiday_notes("GB", history, days("2025-05-04", 3, "W-SUN"), "W-SUN") == []
     assert never_held_holiday_notes(None, history, days("2025-05-05", 14), "D") == []

@@ -175,7 +175,8 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
     if counted.never_held_holidays:  # eight weeks of a plant's load: its May bank holiday forecast as a Monday
         summary.warn(f"{_counted(counted, 'never_held_holidays', 'are', 'modelled series')} forecast over holidays "
                      f"{NEVER_HELD_NOTE} (their data_notes name them): no effect of them was learnt, and they are "
-                     "forecast as usual days. A history of a year spans each of them once")
+                     "forecast as usual days. A history of a year spans each yearly one once; a day observed in a "
+                     "weekend holiday's stead, or a one-off, only where one came before")
     if counted.repeated_oddities:  # an outage's 0 repeated by seasonal naive: exact zeros a week on
         summary.warn(f"{_counted(counted, 'repeated_oddities', 'are', 'modelled series')} forecast repeating a last "
                      f"cycle that holds a value far from that time's in the cycles before (their data_notes name it): "

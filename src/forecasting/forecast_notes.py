@@ -12,7 +12,7 @@ import pandas as pd
 from forecasting import metrics
 from forecasting.baselines import CYCLES, on_grid
 from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
-from forecasting.holiday_periods import OBSERVED, holiday_days, holidays_between, longer_than_a_day
+from forecasting.holiday_periods import holiday_days, holidays_between, longer_than_a_day
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
@@ -165,15 +165,16 @@ def never_held_holiday_notes(code: str | None, history: pd.DataFrame, forecast_d
     """A note naming the holidays of country ``code`` (model.country_holidays, the series'
     own) that the forecast falls on and that never fell within the history's span: no
     model learnt what they do. Not one that did, with a row or without (a market closed
-    on it), nor a day observed in a weekend holiday's stead (a name of its own, on no
-    fixed yearly turn). Periods of a day or shorter: a longer period's holiday is one day
-    of several."""
+    on it). A day observed in a weekend holiday's stead is a holiday of its own to Prophet,
+    as is a one-off. Periods of a day or shorter: a longer period's holiday is one day of
+    several."""
     if not code or longer_than_a_day(frequency) or not len(forecast_ds) or history.empty:
         return []
-    ahead = holidays_between(code, forecast_ds.min(), forecast_ds.max())
-    ahead = ahead[ahead["ds"].isin(pd.DatetimeIndex(forecast_ds).normalize())
-                  & ~ahead["holiday"].str.contains(OBSERVED, regex=False)]
-    spanned = set(holidays_between(code, history["ds"].min(), history["ds"].max())["holiday"])
+    days = _naive(forecast_ds).dt.normalize()
+    ahead = holidays_between(code, days.min(), days.max())
+    ahead = ahead[ahead["ds"].isin(days)]
+    known = _naive(history["ds"])
+    spanned = set(holidays_between(code, known.min(), known.max())["holiday"])
     named = sorted({(day.date(), name) for day, name in zip(ahead["ds"], ahead["holiday"]) if name not in spanned})
     if not named:
         return []
@@ -181,6 +182,12 @@ def never_held_holiday_notes(code: str | None, history: pd.DataFrame, forecast_d
     more = f" and {len(named) - NAMED_HOLIDAYS} more" if len(named) > NAMED_HOLIDAYS else ""
     return [f"forecast over {said}{more}, {NEVER_HELD_NOTE}: no effect of them was learnt, and they are forecast "
             "as usual days"]
+
+
+def _naive(times) -> pd.Series:
+    """Times as naive UTC, as the job hands them over."""
+    times = pd.Series(pd.to_datetime(times)).reset_index(drop=True)
+    return times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
 
 
 def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, asked: set[str],
