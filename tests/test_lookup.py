@@ -775,3 +775,21 @@ def test_the_metric_a_series_was_chosen_by_is_its_job_runs_own(tmp_path):
             tracker.log_param(run.info.run_id, key, value)
         assert lookup._ranked_by(config, (tracker, tracker.get_run(run.info.run_id))) == metric
     assert lookup._ranked_by(config, None) == "smape"  # MLflow out of reach: the config's
+
+
+def test_a_series_report_ranks_its_candidates_by_its_job_runs_metric(tmp_path, monkeypatch):
+    # the lookup's config says nothing of it (sMAPE by default); the run that chose was tuned by MASE
+    store = tmp_path / "mlruns"
+    config = load_config(None, ["input.key_columns=[store]", f"tracking.uri={store}"])
+    tracker = tracking.client(str(store))
+    run_id = tracker.create_run(tracker.create_experiment(config.tracking.experiment)).info.run_id
+    tracker.log_param(run_id, "selection.metric", "None")
+    tracker.log_param(run_id, "tuning.metric", "mase")
+    scores = {"prophet": {"mase": 0.9, "smape": 10.0}, "naive": {"mase": 0.8, "smape": 12.0}}
+    results = pd.DataFrame({"store": ["s1"], "run_date": ["2024-03-31"], "status": "ok", "child_run_id": None,
+                            "model": "naive", "job_run_id": run_id, "candidate_scores": json.dumps(scores)})
+    paths = tables.table_paths(config)
+    by_path = {paths[tables.SERIES_RESULTS]: results, paths[tables.FORECASTS]: pd.DataFrame()}
+    monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
+    said = lookup_text.format_series(lookup.series_report(config, {"store": "s1"}))
+    assert "  candidates  cv MASE naive 0.800 (chosen), prophet 0.900\n" in said

@@ -147,10 +147,10 @@ def _ranked_by(config: JobConfig, job: tuple | None) -> str:
     """The metric the job run (``_job_run``) chose its models by, from its params; the
     config's where untold (MLflow out of reach)."""
     params = job[1].data.params if job is not None else {}
-    chosen = params.get("selection.metric", str(config.selection.metric))
-    if chosen in ("None", ""):
-        return params.get("tuning.metric", config.tuning.metric)
-    return chosen
+    if not params:
+        return config.selection.metric or config.tuning.metric
+    chosen = params.get("selection.metric", "None")
+    return params.get("tuning.metric", config.tuning.metric) if chosen in ("None", "") else chosen
 
 
 def _compared(config: JobConfig, job: tuple | None) -> tuple[str, bool] | None:
