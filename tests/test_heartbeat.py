@@ -66,6 +66,34 @@ def test_a_rerun_beside_a_run_still_going_stops_before_it_ends_that_run(tmp_path
     parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
 
 
+def test_of_two_runs_started_at_once_the_second_stops_once_its_run_is_made(tmp_path, fast_config, other_process,
+                                                                           monkeypatch):
+    # both searched before either had made its run, and both went on (the review of 12-06): the search is done
+    # again once the run is made, and the one that started second stops
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    store = tracking.client((tmp_path / "mlruns").as_uri())
+    experiment = store.create_experiment(config.tracking.experiment)
+    now = int(time.time() * 1000)
+
+    def other_run(start_time: int) -> str:
+        return store.create_run(experiment, start_time=start_time, tags={
+            tracking.JOB_TAG: tracking.TRAIN_JOB, tracking.RUN_DATE_TAG: "2024-03-31",
+            tracking.OUTPUT_PATH_TAG: str(tmp_path / "out"), **tags(other_process.pid)}).info.run_id
+
+    monkeypatch.setattr(parent_run, "end_stale_runs", lambda *args: None)  # as if searched before the other began
+    first = other_run(now - 1000)
+    with pytest.raises(heartbeat.StillRunning, match=rf"\(MLflow run {first}, on "):
+        parent_run.start_parent_run(config, "2024-03-31", {})
+    mine = [run for run in store.search_runs([experiment]) if run.info.run_id != first]
+    assert [run.info.status for run in mine] == ["FAILED"]  # its own run ended, the other untouched
+    assert store.get_run(first).info.status == "RUNNING"
+    store.set_terminated(first, "FAILED")
+    later = other_run(now + 60_000)  # the other started second: it stops, this one goes on
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
+    assert store.get_run(later).info.status == "RUNNING"
+    parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
+
+
 def test_a_running_job_renews_its_heartbeat_until_its_run_ends(tmp_path, fast_config, monkeypatch):
     monkeypatch.setattr(heartbeat, "BEAT_SECONDS", 0.2)
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")

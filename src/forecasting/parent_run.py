@@ -81,6 +81,7 @@ def start_parent_run(
                            tags[OUTPUT_PATH_TAG])
     try:  # the job's own end (job_summary.finishing) starts after these
         held.raise_held()
+        _refuse_if_started_second(tracker, context, run)
         heartbeat.start(uri, context.parent_run_id)
         _record_start(tracker, context.parent_run_id, config, run_date, data_version, versions)
         logger.info("MLflow parent run %s in experiment %s at %s", context.parent_run_id, experiment_id, uri)
@@ -159,12 +160,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     for parent in stale:  # all checked before any is ended
         going = heartbeat.still_going(parent.data.tags)
         if going:
-            raise heartbeat.StillRunning(
-                f"another {job} run of {run_date} writing {output_path or 'this output'} is still going (MLflow "
-                f"run {parent.info.run_id}, {going}): two runs of one date would replace each other's rows and "
-                f"staged results. Retry once it ends; a run killed on another machine (or container) is taken "
-                f"for ended {heartbeat.DEAD_AFTER_SECONDS // 60} minutes after its last heartbeat, when a rerun ends "
-                "it")
+            raise _still_running(job, run_date, output_path, parent.info.run_id, going)
     ended_by = f"{ENDED_AS_STALE}{job} run of {run_date}"
     for parent in stale:
         heartbeat.stop(parent.info.run_id)  # this process's own, where a job in it stopped without ending it
@@ -173,6 +169,27 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
         end_run(tracker, parent.info.run_id, "FAILED")
         logger.warning("marked %s run %s of %s and %d children FAILED: it never finished",
                        job, parent.info.run_id, run_date, children)
+
+
+def _still_running(job: str, run_date: str, output_path: str | None, run_id: str,
+                   going: str) -> heartbeat.StillRunning:
+    return heartbeat.StillRunning(
+        f"another {job} run of {run_date} writing {output_path or 'this output'} is still going (MLflow run {run_id}, "
+        f"{going}): two runs of one date would replace each other's rows and staged results. Retry once it ends; a "
+        f"run killed on another machine (or container) is taken for ended {heartbeat.DEAD_AFTER_SECONDS // 60} "
+        "minutes after its last heartbeat, when a rerun ends it")
+
+
+def _refuse_if_started_second(tracker, context: RunContext, run) -> None:
+    """StillRunning where another run of this job, date and output is going that started
+    before this one (``run``, just created; ties by run id): two jobs started at once
+    both find none before they create their runs (end_stale_runs), and one must stop."""
+    others = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and tags.{RUN_DATE_TAG} = "
+                                                    f"'{context.run_date}' and attributes.status = 'RUNNING'", running=True)
+    for other in others:
+        going = heartbeat.still_going(other.data.tags)
+        if going and (other.info.start_time, other.info.run_id) < (run.info.start_time, run.info.run_id):
+            raise _still_running(context.job, context.run_date, context.output_path, other.info.run_id, going)
 
 
 def unfinished_dates(context: RunContext) -> list[tuple[str, str]]:
