@@ -622,3 +622,33 @@ def test_a_rerun_says_a_killed_run_it_replaced_may_have_written_nothing(tmp_path
             "(tagged superseded_by;") in said[0]
     assert f"  replaced the rows of the earlier run(s) of this date {runs[0]} (tagged superseded_by;" in said[1]
     assert "killed before" not in said[1]
+
+
+def test_a_sigterm_while_the_parent_run_is_ended_still_ends_it(tmp_path, fast_config, monkeypatch, caplog):
+    # the review of 12-06: a scheduler's stop inside the end left the run RUNNING, where the log said FAILED
+    import os
+    import signal
+    import time
+
+    from forecasting import job_summary, signals
+
+    finish = parent_run.finish_parent_run
+
+    def stopped_midway(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # handled before the next bytecode: here, inside the end
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(parent_run, "finish_parent_run", stopped_midway)
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    store = tracking.client((tmp_path / "mlruns").as_uri())
+    with signals.sigterm_raised():
+        done, _ = _finished_run(config, "2026-11-23")  # its work done: it ends FINISHED, the stop said
+        assert store.get_run(done.parent_run_id).info.status == "FINISHED"
+        assert "SIGTERM came as MLflow run" in caplog.text
+        context = parent_run.start_parent_run(config, "2026-11-24", {})
+        summary = job_summary.JobSummary("2026-11-24", context.parent_run_id, context.experiment_id,
+                                         context.tracking_uri, {})
+        with pytest.raises(RuntimeError, match="broken fit"):
+            with job_summary.finishing(context, summary, time.monotonic()):
+                raise RuntimeError("broken fit")
+    assert store.get_run(context.parent_run_id).info.status == "FAILED"

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import parent_run, redaction, series_identity, tables, tracking, validation
+from forecasting import parent_run, redaction, series_identity, signals, tables, tracking, validation
 from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
@@ -186,8 +186,9 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          "an earlier run's (its MLflow run %s is to be tagged %s); rerunning the date rewrites them all",
                          ", ".join(partly), summary.run_date, context.parent_run_id,
                          tracking.FAILED_AFTER_WRITING_TAG)
-        parent_run.fail_parent_run(context, err, summary.counts, time.monotonic() - started, wrote=summary.wrote,
-                                   partly=partly, untracked=summary.untracked)
+        with signals.SigtermHeld():  # a scheduler's stop as the run is ended: it ends FAILED all the same
+            parent_run.fail_parent_run(context, err, summary.counts, time.monotonic() - started, wrote=summary.wrote,
+                                       partly=partly, untracked=summary.untracked)
         if summary.wrote and not isinstance(err, tracking.TrackingUnavailable) and tracking.is_tracking_failure(err):
             # the tracking server gone after the tables were written: exit 4, retry later, as below
             summary.wall_seconds = time.monotonic() - started
@@ -199,14 +200,19 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
+    held = signals.SigtermHeld()  # a stop midway would leave the run RUNNING, its work done
     try:
-        replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True,
-                                                untracked=summary.untracked)
+        with held:
+            replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True,
+                                                    untracked=summary.untracked)
     except Exception as err:  # the tracking server gone since the tables were written: exit 4, retry later
         raise tracking.TrackingUnavailable(
             f"the tables are written, but MLflow run {context.parent_run_id} could not be ended "
             f"({redaction.first_line(err)}): it stays RUNNING until a rerun of the date, "
             "which is safe, ends it", summary) from err
+    if held.held:
+        logger.warning("SIGTERM came as MLflow run %s was ended: the run had done its work, and it ended FINISHED",
+                       context.parent_run_id)
     if replaced.runs:
         wrote = [run for run in replaced.runs if run not in replaced.killed]
         runs = f"the earlier run(s) of this date {', '.join(wrote)}" if wrote else ""
