@@ -265,3 +265,30 @@ def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_pat
     running = client.search_runs([experiment],
                                  f"tags.mlflow.parentRunId = '{parents[0]}' and attributes.status = 'RUNNING'")
     assert len(running) == len(full) == 1
+
+
+def test_a_tag_rewritten_while_it_is_read_is_read_whole(tmp_path):
+    # the review of 12-06: a live run's heartbeat, rewritten every minute, read empty by a rerun (truncated, then
+    # written), which took the run for dead
+    import threading
+
+    tracker = tracking.client((tmp_path / "mlruns").as_uri())  # the file store's patches
+    run_id = tracker.create_run(tracker.create_experiment("e"), tags={"heartbeat": "2026-12-06T00:00:00"}).info.run_id
+    stop = threading.Event()
+
+    def beat():
+        while not stop.is_set():
+            tracker.set_tag(run_id, "heartbeat", "2026-12-06T00:00:01")
+
+    writer = threading.Thread(target=beat)
+    writer.start()
+    try:
+        read = {tracker.get_run(run_id).data.tags["heartbeat"] for _ in range(300)}
+    finally:
+        stop.set()
+        writer.join()
+    assert "" not in read and read <= {"2026-12-06T00:00:00", "2026-12-06T00:00:01"}
+    # no temporary file left among the tags, nor in the run's folder
+    run_folder = next((tmp_path / "mlruns").glob(f"*/{run_id}"))
+    assert sorted(path.name for path in (run_folder / "tags").iterdir()) == sorted(tracker.get_run(run_id).data.tags)
+    assert not list(run_folder.glob(".tag.*"))

@@ -33,8 +33,10 @@ Files a killed job cannot leave half-written: the store writes a run's
 meta.yaml and a new metric file by opening, then writing. A job killed between
 the two (out of memory, a lost node, a kill) leaves an empty file, and from then
 on every search of the experiment fails on that run, the rerun's own search for
-the runs it must end included. Written to a temporary name and renamed, such a
-file is there in full or not at all; a run without meta.yaml is one the store
+the runs it must end included. A run's tag is rewritten the same way, and one read
+meanwhile reads empty: a rerun read a live run's heartbeat so, and would have taken
+it for dead. Written to a temporary name and renamed, such a file is there in full
+(old or new) or not at all; a run without meta.yaml is one the store
 skips as malformed. A run an older version left with an empty meta.yaml is
 skipped the same way, with a warning that names its folder.
 """
@@ -178,7 +180,7 @@ def remember_run_metadata() -> None:
 
 
 def write_files_atomically() -> None:
-    """Replaces the file store's meta.yaml and metric file writes, once per
+    """Replaces the file store's meta.yaml, metric file and run tag writes, once per
     process, with writes to a temporary name and a rename (see the docstring)."""
     from mlflow.store.tracking import file_store
 
@@ -208,6 +210,20 @@ def write_files_atomically() -> None:
     atomic_write_yaml.atomic = True
     file_store.write_yaml = atomic_write_yaml
     file_store.append_to = atomic_append_to
+    store = file_store.FileStore
+    if all(hasattr(store, name) for name in ("_set_run_tag", "_get_tag_path", "_get_run_dir", "_writeable_value")) \
+            and hasattr(file_store, "write_to"):
+        write_to = file_store.write_to
+
+        def _set_run_tag(self, run_info, tag):
+            path = self._get_tag_path(run_info.experiment_id, run_info.run_id, tag.key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            # beside the run's tags folder, where the store would read any file as a tag
+            partial = os.path.join(self._get_run_dir(run_info.experiment_id, run_info.run_id),
+                                   f".tag.{uuid.uuid4().hex}.partial")
+            write_then_rename(partial, path, lambda: write_to(partial, self._writeable_value(tag.value)))
+
+        store._set_run_tag = _set_run_tag
 
 
 def write_then_rename(partial: str, target: str, write) -> None:
