@@ -292,3 +292,41 @@ def test_a_tag_rewritten_while_it_is_read_is_read_whole(tmp_path):
     run_folder = next((tmp_path / "mlruns").glob(f"*/{run_id}"))
     assert sorted(path.name for path in (run_folder / "tags").iterdir()) == sorted(tracker.get_run(run_id).data.tags)
     assert not list(run_folder.glob(".tag.*"))
+
+
+KILLED_REGISTERING = """
+import os
+import sys
+
+import yaml
+from forecasting import tracking
+
+tracker = tracking.client(sys.argv[1])  # the file store's patches, the local registry's too
+tracker.create_registered_model("m")
+tracker.create_model_version("m", source=sys.argv[2])
+dump = yaml.dump
+
+
+def killed_in_version_2(data, stream=None, **kwargs):  # killed while version 2's meta.yaml is written
+    if "version-2" in getattr(stream, "name", ""):
+        os._exit(9)
+    return dump(data, stream, **kwargs)
+
+
+yaml.dump = killed_in_version_2
+tracker.create_model_version("m", source=sys.argv[2])
+"""
+
+
+def test_a_job_killed_while_registering_a_version_leaves_the_registry_usable(tmp_path):
+    # the review of 12-06: an empty version meta.yaml failed every later search and registration of the model
+    import subprocess
+    import sys
+
+    uri, source = (tmp_path / "mlruns").as_uri(), str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", KILLED_REGISTERING, uri, source], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 9, done.stderr[-2000:]
+    tracker = tracking.client(uri)
+    assert [int(version.version) for version in tracker.search_model_versions("name = 'm'")] == [1]
+    assert int(tracker.create_model_version("m", source=source).version) == 2  # the next run registers again

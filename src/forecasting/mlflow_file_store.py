@@ -38,7 +38,9 @@ meanwhile reads empty: a rerun read a live run's heartbeat so, and would have ta
 it for dead. Written to a temporary name and renamed, such a file is there in full
 (old or new) or not at all; a run without meta.yaml is one the store
 skips as malformed. A run an older version left with an empty meta.yaml is
-skipped the same way, with a warning that names its folder.
+skipped the same way, with a warning that names its folder. The local model
+registry's version meta.yaml alike: a registration killed while writing it had
+failed every later registration of the model, and such a version is skipped.
 """
 from __future__ import annotations
 
@@ -180,8 +182,9 @@ def remember_run_metadata() -> None:
 
 
 def write_files_atomically() -> None:
-    """Replaces the file store's meta.yaml, metric file and run tag writes, once per
-    process, with writes to a temporary name and a rename (see the docstring)."""
+    """Replaces the file store's meta.yaml, metric file and run tag writes, and the local
+    model registry's meta.yaml writes, once per process, with writes to a temporary name
+    and a rename (see the docstring)."""
     from mlflow.store.tracking import file_store
 
     write_yaml, append_to = getattr(file_store, "write_yaml", None), getattr(file_store, "append_to", None)
@@ -210,6 +213,10 @@ def write_files_atomically() -> None:
     atomic_write_yaml.atomic = True
     file_store.write_yaml = atomic_write_yaml
     file_store.append_to = atomic_append_to
+    from mlflow.store.model_registry import file_store as registry_store
+
+    if getattr(registry_store, "write_yaml", None) is write_yaml:  # a model version's meta.yaml: an empty one failed
+        registry_store.write_yaml = atomic_write_yaml  # every later search and registration of its model
     store = file_store.FileStore
     if all(hasattr(store, name) for name in ("_set_run_tag", "_get_tag_path", "_get_run_dir", "_writeable_value")) \
             and hasattr(file_store, "write_to"):
@@ -261,6 +268,35 @@ def skip_runs_without_metadata() -> None:
 
     _get_run_info_from_dir.skips_empty = True
     FileStore._get_run_info_from_dir = _get_run_info_from_dir
+    skip_model_versions_without_metadata()
+
+
+def skip_model_versions_without_metadata() -> None:
+    """The local model registry's versions of a model, without the folder of one whose
+    meta.yaml a killed registration never wrote (or left empty, before it was written
+    atomically): MLflow's listing fails on it, and every later registration of the
+    model failed with it."""
+    from mlflow.store.model_registry.file_store import FileStore
+
+    listing = getattr(FileStore, "_list_file_model_versions_under_path", None)
+    if listing is None or getattr(listing, "skips_unwritten", False) or not hasattr(FileStore, "META_DATA_FILE_NAME"):
+        return
+
+    def _list_file_model_versions_under_path(self, path):  # MLflow's listing, less the versions never written
+        with os.scandir(path) as entries:
+            folders = [entry.path for entry in entries if entry.is_dir() and entry.name.startswith("version-")]
+        return [self._get_file_model_version_from_dir(folder) for folder in folders if _written(folder)]
+
+    def _written(folder: str) -> bool:
+        meta = os.path.join(folder, FileStore.META_DATA_FILE_NAME)
+        if os.path.isfile(meta) and os.path.getsize(meta) > 0:
+            return True
+        logger.warning("model version folder %s has no meta.yaml, or an empty one (a registration killed while "
+                       "writing it?): left out; delete the folder to be rid of it", folder)
+        return False
+
+    _list_file_model_versions_under_path.skips_unwritten = True
+    FileStore._list_file_model_versions_under_path = _list_file_model_versions_under_path
 
 
 def search_by_tag_files() -> None:
