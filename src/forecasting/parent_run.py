@@ -81,7 +81,7 @@ def start_parent_run(
                            tags[OUTPUT_PATH_TAG])
     try:  # the job's own end (job_summary.finishing) starts after these
         held.raise_held()
-        _refuse_if_started_second(tracker, context, run)
+        _refuse_beside_another(tracker, context)
         heartbeat.start(uri, context.parent_run_id)
         _record_start(tracker, context.parent_run_id, config, run_date, data_version, versions)
         logger.info("MLflow parent run %s in experiment %s at %s", context.parent_run_id, experiment_id, uri)
@@ -151,12 +151,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     the runs of that output (told by their output.path param where they have no tag; any
     run with neither): another config's run
     of the same job and date may be going on in the same experiment."""
-    stale = tracker.search_runs(
-        [experiment_id],
-        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
-    )
-    if output_path is not None:  # compared here: a path may hold quotes, which a filter string cannot escape
-        stale = [run for run in stale if same_output(run_output(run) or output_path, output_path)]
+    stale = _running(tracker, experiment_id, job, run_date, output_path)
     for parent in stale:  # all checked before any is ended
         going = heartbeat.still_going(parent.data.tags)
         if going:
@@ -180,15 +175,28 @@ def _still_running(job: str, run_date: str, output_path: str | None, run_id: str
         "minutes after its last heartbeat, when a rerun ends it")
 
 
-def _refuse_if_started_second(tracker, context: RunContext, run) -> None:
-    """StillRunning where another run of this job, date and output is going that started
-    before this one (``run``, just created; ties by run id): two jobs started at once
-    both find none before they create their runs (end_stale_runs), and one must stop."""
-    others = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and tags.{RUN_DATE_TAG} = "
-                                                    f"'{context.run_date}' and attributes.status = 'RUNNING'", running=True)
-    for other in others:
-        going = heartbeat.still_going(other.data.tags)
-        if going and (other.info.start_time, other.info.run_id) < (run.info.start_time, run.info.run_id):
+def _running(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None) -> list:
+    """The RUNNING parent runs of ``job`` and ``run_date`` in the experiment; with
+    ``output_path``, only those of that output (told by their output.path param where they
+    have no tag; any run with neither)."""
+    running = tracker.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{JOB_TAG} = '{job}' and tags.{RUN_DATE_TAG} = '{run_date}' and attributes.status = 'RUNNING'",
+    )
+    if output_path is None:  # compared here: a path may hold quotes, which a filter string cannot escape
+        return running
+    return [run for run in running if same_output(run_output(run) or output_path, output_path)]
+
+
+def _refuse_beside_another(tracker, context: RunContext) -> None:
+    """StillRunning where another run of this job, date and output is going, looked for
+    again once this job's own run is made: two jobs started at once both find none before
+    they make theirs (end_stale_runs). Whichever started first by the clocks, each stops
+    where it sees the other (no clock of two machines orders them); both may, and a retry
+    goes on alone."""
+    for other in _running(tracker, context.experiment_id, context.job, context.run_date, context.output_path):
+        going = heartbeat.still_going(other.data.tags) if other.info.run_id != context.parent_run_id else None
+        if going:
             raise _still_running(context.job, context.run_date, context.output_path, other.info.run_id, going)
 
 
