@@ -651,4 +651,11 @@ def test_a_sigterm_while_the_parent_run_is_ended_still_ends_it(tmp_path, fast_co
         with pytest.raises(RuntimeError, match="broken fit"):
             with job_summary.finishing(context, summary, time.monotonic()):
                 raise RuntimeError("broken fit")
+        # not with a tracking server, whose requests may hang for minutes: the stop stops the job there
+        from dataclasses import replace
+
+        with pytest.raises(signals.Terminated):
+            with job_summary._held_while_ending(replace(context, tracking_uri="http://127.0.0.1:5000")):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)
     assert store.get_run(context.parent_run_id).info.status == "FAILED"

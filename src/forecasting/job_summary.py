@@ -165,6 +165,13 @@ class JobSummary:
         return redaction.redact_url_password("\n".join(lines))  # a password in a path or the tracking URI
 
 
+def _held_while_ending(context: tracking.RunContext) -> signals.SigtermHeld:
+    """SIGTERM held while the parent run is ended in a local store (files or SQLite: a few
+    writes); not with a tracking server, whose requests may hang for minutes of retries,
+    where a scheduler's stop must stop the job (the run then waits for a rerun to end it)."""
+    return signals.SigtermHeld(hold=urlparse(context.tracking_uri).scheme in ("", "file", "sqlite"))
+
+
 @contextmanager
 def finishing(context: tracking.RunContext, summary: JobSummary, started: float):
     """End the parent run when the block ends: FINISHED with the counts, or FAILED.
@@ -186,7 +193,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
                          "an earlier run's (its MLflow run %s is to be tagged %s); rerunning the date rewrites them all",
                          ", ".join(partly), summary.run_date, context.parent_run_id,
                          tracking.FAILED_AFTER_WRITING_TAG)
-        with signals.SigtermHeld():  # a scheduler's stop as the run is ended: it ends FAILED all the same
+        with _held_while_ending(context):  # a scheduler's stop as the run is ended: it ends FAILED all the same
             parent_run.fail_parent_run(context, err, summary.counts, time.monotonic() - started, wrote=summary.wrote,
                                        partly=partly, untracked=summary.untracked)
         if summary.wrote and not isinstance(err, tracking.TrackingUnavailable) and tracking.is_tracking_failure(err):
@@ -200,7 +207,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     summary.wall_seconds = time.monotonic() - started
     # every status the summary lists, at zero too: `metrics.series_failed = 0` is then searchable
     counts = {**dict.fromkeys(summary.statuses, 0), **summary.counts}
-    held = signals.SigtermHeld()  # a stop midway would leave the run RUNNING, its work done
+    held = _held_while_ending(context)  # a stop midway would leave the run RUNNING, its work done
     try:
         with held:
             replaced = parent_run.finish_parent_run(context, counts, summary.wall_seconds, wrote=True,

@@ -77,14 +77,16 @@ def note_sigint() -> None:
 class SigtermHeld:
     """SIGTERM noted, not raised, inside ``with`` (a run being created: stopped half-way, it
     would stay RUNNING with no id to end it by), and raised by ``raise_held`` once the
-    caller can end what it made. Only where ``sigterm_raised`` holds, in the main thread."""
+    caller can end what it made. Only where ``sigterm_raised`` holds, in the main thread,
+    and ``hold`` is true."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold: bool = True) -> None:
         self.held = False
         self._active = False
+        self._hold = hold
 
     def __enter__(self) -> "SigtermHeld":
-        if threading.current_thread() is threading.main_thread() and \
+        if self._hold and threading.current_thread() is threading.main_thread() and \
                 signal.getsignal(signal.SIGTERM) is _raise_terminated:
             signal.signal(signal.SIGTERM, self._note)
             self._active = True
