@@ -28,8 +28,9 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
     is no change. The last values are break_notes' (cleaning_notes): a change needs a
     whole window after it. Not said of a series mostly of one value (a sparse series'
     zeros), nor where a window has a gap left (NaN), nor into a window of one value (an
-    outage's zeros), nor of one with more than MOST_SHIFTS changes (a seasonal business's
-    openings and closings over years)."""
+    outage's zeros) or out of one back to a level held before it (a reopening), nor of one
+    with more than MOST_SHIFTS changes (a seasonal business's openings and closings over
+    years)."""
     values = frame["y"].to_numpy(dtype="float64")
     window = max(BREAK_WINDOW, season + 1)
     if len(values) < 2 * window or np.mean(values == np.median(values)) > 0.5:
@@ -43,7 +44,12 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
     # product stopped and filled with zeros by gaps: zero, which their own notes name; a stuck sensor), no new
     # level; the rise from one (a launch after zeros, a reopening) is a change
     changed = (after_width > 0) & ((after_low > before_high + margin) | (after_high < before_low - margin))
-    starts = np.flatnonzero(changed) + window  # the first value after each change
+    # the first value after each change; not a rise from a flat stretch back to a level the series had before it
+    # (a reopening after a closure's zeros: the history before is no other series)
+    starts = [start for start in np.flatnonzero(changed) + window
+              if not (before_width[start - window] == 0 and _held_before(values[:start - window],
+                                                                       after_low[start - window],
+                                                                       after_high[start - window]))]
     if not 0 < len(starts) <= MOST_SHIFTS:
         return []
     changes = [f"{time_text(frame['ds'].iloc[start])}, from about {value_text(np.median(values[start - window:start]))} "
@@ -52,3 +58,8 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
             f"{window} before by more than its width): a stock split, a new unit, a store resized, a season's start "
             "or end, or two series joined? Modelled across it, and a baseline's interval counts the jump as one of its errors: adjust "
             "the values before it, or start the input after it"]
+
+
+def _held_before(earlier: np.ndarray, low: float, high: float) -> bool:
+    """Whether values before a flat stretch lay in the range the series came back to."""
+    return bool(((earlier >= low) & (earlier <= high)).any())
