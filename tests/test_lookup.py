@@ -769,7 +769,8 @@ def test_the_metric_a_series_was_chosen_by_is_its_job_runs_own(tmp_path):
     experiment = tracker.create_experiment("forecasting")
     config = load_config(None, [])  # the lookup's config: selection.metric null, tuning.metric smape
     for params, metric in (({"selection.metric": "None", "tuning.metric": "mase"}, "mase"),
-                           ({"selection.metric": "rmse", "tuning.metric": "mase"}, "rmse")):
+                           ({"selection.metric": "rmse", "tuning.metric": "mase"}, "rmse"),
+                           ({"tuning.metric": "mase"}, "mase")):  # a run from before selection.metric: its own
         run = tracker.create_run(experiment)
         for key, value in params.items():
             tracker.log_param(run.info.run_id, key, value)

@@ -154,8 +154,8 @@ def test_a_forecast_over_holidays_the_history_never_held_is_noted():
         "forecast over Christmas Day (observed) (2027-12-24),")
     since_2022 = pd.DataFrame({"ds": pd.date_range("2022-12-01", "2027-12-01", freq="D"), "y": 1.0})
     assert never_held_holiday_notes("US", since_2022, days("2027-12-02", 28), "D") == []
-    # times with a zone, as a direct caller may give them: the same days (the review of 12-06)
-    zoned = days("2025-05-05", 14).dt.tz_localize("Europe/London")
+    # times with a zone, as a direct caller may give them: the days their clocks read (the reviews of 12-06)
+    zoned = days("2025-05-05", 1).dt.tz_localize("Europe/London")
     assert never_held_holiday_notes("GB", history, zoned, "D")[0].startswith("forecast over May Day (2025-05-05),")
     assert never_held_holiday_notes("GB", history, days("2025-05-04", 3, "W-SUN"), "W-SUN") == []
     assert never_held_holiday_notes(None, history, days("2025-05-05", 14), "D") == []

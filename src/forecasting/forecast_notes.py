@@ -185,9 +185,10 @@ def never_held_holiday_notes(code: str | None, history: pd.DataFrame, forecast_d
 
 
 def _naive(times) -> pd.Series:
-    """Times as naive UTC, as the job hands them over."""
+    """Times without their zone, as the clock there reads them: a day's date where it is (the
+    job hands over naive times already)."""
     times = pd.Series(pd.to_datetime(times)).reset_index(drop=True)
-    return times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
+    return times.dt.tz_localize(None) if times.dt.tz is not None else times
 
 
 def _standing_out(history: pd.DataFrame, names: np.ndarray, days: np.ndarray, asked: set[str],

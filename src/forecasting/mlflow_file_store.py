@@ -40,7 +40,9 @@ it for dead. Written to a temporary name and renamed, such a file is there in fu
 skips as malformed. A run an older version left with an empty meta.yaml is
 skipped the same way, with a warning that names its folder. The local model
 registry's version meta.yaml alike: a registration killed while writing it had
-failed every later registration of the model, and such a version is skipped.
+failed every later registration of the model, and such a version is skipped (one an
+older version left empty too, but the registry then numbers the next version as it:
+its folder must go, as the warning says).
 """
 from __future__ import annotations
 
