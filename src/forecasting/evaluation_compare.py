@@ -162,7 +162,8 @@ def _paired_lines(comparison: Comparison, name: str) -> list[str]:
         f"({paired['second'].mean() - paired['first'].mean():+.3f})",
         f"  median change   {paired['change'].median():+.3f}",
         f"  better / worse  {comparison.better} better, {comparison.worse} worse, {equal} equal "
-        f"(sign test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}: {_verdict(p, comparison.better + comparison.worse)})",
+        f"(sign test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}: "
+        f"{_verdict(p, comparison.better + comparison.worse)})",
     ]
     largest = paired.reindex(paired["change"].abs().sort_values(ascending=False).index).head(LARGEST_SHOWN)
     largest = largest[largest["change"] != 0]

@@ -52,12 +52,13 @@ def level_shift_notes(frame: pd.DataFrame, season: int) -> list[str]:
                                                                        after_high[start - window]))]
     if not 0 < len(starts) <= MOST_SHIFTS:
         return []
-    changes = [f"{time_text(frame['ds'].iloc[start])}, from about {value_text(np.median(values[start - window:start]))} "
-               f"to about {value_text(np.median(values[start:start + window]))}" for start in starts]
+    changes = [f"{time_text(frame['ds'].iloc[start])}, from about "
+               f"{value_text(np.median(values[start - window:start]))} to about "
+               f"{value_text(np.median(values[start:start + window]))}" for start in starts]
     return [f"{LEVEL_SHIFT_NOTE} {' and at '.join(changes)} (the {window} values after beyond the range of the "
             f"{window} before by more than its width): a stock split, a new unit, a store resized, a season's start "
-            "or end, or two series joined? Modelled across it, and a baseline's interval counts the jump as one of its errors: adjust "
-            "the values before it, or start the input after it"]
+            "or end, or two series joined? Modelled across it, and a baseline's interval counts the jump as one of "
+            "its errors: adjust the values before it, or start the input after it"]
 
 
 def _held_before(earlier: np.ndarray, low: float, high: float) -> bool:

@@ -308,7 +308,8 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
     changed = changed_settings(tracker, context.parent_run_id, replacing)
-    killed = tuple(run.info.run_id for run in replacing if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
+    killed = tuple(run.info.run_id for run in replacing
+                   if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
                    and FAILED_AFTER_WRITING_TAG not in run.data.tags)
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [], ends, changed, killed)

@@ -19,8 +19,8 @@ from forecasting.periods import align_to_grid, periods_between
 from forecasting.run_date_cut import STOPPED_NOTE
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
-from forecasting.forecast_notes import (floor_notes, never_held_holiday_notes, repeated_oddity_notes, undefined_metric_notes,
-                                       unseen_holiday_notes, zero_forecast_notes)
+from forecasting.forecast_notes import (floor_notes, never_held_holiday_notes, repeated_oddity_notes,
+                                       undefined_metric_notes, unseen_holiday_notes, zero_forecast_notes)
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
