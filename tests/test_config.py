@@ -389,6 +389,17 @@ def test_several_calendar_periods_a_step_are_refused_saying_what_is_supported(fr
     assert "one calendar period a step (MS, W-MON, QS, ...)" in message and "(2h, 15min, 14D)" in message
 
 
+def test_a_removed_alias_is_said_by_the_config_error_alone_not_by_pandas_warning_too():
+    import warnings
+
+    from forecasting.config_frequency import frequency_problem
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fixed-step check had let pandas' FutureWarning out first
+        for alias in ("H", "M", "Q", "m"):
+            assert "pandas" in frequency_problem(alias), alias
+
+
 def test_m_meant_as_minutes_is_said_to_be_months_to_pandas():
     for frequency, written in (("15m", "15min"), ("m", "min")):
         with pytest.raises(ConfigError, match=f"pandas reads 'm' as months: minutes are 'min', e.g. {written}\\)"):

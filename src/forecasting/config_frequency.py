@@ -39,7 +39,9 @@ def _uneven_day_step(text: str) -> str | None:
     import pandas as pd
     from pandas.tseries.offsets import Tick
 
-    offset = pd.tseries.frequencies.to_offset(text)
+    with warnings.catch_warnings():  # a removed alias (H) is said by _deprecation, not by pandas' own warning
+        warnings.simplefilter("ignore", FutureWarning)
+        offset = pd.tseries.frequencies.to_offset(text)
     step, day = pd.Timedelta(offset) if isinstance(offset, Tick) else None, pd.Timedelta(days=1)
     if step is None or (day % step if step < day else step % day) == pd.Timedelta(0):
         return None
