@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import series_identity, table_reads, tables
+from forecasting.metrics import DISPLAY_NAMES
 
 # what the job forecast per series: the rows selected, a fallback's too (the report's all_series where some fell
 # back, its selection otherwise): a series that fell back on one side only changed forecast as much as any
 SELECTION = "selection"
 METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
-METRIC_NAMES = {"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "rmse": "RMSE"}
 LARGEST_SHOWN = 5  # the series whose score changed most, named
 EXACT_UP_TO = 1000  # series in a sign test summed exactly
 
@@ -113,7 +113,7 @@ def sign_test(better: int, worse: int) -> float:
 
 def format_comparison(comparison: Comparison) -> str:
     first, second, paired = comparison.first, comparison.second, comparison.paired
-    name = METRIC_NAMES[comparison.metric]
+    name = DISPLAY_NAMES[comparison.metric]
     lines = [f"{name} per series on held-out data, from {first.candidate} in {first.path} ({first.run_date}) "
              f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
     if paired.empty:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from forecasting import forecast_change, metrics, tables
-from forecasting.evaluation_compare import METRIC_NAMES
 
 if TYPE_CHECKING:
     from forecasting.lookup import SeriesReport
@@ -117,7 +116,7 @@ def _candidates(scores: str | None, chosen: str | None, metric: str) -> str:
     metric = metrics.ranking_metric(metric, by_candidate.values())
     score = {name: values.get(metric) for name, values in by_candidate.items()}
     ranked = sorted(score, key=lambda name: (score[name] is None or math.isnan(score[name]), score[name] or 0.0))
-    return f"cv {METRIC_NAMES.get(metric, metric)} " + ", ".join(
+    return f"cv {metrics.DISPLAY_NAMES.get(metric, metric)} " + ", ".join(
         f"{name} {_number(score[name])}{' (chosen)' if name == chosen else ''}" for name in ranked)
 
 

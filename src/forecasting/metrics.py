@@ -96,6 +96,7 @@ def interval_width(lower, upper) -> float:
 
 METRIC_FUNCTIONS = {"mae": mae, "rmse": rmse, "smape": smape}
 METRIC_NAMES = (*METRIC_FUNCTIONS, "mase")
+DISPLAY_NAMES = {"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "rmse": "RMSE"}  # as reports write them
 # What ranks parameters and candidates where the chosen metric is undefined for a series in
 # every fold, as MASE is for a history with no two values a season or a period apart (every
 # other day missing): scale-free first. Ranking by an undefined metric picked the first listed.
