@@ -152,10 +152,7 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
     run with neither): another config's run
     of the same job and date may be going on in the same experiment."""
     stale = _running(tracker, experiment_id, job, run_date, output_path)
-    for parent in stale:  # all checked before any is ended
-        going = heartbeat.still_going(parent.data.tags)
-        if going:
-            raise _still_running(job, run_date, output_path, parent.info.run_id, going)
+    _refuse_beside_going(stale, job, run_date, output_path)  # all checked before any is ended
     ended_by = f"{ENDED_AS_STALE}{job} run of {run_date}"
     for parent in stale:
         heartbeat.stop(parent.info.run_id)  # this process's own, where a job in it stopped without ending it
@@ -166,13 +163,17 @@ def end_stale_runs(tracker, experiment_id: str, job: str, run_date: str, output_
                        job, parent.info.run_id, run_date, children)
 
 
-def _still_running(job: str, run_date: str, output_path: str | None, run_id: str,
-                   going: str) -> heartbeat.StillRunning:
-    return heartbeat.StillRunning(
-        f"another {job} run of {run_date} writing {output_path or 'this output'} is still going (MLflow run {run_id}, "
-        f"{going}): two runs of one date would replace each other's rows and staged results. Retry once it ends; a "
-        f"run killed on another machine (or container) is taken for ended {heartbeat.DEAD_AFTER_SECONDS // 60} "
-        "minutes after its last heartbeat, when a rerun ends it")
+def _refuse_beside_going(runs: list, job: str, run_date: str, output_path: str | None) -> None:
+    """StillRunning where any of ``runs`` (RUNNING runs of this job, date and output) is
+    still going (heartbeat.still_going)."""
+    for run in runs:
+        going = heartbeat.still_going(run.data.tags)
+        if going:
+            raise heartbeat.StillRunning(
+                f"another {job} run of {run_date} writing {output_path or 'this output'} is still going (MLflow run "
+                f"{run.info.run_id}, {going}): two runs of one date would replace each other's rows and staged "
+                f"results. Retry once it ends; a run killed on another machine (or container) is taken for ended "
+                f"{heartbeat.DEAD_AFTER_SECONDS // 60} minutes after its last heartbeat, when a rerun ends it")
 
 
 def _running(tracker, experiment_id: str, job: str, run_date: str, output_path: str | None) -> list:
@@ -194,10 +195,9 @@ def _refuse_beside_another(tracker, context: RunContext) -> None:
     they make theirs (end_stale_runs). Whichever started first by the clocks, each stops
     where it sees the other (no clock of two machines orders them); both may, and a retry
     goes on alone."""
-    for other in _running(tracker, context.experiment_id, context.job, context.run_date, context.output_path):
-        going = heartbeat.still_going(other.data.tags) if other.info.run_id != context.parent_run_id else None
-        if going:
-            raise _still_running(context.job, context.run_date, context.output_path, other.info.run_id, going)
+    others = [run for run in _running(tracker, context.experiment_id, context.job, context.run_date,
+                                      context.output_path) if run.info.run_id != context.parent_run_id]
+    _refuse_beside_going(others, context.job, context.run_date, context.output_path)
 
 
 def unfinished_dates(context: RunContext) -> list[tuple[str, str]]:
