@@ -467,6 +467,7 @@ def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
     *[(f"{{timestampAsOf: '{text}'}}", f"input.options.timestampAsOf' is '{text}', not a time")
       for text in ("NaT", "", "now", "31/03/2024", "2024/03/31", "20240331", "2024 March 31")],
     ("{nullValue: [a]}", r"input.options.nullValue' is \['a'\], not text, a number, a time or true/false: quote it"),
+    ("{password: [hunter2]}", r"input.options.password' is a secret's value, not text, a number"),  # not quoted
     ("{versionAsOf: 3, timestampAsOf: '2024-01-01'}", r"sets both versionAsOf and timestampAsOf"),
 ])
 def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_table_is_opened(options, message):
@@ -704,6 +705,10 @@ def test_a_file_uri_of_two_slashes_before_a_relative_path_is_refused(tmp_path):
                 load_config(None, [f"{key}={value}"])
     with pytest.raises(ConfigError, match="'file://C:/out', whose two slashes make 'C:' a host name, not a drive"):
         load_config(None, ["output.path=file://C:/out"])
+    # a user's password before the host: named in no message (nor the log or summary file quoting it)
+    with pytest.raises(ConfigError, match=r"'file://u:\(redacted\)@host/x', whose two slashes make 'host' a host") as said:
+        load_config(None, ["tracking.uri=file://u:SECRETPW@host/x"])
+    assert "SECRETPW" not in str(said.value)
     for value in ("file://", "file://localhost"):  # read as the working folder too
         with pytest.raises(ConfigError, match=f"is '{value}', which names no folder"):
             load_config(None, [f"output.path={value}"])
@@ -823,11 +828,17 @@ def test_a_secret_in_the_config_or_a_dotted_key_in_a_file_says_where_it_belongs(
     with pytest.raises(ConfigError, match=r"unknown config key 'forecast.horizon' \(in a YAML file a dotted key is one "
                                           r"name: nest it, 'forecast:' then 'horizon:' under it"):
         load_config(tmp_path / "dotted.yaml")
-    from forecasting import redaction
+    from forecasting import redaction, spark_session
 
     # a bearer token in a Hadoop setting's name: left out of the run's params and saved config, as a token is
     assert redaction.SECRET_NAME.search("spark.hadoop.my.auth.bearer")
     assert redaction.SECRET_NAME.search("spark.hadoop.fs.x.auth.header")
+    # an ODBC or JDBC password, a passphrase, an Azure connection string (holding its account key) or storage key
+    for name in ("spark.hadoop.javax.jdo.option.ConnectionPWD", "input.options.pwd", "spark.hadoop.ssl.passphrase",
+                 "spark.executorEnv.PGPASSWORD", "spark.executorEnv.PGPASSFILE",
+                 "spark.executorEnv.AZURE_STORAGE_CONNECTION_STRING", "spark.executorEnv.AZURE_STORAGE_KEY"):
+        assert redaction.SECRET_NAME.search(name), name
+        assert re.search(spark_session.JOB_DEFAULTS["spark.redaction.regex"], name), name  # hidden in Spark's UI too
     # names that help reading the record: the kind of authentication, not a secret
     for name in ("spark.sql.shuffle.partitions", "spark.hadoop.fs.azure.account.auth.type", "spark.authenticate",
                  "spark.hadoop.google.cloud.auth.service.account.enable"):

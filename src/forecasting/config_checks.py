@@ -33,6 +33,7 @@ from forecasting.config_schema import require as _require
 from forecasting.config_frequency import frequency_problem
 from forecasting.config_reader_options import check_input_options
 from forecasting.config_stores import check_file_uri, check_output_folder, check_tracking_uri, is_databricks_uri
+from forecasting.redaction import SECRET_NAME
 
 # Prophet fits no fewer rows than this.
 MIN_FOLD_TRAIN_ROWS = 2
@@ -124,8 +125,9 @@ def _check_setting_values(config: JobConfig) -> None:
             while isinstance(inner, dict) and inner:  # YAML nested a dotted name: spark: {executor: ...}
                 full, inner = f"{full}.{next(iter(inner))}", next(iter(inner.values()))
             how = f"write each setting's full name as one key, e.g. '{full}'" if full != name else "quote it"
+            shown = "a secret's value" if SECRET_NAME.search(full) else repr(value)  # for the log and summary file
             _require(isinstance(value, (str, int, float, bool, dt.date)), f"{section}.{name}",
-                     f"is {value!r}, not text, a number, a time or true/false: {how}")
+                     f"is {shown}, not text, a number, a time or true/false: {how}")
 
 
 def _check_forecast(config: JobConfig) -> None:

@@ -10,6 +10,7 @@ import tempfile
 from urllib.parse import unquote, urlparse
 
 from forecasting.config_schema import require as _require
+from forecasting.redaction import redact_url_password
 
 # tracking.uri schemes MLflow's tracking stores take (mlflow.tracking._tracking_service.utils):
 # none (a path), file, a server, a Databricks workspace, and the databases of
@@ -45,8 +46,9 @@ def check_file_uri(key: str, value: str) -> None:
     if parsed.scheme != "file":
         return
     drive = re.fullmatch(r"[A-Za-z]:", parsed.netloc) is not None  # file://C:/out
+    host = parsed.netloc.rpartition("@")[2]  # without a user's password, which no message may show
     _require(parsed.netloc.lower() in ("", "localhost"), key,
-             f"is {value!r}, whose two slashes make {parsed.netloc!r} a host name, not "
+             f"is {redact_url_password(value)!r}, whose two slashes make {host!r} a host name, not "
              f"{'a drive' if drive else 'a folder'}: write file:///<absolute path> (three slashes), or a plain path "
              "(relative to the folder the job starts in)")
     _require(bool(parsed.path), key, f"is {value!r}, which names no folder: write file:///<absolute path>, or a plain "

@@ -7,9 +7,10 @@ import re
 
 logger = logging.getLogger(__name__)
 
+# (pwd: ODBC's and JDBC's ConnectionPWD; a connection string: Azure's holds its AccountKey)
 SECRET_NAME = re.compile(
-    r"secret|passw|token|credential|private|bearer|\bauth[._-]?(header|value|key)\b|authori[sz]ation|\bsas\b|"
-    r"(access|account|api|encryption)[._-]?key", re.IGNORECASE
+    r"secret|passw|passphrase|pgpass|pwd|token|credential|private|bearer|\bauth[._-]?(header|value|key)\b|"
+    r"authori[sz]ation|\bsas\b|connection[._-]?string|(access|account|api|encryption|storage)[._-]?key", re.IGNORECASE
 )
 # what follows a scheme's :// up to a space, a quote or the next URL's :// (not consumed, so that
 # a URL inside another's text is matched too; bounded, so that the whole text is read once)

@@ -48,8 +48,9 @@ JOB_DEFAULTS = {
     # or a SAS token, a bearer or auth value (not auth.type, a name). Not redaction.SECRET_NAME's
     # "credential" or "private": they would hide credentials-provider class names and paths,
     # which help in reading the page.
-    "spark.redaction.regex": r"(?i)secret|passw|token|bearer|\bauth[._-]?(header|value|key)\b|authori[sz]ation|"
-                             r"access[.]?key|(account|api|encryption)[._-]?key|\bsas\b",
+    "spark.redaction.regex": r"(?i)secret|passw|passphrase|pgpass|pwd|token|bearer|\bauth[._-]?(header|value|key)\b|"
+                             r"authori[sz]ation|access[.]?key|(account|api|encryption|storage)[._-]?key|\bsas\b|"
+                             r"connection[._-]?string",
 }
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
