@@ -447,11 +447,33 @@ def test_an_accepted_registered_model_name_is_registered_and_found_by_name(tmp_p
     assert [m.name for m in registry.search_registered_models(filter_string=f"name = '{name}'")] == [name]
 
 
+@pytest.mark.parametrize("override, message", [
+    # rounded past the range asked for, or to a single value
+    ("tuning.search_space.changepoint_range={distribution: quniform, low: 0.1, high: 0.9, q: 0.5}",
+     r"changepoint_range.q' is 0.5: Hyperopt rounds each draw from 0.1-0.9 to a multiple of it, so the draws "
+     r"reach 0-1: make low and high multiples of q"),
+    ("tuning.search_space.n_changepoints={distribution: quniform, low: 1, high: 3, q: 10}",
+     r"n_changepoints.q' is 10: .* the draws reach 0-0"),
+    ("tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 2}",
+     r"n_changepoints.q' is 2: .* reach 4-30"),
+    # q beside another distribution was ignored
+    ("tuning.search_space.changepoint_range={distribution: uniform, low: 0.1, high: 0.5, q: 0.1}",
+     r"changepoint_range.q' is read with distribution quniform only, not uniform"),
+])
+def test_a_quniform_q_that_takes_draws_outside_the_range_or_to_one_value_is_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
 def test_a_quniform_space_whose_rounded_ends_prophet_takes_is_accepted():
     config = load_config(None, [
         "tuning.search_space.changepoint_prior_scale={distribution: quniform, low: 0.01, high: 0.5, q: 0.01}"
     ])
     assert config.tuning.search_space["changepoint_prior_scale"].q == 0.01
+    config = load_config(None, ["tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 5}",
+                                "tuning.search_space.changepoint_range={distribution: quniform, low: 0.8, high: 0.95, "
+                                "q: 0.05}"])
+    assert config.tuning.search_space["n_changepoints"].q == 5
 
 
 def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():

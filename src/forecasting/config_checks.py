@@ -314,6 +314,9 @@ def _validate_space(name: str, space: ParamSpace) -> None:
     _require(space.distribution == "choice" or space.values is None, f"{key}.values",
              f"are read with distribution choice only, not {space.distribution}: set distribution: choice, or "
              "values: null for the range low-high")
+    _require(space.distribution == "quniform" or space.q is None, f"{key}.q",
+             f"is read with distribution quniform only, not {space.distribution}: set distribution: quniform, or "
+             "q: null")
     if space.distribution == "choice":
         _require(bool(space.values), f"{key}.values", "needs at least one value")
         for i, value in enumerate(space.values):
@@ -340,6 +343,13 @@ def _validate_space(name: str, space: ParamSpace) -> None:
             problem = _param_problem(name, reached)
             _require(problem is None, f"{key}.q", f"rounds {end} to {reached}, where the parameter {problem}: "
                      "make low and high multiples of q")
+        # a draw rounded past an end leaves the range asked for (0.1-0.9 by 0.5: 0, 0.5 or 1), and a q
+        # wider than the range leaves one value (1-3 by 10: always 0)
+        lowest, highest = (round(end / space.q) * space.q for end in (space.low, space.high))
+        slack = space.q * 1e-9
+        _require(lowest >= space.low - slack and highest <= space.high + slack and lowest < highest, f"{key}.q",
+                 f"is {space.q:g}: Hyperopt rounds each draw from {space.low:g}-{space.high:g} to a multiple of it, so "
+                 f"the draws reach {lowest:g}-{highest:g}: make low and high multiples of q, at least one q apart")
 
 
 def _validate_param_value(key: str, name: str, value: Any) -> None:
