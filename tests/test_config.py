@@ -832,6 +832,13 @@ def test_a_target_or_time_column_that_is_also_a_key_names_the_setting_and_why():
         load_config(None, ["input.target_column=item"])
     with pytest.raises(ConfigError, match=r"'input.key_columns' and input.time_column both name 'store'"):
         load_config(None, ["input.time_column=store"])
+    # Spark reads column names whatever their letter case: refused before it starts, not after the input is read
+    with pytest.raises(ConfigError, match=r"'input.key_columns' and input.target_column both name 'Store'"):
+        load_config(None, ["input.target_column=Store"])
+    with pytest.raises(ConfigError, match=r"'input.key_columns' has duplicates \(\['store', 'Store'\]"):
+        load_config(None, ["input.key_columns=[store, Store]"])
+    with pytest.raises(ConfigError, match=r"'input.target_column' must differ from time_column"):
+        load_config(None, ["input.time_column=Day", "input.target_column=day"])
 
 
 def test_a_secret_in_the_config_or_a_dotted_key_in_a_file_says_where_it_belongs(tmp_path):

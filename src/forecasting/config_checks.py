@@ -98,16 +98,16 @@ def _check_input(config: JobConfig) -> None:
     _require(inp.decimal_separator in (".", ","), "input.decimal_separator",
              f"is {inp.decimal_separator!r}: a target's text has its decimals after '.' or ','")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")
-    _require(
-        len(set(inp.key_columns)) == len(inp.key_columns), "input.key_columns", "has duplicates"
-    )
+    # Spark matches column names whatever their letter case: Store and store are one column
+    keys = [name.lower() for name in inp.key_columns]
+    _require(len(set(keys)) == len(keys), "input.key_columns",
+             f"has duplicates ({inp.key_columns}: Spark reads column names whatever their letter case)")
     for key, column in (("input.time_column", inp.time_column), ("input.target_column", inp.target_column)):
         # either may be the one just changed: both named
-        _require(column not in inp.key_columns, "input.key_columns", f"and {key} both name {column!r}: a column is "
-                 "a key, the time or the target, not two of them")
-    _require(
-        inp.time_column != inp.target_column, "input.target_column", "must differ from time_column"
-    )
+        _require(column.lower() not in keys, "input.key_columns", f"and {key} both name {column!r}: a column is "
+                 "a key, the time or the target, not two of them (whatever the letter case)")
+    _require(inp.time_column.lower() != inp.target_column.lower(), "input.target_column",
+             "must differ from time_column (whatever the letter case)")
     for key, names in (("input.key_columns", inp.key_columns), ("input.time_column", [inp.time_column]),
                        ("input.target_column", [inp.target_column])):
         for name in names:
