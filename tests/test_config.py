@@ -197,6 +197,12 @@ def test_config_yaml_refuses_or_keeps_as_typed_what_yaml_1_1_would_silently_read
         load_config(layer)
     with pytest.raises(ConfigError, match="'tuning.max_evals' expects int, got '1:00'"):  # base 60: 60
         load_config(None, ["tuning.max_evals=1:00"])
+    # given to Spark as written: a CSV's null marker 0x10 or 1_000 is no 16 or 1000
+    from forecasting.io import reader_options
+
+    assert reader_options(load_config(None, ["input.options.nullValue=0x10"]).input.options) == {"nullValue": "0x10"}
+    assert reader_options(load_config(None, ["input.options={nullValue: 1_000, sep: 0b1}"]).input.options) \
+        == {"nullValue": "1_000", "sep": "0b1"}
     # e-notation without a decimal point is a number, as it is in YAML 1.2 and Python
     layer.write_text("tuning: {search_space: {changepoint_prior_scale: {low: 1e-4, high: 5E-1}}}\n")
     space = load_config(layer).tuning.search_space["changepoint_prior_scale"]

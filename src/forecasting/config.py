@@ -100,6 +100,8 @@ def parse_override(text: str) -> dict[str, Any]:
         value = raw.strip()
     elif entry and isinstance(value, float):  # 99999.0: a CSV's null marker
         value = spark_number_text(yaml.load(raw, Loader=yaml.BaseLoader), value)
+    elif entry and isinstance(value, int) and not isinstance(value, bool) and str(value) != raw.strip().lstrip("+"):
+        value = yaml.load(raw, Loader=yaml.BaseLoader)  # 0x10, 1_000 as typed: a null marker is no 16 or 1000
     elif _typed_otherwise(parts, value):
         value = yaml.load(raw, Loader=yaml.BaseLoader)  # the text as typed, without quotes or a comment
     nested: dict[str, Any] = {parts[-1]: value}

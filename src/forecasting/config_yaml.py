@@ -57,6 +57,9 @@ class ConfigLoader(yaml.SafeLoader):
 
     def _spark_text(self, node):
         """A number entry of input.options or spark.conf as the text Spark gets (spark_number_text)."""
+        if (isinstance(node, yaml.ScalarNode) and node.tag == _INT
+                and not re.fullmatch(r"[-+]?[0-9]+", node.value.strip())):  # 0x10, 1_000 as written
+            return yaml.ScalarNode(_STR, node.value.strip(), node.start_mark, node.end_mark)
         if not (isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT):
             return node
         return yaml.ScalarNode(_STR, spark_number_text(node.value, self.construct_yaml_float(node)),
