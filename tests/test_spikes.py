@@ -74,6 +74,26 @@ def test_peaks_that_recur_are_no_spikes_however_far_above_the_values_around_them
     assert cycles_of("D") == (7, 365) and cycles_of("h") == (24, 168, 8760) and cycles_of("W-SUN") == (52,)
 
 
+def test_a_spike_is_found_whatever_the_grid_dates_its_periods_and_however_short_the_cycle():
+    # the year counted from a time off the grid was a step short: QE's 3, within a spike's own window
+    assert cycles_of("ME") == cycles_of("MS") == (12,) and cycles_of("QE") == cycles_of("BQE") == (4,)
+    assert cycles_of("W-SAT") == (52,) and cycles_of("B") == (5, 261)
+    rng = np.random.default_rng(0)
+    quarters = 100 + rng.normal(0, 1, 40)
+    quarters[20] = 10000.0
+    for frequency in ("QS", "QE"):
+        ds = pd.date_range("2014-01-01", periods=40, freq=frequency)
+        cleaned = clean_history(pd.DataFrame({"ds": ds, "y": quarters}), frequency,
+                                load_config(None, ["cleaning.spikes=leave_out"]).cleaning)
+        assert sum(SPIKE_NOTE in note for note in cleaned.notes) == 1, frequency
+    # a run of 2 values a quarter's cycle (4) from its own end, 3 business days a week (5) from theirs
+    quarters[21] = 10000.0
+    assert np.flatnonzero(find_spikes(quarters, season_length("QS"), cycles_of("QS"))).tolist() == [20, 21]
+    days = 100 + rng.normal(0, 1, 200)
+    days[100:103] = 10000.0
+    assert np.flatnonzero(find_spikes(days, season_length("B"), cycles_of("B"))).tolist() == [100, 101, 102]
+
+
 def test_noisy_series_without_a_spike_are_seldom_said_to_have_one():
     rng = np.random.default_rng(3)
     found = [find_spikes(3000 * WEEK[np.arange(700) % 7] * rng.lognormal(0, 0.5, 700), 7).any() for _ in range(300)]

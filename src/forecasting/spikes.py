@@ -68,9 +68,11 @@ def find_spikes(y: np.ndarray, season: int, cycles: tuple[int, ...] = ()) -> np.
 
 def _recurs(above: np.ndarray, start: int, end: int, lag: int, high: float) -> bool:
     """Whether a value a cycle of ``lag`` steps before or after the run ``start:end`` (give
-    or take CYCLE_TOLERANCE) stands ``high`` above its surroundings too."""
+    or take CYCLE_TOLERANCE) stands ``high`` above its surroundings too. Never the run
+    itself: a short cycle's window would reach it (a quarter's 4, a 2-value run)."""
     for shift in (-lag, lag):
         low, top = max(start + shift - CYCLE_TOLERANCE, 0), min(end + shift + CYCLE_TOLERANCE, len(above))
+        low, top = (low, min(top, start)) if shift < 0 else (max(low, end), top)
         if low < top and above[low:top].max() >= high:
             return True
     return False
@@ -83,7 +85,9 @@ def cycles_of(frequency: str) -> tuple[int, ...]:
     from forecasting.baselines import season_length, week_length
     from forecasting.periods import periods_between
 
-    year = periods_between(pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01"), frequency)
+    # from a time on the grid (the year's first month end, Saturday...): else a step short (ME 11, QE 3)
+    first = pd.date_range(pd.Timestamp("2023-01-01"), periods=1, freq=frequency)[0]
+    year = periods_between(first, first + pd.DateOffset(years=1), frequency)
     return tuple(sorted({season_length(frequency), week_length(frequency), year} - {0, 1}))
 
 
