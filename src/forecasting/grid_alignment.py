@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.periods import label_of, period_end, time_text
+from forecasting.periods import known_by, label_of, period_end, time_text
 
 # A series whose every row was moved to another date, one row a period: the same frequency,
 # dated otherwise than the grid dates it (Monday-dated weeks read as W, which names a week by
@@ -184,7 +184,8 @@ def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, no
     for label, edge in ((times.index[0], "first"), (times.index[-1], "last")):
         if times[label] >= PARTIAL_SHARE * typical:
             continue
-        if edge == "last" and (input_end is None or period_end(label, frequency) > pd.Timestamp(input_end)):
+        # an input whose last row is a period's last day covers that day (as _lacks_after_input reads it)
+        if edge == "last" and (input_end is None or period_end(label, frequency) > known_by(input_end)):
             continue
         inside = (frame["ds"] == label).to_numpy()
         dropped |= inside
