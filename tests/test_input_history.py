@@ -1,6 +1,7 @@
 """One series' input rows read without Spark, as the job read them (``input_history``)."""
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -278,6 +279,23 @@ def test_weekend_rows_of_a_business_day_series_stay_with_their_friday_under_unse
     assert history["ds"].max() == pd.Timestamp("2024-03-31") and history["y"].sum() == fitted["y"].sum()
 
 
+def test_weeks_of_seven_days_under_unsettled_periods_count_from_the_first_row_after_stray_ones(tmp_path):
+    # a 1923 row (a placeholder date) is left out as a stray by cleaning, whose 7D weeks then count from
+    # 2024-01-01: the lookup's weeks counted from 1923 and cut elsewhere than the job had
+    from forecasting.cleaning import clean_history
+
+    days = pd.DatetimeIndex([pd.Timestamp("1923-01-04"), *pd.date_range("2024-01-01", "2024-03-20", freq="D")])
+    sales = [5.0, *(10.0 + np.arange(len(days) - 1) % 5)]
+    pd.DataFrame({"store": "a", "day": days.strftime("%Y-%m-%d"), "sales": sales}).to_csv(tmp_path / "input.csv",
+                                                                                         index=False)
+    config = csv_config(tmp_path / "input.csv", "forecast.frequency=7D", "cleaning.unsettled_periods=1")
+    history = input_history.load_history(config, {"store": "a"}, run_date="2024-03-20")
+    fitted = clean_history(pd.DataFrame({"ds": days, "y": sales}), "7D",
+                           load_config(None, ["cleaning.unsettled_periods=1"]).cleaning, "2024-03-20").history
+    assert fitted["ds"].max() == pd.Timestamp("2024-03-04")  # the weeks of 03-11 and 03-18 unsettled
+    assert history["ds"].max() == pd.Timestamp("2024-03-10") and history["y"].sum() == fitted["y"].sum() + 5.0
+
+
 @pytest.mark.parametrize("files, options", [
     # partition folders give a column; Spark's marker files have no rows
     ({"store=a/part-0.csv": "day,sales\n2024-01-01,1\n", "store=b/part-0.csv": "day,sales\n2024-01-01,2\n",
@@ -335,10 +353,12 @@ def test_input_columns_renamed_by_the_config_are_read_by_their_new_names(spark, 
                                             r"'Hospital Name', 'Dept', 'arrival_date', 'arrivals'$"):
         io.read_input(spark, wrong)
     # onto a name the input has already, in any case: refused, not two columns of one name
-    onto = load_config(None, [*settings[:-1], "input.rename_columns={Hospital Name: ARRIVALS, Dept: department, "
-                                              "arrival_date: day}", "input.key_columns=[ARRIVALS, department]"])
-    with pytest.raises(io.InputError, match=r"renames 'Hospital Name' to 'ARRIVALS', but the input has a column "
-                                            r"'arrivals' already"):
+    (tmp_path / "noted.csv").write_text("Hospital Name,Dept,arrival_date,arrivals,note\nSt. Mary's,ED,2024-01-01,4,x\n")
+    onto = load_config(None, [*settings[:-1], f"input.path={tmp_path / 'noted.csv'}",
+                              "input.rename_columns={Hospital Name: NOTE, Dept: department, arrival_date: day}",
+                              "input.key_columns=[NOTE, department]"])
+    with pytest.raises(io.InputError, match=r"renames 'Hospital Name' to 'NOTE', but the input has a column "
+                                            r"'note' already"):
         io.read_input(spark, onto)
 
 

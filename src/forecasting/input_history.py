@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from forecasting import lineage, series_identity
+from forecasting.cleaning_notes import stray_first_rows
 from forecasting.config import SAMPLE_INPUT
 from forecasting.periods import align_to_grid, end_of_day, iso_week_starts, quarter_starts, sub_daily
 from forecasting.run_date_cut import settled_until
@@ -108,7 +109,9 @@ def _settled(config: dict, run_date: str, history: pd.DataFrame) -> pd.DataFrame
     if not unsettled or history.empty:
         return history
     frequency = config["forecast"]["frequency"]
-    origin = history["ds"].min().normalize()
+    times = history["ds"].sort_values()
+    stray, note = stray_first_rows(times)  # cleaning's grid (7D) counts from the first row kept after them
+    origin = (times[~stray.to_numpy()] if note else times).min().normalize()
     reference = pd.Timestamp(run_date).normalize() if sub_daily(frequency) else end_of_day(run_date)
     cut = settled_until(reference, frequency, origin, unsettled)
     return history[(align_to_grid(history["ds"], frequency, origin=origin) < cut).to_numpy()]
