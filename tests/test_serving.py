@@ -692,6 +692,9 @@ def test_an_as_of_with_an_offset_is_read_in_utc_and_one_that_is_no_time_is_refus
     # a moment, even at midnight UTC: the 2nd has begun, not ended (as "2024-02-02", a date, would have)
     assert first("2024-02-02T00:00:00Z") == first("2024-02-02T01:00:00+01:00") == pd.Timestamp("2024-02-02")
     assert first("2024-02-02") == pd.Timestamp("2024-02-03")
+    # a time of day spelt out is a moment without an offset too: midnight's day has begun, as at 00:30
+    assert first("2024-02-02T00:00") == first("2024-02-02 00:00:00") == first("2024-02-02T00:30") \
+        == pd.Timestamp("2024-02-02")
     assert first("") == first(None) == pd.Timestamp("2024-01-31")  # not given: after the history
     # ISO 8601 from a whole date on: not the server's clock, nor text a looser parser reads otherwise than meant
     # (JavaScript's Date as text "GMT+0100" an hour behind UTC, 07/12/2026 as July, 2027 as its 1 January)

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 POINTER = "models_pointer.json"
 # a request's as_of as text: ISO 8601, a whole date first, then optionally a time (and offset)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ]|$)")
+TIME_OF_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}")  # a date and an hour on
 # The most steps a request may ask for: more is a mistake (a horizon of 10 million took
 # pandas past its last time with a stack trace), and its sampled interval would fill memory.
 MAX_HORIZON = 10_000
@@ -187,7 +188,8 @@ def _read_run_outcomes(pointer: dict, key_columns: list[str]) -> dict[tuple[str,
 def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
     """A request's as_of as a time without a zone, as the job reads its input's: one with
     an offset ("2027-01-04T00:00:00Z", "...+01:00") in UTC, and a moment even at midnight
-    (its day is not over, as a date's is). None where it is not given."""
+    (its day is not over, as a date's is), as is text with a time of day ("2027-01-04T00:00");
+    a date, or a timestamp at midnight, is the whole day. None where it is not given."""
     if not isinstance(value, (list, tuple, dict)) and pd.isna(value):  # None, NaN, NaT
         return None
     series = series_identity.series_id(keys)
@@ -211,7 +213,10 @@ def _as_of_time(value, keys: dict) -> pd.Timestamp | None:
     if pd.isna(when):  # NaT
         return None
     if when.tzinfo is None:
-        return when
+        # text that spells out a time of day is a moment, midnight too, as one with an offset is: "T00:00" read
+        # as the date jumped the forecast a day ahead of "T00:30"'s
+        spelt = isinstance(value, str) and TIME_OF_DAY.search(value.strip()) is not None
+        return when + pd.Timedelta(1, "ns") if spelt and when == when.normalize() else when
     when = when.tz_convert("UTC").tz_localize(None)
     return when + pd.Timedelta(1, "ns") if when == when.normalize() else when  # a moment, not the date before it
 
