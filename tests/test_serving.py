@@ -1,11 +1,13 @@
 """Each training run's models as one registered MLflow model, served over HTTP for real."""
 import datetime as dt
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -679,6 +681,20 @@ def test_a_request_with_a_null_country_finds_the_series_stored_with_a_blank_one(
         answer = forecaster.predict(None, pd.DataFrame({"store": ["s0"], "country": [country], "horizon": [2]}))
         assert answer["ds"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-01")]
         assert answer["country"].tolist() == ["", ""]  # as the tables hold it: a stored answer joins them by keys
+
+
+def test_a_series_keyed_by_the_text_null_and_one_by_blank_text_are_each_answered_with_their_own_model(
+        tmp_path, monkeypatch):
+    # both were loaded under one key, the later row answering for both with its forecast and child run
+    rows = pd.DataFrame([{"region": region, "item": 3, "model": "naive", "frequency": "D", "interval_width": 0.8,
+                          "model_json": model_store.dump("naive", daily_series(30).assign(y=level)),
+                          "child_run_id": run} for region, level, run in (("", 10.0, "r1"), ("<null>", 20.0, "r2"))])
+    monkeypatch.setattr(serving, "read_models", lambda pointer, columns: rows[columns])
+    (tmp_path / "pointer.json").write_text(json.dumps({"key_columns": ["region", "item"], "horizon": 3}))
+    forecaster = serving.ManyModelForecaster()
+    forecaster.load_context(types.SimpleNamespace(artifacts={"pointer": str(tmp_path / "pointer.json")}))
+    answer = forecaster.predict(None, pd.DataFrame({"region": ["", "<null>"], "item": [3, 3], "horizon": [1, 1]}))
+    assert answer[["region", "yhat", "child_run_id"]].values.tolist() == [["", 10.0, "r1"], ["<null>", 20.0, "r2"]]
 
 
 def test_an_as_of_with_an_offset_is_read_in_utc_and_one_that_is_no_time_is_refused_saying_so():

@@ -16,7 +16,7 @@ SERIES_HASH_TAG = "series_hash"  # exact, escape-free handle on a series for loo
 NULL_KEY = "<null>"
 
 
-def _is_null(value: Any) -> bool:
+def is_null(value: Any) -> bool:
     """None, NaN, and pandas' NA and NaT (a nullable column's missing value)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return True
@@ -26,7 +26,7 @@ def _is_null(value: Any) -> bool:
 def key_text(value: Any) -> str:
     """A key value as the child runs' tags show it. A time with a zone is shown in UTC
     without it, as the tasks see every time (the session's zone is UTC)."""
-    if _is_null(value):
+    if is_null(value):
         return NULL_KEY
     if isinstance(value, dt.datetime) and value.tzinfo is not None:  # pandas' Timestamp too
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -103,7 +103,7 @@ def _unpadded(text: str) -> str:
 def series_hash(keys: dict[str, Any]) -> str:
     """A digest of the key values, unambiguous whatever characters they hold (a
     null key and the text "<null>" too), the same in every process."""
-    canonical = json.dumps([None if _is_null(v) else str(v) for v in keys.values()], ensure_ascii=False)
+    canonical = json.dumps([None if is_null(v) else str(v) for v in keys.values()], ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 

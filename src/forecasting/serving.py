@@ -256,11 +256,11 @@ def series_key(values: dict, key_columns: list[str]) -> tuple[str, ...]:
     """The key values as text that a request and a stored row agree on: a date key
     is read from the table as a date and comes in a request as a timestamp, so a date
     is taken as its midnight; a null is blank text, as the job stores a null country
-    (no series with a null key is modelled)."""
+    (no series with a null key is modelled), and the text "<null>" is itself, another series'."""
     def text(value) -> str:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             value = dt.datetime.combine(value, dt.time())
-        return "" if series_identity.key_text(value) == series_identity.NULL_KEY else series_identity.key_text(value)
+        return "" if series_identity.is_null(value) else series_identity.key_text(value)
 
     return tuple(text(values[k]) for k in key_columns)
 
