@@ -332,7 +332,8 @@ def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_co
     scoring._say_not_scored(spark.createDataFrame(scored[["shop", "status", "reason"]]), ["shop"], summary,
                             scoring.FAILED)
     assert summary.note == ("  1 series not scored: cleaning their input failed, as it would fail them in training, "
-                            "or their model is too old to forecast from their input's end (their reason says which), "
+                            "their model is too old to forecast from their input's end, or forecasting from it failed "
+                            "(their reason says which), "
                             "e.g. a: cleaning failed: ValueError: a bug\n")
 
 
@@ -351,6 +352,11 @@ def test_a_series_whose_input_ends_too_long_after_its_models_history_fails_alone
                                    "more than 29 (its interval samples the trend's changes over every one of them): "
                                    "train the series again")
     assert scored["forecast"][0] is None and len(scored["forecast"][1]) == 2
+    # a stored model that cannot forecast at all (its JSON cut short) fails its series alone, saying why
+    request["model_json"] = [request["model_json"][0][:100], request["model_json"][1]]
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=2)
+    assert list(scored["status"]) == [scoring.FAILED, scoring.SCORED_OK]
+    assert scored["reason"][0].startswith("forecasting from its stored model failed: JSONDecodeError: ")
 
 
 def test_a_scored_forecast_starts_on_the_frequencys_grid():

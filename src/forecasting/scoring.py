@@ -72,6 +72,9 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
                                                            sampled)
                 except model.TooFarAhead as err:  # a model too old for its input: this series fails, not the job
                     row.update(status=FAILED, reason=f"the input's history end is {err}: train the series again")
+                except Exception as err:  # a stored model that cannot forecast (its JSON damaged): this one alone
+                    row.update(status=FAILED, reason=f"forecasting from its stored model failed: "
+                                                     f"{type(err).__name__}: {err}")
                 else:
                     row.update(forecast=forecast.to_dict("records"),
                                status=SCORED_OK if last is not None else NO_INPUT)
@@ -128,8 +131,8 @@ def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run
 # why a series of each status was not scored, in the log and the summary
 NOT_SCORED = {
     REJECTED: "their input is refused by a cleaning reject policy, as training would refuse it",
-    FAILED: "cleaning their input failed, as it would fail them in training, or their model is too old to "
-            "forecast from their input's end (their reason says which)",
+    FAILED: "cleaning their input failed, as it would fail them in training, their model is too old to "
+            "forecast from their input's end, or forecasting from it failed (their reason says which)",
 }
 
 
