@@ -29,11 +29,12 @@ OUTPUT_SEARCH_RUNS = 500
 
 def job_runs(
     tracking_uri: str, experiment: str, job: str | None = None, finished_only: bool = False, max_results: int = 10,
-    run_date: str | None = None,
+    run_date: str | None = None, latest_date_first: bool = False,
 ) -> list:
     """The newest parent runs (one per job run) in ``experiment``, newest first: of ``job``,
     or of every job (training, scoring, evaluation) when it is None; of ``run_date`` only,
-    where given."""
+    where given; with ``latest_date_first``, the latest run date's first (a backfill of an
+    earlier date, run since, after them)."""
     missing = tracking.missing_store(tracking_uri)
     if missing:
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
@@ -55,20 +56,22 @@ def job_runs(
     return client.search_runs(
         [found.experiment_id],
         filter_string=" and ".join(conditions),
-        order_by=["attributes.start_time DESC"],
+        order_by=[*([f"tags.{tracking.RUN_DATE_TAG} DESC"] if latest_date_first else []), "attributes.start_time DESC"],
         max_results=max_results,
     )
 
 
 def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB, output: str | None = None,
                    run_date: str | None = None):
-    """The newest finished parent run of ``job`` in ``experiment``, of ``run_date`` where
-    given (last month's forecast, explained); given ``output`` (an absolute folder), the
-    newest that wrote its tables there, where configs share an experiment (a run from
-    before the output_path tag, 2026-12-02, may be any's), among the experiment's newest
-    ``OUTPUT_SEARCH_RUNS`` finished runs of the job."""
+    """The newest finished parent run of ``job`` in ``experiment`` of the latest run date
+    (the forecast the tables' latest rows hold and the served alias stays on, not a
+    backfill of an earlier date run since), or of ``run_date`` where given (last month's
+    forecast, explained); given ``output`` (an absolute folder), the newest that wrote its
+    tables there, where configs share an experiment (a run from before the output_path
+    tag, 2026-12-02, may be any's), among the experiment's ``OUTPUT_SEARCH_RUNS`` finished
+    runs of the job of the latest run dates."""
     runs = job_runs(tracking_uri, experiment, job, finished_only=True,
-                    max_results=1 if output is None else OUTPUT_SEARCH_RUNS, run_date=run_date)
+                    max_results=1 if output is None else OUTPUT_SEARCH_RUNS, run_date=run_date, latest_date_first=True)
     if not runs:
         dated = f" of run date {run_date}" if run_date else ""
         raise LookupError(f"no finished {job} run{dated} in experiment {experiment!r}")
