@@ -759,8 +759,13 @@ def test_the_series_report_ranks_the_candidates_and_lists_the_tuned_parameters()
     assert lookup_text._candidates(json.dumps(flat), "drift", "mase") == "cv sMAPE drift 2.000 (chosen), naive 3.000"
     assert lookup_text._candidates(None, "naive", "smape") == "-"  # a skipped series' fallback was never scored
     params = {"changepoint_prior_scale": 0.0123456, "seasonality_mode": "additive", "n_changepoints": 25}
-    assert lookup_text._parameters(json.dumps(params)) == (
+    assert lookup_text._parameters(json.dumps(params), "prophet") == lookup_text._parameters(json.dumps(params)) == (
         "changepoint_prior_scale=0.01235, seasonality_mode=additive, n_changepoints=25")
+    # where a baseline won, an auditor is told these played no part in its forecast (the walk-through of 12-07)
+    assert lookup_text._parameters(json.dumps(params), "seasonal_naive") == (
+        "changepoint_prior_scale=0.01235, seasonality_mode=additive, n_changepoints=25 (the tuned Prophet's, not "
+        "used: seasonal_naive forecast)")
+    assert not lookup_text._parameters(json.dumps(params), "ensemble").endswith("forecast)")
 
 
 def test_the_metric_a_series_was_chosen_by_is_its_job_runs_own(tmp_path):

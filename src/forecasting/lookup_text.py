@@ -35,7 +35,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("cv MASE", _number(result.get("cv_mase"))),
         ("cv sMAPE", _number(result.get("cv_smape"))),
         ("candidates", _candidates(result.get("candidate_scores"), result.get("model"), report.ranked_by)),
-        ("parameters", _parameters(result.get("best_params"))),
+        ("parameters", _parameters(result.get("best_params"), result.get("model"))),
         ("change", _change(result.get("forecast_change"), report.compared) if earlier else first),
         ("realized", _realized(result, report.compared) if earlier else first),
         ("data notes", shown(result.get("data_notes"))),
@@ -120,12 +120,19 @@ def _candidates(scores: str | None, chosen: str | None, metric: str) -> str:
         f"{name} {_number(score[name])}{' (chosen)' if name == chosen else ''}" for name in ranked)
 
 
-def _parameters(params: str | None) -> str:
-    """series_results' best_params (JSON): the tuned model's hyperparameters."""
+# the candidates that forecast with the tuned Prophet's parameters (the ensemble averages it in)
+TUNED_MODELS = ("prophet", "ensemble")
+
+
+def _parameters(params: str | None, chosen: str | None = None) -> str:
+    """series_results' best_params (JSON): the tuned Prophet's hyperparameters, said to
+    play no part in the forecast where a baseline (``chosen``) won."""
     if shown(params) == "-":
         return "-"
-    return ", ".join(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+    text = ", ".join(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
                      for name, value in json.loads(params).items())
+    unused = chosen is not None and not pd.isna(chosen) and chosen not in TUNED_MODELS
+    return f"{text} (the tuned Prophet's, not used: {chosen} forecast)" if unused else text
 
 
 def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
