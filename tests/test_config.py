@@ -896,6 +896,10 @@ def test_a_key_given_without_its_section_is_named_with_it():
         load_config(None, ["no_such_thing=1"])
     with pytest.raises(ConfigError, match=r"unknown config key 'delimiter' \[given"):  # like no key closely enough
         load_config(None, ["delimiter=;"])
+    # a section's key like none of its keys: what the section takes
+    with pytest.raises(ConfigError, match=r"unknown config key 'output.partition_by' \(output has format, path, "
+                                          r"table_prefix\) \[given"):
+        load_config(None, ["output.partition_by=day"])
 
 
 def test_an_unknown_key_says_whether_the_file_or_a_set_gave_it(tmp_path):

@@ -14,6 +14,9 @@ from forecasting.config_schema import JobConfig
 from forecasting.redaction import SECRET_NAME
 
 
+SECTION_KEYS_LISTED = 20  # a section's keys named after a key like none of them, up to this many
+
+
 def join_key(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -22,8 +25,11 @@ def unknown_key_hint(name: str, fields: list[str], hints: dict, prefix: str) -> 
     """The hint after "unknown config key '<prefix>.<name>'": where it belongs, or the key
     of ``fields`` (its section's) or of the whole config it most likely meant; "" where none."""
     close = difflib.get_close_matches(name, fields, n=1)
-    return (_misplaced(name, hints, prefix) or (f" (did you mean '{join_key(prefix, close[0])}'?)" if close
+    hint = (_misplaced(name, hints, prefix) or (f" (did you mean '{join_key(prefix, close[0])}'?)" if close
                                                 else _elsewhere(name, prefix)))
+    if hint or not prefix or len(fields) > SECTION_KEYS_LISTED:
+        return hint
+    return f" ({prefix} has {', '.join(sorted(fields))})"  # like none: what the section takes
 
 
 def _misplaced(name: str, hints: dict, prefix: str) -> str:
