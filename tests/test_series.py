@@ -1,5 +1,6 @@
 """The per-series work, without Spark."""
 import gc
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -428,6 +429,11 @@ def test_times_with_a_time_zone_are_trained_on_as_the_same_instants_in_utc(fast_
     # the same times as Python datetimes whose offset changes with daylight saving (pandas keeps them as objects)
     offsets = zoned.assign(ds=pd.Series([t.to_pydatetime() for t in zoned["ds"]], dtype=object))
     pd.testing.assert_frame_equal(train_series(offsets, config).forecast, expected.forecast)
+    # and as text with those offsets: read in UTC as they are, without pandas' warning of a future refusal
+    texts = zoned.assign(ds=zoned["ds"].map(lambda t: t.isoformat()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        pd.testing.assert_frame_equal(train_series(texts, config).forecast, expected.forecast)
     # sorted as instants, not as the text or objects given: 01:45 in summer time comes before 01:30 in winter time
     autumn = pd.DataFrame({"ds": pd.Series([pd.Timestamp("2024-11-03 01:30-05:00"),
                                             pd.Timestamp("2024-11-03 01:45-04:00")], dtype=object), "y": [1.0, 2.0]})

@@ -6,6 +6,7 @@ import gc
 import logging
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -79,8 +80,10 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     if isinstance(times.dtype, pd.DatetimeTZDtype):
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
     try:
-        times = times.astype("datetime64[ns]")
-    except (TypeError, ValueError):  # objects with an offset, which may vary (daylight saving)
+        with warnings.catch_warnings():  # pandas 2.2 still reads mixed offsets, warning it will not
+            warnings.simplefilter("error", FutureWarning)
+            times = times.astype("datetime64[ns]")
+    except (TypeError, ValueError, FutureWarning):  # objects with an offset, which may vary (daylight saving)
         times = pd.to_datetime(times, utc=True, format="mixed").dt.tz_localize(None).astype("datetime64[ns]")
     frame = pd.DataFrame({"ds": times.reset_index(drop=True), "y": history["y"].reset_index(drop=True)})
     return frame.sort_values(["ds", "y"]).reset_index(drop=True)
