@@ -12,7 +12,8 @@ from forecasting import baselines
 from forecasting.cleaning import clean_history
 from forecasting.grid_alignment import SHIFTED_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE,
-                                        REPEATED_NOTE, RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, ZERO_RUN_NOTE)
+                                        REPEATED_NOTE, RUNNING_TOTAL_NOTE, SAME_VALUE_NOTE, SEVERAL_SERIES_NOTE,
+                                        ZERO_RUN_NOTE)
 from forecasting.level_shifts import LEVEL_SHIFT_NOTE
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
@@ -955,6 +956,12 @@ def test_rows_repeated_exactly_and_summed_are_noted_but_not_records_of_their_own
     # exact repeats merged by last or mean are no other values
     assert clean_history(sales, "D", policy(duplicates="mean")).notes[1:] == [
         f"2 {OTHER_VALUES_NOTE} (the first 2024-01-02), merged (cleaning.duplicates: mean)"]
+    # a week's total loaded twice here and there, its other weeks a row each: summed, and asked about
+    doubled = pd.concat([exported, exported.iloc[[1, 4]]], ignore_index=True).sort_values("ds", kind="stable")
+    assert clean_history(doubled, "7D", policy()).notes == [
+        "2 duplicate timestamps merged (sum)",
+        f"2 times {SAME_VALUE_NOTE} (the first 2024-01-08), added up (cleaning.duplicates: sum): a row loaded twice?"]
+    assert clean_history(doubled, "7D", policy(duplicates="last")).notes == ["2 duplicate timestamps merged (last)"]
     # daily rows of one value summed into weeks: other times, not repeats
     days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), 1.0)
     assert not [note for note in clean_history(days, "7D", policy()).notes if REPEATED_NOTE in note]

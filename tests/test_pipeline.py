@@ -498,6 +498,12 @@ def a_day_given_twice() -> pd.DataFrame:
     return pd.concat([days, pd.DataFrame({"ds": [pd.Timestamp("2024-01-05")], "y": [123.0]})]).sort_values(["ds", "y"])
 
 
+def weeks_loaded_twice() -> pd.DataFrame:
+    """Two years of weekly totals, two weeks' rows loaded twice (the walk-through of 12-07: summed, doubled)."""
+    weeks = pd.DataFrame({"ds": pd.date_range("2024-01-07", periods=104, freq="W-SUN"), "y": 100.0 + np.arange(104)})
+    return pd.concat([weeks, weeks.iloc[[20, 70]]]).sort_values(["ds", "y"])
+
+
 def weekly_with_gaps(rows: int) -> pd.DataFrame:
     """``rows`` weekly rows over a span of 50 weeks, the others missing (an ERP's weeks without sales)."""
     weeks = pd.date_range("2024-01-07", periods=50, freq="W-SUN")
@@ -561,6 +567,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(weekly_sales_that_stopped()), "seasonal_naive", 0.5),
         ("ok", None, "{}", "; ".join(clean_history(a_day_given_twice(), "D", load_config(None, []).cleaning).notes),
          "prophet", 0.5),
+        ("ok", None, "{}", "; ".join(clean_history(weeks_loaded_twice(), "W-SUN", load_config(None, []).cleaning).notes),
+         "prophet", 0.5),
         ("failed", "x", None, "; ".join(zero_forecast), None, None),  # not modelled: not counted
         # two fifths of its span without rows, and one fifth exactly: counted; a few, or monthly rows read as
         # daily (asked about in a line of its own): not
@@ -589,6 +597,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.level_shifts == 1 and counted.never_held_holidays == 1  # modelled series only
     assert counted.ahead == 1 and counted.negative_kept == 1 and counted.zero_runs == 1 and counted.zero_forecasts == 1
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
+    assert counted.same_value_duplicates == 1
     assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
@@ -615,6 +624,8 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "data_notes say how many): added up, as amounts are (several sales, or a sale and a return, at one time); "
         "for levels (balances, prices), cleaning.duplicates: mean, or last (the largest, not the latest row); a value given again "
         "corrected belongs out of the input",
+        "1 series has times given twice with one value, their other times a row each, that cleaning.duplicates sum "
+        "added up (their data_notes name the first): rows loaded twice? cleaning.duplicates: last keeps one of each",
         "1 series had every timestamp moved to another date on the 'D' grid (their data_notes show the first): their "
         "forecasts are dated as that grid dates periods, not as the input. Is forecast.frequency the data's?",
         "1 series has rows after the run's start on its run date, left out as not known yet (their data_notes say "

@@ -68,6 +68,10 @@ RUNNING_TOTAL_VALUES = 20  # fewer say little: a young product's sales may rise 
 # Times given more than once with other values that none of the notes above explains: a
 # value given again corrected beside the first, several sales at one time
 OTHER_VALUES_NOTE = "times given more than once with other values"
+# Times given twice with one value each, a value of its own at each, scattered rather than the run
+# an overlap of exports makes, in a series whose other times hold a row each: rows loaded twice (a
+# week's total doubled); summed, so asked about. Not unit sales (1 and 1 on some days, three at a time)
+SAME_VALUE_NOTE = "given twice with one value"
 
 
 def stray_first_rows(times: pd.Series) -> tuple[pd.Series, str | None]:
@@ -307,6 +311,13 @@ def duplicate_notes(times: pd.Series, values: pd.Series, merged_by: str, sub_dai
     if len(other):
         notes.append(f"{len(other)} {OTHER_VALUES_NOTE} (the first {time_text(distinct[other[0]])}), merged "
                      f"(cleaning.duplicates: {merged_by})")
+    # where no time holds other values or three rows, and no two such pairs one value, the rows are no records
+    # of their own (two sales of one unit at one time)
+    alike = np.flatnonzero((counts == 2) & (kinds == 1) & ~changes & ~clock_hours)
+    records = len(other) or (counts > 2).any() or len(np.unique(per_time.first().to_numpy()[alike])) < len(alike)
+    if merged_by == "sum" and len(alike) and not records:
+        notes.append(f"{len(alike)} time{'s' if len(alike) != 1 else ''} {SAME_VALUE_NOTE} (the first "
+                     f"{time_text(distinct[alike[0]])}), added up (cleaning.duplicates: sum): a row loaded twice?")
     return 0, notes
 
 

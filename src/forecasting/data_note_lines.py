@@ -7,7 +7,7 @@ from forecasting import staged_counts
 from forecasting.grid_alignment import LATE_TIMES_NOTE, PAST_INPUT_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
-                                        SEVERAL_SERIES_NOTE, STRAY_NOTE)
+                                        SAME_VALUE_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE)
 from forecasting.config import JobConfig
 from forecasting.forecast_notes import NEVER_HELD_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.job_summary import JobSummary, series_that
@@ -69,6 +69,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                  if config.cleaning.duplicates == "sum" else "")
         summary.warn(f"{_counted(counted, 'other_duplicates', 'have')} {OTHER_VALUES_NOTE}, merged "
                      f"by cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many){added}")
+    if counted.same_value_duplicates:  # a week's total loaded twice, here and there: doubled without a word
+        summary.warn(f"{_counted(counted, 'same_value_duplicates', 'have')} times {SAME_VALUE_NOTE}, their other "
+                     "times a row each, that cleaning.duplicates sum added up (their data_notes name the first): rows "
+                     "loaded twice? cleaning.duplicates: last keeps one of each")
     if counted.shifted:  # Monday-dated weeks read as W: every forecast dated otherwise than the input
         summary.warn(f"{_counted(counted, 'shifted', 'had')} every timestamp moved to another date on the "
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "

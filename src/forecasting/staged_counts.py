@@ -17,7 +17,8 @@ from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOT
 from forecasting.grid_alignment import LATE_TIMES_NOTE, PAST_INPUT_NOTE, SHIFTED_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
-                                        RUNNING_TOTAL_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE, ZERO_RUN_NOTE)
+                                        RUNNING_TOTAL_NOTE, SAME_VALUE_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE,
+                                        ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
 from forecasting.forecast_notes import (FLOOR_RAISED_NOTE, NEVER_HELD_NOTE, REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE,
                                         ZERO_FORECAST_NOTE)
@@ -57,6 +58,7 @@ class StagedCounts:
     repeated: int
     several_series: int
     other_duplicates: int
+    same_value_duplicates: int
     no_weekday: int
     closed_times: int
     breaks: int
@@ -128,6 +130,7 @@ def counted_conditions() -> dict[str, Column]:
         "repeated": _noted(REPEATED_NOTE),  # rows repeated exactly and summed
         "several_series": _noted(SEVERAL_SERIES_NOTE),  # several series merged under one key
         "other_duplicates": _noted(OTHER_VALUES_NOTE),  # times given again with other values, merged
+        "same_value_duplicates": _noted(SAME_VALUE_NOTE),  # scattered times given twice with one value, summed
         "no_weekday": _noted(NO_WEEKDAY_NOTE),  # no daily row on some days of the week
         "closed_times": _noted(CLOSED_TIMES_NOTE),  # times of the week without a row: nights, Sundays
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
