@@ -187,6 +187,11 @@ def test_a_parquet_folders_files_are_checked_for_the_jobs_columns_and_their_type
     pd.DataFrame({"store": [], "date": [], "sales": []}).astype(object).to_parquet(folder / "2023-12.parquet")
     with pytest.raises(InputError, match=r"'.*2023-12.parquet' has no rows and no type for column 'store'"):
         io.read_input(spark, config)
+    # a day of rows whose values are all missing, as pandas writes a column of None: no "no rows" said
+    month.assign(sales=None).to_parquet(folder / "2023-12.parquet", index=False)
+    with pytest.raises(InputError, match=r"'.*2023-12.parquet' holds only nulls in column 'sales' \(4 rows\), written "
+                                         r"without a type .*astype\('float64'\)"):
+        io.read_input(spark, config)
     # a key that is a folder's name (store=b/) is no column of its files: not lacking
     hive = tmp_path / "hive" / "store=b"
     hive.mkdir(parents=True)

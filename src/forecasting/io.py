@@ -101,6 +101,12 @@ def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
             field = written[column.lower()]
             kind = _as_spark_reads(pa.timestamp("us", tz="UTC") if field in int96 else schema.field(field).type)
             if pa.types.is_null(kind):
+                rows = _row_count(file)
+                if rows:  # a day's values all missing, written by pandas from a column of None
+                    raise InputError(f"input parquet file '{file}' holds only nulls in column '{column}' ({rows} "
+                                     "rows), written without a type (pandas writes a column of None so), which "
+                                     "Spark cannot read: write it with its type, e.g. astype('float64') for numbers "
+                                     "or astype('string') for text")
                 raise InputError(f"input parquet file '{file}' has no rows and no type for column '{column}' (an "
                                  "empty pandas frame written as it was): leave the file out, or write its columns "
                                  "with their types")
@@ -110,6 +116,17 @@ def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
                                  f"{first_types[column][0]} in {first_types[column][1]}: Spark reads one type per "
                                  "column. Rewrite the files with one type (pandas' astype, or a cast in the job that "
                                  "writes them)")
+
+
+def _row_count(file: str) -> int | None:
+    """The rows a local parquet file's footer counts; None where it cannot be read."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(file).metadata.num_rows
+    except Exception as err:  # gone since, or unreadable: the other message stands
+        logger.debug("could not count the rows of %s: %s", file, err)
+        return None
 
 
 def _refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> None:
