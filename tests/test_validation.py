@@ -676,6 +676,23 @@ def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned
     assert check_input(raw.where("store = 'north'"), fast_config(), run_date="2024-01-31").key_warnings == ()
 
 
+def test_a_blank_key_value_is_a_series_of_its_own_and_warned_of(spark, fast_config, caplog):
+    # parquet keeps '' apart from null: modelled without a word, and named as nothing in the summary's examples
+    raw = text_input(spark, [("", "x", "2024-01-01", "1"), (None, "x", "2024-01-01", "2"),
+                             ("south", "", "2024-01-01", "3"), ("south", "y", "2024-01-01", "4")])
+    with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+        counts = check_input(raw, fast_config(), run_date="2024-01-31")
+    assert counts.series == 4
+    [record] = [r for r in caplog.records if "blank key value" in r.getMessage()]
+    assert record.getMessage().startswith("2 input rows have a blank key value (empty text, not null), e.g. '/x', "
+                                          "'south/': modelled as a series of its own")
+    assert record.getMessage() in counts.key_warnings
+    # the summary's examples of a count quote a blank series' id, which read as nothing ("e.g. , south/y")
+    from forecasting import job_summary
+
+    assert job_summary.example_ids(raw.where("store = '' or item = 'y'"), ["store"]) == "'', south"
+
+
 def test_input_trim_keys_reads_text_keys_without_the_spaces_around_them(spark, tmp_path):
     # a database's CHAR(8) column pads its values: 'S02     ' and 'S02' were two series, the padded one gappy
     from forecasting import input_history, io

@@ -65,9 +65,10 @@ def example_ids(rows: DataFrame, keys: list[str], more: bool = False) -> str:
 
 
 def _ids(examples: pd.DataFrame, keys: list[str]) -> list[str]:
-    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone
-    return [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}), EXAMPLE_WIDTH)
-            for row in examples.to_dict("records")]
+    # through pandas, as the tasks see the keys: collect() would give a time key in the driver's time zone;
+    # a blank key's id in quotes, where it would read as nothing ("e.g. , b")
+    ids = [series_identity.series_id({k: row[k] for k in keys}) for row in examples.to_dict("records")]
+    return [series_identity.shortened(repr(i) if not i.strip() else i, EXAMPLE_WIDTH) for i in ids]
 
 
 @dataclass

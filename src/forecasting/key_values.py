@@ -32,6 +32,12 @@ def padded(text_keys: list[str]) -> Column:
     return _any_key(text_keys, lambda key: key != F.trim(key))
 
 
+def blank(text_keys: list[str]) -> Column:
+    """'' is a series of its own in parquet or Delta, apart from a null key's rows (skipped);
+    a CSV reads it as null."""
+    return _any_key(text_keys, lambda key: key == F.lit(""))
+
+
 def decomposed(text_keys: list[str]) -> Column:
     """"Zu\u0308rich" (macOS file names, some exports) and "Z\u00fcrich" read alike but are two
     series; a Latin letter before a combining accent is seldom meant (Hindi's or Thai's
@@ -39,18 +45,23 @@ def decomposed(text_keys: list[str]) -> Column:
     return _any_key(text_keys, lambda key: key.rlike(DECOMPOSED_ACCENT))
 
 
-def warnings(df: DataFrame, padded_rows: Column, decomposed_rows: Column, counts, keys: list[str],
-             examples: int) -> tuple[str, ...]:
-    """Key values that look like another's but are not: spaces around them, an accent as a
-    mark of its own (NFD). Logged, and lines of the run's summary."""
+def warnings(df: DataFrame, problems, counts, keys: list[str], examples: int) -> tuple[str, ...]:
+    """Key values that look like another's but are not: spaces around them, blank text, an
+    accent as a mark of its own (NFD); ``problems``: validation's conditions of them.
+    Logged, and lines of the run's summary."""
     said = []
     if counts["padded_keys"]:
-        named = quoted_ids(df.where(padded_rows), keys, examples)
+        named = quoted_ids(df.where(problems.padded), keys, examples)
         said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
                     f"{named}: each is a series of its own, apart from one written without them; if they are one, "
                     "trim them in the input, or set input.trim_keys: true")
+    if counts["blank_keys"]:
+        named = quoted_ids(df.where(problems.blank), keys, examples)
+        said.append(f"{counts['blank_keys']} input rows have a blank key value (empty text, not null), e.g. {named}: "
+                    "modelled as a series of its own, apart from rows whose key is null (skipped: a series needs "
+                    "its keys); a CSV file reads blank text as null")
     if counts["decomposed_keys"]:
-        named = quoted_ids(df.where(decomposed_rows), keys, examples)
+        named = quoted_ids(df.where(problems.decomposed), keys, examples)
         said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
                     f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {named}: each is a "
                     "series of its own, apart from one that looks the same written with the accented letter (NFC); "

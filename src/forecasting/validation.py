@@ -58,6 +58,7 @@ class _RowProblems:
     malformed: Column  # more or fewer CSV fields than the header
     undecoded: Column  # a text key with bytes that are not text in the file's encoding
     padded: Column  # a text key with spaces around it
+    blank: Column  # a text key that is empty text, not null
     decomposed: Column  # a text key with a Latin letter and its accent as two characters
     bad_time: Column  # a time that does not parse
     bad_target: Column  # a target that is not a number
@@ -78,7 +79,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     row_warnings = _dropped_rows_warning(df, config, problems, counts)
     if dropping:  # as to_series_frame leaves them out: the checks' examples come from the rows kept
         df = df.where(~problems.malformed)
-    key_warnings = key_values.warnings(df, problems.padded, problems.decomposed, counts, source.key_columns,
+    key_warnings = key_values.warnings(df, problems, counts, source.key_columns,
                                        EXAMPLES)  # logged before an input error, as ever
     _raise_on_row_problems(df, config, problems, counts)
     typed = df.schema[source.time_column].dataType
@@ -134,6 +135,7 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
         malformed=F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False),
         undecoded=key_values.undecoded(text_keys if source.format == "csv" else []),
         padded=key_values.padded(text_keys),
+        blank=key_values.blank(text_keys),
         decomposed=key_values.decomposed(text_keys),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
@@ -158,6 +160,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         F.count_if(problems.malformed).alias("malformed"),
         F.count_if(problems.undecoded).alias("undecoded"),
         F.count_if(problems.padded).alias("padded_keys"),
+        F.count_if(problems.blank).alias("blank_keys"),
         F.count_if(problems.decomposed).alias("decomposed_keys"),
         F.count_if(problems.bad_time).alias("bad_time"),
         F.count_if(problems.bad_target).alias("bad_target"),
