@@ -1045,6 +1045,18 @@ def test_a_run_says_which_periods_it_left_out_as_unsettled():
     assert quiet.note == ""
 
 
+def test_a_run_says_how_many_input_rows_it_left_out_as_after_its_run_date():
+    # said only in the log, at INFO, which a scheduler reading the summary file never saw (the walk-through of 12-07)
+    from forecasting import validation
+
+    said = job_summary.JobSummary("2026-06-30", "r", "e", "file:///m", {})
+    later = pipeline.CheckedInput({"source": "x", "format": "csv"}, validation.InputCounts(1210, 18, after_run_date=10),
+                                  None, None)
+    pipeline.say_input(said, later, load_config(None, []))
+    assert said.note == ("  10 of 1210 input rows are after the run date 2026-06-30: left out, not known on that date "
+                         "(the log says up to when)\n")
+
+
 def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_stood_is_not(caplog):
     config = load_config(None, [])
     delta = {"source": "t", "format": "delta", "latest_version": 7, "as_of": "2024-04-01T00:00:00"}

@@ -69,11 +69,16 @@ def read_checked_input(spark: SparkSession, config: JobConfig, run_date: str) ->
 
 def say_input(summary: JobSummary, checked: CheckedInput, config: JobConfig) -> None:
     """The summary's lines on what of the input a run used: malformed rows left out and
-    keys that look like others' (logged as the input was checked), a Delta input read as
-    it stood at a past run date's end, and the periods left out as unsettled."""
-    summary.zoned_times = checked.counts.zoned_times
-    for line in (*checked.counts.row_warnings, *checked.counts.key_warnings):
+    keys that look like others' (logged as the input was checked), rows after the run
+    date, a Delta input read as it stood at a past run date's end, and the periods left
+    out as unsettled."""
+    counts = checked.counts
+    summary.zoned_times = counts.zoned_times
+    for line in (*counts.row_warnings, *counts.key_warnings):
         summary.note += f"  {line}\n"
+    if counts.after_run_date:  # a backfill's later rows, as meant, or times mistyped into the future
+        summary.inform(f"{counts.after_run_date} of {counts.rows} input rows are after the run date "
+                       f"{summary.run_date}: left out, not known on that date (the log says up to when)")
     said = io.version_note(checked.data_version)
     if said is not None:
         text, is_warning = said
