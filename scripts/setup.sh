@@ -4,10 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v java >/dev/null 2>&1; then
+# apt-get's own failure (no network, no such package) stops the set-up here, not minutes later
+apt_install() {
+    apt-get update -q && apt-get install -y -q "$@" || { echo "setup: apt-get could not install $*" >&2; exit 1; }
+}
+if ! command -v java >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/java" ]; then
     echo "setup: no Java found; installing a JRE (Spark needs Java 17)" >&2
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -q && apt-get install -y -q openjdk-17-jre-headless
+        apt_install openjdk-17-jre-headless
     else
         echo "setup: install Java 17 or 21 yourself (only a root run with apt-get installs it)" >&2
         exit 1
@@ -27,7 +31,7 @@ fi
 # Maven fetches Delta's jars below: checked now, not after minutes of pip.
 if ! command -v mvn >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -q && apt-get install -y -q maven
+        apt_install maven
     else
         echo "setup: no Maven (mvn) found; install it (it fetches Delta Lake's jars from Maven Central)" >&2
         exit 1
@@ -40,11 +44,15 @@ if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (
     echo "setup: $PYTHON is Python $("$PYTHON" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '(not found)'); the pins need 3.11 or 3.12 (set PYTHON=python3.11)" >&2
     exit 1
 fi
-# A venv whose creation failed halfway (no ensurepip: Debian's python3-venv missing) is made again.
-if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+# A venv whose creation failed halfway (no ensurepip: Debian's python3-venv missing), of another
+# Python than PYTHON's, or made before the checkout moved (its scripts name the old path) is made again.
+python_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1 \
+        || [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$python_version" ] \
+        || ! grep -qF "$PWD/.venv/bin/python" .venv/bin/pip; then
     if ! "$PYTHON" -m venv --clear .venv; then
         # Debian and Ubuntu ship venv's ensurepip apart, as python3.X-venv
-        venv_package="python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
+        venv_package="python$python_version-venv"
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
             echo "setup: '$PYTHON -m venv' failed; installing $venv_package" >&2
             apt-get update -q && apt-get install -y -q "$venv_package" || true  # not a Debian Python: said below
@@ -105,8 +113,9 @@ ENV
 # The archive holds what one small run of the job loads (parquet in, Delta out).
 # -Xshare:on makes the JVM fail instead of running without an archive it cannot
 # use (other jars, another Java): then it is made again.
+# SPARK_HOME given: pyspark's find-spark-home runs the Python unquoted, which a path with a space breaks
 archive_usable() {
-    [ -f "$CLASS_ARCHIVE" ] && PYSPARK_PYTHON="$PWD/.venv/bin/python" \
+    [ -f "$CLASS_ARCHIVE" ] && SPARK_HOME="$SPARK_HOME_DIR" PYSPARK_PYTHON="$PWD/.venv/bin/python" \
         SPARK_SUBMIT_OPTS="$JVM_OPTS -XX:SharedArchiveFile=$CLASS_ARCHIVE -Xshare:on" \
         .venv/bin/spark-submit --version >/dev/null 2>&1
 }
@@ -116,7 +125,8 @@ if ! archive_usable; then
     work=$(mktemp -d)
     .venv/bin/python -c "import sys; from forecasting.sample_data import make_sample_sales
 make_sample_sales(stores=('north',), items=('bread', 'milk')).to_parquet(sys.argv[1], coerce_timestamps='us')" "$work/sample.parquet"
-    PYSPARK_PYTHON="$PWD/.venv/bin/python" SPARK_SUBMIT_OPTS="$JVM_OPTS -XX:ArchiveClassesAtExit=$work/classes.jsa" \
+    SPARK_HOME="$SPARK_HOME_DIR" PYSPARK_PYTHON="$PWD/.venv/bin/python" \
+        SPARK_SUBMIT_OPTS="$JVM_OPTS -XX:ArchiveClassesAtExit=$work/classes.jsa" \
         .venv/bin/spark-submit --master "local[2]" jobs/train_forecast.py --set input.path="$work/sample.parquet" \
         --set input.format=parquet --set tuning.max_evals=1 --set cross_validation.folds=1 \
         --set output.path="$work/output" --set tracking.uri="$work/mlruns" >"$work/log.txt" 2>&1 \
