@@ -145,6 +145,8 @@ for i in "${!submit_args[@]}"; do
         --master=*) master=${submit_args[$i]#--master=} ;;
         --deploy-mode) deploy_mode=${submit_args[$((i + 1))]:-} ;;
         --deploy-mode=*) deploy_mode=${submit_args[$i]#--deploy-mode=} ;;
+        spark.master=*) master=${submit_args[$i]#spark.master=} ;;  # after --conf
+        spark.submit.deployMode=*) deploy_mode=${submit_args[$i]#spark.submit.deployMode=} ;;
     esac
 done
 # PySpark sends the driver's PYSPARK_PYTHON to every executor as its Python, and this
@@ -182,8 +184,8 @@ echo "$(date -u +%FT%TZ) $job $run_date: starting" >> "$log"
 # holding the lock, as it should while it writes), without its exit code in the log. Its
 # input is not the terminal, where a background group that read it would be stopped.
 set -m
-# shellcheck disable=SC2086  # SPARK_SUBMIT_ARGS is a list of options
-"$spark_submit" ${SPARK_SUBMIT_ARGS:-} "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" \
+# SPARK_SUBMIT_ARGS as read into words above, not expanded again: local[2] beside a file local2 stays itself
+"$spark_submit" "${submit_args[@]}" "$home/jobs/${job}_forecast.py" --run-date "$run_date" "${args[@]}" \
     < /dev/null >> "$log" 2>&1 &
 submitted=$!
 set +m

@@ -207,6 +207,7 @@ def test_a_run_ends_the_stale_runs_of_its_own_output_only(tmp_path, fast_config)
     ("--master local[2]", "venv", "unset"),
     ("--master spark://master:7077 --py-files dist/forecasting.zip", "unset", "venv"),
     ("--master=yarn --deploy-mode cluster", "unset", "unset"),  # the driver runs on a node
+    ("--conf spark.master=spark://master:7077", "unset", "venv"),  # the master given as a setting
 ])
 def test_the_projects_python_goes_to_the_executors_on_a_local_master_only(tmp_path, submit_args, workers, driver):
     # PySpark sends the driver's PYSPARK_PYTHON to every executor: a cluster's have no .venv of this machine
@@ -234,6 +235,22 @@ echo "${{PYSPARK_PYTHON-unset}} ${{PYSPARK_DRIVER_PYTHON-unset}}" > {seen}
     # a Python given stays, the driver's too
     assert run_with(PYSPARK_PYTHON="/opt/py/bin/python") == ["/opt/py/bin/python", "unset"]
     assert run_with(PYSPARK_DRIVER_PYTHON="/opt/py/bin/python")[1] == "/opt/py/bin/python"
+
+
+def test_the_spark_submit_arguments_reach_spark_submit_as_written_not_as_file_names(tmp_path):
+    # local[2] is a pattern to the shell: a file local2 in the project folder made it "--master local2"
+    home = tmp_path / "project"
+    home.mkdir()
+    (home / "local2").write_text("")
+    seen = tmp_path / "seen"
+    fake = tmp_path / "spark-submit"
+    fake.write_text(f'#!/usr/bin/env bash\necho "$1 $2" > {seen}\n')
+    fake.chmod(0o755)
+    done = subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20"], cwd=tmp_path,
+                          env=wrapper_env(tmp_path, home=home, spark_submit=fake), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert seen.read_text().split() == ["--master", "local[2]"]
 
 
 def test_a_project_without_its_own_venv_runs_the_activated_one_or_says_what_is_missing(tmp_path):
