@@ -21,7 +21,9 @@ mkdir -p "$out"
 
 # The commit the zip is built from, for the runs' code_version tag (a zip has no git)
 if commit=$(git rev-parse HEAD 2>/dev/null); then
-    [ -z "$(git status --porcelain --untracked-files=no)" ] || commit="$commit-dirty"
+    # untracked files under src/forecasting go into the zip too: no commit holds them
+    [ -z "$(git status --porcelain --untracked-files=no)$(git status --porcelain -- src/forecasting)" ] \
+        || commit="$commit-dirty"
 else
     commit="unknown (built outside a git checkout)"
 fi

@@ -288,3 +288,20 @@ def test_a_checkout_with_local_edits_names_them_by_a_hash_of_its_source_and_so_d
                           env={**os.environ, "PYTHONPATH": str(tmp_path / "dist" / "forecasting.zip")})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == versions[-1]
+    # a module git does not track, in the package: code no commit holds, in the checkout and in its zip
+    edited.write_text(original)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "the code under test"],
+                   cwd=clone, check=True, timeout=60)  # else the copied working tree is dirty already
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True, text=True,
+                            timeout=30).stdout.strip()
+    (clone / "src" / "forecasting" / "scratch.py").write_text("ANSWER = 42\n")
+    said = []
+    for path in (clone / "src", tmp_path / "dist" / "forecasting.zip"):
+        if path.suffix == ".zip":
+            subprocess.run(["bash", "scripts/package_job.sh"], check=True, timeout=120, cwd=clone,
+                           env={**os.environ, "DIST": str(tmp_path / "dist")})
+        done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(path)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        said.append(done.stdout.strip())
+    assert said[0] == said[1] and said[0].startswith(f"{commit}-dirty, source sha256 ")

@@ -50,7 +50,9 @@ def code_version() -> str:
     source = Path(forecasting.__file__).resolve().parent
     try:
         commit = _git(source, "rev-parse", "HEAD")
-        dirty = _git(source, "status", "--porcelain", "--untracked-files=no")
+        # a file git does not track in the package's own folder is code that ran, which no commit holds
+        dirty = (_git(source, "status", "--porcelain", "--untracked-files=no")
+                 or _git(source, "status", "--porcelain", "--", "."))
     except (OSError, subprocess.CalledProcessError):
         return _packaged_version(source)
     return f"{commit}-dirty, source sha256 {source_digest(source)[:16]}" if dirty else commit
