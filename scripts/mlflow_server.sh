@@ -23,6 +23,13 @@ port=${3:-5000}
 
 case "$action" in
 start)
+    # a second start in DIR would overwrite the first server's pid, which stop could then not reach
+    if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
+        echo "a server started in $dir still runs (pid $(cat "$dir/server.pid")): stop it first" >&2
+        exit 1
+    fi
+    # the project's environment's mlflow where none is on PATH (cron, a shell without the venv)
+    mlflow=$(command -v mlflow || echo "$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/mlflow")
     args=(--backend-store-uri "sqlite:///$dir/mlflow.db" --artifacts-destination "$dir/artifacts"
           --host 127.0.0.1 --port "$port")
     workers=2
@@ -48,7 +55,7 @@ INI
     args+=(--workers "$workers")
     # the health check needs no curl: the Python beside `mlflow` (the .venv's) asks, and
     # succeeds only on a 2xx answer within 5 s, as `curl -sf` did
-    python=$(dirname "$(command -v mlflow || echo /none/mlflow)")/python
+    python=$(dirname "$mlflow")/python
     [ -x "$python" ] || python=python3
     answers() {
         "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
@@ -66,7 +73,7 @@ with socket.socket() as probe:
     fi
     # the last server's log kept as server.log.1: a new log, whose "Listening at" line is this server's
     [ -f "$dir/server.log" ] && mv -f "$dir/server.log" "$dir/server.log.1"
-    setsid mlflow server "${args[@]}" > "$dir/server.log" 2>&1 < /dev/null &
+    setsid "$mlflow" server "${args[@]}" > "$dir/server.log" 2>&1 < /dev/null &
     pid=$!
     echo "$pid" > "$dir/server.pid"
     # ours: the server started here still runs and its gunicorn has bound the port (its
