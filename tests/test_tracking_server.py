@@ -137,6 +137,21 @@ def test_start_refuses_a_port_another_server_answers_on(tmp_path):
     assert not (tmp_path / "server.pid").exists()  # nothing started, nothing for stop to signal
 
 
+def test_a_second_start_in_a_folder_whose_server_still_runs_is_refused(tmp_path):
+    # it overwrote the first server's pid, which stop could then not reach: that server ran on
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "server.pid").write_text(f"{running.pid}\n")
+        done = subprocess.run(["bash", str(SERVER), "start", str(tmp_path), str(free_port())],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        running.kill()
+        running.wait()
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"a server started in {tmp_path} still runs (pid {running.pid}): stop it first" in done.stderr
+    assert (tmp_path / "server.pid").read_text() == f"{running.pid}\n"
+
+
 def test_start_fails_when_what_answers_is_not_the_server_it_started(tmp_path):
     # The port is free when checked, but what answers on it is not the server started: as
     # when another server takes the port meanwhile and gunicorn, failing to bind, retries
