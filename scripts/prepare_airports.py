@@ -23,7 +23,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw", type=Path, default=DEFAULT_RAW.resolve(),
                         help="raw CSV file, or the folder holding it")
-    parser.add_argument("--out", type=Path, default=Path("data/airports.csv"), help="long CSV to write")
+    # in the project's data/, where conf/airports.yaml reads it, wherever this is run from
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "airports.csv",
+                        help="long CSV to write")
     args = parser.parse_args()
     if args.raw.is_dir():  # the shared data's folder, as it is named
         found = sorted(args.raw.glob("*.csv"))

@@ -22,7 +22,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=Path, default=SHARED / "Hourly-train.csv")
     parser.add_argument("--test", type=Path, default=SHARED / "Hourly-test.csv")
-    parser.add_argument("--out", type=Path, default=Path("data/m4_hourly.parquet"))
+    # in the project's data/, where conf/m4_hourly.yaml reads it, wherever this is run from
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "m4_hourly.parquet")
     parser.add_argument("--series", type=int, default=None, help="only the first N series (all by default)")
     args = parser.parse_args()
     missing = [path for path in (args.train, args.test) if not path.is_file()]
