@@ -9,6 +9,8 @@ import pytest
 
 from conftest import daily_series
 from forecasting import hyperopt_speedups, metrics, prophet_speedups, tuning
+from forecasting.cleaning_notes import ZERO_RUN_NOTE
+from forecasting.forecast_notes import ZERO_FORECAST_NOTE
 from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, score_holdout, train_series
 
 
@@ -990,7 +992,7 @@ def test_a_forecast_of_zeros_for_a_series_whose_rows_stopped_says_nothing(fast_c
     recorded = pd.concat([weeks, pd.DataFrame({"ds": pd.date_range(weeks["ds"].iloc[-1], periods=11, freq="W-SUN")[1:],
                                                "y": 0.0})], ignore_index=True)
     outage = train_series(recorded, config, run_date=run_date, input_end=run_date)
-    assert (outage.forecast["yhat"] == 0).all() and [note for note in outage.notes if "forecast 0" in note]
+    assert (outage.forecast["yhat"] == 0).all() and [note for note in outage.notes if "forecast at 0" in note]
 
 
 def test_unsettled_periods_are_forecast_and_not_fitted(fast_config):
@@ -1001,6 +1003,17 @@ def test_unsettled_periods_are_forecast_and_not_fitted(fast_config):
     assert outcome.history_end == pd.Timestamp("2024-03-27")
     assert outcome.forecast["ds"].iloc[0] == pd.Timestamp("2024-03-28")  # the unsettled days forecast first
     assert len(outcome.forecast) == config.forecast.horizon
+
+
+def test_a_series_that_ends_in_zeros_is_not_told_its_forecast_of_zeros_comes_from_the_metric(fast_config):
+    # a discontinued item's last weeks of 0: naive forecasts 0 whatever the metric, so "tuning.metric: mase" changed
+    # nothing (the walk-through of 12-07), nor is it counted with the forecasts of nothing the metric made
+    history = daily_series(100).assign(y=lambda frame: np.r_[np.full(90, 72.0), np.zeros(10)])
+    outcome = train_series(history, fast_config("selection.candidates=[naive]"))
+    assert outcome.status == OK and (outcome.forecast["yhat"] == 0).all()
+    assert any(ZERO_RUN_NOTE in note for note in outcome.notes)
+    assert not any(ZERO_FORECAST_NOTE in note for note in outcome.notes)
+    assert "forecast at 0, as its last 10 values are: whatever the metric ranks by, a model follows them" in outcome.notes
 
 
 def test_the_zero_forecast_note_names_only_a_model_mase_could_rank():

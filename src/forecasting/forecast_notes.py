@@ -11,7 +11,7 @@ import pandas as pd
 
 from forecasting import metrics
 from forecasting.baselines import CYCLES, on_grid
-from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, value_text
+from forecasting.cleaning_notes import FEW_NEGATIVE_SHARE, trailing_zeros, value_text
 from forecasting.holiday_periods import holiday_days, holidays_between, longer_than_a_day
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
@@ -59,13 +59,18 @@ def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | No
 
 
 def zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
-                        scores: dict[str, dict[str, float]], winner: str) -> list[str]:
+                        scores: dict[str, dict[str, float]], winner: str, ends_in_zeros: bool = False) -> list[str]:
     """A note where every forecast point is 0 though the series' ``recent`` values were
     not all 0: for staffing or stock, a forecast of nothing. Ranked by sMAPE, the likely
     cause: it scores a 0 forecast of a 0 as perfect and any other as its worst (200), so
-    in series with zeros it favours forecasting zeros."""
+    in series with zeros it favours forecasting zeros. Where the series ``ends_in_zeros``
+    while its history has nearly none (cleaning's note on them: a discontinued item's last
+    weeks), the forecast follows them under any metric: said so, not counted with the others."""
     if points.empty or (points.to_numpy() != 0).any() or not recent.mean() > 0:
         return []
+    if ends_in_zeros:  # an outage or a product that stopped: no metric changes a model that follows them
+        return [f"forecast at 0, as its last {trailing_zeros(recent.to_numpy())} values are: whatever the metric "
+                "ranks by, a model follows them"]
     said = f"{ZERO_FORECAST_NOTE}, where the last {len(recent)} values average {recent.mean():.3g}"
     if ranked_by == "smape":
         by_mase = {name: found["mase"] for name, found in scores.items() if found.get("mase") == found.get("mase")}

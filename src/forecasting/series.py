@@ -16,6 +16,7 @@ import pandas as pd
 from forecasting import metrics, model, tuning
 from forecasting.baselines import BASELINES, CYCLES, naive_instead, on_grid, season_length
 from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
+from forecasting.cleaning_notes import ZERO_RUN_NOTE
 from forecasting.periods import align_to_grid, periods_between
 from forecasting.run_date_cut import STOPPED_NOTE
 from forecasting.config import JobConfig
@@ -285,8 +286,9 @@ def _select_and_forecast(
     outcome.notes += floor_notes(outcome.forecast["yhat"], unfloored, fc.floor, history["y"])
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     if not any(note.startswith(STOPPED_NOTE) for note in outcome.notes):  # a product delisted: 0 is its forecast
+        ends_in_zeros = any(ZERO_RUN_NOTE in note for note in outcome.notes)  # where it had nearly none before
         outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
-                                              winner)
+                                              winner, ends_in_zeros)
     outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
                                           [fold.test_ds for fold in folds], fc.frequency)
     outcome.notes += never_held_holiday_notes(config.model.country_holidays, history, outcome.forecast["ds"],
