@@ -879,6 +879,19 @@ def test_amounts_with_a_currency_sign_or_code_are_met_with_how_to_write_them(fas
         assert "currency" not in input_hints.expected_values(source, "sales", other)
 
 
+def test_dates_written_otherwise_than_iso_are_met_with_the_pattern_they_are_written_in(fast_config):
+    # 05/19/2024 was met with "e.g. dd/MM/yyyy", which then read no date at all (the walk-through of 12-07)
+    source = fast_config().input
+
+    def suggested(examples: list) -> str:
+        return input_hints.expected_values(source, source.time_column, examples).rsplit("e.g. ", 1)[1]
+
+    assert suggested(["05/19/2024", "06/02/2024"]) == "MM/dd/yyyy"
+    assert suggested(["19.05.2024"]) == "dd.MM.yyyy"
+    assert suggested(["05-06-2024"]) == "dd-MM-yyyy or MM-dd-yyyy, as the day or the month comes first"
+    assert suggested(["yesterday"]) == "dd/MM/yyyy or yyyyMMdd"
+
+
 def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_name():
     columns = ["store", "item", "date", "sales3", "Sales4"]
     advice = input_hints.missing_columns_advice(["sales"], columns, columns, {}, csv=True)

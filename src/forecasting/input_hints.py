@@ -64,7 +64,7 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
         return "dates or timestamps" + (
             f" as input.time_format {source.time_format!r} reads them" if source.time_format else
             " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00, 2024-W05), or quarter labels (2024Q1): "
-            "set input.time_format to read another form, e.g. dd/MM/yyyy or yyyyMMdd")
+            f"set input.time_format to read another form, e.g. {_date_pattern(examples)}")
     if source.decimal_separator == ",":
         return "numbers with a decimal comma (input.decimal_separator)"
     # a decimal comma, not a thousands separator (1,234): that one would read a thousand times smaller
@@ -84,6 +84,22 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
         return (f"numbers (if {placeholder!r} means no value, input.options.nullValue: {placeholder!r} reads it as "
                 "missing; one text only)")
     return "numbers"
+
+
+def _date_pattern(examples: list) -> str:
+    """The Spark pattern the example dates are most likely written in: 05/19/2024 is
+    MM/dd/yyyy, 19.05.2024 dd.MM.yyyy; where no day above 12 tells, both; else the usual."""
+    found = [re.fullmatch(r"\s*([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})\s*", str(e)) for e in examples]
+    found = [match for match in found if match]
+    if not found:
+        return "dd/MM/yyyy or yyyyMMdd"
+    mark = found[0].group(2)
+    days_first, months_first = f"dd{mark}MM{mark}yyyy", f"MM{mark}dd{mark}yyyy"
+    if any(int(match.group(1)) > 12 for match in found):
+        return days_first
+    if any(int(match.group(3)) > 12 for match in found):
+        return months_first
+    return f"{days_first} or {months_first}, as the day or the month comes first"
 
 
 def renamed_header_hint(complaint: str) -> str:
