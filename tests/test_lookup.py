@@ -237,6 +237,50 @@ def test_a_series_is_shown_as_of_an_asked_run_date_and_its_other_run_dates_are_n
     assert "its run dates: 2024-01-01, 2024-01-08, 2024-01-15, 2024-01-22" in caplog.text
 
 
+def test_a_past_forecast_asked_for_says_how_it_did_as_the_next_run_date_scored_it(tmp_path, monkeypatch, capsys):
+    # how a past forecast did is on the next run date's row: the lookup of that date said nothing of it
+    # (the walk-through of 12-07)
+    import datetime as dt
+
+    from deltalake import write_deltalake
+
+    from forecasting import tracking
+
+    store = tmp_path / "mlruns"
+    tracker = tracking.client(str(store))
+    experiment = tracker.create_experiment("many-model-forecasting")
+
+    def job_run(run_date: str, compared: str | None) -> str:
+        run = tracker.create_run(experiment, tags={
+            tracking.JOB_TAG: tracking.TRAIN_JOB, tracking.RUN_DATE_TAG: run_date,
+            **({tracking.COMPARED_RUN_DATE_TAG: compared} if compared else {})})
+        tracker.set_terminated(run.info.run_id)
+        return run.info.run_id
+
+    def results(compared_by_later: str) -> None:
+        write_deltalake(str(tmp_path / "out" / "series_results"), pd.DataFrame({
+            "region": "north", "status": "ok", "run_date": [dt.date(2024, 1, 8), dt.date(2024, 1, 15)],
+            "job_run_id": [job_run("2024-01-08", None), job_run("2024-01-15", compared_by_later)],
+            "child_run_id": "", "realized_points": [None, 7.0], "realized_mase": [None, 0.9],
+            "realized_coverage": [None, 0.857]}), partition_by=["run_date"], mode="overwrite")
+        write_deltalake(str(tmp_path / "out" / "forecasts"), pd.DataFrame({
+            "region": "north", "ds": pd.to_datetime(["2024-01-09"], utc=True), "yhat": 1.0, "yhat_lower": 0.0,
+            "yhat_upper": 2.0, "model": "naive", "run_date": [dt.date(2024, 1, 8)], "source": "trained",
+            "model_run_date": [dt.date(2024, 1, 8)], "job_run_id": "j", "child_run_id": ""}),
+            partition_by=["run_date", "source"], mode="overwrite")
+
+    monkeypatch.chdir(tmp_path)
+    asked = ["series", "--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[region]",
+             "--set", f"tracking.uri={store}", "region=north", "--run-date", "2024-01-08"]
+    results(compared_by_later="2024-01-08")
+    assert forecasting_main(asked) == 0
+    assert ("  scored      this forecast: MASE 0.900 on the 7 periods arrived by run date 2024-01-15, 86% inside its "
+            "interval\n") in capsys.readouterr().out
+    results(compared_by_later="2024-01-01")  # the later run scored another date's forecast: not this one's
+    assert forecasting_main(asked) == 0
+    assert "  scored " not in capsys.readouterr().out
+
+
 def test_a_series_with_a_null_key_is_asked_for_as_its_tags_show_it(tmp_path, monkeypatch, capsys):
     import datetime as dt
 

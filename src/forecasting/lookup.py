@@ -73,6 +73,9 @@ class SeriesReport:
     compared: tuple[str, bool] | None = None
     latest_run_date: str | None = None  # the table's latest run date, any series': a later one than its has no row for it
     ranked_by: str = "smape"  # the metric the job run chose its models by (selection.metric, else tuning.metric)
+    # of an asked run date: the next training run date's result row, where its realized_ columns score this date's
+    # forecast (how a past forecast did is on the row of the date after it)
+    scored_later: pd.Series | None = None
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
@@ -91,15 +94,22 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
     # a scoring run writes forecasts only: its dates are the series' run dates too
     run_dates = sorted({*results["run_date"], *(forecasts["run_date"] if not forecasts.empty else [])})
+    later = results.iloc[:0]  # of an asked run date: the training rows after it
     if run_date is not None:
         forecasts = forecasts[forecasts["run_date"] == run_date] if not forecasts.empty else forecasts
         if run_date not in set(results["run_date"]) and forecasts.empty:
             raise NotFound(f"no run date {run_date} for series {describe(keys)} in {paths[tables.SERIES_RESULTS]} "
                            f"or {paths[tables.FORECASTS]}; its run dates: {dates_text(run_dates)}")
+        later = results[results["run_date"] > run_date]
         results = results[results["run_date"] <= run_date]  # a scoring date's: the training's before it
         if results.empty:
             raise NotFound(f"no training result for series {describe(keys)} on or before {run_date}")
     result = results.iloc[-1]
+    scored_later = None
+    if not later.empty and not pd.isna(later.iloc[0].get("realized_points")):
+        following = later.iloc[0]
+        compared = _compared(config, _job_run(config, following))
+        scored_later = following if compared is not None and compared[0] == str(result["run_date"]) else None
 
     forecast_date = source = model_run_date = runs = None
     forecast = pd.DataFrame(columns=FORECAST_COLUMNS)
@@ -124,7 +134,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
-                        compared=_compared(config, job), ranked_by=_ranked_by(config, job))
+                        compared=_compared(config, job), ranked_by=_ranked_by(config, job), scored_later=scored_later)
 
 
 def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:

@@ -38,6 +38,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         ("parameters", _parameters(result.get("best_params"), result.get("model"))),
         ("change", _change(result.get("forecast_change"), report.compared) if earlier else first),
         ("realized", _realized(result, report.compared) if earlier else first),
+        *([("scored", _scored_later(report.scored_later))] if report.scored_later is not None else []),
         ("data notes", shown(result.get("data_notes"))),
         ("job run", shown(result.get("job_run_id"))),
         *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
@@ -145,6 +146,15 @@ def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
     periods = "1 period" if points == 1 else f"{int(points)} periods"
     return (f"MASE {_number(mase)} of the forecast of {_before(compared, advice=False)} on the {periods} arrived "
             f"since{inside}")
+
+
+def _scored_later(later: pd.Series) -> str:
+    """How this run date's forecast did, as the next run date's realized_ columns scored it."""
+    points, coverage = int(later["realized_points"]), later.get("realized_coverage")
+    inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
+    periods = "1 period" if points == 1 else f"{points} periods"
+    return (f"this forecast: MASE {_number(later.get('realized_mase'))} on the {periods} arrived by run date "
+            f"{later['run_date']}{inside}")
 
 
 def _change(value, compared: tuple[str, bool] | None = None) -> str:
