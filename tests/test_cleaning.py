@@ -69,7 +69,7 @@ def test_a_series_without_any_value_is_rejected_whatever_the_policy(how):
 def test_a_missing_value_among_values_is_rejected_with_its_count():
     history = frame(pd.date_range("2024-01-01", periods=4), [1.0, np.nan, 3.0, 4.0])
     cleaned = clean_history(history, "D", policy(missing_values="reject"))
-    assert cleaned.rejection == "1 missing or infinite values (cleaning.missing_values = reject)"
+    assert cleaned.rejection == "1 missing or infinite values (the first 2024-01-02; cleaning.missing_values = reject)"
 
 
 def test_a_missing_value_in_a_period_that_has_a_value_is_dropped_not_filled_and_merged():
@@ -228,7 +228,7 @@ def test_negative_values_clip_drop_or_reject():
     assert dropped.history["ds"].tolist() == [history["ds"][0], history["ds"][2]]
     assert dropped.notes == ["1 negative values dropped", "1 of 3 periods missing, left out"]
     assert clean_history(history, "D", policy(negative_values="reject")).rejection == (
-        "1 negative values (cleaning.negative_values = reject)"
+        "1 negative values (the first 2024-01-02; cleaning.negative_values = reject)"
     )
 
 
@@ -322,7 +322,7 @@ def test_gaps_keep_fill_or_reject():
     filled = clean_history(history, "D", policy(gaps="interpolate"))
     assert filled.history["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert clean_history(history, "D", policy(gaps="zero")).history["y"].tolist() == [1.0, 2.0, 0.0, 0.0, 5.0]
-    assert clean_history(history, "D", policy(gaps="reject")).rejection == "2 missing periods (cleaning.gaps = reject)"
+    assert clean_history(history, "D", policy(gaps="reject")).rejection == "2 missing periods (the first 2024-01-03; cleaning.gaps = reject)"
 
 
 @pytest.mark.parametrize("missing", ["interpolate", "zero"])

@@ -135,7 +135,7 @@ def test_every_input_key_appears_exactly_once(spark, dirty):
          "forecast.min_history sets it); fallback forecast: naive"),
         ("all-missing", "skipped", "no values: all 60 are missing or infinite"),
         ("constant", "skipped", "constant series: every value is 7; fallback forecast: seasonal_naive"),
-        ("negative", "skipped", "60 negative values (cleaning.negative_values = reject)"),
+        ("negative", "skipped", "60 negative values (the first 2024-01-01; cleaning.negative_values = reject)"),
         ("not-yet", "skipped", "no row up to the run date 2024-02-29: its first is at 2024-03-05 00:00:00"),
     ],
 )

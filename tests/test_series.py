@@ -455,7 +455,7 @@ def test_duplicate_timestamps_are_merged_or_rejected_by_policy(fast_config):
     assert merged.history_length == 60
     rejected = train_series(doubled, fast_config("cleaning.duplicates=reject"))
     assert rejected.status == SKIPPED
-    assert rejected.reason == "2 duplicate timestamps (cleaning.duplicates = reject)"
+    assert rejected.reason == "2 duplicate timestamps (the first 2024-02-28; cleaning.duplicates = reject)"
     assert rejected.forecast is None  # rejected data gets no fallback either
 
 

@@ -258,7 +258,7 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
                                             None, None).drop("reason"), expected(("w", day(14))), ignore_nullable=True)
     refused = ends("cleaning.missing_values=reject").where("shop = 'a'").collect()  # a's blank 3 January
     assert [(row["last_ds"], row["status"], row["reason"]) for row in refused] == [
-        (None, scoring.REJECTED, "1 missing or infinite values (cleaning.missing_values = reject)")]
+        (None, scoring.REJECTED, "1 missing or infinite values (the first 2024-01-03; cleaning.missing_values = reject)")]
     # the columns scoring adds beside the keys are names no key column may take (a key "rejection" broke it)
     from forecasting.config_schema import RESERVED_KEY_NAMES
 
@@ -394,7 +394,7 @@ def test_scoring_says_which_input_series_it_cannot_score_and_why(spark, tmp_path
     assert "2 series in the input have no model of run date 2024-01-20 and are not scored" in caplog.text
     assert "1 series in the input has a null key value: never modelled, not scored" in said
     assert ("1 series not scored: their input is refused by a cleaning reject policy, as training would refuse it, "
-            "e.g. b: 1 missing periods (cleaning.gaps = reject)") in said
+            "e.g. b: 1 missing periods (the first 2024-01-06; cleaning.gaps = reject)") in said
     forecasts = tables.read_table(spark, config, tables.FORECASTS).toPandas()
     assert set(forecasts["shop"]) == {"a"}  # no forecast from the rejected input's old start
 

@@ -99,7 +99,7 @@ def clean_history(
     if negative.any() and policy.negative_values != "allow":
         count = int(negative.sum())
         if policy.negative_values == "reject":
-            return _reject(result, f"{count} negative values", "negative_values")
+            return _reject(result, f"{count} negative values", "negative_values", frame.loc[negative, "ds"])
         if policy.negative_values == "clip":
             frame.loc[negative, "y"] = 0.0
         else:
@@ -114,7 +114,7 @@ def clean_history(
     if missing.any():
         count = int(missing.sum())
         if policy.missing_values == "reject":
-            return _reject(result, f"{count} missing or infinite values", "missing_values")
+            return _reject(result, f"{count} missing or infinite values", "missing_values", frame.loc[missing, "ds"])
         frame.loc[missing, "y"] = np.nan
         if policy.missing_values == "drop":
             unknown = frame.loc[missing, "ds"]
@@ -147,7 +147,7 @@ def clean_history(
     off_grid = int(moved.sum())
     if off_grid:
         if policy.off_grid == "reject":
-            return _reject(result, f"{off_grid} timestamps off the '{frequency}' grid", "off_grid")
+            return _reject(result, f"{off_grid} timestamps off the '{frequency}' grid", "off_grid", given[moved])
         raw = frame["ds"]
         frame = frame.assign(ds=aligned.to_numpy())
         result.notes.append(aligned_note(raw, aligned, frequency))
@@ -179,7 +179,8 @@ def clean_history(
     repeated = 0
     if duplicated:
         if policy.duplicates == "reject":
-            return _reject(result, f"{duplicated} duplicate timestamps", "duplicates")
+            return _reject(result, f"{duplicated} duplicate timestamps", "duplicates",
+                           frame.loc[frame["ds"].duplicated(), "ds"])
         rows = len(frame)
         repeated, noted = duplicate_notes(given.loc[frame.index], frame["y"], policy.duplicates, sub_daily(frequency))
         frame = frame.groupby("ds", as_index=False, sort=True)["y"].agg(policy.duplicates)
@@ -214,7 +215,7 @@ def clean_history(
         result.notes += no_weekday_notes(frame["ds"], frequency)
     if gaps:
         if policy.gaps == "reject":
-            return _reject(result, f"{gaps} missing periods", "gaps")
+            return _reject(result, f"{gaps} missing periods", "gaps", grid.delete(filled).to_series())
         clocks = skipped_hours(grid.delete(filled), len(grid)) if sub_daily(frequency) else ""
         if policy.gaps == "keep":
             result.notes.append(f"{gaps} of {len(grid)} {GAPS_KEPT_NOTE}{_longest_gap(grid, filled)}{clocks}")
@@ -306,8 +307,12 @@ def _longest_gap(grid: pd.DatetimeIndex, filled: np.ndarray) -> str:
     return f", the longest {int(missing[at])} from {time_text(grid[filled[at] + 1])}"
 
 
-def _reject(result: Cleaned, problem: str, key: str) -> Cleaned:
-    result.rejection, result.refused_by = f"{problem} (cleaning.{key} = reject)", key
+def _reject(result: Cleaned, problem: str, key: str, times: pd.Series) -> Cleaned:
+    """The series refused by a ``cleaning.<key>: reject`` policy, its reason naming the first
+    of the ``times`` it found the problem at (inside the bracket, where the summary's kinds
+    of reasons end)."""
+    first = f"the first {time_text(times.min())}; " if len(times) else ""
+    result.rejection, result.refused_by = f"{problem} ({first}cleaning.{key} = reject)", key
     return result
 
 
