@@ -496,6 +496,7 @@ def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():
       for text in ("NaT", "", "now", "31/03/2024", "2024/03/31", "20240331", "2024 March 31")],
     ("{nullValue: [a]}", r"input.options.nullValue' is \['a'\], not text, a number, a time or true/false: quote it"),
     ("{password: [hunter2]}", r"input.options.password' is a secret's value, not text, a number"),  # not quoted
+    ("{jdbc: {url: 'x', password: hunter2}}", r"input.options.jdbc' is a secret's value, not text"),  # nested deeper
     ("{versionAsOf: 3, timestampAsOf: '2024-01-01'}", r"sets both versionAsOf and timestampAsOf"),
 ])
 def test_delta_time_travel_options_that_name_no_version_are_refused_before_the_table_is_opened(options, message):

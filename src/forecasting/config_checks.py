@@ -125,9 +125,16 @@ def _check_setting_values(config: JobConfig) -> None:
             while isinstance(inner, dict) and inner:  # YAML nested a dotted name: spark: {executor: ...}
                 full, inner = f"{full}.{next(iter(inner))}", next(iter(inner.values()))
             how = f"write each setting's full name as one key, e.g. '{full}'" if full != name else "quote it"
-            shown = "a secret's value" if SECRET_NAME.search(full) else repr(value)  # for the log and summary file
+            shown = "a secret's value" if _holds_secret(name, value) else repr(value)  # for the log and summary file
             _require(isinstance(value, (str, int, float, bool, dt.date)), f"{section}.{name}",
                      f"is {shown}, not text, a number, a time or true/false: {how}")
+
+
+def _holds_secret(name: str, value: Any) -> bool:
+    """Whether a setting's name, or a key of a mapping nested in it at any depth, looks like a
+    secret's (spark.hadoop: {fs.s3a.endpoint: ..., fs.s3a.secret.key: ...})."""
+    return SECRET_NAME.search(str(name)) is not None or (
+        isinstance(value, dict) and any(_holds_secret(key, inner) for key, inner in value.items()))
 
 
 def _check_forecast(config: JobConfig) -> None:
