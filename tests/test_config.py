@@ -3,6 +3,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -460,8 +461,8 @@ def test_an_accepted_registered_model_name_is_registered_and_found_by_name(tmp_p
      r"reach 0-1: make low and high multiples of q"),
     ("tuning.search_space.n_changepoints={distribution: quniform, low: 1, high: 3, q: 10}",
      r"n_changepoints.q' is 10: .* the draws reach 0-0"),
-    ("tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 2}",
-     r"n_changepoints.q' is 2: .* reach 4-30"),
+    ("tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 4}",
+     r"n_changepoints.q' is 4: .* reach 4-28"),
     # q beside another distribution was ignored
     ("tuning.search_space.changepoint_range={distribution: uniform, low: 0.1, high: 0.5, q: 0.1}",
      r"changepoint_range.q' is read with distribution quniform only, not uniform"),
@@ -480,6 +481,15 @@ def test_a_quniform_space_whose_rounded_ends_prophet_takes_is_accepted():
                                 "tuning.search_space.changepoint_range={distribution: quniform, low: 0.8, high: 0.95, "
                                 "q: 0.05}"])
     assert config.tuning.search_space["n_changepoints"].q == 5
+    # ends half a q off a multiple: draws strictly inside them round inwards, 6 to 30 (Hyperopt's own, sampled)
+    space = load_config(None, ["tuning.search_space.n_changepoints={distribution: quniform, low: 5, high: 30, q: 2}"]
+                        ).tuning.search_space["n_changepoints"]
+    from hyperopt import hp
+    from hyperopt.pyll.stochastic import sample
+
+    draws = [sample(hp.quniform("n", space.low, space.high, space.q), rng=np.random.default_rng(seed))
+             for seed in range(300)]
+    assert 6 <= min(draws) and max(draws) <= 30
 
 
 def test_a_key_column_name_delta_refuses_is_fine_for_parquet_output():

@@ -352,7 +352,9 @@ def _validate_space(name: str, space: ParamSpace) -> None:
                      "make low and high multiples of q")
         # a draw rounded past an end leaves the range asked for (0.1-0.9 by 0.5: 0, 0.5 or 1), and a q
         # wider than the range leaves one value (1-3 by 10: always 0)
-        lowest, highest = (round(end / space.q) * space.q for end in (space.low, space.high))
+        # draws lie strictly inside low-high: an end half a q off a multiple rounds inwards (5-30 by 2: 6 to 30)
+        lowest = math.floor(space.low / space.q + 0.5) * space.q
+        highest = math.ceil(space.high / space.q - 0.5) * space.q
         slack = space.q * 1e-9
         _require(lowest >= space.low - slack and highest <= space.high + slack and lowest < highest, f"{key}.q",
                  f"is {space.q:g}: Hyperopt rounds each draw from {space.low:g}-{space.high:g} to a multiple of it, so "
