@@ -500,9 +500,10 @@ def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_wh
         "the last period 2024-01-01 has 10 distinct times, against 31 in its other periods: its 10 rows left out, "
         "a part summed is no whole period"]
     # an input whose daily rows end on the period's last day covers it: the last period is judged too
-    covered = clean_history(history, "MS", policy(), "2024-02-01", input_end="2024-01-31")
-    assert covered.history["ds"].iloc[-1] == pd.Timestamp("2023-12-01")
-    assert "the last period 2024-01-01 has 10 distinct times" in " ".join(covered.notes)
+    for input_end in ("2024-01-31", "2024-01-31 10:00"):  # rows at a time of day too
+        covered = clean_history(history, "MS", policy(), "2024-02-01", input_end=input_end)
+        assert covered.history["ds"].iloc[-1] == pd.Timestamp("2023-12-01")
+        assert "the last period 2024-01-01 has 10 distinct times" in " ".join(covered.notes)
     # a week ending Monday whose first day of data is that Monday: one day of seven
     weeks = clean_history(daily_rows("2023-01-02", "2023-01-29"), "W-MON", policy(), "2023-03-01")
     assert weeks.history["ds"].iloc[0] == pd.Timestamp("2023-01-09") and weeks.history["y"].iloc[0] == 7 * 100.0

@@ -184,8 +184,10 @@ def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, no
     for label, edge in ((times.index[0], "first"), (times.index[-1], "last")):
         if times[label] >= PARTIAL_SHARE * typical:
             continue
-        # an input whose last row is a period's last day covers that day (as _lacks_after_input reads it)
-        if edge == "last" and (input_end is None or period_end(label, frequency) > known_by(input_end)):
+        # an input whose last row is on a period's last day, at any time of it, covers that day (as
+        # _lacks_after_input reads it): daily rows at 10:00 to 01-31 are a whole January's
+        if edge == "last" and (input_end is None
+                               or period_end(label, frequency) > known_by(pd.Timestamp(input_end).normalize())):
             continue
         inside = (frame["ds"] == label).to_numpy()
         dropped |= inside
