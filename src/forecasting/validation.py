@@ -135,7 +135,9 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
         malformed=F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False),
         undecoded=key_values.undecoded(text_keys if source.format == "csv" else []),
         padded=key_values.padded(text_keys),
-        blank=key_values.blank(text_keys),
+        # a blank country is a null one made blank (with_blank_countries): one series, as meant
+        blank=key_values.blank([k for k in text_keys
+                                if k.lower() != (config.model.country_holidays_column or "").lower()]),
         decomposed=key_values.decomposed(text_keys),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
