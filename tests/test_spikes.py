@@ -78,6 +78,7 @@ def test_a_spike_is_found_whatever_the_grid_dates_its_periods_and_however_short_
     # the year counted from a time off the grid was a step short: QE's 3, within a spike's own window
     assert cycles_of("ME") == cycles_of("MS") == (12,) and cycles_of("QE") == cycles_of("BQE") == (4,)
     assert cycles_of("W-SAT") == (52,) and cycles_of("B") == (5, 261)
+    assert cycles_of("QE-NOV") == cycles_of("BQE-NOV") == (4,)  # a year on from 2023-02-28 is 2024-02-29's quarter
     rng = np.random.default_rng(0)
     quarters = 100 + rng.normal(0, 1, 40)
     quarters[20] = 10000.0

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
 
 from forecasting.cleaning_notes import true_runs, value_text
 from forecasting.periods import time_text
@@ -83,11 +85,15 @@ def cycles_of(frequency: str) -> tuple[int, ...]:
     """The cycles a recurring peak of ``frequency`` repeats over, in steps: its season,
     the week (hours: 168), the year."""
     from forecasting.baselines import season_length, week_length
-    from forecasting.periods import periods_between
 
-    # from a time on the grid (the year's first month end, Saturday...): else a step short (ME 11, QE 3)
-    first = pd.date_range(pd.Timestamp("2023-01-01"), periods=1, freq=frequency)[0]
-    year = periods_between(first, first + pd.DateOffset(years=1), frequency)
+    offset = to_offset(frequency)
+    if isinstance(offset, Tick):  # fixed steps: a year of 365 days of them (hours: 8760)
+        year = int(pd.Timedelta(days=365) / pd.Timedelta(offset))
+    else:  # from a time on the grid to the grid's time nearest a year on (QE-NOV's 2024-02-29 for 2024-02-28)
+        first = pd.date_range(pd.Timestamp("2023-01-01"), periods=1, freq=frequency)[0]
+        later = first + pd.DateOffset(years=1)
+        grid = pd.date_range(first, later + pd.DateOffset(years=1), freq=frequency)
+        year = int(np.argmin(np.abs((grid - later).to_numpy())))
     return tuple(sorted({season_length(frequency), week_length(frequency), year} - {0, 1}))
 
 
