@@ -401,15 +401,16 @@ def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):
                                   run_date="2026-11-09").info.run_id == other.info.run_id
     # a backfill of an earlier date, run since: the latest run date's run stays the one shown
     backfill = tracker.create_run(experiment, start_time=1_700_000_300_000, tags={
-        tracking.JOB_TAG: tracking.TRAIN_JOB, tracking.OUTPUT_PATH_TAG: "/data/other", tracking.RUN_DATE_TAG: "2026-10-26"})
+        tracking.JOB_TAG: tracking.TRAIN_JOB, tracking.OUTPUT_PATH_TAG: "/data/other",
+        tracking.RUN_DATE_TAG: "2026-10-26"})
     tracker.set_terminated(backfill.info.run_id, status="FINISHED")
     assert explore.latest_job_run(store, "forecasting").info.run_id == other.info.run_id
     assert explore.latest_job_run(store, "forecasting", output="/data/other").info.run_id == other.info.run_id
     assert explore.latest_job_run(store, "forecasting", run_date="2026-10-26").info.run_id == backfill.info.run_id
     # an output whose runs are older than those looked through: said, not just "no run"
     monkeypatch.setattr(explore, "OUTPUT_SEARCH_RUNS", 1)
-    with pytest.raises(LookupError, match="no finished train_forecast run of the newest 1 in experiment 'forecasting' wrote "
-                                          "its tables to /data/mine"):
+    with pytest.raises(LookupError, match="no finished train_forecast run of the 1 of the latest run dates in "
+                                          "experiment 'forecasting' wrote its tables to /data/mine"):
         explore.latest_job_run(store, "forecasting", output="/data/mine")
 
 

@@ -23,7 +23,7 @@ __all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overv
 
 SERVER_CHECK_SECONDS = 30  # a tracking server's answer to the check before the first search, as the job's default
 SERVER_ANSWER_KEPT_SECONDS = 60  # a server that answered as recently is not checked again (one command's searches)
-# How many of an experiment's newest finished job runs latest_job_run looks through for one output's
+# How many of an experiment's finished job runs of the latest run dates latest_job_run looks through for one output's
 OUTPUT_SEARCH_RUNS = 500
 
 
@@ -79,7 +79,7 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
         return runs[0]
     mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG, output) == output]
     if not mine:
-        among = f" of the newest {len(runs)}" if len(runs) == OUTPUT_SEARCH_RUNS else ""
+        among = f" of the {len(runs)} of the latest run dates" if len(runs) == OUTPUT_SEARCH_RUNS else ""
         among += f" of run date {run_date}" if run_date else ""
         raise LookupError(f"no finished {job} run{among} in experiment {experiment!r} wrote its tables to {output}: "
                           f"the latest wrote to {tracking.run_output(runs[0])} (in the notebook: set FORECAST_OUTPUT "
