@@ -1050,11 +1050,11 @@ def test_a_run_says_how_many_input_rows_it_left_out_as_after_its_run_date():
     from forecasting import validation
 
     said = job_summary.JobSummary("2026-06-30", "r", "e", "file:///m", {})
-    later = pipeline.CheckedInput({"source": "x", "format": "csv"}, validation.InputCounts(1210, 18, after_run_date=10),
-                                  None, None)
+    later = pipeline.CheckedInput({"source": "x", "format": "csv"}, validation.InputCounts(
+        1210, 18, after_run_date=10, after_run_date_last="2026-07-10 00:00:00"), None, None)
     pipeline.say_input(said, later, load_config(None, []))
-    assert said.note == ("  10 of 1210 input rows are after the run date 2026-06-30: left out, not known on that date "
-                         "(the log says up to when)\n")
+    assert said.note == ("  10 of 1210 input rows are after the run date 2026-06-30, up to 2026-07-10 00:00:00: left "
+                         "out, not known on that date\n")
 
 
 def test_a_backfill_read_at_the_latest_version_is_a_warning_and_one_read_as_it_stood_is_not(caplog):

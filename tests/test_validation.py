@@ -422,7 +422,8 @@ def test_a_time_pandas_cannot_hold_stops_with_examples(spark, fast_config):
     # a far-future placeholder is cut by the run date before it reaches pandas: no reason to stop
     placeholder = text_input(spark, [("a", "x", "9999-12-31", "1"), ("a", "x", "2024-01-02", "2")])
     counts = check_input(placeholder, fast_config(), run_date="2024-01-31")
-    assert counts == InputCounts(rows=2, series=1, latest=dt.datetime(2024, 1, 2), after_run_date=1)
+    assert counts == InputCounts(rows=2, series=1, latest=dt.datetime(2024, 1, 2), after_run_date=1,
+                                 after_run_date_last="9999-12-31 00:00:00")
 
 
 def test_rows_after_the_run_date_are_said_to_be_left_out_and_a_year_past_pandas_is_warned_of(spark, fast_config, caplog):

@@ -78,7 +78,7 @@ def say_input(summary: JobSummary, checked: CheckedInput, config: JobConfig) -> 
         summary.note += f"  {line}\n"
     if counts.after_run_date:  # a backfill's later rows, as meant, or times mistyped into the future
         summary.inform(f"{counts.after_run_date} of {counts.rows} input rows are after the run date "
-                       f"{summary.run_date}: left out, not known on that date (the log says up to when)")
+                       f"{summary.run_date}, up to {counts.after_run_date_last}: left out, not known on that date")
     said = io.version_note(checked.data_version)
     if said is not None:
         text, is_warning = said

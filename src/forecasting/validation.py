@@ -41,6 +41,7 @@ class InputCounts:
     rows_without_time: int = 0  # left out: no time, no place in a series
     latest: object = None  # the latest time on or before the run date, when one was given
     after_run_date: int = 0  # rows left out: not known on the run date
+    after_run_date_last: str | None = None  # the latest time of those rows, as text
     key_warnings: tuple[str, ...] = ()  # keys that look like another's, said in the log and the summary
     row_warnings: tuple[str, ...] = ()  # rows left out (malformed, no time), said in the log and the summary
     zoned_times: bool = False  # every time given with its zone (or as an instant): no local clock's
@@ -102,7 +103,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
                    counts["after_run_date"], counts["rows"], run_date, counts["last"],
                    f" ({beyond} after {LATEST_TIME}: a mistyped year, or a placeholder?)" if beyond else "")
     return InputCounts(counts["rows"], counts["series"], counts["no_time"], counts["latest"], counts["after_run_date"],
-                       key_warnings, row_warnings, zoned)
+                       counts["last"] if counts["after_run_date"] else None, key_warnings, row_warnings, zoned)
 
 
 def _check_columns(df: DataFrame, config: JobConfig) -> None:
