@@ -102,6 +102,20 @@ def test_tables_keyed_by_other_columns_are_not_paired_and_no_overlap_still_names
     assert "only scored by selection in other/evaluation: 1 series (LGA)" in shown
 
 
+def test_scores_that_differ_by_a_fits_floating_point_noise_are_equal(tmp_path, monkeypatch, capsys):
+    # warm starts moved MASE by 5e-8: "10 better, 3 worse (p = 0.092: weak evidence)" where no forecast changed
+    # (the walk-through of 12-07)
+    monkeypatch.chdir(tmp_path)
+    airports = [f"A{i}" for i in range(12)]
+    write_evaluation(tmp_path / "before", [(a, "prophet", True, 0.75182987 + i) for i, a in enumerate(airports)])
+    write_evaluation(tmp_path / "after", [(a, "prophet", True, 0.75182987 + i + (5e-8 if i < 9 else -5e-8))
+                                          for i, a in enumerate(airports[:11])] + [("A11", "prophet", True, 12.0)])
+    assert forecasting_main(["compare", "before", "after"]) == 0
+    shown = capsys.readouterr().out
+    assert "  better / worse  0 better, 1 worse, 11 equal" in shown
+    assert "  largest changes A11 11.752 -> 12.000\n" in shown  # the noise is no change to list
+
+
 def test_the_sign_tests_verdict_says_weak_evidence_and_where_too_few_series_differ_to_tell():
     # the walk-through of 12-06: 7 better and 1 worse (p = 0.07) read "no evidence", and 5 series that differ can
     # never reach p < 0.05

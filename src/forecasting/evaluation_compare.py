@@ -17,6 +17,9 @@ from forecasting.metrics import DISPLAY_NAMES
 # back, its selection otherwise): a series that fell back on one side only changed forecast as much as any
 SELECTION = "selection"
 METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
+# Scores this close, relative to the larger, are equal: a fit's floating-point noise (warm starts
+# moved MASE by 5e-8) is no series forecast better, which the sign test would count
+SAME_SCORE = 1e-6
 LARGEST_SHOWN = 5  # the series whose score changed most, named
 EXACT_UP_TO = 1000  # series in a sign test summed exactly
 
@@ -42,12 +45,18 @@ class Comparison:
     undefined: int  # series on both sides whose metric is undefined on one (MASE after a flat history)
 
     @property
+    def differs(self) -> pd.Series:
+        """Which paired series' scores differ by more than SAME_SCORE of the larger."""
+        scale = self.paired[["first", "second"]].abs().max(axis=1)
+        return self.paired["change"].abs() > SAME_SCORE * scale
+
+    @property
     def better(self) -> int:
-        return int((self.paired["change"] < 0).sum())
+        return int((self.differs & (self.paired["change"] < 0)).sum())
 
     @property
     def worse(self) -> int:
-        return int((self.paired["change"] > 0).sum())
+        return int((self.differs & (self.paired["change"] > 0)).sum())
 
 
 def read_side(path: str, candidate: str, metric: str, fmt: str, run_date: str | None = None) -> Side:
@@ -165,8 +174,8 @@ def _paired_lines(comparison: Comparison, name: str) -> list[str]:
         f"(sign test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}: "
         f"{_verdict(p, comparison.better + comparison.worse)})",
     ]
-    largest = paired.reindex(paired["change"].abs().sort_values(ascending=False).index).head(LARGEST_SHOWN)
-    largest = largest[largest["change"] != 0]
+    largest = paired[comparison.differs]
+    largest = largest.reindex(largest["change"].abs().sort_values(ascending=False).index).head(LARGEST_SHOWN)
     if len(largest):
         lines.append("  largest changes " + ", ".join(f"{series} {_change_text(row['first'], row['second'])}"
                                                       for series, row in largest.iterrows()))
