@@ -31,7 +31,8 @@ def test_the_sign_test_is_the_exact_two_sided_binomial():
 
 def test_two_evaluations_are_compared_series_by_series(tmp_path, monkeypatch, capsys, caplog):
     monkeypatch.chdir(tmp_path)
-    assert evaluation_compare.SELECTION == evaluation.SELECTION
+    assert evaluation_compare.SELECTION == evaluation.SELECTION and evaluation_compare.ALL_SERIES == evaluation.ALL_SERIES
+    assert evaluation_compare.FALLBACK_PREFIX == evaluation.FALLBACK_PREFIX
     before, after = tmp_path / "before", tmp_path / "after"
     # JFK better, LGA and EWR worse, SWF equal, ACY's MASE undefined after, ISP evaluated before only
     write_evaluation(before, [("JFK", "prophet", True, 1.0), ("JFK", "naive", False, 2.0),
@@ -100,6 +101,15 @@ def test_tables_keyed_by_other_columns_are_not_paired_and_no_overlap_still_names
     assert "  no series scored on both sides" in shown
     assert "only scored by selection in airports/evaluation: 1 series (JFK)" in shown
     assert "only scored by selection in other/evaluation: 1 series (LGA)" in shown
+
+
+def test_a_selection_holding_fallbacks_is_named_as_the_evaluations_all_series(tmp_path, monkeypatch, capsys):
+    # its mean was the summary's all_series (0.855), read as its selection (0.816) (the walk-through of 12-07)
+    monkeypatch.chdir(tmp_path)
+    write_evaluation(tmp_path / "base", [("JFK", "prophet", True, 1.0), ("ACY", "fallback_naive", True, 2.0)])
+    assert forecasting_main(["compare", "base", "base"]) == 0
+    assert ("from selection and 1 fallback (its all_series) in base/evaluation (2026-12-06) to selection and 1 "
+            "fallback (its all_series)") in capsys.readouterr().out
 
 
 def test_scores_that_differ_by_a_fits_floating_point_noise_are_equal(tmp_path, monkeypatch, capsys):

@@ -16,6 +16,7 @@ from forecasting.metrics import DISPLAY_NAMES
 # what the job forecast per series: the rows selected, a fallback's too (the report's all_series where some fell
 # back, its selection otherwise): a series that fell back on one side only changed forecast as much as any
 SELECTION = "selection"
+FALLBACK_PREFIX, ALL_SERIES = "fallback_", "all_series"  # as series and evaluation name them (not imported: Spark)
 METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
 # Scores this close, relative to the larger, are equal: a fit's floating-point noise (warm starts
 # moved MASE by 5e-8) is no series forecast better, which the sign test would count
@@ -85,7 +86,11 @@ def read_side(path: str, candidate: str, metric: str, fmt: str, run_date: str | 
         raise LookupError(f"{table} has no candidate {candidate!r} on {date}: it has {SELECTION}, {', '.join(known)}")
     keys = tables.key_columns_of(rows.columns)
     ids = [series_identity.series_id(dict(zip(keys, values))) for values in chosen[keys].itertuples(index=False)]
-    return Side(str(table), candidate, date, pd.Series(chosen[metric].to_numpy(dtype="float64"), index=ids),
+    fallbacks = int(chosen["candidate"].str.startswith(FALLBACK_PREFIX).sum()) if candidate == SELECTION else 0
+    # named as the evaluation's summary names it, whose selection row leaves the fallbacks out
+    named = f"{SELECTION} and {fallbacks} fallback{'s' if fallbacks != 1 else ''} (its {ALL_SERIES})" if fallbacks \
+        else candidate
+    return Side(str(table), named, date, pd.Series(chosen[metric].to_numpy(dtype="float64"), index=ids),
                 tuple(keys))
 
 
