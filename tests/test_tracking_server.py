@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -135,6 +136,16 @@ def test_start_refuses_a_port_another_server_answers_on(tmp_path):
     assert done.returncode == 1 and done.stdout == ""
     assert f"port {other.server_port} on 127.0.0.1 is already in use" in done.stderr
     assert not (tmp_path / "server.pid").exists()  # nothing started, nothing for stop to signal
+
+
+def test_a_server_gone_after_series_tracking_failed_leaves_the_runs_later_calls_one_try_each(server, monkeypatch):
+    # five calls after the tables were written waited out MLflow's retries, 32 s each (the walk-through of 12-07)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
+    assert not tracking.try_once_if_gone(server) and os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "7"
+    assert not tracking.try_once_if_gone("file:///tmp/mlruns")  # no server to be gone
+    started = time.monotonic()
+    assert tracking.try_once_if_gone(f"http://127.0.0.1:{free_port()}")
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0" and time.monotonic() - started < 10
 
 
 def test_a_second_start_in_a_folder_whose_server_still_runs_is_refused(tmp_path):

@@ -69,6 +69,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     with job_description(spark, "count the series by status"):
         counted = staged_counts.status_counts(staged, list(config.input.key_columns))
     summary.counts, summary.untracked = counted.statuses, counted.untracked
+    if summary.untracked:  # a server gone during the training: what follows would wait out its retries
+        tracking.try_once_if_gone(context.tracking_uri)
     keys = list(config.input.key_columns)
     fallbacks = counted.models - counted.statuses.get(OK, 0)
     total = sum(counted.statuses.values())

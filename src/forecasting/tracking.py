@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 from forecasting import mlflow_file_store
 from forecasting.config import TRACKING_URI_VARIABLE, JobConfig
 from forecasting.config_stores import local_path
+from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,24 @@ def check_server(uri: str, timeout: float, answered_within: float = 0) -> None:
         return
     _probe_server(uri, timeout, tls)
     _ANSWERED[seen] = time.monotonic()
+
+
+GONE_CHECK_SECONDS = 5  # a server's answer to the check after series' tracking failed
+
+
+def try_once_if_gone(uri: str) -> bool:
+    """After series' tracking failed in a run: where the server still does not answer, the
+    driver's remaining MLflow calls (the overview, the metrics, the registration, ending the
+    run) are tried once each, not each through MLflow's whole retry budget (some 30 s
+    apiece, minutes of a scheduler's timeout after the tables were written). Whether so."""
+    try:
+        check_server(uri, GONE_CHECK_SECONDS)
+    except TrackingUnavailable as err:
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # MLflow reads it at each request
+        logger.warning("%s after the training: the run's remaining MLflow calls are tried once each",
+                       redact_url_password(str(err).splitlines()[0]))
+        return True
+    return False
 
 
 def _probe_server(uri: str, timeout: float, tls: dict) -> None:
