@@ -618,10 +618,11 @@ def test_a_rerun_says_a_killed_run_it_replaced_may_have_written_nothing(tmp_path
     # the rerun, which ends the killed run at its start, then a rerun of that one
     (first, said_first), (_, said_second) = (_finished_run(config, "2026-11-23") for _ in range(2))
     said, runs = [said_first.note, said_second.note], [first.parent_run_id]
-    assert (f"  replaced the rows of any of {killed.parent_run_id}, killed before it could say whether it wrote "
-            "(tagged superseded_by;") in said[0]
+    # nor was it killed where its tracking server was lost instead (the walk-through of 12-07): either may be
+    assert (f"  replaced the rows of any of {killed.parent_run_id}, ended unfinished (killed, or cut off from its "
+            "tracking server) before it could say whether it wrote (tagged superseded_by;") in said[0]
     assert f"  replaced the rows of the earlier run(s) of this date {runs[0]} (tagged superseded_by;" in said[1]
-    assert "killed before" not in said[1]
+    assert "ended unfinished" not in said[1]
 
 
 def test_a_sigterm_while_the_parent_run_is_ended_still_ends_it(tmp_path, fast_config, monkeypatch, caplog):

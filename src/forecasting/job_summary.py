@@ -224,10 +224,10 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
     if replaced.runs:
         wrote = [run for run in replaced.runs if run not in replaced.killed]
         runs = f"the earlier run(s) of this date {', '.join(wrote)}" if wrote else ""
-        if replaced.killed:  # a killed run cannot tell whether it got as far as its writes
+        if replaced.killed:  # a run ended as stale cannot tell whether it got as far as its writes
             it = "it" if len(replaced.killed) == 1 else "they"
-            runs += (f"{' and any of ' if wrote else 'any of '}{', '.join(replaced.killed)}, killed before {it} could "
-                     f"say whether {it} wrote")
+            runs += (f"{' and any of ' if wrote else 'any of '}{', '.join(replaced.killed)}, ended unfinished (killed, "
+                     f"or cut off from its tracking server) before {it} could say whether {it} wrote")
         summary.note += (f"  replaced the rows of {runs} (tagged {tracking.SUPERSEDED_TAG}; "
                          f"{tables.replaced_rows_note(summary.output_format)})\n")
     if replaced.changed_settings:  # a rerun with another config: forecasts readers used changed on purpose
