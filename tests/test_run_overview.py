@@ -26,6 +26,9 @@ def test_bars_stack_each_models_series_per_bin_and_outcomes_list_models_then_sta
                                     "failed: 1 series"]
     assert said(svg, "worst") == ["a/x", "b/y"] and ">2.25 naive<" in svg
     assert ">Forecast run 2024-03-31: 13 series<" in svg
+    # the modelled series the bars leave out are said, or they would not add up to the count above them
+    assert ">1 of them without a finite CV MASE (a flat history, too few folds), not shown<" in svg
+    assert "without a finite CV MASE" not in run_overview.overview_svg(Overview({("ok", "naive", 3): 2}), "run")
 
 
 def test_a_run_without_modelled_series_says_so_and_odd_names_do_not_break_the_document():

@@ -62,11 +62,12 @@ class Overview:
 
 
 def mase_bin(cv_mase):
-    """Spark column: the MASE bin of ``cv_mase`` (a column), null where it is missing or NaN."""
+    """Spark column: the MASE bin of ``cv_mase`` (a column), null where it is missing, NaN or
+    infinite (a flat history's: no error to scale by, not a forecast ten times off)."""
     from pyspark.sql import functions as F
 
     index = sum((cv_mase >= edge).cast("int") for edge in MASE_EDGES)
-    return F.when(cv_mase.isNotNull() & ~F.isnan(cv_mase), index)
+    return F.when(cv_mase.isNotNull() & ~F.isnan(cv_mase) & (cv_mase < float("inf")), index)
 
 
 def overview_svg(overview: Overview, title: str) -> str:
@@ -98,6 +99,11 @@ def _histogram(bins: dict[str, list[int]], colours: dict[str, str], overview: Ov
              f'<text x="16" y="{(TOP + bottom) / 2}" text-anchor="middle" '
              f'transform="rotate(-90 16 {(TOP + bottom) / 2})">series</text>']
     totals = [sum(model_bins[i] for model_bins in bins.values()) for i in range(count)]
+    unbinned = overview.modelled - sum(totals)
+    if unbinned:  # the bars would not add up to the series modelled
+        parts.append(f'<text x="{(HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2}" y="{TOP + 8}" text-anchor="middle" '
+                     f'font-size="11">{unbinned} of them without a finite CV MASE (a flat history, too few '
+                     'folds), not shown</text>')
     if not any(totals):
         parts.append(f'<text x="{(HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2}" y="{(TOP + bottom) / 2}" '
                      'text-anchor="middle">no series has a cross-validated MASE</text>')
