@@ -83,6 +83,38 @@ def test_a_gap_in_the_history_breaks_the_line_and_a_missing_interval_is_not_draw
     assert drawn(svg, "interval") == []
 
 
+def test_rows_missing_for_longer_than_a_few_steps_break_the_line_and_a_lone_value_is_a_dot():
+    # two months without rows were drawn as a straight stretch of values; a one-step forecast drew nothing
+    # (the plots' review of 12-07)
+    history = daily_series(200).drop(index=range(140, 170))
+    svg = plots.forecast_svg(history, forecast_after(history, 7), "gappy")  # the last 70 rows shown, the gap among them
+    assert [pen for pen, _, _ in path_points(drawn(svg, "history")[0])].count("M") == 2
+    assert drawn(svg, "forecast-point") == []
+    one = plots.forecast_svg(history, forecast_after(history, 1), "one step")
+    assert len(drawn(one, "forecast-point")) == 1 and len(drawn(one, "interval")) == 1  # a dot, and its bar
+    assert drawn(one, "interval")[0].tag == f"{SVG}line"
+    # business days: a weekend is three days, the line goes on across it
+    weekdays = pd.DataFrame({"ds": pd.bdate_range("2024-01-01", periods=60), "y": np.arange(60.0)})
+    drawn_weekdays = plots.forecast_svg(weekdays, forecast_after(weekdays, 5), "B")
+    assert [pen for pen, _, _ in path_points(drawn(drawn_weekdays, "history")[0])].count("M") == 1
+    assert drawn(drawn_weekdays, "forecast-point") == []
+
+
+def test_labels_too_long_for_their_place_are_shrunk_not_cut():
+    # 10.0000002B in the left margin read 0.0000002B; a long key's title lost its start and its CV MASE
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": 1e10 + np.arange(60.0) - 30})
+    title = "store/" + "x" * 150 + " (run 2024-03-01): failed, fallback seasonal_naive, CV MASE 12.34"
+    svg = plots.forecast_svg(history, forecast_after(history, 5).assign(yhat=1e10, yhat_lower=1e10, yhat_upper=1e10),
+                             title)
+    document = ET.fromstring(svg)
+    texts = list(document.iter(f"{SVG}text"))
+    [shown_title] = [text for text in texts if text.text == title]
+    assert float(shown_title.get("font-size")) * len(title) <= 14 * plots.TITLE_CHARACTERS
+    ticks = [text for text in texts if text.get("text-anchor") == "end" and float(text.get("x")) < plots.LEFT]
+    assert ticks and all(float(text.get("font-size")) * len(text.text) <= 12 * plots.MAX_TICK_LABEL for text in ticks)
+    assert plots._fitting(12, 4, plots.MAX_TICK_LABEL) == 12  # short ones as they were
+
+
 def test_a_series_with_closed_times_has_its_lines_and_interval_broken_across_them_not_drawn_over_the_nights():
     hours = pd.date_range("2026-11-02", "2026-11-29 23:00", freq="h")
     open_hours = hours[(hours.hour >= 8) & (hours.hour < 20)]  # twelve hours a day
@@ -96,10 +128,10 @@ def test_a_series_with_closed_times_has_its_lines_and_interval_broken_across_the
     assert [pen for pen, _, _ in path_points(drawn(broken, "forecast")[0])].count("M") == 2
     assert [pen for pen, _, _ in path_points(drawn(broken, "backtest")[0])].count("M") == 2
     assert len(drawn(broken, "interval")) == 2
-    # without a step (no closed times) one line and one band, as before
+    # without closed times the twelve-hour nights are gaps of over GAP_STEPS hours: broken all the same
     whole = plots.forecast_svg(history, forecast, "calls", backtest)
-    assert [pen for pen, _, _ in path_points(drawn(whole, "forecast")[0])].count("M") == 1
-    assert len(drawn(whole, "interval")) == 1
+    assert [pen for pen, _, _ in path_points(drawn(whole, "forecast")[0])].count("M") == 2
+    assert len(drawn(whole, "interval")) == 2
 
 
 def test_the_run_date_is_drawn_where_forecasts_before_it_are_over_and_the_plot_widens_to_it():

@@ -25,7 +25,12 @@ WIDTH, HEIGHT = 1000, 420
 # margins around the plot area, px; the bottom one holds the date labels, then the
 # legend, which inside the plot area would hide data somewhere whatever its corner
 LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 65
-MAX_TICK_LABEL = 11  # characters of a value's label the left margin holds
+MAX_TICK_LABEL = 10  # characters of a value's label the left margin holds at 12 px
+MIN_FONT = 7  # px: the smallest a label too long for its place is shrunk to
+TITLE_CHARACTERS = 100  # of the title at 14 px across the plot; a longer one is shrunk to fit, key and score kept
+# Rows further apart than this many of the history's usual steps break its line: a gap the model
+# never saw is no straight stretch of values (a weekend of business days, 3 steps, stays drawn)
+GAP_STEPS = 2.5
 VALUE_SUFFIXES = ("K", "M", "B", "T")  # thousands, millions, billions, trillions: a wide value's label
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR, HISTORY_END_COLOUR = "#000000", "#1f77b4", "#d62728", "#808080"
@@ -88,12 +93,15 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
         f'<defs><clipPath id="plot-area"><rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
         f'height="{HEIGHT - TOP - BOTTOM}"/></clipPath></defs>',
-        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="14">{svg_text(title)}</text>',
+        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="{_fitting(14, len(title), TITLE_CHARACTERS)}">'
+        f'{svg_text(title)}</text>',
     ]
-    for value, label in value_ticks(y_low, y_high):
+    ticks = value_ticks(y_low, y_high)
+    tick_font = _fitting(12, max((len(label) for _, label in ticks), default=0), MAX_TICK_LABEL)
+    for value, label in ticks:
         py = y(value)
         parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}" stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{label}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="{tick_font}">{label}</text>')
     for moment, label in _date_ticks(shown_ds.min(), end):
         px = x(moment.value / 1e9)  # nanoseconds since the epoch
         parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#e0e0e0"/>')
@@ -103,12 +111,17 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         'fill="none" stroke="#808080"/>'
     )
 
-    apart = step if closed else None
+    apart = step if closed else _usual_step(shown_seconds) * GAP_STEPS
     forecast_x = x(forecast_seconds)
     known = np.isfinite(lower) & np.isfinite(upper)
     for run in _runs(forecast_seconds[known], apart):  # one band, or one per stretch of open times
         # along the upper bound, then back along the lower one
         run_x, run_upper, run_lower = forecast_x[known][run], upper[known][run], lower[known][run]
+        if len(run_x) == 1:  # a band of one time has no width: a bar
+            parts.append(f'<line class="interval" x1="{run_x[0]:.1f}" y1="{y(run_upper[0]):.1f}" x2="{run_x[0]:.1f}" '
+                         f'y2="{y(run_lower[0]):.1f}" stroke="{FORECAST_COLOUR}" stroke-opacity="0.25" '
+                         'stroke-width="8"/>')
+            continue
         outline_x = np.concatenate([run_x, run_x[::-1]])
         outline_y = np.concatenate([y(run_upper), y(run_lower)[::-1]])
         points = " ".join(map("{:.1f},{:.1f}".format, outline_x.tolist(), outline_y.tolist()))
@@ -136,6 +149,13 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     forecast_path = _path(forecast_x, y(forecast_y), forecast_seconds, apart)
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8" '
                  'clip-path="url(#plot-area)"/>')
+    # a value alone between gaps (a one-step forecast, a lone row) is no line: a dot
+    for cls, xs, ys, seconds, colour, radius in (
+            ("history-point", x(shown_seconds), y(history_y), shown_seconds, HISTORY_COLOUR, 1.5),
+            ("forecast-point", forecast_x, y(forecast_y), forecast_seconds, FORECAST_COLOUR, 2.5)):
+        for at in _lone_points(ys, seconds, apart):
+            parts.append(f'<circle class="{cls}" cx="{xs[at]:.1f}" cy="{ys[at]:.1f}" r="{radius}" fill="{colour}" '
+                         'clip-path="url(#plot-area)"/>')
     for at in np.flatnonzero(spiked):  # off the scale: where, and how high
         spike_x = x(shown_seconds[at])
         parts.append(f'<text class="off-scale" x="{spike_x:.1f}" y="{TOP + 12}" text-anchor="middle" '
@@ -144,6 +164,18 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds), with_run_date=run_date is not None)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _fitting(size: float, characters: int, room: int) -> float:
+    """A font size that fits ``characters`` where ``room`` of them fit at ``size``."""
+    return size if characters <= room else max(MIN_FONT, math.floor(size * room / characters * 10) / 10)
+
+
+def _usual_step(seconds: np.ndarray) -> float | None:
+    """The median step between the history's times shown (seconds); None for one time."""
+    steps = np.diff(seconds)
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if len(steps) else None
 
 
 def _step(shown_seconds: np.ndarray, forecast_seconds: np.ndarray) -> float:
@@ -276,17 +308,30 @@ def _runs(seconds: np.ndarray, apart: float | None) -> list[slice]:
     return [slice(start, end) for start, end in zip([0] + cuts, cuts + [len(seconds)])]
 
 
-def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apart: float | None = None) -> str:
-    """An SVG path through the points, broken where a value is missing and, given
-    ``apart``, where the points' ``seconds`` are further apart than that: one move-to
-    and line-tos for each run of known values."""
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+def _line_runs(ys: np.ndarray, seconds: np.ndarray | None, apart: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of known values starts and ends (exclusive), broken where a value is
+    missing and, given ``apart``, where the points' ``seconds`` are further apart than that."""
     known = np.isfinite(ys)
     starts, ends = true_runs(known)  # runs of known values
     split = _after_gaps(seconds, apart)  # a known point after a gap ends one run and starts the next
     split = split[known[split] & known[split - 1]]
     if len(split):
         starts, ends = np.union1d(starts, split), np.union1d(ends, split)
+    return starts, ends
+
+
+def _lone_points(ys: np.ndarray, seconds: np.ndarray | None, apart: float | None) -> np.ndarray:
+    """The positions of the points that are a run of their own (no line to draw through)."""
+    starts, ends = _line_runs(np.asarray(ys, dtype=float), seconds, apart)
+    return starts[ends - starts == 1]
+
+
+def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apart: float | None = None) -> str:
+    """An SVG path through the points, broken where a value is missing and, given
+    ``apart``, where the points' ``seconds`` are further apart than that: one move-to
+    and line-tos for each run of known values."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    starts, ends = _line_runs(ys, seconds, apart)
     point = "{:.1f},{:.1f}".format
     return " ".join(
         "M" + "L".join(map(point, xs[start:end].tolist(), ys[start:end].tolist())) for start, end in zip(starts, ends)
