@@ -93,8 +93,8 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
         f'<defs><clipPath id="plot-area"><rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
         f'height="{HEIGHT - TOP - BOTTOM}"/></clipPath></defs>',
-        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" font-size="{_fitting(14, len(title), TITLE_CHARACTERS)}">'
-        f'{svg_text(title)}</text>',
+        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" '
+        f'font-size="{_fitting(14, len(title), TITLE_CHARACTERS)}">{svg_text(title)}</text>',
     ]
     ticks = value_ticks(y_low, y_high)
     tick_font = _fitting(12, max((len(label) for _, label in ticks), default=0), MAX_TICK_LABEL)
