@@ -103,7 +103,7 @@ def test_rows_missing_for_longer_than_a_few_steps_break_the_line_and_a_lone_valu
 def test_labels_too_long_for_their_place_are_shrunk_not_cut():
     # 10.0000002B in the left margin read 0.0000002B; a long key's title lost its start and its CV MASE
     history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60), "y": 1e10 + np.arange(60.0) - 30})
-    title = "store/" + "x" * 150 + " (run 2024-03-01): failed, fallback seasonal_naive, CV MASE 12.34"
+    title = "store/" + "x" * 110 + " (run 2024-03-01): failed, fallback seasonal_naive, CV MASE 12.34"
     svg = plots.forecast_svg(history, forecast_after(history, 5).assign(yhat=1e10, yhat_lower=1e10, yhat_upper=1e10),
                              title)
     document = ET.fromstring(svg)
