@@ -1211,7 +1211,8 @@ def test_a_fifth_of_the_series_too_short_for_the_folds_is_met_with_what_lets_the
     config = load_config(None, ["input.key_columns=[event]", "forecast.horizon=28"])
     said = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
     run_report.say_results(spark, spark.createDataFrame(rows, schema), config, context, said, None, None)
-    assert ("2 series (e.g. n0, n1) had too little history for cross-validation (140 periods: 3 folds, 28 periods "
+    assert ("2 series (e.g. n0, n1) had too little history for cross-validation (which needs 140 periods: 3 folds, "
+            "28 periods "
             "apart, each scoring 28) and got the fallback's forecast: a shorter cross_validation.horizon, fewer folds "
             "or a smaller step let shorter series be modelled") in said.note
     one = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})

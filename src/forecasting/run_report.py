@@ -193,7 +193,7 @@ def too_short_line(config: JobConfig, short: int, named: str) -> str:
         return (f"{short} series (e.g. {named}) had too little history for forecast.min_history "
                 f"{config.forecast.min_history} and {got} (their reason says how long they are)")
     return (f"{short} series (e.g. {named}) had too little history for cross-validation "
-            f"({tuning.min_history(config)} periods: "
+            f"(which needs {tuning.min_history(config)} periods: "
             f"{config.cross_validation.folds} folds, {tuning.cv_step(config)} periods apart, each scoring "
             f"{tuning.cv_horizon(config)}) and {got}: a shorter cross_validation.horizon, fewer folds or a smaller "
             "step let shorter series be modelled")
