@@ -258,6 +258,8 @@ def test_backtest_folds_are_drawn_dashed_from_their_cutoffs_inside_the_plot_area
     history_x = {round(x, 1) for _, x, _ in path_points(drawn(svg, "history")[0])}
     assert {round(float(line.get("x1")), 1) for line in cutoffs} <= history_x
     assert "backtest" in "".join(ET.fromstring(svg).itertext())
+    # the fold wholly off the scale is said at its start, where it had vanished from the plot (the review of 12-07)
+    assert [text.text.split(" ")[:2] for text in drawn(svg, "off-scale")] == [["\u25b2", "backtest"]]
     # times as a Delta table hands them back (UTC instants) draw the same
     utc = [(cutoff.tz_localize("UTC"), dates.dt.tz_localize("UTC"), values) for cutoff, dates, values in folds]
     assert plots.forecast_svg(history, forecast, "x", utc) == svg

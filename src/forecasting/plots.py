@@ -145,6 +145,12 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
                          f'stroke="{BACKTEST_COLOUR}" stroke-opacity="0.5" stroke-dasharray="1,3"/>')
         parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted), seconds, apart)}" fill="none" '
                      f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2" clip-path="url(#plot-area)"/>')
+        shown = predicted[np.isfinite(predicted)]
+        if not ((shown >= y_low) & (shown <= y_high)).any():  # wholly off the scale: said where it starts
+            middle = float(np.median(shown))
+            mark, row = ("\u25b2", TOP + 12) if middle > y_high else ("\u25bc", HEIGHT - BOTTOM - 4)
+            parts.append(f'<text class="off-scale" x="{x(max(cutoff, shown_seconds.min())):.1f}" y="{row}" '
+                         f'fill="{BACKTEST_COLOUR}">{mark} backtest {value_text(middle)}</text>')
     history_path = _path(x(shown_seconds), y(history_y), shown_seconds, apart)
     forecast_path = _path(forecast_x, y(forecast_y), forecast_seconds, apart)
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8" '
