@@ -93,11 +93,16 @@ def test_rows_missing_for_longer_than_a_few_steps_break_the_line_and_a_lone_valu
     one = plots.forecast_svg(history, forecast_after(history, 1), "one step")
     assert len(drawn(one, "forecast-point")) == 1 and len(drawn(one, "interval")) == 1  # a dot, and its bar
     assert drawn(one, "interval")[0].tag == f"{SVG}line"
-    # business days: a weekend is three days, the line goes on across it
-    weekdays = pd.DataFrame({"ds": pd.bdate_range("2024-01-01", periods=60), "y": np.arange(60.0)})
+    # business days: a weekend is three days, a long one four (a holiday Monday missing): the line goes on
+    days = pd.bdate_range("2024-01-01", periods=60)
+    weekdays = pd.DataFrame({"ds": days, "y": np.arange(60.0)})
+    weekdays = weekdays[~weekdays["ds"].isin(pd.to_datetime(["2024-01-15", "2024-02-19"]))]
     drawn_weekdays = plots.forecast_svg(weekdays, forecast_after(weekdays, 5), "B")
     assert [pen for pen, _, _ in path_points(drawn(drawn_weekdays, "history")[0])].count("M") == 1
     assert drawn(drawn_weekdays, "forecast-point") == []
+    # a series of one row (a fallback's forecast after it): its dot, no line to break
+    lone = plots.forecast_svg(history.tail(1), forecast_after(history, 7), "one row")
+    assert len(drawn(lone, "history-point")) == 1
 
 
 def test_labels_too_long_for_their_place_are_shrunk_not_cut():

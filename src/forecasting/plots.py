@@ -28,8 +28,10 @@ LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 65
 MAX_TICK_LABEL = 10  # characters of a value's label the left margin holds at 12 px
 MIN_FONT = 7  # px: the smallest a label too long for its place is shrunk to
 TITLE_CHARACTERS = 100  # of the title at 14 px across the plot; a longer one is shrunk to fit, key and score kept
-# Rows further apart than this many of the history's usual steps break its line: a gap the model
-# never saw is no straight stretch of values (a weekend of business days, 3 steps, stays drawn)
+# Rows further apart than this many of the history's longer usual steps (its 90th percentile step),
+# and half as many again (_after_gaps' slack), break its line: a gap the model never saw is no
+# straight stretch of values. Daily rows: 4 days; business days, whose weekends make that step 3
+# days: 12 (a long weekend stays drawn); monthly rows: about 4 months.
 GAP_STEPS = 2.5
 VALUE_SUFFIXES = ("K", "M", "B", "T")  # thousands, millions, billions, trillions: a wide value's label
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
@@ -111,7 +113,8 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         'fill="none" stroke="#808080"/>'
     )
 
-    apart = step if closed else _usual_step(shown_seconds) * GAP_STEPS
+    usual = _usual_step(shown_seconds)
+    apart = step if closed else usual * GAP_STEPS if usual else None
     forecast_x = x(forecast_seconds)
     known = np.isfinite(lower) & np.isfinite(upper)
     for run in _runs(forecast_seconds[known], apart):  # one band, or one per stretch of open times
@@ -178,10 +181,11 @@ def _fitting(size: float, characters: int, room: int) -> float:
 
 
 def _usual_step(seconds: np.ndarray) -> float | None:
-    """The median step between the history's times shown (seconds); None for one time."""
+    """The longer usual step between the history's times shown (seconds), their 90th
+    percentile: a business week's weekend, not only its days; None for one time."""
     steps = np.diff(seconds)
     steps = steps[steps > 0]
-    return float(np.median(steps)) if len(steps) else None
+    return float(np.percentile(steps, 90)) if len(steps) else None
 
 
 def _step(shown_seconds: np.ndarray, forecast_seconds: np.ndarray) -> float:
