@@ -253,6 +253,7 @@ def test_a_past_forecast_asked_for_says_how_it_did_as_the_next_run_date_scored_i
     def job_run(run_date: str, compared: str | None) -> str:
         run = tracker.create_run(experiment, tags={
             tracking.JOB_TAG: tracking.TRAIN_JOB, tracking.RUN_DATE_TAG: run_date,
+            tracking.OUTPUT_PATH_TAG: str(tmp_path / "out"),
             **({tracking.COMPARED_RUN_DATE_TAG: compared} if compared else {})})
         tracker.set_terminated(run.info.run_id)
         return run.info.run_id
@@ -263,11 +264,12 @@ def test_a_past_forecast_asked_for_says_how_it_did_as_the_next_run_date_scored_i
             "job_run_id": [job_run("2024-01-08", None), job_run("2024-01-15", compared_by_later)],
             "child_run_id": "", "realized_points": [None, 7.0], "realized_mase": [None, 0.9],
             "realized_coverage": [None, 0.857]}), partition_by=["run_date"], mode="overwrite")
-        write_deltalake(str(tmp_path / "out" / "forecasts"), pd.DataFrame({
-            "region": "north", "ds": pd.to_datetime(["2024-01-09"], utc=True), "yhat": 1.0, "yhat_lower": 0.0,
-            "yhat_upper": 2.0, "model": "naive", "run_date": [dt.date(2024, 1, 8)], "source": "trained",
-            "model_run_date": [dt.date(2024, 1, 8)], "job_run_id": "j", "child_run_id": ""}),
-            partition_by=["run_date", "source"], mode="overwrite")
+        write_deltalake(str(tmp_path / "out" / "forecasts"), pd.DataFrame({  # the second scored on 01-12
+            "region": "north", "ds": pd.to_datetime(["2024-01-09", "2024-01-13"], utc=True), "yhat": 1.0,
+            "yhat_lower": 0.0, "yhat_upper": 2.0, "model": "naive",
+            "run_date": [dt.date(2024, 1, 8), dt.date(2024, 1, 12)],
+            "source": ["trained", "scored"], "model_run_date": dt.date(2024, 1, 8), "job_run_id": "j",
+            "child_run_id": ""}), partition_by=["run_date", "source"], mode="overwrite")
 
     monkeypatch.chdir(tmp_path)
     asked = ["series", "--set", f"output.path={tmp_path / 'out'}", "--set", "input.key_columns=[region]",
@@ -276,6 +278,15 @@ def test_a_past_forecast_asked_for_says_how_it_did_as_the_next_run_date_scored_i
     assert forecasting_main(asked) == 0
     assert ("  scored      this forecast: MASE 0.900 on the 7 periods arrived by run date 2024-01-15, 86% inside its "
             "interval\n") in capsys.readouterr().out
+    # a scoring date asked: its own forecast is shown, which the later run did not score
+    assert forecasting_main([*asked[:-1], "2024-01-12"]) == 0
+    assert "  scored " not in capsys.readouterr().out
+    # 01-08 run again since: its forecast as it was then is what was scored
+    results(compared_by_later="2024-01-08")
+    time.sleep(0.01)
+    job_run("2024-01-08", None)
+    assert forecasting_main(asked) == 0
+    assert "  scored      this date's forecast as it was then (run again since): MASE 0.900" in capsys.readouterr().out
     results(compared_by_later="2024-01-01")  # the later run scored another date's forecast: not this one's
     assert forecasting_main(asked) == 0
     assert "  scored " not in capsys.readouterr().out

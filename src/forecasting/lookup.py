@@ -73,9 +73,10 @@ class SeriesReport:
     compared: tuple[str, bool] | None = None
     latest_run_date: str | None = None  # the table's latest run date, any series': a later one than its has no row for it
     ranked_by: str = "smape"  # the metric the job run chose its models by (selection.metric, else tuning.metric)
-    # of an asked run date: the next training run date's result row, where its realized_ columns score this date's
-    # forecast (how a past forecast did is on the row of the date after it)
-    scored_later: pd.Series | None = None
+    # of an asked training run date: the next training run date's result row, where its realized_ columns score
+    # this date's forecast (how a past forecast did is on the row of the date after it), and whether this date was
+    # run again since (the scores are of its forecast as it was then)
+    scored_later: tuple[pd.Series, bool] | None = None
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
@@ -106,10 +107,12 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
             raise NotFound(f"no training result for series {describe(keys)} on or before {run_date}")
     result = results.iloc[-1]
     scored_later = None
-    if not later.empty and not pd.isna(later.iloc[0].get("realized_points")):
+    # not a scoring date's: the forecast shown is then its own, not the training's the next date scored
+    if run_date == str(result["run_date"]) and not later.empty and not pd.isna(later.iloc[0].get("realized_points")):
         following = later.iloc[0]
         compared = _compared(config, _job_run(config, following))
-        scored_later = following if compared is not None and compared[0] == str(result["run_date"]) else None
+        if compared is not None and compared[0] == run_date:
+            scored_later = (following, compared[1])
 
     forecast_date = source = model_run_date = runs = None
     forecast = pd.DataFrame(columns=FORECAST_COLUMNS)

@@ -148,12 +148,15 @@ def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
             f"since{inside}")
 
 
-def _scored_later(later: pd.Series) -> str:
-    """How this run date's forecast did, as the next run date's realized_ columns scored it."""
+def _scored_later(scored: tuple[pd.Series, bool]) -> str:
+    """How this run date's forecast did, as the next run date's realized_ columns scored it
+    (its forecast as it was then, where this date was run again since)."""
+    later, rerun = scored
     points, coverage = int(later["realized_points"]), later.get("realized_coverage")
     inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
     periods = "1 period" if points == 1 else f"{points} periods"
-    return (f"this forecast: MASE {_number(later.get('realized_mase'))} on the {periods} arrived by run date "
+    which = "this date's forecast as it was then (run again since)" if rerun else "this forecast"
+    return (f"{which}: MASE {_number(later.get('realized_mase'))} on the {periods} arrived by run date "
             f"{later['run_date']}{inside}")
 
 
