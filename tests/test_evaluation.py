@@ -115,13 +115,19 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
     # (tuned Prophet's held 44%, seasonal naive's 90%: the walk-through of 12-07)
     narrow = pd.DataFrame({"candidate": ["selection", "prophet", "seasonal_naive", "fallback_naive"],
                            "coverage": [0.51, 0.44, 0.9, 0.2]})
-    assert evaluation.coverage_warning(narrow, 0.8) == (
+    assert evaluation.coverage_warning(narrow, 0.8, ["prophet", "seasonal_naive"]) == (
         "the selection's intervals held 51% of the held-out values, against a nominal 80%: the intervals of prophet "
         "44% are too narrow for these series, where those of seasonal_naive 90% held. Worth a try: "
         "selection.candidates without prophet, or the ensemble in its place; the report's coverage section shows "
         "which series")
     all_short = narrow.assign(coverage=[0.51, 0.44, 0.5, 0.2])
-    assert "a holiday or a break none of them held?" in evaluation.coverage_warning(all_short, 0.8)
+    assert "a holiday or a break none of them held?" in evaluation.coverage_warning(all_short, 0.8,
+                                                                                    ["prophet", "seasonal_naive"])
+    # the ensemble too narrow: no advice to put it in its own place; Prophet scored as its part alone is weighed not
+    with_ensemble = narrow.assign(candidate=["selection", "ensemble", "seasonal_naive", "prophet"])
+    said = evaluation.coverage_warning(with_ensemble, 0.8, ["ensemble", "seasonal_naive"])
+    assert said.endswith("Worth a try: selection.candidates without ensemble; the report's coverage section shows "
+                         "which series") and "prophet" not in said
     assert evaluation.coverage_warning(covered.assign(coverage=[0.7, 0.9]), 0.8) is None  # within 15 points
     assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
 

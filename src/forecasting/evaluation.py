@@ -63,26 +63,30 @@ def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str)
 COVERAGE_SHORTFALL = 0.15  # held-out coverage this far under the nominal width is worth a warning
 
 
-def coverage_warning(summary: pd.DataFrame, interval_width: float) -> str | None:
+def coverage_warning(summary: pd.DataFrame, interval_width: float, candidates: list[str] = ()) -> str | None:
     """What to say where the selection's intervals held far fewer of the held-out values
     than their nominal width (``summary_by_candidate``'s rows): where candidates alone held
     theirs, the others' intervals are too narrow for these series (tuned Prophet's, say:
     43% where seasonal naive's held 90%); where none did, a held-out stretch unlike the
-    history (a holiday no fold saw)."""
+    history (a holiday no fold saw). Only the ``candidates`` are weighed (not Prophet scored
+    as the ensemble's part alone)."""
     coverage = summary.set_index("candidate")["coverage"].dropna()
     if SELECTION not in coverage or coverage[SELECTION] >= interval_width - COVERAGE_SHORTFALL:
         return None
     said = (f"the selection's intervals held {coverage[SELECTION]:.0%} of the held-out values, against a nominal "
             f"{interval_width:.0%}")
-    alone = coverage.drop([SELECTION, ALL_SERIES], errors="ignore")
-    alone = alone[~alone.index.str.startswith(FALLBACK_PREFIX)]
-    held, short = alone[alone >= interval_width - COVERAGE_SHORTFALL], alone[alone < interval_width - COVERAGE_SHORTFALL]
+    alone = coverage[coverage.index.isin(candidates)]
+    enough = interval_width - COVERAGE_SHORTFALL
+    held, short = alone[alone >= enough], alone[alone < enough]
     if len(held) and len(short):
         listed = ", ".join(f"{name} {value:.0%}" for name, value in short.sort_values().items())
         kept = ", ".join(f"{name} {value:.0%}" for name, value in held.sort_values(ascending=False).items())
+        narrowest = short.idxmin()
+        # the ensemble averages Prophet with seasonal naive, whose interval is the wider
+        instead = ", or the ensemble in its place" if narrowest == "prophet" and "ensemble" not in candidates else ""
         return (f"{said}: the intervals of {listed} are too narrow for these series, where those of {kept} held. "
-                f"Worth a try: selection.candidates without {short.idxmin()}, or the ensemble in its place; the "
-                "report's coverage section shows which series")
+                f"Worth a try: selection.candidates without {narrowest}{instead}; the report's coverage section "
+                "shows which series")
     return (f"{said}: the held-out periods were unlike what the folds scored (a holiday or a break none of them "
             "held?); the report's coverage section shows which series")
 

@@ -253,7 +253,8 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
                                            config.selection.metric or config.tuning.metric)
     if verdict:
         (summary.inform if verdict[0] else summary.warn)(verdict[1])
-    undercovered = evaluation.coverage_warning(by_candidate, config.forecast.interval_width)
+    undercovered = evaluation.coverage_warning(by_candidate, config.forecast.interval_width,
+                                               config.selection.candidates)
     if undercovered:
         summary.warn(undercovered)
     missing = sum(n for (_, scored), n in counts.items() if not scored)
