@@ -46,11 +46,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (
 fi
 # A venv whose creation failed halfway (no ensurepip: Debian's python3-venv missing), of another
 # Python than PYTHON's, or made before the checkout moved (its scripts name the old path) is made again.
-# (Its scripts start the Python their first line names, or, in a path with a space, their exec line;
-# venv writes the path with symbolic links resolved.)
+# (Its scripts start the Python their first line names, or, in a path with a space or a long one,
+# their exec line, the path quoted or not; venv writes the path with symbolic links resolved.)
 python_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 scripts_python() {
-    sed -n -e '1s/^#!//p' -e "s/^'''exec' \"\(.*\)\" \"\$0\".*/\1/p" .venv/bin/pip 2>/dev/null | tail -n 1
+    sed -n -e '1s/^#!//p' -e "s/^'''exec' \"\{0,1\}\([^\"]*[^\" ]\)\"\{0,1\} \"\$0\".*/\1/p" .venv/bin/pip 2>/dev/null | tail -n 1
 }
 if ! .venv/bin/python -m pip --version >/dev/null 2>&1 \
         || [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$python_version" ] \
