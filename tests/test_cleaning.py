@@ -504,6 +504,10 @@ def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_wh
         covered = clean_history(history, "MS", policy(), "2024-02-01", input_end=input_end)
         assert covered.history["ds"].iloc[-1] == pd.Timestamp("2023-12-01")
         assert "the last period 2024-01-01 has 10 distinct times" in " ".join(covered.notes)
+    # quarter hours to 10:15 summed into hours, the run a day later: the 10:00 hour holds half its quarters
+    quarters = frame(pd.date_range("2024-01-01", "2024-01-05 10:15", freq="15min"), 1.0)
+    hourly = clean_history(quarters, "h", policy(), "2024-01-06", input_end="2024-01-05 10:15")
+    assert hourly.history["ds"].iloc[-1] == pd.Timestamp("2024-01-05 09:00") and hourly.history["y"].iloc[-1] == 4.0
     # a week ending Monday whose first day of data is that Monday: one day of seven
     weeks = clean_history(daily_rows("2023-01-02", "2023-01-29"), "W-MON", policy(), "2023-03-01")
     assert weeks.history["ds"].iloc[0] == pd.Timestamp("2023-01-09") and weeks.history["y"].iloc[0] == 7 * 100.0

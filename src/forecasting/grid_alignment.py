@@ -173,9 +173,11 @@ def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, no
     periods between have (their median): daily sales from 20 January summed are no
     January, nor daily rows that stop on 10 January while the input's rows
     (``input_end``) go on past January. By counts, not by spans: a month of weekdays
-    that starts on a Saturday, or daily data from 2 January, is whole. Where the input
-    itself stops inside the last period, the run date's open period decides
-    (``run_date_cut.without_open_period``). Periods between are kept as they are."""
+    that starts on a Saturday, or daily data from 2 January, is whole. The input's last
+    row covers its whole day, whatever its time (quarter hours to 10:15 leave the 10:00
+    hour a part); where the input stops before the last period's last day, the run
+    date's open period decides (``run_date_cut.without_open_period``). Periods between
+    are kept as they are."""
     times = pd.Series(raw.to_numpy()).groupby(frame["ds"].to_numpy()).nunique()  # by period, in time order
     if len(times) < 4:  # too few periods between to say what a whole one has
         return frame
