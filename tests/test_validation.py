@@ -478,8 +478,8 @@ def test_the_series_known_on_the_run_date_are_counted_null_keys_too(spark, fast_
     ])
     # and the latest time known then: how far the data reach (zero gaps go no further)
     latest = dt.datetime(2024, 1, 31, 23)
-    assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(rows=4, series=2, latest=latest,
-                                                                                  after_run_date=1)
+    assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(
+        rows=4, series=2, latest=latest, after_run_date=1, after_run_date_last="2024-02-01 00:00:00")
     assert check_input(raw, fast_config()) == InputCounts(rows=4, series=None)
 
 
@@ -891,9 +891,9 @@ def test_dates_written_otherwise_than_iso_are_met_with_the_pattern_they_are_writ
     def suggested(examples: list) -> str:
         return input_hints.expected_values(source, source.time_column, examples).rsplit("e.g. ", 1)[1]
 
-    assert suggested(["05/19/2024", "06/02/2024"]) == "MM/dd/yyyy"
-    assert suggested(["19.05.2024"]) == "dd.MM.yyyy"
-    assert suggested(["05-06-2024"]) == "dd-MM-yyyy or MM-dd-yyyy, as the day or the month comes first"
+    assert suggested(["05/19/2024", "6/2/2024"]) == "M/d/yyyy"  # one letter: Spark's MM refuses 6
+    assert suggested(["19.05.2024"]) == "d.M.yyyy"
+    assert suggested(["05-06-2024"]) == "d-M-yyyy or M-d-yyyy, as the day or the month comes first"
     assert suggested(["yesterday"]) == "dd/MM/yyyy or yyyyMMdd"
 
 

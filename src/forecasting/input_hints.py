@@ -88,13 +88,13 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
 
 def _date_pattern(examples: list) -> str:
     """The Spark pattern the example dates are most likely written in: 05/19/2024 is
-    MM/dd/yyyy, 19.05.2024 dd.MM.yyyy; where no day above 12 tells, both; else the usual."""
+    M/d/yyyy, 19.05.2024 d.M.yyyy; where no day above 12 tells, both; else the usual."""
     found = [re.fullmatch(r"\s*([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})\s*", str(e)) for e in examples]
     found = [match for match in found if match]
     if not found:
         return "dd/MM/yyyy or yyyyMMdd"
-    mark = found[0].group(2)
-    days_first, months_first = f"dd{mark}MM{mark}yyyy", f"MM{mark}dd{mark}yyyy"
+    mark = found[0].group(2)  # one letter each: Spark's d and M read 5 and 05 alike, dd and MM only 05
+    days_first, months_first = f"d{mark}M{mark}yyyy", f"M{mark}d{mark}yyyy"
     if any(int(match.group(1)) > 12 for match in found):
         return days_first
     if any(int(match.group(3)) > 12 for match in found):
