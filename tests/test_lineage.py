@@ -290,8 +290,8 @@ def test_a_checkout_with_local_edits_names_them_by_a_hash_of_its_source_and_so_d
     assert done.stdout.strip() == versions[-1]
     # a module git does not track, in the package: code no commit holds, in the checkout and in its zip
     edited.write_text(original)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "the code under test"],
-                   cwd=clone, check=True, timeout=60)  # else the copied working tree is dirty already
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "the code under test",
+                    "--allow-empty"], cwd=clone, check=True, timeout=60)  # else the copied working tree is dirty
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True, text=True,
                             timeout=30).stdout.strip()
     (clone / "src" / "forecasting" / "scratch.py").write_text("ANSWER = 42\n")
