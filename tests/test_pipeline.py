@@ -1047,6 +1047,31 @@ def test_a_run_says_which_periods_it_left_out_as_unsettled():
     assert quiet.note == ""
 
 
+def test_the_first_run_to_write_to_an_output_where_the_experiments_runs_wrote_elsewhere_says_so(spark, tmp_path):
+    # a mistyped output.path (bi/sale for bi/sales) made fresh tables without a word (the walk-through of 12-07)
+    from forecasting import tracking
+
+    store = str(tmp_path / "mlruns")
+    tracker = tracking.client(store)
+    experiment = tracker.create_experiment("sales")
+    earlier = tracker.create_run(experiment, tags={tracking.JOB_TAG: tracking.TRAIN_JOB,
+                                                    tracking.OUTPUT_PATH_TAG: str(tmp_path / "bi" / "sales")})
+    tracker.set_terminated(earlier.info.run_id)
+    config = load_config(None, [f"tracking.uri={store}", "tracking.experiment=sales",
+                                f"output.path={tmp_path / 'bi' / 'sale'}"])
+    context = tracking.RunContext(store, experiment, "this-run", "2026-12-07", False, False,
+                                  output_path=str(tmp_path / "bi" / "sale"))
+    said = job_summary.JobSummary("2026-12-07", "r", "e", "file:///m", {})
+    run_report.say_first_output(spark, config, context, said)
+    assert said.note == (f"  the first run to write tables to {tmp_path / 'bi' / 'sale'}, where experiment 'sales''s "
+                         f"newest training runs wrote to {tmp_path / 'bi' / 'sales'}: a new output, or a mistyped "
+                         "output.path?\n")
+    (tmp_path / "bi" / "sale" / "forecasts").mkdir(parents=True)  # tables there already: nothing to ask
+    quiet = job_summary.JobSummary("2026-12-07", "r", "e", "file:///m", {})
+    run_report.say_first_output(spark, config, context, quiet)
+    assert quiet.note == ""
+
+
 def test_a_run_says_how_many_input_rows_it_left_out_as_after_its_run_date():
     # said only in the log, at INFO, which a scheduler reading the summary file never saw (the walk-through of 12-07)
     from forecasting import validation

@@ -140,6 +140,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     )
     with finishing(context, summary, started):  # from here on, a failure ends the run FAILED (and its heartbeat)
         _say_before_training(spark, config, context, summary, checked, series_df, evaluate)
+        if not evaluate and earlier is None and later is None:  # no other run date at this output: a new one?
+            run_report.say_first_output(spark, config, context, summary)
         label = f"{'evaluate' if evaluate else 'train'}-{run_date}"
         tables.delete_staging(spark, config, label)  # left by a killed run of this date
         with tables.staging_removed_on_failure(spark, config, label):  # a failed run's: of no use

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, signals,
-                         staged_counts, tracking, tuning, validation)
+                         staged_counts, tables, tracking, tuning, validation)
 from forecasting.config import JobConfig
 from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, named_examples,
                                      series_that)
@@ -213,6 +213,34 @@ def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.
             raise
         logger.warning("could not log the run's overview picture (%s): its tables are written",
                        redaction.first_line(err))
+
+
+FIRST_OUTPUT_RUNS = 10  # the experiment's newest training runs looked through for where they wrote
+
+
+def say_first_output(spark: SparkSession, config: JobConfig, context: tracking.RunContext,
+                     summary: JobSummary) -> None:
+    """Where this run is the first to write its output's tables while the experiment's newest
+    training runs wrote elsewhere, say so: a mistyped output.path (bi/sale for bi/sales) made
+    fresh tables without a word, and the readers of the old ones kept last week's forecasts."""
+    from forecasting import explore
+    from forecasting.parent_run import same_output
+
+    if tables.path_exists(spark, tables.table_paths(config)[tables.FORECASTS]):
+        return
+    try:
+        runs = explore.job_runs(context.tracking_uri, config.tracking.experiment, tracking.TRAIN_JOB,
+                                finished_only=True, max_results=FIRST_OUTPUT_RUNS)
+    except Exception as err:  # only a hint
+        logger.debug("could not look up where the experiment's runs wrote: %s", err)
+        return
+    elsewhere = sorted({run.data.tags.get(tracking.OUTPUT_PATH_TAG) for run in runs
+                        if not same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), context.output_path)}
+                       - {None, ""})
+    if elsewhere:
+        summary.inform(f"the first run to write tables to {context.output_path}, where experiment "
+                       f"'{config.tracking.experiment}''s newest training runs wrote to {', '.join(elsewhere[:3])}: "
+                       "a new output, or a mistyped output.path?")
 
 
 def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
