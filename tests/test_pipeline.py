@@ -1063,9 +1063,9 @@ def test_the_first_run_to_write_to_an_output_where_the_experiments_runs_wrote_el
                                   output_path=str(tmp_path / "bi" / "sale"))
     said = job_summary.JobSummary("2026-12-07", "r", "e", "file:///m", {})
     run_report.say_first_output(spark, config, context, said)
-    assert said.note == (f"  the first run to write tables to {tmp_path / 'bi' / 'sale'}, where experiment 'sales''s "
-                         f"newest training runs wrote to {tmp_path / 'bi' / 'sales'}: a new output, or a mistyped "
-                         "output.path?\n")
+    assert said.note == (f"  the first run to write tables to {tmp_path / 'bi' / 'sale'}, where the newest training "
+                         f"runs of experiment 'sales' wrote to {tmp_path / 'bi' / 'sales'}: a new output, or a "
+                         "mistyped output.path?\n")
     (tmp_path / "bi" / "sale" / "forecasts").mkdir(parents=True)  # tables there already: nothing to ask
     quiet = job_summary.JobSummary("2026-12-07", "r", "e", "file:///m", {})
     run_report.say_first_output(spark, config, context, quiet)

@@ -238,9 +238,9 @@ def say_first_output(spark: SparkSession, config: JobConfig, context: tracking.R
                         if not same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), context.output_path)}
                        - {None, ""})
     if elsewhere:
-        summary.inform(f"the first run to write tables to {context.output_path}, where experiment "
-                       f"'{config.tracking.experiment}''s newest training runs wrote to {', '.join(elsewhere[:3])}: "
-                       "a new output, or a mistyped output.path?")
+        summary.inform(f"the first run to write tables to {context.output_path}, where the newest training runs of "
+                       f"experiment '{config.tracking.experiment}' wrote to {', '.join(elsewhere[:3])}: a new output, "
+                       "or a mistyped output.path?")
 
 
 def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
