@@ -148,12 +148,30 @@ def write_slice(
             .partitionBy(*partitions).save(path)
         )
     else:
-        # Parquet has no transaction: drop the slice's folder, then add the new rows.
-        # An empty result still clears the slice, which dynamic overwrite would not.
+        # Parquet has no transaction: the new rows are written beside the table first (Spark's
+        # half-written files in the table's own _temporary folder failed readers that glob
+        # **/*.parquet, DuckDB's), then the slice's folder is replaced by theirs: the date is
+        # missing only between a delete and a rename. An empty result still clears the slice.
+        spark = df.sparkSession
         folder = "/".join(f"{column}={slice_values[column]}" for column in partitions)
-        delete_path(df.sparkSession, f"{path}/{folder}")
-        df.write.format("parquet").mode("append").partitionBy(*partitions).save(path)
+        staged = f"{path.rstrip('/').rsplit('/', 1)[0]}/_staging/{name}-{job_run_id}"
+        df.write.format("parquet").mode("overwrite").partitionBy(*partitions).save(staged)
+        delete_path(spark, f"{path}/{folder}")
+        _move(spark, f"{staged}/{folder}", f"{path}/{folder}")
+        delete_path(spark, staged)
     logger.info("wrote %s slice %s of %s", fmt, slice_values, path)
+
+
+def _move(spark: SparkSession, source: str, target: str) -> None:
+    """Rename ``source`` (a folder) to ``target``, its parent made first; nothing where there
+    is no ``source`` (an empty result's slice)."""
+    source_path, file_system = on_file_system(spark, source)
+    if not file_system.exists(source_path):
+        return
+    target_path, _ = on_file_system(spark, target)
+    file_system.mkdirs(target_path.getParent())
+    if not file_system.rename(source_path, target_path):
+        raise OSError(f"could not move the written rows from {source} to {target}")
 
 
 def key_columns_of(columns) -> list[str]:
