@@ -923,7 +923,7 @@ def test_models_of_another_frequency_under_the_output_are_refused_before_any_tra
                           "store string, item string, frequency string, run_date date").withColumns(
         {"model": F.lit("naive"), "model_json": F.lit("{}")}).write.format("delta").save(models)
     table_checks.check_frequency(spark, daily)  # a day however written
-    with pytest.raises(InputError, match=rf"{models} holds models of frequency '24h', 'D', but forecast.frequency is "
+    with pytest.raises(InputError, match=rf"{models} holds models of frequency '24h', but forecast.frequency is "
                                          r"'W-MON': the tables would mix the two.*Give this frequency an output.path of "
                                          "its own, or set forecast.frequency back"):
         table_checks.check_frequency(spark, load_config(None, [*settings, "forecast.frequency=W-MON"]))

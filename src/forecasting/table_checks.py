@@ -106,7 +106,11 @@ def check_frequency(spark: SparkSession, config: JobConfig) -> None:
         if err.getCondition() not in NO_TABLE_YET:
             raise
         return
-    other = sorted(frequency for frequency in stored if not same_frequency(frequency, config.forecast.frequency))
+    other: list[str] = []  # each frequency once, however written (W and W-SUN, D and 24h)
+    for frequency in sorted(stored):
+        if not same_frequency(frequency, config.forecast.frequency) and not any(
+                same_frequency(frequency, kept) for kept in other):
+            other.append(frequency)
     if other:
         raise InputError(f"{path} holds models of frequency {', '.join(map(repr, other))}, but forecast.frequency is "
                          f"{config.forecast.frequency!r}: the tables would mix the two, each run comparing its "
