@@ -322,7 +322,8 @@ def test_gaps_keep_fill_or_reject():
     filled = clean_history(history, "D", policy(gaps="interpolate"))
     assert filled.history["y"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert clean_history(history, "D", policy(gaps="zero")).history["y"].tolist() == [1.0, 2.0, 0.0, 0.0, 5.0]
-    assert clean_history(history, "D", policy(gaps="reject")).rejection == "2 missing periods (the first 2024-01-03; cleaning.gaps = reject)"
+    assert clean_history(history, "D", policy(gaps="reject")).rejection == (
+        "2 missing periods (the first 2024-01-03; cleaning.gaps = reject)")
 
 
 @pytest.mark.parametrize("missing", ["interpolate", "zero"])

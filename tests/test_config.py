@@ -745,7 +745,8 @@ def test_a_file_uri_of_two_slashes_before_a_relative_path_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="'file://C:/out', whose two slashes make 'C:' a host name, not a drive"):
         load_config(None, ["output.path=file://C:/out"])
     # a user's password before the host: named in no message (nor the log or summary file quoting it)
-    with pytest.raises(ConfigError, match=r"'file://u:\(redacted\)@host/x', whose two slashes make 'host' a host") as said:
+    with pytest.raises(ConfigError,
+                       match=r"'file://u:\(redacted\)@host/x', whose two slashes make 'host' a host") as said:
         load_config(None, ["tracking.uri=file://u:SECRETPW@host/x"])
     assert "SECRETPW" not in str(said.value)
     for value in ("file://", "file://localhost"):  # read as the working folder too

@@ -31,7 +31,8 @@ def test_the_sign_test_is_the_exact_two_sided_binomial():
 
 def test_two_evaluations_are_compared_series_by_series(tmp_path, monkeypatch, capsys, caplog):
     monkeypatch.chdir(tmp_path)
-    assert evaluation_compare.SELECTION == evaluation.SELECTION and evaluation_compare.ALL_SERIES == evaluation.ALL_SERIES
+    assert evaluation_compare.SELECTION == evaluation.SELECTION
+    assert evaluation_compare.ALL_SERIES == evaluation.ALL_SERIES
     assert evaluation_compare.FALLBACK_PREFIX == evaluation.FALLBACK_PREFIX
     before, after = tmp_path / "before", tmp_path / "after"
     # JFK better, LGA and EWR worse, SWF equal, ACY's MASE undefined after, ISP evaluated before only

@@ -1013,7 +1013,8 @@ def test_a_series_that_ends_in_zeros_is_not_told_its_forecast_of_zeros_comes_fro
     assert outcome.status == OK and (outcome.forecast["yhat"] == 0).all()
     assert any(ZERO_RUN_NOTE in note for note in outcome.notes)
     assert not any(ZERO_FORECAST_NOTE in note for note in outcome.notes)
-    assert "forecast at 0, as its last 10 values are: whatever the metric ranks by, a model follows them" in outcome.notes
+    assert ("forecast at 0, as its last 10 values are: whatever the metric ranks by, a model follows them"
+            in outcome.notes)
 
 
 def test_the_zero_forecast_note_names_only_a_model_mase_could_rank():

@@ -258,7 +258,8 @@ def test_scoring_starts_after_the_history_training_would_keep_at_each_models_fre
                                             None, None).drop("reason"), expected(("w", day(14))), ignore_nullable=True)
     refused = ends("cleaning.missing_values=reject").where("shop = 'a'").collect()  # a's blank 3 January
     assert [(row["last_ds"], row["status"], row["reason"]) for row in refused] == [
-        (None, scoring.REJECTED, "1 missing or infinite values (the first 2024-01-03; cleaning.missing_values = reject)")]
+        (None, scoring.REJECTED,
+         "1 missing or infinite values (the first 2024-01-03; cleaning.missing_values = reject)")]
     # the columns scoring adds beside the keys are names no key column may take (a key "rejection" broke it)
     from forecasting.config_schema import RESERVED_KEY_NAMES
 
