@@ -141,20 +141,22 @@ def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
     mase, points = result.get("realized_mase"), result.get("realized_points")
     if points is None or pd.isna(points):
         return "- (no period forecast on the run date before has arrived)"
-    coverage = result.get("realized_coverage")
-    inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
-    periods = "1 period" if points == 1 else f"{int(points)} periods"
+    periods, inside = _arrived(points, result.get("realized_coverage"))
     return (f"MASE {_number(mase)} of the forecast of {_before(compared, advice=False)} on the {periods} arrived "
             f"since{inside}")
+
+
+def _arrived(points, coverage) -> tuple[str, str]:
+    """The realized_ columns' periods scored, and the share inside the interval, as the lines say them."""
+    inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
+    return ("1 period" if points == 1 else f"{int(points)} periods"), inside
 
 
 def _scored_later(scored: tuple[pd.Series, bool]) -> str:
     """How this run date's forecast did, as the next run date's realized_ columns scored it
     (its forecast as it was then, where this date was run again since)."""
     later, rerun = scored
-    points, coverage = int(later["realized_points"]), later.get("realized_coverage")
-    inside = "" if coverage is None or pd.isna(coverage) else f", {coverage:.0%} inside its interval"
-    periods = "1 period" if points == 1 else f"{points} periods"
+    periods, inside = _arrived(later["realized_points"], later.get("realized_coverage"))
     which = "this date's forecast as it was then (run again since)" if rerun else "this forecast"
     return (f"{which}: MASE {_number(later.get('realized_mase'))} on the {periods} arrived by run date "
             f"{later['run_date']}{inside}")
