@@ -231,7 +231,7 @@ def _written_elsewhere(config: JobConfig) -> str:
     that is not the config's output (a relative output.path, asked in another folder), as
     a not-found message's end; "" where there is nothing to add."""
     from forecasting import explore
-    from forecasting.parent_run import same_output
+    from forecasting.parent_run import other_outputs, same_output
 
     try:
         runs = explore.job_runs(existing_store(config), config.tracking.experiment, tracking.TRAIN_JOB, max_results=10)
@@ -246,7 +246,7 @@ def _written_elsewhere(config: JobConfig) -> str:
         written_as = mine[0].data.params.get("output.format")
         return (f". The newest training run that wrote to {here} wrote {written_as} tables: give "
                 f"--set output.format={written_as}" if written_as and written_as != config.output.format else "")
-    written = sorted({run.data.tags.get(tracking.OUTPUT_PATH_TAG) for run in runs} - {None, "", here})
+    written = other_outputs(runs, here)
     if not written:
         return ""
     return (f". The newest training runs of experiment '{config.tracking.experiment}' wrote their tables to "

@@ -288,6 +288,12 @@ def same_output(tagged: str | None, output: str | None) -> bool:
         str(Path(tagged).expanduser().resolve()) == output)
 
 
+def other_outputs(runs: list, output: str | None) -> list[str]:
+    """The outputs ``runs`` wrote to (their output_path tags) other than ``output``, sorted."""
+    return sorted({tag for run in runs if (tag := run.data.tags.get(OUTPUT_PATH_TAG))
+                   and not same_output(tag, output)})
+
+
 def mark_superseded(tracker, context: RunContext) -> Replaced:
     """Tag the earlier runs of this job, run date and output, whose rows in the tables
     this run has just replaced, with this run's id: their child runs still look

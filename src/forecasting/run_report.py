@@ -224,7 +224,7 @@ def say_first_output(spark: SparkSession, config: JobConfig, context: tracking.R
     training runs wrote elsewhere, say so: a mistyped output.path (bi/sale for bi/sales) made
     fresh tables without a word, and the readers of the old ones kept last week's forecasts."""
     from forecasting import explore
-    from forecasting.parent_run import same_output
+    from forecasting.parent_run import other_outputs
 
     if tables.path_exists(spark, tables.table_paths(config)[tables.FORECASTS]):
         return
@@ -234,9 +234,7 @@ def say_first_output(spark: SparkSession, config: JobConfig, context: tracking.R
     except Exception as err:  # only a hint
         logger.debug("could not look up where the experiment's runs wrote: %s", err)
         return
-    elsewhere = sorted({run.data.tags.get(tracking.OUTPUT_PATH_TAG) for run in runs
-                        if not same_output(run.data.tags.get(tracking.OUTPUT_PATH_TAG), context.output_path)}
-                       - {None, ""})
+    elsewhere = other_outputs(runs, context.output_path)
     if elsewhere:
         summary.inform(f"the first run to write tables to {context.output_path}, where the newest training runs of "
                        f"experiment '{config.tracking.experiment}' wrote to {', '.join(elsewhere[:3])}: a new output, "
