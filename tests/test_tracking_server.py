@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
 from flaky_proxy import FlakyProxy
-from forecasting import explore, pipeline, tables, tracking
+from forecasting import explore, pipeline, server_check, tables, tracking
 from forecasting.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,10 +141,10 @@ def test_start_refuses_a_port_another_server_answers_on(tmp_path):
 def test_a_server_gone_after_series_tracking_failed_leaves_the_runs_later_calls_one_try_each(server, monkeypatch):
     # five calls after the tables were written waited out MLflow's retries, 32 s each (the walk-through of 12-07)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
-    assert not tracking.try_once_if_gone(server) and os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "7"
-    assert not tracking.try_once_if_gone("file:///tmp/mlruns")  # no server to be gone
+    assert not server_check.try_once_if_gone(server) and os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "7"
+    assert not server_check.try_once_if_gone("file:///tmp/mlruns")  # no server to be gone
     started = time.monotonic()
-    assert tracking.try_once_if_gone(f"http://127.0.0.1:{free_port()}")
+    assert server_check.try_once_if_gone(f"http://127.0.0.1:{free_port()}")
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0" and time.monotonic() - started < 10
 
 
@@ -354,7 +354,7 @@ def reaches(uri: str) -> tuple[bool, bool]:
     from mlflow.exceptions import MlflowException
 
     try:
-        tracking.check_server(uri, timeout=5)
+        server_check.check_server(uri, timeout=5)
         checked = True
     except tracking.TrackingUnavailable:
         checked = False
@@ -374,7 +374,7 @@ def test_the_server_check_takes_mlflows_tls_settings(https_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's refusal at once, not after backoff
     uri = start()
     with pytest.raises(tracking.TrackingUnavailable, match="fails the TLS check.*MLFLOW_TRACKING_SERVER_CERT_PATH"):
-        tracking.check_server(uri, timeout=5)
+        server_check.check_server(uri, timeout=5)
     assert reaches(uri) == (False, False)
     for name, value in (("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert)), ("MLFLOW_TRACKING_INSECURE_TLS", "true"),
                         ("REQUESTS_CA_BUNDLE", str(cert))):
@@ -391,7 +391,7 @@ def test_the_server_check_takes_mlflows_tls_settings(https_server, monkeypatch):
     # settings MLflow refuses are named before any training
     monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
     with pytest.raises(tracking.TrackingUnavailable, match="both set"):
-        tracking.check_server(uri, timeout=5)
+        server_check.check_server(uri, timeout=5)
     monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "yes")
     with pytest.raises(tracking.TrackingUnavailable, match="true, false, 1 or 0"):
-        tracking.check_server(uri, timeout=5)
+        server_check.check_server(uri, timeout=5)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from forecasting import run_overview, series_identity, tracking
+from forecasting import run_overview, series_identity, server_check, tracking
 from forecasting.input_history import key_matches, load_history
 from forecasting.redaction import redact_url_password
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
@@ -40,7 +40,7 @@ def job_runs(
         raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
                           "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
     try:  # a server down or refusing us, said in a line, where MLflow retries for minutes or dumps its request
-        tracking.check_server(tracking_uri, SERVER_CHECK_SECONDS, SERVER_ANSWER_KEPT_SECONDS)
+        server_check.check_server(tracking_uri, SERVER_CHECK_SECONDS, SERVER_ANSWER_KEPT_SECONDS)
     except tracking.TrackingUnavailable as err:  # a notebook shows it: a password in the URI left out
         raise tracking.TrackingUnavailable(redact_url_password(str(err))) from None
     client = tracking.client(tracking_uri)

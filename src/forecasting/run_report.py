@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from forecasting import (forecast_change, realized, redaction, run_overview, series_identity, signals,
-                         staged_counts, tables, tracking, tuning, validation)
+                         server_check, staged_counts, tables, tracking, tuning, validation)
 from forecasting.config import JobConfig
 from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, named_examples,
                                      series_that)
@@ -70,7 +70,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         counted = staged_counts.status_counts(staged, list(config.input.key_columns))
     summary.counts, summary.untracked = counted.statuses, counted.untracked
     if summary.untracked:  # a server gone during the training: what follows would wait out its retries
-        tracking.try_once_if_gone(context.tracking_uri)
+        server_check.try_once_if_gone(context.tracking_uri)
     keys = list(config.input.key_columns)
     fallbacks = counted.models - counted.statuses.get(OK, 0)
     total = sum(counted.statuses.values())

@@ -3,7 +3,6 @@ the context the tasks log under. A series' identity is forecasting.series_identi
 job's parent run forecasting.parent_run's, each series' child run forecasting.child_runs'."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,7 +17,6 @@ from urllib.parse import unquote, urlparse
 from forecasting import mlflow_file_store
 from forecasting.config import TRACKING_URI_VARIABLE, JobConfig
 from forecasting.config_stores import local_path
-from forecasting.redaction import redact_url_password
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +143,8 @@ def prepare_server(config: JobConfig) -> str:
     """The config's tracking URI, resolved, once MLflow's retry settings are in the
     environment and the server (if any) has answered: a quick TrackingUnavailable
     when it is down, where MLflow's own retries would spend minutes before a traceback."""
+    from forecasting.server_check import check_server
+
     uri = resolve_uri(config.tracking.uri)
     os.environ.update(http_settings(config))
     check_server(uri, config.tracking.timeout_seconds)
@@ -293,90 +293,6 @@ def end_run(tracker, run_id: str, status: str = "FINISHED") -> None:
         return
     store.update_run_info(run_id, run_status=RunStatus.from_string(status), end_time=int(time.time() * 1000),
                           run_name=None)
-
-
-# When (time.monotonic()) a server last answered, by its URI and the settings it answered to
-_ANSWERED: dict[tuple, float] = {}
-
-
-def check_server(uri: str, timeout: float, answered_within: float = 0) -> None:
-    """Fail fast, naming the URI, when a tracking server is down or refuses us;
-    MLflow's own retries would otherwise spend minutes before saying so. Skipped where
-    it answered in the last ``answered_within`` seconds to the same credentials, TLS and
-    proxy settings: one lookup command checks once, not once a search."""
-    if urlparse(uri).scheme not in ("http", "https"):
-        return
-    tls = tls_settings()
-    settings = sorted(credentials_from_environment(CREDENTIAL_VARIABLES + CONNECTION_VARIABLES).items())
-    seen = (uri, hashlib.sha256(json.dumps(settings).encode()).hexdigest())  # no secret kept in memory as it is
-    answered = _ANSWERED.get(seen)
-    if answered is not None and time.monotonic() - answered < answered_within:
-        return
-    _probe_server(uri, timeout, tls)
-    _ANSWERED[seen] = time.monotonic()
-
-
-GONE_CHECK_SECONDS = 5  # a server's answer to the check after series' tracking failed
-
-
-def try_once_if_gone(uri: str) -> bool:
-    """After series' tracking failed in a run: where the server still does not answer, the
-    driver's remaining MLflow calls (the overview, the metrics, the registration, ending the
-    run) are tried once each, not each through MLflow's whole retry budget (some 30 s
-    apiece, minutes of a scheduler's timeout after the tables were written). Whether so."""
-    try:
-        check_server(uri, GONE_CHECK_SECONDS)
-    except TrackingUnavailable as err:
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # MLflow reads it at each request
-        logger.warning("%s after the training: the run's remaining MLflow calls are tried once each",
-                       redact_url_password(str(err).splitlines()[0]))
-        return True
-    return False
-
-
-def _probe_server(uri: str, timeout: float, tls: dict) -> None:
-    import requests
-
-    try:
-        health = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout, **tls)
-    except requests.exceptions.SSLError as err:  # not transient: a retry later would fail the same way
-        raise TrackingUnavailable(
-            f"MLflow tracking server {uri} fails the TLS check: {err}. For a private CA set "
-            "MLFLOW_TRACKING_SERVER_CERT_PATH (or REQUESTS_CA_BUNDLE) to its certificate bundle; for a client "
-            "certificate MLFLOW_TRACKING_CLIENT_CERT_PATH"
-        ) from err
-    except requests.RequestException as err:
-        raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {err}") from err
-    if health.status_code >= 500:
-        raise TrackingUnavailable(f"MLflow tracking server {uri} is unhealthy: HTTP {health.status_code}")
-    credentials = credentials_from_environment(CREDENTIAL_VARIABLES)
-    auth = None
-    headers = {}
-    if "MLFLOW_TRACKING_TOKEN" in credentials:
-        headers["Authorization"] = f"Bearer {credentials['MLFLOW_TRACKING_TOKEN']}"
-    elif "MLFLOW_TRACKING_USERNAME" in credentials:
-        auth = (credentials["MLFLOW_TRACKING_USERNAME"], credentials.get("MLFLOW_TRACKING_PASSWORD", ""))
-    try:
-        probe = requests.get(
-            f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search", params={"max_results": 1},
-            auth=auth, headers=headers, timeout=timeout, **tls,
-        )
-    except requests.RequestException as err:  # up, but its API does not answer
-        raise TrackingUnavailable(f"MLflow tracking server {uri} does not answer its API: {err}") from err
-    if probe.status_code >= 500:
-        raise TrackingUnavailable(f"MLflow tracking server {uri} fails its API: HTTP {probe.status_code}")
-    if probe.status_code == 404:  # a server, but no MLflow there: a path added or left out, another port's service
-        raise TrackingUnavailable(
-            f"{uri} answers, but not as an MLflow tracking server: {uri.rstrip('/')}/api/2.0/mlflow/experiments/search "
-            "is HTTP 404. Check tracking.uri's host, port and path (a server behind a proxy's path prefix takes it "
-            "in the URI; one at the root does not)")
-    if probe.status_code in (401, 403):
-        in_uri = urlparse(uri).username is not None  # requests sends a URI's user and password, as MLflow does
-        given = "were rejected" if credentials else "were rejected (those in the URI)" if in_uri else "are needed"
-        raise TrackingUnavailable(
-            f"MLflow tracking server {uri} answered HTTP {probe.status_code}: credentials {given}. "
-            "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
-        )
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
