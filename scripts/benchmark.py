@@ -168,7 +168,8 @@ PHASE_ENDS = [
     ("parent run", "forecasting.spark_training: training "),
     ("training stage", " rows) in "),  # "... 400/400 series done (373,404 rows) in 27.9s, 5 failed"
     ("table writes", "forecasting.tables: wrote "),  # the last of the three
-    ("model registration", "forecasting.registration: registered model "),
+    # the summary's queries over the staged results, the catalog, then the served model's registration
+    ("result checks and registration", "forecasting.registration: registered model "),
 ]
 
 
@@ -184,7 +185,7 @@ def job_phases(log: Path, started_at: float, wall: float) -> dict[str, float]:
             if text in line:
                 ends[name] = stamp - started_at
     if "table writes" in ends:  # a config without a registered model has none to register
-        ends.setdefault("model registration", ends["table writes"])
+        ends.setdefault("result checks and registration", ends["table writes"])
     if len(ends) < len(PHASE_ENDS):
         return {}
     bounds = [0.0, *(ends[name] for name, _ in PHASE_ENDS), wall]

@@ -13,8 +13,8 @@ from deltalake import DeltaTable
 
 ROOT = Path(__file__).resolve().parents[1]
 M4_TRAIN = ROOT.parent / "shared/data/m4/Hourly-train.csv"
-PHASES = ["start, read and check", "parent run", "training stage", "table writes", "model registration",
-          "summary and exit"]
+PHASES = ["start, read and check", "parent run", "training stage", "table writes",
+          "result checks and registration", "summary and exit"]
 
 
 @pytest.mark.skipif(not M4_TRAIN.exists(), reason="../shared M4 data not present")
@@ -44,7 +44,7 @@ def test_benchmark_runs_every_variant_in_rounds_on_the_same_work_and_reports_eac
     assert report["efficiency"] == pytest.approx(report["ideal_wall"] / job["wall"])
     assert report["job_vs_multiprocessing"] == pytest.approx(variants["multiprocessing"]["wall"] / job["wall"])
     assert list(job["phases"]) == PHASES and sum(job["phases"].values()) == pytest.approx(job["wall"], abs=0.1)
-    assert job["phases"]["model registration"] > 0  # its log line found: the job registers its forecaster
+    assert job["phases"]["result checks and registration"] > 0  # its log line found: the job registers its forecaster
     assert 0 < report["tracking_share"] < 1 and job["driver_peak"] > job["driver_jvm_peak"] > 0
     assert "job phases (s): start, read and check " in done.stdout
     # how quickly the job's folder took new files just before each job, tracking's main cost
