@@ -589,9 +589,12 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({"ds": pd.bdate_range("2026-01-05", periods=80), "y": np.r_[
             np.full(40, 1000.0), np.full(40, 100.0)] + np.arange(80) % 3}), "B", load_config(None, []).cleaning).notes),
          "naive", 0.2),
+        # Prophet failed on every parameter set: forecast by a baseline (a failed series' fallback is not counted)
+        *[(status, None, "{}", "Prophet failed in every tuning evaluation (6, e.g. FloatingPointError('x')): chosen "
+           "among naive", "naive", 0.5) for status in ("ok", "failed")],
     ], "status string, reason string, model_json string, data_notes string, model string, cv_mase double")
     counted = staged_counts.status_counts(staged)
-    assert counted.gappy == 2
+    assert counted.gappy == 2 and counted.prophet_failed == 1
     assert (counted.shifted, counted.open_kept, counted.repeated) == (1, 1, 1)  # from cleaning's notes, as written
     assert (counted.several_series, counted.no_weekday, counted.breaks, counted.clock_changes) == (1, 1, 1, 1)
     assert counted.level_shifts == 1 and counted.never_held_holidays == 1  # modelled series only
@@ -683,7 +686,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "note says how to leave it out), or values to check? They were modelled as they are",
         "1 series has a change of level inside their history (their data_notes say when, from what to what): a stock "
         "split, a new unit, a store resized, a season's start or end, or two series joined? They were modelled across it, a baseline's "
-        "interval counting the jump as one of its errors: adjust the values before it, or start the input after it"]
+        "interval counting the jump as one of its errors: adjust the values before it, or start the input after it",
+        "1 modelled series is forecast by another candidate, Prophet failed in every tuning evaluation (their "
+        "data_notes quote an error; the log at DEBUG has each one): values Prophet cannot fit, or a broken "
+        "installation?"]
     hourly = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, ["forecast.frequency=h"]), hourly)
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their offset, "

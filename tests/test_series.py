@@ -192,6 +192,30 @@ def test_failed_tuning_evaluations_are_noted_while_the_search_goes_on(fast_confi
     assert outcome.notes == ["1 of 4 tuning evaluations failed, e.g. ValueError('changepoint_range must be in [0, 1]')"]
 
 
+def test_a_series_prophet_fails_on_every_evaluation_is_forecast_by_the_best_other_candidate(fast_config, monkeypatch):
+    def cannot_fit(config, params, warm=None, arrays_by_size=None):  # a Prophet that fits no parameter set
+        def forecast(train, dates):
+            raise FloatingPointError("no fit")
+        return forecast
+
+    monkeypatch.setattr(tuning, "prophet_forecaster", cannot_fit)
+    history = daily_series(80, seed=4)
+    candidates = "selection.candidates=[prophet, ensemble, naive, drift]"
+    outcome = train_series(history, fast_config("tuning.max_evals=3", candidates))
+    assert outcome.status == OK and outcome.model_name in ("naive", "drift")
+    assert set(outcome.candidate_scores) == {"naive", "drift"}
+    best = min(outcome.candidate_scores, key=lambda name: outcome.candidate_scores[name]["mase"])
+    assert outcome.model_name == best
+    assert outcome.notes[0] == ("Prophet failed in every tuning evaluation (3, e.g. FloatingPointError('no fit')): "
+                                "chosen among naive, drift")
+    assert not outcome.best_params and not outcome.evaluations
+
+    # with no other candidate, the series fails, as before
+    alone = train_series(history, fast_config("tuning.max_evals=3", "selection.candidates=[prophet]"))
+    assert alone.status == FAILED
+    assert "every tuning evaluation failed: [\"FloatingPointError('no fit')\"]" in alone.reason
+
+
 def test_mase_of_a_fold_whose_training_part_is_flat_is_scaled_by_the_whole_history(fast_config):
     # a product launched late: every fold but the last trains on zeros only
     rng = np.random.default_rng(3)

@@ -9,7 +9,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
                                         SAME_VALUE_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE)
 from forecasting.config import JobConfig
-from forecasting.forecast_notes import NEVER_HELD_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
+from forecasting.forecast_notes import NEVER_HELD_NOTE, PROPHET_FAILED_NOTE, UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE
 from forecasting.job_summary import JobSummary, series_that
 from forecasting.periods import sub_daily
 from forecasting.run_date_cut import AHEAD_NOTE
@@ -197,6 +197,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "season's start or end, or two series joined? They were modelled across it, a baseline's "
                      "interval counting the jump as one of its errors: adjust the values before it, or start the "
                      "input after it")
+    if counted.prophet_failed:  # a Prophet that fits nothing: the baselines forecast, the counts say ok
+        summary.warn(f"{_counted(counted, 'prophet_failed', 'are', 'modelled series')} forecast by another candidate, "
+                     f"{PROPHET_FAILED_NOTE} (their data_notes quote an error; the log at DEBUG has each one): "
+                     "values Prophet cannot fit, or a broken installation?")
 
 
 # what each cleaning.missing_values did with a missing value ("reject" skips the series, said by its reason)

@@ -16,6 +16,9 @@ from forecasting.holiday_periods import holiday_days, holidays_between, longer_t
 from forecasting.periods import time_text
 from forecasting.tuning import TuningResult
 
+# Prophet failed on every parameter set of its search, the series chosen among the other candidates (a
+# series Prophet cannot fit at all is still forecast by the baselines it is scored against, and said so)
+PROPHET_FAILED_NOTE = "Prophet failed in every tuning evaluation"
 # every forecast point 0 (the floor's, or a baseline's repeated zeros) where the recent values are not
 ZERO_FORECAST_NOTE = "forecast 0 throughout"
 # A cycle-repeating forecast that repeats a value far from that time's in the cycles before (an outage's 0)

@@ -21,8 +21,9 @@ from forecasting.periods import align_to_grid, periods_between
 from forecasting.run_date_cut import STOPPED_NOTE
 from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
-from forecasting.forecast_notes import (floor_notes, never_held_holiday_notes, repeated_oddity_notes,
-                                       undefined_metric_notes, unseen_holiday_notes, zero_forecast_notes)
+from forecasting.forecast_notes import (PROPHET_FAILED_NOTE, floor_notes, never_held_holiday_notes,
+                                       repeated_oddity_notes, undefined_metric_notes, unseen_holiday_notes,
+                                       zero_forecast_notes)
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
@@ -246,9 +247,19 @@ def _select_and_forecast(
     scores, predictions, tuned = {}, {}, None
     floor = outcome.floor = series_floor(history, fc.floor)
     folds = tuning.make_folds(history, config)  # every candidate is scored on the same folds
-    for name in config.selection.candidates:
-        if name in (PROPHET, ENSEMBLE) and tuned is None:
+    candidates = list(config.selection.candidates)
+    if {PROPHET, ENSEMBLE} & set(candidates):
+        try:
             tuned = tuning.tune(history, config, folds, floor)
+        except tuning.EveryEvaluationFailed as err:
+            others = [name for name in candidates if name not in (PROPHET, ENSEMBLE)]
+            if not others:
+                raise
+            # the baselines still score on the same folds: the series is forecast by the best of them, and said so
+            outcome.notes.append(f"{PROPHET_FAILED_NOTE} ({len(err.errors)}, e.g. {err.errors[0]}): chosen among "
+                                 f"{', '.join(others)}")
+            candidates = others
+    for name in candidates:
         if name == PROPHET:
             scores[name], predictions[name] = tuned.cv_metrics, tuned.fold_predictions
         elif name == ENSEMBLE:  # the tuned Prophet's fold forecasts are reused, not refit

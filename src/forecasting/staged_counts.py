@@ -20,8 +20,8 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_
                                         RUNNING_TOTAL_NOTE, SAME_VALUE_NOTE, SEVERAL_SERIES_NOTE, STRAY_NOTE,
                                         ZERO_RUN_NOTE)
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE, STALE_SKIPPED, STOPPED_NOTE
-from forecasting.forecast_notes import (FLOOR_RAISED_NOTE, NEVER_HELD_NOTE, REPEATED_ODDITY_NOTE, UNSEEN_HOLIDAY_NOTE,
-                                        ZERO_FORECAST_NOTE)
+from forecasting.forecast_notes import (FLOOR_RAISED_NOTE, NEVER_HELD_NOTE, PROPHET_FAILED_NOTE, REPEATED_ODDITY_NOTE,
+                                        UNSEEN_HOLIDAY_NOTE, ZERO_FORECAST_NOTE)
 from forecasting.realized import FAR_OFF_MASE
 from forecasting.job_summary import named_keys
 from forecasting.level_shifts import LEVEL_SHIFT_NOTE
@@ -76,6 +76,7 @@ class StagedCounts:
     never_held_holidays: int  # forecast over holidays the history never held: no effect learnt
     past_input: int  # a last period the input stops inside, left out as a part
     far_off_cv: int  # modelled with a CV MASE over FAR_OFF_MASE
+    prophet_failed: int  # modelled by another candidate, Prophet having failed in every tuning evaluation
     stopped: int  # rows that stopped long before the run date, zeros filled up to it
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
@@ -151,6 +152,7 @@ def counted_conditions() -> dict[str, Column]:
         "repeated_oddities": (F.col("status") == OK) & _noted(REPEATED_ODDITY_NOTE),  # an outage's 0 repeated
         "unseen_holidays": (F.col("status") == OK) & _noted(UNSEEN_HOLIDAY_NOTE),  # CV scores silent on them
         "never_held_holidays": (F.col("status") == OK) & _noted(NEVER_HELD_NOTE),  # forecast as usual days
+        "prophet_failed": (F.col("status") == OK) & _noted(PROPHET_FAILED_NOTE),  # a baseline in its stead
         # modelled, yet cross-validation missed by over ten naive steps: a break, a unit slip, a model to look at
         "far_off_cv": (F.col("status") == OK) & (F.col("cv_mase") > FAR_OFF_MASE) & (F.col("cv_mase") < float("inf")),
     }

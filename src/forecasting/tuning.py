@@ -32,6 +32,14 @@ class TuningResult:
     failed_evaluations: list[str] = field(default_factory=list)  # each failed evaluation's error
 
 
+class EveryEvaluationFailed(RuntimeError):
+    """Every parameter set of a series' search failed: ``errors``, each evaluation's."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(f"every tuning evaluation failed: {sorted(set(errors))[:3]}")
+        self.errors = errors
+
+
 class WarmStarts:
     """One series' last fitted Prophet parameters per training size.
 
@@ -313,7 +321,7 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     succeeded = [t for t in trials.trials if t["result"]["status"] == STATUS_OK]
     failed = [str(t["result"].get("error")) for t in trials.trials if t["result"]["status"] != STATUS_OK]
     if not succeeded:
-        raise RuntimeError(f"every tuning evaluation failed: {sorted(set(failed))[:3]}")
+        raise EveryEvaluationFailed(failed)
     best = min(succeeded, key=lambda t: t["result"]["loss"])
     chosen = {name: values[0] for name, values in best["misc"]["vals"].items() if values}
     best_params = _plain(space_eval(domain.expr, chosen))
