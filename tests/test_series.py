@@ -1073,3 +1073,18 @@ def test_a_cycle_repeated_with_an_outage_in_it_is_noted_as_its_forecast_repeats_
     # given as missing, the week before's value is repeated instead
     missing = train_series(history.assign(y=history["y"].replace(0.0, float("nan"))), config)
     assert (missing.forecast["yhat"] > 0).all() and not any("cycles before" in n for n in missing.notes)
+
+
+def test_a_sunny_hour_of_a_meter_feeding_in_is_no_oddity_of_its_repeated_cycle():
+    from forecasting.forecast_notes import repeated_oddity_notes
+
+    # a household meter with solar panels: its midday hours below 0, the sunniest day of the last week the lowest
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2026-10-01", periods=24 * 7 * 8, freq="h")
+    midday = np.isin(ds.hour, [11, 12, 13])
+    y = np.where(midday, -rng.uniform(1, 7, len(ds)), rng.uniform(0.3, 1.8, len(ds)))
+    y[-24 * 3 + 12] = -13.4
+    history = pd.DataFrame({"ds": ds, "y": y})
+    assert repeated_oddity_notes("weekly_naive", history, "h") == []
+    y[-24 * 3 + 20] = 40.0  # an evening far above any evening before: a one-off, said
+    assert "(2026-11-23 20:00: 40, against " in repeated_oddity_notes("weekly_naive", history.assign(y=y), "h")[0]

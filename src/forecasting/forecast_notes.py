@@ -116,7 +116,9 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
     weekly_naive, the ensemble's seasonal part), repeats a value far from that time's in
     the ODDITY_CYCLES cycles before or more: under a quarter of their lowest (an outage's
     0), or over four times their highest (ODDITY_FACTOR), by half the series' typical level
-    or more. Such a value recurs in the forecast, the model having no way to tell a one-off."""
+    or more; each against a positive bound only (a solar meter's feed-in swings both sides of
+    0, where a quarter of a negative lowest is no outage). Such a value recurs in the forecast,
+    the model having no way to tell a one-off."""
     cycle = CYCLES[cycled](frequency)
     y = on_grid(history, frequency)
     earlier = min(len(y) // cycle - 1, 2 * ODDITY_CYCLES) if cycle > 1 else 0
@@ -129,8 +131,8 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
         low, high, seen = np.nanmin(before, axis=0), np.nanmax(before, axis=0), np.isfinite(before).sum(axis=0)
         level = np.nanmedian(np.abs(before))
         odd = (seen >= ODDITY_CYCLES) & np.isfinite(last) & (
-            ((last < low / ODDITY_FACTOR) & (low - last >= level / 2))
-            | ((last > ODDITY_FACTOR * high) & (last - high >= level / 2)))
+            ((low > 0) & (last < low / ODDITY_FACTOR) & (low - last >= level / 2))
+            | ((high > 0) & (last > ODDITY_FACTOR * high) & (last - high >= level / 2)))
     if not level > 0 or not odd.any():
         return []
     first, count = int(np.flatnonzero(odd)[0]), int(odd.sum())
