@@ -183,11 +183,13 @@ def test_an_interval_covers_the_bias_of_a_trend_not_only_the_noise_about_it():
     actual = 2.0 * np.arange(70, 77) + 10 * (ds[-7:] + pd.Timedelta(days=7)).dayofweek.isin([5])
     assert ((actual >= forecast["yhat_lower"]) & (actual <= forecast["yhat_upper"])).all()
     # drift's slope is fitted from the same differences: a degree of freedom fewer
-    drift = baselines.drift(history, 1, "D", 0.8)
+    # and widens with the slope's own error too: h steps ahead by sqrt(h (1 + h / T)), T = 69 steps fitted
+    drift = baselines.drift(history, 7, "D", 0.8)
     steps = np.diff(history["y"].to_numpy())
     residuals = steps - (history["y"].iloc[-1] - history["y"].iloc[0]) / 69
-    expected = z * np.sqrt(np.sum(residuals ** 2) / 68) * np.sqrt(1 + 1 / 69)
-    assert drift["yhat_upper"].iloc[0] - drift["yhat"].iloc[0] == pytest.approx(expected)
+    h = np.arange(1, 8)
+    expected = z * np.sqrt(np.sum(residuals ** 2) / 68) * np.sqrt(h * (1 + h / 69))
+    np.testing.assert_allclose((drift["yhat_upper"] - drift["yhat"]).to_numpy(), expected)
 
 
 def test_forecast_until_a_later_date_continues_the_same_forecast():

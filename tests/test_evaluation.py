@@ -106,8 +106,17 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
     last_bit = evaluation.selection_verdict(summary({"selection": 0.9, "prophet": 0.9 + 1e-16, "naive": 1.1}),
                                             ["prophet", "naive"], "mase")  # the same mean, summed in another order
     assert last_bit == tie
+    close = evaluation.selection_verdict(summary({"selection": 0.9, "prophet": 0.905, "naive": 1.1}),
+                                         ["prophet", "naive"], "mase")  # half a percent better: no tie
+    assert close[0] is True and "beat every candidate alone (the best, prophet: 0.905)" in close[1]
+    worse = evaluation.selection_verdict(summary({"selection": 0.905, "prophet": 0.9, "naive": 1.1}),
+                                         ["prophet", "naive"], "mase")
+    assert worse[0] is False and "is worse than a candidate alone (prophet 0.900)" in worse[1]
     assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
-    # intervals that held far fewer held-out values than their width are warned of
+    assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
+
+
+def test_intervals_that_held_far_fewer_values_than_their_width_are_warned_of_naming_the_narrow_ones():
     covered = pd.DataFrame({"candidate": ["selection", "prophet"], "coverage": [0.36, 0.9]})
     assert evaluation.coverage_warning(covered, 0.8).startswith(
         "the selection's intervals held 36% of the held-out values, against a nominal 80%")
@@ -129,7 +138,9 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
     assert said.endswith("Worth a try: selection.candidates without ensemble; the report's coverage section shows "
                          "which series") and "prophet" not in said
     assert evaluation.coverage_warning(covered.assign(coverage=[0.7, 0.9]), 0.8) is None  # within 15 points
-    assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
+    assert evaluation.coverage_warning(covered.assign(coverage=[0.66, 0.9]), 0.8) is None  # 14 points short
+    assert evaluation.coverage_warning(covered.assign(coverage=[0.64, 0.9]), 0.8).startswith(
+        "the selection's intervals held 64% of the held-out values")  # 16 points short
 
 
 def test_held_out_scores_are_computed_on_data_the_models_never_saw(evaluated):
@@ -153,6 +164,27 @@ def test_an_undefined_mase_is_left_out_of_the_means_not_infinite(evaluated):
     defined = selected[np.isfinite(selected)]
     assert len(defined) == len(selected) - 1  # the flat series' alone
     assert parent.data.metrics["eval_mase_all_series"] == pytest.approx(defined.mean())  # not 0, not infinite
+
+
+def test_infinite_and_nan_holdout_scores_are_null_in_the_table_and_left_out_of_the_means(spark):
+    from chispa import assert_df_equality
+
+    # a flat history's MASE has no scale: infinite where it erred, NaN where it did not (0/0)
+    staged = spark.createDataFrame([
+        ("a", "naive", "r1", '{"naive": {"mase": Infinity, "mae": 2.0}, "drift": {"mase": 0.5, "mae": 1.0}}'),
+        ("b", "naive", "r2", '{"naive": {"mase": NaN, "mae": 0.0}, "drift": {"mase": -Infinity, "mae": 3.0}}'),
+        ("c", "drift", "r3", '{"naive": {"mase": 1.5, "mae": 4.0}, "drift": {"mase": 0.9, "mae": 5.0}}'),
+    ], "shop string, model string, child_run_id string, holdout_scores string")
+    table = evaluation.evaluation_table(staged, ["shop"], "2024-05-01", "job")
+    expected = spark.createDataFrame([
+        ("a", "naive", True, None, 2.0), ("a", "drift", False, 0.5, 1.0),
+        ("b", "naive", True, None, 0.0), ("b", "drift", False, None, 3.0),
+        ("c", "naive", False, 1.5, 4.0), ("c", "drift", True, 0.9, 5.0),
+    ], "shop string, candidate string, selected boolean, mase double, mae double")
+    assert_df_equality(table.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
+    means = evaluation.summary_by_candidate(table, ["naive", "drift"]).set_index("candidate")
+    assert means.loc["naive", "mase"] == 1.5 and means.loc["drift", "mase"] == pytest.approx(0.7)
+    assert means.loc["selection", "mase"] == 0.9  # a's and b's undefined, c's drift
 
 
 def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_untouched(evaluated):

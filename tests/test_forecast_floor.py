@@ -76,6 +76,12 @@ def test_auto_leaves_a_series_with_values_below_zero_alone_and_a_number_floors_e
     assert not any("below 0" in note for note in train_series(credited, fast_config(
         "selection.candidates=[drift]", "forecast.floor=null")).notes)  # no floor asked for: nothing to say
 
+    # the bound itself: a cent below 0 sets no floor, a history whose lowest value is 0 gets 0
+    from forecasting.model_store import series_floor
+    assert series_floor(declining().assign(y=lambda frame: frame["y"].where(frame.index != 3, -0.01)), "auto") is None
+    assert series_floor(declining().assign(y=lambda frame: frame["y"].clip(lower=0).where(frame.index != 3, 0.0)),
+                        "auto") == 0.0
+
     outcome = train_series(history, fast_config("selection.candidates=[drift]", "forecast.floor=-21.5"))
     assert outcome.floor == -21.5
     assert (outcome.forecast[["yhat", "yhat_lower", "yhat_upper"]] >= -21.5).all().all()

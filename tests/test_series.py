@@ -88,6 +88,41 @@ def test_min_history_follows_the_cross_validation_settings(fast_config):
     assert tuning.min_history(fast_config("forecast.min_history=50")) == 50
 
 
+def test_each_distribution_of_the_search_space_is_hyperopts_own_over_its_bounds():
+    from hyperopt.pyll import stochastic
+
+    from forecasting.config import ParamSpace
+
+    space = tuning.hyperopt_space({
+        "scale": ParamSpace("loguniform", low=0.001, high=0.5),
+        "points": ParamSpace("quniform", low=5, high=45, q=5),
+        "range": ParamSpace("uniform", low=0.8, high=0.95),
+        "mode": ParamSpace("choice", values=["additive", "multiplicative"]),
+    })
+    rng = np.random.default_rng(0)
+    drawn = pd.DataFrame([stochastic.sample(space, rng=rng) for _ in range(400)])
+    assert drawn["scale"].between(0.001, 0.5).all()
+    # spread on a log scale: half the draws below the bounds' geometric mean (0.022), not their middle (0.25)
+    assert 0.4 < (drawn["scale"] < np.sqrt(0.001 * 0.5)).mean() < 0.6
+    assert set(drawn["points"]) <= {5.0 * k for k in range(1, 10)} and drawn["points"].nunique() > 5
+    assert drawn["range"].between(0.8, 0.95).all() and 0.4 < (drawn["range"] < 0.875).mean() < 0.6
+    assert set(drawn["mode"]) == {"additive", "multiplicative"}
+
+
+def test_tpe_takes_over_after_a_third_of_the_evaluations_drawn_at_random(fast_config, monkeypatch):
+    from hyperopt import tpe
+
+    asked, suggest = [], tpe.suggest
+
+    def recording(*args, n_startup_jobs, **kwargs):
+        asked.append(n_startup_jobs)
+        return suggest(*args, n_startup_jobs=n_startup_jobs, **kwargs)
+
+    monkeypatch.setattr(tpe, "suggest", recording)
+    tuning.tune(daily_series(80, seed=3), fast_config("tuning.max_evals=7"))
+    assert asked and set(asked) == {7 // tuning.RANDOM_START_DIVISOR}
+
+
 def test_tuning_is_reproducible_with_a_seed_and_follows_it(fast_config, monkeypatch):
     history = daily_series(80, seed=3)
     tried, original = [], tuning.prophet_forecaster
