@@ -339,6 +339,29 @@ def test_times_given_with_their_zone_are_told_from_local_ones(spark, fast_config
     assert not zoned(["2026-10-25 02:00:00"], "timestamp_ntz")
 
 
+def test_times_some_with_a_zone_and_some_without_are_warned_of_naming_their_series(spark, fast_config, caplog):
+    config = fast_config("input.key_columns=[meter]", "input.time_column=at", "input.target_column=kwh")
+
+    def warned(rows: list[tuple]) -> tuple[str, ...]:
+        values = ", ".join(f"('{meter}', '{time}', 1.0)" for meter, time in rows)
+        raw = spark.sql(f"select * from values {values} as t(meter, at, kwh)")
+        return check_input(raw, config, "2026-04-10").row_warnings
+
+    # meters of two systems: Berlin's local clock, and offsets read in UTC, an hour or two apart
+    (said,) = warned([("m1", "2026-04-08T10:00:00"), ("m1", "2026-04-08T11:00:00"), ("m2", "2026-04-08T10:00:00+02:00"),
+                      ("m3", "2026-04-08T10:00:00Z")])
+    assert said == ("2 of 4 input rows give their time in column 'at' with a UTC offset or zone, read as UTC, and the "
+                    "other 2 without one, read as written: times of two clocks, apart by the zone's offset where the "
+                    "others are local times (series m2, m3 give theirs with one, series m1 without). Give every "
+                    "time one way: each with its offset, or in UTC, or each as local time")
+    assert said in caplog.text
+    # an export that began writing offsets: the series that mix both named
+    (said,) = warned([("m1", "2026-04-07T10:00:00"), ("m1", "2026-04-08T10:00:00+02:00"), ("m2", "2026-04-08T10:00")])
+    assert "(series m1 give both kinds)" in said
+    assert warned([("m1", "2026-04-08T10:00:00+02:00"), ("m2", "2026-04-08T10:00:00Z")]) == ()  # one way each
+    assert warned([("m1", "2026-04-08T10:00:00"), ("m2", "2026-04-08")]) == ()
+
+
 def test_typed_columns_pass_through(spark, fast_config):
     config = fast_config("input.key_columns=[shop]", "input.time_column=day", "input.target_column=units")
     raw = spark.createDataFrame([(7, dt.date(2024, 1, 1), 3)], "shop int, day date, units long")

@@ -91,7 +91,7 @@ def check_input(df: DataFrame, config: JobConfig, run_date: str | None = None) -
     if isinstance(typed, T.TimestampType):  # not timestamp_ntz: instants
         logger.info("the times in column '%s' are typed instants (a timestamp column, not text): read as UTC "
                     "times, as the forecasts' ds are", source.time_column)
-    row_warnings += _timeless_rows_warning(df, config, counts)
+    row_warnings += _timeless_rows_warning(df, config, counts) + _mixed_zones_warning(df, config, counts)
     zoned = counts["rows"] > counts["no_time"] and counts["zoned"] == counts["rows"] - counts["no_time"]
     if run_date is None:
         return InputCounts(counts["rows"], None, counts["no_time"], key_warnings=key_warnings,
@@ -261,6 +261,32 @@ def _timeless_rows_warning(df: DataFrame, config: JobConfig, counts: dict) -> tu
                         keys, more=True)
     said = (f"{counts['no_time']} of {counts['rows']} input rows have no time in column '{source.time_column}': "
             f"they are left out, their values unused (series {shown})")
+    logger.warning("%s", said)
+    return (said,)
+
+
+def _mixed_zones_warning(df: DataFrame, config: JobConfig, counts: dict) -> tuple[str, ...]:
+    """Text times some with a UTC offset or zone, some without, with a few series of each
+    kind, or that mix both: those with one are read in UTC, the others as written, so
+    that their clocks differ by the zone's offset (an export that began writing offsets,
+    meters of two systems): logged, and a line of the summary."""
+    timed = counts["rows"] - counts["no_time"]
+    if not 0 < counts["zoned"] < timed:
+        return ()
+    from forecasting.job_summary import example_ids  # here: job_summary imports this module
+
+    source, keys = config.input, list(config.input.key_columns)
+    zoned = _stripped(source.time_column).rlike(TIME_WITH_ZONE)
+    per_series = df.where(has_value(df, source.time_column)).groupBy(*keys).agg(
+        F.count_if(zoned).alias("_zoned"), F.count_if(~zoned).alias("_local")).orderBy(*keys)
+    both = per_series.where("_zoned > 0 AND _local > 0")
+    which = (f"series {example_ids(both, keys, more=True)} give both kinds" if both.limit(1).count() else
+             f"series {example_ids(per_series.where('_local = 0'), keys, more=True)} give theirs with one, series "
+             f"{example_ids(per_series.where('_zoned = 0'), keys, more=True)} without")
+    said = (f"{counts['zoned']} of {timed} input rows give their time in column '{source.time_column}' with a UTC "
+            f"offset or zone, read as UTC, and the other {timed - counts['zoned']} without one, read as written: times "
+            f"of two clocks, apart by the zone's offset where the others are local times ({which}). Give every time "
+            "one way: each with its offset, or in UTC, or each as local time")
     logger.warning("%s", said)
     return (said,)
 
