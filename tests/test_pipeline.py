@@ -648,8 +648,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 modelled series has values far outside the rest (their data_notes name the farthest): data errors, or a "
         "new level? They were modelled as they are",
         "1 modelled series has values far above the values around them (their data_notes name the highest), kept: a "
-        "model may repeat them, Prophet in its trend and seasonality. Where they will not recur (a viral day, a "
-        "glitch, a bulk order), cleaning.spikes: leave_out leaves them out of the fits",
+        "model may repeat them, Prophet in its trend and seasonality, and they widen a baseline's interval (made "
+        "from its errors) and shrink the series' MASE (scaled by its changes, their jumps among them). Where they "
+        "will not recur (a viral day, a glitch, a bulk order), cleaning.spikes: leave_out leaves them out of the fits "
+        "and scores",
         "1 series has values that never fall (their data_notes say over how many): running totals (a meter's "
         "register, sales to date) where amounts per period were meant, or levels growing steadily? A running total's "
         "differences are the amounts; they were modelled as they are",

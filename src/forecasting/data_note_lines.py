@@ -114,8 +114,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         else:
             summary.warn(f"{_counted(counted, 'spiky', 'have', 'modelled series')} values {SPIKE_NOTE} them (their "
                          "data_notes name the highest), kept: a model may repeat them, Prophet in its trend and "
-                         "seasonality. Where they will not recur (a viral day, a glitch, a bulk order), "
-                         "cleaning.spikes: leave_out leaves them out of the fits")
+                         "seasonality, and they widen a baseline's interval (made from its errors) and shrink the "
+                         "series' MASE (scaled by its changes, their jumps among them). Where they will not recur (a "
+                         "viral day, a glitch, a bulk order), cleaning.spikes: leave_out leaves them out of the fits "
+                         "and scores")
     if counted.running_totals:  # a meter's register read as kWh per interval: forecasts of the total, not the load
         summary.warn(f"{_counted(counted, 'running_totals', 'have')} values that never fall (their data_notes say "
                      "over how many): running totals (a meter's register, sales to date) where amounts per period "
