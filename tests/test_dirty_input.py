@@ -1,5 +1,4 @@
 """A deliberately dirty input: every key comes out exactly once, good series as usual."""
-import ast
 import datetime as dt
 import json
 import re
@@ -103,14 +102,13 @@ def test_a_row_without_a_time_is_left_out_and_counted_in_the_runs_lineage(dirty)
 def test_a_series_without_any_time_is_skipped_and_named_not_dropped_unseen(dirty):
     row = dirty["results"].loc["no-time"]
     assert (row["status"], row["reason"], row["history_length"]) == ("skipped", "no row has a time in column 'ds'", 0)
-    assert "1 series has no row with a time in column 'ds': skipped, e.g. ['no-time']" in dirty["summary"].format()
+    assert "1 series has no row with a time in column 'ds': skipped, e.g. no-time\n" in dirty["summary"].format()
 
 
 def test_a_series_whose_rows_all_come_after_the_run_date_is_skipped_and_named_not_dropped_unseen(dirty):
     assert dirty["results"].loc["not-yet", "history_length"] == 0
-    said = re.search(r"2 series have rows only after the run date 2024-02-29 \(a run date before they began\?\): "
-                     r"skipped, e\.g\. (\[.*\])", dirty["summary"].format())
-    assert said and sorted(ast.literal_eval(said.group(1))) == ["not-yet", "placeholder"]
+    assert ("2 series have rows only after the run date 2024-02-29 (a run date before they began?): skipped, e.g. "
+            "not-yet, placeholder\n") in dirty["summary"].format()  # ids as every other line gives them
     assert dirty["results"].loc["placeholder", "reason"] == ("no row up to the run date 2024-02-29: its rows are dated "
                                                              "after 2262-04-11, the latest time pandas can hold")
     assert pd.isna(dirty["results"].loc["not-yet", "history_end"])  # none up to the run date

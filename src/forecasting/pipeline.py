@@ -14,11 +14,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, forecast_change, holiday_periods, io, parent_run, python_worker, run_report, series_identity,
-    signals, spark_training, table_checks, tables, tracking, validation,
+    evaluation, forecast_change, holiday_periods, io, parent_run, python_worker, run_report, signals,
+    spark_training, table_checks, tables, tracking, validation,
 )
 from forecasting.config import JobConfig
-from forecasting.job_summary import EXAMPLE_WIDTH, JobSummary, finishing, named_examples, series_that
+from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
 from forecasting.progress import SeriesCounters, StageProgress
 from forecasting.config_frequency import calendar_step_warning
 from forecasting.run_date_cut import past_horizon_warning
@@ -376,12 +376,9 @@ def _add_series_without_history(series_df: DataFrame, frame: DataFrame, config: 
             (later, missing.where(time.isNotNull()), f"rows only after the run date {run_date} (a run date before "
                                                       "they began?)"),
         ):
-            if count:
-                # through pandas, as named_examples and the tasks: collect() gives a time key in the driver's zone
-                examples = [series_identity.shortened(series_identity.series_id({k: row[k] for k in keys}),
-                                                      EXAMPLE_WIDTH)
-                            for row in rows.select(*keys).limit(validation.EXAMPLES).toPandas().to_dict("records")]
-                notes.append(f"{series_that(count, 'have')} {what}: skipped, e.g. {examples}")
+            if count:  # the first in key order, named as every other line names series
+                notes.append(f"{series_that(count, 'have')} {what}: skipped, e.g. "
+                             f"{example_ids(rows.orderBy(*keys), keys, more=True)}")
                 logger.warning("%s", notes[-1])
     if not notes:
         return series_df, 0, ""
