@@ -24,8 +24,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import (job_summary, pipeline, python_worker, run_overview, run_report, series_identity, spark_training,
-                         staged_counts, tables, tracking)
+from forecasting import (explore, job_summary, pipeline, python_worker, run_overview, run_report, series_identity,
+                         spark_training, staged_counts, tables, tracking)
 from forecasting.__main__ import main as forecasting_main
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
@@ -372,6 +372,19 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     for table in ("forecasts", "series_results", "models"):
         dates = tables.read_table(spark, config, table).select("run_date").distinct().collect()
         assert [row[0].isoformat() for row in dates] == [RUN_DATE]
+    # and its runs in MLflow, which the notebook and the runs listing would still take for the latest
+    uri = tracking.resolve_uri(config.tracking.uri)
+    assert explore.latest_job_run(uri, "pipeline-rerun").data.tags[tracking.RUN_DATE_TAG] == OTHER_DATE
+    experiment = tracker.get_experiment_by_name("pipeline-rerun").experiment_id
+    for tag in ("job", "from_job"):  # as docs/results.md does it
+        found = f"tags.run_date = '{OTHER_DATE}' and tags.{tag} = 'train_forecast'"
+        while runs := tracker.search_runs([experiment], found, max_results=3):  # pages of 3: 4 series
+            for run in runs:
+                tracker.delete_run(run.info.run_id)
+    assert explore.latest_job_run(uri, "pipeline-rerun").info.run_id == again.job_run_id
+    left = tracker.search_runs([experiment], f"tags.run_date = '{OTHER_DATE}'")
+    assert [run.data.tags[tracking.JOB_TAG] for run in left] == ["score_forecast"]  # the training's alone
+    assert len(tracker.search_runs([experiment], f"tags.run_date = '{RUN_DATE}'")) == 1 + 4  # the rerun's kept
 
 
 def test_a_run_date_after_tomorrow_is_warned_of_since_readers_take_it_as_the_latest():
