@@ -132,6 +132,7 @@ def test_a_region_adds_its_own_holidays_and_a_code_is_checked_and_spelled_as_the
     assert england - britain == {"Easter Monday", "Late Summer Bank Holiday"}  # the UK's list has only what all share
     assert holiday_periods.canonical(" gb-eng") == "GB-ENG" and holiday_periods.canonical("de-augsburg") == "DE-Augsburg"
     assert holiday_periods.unknown("GB-ENG") is None and holiday_periods.unknown("XX") == "is not a known country"
+    assert holiday_periods.unknown("XNYS").startswith("is a market's calendar, not a country: ")  # NYSE's
     assert holiday_periods.canonical("my-kul") == "MY-14" and holiday_periods.unknown("MY-14") is None  # Kuala Lumpur
     assert holiday_periods.unknown("US-") == "names no region after US-"
     assert holiday_periods.unknown("ID-JK") == "names a region of ID, which has none in the holidays package: give ID alone"

@@ -387,6 +387,23 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     assert len(tracker.search_runs([experiment], f"tags.run_date = '{RUN_DATE}'")) == 1 + 4  # the rerun's kept
 
 
+def test_series_behind_on_business_days_are_told_that_an_exchanges_holidays_count_as_periods(spark):
+    # London's closes on a Monday run date after Good Friday and Easter Monday: two periods behind, and current
+    rows = spark.createDataFrame([("LSE", "AZN", "last observation 2026-04-02, 2 periods before the run date 2026-04-06"),
+                                  ("LSE", "BP", "last observation 2026-03-27, 6 periods before the run date 2026-04-06")],
+                                 "exchange string, ticker string, reason string")
+
+    def said(frequency: str) -> str:
+        summary = job_summary.JobSummary("2026-04-06", "r", "e", "file:///m", {})
+        run_report.say_stale(rows, ["exchange", "ticker"], summary, 2, "forecast", frequency)
+        return summary.note
+
+    assert ("held, a unit closed; business days count an exchange's holidays as periods (Good Friday and Easter "
+            "Monday: 2), so a series a holiday or two behind may be up to date, and cleaning.stale_after needs room "
+            "for them), e.g. LSE/BP: last observation 2026-03-27, 6 periods") in said("B")
+    assert "an exchange's holidays" not in said("D") and "an exchange's holidays" in said("C")
+
+
 def test_a_run_date_after_tomorrow_is_warned_of_since_readers_take_it_as_the_latest():
     today = dt.date(2026, 12, 4)
     assert run_report.future_run_date_warning("2026-12-05", today) is None  # a zone ahead of UTC is on it

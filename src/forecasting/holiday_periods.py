@@ -52,6 +52,11 @@ def unknown(code: str) -> str | None:
     supported = _supported()
     country, dash, subdivision = code.partition("-")
     if country not in supported:
+        import holidays
+
+        if country in holidays.list_supported_financial():  # NYSE's, XLON's: a market's closing days
+            return ("is a market's calendar, not a country: the job takes countries' holidays alone, and a business-"
+                    "day series forecasts a market's closing days as weekdays (forecast.frequency)")
         return "is not a known country"
     if dash and not subdivision:
         return f"names no region after {country}-"

@@ -114,7 +114,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
                                    "their reason says how long they are)")
     if counted.stale:
         with job_description(spark, "name the series trained on old data"):
-            _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale)
+            _say_trained_stale(staged, list(config.input.key_columns), summary, counted.stale,
+                               config.forecast.frequency)
     say_data_notes(counted, config, summary)
     if earlier is not None:
         forecast_change.say_turnover(spark, config, summary, earlier)
@@ -267,21 +268,26 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
                      "keys one way in the input")
 
 
-def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int) -> None:
+def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int, frequency: str) -> None:
     """Name the series whose data stop more than a period before the run date, the
     fallback's too: their data_notes say so, but a note is easy to miss."""
     notes = staged.where(staged_counts.forecast_stale()).select(
         *keys, F.regexp_extract("data_notes", staged_counts.STALE_IN_NOTES, 1).alias("reason"))
-    say_stale(notes, keys, summary, count, "forecast")
+    say_stale(notes, keys, summary, count, "forecast", frequency)
 
 
-def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int, done: str) -> None:
+def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int, done: str,
+              frequency: str | None = None) -> None:
     """Log and summarise the ``count`` series ``done`` (forecast, scored) from data that stop
     more than a period before the run date, their forecasts starting in the past, with a
     few of ``rows`` (keys and ``reason``, cleaning's note) as examples, the furthest behind
-    first: a feeder out for a day before those a few hours behind."""
+    first: a feeder out for a day before those a few hours behind. Business days
+    (``frequency`` B or C) count an exchange's holidays as periods, which the line says."""
     behind = F.regexp_extract("reason", r", ([0-9]+) periods before ", 1).cast("long")
     named = named_examples(rows.orderBy(behind.desc_nulls_last(), *keys), keys)
+    holidays = ("; business days count an exchange's holidays as periods (Good Friday and Easter Monday: 2), so a "
+                "series a holiday or two behind may be up to date, and cleaning.stale_after needs room for them"
+                if frequency and frequency.lstrip("0123456789").upper() in ("B", "C") else "")
     summary.warn(f"{count} series {done} from data that stop more than a period before the time the run forecasts "
                  "from (their forecasts start in the past; cleaning.stale_after skips series that ended: an event "
-                 f"held, a unit closed), e.g. {named}")
+                 f"held, a unit closed{holidays}), e.g. {named}")
