@@ -394,6 +394,10 @@ def test_a_series_report_says_when_another_model_won_on_the_run_date_before(monk
     kept = results.assign(model="prophet")
     by_path[paths[tables.SERIES_RESULTS]] = kept
     assert lookup.series_report(config, {"store": "s1"}).previous_model is None
+    # skipped on either date (stale, no fallback): no forecast, so no switch to explain a change by
+    for models in (["prophet", "seasonal_naive", None], ["prophet", None, "prophet"]):
+        by_path[paths[tables.SERIES_RESULTS]] = results.assign(model=models)
+        assert lookup.series_report(config, {"store": "s1"}).previous_model is None
 
 
 def test_a_scored_forecast_from_a_model_a_rerun_replaced_says_to_score_its_date_again(monkeypatch):
