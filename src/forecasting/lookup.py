@@ -132,7 +132,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     status, where = _child_run(config, result.get("child_run_id"))
     before = results[results["run_date"] < result["run_date"]]
     # another model's forecast on the date before: none to compare where either date has no forecast (skipped)
-    previous, model = (before["model"].iloc[-1] if "model" in before and not before.empty else None), result.get("model")
+    previous = before["model"].iloc[-1] if "model" in before and not before.empty else None
+    model = result.get("model")
     switched = (None if pd.isna(previous) or pd.isna(model) or previous == model
                 else (before["run_date"].iloc[-1], shown(previous)))
     job = _job_run(config, result)  # asked once, for the replaced runs and the compared date's rerun
