@@ -112,6 +112,12 @@ def test_the_selection_is_said_to_beat_every_candidate_alone_or_which_ones_beat_
     worse = evaluation.selection_verdict(summary({"selection": 0.905, "prophet": 0.9, "naive": 1.1}),
                                          ["prophet", "naive"], "mase")
     assert worse[0] is False and "is worse than a candidate alone (prophet 0.900)" in worse[1]
+    # Prophet failed in every evaluation of one series, forecast by naive there: its mean is of the other series
+    fewer = pd.DataFrame({"candidate": ["selection", "prophet", "naive"], "series": [2, 1, 2], "mase": [1.75, 0.5, 2.0]})
+    assert evaluation.selection_verdict(fewer, ["prophet", "naive"], "smape") == (
+        True, "the selection's MASE on the held-out horizon, 1.750, beat every candidate alone (the best, naive: "
+              "2.000); prophet not compared: scored on 1 of the selection's 2 series")
+    assert evaluation.selection_verdict(fewer.assign(series=[2, 1, 1]), ["prophet", "naive"], "smape") is None
     assert evaluation.selection_verdict(summary({"selection": 1.0}), ["prophet"], "mase") is None
     assert evaluation.selection_verdict(summary({"selection": 1.0, "prophet": 1.0}), ["prophet"], "mase") is None
 

@@ -243,7 +243,11 @@ def test_a_series_prophet_fails_on_every_evaluation_is_forecast_by_the_best_othe
     assert outcome.model_name == best
     assert outcome.notes[0] == ("Prophet failed in every tuning evaluation (3, e.g. FloatingPointError('no fit')): "
                                 "chosen among naive, drift")
-    assert not outcome.best_params and not outcome.evaluations
+    assert not outcome.best_params and outcome.evaluations == 3  # they ran, and failed
+    # an empty search space: its one evaluation failed alike
+    empty = train_series(history, fast_config("tuning.search_space={}", candidates))
+    assert empty.status == OK and empty.notes[0].startswith("Prophet failed in every tuning evaluation (1, e.g. "
+                                                             "FloatingPointError('no fit')): chosen among naive, drift")
 
     # with no other candidate, the series fails, as before
     alone = train_series(history, fast_config("tuning.max_evals=3", "selection.candidates=[prophet]"))
@@ -1123,3 +1127,8 @@ def test_a_sunny_hour_of_a_meter_feeding_in_is_no_oddity_of_its_repeated_cycle()
     assert repeated_oddity_notes("weekly_naive", history, "h") == []
     y[-24 * 3 + 20] = 40.0  # an evening far above any evening before: a one-off, said
     assert "(2026-11-23 20:00: 40, against " in repeated_oddity_notes("weekly_naive", history.assign(y=y), "h")[0]
+    # a meter that only feeds in, every value below 0: a 0 at noon is its outage, said as for a positive series
+    export = pd.DataFrame({"ds": ds, "y": -rng.uniform(3, 7, len(ds))})
+    assert repeated_oddity_notes("weekly_naive", export, "h") == []
+    export.loc[len(ds) - 24 * 3 + 12, "y"] = 0.0
+    assert "(2026-11-23 12:00: 0, against " in repeated_oddity_notes("weekly_naive", export, "h")[0]

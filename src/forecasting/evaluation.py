@@ -42,7 +42,19 @@ def selection_verdict(summary: pd.DataFrame, candidates: list[str], metric: str)
     rivals = mase[mase.index.isin(candidates)]
     if SELECTION not in mase or len(rivals) < 2:  # one candidate is the selection itself
         return None
-    chosen, best = mase[SELECTION], rivals.idxmin()
+    # a candidate scored on fewer series (Prophet failed in every evaluation of some) is no like-for-like rival
+    series = summary.set_index("candidate")["series"] if "series" in summary else pd.Series(dtype="Int64")
+    fewer = [name for name in rivals.index if SELECTION in series and series.get(name) != series[SELECTION]]
+    if len(fewer) == len(rivals):
+        return None
+    beat, line = _verdict(mase[SELECTION], rivals.drop(fewer), metric)
+    return beat, line + "".join(f"; {name} not compared: scored on {series[name]} of the selection's "
+                                f"{series[SELECTION]} series" for name in fewer)
+
+
+def _verdict(chosen: float, rivals: pd.Series, metric: str) -> tuple[bool, str]:
+    """selection_verdict's, of the selection's mean MASE ``chosen`` against each of ``rivals``'."""
+    best = rivals.idxmin()
     tie = math.isclose(chosen, rivals[best], rel_tol=1e-9)  # means summed in another order differ in the last bit
     if chosen < rivals[best] and not tie:
         return True, (f"the selection's MASE on the held-out horizon, {chosen:.3f}, beat every candidate alone "

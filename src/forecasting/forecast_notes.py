@@ -117,8 +117,9 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
     the ODDITY_CYCLES cycles before or more: under a quarter of their lowest (an outage's
     0), or over four times their highest (ODDITY_FACTOR), by half the series' typical level
     or more; each against a positive bound only (a solar meter's feed-in swings both sides of
-    0, where a quarter of a negative lowest is no outage). Such a value recurs in the forecast,
-    the model having no way to tell a one-off."""
+    0, where a quarter of a negative lowest is no outage), and the same of values all below 0
+    turned over (an export meter's 0). Such a value recurs in the forecast, the model having
+    no way to tell a one-off."""
     cycle = CYCLES[cycled](frequency)
     y = on_grid(history, frequency)
     earlier = min(len(y) // cycle - 1, 2 * ODDITY_CYCLES) if cycle > 1 else 0
@@ -130,9 +131,9 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
         warnings.simplefilter("ignore", RuntimeWarning)
         low, high, seen = np.nanmin(before, axis=0), np.nanmax(before, axis=0), np.isfinite(before).sum(axis=0)
         level = np.nanmedian(np.abs(before))
+        # and mirrored, for times whose values are all below 0 (an export meter's 0 is its outage)
         odd = (seen >= ODDITY_CYCLES) & np.isfinite(last) & (
-            ((low > 0) & (last < low / ODDITY_FACTOR) & (low - last >= level / 2))
-            | ((high > 0) & (last > ODDITY_FACTOR * high) & (last - high >= level / 2)))
+            _far_off(last, low, high, level) | _far_off(-last, -high, -low, level))
     if not level > 0 or not odd.any():
         return []
     first, count = int(np.flatnonzero(odd)[0]), int(odd.sum())
@@ -142,6 +143,13 @@ def repeated_oddity_notes(cycled: str, history: pd.DataFrame, frequency: str) ->
             f"{value_text(last[first])}, against {value_text(low[first])} to {value_text(high[first])} in {earlier} "
             f"cycles{more}): an outage or a one-off, forecast as if it recurred? A value that did not happen is best "
             "given as missing"]
+
+
+def _far_off(last: np.ndarray, low: np.ndarray, high: np.ndarray, level: float) -> np.ndarray:
+    """repeated_oddity_notes' test: ``last`` under a quarter of a positive ``low``, or
+    over four times a positive ``high``, by half the ``level`` or more."""
+    return (((low > 0) & (last < low / ODDITY_FACTOR) & (low - last >= level / 2))
+            | ((high > 0) & (last > ODDITY_FACTOR * high) & (last - high >= level / 2)))
 
 
 def unseen_holiday_notes(holidays: pd.DataFrame | None, history: pd.DataFrame, forecast_ds: pd.Series,

@@ -258,7 +258,7 @@ def _select_and_forecast(
             # the baselines still score on the same folds: the series is forecast by the best of them, and said so
             outcome.notes.append(f"{PROPHET_FAILED_NOTE} ({len(err.errors)}, e.g. {err.errors[0]}): chosen among "
                                  f"{', '.join(others)}")
-            candidates = others
+            outcome.evaluations, candidates = len(err.errors), others
     for name in candidates:
         if name == PROPHET:
             scores[name], predictions[name] = tuned.cv_metrics, tuned.fold_predictions

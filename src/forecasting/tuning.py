@@ -283,7 +283,10 @@ def tune(history: pd.DataFrame, config: JobConfig, folds: list[Fold] | None = No
     space = searched_space(config, history)
     if not space:
         forecaster = at_or_above(prophet_forecaster(config, {}, warm), floor)
-        scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
+        try:
+            scores, predictions = cross_validate_predictions(history, config, forecaster, folds)
+        except Exception as err:  # its one evaluation: the other candidates may still be chosen
+            raise EveryEvaluationFailed([repr(err)]) from err
         return TuningResult({}, scores, 1, predictions, warm)
     arrays: dict[int, prophet_points.FoldArrays] = {}  # each fold's, shared by the evaluations
 
