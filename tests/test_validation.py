@@ -358,6 +358,9 @@ def test_times_some_with_a_zone_and_some_without_are_warned_of_naming_their_seri
     # an export that began writing offsets: the series that mix both named
     (said,) = warned([("m1", "2026-04-07T10:00:00"), ("m1", "2026-04-08T10:00:00+02:00"), ("m2", "2026-04-08T10:00")])
     assert "(series m1 give both kinds)" in said
+    # a row without a time is neither kind: m1 gives its times one way
+    timeless, said = warned([("m1", "2026-04-08T10:00:00+02:00"), ("m1", ""), ("m2", "2026-04-08T10:00")])
+    assert "have no time" in timeless and "(series m1 give theirs with one, series m2 without)" in said
     assert warned([("m1", "2026-04-08T10:00:00+02:00"), ("m2", "2026-04-08T10:00:00Z")]) == ()  # one way each
     assert warned([("m1", "2026-04-08T10:00:00"), ("m2", "2026-04-08")]) == ()
 
