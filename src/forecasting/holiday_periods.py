@@ -18,7 +18,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from forecasting.periods import align_to_grid, frequency_offset
+from forecasting.periods import align_to_grid, business_days, frequency_offset
 
 # The frame a model stores covers this many years after its history's last one:
 # scoring and serving forecast from it later, and a year it lacks has no holidays.
@@ -32,9 +32,9 @@ ESTIMATED = r"(?: \(estimated\)$|, estimated(?=\)$))"
 def longer_than_a_day(frequency: str) -> bool:
     """Whether a period of ``frequency`` holds several days (W-MON, 7D, MS, QS), so that a
     holiday falls inside one rather than on its date. Business days are days."""
-    offset = frequency_offset(frequency)
-    if isinstance(offset, (pd.offsets.BusinessDay, pd.offsets.CustomBusinessDay)):
+    if business_days(frequency):
         return False
+    offset = frequency_offset(frequency)
     return not (isinstance(offset, pd.offsets.Tick) and pd.Timedelta(offset) <= pd.Timedelta(days=1))
 
 

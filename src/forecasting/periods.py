@@ -180,3 +180,8 @@ def sub_daily(frequency: str) -> bool:
     """Whether ``frequency`` steps by less than a day (h, 15min): times of day matter."""
     offset = frequency_offset(frequency)
     return isinstance(offset, Tick) and pd.Timedelta(offset) < pd.Timedelta(days=1)
+
+
+def business_days(frequency: str) -> bool:
+    """Whether ``frequency`` steps by business days (B, C): weekdays, a market's holidays among them."""
+    return isinstance(frequency_offset(frequency), (BusinessDay, CustomBusinessDay))

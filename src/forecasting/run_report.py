@@ -18,6 +18,7 @@ from forecasting import (forecast_change, realized, redaction, run_overview, ser
 from forecasting.config import JobConfig
 from forecasting.job_summary import (EXAMPLE_WIDTH, JobSummary, agreeing, example_ids, named_examples,
                                      series_that)
+from forecasting.periods import business_days
 from forecasting.run_overview import MEDIAN_CV_MASE
 from forecasting.series import FAILED, OK, SKIPPED, SPANNED_NOTE, TOO_LITTLE_HISTORY
 from forecasting.spark_session import job_description, settings_while
@@ -287,7 +288,7 @@ def say_stale(rows: DataFrame, keys: list[str], summary: JobSummary, count: int,
     named = named_examples(rows.orderBy(behind.desc_nulls_last(), *keys), keys)
     holidays = ("; business days count an exchange's holidays as periods (Good Friday and Easter Monday: 2), so a "
                 "series a holiday or two behind may be up to date, and cleaning.stale_after needs room for them"
-                if frequency and frequency.lstrip("0123456789").upper() in ("B", "C") else "")
+                if frequency and business_days(frequency) else "")
     summary.warn(f"{count} series {done} from data that stop more than a period before the time the run forecasts "
                  "from (their forecasts start in the past; cleaning.stale_after skips series that ended: an event "
                  f"held, a unit closed{holidays}), e.g. {named}")

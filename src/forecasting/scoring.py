@@ -136,14 +136,14 @@ NOT_SCORED = {
 }
 
 
-def _say_scored_stale(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+def _say_scored_stale(staged: DataFrame, keys: list[str], summary: JobSummary, frequency: str) -> None:
     """Which scored series' data stop more than a period before the run date (as
     training names them), with a few examples."""
     stale = staged.where((F.col("status") == SCORED_OK) & F.col("reason").startswith(STALE_NOTE)).withColumn(
         "reason", F.split("reason", "; ").getItem(0))  # its own note, not the last period's after it
     count = stale.count()
     if count:
-        say_stale(stale, keys, summary, count, "scored")
+        say_stale(stale, keys, summary, count, "scored", frequency)
 
 
 def _say_scored_past_input(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
@@ -276,7 +276,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                     if summary.counts.get(status):
                         _say_not_scored(staged, keys, summary, status)
                 if summary.counts.get(SCORED_OK):
-                    _say_scored_stale(staged, keys, summary)
+                    _say_scored_stale(staged, keys, summary, config.forecast.frequency)
                     _say_scored_past_input(staged, keys, summary)
             tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):  # all three: a table_prefix
