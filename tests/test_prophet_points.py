@@ -75,6 +75,11 @@ CASES = [
      ["model.country_holidays=GB", "forecast.frequency=MS", "model.yearly_seasonality=auto"]),
     ("quarterly, DE holidays by quarter", periodic_series("QS", 40, "2014-01-01", seed=19), {},
      ["model.country_holidays=DE", "forecast.frequency=QS"]),
+    # yearly orders above what the periods tell apart, fitted as that order (6 for months, 2 for quarters)
+    ("monthly, yearly order 15 tuned", periodic_series("MS", 60, "2019-01-01", seed=23), {"yearly_seasonality": 15},
+     ["forecast.frequency=MS"]),
+    ("quarterly, yearly cycle on", periodic_series("QS", 40, "2014-01-01", seed=24), {"yearly_seasonality": True},
+     ["forecast.frequency=QS"]),
 ]
 
 
@@ -186,3 +191,34 @@ def test_two_weeks_of_history_to_the_day_turn_the_weekly_cycle_on_as_prophet_doe
     ours = prophet_points.point_forecast(train, dates, config, {})
     prophets = model.predict_at(model.fit(train, config, {}, 0), dates).to_numpy()
     np.testing.assert_allclose(ours, prophets, rtol=1e-9)
+
+
+def test_a_yearly_order_above_what_the_periods_tell_apart_is_fitted_as_that_order(fast_config):
+    from forecasting.periods import yearly_harmonics
+
+    assert [yearly_harmonics(f) for f in ("MS", "ME", "QS", "SMS", "W-SUN", "7D", "YS", "D", "B", "h")] == [
+        6, 6, 2, 12, 26, 26, 0, None, None, None]
+    # passengers a month: a yearly cycle and a level of about two million
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2008-01-01", periods=96, freq="MS")
+    y = 2e6 * (1 + 0.15 * np.sin(2 * np.pi * (ds.month.to_numpy() - 3) / 12) + 0.002 * np.arange(96)) + rng.normal(
+        0, 2e4, 96)
+    history, config = pd.DataFrame({"ds": ds, "y": y}), fast_config("forecast.frequency=MS")
+    for setting in (15, True, "auto"):
+        fitted = model.fit(history, config, {"yearly_seasonality": setting}, 0)
+        assert fitted.seasonalities["yearly"]["fourier_order"] == 6
+        parts = fitted.predict(history[["ds"]])
+        # the parts say why: a trend at the level, a yearly cycle about 0 over a year's months
+        assert abs(parts["yearly"].tail(12).mean()) < 0.02 * y.mean()
+        assert parts["trend"].iloc[-1] == pytest.approx(y[-12:].mean(), rel=0.05)
+    assert model.fit(history, config, {"yearly_seasonality": 4}, 0).seasonalities["yearly"]["fourier_order"] == 4
+    assert "yearly" not in model.fit(history, fast_config("forecast.frequency=YS"), {"yearly_seasonality": 3},
+                                     0).seasonalities  # a year a period: no cycle within it
+    # under two years, auto leaves it out, as Prophet does
+    assert "yearly" not in model.fit(history.head(20), config, {}, 0).seasonalities
+    # the tuning tries each order the periods tell apart once
+    searched = fast_config("forecast.frequency=MS", "tuning.search_space.yearly_seasonality={distribution: choice, "
+                           "values: [4, 10, 15, auto, true, 1]}")
+    assert tuning.searched_space(searched, history)["yearly_seasonality"].values == [4, 6, "auto", 1]  # true: 10
+    daily = fast_config("tuning.search_space.yearly_seasonality={distribution: choice, values: [4, 10, 15, true, 1]}")
+    assert tuning.searched_space(daily, daily_series(800))["yearly_seasonality"].values == [4, 10, 15, True, 1]

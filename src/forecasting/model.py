@@ -69,11 +69,15 @@ def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: 
             raise ValueError("the history's dates are needed to place its holidays on its periods")
         holidays = holiday_periods.period_holidays(settings.country_holidays, config.forecast.frequency, ds,
                                                    settings.holiday_windows)
+    chosen = {**params, **effective_model_settings(settings, params)}
+    span = None if ds is None or not len(ds) else pd.Timestamp(ds.max()) - pd.Timestamp(ds.min())
+    chosen["yearly_seasonality"] = prophet_points.yearly_setting(chosen["yearly_seasonality"],
+                                                                 config.forecast.frequency, span)
     model = _prophet()(
         interval_width=config.forecast.interval_width,
         uncertainty_samples=uncertainty_samples,
         holidays=None if holidays is None or holidays.empty else holidays,
-        **{**params, **effective_model_settings(settings, params)},
+        **chosen,
     )
     model.stan_backend = prophet_backend.array_backend()
     model.stan_backend.in_process = settings.optimizer == "in_process"

@@ -185,3 +185,17 @@ def sub_daily(frequency: str) -> bool:
 def business_days(frequency: str) -> bool:
     """Whether ``frequency`` steps by business days (B, C): weekdays, a market's holidays among them."""
     return isinstance(frequency_offset(frequency), (BusinessDay, CustomBusinessDay))
+
+
+def yearly_harmonics(frequency: str) -> int | None:
+    """The most yearly Fourier terms ``frequency``'s periods can tell apart: half their
+    number a year (6 for months, 2 for quarters); None for periods of a day or less,
+    which hold more than Prophet ever fits. At a month's dates a higher order's terms
+    are nearly those of a lower one (months of 28 to 31 days set them a little apart),
+    so their coefficients grow and cancel: the yearly part and the trend drift apart by
+    millions while their sum stays close."""
+    offset = frequency_offset(frequency)
+    if isinstance(offset, Tick) and pd.Timedelta(offset) <= pd.Timedelta(days=1) or business_days(frequency):
+        return None
+    per_year = len(pd.date_range("2000-01-01", "2007-12-31", freq=offset)) / 8
+    return int(per_year // 2)

@@ -22,6 +22,7 @@ import pandas as pd
 from forecasting import holiday_periods, prophet_map
 from forecasting.config import JobConfig
 from forecasting.config_schema import MODEL_SETTINGS, effective_model_settings
+from forecasting.periods import yearly_harmonics
 
 # Prophet's defaults (prophet.forecaster.Prophet.__init__) for the tunable settings.
 DEFAULTS = {
@@ -40,6 +41,7 @@ SEASONALITIES = (
     ("weekly", 7, 3, pd.Timedelta(weeks=2), pd.Timedelta(weeks=1)),
     ("daily", 1, 4, pd.Timedelta(days=2), pd.Timedelta(days=1)),
 )
+YEARLY_ORDER, YEARLY_SPAN = SEASONALITIES[0][2], SEASONALITIES[0][3]
 NANOSECONDS_PER_SECOND = 10**9
 SECONDS_PER_DAY = 3600 * 24.0
 
@@ -116,6 +118,8 @@ def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, par
     Raises ``prophet_map.NotConverged`` where Prophet would go on to Stan."""
     settings = {**DEFAULTS, **params, **effective_model_settings(config.model, params)}
     arrays = fold_arrays(train, dates) if arrays is None else arrays
+    settings["yearly_seasonality"] = yearly_setting(settings["yearly_seasonality"], config.forecast.frequency,
+                                                    arrays.span)
     ds, y, future, y_scale = arrays.ds, arrays.y, arrays.future, arrays.y_scale
     start, t_scale, t, t_future = arrays.start, arrays.t_scale, arrays.t, arrays.t_future
 
@@ -174,6 +178,20 @@ def _fit(data: dict, constant: bool) -> tuple[float, float, np.ndarray, np.ndarr
         return float(k), float(m), init["delta"], init["beta"]
     fitted = prophet_map.fit(init, data)
     return float(fitted["k"][0, 0]), float(fitted["m"][0, 0]), fitted["delta"][0], fitted["beta"][0]
+
+
+def yearly_setting(setting: Any, frequency: str, span: pd.Timedelta | None) -> Any:
+    """``yearly_seasonality`` (auto, true, false or an order) as a model of ``frequency``'s
+    periods fits it, over a history of ``span``: an order above what its periods tell
+    apart (periods.yearly_harmonics: 6 for months, where true and auto mean 10) is that
+    many; at yearly periods none. Unchanged where it is within, or auto leaves it out."""
+    most = yearly_harmonics(frequency)
+    if most is None or setting is False or (setting == "auto" and (span is None or span < YEARLY_SPAN)):
+        return setting
+    order = YEARLY_ORDER if setting is True or setting == "auto" else int(setting)
+    if order <= most:
+        return setting
+    return most if most > 0 else False
 
 
 def _seasonalities(span: pd.Timedelta, finest: pd.Timedelta | None, settings: dict[str, Any]) -> list[tuple[float, int]]:

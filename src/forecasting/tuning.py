@@ -231,10 +231,17 @@ def searched_space(config: JobConfig, history: pd.DataFrame) -> dict[str, ParamS
     ``holidays_prior_scale`` where its model has no holidays (``model.country_holidays``
     null, as its country column may leave it; at monthly periods, none that moved
     between months), a parameter that changes nothing there and would only spread the
-    evaluations thinner."""
+    evaluations thinner; with yearly orders above what the periods tell apart fitted as
+    that order (prophet_points.yearly_setting), each tried once."""
     space = config.tuning.search_space
     if "holidays_prior_scale" in space and not model.has_holidays(config, history):
-        return {name: spec for name, spec in space.items() if name != "holidays_prior_scale"}
+        space = {name: spec for name, spec in space.items() if name != "holidays_prior_scale"}
+    yearly = space.get("yearly_seasonality")
+    if yearly is not None:  # orders the periods cannot tell apart are one (months: 10 and 15 are 6), tried once
+        # auto left as it is: each fit's history decides it, as in Prophet (true and 1 kept apart: True == 1)
+        values = [prophet_points.yearly_setting(value, config.forecast.frequency, None) for value in yearly.values]
+        distinct = list({(type(value), value): value for value in values}.values())
+        space = {**space, "yearly_seasonality": replace(yearly, values=distinct)}
     return space
 
 
