@@ -1,7 +1,7 @@
 """Measure forecast accuracy: hold out the last horizon of every series and score it.
 
-    spark-submit jobs/evaluate_forecast.py --config conf/m4_hourly.yaml
-    spark-submit jobs/evaluate_forecast.py --config conf/airports.yaml --set selection.candidates=[prophet]
+    spark-submit jobs/evaluate_forecast.py --config conf/m4_hourly.yaml --run-date 2015-02-12
+    spark-submit jobs/evaluate_forecast.py --config conf/airports.yaml --run-date 2016-01-01 --set selection.candidates=[prophet]
 
 Runs the full pipeline (cleaning, tuning, model selection) on each series without
 its last forecast.horizon periods, scores every candidate's forecast of them (MASE,

@@ -11,6 +11,7 @@ source = 'scored'. Pass the same --config as the training run (cleaning policies
 differ from the training run's are named in the log and the summary).
 Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input or no models,
 4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share,
+6 another run of the same job, date and output still going (retry later),
 130 or 143 stopped by Ctrl-C or SIGTERM (its MLflow run ends FAILED).
 """
 import logging

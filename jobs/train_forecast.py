@@ -2,14 +2,15 @@
 forecast it better), tracked in MLflow.
 
     spark-submit jobs/train_forecast.py                      # embedded sample, local[*]
-    spark-submit jobs/train_forecast.py --config conf/airports.yaml --run-date 2026-11-23
+    spark-submit jobs/train_forecast.py --config conf/airports.yaml --run-date 2016-01-01
     spark-submit --master spark://host:7077 jobs/train_forecast.py --set tuning.max_evals=20
 
 --run-date (default today, UTC) names the run and cuts the input: only rows up to that
 day are used, so a past date backfills what the job would have made then.
 Exit codes: 0 done, 1 job failed, 2 configuration error, 3 unusable input,
 4 tracking server unreachable or refusing, 5 more failed series than reliability.max_failed_share
-or no series modelled, 130 or 143 stopped by Ctrl-C or SIGTERM (its MLflow run ends FAILED).
+or no series modelled, 6 another run of the same job, date and output still going (retry later),
+130 or 143 stopped by Ctrl-C or SIGTERM (its MLflow run ends FAILED).
 """
 import logging
 
