@@ -220,6 +220,36 @@ def test_a_child_runs_plot_shows_the_series_as_modelled_not_its_raw_rows(tmp_pat
     np.testing.assert_allclose(outcome.cleaned["y"], daily["y"])
 
 
+def test_an_evaluations_plot_draws_the_held_out_actuals_apart_from_the_history_its_title_with_their_mase(
+        tmp_path, fast_config):
+    import mlflow
+
+    from forecasting import child_runs, parent_run
+    from forecasting.series import train_series
+
+    daily = daily_series(90)
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[seasonal_naive, naive]")
+    outcome = train_series(daily, config, holdout=7)
+    context = parent_run.start_parent_run(config, "2024-03-31", {})
+    svg = mlflow.artifacts.load_text(f"runs:/{child_runs.log_series_run(context, {'store': 'a'}, outcome, daily)}"
+                                     "/plots/forecast.svg")
+    held = outcome.holdout[outcome.model_name]["mase"]
+    assert (f"store=a  (run 2024-03-31): {outcome.model_name}, held-out MASE {held:.2f}, CV MASE "
+            f"{outcome.cv_metrics['mase']:.2f}") in "".join(ET.fromstring(svg).itertext())
+    (history,), (actuals,), (end,) = drawn(svg, "history"), drawn(svg, "held-out"), drawn(svg, "history-end")
+    assert len(path_points(actuals)) == 7 and path_points(actuals)[0][1] > path_points(history)[-1][1]
+    assert round(float(end.get("x1")), 1) == path_points(history)[-1][1]  # the history ends where the fit's did
+    (forecast,) = drawn(svg, "forecast")
+    assert [x for _, x, _ in path_points(actuals)] == [x for _, x, _ in path_points(forecast)]  # the same times
+    labels = [text.text for text in drawn(svg, "legend")[0].iter(f"{SVG}text")]
+    assert labels[:3] == ["history", "forecast", "held out"]
+    # a training run's plot has none
+    trained = train_series(daily, config)
+    plain = mlflow.artifacts.load_text(f"runs:/{child_runs.log_series_run(context, {'store': 'b'}, trained, daily)}"
+                                       "/plots/forecast.svg")
+    assert not drawn(plain, "held-out") and "held-out MASE" not in plain
+
+
 def test_centuries_of_yearly_data_and_minutes_of_data_get_date_ticks():
     years = pd.DataFrame({"ds": pd.date_range("1700-01-01", periods=324, freq="YS"), "y": np.arange(324.0)})
     forecast = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30, freq="YS"), "yhat": 1.0,

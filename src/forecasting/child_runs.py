@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from forecasting import file_store_runs, mlflow_file_store, model_store, plots, run_artifacts, signals
 from forecasting.redaction import redact_url_password
-from forecasting.series import FAILED, OK, SeriesOutcome
+from forecasting.series import FAILED, FALLBACK_PREFIX, OK, SeriesOutcome
 from forecasting.series_identity import (
     SERIES_HASH_TAG, SERIES_ID_TAG, key_text, series_filter, series_hash, series_id, shortened,
 )
@@ -167,10 +167,14 @@ def _log_artifacts(context: RunContext, keys: dict[str, Any], outcome: SeriesOut
     if outcome.forecast is not None and context.log_plots:
         title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
         shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
+        held_out = None
+        if outcome.holdout and len(outcome.forecast):  # an evaluation: the actuals its forecast is scored against
+            after = shown["ds"] >= outcome.forecast["ds"].min()
+            shown, held_out = shown[~after], shown[after]
         # the run's start during its run date, else the run date's start: where the plot draws it
         svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
                                  outcome.backtest, closed=bool(outcome.closed),
-                                 run_date=context.known_until or context.run_date)
+                                 run_date=context.known_until or context.run_date, held_out=held_out)
         files["plots/forecast.svg"] = svg.encode("utf-8")
     if outcome.model is not None and context.log_models:
         model_json = model_json or model_store.dump(outcome.model_name, outcome.model, outcome.floor,
@@ -181,10 +185,15 @@ def _log_artifacts(context: RunContext, keys: dict[str, Any], outcome: SeriesOut
 
 
 def _said(outcome: SeriesOutcome) -> str:
-    """What the plot's title says of the forecast: its model, a fallback's status, its CV MASE."""
+    """What the plot's title says of the forecast: its model, a fallback's status, its CV MASE,
+    and in an evaluation its MASE on the held-out periods first."""
     said = outcome.model_name or "no model"
     if outcome.status != OK:
         said = f"{outcome.status}, fallback {said}"
+    scored = outcome.holdout.get(outcome.model_name) or outcome.holdout.get(FALLBACK_PREFIX + str(outcome.model_name))
+    held = (scored or {}).get("mase")
+    if held is not None and math.isfinite(held):
+        said = f"{said}, held-out MASE {held:.2f}"
     mase = outcome.cv_metrics.get("mase")
     return f"{said}, CV MASE {mase:.2f}" if mase is not None and math.isfinite(mase) else said
 

@@ -37,6 +37,7 @@ VALUE_SUFFIXES = ("K", "M", "B", "T")  # thousands, millions, billions, trillion
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR, HISTORY_END_COLOUR = "#000000", "#1f77b4", "#d62728", "#808080"
 RUN_DATE_COLOUR = "#2ca02c"
+HELD_OUT_COLOUR = "#ff7f0e"  # an evaluation's held-out actuals, which the forecast is scored against
 # Date tick spacings, finest first, with the label format each calls for.
 DATE_STEPS = [
     (freq, "%m-%d %H:%M") for freq in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h")
@@ -55,7 +56,8 @@ LONGEST_STEP = {
 
 
 def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, backtest=(),
-                 closed: bool = False, run_date: pd.Timestamp | None = None) -> str:
+                 closed: bool = False, run_date: pd.Timestamp | None = None,
+                 held_out: pd.DataFrame | None = None) -> str:
     """History (``ds``, ``y``, in any order) and forecast (``yhat`` in its interval
     ``yhat_lower``..``yhat_upper``) as an SVG document. ``backtest``: the selected
     model's cross-validation folds, each (last training time, scored times, point
@@ -65,7 +67,9 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     it. ``run_date``
     (its start, or the run's start during it) is drawn where a period or more of the
     forecast lies before it (a series whose data stopped), the plot widened to it by the
-    span shown at most (further off, it is named at the plot's edge)."""
+    span shown at most (further off, it is named at the plot's edge). ``held_out`` (``ds``,
+    ``y``): an evaluation's actuals of the forecast's periods, drawn over it in a colour of
+    their own, the history ending before them."""
     history_ds = _naive(history["ds"])
     # the latest rows, in time order: sorted here rather than as a frame (a tenth of the time)
     latest = np.argsort(history_ds.to_numpy("datetime64[ns]"), kind="stable")
@@ -81,11 +85,14 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     lower, upper = forecast["yhat_lower"].to_numpy(dtype=float), forecast["yhat_upper"].to_numpy(dtype=float)
     history_y, forecast_y = history["y"].to_numpy(dtype=float)[latest], forecast["yhat"].to_numpy(dtype=float)
     folds = _shown_folds(backtest, shown_seconds.min())
+    held_out = held_out.sort_values("ds") if held_out is not None and len(held_out) else None
+    actual_seconds = _seconds(_naive(held_out["ds"])) if held_out is not None else np.array([])
+    actual_y = held_out["y"].to_numpy(dtype=float) if held_out is not None else np.array([])
     x = Scale(shown_seconds.min(), end.value / 1e9, LEFT, WIDTH - RIGHT)
     # the backtest is clipped to the plot, not fitted in: one wild fold would flatten the rest; so is a
     # spike (a viral day 50 times the rest), marked at the top with its value
     spiked = find_spikes(history_y, PLOT_SEASON)
-    y_low, y_high = _padded_range(np.concatenate([history_y[~spiked], forecast_y, lower, upper]))
+    y_low, y_high = _padded_range(np.concatenate([history_y[~spiked], forecast_y, lower, upper, actual_y]))
     spiked &= history_y > y_high  # the forecast's interval may reach it
     y = Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
@@ -170,7 +177,14 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
         parts.append(f'<text class="off-scale" x="{spike_x:.1f}" y="{TOP + 12}" text-anchor="middle" '
                      f'fill="{HISTORY_COLOUR}">\u25b2 {value_text(history_y[at])}</text>')
     parts.append(f'<path class="forecast" d="{forecast_path}" fill="none" stroke="{FORECAST_COLOUR}" stroke-width="1.5"/>')
-    parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds), with_run_date=run_date is not None)
+    if held_out is not None:  # over the forecast: what it is scored against
+        parts.append(f'<path class="held-out" d="{_path(x(actual_seconds), y(actual_y), actual_seconds, apart)}" '
+                     f'fill="none" stroke="{HELD_OUT_COLOUR}" stroke-width="1.5" clip-path="url(#plot-area)"/>')
+        for at in _lone_points(y(actual_y), actual_seconds, apart):
+            parts.append(f'<circle class="held-out-point" cx="{x(actual_seconds[at]):.1f}" cy="{y(actual_y[at]):.1f}" '
+                         f'r="2.5" fill="{HELD_OUT_COLOUR}" clip-path="url(#plot-area)"/>')
+    parts += _legend(with_interval=bool(known.any()), with_backtest=bool(folds), with_run_date=run_date is not None,
+                     with_held_out=held_out is not None)
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -348,9 +362,12 @@ def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apa
     )
 
 
-def _legend(with_interval: bool, with_backtest: bool = False, with_run_date: bool = False) -> list[str]:
+def _legend(with_interval: bool, with_backtest: bool = False, with_run_date: bool = False,
+            with_held_out: bool = False) -> list[str]:
     """One row of entries under the date labels, from the plot area's left edge."""
     entries = [("history", HISTORY_COLOUR, "line"), ("forecast", FORECAST_COLOUR, "line")]
+    if with_held_out:
+        entries.append(("held out", HELD_OUT_COLOUR, "line"))
     if with_interval:
         entries.append(("interval", FORECAST_COLOUR, "box"))
     if with_backtest:
