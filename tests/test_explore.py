@@ -112,6 +112,16 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     assert sorted(runs["output"].fillna("-")) == ["-", "/data/other", "/data/sales"]
     ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
     assert ours[f"tags.{tracking.PARENT_TAG}"].tolist() == [current]
+    # an evaluation's run of the same series and output: kept apart by job (a run from before the tag kept)
+    evaluated = client.create_run(experiment_id, tags={tracking.PARENT_TAG: current, **nine,
+                                                       tracking.FROM_JOB_TAG: "evaluate_forecast"}).info.run_id
+    trained = client.create_run(experiment_id, tags={tracking.PARENT_TAG: current, **nine,
+                                                     tracking.FROM_JOB_TAG: "train_forecast"}).info.run_id
+    both = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
+    assert set(both["run_id"]) > {evaluated, trained} and set(both["job"].dropna()) == {"evaluate_forecast",
+                                                                                          "train_forecast"}
+    training = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales", job="train_forecast")
+    assert evaluated not in set(training["run_id"]) and trained in set(training["run_id"]) and len(training) == 2
 
 
 def _job_run(run_id: str, output_path: str = "/data/forecasts", **tags):
@@ -390,6 +400,11 @@ def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):
     tracker.set_tag(finished.info.run_id, tracking.OUTPUT_PATH_TAG, "/data/mine")
     assert explore.latest_job_run(store, "forecasting").info.run_id == other.info.run_id
     assert explore.latest_job_run(store, "forecasting", output="/data/mine").info.run_id == finished.info.run_id
+    # the notebook's default experiment where the config names its own: the store's are named, and where to set it
+    with pytest.raises(LookupError, match=re.escape(
+            f"no experiment 'many-model-forecasting' at {store}: it has 'forecasting' (tracking.experiment in the "
+            "job's config; in the notebook, FORECAST_EXPERIMENT)")):
+        explore.latest_job_run(store, "many-model-forecasting")
     with pytest.raises(LookupError, match="no finished train_forecast run in experiment 'forecasting' wrote its tables to "
                                           "/data/elsewhere: the latest wrote to /data/other"):
         explore.latest_job_run(store, "forecasting", output="/data/elsewhere")

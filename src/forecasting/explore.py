@@ -45,8 +45,11 @@ def job_runs(
         raise tracking.TrackingUnavailable(redact_url_password(str(err))) from None
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
-    if found is None:
-        raise LookupError(f"no experiment {experiment!r} at {tracking_uri}")
+    if found is None:  # a config's own experiment (airports), where the notebook looked in the default one
+        there = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        raise LookupError(f"no experiment {experiment!r} at {redact_url_password(tracking_uri)}: "
+                          + (f"it has {', '.join(map(repr, there))}" if there else "it has none of the job's")
+                          + " (tracking.experiment in the job's config; in the notebook, FORECAST_EXPERIMENT)")
     # child runs carry no job tag, so "any job tag" picks the parent runs
     conditions = [f"tags.{tracking.JOB_TAG} = '{job}'" if job else f"tags.{tracking.JOB_TAG} LIKE '%'"]
     if finished_only:
@@ -87,12 +90,15 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
     return mine[0]
 
 
-def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], output: str | None = None) -> pd.DataFrame:
+def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], output: str | None = None,
+                job: str | None = None) -> pd.DataFrame:
     """Every child run of one series, newest first, as a frame of runs; ``replaced_by``
     names the later job run that replaced its job run's rows (a rerun of its date), else
-    None, and ``output`` the tables its job run wrote. Given ``output`` (a job run's
-    output_path tag), only the runs of job runs that wrote there: configs sharing an
-    experiment name the same series."""
+    None, ``output`` the tables its job run wrote and ``job`` its job. Given ``output`` (a
+    job run's output_path tag), only the runs of job runs that wrote there: configs sharing an
+    experiment name the same series; given ``job`` (train_forecast), only that job's (an
+    evaluation's runs score forecasts made without the held-out periods; a run from before
+    the from_job tag, 2026-12-02, is kept)."""
     import mlflow
 
     client = tracking.client(tracking_uri)
@@ -102,9 +108,15 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], out
     parents = runs[parent].dropna().unique() if parent in runs else []
     tags = {run_id: client.get_run(run_id).data.tags for run_id in parents}
     of_parent = runs[parent] if parent in runs else pd.Series(None, index=runs.index, dtype=object)
+    from_job = f"tags.{tracking.FROM_JOB_TAG}"
     runs = runs.assign(replaced_by=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.SUPERSEDED_TAG)),
-                       output=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.OUTPUT_PATH_TAG)))
-    return runs if output is None else runs[runs["output"] == output].reset_index(drop=True)
+                       output=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.OUTPUT_PATH_TAG)),
+                       job=runs[from_job] if from_job in runs else None)
+    if output is not None:
+        runs = runs[runs["output"] == output]
+    if job is not None:
+        runs = runs[runs["job"].isna() | (runs["job"] == job)]
+    return runs.reset_index(drop=True)
 
 
 def run_config(tracking_uri: str, run_id: str) -> dict:
