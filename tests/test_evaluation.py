@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from conftest import FAST_OVERRIDES, daily_series
-from forecasting import evaluation, pipeline, tables
+from forecasting import evaluation, pipeline, run_overview, tables
 from forecasting.config import load_config
 from forecasting.datasets import m4_to_long
 
@@ -211,6 +211,9 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     plots = {"mase_distribution.png", "coverage.png", "best_1.png", "best_2.png", "worst_1.png", "worst_2.png"}
     assert not {"evaluation/best_3.png", "evaluation/worst_3.png"} & artifacts
     assert {"evaluation/report.md", *(f"evaluation/{name}" for name in plots)} <= artifacts
+    # its overview sends a reader of the notes to the child runs: an evaluation writes no series_results
+    overview = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/{run_overview.ARTIFACT}")
+    assert "modelled with data notes (the child runs' data_notes tags)" in overview
     report = mlflow.artifacts.load_text(f"runs:/{summary.job_run_id}/evaluation/report.md")
     assert "| selection | 3 |  |" in report and "| all_series | 5 |  |" in report  # wins only per candidate
     wins = table.query("selected")["candidate"].value_counts()

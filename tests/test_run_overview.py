@@ -1,4 +1,5 @@
 """The training run's overview picture, drawn from grouped counts without Spark."""
+from dataclasses import replace
 from xml.etree import ElementTree
 
 from forecasting import run_overview
@@ -51,5 +52,7 @@ def test_each_model_keeps_its_colour_whatever_wins_most_and_the_notes_and_the_li
     assert fills["prophet: 1 series"] == run_overview.MODEL_COLOURS["prophet"]
     assert fills["my_model: 1 series"] in run_overview.SPARE_COLOURS
     assert said(svg, "noted") == ["4 modelled with data notes (series_results.data_notes)"]
+    evaluated = run_overview.overview_svg(replace(overview, notes_at="the child runs' data_notes tags"), "Evaluation")
+    assert said(evaluated, "noted") == ["4 modelled with data notes (the child runs' data_notes tags)"]
     assert "highest CV MASE (all below 1)" in svg and "11 series modelled of 11" in svg
 

@@ -39,6 +39,7 @@ class Overview:
     series: dict[tuple[str, str | None, int | None], int] = field(default_factory=dict)
     worst: list[tuple[str, float, str]] = field(default_factory=list)
     noted: int = 0
+    notes_at: str = "series_results.data_notes"  # where a reader finds them (an evaluation writes no series_results)
 
     @property
     def modelled(self) -> int:
@@ -158,7 +159,7 @@ def _outcomes(overview: Overview, won: dict[str, int], colours: dict[str, str]) 
         parts.append(f'<text x="{BARS_LEFT + length + 4:.1f}" y="{row + 11}">{count}</text>')
     if overview.noted:  # a near-perfect score on a gappy or merged history is one to check
         parts.append(f'<text class="noted" x="{BARS_LEFT - 130}" y="{TOP + 8 + 20 * len(rows) + 14}">'
-                     f'{overview.noted} modelled with data notes (series_results.data_notes)</text>')
+                     f'{overview.noted} modelled with data notes ({overview.notes_at})</text>')
     return parts
 
 

@@ -205,6 +205,8 @@ def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.
                  context: tracking.RunContext, title: str) -> None:
     """The run's overview picture on its parent run, the worst series found for it. A
     failure only warns: the run's tables are written, and a retry would train again."""
+    if context.job == tracking.EVALUATE_JOB:  # its own table holds scores, not notes
+        overview.notes_at = "the child runs' data_notes tags"
     try:
         with job_description(spark, "find the series with the highest CV MASE for the run's overview"):
             overview.worst = run_overview.worst_series(staged, list(config.input.key_columns))
