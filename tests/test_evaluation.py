@@ -172,6 +172,28 @@ def test_an_undefined_mase_is_left_out_of_the_means_not_infinite(evaluated):
     assert parent.data.metrics["eval_mase_all_series"] == pytest.approx(defined.mean())  # not 0, not infinite
 
 
+def test_the_mase_histogram_has_a_title_shared_bins_whole_counts_and_each_models_overview_colour():
+    from matplotlib.colors import to_hex
+
+    from forecasting.run_overview import MODEL_COLOURS
+
+    rng = np.random.default_rng(1)
+    mase = pd.DataFrame({"candidate": ["prophet"] * 12 + ["naive"] * 12 + ["fallback_naive"] * 3,
+                         "selected": [True] * 6 + [False] * 6 + [False] * 6 + [True] * 6 + [True] * 3,
+                         "mase": rng.uniform(0.3, 2.5, 27)})
+    axes = evaluation._mase_figure(mase).axes[0]
+    assert axes.get_title() == "Held-out MASE per series: each candidate alone, and what the job forecast"
+    ticks = [tick for tick in axes.get_yticks() if axes.get_ylim()[0] <= tick <= axes.get_ylim()[1]]
+    assert ticks and all(float(tick).is_integer() for tick in ticks)  # series, not quarters of one
+    bars = {label: [patch for patch in container] for label, container in zip(
+        [text.get_text() for text in axes.get_legend().get_texts()], axes.containers)}
+    assert to_hex(bars["prophet"][0].get_facecolor()) == MODEL_COLOURS["prophet"]
+    assert to_hex(bars["fallback_naive"][0].get_facecolor()) == MODEL_COLOURS["naive"]  # its model's, hatched
+    assert bars["fallback_naive"][0].get_hatch() == "//"
+    edges = {label: [round(patch.get_x(), 9) for patch in patches] for label, patches in bars.items()}
+    assert edges["prophet"] == edges["naive"] == edges["fallback_naive"]  # one set of bins for all
+
+
 def test_infinite_and_nan_holdout_scores_are_null_in_the_table_and_left_out_of_the_means(spark):
     from chispa import assert_df_equality
 

@@ -12,6 +12,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -171,8 +172,6 @@ def log_report(
 ) -> dict[tuple[str, bool], int]:
     """Aggregate metrics and a markdown report with plots on the parent run; the series
     by (status, whether they have held-out scores)."""
-    from matplotlib.figure import Figure
-
     tracker = tracking.client(context.tracking_uri)
     tracker.log_batch(context.parent_run_id, metrics=_metrics(parent_metrics(summary)))
     scores = evaluation.select("candidate", "selected", "mase", "coverage").toPandas()
@@ -180,18 +179,7 @@ def log_report(
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         _coverage_figure(scores, interval_width).savefig(folder / "coverage.png")
-        figure = Figure(figsize=(9, 4), dpi=100)
-        axes = figure.subplots()
-        clipped = mase.assign(mase=mase["mase"].clip(upper=mase["mase"].quantile(0.98)))
-        for candidate, group in clipped.groupby("candidate"):
-            axes.hist(group["mase"].dropna(), bins=40, alpha=0.45, label=candidate)
-        axes.hist(clipped.loc[clipped["selected"], "mase"].dropna(), bins=40, histtype="step", color="black",
-                  linewidth=1.5, label=ALL_SERIES)
-        axes.set_xlabel("MASE on the held-out horizon (top 2% clipped)")
-        axes.set_ylabel("series")
-        axes.legend()
-        figure.tight_layout()
-        figure.savefig(folder / "mase_distribution.png")
+        _mase_figure(mase).savefig(folder / "mase_distribution.png")
 
         # collected as rows: a key column's name need not be a Python name, and a time
         # key goes back into Spark as it came out
@@ -246,6 +234,36 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
     axes.set_title(f"{series_identity.series_id(keys)}: MASE {mase:.2f}", parse_math=False)  # a key's $ is text
     axes.legend(loc="upper left")
     figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure
+
+
+def _mase_figure(mase: pd.DataFrame):
+    """Each candidate's held-out MASE per series as a histogram on shared bins, in the
+    colour the run's overview gives that model, and the series as the job forecast them
+    outlined; counts of series are whole numbers."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from forecasting.run_overview import MODEL_COLOURS, SPARE_COLOURS
+
+    figure = Figure(figsize=(9, 4), dpi=100)
+    axes = figure.subplots()
+    clipped = mase.assign(mase=mase["mase"].clip(upper=mase["mase"].quantile(0.98)))
+    values = clipped["mase"].dropna()
+    bins = np.histogram_bin_edges(values, bins=min(40, max(len(values) // 3, 5))) if len(values) else 10
+    spare = iter(SPARE_COLOURS * len(mase))
+    for candidate, group in clipped.groupby("candidate"):
+        model = candidate.removeprefix(FALLBACK_PREFIX)  # a fallback's: its model's colour, hatched
+        axes.hist(group["mase"].dropna(), bins=bins, alpha=0.45, label=candidate,
+                  color=MODEL_COLOURS.get(model) or next(spare), hatch="//" if model != candidate else None)
+    axes.hist(clipped.loc[clipped["selected"], "mase"].dropna(), bins=bins, histtype="step", color="black",
+              linewidth=1.5, label=f"{ALL_SERIES} (as forecast)")
+    axes.set_title("Held-out MASE per series: each candidate alone, and what the job forecast")
+    axes.set_xlabel("MASE on the held-out horizon (top 2% clipped)")
+    axes.set_ylabel("series")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend()
     figure.tight_layout()
     return figure
 
