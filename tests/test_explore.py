@@ -405,6 +405,12 @@ def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):
             f"no experiment 'many-model-forecasting' at {store}: it has 'forecasting' (tracking.experiment in the "
             "job's config; in the notebook, FORECAST_EXPERIMENT)")):
         explore.latest_job_run(store, "many-model-forecasting")
+    for i in range(12):  # a shared server's: a few named, not all
+        tracker.create_experiment(f"team-{i:02d}")
+    with pytest.raises(LookupError) as found:
+        explore.latest_job_run(store, "many-model-forecasting")
+    named = str(found.value).split(": it has ")[1].split(" (tracking.experiment")[0]
+    assert named.endswith(", ...") and named.count("'team-") == 8
     with pytest.raises(LookupError, match="no finished train_forecast run in experiment 'forecasting' wrote its tables to "
                                           "/data/elsewhere: the latest wrote to /data/other"):
         explore.latest_job_run(store, "forecasting", output="/data/elsewhere")

@@ -243,6 +243,18 @@ def test_an_evaluations_plot_draws_the_held_out_actuals_apart_from_the_history_i
     assert [x for _, x, _ in path_points(actuals)] == [x for _, x, _ in path_points(forecast)]  # the same times
     labels = [text.text for text in drawn(svg, "legend")[0].iter(f"{SVG}text")]
     assert labels[:3] == ["history", "forecast", "held out"]
+    # a held-out value far off the forecast widens the scale, and a held-out day filled by interpolation, which
+    # is not scored, is not drawn (a day missing, the one after it far up)
+    odd = daily.drop(index=85).assign(y=lambda f: f["y"].where(f["ds"] != daily["ds"].iloc[86], 900.0))
+    gappy = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", "selection.candidates=[naive]", "cleaning.gaps=interpolate")
+    guessed = train_series(odd, gappy, holdout=7)
+    assert guessed.held_out["ds"].tolist() == [day for day in daily["ds"].iloc[83:] if day != daily["ds"].iloc[85]]
+    svg = mlflow.artifacts.load_text(f"runs:/{child_runs.log_series_run(context, {'store': 'c'}, guessed, odd)}"
+                                     "/plots/forecast.svg")
+    drawn_actuals = path_points(drawn(svg, "held-out")[0]) + [
+        ("M", float(dot.get("cx")), float(dot.get("cy"))) for dot in drawn(svg, "held-out-point")]
+    assert len(drawn_actuals) == 6  # 6 scored: two days before the gap (a line), four after it
+    assert min(y for _, _, y in drawn_actuals) >= plots.TOP  # 900 inside the plot, at its top
     # a training run's plot has none
     trained = train_series(daily, config)
     plain = mlflow.artifacts.load_text(f"runs:/{child_runs.log_series_run(context, {'store': 'b'}, trained, daily)}"

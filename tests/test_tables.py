@@ -292,10 +292,13 @@ def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before
                                     ("c", scoring.REJECTED, "1 missing or infinite values")],
                                    "shop string, status string, reason string")
     summary = job_summary.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
-    scoring._say_scored_stale(staged, ["shop"], summary)
+    scoring._say_scored_stale(staged, ["shop"], summary, "D")
     assert summary.note == (f"  1 series scored from data that stop more than a period before the time the run "
                             "forecasts from (their forecasts start in the past; cleaning.stale_after skips series that "
                             f"ended: an event held, a unit closed), e.g. a: {stale}\n")
+    business = job_summary.JobSummary("2024-01-31", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    scoring._say_scored_stale(staged, ["shop"], business, "B")  # closing prices: a market's holidays count
+    assert "business days count an exchange's holidays as periods" in business.note
 
 
 def test_the_stale_series_named_are_those_furthest_behind(spark):

@@ -167,10 +167,9 @@ def _log_artifacts(context: RunContext, keys: dict[str, Any], outcome: SeriesOut
     if outcome.forecast is not None and context.log_plots:
         title = shortened(", ".join(f"{k}={key_text(v)}" for k, v in keys.items()), 70)
         shown = history if outcome.cleaned is None else outcome.cleaned  # as modelled: merged, aligned
-        held_out = None
-        if outcome.holdout and len(outcome.forecast):  # an evaluation: the actuals its forecast is scored against
-            after = shown["ds"] >= outcome.forecast["ds"].min()
-            shown, held_out = shown[~after], shown[after]
+        held_out = outcome.held_out  # an evaluation's: the actuals its forecast is scored against
+        if held_out is not None and outcome.history_end is not None:  # the history ends where the fit's did
+            shown = shown[shown["ds"] <= outcome.history_end]
         # the run's start during its run date, else the run date's start: where the plot draws it
         svg = plots.forecast_svg(shown, outcome.forecast, f"{title}  (run {context.run_date}): {_said(outcome)}",
                                  outcome.backtest, closed=bool(outcome.closed),

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from forecasting import run_overview, series_identity, server_check, tracking
+from forecasting import redaction, run_overview, series_identity, server_check, tracking
 from forecasting.input_history import key_matches, load_history
 from forecasting.redaction import redact_url_password
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
@@ -46,10 +46,9 @@ def job_runs(
     client = tracking.client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:  # a config's own experiment (airports), where the notebook looked in the default one
-        there = sorted(e.name for e in client.search_experiments() if e.name != "Default")
         raise LookupError(f"no experiment {experiment!r} at {redact_url_password(tracking_uri)}: "
-                          + (f"it has {', '.join(map(repr, there))}" if there else "it has none of the job's")
-                          + " (tracking.experiment in the job's config; in the notebook, FORECAST_EXPERIMENT)")
+                          f"{_experiments_there(client)} (tracking.experiment in the job's config; in the notebook, "
+                          "FORECAST_EXPERIMENT)")
     # child runs carry no job tag, so "any job tag" picks the parent runs
     conditions = [f"tags.{tracking.JOB_TAG} = '{job}'" if job else f"tags.{tracking.JOB_TAG} LIKE '%'"]
     if finished_only:
@@ -62,6 +61,18 @@ def job_runs(
         order_by=[*([f"tags.{tracking.RUN_DATE_TAG} DESC"] if latest_date_first else []), "attributes.start_time DESC"],
         max_results=max_results,
     )
+
+
+def _experiments_there(client, shown: int = 8) -> str:
+    """A few of the experiments a store has, for a name not found (a shared server may have thousands)."""
+    try:
+        names = [e.name for e in client.search_experiments(max_results=shown + 2) if e.name != "Default"]
+    except Exception as err:  # the message it helps with matters more
+        return f"its experiments could not be listed ({redaction.first_line(err)})"
+    if not names:
+        return "it has no experiment but Default"
+    more = ", ..." if len(names) > shown else ""
+    return f"it has {', '.join(map(repr, names[:shown]))}{more}"
 
 
 def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN_JOB, output: str | None = None,

@@ -90,6 +90,7 @@ class JobSummary:
     output_format: str = "delta"  # whose tables keep the rows a rerun replaced (parquet's do not)
     written: list[str] = field(default_factory=list)  # the tables written so far, while it writes them
     reasons_in: str = "the status and reason columns of series_results"  # where a failed series says why
+    notes_in: str = "series_results.data_notes"  # where a series' data notes are
     # per status other than ok, the kinds of reason with how many series each (most first)
     reason_kinds: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     nothing_modelled: bool = False  # no series modelled (too short, skipped, failed): exits 5, as for too many failed

@@ -61,7 +61,9 @@ def with_series_holidays(config: JobConfig, keys: dict[str, Any]) -> tuple[JobCo
 def build_model(config: JobConfig, params: dict[str, Any], uncertainty_samples: int, ds: pd.Series | None = None):
     """A Prophet model with the job's fixed settings and the tuned ``params``. ``ds``, the
     dates of the history it will be fitted on, places a country's holidays on the series'
-    periods (holiday_periods); needed where model.country_holidays names one."""
+    periods (holiday_periods), needed where model.country_holidays names one, and decides
+    whether ``auto`` turns the yearly cycle on, at the order the periods tell apart
+    (prophet_points.yearly_setting); without them ``auto`` is left to Prophet, uncut."""
     settings = config.model
     holidays = None
     if settings.country_holidays:

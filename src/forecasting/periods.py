@@ -2,6 +2,7 @@
 period ends, what a run date knows, and how many periods lie between two labels."""
 from __future__ import annotations
 
+import functools
 import warnings
 
 import pandas as pd
@@ -187,6 +188,7 @@ def business_days(frequency: str) -> bool:
     return isinstance(frequency_offset(frequency), (BusinessDay, CustomBusinessDay))
 
 
+@functools.lru_cache(maxsize=64)  # asked at every fit of a tuning: a date range of eight years is 0.5-3 ms
 def yearly_harmonics(frequency: str) -> int | None:
     """The most yearly Fourier terms ``frequency``'s periods can tell apart: half their
     number a year (6 for months, 2 for quarters); None for periods of a day or less,

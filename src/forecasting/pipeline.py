@@ -294,6 +294,7 @@ def _say_before_training(spark: SparkSession, config: JobConfig, context: tracki
         summary.warn(in_the_past)
     say_input(summary, checked, config)
     if evaluate:  # it writes no series_results
+        summary.notes_in = "the child runs' data_notes tags"
         summary.reasons_in = ("the status and reason tags of the child runs (filter: "
                               f"tags.{tracking.PARENT_TAG} = '{context.parent_run_id}' and tags.{tracking.STATUS_TAG} "
                               f"!= '{OK}')")

@@ -22,7 +22,7 @@ step: one lasso over both), kept only where it lowers the objective, and damped
 towards where it stands (Levenberg-Marquardt) by a weight that shrinks after
 each step kept and grows after each refused: on a ridge, where the trend's scale
 and the seasonal factor trade off, the undamped step overshoots and the blocks
-in turn crawl (monthly series with a yearly order of 15: 2000 rounds). Data that
+in turn crawl (monthly values fitted with 15 yearly terms, which the job now cuts to 6: 2000 rounds). Data that
 some theta fits exactly have no mode (the density grows as sigma_obs goes to 0):
 the exact fit is returned, with its tiny sigma_obs. A fit the solver gives up
 on goes back to Stan.

@@ -125,6 +125,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     if compared is not None:
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)
+    counted.overview.notes_at = summary.notes_in
     log_overview(spark, staged, counted.overview, config, context, f"{summary.title} {summary.run_date}")
     say_far_off_cv(counted, summary)  # from the overview's worst series
     _log_run_metrics(spark, staged, counted, context, summary)
@@ -205,8 +206,6 @@ def log_overview(spark: SparkSession, staged: DataFrame, overview: run_overview.
                  context: tracking.RunContext, title: str) -> None:
     """The run's overview picture on its parent run, the worst series found for it. A
     failure only warns: the run's tables are written, and a retry would train again."""
-    if context.job == tracking.EVALUATE_JOB:  # its own table holds scores, not notes
-        overview.notes_at = "the child runs' data_notes tags"
     try:
         with job_description(spark, "find the series with the highest CV MASE for the run's overview"):
             overview.worst = run_overview.worst_series(staged, list(config.input.key_columns))

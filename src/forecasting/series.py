@@ -66,6 +66,7 @@ class SeriesOutcome:
     # the fitted Prophet model, the history a baseline forecasts from, or both for the ensemble
     model: Any = None
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
+    held_out: pd.DataFrame | None = None  # an evaluation's held-out values scored (ds, y): its plot draws them
     # the selected candidate's cross-validation forecasts: per fold its last training
     # time, the scored times and the point forecasts (the plot shows them)
     backtest: list[tuple[pd.Timestamp, pd.Series, np.ndarray]] = field(default_factory=list)
@@ -216,7 +217,7 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
         return SeriesOutcome(FAILED, f"cleaning failed: {type(err).__name__}: {err}", len(history))
     outcome = SeriesOutcome(status=OK, reason=None, history_length=len(history), notes=cleaned.notes,
                             history_end=history["ds"].max() if len(history) else None, cleaned=cleaned.history,
-                            closed=cleaned.closed)
+                            closed=cleaned.closed, held_out=actual)
     if cleaned.rejection:
         outcome.status, outcome.reason = SKIPPED, cleaned.rejection
         return outcome
