@@ -130,6 +130,10 @@ def format_comparison(comparison: Comparison) -> str:
     name = DISPLAY_NAMES[comparison.metric]
     lines = [f"{name} per series on held-out data, from {first.candidate} in {first.path} ({first.run_date}) "
              f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
+    if first.run_date != second.run_date:  # each held out its own last periods: other periods, other data
+        lines.append(f"  run dates differ ({first.run_date}, {second.run_date}): each side held out the periods "
+                     "before its own, so a series' two scores are of other periods (or other data altogether); "
+                     "configs compare at one run date, horizon and frequency (--run-date)")
     if paired.empty:
         lines.append("  no series scored on both sides")
     else:
