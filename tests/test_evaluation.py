@@ -135,6 +135,11 @@ def test_intervals_that_held_far_fewer_values_than_their_width_are_warned_of_nam
         "44% are too narrow for these series, where those of seasonal_naive 90% held. Worth a try: "
         "selection.candidates without prophet, or the ensemble in its place; the report's coverage section shows "
         "which series")
+    # seasonal naive won no series: its narrow intervals are not the selection's, and dropping it changes nothing
+    won = pd.DataFrame({"candidate": ["selection", "prophet", "seasonal_naive", "naive"], "coverage": [0.44, 0.44, 0.3,
+                        0.9], "wins": [None, 24, 0, 0]})
+    assert "without prophet" in evaluation.coverage_warning(won, 0.8, ["prophet", "seasonal_naive", "naive"])
+    assert "seasonal_naive 30%" not in evaluation.coverage_warning(won, 0.8, ["prophet", "seasonal_naive", "naive"])
     all_short = narrow.assign(coverage=[0.51, 0.44, 0.5, 0.2])
     assert "a holiday or a break none of them held?" in evaluation.coverage_warning(all_short, 0.8,
                                                                                     ["prophet", "seasonal_naive"])

@@ -91,6 +91,9 @@ def coverage_warning(summary: pd.DataFrame, interval_width: float, candidates: l
     alone = coverage[coverage.index.isin(candidates)]
     enough = interval_width - COVERAGE_SHORTFALL
     held, short = alone[alone >= enough], alone[alone < enough]
+    if "wins" in summary:  # the selection's intervals are its winners': one that won no series is not the cause
+        wins = summary.set_index("candidate")["wins"].fillna(0)
+        short = short[[wins.get(name, 0) > 0 for name in short.index]]
     if len(held) and len(short):
         listed = ", ".join(f"{name} {value:.0%}" for name, value in short.sort_values().items())
         kept = ", ".join(f"{name} {value:.0%}" for name, value in held.sort_values(ascending=False).items())
