@@ -280,6 +280,9 @@ def test_wins_are_counted_for_candidates_and_fallbacks_and_rows_keep_one_order(s
     report = _markdown(summary, {}, 0.8, {("ok", True): 2, ("skipped", True): 1})
     assert "| prophet | 2 |  |" in report and "| drift | 2 | 0 |" in report
     assert "No wins for prophet: scored as the ensemble's part, not a candidate." in report
+    # a fallback whose history was too short for an interval: no coverage to average, shown as none
+    unsized = summary.assign(coverage=summary["coverage"].where(summary["candidate"] != "fallback_naive"))
+    assert "| fallback_naive | 1 | 1 | 5.000 | 5.00 | 5 | 5 | - | 5 |" in _markdown(unsized, {}, 0.8, {})
     # the opening counts: modelled, scored with a fallback, and those with nothing to score
     counted = _markdown(summary, {}, 0.8, {("ok", True): 2, ("skipped", True): 1, ("failed", True): 1,
                                            ("skipped", False): 3, ("ok", False): 1})

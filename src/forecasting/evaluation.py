@@ -311,10 +311,13 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary.itertuples():
+        # a mean with nothing to average (no interval: under 5 errors to size one) is shown as none, not nan
+        shown = {name: "-" if pd.isna(getattr(row, name)) else format(getattr(row, name), spec) for name, spec in (
+            ("mase", ".3f"), ("smape", ".2f"), ("mae", ".4g"), ("rmse", ".4g"), ("coverage", ".1%"),
+            ("interval_width", ".4g"))}
         lines.append(
-            f"| {row.candidate} | {row.series} | {'' if pd.isna(row.wins) else row.wins} "
-            f"| {row.mase:.3f} "
-            f"| {row.smape:.2f} | {row.mae:.4g} | {row.rmse:.4g} | {row.coverage:.1%} | {row.interval_width:.4g} |"
+            f"| {row.candidate} | {row.series} | {'' if pd.isna(row.wins) else row.wins} | {shown['mase']} "
+            f"| {shown['smape']} | {shown['mae']} | {shown['rmse']} | {shown['coverage']} | {shown['interval_width']} |"
         )
     lines += ["", f"{WINS_NOTE[0].upper()}{WINS_NOTE[1:]}."]
     scored_only = summary.loc[summary["wins"].isna() & ~summary["candidate"].isin([SELECTION, ALL_SERIES]), "candidate"]
