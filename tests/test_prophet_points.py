@@ -220,5 +220,13 @@ def test_a_yearly_order_above_what_the_periods_tell_apart_is_fitted_as_that_orde
     searched = fast_config("forecast.frequency=MS", "tuning.search_space.yearly_seasonality={distribution: choice, "
                            "values: [4, 10, 15, auto, true, 1]}")
     assert tuning.searched_space(searched, history)["yearly_seasonality"].values == [4, 6, "auto", 1]  # true: 10
+    # yearly data: no seasonality to scale or mode to set, so neither is searched (a small budget goes further)
+    headcount = pd.DataFrame({"ds": pd.date_range("2005-01-01", periods=21, freq="YS"), "y": np.arange(21.0)})
+    assert set(tuning.searched_space(fast_config("forecast.frequency=YS"), headcount)) == {"changepoint_prior_scale"}
+    monthly = fast_config("forecast.frequency=MS", "model.yearly_seasonality=auto")
+    assert set(tuning.searched_space(monthly, history)) == {
+        "changepoint_prior_scale", "seasonality_prior_scale", "seasonality_mode"}
+    weekly_on = fast_config("forecast.frequency=YS", "model.weekly_seasonality=true")  # asked for: it is there
+    assert "seasonality_prior_scale" in tuning.searched_space(weekly_on, headcount)
     daily = fast_config("tuning.search_space.yearly_seasonality={distribution: choice, values: [4, 10, 15, true, 1]}")
     assert tuning.searched_space(daily, daily_series(800))["yearly_seasonality"].values == [4, 10, 15, True, 1]

@@ -194,6 +194,22 @@ def yearly_setting(setting: Any, frequency: str, span: pd.Timedelta | None) -> A
     return most if most > 0 else False
 
 
+def seasonal(config: JobConfig, history: pd.DataFrame) -> bool:
+    """Whether a Prophet model of the config's settings fitted on ``history`` (``ds``) has
+    any built-in seasonality: none for yearly data (a year a period) nor for a history too
+    short or too coarse for auto to turn one on, where a seasonality's prior scale and mode
+    change nothing."""
+    ds = np.sort(history["ds"].to_numpy("datetime64[ns]"))
+    if len(ds) < 2:
+        return False
+    spacing = np.diff(ds)
+    spacing = spacing[spacing != np.timedelta64(0, "ns")]
+    span, finest = pd.Timedelta(ds[-1] - ds[0]), pd.Timedelta(spacing.min()) if len(spacing) else None
+    settings = effective_model_settings(config.model, {})
+    settings["yearly_seasonality"] = yearly_setting(settings["yearly_seasonality"], config.forecast.frequency, span)
+    return bool(_seasonalities(span, finest, settings))
+
+
 def _seasonalities(span: pd.Timedelta, finest: pd.Timedelta | None, settings: dict[str, Any]) -> list[tuple[float, int]]:
     """(period, Fourier order) of each built-in seasonality Prophet turns on
     (Prophet.set_auto_seasonalities), given the model's ``<name>_seasonality`` settings,

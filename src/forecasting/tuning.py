@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 # TPE draws its first 20 points at random by default, so budgets of 20 or
 # less never learn; a third of the budget at random, then TPE proper.
 RANDOM_START_DIVISOR = 3  # max_evals // 3 random points
+SEASONAL_PARAMS = ("seasonality_prior_scale", "seasonality_mode")
+SEASONALITY_SETTINGS = ("yearly_seasonality", "weekly_seasonality", "daily_seasonality")
 
 
 @dataclass(frozen=True)
@@ -231,11 +233,18 @@ def searched_space(config: JobConfig, history: pd.DataFrame) -> dict[str, ParamS
     ``holidays_prior_scale`` where its model has no holidays (``model.country_holidays``
     null, as its country column may leave it; at monthly periods, none that moved
     between months), a parameter that changes nothing there and would only spread the
-    evaluations thinner; with yearly orders above what the periods tell apart fitted as
-    that order (prophet_points.yearly_setting), each tried once."""
+    evaluations thinner; without the seasonalities' prior scale and mode where the model
+    has neither a seasonality nor holidays (yearly data: a year a period); with yearly
+    orders above what the periods tell apart fitted as that order
+    (prophet_points.yearly_setting), each tried once."""
     space = config.tuning.search_space
-    if "holidays_prior_scale" in space and not model.has_holidays(config, history):
+    holidays = model.has_holidays(config, history)
+    if "holidays_prior_scale" in space and not holidays:
         space = {name: spec for name, spec in space.items() if name != "holidays_prior_scale"}
+    # a model without seasonalities or holidays (yearly data): their prior scale and mode change nothing
+    if (set(SEASONAL_PARAMS) & set(space) and not set(space) & set(SEASONALITY_SETTINGS) and not holidays
+            and not prophet_points.seasonal(config, history)):
+        space = {name: spec for name, spec in space.items() if name not in SEASONAL_PARAMS}
     yearly = space.get("yearly_seasonality")
     if yearly is not None:  # orders the periods cannot tell apart are one (months: 10 and 15 are 6), tried once
         # auto left as it is: each fit's history decides it, as in Prophet (true and 1 kept apart: True == 1)
