@@ -1379,6 +1379,12 @@ def test_values_that_never_fall_are_noted_as_a_running_total_perhaps():
                     if RUNNING_TOTAL_NOTE in note]
     steps = np.r_[0.0, np.tile([3.0, 3.0, 3.0, 0.0, 0.0], 6)][:30]  # rising at under 80% of the steps: not said
     assert not clean_history(frame(days, 100 + np.cumsum(steps)), "D", policy()).notes
+    # a headcount that grew every year for thirty years: a level, not said; the same a quarter apart is
+    years = pd.date_range("1995-01-01", periods=30, freq="YS")
+    assert not clean_history(frame(years, register), "YS", policy()).notes
+    quarters = pd.date_range("2017-01-01", periods=30, freq="QS")
+    assert [RUNNING_TOTAL_NOTE in note for note in clean_history(frame(quarters, register), "QS", policy()).notes] == [
+        True]
 
 
 def test_values_in_notes_are_written_in_grouped_digits_from_a_million_so_a_placeholder_reads_as_one():

@@ -18,7 +18,7 @@ from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_no
 from forecasting.config import CleaningConfig
 from forecasting.grid_alignment import aligned_note, part_past_input, without_partial_ends, without_period_past_input
 from forecasting.level_shifts import level_shift_notes
-from forecasting.periods import align_to_grid, known_until, sub_daily, time_text
+from forecasting.periods import align_to_grid, known_until, sub_daily, time_text, yearly_harmonics
 from forecasting.spikes import cycles_of, find_spikes, spike_note
 from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
                                       without_open_period, without_rows_ahead)
@@ -241,7 +241,9 @@ def clean_history(
     # a run of zeros at the end (an outage) is one note, not a break too
     breaks = [] if repeated else (zero_run_notes(frame) or flat_end_notes(frame, season_length(frequency))
                                   or break_notes(frame, season_length(frequency), not sub_daily(frequency)))
-    rising = running_total_notes(frame)  # on the rows, not the zeros gaps: zero may add after them
+    # on the rows, not the zeros gaps: zero may add after them; not of yearly data, where a level (headcount,
+    # revenue) that rose every year for twenty years is no rarity and a register read once a year is
+    rising = running_total_notes(frame) if yearly_harmonics(frequency) != 0 else []
     if cut is not None and policy.gaps == "zero" and len(unknown):
         # rows after the last value whose values are missing (days not reported yet): no zeros from there on
         pending = align_to_grid(unknown, frequency, origin=origin)
