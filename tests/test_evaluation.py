@@ -140,6 +140,12 @@ def test_intervals_that_held_far_fewer_values_than_their_width_are_warned_of_nam
                         0.9], "wins": [None, 24, 0, 0]})
     assert "without prophet" in evaluation.coverage_warning(won, 0.8, ["prophet", "seasonal_naive", "naive"])
     assert "seasonal_naive 30%" not in evaluation.coverage_warning(won, 0.8, ["prophet", "seasonal_naive", "naive"])
+    # the winners held theirs over every series, a loser did not: nothing of a held-out stretch none held
+    winners_held = won.assign(coverage=[0.5, 0.7, 0.3, 0.9], wins=[None, 20, 0, 4])
+    assert evaluation.coverage_warning(winners_held, 0.8, ["prophet", "seasonal_naive", "naive"]) == (
+        "the selection's intervals held 50% of the held-out values, against a nominal 80%, though the intervals of "
+        "naive 90%, prophet 70% held theirs over every series: the models chosen fell short on the series they were "
+        "chosen for; the report's coverage section shows which series")
     all_short = narrow.assign(coverage=[0.51, 0.44, 0.5, 0.2])
     assert "a holiday or a break none of them held?" in evaluation.coverage_warning(all_short, 0.8,
                                                                                     ["prophet", "seasonal_naive"])

@@ -81,8 +81,8 @@ def test_the_latest_evaluation_is_compared_unless_a_run_date_is_given(tmp_path, 
     write_evaluation(tmp_path / "yearly", [("JFK", "naive", True, 3.0)], run_date="2025-10-15")
     assert forecasting_main(["compare", "out", "yearly"]) == 0
     assert ("  run dates differ (2026-12-06, 2025-10-15): each side held out the periods before its own, so a series' "
-            "two scores are of other periods (or other data altogether); configs compare at one run date, horizon and "
-            "frequency (--run-date)") in capsys.readouterr().out.splitlines()
+            "two scores are of other periods (or other data altogether); configs compare evaluated at one --run-date, "
+            "horizon and frequency") in capsys.readouterr().out.splitlines()
     assert forecasting_main(["compare", "out", "out", "--run-date", "2026-11-29"]) == 1
     assert "has no evaluation of run date 2026-11-29; it has 2026-11-30, 2026-12-06" in caplog.text
 

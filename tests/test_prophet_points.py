@@ -222,7 +222,15 @@ def test_a_yearly_order_above_what_the_periods_tell_apart_is_fitted_as_that_orde
     assert tuning.searched_space(searched, history)["yearly_seasonality"].values == [4, 6, "auto", 1]  # true: 10
     # yearly data: no seasonality to scale or mode to set, so neither is searched (a small budget goes further)
     headcount = pd.DataFrame({"ds": pd.date_range("2005-01-01", periods=21, freq="YS"), "y": np.arange(21.0)})
-    assert set(tuning.searched_space(fast_config("forecast.frequency=YS"), headcount)) == {"changepoint_prior_scale"}
+    yearly = fast_config("forecast.frequency=YS", "model.yearly_seasonality=auto")  # auto: on for 20 years, cut to none
+    assert set(tuning.searched_space(yearly, headcount)) == {"changepoint_prior_scale"}
+    # holidays take the seasonalities' mode: it stays; a yearly order searched is a seasonality that may be on
+    with_holidays = fast_config("forecast.frequency=YS", "model.yearly_seasonality=auto", "model.country_holidays=DE")
+    assert set(tuning.searched_space(with_holidays, headcount)) == {"changepoint_prior_scale", "seasonality_mode",
+                                                                     "holidays_prior_scale"}
+    searched_order = fast_config("forecast.frequency=YS", "tuning.search_space.yearly_seasonality={distribution: "
+                                 "choice, values: [false, 2]}")
+    assert "seasonality_prior_scale" in tuning.searched_space(searched_order, headcount)
     monthly = fast_config("forecast.frequency=MS", "model.yearly_seasonality=auto")
     assert set(tuning.searched_space(monthly, history)) == {
         "changepoint_prior_scale", "seasonality_prior_scale", "seasonality_mode"}

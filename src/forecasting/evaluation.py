@@ -103,6 +103,10 @@ def coverage_warning(summary: pd.DataFrame, interval_width: float, candidates: l
         return (f"{said}: the intervals of {listed} are too narrow for these series, where those of {kept} held. "
                 f"Worth a try: selection.candidates without {narrowest}{instead}; the report's coverage section "
                 "shows which series")
+    if len(held):  # every winner's held over all series: not on those it won
+        kept = ", ".join(f"{name} {value:.0%}" for name, value in held.sort_values(ascending=False).items())
+        return (f"{said}, though the intervals of {kept} held theirs over every series: the models chosen fell short "
+                "on the series they were chosen for; the report's coverage section shows which series")
     return (f"{said}: the held-out periods were unlike what the folds scored (a holiday or a break none of them "
             "held?); the report's coverage section shows which series")
 

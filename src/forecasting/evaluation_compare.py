@@ -133,7 +133,7 @@ def format_comparison(comparison: Comparison) -> str:
     if first.run_date != second.run_date:  # each held out its own last periods: other periods, other data
         lines.append(f"  run dates differ ({first.run_date}, {second.run_date}): each side held out the periods "
                      "before its own, so a series' two scores are of other periods (or other data altogether); "
-                     "configs compare at one run date, horizon and frequency (--run-date)")
+                     "configs compare evaluated at one --run-date, horizon and frequency")
     if paired.empty:
         lines.append("  no series scored on both sides")
     else:

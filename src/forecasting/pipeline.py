@@ -249,7 +249,7 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
         by_candidate = evaluation.summary_by_candidate(written, config.selection.candidates)
         counts = evaluation.log_report(context, staged, written, by_candidate, keys, config.forecast.interval_width)
     shown = by_candidate.assign(wins=by_candidate["wins"].astype("string").fillna(""))  # none for the aggregates
-    summary.note += "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n"
+    summary.note += "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-") + "\n"
     summary.inform(f"{evaluation.WINS_NOTE}; {evaluation.POOLED_UNITS_NOTE}")
     verdict = evaluation.selection_verdict(by_candidate, config.selection.candidates,
                                            config.selection.metric or config.tuning.metric)

@@ -102,12 +102,19 @@ def fold_arrays(train: pd.DataFrame, dates: pd.Series) -> FoldArrays:
     future = np.sort(dates.to_numpy("datetime64[ns]"), kind="mergesort")
     y_scale = float(np.abs(y).max()) or 1.0  # Prophet's default scaling, absmax (floor 0)
     start, t_scale = ds[0], ds[-1] - ds[0]
-    spacing = np.diff(ds)
-    spacing = spacing[spacing != np.timedelta64(0, "ns")]
+    span, finest = _span_and_finest(ds)
     return FoldArrays(
         ds, y, future, y_scale, start, t_scale, t=(ds - start) / t_scale, t_future=(future - start) / t_scale,
-        span=pd.Timedelta(ds[-1] - ds[0]), finest=pd.Timedelta(spacing.min()) if len(spacing) else None,
+        span=span, finest=finest,
     )
+
+
+def _span_and_finest(ds: np.ndarray) -> tuple[pd.Timedelta, pd.Timedelta | None]:
+    """The sorted dates' span and their finest spacing between distinct dates, from which
+    Prophet's auto turns the built-in seasonalities on."""
+    spacing = np.diff(ds)
+    spacing = spacing[spacing != np.timedelta64(0, "ns")]
+    return pd.Timedelta(ds[-1] - ds[0]), pd.Timedelta(spacing.min()) if len(spacing) else None
 
 
 def point_forecast(train: pd.DataFrame, dates: pd.Series, config: JobConfig, params: dict[str, Any],
@@ -195,16 +202,14 @@ def yearly_setting(setting: Any, frequency: str, span: pd.Timedelta | None) -> A
 
 
 def seasonal(config: JobConfig, history: pd.DataFrame) -> bool:
-    """Whether a Prophet model of the config's settings fitted on ``history`` (``ds``) has
-    any built-in seasonality: none for yearly data (a year a period) nor for a history too
-    short or too coarse for auto to turn one on, where a seasonality's prior scale and mode
-    change nothing."""
-    ds = np.sort(history["ds"].to_numpy("datetime64[ns]"))
+    """Whether a Prophet model of the config's settings fitted on ``history`` (the rows with
+    a ``y``, as Prophet fits them) has any built-in seasonality: none for yearly data (a year
+    a period) nor for a history too short or too coarse for auto to turn one on, where a
+    seasonality's prior scale changes nothing."""
+    ds = np.sort(history.loc[history["y"].notna(), "ds"].to_numpy("datetime64[ns]"))
     if len(ds) < 2:
         return False
-    spacing = np.diff(ds)
-    spacing = spacing[spacing != np.timedelta64(0, "ns")]
-    span, finest = pd.Timedelta(ds[-1] - ds[0]), pd.Timedelta(spacing.min()) if len(spacing) else None
+    span, finest = _span_and_finest(ds)
     settings = effective_model_settings(config.model, {})
     settings["yearly_seasonality"] = yearly_setting(settings["yearly_seasonality"], config.forecast.frequency, span)
     return bool(_seasonalities(span, finest, settings))

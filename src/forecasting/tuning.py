@@ -12,6 +12,7 @@ import pandas as pd
 
 from forecasting import baselines, hyperopt_speedups, metrics, model, prophet_map, prophet_points
 from forecasting.config import JobConfig, ParamSpace
+from forecasting.config_schema import MODEL_SETTINGS
 from forecasting.config import MIN_TRAIN_HORIZONS, cv_horizon, cv_step, min_history  # noqa: F401  (read from here)
 
 logger = logging.getLogger(__name__)
@@ -19,8 +20,7 @@ logger = logging.getLogger(__name__)
 # TPE draws its first 20 points at random by default, so budgets of 20 or
 # less never learn; a third of the budget at random, then TPE proper.
 RANDOM_START_DIVISOR = 3  # max_evals // 3 random points
-SEASONAL_PARAMS = ("seasonality_prior_scale", "seasonality_mode")
-SEASONALITY_SETTINGS = ("yearly_seasonality", "weekly_seasonality", "daily_seasonality")
+SEASONALITY_SETTINGS = tuple(name for name in MODEL_SETTINGS if name.endswith("_seasonality"))
 
 
 @dataclass(frozen=True)
@@ -233,18 +233,20 @@ def searched_space(config: JobConfig, history: pd.DataFrame) -> dict[str, ParamS
     ``holidays_prior_scale`` where its model has no holidays (``model.country_holidays``
     null, as its country column may leave it; at monthly periods, none that moved
     between months), a parameter that changes nothing there and would only spread the
-    evaluations thinner; without the seasonalities' prior scale and mode where the model
-    has neither a seasonality nor holidays (yearly data: a year a period); with yearly
+    evaluations thinner; without the seasonalities' prior scale where the model has no
+    seasonality (yearly data: a year a period), nor their mode without holidays; with yearly
     orders above what the periods tell apart fitted as that order
     (prophet_points.yearly_setting), each tried once."""
     space = config.tuning.search_space
     holidays = model.has_holidays(config, history)
     if "holidays_prior_scale" in space and not holidays:
         space = {name: spec for name, spec in space.items() if name != "holidays_prior_scale"}
-    # a model without seasonalities or holidays (yearly data): their prior scale and mode change nothing
-    if (set(SEASONAL_PARAMS) & set(space) and not set(space) & set(SEASONALITY_SETTINGS) and not holidays
+    # a model without seasonalities (yearly data): their prior scale changes nothing, nor their mode (which
+    # holidays take too) without holidays
+    if ({"seasonality_prior_scale", "seasonality_mode"} & set(space) and not set(space) & set(SEASONALITY_SETTINGS)
             and not prophet_points.seasonal(config, history)):
-        space = {name: spec for name, spec in space.items() if name not in SEASONAL_PARAMS}
+        idle = {"seasonality_prior_scale"} | (set() if holidays else {"seasonality_mode"})
+        space = {name: spec for name, spec in space.items() if name not in idle}
     yearly = space.get("yearly_seasonality")
     if yearly is not None:  # orders the periods cannot tell apart are one (months: 10 and 15 are 6), tried once
         # auto left as it is: each fit's history decides it, as in Prophet (true and 1 kept apart: True == 1)
