@@ -1349,6 +1349,31 @@ def test_a_change_of_level_inside_the_history_is_noted_with_its_date():
     assert noted.startswith(f"{LEVEL_SHIFT_NOTE} 2025-03-02, from about 0 to about 23")
 
 
+def test_a_change_of_level_hidden_in_a_yearly_cycles_swing_is_noted_once_the_cycle_is_taken_out():
+    # a walk-through's business unit bought in 2020: revenue 80% up, its fourth quarter a third above the rest
+    rng = np.random.default_rng(0)
+    quarters = pd.date_range("2012-01-01", periods=56, freq="QS")
+    cycle = np.where(quarters.quarter == 4, 1.35, np.where(quarters.quarter == 1, 0.9, 1.0))
+    growth = 1e7 * (1 + 0.005 * np.arange(56)) * cycle * (1 + rng.normal(0, 0.03, 56))
+    bought = growth * np.where(quarters >= "2020-01-01", 1.8, 1.0)
+    [noted] = [note for note in clean_history(frame(quarters, bought), "QS", policy(), "2025-12-31").notes
+               if LEVEL_SHIFT_NOTE in note]
+    assert noted.startswith(f"{LEVEL_SHIFT_NOTE} 2020-01-01, from about ") and (
+        "(the 20 values after beyond the range of the 20 before by more than its width once its seasonal cycle is "
+        "taken out): a stock split, a new unit") in noted
+    from forecasting.cleaning_notes import value_text
+    # the values as they are, not as adjusted
+    assert f"from about {value_text(np.median(bought[12:32]))} to about {value_text(np.median(bought[32:52]))}" in noted
+    # the same revenue without the purchase, and a series with zeros (a cycle taken out as differences): none
+    for values in (growth, np.maximum(growth - 1.05e7, 0.0)):
+        notes = clean_history(frame(quarters, values), "QS", policy(), "2025-12-31").notes
+        assert not [note for note in notes if LEVEL_SHIFT_NOTE in note], notes
+    # daily data keep to the plain rule: a week's cycle is in its windows already
+    days = pd.date_range("2024-01-01", periods=56 * 7, freq="D")
+    assert not [note for note in clean_history(frame(days, np.repeat(growth / 7, 7)), "D", policy()).notes
+                if LEVEL_SHIFT_NOTE in note]
+
+
 def test_a_seasons_peak_or_the_zeros_gaps_zero_adds_are_no_break():
     # weekly sales, Christmas week two and a half times a usual one: measured against the year
     # before (a season and one), not the 20 weeks before it

@@ -270,7 +270,9 @@ def clean_history(
         if policy.spikes == "leave_out":  # as a value given missing: a period without one, not a 0
             frame, spiked = frame[~spiked].reset_index(drop=True), spiked[~spiked]
     result.notes += outlier_notes(frame, spiked)
-    result.notes += rising + breaks + level_shift_notes(frame, season_length(frequency))
+    # periods of a week to a quarter: a yearly cycle whose swing can hide a change of level (adjusted for it)
+    result.notes += rising + breaks + level_shift_notes(frame, season_length(frequency),
+                                                        adjust=bool(yearly_harmonics(frequency)))
     result.history = frame
     return result
 
