@@ -103,9 +103,13 @@ def test_a_plots_title_says_the_model_a_fallbacks_status_and_the_cv_mase_where_t
     from types import SimpleNamespace
 
     said = child_runs._said
-    assert said(SimpleNamespace(model_name="prophet", status="ok", cv_metrics={"mase": 0.8123})) == \
+    assert said(SimpleNamespace(model_name="prophet", status="ok", cv_metrics={"mase": 0.8123}, holdout={})) == \
         "prophet, CV MASE 0.81"
-    assert said(SimpleNamespace(model_name="seasonal_naive", status="skipped", cv_metrics={})) == \
+    assert said(SimpleNamespace(model_name="seasonal_naive", status="skipped", cv_metrics={}, holdout={})) == \
         "skipped, fallback seasonal_naive"
-    assert said(SimpleNamespace(model_name=None, status="failed", cv_metrics={"mase": float("nan")})) == \
+    assert said(SimpleNamespace(model_name=None, status="failed", cv_metrics={"mase": float("nan")}, holdout={})) == \
         "failed, fallback no model"
+    # an evaluation's: the held-out MASE first, a fallback's under its prefixed name
+    fallback = SimpleNamespace(model_name="naive", status="skipped", cv_metrics={}, holdout={"fallback_naive": {
+        "mase": 1.234}})
+    assert said(fallback) == "skipped, fallback naive, held-out MASE 1.23"
