@@ -121,7 +121,8 @@ def test_a_monthly_series_none_of_whose_holidays_moves_is_not_tuned_over_their_p
     space = set(load_config(None, FAST_OVERRIDES).tuning.search_space)
     for country, tuned in (("US", space - {"holidays_prior_scale"}), ("GB", space)):  # Good Friday moves
         config = load_config(None, [*FAST_OVERRIDES, f"model.country_holidays={country}", "forecast.frequency=MS",
-                                    "forecast.horizon=6", "cross_validation.horizon=6"])
+                                    "forecast.horizon=6", "cross_validation.horizon=6",
+                                    "model.yearly_seasonality=auto"])  # a seasonality: its scale and mode tuned
         assert model.has_holidays(config, history) == (country == "GB")
         assert set(tuning.tune(history, config).best_params) == tuned
 
