@@ -11,7 +11,8 @@ from conftest import daily_series
 from forecasting import hyperopt_speedups, metrics, prophet_speedups, tuning
 from forecasting.cleaning_notes import ZERO_RUN_NOTE
 from forecasting.forecast_notes import ZERO_FORECAST_NOTE
-from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, score_holdout, train_series
+from forecasting.holdout import score_holdout
+from forecasting.series import BASELINES, FAILED, OK, SKIPPED, prepare_history, train_series
 
 
 def test_cutoffs_roll_back_by_step_and_end_at_the_last_row():

@@ -138,7 +138,8 @@ def test_a_placeholder_beside_a_new_level_is_still_an_outlier_not_a_spike():
 @pytest.mark.parametrize("gaps", ["keep", "zero"])
 def test_evaluation_leaves_out_a_spike_its_earlier_rows_alone_find_not_making_up_a_value(gaps):
     # the whole series' range holds a later level, so 900 is no spike in it; before the held-out weeks it is
-    from forecasting.series import prepare_history, split_holdout
+    from forecasting.holdout import split_holdout
+    from forecasting.series import prepare_history
 
     config = load_config(None, ["cleaning.spikes=leave_out", f"cleaning.gaps={gaps}"])
     rng = np.random.default_rng(5)
