@@ -201,7 +201,7 @@ def test_a_parquet_folders_files_are_checked_for_the_jobs_columns_and_their_type
     assert [row["store"] for row in raw.select("store").distinct().collect()] == ["b"]
     # what Spark reads as one table all the same (the review of 12-06): a name in another case, milliseconds
     # beside microseconds, INT96 times beside zoned microseconds, a folder key that some files also hold
-    from forecasting.io import _check_parquet_files
+    from forecasting.input_files import check_parquet_files
 
     mixed = tmp_path / "mixed"
     mixed.mkdir()
@@ -212,13 +212,13 @@ def test_a_parquet_folders_files_are_checked_for_the_jobs_columns_and_their_type
                              "sales": [1.0, 2.0]}), mixed / "b.parquet")
     pq.write_table(pa.table({"store": ["c"] * 2, "date": pa.array(times, pa.timestamp("ms", "UTC")),
                              "sales": [1.0, 2.0]}), mixed / "c.parquet")
-    _check_parquet_files(str(mixed), {}, ["store", "date", "sales"])
+    check_parquet_files(str(mixed), {}, ["store", "date", "sales"])
     keyed = tmp_path / "keyed"
     for name, with_column in (("a", True), ("b", False)):
         (keyed / f"store={name}").mkdir(parents=True)
         month.drop(columns=[] if with_column else ["store"]).to_parquet(keyed / f"store={name}" / "p.parquet",
                                                                          index=False)
-    _check_parquet_files(str(keyed), {}, ["store", "date", "sales"])
+    check_parquet_files(str(keyed), {}, ["store", "date", "sales"])
     # Hive's INT96 times, which pyarrow shows as nanoseconds: Spark reads them, so does the job
     int96 = pa.table({"store": ["c", "c"], "date": pa.array(pd.to_datetime(["2024-01-01", "2024-01-02"])),
                       "sales": [1.0, 2.0]})

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from decimal import Decimal
 from functools import reduce
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 from pyspark.errors import AnalysisException, IllegalArgumentException
@@ -17,7 +14,8 @@ from pyspark.sql import types as T
 from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
 from forecasting.config_schema import TIME_TRAVEL_OPTIONS
-from forecasting.config_stores import local_path
+# InputError is raised by the reading here too, and caught as io.InputError by the jobs
+from forecasting.input_files import PARTITION_INFERENCE, InputError, check_parquet_files, refuse_merged_folder_keys
 from forecasting.sample_data import make_sample_sales
 from forecasting.spark_session import settings_while
 
@@ -27,13 +25,10 @@ logger = logging.getLogger(__name__)
 # embedded sample (26,280 rows) made tasks of over 1 MB on two cores, which Spark
 # warns about. Slices of this many rows stay well below its 1,000 KiB.
 ROWS_PER_LOCAL_SLICE = 5000
-# Spark's typing of the values in Hive-style folder names (store=007): a session setting
-PARTITION_INFERENCE = "spark.sql.sources.partitionColumnTypeInference.enabled"
 # A CSV row whose fields do not match its header, as the file has it (Spark's corrupt-record
 # column): Spark otherwise drops a row's extra fields (1,008, a thousands separator unquoted)
 # and fills missing ones with null, without a word. validation.check_input refuses such rows.
 MALFORMED_ROW = "_malformed_row"
-MAX_CHECKED_FILES = 5000  # a local parquet input's files whose footers are checked before Spark reads them
 # Spark parses only the CSV columns a query uses, and then cannot tell a row's field count
 # from its header's: MALFORMED_ROW stays empty, and DROPMALFORMED keeps the row
 CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
@@ -45,138 +40,8 @@ UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS",
                     "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER")
 
 
-class InputError(ValueError):
-    """The input as a whole cannot be used; raised before any training."""
-
-
 def reader_options(options: dict) -> dict[str, str]:
     return {name: setting_text(value) for name, value in options.items()}
-
-
-def _check_parquet_files(path: str, options: dict, required: list[str]) -> None:
-    """Raise InputError where a local parquet input's files (each file's footer, as pyarrow
-    reads it) would be misread or refused with Spark's stack traces: a file without one of
-    the ``required`` columns (Spark reads it as nulls: an upstream rename had the job forecast
-    from the other files' weeks without a word), a required column of another type than in
-    the first file, one of pandas' untyped empty columns, or nanosecond timestamps (pandas'
-    default; Hive's INT96 times are Spark's own, and read). Where pyarrow cannot tell (a
-    pattern, a remote store, reader options that pick files), Spark reads as ever."""
-    if urlparse(path).scheme not in ("", "file") or options:
-        return
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    try:
-        dataset = ds.dataset(local_path(path), format="parquet", partitioning="hive")
-        fragments = list(dataset.get_fragments())[:MAX_CHECKED_FILES]
-        files = [(fragment.path, fragment.physical_schema, _int96_columns(fragment)) for fragment in fragments]
-    except Exception as err:  # not found, not parquet: Spark's reading says it
-        logger.debug("pyarrow could not read the schema of %s: %s", path, err)
-        return
-    # Spark matches a parquet file's column names whatever their case, and fills a folder key's
-    # (store=a/) into files without it
-    def names(file: str, schema) -> dict[str, str]:
-        folders = [part.partition("=")[0] for part in Path(file).parts if "=" in part]
-        return {name.lower(): name for name in [*folders, *schema.names]}
-
-    named = [names(file, schema) for file, schema, _ in files]
-    # a column no file has is the column check's to name, with its advice (a header's other spelling)
-    somewhere = [column for column in required if any(column.lower() in each for each in named)]
-    first_types = {}
-    for (file, schema, int96), has in zip(files, named):
-        name = Path(file).name
-        lacking = [column for column in somewhere if column.lower() not in has]
-        if lacking:
-            raise InputError(f"input parquet file '{file}' lacks column(s) {lacking}, which the others have: Spark "
-                             "would read them as empty there (a column renamed upstream?). Rewrite the file, or move "
-                             "it out of the input's folder")
-        nanos = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"
-                 and f.name not in int96]
-        if nanos:
-            raise InputError(f"cannot read input parquet '{path}' ({name}): column(s) {nanos} hold nanosecond "
-                             "timestamps (pandas' default), which Spark cannot read: write the file with pandas' "
-                             "to_parquet(..., coerce_timestamps='us')")
-        written = {field.lower(): field for field in schema.names}
-        for column in (column for column in required if column.lower() in written):
-            field = written[column.lower()]
-            kind = _as_spark_reads(pa.timestamp("us", tz="UTC") if field in int96 else schema.field(field).type)
-            if pa.types.is_null(kind):
-                rows = _row_count(file)
-                if rows:  # a day's values all missing, written by pandas from a column of None
-                    raise InputError(f"input parquet file '{file}' holds only nulls in column '{column}' ({rows} "
-                                     "rows), written without a type (pandas writes a column of None so), which "
-                                     "Spark cannot read: write it with its type, e.g. astype('float64') for numbers "
-                                     "or astype('string') for text")
-                raise InputError(f"input parquet file '{file}' has no rows and no type for column '{column}' (an "
-                                 "empty pandas frame written as it was): leave the file out, or write its columns "
-                                 "with their types")
-            first_types.setdefault(column, (kind, name))
-            if kind != first_types[column][0]:
-                raise InputError(f"column '{column}' is {kind} in input parquet file '{file}' but "
-                                 f"{first_types[column][0]} in {first_types[column][1]}: Spark reads one type per "
-                                 "column. Rewrite the files with one type (pandas' astype, or a cast in the job that "
-                                 "writes them)")
-
-
-def _row_count(file: str) -> int | None:
-    """The rows a local parquet file's footer counts; None where it cannot be read."""
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(file).metadata.num_rows
-    except Exception as err:  # gone since, or unreadable: the other message stands
-        logger.debug("could not count the rows of %s: %s", file, err)
-        return None
-
-
-def _refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> None:
-    """Raise InputError where a parquet folder's key folders of other names were read as one
-    number (store=007 and store=7 as 7: Spark types folder keys by their names), which would
-    sum two series into one; a CSV input reads its folder keys as text already."""
-    typed = [key for key in keys if key in df.columns and not isinstance(df.schema[key].dataType, T.StringType)]
-    if not typed:
-        return
-    names: dict[str, set[str]] = {key: set() for key in typed}
-    for file in df.inputFiles():  # the files Spark listed: no read
-        for segment in urlparse(file).path.split("/"):
-            key, _, value = segment.partition("=")
-            if key in names:
-                names[key].add(unquote(value))
-    for key, written in names.items():
-        # as Spark holds them: a long or a decimal exactly (18-digit ids stay apart), a double as a float
-        exact = not isinstance(df.schema[key].dataType, (T.DoubleType, T.FloatType))
-        by_value: dict[object, list[str]] = {}
-        for text in written:
-            try:
-                by_value.setdefault(Decimal(text) if exact else float(text), []).append(text)
-            except (ValueError, ArithmeticError):
-                continue
-        merged = [sorted(texts) for texts in by_value.values() if len(texts) > 1]
-        if merged:
-            raise InputError(f"input '{path}' has folders {key}={' and '.join(merged[0])}, which Spark reads as one "
-                             f"{key} ({df.schema[key].dataType.simpleString()}): their series would be summed into one. "
-                             f"Set spark.conf {PARTITION_INFERENCE}: false to read folder keys as text")
-
-
-def _as_spark_reads(kind):
-    """A parquet column's Arrow type as far as Spark tells types apart: a dictionary's values
-    (pandas' categorical), string for large_string, a timestamp's zone as any zone."""
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if pa.types.is_large_string(kind):
-        return pa.string()
-    if pa.types.is_timestamp(kind):  # milliseconds and microseconds alike; with a zone or without
-        return pa.timestamp("us", tz="UTC" if kind.tz else None)
-    return kind
-
-
-def _int96_columns(fragment) -> set[str]:
-    """The columns of a parquet file stored as INT96 times (Hive's, Impala's, older Spark's),
-    which pyarrow shows as nanoseconds but Spark reads."""
-    schema = fragment.metadata.schema
-    return {schema.column(i).name for i in range(len(schema)) if schema.column(i).physical_type == "INT96"}
 
 
 def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = None) -> tuple[DataFrame, dict]:
@@ -244,10 +109,10 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
                     named = {new: old for old, new in source.rename_columns.items()}
                     required = [named.get(column, column) for column in
                                 (*source.key_columns, source.time_column, source.target_column)]
-                    _check_parquet_files(source.path, source.options, required)
+                    check_parquet_files(source.path, source.options, required)
                 df = reader.load(source.path)
                 if source.format == "parquet" and not chosen:  # the folders' own names, before renaming too
-                    _refuse_merged_folder_keys(df, source.path, [named.get(key, key) for key in source.key_columns])
+                    refuse_merged_folder_keys(df, source.path, [named.get(key, key) for key in source.key_columns])
         delta = source.format in ("delta", "table") and _is_delta(spark, source.format, source.path)
         if delta:
             # The check, the counts and the training are separate Spark actions, each of

@@ -33,7 +33,7 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
     output.format and hold the key columns with the input's (``series``') types.
     Else Delta refuses the writes after every series is trained (and a retry
     fails alike), or Parquet takes them and leaves a table no reader can open."""
-    from forecasting.io import PARTITION_INFERENCE, InputError
+    from forecasting.input_files import PARTITION_INFERENCE, InputError
 
     fmt, paths = config.output.format, tables.table_paths(config)
     for name in names:
@@ -93,7 +93,7 @@ def check_frequency(spark: SparkSession, config: JobConfig) -> None:
     forecast.frequency. A table of daily and weekly forecasts has no column to tell
     them apart, and each run compares its forecasts with, and scores, the run date
     before's, whatever their frequency."""
-    from forecasting.io import InputError
+    from forecasting.input_files import InputError
     from forecasting.periods import same_frequency
 
     path = tables.table_paths(config)[MODELS]
