@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from forecasting import parent_run, redaction, result_row, run_listing, tracking
+from forecasting import parent_run, redaction, replaced_runs, result_row, run_listing, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -303,7 +303,7 @@ def test_a_finished_run_marks_the_runs_of_its_date_and_output_it_replaced_and_on
                 job_run(status="FAILED", ended_by="a later train_forecast run of 2024-03-31"),
                 job_run(output=None, configured="out/"),
                 # one from before runs tagged themselves failed_after_writing: it may have written its rows
-                job_run(status="FAILED", started=parent_run.FAILED_AFTER_WRITING_SINCE - 1)]
+                job_run(status="FAILED", started=replaced_runs.FAILED_AFTER_WRITING_SINCE - 1)]
     others = [job_run(output="elsewhere"), job_run(date="2024-03-30"), job_run(job="evaluate_forecast"),
               job_run(status="RUNNING"), job_run(status="FAILED"), job_run(status="FAILED", ended_by="SIGTERM"),
               job_run(output=None, configured="elsewhere"), job_run(output=None, configured="file:out-of-it")]
@@ -439,8 +439,8 @@ def test_the_output_a_run_is_tagged_with_is_its_resolved_folder(tmp_path, monkey
         assert context.output_path == tags[-1]  # what the run compares with others' tags
     assert tags == [str(tmp_path / "output")] * 3
     # runs tagged before the tag was resolved hold the path as configured, from the folder they ran in
-    assert parent_run.same_output("output", tags[0]) and parent_run.same_output("./output", tags[0])
-    assert not parent_run.same_output("elsewhere", tags[0]) and not parent_run.same_output("s3a://b/output", tags[0])
+    assert replaced_runs.same_output("output", tags[0]) and replaced_runs.same_output("./output", tags[0])
+    assert not replaced_runs.same_output("elsewhere", tags[0]) and not replaced_runs.same_output("s3a://b/output", tags[0])
 
 
 def test_a_job_stopped_while_its_parent_run_records_its_config_ends_that_run(tmp_path, fast_config, monkeypatch):

@@ -17,7 +17,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from forecasting import parent_run, realized, redaction, signals, tables, tracking
+from forecasting import realized, redaction, replaced_runs, signals, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.periods import frequency_offset, known_by, label_of, period_end, same_frequency
 from forecasting.job_summary import JobSummary, agreeing, example_ids, input_end_text, named_examples, series_that
@@ -160,13 +160,13 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
     if not context.input_end:
         return
     try:
-        then = parent_run.input_end_of(context, earlier)
+        then = replaced_runs.input_end_of(context, earlier)
     except Exception as err:  # a line to say, no reason to fail a run whose tables are written
         if signals.stopped_by(err):
             raise
         summary.warn(f"could not read how far the input reached for run date {earlier}: {redaction.first_line(err)}")
         return
-    if then is None or not parent_run.same_time(then, context.input_end):
+    if then is None or not replaced_runs.same_time(then, context.input_end):
         return
     # how long since the input's last period ended: days closed (a weekend, a holiday) are no feed that
     # stopped, and monthly data run weekly have no new period due before the month is over

@@ -193,7 +193,7 @@ def _compared(config: JobConfig, job: tuple | None) -> tuple[str, bool] | None:
 def _training_runs(tracker, config: JobConfig, experiment_id: str, run_date: str, condition: str = "") -> list:
     """The training runs of ``run_date`` (and ``condition``, a filter's further clause) that
     wrote to the config's output, oldest first."""
-    from forecasting.parent_run import same_output
+    from forecasting.replaced_runs import same_output
 
     runs = tracker.search_runs([experiment_id], order_by=["attributes.start_time ASC"],
                                filter_string=f"tags.{tracking.JOB_TAG} = '{tracking.TRAIN_JOB}' and "
@@ -234,7 +234,7 @@ def _written_elsewhere(config: JobConfig) -> str:
     that is not the config's output (a relative output.path, asked in another folder), as
     a not-found message's end; "" where there is nothing to add."""
     from forecasting import explore
-    from forecasting.parent_run import other_outputs, same_output
+    from forecasting.replaced_runs import other_outputs, same_output
 
     try:
         runs = explore.job_runs(existing_store(config), config.tracking.experiment, tracking.TRAIN_JOB, max_results=10)

@@ -1,6 +1,6 @@
 """The job's parent run in MLflow: started with the run's config and lineage (ending
 the runs a killed job left RUNNING), and finished with its counts (tagging the runs
-whose rows it replaced). The client, a series' identity in tags and the run context
+whose rows it replaced: forecasting.replaced_runs). The client, a series' identity in tags and the run context
 the tasks log under are forecasting.tracking's; each series' child run is
 forecasting.child_runs'."""
 from __future__ import annotations
@@ -9,30 +9,21 @@ import datetime as dt
 import logging
 import os
 import time
-from pathlib import Path
-from typing import NamedTuple, Sequence
-from urllib.parse import urlparse
-
-import pandas as pd
+from typing import Sequence
 
 from forecasting import heartbeat, lineage, signals
 from forecasting.config import JobConfig, resolved, resolved_yaml
 from forecasting.redaction import cause_line, first_line, redact_secrets, redact_url_password
+from forecasting.replaced_runs import ENDED_AS_STALE, Replaced, mark_superseded, runs_of_same_output, same_output
 from forecasting.tracking import (
-    ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG,
-    MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG,
-    TRAIN_JOB, WORKING_FOLDER_TAG,
+    ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG, OUTPUT_PATH_TAG, PARENT_TAG,
+    RUN_DATE_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
     RunContext, client, credentials_from_environment, end_run, flatten, http_settings, param_value, prepare_server,
     run_output, sqlite_artifact_root,
 )
 
 logger = logging.getLogger(__name__)
-# how end_stale_runs tags the run of a killed job it ends (ENDED_BY_TAG), followed by its job and date
-ENDED_AS_STALE = "a later "
 FAILURE_CHARACTERS = 500  # of the error a failed run is tagged with (FAILED_WITH_TAG)
-# When runs began to tag themselves failed_after_writing, as MLflow times a run's start (ms): an
-# earlier failed run may have written its rows without saying so.
-FAILED_AFTER_WRITING_SINCE = int(dt.datetime(2026, 12, 2, 17, 20, 4, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
 def start_parent_run(
@@ -205,7 +196,7 @@ def unfinished_dates(context: RunContext) -> list[tuple[str, str]]:
     heartbeat stopped): (run date, run id), the oldest date first. Nothing ends them but a
     rerun of their date, which the next scheduled date's run does not do."""
     tracker = client(context.tracking_uri)
-    running = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
+    running = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
                                                      "attributes.status = 'RUNNING'", running=True)
     left = {}
     for run in sorted(running, key=lambda run: run.info.start_time):
@@ -224,20 +215,6 @@ def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_
         tracker.set_tag(run.info.run_id, ENDED_BY_TAG, ended_by)
         end_run(tracker, run.info.run_id, "FAILED")
     return len(children)
-
-
-class Replaced(NamedTuple):
-    """What a run's writes replaced: the earlier job runs of its date and output, and the
-    run dates of the scoring runs that forecast from the models of its date."""
-
-    runs: list[str]
-    rescore: list[str]
-    # how far the input reached for the runs replaced, where not as far as for this run (a backfill's data grew)
-    other_input_ends: tuple[str, ...] = ()
-    # the settings (params) the latest run replaced had otherwise: "tuning.max_evals 2 -> 3"
-    changed_settings: tuple[str, ...] = ()
-    # of ``runs``, those killed and ended by a later run, which cannot tell whether they wrote any rows
-    killed: tuple[str, ...] = ()
 
 
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
@@ -275,130 +252,3 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     replaced = mark_superseded(tracker, context) if (not failed if wrote is None else wrote) else Replaced([], [])
     end_run(tracker, context.parent_run_id, "FAILED" if failed else "FINISHED")
     return replaced
-
-
-def same_output(tagged: str | None, output: str | None) -> bool:
-    """Whether a run's output_path tag names ``output`` (resolved): runs tagged before
-    the tag was resolved hold the path as configured, taken from this folder as then."""
-    if tagged is None or output is None:
-        return tagged == output
-    if tagged == output:
-        return True
-    return not urlparse(tagged).scheme and not Path(tagged).is_absolute() and (
-        str(Path(tagged).expanduser().resolve()) == output)
-
-
-def other_outputs(runs: list, output: str | None) -> list[str]:
-    """The outputs ``runs`` wrote to (their output_path tags) other than ``output``, sorted."""
-    return sorted({tag for run in runs if (tag := run.data.tags.get(OUTPUT_PATH_TAG))
-                   and not same_output(tag, output)})
-
-
-def mark_superseded(tracker, context: RunContext) -> Replaced:
-    """Tag the earlier runs of this job, run date and output, whose rows in the tables
-    this run has just replaced, with this run's id: their child runs still look
-    current to a search by series. Those that failed after or among their writes, or
-    were killed, count too (may_hold_rows); one that failed before writing had none.
-    A training run also tags the scoring runs
-    (finished, failed after writing, or still running on models they read) that forecast
-    from the models of its date, which it has just replaced, unless a later scoring run of
-    their date replaced their rows: those forecasts stay in the table until those dates are
-    scored again. It names their dates again where an earlier rerun tagged them (their rows
-    are still there); the tag keeps the rerun that replaced the models they read."""
-    earlier = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
-                                                     f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
-    replacing = [run for run in earlier if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run)]
-    replaced = [run.info.run_id for run in replacing]
-    for run_id in replaced:
-        tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
-    ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
-                         and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
-    changed = changed_settings(tracker, context.parent_run_id, replacing)
-    killed = tuple(run.info.run_id for run in replacing
-                   if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
-                   and FAILED_AFTER_WRITING_TAG not in run.data.tags)
-    if context.job != TRAIN_JOB:
-        return Replaced(replaced, [], ends, changed, killed)
-    scored = _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
-                                                    f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
-    # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
-    # still running (or killed) that read the models before this run replaced them writes, or
-    # wrote, forecasts from them; one that read this run's models (it names the training run
-    # it read) is current
-    stale = [run for run in scored if (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in run.data.tags
-                                       or (run.info.status == "RUNNING" and MODELS_JOB_RUN_TAG in run.data.tags))
-             and SUPERSEDED_TAG not in run.data.tags and run.data.tags.get(MODELS_JOB_RUN_TAG) != context.parent_run_id]
-    for run in stale:  # the tag names the run that replaced the models they read, not a later rerun
-        if MODELS_REPLACED_TAG not in run.data.tags:
-            tracker.set_tag(run.info.run_id, MODELS_REPLACED_TAG, context.parent_run_id)
-    dates = sorted({run.data.tags.get(RUN_DATE_TAG, "?") for run in stale})
-    if dates:
-        logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
-                       "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
-                       context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates, ends, changed, killed)
-
-
-# Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
-# those runs were found in its store, as runs of its output
-SAME_BY_SEARCH = ("tracking.uri", "output.path")
-
-
-def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
-    """The params (every config key) in which run ``run_id`` differs from the latest of the
-    runs it replaces, as "key old -> new": a rerun of a date with another config changes
-    forecasts that readers already used, and only the params told."""
-    if not replacing:
-        return ()
-    before = max(replacing, key=lambda run: run.info.start_time).data.params
-    now = tracker.get_run(run_id).data.params
-    return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
-                 for key in sorted(set(before) | set(now))
-                 if before.get(key) != now.get(key) and key not in SAME_BY_SEARCH)
-
-
-def _as_yaml(param: str) -> str:
-    """A param's text as the config's YAML writes the value: MLflow keeps Python's None, True, False."""
-    return {"None": "null", "True": "true", "False": "false"}.get(param, param)
-
-
-def input_end_of(context: RunContext, run_date: str) -> str | None:
-    """How far the input reached (its input_end tag) for the current training run of
-    ``run_date`` on this run's output: the latest one that may hold the date's rows and
-    that no rerun replaced; None where none says."""
-    tracker = client(context.tracking_uri)
-    runs = [run for run in _runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{TRAIN_JOB}' and "
-                                                                 f"tags.{RUN_DATE_TAG} = '{run_date}'")
-            if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and run.data.tags.get(INPUT_END_TAG)]
-    latest = max(runs, key=lambda run: run.info.start_time, default=None)
-    return latest.data.tags[INPUT_END_TAG] if latest is not None else None
-
-
-def same_time(tag: str, other: str | None) -> bool:
-    """Whether two input_end tags name one time (an older run tagged a date alone)."""
-    try:
-        return other is not None and pd.Timestamp(tag) == pd.Timestamp(other)
-    except ValueError:
-        return tag == other
-
-
-def may_hold_rows(run) -> bool:
-    """Whether an ended job run may have written rows to its tables: it finished, failed
-    after or among its writes (it tags itself so as it fails), or was killed and ended
-    by a later run of its date, which cannot tell how far it got, or failed before runs
-    said so. A run that failed on its own before writing wrote nothing."""
-    tags = run.data.tags
-    return (run.info.status == "FINISHED" or FAILED_AFTER_WRITING_TAG in tags
-            or tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
-            or run.info.start_time < FAILED_AFTER_WRITING_SINCE)
-
-
-def _runs_of_same_output(tracker, context: RunContext, filter_string: str, running: bool = False) -> list:
-    """The other ended runs of the search that wrote to this run's output (RUNNING
-    ones are another job going on, or ended by end_stale_runs at the start), and
-    with ``running`` the RUNNING ones too."""
-    runs = tracker.search_runs([context.experiment_id], filter_string=filter_string)
-    # the path compared here: it may hold quotes, which a filter string cannot escape
-    return [run for run in runs if run.info.run_id != context.parent_run_id
-            and (running or run.info.status != "RUNNING")
-            and same_output(run_output(run), context.output_path)]

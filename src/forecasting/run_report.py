@@ -227,7 +227,7 @@ def say_first_output(spark: SparkSession, config: JobConfig, context: tracking.R
     training runs wrote elsewhere, say so: a mistyped output.path (bi/sale for bi/sales) made
     fresh tables without a word, and the readers of the old ones kept last week's forecasts."""
     from forecasting import explore
-    from forecasting.parent_run import other_outputs
+    from forecasting.replaced_runs import other_outputs
 
     if tables.path_exists(spark, tables.table_paths(config)[tables.FORECASTS]):
         return
