@@ -968,6 +968,18 @@ def test_rows_repeated_exactly_and_summed_are_noted_but_not_records_of_their_own
         "2 duplicate timestamps merged (sum)",
         f"2 times {SAME_VALUE_NOTE} (the first 2024-01-08), added up (cleaning.duplicates: sum): a row loaded twice?"]
     assert clean_history(doubled, "7D", policy(duplicates="last")).notes == ["2 duplicate timestamps merged (last)"]
+    # daily totals loaded twice on 15 scattered days, two pairs of one value by chance: asked about all the same
+    # (the walk-through of 12-07 had none noted); one amount again and again is sales of one unit
+    days = frame(pd.date_range("2024-01-01", periods=200, freq="D"), np.arange(200.0) % 90 + 5)
+    scattered = list(range(3, 200, 13))[:15]
+    days.loc[scattered, "y"] = [20.0, 38.0, 20.0, 38.0, *np.arange(50.0, 61.0)]
+    again = days.iloc[scattered]
+    twice = pd.concat([days, again], ignore_index=True).sort_values("ds", kind="stable")
+    assert clean_history(twice, "D", policy()).notes[-1] == (
+        f"15 times {SAME_VALUE_NOTE} (the first 2024-01-04), added up (cleaning.duplicates: sum): a row loaded twice?")
+    units = frame(pd.date_range("2024-01-01", periods=200, freq="D"), 1.0)
+    sold_twice = pd.concat([units, units.iloc[list(range(3, 200, 13))]], ignore_index=True).sort_values("ds")
+    assert not [note for note in clean_history(sold_twice, "D", policy()).notes if SAME_VALUE_NOTE in note]
     # daily rows of one value summed into weeks: other times, not repeats
     days = frame(pd.date_range("2024-01-01", periods=28, freq="D"), 1.0)
     assert not [note for note in clean_history(days, "7D", policy()).notes if REPEATED_NOTE in note]
