@@ -280,13 +280,18 @@ def test_as_of_forecasts_the_periods_not_over_by_then_as_scoring_would(spark, tr
     pd.testing.assert_frame_equal(answer[["ds", "yhat", "yhat_lower", "yhat_upper"]], expected)
 
 
-def test_a_models_table_version_gone_from_the_log_says_why(trained):
+def test_a_models_table_version_gone_from_the_log_says_why(trained, tmp_path):
     pointer = {"models_table": trained["summary"].tables[tables.MODELS], "version": 999, "run_date": RUN_DATE}
     with pytest.raises(RuntimeError, match="cannot read version 999 of the models table .*logRetentionDuration"):
         serving.read_models(pointer, ["store", "model"])
     moved = {**pointer, "models_table": pointer["models_table"] + "-moved", "version": 1}  # no table there at all
     with pytest.raises(RuntimeError, match="there is no Delta table there: was output.path moved"):
         serving.read_models(moved, ["store", "model"])
+    # a parquet one too, in the same words, not pyarrow's FileNotFoundError
+    for gone in (tmp_path / "gone", tmp_path):  # no folder; a folder without the table's files
+        with pytest.raises(RuntimeError, match="there is no parquet table there: was output.path moved"):
+            serving.read_models({"models_table": str(gone), "format": "parquet", "job_run_id": "abc",
+                                 "run_date": RUN_DATE}, ["store", "model"])
 
 
 def test_a_version_registered_before_its_table_version_was_named_says_it_serves_the_current_models(trained, caplog):

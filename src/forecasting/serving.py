@@ -323,7 +323,15 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
 
     wanted = [c for c in columns if c != "run_date"]
     own = pointer.get("job_run_id")  # versions registered before it was in the pointer are not checked
-    rows = _parquet_dataset(pointer).to_table(columns=[*wanted, "job_run_id"] if own else wanted,
+    try:  # no folder, or one without the table's files: as for a Delta table, pyarrow's words do not say why
+        dataset = _parquet_dataset(pointer)
+        if "run_date" not in dataset.schema.names:
+            raise FileNotFoundError(pointer["models_table"])
+    except FileNotFoundError as err:
+        raise RuntimeError(
+            f"cannot read the models table {pointer['models_table']}: there is no parquet table there: was "
+            "output.path moved, or is it a folder this server cannot reach (another machine's local path)?") from err
+    rows = dataset.to_table(columns=[*wanted, "job_run_id"] if own else wanted,
                                               filter=ds.field("run_date").cast("string") == pointer["run_date"])
     models = rows.to_pandas()
     if own:
