@@ -70,6 +70,16 @@ def test_the_legend_sits_under_the_plot_area_where_it_hides_no_data():
     assert max(float(text.get("y")) for text in legend.iter(f"{SVG}text")) < plots.HEIGHT
     xs = [float(text.get("x")) for text in legend.iter(f"{SVG}text")]
     assert xs == sorted(xs) and xs[-1] + 7 * len(labels[-1]) < plots.WIDTH  # one row, inside the picture
+    # an evaluation's plot of a series whose data stopped names seven things: two rows, each inside the picture
+    # (the walk-through of 12-07 had "run date" cut to "ru" at the picture's right edge)
+    every = ET.fromstring("".join(plots._legend(True, with_backtest=True, with_run_date=True, with_held_out=True)))
+    texts = list(every.iter("text"))  # the legend's elements alone, outside the document's namespace
+    assert [text.text for text in texts][-1] == "run date" and len(texts) == 7
+    assert max(float(text.get("x")) + 7 * len(text.text) for text in texts) <= plots.WIDTH - plots.RIGHT
+    rows = sorted({float(text.get("y")) for text in texts})
+    assert len(rows) == 2 and rows[-1] == max(float(text.get("y")) for text in legend.iter(f"{SVG}text"))
+    marks = [float(element.get("y", element.get("y1"))) for element in every if element.tag != "text"]
+    assert min(marks + [rows[0] - 12]) > max(date_labels)  # still under the date labels
 
 
 def test_a_gap_in_the_history_breaks_the_line_and_a_missing_interval_is_not_drawn():

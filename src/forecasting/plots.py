@@ -34,6 +34,7 @@ TITLE_CHARACTERS = 100  # of the title at 14 px across the plot; a longer one is
 # days: 12 (a long weekend stays drawn); monthly rows: about 4 months.
 GAP_STEPS = 2.5
 LEGEND_CHARACTER = 7  # px: about the widest a character of 12 px sans-serif is, on average
+LEGEND_ROW = 16  # px between a two-row legend's rows, both under the date labels
 HISTORY_COLOUR, FORECAST_COLOUR, BACKTEST_COLOUR, HISTORY_END_COLOUR = "#000000", "#1f77b4", "#d62728", "#808080"
 RUN_DATE_COLOUR = "#2ca02c"
 HELD_OUT_COLOUR = "#ff7f0e"  # an evaluation's held-out actuals, which the forecast is scored against
@@ -303,7 +304,8 @@ def _path(xs: np.ndarray, ys: np.ndarray, seconds: np.ndarray | None = None, apa
 
 def _legend(with_interval: bool, with_backtest: bool = False, with_run_date: bool = False,
             with_held_out: bool = False) -> list[str]:
-    """One row of entries under the date labels, from the plot area's left edge."""
+    """Entries under the date labels, from the plot area's left edge, in one row where they
+    fit the picture's width, else in two (an evaluation's plot of a stale series has seven)."""
     entries = [("history", HISTORY_COLOUR, "line"), ("forecast", FORECAST_COLOUR, "line")]
     if with_held_out:
         entries.append(("held out", HELD_OUT_COLOUR, "line"))
@@ -314,9 +316,13 @@ def _legend(with_interval: bool, with_backtest: bool = False, with_run_date: boo
     entries.append(("end of history", HISTORY_END_COLOUR, "dotted"))
     if with_run_date:
         entries.append(("run date", RUN_DATE_COLOUR, "upright"))
-    row, left = HEIGHT - 12, LEFT
+    widths = [30 + LEGEND_CHARACTER * len(label) + (6 if mark == "dashed" else 0) for label, _, mark in entries]
+    fits = LEFT + sum(widths) + 24 * (len(widths) - 1) <= WIDTH - RIGHT
+    row, left = HEIGHT - 12 - (0 if fits else LEGEND_ROW), LEFT
     parts = ['<g class="legend">']
-    for label, colour, mark in entries:
+    for (label, colour, mark), width in zip(entries, widths):
+        if left + width > WIDTH - RIGHT:  # its text would run off the picture: the next row
+            row, left = row + LEGEND_ROW, LEFT
         if mark == "line":
             parts.append(f'<line x1="{left}" y1="{row - 4}" x2="{left + 24}" y2="{row - 4}" stroke="{colour}" '
                          'stroke-width="2"/>')
