@@ -505,14 +505,14 @@ def test_the_task_marks_the_series_fail_series_names_by_its_escaped_id_even_one_
     assert FAIL_SERIES_NOTE not in notes(30, "south/east/rye\\seed")[1]  # a '/' unescaped names another series
 
 
-def _finished_run(config, run_date: str, input_end: str | None = None):
+def _finished_run(config, run_date: str, input_end: str | None = None, data_version: dict | None = None):
     """A job run of ``run_date`` that wrote its tables and ended, as run_job ends it: its
     context and summary."""
     import time
 
     from forecasting import job_summary
 
-    context = parent_run.start_parent_run(config, run_date, {}, input_end=input_end)
+    context = parent_run.start_parent_run(config, run_date, data_version or {}, input_end=input_end)
     summary = job_summary.JobSummary(run_date, context.parent_run_id, context.experiment_id, context.tracking_uri, {})
     with job_summary.finishing(context, summary, time.monotonic()):
         summary.wrote = True
@@ -547,6 +547,19 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
     assert "  its config differed from the run it replaced: tuning.max_evals 2 -> 3\n" in said[1]
     assert " -> null\n" in said[2] and "None" not in said[2]  # as the config's YAML writes it
     assert "replaced the rows" in said[3] and "its config differed" not in said[3]  # the same store and output
+
+
+def test_a_rerun_on_input_files_changed_since_says_its_input_differed(tmp_path, fast_config):
+    # a walk-through of 12-07: one airport's March corrected upstream, the date run again; only the two runs'
+    # data_version tags told why its forecasts moved
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    said = [_finished_run(config, "2026-11-23", data_version={"content_sha256": digest})[1].note
+            for digest in ("e884e93d", "221ef729", "221ef729")]
+    assert "its input differed" not in said[0]  # nothing replaced
+    assert "  its input differed from the run it replaced: data_version e884e93d -> 221ef729 (" in said[1]
+    assert "replaced the rows" in said[2] and "its input differed" not in said[2]  # the same files again
+    # a run without a version (the embedded sample's tag reads None) says nothing of one
+    assert "its input differed" not in _finished_run(config, "2026-11-23")[1].note
 
 
 def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_feed_may_have_stopped(

@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from forecasting.tracking import (
-    ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG, MODELS_JOB_RUN_TAG,
-    MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
+    DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG,
+    MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     RunContext, client, run_output,
 )
 
@@ -37,6 +37,8 @@ class Replaced(NamedTuple):
     changed_settings: tuple[str, ...] = ()
     # of ``runs``, those killed and ended by a later run, which cannot tell whether they wrote any rows
     killed: tuple[str, ...] = ()
+    # the input's version (data_version) the latest run replaced read, and this run's, where they differ
+    other_data: tuple[str, str] | None = None
 
 
 def same_output(tagged: str | None, output: str | None) -> bool:
@@ -76,11 +78,12 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
     changed = changed_settings(tracker, context.parent_run_id, replacing)
+    other_data = changed_data(tracker, context.parent_run_id, replacing)
     killed = tuple(run.info.run_id for run in replacing
                    if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
                    and FAILED_AFTER_WRITING_TAG not in run.data.tags)
     if context.job != TRAIN_JOB:
-        return Replaced(replaced, [], ends, changed, killed)
+        return Replaced(replaced, [], ends, changed, killed, other_data)
     scored = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                                     f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -98,7 +101,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates, ends, changed, killed)
+    return Replaced(replaced, dates, ends, changed, killed, other_data)
 
 
 # Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
@@ -117,6 +120,19 @@ def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
     return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
                  for key in sorted(set(before) | set(now))
                  if before.get(key) != now.get(key) and key not in SAME_BY_SEARCH)
+
+
+def changed_data(tracker, run_id: str, replacing: list) -> tuple[str, str] | None:
+    """The data_version tags of the latest of the runs ``replacing`` and of run ``run_id``,
+    where both name one and they differ: a rerun of a date on input files changed since (a
+    value corrected upstream) changes forecasts that readers already used, and its config
+    need not tell."""
+    if not replacing:
+        return None
+    before = max(replacing, key=lambda run: run.info.start_time).data.tags.get(DATA_VERSION_TAG)
+    now = tracker.get_run(run_id).data.tags.get(DATA_VERSION_TAG)
+    known = before not in (None, "None") and now not in (None, "None")
+    return (before, now) if known and before != now else None
 
 
 def _as_yaml(param: str) -> str:

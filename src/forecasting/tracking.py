@@ -62,6 +62,7 @@ MODEL_RUN_DATE_TAG = "model_run_date"  # on a scoring run: the run date of the m
 MODELS_JOB_RUN_TAG = "models_job_run_id"  # on a scoring run: the training run whose models it read
 FAILED_AFTER_WRITING_TAG = "failed_after_writing"  # on a job run that failed once its tables' rows were written
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
+DATA_VERSION_TAG = "data_version"  # the input files' content hash, or a Delta input's version
 COMPARED_RUN_DATE_TAG = "compared_run_date"  # on a training run: the run date whose forecasts it compared its own with
 FAILED_WITH_TAG = "failed_with"  # on a run that failed: the error that ended it, in a line
 ENDED_BY_TAG = "ended_by"  # on a run ended by a signal, or by another run (a killed run's, ended by its rerun)
