@@ -595,6 +595,14 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     context, summary = run(monthly, "2026-12-07", "2026-10-01T00:00:00")  # November over, its row still missing
     forecast_change.say_input_not_grown(monthly, context, summary, "2026-11-16")
     assert "no newer rows in the 37 days since its last period ended" in summary.note
+    # January's row the last: said once February is over, on its 28th, whatever January's 31 days (a review)
+    january = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'january'}",
+                          "forecast.frequency=MS", "forecast.horizon=3")
+    run(january, "2026-02-20", "2026-01-01T00:00:00")
+    for run_date, said in (("2026-02-27", False), ("2026-02-28", True)):
+        context, summary = run(january, run_date, "2026-01-01T00:00:00")
+        forecast_change.say_input_not_grown(january, context, summary, "2026-02-20")
+        assert ("no newer rows in the 28 days" in summary.note) == said, run_date
     # weekly data run weekly: the one week that closed is said
     weekly = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'weekly'}",
                          "forecast.frequency=W-SUN", "forecast.horizon=4")

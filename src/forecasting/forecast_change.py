@@ -169,11 +169,13 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
     if then is None or not replaced_runs.same_time(then, context.input_end):
         return
     # how long since the input's last period ended: days closed (a weekend, a holiday) are no feed that
-    # stopped, and monthly data run weekly have no new period due before the month is over
+    # stopped, and monthly data run weekly have no new period due before the month is over (the period
+    # after the last one's length: February's 28 days after January's row)
     frequency, end = config.forecast.frequency, pd.Timestamp(context.input_end)
     last = label_of(end, frequency_offset(frequency), origin=end.normalize())
-    silent = known_by(pd.Timestamp(summary.run_date)) - period_end(last, frequency)
-    if silent < max(QUIET_DAYS, last + frequency_offset(frequency) - last):
+    ended = period_end(last, frequency)
+    silent = known_by(pd.Timestamp(summary.run_date)) - ended
+    if silent < max(QUIET_DAYS, period_end(last + frequency_offset(frequency), frequency) - ended):
         return
     summary.warn(f"the input reaches {input_end_text(context.input_end)}, no further than for run date {earlier}: no "
                  f"newer rows in the {silent.days} days since its last period ended, and this run forecast from the "
