@@ -353,3 +353,18 @@ def test_a_backfill_of_an_earlier_date_names_the_later_date_whose_comparisons_it
     assert ("the later run date 2024-04-21 compares its forecasts with those of the run date before it, which this run "
             "now is or has replaced (series_results' forecast_change and realized_ columns, as that run found them): "
             "run 2024-04-21 again to compare them with this run's") in backfill
+
+
+def test_the_forecasts_of_a_run_date_with_a_longer_horizon_are_scored_on_every_period_that_arrived(spark, tmp_path):
+    # a review of 12-07: a run of horizon 7 scored the 14-day forecasts of the date before it on 7 of its 14 days
+    daily_series(91, level=50, seed=5).assign(shop="a").to_parquet(tmp_path / "input.parquet", index=False,
+                                                                   coerce_timestamps="us")
+
+    def config(horizon):
+        return load_config(None, job_settings(tmp_path / "input.parquet", tmp_path, ["shop"], "ds", "y",
+                                              "selection.candidates=[naive]", f"forecast.horizon={horizon}"))
+
+    pipeline.run_job(spark, config(14), "2024-03-10")
+    pipeline.run_job(spark, config(7), "2024-03-24")
+    results = tables.read_table(spark, config(7), tables.SERIES_RESULTS).where("run_date = '2024-03-24'").first()
+    assert results["realized_points"] == 14  # 11 to 24 March, every day the earlier forecast covered

@@ -144,6 +144,21 @@ def stage_changes(staged: DataFrame, config: JobConfig, label: str, earlier: str
         return None
 
 
+def find_earlier_horizon(context: tracking.RunContext, earlier: str | None) -> int | None:
+    """replaced_runs.horizon_of run date ``earlier``, or None with a warning where MLflow cannot
+    tell: its forecasts are then scored on this run's horizon of them."""
+    if earlier is None:
+        return None
+    try:
+        return replaced_runs.horizon_of(context, earlier)
+    except Exception as err:
+        if signals.stopped_by(err):
+            raise
+        logger.warning("could not read the horizon of run date %s (%s): its forecasts are scored on as many periods "
+                       "as this run forecasts", earlier, redaction.first_line(err))
+        return None
+
+
 def other_frequencies(spark: SparkSession, config: JobConfig, run_date: str) -> list[str]:
     """The frequencies (quoted) the models of ``run_date`` were trained at other than this
     run's: another spelling of the same grid ('W' and 'W-SUN') is the same."""

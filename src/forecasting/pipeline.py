@@ -127,7 +127,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     # one after, which compared its own with the forecasts this run replaces
     earlier, later = (None, None) if evaluate else forecast_change.find_neighbour_run_dates(spark, config, run_date)
     context = parent_run.start_parent_run(config, run_date, data_version, job=job, input_end=checked.input_end)
-    context = dataclasses.replace(context, earlier_run_date=earlier)
+    context = dataclasses.replace(context, earlier_run_date=earlier,
+                                  earlier_horizon=forecast_change.find_earlier_horizon(context, earlier))
     summary = JobSummary(
         run_date=run_date,
         job_run_id=context.parent_run_id,

@@ -23,6 +23,7 @@ ENDED_AS_STALE = "a later "
 # When runs began to tag themselves failed_after_writing, as MLflow times a run's start (ms): an
 # earlier failed run may have written its rows without saying so.
 FAILED_AFTER_WRITING_SINCE = int(dt.datetime(2026, 12, 2, 17, 20, 4, tzinfo=dt.timezone.utc).timestamp() * 1000)
+HORIZON_PARAM = "forecast.horizon"  # a run's param: how many periods it forecast
 
 
 class Replaced(NamedTuple):
@@ -144,12 +145,25 @@ def input_end_of(context: RunContext, run_date: str) -> str | None:
     """How far the input reached (its input_end tag) for the current training run of
     ``run_date`` on this run's output: the latest one that may hold the date's rows and
     that no rerun replaced; None where none says."""
+    latest = _current_training_run(context, run_date, lambda run: run.data.tags.get(INPUT_END_TAG))
+    return latest.data.tags[INPUT_END_TAG] if latest is not None else None
+
+
+def horizon_of(context: RunContext, run_date: str) -> int | None:
+    """The forecast.horizon of the current training run of ``run_date`` on this run's
+    output (as input_end_of finds it); None where no such run says."""
+    latest = _current_training_run(context, run_date, lambda run: run.data.params.get(HORIZON_PARAM, "").isdigit())
+    return int(latest.data.params[HORIZON_PARAM]) if latest is not None else None
+
+
+def _current_training_run(context: RunContext, run_date: str, telling):
+    """The latest training run of ``run_date`` on this run's output that may hold the date's
+    rows, that no rerun replaced and for which ``telling(run)`` holds; None where none."""
     tracker = client(context.tracking_uri)
     runs = [run for run in runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{TRAIN_JOB}' and "
                                                                  f"tags.{RUN_DATE_TAG} = '{run_date}'")
-            if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and run.data.tags.get(INPUT_END_TAG)]
-    latest = max(runs, key=lambda run: run.info.start_time, default=None)
-    return latest.data.tags[INPUT_END_TAG] if latest is not None else None
+            if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and telling(run)]
+    return max(runs, key=lambda run: run.info.start_time, default=None)
 
 
 def same_time(tag: str, other: str | None) -> bool:

@@ -94,6 +94,8 @@ class RunContext:
     output_path: str | None = None  # as tagged (redacted)
     # the latest earlier run date with trained forecasts: the tasks hand on what arrived since (realized)
     earlier_run_date: str | None = None
+    # the forecast.horizon of that date's run, where it says: its forecasts may reach further than this run's
+    earlier_horizon: int | None = None
 
 
 class TrackingUnavailable(RuntimeError):
