@@ -312,6 +312,32 @@ def test_the_stale_series_named_are_those_furthest_behind(spark):
     assert named.startswith(f"f5: {notes['f5']}; f2: {notes['f2']}; f0: ")
 
 
+def test_weeks_of_seven_days_are_scored_on_the_models_grid_whatever_day_the_input_now_starts_on(fast_config):
+    # a review of 12-07: daily rows summed into 7D weeks, the feed a rolling window that starts two days later
+    # by the scoring date: cleaned from its own first day, the history ended on another grid, and the forecast
+    # started a week early, over a week the input holds
+    from forecasting.cleaning import clean_history
+    from forecasting.series import prepare_history
+
+    config = fast_config("forecast.frequency=7D", "forecast.horizon=3")
+
+    def daily(start, end):
+        return pd.DataFrame({"ds": pd.date_range(start, end, freq="D"), "y": 1.0})
+
+    trained = clean_history(prepare_history(daily("2023-01-04", "2024-03-26")), "7D", config.cleaning, "2024-03-26",
+                            "2024-03-26").history
+    stored = model_store.dump("naive", trained)
+    for start in ("2023-01-04", "2023-01-06"):
+        rows = daily(start, "2024-04-09").assign(frequency="7D", history_end=trained["ds"].max())
+        last, status, _ = scoring.history_end(rows, config, "2024-04-09", "2024-04-09", None)
+        assert (last, status) == (pd.Timestamp("2024-04-03"), None), start  # the week 3-9 April, whole
+        request = pd.DataFrame({"shop": ["a"], "model": ["naive"], "model_json": [stored], "frequency": ["7D"],
+                                "interval_width": [0.8], "child_run_id": ["run"], "last_ds": [last],
+                                "status": [status], "reason": [None]})
+        (scored,) = scoring._score_batches(iter([request]), ["shop"], horizon=3)
+        assert scored["forecast"][0][0]["ds"] == pd.Timestamp("2024-04-10"), start
+
+
 def test_a_series_whose_cleaning_fails_is_not_scored_and_says_why(spark, fast_config, monkeypatch):
     history = daily_series(10).assign(frequency="D")
     config = fast_config("input.key_columns=[shop]")

@@ -64,6 +64,7 @@ def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
 def clean_history(
     history: pd.DataFrame, frequency: str, policy: CleaningConfig, run_date: str | pd.Timestamp | None = None,
     input_end: str | pd.Timestamp | None = None, now: str | pd.Timestamp | None = None, strays: bool = True,
+    origin: pd.Timestamp | None = None,
 ) -> Cleaned:
     """Apply the cleaning policy to a ``ds``/``y`` frame sorted by time.
 
@@ -75,7 +76,9 @@ def clean_history(
     start during its run date, cuts there instead of at the day's end: the
     current hour of minute rows is still open. Without a run date (direct
     callers, benchmarks) none of that applies. ``strays``: whether to leave out first
-    rows long before the rest (``stray_first_rows``).
+    rows long before the rest (``stray_first_rows``). ``origin``: a time on the grid of
+    steps of several days (7D) to align to, a stored model's (scoring, where the input
+    may start on another day than the training's did); default the first row's day.
     """
     result = Cleaned(history.reset_index(drop=True))  # rows by position: an input read twice repeats labels
     frame = result.history
@@ -91,7 +94,8 @@ def clean_history(
     # Steps of several days (7D) count from the series' first day, whichever rows are
     # dropped below: one grid for every step, or a row found alone in its period by
     # one step would share another's by the next (a filled value summed with a real one)
-    origin = frame["ds"].min().normalize() if len(frame) else None
+    if origin is None:
+        origin = frame["ds"].min().normalize() if len(frame) else None
 
     # Before the missing values: a value dropped here leaves its period to be filled, and
     # none is filled from a value that is then dropped or clipped.

@@ -92,8 +92,11 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
     cleaning's note as its reason: its forecast starts in the past; so has one whose last
     period the input stopped inside (left out: its forecast starts there)."""
     frequency = group["frequency"].iloc[0]
+    # on the model's grid: steps of several days (7D) counted from an input's first day would move with it
+    origin = group["history_end"].iloc[0] if "history_end" in group and pd.notna(group["history_end"].iloc[0]) else None
     try:
-        cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now)
+        cleaned = clean_history(prepare_history(group), frequency, config.cleaning, run_date, input_end, now,
+                                origin=origin)
     except Exception as err:  # this series is not scored, the others go on
         logger.warning("cleaning failed for scoring: %s\n%s", err, traceback.format_exc())
         return None, FAILED, f"cleaning failed: {type(err).__name__}: {err}"
@@ -110,10 +113,11 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
 def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
                  input_end: str | None, now: str | None, partitions: int = 1) -> DataFrame:
     """``last_ds``, ``status`` and ``reason`` of each input series that has a model:
-    ``history_end`` at the model's frequency, on the executors (every row of the
-    input, as training), in ``partitions`` tasks."""
+    ``history_end`` at the model's frequency and on its grid, on the executors (every row
+    of the input, as training), in ``partitions`` tasks."""
     keys = list(config.input.key_columns)
-    rows = spark_training.training_input(series_df).join(models.select(*keys, "frequency"), keys)
+    grid = [F.col("history_end").cast("timestamp_ntz").alias("history_end")] if "history_end" in models.columns else []
+    rows = spark_training.training_input(series_df).join(models.select(*keys, "frequency", *grid), keys)
     schema = T.StructType([series_df.schema[k] for k in keys] + [T.StructField("last_ds", T.TimestampNTZType()),
                                                                  T.StructField("status", T.StringType()),
                                                                  T.StructField("reason", T.StringType())])
