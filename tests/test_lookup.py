@@ -817,6 +817,11 @@ def test_the_series_report_ranks_the_candidates_and_lists_the_tuned_parameters()
     flat = {name: {"mase": float("inf"), "smape": value} for name, value in (("naive", 3.0), ("drift", 2.0))}
     assert lookup_text._candidates(json.dumps(flat), "drift", "mase") == "cv sMAPE drift 2.000 (chosen), naive 3.000"
     assert lookup_text._candidates(None, "naive", "smape") == "-"  # a skipped series' fallback was never scored
+    # a series of zeros, which every candidate forecast exactly: the tie said, the chosen one first (a walk-through)
+    zeros = {name: {"mase": float("nan"), "smape": 0.0} for name in ("drift", "naive", "prophet", "seasonal_naive")}
+    assert lookup_text._candidates(json.dumps(zeros), "prophet", "smape") == (
+        "cv sMAPE prophet 0.000 (chosen: tied, the first of selection.candidates among them), drift 0.000, "
+        "naive 0.000, seasonal_naive 0.000")
     params = {"changepoint_prior_scale": 0.0123456, "seasonality_mode": "additive", "n_changepoints": 25}
     assert lookup_text._parameters(json.dumps(params), "prophet") == lookup_text._parameters(json.dumps(params)) == (
         "changepoint_prior_scale=0.01235, seasonality_mode=additive, n_changepoints=25")

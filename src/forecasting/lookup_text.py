@@ -110,15 +110,20 @@ def _number(value) -> str:
 def _candidates(scores: str | None, chosen: str | None, metric: str) -> str:
     """series_results' candidate_scores (JSON) as each candidate's cross-validated score by
     ``metric``, the one the job chose by (or the one it fell back to where that was
-    undefined for every candidate, metrics.ranking_metric), best first: why the model won."""
+    undefined for every candidate, metrics.ranking_metric), best first: why the model won.
+    Where others scored as well as the chosen one, it says so: the job takes the first of
+    selection.candidates among equals (a series of zeros, which every candidate forecasts)."""
     if shown(scores) == "-":
         return "-"
     by_candidate = json.loads(scores)
     metric = metrics.ranking_metric(metric, by_candidate.values())
     score = {name: values.get(metric) for name, values in by_candidate.items()}
-    ranked = sorted(score, key=lambda name: (score[name] is None or math.isnan(score[name]), score[name] or 0.0))
+    ranked = sorted(score, key=lambda name: (score[name] is None or math.isnan(score[name]), score[name] or 0.0,
+                                             name != chosen))
+    tied = chosen in score and score[chosen] is not None and sum(score[name] == score[chosen] for name in score) > 1
+    mark = " (chosen: tied, the first of selection.candidates among them)" if tied else " (chosen)"
     return f"cv {metrics.DISPLAY_NAMES.get(metric, metric)} " + ", ".join(
-        f"{name} {_number(score[name])}{' (chosen)' if name == chosen else ''}" for name in ranked)
+        f"{name} {_number(score[name])}{mark if name == chosen else ''}" for name in ranked)
 
 
 # the candidates that forecast with the tuned Prophet's parameters (the ensemble averages it in)
