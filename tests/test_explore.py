@@ -328,6 +328,21 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     assert shown["forecast"]["yhat"].tolist() == [200.0] * 3  # not the earlier run's rows as well
     assert shown["history"]["ds"].max() == pd.Timestamp(run_date)  # where its forecast starts
     assert shown["history"]["y"].tolist() == list(range(1, 11))
+    # the input corrected since (3 January's 3 now 99): with the run's models table, the history its model was
+    # fitted on, not today's input (a walk-through of 12-07 saw the corrected value drawn under the old forecast)
+    from forecasting import model_store
+
+    fitted = pd.DataFrame({"ds": days[:10], "y": [float(n) for n in range(1, 11)]})
+    pd.DataFrame({"store": "a", "day": days.strftime("%Y-%m-%d"), "sales": [1, 2, 99, *range(4, 21)]}).to_csv(
+        tmp_path / "input.csv", index=False)
+    assert _notebook_namespace()["history"]["y"].tolist()[2] == 99  # no models table: the input as it is now
+    model_row = pd.DataFrame([{"store": "a", "run_date": run_date, "job_run_id": latest, "model": "naive",
+                               "model_json": model_store.dump("naive", fitted)}])
+    if fmt == "delta":
+        write_deltalake(str(output / "models"), model_row, mode="append")
+    else:
+        _parquet_table(output / "models", model_row)
+    assert _notebook_namespace()["history"]["y"].tolist() == list(range(1, 11))
     # a relative FORECAST_OUTPUT is the project folder's, above notebooks/ where Jupyter starts
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")

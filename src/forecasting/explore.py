@@ -6,6 +6,7 @@ an analyst's laptop needs neither a JVM nor a cluster.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,8 +19,8 @@ from forecasting.table_reads import job_rows, read_series, read_table, series_ke
 
 # the notebook's and docs' import for runs, tables and a series' input alike
 __all__ = ["job_runs", "latest_job_run", "series_runs", "run_config", "job_overview", "series_rows",
-           "modelled_history", "read_table", "read_series", "series_keys", "job_rows", "version_written_by",
-           "load_history"]
+           "modelled_history", "fitted_or_input_history", "read_table", "read_series", "series_keys", "job_rows",
+           "version_written_by", "load_history"]
 
 SERVER_CHECK_SECONDS = 30  # a tracking server's answer to the check before the first search, as the job's default
 SERVER_ANSWER_KEPT_SECONDS = 60  # a server that answered as recently is not checked again (one command's searches)
@@ -161,6 +162,24 @@ def series_rows(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
         raise LookupError(f"no rows of series {series_identity.series_id(keys)}; the table has e.g. "
                           f"{', '.join(series_identity.series_id(row) for row in known) or 'no series'}")
     return frame[matched]
+
+
+def fitted_or_input_history(output: str | Path, job, config: dict, keys: dict[str, Any], fmt: str = "delta",
+                            folder: str | Path | None = None) -> pd.DataFrame:
+    """The history a series' model of job run ``job`` was fitted on, from the models table
+    under ``output`` (model_store.fitted_history: exact, whatever the input has become since);
+    for a series without a model (skipped without a fallback), its input rows as the job read
+    them on its run date (``load_history`` from ``folder``, where the run started), cleaned as
+    the run cleaned them. ValueError where those need Spark (``load_history``)."""
+    from forecasting import model_store
+
+    try:
+        stored = series_rows(job_rows(Path(output) / "models", job, fmt), keys).iloc[0]
+    except LookupError:  # no models table there, or no model of this series
+        run_date = job.data.tags[tracking.RUN_DATE_TAG]
+        rows = load_history(config, keys, job.data.tags.get("data_version"), run_date, folder=folder)
+        return modelled_history(config, rows, run_date, job.data.tags.get(tracking.INPUT_END_TAG))
+    return model_store.fitted_history(stored["model"], stored["model_json"])
 
 
 def modelled_history(config: dict, history: pd.DataFrame, run_date: str | None = None,
