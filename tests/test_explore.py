@@ -362,7 +362,8 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     monkeypatch.setenv("FORECAST_RUN_DATE", run_date)
     assert _notebook_namespace()["job"].info.run_id == latest
     monkeypatch.setenv("FORECAST_RUN_DATE", "2024-01-03")
-    with pytest.raises(LookupError, match="no finished train_forecast run of run date 2024-01-03 in experiment"):
+    with pytest.raises(LookupError, match="no finished train_forecast run of run date 2024-01-03 in experiment "
+                                          "'many-model-forecasting': it has run dates 2024-01-10$"):
         _notebook_namespace()
 
 

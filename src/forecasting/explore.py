@@ -89,7 +89,8 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
                     max_results=1 if output is None else OUTPUT_SEARCH_RUNS, run_date=run_date, latest_date_first=True)
     if not runs:
         dated = f" of run date {run_date}" if run_date else ""
-        raise LookupError(f"no finished {job} run{dated} in experiment {experiment!r}")
+        there = _dates_there(tracking_uri, experiment, job, run_date)
+        raise LookupError(f"no finished {job} run{dated} in experiment {experiment!r}{there}")
     if output is None:
         return runs[0]
     mine = [run for run in runs if run.data.tags.get(tracking.OUTPUT_PATH_TAG, output) == output]
@@ -100,6 +101,17 @@ def latest_job_run(tracking_uri: str, experiment: str, job: str = tracking.TRAIN
                           f"the latest wrote to {tracking.run_output(runs[0])} (in the notebook: set FORECAST_OUTPUT "
                           "to that folder)")
     return mine[0]
+
+
+def _dates_there(tracking_uri: str, experiment: str, job: str, run_date: str | None, shown: int = 8) -> str:
+    """The run dates of the experiment's finished ``job`` runs nearest ``run_date``, for its
+    error ("": none at all, or no date asked for)."""
+    if not run_date:
+        return ""
+    dates = sorted({run.data.tags.get(tracking.RUN_DATE_TAG) for run in job_runs(
+        tracking_uri, experiment, job, finished_only=True, max_results=OUTPUT_SEARCH_RUNS)} - {None})
+    nearest = sorted(sorted(dates, key=lambda date: abs(pd.Timestamp(date) - pd.Timestamp(run_date)))[:shown])
+    return f": it has run dates {', '.join(nearest)}" if nearest else ": it has none"
 
 
 def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], output: str | None = None,
