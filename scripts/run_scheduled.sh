@@ -191,10 +191,12 @@ submitted=$!
 set +m
 trap 'kill -TERM -- "-$submitted" 2>/dev/null' TERM
 trap 'kill -INT -- "-$submitted" 2>/dev/null' INT
-wait "$submitted"
+# bash's own line for a job a signal ended ("line 194: 16768 Killed ...") left out: the log and the line
+# below say it
+wait "$submitted" 2>/dev/null
 code=$?
 while kill -0 "$submitted" 2>/dev/null; do  # a trapped signal ended the wait, not the job
-    wait "$submitted"
+    wait "$submitted" 2>/dev/null
     code=$?
 done
 # The JVM, which the signal reached too, can end before the Python driver, still ending its
@@ -203,16 +205,24 @@ for _ in $(seq 600); do
     kill -0 -- "-$submitted" 2>/dev/null || break
     sleep 0.1
 done
-echo "$(date -u +%FT%TZ) $job $run_date: exit code $code" >> "$log"
+# Why a failed run ended, from its summary file: the log's last line says it too, as the job's own
+# line may never reach the log (spark-submit's JVM carries the Python driver's output, and a
+# signal can end the JVM first)
+cause=""
+if [ "$code" -ne 0 ] && [ -n "$summary" ] && [ -f "$summary" ]; then
+    cause=$(sed -n 's/.*ended with exit code [0-9]* (\(.*\))$/\1/p' "$summary" | tail -n 1)
+    # or a full report's own line: "... (50%): exit code 5", "exit code 4: the tables are written, ..."
+    [ -n "$cause" ] || cause=$(sed -n -e 's/^ *\(.*\): exit code [0-9]*$/\1/p' \
+        -e 's/^ *exit code [0-9]*: \(.*\)$/\1/p' "$summary" | tail -n 1)
+    started=$(sed -n 's/, not finished (this file holds the run.s summary once it ends)$//p' "$summary" | head -n 1)
+    if [ -z "$cause" ] && [ "$code" -eq 137 ] && [ -n "$started" ]; then  # SIGKILL: nothing of the job could say it
+        cause="killed (SIGKILL: kill -9, or out of memory); its MLflow run stays RUNNING until a rerun of the date ends it"
+        echo "$started, ended with exit code $code ($cause)" > "$summary"
+    fi
+fi
+echo "$(date -u +%FT%TZ) $job $run_date: exit code $code${cause:+ ($cause)}" >> "$log"
 # cron mails what a job prints, not its exit code: a failed run says so, why, and where to look
 if [ "$code" -ne 0 ]; then
-    cause=""
-    if [ -n "$summary" ] && [ -f "$summary" ]; then
-        cause=$(sed -n 's/.*ended with exit code [0-9]* (\(.*\))$/\1/p' "$summary" | tail -n 1)
-        # or a full report's own line: "... (50%): exit code 5", "exit code 4: the tables are written, ..."
-        [ -n "$cause" ] || cause=$(sed -n -e 's/^ *\(.*\): exit code [0-9]*$/\1/p' \
-            -e 's/^ *exit code [0-9]*: \(.*\)$/\1/p' "$summary" | tail -n 1)
-    fi
     echo "$0: $job $run_date failed with exit code $code${cause:+ ($cause)}; its log: $log" >&2
 fi
 exit $code

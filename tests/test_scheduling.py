@@ -352,18 +352,31 @@ def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster
                     '  if [ "$1" = --summary-file ] && [ -n "$CAUSE" ]; then\n'
                     '    echo "train_forecast x: started, ended with exit code $CODE ($CAUSE)" > "$2"; fi\n'
                     '  if [ "$1" = --summary-file ] && [ -n "$REPORT" ]; then cp "$REPORT" "$2"; fi\n'
+                    '  if [ "$1" = --summary-file ] && [ -n "$STARTED" ]; then echo "$STARTED" > "$2"; fi\n'
                     '  shift\ndone\nexit "$CODE"\n')
     fake.chmod(0o755)
     seen = tmp_path / "seen"
 
-    def attempt(code: int, cause: str = "", submit_args: str = "--master local[2]", *args: str, report: str = ""):
+    def attempt(code: int, cause: str = "", submit_args: str = "--master local[2]", *args: str, report: str = "",
+                started: str = ""):
         env = {**wrapper_env(tmp_path, spark_submit=fake), "SPARK_SUBMIT_ARGS": submit_args, "SEEN": str(seen),
-               "CODE": str(code), "CAUSE": cause, "REPORT": report}
+               "CODE": str(code), "CAUSE": cause, "REPORT": report, "STARTED": started}
         return subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20", *args], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=60)
 
     down = attempt(4, "tracking error: server down")
     assert down.returncode == 4 and "failed with exit code 4 (tracking error: server down); its log: " in down.stderr
+    # the log's last line says why too: the job's own line can be lost with the JVM that carries its output
+    log = only_log(tmp_path / "logs", "train_forecast-2024-02-20-*.log")
+    assert log.rstrip().endswith("train 2024-02-20: exit code 4 (tracking error: server down)")
+    # a SIGKILL leaves the job's first line, "not finished": the wrapper says what it knows, there too
+    started = "train_forecast 2024-02-20: started 2024-02-20 06:00:01 UTC"
+    killed = attempt(137, started=f"{started}, not finished (this file holds the run's summary once it ends)")
+    why = "killed (SIGKILL: kill -9, or out of memory); its MLflow run stays RUNNING until a rerun of the date ends it"
+    assert f"failed with exit code 137 ({why}); its log: " in killed.stderr
+    (summary,) = (tmp_path / "logs").glob(".train_forecast-2024-02-20-*.summary")
+    assert summary.read_text() == (
+        f"{started}, ended with exit code 137 ({why})\n")
     jvm = attempt(1)  # spark-submit failed before the job wrote a word: no cause, not the attempt before's
     assert jvm.returncode == 1 and "failed with exit code 1; its log: " in jvm.stderr
     own = tmp_path / "mine.summary"  # the arguments' own file is the one read
