@@ -750,6 +750,22 @@ def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_
     assert forecasting_main(["runs", *settings]) == 0
     shown = capsys.readouterr().out
     assert "FAILED, stopped by SIGINT" in shown and "FAILED, ended by a later train_forecast run of 2024-03-31" in shown
+    # a run left RUNNING by a kill, its heartbeat 20 minutes old, says it is not going; one beating elsewhere is
+    # plain RUNNING (a walk-through of 12-07: a SIGKILLed run looked alive to monitoring)
+    import datetime as dt
+
+    from forecasting import heartbeat
+
+    for minutes, host in ((20, "gone-host"), (1, "other-host")):
+        beat = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
+        tracker.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-04-07",
+                                             heartbeat.HEARTBEAT_TAG: beat, heartbeat.HOST_TAG: host,
+                                             heartbeat.PID_TAG: "12345"})
+        time.sleep(0.01)
+    assert forecasting_main(["runs", *settings, "--run-date", "2024-04-07"]) == 0
+    alive, killed = [line for line in capsys.readouterr().out.splitlines() if "2024-04-07" in line]
+    assert "RUNNING, not going: last heartbeat " in killed and "(killed? a rerun of its date ends it)" in killed
+    assert "RUNNING" in alive and "not going" not in alive
 
 
 def test_a_series_report_shows_the_forecasts_first_steps_and_counts_the_rest():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecasting import explore, tracking
+from forecasting import explore, heartbeat, tracking
 from forecasting.config import JobConfig
 from forecasting.lookup import NotFound, existing_store
 from forecasting.run_overview import MEDIAN_CV_MASE
@@ -30,7 +30,7 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None, run_dat
             # a later run of its date replaced its rows in the tables; a scoring run's models were replaced
             "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else "")
             + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else "")
-            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)),
+            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)) + _no_heartbeat(run),
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": _by_status(run.data.metrics, run.data.tags.get(tracking.FAILED_WITH_TAG)),
@@ -64,6 +64,19 @@ def _ended_by(tag: str | None) -> str:
     if not tag:
         return ""
     return f", stopped by {tag}" if tag.startswith("SIG") else f", ended by {tag}"
+
+
+def _no_heartbeat(run) -> str:
+    """After RUNNING, where the run is no longer going: its heartbeat stopped, or its process
+    is gone from this host (a kill, a lost machine), though nothing could end it yet."""
+    tags = run.data.tags
+    if run.info.status != "RUNNING" or heartbeat.HEARTBEAT_TAG not in tags or heartbeat.still_going(tags):
+        return ""
+    try:
+        since = pd.Timestamp(tags[heartbeat.HEARTBEAT_TAG]).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        since = tags[heartbeat.HEARTBEAT_TAG]
+    return f", not going: last heartbeat {since} (killed? a rerun of its date ends it)"
 
 
 def _by_status(metrics: dict[str, float], failed_with: str | None) -> str:
