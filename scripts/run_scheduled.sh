@@ -37,6 +37,8 @@ home=$(cd "${FORECAST_HOME:-$(dirname "$0")/..}" && pwd) || exit 64
 job=${1:-}
 case "$job" in
     train|score|evaluate) shift ;;
+    -h|--help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;  # the comments above
+
     *) echo "usage: $0 train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]" >&2; exit 64 ;;
 esac
 
@@ -74,6 +76,10 @@ done
 # one spelling per date, since the log and the lock are named by it
 if ! [[ "$run_date" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]]; then
     echo "$0: --run-date must be YYYY-MM-DD, got '$run_date'" >&2
+    exit 64
+fi
+if [ "$(date -u -d "$run_date" +%F 2>/dev/null)" != "$run_date" ]; then  # 2025-13-40, 2025-02-30
+    echo "$0: --run-date $run_date is no date of the calendar" >&2
     exit 64
 fi
 

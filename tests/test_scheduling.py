@@ -295,6 +295,13 @@ def test_job_exit_codes_pass_through_and_a_wrong_call_is_64(tmp_path):
     assert wrapper(tmp_path, "predict").returncode == 64
     other_spelling = wrapper(tmp_path, "train", "--run-date", "20240220")  # would take a lock of its own
     assert other_spelling.returncode == 64 and "--run-date must be YYYY-MM-DD, got '20240220'" in other_spelling.stderr
+    # a date of that form the calendar lacks: refused here, not by the job's exit 2 after a log and a lock were made
+    for impossible in ("2025-13-40", "2025-02-29"):
+        refused = wrapper(tmp_path, "train", "--run-date", impossible, log_dir="no-date-logs")
+        assert refused.returncode == 64 and f"--run-date {impossible} is no date of the calendar" in refused.stderr
+        assert not (tmp_path / "no-date-logs").exists()
+    helped = wrapper(tmp_path, "--help")  # the script's own comments: its arguments, environment and exit codes
+    assert helped.returncode == 0 and "SPARK_SUBMIT_ARGS" in helped.stdout and "Exit codes:" in helped.stdout
     twice = wrapper(tmp_path, "train", "--config", "conf/airports.yaml", "--config=conf/m4_hourly.yaml")
     assert twice.returncode == 64 and "--config given twice" in twice.stderr
     two_dates = wrapper(tmp_path, "train", "--run-date", "2024-02-20", "--run-date=2024-02-27")  # the last had won
