@@ -661,6 +661,12 @@ def test_a_password_in_the_tracking_uri_is_warned_about_with_where_it_belongs(se
     assert "conf/local/" in tracking.password_warning("postgresql://ana:hunter2@db/mlflow")
     assert tracking.password_warning("http://127.0.0.1:5000") is None
     assert tracking.password_warning("mlruns") is None
+    # `python -m forecasting config`, which runs the jobs' checks, warns of it too (a walk-through of 12-07)
+    from forecasting.__main__ import main as forecasting_main
+
+    caplog.clear()
+    assert forecasting_main(["config", "--set", "tracking.uri=http://ana:hunter2@127.0.0.1:5000"]) == cli.EXIT_OK
+    assert [r for r in caplog.records if "holds a password" in r.getMessage()]
 
 
 def test_a_password_in_mlflows_tracking_uri_variable_is_not_warned_about_as_plain_text_in_a_config(

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print_answer(redact_url_password(tables.output_root(config)))
         return cli.EXIT_OK
     if args.command == "config":  # a deployment's check: the jobs' own, without Spark or the tracking server
+        cli.warn_of_exposed_password(config, logger)
         # as the jobs check before Spark; a path without a scheme may be on HDFS: a job checks it once Spark says
         problem = horizon_problem(config, dt.date.today().isoformat()) or output_write_problem(config.output.path,
                                                                                                 local_only=True)

@@ -176,6 +176,14 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
     return code
 
 
+def warn_of_exposed_password(config: JobConfig, logger: logging.Logger) -> None:
+    """Warn where tracking.uri holds a password that the config, not the environment, gave:
+    the environment is where a secret belongs."""
+    exposed = password_warning(config.tracking.uri)
+    if exposed and config.tracking.uri != os.environ.get(TRACKING_URI_VARIABLE, "").strip():
+        logger.warning("%s", exposed)
+
+
 def _write_summary(args: argparse.Namespace, logger: logging.Logger, text: str) -> None:
     path = getattr(args, "summary_file", None)  # a caller's own parser may have none
     if path:
@@ -192,10 +200,7 @@ def _run_job(job, args: argparse.Namespace, app_name: str,
     config, reason = config_or_reason(args, logger)
     if config is None:  # its reason for the summary file
         return EXIT_CONFIG, None, reason
-    exposed = password_warning(config.tracking.uri)
-    from_environment = config.tracking.uri == os.environ.get(TRACKING_URI_VARIABLE, "").strip()
-    if exposed and not from_environment:  # the environment is where a secret belongs
-        logger.warning("%s", exposed)
+    warn_of_exposed_password(config, logger)
     problem = horizon_problem(config, args.run_date)
     if problem:
         logger.error("configuration error: %s", problem)
