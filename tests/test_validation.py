@@ -727,7 +727,7 @@ def test_a_blank_key_value_is_a_series_of_its_own_and_warned_of(spark, fast_conf
 def test_input_trim_keys_reads_text_keys_without_the_spaces_around_them(spark, tmp_path):
     # a database's CHAR(8) column pads its values: 'S02     ' and 'S02' were two series, the padded one gappy
     from forecasting import input_history, io
-    from forecasting.config import load_config
+    from forecasting.config import ConfigError, load_config
 
     (tmp_path / "sales.csv").write_text("store,item,day,sales\nS02     ,I06,2024-01-01,1\nS02,I06,2024-01-02,2\n"
                                         "S02, I07 ,2024-01-01,3\n")
@@ -747,6 +747,16 @@ def test_input_trim_keys_reads_text_keys_without_the_spaces_around_them(spark, t
     history = input_history.load_history(trimmed.to_dict(), {"store": "S02", "item": "I06"})
     assert history["y"].tolist() == [1.0, 2.0]
     assert input_history.load_history(as_written.to_dict(), {"store": "S02", "item": "I06"})["y"].tolist() == [2.0]
+    # letter case folded too, with input.key_case (a walk-through of 12-07: 'Apples' rows split off 'apples')
+    (tmp_path / "sales.csv").write_text("store,item,day,sales\nS02,Apples ,2024-01-01,1\ns02,apples,2024-01-02,2\n")
+    for case, store, item in (("lower", "s02", "apples"), ("upper", "S02", "APPLES")):
+        folded = load_config(None, [*settings, "input.trim_keys=true", f"input.key_case={case}"])
+        df, _ = io.read_input(spark, folded)
+        assert {tuple(row) for row in df.select("store", "item").collect()} == {(store, item)}
+        assert check_input(df, folded, run_date="2024-01-31").series == 1
+        assert input_history.load_history(folded.to_dict(), {"store": store, "item": item})["y"].tolist() == [1.0, 2.0]
+    with pytest.raises(ConfigError, match="input.key_case.*must be null"):
+        load_config(None, [*settings, "input.key_case=title"])
 
 
 def test_key_values_with_an_accent_written_as_a_mark_of_its_own_are_warned_of(spark, fast_config, caplog):

@@ -15,6 +15,7 @@ from forecasting.config_schema import (
     DELTA_AS_OF,
     FALLBACKS,
     INPUT_FORMATS,
+    KEY_CASES,
     METRICS,
     MODEL_SETTINGS,
     OPTIMIZERS,
@@ -91,6 +92,8 @@ def _check_input(config: JobConfig) -> None:
              f"is {inp.time_format!r}: a two-digit year (yy) reads as 2000-2099; write yyyy, or convert the years")
     _require(inp.delta_as_of in DELTA_AS_OF, "input.delta_as_of", f"is {inp.delta_as_of!r}: it must be one of "
              f"{DELTA_AS_OF} (a Delta input as it stood at the end of the run date, or its latest version)")
+    _require(inp.key_case is None or inp.key_case in KEY_CASES, "input.key_case", f"is {inp.key_case!r}: it must be "
+             f"null (key values as written) or one of {KEY_CASES}")
     _require(inp.decimal_separator in (".", ","), "input.decimal_separator",
              f"is {inp.decimal_separator!r}: a target's text has its decimals after '.' or ','")
     _require(len(inp.key_columns) > 0, "input.key_columns", "needs at least one column")

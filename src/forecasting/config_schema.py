@@ -11,6 +11,7 @@ SAMPLE_INPUT = "sample"
 TIME_TRAVEL_OPTIONS = ("versionasof", "timestampasof")
 INPUT_FORMATS = ("csv", "parquet", "delta", "table")
 DELTA_AS_OF = ("run_date", "latest")
+KEY_CASES = ("lower", "upper")  # input.key_case besides null (as written)
 OUTPUT_FORMATS = ("parquet", "delta")
 METRICS = ("mae", "rmse", "smape", "mase")
 CANDIDATES = ("prophet", "naive", "seasonal_naive", "weekly_naive", "drift", "recent_mean", "ensemble")
@@ -88,6 +89,7 @@ class InputConfig:
     decimal_separator: str  # of a target written as text: "." or ","
     delta_as_of: str  # a Delta input's version without a pin: as it stood at the run date's end, or the latest
     trim_keys: bool  # text key values read without the spaces around them (a database's CHAR columns pad them)
+    key_case: str | None = None  # text key values read in lower or upper case (DC1, dc1 one series); None: as written
 
 
 @dataclass(frozen=True)

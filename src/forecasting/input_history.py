@@ -59,10 +59,13 @@ def load_history(
     if data_version and source["path"] != SAMPLE_INPUT and source["format"] in ("csv", "parquet"):
         _warn_if_changed(source["path"], data_version, options)
     frame = frame.rename(columns=source.get("rename_columns") or {})  # as forecasting.io names them
-    if source.get("trim_keys"):  # as forecasting.io trims them (Spark's trim: spaces alone)
-        for column in keys:
-            if column in frame and pd.api.types.infer_dtype(frame[column], skipna=True) in ("string", "empty"):
+    for column in keys:  # as forecasting.io trims them (Spark's trim: spaces alone), and folds their case
+        if column in frame and pd.api.types.infer_dtype(frame[column], skipna=True) in ("string", "empty"):
+            if source.get("trim_keys"):
                 frame[column] = frame[column].str.strip(" ")
+            if source.get("key_case"):
+                text = frame[column].str
+                frame[column] = text.lower() if source["key_case"] == "lower" else text.upper()
     country = (config.get("model") or {}).get("country_holidays_column")
     if country in frame and pd.api.types.infer_dtype(frame[country], skipna=True) in ("string", "empty"):
         frame[country] = frame[country].fillna("")  # as the job reads a null country (validation.with_blank_countries)

@@ -46,7 +46,7 @@ def reader_options(options: dict) -> dict[str, str]:
 
 def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = None) -> tuple[DataFrame, dict]:
     """The raw input DataFrame, its columns named as ``input.rename_columns`` says (its text
-    keys trimmed with ``input.trim_keys``), and a description of its version for lineage.
+    keys trimmed with ``input.trim_keys`` and in ``input.key_case``), and a description of its version for lineage.
     A Delta input is read at one version (``lineage.delta_version``: for a past
     ``run_date``, as it stood then)."""
     df, version = _read(spark, config, run_date)
@@ -63,10 +63,13 @@ def read_input(spark: SparkSession, config: JobConfig, run_date: str | None = No
         raise InputError(f"input.rename_columns renames {old!r} to {new!r}, but the input has a column {there!r} "
                          "already (Spark's column names ignore case): rename that one too, or choose another name")
     df = df.withColumnsRenamed(renames) if renames else df
-    if config.input.trim_keys:  # before every check and series: 'S02  ' and 'S02' are one series
-        text = [key for key in config.input.key_columns
-                if key in df.columns and isinstance(df.schema[key].dataType, T.StringType)]
-        df = df.withColumns({key: F.trim(F.col(key)) for key in text}) if text else df
+    text = [key for key in config.input.key_columns
+            if key in df.columns and isinstance(df.schema[key].dataType, T.StringType)]
+    if config.input.trim_keys and text:  # before every check and series: 'S02  ' and 'S02' are one series
+        df = df.withColumns({key: F.trim(F.col(key)) for key in text})
+    if config.input.key_case and text:  # 'Apples' and 'apples' one series too
+        fold = F.lower if config.input.key_case == "lower" else F.upper
+        df = df.withColumns({key: fold(F.col(key)) for key in text})
     return df, version
 
 

@@ -267,7 +267,7 @@ def _say_keys_alike_but_for_case(staged: DataFrame, keys: list[str], summary: Jo
                                                     EXAMPLE_WIDTH) for row in examples.to_dict("records"))
         summary.warn(f"{series_that(count, 'have')} keys that differ from another series' only in letter case, "
                      f"e.g. {named}: each was kept apart, on its own rows. If they are one series, write their "
-                     "keys one way in the input")
+                     "keys one way in the input, or set input.key_case: lower (or upper)")
 
 
 def _say_trained_stale(staged: DataFrame, keys: list[str], summary: JobSummary, count: int, frequency: str) -> None:
