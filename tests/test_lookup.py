@@ -879,3 +879,17 @@ def test_a_series_report_ranks_its_candidates_by_its_job_runs_metric(tmp_path, m
     monkeypatch.setattr(lookup, "_read", lambda path, keys, fmt: by_path[path])
     said = lookup_text.format_series(lookup.series_report(config, {"store": "s1"}))
     assert "  candidates  cv MASE naive 0.800 (chosen), prophet 0.900\n" in said
+
+
+def test_a_series_report_of_a_rerun_says_what_changed_since_the_run_it_replaced():
+    # a walk-through of 12-07: a date run again with other settings on corrected data; only the rerun's printed
+    # summary had said why its forecasts moved
+    forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
+                             "yhat_lower": 0.0, "yhat_upper": 3.0})
+    report = report_with(forecast)
+    report.replaced_runs, report.rerun_changes = ["5c37c925"], "settings tuning.max_evals 4 -> 8"
+    shown = lookup_text.format_series(report)
+    assert "\n  replaced    earlier runs of this date: 5c37c925 (" in shown
+    assert "\n  changed     since the run replaced: settings tuning.max_evals 4 -> 8\n" in shown
+    report.rerun_changes = ""
+    assert "changed " not in lookup_text.format_series(report)

@@ -604,6 +604,7 @@ def test_explaining_a_past_forecast_through_time_travel_and_mlflow(spark, runs, 
     # python -m forecasting series says the date ran before, where the tables show one run of it
     shown = lookup_text.format_series(lookup.series_report(config, {"shop": "b"}, FULL_DATE))
     assert f"\n  replaced    earlier runs of this date: {job_run_id} (their rows stay readable by time travel" in shown
+    assert "\n  changed " not in shown  # the same settings and input: nothing to say
     # its input, checked against the content hash the run recorded (through Spark's list of files)
     history = explore.load_history(config.to_dict(), {"shop": "b"}, data_version=job.data.tags["data_version"],
                                    run_date=FULL_DATE)

@@ -3,6 +3,7 @@ import io
 import json
 import logging
 import os
+import types
 
 import pandas as pd
 import pytest
@@ -545,6 +546,10 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
         said.append(_finished_run(config, "2026-11-23")[1].note)
     assert "its config differed" not in said[0]
     assert "  its config differed from the run it replaced: tuning.max_evals 2 -> 3\n" in said[1]
+    tracker = tracking.client(str(tmp_path / "mlruns"))
+    runs = tracker.search_runs([tracker.get_experiment_by_name(config.tracking.experiment).experiment_id],
+                               order_by=["attributes.start_time"])
+    assert [run.data.tags.get(tracking.CHANGED_SETTINGS_TAG) for run in runs][:2] == [None, "tuning.max_evals 2 -> 3"]
     assert " -> null\n" in said[2] and "None" not in said[2]  # as the config's YAML writes it
     assert "replaced the rows" in said[3] and "its config differed" not in said[3]  # the same store and output
 
@@ -553,8 +558,16 @@ def test_a_rerun_on_input_files_changed_since_says_its_input_differed(tmp_path, 
     # a walk-through of 12-07: one airport's March corrected upstream, the date run again; only the two runs'
     # data_version tags told why its forecasts moved
     config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
-    said = [_finished_run(config, "2026-11-23", data_version={"content_sha256": digest})[1].note
+    runs = [_finished_run(config, "2026-11-23", data_version={"content_sha256": digest})
             for digest in ("e884e93d", "221ef729", "221ef729")]
+    said = [summary.note for _, summary in runs]
+    # kept on the run too, for whoever explains its forecasts later (`python -m forecasting series`)
+    tags = [tracking.client(str(tmp_path / "mlruns")).get_run(context.parent_run_id).data.tags for context, _ in runs]
+    assert [run_tags.get(tracking.REPLACED_DATA_VERSION_TAG) for run_tags in tags] == [None, "e884e93d", None]
+    from forecasting import lookup
+
+    assert lookup._rerun_changes((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags[1])))) == (
+        "input data_version e884e93d -> 221ef729")
     assert "its input differed" not in said[0]  # nothing replaced
     assert "  its input differed from the run it replaced: data_version e884e93d -> 221ef729 (" in said[1]
     assert "replaced the rows" in said[2] and "its input differed" not in said[2]  # the same files again

@@ -66,6 +66,8 @@ class SeriesReport:
     child_run_where: list[str]  # lines saying where to open the child run
     asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
+    # what differed from the latest of them: its settings and the input's data_version (the job run's tags)
+    rerun_changes: str = ""
     output_format: str = "delta"  # whose tables keep the replaced runs' rows
     previous_model: tuple[str, str] | None = None  # (run date, model) of the run date before, where another model won
     # the run date whose forecasts the job run compared with (change, realized), and whether that date was
@@ -140,7 +142,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
-                        compared=_compared(config, job), ranked_by=_ranked_by(config, job), scored_later=scored_later)
+                        compared=_compared(config, job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
+                        rerun_changes=_rerun_changes(job))
 
 
 def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:
@@ -210,6 +213,21 @@ def _latest_run_date(path: str, fmt: str) -> str | None:
     except Exception as err:
         logger.debug("could not list the run dates of %s: %s", path, err)
         return None
+
+
+def _rerun_changes(job: tuple | None) -> str:
+    """What the job run's rerun changed from the run of its date it replaced, as its tags keep it:
+    the settings that differed, and the input's data_version where it read other data; "" where
+    nothing or nothing told."""
+    if job is None:
+        return ""
+    tags, said = job[1].data.tags, []
+    if tags.get(tracking.CHANGED_SETTINGS_TAG):
+        said.append(f"settings {tags[tracking.CHANGED_SETTINGS_TAG]}")
+    if tags.get(tracking.REPLACED_DATA_VERSION_TAG):
+        said.append(f"input data_version {tags[tracking.REPLACED_DATA_VERSION_TAG]} -> "
+                    f"{tags.get(tracking.DATA_VERSION_TAG, '?')}")
+    return "; ".join(said)
 
 
 def _replaced_runs(config: JobConfig, job: tuple | None, run_date: str) -> list[str]:

@@ -12,8 +12,9 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from forecasting.tracking import (
-    DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MODEL_RUN_DATE_TAG,
-    MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, OUTPUT_PATH_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
+    CHANGED_SETTINGS_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG,
+    MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, MODEL_RUN_DATE_TAG, OUTPUT_PATH_TAG,
+    REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     RunContext, client, run_output,
 )
 
@@ -80,6 +81,10 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
     changed = changed_settings(tracker, context.parent_run_id, replacing)
     other_data = changed_data(tracker, context.parent_run_id, replacing)
+    if changed:  # the summary's line, kept on the run for whoever explains its forecasts later
+        tracker.set_tag(context.parent_run_id, CHANGED_SETTINGS_TAG, "; ".join(changed)[:MAX_TAG_CHARACTERS])
+    if other_data:
+        tracker.set_tag(context.parent_run_id, REPLACED_DATA_VERSION_TAG, other_data[0])
     killed = tuple(run.info.run_id for run in replacing
                    if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
                    and FAILED_AFTER_WRITING_TAG not in run.data.tags)

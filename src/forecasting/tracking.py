@@ -63,6 +63,10 @@ MODELS_JOB_RUN_TAG = "models_job_run_id"  # on a scoring run: the training run w
 FAILED_AFTER_WRITING_TAG = "failed_after_writing"  # on a job run that failed once its tables' rows were written
 INPUT_END_TAG = "input_end"  # how far the input's data reach on the run date
 DATA_VERSION_TAG = "data_version"  # the input files' content hash, or a Delta input's version
+# on a job run that replaced an earlier run of its date: the settings that differed ("key old -> new; ...")
+# and the data_version that run read, where it read other data: what changed its forecasts, kept for later
+CHANGED_SETTINGS_TAG, REPLACED_DATA_VERSION_TAG = "changed_settings", "replaced_data_version"
+MAX_TAG_CHARACTERS = 5000  # MLflow's limit on a tag's value
 COMPARED_RUN_DATE_TAG = "compared_run_date"  # on a training run: the run date whose forecasts it compared its own with
 FAILED_WITH_TAG = "failed_with"  # on a run that failed: the error that ended it, in a line
 ENDED_BY_TAG = "ended_by"  # on a run ended by a signal, or by another run (a killed run's, ended by its rerun)
