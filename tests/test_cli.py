@@ -680,3 +680,41 @@ def test_a_password_in_mlflows_tracking_uri_variable_is_not_warned_about_as_plai
     assert not [r for r in caplog.records if "holds a password" in r.getMessage()]
     assert "tracking.uri from MLFLOW_TRACKING_URI: http://ana:(redacted)@127.0.0.1:5000" in caplog.text
     assert "hunter2" not in caplog.text
+
+
+def test_urllib3s_warning_of_each_retry_is_left_out_of_the_jobs_log(caplog, monkeypatch):
+    # a walk-through of 12-07: a tracking server stopped for two minutes put 54 "Retrying (...)" lines in the log
+    import socket
+
+    import urllib3
+
+    from forecasting import python_worker, redaction
+
+    with socket.socket() as probe:  # a port nothing answers on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def request() -> list[str]:
+        caplog.clear()
+        with pytest.raises(urllib3.exceptions.MaxRetryError):
+            urllib3.PoolManager(retries=urllib3.Retry(2, backoff_factor=0)).request("GET", f"http://127.0.0.1:{port}/")
+        return [r.getMessage() for r in caplog.records if r.name == redaction.RETRY_LOGGER]
+
+    retries = logging.getLogger(redaction.RETRY_LOGGER)
+    try:
+        caplog.set_level(logging.DEBUG)
+        retries.setLevel(logging.NOTSET)
+        assert len([said for said in request() if said.startswith("Retrying")]) == 2  # as they came before
+        for hook in ((sys, "excepthook"), (threading, "excepthook")):  # which configure_logging sets: put back after
+            monkeypatch.setattr(*hook, getattr(*hook))
+        cli.configure_logging("INFO")  # the driver's
+        assert request() == []
+        retries.setLevel(logging.NOTSET)
+        # a worker's first task, without its set-up of temporary files and zip imports, which are the process's
+        monkeypatch.setattr(python_worker, "_prepared", False)
+        monkeypatch.setattr(python_worker, "temporary_files_in_spark_local_dir", lambda: None)
+        monkeypatch.setattr(python_worker, "_reread_zip_directories_only_when_changed", lambda: None)
+        python_worker.prepare()
+        assert request() == []
+    finally:
+        retries.setLevel(logging.NOTSET)

@@ -20,7 +20,8 @@ from forecasting.config_checks import horizon_problem
 from forecasting.config_stores import cluster_path_warnings, output_write_problem
 from forecasting.io import InputError
 from forecasting.spark_session import MissingDeltaError, build_session
-from forecasting.redaction import LOG_FORMAT, RedactingFormatter, cause_line, first_line, redact_url_password
+from forecasting.redaction import (LOG_FORMAT, RedactingFormatter, cause_line, first_line, quiet_retries,
+                                   redact_url_password)
 from forecasting.tracking import TrackingUnavailable, password_warning, prepare_server
 
 EXIT_OK = 0
@@ -134,6 +135,7 @@ def configure_logging(level: str) -> None:
     threading.excepthook = print_redacted_thread_traceback
     # py4j logs every gateway call at DEBUG and INFO; Spark's own log covers it
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    quiet_retries()
 
 
 def _import_in_background(module: str) -> None:

@@ -14,7 +14,7 @@ import zipimport
 from pyspark.sql import SparkSession
 
 from forecasting import model
-from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line
+from forecasting.redaction import LOG_FORMAT, RedactingFormatter, first_line, quiet_retries
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def prepare() -> None:
         temporary_files_in_spark_local_dir()
         _reread_zip_directories_only_when_changed()
         _log_as_the_driver_does()
+        quiet_retries()
 
 
 def temporary_files_in_spark_local_dir() -> None:

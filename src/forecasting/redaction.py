@@ -118,6 +118,14 @@ def cause_line(err: BaseException, typed: bool = False) -> str:
 
 # The jobs' log lines, on the driver (cli) and in the executors' Python workers (python_worker)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# MLflow's client retries a tracking server's requests through urllib3, which warns of every retry: a
+# server down for two minutes put 54 such lines in a job's log, where the job's own say tracking failed
+RETRY_LOGGER = "urllib3.connectionpool"
+
+
+def quiet_retries() -> None:
+    """urllib3's warnings of each retry left out (its errors kept), in the driver and the workers."""
+    logging.getLogger(RETRY_LOGGER).setLevel(logging.ERROR)
 
 
 class RedactingFormatter(logging.Formatter):
