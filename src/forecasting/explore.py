@@ -6,9 +6,11 @@ an analyst's laptop needs neither a JVM nor a cluster.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -183,10 +185,18 @@ def fitted_or_input_history(output: str | Path, job, config: dict, keys: dict[st
     for a series without a model (skipped without a fallback), its input rows as the job read
     them on its run date (``load_history`` from ``folder``, where the run started), cleaned as
     the run cleaned them. ValueError where those need Spark (``load_history``)."""
+    import pyarrow.dataset as ds
+
     from forecasting import model_store
 
+    models = Path(output) / "models"
     try:
-        stored = series_rows(job_rows(Path(output) / "models", job, fmt), keys).iloc[0]
+        # the keys first, then one series' model: a run's every model is some 100 KB a series
+        found = series_rows(job_rows(models, job, fmt, columns=list(keys)), keys).iloc[0]
+        plain = [ds.field(k) == found[k] for k in keys if isinstance(found[k], (str, int, np.integer))]
+        where = functools.reduce(lambda a, b: a & b, plain) if plain else None
+        stored = series_rows(job_rows(models, job, fmt, where=where, columns=[*keys, "model", "model_json"]),
+                             keys).iloc[0]
     except LookupError:  # no models table there, or no model of this series
         run_date = job.data.tags[tracking.RUN_DATE_TAG]
         rows = load_history(config, keys, job.data.tags.get("data_version"), run_date, folder=folder)

@@ -27,9 +27,10 @@ _NULLABLE_INTEGERS = {"int8": "Int8", "int16": "Int16", "int32": "Int32", "int64
                       "uint8": "UInt8", "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}
 
 
-def job_rows(path: str | Path, job, fmt: str = "delta") -> pd.DataFrame:
+def job_rows(path: str | Path, job, fmt: str = "delta", where=None, columns: list[str] | None = None) -> pd.DataFrame:
     """The rows of an output table (``output.format`` ``delta`` or ``parquet``) that the
-    job run ``job`` (its MLflow parent run) wrote, read as ``read_table`` reads them. A
+    job run ``job`` (its MLflow parent run) wrote, read as ``read_table`` reads them
+    (narrowed by ``where``, a pyarrow expression, to ``columns``, as ``rows_of_run``). A
     run date alone is no run: two configs sharing an experiment and a date write to
     different folders. In a Delta table, rows a later run of the date replaced are read
     from the version that wrote them (``version_written_by``), with a warning; a parquet
@@ -39,7 +40,7 @@ def job_rows(path: str | Path, job, fmt: str = "delta") -> pd.DataFrame:
     run_id, tags = job.info.run_id, job.data.tags
     absence, gone = "no rows", ""
     try:
-        rows, written = rows_of_run(path, run_id, fmt)
+        rows, written = rows_of_run(path, run_id, fmt, where=where, columns=columns)
         frame = _as_spark_reads(rows)
     except (FileNotFoundError, TableNotFoundError) as err:  # a wrong folder: a table without the run's rows
         if isinstance(err, FileNotFoundError) and fmt != "parquet":  # a Delta table's file gone: its own error
