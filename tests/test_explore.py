@@ -365,6 +365,9 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     with pytest.raises(LookupError, match="no finished train_forecast run of run date 2024-01-03 in experiment "
                                           "'many-model-forecasting': it has run dates 2024-01-10$"):
         _notebook_namespace()
+    monkeypatch.setenv("FORECAST_RUN_DATE", "2024-1-3x")  # no date at all: the latest ones, not pandas' error
+    with pytest.raises(LookupError, match="run of run date 2024-1-3x in .*: it has run dates 2024-01-10$"):
+        _notebook_namespace()
 
 
 def test_a_blank_countrys_history_is_read_as_the_job_keyed_it(tmp_path):

@@ -112,7 +112,11 @@ def _dates_there(tracking_uri: str, experiment: str, job: str, run_date: str | N
         return ""
     dates = sorted({run.data.tags.get(tracking.RUN_DATE_TAG) for run in job_runs(
         tracking_uri, experiment, job, finished_only=True, max_results=OUTPUT_SEARCH_RUNS)} - {None})
-    nearest = sorted(sorted(dates, key=lambda date: abs(pd.Timestamp(date) - pd.Timestamp(run_date)))[:shown])
+    try:
+        asked = pd.Timestamp(run_date)
+    except ValueError:  # no date: the latest ones
+        return f": it has run dates {', '.join(dates[-shown:])}" if dates else ": it has none"
+    nearest = sorted(sorted(dates, key=lambda date: abs(pd.Timestamp(date) - asked))[:shown])
     return f": it has run dates {', '.join(nearest)}" if nearest else ": it has none"
 
 
