@@ -238,8 +238,9 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         summary.note += f"  its config differed from the run it replaced: {'; '.join(shown)}{extra}\n"
     if replaced.other_data:  # the input's files changed since, or a Delta input read at another version
         before, now = replaced.other_data
-        summary.note += (f"  its input differed from the run it replaced: data_version {before} -> {now} (the input's "
-                         "content hash, or a Delta input's version: the same run date read other data)\n")
+        summary.note += (f"  its input differed from the run it replaced: data_version {before} -> {now} (the input "
+                         "files' content hash, or a Delta input's version: values corrected since, or rows only "
+                         "added after the run date, which it left out)\n")
     if replaced.other_input_ends and context.input_end:  # a backfill's input with the run date's own rows, say
         then = " and ".join(map(input_end_text, replaced.other_input_ends))
         summary.note += (f"  the input reached {input_end_text(context.input_end)} for this run, {then} for a run it "
