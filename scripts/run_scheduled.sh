@@ -5,6 +5,7 @@
 # side by side).
 #
 #   scripts/run_scheduled.sh train|score|evaluate [--run-date YYYY-MM-DD] [job arguments...]
+#   scripts/run_scheduled.sh --help      (this text)
 #
 # The run date defaults to today (UTC). The job runs in FORECAST_HOME, so relative
 # paths (--config, and the config's input, output and tracking paths) are read
@@ -28,7 +29,8 @@
 #                       Without a venv's bin/python, neither is set: spark-submit's own choice.
 #
 # Exit codes: the job's own (0 done, 1 failed, 2 configuration, 3 input, 4 tracking
-# server, 5 too many failed series or none modelled), 6 when the same job and date is still
+# server, 5 too many failed series or none modelled; 130, 137 and 143 stopped by SIGINT, SIGKILL
+# and SIGTERM), 6 when the same job and date is still
 # writing that output, 64 for a wrong call (or a log folder it cannot write to, or no spark-submit). Exit 1 and 4 are worth a retry
 # (4 once the setting its message names is right: credentials, TLS, a URL without MLflow); rerunning a date is always safe. A run that fails prints one line saying so, with its log's
 # path, for cron's mail; everything else goes to the log.
@@ -222,7 +224,8 @@ if [ "$code" -ne 0 ] && [ -n "$summary" ] && [ -f "$summary" ]; then
         -e 's/^ *exit code [0-9]*: \(.*\)$/\1/p' "$summary" | tail -n 1)
     started=$(sed -n 's/, not finished (this file holds the run.s summary once it ends)$//p' "$summary" | head -n 1)
     if [ -z "$cause" ] && [ "$code" -eq 137 ] && [ -n "$started" ]; then  # SIGKILL: nothing of the job could say it
-        cause="killed (SIGKILL: kill -9, or out of memory); its MLflow run stays RUNNING until a rerun of the date ends it"
+        cause="killed (SIGKILL: kill -9, or out of memory); its MLflow run stays RUNNING until a rerun of the date"
+        cause+=" ends it"
         echo "$started, ended with exit code $code ($cause)" > "$summary"
     fi
 fi

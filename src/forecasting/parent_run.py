@@ -197,7 +197,7 @@ def unfinished_dates(context: RunContext) -> list[tuple[str, str]]:
     rerun of their date, which the next scheduled date's run does not do."""
     tracker = client(context.tracking_uri)
     running = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
-                                                     "attributes.status = 'RUNNING'", running=True)
+                                                    "attributes.status = 'RUNNING'", running=True)
     left = {}
     for run in sorted(running, key=lambda run: run.info.start_time):
         date = run.data.tags.get(RUN_DATE_TAG)

@@ -72,7 +72,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     scored again. It names their dates again where an earlier rerun tagged them (their rows
     are still there); the tag keeps the rerun that replaced the models they read."""
     earlier = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{context.job}' and "
-                                                     f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
+                                                    f"tags.{RUN_DATE_TAG} = '{context.run_date}'")
     replacing = [run for run in earlier if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run)]
     replaced = [run.info.run_id for run in replacing]
     for run_id in replaced:
@@ -91,7 +91,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [], ends, changed, killed, other_data)
     scored = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
-                                                    f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
+                                                   f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
     # still running (or killed) that read the models before this run replaced them writes, or
     # wrote, forecasts from them; one that read this run's models (it names the training run
@@ -166,7 +166,7 @@ def _current_training_run(context: RunContext, run_date: str, telling):
     rows, that no rerun replaced and for which ``telling(run)`` holds; None where none."""
     tracker = client(context.tracking_uri)
     runs = [run for run in runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{TRAIN_JOB}' and "
-                                                                 f"tags.{RUN_DATE_TAG} = '{run_date}'")
+                                                                f"tags.{RUN_DATE_TAG} = '{run_date}'")
             if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and telling(run)]
     return max(runs, key=lambda run: run.info.start_time, default=None)
 

@@ -332,7 +332,7 @@ def read_models(pointer: dict, columns: list[str]) -> pd.DataFrame:
             f"cannot read the models table {pointer['models_table']}: there is no parquet table there: was "
             "output.path moved, or is it a folder this server cannot reach (another machine's local path)?") from err
     rows = dataset.to_table(columns=[*wanted, "job_run_id"] if own else wanted,
-                                              filter=ds.field("run_date").cast("string") == pointer["run_date"])
+                            filter=ds.field("run_date").cast("string") == pointer["run_date"])
     models = rows.to_pandas()
     if own:
         others = sorted(set(models.pop("job_run_id")) - {own})

@@ -198,8 +198,8 @@ def _arrived(history: pd.DataFrame, outcome: SeriesOutcome, context: tracking.Ru
     try:
         # the periods the earlier forecast covered: its own horizon, where longer than this run's
         horizon = max(config.forecast.horizon, context.earlier_horizon or 0)
-        return realized.arrived_since(prepare_history(history), outcome.cleaned, context.earlier_run_date, horizon, config,
-                                      known_until(context.run_date, context.known_until))
+        return realized.arrived_since(prepare_history(history), outcome.cleaned, context.earlier_run_date, horizon,
+                                      config, known_until(context.run_date, context.known_until))
     except Exception as err:
         logger.warning("could not tell which periods of %s arrived since run date %s: %s", name,
                        context.earlier_run_date, err)
