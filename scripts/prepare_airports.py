@@ -4,7 +4,8 @@
         --raw ../shared/data/airports/air_passenger_traffic_monthly.csv \
         --out data/airports.csv
 
-then: spark-submit jobs/train_forecast.py --config conf/airports.yaml
+then: spark-submit jobs/train_forecast.py --config conf/airports.yaml --run-date 2016-01-01
+(the data end in December 2015: today's run date would read every series as years out of date)
 """
 import argparse
 import logging

@@ -2,8 +2,9 @@
 
     python scripts/prepare_m4.py --out data/m4_hourly.parquet [--series 50]
 
-then: spark-submit jobs/evaluate_forecast.py --config conf/m4_hourly.yaml
-The evaluation holds out the last 48 hours of each series: exactly M4's test set.
+then: spark-submit jobs/evaluate_forecast.py --config conf/m4_hourly.yaml --run-date 2015-02-12
+The evaluation holds out the last 48 hours of each series: exactly M4's test set. The run date is
+the day the made-up hourly times reach: today's would read every series as years out of date.
 """
 import argparse
 import logging
