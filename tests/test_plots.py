@@ -65,7 +65,7 @@ def test_the_legend_sits_under_the_plot_area_where_it_hides_no_data():
     assert round(float(end.get("x1")), 1) == path_points(drawn(svg, "history")[0])[-1][1]
     tops = [float(element.get("y", element.get("y1"))) for element in legend if element.tag != f"{SVG}text"]
     tops += [float(text.get("y")) - 12 for text in legend.iter(f"{SVG}text")]  # a text's y is its baseline
-    date_labels = [float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("text-anchor") == "middle"]
+    date_labels = [float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "date-label"]
     assert min(tops) > max(date_labels) > plots.HEIGHT - plots.BOTTOM  # under the date labels, outside the data
     assert max(float(text.get("y")) for text in legend.iter(f"{SVG}text")) < plots.HEIGHT
     xs = [float(text.get("x")) for text in legend.iter(f"{SVG}text")]
@@ -162,6 +162,12 @@ def test_the_run_date_is_drawn_where_forecasts_before_it_are_over_and_the_plot_w
     assert forecast_end < float(line.get("x1")) == plots.WIDTH - plots.RIGHT
     (legend,) = drawn(stale, "legend")
     assert [text.text for text in legend.iter(f"{SVG}text")][-1] == "run date"
+    # the date labels stay inside the picture, the last one (on the plot's right edge) too
+    for svg in (stale, plots.forecast_svg(history.tail(40), forecast, "x", run_date=pd.Timestamp("2024-05-01"))):
+        labels = [t for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "date-label"]
+        spans = [(float(t.get("x")) - 7 * len(t.text) * {"start": 0, "middle": 0.5, "end": 1}[t.get("text-anchor")],
+                  len(t.text)) for t in labels]
+        assert all(0 <= left and left + 7 * length <= plots.WIDTH for left, length in spans), spans
     # two days over (in UTC, given with its zone): drawn within the forecast, the plot's end unchanged
     within = plots.forecast_svg(history, forecast, "x", run_date=pd.Timestamp("2024-04-12 02:00+02:00"))
     (line,) = drawn(within, "run-date")

@@ -99,7 +99,12 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     for moment, label in _date_ticks(shown_ds.min(), end):
         px = x(moment.value / 1e9)  # nanoseconds since the epoch
         parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{label}</text>')
+        # centred on its line, but kept inside the picture at its edges (a plot widened to its run date
+        # ended on a tick whose label was cut to "2015-02-")
+        half = LEGEND_CHARACTER * len(label) / 2
+        anchor = "end" if px + half > WIDTH else "start" if px - half < 0 else "middle"
+        parts.append(f'<text class="date-label" x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" '
+                     f'text-anchor="{anchor}">{label}</text>')
     parts.append(
         f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
         'fill="none" stroke="#808080"/>'
