@@ -5,7 +5,7 @@ from forecasting import evaluation, evaluation_compare
 from forecasting.__main__ import main as forecasting_main
 
 
-def write_evaluation(folder, rows, run_date="2026-12-06"):
+def write_evaluation(folder, rows, run_date="2026-12-06", job_run_id=None):
     """An evaluation table as jobs/evaluate_forecast.py writes one: (airport, candidate, selected, mase)."""
     import datetime as dt
 
@@ -16,6 +16,8 @@ def write_evaluation(folder, rows, run_date="2026-12-06"):
     table = pa.table({"airport": list(airport), "candidate": list(candidate), "selected": list(selected),
                       "mase": list(mase), "smape": [10.0] * len(rows), "mae": [1.0] * len(rows),
                       "rmse": [1.0] * len(rows), "run_date": [dt.date.fromisoformat(run_date)] * len(rows)})
+    if job_run_id:
+        table = table.append_column("job_run_id", pa.array([job_run_id] * len(rows)))
     write_deltalake(str(folder / "evaluation"), table, mode="append")
 
 
@@ -147,3 +149,43 @@ def test_the_sign_tests_verdict_says_weak_evidence_and_where_too_few_series_diff
                                  "evaluate more series")
     # a change too small for three decimals is shown with the digits that tell it (it counts as better or worse)
     assert evaluation_compare._change_text(0.51912, 0.51884) == "0.5191 -> 0.5188"
+
+
+def test_the_settings_in_which_the_two_evaluations_job_runs_differ_are_named(tmp_path, monkeypatch, capsys):
+    # a walk-through of 12-07: evaluations of horizons 48 and 24 were compared without a word, and two of one
+    # data's end under two run dates were said to hold out other periods; which setting changed was left to a
+    # diff of params by hand
+    from forecasting import tracking
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "mlruns"
+    client = tracking.client(str(store))
+    experiment = client.create_experiment("evaluations")
+
+    def job_run(output, **params):
+        run = client.create_run(experiment, tags={tracking.INPUT_END_TAG: "2015-02-12T23:00:00"}).info.run_id
+        for key, value in {"forecast.horizon": "48", "forecast.frequency": "h", "tuning.max_evals": "12",
+                           "output.path": output, **params}.items():
+            client.log_param(run, key, value)
+        return run
+
+    rows = [("JFK", "naive", True, 1.0), ("LGA", "naive", True, 2.0)]
+    write_evaluation(tmp_path / "base", rows, "2015-02-12", job_run("base"))
+    write_evaluation(tmp_path / "more", rows, "2026-12-07", job_run("more", **{"tuning.max_evals": "24"}))
+    write_evaluation(tmp_path / "short", rows, "2015-02-12", job_run("short", **{"forecast.horizon": "24"}))
+    settings = ["--set", f"tracking.uri={store}"]
+    assert forecasting_main(["compare", "base", "more", *settings]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  settings        tuning.max_evals 12 -> 24 (the job runs' params)"
+    assert lines[2] == ("  run dates differ (2015-02-12, 2026-12-07), but both inputs reached 2015-02-12T23:00:00: the "
+                        "same periods were held out")
+    assert forecasting_main(["compare", "base", "short", *settings]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:3] == ["  settings        forecast.horizon 48 -> 24 (the job runs' params)",
+                          "  not comparable  forecast.horizon differs: each side held out other periods, so a series' "
+                          "two scores are of other periods; compare evaluations of one horizon and frequency"]
+    assert forecasting_main(["compare", "base", "base", *settings]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "  settings        the same (the job runs' params)"
+    # another store, which holds neither run: the tables alone, as before
+    assert forecasting_main(["compare", "base", "more", "--set", f"tracking.uri={tmp_path / 'elsewhere'}"]) == 0
+    assert "settings" not in capsys.readouterr().out

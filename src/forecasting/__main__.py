@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             return cli.EXIT_CONFIG
         print_answer(resolved_yaml(config).rstrip())
         return cli.EXIT_OK
-    if args.command == "compare":  # tables only: no tracking needed
+    if args.command == "compare":  # the tables; the job runs' settings where the tracking store has them
         try:
             first, second = (evaluation_compare.read_side(path, candidate, args.metric, config.output.format,
                                                           args.run_date)
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         except LookupError as err:
             logger.error("%s", err)
             return EXIT_NOT_FOUND
-        print_answer(evaluation_compare.format_comparison(compared))
+        runs = evaluation_compare.job_runs(first, second, config.tracking.uri)
+        print_answer(evaluation_compare.format_comparison(compared, runs))
         return cli.EXIT_OK
     if args.command == "holidays":
         code = holiday_periods.canonical(args.code)

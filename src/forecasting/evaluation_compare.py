@@ -4,6 +4,7 @@ the difference stands out from chance, without a script of one's own. On a dozen
 mean moves by a few hundredths with one series, or with the search's seed alone."""
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ import pandas as pd
 
 from forecasting import series_identity, table_reads, tables
 from forecasting.metrics import DISPLAY_NAMES
+
+logger = logging.getLogger(__name__)
 
 # what the job forecast per series: the rows selected, a fallback's too (the report's all_series where some fell
 # back, its selection otherwise): a series that fell back on one side only changed forecast as much as any
@@ -23,6 +26,10 @@ METRICS = ("mase", "smape", "mae", "rmse")  # lower is better for each
 SAME_SCORE = 1e-6
 LARGEST_SHOWN = 5  # the series whose score changed most, named
 EXACT_UP_TO = 1000  # series in a sign test summed exactly
+# the settings whose difference makes the two sides' held-out periods others: their scores do not compare
+SAME_PERIODS = ("forecast.horizon", "forecast.frequency")
+SETTINGS_SHOWN = 8  # of the settings in which the two evaluations' job runs differ
+SERVER_CHECK_SECONDS = 5  # a tracking server's answer, before its runs' settings are read (else left out)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class Side:
     run_date: str
     scores: pd.Series
     keys: tuple[str, ...] = ()  # the table's key columns, which the ids join in order
+    job_run_id: str | None = None  # the evaluation's job run (its MLflow parent run), where the rows name one
 
 
 @dataclass(frozen=True)
@@ -90,8 +98,9 @@ def read_side(path: str, candidate: str, metric: str, fmt: str, run_date: str | 
     # named as the evaluation's summary names it, whose selection row leaves the fallbacks out
     named = f"{SELECTION} and {fallbacks} fallback{'s' if fallbacks != 1 else ''} (its {ALL_SERIES})" if fallbacks \
         else candidate
+    runs = chosen["job_run_id"].dropna().unique() if "job_run_id" in chosen else []
     return Side(str(table), named, date, pd.Series(chosen[metric].to_numpy(dtype="float64"), index=ids),
-                tuple(keys))
+                tuple(keys), runs[0] if len(runs) == 1 else None)
 
 
 def compare(first: Side, second: Side, metric: str) -> Comparison:
@@ -125,12 +134,64 @@ def sign_test(better: int, worse: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def format_comparison(comparison: Comparison) -> str:
+def job_runs(first: Side, second: Side, tracking_uri: str) -> tuple | None:
+    """The two sides' job runs (MLflow parent runs), for their settings and how far their
+    inputs reached; None where the tables name none or the tracking store cannot tell
+    (the comparison of the tables stands without them)."""
+    if not (first.job_run_id and second.job_run_id):
+        return None
+    from forecasting import server_check, tracking
+    from forecasting.redaction import redact_url_password
+
+    try:
+        if tracking.missing_store(tracking_uri):
+            return None
+        server_check.check_server(tracking_uri, SERVER_CHECK_SECONDS)
+        client = tracking.client(tracking_uri)
+        return client.get_run(first.job_run_id), client.get_run(second.job_run_id)
+    except Exception as err:  # another store, a server down: the tables alone
+        logger.info("the evaluations' job runs not read from %s (%s): their settings are not compared",
+                    redact_url_password(tracking_uri), err)
+        return None
+
+
+def _settings_lines(runs: tuple, first: Side, second: Side) -> tuple[list[str], bool]:
+    """The settings (params) in which the two job runs differ, from ``first``'s to ``second``'s,
+    and whether the two held out the same periods: one horizon and frequency, and inputs that
+    reached the same time."""
+    from forecasting.replaced_runs import param_as_yaml
+    from forecasting.tracking import INPUT_END_TAG
+
+    before, now = (run.data.params for run in runs)
+    changed = [f"{key} {param_as_yaml(before.get(key, '(none)'))} -> {param_as_yaml(now.get(key, '(none)'))}"
+               for key in sorted(set(before) | set(now))
+               if before.get(key) != now.get(key) and not key.startswith(("output.", "tracking."))]
+    shown = "; ".join(changed[:SETTINGS_SHOWN]) + (f"; ... ({len(changed) - SETTINGS_SHOWN} more)"
+                                                   if len(changed) > SETTINGS_SHOWN else "")
+    lines = [f"  settings        {shown} (the job runs' params)" if changed else
+             "  settings        the same (the job runs' params)"]
+    unlike = [key for key in SAME_PERIODS if before.get(key) != now.get(key)]
+    if unlike:
+        lines.append(f"  not comparable  {' and '.join(unlike)} differ{'s' if len(unlike) == 1 else ''}: each side "
+                     "held out other periods, so a "
+                     "series' two scores are of other periods; compare evaluations of one horizon and frequency")
+    ends = [run.data.tags.get(INPUT_END_TAG) for run in runs]
+    return lines, not unlike and ends[0] is not None and ends[0] == ends[1]
+
+
+def format_comparison(comparison: Comparison, runs: tuple | None = None) -> str:
+    """The comparison as text; with the two sides' job runs (``job_runs``), the settings in
+    which they differ too."""
     first, second, paired = comparison.first, comparison.second, comparison.paired
     name = DISPLAY_NAMES[comparison.metric]
     lines = [f"{name} per series on held-out data, from {first.candidate} in {first.path} ({first.run_date}) "
              f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
-    if first.run_date != second.run_date:  # each held out its own last periods: other periods, other data
+    settings, same_periods = _settings_lines(runs, first, second) if runs else ([], False)
+    lines += settings
+    if first.run_date != second.run_date and same_periods:  # a run date past the data's end on one side, say
+        lines.append(f"  run dates differ ({first.run_date}, {second.run_date}), but both inputs reached "
+                     f"{runs[0].data.tags['input_end']}: the same periods were held out")
+    elif first.run_date != second.run_date:  # each held out its own last periods: other periods, other data
         lines.append(f"  run dates differ ({first.run_date}, {second.run_date}): each side held out the periods "
                      "before its own, so a series' two scores are of other periods (or other data altogether); "
                      "configs compare evaluated at one --run-date, horizon and frequency")

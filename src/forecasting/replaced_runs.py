@@ -123,7 +123,7 @@ def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
         return ()
     before = max(replacing, key=lambda run: run.info.start_time).data.params
     now = tracker.get_run(run_id).data.params
-    return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
+    return tuple(f"{key} {param_as_yaml(before.get(key, '(none)'))} -> {param_as_yaml(now.get(key, '(none)'))}"
                  for key in sorted(set(before) | set(now))
                  if before.get(key) != now.get(key) and key not in SAME_BY_SEARCH)
 
@@ -141,7 +141,7 @@ def changed_data(tracker, run_id: str, replacing: list) -> tuple[str, str] | Non
     return (before, now) if known and before != now else None
 
 
-def _as_yaml(param: str) -> str:
+def param_as_yaml(param: str) -> str:
     """A param's text as the config's YAML writes the value: MLflow keeps Python's None, True, False."""
     return {"None": "null", "True": "true", "False": "false"}.get(param, param)
 
