@@ -246,9 +246,10 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
 
 
 def _mase_figure(mase: pd.DataFrame):
-    """Each candidate's held-out MASE per series as a histogram on shared bins, in the
-    colour the run's overview gives that model, and the series as the job forecast them
-    outlined; counts of series are whole numbers."""
+    """Each candidate's held-out MASE per series as a histogram's outline on shared bins, in
+    the colour the run's overview gives that model (a fallback's dashed), and the series as
+    the job forecast them in black, thicker; counts of series are whole numbers. Outlines, not
+    see-through bars: seven of those overlapping made colours no legend named."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -261,11 +262,13 @@ def _mase_figure(mase: pd.DataFrame):
     bins = np.histogram_bin_edges(values, bins=min(40, max(len(values) // 3, 5))) if len(values) else 10
     spare = iter(SPARE_COLOURS * len(mase))
     for candidate, group in clipped.groupby("candidate"):
-        model = candidate.removeprefix(FALLBACK_PREFIX)  # a fallback's: its model's colour, hatched
-        axes.hist(group["mase"].dropna(), bins=bins, alpha=0.45, label=candidate,
-                  color=MODEL_COLOURS.get(model) or next(spare), hatch="//" if model != candidate else None)
+        model = candidate.removeprefix(FALLBACK_PREFIX)  # a fallback's: its model's colour, dashed
+        axes.hist(group["mase"].dropna(), bins=bins, histtype="step", linewidth=1.5, label=candidate,
+                  color=MODEL_COLOURS.get(model) or next(spare), linestyle="--" if model != candidate else "-")
+    # named as the evaluation's table names these rows: its all_series where some fell back
+    fell_back = clipped.loc[clipped["selected"], "candidate"].str.startswith(FALLBACK_PREFIX).any()
     axes.hist(clipped.loc[clipped["selected"], "mase"].dropna(), bins=bins, histtype="step", color="black",
-              linewidth=1.5, label=f"{ALL_SERIES} (as forecast)")
+              linewidth=2.5, label=f"{ALL_SERIES if fell_back else SELECTION} (as forecast)")
     axes.set_title("Held-out MASE per series: each candidate alone, and what the job forecast")
     axes.set_xlabel("MASE on the held-out horizon (top 2% clipped)")
     axes.set_ylabel("series")
