@@ -584,6 +584,17 @@ def test_a_failure_after_the_winner_is_forecast_leaves_nothing_of_it(fast_config
     assert list(fallen_back.holdout) == ["fallback_naive"]
 
 
+def test_an_evaluation_whose_held_out_periods_leave_too_little_to_fit_says_so(fast_config):
+    # a walk-through of 12-07: a horizon of 1000 hours on series of 748 said "0 periods, needs at least 3048",
+    # as if the series were short
+    outcome = train_series(daily_series(30), fast_config("forecast.horizon=40", "reliability.fallback=null"), holdout=40)
+    assert outcome.status == SKIPPED and outcome.reason.startswith("too little history: 0 periods, needs at least")
+    assert outcome.reason.endswith("; the 40 held-out periods (forecast.horizon) left 0 of the series' 30 to fit: "
+                                   "evaluate with a shorter forecast.horizon")
+    trained = train_series(daily_series(5), fast_config("reliability.fallback=null"))  # no evaluation: as before
+    assert trained.status == SKIPPED and "held-out" not in trained.reason
+
+
 def test_a_failure_in_the_checks_or_the_fallbacks_notes_is_the_series_alone(fast_config, monkeypatch):
     def broken(*args):
         raise RuntimeError("exploded")

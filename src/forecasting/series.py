@@ -168,6 +168,10 @@ def train_series(history: pd.DataFrame, config: JobConfig, seed: int = 0, holdou
         return outcome
     try:
         problem = check_history(history, config, cleaned.closed)
+        if problem and problem.startswith(TOO_LITTLE_HISTORY) and actual is not None and len(actual):
+            # an evaluation's held-out periods took it: the series itself may be long enough to train
+            problem += (f"; the {holdout} held-out periods (forecast.horizon) left {len(history)} of the series' "
+                        f"{len(history) + len(actual)} to fit: evaluate with a shorter forecast.horizon")
         if not problem:
             if inject_failure:
                 raise RuntimeError(INJECTED_FAILURE)
