@@ -155,10 +155,10 @@ def job_runs(first: Side, second: Side, tracking_uri: str) -> tuple | None:
         return None
 
 
-def _settings_lines(runs: tuple, first: Side, second: Side) -> tuple[list[str], bool]:
-    """The settings (params) in which the two job runs differ, from ``first``'s to ``second``'s,
-    and whether the two held out the same periods: one horizon and frequency, and inputs that
-    reached the same time."""
+def _settings_lines(runs: tuple) -> tuple[list[str], str | None]:
+    """The settings (params) in which the two job runs differ, from the first's to the second's,
+    and where the two held out the same periods (one horizon and frequency, and inputs that
+    reached the same time), how far the inputs reached; else None."""
     from forecasting.replaced_runs import param_as_yaml
     from forecasting.tracking import INPUT_END_TAG
 
@@ -173,10 +173,10 @@ def _settings_lines(runs: tuple, first: Side, second: Side) -> tuple[list[str], 
     unlike = [key for key in SAME_PERIODS if before.get(key) != now.get(key)]
     if unlike:
         lines.append(f"  not comparable  {' and '.join(unlike)} differ{'s' if len(unlike) == 1 else ''}: each side "
-                     "held out other periods, so a "
-                     "series' two scores are of other periods; compare evaluations of one horizon and frequency")
+                     "held out other periods, so a series' two scores are of other periods; compare evaluations "
+                     "of one horizon and frequency")
     ends = [run.data.tags.get(INPUT_END_TAG) for run in runs]
-    return lines, not unlike and ends[0] is not None and ends[0] == ends[1]
+    return lines, ends[0] if not unlike and ends[0] is not None and ends[0] == ends[1] else None
 
 
 def format_comparison(comparison: Comparison, runs: tuple | None = None) -> str:
@@ -186,11 +186,11 @@ def format_comparison(comparison: Comparison, runs: tuple | None = None) -> str:
     name = DISPLAY_NAMES[comparison.metric]
     lines = [f"{name} per series on held-out data, from {first.candidate} in {first.path} ({first.run_date}) "
              f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
-    settings, same_periods = _settings_lines(runs, first, second) if runs else ([], False)
+    settings, input_end = _settings_lines(runs) if runs else ([], None)
     lines += settings
-    if first.run_date != second.run_date and same_periods:  # a run date past the data's end on one side, say
+    if first.run_date != second.run_date and input_end:  # a run date past the data's end on one side, say
         lines.append(f"  run dates differ ({first.run_date}, {second.run_date}), but both inputs reached "
-                     f"{runs[0].data.tags['input_end']}: the same periods were held out")
+                     f"{input_end}: the same periods were held out")
     elif first.run_date != second.run_date:  # each held out its own last periods: other periods, other data
         lines.append(f"  run dates differ ({first.run_date}, {second.run_date}): each side held out the periods "
                      "before its own, so a series' two scores are of other periods (or other data altogether); "

@@ -203,7 +203,7 @@ def fitted_or_input_history(output: str | Path, job, config: dict, keys: dict[st
                              keys).iloc[0]
     except LookupError:  # no models table there, or no model of this series
         run_date = job.data.tags[tracking.RUN_DATE_TAG]
-        rows = load_history(config, keys, job.data.tags.get("data_version"), run_date, folder=folder)
+        rows = load_history(config, keys, job.data.tags.get(tracking.DATA_VERSION_TAG), run_date, folder=folder)
         return modelled_history(config, rows, run_date, job.data.tags.get(tracking.INPUT_END_TAG))
     return model_store.fitted_history(stored["model"], stored["model_json"])
 
