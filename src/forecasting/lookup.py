@@ -66,8 +66,6 @@ class SeriesReport:
     child_run_where: list[str]  # lines saying where to open the child run
     asked_run_date: str | None = None  # the run date asked for, if any (else the latest)
     replaced_runs: list[str] = field(default_factory=list)  # earlier job runs of its date, which its job run replaced
-    # what differed from the latest of them: its settings and the input's data_version (the job run's tags)
-    rerun_changes: str = ""
     output_format: str = "delta"  # whose tables keep the replaced runs' rows
     previous_model: tuple[str, str] | None = None  # (run date, model) of the run date before, where another model won
     # the run date whose forecasts the job run compared with (change, realized), and whether that date was
@@ -79,6 +77,9 @@ class SeriesReport:
     # this date's forecast (how a past forecast did is on the row of the date after it), and whether this date was
     # run again since (the scores are of its forecast as it was then)
     scored_later: tuple[pd.Series, bool] | None = None
+    # what differed from the latest of the replaced runs: its settings and the input's data_version (the job run's
+    # tags)
+    rerun_changes: str = ""
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
