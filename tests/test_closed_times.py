@@ -172,12 +172,14 @@ def test_a_prophet_model_stored_keeps_its_floor_and_closed_times_in_its_json(fas
 
 
 def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forecast_for_them(spark, tmp_path):
-    queues = pd.concat([calls("2026-10-05", "2026-12-05 23:30").assign(queue=queue) for queue in ("billing", "tech")])
+    # a past year's weeks (Monday 6 October to Saturday 6 December 2025): a run on its own run date, during
+    # opening hours, would count that morning's half-hours as periods behind
+    queues = pd.concat([calls("2025-10-06", "2025-12-06 23:30").assign(queue=queue) for queue in ("billing", "tech")])
     queues.to_csv(tmp_path / "calls.csv", index=False, date_format="%Y-%m-%d %H:%M")
     settings = job_settings(tmp_path / "calls.csv", tmp_path, ["queue"], "ds", "y", "forecast.frequency=30min",
                             "forecast.horizon=336", "selection.candidates=[seasonal_naive]",
                             "cross_validation.horizon=48", "model.country_holidays=null")
-    said = pipeline.run_job(spark, load_config(None, settings), "2026-12-07").format()
+    said = pipeline.run_job(spark, load_config(None, settings), "2025-12-08").format()
     assert ("2 series (e.g. billing, tech) have times of the week without a row in their history, e.g. nights or "
             "Sundays (their data_notes name them): closed times, not counted missing nor stale and not forecast "
             "(cleaning.closed_times); weekly_naive among selection.candidates repeats the last week, where days "
@@ -190,19 +192,19 @@ def test_a_contact_centres_run_says_it_left_closed_times_out_and_writes_no_forec
     assert re.search(r'class="forecast" d="([^"]*)"', plot).group(1).count("M") == 6
     assert plot.count('class="interval"') == 6
     # a run too short for its folds measures the longest series as its folds do: by the periods spanned
-    short = pipeline.run_job(spark, load_config(None, [*settings, "cross_validation.horizon=1000"]), "2026-12-07")
+    short = pipeline.run_job(spark, load_config(None, [*settings, "cross_validation.horizon=1000"]), "2025-12-08")
     assert ("the longest of the series too short has 1152 rows over 2938 periods, closed times counted, against "
             "the 4000 needed") in " ".join(short.format().split())
     # scoring the next day from the stored models: open times only too; a horizon in days is warned of
-    scored = scoring.run_scoring(spark, load_config(None, [*settings, "forecast.horizon=7"]), "2026-12-08")
-    assert "  forecast.horizon 7 periods of '30min' after the input's latest time 2026-12-05 12:30" in scored.note
+    scored = scoring.run_scoring(spark, load_config(None, [*settings, "forecast.horizon=7"]), "2025-12-09")
+    assert "  forecast.horizon 7 periods of '30min' after the input's latest time 2025-12-06 12:30" in scored.note
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
-    assert forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"].empty  # Saturday 13:00-16:00
-    week = scoring.run_scoring(spark, load_config(None, settings), "2026-12-08")
+    assert forecasts.loc[forecasts["run_date"].astype(str) == "2025-12-09", "ds"].empty  # Saturday 13:00-16:00
+    week = scoring.run_scoring(spark, load_config(None, settings), "2025-12-09")
     assert "forecast.horizon 336 periods" not in week.note  # a week's horizon: no warning
     assert "its config differed from the run it replaced: forecast.horizon 7 -> 336" in week.note  # the rerun's change
     forecasts = spark.read.format("delta").load(str(tmp_path / "out" / "forecasts")).toPandas()
-    scored_ds = pd.DatetimeIndex(forecasts.loc[forecasts["run_date"].astype(str) == "2026-12-08", "ds"])
+    scored_ds = pd.DatetimeIndex(forecasts.loc[forecasts["run_date"].astype(str) == "2025-12-09", "ds"])
     assert len(scored_ds) == 2 * (5 * 24 + 8) and in_opening_hours(scored_ds).all()
 
 
