@@ -159,13 +159,11 @@ def _settings_lines(runs: tuple) -> tuple[list[str], str | None]:
     """The settings (params) in which the two job runs differ, from the first's to the second's,
     and where the two held out the same periods (one horizon and frequency, and inputs that
     reached the same time), how far the inputs reached; else None."""
-    from forecasting.replaced_runs import param_as_yaml
+    from forecasting.replaced_runs import param_changes
     from forecasting.tracking import INPUT_END_TAG
 
     before, now = (run.data.params for run in runs)
-    changed = [f"{key} {param_as_yaml(before.get(key, '(none)'))} -> {param_as_yaml(now.get(key, '(none)'))}"
-               for key in sorted(set(before) | set(now))
-               if before.get(key) != now.get(key) and not key.startswith(("output.", "tracking."))]
+    changed = param_changes(before, now, ("output.", "tracking."))
     shown = "; ".join(changed[:SETTINGS_SHOWN]) + (f"; ... ({len(changed) - SETTINGS_SHOWN} more)"
                                                    if len(changed) > SETTINGS_SHOWN else "")
     lines = [f"  settings        {shown} (the job runs' params)" if changed else

@@ -79,8 +79,9 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
-    changed = changed_settings(tracker, context.parent_run_id, replacing)
-    other_data = changed_data(tracker, context.parent_run_id, replacing)
+    this = tracker.get_run(context.parent_run_id) if replacing else None  # its params and tags, read once
+    changed = changed_settings(this, replacing)
+    other_data = changed_data(this, replacing)
     if changed:  # the summary's line, kept on the run for whoever explains its forecasts later
         tracker.set_tag(context.parent_run_id, CHANGED_SETTINGS_TAG, "; ".join(changed)[:MAX_TAG_CHARACTERS])
     if other_data:
@@ -115,33 +116,38 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
 SAME_BY_SEARCH = ("tracking.uri", "output.path")
 
 
-def changed_settings(tracker, run_id: str, replacing: list) -> tuple[str, ...]:
-    """The params (every config key) in which run ``run_id`` differs from the latest of the
+def changed_settings(this, replacing: list) -> tuple[str, ...]:
+    """The params (every config key) in which run ``this`` differs from the latest of the
     runs it replaces, as "key old -> new": a rerun of a date with another config changes
     forecasts that readers already used, and only the params told."""
     if not replacing:
         return ()
     before = max(replacing, key=lambda run: run.info.start_time).data.params
-    now = tracker.get_run(run_id).data.params
-    return tuple(f"{key} {param_as_yaml(before.get(key, '(none)'))} -> {param_as_yaml(now.get(key, '(none)'))}"
+    return param_changes(before, this.data.params, SAME_BY_SEARCH)
+
+
+def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The params that differ between two runs' ``before`` and ``now``, as "key old -> new" in
+    the config's YAML words, but those whose key starts with one of ``left_out``."""
+    return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
                  for key in sorted(set(before) | set(now))
-                 if before.get(key) != now.get(key) and key not in SAME_BY_SEARCH)
+                 if before.get(key) != now.get(key) and not key.startswith(left_out))
 
 
-def changed_data(tracker, run_id: str, replacing: list) -> tuple[str, str] | None:
-    """The data_version tags of the latest of the runs ``replacing`` and of run ``run_id``,
+def changed_data(this, replacing: list) -> tuple[str, str] | None:
+    """The data_version tags of the latest of the runs ``replacing`` and of run ``this``,
     where both name one and they differ: a rerun of a date on input files changed since (a
     value corrected upstream) changes forecasts that readers already used, and its config
     need not tell."""
     if not replacing:
         return None
     before = max(replacing, key=lambda run: run.info.start_time).data.tags.get(DATA_VERSION_TAG)
-    now = tracker.get_run(run_id).data.tags.get(DATA_VERSION_TAG)
+    now = this.data.tags.get(DATA_VERSION_TAG)
     known = before not in (None, "None") and now not in (None, "None")
     return (before, now) if known and before != now else None
 
 
-def param_as_yaml(param: str) -> str:
+def _as_yaml(param: str) -> str:
     """A param's text as the config's YAML writes the value: MLflow keeps Python's None, True, False."""
     return {"None": "null", "True": "true", "False": "false"}.get(param, param)
 
