@@ -47,3 +47,22 @@ def test_the_config_reference_lists_every_key_with_its_embedded_default():
     wrong = {key: (documented[key], defaults[key]) for key in defaults
              if key != "tuning.search_space" and yaml.safe_load(documented[key].strip("`")) != defaults[key]}
     assert wrong == {}
+
+
+def test_the_data_notes_table_has_every_note():
+    """Each note a series' data_notes can hold (the package's ``*_NOTE`` words) has a row in
+    docs/results.md's table, where a reader looks up what a note means and how to find it."""
+    import importlib
+
+    text = (ROOT / "docs" / "results.md").read_text()
+    table = text[text.index("## Data notes"):]
+    table = table[:table.index("\n## ")]
+    notes = {}
+    for path in (ROOT / "src" / "forecasting").glob("*.py"):
+        for name in re.findall(r"^([A-Z_]+_NOTE) = \"", path.read_text(), re.MULTILINE):
+            notes[f"{path.stem}.{name}"] = getattr(importlib.import_module(f"forecasting.{path.stem}"), name)
+    # a series' reason, not its notes
+    notes.pop("series.SPANNED_NOTE")
+    assert len(notes) > 30
+    missing = {name: words for name, words in notes.items() if words.strip() not in table}
+    assert not missing, f"docs/results.md's data notes lack {missing}"
