@@ -39,7 +39,7 @@ CASES = [
     ("daily, no seasonality", daily_series(10, seed=4), {}, []),
     ("daily, no changepoints", daily_series(40, seed=5), {"n_changepoints": 0}, []),
     ("daily, more changepoints than rows", daily_series(20, seed=6), {"n_changepoints": 30}, []),
-    ("daily, daily order given", daily_series(30, seed=7), {}, ["model.daily_seasonality=3"]),
+    ("daily, weekly order given", daily_series(30, seed=7), {}, ["model.weekly_seasonality=3"]),
     # growth and seasonalities chosen by the tuning, over the model settings
     ("hourly, tuned flat growth and orders", hourly_series(24 * 15, seed=8),
      {"growth": "flat", "daily_seasonality": 6, "weekly_seasonality": False}, ["model.weekly_seasonality=auto"]),
@@ -234,7 +234,7 @@ def test_a_yearly_order_above_what_the_periods_tell_apart_is_fitted_as_that_orde
     monthly = fast_config("forecast.frequency=MS", "model.yearly_seasonality=auto")
     assert set(tuning.searched_space(monthly, history)) == {
         "changepoint_prior_scale", "seasonality_prior_scale", "seasonality_mode"}
-    weekly_on = fast_config("forecast.frequency=YS", "model.weekly_seasonality=true")  # asked for: it is there
+    weekly_on = fast_config("model.weekly_seasonality=true", "model.yearly_seasonality=false")  # asked for: it is there
     assert "seasonality_prior_scale" in tuning.searched_space(weekly_on, headcount)
     daily = fast_config("tuning.search_space.yearly_seasonality={distribution: choice, values: [4, 10, 15, true, 1]}")
     assert tuning.searched_space(daily, daily_series(800))["yearly_seasonality"].values == [4, 10, 15, True, 1]

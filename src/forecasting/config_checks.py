@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import os
 import posixpath
 import re
 from typing import Any
@@ -48,6 +49,7 @@ TAG_NAME = re.compile(r"[\w.\- :/]+")
 # (its filter strings have no escape), path separators and % (its file store refuses
 # them; / splits a models:/ URI) and ? (starts a models:/ URI's query).
 MODEL_NAME_REFUSED_CHARACTERS = "'\"/\\%?"
+MLFLOW_MAX_RETRIES_LIMIT, MLFLOW_MAX_BACKOFF_LIMIT = 10, 120  # MLflow's defaults of its limits
 MAX_TIMEOUT_SECONDS = 86_400  # a day for one call to the tracking server is a typo; far more overflowed Python's clock
 # MLflow's file store keeps a registered model in a folder of its name
 MAX_MODEL_NAME_BYTES = 255
@@ -136,6 +138,28 @@ def _holds_secret(name: str, value: Any) -> bool:
         isinstance(value, dict) and any(_holds_secret(key, inner) for key, inner in value.items()))
 
 
+# Prophet's cycles shorter than a year: a model of periods as long as one or longer fits it to
+# nothing the data can show (months start on other weekdays: a weekly part fitted to noise)
+SHORT_CYCLES = {"daily_seasonality": ("daily", 1, "a day"), "weekly_seasonality": ("weekly", 7, "a week")}
+
+
+def _cycle_unseen(name: str, value: Any, frequency: str) -> str:
+    """What to say where ``value`` turns on (true, an order) a cycle that ``frequency``'s
+    periods are too long to show; "" where it does not."""
+    if name not in SHORT_CYCLES or value is False or value == "auto":
+        return ""
+    import pandas as pd
+    from forecasting.periods import frequency_offset
+
+    cycle, days, length = SHORT_CYCLES[name]
+    shortest = pd.Series(pd.date_range("2001-01-01", periods=60, freq=frequency_offset(frequency))).diff().min()
+    if shortest < pd.Timedelta(days=days):
+        return ""
+    shown = str(value).lower() if isinstance(value, bool) else value
+    return (f"is {shown}, a {cycle} cycle, which forecast.frequency {frequency!r} cannot show (its periods are "
+            f"{length} or longer): use auto, which leaves it out, or false")
+
+
 def _check_forecast(config: JobConfig) -> None:
     """Forecast and cleaning: what a series' periods and forecasts are."""
     fc = config.forecast
@@ -161,6 +185,8 @@ def _check_model(config: JobConfig) -> None:
     md = config.model
     for name in MODEL_SETTINGS:
         validate_model_setting(f"model.{name}", name, getattr(md, name))
+        unseen = _cycle_unseen(name, getattr(md, name), config.forecast.frequency)
+        _require(not unseen, f"model.{name}", unseen)
     _require(md.uncertainty_samples >= 0, "model.uncertainty_samples", "must be 0 or more")
     _require(md.optimizer in OPTIMIZERS, "model.optimizer", f"must be one of {OPTIMIZERS}")
     if md.country_holidays is not None:
@@ -204,6 +230,9 @@ def _check_tuning(config: JobConfig) -> None:
     _require(tu.patience is None or tu.patience >= 1, "tuning.patience", "must be at least 1, or null")
     for name, space in tu.search_space.items():
         validate_space(name, space)
+        for i, value in enumerate(space.values or ()):
+            unseen = _cycle_unseen(name, value, config.forecast.frequency)
+            _require(not unseen, f"tuning.search_space.{name}.values[{i}]", unseen)
 
     chosen = config.selection.candidates
     _require(bool(chosen), "selection.candidates", "needs at least one model")
@@ -247,8 +276,14 @@ def _check_tracking(config: JobConfig) -> None:
     _require(name is None or len(name.encode()) <= MAX_MODEL_NAME_BYTES, "tracking.registered_model",
              f"is {len(name.encode()) if name else 0} bytes long: at most {MAX_MODEL_NAME_BYTES}, the longest file "
              "name a file system takes (MLflow's file store keeps a model in a folder of its name)")
-    _require(config.tracking.max_retries >= 0, "tracking.max_retries", "must be 0 or more")
-    _require(config.tracking.backoff_seconds >= 0, "tracking.backoff_seconds", "must be 0 or more")
+    # MLflow refuses its client's settings at these limits (its _MLFLOW_HTTP_REQUEST_MAX_* variables), at the
+    # first request to a server: after Spark has started, with a traceback
+    retries = int(os.environ.get("_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT", MLFLOW_MAX_RETRIES_LIMIT))
+    backoff = int(os.environ.get("_MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT", MLFLOW_MAX_BACKOFF_LIMIT))
+    _require(0 <= config.tracking.max_retries < retries, "tracking.max_retries",
+             f"must be 0 or more and under {retries}, MLflow's limit")
+    _require(0 <= config.tracking.backoff_seconds < backoff, "tracking.backoff_seconds",
+             f"must be 0 or more and under {backoff}, MLflow's limit")
     _require(0 < config.tracking.timeout_seconds <= MAX_TIMEOUT_SECONDS, "tracking.timeout_seconds",
              f"must be positive and at most {MAX_TIMEOUT_SECONDS} (a day)")
     rel = config.reliability

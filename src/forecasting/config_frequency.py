@@ -22,6 +22,9 @@ def frequency_problem(text: str) -> str | None:
     if _is_calendar_multiple(text):
         return (f"is {text!r}, several calendar periods a step, which cleaning cannot align to: use one calendar "
                 f"period a step (MS, W-MON, QS, ...) or a multiple of a fixed length (2h, 15min, 14D){months}")
+    unmodelled = _step_out_of_range(text)
+    if unmodelled:
+        return unmodelled
     uneven = _uneven_day_step(text)
     if uneven:
         return uneven
@@ -32,17 +35,39 @@ def frequency_problem(text: str) -> str | None:
     return None
 
 
-def _uneven_day_step(text: str) -> str | None:
-    """What to say of a fixed step that neither divides a day (7h, 13min) nor is whole
-    days (36h): periods are counted from midnights, and such a grid differs from one day
-    to the next, so that the same time is dated otherwise by each part of a run."""
+def _fixed_step(text: str):
+    """The length of a fixed step (h, 15min, 7D) as a Timedelta; None for a calendar period."""
     import pandas as pd
     from pandas.tseries.offsets import Tick
 
     with warnings.catch_warnings():  # a removed alias (H) is said by _deprecation, not by pandas' own warning
         warnings.simplefilter("ignore", FutureWarning)
         offset = pd.tseries.frequencies.to_offset(text)
-    step, day = pd.Timedelta(offset) if isinstance(offset, Tick) else None, pd.Timedelta(days=1)
+    return pd.Timedelta(offset) if isinstance(offset, Tick) else None
+
+
+def _step_out_of_range(text: str) -> str | None:
+    """What to say of a fixed step under a second ('ms', a month's 'MS' mistyped, would
+    make a grid of billions of periods a day) or over a year (whose grid pandas' times
+    cannot count in nanoseconds past a few centuries)."""
+    import pandas as pd
+
+    step = _fixed_step(text)
+    if step is not None and step < pd.Timedelta(seconds=1):
+        month = " ('MS' is a month, dated by its first day)" if text.strip().lower() == "ms" else ""
+        return f"is {text!r}, a step under a second: this job models steps of a second or more{month}"
+    if step is not None and step > pd.Timedelta(days=366):
+        return f"is {text!r}, a fixed step over a year: yearly data is 'YS' (dated by the year's first day)"
+    return None
+
+
+def _uneven_day_step(text: str) -> str | None:
+    """What to say of a fixed step that neither divides a day (7h, 13min) nor is whole
+    days (36h): periods are counted from midnights, and such a grid differs from one day
+    to the next, so that the same time is dated otherwise by each part of a run."""
+    import pandas as pd
+
+    step, day = _fixed_step(text), pd.Timedelta(days=1)
     if step is None or (day % step if step < day else step % day) == pd.Timedelta(0):
         return None
     if step > day:
