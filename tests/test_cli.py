@@ -718,3 +718,14 @@ def test_urllib3s_warning_of_each_retry_is_left_out_of_the_jobs_log(caplog, monk
         assert request() == []
     finally:
         retries.setLevel(logging.NOTSET)
+
+
+def test_the_names_of_columns_and_holidays_are_no_secrets():
+    """input.rename_columns and model.holiday_windows are keyed by the data's names (a column
+    private_label): recorded as given, so that a run's resolved.yaml loads back to its config."""
+    recorded = {"input": {"rename_columns": {"private_label": "own_brand"}, "options": {"password": "x"}},
+                "model": {"holiday_windows": {"Token Day": [-1, 0]}}}
+    cleaned = redaction.redact_secrets(recorded)
+    assert cleaned["input"]["rename_columns"] == {"private_label": "own_brand"}
+    assert cleaned["model"]["holiday_windows"] == {"Token Day": [-1, 0]}
+    assert cleaned["input"]["options"] == {"password": redaction.REDACTED}

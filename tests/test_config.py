@@ -118,7 +118,7 @@ def test_a_number_or_date_where_text_is_expected_says_how_to_write_it_in_a_file(
     ("tracking.experiment=2024", "experiment", "2024"),
     ("tracking.experiment=2024-01-01", "experiment", "2024-01-01"),
     ("tracking.experiment=1e3", "experiment", "1e3"),
-    ("tracking.experiment=2024 # the year", "experiment", "2024"),  # a comment is YAML's, as ever
+    ("tracking.experiment=2024 # the year", "experiment", "2024"),  # a comment is YAML's, as ever (and said)
     ("output.table_prefix=1_", "table_prefix", "1_"),  # YAML 1.1 reads the number 1
     ("input.path=on", "path", "on"),
     ("input.key_columns=[2024, item]", "key_columns", ["2024", "item"]),
@@ -312,12 +312,63 @@ def test_deep_merge_does_not_mutate_its_inputs():
         ("tracking.uri=postgresql+psycopg2+x://db/mlflow", "tracking.uri"),  # one +driver at most
         ("tracking.uri=databricks-uc", "tracking.uri"),  # a model registry, not a tracking store
         ("tracking.uri=databricks", "tracking.experiment"),  # the default name is not a workspace path
+        # MLflow refuses these at its first request to a server, after Spark started, with a traceback
+        ("tracking.max_retries=10", "tracking.max_retries"),
+        ("tracking.backoff_seconds=120", "tracking.backoff_seconds"),
+        # urllib cannot read them: a traceback, or a server "unreachable" that a scheduler would retry
+        ("tracking.uri=http://[::1:5000", "tracking.uri"),
+        ("tracking.uri=http://mlflow:abc", "tracking.uri"),
+        ("tracking.uri=http://mlflow:99999", "tracking.uri"),
+        ("output.path=file://[x/out", "output.path"),
+        ("input.path=file://[x/in", "input.path"),
+        # a home folder of nobody here: the job's store would fail after Spark started
+        ("tracking.uri=~nosuchuser_x/mlruns", "tracking.uri"),
+        ("tracking.uri=sqlite:///~nosuchuser_x/mlflow.db", "tracking.uri"),
+        # steps under a second ('ms' for a month's MS: all series failed allocating 704 GiB) or over a year
+        ("forecast.frequency=ms", "forecast.frequency' is 'ms', a step under a second"),
+        ("forecast.frequency=500ms", "forecast.frequency"),
+        ("forecast.frequency=200000D", "forecast.frequency' is '200000D', a fixed step over a year"),
+        # a cycle the periods are too long to show: months start on other weekdays, a weekly part fits noise
+        ("forecast.frequency=MS;model.weekly_seasonality=true", "model.weekly_seasonality' is true, a weekly cycle"),
+        ("model.daily_seasonality=3", "model.daily_seasonality' is 3, a daily cycle"),
+        ("tuning.search_space.daily_seasonality={distribution: choice, values: [false, 4]}",
+         "tuning.search_space.daily_seasonality.values[1]"),
     ],
 )
 def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError) as error:
-        load_config(None, [override])
+        load_config(None, override.split(";"))
     assert f"'{key}" in str(error.value)
+
+
+def test_cycles_the_periods_show_and_auto_are_taken():
+    assert load_config(None, ["forecast.frequency=B", "model.weekly_seasonality=3"]).model.weekly_seasonality == 3
+    assert load_config(None, ["forecast.frequency=h", "model.daily_seasonality=true"]).model.daily_seasonality is True
+    monthly = load_config(None, ["forecast.frequency=MS", "model.weekly_seasonality=false"])
+    assert monthly.model.weekly_seasonality is False
+    assert load_config(None, ["tracking.max_retries=9", "tracking.backoff_seconds=119",
+                              "tracking.uri=http://mlflow:5000"]).tracking.max_retries == 9
+
+
+def test_a_tag_its_value_does_not_fit_is_a_yaml_error_not_a_traceback(tmp_path):
+    (tmp_path / "bad.yaml").write_text("forecast:\n  horizon: !!int abc\n")
+    with pytest.raises(ConfigError, match="is not valid YAML: a value its tag does not fit"):
+        load_config(tmp_path / "bad.yaml")
+    for value in ("!!float x", "!!bool maybe", "!!timestamp 2024-99-99"):
+        with pytest.raises(ConfigError, match="--set forecast.horizon: value .* is not valid YAML"):
+            load_config(None, [f"forecast.horizon={value}"])
+
+
+def test_a_comment_in_a_set_value_is_yamls_but_said(caplog):
+    """As in a file, ' #' starts a comment; typed on a command line it was more likely meant as
+    text (an experiment "Sales #2" read as Sales), so the log says what was left out."""
+    assert load_config(None, ["tracking.experiment=Sales #2"]).tracking.experiment == "Sales"
+    assert "--set tracking.experiment: the text from ' #' on is a YAML comment, left out" in caplog.text
+    caplog.clear()
+    assert load_config(None, ["tracking.experiment='Sales #2'"]).tracking.experiment == "Sales #2"
+    assert load_config(None, ["tracking.experiment=a#b"]).tracking.experiment == "a#b"  # no comment: no space
+    assert load_config(None, ["tracking.experiment=#2"]).tracking.experiment == "#2"  # nothing else: as typed
+    assert "YAML comment" not in caplog.text
 
 
 def test_a_min_history_that_leaves_a_series_no_cross_validation_fold_is_refused():
@@ -600,6 +651,9 @@ def test_a_config_file_without_input_path_says_the_job_reads_its_sample(tmp_path
     caplog.clear()
     load_config(tmp_path / "tuning.yaml", ["input.path=sales.csv"])  # given on the command line: nothing to say
     assert "sets no input.path" not in caplog.text
+    for given in ("input={path: sales.csv}", "input.path =sales.csv"):  # a mapping, or a space before the =
+        load_config(tmp_path / "tuning.yaml", [given])
+        assert "sets no input.path" not in caplog.text
 
 
 def test_a_config_path_that_is_a_folder_empty_or_unreadable_is_a_configuration_error(tmp_path, monkeypatch):

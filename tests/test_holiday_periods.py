@@ -197,7 +197,7 @@ def test_at_longer_periods_a_window_makes_every_period_it_touches_the_holidays()
     assert "2024-03-01" not in alone and {"2024-03-01", "2024-04-01"} <= set(ramadan)
 
 
-def test_holiday_windows_are_checked_against_the_countrys_holidays_and_listed_by_the_cli(capsys):
+def test_holiday_windows_are_checked_against_the_countrys_holidays_and_listed_by_the_cli(capsys, monkeypatch):
     from forecasting import __main__ as lookup_cli
 
     with pytest.raises(ConfigError, match=r"'model.holiday_windows.Christmas' is no holiday of US \(did you mean "
@@ -216,6 +216,10 @@ def test_holiday_windows_are_checked_against_the_countrys_holidays_and_listed_by
     listed = capsys.readouterr().out.splitlines()
     assert "2027-03-29  Easter Monday" in listed and "2027-08-30  Late Summer Bank Holiday" in listed
     assert lookup_cli.main(["holidays", "GB-XX"]) == 2
+    # the listing needs no config: one that does not load (an environment's store, a stray --set) is no matter
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "databricks")
+    assert lookup_cli.main(["holidays", "DE", "--year", "2026", "--set", "forecast.horizon=0"]) == 0
+    assert "2026-10-03  German Unity Day" in capsys.readouterr().out.splitlines()
 
 
 def test_the_holidays_command_says_no_error_of_prophets_plotting():

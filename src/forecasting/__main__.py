@@ -97,6 +97,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cli.configure_logging(args.log_level)
+    if args.command == "holidays":  # the holidays package's answer: no config needed (one not loading is no matter)
+        code = holiday_periods.canonical(args.code)
+        problem = holiday_periods.unknown(code)
+        if problem:
+            logger.error("%s %s", args.code, problem)
+            return cli.EXIT_CONFIG
+        print_answer(holiday_periods.year_listing(code, args.year))
+        return cli.EXIT_OK
     config = cli.load_or_exit(args)
     if args.command == "output":  # no tracking needed (scripts/run_scheduled.sh locks on it)
         print_answer(redact_url_password(tables.output_root(config)))
@@ -122,14 +130,6 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_NOT_FOUND
         runs = evaluation_compare.job_runs(first, second, config.tracking.uri)
         print_answer(evaluation_compare.format_comparison(compared, runs))
-        return cli.EXIT_OK
-    if args.command == "holidays":
-        code = holiday_periods.canonical(args.code)
-        problem = holiday_periods.unknown(code)
-        if problem:
-            logger.error("%s %s", args.code, problem)
-            return cli.EXIT_CONFIG
-        print_answer(holiday_periods.year_listing(code, args.year))
         return cli.EXIT_OK
     try:
         tracking.prepare_server(config)

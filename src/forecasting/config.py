@@ -96,6 +96,9 @@ def parse_override(text: str) -> dict[str, Any]:
     # YAML's syntax took it (| or > starts a block, # a comment); an entry's NULL or ~ is a
     # CSV null marker, only null itself removes the entry
     entry_text = entry and (isinstance(value, (list, dict)) or (value is None and raw.strip() != "null"))
+    if not _read_as_nothing(raw, value) and _comment_dropped(raw, value):  # "Sales #2" read as Sales: said
+        logger.warning("--set %s: the text from ' #' on is a YAML comment, left out; quote the value to keep a '#' in "
+                       "it (--set \"%s='... #...'\")", dotted, dotted)
     if _read_as_nothing(raw, value) or entry_text:
         value = raw.strip()
     elif entry and isinstance(value, float):  # 99999.0: a CSV's null marker
@@ -133,6 +136,13 @@ def _typed_otherwise(parts: list[str], value: Any) -> bool:
     if typing.get_origin(hint) is list and typing.get_args(hint) == (str,):
         return isinstance(value, list) and any(isinstance(item, (*scalar, bool)) for item in value)  # not null
     return False
+
+
+def _comment_dropped(raw: str, value: Any) -> bool:
+    """Whether YAML read a ' #' typed on the command line as a comment and dropped what
+    followed it (tracking.experiment=Sales #2 is Sales), as in a file; a '#' meant as
+    text is easily typed on a command line."""
+    return re.search(r"(?:^|\s)#", raw) is not None and "#" not in repr(value)
 
 
 def _read_as_nothing(raw: str, value: Any) -> bool:
@@ -207,7 +217,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
     """Defaults, then the YAML file at ``path``, then each ``--set`` override; where none
     of them names tracking.uri, MLFLOW_TRACKING_URI before the default, as MLflow reads it."""
     raw = load_defaults()
-    layers = []
+    layers, given_layers = [], [parse_override(text) for text in overrides]
     if path is not None:
         given, path = str(path), Path(path)
         if not given.strip():
@@ -231,14 +241,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Jo
                               "without --config the job runs its embedded sample")
         if not isinstance(layer, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
-        if not (isinstance(layer.get("input"), dict) and "path" in layer["input"]) and not any(
-                text.startswith("input.path=") for text in overrides):  # its input.path commented out, say
+        if not any(isinstance(given.get("input"), dict) and "path" in given["input"]
+                   for given in (layer, *given_layers)):  # its input.path commented out, say
             logger.warning("config file %s sets no input.path: the job reads its embedded sample", path)
         raw = deep_merge(raw, layer)
         layers.append(layer)
-    for text in overrides:
-        layers.append(parse_override(text))
-        raw = deep_merge(raw, layers[-1])
+    for given in given_layers:
+        layers.append(given)
+        raw = deep_merge(raw, given)
     from_environment = os.environ.get(TRACKING_URI_VARIABLE, "").strip()
     if from_environment and isinstance(raw.get("tracking"), dict) and not any(
             isinstance(layer.get("tracking"), dict) and "uri" in layer["tracking"] for layer in layers):

@@ -9,6 +9,7 @@ import re
 import tempfile
 from urllib.parse import unquote, urlparse
 
+from forecasting.config_schema import ConfigError
 from forecasting.config_schema import require as _require
 from forecasting.redaction import redact_url_password
 
@@ -37,12 +38,24 @@ def local_path(path: str) -> str:
     return unquote(urlparse(path).path) if path.startswith("file:") else path
 
 
+def parsed_uri(key: str, value: str):
+    """``value`` split by ``urlparse``, or the config refused, naming ``key``, where it cannot be
+    (an IPv6 host with a bracket missing) or its port is no port (host:abc, 99999): not a traceback
+    after Spark started, nor a server "unreachable" that a scheduler retries."""
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 (read, for the error it raises)
+    except ValueError as err:  # the value is not shown: it may hold a password
+        raise ConfigError(f"config key '{key}' is not a URI urllib can read: {err}") from None
+    return parsed
+
+
 def check_file_uri(key: str, value: str) -> None:
     """A file: URI with a host (file://out, two slashes before a relative path): what
     follows the host is its path, so file://out read as the folder the job starts in, its
     tables written there, and file://host/data as /data, the host dropped (as a tracking
     store, MLflow took the project's own folders for experiments)."""
-    parsed = urlparse(value)
+    parsed = parsed_uri(key, value)
     if parsed.scheme != "file":
         return
     drive = re.fullmatch(r"[A-Za-z]:", parsed.netloc) is not None  # file://C:/out
@@ -134,12 +147,17 @@ def check_tracking_uri(uri: str) -> None:
     without a host, or a database whose driver is not installed."""
     _require(uri.split(":")[0].lower() not in UNITY_CATALOG_URIS, "tracking.uri",
              f"is {uri!r}, a Unity Catalog model registry, where MLflow cannot track runs: use databricks")
-    scheme = urlparse(uri).scheme
-    _require(scheme not in ("http", "https") or bool(urlparse(uri).hostname), "tracking.uri",
+    parsed = parsed_uri("tracking.uri", uri)
+    scheme = parsed.scheme
+    _require(scheme not in ("http", "https") or bool(parsed.hostname), "tracking.uri",
              "names no host: write http://host:port")
     from forecasting.tracking import sqlite_file  # tracking imports the config: not at the top
 
     database, sqlite = DATABASE_SCHEME.fullmatch(scheme), sqlite_file(uri)
+    local = str(sqlite) if sqlite is not None else local_path(uri) if scheme in ("", "file") else ""
+    home = local.split("/")[0]
+    _require(not home.startswith("~") or os.path.expanduser(home) != home, "tracking.uri",
+             f"is a path under {home!r}, a home folder this machine does not know")
     if sqlite is not None:  # SQLite creates the file, not its folder; MLflow retried opening it for minutes
         folder = sqlite.expanduser().absolute().parent
         _require(folder.is_dir(), "tracking.uri", f"is a SQLite file in {folder}, which is not a folder")

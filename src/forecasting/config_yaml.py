@@ -100,7 +100,11 @@ def read_yaml(text: str, entries: bool = False) -> Any:
             return None
         if entries and isinstance(node, yaml.MappingNode):
             node.spark_text = True
-        return loader.construct_document(node)
+        try:
+            return loader.construct_document(node)
+        except (ValueError, KeyError, TypeError) as err:  # a tag its value does not fit: !!int abc, !!bool maybe
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a value its tag does not fit ({type(err).__name__})", node.start_mark) from None
     finally:
         loader.dispose()
 

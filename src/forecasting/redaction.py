@@ -35,6 +35,10 @@ SECRET_PARAMETERS = frozenset({
 })
 
 
+# Config maps whose keys name the user's data (input columns, holidays), not settings
+NAMING_MAPS = ("input.rename_columns", "model.holiday_windows")
+
+
 def redact_secrets(data: dict, prefix: str = "") -> dict:
     """``data`` with the values of secret-looking keys (a password in input.options,
     an S3 secret key in spark.conf) replaced, so that no run records them. Secrets
@@ -42,7 +46,9 @@ def redact_secrets(data: dict, prefix: str = "") -> dict:
     cleaned = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
-        if value is not None and SECRET_NAME.search(str(key)):
+        if path in NAMING_MAPS:  # a column named private_label is no secret, and must load back as it was
+            cleaned[key] = value
+        elif value is not None and SECRET_NAME.search(str(key)):
             logger.warning("config key %s looks like a secret: not recorded in MLflow; pass it through "
                            "the environment instead", path)
             cleaned[key] = REDACTED
