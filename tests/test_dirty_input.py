@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
 from forecasting import pipeline, series_identity, tables, tracking
+from forecasting.series import train_series
 from forecasting.config import load_config
 
 RUN_DATE = "2024-02-29"  # the last day of the 60-day series from 1 January
@@ -140,6 +141,13 @@ def test_every_input_key_appears_exactly_once(spark, dirty):
 def test_unusable_series_say_why(dirty, store, status, reason):
     row = dirty["results"].loc[store]
     assert (row["status"], row["reason"]) == (status, reason)
+
+
+def test_a_series_of_missing_values_alone_has_no_history():
+    """history_length counts the periods with a value cleaning kept: none here, not its 60 rows."""
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=60, freq="D"), "y": np.nan})
+    outcome = train_series(history, load_config(None, ["tuning.max_evals=1"]), seed=0)
+    assert (outcome.status, outcome.history_length, outcome.history_end) == ("skipped", 0, None)
 
 
 @pytest.mark.parametrize(

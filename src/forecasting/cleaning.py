@@ -114,6 +114,7 @@ def clean_history(
     unknown = frame["ds"].iloc[:0]  # the times of values missing and dropped: no periods for gaps: zero to fill
     if missing.all() and len(frame):  # nothing to fill from, whatever the policy
         result.rejection = f"no values: all {len(frame)} are missing or infinite"
+        result.history = frame.iloc[:0]  # no period with a value: a history_length of 0, not the rows'
         return result
     if missing.any():
         count = int(missing.sum())
