@@ -933,6 +933,23 @@ def test_dates_written_otherwise_than_iso_are_met_with_the_pattern_they_are_writ
     assert suggested(["yesterday"]) == "dd/MM/yyyy or yyyyMMdd"
 
 
+def test_numbers_in_the_time_column_are_named_for_what_they_likely_are(spark, fast_config):
+    """Epoch times, which no date pattern reads, and yyyyMMdd dates a float column wrote with .0:
+    a date pattern suggested for them failed again."""
+    source = fast_config().input
+
+    def expected(examples: list) -> str:
+        return input_hints.expected_values(source, source.time_column, examples)
+
+    assert "Unix epoch seconds? No date pattern reads them" in expected(["1735689600", "1735776000"])
+    assert "pd.to_datetime(column, unit='ms')" in expected(["1735689600000"])
+    assert "yyyyMMdd dates written as decimals" in expected(["20250101.0", "20250102.0"])
+    assert "e.g. dd/MM/yyyy" in expected(["12", "2025-01-01x"])  # not all such numbers: the usual advice
+    floats = spark.createDataFrame([("a", "x", 20240331.0, 1.0)], "store string, item string, date double, sales double")
+    with pytest.raises(InputError, match=r"has type double; .*decimals such as 20240331.0, .* Unix epoch"):
+        check_input(floats, fast_config())
+
+
 def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_name():
     columns = ["store", "item", "date", "sales3", "Sales4"]
     advice = input_hints.missing_columns_advice(["sales"], columns, columns, {}, csv=True)

@@ -61,6 +61,9 @@ def header_names_hint(header: list[str], options: dict) -> str:
 def expected_values(source: InputConfig, column: str, examples: list) -> str:
     """What the time or target column's values should have been, as the settings read them."""
     if column == source.time_column:
+        numbers = _numbers_for_times(examples)
+        if numbers:
+            return f"dates or timestamps ({numbers})"
         return "dates or timestamps" + (
             f" as input.time_format {source.time_format!r} reads them" if source.time_format else
             " as ISO 8601 reads them (2024-03-31, 2024-03-31T14:30+02:00, 2024-W05), or quarter labels (2024Q1): "
@@ -84,6 +87,25 @@ def expected_values(source: InputConfig, column: str, examples: list) -> str:
         return (f"numbers (if {placeholder!r} means no value, input.options.nullValue: {placeholder!r} reads it as "
                 "missing; one text only)")
     return "numbers"
+
+
+def _numbers_for_times(examples: list) -> str:
+    """What numbers in the time column most likely are, where every example is one: Unix
+    epoch seconds or milliseconds (no date pattern reads them), or yyyyMMdd dates that a
+    float column wrote with a .0 (pandas makes an integer column with a gap floats)."""
+    texts = [str(example).strip() for example in examples if str(example).strip()]
+    if not texts or not all(re.fullmatch(r"[0-9]+(\.0+)?", text) for text in texts):
+        return ""
+    whole = [text.split(".")[0] for text in texts]
+    if all(re.fullmatch(r"(19|20)[0-9]{2}(0[1-9]|1[0-2])[0-3][0-9]", text) for text in whole):
+        return ("yyyyMMdd dates written as decimals, 20250101.0, as pandas writes an integer column with a "
+                "missing value: write them as whole numbers or text, then input.time_format: yyyyMMdd reads them")
+    units = {10: "seconds", 13: "milliseconds"}
+    if all(len(text) == len(whole[0]) for text in whole) and len(whole[0]) in units:
+        unit = units[len(whole[0])]
+        return (f"Unix epoch {unit}? No date pattern reads them: convert them to timestamps before the job "
+                f"(pandas: pd.to_datetime(column, unit={unit[:1] if unit == 'seconds' else 'ms'!r}))")
+    return ""
 
 
 def _date_pattern(examples: list) -> str:

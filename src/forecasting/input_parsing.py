@@ -55,7 +55,11 @@ def parsed_time(df: DataFrame, column: str, time_format: str | None = None) -> C
         # only where ISO's dates and times read nothing
         label = stripped(column)
         return F.coalesce(F.try_to_timestamp(text), _quarter_start(label), _iso_week_start(label))
-    hint = " (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd)" if whole else ""
+    epoch = "Unix epoch seconds or milliseconds need converting to timestamps before the job"
+    hint = (f" (whole numbers such as 20240331 are read with input.time_format: yyyyMMdd; {epoch})" if whole else
+            f" (decimals such as 20240331.0, as pandas writes an integer column with a missing value, need writing as "
+            f"whole numbers, then input.time_format: yyyyMMdd reads them; {epoch})"
+            if isinstance(kind, (T.DoubleType, T.FloatType)) else "")
     raise InputError(f"time column '{column}' has type {kind.simpleString()}; expected a date, timestamp or text{hint}")
 
 
