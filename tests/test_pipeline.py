@@ -437,10 +437,10 @@ def test_a_failed_table_write_fails_the_job_and_its_run_after_the_other_writes_e
     )
     real_write = tables.write_slice
 
-    def write_slice(df, name, *args):
+    def write_slice(df, name, *args, **kwargs):
         if name == tables.FORECASTS:  # the first of the three
             raise OSError("no space left on device")
-        real_write(df, name, *args)
+        real_write(df, name, *args, **kwargs)
 
     monkeypatch.setattr(tables, "write_slice", write_slice)
     with pytest.raises(OSError, match="no space left"):

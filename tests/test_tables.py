@@ -930,6 +930,27 @@ def test_a_parquet_scoring_slice_leaves_the_trained_forecasts_of_its_date(spark,
     assert [(r["source"], r["yhat"]) for r in spark.read.parquet(path).collect()] == [(tables.TRAINED, 1.0)]
 
 
+def test_a_parquet_write_stopped_midway_leaves_its_rows_where_the_dates_next_run_removes_them(
+        spark, tmp_path, fast_config, monkeypatch):
+    """Staged under the run's label (train-<date>): a kill between the staged write and the move
+    had left _staging/forecasts-<run id> for good, which no later run removed."""
+    config = fast_config(f"output.path={tmp_path}", "output.format=parquet")
+    rows = (spark.createDataFrame([("a", 1.0)], "shop string, yhat double")
+            .withColumn("run_date", F.lit("2024-03-31").cast("date")).withColumn("source", F.lit(tables.TRAINED)))
+
+    def stopped(*_):
+        raise KeyboardInterrupt  # a signal's, after the staged write
+
+    monkeypatch.setattr(tables, "_move", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        tables.write_slice(rows, tables.FORECASTS, str(tmp_path / "forecasts"), "parquet",
+                           {"run_date": "2024-03-31", "source": tables.TRAINED}, ["shop"], "r1",
+                           staging_label="train-2024-03-31")
+    assert [p.name for p in (tmp_path / "_staging").iterdir()] == ["train-2024-03-31-forecasts-r1"]
+    tables.delete_staging(spark, config, "train-2024-03-31")  # what the date's next run does first
+    assert not any((tmp_path / "_staging").iterdir())
+
+
 def test_a_scoring_run_rejects_a_series_stale_after_refuses_and_scores_after_unsettled_periods(fast_config):
     from forecasting.run_date_cut import STALE_SKIPPED
 

@@ -241,7 +241,7 @@ def _write_evaluation(staged: DataFrame, config: JobConfig, summary: JobSummary,
     spark = staged.sparkSession
     with job_description(spark, f"write {tables.EVALUATION}"):
         tables.write_slice(table, tables.EVALUATION, path, config.output.format, {"run_date": run_date}, keys,
-                           context.parent_run_id)
+                           context.parent_run_id, staging_label=f"evaluate-{run_date}")
     summary.wrote = True  # a failure in the report below leaves the rows written
     with job_description(spark, "the evaluation's report"):
         written = tables.read_table(spark, config, tables.EVALUATION).where(
@@ -352,7 +352,8 @@ def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run
     def write(name: str) -> None:
         df, slice_values = outputs[name]
         with job_description(staged.sparkSession, f"write {name}"):  # each thread's own
-            tables.write_slice(df, name, paths[name], config.output.format, slice_values, keys, job_run_id)
+            tables.write_slice(df, name, paths[name], config.output.format, slice_values, keys, job_run_id,
+                               staging_label=f"train-{run_date}")
         summary.written.append(name)
 
     # Side by side: each write is mostly the driver's planning and commit, one after

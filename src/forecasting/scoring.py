@@ -269,6 +269,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 tables.write_slice(
                     forecasts, tables.FORECASTS, summary.tables[tables.FORECASTS], config.output.format,
                     {"run_date": run_date, "source": tables.SCORED}, keys, context.parent_run_id,
+                    staging_label=f"score-{run_date}",
                 )
             summary.wrote = True
             with job_description(spark, "check the models read are still the date's"):

@@ -125,12 +125,14 @@ def replaced_rows_note(fmt: str) -> str:
 
 def write_slice(
     df: DataFrame, name: str, path: str, fmt: str, slice_values: dict[str, str], key_columns: list[str],
-    job_run_id: str,
+    job_run_id: str, staging_label: str = "write",
 ) -> None:
     """Replace the rows of one slice (partition values) of a table with ``df``, which
     job run ``job_run_id`` (its MLflow parent run) computed. A Delta commit records
     it (``userMetadata``): after a rerun, ``history()`` still says which version holds
-    a run's rows (``table_reads.version_written_by``)."""
+    a run's rows (``table_reads.version_written_by``). Parquet rows are staged under
+    ``staging_label`` (the run's, train-<date>): the date's next run removes what a
+    killed write left there, as it removes the rest of that run's staging."""
     partitions = PARTITIONS[name]
     if sorted(slice_values) != sorted(partitions):
         raise ValueError(f"{name} slices are named by {partitions}, got {sorted(slice_values)}")
@@ -154,7 +156,7 @@ def write_slice(
         # missing only between a delete and a rename. An empty result still clears the slice.
         spark = df.sparkSession
         folder = "/".join(f"{column}={slice_values[column]}" for column in partitions)
-        staged = f"{path.rstrip('/').rsplit('/', 1)[0]}/_staging/{name}-{job_run_id}"
+        staged = f"{path.rstrip('/').rsplit('/', 1)[0]}/_staging/{staging_label}-{name}-{job_run_id}"
         df.write.format("parquet").mode("overwrite").partitionBy(*partitions).save(staged)
         delete_path(spark, f"{path}/{folder}")
         _move(spark, f"{staged}/{folder}", f"{path}/{folder}")
