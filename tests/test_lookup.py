@@ -750,6 +750,15 @@ def test_runs_of_configs_sharing_an_experiment_show_which_output_each_wrote(tmp_
     assert forecasting_main(["runs", *settings]) == 0
     shown = capsys.readouterr().out
     assert "FAILED, stopped by SIGINT" in shown and "FAILED, ended by a later train_forecast run of 2024-03-31" in shown
+    # a run that failed once it had written rows says so: the tables hold them (on-call's first question)
+    for written in ("true", "partly: forecasts, models"):
+        tracker.set_terminated(tracker.create_run(experiment, tags={
+            tracking.JOB_TAG: "train_forecast", tracking.RUN_DATE_TAG: "2024-03-31", tracking.ENDED_BY_TAG: "SIGTERM",
+            tracking.FAILED_AFTER_WRITING_TAG: written}).info.run_id, "FAILED")
+    assert forecasting_main(["runs", *settings]) == 0
+    shown = capsys.readouterr().out
+    assert "FAILED, stopped by SIGTERM, after writing forecasts, models only" in shown
+    assert "FAILED, stopped by SIGTERM, after writing its rows" in shown
     # a run left RUNNING by a kill, its heartbeat 20 minutes old, says it is not going; one beating elsewhere is
     # plain RUNNING (a walk-through of 12-07: a SIGKILLed run looked alive to monitoring)
     import datetime as dt

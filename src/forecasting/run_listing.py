@@ -30,7 +30,8 @@ def job_runs(config: JobConfig, limit: int = 10, job: str | None = None, run_dat
             # a later run of its date replaced its rows in the tables; a scoring run's models were replaced
             "status": run.info.status + (", replaced" if tracking.SUPERSEDED_TAG in run.data.tags else "")
             + (", models replaced" if tracking.MODELS_REPLACED_TAG in run.data.tags else "")
-            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)) + _no_heartbeat(run),
+            + _ended_by(run.data.tags.get(tracking.ENDED_BY_TAG)) + _no_heartbeat(run)
+            + _written(run.data.tags.get(tracking.FAILED_AFTER_WRITING_TAG)),
             "started_utc": pd.Timestamp(run.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
             "series": _count_text(run.data.metrics.get("series_total")),
             "by_status": _by_status(run.data.metrics, run.data.tags.get(tracking.FAILED_WITH_TAG)),
@@ -64,6 +65,14 @@ def _ended_by(tag: str | None) -> str:
     if not tag:
         return ""
     return f", stopped by {tag}" if tag.startswith("SIG") else f", ended by {tag}"
+
+
+def _written(tag: str | None) -> str:
+    """After FAILED, where the run had written rows: the tables hold them (all three, or
+    some, beside an earlier run's rows of its date in the others), which on-call must know."""
+    if not tag:
+        return ""
+    return ", after writing its rows" if tag == "true" else f", after writing {tag.removeprefix('partly: ')} only"
 
 
 def _no_heartbeat(run) -> str:
