@@ -902,3 +902,41 @@ def test_a_series_report_of_a_rerun_says_what_changed_since_the_run_it_replaced(
     assert "\n  changed     since the run replaced: settings tuning.max_evals 4 -> 8\n" in shown
     report.rerun_changes = ""
     assert "changed " not in lookup_text.format_series(report)
+
+
+def _write_slice(folder: Path, frame: pd.DataFrame, **partition: str) -> None:
+    """One slice of a parquet output table, as the job lays it out (hive folders)."""
+    target = folder.joinpath(*(f"{name}={value}" for name, value in partition.items()))
+    target.mkdir(parents=True)
+    frame.to_parquet(target / "part-0.parquet", index=False)
+
+
+def test_a_date_whose_tables_hold_different_job_runs_is_said_in_the_series_report(tmp_path, monkeypatch):
+    """A run stopped between its three table writes leaves its rows in some tables and an earlier run's
+    of the date in the others: the lookup had said the date gave a series no forecast, or that there
+    was no such series, where the forecasts table a dashboard reads held it (a walk-through of 12-07)."""
+    config = load_config(None, ["input.key_columns=[store]", f"output.path={tmp_path}", "output.format=parquet"])
+    day = "2024-03-31"
+    results = pd.DataFrame({"store": ["s1"], "status": ["ok"], "reason": [None], "model": ["naive"],
+                            "job_run_id": ["finished"], "child_run_id": [None]})
+    _write_slice(tmp_path / tables.SERIES_RESULTS, results, run_date=day)
+    _write_slice(tmp_path / tables.MODELS, results[["store", "model", "job_run_id", "child_run_id"]], run_date=day)
+    forecasts = pd.DataFrame({"store": ["s1", "s2"], "ds": pd.to_datetime(["2024-04-01"] * 2), "yhat": [1.0, 2.0],
+                              "yhat_lower": [0.0] * 2, "yhat_upper": [3.0] * 2, "model": ["naive"] * 2,
+                              "model_run_date": pd.to_datetime([day] * 2).date, "job_run_id": ["stopped"] * 2,
+                              "child_run_id": [None] * 2})
+    _write_slice(tmp_path / tables.FORECASTS, forecasts, run_date=day, source="trained")
+    monkeypatch.setattr(lookup, "_child_run", lambda config, run_id: (None, []))
+    monkeypatch.setattr(lookup, "_job_run", lambda config, result: None)
+    said = lookup_text.format_series(lookup.series_report(config, {"store": "s1"}))
+    assert (f"warning     run date {day}'s tables hold rows of different job runs (forecasts stopped; "
+            "series_results finished; models finished): a run stopped between its table writes") in said
+    with pytest.raises(lookup.NotFound, match=r"no series store=s2 in .*; the forecasts table has rows of it \(run "
+                                              rf"dates {day}\): run date {day}'s tables hold rows of different"):
+        lookup.series_report(config, {"store": "s2"})
+    # one run's rows in all three: nothing to say
+    _write_slice(tmp_path / "again", forecasts.assign(job_run_id="finished"), run_date=day, source="trained")
+    (tmp_path / tables.FORECASTS / f"run_date={day}" / "source=trained" / "part-0.parquet").unlink()
+    (tmp_path / "again" / f"run_date={day}" / "source=trained" / "part-0.parquet").rename(
+        tmp_path / tables.FORECASTS / f"run_date={day}" / "source=trained" / "part-0.parquet")
+    assert lookup.mixed_writes(config, day) == ""

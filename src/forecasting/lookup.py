@@ -80,6 +80,8 @@ class SeriesReport:
     # what differed from the latest of the replaced runs: its settings and the input's data_version (the job run's
     # tags)
     rerun_changes: str = ""
+    # where the date's three tables hold rows of different job runs: a run stopped between its writes
+    mixed_writes: str = ""
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
@@ -91,8 +93,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     except NotFound as err:
         raise NotFound(f"{err}{_written_elsewhere(config)}") from None
     if results.empty:
-        raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}"
-                       f"{_similar(paths[tables.SERIES_RESULTS], keys, config.output.format)}")
+        hint = _forecast_only(config, keys) or _similar(paths[tables.SERIES_RESULTS], keys, config.output.format)
+        raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}{hint}")
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
@@ -144,7 +146,41 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
                         compared=_compared(config, job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
-                        rerun_changes=_rerun_changes(job))
+                        rerun_changes=_rerun_changes(job), mixed_writes=mixed_writes(config, str(result["run_date"])))
+
+
+def mixed_writes(config: JobConfig, run_date: str) -> str:
+    """What to say where ``run_date``'s three tables hold rows of different job runs (a run
+    stopped between its table writes left its rows in some, an earlier run's in the others),
+    whose lines would otherwise contradict each other; "" where they hold one run's."""
+    paths = tables.table_paths(config)
+    try:
+        held = {name: table_reads.date_job_runs(paths[name], run_date, config.output.format,
+                                                tables.TRAINED if name == tables.FORECASTS else None)
+                for name in tables.TRAINING_TABLES}
+    except Exception as err:  # only a warning: the answer stands without it
+        logger.debug("could not read the job runs of run date %s: %s", run_date, err)
+        return ""
+    if len(set().union(*held.values())) <= 1:
+        return ""
+    said = "; ".join(f"{name} {', '.join(sorted(runs)) or 'none'}" for name, runs in held.items())
+    return (f"run date {run_date}'s tables hold rows of different job runs ({said}): a run stopped between its "
+            "table writes (python -m forecasting runs says which failed after writing). Run the date again; until "
+            "then this series' lines may come from either run")
+
+
+def _forecast_only(config: JobConfig, keys: dict[str, str]) -> str:
+    """Where the forecasts table has a series that series_results lacks, which and why, as the
+    not-found message's end: a run stopped between its writes; "" where it has none either."""
+    try:
+        forecasts = _read(tables.table_paths(config)[tables.FORECASTS], keys, config.output.format)
+    except NotFound:
+        return ""
+    if forecasts.empty:
+        return ""
+    dates = sorted({str(day) for day in forecasts["run_date"]})
+    said = mixed_writes(config, dates[-1])
+    return f"; the forecasts table has rows of it (run dates {dates_text(dates)})" + (f": {said}" if said else "")
 
 
 def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:

@@ -48,6 +48,8 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
     ]
     lines = [f"series {describe(report.keys)}", *(f"  {name:<11} {value}" for name, value in rows), ""]
+    if report.mixed_writes:
+        lines[1:1] = [f"  warning     {report.mixed_writes}"]
     if report.forecast.empty:
         lines.append("no forecast")
     else:

@@ -273,6 +273,21 @@ def run_dates(path: str | Path, fmt: str = "delta") -> list[str]:
     return sorted(dates)
 
 
+def date_job_runs(path: str | Path, run_date: str, fmt: str = "delta", source: str | None = None) -> set[str]:
+    """The job runs whose rows a table holds for ``run_date`` (of ``source`` only, where given):
+    one, but where a run stopped between its three writes left some tables with its rows and
+    the others with an earlier run's of the date. Reads the job_run_id column of that slice's files."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    runs = set()
+    for fragment in _dataset(path, fmt).get_fragments():
+        values = {name: str(value) for name, value in ds.get_partition_keys(fragment.partition_expression).items()}
+        if values.get("run_date") == run_date and source in (None, values.get("source")):
+            runs.update(pc.unique(fragment.to_table(columns=["job_run_id"]).column("job_run_id")).to_pylist())
+    return {run for run in runs if run}
+
+
 def series_keys(path: str | Path, key_columns: list[str], fmt: str = "delta") -> list[dict[str, str]]:
     """Every series of an output table, each its key columns' values as text (series_identity.key_text)."""
     table = _dataset(path, fmt).to_table(columns=list(key_columns)).group_by(list(key_columns)).aggregate([])
