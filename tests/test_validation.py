@@ -119,6 +119,17 @@ def test_iso_week_labels_are_read_as_their_monday_as_the_history_reader_reads_th
         check_input(text_input(spark, [("a", "x", "2024-W05", "1")]), fast_config("input.time_format=YYYY-'W'ww"))
 
 
+def test_a_few_times_among_many_that_read_are_named_to_fix_not_read_by_another_pattern(spark, fast_config):
+    """2025-02-30 among 240 ISO dates: a time_format suggested for it (d/M/yyyy) would refuse the 238 others."""
+    days = [f"2025-{month:02d}-{day:02d}" for month in (1, 3, 4, 5, 6, 7, 8, 9) for day in range(1, 31)]
+    raw = text_input(spark, [("a", "x", day, "1") for day in [*days, "2025-02-30", "31/01/2025"]])
+    with pytest.raises(InputError, match=r"has 2 of 242 values that are not dates or timestamps, where the others read "
+                                         r"as ISO 8601: fix those rows \(a date the calendar lacks, or another form "
+                                         r"mixed in\), e.g. \['2025-02-30', '31/01/2025'\]") as refused:
+        check_input(raw, fast_config())
+    assert "time_format" not in str(refused.value)
+
+
 def test_times_the_pattern_does_not_read_and_a_pattern_spark_cannot_use_are_input_errors(spark, fast_config):
     raw = text_input(spark, [("a", "x", "2024-03-31", "1")])
     with pytest.raises(InputError, match=r"values that are not dates or timestamps as input.time_format 'dd/MM/yyyy' "

@@ -330,9 +330,14 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
                                (source.target_column, problems.bad_target, counts["bad_target"])):
         if count:
             examples = _examples(df, bad, column)
+            expected = input_hints.expected_values(source, column, examples)
+            if column == source.time_column and 10 * count < counts["rows"] - counts["no_time"]:
+                # a few among many that read: another pattern would refuse the many (2025-02-30 among ISO dates)
+                read = f"input.time_format {source.time_format!r}" if source.time_format else "ISO 8601"
+                expected = (f"dates or timestamps, where the others read as {read}: fix those rows (a date the "
+                            "calendar lacks, or another form mixed in)")
             raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not "
-                             f"{input_hints.expected_values(source, column, examples)}, e.g. {examples}"
-                             f"{_only_in_some_series(df, bad, source.key_columns)}")
+                             f"{expected}, e.g. {examples}{_only_in_some_series(df, bad, source.key_columns)}")
     if counts["time_out_of_range"]:
         raise InputError(
             f"column '{source.time_column}' has {counts['time_out_of_range']} times before {EARLIEST_TIME} "
