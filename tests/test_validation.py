@@ -714,6 +714,18 @@ def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned
     assert check_input(raw.where("store = 'north'"), fast_config(), run_date="2024-01-31").key_warnings == ()
 
 
+def test_a_key_value_that_reads_like_a_missing_value_is_warned_of(spark, fast_config, caplog):
+    """A database's NULL or pandas' None written as text: a series of that name, which the export meant as no key."""
+    raw = text_input(spark, [("NULL", "x", "2024-01-01", "1"), (" none ", "x", "2024-01-01", "2"),
+                             ("north", "N/A", "2024-01-01", "3"), ("Nancy", "nano", "2024-01-01", "4")])
+    with caplog.at_level(logging.WARNING, logger="forecasting.validation"):
+        counts = check_input(raw, fast_config(), run_date="2024-01-31")
+    [line] = [line for line in counts.key_warnings if "missing value written as text" in line]
+    assert line.startswith("3 input rows have key values that read like a missing value written as text (NULL, None, "
+                           "nan, N/A), e.g. ' none /x', 'NULL/x', 'north/N\\\\/A': each is modelled as a series")
+    assert "Nancy" not in line and line in caplog.text
+
+
 def test_a_blank_key_value_is_a_series_of_its_own_and_warned_of(spark, fast_config, caplog):
     # parquet keeps '' apart from null: modelled without a word, and named as nothing in the summary's examples
     raw = text_input(spark, [("", "x", "2024-01-01", "1"), (None, "x", "2024-01-01", "2"),

@@ -45,6 +45,16 @@ def decomposed(text_keys: list[str]) -> Column:
     return _any_key(text_keys, lambda key: key.rlike(DECOMPOSED_ACCENT))
 
 
+# How exports write a missing value as text (SQL's NULL, pandas' None and nan, a spreadsheet's N/A), trimmed, any case
+NULL_TEXTS = ("null", "none", "nan", "n/a", "#n/a", "na", "<null>", "nil")
+
+
+def null_text(text_keys: list[str]) -> Column:
+    """'NULL' or 'None' as a key is a series of its own, which a database or pandas export meant as
+    no value: seldom meant as a name, so said."""
+    return _any_key(text_keys, lambda key: F.lower(F.trim(key)).isin(*NULL_TEXTS))
+
+
 def warnings(df: DataFrame, problems, counts, keys: list[str], examples: int) -> tuple[str, ...]:
     """Key values that look like another's but are not: spaces around them, blank text, an
     accent as a mark of its own (NFD); ``problems``: validation's conditions of them.
@@ -66,6 +76,12 @@ def warnings(df: DataFrame, problems, counts, keys: list[str], examples: int) ->
                     f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {named}: each is a "
                     "series of its own, apart from one that looks the same written with the accented letter (NFC); "
                     "normalize them to NFC in the input if they are one")
+    if counts["null_text_keys"]:
+        named = quoted_ids(df.where(problems.null_text), keys, examples)
+        said.append(f"{counts['null_text_keys']} input rows have key values that read like a missing value written as "
+                    f"text (NULL, None, nan, N/A), e.g. {named}: each is modelled as a series of that name; if they "
+                    "mean no value, fix the export, or (CSV) set input.options.nullValue to that text, which reads "
+                    "it as null (a series with a null key is skipped)")
     for line in said:
         logger.warning("%s", line)
     return tuple(said)

@@ -61,6 +61,7 @@ class _RowProblems:
     padded: Column  # a text key with spaces around it
     blank: Column  # a text key that is empty text, not null
     decomposed: Column  # a text key with a Latin letter and its accent as two characters
+    null_text: Column  # a text key that reads like a database's null (NULL, None, nan, N/A)
     bad_time: Column  # a time that does not parse
     bad_target: Column  # a target that is not a number
     time_out_of_range: Column  # a time before what pandas can hold
@@ -140,6 +141,7 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
         blank=key_values.blank([k for k in text_keys
                                 if k.lower() != (config.model.country_holidays_column or "").lower()]),
         decomposed=key_values.decomposed(text_keys),
+        null_text=key_values.null_text(text_keys),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
         time_out_of_range=time < F.lit(EARLIEST_TIME).cast(T.TimestampType()),
@@ -165,6 +167,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
         F.count_if(problems.padded).alias("padded_keys"),
         F.count_if(problems.blank).alias("blank_keys"),
         F.count_if(problems.decomposed).alias("decomposed_keys"),
+        F.count_if(problems.null_text).alias("null_text_keys"),
         F.count_if(problems.bad_time).alias("bad_time"),
         F.count_if(problems.bad_target).alias("bad_target"),
         F.count_if(problems.time_out_of_range).alias("time_out_of_range"),
