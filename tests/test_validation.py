@@ -986,6 +986,11 @@ def test_advice_on_missing_columns_keeps_the_way_to_name_them_beside_a_repeated_
     header = ["account_id", "Service", "usage_date", "cost_usd"]
     assert input_hints.missing_columns_advice(["servce", "cost"], header, header, {}, csv=False) == (
         " Did you mean 'Service' for 'servce'?" + input_hints.SET_COLUMNS)
+    # a header's name with spaces around it: the way to use it, where naming it so is refused by Delta's tables
+    padded = ["store ", "date", "sales"]
+    assert input_hints.missing_columns_advice(["store"], padded, padded, {}, csv=True) == (
+        " The input names it 'store ', with spaces around it: set input.rename_columns: {'store ': 'store'} (Delta "
+        "tables refuse a column name with a space)." + input_hints.SET_COLUMNS)
     # not a column another setting takes: the key store is there, a column stores is not; date was written data
     taken = ("store", "stores", "date", "sales")
     header = ["store", "data", "sales"]

@@ -41,7 +41,10 @@ def _close_names(missing: list[str], header: list[str]) -> str:
     by_lower = {name.lower(): name for name in header}
     close = [(name, by_lower[found[0]]) for name in missing
              for found in [difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)] if found]
-    return "".join(f" Did you mean {match!r} for {name!r}?" for name, match in close)
+    return "".join(f" The input names it {match!r}, with spaces around it: set input.rename_columns: "
+                   f"{{{match!r}: {name!r}}} (Delta tables refuse a column name with a space)."
+                   if match.strip() == name.strip() else f" Did you mean {match!r} for {name!r}?"
+                   for name, match in close)
 
 
 def header_names_hint(header: list[str], options: dict) -> str:
