@@ -1152,6 +1152,14 @@ def test_the_summary_says_how_many_series_the_forecasts_and_models_tables_hold(s
                            tracking.RunContext(store, "0", "run", RUN_DATE, False, False), without, None, None)
     assert ("forecasts and models were written for 1 of the 2 series: the 1 ok; series_results has a row for each"
             in without.note)
+    # nothing modelled (every series constant), each forecast by the fallback: the tables hold them all, said
+    fallen_back = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})
+    constant = F.lit("constant series: every value is 7; fallback forecast: naive")
+    run_report.say_results(spark, staged.where("status = 'skipped' and model_json is not null").withColumn(
+                               "reason", constant), config,
+                           tracking.RunContext(store, "0", "run", RUN_DATE, False, False), fallen_back, None, None)
+    assert ("forecasts and models were written for 1 of the 1 series: the 0 ok and 1 skipped or failed forecast by "
+            "the fallback (reliability.fallback)") in fallen_back.note
     evaluated = job_summary.JobSummary(RUN_DATE, "run", "0", store, {})  # an evaluation writes neither table
     run_report.say_results(spark, staged, config, tracking.RunContext(store, "0", "run", RUN_DATE, False, False,
                                                                       job=tracking.EVALUATE_JOB), evaluated, None, None)

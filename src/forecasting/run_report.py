@@ -75,7 +75,8 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     keys = list(config.input.key_columns)
     fallbacks = counted.models - counted.statuses.get(OK, 0)
     total = sum(counted.statuses.values())
-    if context.job == tracking.TRAIN_JOB and counted.models != total:  # what a reader of the tables counts
+    # what a reader of the tables counts; also where every series has the fallback's, as nothing was modelled
+    if context.job == tracking.TRAIN_JOB and (counted.models != total or not counted.statuses.get(OK, 0)):
         by_fallback = (f" and {fallbacks} skipped or failed forecast by the fallback (reliability.fallback)"
                        if fallbacks else "")
         summary.inform(f"forecasts and models were written for {counted.models} of the {total} series: the "
