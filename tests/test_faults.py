@@ -13,6 +13,7 @@ import pytest
 from deltalake import DeltaTable
 
 from conftest import daily_series
+from forecasting import signals
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = ROOT / "jobs" / "train_forecast.py"
@@ -187,6 +188,35 @@ def test_a_job_stopped_by_a_signal_ends_its_mlflow_run_failed_and_exits_128_plus
             break
         time.sleep(0.2)
     assert not running
+
+
+def test_a_sigterm_to_spark_submits_jvm_alone_ends_its_run_failed_tagged_so(tmp_path):
+    """kill <pid> of spark-submit, or docker stop where it is the container's main process: the JVM goes,
+    and the Python driver, signalled by nothing, fails against a SparkContext shut down. Its run had stayed
+    RUNNING where the error's text, asked of the gone JVM, failed; else ended FAILED as if the job crashed."""
+    stores = [f"s{i}" for i in range(12)]
+    input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
+    job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=6"), cwd=tmp_path, env=environment(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and job.poll() is None and not (
+                parent_runs(tmp_path) and child_runs(tmp_path, parent_runs(tmp_path)[0].info.run_id)):
+            time.sleep(0.2)
+        assert job.poll() is None, "the job ended before it could be stopped"
+        os.kill(job.pid, signal.SIGTERM)  # spark-submit's own process, the JVM: not its group
+        job.wait(timeout=120)
+        for _ in range(300):  # the Python driver ends its run after the JVM has gone
+            [parent] = parent_runs(tmp_path)
+            if parent.info.status != "RUNNING":
+                break
+            time.sleep(0.2)
+    finally:
+        try:
+            os.killpg(job.pid, signal.SIGKILL)  # the driver, where it outlived the JVM
+        except ProcessLookupError:
+            pass
+    assert parent.info.status == "FAILED" and parent.data.tags.get("ended_by") == signals.JVM_GONE, parent.data.tags
 
 
 JVM_GONE = """

@@ -398,6 +398,41 @@ def test_a_run_that_failed_before_counting_its_series_records_no_total(tmp_path)
     assert "series_total" not in metrics and metrics["wall_seconds"] == 3.0
 
 
+def test_a_failure_from_spark_submits_jvm_ending_under_the_driver_is_tagged_so(tmp_path, monkeypatch):
+    """kill <pid> of spark-submit (or docker stop, where it is a container's main process) stops the JVM
+    alone: the driver, signalled by nothing, fails against a SparkContext shut down or a gateway gone.
+    Its run had ended FAILED with that error alone, read as a crash of the job's own."""
+    from forecasting import signals
+
+    class Captured(Exception):  # as PySpark keeps a Java error's message: str() of it asks the JVM
+        _desc = "Job 19 cancelled because SparkContext was shut down"
+
+        def __str__(self):
+            raise AssertionError("asked the JVM")
+
+    monkeypatch.setattr(signals, "_launcher", [os.getppid()])  # under spark-submit, the JVM its parent
+    monkeypatch.setattr(signals, "JVM_EXIT_WAIT", 0.3)
+    assert signals.jvm_gone(Captured())
+    try:
+        raise RuntimeError("writing the tables failed") from ConnectionRefusedError(111, "Connection refused")
+    except RuntimeError as err:
+        assert signals.jvm_gone(err)
+    assert not signals.jvm_gone(ValueError("a failure of the job's own"))
+    monkeypatch.setattr(signals, "_launcher", [os.getppid() + 1])  # its parent gone: reparented
+    assert signals.jvm_gone(ValueError("whatever it says"))
+    monkeypatch.setattr(signals, "_launcher", [])  # not under spark-submit: nothing to tell
+    assert not signals.jvm_gone(ConnectionRefusedError())
+    monkeypatch.setattr(signals, "_launcher", [os.getppid()])
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment = client.create_experiment("jvm gone")
+    parent = client.create_run(experiment).info.run_id
+    parent_run.fail_parent_run(tracking.RunContext(uri, experiment, parent, "2024-03-31", False, False), Captured())
+    run = client.get_run(parent)
+    assert run.info.status == "FAILED" and run.data.tags[tracking.ENDED_BY_TAG] == signals.JVM_GONE
+    assert run_listing._ended_by(run.data.tags[tracking.ENDED_BY_TAG]) == f", ended by {signals.JVM_GONE}"
+
+
 def test_a_sqlite_store_is_found_from_any_folder_and_keeps_its_artifacts_beside_it(tmp_path, monkeypatch):
     from forecasting.config import load_config
 

@@ -104,9 +104,21 @@ def _password_span(text: str, match: re.Match) -> tuple[int, int] | None:
     return offset + len(user) + 1, offset + at
 
 
+def error_text(err: BaseException) -> str:
+    """``str(err)``, or where making it fails, what the error keeps without it: str() of
+    PySpark's errors and Py4J's Java errors asks the JVM, gone where spark-submit's JVM was
+    stopped alone (the run, its failure not told, had stayed RUNNING). PySpark keeps the
+    Java message (``_desc``)."""
+    try:
+        return str(err)
+    except Exception:
+        desc = getattr(err, "_desc", None)
+        return desc if isinstance(desc, str) else " ".join(arg for arg in err.args if isinstance(arg, str))
+
+
 def first_line(err: BaseException) -> str:
     """An error's first line, without a URL's password: for a log line or a tag."""
-    return redact_url_password((str(err).strip().splitlines() or [type(err).__name__])[0])
+    return redact_url_password((error_text(err).strip().splitlines() or [type(err).__name__])[0])
 
 
 def cause_line(err: BaseException, typed: bool = False) -> str:
@@ -114,7 +126,7 @@ def cause_line(err: BaseException, typed: bool = False) -> str:
     Python error a Spark task's traceback names, else the Java exception a Py4J error
     names (its first line only says which call failed), else its first line (``typed``:
     after the error's type)."""
-    lines = [line.strip().lstrip(": ") for line in str(err).splitlines() if line.strip()]
+    lines = [line.strip().lstrip(": ") for line in error_text(err).splitlines() if line.strip()]
     python = [line for line in lines if re.match(r"[A-Z]\w*(Error|Exception): ", line)]
     java = [line for line in lines if re.match(r"[a-z][\w$]*(\.[\w$]+)+(Exception|Error): ", line)]
     if python or java:

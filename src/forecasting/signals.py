@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 
 
@@ -18,6 +19,7 @@ class Terminated(KeyboardInterrupt):
 # (the JVM, stopped by the same signal, fails Py4J's next call) was theirs. Forgotten as a job
 # starts (forget_signals): an earlier job's stop in the process is not this one's.
 _received: list[str] = []
+_launcher: list[int] = []  # the pid of the JVM that started the driver, under spark-submit
 _sigint_before: list = []  # the SIGINT handler note_sigint wrapped, restored as the job ends
 
 
@@ -27,8 +29,55 @@ def _raise_terminated(signum, frame) -> None:
 
 
 def forget_signals() -> None:
-    """A job starts: the stopping signals noted so far were another's."""
+    """A job starts: the stopping signals noted so far were another's. Under spark-submit
+    (which gives its Python driver the gateway's port), the JVM that started it is noted."""
     _received.clear()
+    _launcher[:] = [os.getppid()] if os.environ.get("PYSPARK_GATEWAY_PORT") else []
+
+
+# What ended a job whose JVM went from under it: spark-submit's process is the JVM, whose child
+# the Python driver is; a SIGTERM to that process alone (kill <pid>, docker stop) or a kill of the
+# JVM ends it, and the driver, signalled by nothing, fails against a SparkContext shut down
+JVM_GONE = "spark-submit's JVM ending under it (a signal to that process alone, or the JVM killed?)"
+
+
+def jvm_gone(err: BaseException) -> bool:
+    """Whether ``err`` came of the driver's JVM ending under it, under spark-submit: the JVM has
+    gone (the driver, its child, then has another parent), or its shutdown hook stopped the
+    SparkContext or the gateway (Spark's and Py4J's errors say so). A Spark error that says
+    neither without asking the JVM waits a few seconds for it to go: its hook may be running."""
+    if not _launcher:
+        return False
+    chain, seen = [], set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    if any(isinstance(each, ConnectionRefusedError) or any(said in _said(each) for said in JVM_ENDING_SAID)
+           for each in chain):
+        return True
+    spark_error = any(type(each).__module__.split(".")[0] in ("py4j", "pyspark") for each in chain)
+    deadline = time.monotonic() + (JVM_EXIT_WAIT if spark_error else 0)
+    while os.getppid() == _launcher[0]:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+# What Spark and Py4J say where the JVM's shutdown hook stopped the SparkContext under a running job
+JVM_ENDING_SAID = ("SparkContext was shut down", "SparkContext has been shutdown", "Answer from Java side is empty",
+                   "Error while sending or receiving")
+JVM_EXIT_WAIT = 5  # seconds: a JVM's shutdown hooks stop Spark in one or two
+
+
+def _said(err: BaseException) -> str:
+    """``err``'s text, without asking the JVM, which may be gone or hanging: str() of PySpark's
+    errors and of Py4J's Java errors calls into it. PySpark keeps the Java message (``_desc``)."""
+    desc = getattr(err, "_desc", None)
+    if isinstance(desc, str):
+        return desc
+    return " ".join(arg for arg in err.args if isinstance(arg, str))
 
 
 @contextmanager
