@@ -28,7 +28,7 @@ logger = logging.getLogger("score_forecast")
 
 def main(argv=None) -> int:
     parser = cli.job_parser(__doc__)
-    parser.add_argument("--model-run-date", type=cli.run_date,
+    parser.add_argument("--model-run-date", type=cli.run_date, action=cli.GivenOnce,
                         help="run date of the models to use, on or before --run-date")
     args = parser.parse_args(argv)
     if args.model_run_date is not None and args.model_run_date > args.run_date:

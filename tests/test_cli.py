@@ -318,6 +318,11 @@ def test_scoring_with_models_trained_after_its_run_date_is_a_wrong_call(capsys):
         score_forecast.main(["--run-date", "2024-03-31", "--model-run-date", "10/03/2024"])
     assert exited.value.code == 2
     assert "argument --model-run-date: expects a date written YYYY-MM-DD, got '10/03/2024'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # the last of two had won, silently
+        score_forecast.main(["--run-date", "2024-03-31", "--model-run-date", "2024-03-10", "--model-run-date",
+                             "2024-03-17"])
+    assert exited.value.code == 2
+    assert "--model-run-date given twice (2024-03-10, 2024-03-17): one date's models" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("written", ["20261201", "2026-W49-2", "2026-12-1"])

@@ -47,7 +47,8 @@ def test_null_removes_a_spark_conf_or_input_option_entry(tmp_path):
 
 
 def test_a_free_form_mapping_set_to_null_says_how_to_empty_it():
-    with pytest.raises(ConfigError, match=r"missing config key 'tuning.search_space' \(null removes it; \{\} empties it\)"):
+    with pytest.raises(ConfigError, match=r"missing config key 'tuning.search_space' \(a null, .* removes it: write "
+                                          r"\{\} for no entries\)"):
         load_config(None, ["tuning.search_space=null"])
     assert load_config(None, ["tuning.search_space={}"]).tuning.search_space == {}
 
@@ -339,6 +340,25 @@ def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError) as error:
         load_config(None, override.split(";"))
     assert f"'{key}" in str(error.value)
+
+
+@pytest.mark.parametrize("override, said", [
+    ("forecast.min_history=", "got '' (an empty value: write null for none)"),
+    ("forecast.horizon=", "got '' (an empty value: give a number)"),
+    ("forecast.frequency=null", "got None (YAML reads null, ~ and an empty value as null: this key needs a value)"),
+    ("tracking.experiment=sales: east", "(YAML reads 'name: value' as a mapping: quote the whole value"),
+])
+def test_a_value_yaml_read_otherwise_than_typed_says_how_to_write_it(override, said):
+    with pytest.raises(ConfigError) as refused:
+        load_config(None, [override])
+    assert said in str(refused.value)
+
+
+def test_a_mapping_whose_entries_are_all_commented_out_says_to_write_braces(tmp_path):
+    (tmp_path / "spark.yaml").write_text("input: {path: sales.csv}\nspark:\n  conf:\n    # spark.executor.memory: 4g\n")
+    with pytest.raises(ConfigError, match=r"missing config key 'spark.conf' \(a null, or a mapping whose entries are "
+                                          r"all commented out, removes it: write \{\} for no entries\)"):
+        load_config(tmp_path / "spark.yaml")
 
 
 def test_cycles_the_periods_show_and_auto_are_taken():

@@ -68,6 +68,7 @@ def summary_file(text: str) -> Path:
 GIVEN_ONCE_HINTS = {
     "config": "one file is read; put the keys of one in the other, or give them with --set",
     "run_date": "one date is run; run each date as a job of its own (README, Run dates and scheduling)",
+    "model_run_date": "one date's models are scored; score with another date's models in a run of its own",
 }
 
 

@@ -319,7 +319,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         key = _join(prefix, name)
         if name not in data:
             if field.default is dataclasses.MISSING:
-                hint = " (null removes it; {} empties it)" if typing.get_origin(hints[name]) is dict else ""
+                hint = (" (a null, or a mapping whose entries are all commented out, removes it: write {} for no "
+                        "entries)" if typing.get_origin(hints[name]) is dict else "")
                 raise ConfigError(f"missing config key '{key}'{hint}")
             continue
         values[name] = _coerce(hints[name], data[name], key)

@@ -91,7 +91,13 @@ def value_hint(expected: tuple, value: Any, key: str = "") -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and str in expected:
         return " (YAML read a number: quote the value as you wrote it, e.g. '2024')"
     if value is None and str in expected:
-        return " (YAML reads ~ and an empty value as null: quote a path, e.g. '~/out')"
+        if key.endswith((".path", ".uri")):
+            return " (YAML reads ~ and an empty value as null: quote a path, e.g. '~/out')"
+        return " (YAML reads null, ~ and an empty value as null: this key needs a value)"
+    if isinstance(value, dict) and str in expected:
+        return " (YAML reads 'name: value' as a mapping: quote the whole value, e.g. 'sales: east')"
+    if value == "" and (int in expected or float in expected):
+        return " (an empty value: write null for none)" if type(None) in expected else " (an empty value: give a number)"
     if isinstance(value, str) and (int in expected or float in expected) and str not in expected:
         try:
             float(value)
