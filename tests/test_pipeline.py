@@ -619,6 +619,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({"ds": pd.bdate_range("2026-01-05", periods=80), "y": np.r_[
             np.full(40, 1000.0), np.full(40, 100.0)] + np.arange(80) % 3}), "B", load_config(None, []).cleaning).notes),
          "naive", 0.2),
+        # a price's exchange holidays filled with zeros (gaps: zero): the models fit them as crashes
+        ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({
+            "ds": pd.bdate_range("2026-01-05", periods=60).delete([10, 30]), "y": 100.0 + np.arange(58) % 4}), "B",
+            load_config(None, ["cleaning.gaps=zero"]).cleaning).notes), "prophet", 0.9),
         # Prophet failed on every parameter set: forecast by a baseline (a failed series' fallback is not counted)
         *[(status, None, "{}", "Prophet failed in every tuning evaluation (6, e.g. FloatingPointError('x')): chosen "
            "among naive", "naive", 0.5) for status in ("ok", "failed")],
@@ -632,6 +636,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
     assert counted.same_value_duplicates == 1
     assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
+    assert counted.zeros_into_levels == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     zeros = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
@@ -703,6 +708,10 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "date by cleaning.gaps: zero (their data_notes say since when): discontinued? Their forecasts follow from "
         "those zeros, a seasonal model's from last year's values. cleaning.stale_after skips series whose rows stop "
         "that long before the run date",
+        "1 series had periods without a row filled with zeros by cleaning.gaps: zero, though their own values never "
+        "come near 0 (their data_notes say how many): prices, levels or stocks, where a period without a row is a "
+        "holiday or a gap in the feed? The models fit those zeros as crashes; cleaning.gaps: keep or interpolate suits "
+        "such series",
         "1 modelled series is forecast 0 throughout, though their recent values are not (their data_notes say how "
         "much they were): ranked by sMAPE, which favours a forecast of zeros in series with zeros; tuning.metric: mase "
         "ranks by the scale of each series' changes",

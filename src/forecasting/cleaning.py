@@ -14,7 +14,7 @@ from forecasting.baselines import season_length
 from forecasting.closed_times import closed_note, find_closed, outside_closed, too_short_note
 from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_notes, flat_end_notes, negative_notes,
                                         no_weekday_notes, outlier_notes, running_total_notes, skipped_hours,
-                                        stray_first_rows, zero_run_notes)
+                                        stray_first_rows, value_text, zero_run_notes)
 from forecasting.config import CleaningConfig
 from forecasting.grid_alignment import aligned_note, part_past_input, without_partial_ends, without_period_past_input
 from forecasting.level_shifts import level_shift_notes
@@ -51,6 +51,10 @@ MERGED_NOTE = "several rows a period merged"
 # Rows at one time merged by cleaning.duplicates, whichever the reason (the notes after it say
 # the reasons they know: finer data, an input read twice, several series, a clock change, other values)
 DUPLICATES_NOTE = "duplicate timestamps merged"
+# Zeros gaps: zero filled into a series whose own values never come near 0 (a price on an exchange's
+# holidays, a stock level): no period without sales, but a gap the model then fits as a crash
+ZEROS_INTO_LEVEL_NOTE = "zeros among values that never come near 0"
+NEAR_ZERO_SHARE = 0.5  # of the values' median: a level that never halves, unlike counts that reach 0
 
 
 def _fill(frame: pd.DataFrame, how: str) -> np.ndarray:
@@ -225,6 +229,7 @@ def clean_history(
         if policy.gaps == "keep":
             result.notes.append(f"{gaps} of {len(grid)} {GAPS_KEPT_NOTE}{_longest_gap(grid, filled)}{clocks}")
         else:
+            real = frame["y"].to_numpy()  # the values the input had, before any is filled
             frame = frame.set_index("ds").reindex(grid.union(pd.DatetimeIndex(frame["ds"])))
             frame = frame.rename_axis("ds").reset_index()
             frame["y"] = _fill(frame, policy.gaps)
@@ -235,6 +240,8 @@ def clean_history(
                 frame = frame[~frame["ds"].isin(grid.delete(filled)[left_out])].reset_index(drop=True)
             if gaps > left_out.sum():
                 result.notes.append(f"{gaps - int(left_out.sum())} missing periods filled ({policy.gaps}){clocks}")
+                if policy.gaps == "zero":
+                    result.notes += _zeros_into_level(real, gaps - int(left_out.sum()))
             if left_out.any():
                 count = int(left_out.sum())
                 result.notes.append(f"{count} {'period' if count == 1 else 'periods'} whose only values were missing "
@@ -280,6 +287,17 @@ def clean_history(
                                                         adjust=bool(yearly_harmonics(frequency)))
     result.history = frame
     return result
+
+
+def _zeros_into_level(real: np.ndarray, zeros: int) -> list[str]:
+    """A note where ``zeros`` periods were filled with 0 in a series whose own values never come
+    near it (the smallest at least NEAR_ZERO_SHARE of their median): a price, a level or a stock, where
+    a period without a row is a holiday or a gap in the feed, which the models fit as crashes."""
+    lowest = float(np.min(real)) if len(real) else 0.0
+    if lowest <= 0 or lowest < NEAR_ZERO_SHARE * float(np.median(real)):
+        return []
+    return [f"{zeros} of them {ZEROS_INTO_LEVEL_NOTE} (the lowest {value_text(lowest)}): prices or a level, where "
+            "a period without a row is no 0? cleaning.gaps: keep or interpolate suits such a series"]
 
 
 def too_large(values: np.ndarray, when: str = "") -> str | None:

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from forecasting import run_overview, series_identity, spark_training, validation
 from forecasting.closed_times import CLOSED_TIMES_NOTE
-from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, SPARSE_NOTE
+from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, SPARSE_NOTE, ZEROS_INTO_LEVEL_NOTE
 from forecasting.grid_alignment import LATE_TIMES_NOTE, PAST_INPUT_NOTE, SHIFTED_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
@@ -78,6 +78,7 @@ class StagedCounts:
     far_off_cv: int  # modelled with a CV MASE over FAR_OFF_MASE
     prophet_failed: int  # modelled by another candidate, Prophet having failed in every tuning evaluation
     stopped: int  # rows that stopped long before the run date, zeros filled up to it
+    zeros_into_levels: int  # zeros filled (gaps: zero) into values that never come near 0: prices?
     examples: dict[str, list[str]] = field(default_factory=dict)  # a few series' ids per condition met
 
 
@@ -144,6 +145,7 @@ def counted_conditions() -> dict[str, Column]:
         "late_times": _noted(LATE_TIMES_NOTE),  # every time late in a UTC day: local midnights, a day early?
         "mostly_floored": (F.col("status") == OK) & _mostly_floored(),  # a level falling to 0, held there
         "stopped": _noted(STOPPED_NOTE),  # rows that stopped, zeros filled up to the run date: delisted?
+        "zeros_into_levels": _noted(ZEROS_INTO_LEVEL_NOTE),  # gaps: zero in a price or a level
         "clock_changes": _noted(CLOCK_CHANGE_NOTE),  # local times: the hour repeated as daylight saving time ends
         "zero_forecasts": (F.col("status") == OK) & _noted(ZERO_FORECAST_NOTE),  # nothing foreseen, something seen
         "fail_series_named": _noted(spark_training.FAIL_SERIES_NOTE),
