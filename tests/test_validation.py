@@ -714,6 +714,18 @@ def test_key_values_with_spaces_around_them_are_kept_apart_as_written_and_warned
     assert check_input(raw.where("store = 'north'"), fast_config(), run_date="2024-01-31").key_warnings == ()
 
 
+def test_examples_of_one_reason_are_named_together_not_the_reason_said_again_for_each(spark):
+    from forecasting import job_summary
+
+    rows = spark.createDataFrame([("s1", "last observation 2025-11-30, 10 periods before the run date"),
+                                  ("s2", "last observation 2025-11-30, 10 periods before the run date"),
+                                  ("s3", "last observation 2025-10-31, 40 periods before the run date")],
+                                 "store string, reason string")
+    assert job_summary.named_examples(rows.orderBy("store"), ["store"]) == (
+        "s1, s2: last observation 2025-11-30, 10 periods before the run date; "
+        "s3: last observation 2025-10-31, 40 periods before the run date")
+
+
 def test_a_key_value_that_reads_like_a_missing_value_is_warned_of(spark, fast_config, caplog):
     """A database's NULL or pandas' None written as text: a series of that name, which the export meant as no key."""
     raw = text_input(spark, [("NULL", "x", "2024-01-01", "1"), (" none ", "x", "2024-01-01", "2"),

@@ -45,9 +45,13 @@ def series_that(count: int, verb: str, kind: str = "series") -> str:
 
 
 def named_examples(rows: DataFrame, keys: list[str]) -> str:
-    """A few of ``rows``' series, each with its ``reason``, for the log and the summary."""
+    """A few of ``rows``' series, each with its ``reason``, for the log and the summary; those of
+    one reason named together ("s1, s2: last observation ..."), not the reason said again for each."""
     examples = rows.select(*keys, "reason").limit(validation.EXAMPLES).toPandas()
-    return "; ".join(f"{name}: {reason}" for name, reason in zip(_ids(examples, keys), examples["reason"]))
+    by_reason: dict = {}
+    for name, reason in zip(_ids(examples, keys), examples["reason"]):
+        by_reason.setdefault(reason, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
 
 
 def named_keys(rows: DataFrame, keys: list[str]) -> Column:

@@ -68,10 +68,13 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
                 lines.append(f"  that model is no longer current: a rerun of {report.forecast_model_run_date} trained "
                              "the series again (the lines above are its), so score "
                              f"{report.forecast_run_date} again")
-        forecast = report.forecast.assign(ds=_times_text(report.forecast["ds"]))
+        times = _times_text(report.forecast["ds"])
+        # hours are the tables' UTC, not the local time a shop opens by
+        forecast = report.forecast.assign(ds=times).rename(columns={"ds": "ds (UTC)"} if times.str.contains(":").any()
+                                                                    else {})
         lines.append(forecast.head(steps).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         if steps is not None and len(forecast) > steps:
-            lines.append(f"... {len(forecast) - steps} more steps, to {forecast['ds'].iloc[-1]} (--steps shows more)")
+            lines.append(f"... {len(forecast) - steps} more steps, to {times.iloc[-1]} (--steps shows more)")
     return "\n".join(lines)
 
 
