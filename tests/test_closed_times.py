@@ -243,3 +243,20 @@ def test_a_long_description_is_cut_after_a_whole_run_of_times(monkeypatch):
                        (5, "Sunda and more")):  # no whole run fits: cut within one
         monkeypatch.setattr(closed_times, "MAX_DESCRIBED", limit)
         assert closed_times.describe(closed, "30min") == cut
+
+
+def test_opening_hours_read_from_times_with_utc_offsets_are_warned_to_move_with_summer_time():
+    """A shop's 08:00-19:00 in Berlin is 07:00-18:00 UTC in winter and 06:00-17:00 in summer: a history
+    across the change keeps both hours open, one forecast while the shop is closed (a walk-through of 12-07)."""
+    from types import SimpleNamespace
+
+    from forecasting import data_note_lines
+    from forecasting.config import load_config
+
+    counted = SimpleNamespace(closed_times=2, examples={"closed_times": ["shopA", "shopB"]})
+    config = load_config(None, ["forecast.frequency=h"])
+    zoned = data_note_lines._closed_times_line(counted, config, zoned=True)
+    assert zoned.endswith("the input's times carry UTC offsets, so where local clocks change (summer time) the "
+                          "opening hours move by an hour in UTC: both hours stay open, one forecast while closed. "
+                          "Local times without an offset keep to the local clock")
+    assert "UTC offsets" not in data_note_lines._closed_times_line(counted, config)

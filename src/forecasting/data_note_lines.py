@@ -103,7 +103,8 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "every day: business days (forecast.frequency: B forecasts weekdays only), or days closed "
                      "(cleaning.gaps: zero)?")
     if counted.closed_times:  # opening hours: nights and Sundays are no missing data, nor periods to forecast
-        summary.inform(_closed_times_line(counted, config))
+        line = _closed_times_line(counted, config, summary.zoned_times)
+        (summary.warn if summary.zoned_times else summary.inform)(line)
     if counted.outlying:  # a unit slip or a placeholder in the input: a look at it, before the forecasts
         summary.warn(f"{_counted(counted, 'outlying', 'have', 'modelled series')} values {OUTLIER_NOTE} (their "
                      "data_notes name the farthest): data errors, or a new level? They were modelled as they are")
@@ -233,12 +234,16 @@ def _dating_hint(frequency: str) -> str:
     return ""
 
 
-def _closed_times_line(counted: staged_counts.StagedCounts, config: JobConfig) -> str:
-    """What the job did with the times of the week series never have a row at."""
+def _closed_times_line(counted: staged_counts.StagedCounts, config: JobConfig, zoned: bool = False) -> str:
+    """What the job did with the times of the week series never have a row at; with times given
+    with their UTC offsets (``zoned``), that a local clock's change moves opening hours in UTC."""
     line = (f"{_counted(counted, 'closed_times', 'have')} times of the week without a row in their history, "
             "e.g. nights or Sundays (their data_notes name them): ")
     if config.cleaning.closed_times == "forecast":
         return line + "forecast all the same (cleaning.closed_times: forecast); leave_out leaves closed times out"
     cycle = ("" if "weekly_naive" in config.selection.candidates else
              "; weekly_naive among selection.candidates repeats the last week, where days differ in their hours")
-    return line + f"closed times, not counted missing nor stale and not forecast (cleaning.closed_times){cycle}"
+    clocks = ("; the input's times carry UTC offsets, so where local clocks change (summer time) the opening hours "
+              "move by an hour in UTC: both hours stay open, one forecast while closed. Local times without an "
+              "offset keep to the local clock" if zoned else "")
+    return line + f"closed times, not counted missing nor stale and not forecast (cleaning.closed_times){cycle}{clocks}"
