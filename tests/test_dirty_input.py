@@ -93,6 +93,8 @@ def dirty(spark, tmp_path_factory):
 
 def test_a_row_without_a_time_is_left_out_and_counted_in_the_runs_lineage(dirty):
     assert dirty["results"].loc["good", "history_length"] == 60
+    # said of the series too, not of the input alone: its history is one row shorter than its input
+    assert dirty["results"].loc["good", "data_notes"] == "1 row without a time in column 'ds' left out"
     lineage = mlflow.artifacts.load_text(
         f"{mlflow.MlflowClient(dirty['summary'].tracking_uri).get_run(dirty['summary'].job_run_id).info.artifact_uri}"
         "/lineage/data_version.json"

@@ -30,10 +30,12 @@ logger = logging.getLogger(__name__)
 REGISTRATION_ERROR_TAG = "registration_error"  # on the parent run whose model could not be registered
 
 
-def as_of_cut(series_df: DataFrame, run_date: str) -> DataFrame:
+def as_of_cut(series_df: DataFrame, run_date: str, timeless: bool = False) -> DataFrame:
     """Only what was known on ``run_date``: rows up to the end of that day. A past
-    run date (a backfill) thereby reproduces what the job would have made then."""
-    return series_df.where(validation.known_on(F.col(validation.TIME), run_date))
+    run date (a backfill) thereby reproduces what the job would have made then. With
+    ``timeless``, rows without a time too: training leaves them out, noting each series'."""
+    time = F.col(validation.TIME)
+    return series_df.where(validation.known_on(time, run_date) | (time.isNull() if timeless else F.lit(False)))
 
 
 @dataclass
@@ -100,6 +102,8 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     python_worker.start_workers_early(spark)
     checked = read_checked_input(spark, config, run_date)
     data_version, counts, frame, series_df = checked.data_version, checked.counts, checked.frame, checked.series_df
+    if counts.rows_without_time:  # each series' data_notes say how many it had, not the run's summary alone
+        series_df = as_of_cut(frame, run_date, timeless=True)
     series_count = counts.series
     # what training gets: the rows up to the run date (and one a series that has none, added below)
     training_rows = counts.rows - counts.rows_without_time - counts.after_run_date

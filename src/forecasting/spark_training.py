@@ -88,6 +88,8 @@ RESULT_ROW = result_row.RowFormat(tuple(RESULT_FIELDS), apart=("model_json",))
 TRACKING_FAILED = "tracking failed: "
 # In its data notes: the series was trained again in a retry of its Spark task
 RETRIED_NOTE = "trained in a retry of its Spark task, an earlier attempt having failed"
+# input rows of a series without a time, left out (the input check counts them all)
+TIMELESS_NOTE = "without a time in column"
 # on the series reliability.fail_series names, even one skipped before its training could fail: the summary
 # then knows the id matched, without a second copy of series_identity's rules in Spark
 FAIL_SERIES_NOTE = "named by reliability.fail_series (fault injection)"
@@ -110,6 +112,10 @@ def train_group(
     keys = {k: _plain_key(group[k].iloc[0]) for k in key_columns}
     name = series_identity.series_id(keys)
     history = group[[TIME, TARGET]]
+    timeless = history[TIME].isna()  # rows without a time (pipeline.as_of_cut): left out, and said
+    left_out = 0 if timeless.all() else int(timeless.sum())
+    if left_out:
+        history = history[~timeless.to_numpy()]
     attempt = _task_attempt()
     if attempt == 0 and config.reliability.kill_worker_on_series == name:
         _kill_this_worker(context, keys)
@@ -136,6 +142,9 @@ def train_group(
         outcome = train_series(history, config, seed=model.series_seed(name), holdout=holdout,
                                run_date=context.run_date, input_end=context.input_end, now=context.known_until,
                                inject_failure=config.reliability.fail_series == name, name=f"series {name}")
+    if left_out:
+        rows = "row" if left_out == 1 else "rows"
+        outcome.notes = [f"{left_out} {rows} {TIMELESS_NOTE} '{config.input.time_column}' left out", *outcome.notes]
     if attempt > 0:  # an earlier attempt of its task failed: counted in the summary, for whoever is on call
         outcome.notes = [*outcome.notes, RETRIED_NOTE]
     if config.reliability.fail_series == name:
