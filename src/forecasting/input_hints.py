@@ -61,8 +61,13 @@ def header_names_hint(header: list[str], options: dict) -> str:
     return ""
 
 
-def expected_values(source: InputConfig, column: str, examples: list) -> str:
-    """What the time or target column's values should have been, as the settings read them."""
+def expected_values(source: InputConfig, column: str, examples: list, few: bool = False) -> str:
+    """What the time or target column's values should have been, as the settings read them;
+    ``few``: a few times among many that read, which another pattern would refuse."""
+    if column == source.time_column and few:  # 2025-02-30 among ISO dates: those rows to fix, no pattern to set
+        read = f"input.time_format {source.time_format!r}" if source.time_format else "ISO 8601"
+        return (f"dates or timestamps, where the others read as {read}: fix those rows (a date the calendar lacks, "
+                "or another form mixed in)")
     if column == source.time_column:
         numbers = _numbers_for_times(examples)
         if numbers:
@@ -141,6 +146,11 @@ def renamed_header_hint(complaint: str) -> str:
         return (f" (the header names {written!r} more than once, whatever the case, and Spark numbered them: "
                 "rename all but one)")
     return ""
+
+
+# What a malformed CSV row with an odd number of quotes most likely is (spans_lines)
+SPANS_LINES = ("a quoted value there spans lines (a line break inside its quotes), and Spark reads a CSV line by "
+               "line, so the count is of lines: input.options.multiLine: true reads such a value whole")
 
 
 def spans_lines(examples: list, options: dict) -> bool:

@@ -29,9 +29,6 @@ EXAMPLES = 3
 # after the run date, up to pandas' 2262, never get there: the run date cuts them.)
 EARLIEST_TIME = "1677-09-22"
 LATEST_TIME = "2262-04-11"  # the latest: a timestamp key past it (a 9999-12-31 sentinel) would fail them too
-# What a malformed CSV row with an odd number of quotes most likely is (input_hints.spans_lines)
-SPANS_LINES = ("a quoted value there spans lines (a line break inside its quotes), and Spark reads a CSV line by "
-               "line, so the count is of lines: input.options.multiLine: true reads such a value whole")
 
 
 @dataclass(frozen=True)
@@ -246,7 +243,7 @@ def _dropped_rows_warning(df: DataFrame, config: JobConfig, problems: _RowProble
     spans = input_hints.spans_lines(examples, config.input.options)
     total = counts["rows"] + counts["dropped"]
     said = (f"{_malformed_said(df, config, examples, counts['dropped'], total, spans)}: left out "
-            f"(input.options.mode: DROPMALFORMED){'; ' + SPANS_LINES if spans else ''}")
+            f"(input.options.mode: DROPMALFORMED){'; ' + input_hints.SPANS_LINES if spans else ''}")
     logger.warning("%s", said)
     return (said,)
 
@@ -304,7 +301,7 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
     if counts["malformed"]:
         examples = _malformed_examples(df, config, problems)
         spans = input_hints.spans_lines(examples, source.options)
-        advice = (SPANS_LINES if spans else
+        advice = (input_hints.SPANS_LINES if spans else
                   "Spark would drop the extra fields or read the missing ones as empty. A comma in a value (a "
                   "thousands separator, 1,008) needs the value quoted; input.options.sep sets another separator; "
                   "input.options.mode: DROPMALFORMED leaves such rows out")
@@ -333,12 +330,8 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
                                (source.target_column, problems.bad_target, counts["bad_target"])):
         if count:
             examples = _examples(df, bad, column)
-            expected = input_hints.expected_values(source, column, examples)
-            if column == source.time_column and 10 * count < counts["rows"] - counts["no_time"]:
-                # a few among many that read: another pattern would refuse the many (2025-02-30 among ISO dates)
-                read = f"input.time_format {source.time_format!r}" if source.time_format else "ISO 8601"
-                expected = (f"dates or timestamps, where the others read as {read}: fix those rows (a date the "
-                            "calendar lacks, or another form mixed in)")
+            few = column == source.time_column and 10 * count < counts["rows"] - counts["no_time"]
+            expected = input_hints.expected_values(source, column, examples, few)
             raise InputError(f"column '{column}' has {count} of {counts['rows']} values that are not "
                              f"{expected}, e.g. {examples}{_only_in_some_series(df, bad, source.key_columns)}")
     if counts["time_out_of_range"]:
