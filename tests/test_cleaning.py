@@ -95,9 +95,7 @@ def test_a_period_whose_value_is_missing_is_left_out_not_counted_zero_where_gaps
     assert cleaned.history["ds"].tolist() == list(days[[0, 1, 3, 4, 5]])  # the 3rd left out, the 4th no row: 0
     assert cleaned.history["y"].tolist() == [5.0, 6.0, 0.0, 7.0, 5.0]
     assert cleaned.notes == ["1 missing or infinite values dropped", "1 missing periods filled (zero)",
-                             "1 of them zeros among values that never come near 0 (the lowest 5): prices or a level, "
-                             "where a period without a row is no 0? cleaning.gaps: keep or interpolate suits such a "
-                             "series", "1 period whose only values were missing left out, not filled (zero)"]
+                             "1 period whose only values were missing left out, not filled (zero)"]
     # a missing value beside a value of its period: the period has that value
     shared = frame(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"], [5.0, np.nan, 4.0, 6.0])
     kept = clean_history(shared, "D", policy(gaps="zero"))
@@ -1438,13 +1436,14 @@ def test_values_in_notes_are_written_in_grouped_digits_from_a_million_so_a_place
 def test_zeros_filled_into_a_series_that_never_comes_near_zero_are_noted():
     """gaps: zero, meant for sales, fills a price's exchange holidays with 0s its models fit as crashes."""
     days = pd.bdate_range("2026-01-05", periods=60)
-    price = pd.DataFrame({"ds": days.delete([10, 30]), "y": 100.0 + np.arange(58) % 4})
+    price = pd.DataFrame({"ds": days.delete([10, 30]), "y": 100.25 + np.arange(58) % 4})
     notes = clean_history(price, "B", policy(gaps="zero")).notes
-    assert notes == ["2 missing periods filled (zero)", "2 of them zeros among values that never come near 0 (the "
-                     "lowest 100): prices or a level, where a period without a row is no 0? cleaning.gaps: keep or "
-                     "interpolate suits such a series"]
-    # sales that reach 0, or low counts: a day without a row is a day without sales, as gaps: zero means
-    for values in (np.arange(58) % 4, 10.0 + 30 * (np.arange(58) % 2)):
+    assert notes == ["2 missing periods filled (zero)", "2 of them zeros among values that never come near 0 "
+                     "(the lowest 100.25): prices or a level, where a period without a row is no 0? cleaning.gaps: "
+                     "keep or interpolate suits such a series"]
+    # counts, what gaps: zero is for: sales that reach 0, a busy product's steady sales, a slow mover's 1s and 2s
+    steps = np.arange(58)
+    for values in (steps % 4, 10.0 + 30 * (steps % 2), 100.0 + steps % 7, 1.0 + steps % 2):
         sales = clean_history(price.assign(y=values.astype(float)), "B", policy(gaps="zero")).notes
         assert not [note for note in sales if "never come near 0" in note]
     assert not [note for note in clean_history(price, "B", policy(gaps="interpolate")).notes if "near 0" in note]

@@ -368,6 +368,9 @@ def test_cycles_the_periods_show_and_auto_are_taken():
     assert monthly.model.weekly_seasonality is False
     assert load_config(None, ["tracking.max_retries=9", "tracking.backoff_seconds=119",
                               "tracking.uri=http://mlflow:5000"]).tracking.max_retries == 9
+    # a port is read of a server's URI only: MLflow's databricks://<scope>:<prefix> names a profile
+    assert load_config(None, ["tracking.uri=databricks://myscope:myprefix",
+                              "tracking.experiment=/Shared/sales"]).tracking.uri == "databricks://myscope:myprefix"
 
 
 def test_a_tag_its_value_does_not_fit_is_a_yaml_error_not_a_traceback(tmp_path):

@@ -621,7 +621,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
          "naive", 0.2),
         # a price's exchange holidays filled with zeros (gaps: zero): the models fit them as crashes
         ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({
-            "ds": pd.bdate_range("2026-01-05", periods=60).delete([10, 30]), "y": 100.0 + np.arange(58) % 4}), "B",
+            "ds": pd.bdate_range("2026-01-05", periods=60).delete([10, 30]), "y": 100.5 + np.arange(58) % 4}), "B",
             load_config(None, ["cleaning.gaps=zero"]).cleaning).notes), "prophet", 0.9),
         # Prophet failed on every parameter set: forecast by a baseline (a failed series' fallback is not counted)
         *[(status, None, "{}", "Prophet failed in every tuning evaluation (6, e.g. FloatingPointError('x')): chosen "

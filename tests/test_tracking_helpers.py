@@ -405,18 +405,26 @@ def test_a_failure_from_spark_submits_jvm_ending_under_the_driver_is_tagged_so(t
     from forecasting import signals
 
     class Captured(Exception):  # as PySpark keeps a Java error's message: str() of it asks the JVM
+        __module__ = "pyspark.errors.exceptions.captured"
         _desc = "Job 19 cancelled because SparkContext was shut down"
 
         def __str__(self):
             raise AssertionError("asked the JVM")
 
+    class GatewayGone(Exception):  # Py4J's call failing as the JVM goes
+        __module__ = "py4j.protocol"
+
     monkeypatch.setattr(signals, "_launcher", [os.getppid()])  # under spark-submit, the JVM its parent
     monkeypatch.setattr(signals, "JVM_EXIT_WAIT", 0.3)
     assert signals.jvm_gone(Captured())
     try:
-        raise RuntimeError("writing the tables failed") from ConnectionRefusedError(111, "Connection refused")
-    except RuntimeError as err:
+        raise GatewayGone("An error occurred while calling o851.parquet") from ConnectionRefusedError(111, "refused")
+    except GatewayGone as err:
         assert signals.jvm_gone(err)
+    try:  # a tracking server down refuses connections too: no JVM's end
+        raise RuntimeError("logging the run failed") from ConnectionRefusedError(111, "Connection refused")
+    except RuntimeError as err:
+        assert not signals.jvm_gone(err)
     assert not signals.jvm_gone(ValueError("a failure of the job's own"))
     monkeypatch.setattr(signals, "_launcher", [os.getppid() + 1])  # its parent gone: reparented
     assert signals.jvm_gone(ValueError("whatever it says"))

@@ -980,7 +980,10 @@ def test_numbers_in_the_time_column_are_named_for_what_they_likely_are(spark, fa
     assert "pd.to_datetime(column, unit='ms')" in expected(["1735689600000"])
     assert "yyyyMMdd dates written as decimals" in expected(["20250101.0", "20250102.0"])
     assert "e.g. dd/MM/yyyy" in expected(["12", "2025-01-01x"])  # not all such numbers: the usual advice
-    floats = spark.createDataFrame([("a", "x", 20240331.0, 1.0)], "store string, item string, date double, sales double")
+    for pattern_reads in (["20240331"], ["2024033112"]):  # yyyyMMdd, yyyyMMddHH: a pattern reads them
+        assert "epoch" not in expected(pattern_reads) and "decimals" not in expected(pattern_reads)
+    floats = spark.createDataFrame([("a", "x", 20240331.0, 1.0)],
+                                   "store string, item string, date double, sales double")
     with pytest.raises(InputError, match=r"has type double; .*decimals such as 20240331.0, .* Unix epoch"):
         check_input(floats, fast_config())
 

@@ -291,10 +291,11 @@ def clean_history(
 
 def _zeros_into_level(real: np.ndarray, zeros: int) -> list[str]:
     """A note where ``zeros`` periods were filled with 0 in a series whose own values never come
-    near it (the smallest at least NEAR_ZERO_SHARE of their median): a price, a level or a stock, where
-    a period without a row is a holiday or a gap in the feed, which the models fit as crashes."""
+    near it (the smallest at least NEAR_ZERO_SHARE of their median) and are not whole numbers: a
+    price or a level, where a period without a row is a holiday or a gap in the feed, which the
+    models fit as crashes. Counts (units sold, slow movers' 1s and 2s) are what gaps: zero is for."""
     lowest = float(np.min(real)) if len(real) else 0.0
-    if lowest <= 0 or lowest < NEAR_ZERO_SHARE * float(np.median(real)):
+    if lowest <= 0 or lowest < NEAR_ZERO_SHARE * float(np.median(real)) or np.all(real == np.round(real)):
         return []
     return [f"{zeros} of them {ZEROS_INTO_LEVEL_NOTE} (the lowest {value_text(lowest)}): prices or a level, where "
             "a period without a row is no 0? cleaning.gaps: keep or interpolate suits such a series"]

@@ -160,6 +160,12 @@ def _cycle_unseen(name: str, value: Any, frequency: str) -> str:
             f"{length} or longer): use auto, which leaves it out, or false")
 
 
+def _limit(variable: str, default: int) -> int:
+    """One of MLflow's limits: its environment variable's, where that is a whole number, else its default."""
+    given = os.environ.get(variable, "").strip()
+    return int(given) if given.isdigit() else default
+
+
 def _check_forecast(config: JobConfig) -> None:
     """Forecast and cleaning: what a series' periods and forecasts are."""
     fc = config.forecast
@@ -278,8 +284,8 @@ def _check_tracking(config: JobConfig) -> None:
              "name a file system takes (MLflow's file store keeps a model in a folder of its name)")
     # MLflow refuses its client's settings at these limits (its _MLFLOW_HTTP_REQUEST_MAX_* variables), at the
     # first request to a server: after Spark has started, with a traceback
-    retries = int(os.environ.get("_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT", MLFLOW_MAX_RETRIES_LIMIT))
-    backoff = int(os.environ.get("_MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT", MLFLOW_MAX_BACKOFF_LIMIT))
+    retries = _limit("_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT", MLFLOW_MAX_RETRIES_LIMIT)
+    backoff = _limit("_MLFLOW_HTTP_REQUEST_MAX_BACKOFF_FACTOR_LIMIT", MLFLOW_MAX_BACKOFF_LIMIT)
     _require(0 <= config.tracking.max_retries < retries, "tracking.max_retries",
              f"must be 0 or more and under {retries}, MLflow's limit")
     _require(0 <= config.tracking.backoff_seconds < backoff, "tracking.backoff_seconds",

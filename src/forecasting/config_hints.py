@@ -97,7 +97,7 @@ def value_hint(expected: tuple, value: Any, key: str = "") -> str:
     if isinstance(value, dict) and str in expected:
         return " (YAML reads 'name: value' as a mapping: quote the whole value, e.g. 'sales: east')"
     if value == "" and (int in expected or float in expected):
-        return " (an empty value: write null for none)" if type(None) in expected else " (an empty value: give a number)"
+        return " (an empty value: " + ("write null for none)" if type(None) in expected else "give a number)")
     if isinstance(value, str) and (int in expected or float in expected) and str not in expected:
         try:
             float(value)

@@ -40,11 +40,12 @@ def local_path(path: str) -> str:
 
 def parsed_uri(key: str, value: str):
     """``value`` split by ``urlparse``, or the config refused, naming ``key``, where it cannot be
-    (an IPv6 host with a bracket missing) or its port is no port (host:abc, 99999): not a traceback
-    after Spark started, nor a server "unreachable" that a scheduler retries."""
+    (an IPv6 host with a bracket missing) or a server's port is no port (host:abc, 99999): not a
+    traceback after Spark started, nor a server "unreachable" that a scheduler retries."""
     try:
         parsed = urlparse(value)
-        parsed.port  # noqa: B018 (read, for the error it raises)
+        if parsed.scheme in ("http", "https"):  # not databricks://<scope>:<prefix>, MLflow's profile form
+            parsed.port  # noqa: B018 (read, for the error it raises)
     except ValueError as err:  # the value is not shown: it may hold a password
         raise ConfigError(f"config key '{key}' is not a URI urllib can read: {err}") from None
     return parsed

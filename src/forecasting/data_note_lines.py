@@ -163,7 +163,7 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      "since when): discontinued? Their forecasts follow from those zeros, a seasonal model's from last "
                      "year's values. cleaning.stale_after skips series whose rows stop that long before the run date")
     if counted.zeros_into_levels:  # a price's exchange holidays as crashes to 0: the forecast pulled down
-        summary.warn(f"{_counted(counted, 'zeros_into_levels', 'had')} periods without a row filled with zeros by "
+        summary.inform(f"{_counted(counted, 'zeros_into_levels', 'had')} periods without a row filled with zeros by "
                      "cleaning.gaps: zero, though their own values never come near 0 (their data_notes say how many): "
                      "prices, levels or stocks, where a period without a row is a holiday or a gap in the feed? The "
                      "models fit those zeros as crashes; cleaning.gaps: keep or interpolate suits such series")

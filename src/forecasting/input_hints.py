@@ -105,14 +105,17 @@ def _numbers_for_times(examples: list) -> str:
     if not texts or not all(re.fullmatch(r"[0-9]+(\.0+)?", text) for text in texts):
         return ""
     whole = [text.split(".")[0] for text in texts]
-    if all(re.fullmatch(r"(19|20)[0-9]{2}(0[1-9]|1[0-2])[0-3][0-9]", text) for text in whole):
+    dated = r"(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"  # yyyyMMdd, and yyyyMMddHH after it
+    if all("." in text for text in texts) and all(re.fullmatch(dated, text) for text in whole):
         return ("yyyyMMdd dates written as decimals, 20250101.0, as pandas writes an integer column with a "
                 "missing value: write them as whole numbers or text, then input.time_format: yyyyMMdd reads them")
-    units = {10: "seconds", 13: "milliseconds"}
-    if all(len(text) == len(whole[0]) for text in whole) and len(whole[0]) in units:
-        unit = units[len(whole[0])]
-        return (f"Unix epoch {unit}? No date pattern reads them: convert them to timestamps before the job "
-                f"(pandas: pd.to_datetime(column, unit={unit[:1] if unit == 'seconds' else 'ms'!r}))")
+    if any(re.fullmatch(dated + r"([01][0-9]|2[0-3])?", text) for text in whole):
+        return ""  # yyyyMMdd or yyyyMMddHH: a pattern reads them, as the usual advice says
+    # seconds or milliseconds since 1970, from 1998 to 2039: no count of something else that long
+    for unit, low, high in (("seconds", 9e8, 2.2e9), ("milliseconds", 9e11, 2.2e12)):
+        if all(low <= int(text) <= high for text in whole):
+            return (f"Unix epoch {unit}? No date pattern reads them: convert them to timestamps before the job "
+                    f"(pandas: pd.to_datetime(column, unit={'s' if unit == 'seconds' else 'ms'!r}))")
     return ""
 
 

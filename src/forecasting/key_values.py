@@ -46,7 +46,8 @@ def decomposed(text_keys: list[str]) -> Column:
 
 
 # How exports write a missing value as text (SQL's NULL, pandas' None and nan, a spreadsheet's N/A), trimmed, any case
-NULL_TEXTS = ("null", "none", "nan", "n/a", "#n/a", "na", "<null>", "nil")
+# (not NA: North America, Namibia)
+NULL_TEXTS = ("null", "none", "nan", "n/a", "#n/a", "<null>")
 
 
 def null_text(text_keys: list[str]) -> Column:

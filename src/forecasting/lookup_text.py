@@ -69,9 +69,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
                              "the series again (the lines above are its), so score "
                              f"{report.forecast_run_date} again")
         times = _times_text(report.forecast["ds"])
-        # hours are the tables' UTC, not the local time a shop opens by
-        forecast = report.forecast.assign(ds=times).rename(columns={"ds": "ds (UTC)"} if times.str.contains(":").any()
-                                                                    else {})
+        forecast = report.forecast.assign(ds=times)
         lines.append(forecast.head(steps).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         if steps is not None and len(forecast) > steps:
             lines.append(f"... {len(forecast) - steps} more steps, to {times.iloc[-1]} (--steps shows more)")

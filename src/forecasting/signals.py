@@ -53,10 +53,12 @@ def jvm_gone(err: BaseException) -> bool:
         seen.add(id(err))
         chain.append(err)
         err = err.__cause__ or err.__context__
-    if any(isinstance(each, ConnectionRefusedError) or any(said in _said(each) for said in JVM_ENDING_SAID)
-           for each in chain):
-        return True
+    # Spark's or Py4J's: a tracking server down refuses connections too, and is no JVM's end
     spark_error = any(type(each).__module__.split(".")[0] in ("py4j", "pyspark") for each in chain)
+    if spark_error and any(isinstance(each, ConnectionRefusedError) or any(said in _said(each)
+                                                                           for said in JVM_ENDING_SAID)
+                           for each in chain):
+        return True
     deadline = time.monotonic() + (JVM_EXIT_WAIT if spark_error else 0)
     while os.getppid() == _launcher[0]:
         if time.monotonic() >= deadline:

@@ -281,7 +281,9 @@ def date_job_runs(path: str | Path, run_date: str, fmt: str = "delta", source: s
     import pyarrow.dataset as ds
 
     runs = set()
-    for fragment in _dataset(path, fmt).get_fragments():
+    # a parquet table's files listed by their folders alone: _dataset would read every file's footer
+    tables = _dataset(path, fmt) if fmt == "delta" else ds.dataset(str(path), format="parquet", partitioning="hive")
+    for fragment in tables.get_fragments():
         values = {name: str(value) for name, value in ds.get_partition_keys(fragment.partition_expression).items()}
         if values.get("run_date") == run_date and source in (None, values.get("source")):
             runs.update(pc.unique(fragment.to_table(columns=["job_run_id"]).column("job_run_id")).to_pylist())

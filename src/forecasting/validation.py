@@ -130,15 +130,15 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
     stamped_keys = [k for k in source.key_columns
                     if isinstance(df.schema[k].dataType, (T.TimestampType, T.TimestampNTZType))]
     text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
+    # a blank country is a null one made blank (with_blank_countries): one series, as meant
+    named = [k for k in text_keys if k.lower() != (config.model.country_holidays_column or "").lower()]
     return _RowProblems(
         malformed=F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False),
         undecoded=key_values.undecoded(text_keys if source.format == "csv" else []),
         padded=key_values.padded(text_keys),
-        # a blank country is a null one made blank (with_blank_countries): one series, as meant
-        blank=key_values.blank([k for k in text_keys
-                                if k.lower() != (config.model.country_holidays_column or "").lower()]),
+        blank=key_values.blank(named),
         decomposed=key_values.decomposed(text_keys),
-        null_text=key_values.null_text(text_keys),
+        null_text=key_values.null_text(named),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
         time_out_of_range=time < F.lit(EARLIEST_TIME).cast(T.TimestampType()),
