@@ -56,33 +56,31 @@ def null_text(text_keys: list[str]) -> Column:
     return _any_key(text_keys, lambda key: F.lower(F.trim(key)).isin(*NULL_TEXTS))
 
 
+# Per kind of key value: validation's count and condition of its rows, and what to say of them
+KEY_WARNINGS = (
+    ("padded_keys", "padded", "key values with spaces before or after them, e.g. {named}: each is a series of its "
+     "own, apart from one written without them; if they are one, trim them in the input, or set input.trim_keys: true"),
+    ("blank_keys", "blank", "a blank key value (empty text, not null), e.g. {named}: modelled as a series of its own, "
+     "apart from rows whose key is null (skipped: a series needs its keys); a CSV file reads blank text as null"),
+    ("decomposed_keys", "decomposed", "key values with an accent written as a mark of its own after its letter "
+     "(Unicode NFD, as macOS file names have them), e.g. {named}: each is a series of its own, apart from one that "
+     "looks the same written with the accented letter (NFC); normalize them to NFC in the input if they are one"),
+    ("null_text_keys", "null_text", "key values that read like a missing value written as text (NULL, None, nan, "
+     "N/A), e.g. {named}: each is modelled as a series of that name; if they mean no value, fix the export, or (CSV) "
+     "set input.options.nullValue to that text, which reads it as null (a series with a null key is skipped)"),
+)
+
+
 def warnings(df: DataFrame, problems, counts, keys: list[str], examples: int) -> tuple[str, ...]:
     """Key values that look like another's but are not: spaces around them, blank text, an
-    accent as a mark of its own (NFD); ``problems``: validation's conditions of them.
+    accent as a mark of its own (NFD); and a missing value written as text (NULL);
+    ``problems``: validation's conditions of them.
     Logged, and lines of the run's summary."""
     said = []
-    if counts["padded_keys"]:
-        named = quoted_ids(df.where(problems.padded), keys, examples)
-        said.append(f"{counts['padded_keys']} input rows have key values with spaces before or after them, e.g. "
-                    f"{named}: each is a series of its own, apart from one written without them; if they are one, "
-                    "trim them in the input, or set input.trim_keys: true")
-    if counts["blank_keys"]:
-        named = quoted_ids(df.where(problems.blank), keys, examples)
-        said.append(f"{counts['blank_keys']} input rows have a blank key value (empty text, not null), e.g. {named}: "
-                    "modelled as a series of its own, apart from rows whose key is null (skipped: a series needs "
-                    "its keys); a CSV file reads blank text as null")
-    if counts["decomposed_keys"]:
-        named = quoted_ids(df.where(problems.decomposed), keys, examples)
-        said.append(f"{counts['decomposed_keys']} input rows have key values with an accent written as a mark of its "
-                    f"own after its letter (Unicode NFD, as macOS file names have them), e.g. {named}: each is a "
-                    "series of its own, apart from one that looks the same written with the accented letter (NFC); "
-                    "normalize them to NFC in the input if they are one")
-    if counts["null_text_keys"]:
-        named = quoted_ids(df.where(problems.null_text), keys, examples)
-        said.append(f"{counts['null_text_keys']} input rows have key values that read like a missing value written as "
-                    f"text (NULL, None, nan, N/A), e.g. {named}: each is modelled as a series of that name; if they "
-                    "mean no value, fix the export, or (CSV) set input.options.nullValue to that text, which reads "
-                    "it as null (a series with a null key is skipped)")
+    for count, condition, text in KEY_WARNINGS:
+        if counts[count]:
+            named = quoted_ids(df.where(getattr(problems, condition)), keys, examples)
+            said.append(f"{counts[count]} input rows have {text.format(named=named)}")
     for line in said:
         logger.warning("%s", line)
     return tuple(said)
