@@ -286,6 +286,36 @@ def test_scoring_says_which_series_end_in_a_period_their_input_stopped_inside(sp
                             f"export cut short?), e.g. a; the first: {reason}\n")
 
 
+def test_scoring_says_which_series_have_new_rows_at_times_their_models_have_as_closed(spark, fast_config):
+    """A shop open 08:00-19:00 in Berlin, given with UTC offsets: trained in winter (07:00-17:00 UTC),
+    scored after the clock change, whose opening hour 06:00 UTC the model does not forecast (a
+    walk-through of 12-07: nothing said)."""
+    from forecasting.closed_times import find_closed
+
+    def shop(start, end, hours):
+        times = pd.date_range(start, end, freq="h")
+        times = times[times.hour.isin(hours) & (times.dayofweek < 5)]
+        return pd.DataFrame({"ds": times, "y": 10.0 + times.hour})
+
+    winter = shop("2025-03-03", "2025-03-28 23:00", range(7, 18))
+    closed = find_closed(winter["ds"], "h")
+    assert closed  # nights and weekends
+    summer = pd.concat([winter, shop("2025-03-31", "2025-04-09 23:00", range(6, 17))], ignore_index=True)
+    group = summer.assign(frequency="h", history_end=winter["ds"].max(), closed=json.dumps(closed))
+    config = fast_config("input.key_columns=[shop]", "forecast.frequency=h")
+    last, status, reason = scoring.history_end(group, config, "2025-04-10", "2025-04-09 16:00", None)
+    assert status is None and reason == (f"8 rows since its model's history at {scoring.CLOSED_ROWS_NOTE}: opening "
+                                         "hours moved (a clock change read in UTC, a new timetable)? Those times get "
+                                         "no forecast until the series is trained again")  # 06:00 on 8 weekdays
+    assert scoring.history_end(group.assign(closed=None), config, "2025-04-10", "2025-04-09 16:00", None)[2] is None
+    staged = spark.createDataFrame([("a", scoring.SCORED_OK, reason), ("b", scoring.SCORED_OK, None)],
+                                   "shop string, status string, reason string")
+    summary = job_summary.JobSummary("2025-04-10", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    scoring._say_rows_in_closed_times(staged, ["shop"], summary)
+    assert summary.note.startswith(f"  1 series has rows since their models' history at {scoring.CLOSED_ROWS_NOTE} "
+                                   "(their reason says how many): opening hours moved")
+
+
 def test_the_scoring_summary_names_series_scored_from_data_that_stop_well_before_the_run_date(spark):
     stale = "last observation 2024-01-02, 29 periods before the run date 2024-01-31"
     staged = spark.createDataFrame([("a", scoring.SCORED_OK, stale), ("b", scoring.SCORED_OK, None),

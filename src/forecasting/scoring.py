@@ -10,6 +10,7 @@ the forecast forward.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import traceback
@@ -25,6 +26,7 @@ from pyspark.sql import types as T
 from forecasting import (io, lineage, model, model_store, parent_run, python_worker, scoring_models,
                          series_identity, spark_training, table_checks, tables, tracking, validation)
 from forecasting.cleaning import clean_history
+from forecasting.closed_times import outside_closed
 from forecasting.grid_alignment import PAST_INPUT_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
@@ -107,7 +109,22 @@ def history_end(group: pd.DataFrame, config: JobConfig, run_date: str, input_end
     # stale first: its summary line finds it at the start; then a last period the input stopped inside
     said = sorted((note for note in cleaned.notes if note.startswith(STALE_NOTE) or PAST_INPUT_NOTE in note),
                   key=lambda note: not note.startswith(STALE_NOTE))
+    stored = group["closed"].iloc[0] if "closed" in group else None
+    closed = json.loads(stored) if isinstance(stored, str) else []
+    said += _rows_in_closed_times(cleaned.history["ds"], origin, frequency, closed)
     return cleaned.history["ds"].max(), None, "; ".join(said) or None
+
+
+def _rows_in_closed_times(times: pd.Series, since: pd.Timestamp | None, frequency: str, closed: list[int]) -> list[str]:
+    """A note where rows after the model's history (``since``) fall in times of the week it has as
+    closed (``closed``, training's cleaning.closed_times): opening hours moved, by a clock change
+    in UTC or a new timetable, and the model forecasts none of those times."""
+    new = times[times > since] if since is not None else times.iloc[:0]
+    inside = int((~outside_closed(new, frequency, closed)).sum()) if closed and len(new) else 0
+    if not inside:
+        return []
+    return [f"{inside} rows since its model's history at {CLOSED_ROWS_NOTE}: opening hours moved (a clock change "
+            "read in UTC, a new timetable)? Those times get no forecast until the series is trained again"]
 
 
 def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run_date: str,
@@ -117,6 +134,9 @@ def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run
     of the input, as training), in ``partitions`` tasks."""
     keys = list(config.input.key_columns)
     grid = [F.col("history_end").cast("timestamp_ntz").alias("history_end")] if "history_end" in models.columns else []
+    # the periods of the week the model does not forecast (model_store.CLOSED_KEY), as JSON text
+    grid += ([F.get_json_object("model_json", f"$.{model_store.CLOSED_KEY}").alias("closed")]
+             if "model_json" in models.columns else [])
     rows = spark_training.training_input(series_df).join(models.select(*keys, "frequency", *grid), keys)
     schema = T.StructType([series_df.schema[k] for k in keys] + [T.StructField("last_ds", T.TimestampNTZType()),
                                                                  T.StructField("status", T.StringType()),
@@ -130,6 +150,10 @@ def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run
 
     # grouped within the partitions by key: no second shuffle, and not spark.sql.shuffle.partitions' 200 tasks
     return rows.repartition(partitions, *keys).groupBy(*keys).applyInPandas(end, schema)
+
+
+# In a scored series' reason: new rows at times its model does not forecast
+CLOSED_ROWS_NOTE = "times of the week the model has as closed"
 
 
 # why a series of each status was not scored, in the log and the summary
@@ -148,6 +172,17 @@ def _say_scored_stale(staged: DataFrame, keys: list[str], summary: JobSummary, f
     count = stale.count()
     if count:
         say_stale(stale, keys, summary, count, "scored", frequency)
+
+
+def _say_rows_in_closed_times(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Which scored series have new rows at times their models have as closed, not forecast."""
+    moved = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(CLOSED_ROWS_NOTE))
+    count = moved.count()
+    if count:
+        summary.warn(f"{series_that(count, 'have')} rows since their models' history at {CLOSED_ROWS_NOTE} "
+                     "(their reason says how many): opening hours moved, by a clock change read in UTC or a new "
+                     f"timetable? Those times get no forecast until they are trained again, e.g. "
+                     f"{example_ids(moved, keys)}")
 
 
 def _say_scored_past_input(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
@@ -283,6 +318,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 if summary.counts.get(SCORED_OK):
                     _say_scored_stale(staged, keys, summary, config.forecast.frequency)
                     _say_scored_past_input(staged, keys, summary)
+                    _say_rows_in_closed_times(staged, keys, summary)
             tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):  # all three: a table_prefix
             # set after the training ran is met here first, and the models and results are read by name too
