@@ -107,8 +107,13 @@ def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, i
     that tracking, failing too, left it RUNNING: ``err`` is the one the job raises."""
     stop = signals.stopped_by(err)
     try:
+        jvm_gone = signals.jvm_gone(err)
+    except Exception as unknown:  # only a tag: the run is ended FAILED all the same
+        logger.debug("could not tell whether the JVM had gone: %s", unknown)
+        jvm_gone = False
+    try:
         finish_parent_run(context, counts or {}, wall_seconds, failed=True, wrote=wrote,
-                          ended_by=stop or (signals.JVM_GONE if signals.jvm_gone(err) else None),
+                          ended_by=stop or (signals.JVM_GONE if jvm_gone else None),
                           partly=partly, untracked=untracked, failed_with=None if stop else failure_line(err))
     except Exception as end_err:
         logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends it",
