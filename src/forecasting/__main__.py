@@ -97,7 +97,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     cli.configure_logging(args.log_level)
-    if args.command == "holidays":  # the holidays package's answer: no config needed (one not loading is no matter)
+    if args.command == "holidays":  # the holidays package's answer: no config needed, nor one that does not load
         code = holiday_periods.canonical(args.code)
         problem = holiday_periods.unknown(code)
         if problem:
