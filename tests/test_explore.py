@@ -2,6 +2,7 @@
 import datetime as dt
 import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -112,6 +113,10 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     assert sorted(runs["output"].fillna("-")) == ["-", "/data/other", "/data/sales"]
     ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
     assert ours[f"tags.{tracking.PARENT_TAG}"].tolist() == [current]
+    # a relative folder, as a notebook in the project names it: the tag holds it absolute (it had found none)
+    client.set_tag(other, tracking.OUTPUT_PATH_TAG, str(Path("output").resolve()))
+    relative = explore.series_runs(uri, experiment_id, {"item": "9"}, output="output")
+    assert relative[f"tags.{tracking.PARENT_TAG}"].tolist() == [other]
     # an evaluation's run of the same series and output: kept apart by job (a run from before the tag kept)
     evaluated = client.create_run(experiment_id, tags={tracking.PARENT_TAG: current, **nine,
                                                        tracking.FROM_JOB_TAG: "evaluate_forecast"}).info.run_id
