@@ -160,3 +160,21 @@ def test_a_report_that_fails_does_not_end_the_reports_after_it(caplog):
         with progress_of(tracker, interval=0.01):
             assert tracker.answered.wait(timeout=5), "no report after the failed one"
     assert any("1/2 tasks done" in r.getMessage() for r in caplog.records)
+
+
+def test_the_time_left_follows_the_pace_since_work_was_first_seen_done(monkeypatch, caplog):
+    """A task's series count only as it ends: the first ones end after the workers' start-up and a
+    whole task's work, so a linear estimate from the stage's start ran long (86 s said, done in 11)."""
+    clock = iter([0.0, 10.0, 20.0])
+    monkeypatch.setattr("forecasting.progress.time.monotonic", lambda: next(clock))
+    series = SeriesCounters(Accumulator(value=0), Accumulator(value=0), Accumulator(value=0))
+    progress = progress_of(StatusTracker((1, 10, 0)), series=series, total=10, rows=1000)
+    progress.__enter__()
+    progress._stop.set()
+    with caplog.at_level(logging.INFO, logger="forecasting.progress"):
+        series.add(failed=False, rows=100)
+        progress.report()  # 10% at 10 s: linear, 90 s
+        for _ in range(3):
+            series.add(failed=False, rows=100)
+        progress.report()  # 40% at 20 s: 30% in the last 10 s, so the 60% left in 20 s (linear: 30 s)
+    assert [r.getMessage().rsplit(", ", 1)[1] for r in caplog.records] == ["about 90s left", "about 20s left"]

@@ -32,7 +32,9 @@ class SeriesCounters:
 
 class StageProgress:
     """While active, log progress every ``interval`` seconds, with elapsed time
-    and a linear estimate of the time left: series done and failed / ``total`` when
+    and an estimate of the time left (at the pace since the first report that saw work done:
+    a task's series count only as it ends, so the share done lags the work, most at the
+    start; linear from the start at the first such report): series done and failed / ``total`` when
     given ``series`` (SeriesCounters), the estimate from their share of the ``rows``
     (a series' fits cost about in proportion to its rows, and one long series can
     cost as much as thousands of short ones), else tasks done / total of the running
@@ -47,6 +49,7 @@ class StageProgress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"progress-{label}", daemon=True)
         self._started = 0.0
+        self._first_done: tuple[float, float] | None = None  # (time, share done) of the first report with any
 
     def __enter__(self) -> "StageProgress":
         self._started = time.monotonic()
@@ -92,8 +95,15 @@ class StageProgress:
                 what = f"series done ({share:.0%} of the rows), {self._series.failed.value} failed"
         if share is None and done:
             share = done / total
-        elapsed = time.monotonic() - self._started
-        left = f"about {elapsed / share * (1 - share):.0f}s left" if share else "time left not known yet"
+        now = time.monotonic()
+        elapsed = now - self._started
+        left = "time left not known yet"
+        if share and self._first_done and share > self._first_done[1] and now > self._first_done[0]:
+            pace = (share - self._first_done[1]) / (now - self._first_done[0])
+            left = f"about {(1 - share) / pace:.0f}s left"
+        elif share:
+            left = f"about {elapsed / share * (1 - share):.0f}s left"
+            self._first_done = self._first_done or (now, share)
         logger.info(
             "%s: %d/%d %s, %d failed task attempts, %.0fs elapsed, %s",
             self._label, done, total, what, failed, elapsed, left,
