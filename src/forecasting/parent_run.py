@@ -106,11 +106,11 @@ def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, i
     """End the run FAILED after ``err`` (tagged with the signal, if one stopped it), or say
     that tracking, failing too, left it RUNNING: ``err`` is the one the job raises."""
     stop = signals.stopped_by(err)
-    try:
-        jvm_gone = signals.jvm_gone(err)
+    jvm_gone = False
+    try:  # asked only where no signal of the job's own stopped it: the question may wait for the JVM to go
+        jvm_gone = stop is None and signals.jvm_gone(err)
     except Exception as unknown:  # only a tag: the run is ended FAILED all the same
         logger.debug("could not tell whether the JVM had gone: %s", unknown)
-        jvm_gone = False
     try:
         finish_parent_run(context, counts or {}, wall_seconds, failed=True, wrote=wrote,
                           ended_by=stop or (signals.JVM_GONE if jvm_gone else None),
