@@ -7,6 +7,7 @@ import importlib.util
 import os
 import re
 import tempfile
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from forecasting.config_schema import ConfigError
@@ -36,6 +37,14 @@ def local_path(path: str) -> str:
     """A local path as written: a file: URI's path, percent-decoded (Path.as_uri() writes a
     space as %20); any other text as it is."""
     return unquote(urlparse(path).path) if path.startswith("file:") else path
+
+
+def resolved_output(path: str) -> str:
+    """An output.path as runs tag it: a local one absolute (executors share it), ``~``
+    expanded as tracking.resolve_uri does (Hadoop would make ``~`` a folder); no trailing /."""
+    if urlparse(path).scheme in ("", "file"):
+        path = str(Path(local_path(path)).expanduser().resolve())
+    return path.rstrip("/")
 
 
 def parsed_uri(key: str, value: str):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ import yaml
 
 from forecasting import redaction, run_overview, series_identity, server_check, tracking
 from forecasting.input_history import key_matches, load_history
-from forecasting.config_stores import local_path
+from forecasting.config_stores import resolved_output
 from forecasting.redaction import redact_url_password
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
@@ -144,10 +143,8 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], out
     runs = runs.assign(replaced_by=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.SUPERSEDED_TAG)),
                        output=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.OUTPUT_PATH_TAG)),
                        job=runs[from_job] if from_job in runs else None)
-    if output is not None:  # as the tag holds it: a local path absolute (tables.output_root), "output" too
-        local = urlparse(output).scheme in ("", "file")
-        runs = runs[runs["output"] == (str(Path(local_path(output)).expanduser().resolve()) if local
-                                       else output.rstrip("/"))]
+    if output is not None:  # as the tag holds it: "output" too
+        runs = runs[runs["output"] == resolved_output(output)]
     if job is not None:
         runs = runs[runs["job"].isna() | (runs["job"] == job)]
     return runs.reset_index(drop=True)

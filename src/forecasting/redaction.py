@@ -112,8 +112,15 @@ def error_text(err: BaseException) -> str:
     try:
         return str(err)
     except Exception:
-        desc = getattr(err, "_desc", None)
-        return desc if isinstance(desc, str) else " ".join(arg for arg in err.args if isinstance(arg, str))
+        return kept_text(err)
+
+
+def kept_text(err: BaseException) -> str:
+    """What an error keeps of its text without making it (str() of PySpark's errors and Py4J's
+    Java errors asks the JVM, which may be gone): PySpark's Java message (``_desc``), else its
+    text arguments."""
+    desc = getattr(err, "_desc", None)
+    return desc if isinstance(desc, str) else " ".join(arg for arg in err.args if isinstance(arg, str))
 
 
 def first_line(err: BaseException) -> str:

@@ -10,6 +10,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+from forecasting.redaction import kept_text
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the main thread is."""
@@ -55,7 +57,7 @@ def jvm_gone(err: BaseException) -> bool:
         err = err.__cause__ or err.__context__
     # Spark's or Py4J's: a tracking server down refuses connections too, and is no JVM's end
     spark_error = any(type(each).__module__.split(".")[0] in ("py4j", "pyspark") for each in chain)
-    if spark_error and any(isinstance(each, ConnectionRefusedError) or any(said in _said(each)
+    if spark_error and any(isinstance(each, ConnectionRefusedError) or any(said in kept_text(each)
                                                                            for said in JVM_ENDING_SAID)
                            for each in chain):
         return True
@@ -71,15 +73,6 @@ def jvm_gone(err: BaseException) -> bool:
 JVM_ENDING_SAID = ("SparkContext was shut down", "SparkContext has been shutdown", "Answer from Java side is empty",
                    "Error while sending or receiving")
 JVM_EXIT_WAIT = 5  # seconds: a JVM's shutdown hooks stop Spark in one or two
-
-
-def _said(err: BaseException) -> str:
-    """``err``'s text, without asking the JVM, which may be gone or hanging: str() of PySpark's
-    errors and of Py4J's Java errors calls into it. PySpark keeps the Java message (``_desc``)."""
-    desc = getattr(err, "_desc", None)
-    if isinstance(desc, str):
-        return desc
-    return " ".join(arg for arg in err.args if isinstance(arg, str))
 
 
 @contextmanager

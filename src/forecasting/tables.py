@@ -11,7 +11,6 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import urlparse
 
 from pyspark.errors import AnalysisException
@@ -22,7 +21,7 @@ from pyspark.sql import types as T
 from forecasting import signals, tracking
 from forecasting.config import JobConfig
 from forecasting.config_schema import RESERVED_KEY_NAMES
-from forecasting.config_stores import local_path
+from forecasting.config_stores import resolved_output
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +57,8 @@ RETENTION = "interval 3650 days"
 
 
 def output_root(config: JobConfig) -> str:
-    """``output.path`` with a local path made absolute (executors share it), ``~``
-    expanded as tracking.resolve_uri does (Hadoop would make ``~`` a folder)."""
-    root = config.output.path
-    if urlparse(root).scheme in ("", "file"):
-        root = str(Path(local_path(root)).expanduser().resolve())
-    return root.rstrip("/")
+    """``output.path`` as runs tag it (``config_stores.resolved_output``)."""
+    return resolved_output(config.output.path)
 
 
 def on_default_file_system(spark: SparkSession, config: JobConfig) -> JobConfig:
