@@ -7,7 +7,8 @@ import pandas as pd
 
 from forecasting import metrics, tuning
 from forecasting.baselines import on_grid, season_length
-from forecasting.cleaning import Cleaned, clean_history, filled_by_interpolation
+from forecasting.cleaning import Cleaned, clean_history
+from forecasting.gap_filling import filled_by_interpolation
 from forecasting.config import JobConfig
 from forecasting.periods import align_to_grid
 

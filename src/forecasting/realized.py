@@ -30,7 +30,7 @@ from pyspark.sql import types as T
 
 from forecasting import metrics, redaction, signals, tracking
 from forecasting.baselines import on_grid, season_length
-from forecasting.cleaning import filled_by_interpolation
+from forecasting.gap_filling import filled_by_interpolation
 from forecasting.periods import align_to_grid, open_on
 from forecasting.config import JobConfig
 from forecasting.spark_session import job_description

@@ -13,7 +13,8 @@ from pyspark.sql import functions as F
 
 from forecasting import run_overview, series_identity, spark_training, validation
 from forecasting.closed_times import CLOSED_TIMES_NOTE
-from forecasting.cleaning import GAPS_KEPT_NOTE, MERGED_NOTE, MISSING_VALUES_NOTE, SPARSE_NOTE, ZEROS_INTO_LEVEL_NOTE
+from forecasting.cleaning import MERGED_NOTE, MISSING_VALUES_NOTE
+from forecasting.gap_filling import GAPS_KEPT_NOTE, SPARSE_NOTE, ZEROS_INTO_LEVEL_NOTE
 from forecasting.grid_alignment import LATE_TIMES_NOTE, PAST_INPUT_NOTE, SHIFTED_NOTE
 from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, FLAT_END_NOTE, NEGATIVE_KEPT_NOTE,
                                         NO_WEEKDAY_NOTE, OTHER_VALUES_NOTE, OUTLIER_NOTE, REPEATED_NOTE,
