@@ -488,6 +488,28 @@ def test_a_last_period_on_the_grid_stays_though_an_earlier_row_was_aligned():
         "leaves it out and forecasts it"]
 
 
+def test_with_zero_gaps_a_first_period_whose_rows_start_late_into_it_is_left_out_not_a_slow_movers():
+    # daily sales from a Sunday summed into weeks to Sunday: the first week is that Sunday alone
+    sunday = clean_history(daily_rows("2024-12-01", "2025-03-30"), "W-SUN", policy(gaps="zero"), "2025-04-01",
+                           input_end="2025-03-30")
+    assert sunday.history["ds"].iloc[0] == pd.Timestamp("2024-12-08") and set(sunday.history["y"]) == {700.0}
+    assert ("the first period 2024-12-01 has rows from 2024-12-01 on, later into it than its other periods: its 1 row "
+            "left out, a part summed is no whole period") in sunday.notes
+    monday = clean_history(daily_rows("2024-12-02", "2025-03-30"), "W-SUN", policy(gaps="zero"), "2025-04-01")
+    assert monday.history["ds"].iloc[0] == pd.Timestamp("2024-12-08")
+    assert not any("first period" in note for note in monday.notes)
+    # a slow mover's sales fall on any day of the week: its first week, a sale on the Friday, is whole
+    days = pd.date_range("2024-12-02", "2025-03-30")
+    sales = frame(days[[4, 9, 20, 22, 33, 40, 50, 53, 66, 74, 80, 95, 101, 110]], 1.0)
+    slow = clean_history(sales, "W-SUN", policy(gaps="zero"), "2025-04-01", input_end="2025-03-30")
+    assert slow.history["ds"].iloc[0] == pd.Timestamp("2024-12-08") and not any("first period" in n for n in slow.notes)
+    # a shop's hours from 9 to 17 summed into days: every day starts at 9, none late
+    days = pd.date_range("2024-01-01", "2024-01-31")
+    hours = frame([day + pd.Timedelta(hours=hour) for day in days for hour in range(9, 18)], 1.0)
+    shop = clean_history(hours, "D", policy(gaps="zero"), "2024-02-01", input_end="2024-01-31 17:00")
+    assert shop.history["ds"].iloc[0] == pd.Timestamp("2024-01-01") and shop.history["y"].iloc[0] == 9.0
+
+
 def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_when_summed():
     # daily sales from 20 January and up to 10 January a year later, summed into months
     # while other series' rows go on to February (input_end)
@@ -512,9 +534,12 @@ def test_a_first_or_last_period_its_finer_rows_cover_only_in_part_is_left_out_wh
     # a week ending Monday whose first day of data is that Monday: one day of seven
     weeks = clean_history(daily_rows("2023-01-02", "2023-01-29"), "W-MON", policy(), "2023-03-01")
     assert weeks.history["ds"].iloc[0] == pd.Timestamp("2023-01-09") and weeks.history["y"].iloc[0] == 7 * 100.0
-    # with zero gaps a day without a row sold nothing: the partial months are what was sold
+    # with zero gaps a day without a row sold nothing: the last month is what was sold; the days
+    # before the first row are not known, so the first month, its rows starting late into it, is left out
     zeros = clean_history(history, "MS", policy(gaps="zero"), "2024-03-01", input_end="2024-02-29")
-    assert zeros.history["y"].iloc[0] == 12 * 100.0 and zeros.history["y"].iloc[12] == 10 * 100.0
+    assert zeros.history["ds"].iloc[0] == pd.Timestamp("2023-02-01") and zeros.history["y"].iloc[11] == 10 * 100.0
+    assert "the first period 2023-01-01 has rows from 2023-01-20 on, later into it than its other periods" in (
+        " ".join(zeros.notes))
     # weekdays whose months start or end on a weekend, and daily data from 2 January, are whole months
     weekdays = frame(pd.bdate_range("2024-06-03", "2024-11-29"), 1.0)  # June starts and August ends on a Saturday
     kept = clean_history(weekdays, "MS", policy(), "2024-12-31", input_end="2024-12-31")

@@ -18,7 +18,8 @@ from forecasting.cleaning_notes import (ZERO_RUN_NOTE, break_notes, duplicate_no
 from forecasting.config import CleaningConfig
 from forecasting.gap_filling import (GAPS_KEPT_NOTE, SPARSE_NOTE, fill, filled_positions, longest_gap, regular_spacing,
                                       zeros_into_level)
-from forecasting.grid_alignment import aligned_note, part_past_input, without_partial_ends, without_period_past_input
+from forecasting.grid_alignment import (aligned_note, part_past_input, without_late_start, without_partial_ends,
+                                        without_period_past_input)
 from forecasting.level_shifts import level_shift_notes
 from forecasting.periods import align_to_grid, known_until, sub_daily, time_text, yearly_harmonics
 from forecasting.spikes import cycles_of, find_spikes, spike_note
@@ -209,8 +210,10 @@ def _onto_grid(state: _Pass, result: Cleaned) -> bool:
         if frame.empty:
             result.history = frame.reset_index(drop=True)
             return False
-    if off_grid and policy.duplicates == "sum" and policy.gaps != "zero":  # with zero gaps, no row is no sales
+    if off_grid and policy.duplicates == "sum" and policy.gaps != "zero":
         frame = without_partial_ends(frame, state.raw.loc[frame.index], frequency, result.notes, state.input_end)
+    elif off_grid and policy.duplicates == "sum":  # rows are sales: a period without one sold nothing
+        frame = without_late_start(frame, state.raw.loc[frame.index], result.notes)
     state.frame, state.given, state.moved, state.off_grid = frame, given, moved, off_grid
     return True
 

@@ -198,3 +198,26 @@ def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, no
                      f"its other periods: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is no "
                      "whole period")
     return frame[~dropped]
+
+
+def without_late_start(frame: pd.DataFrame, raw: pd.Series, notes: list[str]) -> pd.DataFrame:
+    """``frame`` (aligned from ``raw``'s times, rows not yet summed) without its first period
+    where its rows start later into it than into the periods between (their median) by over
+    a quarter of a period: daily sales from a Sunday summed into weeks to Sunday are one day's,
+    the days before not known to be zeros. For ``gaps: zero``, whose rows are sales: by where
+    a period's rows start, not how many it has (a slow mover's week holds a sale or two, a
+    shop's days start at 9)."""
+    labels = frame["ds"].to_numpy()
+    first = pd.Series(raw.to_numpy()).groupby(labels).min()  # by period, in time order
+    if len(first) < 4:  # too few periods between to say where a whole one starts
+        return frame
+    lateness = first.to_numpy() - first.index.to_numpy()
+    step = np.median(np.diff(first.index.to_numpy()))
+    if lateness[0] - np.median(lateness[1:-1]) <= (1 - PARTIAL_SHARE) * step:
+        return frame
+    inside = labels == first.index[0]
+    rows = int(inside.sum())
+    notes.append(f"the first period {time_text(first.index[0])} has rows from {time_text(first.iloc[0])} on, later "
+                 f"into it than its other periods: its {rows} row{'s' if rows != 1 else ''} left out, a part summed is "
+                 "no whole period")
+    return frame[~inside]
