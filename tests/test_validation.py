@@ -515,9 +515,11 @@ def test_the_series_known_on_the_run_date_are_counted_null_keys_too(spark, fast_
     ])
     # and the latest time known then: how far the data reach (zero gaps go no further)
     latest = dt.datetime(2024, 1, 31, 23)
-    assert check_input(raw, fast_config(), run_date="2024-01-31") == InputCounts(
-        rows=4, series=2, latest=latest, after_run_date=1, after_run_date_last="2024-02-01 00:00:00")
-    assert check_input(raw, fast_config()) == InputCounts(rows=4, series=None)
+    counts = check_input(raw, fast_config(), run_date="2024-01-31")
+    assert counts == InputCounts(rows=4, series=2, latest=latest, after_run_date=1,
+                                 after_run_date_last="2024-02-01 00:00:00", key_warnings=counts.key_warnings)
+    assert check_input(raw, fast_config()) == InputCounts(rows=4, series=None, key_warnings=counts.key_warnings)
+    assert [line.split(",")[0] for line in counts.key_warnings] == ["1 input rows have a null key value"]
 
 
 def test_a_timestamp_key_pandas_cannot_hold_is_refused_before_the_training(spark, fast_config):
@@ -736,6 +738,27 @@ def test_a_key_value_that_reads_like_a_missing_value_is_warned_of(spark, fast_co
     assert line.startswith("3 input rows have key values that read like a missing value written as text (NULL, None, "
                            "nan, N/A), e.g. ' none /x', 'NULL/x', 'north/N\\\\/A': each is modelled as a series")
     assert "Nancy" not in line and line in caplog.text
+
+
+def test_a_null_key_value_is_warned_of_with_its_series_named(spark, fast_config, caplog):
+    """A series with a null key is skipped; where its other keys are a series' too, that series lacks its rows
+    (a walk-through's plums: zero sales filled into the keyed series under gaps: zero), which only the summary's
+    count of skipped series had hinted at."""
+    raw = spark.createDataFrame(
+        [("north", 5.0, "2024-01-01", 1.0), (None, 5.0, "2024-01-02", 2.0), ("north", float("nan"), "2024-01-01", 3.0),
+         ("south", 6.0, "2024-01-01", 4.0)], "region string, store double, day string, sales double")
+    config = fast_config("input.key_columns=[region, store]", "input.time_column=day", "input.target_column=sales")
+    with caplog.at_level(logging.WARNING):
+        counts = check_input(raw, config, run_date="2024-01-31")
+    [line] = [line for line in counts.key_warnings if "null key" in line]
+    assert line.startswith("2 input rows have a null key value, e.g. '<null>/5.0', 'north/<null>': a series needs its "
+                           "keys, so each such series is skipped; where its other keys are those of a series too")
+    assert line in caplog.text
+    # a null country is a blank one: its series keeps the country's default holidays, no warning
+    by_country = fast_config("input.key_columns=[region, store]", "input.time_column=day",
+                             "input.target_column=sales", "model.country_holidays_column=region")
+    [line] = [line for line in check_input(raw, by_country, run_date="2024-01-31").key_warnings if "null key" in line]
+    assert line.startswith("1 input rows have a null key value, e.g. 'north/<null>'")
 
 
 def test_a_blank_key_value_is_a_series_of_its_own_and_warned_of(spark, fast_config, caplog):

@@ -8,6 +8,7 @@ from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from forecasting import series_identity
 
@@ -56,18 +57,40 @@ def null_text(text_keys: list[str]) -> Column:
     return _any_key(text_keys, lambda key: F.lower(F.trim(key)).isin(*NULL_TEXTS))
 
 
-# Per kind of key value: validation's count and condition of its rows, and what to say of them
+def null(df: DataFrame, keys: list[str]) -> Column:
+    """A null key value (NaN in a float column too): the series is skipped, and where its
+    other keys are a series' as well, its rows are not that series'."""
+    floats = (T.FloatType, T.DoubleType)
+    missing = [F.col(k).isNull() | F.isnan(F.col(k)) if isinstance(df.schema[k].dataType, floats) else F.col(k).isNull()
+               for k in keys]
+    return reduce(lambda a, b: a | b, missing) if missing else F.lit(False)
+
+
+def conditions(df: DataFrame, source, text_keys: list[str], country_column: str | None) -> dict[str, Column]:
+    """Validation's count of each kind of key value, by name, and the condition of its rows."""
+    # a blank country is a null one made blank (with_blank_countries): one series, as meant
+    named = [k for k in source.key_columns if k.lower() != (country_column or "").lower()]
+    named_text = [k for k in text_keys if k in named]
+    return {"undecoded": undecoded(text_keys if source.format == "csv" else []), "padded_keys": padded(text_keys),
+            "blank_keys": blank(named_text), "decomposed_keys": decomposed(text_keys),
+            "null_text_keys": null_text(named_text), "null_keys": null(df, named)}
+
+
+# Per kind of key value: validation's count of its rows, and what to say of them
 KEY_WARNINGS = (
-    ("padded_keys", "padded", "key values with spaces before or after them, e.g. {named}: each is a series of its "
+    ("padded_keys", "key values with spaces before or after them, e.g. {named}: each is a series of its "
      "own, apart from one written without them; if they are one, trim them in the input, or set input.trim_keys: true"),
-    ("blank_keys", "blank", "a blank key value (empty text, not null), e.g. {named}: modelled as a series of its own, "
+    ("blank_keys", "a blank key value (empty text, not null), e.g. {named}: modelled as a series of its own, "
      "apart from rows whose key is null (skipped: a series needs its keys); a CSV file reads blank text as null"),
-    ("decomposed_keys", "decomposed", "key values with an accent written as a mark of its own after its letter "
+    ("decomposed_keys", "key values with an accent written as a mark of its own after its letter "
      "(Unicode NFD, as macOS file names have them), e.g. {named}: each is a series of its own, apart from one that "
      "looks the same written with the accented letter (NFC); normalize them to NFC in the input if they are one"),
-    ("null_text_keys", "null_text", "key values that read like a missing value written as text (NULL, None, nan, "
+    ("null_text_keys", "key values that read like a missing value written as text (NULL, None, nan, "
      "N/A), e.g. {named}: each is modelled as a series of that name; if they mean no value, fix the export, or (CSV) "
      "set input.options.nullValue to that text, which reads it as null (a series with a null key is skipped)"),
+    ("null_keys", "a null key value, e.g. {named}: a series needs its keys, so each such series is skipped; where its "
+     "other keys are those of a series too, these rows are not that series' (under cleaning.gaps: zero their periods "
+     "read there as no sales): fill the key in the input if they are one"),
 )
 
 
@@ -77,9 +100,9 @@ def warnings(df: DataFrame, problems, counts, keys: list[str], examples: int) ->
     ``problems``: validation's conditions of them.
     Logged, and lines of the run's summary."""
     said = []
-    for count, condition, text in KEY_WARNINGS:
+    for count, text in KEY_WARNINGS:
         if counts[count]:
-            named = quoted_ids(df.where(getattr(problems, condition)), keys, examples)
+            named = quoted_ids(df.where(problems.keys[count]), keys, examples)
             said.append(f"{counts[count]} input rows have {text.format(named=named)}")
     for line in said:
         logger.warning("%s", line)

@@ -54,11 +54,7 @@ class _RowProblems:
     """What can be wrong with an input row, as Spark conditions: counted together in one
     pass, then queried again for a few examples of each problem found."""
     malformed: Column  # more or fewer CSV fields than the header
-    undecoded: Column  # a text key with bytes that are not text in the file's encoding
-    padded: Column  # a text key with spaces around it
-    blank: Column  # a text key that is empty text, not null
-    decomposed: Column  # a text key with a Latin letter and its accent as two characters
-    null_text: Column  # a text key that reads like a database's null (NULL, None, nan, N/A)
+    keys: dict[str, Column]  # key values of a kind key_values counts (bytes not decoded, spaces around, null), by count
     bad_time: Column  # a time that does not parse
     bad_target: Column  # a target that is not a number
     time_out_of_range: Column  # a time before what pandas can hold
@@ -130,15 +126,9 @@ def _row_problems(df: DataFrame, config: JobConfig, time: Column, target: Column
     stamped_keys = [k for k in source.key_columns
                     if isinstance(df.schema[k].dataType, (T.TimestampType, T.TimestampNTZType))]
     text_keys = [k for k in source.key_columns if isinstance(df.schema[k].dataType, T.StringType)]
-    # a blank country is a null one made blank (with_blank_countries): one series, as meant
-    named = [k for k in text_keys if k.lower() != (config.model.country_holidays_column or "").lower()]
     return _RowProblems(
         malformed=F.col(MALFORMED_ROW).isNotNull() if MALFORMED_ROW in df.columns else F.lit(False),
-        undecoded=key_values.undecoded(text_keys if source.format == "csv" else []),
-        padded=key_values.padded(text_keys),
-        blank=key_values.blank(named),
-        decomposed=key_values.decomposed(text_keys),
-        null_text=key_values.null_text(named),
+        keys=key_values.conditions(df, source, text_keys, config.model.country_holidays_column),
         bad_time=has_value(df, source.time_column) & time.isNull(),
         bad_target=has_value(df, source.target_column) & target.isNull(),
         time_out_of_range=time < F.lit(EARLIEST_TIME).cast(T.TimestampType()),
@@ -160,11 +150,7 @@ def _count(df: DataFrame, config: JobConfig, problems: _RowProblems, time: Colum
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
         F.count_if(problems.malformed).alias("malformed"),
-        F.count_if(problems.undecoded).alias("undecoded"),
-        F.count_if(problems.padded).alias("padded_keys"),
-        F.count_if(problems.blank).alias("blank_keys"),
-        F.count_if(problems.decomposed).alias("decomposed_keys"),
-        F.count_if(problems.null_text).alias("null_text_keys"),
+        *[F.count_if(condition).alias(count) for count, condition in problems.keys.items()],
         F.count_if(problems.bad_time).alias("bad_time"),
         F.count_if(problems.bad_target).alias("bad_target"),
         F.count_if(problems.time_out_of_range).alias("time_out_of_range"),
@@ -310,7 +296,7 @@ def _raise_on_row_problems(df: DataFrame, config: JobConfig, problems: _RowProbl
     if counts["no_time"] == counts["rows"]:
         raise InputError(f"column '{source.time_column}' has no time in any of the {counts['rows']} rows")
     if counts["undecoded"]:
-        examples = key_values.quoted_ids(df.where(problems.undecoded), list(source.key_columns), EXAMPLES)
+        examples = key_values.quoted_ids(df.where(problems.keys["undecoded"]), list(source.key_columns), EXAMPLES)
         given = {name.lower(): value for name, value in source.options.items()}
         encoding = given.get("encoding", given.get("charset", "UTF-8"))
         raise InputError(
