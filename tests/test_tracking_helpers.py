@@ -8,7 +8,7 @@ import types
 import pandas as pd
 import pytest
 
-from forecasting import parent_run, redaction, replaced_runs, result_row, run_listing, tracking
+from forecasting import heartbeat, parent_run, redaction, replaced_runs, result_row, run_listing, tracking
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -596,6 +596,28 @@ def test_a_rerun_with_another_config_names_the_settings_it_changed(tmp_path, fas
     assert [run.data.tags.get(tracking.CHANGED_SETTINGS_TAG) for run in runs][:2] == [None, "tuning.max_evals 2 -> 3"]
     assert " -> null\n" in said[2] and "None" not in said[2]  # as the config's YAML writes it
     assert "replaced the rows" in said[3] and "its config differed" not in said[3]  # the same store and output
+
+
+def test_a_rerun_compares_its_config_with_the_run_whose_rows_it_replaced_not_a_killed_run_after_it(
+        tmp_path, fast_config):
+    # an auditor's walk-through (12-07): max_evals 6 wrote the date's rows, a run at 30 was killed in its training,
+    # the rerun at 6 said "tuning.max_evals 30 -> 6", settings no row had been made with
+    def config(evals):
+        return fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}",
+                           f"tuning.max_evals={evals}")
+
+    _finished_run(config(6), "2026-11-23")
+    killed = parent_run.start_parent_run(config(30), "2026-11-23", {})
+    heartbeat.stop(killed.parent_run_id)  # a kill -9: the run stays RUNNING, its heartbeats stop
+    context, summary = _finished_run(config(6), "2026-11-23")
+    assert "replaced the rows" in summary.note and "its config differed" not in summary.note
+    tags = tracking.client(str(tmp_path / "mlruns")).get_run(context.parent_run_id).data.tags
+    assert tracking.CHANGED_SETTINGS_TAG not in tags
+    # where the killed run is all it replaced, it is the one compared with
+    killed = parent_run.start_parent_run(config(30), "2026-11-30", {})
+    heartbeat.stop(killed.parent_run_id)
+    assert "its config differed from the run it replaced: tuning.max_evals 30 -> 6" in (
+        _finished_run(config(6), "2026-11-30")[1].note)
 
 
 def test_a_rerun_on_input_files_changed_since_says_its_input_differed(tmp_path, fast_config):

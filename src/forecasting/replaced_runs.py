@@ -35,11 +35,11 @@ class Replaced(NamedTuple):
     rescore: list[str]
     # how far the input reached for the runs replaced, where not as far as for this run (a backfill's data grew)
     other_input_ends: tuple[str, ...] = ()
-    # the settings (params) the latest run replaced had otherwise: "tuning.max_evals 2 -> 3"
+    # the settings (params) the run whose rows it replaced had otherwise: "tuning.max_evals 2 -> 3"
     changed_settings: tuple[str, ...] = ()
     # of ``runs``, those killed and ended by a later run, which cannot tell whether they wrote any rows
     killed: tuple[str, ...] = ()
-    # the input's version (data_version) the latest run replaced read, and this run's, where they differ
+    # the input's version (data_version) the run whose rows it replaced read, and this run's, where they differ
     other_data: tuple[str, str] | None = None
 
 
@@ -86,9 +86,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         tracker.set_tag(context.parent_run_id, CHANGED_SETTINGS_TAG, "; ".join(changed)[:MAX_TAG_CHARACTERS])
     if other_data:
         tracker.set_tag(context.parent_run_id, REPLACED_DATA_VERSION_TAG, other_data[0])
-    killed = tuple(run.info.run_id for run in replacing
-                   if run.data.tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE)
-                   and FAILED_AFTER_WRITING_TAG not in run.data.tags)
+    killed = tuple(run.info.run_id for run in replacing if _killed(run))
     if context.job != TRAIN_JOB:
         return Replaced(replaced, [], ends, changed, killed, other_data)
     scored = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
@@ -116,13 +114,26 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
 SAME_BY_SEARCH = ("tracking.uri", "output.path")
 
 
+def _killed(run) -> bool:
+    """Whether a run was killed and ended by a later one, without saying it had written."""
+    tags = run.data.tags
+    return tags.get(ENDED_BY_TAG, "").startswith(ENDED_AS_STALE) and FAILED_AFTER_WRITING_TAG not in tags
+
+
+def _latest_with_rows(replacing: list):
+    """The latest of the runs ``replacing`` known to have written the date's rows (finished,
+    or failed after writing), else the latest: a run killed after it may have written none,
+    and compared with it, a rerun names settings no row was made with."""
+    return max([run for run in replacing if not _killed(run)] or replacing, key=lambda run: run.info.start_time)
+
+
 def changed_settings(this, replacing: list) -> tuple[str, ...]:
-    """The params (every config key) in which run ``this`` differs from the latest of the
-    runs it replaces, as "key old -> new": a rerun of a date with another config changes
-    forecasts that readers already used, and only the params told."""
+    """The params (every config key) in which run ``this`` differs from the run whose rows
+    it replaced (_latest_with_rows), as "key old -> new": a rerun of a date with another
+    config changes forecasts that readers already used, and only the params told."""
     if not replacing:
         return ()
-    before = max(replacing, key=lambda run: run.info.start_time).data.params
+    before = _latest_with_rows(replacing).data.params
     return param_changes(before, this.data.params, SAME_BY_SEARCH)
 
 
@@ -135,13 +146,13 @@ def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[s
 
 
 def changed_data(this, replacing: list) -> tuple[str, str] | None:
-    """The data_version tags of the latest of the runs ``replacing`` and of run ``this``,
+    """The data_version tags of the run whose rows ``this`` replaced (_latest_with_rows) and of ``this``,
     where both name one and they differ: a rerun of a date on input files changed since (a
     value corrected upstream) changes forecasts that readers already used, and its config
     need not tell."""
     if not replacing:
         return None
-    before = max(replacing, key=lambda run: run.info.start_time).data.tags.get(DATA_VERSION_TAG)
+    before = _latest_with_rows(replacing).data.tags.get(DATA_VERSION_TAG)
     now = this.data.tags.get(DATA_VERSION_TAG)
     known = before not in (None, "None") and now not in (None, "None")
     return (before, now) if known and before != now else None
