@@ -620,6 +620,27 @@ def test_a_rerun_compares_its_config_with_the_run_whose_rows_it_replaced_not_a_k
         _finished_run(config(6), "2026-11-30")[1].note)
 
 
+def test_a_rerun_on_other_code_or_packages_says_what_differed(tmp_path, fast_config, monkeypatch):
+    # an auditor's walk-through (12-07): a rerun on the clean commit replaced a run of local edits ("-dirty"); the
+    # summary, tags and lookup named settings and data, never the code that changed the forecasts
+    from forecasting import lineage, lookup
+
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    versions = dict(lineage.package_versions())
+    monkeypatch.setattr(lineage, "code_version", lambda: "f8744a6-dirty, source sha256 9969922e")
+    monkeypatch.setattr(lineage, "package_versions", lambda: {**versions, "prophet": "1.1.6"})
+    assert "its code differed" not in _finished_run(config, "2026-11-23")[1].note  # nothing replaced
+    monkeypatch.setattr(lineage, "code_version", lambda: "f8744a6")
+    monkeypatch.setattr(lineage, "package_versions", lambda: {**versions, "prophet": "1.1.7"})
+    context, summary = _finished_run(config, "2026-11-23")
+    assert ("  its code differed from the run it replaced: code_version f8744a6-dirty, source sha256 9969922e -> "
+            "f8744a6; version.prophet 1.1.6 -> 1.1.7\n") in summary.note
+    tags = tracking.client(str(tmp_path / "mlruns")).get_run(context.parent_run_id).data.tags
+    assert lookup._rerun_changes((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags)))) == (
+        "code code_version f8744a6-dirty, source sha256 9969922e -> f8744a6; version.prophet 1.1.6 -> 1.1.7")
+    assert "its code differed" not in _finished_run(config, "2026-11-23")[1].note  # the same code again
+
+
 def test_a_rerun_on_input_files_changed_since_says_its_input_differed(tmp_path, fast_config):
     # a walk-through of 12-07: one airport's March corrected upstream, the date run again; only the two runs'
     # data_version tags told why its forecasts moved

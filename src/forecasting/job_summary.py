@@ -240,6 +240,8 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         more = len(replaced.changed_settings) - len(shown)
         extra = f" (and {more} more: the two runs' params)" if more else ""
         summary.note += f"  its config differed from the run it replaced: {'; '.join(shown)}{extra}\n"
+    if replaced.changed_code:  # a fix deployed, a package upgraded: forecasts may move with config and data the same
+        summary.note += f"  its code differed from the run it replaced: {'; '.join(replaced.changed_code)}\n"
     if replaced.other_data:  # the input's files changed since, or a Delta input read at another version
         before, now = replaced.other_data
         summary.note += (f"  its input differed from the run it replaced: data_version {before} -> {now} (the input "

@@ -254,8 +254,8 @@ def _latest_run_date(path: str, fmt: str) -> str | None:
 
 def _rerun_changes(job: tuple | None) -> str:
     """What the job run's rerun changed from the run of its date it replaced, as its tags keep it:
-    the settings that differed, and the input's data_version where it read other data; "" where
-    nothing or nothing told."""
+    the settings that differed, the input's data_version where it read other data, and the code
+    and package versions; "" where nothing or nothing told."""
     if job is None:
         return ""
     tags, said = job[1].data.tags, []
@@ -264,6 +264,8 @@ def _rerun_changes(job: tuple | None) -> str:
     if tags.get(tracking.REPLACED_DATA_VERSION_TAG):
         said.append(f"input data_version {tags[tracking.REPLACED_DATA_VERSION_TAG]} -> "
                     f"{tags.get(tracking.DATA_VERSION_TAG, '?')}")
+    if tags.get(tracking.CHANGED_CODE_TAG):
+        said.append(f"code {tags[tracking.CHANGED_CODE_TAG]}")
     return "; ".join(said)
 
 

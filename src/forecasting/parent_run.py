@@ -16,8 +16,8 @@ from forecasting.config import JobConfig, resolved, resolved_yaml
 from forecasting.redaction import cause_line, first_line, redact_secrets, redact_url_password
 from forecasting.replaced_runs import ENDED_AS_STALE, Replaced, mark_superseded, runs_of_same_output, same_output
 from forecasting.tracking import (
-    DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG, OUTPUT_PATH_TAG,
-    PARENT_TAG, RUN_DATE_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
+    CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG,
+    OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
     RunContext, client, credentials_from_environment, end_run, flatten, http_settings, param_value, prepare_server,
     run_output, sqlite_artifact_root,
 )
@@ -56,7 +56,7 @@ def start_parent_run(
         # machines' "output" are not
         OUTPUT_PATH_TAG: redact_url_password(output_root(config)),
         DATA_VERSION_TAG: data_version.get("content_sha256") or str(data_version.get("delta_version")),
-        "code_version": lineage.code_version(),
+        CODE_VERSION_TAG: lineage.code_version(),
         **{f"version.{name}": version for name, version in versions.items()},
         **({INPUT_END_TAG: input_end} if input_end else {}),
         **heartbeat.start_tags(),  # where it runs, and that it does: a rerun of its date tells it from a killed one

@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from forecasting.tracking import (
-    CHANGED_SETTINGS_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG,
-    MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, MODEL_RUN_DATE_TAG, OUTPUT_PATH_TAG,
-    REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
+    CHANGED_CODE_TAG, CHANGED_SETTINGS_TAG, CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG,
+    INPUT_END_TAG, JOB_TAG, MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, MODEL_RUN_DATE_TAG,
+    OUTPUT_PATH_TAG, REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     RunContext, client, run_output,
 )
 
@@ -41,6 +41,8 @@ class Replaced(NamedTuple):
     killed: tuple[str, ...] = ()
     # the input's version (data_version) the run whose rows it replaced read, and this run's, where they differ
     other_data: tuple[str, str] | None = None
+    # the code and package versions that run had otherwise: "version.prophet 1.1.6 -> 1.1.7"
+    changed_code: tuple[str, ...] = ()
 
 
 def same_output(tagged: str | None, output: str | None) -> bool:
@@ -82,13 +84,16 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
     this = tracker.get_run(context.parent_run_id) if replacing else None  # its params and tags, read once
     changed = changed_settings(this, replacing)
     other_data = changed_data(this, replacing)
+    code = changed_code(this, replacing)
+    if code:  # a fix or an upgrade between the two: forecasts may move with settings and data the same
+        tracker.set_tag(context.parent_run_id, CHANGED_CODE_TAG, "; ".join(code)[:MAX_TAG_CHARACTERS])
     if changed:  # the summary's line, kept on the run for whoever explains its forecasts later
         tracker.set_tag(context.parent_run_id, CHANGED_SETTINGS_TAG, "; ".join(changed)[:MAX_TAG_CHARACTERS])
     if other_data:
         tracker.set_tag(context.parent_run_id, REPLACED_DATA_VERSION_TAG, other_data[0])
     killed = tuple(run.info.run_id for run in replacing if _killed(run))
     if context.job != TRAIN_JOB:
-        return Replaced(replaced, [], ends, changed, killed, other_data)
+        return Replaced(replaced, [], ends, changed, killed, other_data, code)
     scored = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                                    f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -106,7 +111,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates, ends, changed, killed, other_data)
+    return Replaced(replaced, dates, ends, changed, killed, other_data, code)
 
 
 # Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
@@ -143,6 +148,21 @@ def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[s
     return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
                  for key in sorted(set(before) | set(now))
                  if before.get(key) != now.get(key) and not key.startswith(left_out))
+
+
+def changed_code(this, replacing: list) -> tuple[str, ...]:
+    """The code_version and package version (version.*) tags in which run ``this`` differs
+    from the run whose rows it replaced, as "key old -> new": the params do not tell a
+    rerun on fixed or upgraded code from one on the same."""
+    if not replacing:
+        return ()
+    code_tags = (CODE_VERSION_TAG, "version.")
+
+    def code(run) -> dict[str, str]:
+        return {key: value for key, value in run.data.tags.items() if key.startswith(code_tags)}
+    before, now = code(_latest_with_rows(replacing)), code(this)
+    return tuple(f"{key} {before.get(key, '(none)')} -> {now.get(key, '(none)')}"
+                 for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))
 
 
 def changed_data(this, replacing: list) -> tuple[str, str] | None:

@@ -66,6 +66,9 @@ DATA_VERSION_TAG = "data_version"  # the input files' content hash, or a Delta i
 # on a job run that replaced an earlier run of its date: the settings that differed ("key old -> new; ...")
 # and the data_version that run read, where it read other data: what changed its forecasts, kept for later
 CHANGED_SETTINGS_TAG, REPLACED_DATA_VERSION_TAG = "changed_settings", "replaced_data_version"
+CODE_VERSION_TAG = "code_version"  # the git commit of the package (-dirty and a hash of local edits), or its version
+# on such a rerun: its code_version and version.* tags (packages) that differed ("key old -> new; ...")
+CHANGED_CODE_TAG = "changed_code"
 MAX_TAG_CHARACTERS = 5000  # MLflow's limit on a tag's value
 COMPARED_RUN_DATE_TAG = "compared_run_date"  # on a training run: the run date whose forecasts it compared its own with
 FAILED_WITH_TAG = "failed_with"  # on a run that failed: the error that ended it, in a line
