@@ -1051,6 +1051,24 @@ def test_a_forecast_of_zeros_for_a_series_whose_recent_values_are_not_says_so_an
                 if "forecast 0" in note]
 
 
+def test_a_slow_movers_forecast_of_zeros_after_a_quiet_fortnight_is_noted(fast_config):
+    # a walk-through of 12-07: 40 sales in two years, none in the last 14 days (as likely as not at its pace):
+    # forecast 0 for its 14 days without a note, the recent values it was weighed against being those zeros
+    y = np.zeros(730)
+    y[np.random.default_rng(5).choice(np.arange(716), 40, replace=False)] = 1.0
+    slow = pd.DataFrame({"ds": pd.date_range("2023-01-01", periods=730, freq="D"), "y": y})
+    outcome = train_series(slow, fast_config("tuning.metric=smape", "selection.candidates=[seasonal_naive, naive]"))
+    assert (outcome.forecast["yhat"] == 0).all()
+    quiet = 730 - 1 - int(np.flatnonzero(y)[-1])
+    [note] = [note for note in outcome.notes if "forecast 0 throughout" in note]
+    assert note.startswith(f"forecast 0 throughout, where the last {quiet + 14} values average "
+                           f"{y[-(quiet + 14):].mean():.3g} (ranked by sMAPE")
+    from forecasting.forecast_notes import recent_values
+
+    # a series that sold most days and then 14 in a row nothing: a stop, as unlikely by chance; weighed on those
+    assert recent_values(pd.Series(np.r_[np.ones(100), np.zeros(14)]), 14).sum() == 0
+
+
 def test_a_forecast_of_zeros_for_a_series_whose_rows_stopped_says_nothing(fast_config):
     # weekly sales whose rows stopped ten weeks before the run date (a product delisted), zeros filled up to
     # it (cleaning.gaps: zero): 0 is its forecast, not a forecast of nothing

@@ -61,6 +61,22 @@ def undefined_metric_notes(metric: str, ranked_by: str, tuned: TuningResult | No
             f"{what} ranked by {used}" for what, wanted, used in replaced]
 
 
+QUIET_SPELL_CHANCE = 0.05  # zeros at the end at least this likely, by how seldom a series sells: a quiet spell
+
+
+def recent_values(y: pd.Series, recent: int) -> pd.Series:
+    """The last ``recent`` values, which zero_forecast_notes weighs a forecast of zeros
+    against; where they are all 0 but as many zeros in a row are likely by the history's
+    share of nonzero values (a slow mover's quiet fortnight, not a stop), back to its last
+    sales too."""
+    last = y.iloc[-recent:]
+    sells = float((y.to_numpy() != 0).mean()) if len(y) else 0.0
+    if last.any() or not sells:
+        return last
+    quiet = trailing_zeros(y.to_numpy())
+    return y.iloc[-(quiet + recent):] if (1 - sells) ** quiet >= QUIET_SPELL_CHANCE else last
+
+
 def zero_forecast_notes(points: pd.Series, recent: pd.Series, ranked_by: str,
                         scores: dict[str, dict[str, float]], winner: str, ends_in_zeros: bool = False) -> list[str]:
     """A note where every forecast point is 0 though the series' ``recent`` values were

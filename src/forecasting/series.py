@@ -23,8 +23,8 @@ from forecasting.config import JobConfig
 from forecasting.closed_times import outside_closed
 from forecasting.holdout import score_holdout, split_holdout
 from forecasting.forecast_notes import (PROPHET_FAILED_NOTE, floor_notes, never_held_holiday_notes,
-                                       repeated_oddity_notes, undefined_metric_notes, unseen_holiday_notes,
-                                       zero_forecast_notes)
+                                       recent_values, repeated_oddity_notes, undefined_metric_notes,
+                                       unseen_holiday_notes, zero_forecast_notes)
 from forecasting.model_store import ENSEMBLE, PROPHET, floored, mean_forecast, series_floor
 
 logger = logging.getLogger(__name__)
@@ -248,8 +248,8 @@ def _select_and_forecast(
     recent = max(fc.horizon, min(2 * season_length(fc.frequency), MAX_RECENT_PERIODS))
     if not any(note.startswith(STOPPED_NOTE) for note in outcome.notes):  # a product delisted: 0 is its forecast
         ends_in_zeros = any(ZERO_RUN_NOTE in note for note in outcome.notes)  # where it had nearly none before
-        outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], history["y"].iloc[-recent:], ranked_by, scores,
-                                              winner, ends_in_zeros)
+        outcome.notes += zero_forecast_notes(outcome.forecast["yhat"], recent_values(history["y"], recent), ranked_by,
+                                              scores, winner, ends_in_zeros)
     outcome.notes += unseen_holiday_notes(model.series_holidays(config, history), history, outcome.forecast["ds"],
                                           [fold.test_ds for fold in folds], fc.frequency)
     outcome.notes += never_held_holiday_notes(config.model.country_holidays, history, outcome.forecast["ds"],
