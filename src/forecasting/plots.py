@@ -157,11 +157,13 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
                  'clip-path="url(#plot-area)"/>')
     # a value alone between gaps (a one-step forecast, a lone row) is no line: a dot
     for cls, xs, ys, seconds, colour, radius in (
-            ("history-point", x(shown_seconds), y(history_y), shown_seconds, HISTORY_COLOUR, 1.5),
+            ("history-point", x(shown_seconds), y(history_y), shown_seconds, HISTORY_COLOUR, 2),
             ("forecast-point", forecast_x, y(forecast_y), forecast_seconds, FORECAST_COLOUR, 2.5)):
         for at in _lone_points(ys, seconds, apart):
-            parts.append(f'<circle class="{cls}" cx="{xs[at]:.1f}" cy="{ys[at]:.1f}" r="{radius}" fill="{colour}" '
-                         'clip-path="url(#plot-area)"/>')
+            # drawn whole at the plot's edge (a history of one row, on the frame), cut only off the scale
+            clip = "" if TOP <= ys[at] <= HEIGHT - BOTTOM else ' clip-path="url(#plot-area)"'
+            parts.append(f'<circle class="{cls}" cx="{xs[at]:.1f}" cy="{ys[at]:.1f}" r="{radius}" '
+                         f'fill="{colour}"{clip}/>')
     for at in np.flatnonzero(spiked):  # off the scale: where, and how high
         spike_x = x(shown_seconds[at])
         parts.append(f'<text class="off-scale" x="{spike_x:.1f}" y="{TOP + 12}" text-anchor="middle" '
