@@ -642,8 +642,8 @@ def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_me
     import pyarrow.parquet as pq
     from deltalake import write_deltalake
 
-    results = pa.table({"airport": ["JFK", "LGA", "EWR", None, "Hub/A", "Hub"],
-                        "terminal": ["1", "1", "2", "1", "B", "A/B"], "status": ["ok"] * 6})
+    results = pa.table({"airport": ["JFK", "LGA", "EWR", None, "Hub/A", "Hub", "East "],
+                        "terminal": ["1", "1", "2", "1", "B", "A/B", " T 3"], "status": ["ok"] * 7})
     folder = tmp_path / "out" / "series_results"
     if fmt == "delta":
         write_deltalake(str(folder), results)
@@ -664,6 +664,10 @@ def test_a_series_not_found_names_the_ones_a_typo_or_another_case_most_likely_me
     caplog.clear()  # a '/' within a key value: ("Hub/A", "B") is not ("Hub", "A/B"), which reads alike joined
     assert forecasting_main(["series", *settings, "airport=hub/a", "terminal=B"]) == 1
     assert "; did you mean airport=Hub/A terminal=B?" in caplog.text
+    caplog.clear()  # spaces around a value shown, quoted as a command line takes them (a walk-through of 12-07)
+    assert forecasting_main(["series", *settings, "airport=East", "terminal=T 3"]) == 1
+    assert "no series airport=East 'terminal=T 3' in" in caplog.text
+    assert "; did you mean 'airport=East ' 'terminal= T 3'?" in caplog.text
 
 
 def test_a_series_looked_up_in_another_folder_than_the_jobs_says_where_its_runs_wrote(tmp_path, monkeypatch, caplog):

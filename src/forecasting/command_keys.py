@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from forecasting import series_identity, table_reads, tables
 from forecasting.config import JobConfig
+from forecasting.lookup_text import key_word
 
 
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
@@ -68,6 +69,6 @@ def _unknown(given: dict[str, str], known: list[dict[str, str]]) -> str:
         values = {keys[column] for keys in known}
         if value not in values:
             close = series_identity.closest_series(value, values)
-            texts.append(f"{column}={value}" + (f" (did you mean {' or '.join(f'{column}={v}' for v in close)}?)"
-                                                if close else ""))
-    return ", ".join(texts) or " and ".join(f"{column}={value}" for column, value in given.items())
+            meant = " or ".join(key_word(column, other) for other in close)
+            texts.append(key_word(column, value) + (f" (did you mean {meant}?)" if close else ""))
+    return ", ".join(texts) or " and ".join(key_word(column, value) for column, value in given.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -198,5 +199,12 @@ def dates_text(dates: list[str], at_most: int = 6) -> str:
 
 
 def describe(keys: dict[str, str]) -> str:
-    """A series' keys as ``column=value`` words."""
-    return " ".join(f"{column}={value}" for column, value in keys.items())
+    """A series' keys as ``column=value`` words, as a command line takes them (key_word)."""
+    return " ".join(key_word(column, value) for column, value in keys.items())
+
+
+def key_word(column: str, value) -> str:
+    """``column=value``, quoted for a shell where the value has spaces or is empty: ' S03'
+    and 'S03' are two series, which unquoted suggestions had shown alike."""
+    text = f"{column}={value}"
+    return shlex.quote(text) if value is not None and (not str(value) or any(c.isspace() for c in str(value))) else text
