@@ -70,7 +70,7 @@ class _Pass:
     raw: pd.Series | None = None  # the times before alignment, where some were off the grid
     latest: pd.Timestamp | None = None  # the last period with a row, before any is left out
     unfinished: pd.Timestamp | None = None  # a period the input has not finished (gaps: zero fills up to it)
-    input_part: pd.Timestamp | None = None
+    input_part: pd.Timestamp | None = None  # the input's last period, only a part known: gaps: zero fills none there
     repeated: int = 0  # rows read twice, as duplicate_notes tells them
 
 
