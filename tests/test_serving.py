@@ -752,6 +752,23 @@ def test_as_of_is_read_as_a_run_date_the_periods_not_over_by_then_forecast(fast_
     assert first_forecast("h", hours, "2026-12-02") == pd.Timestamp("2026-12-03")
 
 
+def test_a_version_registered_without_a_run_date_tag_is_dated_by_its_training_run(spark, trained):
+    # an upgrade's walk-through (12-07): versions of 11-30's code had no run_date tag, read as the earliest date, so
+    # the upgraded job's backfill of an earlier date took the served alias from the later date's version
+    from mlflow import MlflowClient
+
+    registry, name = MlflowClient(trained["summary"].tracking_uri), "untagged-forecaster"
+    context = parent_run.start_parent_run(trained["config"], "2024-04-14", {})
+    table = models_table(spark, trained["summary"])
+    later = registration.register(context, name, table, "2024-04-14")
+    registration.point_alias(context, name, later, "2024-04-14", table.path)
+    registry.delete_model_version_tag(name, str(later), "run_date")  # as the older code registered it
+    backfill = registration.register(context, name, table, "2024-04-07")
+    said = registration.point_alias(context, name, backfill, "2024-04-07", table.path)
+    assert said.startswith(f"  alias @current not moved: version {later} has the later run date 2024-04-14")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == later
+
+
 def test_a_failure_to_tag_the_replaced_versions_leaves_the_registration_and_the_alias(spark, trained, monkeypatch):
     from forecasting import pipeline
 

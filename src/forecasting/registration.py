@@ -158,6 +158,19 @@ def mark_replaced(context: tracking.RunContext, name: str, version: int, run_dat
     return sorted(int(v.version) for v in earlier)
 
 
+def _version_run_date(tracker, version) -> str:
+    """A model version's run date: its tag, or where it has none (registered by code from before
+    2026-12-01, say) its training run's; "" where neither tells (read as the earliest)."""
+    from mlflow.exceptions import MlflowException
+
+    if "run_date" in version.tags:
+        return version.tags["run_date"]
+    try:
+        return tracker.get_run(version.run_id).data.tags.get(tracking.RUN_DATE_TAG, "") if version.run_id else ""
+    except MlflowException:  # its run deleted
+        return ""
+
+
 def point_alias(context: tracking.RunContext, name: str, version: int, run_date: str, models_path: str,
                 today: dt.date | None = None) -> str:
     """Move SERVED_ALIAS to ``version`` unless another version of the model has a later run
@@ -174,17 +187,18 @@ def point_alias(context: tracking.RunContext, name: str, version: int, run_date:
     tracker = tracking.client(context.tracking_uri)
     try:
         # every version, not only the alias's: versions from before the alias, or the aliased one deleted
-        others = [v for v in tracker.search_model_versions(f"name = '{name}'")
-                  if int(v.version) != version and v.tags.get("run_date", "") <= tomorrow]
-        later = max(others, key=lambda v: (v.tags.get("run_date", ""), int(v.version)), default=None)
+        dated = [(_version_run_date(tracker, v), v) for v in tracker.search_model_versions(f"name = '{name}'")
+                 if int(v.version) != version]
+        later_date, later = max(((date, v) for date, v in dated if date <= tomorrow),
+                                key=lambda pair: (pair[0], int(pair[1].version)), default=("", None))
         try:
             before = tracker.get_model_version_by_alias(name, SERVED_ALIAS)
         except MlflowException as err:
             if "not found" not in str(err).lower():  # only a missing alias is "none yet"
                 raise
             before = None
-        if later is not None and later.tags.get("run_date", "") > run_date:
-            backfill = (f"version {later.version} has the later run date {later.tags['run_date']} (this run's date "
+        if later is not None and later_date > run_date:
+            backfill = (f"version {later.version} has the later run date {later_date} (this run's date "
                         f"is earlier: a backfill); serve version {version} by its number if meant\n")
             if before is not None:
                 return f"  alias @{SERVED_ALIAS} not moved: {backfill}"
