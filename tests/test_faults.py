@@ -92,6 +92,8 @@ def test_a_killed_python_worker_is_retried_without_duplicates(tmp_path):
     assert re.search(r"4 series \(e\.g\. [^)]+\) were trained again in a retry of their Spark task, an earlier "
                      r"attempt having failed \(a Python worker that died", done.stdout)
     assert "No Partition Defined for Window" not in done.stdout + done.stderr  # no query of the summary's
+    # the failed task attempt was seen, and the series' runs checked for a second one (a resubmitted stage's)
+    assert "a Spark stage or task of the training ran again: 0 second child runs of a series ended" in log
 
     [parent] = parent_runs(tmp_path)
     runs = child_runs(tmp_path, parent.info.run_id)

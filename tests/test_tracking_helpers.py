@@ -620,6 +620,31 @@ def test_a_rerun_compares_its_config_with_the_run_whose_rows_it_replaced_not_a_k
         _finished_run(config(6), "2026-11-30")[1].note)
 
 
+def test_a_series_child_runs_beside_the_one_its_result_names_are_ended_as_duplicates(spark, tmp_path, fast_config):
+    # a walk-through of 12-07: an executor killed mid-training, its stage resubmitted as first attempts, which found
+    # no earlier run: 28 FINISHED child runs for 24 series, nothing to tell them apart
+    config = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}")
+    context = parent_run.start_parent_run(config, "2026-11-23", {})
+    client = tracking.client(context.tracking_uri)
+
+    def child(series: str) -> str:
+        run = client.create_run(context.experiment_id, tags={"mlflow.parentRunId": context.parent_run_id,
+                                                             "series_hash": series})
+        tracking.end_run(client, run.info.run_id)
+        return run.info.run_id
+
+    lost, kept, alone, untracked = child("a"), child("a"), child("b"), [child("c"), child("c")]
+    staged = spark.createDataFrame([("a", kept), ("b", alone), ("c", None)], "series string, child_run_id string")
+    assert parent_run.end_duplicate_children(context, staged) == 1
+    ended = client.get_run(lost)
+    assert ended.info.status == "FAILED" and ended.data.tags[parent_run.DUPLICATE_OF_TAG] == kept
+    assert ended.data.tags["ended_by"] == parent_run.TRAINED_AGAIN
+    # the run the tables name, a series' only run, and two that no result names (its tracking failed): as they were
+    assert {client.get_run(run).info.status for run in (kept, alone, *untracked)} == {"FINISHED"}
+    assert parent_run.end_duplicate_children(context, staged) == 0  # ended once
+    parent_run.finish_parent_run(context, {"ok": 3}, 1.0)
+
+
 def test_a_rerun_on_other_code_or_packages_says_what_differed(tmp_path, fast_config, monkeypatch):
     # an auditor's walk-through (12-07): a rerun on the clean commit replaced a run of local edits ("-dirty"); the
     # summary, tags and lookup named settings and data, never the code that changed the forecasts

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from conftest import FAST_OVERRIDES, daily_series
 from flaky_proxy import FlakyProxy
-from forecasting import explore, pipeline, server_check, tables, tracking
+from forecasting import explore, parent_run, pipeline, server_check, tables, tracking
 from forecasting.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +109,19 @@ def test_transient_server_errors_are_retried(spark, server, input_path, tmp_path
     assert results.where(F.col("reason").contains("tracking failed")).count() == 0
     runs = children_of(mlflow.MlflowClient(server), summary)
     assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_a_child_run_a_create_request_sent_again_left_running_is_ended_with_its_job_run(server, input_path, tmp_path):
+    # a walk-through of 12-07: the server stopped (SIGSTOP) for 90 s, the timed-out create requests sent again; once
+    # resumed it carried out both, and a second run of the series, with only its hash, stayed RUNNING for good
+    context = parent_run.start_parent_run(job_config(input_path, server, tmp_path), RUN_DATE, {})
+    client = mlflow.MlflowClient(server)
+    orphan = client.create_run(context.experiment_id, tags={"mlflow.parentRunId": context.parent_run_id,
+                                                            "series_hash": "0123"})
+    parent_run.finish_parent_run(context, {"ok": 1}, 1.0)
+    ended = client.get_run(orphan.info.run_id)
+    assert ended.info.status == "FAILED" and ended.data.tags["ended_by"] == parent_run.RETRIED_REQUEST
+    assert client.get_run(context.parent_run_id).info.status == "FINISHED"
 
 
 class _Healthy(BaseHTTPRequestHandler):

@@ -10,11 +10,13 @@ import logging
 import os
 import time
 from typing import Sequence
+from urllib.parse import urlparse
 
 from forecasting import heartbeat, lineage, signals
 from forecasting.config import JobConfig, resolved, resolved_yaml
 from forecasting.redaction import cause_line, first_line, redact_secrets, redact_url_password
 from forecasting.replaced_runs import ENDED_AS_STALE, Replaced, mark_superseded, runs_of_same_output, same_output
+from forecasting.series_identity import SERIES_HASH_TAG
 from forecasting.tracking import (
     CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG,
     OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
@@ -223,6 +225,53 @@ def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_
     return len(children)
 
 
+# On a child run ended as a duplicate (end_duplicate_children): the series' run the tables name
+DUPLICATE_OF_TAG = "duplicate_of"
+TRAINED_AGAIN = "its series trained again as a Spark stage or task ran again"
+RETRIED_REQUEST = "its job run ending: a child run created by a request sent again"
+
+
+def end_duplicate_children(context: RunContext, staged) -> int:
+    """After a training stage some of whose Spark stages or tasks ran again, end FAILED the
+    child runs of a series other than the one its ``staged`` result names (child_run_id),
+    tagged duplicate_of that one; how many. A resubmitted stage (an executor lost, its
+    shuffle output with it) counts its tasks as first attempts, which log a series anew
+    where a task's retry finds its earlier run."""
+    from pyspark.sql import functions as F
+
+    tracker = client(context.tracking_uri)
+    by_series: dict[str, list] = {}
+    for run in _all_runs(tracker, context.experiment_id, f"tags.{PARENT_TAG} = '{context.parent_run_id}'"):
+        if DUPLICATE_OF_TAG not in run.data.tags:  # not ended as one already
+            by_series.setdefault(run.data.tags.get(SERIES_HASH_TAG), []).append(run.info.run_id)
+    doubled = [runs for series, runs in by_series.items() if series and len(runs) > 1]
+    if not doubled:
+        return 0
+    named = {row[0] for row in staged.where(F.col("child_run_id").isin([run for runs in doubled for run in runs]))
+             .select("child_run_id").collect()}
+    ended = 0
+    for runs in doubled:
+        kept = next((run for run in runs if run in named), None)
+        for run in runs if kept else ():  # none named (its tracking failed): nothing to tell them by
+            if run != kept:
+                tracker.set_tag(run, DUPLICATE_OF_TAG, kept)
+                tracker.set_tag(run, ENDED_BY_TAG, TRAINED_AGAIN)
+                end_run(tracker, run, "FAILED")
+                ended += 1
+    return ended
+
+
+def _all_runs(tracker, experiment_id: str, filter_string: str) -> list:
+    """Every run the search finds, page after page."""
+    runs, token = [], None
+    while True:
+        page = tracker.search_runs([experiment_id], filter_string=filter_string, max_results=1000, page_token=token)
+        runs += page
+        token = page.token
+        if not token:
+            return runs
+
+
 def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds: float, failed: bool = False,
                       wrote: bool | None = None, ended_by: str | None = None, partly: Sequence[str] = (),
                       untracked: int = 0, failed_with: str | None = None) -> Replaced:
@@ -230,7 +279,8 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
     where it wrote its tables (``wrote``, by default: it did not fail) (``mark_superseded``),
     what stopped it (``ended_by``: a signal) or failed it (``failed_with``), if anything
     did, and the tables it wrote where it failed among its writes (``partly``). With series whose tracking failed
-    (``untracked``), their child runs that tracking could not end are ended FAILED."""
+    (``untracked``), their child runs that tracking could not end are ended FAILED; with a tracking
+    server, any child run still RUNNING (a create request sent again, which the server carried out twice)."""
     from mlflow.entities import Metric
 
     heartbeat.stop(context.parent_run_id)
@@ -251,6 +301,10 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     elif untracked:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "tracking failing as it ended")
+    elif urlparse(context.tracking_uri).scheme in ("http", "https", "databricks"):
+        # a create request timed out and sent again, which the slow server then carried out twice: a
+        # second run with only its series' hash, RUNNING for good (a server's search: one query)
+        end_running_children(tracker, context.experiment_id, context.parent_run_id, RETRIED_REQUEST)
     if failed and wrote:  # its rows are in the tables: a FAILED run had otherwise written none
         tracker.set_tag(context.parent_run_id, FAILED_AFTER_WRITING_TAG, "true")
     elif failed and partly:  # in some of them only: the others hold an earlier run's rows of its date

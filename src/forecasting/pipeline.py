@@ -6,9 +6,9 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -19,11 +19,13 @@ from forecasting import (
 )
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
-from forecasting.progress import SeriesCounters, StageProgress
+from forecasting.progress import SeriesCounters
+from forecasting.redaction import first_line
 from forecasting.config_frequency import calendar_step_warning
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.series import OK
 from forecasting.spark_session import job_description, settings_restored
+from forecasting.staging import read_staged, stage
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +157,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
             with settings_restored(spark, spark_training.SHUFFLE_SETTINGS):
                 results = spark_training.train_all(series_df, config, context, series_count, holdout, counters)
                 stage_path = stage(results, config, label, "train and forecast every series", counters, series_count,
-                                   training_rows)
+                                   training_rows, partial(_end_duplicate_children, spark, context, summary))
             staged = read_staged(spark, stage_path, series_count, "series in the input", exact=True)
             compared = None  # the changes from the earlier forecasts, and how those did (staged)
             if evaluate:
@@ -305,33 +307,21 @@ def _say_before_training(spark: SparkSession, config: JobConfig, context: tracki
                               f"!= '{OK}')")
 
 
-def stage(results: DataFrame, config: JobConfig, label: str, description: str,
-          series: SeriesCounters | None = None, total: int = 0, rows: int = 0) -> str:
-    """Compute ``results`` once, into a staging folder the tables are then read from;
-    progress counts ``series`` up to ``total`` (of ``rows`` input rows) when given.
-
-    Caching instead could be evicted and silently re-run the work, which would
-    fit every model and log every child run a second time.
-    """
-    spark = results.sparkSession
-    stage_path = f"{tables.staging_root(config)}/{label}-{uuid.uuid4().hex}"
-    progress = StageProgress(spark, description, series=series, total=total, rows=rows)
-    with job_description(spark, description), progress:
-        results.write.mode("overwrite").parquet(stage_path)
-    return stage_path
-
-
-def read_staged(spark: SparkSession, stage_path: str, expected: int, what: str, exact: bool) -> DataFrame:
-    """The staged results, counted against the ``expected`` rows (``what`` they are) before
-    any table is written, which would publish a part of the date: fewer (``exact``: other)
-    where another run of the date removed the folder's files."""
-    with job_description(spark, "read the staged results"):
-        staged = spark.read.parquet(stage_path)
-        count = staged.count()  # from the files' footers
-    if count < expected or (exact and count != expected):
-        raise RuntimeError(f"{expected} {what} but {count} staged results: their folder {stage_path} lost files "
-                           "(removed by another run of this date?); nothing was written")
-    return staged
+def _end_duplicate_children(spark: SparkSession, context: tracking.RunContext, summary: JobSummary,
+                            stage_path: str) -> None:
+    """Where a Spark stage or task of the training ran again: the series' second child runs ended, and said."""
+    try:
+        ended = parent_run.end_duplicate_children(context, spark.read.parquet(stage_path))
+    except Exception as err:  # the forecasts stand; only their runs in MLflow are left as they are
+        if signals.stopped_by(err):
+            raise
+        summary.warn(f"a Spark stage or task of the training ran again, and its series' child runs could not be "
+                     f"checked for duplicates: {first_line(err)}")
+        return
+    logger.info("a Spark stage or task of the training ran again: %d second child runs of a series ended", ended)
+    if ended:
+        summary.warn(f"{ended} child runs of series trained again as a Spark stage or task ran again (an executor "
+                     f"lost?) were ended FAILED, tagged {parent_run.DUPLICATE_OF_TAG} the series' run the tables name")
 
 
 def _write_tables(staged: DataFrame, config: JobConfig, summary: JobSummary, run_date: str, job_run_id: str,

@@ -50,9 +50,12 @@ class StageProgress:
         self._thread = threading.Thread(target=self._run, name=f"progress-{label}", daemon=True)
         self._started = 0.0
         self._first_done: tuple[float, float] | None = None  # (time, share done) of the first report with any
+        self._jobs_before: set[int] = set()
+        self.ran_again = False  # once ended: a stage of the block's jobs resubmitted, or a task of one failed
 
     def __enter__(self) -> "StageProgress":
         self._started = time.monotonic()
+        self._jobs_before = set(self._tracker.getJobIdsForGroup())
         self._thread.start()
         return self
 
@@ -60,6 +63,7 @@ class StageProgress:
         self._stop.set()
         self._thread.join(timeout=5)
         if error_type is None:  # the stage's wall time, also for a stage shorter than the interval
+            self.ran_again = self._ran_again()
             elapsed = time.monotonic() - self._started
             if self._series is not None:
                 logger.info("%s: %d/%d series done (%s rows) in %.1fs, %d failed", self._label,
@@ -67,6 +71,18 @@ class StageProgress:
                             self._series.failed.value)
             else:
                 logger.info("%s: finished in %.1fs", self._label, elapsed)
+
+    def _ran_again(self) -> bool:
+        """Whether a stage of the jobs the block started ran again (an executor lost with its
+        shuffle output: a new attempt of the stage, whose tasks count as first attempts) or
+        had a task fail (retried). Asked of the stages Spark still keeps (spark.ui.retainedStages)."""
+        for job in set(self._tracker.getJobIdsForGroup()) - self._jobs_before:
+            info = self._tracker.getJobInfo(job)
+            for stage_id in info.stageIds if info is not None else ():
+                stage = self._tracker.getStageInfo(stage_id)
+                if stage is not None and (stage.currentAttemptId > 0 or stage.numFailedTasks > 0):
+                    return True
+        return False
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -30,7 +30,8 @@ from forecasting.closed_times import outside_closed
 from forecasting.grid_alignment import PAST_INPUT_NOTE
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
-from forecasting.pipeline import read_checked_input, read_staged, say_input, stage
+from forecasting.pipeline import read_checked_input, say_input
+from forecasting.staging import read_staged, stage
 from forecasting.run_date_cut import past_horizon_warning
 from forecasting.run_report import future_run_date_warning, say_stale, say_unfinished
 from forecasting.run_date_cut import STALE_NOTE
