@@ -569,7 +569,8 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     assert ("realized    - (no period forecast on the run date before has arrived, or a run of code from before "
             "2026-12-04, which scored none)") in lookup_text.format_series(report)
     report.compared = ("2024-03-24", False)
-    assert "realized    - (no period forecast on the run date before has arrived)\n" in lookup_text.format_series(report)
+    said = lookup_text.format_series(report)
+    assert "realized    - (no period forecast on the run date before has arrived)\n" in said
     report.compared = None
     report.result["realized_mase"], report.result["realized_points"] = 1.2345, 7.0
     assert ("realized    MASE 1.234 of the forecast of the run date before on the 7 periods arrived since\n"
