@@ -117,6 +117,14 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     client.set_tag(other, tracking.OUTPUT_PATH_TAG, str(Path("output").resolve()))
     relative = explore.series_runs(uri, experiment_id, {"item": "9"}, output="output")
     assert relative[f"tags.{tracking.PARENT_TAG}"].tolist() == [other]
+    # a job run of code from before the output_path tag: its output.path param tells (an upgrade's walk-through of
+    # 12-07: the notebook had shown only the series' runs since the upgrade)
+    older = client.create_run(experiment_id).info.run_id
+    client.log_param(older, "output.path", "/data/sales/")
+    older_child = client.create_run(experiment_id, tags={tracking.PARENT_TAG: older, **nine}).info.run_id
+    ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
+    assert sorted(ours[f"tags.{tracking.PARENT_TAG}"]) == sorted([current, older])
+    client.delete_run(older_child)
     # an evaluation's run of the same series and output: kept apart by job (a run from before the tag kept)
     evaluated = client.create_run(experiment_id, tags={tracking.PARENT_TAG: current, **nine,
                                                        tracking.FROM_JOB_TAG: "evaluate_forecast"}).info.run_id

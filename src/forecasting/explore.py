@@ -18,6 +18,7 @@ from forecasting import redaction, run_overview, series_identity, server_check, 
 from forecasting.input_history import key_matches, load_history
 from forecasting.config_stores import resolved_output
 from forecasting.redaction import redact_url_password
+from forecasting.replaced_runs import same_output
 from forecasting.table_reads import job_rows, read_series, read_table, series_keys, version_written_by
 
 # the notebook's and docs' import for runs, tables and a series' input alike
@@ -137,14 +138,18 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], out
                               order_by=["attributes.start_time DESC"])
     parent = f"tags.{tracking.PARENT_TAG}"
     parents = runs[parent].dropna().unique() if parent in runs else []
-    tags = {run_id: client.get_run(run_id).data.tags for run_id in parents}
+    job_runs = {run_id: client.get_run(run_id) for run_id in parents}
     of_parent = runs[parent] if parent in runs else pd.Series(None, index=runs.index, dtype=object)
     from_job = f"tags.{tracking.FROM_JOB_TAG}"
-    runs = runs.assign(replaced_by=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.SUPERSEDED_TAG)),
-                       output=of_parent.map(lambda run_id: tags.get(run_id, {}).get(tracking.OUTPUT_PATH_TAG)),
-                       job=runs[from_job] if from_job in runs else None)
+    runs = runs.assign(
+        replaced_by=of_parent.map(lambda run_id: job_runs[run_id].data.tags.get(tracking.SUPERSEDED_TAG)
+                                  if run_id in job_runs else None),
+        # its output_path tag, or a run's of older code its output.path param
+        output=of_parent.map(lambda run_id: tracking.run_output(job_runs[run_id]) if run_id in job_runs else None),
+        job=runs[from_job] if from_job in runs else None)
     if output is not None:  # as the tag holds it: "output" too
-        runs = runs[runs["output"] == resolved_output(output)]
+        wanted = resolved_output(output)
+        runs = runs[runs["output"].map(lambda written: same_output(written, wanted))]
     if job is not None:
         runs = runs[runs["job"].isna() | (runs["job"] == job)]
     return runs.reset_index(drop=True)
