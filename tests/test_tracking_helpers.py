@@ -645,6 +645,19 @@ def test_a_series_child_runs_beside_the_one_its_result_names_are_ended_as_duplic
     parent_run.finish_parent_run(context, {"ok": 3}, 1.0)
 
 
+def test_settings_only_one_run_has_are_named_after_the_changed_ones_in_one_entry_each_way():
+    # an upgrade's walk-through (12-07): fifteen "cleaning.closed_times (none) -> leave_out" of settings the older
+    # code lacked had buried the one setting the rerun changed
+    before = {"tuning.max_evals": "2", "forecast.floor": "None", "old.setting": "7"}
+    now = {"tuning.max_evals": "3", "forecast.floor": "None", "cleaning.closed_times": "leave_out",
+           "input.key_case": "None"}
+    assert replaced_runs.param_changes(before, now) == (
+        "tuning.max_evals 2 -> 3",
+        "settings the earlier run's code did not have: cleaning.closed_times leave_out, input.key_case null",
+        "settings this run's code does not have: old.setting 7")
+    assert replaced_runs.param_changes(before, before) == ()
+
+
 def test_a_rerun_on_other_code_or_packages_says_what_differed(tmp_path, fast_config, monkeypatch):
     # an auditor's walk-through (12-07): a rerun on the clean commit replaced a run of local edits ("-dirty"); the
     # summary, tags and lookup named settings and data, never the code that changed the forecasts

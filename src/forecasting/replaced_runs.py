@@ -144,10 +144,16 @@ def changed_settings(this, replacing: list) -> tuple[str, ...]:
 
 def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The params that differ between two runs' ``before`` and ``now``, as "key old -> new" in
-    the config's YAML words, but those whose key starts with one of ``left_out``."""
-    return tuple(f"{key} {_as_yaml(before.get(key, '(none)'))} -> {_as_yaml(now.get(key, '(none)'))}"
-                 for key in sorted(set(before) | set(now))
-                 if before.get(key) != now.get(key) and not key.startswith(left_out))
+    the config's YAML words, but those whose key starts with one of ``left_out``. Keys only one
+    run has (settings code of another version did not have) are named last, in one entry each
+    way: after an upgrade, fifteen "(none) -> ..." had hidden the one setting changed."""
+    keys = [key for key in sorted(set(before) | set(now)) if not key.startswith(left_out)]
+    changed = tuple(f"{key} {_as_yaml(before[key])} -> {_as_yaml(now[key])}"
+                    for key in keys if key in before and key in now and before[key] != now[key])
+    added = [f"{key} {_as_yaml(now[key])}" for key in keys if key not in before]
+    gone = [f"{key} {_as_yaml(before[key])}" for key in keys if key not in now]
+    return (changed + ((f"settings the earlier run's code did not have: {', '.join(added)}",) if added else ())
+            + ((f"settings this run's code does not have: {', '.join(gone)}",) if gone else ()))
 
 
 def changed_code(this, replacing: list) -> tuple[str, ...]:
