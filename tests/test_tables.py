@@ -709,6 +709,7 @@ def test_new_delta_tables_keep_statistics_on_the_keys_and_readers_columns_and_te
         assert configuration["delta.deletedFileRetentionDuration"] == "interval 3650 days"
         assert stats and all(sorted(file["minValues"]) == sorted(indexed) for file in stats), name
         assert all(file["numRecords"] > 0 for file in stats)
+        assert table_checks._default_history(runs["full"].tables[name]) is None  # nothing to warn of
 
 
 def test_the_readmes_alter_table_gives_a_table_an_older_version_created_ten_years_of_log_and_files(spark, tmp_path):
@@ -717,10 +718,18 @@ def test_the_readmes_alter_table_gives_a_table_an_older_version_created_ten_year
     path = str(tmp_path / "forecasts")
     spark.createDataFrame([("a", 1.0)], "shop string, yhat double").write.format("delta").save(path)
     assert _delta_log(path)[0] == {}  # created without the job's properties: Delta's 30 and 7 days
-    spark.sql("ALTER TABLE " + statement.replace("<path>", path))
+    # the job warns of it, with the statement to run (an upgrade's walk-through, 12-07: written to without a word)
+    said = table_checks._default_history(path)
+    assert said.startswith(f"{path} keeps Delta's default history, 30 days of versions and 7 of replaced rows' files")
+    spark.sql(said.split("Keep it as the job's own tables do: ", 1)[1])
     configuration = _delta_log(path)[0]
     assert configuration["delta.logRetentionDuration"] == configuration["delta.deletedFileRetentionDuration"] \
         == tables.RETENTION
+    assert table_checks._default_history(path) is None
+    other = str(tmp_path / "results")  # the README's statement gives the same
+    spark.createDataFrame([("a", 1.0)], "shop string, yhat double").write.format("delta").save(other)
+    spark.sql("ALTER TABLE " + statement.replace("<path>", other))
+    assert _delta_log(other)[0] == configuration and table_checks._default_history(other) is None
 
 
 def test_a_key_with_a_colon_and_a_backtick_is_indexed_and_an_older_table_keeps_its_statistics(spark, tmp_path):

@@ -124,7 +124,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         data_version = {**data_version, "rows_without_time": counts.rows_without_time}
     written = (tables.EVALUATION,) if evaluate else tables.TRAINING_TABLES
     with job_description(spark, "check the tables already written"):
-        table_checks.check_existing(spark, config, written, series_df)
+        short_history = table_checks.check_existing(spark, config, written, series_df)
         if not evaluate:
             table_checks.check_frequency(spark, config)
 
@@ -143,7 +143,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
         tables={name: tables.table_paths(config)[name] for name in written},
         max_failed_share=config.reliability.max_failed_share, output_format=config.output.format,
         title="Evaluation run" if evaluate else "Forecast run",
-        note=timeless_note, later_run_date=later,
+        note=timeless_note + "".join(f"  {said}\n" for said in short_history), later_run_date=later,
     )
     with finishing(context, summary, started):  # from here on, a failure ends the run FAILED (and its heartbeat)
         _say_before_training(spark, config, context, summary, checked, series_df, evaluate)

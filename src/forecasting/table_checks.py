@@ -28,14 +28,16 @@ CORE_COLUMNS = {
 # Spark's errors for a table's folder without a table's files yet (no parquet file, an empty _delta_log)
 NO_TABLE_YET = ("UNABLE_TO_INFER_SCHEMA", "DELTA_TABLE_NOT_FOUND")
 
-def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...], series: DataFrame) -> None:
+def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...], series: DataFrame) -> list[str]:
     """Before any training: tables ``names`` already under output.path must be in
     output.format and hold the key columns with the input's (``series``') types.
     Else Delta refuses the writes after every series is trained (and a retry
-    fails alike), or Parquet takes them and leaves a table no reader can open."""
+    fails alike), or Parquet takes them and leaves a table no reader can open.
+    The warnings for the summary: Delta tables that keep Delta's default history."""
     from forecasting.input_files import PARTITION_INFERENCE, InputError
 
     fmt, paths = config.output.format, tables.table_paths(config)
+    warnings = []
     for name in names:
         path = paths[name]
         if config.output.table_prefix is not None:
@@ -86,6 +88,30 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
         if lacking:
             raise InputError(f"{path} holds a table that is not this job's {name} table (it has no column "
                              f"{', '.join(lacking)}): give the job an output.path of its own, or move that table")
+        warnings += [said for said in [_default_history(path)] if said and fmt == "delta"]
+    for said in warnings:
+        logger.warning("%s", said)
+    return warnings
+
+
+def _default_history(path: str) -> str | None:
+    """A warning where a Delta table keeps Delta's default history, neither retention set: an
+    older version of the job created it (the job sets both only as it creates a table), and
+    versions over 30 days old, which explain a replaced forecast, go."""
+    try:
+        from deltalake import DeltaTable
+
+        configured = DeltaTable(path).metadata().configuration
+    except Exception as err:  # a store deltalake is given no access to: left unsaid
+        logger.debug("could not read the properties of %s: %s", path, err)
+        return None
+    if {"delta.logRetentionDuration", "delta.deletedFileRetentionDuration"} & set(configured):
+        return None  # the job's, or its owner's own
+    setting = (f"'delta.logRetentionDuration' = '{tables.RETENTION}', 'delta.deletedFileRetentionDuration' = "
+               f"'{tables.RETENTION}'")
+    return (f"{path} keeps Delta's default history, 30 days of versions and 7 of replaced rows' files (a table an "
+            "older version of the job created): a forecast a rerun replaced cannot be read back after that. Keep it "
+            f"as the job's own tables do: ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({setting})")
 
 
 def check_frequency(spark: SparkSession, config: JobConfig) -> None:
