@@ -230,6 +230,26 @@ def test_missing_credentials_fail_clearly(spark, auth_server, input_path, tmp_pa
         pipeline.run_job(spark, job_config(input_path, auth_server, tmp_path), RUN_DATE)
 
 
+def test_credentials_that_may_only_read_are_refused_as_a_tracking_error(auth_server, input_path, tmp_path,
+                                                                         monkeypatch):
+    # a walk-through of 12-07: a user with the server's default READ permission passed the check (a read) and
+    # failed creating the run with a traceback, exit 1, which says "retry: always safe"
+    import requests
+
+    created = requests.post(f"{auth_server}/api/2.0/mlflow/users/create", auth=(ADMIN, PASSWORD), timeout=30,
+                            json={"username": "reader", "password": "reader-password-123"})
+    assert created.status_code == 200, created.text
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    config = job_config(input_path, auth_server, tmp_path)
+    parent_run.finish_parent_run(parent_run.start_parent_run(config, RUN_DATE, {}), {}, 1.0)  # its experiment
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "reader-password-123")
+    with pytest.raises(tracking.TrackingUnavailable, match=r"refused to start the job's run: .*403.*; the "
+                                                           r"credentials may read this experiment but not write it"):
+        parent_run.start_parent_run(config, RUN_DATE, {})
+
+
 def test_the_notebooks_run_search_says_in_a_line_that_a_server_wants_credentials(auth_server, monkeypatch):
     for name in tracking.CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -20,8 +20,8 @@ from forecasting.series_identity import SERIES_HASH_TAG
 from forecasting.tracking import (
     CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG, FAILED_WITH_TAG, INPUT_END_TAG, JOB_TAG,
     OUTPUT_PATH_TAG, PARENT_TAG, RUN_DATE_TAG, TRAIN_JOB, WORKING_FOLDER_TAG,
-    RunContext, client, credentials_from_environment, end_run, flatten, http_settings, param_value, prepare_server,
-    run_output, sqlite_artifact_root,
+    RunContext, TrackingUnavailable, client, credentials_from_environment, end_run, flatten, http_settings,
+    is_tracking_failure, param_value, prepare_server, run_output, sqlite_artifact_root,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,11 +34,30 @@ def start_parent_run(
 ) -> RunContext:
     """The job's parent run, tagged and given its config and lineage, and what the
     tasks need to log under it. ``input_end``: the input's latest time on or before
-    the run date, a tag and, for cleaning's zero gaps, part of the context."""
-    from forecasting.tables import output_root
-
+    the run date, a tag and, for cleaning's zero gaps, part of the context. TrackingUnavailable
+    (exit 4) where the server refuses it."""
     signals.forget_signals()  # an earlier job's stop in this process (a notebook's, a test's) is not this one's
     uri = prepare_server(config)
+    try:
+        return _started(config, uri, run_date, data_version, job, extra_tags, input_end)
+    except Exception as err:
+        if not is_tracking_failure(err) or isinstance(err, TrackingUnavailable):
+            raise
+        # the server answers but refuses: credentials that may only read (its check reads), an artifact store failing
+        text = redact_url_password(first_line(err))
+        why = ("the credentials may read this experiment but not write it: ask its owner for EDIT permission"
+               if "403" in text or "PERMISSION_DENIED" in text else
+               "storing the run's files failed: the server's artifact store (its --artifacts-destination or "
+               "--default-artifact-root) may be full, gone or not writable" if "artifact" in text.lower() else
+               "a rerun once the server works is safe")
+        raise TrackingUnavailable(f"MLflow tracking server {redact_url_password(uri)} refused to start the job's "
+                                  f"run: {text}; {why}") from err
+
+
+def _started(config: JobConfig, uri: str, run_date: str, data_version: dict, job: str, extra_tags: dict | None,
+             input_end: str | None) -> RunContext:
+    from forecasting.tables import output_root
+
     tracker = client(uri)
     experiment = tracker.get_experiment_by_name(config.tracking.experiment)
     # a database store's artifacts go to ./mlruns of whatever folder the job runs in unless
