@@ -178,3 +178,37 @@ def test_the_time_left_follows_the_pace_since_work_was_first_seen_done(monkeypat
             series.add(failed=False, rows=100)
         progress.report()  # 40% at 20 s: 30% in the last 10 s, so the 60% left in 20 s (linear: 30 s)
     assert [r.getMessage().rsplit(", ", 1)[1] for r in caplog.records] == ["about 90s left", "about 20s left"]
+
+
+class ResubmittingTracker:
+    """A status tracker whose one job, started inside the block, ran its stage a second time."""
+
+    def __init__(self, attempt: int, failed: int = 0):
+        self.jobs = [[], [7]]
+        self.stage = SimpleNamespace(currentAttemptId=attempt, numFailedTasks=failed)
+
+    def getJobIdsForGroup(self, group):
+        return self.jobs.pop(0)
+
+    def getJobInfo(self, job):
+        return SimpleNamespace(stageIds=[3])
+
+    def getStageInfo(self, stage_id):
+        return self.stage
+
+    def getActiveStageIds(self):
+        return []
+
+
+def test_a_stage_run_again_or_a_failed_task_in_the_blocks_jobs_is_told(spark):
+    # an executor lost mid-training: the stage ran again as first attempts, the progress said 0 failed task attempts
+    # and nothing told the job to look for the series logged twice (a walk-through of 12-07)
+    for attempt, failed, told in ((1, 0, True), (0, 2, True), (0, 0, False)):
+        context = SimpleNamespace(statusTracker=lambda: ResubmittingTracker(attempt, failed),
+                                  getLocalProperty=lambda key: None)
+        with StageProgress(SimpleNamespace(sparkContext=context), "training", interval=60) as progress:
+            pass
+        assert progress.ran_again == told
+    with StageProgress(spark, "a job that ran once", interval=60) as progress:  # Spark's own tracker
+        spark.range(10).repartition(2).count()
+    assert progress.ran_again is False

@@ -42,6 +42,7 @@ class StageProgress:
 
     def __init__(self, spark, label: str, interval: float = 15.0, series: SeriesCounters | None = None,
                  total: int = 0, rows: int = 0):
+        self._context = spark.sparkContext
         self._tracker = spark.sparkContext.statusTracker()
         self._series, self._total, self._rows = series, total, rows
         self._label = label
@@ -50,12 +51,12 @@ class StageProgress:
         self._thread = threading.Thread(target=self._run, name=f"progress-{label}", daemon=True)
         self._started = 0.0
         self._first_done: tuple[float, float] | None = None  # (time, share done) of the first report with any
-        self._jobs_before: set[int] = set()
+        self._jobs_before: set[int] | None = None
         self.ran_again = False  # once ended: a stage of the block's jobs resubmitted, or a task of one failed
 
     def __enter__(self) -> "StageProgress":
         self._started = time.monotonic()
-        self._jobs_before = set(self._tracker.getJobIdsForGroup())
+        self._jobs_before = self._jobs()
         self._thread.start()
         return self
 
@@ -76,13 +77,27 @@ class StageProgress:
         """Whether a stage of the jobs the block started ran again (an executor lost with its
         shuffle output: a new attempt of the stage, whose tasks count as first attempts) or
         had a task fail (retried). Asked of the stages Spark still keeps (spark.ui.retainedStages)."""
-        for job in set(self._tracker.getJobIdsForGroup()) - self._jobs_before:
-            info = self._tracker.getJobInfo(job)
-            for stage_id in info.stageIds if info is not None else ():
-                stage = self._tracker.getStageInfo(stage_id)
-                if stage is not None and (stage.currentAttemptId > 0 or stage.numFailedTasks > 0):
-                    return True
+        jobs = self._jobs()
+        if jobs is None or self._jobs_before is None:
+            return False
+        try:
+            for job in jobs - self._jobs_before:
+                info = self._tracker.getJobInfo(job)
+                for stage_id in info.stageIds if info is not None else ():
+                    stage = self._tracker.getStageInfo(stage_id)
+                    if stage is not None and (stage.currentAttemptId > 0 or stage.numFailedTasks > 0):
+                        return True
+        except Exception as err:  # progress must never break the job
+            logger.debug("could not tell whether a stage ran again: %s", err)
         return False
+
+    def _jobs(self) -> set[int] | None:
+        """The jobs Spark keeps of this thread's job group (Databricks sets one; else none), None where unknown."""
+        try:
+            return set(self._tracker.getJobIdsForGroup(self._context.getLocalProperty("spark.jobGroup.id")))
+        except Exception as err:  # progress must never break the job
+            logger.debug("could not list the jobs: %s", err)
+            return None
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
