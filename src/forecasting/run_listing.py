@@ -85,7 +85,9 @@ def _no_heartbeat(run) -> str:
         since = pd.Timestamp(tags[heartbeat.HEARTBEAT_TAG]).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
         since = tags[heartbeat.HEARTBEAT_TAG]
-    return f", not going: last heartbeat {since} (killed? a rerun of its date ends it)"
+    # a job that lost its server once the tables were written cannot end its run either (exit 4): rows may be in
+    return (f", not going: last heartbeat {since} (killed, or cut off from its tracking server, maybe after writing "
+            "its rows: its summary says; a rerun of its date ends it)")
 
 
 def _by_status(metrics: dict[str, float], failed_with: str | None) -> str:
