@@ -645,6 +645,23 @@ def test_a_series_child_runs_beside_the_one_its_result_names_are_ended_as_duplic
     parent_run.finish_parent_run(context, {"ok": 3}, 1.0)
 
 
+def test_a_servers_refusal_to_start_the_run_is_a_tracking_error_and_any_other_failure_is_not():
+    from mlflow.exceptions import MlflowException
+    from requests.exceptions import ConnectionError
+
+    server = "http://tracking:5000"
+    upload = MlflowException("API request to endpoint /api/2.0/mlflow-artifacts/artifacts/1/x/config/resolved.yaml "
+                             "failed with error code 500 != 200. Response body: ''")
+    assert "artifact store" in parent_run._refusal(server, upload)
+    assert "EDIT permission" in parent_run._refusal(server, MlflowException("error code 403 != 200: Permission denied"))
+    assert "rerun once the server works" in parent_run._refusal(server, ConnectionError("reset"))
+    assert "rerun once the server works" in parent_run._refusal("databricks", MlflowException("HTTP 503"))
+    # the server refused what the request asked (a deleted experiment, a value too long): no retry mends it
+    assert parent_run._refusal(server, MlflowException("error code 400 != 200: non-active experiment")) is None
+    assert parent_run._refusal("file:///tmp/mlruns", upload) is None  # a local store: no server to wait for
+    assert parent_run._refusal(server, RuntimeError("a bug")) is None
+
+
 def test_settings_only_one_run_has_are_named_after_the_changed_ones_in_one_entry_each_way():
     # an upgrade's walk-through (12-07): fifteen "cleaning.closed_times (none) -> leave_out" of settings the older
     # code lacked had buried the one setting the rerun changed

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
 from typing import Sequence
 from urllib.parse import urlparse
 
 from forecasting import heartbeat, lineage, signals
 from forecasting.config import JobConfig, resolved, resolved_yaml
+from forecasting.config_stores import is_databricks_uri
 from forecasting.redaction import cause_line, first_line, redact_secrets, redact_url_password
 from forecasting.replaced_runs import ENDED_AS_STALE, Replaced, mark_superseded, runs_of_same_output, same_output
 from forecasting.series_identity import SERIES_HASH_TAG
@@ -41,17 +43,35 @@ def start_parent_run(
     try:
         return _started(config, uri, run_date, data_version, job, extra_tags, input_end)
     except Exception as err:
-        if not is_tracking_failure(err) or isinstance(err, TrackingUnavailable):
+        refused = _refusal(uri, err)
+        if refused is None:
             raise
-        # the server answers but refuses: credentials that may only read (its check reads), an artifact store failing
-        text = redact_url_password(first_line(err))
-        why = ("the credentials may read this experiment but not write it: ask its owner for EDIT permission"
-               if "403" in text or "PERMISSION_DENIED" in text else
-               "storing the run's files failed: the server's artifact store (its --artifacts-destination or "
-               "--default-artifact-root) may be full, gone or not writable" if "artifact" in text.lower() else
-               "a rerun once the server works is safe")
         raise TrackingUnavailable(f"MLflow tracking server {redact_url_password(uri)} refused to start the job's "
-                                  f"run: {text}; {why}") from err
+                                  f"run: {redact_url_password(first_line(err))}; {refused}") from err
+
+
+def _refusal(uri: str, err: Exception) -> str | None:
+    """Why a tracking server refused to start the job's run, where the server is at fault or
+    the credentials only read (its check passed on a read): exit 4, not a failure of the job's
+    own. None for any other error, a local store's among them."""
+    from mlflow.exceptions import MlflowException
+
+    if not _server(uri) or isinstance(err, TrackingUnavailable) or not is_tracking_failure(err):
+        return None
+    text = first_line(err)
+    if "403" in text or "PERMISSION_DENIED" in text:
+        return "the credentials may read this experiment but not write it: ask its owner for EDIT permission"
+    if not (re.search(r"error code 5\d\d|HTTP 5\d\d", text) or not isinstance(err, MlflowException)):
+        return None  # the server took the request and refused what it asked: no retry mends it
+    if "artifact" in text.lower():
+        return ("storing the run's files failed: the server's artifact store (its --artifacts-destination or "
+                "--default-artifact-root) may be full, gone or not writable")
+    return "a rerun once the server works is safe"
+
+
+def _server(uri: str) -> bool:
+    """Whether the tracking URI names a server, whose requests may time out and fail apart."""
+    return urlparse(uri).scheme in ("http", "https") or is_databricks_uri(uri)
 
 
 def _started(config: JobConfig, uri: str, run_date: str, data_version: dict, job: str, extra_tags: dict | None,
@@ -235,9 +255,8 @@ def unfinished_dates(context: RunContext) -> list[tuple[str, str]]:
 
 def end_running_children(tracker, experiment_id: str, parent_run_id: str, ended_by: str) -> int:
     """Mark the parent's child runs still RUNNING as FAILED; how many there were."""
-    children = tracker.search_runs(
-        [experiment_id], filter_string=f"tags.{PARENT_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'",
-    )
+    children = _all_runs(tracker, experiment_id,
+                         f"tags.{PARENT_TAG} = '{parent_run_id}' and attributes.status = 'RUNNING'")
     for run in children:
         tracker.set_tag(run.info.run_id, ENDED_BY_TAG, ended_by)
         end_run(tracker, run.info.run_id, "FAILED")
@@ -320,7 +339,7 @@ def finish_parent_run(context: RunContext, counts: dict[str, int], wall_seconds:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "its job run failing")
     elif untracked:
         end_running_children(tracker, context.experiment_id, context.parent_run_id, "tracking failing as it ended")
-    elif urlparse(context.tracking_uri).scheme in ("http", "https", "databricks"):
+    elif _server(context.tracking_uri):
         # a create request timed out and sent again, which the slow server then carried out twice: a
         # second run with only its series' hash, RUNNING for good (a server's search: one query)
         end_running_children(tracker, context.experiment_id, context.parent_run_id, RETRIED_REQUEST)
