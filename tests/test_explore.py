@@ -125,6 +125,9 @@ def test_an_integer_key_with_a_null_keeps_the_text_its_tags_show(tmp_path, fmt):
     ours = explore.series_runs(uri, experiment_id, {"item": "9"}, output="/data/sales")
     assert sorted(ours[f"tags.{tracking.PARENT_TAG}"]) == sorted([current, older])
     client.delete_run(older_child)
+    # a series no run logged: an empty frame of runs, its columns kept (the review of 12-07: none, then KeyError)
+    none = explore.series_runs(uri, experiment_id, {"item": "no-such"}, output="/data/sales", job="train_forecast")
+    assert none.empty and {"run_id", "job", "output"} <= set(none.columns)
     # an evaluation's run of the same series and output: kept apart by job (a run from before the tag kept)
     evaluated = client.create_run(experiment_id, tags={tracking.PARENT_TAG: current, **nine,
                                                        tracking.FROM_JOB_TAG: "evaluate_forecast"}).info.run_id

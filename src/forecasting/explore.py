@@ -149,7 +149,7 @@ def series_runs(tracking_uri: str, experiment_id: str, keys: dict[str, Any], out
         job=runs[from_job] if from_job in runs else None)
     if output is not None:  # as the tag holds it: "output" too
         wanted = resolved_output(output)
-        runs = runs[runs["output"].map(lambda written: same_output(written, wanted))]
+        runs = runs[runs["output"].map(lambda written: same_output(written, wanted)).astype(bool)]
     if job is not None:
         runs = runs[runs["job"].isna() | (runs["job"] == job)]
     return runs.reset_index(drop=True)
