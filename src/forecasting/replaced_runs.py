@@ -142,18 +142,24 @@ def changed_settings(this, replacing: list) -> tuple[str, ...]:
     return param_changes(before, this.data.params, SAME_BY_SEARCH)
 
 
-def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[str, ...] = ()) -> tuple[str, ...]:
+# How param_changes names the keys only one of two runs has: a rerun's, after an upgrade
+ONLY_ONE_HAS = ("settings the earlier run's code did not have", "settings this run's code does not have")
+
+
+def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[str, ...] = (),
+                  only: tuple[str, str] = ONLY_ONE_HAS) -> tuple[str, ...]:
     """The params that differ between two runs' ``before`` and ``now``, as "key old -> new" in
     the config's YAML words, but those whose key starts with one of ``left_out``. Keys only one
     run has (settings code of another version did not have) are named last, in one entry each
-    way: after an upgrade, fifteen "(none) -> ..." had hidden the one setting changed."""
+    way, led by ``only``'s words for those only ``now`` has, then only ``before``: after an
+    upgrade, fifteen "(none) -> ..." had hidden the one setting changed."""
     keys = [key for key in sorted(set(before) | set(now)) if not key.startswith(left_out)]
     changed = tuple(f"{key} {_as_yaml(before[key])} -> {_as_yaml(now[key])}"
                     for key in keys if key in before and key in now and before[key] != now[key])
     added = [f"{key} {_as_yaml(now[key])}" for key in keys if key not in before]
     gone = [f"{key} {_as_yaml(before[key])}" for key in keys if key not in now]
-    return (changed + ((f"settings the earlier run's code did not have: {', '.join(added)}",) if added else ())
-            + ((f"settings this run's code does not have: {', '.join(gone)}",) if gone else ()))
+    return (changed + ((f"{only[0]}: {', '.join(added)}",) if added else ())
+            + ((f"{only[1]}: {', '.join(gone)}",) if gone else ()))
 
 
 def changed_code(this, replacing: list) -> tuple[str, ...]:
@@ -166,9 +172,8 @@ def changed_code(this, replacing: list) -> tuple[str, ...]:
 
     def code(run) -> dict[str, str]:
         return {key: value for key, value in run.data.tags.items() if key.startswith(code_tags)}
-    before, now = code(_latest_with_rows(replacing)), code(this)
-    return tuple(f"{key} {before.get(key, '(none)')} -> {now.get(key, '(none)')}"
-                 for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))
+    return param_changes(code(_latest_with_rows(replacing)), code(this),
+                         only=("packages the earlier run did not record", "packages this run does not record"))
 
 
 def changed_data(this, replacing: list) -> tuple[str, str] | None:
