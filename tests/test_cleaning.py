@@ -503,6 +503,14 @@ def test_with_zero_gaps_a_first_period_whose_rows_start_late_into_it_is_left_out
     sales = frame(days[[4, 9, 20, 22, 33, 40, 50, 53, 66, 74, 80, 95, 101, 110]], 1.0)
     slow = clean_history(sales, "W-SUN", policy(gaps="zero"), "2025-04-01", input_end="2025-03-30")
     assert slow.history["ds"].iloc[0] == pd.Timestamp("2024-12-08") and not any("first period" in n for n in slow.notes)
+    # weeks of daily sales every third week, the first from a Wednesday: late by a quarter of a week, not of the
+    # three weeks between rows (the review of 12-07: a sparse series' threshold had been their gap)
+    weeks = [day for start in pd.date_range("2024-12-02", periods=8, freq="21D")
+             for day in pd.date_range(start, periods=7)]
+    sparse = frame(weeks[2:], 1.0)
+    late = clean_history(sparse, "W-SUN", policy(gaps="zero"), "2025-06-01", input_end="2025-06-01")
+    assert late.history["ds"].iloc[0] == pd.Timestamp("2024-12-29") and late.history["y"].iloc[0] == 7.0
+    assert any("the first period 2024-12-08 has rows from 2024-12-04 on" in note for note in late.notes)
     # a shop's hours from 9 to 17 summed into days: every day starts at 9, none late
     days = pd.date_range("2024-01-01", "2024-01-31")
     hours = frame([day + pd.Timedelta(hours=hour) for day in days for hour in range(9, 18)], 1.0)

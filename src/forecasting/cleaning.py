@@ -213,7 +213,7 @@ def _onto_grid(state: _Pass, result: Cleaned) -> bool:
     if off_grid and policy.duplicates == "sum" and policy.gaps != "zero":
         frame = without_partial_ends(frame, state.raw.loc[frame.index], frequency, result.notes, state.input_end)
     elif off_grid and policy.duplicates == "sum":  # rows are sales: a period without one sold nothing
-        frame = without_late_start(frame, state.raw.loc[frame.index], result.notes)
+        frame = without_late_start(frame, state.raw.loc[frame.index], frequency, result.notes)
     state.frame, state.given, state.moved, state.off_grid = frame, given, moved, off_grid
     return True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from forecasting.periods import known_by, label_of, period_end, time_text
 
@@ -200,7 +201,7 @@ def without_partial_ends(frame: pd.DataFrame, raw: pd.Series, frequency: str, no
     return frame[~dropped]
 
 
-def without_late_start(frame: pd.DataFrame, raw: pd.Series, notes: list[str]) -> pd.DataFrame:
+def without_late_start(frame: pd.DataFrame, raw: pd.Series, frequency: str, notes: list[str]) -> pd.DataFrame:
     """``frame`` (aligned from ``raw``'s times, rows not yet summed) without its first period
     where its rows start later into it than into the periods between (their median) by over
     a quarter of a period: daily sales from a Sunday summed into weeks to Sunday are one day's,
@@ -212,8 +213,8 @@ def without_late_start(frame: pd.DataFrame, raw: pd.Series, notes: list[str]) ->
     if len(first) < 4:  # too few periods between to say where a whole one starts
         return frame
     lateness = first.to_numpy() - first.index.to_numpy()
-    step = np.median(np.diff(first.index.to_numpy()))
-    if lateness[0] - np.median(lateness[1:-1]) <= (1 - PARTIAL_SHARE) * step:
+    length = (first.index[0] + to_offset(frequency)) - first.index[0]  # the first period's: to the next label
+    if lateness[0] - np.median(lateness[1:-1]) <= (1 - PARTIAL_SHARE) * length.to_timedelta64():
         return frame
     inside = labels == first.index[0]
     rows = int(inside.sum())
