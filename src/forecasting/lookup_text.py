@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 from typing import TYPE_CHECKING
 
@@ -205,8 +206,12 @@ def describe(keys: dict[str, str]) -> str:
     return " ".join(key_word(column, value) for column, value in keys.items())
 
 
+# What a shell reads otherwise than as written: spaces around a key (' S03' and 'S03' are two series,
+# which unquoted suggestions had shown alike), quotes, and the shell's own signs (not letters of any script)
+SHELL_SPECIAL = re.compile(r"[\s'\"$;&|<>()`\\*?\[\]#~!{}]")
+
+
 def key_word(column: str, value) -> str:
-    """``column=value``, quoted for a shell where the value has spaces or is empty: ' S03'
-    and 'S03' are two series, which unquoted suggestions had shown alike."""
+    """``column=value``, quoted as a shell command line takes it where it holds SHELL_SPECIAL."""
     text = f"{column}={value}"
-    return shlex.quote(text) if value is not None and (not str(value) or any(c.isspace() for c in str(value))) else text
+    return shlex.quote(text) if SHELL_SPECIAL.search(text) else text

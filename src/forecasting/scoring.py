@@ -236,7 +236,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     data_version, counts, frame, series_df = checked.data_version, checked.counts, checked.frame, checked.series_df
     with job_description(spark, "check the tables already written"):
         # another data set's models, or forecasts keyed otherwise: refused, not mixed
-        table_checks.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
+        short_history = table_checks.check_existing(spark, config, (tables.MODELS, tables.FORECASTS), series_df)
     input_series = series_df.select(*keys)
     if counts.rows_without_time:  # a series none of whose rows has a time is an input series too, as in training
         input_series = input_series.unionByName(validation.series_without_history(frame, keys).select(*keys))
@@ -254,7 +254,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
     summary = JobSummary(
         run_date=run_date, job_run_id=context.parent_run_id, experiment_id=context.experiment_id,
         tracking_uri=context.tracking_uri, tables={tables.FORECASTS: tables.table_paths(config)[tables.FORECASTS]},
-        title="Scoring run", note=f"  from the models of run date {chosen}\n",
+        title="Scoring run",
+        note=f"  from the models of run date {chosen}\n" + "".join(f"  {said}\n" for said in short_history),
         statuses=(SCORED_OK, NO_INPUT, REJECTED, FAILED), max_failed_share=config.reliability.max_failed_share,
         output_format=config.output.format,
         reasons_in="the examples above, and the executors' log for the failures' tracebacks",

@@ -88,7 +88,8 @@ def check_existing(spark: SparkSession, config: JobConfig, names: tuple[str, ...
         if lacking:
             raise InputError(f"{path} holds a table that is not this job's {name} table (it has no column "
                              f"{', '.join(lacking)}): give the job an output.path of its own, or move that table")
-        warnings += [said for said in [_default_history(path)] if said and fmt == "delta"]
+        if fmt == "delta" and (said := _default_history(path)):
+            warnings.append(said)
     for said in warnings:
         logger.warning("%s", said)
     return warnings
