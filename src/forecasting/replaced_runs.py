@@ -81,10 +81,11 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
-    this = tracker.get_run(context.parent_run_id) if replacing else None  # its params and tags, read once
-    changed = changed_settings(this, replacing)
-    other_data = changed_data(this, replacing)
-    code = changed_code(this, replacing)
+    changed, other_data, code = (), None, ()
+    if replacing:  # compared with the run whose rows it replaced
+        this, before = tracker.get_run(context.parent_run_id), _latest_with_rows(replacing)  # read once
+        changed, other_data, code = (changed_settings(this, before), changed_data(this, before),
+                                     changed_code(this, before))
     if code:  # a fix or an upgrade between the two: forecasts may move with settings and data the same
         tracker.set_tag(context.parent_run_id, CHANGED_CODE_TAG, "; ".join(code)[:MAX_TAG_CHARACTERS])
     if changed:  # the summary's line, kept on the run for whoever explains its forecasts later
@@ -132,14 +133,11 @@ def _latest_with_rows(replacing: list):
     return max([run for run in replacing if not _killed(run)] or replacing, key=lambda run: run.info.start_time)
 
 
-def changed_settings(this, replacing: list) -> tuple[str, ...]:
-    """The params (every config key) in which run ``this`` differs from the run whose rows
-    it replaced (_latest_with_rows), as "key old -> new": a rerun of a date with another
+def changed_settings(this, before) -> tuple[str, ...]:
+    """The params (every config key) in which run ``this`` differs from run ``before``, whose
+    rows it replaced (_latest_with_rows), as "key old -> new": a rerun of a date with another
     config changes forecasts that readers already used, and only the params told."""
-    if not replacing:
-        return ()
-    before = _latest_with_rows(replacing).data.params
-    return param_changes(before, this.data.params, SAME_BY_SEARCH)
+    return param_changes(before.data.params, this.data.params, SAME_BY_SEARCH)
 
 
 # How param_changes names the keys only one of two runs has: a rerun's, after an upgrade
@@ -162,29 +160,24 @@ def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[s
             + ((f"{only[1]}: {', '.join(gone)}",) if gone else ()))
 
 
-def changed_code(this, replacing: list) -> tuple[str, ...]:
+def changed_code(this, before) -> tuple[str, ...]:
     """The code_version and package version (version.*) tags in which run ``this`` differs
-    from the run whose rows it replaced, as "key old -> new": the params do not tell a
+    from run ``before``, whose rows it replaced, as "key old -> new": the params do not tell a
     rerun on fixed or upgraded code from one on the same."""
-    if not replacing:
-        return ()
     code_tags = (CODE_VERSION_TAG, "version.")
 
     def code(run) -> dict[str, str]:
         return {key: value for key, value in run.data.tags.items() if key.startswith(code_tags)}
-    return param_changes(code(_latest_with_rows(replacing)), code(this),
+    return param_changes(code(before), code(this),
                          only=("packages the earlier run did not record", "packages this run does not record"))
 
 
-def changed_data(this, replacing: list) -> tuple[str, str] | None:
-    """The data_version tags of the run whose rows ``this`` replaced (_latest_with_rows) and of ``this``,
+def changed_data(this, before) -> tuple[str, str] | None:
+    """The data_version tags of run ``before``, whose rows ``this`` replaced, and of ``this``,
     where both name one and they differ: a rerun of a date on input files changed since (a
     value corrected upstream) changes forecasts that readers already used, and its config
     need not tell."""
-    if not replacing:
-        return None
-    before = _latest_with_rows(replacing).data.tags.get(DATA_VERSION_TAG)
-    now = this.data.tags.get(DATA_VERSION_TAG)
+    before, now = before.data.tags.get(DATA_VERSION_TAG), this.data.tags.get(DATA_VERSION_TAG)
     known = before not in (None, "None") and now not in (None, "None")
     return (before, now) if known and before != now else None
 
