@@ -60,10 +60,8 @@ def null_text(text_keys: list[str]) -> Column:
 def null(df: DataFrame, keys: list[str]) -> Column:
     """A null key value (NaN in a float column too): the series is skipped, and where its
     other keys are a series' as well, its rows are not that series'."""
-    floats = (T.FloatType, T.DoubleType)
-    missing = [F.col(k).isNull() | F.isnan(F.col(k)) if isinstance(df.schema[k].dataType, floats) else F.col(k).isNull()
-               for k in keys]
-    return reduce(lambda a, b: a | b, missing) if missing else F.lit(False)
+    floats = [k for k in keys if isinstance(df.schema[k].dataType, (T.FloatType, T.DoubleType))]
+    return _any_key(keys, lambda key: key.isNull()) | _any_key(floats, F.isnan)
 
 
 def conditions(df: DataFrame, source, text_keys: list[str], country_column: str | None) -> dict[str, Column]:
