@@ -19,11 +19,15 @@ FILLED_WITH = {"zero": "with 0", "interpolate": "by straight lines"}  # cleaning
 
 
 def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
-    """Said once for the run, what cleaning noted on many series: rows several periods
-    apart or several a period, rows repeated exactly, several series under one key, times
-    given twice with other values, rows moved to other dates, a last period still open,
-    days of the week without rows, values far outside the rest, last values far outside
-    the recent range."""
+    """Said once for the run, what cleaning and forecasting noted on the series, a line a note
+    with how many series hold it: in four parts, said in this order."""
+    for say in (_say_grid_notes, _say_run_date_notes, _say_value_notes, _say_forecast_notes):
+        say(counted, config, summary)
+
+
+def _say_grid_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
+    """How the rows met the frequency's periods: periods left empty or filled, several rows a period
+    merged (times given twice, rows repeated), values missing, dates moved onto the grid."""
     if counted.sparse:  # a frequency finer than the data's leaves most periods empty: said once for the run
         gaps = config.cleaning.gaps
         # weekly data run as daily: six made-up zeros a week, modelled and forecast as ok
@@ -78,6 +82,10 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      f"{config.forecast.frequency!r} grid (their data_notes show the first): their forecasts are "
                      "dated as that grid dates periods, not as the input. Is forecast.frequency the data's?"
                      f"{_dating_hint(config.forecast.frequency)}")
+
+
+def _say_run_date_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
+    """Rows at the run date's edge: after its start, in a period still open, or in one the input stops inside."""
     local = ("; times in a zone ahead of UTC look so too (the job reads times as UTC): give them with their "
              "offset, or in UTC") if sub_daily(config.forecast.frequency) and not summary.zoned_times else ""
     if counted.ahead:  # local times ahead of UTC, every morning; or rows of plans
@@ -92,6 +100,11 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
         summary.warn(f"{_counted(counted, 'past_input', 'end')} in a period that {PAST_INPUT_NOTE} (their data_notes "
                      "name it), a part of it: left out and forecast, so their forecasts start there, before the run "
                      f"date {summary.run_date}. An export cut short? Their data_notes name the input's last day")
+
+
+def _say_value_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
+    """What the values and their days look like: several series under a key, days without rows,
+    outliers and spikes, running totals, negative values, runs of zeros, stray years, flat ends."""
     if counted.several_series:  # a key column left out: two tickers' prices added up, or stores summed as meant
         several = (f"{_counted(counted, 'several_series', 'have')} the same number of {SEVERAL_SERIES_NOTE}, merged by "
                    f"cleaning.duplicates ({config.cleaning.duplicates}; their data_notes say how many): as meant, or "
@@ -149,6 +162,12 @@ def say_data_notes(counted: staged_counts.StagedCounts, config: JobConfig, summa
                      f"than any value before (their data_notes say since when): {FLAT_END_NOTE}? Their forecasts "
                      "follow it, and cross-validation scores a flat forecast of a flat stretch well. They were "
                      "modelled as they are")
+
+
+def _say_forecast_notes(counted: staged_counts.StagedCounts, config: JobConfig, summary: JobSummary) -> None:
+    """What shaped the forecasts: the floor, zeros filled in, retried tasks, forecasts of 0, holidays
+    the folds or the history never held, a last cycle's oddity repeated, breaks and changes of level,
+    Prophet's failures."""
     if counted.mostly_floored:  # a temperature sensor's winter forecast cut at 0 °C, with nothing said
         floor = config.forecast.floor
         why = ("forecast.floor auto: 0 where a series' history has no value below it; forecast.floor: null keeps "
