@@ -81,76 +81,15 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
     spiked &= history_y > y_high  # the forecast's interval may reach it
     y = Scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<defs><clipPath id="plot-area"><rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
-        f'height="{HEIGHT - TOP - BOTTOM}"/></clipPath></defs>',
-        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" '
-        f'font-size="{_fitting(14, len(title), TITLE_CHARACTERS)}">{svg_text(title)}</text>',
-    ]
-    ticks = value_ticks(y_low, y_high)
-    tick_font = _fitting(12, max((len(label) for _, label in ticks), default=0), MAX_TICK_LABEL)
-    for value, label in ticks:
-        py = y(value)
-        parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}" stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="{tick_font}">{label}</text>')
-    for moment, label in _date_ticks(shown_ds.min(), end):
-        px = x(moment.value / 1e9)  # nanoseconds since the epoch
-        parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#e0e0e0"/>')
-        # centred on its line, but kept inside the picture at its edges (a plot widened to its run date
-        # ended on a tick whose label was cut to "2015-02-")
-        half = LEGEND_CHARACTER * len(label) / 2
-        anchor = "end" if px + half > WIDTH else "start" if px - half < 0 else "middle"
-        parts.append(f'<text class="date-label" x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                     f'text-anchor="{anchor}">{label}</text>')
-    parts.append(
-        f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
-        'fill="none" stroke="#808080"/>'
-    )
+    parts = _frame(title, x, y, (y_low, y_high), (shown_ds.min(), end))
 
     usual = _usual_step(shown_seconds)
     apart = step if closed else usual * GAP_STEPS if usual else None
     forecast_x = x(forecast_seconds)
     known = np.isfinite(lower) & np.isfinite(upper)
-    for run in _runs(forecast_seconds[known], apart):  # one band, or one per stretch of open times
-        # along the upper bound, then back along the lower one
-        run_x, run_upper, run_lower = forecast_x[known][run], upper[known][run], lower[known][run]
-        if len(run_x) == 1:  # a band of one time has no width: a bar
-            parts.append(f'<line class="interval" x1="{run_x[0]:.1f}" y1="{y(run_upper[0]):.1f}" x2="{run_x[0]:.1f}" '
-                         f'y2="{y(run_lower[0]):.1f}" stroke="{FORECAST_COLOUR}" stroke-opacity="0.25" '
-                         'stroke-width="8"/>')
-            continue
-        outline_x = np.concatenate([run_x, run_x[::-1]])
-        outline_y = np.concatenate([y(run_upper), y(run_lower)[::-1]])
-        points = " ".join(map("{:.1f},{:.1f}".format, outline_x.tolist(), outline_y.tolist()))
-        parts.append(f'<polygon class="interval" points="{points}" fill="{FORECAST_COLOUR}" fill-opacity="0.25"/>')
-    last_x = x(shown_seconds.max())
-    parts.append(
-        f'<line class="history-end" x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
-        f'stroke="{HISTORY_END_COLOUR}" stroke-dasharray="2,3"/>'
-    )
-    if run_date is not None:
-        run_x = x(min(run_date, end).value / 1e9)
-        parts.append(f'<line class="run-date" x1="{run_x:.1f}" y1="{TOP}" x2="{run_x:.1f}" y2="{HEIGHT - BOTTOM}" '
-                     f'stroke="{RUN_DATE_COLOUR}" stroke-dasharray="6,3"/>')
-        if run_date > end:  # further off than the plot reaches: said at its edge
-            parts.append(f'<text class="run-date-label" x="{run_x - 4:.1f}" y="{TOP + 14}" text-anchor="end" '
-                         f'fill="{RUN_DATE_COLOUR}">run date {run_date:%Y-%m-%d} \u2192</text>')
-    for cutoff, seconds, predicted in folds:
-        if cutoff >= shown_seconds.min():
-            cut_x = x(cutoff)
-            parts.append(f'<line class="cutoff" x1="{cut_x:.1f}" y1="{TOP}" x2="{cut_x:.1f}" y2="{HEIGHT - BOTTOM}" '
-                         f'stroke="{BACKTEST_COLOUR}" stroke-opacity="0.5" stroke-dasharray="1,3"/>')
-        parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted), seconds, apart)}" fill="none" '
-                     f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2" clip-path="url(#plot-area)"/>')
-        shown = predicted[np.isfinite(predicted)]
-        if not ((shown >= y_low) & (shown <= y_high)).any():  # wholly off the scale: said where it starts
-            middle = float(np.median(shown))
-            mark, row = ("\u25b2", TOP + 12) if middle > y_high else ("\u25bc", HEIGHT - BOTTOM - 4)
-            parts.append(f'<text class="off-scale" x="{x(max(cutoff, shown_seconds.min())):.1f}" y="{row}" '
-                         f'fill="{BACKTEST_COLOUR}">{mark} backtest {value_text(middle)}</text>')
+    parts += _interval(forecast_x[known], y(upper[known]), y(lower[known]), _runs(forecast_seconds[known], apart))
+    parts += _markers(x, shown_seconds.max(), run_date, end)
+    parts += _backtest(folds, x, y, (y_low, y_high), shown_seconds.min(), apart)
     history_path = _path(x(shown_seconds), y(history_y), shown_seconds, apart)
     forecast_path = _path(forecast_x, y(forecast_y), forecast_seconds, apart)
     parts.append(f'<path class="history" d="{history_path}" fill="none" stroke="{HISTORY_COLOUR}" stroke-width="0.8" '
@@ -179,6 +118,95 @@ def forecast_svg(history: pd.DataFrame, forecast: pd.DataFrame, title: str, back
                      with_held_out=held_out is not None)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _frame(title: str, x: Scale, y: Scale, values: tuple[float, float],
+           dates: tuple[pd.Timestamp, pd.Timestamp]) -> list[str]:
+    """The document's start, the title, the value and date grids with their labels, and the plot's frame."""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
+        f'<defs><clipPath id="plot-area"><rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
+        f'height="{HEIGHT - TOP - BOTTOM}"/></clipPath></defs>',
+        f'<text x="{WIDTH / 2}" y="{TOP - 14}" text-anchor="middle" '
+        f'font-size="{_fitting(14, len(title), TITLE_CHARACTERS)}">{svg_text(title)}</text>',
+    ]
+    ticks = value_ticks(*values)
+    tick_font = _fitting(12, max((len(label) for _, label in ticks), default=0), MAX_TICK_LABEL)
+    for value, label in ticks:
+        py = y(value)
+        parts.append(f'<line class="grid" x1="{LEFT}" y1="{py:.1f}" x2="{WIDTH - RIGHT}" y2="{py:.1f}" stroke="#e0e0e0"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="{tick_font}">{label}</text>')
+    for moment, label in _date_ticks(*dates):
+        px = x(moment.value / 1e9)  # nanoseconds since the epoch
+        parts.append(f'<line class="grid" x1="{px:.1f}" y1="{TOP}" x2="{px:.1f}" y2="{HEIGHT - BOTTOM}" stroke="#e0e0e0"/>')
+        # centred on its line, but kept inside the picture at its edges (a plot widened to its run date
+        # ended on a tick whose label was cut to "2015-02-")
+        half = LEGEND_CHARACTER * len(label) / 2
+        anchor = "end" if px + half > WIDTH else "start" if px - half < 0 else "middle"
+        parts.append(f'<text class="date-label" x="{px:.1f}" y="{HEIGHT - BOTTOM + 16}" '
+                     f'text-anchor="{anchor}">{label}</text>')
+    parts.append(
+        f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
+        'fill="none" stroke="#808080"/>'
+    )
+    return parts
+
+
+def _interval(xs: np.ndarray, upper: np.ndarray, lower: np.ndarray, runs: list[slice]) -> list[str]:
+    """The forecast's interval (pixels): one band, or one per stretch of open times."""
+    parts = []
+    for run in runs:
+        run_x, run_upper, run_lower = xs[run], upper[run], lower[run]
+        if len(run_x) == 1:  # a band of one time has no width: a bar
+            parts.append(f'<line class="interval" x1="{run_x[0]:.1f}" y1="{run_upper[0]:.1f}" x2="{run_x[0]:.1f}" '
+                         f'y2="{run_lower[0]:.1f}" stroke="{FORECAST_COLOUR}" stroke-opacity="0.25" '
+                         'stroke-width="8"/>')
+            continue
+        # along the upper bound, then back along the lower one
+        outline_x = np.concatenate([run_x, run_x[::-1]])
+        outline_y = np.concatenate([run_upper, run_lower[::-1]])
+        points = " ".join(map("{:.1f},{:.1f}".format, outline_x.tolist(), outline_y.tolist()))
+        parts.append(f'<polygon class="interval" points="{points}" fill="{FORECAST_COLOUR}" fill-opacity="0.25"/>')
+    return parts
+
+
+def _markers(x: Scale, history_end: float, run_date: pd.Timestamp | None, end: pd.Timestamp) -> list[str]:
+    """The history's end, and a run date a period or more after the forecast's start, as vertical lines."""
+    last_x = x(history_end)
+    parts = [f'<line class="history-end" x1="{last_x:.1f}" y1="{TOP}" x2="{last_x:.1f}" y2="{HEIGHT - BOTTOM}" '
+             f'stroke="{HISTORY_END_COLOUR}" stroke-dasharray="2,3"/>']
+    if run_date is not None:
+        run_x = x(min(run_date, end).value / 1e9)
+        parts.append(f'<line class="run-date" x1="{run_x:.1f}" y1="{TOP}" x2="{run_x:.1f}" y2="{HEIGHT - BOTTOM}" '
+                     f'stroke="{RUN_DATE_COLOUR}" stroke-dasharray="6,3"/>')
+        if run_date > end:  # further off than the plot reaches: said at its edge
+            parts.append(f'<text class="run-date-label" x="{run_x - 4:.1f}" y="{TOP + 14}" text-anchor="end" '
+                         f'fill="{RUN_DATE_COLOUR}">run date {run_date:%Y-%m-%d} \u2192</text>')
+    return parts
+
+
+def _backtest(folds: list[tuple[float, np.ndarray, np.ndarray]], x: Scale, y: Scale, values: tuple[float, float],
+              first_shown: float, apart: float | None) -> list[str]:
+    """Each fold's point forecasts dashed from a dotted cutoff line; a fold wholly off the value scale
+    is said where it starts, with its median."""
+    parts = []
+    y_low, y_high = values
+    for cutoff, seconds, predicted in folds:
+        if cutoff >= first_shown:
+            cut_x = x(cutoff)
+            parts.append(f'<line class="cutoff" x1="{cut_x:.1f}" y1="{TOP}" x2="{cut_x:.1f}" y2="{HEIGHT - BOTTOM}" '
+                         f'stroke="{BACKTEST_COLOUR}" stroke-opacity="0.5" stroke-dasharray="1,3"/>')
+        parts.append(f'<path class="backtest" d="{_path(x(seconds), y(predicted), seconds, apart)}" fill="none" '
+                     f'stroke="{BACKTEST_COLOUR}" stroke-width="1.2" stroke-dasharray="4,2" clip-path="url(#plot-area)"/>')
+        shown = predicted[np.isfinite(predicted)]
+        if not ((shown >= y_low) & (shown <= y_high)).any():  # wholly off the scale: said where it starts
+            middle = float(np.median(shown))
+            mark, row = ("\u25b2", TOP + 12) if middle > y_high else ("\u25bc", HEIGHT - BOTTOM - 4)
+            parts.append(f'<text class="off-scale" x="{x(max(cutoff, first_shown)):.1f}" y="{row}" '
+                         f'fill="{BACKTEST_COLOUR}">{mark} backtest {value_text(middle)}</text>')
+    return parts
 
 
 def _fitting(size: float, characters: int, room: int) -> float:
