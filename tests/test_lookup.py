@@ -132,7 +132,8 @@ def test_no_runs_of_the_job_asked_for_says_which_job(tmp_path, monkeypatch, caps
     experiment = tracker.create_experiment("forecasting")
     tracker.set_terminated(tracker.create_run(experiment, tags={tracking.JOB_TAG: "train_forecast"}).info.run_id)
     settings = ["--set", f"tracking.uri={store}", "--set", "tracking.experiment=forecasting"]
-    assert forecasting_main(["runs", "--job", "evaluate_forecast", *settings]) == 0
+    # exit 1, as for a series not there: a script asking whether a job or date ran
+    assert forecasting_main(["runs", "--job", "evaluate_forecast", *settings]) == 1
     assert capsys.readouterr().out.strip() == "no evaluate_forecast runs yet"  # there are training runs
 
     # a run date's runs only (trial 36: its reruns, listed among a year of weekly runs)
@@ -142,7 +143,7 @@ def test_no_runs_of_the_job_asked_for_says_which_job(tmp_path, monkeypatch, caps
     assert forecasting_main(["runs", "--run-date", "2024-03-31", *settings]) == 0
     listed = capsys.readouterr().out.splitlines()[1:]
     assert len(listed) == 2 and all(line.startswith("2024-03-31") for line in listed)
-    assert forecasting_main(["runs", "--run-date", "2024-04-07", "--job", "train_forecast", *settings]) == 0
+    assert forecasting_main(["runs", "--run-date", "2024-04-07", "--job", "train_forecast", *settings]) == 1
     assert capsys.readouterr().out.strip() == "no train_forecast runs of run date 2024-04-07"
 
 

@@ -138,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         return cli.EXIT_TRACKING
     try:
         if args.command == "runs":
-            answer = run_listing.format_runs(run_listing.job_runs(config, args.limit, args.job, args.run_date),
-                                             args.job, args.run_date)
+            listed = run_listing.job_runs(config, args.limit, args.job, args.run_date)
+            if listed.empty:  # "no job runs of run date ...": not found, as a series is (a script's check)
+                print_answer(run_listing.format_runs(listed, args.job, args.run_date))
+                return EXIT_NOT_FOUND
+            answer = run_listing.format_runs(listed, args.job, args.run_date)
         else:
             try:
                 try:
