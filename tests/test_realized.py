@@ -166,3 +166,16 @@ def test_scores_are_the_mase_and_the_share_inside_the_interval_over_the_periods_
     ], f"shop string, {realized.POINTS} int, {realized.MASE} double, {realized.COVERAGE} double")
     assert_df_equality(scores, expected, ignore_row_order=True, ignore_nullable=True)
     assert np.isinf(scores.where("shop = 'flat'").first()[realized.MASE])
+
+
+def test_the_share_inside_intervals_names_its_count_where_some_values_had_no_interval():
+    # a new product's naive fallback has no interval: 4 of the 7 values with one were inside (the
+    # weekly walk-through of 12-07: "57% of the actual values" read as 4 of all 8)
+    said = realized.realized_line("2026-11-02", 8, 8, 0.38, 4 / 7, 7, 0.8)
+    assert said.endswith("median MASE 0.38, 57% of the 7 actual values with an interval inside their intervals "
+                         "(nominal 80%)")
+    every = realized.realized_line("2026-11-02", 2, 14, 0.5, 0.5, 14, 0.8)
+    assert every.endswith("median MASE 0.50, 50% of the actual values inside their intervals (nominal 80%)")
+    assert realized.realized_line("2026-11-02", 1, 1, None, None, None, 0.8).endswith(
+        "on the 1 value that has arrived since in 1 series (series_results.realized_points and realized_mase): "
+        "median MASE -")

@@ -139,10 +139,10 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
     try:
         with job_description(spark, "say how the earlier forecasts did"):
             scored = spark.read.parquet(path)
-            series, points, median, inside, far = scored.agg(
+            with_interval = F.sum(F.when(F.col(COVERAGE).isNotNull(), F.col(POINTS)))
+            series, points, median, inside, in_intervals, far = scored.agg(
                 F.count(POINTS), F.sum(POINTS), F.median(MASE),
-                F.sum(F.col(COVERAGE) * F.col(POINTS)) / F.sum(F.when(F.col(COVERAGE).isNotNull(), F.col(POINTS))),
-                F.count_if(far_off),
+                F.sum(F.col(COVERAGE) * F.col(POINTS)) / with_interval, with_interval, F.count_if(far_off),
             ).first()
             if not series:
                 logger.info("no period forecast on run date %s has arrived since on this run's grid: nothing to "
@@ -164,14 +164,23 @@ def say(spark, config: JobConfig, context: tracking.RunContext, summary, earlier
         summary.warn(f"could not say how the forecasts of run date {earlier} did ({redaction.first_line(err)}): "
                      f"series_results.{MASE} holds it")
         return
-    within = (f", {inside:.0%} of the actual values inside their intervals (nominal "
-              f"{config.forecast.interval_width:.0%})" if inside is not None else "")
-    mase = "-" if median is None else f"{median:.2f}"  # none: no earlier history had two values to scale by
-    arrived = "value that has" if points == 1 else "values that have"
-    said = (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since in {series} series "
-            f"(series_results.{POINTS} and {MASE}): median MASE {mase}{within}")
+    said = realized_line(earlier, series, points, median, inside, in_intervals, config.forecast.interval_width)
     if far:
         summary.warn(f"{said}; {far} with a MASE over {FAR_OFF_MASE:g}, the worst first: {named} (a break in the data, "
                      "such as a stock split or a new unit, or a model to look at)")
     else:
         summary.inform(said)
+
+
+def realized_line(earlier: str, series: int, points: int, median: float | None, inside: float | None,
+                  in_intervals: int | None, nominal: float) -> str:
+    """The summary's line on how the earlier run date's forecasts did: ``inside``, the share of
+    the ``in_intervals`` values that had an interval (a fallback's forecast may have none)."""
+    within = ""
+    if inside is not None:
+        of = "the actual values" if in_intervals == points else f"the {in_intervals} actual values with an interval"
+        within = f", {inside:.0%} of {of} inside their intervals (nominal {nominal:.0%})"
+    mase = "-" if median is None else f"{median:.2f}"  # none: no earlier history had two values to scale by
+    arrived = "value that has" if points == 1 else "values that have"
+    return (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since in {series} series "
+            f"(series_results.{POINTS} and {MASE}): median MASE {mase}{within}")
