@@ -272,6 +272,28 @@ def test_parquet_key_folders_spark_would_read_as_one_number_are_refused(spark, f
     assert raw.select("store").distinct().count() == 2
 
 
+def test_parquet_key_folders_spark_would_read_as_other_numbers_are_refused_unless_the_typing_is_chosen(
+        spark, fast_config, tmp_path):
+    # the inputs walk-through of 12-07: store=007 and 012 alone became 7 and 12 without a word, and a later
+    # folder store=A1 made Spark read them all as text, the rerun then refused as keyed otherwise
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=3).date, "sales": [1.0, 2.0, 3.0]})
+    for name in ("007", "012", "100"):
+        (tmp_path / "sales" / f"store={name}").mkdir(parents=True)
+        frame.to_parquet(tmp_path / "sales" / f"store={name}" / "part-0.parquet", index=False)
+    settings = [f"input.path={tmp_path / 'sales'}", "input.format=parquet", "input.key_columns=[store]"]
+    with pytest.raises(InputError, match=r"has folders whose names Spark reads as other numbers \(store=007 as 7, "
+                                         r"store=012 as 12; 2 in all, int\)\. Set spark.conf "
+                                         r"spark.sql.sources.partitionColumnTypeInference.enabled: false to read "
+                                         r"folder keys as written \(text\), or true to take Spark's numbers"):
+        io.read_input(spark, fast_config(*settings))
+    for chosen, stores in (("false", ["007", "012", "100"]), ("true", [7, 12, 100])):
+        spark.conf.set(io.PARTITION_INFERENCE, chosen)  # as the job's session takes the config's spark.conf
+        try:
+            raw, _ = io.read_input(spark, fast_config(*settings, f"spark.conf.{io.PARTITION_INFERENCE}={chosen}"))
+            assert sorted(row["store"] for row in raw.select("store").distinct().collect()) == stores
+        finally:
+            spark.conf.set(io.PARTITION_INFERENCE, "true")
+
 def test_a_delta_tables_folder_given_as_parquet_is_refused_not_read_with_its_older_versions_files(spark, fast_config,
                                                                                                    tmp_path):
     # a day corrected upstream (a second version): read as parquet, both versions' rows were summed, said only as

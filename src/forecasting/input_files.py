@@ -123,10 +123,24 @@ def refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> None
             except (ValueError, ArithmeticError):
                 continue
         merged = [sorted(texts) for texts in by_value.values() if len(texts) > 1]
+        kind = df.schema[key].dataType.simpleString()
         if merged:
             raise InputError(f"input '{path}' has folders {key}={' and '.join(merged[0])}, which Spark reads as one "
-                             f"{key} ({df.schema[key].dataType.simpleString()}): their series would be summed into one. "
+                             f"{key} ({kind}): their series would be summed into one. "
                              f"Set spark.conf {PARTITION_INFERENCE}: false to read folder keys as text")
+        # store=007 alone read as 7: keys the tables, lookups and requests would give otherwise than the input
+        changed = sorted((text, _number_text(value)) for value, (text,) in by_value.items()
+                         if _number_text(value) != text)
+        if changed:
+            said = ", ".join(f"{key}={text} as {number}" for text, number in changed[:3])
+            raise InputError(f"input '{path}' has folders whose names Spark reads as other numbers ({said}; "
+                             f"{len(changed)} in all, {kind}). Set spark.conf {PARTITION_INFERENCE}: false to read "
+                             "folder keys as written (text), or true to take Spark's numbers")
+
+
+def _number_text(value: Decimal | float) -> str:
+    """A folder key's value as Spark shows the number it read: 7 for 007, 1.5 for a double's 1.50."""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _as_spark_reads(kind):
