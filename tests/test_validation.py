@@ -643,6 +643,25 @@ def test_csv_files_that_list_their_columns_in_another_order_are_refused_not_swap
         check_input(df, config, "2024-01-31")
 
 
+def test_csv_files_with_a_column_more_or_a_readme_among_them_are_an_input_error_not_a_crash(spark, fast_config,
+                                                                                             tmp_path):
+    # the inputs walk-through of 12-07: exit 1 ("An error occurred while calling o552.collectToPython"), a
+    # scheduler's cue to retry what never reads
+    for other in ("b.csv", "README.txt"):
+        folder = tmp_path / other.replace(".", "_")
+        folder.mkdir()
+        (folder / "a.csv").write_text("store,item,day,sales\nwest,milk,2024-01-01,1\n")
+        (folder / other).write_text("store,item,day,sales,note\nwest,milk,2024-01-02,2,x\n" if other == "b.csv"
+                                    else "Sales of every store, exported nightly.\n")
+        config = fast_config(f"input.path={folder}", "input.key_columns=[store, item]", "input.time_column=day",
+                             "input.target_column=sales")
+        df, _ = io.read_input(spark, config)
+        with pytest.raises(InputError, match=r"cannot be read as one table: Number of column in CSV header is not "
+                                             r"equal to number of fields in the schema.* \(every file of the folder is "
+                                             r"read, each with the first file's columns: .*folder/\*\.csv\)"):
+            check_input(df, config, "2024-01-31")
+
+
 def test_a_csv_row_with_more_or_fewer_fields_than_its_header_stops_the_job_naming_it(spark, fast_config, tmp_path):
     # an unquoted thousands separator: Spark kept the 1 and dropped the 008 without a word
     folder = tmp_path / "sales" / "region=007"

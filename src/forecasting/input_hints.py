@@ -138,7 +138,11 @@ def _date_pattern(examples: list) -> str:
 def renamed_header_hint(complaint: str) -> str:
     """What a CSV header Spark finds not to conform to its own reading of it says: Spark
     names a column without a name _c4, and numbers a repeated name (note, Note) by its
-    position, note4, then finds the header's own names no match."""
+    position, note4, then finds the header's own names no match. A header of another length:
+    a file with a column more or fewer, or no CSV file at all (a README beside them)."""
+    if "Number of column in CSV header" in complaint:
+        return (" (every file of the folder is read, each with the first file's columns: give the files the same "
+                "columns, or the path a pattern that names the data files alone, folder/*.csv)")
     found = re.search(r"Expected: (\S+) but found:\s*(\S*)", complaint)
     if not found:
         return ""
