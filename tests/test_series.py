@@ -448,6 +448,8 @@ def test_a_skipped_series_gets_the_fallback_forecast_marked_as_such(fast_config)
     assert (outcome.forecast["yhat"] == history["y"].iloc[-1]).all()
     assert ("reliability.fallback seasonal_naive forecast as naive: 10 periods of history, shorter than two cycles "
             "of 7") in outcome.notes  # why the fallback configured is not the one named
+    one_row = train_series(daily_series(1), fast_config("reliability.fallback=seasonal_naive"))
+    assert any("forecast as naive: 1 period of history, shorter" in note for note in one_row.notes)  # not "1 periods"
 
 
 def test_a_seasonal_naive_winner_without_two_seasons_keeps_its_name_and_notes_the_naive_forecast(fast_config):

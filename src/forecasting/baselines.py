@@ -95,7 +95,8 @@ def naive_instead(name: str, history: pd.DataFrame, frequency: str) -> str | Non
         return f"{name} forecast as naive: '{frequency}' data have no cycle of whole steps to repeat"
     periods = len(on_grid(history, frequency))
     if periods < 2 * m:
-        return f"{name} forecast as naive: {periods} periods of history, shorter than two cycles of {m}"
+        spanned = "1 period" if periods == 1 else f"{periods} periods"  # spanned, gaps included: not values
+        return f"{name} forecast as naive: {spanned} of history, shorter than two cycles of {m}"
     return None
 
 
