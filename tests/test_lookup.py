@@ -544,9 +544,11 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
     # untold which date the job run compared with (no tag): also a run of older code, whose rows have no change
-    # (an upgrade's walk-through, 12-07: rows of 11-30's code read as "no earlier forecast")
-    assert ("change      - (no earlier run date's forecast of the same times, or a run of code from before 2026-12-03, "
-            "which compared none)") in lookup_text.format_series(report)
+    # (an upgrade's walk-through, 12-07: rows of 11-30's code read as "no earlier forecast"), or one with no date
+    # before it when it ran, an earlier one backfilled since (the docs walk-through of 12-07: "no earlier forecast")
+    assert ("change      - (no earlier run date when this date ran: one run since, a backfill, is compared by running "
+            "this date again; or a run of code from before 2026-12-03, which compared none)"
+            ) in lookup_text.format_series(report)
     report.compared = ("2024-03-24", False)  # the run compared: this series had none of the same times
     assert "change      - (no earlier run date's forecast of the same times)\n" in lookup_text.format_series(report)
     report.compared = None
@@ -567,8 +569,9 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
-    assert ("realized    - (no period forecast on the run date before has arrived, or a run of code from before "
-            "2026-12-04, which scored none)") in lookup_text.format_series(report)
+    assert ("realized    - (no earlier run date when this date ran: one run since, a backfill, is scored by running "
+            "this date again; or a run of code from before 2026-12-04, which scored none)"
+            ) in lookup_text.format_series(report)
     report.compared = ("2024-03-24", False)
     said = lookup_text.format_series(report)
     assert "realized    - (no period forecast on the run date before has arrived)\n" in said
