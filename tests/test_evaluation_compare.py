@@ -186,6 +186,15 @@ def test_the_settings_in_which_the_two_evaluations_job_runs_differ_are_named(tmp
                           "two scores are of other periods; compare evaluations of one horizon and frequency"]
     assert forecasting_main(["compare", "base", "base", *settings]) == 0
     assert capsys.readouterr().out.splitlines()[1] == "  settings        the same (the job runs' params)"
-    # another store, which holds neither run: the tables alone, as before
+    # a store that is not there, or holds neither run: the tables alone, and a line saying why (the docs
+    # walk-through of 12-07: the settings line had gone without a word)
     assert forecasting_main(["compare", "base", "more", "--set", f"tracking.uri={tmp_path / 'elsewhere'}"]) == 0
-    assert "settings" not in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"  settings        not compared: no MLflow store at {tmp_path / 'elsewhere'} (the evaluations' own: their "
+        "--config, or --set tracking.uri=...)")
+    assert not (tmp_path / "elsewhere").exists()  # no empty store made there
+    other = tracking.client(str(tmp_path / "other"))
+    other.create_experiment("evaluations")
+    assert forecasting_main(["compare", "base", "more", "--set", f"tracking.uri={tmp_path / 'other'}"]) == 0
+    said = capsys.readouterr().out.splitlines()[1]
+    assert said.startswith(f"  settings        not compared: their job runs not read from ") and "Run" in said

@@ -134,25 +134,27 @@ def sign_test(better: int, worse: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def job_runs(first: Side, second: Side, tracking_uri: str) -> tuple | None:
+def job_runs(first: Side, second: Side, tracking_uri: str) -> tuple | str | None:
     """The two sides' job runs (MLflow parent runs), for their settings and how far their
-    inputs reached; None where the tables name none or the tracking store cannot tell
-    (the comparison of the tables stands without them)."""
+    inputs reached; where the tracking store cannot tell, why, for the comparison's line
+    (whose tables stand without them); None where the tables name none (older code's)."""
     if not (first.job_run_id and second.job_run_id):
         return None
-    from forecasting import server_check, tracking
-    from forecasting.redaction import redact_url_password
+    from forecasting import redaction, server_check, tracking
 
+    tracking_uri = tracking.resolve_uri(tracking_uri)  # a bare folder as file: (MLflow would create it)
+    uri = redaction.redact_url_password(tracking_uri)
+    where = " (the evaluations' own: their --config, or --set tracking.uri=...)"
     try:
-        if tracking.missing_store(tracking_uri):
-            return None
+        missing = tracking.missing_store(tracking_uri)
+        if missing:
+            return f"no MLflow store at {missing}{where}"
         server_check.check_server(tracking_uri, SERVER_CHECK_SECONDS)
         client = tracking.client(tracking_uri)
         return client.get_run(first.job_run_id), client.get_run(second.job_run_id)
     except Exception as err:  # another store, a server down: the tables alone
-        logger.info("the evaluations' job runs not read from %s (%s): their settings are not compared",
-                    redact_url_password(tracking_uri), err)
-        return None
+        logger.info("the evaluations' job runs not read from %s (%s): their settings are not compared", uri, err)
+        return f"their job runs not read from {uri} ({redaction.first_line(err)}){where}"
 
 
 def _settings_lines(runs: tuple) -> tuple[list[str], str | None]:
@@ -185,7 +187,10 @@ def format_comparison(comparison: Comparison, runs: tuple | None = None) -> str:
     name = DISPLAY_NAMES[comparison.metric]
     lines = [f"{name} per series on held-out data, from {first.candidate} in {first.path} ({first.run_date}) "
              f"to {second.candidate} in {second.path} ({second.run_date}); lower is better"]
-    settings, input_end = _settings_lines(runs) if runs else ([], None)
+    if isinstance(runs, str):  # the store asked holds neither side's job run: said, not left out silently
+        settings, input_end = [f"  settings        not compared: {runs}"], None
+    else:
+        settings, input_end = _settings_lines(runs) if runs else ([], None)
     lines += settings
     if first.run_date != second.run_date and input_end:  # a run date past the data's end on one side, say
         lines.append(f"  run dates differ ({first.run_date}, {second.run_date}), but both inputs reached "
