@@ -286,6 +286,18 @@ def test_scoring_says_which_series_end_in_a_period_their_input_stopped_inside(sp
                             f"export cut short?), e.g. a; the first: {reason}\n")
 
 
+def test_scoring_names_the_series_scored_without_input_from_their_models_history(spark):
+    # the weekly walk-through of 12-07: a store renamed since the models' date, "scored_no_input 2" named none,
+    # though their forecasts started weeks before the run date
+    staged = spark.createDataFrame([("S04", scoring.NO_INPUT, None), ("S14", scoring.SCORED_OK, None),
+                                    ("S05", scoring.NO_INPUT, None)], "shop string, status string, reason string")
+    summary = job_summary.JobSummary("2026-11-10", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    summary.counts = {scoring.NO_INPUT: 2, scoring.SCORED_OK: 1}
+    scoring._say_no_input(staged, ["shop"], summary)
+    assert summary.note == ("  2 series have a model but no input rows up to the run date that cleaning keeps "
+                            "(renamed, discontinued, or left out of this input?), forecast after the end of their "
+                            "model's own history, which may lie before the run date, e.g. S04, S05\n")
+
 def test_scoring_says_which_series_have_new_rows_at_times_their_models_have_as_closed(spark, fast_config):
     """A shop open 08:00-19:00 in Berlin, given with UTC offsets: trained in winter (07:00-17:00 UTC),
     scored after the clock change, whose opening hour 06:00 UTC the model does not forecast (a

@@ -206,6 +206,16 @@ def _say_not_scored(staged: DataFrame, keys: list[str], summary: JobSummary, sta
     summary.warn(f"{count} series not scored: {NOT_SCORED[status]}, e.g. {named}")
 
 
+def _say_no_input(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Which series were scored without input rows up to the run date, from their model's
+    own history: forecasts that start where that history ended, perhaps long before."""
+    named = example_ids(staged.where(F.col("status") == NO_INPUT), keys, more=True)
+    count = summary.counts[NO_INPUT]
+    summary.warn(f"{count} series {'has' if count == 1 else 'have'} a model but no input rows up to the run date that "
+                 "cleaning keeps (renamed, discontinued, or left out of this input?), forecast after the end of their "
+                 f"model's own history, which may lie before the run date, e.g. {named}")
+
+
 def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
@@ -317,6 +327,8 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 for status in NOT_SCORED:
                     if summary.counts.get(status):
                         _say_not_scored(staged, keys, summary, status)
+                if summary.counts.get(NO_INPUT):
+                    _say_no_input(staged, keys, summary)
                 if summary.counts.get(SCORED_OK):
                     _say_scored_stale(staged, keys, summary, config.forecast.frequency)
                     _say_scored_past_input(staged, keys, summary)
