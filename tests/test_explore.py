@@ -256,6 +256,11 @@ def test_a_replaced_runs_rows_are_read_from_the_version_its_commit_names(tmp_pat
     assert "the rows of job run r1 in" in caplog.text and "replaced by the later run r2: these are from version 0" \
         in caplog.text
     assert table_reads.job_rows(path, _job_run("r2"))["job_run_id"].tolist() == ["r2"]
+    # rows deleted (a run date removed as docs/results.md says), no rerun: not said to be replaced by one
+    DeltaTable(str(path)).delete("job_run_id = 'r2'")
+    caplog.clear()
+    assert table_reads.job_rows(path, _job_run("r2"))["job_run_id"].tolist() == ["r2"]
+    assert "are no longer in the table's current version (deleted, or replaced): these are from version 1" in caplog.text
 
     DeltaTable(str(path)).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
     with pytest.raises(LookupError, match=r"the later run r2 of that date replaced them \(version 0, which it wrote, "

@@ -52,9 +52,10 @@ def job_rows(path: str | Path, job, fmt: str = "delta", where=None, columns: lis
                 "versions' files)")
     else:
         if written is not None:
-            logger.warning("the rows of job run %s in %s were replaced%s: these are from version %d, which it wrote",
-                           run_id, path, f" by the later run {tags[tracking.SUPERSEDED_TAG]}"
-                           if tags.get(tracking.SUPERSEDED_TAG) else "", written)
+            by = tags.get(tracking.SUPERSEDED_TAG)  # else deleted (a run date removed), or replaced by older code
+            logger.warning("the rows of job run %s in %s %s: these are from version %d, which it wrote", run_id, path,
+                           f"were replaced by the later run {by}" if by else
+                           "are no longer in the table's current version (deleted, or replaced)", written)
     if frame.empty and fmt == "parquet" and tags.get(tracking.SUPERSEDED_TAG):
         gone = " (a parquet table keeps no older versions)"
     if frame.empty:
