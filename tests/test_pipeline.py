@@ -966,10 +966,25 @@ def test_a_run_date_before_all_the_input_is_an_input_error_before_any_run_is_tra
                         for s, shop in enumerate(("a", "b"))])
     source.to_csv(tmp_path / "input.csv", index=False, date_format="%Y-%m-%d")
     config = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"]))
-    with pytest.raises(InputError, match=f"^no input rows on or before the run date {run_date}$"):
+    with pytest.raises(InputError, match=f"^no input rows on or before the run date {run_date}: all 10 rows with a "
+                                         "time are after it, up to 2024-03-05"):
         pipeline.run_job(spark, config, run_date)
     assert not (tmp_path / "mlruns").exists()  # no experiment, no parent run
     assert not (tmp_path / "out").exists()  # no table, no staging folder
+
+
+def test_no_rows_known_on_the_run_date_says_where_they_are_and_years_far_ahead_are_dates_as_numbers():
+    # the inputs walk-through of 12-07: 240101 (yyMMdd) read as the year 240101, said only as "no input rows"
+    from forecasting import input_hints, validation
+
+    said = input_hints.no_rows_known(validation.InputCounts(210, 0, after_run_date=210,
+                                                            after_run_date_last="+240310-01-01"),
+                                     "2024-03-10", validation.LATEST_TIME)
+    assert said == ("no input rows on or before the run date 2024-03-10: all 210 rows with a time are after it, up "
+                    "to +240310-01-01 (times read as years far ahead: dates written as numbers, yyMMdd? "
+                    "input.time_format reads other forms)")
+    assert input_hints.no_rows_known(validation.InputCounts(3, 0), "2024-03-10", validation.LATEST_TIME) == (
+        "no input rows on or before the run date 2024-03-10")  # every row without a time: said apart
 
 
 def test_training_tasks_hold_several_series_but_every_core_gets_several_tasks_in_whole_rounds():

@@ -183,3 +183,18 @@ def mixed_types_hint(complaint: str) -> str:
         return ""
     return (" (rewrite the files with one type per column: pandas' astype, or a cast in the job that writes them; "
             "mergeSchema does not widen an int to a double)")
+
+
+def no_rows_known(counts, run_date: str, latest_time: str) -> str:
+    """Why a run has nothing to train on: no row on or before its run date, with where the
+    rows are instead (``240101`` read as the year 240101, a run date before the data);
+    ``counts``: validation.InputCounts; ``latest_time``: the latest pandas holds."""
+    said = f"no input rows on or before the run date {run_date}"
+    if not counts.after_run_date:
+        return said
+    said += f": all {counts.after_run_date} rows with a time are after it, up to {counts.after_run_date_last}"
+    year = re.match(r"\+?(\d+)", counts.after_run_date_last or "")
+    if year and int(year.group(1)) > int(latest_time[:4]):
+        said += (" (times read as years far ahead: dates written as numbers, yyMMdd? input.time_format reads "
+                 "other forms)")
+    return said

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from forecasting import (
-    evaluation, forecast_change, holiday_periods, io, parent_run, python_worker, run_report, signals,
+    evaluation, forecast_change, holiday_periods, input_hints, io, parent_run, python_worker, run_report, signals,
     spark_training, table_checks, tables, tracking, validation,
 )
 from forecasting.config import JobConfig
@@ -110,7 +110,7 @@ def run_job(spark: SparkSession, config: JobConfig, run_date: str, evaluate: boo
     # what training gets: the rows up to the run date (and one a series that has none, added below)
     training_rows = counts.rows - counts.rows_without_time - counts.after_run_date
     if series_count == 0:
-        raise io.InputError(f"no input rows on or before the run date {run_date}")
+        raise io.InputError(input_hints.no_rows_known(counts, run_date, validation.LATEST_TIME))
     # the whole input's rows: those without a time (warned about apart) and after the run date included
     logger.info("input: %d rows; %d series with rows up to the run date %s, the latest at %s", counts.rows,
                 series_count, run_date, counts.latest)
