@@ -685,6 +685,42 @@ def test_a_csv_row_with_more_or_fewer_fields_than_its_header_stops_the_job_namin
     assert sorted(row["store"] for row in to_series_frame(df, dropping).collect()) == ["a", "d"]
 
 
+def test_a_comment_line_files_in_plain_subfolders_and_names_alike_but_for_case_are_said_how_to_read(
+        spark, fast_config, tmp_path):
+    # the inputs walk-through of 12-07: each stopped with Spark's bare words or a list of columns
+    commented = tmp_path / "commented.csv"
+    commented.write_text("# export 2024-03-10 by ERP\nstore,date,sales\na,2024-01-01,1\n")
+    settings = [f"input.path={commented}", "input.key_columns=[store]"]
+    df, _ = io.read_input(spark, fast_config(*settings))
+    with pytest.raises(InputError, match=r"The first line reads as a comment \('# export 2024-03-10 by ERP'\): "
+                                         r"input.options.comment: '#' skips the lines that start with it"):
+        check_input(df, fast_config(*settings), "2024-01-31")
+    df, _ = io.read_input(spark, fast_config(*settings, "input.options.comment=#"))
+    assert check_input(df, fast_config(*settings, "input.options.comment=#"), "2024-01-31").series == 1
+
+    nested = tmp_path / "exports"
+    (nested / "2024 march").mkdir(parents=True)
+    (nested / "2024 march" / "a.csv").write_text("store,date,sales\na,2024-01-01,1\n")
+    with pytest.raises(InputError, match=r"UNABLE_TO_INFER_SCHEMA.* \(Spark reads the files in the folder and in "
+                                         r"key=value subfolders: .*folder/\*/\*\.csv, or "
+                                         r"input.options.recursiveFileLookup: true\)"):
+        io.read_input(spark, fast_config(f"input.path={nested}", "input.key_columns=[store]"))
+    df, _ = io.read_input(spark, fast_config(f"input.path={nested}", "input.key_columns=[store]",
+                                             "input.options.recursiveFileLookup=true"))
+    assert df.count() == 1
+
+    cased = tmp_path / "cased.parquet"
+    pd.DataFrame({"store": ["a"], "date": ["2024-01-01"], "Sales": [1.0], "sales": [2.0]}).to_parquet(cased, index=False)
+    with pytest.raises(InputError, match=r"COLUMN_ALREADY_EXISTS.*\(Spark takes column names whatever their case: "
+                                         r"rename one in the files, or set spark.conf spark.sql.caseSensitive: true\)"):
+        io.read_input(spark, fast_config(f"input.path={cased}", "input.format=parquet", "input.key_columns=[store]"))
+    spark.conf.set("spark.sql.caseSensitive", "true")  # as the job's session takes the config's spark.conf
+    try:
+        df, _ = io.read_input(spark, fast_config(f"input.path={cased}", "input.format=parquet", "input.key_columns=[store]"))
+        assert df.select("sales").first()[0] == 2.0
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", "false")
+
 def test_a_quoted_value_across_lines_is_said_to_need_multiline_not_quotes(spark, fast_config, tmp_path):
     path = tmp_path / "sales.csv"
     path.write_text('store,item,date,sales\na,g,2024-01-01,1\n"line\nbreak",g,2024-01-01,5\nb,g,2024-01-02,3\n')

@@ -134,6 +134,12 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
         message, hint = spark_message(err), ""
         if "TIMESTAMP(NANOS" in message:
             hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
+        elif "UNABLE_TO_INFER_SCHEMA" in message:  # files only in subfolders that name no key=value
+            hint = (" (Spark reads the files in the folder and in key=value subfolders: for files in other "
+                    "subfolders give a pattern, folder/*/*.csv, or input.options.recursiveFileLookup: true)")
+        elif "COLUMN_ALREADY_EXISTS" in message:  # Sales and sales: one name to Spark
+            hint = (" (Spark takes column names whatever their case: rename one in the files, or set spark.conf "
+                    "spark.sql.caseSensitive: true)")
         raise InputError(f"cannot read input {source.format} '{source.path}': {message}{hint}") from err
     except Exception as err:  # a file of another format, found as Spark reads its schema
         complaint = unreadable_complaint(str(err))
