@@ -710,13 +710,15 @@ def test_a_comment_line_files_in_plain_subfolders_and_names_alike_but_for_case_a
     assert df.count() == 1
 
     cased = tmp_path / "cased.parquet"
-    pd.DataFrame({"store": ["a"], "date": ["2024-01-01"], "Sales": [1.0], "sales": [2.0]}).to_parquet(cased, index=False)
+    pd.DataFrame({"store": ["a"], "date": ["2024-01-01"], "Sales": [1.0], "sales": [2.0]}).to_parquet(cased,
+                                                                                                    index=False)
     with pytest.raises(InputError, match=r"COLUMN_ALREADY_EXISTS.*\(Spark takes column names whatever their case: "
                                          r"rename one in the files, or set spark.conf spark.sql.caseSensitive: true\)"):
         io.read_input(spark, fast_config(f"input.path={cased}", "input.format=parquet", "input.key_columns=[store]"))
     spark.conf.set("spark.sql.caseSensitive", "true")  # as the job's session takes the config's spark.conf
     try:
-        df, _ = io.read_input(spark, fast_config(f"input.path={cased}", "input.format=parquet", "input.key_columns=[store]"))
+        df, _ = io.read_input(spark, fast_config(f"input.path={cased}", "input.format=parquet",
+                                                 "input.key_columns=[store]"))
         assert df.select("sales").first()[0] == 2.0
     finally:
         spark.conf.set("spark.sql.caseSensitive", "false")
