@@ -229,6 +229,28 @@ def test_a_series_without_input_up_to_the_scoring_date_is_scored_from_its_models
     assert [point["yhat"] for point in scored["forecast"][1]] == [9.0, 9.0]  # naive: the last stored value
 
 
+def test_a_series_whose_input_ends_before_its_models_history_is_scored_after_the_models_and_said(spark):
+    # the weekly walk-through of 12-07: models of a rerun on a later version of the input, scored on an input that
+    # ends three weeks before their history: forecasts started after the models' history without a word
+    history = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=10, freq="D"), "y": np.arange(10.0)})
+    request = pd.DataFrame({
+        "shop": ["a", "b"], "model": ["naive", "naive"], "model_json": [model_store.dump("naive", history)] * 2,
+        "frequency": ["D", "D"], "interval_width": [0.8, 0.8], "child_run_id": ["run-a", "run-b"],
+        "last_ds": [pd.Timestamp("2024-01-07"), pd.Timestamp("2024-01-12")], "reason": [None, None],
+        "history_end": [pd.Timestamp("2024-01-10")] * 2,
+    })
+    [scored] = scoring._score_batches(iter([request]), ["shop"], horizon=2)
+    assert [forecast[0]["ds"] for forecast in scored["forecast"]] == [pd.Timestamp("2024-01-11"),
+                                                                      pd.Timestamp("2024-01-13")]
+    assert list(scored["reason"]) == ["the input ends before its model's own history: its last period 2024-01-07, "
+                                      "the model's 2024-01-10, which the forecast follows", None]
+    staged = spark.createDataFrame(scored[["shop", "status", "reason"]])
+    summary = job_summary.JobSummary("2024-01-12", "run", "0", "file:///tmp/mlruns", {}, max_failed_share=0.1)
+    scoring._say_model_ahead(staged, ["shop"], summary)
+    assert summary.note == ("  1 scored series' input ends before the history their model was trained on (their reason "
+                            "names both ends): trained on a later version of the input, or rows removed since? Their "
+                            "forecasts start after the model's history, not the input's, e.g. a\n")
+
 def test_scoring_starts_after_the_history_training_would_keep_at_each_models_frequency(spark, fast_config):
     day = lambda d: dt.datetime(2024, 1, d)  # noqa: E731
     rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),

@@ -28,6 +28,7 @@ from forecasting import (io, lineage, model, model_store, parent_run, python_wor
 from forecasting.cleaning import clean_history
 from forecasting.closed_times import outside_closed
 from forecasting.grid_alignment import PAST_INPUT_NOTE
+from forecasting.periods import time_text
 from forecasting.config import JobConfig
 from forecasting.job_summary import JobSummary, example_ids, finishing, named_examples, series_that
 from forecasting.pipeline import read_checked_input, say_input
@@ -80,7 +81,8 @@ def _score_batches(batches: Iterator[pd.DataFrame], key_columns: list[str], hori
                                                      f"{type(err).__name__}: {err}")
                 else:
                     row.update(forecast=forecast.to_dict("records"),
-                               status=SCORED_OK if last is not None else NO_INPUT)
+                               status=SCORED_OK if last is not None else NO_INPUT,
+                               reason=_with_model_ahead(row["reason"], last, record.get("history_end")))
             rows.append(row)
         yield pd.DataFrame(rows, columns=[*key_columns, "forecast", "model", "child_run_id", "status", "reason"])
 
@@ -153,6 +155,21 @@ def history_ends(series_df: DataFrame, models: DataFrame, config: JobConfig, run
     return rows.repartition(partitions, *keys).groupBy(*keys).applyInPandas(end, schema)
 
 
+# In a scored series' reason: its input ends before the history its model was trained on (a rerun of
+# the models' date on a later version of the input, rows removed since): forecast after the model's
+MODEL_AHEAD_NOTE = "the input ends before its model's own history"
+
+
+def _with_model_ahead(reason: str | None, last: pd.Timestamp | None, model_end) -> str | None:
+    """``reason`` with MODEL_AHEAD_NOTE where the input's last period ``last`` is before the
+    model's (``model_end``, the models table's history_end): the forecast starts after the model's."""
+    if last is None or model_end is None or pd.isna(model_end) or pd.Timestamp(model_end) <= last:
+        return reason
+    note = (f"{MODEL_AHEAD_NOTE}: its last period {time_text(last)}, the model's "
+            f"{time_text(pd.Timestamp(model_end))}, which the forecast follows")
+    return note if not reason else f"{reason}; {note}"
+
+
 # In a scored series' reason: new rows at times its model does not forecast
 CLOSED_ROWS_NOTE = "times of the week the model has as closed"
 
@@ -184,6 +201,17 @@ def _say_rows_in_closed_times(staged: DataFrame, keys: list[str], summary: JobSu
                      "(their reason says how many): opening hours moved, by a clock change read in UTC or a new "
                      f"timetable? Those times get no forecast until they are trained again, e.g. "
                      f"{example_ids(moved, keys)}")
+
+
+def _say_model_ahead(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
+    """Which scored series' input ends before their model's history: forecast after the model's."""
+    ahead = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(MODEL_AHEAD_NOTE))
+    count = ahead.count()
+    if count:
+        summary.warn(f"{count} scored series' input ends before the history their model was trained on (their "
+                     "reason names both ends): trained on a later version of the input, or rows removed since? "
+                     f"Their forecasts start after the model's history, not the input's, e.g. "
+                     f"{example_ids(ahead, keys)}")
 
 
 def _say_scored_past_input(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
@@ -287,7 +315,9 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
         partitions = spark_training.shuffle_partitions(config, max(count, 1), spark_training.available_cores(spark))
         spark_training.use_partitions(spark, partitions)  # the join and counts too, not 200 tasks
         ends = history_ends(series_df, models, config, run_date, input_end, context.known_until, partitions)
-        work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id").join(
+        model_end = (F.col("history_end") if "history_end" in models.columns else F.lit(None)).cast("timestamp_ntz")
+        work = models.select(*keys, "model", "model_json", "frequency", "interval_width", "child_run_id",
+                             model_end.alias("history_end")).join(
             ends, keys, how="left"
         )
         schema = T.StructType(
@@ -332,6 +362,7 @@ def run_scoring(spark: SparkSession, config: JobConfig, run_date: str, model_run
                 if summary.counts.get(SCORED_OK):
                     _say_scored_stale(staged, keys, summary, config.forecast.frequency)
                     _say_scored_past_input(staged, keys, summary)
+                    _say_model_ahead(staged, keys, summary)
                     _say_rows_in_closed_times(staged, keys, summary)
             tables.delete_path(spark, stage_path)
         with job_description(spark, "register the tables in the catalog"):  # all three: a table_prefix
