@@ -206,6 +206,9 @@ def resolved_yaml(config: JobConfig, recorded: dict[str, Any] | None = None) -> 
     lines = [f"#   {key}: {value}  ({why})" for given, key, value, why in worked if given is None]
     if lines:
         text += "# worked out where null above, as this run did:\n" + "\n".join(lines) + "\n"
+    removed = [name for name, entry in (recorded.get("tuning", {}).get("search_space") or {}).items() if entry is None]
+    if removed:  # kept as null so that the file loads back to the same search space
+        text += f"# not searched (null removes a parameter from the default search space): {', '.join(removed)}\n"
     return text
 
 
