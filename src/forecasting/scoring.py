@@ -192,10 +192,15 @@ def _say_scored_stale(staged: DataFrame, keys: list[str], summary: JobSummary, f
         say_stale(stale, keys, summary, count, "scored", frequency)
 
 
+def _scored_noting(staged: DataFrame, note: str) -> tuple[DataFrame, int]:
+    """The scored series whose reason holds ``note``, and how many."""
+    rows = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(note))
+    return rows, rows.count()
+
+
 def _say_rows_in_closed_times(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series have new rows at times their models have as closed, not forecast."""
-    moved = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(CLOSED_ROWS_NOTE))
-    count = moved.count()
+    moved, count = _scored_noting(staged, CLOSED_ROWS_NOTE)
     if count:
         summary.warn(f"{series_that(count, 'have')} rows since their models' history at {CLOSED_ROWS_NOTE} "
                      "(their reason says how many): opening hours moved, by a clock change read in UTC or a new "
@@ -205,8 +210,7 @@ def _say_rows_in_closed_times(staged: DataFrame, keys: list[str], summary: JobSu
 
 def _say_model_ahead(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series' input ends before their model's history: forecast after the model's."""
-    ahead = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(MODEL_AHEAD_NOTE))
-    count = ahead.count()
+    ahead, count = _scored_noting(staged, MODEL_AHEAD_NOTE)
     if count:
         summary.warn(f"{count} scored series' input ends before the history their model was trained on (their "
                      "reason names both ends): trained on a later version of the input, or rows removed since? "
@@ -217,8 +221,7 @@ def _say_model_ahead(staged: DataFrame, keys: list[str], summary: JobSummary) ->
 def _say_scored_past_input(staged: DataFrame, keys: list[str], summary: JobSummary) -> None:
     """Which scored series end in a period their input stopped inside, forecast from its start
     (as training says it)."""
-    cut_short = staged.where((F.col("status") == SCORED_OK) & F.col("reason").contains(PAST_INPUT_NOTE))
-    count = cut_short.count()
+    cut_short, count = _scored_noting(staged, PAST_INPUT_NOTE)
     if count:
         first = next(part for part in cut_short.first()["reason"].split("; ") if PAST_INPUT_NOTE in part)
         summary.warn(f"{series_that(count, 'end')} in a period that {PAST_INPUT_NOTE}, a part of it: left out and "
