@@ -353,19 +353,6 @@ def test_a_backfill_of_an_earlier_date_names_the_later_date_whose_comparisons_it
     assert ("the later run date 2024-04-21 compares its forecasts with those of the run date before it, which this run "
             "now is or has replaced (series_results' forecast_change and realized_ columns, as that run found them): "
             "run 2024-04-21 again to compare them with this run's") in backfill
-    # 2024-04-21 run again, then the backfill repeated as it was (its config, input and code): the later date's
-    # comparisons, made with the forecasts of the run repeated, stand (the weekly walk-through of 12-07: a
-    # cascade of reruns asked for, forecasts unchanged)
-    pipeline.run_job(spark, config, "2024-04-21")
-    repeated = " ".join(pipeline.run_job(spark, config, "2024-04-14").format().split())
-    assert ("the later run date 2024-04-21 compared its forecasts with those of the run this one replaced, which had "
-            "its config, input and code: its comparisons stand") in repeated
-    assert "run 2024-04-21 again" not in repeated
-    # with another config, the advice again
-    changed = load_config(None, job_settings(tmp_path / "input.csv", tmp_path, ["shop"], "ds", "y",
-                                             "selection.candidates=[naive]", "forecast.horizon=14"))
-    assert "run 2024-04-21 again to compare them" in " ".join(pipeline.run_job(spark, changed, "2024-04-14").format()
-                                                             .split())
 
 
 def test_the_forecasts_of_a_run_date_with_a_longer_horizon_are_scored_on_every_period_that_arrived(spark, tmp_path):

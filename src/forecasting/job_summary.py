@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from forecasting import parent_run, redaction, replaced_runs, series_identity, signals, tables, tracking, validation
+from forecasting import parent_run, redaction, series_identity, signals, tables, tracking, validation
 from forecasting.series import FAILED, SKIPPED, STATUSES
 
 logger = logging.getLogger(__name__)
@@ -252,12 +252,7 @@ def finishing(context: tracking.RunContext, summary: JobSummary, started: float)
         summary.note += (f"  the input reached {input_end_text(context.input_end)} for this run, {then} for a run it "
                          "replaced: the same run date read other data, so its forecasts may start at another time "
                          "(input_end, a tag of each run)\n")
-    if summary.later_run_date and replaced_runs.later_comparison_stands(context, summary.later_run_date,
-                                                                         replaced.repeated_unchanged_at):
-        # a rerun with the config, input and code of the run it replaced: the forecasts that date compared with
-        summary.note += (f"  the later run date {summary.later_run_date} compared its forecasts with those of the run "
-                         "this one replaced, which had its config, input and code: its comparisons stand\n")
-    elif summary.later_run_date:  # a backfill's rerun, or a date run out of order
+    if summary.later_run_date:  # a backfill's rerun, or a date run out of order
         # whether that run had a date before it to compare with or not: this run is, or replaced, that date now
         summary.note += (f"  the later run date {summary.later_run_date} compares its forecasts with those of the run "
                          "date before it, which this run now is or has replaced (series_results' forecast_change and "

@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from forecasting.tracking import (
-    CHANGED_CODE_TAG, CHANGED_SETTINGS_TAG, CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG,
-    FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG,
-    MODEL_RUN_DATE_TAG, OUTPUT_PATH_TAG, REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
+    CHANGED_CODE_TAG, CHANGED_SETTINGS_TAG, CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG,
+    INPUT_END_TAG, JOB_TAG, MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, MODEL_RUN_DATE_TAG,
+    OUTPUT_PATH_TAG, REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     RunContext, client, run_output,
 )
 
@@ -43,9 +43,6 @@ class Replaced(NamedTuple):
     other_data: tuple[str, str] | None = None
     # the code and package versions that run had otherwise: "version.prophet 1.1.6 -> 1.1.7"
     changed_code: tuple[str, ...] = ()
-    # when the run whose rows it replaced ended, where it had this run's config, input and code (its
-    # forecasts this run's): a later date's comparison with them, made since, stands; else None
-    repeated_unchanged_at: int | None = None
 
 
 def same_output(tagged: str | None, output: str | None) -> bool:
@@ -84,13 +81,11 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         tracker.set_tag(run_id, SUPERSEDED_TAG, context.parent_run_id)
     ends = tuple(sorted({run.data.tags[INPUT_END_TAG] for run in replacing if run.data.tags.get(INPUT_END_TAG)
                          and not same_time(run.data.tags[INPUT_END_TAG], context.input_end)}))
-    changed, other_data, code, unchanged_at = (), None, (), None
+    changed, other_data, code = (), None, ()
     if replacing:  # compared with the run whose rows it replaced
         this, before = tracker.get_run(context.parent_run_id), _latest_with_rows(replacing)  # read once
         changed, other_data, code = (changed_settings(this, before), changed_data(this, before),
                                      changed_code(this, before))
-        if not (changed or other_data or code or ends or _killed(before)):
-            unchanged_at = before.info.end_time
     if code:  # a fix or an upgrade between the two: forecasts may move with settings and data the same
         tracker.set_tag(context.parent_run_id, CHANGED_CODE_TAG, "; ".join(code)[:MAX_TAG_CHARACTERS])
     if changed:  # the summary's line, kept on the run for whoever explains its forecasts later
@@ -99,7 +94,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         tracker.set_tag(context.parent_run_id, REPLACED_DATA_VERSION_TAG, other_data[0])
     killed = tuple(run.info.run_id for run in replacing if _killed(run))
     if context.job != TRAIN_JOB:
-        return Replaced(replaced, [], ends, changed, killed, other_data, code, unchanged_at)
+        return Replaced(replaced, [], ends, changed, killed, other_data, code)
     scored = runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{SCORE_JOB}' and "
                                                    f"tags.{MODEL_RUN_DATE_TAG} = '{context.run_date}'", running=True)
     # a superseded one's rows are gone already; a failed one wrote none unless it says so; one
@@ -117,7 +112,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
         logger.warning("the scored forecasts of run dates %s came from models of %s that this run or an earlier rerun "
                        "replaced (their scoring runs are tagged %s): score those dates again", ", ".join(dates),
                        context.run_date, MODELS_REPLACED_TAG)
-    return Replaced(replaced, dates, ends, changed, killed, other_data, code, unchanged_at)
+    return Replaced(replaced, dates, ends, changed, killed, other_data, code)
 
 
 # Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
@@ -215,17 +210,6 @@ def _current_training_run(context: RunContext, run_date: str, telling):
                                                                 f"tags.{RUN_DATE_TAG} = '{run_date}'")
             if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and telling(run)]
     return max(runs, key=lambda run: run.info.start_time, default=None)
-
-
-def later_comparison_stands(context: RunContext, later_run_date: str, unchanged_at: int | None) -> bool:
-    """Whether the current training run of ``later_run_date`` (the next date after this run's)
-    started after ``unchanged_at``, the end of the run this one repeated unchanged
-    (``Replaced.repeated_unchanged_at``): the forecasts of this date it compared its own
-    with, and scored on what arrived since, were this run's."""
-    if unchanged_at is None:
-        return False
-    later = _current_training_run(context, later_run_date, lambda run: True)
-    return later is not None and later.info.start_time > unchanged_at
 
 
 def same_time(tag: str, other: str | None) -> bool:
