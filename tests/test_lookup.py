@@ -545,9 +545,9 @@ def test_a_series_report_says_how_far_its_forecast_moved_from_the_run_date_befor
     report = report_with(forecast)
     # untold which date the job run compared with (no tag): also a run of older code, whose rows have no change
     # (an upgrade's walk-through, 12-07: rows of 11-30's code read as "no earlier forecast"), or one with no date
-    # before it when it ran, an earlier one backfilled since (the docs walk-through of 12-07: "no earlier forecast")
-    assert ("change      - (no earlier run date when this date ran: one run since, a backfill, is compared by running "
-            "this date again; or a run of code from before 2026-12-03, which compared none)"
+    # before it when it ran, an earlier one backfilled since (the docs walk-through of 12-07)
+    assert ("change      - (no earlier run date's forecast of the same times, an earlier date run only since (a "
+            "backfill: run this date again to compare), or a run of code from before 2026-12-03, which compared none)"
             ) in lookup_text.format_series(report)
     report.compared = ("2024-03-24", False)  # the run compared: this series had none of the same times
     assert "change      - (no earlier run date's forecast of the same times)\n" in lookup_text.format_series(report)
@@ -569,8 +569,8 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     forecast = pd.DataFrame({"ds": pd.date_range("2024-04-01", periods=2), "yhat": [1.0, 2.0],
                              "yhat_lower": [0.0] * 2, "yhat_upper": [4.0] * 2})
     report = report_with(forecast)
-    assert ("realized    - (no earlier run date when this date ran: one run since, a backfill, is scored by running "
-            "this date again; or a run of code from before 2026-12-04, which scored none)"
+    assert ("realized    - (no period forecast on the run date before has arrived, an earlier date run only since "
+            "(a backfill: run this date again to score it), or a run of code from before 2026-12-04, which scored none)"
             ) in lookup_text.format_series(report)
     report.compared = ("2024-03-24", False)
     said = lookup_text.format_series(report)

@@ -150,11 +150,10 @@ def _parameters(params: str | None, chosen: str | None = None) -> str:
 def _realized(result: dict, compared: tuple[str, bool] | None = None) -> str:
     """series_results' realized_ columns: how the run date before's forecast did on what arrived since."""
     mase, points = result.get("realized_mase"), result.get("realized_points")
-    if points is None or pd.isna(points):
-        if compared is None:  # no date compared: none before it then (a backfill since), or a run of older code
-            return ("- (no earlier run date when this date ran: one run since, a backfill, is scored by running this "
-                    "date again; or a run of code from before 2026-12-04, which scored none)")
-        return "- (no period forecast on the run date before has arrived)"
+    if points is None or pd.isna(points):  # untold which date was compared: also older code, or a backfill since
+        older = ("" if compared is not None else ", an earlier date run only since (a backfill: run this date again "
+                 "to score it), or a run of code from before 2026-12-04, which scored none")
+        return f"- (no period forecast on the run date before has arrived{older})"
     periods, inside = _arrived(points, result.get("realized_coverage"))
     return (f"MASE {_number(mase)} of the forecast of {_before(compared, advice=False)} on the {periods} arrived "
             f"since{inside}")
@@ -178,11 +177,10 @@ def _scored_later(scored: tuple[pd.Series, bool]) -> str:
 
 def _change(value, compared: tuple[str, bool] | None = None) -> str:
     """series_results.forecast_change, in percent (forecast_change.changes says how it is measured)."""
-    if value is None or pd.isna(value):
-        if compared is None:  # no date compared: none before it then (a backfill since), or a run of older code
-            return ("- (no earlier run date when this date ran: one run since, a backfill, is compared by running this "
-                    "date again; or a run of code from before 2026-12-03, which compared none)")
-        return "- (no earlier run date's forecast of the same times)"
+    if value is None or pd.isna(value):  # untold which date was compared: also older code, or a backfill since
+        older = ("" if compared is not None else ", an earlier date run only since (a backfill: run this date again "
+                 "to compare), or a run of code from before 2026-12-03, which compared none")
+        return f"- (no earlier run date's forecast of the same times{older})"
     return f"{forecast_change.percent(value)} from the forecast of {_before(compared)}, over the times both cover"
 
 
