@@ -281,8 +281,8 @@ def test_parquet_key_folders_spark_would_read_as_other_numbers_are_refused_unles
         (tmp_path / "sales" / f"store={name}").mkdir(parents=True)
         frame.to_parquet(tmp_path / "sales" / f"store={name}" / "part-0.parquet", index=False)
     settings = [f"input.path={tmp_path / 'sales'}", "input.format=parquet", "input.key_columns=[store]"]
-    with pytest.raises(InputError, match=r"has folders whose names Spark reads as other numbers \(store=007 as 7, "
-                                         r"store=012 as 12; 2 in all, int\)\. Set spark.conf "
+    with pytest.raises(InputError, match=r"has folders whose names Spark reads as numbers written otherwise "
+                                         r"\(store=007 as 7, store=012 as 12; 2 in all, int\)\. Set spark.conf "
                                          r"spark.sql.sources.partitionColumnTypeInference.enabled: false to read "
                                          r"folder keys as written \(text\), or true to take Spark's numbers"):
         io.read_input(spark, fast_config(*settings))
@@ -293,6 +293,12 @@ def test_parquet_key_folders_spark_would_read_as_other_numbers_are_refused_unles
             assert sorted(row["store"] for row in raw.select("store").distinct().collect()) == stores
         finally:
             spark.conf.set(io.PARTITION_INFERENCE, "true")
+    # the input's own path named store=007, its files holding the column: no folder key to refuse (the review)
+    own = tmp_path / "export" / "store=007"
+    own.mkdir(parents=True)
+    frame.assign(store=7).to_parquet(own / "part-0.parquet", index=False)
+    raw, _ = io.read_input(spark, fast_config(f"input.path={own}", "input.format=parquet", "input.key_columns=[store]"))
+    assert [row["store"] for row in raw.select("store").distinct().collect()] == [7]
 
 def test_a_delta_tables_folder_given_as_parquet_is_refused_not_read_with_its_older_versions_files(spark, fast_config,
                                                                                                    tmp_path):

@@ -4,6 +4,7 @@ trace (nanosecond times, untyped empty columns) becomes an InputError that says 
 from __future__ import annotations
 
 import logging
+import os
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -108,8 +109,11 @@ def refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> None
     if not typed:
         return
     names: dict[str, set[str]] = {key: set() for key in typed}
+    # the folders below the input's own path: a path that is itself store=007/ gives no folder key
+    below = len(_segments(path if urlparse(path).scheme not in ("", "file") else
+                          os.path.abspath(os.path.expanduser(local_path(path)))))  # as Hadoop: links kept
     for file in df.inputFiles():  # the files Spark listed: no read
-        for segment in urlparse(file).path.split("/"):
+        for segment in _segments(file)[below:-1]:
             key, _, value = segment.partition("=")
             if key in names:
                 names[key].add(unquote(value))
@@ -133,14 +137,20 @@ def refuse_merged_folder_keys(df: DataFrame, path: str, keys: list[str]) -> None
                          if _number_text(value) != text)
         if changed:
             said = ", ".join(f"{key}={text} as {number}" for text, number in changed[:3])
-            raise InputError(f"input '{path}' has folders whose names Spark reads as other numbers ({said}; "
-                             f"{len(changed)} in all, {kind}). Set spark.conf {PARTITION_INFERENCE}: false to read "
-                             "folder keys as written (text), or true to take Spark's numbers")
+            raise InputError(f"input '{path}' has folders whose names Spark reads as numbers written otherwise "
+                             f"({said}; {len(changed)} in all, {kind}). Set spark.conf {PARTITION_INFERENCE}: false "
+                             "to read folder keys as written (text), or true to take Spark's numbers")
+
+
+def _segments(location: str) -> list[str]:
+    """A path's or URI's folder and file names, percent-decoding aside."""
+    return [segment for segment in urlparse(location).path.split("/") if segment]
 
 
 def _number_text(value: Decimal | float) -> str:
-    """A folder key's value as Spark shows the number it read: 7 for 007, 1.5 for a double's 1.50."""
-    return repr(value) if isinstance(value, float) else str(value)
+    """A folder key's value as Spark shows the number it read: 7 for 007, 1000 for 1e3, 1.5 for a
+    double's 1.50."""
+    return repr(value) if isinstance(value, float) else format(value, "f")
 
 
 def _as_spark_reads(kind):
