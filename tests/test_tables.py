@@ -251,6 +251,7 @@ def test_a_series_whose_input_ends_before_its_models_history_is_scored_after_the
                             "names both ends): trained on a later version of the input, or rows removed since? Their "
                             "forecasts start after the model's history, not the input's, e.g. a\n")
 
+
 def test_scoring_starts_after_the_history_training_would_keep_at_each_models_frequency(spark, fast_config):
     day = lambda d: dt.datetime(2024, 1, d)  # noqa: E731
     rows = [("a", day(1), 1.0), ("a", day(2), 2.0), ("a", day(3), float("nan")),
@@ -319,6 +320,7 @@ def test_scoring_names_the_series_scored_without_input_from_their_models_history
     assert summary.note == ("  2 series have a model but no input rows up to the run date that cleaning keeps "
                             "(renamed, discontinued, or left out of this input?), forecast after the end of their "
                             "model's own history, which may lie before the run date, e.g. S04, S05\n")
+
 
 def test_scoring_says_which_series_have_new_rows_at_times_their_models_have_as_closed(spark, fast_config):
     """A shop open 08:00-19:00 in Berlin, given with UTC offsets: trained in winter (07:00-17:00 UTC),

@@ -300,6 +300,7 @@ def test_parquet_key_folders_spark_would_read_as_other_numbers_are_refused_unles
     raw, _ = io.read_input(spark, fast_config(f"input.path={own}", "input.format=parquet", "input.key_columns=[store]"))
     assert [row["store"] for row in raw.select("store").distinct().collect()] == [7]
 
+
 def test_a_delta_tables_folder_given_as_parquet_is_refused_not_read_with_its_older_versions_files(spark, fast_config,
                                                                                                    tmp_path):
     # a day corrected upstream (a second version): read as parquet, both versions' rows were summed, said only as
@@ -703,6 +704,10 @@ def test_a_comment_line_files_in_plain_subfolders_and_names_alike_but_for_case_a
         check_input(df, fast_config(*settings), "2024-01-31")
     df, _ = io.read_input(spark, fast_config(*settings, "input.options.comment=#"))
     assert check_input(df, fast_config(*settings, "input.options.comment=#"), "2024-01-31").series == 1
+    from forecasting import input_hints  # a banner of SAP's holding a ';' is no separator's sign (the review)
+    assert input_hints.header_names_hint(["; Exported by SAP; 2024"], {}) == (
+        " The first line reads as a comment ('; Exported by SAP; 2024'): input.options.comment: ';' skips the lines "
+        "that start with it.")
 
     nested = tmp_path / "exports"
     (nested / "2024 march").mkdir(parents=True)
@@ -714,6 +719,13 @@ def test_a_comment_line_files_in_plain_subfolders_and_names_alike_but_for_case_a
     df, _ = io.read_input(spark, fast_config(f"input.path={nested}", "input.key_columns=[store]",
                                              "input.options.recursiveFileLookup=true"))
     assert df.count() == 1
+    # a folder holding only _SUCCESS (an export not landed yet) is told so, not sent to subfolders (the review)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "_SUCCESS").write_text("")
+    with pytest.raises(InputError, match=r"UNABLE_TO_INFER_SCHEMA.* \(the folder holds no data files Spark reads: an "
+                                         r"export not landed yet\?\)"):
+        io.read_input(spark, fast_config(f"input.path={landing}", "input.key_columns=[store]"))
 
     cased = tmp_path / "cased.parquet"
     pd.DataFrame({"store": ["a"], "date": ["2024-01-01"], "Sales": [1.0], "sales": [2.0]}).to_parquet(cased,
@@ -728,6 +740,7 @@ def test_a_comment_line_files_in_plain_subfolders_and_names_alike_but_for_case_a
         assert df.select("sales").first()[0] == 2.0
     finally:
         spark.conf.set("spark.sql.caseSensitive", "false")
+
 
 def test_a_quoted_value_across_lines_is_said_to_need_multiline_not_quotes(spark, fast_config, tmp_path):
     path = tmp_path / "sales.csv"

@@ -172,3 +172,16 @@ def _int96_columns(fragment) -> set[str]:
     which pyarrow shows as nanoseconds but Spark reads."""
     schema = fragment.metadata.schema
     return {schema.column(i).name for i in range(len(schema)) if schema.column(i).physical_type == "INT96"}
+
+
+def no_files_hint(path: str, fmt: str) -> str:
+    """Why Spark found no files to read at ``path``: a local folder with none (an export not
+    landed yet, a _SUCCESS file alone), or files only in subfolders that name no key=value."""
+    folder = Path(local_path(path)).expanduser() if urlparse(path).scheme in ("", "file") else None
+    if folder is not None and folder.is_dir() and not any(
+            sub.is_dir() and "=" not in sub.name and any(f.is_file() for f in sub.rglob("*"))
+            for sub in folder.iterdir()):
+        return " (the folder holds no data files Spark reads: an export not landed yet?)"
+    return (" (Spark reads the files in the folder and in key=value subfolders: for files in other subfolders give "
+            f"a pattern, folder/*/*.{fmt if fmt in ('csv', 'parquet') else '*'}, or "
+            "input.options.recursiveFileLookup: true)")

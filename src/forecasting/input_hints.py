@@ -50,15 +50,15 @@ def _close_names(missing: list[str], header: list[str]) -> str:
 def header_names_hint(header: list[str], options: dict) -> str:
     """What a CSV header that names none of the configured columns most likely means."""
     given = [value for name, value in options.items() if name.lower() in ("sep", "delimiter")]
+    commented = "comment" in {name.lower() for name in options}
+    if header and header[0][:1] in ("#", ";") and not commented:  # an export's banner line above the header
+        return (f" The first line reads as a comment ({header[0]!r}): input.options.comment: "
+                f"{header[0][0]!r} skips the lines that start with it.")
     if len(header) == 1:
         found = [s for s in SEPARATORS if s in header[0]]
         if found:
             now = f"input.options.sep is {given[0]!r}" if given else "Spark's own default is a comma"
             return f" The header reads as one column holding {found[0]!r}: set input.options.sep: {found[0]!r} ({now})."
-    commented = "comment" in {name.lower() for name in options}
-    if header and header[0][:1] in ("#", ";") and not commented:  # an export's banner line above the header
-        return (f" The first line reads as a comment ({header[0]!r}): input.options.comment: "
-                f"{header[0][0]!r} skips the lines that start with it.")
     if any(c.startswith("PAR1") or any(not ch.isprintable() and not ch.isspace() for ch in c) for c in header):
         return (" The header is not text: a parquet file (it starts with PAR1)? Set input.format to the "
                 "files' format.")

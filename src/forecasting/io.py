@@ -15,7 +15,8 @@ from forecasting import lineage, tables
 from forecasting.config import SAMPLE_INPUT, JobConfig, setting_text
 from forecasting.config_schema import TIME_TRAVEL_OPTIONS
 # InputError is raised by the reading here too, and caught as io.InputError by the jobs
-from forecasting.input_files import PARTITION_INFERENCE, InputError, check_parquet_files, refuse_merged_folder_keys
+from forecasting.input_files import (PARTITION_INFERENCE, InputError, check_parquet_files, no_files_hint,
+                                     refuse_merged_folder_keys)
 from forecasting.sample_data import make_sample_sales
 from forecasting.spark_session import settings_while
 
@@ -134,9 +135,8 @@ def _read(spark: SparkSession, config: JobConfig, run_date: str | None) -> tuple
         message, hint = spark_message(err), ""
         if "TIMESTAMP(NANOS" in message:
             hint = " (Spark reads microsecond timestamps: write the file with pandas' coerce_timestamps='us')"
-        elif "UNABLE_TO_INFER_SCHEMA" in message:  # files only in subfolders that name no key=value
-            hint = (" (Spark reads the files in the folder and in key=value subfolders: for files in other "
-                    "subfolders give a pattern, folder/*/*.csv, or input.options.recursiveFileLookup: true)")
+        elif "UNABLE_TO_INFER_SCHEMA" in message:  # no data file, or files only in plain subfolders
+            hint = no_files_hint(source.path, source.format)
         elif "COLUMN_ALREADY_EXISTS" in message:  # Sales and sales: one name to Spark
             hint = (" (Spark takes column names whatever their case: rename one in the files, or set spark.conf "
                     "spark.sql.caseSensitive: true)")
