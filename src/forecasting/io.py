@@ -36,8 +36,7 @@ CSV_COLUMN_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 CSV_COLUMN_PRUNING_OPTION = "columnPruning"  # a read's own, over the session's setting (Spark 4)
 # Spark's errors for files the job cannot read as one table (types that differ between
 # files, a file of another format among them, CSV headers in another order or of another
-# length): the input's
-# to fix, not worth a retry.
+# length): the input's to fix, not worth a retry.
 UNREADABLE_INPUT = ("PARQUET_COLUMN_DATA_TYPE_MISMATCH", "CANNOT_MERGE_SCHEMAS", "CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE",
                     "is not a Parquet file", "CSV header does not conform", "CANNOT_READ_FILE_FOOTER",
                     "Number of column in CSV header is not equal to number of fields in the schema")
