@@ -172,10 +172,10 @@ def test_the_share_inside_intervals_names_its_count_where_some_values_had_no_int
     # a new product's naive fallback has no interval: 4 of the 7 values with one were inside (the
     # weekly walk-through of 12-07: "57% of the actual values" read as 4 of all 8)
     said = realized.realized_line("2026-11-02", 8, 8, 0.38, 4 / 7, 7, 0.8)
-    assert said.endswith("median MASE 0.38, 57% of the 7 actual values with an interval inside their intervals "
-                         "(nominal 80%)")
+    assert said.endswith("median MASE 0.38, 57% of the actual values inside their intervals (of the 7 with one; "
+                         "nominal 80%)")
     assert realized.realized_line("2026-11-02", 2, 3, 0.38, 1.0, 1, 0.8).endswith(
-        "100% of the 1 actual value with an interval inside their intervals (nominal 80%)")
+        "100% of the actual values inside their intervals (of the 1 with one; nominal 80%)")
     every = realized.realized_line("2026-11-02", 2, 14, 0.5, 0.5, 14, 0.8)
     assert every.endswith("median MASE 0.50, 50% of the actual values inside their intervals (nominal 80%)")
     assert realized.realized_line("2026-11-02", 1, 1, None, None, None, 0.8).endswith(

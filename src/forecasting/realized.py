@@ -178,9 +178,8 @@ def realized_line(earlier: str, series: int, points: int, median: float | None, 
     the ``in_intervals`` values that had an interval (a fallback's forecast may have none)."""
     within = ""
     if inside is not None:
-        of = ("the actual values" if in_intervals == points else "the 1 actual value with an interval"
-              if in_intervals == 1 else f"the {in_intervals} actual values with an interval")
-        within = f", {inside:.0%} of {of} inside their intervals (nominal {nominal:.0%})"
+        of = "" if in_intervals == points else f"of the {in_intervals} with one; "
+        within = f", {inside:.0%} of the actual values inside their intervals ({of}nominal {nominal:.0%})"
     mase = "-" if median is None else f"{median:.2f}"  # none: no earlier history had two values to scale by
     arrived = "value that has" if points == 1 else "values that have"
     return (f"the forecasts of run date {earlier}, on the {points} {arrived} arrived since in {series} series "
