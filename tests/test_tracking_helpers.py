@@ -694,6 +694,10 @@ def test_a_rerun_on_other_code_or_packages_says_what_differed(tmp_path, fast_con
     assert lookup._rerun_changes((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags)))) == (
         "code code_version f8744a6-dirty, source sha256 9969922e -> f8744a6; version.prophet 1.1.6 -> 1.1.7")
     assert "its code differed" not in _finished_run(config, "2026-11-23")[1].note  # the same code again
+    # the holidays package too: a release that moves a country's holidays moves the forecasts (the review of 12-07)
+    from importlib import metadata
+
+    assert versions["holidays"] == metadata.version("holidays")
 
 
 def test_a_rerun_on_input_files_changed_since_says_its_input_differed(tmp_path, fast_config):

@@ -22,7 +22,9 @@ from forecasting.tracking import COMMIT_RUN_KEY
 
 logger = logging.getLogger(__name__)
 
-PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "cmdstanpy", "hyperopt", "mlflow", "deltalake")
+# holidays: a country's holidays in a new release move the forecasts of models with model.country_holidays
+PACKAGES = ("forecasting", "pyspark", "pandas", "numpy", "pyarrow", "prophet", "cmdstanpy", "hyperopt", "mlflow",
+            "deltalake", "holidays")
 HASH_CHUNK = 1 << 20
 # Written into dist/forecasting.zip by scripts/package_job.sh: the commit it was built from.
 BUILD_FILE = "BUILD"
