@@ -838,6 +838,17 @@ def test_a_key_value_that_reads_like_a_missing_value_is_warned_of(spark, fast_co
     assert "Nancy" not in line and line in caplog.text
 
 
+
+def test_missing_value_texts_match_in_any_letter_case_and_only_whole(spark):
+    """The pattern that stands in for lower() (whose ICU tables cost a cold JVM its load): every
+    text in any case, with spaces around, and nothing that merely holds one."""
+    from forecasting import key_values
+
+    texts = ["NULL", " none ", "NaN", "n/A", "#N/A", "<Null>", "nullx", "xnone", "n.a", "#na", "null>", "Nancy", None]
+    rows = spark.createDataFrame([(text,) for text in texts], "k string")
+    matched = rows.where(key_values.null_text(["k"])).collect()
+    assert [row.k for row in matched] == ["NULL", " none ", "NaN", "n/A", "#N/A", "<Null>"]
+
 def test_a_null_key_value_is_warned_of_with_its_series_named(spark, fast_config, caplog):
     """A series with a null key is skipped; where its other keys are a series' too, that series lacks its rows
     (a walk-through's plums: zero sales filled into the keyed series under gaps: zero), which only the summary's
