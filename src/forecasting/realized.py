@@ -14,7 +14,8 @@ still open on this run date (a part, even where cleaning.open_period: keep model
 whole). Each series' task
 hands on its periods near the earlier run date (``window``), each with the MASE scale
 of the history before it; the join with the earlier forecasts keeps those it forecast,
-and the scale of the first is that of the history the earlier run had.
+and the scale of the first is that of the periods the earlier run had as history, their
+values as this run reads them (a correction since moves it, as it moves the actual values).
 """
 from __future__ import annotations
 
