@@ -280,6 +280,37 @@ def test_a_runs_overview_is_read_from_its_parent_run_and_an_older_run_has_none(t
     assert explore.job_overview((tmp_path / "mlruns").as_uri(), older) is None
 
 
+def test_a_comparison_with_a_date_run_again_since_is_said_to_be_with_its_forecasts_as_they_were(tmp_path):
+    # a walk-through of 12-07: the notebook listed changes against a date's replaced forecasts without a word
+    from forecasting import tracking
+
+    uri = (tmp_path / "mlruns").as_uri()
+    client = tracking.client(uri)
+    experiment_id = client.create_experiment("forecasting")
+
+    def ran(run_date, start, output="/out", status="FINISHED", **tags):
+        run_id = client.create_run(experiment_id, start_time=start, tags={
+            "job": "train_forecast", "run_date": run_date, "output_path": output, **tags}).info.run_id
+        client.set_terminated(run_id, status=status)
+        return run_id
+
+    ran("2025-12-16", 1_000)
+    later = ran("2025-12-30", 2_000, compared_run_date="2025-12-16")
+
+    def said():
+        return explore.stale_comparison(uri, client.get_run(later))
+
+    assert said() is None
+    ran("2025-12-16", 3_000, output="/elsewhere")  # another config's output: not this one's date run again
+    ran("2025-12-16", 3_500, status="FAILED")  # a rerun that failed wrote nothing said replaced
+    assert said() is None
+    ran("2025-12-16", 4_000)
+    assert said() == ("forecast_change and the realized_ columns compare with the forecasts of run date 2025-12-16 "
+                      "as they were then: 2025-12-16 was run again since (run 2025-12-30 again to compare with its "
+                      "current forecasts)")
+    assert explore.stale_comparison(uri, client.get_run(ran("2025-12-23", 5_000))) is None  # no comparison made
+
+
 def _notebook_namespace() -> dict:
     """The notebook's code cells run in order, as Jupyter would run them; their names."""
     import json
@@ -389,6 +420,14 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     monkeypatch.setenv("FORECAST_RUN_DATE", "2024-1-3x")  # no date at all: the latest ones, not pandas' error
     with pytest.raises(LookupError, match="run of run date 2024-1-3x in .*: it has run dates 2024-01-10$"):
         _notebook_namespace()
+    # the run date the shown run compared its forecasts with, run again since: its change columns are said stale
+    monkeypatch.delenv("FORECAST_RUN_DATE")
+    assert _notebook_namespace()["stale_comparison"] is None
+    client.set_tag(latest, tracking.COMPARED_RUN_DATE_TAG, "2024-01-03")
+    client.set_terminated(client.create_run(experiment_id, start_time=4_000, tags={
+        "job": "train_forecast", "run_date": "2024-01-03", "output_path": str(output)}).info.run_id)
+    assert _notebook_namespace()["stale_comparison"].startswith(
+        "forecast_change and the realized_ columns compare with the forecasts of run date 2024-01-03 as they were then")
 
 
 def test_a_blank_countrys_history_is_read_as_the_job_keyed_it(tmp_path):

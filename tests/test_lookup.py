@@ -617,7 +617,7 @@ def test_the_date_a_job_run_compared_with_is_read_from_its_tag_and_a_rerun_of_it
     result = pd.Series({"job_run_id": later, "run_date": "2025-12-30"})
 
     def compared(result):
-        return lookup._compared(config, lookup._job_run(config, result))
+        return lookup._compared(lookup._job_run(config, result))
 
     assert compared(result) == ("2025-12-16", False)
     ran("2025-12-16", 3000, **{tracking.OUTPUT_PATH_TAG: "/elsewhere"})  # another output's: not this one's rerun

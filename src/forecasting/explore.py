@@ -174,6 +174,20 @@ def job_overview(tracking_uri: str, run_id: str) -> str | None:
     return mlflow.artifacts.load_text(f"runs:/{run_id}/{run_overview.ARTIFACT}")
 
 
+def stale_comparison(tracking_uri: str, job) -> str | None:
+    """What to say where the run date a training run compared its forecasts with was run
+    again since: its forecast_change and realized_ columns speak of that date's forecasts
+    as they were then, not of those its tables now hold. None otherwise."""
+    from forecasting.replaced_runs import compared_since
+
+    compared = compared_since(tracking.client(tracking_uri), job)
+    if compared is None or not compared[1]:
+        return None
+    return (f"forecast_change and the realized_ columns compare with the forecasts of run date {compared[0]} as they "
+            f"were then: {compared[0]} was run again since (run {job.data.tags.get(tracking.RUN_DATE_TAG)} again to "
+            "compare with its current forecasts)")
+
+
 def series_rows(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
     """One series' rows of a table's ``frame``, its keys compared as text
     (``series_identity.key_text``: 12 finds a CSV's "12"). LookupError where none

@@ -115,7 +115,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     # not a scoring date's: the forecast shown is then its own, not the training's the next date scored
     if run_date == str(result["run_date"]) and not later.empty and not pd.isna(later.iloc[0].get("realized_points")):
         following = later.iloc[0]
-        compared = _compared(config, _job_run(config, following))
+        compared = _compared(_job_run(config, following))
         if compared is not None and compared[0] == run_date:
             scored_later = (following, compared[1])
 
@@ -145,7 +145,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
-                        compared=_compared(config, job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
+                        compared=_compared(job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
                         rerun_changes=_rerun_changes(job), mixed_writes=mixed_writes(config, str(result["run_date"])))
 
 
@@ -209,25 +209,12 @@ def _ranked_by(config: JobConfig, job: tuple | None) -> str:
     return params.get("tuning.metric", config.tuning.metric) if chosen in ("None", "") else chosen
 
 
-def _compared(config: JobConfig, job: tuple | None) -> tuple[str, bool] | None:
-    """The run date the job run (``_job_run``) compared its forecasts with (its tag), and
-    whether a training run of that date and output finished after this one started (a rerun,
-    whose forecasts the change and realized_ columns do not speak of); None where
-    untold (no comparison, a run from before the tag, MLflow out of reach)."""
-    from mlflow.exceptions import MlflowException
+def _compared(job: tuple | None) -> tuple[str, bool] | None:
+    """The run date the job run (``_job_run``) compared its forecasts with, and whether
+    that date was run again since (replaced_runs.compared_since); None where untold."""
+    from forecasting.replaced_runs import compared_since
 
-    if job is None:
-        return None
-    tracker, run = job
-    date = run.data.tags.get(tracking.COMPARED_RUN_DATE_TAG)
-    if date is None:
-        return None
-    try:
-        later = _training_runs(tracker, config, run.info.experiment_id, date,
-                               f" and attributes.start_time > {run.info.start_time}")
-    except MlflowException:
-        return None
-    return date, any(other.info.status == "FINISHED" for other in later)
+    return None if job is None else compared_since(*job)
 
 
 def _training_runs(tracker, config: JobConfig, experiment_id: str, run_date: str, condition: str = "") -> list:

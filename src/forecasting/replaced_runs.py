@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from forecasting.tracking import (
-    CHANGED_CODE_TAG, CHANGED_SETTINGS_TAG, CODE_VERSION_TAG, DATA_VERSION_TAG, ENDED_BY_TAG, FAILED_AFTER_WRITING_TAG,
-    INPUT_END_TAG, JOB_TAG, MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG, MODEL_RUN_DATE_TAG,
-    OUTPUT_PATH_TAG, REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
+    CHANGED_CODE_TAG, CHANGED_SETTINGS_TAG, CODE_VERSION_TAG, COMPARED_RUN_DATE_TAG, DATA_VERSION_TAG, ENDED_BY_TAG,
+    FAILED_AFTER_WRITING_TAG, INPUT_END_TAG, JOB_TAG, MAX_TAG_CHARACTERS, MODELS_JOB_RUN_TAG, MODELS_REPLACED_TAG,
+    MODEL_RUN_DATE_TAG, OUTPUT_PATH_TAG, REPLACED_DATA_VERSION_TAG, RUN_DATE_TAG, SCORE_JOB, SUPERSEDED_TAG, TRAIN_JOB,
     RunContext, client, run_output,
 )
 
@@ -240,3 +240,23 @@ def runs_of_same_output(tracker, context: RunContext, filter_string: str, runnin
     return [run for run in runs if run.info.run_id != context.parent_run_id
             and (running or run.info.status != "RUNNING")
             and same_output(run_output(run), context.output_path)]
+
+
+def compared_since(tracker, run) -> tuple[str, bool] | None:
+    """The run date a training job ``run`` compared its forecasts with (its tag), and
+    whether a training run of that date and output finished after it started (a rerun,
+    whose forecasts its forecast_change and realized_ columns do not speak of); None
+    where untold (no comparison, a run from before the tag, MLflow out of reach)."""
+    from mlflow.exceptions import MlflowException
+
+    date = run.data.tags.get(COMPARED_RUN_DATE_TAG)
+    if date is None:
+        return None
+    try:
+        later = tracker.search_runs([run.info.experiment_id], filter_string=(
+            f"tags.{JOB_TAG} = '{TRAIN_JOB}' and tags.{RUN_DATE_TAG} = '{date}' and "
+            f"attributes.start_time > {run.info.start_time} and attributes.status = 'FINISHED'"))
+    except MlflowException:
+        return None
+    output = run_output(run)
+    return date, any(same_output(run_output(other), output) for other in later)
