@@ -24,8 +24,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from conftest import daily_series, job_settings
-from forecasting import (explore, job_summary, pipeline, python_worker, run_overview, run_report, series_identity,
-                         spark_training, staged_counts, tables, tracking)
+from forecasting import (explore, job_summary, lookup, lookup_text, pipeline, python_worker, run_overview, run_report,
+                         series_identity, spark_training, staged_counts, tables, tracking)
 from forecasting.__main__ import main as forecasting_main
 from forecasting.cleaning import clean_history
 from forecasting.config import load_config
@@ -362,6 +362,26 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     assert tracker.get_run(scoring_run).data.tags[tracking.MODELS_REPLACED_TAG] == again.job_run_id
     assert (f"the scored forecasts of {OTHER_DATE} came from models of this date that this run or an earlier rerun "
             "replaced: score those dates again") in again.format()
+    # what the first run sent out, as the series lookup shows it with --job-run: its rows, from the version it wrote
+    [replaced] = first_run
+    keys = {"region": "south", "product": "tea"}
+    assert lookup.series_report(config, keys).forecast_runs[0] == again.job_run_id
+    # as a rerun in its own experiment tags it (taken off below: the fixture's run, which later tests read)
+    tracker.set_tag(replaced, tracking.SUPERSEDED_TAG, again.job_run_id)
+    shown = lookup.series_report(config, keys, job_run=replaced)
+    assert shown.result["job_run_id"] == shown.forecast_runs[0] == replaced and len(shown.forecast) > 0
+    assert (f"the later run {again.job_run_id} of run date {RUN_DATE} replaced these rows of job run {replaced}: "
+            "shown as it wrote them") in lookup_text.format_series(shown)
+    here = [*settings_args(job), "--set", f"output.path={tmp_path / 'out'}", "region=south", "product=tea"]
+    assert forecasting_main(["series", *here, "--job-run", replaced]) == 0
+    assert forecasting_main(["series", *here, "--job-run", "no-such-run"]) == 1
+    with pytest.raises(SystemExit):  # one or the other
+        forecasting_main(["series", *here, "--job-run", replaced, "--run-date", RUN_DATE])
+    with pytest.raises(lookup.NotFound, match="no run no-such-run in the MLflow store"):
+        lookup.series_report(config, keys, job_run="no-such-run")
+    with pytest.raises(lookup.NotFound, match="is no training job run"):
+        lookup.series_report(config, keys, job_run=scoring_run)
+    tracker.delete_tag(replaced, tracking.SUPERSEDED_TAG)
     pipeline.run_job(spark, config, OTHER_DATE)
     results = tables.read_table(spark, config, "series_results")
     per_date = {r[0].isoformat(): r[1] for r in results.groupBy("run_date").count().collect()}

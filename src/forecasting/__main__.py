@@ -57,8 +57,12 @@ def parser() -> argparse.ArgumentParser:
         "series", parents=[common], help="one series: its latest status and forecast, and its MLflow run"
     )
     series.add_argument("keys", nargs="+", metavar="KEY=VALUE", help="every key column's value, or the series' id as the summary names it (north/milk)")
-    series.add_argument("--run-date", type=cli.run_date, action=cli.GivenOnce,
-                        help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
+    which = series.add_mutually_exclusive_group()
+    which.add_argument("--run-date", type=cli.run_date, action=cli.GivenOnce,
+                       help="YYYY-MM-DD: that run date's result and forecast instead of the latest")
+    which.add_argument("--job-run", metavar="RUN_ID", action=cli.GivenOnce,
+                       help="a training job run's id: the result and forecast as it wrote them, where a rerun of "
+                            "its date replaced them since (python -m forecasting runs --run-date lists a date's runs)")
     series.add_argument("--steps", type=_positive, help="show the forecast's first N steps only (default: all)")
     commands.add_parser("output", parents=[common], help="the folder the config's tables go to (output.path, resolved)")
     commands.add_parser("config", parents=[common],
@@ -152,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as err:
                 logger.error("%s%s", err, _defaults_only(args, err))
                 return cli.EXIT_CONFIG
-            answer = lookup_text.format_series(lookup.series_report(config, keys, args.run_date), args.steps)
+            report = lookup.series_report(config, keys, args.run_date, args.job_run)
+            answer = lookup_text.format_series(report, args.steps)
     except lookup.NotFound as err:
         logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND

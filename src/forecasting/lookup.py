@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from forecasting import series_identity, table_reads, tables, tracking
+from forecasting import lookup_job_run, series_identity, table_reads, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri, local_path
 from forecasting.lookup_text import dates_text, describe, shown
@@ -82,11 +82,14 @@ class SeriesReport:
     rerun_changes: str = ""
     # where the date's three tables hold rows of different job runs: a run stopped between its writes
     mixed_writes: str = ""
+    replaced_by: str = ""  # the later run of its date that replaced the shown job run's rows (--job-run)
 
 
-def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None) -> SeriesReport:
-    """One series' newest result row and forecast (or those of ``run_date``), and
-    where its MLflow child run is."""
+def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None,
+                  job_run: str | None = None) -> SeriesReport:
+    """One series' newest result row and forecast (or those of ``run_date``, or as the
+    training ``job_run`` wrote them, where its date was run again since), and where its
+    MLflow child run is."""
     paths = tables.table_paths(config)
     try:
         results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
@@ -98,6 +101,12 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
+    if job_run is not None:
+        try:
+            job = lookup_job_run.training_run(tracking.client(existing_store(config)), job_run)
+            run_date, results, forecasts = lookup_job_run.with_rows_of(job, config, keys, results, forecasts)
+        except lookup_job_run.JobRunNotFound as err:
+            raise NotFound(str(err)) from None
     # a scoring run writes forecasts only: its dates are the series' run dates too
     run_dates = sorted({*results["run_date"], *(forecasts["run_date"] if not forecasts.empty else [])})
     later = results.iloc[:0]  # of an asked run date: the training rows after it
@@ -146,7 +155,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
                         compared=_compared(job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
-                        rerun_changes=_rerun_changes(job), mixed_writes=mixed_writes(config, str(result["run_date"])))
+                        rerun_changes=_rerun_changes(job), mixed_writes=mixed_writes(config, str(result["run_date"])),
+                        replaced_by=job[1].data.tags.get(tracking.SUPERSEDED_TAG, "") if job else "")
 
 
 def mixed_writes(config: JobConfig, run_date: str) -> str:

@@ -52,6 +52,10 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
     lines = [f"series {describe(report.keys)}", *(f"  {name:<11} {value}" for name, value in rows), ""]
     if report.mixed_writes:
         lines[1:1] = [f"  warning     {report.mixed_writes}"]
+    if report.replaced_by:  # asked for with --job-run
+        lines[1:1] = [f"  warning     the later run {report.replaced_by} of run date {result['run_date']} replaced "
+                      f"these rows of job run {result.get('job_run_id')}: shown as it wrote them (the tables' older "
+                      "version; without --job-run, the current rows)"]
     if report.forecast.empty:
         lines.append("no forecast")
     else:
