@@ -420,6 +420,14 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     monkeypatch.setenv("FORECAST_RUN_DATE", "2024-1-3x")  # no date at all: the latest ones, not pandas' error
     with pytest.raises(LookupError, match="run of run date 2024-1-3x in .*: it has run dates 2024-01-10$"):
         _notebook_namespace()
+    # one training run by its id (a replaced one, explained), whichever run the date's latest is
+    monkeypatch.setenv("FORECAST_JOB_RUN", earlier)
+    shown = _notebook_namespace()
+    assert shown["job"].info.run_id == earlier and shown["forecast"]["yhat"].tolist() == [100.0] * 3
+    monkeypatch.setenv("FORECAST_JOB_RUN", "no-such-run")
+    with pytest.raises(LookupError, match="no run no-such-run in the MLflow store"):
+        _notebook_namespace()
+    monkeypatch.delenv("FORECAST_JOB_RUN")
     # the run date the shown run compared its forecasts with, run again since: its change columns are said stale
     monkeypatch.delenv("FORECAST_RUN_DATE")
     assert _notebook_namespace()["stale_comparison"] is None

@@ -40,15 +40,7 @@ def job_runs(
     or of every job (training, scoring, evaluation) when it is None; of ``run_date`` only,
     where given; with ``latest_date_first``, the latest run date's first (a backfill of an
     earlier date, run since, after them)."""
-    missing = tracking.missing_store(tracking_uri)
-    if missing:
-        raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
-                          "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
-    try:  # a server down or refusing us, said in a line, where MLflow retries for minutes or dumps its request
-        server_check.check_server(tracking_uri, SERVER_CHECK_SECONDS, SERVER_ANSWER_KEPT_SECONDS)
-    except tracking.TrackingUnavailable as err:  # a notebook shows it: a password in the URI left out
-        raise tracking.TrackingUnavailable(redact_url_password(str(err))) from None
-    client = tracking.client(tracking_uri)
+    client = _store_client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:  # a config's own experiment (airports), where the notebook looked in the default one
         raise LookupError(f"no experiment {experiment!r} at {redact_url_password(tracking_uri)}: "
@@ -66,6 +58,28 @@ def job_runs(
         order_by=[*([f"tags.{tracking.RUN_DATE_TAG} DESC"] if latest_date_first else []), "attributes.start_time DESC"],
         max_results=max_results,
     )
+
+
+def _store_client(tracking_uri: str):
+    """A client of the MLflow store, which must exist (none is made) and answer."""
+    missing = tracking.missing_store(tracking_uri)
+    if missing:
+        raise LookupError(f"no MLflow store at {missing}: run this in the folder the job ran in, "
+                          "or set MLFLOW_TRACKING_URI (and, in the notebook, FORECAST_OUTPUT for the tables)")
+    try:  # a server down or refusing us, said in a line, where MLflow retries for minutes or dumps its request
+        server_check.check_server(tracking_uri, SERVER_CHECK_SECONDS, SERVER_ANSWER_KEPT_SECONDS)
+    except tracking.TrackingUnavailable as err:  # a notebook shows it: a password in the URI left out
+        raise tracking.TrackingUnavailable(redact_url_password(str(err))) from None
+    return tracking.client(tracking_uri)
+
+
+def training_job_run(tracking_uri: str, run_id: str):
+    """The training job run of that id, whichever date and whether a rerun of its date
+    replaced it since (job_rows then reads its rows from the versions it wrote);
+    LookupError where there is none."""
+    from forecasting.lookup_job_run import training_run
+
+    return training_run(_store_client(tracking_uri), run_id)
 
 
 def _experiments_there(client, shown: int = 8) -> str:
