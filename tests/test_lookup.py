@@ -3,6 +3,7 @@ import json
 import re
 import socket
 import time
+import types
 from pathlib import Path
 
 import pandas as pd
@@ -931,6 +932,12 @@ def test_a_series_report_of_a_rerun_says_what_changed_since_the_run_it_replaced(
     assert "\n  changed     since the run replaced: settings tuning.max_evals 4 -> 8\n" in shown
     report.rerun_changes = ""
     assert "changed " not in lookup_text.format_series(report)
+    # a weekly run with other settings than the week before's, as its tags keep them
+    tags = {tracking.SETTINGS_SINCE_TAG: "cross_validation.step 6 -> 3",
+            tracking.CODE_SINCE_TAG: "version.prophet 1 -> 2"}
+    report.changes_since = lookup._changes_since((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags))))
+    assert ("\n  since       the run date before's run: settings cross_validation.step 6 -> 3; code version.prophet "
+            "1 -> 2\n") in lookup_text.format_series(report)
 
 
 def _write_slice(folder: Path, frame: pd.DataFrame, **partition: str) -> None:

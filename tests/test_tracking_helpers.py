@@ -776,6 +776,36 @@ def test_a_run_whose_input_reaches_no_further_than_the_run_date_befores_says_a_f
     assert "no further than" not in summary.note
 
 
+def test_a_run_says_and_tags_the_settings_and_code_it_changed_since_the_run_date_before(tmp_path, fast_config,
+                                                                                        monkeypatch):
+    # a walk-through of 12-07: cross_validation.step 6 -> 3 between two weekly runs was nowhere said, as only a
+    # rerun of one date compared its settings with the run it replaced
+    from forecasting import forecast_change, lineage
+
+    settings = [f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}"]
+    tracker = tracking.client(str(tmp_path / "mlruns"))
+    _finished_run(fast_config(*settings), "2026-11-16")
+    context, summary = _finished_run(fast_config(*settings), "2026-11-23")
+    forecast_change.say_changed_since(context, summary, "2026-11-16")
+    assert "differed from run date" not in summary.note  # the same config and code
+    assert not {tracking.SETTINGS_SINCE_TAG, tracking.CODE_SINCE_TAG} & set(
+        tracker.get_run(context.parent_run_id).data.tags)
+    monkeypatch.setattr(lineage, "package_versions", lambda: {"prophet": "9.9.9"})  # an upgrade since
+    context, summary = _finished_run(fast_config(*settings, "cross_validation.step=3"), "2026-11-30")
+    forecast_change.say_changed_since(context, summary, "2026-11-23")
+    tags = tracker.get_run(context.parent_run_id).data.tags
+    assert tags[tracking.SETTINGS_SINCE_TAG] == "cross_validation.step null -> 3"
+    assert "version.prophet" in tags[tracking.CODE_SINCE_TAG] and "-> 9.9.9" in tags[tracking.CODE_SINCE_TAG]
+    assert "its config differed from run date 2026-11-23's run: cross_validation.step null -> 3" in summary.note
+    assert "its code differed from run date 2026-11-23's run: " in summary.note
+    # another output's run of the date before is not this one's
+    other = fast_config(f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'other'}",
+                        "tuning.max_evals=9")
+    context, summary = _finished_run(other, "2026-12-07")
+    forecast_change.say_changed_since(context, summary, "2026-11-30")
+    assert "differed from run date" not in summary.note
+
+
 def test_settings_whose_keys_mlflow_refuses_in_a_params_name_are_one_param_of_json(tmp_path, fast_config):
     # trial 40: a Delta column "Units (net)" renamed crashed the run (exit 1, retried for ever); so did a
     # holiday_windows entry for New Year's Day, whose apostrophe MLflow refuses in a name

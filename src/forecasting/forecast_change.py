@@ -32,6 +32,7 @@ QUIET_DAYS = pd.Timedelta(days=4)
 PREVIOUS = realized.PREVIOUS  # the earlier forecast's yhat, beside this run's (config_schema reserves the names)
 # A change the summary names: one forecast more than two thirds above the other
 LARGE_CHANGE = 0.5
+CHANGES_SHOWN = 5  # the settings changed since the run date before that the summary names
 # A file of a run date's trained forecasts, in the folders both Delta and parquet write partitions to
 _TRAINED_FILE = re.compile(r"/run_date=(\d{4}-\d{2}-\d{2})/source=" + tables.TRAINED + "/")
 
@@ -195,6 +196,30 @@ def say_input_not_grown(config: JobConfig, context: tracking.RunContext, summary
     summary.warn(f"the input reaches {input_end_text(context.input_end)}, no further than for run date {earlier}: no "
                  f"newer rows in the {silent.days} days since its last period ended, and this run forecast from the "
                  "same data. An upstream feed that stopped, or one that lags?")
+
+
+def say_changed_since(context: tracking.RunContext, summary: JobSummary, earlier: str) -> None:
+    """Say, and tag the run with, the settings and code in which this training run differs
+    from the run of run date ``earlier``: its forecasts may have moved with them as well as
+    with the new data, which only a rerun of one date had said."""
+    try:
+        settings, code = replaced_runs.changed_since(context, earlier)
+        tracker = tracking.client(context.tracking_uri)
+        for tag, changes in ((tracking.SETTINGS_SINCE_TAG, settings), (tracking.CODE_SINCE_TAG, code)):
+            if changes:
+                tracker.set_tag(context.parent_run_id, tag, "; ".join(changes)[:tracking.MAX_TAG_CHARACTERS])
+    except Exception as err:  # a line to say, no reason to fail a run whose tables are written
+        if signals.stopped_by(err):
+            raise
+        summary.warn(f"could not compare this run's settings and code with run date {earlier}'s: "
+                     f"{redaction.first_line(err)}")
+        return
+    for what, changes, tag in (("config", settings, tracking.SETTINGS_SINCE_TAG),
+                               ("code", code, tracking.CODE_SINCE_TAG)):
+        shown = changes[:CHANGES_SHOWN]
+        more = f" (and {len(changes) - len(shown)} more: the run's tag {tag})" if len(changes) > len(shown) else ""
+        if shown:
+            summary.inform(f"its {what} differed from run date {earlier}'s run: {'; '.join(shown)}{more}")
 
 
 def say_turnover(spark: SparkSession, config: JobConfig, summary: JobSummary, earlier: str) -> None:

@@ -83,6 +83,7 @@ class SeriesReport:
     # where the date's three tables hold rows of different job runs: a run stopped between its writes
     mixed_writes: str = ""
     replaced_by: str = ""  # the later run of its date that replaced the shown job run's rows (--job-run)
+    changes_since: str = ""  # the settings and code in which the job run differed from the run date before's run
 
 
 def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None = None,
@@ -156,7 +157,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
                         compared=_compared(job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
                         rerun_changes=_rerun_changes(job), mixed_writes=mixed_writes(config, str(result["run_date"])),
-                        replaced_by=job[1].data.tags.get(tracking.SUPERSEDED_TAG, "") if job else "")
+                        replaced_by=job[1].data.tags.get(tracking.SUPERSEDED_TAG, "") if job else "",
+                        changes_since=_changes_since(job))
 
 
 def mixed_writes(config: JobConfig, run_date: str) -> str:
@@ -264,6 +266,14 @@ def _rerun_changes(job: tuple | None) -> str:
     if tags.get(tracking.CHANGED_CODE_TAG):
         said.append(f"code {tags[tracking.CHANGED_CODE_TAG]}")
     return "; ".join(said)
+
+
+def _changes_since(job: tuple | None) -> str:
+    """The settings and code in which the job run differed from the run of the run date
+    before, as its tags keep them; "" where none or untold."""
+    tags = job[1].data.tags if job is not None else {}
+    return "; ".join(f"{what} {tags[tag]}" for what, tag in (("settings", tracking.SETTINGS_SINCE_TAG),
+                                                               ("code", tracking.CODE_SINCE_TAG)) if tags.get(tag))
 
 
 def _replaced_runs(config: JobConfig, job: tuple | None, run_date: str) -> list[str]:

@@ -46,6 +46,7 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
         *([("replaced", f"earlier runs of this date: {', '.join(report.replaced_runs)} "
                         f"({tables.replaced_rows_note(report.output_format)})")] if report.replaced_runs else []),
         *([("changed", f"since the run replaced: {report.rerun_changes}")] if report.rerun_changes else []),
+        *([("since", f"the run date before's run: {report.changes_since}")] if report.changes_since else []),
         ("child run", f"{shown(result.get('child_run_id'))} ({report.child_run_status or 'none'})"),
         *(("open" if i == 0 else "", line) for i, line in enumerate(report.child_run_where)),
     ]

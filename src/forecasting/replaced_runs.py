@@ -118,6 +118,7 @@ def mark_superseded(tracker, context: RunContext) -> Replaced:
 # Params in which a run and the runs it replaces differ only as written (mlruns, file:///.../mlruns):
 # those runs were found in its store, as runs of its output
 SAME_BY_SEARCH = ("tracking.uri", "output.path")
+RUN_DATE_PARAM = "run_date"  # a run's date, a param beside its config's keys: another date's run differs in it
 
 
 def _killed(run) -> bool:
@@ -200,6 +201,18 @@ def horizon_of(context: RunContext, run_date: str) -> int | None:
     output (as input_end_of finds it); None where no such run says."""
     latest = _current_training_run(context, run_date, lambda run: run.data.params.get(HORIZON_PARAM, "").isdigit())
     return int(latest.data.params[HORIZON_PARAM]) if latest is not None else None
+
+
+def changed_since(context: RunContext, run_date: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The settings and the code in which this training run differs from the current
+    training run of ``run_date`` on its output (the run date before, as input_end_of
+    finds its run), as changed_settings and changed_code say them; empty where none says."""
+    before = _current_training_run(context, run_date, lambda run: bool(run.data.params))
+    if before is None:
+        return (), ()
+    this = client(context.tracking_uri).get_run(context.parent_run_id)
+    settings = param_changes(before.data.params, this.data.params, (*SAME_BY_SEARCH, RUN_DATE_PARAM))
+    return settings, changed_code(this, before)
 
 
 def _current_training_run(context: RunContext, run_date: str, telling):

@@ -123,6 +123,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
         forecast_change.say_turnover(spark, config, summary, earlier)
         if context.job == tracking.TRAIN_JOB:
             forecast_change.say_input_not_grown(config, context, summary, earlier)
+            forecast_change.say_changed_since(context, summary, earlier)
     if compared is not None:
         forecast_change.say_changes(spark, config, context, summary, earlier, compared)
         realized.say(spark, config, context, summary, earlier, compared)

@@ -71,6 +71,9 @@ CODE_VERSION_TAG = "code_version"  # the git commit of the package (-dirty and a
 CHANGED_CODE_TAG = "changed_code"
 MAX_TAG_CHARACTERS = 5000  # MLflow's limit on a tag's value
 COMPARED_RUN_DATE_TAG = "compared_run_date"  # on a training run: the run date whose forecasts it compared its own with
+# on a training run: the settings and code in which it differs from the current run of the run date before
+# ("key old -> new; ..."): what may have moved its forecasts besides the new data
+SETTINGS_SINCE_TAG, CODE_SINCE_TAG = "changed_settings_since_date_before", "changed_code_since_date_before"
 FAILED_WITH_TAG = "failed_with"  # on a run that failed: the error that ended it, in a line
 ENDED_BY_TAG = "ended_by"  # on a run ended by a signal, or by another run (a killed run's, ended by its rerun)
 COMMIT_RUN_KEY = "job_run_id"  # in a Delta commit's userMetadata (tables.write_slice): the job run it wrote for
