@@ -700,6 +700,19 @@ def test_an_open_period_named_by_its_end_is_left_out_and_a_closed_one_kept():
     assert month_end.history["ds"].iloc[-1] == pd.Timestamp("2024-02-29")
 
 
+def test_rows_several_times_a_period_make_the_open_period_a_part_though_most_rows_are_on_the_grid():
+    # sales stamped on the hour three at a time, and at :20 and :40: finer than hours, though most rows sit on the
+    # grid; the current hour's rows, all on the hour so far, are a part of it, not the hour
+    hours = pd.date_range("2024-03-10 00:00", "2024-03-10 09:00", freq="h")
+    times = [*hours.repeat(3), *(hours + pd.Timedelta(minutes=20)), *(hours + pd.Timedelta(minutes=40)),
+             *[pd.Timestamp("2024-03-10 10:00")] * 3]
+    cleaned = clean_history(frame(pd.DatetimeIndex(sorted(times)), 1.0), "h", policy(), "2024-03-10",
+                            now="2024-03-10 10:20")
+    assert cleaned.history["ds"].iloc[-1] == pd.Timestamp("2024-03-10 09:00")
+    assert cleaned.history["y"].tolist() == [5.0] * 10
+    assert "the last period 2024-03-10 10:00 is still open at 2024-03-10 10:20: its 3 rows left out" in cleaned.notes
+
+
 def test_a_run_during_its_run_date_cuts_at_its_start_so_the_current_hour_of_minute_rows_is_open():
     minutes = frame(pd.date_range("2024-03-10 00:00", "2024-03-10 10:19", freq="min"), 1.0)
     # at 10:20 the hour from 10:00 has 20 of its 60 minutes: no hour yet

@@ -721,6 +721,9 @@ def test_holdout_scores_every_candidate_on_data_it_never_saw(fast_config):
     assert winner["mae"] == pytest.approx(np.mean(np.abs(held_out - outcome.forecast["yhat"].to_numpy())))
     inside = (held_out >= outcome.forecast["yhat_lower"]) & (held_out <= outcome.forecast["yhat_upper"])
     assert winner["coverage"] == pytest.approx(inside.mean())
+    width = outcome.forecast["yhat_upper"] - outcome.forecast["yhat_lower"]
+    assert winner["interval_width"] == pytest.approx(width.mean()) and width.min() > 0
+    assert outcome.fit_seconds > 0  # a modelled series' time, as the failed one's fallback has its own
 
 
 def test_the_holdout_is_the_last_horizons_periods_across_a_gap_as_the_folds_count_them(fast_config):
