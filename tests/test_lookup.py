@@ -595,6 +595,16 @@ def test_a_series_report_says_how_the_forecast_of_the_run_date_before_did_on_wha
     assert "before on the 1 period arrived since, 86% inside" in lookup_text.format_series(report)
 
 
+def test_a_lookup_without_the_config_of_the_runs_in_the_store_names_the_experiments_it_has(tmp_path):
+    # a walk-through of 12-07: `series JFK/total` without --config said only "no delta table at output/..."
+    store = tmp_path / "mlruns"
+    tracking.client(str(store)).create_experiment("airports")
+    config = load_config(None, [f"tracking.uri={store}", f"output.path={tmp_path / 'output'}"])
+    with pytest.raises(lookup.NotFound, match=r"no delta table at .*; and no experiment 'many-model-forecasting' at "
+                                              r".*: it has 'airports' \(tracking.experiment in the job's config"):
+        lookup.series_report(config, {"airport": "JFK", "measure": "total"})
+
+
 def test_the_date_a_job_run_compared_with_is_read_from_its_tag_and_a_rerun_of_it_since_is_found(tmp_path):
     # trial 36: 12-16 run again after 12-30 had compared with it; 12-30's columns spoke of forecasts gone
     from forecasting import tracking

@@ -302,7 +302,7 @@ def _written_elsewhere(config: JobConfig) -> str:
 
     try:
         runs = explore.job_runs(existing_store(config), config.tracking.experiment, tracking.TRAIN_JOB, max_results=10)
-    except NotFound as err:  # the store is relative too (mlruns, the default): not here either
+    except LookupError as err:  # the store is relative too (mlruns, the default), or has only other configs' runs
         return f"; and {err}"
     except Exception as err:  # only a hint: the answer stays "not found"
         logger.debug("could not look up where the runs wrote: %s", err)
