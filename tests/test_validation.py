@@ -849,6 +849,19 @@ def test_missing_value_texts_match_in_any_letter_case_and_only_whole(spark):
     matched = rows.where(key_values.null_text(["k"])).collect()
     assert [row.k for row in matched] == ["NULL", " none ", "NaN", "n/A", "#N/A", "<Null>"]
 
+def test_the_input_checks_one_pass_folds_no_letter_case(spark, fast_config, monkeypatch):
+    """lower() or upper() in it loads ICU's case tables into the cold JVM, about 1 s of every job's start
+    (docs/performance.md, Levers); input.key_case asks for a fold, and pays for it."""
+    raw = text_input(spark, [("NULL", "x", "2024-01-01", "1"), (" north ", "x", "2024-01-01", "2")])
+    aggregated, frames = [], type(raw)  # Spark 4's classic DataFrame
+    agg = frames.agg
+    monkeypatch.setattr(frames, "agg", lambda self, *columns: aggregated.append(columns) or agg(self, *columns))
+    check_input(raw, fast_config(), run_date="2024-01-31")
+    said = " ".join(str(column) for columns in aggregated for column in columns)
+    assert "count_if" in said and "RLIKE" in said.upper()  # the key values' conditions among them
+    assert not re.search(r"\b(lower|upper|lcase|ucase|initcap)\(", said, re.IGNORECASE)
+
+
 def test_a_null_key_value_is_warned_of_with_its_series_named(spark, fast_config, caplog):
     """A series with a null key is skipped; where its other keys are a series' too, that series lacks its rows
     (a walk-through's plums: zero sales filled into the keyed series under gaps: zero), which only the summary's
