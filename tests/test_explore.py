@@ -282,14 +282,14 @@ def test_a_runs_overview_is_read_from_its_parent_run_and_an_older_run_has_none(t
 
 def test_a_comparison_with_a_date_run_again_since_is_said_to_be_with_its_forecasts_as_they_were(tmp_path):
     # a walk-through of 12-07: the notebook listed changes against a date's replaced forecasts without a word
-    from forecasting import tracking
+    from forecasting import replaced_runs, tracking
 
     uri = (tmp_path / "mlruns").as_uri()
     client = tracking.client(uri)
     experiment_id = client.create_experiment("forecasting")
 
     def ran(run_date, start, output="/out", status="FINISHED", **tags):
-        run_id = client.create_run(experiment_id, start_time=start, tags={
+        run_id = client.create_run(experiment_id, start_time=replaced_runs.FAILED_AFTER_WRITING_SINCE + start, tags={
             "job": "train_forecast", "run_date": run_date, "output_path": output, **tags}).info.run_id
         client.set_terminated(run_id, status=status)
         return run_id
@@ -302,9 +302,9 @@ def test_a_comparison_with_a_date_run_again_since_is_said_to_be_with_its_forecas
 
     assert said() is None
     ran("2025-12-16", 3_000, output="/elsewhere")  # another config's output: not this one's date run again
-    ran("2025-12-16", 3_500, status="FAILED")  # a rerun that failed wrote nothing said replaced
+    ran("2025-12-16", 3_500, status="FAILED")  # a rerun that failed before writing replaced nothing
     assert said() is None
-    ran("2025-12-16", 4_000)
+    ran("2025-12-16", 4_000, status="FAILED", failed_after_writing="yes")  # one that failed after it did
     assert said() == ("forecast_change and the realized_ columns compare with the forecasts of run date 2025-12-16 "
                       "as they were then: 2025-12-16 was run again since (run 2025-12-30 again to compare with its "
                       "current forecasts)")

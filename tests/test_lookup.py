@@ -986,3 +986,58 @@ def test_a_date_whose_tables_hold_different_job_runs_is_said_in_the_series_repor
     (tmp_path / "again" / f"run_date={day}" / "source=trained" / "part-0.parquet").rename(
         tmp_path / tables.FORECASTS / f"run_date={day}" / "source=trained" / "part-0.parquet")
     assert lookup.mixed_writes(config, day) == ""
+
+
+def test_a_job_run_asked_for_is_shown_as_it_wrote_its_series_though_a_rerun_dropped_or_skipped_them(tmp_path):
+    """--job-run: the rows of a run a rerun of its date replaced, read from the versions it wrote; a series
+    it skipped (no forecast) or that the rerun left out is shown too, and the next date's scores, made of the
+    rerun's forecast, are not credited to it (a review of 12-07)."""
+    from deltalake import CommitProperties, write_deltalake
+
+    from forecasting.replaced_runs import FAILED_AFTER_WRITING_SINCE
+
+    store, output = tmp_path / "mlruns", tmp_path / "out"
+    config = load_config(None, ["input.key_columns=[store]", f"output.path={output}", f"tracking.uri={store}"])
+    client = tracking.client(str(store))
+    experiment = client.create_experiment(config.tracking.experiment)
+
+    def job(run_date, minute, **tags):
+        run_id = client.create_run(experiment, start_time=FAILED_AFTER_WRITING_SINCE + minute * 60_000, tags={
+            "job": "train_forecast", "run_date": run_date, "output_path": str(output), **tags}).info.run_id
+        client.set_terminated(run_id)
+        return run_id
+
+    def wrote(run_id, run_date, statuses: dict, level, realized=float("nan")):
+        commit = CommitProperties(custom_metadata={"userMetadata": json.dumps({"job_run_id": run_id})})
+        results = pd.DataFrame({"store": list(statuses), "status": list(statuses.values()), "model": "naive",
+                                "run_date": run_date, "job_run_id": run_id, "child_run_id": "c",
+                                "realized_points": pd.Series(realized, index=range(len(statuses)), dtype="float64")})
+        forecasts = pd.DataFrame({"store": [s for s, status in statuses.items() if status == "ok"], "yhat": level,
+                                  "ds": pd.Timestamp("2024-04-01"), "yhat_lower": 0.0, "yhat_upper": 9.0,
+                                  "run_date": run_date, "source": "trained", "job_run_id": run_id, "child_run_id": "c"})
+        for name, rows in (("series_results", results), ("forecasts", forecasts)):
+            write_deltalake(str(output / name), rows, mode="overwrite", predicate=f"run_date = '{run_date}'",
+                            commit_properties=commit)
+
+    first = job("2024-03-24", 1)
+    wrote(first, "2024-03-24", {"s1": "ok", "s2": "skipped", "s3": "ok"}, 1.0)
+    rerun = job("2024-03-24", 2)
+    client.set_tag(first, tracking.SUPERSEDED_TAG, rerun)
+    wrote(rerun, "2024-03-24", {"s1": "ok", "s2": "ok"}, 2.0)  # s3 gone from the input since
+    wrote(job("2024-03-31", 3, compared_run_date="2024-03-24"), "2024-03-31", {"s1": "ok", "s2": "ok"}, 3.0,
+          realized=1.0)  # scored the rerun's forecast
+
+    shown = lookup.series_report(config, {"store": "s1"}, job_run=first)
+    assert shown.forecast["yhat"].tolist() == [1.0] and shown.result["job_run_id"] == first
+    text = lookup_text.format_series(shown)
+    assert f"the later run {rerun} of run date 2024-03-24 replaced these rows of job run {first}" in text
+    assert "scored " not in text and "\n  replaced " not in text  # the rerun's scores; no earlier run of its date
+    assert "scored " in lookup_text.format_series(lookup.series_report(config, {"store": "s1"}, job_run=rerun))
+    skipped = lookup.series_report(config, {"store": "s2"}, job_run=first)
+    assert skipped.result["status"] == "skipped" and skipped.forecast.empty
+    left_out = lookup.series_report(config, {"store": "s3"}, job_run=first)
+    assert left_out.forecast["yhat"].tolist() == [1.0]
+    with pytest.raises(lookup.NotFound, match="no series store=s3"):  # the current rows hold none
+        lookup.series_report(config, {"store": "s3"})
+    with pytest.raises(lookup.NotFound, match=f"job run {rerun} of 2024-03-24 wrote no row of series s3"):
+        lookup.series_report(config, {"store": "s3"}, job_run=rerun)

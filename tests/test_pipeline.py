@@ -382,7 +382,12 @@ def test_rerunning_a_run_date_replaces_its_rows_and_keeps_other_dates(spark, job
     with pytest.raises(lookup.NotFound, match="is no training job run"):
         lookup.series_report(config, keys, job_run=scoring_run)
     tracker.delete_tag(replaced, tracking.SUPERSEDED_TAG)
-    pipeline.run_job(spark, config, OTHER_DATE)
+    # the next date with a setting changed: said, and kept on its run, as what may have moved its forecasts
+    changed = load_config(None, [*job["settings"], f"output.path={tmp_path / 'out'}",
+                                 "tracking.experiment=pipeline-rerun", "tuning.max_evals=3"])
+    following = pipeline.run_job(spark, changed, OTHER_DATE)
+    assert f"its config differed from run date {RUN_DATE}'s run: tuning.max_evals 2 -> 3" in following.format()
+    assert tracker.get_run(following.job_run_id).data.tags[tracking.SETTINGS_SINCE_TAG] == "tuning.max_evals 2 -> 3"
     results = tables.read_table(spark, config, "series_results")
     per_date = {r[0].isoformat(): r[1] for r in results.groupBy("run_date").count().collect()}
     assert per_date == {RUN_DATE: 4, OTHER_DATE: 4}

@@ -838,16 +838,17 @@ def test_a_key_value_that_reads_like_a_missing_value_is_warned_of(spark, fast_co
     assert "Nancy" not in line and line in caplog.text
 
 
-
 def test_missing_value_texts_match_in_any_letter_case_and_only_whole(spark):
     """The pattern that stands in for lower() (whose ICU tables cost a cold JVM its load): every
     text in any case, with spaces around, and nothing that merely holds one."""
     from forecasting import key_values
 
-    texts = ["NULL", " none ", "NaN", "n/A", "#N/A", "<Null>", "nullx", "xnone", "n.a", "#na", "null>", "Nancy", None]
+    texts = ["NULL", " none ", "NaN", "n/A", "#N/A", "<Null>", "nullx", "xnone", "n.a", "#na", "null>", "Nancy", None,
+             "NULL\n", "none\r\n", "nan\x85"]  # a line break after one is no longer that text alone
     rows = spark.createDataFrame([(text,) for text in texts], "k string")
     matched = rows.where(key_values.null_text(["k"])).collect()
     assert [row.k for row in matched] == ["NULL", " none ", "NaN", "n/A", "#N/A", "<Null>"]
+
 
 def test_the_input_checks_one_pass_folds_no_letter_case(spark, fast_config, monkeypatch):
     """lower() or upper() in it loads ICU's case tables into the cold JVM, about 1 s of every job's start

@@ -96,16 +96,17 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
         results = _read(paths[tables.SERIES_RESULTS], keys, config.output.format)
     except NotFound as err:
         raise NotFound(f"{err}{_written_elsewhere(config)}") from None
-    if results.empty:
+    if results.empty and job_run is None:  # a series a rerun left out is the job run's to find
         hint = _forecast_only(config, keys) or _similar(paths[tables.SERIES_RESULTS], keys, config.output.format)
         raise NotFound(f"no series {describe(keys)} in {paths[tables.SERIES_RESULTS]}{hint}")
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
+    asked = None  # the job run asked for
     if job_run is not None:
         try:
-            job = lookup_job_run.training_run(tracking.client(existing_store(config)), job_run)
-            run_date, results, forecasts = lookup_job_run.with_rows_of(job, config, keys, results, forecasts)
+            asked = lookup_job_run.training_run(tracking.client(existing_store(config)), job_run)
+            run_date, results, forecasts = lookup_job_run.with_rows_of(asked, config, keys, results, forecasts)
         except lookup_job_run.JobRunNotFound as err:
             raise NotFound(str(err)) from None
     # a scoring run writes forecasts only: its dates are the series' run dates too
@@ -125,8 +126,10 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     # not a scoring date's: the forecast shown is then its own, not the training's the next date scored
     if run_date == str(result["run_date"]) and not later.empty and not pd.isna(later.iloc[0].get("realized_points")):
         following = later.iloc[0]
-        compared = _compared(_job_run(config, following))
-        if compared is not None and compared[0] == run_date:
+        next_job = _job_run(config, following)
+        compared = _compared(next_job)
+        if compared is not None and compared[0] == run_date and (
+                asked is None or lookup_job_run.scored_its_forecast(next_job, asked)):
             scored_later = (following, compared[1])
 
     forecast_date = source = model_run_date = runs = None
@@ -289,8 +292,8 @@ def _replaced_runs(config: JobConfig, job: tuple | None, run_date: str) -> list[
         runs = _training_runs(tracker, config, own.info.experiment_id, run_date)
     except MlflowException:
         return []
-    return [run.info.run_id for run in runs
-            if run.info.run_id != own.info.run_id and tracking.SUPERSEDED_TAG in run.data.tags]
+    return [run.info.run_id for run in runs  # before it: a job run --job-run shows was replaced by later ones
+            if run.info.start_time < own.info.start_time and tracking.SUPERSEDED_TAG in run.data.tags]
 
 
 def _written_elsewhere(config: JobConfig) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecasting import tables, tracking
-from forecasting.explore import series_rows
-from forecasting.table_reads import job_rows
+from forecasting import series_identity, tables, tracking
+from forecasting.table_reads import job_rows, series_condition
 
 
 class JobRunNotFound(LookupError):
@@ -32,20 +31,54 @@ def training_run(tracker, job_run_id: str):
 def with_rows_of(job, config, keys: dict[str, str], results: pd.DataFrame,
                  forecasts: pd.DataFrame) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The job run's date, and the series' ``results`` and ``forecasts`` (run dates as text)
-    with that date's rows those the job run wrote, in place of the current ones."""
+    with that date's rows those the job run wrote, in place of the current ones (a series
+    the rerun left out too; one skipped then has no forecast)."""
+    import pyarrow.dataset as ds
+
     run_date = job.data.tags[tracking.RUN_DATE_TAG]
     paths, fmt = tables.table_paths(config), config.output.format
     own = []
     for name, current in ((tables.SERIES_RESULTS, results), (tables.FORECASTS, forecasts)):
+        # the series' rows of the run's date alone, not every series' the run wrote
+        dated = ds.field("run_date").cast("string") == run_date
         try:
-            rows = series_rows(job_rows(paths[name], job, fmt), keys)
-        except LookupError as err:  # none of the run's rows, or none of this series
-            raise JobRunNotFound(f"job run {job.info.run_id} of {run_date}: {err}") from None
-        rows = rows.assign(run_date=rows["run_date"].astype(str))
+            rows = job_rows(paths[name], job, fmt, where=series_condition(paths[name], keys, fmt) & dated)
+        except LookupError:  # none of the series': one it skipped has no forecast
+            if name == tables.FORECASTS:
+                rows = current.iloc[:0]
+            else:
+                raise JobRunNotFound(_no_rows(job, run_date, keys, paths[name], fmt, dated)) from None
+        rows = rows.assign(run_date=rows["run_date"].astype(str)) if not rows.empty else rows
         others = current
         if not current.empty:  # of the date, the rows of the run that replaced it; a scoring run's stay
             replaced = current["run_date"] == run_date
             others = current[~(replaced & (current["source"] == tables.TRAINED))] if name == tables.FORECASTS else (
                 current[~replaced])
-        own.append(pd.concat([others, rows], ignore_index=True) if not others.empty else rows.reset_index(drop=True))
+        own.append(pd.concat([others, rows], ignore_index=True) if not rows.empty else others.reset_index(drop=True))
     return run_date, own[0].sort_values("run_date", kind="stable"), own[1]
+
+
+def _no_rows(job, run_date: str, keys: dict[str, str], path: str, fmt: str, dated) -> str:
+    """Why the job run has no result row of the series: none of its rows here (job_rows says
+    why: another output, a version vacuumed), or none of this series'."""
+    try:
+        job_rows(path, job, fmt, where=dated, columns=["job_run_id"])
+    except LookupError as err:
+        return f"job run {job.info.run_id} of {run_date}: {err}"
+    return f"job run {job.info.run_id} of {run_date} wrote no row of series {series_identity.series_id(keys)} to {path}"
+
+
+def scored_its_forecast(next_job: tuple, job) -> bool:
+    """Whether the next run date's training run (``next_job``: a client and its run) scored
+    the forecast training run ``job`` wrote, not that of the rerun that replaced it: it
+    started before that rerun did."""
+    from mlflow.exceptions import MlflowException
+
+    tracker, following = next_job
+    replacer = job.data.tags.get(tracking.SUPERSEDED_TAG)
+    if not replacer:
+        return True
+    try:
+        return following.info.start_time < tracker.get_run(replacer).info.start_time
+    except MlflowException:  # untold: no scores said rather than another forecast's
+        return False

@@ -268,8 +268,8 @@ def compared_since(tracker, run) -> tuple[str, bool] | None:
     try:
         later = tracker.search_runs([run.info.experiment_id], filter_string=(
             f"tags.{JOB_TAG} = '{TRAIN_JOB}' and tags.{RUN_DATE_TAG} = '{date}' and "
-            f"attributes.start_time > {run.info.start_time} and attributes.status = 'FINISHED'"))
+            f"attributes.start_time > {run.info.start_time}"))
     except MlflowException:
         return None
-    output = run_output(run)
-    return date, any(same_output(run_output(other), output) for other in later)
+    output = run_output(run)  # one that failed after writing replaced the date's rows too
+    return date, any(same_output(run_output(other), output) and may_hold_rows(other) for other in later)

@@ -218,28 +218,39 @@ def read_series(path: str | Path, keys: dict[str, str], fmt: str = "delta") -> p
     in the MLflow tags (``series_identity.key_text``: a null key is ``<null>``); the values are
     converted to the columns' types and the filter is pushed down to the files.
     """
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
     dataset = _dataset(path, fmt)
-    missing = [column for column in keys if column not in dataset.schema.names]
-    if missing:
-        raise LookupError(f"{path} has no column {', '.join(missing)}; it has {', '.join(dataset.schema.names)}")
-    condition = None
-    for column, text in keys.items():
-        field = ds.field(column)
-        if text == series_identity.NULL_KEY:
-            match = field.is_null()
-        else:
-            try:
-                match = field == _typed(text, dataset.schema.field(column).type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return _as_spark_reads(dataset.schema.empty_table())  # no value of the column's type reads so
-        condition = match if condition is None else condition & match
-    table = dataset.to_table(filter=condition)
+    table = dataset.to_table(filter=_series_condition(path, dataset.schema, keys))
     # times as read_table gives them, whichever way a file stored them (a parquet table's
     # older dates as INT96, its newer in UTC)
     return _as_spark_reads(table)
+
+
+def series_condition(path: str | Path, keys: dict[str, str], fmt: str = "delta"):
+    """The pyarrow filter of one series' rows in an output table, ``keys`` as read_series
+    takes them, for job_rows' ``where``."""
+    return _series_condition(path, _dataset(path, fmt).schema, keys)
+
+
+def _series_condition(path, schema, keys: dict[str, str]):
+    """The filter of the rows whose keys read as ``keys``' texts in the table's ``schema``
+    (a literal false where a text is no value of its column's type)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    missing = [column for column in keys if column not in schema.names]
+    if missing:
+        raise LookupError(f"{path} has no column {', '.join(missing)}; it has {', '.join(schema.names)}")
+    condition = ds.scalar(True)
+    for column, text in keys.items():
+        field = ds.field(column)
+        if text == series_identity.NULL_KEY:
+            condition &= field.is_null()
+            continue
+        try:
+            condition &= field == _typed(text, schema.field(column).type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return ds.scalar(False)  # no value of the column's type reads so
+    return condition
 
 
 def _dataset(path: str | Path, fmt: str, where=None):
