@@ -257,9 +257,10 @@ def runs_of_same_output(tracker, context: RunContext, filter_string: str, runnin
 
 def compared_since(tracker, run) -> tuple[str, bool] | None:
     """The run date a training job ``run`` compared its forecasts with (its tag), and
-    whether a training run of that date and output finished after it started (a rerun,
-    whose forecasts its forecast_change and realized_ columns do not speak of); None
-    where untold (no comparison, a run from before the tag, MLflow out of reach)."""
+    whether a training run of that date and output that may have written its rows
+    (may_hold_rows) started after it (a rerun, whose forecasts its forecast_change and
+    realized_ columns do not speak of); None where untold (no comparison, a run from
+    before the tag, MLflow out of reach)."""
     from mlflow.exceptions import MlflowException
 
     date = run.data.tags.get(COMPARED_RUN_DATE_TAG)
