@@ -102,11 +102,12 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
-    asked = None  # the job run asked for
+    asked = None  # the job run asked for: a client and its run, as _job_run gives them
     if job_run is not None:
         try:
-            asked = lookup_job_run.training_run(tracking.client(existing_store(config)), job_run)
-            run_date, results, forecasts = lookup_job_run.with_rows_of(asked, config, keys, results, forecasts)
+            tracker = tracking.client(existing_store(config))
+            asked = (tracker, lookup_job_run.training_run(tracker, job_run))
+            run_date, results, forecasts = lookup_job_run.with_rows_of(asked[1], config, keys, results, forecasts)
         except lookup_job_run.JobRunNotFound as err:
             raise NotFound(str(err)) from None
     # a scoring run writes forecasts only: its dates are the series' run dates too
@@ -129,7 +130,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
         next_job = _job_run(config, following)
         compared = _compared(next_job)
         if compared is not None and compared[0] == run_date and (
-                asked is None or lookup_job_run.scored_its_forecast(next_job, asked)):
+                asked is None or lookup_job_run.scored_its_forecast(next_job, asked[1])):
             scored_later = (following, compared[1])
 
     forecast_date = source = model_run_date = runs = None
@@ -154,7 +155,8 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     model = result.get("model")
     switched = (None if pd.isna(previous) or pd.isna(model) or previous == model
                 else (before["run_date"].iloc[-1], shown(previous)))
-    job = _job_run(config, result)  # asked once, for the replaced runs and the compared date's rerun
+    # asked once, for the replaced runs and the compared date's rerun (the run --job-run read, as it is)
+    job = asked if asked is not None else _job_run(config, result)
     return SeriesReport(keys, result, run_dates, forecast, forecast_date, source, model_run_date, runs, status, where,
                         run_date, _replaced_runs(config, job, str(result["run_date"])), config.output.format,
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
