@@ -267,6 +267,36 @@ def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_pat
     assert len(running) == len(full) == 1
 
 
+def test_a_search_for_job_runs_passes_the_child_runs_written_straight_over_by_name(tmp_path, monkeypatch):
+    import uuid
+
+    client = tracking.client(str(tmp_path / "mlruns"))  # patches the store
+    experiment = client.create_experiment("searched")
+    parent = client.create_run(experiment, tags={"job": "train_forecast"}).info.run_id
+    store = file_store_runs.local_file_store(client)
+    children = []
+    for name in ("north", "south"):
+        written = file_store_runs.write_run_data(store, experiment, name, {"mlflow.parentRunId": parent,
+                                                                          "from_job": "train_forecast"}, [], [])
+        file_store_runs.finish(written, "FINISHED")
+        children.append(written.run_id)
+    old_child = client.create_run(experiment, tags={"mlflow.parentRunId": parent}).info.run_id  # as MLflow names it
+    assert [uuid.UUID(run_id).version for run_id in children] == [8, 8] and uuid.UUID(old_child).version == 4
+    assert all(len(run_id) == 32 and not mlflow_file_store.named_as_child_run(run_id) for run_id in (parent, old_child))
+    looked_at = []
+    original_isfile = os.path.isfile
+    monkeypatch.setattr(os.path, "isfile", lambda path: looked_at.append(path) or original_isfile(path))
+
+    found = client.search_runs([experiment], "tags.job LIKE '%'")
+
+    assert [run.info.run_id for run in found] == [parent]
+    folders = {os.path.relpath(path, tmp_path / "mlruns" / experiment).split(os.sep)[0] for path in looked_at}
+    assert folders == {parent, old_child}  # not one file of the new children's folders asked for
+    # their own tags still find them
+    assert sorted(run.info.run_id for run in client.search_runs([experiment], "tags.from_job = 'train_forecast'")) == (
+        sorted(children))
+
+
 def test_a_tag_rewritten_while_it_is_read_is_read_whole(tmp_path):
     # the review of 12-06: a live run's heartbeat, rewritten every minute, read empty by a rerun (truncated, then
     # written), which took the run for dead

@@ -64,7 +64,7 @@ def write_run_data(store, experiment_id: str, run_name: str, tags: dict[str, str
     tags = [RunTag(key, value) for key, value in {**tags, MLFLOW_RUN_NAME: run_name}.items()]
     metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
     _validate_param_keys_unique(params)
-    run_id = uuid.uuid4().hex
+    run_id = mlflow_file_store.child_run_id()  # named so that searches for job runs pass it over
     run = NewRun(run_id, experiment_id, run_name, store._get_run_dir(experiment_id, run_id),
                  store._get_artifact_dir(experiment_id, run_id), int(time.time() * 1000))
     os.mkdir(run.folder)

@@ -49,7 +49,9 @@ MAX_RUN_NAME = 200
 PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
-JOB_TAG = "job"  # on parent runs only: "any job tag" picks them out (explore.job_runs)
+# on parent runs only: "any job tag" picks them out (explore.job_runs), and a local store's
+# searches for it pass child runs over by name (mlflow_file_store.child_run_id)
+JOB_TAG = mlflow_file_store.JOB_TAG
 # The jobs, as JOB_TAG and FROM_JOB_TAG name them
 TRAIN_JOB, SCORE_JOB, EVALUATE_JOB = "train_forecast", "score_forecast", "evaluate_forecast"
 FROM_JOB_TAG = "from_job"  # a child run's job: an evaluation's runs are not the forecasts'
