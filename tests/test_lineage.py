@@ -199,11 +199,16 @@ def test_a_backfill_reads_a_delta_input_as_it_stood_at_the_end_of_its_run_date(s
     assert read(today - dt.timedelta(days=5))[0]["delta_version"] == 0
     assert read(today - dt.timedelta(days=4))[0]["delta_version"] == 1
     # VACUUM removed that version's files: the latest, with a warning, not a failure mid-run
-    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    # listed in a few tasks: Spark's default, 10,000, took half a minute for this one-row table
+    vacuum_settings = {"spark.databricks.delta.retentionDurationCheck.enabled": "false",
+                       "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2"}
+    for key, value in vacuum_settings.items():
+        spark.conf.set(key, value)
     try:
         spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
     finally:
-        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+        for key in vacuum_settings:
+            spark.conf.unset(key)
     version, sales = read(today - dt.timedelta(days=5))
     latest = version["latest_version"]  # VACUUM commits versions of its own
     assert (version["delta_version"], version["vacuumed"], sales) == (latest, 0, [5.0])
