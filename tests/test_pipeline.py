@@ -1050,18 +1050,22 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas_the_quick_compiler_a_serial_
     spark,
 ):
     # scripts/setup.sh writes pyspark's conf/spark-env.sh; an exported value wins
+    if "MALLOC_ARENA_MAX" in os.environ or "SPARK_SUBMIT_OPTS" in os.environ:
+        pytest.skip("MALLOC_ARENA_MAX or SPARK_SUBMIT_OPTS exported here: they replace what setup.sh set")
+    archive = Path(pyspark.__file__).parent / "jvm-classes.jsa"
+    launched = subprocess.run([str(Path(sys.executable).parent / "spark-submit"), "--version"], capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "SPARK_PRINT_LAUNCH_COMMAND": "1"})
+    command = next(line for line in launched.stderr.splitlines() if line.startswith("Spark Command:")).split()
+    assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", f"-XX:SharedArchiveFile={archive}"} <= set(command)
+    # the tests' own session (conftest) has both compilers, and the arenas and archive as a job's driver
     jvm = spark.sparkContext._jvm
     pid = jvm.java.lang.ProcessHandle.current().pid()
     environment = dict(
         entry.split("=", 1) for entry in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry
     )
-    if "MALLOC_ARENA_MAX" in os.environ or "SPARK_SUBMIT_OPTS" in os.environ:
-        pytest.skip("MALLOC_ARENA_MAX or SPARK_SUBMIT_OPTS exported here: they replace what setup.sh set")
     assert environment.get("MALLOC_ARENA_MAX") == "2"
     options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
-    assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)
-    archive = Path(pyspark.__file__).parent / "jvm-classes.jsa"
-    assert f"-XX:SharedArchiveFile={archive}" in options
+    assert f"-XX:SharedArchiveFile={archive}" in options and "-XX:TieredStopAtLevel=1" not in options
     # the JVM keeps an archive it accepted mapped; one it refused (other jars,
     # a folder with files on the class path) it unmaps, with a warning
     assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
