@@ -57,7 +57,7 @@ def _optimising_jvm():
     """The session's JVM launched with both JIT compilers, unless SPARK_SUBMIT_OPTS is
     exported: the set-up's spark-env.sh stops at the quick one, which suits a job's
     short-lived driver (docs/performance.md), while this JVM runs Spark's code for the
-    whole test run (in-process tests 10-15% faster). The class archive is kept."""
+    whole test run (the suite about a fifth faster). The class archive is kept."""
     if "SPARK_SUBMIT_OPTS" in os.environ:
         yield
         return
