@@ -5,8 +5,9 @@ import pytest
 from mlflow.utils import file_utils
 
 from conftest import daily_series
-from forecasting import child_runs, file_store_runs, mlflow_file_store, parent_run, tracking
+from forecasting import child_run_names, child_runs, file_store_runs, mlflow_file_store, parent_run, tracking
 from forecasting.series import train_series
+from forecasting.series_identity import series_hash
 
 
 def through_mlflows_client(monkeypatch):
@@ -267,22 +268,30 @@ def test_a_search_for_tags_reads_only_the_runs_whose_tag_files_can_match(tmp_pat
     assert len(running) == len(full) == 1
 
 
-def test_a_search_for_job_runs_passes_the_child_runs_written_straight_over_by_name(tmp_path, monkeypatch):
+def test_searches_for_job_runs_and_for_a_series_pass_the_child_runs_written_straight_over_by_name(
+    tmp_path, monkeypatch,
+):
     import uuid
+
+    from mlflow.store.tracking.file_store import FileStore
 
     client = tracking.client(str(tmp_path / "mlruns"))  # patches the store
     experiment = client.create_experiment("searched")
+    folder = tmp_path / "mlruns" / experiment
     parent = client.create_run(experiment, tags={"job": "train_forecast"}).info.run_id
     store = file_store_runs.local_file_store(client)
-    children = []
-    for name in ("north", "south"):
-        written = file_store_runs.write_run_data(store, experiment, name, {"mlflow.parentRunId": parent,
-                                                                          "from_job": "train_forecast"}, [], [])
+    hashes = {name: series_hash({"store": name}) for name in ("north", "south")}
+    children = {}
+    for name, digest in hashes.items():
+        written = file_store_runs.write_run_data(store, experiment, name, {
+            "mlflow.parentRunId": parent, "from_job": "train_forecast", "series_hash": digest}, [], [])
         file_store_runs.finish(written, "FINISHED")
-        children.append(written.run_id)
-    old_child = client.create_run(experiment, tags={"mlflow.parentRunId": parent}).info.run_id  # as MLflow names it
-    assert [uuid.UUID(run_id).version for run_id in children] == [8, 8] and uuid.UUID(old_child).version == 4
-    assert all(len(run_id) == 32 and not mlflow_file_store.named_as_child_run(run_id) for run_id in (parent, old_child))
+        children[name] = written.run_id
+    old_child = client.create_run(experiment, tags={"mlflow.parentRunId": parent,  # as MLflow names a run
+                                                    "series_hash": hashes["north"]}).info.run_id
+    assert [uuid.UUID(run_id).version for run_id in children.values()] == [8, 8] and uuid.UUID(old_child).version == 4
+    assert all(children[name][:12] == hashes[name][:12] for name in hashes)
+    assert all(len(run_id) == 32 and not child_run_names.named_as_child_run(run_id) for run_id in (parent, old_child))
     looked_at = []
     original_isfile = os.path.isfile
     monkeypatch.setattr(os.path, "isfile", lambda path: looked_at.append(path) or original_isfile(path))
@@ -290,11 +299,18 @@ def test_a_search_for_job_runs_passes_the_child_runs_written_straight_over_by_na
     found = client.search_runs([experiment], "tags.job LIKE '%'")
 
     assert [run.info.run_id for run in found] == [parent]
-    folders = {os.path.relpath(path, tmp_path / "mlruns" / experiment).split(os.sep)[0] for path in looked_at}
-    assert folders == {parent, old_child}  # not one file of the new children's folders asked for
-    # their own tags still find them
+    assert {os.path.relpath(path, folder).split(os.sep)[0] for path in looked_at} == {parent, old_child}  # no child's
+    # a series' runs: the other series' children are passed over by their names, unread. Shown with
+    # south's tag file rewritten to north's hash, which MLflow's own search then finds
+    (folder / children["south"] / "tags" / "series_hash").write_text(hashes["north"])
+    north = f"tags.series_hash = '{hashes['north']}'"
+    assert sorted(run.info.run_id for run in client.search_runs([experiment], north)) == sorted(
+        [children["north"], old_child])
+    theirs = FileStore._search_runs.original(store, [experiment], north, 1, 1000, [], None)[0]
+    assert children["south"] in [run.info.run_id for run in theirs]
+    # and children are found by their other tags as before
     assert sorted(run.info.run_id for run in client.search_runs([experiment], "tags.from_job = 'train_forecast'")) == (
-        sorted(children))
+        sorted(children.values()))
 
 
 def test_a_tag_rewritten_while_it_is_read_is_read_whole(tmp_path):

@@ -18,7 +18,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from forecasting import mlflow_file_store
+from forecasting import child_run_names, mlflow_file_store
+from forecasting.series_identity import SERIES_HASH_TAG
 
 # The file store's private helpers used here: a store without any of them (another
 # MLflow's layout) gets its runs through MLflow's client.
@@ -61,10 +62,11 @@ def write_run_data(store, experiment_id: str, run_name: str, tags: dict[str, str
         raise MlflowException(f"Could not create run under experiment with ID {experiment_id}: "
                               f"{'no such experiment exists' if experiment is None else 'it is not active'}.")
     run_name = run_name or _generate_random_name()  # as MLflow names a run given none
+    series_hash = tags.get(SERIES_HASH_TAG)
     tags = [RunTag(key, value) for key, value in {**tags, MLFLOW_RUN_NAME: run_name}.items()]
     metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
     _validate_param_keys_unique(params)
-    run_id = mlflow_file_store.child_run_id()  # named so that searches for job runs pass it over
+    run_id = child_run_names.child_run_id(series_hash)  # named so that searches pass it over by name
     run = NewRun(run_id, experiment_id, run_name, store._get_run_dir(experiment_id, run_id),
                  store._get_artifact_dir(experiment_id, run_id), int(time.time() * 1000))
     os.mkdir(run.folder)

@@ -29,15 +29,8 @@ in the run's meta.yaml, before its tags, params and metrics are read). One diffe
 cannot read (a corrupt metric file) fails MLflow's search of the whole
 experiment, and fails this one only where its tags match.
 
-Child runs named so that a search for job runs passes them over by name: even one
-tag file a run is 5-10 microseconds, and a job searches its experiment for job runs
-some nine times (other runs of its date, the date before's, running ones); at 10,000
-series a week an experiment gains half a million child runs a year, and 100,000 of
-them added 9 s to a 31 s job. The child runs file_store_runs writes are named
-as version 8 UUIDs (RFC 9562's version for custom ones; MLflow names runs as version
-4), and the job tag is on job runs only, so a search that asks for it skips those
-folders without a file-system call. Child runs written before, or through MLflow's
-client, are read as before.
+Child runs written straight are named so that searches pass them over by name:
+see child_run_names.
 
 Files a killed job cannot leave half-written: the store writes a run's
 meta.yaml and a new metric file by opening, then writing. A job killed between
@@ -62,22 +55,10 @@ import threading
 import uuid
 from contextlib import contextmanager
 
+from forecasting import child_run_names
+
 _remembered = threading.local()
 logger = logging.getLogger(__name__)
-
-JOB_TAG = "job"  # tracking.JOB_TAG: on job (parent) runs only, never on a child run
-
-
-def child_run_id() -> str:
-    """A new child run's id: a random UUID's 32 hex digits, marked as version 8."""
-    digits = uuid.uuid4().hex
-    return digits[:12] + "8" + digits[13:]
-
-
-def named_as_child_run(name: str) -> bool:
-    """Whether a run folder's name is a child_run_id."""
-    return len(name) == 32 and name[12] == "8"
-
 
 _patched = False
 
@@ -353,12 +334,12 @@ def search_by_tag_files() -> None:
         if not self._has_experiment(experiment_id):
             return []
         infos = []
-        job_runs_only = any(key == JOB_TAG for key, _ in needed)
+        passed_over = child_run_names.passed_over(needed)
         with os.scandir(self._get_experiment_path(experiment_id, assert_exists=True)) as entries:
             for entry in entries:
                 if entry.name in FileStore.RESERVED_EXPERIMENT_FOLDERS or not entry.is_dir():
                     continue
-                if job_runs_only and named_as_child_run(entry.name):
+                if passed_over(entry.name):
                     continue
                 if not all(tag_matches(entry.path, key, value) for key, value in needed):
                     continue

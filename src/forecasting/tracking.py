@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from forecasting import mlflow_file_store
+from forecasting import child_run_names, mlflow_file_store
 from forecasting.config import TRACKING_URI_VARIABLE, JobConfig
 from forecasting.config_stores import local_path
 
@@ -50,8 +50,8 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_DATE_TAG = "run_date"
 STATUS_TAG = "status"
 # on parent runs only: "any job tag" picks them out (explore.job_runs), and a local store's
-# searches for it pass child runs over by name (mlflow_file_store.child_run_id)
-JOB_TAG = mlflow_file_store.JOB_TAG
+# searches for it pass child runs over by name (child_run_names)
+JOB_TAG = child_run_names.JOB_TAG
 # The jobs, as JOB_TAG and FROM_JOB_TAG name them
 TRAIN_JOB, SCORE_JOB, EVALUATE_JOB = "train_forecast", "score_forecast", "evaluate_forecast"
 FROM_JOB_TAG = "from_job"  # a child run's job: an evaluation's runs are not the forecasts'
