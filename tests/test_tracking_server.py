@@ -250,6 +250,48 @@ def test_credentials_that_may_only_read_are_refused_as_a_tracking_error(auth_ser
         parent_run.start_parent_run(config, RUN_DATE, {})
 
 
+def test_a_job_run_the_server_may_not_show_is_a_tracking_error_not_no_such_run(auth_server, tmp_path, monkeypatch,
+                                                                                caplog):
+    # the lookup's and the notebook's --job-run had said "no run X in the MLflow store" to any refusal
+    import pandas as pd
+    import requests
+    from deltalake import write_deltalake
+
+    from forecasting.__main__ import main as forecasting_main
+
+    admin = tracking.client(auth_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    experiment = admin.create_experiment("hidden-from-outsiders")
+    job_run = admin.create_run(experiment, tags={tracking.JOB_TAG: tracking.TRAIN_JOB,
+                                                 tracking.RUN_DATE_TAG: RUN_DATE}).info.run_id
+    assert explore.training_job_run(auth_server, job_run).info.run_id == job_run
+    for path, body in (("users/create", {"username": "outsider", "password": "outsider-password-123"}),
+                       ("experiments/permissions/create", {"experiment_id": experiment, "username": "outsider",
+                                                           "permission": "NO_PERMISSIONS"})):
+        answer = requests.post(f"{auth_server}/api/2.0/mlflow/{path}", auth=(ADMIN, PASSWORD), json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "outsider")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "outsider-password-123")
+    with pytest.raises(tracking.TrackingUnavailable, match=f"did not give run {job_run}: .*403.*; the credentials "
+                                                           "may not read that run's experiment"):
+        explore.training_job_run(auth_server, job_run)
+    with pytest.raises(LookupError, match="no run 0123abcd in the MLflow store"):  # one that is not there
+        explore.training_job_run(auth_server, "0123abcd")
+
+    # the series lookup: exit 4 (retry or ask for access), not 1 (no such run)
+    rows = pd.DataFrame({"store": ["s1"], "status": ["ok"], "model": ["naive"], "run_date": [RUN_DATE],
+                         "job_run_id": [job_run], "child_run_id": ["c"], "ds": [pd.Timestamp(RUN_DATE)],
+                         "yhat": [1.0], "yhat_lower": [0.0], "yhat_upper": [2.0], "source": ["trained"]})
+    for name in (tables.SERIES_RESULTS, tables.FORECASTS):
+        write_deltalake(str(tmp_path / name), rows)
+    settings = ["--set", f"tracking.uri={auth_server}", "--set", f"output.path={tmp_path}",
+                "--set", "input.key_columns=[store]"]
+    assert forecasting_main(["series", "store=s1", "--job-run", job_run, *settings]) == 4
+    assert f"tracking error: the MLflow store did not give run {job_run}" in caplog.text
+    assert forecasting_main(["series", "store=s1", "--job-run", "0123abcd", *settings]) == 1
+
+
 def test_the_notebooks_run_search_says_in_a_line_that_a_server_wants_credentials(auth_server, monkeypatch):
     for name in tracking.CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     except lookup.NotFound as err:
         logger.error("%s%s", err, _defaults_only(args, err))
         return EXIT_NOT_FOUND
+    except tracking.TrackingUnavailable as err:  # the server refused or failed a run it was asked for
+        logger.error("tracking error: %s", redact_url_password(str(err)))
+        return cli.EXIT_TRACKING
     print_answer(redact_url_password(answer))  # as the log: no password
     return cli.EXIT_OK
 

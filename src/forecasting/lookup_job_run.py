@@ -6,11 +6,16 @@ from __future__ import annotations
 import pandas as pd
 
 from forecasting import series_identity, tables, tracking
+from forecasting.redaction import first_line
 from forecasting.table_reads import job_rows, series_condition
 
 
 class JobRunNotFound(LookupError):
     """No training job run of that id, or none of its rows of the series."""
+
+
+# MLflow's error codes for a run id no run has: unknown, or no run id at all ("no such run!")
+NO_SUCH_RUN = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def training_run(tracker, job_run_id: str):
@@ -19,13 +24,22 @@ def training_run(tracker, job_run_id: str):
 
     try:
         job = tracker.get_run(job_run_id)
-    except MlflowException:
+    except MlflowException as err:
+        if err.error_code not in NO_SUCH_RUN:  # a server refusing or failing is not "no such run"
+            raise tracking.TrackingUnavailable(_not_given(job_run_id, err)) from err
         raise JobRunNotFound(f"no run {job_run_id} in the MLflow store (python -m forecasting runs --run-date "
                              "YYYY-MM-DD lists a date's job runs, the replaced ones among them)") from None
     if job.data.tags.get(tracking.JOB_TAG) != tracking.TRAIN_JOB:
         raise JobRunNotFound(f"run {job_run_id} is no training job run (its job tag: "
                              f"{job.data.tags.get(tracking.JOB_TAG, 'none')}): --job-run takes a train_forecast run")
     return job
+
+
+def _not_given(job_run_id: str, err) -> str:
+    """Why the store did not give the run: the credentials may not read it, or the server failed."""
+    why = ("the credentials may not read that run's experiment: ask its owner for READ permission"
+           if err.error_code == "PERMISSION_DENIED" else "asking again once the server works may find it")
+    return f"the MLflow store did not give run {job_run_id}: {first_line(err)}; {why}"
 
 
 def with_rows_of(job, config, keys: dict[str, str], results: pd.DataFrame,
