@@ -422,14 +422,25 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
         _notebook_namespace()
     # one training run by its id (a replaced one, explained), whichever run the date's latest is
     monkeypatch.setenv("FORECAST_JOB_RUN", earlier)
+    monkeypatch.setenv("FORECAST_RUN_DATE", run_date)
     shown = _notebook_namespace()
     assert shown["job"].info.run_id == earlier and shown["forecast"]["yhat"].tolist() == [100.0] * 3
+    # asked for by two variables that pick different runs: said, not the id's silently shown
+    monkeypatch.setenv("FORECAST_RUN_DATE", "2024-01-03")
+    with pytest.raises(LookupError, match=f"job run {earlier} is of run date {run_date}, not 2024-01-03"):
+        _notebook_namespace()
+    monkeypatch.delenv("FORECAST_RUN_DATE")
+    monkeypatch.setenv("FORECAST_EXPERIMENT", "airports")
+    with pytest.raises(LookupError, match="is in experiment 'many-model-forecasting', not 'airports'"):
+        _notebook_namespace()
+    monkeypatch.setenv("FORECAST_EXPERIMENT", "many-model-forecasting")
+    assert _notebook_namespace()["job"].info.run_id == earlier
+    monkeypatch.delenv("FORECAST_EXPERIMENT")
     monkeypatch.setenv("FORECAST_JOB_RUN", "no-such-run")
     with pytest.raises(LookupError, match="no run no-such-run in the MLflow store"):
         _notebook_namespace()
     monkeypatch.delenv("FORECAST_JOB_RUN")
     # the run date the shown run compared its forecasts with, run again since: its change columns are said stale
-    monkeypatch.delenv("FORECAST_RUN_DATE")
     assert _notebook_namespace()["stale_comparison"] is None
     client.set_tag(latest, tracking.COMPARED_RUN_DATE_TAG, "2024-01-03")
     client.set_terminated(client.create_run(experiment_id, start_time=4_000, tags={

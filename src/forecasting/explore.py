@@ -73,13 +73,24 @@ def _store_client(tracking_uri: str):
     return tracking.client(tracking_uri)
 
 
-def training_job_run(tracking_uri: str, run_id: str):
+def training_job_run(tracking_uri: str, run_id: str, run_date: str | None = None, experiment: str | None = None):
     """The training job run of that id, whichever date and whether a rerun of its date
     replaced it since (job_rows then reads its rows from the versions it wrote);
-    LookupError where there is none."""
+    LookupError where there is none, or where it is not of the ``run_date`` or
+    ``experiment`` also asked for (the notebook's variables, each a way to pick a run)."""
     from forecasting.lookup_job_run import training_run
 
-    return training_run(_store_client(tracking_uri), run_id)
+    client = _store_client(tracking_uri)
+    job = training_run(client, run_id)
+    its_date = job.data.tags.get(tracking.RUN_DATE_TAG)
+    if run_date and its_date != run_date:
+        raise LookupError(f"job run {run_id} is of run date {its_date}, not {run_date}: ask for one or the other "
+                          "(in the notebook, FORECAST_JOB_RUN or FORECAST_RUN_DATE)")
+    its_experiment = client.get_experiment(job.info.experiment_id).name if experiment else experiment
+    if its_experiment != experiment:
+        raise LookupError(f"job run {run_id} is in experiment {its_experiment!r}, not {experiment!r} (in the "
+                          "notebook, FORECAST_EXPERIMENT: unset it to take the run's own)")
+    return job
 
 
 def _experiments_there(client, shown: int = 8) -> str:
