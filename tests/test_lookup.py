@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting import command_keys, lookup, lookup_text, run_listing, series_identity, tables, tracking
+from forecasting import (command_keys, lookup, lookup_job_run, lookup_text, run_listing, series_identity, tables,
+                         tracking)
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
 
@@ -1041,3 +1042,15 @@ def test_a_job_run_asked_for_is_shown_as_it_wrote_its_series_though_a_rerun_drop
         lookup.series_report(config, {"store": "s3"})
     with pytest.raises(lookup.NotFound, match=f"job run {rerun} of 2024-03-24 wrote no row of series s3"):
         lookup.series_report(config, {"store": "s3"}, job_run=rerun)
+    # rerun twice: the warning names the run whose rows are current too, not only the first that replaced them
+    third = job("2024-03-24", 4)
+    client.set_tag(rerun, tracking.SUPERSEDED_TAG, third)
+    wrote(third, "2024-03-24", {"s1": "ok", "s2": "ok"}, 4.0)
+    text = lookup_text.format_series(lookup.series_report(config, {"store": "s1"}, job_run=first))
+    assert (f"the later run {rerun} (its own rows replaced since by {third}) of run date 2024-03-24 replaced these "
+            f"rows of job run {first}") in text
+    client.set_tag(third, tracking.SUPERSEDED_TAG, first)  # a loop of tags set by hand ends where it began
+    assert lookup_job_run.replacers(client, client.get_run(first)) == [rerun, third]
+    assert lookup_job_run.replacers(client, client.get_run(rerun)) == [third, first]
+    client.set_tag(third, tracking.SUPERSEDED_TAG, "0123abcd")  # a run MLflow no longer has: named, not followed
+    assert lookup_job_run.replacers(client, client.get_run(first)) == [rerun, third, "0123abcd"]

@@ -82,7 +82,8 @@ class SeriesReport:
     rerun_changes: str = ""
     # where the date's three tables hold rows of different job runs: a run stopped between its writes
     mixed_writes: str = ""
-    replaced_by: str = ""  # the later run of its date that replaced the shown job run's rows (--job-run)
+    # the later runs of its date that replaced the shown job run's rows, each the one before's (--job-run)
+    replaced_by: tuple[str, ...] = ()
     changes_since: str = ""  # the settings and code in which the job run differed from the run date before's run
 
 
@@ -162,7 +163,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
                         switched, latest_run_date=_latest_run_date(paths[tables.SERIES_RESULTS], config.output.format),
                         compared=_compared(job), ranked_by=_ranked_by(config, job), scored_later=scored_later,
                         rerun_changes=_rerun_changes(job), mixed_writes=mixed_writes(config, str(result["run_date"])),
-                        replaced_by=job[1].data.tags.get(tracking.SUPERSEDED_TAG, "") if job else "",
+                        replaced_by=tuple(lookup_job_run.replacers(*job)) if job else (),
                         changes_since=_changes_since(job))
 
 

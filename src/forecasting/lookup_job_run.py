@@ -82,6 +82,22 @@ def _no_rows(job, run_date: str, keys: dict[str, str], path: str, fmt: str, date
     return f"job run {job.info.run_id} of {run_date} wrote no row of series {series_identity.series_id(keys)} to {path}"
 
 
+def replacers(tracker, job, most: int = 20) -> list[str]:
+    """The later runs of the job run's date that replaced its rows, each the one before's:
+    the last holds the current rows (the first only, where MLflow no longer gives the next)."""
+    from mlflow.exceptions import MlflowException
+
+    chain = []
+    following = job.data.tags.get(tracking.SUPERSEDED_TAG)
+    while following and following not in (job.info.run_id, *chain) and len(chain) < most:  # tags set by hand may loop
+        chain.append(following)
+        try:
+            following = tracker.get_run(following).data.tags.get(tracking.SUPERSEDED_TAG)
+        except MlflowException:  # deleted since: the runs named so far are what is known
+            break
+    return chain
+
+
 def scored_its_forecast(next_job: tuple, job) -> bool:
     """Whether the next run date's training run (``next_job``: a client and its run) scored
     the forecast training run ``job`` wrote, not that of the rerun that replaced it: it

@@ -54,9 +54,11 @@ def format_series(report: SeriesReport, steps: int | None = None) -> str:
     if report.mixed_writes:
         lines[1:1] = [f"  warning     {report.mixed_writes}"]
     if report.replaced_by:  # asked for with --job-run
-        lines[1:1] = [f"  warning     the later run {report.replaced_by} of run date {result['run_date']} replaced "
-                      f"these rows of job run {result.get('job_run_id')}: shown as it wrote them (the tables' older "
-                      "version; without --job-run, the current rows)"]
+        since = f" (its own rows replaced since by {', then '.join(report.replaced_by[1:])})" if len(
+            report.replaced_by) > 1 else ""
+        lines[1:1] = [f"  warning     the later run {report.replaced_by[0]}{since} of run date {result['run_date']} "
+                      f"replaced these rows of job run {result.get('job_run_id')}: shown as it wrote them (the tables' "
+                      "older version; without --job-run, the current rows)"]
     if report.forecast.empty:
         lines.append("no forecast")
     else:
