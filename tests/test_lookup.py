@@ -13,6 +13,7 @@ from forecasting import (command_keys, lookup, lookup_job_run, lookup_text, run_
                          tracking)
 from forecasting.__main__ import main as forecasting_main
 from forecasting.config import load_config
+from forecasting.lookup_job_run import TrackedRun
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -909,7 +910,7 @@ def test_the_metric_a_series_was_chosen_by_is_its_job_runs_own(tmp_path):
         run = tracker.create_run(experiment)
         for key, value in params.items():
             tracker.log_param(run.info.run_id, key, value)
-        assert lookup._ranked_by(config, (tracker, tracker.get_run(run.info.run_id))) == metric
+        assert lookup._ranked_by(config, TrackedRun(tracker, tracker.get_run(run.info.run_id))) == metric
     assert lookup._ranked_by(config, None) == "smape"  # MLflow out of reach: the config's
 
 
@@ -946,7 +947,8 @@ def test_a_series_report_of_a_rerun_says_what_changed_since_the_run_it_replaced(
     # a weekly run with other settings than the week before's, as its tags keep them
     tags = {tracking.SETTINGS_SINCE_TAG: "cross_validation.step 6 -> 3",
             tracking.CODE_SINCE_TAG: "version.prophet 1 -> 2"}
-    report.changes_since = lookup._changes_since((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags))))
+    tagged = TrackedRun(None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags)))
+    report.changes_since = lookup._changes_since(tagged)
     assert ("\n  since       the run date before's run: settings cross_validation.step 6 -> 3; code version.prophet "
             "1 -> 2\n") in lookup_text.format_series(report)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from forecasting import heartbeat, parent_run, redaction, replaced_runs, result_row, run_listing, tracking
+from forecasting.lookup_job_run import TrackedRun
 
 
 def test_paths_become_absolute_file_uris_and_servers_stay(tmp_path, monkeypatch):
@@ -691,7 +692,7 @@ def test_a_rerun_on_other_code_or_packages_says_what_differed(tmp_path, fast_con
     assert ("  its code differed from the run it replaced: code_version f8744a6-dirty, source sha256 9969922e -> "
             "f8744a6; version.prophet 1.1.6 -> 1.1.7\n") in summary.note
     tags = tracking.client(str(tmp_path / "mlruns")).get_run(context.parent_run_id).data.tags
-    assert lookup._rerun_changes((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags)))) == (
+    assert lookup._rerun_changes(TrackedRun(None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags)))) == (
         "code code_version f8744a6-dirty, source sha256 9969922e -> f8744a6; version.prophet 1.1.6 -> 1.1.7")
     assert "its code differed" not in _finished_run(config, "2026-11-23")[1].note  # the same code again
     # the holidays package too: a release that moves a country's holidays moves the forecasts (the review of 12-07)
@@ -712,7 +713,7 @@ def test_a_rerun_on_input_files_changed_since_says_its_input_differed(tmp_path, 
     assert [run_tags.get(tracking.REPLACED_DATA_VERSION_TAG) for run_tags in tags] == [None, "e884e93d", None]
     from forecasting import lookup
 
-    assert lookup._rerun_changes((None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags[1])))) == (
+    assert lookup._rerun_changes(TrackedRun(None, types.SimpleNamespace(data=types.SimpleNamespace(tags=tags[1])))) == (
         "input data_version e884e93d -> 221ef729")
     assert "its input differed" not in said[0]  # nothing replaced
     assert "  its input differed from the run it replaced: data_version e884e93d -> 221ef729 (" in said[1]

@@ -21,6 +21,7 @@ from forecasting.series_identity import SERIES_HASH_TAG
 
 JOB_TAG = "job"  # tracking.JOB_TAG: on job (parent) runs only, never on a child run
 _HASH_DIGITS = 12
+_VERSION_AT = 12  # the hex digit a UUID keeps its version in (RFC 9562), here 8
 
 
 def child_run_id(series_hash: str | None = None) -> str:
@@ -29,12 +30,12 @@ def child_run_id(series_hash: str | None = None) -> str:
     digits = uuid.uuid4().hex
     if series_hash is not None and _is_hex(series_hash[:_HASH_DIGITS]):
         digits = series_hash[:_HASH_DIGITS] + digits[_HASH_DIGITS:]
-    return digits[:12] + "8" + digits[13:]
+    return digits[:_VERSION_AT] + "8" + digits[_VERSION_AT + 1:]
 
 
 def named_as_child_run(name: str) -> bool:
     """Whether a run folder's name is a child_run_id."""
-    return len(name) == 32 and name[12] == "8"
+    return len(name) == 32 and name[_VERSION_AT] == "8"
 
 
 def passed_over(needed: list[tuple[str, str | None]]) -> Callable[[str], bool]:

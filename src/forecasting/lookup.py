@@ -17,6 +17,7 @@ import pandas as pd
 from forecasting import lookup_job_run, series_identity, table_reads, tables, tracking
 from forecasting.config import JobConfig
 from forecasting.config_stores import is_databricks_uri, local_path
+from forecasting.lookup_job_run import TrackedRun
 from forecasting.lookup_text import dates_text, describe, shown
 from forecasting.model import FORECAST_COLUMNS
 from forecasting.redaction import redact_url_password
@@ -103,12 +104,12 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
     results = results.assign(run_date=results["run_date"].astype(str)).sort_values("run_date")
     forecasts = _read(paths[tables.FORECASTS], keys, config.output.format)
     forecasts = forecasts.assign(run_date=forecasts["run_date"].astype(str)) if not forecasts.empty else forecasts
-    asked = None  # the job run asked for: a client and its run, as _job_run gives them
+    asked = None  # the job run asked for, as _job_run gives one
     if job_run is not None:
         try:
             tracker = tracking.client(existing_store(config))
-            asked = (tracker, lookup_job_run.training_run(tracker, job_run))
-            run_date, results, forecasts = lookup_job_run.with_rows_of(asked[1], config, keys, results, forecasts)
+            asked = TrackedRun(tracker, lookup_job_run.training_run(tracker, job_run))
+            run_date, results, forecasts = lookup_job_run.with_rows_of(asked.run, config, keys, results, forecasts)
         except lookup_job_run.JobRunNotFound as err:
             raise NotFound(str(err)) from None
     # a scoring run writes forecasts only: its dates are the series' run dates too
@@ -131,7 +132,7 @@ def series_report(config: JobConfig, keys: dict[str, str], run_date: str | None 
         next_job = _job_run(config, following)
         compared = _compared(next_job)
         if compared is not None and compared[0] == run_date and (
-                asked is None or lookup_job_run.scored_its_forecast(next_job, asked[1])):
+                asked is None or lookup_job_run.scored_its_forecast(next_job, asked.run)):
             scored_later = (following, compared[1])
 
     forecast_date = source = model_run_date = runs = None
@@ -201,7 +202,7 @@ def _forecast_only(config: JobConfig, keys: dict[str, str]) -> str:
     return f"; the forecasts table has rows of it (run dates {dates_text(dates)})" + (f": {said}" if said else "")
 
 
-def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:
+def _job_run(config: JobConfig, result: pd.Series) -> TrackedRun | None:
     """A client of the config's tracking store and the result's job run (its MLflow parent
     run); None where untold (a row without one, MLflow out of reach: the child run's line
     says where MLflow is not)."""
@@ -212,22 +213,22 @@ def _job_run(config: JobConfig, result: pd.Series) -> tuple | None:
         return None
     try:
         tracker = tracking.client(existing_store(config))
-        return tracker, tracker.get_run(job_run_id)
+        return TrackedRun(tracker, tracker.get_run(job_run_id))
     except (NotFound, MlflowException):
         return None
 
 
-def _ranked_by(config: JobConfig, job: tuple | None) -> str:
+def _ranked_by(config: JobConfig, job: TrackedRun | None) -> str:
     """The metric the job run (``_job_run``) chose its models by, from its params; the
     config's where untold (MLflow out of reach)."""
-    params = job[1].data.params if job is not None else {}
+    params = job.run.data.params if job is not None else {}
     if not params:
         return config.selection.metric or config.tuning.metric
     chosen = params.get("selection.metric", "None")
     return params.get("tuning.metric", config.tuning.metric) if chosen in ("None", "") else chosen
 
 
-def _compared(job: tuple | None) -> tuple[str, bool] | None:
+def _compared(job: TrackedRun | None) -> tuple[str, bool] | None:
     """The run date the job run (``_job_run``) compared its forecasts with, and whether
     that date was run again since (replaced_runs.compared_since); None where untold."""
     from forecasting.replaced_runs import compared_since
@@ -257,13 +258,13 @@ def _latest_run_date(path: str, fmt: str) -> str | None:
         return None
 
 
-def _rerun_changes(job: tuple | None) -> str:
+def _rerun_changes(job: TrackedRun | None) -> str:
     """What the job run's rerun changed from the run of its date it replaced, as its tags keep it:
     the settings that differed, the input's data_version where it read other data, and the code
     and package versions; "" where nothing or nothing told."""
     if job is None:
         return ""
-    tags, said = job[1].data.tags, []
+    tags, said = job.run.data.tags, []
     if tags.get(tracking.CHANGED_SETTINGS_TAG):
         said.append(f"settings {tags[tracking.CHANGED_SETTINGS_TAG]}")
     if tags.get(tracking.REPLACED_DATA_VERSION_TAG):
@@ -274,15 +275,15 @@ def _rerun_changes(job: tuple | None) -> str:
     return "; ".join(said)
 
 
-def _changes_since(job: tuple | None) -> str:
+def _changes_since(job: TrackedRun | None) -> str:
     """The settings and code in which the job run differed from the run of the run date
     before, as its tags keep them; "" where none or untold."""
-    tags = job[1].data.tags if job is not None else {}
+    tags = job.run.data.tags if job is not None else {}
     return "; ".join(f"{what} {tags[tag]}" for what, tag in (("settings", tracking.SETTINGS_SINCE_TAG),
                                                                ("code", tracking.CODE_SINCE_TAG)) if tags.get(tag))
 
 
-def _replaced_runs(config: JobConfig, job: tuple | None, run_date: str) -> list[str]:
+def _replaced_runs(config: JobConfig, job: TrackedRun | None, run_date: str) -> list[str]:
     """The earlier training runs of ``run_date`` and the config's output that the job run
     (``_job_run``), or one between, replaced: a date run again looks, in the tables, as if
     run once."""

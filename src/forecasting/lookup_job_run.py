@@ -3,6 +3,8 @@ forecast sent out on a date that was run again since, read from the table versio
 run wrote (``table_reads.job_rows``), where the lookup otherwise shows the current rows."""
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import pandas as pd
 
 from forecasting import series_identity, tables, tracking
@@ -12,6 +14,12 @@ from forecasting.table_reads import job_rows, series_condition
 
 class JobRunNotFound(LookupError):
     """No training job run of that id, or none of its rows of the series."""
+
+
+class TrackedRun(NamedTuple):
+    """A job run's MLflow run, and the client that read it (to read the runs it names)."""
+    tracker: Any
+    run: Any
 
 
 # MLflow's error codes for a run id no run has: unknown, or no run id at all ("no such run!")
@@ -98,8 +106,8 @@ def replacers(tracker, job, most: int = 20) -> list[str]:
     return chain
 
 
-def scored_its_forecast(next_job: tuple, job) -> bool:
-    """Whether the next run date's training run (``next_job``: a client and its run) scored
+def scored_its_forecast(next_job: TrackedRun, job) -> bool:
+    """Whether the next run date's training run (``next_job``) scored
     the forecast training run ``job`` wrote, not that of the rerun that replaced it: it
     started before that rerun did."""
     from mlflow.exceptions import MlflowException
