@@ -86,10 +86,11 @@ def training_job_run(tracking_uri: str, run_id: str, run_date: str | None = None
     if run_date and its_date != run_date:
         raise LookupError(f"job run {run_id} is of run date {its_date}, not {run_date}: ask for one or the other "
                           "(in the notebook, FORECAST_JOB_RUN or FORECAST_RUN_DATE)")
-    its_experiment = client.get_experiment(job.info.experiment_id).name if experiment else experiment
-    if its_experiment != experiment:
-        raise LookupError(f"job run {run_id} is in experiment {its_experiment!r}, not {experiment!r} (in the "
-                          "notebook, FORECAST_EXPERIMENT: unset it to take the run's own)")
+    if experiment:
+        its_experiment = client.get_experiment(job.info.experiment_id).name
+        if its_experiment != experiment:
+            raise LookupError(f"job run {run_id} is in experiment {its_experiment!r}, not {experiment!r} (in the "
+                              "notebook, FORECAST_EXPERIMENT: unset it to take the run's own)")
     return job
 
 
