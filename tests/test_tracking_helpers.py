@@ -807,6 +807,30 @@ def test_a_run_says_and_tags_the_settings_and_code_it_changed_since_the_run_date
     assert "differed from run date" not in summary.note
 
 
+def test_a_jobs_three_questions_of_the_run_date_before_search_mlflow_once(tmp_path, fast_config, monkeypatch):
+    # its horizon (at the start), how far its input reached and its settings (at the end) each searched the
+    # experiment for that date's runs: a request each to a tracking server
+    import mlflow
+
+    settings = [f"tracking.uri={tmp_path / 'mlruns'}", f"output.path={tmp_path / 'out'}"]
+    _finished_run(fast_config(*settings, "tuning.max_evals=9"), "2026-11-16", "2026-11-15T00:00:00")
+    context, _ = _finished_run(fast_config(*settings), "2026-11-23", "2026-11-22T00:00:00")
+    searched = []
+    search_runs = mlflow.MlflowClient.search_runs
+    monkeypatch.setattr(mlflow.MlflowClient, "search_runs",
+                        lambda self, *args, **kwargs: searched.append(kwargs) or search_runs(self, *args, **kwargs))
+    asked = (replaced_runs.horizon_of(context, "2026-11-16"), replaced_runs.input_end_of(context, "2026-11-16"),
+             replaced_runs.changed_since(context, "2026-11-16")[0])
+    config = fast_config(*settings)
+    changed = f"tuning.max_evals 9 -> {config.tuning.max_evals}"
+    assert asked == (config.forecast.horizon, "2026-11-15T00:00:00", (changed,))
+    assert len(searched) == 1
+    assert replaced_runs.horizon_of(context, "2026-11-09") is None and len(searched) == 2  # another date: its own
+    context, _ = _finished_run(config, "2026-11-30")  # another job run: its own, as runs may have ended since
+    searched.clear()
+    assert replaced_runs.input_end_of(context, "2026-11-16") == "2026-11-15T00:00:00" and len(searched) == 1
+
+
 def test_settings_whose_keys_mlflow_refuses_in_a_params_name_are_one_param_of_json(tmp_path, fast_config):
     # trial 40: a Delta column "Units (net)" renamed crashed the run (exit 1, retried for ever); so did a
     # holiday_windows entry for New Year's Day, whose apostrophe MLflow refuses in a name

@@ -218,11 +218,25 @@ def changed_since(context: RunContext, run_date: str) -> tuple[tuple[str, ...], 
 def _current_training_run(context: RunContext, run_date: str, telling):
     """The latest training run of ``run_date`` on this run's output that may hold the date's
     rows, that no rerun replaced and for which ``telling(run)`` holds; None where none."""
-    tracker = client(context.tracking_uri)
-    runs = [run for run in runs_of_same_output(tracker, context, f"tags.{JOB_TAG} = '{TRAIN_JOB}' and "
-                                                                f"tags.{RUN_DATE_TAG} = '{run_date}'")
+    runs = [run for run in _training_runs_of(context, run_date)
             if SUPERSEDED_TAG not in run.data.tags and may_hold_rows(run) and telling(run)]
     return max(runs, key=lambda run: run.info.start_time, default=None)
+
+
+# the last job run's search for one run date's training runs: a job asks of the date before three
+# times (its horizon at the start, how far its input reached, its settings and code at the end)
+_searched: dict[tuple[str, str], list] = {}
+
+
+def _training_runs_of(context: RunContext, run_date: str) -> list:
+    """The ended training runs of ``run_date`` on this run's output, searched once a job run."""
+    key = (context.parent_run_id, run_date)
+    if key not in _searched:
+        runs = runs_of_same_output(client(context.tracking_uri), context,
+                                   f"tags.{JOB_TAG} = '{TRAIN_JOB}' and tags.{RUN_DATE_TAG} = '{run_date}'")
+        _searched.clear()  # one job run's at a time: a process may run many (tests, notebooks)
+        _searched[key] = runs
+    return _searched[key]
 
 
 def same_time(tag: str, other: str | None) -> bool:
