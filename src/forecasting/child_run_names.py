@@ -2,7 +2,7 @@
 named, so that the store's searches (mlflow_file_store) pass them over by name.
 
 Even one tag file read a run is 5-10 microseconds, and a job searches its experiment
-for job runs some nine times (running ones, the date's earlier runs, the date before's);
+for job runs some seven times (running ones, the date's earlier runs, the date before's);
 at 10,000 series a week an experiment gains half a million child runs a year, and
 100,000 of them added 9 s to a 31 s job. So a child run is named as a version 8 UUID
 (RFC 9562's version for custom ones; MLflow names runs as version 4) whose first 12
