@@ -452,6 +452,7 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     # a backfill's version is numbered last, but the alias stays on the later date's
     version, said = registered("2024-03-24")
     assert version == 2 and said.startswith("  alias @current not moved: version 1 has the later run date 2024-03-31")
+    assert "WARNING" not in said  # the same models table
     assert int(registry.get_model_version_by_alias(name, "current").version) == 1
     # a rerun of the latest date, and a later date, move it
     assert registered("2024-03-31")[0] == 3 and int(registry.get_model_version_by_alias(name, "current").version) == 3
@@ -463,6 +464,12 @@ def test_the_served_alias_stays_on_the_latest_run_date_and_says_when_another_tab
     version, said = registered("2024-04-07", other)
     assert int(registry.get_model_version_by_alias(name, "current").version) == version == 4
     assert f"WARNING: version 3 served another models table ({table.path})" in said
+    # a backfill from the first table: the alias stays on the other table's version, said as well (a walk-through
+    # of 12-08: said only once a later run moved the alias)
+    version, said = registered("2024-03-20")
+    assert int(registry.get_model_version_by_alias(name, "current").version) == 4
+    assert said.startswith("  alias @current not moved: version 4 has the later run date 2024-04-07")
+    assert f"WARNING: version 4, which the alias stays on, serves another models table ({other.path})" in said
     # what it serves is the version's own run date's
     assert registry.get_model_version_by_alias(name, "current").tags["run_date"] == "2024-04-07"
     # versions from before the alias, the latest date's among them: a backfill sets it there, not on itself

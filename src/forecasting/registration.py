@@ -201,7 +201,7 @@ def point_alias(context: tracking.RunContext, name: str, version: int, run_date:
             backfill = (f"version {later.version} has the later run date {later_date} (this run's date "
                         f"is earlier: a backfill); serve version {version} by its number if meant\n")
             if before is not None:
-                return f"  alias @{SERVED_ALIAS} not moved: {backfill}"
+                return f"  alias @{SERVED_ALIAS} not moved: {backfill}" + _other_table(name, before, models_path, False)
             # versions registered before the alias: it goes where it would have been
             tracker.set_registered_model_alias(name, SERVED_ALIAS, str(later.version))
             return f"  alias @{SERVED_ALIAS} set on version {later.version}: {backfill}"
@@ -209,15 +209,27 @@ def point_alias(context: tracking.RunContext, name: str, version: int, run_date:
     except Exception as err:
         logger.warning("could not set alias @%s of %s on version %s: %s", SERVED_ALIAS, name, version, err)
         return f"  alias @{SERVED_ALIAS} of {name} NOT moved to version {version}: {str(err).splitlines()[0]}\n"
-    said = (f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS} (a server running "
-            "keeps the version it loaded: restart it)\n")
-    table, now = before.tags.get("models_table") if before is not None else None, redact_url_password(models_path)
-    if table is not None and table != now:
+    return (f"  alias @{SERVED_ALIAS} on version {version}: serve models:/{name}@{SERVED_ALIAS} (a server running "
+            "keeps the version it loaded: restart it)\n") + _other_table(name, before, models_path, True)
+
+
+def _other_table(name: str, aliased, models_path: str, moved: bool) -> str:
+    """The summary's warning where the version the alias was on (``aliased``) read another
+    models table than this run wrote: two data sets (or a moved output.path) sharing one
+    registered model, whether or not the alias moved to this run's version; "" otherwise."""
+    table, now = aliased.tags.get("models_table") if aliased is not None else None, redact_url_password(models_path)
+    if table is None or table == now:
+        return ""
+    if moved:
         logger.warning("registered model %s now serves the models table %s; its version %s served %s: another "
-                       "data set naming the same tracking.registered_model?", name, now, before.version, table)
-        said += (f"  WARNING: version {before.version} served another models table ({table}): another data set "
-                 "naming the same tracking.registered_model? Give each its own\n")
-    return said
+                       "data set naming the same tracking.registered_model?", name, now, aliased.version, table)
+    else:
+        logger.warning("registered model %s's alias stays on version %s, which serves the models table %s; this "
+                       "run's version reads %s: another data set naming the same tracking.registered_model?", name,
+                       aliased.version, table, now)
+    return (f"  WARNING: version {aliased.version}{' served' if moved else ', which the alias stays on, serves'} "
+            f"another models table ({table}): another data set naming the same tracking.registered_model? Give each "
+            "its own\n")
 
 
 def _save(folder: Path, target: dict, key_types: dict[str, str]) -> Path:
