@@ -15,6 +15,7 @@ from forecasting.cleaning_notes import (BREAK_NOTE, CLOCK_CHANGE_NOTE, NO_WEEKDA
                                         REPEATED_NOTE, RUNNING_TOTAL_NOTE, SAME_VALUE_NOTE, SEVERAL_SERIES_NOTE,
                                         ZERO_RUN_NOTE)
 from forecasting.level_shifts import LEVEL_SHIFT_NOTE
+from forecasting.zero_stretches import ZERO_STRETCH_NOTE
 from forecasting.periods import align_to_grid, period_end
 from forecasting.config import load_config
 from forecasting.run_date_cut import AHEAD_NOTE, OPEN_KEPT_NOTE, STALE_NOTE
@@ -1229,6 +1230,47 @@ def test_a_run_of_zeros_needs_three_and_a_history_nearly_without_them():
     rare[40] = 0.0  # one zero in 150
     assert clean_history(frame(long, rare), "h", policy()).notes[0].startswith(
         f"the last 3 {ZERO_RUN_NOTE} only 1 of the 150 before were")
+
+
+def test_runs_of_zeros_inside_a_history_that_has_nearly_none_are_noted():
+    # a walk-through of 12-08: three weeks of a stock-out in a sku selling some 20 a day, fitted as no demand unsaid
+    days = pd.date_range("2026-05-01", periods=200, freq="D")
+    sales = 20.0 + np.arange(200) % 7
+    sales[100:120] = 0.0
+    assert clean_history(frame(days, sales), "D", policy()).notes == [
+        f"20 {ZERO_STRETCH_NOTE} (2026-08-09 to 2026-08-28): a stock-out, an outage or a closure, which the models fit "
+        "as real values? Modelled as they are; given as missing values (empty) instead, they are not fitted as zeros "
+        "(cleaning.missing_values: drop)"]
+    sales[40:43] = 0.0  # another, shorter: the longest named, the others counted
+    [note] = clean_history(frame(days, sales), "D", policy()).notes
+    assert note.startswith(f"20 {ZERO_STRETCH_NOTE} (2026-08-09 to 2026-08-28; 1 more such run, 23 zeros in all): ")
+    # left as missing values instead: no zeros to fit, nothing to say
+    missing = np.where(sales == 0.0, np.nan, sales)
+    assert not [note for note in clean_history(frame(days, missing), "D", policy()).notes if ZERO_STRETCH_NOTE in note]
+
+
+def test_zeros_that_start_or_end_a_history_or_that_a_sparse_series_or_the_filling_made_are_not_zero_stretches():
+    days = pd.date_range("2026-05-01", periods=200, freq="D")
+
+    def noted(values, dates=days, **cleaning) -> bool:
+        return any(ZERO_STRETCH_NOTE in note for note in clean_history(frame(dates, values), "D",
+                                                                       policy(**cleaning)).notes)
+
+    steady = 20.0 + np.arange(200) % 7
+    assert not noted(np.r_[np.zeros(30), steady[30:]])  # a launch
+    assert not noted(np.r_[steady[:190], np.zeros(10)])  # an outage going on: its own note
+    assert not noted(np.r_[steady[:100], [0.0, 0.0], steady[102:]])  # two zeros: a day shut, no stretch
+    slow = np.where(np.arange(200) % 5 == 0, 2.0, 0.0)  # a slow mover: a sale every five days
+    assert not noted(slow)
+    some = steady.copy()
+    some[[10, 30, 50]] = 0.0  # zeros of its own (3 of 180), where the stretch is no rarity
+    some[100:120] = 0.0
+    assert not noted(some)
+    # twenty days without a row, filled with zeros by gaps: zero: the filling's notes say so
+    assert not noted(np.delete(steady, range(100, 120)), days.delete(range(100, 120)), gaps="zero")
+    mixed = steady.copy()
+    mixed[100:120] = 0.0  # zeros in the input, a few days of them without a row
+    assert noted(np.delete(mixed, range(105, 110)), days.delete(range(105, 110)), gaps="zero")
 
 
 def test_negative_days_summed_into_positive_weeks_are_not_noted():

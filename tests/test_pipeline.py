@@ -644,6 +644,11 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({"ds": pd.bdate_range("2026-01-05", periods=80), "y": np.r_[
             np.full(40, 1000.0), np.full(40, 100.0)] + np.arange(80) % 3}), "B", load_config(None, []).cleaning).notes),
          "naive", 0.2),
+        # three weeks of a stock-out in a sku selling some 20 a day (a walk-through of 12-08)
+        ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({
+            "ds": pd.date_range("2026-05-01", periods=200),
+            "y": np.r_[np.full(100, 20.0), np.zeros(20), np.full(80, 21.0)]}), "D",
+            load_config(None, []).cleaning).notes), "prophet", 0.6),
         # a price's exchange holidays filled with zeros (gaps: zero): the models fit them as crashes
         ("ok", None, "{}", "; ".join(clean_history(pd.DataFrame({
             "ds": pd.bdate_range("2026-01-05", periods=60).delete([10, 30]), "y": 100.5 + np.arange(58) % 4}), "B",
@@ -661,7 +666,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     assert counted.other_duplicates == 1  # not the rows merged for a reason a note names: finer, repeated, clocks
     assert counted.same_value_duplicates == 1
     assert counted.unseen_holidays == 1 and counted.past_input == 1 and counted.stopped == 1
-    assert counted.zeros_into_levels == 1
+    assert counted.zeros_into_levels == 1 and counted.zero_stretches == 1
     noted = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
     run_report.say_data_notes(counted, load_config(None, []), noted)
     zeros = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {})
@@ -753,6 +758,9 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
         "1 series has a change of level inside their history (their data_notes say when, from what to what): a stock "
         "split, a new unit, a store resized, a season's start or end, or two series joined? They were modelled across it, a baseline's "
         "interval counting the jump as one of its errors: adjust the values before it, or start the input after it",
+        "1 series has runs of zeros inside a history that has nearly none (their data_notes say when): stock-outs, "
+        "outages or closures? They were modelled as real values; given as missing values (empty) instead, they are "
+        "not fitted as zeros",
         "1 modelled series is forecast by another candidate, Prophet failed in every tuning evaluation (their "
         "data_notes quote an error; the log at DEBUG has each one): values Prophet cannot fit, or a broken "
         "installation?"]

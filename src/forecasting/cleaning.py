@@ -21,6 +21,7 @@ from forecasting.gap_filling import (GAPS_KEPT_NOTE, SPARSE_NOTE, fill, filled_p
 from forecasting.grid_alignment import (aligned_note, part_past_input, without_late_start, without_partial_ends,
                                         without_period_past_input)
 from forecasting.level_shifts import level_shift_notes
+from forecasting.zero_stretches import zero_stretch_notes
 from forecasting.periods import align_to_grid, known_until, sub_daily, time_text, yearly_harmonics
 from forecasting.spikes import cycles_of, find_spikes, spike_note
 from forecasting.run_date_cut import (STALE_SKIPPED, STOPPED_NOTE, all_unsettled, settled_cut, up_to_run_date,
@@ -72,6 +73,7 @@ class _Pass:
     unfinished: pd.Timestamp | None = None  # a period the input has not finished (gaps: zero fills up to it)
     input_part: pd.Timestamp | None = None  # the input's last period, only a part known: gaps: zero fills none there
     repeated: int = 0  # rows read twice, as duplicate_notes tells them
+    filled: pd.DatetimeIndex | None = None  # the periods gaps: zero filled with 0
 
 
 def clean_history(
@@ -287,6 +289,7 @@ def _gaps(state: _Pass, result: Cleaned) -> bool:
         result.notes.append(f"{gaps - int(left_out.sum())} missing periods filled ({policy.gaps}){clocks}")
         if policy.gaps == "zero":
             result.notes += zeros_into_level(real, gaps - int(left_out.sum()))
+            state.filled = grid.delete(filled)[~left_out]
     if left_out.any():
         count = int(left_out.sum())
         result.notes.append(f"{count} {'period' if count == 1 else 'periods'} whose only values were missing "
@@ -339,6 +342,7 @@ def _last_notes(state: _Pass, result: Cleaned) -> None:
     # periods of a week to a quarter: a yearly cycle whose swing can hide a change of level (adjusted for it)
     result.notes += rising + breaks + level_shift_notes(frame, season_length(frequency),
                                                         adjust=bool(yearly_harmonics(frequency)))
+    result.notes += zero_stretch_notes(frame, state.filled)  # a stock-out's zeros, fitted as no demand
     result.history = frame
 
 

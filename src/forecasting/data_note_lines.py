@@ -224,6 +224,10 @@ def _say_forecast_notes(counted: staged_counts.StagedCounts, config: JobConfig, 
                      "season's start or end, or two series joined? They were modelled across it, a baseline's "
                      "interval counting the jump as one of its errors: adjust the values before it, or start the "
                      "input after it")
+    if counted.zero_stretches:  # a stock-out's three weeks of zeros fitted as no demand: the level pulled down
+        summary.warn(f"{_counted(counted, 'zero_stretches', 'have')} runs of zeros inside a history that has nearly "
+                     "none (their data_notes say when): stock-outs, outages or closures? They were modelled as real "
+                     "values; given as missing values (empty) instead, they are not fitted as zeros")
     if counted.prophet_failed:  # a Prophet that fits nothing: the baselines forecast, the counts say ok
         summary.warn(f"{_counted(counted, 'prophet_failed', 'are', 'modelled series')} forecast by another candidate, "
                      f"{PROPHET_FAILED_NOTE} (their data_notes quote an error; the log at DEBUG has each one): "

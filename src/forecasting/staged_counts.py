@@ -28,6 +28,7 @@ from forecasting.job_summary import named_keys
 from forecasting.level_shifts import LEVEL_SHIFT_NOTE
 from forecasting.series import OK
 from forecasting.spikes import SPIKE_NOTE
+from forecasting.zero_stretches import ZERO_STRETCH_NOTE
 
 # cleaning's note, among a series' data_notes, that its data stop well before the run date
 STALE_IN_NOTES = rf"(?:^|; )({re.escape(STALE_NOTE)}[^;]*)"
@@ -64,6 +65,7 @@ class StagedCounts:
     closed_times: int
     breaks: int
     level_shifts: int  # a change of level inside the history: a split, a new unit?
+    zero_stretches: int  # runs of zeros inside a history that has nearly none: stock-outs, outages?
     clock_changes: int
     ahead: int
     negative_kept: int
@@ -138,6 +140,7 @@ def counted_conditions() -> dict[str, Column]:
         "closed_times": _noted(CLOSED_TIMES_NOTE),  # times of the week without a row: nights, Sundays
         "breaks": _noted(BREAK_NOTE),  # last values far outside the recent range
         "level_shifts": _noted(LEVEL_SHIFT_NOTE),  # a change of level inside the history
+        "zero_stretches": _noted(ZERO_STRETCH_NOTE),  # runs of zeros inside, where the rest has nearly none
         "ahead": _noted(AHEAD_NOTE),  # rows timed after the run's start, left out
         "negative_kept": _noted(NEGATIVE_KEPT_NOTE),  # a few negative values among positive ones
         "zero_runs": _noted(ZERO_RUN_NOTE),  # ending in zeros where the history has nearly none
