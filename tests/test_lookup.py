@@ -69,6 +69,19 @@ def test_a_missing_file_store_is_not_found_and_not_created(tmp_path, monkeypatch
     assert not (tmp_path / "mlruns").exists()
 
 
+def test_a_series_asked_for_without_the_jobs_config_where_no_table_is_says_the_defaults_were_read(tmp_path, monkeypatch,
+                                                                                                   caplog):
+    # a walk-through of 12-08: the table's format hint ("give its --config") had kept this hint out
+    monkeypatch.chdir(tmp_path)
+    tracking.client(str(tmp_path / "mlruns")).create_experiment("many-model-forecasting")
+    assert forecasting_main(["series", "east/soap"]) == 1
+    assert "no delta table at " in caplog.text and "(read with the embedded defaults only: give the job's --config" in (
+        caplog.text)
+    caplog.clear()
+    assert forecasting_main(["series", "east/soap", "--set", "output.format=parquet"]) == 1  # a setting given
+    assert "no parquet table at " in caplog.text and "embedded defaults" not in caplog.text
+
+
 @pytest.mark.parametrize("api", ["stalls", "fails", "missing"])
 def test_a_server_whose_health_answers_but_its_api_does_not_is_exit_4(api, caplog):
     import threading

@@ -180,7 +180,9 @@ def print_answer(text: str) -> None:
 def _defaults_only(args: argparse.Namespace, err: Exception) -> str:
     """Where nothing but the embedded defaults was read, a hint that the job's config
     (its keys, experiment, output and tracking) may be what is missing."""
-    if args.config is None and not args.overrides and "--config" not in str(err):
+    said = str(err)  # a hint of its own already naming the job's config; not a format's "give its --config"
+    if args.config is None and not args.overrides and "the job's --config" not in said and (
+            "--config of the job" not in said):
         return (" (read with the embedded defaults only: give the job's --config, "
                 "or run it in the folder the job ran in with the same settings)")
     return ""
