@@ -186,6 +186,15 @@ def test_the_settings_in_which_the_two_evaluations_job_runs_differ_are_named(tmp
                           "two scores are of other periods; compare evaluations of one horizon and frequency"]
     assert forecasting_main(["compare", "base", "base", *settings]) == 0
     assert capsys.readouterr().out.splitlines()[1] == "  settings        the same (the job runs' params)"
+    # a parameter searched by one run only: its values, not its unset fields (a walk-through of 12-08 got ten
+    # entries, five of them "null")
+    searched = {f"tuning.search_space.yearly_seasonality.{field}": value
+                for field, value in (("values", "[4, 6]"), ("low", "None"), ("high", "None"), ("q", "None"))}
+    write_evaluation(tmp_path / "wider", rows, "2015-02-12", job_run("wider", **searched))
+    assert forecasting_main(["compare", "base", "wider", *settings]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "  settings        settings only the second run has: tuning.search_space.yearly_seasonality.values [4, 6] "
+        "(the job runs' params)")
     # a store that is not there, or holds neither run: the tables alone, and a line saying why (the docs
     # walk-through of 12-07: the settings line had gone without a word)
     assert forecasting_main(["compare", "base", "more", "--set", f"tracking.uri={tmp_path / 'elsewhere'}"]) == 0

@@ -165,7 +165,7 @@ def _settings_lines(runs: tuple) -> tuple[list[str], str | None]:
     from forecasting.tracking import INPUT_END_TAG
 
     before, now = (run.data.params for run in runs)
-    changed = param_changes(before, now, ("output.", "tracking."),
+    changed = param_changes(before, now, ("output.", "tracking."), nulls=False,
                             only=("settings only the second run has", "settings only the first run has"))
     shown = "; ".join(changed[:SETTINGS_SHOWN]) + (f"; ... ({len(changed) - SETTINGS_SHOWN} more)"
                                                    if len(changed) > SETTINGS_SHOWN else "")

@@ -146,17 +146,20 @@ ONLY_ONE_HAS = ("settings the earlier run's code did not have", "settings this r
 
 
 def param_changes(before: dict[str, str], now: dict[str, str], left_out: tuple[str, ...] = (),
-                  only: tuple[str, str] = ONLY_ONE_HAS) -> tuple[str, ...]:
+                  only: tuple[str, str] = ONLY_ONE_HAS, nulls: bool = True) -> tuple[str, ...]:
     """The params that differ between two runs' ``before`` and ``now``, as "key old -> new" in
     the config's YAML words, but those whose key starts with one of ``left_out``. Keys only one
     run has (settings code of another version did not have) are named last, in one entry each
     way, led by ``only``'s words for those only ``now`` has, then only ``before``: after an
-    upgrade, fifteen "(none) -> ..." had hidden the one setting changed."""
+    upgrade, fifteen "(none) -> ..." had hidden the one setting changed. Without ``nulls``,
+    those of them that are null are left out (a search space's parameter of one run only: its
+    unset fields)."""
     keys = [key for key in sorted(set(before) | set(now)) if not key.startswith(left_out)]
     changed = tuple(f"{key} {_as_yaml(before[key])} -> {_as_yaml(now[key])}"
                     for key in keys if key in before and key in now and before[key] != now[key])
-    added = [f"{key} {_as_yaml(now[key])}" for key in keys if key not in before]
-    gone = [f"{key} {_as_yaml(before[key])}" for key in keys if key not in now]
+    shown = (lambda value: True) if nulls else (lambda value: value != "None")
+    added = [f"{key} {_as_yaml(now[key])}" for key in keys if key not in before and shown(now[key])]
+    gone = [f"{key} {_as_yaml(before[key])}" for key in keys if key not in now and shown(before[key])]
     return (changed + ((f"{only[0]}: {', '.join(added)}",) if added else ())
             + ((f"{only[1]}: {', '.join(gone)}",) if gone else ()))
 
