@@ -206,4 +206,4 @@ def test_the_settings_in_which_the_two_evaluations_job_runs_differ_are_named(tmp
     other.create_experiment("evaluations")
     assert forecasting_main(["compare", "base", "more", "--set", f"tracking.uri={tmp_path / 'other'}"]) == 0
     said = capsys.readouterr().out.splitlines()[1]
-    assert said.startswith(f"  settings        not compared: their job runs not read from ") and "Run" in said
+    assert said.startswith("  settings        not compared: their job runs not read from ") and "Run" in said
