@@ -268,6 +268,13 @@ def test_parent_run_gets_aggregates_and_a_report_and_production_tables_stay_unto
     ranked = table.query("selected and mase.notna()", engine="python").sort_values("mase")["shop"].tolist()
     assert [f"![{shop}/g " in best for shop in ranked] == [True, True, False, False]
     assert [f"![{shop}/g " in worst for shop in ranked] == [False, False, True, True]
+    # a series scored with its fallback is said not to have been modelled (a walk-through of 12-08 read a skipped
+    # series first among the worst as the selected model's score)
+    fell_back = table.query("selected and mase.notna() and candidate.str.startswith('fallback_')", engine="python")
+    assert len(fell_back) == 1
+    assert (f"{fell_back['shop'].iloc[0]}/g (not modelled: skipped or failed, scored with its seasonal_naive "
+            "fallback).") in report
+    assert report.count("(not modelled:") == 1
     assert not (evaluated["root"] / "out" / "forecasts").exists()
 
 
@@ -355,6 +362,8 @@ def test_a_report_plot_takes_missing_bounds_and_a_key_matplotlib_would_read_as_m
     figure = evaluation._series_figure(staged, {"shop": "a_$1"}, 0.5)
     figure.savefig(io.BytesIO(), format="png")  # drawing it is what failed
     assert figure.axes[0].get_title() == "a_$1: MASE 0.50"
+    assert evaluation._series_figure(staged, {"shop": "a_$1"}, 0.5, "fallback_naive").axes[0].get_title() == (
+        "a_$1: MASE 0.50 (not modelled: skipped or failed, scored with its naive fallback)")
     # a series keyed null among the best or worst: found, where a plain comparison matched nothing (the review of 12-06)
     unkeyed = staged.union(spark.createDataFrame([(None, "naive", [(day, 2.0)], points)], schema))
     assert evaluation._series_figure(unkeyed, {"shop": None}, 0.5).axes[0].get_title() == "<null>: MASE 0.50"

@@ -190,7 +190,7 @@ def log_report(
 
         # collected as rows: a key column's name need not be a Python name, and a time
         # key goes back into Spark as it came out
-        ranked = evaluation.where("selected and mase is not null").select(*key_columns, "mase")
+        ranked = evaluation.where("selected and mase is not null").select(*key_columns, "mase", "candidate")
         extremes = _best_and_worst(ranked.orderBy("mase").limit(EXTREMES).collect(),
                                    ranked.orderBy(F.desc("mase")).limit(EXTREMES).collect(), key_columns)
         plots = {}
@@ -198,8 +198,9 @@ def log_report(
             for i, row in enumerate(rows):
                 keys = {k: row[k] for k in key_columns}
                 name = f"{label}_{i + 1}.png"
-                _series_figure(staged, keys, row["mase"]).savefig(folder / name)
-                plots.setdefault(label, []).append((series_identity.series_id(keys), row["mase"], name))
+                _series_figure(staged, keys, row["mase"], row["candidate"]).savefig(folder / name)
+                plots.setdefault(label, []).append((series_identity.series_id(keys), row["mase"], name,
+                                                    row["candidate"]))
         scored = staged.groupBy("status", F.col("holdout_scores").isNotNull().alias("scored")).count().collect()
         counts = {(r["status"], r["scored"]): r["count"] for r in scored}
         (folder / "report.md").write_text(_markdown(summary, plots, interval_width, counts))
@@ -221,7 +222,9 @@ def _best_and_worst(best: list, worst: list, key_columns: list[str]) -> dict[str
     return {"best": best, "worst": worst}
 
 
-def _series_figure(staged: DataFrame, keys: dict, mase: float):
+def _series_figure(staged: DataFrame, keys: dict, mase: float, candidate: str = ""):
+    """A series' recent values and held-out forecast; ``candidate`` the evaluation's
+    (a fallback's: the series was not modelled, said in the title)."""
     from matplotlib.figure import Figure
 
     condition = F.lit(True)
@@ -238,7 +241,8 @@ def _series_figure(staged: DataFrame, keys: dict, mase: float):
     axes.plot(recent["ds"], recent["y"], color="black", linewidth=0.8, label="actual")
     axes.plot(forecast["ds"], forecast["yhat"], color="tab:blue", label=f"forecast ({row['model']})")
     axes.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="tab:blue", alpha=0.2)
-    axes.set_title(f"{series_identity.series_id(keys)}: MASE {mase:.2f}", parse_math=False)  # a key's $ is text
+    axes.set_title(f"{series_identity.series_id(keys)}: MASE {mase:.2f}{_not_modelled(candidate)}",
+                   parse_math=False)  # a key's $ is text
     axes.legend(loc="upper left")
     figure.autofmt_xdate()
     figure.tight_layout()
@@ -334,10 +338,19 @@ def _markdown(summary: pd.DataFrame, plots: dict, interval_width: float, counts:
               "## Interval coverage", "", "Per series: boxes from the 25th to the 75th percentile, whiskers from the 5th to the 95th, means marked.", "",
               "![Interval coverage](coverage.png)", ""]
     for label, entries in plots.items():
-        lines += [f"## {label.capitalize()} series (selected model)", ""]
-        lines += [f"![{name} MASE {value:.2f}]({image})" for name, value, image in entries]
-        lines.append("")
+        lines += [f"## {label.capitalize()} series (as forecast: the selected model, or a fallback's)", ""]
+        for name, value, image, candidate in entries:
+            lines += [f"![{name} MASE {value:.2f}]({image})", ""]
+            if _not_modelled(candidate):  # a skipped series among the worst read as a model's score
+                lines += [f"{name}{_not_modelled(candidate)}.", ""]
     return "\n".join(lines)
+
+
+def _not_modelled(candidate: str) -> str:
+    """What to add to a series' score where ``candidate`` is a fallback: it was not modelled."""
+    if not candidate.startswith(FALLBACK_PREFIX):
+        return ""
+    return f" (not modelled: skipped or failed, scored with its {candidate.removeprefix(FALLBACK_PREFIX)} fallback)"
 
 
 def _metrics(values: dict[str, float]):
