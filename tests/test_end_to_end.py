@@ -147,6 +147,7 @@ def test_embedded_default_runs_end_to_end(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"run {parent.info.run_id} of 2026-01-05" in text and "1 run(s)" in text
     assert "Downloading artifacts" not in text  # MLflow's progress bar for every artifact read, off
+    assert "IProgress not found" not in text  # tqdm's, for widgets the notebook has no need of
     images = [kind for o in outputs for kind in o.get("data", {}) if kind.startswith("image/")]
     # the comparison, the run's overview and the forecast as logged
     assert sorted(images) == ["image/png", "image/svg+xml", "image/svg+xml"]

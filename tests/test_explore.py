@@ -318,10 +318,15 @@ def _notebook_namespace() -> dict:
 
     path = Path(__file__).resolve().parents[1] / "notebooks" / "explore_forecasts.ipynb"
     notebook = json.loads(path.read_text())
+    import matplotlib.pyplot as plt
+
     namespace: dict = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "explore_forecasts.ipynb", "exec"), namespace)
+    try:
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                exec(compile("".join(cell["source"]), "explore_forecasts.ipynb", "exec"), namespace)
+    finally:
+        plt.close("all")  # Jupyter shows a cell's figures and lets them go; a test run keeps them
     return namespace
 
 
@@ -436,6 +441,14 @@ def test_the_notebook_shows_the_latest_job_runs_own_rows_and_its_history_up_to_i
     monkeypatch.setenv("FORECAST_EXPERIMENT", "many-model-forecasting")
     assert _notebook_namespace()["job"].info.run_id == earlier
     monkeypatch.delenv("FORECAST_EXPERIMENT")
+    # FORECAST_SERIES: a series by its id or its keys, where the notebook showed the highest CV MASE's alone
+    for asked in ("a", "store=a"):
+        monkeypatch.setenv("FORECAST_SERIES", asked)
+        assert _notebook_namespace()["series_keys"] == {"store": "a"}
+    monkeypatch.setenv("FORECAST_SERIES", "zz")
+    with pytest.raises(LookupError, match="no rows of series zz; the table has e.g. a"):
+        _notebook_namespace()
+    monkeypatch.delenv("FORECAST_SERIES")
     monkeypatch.setenv("FORECAST_JOB_RUN", "no-such-run")
     with pytest.raises(LookupError, match="no run no-such-run in the MLflow store"):
         _notebook_namespace()
@@ -480,6 +493,19 @@ def test_a_series_history_is_drawn_on_the_forecasts_periods_and_its_rows_found_b
     assert explore.series_rows(table, {"store": 12, "family": "dairy"})["yhat"].tolist() == [1.0, 2.0]  # a CSV's "12"
     with pytest.raises(LookupError, match=r"no rows of series 13/dairy; the table has e\.g\. 12/dairy, 3/dairy"):
         explore.series_rows(table, {"store": 13, "family": "dairy"})
+
+
+def test_a_series_asked_for_by_its_id_or_keys_is_found_among_a_runs_rows_as_the_table_types_them():
+    results = pd.DataFrame({"store": ["north east", "south", "a/b"], "item": [12, 12, 7]})
+    assert explore.asked_series("south/12", results, ["store", "item"]) == {"store": "south", "item": 12}
+    assert explore.asked_series('store="north east" item=12', results, ["store", "item"]) == {
+        "store": "north east", "item": 12}
+    assert explore.asked_series("north east/12", results, ["store", "item"])["store"] == "north east"
+    assert explore.asked_series("a\\/b/7", results, ["store", "item"]) == {"store": "a/b", "item": 7}
+    with pytest.raises(ValueError, match="name every key column: item=... missing"):
+        explore.asked_series("store=south", results, ["store", "item"])
+    with pytest.raises(LookupError, match="no rows of series south/13; the table has e.g. "):
+        explore.asked_series("south/13", results, ["store", "item"])
 
 
 def test_the_latest_job_run_is_the_latest_finished_one(tmp_path, monkeypatch):

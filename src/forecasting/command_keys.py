@@ -11,7 +11,11 @@ from forecasting.lookup_text import key_word
 def parse_keys(config: JobConfig, pairs: list[str]) -> dict[str, str]:
     """``["store=north", "item=milk"]``, or the series id ``["north/milk"]`` as the summary and
     the tables name it, as text values in the config's key column order."""
-    columns = config.input.key_columns
+    return key_values(config.input.key_columns, pairs)
+
+
+def key_values(columns: list[str], pairs: list[str]) -> dict[str, str]:
+    """parse_keys for the key ``columns`` (a run's config as a dict names them, in the notebook)."""
     if len(pairs) == 1 and pairs[0].partition("=")[0] not in columns:
         values = series_identity.id_values(pairs[0])
         if len(values) == len(columns):

@@ -7,6 +7,7 @@ an analyst's laptop needs neither a JVM nor a cluster.
 from __future__ import annotations
 
 import functools
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,18 @@ def series_rows(frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
         raise LookupError(f"no rows of series {series_identity.series_id(keys)}; the table has e.g. "
                           f"{', '.join(series_identity.series_id(row) for row in known) or 'no series'}")
     return frame[matched]
+
+
+def asked_series(asked: str, results: pd.DataFrame, keys: list[str]) -> dict[str, Any]:
+    """The series ``asked`` names (its id as the summary names it, ``north/milk``, or
+    ``store=north item=milk``) among a run's ``results`` rows, its key values as the table
+    holds them; ValueError or LookupError saying why where it names none of them."""
+    from forecasting.command_keys import key_values
+
+    # an id whole (its spaces and "\\/" its own); pairs split as a shell would: store="north east"
+    pairs = shlex.split(asked) if "=" in asked else [asked.strip()]
+    row = series_rows(results, key_values(keys, pairs)).iloc[0]
+    return {key: row[key] for key in keys}
 
 
 def fitted_or_input_history(output: str | Path, job, config: dict, keys: dict[str, Any], fmt: str = "delta",
