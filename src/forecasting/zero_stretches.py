@@ -25,18 +25,24 @@ def zero_stretch_notes(frame: pd.DataFrame, filled: pd.DatetimeIndex | None = No
     periods cleaning.gaps: zero filled) made alone are left to the filling's own notes."""
     values = frame["y"].to_numpy(dtype="float64")
     zero = values == 0
+    if not zero.any():  # most series: nothing to look at
+        return []
     edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.astype(np.int8), [0]))))
     starts, ends = edges[::2], edges[1::2]  # each run of zeros: values[start:end]
     inside = (starts > 0) & (ends < len(values)) & (ends - starts >= ZERO_RUN)
-    given = ~frame["ds"].isin(filled).to_numpy() if filled is not None and len(filled) else np.ones(len(zero), bool)
-    inside &= np.array([given[start:end].any() for start, end in zip(starts, ends)], dtype=bool)
-    lengths = (ends - starts)[inside]
+    given = np.ones(len(values), dtype=bool)  # the values the input had, not filled
+    if filled is not None and len(filled) and inside.any():
+        given = ~frame["ds"].isin(filled).to_numpy()
+        inside[inside] = [given[start:end].any() for start, end in zip(starts[inside], ends[inside])]
+    starts, ends = starts[inside], ends[inside]
+    lengths = ends - starts
     rest = len(values) - int(lengths.sum())
-    given_in_runs = sum(int(given[start:end].sum()) for start, end in zip(starts[inside], ends[inside]))
-    if not len(lengths) or rest < BREAK_WINDOW or lengths.sum() > MOST_IN_RUNS * len(values) or (
-            (zero & given).sum() - given_in_runs > NEARLY_NONE * rest):  # the zeros filled are the filling's to say
+    if not len(lengths) or rest < BREAK_WINDOW or lengths.sum() > MOST_IN_RUNS * len(values):
         return []
-    start, end = starts[inside][np.argmax(lengths)], ends[inside][np.argmax(lengths)]
+    given_in_runs = sum(int(given[start:end].sum()) for start, end in zip(starts, ends))
+    if (zero & given).sum() - given_in_runs > NEARLY_NONE * rest:  # the zeros filled are the filling's to say
+        return []
+    start, end = starts[np.argmax(lengths)], ends[np.argmax(lengths)]
     others = len(lengths) - 1
     more = f"; {others} more such {'run' if others == 1 else 'runs'}, {lengths.sum()} zeros in all" if others else ""
     times = frame["ds"]
