@@ -230,6 +230,26 @@ def test_missing_credentials_fail_clearly(spark, auth_server, input_path, tmp_pa
         pipeline.run_job(spark, job_config(input_path, auth_server, tmp_path), RUN_DATE)
 
 
+def test_a_refusal_says_which_credentials_were_sent(auth_server, monkeypatch):
+    # a walk-through of 12-08: a password not set read as a wrong one, "credentials were rejected" either way
+    def refusal(**variables) -> str:
+        for name in tracking.CREDENTIAL_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(f"MLFLOW_TRACKING_{name.upper()}", value)
+        with pytest.raises(tracking.TrackingUnavailable) as refused:
+            server_check.check_server(auth_server, 30)
+        return str(refused.value)
+
+    assert f"credentials were rejected (user '{ADMIN}' with no password: MLFLOW_TRACKING_PASSWORD is not set)" in (
+        refusal(username=ADMIN))
+    assert (f"credentials were rejected (user '{ADMIN}': a wrong password in MLFLOW_TRACKING_PASSWORD, or no such "
+            "user)") in refusal(username=ADMIN, password="wrong-password-123")
+    assert "(a password, but no user: MLFLOW_TRACKING_USERNAME is not set)" in refusal(password=PASSWORD)
+    assert "credentials were rejected (the token in MLFLOW_TRACKING_TOKEN)" in refusal(token="not-a-token")
+    assert "wrong-password-123" not in refusal(username=ADMIN, password="wrong-password-123")
+
+
 def test_credentials_that_may_only_read_are_refused_as_a_tracking_error(auth_server, input_path, tmp_path,
                                                                          monkeypatch):
     # a walk-through of 12-07: a user with the server's default READ permission passed the check (a read) and

@@ -93,8 +93,22 @@ def _probe_server(uri: str, timeout: float, tls: dict) -> None:
             "in the URI; one at the root does not)")
     if probe.status_code in (401, 403):
         in_uri = urlparse(uri).username is not None  # requests sends a URI's user and password, as MLflow does
-        given = "were rejected" if credentials else "were rejected (those in the URI)" if in_uri else "are needed"
+        given = (f"were rejected{_sent(credentials)}" if credentials else "were rejected (those in the URI)" if in_uri
+                 else "are needed")
         raise TrackingUnavailable(
             f"MLflow tracking server {uri} answered HTTP {probe.status_code}: credentials {given}. "
             "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
         )
+
+
+def _sent(credentials: dict[str, str]) -> str:
+    """Which credentials the environment sent, for a refusal: a password not set reads
+    otherwise as a wrong one."""
+    user, password = credentials.get("MLFLOW_TRACKING_USERNAME"), "MLFLOW_TRACKING_PASSWORD" in credentials
+    if "MLFLOW_TRACKING_TOKEN" in credentials:
+        return " (the token in MLFLOW_TRACKING_TOKEN)"
+    if not password:
+        return f" (user {user!r} with no password: MLFLOW_TRACKING_PASSWORD is not set)"
+    if not user:
+        return " (a password, but no user: MLFLOW_TRACKING_USERNAME is not set)"
+    return f" (user {user!r}: a wrong password in MLFLOW_TRACKING_PASSWORD, or no such user)"
