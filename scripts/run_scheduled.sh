@@ -219,6 +219,11 @@ done
 cause=""
 if [ "$code" -ne 0 ] && [ -n "$summary" ] && [ -f "$summary" ]; then
     cause=$(sed -n 's/.*ended with exit code [0-9]* (\(.*\))$/\1/p' "$summary" | tail -n 1)
+    # the Python driver's own code, where spark-submit's JVM ended first (killed alone): the file says spark-submit's
+    said=$(sed -n 's/.*ended with exit code \([0-9]*\) (.*)$/\1/p' "$summary" | tail -n 1)
+    if [ -n "$said" ] && [ "$said" != "$code" ]; then
+        sed -i "s/ended with exit code $said (/ended with exit code $code (/" "$summary"
+    fi
     # or a full report's own line: "... (50%): exit code 5", "exit code 4: the tables are written, ..."
     [ -n "$cause" ] || cause=$(sed -n -e 's/^ *\(.*\): exit code [0-9]*$/\1/p' \
         -e 's/^ *exit code [0-9]*: \(.*\)$/\1/p' "$summary" | tail -n 1)

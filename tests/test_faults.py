@@ -13,7 +13,7 @@ import pytest
 from deltalake import DeltaTable
 
 from conftest import daily_series
-from forecasting import signals
+from forecasting import signals, tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = ROOT / "jobs" / "train_forecast.py"
@@ -198,8 +198,10 @@ def test_a_sigterm_to_spark_submits_jvm_alone_ends_its_run_failed_tagged_so(tmp_
     RUNNING where the error's text, asked of the gone JVM, failed; else ended FAILED as if the job crashed."""
     stores = [f"s{i}" for i in range(12)]
     input_path = write_input(tmp_path, {s: daily_series(90, seed=i) for i, s in enumerate(stores)})
-    job = subprocess.Popen(command(tmp_path, input_path, "tuning.max_evals=6"), cwd=tmp_path, env=environment(),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    summary = tmp_path / "summary.txt"
+    job = subprocess.Popen([*command(tmp_path, input_path, "tuning.max_evals=6"), "--summary-file", str(summary)],
+                           cwd=tmp_path, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and job.poll() is None and not (
@@ -219,6 +221,14 @@ def test_a_sigterm_to_spark_submits_jvm_alone_ends_its_run_failed_tagged_so(tmp_
         except ProcessLookupError:
             pass
     assert parent.info.status == "FAILED" and parent.data.tags.get("ended_by") == signals.JVM_GONE, parent.data.tags
+    # what failed said so, not the symptom the driver met ("[Errno 111] Connection refused", its gateway's: read as
+    # a tracking server's refusal in a walk-through of 12-08)
+    assert tracking.FAILED_WITH_TAG not in parent.data.tags
+    for _ in range(100):  # the driver writes it as it exits, after ending the run
+        if "ended with exit code" in summary.read_text():
+            break
+        time.sleep(0.2)
+    assert f"ended with exit code 1 ({signals.JVM_GONE}: its MLflow run ended FAILED)" in summary.read_text()
 
 
 JVM_GONE = """

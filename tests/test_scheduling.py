@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from conftest import daily_series
-from forecasting import parent_run, tracking
+from forecasting import parent_run, signals, tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = ROOT / "scripts" / "run_scheduled.sh"
@@ -357,7 +357,7 @@ def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster
     fake = tmp_path / "spark-submit"
     fake.write_text('#!/usr/bin/env bash\necho "$@" > "$SEEN"\nwhile [ $# -gt 0 ]; do\n'
                     '  if [ "$1" = --summary-file ] && [ -n "$CAUSE" ]; then\n'
-                    '    echo "train_forecast x: started, ended with exit code $CODE ($CAUSE)" > "$2"; fi\n'
+                    '    echo "train_forecast x: started, ended with exit code ${SAID:-$CODE} ($CAUSE)" > "$2"; fi\n'
                     '  if [ "$1" = --summary-file ] && [ -n "$REPORT" ]; then cp "$REPORT" "$2"; fi\n'
                     '  if [ "$1" = --summary-file ] && [ -n "$STARTED" ]; then echo "$STARTED" > "$2"; fi\n'
                     '  shift\ndone\nexit "$CODE"\n')
@@ -365,9 +365,9 @@ def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster
     seen = tmp_path / "seen"
 
     def attempt(code: int, cause: str = "", submit_args: str = "--master local[2]", *args: str, report: str = "",
-                started: str = ""):
+                started: str = "", said: str = ""):
         env = {**wrapper_env(tmp_path, spark_submit=fake), "SPARK_SUBMIT_ARGS": submit_args, "SEEN": str(seen),
-               "CODE": str(code), "CAUSE": cause, "REPORT": report, "STARTED": started}
+               "CODE": str(code), "CAUSE": cause, "REPORT": report, "STARTED": started, "SAID": said}
         return subprocess.run(["bash", str(WRAPPER), "train", "--run-date", "2024-02-20", *args], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=60)
 
@@ -384,6 +384,12 @@ def test_the_failure_line_says_why_from_this_attempts_summary_file_and_a_cluster
     (summary,) = (tmp_path / "logs").glob(".train_forecast-2024-02-20-*.summary")
     assert summary.read_text() == (
         f"{started}, ended with exit code 137 ({why})\n")
+    # the JVM killed alone: the Python driver said its own exit code (1), spark-submit's is the JVM's (a walk-through
+    # of 12-08 found 1 in the file and 137 in the line)
+    gone = attempt(137, f"{signals.JVM_GONE}: its MLflow run ended FAILED", said="1")
+    assert f"failed with exit code 137 ({signals.JVM_GONE}: its MLflow run ended FAILED); its log: " in gone.stderr
+    assert summary.read_text() == f"train_forecast x: started, ended with exit code 137 ({signals.JVM_GONE}: its " \
+        "MLflow run ended FAILED)\n"
     jvm = attempt(1)  # spark-submit failed before the job wrote a word: no cause, not the attempt before's
     assert jvm.returncode == 1 and "failed with exit code 1; its log: " in jvm.stderr
     own = tmp_path / "mine.summary"  # the arguments' own file is the one read

@@ -167,6 +167,8 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         else:
             code = EXIT_FAILED if stop is None else EXIT_TERMINATED if stop == "SIGTERM" else EXIT_INTERRUPTED
             why = first_line(err) if stop is None else f"stopped by {stop}"
+            if stop is None and _jvm_gone(err):  # "[Errno 111] Connection refused" names the driver's gateway
+                why = f"{signals.JVM_GONE}: its MLflow run ended FAILED"
         _write_summary(args, logger, f"{ended} {code} ({why})")
         if stop is None:
             raise
@@ -177,6 +179,14 @@ def run_job(job, args: argparse.Namespace, app_name: str, logger: logging.Logger
         print(report)  # the job's final report, for the person who started it
     _write_summary(args, logger, report or f"{ended} {code} ({reason})")
     return code
+
+
+def _jvm_gone(err: BaseException) -> bool:
+    """signals.jvm_gone, False where it cannot tell (it asks no more of a failing job)."""
+    try:
+        return signals.jvm_gone(err)
+    except Exception:
+        return False
 
 
 def warn_of_exposed_password(config: JobConfig, logger: logging.Logger) -> None:

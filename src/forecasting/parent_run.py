@@ -155,7 +155,9 @@ def fail_parent_run(context: RunContext, err: BaseException, counts: dict[str, i
     try:
         finish_parent_run(context, counts or {}, wall_seconds, failed=True, wrote=wrote,
                           ended_by=stop or (signals.JVM_GONE if jvm_gone else None),
-                          partly=partly, untracked=untracked, failed_with=None if stop else failure_line(err))
+                          partly=partly, untracked=untracked,
+                          # its ended_by says what ended it: the error, a refused gateway, names only the symptom
+                          failed_with=None if stop or jvm_gone else failure_line(err))
     except Exception as end_err:
         logger.error("could not mark MLflow run %s FAILED (%s): it stays RUNNING until a rerun of the date ends it",
                      context.parent_run_id, first_line(end_err))
