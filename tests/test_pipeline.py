@@ -834,7 +834,7 @@ def test_series_whose_child_run_could_not_be_logged_are_counted_and_said(spark):
     summary = job_summary.JobSummary("2024-03-31", "r", "e", "file:///m", {}, counts=counted.statuses,
                                      untracked=counted.untracked, reason_kinds=kinds)
     said = summary.format()
-    assert "2 of 6 series have no child run: tracking failed for them" in said
+    assert "2 of 6 series have no complete child run: tracking failed for them" in said
     assert "  why series failed or were skipped: the status and reason columns of series_results\n" \
            "    skipped: too little history (2)\n    failed: ValueError (1)\n" in said
 

@@ -156,8 +156,9 @@ class JobSummary:
                         if rest else "")
                 lines.append(f"    {status}: {shown}{more}")
         if self.untracked:
-            lines.append(f"  {self.untracked} of {self.total} series {agreeing(self.untracked, 'have')} no child "
-                         "run: tracking failed for them (their forecasts are written; series_results' reason says why)")
+            lines.append(f"  {self.untracked} of {self.total} series {agreeing(self.untracked, 'have')} no complete "
+                         "child run: tracking failed for them (their forecasts are written; series_results' reason "
+                         "says why; a run begun ends FAILED with the job's run, or with a rerun of the date)")
         code = "" if exit_line else ": exit code 5"
         if self.too_many_failed:
             lines.append(

@@ -223,15 +223,21 @@ def register_model(spark: SparkSession, config: JobConfig, context: tracking.Run
     except Exception as err:
         if signals.stopped_by(err):  # the JVM's error of a job being stopped: no registration that failed
             raise
-        logger.exception("registering model %s failed; the run's tables are written all the same", name)
+        if tracking.is_tracking_failure(err):  # a server gone: a line, not MLflow's chained tracebacks
+            logger.error("registering model %s failed; the run's tables are written all the same: %s", name,
+                         first_line(err))
+            logger.debug("registration's error", exc_info=True)
+        else:
+            logger.exception("registering model %s failed; the run's tables are written all the same", name)
         reason = f"{type(err).__name__}: {err}"
         why = f"the parent run's tag {REGISTRATION_ERROR_TAG} and the log say why"
         try:
             tracking.client(context.tracking_uri).set_tag(
                 context.parent_run_id, REGISTRATION_ERROR_TAG, reason[: tracking.MAX_TAG_VALUE]
             )
-        except Exception:  # the tracking store itself is what failed
-            logger.exception("could not tag the parent run %s with the registration error", context.parent_run_id)
+        except Exception as tag_err:  # the tracking store itself is what failed
+            logger.error("could not tag the parent run %s with the registration error: %s", context.parent_run_id,
+                         first_line(tag_err))
             why = "the log says why (the parent run could not be tagged)"
         return (f"  registering model {name} FAILED (the tables are written): {reason.splitlines()[0]}\n"
                 f"  {why}; a rerun of this date registers again\n")

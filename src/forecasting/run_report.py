@@ -132,7 +132,7 @@ def say_results(spark: SparkSession, staged: DataFrame, config: JobConfig, conte
     say_far_off_cv(counted, summary)  # from the overview's worst series
     _log_run_metrics(spark, staged, counted, context, summary)
     if summary.untracked:
-        logger.warning("%d of %d series %s no child run: tracking failed for them",
+        logger.warning("%d of %d series %s no complete child run: tracking failed for them",
                        summary.untracked, summary.total, agreeing(summary.untracked, "have"))
     return counted
 
