@@ -427,7 +427,11 @@ def test_a_failure_from_spark_submits_jvm_ending_under_the_driver_is_tagged_so(t
     except RuntimeError as err:
         assert not signals.jvm_gone(err)
     assert not signals.jvm_gone(ValueError("a failure of the job's own"))
+    own = ValueError("a failure of the job's own")
+    assert not signals.jvm_gone(own)
     monkeypatch.setattr(signals, "_launcher", [os.getppid() + 1])  # its parent gone: reparented
+    # the job's error asked again as it reaches the CLI: the first answer, without a second wait for the JVM
+    assert not signals.jvm_gone(own)
     assert signals.jvm_gone(ValueError("whatever it says"))
     monkeypatch.setattr(signals, "_launcher", [])  # not under spark-submit: nothing to tell
     assert not signals.jvm_gone(ConnectionRefusedError())

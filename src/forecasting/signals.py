@@ -34,6 +34,7 @@ def forget_signals() -> None:
     """A job starts: the stopping signals noted so far were another's. Under spark-submit
     (which gives its Python driver the gateway's port), the JVM that started it is noted."""
     _received.clear()
+    _answered.clear()
     _launcher[:] = [os.getppid()] if os.environ.get("PYSPARK_GATEWAY_PORT") else []
 
 
@@ -41,6 +42,7 @@ def forget_signals() -> None:
 # the Python driver is; a SIGTERM to that process alone (kill <pid>, docker stop) or a kill of the
 # JVM ends it, and the driver, signalled by nothing, fails against a SparkContext shut down
 JVM_GONE = "spark-submit's JVM ending under it (a signal to that process alone, or the JVM killed?)"
+_answered: list = []  # the last error jvm_gone was asked of, and its answer
 
 
 def jvm_gone(err: BaseException) -> bool:
@@ -50,6 +52,15 @@ def jvm_gone(err: BaseException) -> bool:
     neither without asking the JVM waits a few seconds for it to go: its hook may be running."""
     if not _launcher:
         return False
+    if _answered and _answered[0] is err:  # asked again as the job's error reaches the CLI: it waited once
+        return _answered[1]
+    gone = _jvm_gone(err)
+    _answered[:] = [err, gone]
+    return gone
+
+
+def _jvm_gone(err: BaseException) -> bool:
+    """jvm_gone's answer, worked out (the wait included)."""
     chain, seen = [], set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
